@@ -1,0 +1,127 @@
+"""Shared CLI pieces: consoles, result output, global state and common options."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from dataclasses import dataclass
+from typing import Any, Callable, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+# Everything that is not a result goes to stderr.
+console = Console(stderr=True, highlight=False)
+
+
+def _stdout_console() -> Console:
+    # Built on demand so that CliRunner's captured sys.stdout is honoured.
+    return Console(file=sys.stdout, highlight=False, soft_wrap=True)
+
+
+@dataclass
+class GlobalOptions:
+    verbose: int = 0
+    quiet: bool = False
+    seed: int = 0
+    device: str = "auto"
+
+
+STATE = GlobalOptions()
+
+
+def setup_logging(verbose: int, quiet: bool) -> None:
+    level = logging.WARNING if quiet else (logging.DEBUG if verbose >= 2 else logging.INFO)
+    logger = logging.getLogger("zsltool")
+    logger.handlers.clear()
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(level)
+    logger.propagate = False
+
+
+def info(msg: str) -> None:
+    """A progress or log line on stderr (silenced by --quiet)."""
+    if not STATE.quiet:
+        console.print(msg)
+
+
+def to_jsonable(obj: Any) -> Any:
+    """Convert numpy scalars/arrays and paths so ``json.dumps`` accepts them."""
+    try:
+        import numpy as np
+    except ImportError:  # pragma: no cover
+        np = None
+    if isinstance(obj, dict):
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [to_jsonable(v) for v in obj]
+    if np is not None and isinstance(obj, np.generic):
+        return obj.item()
+    if np is not None and isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if hasattr(obj, "__fspath__"):
+        return str(obj)
+    return obj
+
+
+def print_json(obj: Any) -> None:
+    sys.stdout.write(json.dumps(to_jsonable(obj), indent=2, ensure_ascii=False) + "\n")
+    sys.stdout.flush()
+
+
+def kv_table(d: dict, title: str | None = None) -> Table:
+    """A two-column key/value table of a flat dict (nested values are shown as JSON)."""
+    t = Table(title=title, show_header=False)
+    t.add_column("key", style="bold")
+    t.add_column("value")
+    for k, v in d.items():
+        if isinstance(v, (dict, list)):
+            v = json.dumps(to_jsonable(v), ensure_ascii=False)
+            if len(v) > 200:
+                v = v[:197] + "..."
+        t.add_row(str(k), str(v))
+    return t
+
+
+def rows_table(rows: list[dict], title: str | None = None, columns: list[str] | None = None) -> Table:
+    t = Table(title=title)
+    columns = columns or (list(rows[0].keys()) if rows else [])
+    for c in columns:
+        t.add_column(str(c))
+    for r in rows:
+        t.add_row(*[_fmt(r.get(c, "")) for c in columns])
+    return t
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:.4f}"
+    if isinstance(v, (list, tuple)):
+        return ", ".join(str(x) for x in v)
+    return str(v)
+
+
+def emit(result: Any, json_out: bool, table: Optional[Callable[[Any], Any]] = None) -> None:
+    """Print a command's result to stdout: JSON with ``--json``, else a rich table (or tables)."""
+    if json_out:
+        print_json(result)
+        return
+    out = _stdout_console()
+    if table is not None:
+        rendered = table(result)
+        for r in rendered if isinstance(rendered, (list, tuple)) else [rendered]:
+            out.print(r)
+    elif isinstance(result, dict):
+        out.print(kv_table(result))
+    elif isinstance(result, list) and result and isinstance(result[0], dict):
+        out.print(rows_table(result))
+    else:
+        out.print(result)
+
+
+JsonOpt = typer.Option(False, "--json", help="Print the result as JSON on stdout.")
+OverwriteOpt = typer.Option(False, "--overwrite", help="Replace an existing output file.")

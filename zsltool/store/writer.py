@@ -1,0 +1,326 @@
+"""Atomic, resumable writing of embedding files.
+
+Rows are buffered and committed in numbered part files (``.npz``, each written atomically) inside a hidden
+folder next to the output (``.NAME.partial/``). Only when the writer closes normally are the parts assembled
+into an HDF5 file in the same folder, which is then renamed over the output name. So:
+
+* a run killed at any point (even SIGKILL) leaves no file under the output name, and an existing output
+  (with ``--overwrite``) is untouched until the very last rename;
+* the next run with ``resume=True`` finds the committed rows (``writer.done_ids``) and skips them, and the
+  final file holds the same rows in the same order as an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+from pathlib import Path
+from typing import Iterable, Iterator, Sequence
+
+import numpy as np
+
+from zsltool import __version__
+from zsltool.errors import ZslError
+from zsltool.store.schema import FORMAT_VERSION, KINDS, StoreMeta
+from zsltool.utils import check_output, command_line, temp_path_for, utc_now
+
+log = logging.getLogger("zsltool.store")
+
+
+def partial_dir_for(path: str | os.PathLike) -> Path:
+    p = Path(path)
+    return p.parent / f".{p.name}.partial"
+
+
+def _labels_row(labels, n_classes: int) -> np.ndarray:
+    """A multi-hot row from class indices, or from a 1-D bool/uint8 multi-hot vector of length n_classes."""
+    row = np.zeros(n_classes, dtype=np.uint8)
+    if labels is None:
+        return row
+    if isinstance(labels, np.ndarray) and labels.ndim == 1 and labels.dtype in (np.bool_, np.uint8):
+        if labels.shape[0] != n_classes:
+            raise ZslError(f"multi-hot labels have {labels.shape[0]} entries but the file has {n_classes} classes")
+        return (labels != 0).astype(np.uint8)
+    for idx in np.atleast_1d(np.asarray(labels, dtype=np.int64)).tolist():
+        if not (0 <= idx < n_classes):
+            raise ZslError(f"label index {idx} is outside the file's {n_classes} classes")
+        row[idx] = 1
+    return row
+
+
+class EmbeddingWriter:
+    """Write rows to an embedding file atomically, resuming a killed run.
+
+    ``labels`` for a row may be a list of class indices (into ``classes``) or a multi-hot vector of
+    length ``len(classes)``.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        *,
+        meta: StoreMeta,
+        dim: int,
+        classes: Sequence[str] = (),
+        overwrite: bool = False,
+        resume: bool = True,
+        frame_dim: int | None = None,
+        flush_every: int = 256,
+    ):
+        if meta.kind not in KINDS:
+            raise ZslError(f"unknown embedding file kind {meta.kind!r}", hint=f"use one of {', '.join(KINDS)}")
+        if int(dim) < 1:
+            raise ZslError(f"embedding dimension must be positive, got {dim}")
+        self.path = Path(path)
+        self.meta = meta
+        self.dim = int(dim)
+        self.classes = [str(c) for c in classes]
+        if len(set(self.classes)) != len(self.classes):
+            raise ZslError("the class list has duplicate class ids")
+        self.overwrite = overwrite
+        self.resume = resume
+        self.frame_dim = int(frame_dim) if frame_dim else None
+        self.flush_every = max(1, int(flush_every))
+        self.partial = partial_dir_for(self.path)
+        self.done_ids: set[str] = set()
+        self._n_parts = 0
+        self._buf: list[tuple] = []
+        self._open = False
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+    def _settings(self) -> dict:
+        return {"format_version": FORMAT_VERSION, "fingerprint": self.meta.fingerprint(), "dim": self.dim,
+                "classes": self.classes, "frame_dim": self.frame_dim}
+
+    def open(self) -> "EmbeddingWriter":
+        check_output(self.path, self.overwrite)
+        settings = self._settings()
+        sfile = self.partial / "settings.json"
+        if self.partial.exists():
+            old = None
+            try:
+                old = json.loads(sfile.read_text())
+            except (OSError, json.JSONDecodeError):
+                old = None
+            if self.resume and old == settings:
+                self._load_done()
+                if self.done_ids:
+                    log.info(f"resuming {self.path}: {len(self.done_ids)} rows already written")
+            elif self.resume and old is not None and not self.overwrite:
+                raise ZslError(
+                    f"a partial output from a run with other settings exists: {self.partial}",
+                    hint="rerun with the same settings to resume, or pass --overwrite (or --no-resume) to start over",
+                )
+            else:
+                shutil.rmtree(self.partial)
+        if not self.partial.exists():
+            self.partial.mkdir(parents=True)
+            tmp = self.partial / "settings.json.tmp"
+            tmp.write_text(json.dumps(settings))
+            os.replace(tmp, sfile)
+        self._open = True
+        return self
+
+    def __enter__(self) -> "EmbeddingWriter":
+        return self.open()
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            # Keep what was computed so that --resume picks it up; never write the output.
+            try:
+                self.flush()
+            except Exception:  # pragma: no cover - best effort on the error path
+                pass
+            self._open = False
+
+    def _part_files(self) -> list[Path]:
+        return sorted(self.partial.glob("part-*.npz"))
+
+    def _load_done(self) -> None:
+        parts = self._part_files()
+        for pf in parts:
+            with np.load(pf, allow_pickle=False) as z:
+                self.done_ids.update(z["ids"].tolist())
+        self._n_parts = len(parts)
+
+    # -- adding rows -------------------------------------------------------------------------------
+    def add(self, id: str, embedding, labels=None, valid: bool = True, reason: str = "", frames=None,
+            count: int | None = None) -> None:
+        if not self._open:
+            raise RuntimeError("EmbeddingWriter is not open; use it as a context manager")
+        id = str(id)
+        if id in self.done_ids:
+            raise ZslError(f"duplicate id {id!r}: every row of an embedding file needs its own id")
+        vec = np.asarray(embedding, dtype=np.float32).reshape(-1)
+        if vec.size != self.dim:
+            raise ZslError(f"row {id!r} has {vec.size} values but the file's dimension is {self.dim}")
+        if not valid:
+            vec = np.zeros(self.dim, dtype=np.float32)
+        elif not np.all(np.isfinite(vec)):
+            valid, reason, vec = False, "embedding is not finite (NaN or Inf)", np.zeros(self.dim, np.float32)
+        if self.frame_dim:
+            fr = np.zeros((0, self.frame_dim), np.float32) if frames is None or not valid else \
+                np.asarray(frames, dtype=np.float32).reshape(-1, self.frame_dim)
+        else:
+            fr = None
+        self._buf.append((id, vec, _labels_row(labels, len(self.classes)), bool(valid),
+                          "" if valid else (reason or "invalid"), fr, -1 if count is None else int(count)))
+        self.done_ids.add(id)
+        if len(self._buf) >= self.flush_every:
+            self.flush()
+
+    def add_batch(self, ids, embeddings, labels=None, valid=None, reasons=None, frames=None, counts=None) -> None:
+        embeddings = np.asarray(embeddings, dtype=np.float32)
+        if isinstance(labels, np.ndarray) and labels.ndim == 2:
+            labels = labels != 0  # multi-hot rows
+        for i, id in enumerate(ids):
+            self.add(id, embeddings[i],
+                     labels=None if labels is None else labels[i],
+                     valid=True if valid is None else bool(valid[i]),
+                     reason="" if reasons is None else reasons[i],
+                     frames=None if frames is None else frames[i],
+                     count=None if counts is None else counts[i])
+
+    def flush(self) -> None:
+        """Commit buffered rows as one part file (atomic)."""
+        if not self._buf:
+            return
+        ids, vecs, labs, valid, reasons, frames, counts = zip(*self._buf)
+        arrays = {
+            "ids": np.array(ids, dtype=str),
+            "embeddings": np.stack(vecs),
+            "labels": np.stack(labs) if self.classes else np.zeros((len(ids), 0), np.uint8),
+            "valid": np.array(valid, dtype=bool),
+            "reasons": np.array(reasons, dtype=str),
+            "counts": np.array(counts, dtype=np.int64),
+        }
+        if self.frame_dim:
+            arrays["frame_lengths"] = np.array([f.shape[0] for f in frames], dtype=np.int64)
+            arrays["frames"] = (np.concatenate(frames) if sum(f.shape[0] for f in frames)
+                                else np.zeros((0, self.frame_dim), np.float32))
+        self._n_parts += 1
+        final = self.partial / f"part-{self._n_parts:06d}.npz"
+        tmp = self.partial / f".part-{self._n_parts:06d}.tmp.npz"
+        np.savez(tmp, **arrays)
+        os.replace(tmp, final)
+        self._buf.clear()
+
+    # -- finishing ---------------------------------------------------------------------------------
+    def _iter_parts(self) -> Iterator[dict]:
+        for pf in self._part_files():
+            with np.load(pf, allow_pickle=False) as z:
+                yield {k: z[k] for k in z.files}
+
+    def close(self) -> Path:
+        """Assemble the committed parts into the output file (atomic rename) and remove the parts."""
+        if not self._open:
+            raise RuntimeError("EmbeddingWriter is not open")
+        self.flush()
+        self.meta.zsl_version = self.meta.zsl_version or __version__
+        self.meta.created_utc = utc_now()
+        self.meta.command = self.meta.command or command_line()
+        write_h5(self.path, self.meta, self.dim, self.classes, self._iter_parts(), frame_dim=self.frame_dim)
+        shutil.rmtree(self.partial, ignore_errors=True)
+        self._open = False
+        return self.path
+
+
+def write_h5(path: Path, meta: StoreMeta, dim: int, classes: Sequence[str], parts: Iterable[dict],
+             frame_dim: int | None = None) -> None:
+    """Write parts (dicts as in :meth:`EmbeddingWriter.flush`) into a new HDF5 file, atomically."""
+    import h5py
+
+    tmp = temp_path_for(path)
+    try:
+        with h5py.File(tmp, "w") as f:
+            for k, v in meta.to_attrs().items():
+                f.attrs[k] = v
+            f.attrs["dim"] = int(dim)
+            s = h5py.string_dtype("utf-8")
+            C = len(classes)
+            f.create_dataset("classes", data=np.array(list(classes), dtype=object), dtype=s)
+            ds = {
+                "ids": f.create_dataset("ids", shape=(0,), maxshape=(None,), dtype=s, chunks=(1024,)),
+                "embeddings": f.create_dataset("embeddings", shape=(0, dim), maxshape=(None, dim), dtype="f4",
+                                               chunks=(256, dim)),
+                "labels": f.create_dataset("labels", shape=(0, C), maxshape=(None, C), dtype="u1",
+                                           chunks=(1024, max(C, 1)) if C else None),
+                "valid": f.create_dataset("valid", shape=(0,), maxshape=(None,), dtype=bool, chunks=(1024,)),
+                "invalid_reason": f.create_dataset("invalid_reason", shape=(0,), maxshape=(None,), dtype=s,
+                                                   chunks=(1024,)),
+            }
+            counts_all: list[np.ndarray] = []
+            if frame_dim:
+                g = f.create_group("frames")
+                fds = g.create_dataset("embeddings", shape=(0, frame_dim), maxshape=(None, frame_dim), dtype="f4",
+                                       chunks=(1024, frame_dim))
+                offsets = [0]
+            n = 0
+            for part in parts:
+                m = len(part["ids"])
+                for name, key in (("ids", "ids"), ("embeddings", "embeddings"), ("labels", "labels"),
+                                  ("valid", "valid"), ("invalid_reason", "reasons")):
+                    d = ds[name]
+                    d.resize(n + m, axis=0)
+                    data = part[key]
+                    if name in ("ids", "invalid_reason"):
+                        data = np.array(data.tolist(), dtype=object)
+                    d[n:n + m] = data
+                counts_all.append(part["counts"])
+                if frame_dim:
+                    lens = part["frame_lengths"]
+                    fr = part["frames"]
+                    start = fds.shape[0]
+                    fds.resize(start + fr.shape[0], axis=0)
+                    if fr.shape[0]:
+                        fds[start:] = fr
+                    for L in lens.tolist():
+                        offsets.append(offsets[-1] + int(L))
+                n += m
+            counts = np.concatenate(counts_all) if counts_all else np.zeros(0, np.int64)
+            if counts.size and np.all(counts >= 0):
+                f.create_dataset("counts", data=counts.astype(np.int64))
+            if frame_dim:
+                f["frames"].create_dataset("offsets", data=np.array(offsets, dtype=np.int64))
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def write_embeddings(path: str | os.PathLike, *, meta: StoreMeta, ids: Sequence[str], X, classes: Sequence[str] = (),
+                     labels=None, valid=None, reasons=None, counts=None, frames: list | None = None,
+                     overwrite: bool = False) -> Path:
+    """One-shot atomic write of a whole (small) embedding file, e.g. a class-level file.
+
+    ``labels``: an (N, C) multi-hot array, or a list of per-row class index lists; for class-level files
+    with ``labels=None`` the identity (row i is class i) is written when ids == classes.
+    ``frames``: optional list of per-row (F_i, Df) arrays.
+    """
+    X = np.asarray(X, dtype=np.float32)
+    if X.ndim != 2:
+        raise ZslError(f"embeddings must be a 2-D matrix, got shape {X.shape}")
+    if len(ids) != X.shape[0]:
+        raise ZslError(f"{len(ids)} ids but {X.shape[0]} embedding rows")
+    if labels is None and meta.kind == "class" and list(ids) == list(classes):
+        labels = [[i] for i in range(len(ids))]
+    frame_dim = None
+    if frames is not None:
+        frame_dim = next((np.asarray(f).reshape(len(f), -1).shape[1] for f in frames if len(f)), 1)
+    p = Path(path)
+    check_output(p, overwrite)
+    w = EmbeddingWriter(p, meta=meta, dim=X.shape[1], classes=classes, overwrite=True, resume=False,
+                        frame_dim=frame_dim, flush_every=max(len(ids), 1))
+    # A one-shot write never resumes: use the writer only to build parts, in a private folder.
+    with w:
+        w.add_batch(list(ids), X,
+                    labels=labels,
+                    valid=valid, reasons=reasons, frames=frames, counts=counts)
+    return p

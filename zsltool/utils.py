@@ -1,0 +1,178 @@
+"""Small shared helpers: hashing, atomic writes, seeds, devices, shards, provenance."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import os
+import random
+import shlex
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any, Iterable
+
+from zsltool.errors import ZslError
+
+
+def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
+    """Hex sha256 of a file's bytes."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while True:
+            block = fh.read(chunk)
+            if not block:
+                break
+            h.update(block)
+    return h.hexdigest()
+
+
+def sha256_json(obj: Any) -> str:
+    """Hex sha256 of the canonical JSON form of ``obj`` (sorted keys, no whitespace)."""
+    text = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def input_record(path: str | os.PathLike) -> dict:
+    """Provenance record of one input file: its path and sha256."""
+    p = Path(path)
+    return {"path": str(p), "sha256": sha256_file(p) if p.is_file() else ""}
+
+
+def utc_now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
+
+
+def command_line() -> str:
+    """The command line of this process, quoted so it can be pasted back into a shell."""
+    argv = list(sys.argv)
+    if argv:
+        argv[0] = Path(argv[0]).name
+    return " ".join(shlex.quote(a) for a in argv)
+
+
+def require_file(path: str | os.PathLike, what: str = "file") -> Path:
+    """Return ``path`` as a Path, or raise a ZslError when it is missing or a directory."""
+    p = Path(path)
+    if not p.exists():
+        raise ZslError(f"{what} not found: {p}", hint="check the path")
+    if p.is_dir():
+        raise ZslError(f"{what} is a directory, not a file: {p}")
+    return p
+
+
+def check_output(path: str | os.PathLike, overwrite: bool) -> Path:
+    """Refuse to replace an existing output unless ``overwrite``; make its folder."""
+    p = Path(path)
+    if p.exists() and not overwrite:
+        raise ZslError(f"output already exists: {p}", hint="pass --overwrite to replace it")
+    if p.exists() and p.is_dir():
+        raise ZslError(f"output is a directory: {p}")
+    p.parent.mkdir(parents=True, exist_ok=True)
+    return p
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to a temporary file in the same folder, fsync, then rename over ``path``."""
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, p)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_json(path: str | os.PathLike, obj: Any) -> None:
+    atomic_write_text(path, json.dumps(obj, indent=2, ensure_ascii=False, sort_keys=False) + "\n")
+
+
+def temp_path_for(path: str | os.PathLike) -> Path:
+    """A unique temporary path in the same folder as ``path`` (for writers that need a file name)."""
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
+    os.close(fd)
+    return Path(tmp)
+
+
+def seed_everything(seed: int) -> None:
+    """Seed python, numpy and (if imported or importable) torch."""
+    random.seed(seed)
+    try:
+        import numpy as np
+
+        np.random.seed(seed % (2**32))
+    except ImportError:  # pragma: no cover
+        pass
+    try:
+        import torch
+
+        torch.manual_seed(seed)
+    except ImportError:  # pragma: no cover
+        pass
+
+
+def resolve_device(device: str = "auto") -> str:
+    """``auto`` -> ``cuda`` when available else ``cpu``; ``cuda`` without a GPU is a user error."""
+    if device not in ("auto", "cpu", "cuda") and not device.startswith("cuda:"):
+        raise ZslError(f"unknown device {device!r}", hint="use auto, cpu or cuda")
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ZslError("--device cuda was asked for but no CUDA device is available", hint="use --device cpu")
+    return device
+
+
+def parse_shard(spec: str | None) -> tuple[int, int]:
+    """Parse ``K/N`` (1-based K) into ``(k, n)`` with 0 <= k < n.
+
+    Without a spec, torchrun's ``RANK``/``WORLD_SIZE`` are used when set; otherwise ``(0, 1)``.
+    """
+    if spec is None or spec == "":
+        rank, world = os.environ.get("RANK"), os.environ.get("WORLD_SIZE")
+        if rank is not None and world is not None:
+            try:
+                k, n = int(rank), int(world)
+            except ValueError:
+                raise ZslError(f"RANK={rank!r} / WORLD_SIZE={world!r} are not integers") from None
+            if not (0 <= k < n):
+                raise ZslError(f"RANK={k} is outside WORLD_SIZE={n}")
+            return k, n
+        return 0, 1
+    try:
+        a, b = spec.split("/")
+        k, n = int(a), int(b)
+    except ValueError:
+        raise ZslError(f"bad shard {spec!r}", hint="write it as K/N, e.g. --shard 2/8 (K from 1 to N)") from None
+    if n < 1 or not (1 <= k <= n):
+        raise ZslError(f"bad shard {spec!r}", hint="K must be between 1 and N")
+    return k - 1, n
+
+
+def shard_items(items: Iterable[Any], k: int, n: int, key=None) -> list:
+    """The deterministic share ``k`` of ``n`` of ``items``: items whose stable hash of key mod n == k.
+
+    Hashing the key (not the position) keeps shards stable when the input list is reordered.
+    """
+    out = []
+    for it in items:
+        s = str(key(it) if key else it).encode("utf-8")
+        if int(hashlib.sha1(s).hexdigest()[:8], 16) % n == k:
+            out.append(it)
+    return out
