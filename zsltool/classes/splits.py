@@ -1,0 +1,149 @@
+"""The split file (JSON, ``format: zsl.split``): class partitions (and GZSL instance partitions) per trial.
+
+Generators for the protocols (random, within, across, gzsl, folds) live in ``zsltool.classes.protocols``;
+this module holds the file format only.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from zsltool import __version__
+from zsltool.errors import ZslError
+from zsltool.formats import load_json_file, register_inspector
+from zsltool.utils import atomic_write_json, check_output, command_line, utc_now
+
+FORMAT = "zsl.split"
+FORMAT_VERSION = 1
+PROTOCOLS = ("random", "within", "across", "gzsl", "folds", "custom")
+
+
+@dataclass
+class Trial:
+    train: list[str]
+    val: list[str]
+    test: list[str]
+    seen: list[str] = field(default_factory=list)
+    unseen: list[str] = field(default_factory=list)
+    instances: dict[str, list[str]] = field(default_factory=dict)  # gzsl: train / val / test_seen ids
+
+    @property
+    def is_gzsl(self) -> bool:
+        return bool(self.unseen)
+
+    def to_dict(self) -> dict:
+        d = {"train": self.train, "val": self.val, "test": self.test}
+        if self.seen or self.unseen:
+            d["seen"], d["unseen"] = self.seen, self.unseen
+        if self.instances:
+            d["instances"] = self.instances
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Trial":
+        return cls(train=list(d.get("train", [])), val=list(d.get("val", [])), test=list(d.get("test", [])),
+                   seen=list(d.get("seen", [])), unseen=list(d.get("unseen", [])),
+                   instances={k: list(v) for k, v in (d.get("instances") or {}).items()})
+
+
+def trial_problems(t: Trial, n: int | None = None) -> list[str]:
+    where = f"trial {n}: " if n is not None else ""
+    out = []
+    if t.is_gzsl:
+        if set(t.seen) & set(t.unseen):
+            out.append(f"{where}seen and unseen classes overlap")
+        inst = t.instances
+        for a, b in (("train", "val"), ("train", "test_seen"), ("val", "test_seen")):
+            if set(inst.get(a, [])) & set(inst.get(b, [])):
+                out.append(f"{where}instance sets {a} and {b} overlap")
+        if not t.seen or not t.unseen:
+            out.append(f"{where}gzsl needs seen and unseen classes")
+    else:
+        for a, b in (("train", "val"), ("train", "test"), ("val", "test")):
+            common = set(getattr(t, a)) & set(getattr(t, b))
+            if common:
+                out.append(f"{where}{a} and {b} classes overlap: {', '.join(sorted(common)[:5])}")
+        if not t.train:
+            out.append(f"{where}no training classes")
+        if not t.test:
+            out.append(f"{where}no test classes")
+    return out
+
+
+@dataclass
+class Split:
+    trials: list[Trial]
+    protocol: str = "custom"
+    params: dict = field(default_factory=dict)
+    seed: int = 0
+    class_set_sha256: str = ""
+    provenance: dict = field(default_factory=dict)
+    path: Path | None = None
+
+    def trial(self, k: int) -> Trial:
+        if not (0 <= k < len(self.trials)):
+            raise ZslError(f"trial {k} does not exist: {self.path or 'the split'} has {len(self.trials)} trials",
+                           hint=f"use --trial 0..{len(self.trials) - 1}")
+        return self.trials[k]
+
+    def problems(self) -> list[str]:
+        out = []
+        if self.protocol not in PROTOCOLS:
+            out.append(f"unknown protocol {self.protocol!r}")
+        if not self.trials:
+            out.append("the split has no trials")
+        for i, t in enumerate(self.trials):
+            out.extend(trial_problems(t, i))
+        return out
+
+    def to_dict(self) -> dict:
+        return {"format": FORMAT, "format_version": FORMAT_VERSION, "class_set_sha256": self.class_set_sha256,
+                "protocol": self.protocol, "params": self.params, "seed": self.seed,
+                "n_trials": len(self.trials), "trials": [t.to_dict() for t in self.trials], **self.provenance}
+
+    def save(self, path: str | os.PathLike, overwrite: bool = False, inputs: list | None = None) -> Path:
+        problems = self.problems()
+        if problems:
+            raise ZslError(f"refusing to write an invalid split: {problems[0]}")
+        p = check_output(path, overwrite)
+        self.provenance = {"zsl_version": __version__, "created_utc": utc_now(), "command": command_line(),
+                           "inputs": inputs or []}
+        atomic_write_json(p, self.to_dict())
+        self.path = p
+        return p
+
+
+def load_split(path: str | os.PathLike) -> Split:
+    data = load_json_file(path, FORMAT, "split")
+    trials = data.get("trials")
+    if not isinstance(trials, list):
+        raise ZslError(f"{path}: split has no trial list")
+    prov = {k: data[k] for k in ("zsl_version", "created_utc", "command", "inputs") if k in data}
+    s = Split(trials=[Trial.from_dict(t) for t in trials], protocol=data.get("protocol", "custom"),
+              params=data.get("params", {}), seed=int(data.get("seed", 0)),
+              class_set_sha256=data.get("class_set_sha256", ""), provenance=prov, path=Path(path))
+    problems = s.problems()
+    if problems:
+        raise ZslError(f"{path}: {problems[0]}", hint=f"run `zsl inspect --check {path}`")
+    return s
+
+
+@register_inspector(FORMAT)
+def _inspect(data: dict, path: Path) -> tuple[dict, list[str]]:
+    try:
+        trials = [Trial.from_dict(t) for t in data.get("trials", [])]
+    except (TypeError, AttributeError):
+        return {"type": "split"}, ["trials are malformed"]
+    s = Split(trials=trials, protocol=data.get("protocol", "custom"), params=data.get("params", {}))
+    sizes = []
+    for t in trials:
+        if t.is_gzsl:
+            sizes.append({"seen": len(t.seen), "unseen": len(t.unseen),
+                          **{f"inst_{k}": len(v) for k, v in t.instances.items()}})
+        else:
+            sizes.append({"train": len(t.train), "val": len(t.val), "test": len(t.test)})
+    summary = {"type": "split", "protocol": s.protocol, "params": s.params, "seed": data.get("seed"),
+               "trials": len(trials), "sizes": sizes, "class_set_sha256": data.get("class_set_sha256", "")}
+    return summary, s.problems()
