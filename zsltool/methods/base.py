@@ -62,6 +62,7 @@ class ZslMethod(nn.Module):
     name: ClassVar[str] = ""
     modalities: ClassVar[tuple[str, ...]] = ("audio",)
     closed_form: ClassVar[bool] = False
+    requires_video: ClassVar[bool] = False  # True: training and scoring need a video file
     needs_train_classes: ClassVar[bool] = False  # True: gets n_train_classes and set_train_classes()
     defaults: ClassVar[dict[str, Any]] = {}
     train_defaults: ClassVar[dict[str, Any]] = {
@@ -75,7 +76,7 @@ class ZslMethod(nn.Module):
         if unknown:
             raise ZslError(f"method {self.name!r} has no argument(s) {', '.join(unknown)}",
                            hint="valid: " + (", ".join(sorted(self.defaults)) or "none"))
-        if "video" in self.modalities and len(self.modalities) == 1 and not video_dim:
+        if self.requires_video and not video_dim:
             raise ZslError(f"method {self.name!r} needs a video embedding file", hint="pass --video FILE")
         self.audio_dim = int(audio_dim)
         self.semantic_dim = int(semantic_dim)
