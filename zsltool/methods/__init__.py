@@ -1,6 +1,17 @@
-"""Zero-shot methods: the ZslMethod interface, the registry ``METHODS`` and the method modules."""
+"""Zero-shot methods: the ZslMethod interface, the registry ``METHODS`` and the method modules.
 
-from zsltool.methods.base import METHODS, ZslMethod, get_method, register_method
-from zsltool.methods import projection  # noqa: F401  (registers projection, bilinear, devise, ale, sje)
+Importing this package does not import torch; ``METHODS`` / ``get_method`` do (through ``base``).
+"""
 
-__all__ = ["METHODS", "ZslMethod", "get_method", "register_method"]
+from zsltool.methods.names import METHOD_NAMES
+
+__all__ = ["METHODS", "METHOD_NAMES", "ZslMethod", "get_method", "register_method", "load_all_methods"]
+
+
+def __getattr__(name):
+    if name in ("METHODS", "ZslMethod", "get_method", "register_method", "load_all_methods"):
+        from zsltool.methods import base
+
+        base.load_all_methods()
+        return getattr(base, name)
+    raise AttributeError(name)

@@ -44,7 +44,12 @@ def register_method(name: str):
 
 def load_all_methods() -> dict[str, type["ZslMethod"]]:
     """Import every method module so that ``METHODS`` is complete; returns ``METHODS``."""
-    import zsltool.methods  # noqa: F401  (the package imports its modules)
+    import importlib
+
+    from zsltool.methods.names import METHOD_MODULES
+
+    for mod in METHOD_MODULES:
+        importlib.import_module(f"zsltool.methods.{mod}")
 
     return METHODS
 
