@@ -5,4 +5,4 @@ METHOD_NAMES = ("projection", "bilinear", "devise", "ale", "sje", "eszsl", "sae"
                 "video-only", "concat", "avgzslnet", "cjme", "gcca")
 
 # Method modules, imported by zsltool.methods.base.load_all_methods().
-METHOD_MODULES = ("projection",)
+METHOD_MODULES = ("projection", "closed_form", "conse", "avgzslnet", "baselines", "gcca")
