@@ -174,3 +174,31 @@ def build_from_list(path: str | os.PathLike, *, name_column: str | None = None, 
     report = {"counts": {"listed": len(rows), "final": len(classes), "seen": n_seen, "unseen": n_unseen}}
     return ClassSet(classes=classes, name=name or Path(path).stem, source=source, report=report,
                     provenance={"inputs": inputs})
+
+
+def build_classes(out: str | os.PathLike, *, from_list: str | os.PathLike | None = None,
+                  overwrite: bool = False, **kw) -> dict:
+    """Build a class set (AudioSet/Open Images, or ``from_list``), write it to ``out``, return a summary."""
+    from zsltool.utils import check_output
+
+    check_output(out, overwrite)  # fail before any download or parsing
+    list_keys = ("name_column", "id_column", "mid_column", "category_column", "split_column", "seen", "unseen",
+                 "name")
+    if from_list is not None:
+        bad = [k for k in kw if k not in list_keys and kw[k] is not None]
+        if bad:
+            raise ZslError(f"option(s) {', '.join(bad)} do not apply to a class list", hint="drop them")
+        cs = build_from_list(from_list, **{k: v for k, v in kw.items() if k in list_keys})
+    else:
+        bad = [k for k in ("name_column", "id_column", "mid_column", "category_column", "split_column", "seen",
+                           "unseen") if kw.get(k) is not None]
+        if bad:
+            raise ZslError(f"option(s) {', '.join(bad)} need --from-list", hint="or drop them")
+        cs = build_audioset_openimages(**{k: v for k, v in kw.items() if k not in list_keys or k == "name"
+                                          if v is not None})
+    p = cs.save(out, overwrite=overwrite)
+    return {"output": str(p), "name": cs.name, "sha256": cs.sha256, "n_classes": len(cs), **cs.report,
+            "classes": [{"id": c["id"], "name": c["name"], "category": c.get("category"),
+                         "merged_ids": c.get("merged_ids") or [], **({"zsl_split": c["zsl_split"]}
+                                                                    if c.get("zsl_split") else {})}
+                        for c in cs.classes]}
