@@ -279,3 +279,69 @@ def split_folds(cs: ClassSet, folds: int = 5, val_folds: int = 1, seed: int = 0)
         ts.append(Trial(train=train, val=val, test=list(fl[k])))
     return Split(trials=ts, protocol="folds", seed=seed, class_set_sha256=cs.sha256,
                  params={"folds": folds, "val_folds": val_folds, "fold_classes": fl})
+
+
+# ---------------------------------------------------------------- one entry point
+
+PROTOCOL_OPTIONS = {
+    "random": {"sizes", "trials"},
+    "within": {"category", "sizes", "trials", "membership"},
+    "across": {"categories", "sizes", "trials", "membership"},
+    "gzsl": {"seen", "unseen", "instances", "fractions", "trials"},
+    "folds": {"folds", "val_folds"},
+}
+
+
+def make_split(classes: str | os.PathLike, protocol: str, out: str | os.PathLike, *, seed: int = 0,
+               overwrite: bool = False, **opts) -> dict:
+    """Generate a split for ``protocol`` from the class-set file ``classes``, write it, return a summary.
+
+    ``opts`` that are None are ignored; an option the protocol does not use is a ZslError.
+    """
+    from zsltool.utils import check_output, input_record
+
+    if protocol not in PROTOCOL_OPTIONS:
+        raise ZslError(f"unknown protocol {protocol!r}", hint=f"use one of {', '.join(PROTOCOL_OPTIONS)}")
+    given = {k: v for k, v in opts.items() if v is not None}
+    bad = sorted(set(given) - PROTOCOL_OPTIONS[protocol])
+    if bad:
+        raise ZslError(f"--{bad[0].replace('_', '-')} does not apply to --protocol {protocol}",
+                       hint=f"{protocol} takes: {', '.join('--' + o.replace('_', '-') for o in sorted(PROTOCOL_OPTIONS[protocol]))}")
+    check_output(out, overwrite)
+    cs = ClassSet.load(classes)
+    inputs = [input_record(classes)]
+    if protocol == "random":
+        s = split_random(cs, seed=seed, **given)
+    elif protocol == "within":
+        if "category" not in given:
+            raise ZslError("--protocol within needs --category", hint="e.g. --category Animal")
+        s = split_within(cs, seed=seed, **given)
+    elif protocol == "across":
+        if "categories" not in given:
+            raise ZslError("--protocol across needs --categories", hint="e.g. --categories Animal,Vehicle")
+        s = split_across(cs, seed=seed, **given)
+    elif protocol == "gzsl":
+        if "instances" not in given:
+            raise ZslError("--protocol gzsl needs --instances (a clip manifest .csv or an embedding file .h5)")
+        s = split_gzsl(cs, seed=seed, **given)
+        inputs += [input_record(given["instances"])]
+        inputs += [input_record(given[k]) for k in ("seen", "unseen")
+                   if isinstance(given.get(k), (str, os.PathLike))]
+    else:
+        s = split_folds(cs, seed=seed, **given)
+    if "membership" in given and Path(str(given["membership"])).exists():
+        inputs.append(input_record(given["membership"]))
+    p = s.save(out, overwrite=overwrite, inputs=inputs)
+    names = dict(zip(cs.ids, cs.names))
+    trials = []
+    for k, t in enumerate(s.trials):
+        row = {"trial": k}
+        if t.is_gzsl:
+            row.update(seen=len(t.seen), unseen=len(t.unseen),
+                       **{f"inst_{a}": len(b) for a, b in t.instances.items()})
+        else:
+            row.update(train=len(t.train), val=len(t.val), test=len(t.test),
+                       test_classes=[names[c] for c in t.test])
+        trials.append(row)
+    return {"output": str(p), "protocol": s.protocol, "seed": s.seed, "class_set_sha256": s.class_set_sha256,
+            "params": {k: v for k, v in s.params.items() if k not in ("classes", "fold_classes")}, "trials": trials}
