@@ -70,6 +70,19 @@ def _float_or_none(v: str, p, n: int, col: str) -> float | None:
         raise ZslError(f"{p}: row {n}: {col} {v!r} is not a number") from None
 
 
+def read_manifest_header(path: str | os.PathLike) -> dict:
+    """The ``# key: value`` provenance lines at the top of a manifest (values as strings)."""
+    out = {}
+    with open(path, encoding="utf-8") as f:
+        for ln in f:
+            if not ln.startswith("#"):
+                break
+            k, _, v = ln[1:].partition(":")
+            if _:
+                out[k.strip()] = v.strip()
+    return out
+
+
 def read_clip_manifest(path: str | os.PathLike) -> list[dict]:
     """Read a clip manifest -> list of ``{"id", "path", "labels": [class ids], "start", "end"}``.
 
@@ -123,11 +136,19 @@ def _fmt_num(v) -> str:
     return repr(float(v)) if not isinstance(v, str) else v
 
 
-def write_clip_manifest(path: str | os.PathLike, rows: Iterable[dict]) -> None:
-    """Write a clip manifest atomically (rows: id, path, labels list, start, end)."""
+def _comments(header: dict | None) -> str:
+    """Provenance as ``# key: value`` comment lines (the readers skip them)."""
+    import json
+
+    return "".join(f"# {k}: {v if isinstance(v, str) else json.dumps(v)}\n" for k, v in (header or {}).items())
+
+
+def write_clip_manifest(path: str | os.PathLike, rows: Iterable[dict], header: dict | None = None) -> None:
+    """Write a clip manifest atomically (rows: id, path, labels list, start, end); ``header``: provenance."""
     import io
 
-    buf = io.StringIO()
+    buf = io.StringIO(_comments(header))
+    buf.seek(0, 2)
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(CLIP_COLUMNS)
     for r in rows:
@@ -135,11 +156,12 @@ def write_clip_manifest(path: str | os.PathLike, rows: Iterable[dict]) -> None:
     atomic_write_text(path, buf.getvalue())
 
 
-def write_crop_manifest(path: str | os.PathLike, rows: Iterable[dict]) -> None:
-    """Write a crop manifest atomically."""
+def write_crop_manifest(path: str | os.PathLike, rows: Iterable[dict], header: dict | None = None) -> None:
+    """Write a crop manifest atomically; ``header``: provenance comment lines."""
     import io
 
-    buf = io.StringIO()
+    buf = io.StringIO(_comments(header))
+    buf.seek(0, 2)
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(CROP_COLUMNS)
     for r in rows:
