@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import List
+from typing import List, Optional
 
 import typer
 
@@ -22,7 +22,7 @@ def select_audio(
     classes: Path = typer.Option(..., "--classes", "-c", help="Class-set file from `zsl build-classes`."),
     out: Path = typer.Option(..., "--out", "-o", help="Output clip manifest (.csv)."),
     per_class: int = typer.Option(300, "--per-class", min=1, help="At most this many clips per class."),
-    seed: int = typer.Option(None, "--seed", help="Sampling seed (default: the global --seed)."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Sampling seed (default: the global --seed)."),
     single_label: bool = typer.Option(False, "--single-label", help="Keep only clips with exactly one class of the "
                                       "set (AudioSetZSL's rule)."),
     path_template: str = typer.Option("{id}.wav", "--path-template", help="Where the audio files live; fields "
@@ -46,7 +46,7 @@ def select_images(
     classes: Path = typer.Option(..., "--classes", "-c", help="Class-set file from `zsl build-classes`."),
     out: Path = typer.Option(..., "--out", "-o", help="Output crop manifest (.csv)."),
     per_class: int = typer.Option(1000, "--per-class", min=1, help="At most this many crops per class."),
-    seed: int = typer.Option(None, "--seed", help="Sampling seed (default: the global --seed)."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Sampling seed (default: the global --seed)."),
     drop_group_of: bool = typer.Option(False, "--drop-group-of", help="Skip IsGroupOf=1 boxes."),
     drop_depiction: bool = typer.Option(False, "--drop-depiction", help="Skip IsDepiction=1 boxes (drawings...)."),
     path_template: str = typer.Option("{image_id}.jpg", "--path-template", help="Where the images live; fields "
