@@ -127,6 +127,8 @@ class EmbeddingWriter:
         return self.open()
 
     def __exit__(self, exc_type, exc, tb) -> None:
+        if not self._open:
+            return
         if exc_type is None:
             self.close()
         else:
@@ -210,6 +212,12 @@ class EmbeddingWriter:
         self._buf.clear()
 
     # -- finishing ---------------------------------------------------------------------------------
+    def discard(self) -> None:
+        """Drop everything written so far (no output, no partial folder); the writer is closed."""
+        self._buf.clear()
+        shutil.rmtree(self.partial, ignore_errors=True)
+        self._open = False
+
     def _iter_parts(self) -> Iterator[dict]:
         for pf in self._part_files():
             with np.load(pf, allow_pickle=False) as z:
