@@ -205,6 +205,9 @@ def split_gzsl(cs: ClassSet, instances: str | os.PathLike, seen=None, unseen=Non
     if seen is None and unseen is None:
         seen_ids = [c["id"] for c in cs.classes if c.get("zsl_split") == "seen"]
         unseen_ids = [c["id"] for c in cs.classes if c.get("zsl_split") == "unseen"]
+        if bool(seen_ids) != bool(unseen_ids):  # one list recorded: the other classes make up the other
+            rest = [c for c in cs.ids if c not in set(seen_ids) | set(unseen_ids)]
+            seen_ids, unseen_ids = (seen_ids or rest), (unseen_ids or rest)
         if not seen_ids or not unseen_ids:
             raise ZslError("no seen/unseen classes given and the class set does not record them",
                            hint="pass --seen FILE and/or --unseen FILE")
