@@ -1,11 +1,12 @@
 import json
+import os
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 # <repo>/../shared/data (main worktree) or further up (helper worktrees under /work/wt/)
-DATA = next((p / "shared" / "data" for p in REPO.parents if (p / "shared" / "data").is_dir()),
+DATA = Path(os.environ["ZSL_SHARED_DATA"]) if os.environ.get("ZSL_SHARED_DATA") else next((p / "shared" / "data" for p in REPO.parents if (p / "shared" / "data").is_dir()),
             REPO.parent / "shared" / "data")
 
 
