@@ -95,7 +95,7 @@ def iter_records(path: str | os.PathLike, verify: bool = True, problems: list | 
                 problems.append((str(path), offset, "bad length CRC; the rest of the file is skipped"))
                 return
             if length > size - offset - 16:
-                problems.append((str(path), offset, f"record length {length} runs past the end of the file"))
+                problems.append((str(path), offset, f"truncated record: length {length} runs past the end of the file"))
                 return
             data = fh.read(length)
             (data_crc,) = struct.unpack("<I", fh.read(4))

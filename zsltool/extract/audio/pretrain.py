@@ -91,13 +91,16 @@ def pretrain_audio(
     train_ids = list(t.seen if t.is_gzsl else t.train)
     train_pos = {cs.index(c): k for k, c in enumerate(train_ids)}
     items = items_from_manifest(manifest, cs)
-    kept, excluded_other = [], 0
+    kept, excluded_mixed, other_only = [], 0, 0
     gzsl_train = set(t.instances.get("train", [])) if t.is_gzsl else None
     for it in items:
         if not it.labels:
             continue
         if any(lab not in train_pos for lab in it.labels):
-            excluded_other += 1
+            if any(lab in train_pos for lab in it.labels):
+                excluded_mixed += 1  # a training class together with a val/test class: left out
+            else:
+                other_only += 1
             continue
         if gzsl_train is not None and it.id not in gzsl_train:
             continue
@@ -150,7 +153,7 @@ def pretrain_audio(
             loss.backward()
             opt.step()
             m = x.shape[0]
-            tot += float(loss) * m
+            tot += float(loss.detach()) * m
             n_ex += m
             correct += float((y.gather(1, logits.argmax(dim=1, keepdim=True)) > 0).sum())
         if n_ex == 0:
@@ -174,12 +177,12 @@ def pretrain_audio(
             "loss": "softmax cross-entropy" if single else "binary cross-entropy (multi-label)",
             "config": {"epochs": epochs, "batch_size": batch_size, "lr": lr, "optimizer": "adam",
                        "max_seconds": max_seconds, "seed": seed},
-            "clips": len(kept), "excluded_with_other_classes": excluded_other,
+            "clips": len(kept), "excluded_mixed": excluded_mixed, "other_class_clips": other_only,
             "undecodable": [{"id": k, "reason": v} for k, v in list(bad.items())[:100]],
             "seconds": round(time.perf_counter() - t0, 2), "history": history,
             "inputs": [input_record(manifest), input_record(classes_path), input_record(split_path)]}
     atomic_write_json(sidecar, info)
     return {"out": str(out), "sidecar": str(sidecar), "clips": len(kept), "classes": C,
-            "excluded_with_other_classes": excluded_other, "undecodable": len(bad),
+            "excluded_mixed": excluded_mixed, "other_class_clips": other_only, "undecodable": len(bad),
             "final_loss": history[-1]["loss"], "final_train_top1": history[-1]["train_top1"],
             "seconds": info["seconds"]}
