@@ -3,7 +3,8 @@
 ``load_waveform(path, start, end, max_seconds)`` reads any format soundfile reads (WAV, FLAC, OGG, MP3, ...),
 at any sample rate and channel count, downmixes to mono (mean of the channels, as the reference does), and
 resamples to 16 kHz with ``torchaudio.functional.resample`` (windowed-sinc, Hann window, width 6, rolloff
-0.99) in float64. Problems raise :class:`InvalidInput` with a reason that ends up in the row.
+0.99) in float32 (6x faster than float64 on CPU; the samples are float32 already); the front end then works
+in float64. Problems raise :class:`InvalidInput` with a reason that ends up in the row.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import numpy as np
 from zsltool.extract.runner import InvalidInput
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".mp3", ".aif", ".aiff", ".au", ".w64", ".caf", ".opus")
-RESAMPLER = "torchaudio.functional.resample (sinc_interp_hann, lowpass_filter_width=6, rolloff=0.99, float64)"
+RESAMPLER = "torchaudio.functional.resample (sinc_interp_hann, lowpass_filter_width=6, rolloff=0.99, float32)"
 
 
 def _wav_declared_bytes(path: str) -> tuple[int, int] | None:
@@ -43,14 +44,15 @@ def _wav_declared_bytes(path: str) -> tuple[int, int] | None:
 
 
 def resample(wave: np.ndarray, orig_sr: int, new_sr: int = 16000) -> np.ndarray:
-    """Resample a 1-D float waveform with torchaudio (float64); identity when the rates agree."""
+    """Resample a 1-D waveform with torchaudio (computed in float32, returned as float64); identity when
+    the rates agree."""
     if int(orig_sr) == int(new_sr):
         return np.asarray(wave, dtype=np.float64)
     import torch
     import torchaudio.functional as AF
 
-    x = torch.as_tensor(np.asarray(wave, dtype=np.float64))
-    return AF.resample(x, int(orig_sr), int(new_sr)).numpy()
+    x = torch.as_tensor(np.asarray(wave, dtype=np.float32))
+    return AF.resample(x, int(orig_sr), int(new_sr)).numpy().astype(np.float64)
 
 
 def downmix(data: np.ndarray) -> np.ndarray:
