@@ -117,7 +117,8 @@ class AudioEmbedder:
         self.extractor = extractor
         self.max_examples = max(1, int(max_examples))
         self.keep_frames = keep_frames
-        self.padded: list[str] = []
+        self.padded = 0
+        self.padded_ids: list[str] = []  # the first 100, for the summary (memory stays bounded)
         self.examples = 0
 
     def __call__(self, samples: list[dict]) -> list[dict]:
@@ -133,7 +134,9 @@ class AudioEmbedder:
             e = emb[pos:pos + n]
             pos += n
             if s["padded"]:
-                self.padded.append(s["id"])
+                self.padded += 1
+                if len(self.padded_ids) < 100:
+                    self.padded_ids.append(s["id"])
             self.examples += n
             res.append({"embedding": e.mean(axis=0), "frames": e if self.keep_frames else None})
         return res
@@ -206,7 +209,7 @@ def extract_audio(
         summary = run_extraction(items, load=loader, embed=embedder, writer=w, batch_size=batch_size,
                                  workers=workers, shard=shard, desc="extract-audio", progress=progress, unit="clip")
     summary.notes.update({"out": str(out), "model": extractor.name, "embedding": extractor.embedding,
-                          "padded_short_clips": len(embedder.padded),
-                          "padded_ids": embedder.padded[:100], "examples": embedder.examples,
+                          "padded_short_clips": embedder.padded,
+                          "padded_ids": embedder.padded_ids, "examples": embedder.examples,
                           "shard": f"{shard[0] + 1}/{shard[1]}"})
     return summary.as_dict()
