@@ -148,15 +148,25 @@ def _last_linear_key(model: torch.nn.Module) -> str | None:
     return None if last is None else f"{last}.weight"
 
 
-def last_linear(model: torch.nn.Module) -> torch.nn.Linear:
-    """The model's last ``nn.Linear`` (the classification layer of torchvision classifiers)."""
+def last_linear(model: torch.nn.Module) -> torch.nn.Module:
+    """The model's classification layer: its last ``nn.Linear``, else its last convolution (s3d's head)."""
     last = None
     for m in model.modules():
         if isinstance(m, torch.nn.Linear):
             last = m
     if last is None:
+        for m in model.modules():
+            if isinstance(m, (torch.nn.Conv2d, torch.nn.Conv3d)):
+                last = m
+    if last is None:
         raise ZslError("the model has no linear classification layer, so --layer penultimate is not available")
     return last
+
+
+def _in_out(layer: torch.nn.Module) -> tuple[int, int]:
+    if isinstance(layer, torch.nn.Linear):
+        return int(layer.in_features), int(layer.out_features)
+    return int(layer.in_channels), int(layer.out_channels)
 
 
 class LayerTap:
@@ -179,8 +189,8 @@ class LayerTap:
     @property
     def dim(self) -> int:
         if self.layer == "penultimate":
-            return int(self.head.in_features)
-        return int(last_linear(self.model).out_features)
+            return _in_out(self.head)[0]
+        return _in_out(last_linear(self.model))[1]
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         logits = self.model(x)
@@ -190,4 +200,6 @@ class LayerTap:
             return torch.softmax(logits, dim=-1)
         out = self._captured
         self._captured = None
-        return out.reshape(out.shape[0], -1)
+        if out.ndim > 2:  # the input of a convolutional head (B, C, T, H, W): average over positions
+            out = out.mean(dim=tuple(range(2, out.ndim)))
+        return out
