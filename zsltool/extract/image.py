@@ -55,10 +55,11 @@ def pixel_box(box: Sequence[float], width: int, height: int) -> tuple[int, int, 
 
 
 def paper_transform(size: int = 224):
-    """Resize to size x size, to tensor, ImageNet normalisation (as a callable on PIL images)."""
+    """To float tensor in [0, 1], resize to size x size (bilinear, antialiased), ImageNet normalisation."""
     from torchvision.transforms import v2 as T
 
-    return T.Compose([T.ToImage(), T.Resize((size, size), antialias=True), T.ToDtype(torch.float32, scale=True),
+    # resize in float (no uint8 rounding of the resized pixels)
+    return T.Compose([T.ToImage(), T.ToDtype(torch.float32, scale=True), T.Resize((size, size), antialias=True),
                       T.Normalize(IMAGENET_MEAN, IMAGENET_STD)])
 
 
