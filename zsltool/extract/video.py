@@ -192,8 +192,9 @@ class VideoExtractor:
         self.device, self.model_name, self.layer, self.chunk = device, model, layer, chunk
         self.net.to(device)
         self.tap = LayerTap(self.net, layer)
-        enum = wenum or (weights_enum_for(model) if model not in TEST_MODELS else None)
-        t = (enum if wenum is not None else enum.DEFAULT).transforms() if enum is not None else None
+        enum_cls = weights_enum_for(model) if model not in TEST_MODELS else None
+        w = wenum if wenum is not None else (enum_cls.DEFAULT if enum_cls is not None else None)
+        t = w.transforms() if w is not None else None
         crop = list(t.crop_size) if t is not None else [112, 112]
         resize = list(t.resize_size) if t is not None else [128, 171]
         if crop_size:
@@ -205,8 +206,8 @@ class VideoExtractor:
         self.mean = tuple(t.mean) if t is not None else KINETICS_MEAN
         self.std = tuple(t.std) if t is not None else KINETICS_STD
         self.dim = self.tap.dim
-        self.min_size = tuple(enum.meta.get("min_size", (1, 1))) if enum is not None else (1, 1)
-        self.min_frames = int(enum.meta.get("min_temporal_size", 1)) if enum is not None else 1
+        self.min_size = tuple(w.meta.get("min_size", (1, 1))) if w is not None else (1, 1)
+        self.min_frames = int(w.meta.get("min_temporal_size", 1)) if w is not None else 1
         if crop[0] < self.min_size[0] or crop[1] < self.min_size[1]:
             raise ZslError(f"{model} needs frames of at least {self.min_size[0]}x{self.min_size[1]} pixels "
                            f"(crop size is {crop[0]}x{crop[1]})", hint="raise --crop-size or leave it unset")
