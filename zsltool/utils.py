@@ -63,14 +63,39 @@ def require_file(path: str | os.PathLike, what: str = "file") -> Path:
 
 
 def check_output(path: str | os.PathLike, overwrite: bool) -> Path:
-    """Refuse to replace an existing output unless ``overwrite``; make its folder."""
+    """Refuse to replace an existing output unless ``overwrite``; make its folder and check it is writable."""
     p = Path(path)
+    if p.exists() and p.is_dir():
+        raise ZslError(f"output is a directory: {p}", hint="give a file name inside it")
     if p.exists() and not overwrite:
         raise ZslError(f"output already exists: {p}", hint="pass --overwrite to replace it")
-    if p.exists() and p.is_dir():
-        raise ZslError(f"output is a directory: {p}")
-    p.parent.mkdir(parents=True, exist_ok=True)
+    _ensure_writable_folder(p.parent)
     return p
+
+
+def _ensure_writable_folder(folder: Path) -> None:
+    """Create ``folder`` (and parents) and make sure a file can be created in it; ZslError otherwise."""
+    for q in [folder, *folder.parents]:
+        if q.exists():
+            if not q.is_dir():
+                raise ZslError(f"cannot write into {folder}: {q} is a file, not a folder",
+                               hint="choose another output path")
+            break
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".zsl-write-test.", dir=folder)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        raise ZslError(f"cannot write into output folder {folder}: {e.strerror or e}",
+                       hint="choose a writable output path") from None
+
+
+def _default_file_mode() -> int:
+    """The mode a plain ``open(path, "w")`` would give (0o666 minus the umask); mkstemp gives 0o600."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
@@ -79,6 +104,7 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     p.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
     try:
+        os.chmod(tmp, _default_file_mode())
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
@@ -106,6 +132,7 @@ def temp_path_for(path: str | os.PathLike) -> Path:
     p.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
     os.close(fd)
+    os.chmod(tmp, _default_file_mode())
     return Path(tmp)
 
 

@@ -133,6 +133,11 @@ def read_name_list(path: str | os.PathLike, column: str | None = None) -> list[d
             lines = p.read_text(encoding="utf-8-sig").splitlines()
         except UnicodeDecodeError:
             raise ZslError(f"{p} is not a text file", hint="expected one class name per line") from None
+        first = next((ln for ln in lines if ln.strip()), "")
+        if p.suffix.lower() == ".csv" and len(next(csv.reader([first]), [])) > 1:
+            header = [h.strip() for h in next(csv.reader([first]))]
+            raise ZslError(f"{p} is a CSV with several columns: which one holds the class names?",
+                           hint=f"name it with --name-column (columns: {', '.join(header)})")
         for ln in lines:
             name = ln.strip().rstrip(",").strip().strip("'\"").strip()
             if name and not name.startswith("#") and name not in seen:

@@ -37,7 +37,8 @@ def merge_embeddings(inputs: Sequence[str | os.PathLike], out: str | os.PathLike
             ("frame embeddings", ref.frames is not None, f.frames is not None),
         ):
             if a != b:
-                raise ZslError(f"cannot merge {ref.path} and {f.path}: their {what} differ",
+                detail = f" ({a} vs {b})" if isinstance(a, (str, int)) and len(f"{a}{b}") < 80 else ""
+                raise ZslError(f"cannot merge {ref.path} and {f.path}: their {what} differs{detail}",
                                hint="only shards of one extraction run (same command and settings) can be merged")
     seen: dict[str, Path] = {}
     for f in files:

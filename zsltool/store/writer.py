@@ -325,9 +325,15 @@ def write_embeddings(path: str | os.PathLike, *, meta: StoreMeta, ids: Sequence[
     check_output(p, overwrite)
     w = EmbeddingWriter(p, meta=meta, dim=X.shape[1], classes=classes, overwrite=True, resume=False,
                         frame_dim=frame_dim, flush_every=max(len(ids), 1))
-    # A one-shot write never resumes: use the writer only to build parts, in a private folder.
-    with w:
+    # A one-shot write never resumes: use the writer only to build parts, in a private folder,
+    # and leave nothing behind when it fails (bad row, duplicate id, interrupt).
+    w.open()
+    try:
         w.add_batch(list(ids), X,
                     labels=labels,
                     valid=valid, reasons=reasons, frames=frames, counts=counts)
+        w.close()
+    except BaseException:
+        w.discard()
+        raise
     return p
