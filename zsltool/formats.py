@@ -21,14 +21,29 @@ def register_inspector(fmt: str):
     return deco
 
 
+def _binary_kind(head: bytes) -> str | None:
+    """A readable name for the well-known binary files users mix up with JSON ones."""
+    if head.startswith(b"\x89HDF\r\n\x1a\n"):
+        return "an HDF5 file (an embedding file?)"
+    if head.startswith(b"PK\x03\x04"):
+        return "a zip archive (a checkpoint or .npz?)"
+    if head.startswith(b"\x93NUMPY"):
+        return "a numpy array file (.npy)"
+    return None
+
+
 def load_json(path: str | os.PathLike, what: str = "JSON file") -> Any:
     p = Path(path)
     if not p.exists():
         raise ZslError(f"{what} not found: {p}", hint="check the path")
     if p.is_dir():
         raise ZslError(f"{what} is a directory: {p}")
+    raw = p.read_bytes()
+    kind = _binary_kind(raw[:8])
+    if kind:
+        raise ZslError(f"{p} is {kind}, not a {what}", hint=f"expected a {what}")
     try:
-        return json.loads(p.read_text(encoding="utf-8"))
+        return json.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:
         raise ZslError(f"{p} is not a text file", hint=f"expected a {what}") from None
     except json.JSONDecodeError as e:

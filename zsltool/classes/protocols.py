@@ -90,8 +90,15 @@ def category_membership(cs: ClassSet, membership: str | os.PathLike = "ontology"
         return {str(k): [cs.resolve(str(x)) for x in v] for k, v in data.items()}
     import csv
 
+    from zsltool.utils import require_file
+
+    try:
+        text = require_file(p, "category membership file").read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        raise ZslError(f"{p} is not a text file", hint="expected a CSV of class,category rows or a JSON "
+                       "object {category: [classes]}") from None
     out = {}
-    for n, row in enumerate(csv.reader(p.read_text(encoding="utf-8-sig").splitlines()), start=1):
+    for n, row in enumerate(csv.reader(text.splitlines()), start=1):
         if not row or not "".join(row).strip() or row[0].startswith("#"):
             continue
         if len(row) < 2:
@@ -179,10 +186,11 @@ def _class_list(cs: ClassSet, path_or_names) -> list[str]:
 def read_instances(cs: ClassSet, path: str | os.PathLike) -> list[tuple[str, list[str]]]:
     """(instance id, class ids) from a clip manifest (.csv) or an embedding file (.h5 / .hdf5)."""
     p = Path(path)
-    if p.suffix.lower() in (".h5", ".hdf5"):
-        from zsltool.store import read_embeddings
+    from zsltool.store import check_same_class_set, is_hdf5, read_embeddings
 
-        emb = read_embeddings(p)
+    if p.suffix.lower() in (".h5", ".hdf5") or is_hdf5(p):
+        emb = read_embeddings(p, kind="instance")
+        check_same_class_set([emb], expected=cs.sha256, expected_name=f"the class set {cs.path or ''}".strip())
         out = []
         for i, iid in enumerate(emb.ids):
             labs = [emb.classes[j] for j in range(len(emb.classes)) if emb.labels[i, j]]

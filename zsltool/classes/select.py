@@ -45,7 +45,7 @@ def read_segments(paths: Sequence[str | os.PathLike]) -> list[dict]:
         with open(p, encoding="utf-8", newline="") as f:
             reader = csv.reader((ln for ln in f if ln.strip() and not ln.lstrip().startswith("#")),
                                 skipinitialspace=True)
-            for n, row in enumerate(reader, start=1):
+            for n, row in enumerate(_text_rows(reader, p, "an AudioSet segment CSV"), start=1):
                 if len(row) < 4:
                     raise ZslError(f"{p}: data row {n} has {len(row)} fields, expected "
                                    "YTID, start_seconds, end_seconds, positive_labels")
@@ -57,7 +57,23 @@ def read_segments(paths: Sequence[str | os.PathLike]) -> list[dict]:
                     raise ZslError(f"{p}: data row {n}: start/end are not numbers: {row[1]!r}, {row[2]!r}") from None
                 labels = [x.strip() for x in ",".join(row[3:]).split(",") if x.strip()]
                 out.append({"ytid": row[0].strip(), "start": start, "end": end, "labels": labels})
+    if not out:
+        raise ZslError(f"no segments in {', '.join(str(p) for p in paths)}",
+                       hint="expected AudioSet segment CSVs (YTID, start_seconds, end_seconds, positive_labels)")
     return out
+
+
+def _text_rows(rows, path, what: str):
+    """Iterate CSV rows, turning a binary file's decode error into a ZslError."""
+    try:
+        yield from rows
+    except UnicodeDecodeError:
+        raise ZslError(f"{path} is not a text file", hint=f"expected {what}") from None
+
+
+def _nothing_selected(n_items: int, what: str, cs: ClassSet) -> ZslError:
+    return ZslError(f"none of the {n_items} {what} has a class of the class set ({len(cs)} classes)",
+                    hint="check that the class set and the annotation files use the same MIDs")
 
 
 def _cap_select(items: list[dict], cap: int, seed: int) -> list[dict]:
@@ -131,6 +147,8 @@ def select_audio(segments: Sequence[str | os.PathLike], classes: str | os.PathLi
              "start_int": int(s["start"]), "end_int": int(s["end"])}
         rows.append({"id": cid, "path": path_template.format(**f), "labels": labels,
                      "start": None if trimmed else s["start"], "end": None if trimmed else s["end"]})
+    if not rows:
+        raise _nothing_selected(len(segs), "segments" if not single_label else "single-label segments", cs)
     chosen = _cap_select(rows, per_class, seed)
     inputs = [input_record(classes)] + [input_record(p) for p in segments]
     write_clip_manifest(out, chosen, header=_provenance(cs, inputs))
@@ -159,11 +177,15 @@ def select_images(annotations: Sequence[str | os.PathLike], classes: str | os.Pa
         p = require_file(path, "Open Images box annotation CSV")
         with open(p, encoding="utf-8-sig", newline="") as f:
             reader = csv.DictReader(f)
-            missing = [c for c in need if c not in (reader.fieldnames or [])]
+            try:
+                fieldnames = reader.fieldnames or []
+            except UnicodeDecodeError:
+                raise ZslError(f"{p} is not a text file", hint="expected an Open Images box annotation CSV") from None
+            missing = [c for c in need if c not in fieldnames]
             if missing:
                 raise ZslError(f"{p} is not an Open Images box annotation CSV: missing {', '.join(missing)}",
                                hint="expected ImageID,Source,LabelName,Confidence,XMin,XMax,YMin,YMax,...")
-            for n, r in enumerate(reader, start=2):
+            for n, r in enumerate(_text_rows(reader, p, "an Open Images box annotation CSV"), start=2):
                 n_boxes += 1
                 img = r["ImageID"]
                 k = per_image.get(img, 0)
@@ -183,6 +205,8 @@ def select_images(annotations: Sequence[str | os.PathLike], classes: str | os.Pa
                              "path": path_template.format(image_id=img, source=r.get("Source", "")),
                              "class": cid, "labels": [cid], "xmin": box[0], "xmax": box[1], "ymin": box[2],
                              "ymax": box[3], "is_group_of": g, "is_depiction": d, "source_label": r["LabelName"]})
+    if not rows and not n_filtered:
+        raise _nothing_selected(n_boxes, "boxes", cs)
     chosen = _cap_select(rows, per_class, seed)
     inputs = [input_record(classes)] + [input_record(p) for p in annotations]
     write_crop_manifest(out, chosen, header=_provenance(cs, inputs))

@@ -39,7 +39,7 @@ def split(
     sizes: Optional[str] = typer.Option(None, "--sizes", help="TRAIN,VAL,TEST class counts (random, within; "
                                         "per category for across). Defaults: thirds; (n-2)/2,(n-2)/2,2; "
                                         "(m-1)/2,(m-1)/2,1."),
-    trials: Optional[int] = typer.Option(None, "--trials", help="Number of seeded trials (default 5; gzsl 1)."),
+    trials: Optional[int] = typer.Option(None, "--trials", min=1, help="Number of seeded trials (default 5; gzsl 1)."),
     seed: Optional[int] = typer.Option(None, "--seed", help="Random seed (default: the global --seed)."),
     category: Optional[str] = typer.Option(None, "--category", help="within: Animal, Musical instrument, Vehicle, "
                                            "... (case-insensitive)."),
@@ -53,8 +53,8 @@ def split(
                                              "file (.h5) with the instances' ids and labels."),
     fractions: Optional[str] = typer.Option(None, "--fractions", help="gzsl: TRAIN,VAL,TEST_SEEN fractions of "
                                             "each seen class's instances (default 0.6,0.2,0.2)."),
-    folds: Optional[int] = typer.Option(None, "--folds", help="folds: number of class folds (default 5)."),
-    val_folds: Optional[int] = typer.Option(None, "--val-folds", help="folds: validation folds per trial "
+    folds: Optional[int] = typer.Option(None, "--folds", min=2, help="folds: number of class folds (default 5)."),
+    val_folds: Optional[int] = typer.Option(None, "--val-folds", min=0, help="folds: validation folds per trial "
                                             "(default 1)."),
     overwrite: bool = OverwriteOpt,
     json_out: bool = JsonOpt,
