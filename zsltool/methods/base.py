@@ -19,6 +19,8 @@ A training batch is a dict of tensors:
 
 from __future__ import annotations
 
+import math
+
 from typing import Any, ClassVar
 
 import torch
@@ -54,6 +56,32 @@ def load_all_methods() -> dict[str, type["ZslMethod"]]:
     return METHODS
 
 
+def _arg_problem(default: Any, value: Any) -> str | None:
+    """Why ``value`` cannot stand in for an argument whose default is ``default`` (None when it can).
+
+    The default's type is the argument's type; counts and sizes (int defaults) cannot be negative, and not
+    0 when the default is at least 1; float arguments (margins, weights, rates) are finite and non-negative.
+    """
+    if default is None:
+        return None
+    if isinstance(default, bool):
+        return None if isinstance(value, bool) else "must be true or false"
+    if isinstance(default, int):
+        if isinstance(value, bool) or not isinstance(value, int):
+            return "must be a whole number"
+        low = 1 if default >= 1 else 0
+        return None if value >= low else f"must be at least {low}"
+    if isinstance(default, float):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return "must be a number"
+        return None if math.isfinite(value) and value >= 0 else "must be a finite number of at least 0"
+    if isinstance(default, str):
+        return None if isinstance(value, str) else "must be a string"
+    if isinstance(default, (list, tuple)):
+        return None if isinstance(value, (list, tuple)) else "must be a list"
+    return None
+
+
 def get_method(name: str) -> type["ZslMethod"]:
     load_all_methods()
     if name not in METHODS:
@@ -77,10 +105,19 @@ class ZslMethod(nn.Module):
 
     def __init__(self, *, audio_dim: int, semantic_dim: int, video_dim: int | None = None, **method_args):
         super().__init__()
+        if method_args.get("disabled_losses") and "disabled_losses" not in self.defaults:
+            raise ZslError(f"method {self.name!r} has no loss terms that can be switched off",
+                           hint="--disable-loss applies to: " + ", ".join(
+                               sorted(n for n, c in METHODS.items() if c.loss_terms)))
         unknown = sorted(set(method_args) - set(self.defaults))
         if unknown:
             raise ZslError(f"method {self.name!r} has no argument(s) {', '.join(unknown)}",
                            hint="valid: " + (", ".join(sorted(self.defaults)) or "none"))
+        for k, v in method_args.items():
+            problem = _arg_problem(self.defaults[k], v)
+            if problem:
+                raise ZslError(f"method {self.name!r}: argument {k}={v!r} {problem}",
+                               hint=f"the default is {k}={self.defaults[k]!r}")
         if self.requires_video and not video_dim:
             raise ZslError(f"method {self.name!r} needs a video embedding file", hint="pass --video FILE")
         self.audio_dim = int(audio_dim)

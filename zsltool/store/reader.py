@@ -221,8 +221,9 @@ def read_embeddings(path: str | os.PathLike, *, kind: str | None = None, validat
             emb.frames = np.asarray(f["frames/embeddings"][:], dtype=np.float32)
             emb.offsets = np.asarray(f["frames/offsets"][:], dtype=np.int64)
     if kind is not None and meta.kind != kind:
-        article = "an" if kind[:1] in "aeiou" else "a"
-        raise ZslError(f"{p} is a {meta.kind}-level embedding file, but {article} {kind}-level file is needed",
+        def a(word: str) -> str:
+            return f"an {word}" if word[:1] in "aeiou" else f"a {word}"
+        raise ZslError(f"{p} is {a(meta.kind or 'unknown')}-level embedding file, but {a(kind)}-level file is needed",
                        hint="instance files come from extract-*, class files from extract-text, prototypes, combine")
     return emb
 

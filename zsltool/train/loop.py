@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -80,6 +81,14 @@ def _resolve_hyper(cls, config: TrainConfig) -> dict:
         raise ZslError(f"unknown optimizer {h['optimizer']!r}", hint="use sgd or adam")
     if int(h["epochs"]) < 1 or int(h["batch_size"]) < 1:
         raise ZslError("epochs and batch size must be at least 1")
+    for k, opt, positive in (("lr", "--lr", True), ("weight_decay", "--weight-decay", False),
+                             ("momentum", "--momentum", False)):
+        v = h.get(k)
+        if v is None:
+            continue
+        v = float(v)
+        if not math.isfinite(v) or v < 0 or (positive and v == 0):
+            raise ZslError(f"{opt} must be a finite number {'above' if positive else 'of at least'} 0, got {v}")
     return h
 
 
@@ -172,8 +181,13 @@ def train(config: TrainConfig) -> TrainResult:
     method_args = dict(config.method_args)
     if cls.needs_train_classes:
         method_args["n_train_classes"] = len(prep.train_classes)
-    model = cls(audio_dim=prep.inputs.audio.dim, semantic_dim=prep.inputs.semantic.dim, video_dim=prep.video_dim,
-                **method_args).to(device)
+    try:
+        model = cls(audio_dim=prep.inputs.audio.dim, semantic_dim=prep.inputs.semantic.dim,
+                    video_dim=prep.video_dim, **method_args)
+    except (ValueError, TypeError, RuntimeError) as e:  # a value the method's layers refuse
+        raise ZslError(f"method {cls.name!r} cannot be built with arguments {config.method_args}: {e}",
+                       hint="check the --arg values (see docs/methods.md)") from None
+    model = model.to(device)
     class_emb = torch.as_tensor(prep.train_class_emb, device=device)
     if cls.needs_train_classes:
         model.set_train_classes(class_emb)
