@@ -62,6 +62,35 @@ def require_file(path: str | os.PathLike, what: str = "file") -> Path:
     return p
 
 
+def torch_load(path: str | os.PathLike, what: str = "torch file", hint: str | None = None):
+    """``torch.load(path, map_location="cpu", weights_only=True)`` with one short ZslError for every way a user's
+    file can be wrong: missing, a folder, not a torch file at all (JSON, HDF5, text), truncated, or holding
+    Python objects that are not tensors and plain data (never unpickled)."""
+    p = require_file(path, what)
+    with open(p, "rb") as fh:
+        head = fh.read(8)
+    if not (head.startswith(b"PK\x03\x04") or head[:1] == b"\x80"):
+        from zsltool.formats import _binary_kind
+
+        kind = _binary_kind(head) or ("an empty file" if not head else "not a file saved with torch.save")
+        raise ZslError(f"{p} is not a {what}: it is {kind}", hint=hint)
+    import warnings
+
+    import torch
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return torch.load(p, map_location="cpu", weights_only=True)
+    except Exception as e:  # noqa: BLE001 - any unreadable or unsafe file is the user's file problem
+        text = str(e)
+        if "Weights only load failed" in text:
+            reason = "it holds Python objects other than tensors and plain data, which zsl never unpickles"
+        else:
+            reason = f"{type(e).__name__}: {(text.splitlines() or [''])[0][:200]} (corrupt or truncated?)"
+        raise ZslError(f"cannot load {what} {p}: {reason}", hint=hint) from None
+
+
 def check_output(path: str | os.PathLike, overwrite: bool) -> Path:
     """Refuse to replace an existing output unless ``overwrite``; make its folder and check it is writable."""
     p = Path(path)

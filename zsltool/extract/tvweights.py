@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 
 from zsltool.errors import ZslError
-from zsltool.utils import sha256_file
+from zsltool.utils import sha256_file, torch_load
 
 log = logging.getLogger("zsltool.extract")
 
@@ -52,11 +52,8 @@ def load_state_dict_file(path: str | os.PathLike) -> dict:
     p = Path(path)
     if not p.is_file():
         raise ZslError(f"weights file not found: {p}", hint="give a torchvision weights id (e.g. DEFAULT) or a path")
-    try:
-        sd = torch.load(p, map_location="cpu", weights_only=True)
-    except Exception as e:  # noqa: BLE001 - any unreadable or unsafe pickle
-        raise ZslError(f"cannot load weights {p}: {type(e).__name__}: {e}",
-                       hint="the file must be a state dict saved with torch.save(model.state_dict(), path)") from None
+    sd = torch_load(p, "weights file",
+                    hint="the file must be a state dict saved with torch.save(model.state_dict(), path)")
     for key in ("state_dict", "model"):
         if isinstance(sd, dict) and key in sd and isinstance(sd[key], dict):
             sd = sd[key]

@@ -15,7 +15,7 @@ import torch
 
 from zsltool import __version__
 from zsltool.errors import ZslError
-from zsltool.utils import atomic_write_bytes, command_line, utc_now
+from zsltool.utils import atomic_write_bytes, command_line, torch_load, utc_now
 
 FORMAT = "zsl.checkpoint"
 FORMAT_VERSION = 1
@@ -75,11 +75,7 @@ def load_checkpoint(path: str | os.PathLike) -> dict:
         raise ZslError(f"checkpoint not found: {p}", hint="check the path; checkpoints are made by zsl train")
     if p.is_dir():
         raise ZslError(f"{p} is a directory, not a checkpoint")
-    try:
-        ckpt = torch.load(p, map_location="cpu", weights_only=True)
-    except Exception as e:  # noqa: BLE001 - any failure to read is a user-facing error
-        raise ZslError(f"cannot read checkpoint {p}: {type(e).__name__}: {str(e).splitlines()[0][:200]}",
-                       hint="is it a zsl checkpoint made by zsl train?") from None
+    ckpt = torch_load(p, "checkpoint", hint="checkpoints are made by zsl train")
     problems = checkpoint_problems(ckpt)
     if problems:
         raise ZslError(f"{p} is not a valid zsl checkpoint: {problems[0]}")

@@ -80,6 +80,10 @@ def pretrain_audio(
         raise ZslError(f"--epochs must be at least 1, got {epochs}")
     if not width > 0:
         raise ZslError(f"--width must be positive, got {width}")
+    if not (lr > 0 and lr < float("inf")):
+        raise ZslError(f"--lr must be a finite number above 0, got {lr}")
+    if max_seconds is not None and not max_seconds > 0:
+        raise ZslError(f"--max-seconds must be positive, got {max_seconds}")
     out = check_output(out, overwrite)
     sidecar = Path(str(out) + ".json")
     cs = ClassSet.load(classes_path)
@@ -109,6 +113,10 @@ def pretrain_audio(
     if not kept:
         raise ZslError(f"no clip of {manifest} belongs only to the training classes of trial {trial}",
                        hint="check that the manifest, class set and split belong together")
+    n_classes = len({lab for it in kept for lab in it.labels})
+    if n_classes < 2:
+        raise ZslError(f"the clips of {manifest} usable for trial {trial} cover {n_classes} training class; "
+                       "a classifier needs at least 2", hint="use a split with more training classes")
     single = all(len(it.labels) == 1 for it in kept)
     C = len(train_ids)
 

@@ -31,7 +31,7 @@ import torch
 from torch import nn
 
 from zsltool.errors import ZslError
-from zsltool.utils import sha256_file
+from zsltool.utils import require_file, sha256_file, torch_load
 
 log = logging.getLogger("zsltool.extract.audio")
 
@@ -116,10 +116,7 @@ def fetch(spec: str, what: str = "weights") -> Path:
     The sha256 prefix in a release file name (``name-<hex>.pth``) is checked, as torch.hub does.
     """
     if not _is_url(spec):
-        p = Path(spec).expanduser()
-        if not p.is_file():
-            raise ZslError(f"{what} file not found: {p}", hint="pass an existing file to --weights PATH")
-        return p
+        return require_file(Path(spec).expanduser(), f"{what} file")
     name = os.path.basename(spec.split("?")[0])
     folder = Path(torch.hub.get_dir()) / "checkpoints"
     target = folder / name
@@ -152,12 +149,8 @@ def load_weights(spec: str | None) -> tuple[dict, dict]:
     """(state dict, provenance {weights, weights_sha256}) for a path or URL (default: the release URL)."""
     spec = spec or VGGISH_URL
     path = fetch(spec, "VGGish weights")
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # noqa: BLE001 - any unpickling/format problem is a user-file problem
-        raise ZslError(f"cannot load weights {path}: {e}",
-                       hint="--weights needs a torch state dict (torchvggish layout, or made by zsl pretrain-audio)"
-                       ) from None
+    obj = torch_load(path, "VGGish weights file",
+                     hint="--weights needs a torch state dict (torchvggish layout, or made by zsl pretrain-audio)")
     if isinstance(obj, dict) and "state_dict" in obj and isinstance(obj["state_dict"], dict):
         obj = obj["state_dict"]
     check_state_dict(obj, f"weights {path}")
@@ -168,10 +161,7 @@ def load_pca(spec: str | None) -> tuple[torch.Tensor, torch.Tensor, dict]:
     """(eigen vectors 128x128, means 128, provenance) from a torchvggish PCA params file."""
     spec = spec or PCA_URL
     path = fetch(spec, "VGGish PCA parameters")
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # noqa: BLE001
-        raise ZslError(f"cannot load PCA parameters {path}: {e}") from None
+    obj = torch_load(path, "VGGish PCA parameter file", hint="--pca-params needs torchvggish's vggish_pca_params")
     if not isinstance(obj, dict) or "pca_eigen_vectors" not in obj or "pca_means" not in obj:
         raise ZslError(f"{path} is not a VGGish PCA parameter file (needs pca_eigen_vectors and pca_means)")
     ev = torch.as_tensor(obj["pca_eigen_vectors"], dtype=torch.float32)
