@@ -32,15 +32,18 @@ def read_class_index(path: str | os.PathLike) -> dict[int, str]:
     if not p.is_file():
         raise ZslError(f"AudioSet class index not found: {p}", hint="pass class_labels_indices.csv to --class-index")
     out: dict[int, str] = {}
-    with open(p, newline="", encoding="utf-8") as fh:
-        reader = csv.DictReader(fh)
-        if not reader.fieldnames or not {"index", "mid"} <= {f.strip() for f in reader.fieldnames}:
-            raise ZslError(f"{p} is not an AudioSet class index (needs columns index,mid,display_name)")
-        for row in reader:
-            try:
-                out[int(row["index"])] = row["mid"].strip()
-            except (TypeError, ValueError):
-                raise ZslError(f"{p}: bad index {row.get('index')!r}") from None
+    try:
+        text = p.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        raise ZslError(f"{p} is not a text file", hint="pass class_labels_indices.csv to --class-index") from None
+    reader = csv.DictReader(text.splitlines())
+    if not reader.fieldnames or not {"index", "mid"} <= {f.strip() for f in reader.fieldnames}:
+        raise ZslError(f"{p} is not an AudioSet class index (needs columns index,mid,display_name)")
+    for row in reader:
+        try:
+            out[int(row["index"])] = row["mid"].strip()
+        except (TypeError, ValueError, AttributeError):
+            raise ZslError(f"{p}: line {reader.line_num} is not index,mid,display_name") from None
     return out
 
 
@@ -133,6 +136,11 @@ def import_audioset(
                 stats["no_embedding"] += 1
                 continue
             candidates.append((seg.id, sorted(labs)))
+    if not stats["segments"]:
+        first = f" (first problem: {problems[0][0]} at byte {problems[0][1]}: {problems[0][2]})" if problems else ""
+        raise ZslError(f"no AudioSet record could be read from {', '.join(str(f) for f in files[:3])}"
+                       f"{' ...' if len(files) > 3 else ''}{first}",
+                       hint="give the .tfrecord files of AudioSet's released embeddings (features archive)")
     kept = select_clips(candidates, per_class, seed)
     if not kept:
         raise ZslError(f"none of the {stats['segments']} segments belongs to the class set "
