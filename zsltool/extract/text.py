@@ -13,6 +13,7 @@ recorded in ``extractor_meta["tokens"]``.
 from __future__ import annotations
 
 import csv
+import io
 import logging
 import os
 import re
@@ -47,7 +48,10 @@ def read_names_file(path: str | os.PathLike) -> list[TextEntry]:
     p = Path(path)
     if not p.is_file():
         raise ZslError(f"names file not found: {p}", hint="one class name per line")
-    names = [ln.strip() for ln in p.read_text(encoding="utf-8").splitlines()]
+    try:
+        names = [ln.strip() for ln in p.read_text(encoding="utf-8-sig").splitlines()]
+    except UnicodeDecodeError:
+        raise ZslError(f"{p} is not a text file", hint="--names needs one class name per line") from None
     names = [n for n in names if n and not n.startswith("#")]
     if not names:
         raise ZslError(f"{p} lists no class names")
@@ -62,19 +66,23 @@ def read_descriptions(path: str | os.PathLike, resolve=None) -> dict[str, str]:
     p = Path(path)
     if not p.is_file():
         raise ZslError(f"descriptions file not found: {p}", hint="a CSV with columns id,description")
-    with open(p, newline="", encoding="utf-8") as fh:
-        reader = csv.DictReader(fh)
-        cols = [c.strip() for c in reader.fieldnames or []]
-        key = "id" if "id" in cols else "name" if "name" in cols else None
-        if key is None or "description" not in cols:
-            raise ZslError(f"{p} needs columns id (or name) and description; found {', '.join(cols) or 'none'}")
-        out = {}
-        for row in reader:
-            row = {(k or "").strip(): (v or "").strip() for k, v in row.items()}
-            if not row.get(key):
-                continue
-            cid = resolve(row[key]) if resolve else row[key]
-            out[cid] = row.get("description", "")
+    try:
+        text = p.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        raise ZslError(f"{p} is not a text file", hint="--descriptions needs a CSV with columns id,description") \
+            from None
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    cols = [c.strip() for c in reader.fieldnames or []]
+    key = "id" if "id" in cols else "name" if "name" in cols else None
+    if key is None or "description" not in cols:
+        raise ZslError(f"{p} needs columns id (or name) and description; found {', '.join(cols) or 'none'}")
+    out = {}
+    for row in reader:
+        row = {k.strip(): (v or "").strip() for k, v in row.items() if isinstance(k, str)}
+        if not row.get(key):
+            continue
+        cid = resolve(row[key]) if resolve else row[key]
+        out[cid] = row.get("description", "")
     return out
 
 
@@ -137,6 +145,13 @@ def load_keyed_vectors(path: str | os.PathLike, fmt: str = "auto", limit: int | 
                        hint="e.g. GoogleNews-vectors-negative300.bin (word2vec) or glove.6B.300d.txt")
     if fmt not in VECTOR_FORMATS:
         raise ZslError(f"unknown vector format {fmt!r}", hint=f"choose one of {', '.join(VECTOR_FORMATS)}")
+    from zsltool.formats import _binary_kind
+
+    with open(p, "rb") as fh:
+        kind = _binary_kind(fh.read(8))
+    if kind:
+        raise ZslError(f"{p} is {kind}, not a word-vector file",
+                       hint="e.g. GoogleNews-vectors-negative300.bin (word2vec) or glove.6B.300d.txt")
     if fmt == "auto":
         fmt = detect_vector_format(p)
     try:
@@ -148,6 +163,9 @@ def load_keyed_vectors(path: str | os.PathLike, fmt: str = "auto", limit: int | 
     except Exception as e:  # noqa: BLE001 - gensim raises ValueError, UnicodeDecodeError, EOFError, ...
         raise ZslError(f"cannot read {p} as {fmt} word vectors ({type(e).__name__}: {e})",
                        hint="pass --format word2vec-bin|word2vec-text|glove|kv") from None
+    if not len(kv.key_to_index) or kv.vector_size < 1:
+        raise ZslError(f"{p} holds no word vectors (read as {fmt}: {len(kv.key_to_index)} words of dimension "
+                       f"{kv.vector_size})", hint="pass --format word2vec-bin|word2vec-text|glove|kv")
     log.info(f"loaded {len(kv.key_to_index)} word vectors of dimension {kv.vector_size} from {p} ({fmt})")
     return kv, fmt
 
@@ -261,7 +279,8 @@ def extract_text(out: str | os.PathLike, *, classes=None, names=None, descriptio
     else:
         raise ZslError(f"unknown text model {model!r}", hint="choose word2vec or sentence")
     if missing and on_missing == "error":
-        listing = "; ".join(f"{e.id} ({e.name})" if e.id != e.name else e.name for e, _ in missing)
+        listing = "; ".join(f"{e.id} ({e.name})" if e.id != e.name else e.name for e, _ in missing[:10])
+        listing += f"; ... ({len(missing) - 10} more)" if len(missing) > 10 else ""
         raise ZslError(f"{len(missing)} of {len(entries)} classes have no {'known word' if model == 'word2vec' else 'text'}: "
                        f"{listing}", hint="pass --on-missing skip or --on-missing zero, or fix the labels")
     keep = [(e, r) for e, r in zip(entries, rows) if not (r[0] is None and on_missing == "skip")]
