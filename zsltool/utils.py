@@ -98,11 +98,11 @@ def check_output(path: str | os.PathLike, overwrite: bool) -> Path:
         raise ZslError(f"output is a directory: {p}", hint="give a file name inside it")
     if p.exists() and not overwrite:
         raise ZslError(f"output already exists: {p}", hint="pass --overwrite to replace it")
-    _ensure_writable_folder(p.parent)
+    ensure_writable_folder(p.parent)
     return p
 
 
-def _ensure_writable_folder(folder: Path) -> None:
+def ensure_writable_folder(folder: Path) -> None:
     """Create ``folder`` (and parents) and make sure a file can be created in it; ZslError otherwise."""
     for q in [folder, *folder.parents]:
         if q.exists():

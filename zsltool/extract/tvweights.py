@@ -50,7 +50,7 @@ def _cached_file(url: str) -> Path:
 def load_state_dict_file(path: str | os.PathLike) -> dict:
     """A state dict from a local file (weights_only); unwraps ``{"state_dict": ...}`` / ``{"model": ...}``."""
     p = Path(path)
-    if not p.is_file():
+    if not p.exists():
         raise ZslError(f"weights file not found: {p}", hint="give a torchvision weights id (e.g. DEFAULT) or a path")
     sd = torch_load(p, "weights file",
                     hint="the file must be a state dict saved with torch.save(model.state_dict(), path)")

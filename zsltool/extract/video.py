@@ -303,6 +303,10 @@ def extract_video(inputs: Sequence[str | os.PathLike], out: str | os.PathLike, *
         records.append(input_record(classes))
     if clip_len < 1 or clips < 1:
         raise ZslError("--clip-len and --clips must be positive")
+    if extract_audio is not None:
+        from zsltool.utils import ensure_writable_folder
+
+        ensure_writable_folder(Path(extract_audio))
     ex = VideoExtractor(model=model, weights=weights, layer=layer, device=resolve_device(device),
                         crop_size=crop_size)
     ex.check_clip_len(clip_len)
