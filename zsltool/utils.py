@@ -62,6 +62,20 @@ def require_file(path: str | os.PathLike, what: str = "file") -> Path:
     return p
 
 
+def read_text(path: str | os.PathLike, what: str = "text file", hint: str | None = None) -> str:
+    """The text of a user's file (UTF-8, BOM dropped); a ZslError when it is missing, a folder or binary."""
+    p = require_file(path, what)
+    try:
+        return p.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        from zsltool.formats import _binary_kind
+
+        with open(p, "rb") as fh:
+            kind = _binary_kind(fh.read(8)) or "a binary file"
+        article = "an" if what[:1].lower() in "aeiou" else "a"
+        raise ZslError(f"{p} is {kind}, not {article} {what}", hint=hint) from None
+
+
 def torch_load(path: str | os.PathLike, what: str = "torch file", hint: str | None = None):
     """``torch.load(path, map_location="cpu", weights_only=True)`` with one short ZslError for every way a user's
     file can be wrong: missing, a folder, not a torch file at all (JSON, HDF5, text), truncated, or holding

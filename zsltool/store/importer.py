@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import csv
+import io
 import os
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -11,13 +13,21 @@ import numpy as np
 from zsltool.errors import ZslError
 from zsltool.store.schema import StoreMeta
 from zsltool.store.writer import write_embeddings
-from zsltool.utils import command_line, input_record, require_file
+from zsltool.utils import command_line, input_record, read_text, require_file
 
 
 def load_matrix(path: str | os.PathLike, key: str | None = None) -> np.ndarray:
     """A 2-D float matrix from .npy, .npz (``key`` or its only / 'embeddings' array) or a numeric .csv/.tsv."""
     p = require_file(path, "feature matrix")
     suffix = p.suffix.lower()
+    with open(p, "rb") as fh:
+        head = fh.read(8)
+    magic = {".npy": (b"\x93NUMPY", "a .npy array file"), ".npz": (b"PK\x03\x04", "an .npz archive")}.get(suffix)
+    if magic and not head.startswith(magic[0]):
+        from zsltool.formats import _binary_kind
+
+        raise ZslError(f"{p} is not {magic[1]}: it is {_binary_kind(head) or 'another kind of file'}",
+                       hint="save the matrix with numpy.save / numpy.savez, or give a numeric .csv")
     try:
         if suffix == ".npy":
             X = np.load(p, allow_pickle=False)
@@ -26,7 +36,9 @@ def load_matrix(path: str | os.PathLike, key: str | None = None) -> np.ndarray:
                 names = list(z.files)
                 if key is None:
                     key = "embeddings" if "embeddings" in names else (names[0] if len(names) == 1 else None)
-                if key is None or key not in names:
+                if key is not None and key not in names:
+                    raise ZslError(f"{p} has no array {key!r} (arrays: {', '.join(names)})", hint="fix --key")
+                if key is None:
                     raise ZslError(f"{p} holds arrays {', '.join(names)}; which one is the matrix?",
                                    hint="name it with --key")
                 X = z[key]
@@ -34,8 +46,8 @@ def load_matrix(path: str | os.PathLike, key: str | None = None) -> np.ndarray:
             X = _read_numeric_csv(p, "\t" if suffix == ".tsv" else ",")
         else:
             raise ZslError(f"unsupported matrix format {suffix!r} for {p}", hint="use .npy, .npz or .csv")
-    except ValueError as e:
-        raise ZslError(f"cannot read {p}: {e}") from None
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as e:
+        raise ZslError(f"cannot read {p}: {e} (corrupt or truncated?)") from None
     if X.dtype == object:
         raise ZslError(f"{p} does not hold a numeric matrix")
     if X.ndim != 2:
@@ -48,16 +60,16 @@ def load_matrix(path: str | os.PathLike, key: str | None = None) -> np.ndarray:
 
 def _read_numeric_csv(p: Path, delimiter: str) -> np.ndarray:
     rows = []
-    with open(p, newline="", encoding="utf-8") as fh:
-        for n, row in enumerate(csv.reader(fh, delimiter=delimiter)):
-            if not row or all(not c.strip() for c in row):
-                continue
-            try:
-                rows.append([float(c) for c in row])
-            except ValueError:
-                if n == 0 and not rows:
-                    continue  # a header line
-                raise ZslError(f"{p}: line {n + 1} is not numeric", hint="a matrix CSV holds numbers only") from None
+    text = read_text(p, "numeric CSV matrix", hint="a matrix CSV holds numbers only")
+    for n, row in enumerate(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)):
+        if not row or all(not c.strip() for c in row):
+            continue
+        try:
+            rows.append([float(c) for c in row])
+        except ValueError:
+            if n == 0 and not rows:
+                continue  # a header line
+            raise ZslError(f"{p}: line {n + 1} is not numeric", hint="a matrix CSV holds numbers only") from None
     if not rows:
         raise ZslError(f"{p} holds no rows")
     widths = {len(r) for r in rows}
@@ -69,19 +81,19 @@ def _read_numeric_csv(p: Path, delimiter: str) -> np.ndarray:
 def read_ids_csv(path: str | os.PathLike, id_column: str = "id", labels_column: str | None = "labels",
                  sep: str = ";") -> tuple[list[str], list[list[str]] | None]:
     p = require_file(path, "ids CSV")
-    with open(p, newline="", encoding="utf-8") as fh:
-        reader = csv.DictReader(fh)
-        fields = reader.fieldnames or []
-        if id_column not in fields:
-            raise ZslError(f"{p} has no {id_column!r} column (columns: {', '.join(fields) or 'none'})",
-                           hint="name the id column with --id-column")
-        has_labels = labels_column is not None and labels_column in fields
-        ids, labels = [], []
-        for row in reader:
-            ids.append((row[id_column] or "").strip())
-            if has_labels:
-                raw = row[labels_column] or ""
-                labels.append([x.strip() for x in raw.split(sep) if x.strip()])
+    text = read_text(p, "ids CSV", hint="one row per matrix row with an id column (and optionally labels)")
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    fields = reader.fieldnames or []
+    if id_column not in fields:
+        raise ZslError(f"{p} has no {id_column!r} column (columns: {', '.join(fields) or 'none'})",
+                       hint="name the id column with --id-column")
+    has_labels = labels_column is not None and labels_column in fields
+    ids, labels = [], []
+    for row in reader:
+        ids.append((row[id_column] or "").strip())
+        if has_labels:
+            raw = row[labels_column] or ""
+            labels.append([x.strip() for x in raw.split(sep) if x.strip()])
     if any(not i for i in ids):
         raise ZslError(f"{p} has rows with an empty id")
     return ids, (labels if has_labels else None)
