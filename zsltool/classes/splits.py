@@ -6,6 +6,7 @@ this module holds the file format only.
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,9 +44,23 @@ class Trial:
 
     @classmethod
     def from_dict(cls, d: dict) -> "Trial":
-        return cls(train=list(d.get("train", [])), val=list(d.get("val", [])), test=list(d.get("test", [])),
-                   seen=list(d.get("seen", [])), unseen=list(d.get("unseen", [])),
-                   instances={k: list(v) for k, v in (d.get("instances") or {}).items()})
+        """A trial from its JSON form; a ZslError when a field is not a list of ids."""
+        if not isinstance(d, dict):
+            raise ZslError(f"a trial must be a JSON object, found {type(d).__name__}")
+        inst = d.get("instances") or {}
+        if not isinstance(inst, dict):
+            raise ZslError("'instances' must be a JSON object of id lists")
+        return cls(train=_ids(d, "train"), val=_ids(d, "val"), test=_ids(d, "test"), seen=_ids(d, "seen"),
+                   unseen=_ids(d, "unseen"), instances={str(k): _ids(inst, k) for k in inst})
+
+
+def _ids(d: dict, key: str) -> list[str]:
+    v = d.get(key, [])
+    if v is None:
+        return []
+    if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
+        raise ZslError(f"'{key}' must be a list of ids, found {json.dumps(v)[:60]}")
+    return list(v)
 
 
 def trial_problems(t: Trial, n: int | None = None) -> list[str]:
@@ -121,9 +136,18 @@ def load_split(path: str | os.PathLike) -> Split:
     if not isinstance(trials, list):
         raise ZslError(f"{path}: split has no trial list")
     prov = {k: data[k] for k in ("zsl_version", "created_utc", "command", "inputs") if k in data}
-    s = Split(trials=[Trial.from_dict(t) for t in trials], protocol=data.get("protocol", "custom"),
-              params=data.get("params", {}), seed=int(data.get("seed", 0)),
-              class_set_sha256=data.get("class_set_sha256", ""), provenance=prov, path=Path(path))
+    parsed = []
+    for n, t in enumerate(trials):
+        try:
+            parsed.append(Trial.from_dict(t))
+        except ZslError as e:
+            raise ZslError(f"{path}: trial {n}: {e.message}", hint=f"run `zsl inspect --check {path}`") from None
+    seed, cs_hash = data.get("seed", 0), data.get("class_set_sha256", "")
+    if not isinstance(seed, int) or not isinstance(cs_hash, str):
+        raise ZslError(f"{path}: 'seed' must be an integer and 'class_set_sha256' a string")
+    s = Split(trials=parsed, protocol=data.get("protocol", "custom"),
+              params=data.get("params", {}), seed=seed,
+              class_set_sha256=cs_hash, provenance=prov, path=Path(path))
     problems = s.problems()
     if problems:
         raise ZslError(f"{path}: {problems[0]}", hint=f"run `zsl inspect --check {path}`")
@@ -134,7 +158,7 @@ def load_split(path: str | os.PathLike) -> Split:
 def _inspect(data: dict, path: Path) -> tuple[dict, list[str]]:
     try:
         trials = [Trial.from_dict(t) for t in data.get("trials", [])]
-    except (TypeError, AttributeError):
+    except (TypeError, AttributeError, ZslError):
         return {"type": "split"}, ["trials are malformed"]
     s = Split(trials=trials, protocol=data.get("protocol", "custom"), params=data.get("params", {}))
     sizes = []
