@@ -1,0 +1,58 @@
+"""zsl train with bad optimiser values and method arguments: user errors, never internal errors."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture
+def train(qa, cli, out):
+    def run(*extra, video=False):
+        args = ["train", "--audio", qa.syn.audio, "--split", qa.syn.split, "--text", qa.syn.text,
+                "-o", out / "m.pt", "--epochs", "1"]
+        if video:
+            args += ["--video", qa.syn.video]
+        return cli(*args, *extra)
+    return run
+
+
+@pytest.mark.parametrize("opt,value,msg", [("--lr", "-1", "--lr must be a finite number above 0"),
+                                           ("--lr", "nan", "--lr must be a finite number above 0"),
+                                           ("--weight-decay", "-1", "--weight-decay must be"),
+                                           ("--momentum", "inf", "--momentum must be")])
+def test_optimiser_values(train, user_error, out, opt, value, msg):
+    # --lr -1 / --weight-decay -1 were internal ValueErrors from torch.optim; nan trained until it diverged
+    user_error(train(opt, value), msg)
+    assert not (out / "m.pt").exists()
+
+
+@pytest.mark.parametrize("args,method,msg", [
+    (["margin=abc"], "projection", "margin='abc' must be a number"),      # was: internal ValueError
+    (["bias=maybe"], "projection", "bias='maybe' must be true or false"),  # was: trained with bias='maybe'
+    (["margin=-1"], "projection", "must be a finite number of at least 0"),
+    (["rank=-2"], "projection", "cannot be built with arguments"),         # was: internal RuntimeError
+    (["rank=zz"], "projection", "cannot be built with arguments"),         # was: internal ValueError
+    (["hidden=0"], "avgzslnet", "hidden=0 must be at least 1"),
+    (["dropout=2"], "avgzslnet", "dropout probability"),                   # was: internal ValueError
+    (["top_t=-1"], "conse", "top_t=-1 must be at least 1"),                # was: internal RuntimeError
+    (["hidden=-1"], "conse", "hidden=-1 must be at least 0"),
+])
+def test_method_arguments(train, user_error, args, method, msg):
+    extra = ["--method", method]
+    for a in args:
+        extra += ["--arg", a]
+    user_error(train(*extra, video=method == "avgzslnet"), msg)
+
+
+def test_disable_loss_on_a_method_without_loss_terms(train, user_error):
+    # was: "method 'projection' has no argument(s) disabled_losses"
+    user_error(train("--disable-loss", "rec"), "no loss terms that can be switched off", "avgzslnet")
+
+
+def test_valid_method_arguments_still_train(train, out):
+    res = train("--arg", "margin=0.5", "--arg", "bias=false", "--arg", "rank=2", "--json")
+    assert res.exit_code == 0, res.stderr
+    from zsltool.train.checkpoint import load_checkpoint
+
+    args = load_checkpoint(out / "m.pt")["method_args"]
+    assert (args["rank"], args["bias"], args["margin"]) == (2, False, 0.5)
