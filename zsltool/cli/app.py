@@ -64,6 +64,14 @@ class ZslGroup(TyperGroup):
             if _debug():
                 raise
             _fail(e.message, e.hint)
+        except BrokenPipeError:
+            # stdout was closed early (e.g. `zsl ... | head`): stop quietly.
+            try:
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, sys.stdout.fileno())
+            except (OSError, ValueError):
+                pass
+            raise click.exceptions.Exit(141)
         except KeyboardInterrupt:
             if _debug():
                 raise
@@ -87,7 +95,6 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=True,
     pretty_exceptions_enable=False,
-    rich_markup_mode=None,
     help="zsl: zero-shot audio classification from the command line.\n\n"
     "Build class sets, extract audio/image/text/video embeddings to HDF5, train zero-shot models, "
     "evaluate and retrieve. Every command reads and writes files, so shell scripts chain them.",

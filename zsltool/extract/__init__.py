@@ -1,0 +1,1 @@
+"""Embedding extractors (audio, image, text, video) behind one registry; see registry.py."""

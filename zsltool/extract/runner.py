@@ -1,0 +1,157 @@
+"""The extraction loop shared by every extractor.
+
+Inputs are decoded and preprocessed in DataLoader workers (``load``), the model runs on batches in the main
+process (``embed``), rows are written in input order through an :class:`EmbeddingWriter` (atomic, resumable),
+and a row that fails to load is written as invalid with its reason instead of stopping the run.
+
+    summary = run_extraction(items, load=load_fn, embed=embed_fn, writer=w, batch_size=16, workers=2)
+
+``load(item) -> dict`` runs in a worker and returns whatever ``embed`` needs (numpy arrays or tensors); it
+raises (preferably :class:`ZslError` or ``InvalidInput``) for a bad input. ``embed(samples) -> list[dict]``
+receives the loaded samples of one batch and returns, per sample, ``{"embedding": 1-D array,
+"frames": optional 2-D array}``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+from zsltool.errors import ZslError
+from zsltool.store.writer import EmbeddingWriter
+from zsltool.utils import shard_items
+
+log = logging.getLogger("zsltool.extract")
+
+
+class InvalidInput(Exception):
+    """Raised by a loader for an input that cannot be embedded (empty, silent, corrupt, ...)."""
+
+
+@dataclass
+class Item:
+    id: str
+    source: Any  # a path, a (path, box) pair, a class name, ...
+    labels: list[int] = field(default_factory=list)
+    extra: dict = field(default_factory=dict)
+
+
+@dataclass
+class ExtractionSummary:
+    total: int = 0  # items in this shard
+    skipped: int = 0  # already written by an earlier (killed) run
+    written: int = 0
+    invalid: list[tuple[str, str]] = field(default_factory=list)
+    seconds: float = 0.0
+    notes: dict = field(default_factory=dict)
+
+    @property
+    def valid(self) -> int:
+        return self.written - len(self.invalid)
+
+    @property
+    def items_per_s(self) -> float:
+        return self.written / self.seconds if self.seconds > 0 else 0.0
+
+    def as_dict(self) -> dict:
+        return {"total": self.total, "skipped_already_done": self.skipped, "written": self.written,
+                "valid": self.valid, "invalid": len(self.invalid),
+                "invalid_rows": [{"id": i, "reason": r} for i, r in self.invalid],
+                "seconds": round(self.seconds, 3), "items_per_s": round(self.items_per_s, 2), **self.notes}
+
+
+class _Dataset:
+    def __init__(self, items: Sequence[Item], load: Callable[[Item], Any]):
+        self.items, self.load = items, load
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, i: int) -> dict:
+        it = self.items[i]
+        try:
+            return {"item": it, "sample": self.load(it), "error": None}
+        except (InvalidInput, ZslError) as e:
+            return {"item": it, "sample": None, "error": str(e)}
+        except Exception as e:  # noqa: BLE001 - a bad input must not stop a long run
+            return {"item": it, "sample": None, "error": f"{type(e).__name__}: {e}"}
+
+
+def _collate(batch):
+    return batch
+
+
+def select_items(items: Sequence[Item], shard: tuple[int, int] = (0, 1)) -> list[Item]:
+    """The deterministic share of ``items`` for shard (k, n) (by id hash)."""
+    k, n = shard
+    if n <= 1:
+        return list(items)
+    return shard_items(items, k, n, key=lambda it: it.id)
+
+
+def run_extraction(
+    items: Sequence[Item],
+    *,
+    load: Callable[[Item], Any],
+    embed: Callable[[list[Any]], list[dict]],
+    writer: EmbeddingWriter,
+    batch_size: int = 16,
+    workers: int = 0,
+    shard: tuple[int, int] = (0, 1),
+    desc: str = "extract",
+    progress: bool = True,
+    unit: str = "item",
+) -> ExtractionSummary:
+    """Embed ``items`` into ``writer``; see the module docstring. Raises ZslError if nothing was valid."""
+    import torch
+    from torch.utils.data import DataLoader
+    from tqdm import tqdm
+
+    mine = select_items(items, shard)
+    todo = [it for it in mine if it.id not in writer.done_ids]
+    summary = ExtractionSummary(total=len(mine), skipped=len(mine) - len(todo))
+    if summary.skipped:
+        log.info(f"{summary.skipped} of {len(mine)} inputs were already written; resuming with {len(todo)}")
+    loader = DataLoader(_Dataset(todo, load), batch_size=max(1, batch_size), shuffle=False,
+                        num_workers=max(0, workers), collate_fn=_collate,
+                        persistent_workers=False, prefetch_factor=4 if workers > 0 else None)
+    t0 = time.perf_counter()
+    bar = tqdm(total=len(todo), desc=desc, unit=unit, disable=not progress or None, dynamic_ncols=True,
+               leave=False)
+    try:
+        with torch.inference_mode():
+            for batch in loader:
+                ok = [b for b in batch if b["error"] is None]
+                outs = embed([b["sample"] for b in ok]) if ok else []
+                if len(outs) != len(ok):
+                    raise RuntimeError(f"extractor returned {len(outs)} results for {len(ok)} inputs")
+                res = {id(b): o for b, o in zip(ok, outs)}
+                for b in batch:
+                    it = b["item"]
+                    if b["error"] is not None:
+                        writer.add(it.id, [0.0] * writer.dim, labels=it.labels, valid=False, reason=b["error"])
+                        summary.invalid.append((it.id, b["error"]))
+                    else:
+                        o = res[id(b)]
+                        if o.get("error"):
+                            writer.add(it.id, [0.0] * writer.dim, labels=it.labels, valid=False, reason=o["error"])
+                            summary.invalid.append((it.id, o["error"]))
+                        else:
+                            writer.add(it.id, o["embedding"], labels=it.labels, frames=o.get("frames"))
+                    summary.written += 1
+                bar.update(len(batch))
+    finally:
+        bar.close()
+        summary.seconds = time.perf_counter() - t0
+    if summary.total and summary.skipped == 0 and summary.valid == 0:
+        writer.discard()
+        first = summary.invalid[0][1] if summary.invalid else "no inputs"
+        raise ZslError(f"none of the {summary.total} inputs could be embedded (first problem: {first})",
+                       hint="check the input files")
+    for i, r in summary.invalid[:10]:
+        log.warning(f"invalid: {i}: {r}")
+    if len(summary.invalid) > 10:
+        log.warning(f"... and {len(summary.invalid) - 10} more invalid rows (see the file's invalid_reason)")
+    return summary
