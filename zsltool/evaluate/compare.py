@@ -141,3 +141,58 @@ def cliques(avg_ranks, cd: float) -> list[tuple[int, int]]:
         if j > i and not any(a <= i and j <= b for a, b in out):
             out.append((i, j))
     return out
+
+
+# ---------------------------------------------------------------- from results files
+
+BY = ("method", "semantic", "file")
+
+
+def _records_of(doc: dict, path) -> list[dict]:
+    """(treatment fields, block fields, metrics) records from one results file."""
+    from pathlib import Path
+
+    stem = Path(path).stem
+    if doc.get("task") == "experiment":
+        out = []
+        for r in doc.get("trials", []):
+            for mod, m in r["metrics"].items():
+                out.append({"method": r["method"], "semantic": r["semantic"], "file": stem, "split": r["split"],
+                            "trial": r["trial"], "modality": mod, "metrics": m})
+        return out
+    if doc.get("task") in ("zsl", "gzsl", "retrieval"):
+        cfg = (doc.get("manifest") or {}).get("config") or {}
+        return [{"method": cfg.get("method", stem), "semantic": cfg.get("semantic") or "", "file": stem,
+                 "split": cfg.get("split", ""), "trial": cfg.get("trial", 0), "modality": cfg.get("modality", ""),
+                 "metrics": doc.get("metrics", {})}]
+    raise ZslError(f"{path}: results of task {doc.get('task')!r} cannot be compared",
+                   hint="give results of zsl evaluate, retrieve or experiment")
+
+
+def compare_results(paths, metric: str = "auto", by: str = "method", alpha: float = 0.05) -> dict:
+    """Friedman + Nemenyi over the blocks (split, trial, modality and the other factor) shared by every
+    treatment (``by``: method, semantic or file)."""
+    from zsltool.evaluate.results import load_results
+
+    if by not in BY:
+        raise ZslError(f"unknown grouping {by!r}", hint="use method, semantic or file")
+    recs = []
+    for p in paths:
+        recs.extend(_records_of(load_results(p), p))
+    if metric == "auto":
+        metric = "HM" if any("HM" in r["metrics"] for r in recs) else (
+            "mAP" if any("mAP" in r["metrics"] for r in recs) else "top1")
+    recs = [r for r in recs if r["metrics"].get(metric) is not None]
+    if not recs:
+        raise ZslError(f"no results carry the metric {metric!r}", hint="try --metric top1, mean_class_acc or HM")
+    other = {"method": ["semantic"], "semantic": ["method"], "file": []}[by]
+    table: dict[tuple, dict[str, float]] = {}
+    for r in recs:
+        block = (r["split"], r["trial"], r["modality"]) + tuple(r[f] for f in other)
+        table.setdefault(block, {})[r[by]] = float(r["metrics"][metric])
+    names = list(dict.fromkeys(r[by] for r in recs))
+    full = [b for b, v in table.items() if len(v) == len(names)]
+    dropped = len(table) - len(full)
+    scores = np.array([[table[b][n] for n in names] for b in full], dtype=np.float64).reshape(len(full), len(names))
+    comp = friedman_nemenyi(scores, names, alpha=alpha)
+    return {"metric": metric, "by": by, "blocks_used": len(full), "blocks_dropped": dropped, **comp.to_dict()}
