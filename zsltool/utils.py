@@ -48,7 +48,7 @@ def command_line() -> str:
     """The command line of this process, quoted so it can be pasted back into a shell."""
     argv = list(sys.argv)
     if argv:
-        argv[0] = Path(argv[0]).name
+        argv[0] = "zsl" if Path(argv[0]).name in ("__main__.py", "zsl") else Path(argv[0]).name
     return " ".join(shlex.quote(a) for a in argv)
 
 

@@ -87,7 +87,6 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=True,
     pretty_exceptions_enable=False,
-    rich_markup_mode=None,
     help="zsl: zero-shot audio classification from the command line.\n\n"
     "Build class sets, extract audio/image/text/video embeddings to HDF5, train zero-shot models, "
     "evaluate and retrieve. Every command reads and writes files, so shell scripts chain them.",

@@ -305,7 +305,7 @@ def write_h5(path: Path, meta: StoreMeta, dim: int, classes: Sequence[str], part
 
 def write_embeddings(path: str | os.PathLike, *, meta: StoreMeta, ids: Sequence[str], X, classes: Sequence[str] = (),
                      labels=None, valid=None, reasons=None, counts=None, frames: list | None = None,
-                     overwrite: bool = False) -> Path:
+                     frame_dim: int | None = None, overwrite: bool = False) -> Path:
     """One-shot atomic write of a whole (small) embedding file, e.g. a class-level file.
 
     ``labels``: an (N, C) multi-hot array, or a list of per-row class index lists; for class-level files
@@ -319,8 +319,7 @@ def write_embeddings(path: str | os.PathLike, *, meta: StoreMeta, ids: Sequence[
         raise ZslError(f"{len(ids)} ids but {X.shape[0]} embedding rows")
     if labels is None and meta.kind == "class" and list(ids) == list(classes):
         labels = [[i] for i in range(len(ids))]
-    frame_dim = None
-    if frames is not None:
+    if frames is not None and frame_dim is None:
         frame_dim = next((np.asarray(f).reshape(len(f), -1).shape[1] for f in frames if len(f)), 1)
     p = Path(path)
     check_output(p, overwrite)

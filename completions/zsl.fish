@@ -1,0 +1,1 @@
+complete --command zsl --no-files --arguments "(env _ZSL_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=get-args _TYPER_COMPLETE_ARGS=(commandline -cp) zsl)" --condition "env _ZSL_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=is-args _TYPER_COMPLETE_ARGS=(commandline -cp) zsl"

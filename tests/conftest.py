@@ -1,0 +1,49 @@
+"""Shared fixtures: the reference data folder and a CLI runner."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("ZSL_SHARED_DATA", REPO.parent / "shared" / "data"))
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    """The real reference files (AudioSet ontology, Open Images classes, ...); skip when absent."""
+    if not (SHARED_DATA / "audioset_ontology.json").exists():
+        pytest.skip(f"reference data not found at {SHARED_DATA} (set ZSL_SHARED_DATA to its folder)")
+    return SHARED_DATA
+
+
+class CliResult:
+    def __init__(self, res):
+        self.exit_code = res.exit_code
+        self.stdout = res.stdout
+        self.stderr = res.stderr
+        self.exception = res.exception
+
+    def json(self):
+        return json.loads(self.stdout)
+
+
+@pytest.fixture
+def cli():
+    """Run the zsl CLI in-process: cli("inspect", "x.h5", "--json") -> result with exit_code/stdout/stderr."""
+    from typer.testing import CliRunner
+
+    from zsltool.cli.app import app
+
+    try:
+        runner = CliRunner(mix_stderr=False)
+    except TypeError:  # click >= 8.2 always separates stderr
+        runner = CliRunner()
+
+    def run(*args, input=None, env=None):
+        return CliResult(runner.invoke(app, [str(a) for a in args], input=input, env=env, catch_exceptions=True))
+
+    return run

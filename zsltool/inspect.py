@@ -1,0 +1,127 @@
+"""Summaries and checks of any zsl file: embedding file, class set, split, checkpoint, results."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import zipfile
+from pathlib import Path
+
+from zsltool.errors import ZslError
+from zsltool.formats import INSPECTORS, load_json
+
+# Modules that register inspectors for their JSON formats (imported on demand; all import-light).
+_INSPECTOR_MODULES = ("zsltool.classes.classset", "zsltool.classes.splits", "zsltool.evaluate.results")
+
+
+def _load_inspectors() -> None:
+    for name in _INSPECTOR_MODULES:
+        try:
+            importlib.import_module(name)
+        except ModuleNotFoundError as e:
+            if e.name != name:
+                raise
+
+
+def inspect_file(path: str | os.PathLike, check: bool = False) -> dict:
+    """Return ``{"path", "type", "summary": {...}, "violations": [...]}`` for a zsl file.
+
+    Files that cannot be recognised raise ZslError. With ``check`` the caller treats any violation as failure.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise ZslError(f"file not found: {p}", hint="check the path")
+    if p.is_dir():
+        raise ZslError(f"{p} is a directory", hint="give a file made by zsl")
+    with open(p, "rb") as fh:
+        head = fh.read(8)
+    from zsltool.store.schema import HDF5_SIGNATURE
+
+    if head == HDF5_SIGNATURE:
+        summary, violations = _inspect_h5(p, check)
+    elif head[:4] == b"PK\x03\x04" and zipfile.is_zipfile(p):
+        summary, violations = _inspect_checkpoint(p)
+    else:
+        data = load_json(p, "zsl file")
+        fmt = data.get("format") if isinstance(data, dict) else None
+        _load_inspectors()
+        if fmt not in INSPECTORS:
+            raise ZslError(f"{p} is not a zsl file (JSON with format {fmt!r})",
+                           hint="zsl files are embedding files (.h5), class sets, splits, checkpoints and results")
+        summary, violations = INSPECTORS[fmt](data, p)
+        if isinstance(data, dict) and data.get("format_version", 1) != 1:
+            violations = [f"format version {data.get('format_version')!r} is not supported"] + violations
+    return {"path": str(p), "type": summary.get("type", "unknown"), "summary": summary, "violations": violations}
+
+
+def _inspect_h5(p: Path, check: bool) -> tuple[dict, list[str]]:
+    import h5py
+    import numpy as np
+
+    from zsltool.store.reader import collect_violations
+    from zsltool.store.schema import StoreMeta
+
+    try:
+        f = h5py.File(p, "r")
+    except OSError as e:
+        raise ZslError(f"cannot read {p}: the HDF5 file is corrupt or truncated ({e})") from None
+    with f:
+        violations = collect_violations(f, check_values=True)
+        if violations and violations[0].startswith("not a zsl embedding file"):
+            return {"type": "hdf5 (not zsl)"}, violations
+        meta = StoreMeta.from_attrs(f.attrs)
+        summary = {"type": f"{meta.kind} embeddings", "kind": meta.kind, "modality": meta.modality,
+                   "extractor": meta.extractor, "extractor_meta": meta.extractor_meta,
+                   "format_version": meta.format_version, "zsl_version": meta.zsl_version,
+                   "created_utc": meta.created_utc, "command": meta.command,
+                   "class_set_sha256": meta.class_set_sha256, "inputs": len(meta.inputs)}
+        if "embeddings" in f:
+            summary["rows"], summary["dim"] = (int(x) for x in f["embeddings"].shape)
+        if "valid" in f:
+            valid = f["valid"][:]
+            summary["valid"] = int(valid.sum())
+            summary["invalid"] = int((~valid).sum())
+            if "invalid_reason" in f and summary["invalid"]:
+                reasons = [r.decode() if isinstance(r, bytes) else r for r in f["invalid_reason"][:][~valid]]
+                counts: dict[str, int] = {}
+                for r in reasons:
+                    counts[r] = counts.get(r, 0) + 1
+                summary["invalid_reasons"] = counts
+        if "classes" in f:
+            summary["classes"] = int(f["classes"].shape[0])
+        if "labels" in f and f["labels"].ndim == 2 and f["labels"].shape[1]:
+            per = np.asarray(f["labels"][:]).sum(axis=0)
+            summary["rows_per_class_min_max"] = [int(per.min()), int(per.max())]
+        summary["frames"] = int(f["frames/embeddings"].shape[0]) if "frames" in f and "embeddings" in f["frames"] else 0
+    return summary, violations
+
+
+def _inspect_checkpoint(p: Path) -> tuple[dict, list[str]]:
+    import torch
+
+    try:
+        ck = torch.load(p, map_location="cpu", weights_only=True)
+    except Exception as e:  # noqa: BLE001 - any failure means: not a loadable zsl checkpoint
+        raise ZslError(f"{p} is not a loadable checkpoint ({type(e).__name__}: {str(e).splitlines()[0][:200]})",
+                       hint="zsl only loads its own checkpoints (tensors and plain data)") from None
+    if not isinstance(ck, dict) or ck.get("format") != "zsl.checkpoint":
+        return {"type": "torch file (not a zsl checkpoint)"}, ["not a zsl checkpoint (no format 'zsl.checkpoint')"]
+    state = ck.get("state_dict") or {}
+    n_params = sum(int(v.numel()) for v in state.values() if hasattr(v, "numel"))
+    summary = {"type": "checkpoint", "method": ck.get("method"), "method_args": ck.get("method_args"),
+               "format_version": ck.get("format_version"), "zsl_version": ck.get("zsl_version"),
+               "created_utc": ck.get("created_utc"), "command": ck.get("command"),
+               "parameters": n_params, "best": ck.get("best"),
+               "classes": {k: len(v) for k, v in (ck.get("classes") or {}).items()},
+               "class_set_sha256": ck.get("class_set_sha256"), "inputs": len(ck.get("inputs") or [])}
+    violations = []
+    if ck.get("format_version") != 1:
+        violations.append(f"checkpoint format version {ck.get('format_version')!r} is not supported")
+    if not ck.get("method"):
+        violations.append("checkpoint names no method")
+    return summary, violations
+
+
+def summary_text(result: dict) -> str:
+    return json.dumps(result, indent=2)
