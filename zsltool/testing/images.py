@@ -75,7 +75,12 @@ def draw_frames(attrs: dict[str, str], rng: np.random.Generator, *, n_frames: in
     background = rng.uniform(90, 170) + rng.normal(0, 10, 3)
     x0, y0 = rng.uniform(0.35, 0.65) * size, rng.uniform(0.35, 0.65) * size
     vx = rng.choice([-1.0, 1.0]) * rng.uniform(3.0, 6.0) * s  # px per second of drift
-    vy = {"rising": -1.0, "falling": 1.0}.get(attrs["timbre"], 0.0) * rng.uniform(8.0, 12.0) * s
+    vy = 0.0
+    if attrs["timbre"] in ("rising", "falling"):  # climb (or sink) across the frame without wrapping
+        span = (size - 2 * r0 * 1.35 - 10 * s) * rng.uniform(0.6, 0.9)
+        top, bottom = r0 * 1.35 + 1, size - r0 * 1.35 - 1 - (8.0 * s if attrs["pattern"] == "knocking" else 0)
+        y0 = bottom - rng.uniform(0, 4) if attrs["timbre"] == "rising" else top + rng.uniform(0, 4)
+        vy = (-1.0 if attrs["timbre"] == "rising" else 1.0) * span / max(n_frames / fps, 1e-6)
     rate = {"steady": 0.0, "clicking": 10.0, "knocking": 2.0, "pulsing": 4.0}[attrs["pattern"]]
     rate *= rng.uniform(0.88, 1.12)
     phase = rng.uniform(0, 2 * np.pi)
@@ -90,9 +95,7 @@ def draw_frames(attrs: dict[str, str], rng: np.random.Generator, *, n_frames: in
             cy += 8.0 * s * abs(np.sin(np.pi * rate * t + phase))
         elif attrs["pattern"] == "pulsing":
             r = r0 * (1.0 + 0.35 * np.sin(2 * np.pi * rate * t + phase))
-        # wrap around the frame so the shape never leaves it
-        cx = r + (cx - r) % max(size - 2 * r, 1.0)
-        cy = r + (cy - r) % max(size - 2 * r, 1.0)
+        cx = r + (cx - r) % max(size - 2 * r, 1.0)  # drift wraps around horizontally
         frames.append(draw(attrs, rng, size=size, cx=cx, cy=cy, radius=r, colour=colour, background=background))
     return np.stack(frames)
 

@@ -66,6 +66,8 @@ def write_word2vec(path: str | os.PathLike, vectors: dict[str, np.ndarray], bina
     words = sorted(vectors)
     kv = KeyedVectors(vector_size=len(next(iter(vectors.values()))))
     kv.add_vectors(words, np.stack([vectors[w] for w in words]))
+    for i, w in enumerate(words):  # word2vec files are sorted by frequency; any order will do here
+        kv.set_vecattr(w, "count", len(words) - i)
     kv.save_word2vec_format(str(path), binary=binary)
 
 
