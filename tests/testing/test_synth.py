@@ -41,7 +41,9 @@ def test_names_and_descriptions_follow_the_attributes():
     assert c.description == "A high whistle in rising chirps with fast clicking."
     assert _cls("low", "steady", "hissing").description == "A hissing low hum held steady."
     assert c.words == ["whistle", "clicking", "rising"]
-    assert c.to_class_record()["attributes"] == {"pitch": "high", "pattern": "clicking", "timbre": "rising"}
+    assert c.attrs == {"pitch": "high", "pattern": "clicking", "timbre": "rising"}
+    assert c.to_class_record() == {"id": c.id, "name": c.name, "audioset_name": None, "openimages_name": None,
+                                   "merged_ids": [], "category": None, "path": [c.name]}
 
 
 @pytest.mark.parametrize("small,n_val,n_test", [(False, 8, 12), (True, 3, 5)])
@@ -250,3 +252,11 @@ def test_existing_dataset_is_reused_or_refused(tiny):
         make_demo_dataset(tiny.root, seed=4, **TINY)
     with pytest.raises(ZslError, match="no demo dataset"):
         load_demo_dataset(tiny.root / "audio")
+
+
+def test_build_classes_from_the_csv_gives_the_same_class_set(tiny, tmp_path):
+    build = pytest.importorskip("zsltool.classes.build", reason="zsl build-classes is not in this build")
+    from zsltool.classes.classset import ClassSet
+
+    res = build.build_classes(tmp_path / "c.json", from_list=tiny.classes_csv, name_column="name", id_column="id")
+    assert res["sha256"] == ClassSet.load(tiny.classes_json).sha256

@@ -104,10 +104,11 @@ class SoundClass:
         return self.name.lower().replace(" ", "-")
 
     def to_class_record(self) -> dict:
-        """A class-set entry (``zsl.classset`` ``classes`` item)."""
-        return {"id": self.id, "name": self.name, "description": self.description,
-                "category": None, "path": [self.name], "merged_ids": [],
-                "attributes": self.attrs}
+        """A class-set entry (``zsl.classset`` ``classes`` item), exactly as ``zsl build-classes --from-list
+        classes.csv --name-column name --id-column id`` writes it, so both give the same class-set hash.
+        Descriptions and attributes live in ``classes.csv`` / ``descriptions.csv``."""
+        return {"id": self.id, "name": self.name, "audioset_name": None, "openimages_name": None,
+                "merged_ids": [], "category": None, "path": [self.name]}
 
 
 def class_design(small: bool = False) -> list[SoundClass]:

@@ -201,6 +201,11 @@ def make_demo_dataset(out_dir: str | os.PathLike, *, seed: int = 0, small: bool 
         raise ZslError(f"{root} already holds a demo dataset made with other settings",
                        hint="choose another folder or pass --overwrite")
     classes = class_design(small=s.small)
+    if overwrite:  # files of an earlier dataset would otherwise linger next to the new ones
+        for sub, ext in (("audio", "wav"), ("images", "png"), ("video", "mp4")):
+            for f in (root / sub).glob(f"*.{ext}") if (root / sub).is_dir() else ():
+                f.unlink()
+        info_path.unlink(missing_ok=True)
     for sub in ("audio", "images") + (("video",) if s.video else ()):
         (root / sub).mkdir(parents=True, exist_ok=True)
     cs_hash = _write_classes(root, classes, s)
