@@ -20,7 +20,7 @@ def _load_inspectors() -> None:
         try:
             importlib.import_module(name)
         except ModuleNotFoundError as e:
-            if e.name != name:
+            if not e.name or not name.startswith(e.name):
                 raise
 
 

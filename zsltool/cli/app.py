@@ -64,6 +64,14 @@ class ZslGroup(TyperGroup):
             if _debug():
                 raise
             _fail(e.message, e.hint)
+        except BrokenPipeError:
+            # stdout was closed early (e.g. `zsl ... | head`): stop quietly.
+            try:
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, sys.stdout.fileno())
+            except (OSError, ValueError):
+                pass
+            raise click.exceptions.Exit(141)
         except KeyboardInterrupt:
             if _debug():
                 raise

@@ -1,0 +1,171 @@
+"""Selection manifests: the CSV file lists that the extractors consume.
+
+Clip manifest (``zsl select-audio``), one row per audio clip::
+
+    id,path,labels,start,end
+    YTID_30000,/data/audioset/YTID.wav,/m/0bt9lr;/m/05tny_,30.0,40.0
+
+- ``id``: unique clip id (``<YTID>_<start in ms>`` for AudioSet segments).
+- ``path``: where the audio file lives (filled from the user's path template).
+- ``labels``: class ids of the class set, joined with ``;`` (merged child MIDs already mapped to parents).
+- ``start``, ``end``: segment bounds in seconds inside the file (empty = the whole file).
+
+Crop manifest (``zsl select-images``), one row per bounding box::
+
+    id,image_id,path,class,xmin,xmax,ymin,ymax,is_group_of,is_depiction,source_label
+
+- ``id``: unique crop id (``<ImageID>_<row number>``); ``class``: class id of the class set;
+  ``xmin..ymax``: box corners as fractions of the image size (Open Images convention);
+  ``source_label``: the MID in the annotation (may be a merged child MID).
+
+Lines starting with ``#`` are comments. Extra columns are kept as strings.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from pathlib import Path
+from typing import Iterable
+
+from zsltool.errors import ZslError
+from zsltool.utils import atomic_write_text
+
+CLIP_COLUMNS = ["id", "path", "labels", "start", "end"]
+CROP_COLUMNS = ["id", "image_id", "path", "class", "xmin", "xmax", "ymin", "ymax", "is_group_of",
+                "is_depiction", "source_label"]
+LABEL_SEP = ";"
+
+
+def _read_rows(path: str | os.PathLike, required: list[str], what: str) -> list[dict]:
+    p = Path(path)
+    if not p.exists():
+        raise ZslError(f"{what} not found: {p}", hint="check the path")
+    if p.is_dir():
+        raise ZslError(f"{what} is a directory: {p}")
+    try:
+        text = p.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ZslError(f"{p} is not a text file", hint=f"expected a {what} (CSV)") from None
+    lines = [ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+    reader = csv.DictReader(lines)
+    header = [h.strip() for h in (reader.fieldnames or [])]
+    missing = [c for c in required if c not in header]
+    if missing:
+        raise ZslError(f"{p} is not a {what}: missing column(s) {', '.join(missing)}",
+                       hint=f"expected columns {','.join(required)}")
+    rows = []
+    for row in reader:
+        rows.append({(k or "").strip(): (v if v is not None else "") for k, v in row.items()})
+    return rows
+
+
+def _float_or_none(v: str, p, n: int, col: str) -> float | None:
+    v = (v or "").strip()
+    if v == "":
+        return None
+    try:
+        return float(v)
+    except ValueError:
+        raise ZslError(f"{p}: row {n}: {col} {v!r} is not a number") from None
+
+
+def read_manifest_header(path: str | os.PathLike) -> dict:
+    """The ``# key: value`` provenance lines at the top of a manifest (values as strings)."""
+    out = {}
+    with open(path, encoding="utf-8") as f:
+        for ln in f:
+            if not ln.startswith("#"):
+                break
+            k, _, v = ln[1:].partition(":")
+            if _:
+                out[k.strip()] = v.strip()
+    return out
+
+
+def read_clip_manifest(path: str | os.PathLike) -> list[dict]:
+    """Read a clip manifest -> list of ``{"id", "path", "labels": [class ids], "start", "end"}``.
+
+    ``start``/``end`` are floats in seconds or ``None`` (whole file). Ids must be unique.
+    """
+    rows = _read_rows(path, CLIP_COLUMNS, "clip manifest")
+    out, seen = [], set()
+    for n, r in enumerate(rows, start=2):
+        cid = r["id"].strip()
+        if not cid:
+            raise ZslError(f"{path}: row {n} has an empty id")
+        if cid in seen:
+            raise ZslError(f"{path}: duplicate clip id {cid!r}")
+        seen.add(cid)
+        labels = [x.strip() for x in r["labels"].split(LABEL_SEP) if x.strip()]
+        item = dict(r)
+        item.update(id=cid, path=r["path"].strip(), labels=labels,
+                    start=_float_or_none(r["start"], path, n, "start"), end=_float_or_none(r["end"], path, n, "end"))
+        out.append(item)
+    return out
+
+
+def read_crop_manifest(path: str | os.PathLike) -> list[dict]:
+    """Read a crop manifest -> list of dicts with ``id, image_id, path, class`` and float box corners."""
+    rows = _read_rows(path, ["id", "image_id", "path", "class", "xmin", "xmax", "ymin", "ymax"], "crop manifest")
+    out, seen = [], set()
+    for n, r in enumerate(rows, start=2):
+        cid = r["id"].strip()
+        if not cid:
+            raise ZslError(f"{path}: row {n} has an empty id")
+        if cid in seen:
+            raise ZslError(f"{path}: duplicate crop id {cid!r}")
+        seen.add(cid)
+        item = dict(r)
+        item.update(id=cid, image_id=r["image_id"].strip(), path=r["path"].strip(), **{"class": r["class"].strip()})
+        for col in ("xmin", "xmax", "ymin", "ymax"):
+            v = _float_or_none(r[col], path, n, col)
+            if v is None:
+                raise ZslError(f"{path}: row {n}: {col} is empty")
+            item[col] = v
+        for col in ("is_group_of", "is_depiction"):
+            if col in item:
+                item[col] = str(item[col]).strip() in ("1", "true", "True")
+        out.append(item)
+    return out
+
+
+def _fmt_num(v) -> str:
+    if v is None or v == "":
+        return ""
+    return repr(float(v)) if not isinstance(v, str) else v
+
+
+def _comments(header: dict | None) -> str:
+    """Provenance as ``# key: value`` comment lines (the readers skip them)."""
+    import json
+
+    return "".join(f"# {k}: {v if isinstance(v, str) else json.dumps(v)}\n" for k, v in (header or {}).items())
+
+
+def write_clip_manifest(path: str | os.PathLike, rows: Iterable[dict], header: dict | None = None) -> None:
+    """Write a clip manifest atomically (rows: id, path, labels list, start, end); ``header``: provenance."""
+    import io
+
+    buf = io.StringIO(_comments(header))
+    buf.seek(0, 2)
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(CLIP_COLUMNS)
+    for r in rows:
+        w.writerow([r["id"], r["path"], LABEL_SEP.join(r["labels"]), _fmt_num(r.get("start")), _fmt_num(r.get("end"))])
+    atomic_write_text(path, buf.getvalue())
+
+
+def write_crop_manifest(path: str | os.PathLike, rows: Iterable[dict], header: dict | None = None) -> None:
+    """Write a crop manifest atomically; ``header``: provenance comment lines."""
+    import io
+
+    buf = io.StringIO(_comments(header))
+    buf.seek(0, 2)
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(CROP_COLUMNS)
+    for r in rows:
+        w.writerow([r["id"], r["image_id"], r["path"], r["class"], _fmt_num(r["xmin"]), _fmt_num(r["xmax"]),
+                    _fmt_num(r["ymin"]), _fmt_num(r["ymax"]), int(bool(r.get("is_group_of"))),
+                    int(bool(r.get("is_depiction"))), r.get("source_label", "")])
+    atomic_write_text(path, buf.getvalue())

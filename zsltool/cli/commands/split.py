@@ -1,0 +1,84 @@
+"""`zsl split`: class partitions (and GZSL instance partitions) for the evaluation protocols."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import click
+import typer
+
+from zsltool.cli.common import STATE, JsonOpt, OverwriteOpt, emit, info, kv_table, rows_table
+
+PROTOCOLS = ["random", "within", "across", "gzsl", "folds"]
+
+
+def _ints(value: Optional[str], opt: str) -> Optional[list[int]]:
+    if value is None:
+        return None
+    try:
+        return [int(x) for x in value.split(",")]
+    except ValueError:
+        raise typer.BadParameter(f"{opt} must be comma-separated integers, got {value!r}") from None
+
+
+def _floats(value: Optional[str], opt: str) -> Optional[list[float]]:
+    if value is None:
+        return None
+    try:
+        return [float(x) for x in value.split(",")]
+    except ValueError:
+        raise typer.BadParameter(f"{opt} must be comma-separated numbers, got {value!r}") from None
+
+
+def split(
+    classes: Path = typer.Argument(..., help="Class-set file from `zsl build-classes`."),
+    protocol: str = typer.Option(..., "--protocol", "-p", click_type=click.Choice(PROTOCOLS),
+                                 help="random | within | across | gzsl | folds."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output split file (.json)."),
+    sizes: Optional[str] = typer.Option(None, "--sizes", help="TRAIN,VAL,TEST class counts (random, within; "
+                                        "per category for across). Defaults: thirds; (n-2)/2,(n-2)/2,2; "
+                                        "(m-1)/2,(m-1)/2,1."),
+    trials: Optional[int] = typer.Option(None, "--trials", help="Number of seeded trials (default 5; gzsl 1)."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Random seed (default: the global --seed)."),
+    category: Optional[str] = typer.Option(None, "--category", help="within: Animal, Musical instrument, Vehicle, "
+                                           "... (case-insensitive)."),
+    categories: Optional[str] = typer.Option(None, "--categories", help="across: comma-separated categories, "
+                                             "e.g. Animal,Vehicle."),
+    membership: Optional[str] = typer.Option(None, "--membership", help="Category membership: ontology (default), "
+                                             "paper (Table II: Animal without Insect) or a JSON/CSV file."),
+    seen: Optional[Path] = typer.Option(None, "--seen", help="gzsl: list of seen classes (names or ids)."),
+    unseen: Optional[Path] = typer.Option(None, "--unseen", help="gzsl: list of unseen classes."),
+    instances: Optional[Path] = typer.Option(None, "--instances", help="gzsl: clip manifest (.csv) or embedding "
+                                             "file (.h5) with the instances' ids and labels."),
+    fractions: Optional[str] = typer.Option(None, "--fractions", help="gzsl: TRAIN,VAL,TEST_SEEN fractions of "
+                                            "each seen class's instances (default 0.6,0.2,0.2)."),
+    folds: Optional[int] = typer.Option(None, "--folds", help="folds: number of class folds (default 5)."),
+    val_folds: Optional[int] = typer.Option(None, "--val-folds", help="folds: validation folds per trial "
+                                            "(default 1)."),
+    overwrite: bool = OverwriteOpt,
+    json_out: bool = JsonOpt,
+):
+    """Make a split file: seeded class partitions for a zero-shot protocol (and GZSL instance partitions)."""
+    from zsltool.classes.protocols import make_split
+
+    opts = dict(sizes=_ints(sizes, "--sizes"), trials=trials, membership=membership, seen=seen, unseen=unseen,
+                instances=instances, fractions=_floats(fractions, "--fractions"), val_folds=val_folds,
+                category=category,
+                categories=[c.strip() for c in categories.split(",") if c.strip()] if categories else None)
+    if protocol == "folds" and folds is None:
+        folds = 5
+    opts["folds"] = folds
+    result = make_split(classes, protocol, out, seed=STATE.seed if seed is None else seed, overwrite=overwrite,
+                        **opts)
+    info(f"wrote {result['output']} ({len(result['trials'])} trial(s))")
+
+    def table(r):
+        head = {"output": r["output"], "protocol": r["protocol"], "seed": r["seed"], **r["params"]}
+        return [kv_table(head, title="split"), rows_table(r["trials"], title="trials")]
+
+    emit(result, json_out, table)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("split")(split)
