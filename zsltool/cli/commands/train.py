@@ -1,0 +1,88 @@
+"""``zsl train``: learn a zero-shot model and write a self-describing checkpoint (thin shim over
+``zsltool.train.loop.train``)."""
+
+from __future__ import annotations
+
+import json
+from typing import List, Optional
+
+import click
+import typer
+
+from zsltool.cli.common import STATE, JsonOpt, OverwriteOpt, emit, kv_table
+from zsltool.methods.names import METHOD_NAMES
+
+
+def parse_method_args(pairs: list[str]) -> dict:
+    """``KEY=VALUE`` pairs -> dict; values are parsed as JSON when they can be (numbers, true, null, lists)."""
+    out = {}
+    for p in pairs or []:
+        if "=" not in p:
+            raise typer.BadParameter(f"{p!r} is not KEY=VALUE", param_hint="--arg")
+        k, v = p.split("=", 1)
+        try:
+            out[k.strip()] = json.loads(v)
+        except json.JSONDecodeError:
+            out[k.strip()] = v
+    return out
+
+
+def _table(summary: dict):
+    flat = {k: v for k, v in summary.items() if k != "last_epoch"}
+    flat.update({f"last {k}": v for k, v in summary.get("last_epoch", {}).items()})
+    return kv_table(flat, title="zsl train")
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("train")
+    def train_cmd(
+        audio: str = typer.Option(..., "--audio", help="Instance-level audio embedding file (HDF5)."),
+        split: str = typer.Option(..., "--split", help="Split file (zsl split)."),
+        out: str = typer.Option(..., "--out", "-o", help="Checkpoint to write (.pt)."),
+        video: Optional[str] = typer.Option(None, "--video", help="Instance-level video embedding file "
+                                            "(ids shared with --audio)."),
+        semantic: str = typer.Option("text", "--semantic", click_type=click.Choice(["text", "image", "audio",
+                                     "hybrid"]), help="Class-level side information: hybrid = image ‖ text."),
+        text: Optional[str] = typer.Option(None, "--text", help="Class-level text embedding file."),
+        image: Optional[str] = typer.Option(None, "--image", help="Class-level image embedding file."),
+        audio_prototypes: Optional[str] = typer.Option(None, "--audio-prototypes",
+                                                       help="Class-level audio prototype file."),
+        semantic_file: Optional[str] = typer.Option(None, "--semantic-file",
+                                                    help="Any class-level file (overrides --semantic's file)."),
+        trial: int = typer.Option(0, "--trial", help="Trial of the split (0-based)."),
+        method: str = typer.Option("projection", "--method", click_type=click.Choice(list(METHOD_NAMES)),
+                                   help="Zero-shot method (see docs/methods.md)."),
+        arg: List[str] = typer.Option([], "--arg", help="Method argument KEY=VALUE (repeatable), "
+                                      "e.g. --arg activation=none --arg hidden=256."),
+        disable_loss: List[str] = typer.Option([], "--disable-loss", help="Switch a loss term off "
+                                               "(repeatable; avgzslnet: rec cta ctv ta at tv vt)."),
+        epochs: Optional[int] = typer.Option(None, "--epochs", min=1, help="Epochs (default: the method's)."),
+        batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1, help="Batch size."),
+        lr: Optional[float] = typer.Option(None, "--lr", help="Learning rate."),
+        optimizer: Optional[str] = typer.Option(None, "--optimizer", click_type=click.Choice(["sgd", "adam"]),
+                                                help="Optimiser (default: the method's)."),
+        weight_decay: Optional[float] = typer.Option(None, "--weight-decay", help="Weight decay."),
+        momentum: Optional[float] = typer.Option(None, "--momentum", help="SGD momentum."),
+        patience: Optional[int] = typer.Option(None, "--patience", min=1,
+                                               help="Early stopping: epochs without validation improvement."),
+        seed: Optional[int] = typer.Option(None, "--seed", help="Random seed (default: the global --seed)."),
+        threads: Optional[int] = typer.Option(None, "--threads", min=1, help="torch CPU threads."),
+        log_every: int = typer.Option(10, "--log-every", min=1, help="Progress line every N epochs."),
+        overwrite: bool = OverwriteOpt,
+        json_out: bool = JsonOpt,
+    ):
+        """Train a zero-shot model on a split trial and write a checkpoint."""
+        from zsltool.train.config import TrainConfig
+        from zsltool.train.loop import train
+
+        margs = parse_method_args(arg)
+        if disable_loss:
+            margs["disabled_losses"] = list(disable_loss)
+        cfg = TrainConfig(audio=audio, split=split, out=out, video=video, semantic=semantic, text=text, image=image,
+                          audio_prototypes=audio_prototypes, semantic_file=semantic_file, trial=trial,
+                          method=method, method_args=margs, epochs=epochs, batch_size=batch_size, lr=lr,
+                          optimizer=optimizer, weight_decay=weight_decay, momentum=momentum, patience=patience,
+                          seed=STATE.seed if seed is None else seed, device=STATE.device, threads=threads,
+                          overwrite=overwrite, log_every=log_every)
+        result = train(cfg)
+        emit(result.summary(), json_out, table=_table)

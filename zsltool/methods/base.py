@@ -1,0 +1,212 @@
+"""The zero-shot method interface (:class:`ZslMethod`) and the method registry (``METHODS``).
+
+Contract (docs/DESIGN.md, section Methods):
+
+* ``__init__(*, audio_dim, semantic_dim, video_dim=None, **method_args)``; unknown ``method_args`` are a
+  ZslError naming the valid ones. Every method declares its arguments with paper defaults in ``defaults``
+  and its optimiser settings in ``train_defaults`` (epochs, batch_size, optimizer, lr, weight_decay).
+* gradient methods implement ``loss(batch) -> {"total": ..., "<term>": ...}``; closed-form methods set
+  ``closed_form = True`` and implement ``fit_closed_form(...)``.
+* ``scores(class_emb, audio=None, video=None, modality="both", audio_valid=None, video_valid=None)`` returns
+  an (N, C) matrix, higher = more compatible. Distances are turned into scores by negation. Rows whose audio
+  (or video) is invalid use the other modality only (``audio_valid`` / ``video_valid`` are optional boolean
+  masks; None means every row is valid).
+
+A training batch is a dict of tensors:
+``audio`` (B, Da), ``video`` (B, Dv) or None, ``audio_valid`` / ``video_valid`` (B,) bool,
+``labels`` (B,) long indices into ``class_emb`` (C_train, Ds), ``semantic`` (B, Ds) = class_emb[labels].
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import torch
+from torch import Tensor, nn
+
+from zsltool.errors import ZslError
+
+METHODS: dict[str, type["ZslMethod"]] = {}
+
+
+def register_method(name: str):
+    """Class decorator: add a ZslMethod subclass to ``METHODS`` under ``name``."""
+
+    def deco(cls):
+        if name in METHODS and METHODS[name] is not cls:
+            raise ValueError(f"method {name!r} is registered twice")
+        cls.name = name
+        METHODS[name] = cls
+        return cls
+
+    return deco
+
+
+def load_all_methods() -> dict[str, type["ZslMethod"]]:
+    """Import every method module so that ``METHODS`` is complete; returns ``METHODS``."""
+    import importlib
+
+    from zsltool.methods.names import METHOD_MODULES
+
+    for mod in METHOD_MODULES:
+        importlib.import_module(f"zsltool.methods.{mod}")
+
+    return METHODS
+
+
+def get_method(name: str) -> type["ZslMethod"]:
+    load_all_methods()
+    if name not in METHODS:
+        raise ZslError(f"unknown method {name!r}", hint=f"choose one of: {', '.join(sorted(METHODS))}")
+    return METHODS[name]
+
+
+class ZslMethod(nn.Module):
+    """Base class of every zero-shot method."""
+
+    name: ClassVar[str] = ""
+    modalities: ClassVar[tuple[str, ...]] = ("audio",)
+    closed_form: ClassVar[bool] = False
+    requires_video: ClassVar[bool] = False  # True: training and scoring need a video file
+    needs_train_classes: ClassVar[bool] = False  # True: gets n_train_classes and set_train_classes()
+    defaults: ClassVar[dict[str, Any]] = {}
+    train_defaults: ClassVar[dict[str, Any]] = {
+        "epochs": 200, "batch_size": 32, "optimizer": "sgd", "lr": 1e-2, "weight_decay": 0.0, "momentum": 0.0,
+    }
+    loss_terms: ClassVar[tuple[str, ...]] = ()  # terms that can be switched off with disabled_losses
+
+    def __init__(self, *, audio_dim: int, semantic_dim: int, video_dim: int | None = None, **method_args):
+        super().__init__()
+        unknown = sorted(set(method_args) - set(self.defaults))
+        if unknown:
+            raise ZslError(f"method {self.name!r} has no argument(s) {', '.join(unknown)}",
+                           hint="valid: " + (", ".join(sorted(self.defaults)) or "none"))
+        if self.requires_video and not video_dim:
+            raise ZslError(f"method {self.name!r} needs a video embedding file", hint="pass --video FILE")
+        self.audio_dim = int(audio_dim)
+        self.semantic_dim = int(semantic_dim)
+        self.video_dim = int(video_dim) if video_dim else None
+        args = dict(self.defaults)
+        args.update(method_args)
+        if "disabled_losses" in args:
+            args["disabled_losses"] = list(args["disabled_losses"] or [])
+            bad = [t for t in args["disabled_losses"] if t not in self.loss_terms]
+            if bad:
+                raise ZslError(f"method {self.name!r} has no loss term(s) {', '.join(bad)}",
+                               hint="terms: " + ", ".join(self.loss_terms))
+        self.args = args
+
+    # -- description ------------------------------------------------------------------------------------
+    def method_args(self) -> dict:
+        """Everything needed to rebuild this model: ``type(self)(**model.method_args())``."""
+        return {"audio_dim": self.audio_dim, "semantic_dim": self.semantic_dim, "video_dim": self.video_dim,
+                **self.args}
+
+    @property
+    def uses_video(self) -> bool:
+        return "video" in self.modalities and self.video_dim is not None
+
+    # -- training -----------------------------------------------------------------------------------------
+    def loss(self, batch: dict) -> dict[str, Tensor]:
+        raise NotImplementedError(f"{self.name} is trained in closed form")
+
+    def fit_closed_form(self, audio: Tensor, semantic_per_row: Tensor, labels: Tensor, class_emb: Tensor,
+                        video: Tensor | None = None, **kwargs) -> None:
+        raise NotImplementedError(f"{self.name} is trained by gradient descent")
+
+    def set_train_classes(self, class_emb: Tensor) -> None:
+        """Called before training for methods with ``needs_train_classes`` (e.g. ConSE)."""
+
+    # -- inference ----------------------------------------------------------------------------------------
+    def scores(self, class_emb: Tensor, audio: Tensor | None = None, video: Tensor | None = None,
+               modality: str = "both", audio_valid: Tensor | None = None,
+               video_valid: Tensor | None = None) -> Tensor:
+        raise NotImplementedError
+
+    def embed(self, class_emb: Tensor | None = None, audio: Tensor | None = None,
+              video: Tensor | None = None) -> dict[str, Tensor]:
+        """Instance / class embeddings in the learned space (optional; for plots and retrieval)."""
+        raise NotImplementedError(f"{self.name} has no embedding space")
+
+    def is_enabled(self, term: str) -> bool:
+        return term not in self.args.get("disabled_losses", [])
+
+
+def check_modality(model: ZslMethod, modality: str, audio, video) -> str:
+    """Resolve ``modality`` (both|audio|video) against the model and the inputs given."""
+    if modality not in ("both", "audio", "video"):
+        raise ZslError(f"unknown modality {modality!r}", hint="use both, audio or video")
+    has_a = audio is not None and "audio" in model.modalities
+    has_v = video is not None and model.uses_video
+    if modality == "both":
+        if has_a and has_v:
+            return "both"
+        if has_a:
+            return "audio"
+        if has_v:
+            return "video"
+    elif modality == "audio" and has_a:
+        return "audio"
+    elif modality == "video" and has_v:
+        return "video"
+    raise ZslError(f"method {model.name!r} cannot score with modality {modality!r} from the inputs given",
+                   hint=f"it uses {', '.join(model.modalities)}")
+
+
+def masked_mean(x: Tensor, mask: Tensor | None) -> Tensor:
+    """Mean of ``x`` over rows where ``mask`` is True (0 when no row is)."""
+    if mask is None:
+        return x.mean() if x.numel() else x.sum()
+    m = mask.to(x.dtype)
+    return (x * m).sum() / m.sum().clamp_min(1.0)
+
+
+def combine_distances(dist_a: Tensor | None, dist_v: Tensor | None, audio_valid: Tensor | None,
+                      video_valid: Tensor | None, weights: Tensor | None = None) -> Tensor:
+    """Mean of the audio and video distance matrices (or attention ``weights`` (N, 2)); one modality where the
+    other is invalid. Returns scores (= negated distances)."""
+    if dist_v is None:
+        return -dist_a
+    if dist_a is None:
+        return -dist_v
+    n = dist_a.shape[0]
+    av = torch.ones(n, dtype=torch.bool, device=dist_a.device) if audio_valid is None else audio_valid.bool()
+    vv = torch.ones(n, dtype=torch.bool, device=dist_a.device) if video_valid is None else video_valid.bool()
+    if weights is None:
+        wa = torch.full((n,), 0.5, device=dist_a.device, dtype=dist_a.dtype)
+    else:
+        wa = weights[:, 0]
+    wa = torch.where(av & ~vv, torch.ones_like(wa), wa)
+    wa = torch.where(vv & ~av, torch.zeros_like(wa), wa)
+    wa = wa[:, None]
+    return -(wa * dist_a + (1 - wa) * dist_v)
+
+
+def mse_dist(x: Tensor, y: Tensor) -> Tensor:
+    """Pairwise mean squared error: (N, D) x (C, D) -> (N, C)."""
+    return ((x[:, None, :] - y[None, :, :]) ** 2).mean(-1)
+
+
+def pair_mse(x: Tensor, y: Tensor) -> Tensor:
+    """Row-wise mean squared error of two (N, D) tensors -> (N,)."""
+    return ((x - y) ** 2).mean(-1)
+
+
+def sample_negatives(labels: Tensor, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
+    """For each row p, a random row q of the batch with another label; returns (q, ok) where ``ok`` is
+    False for rows with no such partner."""
+    b = labels.shape[0]
+    r = torch.rand((b, b), generator=generator, device=labels.device)
+    diff = labels[:, None] != labels[None, :]
+    r = torch.where(diff, r, torch.full_like(r, -1.0))
+    q = r.argmax(1)
+    ok = diff.any(1)
+    return q, ok
+
+
+def sample_negative_classes(labels: Tensor, n_classes: int, generator: torch.Generator | None = None) -> Tensor:
+    """For each row a uniformly random class index other than its label."""
+    if n_classes < 2:
+        return labels.clone()
+    off = torch.randint(1, n_classes, labels.shape, generator=generator, device=labels.device)
+    return (labels + off) % n_classes

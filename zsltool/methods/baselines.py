@@ -1,0 +1,97 @@
+"""Single-network baselines of paper 004 / CJME: ``audio-only``, ``video-only`` (one projection network for one
+modality) and ``concat`` (one network on audio ‖ video; an invalid modality enters as zeros).
+
+Each maps its input with a two-layer network and the class text embedding with one layer to a shared
+``embed_dim`` space, trained with the text-anchored and instance-anchored triplet losses (L_TA, L_AT of
+paper 004, margin 1, d = MSE); test: the nearest class by that distance.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from zsltool.errors import ZslError
+from zsltool.methods.avgzslnet import AV_TRAIN_DEFAULTS, mlp2
+from zsltool.methods.base import ZslMethod, masked_mean, mse_dist, pair_mse, register_method, sample_negatives
+from zsltool.methods.losses import triplet
+
+
+class _Single(ZslMethod):
+    defaults = {"embed_dim": 64, "hidden": 512, "dropout": 0.2, "margin": 1.0, "disabled_losses": []}
+    train_defaults = AV_TRAIN_DEFAULTS
+    loss_terms = ("ta", "at")
+    source = "audio"
+
+    def __init__(self, **kw):
+        super().__init__(**kw)
+        din = {"audio": self.audio_dim, "video": self.video_dim or 0,
+               "concat": self.audio_dim + (self.video_dim or 0)}[self.source]
+        e = int(self.args["embed_dim"])
+        self.F = mlp2(din, int(self.args["hidden"]), e, float(self.args["dropout"]))
+        self.FT = nn.Linear(self.semantic_dim, e)
+
+    def _input(self, audio, video):
+        if self.source == "audio":
+            if audio is None:
+                raise ZslError(f"{self.name} needs audio")
+            return audio
+        if video is None:
+            raise ZslError(f"{self.name} needs video", hint="pass --video FILE")
+        return video if self.source == "video" else torch.cat([audio, video], dim=1)
+
+    def _row_valid(self, batch):
+        ones = torch.ones_like(batch["labels"], dtype=torch.bool)
+        av = ones if batch.get("audio_valid") is None else batch["audio_valid"].bool()
+        vv = ones if batch.get("video_valid") is None else batch["video_valid"].bool()
+        return {"audio": av, "video": vv, "concat": av | vv}[self.source]
+
+    def loss_terms_values(self, batch):
+        x = self.F(self._input(batch["audio"], batch.get("video")))
+        t = self.FT(batch["semantic"])
+        ok_rows = self._row_valid(batch)
+        if batch.get("neg") is not None:
+            q = batch["neg"]
+            ok = batch["labels"][q] != batch["labels"]
+        else:
+            q, ok = sample_negatives(batch["labels"])
+        m = float(self.args["margin"])
+        return {"ta": masked_mean(triplet(pair_mse(x, t), pair_mse(x[q], t), m), ok & ok_rows & ok_rows[q]),
+                "at": masked_mean(triplet(pair_mse(t, x), pair_mse(t[q], x), m), ok & ok_rows)}
+
+    def loss(self, batch):
+        terms = {k: v for k, v in self.loss_terms_values(batch).items() if self.is_enabled(k)}
+        return {"total": sum(terms.values()), **{k: v.detach() for k, v in terms.items()}}
+
+    def scores(self, class_emb, audio=None, video=None, modality="both", audio_valid=None, video_valid=None):
+        if modality not in ("both", self.source) and not (self.source == "concat" and modality == "both"):
+            raise ZslError(f"method {self.name!r} scores with modality {self.source!r} only (got {modality!r})")
+        return -mse_dist(self.F(self._input(audio, video)), self.FT(class_emb))
+
+    def embed(self, class_emb=None, audio=None, video=None):
+        out = {}
+        if class_emb is not None:
+            out["class"] = self.FT(class_emb)
+        if audio is not None or video is not None:
+            out[self.source] = self.F(self._input(audio, video))
+        return out
+
+
+@register_method("audio-only")
+class AudioOnly(_Single):
+    modalities = ("audio",)
+    source = "audio"
+
+
+@register_method("video-only")
+class VideoOnly(_Single):
+    modalities = ("video",)
+    requires_video = True
+    source = "video"
+
+
+@register_method("concat")
+class Concat(_Single):
+    modalities = ("audio", "video")
+    requires_video = True
+    source = "concat"

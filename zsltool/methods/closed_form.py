@@ -1,0 +1,89 @@
+"""Closed-form methods: ``eszsl`` (Romera-Paredes & Torr, ICML 2015) and ``sae`` (Kodirov et al., CVPR 2017).
+
+ESZSL: V = (X Xᵀ + γ I)⁻¹ X Y Sᵀ (S Sᵀ + λ I)⁻¹ with X (d×m) the training audio, Y (m×z) in {-1, 1} and
+S (a×z) the training class embeddings; score(x, s) = xᵀ V s.
+SAE: the encoder W (k×d) solves the Sylvester equation S Sᵀ W + W (λ X Xᵀ) = (1 + λ) S Xᵀ with S (k×m) the
+semantic embedding of each training row; score = cosine(W x, s).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from zsltool.methods.base import ZslMethod, check_modality, register_method
+
+
+def eszsl_solution(X: np.ndarray, Y: np.ndarray, S: np.ndarray, gamma: float, lam: float) -> np.ndarray:
+    """X (d, m), Y (m, z) in {-1, 1}, S (a, z) -> V (d, a)."""
+    d, a = X.shape[0], S.shape[0]
+    left = np.linalg.solve(X @ X.T + gamma * np.eye(d), X @ Y @ S.T)
+    return np.linalg.solve((S @ S.T + lam * np.eye(a)).T, left.T).T
+
+
+def sae_solution(X: np.ndarray, S: np.ndarray, lam: float) -> np.ndarray:
+    """X (d, m), S (k, m) -> W (k, d) solving S Sᵀ W + W (λ X Xᵀ) = (1 + λ) S Xᵀ."""
+    from scipy.linalg import solve_sylvester
+
+    return solve_sylvester(S @ S.T, lam * (X @ X.T), (1 + lam) * S @ X.T)
+
+
+class _ClosedForm(ZslMethod):
+    closed_form = True
+    modalities = ("audio",)
+    train_defaults = {**ZslMethod.train_defaults, "epochs": 1}
+
+    def _rows(self, audio, audio_valid):
+        X = audio.detach().double().cpu().numpy()
+        keep = np.ones(len(X), bool) if audio_valid is None else audio_valid.cpu().numpy().astype(bool)
+        return X, keep
+
+
+@register_method("eszsl")
+class ESZSL(_ClosedForm):
+    defaults = {"gamma": 1.0, "lam": 1.0}
+
+    def __init__(self, **kw):
+        super().__init__(**kw)
+        self.register_buffer("V", torch.zeros(self.audio_dim, self.semantic_dim))
+
+    def fit_closed_form(self, audio, semantic_per_row, labels, class_emb, video=None, audio_valid=None, **kw):
+        X, keep = self._rows(audio, audio_valid)
+        lab = labels.cpu().numpy()[keep]
+        Y = -np.ones((keep.sum(), class_emb.shape[0]))
+        Y[np.arange(len(lab)), lab] = 1.0
+        V = eszsl_solution(X[keep].T, Y, class_emb.detach().double().cpu().numpy().T,
+                           float(self.args["gamma"]), float(self.args["lam"]))
+        self.V.copy_(torch.as_tensor(V, dtype=self.V.dtype))
+
+    def scores(self, class_emb, audio=None, video=None, modality="both", audio_valid=None, video_valid=None):
+        check_modality(self, modality, audio, None)
+        return audio @ self.V @ class_emb.T
+
+
+@register_method("sae")
+class SAE(_ClosedForm):
+    defaults = {"lam": 1.0}
+
+    def __init__(self, **kw):
+        super().__init__(**kw)
+        self.register_buffer("W", torch.zeros(self.semantic_dim, self.audio_dim))
+
+    def fit_closed_form(self, audio, semantic_per_row, labels, class_emb, video=None, audio_valid=None, **kw):
+        X, keep = self._rows(audio, audio_valid)
+        S = semantic_per_row.detach().double().cpu().numpy()[keep]
+        W = sae_solution(X[keep].T, S.T, float(self.args["lam"]))
+        self.W.copy_(torch.as_tensor(W, dtype=self.W.dtype))
+
+    def scores(self, class_emb, audio=None, video=None, modality="both", audio_valid=None, video_valid=None):
+        check_modality(self, modality, audio, None)
+        return F.normalize(audio @ self.W.T, dim=1) @ F.normalize(class_emb, dim=1).T
+
+    def embed(self, class_emb=None, audio=None, video=None):
+        out = {}
+        if class_emb is not None:
+            out["class"] = class_emb
+        if audio is not None:
+            out["audio"] = audio @ self.W.T
+        return out

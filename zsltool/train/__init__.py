@@ -1,0 +1,1 @@
+"""Training: configuration, data assembly, the training loop and self-describing checkpoints."""

@@ -1,0 +1,112 @@
+"""Self-describing checkpoints (docs/DESIGN.md, section Checkpoint).
+
+``save_checkpoint(path, ckpt)`` writes atomically; ``load_checkpoint(path)`` loads with
+``torch.load(weights_only=True)`` and validates; ``build_model(ckpt)`` rebuilds the method from the registry
+and the state dict alone, in eval mode.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+
+import torch
+
+from zsltool import __version__
+from zsltool.errors import ZslError
+from zsltool.utils import atomic_write_bytes, command_line, utc_now
+
+FORMAT = "zsl.checkpoint"
+FORMAT_VERSION = 1
+REQUIRED = ("format", "format_version", "method", "method_args", "state_dict", "config", "classes", "semantic")
+
+
+def new_checkpoint(**fields) -> dict:
+    """A checkpoint dict with the format and provenance keys filled in."""
+    ckpt = {"format": FORMAT, "format_version": FORMAT_VERSION, "zsl_version": __version__,
+            "created_utc": utc_now(), "command": command_line(), "optimizer": None, "inputs": [],
+            "class_set_sha256": "", "best": None, "history": []}
+    ckpt.update(fields)
+    return ckpt
+
+
+def save_checkpoint(path: str | os.PathLike, ckpt: dict) -> Path:
+    """Write ``ckpt`` atomically (temporary file in the same folder, then rename)."""
+    problems = checkpoint_problems(ckpt)
+    if problems:
+        raise ValueError(f"refusing to save an invalid checkpoint: {problems[0]}")
+    buf = io.BytesIO()
+    torch.save(ckpt, buf)
+    p = Path(path)
+    atomic_write_bytes(p, buf.getvalue())
+    return p
+
+
+def checkpoint_problems(ckpt) -> list[str]:
+    if not isinstance(ckpt, dict):
+        return ["not a dict"]
+    if ckpt.get("format") != FORMAT:
+        return [f"format is {ckpt.get('format')!r}, expected {FORMAT!r}"]
+    out = []
+    ver = ckpt.get("format_version")
+    if not isinstance(ver, int) or not (1 <= ver <= FORMAT_VERSION):
+        out.append(f"format version {ver!r} is not supported (this zsl reads 1 to {FORMAT_VERSION})")
+    missing = [k for k in REQUIRED if k not in ckpt]
+    if missing:
+        out.append(f"missing keys: {', '.join(missing)}")
+        return out
+    sem = ckpt["semantic"]
+    if not isinstance(sem, dict) or "ids" not in sem or not isinstance(sem.get("embeddings"), torch.Tensor):
+        out.append("semantic must hold ids and an embeddings tensor")
+    elif sem["embeddings"].ndim != 2 or sem["embeddings"].shape[0] != len(sem["ids"]):
+        out.append("semantic embeddings do not match the semantic ids")
+    if not isinstance(ckpt["state_dict"], dict):
+        out.append("state_dict is not a dict")
+    if not isinstance(ckpt["method_args"], dict):
+        out.append("method_args is not a dict")
+    return out
+
+
+def load_checkpoint(path: str | os.PathLike) -> dict:
+    """Load and validate a checkpoint (never unpickles arbitrary objects: ``weights_only=True``)."""
+    p = Path(path)
+    if not p.exists():
+        raise ZslError(f"checkpoint not found: {p}", hint="check the path; checkpoints are made by zsl train")
+    if p.is_dir():
+        raise ZslError(f"{p} is a directory, not a checkpoint")
+    try:
+        ckpt = torch.load(p, map_location="cpu", weights_only=True)
+    except Exception as e:  # noqa: BLE001 - any failure to read is a user-facing error
+        raise ZslError(f"cannot read checkpoint {p}: {type(e).__name__}: {str(e).splitlines()[0][:200]}",
+                       hint="is it a zsl checkpoint made by zsl train?") from None
+    problems = checkpoint_problems(ckpt)
+    if problems:
+        raise ZslError(f"{p} is not a valid zsl checkpoint: {problems[0]}")
+    ckpt["path"] = str(p)
+    return ckpt
+
+
+def build_model(ckpt: dict):
+    """Rebuild the trained method from a checkpoint dict: registry class + method_args + state dict, eval mode."""
+    from zsltool.methods.base import get_method
+
+    cls = get_method(ckpt["method"])
+    model = cls(**ckpt["method_args"])
+    try:
+        model.load_state_dict(ckpt["state_dict"])
+    except RuntimeError as e:
+        raise ZslError(f"checkpoint state does not fit method {ckpt['method']!r}: {str(e).splitlines()[0]}") from None
+    model.eval()
+    return model
+
+
+def semantic_matrix(ckpt: dict, class_ids) -> torch.Tensor:
+    """The checkpoint's class-level semantic embeddings for ``class_ids`` (in that order)."""
+    ids = list(ckpt["semantic"]["ids"])
+    index = {c: i for i, c in enumerate(ids)}
+    missing = [c for c in class_ids if c not in index]
+    if missing:
+        raise ZslError(f"{len(missing)} classes have no semantic embedding in the checkpoint: "
+                       f"{', '.join(map(str, missing[:5]))}")
+    return ckpt["semantic"]["embeddings"][[index[c] for c in class_ids]].float()

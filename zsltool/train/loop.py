@@ -1,0 +1,266 @@
+"""The training loop: ``train(config) -> TrainResult``.
+
+Per epoch: shuffled mini-batches (seeded), the method's loss terms, validation, best-epoch keeping and optional
+early stopping. Validation (model selection):
+
+* ZSL trials: ``val_top1`` = top-1 accuracy on instances of the ``val`` classes, ranked among the ``val``
+  classes only.
+* GZSL trials: ``val_seen_mca`` = mean per-class accuracy on ``instances.val`` ranked among the seen classes
+  (unseen classes are never looked at during training).
+* No validation data: the last epoch is kept (metric ``none``).
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from zsltool.classes.splits import load_split
+from zsltool.errors import ZslError
+from zsltool.methods.base import get_method
+from zsltool.train.checkpoint import new_checkpoint, save_checkpoint
+from zsltool.train.config import OPTIMIZERS, TrainConfig
+from zsltool.train.data import (InstanceSet, check_split_class_set, compute_scores, load_inputs,
+                                select_instances)
+from zsltool.utils import check_output, resolve_device, seed_everything
+
+log = logging.getLogger("zsltool.train")
+
+
+@dataclass
+class TrainResult:
+    checkpoint: Path
+    method: str
+    best_metric: str
+    best_value: float | None
+    best_epoch: int
+    epochs_run: int
+    history: list[dict] = field(default_factory=list)
+    n_train: int = 0
+    n_val: int = 0
+
+    def summary(self) -> dict:
+        last = self.history[-1] if self.history else {}
+        return {"checkpoint": str(self.checkpoint), "method": self.method, "best_metric": self.best_metric,
+                "best_value": self.best_value, "best_epoch": self.best_epoch, "epochs_run": self.epochs_run,
+                "n_train_instances": self.n_train, "n_val_instances": self.n_val,
+                "last_epoch": last}
+
+
+@dataclass
+class Prepared:
+    """Everything checked and assembled before the first epoch."""
+
+    inputs: object
+    trial: object
+    cls: type
+    train_set: InstanceSet
+    val_set: InstanceSet | None
+    train_classes: list[str]
+    val_classes: list[str]
+    train_class_emb: np.ndarray
+    val_class_emb: np.ndarray | None
+    metric: str
+    hyper: dict
+    video_dim: int | None
+
+
+def _resolve_hyper(cls, config: TrainConfig) -> dict:
+    h = dict(cls.train_defaults)
+    for k in ("epochs", "batch_size", "optimizer", "lr", "weight_decay", "momentum"):
+        v = getattr(config, k)
+        if v is not None:
+            h[k] = v
+    if h["optimizer"] not in OPTIMIZERS:
+        raise ZslError(f"unknown optimizer {h['optimizer']!r}", hint="use sgd or adam")
+    if int(h["epochs"]) < 1 or int(h["batch_size"]) < 1:
+        raise ZslError("epochs and batch size must be at least 1")
+    return h
+
+
+def prepare(config: TrainConfig) -> Prepared:
+    """Load and check every input; raise one clear ZslError before any training."""
+    cls = get_method(config.method)
+    split = load_split(config.split)
+    trial = split.trial(config.trial)
+    inputs = load_inputs(audio=config.audio, video=config.video, semantic=config.semantic, text=config.text,
+                         image=config.image, audio_prototypes=config.audio_prototypes,
+                         semantic_file=config.semantic_file, split=config.split)
+    check_split_class_set(inputs, split)
+    if cls.requires_video and inputs.video is None:
+        raise ZslError(f"method {cls.name!r} needs a video embedding file", hint="pass --video FILE")
+    video_dim = inputs.video.dim if inputs.video is not None and "video" in cls.modalities else None
+    mods = tuple(m for m in cls.modalities if m == "audio" or video_dim)
+    if trial.is_gzsl:
+        train_classes, val_classes = list(trial.seen), list(trial.seen)
+        all_classes = list(trial.seen) + list(trial.unseen)
+        train_ids, val_ids = trial.instances.get("train"), trial.instances.get("val") or []
+        metric = "val_seen_mca"
+    else:
+        train_classes, val_classes = list(trial.train), list(trial.val)
+        all_classes = list(trial.train) + list(trial.val) + list(trial.test)
+        train_ids, val_ids, metric = None, None, "val_top1"
+    inputs.semantic.matrix(all_classes)  # every class of the trial needs a valid semantic embedding
+    train_set = select_instances(inputs, train_classes, ids=train_ids, modalities=mods)
+    if len(train_set) == 0:
+        raise ZslError(f"no usable training instances: no valid row of {inputs.audio.path} has a single label "
+                       f"among the {len(train_classes)} training classes of trial {config.trial}",
+                       hint="check that the split and the embedding file come from the same class set")
+    if len(set(train_set.labels.tolist())) < 2:
+        raise ZslError("training needs instances of at least 2 classes", hint="use a split with more classes")
+    val_set = None
+    if val_classes and (val_ids is None or val_ids):
+        val_set = select_instances(inputs, val_classes, ids=val_ids, modalities=mods)
+        if len(val_set) == 0:
+            val_set = None
+    if val_set is None:
+        metric = "none"
+        log.warning("no validation instances: keeping the last epoch")
+    return Prepared(inputs=inputs, trial=trial, cls=cls, train_set=train_set, val_set=val_set,
+                    train_classes=train_classes, val_classes=val_classes,
+                    train_class_emb=inputs.semantic.matrix(train_classes),
+                    val_class_emb=inputs.semantic.matrix(val_classes) if val_set is not None else None,
+                    metric=metric, hyper=_resolve_hyper(cls, config), video_dim=video_dim)
+
+
+def validate(model, class_emb: np.ndarray, inst: InstanceSet, metric: str) -> float:
+    s = compute_scores(model, class_emb, inst)
+    pred = s.argmax(1)
+    correct = pred == inst.labels
+    if metric == "val_seen_mca":
+        per = [correct[inst.labels == c].mean() for c in np.unique(inst.labels)]
+        return float(np.mean(per))
+    return float(correct.mean())
+
+
+def _tensors(inst: InstanceSet, device: str) -> dict:
+    t = {"audio": torch.as_tensor(inst.audio, device=device),
+         "audio_valid": torch.as_tensor(inst.audio_valid, device=device),
+         "labels": torch.as_tensor(inst.labels, device=device)}
+    if inst.video is not None:
+        t["video"] = torch.as_tensor(inst.video, device=device)
+        t["video_valid"] = torch.as_tensor(inst.video_valid, device=device)
+    return t
+
+
+def _optimizer(model, hyper: dict):
+    params = [p for p in model.parameters() if p.requires_grad]
+    if hyper["optimizer"] == "adam":
+        return torch.optim.Adam(params, lr=float(hyper["lr"]), weight_decay=float(hyper["weight_decay"]))
+    return torch.optim.SGD(params, lr=float(hyper["lr"]), momentum=float(hyper["momentum"]),
+                           weight_decay=float(hyper["weight_decay"]))
+
+
+def _state_copy(model) -> dict:
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def train(config: TrainConfig) -> TrainResult:
+    """Train one method on one split trial and write the best epoch's checkpoint to ``config.out``."""
+    out = check_output(config.out, config.overwrite)
+    if config.threads:
+        torch.set_num_threads(int(config.threads))
+    device = resolve_device(config.device)
+    prep = prepare(config)
+    seed_everything(config.seed)
+    cls, hyper = prep.cls, prep.hyper
+    method_args = dict(config.method_args)
+    if cls.needs_train_classes:
+        method_args["n_train_classes"] = len(prep.train_classes)
+    model = cls(audio_dim=prep.inputs.audio.dim, semantic_dim=prep.inputs.semantic.dim, video_dim=prep.video_dim,
+                **method_args).to(device)
+    class_emb = torch.as_tensor(prep.train_class_emb, device=device)
+    if cls.needs_train_classes:
+        model.set_train_classes(class_emb)
+    data = _tensors(prep.train_set, device)
+    n = len(prep.train_set)
+    history: list[dict] = []
+    best = {"value": None, "epoch": 0, "state": None, "opt": None}
+    higher = prep.metric != "none"
+    optimizer = None
+
+    def consider(epoch: int, record: dict, opt_state):
+        val = record.get(prep.metric)
+        if best["state"] is None or not higher or (val is not None and val > best["value"]):
+            best.update(value=val, epoch=epoch, state=_state_copy(model),
+                        opt=copy.deepcopy(opt_state) if opt_state is not None else None)
+            return True
+        return False
+
+    if cls.closed_form:
+        model.train()
+        model.fit_closed_form(data["audio"], class_emb[data["labels"]], data["labels"], class_emb,
+                              video=data.get("video"), audio_valid=data["audio_valid"],
+                              video_valid=data.get("video_valid"))
+        rec = {"epoch": 1}
+        if prep.val_set is not None:
+            rec[prep.metric] = validate(model, prep.val_class_emb, prep.val_set, prep.metric)
+        history.append(rec)
+        consider(1, rec, None)
+        log.info(_line(rec, 1, 1, True))
+    else:
+        optimizer = _optimizer(model, hyper)
+        gen = torch.Generator().manual_seed(int(config.seed))
+        bs, epochs = int(hyper["batch_size"]), int(hyper["epochs"])
+        since_best = 0
+        for epoch in range(1, epochs + 1):
+            model.train()
+            perm = torch.randperm(n, generator=gen)
+            sums: dict[str, float] = {}
+            steps = 0
+            for s in range(0, n, bs):
+                idx = perm[s:s + bs].to(device)
+                batch = {k: v[idx] for k, v in data.items()}
+                batch["class_emb"] = class_emb
+                batch["semantic"] = class_emb[batch["labels"]]
+                batch.setdefault("video", None)
+                terms = model.loss(batch)
+                optimizer.zero_grad(set_to_none=True)
+                terms["total"].backward()
+                optimizer.step()
+                for k, v in terms.items():
+                    sums[k] = sums.get(k, 0.0) + float(v.detach())
+                steps += 1
+            rec = {"epoch": epoch, **{f"loss_{k}": v / max(steps, 1) for k, v in sums.items()}}
+            if not np.isfinite(rec.get("loss_total", 0.0)):
+                raise ZslError(f"training diverged at epoch {epoch} (loss is not finite)",
+                               hint="lower --lr")
+            if prep.val_set is not None:
+                rec[prep.metric] = validate(model, prep.val_class_emb, prep.val_set, prep.metric)
+            history.append(rec)
+            improved = consider(epoch, rec, optimizer.state_dict())
+            since_best = 0 if improved else since_best + 1
+            if epoch == 1 or epoch == epochs or epoch % max(1, config.log_every) == 0:
+                log.info(_line(rec, epoch, epochs, improved))
+            if config.patience and since_best >= config.patience:
+                log.info(f"early stop at epoch {epoch}: no improvement for {since_best} epochs")
+                break
+    sem = prep.inputs.semantic
+    valid_ids = [c for c, ok in zip(sem.ids, sem.valid) if ok]
+    trial = prep.trial
+    classes = {"train": prep.train_classes, "val": prep.val_classes, "test": list(trial.test)}
+    if trial.is_gzsl:
+        classes.update(seen=list(trial.seen), unseen=list(trial.unseen))
+    ckpt = new_checkpoint(
+        method=cls.name, method_args=model.method_args(), state_dict=best["state"], optimizer=best["opt"],
+        config=config.to_dict() | {"resolved": hyper}, inputs=prep.inputs.input_records(),
+        class_set_sha256=prep.inputs.class_set_sha256, classes=classes,
+        semantic={"ids": valid_ids, "embeddings": torch.as_tensor(sem.matrix(valid_ids))},
+        best={"metric": prep.metric, "value": best["value"], "epoch": best["epoch"]}, history=history)
+    save_checkpoint(out, ckpt)
+    log.info(f"wrote {out} (best epoch {best['epoch']}, {prep.metric} = {best['value']})")
+    return TrainResult(checkpoint=out, method=cls.name, best_metric=prep.metric, best_value=best["value"],
+                       best_epoch=best["epoch"], epochs_run=len(history), history=history,
+                       n_train=len(prep.train_set), n_val=0 if prep.val_set is None else len(prep.val_set))
+
+
+def _line(rec: dict, epoch: int, epochs: int, improved: bool) -> str:
+    parts = [f"epoch {epoch}/{epochs}"]
+    parts += [f"{k[5:]} {v:.4f}" for k, v in rec.items() if k.startswith("loss_")]
+    parts += [f"{k} {v:.4f}" for k, v in rec.items() if k.startswith("val_")]
+    return "  ".join(parts) + ("  *" if improved else "")
