@@ -33,8 +33,9 @@ def register(app: typer.Typer) -> None:
         seed: Optional[int] = typer.Option(None, "--seed", help="Random seed (default: the global --seed)."),
         data_only: bool = typer.Option(False, "--data-only", help="Only write the dataset (OUT/data): sounds, "
                                        "images, videos, word vectors, class set, splits and manifests."),
-        video: bool = typer.Option(True, "--video/--no-video", help="Also make MP4 videos (with the sounds as "
-                                   "their audio tracks)."),
+        video: Optional[bool] = typer.Option(None, "--video/--no-video", help="Also make MP4 videos (with the "
+                                             "sounds as their audio tracks); default: with --data-only only."),
+        threads: Optional[int] = typer.Option(None, "--threads", min=1, help="torch CPU threads."),
         overwrite: bool = OverwriteOpt,
         json_out: bool = JsonOpt,
     ):
@@ -44,7 +45,8 @@ def register(app: typer.Typer) -> None:
         if data_only:
             from zsltool.testing.synth import make_demo_dataset
 
-            ds = make_demo_dataset(out / "data", seed=seed, small=small, video=video, overwrite=overwrite)
+            ds = make_demo_dataset(out / "data", seed=seed, small=small, video=video is not False,
+                                   overwrite=overwrite)
             info(f"demo dataset in {ds.root}")
             counts = {"classes": len(ds.classes), "train": len(ds.train), "val": len(ds.val), "test": len(ds.test)}
             files = {k: str(getattr(ds, k)) for k in ("classes_json", "classes_csv", "descriptions_csv",
@@ -59,5 +61,5 @@ def register(app: typer.Typer) -> None:
             return
         from zsltool.demo import run_demo
 
-        result = run_demo(out, seed=seed, small=small, video=video, overwrite=overwrite)
+        result = run_demo(out, seed=seed, small=small, video=bool(video), overwrite=overwrite, threads=threads)
         emit(result, json_out, _results_table)
