@@ -21,8 +21,10 @@ OUT=${1:-zsl-demo-steps}
 SEED=${SEED:-0}
 ZSL=${ZSL:-zsl}
 SIZE=()
-EPOCHS=${EPOCHS:-30}
-if [[ "${SMALL:-0}" == 1 ]]; then SIZE=(--small); EPOCHS=${EPOCHS_SMALL:-15}; fi
+EPOCHS=${EPOCHS:-15}      # pretrain-audio epochs (the same settings as `zsl demo`)
+THREADS=${THREADS:-1}     # torch CPU threads (1 is fastest on a busy 2-core machine)
+export OMP_NUM_THREADS=$THREADS
+if [[ "${SMALL:-0}" == 1 ]]; then SIZE=(--small); EPOCHS=${EPOCHS_SMALL:-40}; fi
 D="$OUT/data"
 mkdir -p "$OUT/features" "$OUT/models" "$OUT/results" "$OUT/plots"
 
@@ -39,9 +41,9 @@ $ZSL build-classes --from-list "$D/classes.csv" --name-column name --id-column i
 # 3. Train the audio network from scratch on the training classes only (paper 000's recommendation),
 #    then embed every clip with it.
 $ZSL --seed "$SEED" pretrain-audio "$D/audio.csv" --classes "$OUT/classes.json" --split "$D/split.json" \
-    --trial 0 --width 0.25 --epochs "$EPOCHS" --max-seconds 2 --out "$OUT/audio-net.pth"
+    --trial 0 --width 0.125 --lr 1e-3 --epochs "$EPOCHS" --max-seconds 2 --workers 0 --out "$OUT/audio-net.pth" --overwrite
 $ZSL extract-audio "$D/audio.csv" --classes "$OUT/classes.json" --weights "$OUT/audio-net.pth" \
-    --max-seconds 2 --out "$OUT/features/audio.h5" --overwrite
+    --max-seconds 2 --workers 0 --out "$OUT/features/audio.h5" --overwrite
 
 # 4. Side information: word vectors of the class labels (multi-word labels averaged over their
 #    words), and the "semantic audio" upper bound (mean audio embedding per class).
@@ -51,7 +53,8 @@ $ZSL prototypes "$OUT/features/audio.h5" --out "$OUT/features/audio-prototypes.h
 # 5. Train the projection model (paper 000) on the training classes, selecting the epoch on the
 #    validation classes; evaluate on the unseen test classes; retrieve clips per class text.
 $ZSL --seed "$SEED" train --audio "$OUT/features/audio.h5" --text "$OUT/features/text.h5" \
-    --split "$D/split.json" --trial 0 --method projection --out "$OUT/models/projection.pt" --overwrite
+    --split "$D/split.json" --trial 0 --method projection --optimizer adam --lr 1e-3 --epochs 100 \
+    --threads "$THREADS" --out "$OUT/models/projection.pt" --overwrite
 $ZSL evaluate "$OUT/models/projection.pt" --audio "$OUT/features/audio.h5" --split "$D/split.json" --trial 0 \
     --out "$OUT/results/zsl.json" --json
 $ZSL retrieve "$OUT/models/projection.pt" --audio "$OUT/features/audio.h5" --split "$D/split.json" --trial 0 \

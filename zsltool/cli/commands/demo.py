@@ -35,7 +35,7 @@ def register(app: typer.Typer) -> None:
                                        "images, videos, word vectors, class set, splits and manifests."),
         video: Optional[bool] = typer.Option(None, "--video/--no-video", help="Also make MP4 videos (with the "
                                              "sounds as their audio tracks); default: with --data-only only."),
-        threads: Optional[int] = typer.Option(None, "--threads", min=1, help="torch CPU threads."),
+        threads: Optional[int] = typer.Option(None, "--threads", min=1, help="torch CPU threads (default 1)."),
         overwrite: bool = OverwriteOpt,
         json_out: bool = JsonOpt,
     ):
