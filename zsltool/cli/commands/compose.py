@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import List
+from typing import List, Optional
 
 import typer
 
-from zsltool.cli.common import JsonOpt, OverwriteOpt, emit, kv_table
+from zsltool.cli.common import STATE, JsonOpt, OverwriteOpt, emit, kv_table
 
 
 def register(app: typer.Typer) -> None:
@@ -16,7 +16,7 @@ def register(app: typer.Typer) -> None:
         inp: Path = typer.Argument(..., help="Instance-level embedding file."),
         out: Path = typer.Option(..., "--out", "-o", help="Output class-level file."),
         sample: str = typer.Option("mean", "--sample", help="mean (paper) or random (one instance per class)."),
-        seed: int = typer.Option(0, "--seed", help="Seed for --sample random."),
+        seed: Optional[int] = typer.Option(None, "--seed", help="Seed for --sample random (default: the global --seed)."),
         overwrite: bool = OverwriteOpt,
         json_out: bool = JsonOpt,
     ):
@@ -25,7 +25,7 @@ def register(app: typer.Typer) -> None:
 
         if sample not in SAMPLES:
             raise typer.BadParameter(f"{sample!r} is not one of {', '.join(SAMPLES)}", param_hint="--sample")
-        res = prototypes(inp, out, sample=sample, seed=seed, overwrite=overwrite)
+        res = prototypes(inp, out, sample=sample, seed=STATE.seed if seed is None else seed, overwrite=overwrite)
         emit(res, json_out, table=lambda r: kv_table(r, title="prototypes"))
 
     @app.command("combine")
