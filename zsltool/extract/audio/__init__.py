@@ -1,0 +1,1 @@
+"""Audio embeddings: the VGGish front end and network, decoding, extraction, pretraining, AudioSet import."""

@@ -1,0 +1,248 @@
+"""Reading AudioSet's released embedding TFRecords without TensorFlow.
+
+A TFRecord file is a sequence of records::
+
+    uint64 length (little endian) | uint32 masked_crc32c(length bytes) | data | uint32 masked_crc32c(data)
+
+with ``masked(c) = ((c >> 15 | c << 17) + 0xa282ead8) mod 2**32`` over CRC-32C (Castagnoli). Each record of
+the AudioSet release is a ``tf.train.SequenceExample`` for one 10-s segment:
+
+- context features: ``video_id`` (bytes), ``start_time_seconds``, ``end_time_seconds`` (float),
+  ``labels`` (int64 list of indices into class_labels_indices.csv);
+- feature list ``audio_embedding``: one Feature per second, a bytes_list with one 128-byte string of
+  8-bit quantized (PCA'd) VGGish values.
+
+The protobuf wire format is decoded by a minimal reader below (varints, length-delimited fields, fixed32
+floats; packed and unpacked repeated scalars). A corrupt record (bad length CRC, bad data CRC, truncated
+tail, undecodable protobuf) is reported and skipped; when the length itself is corrupt, the rest of that
+file cannot be framed and is skipped (reported).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import struct
+from dataclasses import dataclass, field
+from typing import Iterator
+
+import numpy as np
+
+log = logging.getLogger("zsltool.extract.audio")
+
+# -- CRC-32C ---------------------------------------------------------------------------------------------------
+_POLY = 0x82F63B78
+
+
+def _make_table() -> list[int]:
+    table = []
+    for i in range(256):
+        c = i
+        for _ in range(8):
+            c = (c >> 1) ^ _POLY if c & 1 else c >> 1
+        table.append(c)
+    return table
+
+
+_TABLE = _make_table()
+
+
+try:  # optional accelerator (pip install crc32c); the pure-Python table version is the fallback
+    from crc32c import crc32c as _fast_crc32c  # type: ignore
+except ImportError:  # pragma: no cover - depends on the environment
+    _fast_crc32c = None
+
+
+def crc32c(data: bytes) -> int:
+    """CRC-32C (Castagnoli) of ``data``."""
+    if _fast_crc32c is not None:
+        return _fast_crc32c(data)
+    return crc32c_python(data)
+
+
+def crc32c_python(data: bytes) -> int:
+    c = 0xFFFFFFFF
+    t = _TABLE
+    for b in data:
+        c = t[(c ^ b) & 0xFF] ^ (c >> 8)
+    return c ^ 0xFFFFFFFF
+
+
+def masked_crc32c(data: bytes) -> int:
+    c = crc32c(data)
+    return (((c >> 15) | (c << 17)) + 0xA282EAD8) & 0xFFFFFFFF
+
+
+class CorruptRecord(Exception):
+    pass
+
+
+def iter_records(path: str | os.PathLike, verify: bool = True, problems: list | None = None) -> Iterator[bytes]:
+    """Yield the data of each record of a TFRecord file; corrupt records go to ``problems`` (path, offset,
+    reason) and are skipped."""
+    problems = problems if problems is not None else []
+    with open(path, "rb") as fh:
+        size = os.fstat(fh.fileno()).st_size
+        offset = 0
+        while offset < size:
+            head = fh.read(12)
+            if len(head) < 12:
+                problems.append((str(path), offset, f"truncated record header ({len(head)} bytes at the end)"))
+                return
+            (length,) = struct.unpack("<Q", head[:8])
+            (len_crc,) = struct.unpack("<I", head[8:])
+            if verify and masked_crc32c(head[:8]) != len_crc:
+                problems.append((str(path), offset, "bad length CRC; the rest of the file is skipped"))
+                return
+            if length > size - offset - 16:
+                problems.append((str(path), offset, f"truncated record: length {length} runs past the end of the file"))
+                return
+            data = fh.read(length)
+            (data_crc,) = struct.unpack("<I", fh.read(4))
+            rec_off = offset
+            offset += 16 + length
+            if verify and masked_crc32c(data) != data_crc:
+                problems.append((str(path), rec_off, "bad data CRC; record skipped"))
+                continue
+            yield data
+
+
+# -- protobuf wire format ------------------------------------------------------------------------------------------
+def _varint(buf: bytes, pos: int) -> tuple[int, int]:
+    result = shift = 0
+    while True:
+        if pos >= len(buf):
+            raise CorruptRecord("truncated varint")
+        b = buf[pos]
+        pos += 1
+        result |= (b & 0x7F) << shift
+        if not b & 0x80:
+            return result, pos
+        shift += 7
+        if shift > 70:
+            raise CorruptRecord("varint too long")
+
+
+def iter_fields(buf: bytes) -> Iterator[tuple[int, int, object]]:
+    """(field number, wire type, value): varint -> int, length-delimited -> bytes, fixed32/64 -> bytes."""
+    pos, n = 0, len(buf)
+    while pos < n:
+        key, pos = _varint(buf, pos)
+        num, wt = key >> 3, key & 7
+        if wt == 0:
+            val, pos = _varint(buf, pos)
+        elif wt == 2:
+            ln, pos = _varint(buf, pos)
+            if pos + ln > n:
+                raise CorruptRecord("length-delimited field runs past the message")
+            val, pos = buf[pos:pos + ln], pos + ln
+        elif wt == 5:
+            if pos + 4 > n:
+                raise CorruptRecord("truncated fixed32")
+            val, pos = buf[pos:pos + 4], pos + 4
+        elif wt == 1:
+            if pos + 8 > n:
+                raise CorruptRecord("truncated fixed64")
+            val, pos = buf[pos:pos + 8], pos + 8
+        else:
+            raise CorruptRecord(f"unsupported wire type {wt}")
+        yield num, wt, val
+
+
+def _signed64(v: int) -> int:
+    return v - (1 << 64) if v >= 1 << 63 else v
+
+
+def parse_feature(buf: bytes) -> tuple[str, list]:
+    """A tf.train.Feature -> ("bytes"|"float"|"int64", values)."""
+    for num, wt, val in iter_fields(buf):
+        if num == 1:  # BytesList
+            return "bytes", [v for n, w, v in iter_fields(val) if n == 1]
+        if num == 2:  # FloatList (packed or not)
+            out: list = []
+            for n, w, v in iter_fields(val):
+                if n == 1 and w == 2:
+                    out.extend(struct.unpack(f"<{len(v) // 4}f", v))
+                elif n == 1 and w == 5:
+                    out.append(struct.unpack("<f", v)[0])
+            return "float", out
+        if num == 3:  # Int64List (packed or not)
+            out = []
+            for n, w, v in iter_fields(val):
+                if n == 1 and w == 2:
+                    p = 0
+                    while p < len(v):
+                        x, p = _varint(v, p)
+                        out.append(_signed64(x))
+                elif n == 1 and w == 0:
+                    out.append(_signed64(v))
+            return "int64", out
+    return "empty", []
+
+
+def _parse_map(buf: bytes) -> Iterator[tuple[str, bytes]]:
+    """Entries of a proto map<string, Message> (field 1 of Features / FeatureLists)."""
+    for num, wt, entry in iter_fields(buf):
+        if num != 1 or wt != 2:
+            continue
+        key, value = "", b""
+        for n, w, v in iter_fields(entry):
+            if n == 1:
+                key = v.decode("utf-8", "replace")
+            elif n == 2:
+                value = v
+        yield key, value
+
+
+@dataclass
+class Segment:
+    video_id: str
+    start: float
+    end: float
+    labels: list[int]
+    embedding: np.ndarray  # (seconds, 128) uint8
+    context: dict = field(default_factory=dict)
+
+    @property
+    def id(self) -> str:
+        return f"{self.video_id}_{int(round(self.start * 1000))}"
+
+
+def parse_sequence_example(buf: bytes) -> Segment:
+    context: dict = {}
+    lists: dict = {}
+    for num, wt, val in iter_fields(buf):
+        if num == 1 and wt == 2:
+            for k, v in _parse_map(val):
+                context[k] = parse_feature(v)[1]
+        elif num == 2 and wt == 2:
+            for k, v in _parse_map(val):
+                lists[k] = [parse_feature(f)[1] for n, w, f in iter_fields(v) if n == 1 and w == 2]
+    if "video_id" not in context or not context["video_id"]:
+        raise CorruptRecord("no video_id in the context")
+    frames = lists.get("audio_embedding", [])
+    rows = []
+    for f in frames:
+        if len(f) != 1 or len(f[0]) != 128:
+            raise CorruptRecord(f"audio_embedding frame has {sum(len(x) for x in f)} bytes, expected 128")
+        rows.append(np.frombuffer(f[0], dtype=np.uint8))
+    emb = np.stack(rows) if rows else np.zeros((0, 128), np.uint8)
+    vid = context["video_id"][0]
+    return Segment(video_id=vid.decode("utf-8", "replace") if isinstance(vid, bytes) else str(vid),
+                   start=float((context.get("start_time_seconds") or [0.0])[0]),
+                   end=float((context.get("end_time_seconds") or [0.0])[0]),
+                   labels=[int(x) for x in context.get("labels", [])], embedding=emb)
+
+
+def iter_segments(path, verify: bool = True, problems: list | None = None) -> Iterator[Segment]:
+    problems = problems if problems is not None else []
+    for k, data in enumerate(iter_records(path, verify=verify, problems=problems)):
+        try:
+            yield parse_sequence_example(data)
+        except CorruptRecord as e:
+            problems.append((str(path), k, f"record {k}: {e}"))
+
+
+def dequantize(q: np.ndarray) -> np.ndarray:
+    """AudioSet's 8-bit codes -> float32: q / 255 * 4 - 2."""
+    return (np.asarray(q, dtype=np.float32) / 255.0 * 4.0 - 2.0).astype(np.float32)

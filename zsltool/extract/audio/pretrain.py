@@ -1,0 +1,188 @@
+"""``pretrain_audio``: train the audio network from scratch on the seen (training) classes only.
+
+Paper 000 (Sec. III-B) trains the audio network from scratch so that classes used for testing never shape
+it. The clips are the manifest rows whose classes are all training classes of the split's trial (a clip that
+also carries a val/test class is left out, so no unseen-class audio is used); each 0.96 s example is
+classified into the training classes by a linear head on the ReLU of the 128-d layer (softmax
+cross-entropy when every clip has one class, else per-class sigmoid / BCE). Decoding and the log-mel front
+end run in DataLoader workers every epoch, so memory does not grow with the data.
+
+Output: ``OUT`` holds the network's state dict in the torchvggish layout (``extract-audio --weights OUT``
+loads it; the classifier head is not included) and ``OUT.json`` says how it was trained.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+from zsltool import __version__
+from zsltool.errors import ZslError
+from zsltool.utils import atomic_write_json, check_output, command_line, input_record, seed_everything, utc_now
+
+log = logging.getLogger("zsltool.extract.audio")
+
+
+class _ClipDataset:
+    def __init__(self, items, loader, n_classes: int):
+        self.items, self.loader, self.n_classes = items, loader, n_classes
+
+    def __len__(self):
+        return len(self.items)
+
+    def __getitem__(self, i):
+        it = self.items[i]
+        try:
+            ex = self.loader(it)["examples"]
+        except Exception as e:  # noqa: BLE001 - a bad clip is skipped, not fatal
+            return {"id": it.id, "examples": None, "error": str(e), "labels": it.labels}
+        return {"id": it.id, "examples": ex, "error": None, "labels": it.labels}
+
+
+def _collate(batch):
+    return batch
+
+
+def pretrain_audio(
+    manifest: str | os.PathLike,
+    out: str | os.PathLike,
+    *,
+    classes_path: str | os.PathLike,
+    split_path: str | os.PathLike,
+    trial: int = 0,
+    epochs: int = 10,
+    batch_size: int = 8,
+    lr: float = 1e-4,
+    width: float = 1.0,
+    max_seconds: float | None = 10.0,
+    workers: int = 0,
+    device: str = "cpu",
+    seed: int = 0,
+    overwrite: bool = False,
+    progress: bool = True,
+) -> dict:
+    """Train VGGish (``width`` scales it; 1.0 = the published size) and save its weights; returns a summary."""
+    import torch
+    from torch.utils.data import DataLoader
+    from tqdm import tqdm
+
+    from zsltool.classes.classset import ClassSet
+    from zsltool.classes.splits import load_split
+    from zsltool.extract.audio.extract import AudioLoader, items_from_manifest
+    from zsltool.extract.audio.frontend import waveform_to_examples
+    from zsltool.extract.audio.vggish import VGGish
+
+    if epochs < 1:
+        raise ZslError(f"--epochs must be at least 1, got {epochs}")
+    if not width > 0:
+        raise ZslError(f"--width must be positive, got {width}")
+    out = check_output(out, overwrite)
+    sidecar = Path(str(out) + ".json")
+    cs = ClassSet.load(classes_path)
+    split = load_split(split_path)
+    if split.class_set_sha256 and split.class_set_sha256 != cs.sha256:
+        raise ZslError(f"{split_path} was made for another class set than {classes_path}",
+                       hint="use the class set the split was built from")
+    t = split.trial(trial)
+    train_ids = list(t.seen if t.is_gzsl else t.train)
+    train_pos = {cs.index(c): k for k, c in enumerate(train_ids)}
+    items = items_from_manifest(manifest, cs)
+    kept, excluded_mixed, other_only = [], 0, 0
+    gzsl_train = set(t.instances.get("train", [])) if t.is_gzsl else None
+    for it in items:
+        if not it.labels:
+            continue
+        if any(lab not in train_pos for lab in it.labels):
+            if any(lab in train_pos for lab in it.labels):
+                excluded_mixed += 1  # a training class together with a val/test class: left out
+            else:
+                other_only += 1
+            continue
+        if gzsl_train is not None and it.id not in gzsl_train:
+            continue
+        it.labels = sorted(train_pos[lab] for lab in it.labels)
+        kept.append(it)
+    if not kept:
+        raise ZslError(f"no clip of {manifest} belongs only to the training classes of trial {trial}",
+                       hint="check that the manifest, class set and split belong together")
+    single = all(len(it.labels) == 1 for it in kept)
+    C = len(train_ids)
+
+    seed_everything(seed)
+    dev = torch.device(device)
+    net = VGGish(width=width).to(dev)
+    head = torch.nn.Linear(128, C).to(dev)
+    params = list(net.parameters()) + list(head.parameters())
+    opt = torch.optim.Adam(params, lr=lr, eps=1e-8)
+    loader = AudioLoader(max_seconds=max_seconds, examples_fn=waveform_to_examples)
+    gen = torch.Generator().manual_seed(seed)
+    dl = DataLoader(_ClipDataset(kept, loader, C), batch_size=max(1, batch_size), shuffle=True, generator=gen,
+                    num_workers=max(0, workers), collate_fn=_collate)
+    history, bad = [], {}
+    t0 = time.perf_counter()
+    for ep in range(epochs):
+        net.train()
+        head.train()
+        tot = correct = n_ex = 0.0
+        for batch in tqdm(dl, desc=f"pretrain-audio epoch {ep + 1}/{epochs}", disable=not progress or None,
+                          leave=False, unit="batch"):
+            xs, ys = [], []
+            for b in batch:
+                if b["error"] is not None:
+                    bad[b["id"]] = b["error"]
+                    continue
+                ex = torch.from_numpy(b["examples"])
+                y = torch.zeros(C)
+                y[b["labels"]] = 1.0
+                xs.append(ex)
+                ys.append(y.expand(ex.shape[0], C))
+            if not xs:
+                continue
+            x = torch.cat(xs).to(dev)
+            y = torch.cat(ys).to(dev)
+            logits = head(torch.relu(net(x)))
+            if single:
+                loss = torch.nn.functional.cross_entropy(logits, y.argmax(dim=1))
+            else:
+                loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            m = x.shape[0]
+            tot += float(loss.detach()) * m
+            n_ex += m
+            correct += float((y.gather(1, logits.argmax(dim=1, keepdim=True)) > 0).sum())
+        if n_ex == 0:
+            raise ZslError("none of the training clips could be decoded",
+                           hint=f"first problem: {next(iter(bad.values()), 'unknown')}")
+        history.append({"epoch": ep + 1, "loss": round(tot / n_ex, 6), "train_top1": round(correct / n_ex, 4),
+                        "examples": int(n_ex)})
+        log.info(f"epoch {ep + 1}/{epochs}: loss {tot / n_ex:.4f}, train top-1 {correct / n_ex:.3f}")
+
+    sd = {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
+    tmp = out.parent / f".{out.name}.tmp"
+    torch.save(sd, tmp)
+    os.replace(tmp, out)
+    from zsltool.utils import sha256_file
+
+    info = {"format": "zsl.audio_pretrain", "format_version": 1, "zsl_version": __version__,
+            "created_utc": utc_now(), "command": command_line(), "weights": str(out),
+            "weights_sha256": sha256_file(out), "layout": "torchvggish state dict (features.*, embeddings.*)",
+            "model": "vggish", "width": width, "channels": list(net.channels), "hidden": net.hidden,
+            "class_set_sha256": cs.sha256, "trial": trial, "train_classes": train_ids,
+            "loss": "softmax cross-entropy" if single else "binary cross-entropy (multi-label)",
+            "config": {"epochs": epochs, "batch_size": batch_size, "lr": lr, "optimizer": "adam",
+                       "max_seconds": max_seconds, "seed": seed},
+            "clips": len(kept), "excluded_mixed": excluded_mixed, "other_class_clips": other_only,
+            "undecodable": [{"id": k, "reason": v} for k, v in list(bad.items())[:100]],
+            "seconds": round(time.perf_counter() - t0, 2), "history": history,
+            "inputs": [input_record(manifest), input_record(classes_path), input_record(split_path)]}
+    atomic_write_json(sidecar, info)
+    return {"out": str(out), "sidecar": str(sidecar), "clips": len(kept), "classes": C,
+            "excluded_mixed": excluded_mixed, "other_class_clips": other_only, "undecodable": len(bad),
+            "final_loss": history[-1]["loss"], "final_train_top1": history[-1]["train_top1"],
+            "seconds": info["seconds"]}

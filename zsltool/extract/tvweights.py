@@ -1,0 +1,205 @@
+"""Building torchvision models (image and video) with their weights: a weights id or a local state dict.
+
+    model, weights_enum, info = build_torchvision_model("resnet101", "IMAGENET1K_V1")
+    model, weights_enum, info = build_torchvision_model("resnet18", "/path/state_dict.pt")
+
+Weights ids go through torchvision's multi-weight API (``get_model_weights(name).verify(id)``); the download
+goes through torch hub's cache (``torch.hub.get_dir()/checkpoints``). Offline and not cached: one
+:class:`ZslError` naming the URL and ``--weights PATH``. A local file is loaded with
+``torch.load(weights_only=True)`` and ``load_state_dict(strict=True)``; a key or shape mismatch is a ZslError.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import torch
+
+from zsltool.errors import ZslError
+from zsltool.utils import sha256_file
+
+log = logging.getLogger("zsltool.extract")
+
+
+def list_torchvision_models(module=None) -> list[str]:
+    import torchvision
+
+    return sorted(torchvision.models.list_models(module=module))
+
+
+def weights_enum_for(name: str):
+    """The weights enum class of a torchvision model (None when it has none)."""
+    import torchvision
+
+    try:
+        return torchvision.models.get_model_weights(name)
+    except (ValueError, KeyError):
+        return None
+
+
+def _looks_like_path(weights: str) -> bool:
+    return os.sep in weights or weights.endswith((".pt", ".pth", ".bin", ".ckpt")) or Path(weights).exists()
+
+
+def _cached_file(url: str) -> Path:
+    return Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(url)
+
+
+def load_state_dict_file(path: str | os.PathLike) -> dict:
+    """A state dict from a local file (weights_only); unwraps ``{"state_dict": ...}`` / ``{"model": ...}``."""
+    p = Path(path)
+    if not p.is_file():
+        raise ZslError(f"weights file not found: {p}", hint="give a torchvision weights id (e.g. DEFAULT) or a path")
+    try:
+        sd = torch.load(p, map_location="cpu", weights_only=True)
+    except Exception as e:  # noqa: BLE001 - any unreadable or unsafe pickle
+        raise ZslError(f"cannot load weights {p}: {type(e).__name__}: {e}",
+                       hint="the file must be a state dict saved with torch.save(model.state_dict(), path)") from None
+    for key in ("state_dict", "model"):
+        if isinstance(sd, dict) and key in sd and isinstance(sd[key], dict):
+            sd = sd[key]
+    if not isinstance(sd, dict) or not all(isinstance(v, torch.Tensor) for v in sd.values()):
+        raise ZslError(f"{p} does not hold a state dict of tensors")
+    return sd
+
+
+def apply_state_dict(model: torch.nn.Module, sd: dict, source: str, name: str) -> None:
+    """``load_state_dict(strict=True)`` with a readable error on key or shape mismatch."""
+    own = model.state_dict()
+    missing = [k for k in own if k not in sd]
+    unexpected = [k for k in sd if k not in own]
+    shapes = [f"{k} {tuple(sd[k].shape)} vs {tuple(v.shape)}" for k, v in own.items()
+              if k in sd and tuple(sd[k].shape) != tuple(v.shape)]
+    if missing or unexpected or shapes:
+        parts = []
+        if missing:
+            parts.append(f"{len(missing)} missing keys (e.g. {', '.join(missing[:3])})")
+        if unexpected:
+            parts.append(f"{len(unexpected)} unexpected keys (e.g. {', '.join(unexpected[:3])})")
+        if shapes:
+            parts.append(f"{len(shapes)} shape mismatches (e.g. {'; '.join(shapes[:2])})")
+        raise ZslError(f"weights {source} do not fit model {name}: " + ", ".join(parts),
+                       hint=f"use weights saved from torchvision's {name} (torch.save(model.state_dict(), path))")
+    model.load_state_dict(sd, strict=True)
+
+
+def build_torchvision_model(name: str, weights: str | None, *, module=None, num_classes: int | None = None):
+    """Return ``(model in eval mode, weights enum member or None, info dict)``.
+
+    ``weights``: a weights id of the model (``IMAGENET1K_V1``, ``KINETICS400_V1``, ``DEFAULT``), a local
+    state-dict path, or None / "none" / "random" for random initialisation (tests, benchmarks).
+    """
+    import torchvision
+
+    available = list_torchvision_models(module)
+    if name not in available:
+        import difflib
+
+        close = difflib.get_close_matches(name, available, n=5)
+        raise ZslError(f"unknown torchvision model {name!r}",
+                       hint=f"did you mean {', '.join(close)}?" if close else
+                       f"choose one of {len(available)} models, e.g. {', '.join(available[:8])}")
+    enum = weights_enum_for(name)
+    info: dict = {"model": name, "weights": weights or "random"}
+    kwargs = {} if num_classes is None else {"num_classes": num_classes}
+    if weights is None or str(weights).lower() in ("none", "random"):
+        model = torchvision.models.get_model(name, weights=None, **kwargs)
+        info["weights"] = "random"
+        return model.eval(), None, info
+    if _looks_like_path(str(weights)):
+        sd = load_state_dict_file(weights)
+        model = torchvision.models.get_model(name, weights=None, **kwargs)
+        key = _last_linear_key(model)
+        if num_classes is None and key in sd and sd[key].ndim == 2 \
+                and sd[key].shape[0] != model.state_dict()[key].shape[0]:
+            # a fine-tuned head (another number of classes): build the model with that head
+            model = torchvision.models.get_model(name, weights=None, num_classes=int(sd[key].shape[0]))
+        apply_state_dict(model, sd, str(weights), name)
+        info.update(weights=str(weights), weights_sha256=sha256_file(weights))
+        return model.eval(), None, info
+    if enum is None:
+        raise ZslError(f"torchvision model {name!r} has no pretrained weights", hint="pass --weights PATH")
+    try:
+        w = enum.verify(str(weights))
+    except (ValueError, KeyError, TypeError):
+        ids = ", ".join(["DEFAULT"] + [m.name for m in enum])
+        raise ZslError(f"unknown weights {weights!r} for {name}", hint=f"choose one of {ids}, or --weights PATH") from None
+    cached = _cached_file(w.url)
+    try:
+        model = torchvision.models.get_model(name, weights=w, **kwargs)
+    except (OSError, RuntimeError) as e:  # URLError is an OSError; a bad download a RuntimeError
+        if cached.exists():
+            raise ZslError(f"cannot load cached weights {cached}: {e}",
+                           hint="delete the file to download it again, or pass --weights PATH") from None
+        raise ZslError(f"cannot download weights {w} from {w.url} ({type(e).__name__}: {e})",
+                       hint=f"download it on a machine with internet into {cached.parent}, "
+                            "or pass --weights PATH to a local state dict") from None
+    info.update(weights=str(w).split(".")[-1], weights_url=w.url)
+    return model.eval(), w, info
+
+
+def _last_linear_key(model: torch.nn.Module) -> str | None:
+    last = None
+    for n, m in model.named_modules():
+        if isinstance(m, torch.nn.Linear):
+            last = n
+    return None if last is None else f"{last}.weight"
+
+
+def last_linear(model: torch.nn.Module) -> torch.nn.Module:
+    """The model's classification layer: its last ``nn.Linear``, else its last convolution (s3d's head)."""
+    last = None
+    for m in model.modules():
+        if isinstance(m, torch.nn.Linear):
+            last = m
+    if last is None:
+        for m in model.modules():
+            if isinstance(m, (torch.nn.Conv2d, torch.nn.Conv3d)):
+                last = m
+    if last is None:
+        raise ZslError("the model has no linear classification layer, so --layer penultimate is not available")
+    return last
+
+
+def _in_out(layer: torch.nn.Module) -> tuple[int, int]:
+    if isinstance(layer, torch.nn.Linear):
+        return int(layer.in_features), int(layer.out_features)
+    return int(layer.in_channels), int(layer.out_channels)
+
+
+class LayerTap:
+    """Select the output of a model: ``logits``, ``softmax`` or ``penultimate`` (input of the last Linear)."""
+
+    LAYERS = ("logits", "softmax", "penultimate")
+
+    def __init__(self, model: torch.nn.Module, layer: str):
+        if layer not in self.LAYERS:
+            raise ZslError(f"unknown layer {layer!r}", hint=f"choose one of {', '.join(self.LAYERS)}")
+        self.model, self.layer = model, layer
+        self.head = last_linear(model) if layer == "penultimate" else None
+        self._captured = None
+        if self.head is not None:
+            self.head.register_forward_hook(self._hook)
+
+    def _hook(self, module, inputs, output):
+        self._captured = inputs[0]
+
+    @property
+    def dim(self) -> int:
+        if self.layer == "penultimate":
+            return _in_out(self.head)[0]
+        return _in_out(last_linear(self.model))[1]
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        logits = self.model(x)
+        if self.layer == "logits":
+            return logits
+        if self.layer == "softmax":
+            return torch.softmax(logits, dim=-1)
+        out = self._captured
+        self._captured = None
+        if out.ndim > 2:  # the input of a convolutional head (B, C, T, H, W): average over positions
+            out = out.mean(dim=tuple(range(2, out.ndim)))
+        return out

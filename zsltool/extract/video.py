@@ -1,0 +1,340 @@
+"""Video embeddings with torchvision's Kinetics-400 models (paper 004 uses 1024-d I3D features; s3d is 1024-d).
+
+    summary = extract_video(["videos/"], out="video.h5", model="s3d", weights="KINETICS400_V1",
+                            clip_len=16, clips=4, extract_audio="wavs/")
+
+Videos are decoded with PyAV (frames resized while decoding to the weights' resize size, then centre-cropped
+and normalised with the Kinetics mean/std), ``clips`` clips of ``clip_len`` consecutive frames are taken at
+uniformly spaced starts (:func:`clip_indices`), each clip is embedded, and the row is the mean over clips
+(per-clip embeddings are kept in ``/frames``). ``--extract-audio DIR`` writes each video's audio track to
+``DIR/<id>.wav`` and a clip manifest ``DIR/clips.csv`` for ``zsl extract-audio``, so audio and video rows
+share ids.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from zsltool.errors import ZslError
+from zsltool.extract.runner import InvalidInput, Item, run_extraction
+from zsltool.extract.tvweights import LayerTap, build_torchvision_model, weights_enum_for
+from zsltool.store import EmbeddingWriter, StoreMeta
+from zsltool.utils import command_line, input_record, resolve_device
+
+log = logging.getLogger("zsltool.extract.video")
+
+VIDEO_EXTENSIONS = (".mp4", ".mkv", ".webm", ".avi", ".mov", ".m4v", ".mpg", ".mpeg")
+KINETICS_MEAN = (0.43216, 0.394666, 0.37645)
+KINETICS_STD = (0.22803, 0.22145, 0.216989)
+TEST_MODELS = ("tiny3d",)
+
+
+def clip_indices(n_frames: int, clip_len: int, clips: int) -> np.ndarray:
+    """(clips, clip_len) frame indices: clips of consecutive frames starting at uniformly spaced positions
+    ``round(linspace(0, n_frames - clip_len, clips))``; a video shorter than a clip repeats its last frame."""
+    if n_frames < 1:
+        raise InvalidInput("the video has no frames")
+    if clip_len < 1 or clips < 1:
+        raise ZslError("--clip-len and --clips must be positive")
+    last_start = max(n_frames - clip_len, 0)
+    starts = np.round(np.linspace(0, last_start, clips)).astype(np.int64) if clips > 1 else \
+        np.array([last_start // 2], dtype=np.int64)
+    idx = starts[:, None] + np.arange(clip_len)[None, :]
+    return np.minimum(idx, n_frames - 1)
+
+
+def decode_video(path: str | os.PathLike, size: tuple[int, int] | None = None, start: float | None = None,
+                 end: float | None = None) -> tuple[np.ndarray, float]:
+    """All frames in [start, end) seconds as uint8 (N, H, W, 3) RGB, resized to ``size=(h, w)``; and the fps."""
+    import av
+
+    try:
+        container = av.open(str(path))
+    except FileNotFoundError:
+        raise InvalidInput(f"video not found: {path}") from None
+    except av.FFmpegError as e:
+        raise InvalidInput(f"cannot open video {path}: {e}") from None
+    frames = []
+    with container:
+        if not container.streams.video:
+            raise InvalidInput(f"{path} has no video stream")
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        fps = float(stream.average_rate or stream.guessed_rate or 25)
+        try:
+            for frame in container.decode(stream):
+                t = float(frame.time) if frame.time is not None else len(frames) / fps
+                if start is not None and t < start - 1e-6:
+                    continue
+                if end is not None and t >= end - 1e-6:
+                    break
+                if size is not None:
+                    frame = frame.reformat(width=size[1], height=size[0])
+                frames.append(frame.to_ndarray(format="rgb24"))
+        except av.FFmpegError as e:
+            if not frames:
+                raise InvalidInput(f"cannot decode video {path}: {e}") from None
+            log.warning(f"{path}: decoding stopped early ({e}); using {len(frames)} frames")
+    if not frames:
+        raise InvalidInput(f"{path} has no frames" + (f" in [{start}, {end}) s" if start or end else ""))
+    return np.stack(frames), fps
+
+
+def extract_audio_track(path: str | os.PathLike, wav_path: str | os.PathLike, start: float | None = None,
+                        end: float | None = None) -> dict:
+    """Write the first audio stream of ``path`` (in [start, end) s) to a 16-bit WAV at its own rate, atomically.
+
+    Returns ``{"sample_rate", "channels", "samples"}``; raises InvalidInput when there is no audio.
+    """
+    import av
+    import soundfile as sf
+
+    from zsltool.utils import temp_path_for
+
+    with av.open(str(path)) as container:
+        if not container.streams.audio:
+            raise InvalidInput(f"{path} has no audio stream")
+        stream = container.streams.audio[0]
+        rate = int(stream.rate or stream.codec_context.sample_rate)
+        chunks = []
+        resampler = av.AudioResampler(format="flt", layout=None, rate=rate)
+        for frame in container.decode(stream):
+            for f in resampler.resample(frame):
+                chunks.append(f.to_ndarray().reshape(-1, f.layout.nb_channels if hasattr(f.layout, "nb_channels")
+                                                     else len(f.layout.channels)))
+        for f in resampler.resample(None):
+            chunks.append(f.to_ndarray().reshape(-1, len(f.layout.channels)))
+    if not chunks:
+        raise InvalidInput(f"{path}: the audio stream is empty")
+    audio = np.concatenate(chunks).astype(np.float32)
+    a = int(round((start or 0.0) * rate))
+    b = audio.shape[0] if end is None else int(round(end * rate))
+    audio = audio[a:b]
+    if not audio.size:
+        raise InvalidInput(f"{path}: no audio in [{start}, {end}) s")
+    tmp = temp_path_for(wav_path)
+    try:
+        sf.write(str(tmp), audio, rate, subtype="PCM_16", format="WAV")
+        os.replace(tmp, wav_path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return {"sample_rate": rate, "channels": int(audio.shape[1]), "samples": int(audio.shape[0])}
+
+
+class TinyVideoNet(torch.nn.Module):
+    """A tiny 3-D CNN for tests and demos only (random weights; never for real embeddings)."""
+
+    def __init__(self, num_classes: int = 10):
+        super().__init__()
+        self.features = torch.nn.Sequential(torch.nn.Conv3d(3, 8, 3, stride=2, padding=1), torch.nn.ReLU(),
+                                            torch.nn.AdaptiveAvgPool3d(1))
+        self.fc = torch.nn.Linear(8, num_classes)
+
+    def forward(self, x):
+        return self.fc(self.features(x).flatten(1))
+
+
+def build_video_model(name: str, weights: str | None):
+    """(model, weights enum member or None, info) for a torchvision video model or a test model."""
+    if name in TEST_MODELS:
+        from zsltool.extract.tvweights import apply_state_dict, load_state_dict_file
+
+        model = TinyVideoNet()
+        info = {"model": name, "weights": "random"}
+        if weights and str(weights).lower() not in ("none", "random", "default"):
+            apply_state_dict(model, load_state_dict_file(weights), str(weights), name)
+            info["weights"] = str(weights)
+        return model.eval(), None, info
+    import torchvision
+
+    return build_torchvision_model(name, weights, module=torchvision.models.video)
+
+
+class _VideoLoader:
+    """Picklable loader: decode, sample clips, preprocess -> (clips, C, T, H, W); optionally write the WAV."""
+
+    def __init__(self, resize, crop, mean, std, clip_len, clips, audio_dir):
+        self.resize, self.crop, self.mean, self.std = resize, crop, mean, std
+        self.clip_len, self.clips, self.audio_dir = clip_len, clips, audio_dir
+
+    def __call__(self, item: Item) -> dict:
+        path, start, end = item.source
+        frames, fps = decode_video(path, self.resize, start, end)
+        idx = clip_indices(len(frames), self.clip_len, self.clips)
+        x = torch.from_numpy(frames[idx]).float().div_(255.0)  # (K, T, H, W, C)
+        h, w = x.shape[2:4]
+        top, left = max((h - self.crop[0]) // 2, 0), max((w - self.crop[1]) // 2, 0)
+        x = x[:, :, top:top + self.crop[0], left:left + self.crop[1], :]
+        x = (x - torch.tensor(self.mean)) / torch.tensor(self.std)
+        out = {"clips": x.permute(0, 4, 1, 2, 3).contiguous(), "n_frames": len(frames), "fps": fps,
+               "audio": None}
+        if self.audio_dir is not None:
+            wav = Path(self.audio_dir) / f"{item.id}.wav"
+            wav.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                out["audio"] = {"path": str(wav), **extract_audio_track(path, wav, start, end)}
+            except InvalidInput as e:
+                out["audio"] = {"error": str(e)}
+        return out
+
+
+class VideoExtractor:
+    def __init__(self, model: str = "s3d", weights: str | None = "DEFAULT", layer: str = "penultimate",
+                 device: str = "cpu", crop_size: int | None = None, chunk: int = 8):
+        self.net, wenum, self.info = build_video_model(model, weights)
+        self.device, self.model_name, self.layer, self.chunk = device, model, layer, chunk
+        self.net.to(device)
+        self.tap = LayerTap(self.net, layer)
+        enum_cls = weights_enum_for(model) if model not in TEST_MODELS else None
+        w = wenum if wenum is not None else (enum_cls.DEFAULT if enum_cls is not None else None)
+        t = w.transforms() if w is not None else None
+        crop = list(t.crop_size) if t is not None else [112, 112]
+        resize = list(t.resize_size) if t is not None else [128, 171]
+        if crop_size:
+            resize = [int(round(r * crop_size / crop[0])) for r in resize]
+            crop = [crop_size, crop_size]
+        if len(resize) == 1:
+            resize = [resize[0], resize[0]]
+        self.crop, self.resize = crop, resize
+        self.mean = tuple(t.mean) if t is not None else KINETICS_MEAN
+        self.std = tuple(t.std) if t is not None else KINETICS_STD
+        self.dim = self.tap.dim
+        self.min_size = tuple(w.meta.get("min_size", (1, 1))) if w is not None else (1, 1)
+        self.min_frames = int(w.meta.get("min_temporal_size", 1)) if w is not None else 1
+        if crop[0] < self.min_size[0] or crop[1] < self.min_size[1]:
+            raise ZslError(f"{model} needs frames of at least {self.min_size[0]}x{self.min_size[1]} pixels "
+                           f"(crop size is {crop[0]}x{crop[1]})", hint="raise --crop-size or leave it unset")
+
+    def check_clip_len(self, clip_len: int) -> None:
+        if clip_len < self.min_frames:
+            raise ZslError(f"{self.model_name} needs clips of at least {self.min_frames} frames",
+                           hint=f"pass --clip-len {max(self.min_frames, 16)}")
+
+    def meta(self, clip_len: int, clips: int) -> dict:
+        return {**self.info, "layer": self.layer, "clip_len": clip_len, "clips": clips, "resize": self.resize,
+                "crop": self.crop, "mean": list(self.mean), "std": list(self.std), "pooling": "mean over clips",
+                "dim": self.dim}
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        outs = [self.tap(x[i:i + self.chunk].to(self.device)).float().cpu() for i in range(0, len(x), self.chunk)]
+        return torch.cat(outs)
+
+    def embed(self, samples: list[dict]) -> list[dict]:
+        sizes = [len(s["clips"]) for s in samples]
+        feats = self.forward(torch.cat([s["clips"] for s in samples])).numpy()
+        out, i = [], 0
+        for s, k in zip(samples, sizes):
+            f = feats[i:i + k]
+            i += k
+            out.append({"embedding": f.mean(axis=0), "frames": f})
+        return out
+
+
+def build(**kwargs) -> VideoExtractor:
+    """Registry factory for every video extractor."""
+    return VideoExtractor(**kwargs)
+
+
+def collect_video_items(inputs, class_ids=None, resolve=None):
+    """Items from video files, folders and clip manifests (``id,path,labels,start,end``)."""
+    from zsltool.classes.manifest import read_clip_manifest
+
+    rows, records = [], []
+    for raw in inputs:
+        p = Path(raw)
+        if not p.exists():
+            raise ZslError(f"input not found: {p}", hint="give video files, folders or clip manifests (.csv)")
+        if p.is_file() and p.suffix.lower() == ".csv":
+            records.append(input_record(p))
+            for r in read_clip_manifest(p):
+                path = Path(r["path"])
+                if not path.is_absolute() and not path.exists():
+                    path = p.parent / path
+                rows.append((r["id"], (str(path), r["start"], r["end"]), r["labels"]))
+        elif p.is_dir():
+            files = sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in VIDEO_EXTENSIONS)
+            if not files:
+                raise ZslError(f"no videos ({', '.join(VIDEO_EXTENSIONS)}) under {p}")
+            records.append({"path": str(p), "sha256": "", "files": len(files)})
+            rows.extend((f.relative_to(p).with_suffix("").as_posix(), (str(f), None, None), []) for f in files)
+        else:
+            records.append(input_record(p))
+            rows.append((p.stem, (str(p), None, None), []))
+    ids = [r[0] for r in rows]
+    if len(set(ids)) != len(ids):
+        dup = sorted({i for i in ids if ids.count(i) > 1})
+        raise ZslError(f"two inputs share the id {dup[0]!r}", hint="ids are file names without extension")
+    if class_ids is None:
+        class_ids = sorted({c for r in rows for c in r[2]})
+        resolve = None
+    index = {c: i for i, c in enumerate(class_ids)}
+    items = []
+    for rid, src, labels in rows:
+        idx = []
+        for c in labels:
+            cid = resolve(c) if resolve else c
+            if cid not in index:
+                raise ZslError(f"clip {rid!r} has class {c!r}, which is not in the class set")
+            idx.append(index[cid])
+        items.append(Item(id=rid, source=src, labels=idx, extra={"labels": labels}))
+    return items, list(class_ids), records
+
+
+def extract_video(inputs: Sequence[str | os.PathLike], out: str | os.PathLike, *, model: str = "s3d",
+                  weights: str | None = "DEFAULT", layer: str = "penultimate", clip_len: int = 16, clips: int = 4,
+                  crop_size: int | None = None, classes=None, extract_audio: str | os.PathLike | None = None,
+                  batch_size: int = 2, workers: int = 0, device: str = "auto", shard: tuple[int, int] = (0, 1),
+                  overwrite: bool = False, resume: bool = True, progress: bool = True) -> dict:
+    """Embed videos into an instance-level file (mean over clips; per-clip rows in /frames)."""
+    cs = None
+    if classes is not None:
+        from zsltool.classes.classset import ClassSet
+
+        cs = ClassSet.load(classes)
+    items, class_ids, records = collect_video_items(inputs, cs.ids if cs else None, cs.resolve if cs else None)
+    if cs is not None:
+        records.append(input_record(classes))
+    if clip_len < 1 or clips < 1:
+        raise ZslError("--clip-len and --clips must be positive")
+    ex = VideoExtractor(model=model, weights=weights, layer=layer, device=resolve_device(device),
+                        crop_size=crop_size)
+    ex.check_clip_len(clip_len)
+    meta = StoreMeta(kind="instance", modality="video", extractor=model, extractor_meta=ex.meta(clip_len, clips),
+                     inputs=records, class_set_sha256=cs.sha256 if cs else "", command=command_line())
+    loader = _VideoLoader(ex.resize, ex.crop, ex.mean, ex.std, clip_len, clips, extract_audio)
+    with EmbeddingWriter(out, meta=meta, dim=ex.dim, classes=class_ids, overwrite=overwrite, resume=resume,
+                         frame_dim=ex.dim) as w:
+        summary = run_extraction(items, load=loader, embed=ex.embed, writer=w, batch_size=batch_size,
+                                 workers=workers, shard=shard, desc=f"{model} videos", progress=progress, unit="video")
+    result = {"out": str(out), "model": model, "dim": ex.dim, "clip_len": clip_len, "clips": clips,
+              **summary.as_dict()}
+    if extract_audio is not None:
+        result["audio"] = _write_audio_manifest(Path(extract_audio), items)
+    return result
+
+
+def _write_audio_manifest(audio_dir: Path, items: list[Item]) -> dict:
+    """A clip manifest of the WAVs written so far (``DIR/clips.csv``) with the videos' ids and labels."""
+    from zsltool.classes.manifest import write_clip_manifest
+
+    rows, missing = [], []
+    for it in items:
+        wav = audio_dir / f"{it.id}.wav"
+        if wav.is_file():
+            rows.append({"id": it.id, "path": str(wav.resolve()), "labels": it.extra.get("labels", []),
+                         "start": None, "end": None})
+        else:
+            missing.append(it.id)
+    manifest = audio_dir / "clips.csv"
+    audio_dir.mkdir(parents=True, exist_ok=True)
+    write_clip_manifest(manifest, rows)
+    if missing:
+        log.warning(f"{len(missing)} videos have no audio track written (e.g. {missing[0]})")
+    return {"dir": str(audio_dir), "manifest": str(manifest), "wavs": len(rows), "without_audio": missing}
