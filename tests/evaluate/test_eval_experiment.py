@@ -139,3 +139,23 @@ def test_cli_experiment_errors(data, tmp_path, cli):
     res = cli("experiment", "--audio", syn.audio, "--split", d / "random.json", "--text", syn.text,
               "--modalities", "smell", "--out", tmp_path / "x")
     assert res.exit_code == 2
+
+
+def test_cli_plot_auto_from_checkpoint_into_folder(data, ran, tmp_path, cli):
+    doc, out = ran
+    from PIL import Image
+
+    ck = next((out / "checkpoints").glob("*.pt"))
+    res = cli("plot", ck, "--layout", "pca", "--out", tmp_path / "figs", "--json")
+    assert res.exit_code == 0, res.stderr
+    names = sorted(__import__("pathlib").Path(p).name for p in res.json()["plots"])
+    assert names == ["confusion.png", "tsne.png"]
+    for n in names:
+        img = np.asarray(Image.open(tmp_path / "figs" / n).convert("L"))
+        assert img.shape[1] > 200 and img.std() > 5
+    res = cli("plot", "--kind", "per-class", ck, "--out", tmp_path / "pc.png")
+    assert res.exit_code == 0, res.stderr
+    res = cli("plot", "tsne", out / "results.json", "--out", tmp_path / "x.png")
+    assert res.exit_code == 1 and "needs a checkpoint" in res.stderr
+    res = cli("compare", out / "results.json", "--by", "semantic", "--out", tmp_path / "cd2.png")
+    assert res.exit_code == 0 and (tmp_path / "cd2.png").exists()

@@ -41,6 +41,7 @@ class ExperimentSpec:
     text: str | None = None
     image: str | None = None
     audio_prototypes: str | None = None
+    hybrid: str | None = None                   # a ready class-level hybrid file (else image ‖ text)
     semantics: list[str] | None = None          # default: every source whose file(s) are given
     methods: list[str] = field(default_factory=lambda: ["projection"])
     method_args: dict = field(default_factory=dict)   # {method: {arg: value}}
@@ -71,13 +72,14 @@ def _column_label(split, path: Path) -> str:
 
 def _semantics(spec: ExperimentSpec) -> list[str]:
     given = {k for k in ("text", "image", "audio_prototypes") if getattr(spec, k)}
-    sems = spec.semantics or [s for s in T.SEMANTIC_ORDER if set(SEMANTIC_SOURCES[s]) <= given]
+    sems = spec.semantics or [s for s in T.SEMANTIC_ORDER
+                              if set(SEMANTIC_SOURCES[s]) <= given or (s == "hybrid" and spec.hybrid)]
     if not sems:
         raise ZslError("no class-embedding source", hint="pass --text, --image and/or --audio-prototypes")
     for s in sems:
         if s not in SEMANTIC_SOURCES:
             raise ZslError(f"unknown class-embedding source {s!r}", hint="use audio, image, text or hybrid")
-        missing = [k for k in SEMANTIC_SOURCES[s] if not getattr(spec, k)]
+        missing = [] if (s == "hybrid" and spec.hybrid) else [k for k in SEMANTIC_SOURCES[s] if not getattr(spec, k)]
         if missing:
             opt = ", ".join("--" + k.replace("_", "-") for k in missing)
             raise ZslError(f"class embeddings {s!r} need {opt}")
@@ -95,7 +97,8 @@ def plan(spec: ExperimentSpec) -> list[dict]:
     if bad:
         raise ZslError(f"unknown method {bad[0]!r}", hint=f"choose from {', '.join(sorted(METHOD_NAMES))}")
     sems = _semantics(spec)
-    files = {k: getattr(spec, k) for k in ("audio", "video", "text", "image", "audio_prototypes") if getattr(spec, k)}
+    files = {k: getattr(spec, k) for k in ("audio", "video", "text", "image", "audio_prototypes", "hybrid")
+             if getattr(spec, k)}
     hashes = {k: sha256_file(v) for k, v in files.items()}
     threads = spec.threads or max(1, (os.cpu_count() or 1) // max(1, spec.jobs))
     units, labels = [], {}
@@ -115,7 +118,8 @@ def plan(spec: ExperimentSpec) -> list[dict]:
                              "audio_prototypes": spec.audio_prototypes, "method": m,
                              "method_args": dict(spec.method_args.get(m, {})), "epochs": spec.epochs,
                              "batch_size": spec.batch_size, "lr": spec.lr, "optimizer": spec.optimizer,
-                             "patience": spec.patience, "seed": spec.seed, "device": "cpu"}
+                             "patience": spec.patience, "seed": spec.seed, "device": "cpu",
+                             "semantic_file": spec.hybrid if s == "hybrid" else None}
                     evalc = {"modalities": list(spec.modalities), "calibrate": spec.calibrate,
                              "retrieval": spec.retrieval}
                     key = {"train": train, "eval": evalc, "inputs": hashes, "split_sha256": sha256_file(sp_path)}
@@ -208,7 +212,8 @@ def run_experiment(spec: ExperimentSpec, progress=None) -> dict:
                 log.info(f"[{n}/{len(todo)}] done {name}")
     ordered = [records[u["name"]] for u in units]
     tables = build_tables(ordered)
-    inputs = [p for p in [spec.audio, spec.video, spec.text, spec.image, spec.audio_prototypes, *spec.splits] if p]
+    inputs = [p for p in [spec.audio, spec.video, spec.text, spec.image, spec.audio_prototypes, spec.hybrid,
+                          *spec.splits] if p]
     doc = results_doc("experiment", make_manifest(asdict(spec), inputs, spec.seed), summary_metrics(tables),
                       tables=tables, trials=ordered, ran=len(todo), reused=len(units) - len(todo))
     write_results(out / "results.json", doc, overwrite=True)

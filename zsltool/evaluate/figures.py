@@ -96,3 +96,73 @@ def tsne_from_checkpoint(checkpoint, out, *, audio=None, video=None, split=None,
         stars = None
     return P.plot_embedding(out, pts, inst.labels[keep], classes, stars, method=method, seed=seed, title=title,
                             overwrite=overwrite)
+
+
+def _target(out, name: str) -> Path:
+    """``out`` itself when it names a .png file, else ``out/<name>.png`` (a folder)."""
+    p = Path(out)
+    if p.suffix.lower() == ".png":
+        return p
+    p.mkdir(parents=True, exist_ok=True)
+    return p / f"{name}.png"
+
+
+def make_plots(kind: str, inputs, out, *, audio=None, video=None, split=None, trial=None, modality=None,
+               layout="tsne", max_per_class=50, metric="auto", seed=0, overwrite=False) -> list[Path]:
+    """The ``zsl plot`` entry point. ``kind`` "auto": a checkpoint gives t-SNE + confusion, a results file gives
+    confusion + per-class bars. ``out`` is a .png file (one figure) or a folder (``<kind>.png`` inside)."""
+    from zsltool.formats import load_json
+
+    inputs = [str(i) for i in inputs]
+    if kind not in KINDS + ("auto",):
+        raise ZslError(f"unknown plot kind {kind!r}", hint=f"use one of {', '.join(KINDS)}")
+    if kind == "cd":
+        return [cd_from_inputs(inputs, _target(out, "cd"), overwrite=overwrite, metric=metric)]
+    if len(inputs) != 1:
+        raise ZslError(f"plot {kind} takes one input file, got {len(inputs)}")
+    src = inputs[0]
+    is_json = False
+    try:
+        with open(src, "rb") as fh:
+            is_json = fh.read(1) in (b"{", b"[")
+    except OSError:
+        raise ZslError(f"input not found: {src}", hint="check the path") from None
+    if kind == "auto":
+        kinds = ["confusion", "per-class"] if is_json else ["tsne", "confusion"]
+        if Path(out).suffix.lower() == ".png":
+            kinds = kinds[:1]
+    else:
+        kinds = [kind]
+    written = []
+    for k in kinds:
+        if k == "tsne":
+            if is_json:
+                raise ZslError("a t-SNE plot needs a checkpoint, not a results file")
+            from zsltool.train.checkpoint import build_model, load_checkpoint
+
+            mods = [modality] if modality else ["audio"]
+            if not modality and (video or (load_checkpoint(src).get("config") or {}).get("video")):
+                if build_model(load_checkpoint(src)).uses_video:
+                    mods.append("video")
+            for m in mods:
+                name = "tsne" if len(mods) == 1 else f"tsne-{m}"
+                written.append(tsne_from_checkpoint(src, _target(out, name), audio=audio, video=video, split=split,
+                                                    trial=trial, modality=m, method=layout,
+                                                    max_per_class=max_per_class, seed=seed, overwrite=overwrite))
+        elif is_json:
+            load_json(src)
+            fn = confusion_from_results if k == "confusion" else per_class_from_results
+            written.append(fn(src, _target(out, k), overwrite=overwrite))
+        else:  # confusion / per-class straight from a checkpoint: evaluate it first
+            from zsltool.evaluate.evaluate import evaluate_checkpoint
+
+            doc = evaluate_checkpoint(src, audio=audio, video=video, split=split, trial=trial,
+                                      modality=modality or "both", seed=seed)
+            if k == "confusion":
+                written.append(P.plot_confusion(_target(out, k), doc["confusion"]["matrix"],
+                                                doc["confusion"]["classes"], overwrite=overwrite))
+            else:
+                rows = doc["per_class"]
+                written.append(P.plot_per_class(_target(out, k), [r["class"] for r in rows],
+                                                [r["accuracy"] for r in rows], overwrite=overwrite))
+    return written

@@ -10,6 +10,9 @@ import typer
 from zsltool.cli.common import STATE, JsonOpt, OverwriteOpt, emit, info, kv_table, rows_table
 
 
+_KINDS = ("confusion", "per-class", "tsne", "cd")
+
+
 def _csv_list(value: Optional[str]) -> Optional[list[str]]:
     if value is None:
         return None
@@ -35,6 +38,8 @@ def register(app: typer.Typer) -> None:
         image: Optional[str] = typer.Option(None, "--image", help="Class-level image embedding file."),
         audio_prototypes: Optional[str] = typer.Option(None, "--audio-prototypes",
                                                        help="Class-level audio prototype file."),
+        hybrid: Optional[str] = typer.Option(None, "--hybrid", help="Class-level hybrid file (zsl combine); "
+                                             "default hybrid = --image ‖ --text."),
         semantics: Optional[str] = typer.Option(None, "--semantics", help="Comma list of class embeddings: "
                                                 "audio,image,text,hybrid (default: every one whose files are given)."),
         method: List[str] = typer.Option(["projection"], "--method", help="Method (repeatable)."),
@@ -79,7 +84,8 @@ def register(app: typer.Typer) -> None:
         except ValueError:
             raise typer.BadParameter(f"{trials!r} is not a comma list of integers", param_hint="--trials") from None
         spec = ExperimentSpec(audio=audio, splits=list(split), out_dir=out, video=video, text=text, image=image,
-                              audio_prototypes=audio_prototypes, semantics=_csv_list(semantics),
+                              audio_prototypes=audio_prototypes, hybrid=hybrid,
+                              semantics=_csv_list(semantics),
                               methods=list(method), method_args=margs, epochs=epochs, batch_size=batch_size, lr=lr,
                               optimizer=optimizer, patience=patience, modalities=mods, trials=tr,
                               seed=STATE.seed if seed is None else seed, jobs=jobs, threads=threads,
@@ -97,7 +103,8 @@ def register(app: typer.Typer) -> None:
                                help="What is compared: methods, class-embedding sources, or files."),
         alpha: float = typer.Option(0.05, "--alpha", help="Significance level (0.05 or 0.10 from Demšar's table)."),
         plot: Optional[str] = typer.Option(None, "--plot", help="Write the critical-difference diagram (PNG)."),
-        out: Optional[str] = typer.Option(None, "--out", "-o", help="Write the comparison as JSON."),
+        out: Optional[str] = typer.Option(None, "--out", "-o", help="Write the comparison as JSON (a .png path "
+                                          "writes the CD diagram instead)."),
         overwrite: bool = OverwriteOpt,
         json_out: bool = JsonOpt,
     ):
@@ -107,6 +114,8 @@ def register(app: typer.Typer) -> None:
         if not 0 < alpha < 1:
             raise typer.BadParameter("alpha must be between 0 and 1", param_hint="--alpha")
         comp = compare_results(results, metric=metric, by=by, alpha=alpha)
+        if out and out.lower().endswith(".png"):
+            plot, out = plot or out, None
         if out:
             from zsltool.utils import atomic_write_json, check_output
 
@@ -126,17 +135,20 @@ def register(app: typer.Typer) -> None:
 
     @app.command("plot")
     def plot_cmd(
-        kind: str = typer.Argument(..., click_type=click.Choice(["confusion", "per-class", "tsne", "cd"]),
-                                   help="confusion / per-class (from a results file), tsne (from a checkpoint), "
-                                        "cd (from compare --out JSON or results files)."),
-        inputs: List[str] = typer.Argument(..., help="Results file(s) or checkpoint."),
-        out: str = typer.Option(..., "--out", "-o", help="PNG file to write."),
-        audio: Optional[str] = typer.Option(None, "--audio", help="tsne: instance-level audio file."),
-        video: Optional[str] = typer.Option(None, "--video", help="tsne: instance-level video file."),
-        split: Optional[str] = typer.Option(None, "--split", help="tsne: split file."),
-        trial: Optional[int] = typer.Option(None, "--trial", min=0, help="tsne: trial."),
-        modality: str = typer.Option("audio", "--modality", click_type=click.Choice(["audio", "video"]),
-                                     help="tsne: which instance embeddings."),
+        inputs: List[str] = typer.Argument(..., help="[KIND] INPUT...: KIND is confusion, per-class, tsne or cd "
+                                           "(or give --kind); INPUT a results file, a checkpoint, or for cd a "
+                                           "compare --out JSON / results files."),
+        out: str = typer.Option(..., "--out", "-o", help="PNG file, or a folder (one <kind>.png per figure)."),
+        kind: Optional[str] = typer.Option(None, "--kind", click_type=click.Choice(list(_KINDS)),
+                                           help="Figure kind (default: auto: a checkpoint gives t-SNE + confusion, "
+                                                "a results file confusion + per-class)."),
+        audio: Optional[str] = typer.Option(None, "--audio", help="Checkpoint input: instance-level audio file."),
+        video: Optional[str] = typer.Option(None, "--video", help="Checkpoint input: instance-level video file."),
+        split: Optional[str] = typer.Option(None, "--split", help="Checkpoint input: split file."),
+        trial: Optional[int] = typer.Option(None, "--trial", min=0, help="Checkpoint input: trial."),
+        modality: Optional[str] = typer.Option(None, "--modality", click_type=click.Choice(["audio", "video"]),
+                                               help="tsne: which instance embeddings (default: every one the "
+                                                    "model uses)."),
         layout: str = typer.Option("tsne", "--layout", click_type=click.Choice(["tsne", "pca"]),
                                    help="tsne: 2-D layout (t-SNE needs scikit-learn; falls back to PCA)."),
         per_class_max: int = typer.Option(50, "--max-per-class", min=1, help="tsne: instances per class."),
@@ -144,19 +156,20 @@ def register(app: typer.Typer) -> None:
         overwrite: bool = OverwriteOpt,
         json_out: bool = JsonOpt,
     ):
-        """Figures as PNG: confusion matrix, per-class accuracy bars, t-SNE (paper 004 Fig. 6), CD diagram."""
-        from zsltool.evaluate import figures as F
+        """Figures as PNG: confusion matrix, per-class bars, t-SNE (paper 004 Fig. 6), CD diagram."""
+        from zsltool.evaluate.figures import make_plots
 
-        if kind != "cd" and len(inputs) != 1:
-            raise typer.BadParameter(f"plot {kind} takes one input file", param_hint="INPUTS")
-        if kind == "confusion":
-            p = F.confusion_from_results(inputs[0], out, overwrite=overwrite)
-        elif kind == "per-class":
-            p = F.per_class_from_results(inputs[0], out, overwrite=overwrite)
-        elif kind == "tsne":
-            p = F.tsne_from_checkpoint(inputs[0], out, audio=audio, video=video, split=split, trial=trial,
-                                       modality=modality, method=layout, max_per_class=per_class_max,
-                                       seed=STATE.seed, overwrite=overwrite)
-        else:
-            p = F.cd_from_inputs(inputs, out, overwrite=overwrite, metric=metric)
-        emit({"plot": kind, "out": str(p)}, json_out)
+        args = list(inputs)
+        k = kind or "auto"
+        if args and args[0] in _KINDS:
+            if kind and kind != args[0]:
+                raise typer.BadParameter(f"kind given twice ({args[0]} and --kind {kind})", param_hint="--kind")
+            k = args.pop(0)
+        if not args:
+            raise typer.BadParameter("no input file", param_hint="INPUTS")
+        paths = make_plots(k, args, out, audio=audio, video=video, split=split, trial=trial, modality=modality,
+                           layout=layout, max_per_class=per_class_max, metric=metric, seed=STATE.seed,
+                           overwrite=overwrite)
+        for p in paths:
+            info(f"wrote {p}")
+        emit({"plots": [str(p) for p in paths]}, json_out)
