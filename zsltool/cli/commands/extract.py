@@ -42,7 +42,7 @@ def register(app: typer.Typer) -> None:
                                        help="paper (crop, resize 224x224, ImageNet norm) or weights (their own "
                                             "transforms)."),
         classes: Optional[Path] = typer.Option(None, "--classes", help="Class-set file for crop-manifest labels."),
-        batch_size: int = typer.Option(32, "--batch-size", min=1),
+        batch_size: int = typer.Option(32, "--batch-size", min=1, help="Images per batch."),
         workers: int = typer.Option(0, "--workers", min=0, help="DataLoader workers for decoding."),
         device: Optional[str] = typer.Option(None, "--device", help="auto, cpu or cuda (default: global --device)."),
         shard: Optional[str] = typer.Option(None, "--shard", help="K/N: embed only share K of N."),
@@ -113,10 +113,10 @@ def register(app: typer.Typer) -> None:
                                                      help="Write each video's audio to DIR/<id>.wav and "
                                                           "DIR/clips.csv."),
         batch_size: int = typer.Option(2, "--batch-size", min=1, help="Videos per batch."),
-        workers: int = typer.Option(0, "--workers", min=0),
-        device: Optional[str] = typer.Option(None, "--device"),
+        workers: int = typer.Option(0, "--workers", min=0, help="DataLoader workers for decoding."),
+        device: Optional[str] = typer.Option(None, "--device", help="auto, cpu or cuda (default: global --device)."),
         shard: Optional[str] = typer.Option(None, "--shard", help="K/N: embed only share K of N."),
-        resume: bool = typer.Option(True, "--resume/--no-resume"),
+        resume: bool = typer.Option(True, "--resume/--no-resume", help="Continue a killed run."),
         overwrite: bool = OverwriteOpt,
         json_out: bool = JsonOpt,
     ):
