@@ -179,3 +179,30 @@ def test_cli_errors(zsl, tmp_path, cli):
     assert res.exit_code == 2
     res = cli("evaluate", ck, "--trial", "3")
     assert res.exit_code == 1 and "trial 3 does not exist" in res.stderr
+
+
+def test_gzsl_calibration_on_unseen_validation_instances(tmp_path):
+    """A gzsl split made with --unseen-val-fraction keeps some unseen instances apart: beta is chosen on them
+    (with the seen validation rows), and they are never test rows."""
+    from zsltool.classes.protocols import make_split
+    from zsltool.classes.splits import load_split
+
+    syn = make_synthetic(tmp_path, n_classes=8, per_class=10, n_train=4, n_val=2, video=False, gzsl=True)
+    base = load_split(syn.split).trial(0)
+    make_split(syn.class_set, "gzsl", tmp_path / "g.json", seed=1, instances=syn.audio,
+               seen=list(base.seen), unseen=list(base.unseen), unseen_val_fraction=0.3)
+    t = load_split(tmp_path / "g.json").trial(0)
+    held = t.instances["val_unseen"]
+    assert len(held) == 3 * len(t.unseen)  # round(10 * 0.3) per unseen class
+    a = read_embeddings(syn.audio)
+    lab = {i: a.classes[k] for i, k in zip(a.ids, a.label_index())}
+    assert {lab[i] for i in held} == set(t.unseen)
+    r = train(TrainConfig(audio=str(syn.audio), split=str(tmp_path / "g.json"), text=str(syn.text),
+                          out=str(tmp_path / "g.pt"), epochs=3))
+    d = evaluate_checkpoint(r.checkpoint, calibrate=True)
+    assert d["metrics"]["beta_source"] == "validation" and d["beta_curve"]
+    assert d["metrics"]["n_test_unseen"] == 10 * len(t.unseen) - len(held)
+    assert d["metrics"]["n_test_seen"] == len(t.instances["test_seen"])
+    # retrieval leaves the held-out rows out too
+    doc = retrieve_checkpoint(r.checkpoint)
+    assert doc["metrics"]["n_instances"] == len(t.instances["test_seen"]) + 10 * len(t.unseen) - len(held)

@@ -4,10 +4,12 @@ stacking, and retrieval mAP (class text -> instances).
 Which rows are tested (docs/evaluate.md):
 
 * ZSL trial: every instance whose single label is a ``test`` class, ranked among the ``test`` classes.
-* GZSL trial: ``instances.test_seen`` plus every instance of an ``unseen`` class, ranked among seen + unseen.
+* GZSL trial: ``instances.test_seen`` plus every instance of an ``unseen`` class (except those kept apart in
+  ``instances.val_unseen``), ranked among seen + unseen.
   Calibrated stacking's beta is either given (``beta``) or chosen on validation rows only
-  (``calibrate=True``): ``instances.val`` (seen) plus instances of the trial's ``val`` classes that are not
-  seen (a split must provide such classes, otherwise HM on validation is undefined and a ZslError says so).
+  (``calibrate=True``): ``instances.val`` (seen) plus ``instances.val_unseen`` (``zsl split --protocol gzsl
+  --unseen-val-fraction F``), or else instances of the trial's ``val`` classes that are neither seen nor unseen
+  (without either, HM on validation is undefined and a ZslError says so).
   The test rows are read only after beta is fixed.
 * Modality: ``both`` uses every modality the model has (rows missing one use the other), ``audio`` /
   ``video`` force one modality and drop rows where it is invalid.
@@ -139,6 +141,13 @@ def score(ld: Loaded, classes, ids=None, device: str = "cpu"):
     return inst, s
 
 
+def _test_unseen_rows(inst, seen_mask, held_out: set) -> np.ndarray:
+    """Rows of unseen classes that are test rows (not kept apart for validation)."""
+    if not len(inst):
+        return np.zeros(0, bool)
+    return ~seen_mask[inst.labels] & np.array([i not in held_out for i in inst.ids], dtype=bool)
+
+
 def _per_class_rows(classes, labels, pred, seen=None) -> list[dict]:
     rows = []
     for c, cid in enumerate(classes):
@@ -178,7 +187,14 @@ def evaluate_loaded(ld: Loaded, *, beta: float | None = None, calibrate: bool = 
     classes = list(t.seen) + list(t.unseen)
     seen_mask = np.array([c in set(t.seen) for c in classes])
     extra = {}
-    if calibrate:
+    held_out = set(t.instances.get("val_unseen") or [])
+    if calibrate and held_out:
+        vi, val_s = score(ld, classes, ids=list(t.instances.get("val") or []) + sorted(held_out), device=device)
+        val_y = vi.labels
+        beta, curve = M.search_beta(val_s, val_y, seen_mask, betas)
+        extra["beta_curve"] = curve
+        log.info(f"calibrated stacking: beta = {beta:.4g} (chosen on {len(val_y)} validation rows)")
+    elif calibrate:
         seen, taken = list(t.seen), set(t.seen) | set(t.unseen)
         val_unseen = [c for c in t.val if c not in taken]
         vclasses = seen + val_unseen
@@ -196,7 +212,7 @@ def evaluate_loaded(ld: Loaded, *, beta: float | None = None, calibrate: bool = 
     test_ids = list(t.instances.get("test_seen") or [])
     si, ss = score(ld, list(t.seen) + list(t.unseen), ids=test_ids, device=device)
     ui, us = score(ld, classes, device=device)
-    unseen_rows = ~seen_mask[ui.labels] if len(ui) else np.zeros(0, bool)
+    unseen_rows = _test_unseen_rows(ui, seen_mask, held_out)
     y = np.concatenate([si.labels, ui.labels[unseen_rows]])
     sc = np.vstack([ss, us[unseen_rows]])
     if len(y) == 0:
@@ -237,7 +253,7 @@ def retrieve_checkpoint(checkpoint, *, audio=None, video=None, split=None, trial
         seen_mask = np.array([c in set(t.seen) for c in classes])
         si, ss = score(ld, classes, ids=list(t.instances.get("test_seen") or []), device=device)
         ui, us = score(ld, classes, device=device)
-        keep = ~seen_mask[ui.labels] if len(ui) else np.zeros(0, bool)
+        keep = _test_unseen_rows(ui, seen_mask, set(t.instances.get("val_unseen") or []))
         ids = si.ids + [i for i, k in zip(ui.ids, keep) if k]
         labels = np.concatenate([si.labels, ui.labels[keep]])
         sc = np.vstack([ss, us[keep]])

@@ -141,8 +141,8 @@ def search_beta(val_scores, val_y, seen_mask, betas=None) -> tuple[float, list[d
     has_unseen = bool(np.any(~seen_mask[val_y]))
     if not (has_seen and has_unseen):
         raise ZslError("choosing beta needs validation rows of both seen and unseen classes",
-                       hint="give a fixed --beta, or use a split whose trials have validation classes outside "
-                            "the seen set")
+                       hint="give a fixed --beta, or make the split with `zsl split --protocol gzsl "
+                            "--unseen-val-fraction 0.2` so that unseen classes have validation rows")
     betas = beta_grid(val_scores, seen_mask) if betas is None else np.asarray(betas, dtype=np.float64)
     curve = []
     best, best_key = 0.0, None
