@@ -142,3 +142,18 @@ def test_make_split_writes_file_and_inspector(tmp_path, real):
         make_split(cs_path, "random", tmp_path / "t.json", folds=3)
     with pytest.raises(ZslError, match="exists"):
         make_split(cs_path, "within", tmp_path / "s.json", category="Vehicle")
+
+
+def test_gzsl_unseen_val_fraction_must_be_below_one(tmp_path):
+    from zsltool.classes.protocols import make_split
+    from zsltool.errors import ZslError
+    from zsltool.train.synthetic import make_synthetic
+
+    syn = make_synthetic(tmp_path, n_classes=4, per_class=4, n_train=1, n_val=1, video=False, gzsl=True)
+    with pytest.raises(ZslError, match=r"--unseen-val-fraction must be in \[0, 1\)"):
+        make_split(syn.class_set, "gzsl", tmp_path / "g.json", instances=syn.audio, unseen=["c03"],
+                   unseen_val_fraction=1.0)
+    make_split(syn.class_set, "gzsl", tmp_path / "g.json", instances=syn.audio, unseen=["c03"])
+    from zsltool.classes.splits import load_split
+
+    assert "val_unseen" not in load_split(tmp_path / "g.json").trial(0).instances  # default: none kept apart

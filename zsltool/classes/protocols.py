@@ -204,10 +204,18 @@ def read_instances(cs: ClassSet, path: str | os.PathLike) -> list[tuple[str, lis
 
 
 def split_gzsl(cs: ClassSet, instances: str | os.PathLike, seen=None, unseen=None,
-               fractions: Sequence[float] = (0.6, 0.2, 0.2), trials: int = 1, seed: int = 0) -> Split:
+               fractions: Sequence[float] = (0.6, 0.2, 0.2), trials: int = 1, seed: int = 0,
+               unseen_val_fraction: float = 0.0) -> Split:
     """Seen/unseen from lists (names or ids, or files), else from the classes' ``zsl_split`` field; one of the
-    two lists may be omitted (the other classes make it up). Seen-only instances are split per class."""
+    two lists may be omitted (the other classes make it up). Seen-only instances are split per class.
+
+    ``unseen_val_fraction`` of each unseen class's single-label instances go to ``instances.val_unseen``: never
+    trained on, never tested on, used only to choose calibrated stacking's beta (AudioSetZSL has such
+    validation clips for its unseen classes). The other unseen instances are the test-unseen set.
+    """
     _check_trials(trials)
+    if not (0.0 <= unseen_val_fraction < 1.0):
+        raise ZslError(f"--unseen-val-fraction must be in [0, 1), got {unseen_val_fraction}")
     if len(fractions) != 3 or any(f < 0 for f in fractions) or abs(sum(fractions) - 1) > 1e-6:
         raise ZslError(f"instance fractions must be three non-negative numbers summing to 1, got {list(fractions)}")
     if seen is None and unseen is None:
@@ -234,10 +242,13 @@ def split_gzsl(cs: ClassSet, instances: str | os.PathLike, seen=None, unseen=Non
     sset, uset = set(seen_ids), set(unseen_ids)
     inst = read_instances(cs, instances)
     by_class: dict[str, list[str]] = {c: [] for c in seen_ids}
+    unseen_single: dict[str, list[str]] = {c: [] for c in unseen_ids}
     n_unseen = n_none = 0
     for iid, labs in inst:
         if any(x in uset for x in labs):
             n_unseen += 1
+            if len(set(labs)) == 1:
+                unseen_single[labs[0]].append(iid)
         elif labs and all(x in sset for x in labs):
             by_class[labs[0]].append(iid)
         else:
@@ -259,10 +270,17 @@ def split_gzsl(cs: ClassSet, instances: str | os.PathLike, seen=None, unseen=Non
             parts["val"] += items[:nv]
             parts["test_seen"] += items[nv:nv + nt]
             parts["train"] += items[nv + nt:]
+        if unseen_val_fraction > 0:
+            parts["val_unseen"] = []
+            for c in unseen_ids:
+                items = sorted(unseen_single[c])
+                items = [items[i] for i in rng.permutation(len(items))]
+                parts["val_unseen"] += items[:int(round(len(items) * unseen_val_fraction))]
         ts.append(Trial(train=list(seen_ids), val=list(seen_ids), test=list(seen_ids) + list(unseen_ids),
                         seen=list(seen_ids), unseen=list(unseen_ids), instances=parts))
     return Split(trials=ts, protocol="gzsl", seed=seed, class_set_sha256=cs.sha256,
-                 params={"fractions": list(fractions), "trials": trials, "instances_file": str(instances),
+                 params={"fractions": list(fractions), "unseen_val_fraction": unseen_val_fraction,
+                         "trials": trials, "instances_file": str(instances),
                          "n_instances": len(inst), "n_test_unseen": n_unseen, "n_ignored": n_none})
 
 
@@ -298,7 +316,7 @@ PROTOCOL_OPTIONS = {
     "random": {"sizes", "trials"},
     "within": {"category", "sizes", "trials", "membership"},
     "across": {"categories", "sizes", "trials", "membership"},
-    "gzsl": {"seen", "unseen", "instances", "fractions", "trials"},
+    "gzsl": {"seen", "unseen", "instances", "fractions", "trials", "unseen_val_fraction"},
     "folds": {"folds", "val_folds"},
 }
 

@@ -18,7 +18,9 @@ console = Console(stderr=True, highlight=False)
 
 def _stdout_console() -> Console:
     # Built on demand so that CliRunner's captured sys.stdout is honoured.
-    return Console(file=sys.stdout, highlight=False, soft_wrap=True)
+    # Piped output gets a comfortable fixed width instead of rich's 80 columns.
+    width = None if sys.stdout.isatty() else 120
+    return Console(file=sys.stdout, highlight=False, width=width)
 
 
 @dataclass

@@ -7,7 +7,6 @@ training classes transfers to unseen classes because they share the latent space
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +25,7 @@ class SyntheticFiles:
     split: Path
     classes: list[str]
     class_set_sha256: str
+    class_set: Path | None = None
 
 
 def make_synthetic(folder, *, n_classes: int = 12, per_class: int = 20, latent: int = 4, audio_dim: int = 12,
@@ -42,7 +42,11 @@ def make_synthetic(folder, *, n_classes: int = 12, per_class: int = 20, latent: 
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     classes = [f"c{k:02d}" for k in range(n_classes)]
-    h = hashlib.sha256(",".join(classes).encode()).hexdigest()
+    from zsltool.classes.classset import ClassSet
+
+    cs = ClassSet(classes=[{"id": c, "name": c} for c in classes], name="synthetic")
+    cs.save(folder / "classes.json", overwrite=True)
+    h = cs.sha256
     Z = rng.normal(size=(n_classes, latent))
     A = rng.normal(size=(latent, audio_dim))
     B = rng.normal(size=(latent, video_dim))
@@ -95,4 +99,4 @@ def make_synthetic(folder, *, n_classes: int = 12, per_class: int = 20, latent: 
     split = Split(trials=[trial], protocol=protocol, class_set_sha256=h, seed=seed)
     split.save(folder / "split.json", overwrite=True)
     return SyntheticFiles(audio=audio, video=vpath, text=text, image=image, split=folder / "split.json",
-                          classes=classes, class_set_sha256=h)
+                          classes=classes, class_set_sha256=h, class_set=folder / "classes.json")

@@ -73,7 +73,7 @@ def pretrain_audio_cmd(
     classes: Path = typer.Option(..., "--classes", help="Class set JSON."),
     split: Path = typer.Option(..., "--split", help="Split JSON: only the trial's training classes are used."),
     trial: int = typer.Option(0, "--trial", min=0, help="Trial of the split."),
-    epochs: int = typer.Option(10, "--epochs", min=1, help="Passes over the training clips."),
+    epochs: int = typer.Option(10, "--epochs", min=1, help="Training epochs."),
     batch_size: int = typer.Option(8, "--batch-size", min=1, help="Clips per step (all their examples)."),
     lr: float = typer.Option(1e-4, "--lr", help="Adam learning rate (VGGish used 1e-4)."),
     width: float = typer.Option(1.0, "--width", help="Channel/hidden-unit multiplier (1.0 = published VGGish)."),

@@ -53,6 +53,9 @@ def split(
                                              "file (.h5) with the instances' ids and labels."),
     fractions: Optional[str] = typer.Option(None, "--fractions", help="gzsl: TRAIN,VAL,TEST_SEEN fractions of "
                                             "each seen class's instances (default 0.6,0.2,0.2)."),
+    unseen_val_fraction: Optional[float] = typer.Option(
+        None, "--unseen-val-fraction", help="gzsl: fraction of each unseen class's instances kept apart (never "
+        "trained or tested on) to choose calibrated stacking's beta (default 0: none)."),
     folds: Optional[int] = typer.Option(None, "--folds", min=2, help="folds: number of class folds (default 5)."),
     val_folds: Optional[int] = typer.Option(None, "--val-folds", min=0, help="folds: validation folds per trial "
                                             "(default 1)."),
@@ -64,6 +67,7 @@ def split(
 
     opts = dict(sizes=_ints(sizes, "--sizes"), trials=trials, membership=membership, seen=seen, unseen=unseen,
                 instances=instances, fractions=_floats(fractions, "--fractions"), val_folds=val_folds,
+                unseen_val_fraction=unseen_val_fraction,
                 category=category,
                 categories=[c.strip() for c in categories.split(",") if c.strip()] if categories else None)
     if protocol == "folds" and folds is None:

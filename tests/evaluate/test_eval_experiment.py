@@ -1,0 +1,161 @@
+"""zsl experiment on synthetic features: Table III's shape, numbers equal to train + evaluate by hand, resume,
+--jobs; compare and plot on its results."""
+
+import json
+
+import numpy as np
+import pytest
+
+from zsltool.classes.splits import Split, Trial, load_split
+from zsltool.evaluate.evaluate import evaluate_checkpoint
+from zsltool.evaluate.experiment import ExperimentSpec, plan, run_experiment
+from zsltool.store import StoreMeta, read_embeddings, write_embeddings
+from zsltool.train.config import TrainConfig
+from zsltool.train.loop import train
+from zsltool.train.synthetic import make_synthetic
+
+EPOCHS = 2
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    d = tmp_path_factory.mktemp("exp")
+    syn = make_synthetic(d, n_classes=9, per_class=6, n_train=3, n_val=3, video=False)
+    a = read_embeddings(syn.audio)
+    lab = a.label_index()
+    protos = np.stack([a.X[lab == k].mean(axis=0) for k in range(len(a.classes))])
+    write_embeddings(d / "protos.h5", meta=StoreMeta(kind="class", modality="audio", extractor="prototypes",
+                                                     class_set_sha256=syn.class_set_sha256),
+                     ids=a.classes, X=protos, classes=a.classes)
+    cls = syn.classes
+    rng = np.random.default_rng(1)
+    trials = []
+    for _ in range(2):
+        p = list(rng.permutation(cls))
+        trials.append(Trial(train=p[:3], val=p[3:6], test=p[6:]))
+    Split(trials=trials, protocol="random", class_set_sha256=syn.class_set_sha256).save(d / "random.json")
+    return syn, d
+
+
+def spec(syn, d, out, **kw):
+    base = dict(audio=str(syn.audio), splits=[str(d / "random.json")], out_dir=str(out), text=str(syn.text),
+                image=str(syn.image), audio_prototypes=str(d / "protos.h5"), epochs=EPOCHS, seed=0, threads=1)
+    base.update(kw)
+    return ExperimentSpec(**base)
+
+
+@pytest.fixture(scope="module")
+def ran(data, tmp_path_factory):
+    syn, d = data
+    out = tmp_path_factory.mktemp("run")
+    return run_experiment(spec(syn, d, out)), out
+
+
+def test_table_iii_shape_and_numbers_match_by_hand(data, ran, tmp_path):
+    syn, d = data
+    doc, out = ran
+    (tab,) = doc["tables"]
+    assert tab["columns"] == ["Accuracy"]
+    assert [r["class_embeddings"] for r in tab["rows"]] == ["Audio", "Image", "Text", "Hybrid"]
+    files = {"text": str(syn.text), "image": str(syn.image), "audio_prototypes": str(d / "protos.h5")}
+    for row, sem in zip(tab["rows"], ["audio", "image", "text", "hybrid"]):
+        accs = []
+        for k in range(2):
+            r = train(TrainConfig(audio=str(syn.audio), split=str(d / "random.json"), trial=k, semantic=sem,
+                                  out=str(tmp_path / f"{sem}{k}.pt"), epochs=EPOCHS, seed=0, **files))
+            accs.append(evaluate_checkpoint(r.checkpoint)["metrics"]["top1"])
+        cell = row["cells"]["Accuracy"]
+        assert cell["n"] == 2
+        assert cell["mean"] == pytest.approx(np.mean(accs), abs=1e-12)
+        assert cell["sd"] == pytest.approx(np.std(accs, ddof=1), abs=1e-12)
+        assert cell["text"] == f"{np.mean(accs):.2f} ± {np.std(accs, ddof=1):.2f}"
+    assert (out / "results.json").exists() and (out / "trials.csv").exists()
+    assert len((out / "trials.csv").read_text().splitlines()) == 1 + 8
+    assert "Hybrid" in (out / "table.csv").read_text()
+
+
+def test_rerun_reuses_finished_trials(data, ran, monkeypatch):
+    syn, d = data
+    doc, out = ran
+    import zsltool.evaluate.experiment as E
+
+    def boom(unit):
+        raise AssertionError(f"recomputed {unit['name']}")
+
+    monkeypatch.setattr(E, "run_unit", boom)
+    again = run_experiment(spec(syn, d, out))
+    assert again["ran"] == 0 and again["reused"] == 8
+    assert again["tables"] == doc["tables"]
+    # a changed setting changes the config hash: those trials would run again
+    units = plan(spec(syn, d, out, epochs=EPOCHS + 1))
+    assert all(E.finished_record(u) is None for u in units)
+
+
+def test_jobs_give_the_same_numbers(data, ran, tmp_path):
+    syn, d = data
+    doc, _ = ran
+    par = run_experiment(spec(syn, d, tmp_path / "par", semantics=["text", "image"], jobs=2))
+    assert par["ran"] == 4
+    by_name = {r["name"]: r for r in doc["trials"]}
+    for r in par["trials"]:
+        assert r["metrics"] == by_name[r["name"]]["metrics"]
+
+
+def test_cli_experiment_compare_and_plots(data, ran, tmp_path, cli):
+    syn, d = data
+    doc, out = ran
+    res = cli("experiment", "--audio", syn.audio, "--split", d / "random.json", "--text", syn.text, "--image",
+              syn.image, "--audio-prototypes", d / "protos.h5", "--epochs", EPOCHS, "--threads", 1, "--out", out)
+    assert res.exit_code == 0, res.stderr
+    assert "Hybrid" in res.stdout and "±" in res.stdout and "0 trial(s) run, 8 reused" in res.stderr
+    res = cli("compare", out / "results.json", "--by", "semantic", "--plot", tmp_path / "cd.png", "--json")
+    assert res.exit_code == 0, res.stderr
+    comp = res.json()
+    assert comp["k"] == 4 and comp["n_blocks"] == 2 and comp["metric"] == "top1"
+    assert sorted(m["name"] for m in comp["methods"]) == ["audio", "hybrid", "image", "text"]
+    assert comp["cd"] == pytest.approx(2.569 * (4 * 5 / (6 * 2)) ** 0.5)
+    from PIL import Image
+
+    assert Image.open(tmp_path / "cd.png").size[0] > 200
+    trial_file = next((out / "trials").glob("*.json"))
+    for kind in ("confusion", "per-class"):
+        res = cli("plot", kind, trial_file, "--out", tmp_path / f"{kind}.png")
+        assert res.exit_code == 0, res.stderr
+        img = np.asarray(Image.open(tmp_path / f"{kind}.png").convert("L"))
+        assert img.shape[0] > 100 and img.std() > 5
+    ck = next((out / "checkpoints").glob("*.pt"))
+    res = cli("plot", "tsne", ck, "--layout", "pca", "--out", tmp_path / "t.png")
+    assert res.exit_code == 0, res.stderr
+    assert Image.open(tmp_path / "t.png").size[0] > 200
+
+
+def test_cli_experiment_errors(data, tmp_path, cli):
+    syn, d = data
+    res = cli("experiment", "--audio", syn.audio, "--split", d / "random.json", "--out", tmp_path / "x")
+    assert res.exit_code == 1 and "no class-embedding source" in res.stderr
+    res = cli("experiment", "--audio", syn.audio, "--split", d / "random.json", "--text", syn.text,
+              "--semantics", "image", "--out", tmp_path / "x")
+    assert res.exit_code == 1 and "--image" in res.stderr
+    res = cli("experiment", "--audio", syn.audio, "--split", d / "random.json", "--text", syn.text,
+              "--modalities", "smell", "--out", tmp_path / "x")
+    assert res.exit_code == 2
+
+
+def test_cli_plot_auto_from_checkpoint_into_folder(data, ran, tmp_path, cli):
+    doc, out = ran
+    from PIL import Image
+
+    ck = next((out / "checkpoints").glob("*.pt"))
+    res = cli("plot", ck, "--layout", "pca", "--out", tmp_path / "figs", "--json")
+    assert res.exit_code == 0, res.stderr
+    names = sorted(__import__("pathlib").Path(p).name for p in res.json()["plots"])
+    assert names == ["confusion.png", "tsne.png"]
+    for n in names:
+        img = np.asarray(Image.open(tmp_path / "figs" / n).convert("L"))
+        assert img.shape[1] > 200 and img.std() > 5
+    res = cli("plot", "--kind", "per-class", ck, "--out", tmp_path / "pc.png")
+    assert res.exit_code == 0, res.stderr
+    res = cli("plot", "tsne", out / "results.json", "--out", tmp_path / "x.png")
+    assert res.exit_code == 1 and "needs a checkpoint" in res.stderr
+    res = cli("compare", out / "results.json", "--by", "semantic", "--out", tmp_path / "cd2.png")
+    assert res.exit_code == 0 and (tmp_path / "cd2.png").exists()

@@ -1,0 +1,140 @@
+"""Metric tests with hand-made predictions and known answers."""
+
+import numpy as np
+import pytest
+
+from zsltool.errors import ZslError
+from zsltool.evaluate import metrics as M
+from zsltool.evaluate.retrieval import average_precision, per_class_ap, rank_instances, retrieval_metrics
+
+
+def test_micro_vs_per_class_accuracy_unbalanced():
+    # class 0: 8 rows, 7 right; class 1: 2 rows, none right
+    y_true = [0] * 8 + [1] * 2
+    y_pred = [0] * 7 + [1] + [0, 0]
+    assert M.top1_accuracy(y_true, y_pred) == pytest.approx(0.7)
+    per = M.per_class_accuracy(y_true, y_pred, 3)
+    assert per[0] == pytest.approx(7 / 8) and per[1] == 0.0 and np.isnan(per[2])
+    assert M.mean_per_class_accuracy(y_true, y_pred, 3) == pytest.approx((7 / 8 + 0) / 2)
+    cm = M.confusion_matrix(y_true, y_pred, 3)
+    assert cm.tolist() == [[7, 1, 0], [2, 0, 0], [0, 0, 0]]
+
+
+def test_zsl_metrics_from_scores():
+    scores = np.array([[0.9, 0.1], [0.2, 0.8], [0.7, 0.3], [0.6, 0.4]])
+    r = M.zsl_metrics(scores, [0, 1, 1, 1])
+    assert r["y_pred"].tolist() == [0, 1, 0, 0]
+    assert r["top1"] == pytest.approx(0.5)
+    assert r["mean_class_acc"] == pytest.approx((1.0 + 1 / 3) / 2)
+
+
+def test_harmonic_mean():
+    assert M.harmonic_mean(0.5, 0.25) == pytest.approx(2 * 0.5 * 0.25 / 0.75)
+    assert M.harmonic_mean(0.0, 0.0) == 0.0
+    assert np.isnan(M.harmonic_mean(float("nan"), 0.3))
+
+
+SEEN = np.array([True, True, False, False])
+VAL_SCORES = np.array([
+    [2.0, 0.0, 0.5, 0.0],   # y=0: right while beta < 1.5
+    [0.0, 2.0, 0.0, 1.0],   # y=1: right while beta < 1.0
+    [1.0, 0.0, 0.5, 0.0],   # y=2: right once beta > 0.5
+    [0.0, 1.0, 0.0, 0.8],   # y=3: right once beta > 0.2
+])
+VAL_Y = np.array([0, 1, 2, 3])
+TEST_SCORES = np.array([
+    [1.0, 0.0, 0.2, 0.0],   # y=0
+    [0.9, 0.0, 0.5, 0.0],   # y=2
+    [0.0, 0.3, 0.0, 0.1],   # y=3
+])
+TEST_Y = np.array([0, 2, 3])
+BETAS = [0.0, 0.3, 0.6, 0.9, 1.2]
+
+
+def test_gzsl_s_u_hm():
+    r = M.gzsl_metrics(VAL_SCORES, VAL_Y, SEEN, beta=0.0)
+    assert (r.S, r.U, r.HM) == (1.0, 0.0, 0.0)
+    r = M.gzsl_metrics(VAL_SCORES, VAL_Y, SEEN, beta=0.3)
+    assert (r.S, r.U) == (1.0, 0.5) and r.HM == pytest.approx(2 / 3)
+    r = M.gzsl_metrics(VAL_SCORES, VAL_Y, SEEN, beta=1.2)   # class 1 now loses to class 3
+    assert (r.S, r.U) == (0.5, 1.0) and r.HM == pytest.approx(2 / 3)
+
+
+def test_beta_search_on_validation_changes_test_hm():
+    beta, curve = M.search_beta(VAL_SCORES, VAL_Y, SEEN, BETAS)
+    # HM on validation: 0, 2/3, 1, 1, 2/3 -> best 1 at 0.6 and 0.9; the tie goes to the beta closest to 0
+    assert [round(c["HM"], 4) for c in curve] == [0.0, 0.6667, 1.0, 1.0, 0.6667]
+    assert beta == 0.6
+    res = M.calibrated_gzsl(VAL_SCORES, VAL_Y, TEST_SCORES, TEST_Y, SEEN, BETAS)
+    assert res["beta"] == 0.6
+    assert (res["uncalibrated"].S, res["uncalibrated"].U, res["uncalibrated"].HM) == (1.0, 0.0, 0.0)
+    assert (res["test"].S, res["test"].U, res["test"].HM) == (1.0, 1.0, 1.0)
+
+
+def test_beta_never_depends_on_test_data():
+    rng = np.random.default_rng(0)
+    base = M.calibrated_gzsl(VAL_SCORES, VAL_Y, TEST_SCORES, TEST_Y, SEEN, BETAS)["beta"]
+    for _ in range(5):
+        t_scores = rng.normal(size=(7, 4)) * 5
+        t_y = rng.integers(0, 4, size=7)
+        res = M.calibrated_gzsl(VAL_SCORES, VAL_Y, t_scores, t_y, SEEN, BETAS)
+        assert res["beta"] == base
+    # but changing the validation data does change beta
+    other = VAL_SCORES.copy()
+    other[2, 2] = 0.95   # y=2 now needs only beta > 0.05; y=0 still needs beta < 1.5
+    other[3, 3] = 0.95
+    assert M.search_beta(other, VAL_Y, SEEN, BETAS)[0] == 0.3
+
+
+def test_beta_search_needs_seen_and_unseen_validation_rows():
+    with pytest.raises(ZslError, match="both seen and unseen"):
+        M.search_beta(VAL_SCORES[:2], VAL_Y[:2], SEEN, BETAS)
+
+
+def test_default_beta_grid_is_symmetric_over_score_span():
+    g = M.beta_grid(VAL_SCORES, SEEN, n=5)
+    assert g.tolist() == [-2.0, -1.0, 0.0, 1.0, 2.0]
+
+
+def test_missing_modality_fallback():
+    sa = np.array([[1.0, 0.0], [0.0, 1.0], [5.0, 5.0], [2.0, 0.0]])
+    sv = np.array([[0.0, 3.0], [9.0, 9.0], [0.0, 1.0], [2.0, 4.0]])
+    va = np.array([True, True, False, False])
+    vv = np.array([True, False, True, False])
+    fused, ok = M.combine_modality_scores(sa, sv, va, vv)
+    assert fused[0].tolist() == [0.5, 1.5]          # both: mean
+    assert fused[1].tolist() == [0.0, 1.0]          # video missing: audio only
+    assert fused[2].tolist() == [0.0, 1.0]          # audio missing: video only
+    assert np.all(np.isneginf(fused[3])) and ok.tolist() == [True, True, True, False]
+
+
+def test_average_precision_by_hand():
+    # ranks 1 and 3 relevant: (1/1 + 2/3) / 2
+    assert average_precision([1, 0, 1, 0, 0], [0.9, 0.8, 0.7, 0.6, 0.5]) == pytest.approx((1 + 2 / 3) / 2)
+    # tie between ranks 2 and 3 counts as one step: 0.5 * 1/3 + 0.5 * 2/4
+    assert average_precision([0, 1, 0, 1], [0.9, 0.8, 0.8, 0.1]) == pytest.approx(0.5 / 3 + 0.25)
+    assert np.isnan(average_precision([0, 0], [0.1, 0.2]))
+
+
+def test_retrieval_s_u_hm_by_hand():
+    scores = np.array([[0.9, 0.1], [0.8, 0.7], [0.2, 0.6], [0.1, 0.9]])
+    labels = np.array([[1, 0], [0, 1], [1, 0], [0, 1]])
+    ap = per_class_ap(scores, labels)
+    assert ap[0] == pytest.approx((1 + 2 / 3) / 2)   # class 0 ranks rows 0,1,2,3: relevant at 1 and 3
+    assert ap[1] == pytest.approx(1.0)               # class 1 ranks rows 3,1,2,0: relevant at 1 and 2
+    r = retrieval_metrics(scores, labels, seen_mask=[True, False])
+    assert r["S"] == pytest.approx(ap[0]) and r["U"] == pytest.approx(ap[1])
+    assert r["HM"] == pytest.approx(M.harmonic_mean(ap[0], ap[1]))
+    ranked = rank_instances(scores, ["a", "b", "c", "d"], top=2)
+    assert [i for i, _ in ranked[1]] == ["d", "b"]
+
+
+def test_average_precision_matches_sklearn():
+    skm = pytest.importorskip("sklearn.metrics")
+    rng = np.random.default_rng(3)
+    for _ in range(20):
+        rel = rng.integers(0, 2, size=30)
+        if rel.sum() == 0:
+            continue
+        s = np.round(rng.normal(size=30), 1)   # rounding makes ties
+        assert average_precision(rel, s) == pytest.approx(skm.average_precision_score(rel, s))

@@ -1,0 +1,98 @@
+"""Documentation checks: every subcommand has help text, appears in the README, and the README's example
+command lines use only options that exist."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from pathlib import Path
+
+import click
+import pytest
+import typer.main
+
+from zsltool.cli.app import app
+
+REPO = Path(__file__).resolve().parents[1]
+README = (REPO / "README.md").read_text()
+
+
+def _root() -> click.Group:
+    return typer.main.get_command(app)
+
+
+def _commands() -> dict[str, click.Command]:
+    return dict(_root().commands)
+
+
+def test_every_subcommand_has_help_text():
+    for name, cmd in _commands().items():
+        assert (cmd.help or "").strip(), f"zsl {name} has no help text"
+        assert cmd.get_short_help_str().strip(), f"zsl {name} has no one-line summary"
+        for p in cmd.params:
+            if isinstance(p, click.Option) and not p.hidden:
+                assert (p.help or "").strip() or p.name in ("json_out", "overwrite"), \
+                    f"zsl {name} {p.opts[0]} has no help text"
+
+
+def test_every_subcommand_is_in_the_readme():
+    missing = [n for n in _commands() if f"zsl {n}" not in README]
+    assert not missing, f"subcommands missing from README.md: {missing}"
+
+
+def zsl_command_lines(text: str) -> list[list[str]]:
+    """Each `zsl ...` command line of the ```bash blocks, continuation lines joined, comments dropped."""
+    lines = []
+    for block in re.findall(r"```bash\n(.*?)```", text, flags=re.S):
+        joined = block.replace("\\\n", " ")
+        for line in joined.splitlines():
+            line = line.strip()
+            if not line.startswith("zsl "):
+                continue
+            tokens = shlex.split(line, comments=True)
+            lines.append(tokens)
+    return lines
+
+
+def check_options(tokens: list[str]) -> list[str]:
+    """Problems of one `zsl ...` command line: unknown command or options."""
+    root = _root()
+    glob = {o for p in root.params for o in p.opts + p.secondary_opts}
+    i = 1
+    while i < len(tokens) and tokens[i].startswith("-"):
+        opt = tokens[i].split("=")[0]
+        if opt not in glob:
+            return [f"unknown global option {opt} in: {' '.join(tokens)}"]
+        param = next(p for p in root.params if opt in p.opts + p.secondary_opts)
+        i += 1 if (getattr(param, "is_flag", False) or getattr(param, "count", False)) else 2
+    if i >= len(tokens):
+        return []
+    name = tokens[i]
+    cmd = root.commands.get(name)
+    if cmd is None:
+        return [f"unknown command {name!r} in: {' '.join(tokens)}"]
+    known = {o for p in cmd.params for o in p.opts + p.secondary_opts} | {"--help"}
+    return [f"zsl {name}: unknown option {t.split('=')[0]}" for t in tokens[i + 1:]
+            if t.startswith("-") and t != "-" and not re.match(r"^-\d", t) and t.split("=")[0] not in known]
+
+
+def test_readme_examples_use_existing_options():
+    lines = zsl_command_lines(README)
+    assert len(lines) > 20
+    problems = [p for t in lines for p in check_options(t)]
+    assert not problems, "\n".join(problems)
+
+
+def test_the_option_checker_catches_mistakes():
+    assert check_options(["zsl", "inspect", "x.h5", "--check"]) == []
+    assert check_options(["zsl", "-q", "--seed", "3", "merge", "a.h5", "-o", "b.h5"]) == []
+    assert check_options(["zsl", "inspect", "--nope"]) == ["zsl inspect: unknown option --nope"]
+    assert check_options(["zsl", "frobnicate"])[0].startswith("unknown command 'frobnicate'")
+
+
+@pytest.mark.parametrize("doc", sorted(p.name for p in (REPO / "docs").glob("*.md")))
+def test_docs_pages_are_linked_from_the_readme(doc):
+    if doc == "DESIGN.md":
+        assert "docs/DESIGN.md" in README
+    else:
+        assert doc in README, f"docs/{doc} is not mentioned in README.md"

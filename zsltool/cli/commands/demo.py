@@ -1,0 +1,65 @@
+"""`zsl demo`: zero-shot audio classification end to end on an embedded dataset, offline."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from zsltool.cli.common import STATE, JsonOpt, OverwriteOpt, emit, info, kv_table, rows_table
+
+
+def _data_table(r: dict):
+    head = {k: r[k] for k in ("data", "classes", "train", "val", "test", "audio", "images", "video")}
+    head["chance (test)"] = f"{r['chance_test']:.3f}"
+    return [kv_table(head, title="demo dataset"), rows_table([{"file": k, "path": v} for k, v in r["files"].items()],
+                                                            title="files")]
+
+
+def _results_table(r: dict):
+    tables = [rows_table(r["rows"], title=f"zero-shot results on {r['n_test']} unseen classes "
+                                          f"(chance {r['chance']:.3f})")]
+    tables.append(rows_table([{"what": k, "path": v} for k, v in r["files"].items()], title="files"))
+    return tables
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("demo")
+    def demo(
+        out: Path = typer.Option(Path("zsl-demo"), "--out", "-o", help="Folder for the data, features, models, "
+                                 "results and plots."),
+        small: bool = typer.Option(False, "--small", help="A smaller, faster setting (18 classes, 1-s clips)."),
+        seed: Optional[int] = typer.Option(None, "--seed", help="Random seed (default: the global --seed)."),
+        data_only: bool = typer.Option(False, "--data-only", help="Only write the dataset (OUT/data): sounds, "
+                                       "images, videos, word vectors, class set, splits and manifests."),
+        video: Optional[bool] = typer.Option(None, "--video/--no-video", help="Also make MP4 videos (with the "
+                                             "sounds as their audio tracks); default: with --data-only only."),
+        threads: Optional[int] = typer.Option(None, "--threads", min=1, help="torch CPU threads (default 1)."),
+        overwrite: bool = OverwriteOpt,
+        json_out: bool = JsonOpt,
+    ):
+        """Run the embedded demo: make described sound classes (a high whistle with fast clicking, a hissing
+        low hum, ...), images, videos and word vectors, then classify unseen classes zero-shot."""
+        seed = STATE.seed if seed is None else seed
+        if data_only:
+            from zsltool.testing.synth import make_demo_dataset
+
+            ds = make_demo_dataset(out / "data", seed=seed, small=small, video=video is not False,
+                                   overwrite=overwrite)
+            info(f"demo dataset in {ds.root}")
+            counts = {"classes": len(ds.classes), "train": len(ds.train), "val": len(ds.val), "test": len(ds.test)}
+            files = {k: str(getattr(ds, k)) for k in ("classes_json", "classes_csv", "descriptions_csv",
+                                                      "word_vectors", "split", "gzsl_split", "audio_manifest",
+                                                      "image_manifest", "video_manifest") if getattr(ds, k)}
+            import json
+
+            n = json.loads(ds.info.read_text(encoding="utf-8"))["counts"]
+            result = {"data": str(ds.root), **counts, "audio": n["audio"], "images": n["images"],
+                      "video": n["video"], "chance_test": ds.chance_test, "seed": seed, "files": files}
+            emit(result, json_out, _data_table)
+            return
+        from zsltool.demo import run_demo
+
+        result = run_demo(out, seed=seed, small=small, video=bool(video), overwrite=overwrite, threads=threads)
+        emit(result, json_out, _results_table)

@@ -1,0 +1,175 @@
+"""``zsl experiment``, ``zsl compare`` and ``zsl plot``: thin shims over ``zsltool.evaluate``."""
+
+from __future__ import annotations
+
+from typing import List, Optional
+
+import click
+import typer
+
+from zsltool.cli.common import STATE, JsonOpt, OverwriteOpt, emit, info, kv_table, rows_table
+
+
+_KINDS = ("confusion", "per-class", "tsne", "cd")
+
+
+def _csv_list(value: Optional[str]) -> Optional[list[str]]:
+    if value is None:
+        return None
+    return [v.strip() for v in value.split(",") if v.strip()]
+
+
+def _experiment_tables(doc: dict):
+    from zsltool.evaluate.tables import table_rows, table_title
+
+    return [rows_table(table_rows(t), title=table_title(t)) for t in doc["tables"]]
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("experiment")
+    def experiment_cmd(
+        audio: str = typer.Option(..., "--audio", help="Instance-level audio embedding file."),
+        split: List[str] = typer.Option(..., "--split", help="Split file; repeat for more table columns "
+                                        "(e.g. one within-category split per category)."),
+        out: str = typer.Option(..., "--out", "-o", help="Output folder (trials/, checkpoints/, results.json, "
+                                "trials.csv, table.csv); re-running resumes it."),
+        video: Optional[str] = typer.Option(None, "--video", help="Instance-level video embedding file."),
+        text: Optional[str] = typer.Option(None, "--text", help="Class-level text embedding file."),
+        image: Optional[str] = typer.Option(None, "--image", help="Class-level image embedding file."),
+        audio_prototypes: Optional[str] = typer.Option(None, "--audio-prototypes",
+                                                       help="Class-level audio prototype file."),
+        hybrid: Optional[str] = typer.Option(None, "--hybrid", help="Class-level hybrid file (zsl combine); "
+                                             "default hybrid = --image ‖ --text."),
+        semantics: Optional[str] = typer.Option(None, "--semantics", help="Comma list of class embeddings: "
+                                                "audio,image,text,hybrid (default: every one whose files are given)."),
+        method: List[str] = typer.Option(["projection"], "--method", help="Method (repeatable)."),
+        arg: List[str] = typer.Option([], "--arg", help="METHOD:KEY=VALUE or KEY=VALUE (all methods), repeatable."),
+        epochs: Optional[int] = typer.Option(None, "--epochs", min=1, help="Epochs (default: the method's)."),
+        batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1, help="Batch size."),
+        lr: Optional[float] = typer.Option(None, "--lr", help="Learning rate."),
+        optimizer: Optional[str] = typer.Option(None, "--optimizer", click_type=click.Choice(["sgd", "adam"]),
+                                                help="Optimiser."),
+        patience: Optional[int] = typer.Option(None, "--patience", min=1, help="Early stopping patience."),
+        modalities: str = typer.Option("both", "--modalities", help="GZSL test modalities, comma list of "
+                                       "audio,video,both."),
+        trials: Optional[str] = typer.Option(None, "--trials", help="Comma list of trial numbers (default: all)."),
+        calibrate: bool = typer.Option(False, "--calibrate", help="GZSL: calibrated stacking, beta chosen on "
+                                       "validation data."),
+        no_retrieval: bool = typer.Option(False, "--no-retrieval", help="GZSL: skip retrieval mAP."),
+        jobs: int = typer.Option(1, "--jobs", "-j", min=1, help="Trials run in parallel processes."),
+        threads: Optional[int] = typer.Option(None, "--threads", min=1, help="torch threads per job "
+                                              "(default: cores / jobs)."),
+        seed: Optional[int] = typer.Option(None, "--seed", help="Seed of every trial (default: global --seed)."),
+        json_out: bool = JsonOpt,
+    ):
+        """Run a paper protocol end to end (train + evaluate every trial) and print its table."""
+        from zsltool.cli.commands.train import parse_method_args
+        from zsltool.evaluate.experiment import ExperimentSpec, run_experiment
+
+        margs: dict = {}
+        for a in arg:
+            head = a.split("=", 1)[0]
+            if ":" in head:
+                m, rest = a.split(":", 1)
+                margs.setdefault(m, {}).update(parse_method_args([rest]))
+            else:
+                for m in method:
+                    margs.setdefault(m, {}).update(parse_method_args([a]))
+        mods = _csv_list(modalities) or ["both"]
+        bad = [m for m in mods if m not in ("audio", "video", "both")]
+        if bad:
+            raise typer.BadParameter(f"unknown modality {bad[0]!r}", param_hint="--modalities")
+        try:
+            tr = [int(x) for x in _csv_list(trials)] if trials else None
+        except ValueError:
+            raise typer.BadParameter(f"{trials!r} is not a comma list of integers", param_hint="--trials") from None
+        spec = ExperimentSpec(audio=audio, splits=list(split), out_dir=out, video=video, text=text, image=image,
+                              audio_prototypes=audio_prototypes, hybrid=hybrid,
+                              semantics=_csv_list(semantics),
+                              methods=list(method), method_args=margs, epochs=epochs, batch_size=batch_size, lr=lr,
+                              optimizer=optimizer, patience=patience, modalities=mods, trials=tr,
+                              seed=STATE.seed if seed is None else seed, jobs=jobs, threads=threads,
+                              calibrate=calibrate, retrieval=not no_retrieval)
+        doc = run_experiment(spec)
+        info(f"{doc['ran']} trial(s) run, {doc['reused']} reused; wrote {out}/results.json, trials.csv, table.csv")
+        emit(doc, json_out, table=_experiment_tables)
+
+    @app.command("compare")
+    def compare_cmd(
+        results: List[str] = typer.Argument(..., help="Results files (zsl evaluate --out, experiment results.json)."),
+        metric: str = typer.Option("auto", "--metric", help="Metric to rank by: auto (HM for GZSL, else top1), "
+                                   "top1, mean_class_acc, S, U, HM, mAP."),
+        by: str = typer.Option("method", "--by", click_type=click.Choice(["method", "semantic", "file"]),
+                               help="What is compared: methods, class-embedding sources, or files."),
+        alpha: float = typer.Option(0.05, "--alpha", help="Significance level (0.05 or 0.10 from Demšar's table)."),
+        plot: Optional[str] = typer.Option(None, "--plot", help="Write the critical-difference diagram (PNG)."),
+        out: Optional[str] = typer.Option(None, "--out", "-o", help="Write the comparison as JSON (a .png path "
+                                          "writes the CD diagram instead)."),
+        overwrite: bool = OverwriteOpt,
+        json_out: bool = JsonOpt,
+    ):
+        """Friedman test and Nemenyi critical difference (Demšar 2006) over trials/splits; CD diagram."""
+        from zsltool.evaluate.compare import compare_results
+
+        if not 0 < alpha < 1:
+            raise typer.BadParameter("alpha must be between 0 and 1", param_hint="--alpha")
+        comp = compare_results(results, metric=metric, by=by, alpha=alpha)
+        if out and out.lower().endswith(".png"):
+            plot, out = plot or out, None
+        if out:
+            from zsltool.utils import atomic_write_json, check_output
+
+            atomic_write_json(check_output(out, overwrite), comp)
+            info(f"wrote {out}")
+        if plot:
+            from zsltool.evaluate.plot import plot_cd_diagram
+
+            plot_cd_diagram(plot, [m["name"] for m in comp["methods"]], [m["avg_rank"] for m in comp["methods"]],
+                            comp["cd"], title=f"critical difference ({comp['metric']}, N = {comp['n_blocks']})",
+                            overwrite=overwrite)
+            info(f"wrote {plot}")
+        head = {k: v for k, v in comp.items() if k not in ("methods", "pairwise")}
+        emit(comp, json_out, table=lambda c: [kv_table(head, title="zsl compare"),
+                                              rows_table(c["methods"], title="average ranks"),
+                                              rows_table(c["pairwise"], title="pairwise (Nemenyi)")])
+
+    @app.command("plot")
+    def plot_cmd(
+        inputs: List[str] = typer.Argument(..., help="[KIND] INPUT...: KIND is confusion, per-class, tsne or cd "
+                                           "(or give --kind); INPUT a results file, a checkpoint, or for cd a "
+                                           "compare --out JSON / results files."),
+        out: str = typer.Option(..., "--out", "-o", help="PNG file, or a folder (one <kind>.png per figure)."),
+        kind: Optional[str] = typer.Option(None, "--kind", click_type=click.Choice(list(_KINDS)),
+                                           help="Figure kind (default: auto: a checkpoint gives t-SNE + confusion, "
+                                                "a results file confusion + per-class)."),
+        audio: Optional[str] = typer.Option(None, "--audio", help="Checkpoint input: instance-level audio file."),
+        video: Optional[str] = typer.Option(None, "--video", help="Checkpoint input: instance-level video file."),
+        split: Optional[str] = typer.Option(None, "--split", help="Checkpoint input: split file."),
+        trial: Optional[int] = typer.Option(None, "--trial", min=0, help="Checkpoint input: trial."),
+        modality: Optional[str] = typer.Option(None, "--modality", click_type=click.Choice(["audio", "video"]),
+                                               help="tsne: which instance embeddings (default: every one the "
+                                                    "model uses)."),
+        layout: str = typer.Option("tsne", "--layout", click_type=click.Choice(["tsne", "pca"]),
+                                   help="tsne: 2-D layout (t-SNE needs scikit-learn; falls back to PCA)."),
+        per_class_max: int = typer.Option(50, "--max-per-class", min=1, help="tsne: instances per class."),
+        metric: str = typer.Option("auto", "--metric", help="cd: metric when comparing results files."),
+        overwrite: bool = OverwriteOpt,
+        json_out: bool = JsonOpt,
+    ):
+        """Figures as PNG: confusion matrix, per-class bars, t-SNE (paper 004 Fig. 6), CD diagram."""
+        from zsltool.evaluate.figures import make_plots
+
+        args = list(inputs)
+        k = kind or "auto"
+        if args and args[0] in _KINDS:
+            if kind and kind != args[0]:
+                raise typer.BadParameter(f"kind given twice ({args[0]} and --kind {kind})", param_hint="--kind")
+            k = args.pop(0)
+        if not args:
+            raise typer.BadParameter("no input file", param_hint="INPUTS")
+        paths = make_plots(k, args, out, audio=audio, video=video, split=split, trial=trial, modality=modality,
+                           layout=layout, max_per_class=per_class_max, metric=metric, seed=STATE.seed,
+                           overwrite=overwrite)
+        for p in paths:
+            info(f"wrote {p}")
+        emit({"plots": [str(p) for p in paths]}, json_out)

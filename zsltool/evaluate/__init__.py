@@ -1,0 +1,1 @@
+"""Evaluation: metrics, retrieval, checkpoint evaluation, experiments, comparisons, plots and tables."""

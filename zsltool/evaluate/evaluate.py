@@ -1,0 +1,277 @@
+"""Evaluate a checkpoint on embedding files: ZSL top-1 / mean per-class accuracy, GZSL S/U/HM with calibrated
+stacking, and retrieval mAP (class text -> instances).
+
+Which rows are tested (docs/evaluate.md):
+
+* ZSL trial: every instance whose single label is a ``test`` class, ranked among the ``test`` classes.
+* GZSL trial: ``instances.test_seen`` plus every instance of an ``unseen`` class (except those kept apart in
+  ``instances.val_unseen``), ranked among seen + unseen.
+  Calibrated stacking's beta is either given (``beta``) or chosen on validation rows only
+  (``calibrate=True``): ``instances.val`` (seen) plus ``instances.val_unseen`` (``zsl split --protocol gzsl
+  --unseen-val-fraction F``), or else instances of the trial's ``val`` classes that are neither seen nor unseen
+  (without either, HM on validation is undefined and a ZslError says so).
+  The test rows are read only after beta is fixed.
+* Modality: ``both`` uses every modality the model has (rows missing one use the other), ``audio`` /
+  ``video`` force one modality and drop rows where it is invalid.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from zsltool.errors import ZslError
+from zsltool.evaluate import metrics as M
+from zsltool.evaluate.results import make_manifest, results_doc
+from zsltool.evaluate.retrieval import rank_instances, retrieval_metrics
+
+log = logging.getLogger("zsltool.evaluate")
+MODALITIES = ("both", "audio", "video")
+
+
+@dataclass
+class Loaded:
+    ckpt: dict
+    model: object
+    inputs: object
+    trial: object
+    split_path: Path
+    trial_index: int
+    modality: str
+    mods: tuple
+    config: dict
+
+
+def _load_instances(audio, video):
+    """Instance files as ``zsltool.train.data.Inputs`` (no semantic files: the checkpoint holds them)."""
+    from zsltool.store import check_same_class_set, read_embeddings
+    from zsltool.train.data import Inputs
+
+    a = read_embeddings(audio, kind="instance")
+    v = vX = vvalid = None
+    if video:
+        v = read_embeddings(video, kind="instance")
+        vi = v.id_index()
+        rows = np.array([vi.get(i, -1) for i in a.ids], dtype=np.int64)
+        if len(a.ids) and not np.any(rows >= 0):
+            raise ZslError(f"{audio} and {video} share no ids", hint="audio and video rows are matched by id")
+        vX = np.where(rows[:, None] >= 0, v.X[np.maximum(rows, 0)], 0).astype(np.float32)
+        vvalid = (rows >= 0) & v.valid[np.maximum(rows, 0)]
+        check_same_class_set([a, v])
+    h = a.meta.class_set_sha256 or (v.meta.class_set_sha256 if v is not None else "")
+    return Inputs(audio=a, video=v, video_X=vX, video_valid=vvalid, semantic=None, class_set_sha256=h)
+
+
+def load_for_evaluation(checkpoint, *, audio=None, video=None, split=None, trial=None,
+                        modality: str = "both") -> Loaded:
+    """Checkpoint + instance files + split trial, cross-checked. Missing paths default to the training ones."""
+    from zsltool.classes.splits import load_split
+    from zsltool.train.checkpoint import build_model, load_checkpoint
+    from zsltool.train.data import check_model_inputs
+
+    if modality not in MODALITIES:
+        raise ZslError(f"unknown modality {modality!r}", hint="use both, audio or video")
+    ckpt = load_checkpoint(checkpoint)
+    cfg = ckpt.get("config") or {}
+    audio = audio or cfg.get("audio")
+    video = video if video is not None else cfg.get("video")
+    split = split or cfg.get("split")
+    trial = int(cfg.get("trial", 0)) if trial is None else int(trial)
+    if not audio:
+        raise ZslError("no audio embedding file given", hint="pass --audio FILE")
+    if not split:
+        raise ZslError("no split file given", hint="pass --split FILE")
+    model = build_model(ckpt)
+    if modality == "video" and not model.uses_video:
+        raise ZslError(f"method {ckpt['method']!r} was trained without video", hint="use --modality audio or both")
+    if modality in ("both", "video") and model.uses_video and not video:
+        if modality == "video":
+            raise ZslError("--modality video needs a video embedding file", hint="pass --video FILE")
+        log.warning("no video file: scoring with audio only")
+    inputs = _load_instances(audio, video if model.uses_video else None)
+    ck_hash = ckpt.get("class_set_sha256") or ""
+    if ck_hash and inputs.class_set_sha256 and ck_hash != inputs.class_set_sha256:
+        raise ZslError(f"{audio} was built from class set {inputs.class_set_sha256[:12]}, but the checkpoint was "
+                       f"trained on class set {ck_hash[:12]}", hint="evaluate on files made from the same class set")
+    sp = load_split(split)
+    if sp.class_set_sha256 and inputs.class_set_sha256 and sp.class_set_sha256 != inputs.class_set_sha256:
+        raise ZslError(f"{split} was made for class set {sp.class_set_sha256[:12]}, but {audio} was built from "
+                       f"class set {inputs.class_set_sha256[:12]}", hint="use a split made from the same class set")
+    check_model_inputs(model, _DimView(inputs, ckpt))
+    if modality == "audio":
+        mods = ("audio",)
+    elif modality == "video":
+        mods = ("video",)
+    else:
+        mods = tuple(m for m in model.modalities if m == "audio" or (model.uses_video and inputs.video is not None))
+    return Loaded(ckpt=ckpt, model=model, inputs=inputs, trial=sp.trial(trial), split_path=Path(split),
+                  trial_index=trial, modality=modality, mods=mods,
+                  config={"checkpoint": str(checkpoint), "audio": str(audio), "video": str(video) if video else None,
+                          "split": str(split), "trial": trial, "modality": modality, "method": ckpt["method"],
+                          "semantic": cfg.get("semantic"), "train_config": cfg})
+
+
+class _DimView:
+    """What ``check_model_inputs`` reads, with the semantic dimension taken from the checkpoint."""
+
+    def __init__(self, inputs, ckpt):
+        self.audio, self.video = inputs.audio, inputs.video
+
+        class _S:
+            dim = int(ckpt["semantic"]["embeddings"].shape[1])
+            name = "checkpoint's semantic"
+
+        self.semantic = _S()
+
+
+def score(ld: Loaded, classes, ids=None, device: str = "cpu"):
+    """(instances, scores) of the rows whose single label is in ``classes`` (restricted to ``ids``)."""
+    from zsltool.train.checkpoint import semantic_matrix
+    from zsltool.train.data import compute_scores, select_instances
+
+    inst = select_instances(ld.inputs, list(classes), ids=ids, modalities=ld.mods)
+    C = semantic_matrix(ld.ckpt, list(classes)).numpy()
+    mod = ld.modality if ld.modality != "both" else ("both" if "video" in ld.mods else "audio")
+    if mod == "both" and "audio" not in ld.mods:
+        mod = "video"
+    s = compute_scores(ld.model, C, inst, modality=mod, device=device)
+    return inst, s
+
+
+def _test_unseen_rows(inst, seen_mask, held_out: set) -> np.ndarray:
+    """Rows of unseen classes that are test rows (not kept apart for validation)."""
+    if not len(inst):
+        return np.zeros(0, bool)
+    return ~seen_mask[inst.labels] & np.array([i not in held_out for i in inst.ids], dtype=bool)
+
+
+def _per_class_rows(classes, labels, pred, seen=None) -> list[dict]:
+    rows = []
+    for c, cid in enumerate(classes):
+        sel = labels == c
+        n = int(sel.sum())
+        k = int((pred[sel] == c).sum())
+        r = {"class": cid, "n": n, "correct": k, "accuracy": (k / n) if n else None}
+        if seen is not None:
+            r["seen"] = bool(seen[c])
+        rows.append(r)
+    return rows
+
+
+def _inputs_of(ld: Loaded) -> list:
+    paths = [ld.ckpt.get("path"), ld.config["audio"], ld.config["video"], ld.config["split"]]
+    return [p for p in paths if p]
+
+
+def evaluate_loaded(ld: Loaded, *, beta: float | None = None, calibrate: bool = False,
+                    betas=None, seed: int = 0, device: str = "cpu") -> dict:
+    """The results document (format ``zsl.results``) of one checkpoint on one trial."""
+    t = ld.trial
+    config = {**ld.config, "beta": beta, "calibrate": calibrate}
+    if not t.is_gzsl:
+        classes = list(t.test)
+        inst, s = score(ld, classes, device=device)
+        if len(inst) == 0:
+            raise ZslError(f"no test instances: no usable row of {ld.config['audio']} has a single label among the "
+                           f"{len(classes)} test classes of trial {ld.trial_index}")
+        r = M.zsl_metrics(s, inst.labels)
+        cm = M.confusion_matrix(inst.labels, r["y_pred"], len(classes))
+        metrics = {"top1": r["top1"], "mean_class_acc": r["mean_class_acc"], "n_test": len(inst),
+                   "n_classes": len(classes), "chance": 1.0 / len(classes)}
+        return results_doc("zsl", make_manifest(config, _inputs_of(ld), seed), metrics,
+                           per_class=_per_class_rows(classes, inst.labels, r["y_pred"]),
+                           confusion={"classes": classes, "matrix": cm})
+    classes = list(t.seen) + list(t.unseen)
+    seen_mask = np.array([c in set(t.seen) for c in classes])
+    extra = {}
+    held_out = set(t.instances.get("val_unseen") or [])
+    if calibrate and held_out:
+        vi, val_s = score(ld, classes, ids=list(t.instances.get("val") or []) + sorted(held_out), device=device)
+        val_y = vi.labels
+        beta, curve = M.search_beta(val_s, val_y, seen_mask, betas)
+        extra["beta_curve"] = curve
+        log.info(f"calibrated stacking: beta = {beta:.4g} (chosen on {len(val_y)} validation rows)")
+    elif calibrate:
+        seen, taken = list(t.seen), set(t.seen) | set(t.unseen)
+        val_unseen = [c for c in t.val if c not in taken]
+        vclasses = seen + val_unseen
+        vmask = np.array([True] * len(seen) + [False] * len(val_unseen))
+        vi, vs = score(ld, vclasses, ids=list(t.instances.get("val") or []), device=device)
+        val_s, val_y = vs, vi.labels
+        if val_unseen:
+            ui, us = score(ld, vclasses, device=device)
+            keep = ui.labels >= len(seen)
+            val_s, val_y = np.vstack([vs, us[keep]]), np.concatenate([vi.labels, ui.labels[keep]])
+        beta, curve = M.search_beta(val_s, val_y, vmask, betas)
+        extra["beta_curve"] = curve
+        log.info(f"calibrated stacking: beta = {beta:.4g} (chosen on {len(val_y)} validation rows)")
+    beta = 0.0 if beta is None else float(beta)
+    test_ids = list(t.instances.get("test_seen") or [])
+    si, ss = score(ld, list(t.seen) + list(t.unseen), ids=test_ids, device=device)
+    ui, us = score(ld, classes, device=device)
+    unseen_rows = _test_unseen_rows(ui, seen_mask, held_out)
+    y = np.concatenate([si.labels, ui.labels[unseen_rows]])
+    sc = np.vstack([ss, us[unseen_rows]])
+    if len(y) == 0:
+        raise ZslError(f"no GZSL test instances in {ld.config['audio']} for trial {ld.trial_index}")
+    res = M.gzsl_metrics(sc, y, seen_mask, beta=beta)
+    raw = M.gzsl_metrics(sc, y, seen_mask, beta=0.0)
+    cm = M.confusion_matrix(y, res.y_pred, len(classes))
+    metrics = {"S": res.S, "U": res.U, "HM": res.HM, "beta": beta, "beta_source": "validation" if calibrate else
+               "given", "top1": res.top1, "uncalibrated": raw.metrics(), "n_test_seen": int(len(si)),
+               "n_test_unseen": int(unseen_rows.sum()), "n_classes": len(classes)}
+    config["beta"] = beta
+    return results_doc("gzsl", make_manifest(config, _inputs_of(ld), seed), metrics,
+                       per_class=_per_class_rows(classes, y, res.y_pred, seen_mask),
+                       confusion={"classes": classes, "matrix": cm}, **extra)
+
+
+def evaluate_checkpoint(checkpoint, *, audio=None, video=None, split=None, trial=None, modality="both",
+                        beta=None, calibrate=False, seed: int = 0, device: str = "cpu") -> dict:
+    from zsltool.utils import resolve_device
+
+    device = resolve_device(device)
+    ld = load_for_evaluation(checkpoint, audio=audio, video=video, split=split, trial=trial, modality=modality)
+    ld.model.to(device)
+    return evaluate_loaded(ld, beta=beta, calibrate=calibrate, seed=seed, device=device)
+
+
+def retrieve_checkpoint(checkpoint, *, audio=None, video=None, split=None, trial=None, modality="both",
+                        top: int | None = None, seed: int = 0, device: str = "cpu") -> dict:
+    """Class text -> instances retrieval over the trial's test rows: AP per class, mAP, GZSL S/U/HM of mAP."""
+    from zsltool.utils import resolve_device
+
+    device = resolve_device(device)
+    ld = load_for_evaluation(checkpoint, audio=audio, video=video, split=split, trial=trial, modality=modality)
+    ld.model.to(device)
+    t = ld.trial
+    if t.is_gzsl:
+        classes = list(t.seen) + list(t.unseen)
+        seen_mask = np.array([c in set(t.seen) for c in classes])
+        si, ss = score(ld, classes, ids=list(t.instances.get("test_seen") or []), device=device)
+        ui, us = score(ld, classes, device=device)
+        keep = _test_unseen_rows(ui, seen_mask, set(t.instances.get("val_unseen") or []))
+        ids = si.ids + [i for i, k in zip(ui.ids, keep) if k]
+        labels = np.concatenate([si.labels, ui.labels[keep]])
+        sc = np.vstack([ss, us[keep]])
+    else:
+        classes, seen_mask = list(t.test), None
+        inst, sc = score(ld, classes, device=device)
+        ids, labels = inst.ids, inst.labels
+    if len(ids) == 0:
+        raise ZslError(f"no test instances for retrieval in {ld.config['audio']} (trial {ld.trial_index})")
+    onehot = np.zeros((len(ids), len(classes)), dtype=bool)
+    onehot[np.arange(len(ids)), labels] = True
+    r = retrieval_metrics(sc, onehot, seen_mask)
+    metrics = {k: r[k] for k in ("mAP", "S", "U", "HM") if k in r}
+    metrics["n_instances"] = len(ids)
+    per_class = [{"class": c, "ap": r["per_class_ap"][i], "n_relevant": int(onehot[:, i].sum()),
+                  **({"seen": bool(seen_mask[i])} if seen_mask is not None else {})} for i, c in enumerate(classes)]
+    ranked = rank_instances(sc, ids, top=top)
+    config = {**ld.config, "top": top}
+    return results_doc("retrieval", make_manifest(config, _inputs_of(ld), seed), metrics, per_class=per_class,
+                       ranked=[{"class": c, "ranked": [{"id": i, "score": s} for i, s in rk]}
+                               for c, rk in zip(classes, ranked)])

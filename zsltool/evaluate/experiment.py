@@ -1,0 +1,258 @@
+"""Paper protocols end to end: for every split file × trial × method × class-embedding source, train a model,
+evaluate it, and aggregate the trials into the papers' tables.
+
+Output folder layout (``out_dir``)::
+
+    trials/<split>.t<K>.<method>.<semantic>.json   one zsl.results file per trial (with its config hash)
+    checkpoints/<same name>.pt                     the trained checkpoint of that trial
+    results.json                                   zsl.results (task "experiment"): records + tables
+    trials.csv, table.csv                          the same as CSV
+
+A trial whose JSON already exists with the same config hash (training config, input file hashes, evaluation
+settings) is read back instead of recomputed, so an interrupted run continues where it stopped.
+``jobs > 1`` runs trials in separate processes (spawned, each with ``threads`` torch threads).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from zsltool.errors import ZslError
+from zsltool.evaluate import tables as T
+from zsltool.evaluate.results import (csv_text, jsonable, load_results, make_manifest, results_doc,
+                                      write_results)
+from zsltool.utils import atomic_write_text, sha256_file, sha256_json
+
+log = logging.getLogger("zsltool.evaluate.experiment")
+SEMANTIC_SOURCES = {"audio": ("audio_prototypes",), "image": ("image",), "text": ("text",),
+                    "hybrid": ("image", "text")}
+
+
+@dataclass
+class ExperimentSpec:
+    audio: str
+    splits: list[str]
+    out_dir: str
+    video: str | None = None
+    text: str | None = None
+    image: str | None = None
+    audio_prototypes: str | None = None
+    hybrid: str | None = None                   # a ready class-level hybrid file (else image ‖ text)
+    semantics: list[str] | None = None          # default: every source whose file(s) are given
+    methods: list[str] = field(default_factory=lambda: ["projection"])
+    method_args: dict = field(default_factory=dict)   # {method: {arg: value}}
+    epochs: int | None = None
+    batch_size: int | None = None
+    lr: float | None = None
+    optimizer: str | None = None
+    patience: int | None = None
+    modalities: list[str] = field(default_factory=lambda: ["both"])   # GZSL test modalities
+    trials: list[int] | None = None
+    seed: int = 0
+    jobs: int = 1
+    threads: int | None = None
+    calibrate: bool = False
+    retrieval: bool = True                      # GZSL: also retrieval S/U/HM of mAP (paper 004 Table 2)
+
+
+def _column_label(split, path: Path) -> str:
+    p = split.params or {}
+    if split.protocol == "within" and p.get("category"):
+        return str(p["category"])
+    if split.protocol == "across" and p.get("categories"):
+        return " + ".join(str(c) for c in p["categories"])
+    if split.protocol == "random":
+        return "Accuracy"
+    return path.stem
+
+
+def _semantics(spec: ExperimentSpec) -> list[str]:
+    given = {k for k in ("text", "image", "audio_prototypes") if getattr(spec, k)}
+    sems = spec.semantics or [s for s in T.SEMANTIC_ORDER
+                              if set(SEMANTIC_SOURCES[s]) <= given or (s == "hybrid" and spec.hybrid)]
+    if not sems:
+        raise ZslError("no class-embedding source", hint="pass --text, --image and/or --audio-prototypes")
+    for s in sems:
+        if s not in SEMANTIC_SOURCES:
+            raise ZslError(f"unknown class-embedding source {s!r}", hint="use audio, image, text or hybrid")
+        missing = [] if (s == "hybrid" and spec.hybrid) else [k for k in SEMANTIC_SOURCES[s] if not getattr(spec, k)]
+        if missing:
+            opt = ", ".join("--" + k.replace("_", "-") for k in missing)
+            raise ZslError(f"class embeddings {s!r} need {opt}")
+    return sems
+
+
+def plan(spec: ExperimentSpec) -> list[dict]:
+    """Every unit of work (one trained + evaluated model) with its config hash."""
+    from zsltool.classes.splits import load_split
+    from zsltool.methods import METHOD_NAMES
+
+    if not spec.splits:
+        raise ZslError("no split file given", hint="pass --split FILE (repeat it for several columns)")
+    bad = [m for m in spec.methods if m not in METHOD_NAMES]
+    if bad:
+        raise ZslError(f"unknown method {bad[0]!r}", hint=f"choose from {', '.join(sorted(METHOD_NAMES))}")
+    sems = _semantics(spec)
+    files = {k: getattr(spec, k) for k in ("audio", "video", "text", "image", "audio_prototypes", "hybrid")
+             if getattr(spec, k)}
+    hashes = {k: sha256_file(v) for k, v in files.items()}
+    threads = spec.threads or max(1, (os.cpu_count() or 1) // max(1, spec.jobs))
+    units, labels = [], {}
+    for sp_path in spec.splits:
+        split = load_split(sp_path)
+        label = _column_label(split, Path(sp_path))
+        if label in labels.values():
+            label = Path(sp_path).stem
+        labels[sp_path] = label
+        ks = spec.trials if spec.trials is not None else range(len(split.trials))
+        for k in ks:
+            trial = split.trial(k)
+            for m in spec.methods:
+                for s in sems:
+                    train = {"audio": spec.audio, "video": spec.video, "split": str(sp_path), "trial": int(k),
+                             "semantic": s, "text": spec.text, "image": spec.image,
+                             "audio_prototypes": spec.audio_prototypes, "method": m,
+                             "method_args": dict(spec.method_args.get(m, {})), "epochs": spec.epochs,
+                             "batch_size": spec.batch_size, "lr": spec.lr, "optimizer": spec.optimizer,
+                             "patience": spec.patience, "seed": spec.seed, "device": "cpu",
+                             "semantic_file": spec.hybrid if s == "hybrid" else None}
+                    evalc = {"modalities": list(spec.modalities), "calibrate": spec.calibrate,
+                             "retrieval": spec.retrieval}
+                    key = {"train": train, "eval": evalc, "inputs": hashes, "split_sha256": sha256_file(sp_path)}
+                    name = f"{Path(sp_path).stem}.t{k}.{m}.{s}"
+                    units.append({"name": name, "config_hash": sha256_json(key), "train": train, "eval": evalc,
+                                  "column": label, "protocol": split.protocol, "task": "gzsl" if trial.is_gzsl
+                                  else "zsl", "threads": threads, "out_dir": str(spec.out_dir)})
+    names = [u["name"] for u in units]
+    if len(set(names)) != len(names):
+        raise ZslError("two split files share a file name", hint="give each split file a distinct name")
+    return units
+
+
+def trial_path(unit: dict) -> Path:
+    return Path(unit["out_dir"]) / "trials" / f"{unit['name']}.json"
+
+
+def run_unit(unit: dict) -> dict:
+    """Train + evaluate one unit and write its trial file; returns its record. Runs in worker processes."""
+    from zsltool.evaluate.evaluate import evaluate_checkpoint, retrieve_checkpoint
+    from zsltool.train.config import TrainConfig
+    from zsltool.train.loop import train
+
+    out = Path(unit["out_dir"])
+    ckpt = out / "checkpoints" / f"{unit['name']}.pt"
+    ckpt.parent.mkdir(parents=True, exist_ok=True)
+    cfg = TrainConfig(out=str(ckpt), overwrite=True, threads=unit["threads"], **unit["train"])
+    tr = train(cfg)
+    by_mod, retr, docs = {}, {}, {}
+    mods = unit["eval"]["modalities"] if unit["task"] == "gzsl" else ["both"]
+    for mod in mods:
+        d = evaluate_checkpoint(ckpt, modality=mod, calibrate=unit["eval"]["calibrate"], seed=unit["train"]["seed"])
+        docs[mod] = d
+        by_mod[mod] = d["metrics"]
+        if unit["task"] == "gzsl" and unit["eval"]["retrieval"]:
+            r = retrieve_checkpoint(ckpt, modality=mod, top=1, seed=unit["train"]["seed"])
+            retr[mod] = r["metrics"]
+    first = docs[mods[0]]
+    record = {k: unit[k] for k in ("name", "config_hash", "task", "column", "protocol")}
+    record.update(split=unit["train"]["split"], trial=unit["train"]["trial"], method=unit["train"]["method"],
+                  semantic=unit["train"]["semantic"], modality=mods[0], metrics=by_mod, retrieval=retr,
+                  train={"best_metric": tr.best_metric, "best_value": tr.best_value, "best_epoch": tr.best_epoch,
+                         "epochs_run": tr.epochs_run, "checkpoint": str(ckpt)})
+    doc = results_doc(unit["task"], first["manifest"] | {"config": {"unit": unit}}, first["metrics"],
+                      per_class=first.get("per_class"), confusion=first.get("confusion"),
+                      config_hash=unit["config_hash"], record=record)
+    write_results(trial_path(unit), doc, overwrite=True)
+    return jsonable(record)
+
+
+def finished_record(unit: dict) -> dict | None:
+    p = trial_path(unit)
+    if not p.exists():
+        return None
+    try:
+        doc = load_results(p)
+    except ZslError:
+        return None
+    if doc.get("config_hash") != unit["config_hash"] or "record" not in doc:
+        return None
+    return doc["record"]
+
+
+def run_experiment(spec: ExperimentSpec, progress=None) -> dict:
+    """Run (or resume) every unit, then write results.json / trials.csv / table.csv; returns the results doc."""
+    import multiprocessing as mp
+
+    units = plan(spec)
+    out = Path(spec.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    records: dict[str, dict] = {}
+    todo = []
+    for u in units:
+        rec = finished_record(u)
+        if rec is not None:
+            records[u["name"]] = rec
+        else:
+            todo.append(u)
+    log.info(f"experiment: {len(units)} trials, {len(units) - len(todo)} already done, {len(todo)} to run "
+             f"with {spec.jobs} job(s)")
+    if spec.jobs <= 1 or len(todo) <= 1:
+        for n, u in enumerate(todo, 1):
+            log.info(f"[{n}/{len(todo)}] {u['name']}")
+            records[u["name"]] = run_unit(u)
+    else:
+        with ProcessPoolExecutor(max_workers=spec.jobs, mp_context=mp.get_context("spawn")) as ex:
+            futs = {u["name"]: ex.submit(run_unit, u) for u in todo}
+            for n, (name, f) in enumerate(futs.items(), 1):
+                records[name] = f.result()
+                log.info(f"[{n}/{len(todo)}] done {name}")
+    ordered = [records[u["name"]] for u in units]
+    tables = build_tables(ordered)
+    inputs = [p for p in [spec.audio, spec.video, spec.text, spec.image, spec.audio_prototypes, spec.hybrid,
+                          *spec.splits] if p]
+    doc = results_doc("experiment", make_manifest(asdict(spec), inputs, spec.seed), summary_metrics(tables),
+                      tables=tables, trials=ordered, ran=len(todo), reused=len(units) - len(todo))
+    write_results(out / "results.json", doc, overwrite=True)
+    atomic_write_text(out / "trials.csv", csv_text(trial_rows(ordered)))
+    atomic_write_text(out / "table.csv", "".join(
+        f"# {T.table_title(t)}\n" + csv_text(T.table_rows(t)) for t in tables))
+    return doc
+
+
+def build_tables(records: list[dict]) -> list[dict]:
+    tabs = []
+    if any(r["task"] == "zsl" for r in records):
+        tabs.append(T.zsl_table(records))
+    if any(r["task"] == "gzsl" for r in records):
+        tabs.append(T.gzsl_table(records))
+        if any(r.get("retrieval") for r in records if r["task"] == "gzsl"):
+            tabs.append(T.gzsl_table(records, retrieval=True))
+    return tabs
+
+
+def summary_metrics(tables: list[dict]) -> dict:
+    out = {}
+    for t in tables:
+        for r in t["rows"]:
+            label = " / ".join(x for x in (r["method"], r["class_embeddings"], r.get("test")) if x)
+            for c, cell in r["cells"].items():
+                out[f"{t['kind']}: {label}: {c}"] = cell["mean"]
+    return out
+
+
+def trial_rows(records: list[dict]) -> list[dict]:
+    rows = []
+    for r in records:
+        for mod, m in r["metrics"].items():
+            row = {"split": r["split"], "column": r["column"], "trial": r["trial"], "method": r["method"],
+                   "semantic": r["semantic"], "task": r["task"], "modality": mod}
+            for k in ("top1", "mean_class_acc", "S", "U", "HM", "beta"):
+                row[k] = m.get(k)
+            ret = (r.get("retrieval") or {}).get(mod) or {}
+            row.update({f"map_{k}": ret.get(k) for k in ("S", "U", "HM")})
+            rows.append(row)
+    return rows

@@ -1,0 +1,168 @@
+"""Figures from files: confusion matrix and per-class bars from a results file, t-SNE from a checkpoint,
+CD diagram from a comparison (``zsl compare --json`` output or results files)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from zsltool.errors import ZslError
+from zsltool.evaluate import plot as P
+
+log = logging.getLogger("zsltool.evaluate.figures")
+KINDS = ("confusion", "per-class", "tsne", "cd")
+
+
+def _results(path) -> dict:
+    from zsltool.evaluate.results import load_results
+
+    return load_results(path)
+
+
+def confusion_from_results(path, out, overwrite=False, normalize=True) -> Path:
+    doc = _results(path)
+    conf = doc.get("confusion")
+    if not conf:
+        raise ZslError(f"{path} holds no confusion matrix", hint="use a results file of zsl evaluate --out")
+    return P.plot_confusion(out, conf["matrix"], conf["classes"], normalize=normalize, overwrite=overwrite)
+
+
+def per_class_from_results(path, out, overwrite=False) -> Path:
+    doc = _results(path)
+    rows = doc.get("per_class") or []
+    if not rows:
+        raise ZslError(f"{path} holds no per-class rows", hint="use a results file of zsl evaluate or retrieve")
+    key = "accuracy" if "accuracy" in rows[0] else "ap"
+    chance = (doc.get("metrics") or {}).get("chance")
+    return P.plot_per_class(out, [r["class"] for r in rows], [r.get(key) for r in rows],
+                            ylabel="accuracy" if key == "accuracy" else "average precision", chance=chance,
+                            overwrite=overwrite)
+
+
+def cd_from_inputs(paths, out, overwrite=False, metric="auto", by="method", alpha=0.05) -> Path:
+    """A CD diagram from one ``zsl compare --json`` file, or by comparing results files."""
+    from zsltool.evaluate.compare import compare_results
+    from zsltool.formats import load_json
+
+    comp = None
+    if len(paths) == 1:
+        data = load_json(paths[0], "comparison or results file")
+        if isinstance(data, dict) and "cd" in data and "methods" in data:
+            comp = data
+    if comp is None:
+        comp = compare_results(paths, metric=metric, by=by, alpha=alpha)
+    names = [m["name"] for m in comp["methods"]]
+    ranks = [m["avg_rank"] for m in comp["methods"]]
+    return P.plot_cd_diagram(out, names, ranks, comp["cd"],
+                             title=f"critical difference ({comp.get('metric', '')}, N = {comp.get('n_blocks')})",
+                             overwrite=overwrite)
+
+
+def tsne_from_checkpoint(checkpoint, out, *, audio=None, video=None, split=None, trial=None, modality="audio",
+                         method="tsne", max_per_class: int = 50, seed: int = 0, overwrite=False) -> Path:
+    """Paper 004 Fig. 6: test instances in the learned space (the model's ``embed``), class text as stars."""
+    import torch
+
+    from zsltool.evaluate.evaluate import load_for_evaluation
+    from zsltool.train.checkpoint import semantic_matrix
+    from zsltool.train.data import select_instances
+
+    if modality not in ("audio", "video"):
+        raise ZslError("t-SNE plots one modality", hint="use --modality audio or video")
+    ld = load_for_evaluation(checkpoint, audio=audio, video=video, split=split, trial=trial, modality=modality)
+    t = ld.trial
+    classes = (list(t.seen) + list(t.unseen)) if t.is_gzsl else list(t.test)
+    inst = select_instances(ld.inputs, classes, modalities=(modality,))
+    if len(inst) == 0:
+        raise ZslError("no instances of the trial's test classes to plot")
+    rng = np.random.default_rng(seed)
+    keep = np.concatenate([rng.permutation(np.nonzero(inst.labels == c)[0])[:max_per_class]
+                           for c in range(len(classes))]).astype(np.int64)
+    keep.sort()
+    X = inst.audio[keep] if modality == "audio" else inst.video[keep]
+    C = semantic_matrix(ld.ckpt, classes)
+    with torch.no_grad():
+        try:
+            e = ld.model.embed(class_emb=C, **{modality: torch.as_tensor(X)})
+            pts, stars = e[modality].numpy(), e["class"].numpy()
+            title = f"t-SNE of {ld.ckpt['method']} {modality} embeddings (stars: class embeddings)"
+        except (NotImplementedError, KeyError):
+            log.warning(f"method {ld.ckpt['method']!r} has no shared embedding space: plotting the input features "
+                        "without class stars")
+            pts, stars, title = X, None, f"t-SNE of the {modality} input features"
+    if stars is not None and stars.shape[1] != pts.shape[1]:
+        stars = None
+    return P.plot_embedding(out, pts, inst.labels[keep], classes, stars, method=method, seed=seed, title=title,
+                            overwrite=overwrite)
+
+
+def _target(out, name: str) -> Path:
+    """``out`` itself when it names a .png file, else ``out/<name>.png`` (a folder)."""
+    p = Path(out)
+    if p.suffix.lower() == ".png":
+        return p
+    p.mkdir(parents=True, exist_ok=True)
+    return p / f"{name}.png"
+
+
+def make_plots(kind: str, inputs, out, *, audio=None, video=None, split=None, trial=None, modality=None,
+               layout="tsne", max_per_class=50, metric="auto", seed=0, overwrite=False) -> list[Path]:
+    """The ``zsl plot`` entry point. ``kind`` "auto": a checkpoint gives t-SNE + confusion, a results file gives
+    confusion + per-class bars. ``out`` is a .png file (one figure) or a folder (``<kind>.png`` inside)."""
+    from zsltool.formats import load_json
+
+    inputs = [str(i) for i in inputs]
+    if kind not in KINDS + ("auto",):
+        raise ZslError(f"unknown plot kind {kind!r}", hint=f"use one of {', '.join(KINDS)}")
+    if kind == "cd":
+        return [cd_from_inputs(inputs, _target(out, "cd"), overwrite=overwrite, metric=metric)]
+    if len(inputs) != 1:
+        raise ZslError(f"plot {kind} takes one input file, got {len(inputs)}")
+    src = inputs[0]
+    is_json = False
+    try:
+        with open(src, "rb") as fh:
+            is_json = fh.read(1) in (b"{", b"[")
+    except OSError:
+        raise ZslError(f"input not found: {src}", hint="check the path") from None
+    if kind == "auto":
+        kinds = ["confusion", "per-class"] if is_json else ["tsne", "confusion"]
+        if Path(out).suffix.lower() == ".png":
+            kinds = kinds[:1]
+    else:
+        kinds = [kind]
+    written = []
+    for k in kinds:
+        if k == "tsne":
+            if is_json:
+                raise ZslError("a t-SNE plot needs a checkpoint, not a results file")
+            from zsltool.train.checkpoint import build_model, load_checkpoint
+
+            mods = [modality] if modality else ["audio"]
+            if not modality and (video or (load_checkpoint(src).get("config") or {}).get("video")):
+                if build_model(load_checkpoint(src)).uses_video:
+                    mods.append("video")
+            for m in mods:
+                name = "tsne" if len(mods) == 1 else f"tsne-{m}"
+                written.append(tsne_from_checkpoint(src, _target(out, name), audio=audio, video=video, split=split,
+                                                    trial=trial, modality=m, method=layout,
+                                                    max_per_class=max_per_class, seed=seed, overwrite=overwrite))
+        elif is_json:
+            load_json(src)
+            fn = confusion_from_results if k == "confusion" else per_class_from_results
+            written.append(fn(src, _target(out, k), overwrite=overwrite))
+        else:  # confusion / per-class straight from a checkpoint: evaluate it first
+            from zsltool.evaluate.evaluate import evaluate_checkpoint
+
+            doc = evaluate_checkpoint(src, audio=audio, video=video, split=split, trial=trial,
+                                      modality=modality or "both", seed=seed)
+            if k == "confusion":
+                written.append(P.plot_confusion(_target(out, k), doc["confusion"]["matrix"],
+                                                doc["confusion"]["classes"], overwrite=overwrite))
+            else:
+                rows = doc["per_class"]
+                written.append(P.plot_per_class(_target(out, k), [r["class"] for r in rows],
+                                                [r["accuracy"] for r in rows], overwrite=overwrite))
+    return written

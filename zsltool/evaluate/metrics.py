@@ -1,0 +1,197 @@
+"""Classification metrics: top-1, per-class accuracy, confusion matrix, S/U/HM and calibrated stacking.
+
+Everything here works on plain numpy arrays:
+
+* ``scores`` is an (N, C) array over the candidate classes, higher = more compatible;
+* ``y_true`` is an (N,) int array of candidate-class indices (0..C-1);
+* ``seen_mask`` is a (C,) bool array marking the seen candidates (GZSL).
+
+Calibrated stacking (Chao et al., 2016) subtracts ``beta`` from the scores of the seen classes before the
+argmax. :func:`search_beta` chooses beta on *validation* arrays only; the evaluation code calls it before it
+ever looks at test rows, and the chosen value is recorded in the results file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from zsltool.errors import ZslError
+
+
+def _as_labels(y, n_classes: int | None = None) -> np.ndarray:
+    y = np.asarray(y, dtype=np.int64).reshape(-1)
+    if n_classes is not None and y.size and (y.min() < 0 or y.max() >= n_classes):
+        raise ZslError(f"class index out of range 0..{n_classes - 1}")
+    return y
+
+
+def predict(scores: np.ndarray) -> np.ndarray:
+    """Argmax over classes (ties: the lowest class index, as numpy does)."""
+    scores = np.asarray(scores)
+    if scores.ndim != 2:
+        raise ZslError(f"scores must be 2-D (rows x classes), got shape {scores.shape}")
+    return scores.argmax(axis=1).astype(np.int64)
+
+
+def top1_accuracy(y_true, y_pred) -> float:
+    """Micro (instance-averaged) accuracy: the fraction of rows predicted right."""
+    y_true, y_pred = _as_labels(y_true), _as_labels(y_pred)
+    if y_true.size == 0:
+        return float("nan")
+    return float(np.mean(y_true == y_pred))
+
+
+def per_class_accuracy(y_true, y_pred, n_classes: int) -> np.ndarray:
+    """Accuracy of each class over its own rows; NaN for classes with no rows."""
+    y_true, y_pred = _as_labels(y_true, n_classes), _as_labels(y_pred)
+    correct = np.bincount(y_true[y_true == y_pred], minlength=n_classes).astype(np.float64)
+    total = np.bincount(y_true, minlength=n_classes).astype(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(total > 0, correct / np.maximum(total, 1), np.nan)
+
+
+def mean_per_class_accuracy(y_true, y_pred, n_classes: int, classes=None) -> float:
+    """Mean over classes (those with rows; optionally only ``classes``) of the per-class accuracy."""
+    acc = per_class_accuracy(y_true, y_pred, n_classes)
+    if classes is not None:
+        acc = acc[np.asarray(classes, dtype=np.int64)]
+    acc = acc[~np.isnan(acc)]
+    return float(acc.mean()) if acc.size else float("nan")
+
+
+def confusion_matrix(y_true, y_pred, n_classes: int) -> np.ndarray:
+    """(C, C) int matrix: row = true class, column = predicted class."""
+    y_true, y_pred = _as_labels(y_true, n_classes), _as_labels(y_pred, n_classes)
+    cm = np.zeros((n_classes, n_classes), dtype=np.int64)
+    np.add.at(cm, (y_true, y_pred), 1)
+    return cm
+
+
+def harmonic_mean(s: float, u: float) -> float:
+    """HM = 2SU / (S + U); 0 when both are 0; NaN when either is NaN."""
+    if np.isnan(s) or np.isnan(u):
+        return float("nan")
+    if s + u == 0:
+        return 0.0
+    return float(2.0 * s * u / (s + u))
+
+
+def calibrated_stacking(scores: np.ndarray, seen_mask, beta: float) -> np.ndarray:
+    """Scores with ``beta`` subtracted from every seen class's column."""
+    scores = np.asarray(scores, dtype=np.float64)
+    seen_mask = np.asarray(seen_mask, dtype=bool)
+    if seen_mask.shape != (scores.shape[1],):
+        raise ZslError(f"seen mask has {seen_mask.size} entries but scores have {scores.shape[1]} classes")
+    return scores - beta * seen_mask[None, :].astype(np.float64)
+
+
+@dataclass
+class GzslResult:
+    S: float
+    U: float
+    HM: float
+    beta: float
+    top1: float
+    per_class: np.ndarray = field(repr=False)
+    y_pred: np.ndarray = field(repr=False)
+
+    def metrics(self) -> dict:
+        return {"S": self.S, "U": self.U, "HM": self.HM, "beta": self.beta, "top1": self.top1}
+
+
+def gzsl_metrics(scores, y_true, seen_mask, beta: float = 0.0) -> GzslResult:
+    """S and U: mean per-class accuracy over the seen / unseen classes' rows, predicting among all
+    candidates (seen + unseen) after calibrated stacking with ``beta``; HM their harmonic mean."""
+    scores = np.asarray(scores, dtype=np.float64)
+    seen_mask = np.asarray(seen_mask, dtype=bool)
+    n_classes = scores.shape[1]
+    y_true = _as_labels(y_true, n_classes)
+    y_pred = predict(calibrated_stacking(scores, seen_mask, beta))
+    acc = per_class_accuracy(y_true, y_pred, n_classes)
+    seen_acc, unseen_acc = acc[seen_mask], acc[~seen_mask]
+    s = float(np.nanmean(seen_acc)) if np.any(~np.isnan(seen_acc)) else float("nan")
+    u = float(np.nanmean(unseen_acc)) if np.any(~np.isnan(unseen_acc)) else float("nan")
+    return GzslResult(S=s, U=u, HM=harmonic_mean(s, u), beta=float(beta), top1=top1_accuracy(y_true, y_pred),
+                      per_class=acc, y_pred=y_pred)
+
+
+def beta_grid(scores: np.ndarray, seen_mask, n: int = 41) -> np.ndarray:
+    """Candidate betas spanning the score range the seen/unseen gap can take (symmetric around 0)."""
+    scores = np.asarray(scores, dtype=np.float64)
+    finite = scores[np.isfinite(scores)]
+    span = float(finite.max() - finite.min()) if finite.size else 1.0
+    span = span if span > 0 else 1.0
+    return np.linspace(-span, span, n)
+
+
+def search_beta(val_scores, val_y, seen_mask, betas=None) -> tuple[float, list[dict]]:
+    """Choose beta maximising HM on validation rows (ties: the beta closest to 0, then the smaller).
+
+    ``val_scores``/``val_y`` must contain rows of seen *and* unseen candidate classes, otherwise HM is
+    undefined and a ZslError says so. Returns ``(beta, curve)`` where ``curve`` lists S/U/HM per beta.
+    """
+    val_scores = np.asarray(val_scores, dtype=np.float64)
+    seen_mask = np.asarray(seen_mask, dtype=bool)
+    val_y = _as_labels(val_y, val_scores.shape[1])
+    if val_y.size == 0:
+        raise ZslError("calibrated stacking needs validation rows, but there are none")
+    has_seen = bool(np.any(seen_mask[val_y]))
+    has_unseen = bool(np.any(~seen_mask[val_y]))
+    if not (has_seen and has_unseen):
+        raise ZslError("choosing beta needs validation rows of both seen and unseen classes",
+                       hint="give a fixed --beta, or make the split with `zsl split --protocol gzsl "
+                            "--unseen-val-fraction 0.2` so that unseen classes have validation rows")
+    betas = beta_grid(val_scores, seen_mask) if betas is None else np.asarray(betas, dtype=np.float64)
+    curve = []
+    best, best_key = 0.0, None
+    for b in betas:
+        r = gzsl_metrics(val_scores, val_y, seen_mask, beta=float(b))
+        curve.append({"beta": float(b), "S": r.S, "U": r.U, "HM": r.HM})
+        key = (r.HM, -abs(float(b)), -float(b))
+        if best_key is None or key > best_key:
+            best, best_key = float(b), key
+    return best, curve
+
+
+def zsl_metrics(scores, y_true) -> dict:
+    """ZSL among the candidates: top-1 (micro) accuracy, mean per-class accuracy, predictions."""
+    scores = np.asarray(scores)
+    y_true = _as_labels(y_true, scores.shape[1])
+    y_pred = predict(scores)
+    per = per_class_accuracy(y_true, y_pred, scores.shape[1])
+    return {"top1": top1_accuracy(y_true, y_pred),
+            "mean_class_acc": mean_per_class_accuracy(y_true, y_pred, scores.shape[1]),
+            "per_class": per, "y_pred": y_pred}
+
+
+def combine_modality_scores(score_a, score_v, valid_a, valid_v) -> tuple[np.ndarray, np.ndarray]:
+    """Equal-weight fusion of per-modality scores (negated distances) with the missing-modality fallback.
+
+    Rows with both modalities valid get the mean of the two scores (= the negated mean distance, paper 004's
+    "eq wt"); rows with one valid modality use that one; rows with neither are returned as ``-inf`` and
+    flagged False in the returned mask.
+    """
+    a = np.asarray(score_a, dtype=np.float64)
+    v = np.asarray(score_v, dtype=np.float64)
+    va = np.asarray(valid_a, dtype=bool)
+    vv = np.asarray(valid_v, dtype=bool)
+    out = np.full(a.shape, -np.inf)
+    both = va & vv
+    out[both] = 0.5 * (a[both] + v[both])
+    out[va & ~vv] = a[va & ~vv]
+    out[vv & ~va] = v[vv & ~va]
+    return out, (va | vv)
+
+
+def calibrated_gzsl(val_scores, val_y, test_scores, test_y, seen_mask, betas=None) -> dict:
+    """Choose beta on the validation arrays only, then score the test arrays with it.
+
+    Returns ``{"beta", "beta_curve", "test": GzslResult, "uncalibrated": GzslResult}``. The test arrays
+    are not read until beta is fixed.
+    """
+    beta, curve = search_beta(val_scores, val_y, seen_mask, betas)
+    return {"beta": beta, "beta_curve": curve,
+            "test": gzsl_metrics(test_scores, test_y, seen_mask, beta=beta),
+            "uncalibrated": gzsl_metrics(test_scores, test_y, seen_mask, beta=0.0)}
