@@ -99,7 +99,7 @@ def test_merge_refuses_overlap_and_other_settings(tmp_path):
     with pytest.raises(ZslError, match="id 'x1' is in both"):
         merge_embeddings([tmp_path / "a.h5", tmp_path / "b.h5"], tmp_path / "m.h5")
     _shard(tmp_path / "c.h5", ["x9"], 3, modality="video")
-    with pytest.raises(ZslError, match="their modality differ"):
+    with pytest.raises(ZslError, match="their modality differs"):
         merge_embeddings([tmp_path / "a.h5", tmp_path / "c.h5"], tmp_path / "m.h5")
 
 

@@ -204,7 +204,7 @@ def test_refuses_existing_output(syn, tmp_path):
 
 def test_bad_checkpoint_is_user_error(tmp_path):
     (tmp_path / "bad.pt").write_bytes(b"not a checkpoint")
-    with pytest.raises(ZslError, match="cannot read checkpoint"):
+    with pytest.raises(ZslError, match="is not a checkpoint"):
         load_checkpoint(tmp_path / "bad.pt")
     torch.save({"format": "other"}, tmp_path / "other.pt")
     with pytest.raises(ZslError, match="not a valid zsl checkpoint"):

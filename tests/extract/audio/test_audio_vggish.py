@@ -132,7 +132,7 @@ def test_bad_state_dicts_are_user_errors(tmp_path):
     with pytest.raises(ZslError, match="missing embeddings.4.bias"):
         V.build(weights=str(tmp_path / "bad.pth"))
     (tmp_path / "junk.pth").write_bytes(b"not a checkpoint")
-    with pytest.raises(ZslError, match="cannot load weights"):
+    with pytest.raises(ZslError, match="is not a VGGish weights file"):
         V.build(weights=str(tmp_path / "junk.pth"))
     with pytest.raises(ZslError, match="not found"):
         V.build(weights=str(tmp_path / "missing.pth"))
