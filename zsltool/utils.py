@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import json
+import math
 import os
 import random
 import shlex
@@ -246,3 +247,24 @@ def shard_items(items: Iterable[Any], k: int, n: int, key=None) -> list:
         if int(hashlib.sha1(s).hexdigest()[:8], 16) % n == k:
             out.append(it)
     return out
+
+
+def jsonable(obj: Any) -> Any:
+    """numpy scalars/arrays -> Python; NaN/Inf -> None (JSON has no NaN)."""
+    try:
+        import numpy as np
+    except ImportError:  # pragma: no cover
+        np = None
+    if isinstance(obj, dict):
+        return {str(k): jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [jsonable(v) for v in obj]
+    if np is not None and isinstance(obj, np.ndarray):
+        return jsonable(obj.tolist())
+    if np is not None and isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if hasattr(obj, "__fspath__"):
+        return str(obj)
+    return obj

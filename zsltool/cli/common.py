@@ -52,22 +52,10 @@ def info(msg: str) -> None:
 
 
 def to_jsonable(obj: Any) -> Any:
-    """Convert numpy scalars/arrays and paths so ``json.dumps`` accepts them."""
-    try:
-        import numpy as np
-    except ImportError:  # pragma: no cover
-        np = None
-    if isinstance(obj, dict):
-        return {str(k): to_jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [to_jsonable(v) for v in obj]
-    if np is not None and isinstance(obj, np.generic):
-        return obj.item()
-    if np is not None and isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if hasattr(obj, "__fspath__"):
-        return str(obj)
-    return obj
+    """numpy values and paths -> plain JSON values (NaN/Inf -> null); see zsltool.utils.jsonable."""
+    from zsltool.utils import jsonable
+
+    return jsonable(obj)
 
 
 def print_json(obj: Any) -> None:

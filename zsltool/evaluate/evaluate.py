@@ -47,19 +47,11 @@ class Loaded:
 
 def _load_instances(audio, video):
     """Instance files as ``zsltool.train.data.Inputs`` (no semantic files: the checkpoint holds them)."""
-    from zsltool.store import check_same_class_set, read_embeddings
-    from zsltool.train.data import Inputs
+    from zsltool.store import check_same_class_set
+    from zsltool.train.data import Inputs, load_instance_files
 
-    a = read_embeddings(audio, kind="instance")
-    v = vX = vvalid = None
-    if video:
-        v = read_embeddings(video, kind="instance")
-        vi = v.id_index()
-        rows = np.array([vi.get(i, -1) for i in a.ids], dtype=np.int64)
-        if len(a.ids) and not np.any(rows >= 0):
-            raise ZslError(f"{audio} and {video} share no ids", hint="audio and video rows are matched by id")
-        vX = np.where(rows[:, None] >= 0, v.X[np.maximum(rows, 0)], 0).astype(np.float32)
-        vvalid = (rows >= 0) & v.valid[np.maximum(rows, 0)]
+    a, v, vX, vvalid = load_instance_files(audio, video)
+    if v is not None:
         check_same_class_set([a, v])
     h = a.meta.class_set_sha256 or (v.meta.class_set_sha256 if v is not None else "")
     return Inputs(audio=a, video=v, video_X=vX, video_valid=vvalid, semantic=None, class_set_sha256=h)

@@ -23,9 +23,9 @@ from pathlib import Path
 
 from zsltool.errors import ZslError
 from zsltool.evaluate import tables as T
-from zsltool.evaluate.results import (csv_text, jsonable, load_results, make_manifest, results_doc,
+from zsltool.evaluate.results import (csv_text, load_results, make_manifest, results_doc,
                                       write_results)
-from zsltool.utils import atomic_write_text, sha256_file, sha256_json
+from zsltool.utils import atomic_write_text, jsonable, sha256_file, sha256_json
 
 log = logging.getLogger("zsltool.evaluate.experiment")
 SEMANTIC_SOURCES = {"audio": ("audio_prototypes",), "image": ("image",), "text": ("text",),

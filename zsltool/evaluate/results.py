@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import io
-import math
 import os
 from pathlib import Path
 from typing import Any, Sequence
@@ -18,32 +17,11 @@ from zsltool import __version__
 from zsltool.errors import ZslError
 from zsltool.formats import load_json_file, register_inspector
 from zsltool.utils import (atomic_write_json, atomic_write_text, check_output, command_line, input_record,
-                           utc_now)
+                           jsonable, utc_now)
 
 FORMAT = "zsl.results"
 FORMAT_VERSION = 1
 TASKS = ("zsl", "gzsl", "retrieval", "experiment", "compare")
-
-
-def jsonable(obj: Any) -> Any:
-    """numpy scalars/arrays -> Python; NaN/Inf -> None (JSON has no NaN)."""
-    try:
-        import numpy as np
-    except ImportError:  # pragma: no cover
-        np = None
-    if isinstance(obj, dict):
-        return {str(k): jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [jsonable(v) for v in obj]
-    if np is not None and isinstance(obj, np.ndarray):
-        return jsonable(obj.tolist())
-    if np is not None and isinstance(obj, np.generic):
-        obj = obj.item()
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    if hasattr(obj, "__fspath__"):
-        return str(obj)
-    return obj
 
 
 def make_manifest(config: dict, inputs: Sequence[str | os.PathLike | dict] = (), seed: int | None = None,

@@ -131,23 +131,32 @@ def load_semantic(semantic: str = "text", *, text=None, image=None, audio_protot
     raise ZslError(f"unknown semantic source {semantic!r}", hint="use text, image, audio or hybrid")
 
 
-def load_inputs(*, audio, video=None, semantic: str = "text", text=None, image=None, audio_prototypes=None,
-                semantic_file=None, split=None) -> Inputs:
-    """Read and cross-check the instance files and the semantic table (kinds, class-set hashes)."""
+def load_instance_files(audio, video=None):
+    """The audio instance file and, optionally, the video file's rows aligned to the audio ids.
+
+    Returns ``(audio, video, video_X, video_valid)``: ``video_X`` has one row per audio row (zeros and
+    ``video_valid`` False where the video file has no such id)."""
     a = read_embeddings(audio)
     if a.meta.kind != "instance":
         raise ZslError(f"{audio} is a class-level file, but --audio must be an instance-level file")
-    v = vX = vvalid = None
-    if video:
-        v = read_embeddings(video)
-        if v.meta.kind != "instance":
-            raise ZslError(f"{video} is a class-level file, but --video must be an instance-level file")
-        vi = v.id_index()
-        rows = np.array([vi.get(i, -1) for i in a.ids], dtype=np.int64)
-        if len(a.ids) and not np.any(rows >= 0):
-            raise ZslError(f"{audio} and {video} share no ids", hint="audio and video rows are matched by id")
-        vX = np.where(rows[:, None] >= 0, v.X[np.maximum(rows, 0)], 0).astype(np.float32)
-        vvalid = (rows >= 0) & v.valid[np.maximum(rows, 0)]
+    if not video:
+        return a, None, None, None
+    v = read_embeddings(video)
+    if v.meta.kind != "instance":
+        raise ZslError(f"{video} is a class-level file, but --video must be an instance-level file")
+    vi = v.id_index()
+    rows = np.array([vi.get(i, -1) for i in a.ids], dtype=np.int64)
+    if len(a.ids) and not np.any(rows >= 0):
+        raise ZslError(f"{audio} and {video} share no ids", hint="audio and video rows are matched by id")
+    vX = np.where(rows[:, None] >= 0, v.X[np.maximum(rows, 0)], 0).astype(np.float32)
+    vvalid = (rows >= 0) & v.valid[np.maximum(rows, 0)]
+    return a, v, vX, vvalid
+
+
+def load_inputs(*, audio, video=None, semantic: str = "text", text=None, image=None, audio_prototypes=None,
+                semantic_file=None, split=None) -> Inputs:
+    """Read and cross-check the instance files and the semantic table (kinds, class-set hashes)."""
+    a, v, vX, vvalid = load_instance_files(audio, video)
     sem = load_semantic(semantic, text=text, image=image, audio_prototypes=audio_prototypes,
                         semantic_file=semantic_file)
     check_same_class_set([a] + ([v] if v is not None else []) + sem.files)
