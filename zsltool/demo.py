@@ -45,7 +45,6 @@ SETTINGS = {
 }
 SEMANTICS = ("audio", "image", "text", "hybrid")  # paper 000 Table III's rows
 LABELS = {"audio": "Audio (upper bound)", "image": "Image", "text": "Text", "hybrid": "Hybrid"}
-SMALL_IMAGES_PER_CLASS = 6  # the small setting's pictures per class (the image network needs a few)
 
 
 def _step(name: str, t0: float) -> float:
@@ -137,8 +136,7 @@ def run_demo(out_dir: str | os.PathLike = "zsl-demo", *, seed: int = 0, small: b
         (out / sub).mkdir(parents=True, exist_ok=True)
     t_start = t = time.perf_counter()
 
-    ds = make_demo_dataset(out / "data", seed=seed, small=small, video=video, overwrite=overwrite,
-                           n_images_per_class=SMALL_IMAGES_PER_CLASS if small else None)
+    ds = make_demo_dataset(out / "data", seed=seed, small=small, video=video, overwrite=overwrite)
     t = _step(f"dataset: {len(ds.classes)} classes ({len(ds.train)} train, {len(ds.val)} val, "
               f"{len(ds.test)} unseen test)", t)
     classes_json = out / "classes.json"
