@@ -111,4 +111,7 @@ for f in "$OUT"/split_across_*.json; do
 done
 
 # 6. Significance across semantic spaces (Friedman + Nemenyi critical difference).
-$ZSL compare "$OUT"/results/table3/*.json --out "$OUT/results/cd_table3.png"
+#    results.json holds one method (projection) with four class-embedding sources over the trials, so the
+#    sources are compared (each trial is a block).
+$ZSL compare "$OUT/results/table3/results.json" --by semantic --out "$OUT/results/compare_table3.json" \
+    --plot "$OUT/results/cd_table3.png"

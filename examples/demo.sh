@@ -12,9 +12,11 @@
 # Files it writes (all under OUT):
 #   data/      classes.json classes.csv descriptions.csv words.bin split.json split_gzsl.json
 #              audio.csv images.csv video.csv audio/*.wav images/*.png video/*.mp4 dataset.json
-#   audio-net.pth   the audio network trained on the training classes only
-#   features/  audio.h5 (instance level), text.h5, audio-prototypes.h5 (class level)
-#   models/    projection.pt        results/   zsl.json retrieval.json        plots/  *.png
+#   audio-net.pth, image-net.pth   the audio and image networks, trained on the training classes only
+#   features/  audio.h5 image.h5 (instance level); text.h5 audio-prototypes.h5 image-prototypes.h5
+#              hybrid.h5 (class level)
+#   models/    projection.pt        results/   zsl.json retrieval.json table3/ (results.json, table.csv)
+#   plots/     tsne.png confusion.png per-class.png
 set -euo pipefail
 
 OUT=${1:-zsl-demo-steps}
@@ -22,15 +24,20 @@ SEED=${SEED:-0}
 ZSL=${ZSL:-zsl}
 SIZE=()
 EPOCHS=${EPOCHS:-15}      # pretrain-audio epochs (the same settings as `zsl demo`)
+IEPOCHS=${IEPOCHS:-20}    # pretrain-image epochs
+IBATCH=16
 THREADS=${THREADS:-1}     # torch CPU threads (1 is fastest on a busy 2-core machine)
+MAXSEC=2                  # clip length in seconds (1 in the small setting)
 export OMP_NUM_THREADS=$THREADS
-if [[ "${SMALL:-0}" == 1 ]]; then SIZE=(--small); EPOCHS=${EPOCHS_SMALL:-40}; fi
+if [[ "${SMALL:-0}" == 1 ]]; then
+  SIZE=(--small); EPOCHS=${EPOCHS_SMALL:-40}; IEPOCHS=${IEPOCHS_SMALL:-30}; IBATCH=8; MAXSEC=1
+fi
 D="$OUT/data"
 mkdir -p "$OUT/features" "$OUT/models" "$OUT/results" "$OUT/plots"
 
 # 1. The dataset, its class set and its split (train / val / test classes; the test classes are new
 #    combinations of attribute values that the training classes show).
-$ZSL --seed "$SEED" demo --data-only --out "$OUT" "${SIZE[@]}"
+$ZSL --seed "$SEED" demo --data-only --no-video --out "$OUT" "${SIZE[@]}"
 $ZSL inspect "$D/split.json"
 
 # 2. The class set, rebuilt from the class list exactly as for any custom set (same content hash as
@@ -41,27 +48,48 @@ $ZSL build-classes --from-list "$D/classes.csv" --name-column name --id-column i
 # 3. Train the audio network from scratch on the training classes only (paper 000's recommendation),
 #    then embed every clip with it.
 $ZSL --seed "$SEED" pretrain-audio "$D/audio.csv" --classes "$OUT/classes.json" --split "$D/split.json" \
-    --trial 0 --width 0.125 --lr 1e-3 --epochs "$EPOCHS" --max-seconds 2 --workers 0 --out "$OUT/audio-net.pth" --overwrite
+    --trial 0 --width 0.125 --lr 1e-3 --epochs "$EPOCHS" --max-seconds "$MAXSEC" --workers 0 \
+    --out "$OUT/audio-net.pth" --overwrite
 $ZSL extract-audio "$D/audio.csv" --classes "$OUT/classes.json" --weights "$OUT/audio-net.pth" \
-    --max-seconds 2 --workers 0 --out "$OUT/features/audio.h5" --overwrite
+    --max-seconds "$MAXSEC" --workers 0 --out "$OUT/features/audio.h5" --overwrite
 
-# 4. Side information: word vectors of the class labels (multi-word labels averaged over their
-#    words), and the "semantic audio" upper bound (mean audio embedding per class).
+# 4. The same for pictures: a small CNN trained from scratch on the training classes' pictures only
+#    (no pretrained image weights offline), then every class's pictures embedded (128-d penultimate layer).
+$ZSL --seed "$SEED" pretrain-image "$D/images.csv" --classes "$OUT/classes.json" --split "$D/split.json" \
+    --trial 0 --model smallcnn --image-size 64 --epochs "$IEPOCHS" --batch-size "$IBATCH" --lr 3e-3 \
+    --out "$OUT/image-net.pth" --overwrite
+$ZSL extract-image "$D/images.csv" --classes "$OUT/classes.json" --model smallcnn --weights "$OUT/image-net.pth" \
+    --image-size 64 --layer penultimate --device cpu --out "$OUT/features/image.h5" --overwrite
+
+# 5. Class embeddings: word vectors of the labels (multi-word labels averaged over their words), the
+#    pictures' mean per class, hybrid = image || text (each part L2-normalised), and the "semantic audio"
+#    upper bound (mean audio embedding per class).
 $ZSL extract-text --classes "$OUT/classes.json" --vectors "$D/words.bin" --out "$OUT/features/text.h5" --overwrite
+$ZSL prototypes "$OUT/features/image.h5" --out "$OUT/features/image-prototypes.h5" --overwrite
+$ZSL combine "$OUT/features/image-prototypes.h5" "$OUT/features/text.h5" --l2 \
+    --out "$OUT/features/hybrid.h5" --overwrite
 $ZSL prototypes "$OUT/features/audio.h5" --out "$OUT/features/audio-prototypes.h5" --overwrite
 
-# 5. Train the projection model (paper 000) on the training classes, selecting the epoch on the
-#    validation classes; evaluate on the unseen test classes; retrieve clips per class text.
+# 6. Train the projection model (paper 000) on the training classes with word vectors, selecting the epoch
+#    on the validation classes; evaluate on the unseen test classes; retrieve clips per class text.
 $ZSL --seed "$SEED" train --audio "$OUT/features/audio.h5" --text "$OUT/features/text.h5" \
     --split "$D/split.json" --trial 0 --method projection --optimizer adam --lr 1e-3 --epochs 100 \
     --threads "$THREADS" --out "$OUT/models/projection.pt" --overwrite
 $ZSL evaluate "$OUT/models/projection.pt" --audio "$OUT/features/audio.h5" --split "$D/split.json" --trial 0 \
-    --out "$OUT/results/zsl.json" --json
+    --out "$OUT/results/zsl.json" --overwrite --json
 $ZSL retrieve "$OUT/models/projection.pt" --audio "$OUT/features/audio.h5" --split "$D/split.json" --trial 0 \
-    --out "$OUT/results/retrieval.json"
+    --out "$OUT/results/retrieval.json" --overwrite
 
-# 6. Figures: t-SNE of the test clips in the learned space with the class texts as stars, confusion matrix.
+# 7. Figures: t-SNE of the test clips in the learned space with the class texts as stars, confusion
+#    matrix (from the checkpoint), per-class accuracy (from the results file).
 $ZSL plot "$OUT/models/projection.pt" --audio "$OUT/features/audio.h5" --split "$D/split.json" --trial 0 \
-    --out "$OUT/plots"
+    --out "$OUT/plots" --overwrite
+$ZSL plot per-class "$OUT/results/zsl.json" --out "$OUT/plots/per-class.png" --overwrite
+
+# 8. Paper 000 Table III: every class-embedding source (audio, image, text, hybrid) in one experiment.
+$ZSL --seed "$SEED" experiment --audio "$OUT/features/audio.h5" --split "$D/split.json" --method projection \
+    --audio-prototypes "$OUT/features/audio-prototypes.h5" --image "$OUT/features/image-prototypes.h5" \
+    --text "$OUT/features/text.h5" --hybrid "$OUT/features/hybrid.h5" --optimizer adam --lr 1e-3 --epochs 100 \
+    --threads "$THREADS" --out "$OUT/results/table3"
 
 echo "chance level among the test classes: $(python3 -c "import json,sys; print(round(json.load(open(sys.argv[1]))['chance']['zsl_test'], 3))" "$D/dataset.json")" >&2

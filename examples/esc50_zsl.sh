@@ -46,15 +46,24 @@ else
       --out "$OUT/features/text.h5"
 fi
 
-# 3. Per trial: audio network from scratch on the training classes, embeddings, projection model, test.
+# 3. Per trial: audio network from scratch on the training classes, embeddings, then each method (the
+#    projection model of paper 000 and ESZSL as a closed-form baseline; METHODS="..." to change) trained on
+#    the training classes and tested on the held-out fold.
+METHODS=${METHODS:-projection eszsl}
 for ((k = 0; k < FOLDS; k++)); do
   $ZSL --seed "$SEED" pretrain-audio "$OUT/clips.csv" --classes "$OUT/classes.json" --split "$OUT/split.json" \
       --trial "$k" --max-seconds 5 --out "$OUT/models/audio-net-$k.pth"
   $ZSL extract-audio "$OUT/clips.csv" --classes "$OUT/classes.json" --weights "$OUT/models/audio-net-$k.pth" \
       --max-seconds 5 --out "$OUT/features/audio-$k.h5"
-  $ZSL --seed "$SEED" train --audio "$OUT/features/audio-$k.h5" --text "$OUT/features/text.h5" \
-      --split "$OUT/split.json" --trial "$k" --method projection --out "$OUT/models/projection-$k.pt"
-  $ZSL evaluate "$OUT/models/projection-$k.pt" --audio "$OUT/features/audio-$k.h5" --split "$OUT/split.json" \
-      --trial "$k" --out "$OUT/results/fold-$k.json"
+  for m in $METHODS; do
+    $ZSL --seed "$SEED" train --audio "$OUT/features/audio-$k.h5" --text "$OUT/features/text.h5" \
+        --split "$OUT/split.json" --trial "$k" --method "$m" --out "$OUT/models/$m-$k.pt"
+    $ZSL evaluate "$OUT/models/$m-$k.pt" --audio "$OUT/features/audio-$k.h5" --split "$OUT/split.json" \
+        --trial "$k" --out "$OUT/results/fold-$k.$m.json"
+  done
 done
-$ZSL compare "$OUT"/results/fold-*.json
+
+# 4. Methods compared over the folds (each fold is a block): Friedman test, Nemenyi critical difference.
+#    Every results file holds one method of one fold, so the files are grouped by method.
+$ZSL compare "$OUT"/results/fold-*.json --by method --metric top1 --out "$OUT/results/compare.json" \
+    --plot "$OUT/results/cd.png"

@@ -1,14 +1,23 @@
 """``zsl demo``: zero-shot audio classification end to end on the embedded dataset, offline.
 
 The same library functions as the subcommands, in the order ``examples/demo.sh`` runs them:
-make the data (``zsltool.testing.synth``) -> class set from the class list (``build-classes``) ->
-audio network trained from scratch on the training classes (``pretrain-audio``) -> clip embeddings
-(``extract-audio``) -> word vectors of the labels (``extract-text``) and audio prototypes
-(``prototypes``) -> projection model (``train``) -> accuracy on the unseen test classes with chance
-beside it (evaluate), retrieval mAP per class text (retrieve), confusion matrix (plot).
 
-Pictures and videos are made too (``--data-only`` shows them), but the pipeline uses audio and text
-only: the image and video networks need pretrained weights (ImageNet, Kinetics) that are downloads.
+1. make the data (``zsltool.testing.synth``) and the class set from its class list (``build-classes``);
+2. audio network trained from scratch on the training classes' clips (``pretrain-audio``), clip embeddings
+   (``extract-audio``);
+3. image network trained from scratch on the training classes' pictures (``pretrain-image``), picture
+   embeddings of every class (``extract-image``) and their class means (``prototypes``);
+4. word vectors of the labels (``extract-text``), audio prototypes (``prototypes``, the upper bound) and
+   hybrid = image || text (``combine --l2``);
+5. per class-embedding source (audio, image, text, hybrid): projection model (``train``), accuracy on the
+   unseen test classes (``evaluate``), retrieval mAP (``retrieve``), figures (``plot``: confusion matrix,
+   per-class bars, t-SNE of the learned space with the class embeddings as stars);
+6. the results in paper 000's Table III layout (``OUT/results.json``, task ``experiment``).
+
+No network ever sees a validation or test class: the audio and image networks and the projection are trained
+on the training classes only; the unseen classes enter only through their side information (their word
+vectors or the mean embedding of their pictures). Videos are made with ``--video`` / ``--data-only``; the
+run does not use them.
 """
 
 from __future__ import annotations
@@ -18,22 +27,24 @@ import os
 import time
 from pathlib import Path
 
-import numpy as np
-
-from zsltool import __version__
 from zsltool.errors import ZslError
-from zsltool.utils import atomic_write_json, command_line, input_record, utc_now
+from zsltool.utils import atomic_write_text
 
 log = logging.getLogger("zsltool.demo")
 
-# Pipeline settings per size. The audio network is VGGish at 1/8 width (8..64 channels, 512 hidden).
-# The projection model uses Adam (lr 1e-3) instead of the paper's SGD: steadier on this small data.
+# Pipeline settings per size. The audio network is VGGish at 1/8 width (8..64 channels, 512 hidden); the image
+# network the small CNN of ``extract-image`` (16..128 channels) at the pictures' 64 x 64 pixels. The projection
+# model uses Adam (lr 1e-3) instead of the paper's SGD: steadier on this small data.
 SETTINGS = {
-    False: {"pretrain_epochs": 15, "pretrain_lr": 1e-3, "width": 0.125, "train_epochs": 100,
-            "optimizer": "adam", "lr": 1e-3},
-    True: {"pretrain_epochs": 40, "pretrain_lr": 1e-3, "width": 0.125, "train_epochs": 100,
-           "optimizer": "adam", "lr": 1e-3},
+    False: {"pretrain_epochs": 15, "pretrain_lr": 1e-3, "width": 0.125, "image_model": "smallcnn",
+            "image_epochs": 20, "image_lr": 3e-3, "image_batch": 16, "train_epochs": 100, "optimizer": "adam",
+            "lr": 1e-3},
+    True: {"pretrain_epochs": 40, "pretrain_lr": 1e-3, "width": 0.125, "image_model": "smallcnn",
+           "image_epochs": 30, "image_lr": 3e-3, "image_batch": 8, "train_epochs": 100, "optimizer": "adam",
+           "lr": 1e-3},
 }
+SEMANTICS = ("audio", "image", "text", "hybrid")  # paper 000 Table III's rows
+LABELS = {"audio": "Audio (upper bound)", "image": "Image", "text": "Text", "hybrid": "Hybrid"}
 
 
 def _step(name: str, t0: float) -> float:
@@ -41,69 +52,73 @@ def _step(name: str, t0: float) -> float:
     return time.perf_counter()
 
 
-def _evaluate(ckpt_path: Path, classes: list[str]) -> dict:
-    """Top-1 / mean per-class accuracy and retrieval mAP of a checkpoint among ``classes``."""
-    from zsltool.train.checkpoint import build_model, load_checkpoint, semantic_matrix
-    from zsltool.train.data import compute_scores, load_inputs_from_config, select_instances
-
-    ckpt = load_checkpoint(ckpt_path)
-    model = build_model(ckpt)
-    inputs = load_inputs_from_config(ckpt["config"])
-    inst = select_instances(inputs, classes)
-    scores = compute_scores(model, semantic_matrix(ckpt, classes), inst)
-    pred = scores.argmax(axis=1)
-    y = inst.labels
-    per_class = [float(np.mean(pred[y == c] == c)) for c in range(len(classes)) if np.any(y == c)]
-    aps = []
-    for c in range(len(classes)):  # retrieval: rank every test clip by its score for class text c
-        rel = (y == c)[np.argsort(-scores[:, c], kind="stable")]
-        if rel.any():
-            hits = np.cumsum(rel)
-            aps.append(float(np.mean((hits / np.arange(1, len(rel) + 1))[rel])))
-    conf = np.zeros((len(classes), len(classes)), dtype=np.int64)
-    np.add.at(conf, (y, pred), 1)
-    return {"n": int(len(y)), "top1": float(np.mean(pred == y)) if len(y) else 0.0,
-            "mean_per_class": float(np.mean(per_class)) if per_class else 0.0,
-            "map": float(np.mean(aps)) if aps else 0.0, "confusion": conf.tolist(),
-            "best_val": ckpt.get("best", {}).get("value")}
+def _semantic_inputs(semantic: str, f: dict) -> dict:
+    """TrainConfig keyword arguments of one class-embedding source."""
+    if semantic == "audio":
+        return {"audio_prototypes": str(f["audio prototypes"])}
+    if semantic == "image":
+        return {"image": str(f["image prototypes"])}
+    if semantic == "text":
+        return {"text": str(f["text embeddings"])}
+    return {"semantic_file": str(f["hybrid embeddings"])}
 
 
-def _plot_confusion(conf: list[list[int]], classes: list[str], path: Path, title: str) -> None:
-    import matplotlib
+def _evaluate_semantic(semantic: str, out: Path, ds, files: dict, cfg: dict, seed: int, threads: int) -> dict:
+    """train -> evaluate -> retrieve -> plot for one class-embedding source; returns its experiment record."""
+    from zsltool.evaluate.evaluate import evaluate_checkpoint, retrieve_checkpoint
+    from zsltool.evaluate.figures import make_plots
+    from zsltool.evaluate.results import write_evaluation, write_results
+    from zsltool.train.config import TrainConfig
+    from zsltool.train.loop import train
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    ckpt = out / "models" / f"projection-{semantic}.pt"
+    tr = train(TrainConfig(audio=str(files["audio embeddings"]), split=str(ds.split), out=str(ckpt),
+                           semantic=semantic, method="projection", epochs=cfg["train_epochs"],
+                           optimizer=cfg["optimizer"], lr=cfg["lr"], seed=seed, threads=threads, overwrite=True,
+                           log_every=10 ** 6, **_semantic_inputs(semantic, files)))
+    doc = evaluate_checkpoint(ckpt, seed=seed)  # the checkpoint's own audio file, split and trial
+    zsl_json = out / "results" / f"zsl-{semantic}.json"
+    write_evaluation(zsl_json, doc, overwrite=True)
+    ret = retrieve_checkpoint(ckpt, top=10, seed=seed)
+    write_results(out / "results" / f"retrieval-{semantic}.json", ret, overwrite=True)
+    plot_dir = out / "plots" / semantic
+    make_plots("auto", [zsl_json], plot_dir, seed=seed, overwrite=True)  # confusion.png, per-class.png
+    make_plots("tsne", [ckpt], plot_dir, seed=seed, overwrite=True)  # tsne.png: learned space, class stars
+    files[f"model ({semantic})"] = str(ckpt)
+    files[f"results ({semantic})"] = str(zsl_json)
+    files[f"plots ({semantic})"] = str(plot_dir)
+    m = doc["metrics"]
+    return {"name": f"demo.t0.projection.{semantic}", "task": "zsl", "column": "Accuracy", "protocol": "custom",
+            "split": str(ds.split), "trial": 0, "method": "projection", "semantic": semantic, "modality": "both",
+            "metrics": {"both": m}, "retrieval": {"both": ret["metrics"]},
+            "train": {"best_metric": tr.best_metric, "best_value": tr.best_value, "best_epoch": tr.best_epoch,
+                      "epochs_run": tr.epochs_run, "checkpoint": str(ckpt)}}
 
-    c = np.asarray(conf, dtype=float)
-    c = c / np.maximum(c.sum(axis=1, keepdims=True), 1)
-    fig, ax = plt.subplots(figsize=(1.2 + 0.6 * len(classes), 1.0 + 0.5 * len(classes)))
-    ax.imshow(c, vmin=0, vmax=1, cmap="Blues")
-    ax.set_xticks(range(len(classes)), classes, rotation=45, ha="right", fontsize=8)
-    ax.set_yticks(range(len(classes)), classes, fontsize=8)
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("true")
-    ax.set_title(title, fontsize=9)
-    fig.tight_layout()
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=100)
-    plt.close(fig)
-    os.replace(tmp, path)
+
+def _row(rec: dict) -> dict:
+    m, r = rec["metrics"]["both"], rec["retrieval"]["both"]
+    return {"class embeddings": LABELS[rec["semantic"]], "top-1": m["top1"], "chance": m["chance"],
+            "mean per-class": m["mean_class_acc"], "mAP": r["mAP"], "val top-1": rec["train"]["best_value"],
+            "clips": m["n_test"]}
 
 
 def run_demo(out_dir: str | os.PathLike = "zsl-demo", *, seed: int = 0, small: bool = False, video: bool = False,
-             overwrite: bool = False, pretrain_epochs: int | None = None, train_epochs: int | None = None,
-             threads: int | None = None, progress: bool = True) -> dict:
-    """Run the demo under ``out_dir``; returns the results (rows per semantic space, chance, files)."""
+             overwrite: bool = False, pretrain_epochs: int | None = None, image_epochs: int | None = None,
+             train_epochs: int | None = None, threads: int | None = None, progress: bool = True) -> dict:
+    """Run the demo under ``out_dir``; returns the results document (Table III rows, chance, files)."""
     import torch
 
     from zsltool.classes.build import build_classes
-    from zsltool.compose import prototypes
+    from zsltool.compose import combine, prototypes
+    from zsltool.evaluate.experiment import build_tables, summary_metrics
+    from zsltool.evaluate.results import csv_text, make_manifest, results_doc, write_results
+    from zsltool.evaluate.tables import table_rows
     from zsltool.extract.audio.extract import extract_audio
     from zsltool.extract.audio.pretrain import pretrain_audio
+    from zsltool.extract.image import extract_image
+    from zsltool.extract.image_pretrain import pretrain_image
     from zsltool.extract.text import extract_text
     from zsltool.testing.synth import make_demo_dataset
-    from zsltool.train.config import TrainConfig
-    from zsltool.train.loop import train
 
     out = Path(out_dir)
     results_path = out / "results.json"
@@ -111,13 +126,13 @@ def run_demo(out_dir: str | os.PathLike = "zsl-demo", *, seed: int = 0, small: b
         raise ZslError(f"{out} already holds a demo run ({results_path})",
                        hint="pass --overwrite to run it again, or choose another --out")
     cfg = dict(SETTINGS[bool(small)])
-    if pretrain_epochs is not None:
-        cfg["pretrain_epochs"] = pretrain_epochs
-    if train_epochs is not None:
-        cfg["train_epochs"] = train_epochs
-    threads = int(threads) if threads else 1  # one thread: fastest for this small network on a busy 2-core box
+    for key, val in (("pretrain_epochs", pretrain_epochs), ("image_epochs", image_epochs),
+                     ("train_epochs", train_epochs)):
+        if val is not None:
+            cfg[key] = int(val)
+    threads = int(threads) if threads else 1  # one thread: fastest for these small networks on a busy 2-core box
     torch.set_num_threads(threads)
-    for sub in ("features", "models", "plots"):
+    for sub in ("features", "models", "plots", "results"):
         (out / sub).mkdir(parents=True, exist_ok=True)
     t_start = t = time.perf_counter()
 
@@ -128,6 +143,7 @@ def run_demo(out_dir: str | os.PathLike = "zsl-demo", *, seed: int = 0, small: b
     cs = build_classes(classes_json, from_list=ds.classes_csv, name_column="name", id_column="id", overwrite=True)
     t = _step(f"build-classes: {cs['n_classes']} classes", t)
 
+    f = {"data": str(ds.root), "classes": str(classes_json), "split": str(ds.split)}
     net = out / "models" / "audio-net.pth"
     duration = ds.settings.duration
     pre = pretrain_audio(ds.audio_manifest, net, classes_path=classes_json, split_path=ds.split, trial=0,
@@ -135,43 +151,56 @@ def run_demo(out_dir: str | os.PathLike = "zsl-demo", *, seed: int = 0, small: b
                          max_seconds=duration, seed=seed, overwrite=True, progress=progress)
     t = _step(f"pretrain-audio on {pre['clips']} clips of the {pre['classes']} training classes "
               f"(train top-1 {pre['final_train_top1']:.2f})", t)
-    audio_h5 = out / "features" / "audio.h5"
-    extract_audio(str(ds.audio_manifest), audio_h5, classes_path=classes_json, weights=str(net),
+    f["audio embeddings"] = out / "features" / "audio.h5"
+    extract_audio(str(ds.audio_manifest), f["audio embeddings"], classes_path=classes_json, weights=str(net),
                   max_seconds=duration, overwrite=True, resume=False, progress=progress)
     t = _step("extract-audio", t)
-    text_h5, proto_h5 = out / "features" / "text.h5", out / "features" / "audio-prototypes.h5"
-    extract_text(text_h5, classes=classes_json, vectors=ds.word_vectors, overwrite=True)
-    prototypes(audio_h5, proto_h5, overwrite=True)
-    t = _step("extract-text, prototypes", t)
 
-    rows, evals, files = [], {}, {}
-    for semantic, label in (("text", "word vectors"), ("audio", "audio (upper bound)")):
-        ckpt = out / "models" / f"projection-{semantic}.pt"
-        train(TrainConfig(audio=str(audio_h5), split=str(ds.split), out=str(ckpt), semantic=semantic,
-                          text=str(text_h5), audio_prototypes=str(proto_h5), method="projection",
-                          epochs=cfg["train_epochs"], optimizer=cfg["optimizer"], lr=cfg["lr"], seed=seed,
-                          threads=threads, overwrite=True, log_every=10 ** 6))
-        ev = _evaluate(ckpt, ds.test)
-        evals[semantic] = ev
-        rows.append({"side information": label, "method": "projection", "val top-1": ev["best_val"],
-                     "test top-1": ev["top1"], "chance": ds.chance_test, "per-class": ev["mean_per_class"],
-                     "mAP": ev["map"], "clips": ev["n"]})
-        files[f"model ({semantic})"] = str(ckpt)
-        t = _step(f"train + evaluate ({semantic}): test top-1 {ev['top1']:.3f} (chance {ds.chance_test:.3f})", t)
-    plot = out / "plots" / "confusion-text.png"
-    _plot_confusion(evals["text"]["confusion"], ds.test, plot,
-                    f"unseen classes, word-vector side information (top-1 {evals['text']['top1']:.2f})")
-    files.update({"data": str(ds.root), "classes": str(classes_json), "split": str(ds.split),
-                  "audio embeddings": str(audio_h5), "text embeddings": str(text_h5),
-                  "confusion plot": str(plot), "results": str(results_path)})
-    result = {"format": "zsl.results", "format_version": 1, "task": "zsl",
-              "manifest": {"zsl_version": __version__, "command": command_line(), "created_utc": utc_now(),
-                           "seed": seed, "config": {"small": small, **cfg},
-                           "inputs": [input_record(p) for p in (classes_json, ds.split, audio_h5, text_h5)]},
-              "n_test": len(ds.test), "test_classes": ds.test, "chance": ds.chance_test, "rows": rows,
-              "metrics": {k: {m: v for m, v in e.items() if m != "confusion"} for k, e in evals.items()},
-              "confusion": {k: e["confusion"] for k, e in evals.items()},
-              "pretrain": pre, "seconds": round(time.perf_counter() - t_start, 1), "files": files}
-    atomic_write_json(results_path, result)
-    log.info(f"[demo] finished in {result['seconds']} s; results in {results_path}")
-    return result
+    inet = out / "models" / "image-net.pth"
+    size = ds.settings.image_size
+    ipre = pretrain_image([ds.image_manifest], inet, classes_path=classes_json, split_path=ds.split, trial=0,
+                          model=cfg["image_model"], image_size=size, epochs=cfg["image_epochs"],
+                          batch_size=cfg["image_batch"], lr=cfg["image_lr"], seed=seed, overwrite=True,
+                          progress=progress)
+    t = _step(f"pretrain-image on {ipre['crops']} pictures of the {ipre['classes']} training classes "
+              f"(train top-1 {ipre['final_train_top1']:.2f})", t)
+    f["image embeddings"] = out / "features" / "image.h5"
+    extract_image([ds.image_manifest], f["image embeddings"], model=cfg["image_model"], weights=str(inet),
+                  layer="penultimate", classes=classes_json, image_size=size, device="cpu", overwrite=True,
+                  resume=False, progress=progress)
+    t = _step("extract-image (every class's pictures)", t)
+
+    f["text embeddings"] = out / "features" / "text.h5"
+    f["audio prototypes"] = out / "features" / "audio-prototypes.h5"
+    f["image prototypes"] = out / "features" / "image-prototypes.h5"
+    f["hybrid embeddings"] = out / "features" / "hybrid.h5"
+    extract_text(f["text embeddings"], classes=classes_json, vectors=ds.word_vectors, overwrite=True)
+    prototypes(f["audio embeddings"], f["audio prototypes"], overwrite=True)
+    prototypes(f["image embeddings"], f["image prototypes"], overwrite=True)
+    combine([f["image prototypes"], f["text embeddings"]], f["hybrid embeddings"], l2=True, overwrite=True)
+    t = _step("extract-text, prototypes (audio, image), combine (hybrid = image || text)", t)
+
+    records = []
+    for semantic in SEMANTICS:
+        rec = _evaluate_semantic(semantic, out, ds, f, cfg, seed, threads)
+        records.append(rec)
+        m = rec["metrics"]["both"]
+        t = _step(f"train, evaluate, retrieve, plot ({semantic}): unseen top-1 {m['top1']:.3f} "
+                  f"(chance {m['chance']:.3f}), mAP {rec['retrieval']['both']['mAP']:.3f}", t)
+
+    tables = build_tables(records)
+    f["table"] = out / "results" / "table.csv"
+    atomic_write_text(f["table"], csv_text(table_rows(tables[0])))
+    f["results"] = results_path
+    files = {k: str(v) for k, v in f.items()}
+    config = {"small": small, "video": video, **cfg, "threads": threads}
+    inputs = [classes_json, ds.split] + [f[k] for k in ("audio embeddings", "image embeddings", "text embeddings",
+                                                        "audio prototypes", "image prototypes", "hybrid embeddings")]
+    doc = results_doc("experiment", make_manifest(config, inputs, seed), summary_metrics(tables), tables=tables,
+                      trials=records, demo={
+                          "n_test": len(ds.test), "test_classes": ds.test, "chance": ds.chance_test,
+                          "rows": [_row(r) for r in records], "pretrain_audio": pre, "pretrain_image": ipre,
+                          "seconds": round(time.perf_counter() - t_start, 1), "files": files})
+    write_results(results_path, doc, overwrite=True)
+    log.info(f"[demo] finished in {doc['demo']['seconds']} s; results in {results_path}")
+    return doc

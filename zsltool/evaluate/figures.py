@@ -94,8 +94,20 @@ def tsne_from_checkpoint(checkpoint, out, *, audio=None, video=None, split=None,
             pts, stars, title = X, None, f"t-SNE of the {modality} input features"
     if stars is not None and stars.shape[1] != pts.shape[1]:
         stars = None
+    if stars is not None and hasattr(ld.model, "compat"):
+        # dot-product compatibility (projection, bilinear, ...): instance and class rows differ in scale by
+        # orders of magnitude and the class rows share an offset (which does not change any ranking), so the
+        # class rows are centred and both are L2-normalised (cosine geometry) before the layout
+        pts, stars = _unit_rows(pts), _unit_rows(stars - stars.mean(axis=0, keepdims=True))
+        title += " (cosine)"
     return P.plot_embedding(out, pts, inst.labels[keep], classes, stars, method=method, seed=seed, title=title,
                             overwrite=overwrite)
+
+
+def _unit_rows(X: np.ndarray) -> np.ndarray:
+    X = np.asarray(X, dtype=np.float64)
+    n = np.linalg.norm(X, axis=1, keepdims=True)
+    return X / np.where(n > 0, n, 1.0)
 
 
 def _target(out, name: str) -> Path:

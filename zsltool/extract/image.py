@@ -151,6 +151,53 @@ def collect_image_items(inputs: Sequence[str | os.PathLike], class_ids: Sequence
     return items, list(class_ids), records
 
 
+# -- models -------------------------------------------------------------------------------------------
+SMALL_MODELS = ("smallcnn",)
+
+
+class SmallCNN(torch.nn.Module):
+    """A small VGG-style CNN (4 x conv3x3-BN-ReLU-maxpool, global average pooling, linear head) to train from
+    scratch with ``pretrain-image`` when no pretrained image network is at hand; ``penultimate`` is 128-d."""
+
+    def __init__(self, num_classes: int = 10, channels: Sequence[int] = (16, 32, 64, 128)):
+        super().__init__()
+        layers, c = [], 3
+        for o in channels:
+            layers += [torch.nn.Conv2d(c, o, 3, padding=1, bias=False), torch.nn.BatchNorm2d(o),
+                       torch.nn.ReLU(inplace=True), torch.nn.MaxPool2d(2)]
+            c = o
+        self.features = torch.nn.Sequential(*layers, torch.nn.AdaptiveAvgPool2d(1))
+        self.fc = torch.nn.Linear(c, num_classes)
+
+    def forward(self, x):
+        return self.fc(self.features(x).flatten(1))
+
+
+def build_image_model(name: str, weights: str | None, num_classes: int | None = None):
+    """(model in eval mode, weights enum member or None, info) for a torchvision classifier or ``smallcnn``.
+
+    ``smallcnn`` has no pretrained weights: random (``weights`` None / "random") or a state-dict path from
+    ``pretrain-image`` (its head size is read from the file).
+    """
+    if name not in SMALL_MODELS:
+        return build_torchvision_model(name, weights, num_classes=num_classes)
+    from zsltool.extract.tvweights import apply_state_dict, load_state_dict_file
+    from zsltool.utils import sha256_file
+
+    info = {"model": name, "weights": "random"}
+    if weights is None or str(weights).lower() in ("none", "random"):
+        return SmallCNN(num_classes or 10).eval(), None, info
+    if not (os.sep in str(weights) or Path(str(weights)).suffix or Path(str(weights)).exists()):
+        raise ZslError(f"{name} has no pretrained weights ({weights!r})",
+                       hint="train it with `zsl pretrain-image --model smallcnn` and pass --weights PATH")
+    sd = load_state_dict_file(weights)
+    head = sd.get("fc.weight")
+    model = SmallCNN(int(head.shape[0]) if head is not None and head.ndim == 2 else (num_classes or 10))
+    apply_state_dict(model, sd, str(weights), name)
+    info.update(weights=str(weights), weights_sha256=sha256_file(weights))
+    return model.eval(), None, info
+
+
 # -- the extractor ------------------------------------------------------------------------------------
 class ImageExtractor:
     """A torchvision classifier with a layer tap and a preprocessing transform."""
@@ -159,7 +206,7 @@ class ImageExtractor:
                  preprocess: str = "paper", device: str = "cpu", image_size: int = 224):
         if preprocess not in PREPROCESS:
             raise ZslError(f"unknown preprocessing {preprocess!r}", hint=f"choose one of {', '.join(PREPROCESS)}")
-        self.net, wenum, self.info = build_torchvision_model(model, weights)
+        self.net, wenum, self.info = build_image_model(model, weights)
         self.device = device
         self.net.to(device)
         self.tap = LayerTap(self.net, layer)
@@ -167,7 +214,7 @@ class ImageExtractor:
         if preprocess == "weights":
             w = wenum
             if w is None:  # a local or random checkpoint: the transforms of the model's default weights
-                enum = weights_enum_for(model)
+                enum = weights_enum_for(model) if model not in SMALL_MODELS else None
                 if enum is None:
                     raise ZslError(f"{model} has no weights transforms", hint="use --preprocess paper")
                 w = enum.DEFAULT
@@ -196,10 +243,14 @@ def build(**kwargs) -> ImageExtractor:
 
 def extract_image(inputs: Sequence[str | os.PathLike], out: str | os.PathLike, *, model: str = "resnet101",
                   weights: str | None = "DEFAULT", layer: str = "logits", preprocess: str = "paper",
-                  classes: str | os.PathLike | None = None, batch_size: int = 32, workers: int = 0,
-                  device: str = "auto", shard: tuple[int, int] = (0, 1), overwrite: bool = False,
+                  classes: str | os.PathLike | None = None, image_size: int = 224, batch_size: int = 32,
+                  workers: int = 0, device: str = "auto", shard: tuple[int, int] = (0, 1), overwrite: bool = False,
                   resume: bool = True, progress: bool = True) -> dict:
-    """Embed images or crops into an instance-level file; returns the run summary as a dict."""
+    """Embed images or crops into an instance-level file; returns the run summary as a dict.
+
+    ``image_size``: the side of the resized crop with ``preprocess="paper"`` (224 for ImageNet weights; the
+    size a network made by ``pretrain_image`` was trained at).
+    """
     cs = None
     if classes is not None:
         from zsltool.classes.classset import ClassSet
@@ -209,7 +260,10 @@ def extract_image(inputs: Sequence[str | os.PathLike], out: str | os.PathLike, *
     if cs is not None:
         records.append(input_record(classes))
     dev = resolve_device(device)
-    ex = ImageExtractor(model=model, weights=weights, layer=layer, preprocess=preprocess, device=dev)
+    if image_size < 16:
+        raise ZslError(f"--image-size must be at least 16 pixels, got {image_size}")
+    ex = ImageExtractor(model=model, weights=weights, layer=layer, preprocess=preprocess, device=dev,
+                        image_size=image_size)
     if ex.info.get("weights_sha256"):
         records.append({"path": ex.info["weights"], "sha256": ex.info["weights_sha256"]})
     meta = StoreMeta(kind="instance", modality="image", extractor="torchvision-image", extractor_meta=ex.meta(),

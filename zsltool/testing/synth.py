@@ -66,7 +66,7 @@ class DemoSettings:
     def make(cls, seed: int = 0, small: bool = False, **overrides) -> "DemoSettings":
         base = dict(seed=seed, small=small)
         if small:
-            base.update(n_per_class=6, n_images_per_class=3, duration=1.0, n_val=3, n_test=5)
+            base.update(n_per_class=6, n_images_per_class=6, duration=1.0, n_val=3, n_test=5)
         base.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**base)
 

@@ -1,4 +1,5 @@
-"""``zsl extract-image``, ``zsl extract-text``, ``zsl extract-video``: thin shims over zsltool.extract.*."""
+"""``zsl extract-image``, ``zsl pretrain-image``, ``zsl extract-text``, ``zsl extract-video``: thin shims over
+zsltool.extract.*."""
 
 from __future__ import annotations
 
@@ -42,6 +43,8 @@ def register(app: typer.Typer) -> None:
                                        help="paper (crop, resize 224x224, ImageNet norm) or weights (their own "
                                             "transforms)."),
         classes: Optional[Path] = typer.Option(None, "--classes", help="Class-set file for crop-manifest labels."),
+        image_size: int = typer.Option(224, "--image-size", min=16, help="Side of the resized crop with "
+                                       "--preprocess paper (the size a pretrain-image network was trained at)."),
         batch_size: int = typer.Option(32, "--batch-size", min=1, help="Images per batch."),
         workers: int = typer.Option(0, "--workers", min=0, help="DataLoader workers for decoding."),
         device: Optional[str] = typer.Option(None, "--device", help="auto, cpu or cuda (default: global --device)."),
@@ -57,10 +60,42 @@ def register(app: typer.Typer) -> None:
         _choice(layer, LAYERS, "--layer")
         _choice(preprocess, ("paper", "weights"), "--preprocess")
         res = extract_image(inputs, out, model=model, weights=weights, layer=layer, preprocess=preprocess,
-                            classes=classes, batch_size=batch_size, workers=workers, device=_device(device),
+                            classes=classes, image_size=image_size, batch_size=batch_size, workers=workers,
+                            device=_device(device),
                             shard=parse_shard(shard), overwrite=overwrite, resume=resume,
                             progress=not STATE.quiet)
         emit(res, json_out, table=_summary_table)
+
+    @app.command("pretrain-image")
+    def pretrain_image_cmd(
+        inputs: List[Path] = typer.Argument(..., help="Crop manifests (.csv from select-images)."),
+        out: Path = typer.Option(..., "--out", "-o", help="Output weights (.pth); OUT.json describes the run."),
+        classes: Path = typer.Option(..., "--classes", help="Class set JSON."),
+        split: Path = typer.Option(..., "--split", help="Split JSON: only the trial's training classes are used."),
+        trial: int = typer.Option(0, "--trial", min=0, help="Trial of the split."),
+        model: str = typer.Option("resnet18", "--model", help="Any torchvision classification model name "
+                                  "(randomly initialised), e.g. resnet18 or shufflenet_v2_x0_5."),
+        image_size: int = typer.Option(224, "--image-size", min=16, help="Crops are resized to this square size."),
+        epochs: int = typer.Option(20, "--epochs", min=1),
+        batch_size: int = typer.Option(32, "--batch-size", min=1),
+        lr: float = typer.Option(1e-3, "--lr", help="Adam learning rate."),
+        augment: bool = typer.Option(True, "--augment/--no-augment", help="Random shift and horizontal flip."),
+        workers: int = typer.Option(0, "--workers", min=0, help="DataLoader workers for decoding."),
+        device: Optional[str] = typer.Option(None, "--device", help="auto, cpu or cuda (default: global --device)."),
+        seed: Optional[int] = typer.Option(None, "--seed", help="Random seed (default: the global --seed)."),
+        overwrite: bool = OverwriteOpt,
+        json_out: bool = JsonOpt,
+    ):
+        """Train an image network from scratch on the seen classes' crops; extract-image --weights loads it."""
+        from zsltool.extract.image_pretrain import pretrain_image
+        from zsltool.utils import resolve_device
+
+        res = pretrain_image(inputs, out, classes_path=classes, split_path=split, trial=trial, model=model,
+                             image_size=image_size, epochs=epochs, batch_size=batch_size, lr=lr, augment=augment,
+                             workers=workers, device=resolve_device(_device(device)),
+                             seed=STATE.seed if seed is None else seed, overwrite=overwrite,
+                             progress=not STATE.quiet)
+        emit(res, json_out)
 
     @app.command("extract-text")
     def extract_text_cmd(

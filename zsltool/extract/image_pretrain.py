@@ -1,0 +1,165 @@
+"""``pretrain_image``: train a torchvision image classifier from scratch on the seen (training) classes only.
+
+Paper 000 trains its audio network from scratch so that the classes used for testing never shape it; this
+does the same for images where no pretrained weights are at hand (offline, or a domain ImageNet does not
+cover). The crops are the crop-manifest rows (``zsl select-images``) whose class is a training class of the
+split's trial (the ``seen`` classes of a GZSL trial); crops of val/test (unseen) classes are never read.
+Each crop is resized to ``image_size`` x ``image_size`` with ImageNet normalisation (the ``paper``
+preprocessing of ``extract-image`` at that size), augmented with a random shift and horizontal flip, and
+classified into the training classes (softmax cross-entropy, Adam).
+
+Output: ``OUT`` holds the whole model's state dict (with its ``len(train classes)``-way head), which
+``extract-image --model NAME --weights OUT --image-size S`` loads (torchvision's fine-tuned-head rule);
+``OUT.json`` says how it was trained.
+
+    pretrain_image(["images.csv"], "image-net.pth", classes_path="classes.json", split_path="split.json",
+                   model="shufflenet_v2_x0_5", image_size=64, epochs=30)
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Sequence
+
+from zsltool import __version__
+from zsltool.errors import ZslError
+from zsltool.utils import atomic_write_json, check_output, command_line, input_record, seed_everything, utc_now
+
+log = logging.getLogger("zsltool.extract.image")
+
+
+class _CropDataset:
+    def __init__(self, items, load, targets):
+        self.items, self.load, self.targets = items, load, targets
+
+    def __len__(self):
+        return len(self.items)
+
+    def __getitem__(self, i):
+        return self.load(self.items[i]), self.targets[i]
+
+
+def _train_transform(image_size: int, augment: bool):
+    import torch
+    from torchvision.transforms import v2 as T
+
+    from zsltool.extract.image import IMAGENET_MEAN, IMAGENET_STD
+
+    steps = [T.ToImage(), T.ToDtype(torch.float32, scale=True), T.Resize((image_size, image_size), antialias=True)]
+    if augment:
+        pad = max(1, image_size // 16)
+        steps += [T.RandomCrop(image_size, padding=pad, padding_mode="reflect"), T.RandomHorizontalFlip()]
+    return T.Compose(steps + [T.Normalize(IMAGENET_MEAN, IMAGENET_STD)])
+
+
+def pretrain_image(
+    inputs: Sequence[str | os.PathLike],
+    out: str | os.PathLike,
+    *,
+    classes_path: str | os.PathLike,
+    split_path: str | os.PathLike,
+    trial: int = 0,
+    model: str = "resnet18",
+    image_size: int = 224,
+    epochs: int = 20,
+    batch_size: int = 32,
+    lr: float = 1e-3,
+    augment: bool = True,
+    workers: int = 0,
+    device: str = "cpu",
+    seed: int = 0,
+    overwrite: bool = False,
+    progress: bool = True,
+) -> dict:
+    """Train ``model`` (random init) on the training classes' crops and save its weights; returns a summary."""
+    import torch
+    from torch.utils.data import DataLoader
+    from tqdm import tqdm
+
+    from zsltool.classes.classset import ClassSet
+    from zsltool.classes.splits import load_split
+    from zsltool.extract.image import _ImageLoader, build_image_model, collect_image_items
+    
+    if epochs < 1:
+        raise ZslError(f"--epochs must be at least 1, got {epochs}")
+    if image_size < 16:
+        raise ZslError(f"--image-size must be at least 16 pixels, got {image_size}")
+    manifests = [Path(p) for p in inputs]
+    for p in manifests:
+        if not p.is_file() or p.suffix.lower() not in (".csv", ".tsv"):
+            raise ZslError(f"{p} is not a crop manifest (.csv)",
+                           hint="pretrain-image needs labelled crops: a crop manifest from zsl select-images")
+    out = check_output(out, overwrite)
+    sidecar = Path(str(out) + ".json")
+    cs = ClassSet.load(classes_path)
+    split = load_split(split_path)
+    if split.class_set_sha256 and split.class_set_sha256 != cs.sha256:
+        raise ZslError(f"{split_path} was made for another class set than {classes_path}",
+                       hint="use the class set the split was built from")
+    t = split.trial(trial)
+    train_ids = list(t.seen if t.is_gzsl else t.train)
+    train_pos = {cs.index(c): k for k, c in enumerate(train_ids)}
+    items, _, records = collect_image_items(manifests, cs.ids, cs.resolve)
+    kept = [it for it in items if it.labels and it.labels[0] in train_pos]
+    if not kept:
+        raise ZslError(f"no crop of {', '.join(map(str, manifests))} belongs to the training classes of trial "
+                       f"{trial}", hint="check that the manifest, class set and split belong together")
+    targets = [train_pos[it.labels[0]] for it in kept]
+    C = len(train_ids)
+    missing = sorted(set(range(C)) - set(targets))
+    if missing:
+        log.warning(f"{len(missing)} training classes have no crop (e.g. {train_ids[missing[0]]})")
+
+    seed_everything(seed)
+    dev = torch.device(device)
+    net, _, info = build_image_model(model, None, num_classes=C)
+    net.to(dev)
+    opt = torch.optim.Adam(net.parameters(), lr=lr)
+    gen = torch.Generator().manual_seed(seed)
+    ds = _CropDataset(kept, _ImageLoader(_train_transform(image_size, augment)), targets)
+    dl = DataLoader(ds, batch_size=max(1, batch_size), shuffle=True, generator=gen, num_workers=max(0, workers),
+                    drop_last=len(kept) > batch_size and len(kept) % batch_size == 1)  # BN needs 2+ rows
+    history = []
+    t0 = time.perf_counter()
+    for ep in range(epochs):
+        net.train()
+        tot = correct = n = 0.0
+        for x, y in tqdm(dl, desc=f"pretrain-image epoch {ep + 1}/{epochs}", disable=not progress or None,
+                         leave=False, unit="batch"):
+            x, y = x.to(dev), y.to(dev)
+            logits = net(x)
+            loss = torch.nn.functional.cross_entropy(logits, y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            m = x.shape[0]
+            tot += float(loss.detach()) * m
+            correct += float((logits.argmax(dim=1) == y).sum())
+            n += m
+        history.append({"epoch": ep + 1, "loss": round(tot / n, 6), "train_top1": round(correct / n, 4)})
+        log.info(f"epoch {ep + 1}/{epochs}: loss {tot / n:.4f}, train top-1 {correct / n:.3f}")
+
+    sd = {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
+    tmp = out.parent / f".{out.name}.tmp"
+    torch.save(sd, tmp)
+    os.replace(tmp, out)
+    from zsltool.utils import sha256_file
+
+    meta = {"format": "zsl.image_pretrain", "format_version": 1, "zsl_version": __version__,
+            "created_utc": utc_now(), "command": command_line(), "weights": str(out),
+            "weights_sha256": sha256_file(out), "layout": f"torchvision {model} state dict with a {C}-way head",
+            "model": model, "image_size": image_size, "class_set_sha256": cs.sha256, "trial": trial,
+            "train_classes": train_ids, "loss": "softmax cross-entropy",
+            "config": {"epochs": epochs, "batch_size": batch_size, "lr": lr, "optimizer": "adam",
+                       "augment": augment, "seed": seed},
+            "crops": len(kept), "other_class_crops": len(items) - len(kept),
+            "extract_with": f"zsl extract-image --model {model} --weights {out} --image-size {image_size}",
+            "seconds": round(time.perf_counter() - t0, 2), "history": history,
+            "inputs": records + [input_record(classes_path), input_record(split_path)]}
+    atomic_write_json(sidecar, meta)
+    return {"out": str(out), "sidecar": str(sidecar), "model": model, "crops": len(kept), "classes": C,
+            "other_class_crops": len(items) - len(kept), "final_loss": history[-1]["loss"],
+            "final_train_top1": history[-1]["train_top1"], "seconds": meta["seconds"]}
