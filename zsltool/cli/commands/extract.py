@@ -76,8 +76,8 @@ def register(app: typer.Typer) -> None:
         model: str = typer.Option("resnet18", "--model", help="Any torchvision classification model name "
                                   "(randomly initialised), e.g. resnet18 or shufflenet_v2_x0_5."),
         image_size: int = typer.Option(224, "--image-size", min=16, help="Crops are resized to this square size."),
-        epochs: int = typer.Option(20, "--epochs", min=1),
-        batch_size: int = typer.Option(32, "--batch-size", min=1),
+        epochs: int = typer.Option(20, "--epochs", min=1, help="Training epochs."),
+        batch_size: int = typer.Option(32, "--batch-size", min=1, help="Crops per training batch."),
         lr: float = typer.Option(1e-3, "--lr", help="Adam learning rate."),
         augment: bool = typer.Option(True, "--augment/--no-augment", help="Random shift and horizontal flip."),
         workers: int = typer.Option(0, "--workers", min=0, help="DataLoader workers for decoding."),
