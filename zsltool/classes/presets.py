@@ -36,6 +36,7 @@ PAPER_TO_OPENIMAGES = {"hand": "Human hand", "bike": "Bicycle"}
 OPENIMAGES_TO_PAPER = {v.lower(): k for k, v in PAPER_TO_OPENIMAGES.items()}
 
 MEMBERSHIP_PRESETS = {"paper": PAPER_TABLE_II}
+SPLIT_PRESETS = {"paper-table1": PAPER_TABLE_I}
 NAME_STYLES = ("openimages", "audioset", "paper")
 
 
@@ -65,3 +66,16 @@ def membership_preset(name: str, classset) -> dict[str, list[str]]:
     if name not in MEMBERSHIP_PRESETS:
         raise ZslError(f"unknown membership preset {name!r}", hint=f"presets: {', '.join(MEMBERSHIP_PRESETS)}")
     return {cat: [resolve_paper_name(classset, n) for n in names] for cat, names in MEMBERSHIP_PRESETS[name].items()}
+
+
+def split_preset(name: str, classset) -> tuple[list[str], list[str], list[str]]:
+    """(train, val, test) class ids of the named split preset, resolved in ``classset`` by name."""
+    if name not in SPLIT_PRESETS:
+        raise ZslError(f"unknown split preset {name!r}", hint=f"presets: {', '.join(SPLIT_PRESETS)}")
+    table = SPLIT_PRESETS[name]
+    parts = tuple([resolve_paper_name(classset, n) for n in table[part]] for part in ("train", "val", "test"))
+    ids = [c for part in parts for c in part]
+    if len(set(ids)) != len(ids):
+        raise ZslError(f"the class set maps two of the preset {name!r}'s names to the same class",
+                       hint="the paper presets need the AudioSet/Open Images class set from `zsl build-classes`")
+    return parts

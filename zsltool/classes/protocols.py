@@ -52,7 +52,11 @@ def _check_sizes(sizes: Sequence[int], n: int, what: str):
                        hint="use smaller --sizes")
 
 
-def split_random(cs: ClassSet, sizes: Sequence[int] | None = None, trials: int = 5, seed: int = 0) -> Split:
+def split_random(cs: ClassSet, sizes: Sequence[int] | None = None, trials: int = 5, seed: int = 0,
+                 preset: str | None = None) -> Split:
+    """``preset`` (e.g. ``paper-table1``): one trial with the preset's classes instead of a seeded draw."""
+    if preset is not None:
+        return split_preset(cs, preset, seed=seed)
     _check_trials(trials)
     n = len(cs)
     sizes = list(sizes) if sizes else [n // 3] * 3
@@ -60,6 +64,16 @@ def split_random(cs: ClassSet, sizes: Sequence[int] | None = None, trials: int =
     ts = [Trial(*_draw(cs.ids, sizes, _rng(seed, k))) for k in range(trials)]
     return Split(trials=ts, protocol="random", params={"sizes": sizes, "trials": trials}, seed=seed,
                  class_set_sha256=cs.sha256)
+
+
+def split_preset(cs: ClassSet, preset: str, seed: int = 0) -> Split:
+    """One trial with the named preset's train/val/test classes (``paper-table1``: Table I of paper 000),
+    resolved in ``cs`` by name (paper, Open Images or AudioSet names all work)."""
+    from zsltool.classes.presets import split_preset as preset_classes
+
+    train, val, test = preset_classes(preset, cs)
+    return Split(trials=[Trial(train, val, test)], protocol="random", seed=seed, class_set_sha256=cs.sha256,
+                 params={"preset": preset, "sizes": [len(train), len(val), len(test)], "trials": 1})
 
 
 # ---------------------------------------------------------------- categories
@@ -313,7 +327,7 @@ def split_folds(cs: ClassSet, folds: int = 5, val_folds: int = 1, seed: int = 0)
 # ---------------------------------------------------------------- one entry point
 
 PROTOCOL_OPTIONS = {
-    "random": {"sizes", "trials"},
+    "random": {"sizes", "trials", "preset"},
     "within": {"category", "sizes", "trials", "membership"},
     "across": {"categories", "sizes", "trials", "membership"},
     "gzsl": {"seen", "unseen", "instances", "fractions", "trials", "unseen_val_fraction"},
@@ -340,6 +354,10 @@ def make_split(classes: str | os.PathLike, protocol: str, out: str | os.PathLike
     cs = ClassSet.load(classes)
     inputs = [input_record(classes)]
     if protocol == "random":
+        if "preset" in given and ("sizes" in given or "trials" in given):
+            raise ZslError(f"--preset {given['preset']} fixes the classes of its one trial: "
+                           f"--{'sizes' if 'sizes' in given else 'trials'} does not apply",
+                           hint="drop --sizes/--trials, or drop --preset for seeded random trials")
         s = split_random(cs, seed=seed, **given)
     elif protocol == "within":
         if "category" not in given:

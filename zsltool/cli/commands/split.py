@@ -8,6 +8,7 @@ from typing import Optional
 import click
 import typer
 
+from zsltool.classes.presets import SPLIT_PRESETS
 from zsltool.cli.common import STATE, JsonOpt, OverwriteOpt, emit, info, kv_table, rows_table
 
 PROTOCOLS = ["random", "within", "across", "gzsl", "folds"]
@@ -40,6 +41,9 @@ def split(
                                         "per category for across). Defaults: thirds; (n-2)/2,(n-2)/2,2; "
                                         "(m-1)/2,(m-1)/2,1."),
     trials: Optional[int] = typer.Option(None, "--trials", min=1, help="Number of seeded trials (default 5; gzsl 1)."),
+    preset: Optional[str] = typer.Option(None, "--preset", click_type=click.Choice(list(SPLIT_PRESETS)),
+                                         help="random: one trial with fixed classes instead of seeded draws; "
+                                         "paper-table1 = paper 000's Table I (23/23/23)."),
     seed: Optional[int] = typer.Option(None, "--seed", help="Random seed (default: the global --seed)."),
     category: Optional[str] = typer.Option(None, "--category", help="within: Animal, Musical instrument, Vehicle, "
                                            "... (case-insensitive)."),
@@ -67,7 +71,7 @@ def split(
 
     opts = dict(sizes=_ints(sizes, "--sizes"), trials=trials, membership=membership, seen=seen, unseen=unseen,
                 instances=instances, fractions=_floats(fractions, "--fractions"), val_folds=val_folds,
-                unseen_val_fraction=unseen_val_fraction,
+                unseen_val_fraction=unseen_val_fraction, preset=preset,
                 category=category,
                 categories=[c.strip() for c in categories.split(",") if c.strip()] if categories else None)
     if protocol == "folds" and folds is None:
