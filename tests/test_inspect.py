@@ -79,3 +79,31 @@ def test_inspect_rejects_unknown_json(cli, tmp_path):
     (tmp_path / "x.json").write_text('{"format": "something"}')
     r = cli("inspect", tmp_path / "x.json")
     assert r.exit_code == 1 and "is not a zsl file" in r.stderr
+
+
+class _Obj:  # a pickled Python object: never unpickled by zsl
+    pass
+
+
+def test_inspect_checkpoint_errors_are_the_shared_short_messages(cli, tmp_path):
+    torch = pytest.importorskip("torch")
+    torch.save({"format": "zsl.checkpoint", "obj": _Obj()}, tmp_path / "pickled.pt")
+    r = cli("inspect", tmp_path / "pickled.pt")
+    assert r.exit_code == 1
+    assert r.stderr.startswith(f"Error: cannot load checkpoint {tmp_path / 'pickled.pt'}: it holds Python objects "
+                               "other than tensors and plain data, which zsl never unpickles")
+    assert len(r.stderr.strip().splitlines()) == 1 and "made by zsl train" in r.stderr
+    torch.save({"format": "zsl.checkpoint", "state_dict": {"U": torch.zeros(50, 50)}}, tmp_path / "m.pt")
+    data = (tmp_path / "m.pt").read_bytes()
+    (tmp_path / "cut.pt").write_bytes(data[: len(data) // 2])
+    r = cli("inspect", tmp_path / "cut.pt")
+    assert r.exit_code == 1 and r.stderr.startswith(f"Error: cannot load checkpoint {tmp_path / 'cut.pt'}: ")
+    assert "(corrupt or truncated?)" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    import pickle
+
+    (tmp_path / "plain.pkl").write_bytes(pickle.dumps(_Obj(), protocol=2))  # legacy pickle head b"\x80"
+    r = cli("inspect", tmp_path / "plain.pkl")
+    assert r.exit_code == 1 and r.stderr.startswith("Error: cannot load checkpoint")
+    np.savez(tmp_path / "a.npz", x=np.zeros(2))
+    r = cli("inspect", tmp_path / "a.npz")
+    assert r.exit_code == 1 and "is a zip archive but not a torch file (.npz?)" in r.stderr

@@ -40,7 +40,13 @@ def inspect_file(path: str | os.PathLike, check: bool = False) -> dict:
 
     if head == HDF5_SIGNATURE:
         summary, violations = _inspect_h5(p, check)
-    elif head[:4] == b"PK\x03\x04" and zipfile.is_zipfile(p):
+    elif head[:4] == b"PK\x03\x04" or head[:1] == b"\x80":  # torch.save (zip; legacy pickle), maybe truncated
+        if zipfile.is_zipfile(p):
+            with zipfile.ZipFile(p) as z:
+                if not any(n.endswith("data.pkl") for n in z.namelist()):
+                    raise ZslError(f"{p} is a zip archive but not a torch file (.npz?), not a zsl file",
+                                   hint="zsl files are embedding files (.h5), class sets, splits, checkpoints "
+                                   "and results")
         summary, violations = _inspect_checkpoint(p)
     else:
         data = load_json(p, "zsl file")
@@ -98,13 +104,10 @@ def _inspect_h5(p: Path, check: bool) -> tuple[dict, list[str]]:
 
 
 def _inspect_checkpoint(p: Path) -> tuple[dict, list[str]]:
-    import torch
+    from zsltool.utils import torch_load
 
-    try:
-        ck = torch.load(p, map_location="cpu", weights_only=True)
-    except Exception as e:  # noqa: BLE001 - any failure means: not a loadable zsl checkpoint
-        raise ZslError(f"{p} is not a loadable checkpoint ({type(e).__name__}: {str(e).splitlines()[0][:200]})",
-                       hint="zsl only loads its own checkpoints (tensors and plain data)") from None
+    ck = torch_load(p, "checkpoint", hint="zsl only loads its own checkpoints (tensors and plain data), "
+                    "made by zsl train")
     if not isinstance(ck, dict) or ck.get("format") != "zsl.checkpoint":
         return {"type": "torch file (not a zsl checkpoint)"}, ["not a zsl checkpoint (no format 'zsl.checkpoint')"]
     state = ck.get("state_dict") or {}
