@@ -307,6 +307,9 @@ def extract_video(inputs: Sequence[str | os.PathLike], out: str | os.PathLike, *
         from zsltool.utils import ensure_writable_folder
 
         ensure_writable_folder(Path(extract_audio))
+        if (Path(extract_audio) / "clips.csv").exists() and not overwrite:  # refuse before any work
+            raise ZslError(f"output already exists: {Path(extract_audio) / 'clips.csv'} (--extract-audio)",
+                           hint="pass --overwrite to replace it and the WAVs, or choose another --extract-audio DIR")
     ex = VideoExtractor(model=model, weights=weights, layer=layer, device=resolve_device(device),
                         crop_size=crop_size)
     ex.check_clip_len(clip_len)
