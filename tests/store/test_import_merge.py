@@ -120,3 +120,21 @@ def test_cli_import_and_merge(tmp_path, cli):
     assert again.exit_code == 1
     assert again.stderr.strip().splitlines() == [
         f"Error: output already exists: {tmp_path / 'm.h5'} (hint: pass --overwrite to replace it)"]
+
+
+def test_class_import_warns_about_an_ignored_labels_column(tmp_path, cli):
+    np.save(tmp_path / "w.npy", np.arange(6.0).reshape(2, 3))
+    (tmp_path / "ids.csv").write_text("id,labels\ndog,animal\ncar,car\n")
+    r = cli("import-embeddings", tmp_path / "w.npy", "--kind", "class", "--ids", tmp_path / "ids.csv",
+            "-o", tmp_path / "c.h5", "--json")
+    assert r.exit_code == 0, r.stderr
+    warn = [x for x in r.stderr.splitlines() if "ignores" in x]
+    assert len(warn) == 1 and "--kind class ignores the 'labels' column" in warn[0]
+    assert "1 of 2 rows name other labels, e.g. 'dog': 'animal'" in warn[0]
+    emb = read_embeddings(tmp_path / "c.h5")
+    assert emb.classes == ["dog", "car"] and emb.labels.tolist() == [[True, False], [False, True]]
+    # labels that repeat the id (or no labels column) are consistent: no warning
+    (tmp_path / "same.csv").write_text("id,labels\ndog,dog\ncar,\n")
+    r = cli("import-embeddings", tmp_path / "w.npy", "--kind", "class", "--ids", tmp_path / "same.csv",
+            "-o", tmp_path / "d.h5")
+    assert r.exit_code == 0 and "ignores" not in r.stderr

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 import os
 import zipfile
 from pathlib import Path
@@ -14,6 +15,8 @@ from zsltool.errors import ZslError
 from zsltool.store.schema import StoreMeta
 from zsltool.store.writer import write_embeddings
 from zsltool.utils import command_line, input_record, read_text, require_file
+
+log = logging.getLogger("zsltool.store")
 
 
 def load_matrix(path: str | os.PathLike, key: str | None = None) -> np.ndarray:
@@ -119,6 +122,11 @@ def import_embeddings(matrix: str | os.PathLike, out: str | os.PathLike, *, ids_
         raise ZslError(f"the matrix has {X.shape[0]} rows but {len(ids)} ids were given",
                        hint="the ids CSV must have one row per matrix row, in the same order")
     if kind == "class":
+        odd = [(i, labs) for i, labs in zip(ids, labels or []) if labs and labs != [i]]
+        if odd:  # a class row's label is the class itself: another labels column is ignored, say so
+            log.warning(f"--kind class ignores the {labels_column!r} column of {ids_csv} ({len(odd)} of {len(ids)} "
+                        f"rows name other labels, e.g. {odd[0][0]!r}: {';'.join(odd[0][1])!r}); each row is the "
+                        "class of its id (use --kind instance for labelled instances)")
         if cs is not None:
             ids = [cs.resolve(i) for i in ids]
         class_list = list(ids)

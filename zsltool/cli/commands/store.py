@@ -42,7 +42,8 @@ def import_embeddings(
     classes: Optional[Path] = typer.Option(None, "--classes", help="Class-set file: labels are checked against it "
                                            "and its hash is recorded."),
     kind: str = typer.Option("instance", "--kind", click_type=click.Choice(["instance", "class"]),
-                             help="instance: one row per clip/crop/video; class: one row per class."),
+                             help="instance: one row per clip/crop/video; class: one row per "
+                             "class (its id is its label; a labels column is ignored, with a warning)."),
     modality: str = typer.Option("audio", "--modality", help="audio, image, text, video, ..."),
     extractor: str = typer.Option("imported", "--extractor", help="Name of the model that made the features."),
     id_column: str = typer.Option("id", "--id-column", help="Column of the ids CSV that holds the row ids."),
