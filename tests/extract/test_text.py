@@ -159,3 +159,47 @@ def test_sentence_backend(vec_files, tmp_path):
                                                                               "A desert town."])
     np.testing.assert_allclose(emb.X[[0, 6]], ref, rtol=1e-4, atol=1e-5)
     assert not emb.valid[1] and "no description" in emb.reasons[1]
+
+
+def test_text_word2vec_read_as_binary_is_refused(vec_files, tmp_path, cli):
+    """A text word2vec file under --format word2vec-bin (or named .bin) is not read as garbage floats."""
+    from zsltool.extract.text import load_keyed_vectors
+
+    d, vec = vec_files
+    r = cli("extract-text", "--classes", d / "classes.json", "--vectors", d / "v.txt", "--format", "word2vec-bin",
+            "-o", tmp_path / "o.h5")
+    assert r.exit_code == 1 and len(r.stderr.strip().splitlines()) == 1
+    assert r.stderr.startswith(f"Error: {d / 'v.txt'} is not a binary word2vec file: its first vector is a line "
+                               "of 5 text numbers (hint: it looks like a text word2vec file: pass --format "
+                               "word2vec-text (or --format auto))")
+    assert not (tmp_path / "o.h5").exists()
+    # --format auto goes by the content, not the name: a text file called .bin is read as text, exactly
+    (tmp_path / "text.bin").write_bytes((d / "v.txt").read_bytes())
+    kv, fmt = load_keyed_vectors(tmp_path / "text.bin", "auto")
+    assert fmt == "word2vec-text"
+    np.testing.assert_allclose(kv["electric_guitar"], vec["electric_guitar"], rtol=1e-6)
+    kv, fmt = load_keyed_vectors(d / "v.bin", "auto")  # a real binary file still reads as binary
+    assert fmt == "word2vec-bin" and np.array_equal(kv["dog"], vec["dog"])
+    # GloVe (no header) as word2vec-bin
+    with pytest.raises(ZslError, match="its first line is not the header 'WORDS DIM'"):
+        load_keyed_vectors(d / "glove.txt", "word2vec-bin")
+
+
+def test_garbage_word_vector_values_are_refused(tmp_path):
+    from zsltool.extract.text import load_keyed_vectors
+
+    def write_bin(path, rows):
+        with open(path, "wb") as fh:
+            fh.write(f"{len(rows)} 3\n".encode())
+            for k, row in enumerate(rows):
+                fh.write(f"w{k} ".encode() + np.asarray(row, np.float32).tobytes() + b"\n")
+
+    write_bin(tmp_path / "nan.bin", [[0.1, np.nan, 0.2], [0.3, 0.1, 0.2]])
+    with pytest.raises(ZslError, match="non-finite word vectors"):
+        load_keyed_vectors(tmp_path / "nan.bin", "word2vec-bin")
+    write_bin(tmp_path / "huge.bin", [[1e20, 3e19, 1e21], [2e-19, 1e-20, 3e-21], [0.5, 0.1, 0.2]])
+    with pytest.raises(ZslError, match=r"absurd word vectors \(2 of the first 3"):
+        load_keyed_vectors(tmp_path / "huge.bin", "word2vec-bin")
+    write_bin(tmp_path / "ok.bin", [[1e20, 3e19, 1e21], [0.2, 0.1, 0.3], [0.5, 0.1, 0.2]])  # one odd row is kept
+    kv, _ = load_keyed_vectors(tmp_path / "ok.bin", "word2vec-bin")
+    assert len(kv) == 3 and kv["w1"].tolist() == pytest.approx([0.2, 0.1, 0.3])

@@ -115,24 +115,76 @@ def collect_entries(classes=None, names=None, descriptions=None) -> tuple[list[T
 
 # -- word vectors ------------------------------------------------------------------------------------
 def detect_vector_format(path: Path) -> str:
-    name = path.name.lower()
-    if name.endswith(".kv"):
+    """``kv`` by name; else from the content: a ``N DIM`` header then text numbers (word2vec-text) or raw
+    float32s (word2vec-bin, whatever the file is called); no header: GloVe text."""
+    if path.name.lower().endswith(".kv"):
         return "kv"
-    if name.endswith((".bin", ".bin.gz")):
-        return "word2vec-bin"
-    import gzip
-
-    opener = gzip.open if name.endswith(".gz") else open
     try:
-        with opener(path, "rb") as fh:
+        with _open_maybe_gz(path) as fh:
             first = fh.readline(4096)
+            sample = fh.read(65536)
     except OSError as e:
         raise ZslError(f"cannot read word vectors {path}: {e}") from None
-    if re.fullmatch(rb"\s*\d+\s+\d+\s*", first):
-        return "word2vec-text"
+    m = re.fullmatch(rb"\s*(\d+)\s+(\d+)\s*", first)
+    if m:
+        return "word2vec-text" if _is_text_vector_line(sample, int(m.group(2))) else "word2vec-bin"
     if b"\0" in first:
         return "word2vec-bin"
     return "glove"
+
+
+def _is_text_vector_line(sample: bytes, dim: int) -> bool:
+    """Whether ``sample`` starts with a line ``word x1 ... xDIM`` of text numbers."""
+    first = sample.split(b"\n", 1)[0].split()
+    if len(first) != dim + 1:
+        return False
+    try:
+        [float(x) for x in first[1:]]
+    except ValueError:
+        return False
+    return True
+
+
+def _open_maybe_gz(path: Path):
+    import gzip
+
+    return (gzip.open if path.name.lower().endswith(".gz") else open)(path, "rb")
+
+
+def check_word2vec_binary(path: Path) -> None:
+    """ZslError when a file to be read as binary word2vec is a text one (gensim would read its digits as
+    garbage floats without complaint): the header ``N DIM`` must be followed by raw float32s, not by a line
+    ``word x1 ... xDIM`` of text numbers."""
+    hint = "it looks like a text word2vec file: pass --format word2vec-text (or --format auto)"
+    try:
+        with _open_maybe_gz(path) as fh:
+            header = fh.readline(4096)
+            sample = fh.read(65536)
+    except OSError as e:
+        raise ZslError(f"cannot read word vectors {path}: {e}") from None
+    m = re.fullmatch(rb"\s*(\d+)\s+(\d+)\s*", header)
+    if not m:
+        raise ZslError(f"{path} is not a binary word2vec file: its first line is not the header 'WORDS DIM'",
+                       hint="GloVe text files have no header: pass --format glove (or --format auto)")
+    if _is_text_vector_line(sample, int(m.group(2))):
+        raise ZslError(f"{path} is not a binary word2vec file: its first vector is a line of "
+                       f"{int(m.group(2))} text numbers", hint=hint)
+
+
+def _check_vector_values(kv, path: Path, fmt: str, n: int = 1000) -> None:
+    """Garbage guard on the first ``n`` vectors: non-finite values or magnitudes no embedding has."""
+    import numpy as np
+
+    X = np.asarray(kv.vectors[:n], dtype=np.float64)
+    if not np.isfinite(X).all():
+        raise ZslError(f"{path} read as {fmt} gives non-finite word vectors (NaN or Inf) among its first {len(X)}",
+                       hint="the file is corrupt or in another format: try --format auto, word2vec-text or glove")
+    top = np.abs(X).max(axis=1)
+    bad = int(((top > 1e6) | (top < 1e-6)).sum())
+    if bad > len(X) // 2:
+        raise ZslError(f"{path} read as {fmt} gives absurd word vectors ({bad} of the first {len(X)} have no "
+                       "value between 1e-6 and 1e6 in magnitude)",
+                       hint="the file is in another format: try --format auto, word2vec-text or glove")
 
 
 def load_keyed_vectors(path: str | os.PathLike, fmt: str = "auto", limit: int | None = None):
@@ -154,6 +206,8 @@ def load_keyed_vectors(path: str | os.PathLike, fmt: str = "auto", limit: int | 
                        hint="e.g. GoogleNews-vectors-negative300.bin (word2vec) or glove.6B.300d.txt")
     if fmt == "auto":
         fmt = detect_vector_format(p)
+    if fmt == "word2vec-bin":
+        check_word2vec_binary(p)
     try:
         if fmt == "kv":
             kv = KeyedVectors.load(str(p), mmap="r")
@@ -166,6 +220,7 @@ def load_keyed_vectors(path: str | os.PathLike, fmt: str = "auto", limit: int | 
     if not len(kv.key_to_index) or kv.vector_size < 1:
         raise ZslError(f"{p} holds no word vectors (read as {fmt}: {len(kv.key_to_index)} words of dimension "
                        f"{kv.vector_size})", hint="pass --format word2vec-bin|word2vec-text|glove|kv")
+    _check_vector_values(kv, p, fmt)
     log.info(f"loaded {len(kv.key_to_index)} word vectors of dimension {kv.vector_size} from {p} ({fmt})")
     return kv, fmt
 
