@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import h5py
 import numpy as np
 import pytest
@@ -107,3 +109,28 @@ def test_inspect_checkpoint_errors_are_the_shared_short_messages(cli, tmp_path):
     np.savez(tmp_path / "a.npz", x=np.zeros(2))
     r = cli("inspect", tmp_path / "a.npz")
     assert r.exit_code == 1 and "is a zip archive but not a torch file (.npz?)" in r.stderr
+
+
+@pytest.mark.parametrize("field,value,message", [
+    ("seed", "7", "'seed' must be an integer and 'class_set_sha256' a string"),
+    ("class_set_sha256", 5, "'seed' must be an integer and 'class_set_sha256' a string"),
+    ("params", [1], "'params' a JSON object"),
+    ("trials", [["dog"]], "trial 0: a trial must be a JSON object, found list"),
+    ("trials", [{"train": ["dog"], "test": "car"}], "trial 0: 'test' must be a list of ids"),
+])
+def test_inspect_check_and_load_split_agree(cli, tmp_path, field, value, message):
+    """`zsl inspect --check` uses load_split's own validation: what load_split rejects fails the check."""
+    import json
+
+    from zsltool.classes.splits import load_split
+    from zsltool.errors import ZslError
+
+    p = Split(trials=[Trial(train=["dog"], val=[], test=["car"])], protocol="random", seed=3).save(tmp_path / "s.json")
+    assert cli("inspect", "--check", p).exit_code == 0 and load_split(p).seed == 3
+    d = json.loads(p.read_text())
+    d[field] = value
+    p.write_text(json.dumps(d))
+    with pytest.raises(ZslError, match=re.escape(message)):
+        load_split(p)
+    r = cli("inspect", "--check", p, "--json")
+    assert r.exit_code == 1 and any(message in v for v in r.json()["violations"])

@@ -131,24 +131,38 @@ class Split:
         return p
 
 
-def load_split(path: str | os.PathLike) -> Split:
-    data = load_json_file(path, FORMAT, "split")
+def split_from_dict(data: dict, path: str | os.PathLike | None = None) -> Split:
+    """The Split of a split file's JSON content: the one place that checks its fields (``load_split`` and
+    ``zsl inspect --check`` both use it). A ZslError (message without the path) when a field is malformed;
+    consistency problems (overlaps, empty sets) are left to ``Split.problems()``."""
+    if not isinstance(data, dict):
+        raise ZslError("a split file must be a JSON object")
     trials = data.get("trials")
     if not isinstance(trials, list):
-        raise ZslError(f"{path}: split has no trial list")
-    prov = {k: data[k] for k in ("zsl_version", "created_utc", "command", "inputs") if k in data}
+        raise ZslError("split has no trial list")
     parsed = []
     for n, t in enumerate(trials):
         try:
             parsed.append(Trial.from_dict(t))
         except ZslError as e:
-            raise ZslError(f"{path}: trial {n}: {e.message}", hint=f"run `zsl inspect --check {path}`") from None
+            raise ZslError(f"trial {n}: {e.message}") from None
     seed, cs_hash = data.get("seed", 0), data.get("class_set_sha256", "")
-    if not isinstance(seed, int) or not isinstance(cs_hash, str):
-        raise ZslError(f"{path}: 'seed' must be an integer and 'class_set_sha256' a string")
-    s = Split(trials=parsed, protocol=data.get("protocol", "custom"),
-              params=data.get("params", {}), seed=seed,
-              class_set_sha256=cs_hash, provenance=prov, path=Path(path))
+    if not isinstance(seed, int) or isinstance(seed, bool) or not isinstance(cs_hash, str):
+        raise ZslError("'seed' must be an integer and 'class_set_sha256' a string")
+    protocol, params = data.get("protocol", "custom"), data.get("params", {})
+    if not isinstance(protocol, str) or not isinstance(params, dict):
+        raise ZslError("'protocol' must be a string and 'params' a JSON object")
+    prov = {k: data[k] for k in ("zsl_version", "created_utc", "command", "inputs") if k in data}
+    return Split(trials=parsed, protocol=protocol, params=params, seed=seed, class_set_sha256=cs_hash,
+                 provenance=prov, path=Path(path) if path is not None else None)
+
+
+def load_split(path: str | os.PathLike) -> Split:
+    data = load_json_file(path, FORMAT, "split")
+    try:
+        s = split_from_dict(data, path)
+    except ZslError as e:
+        raise ZslError(f"{path}: {e.message}", hint=f"run `zsl inspect --check {path}`") from None
     problems = s.problems()
     if problems:
         raise ZslError(f"{path}: {problems[0]}", hint=f"run `zsl inspect --check {path}`")
@@ -158,10 +172,10 @@ def load_split(path: str | os.PathLike) -> Split:
 @register_inspector(FORMAT)
 def _inspect(data: dict, path: Path) -> tuple[dict, list[str]]:
     try:
-        trials = [Trial.from_dict(t) for t in data.get("trials", [])]
-    except (TypeError, AttributeError, ZslError):
-        return {"type": "split"}, ["trials are malformed"]
-    s = Split(trials=trials, protocol=data.get("protocol", "custom"), params=data.get("params", {}))
+        s = split_from_dict(data, path)
+    except ZslError as e:
+        return {"type": "split"}, [e.message]
+    trials = s.trials
     sizes = []
     for t in trials:
         if t.is_gzsl:
@@ -169,6 +183,6 @@ def _inspect(data: dict, path: Path) -> tuple[dict, list[str]]:
                           **{f"inst_{k}": len(v) for k, v in t.instances.items()}})
         else:
             sizes.append({"train": len(t.train), "val": len(t.val), "test": len(t.test)})
-    summary = {"type": "split", "protocol": s.protocol, "params": s.params, "seed": data.get("seed"),
-               "trials": len(trials), "sizes": sizes, "class_set_sha256": data.get("class_set_sha256", "")}
+    summary = {"type": "split", "protocol": s.protocol, "params": s.params, "seed": s.seed,
+               "trials": len(trials), "sizes": sizes, "class_set_sha256": s.class_set_sha256}
     return summary, s.problems()
