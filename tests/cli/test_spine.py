@@ -17,7 +17,8 @@ HEAVY = ("torch", "torchvision", "torchaudio", "gensim", "av", "scipy", "matplot
 def _py(*code_or_args, env=None, **kw):
     e = dict(os.environ, PYTHONPATH=str(REPO))
     e.update(env or {})
-    return subprocess.run([sys.executable, *code_or_args], capture_output=True, text=True, env=e, cwd=REPO, **kw)
+    kw.setdefault("cwd", REPO)
+    return subprocess.run([sys.executable, *code_or_args], capture_output=True, text=True, env=e, **kw)
 
 
 def test_importing_the_cli_imports_no_heavy_library():
@@ -26,6 +27,30 @@ def test_importing_the_cli_imports_no_heavy_library():
     res = _py("-c", code)
     assert res.returncode == 0, res.stderr
     assert res.stdout.strip() == ""
+
+
+USER_ERRORS = [  # (argv, start of the one Error line): a missing input is reported before torch & co. load
+    (["--help"], None),
+    (["inspect", "missing.h5"], "Error: file not found: missing.h5"),
+    (["evaluate", "missing.pt", "-o", "r.json"], "Error: checkpoint not found: missing.pt"),
+    (["retrieve", "missing.pt"], "Error: checkpoint not found: missing.pt"),
+    (["extract-audio", "missing.csv", "-o", "a.h5"], "Error: input not found: missing.csv"),
+    (["split", "missing.json", "--protocol", "random", "-o", "s.json"], "Error: class set not found"),
+]
+
+
+@pytest.mark.parametrize("argv,error", USER_ERRORS, ids=[" ".join(a[:2]) for a, _ in USER_ERRORS])
+def test_help_and_user_errors_import_no_heavy_library(tmp_path, argv, error):
+    code = ("import sys, runpy; sys.argv = ['zsl'] + sys.argv[1:]\n"
+            "try:\n    runpy.run_module('zsltool', run_name='__main__')\nexcept SystemExit as e:\n    code = e.code\n"
+            "print('HEAVY=' + ','.join(m for m in %r if m in sys.modules), file=sys.stderr)" % (HEAVY,))
+    res = _py("-c", code, *argv, cwd=tmp_path)
+    heavy = res.stderr.strip().splitlines()[-1]
+    assert heavy == "HEAVY=", res.stderr
+    if error is None:
+        assert "Usage" in res.stdout and res.stderr.strip().splitlines() == ["HEAVY="]
+    else:
+        assert res.stderr.startswith(error) and len(res.stderr.strip().splitlines()) == 2, res.stderr
 
 
 def test_help_and_version(cli):

@@ -225,8 +225,8 @@ def evaluate_checkpoint(checkpoint, *, audio=None, video=None, split=None, trial
                         beta=None, calibrate=False, seed: int = 0, device: str = "cpu") -> dict:
     from zsltool.utils import resolve_device
 
-    device = resolve_device(device)
     ld = load_for_evaluation(checkpoint, audio=audio, video=video, split=split, trial=trial, modality=modality)
+    device = resolve_device(device)  # after the inputs: a missing file is reported before torch is imported
     ld.model.to(device)
     return evaluate_loaded(ld, beta=beta, calibrate=calibrate, seed=seed, device=device)
 
@@ -236,8 +236,8 @@ def retrieve_checkpoint(checkpoint, *, audio=None, video=None, split=None, trial
     """Class text -> instances retrieval over the trial's test rows: AP per class, mAP, GZSL S/U/HM of mAP."""
     from zsltool.utils import resolve_device
 
-    device = resolve_device(device)
     ld = load_for_evaluation(checkpoint, audio=audio, video=video, split=split, trial=trial, modality=modality)
+    device = resolve_device(device)  # after the inputs: a missing file is reported before torch is imported
     ld.model.to(device)
     t = ld.trial
     if t.is_gzsl:

@@ -11,8 +11,6 @@ import io
 import os
 from pathlib import Path
 
-import torch
-
 from zsltool import __version__
 from zsltool.errors import ZslError
 from zsltool.utils import atomic_write_bytes, command_line, torch_load, utc_now
@@ -36,6 +34,8 @@ def save_checkpoint(path: str | os.PathLike, ckpt: dict) -> Path:
     problems = checkpoint_problems(ckpt)
     if problems:
         raise ValueError(f"refusing to save an invalid checkpoint: {problems[0]}")
+    import torch
+
     buf = io.BytesIO()
     torch.save(ckpt, buf)
     p = Path(path)
@@ -44,6 +44,8 @@ def save_checkpoint(path: str | os.PathLike, ckpt: dict) -> Path:
 
 
 def checkpoint_problems(ckpt) -> list[str]:
+    import torch
+
     if not isinstance(ckpt, dict):
         return ["not a dict"]
     if ckpt.get("format") != FORMAT:
@@ -97,7 +99,7 @@ def build_model(ckpt: dict):
     return model
 
 
-def semantic_matrix(ckpt: dict, class_ids) -> torch.Tensor:
+def semantic_matrix(ckpt: dict, class_ids) -> "torch.Tensor":  # noqa: F821 - torch imported lazily
     """The checkpoint's class-level semantic embeddings for ``class_ids`` (in that order)."""
     ids = list(ckpt["semantic"]["ids"])
     index = {c: i for i, c in enumerate(ids)}

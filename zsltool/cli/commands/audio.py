@@ -58,11 +58,11 @@ def extract_audio_cmd(
 ):
     """Audio files -> clip-level audio embeddings (VGGish: mean of 0.96 s examples) in an HDF5 file."""
     from zsltool.extract.audio.extract import extract_audio
-    from zsltool.utils import parse_shard, resolve_device
+    from zsltool.utils import parse_shard
 
     res = extract_audio(source, out, classes_path=classes, model=model, weights=weights, embedding=embedding,
                         pca_params=pca_params, frames=frames, max_seconds=max_seconds, batch_size=batch_size,
-                        workers=workers, device=resolve_device(STATE.device), shard=parse_shard(shard),
+                        workers=workers, device=STATE.device, shard=parse_shard(shard),
                         overwrite=overwrite, resume=resume, progress=not STATE.quiet)
     emit(res, json_out, table=_summary_table)
 

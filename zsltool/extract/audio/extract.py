@@ -156,7 +156,7 @@ def extract_audio(
     max_seconds: float | None = 10.0,
     batch_size: int = 16,
     workers: int = 0,
-    device: str = "cpu",
+    device: str = "cpu",  # auto, cpu, cuda
     shard: tuple[int, int] = (0, 1),
     overwrite: bool = False,
     resume: bool = True,
@@ -188,8 +188,11 @@ def extract_audio(
     if cs is not None:
         inputs.append(input_record(classes_path))
     if extractor is None:
+        from zsltool.utils import resolve_device
+
         info = get_extractor(model, modality="audio")
-        extractor = info.build(weights=weights, embedding=embedding, pca_params=pca_params, device=device)
+        extractor = info.build(weights=weights, embedding=embedding, pca_params=pca_params,
+                               device=resolve_device(device))  # after the inputs: a user error needs no torch
     if "weights" in extractor.meta and Path(str(extractor.meta["weights"])).is_file():
         inputs.append({"path": str(extractor.meta["weights"]), "sha256": extractor.meta.get("weights_sha256", "")})
     emeta = {**extractor.meta, "max_seconds": max_seconds, "pooling": "mean over 0.96 s examples",
