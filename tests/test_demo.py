@@ -56,6 +56,40 @@ def test_demo_unseen_accuracy_is_far_above_chance(demo_run):
                                                    ["trials"][0]["train"])  # seen classes only
 
 
+def test_demo_av_gzsl_is_far_above_chance_without_leakage(demo_run):
+    """Paper 004's audio-visual GZSL part: every model x test modality row, S / U / HM well above the random
+    guess among all 18 classes; the video network saw only the seen classes' training videos."""
+    out, r = demo_run
+    av = r["demo"]["av"]
+    chance = av["chance"]["classification"]["HM"]
+    assert av["n_classes"] == 18 and chance == pytest.approx(1 / 18)
+    rows = {(row["model"], row["test"]): row for row in av["rows"]}
+    assert list(rows) == [("avgzslnet", "audio"), ("avgzslnet", "video"), ("avgzslnet", "both"), ("cjme", "audio"),
+                          ("cjme", "video"), ("cjme", "both"), ("audio-only", "audio")]  # paper 004 Table 1's rows
+    assert all(row["beta"] is not None for row in rows.values())  # calibrated stacking, beta from validation
+    assert rows[("avgzslnet", "audio")]["HM"] > 5 * chance and rows[("audio-only", "audio")]["HM"] > 5 * chance
+    assert rows[("avgzslnet", "both")]["HM"] > 3 * chance
+    assert rows[("avgzslnet", "video")]["HM"] > 2 * chance  # video alone: the video network's embeddings
+    ret_chance = av["chance"]["retrieval"]
+    assert 0 < ret_chance["HM"] < 0.1
+    assert rows[("avgzslnet", "both")]["mAP HM"] > 3 * ret_chance["HM"]
+    # the numbers are the experiment library's (paper 004 Tables 1 and 2 in results.json)
+    saved = json.loads((out / "results.json").read_text())
+    kinds = [t["kind"] for t in saved["tables"]]
+    assert kinds == ["zsl", "gzsl", "retrieval"]
+    cells = {(x["method"], x["test"]): x["cells"]["HM"]["mean"] for x in saved["tables"][1]["rows"]}
+    assert cells[("avgzslnet", "both")] == rows[("avgzslnet", "both")]["HM"] and len(cells) == 7
+    # no leakage: the GZSL split holds val_unseen clips apart; the video network trained on instances.train only
+    gz = json.loads((out / "split-gzsl.json").read_text())["trials"][0]
+    inst = gz["instances"]
+    assert inst["val_unseen"] and not set(inst["val_unseen"]) & set(inst["train"])
+    side = json.loads((out / "models" / "video-net.pth.json").read_text())
+    assert side["train_classes"] == gz["seen"] and side["videos"] == len(inst["train"]) == 52
+    assert sorted(side["train_videos"]) == sorted(inst["train"])
+    unseen_names = {c.lower().replace(" ", "-") for c in (out / "data" / "unseen.txt").read_text().split("\n") if c}
+    assert len(unseen_names) == 5 and not any(v.rsplit("-", 1)[0] in unseen_names for v in side["train_videos"])
+
+
 def test_demo_is_deterministic_for_a_seed(demo_run, tmp_path):
     """Same seed, same numbers: a second small run with shorter training must reproduce its own numbers, and
     the first run's numbers are reproduced by re-evaluating its checkpoints."""
@@ -66,10 +100,11 @@ def test_demo_is_deterministic_for_a_seed(demo_run, tmp_path):
         assert evaluate_checkpoint(out / "models" / f"projection-{sem}.pt")["metrics"]["top1"] == row["top-1"]
     from zsltool.demo import run_demo
 
-    kw = dict(seed=1, small=True, pretrain_epochs=2, image_epochs=2, train_epochs=3, progress=False)
-    a = run_demo(tmp_path / "a", **kw)["demo"]["rows"]
-    b = run_demo(tmp_path / "b", **kw)["demo"]["rows"]
-    assert a == b
+    kw = dict(seed=1, small=True, pretrain_epochs=2, image_epochs=2, train_epochs=3, video_epochs=2, av_epochs=3,
+              progress=False)
+    a = run_demo(tmp_path / "a", **kw)["demo"]
+    b = run_demo(tmp_path / "b", **kw)["demo"]
+    assert a["rows"] == b["rows"] and a["av"]["rows"] == b["av"]["rows"] and len(a["av"]["rows"]) == 7
 
 
 def test_demo_does_not_overwrite_a_finished_run(demo_run, cli):
@@ -102,5 +137,12 @@ def test_examples_demo_sh_runs_offline(demo_run, tmp_path):
     table = json.loads((steps / "results" / "table3" / "results.json").read_text())["tables"][0]
     cells = {row["class_embeddings"]: row["cells"][table["columns"][0]]["mean"] for row in table["rows"]}
     assert cells == pytest.approx(demo, abs=1e-12) and set(cells) == {"Audio", "Image", "Text", "Hybrid"}
+    # paper 004's AV GZSL part through the CLI: the same S / U / HM and mAP as `zsl demo --small`
+    av = json.loads((steps / "results" / "av" / "results.json").read_text())["trials"]
+    av += json.loads((steps / "results" / "av" / "audio-only" / "results.json").read_text())["trials"]
+    got = {(t["method"], m, k): x for t in av for m, v in t["metrics"].items()
+           for k, x in (("HM", v["HM"]), ("mAP HM", t["retrieval"][m]["HM"]))}
+    want = {(row["model"], row["test"], k): row[k] for row in r["demo"]["av"]["rows"] for k in ("HM", "mAP HM")}
+    assert got == pytest.approx(want, abs=1e-12) and len(got) == 14
     text = json.loads((steps / "results" / "zsl.json").read_text())["metrics"]
     assert text["top1"] == pytest.approx(demo["Text"], abs=1e-12) and text["chance"] == pytest.approx(0.2)

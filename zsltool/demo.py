@@ -16,8 +16,12 @@ The same library functions as the subcommands, in the order ``examples/demo.sh``
 
 No network ever sees a validation or test class: the audio and image networks and the projection are trained
 on the training classes only; the unseen classes enter only through their side information (their word
-vectors or the mean embedding of their pictures). Videos are made with ``--video`` / ``--data-only``; the
-run does not use them.
+vectors or the mean embedding of their pictures).
+
+With ``av`` (the default) the demo goes on with paper 004's audio-visual generalized zero-shot part
+(``zsltool.demo_av``): GZSL split, a video network trained on the seen classes' training videos, AVGZSLNet /
+CJME / audio-only on audio + video + word vectors, evaluated per test modality with calibrated stacking and
+retrieval mAP.
 """
 
 from __future__ import annotations
@@ -103,16 +107,18 @@ def _row(rec: dict) -> dict:
 
 
 def run_demo(out_dir: str | os.PathLike = "zsl-demo", *, seed: int = 0, small: bool = False, video: bool = False,
-             overwrite: bool = False, pretrain_epochs: int | None = None, image_epochs: int | None = None,
-             train_epochs: int | None = None, threads: int | None = None, progress: bool = True) -> dict:
-    """Run the demo under ``out_dir``; returns the results document (Table III rows, chance, files)."""
+             av: bool = True, overwrite: bool = False, pretrain_epochs: int | None = None,
+             image_epochs: int | None = None, train_epochs: int | None = None, video_epochs: int | None = None,
+             av_epochs: int | None = None, threads: int | None = None, progress: bool = True) -> dict:
+    """Run the demo under ``out_dir``; returns the results document (Table III rows, chance, files; with ``av``
+    also paper 004's audio-visual GZSL tables, ``demo.av``)."""
     import torch
 
     from zsltool.classes.build import build_classes
     from zsltool.compose import combine, prototypes
     from zsltool.evaluate.experiment import build_tables, summary_metrics
     from zsltool.evaluate.results import csv_text, make_manifest, results_doc, write_results
-    from zsltool.evaluate.tables import table_rows
+    from zsltool.evaluate.tables import table_rows, table_title
     from zsltool.extract.audio.extract import extract_audio
     from zsltool.extract.audio.pretrain import pretrain_audio
     from zsltool.extract.image import extract_image
@@ -136,7 +142,10 @@ def run_demo(out_dir: str | os.PathLike = "zsl-demo", *, seed: int = 0, small: b
         (out / sub).mkdir(parents=True, exist_ok=True)
     t_start = t = time.perf_counter()
 
+    video = bool(video or av)
     ds = make_demo_dataset(out / "data", seed=seed, small=small, video=video, overwrite=overwrite)
+    if av and ds.video_manifest is None:
+        raise ZslError(f"{ds.root} holds a demo dataset without videos", hint="pass --overwrite to remake it")
     t = _step(f"dataset: {len(ds.classes)} classes ({len(ds.train)} train, {len(ds.val)} val, "
               f"{len(ds.test)} unseen test)", t)
     classes_json = out / "classes.json"
@@ -188,19 +197,37 @@ def run_demo(out_dir: str | os.PathLike = "zsl-demo", *, seed: int = 0, small: b
         t = _step(f"train, evaluate, retrieve, plot ({semantic}): unseen top-1 {m['top1']:.3f} "
                   f"(chance {m['chance']:.3f}), mAP {rec['retrieval']['both']['mAP']:.3f}", t)
 
+    av_part = None
+    if av:
+        from zsltool.demo_av import run_av
+
+        av_part = run_av(out, ds, f, seed, threads, small, progress, video_epochs=video_epochs, av_epochs=av_epochs)
+        t = _step("audio-visual GZSL (split, pretrain-video, extract-video, experiment)", t)
+
     tables = build_tables(records)
+    if av_part is not None:
+        tables += av_part["tables"]
+
+        atomic_write_text(out / "results" / "table-av.csv", "".join(
+            f"# {table_title(tb)}\n" + csv_text(table_rows(tb)) for tb in av_part["tables"]))
+        f["AV tables"] = out / "results" / "table-av.csv"
     f["table"] = out / "results" / "table.csv"
     atomic_write_text(f["table"], csv_text(table_rows(tables[0])))
     f["results"] = results_path
     files = {k: str(v) for k, v in f.items()}
-    config = {"small": small, "video": video, **cfg, "threads": threads}
+    config = {"small": small, "video": video, "av": av, **cfg, "threads": threads,
+              **(av_part["settings"] if av_part else {})}
     inputs = [classes_json, ds.split] + [f[k] for k in ("audio embeddings", "image embeddings", "text embeddings",
                                                         "audio prototypes", "image prototypes", "hybrid embeddings")]
+    if av_part is not None:
+        inputs += [f["gzsl split"], f["video embeddings"]]
     doc = results_doc("experiment", make_manifest(config, inputs, seed), summary_metrics(tables), tables=tables,
-                      trials=records, demo={
+                      trials=records + (av_part["records"] if av_part else []), demo={
                           "n_test": len(ds.test), "test_classes": ds.test, "chance": ds.chance_test,
                           "rows": [_row(r) for r in records], "pretrain_audio": pre, "pretrain_image": ipre,
-                          "seconds": round(time.perf_counter() - t_start, 1), "files": files})
+                          "seconds": round(time.perf_counter() - t_start, 1), "files": files,
+                          **({"av": {k: av_part[k] for k in ("rows", "chance", "pretrain_video", "n_classes")}}
+                             if av_part else {})})
     write_results(results_path, doc, overwrite=True)
     log.info(f"[demo] finished in {doc['demo']['seconds']} s; results in {results_path}")
     return doc

@@ -30,5 +30,8 @@ for _name, _dim in (("s3d", 1024), ("r3d_18", 512), ("mc3_18", 512), ("r2plus1d_
     register_extractor(_name, modality="video", target="zsltool.extract.video:build",
                        description=f"torchvision {_name}, Kinetics-400; penultimate layer {_dim}-d, mean over clips",
                        default_weights="KINETICS400_V1", dim=_dim)
+register_extractor("small3d", modality="video", target="zsltool.extract.video:build",
+                   description="small 3-D CNN trained from scratch with pretrain-video (no pretrained weights); "
+                               "penultimate 64-d", default_weights=None, dim=64)
 register_extractor("tiny3d", modality="video", target="zsltool.extract.video:build",
                    description="tiny random 3-D CNN for tests and demos only", default_weights=None, dim=8, test=True)

@@ -11,6 +11,7 @@
       words.bin           word2vec binary file (attribute words, synonyms, class phrases, fillers)
       split.json          zsl.split: train / val / test classes (unseen = new attribute combinations)
       split_gzsl.json     zsl.split: seen (train+val) and unseen (test) classes, seen instances split
+      unseen.txt          the unseen (test) class names, one a line (zsl split --protocol gzsl --unseen)
       audio.csv           clip manifest: id,path,labels,start,end  (16 kHz mono WAV, 16-bit)
       images.csv          crop manifest: id,image_id,path,class,xmin,xmax,ymin,ymax,...  (64x64 PNG)
       video.csv           clip manifest of the MP4s (same ids as the audio: one instance, two modalities)
@@ -161,6 +162,8 @@ def _write_splits(root: Path, classes: list[SoundClass], s: DemoSettings, cs_has
         inst["train"] += ids[2 * n_val:]
     gz = Trial(train=seen, val=seen, test=[c.id for c in classes if c.id in set(seen) | set(test)],
                seen=seen, unseen=list(test), instances={k: sorted(v) for k, v in inst.items()})
+    names = {c.id: c.name for c in classes}  # the unseen class names, for `zsl split --protocol gzsl --unseen`
+    atomic_write_text(root / "unseen.txt", "".join(f"{names[c]}\n" for c in test))
     Split(trials=[gz], protocol="gzsl", params={**params, "instance_fractions": [0.6, 0.2, 0.2]},
           seed=s.seed, class_set_sha256=cs_hash).save(root / "split_gzsl.json", overwrite=True)
     return first

@@ -22,8 +22,25 @@ def _results_table(r: dict):
     rows = [{k: (f"{v:.3f}" if isinstance(v, float) else v) for k, v in row.items()} for row in d["rows"]]
     tables = [rows_table(rows, title=f"zero-shot classification of {d['n_test']} unseen classes (paper 000 "
                                      f"Table III layout; projection; chance {d['chance']:.3f})")]
+    if d.get("av"):
+        tables.append(_av_table(d["av"]))
     tables.append(rows_table([{"what": k, "path": v} for k, v in d["files"].items()], title="files"))
     return tables
+
+
+def _av_table(av: dict):
+    """Paper 004 Tables 1 and 2 in one: model x test modality; S, U, HM of mean class accuracy and of mAP (%)."""
+    def pct(v):
+        return "" if v is None else f"{100 * v:.1f}"
+
+    rows = [{"model": r["model"], "test": r["test"], "S": pct(r["S"]), "U": pct(r["U"]), "HM": pct(r["HM"]),
+             "beta": "" if r["beta"] is None else f"{r['beta']:.2f}", "mAP S": pct(r["mAP S"]),
+             "mAP U": pct(r["mAP U"]), "mAP HM": pct(r["mAP HM"])} for r in av["rows"]]
+    c, cr = av["chance"]["classification"], av["chance"]["retrieval"]
+    title = (f"audio-visual generalized zero-shot, {av['n_classes']} classes (paper 004 Tables 1-2 layout; word "
+             f"vectors; calibrated stacking, beta chosen on validation; %): chance S/U/HM {pct(c['S'])}, "
+             f"mAP chance S {pct(cr['S'])}, U {pct(cr['U'])}, HM {pct(cr['HM'])}")
+    return rows_table(rows, title=title)
 
 
 def register(app: typer.Typer) -> None:
@@ -36,7 +53,10 @@ def register(app: typer.Typer) -> None:
         data_only: bool = typer.Option(False, "--data-only", help="Only write the dataset (OUT/data): sounds, "
                                        "images, videos, word vectors, class set, splits and manifests."),
         video: Optional[bool] = typer.Option(None, "--video/--no-video", help="Also make MP4 videos (with the "
-                                             "sounds as their audio tracks); default: with --data-only only."),
+                                             "sounds as their audio tracks); default: with --data-only or "
+                                             "--av."),
+        av: bool = typer.Option(True, "--av/--no-av", help="Also run paper 004's audio-visual generalized "
+                                "zero-shot part (video network, AVGZSLNet / CJME / audio-only; S, U, HM, mAP)."),
         threads: Optional[int] = typer.Option(None, "--threads", min=1, help="torch CPU threads (default 1)."),
         overwrite: bool = OverwriteOpt,
         json_out: bool = JsonOpt,
@@ -63,5 +83,6 @@ def register(app: typer.Typer) -> None:
             return
         from zsltool.demo import run_demo
 
-        result = run_demo(out, seed=seed, small=small, video=bool(video), overwrite=overwrite, threads=threads)
+        result = run_demo(out, seed=seed, small=small, video=bool(video), av=av, overwrite=overwrite,
+                          threads=threads)
         emit(result, json_out, _results_table)

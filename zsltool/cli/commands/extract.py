@@ -1,5 +1,5 @@
-"""``zsl extract-image``, ``zsl pretrain-image``, ``zsl extract-text``, ``zsl extract-video``: thin shims over
-zsltool.extract.*."""
+"""``zsl extract-image``, ``zsl pretrain-image``, ``zsl extract-text``, ``zsl extract-video``,
+``zsl pretrain-video``: thin shims over zsltool.extract.*."""
 
 from __future__ import annotations
 
@@ -136,7 +136,8 @@ def register(app: typer.Typer) -> None:
         inputs: List[Path] = typer.Argument(..., help="Video files, folders of videos, or clip manifests (.csv)."),
         out: Path = typer.Option(..., "--out", "-o", help="Output embedding file (.h5)."),
         model: str = typer.Option("s3d", "--model", help="s3d (1024-d), r3d_18, mc3_18, r2plus1d_18, mvit_v1_b, "
-                                                         "mvit_v2_s, swin3d_t/s/b (or tiny3d for tests)."),
+                                                         "mvit_v2_s, swin3d_t/s/b, small3d (trained with "
+                                                         "pretrain-video) or tiny3d (tests)."),
         weights: str = typer.Option("DEFAULT", "--weights", help="KINETICS400_V1, DEFAULT, a state-dict path or "
                                                                  "'random'."),
         layer: str = typer.Option("penultimate", "--layer", help="penultimate (features), logits or softmax."),
@@ -167,3 +168,39 @@ def register(app: typer.Typer) -> None:
                             batch_size=batch_size, workers=workers, device=_device(device), shard=parse_shard(shard),
                             overwrite=overwrite, resume=resume, progress=not STATE.quiet)
         emit(res, json_out, table=_summary_table)
+
+    @app.command("pretrain-video")
+    def pretrain_video_cmd(
+        inputs: List[Path] = typer.Argument(..., help="Clip manifests of the videos (.csv: id,path,labels,start,end)."),
+        out: Path = typer.Option(..., "--out", "-o", help="Output weights (.pth); OUT.json describes the run."),
+        classes: Path = typer.Option(..., "--classes", help="Class set JSON."),
+        split: Path = typer.Option(..., "--split", help="Split JSON: only the trial's training (GZSL: seen) classes "
+                                                        "are used, and only instances.train when it lists them."),
+        trial: int = typer.Option(0, "--trial", min=0, help="Trial of the split."),
+        model: str = typer.Option("small3d", "--model", help="small3d (a small 3-D CNN, 64-d penultimate) or "
+                                                             "tiny3d (tests)."),
+        frame_size: int = typer.Option(64, "--frame-size", min=8, help="Frames are resized to this square size "
+                                       "(extract-video --crop-size must match)."),
+        clip_len: int = typer.Option(16, "--clip-len", min=1, help="Frames per training clip (random start)."),
+        epochs: int = typer.Option(20, "--epochs", min=1, help="Training epochs."),
+        batch_size: int = typer.Option(16, "--batch-size", min=1, help="Videos per training batch."),
+        lr: float = typer.Option(3e-3, "--lr", help="Adam learning rate."),
+        augment: bool = typer.Option(True, "--augment/--no-augment", help="Random start, shift and horizontal "
+                                                                          "flip."),
+        device: Optional[str] = typer.Option(None, "--device", help="auto, cpu or cuda (default: global --device)."),
+        seed: Optional[int] = typer.Option(None, "--seed", help="Random seed (default: the global --seed)."),
+        overwrite: bool = OverwriteOpt,
+        json_out: bool = JsonOpt,
+    ):
+        """Train a video network from scratch on the seen classes' training videos; extract-video --weights
+        loads it."""
+        from zsltool.extract.video_pretrain import pretrain_video
+        from zsltool.utils import resolve_device
+
+        res = pretrain_video(inputs, out, classes_path=classes, split_path=split, trial=trial, model=model,
+                             frame_size=frame_size, clip_len=clip_len, epochs=epochs, batch_size=batch_size, lr=lr,
+                             augment=augment, device=resolve_device(_device(device)),
+                             seed=STATE.seed if seed is None else seed, overwrite=overwrite,
+                             progress=not STATE.quiet)
+        res.pop("info", None)
+        emit(res, json_out)

@@ -1,0 +1,202 @@
+"""``pretrain_video``: train a small video network from scratch on the seen (training) classes' videos only.
+
+The video counterpart of ``pretrain-audio`` / ``pretrain-image``, for when no pretrained video network is at
+hand (offline, the embedded demo): the classes used for testing never shape the network. The videos are the
+clip-manifest rows (``id,path,labels,start,end``) of the split trial's training classes (the ``seen`` classes
+of a GZSL trial); when the trial lists instances (GZSL: ``instances.train``), only those are used, so the seen
+classes' validation and test videos stay unseen too. Videos of other classes are never opened.
+
+Each video is decoded once (frames resized to ``frame_size`` x ``frame_size``, the preprocessing of
+``extract-video --model small3d --crop-size S``), one clip of ``clip_len`` frames is drawn per step (random
+start), augmented with a random shift and a horizontal flip, and classified into the training classes (softmax
+cross-entropy, Adam).
+
+Output: ``OUT`` holds the whole model's state dict (with its ``len(train classes)``-way head), which
+``extract-video --model small3d --weights OUT --crop-size S`` loads; ``OUT.json`` says how it was trained.
+
+    pretrain_video(["video.csv"], "video-net.pth", classes_path="classes.json", split_path="split_gzsl.json",
+                   frame_size=32, clip_len=16, epochs=20)
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Sequence
+
+from zsltool import __version__
+from zsltool.errors import ZslError
+from zsltool.utils import atomic_write_json, check_output, command_line, input_record, seed_everything, utc_now
+
+log = logging.getLogger("zsltool.extract.video")
+
+
+def _augment(x, gen, shift: int, flip: bool):
+    """Random shift (reflect-pad by ``shift``, random crop) and horizontal flip of a (B, C, T, H, W) batch."""
+    import torch
+
+    b, _, _, h, w = x.shape
+    out = torch.empty_like(x)
+    padded = torch.nn.functional.pad(x.flatten(1, 2), (shift, shift, shift, shift), mode="reflect").view(
+        b, x.shape[1], x.shape[2], h + 2 * shift, w + 2 * shift) if shift else x
+    for i in range(b):
+        dy, dx = (torch.randint(0, 2 * shift + 1, (2,), generator=gen).tolist() if shift else (0, 0))
+        v = padded[i, :, :, dy:dy + h, dx:dx + w]
+        if flip and bool(torch.rand((), generator=gen) < 0.5):
+            v = v.flip(-1)
+        out[i] = v
+    return out
+
+
+def pretrain_video(
+    inputs: Sequence[str | os.PathLike],
+    out: str | os.PathLike,
+    *,
+    classes_path: str | os.PathLike,
+    split_path: str | os.PathLike,
+    trial: int = 0,
+    model: str = "small3d",
+    frame_size: int = 64,
+    clip_len: int = 16,
+    epochs: int = 20,
+    batch_size: int = 16,
+    lr: float = 3e-3,
+    augment: bool = True,
+    device: str = "cpu",
+    seed: int = 0,
+    overwrite: bool = False,
+    progress: bool = True,
+) -> dict:
+    """Train ``model`` (random init) on the training classes' videos and save its weights; returns a summary."""
+    import numpy as np
+    import torch
+    from tqdm import tqdm
+
+    from zsltool.classes.classset import ClassSet
+    from zsltool.classes.splits import load_split
+    from zsltool.extract.runner import InvalidInput
+    from zsltool.extract.video import (KINETICS_MEAN, KINETICS_STD, SMALL_MODELS, TEST_MODELS, build_video_model,
+                                       collect_video_items, decode_video)
+
+    if epochs < 1:
+        raise ZslError(f"--epochs must be at least 1, got {epochs}")
+    if frame_size < 8:
+        raise ZslError(f"--frame-size must be at least 8 pixels, got {frame_size}")
+    if clip_len < 1:
+        raise ZslError(f"--clip-len must be positive, got {clip_len}")
+    if model not in SMALL_MODELS + TEST_MODELS:
+        raise ZslError(f"pretrain-video trains {', '.join(SMALL_MODELS)} (or the test model "
+                       f"{', '.join(TEST_MODELS)}), not {model!r}",
+                       hint="torchvision video models are used with their Kinetics weights: zsl extract-video")
+    manifests = [Path(p) for p in inputs]
+    for p in manifests:
+        if not p.is_file() or p.suffix.lower() not in (".csv", ".tsv"):
+            raise ZslError(f"{p} is not a clip manifest (.csv)",
+                           hint="pretrain-video needs labelled videos: a clip manifest id,path,labels,start,end")
+    out = check_output(out, overwrite)
+    sidecar = Path(str(out) + ".json")
+    cs = ClassSet.load(classes_path)
+    split = load_split(split_path)
+    if split.class_set_sha256 and split.class_set_sha256 != cs.sha256:
+        raise ZslError(f"{split_path} was made for another class set than {classes_path}",
+                       hint="use the class set the split was built from")
+    t = split.trial(trial)
+    train_ids = list(t.seen if t.is_gzsl else t.train)
+    train_pos = {cs.index(c): k for k, c in enumerate(train_ids)}
+    allowed = set(t.instances.get("train") or []) if t.instances else None
+    items, _, records = collect_video_items(manifests, cs.ids, cs.resolve)
+    # single-label videos of training classes only (and only the trial's training instances, when listed)
+    kept = [it for it in items if len(it.labels) == 1 and it.labels[0] in train_pos
+            and (allowed is None or it.id in allowed)]
+    if not kept:
+        raise ZslError(f"no video of {', '.join(map(str, manifests))} belongs to the training classes of trial "
+                       f"{trial}", hint="check that the manifest, class set and split belong together")
+    C = len(train_ids)
+    missing = sorted(set(range(C)) - {train_pos[it.labels[0]] for it in kept})
+    if missing:
+        log.warning(f"{len(missing)} training classes have no video (e.g. {train_ids[missing[0]]})")
+
+    seed_everything(seed)
+    t0 = time.perf_counter()
+    clips, targets, skipped = [], [], []
+    for it in tqdm(kept, desc="pretrain-video: decoding", disable=not progress or None, leave=False, unit="video"):
+        path, start, end = it.source
+        try:
+            frames, _ = decode_video(path, (frame_size, frame_size), start, end)
+        except InvalidInput as e:
+            raise ZslError(f"cannot read training video {it.id!r}: {e}",
+                           hint="every training-class video in the manifest must be readable") from None
+        if len(frames) < clip_len:  # repeat the last frame, as extract-video does
+            frames = np.concatenate([frames, np.repeat(frames[-1:], clip_len - len(frames), axis=0)])
+        clips.append(torch.from_numpy(frames))  # (N, H, W, 3) uint8
+        targets.append(train_pos[it.labels[0]])
+    mean = torch.tensor(KINETICS_MEAN).view(1, 3, 1, 1, 1)
+    std = torch.tensor(KINETICS_STD).view(1, 3, 1, 1, 1)
+
+    dev = torch.device(device)
+    net, _, info = build_video_model(model, None, num_classes=C)
+    net.to(dev)
+    opt = torch.optim.Adam(net.parameters(), lr=lr)
+    gen = torch.Generator().manual_seed(seed)
+    y_all = torch.tensor(targets)
+    n_items = len(clips)
+    bs = max(1, batch_size)
+    history = []
+    for ep in range(epochs):
+        net.train()
+        perm = torch.randperm(n_items, generator=gen).tolist()
+        if n_items > bs and n_items % bs == 1:  # BatchNorm needs 2+ rows
+            perm = perm[:-1]
+        tot = correct = n = 0.0
+        for b in tqdm(range(0, len(perm), bs), desc=f"pretrain-video epoch {ep + 1}/{epochs}",
+                      disable=not progress or None, leave=False, unit="batch"):
+            idx = perm[b:b + bs]
+            batch = []
+            for i in idx:
+                v = clips[i]
+                s = int(torch.randint(0, len(v) - clip_len + 1, (1,), generator=gen)) if augment else \
+                    (len(v) - clip_len) // 2
+                batch.append(v[s:s + clip_len])
+            x = torch.stack(batch).permute(0, 4, 1, 2, 3).float().div_(255.0)  # (B, 3, T, H, W)
+            x = (x - mean) / std
+            if augment:
+                x = _augment(x, gen, max(1, frame_size // 16), True)
+            x, y = x.to(dev), y_all[idx].to(dev)
+            logits = net(x)
+            loss = torch.nn.functional.cross_entropy(logits, y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            m = x.shape[0]
+            tot += float(loss.detach()) * m
+            correct += float((logits.argmax(dim=1) == y).sum())
+            n += m
+        history.append({"epoch": ep + 1, "loss": round(tot / n, 6), "train_top1": round(correct / n, 4)})
+        log.info(f"pretrain-video epoch {ep + 1}/{epochs}: loss {tot / n:.4f}, train top-1 {correct / n:.3f}")
+
+    sd = {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
+    tmp = out.parent / f".{out.name}.tmp"
+    torch.save(sd, tmp)
+    os.replace(tmp, out)
+    from zsltool.utils import sha256_file
+
+    meta = {"format": "zsl.video_pretrain", "format_version": 1, "zsl_version": __version__,
+            "created_utc": utc_now(), "command": command_line(), "weights": str(out),
+            "weights_sha256": sha256_file(out), "layout": f"{model} state dict with a {C}-way head",
+            "model": model, "frame_size": frame_size, "clip_len": clip_len, "class_set_sha256": cs.sha256,
+            "trial": trial, "train_classes": train_ids, "train_videos": sorted(it.id for it in kept),
+            "instances": "instances.train of the trial" if allowed is not None else "every video of the classes",
+            "loss": "softmax cross-entropy",
+            "config": {"epochs": epochs, "batch_size": batch_size, "lr": lr, "optimizer": "adam",
+                       "augment": augment, "seed": seed},
+            "videos": len(kept), "other_videos": len(items) - len(kept),
+            "extract_with": f"zsl extract-video --model {model} --weights {out} --crop-size {frame_size} "
+                            f"--clip-len {clip_len}",
+            "seconds": round(time.perf_counter() - t0, 2), "history": history,
+            "inputs": records + [input_record(classes_path), input_record(split_path)]}
+    atomic_write_json(sidecar, meta)
+    return {"out": str(out), "sidecar": str(sidecar), "model": model, "videos": len(kept), "classes": C,
+            "other_videos": len(items) - len(kept), "final_loss": history[-1]["loss"],
+            "final_train_top1": history[-1]["train_top1"], "seconds": meta["seconds"], "info": info}
