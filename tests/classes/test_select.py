@@ -94,7 +94,7 @@ def test_select_images_filters_merges_and_caps(tmp_path, cs_path):
     assert f["filtered"] == 2 and f["counts"]["Dog"] == 1
     c1 = select_images([ann], cs_path, tmp_path / "c1.csv", per_class=1, seed=5)
     assert c1["counts"]["Dog"] == 1 and c1["counts"]["Tools"] == 1
-    c2 = select_images([ann], cs_path, tmp_path / "c2.csv", per_class=1, seed=5)
+    select_images([ann], cs_path, tmp_path / "c2.csv", per_class=1, seed=5)
     assert read_crop_manifest(tmp_path / "c1.csv") == read_crop_manifest(tmp_path / "c2.csv")
     bad = tmp_path / "bad.csv"
     bad.write_text("ImageID,LabelName\nx,/m/dog\n")

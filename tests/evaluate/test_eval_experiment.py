@@ -1,12 +1,11 @@
 """zsl experiment on synthetic features: Table III's shape, numbers equal to train + evaluate by hand, resume,
 --jobs; compare and plot on its results."""
 
-import json
 
 import numpy as np
 import pytest
 
-from zsltool.classes.splits import Split, Trial, load_split
+from zsltool.classes.splits import Split, Trial
 from zsltool.evaluate.evaluate import evaluate_checkpoint
 from zsltool.evaluate.experiment import ExperimentSpec, plan, run_experiment
 from zsltool.store import StoreMeta, read_embeddings, write_embeddings

@@ -24,9 +24,9 @@ import time
 from pathlib import Path
 from typing import Sequence
 
-from zsltool import __version__
 from zsltool.errors import ZslError
-from zsltool.utils import atomic_write_json, check_output, command_line, input_record, seed_everything, utc_now
+from zsltool.extract.pretrain_common import EpochStats, optimise, save_pretrained, training_classes
+from zsltool.utils import check_output, input_record, seed_everything
 
 log = logging.getLogger("zsltool.extract.image")
 
@@ -79,8 +79,6 @@ def pretrain_image(
     from torch.utils.data import DataLoader
     from tqdm import tqdm
 
-    from zsltool.classes.classset import ClassSet
-    from zsltool.classes.splits import load_split
     from zsltool.extract.image import _ImageLoader, build_image_model, collect_image_items
     
     if epochs < 1:
@@ -93,15 +91,7 @@ def pretrain_image(
             raise ZslError(f"{p} is not a crop manifest (.csv)",
                            hint="pretrain-image needs labelled crops: a crop manifest from zsl select-images")
     out = check_output(out, overwrite)
-    sidecar = Path(str(out) + ".json")
-    cs = ClassSet.load(classes_path)
-    split = load_split(split_path)
-    if split.class_set_sha256 and split.class_set_sha256 != cs.sha256:
-        raise ZslError(f"{split_path} was made for another class set than {classes_path}",
-                       hint="use the class set the split was built from")
-    t = split.trial(trial)
-    train_ids = list(t.seen if t.is_gzsl else t.train)
-    train_pos = {cs.index(c): k for k, c in enumerate(train_ids)}
+    cs, t, train_ids, train_pos = training_classes(classes_path, split_path, trial)
     items, _, records = collect_image_items(manifests, cs.ids, cs.resolve)
     kept = [it for it in items if it.labels and it.labels[0] in train_pos]
     if not kept:
@@ -126,31 +116,18 @@ def pretrain_image(
     t0 = time.perf_counter()
     for ep in range(epochs):
         net.train()
-        tot = correct = n = 0.0
+        stats = EpochStats()
         for x, y in tqdm(dl, desc=f"pretrain-image epoch {ep + 1}/{epochs}", disable=not progress or None,
                          leave=False, unit="batch"):
             x, y = x.to(dev), y.to(dev)
             logits = net(x)
             loss = torch.nn.functional.cross_entropy(logits, y)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            m = x.shape[0]
-            tot += float(loss.detach()) * m
-            correct += float((logits.argmax(dim=1) == y).sum())
-            n += m
-        history.append({"epoch": ep + 1, "loss": round(tot / n, 6), "train_top1": round(correct / n, 4)})
-        log.info(f"epoch {ep + 1}/{epochs}: loss {tot / n:.4f}, train top-1 {correct / n:.3f}")
+            optimise(opt, loss)
+            stats.add(loss, (logits.argmax(dim=1) == y).sum(), x.shape[0])
+        history.append(stats.record(ep + 1, epochs, "pretrain-image"))
 
-    sd = {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
-    tmp = out.parent / f".{out.name}.tmp"
-    torch.save(sd, tmp)
-    os.replace(tmp, out)
-    from zsltool.utils import sha256_file
-
-    meta = {"format": "zsl.image_pretrain", "format_version": 1, "zsl_version": __version__,
-            "created_utc": utc_now(), "command": command_line(), "weights": str(out),
-            "weights_sha256": sha256_file(out), "layout": f"torchvision {model} state dict with a {C}-way head",
+    sidecar, meta = save_pretrained(net, out, "zsl.image_pretrain", {
+            "layout": f"torchvision {model} state dict with a {C}-way head",
             "model": model, "image_size": image_size, "class_set_sha256": cs.sha256, "trial": trial,
             "train_classes": train_ids, "loss": "softmax cross-entropy",
             "config": {"epochs": epochs, "batch_size": batch_size, "lr": lr, "optimizer": "adam",
@@ -158,8 +135,7 @@ def pretrain_image(
             "crops": len(kept), "other_class_crops": len(items) - len(kept),
             "extract_with": f"zsl extract-image --model {model} --weights {out} --image-size {image_size}",
             "seconds": round(time.perf_counter() - t0, 2), "history": history,
-            "inputs": records + [input_record(classes_path), input_record(split_path)]}
-    atomic_write_json(sidecar, meta)
+            "inputs": records + [input_record(classes_path), input_record(split_path)]})
     return {"out": str(out), "sidecar": str(sidecar), "model": model, "crops": len(kept), "classes": C,
             "other_class_crops": len(items) - len(kept), "final_loss": history[-1]["loss"],
             "final_train_top1": history[-1]["train_top1"], "seconds": meta["seconds"]}

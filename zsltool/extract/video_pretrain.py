@@ -26,9 +26,9 @@ import time
 from pathlib import Path
 from typing import Sequence
 
-from zsltool import __version__
 from zsltool.errors import ZslError
-from zsltool.utils import atomic_write_json, check_output, command_line, input_record, seed_everything, utc_now
+from zsltool.extract.pretrain_common import EpochStats, optimise, save_pretrained, training_classes
+from zsltool.utils import check_output, input_record, seed_everything
 
 log = logging.getLogger("zsltool.extract.video")
 
@@ -74,8 +74,6 @@ def pretrain_video(
     import torch
     from tqdm import tqdm
 
-    from zsltool.classes.classset import ClassSet
-    from zsltool.classes.splits import load_split
     from zsltool.extract.runner import InvalidInput
     from zsltool.extract.video import (KINETICS_MEAN, KINETICS_STD, SMALL_MODELS, TEST_MODELS, build_video_model,
                                        collect_video_items, decode_video)
@@ -96,15 +94,7 @@ def pretrain_video(
             raise ZslError(f"{p} is not a clip manifest (.csv)",
                            hint="pretrain-video needs labelled videos: a clip manifest id,path,labels,start,end")
     out = check_output(out, overwrite)
-    sidecar = Path(str(out) + ".json")
-    cs = ClassSet.load(classes_path)
-    split = load_split(split_path)
-    if split.class_set_sha256 and split.class_set_sha256 != cs.sha256:
-        raise ZslError(f"{split_path} was made for another class set than {classes_path}",
-                       hint="use the class set the split was built from")
-    t = split.trial(trial)
-    train_ids = list(t.seen if t.is_gzsl else t.train)
-    train_pos = {cs.index(c): k for k, c in enumerate(train_ids)}
+    cs, t, train_ids, train_pos = training_classes(classes_path, split_path, trial)
     allowed = set(t.instances.get("train") or []) if t.instances else None
     items, _, records = collect_video_items(manifests, cs.ids, cs.resolve)
     # single-label videos of training classes only (and only the trial's training instances, when listed)
@@ -120,7 +110,7 @@ def pretrain_video(
 
     seed_everything(seed)
     t0 = time.perf_counter()
-    clips, targets, skipped = [], [], []
+    clips, targets = [], []
     for it in tqdm(kept, desc="pretrain-video: decoding", disable=not progress or None, leave=False, unit="video"):
         path, start, end = it.source
         try:
@@ -149,7 +139,7 @@ def pretrain_video(
         perm = torch.randperm(n_items, generator=gen).tolist()
         if n_items > bs and n_items % bs == 1:  # BatchNorm needs 2+ rows
             perm = perm[:-1]
-        tot = correct = n = 0.0
+        stats = EpochStats()
         for b in tqdm(range(0, len(perm), bs), desc=f"pretrain-video epoch {ep + 1}/{epochs}",
                       disable=not progress or None, leave=False, unit="batch"):
             idx = perm[b:b + bs]
@@ -166,25 +156,12 @@ def pretrain_video(
             x, y = x.to(dev), y_all[idx].to(dev)
             logits = net(x)
             loss = torch.nn.functional.cross_entropy(logits, y)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            m = x.shape[0]
-            tot += float(loss.detach()) * m
-            correct += float((logits.argmax(dim=1) == y).sum())
-            n += m
-        history.append({"epoch": ep + 1, "loss": round(tot / n, 6), "train_top1": round(correct / n, 4)})
-        log.info(f"pretrain-video epoch {ep + 1}/{epochs}: loss {tot / n:.4f}, train top-1 {correct / n:.3f}")
+            optimise(opt, loss)
+            stats.add(loss, (logits.argmax(dim=1) == y).sum(), x.shape[0])
+        history.append(stats.record(ep + 1, epochs, "pretrain-video"))
 
-    sd = {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
-    tmp = out.parent / f".{out.name}.tmp"
-    torch.save(sd, tmp)
-    os.replace(tmp, out)
-    from zsltool.utils import sha256_file
-
-    meta = {"format": "zsl.video_pretrain", "format_version": 1, "zsl_version": __version__,
-            "created_utc": utc_now(), "command": command_line(), "weights": str(out),
-            "weights_sha256": sha256_file(out), "layout": f"{model} state dict with a {C}-way head",
+    sidecar, meta = save_pretrained(net, out, "zsl.video_pretrain", {
+            "layout": f"{model} state dict with a {C}-way head",
             "model": model, "frame_size": frame_size, "clip_len": clip_len, "class_set_sha256": cs.sha256,
             "trial": trial, "train_classes": train_ids, "train_videos": sorted(it.id for it in kept),
             "instances": "instances.train of the trial" if allowed is not None else "every video of the classes",
@@ -195,8 +172,7 @@ def pretrain_video(
             "extract_with": f"zsl extract-video --model {model} --weights {out} --crop-size {frame_size} "
                             f"--clip-len {clip_len}",
             "seconds": round(time.perf_counter() - t0, 2), "history": history,
-            "inputs": records + [input_record(classes_path), input_record(split_path)]}
-    atomic_write_json(sidecar, meta)
+            "inputs": records + [input_record(classes_path), input_record(split_path)]})
     return {"out": str(out), "sidecar": str(sidecar), "model": model, "videos": len(kept), "classes": C,
             "other_videos": len(items) - len(kept), "final_loss": history[-1]["loss"],
             "final_train_top1": history[-1]["train_top1"], "seconds": meta["seconds"], "info": info}

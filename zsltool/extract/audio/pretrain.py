@@ -16,13 +16,11 @@ from __future__ import annotations
 import logging
 import os
 import time
-from pathlib import Path
 
-import numpy as np
 
-from zsltool import __version__
 from zsltool.errors import ZslError
-from zsltool.utils import atomic_write_json, check_output, command_line, input_record, seed_everything, utc_now
+from zsltool.extract.pretrain_common import EpochStats, optimise, save_pretrained, training_classes
+from zsltool.utils import check_output, input_record, seed_everything
 
 log = logging.getLogger("zsltool.extract.audio")
 
@@ -70,8 +68,6 @@ def pretrain_audio(
     from torch.utils.data import DataLoader
     from tqdm import tqdm
 
-    from zsltool.classes.classset import ClassSet
-    from zsltool.classes.splits import load_split
     from zsltool.extract.audio.extract import AudioLoader, items_from_manifest
     from zsltool.extract.audio.frontend import waveform_to_examples
     from zsltool.extract.audio.vggish import VGGish
@@ -85,15 +81,7 @@ def pretrain_audio(
     if max_seconds is not None and not max_seconds > 0:
         raise ZslError(f"--max-seconds must be positive, got {max_seconds}")
     out = check_output(out, overwrite)
-    sidecar = Path(str(out) + ".json")
-    cs = ClassSet.load(classes_path)
-    split = load_split(split_path)
-    if split.class_set_sha256 and split.class_set_sha256 != cs.sha256:
-        raise ZslError(f"{split_path} was made for another class set than {classes_path}",
-                       hint="use the class set the split was built from")
-    t = split.trial(trial)
-    train_ids = list(t.seen if t.is_gzsl else t.train)
-    train_pos = {cs.index(c): k for k, c in enumerate(train_ids)}
+    cs, t, train_ids, train_pos = training_classes(classes_path, split_path, trial)
     items = items_from_manifest(manifest, cs)
     kept, excluded_mixed, other_only = [], 0, 0
     gzsl_train = set(t.instances.get("train", [])) if t.is_gzsl else None
@@ -135,7 +123,7 @@ def pretrain_audio(
     for ep in range(epochs):
         net.train()
         head.train()
-        tot = correct = n_ex = 0.0
+        stats = EpochStats()
         for batch in tqdm(dl, desc=f"pretrain-audio epoch {ep + 1}/{epochs}", disable=not progress or None,
                           leave=False, unit="batch"):
             xs, ys = [], []
@@ -157,29 +145,15 @@ def pretrain_audio(
                 loss = torch.nn.functional.cross_entropy(logits, y.argmax(dim=1))
             else:
                 loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, y)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            m = x.shape[0]
-            tot += float(loss.detach()) * m
-            n_ex += m
-            correct += float((y.gather(1, logits.argmax(dim=1, keepdim=True)) > 0).sum())
-        if n_ex == 0:
+            optimise(opt, loss)
+            stats.add(loss, (y.gather(1, logits.argmax(dim=1, keepdim=True)) > 0).sum(), x.shape[0])
+        if stats.n == 0:
             raise ZslError("none of the training clips could be decoded",
                            hint=f"first problem: {next(iter(bad.values()), 'unknown')}")
-        history.append({"epoch": ep + 1, "loss": round(tot / n_ex, 6), "train_top1": round(correct / n_ex, 4),
-                        "examples": int(n_ex)})
-        log.info(f"epoch {ep + 1}/{epochs}: loss {tot / n_ex:.4f}, train top-1 {correct / n_ex:.3f}")
+        history.append(stats.record(ep + 1, epochs, "pretrain-audio", examples=int(stats.n)))
 
-    sd = {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
-    tmp = out.parent / f".{out.name}.tmp"
-    torch.save(sd, tmp)
-    os.replace(tmp, out)
-    from zsltool.utils import sha256_file
-
-    info = {"format": "zsl.audio_pretrain", "format_version": 1, "zsl_version": __version__,
-            "created_utc": utc_now(), "command": command_line(), "weights": str(out),
-            "weights_sha256": sha256_file(out), "layout": "torchvggish state dict (features.*, embeddings.*)",
+    sidecar, info = save_pretrained(net, out, "zsl.audio_pretrain", {
+            "layout": "torchvggish state dict (features.*, embeddings.*)",
             "model": "vggish", "width": width, "channels": list(net.channels), "hidden": net.hidden,
             "class_set_sha256": cs.sha256, "trial": trial, "train_classes": train_ids,
             "loss": "softmax cross-entropy" if single else "binary cross-entropy (multi-label)",
@@ -188,8 +162,7 @@ def pretrain_audio(
             "clips": len(kept), "excluded_mixed": excluded_mixed, "other_class_clips": other_only,
             "undecodable": [{"id": k, "reason": v} for k, v in list(bad.items())[:100]],
             "seconds": round(time.perf_counter() - t0, 2), "history": history,
-            "inputs": [input_record(manifest), input_record(classes_path), input_record(split_path)]}
-    atomic_write_json(sidecar, info)
+            "inputs": [input_record(manifest), input_record(classes_path), input_record(split_path)]})
     return {"out": str(out), "sidecar": str(sidecar), "clips": len(kept), "classes": C,
             "excluded_mixed": excluded_mixed, "other_class_clips": other_only, "undecodable": len(bad),
             "final_loss": history[-1]["loss"], "final_train_top1": history[-1]["train_top1"],

@@ -1,0 +1,73 @@
+"""What pretrain-audio, pretrain-image and pretrain-video share: the trial's training classes, the
+optimisation step and per-epoch statistics, and saving the weights with their JSON sidecar."""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from zsltool import __version__
+from zsltool.errors import ZslError
+from zsltool.utils import atomic_write_json, command_line, sha256_file, utc_now
+
+log = logging.getLogger("zsltool.extract")
+
+
+def training_classes(classes_path, split_path, trial: int):
+    """``(class_set, trial, train_ids, train_pos)`` where ``train_pos`` maps a class-set index to its position
+    among the trial's training classes (the seen classes for GZSL)."""
+    from zsltool.classes.classset import ClassSet
+    from zsltool.classes.splits import load_split
+
+    cs = ClassSet.load(classes_path)
+    split = load_split(split_path)
+    if split.class_set_sha256 and split.class_set_sha256 != cs.sha256:
+        raise ZslError(f"{split_path} was made for another class set than {classes_path}",
+                       hint="use the class set the split was built from")
+    t = split.trial(trial)
+    train_ids = list(t.seen if t.is_gzsl else t.train)
+    train_pos = {cs.index(c): k for k, c in enumerate(train_ids)}
+    return cs, t, train_ids, train_pos
+
+
+def optimise(opt, loss) -> None:
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+
+
+@dataclass
+class EpochStats:
+    """Running loss and training top-1 over one epoch."""
+
+    loss_sum: float = 0.0
+    correct: float = 0.0
+    n: float = 0.0
+
+    def add(self, loss, correct, m: int) -> None:
+        self.loss_sum += float(loss.detach()) * m
+        self.correct += float(correct)
+        self.n += m
+
+    def record(self, epoch: int, epochs: int, name: str, **extra) -> dict:
+        loss, top1 = self.loss_sum / self.n, self.correct / self.n
+        log.info(f"{name} epoch {epoch}/{epochs}: loss {loss:.4f}, train top-1 {top1:.3f}")
+        return {"epoch": epoch, "loss": round(loss, 6), "train_top1": round(top1, 4), **extra}
+
+
+def save_pretrained(net, out: Path, fmt: str, fields: dict) -> tuple[Path, dict]:
+    """Save ``net``'s state dict atomically at ``out`` and its description at ``out.json``."""
+    import torch
+
+    out = Path(out)
+    sd = {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
+    tmp = out.parent / f".{out.name}.tmp"
+    torch.save(sd, tmp)
+    os.replace(tmp, out)
+    meta = {"format": fmt, "format_version": 1, "zsl_version": __version__, "created_utc": utc_now(),
+            "command": command_line(), "weights": str(out), "weights_sha256": sha256_file(out), **fields}
+    sidecar = Path(str(out) + ".json")
+    atomic_write_json(sidecar, meta)
+    return sidecar, meta
