@@ -25,8 +25,8 @@ def assert_user_error(res, *fragments: str) -> str:
 
 
 @pytest.fixture
-def user_error():
-    """``user_error(result, *fragments)``: the result is one clear user error (see assert_user_error)."""
+def check_user_error():
+    """``check_user_error(result, *fragments)``: the result is one clear user error (see assert_user_error)."""
     return assert_user_error
 
 

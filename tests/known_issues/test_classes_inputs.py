@@ -9,11 +9,11 @@ AUDIO_SEGMENTS = ('# YTID, start_seconds, end_seconds, positive_labels\n'
 BOXES = "ImageID,Source,LabelName,Confidence,XMin,XMax,YMin,YMax\n0001,x,/m/0bt9lr,1,0.1,0.5,0.2,0.6\n"
 
 
-def test_build_classes_csv_without_name_column(cli, user_error, out):
+def test_build_classes_csv_without_name_column(cli, check_user_error, out):
     # was: the header and every CSV row became a class ("name,category", "dog,Animal", ...)
     (out / "names.csv").write_text("name,category\ndog,Animal\ncat,Animal\n")
     res = cli("build-classes", "--from-list", out / "names.csv", "-o", out / "cs.json")
-    user_error(res, "--name-column", "name, category")
+    check_user_error(res, "--name-column", "name, category")
     assert not (out / "cs.json").exists()
     res = cli("build-classes", "--from-list", out / "names.csv", "--name-column", "name", "-o", out / "cs.json",
               "--json")
@@ -21,49 +21,49 @@ def test_build_classes_csv_without_name_column(cli, user_error, out):
     assert [c["name"] for c in json.loads((out / "cs.json").read_text())["classes"]] == ["dog", "cat"]
 
 
-def test_select_audio_binary_empty_and_unmatched(qa, cli, user_error, out):
+def test_select_audio_binary_empty_and_unmatched(qa, cli, check_user_error, out):
     # binary: was an internal UnicodeDecodeError; empty: was an empty manifest and exit 0
     res = cli("select-audio", qa.binary, "-c", qa.tones, "-o", out / "a.csv")
-    user_error(res, "is not a text file")
+    check_user_error(res, "is not a text file")
     res = cli("select-audio", qa.empty, "-c", qa.tones, "-o", out / "a.csv")
-    user_error(res, "no segments in")
+    check_user_error(res, "no segments in")
     (out / "seg.csv").write_text(AUDIO_SEGMENTS)
     res = cli("select-audio", out / "seg.csv", "-c", qa.tones, "-o", out / "a.csv")
-    user_error(res, "none of the 1 segments has a class of the class set")
+    check_user_error(res, "none of the 1 segments has a class of the class set")
     assert not (out / "a.csv").exists()
 
 
-def test_select_images_binary_and_unmatched(qa, cli, user_error, out):
+def test_select_images_binary_and_unmatched(qa, cli, check_user_error, out):
     res = cli("select-images", qa.binary, "-c", qa.tones, "-o", out / "i.csv")
-    user_error(res, "is not a text file")
+    check_user_error(res, "is not a text file")
     (out / "boxes.csv").write_text(BOXES)
     res = cli("select-images", out / "boxes.csv", "-c", qa.tones, "-o", out / "i.csv")
-    user_error(res, "none of the 1 boxes has a class of the class set")
+    check_user_error(res, "none of the 1 boxes has a class of the class set")
     assert not (out / "i.csv").exists()
 
 
-def test_split_class_set_of_the_wrong_kind(qa, cli, user_error, out):
+def test_split_class_set_of_the_wrong_kind(qa, cli, check_user_error, out):
     res = cli("split", qa.syn.audio, "-p", "random", "-o", out / "s.json")
-    user_error(res, "is an HDF5 file", "not a class set")
+    check_user_error(res, "is an HDF5 file", "not a class set")
     res = cli("split", qa.npy, "-p", "random", "-o", out / "s.json")
-    user_error(res, "numpy array file")
+    check_user_error(res, "numpy array file")
 
 
-def test_split_binary_membership_file(qa, cli, user_error, out):
+def test_split_binary_membership_file(qa, cli, check_user_error, out):
     # was: internal UnicodeDecodeError
     (out / "members.csv").write_bytes(bytes(range(256)))
     res = cli("split", qa.tones, "-p", "within", "--category", "A", "--membership", out / "members.csv",
               "-o", out / "s.json")
-    user_error(res, "is not a text file")
+    check_user_error(res, "is not a text file")
 
 
-def test_split_gzsl_instances_of_the_wrong_kind(qa, cli, user_error, out):
+def test_split_gzsl_instances_of_the_wrong_kind(qa, cli, check_user_error, out):
     (out / "seen.txt").write_text("low\nhigh\n")
     base = ["split", qa.tones, "-p", "gzsl", "--seen", out / "seen.txt", "-o", out / "s.json"]
     # a class-level file: was "classes have no instances"
-    user_error(cli(*base, "--instances", qa.syn.text), "class-level", "instance-level file is needed")
+    check_user_error(cli(*base, "--instances", qa.syn.text), "class-level", "instance-level file is needed")
     # an instance file of another class set: was "classes have no instances"
-    user_error(cli(*base, "--instances", qa.syn.audio), "was built from class set")
+    check_user_error(cli(*base, "--instances", qa.syn.audio), "was built from class set")
 
 
 def test_split_option_ranges_are_usage_errors(qa, cli, out):
@@ -73,14 +73,14 @@ def test_split_option_ranges_are_usage_errors(qa, cli, out):
         assert res.exit_code == 2, (opts, res.stderr)
 
 
-def test_malformed_split_files(qa, cli, user_error, out):
+def test_malformed_split_files(qa, cli, check_user_error, out):
     # was: "train": "a" became ["a"] silently; "val": 1 was an internal TypeError
     bad = {"format": "zsl.split", "format_version": 1, "trials": [{"train": "c00", "val": 1, "test": None}]}
     (out / "bad.json").write_text(json.dumps(bad))
     res = cli("train", "--audio", qa.syn.audio, "--split", out / "bad.json", "--text", qa.syn.text,
               "-o", out / "m.pt")
-    user_error(res, "trial 0", "'train' must be a list of ids")
+    check_user_error(res, "trial 0", "'train' must be a list of ids")
     (out / "bad2.json").write_text(json.dumps({**bad, "trials": [3]}))
     res = cli("train", "--audio", qa.syn.audio, "--split", out / "bad2.json", "--text", qa.syn.text,
               "-o", out / "m.pt")
-    user_error(res, "a trial must be a JSON object")
+    check_user_error(res, "a trial must be a JSON object")

@@ -32,40 +32,40 @@ def test_torch_load_names_the_kind_of_file(qa, tmp_path):
     assert torch.equal(torch_load(tmp_path / "ok.pt")["w"], torch.ones(2))
 
 
-def test_extract_audio_weights_of_the_wrong_kind(qa, cli, user_error, out):
+def test_extract_audio_weights_of_the_wrong_kind(qa, cli, check_user_error, out):
     res = cli("extract-audio", qa.clips, "-o", out / "a.h5", "--weights", qa.plain_json, "--workers", "0")
-    err = user_error(res, "is not a VGGish weights file")
+    err = check_user_error(res, "is not a VGGish weights file")
     assert len(err) < 300
-    user_error(cli("extract-audio", qa.clips, "-o", out / "a.h5", "--weights", qa.folder, "--workers", "0"),
+    check_user_error(cli("extract-audio", qa.clips, "-o", out / "a.h5", "--weights", qa.folder, "--workers", "0"),
                "is a directory")
 
 
-def test_pretrain_audio_bad_values(qa, cli, user_error, out):
+def test_pretrain_audio_bad_values(qa, cli, check_user_error, out):
     base = ["pretrain-audio", qa.clips, "-o", out / "w.pth", "--classes", qa.tones, "--workers", "0"]
     # was: internal ValueError from torch.optim
-    user_error(cli(*base, "--split", qa.tones_split, "--lr", "-1"), "--lr must be a finite number above 0")
+    check_user_error(cli(*base, "--split", qa.tones_split, "--lr", "-1"), "--lr must be a finite number above 0")
     # was: accepted (extract-audio refuses it)
-    user_error(cli(*base, "--split", qa.tones_split, "--max-seconds", "0"), "--max-seconds must be positive")
+    check_user_error(cli(*base, "--split", qa.tones_split, "--max-seconds", "0"), "--max-seconds must be positive")
     # was: trained a one-class softmax (loss 0) and wrote weights
-    user_error(cli(*base, "--split", qa.tones_split_1train), "cover 1 training class")
+    check_user_error(cli(*base, "--split", qa.tones_split_1train), "cover 1 training class")
     assert not (out / "w.pth").exists()
 
 
-def test_import_audioset_wrong_inputs(qa, cli, user_error, out, tmp_path):
+def test_import_audioset_wrong_inputs(qa, cli, check_user_error, out, tmp_path):
     cs = tmp_path / "cs.json"
     from zsltool.classes.classset import ClassSet
 
     ClassSet(classes=[{"id": "/m/0bt9lr", "name": "Dog"}]).save(cs)
     (tmp_path / "index.csv").write_text("index,mid,display_name\n0,/m/0bt9lr,Dog\n")
     # was: internal UnicodeDecodeError
-    user_error(cli("import-audioset", qa.binary, "-o", out / "a.h5", "--class-index", qa.binary, "--classes", cs),
+    check_user_error(cli("import-audioset", qa.binary, "-o", out / "a.h5", "--class-index", qa.binary, "--classes", cs),
                "is not a text file")
     # was: "none of the 0 segments belongs to the class set"
-    user_error(cli("import-audioset", qa.syn.audio, "-o", out / "a.h5", "--class-index", tmp_path / "index.csv",
+    check_user_error(cli("import-audioset", qa.syn.audio, "-o", out / "a.h5", "--class-index", tmp_path / "index.csv",
                    "--classes", cs), "no AudioSet record could be read")
 
 
-def test_extract_text_wrong_inputs(qa, cli, user_error, out, tmp_path):
+def test_extract_text_wrong_inputs(qa, cli, check_user_error, out, tmp_path):
     from gensim.models import KeyedVectors
     import numpy as np
 
@@ -75,20 +75,20 @@ def test_extract_text_wrong_inputs(qa, cli, user_error, out, tmp_path):
     (tmp_path / "words.txt").write_text("hello\n")
     base = ["extract-text", "--classes", qa.tones, "-o", out / "t.h5"]
     # was: internal UnicodeDecodeError
-    user_error(cli("extract-text", "--names", qa.binary, "--vectors", tmp_path / "v.bin", "-o", out / "t.h5"),
+    check_user_error(cli("extract-text", "--names", qa.binary, "--vectors", tmp_path / "v.bin", "-o", out / "t.h5"),
                "is not a text file")
-    user_error(cli(*base, "--vectors", tmp_path / "v.bin", "--descriptions", qa.binary), "is not a text file")
+    check_user_error(cli(*base, "--vectors", tmp_path / "v.bin", "--descriptions", qa.binary), "is not a text file")
     # was: "cannot read ... as glove word vectors (UnicodeDecodeError ...)"
-    user_error(cli(*base, "--vectors", qa.syn.audio), "is an HDF5 file", "not a word-vector file")
+    check_user_error(cli(*base, "--vectors", qa.syn.audio), "is an HDF5 file", "not a word-vector file")
     # was: "loaded 1 word vectors of dimension 0", then every class missing
-    user_error(cli(*base, "--vectors", tmp_path / "words.txt"), "holds no word vectors")
+    check_user_error(cli(*base, "--vectors", tmp_path / "words.txt"), "holds no word vectors")
     # a description row with more cells than the header: was an internal AttributeError
     (tmp_path / "d.csv").write_text('id,description\nlow,"a low\nhum",extra\n')
     res = cli(*base, "--vectors", tmp_path / "v.bin", "--descriptions", tmp_path / "d.csv")
     assert res.exit_code == 0, res.stderr
 
 
-def test_extract_text_missing_list_is_bounded(cli, user_error, out, tmp_path):
+def test_extract_text_missing_list_is_bounded(cli, check_user_error, out, tmp_path):
     from gensim.models import KeyedVectors
     import numpy as np
 
@@ -97,4 +97,4 @@ def test_extract_text_missing_list_is_bounded(cli, user_error, out, tmp_path):
     kv.save_word2vec_format(str(tmp_path / "v.txt"), binary=False)
     (tmp_path / "names.txt").write_text("".join(f"zz{i}\n" for i in range(30)) + "a\n")
     res = cli("extract-text", "--names", tmp_path / "names.txt", "--vectors", tmp_path / "v.txt", "-o", out / "t.h5")
-    user_error(res, "30 of 31 classes have no known word", "(20 more)")
+    check_user_error(res, "30 of 31 classes have no known word", "(20 more)")

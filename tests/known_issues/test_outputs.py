@@ -12,18 +12,18 @@ from zsltool.errors import ZslError
 from zsltool.utils import atomic_write_json, check_output
 
 
-def test_output_inside_a_file_is_a_user_error(qa, cli, user_error):
+def test_output_inside_a_file_is_a_user_error(qa, cli, check_user_error):
     # was: internal error FileExistsError from mkdir
     res = cli("import-embeddings", qa.npy, "--ids", qa.ids, "-o", qa.empty / "sub" / "x.h5")
-    user_error(res, "is a file, not a folder")
+    check_user_error(res, "is a file, not a folder")
     res = cli("train", "--audio", qa.syn.audio, "--split", qa.syn.split, "--text", qa.syn.text,
               "-o", qa.empty / "m.pt")
-    user_error(res, "is a file, not a folder")
+    check_user_error(res, "is a file, not a folder")
 
 
-def test_output_that_is_a_folder(qa, cli, user_error):
+def test_output_that_is_a_folder(qa, cli, check_user_error):
     res = cli("import-embeddings", qa.npy, "--ids", qa.ids, "-o", qa.folder, "--overwrite")
-    user_error(res, "output is a directory")
+    check_user_error(res, "output is a directory")
 
 
 def test_unwritable_output_folder(tmp_path, monkeypatch):
@@ -51,11 +51,11 @@ def test_outputs_get_the_default_file_mode(qa, cli, out):
         assert stat.S_IMODE((out / name).stat().st_mode) == 0o644, name
 
 
-def test_failed_one_shot_write_leaves_nothing(qa, cli, user_error, out):
+def test_failed_one_shot_write_leaves_nothing(qa, cli, check_user_error, out):
     # was: a hidden .x.h5.partial folder survived a duplicate-id failure of write_embeddings
     (out / "dup.csv").write_text("id\na\na\nb\nc\n")
     res = cli("import-embeddings", qa.npy, "--ids", out / "dup.csv", "-o", out / "x.h5")
-    user_error(res, "duplicate id 'a'")
+    check_user_error(res, "duplicate id 'a'")
     assert sorted(p.name for p in out.iterdir()) == ["dup.csv"]
 
 
@@ -68,10 +68,10 @@ def test_write_embeddings_discards_parts_on_error(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_extract_video_audio_folder_that_is_a_file(qa, cli, user_error, out):
+def test_extract_video_audio_folder_that_is_a_file(qa, cli, check_user_error, out):
     # was: every video failed with FileExistsError, reported as "none of the inputs could be embedded"
     (out / "v.mp4").write_bytes(b"\0" * 64)
     res = cli("extract-video", out / "v.mp4", "-o", out / "v.h5", "--model", "tiny3d", "--weights", "random",
               "--extract-audio", qa.empty, "--device", "cpu")
-    user_error(res, "is a file, not a folder")
+    check_user_error(res, "is a file, not a folder")
     assert not (out / "v.h5").exists()

@@ -9,37 +9,37 @@ from zsltool.errors import ZslError
 from zsltool.formats import load_json
 
 
-def test_binary_ids_csv(qa, cli, user_error, out):
+def test_binary_ids_csv(qa, cli, check_user_error, out):
     # was: internal UnicodeDecodeError
-    user_error(cli("import-embeddings", qa.npy, "--ids", qa.binary, "-o", out / "x.h5"),
+    check_user_error(cli("import-embeddings", qa.npy, "--ids", qa.binary, "-o", out / "x.h5"),
                "is a binary file, not an ids CSV")
-    user_error(cli("import-embeddings", qa.npy, "--ids", qa.npy, "-o", out / "x.h5"), "numpy array file")
+    check_user_error(cli("import-embeddings", qa.npy, "--ids", qa.npy, "-o", out / "x.h5"), "numpy array file")
 
 
-def test_matrix_files_of_the_wrong_kind(qa, cli, user_error, out):
+def test_matrix_files_of_the_wrong_kind(qa, cli, check_user_error, out):
     (out / "fake.npy").write_bytes(bytes(range(256)))
     (out / "fake.npz").write_bytes(qa.syn.audio.read_bytes())
     np.savez(out / "real.npz", a=np.zeros((4, 2)), b=np.zeros((4, 3)))
     (out / "cut.npz").write_bytes((out / "real.npz").read_bytes()[:100])
     (out / "bin.csv").write_bytes(bytes(range(256)))
     # was: numpy's advice to load pickled data unsafely
-    user_error(cli("import-embeddings", out / "fake.npy", "--ids", qa.ids, "-o", out / "x.h5"),
+    check_user_error(cli("import-embeddings", out / "fake.npy", "--ids", qa.ids, "-o", out / "x.h5"),
                "is not a .npy array file")
-    user_error(cli("import-embeddings", out / "fake.npz", "--ids", qa.ids, "-o", out / "x.h5"),
+    check_user_error(cli("import-embeddings", out / "fake.npz", "--ids", qa.ids, "-o", out / "x.h5"),
                "is not an .npz archive", "HDF5")
     # was: internal BadZipFile
-    user_error(cli("import-embeddings", out / "cut.npz", "--ids", qa.ids, "-o", out / "x.h5"),
+    check_user_error(cli("import-embeddings", out / "cut.npz", "--ids", qa.ids, "-o", out / "x.h5"),
                "corrupt or truncated")
     # was: "which one is the matrix?" although --key was given
-    user_error(cli("import-embeddings", out / "real.npz", "--key", "zz", "--ids", qa.ids, "-o", out / "x.h5"),
+    check_user_error(cli("import-embeddings", out / "real.npz", "--key", "zz", "--ids", qa.ids, "-o", out / "x.h5"),
                "has no array 'zz'")
-    user_error(cli("import-embeddings", out / "bin.csv", "--ids", qa.ids, "-o", out / "x.h5"),
+    check_user_error(cli("import-embeddings", out / "bin.csv", "--ids", qa.ids, "-o", out / "x.h5"),
                "is a binary file")
     assert not (out / "x.h5").exists()
 
 
-def test_merge_names_what_differs(qa, cli, user_error, out):
-    err = user_error(cli("merge", qa.syn.audio, qa.syn.text, "-o", out / "m.h5"))
+def test_merge_names_what_differs(qa, cli, check_user_error, out):
+    err = check_user_error(cli("merge", qa.syn.audio, qa.syn.text, "-o", out / "m.h5"))
     assert "their kind differs (instance vs class)" in err
 
 

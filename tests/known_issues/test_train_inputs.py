@@ -20,9 +20,9 @@ def train(qa, cli, out):
                                            ("--lr", "nan", "--lr must be a finite number above 0"),
                                            ("--weight-decay", "-1", "--weight-decay must be"),
                                            ("--momentum", "inf", "--momentum must be")])
-def test_optimiser_values(train, user_error, out, opt, value, msg):
+def test_optimiser_values(train, check_user_error, out, opt, value, msg):
     # --lr -1 / --weight-decay -1 were internal ValueErrors from torch.optim; nan trained until it diverged
-    user_error(train(opt, value), msg)
+    check_user_error(train(opt, value), msg)
     assert not (out / "m.pt").exists()
 
 
@@ -37,16 +37,16 @@ def test_optimiser_values(train, user_error, out, opt, value, msg):
     (["top_t=-1"], "conse", "top_t=-1 must be at least 1"),                # was: internal RuntimeError
     (["hidden=-1"], "conse", "hidden=-1 must be at least 0"),
 ])
-def test_method_arguments(train, user_error, args, method, msg):
+def test_method_arguments(train, check_user_error, args, method, msg):
     extra = ["--method", method]
     for a in args:
         extra += ["--arg", a]
-    user_error(train(*extra, video=method == "avgzslnet"), msg)
+    check_user_error(train(*extra, video=method == "avgzslnet"), msg)
 
 
-def test_disable_loss_on_a_method_without_loss_terms(train, user_error):
+def test_disable_loss_on_a_method_without_loss_terms(train, check_user_error):
     # was: "method 'projection' has no argument(s) disabled_losses"
-    user_error(train("--disable-loss", "rec"), "no loss terms that can be switched off", "avgzslnet")
+    check_user_error(train("--disable-loss", "rec"), "no loss terms that can be switched off", "avgzslnet")
 
 
 def test_valid_method_arguments_still_train(train, out):

@@ -37,7 +37,7 @@ def cfg(syn, tmp_path, method="projection", **kw):
     return TrainConfig(**base)
 
 
-def test_accuracy(ckpt_path):
+def unseen_accuracy(ckpt_path):
     ck = load_checkpoint(ckpt_path)
     model = build_model(ck)
     inputs = load_inputs_from_config(ck["config"])
@@ -47,13 +47,12 @@ def test_accuracy(ckpt_path):
     return float((s.argmax(1) == inst.labels).mean()), len(test)
 
 
-test_accuracy.__test__ = False
 
 
 @pytest.mark.parametrize("method", sorted(METHOD_NAMES))
 def test_every_method_well_above_chance_on_unseen_classes(syn, tmp_path, method):
     r = train(cfg(syn, tmp_path, method))
-    acc, n = test_accuracy(r.checkpoint)
+    acc, n = unseen_accuracy(r.checkpoint)
     assert acc >= 1.0 / n + 0.2, f"{method}: unseen-class top-1 {acc:.3f}, chance {1 / n:.3f}"
     assert r.best_metric == "val_top1" and 1 <= r.best_epoch <= r.epochs_run
 
@@ -69,7 +68,7 @@ def test_projection_on_par_with_or_better_than_linear(tmp_path):
                                    ("bilinear", "bilinear", {})):
             r = train(cfg(syn, tmp_path, method, video=None, out=str(tmp_path / f"{seed}_{name}.pt"),
                           method_args=args, epochs=20))
-            accs[name].append(test_accuracy(r.checkpoint)[0])
+            accs[name].append(unseen_accuracy(r.checkpoint)[0])
     mean = {k: float(np.mean(v)) for k, v in accs.items()}
     assert mean["tanh"] >= max(mean["none"], mean["bilinear"]) - 0.03, mean
     assert mean["tanh"] >= 0.6, mean
