@@ -143,29 +143,26 @@ def _comments(header: dict | None) -> str:
     return "".join(f"# {k}: {v if isinstance(v, str) else json.dumps(v)}\n" for k, v in (header or {}).items())
 
 
-def write_clip_manifest(path: str | os.PathLike, rows: Iterable[dict], header: dict | None = None) -> None:
-    """Write a clip manifest atomically (rows: id, path, labels list, start, end); ``header``: provenance."""
+def _write_manifest(path: str | os.PathLike, columns, rows: Iterable[list], header: dict | None) -> None:
     import io
 
-    buf = io.StringIO(_comments(header))
-    buf.seek(0, 2)
+    buf = io.StringIO()
+    buf.write(_comments(header))
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(CLIP_COLUMNS)
-    for r in rows:
-        w.writerow([r["id"], r["path"], LABEL_SEP.join(r["labels"]), _fmt_num(r.get("start")), _fmt_num(r.get("end"))])
+    w.writerow(columns)
+    w.writerows(rows)
     atomic_write_text(path, buf.getvalue())
+
+
+def write_clip_manifest(path: str | os.PathLike, rows: Iterable[dict], header: dict | None = None) -> None:
+    """Write a clip manifest atomically (rows: id, path, labels list, start, end); ``header``: provenance."""
+    _write_manifest(path, CLIP_COLUMNS, ([r["id"], r["path"], LABEL_SEP.join(r["labels"]), _fmt_num(r.get("start")),
+                                         _fmt_num(r.get("end"))] for r in rows), header)
 
 
 def write_crop_manifest(path: str | os.PathLike, rows: Iterable[dict], header: dict | None = None) -> None:
     """Write a crop manifest atomically; ``header``: provenance comment lines."""
-    import io
-
-    buf = io.StringIO(_comments(header))
-    buf.seek(0, 2)
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(CROP_COLUMNS)
-    for r in rows:
-        w.writerow([r["id"], r["image_id"], r["path"], r["class"], _fmt_num(r["xmin"]), _fmt_num(r["xmax"]),
-                    _fmt_num(r["ymin"]), _fmt_num(r["ymax"]), int(bool(r.get("is_group_of"))),
-                    int(bool(r.get("is_depiction"))), r.get("source_label", "")])
-    atomic_write_text(path, buf.getvalue())
+    _write_manifest(path, CROP_COLUMNS, ([r["id"], r["image_id"], r["path"], r["class"], _fmt_num(r["xmin"]),
+                                          _fmt_num(r["xmax"]), _fmt_num(r["ymin"]), _fmt_num(r["ymax"]),
+                                          int(bool(r.get("is_group_of"))), int(bool(r.get("is_depiction"))),
+                                          r.get("source_label", "")] for r in rows), header)

@@ -115,3 +115,8 @@ def emit(result: Any, json_out: bool, table: Optional[Callable[[Any], Any]] = No
 
 JsonOpt = typer.Option(False, "--json", help="Print the result as JSON on stdout.")
 OverwriteOpt = typer.Option(False, "--overwrite", help="Replace an existing output file.")
+# Options every extractor shares.
+DeviceOpt = typer.Option(None, "--device", help="auto, cpu or cuda (default: global --device).")
+ShardOpt = typer.Option(None, "--shard", help="K/N: process only share K of N of the inputs (by id hash; default: "
+                        "from RANK/WORLD_SIZE when set); join the shards with zsl merge.")
+ResumeOpt = typer.Option(True, "--resume/--no-resume", help="Continue a killed run from what it had written.")

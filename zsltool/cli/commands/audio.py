@@ -8,7 +8,7 @@ from typing import List, Optional
 import click
 import typer
 
-from zsltool.cli.common import STATE, JsonOpt, OverwriteOpt, emit, kv_table
+from zsltool.cli.common import STATE, DeviceOpt, JsonOpt, OverwriteOpt, ResumeOpt, ShardOpt, emit, kv_table
 
 EMBEDDINGS = ["raw", "relu", "pca", "pca-quantized"]
 
@@ -50,9 +50,9 @@ def extract_audio_cmd(
     max_seconds: float = typer.Option(10.0, "--max-seconds", help="Read at most this many seconds per clip."),
     batch_size: int = typer.Option(16, "--batch-size", min=1, help="Clips per batch."),
     workers: int = typer.Option(2, "--workers", min=0, help="DataLoader workers for decoding and log-mel."),
-    shard: Optional[str] = typer.Option(None, "--shard", help="K/N: process share K of N (default: from "
-                                        "RANK/WORLD_SIZE when set); join shard files with zsl merge."),
-    resume: bool = typer.Option(True, "--resume/--no-resume", help="Continue a killed run."),
+    device: Optional[str] = DeviceOpt,
+    shard: Optional[str] = ShardOpt,
+    resume: bool = ResumeOpt,
     overwrite: bool = OverwriteOpt,
     json_out: bool = JsonOpt,
 ):
@@ -62,7 +62,7 @@ def extract_audio_cmd(
 
     res = extract_audio(source, out, classes_path=classes, model=model, weights=weights, embedding=embedding,
                         pca_params=pca_params, frames=frames, max_seconds=max_seconds, batch_size=batch_size,
-                        workers=workers, device=STATE.device, shard=parse_shard(shard),
+                        workers=workers, device=device or STATE.device, shard=parse_shard(shard),
                         overwrite=overwrite, resume=resume, progress=not STATE.quiet)
     emit(res, json_out, table=_summary_table)
 

@@ -8,7 +8,7 @@ from typing import List, Optional
 
 import typer
 
-from zsltool.cli.common import STATE, JsonOpt, OverwriteOpt, emit, kv_table
+from zsltool.cli.common import STATE, DeviceOpt, JsonOpt, OverwriteOpt, ResumeOpt, ShardOpt, emit, kv_table
 
 LAYERS = ("logits", "softmax", "penultimate")
 
@@ -47,9 +47,9 @@ def register(app: typer.Typer) -> None:
                                        "--preprocess paper (the size a pretrain-image network was trained at)."),
         batch_size: int = typer.Option(32, "--batch-size", min=1, help="Images per batch."),
         workers: int = typer.Option(0, "--workers", min=0, help="DataLoader workers for decoding."),
-        device: Optional[str] = typer.Option(None, "--device", help="auto, cpu or cuda (default: global --device)."),
-        shard: Optional[str] = typer.Option(None, "--shard", help="K/N: embed only share K of N."),
-        resume: bool = typer.Option(True, "--resume/--no-resume", help="Continue a killed run."),
+        device: Optional[str] = DeviceOpt,
+        shard: Optional[str] = ShardOpt,
+        resume: bool = ResumeOpt,
         overwrite: bool = OverwriteOpt,
         json_out: bool = JsonOpt,
     ):
@@ -81,7 +81,7 @@ def register(app: typer.Typer) -> None:
         lr: float = typer.Option(1e-3, "--lr", help="Adam learning rate."),
         augment: bool = typer.Option(True, "--augment/--no-augment", help="Random shift and horizontal flip."),
         workers: int = typer.Option(0, "--workers", min=0, help="DataLoader workers for decoding."),
-        device: Optional[str] = typer.Option(None, "--device", help="auto, cpu or cuda (default: global --device)."),
+        device: Optional[str] = DeviceOpt,
         seed: Optional[int] = typer.Option(None, "--seed", help="Random seed (default: the global --seed)."),
         overwrite: bool = OverwriteOpt,
         json_out: bool = JsonOpt,
@@ -150,9 +150,9 @@ def register(app: typer.Typer) -> None:
                                                           "DIR/clips.csv (an existing clips.csv needs --overwrite)."),
         batch_size: int = typer.Option(2, "--batch-size", min=1, help="Videos per batch."),
         workers: int = typer.Option(0, "--workers", min=0, help="DataLoader workers for decoding."),
-        device: Optional[str] = typer.Option(None, "--device", help="auto, cpu or cuda (default: global --device)."),
-        shard: Optional[str] = typer.Option(None, "--shard", help="K/N: embed only share K of N."),
-        resume: bool = typer.Option(True, "--resume/--no-resume", help="Continue a killed run."),
+        device: Optional[str] = DeviceOpt,
+        shard: Optional[str] = ShardOpt,
+        resume: bool = ResumeOpt,
         overwrite: bool = OverwriteOpt,
         json_out: bool = JsonOpt,
     ):
@@ -187,7 +187,7 @@ def register(app: typer.Typer) -> None:
         lr: float = typer.Option(3e-3, "--lr", help="Adam learning rate."),
         augment: bool = typer.Option(True, "--augment/--no-augment", help="Random start, shift and horizontal "
                                                                           "flip."),
-        device: Optional[str] = typer.Option(None, "--device", help="auto, cpu or cuda (default: global --device)."),
+        device: Optional[str] = DeviceOpt,
         seed: Optional[int] = typer.Option(None, "--seed", help="Random seed (default: the global --seed)."),
         overwrite: bool = OverwriteOpt,
         json_out: bool = JsonOpt,
