@@ -30,8 +30,11 @@ def test_optimiser_values(train, check_user_error, out, opt, value, msg):
     (["margin=abc"], "projection", "margin='abc' must be a number"),      # was: internal ValueError
     (["bias=maybe"], "projection", "bias='maybe' must be true or false"),  # was: trained with bias='maybe'
     (["margin=-1"], "projection", "must be a finite number of at least 0"),
-    (["rank=-2"], "projection", "cannot be built with arguments"),         # was: internal RuntimeError
-    (["rank=zz"], "projection", "cannot be built with arguments"),         # was: internal ValueError
+    (["rank=-2"], "projection", "rank=-2 must be at least 0"),             # was: internal RuntimeError
+    (["rank=zz"], "projection", "rank='zz' must be a whole number"),       # was: internal ValueError
+    (["rank=2.9"], "projection", "must be a whole number"),                # was: silently rank 2
+    (["lam=0"], "eszsl", "must be above 0"),                               # was: a singular solve
+    (["lam=0"], "sae", "must be above 0"),
     (["hidden=0"], "avgzslnet", "hidden=0 must be at least 1"),
     (["dropout=2"], "avgzslnet", "dropout probability"),                   # was: internal ValueError
     (["top_t=-1"], "conse", "top_t=-1 must be at least 1"),                # was: internal RuntimeError
@@ -42,6 +45,28 @@ def test_method_arguments(train, check_user_error, args, method, msg):
     for a in args:
         extra += ["--arg", a]
     check_user_error(train(*extra, video=method == "avgzslnet"), msg)
+
+
+def test_switching_off_every_loss_term_is_refused(train, check_user_error):
+    # was: internal AttributeError ('int' object has no attribute 'backward')
+    check_user_error(train("--method", "audio-only", "--disable-loss", "ta", "--disable-loss", "at"),
+                     "every loss term of 'audio-only' is switched off")
+
+
+def test_gzsl_trial_without_training_instances_is_refused(qa, cli, out, check_user_error, tmp_path):
+    # was: silently trained on every seen instance, the test-seen ones included
+    import json
+
+    from zsltool.classes.splits import Split, Trial
+    from zsltool.store import read_embeddings
+
+    classes = read_embeddings(qa.syn.audio).classes
+    Split(trials=[Trial(train=classes[:3], val=classes[:3], test=classes, seen=classes[:3], unseen=classes[3:],
+                        instances={"val": [], "test_seen": []})],
+          protocol="gzsl", class_set_sha256=qa.syn.class_set_sha256).save(tmp_path / "g.json")
+    assert "train" not in json.loads((tmp_path / "g.json").read_text())["trials"][0]["instances"]
+    check_user_error(cli("train", "--audio", qa.syn.audio, "--split", tmp_path / "g.json", "--text", qa.syn.text,
+                         "-o", out / "g.pt"), "lists no training instances")
 
 
 def test_disable_loss_on_a_method_without_loss_terms(train, check_user_error):

@@ -124,12 +124,6 @@ class AVGZSLNet(_AudioVisual):
             terms["attn"] = self._attn_loss(a, v, t, q, ok, av, vv)
         return terms
 
-    def loss(self, batch: dict) -> dict[str, Tensor]:
-        terms = self.loss_terms_values(batch)
-        on = {k: v for k, v in terms.items() if k == "attn" or self.is_enabled(k)}
-        total = sum(on.values())
-        return {"total": total, **{k: v.detach() for k, v in on.items()}}
-
 
 @register_method("cjme")
 class CJME(_AudioVisual):
@@ -154,4 +148,3 @@ class CJME(_AudioVisual):
             terms["attn"] = self._attn_loss(a, v, t, q, ok, av, vv)
         return terms
 
-    loss = AVGZSLNet.loss

@@ -102,6 +102,7 @@ class ZslMethod(nn.Module):
         "epochs": 200, "batch_size": 32, "optimizer": "sgd", "lr": 1e-2, "weight_decay": 0.0, "momentum": 0.0,
     }
     loss_terms: ClassVar[tuple[str, ...]] = ()  # terms that can be switched off with disabled_losses
+    positive_args: ClassVar[tuple[str, ...]] = ()  # float arguments that must be above 0 (regularisers)
 
     def __init__(self, *, audio_dim: int, semantic_dim: int, video_dim: int | None = None, **method_args):
         super().__init__()
@@ -115,6 +116,8 @@ class ZslMethod(nn.Module):
                            hint="valid: " + (", ".join(sorted(self.defaults)) or "none"))
         for k, v in method_args.items():
             problem = _arg_problem(self.defaults[k], v)
+            if not problem and k in self.positive_args and not v > 0:
+                problem = "must be above 0 (the regulariser keeps the closed-form solve well posed)"
             if problem:
                 raise ZslError(f"method {self.name!r}: argument {k}={v!r} {problem}",
                                hint=f"the default is {k}={self.defaults[k]!r}")
@@ -131,6 +134,9 @@ class ZslMethod(nn.Module):
             if bad:
                 raise ZslError(f"method {self.name!r} has no loss term(s) {', '.join(bad)}",
                                hint="terms: " + ", ".join(self.loss_terms))
+            if self.loss_terms and set(self.loss_terms) <= set(args["disabled_losses"]):
+                raise ZslError(f"every loss term of {self.name!r} is switched off: nothing would be trained",
+                               hint="keep at least one of " + ", ".join(self.loss_terms))
         self.args = args
 
     # -- description ------------------------------------------------------------------------------------
@@ -145,7 +151,13 @@ class ZslMethod(nn.Module):
 
     # -- training -----------------------------------------------------------------------------------------
     def loss(self, batch: dict) -> dict[str, Tensor]:
-        raise NotImplementedError(f"{self.name} is trained in closed form")
+        """``{"total", <term>...}``: by default the sum of the enabled terms of ``loss_terms_values(batch)``
+        (plus an attention module's ``attn`` term, which is always on)."""
+        values = getattr(self, "loss_terms_values", None)
+        if values is None:
+            raise NotImplementedError(f"{self.name} is trained in closed form")
+        on = {k: v for k, v in values(batch).items() if k == "attn" or self.is_enabled(k)}
+        return {"total": sum(on.values()), **{k: v.detach() for k, v in on.items()}}
 
     def fit_closed_form(self, audio: Tensor, semantic_per_row: Tensor, labels: Tensor, class_emb: Tensor,
                         video: Tensor | None = None, **kwargs) -> None:

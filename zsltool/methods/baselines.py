@@ -59,10 +59,6 @@ class _Single(ZslMethod):
         return {"ta": masked_mean(triplet(pair_mse(x, t), pair_mse(x[q], t), m), ok & ok_rows & ok_rows[q]),
                 "at": masked_mean(triplet(pair_mse(t, x), pair_mse(t[q], x), m), ok & ok_rows)}
 
-    def loss(self, batch):
-        terms = {k: v for k, v in self.loss_terms_values(batch).items() if self.is_enabled(k)}
-        return {"total": sum(terms.values()), **{k: v.detach() for k, v in terms.items()}}
-
     def scores(self, class_emb, audio=None, video=None, modality="both", audio_valid=None, video_valid=None):
         if modality not in ("both", self.source) and not (self.source == "concat" and modality == "both"):
             raise ZslError(f"method {self.name!r} scores with modality {self.source!r} only (got {modality!r})")

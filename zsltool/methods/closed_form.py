@@ -43,6 +43,7 @@ class _ClosedForm(ZslMethod):
 @register_method("eszsl")
 class ESZSL(_ClosedForm):
     defaults = {"gamma": 1.0, "lam": 1.0}
+    positive_args = ("gamma", "lam")
 
     def __init__(self, **kw):
         super().__init__(**kw)
@@ -65,6 +66,7 @@ class ESZSL(_ClosedForm):
 @register_method("sae")
 class SAE(_ClosedForm):
     defaults = {"lam": 1.0}
+    positive_args = ("lam",)
 
     def __init__(self, **kw):
         super().__init__(**kw)

@@ -10,6 +10,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from zsltool.errors import ZslError
 from zsltool.methods.base import ZslMethod, check_modality, combine_distances, register_method
 
 
@@ -22,6 +23,9 @@ def gcca_fit(views: list[np.ndarray], k: int, eps: float) -> list[tuple[np.ndarr
         U, s, _ = np.linalg.svd(Xc, full_matrices=False)
         bases.append(U[:, s > 1e-10 * max(s.max(), 1e-30)])
     G = np.linalg.svd(np.concatenate(bases, axis=1), full_matrices=False)[0][:, :k]
+    if G.shape[1] < k:
+        raise ZslError(f"gcca finds only {G.shape[1]} shared directions in {len(views[0])} usable training rows, "
+                       f"fewer than dim={k}", hint=f"pass --arg dim={G.shape[1]} or use more training data")
     out = []
     for X, Xc in zip(views, centred):
         C = Xc.T @ Xc

@@ -56,13 +56,13 @@ class _Compatibility(ZslMethod):
 class Projection(_Compatibility):
     """H(φ) = Vᵀ t(Uᵀ φ): two fully connected layers (U: d_s×r, V: r×d_a), t = tanh (or none)."""
 
-    defaults = {"rank": None, "activation": "tanh", "bias": True, "loss": "hinge", "hinge": "sum", "margin": 1.0}
+    defaults = {"rank": 0, "activation": "tanh", "bias": True, "loss": "hinge", "hinge": "sum", "margin": 1.0}
 
     def __init__(self, **kw):
         super().__init__(**kw)
         if self.args["activation"] not in ("tanh", "none"):
             raise ZslError(f"unknown activation {self.args['activation']!r}", hint="use tanh or none")
-        r = int(self.args["rank"] or self.semantic_dim)
+        r = int(self.args["rank"]) or self.semantic_dim  # 0: r = d_s (the paper)
         self.args["rank"] = r
         self.U = nn.Linear(self.semantic_dim, r, bias=bool(self.args["bias"]))
         self.V = nn.Linear(r, self.audio_dim, bias=bool(self.args["bias"]))

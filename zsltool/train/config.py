@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 SEMANTICS = ("text", "image", "audio", "hybrid")
@@ -46,11 +46,3 @@ class TrainConfig:
     def to_dict(self) -> dict:
         return asdict(self)
 
-    @classmethod
-    def from_dict(cls, d: dict) -> "TrainConfig":
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in names})
-
-    def input_paths(self) -> dict[str, str | None]:
-        return {"audio": self.audio, "video": self.video, "text": self.text, "image": self.image,
-                "audio_prototypes": self.audio_prototypes, "semantic_file": self.semantic_file}

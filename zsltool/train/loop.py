@@ -109,6 +109,10 @@ def prepare(config: TrainConfig) -> Prepared:
         train_classes, val_classes = list(trial.seen), list(trial.seen)
         all_classes = list(trial.seen) + list(trial.unseen)
         train_ids, val_ids = trial.instances.get("train"), trial.instances.get("val") or []
+        if not train_ids:
+            raise ZslError(f"gzsl trial {config.trial} of {config.split} lists no training instances "
+                           "(instances.train); training on every seen instance would include the test-seen ones",
+                           hint="make the split with zsl split --protocol gzsl --instances ...")
         metric = "val_seen_mca"
     else:
         train_classes, val_classes = list(trial.train), list(trial.val)
@@ -137,8 +141,8 @@ def prepare(config: TrainConfig) -> Prepared:
                     metric=metric, hyper=_resolve_hyper(cls, config), video_dim=video_dim)
 
 
-def validate(model, class_emb: np.ndarray, inst: InstanceSet, metric: str) -> float:
-    s = compute_scores(model, class_emb, inst)
+def validate(model, class_emb: np.ndarray, inst: InstanceSet, metric: str, device: str = "cpu") -> float:
+    s = compute_scores(model, class_emb, inst, device=device)
     pred = s.argmax(1)
     correct = pred == inst.labels
     if metric == "val_seen_mca":
@@ -213,7 +217,7 @@ def train(config: TrainConfig) -> TrainResult:
                               video_valid=data.get("video_valid"))
         rec = {"epoch": 1}
         if prep.val_set is not None:
-            rec[prep.metric] = validate(model, prep.val_class_emb, prep.val_set, prep.metric)
+            rec[prep.metric] = validate(model, prep.val_class_emb, prep.val_set, prep.metric, device=device)
         history.append(rec)
         consider(1, rec, None)
         log.info(_line(rec, 1, 1, True))
@@ -245,7 +249,7 @@ def train(config: TrainConfig) -> TrainResult:
                 raise ZslError(f"training diverged at epoch {epoch} (loss is not finite)",
                                hint="lower --lr")
             if prep.val_set is not None:
-                rec[prep.metric] = validate(model, prep.val_class_emb, prep.val_set, prep.metric)
+                rec[prep.metric] = validate(model, prep.val_class_emb, prep.val_set, prep.metric, device=device)
             history.append(rec)
             improved = consider(epoch, rec, optimizer.state_dict())
             since_best = 0 if improved else since_best + 1

@@ -11,6 +11,7 @@ import typer
 
 from zsltool.cli.common import STATE, JsonOpt, OverwriteOpt, emit, kv_table
 from zsltool.methods.names import METHOD_NAMES
+from zsltool.train.config import SEMANTICS
 
 
 def parse_method_args(pairs: list[str]) -> dict:
@@ -41,8 +42,7 @@ def register(app: typer.Typer) -> None:
         out: str = typer.Option(..., "--out", "-o", help="Checkpoint to write (.pt)."),
         video: Optional[str] = typer.Option(None, "--video", help="Instance-level video embedding file "
                                             "(ids shared with --audio)."),
-        semantic: str = typer.Option("text", "--semantic", click_type=click.Choice(["text", "image", "audio",
-                                     "hybrid"]), help="Class-level side information: hybrid = image ‖ text."),
+        semantic: str = typer.Option("text", "--semantic", click_type=click.Choice(list(SEMANTICS)), help="Class-level side information: hybrid = image ‖ text."),
         text: Optional[str] = typer.Option(None, "--text", help="Class-level text embedding file."),
         image: Optional[str] = typer.Option(None, "--image", help="Class-level image embedding file."),
         audio_prototypes: Optional[str] = typer.Option(None, "--audio-prototypes",
