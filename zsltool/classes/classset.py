@@ -45,18 +45,23 @@ class ClassSet:
             for n in (c.get("name"), c.get("audioset_name"), c.get("openimages_name")):
                 if n:
                     self._by_name.setdefault(n.lower(), c["id"])
+        # A class set is not edited after construction: derived views are computed once.
+        self._ids = [c["id"] for c in self.classes]
+        self._names = [c.get("name") or c["id"] for c in self.classes]
+        self._position = {cid: i for i, cid in enumerate(self._ids)}
+        self._sha256 = classset_hash(self.classes)
 
     @property
     def sha256(self) -> str:
-        return classset_hash(self.classes)
+        return self._sha256
 
     @property
     def ids(self) -> list[str]:
-        return [c["id"] for c in self.classes]
+        return list(self._ids)
 
     @property
     def names(self) -> list[str]:
-        return [c.get("name") or c["id"] for c in self.classes]
+        return list(self._names)
 
     def __len__(self) -> int:
         return len(self.classes)
@@ -77,8 +82,7 @@ class ClassSet:
                        "run `zsl inspect CLASSES.json` to list them")
 
     def index(self, key: str) -> int:
-        cid = self.resolve(key)
-        return self.ids.index(cid)
+        return self._position[self.resolve(key)]
 
     def get(self, key: str) -> dict:
         return self.classes[self.index(key)]
