@@ -27,7 +27,7 @@ from zsltool.errors import ZslError
 from zsltool.extract.runner import InvalidInput, Item, run_extraction
 from zsltool.extract.tvweights import LayerTap, build_torchvision_model, weights_enum_for
 from zsltool.store import EmbeddingWriter, StoreMeta
-from zsltool.utils import command_line, input_record, resolve_device
+from zsltool.utils import check_output, command_line, input_record, resolve_device
 
 log = logging.getLogger("zsltool.extract.image")
 
@@ -251,6 +251,7 @@ def extract_image(inputs: Sequence[str | os.PathLike], out: str | os.PathLike, *
     ``image_size``: the side of the resized crop with ``preprocess="paper"`` (224 for ImageNet weights; the
     size a network made by ``pretrain_image`` was trained at).
     """
+    check_output(out, overwrite)  # before any model is built (weights may be downloaded)
     cs = None
     if classes is not None:
         from zsltool.classes.classset import ClassSet

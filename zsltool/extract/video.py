@@ -25,7 +25,7 @@ from zsltool.errors import ZslError
 from zsltool.extract.runner import InvalidInput, Item, run_extraction
 from zsltool.extract.tvweights import LayerTap, build_torchvision_model, weights_enum_for
 from zsltool.store import EmbeddingWriter, StoreMeta
-from zsltool.utils import command_line, input_record, resolve_device
+from zsltool.utils import check_output, command_line, input_record, resolve_device
 
 log = logging.getLogger("zsltool.extract.video")
 
@@ -343,6 +343,7 @@ def extract_video(inputs: Sequence[str | os.PathLike], out: str | os.PathLike, *
                   batch_size: int = 2, workers: int = 0, device: str = "auto", shard: tuple[int, int] = (0, 1),
                   overwrite: bool = False, resume: bool = True, progress: bool = True) -> dict:
     """Embed videos into an instance-level file (mean over clips; per-clip rows in /frames)."""
+    check_output(out, overwrite)  # before any model is built (weights may be downloaded)
     cs = None
     if classes is not None:
         from zsltool.classes.classset import ClassSet

@@ -176,8 +176,9 @@ def extract_audio(
     from zsltool.extract.registry import get_extractor
     from zsltool.store import EmbeddingWriter, StoreMeta
     from zsltool.extract.audio.io import RESAMPLER
-    from zsltool.utils import command_line
+    from zsltool.utils import check_output, command_line
 
+    check_output(out, overwrite)  # before any model is built (weights may be downloaded)
     if max_seconds is not None and max_seconds <= 0:
         raise ZslError(f"--max-seconds must be positive, got {max_seconds}")
     cs = ClassSet.load(classes_path) if classes_path else None
