@@ -103,7 +103,7 @@ def collect_image_items(inputs: Sequence[str | os.PathLike], class_ids: Sequence
     ``class_ids`` when a class set is given; else the classes found in the manifests, sorted). Plain images
     get no label; their id is the file name without extension (the path under the folder for folders).
     """
-    from zsltool.classes.manifest import read_crop_manifest
+    from zsltool.classes.manifest import read_crop_manifest, resolve_manifest_path
 
     rows: list[tuple[str, tuple, str | None]] = []  # (id, (path, box), class)
     records = []
@@ -114,9 +114,7 @@ def collect_image_items(inputs: Sequence[str | os.PathLike], class_ids: Sequence
         if _is_manifest(p):
             records.append(input_record(p))
             for r in read_crop_manifest(p):
-                path = Path(r["path"])
-                if not path.is_absolute() and not path.exists():
-                    path = p.parent / path  # relative to the manifest
+                path = resolve_manifest_path(p, r["path"])
                 rows.append((r["id"], (str(path), (r["xmin"], r["xmax"], r["ymin"], r["ymax"])), r["class"]))
         elif p.is_dir():
             files = sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in IMAGE_EXTENSIONS)

@@ -294,7 +294,7 @@ def build(**kwargs) -> VideoExtractor:
 
 def collect_video_items(inputs, class_ids=None, resolve=None):
     """Items from video files, folders and clip manifests (``id,path,labels,start,end``)."""
-    from zsltool.classes.manifest import read_clip_manifest
+    from zsltool.classes.manifest import read_clip_manifest, resolve_manifest_path
 
     rows, records = [], []
     for raw in inputs:
@@ -304,9 +304,7 @@ def collect_video_items(inputs, class_ids=None, resolve=None):
         if p.is_file() and p.suffix.lower() == ".csv":
             records.append(input_record(p))
             for r in read_clip_manifest(p):
-                path = Path(r["path"])
-                if not path.is_absolute() and not path.exists():
-                    path = p.parent / path
+                path = resolve_manifest_path(p, r["path"])
                 rows.append((r["id"], (str(path), r["start"], r["end"]), r["labels"]))
         elif p.is_dir():
             files = sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in VIDEO_EXTENSIONS)

@@ -28,15 +28,12 @@ log = logging.getLogger("zsltool.extract.audio")
 def items_from_manifest(path: str | os.PathLike, classes=None) -> list[Item]:
     """Items of a clip manifest (``id,path,labels,start,end``); labels mapped to class indices when
     a ClassSet is given (relative paths are resolved against the manifest's folder)."""
-    from zsltool.classes.manifest import read_clip_manifest
+    from zsltool.classes.manifest import read_clip_manifest, resolve_manifest_path
 
-    base = Path(path).resolve().parent
     rows = read_clip_manifest(path)
     out = []
     for r in rows:
-        p = Path(r["path"]).expanduser()
-        if not p.is_absolute():
-            p = base / p
+        p = resolve_manifest_path(path, r["path"])
         labels = []
         if classes is not None:
             labels = sorted({classes.index(lab) for lab in r["labels"]})
