@@ -123,3 +123,16 @@ def test_existing_output_is_refused_before_any_model_is_built(qa, cli, check_use
                      "output already exists")
     check_user_error(cli("extract-audio", qa.clips, "-o", out / "x.h5", "--workers", "0"), "output already exists")
     assert (out / "x.h5").read_bytes() == b"old"
+
+
+def test_pretrain_audio_gzsl_split_without_training_instances(qa, cli, check_user_error, out):
+    # was: "no clip of ... belongs only to the training classes" (the real cause unsaid)
+    from zsltool.classes.splits import Split, Trial
+
+    seen = ["low", "high"]
+    Split(trials=[Trial(train=seen, val=seen, test=seen + ["x"], seen=seen, unseen=["x"])],
+          protocol="gzsl").save(out / "g.json")
+    res = cli("pretrain-audio", qa.clips, "-o", out / "w.pth", "--classes", qa.tones, "--split", out / "g.json",
+              "--workers", "0")
+    check_user_error(res, "lists no training instances (instances.train)")
+    assert "zsl split --protocol gzsl" in res.stderr
