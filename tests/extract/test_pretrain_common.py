@@ -28,3 +28,26 @@ def test_gzsl_trial_gives_its_training_instances_any_other_trial_none(tmp_path):
     with pytest.raises(ZslError, match=r"lists no training instances \(instances.train\)") as e:
         training_classes(tmp_path / "cs.json", tmp_path / "g.json", 0)
     assert "zsl split --protocol gzsl" in e.value.hint
+
+
+def test_save_pretrained_is_atomic_and_leaves_no_temp_file(tmp_path, monkeypatch):
+    import torch
+
+    from zsltool.extract.pretrain_common import save_pretrained
+
+    net = torch.nn.Linear(3, 2)
+    out = tmp_path / "w.pth"
+    side, meta = save_pretrained(net, out, "zsl.test", {"x": 1})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["w.pth", "w.pth.json"]
+    assert torch.equal(torch.load(out, weights_only=True)["weight"], net.weight.detach())
+    before = out.read_bytes()
+
+    def half_written(obj, f, *a, **k):  # dies after writing part of the file
+        (f.write if hasattr(f, "write") else open(f, "wb").write)(b"partial")
+        raise OSError("disk full")
+
+    # was: a fixed temp name (.w.pth.tmp) written in place and left behind on failure
+    monkeypatch.setattr(torch, "save", half_written)
+    with pytest.raises(OSError, match="disk full"):
+        save_pretrained(torch.nn.Linear(3, 2), out, "zsl.test", {"x": 2})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["w.pth", "w.pth.json"] and out.read_bytes() == before

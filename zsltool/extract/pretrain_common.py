@@ -3,15 +3,15 @@ optimisation step and per-epoch statistics, and saving the weights with their JS
 
 from __future__ import annotations
 
+import io
 import logging
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from zsltool import __version__
 from zsltool.errors import ZslError
-from zsltool.utils import atomic_write_json, command_line, sha256_file, utc_now
+from zsltool.utils import atomic_write_bytes, atomic_write_json, command_line, sha256_file, utc_now
 
 log = logging.getLogger("zsltool.extract")
 
@@ -88,9 +88,9 @@ def save_pretrained(net, out: Path, fmt: str, fields: dict) -> tuple[Path, dict]
 
     out = Path(out)
     sd = {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
-    tmp = out.parent / f".{out.name}.tmp"
-    torch.save(sd, tmp)
-    os.replace(tmp, out)
+    buf = io.BytesIO()
+    torch.save(sd, buf)
+    atomic_write_bytes(out, buf.getvalue())  # unique temp name, fsync, rename; no leftover on failure
     meta = {"format": fmt, "format_version": 1, "zsl_version": __version__, "created_utc": utc_now(),
             "command": command_line(), "weights": str(out), "weights_sha256": sha256_file(out), **fields}
     sidecar = Path(str(out) + ".json")
