@@ -26,8 +26,8 @@ log = logging.getLogger("zsltool.extract.audio")
 
 
 class _ClipDataset:
-    def __init__(self, items, loader, n_classes: int):
-        self.items, self.loader, self.n_classes = items, loader, n_classes
+    def __init__(self, items, loader):
+        self.items, self.loader = items, loader
 
     def __len__(self):
         return len(self.items)
@@ -124,7 +124,7 @@ def pretrain_audio(
     opt = torch.optim.Adam(params, lr=lr, eps=1e-8)
     loader = AudioLoader(max_seconds=max_seconds, examples_fn=waveform_to_examples)
     gen = torch.Generator().manual_seed(seed)
-    dl = DataLoader(_ClipDataset(kept, loader, C), batch_size=max(1, batch_size), shuffle=True, generator=gen,
+    dl = DataLoader(_ClipDataset(kept, loader), batch_size=max(1, batch_size), shuffle=True, generator=gen,
                     num_workers=max(0, workers), collate_fn=_collate)
     history, bad = [], {}
     t0 = time.perf_counter()
