@@ -34,6 +34,10 @@ ZSL=${ZSL:-zsl}
 FEATURES=${FEATURES:-}
 PRETRAIN=${PRETRAIN:-0}
 
+# manifests store absolute paths: a relative path in a manifest is read relative to the manifest's folder
+case $AUDIO in /*) ;; *) AUDIO=$PWD/$AUDIO ;; esac
+case $IMAGES in /*) ;; *) IMAGES=$PWD/$IMAGES ;; esac
+
 need() { for f in "$@"; do [[ -e "$f" ]] || { echo "missing $f (see the header of $0)" >&2; exit 1; }; done; }
 need "$DATA/ontology.json" "$DATA/class_labels_indices.csv" "$DATA/class-descriptions-boxable.csv" \
      "$DATA/train-annotations-bbox.csv" "$WEIGHTS/GoogleNews-vectors-negative300.bin"

@@ -8,7 +8,8 @@
 #   $DATA/ontology.json                 https://github.com/audioset/ontology (maps AudioSetZSL names to MIDs)
 #   $VIDEOS/<YTID>_<start ms>.mp4       the 10-s video segments (e.g. yt-dlp + ffmpeg; audio track included),
 #                                       listed in $DATA/clips.csv (id,path,labels,start,end; labels = class
-#                                       names of all_class.txt), e.g. written from the youtube-id lists.
+#                                       names of all_class.txt; relative paths are relative to $DATA), e.g.
+#                                       written from the youtube-id lists.
 #   $WEIGHTS/GoogleNews-vectors-negative300.bin   word2vec, gunzipped (https://code.google.com/archive/p/word2vec/)
 #   Video network: torchvision S3D with Kinetics-400 weights (1024-d, like the paper's I3D), downloaded once
 #   into the torch hub cache when online; offline pass a state-dict path with --weights.
@@ -45,8 +46,9 @@ $ZSL --seed "$SEED" split "$OUT/classes.json" --protocol gzsl --instances "$DATA
 $ZSL extract-video "$DATA/clips.csv" --classes "$OUT/classes.json" --model s3d --weights KINETICS400_V1 \
     --extract-audio "$OUT/wav" --out "$OUT/features/video.h5"
 python3 - "$DATA/clips.csv" "$OUT/wav" "$OUT/audio.csv" <<'PY'
-import csv, sys
+import csv, os, sys
 src, wav, dst = sys.argv[1:]
+wav = os.path.abspath(wav)  # a relative path in a manifest is read relative to its folder
 with open(src, newline="") as f, open(dst, "w", newline="") as g:
     w = csv.writer(g, lineterminator="\n"); w.writerow(["id", "path", "labels", "start", "end"])
     for r in csv.DictReader(f):

@@ -24,8 +24,9 @@ mkdir -p "$OUT/features" "$OUT/models" "$OUT/results"
 # 1. The 50 categories as a class set ("chirping_birds" -> "chirping birds", so word2vec averages the
 #    words) and a clip manifest of the 2000 clips.
 python3 - "$ESC50" "$OUT" <<'PY'
-import csv, sys
+import csv, os, sys
 esc, out = sys.argv[1:]
+esc = os.path.abspath(esc)  # a relative path in a manifest is read relative to its folder
 rows = list(csv.DictReader(open(f"{esc}/meta/esc50.csv", newline="")))
 names = sorted({r["category"].replace("_", " ") for r in rows})
 open(f"{out}/classes.txt", "w").write("".join(n + "\n" for n in names))

@@ -161,3 +161,32 @@ def test_extract_audio_manifest_is_not_replaced_without_overwrite(videos, tmp_pa
     assert r.exit_code == 0, r.output
     assert [x["id"] for x in read_clip_manifest(wavs / "clips.csv")] == ["clip1"]
     assert (wavs / "clip1.wav").is_file()
+
+
+def test_extract_audio_with_shards_writes_each_shards_own_manifest(videos, tmp_path):
+    # was: every shard wrote DIR/clips.csv for all videos (other shards' videos reported "without audio"),
+    # and the second shard was refused because clips.csv existed
+    import shutil
+
+    from zsltool.extract.runner import select_items
+    from zsltool.extract.video import collect_video_items
+
+    d, _ = videos
+    (tmp_path / "v").mkdir()
+    for i in range(6):
+        shutil.copy(d / "v" / "clip1.mp4", tmp_path / "v" / f"a{i}.mp4")
+    shutil.copy(d / "v" / "silent.mp4", tmp_path / "v" / "silent.mp4")
+    items = collect_video_items([tmp_path / "v"])[0]
+    parts = [{it.id for it in select_items(items, (k, 2))} for k in range(2)]
+    assert all(parts)  # both shards have videos
+    wavs = tmp_path / "wavs"
+    for k in range(2):
+        res = extract_video([tmp_path / "v"], tmp_path / f"v{k + 1}.h5", model="tiny3d", clip_len=4, clips=1,
+                            crop_size=16, device="cpu", extract_audio=wavs, shard=(k, 2), progress=False)
+        a = res["audio"]
+        assert a["manifest"] == str(wavs / f"clips.{k + 1}-of-2.csv")
+        listed = {r["id"] for r in read_clip_manifest(a["manifest"])}
+        assert listed == parts[k] - {"silent"} and a["wavs"] == len(listed)
+        assert a["without_audio"] == (["silent"] if "silent" in parts[k] else [])
+    assert not (wavs / "clips.csv").exists()
+    assert sorted(p.name for p in wavs.glob("*.wav")) == [f"a{i}.wav" for i in range(6)]

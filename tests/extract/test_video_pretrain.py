@@ -125,3 +125,23 @@ def test_cli(setup, cli, tmp_path):
     res = cli("pretrain-video", d / "videos.csv", "--classes", d / "classes.json", "--split", d / "gzsl.json",
               "--out", tmp_path / "n.pth")
     assert res.exit_code == 1 and "Error:" in res.stderr
+
+
+def test_instances_rule_is_the_one_of_training_classes(setup, tmp_path):
+    d, kw, _ = setup
+    # a GZSL trial without instances.train: refused (was: every seen-class video, the unreadable test-seen
+    # ones included)
+    seen = ["/m/red", "/m/blue", "/m/green"]
+    Split(trials=[Trial(train=seen, val=seen, test=seen + ["/m/grey"], seen=seen, unseen=["/m/grey"])],
+          protocol="gzsl").save(tmp_path / "g.json")
+    with pytest.raises(ZslError, match="lists no training instances"):
+        pretrain_video([d / "videos.csv"], tmp_path / "x.pth", **{**kw, "split_path": tmp_path / "g.json"})
+    # a ZSL trial: every video of its training classes, whatever instances it lists (was: only those)
+    Split(trials=[Trial(train=["/m/red", "/m/blue"], val=["/m/green"], test=["/m/grey"],
+                        instances={"train": ["red0"]})], protocol="custom").save(tmp_path / "z.json")
+    rows = [{"id": p.stem, "path": str(p), "labels": [f"/m/{p.stem[:-1]}"], "start": None, "end": None}
+            for p in sorted(d.glob("*.mp4"))]
+    write_clip_manifest(tmp_path / "ok.csv", rows)
+    res = pretrain_video([tmp_path / "ok.csv"], tmp_path / "z.pth",
+                         **{**kw, "split_path": tmp_path / "z.json", "epochs": 1})
+    assert res["videos"] == 6

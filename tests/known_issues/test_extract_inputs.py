@@ -98,3 +98,41 @@ def test_extract_text_missing_list_is_bounded(cli, check_user_error, out, tmp_pa
     (tmp_path / "names.txt").write_text("".join(f"zz{i}\n" for i in range(30)) + "a\n")
     res = cli("extract-text", "--names", tmp_path / "names.txt", "--vectors", tmp_path / "v.txt", "-o", out / "t.h5")
     check_user_error(res, "30 of 31 classes have no known word", "(20 more)")
+
+
+def test_existing_output_is_refused_before_any_model_is_built(qa, cli, check_user_error, out, monkeypatch):
+    # was: extract-image/-video/-audio built the model (downloading weights) and only then refused --out
+    import zsltool.extract.image as image
+    import zsltool.extract.registry as registry
+    import zsltool.extract.video as video
+
+    def no_model(*a, **k):
+        raise AssertionError("a model was built before the existing output was refused")
+
+    monkeypatch.setattr(image, "ImageExtractor", no_model)
+    monkeypatch.setattr(video, "VideoExtractor", no_model)
+    monkeypatch.setattr(registry.ExtractorInfo, "build", no_model)
+    (out / "x.h5").write_bytes(b"old")
+    (out / "v.mp4").write_bytes(b"not decoded")
+    from PIL import Image
+
+    Image.new("RGB", (8, 8)).save(out / "i.png")
+    check_user_error(cli("extract-image", out / "i.png", "-o", out / "x.h5", "--workers", "0"),
+                     "output already exists")
+    check_user_error(cli("extract-video", out / "v.mp4", "-o", out / "x.h5", "--model", "tiny3d", "--workers", "0"),
+                     "output already exists")
+    check_user_error(cli("extract-audio", qa.clips, "-o", out / "x.h5", "--workers", "0"), "output already exists")
+    assert (out / "x.h5").read_bytes() == b"old"
+
+
+def test_pretrain_audio_gzsl_split_without_training_instances(qa, cli, check_user_error, out):
+    # was: "no clip of ... belongs only to the training classes" (the real cause unsaid)
+    from zsltool.classes.splits import Split, Trial
+
+    seen = ["low", "high"]
+    Split(trials=[Trial(train=seen, val=seen, test=seen + ["x"], seen=seen, unseen=["x"])],
+          protocol="gzsl").save(out / "g.json")
+    res = cli("pretrain-audio", qa.clips, "-o", out / "w.pth", "--classes", qa.tones, "--split", out / "g.json",
+              "--workers", "0")
+    check_user_error(res, "lists no training instances (instances.train)")
+    assert "zsl split --protocol gzsl" in res.stderr

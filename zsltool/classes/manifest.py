@@ -6,7 +6,8 @@ Clip manifest (``zsl select-audio``), one row per audio clip::
     YTID_30000,/data/audioset/YTID.wav,/m/0bt9lr;/m/05tny_,30.0,40.0
 
 - ``id``: unique clip id (``<YTID>_<start in ms>`` for AudioSet segments).
-- ``path``: where the audio file lives (filled from the user's path template).
+- ``path``: where the audio file lives (filled from the user's path template); a relative path is
+  relative to the manifest's folder (:func:`resolve_manifest_path`), whatever the current directory.
 - ``labels``: class ids of the class set, joined with ``;`` (merged child MIDs already mapped to parents).
 - ``start``, ``end``: segment bounds in seconds inside the file (empty = the whole file).
 
@@ -18,7 +19,8 @@ Crop manifest (``zsl select-images``), one row per bounding box::
   ``xmin..ymax``: box corners as fractions of the image size (Open Images convention);
   ``source_label``: the MID in the annotation (may be a merged child MID).
 
-Lines starting with ``#`` are comments. Extra columns are kept as strings.
+The same rule for a crop's ``path``. Lines starting with ``#`` are comments. Extra columns are kept as
+strings.
 """
 
 from __future__ import annotations
@@ -81,6 +83,13 @@ def read_manifest_header(path: str | os.PathLike) -> dict:
             if _:
                 out[k.strip()] = v.strip()
     return out
+
+
+def resolve_manifest_path(manifest: str | os.PathLike, path: str | os.PathLike) -> Path:
+    """The file a manifest row names: ``~`` expanded; a relative path is taken relative to the folder of
+    ``manifest`` (never the current directory), so every extractor reads the same file for the same row."""
+    p = Path(path).expanduser()
+    return p if p.is_absolute() else Path(manifest).resolve().parent / p
 
 
 def read_clip_manifest(path: str | os.PathLike) -> list[dict]:

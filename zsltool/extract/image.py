@@ -27,7 +27,7 @@ from zsltool.errors import ZslError
 from zsltool.extract.runner import InvalidInput, Item, run_extraction
 from zsltool.extract.tvweights import LayerTap, build_torchvision_model, weights_enum_for
 from zsltool.store import EmbeddingWriter, StoreMeta
-from zsltool.utils import command_line, input_record, resolve_device
+from zsltool.utils import check_output, command_line, input_record, resolve_device
 
 log = logging.getLogger("zsltool.extract.image")
 
@@ -103,7 +103,7 @@ def collect_image_items(inputs: Sequence[str | os.PathLike], class_ids: Sequence
     ``class_ids`` when a class set is given; else the classes found in the manifests, sorted). Plain images
     get no label; their id is the file name without extension (the path under the folder for folders).
     """
-    from zsltool.classes.manifest import read_crop_manifest
+    from zsltool.classes.manifest import read_crop_manifest, resolve_manifest_path
 
     rows: list[tuple[str, tuple, str | None]] = []  # (id, (path, box), class)
     records = []
@@ -114,9 +114,7 @@ def collect_image_items(inputs: Sequence[str | os.PathLike], class_ids: Sequence
         if _is_manifest(p):
             records.append(input_record(p))
             for r in read_crop_manifest(p):
-                path = Path(r["path"])
-                if not path.is_absolute() and not path.exists():
-                    path = p.parent / path  # relative to the manifest
+                path = resolve_manifest_path(p, r["path"])
                 rows.append((r["id"], (str(path), (r["xmin"], r["xmax"], r["ymin"], r["ymax"])), r["class"]))
         elif p.is_dir():
             files = sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in IMAGE_EXTENSIONS)
@@ -251,6 +249,7 @@ def extract_image(inputs: Sequence[str | os.PathLike], out: str | os.PathLike, *
     ``image_size``: the side of the resized crop with ``preprocess="paper"`` (224 for ImageNet weights; the
     size a network made by ``pretrain_image`` was trained at).
     """
+    check_output(out, overwrite)  # before any model is built (weights may be downloaded)
     cs = None
     if classes is not None:
         from zsltool.classes.classset import ClassSet

@@ -91,7 +91,9 @@ def pretrain_image(
             raise ZslError(f"{p} is not a crop manifest (.csv)",
                            hint="pretrain-image needs labelled crops: a crop manifest from zsl select-images")
     out = check_output(out, overwrite)
-    cs, t, train_ids, train_pos = training_classes(classes_path, split_path, trial)
+    # crop ids are not the split's instance ids (images are another dataset than the clips a GZSL split
+    # lists): every crop of the training classes is used, whatever the trial (allowed_ids is None)
+    cs, t, train_ids, train_pos, _ = training_classes(classes_path, split_path, trial, instance_ids=False)
     items, _, records = collect_image_items(manifests, cs.ids, cs.resolve)
     kept = [it for it in items if it.labels and it.labels[0] in train_pos]
     if not kept:

@@ -3,21 +3,39 @@ optimisation step and per-epoch statistics, and saving the weights with their JS
 
 from __future__ import annotations
 
+import io
 import logging
-import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, NamedTuple
 
 from zsltool import __version__
 from zsltool.errors import ZslError
-from zsltool.utils import atomic_write_json, command_line, sha256_file, utc_now
+from zsltool.utils import atomic_write_bytes, atomic_write_json, command_line, sha256_file, utc_now
 
 log = logging.getLogger("zsltool.extract")
 
 
-def training_classes(classes_path, split_path, trial: int):
-    """``(class_set, trial, train_ids, train_pos)`` where ``train_pos`` maps a class-set index to its position
-    among the trial's training classes (the seen classes for GZSL)."""
+class TrainingClasses(NamedTuple):
+    class_set: Any
+    trial: Any
+    train_ids: list[str]
+    train_pos: dict[int, int]
+    allowed_ids: set[str] | None
+
+
+def training_classes(classes_path, split_path, trial: int, *, instance_ids: bool = True) -> TrainingClasses:
+    """``(class_set, trial, train_ids, train_pos, allowed_ids)``: ``train_pos`` maps a class-set index to its
+    position among the trial's training classes (the seen classes for GZSL); ``allowed_ids`` is the one rule
+    for which instances a network may be trained on:
+
+    - a GZSL trial: its ``instances.train`` only (the seen classes' val and test-seen instances stay out);
+      a ZslError when the trial lists none;
+    - any other trial: ``None``, every instance of the training classes (the other classes' instances are
+      never among them).
+
+    ``instance_ids=False`` (inputs whose ids are not the split's instance ids) always gives ``None``.
+    """
     from zsltool.classes.classset import ClassSet
     from zsltool.classes.splits import load_split
 
@@ -29,7 +47,14 @@ def training_classes(classes_path, split_path, trial: int):
     t = split.trial(trial)
     train_ids = list(t.seen if t.is_gzsl else t.train)
     train_pos = {cs.index(c): k for k, c in enumerate(train_ids)}
-    return cs, t, train_ids, train_pos
+    allowed = None
+    if instance_ids and t.is_gzsl:
+        allowed = set(t.instances.get("train") or [])
+        if not allowed:
+            raise ZslError(f"gzsl trial {trial} of {split_path} lists no training instances (instances.train); "
+                           "training on every seen instance would include the test-seen ones",
+                           hint="make the split with zsl split --protocol gzsl --instances ...")
+    return TrainingClasses(cs, t, train_ids, train_pos, allowed)
 
 
 def optimise(opt, loss) -> None:
@@ -63,9 +88,9 @@ def save_pretrained(net, out: Path, fmt: str, fields: dict) -> tuple[Path, dict]
 
     out = Path(out)
     sd = {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
-    tmp = out.parent / f".{out.name}.tmp"
-    torch.save(sd, tmp)
-    os.replace(tmp, out)
+    buf = io.BytesIO()
+    torch.save(sd, buf)
+    atomic_write_bytes(out, buf.getvalue())  # unique temp name, fsync, rename; no leftover on failure
     meta = {"format": fmt, "format_version": 1, "zsl_version": __version__, "created_utc": utc_now(),
             "command": command_line(), "weights": str(out), "weights_sha256": sha256_file(out), **fields}
     sidecar = Path(str(out) + ".json")

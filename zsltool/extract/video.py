@@ -7,8 +7,8 @@ Videos are decoded with PyAV (frames resized while decoding to the weights' resi
 and normalised with the Kinetics mean/std), ``clips`` clips of ``clip_len`` consecutive frames are taken at
 uniformly spaced starts (:func:`clip_indices`), each clip is embedded, and the row is the mean over clips
 (per-clip embeddings are kept in ``/frames``). ``--extract-audio DIR`` writes each video's audio track to
-``DIR/<id>.wav`` and a clip manifest ``DIR/clips.csv`` for ``zsl extract-audio``, so audio and video rows
-share ids.
+``DIR/<id>.wav`` and a clip manifest ``DIR/clips.csv`` (``DIR/clips.K-of-N.csv`` with ``shard=(K-1, N)``:
+that shard's videos only) for ``zsl extract-audio``, so audio and video rows share ids.
 """
 
 from __future__ import annotations
@@ -22,10 +22,10 @@ import numpy as np
 import torch
 
 from zsltool.errors import ZslError
-from zsltool.extract.runner import InvalidInput, Item, run_extraction
+from zsltool.extract.runner import InvalidInput, Item, run_extraction, select_items
 from zsltool.extract.tvweights import LayerTap, build_torchvision_model, weights_enum_for
 from zsltool.store import EmbeddingWriter, StoreMeta
-from zsltool.utils import command_line, input_record, resolve_device
+from zsltool.utils import check_output, command_line, input_record, resolve_device
 
 log = logging.getLogger("zsltool.extract.video")
 
@@ -294,7 +294,7 @@ def build(**kwargs) -> VideoExtractor:
 
 def collect_video_items(inputs, class_ids=None, resolve=None):
     """Items from video files, folders and clip manifests (``id,path,labels,start,end``)."""
-    from zsltool.classes.manifest import read_clip_manifest
+    from zsltool.classes.manifest import read_clip_manifest, resolve_manifest_path
 
     rows, records = [], []
     for raw in inputs:
@@ -304,9 +304,7 @@ def collect_video_items(inputs, class_ids=None, resolve=None):
         if p.is_file() and p.suffix.lower() == ".csv":
             records.append(input_record(p))
             for r in read_clip_manifest(p):
-                path = Path(r["path"])
-                if not path.is_absolute() and not path.exists():
-                    path = p.parent / path
+                path = resolve_manifest_path(p, r["path"])
                 rows.append((r["id"], (str(path), r["start"], r["end"]), r["labels"]))
         elif p.is_dir():
             files = sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in VIDEO_EXTENSIONS)
@@ -343,6 +341,7 @@ def extract_video(inputs: Sequence[str | os.PathLike], out: str | os.PathLike, *
                   batch_size: int = 2, workers: int = 0, device: str = "auto", shard: tuple[int, int] = (0, 1),
                   overwrite: bool = False, resume: bool = True, progress: bool = True) -> dict:
     """Embed videos into an instance-level file (mean over clips; per-clip rows in /frames)."""
+    check_output(out, overwrite)  # before any model is built (weights may be downloaded)
     cs = None
     if classes is not None:
         from zsltool.classes.classset import ClassSet
@@ -357,8 +356,9 @@ def extract_video(inputs: Sequence[str | os.PathLike], out: str | os.PathLike, *
         from zsltool.utils import ensure_writable_folder
 
         ensure_writable_folder(Path(extract_audio))
-        if (Path(extract_audio) / "clips.csv").exists() and not overwrite:  # refuse before any work
-            raise ZslError(f"output already exists: {Path(extract_audio) / 'clips.csv'} (--extract-audio)",
+        audio_manifest = Path(extract_audio) / audio_manifest_name(shard)
+        if audio_manifest.exists() and not overwrite:  # refuse before any work
+            raise ZslError(f"output already exists: {audio_manifest} (--extract-audio)",
                            hint="pass --overwrite to replace it and the WAVs, or choose another --extract-audio DIR")
     ex = VideoExtractor(model=model, weights=weights, layer=layer, device=resolve_device(device),
                         crop_size=crop_size)
@@ -373,14 +373,22 @@ def extract_video(inputs: Sequence[str | os.PathLike], out: str | os.PathLike, *
     result = {"out": str(out), "model": model, "dim": ex.dim, "clip_len": clip_len, "clips": clips,
               **summary.as_dict()}
     if extract_audio is not None:
-        result["audio"] = _write_audio_manifest(Path(extract_audio), items)
+        result["audio"] = _write_audio_manifest(audio_manifest, select_items(items, shard))
     return result
 
 
-def _write_audio_manifest(audio_dir: Path, items: list[Item]) -> dict:
-    """A clip manifest of the WAVs written so far (``DIR/clips.csv``) with the videos' ids and labels."""
+def audio_manifest_name(shard: tuple[int, int] = (0, 1)) -> str:
+    """``clips.csv``, or ``clips.K-of-N.csv`` for shard K of N (each shard lists only its own videos)."""
+    k, n = shard
+    return "clips.csv" if n <= 1 else f"clips.{k + 1}-of-{n}.csv"
+
+
+def _write_audio_manifest(manifest: Path, items: list[Item]) -> dict:
+    """A clip manifest of the WAVs written so far for ``items`` (this shard's videos), with their ids and
+    labels, next to the WAVs."""
     from zsltool.classes.manifest import write_clip_manifest
 
+    audio_dir = manifest.parent
     rows, missing = [], []
     for it in items:
         wav = audio_dir / f"{it.id}.wav"
@@ -389,7 +397,6 @@ def _write_audio_manifest(audio_dir: Path, items: list[Item]) -> dict:
                          "start": None, "end": None})
         else:
             missing.append(it.id)
-    manifest = audio_dir / "clips.csv"
     audio_dir.mkdir(parents=True, exist_ok=True)
     write_clip_manifest(manifest, rows)
     if missing:

@@ -94,10 +94,9 @@ def pretrain_video(
             raise ZslError(f"{p} is not a clip manifest (.csv)",
                            hint="pretrain-video needs labelled videos: a clip manifest id,path,labels,start,end")
     out = check_output(out, overwrite)
-    cs, t, train_ids, train_pos = training_classes(classes_path, split_path, trial)
-    allowed = set(t.instances.get("train") or []) if t.instances else None
+    cs, t, train_ids, train_pos, allowed = training_classes(classes_path, split_path, trial)
     items, _, records = collect_video_items(manifests, cs.ids, cs.resolve)
-    # single-label videos of training classes only (and only the trial's training instances, when listed)
+    # single-label videos of training classes only (and only the trial's training instances for GZSL)
     kept = [it for it in items if len(it.labels) == 1 and it.labels[0] in train_pos
             and (allowed is None or it.id in allowed)]
     if not kept:

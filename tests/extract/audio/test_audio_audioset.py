@@ -160,3 +160,39 @@ def test_bad_length_crc_skips_rest_of_file_and_parser_roundtrip(tmp_path):
     s = segs[0]
     assert (s.video_id, s.start, s.end, s.labels) == ("X", 1.5, 11.5, [7, 300])
     assert np.array_equal(s.embedding, q) and s.id == "X_1500"
+
+
+def test_unexpected_protobuf_is_a_skipped_corrupt_record_at_its_byte_offset(tmp_path):
+    # was: "Error: internal error" (a map key sent as a varint; a packed float list of 5 bytes), and the
+    # reported "offset" was the record's index, printed as "at byte N"
+    setup(tmp_path)
+    q = np.zeros((2, 128), np.uint8)
+    good = record(sequence_example("vidB", 0.0, 10.0, [2], q))
+    ctx = ld(1, varint(1 << 3 | 0) + varint(5) + ld(2, feature_bytes([b"vidK"])))  # map key as varint
+    key_varint = record(ld(1, ctx))
+    vid = ld(1, ld(1, b"video_id") + ld(2, feature_bytes([b"vidF"])))
+    ctx = vid + ld(1, ld(1, b"start_time_seconds") + ld(2, ld(2, ld(1, b"\0" * 5))))  # packed, 5 bytes
+    packed5 = record(ld(1, ctx))
+    labels_as_bytes = record(ld(1, ld(1, ld(1, b"video_id") + ld(2, feature_bytes([b"vidL"]))) +
+                                 ld(1, ld(1, b"labels") + ld(2, feature_bytes([b"2"])))))
+    d = tmp_path / "odd"
+    d.mkdir()
+    parts = [good, key_varint, good, packed5, labels_as_bytes]
+    (d / "c.tfrecord").write_bytes(b"".join(parts))
+    offsets = np.cumsum([0] + [len(p) for p in parts])[:-1].tolist()
+    r = runner.invoke(app, ["import-audioset", str(d), "--out", str(tmp_path / "o.h5"), "--class-index",
+                            str(tmp_path / "index.csv"), "--classes", str(tmp_path / "classes.json"), "--json"])
+    assert r.exit_code == 0, r.stdout + r.stderr
+    res = json.loads(r.stdout)
+    assert res["segments"] == 2 and res["duplicates"] == 1 and res["written"] == 1
+    assert [c["offset"] for c in res["corrupt"]] == [offsets[1], offsets[3], offsets[4]]
+    reasons = [c["reason"] for c in res["corrupt"]]
+    assert "map key has wire type 0" in reasons[0]
+    assert "5 bytes (not a multiple of 4)" in reasons[1]
+    assert "'labels' is a bytes list, expected int64" in reasons[2]
+    # a file of only such records: one clear error naming the first one's byte offset
+    (d / "c.tfrecord").write_bytes(b"".join(parts[3:]))
+    r = runner.invoke(app, ["import-audioset", str(d), "--out", str(tmp_path / "p.h5"), "--class-index",
+                            str(tmp_path / "index.csv"), "--classes", str(tmp_path / "classes.json")])
+    assert r.exit_code == 1 and "internal error" not in r.stderr
+    assert "at byte 0: record 0: packed FloatList" in r.stderr

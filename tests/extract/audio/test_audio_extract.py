@@ -27,22 +27,25 @@ def test_manifest_with_labels_frames_and_bad_rows(tmp_path, audio_dir, tiny_weig
     (d / "broken.wav").write_bytes(b"garbage")
     with open(man, "a") as fh:
         fh.write("short,audio/short.wav,low,,\nbroken,audio/broken.wav,high,,\n")
+        fh.write("cut,audio/clip0.wav,low,0.2,9.0\n")  # clip0 lasts 1.2 s: the segment is cut short
     out = tmp_path / "a.h5"
     r = run(base_args(tiny_weights, out) + [str(man), "--classes", str(classes_file), "--frames"])
     assert r.exit_code == 0, r.output
     res = json.loads(r.stdout)
-    assert res["written"] == 8 and res["valid"] == 7 and res["invalid"] == 1
+    assert res["written"] == 9 and res["valid"] == 8 and res["invalid"] == 1
     assert res["invalid_rows"][0]["id"] == "broken" and "unreadable" in res["invalid_rows"][0]["reason"]
     assert res["padded_short_clips"] == 1 and res["padded_ids"] == ["short"]
+    # was: load_waveform's truncated_segment was computed and dropped
+    assert res["truncated_segments"] == 1 and res["truncated_ids"] == ["cut"]
     e = read_embeddings(out)
-    assert e.ids == [f"c{i}" for i in range(6)] + ["short", "broken"]
+    assert e.ids == [f"c{i}" for i in range(6)] + ["short", "broken", "cut"]
     assert e.classes == ["low", "high", "other"]
-    assert e.labels[:, 0].tolist() == [1, 0, 1, 0, 1, 0, 1, 0] and e.labels[:, 2].sum() == 0
-    assert e.valid.tolist() == [True] * 7 + [False]
+    assert e.labels[:, 0].tolist() == [1, 0, 1, 0, 1, 0, 1, 0, 1] and e.labels[:, 2].sum() == 0
+    assert e.valid.tolist() == [True] * 7 + [False, True]
     # examples per clip: floor(frames / 96) of the 16 kHz signal; clip i lasts 1.2 + 0.5 i seconds
     n_ex = np.diff(e.offsets)
-    assert n_ex.tolist() == [(1 + (int(round((1.2 + 0.5 * i) * 16000)) - 400) // 160) // 96 for i in range(6)] + [1, 0]
-    for i in range(7):  # the clip embedding is the mean of its example embeddings
+    assert n_ex.tolist() == [(1 + (int(round((1.2 + 0.5 * i) * 16000)) - 400) // 160) // 96 for i in range(6)] + [1, 0, 1]
+    for i in (0, 1, 2, 3, 4, 5, 6, 8):  # the clip embedding is the mean of its example embeddings
         np.testing.assert_allclose(e.X[i], e.row_frames(i).mean(axis=0), atol=1e-6)
     m = e.meta.extractor_meta
     assert m["embedding"] == "raw" and m["weights"] == str(tiny_weights) and m["weights_sha256"]

@@ -68,3 +68,21 @@ def test_pretrain_refuses_without_training_clips(tmp_path, audio_dir, classes_fi
     r = runner.invoke(app, ["pretrain-audio", str(man), "--classes", str(classes_file), "--split", str(split),
                             "--out", str(tmp_path / "t.pth"), "--epochs", "1", "--width", "0.0625"])
     assert r.exit_code == 1 and "no clip" in r.stderr
+
+
+def test_gzsl_trains_on_instances_train_and_only_ids_restricts_further(tmp_path, audio_dir, classes_file):
+    from zsltool.classes.splits import Split, Trial
+    from zsltool.extract.audio.pretrain import pretrain_audio
+
+    _, man = audio_dir
+    seen = ["low", "high"]
+    inst = {"train": ["c0", "c1", "c2", "c3"], "val": ["c4"], "test_seen": ["c5"]}
+    Split(trials=[Trial(train=seen, val=seen, test=seen + ["other"], seen=seen, unseen=["other"],
+                        instances=inst)], protocol="gzsl").save(tmp_path / "g.json")
+    kw = dict(classes_path=classes_file, split_path=tmp_path / "g.json", epochs=1, width=0.0625, workers=0,
+              progress=False)
+    assert pretrain_audio(man, tmp_path / "a.pth", **kw)["clips"] == 4
+    res = pretrain_audio(man, tmp_path / "b.pth", only_ids=["c0", "c1", "c2", "c4"], **kw)
+    assert res["clips"] == 3  # c4 is a validation clip: instances.train still rules
+    side = json.loads((tmp_path / "b.pth.json").read_text())
+    assert side["instances"] == "instances.train of the trial, restricted to the given ids"

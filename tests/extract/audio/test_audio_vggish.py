@@ -1,5 +1,7 @@
 """VGGish network, weights and postprocessing against an independent numpy forward pass."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -170,3 +172,26 @@ def test_offline_default_weights_error_names_url_and_option(tmp_path, monkeypatc
     with pytest.raises(ZslError) as e:
         V.build()
     assert V.VGGISH_URL in str(e.value.message) and "--weights PATH" in e.value.hint
+
+
+def test_weights_and_pca_params_are_hashed_once_per_run(tmp_path, monkeypatch):
+    # was: fetch hashed a cached release file to check its prefix, then load_* hashed it again
+    import hashlib
+
+    sd = random_port_state_dict(seed=6)
+    src = tmp_path / "w.pth"
+    torch.save(sd, src)
+    digest = hashlib.sha256(src.read_bytes()).hexdigest()
+    cached = tmp_path / "hub" / "checkpoints" / f"vggish-{digest[:8]}.pth"
+    cached.parent.mkdir(parents=True)
+    src.rename(cached)
+    pca = tmp_path / "pca.pth"
+    torch.save({"pca_eigen_vectors": torch.eye(128), "pca_means": torch.zeros(128)}, pca)
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
+    hashed = []
+    real = V.sha256_file
+    monkeypatch.setattr(V, "sha256_file", lambda p: hashed.append(Path(p).name) or real(p))
+    ext = V.build(weights=f"https://example.invalid/{cached.name}", embedding="pca", pca_params=str(pca))
+    assert sorted(hashed) == sorted([cached.name, "pca.pth"])
+    assert ext.meta["weights_sha256"] == digest
+    assert ext.meta["pca_params_sha256"] == hashlib.sha256(pca.read_bytes()).hexdigest()

@@ -147,7 +147,8 @@ def register(app: typer.Typer) -> None:
         classes: Optional[Path] = typer.Option(None, "--classes", help="Class-set file for manifest labels."),
         extract_audio: Optional[Path] = typer.Option(None, "--extract-audio",
                                                      help="Write each video's audio to DIR/<id>.wav and "
-                                                          "DIR/clips.csv (an existing clips.csv needs --overwrite)."),
+                                                          "DIR/clips.csv (clips.K-of-N.csv with --shard K/N; an "
+                                                          "existing one needs --overwrite)."),
         batch_size: int = typer.Option(2, "--batch-size", min=1, help="Videos per batch."),
         workers: int = typer.Option(0, "--workers", min=0, help="DataLoader workers for decoding."),
         device: Optional[str] = DeviceOpt,

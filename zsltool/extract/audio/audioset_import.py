@@ -172,7 +172,7 @@ def import_audioset(
                 per_class_counts[labs] += 1
                 written += 1
     for p, off, reason in problems[:10]:
-        log.warning(f"corrupt record in {p} at {off}: {reason}")
+        log.warning(f"corrupt record in {p} at byte {off}: {reason}")
     return {"out": str(out), "files": len(files), **stats, "candidates": len(candidates), "written": written,
             "corrupt_records": len(problems),
             "corrupt": [{"file": p, "offset": o, "reason": r} for p, o, r in problems[:100]],

@@ -78,8 +78,15 @@ class CorruptRecord(Exception):
 
 
 def iter_records(path: str | os.PathLike, verify: bool = True, problems: list | None = None) -> Iterator[bytes]:
-    """Yield the data of each record of a TFRecord file; corrupt records go to ``problems`` (path, offset,
-    reason) and are skipped."""
+    """Yield the data of each record of a TFRecord file; corrupt records go to ``problems`` (path, byte
+    offset, reason) and are skipped."""
+    for _offset, data in iter_records_at(path, verify=verify, problems=problems):
+        yield data
+
+
+def iter_records_at(path: str | os.PathLike, verify: bool = True,
+                    problems: list | None = None) -> Iterator[tuple[int, bytes]]:
+    """:func:`iter_records` with each record's byte offset in the file: ``(offset, data)``."""
     problems = problems if problems is not None else []
     with open(path, "rb") as fh:
         size = os.fstat(fh.fileno()).st_size
@@ -104,7 +111,7 @@ def iter_records(path: str | os.PathLike, verify: bool = True, problems: list | 
             if verify and masked_crc32c(data) != data_crc:
                 problems.append((str(path), rec_off, "bad data CRC; record skipped"))
                 continue
-            yield data
+            yield rec_off, data
 
 
 # -- protobuf wire format ------------------------------------------------------------------------------------------
@@ -153,15 +160,30 @@ def _signed64(v: int) -> int:
     return v - (1 << 64) if v >= 1 << 63 else v
 
 
+def _expect_bytes(wt: int, what: str) -> None:
+    """Only wire type 2 (length-delimited) carries bytes; anything else is a corrupt record, not a crash."""
+    if wt != 2:
+        raise CorruptRecord(f"{what} has wire type {wt}, expected 2 (length-delimited)")
+
+
 def parse_feature(buf: bytes) -> tuple[str, list]:
     """A tf.train.Feature -> ("bytes"|"float"|"int64", values)."""
     for num, wt, val in iter_fields(buf):
+        if num in (1, 2, 3):
+            _expect_bytes(wt, "a Feature's value list")
         if num == 1:  # BytesList
-            return "bytes", [v for n, w, v in iter_fields(val) if n == 1]
+            out_b = []
+            for n, w, v in iter_fields(val):
+                if n == 1:
+                    _expect_bytes(w, "a BytesList value")
+                    out_b.append(v)
+            return "bytes", out_b
         if num == 2:  # FloatList (packed or not)
             out: list = []
             for n, w, v in iter_fields(val):
                 if n == 1 and w == 2:
+                    if len(v) % 4:
+                        raise CorruptRecord(f"packed FloatList of {len(v)} bytes (not a multiple of 4)")
                     out.extend(struct.unpack(f"<{len(v) // 4}f", v))
                 elif n == 1 and w == 5:
                     out.append(struct.unpack("<f", v)[0])
@@ -188,8 +210,10 @@ def _parse_map(buf: bytes) -> Iterator[tuple[str, bytes]]:
         key, value = "", b""
         for n, w, v in iter_fields(entry):
             if n == 1:
+                _expect_bytes(w, "a map key")
                 key = v.decode("utf-8", "replace")
             elif n == 2:
+                _expect_bytes(w, f"the map value of {key!r}")
                 value = v
         yield key, value
 
@@ -208,39 +232,48 @@ class Segment:
         return f"{self.video_id}_{int(round(self.start * 1000))}"
 
 
+def _values(features: dict, key: str, kinds: tuple[str, ...]) -> list:
+    """The values of feature ``key`` (``[]`` when absent); CorruptRecord when it holds another kind."""
+    kind, values = features.get(key, ("empty", []))
+    if kind not in kinds + ("empty",):
+        raise CorruptRecord(f"feature {key!r} is a {kind} list, expected {' or '.join(kinds)}")
+    return values
+
+
 def parse_sequence_example(buf: bytes) -> Segment:
     context: dict = {}
     lists: dict = {}
     for num, wt, val in iter_fields(buf):
         if num == 1 and wt == 2:
             for k, v in _parse_map(val):
-                context[k] = parse_feature(v)[1]
+                context[k] = parse_feature(v)
         elif num == 2 and wt == 2:
             for k, v in _parse_map(val):
-                lists[k] = [parse_feature(f)[1] for n, w, f in iter_fields(v) if n == 1 and w == 2]
-    if "video_id" not in context or not context["video_id"]:
+                lists[k] = [parse_feature(f) for n, w, f in iter_fields(v) if n == 1 and w == 2]
+    vids = _values(context, "video_id", ("bytes",))
+    if not vids:
         raise CorruptRecord("no video_id in the context")
-    frames = lists.get("audio_embedding", [])
     rows = []
-    for f in frames:
+    for k, f in enumerate(lists.get("audio_embedding", [])):
+        f = _values({"audio_embedding": f}, "audio_embedding", ("bytes",))
         if len(f) != 1 or len(f[0]) != 128:
-            raise CorruptRecord(f"audio_embedding frame has {sum(len(x) for x in f)} bytes, expected 128")
+            raise CorruptRecord(f"audio_embedding frame {k} has {sum(len(x) for x in f)} bytes, expected 128")
         rows.append(np.frombuffer(f[0], dtype=np.uint8))
     emb = np.stack(rows) if rows else np.zeros((0, 128), np.uint8)
-    vid = context["video_id"][0]
-    return Segment(video_id=vid.decode("utf-8", "replace") if isinstance(vid, bytes) else str(vid),
-                   start=float((context.get("start_time_seconds") or [0.0])[0]),
-                   end=float((context.get("end_time_seconds") or [0.0])[0]),
-                   labels=[int(x) for x in context.get("labels", [])], embedding=emb)
+    return Segment(video_id=vids[0].decode("utf-8", "replace"),
+                   start=float((_values(context, "start_time_seconds", ("float",)) or [0.0])[0]),
+                   end=float((_values(context, "end_time_seconds", ("float",)) or [0.0])[0]),
+                   labels=[int(x) for x in _values(context, "labels", ("int64",))], embedding=emb)
 
 
 def iter_segments(path, verify: bool = True, problems: list | None = None) -> Iterator[Segment]:
+    """Segments of a TFRecord file; undecodable records go to ``problems`` as (path, byte offset, reason)."""
     problems = problems if problems is not None else []
-    for k, data in enumerate(iter_records(path, verify=verify, problems=problems)):
+    for k, (offset, data) in enumerate(iter_records_at(path, verify=verify, problems=problems)):
         try:
             yield parse_sequence_example(data)
         except CorruptRecord as e:
-            problems.append((str(path), k, f"record {k}: {e}"))
+            problems.append((str(path), offset, f"record {k}: {e}"))
 
 
 def dequantize(q: np.ndarray) -> np.ndarray:

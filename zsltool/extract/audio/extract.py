@@ -18,7 +18,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from zsltool.errors import ZslError
-from zsltool.extract.runner import InvalidInput, Item, run_extraction
+from zsltool.extract.runner import Item, run_extraction
 from zsltool.utils import input_record
 
 log = logging.getLogger("zsltool.extract.audio")
@@ -28,15 +28,12 @@ log = logging.getLogger("zsltool.extract.audio")
 def items_from_manifest(path: str | os.PathLike, classes=None) -> list[Item]:
     """Items of a clip manifest (``id,path,labels,start,end``); labels mapped to class indices when
     a ClassSet is given (relative paths are resolved against the manifest's folder)."""
-    from zsltool.classes.manifest import read_clip_manifest
+    from zsltool.classes.manifest import read_clip_manifest, resolve_manifest_path
 
-    base = Path(path).resolve().parent
     rows = read_clip_manifest(path)
     out = []
     for r in rows:
-        p = Path(r["path"]).expanduser()
-        if not p.is_absolute():
-            p = base / p
+        p = resolve_manifest_path(path, r["path"])
         labels = []
         if classes is not None:
             labels = sorted({classes.index(lab) for lab in r["labels"]})
@@ -99,15 +96,12 @@ class AudioLoader:
         from zsltool.extract.audio.frontend import pad_to_one_example
         from zsltool.extract.audio.io import load_waveform
 
+        # load_waveform refuses unreadable, empty, silent and non-finite audio; padding gives one example
         wave, info = load_waveform(item.source, start=item.extra.get("start"), end=item.extra.get("end"),
                                    max_seconds=self.max_seconds, sample_rate=self.sample_rate)
-        if not np.any(wave):
-            raise InvalidInput("silent audio (all samples are zero)")
         wave, padded = pad_to_one_example(wave)
-        ex = self.examples_fn(wave)
-        if ex.shape[0] == 0:  # cannot happen after padding; kept as a guard for other front ends
-            raise InvalidInput("audio shorter than one example")
-        return {"id": item.id, "examples": ex, "padded": padded, "seconds": info["seconds"]}
+        return {"id": item.id, "examples": self.examples_fn(wave), "padded": padded, "seconds": info["seconds"],
+                "truncated_segment": info["truncated_segment"]}
 
 
 class AudioEmbedder:
@@ -119,6 +113,8 @@ class AudioEmbedder:
         self.keep_frames = keep_frames
         self.padded = 0
         self.padded_ids: list[str] = []  # the first 100, for the summary (memory stays bounded)
+        self.truncated = 0  # segments whose file ends before the manifest's `end`
+        self.truncated_ids: list[str] = []  # the first 100
         self.examples = 0
 
     def __call__(self, samples: list[dict]) -> list[dict]:
@@ -137,6 +133,10 @@ class AudioEmbedder:
                 self.padded += 1
                 if len(self.padded_ids) < 100:
                     self.padded_ids.append(s["id"])
+            if s.get("truncated_segment"):
+                self.truncated += 1
+                if len(self.truncated_ids) < 100:
+                    self.truncated_ids.append(s["id"])
             self.examples += n
             res.append({"embedding": e.mean(axis=0), "frames": e if self.keep_frames else None})
         return res
@@ -176,8 +176,9 @@ def extract_audio(
     from zsltool.extract.registry import get_extractor
     from zsltool.store import EmbeddingWriter, StoreMeta
     from zsltool.extract.audio.io import RESAMPLER
-    from zsltool.utils import command_line
+    from zsltool.utils import check_output, command_line
 
+    check_output(out, overwrite)  # before any model is built (weights may be downloaded)
     if max_seconds is not None and max_seconds <= 0:
         raise ZslError(f"--max-seconds must be positive, got {max_seconds}")
     cs = ClassSet.load(classes_path) if classes_path else None
@@ -213,6 +214,7 @@ def extract_audio(
                                  workers=workers, shard=shard, desc="extract-audio", progress=progress, unit="clip")
     summary.notes.update({"out": str(out), "model": extractor.name, "embedding": extractor.embedding,
                           "padded_short_clips": embedder.padded,
-                          "padded_ids": embedder.padded_ids, "examples": embedder.examples,
+                          "padded_ids": embedder.padded_ids, "truncated_segments": embedder.truncated,
+                          "truncated_ids": embedder.truncated_ids, "examples": embedder.examples,
                           "shard": f"{shard[0] + 1}/{shard[1]}"})
     return summary.as_dict()

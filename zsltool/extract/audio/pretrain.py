@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-
+from typing import Iterable
 
 from zsltool.errors import ZslError
 from zsltool.extract.pretrain_common import EpochStats, optimise, save_pretrained, training_classes
@@ -26,8 +26,8 @@ log = logging.getLogger("zsltool.extract.audio")
 
 
 class _ClipDataset:
-    def __init__(self, items, loader, n_classes: int):
-        self.items, self.loader, self.n_classes = items, loader, n_classes
+    def __init__(self, items, loader):
+        self.items, self.loader = items, loader
 
     def __len__(self):
         return len(self.items)
@@ -62,8 +62,14 @@ def pretrain_audio(
     seed: int = 0,
     overwrite: bool = False,
     progress: bool = True,
+    only_ids: Iterable[str] | None = None,
 ) -> dict:
-    """Train VGGish (``width`` scales it; 1.0 = the published size) and save its weights; returns a summary."""
+    """Train VGGish (``width`` scales it; 1.0 = the published size) and save its weights; returns a summary.
+
+    The clips: those of the trial's training classes (for a GZSL trial only its ``instances.train``, see
+    :func:`~zsltool.extract.pretrain_common.training_classes`); ``only_ids`` restricts them further to those
+    ids (library only: e.g. to keep validation and test clips out of the audio network).
+    """
     import torch
     from torch.utils.data import DataLoader
     from tqdm import tqdm
@@ -81,10 +87,12 @@ def pretrain_audio(
     if max_seconds is not None and not max_seconds > 0:
         raise ZslError(f"--max-seconds must be positive, got {max_seconds}")
     out = check_output(out, overwrite)
-    cs, t, train_ids, train_pos = training_classes(classes_path, split_path, trial)
+    cs, t, train_ids, train_pos, allowed = training_classes(classes_path, split_path, trial)
+    if only_ids is not None:
+        only_ids = set(only_ids)
+        allowed = only_ids if allowed is None else allowed & only_ids
     items = items_from_manifest(manifest, cs)
     kept, excluded_mixed, other_only = [], 0, 0
-    gzsl_train = set(t.instances.get("train", [])) if t.is_gzsl else None
     for it in items:
         if not it.labels:
             continue
@@ -94,7 +102,7 @@ def pretrain_audio(
             else:
                 other_only += 1
             continue
-        if gzsl_train is not None and it.id not in gzsl_train:
+        if allowed is not None and it.id not in allowed:
             continue
         it.labels = sorted(train_pos[lab] for lab in it.labels)
         kept.append(it)
@@ -116,7 +124,7 @@ def pretrain_audio(
     opt = torch.optim.Adam(params, lr=lr, eps=1e-8)
     loader = AudioLoader(max_seconds=max_seconds, examples_fn=waveform_to_examples)
     gen = torch.Generator().manual_seed(seed)
-    dl = DataLoader(_ClipDataset(kept, loader, C), batch_size=max(1, batch_size), shuffle=True, generator=gen,
+    dl = DataLoader(_ClipDataset(kept, loader), batch_size=max(1, batch_size), shuffle=True, generator=gen,
                     num_workers=max(0, workers), collate_fn=_collate)
     history, bad = [], {}
     t0 = time.perf_counter()
@@ -159,6 +167,8 @@ def pretrain_audio(
             "loss": "softmax cross-entropy" if single else "binary cross-entropy (multi-label)",
             "config": {"epochs": epochs, "batch_size": batch_size, "lr": lr, "optimizer": "adam",
                        "max_seconds": max_seconds, "seed": seed},
+            "instances": ("instances.train of the trial" if t.is_gzsl else "every clip of the classes")
+                         + (", restricted to the given ids" if only_ids is not None else ""),
             "clips": len(kept), "excluded_mixed": excluded_mixed, "other_class_clips": other_only,
             "undecodable": [{"id": k, "reason": v} for k, v in list(bad.items())[:100]],
             "seconds": round(time.perf_counter() - t0, 2), "history": history,

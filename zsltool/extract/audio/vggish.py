@@ -110,23 +110,26 @@ def _is_url(s: str) -> bool:
     return s.startswith(("http://", "https://", "file://"))
 
 
-def fetch(spec: str, what: str = "weights") -> Path:
-    """A local path for ``spec`` (a path, or a URL downloaded once into torch.hub's checkpoint folder).
+def fetch(spec: str, what: str = "weights") -> tuple[Path, str]:
+    """``(local path, sha256)`` for ``spec`` (a path, or a URL downloaded once into torch.hub's checkpoint
+    folder). The file is hashed once here; callers reuse the digest for provenance.
 
     The sha256 prefix in a release file name (``name-<hex>.pth``) is checked, as torch.hub does.
     """
     if not _is_url(spec):
-        return require_file(Path(spec).expanduser(), f"{what} file")
+        path = require_file(Path(spec).expanduser(), f"{what} file")
+        return path, sha256_file(path)
     name = os.path.basename(spec.split("?")[0])
     folder = Path(torch.hub.get_dir()) / "checkpoints"
     target = folder / name
     m = re.search(r"-([a-f0-9]{6,})\.", name)
     prefix = m.group(1) if m else None
     if target.is_file():
-        if prefix and not sha256_file(target).startswith(prefix):
+        digest = sha256_file(target)
+        if prefix and not digest.startswith(prefix):
             raise ZslError(f"cached {what} {target} do not match the checksum in the file name ({prefix})",
                            hint="delete the cached file so it is downloaded again")
-        return target
+        return target, digest
     folder.mkdir(parents=True, exist_ok=True)
     log.info(f"downloading {spec} -> {target}")
     try:
@@ -142,25 +145,25 @@ def fetch(spec: str, what: str = "weights") -> Path:
         raise ZslError(f"cannot download {what} from {spec} (offline? {e})",
                        hint=f"download it on a machine with internet and pass --weights PATH (or put it at {target})"
                        ) from None
-    return target
+    return target, sha256_file(target)
 
 
 def load_weights(spec: str | None) -> tuple[dict, dict]:
     """(state dict, provenance {weights, weights_sha256}) for a path or URL (default: the release URL)."""
     spec = spec or VGGISH_URL
-    path = fetch(spec, "VGGish weights")
+    path, digest = fetch(spec, "VGGish weights")
     obj = torch_load(path, "VGGish weights file",
                      hint="--weights needs a torch state dict (torchvggish layout, or made by zsl pretrain-audio)")
     if isinstance(obj, dict) and "state_dict" in obj and isinstance(obj["state_dict"], dict):
         obj = obj["state_dict"]
     check_state_dict(obj, f"weights {path}")
-    return obj, {"weights": spec, "weights_sha256": sha256_file(path)}
+    return obj, {"weights": spec, "weights_sha256": digest}
 
 
 def load_pca(spec: str | None) -> tuple[torch.Tensor, torch.Tensor, dict]:
     """(eigen vectors 128x128, means 128, provenance) from a torchvggish PCA params file."""
     spec = spec or PCA_URL
-    path = fetch(spec, "VGGish PCA parameters")
+    path, digest = fetch(spec, "VGGish PCA parameters")
     obj = torch_load(path, "VGGish PCA parameter file", hint="--pca-params needs torchvggish's vggish_pca_params")
     if not isinstance(obj, dict) or "pca_eigen_vectors" not in obj or "pca_means" not in obj:
         raise ZslError(f"{path} is not a VGGish PCA parameter file (needs pca_eigen_vectors and pca_means)")
@@ -168,7 +171,7 @@ def load_pca(spec: str | None) -> tuple[torch.Tensor, torch.Tensor, dict]:
     mu = torch.as_tensor(obj["pca_means"], dtype=torch.float32).reshape(-1)
     if ev.shape != (EMBEDDING_DIM, EMBEDDING_DIM) or mu.shape != (EMBEDDING_DIM,):
         raise ZslError(f"{path}: PCA shapes {tuple(ev.shape)} / {tuple(mu.shape)}, expected (128, 128) / (128,)")
-    return ev, mu, {"pca_params": spec, "pca_params_sha256": sha256_file(path)}
+    return ev, mu, {"pca_params": spec, "pca_params_sha256": digest}
 
 
 def postprocess(raw: torch.Tensor, embedding: str, pca: tuple[torch.Tensor, torch.Tensor] | None = None
