@@ -113,7 +113,7 @@ def root(
                                  help="Print the version and exit."),
     verbose: int = typer.Option(0, "--verbose", "-v", count=True, help="More log output on stderr (-vv: debug)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Only warnings and errors on stderr."),
-    seed: int = typer.Option(0, "--seed", help="Global random seed (commands with their own --seed override it)."),
+    seed: int = typer.Option(0, "--seed", min=0, help="Global random seed (commands with their own --seed override it)."),
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda.",
                                click_type=click.Choice(["auto", "cpu", "cuda"])),
 ):
