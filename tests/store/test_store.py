@@ -109,6 +109,27 @@ def test_writer_rejects_wrong_shapes_and_duplicates(tmp_path):
             w.add("y", [1, 2, 3], labels=[4])
 
 
+def test_writer_rejects_frames_of_another_width(tmp_path):
+    # was: (2, 3) frames silently reshaped into three frames of width 2; 1-D frames into rows
+    out = tmp_path / "e.h5"
+    with EmbeddingWriter(out, meta=_meta(), dim=2, frame_dim=2) as w:
+        with pytest.raises(ZslError, match=r"row 'x' has frames of shape \(2, 3\) but the file's frames are "
+                                           r"\(frames, 2\)"):
+            w.add("x", [1, 2], frames=np.ones((2, 3)))
+        with pytest.raises(ZslError, match=r"row 'y' has frames of shape \(4,\)"):
+            w.add("y", [1, 2], frames=np.ones(4))
+        w.add("z", [1, 2], frames=np.arange(6).reshape(3, 2))
+        w.add("bad", [1, 2], valid=False, frames=np.ones((1, 5)))  # an invalid row keeps no frames
+    e = read_embeddings(out)
+    assert e.ids == ["z", "bad"]
+    np.testing.assert_array_equal(e.row_frames(0), np.arange(6).reshape(3, 2))
+    assert e.row_frames(1).shape == (0, 2)
+    with pytest.raises(ZslError, match="row 'b' has frames of shape"):
+        write_embeddings(tmp_path / "o.h5", meta=_meta(), ids=["a", "b"], X=np.ones((2, 2)), frame_dim=2,
+                         frames=[np.ones((1, 2)), np.ones((2, 4))])
+    assert not (tmp_path / "o.h5").exists()
+
+
 def test_existing_output_is_refused_without_overwrite(tmp_path):
     out = tmp_path / "e.h5"
     write_embeddings(out, meta=_meta(), ids=["a"], X=[[1.0]])

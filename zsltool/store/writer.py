@@ -164,11 +164,15 @@ class EmbeddingWriter:
             vec = np.zeros(self.dim, dtype=np.float32)
         elif not np.all(np.isfinite(vec)):
             valid, reason, vec = False, "embedding is not finite (NaN or Inf)", np.zeros(self.dim, np.float32)
+        fr = None
         if self.frame_dim:
-            fr = np.zeros((0, self.frame_dim), np.float32) if frames is None or not valid else \
-                np.asarray(frames, dtype=np.float32).reshape(-1, self.frame_dim)
-        else:
-            fr = None
+            fr = np.zeros((0, self.frame_dim), np.float32)
+            if frames is not None and valid:
+                got = np.asarray(frames, dtype=np.float32)
+                if got.ndim != 2 or got.shape[1] != self.frame_dim:
+                    raise ZslError(f"row {id!r} has frames of shape {got.shape} but the file's frames are "
+                                   f"(frames, {self.frame_dim})")
+                fr = got
         self._buf.append((id, vec, _labels_row(labels, len(self.classes)), bool(valid),
                           "" if valid else (reason or "invalid"), fr, -1 if count is None else int(count)))
         self.done_ids.add(id)
