@@ -151,7 +151,8 @@ class EmbeddingWriter:
 
     # -- adding rows -------------------------------------------------------------------------------
     def add(self, id: str, embedding, labels=None, valid: bool = True, reason: str = "", frames=None,
-            count: int | None = None) -> None:
+            count: int | None = None) -> tuple[bool, str]:
+        """Add one row; returns ``(valid, reason)`` as stored (a non-finite embedding is stored as invalid)."""
         if not self._open:
             raise RuntimeError("EmbeddingWriter is not open; use it as a context manager")
         id = str(id)
@@ -173,11 +174,13 @@ class EmbeddingWriter:
                     raise ZslError(f"row {id!r} has frames of shape {got.shape} but the file's frames are "
                                    f"(frames, {self.frame_dim})")
                 fr = got
-        self._buf.append((id, vec, _labels_row(labels, len(self.classes)), bool(valid),
-                          "" if valid else (reason or "invalid"), fr, -1 if count is None else int(count)))
+        reason = "" if valid else (reason or "invalid")
+        self._buf.append((id, vec, _labels_row(labels, len(self.classes)), bool(valid), reason, fr,
+                          -1 if count is None else int(count)))
         self.done_ids.add(id)
         if len(self._buf) >= self.flush_every:
             self.flush()
+        return bool(valid), reason
 
     def add_batch(self, ids, embeddings, labels=None, valid=None, reasons=None, frames=None, counts=None) -> None:
         embeddings = np.asarray(embeddings, dtype=np.float32)
