@@ -130,6 +130,34 @@ def test_writer_rejects_frames_of_another_width(tmp_path):
     assert not (tmp_path / "o.h5").exists()
 
 
+def test_one_shot_write_needs_no_part_files(tmp_path, monkeypatch):
+    # was: write_embeddings went through the resumable writer: one .npz part in a .NAME.partial folder,
+    # and it deleted the partial folder of a killed extraction to the same output
+    out = tmp_path / "e.h5"
+    with pytest.raises(RuntimeError):
+        with EmbeddingWriter(out, meta=_meta(), dim=2, flush_every=1) as w:
+            w.add("a", [1, 2])
+            raise RuntimeError("killed")
+    kept = sorted(p.name for p in partial_dir_for(out).iterdir())
+
+    def no_parts(*a, **k):
+        raise AssertionError("a one-shot write must not write part files")
+
+    monkeypatch.setattr(np, "savez", no_parts)
+    write_embeddings(out, meta=_meta(), ids=["x", "y", "z"], X=[[1, 2], [np.nan, 0], [3, 4]], classes=["a", "b"],
+                     labels=np.array([[1, 0], [0, 1], [1, 1]]), counts=[1, 2, 3], overwrite=True)
+    assert sorted(p.name for p in partial_dir_for(out).iterdir()) == kept
+    e = read_embeddings(out)
+    assert e.ids == ["x", "y", "z"] and e.valid.tolist() == [True, False, True]
+    assert e.reasons == ["", "embedding is not finite (NaN or Inf)", ""]
+    np.testing.assert_array_equal(e.X, [[1, 2], [0, 0], [3, 4]])
+    np.testing.assert_array_equal(e.labels, [[1, 0], [0, 1], [1, 1]])
+    assert e.counts.tolist() == [1, 2, 3]
+    with pytest.raises(ZslError, match="duplicate id 'x'"):
+        write_embeddings(tmp_path / "d.h5", meta=_meta(), ids=["x", "x"], X=np.ones((2, 2)))
+    assert not (tmp_path / "d.h5").exists() and not partial_dir_for(tmp_path / "d.h5").exists()
+
+
 def test_existing_output_is_refused_without_overwrite(tmp_path):
     out = tmp_path / "e.h5"
     write_embeddings(out, meta=_meta(), ids=["a"], X=[[1.0]])
