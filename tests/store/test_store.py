@@ -277,6 +277,25 @@ def test_resume_with_other_settings_is_refused(tmp_path):
     assert w.done_ids == set()
 
 
+def test_resume_with_tuples_and_numpy_values_in_extractor_meta(tmp_path):
+    # was: (16000, 1) != [16000, 1] after settings.json, so resume was refused forever; np.float32 in
+    # extractor_meta made json.dumps raise
+    def meta():
+        return _meta(extractor_meta={"sr": np.int64(16000), "crop": (0.5, np.float32(1.5)), "w": Path("m.pt")})
+
+    out = tmp_path / "out.h5"
+    with pytest.raises(RuntimeError):
+        with EmbeddingWriter(out, meta=meta(), dim=2, flush_every=1) as w:
+            w.add("a", [1, 2])
+            raise RuntimeError("killed")
+    with EmbeddingWriter(out, meta=meta(), dim=2) as w:
+        assert w.done_ids == {"a"}
+        w.add("b", [3, 4])
+    e = read_embeddings(out)
+    assert e.ids == ["a", "b"]
+    assert e.meta.extractor_meta == {"sr": 16000, "crop": [0.5, 1.5], "w": "m.pt"}
+
+
 def test_failure_during_assembly_leaves_old_file_intact(tmp_path, monkeypatch):
     out = _good(tmp_path, "e.h5")
     before = out.read_bytes()

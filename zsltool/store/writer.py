@@ -24,7 +24,7 @@ import numpy as np
 from zsltool import __version__
 from zsltool.errors import ZslError
 from zsltool.store.schema import FORMAT_VERSION, KINDS, StoreMeta
-from zsltool.utils import check_output, command_line, temp_path_for, utc_now
+from zsltool.utils import check_output, command_line, jsonable, temp_path_for, utc_now
 
 log = logging.getLogger("zsltool.store")
 
@@ -96,7 +96,9 @@ class EmbeddingWriter:
 
     def open(self) -> "EmbeddingWriter":
         check_output(self.path, self.overwrite)
-        settings = self._settings()
+        # As it reads back from settings.json: tuples, numpy scalars and paths in extractor_meta would
+        # otherwise never compare equal (resume refused forever) or not serialise at all.
+        settings = json.loads(json.dumps(jsonable(self._settings())))
         sfile = self.partial / "settings.json"
         if self.partial.exists():
             old = None
