@@ -84,3 +84,25 @@ def test_malformed_split_files(qa, cli, check_user_error, out):
     res = cli("train", "--audio", qa.syn.audio, "--split", out / "bad2.json", "--text", qa.syn.text,
               "-o", out / "m.pt")
     check_user_error(res, "a trial must be a JSON object")
+
+
+def test_files_starting_with_a_utf8_bom(qa, cli, out):
+    # was: "is not valid JSON (line 1: Unexpected UTF-8 BOM)", a manifest "missing column(s) id", a segment
+    # CSV whose "# header" line became a data row; Windows tools (Excel, Notepad) write the BOM
+    from zsltool.classes.manifest import read_clip_manifest, read_manifest_header
+    from zsltool.classes.ontology import load_ontology
+    from zsltool.classes.select import read_segments
+    from zsltool.formats import load_json
+
+    bom = "\ufeff"
+    (out / "cs.json").write_text(bom + qa.tones.read_text(encoding="utf-8"), encoding="utf-8")
+    assert load_json(out / "cs.json")["name"] == "tones"
+    res = cli("split", out / "cs.json", "-p", "random", "--trials", "1", "-o", out / "s.json")
+    assert res.exit_code == 0, res.stderr
+    (out / "onto.json").write_text(bom + json.dumps([{"id": "/m/a", "name": "A", "child_ids": []}]), encoding="utf-8")
+    assert load_ontology(out / "onto.json").name("/m/a") == "A"
+    (out / "clips.csv").write_text(bom + "# source: x\n" + qa.clips.read_text(), encoding="utf-8")
+    assert [r["id"] for r in read_clip_manifest(out / "clips.csv")] == ["c0", "c1", "c2"]
+    assert read_manifest_header(out / "clips.csv") == {"source": "x"}
+    (out / "seg.csv").write_text(bom + AUDIO_SEGMENTS, encoding="utf-8")
+    assert [s["ytid"] for s in read_segments([out / "seg.csv"])] == ["--PJHxphWEs"]
