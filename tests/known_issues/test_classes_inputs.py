@@ -106,3 +106,15 @@ def test_files_starting_with_a_utf8_bom(qa, cli, out):
     assert read_manifest_header(out / "clips.csv") == {"source": "x"}
     (out / "seg.csv").write_text(bom + AUDIO_SEGMENTS, encoding="utf-8")
     assert [s["ytid"] for s in read_segments([out / "seg.csv"])] == ["--PJHxphWEs"]
+
+
+def test_split_two_folds_on_the_default_val_folds(qa, cli, check_user_error, out):
+    # was: "--val-folds must be between 0 and 0 with 2 folds, got 1" although --val-folds was not given
+    res = cli("split", qa.tones, "-p", "folds", "--folds", "2", "-o", out / "f.json", "--json")
+    assert res.exit_code == 0, res.stderr
+    assert res.json()["params"]["val_folds"] == 0
+    assert [(t["train"], t["val"], t["test"]) for t in res.json()["trials"]] == [(2, 0, 2), (2, 0, 2)]
+    res = cli("split", qa.tones, "-p", "folds", "--folds", "3", "-o", out / "g.json", "--json")
+    assert res.json()["params"]["val_folds"] == 1
+    check_user_error(cli("split", qa.tones, "-p", "folds", "--folds", "2", "--val-folds", "1", "-o", out / "h.json"),
+                     "--val-folds must be between 0 and 0 with 2 folds, got 1")

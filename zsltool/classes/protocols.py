@@ -300,11 +300,15 @@ def split_gzsl(cs: ClassSet, instances: str | os.PathLike, seen=None, unseen=Non
 
 # ---------------------------------------------------------------- folds
 
-def split_folds(cs: ClassSet, folds: int = 5, val_folds: int = 1, seed: int = 0) -> Split:
+def split_folds(cs: ClassSet, folds: int = 5, val_folds: int | None = None, seed: int = 0) -> Split:
+    """``folds`` class folds; trial k tests fold k, validates on the next ``val_folds`` folds (default 1, or 0
+    with 2 folds, which leave none to spare) and trains on the rest."""
     n = len(cs)
     if folds < 2 or folds > n:
         raise ZslError(f"--folds must be between 2 and the number of classes ({n}), got {folds}")
-    if val_folds < 0 or val_folds > folds - 2:
+    if val_folds is None:
+        val_folds = 1 if folds > 2 else 0
+    elif val_folds < 0 or val_folds > folds - 2:
         raise ZslError(f"--val-folds must be between 0 and {folds - 2} with {folds} folds, got {val_folds}")
     rng = _rng(seed, 0)
     perm = [cs.ids[i] for i in rng.permutation(n)]

@@ -62,7 +62,7 @@ def split(
         "trained or tested on) to choose calibrated stacking's beta (default 0: none)."),
     folds: Optional[int] = typer.Option(None, "--folds", min=2, help="folds: number of class folds (default 5)."),
     val_folds: Optional[int] = typer.Option(None, "--val-folds", min=0, help="folds: validation folds per trial "
-                                            "(default 1)."),
+                                            "(default 1; 0 with --folds 2)."),
     overwrite: bool = OverwriteOpt,
     json_out: bool = JsonOpt,
 ):
