@@ -118,3 +118,19 @@ def test_split_two_folds_on_the_default_val_folds(qa, cli, check_user_error, out
     assert res.json()["params"]["val_folds"] == 1
     check_user_error(cli("split", qa.tones, "-p", "folds", "--folds", "2", "--val-folds", "1", "-o", out / "h.json"),
                      "--val-folds must be between 0 and 0 with 2 folds, got 1")
+
+
+def test_split_gzsl_unseen_class_without_instances(qa, cli, check_user_error, out):
+    # was: accepted; "x" then had no test instances and its unseen accuracy was never measured
+    (out / "clips.csv").write_text("id,path,labels,start,end\n" + "".join(
+        f"{c}{i},a.wav,{c},,\n" for c in ("low", "high", "other") for i in range(3)))
+    (out / "unseen.txt").write_text("other\nx\n")
+    res = cli("split", qa.tones, "-p", "gzsl", "--instances", out / "clips.csv", "--unseen", out / "unseen.txt",
+              "-o", out / "g.json")
+    check_user_error(res, "1 unseen class(es) have no instances in", ": x")
+    assert not (out / "g.json").exists()
+    (out / "clips.csv").write_text((out / "clips.csv").read_text() + "x0,a.wav,x,,\n")
+    res = cli("split", qa.tones, "-p", "gzsl", "--instances", out / "clips.csv", "--unseen", out / "unseen.txt",
+              "-o", out / "g.json", "--json")
+    assert res.exit_code == 0, res.stderr
+    assert res.json()["params"]["n_test_unseen"] == [4]
