@@ -146,6 +146,20 @@ def test_gzsl_test_unseen_count_leaves_out_val_unseen(tmp_path):
     assert [t["inst_test_unseen"] for t in r["trials"]] == [8, 8]
 
 
+def test_read_instances_from_an_embedding_file(tmp_path):
+    import numpy as np
+
+    from zsltool.classes.protocols import read_instances
+    from zsltool.store import StoreMeta, write_embeddings
+
+    cs = _letters(4)
+    labels = np.array([[0, 1, 0, 1], [0, 0, 0, 0], [1, 0, 0, 0], [1, 1, 1, 1]], np.uint8)
+    write_embeddings(tmp_path / "e.h5", ids=["a", "b", "c", "d"], X=np.zeros((4, 2)), classes=cs.ids, labels=labels,
+                     meta=StoreMeta(kind="instance", extractor="t", class_set_sha256=cs.sha256))
+    assert read_instances(cs, tmp_path / "e.h5") == [("a", ["c01", "c03"]), ("b", []), ("c", ["c00"]),
+                                                     ("d", ["c00", "c01", "c02", "c03"])]
+
+
 def test_make_split_writes_file_and_inspector(tmp_path, real):
     cs_path = real.save(tmp_path / "cs.json")
     r = make_split(cs_path, "within", tmp_path / "s.json", seed=0, category="Vehicle", trials=2)

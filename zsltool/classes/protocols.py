@@ -205,10 +205,11 @@ def read_instances(cs: ClassSet, path: str | os.PathLike) -> list[tuple[str, lis
     if p.suffix.lower() in (".h5", ".hdf5") or is_hdf5(p):
         emb = read_embeddings(p, kind="instance")
         check_same_class_set([emb], expected=cs.sha256, expected_name=f"the class set {cs.path or ''}".strip())
-        out = []
-        for i, iid in enumerate(emb.ids):
-            labs = [emb.classes[j] for j in range(len(emb.classes)) if emb.labels[i, j]]
-            out.append((iid, labs))
+        import numpy as np
+
+        out = [(iid, []) for iid in emb.ids]
+        for i, j in zip(*np.nonzero(emb.labels)):  # row-major: each row's classes in class order
+            out[i][1].append(emb.classes[j])
     else:
         from zsltool.classes.manifest import read_clip_manifest
 
