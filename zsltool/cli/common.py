@@ -35,7 +35,8 @@ STATE = GlobalOptions()
 
 
 def setup_logging(verbose: int, quiet: bool) -> None:
-    level = logging.WARNING if quiet else (logging.DEBUG if verbose >= 2 else logging.INFO)
+    """zsltool's log lines on stderr: INFO by default, DEBUG with -v, WARNING (and errors) only with -q."""
+    level = logging.WARNING if quiet else (logging.DEBUG if verbose >= 1 else logging.INFO)
     logger = logging.getLogger("zsltool")
     logger.handlers.clear()
     handler = logging.StreamHandler(sys.stderr)
