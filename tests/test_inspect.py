@@ -44,6 +44,24 @@ def test_inspect_check_exit_codes(cli, tmp_path):
     assert cli("inspect", p).exit_code == 0
 
 
+def test_inspect_scans_values_only_with_check(cli, tmp_path, monkeypatch):
+    # was: every value of the file was read and scanned for NaN/Inf on a plain `zsl inspect` too
+    import zsltool.store.reader as reader
+
+    p = _emb(tmp_path / "e.h5")
+    with h5py.File(p, "r+") as f:
+        f["embeddings"][0, 0] = np.nan
+    scans = []
+    real = reader.collect_violations
+    monkeypatch.setattr(reader, "collect_violations", lambda f, check_values=True: scans.append(check_values)
+                        or real(f, check_values=check_values))
+    r = cli("inspect", p, "--json")
+    assert r.exit_code == 0 and r.json()["violations"] == [] and r.json()["summary"]["rows"] == 3
+    r = cli("inspect", p, "--check", "--json")
+    assert r.exit_code == 1 and "1 valid rows contain NaN or Inf" in r.json()["violations"][0]
+    assert scans == [False, True]
+
+
 def test_inspect_class_set_and_split(cli, tmp_path):
     cs = ClassSet(classes=[{"id": c, "name": c.title(), "category": "Animal" if c in "dogcat" else None}
                            for c in ("dog", "cat", "bus", "car")])

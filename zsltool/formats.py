@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from zsltool.errors import ZslError
+from zsltool.utils import read_text, require_file
 
 # format name -> function(data: dict, path: Path) -> (summary dict, list of violations)
 INSPECTORS: dict[str, Callable[[dict, Path], tuple[dict, list[str]]]] = {}
@@ -33,19 +34,14 @@ def _binary_kind(head: bytes) -> str | None:
 
 
 def load_json(path: str | os.PathLike, what: str = "JSON file") -> Any:
-    p = Path(path)
-    if not p.exists():
-        raise ZslError(f"{what} not found: {p}", hint="check the path")
-    if p.is_dir():
-        raise ZslError(f"{what} is a directory: {p}")
-    raw = p.read_bytes()
-    kind = _binary_kind(raw[:8])
+    p = require_file(path, what)
+    with open(p, "rb") as fh:
+        kind = _binary_kind(fh.read(8))
     if kind:
         raise ZslError(f"{p} is {kind}, not a {what}", hint=f"expected a {what}")
+    text = read_text(p, what, hint=f"expected a {what}")  # UTF-8, a BOM dropped
     try:
-        return json.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise ZslError(f"{p} is not a text file", hint=f"expected a {what}") from None
+        return json.loads(text)
     except json.JSONDecodeError as e:
         raise ZslError(f"{p} is not valid JSON (line {e.lineno}: {e.msg})", hint=f"expected a {what}") from None
 

@@ -62,18 +62,14 @@ def inspect_file(path: str | os.PathLike, check: bool = False) -> dict:
 
 
 def _inspect_h5(p: Path, check: bool) -> tuple[dict, list[str]]:
-    import h5py
+    """Summary and schema violations; every value is scanned (NaN/Inf in valid rows) only with ``check``."""
     import numpy as np
 
-    from zsltool.store.reader import collect_violations
+    from zsltool.store.reader import _open_h5, collect_violations
     from zsltool.store.schema import StoreMeta
 
-    try:
-        f = h5py.File(p, "r")
-    except OSError as e:
-        raise ZslError(f"cannot read {p}: the HDF5 file is corrupt or truncated ({e})") from None
-    with f:
-        violations = collect_violations(f, check_values=True)
+    with _open_h5(p) as f:
+        violations = collect_violations(f, check_values=check)
         if violations and violations[0].startswith("not a zsl embedding file"):
             return {"type": "hdf5 (not zsl)"}, violations
         meta = StoreMeta.from_attrs(f.attrs)

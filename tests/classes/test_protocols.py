@@ -105,7 +105,7 @@ def test_gzsl_from_manifest_and_embeddings(tmp_path):
     inst = t.instances
     assert (len(inst["train"]), len(inst["val"]), len(inst["test_seen"])) == (6 + 3, 2 + 1, 2 + 1)
     assert set(inst["train"]) | set(inst["val"]) | set(inst["test_seen"]) == {r["id"] for r in rows[:15]}
-    assert s.params["n_test_unseen"] == 2 and s.params["n_ignored"] == 1
+    assert s.params["n_unseen"] == 2 and s.params["n_test_unseen"] == [2, 2] and s.params["n_ignored"] == 1
     assert split_gzsl(cs, man, seed=0).trials[0].to_dict() == t.to_dict()  # defaults from zsl_split
     assert s.trials[1].instances != inst
     with pytest.raises(ZslError, match="both seen and unseen"):
@@ -128,6 +128,36 @@ def test_gzsl_from_manifest_and_embeddings(tmp_path):
         pytest.skip(f"write_embeddings signature: {e}")
     s2 = split_gzsl(cs, h5, seed=0)
     assert s2.trials[0].instances == inst
+
+
+def test_gzsl_test_unseen_count_leaves_out_val_unseen(tmp_path):
+    # was: params.n_test_unseen counted every unseen instance, val_unseen included
+    z = tmp_path / "all.txt"
+    z.write_text("dog\ncat\npig\n")
+    cs = build_from_list(z)
+    rows = [{"id": f"{c}{i}", "path": "x", "labels": [c]} for c in ("dog", "cat", "pig") for i in range(10)]
+    rows.append({"id": "dp", "path": "x", "labels": ["dog", "pig"]})
+    write_clip_manifest(tmp_path / "clips.csv", rows)
+    r = make_split(cs.save(tmp_path / "cs.json"), "gzsl", tmp_path / "s.json", instances=tmp_path / "clips.csv",
+                   unseen=["pig"], unseen_val_fraction=0.3, trials=2)
+    s = load_split(tmp_path / "s.json")
+    assert [len(t.instances["val_unseen"]) for t in s.trials] == [3, 3]
+    assert s.params["n_unseen"] == 11 and s.params["n_test_unseen"] == [8, 8]
+    assert [t["inst_test_unseen"] for t in r["trials"]] == [8, 8]
+
+
+def test_read_instances_from_an_embedding_file(tmp_path):
+    import numpy as np
+
+    from zsltool.classes.protocols import read_instances
+    from zsltool.store import StoreMeta, write_embeddings
+
+    cs = _letters(4)
+    labels = np.array([[0, 1, 0, 1], [0, 0, 0, 0], [1, 0, 0, 0], [1, 1, 1, 1]], np.uint8)
+    write_embeddings(tmp_path / "e.h5", ids=["a", "b", "c", "d"], X=np.zeros((4, 2)), classes=cs.ids, labels=labels,
+                     meta=StoreMeta(kind="instance", extractor="t", class_set_sha256=cs.sha256))
+    assert read_instances(cs, tmp_path / "e.h5") == [("a", ["c01", "c03"]), ("b", []), ("c", ["c00"]),
+                                                     ("d", ["c00", "c01", "c02", "c03"])]
 
 
 def test_make_split_writes_file_and_inspector(tmp_path, real):

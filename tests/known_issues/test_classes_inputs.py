@@ -84,3 +84,53 @@ def test_malformed_split_files(qa, cli, check_user_error, out):
     res = cli("train", "--audio", qa.syn.audio, "--split", out / "bad2.json", "--text", qa.syn.text,
               "-o", out / "m.pt")
     check_user_error(res, "a trial must be a JSON object")
+
+
+def test_files_starting_with_a_utf8_bom(qa, cli, out):
+    # was: "is not valid JSON (line 1: Unexpected UTF-8 BOM)", a manifest "missing column(s) id", a segment
+    # CSV whose "# header" line became a data row; Windows tools (Excel, Notepad) write the BOM
+    from zsltool.classes.manifest import read_clip_manifest, read_manifest_header
+    from zsltool.classes.ontology import load_ontology
+    from zsltool.classes.select import read_segments
+    from zsltool.formats import load_json
+
+    bom = "\ufeff"
+    (out / "cs.json").write_text(bom + qa.tones.read_text(encoding="utf-8"), encoding="utf-8")
+    assert load_json(out / "cs.json")["name"] == "tones"
+    res = cli("split", out / "cs.json", "-p", "random", "--trials", "1", "-o", out / "s.json")
+    assert res.exit_code == 0, res.stderr
+    (out / "onto.json").write_text(bom + json.dumps([{"id": "/m/a", "name": "A", "child_ids": []}]), encoding="utf-8")
+    assert load_ontology(out / "onto.json").name("/m/a") == "A"
+    (out / "clips.csv").write_text(bom + "# source: x\n" + qa.clips.read_text(), encoding="utf-8")
+    assert [r["id"] for r in read_clip_manifest(out / "clips.csv")] == ["c0", "c1", "c2"]
+    assert read_manifest_header(out / "clips.csv") == {"source": "x"}
+    (out / "seg.csv").write_text(bom + AUDIO_SEGMENTS, encoding="utf-8")
+    assert [s["ytid"] for s in read_segments([out / "seg.csv"])] == ["--PJHxphWEs"]
+
+
+def test_split_two_folds_on_the_default_val_folds(qa, cli, check_user_error, out):
+    # was: "--val-folds must be between 0 and 0 with 2 folds, got 1" although --val-folds was not given
+    res = cli("split", qa.tones, "-p", "folds", "--folds", "2", "-o", out / "f.json", "--json")
+    assert res.exit_code == 0, res.stderr
+    assert res.json()["params"]["val_folds"] == 0
+    assert [(t["train"], t["val"], t["test"]) for t in res.json()["trials"]] == [(2, 0, 2), (2, 0, 2)]
+    res = cli("split", qa.tones, "-p", "folds", "--folds", "3", "-o", out / "g.json", "--json")
+    assert res.json()["params"]["val_folds"] == 1
+    check_user_error(cli("split", qa.tones, "-p", "folds", "--folds", "2", "--val-folds", "1", "-o", out / "h.json"),
+                     "--val-folds must be between 0 and 0 with 2 folds, got 1")
+
+
+def test_split_gzsl_unseen_class_without_instances(qa, cli, check_user_error, out):
+    # was: accepted; "x" then had no test instances and its unseen accuracy was never measured
+    (out / "clips.csv").write_text("id,path,labels,start,end\n" + "".join(
+        f"{c}{i},a.wav,{c},,\n" for c in ("low", "high", "other") for i in range(3)))
+    (out / "unseen.txt").write_text("other\nx\n")
+    res = cli("split", qa.tones, "-p", "gzsl", "--instances", out / "clips.csv", "--unseen", out / "unseen.txt",
+              "-o", out / "g.json")
+    check_user_error(res, "1 unseen class(es) have no instances in", ": x")
+    assert not (out / "g.json").exists()
+    (out / "clips.csv").write_text((out / "clips.csv").read_text() + "x0,a.wav,x,,\n")
+    res = cli("split", qa.tones, "-p", "gzsl", "--instances", out / "clips.csv", "--unseen", out / "unseen.txt",
+              "-o", out / "g.json", "--json")
+    assert res.exit_code == 0, res.stderr
+    assert res.json()["params"]["n_test_unseen"] == [4]

@@ -20,3 +20,16 @@ def test_every_option_has_help():
     # was: pretrain-audio --epochs/--max-seconds/--workers, extract-image --batch-size, extract-video
     # --workers/--device/--resume, import-embeddings --id-column/--labels-column
     assert missing == []
+
+
+def test_verbose_gives_debug_lines(qa, cli):
+    # was: -v gave INFO, the same as no flag (only -vv changed anything), though --help promised more output
+    import logging
+
+    levels = {}
+    for flags in (["-v"], [], ["-q"]):
+        res = cli(*flags, "inspect", qa.syn.audio, "--json")
+        assert res.exit_code == 0, res.stderr
+        levels[" ".join(flags)] = logging.getLogger("zsltool").level
+        assert ("device auto" in res.stderr) == (flags == ["-v"]), res.stderr
+    assert levels == {"-v": logging.DEBUG, "": logging.INFO, "-q": logging.WARNING}

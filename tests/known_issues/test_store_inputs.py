@@ -50,3 +50,17 @@ def test_json_loader_names_binary_files(tmp_path, name, head, kind):
     (tmp_path / name).write_bytes(head + bytes(range(200)))
     with pytest.raises(ZslError, match=kind):
         load_json(tmp_path / name, "class set")
+
+
+def test_import_misspelled_labels_column(qa, cli, check_user_error, out):
+    # was: a misspelled --labels-column silently gave an unlabelled file (exit 0)
+    check_user_error(cli("import-embeddings", qa.npy, "--ids", qa.ids, "--labels-column", "lables",
+                         "-o", out / "x.h5"), "has no 'lables' column (columns: id, labels)")
+    assert not (out / "x.h5").exists()
+    res = cli("import-embeddings", qa.npy, "--ids", qa.ids, "-o", out / "x.h5", "--json")
+    assert res.exit_code == 0, res.stderr
+    assert res.json()["classes"] == 4  # the `labels` column is used when present
+    (out / "plain.csv").write_text("id\na\nb\nc\nd\n")
+    res = cli("import-embeddings", qa.npy, "--ids", out / "plain.csv", "-o", out / "y.h5", "--json")
+    assert res.exit_code == 0, res.stderr
+    assert res.json()["classes"] == 0  # no labels column, none asked for: unlabelled rows

@@ -69,13 +69,13 @@ def test_import_class_level_uses_class_set_order(tmp_path, classes):
     np.testing.assert_array_equal(e.labels, np.eye(2))
 
 
-def _shard(path, ids, seed, frames=True, **meta):
+def _shard(path, ids, seed, frames=True, frame_dim=3, **meta):
     rng = np.random.default_rng(seed)
     kw = dict(kind="instance", modality="audio", extractor="vggish", extractor_meta={"e": "raw"},
               class_set_sha256="h")
     kw.update(meta)
     m = StoreMeta(**kw)
-    fr = [rng.normal(size=(2, 3)).astype(np.float32) for _ in ids] if frames else None
+    fr = [rng.normal(size=(2, frame_dim)).astype(np.float32) for _ in ids] if frames else None
     write_embeddings(path, meta=m, ids=ids, X=rng.normal(size=(len(ids), 4)), classes=["a", "b"],
                      labels=[[i % 2] for i in range(len(ids))], frames=fr)
     return read_embeddings(path)
@@ -101,6 +101,11 @@ def test_merge_refuses_overlap_and_other_settings(tmp_path):
     _shard(tmp_path / "c.h5", ["x9"], 3, modality="video")
     with pytest.raises(ZslError, match="their modality differs"):
         merge_embeddings([tmp_path / "a.h5", tmp_path / "c.h5"], tmp_path / "m.h5")
+    # was: the frames of width 6 were reshaped into twice as many frames of width 3
+    _shard(tmp_path / "d.h5", ["x7"], 4, frame_dim=6)
+    with pytest.raises(ZslError, match=r"their frame dimension differs \(3 vs 6\)"):
+        merge_embeddings([tmp_path / "a.h5", tmp_path / "d.h5"], tmp_path / "m.h5")
+    assert not (tmp_path / "m.h5").exists()
 
 
 def test_cli_import_and_merge(tmp_path, cli):

@@ -109,6 +109,55 @@ def test_writer_rejects_wrong_shapes_and_duplicates(tmp_path):
             w.add("y", [1, 2, 3], labels=[4])
 
 
+def test_writer_rejects_frames_of_another_width(tmp_path):
+    # was: (2, 3) frames silently reshaped into three frames of width 2; 1-D frames into rows
+    out = tmp_path / "e.h5"
+    with EmbeddingWriter(out, meta=_meta(), dim=2, frame_dim=2) as w:
+        with pytest.raises(ZslError, match=r"row 'x' has frames of shape \(2, 3\) but the file's frames are "
+                                           r"\(frames, 2\)"):
+            w.add("x", [1, 2], frames=np.ones((2, 3)))
+        with pytest.raises(ZslError, match=r"row 'y' has frames of shape \(4,\)"):
+            w.add("y", [1, 2], frames=np.ones(4))
+        w.add("z", [1, 2], frames=np.arange(6).reshape(3, 2))
+        w.add("bad", [1, 2], valid=False, frames=np.ones((1, 5)))  # an invalid row keeps no frames
+    e = read_embeddings(out)
+    assert e.ids == ["z", "bad"]
+    np.testing.assert_array_equal(e.row_frames(0), np.arange(6).reshape(3, 2))
+    assert e.row_frames(1).shape == (0, 2)
+    with pytest.raises(ZslError, match="row 'b' has frames of shape"):
+        write_embeddings(tmp_path / "o.h5", meta=_meta(), ids=["a", "b"], X=np.ones((2, 2)), frame_dim=2,
+                         frames=[np.ones((1, 2)), np.ones((2, 4))])
+    assert not (tmp_path / "o.h5").exists()
+
+
+def test_one_shot_write_needs_no_part_files(tmp_path, monkeypatch):
+    # was: write_embeddings went through the resumable writer: one .npz part in a .NAME.partial folder,
+    # and it deleted the partial folder of a killed extraction to the same output
+    out = tmp_path / "e.h5"
+    with pytest.raises(RuntimeError):
+        with EmbeddingWriter(out, meta=_meta(), dim=2, flush_every=1) as w:
+            w.add("a", [1, 2])
+            raise RuntimeError("killed")
+    kept = sorted(p.name for p in partial_dir_for(out).iterdir())
+
+    def no_parts(*a, **k):
+        raise AssertionError("a one-shot write must not write part files")
+
+    monkeypatch.setattr(np, "savez", no_parts)
+    write_embeddings(out, meta=_meta(), ids=["x", "y", "z"], X=[[1, 2], [np.nan, 0], [3, 4]], classes=["a", "b"],
+                     labels=np.array([[1, 0], [0, 1], [1, 1]]), counts=[1, 2, 3], overwrite=True)
+    assert sorted(p.name for p in partial_dir_for(out).iterdir()) == kept
+    e = read_embeddings(out)
+    assert e.ids == ["x", "y", "z"] and e.valid.tolist() == [True, False, True]
+    assert e.reasons == ["", "embedding is not finite (NaN or Inf)", ""]
+    np.testing.assert_array_equal(e.X, [[1, 2], [0, 0], [3, 4]])
+    np.testing.assert_array_equal(e.labels, [[1, 0], [0, 1], [1, 1]])
+    assert e.counts.tolist() == [1, 2, 3]
+    with pytest.raises(ZslError, match="duplicate id 'x'"):
+        write_embeddings(tmp_path / "d.h5", meta=_meta(), ids=["x", "x"], X=np.ones((2, 2)))
+    assert not (tmp_path / "d.h5").exists() and not partial_dir_for(tmp_path / "d.h5").exists()
+
+
 def test_existing_output_is_refused_without_overwrite(tmp_path):
     out = tmp_path / "e.h5"
     write_embeddings(out, meta=_meta(), ids=["a"], X=[[1.0]])
@@ -226,6 +275,25 @@ def test_resume_with_other_settings_is_refused(tmp_path):
         EmbeddingWriter(out, meta=_meta(extractor="other"), dim=2).open()
     w = EmbeddingWriter(out, meta=_meta(extractor="other"), dim=2, resume=False).open()
     assert w.done_ids == set()
+
+
+def test_resume_with_tuples_and_numpy_values_in_extractor_meta(tmp_path):
+    # was: (16000, 1) != [16000, 1] after settings.json, so resume was refused forever; np.float32 in
+    # extractor_meta made json.dumps raise
+    def meta():
+        return _meta(extractor_meta={"sr": np.int64(16000), "crop": (0.5, np.float32(1.5)), "w": Path("m.pt")})
+
+    out = tmp_path / "out.h5"
+    with pytest.raises(RuntimeError):
+        with EmbeddingWriter(out, meta=meta(), dim=2, flush_every=1) as w:
+            w.add("a", [1, 2])
+            raise RuntimeError("killed")
+    with EmbeddingWriter(out, meta=meta(), dim=2) as w:
+        assert w.done_ids == {"a"}
+        w.add("b", [3, 4])
+    e = read_embeddings(out)
+    assert e.ids == ["a", "b"]
+    assert e.meta.extractor_meta == {"sr": 16000, "crop": [0.5, 1.5], "w": "m.pt"}
 
 
 def test_failure_during_assembly_leaves_old_file_intact(tmp_path, monkeypatch):

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Iterable
 
 from zsltool.errors import ZslError
-from zsltool.utils import atomic_write_text
+from zsltool.utils import atomic_write_text, read_text
 
 CLIP_COLUMNS = ["id", "path", "labels", "start", "end"]
 CROP_COLUMNS = ["id", "image_id", "path", "class", "xmin", "xmax", "ymin", "ymax", "is_group_of",
@@ -41,14 +41,7 @@ LABEL_SEP = ";"
 
 def _read_rows(path: str | os.PathLike, required: list[str], what: str) -> list[dict]:
     p = Path(path)
-    if not p.exists():
-        raise ZslError(f"{what} not found: {p}", hint="check the path")
-    if p.is_dir():
-        raise ZslError(f"{what} is a directory: {p}")
-    try:
-        text = p.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise ZslError(f"{p} is not a text file", hint=f"expected a {what} (CSV)") from None
+    text = read_text(p, what, hint=f"expected a {what} (CSV)")
     lines = [ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
     reader = csv.DictReader(lines)
     header = [h.strip() for h in (reader.fieldnames or [])]
@@ -75,7 +68,7 @@ def _float_or_none(v: str, p, n: int, col: str) -> float | None:
 def read_manifest_header(path: str | os.PathLike) -> dict:
     """The ``# key: value`` provenance lines at the top of a manifest (values as strings)."""
     out = {}
-    with open(path, encoding="utf-8") as f:
+    with open(path, encoding="utf-8-sig") as f:
         for ln in f:
             if not ln.startswith("#"):
                 break

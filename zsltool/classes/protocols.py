@@ -205,10 +205,11 @@ def read_instances(cs: ClassSet, path: str | os.PathLike) -> list[tuple[str, lis
     if p.suffix.lower() in (".h5", ".hdf5") or is_hdf5(p):
         emb = read_embeddings(p, kind="instance")
         check_same_class_set([emb], expected=cs.sha256, expected_name=f"the class set {cs.path or ''}".strip())
-        out = []
-        for i, iid in enumerate(emb.ids):
-            labs = [emb.classes[j] for j in range(len(emb.classes)) if emb.labels[i, j]]
-            out.append((iid, labs))
+        import numpy as np
+
+        out = [(iid, []) for iid in emb.ids]
+        for i, j in zip(*np.nonzero(emb.labels)):  # row-major: each row's classes in class order
+            out[i][1].append(emb.classes[j])
     else:
         from zsltool.classes.manifest import read_clip_manifest
 
@@ -257,21 +258,26 @@ def split_gzsl(cs: ClassSet, instances: str | os.PathLike, seen=None, unseen=Non
     inst = read_instances(cs, instances)
     by_class: dict[str, list[str]] = {c: [] for c in seen_ids}
     unseen_single: dict[str, list[str]] = {c: [] for c in unseen_ids}
+    unseen_any: dict[str, int] = {c: 0 for c in unseen_ids}
     n_unseen = n_none = 0
     for iid, labs in inst:
         if any(x in uset for x in labs):
             n_unseen += 1
+            for x in set(labs) & uset:
+                unseen_any[x] += 1
             if len(set(labs)) == 1:
                 unseen_single[labs[0]].append(iid)
         elif labs and all(x in sset for x in labs):
             by_class[labs[0]].append(iid)
         else:
             n_none += 1
-    empty = [c for c, v in by_class.items() if not v]
-    if empty:
-        raise ZslError(f"{len(empty)} seen class(es) have no instances in {instances}: {', '.join(empty[:5])}",
-                       hint="check that the instance list was made with this class set")
+    for which, counts in (("seen", {c: len(v) for c, v in by_class.items()}), ("unseen", unseen_any)):
+        empty = [c for c, v in counts.items() if not v]
+        if empty:
+            raise ZslError(f"{len(empty)} {which} class(es) have no instances in {instances}: "
+                           f"{', '.join(empty[:5])}", hint="check that the instance list was made with this class set")
     ts = []
+    n_test_unseen = []
     for k in range(trials):
         rng = _rng(seed, k)
         parts: dict[str, list[str]] = {"train": [], "val": [], "test_seen": []}
@@ -290,21 +296,28 @@ def split_gzsl(cs: ClassSet, instances: str | os.PathLike, seen=None, unseen=Non
                 items = sorted(unseen_single[c])
                 items = [items[i] for i in rng.permutation(len(items))]
                 parts["val_unseen"] += items[:int(round(len(items) * unseen_val_fraction))]
+        n_test_unseen.append(n_unseen - len(parts.get("val_unseen", [])))
         ts.append(Trial(train=list(seen_ids), val=list(seen_ids), test=list(seen_ids) + list(unseen_ids),
                         seen=list(seen_ids), unseen=list(unseen_ids), instances=parts))
     return Split(trials=ts, protocol="gzsl", seed=seed, class_set_sha256=cs.sha256,
                  params={"fractions": list(fractions), "unseen_val_fraction": unseen_val_fraction,
                          "trials": trials, "instances_file": str(instances),
-                         "n_instances": len(inst), "n_test_unseen": n_unseen, "n_ignored": n_none})
+                         "n_instances": len(inst), "n_unseen": n_unseen,
+                         "n_test_unseen": n_test_unseen,  # per trial: unseen instances not in val_unseen
+                         "n_ignored": n_none})
 
 
 # ---------------------------------------------------------------- folds
 
-def split_folds(cs: ClassSet, folds: int = 5, val_folds: int = 1, seed: int = 0) -> Split:
+def split_folds(cs: ClassSet, folds: int = 5, val_folds: int | None = None, seed: int = 0) -> Split:
+    """``folds`` class folds; trial k tests fold k, validates on the next ``val_folds`` folds (default 1, or 0
+    with 2 folds, which leave none to spare) and trains on the rest."""
     n = len(cs)
     if folds < 2 or folds > n:
         raise ZslError(f"--folds must be between 2 and the number of classes ({n}), got {folds}")
-    if val_folds < 0 or val_folds > folds - 2:
+    if val_folds is None:
+        val_folds = 1 if folds > 2 else 0
+    elif val_folds < 0 or val_folds > folds - 2:
         raise ZslError(f"--val-folds must be between 0 and {folds - 2} with {folds} folds, got {val_folds}")
     rng = _rng(seed, 0)
     perm = [cs.ids[i] for i in rng.permutation(n)]
@@ -385,7 +398,8 @@ def make_split(classes: str | os.PathLike, protocol: str, out: str | os.PathLike
         row = {"trial": k}
         if t.is_gzsl:
             row.update(seen=len(t.seen), unseen=len(t.unseen),
-                       **{f"inst_{a}": len(b) for a, b in t.instances.items()})
+                       **{f"inst_{a}": len(b) for a, b in t.instances.items()},
+                       inst_test_unseen=s.params["n_test_unseen"][k])
         else:
             row.update(train=len(t.train), val=len(t.val), test=len(t.test),
                        test_classes=[names[c] for c in t.test])

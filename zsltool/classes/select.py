@@ -42,7 +42,7 @@ def read_segments(paths: Sequence[str | os.PathLike]) -> list[dict]:
     out = []
     for path in paths:
         p = require_file(path, "AudioSet segment CSV")
-        with open(p, encoding="utf-8", newline="") as f:
+        with open(p, encoding="utf-8-sig", newline="") as f:
             reader = csv.reader((ln for ln in f if ln.strip() and not ln.lstrip().startswith("#")),
                                 skipinitialspace=True)
             for n, row in enumerate(_text_rows(reader, p, "an AudioSet segment CSV"), start=1):

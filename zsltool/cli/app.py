@@ -7,7 +7,9 @@ A traceback is shown only with ``ZSL_DEBUG=1``.
 from __future__ import annotations
 
 import importlib
+import logging
 import os
+import platform
 import sys
 from typing import Optional
 
@@ -111,15 +113,17 @@ def _version_callback(value: bool):
 def root(
     version: bool = typer.Option(False, "--version", callback=_version_callback, is_eager=True,
                                  help="Print the version and exit."),
-    verbose: int = typer.Option(0, "--verbose", "-v", count=True, help="More log output on stderr (-vv: debug)."),
+    verbose: int = typer.Option(0, "--verbose", "-v", count=True, help="Debug log output on stderr."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Only warnings and errors on stderr."),
-    seed: int = typer.Option(0, "--seed", help="Global random seed (commands with their own --seed override it)."),
+    seed: int = typer.Option(0, "--seed", min=0, help="Global random seed (commands with their own --seed override it)."),
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda.",
                                click_type=click.Choice(["auto", "cpu", "cuda"])),
 ):
     """zsl: zero-shot audio classification from the command line."""
     STATE.verbose, STATE.quiet, STATE.seed, STATE.device = verbose, quiet, seed, device
     setup_logging(verbose, quiet)
+    logging.getLogger("zsltool.cli").debug(f"zsl {__version__} on Python {platform.python_version()}: seed {seed}, "
+                                           f"device {device}")
 
 
 def _register_all() -> None:

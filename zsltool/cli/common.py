@@ -35,7 +35,8 @@ STATE = GlobalOptions()
 
 
 def setup_logging(verbose: int, quiet: bool) -> None:
-    level = logging.WARNING if quiet else (logging.DEBUG if verbose >= 2 else logging.INFO)
+    """zsltool's log lines on stderr: INFO by default, DEBUG with -v, WARNING (and errors) only with -q."""
+    level = logging.WARNING if quiet else (logging.DEBUG if verbose >= 1 else logging.INFO)
     logger = logging.getLogger("zsltool")
     logger.handlers.clear()
     handler = logging.StreamHandler(sys.stderr)
@@ -120,3 +121,16 @@ DeviceOpt = typer.Option(None, "--device", help="auto, cpu or cuda (default: glo
 ShardOpt = typer.Option(None, "--shard", help="K/N: process only share K of N of the inputs (by id hash; default: "
                         "from RANK/WORLD_SIZE when set); join the shards with zsl merge.")
 ResumeOpt = typer.Option(True, "--resume/--no-resume", help="Continue a killed run from what it had written.")
+
+
+def seed_option(help: str = "Random seed (default: the global --seed).") -> Any:
+    """A command's own ``--seed`` (>= 0; None = the global --seed, see seed_or_global)."""
+    return typer.Option(None, "--seed", min=0, help=help)
+
+
+SeedOpt = seed_option()
+
+
+def seed_or_global(seed: Optional[int]) -> int:
+    """A command's --seed, or the global --seed when it was not given."""
+    return STATE.seed if seed is None else seed

@@ -139,7 +139,11 @@ def run_extraction(
                             writer.add(it.id, [0.0] * writer.dim, labels=it.labels, valid=False, reason=o["error"])
                             summary.invalid.append((it.id, o["error"]))
                         else:
-                            writer.add(it.id, o["embedding"], labels=it.labels, frames=o.get("frames"))
+                            # The writer stores a non-finite embedding as invalid: count it as such.
+                            valid, reason = writer.add(it.id, o["embedding"], labels=it.labels,
+                                                       frames=o.get("frames"))
+                            if not valid:
+                                summary.invalid.append((it.id, reason))
                     summary.written += 1
                 bar.update(len(batch))
     finally:

@@ -81,8 +81,10 @@ def _read_numeric_csv(p: Path, delimiter: str) -> np.ndarray:
     return np.array(rows, dtype=np.float32)
 
 
-def read_ids_csv(path: str | os.PathLike, id_column: str = "id", labels_column: str | None = "labels",
+def read_ids_csv(path: str | os.PathLike, id_column: str = "id", labels_column: str | None = None,
                  sep: str = ";") -> tuple[list[str], list[list[str]] | None]:
+    """Ids (and labels) of the matrix rows. ``labels_column`` None: the ``labels`` column when there is one;
+    a named column must exist."""
     p = require_file(path, "ids CSV")
     text = read_text(p, "ids CSV", hint="one row per matrix row with an id column (and optionally labels)")
     reader = csv.DictReader(io.StringIO(text, newline=""))
@@ -90,7 +92,11 @@ def read_ids_csv(path: str | os.PathLike, id_column: str = "id", labels_column: 
     if id_column not in fields:
         raise ZslError(f"{p} has no {id_column!r} column (columns: {', '.join(fields) or 'none'})",
                        hint="name the id column with --id-column")
-    has_labels = labels_column is not None and labels_column in fields
+    if labels_column is not None and labels_column not in fields:
+        raise ZslError(f"{p} has no {labels_column!r} column (columns: {', '.join(fields)})",
+                       hint="name the labels column with --labels-column, or leave it out for unlabelled rows")
+    labels_column = labels_column or "labels"
+    has_labels = labels_column in fields
     ids, labels = [], []
     for row in reader:
         ids.append((row[id_column] or "").strip())
@@ -104,7 +110,7 @@ def read_ids_csv(path: str | os.PathLike, id_column: str = "id", labels_column: 
 
 def import_embeddings(matrix: str | os.PathLike, out: str | os.PathLike, *, ids_csv: str | os.PathLike | None = None,
                       classes: str | os.PathLike | None = None, kind: str = "instance", modality: str = "audio",
-                      extractor: str = "imported", id_column: str = "id", labels_column: str = "labels",
+                      extractor: str = "imported", id_column: str = "id", labels_column: str | None = None,
                       label_sep: str = ";", key: str | None = None, overwrite: bool = False) -> dict:
     """Write ``matrix`` (+ ids and labels) as a zsl embedding file; see ``zsl import-embeddings --help``."""
     from zsltool.classes.classset import ClassSet
@@ -124,7 +130,7 @@ def import_embeddings(matrix: str | os.PathLike, out: str | os.PathLike, *, ids_
     if kind == "class":
         odd = [(i, labs) for i, labs in zip(ids, labels or []) if labs and labs != [i]]
         if odd:  # a class row's label is the class itself: another labels column is ignored, say so
-            log.warning(f"--kind class ignores the {labels_column!r} column of {ids_csv} ({len(odd)} of {len(ids)} "
+            log.warning(f"--kind class ignores the {labels_column or 'labels'!r} column of {ids_csv} ({len(odd)} of {len(ids)} "
                         f"rows name other labels, e.g. {odd[0][0]!r}: {';'.join(odd[0][1])!r}); each row is the "
                         "class of its id (use --kind instance for labelled instances)")
         if cs is not None:
@@ -154,9 +160,8 @@ def import_embeddings(matrix: str | os.PathLike, out: str | os.PathLike, *, ids_
     meta = StoreMeta(kind=kind, modality=modality, extractor=extractor,
                      extractor_meta={"source": "import-embeddings"},
                      inputs=inputs, class_set_sha256=cs.sha256 if cs else "", command=command_line())
+    # The writer stores a non-finite row as invalid; the same test counts them for the summary.
+    write_embeddings(out, meta=meta, ids=ids, X=X, classes=class_list, labels=label_idx, overwrite=overwrite)
     finite = np.all(np.isfinite(X), axis=1)
-    reasons = ["" if ok else "embedding is not finite (NaN or Inf)" for ok in finite]
-    write_embeddings(out, meta=meta, ids=ids, X=np.where(finite[:, None], X, 0), classes=class_list,
-                     labels=label_idx, valid=finite, reasons=reasons, overwrite=overwrite)
     return {"output": str(out), "rows": len(ids), "dim": int(X.shape[1]), "valid": int(finite.sum()),
             "invalid": int((~finite).sum()), "classes": len(class_list), "kind": kind, "modality": modality}

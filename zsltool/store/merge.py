@@ -15,11 +15,15 @@ from zsltool.store.writer import write_embeddings
 from zsltool.utils import command_line
 
 
+def _frame_dim(f) -> int | None:
+    return None if f.frames is None else int(f.frames.shape[1])
+
+
 def merge_embeddings(inputs: Sequence[str | os.PathLike], out: str | os.PathLike, *, overwrite: bool = False) -> dict:
     """Concatenate files made by the same extractor with the same settings and disjoint ids.
 
     Rows keep the order of the inputs. Refuses files whose kind, modality, extractor, settings, class list,
-    class set, dimension or frame layout differ, and ids present in more than one input.
+    class set, dimension, frame layout or frame dimension differ, and ids present in more than one input.
     """
     if len(inputs) < 1:
         raise ZslError("nothing to merge", hint="give at least one input file")
@@ -35,6 +39,7 @@ def merge_embeddings(inputs: Sequence[str | os.PathLike], out: str | os.PathLike
             ("class list", ref.classes, f.classes),
             ("dimension", ref.dim, f.dim),
             ("frame embeddings", ref.frames is not None, f.frames is not None),
+            ("frame dimension", _frame_dim(ref), _frame_dim(f)),
         ):
             if a != b:
                 detail = f" ({a} vs {b})" if isinstance(a, (str, int)) and len(f"{a}{b}") < 80 else ""
@@ -67,6 +72,6 @@ def merge_embeddings(inputs: Sequence[str | os.PathLike], out: str | os.PathLike
                      class_set_sha256=ref.meta.class_set_sha256, command=command_line())
     write_embeddings(out, meta=meta, ids=ids, X=X, classes=ref.classes, labels=labels, valid=valid,
                      reasons=reasons, counts=counts, frames=frames,
-                     frame_dim=None if ref.frames is None else ref.frames.shape[1], overwrite=overwrite)
+                     frame_dim=_frame_dim(ref), overwrite=overwrite)
     return {"output": str(out), "inputs": [str(p) for p in inputs], "rows": len(ids),
             "valid": int(valid.sum()), "dim": ref.dim}

@@ -6,6 +6,8 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from zsltool.utils import jsonable
+
 FORMAT = "zsl.embeddings"
 FORMAT_VERSION = 1
 KINDS = ("instance", "class")
@@ -44,8 +46,8 @@ class StoreMeta:
             "kind": self.kind,
             "modality": self.modality,
             "extractor": self.extractor,
-            "extractor_meta": json.dumps(self.extractor_meta, sort_keys=True),
-            "inputs": json.dumps(self.inputs),
+            "extractor_meta": json.dumps(jsonable(self.extractor_meta), sort_keys=True),
+            "inputs": json.dumps(jsonable(self.inputs)),
             "class_set_sha256": self.class_set_sha256 or "",
             "command": self.command,
             "zsl_version": self.zsl_version,

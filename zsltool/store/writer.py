@@ -24,7 +24,7 @@ import numpy as np
 from zsltool import __version__
 from zsltool.errors import ZslError
 from zsltool.store.schema import FORMAT_VERSION, KINDS, StoreMeta
-from zsltool.utils import check_output, command_line, temp_path_for, utc_now
+from zsltool.utils import check_output, command_line, jsonable, temp_path_for, utc_now
 
 log = logging.getLogger("zsltool.store")
 
@@ -96,7 +96,9 @@ class EmbeddingWriter:
 
     def open(self) -> "EmbeddingWriter":
         check_output(self.path, self.overwrite)
-        settings = self._settings()
+        # As it reads back from settings.json: tuples, numpy scalars and paths in extractor_meta would
+        # otherwise never compare equal (resume refused forever) or not serialise at all.
+        settings = json.loads(json.dumps(jsonable(self._settings())))
         sfile = self.partial / "settings.json"
         if self.partial.exists():
             old = None
@@ -150,13 +152,12 @@ class EmbeddingWriter:
         self._n_parts = len(parts)
 
     # -- adding rows -------------------------------------------------------------------------------
-    def add(self, id: str, embedding, labels=None, valid: bool = True, reason: str = "", frames=None,
-            count: int | None = None) -> None:
-        if not self._open:
-            raise RuntimeError("EmbeddingWriter is not open; use it as a context manager")
-        id = str(id)
-        if id in self.done_ids:
-            raise ZslError(f"duplicate id {id!r}: every row of an embedding file needs its own id")
+    def _row(self, id: str, embedding, labels=None, valid: bool = True, reason: str = "", frames=None,
+             count: int | None = None) -> tuple:
+        """One row checked and as it will be stored: (id, vector, labels row, valid, reason, frames, count).
+
+        A non-finite vector makes the row invalid; an invalid row stores zeros and no frames.
+        """
         vec = np.asarray(embedding, dtype=np.float32).reshape(-1)
         if vec.size != self.dim:
             raise ZslError(f"row {id!r} has {vec.size} values but the file's dimension is {self.dim}")
@@ -164,34 +165,40 @@ class EmbeddingWriter:
             vec = np.zeros(self.dim, dtype=np.float32)
         elif not np.all(np.isfinite(vec)):
             valid, reason, vec = False, "embedding is not finite (NaN or Inf)", np.zeros(self.dim, np.float32)
+        fr = None
         if self.frame_dim:
-            fr = np.zeros((0, self.frame_dim), np.float32) if frames is None or not valid else \
-                np.asarray(frames, dtype=np.float32).reshape(-1, self.frame_dim)
-        else:
-            fr = None
-        self._buf.append((id, vec, _labels_row(labels, len(self.classes)), bool(valid),
-                          "" if valid else (reason or "invalid"), fr, -1 if count is None else int(count)))
+            fr = np.zeros((0, self.frame_dim), np.float32)
+            if frames is not None and valid:
+                got = np.asarray(frames, dtype=np.float32)
+                if got.ndim != 2 or got.shape[1] != self.frame_dim:
+                    raise ZslError(f"row {id!r} has frames of shape {got.shape} but the file's frames are "
+                                   f"(frames, {self.frame_dim})")
+                fr = got
+        return (id, vec, _labels_row(labels, len(self.classes)), bool(valid),
+                "" if valid else (reason or "invalid"), fr, -1 if count is None else int(count))
+
+    def add(self, id: str, embedding, labels=None, valid: bool = True, reason: str = "", frames=None,
+            count: int | None = None) -> tuple[bool, str]:
+        """Add one row; returns ``(valid, reason)`` as stored (a non-finite embedding is stored as invalid)."""
+        if not self._open:
+            raise RuntimeError("EmbeddingWriter is not open; use it as a context manager")
+        id = str(id)
+        if id in self.done_ids:
+            raise ZslError(f"duplicate id {id!r}: every row of an embedding file needs its own id")
+        row = self._row(id, embedding, labels=labels, valid=valid, reason=reason, frames=frames, count=count)
+        self._buf.append(row)
         self.done_ids.add(id)
         if len(self._buf) >= self.flush_every:
             self.flush()
+        return row[3], row[4]
 
     def add_batch(self, ids, embeddings, labels=None, valid=None, reasons=None, frames=None, counts=None) -> None:
-        embeddings = np.asarray(embeddings, dtype=np.float32)
-        if isinstance(labels, np.ndarray) and labels.ndim == 2:
-            labels = labels != 0  # multi-hot rows
-        for i, id in enumerate(ids):
-            self.add(id, embeddings[i],
-                     labels=None if labels is None else labels[i],
-                     valid=True if valid is None else bool(valid[i]),
-                     reason="" if reasons is None else reasons[i],
-                     frames=None if frames is None else frames[i],
-                     count=None if counts is None else counts[i])
+        for kw in _batch_rows(ids, embeddings, labels, valid, reasons, frames, counts):
+            self.add(**kw)
 
-    def flush(self) -> None:
-        """Commit buffered rows as one part file (atomic)."""
-        if not self._buf:
-            return
-        ids, vecs, labs, valid, reasons, frames, counts = zip(*self._buf)
+    def _part(self, rows: Sequence[tuple]) -> dict:
+        """The arrays of one part (as written by :meth:`flush`, read by :func:`write_h5`) from checked rows."""
+        ids, vecs, labs, valid, reasons, frames, counts = zip(*rows)
         arrays = {
             "ids": np.array(ids, dtype=str),
             "embeddings": np.stack(vecs),
@@ -204,6 +211,13 @@ class EmbeddingWriter:
             arrays["frame_lengths"] = np.array([f.shape[0] for f in frames], dtype=np.int64)
             arrays["frames"] = (np.concatenate(frames) if sum(f.shape[0] for f in frames)
                                 else np.zeros((0, self.frame_dim), np.float32))
+        return arrays
+
+    def flush(self) -> None:
+        """Commit buffered rows as one part file (atomic)."""
+        if not self._buf:
+            return
+        arrays = self._part(self._buf)
         self._n_parts += 1
         final = self.partial / f"part-{self._n_parts:06d}.npz"
         tmp = self.partial / f".part-{self._n_parts:06d}.tmp.npz"
@@ -228,13 +242,31 @@ class EmbeddingWriter:
         if not self._open:
             raise RuntimeError("EmbeddingWriter is not open")
         self.flush()
-        self.meta.zsl_version = self.meta.zsl_version or __version__
-        self.meta.created_utc = utc_now()
-        self.meta.command = self.meta.command or command_line()
+        _stamp(self.meta)
         write_h5(self.path, self.meta, self.dim, self.classes, self._iter_parts(), frame_dim=self.frame_dim)
         shutil.rmtree(self.partial, ignore_errors=True)
         self._open = False
         return self.path
+
+
+def _stamp(meta: StoreMeta) -> None:
+    meta.zsl_version = meta.zsl_version or __version__
+    meta.created_utc = utc_now()
+    meta.command = meta.command or command_line()
+
+
+def _batch_rows(ids, embeddings, labels, valid, reasons, frames, counts) -> Iterator[dict]:
+    """Per-row keyword arguments of :meth:`EmbeddingWriter.add` from whole-batch arrays and lists."""
+    embeddings = np.asarray(embeddings, dtype=np.float32)
+    if isinstance(labels, np.ndarray) and labels.ndim == 2:
+        labels = labels != 0  # multi-hot rows
+    for i, id in enumerate(ids):
+        yield dict(id=str(id), embedding=embeddings[i],
+                   labels=None if labels is None else labels[i],
+                   valid=True if valid is None else bool(valid[i]),
+                   reason="" if reasons is None else reasons[i],
+                   frames=None if frames is None else frames[i],
+                   count=None if counts is None else counts[i])
 
 
 def write_h5(path: Path, meta: StoreMeta, dim: int, classes: Sequence[str], parts: Iterable[dict],
@@ -323,17 +355,16 @@ def write_embeddings(path: str | os.PathLike, *, meta: StoreMeta, ids: Sequence[
         frame_dim = next((np.asarray(f).reshape(len(f), -1).shape[1] for f in frames if len(f)), 1)
     p = Path(path)
     check_output(p, overwrite)
+    # A one-shot write never resumes: the rows are checked exactly as EmbeddingWriter.add checks them and
+    # written as one part straight into the HDF5 file (atomic), with no partial folder.
     w = EmbeddingWriter(p, meta=meta, dim=X.shape[1], classes=classes, overwrite=True, resume=False,
-                        frame_dim=frame_dim, flush_every=max(len(ids), 1))
-    # A one-shot write never resumes: use the writer only to build parts, in a private folder,
-    # and leave nothing behind when it fails (bad row, duplicate id, interrupt).
-    w.open()
-    try:
-        w.add_batch(list(ids), X,
-                    labels=labels,
-                    valid=valid, reasons=reasons, frames=frames, counts=counts)
-        w.close()
-    except BaseException:
-        w.discard()
-        raise
+                        frame_dim=frame_dim)
+    rows, seen = [], set()
+    for kw in _batch_rows(list(ids), X, labels, valid, reasons, frames, counts):
+        if kw["id"] in seen:
+            raise ZslError(f"duplicate id {kw['id']!r}: every row of an embedding file needs its own id")
+        seen.add(kw["id"])
+        rows.append(w._row(**kw))
+    _stamp(meta)
+    write_h5(p, meta, w.dim, w.classes, [w._part(rows)] if rows else [], frame_dim=w.frame_dim)
     return p

@@ -8,7 +8,8 @@ from typing import List, Optional
 import click
 import typer
 
-from zsltool.cli.common import STATE, DeviceOpt, JsonOpt, OverwriteOpt, ResumeOpt, ShardOpt, emit, kv_table
+from zsltool.cli.common import (STATE, DeviceOpt, JsonOpt, OverwriteOpt, ResumeOpt, SeedOpt, ShardOpt, emit,
+                               kv_table, seed_option, seed_or_global)
 
 EMBEDDINGS = ["raw", "relu", "pca", "pca-quantized"]
 
@@ -79,7 +80,7 @@ def pretrain_audio_cmd(
     width: float = typer.Option(1.0, "--width", help="Channel/hidden-unit multiplier (1.0 = published VGGish)."),
     max_seconds: float = typer.Option(10.0, "--max-seconds", help="Read at most this many seconds per clip."),
     workers: int = typer.Option(2, "--workers", min=0, help="DataLoader workers for decoding and log-mel."),
-    seed: Optional[int] = typer.Option(None, "--seed", help="Random seed (default: the global --seed)."),
+    seed: Optional[int] = SeedOpt,
     overwrite: bool = OverwriteOpt,
     json_out: bool = JsonOpt,
 ):
@@ -91,7 +92,7 @@ def pretrain_audio_cmd(
         raise typer.BadParameter("--width must be positive")
     res = pretrain_audio(manifest, out, classes_path=classes, split_path=split, trial=trial, epochs=epochs,
                          batch_size=batch_size, lr=lr, width=width, max_seconds=max_seconds, workers=workers,
-                         device=resolve_device(STATE.device), seed=STATE.seed if seed is None else seed,
+                         device=resolve_device(STATE.device), seed=seed_or_global(seed),
                          overwrite=overwrite, progress=not STATE.quiet)
     emit(res, json_out)
 
@@ -104,7 +105,7 @@ def import_audioset_cmd(
     per_class: Optional[int] = typer.Option(None, "--per-class", min=1, help="At most this many clips per class."),
     single_label: bool = typer.Option(False, "--single-label", help="Keep only clips with exactly one class."),
     frames: bool = typer.Option(False, "--frames", help="Also store the per-second embeddings."),
-    seed: Optional[int] = typer.Option(None, "--seed", help="Seed of the --per-class draw (default: global)."),
+    seed: Optional[int] = seed_option("Seed of the --per-class draw (default: global)."),
     no_crc: bool = typer.Option(False, "--no-crc", help="Skip CRC checks (faster; corrupt data goes unnoticed)."),
     overwrite: bool = OverwriteOpt,
     json_out: bool = JsonOpt,
@@ -113,7 +114,7 @@ def import_audioset_cmd(
     from zsltool.extract.audio.audioset_import import import_audioset
 
     res = import_audioset(tfrecords, out, class_index=class_index, classes_path=classes, per_class=per_class,
-                          single_label=single_label, frames=frames, seed=STATE.seed if seed is None else seed,
+                          single_label=single_label, frames=frames, seed=seed_or_global(seed),
                           verify_crc=not no_crc, overwrite=overwrite)
     emit(res, json_out, table=_summary_table)
 

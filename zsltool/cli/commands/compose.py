@@ -7,7 +7,7 @@ from typing import List, Optional
 
 import typer
 
-from zsltool.cli.common import STATE, JsonOpt, OverwriteOpt, emit, kv_table
+from zsltool.cli.common import JsonOpt, OverwriteOpt, emit, kv_table, seed_option, seed_or_global
 
 
 def register(app: typer.Typer) -> None:
@@ -16,7 +16,7 @@ def register(app: typer.Typer) -> None:
         inp: Path = typer.Argument(..., help="Instance-level embedding file."),
         out: Path = typer.Option(..., "--out", "-o", help="Output class-level file."),
         sample: str = typer.Option("mean", "--sample", help="mean (paper) or random (one instance per class)."),
-        seed: Optional[int] = typer.Option(None, "--seed", help="Seed for --sample random (default: the global --seed)."),
+        seed: Optional[int] = seed_option("Seed for --sample random (default: the global --seed)."),
         overwrite: bool = OverwriteOpt,
         json_out: bool = JsonOpt,
     ):
@@ -25,7 +25,7 @@ def register(app: typer.Typer) -> None:
 
         if sample not in SAMPLES:
             raise typer.BadParameter(f"{sample!r} is not one of {', '.join(SAMPLES)}", param_hint="--sample")
-        res = prototypes(inp, out, sample=sample, seed=STATE.seed if seed is None else seed, overwrite=overwrite)
+        res = prototypes(inp, out, sample=sample, seed=seed_or_global(seed), overwrite=overwrite)
         emit(res, json_out, table=lambda r: kv_table(r, title="prototypes"))
 
     @app.command("combine")

@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from zsltool.cli.common import STATE, JsonOpt, OverwriteOpt, emit, info, kv_table, rows_table
+from zsltool.cli.common import JsonOpt, OverwriteOpt, SeedOpt, emit, info, kv_table, rows_table, seed_or_global
 
 
 def _data_table(r: dict):
@@ -49,7 +49,7 @@ def register(app: typer.Typer) -> None:
         out: Path = typer.Option(Path("zsl-demo"), "--out", "-o", help="Folder for the data, features, models, "
                                  "results and plots."),
         small: bool = typer.Option(False, "--small", help="A smaller, faster setting (18 classes, 1-s clips)."),
-        seed: Optional[int] = typer.Option(None, "--seed", help="Random seed (default: the global --seed)."),
+        seed: Optional[int] = SeedOpt,
         data_only: bool = typer.Option(False, "--data-only", help="Only write the dataset (OUT/data): sounds, "
                                        "images, videos, word vectors, class set, splits and manifests."),
         video: Optional[bool] = typer.Option(None, "--video/--no-video", help="Also make MP4 videos (with the "
@@ -63,7 +63,7 @@ def register(app: typer.Typer) -> None:
     ):
         """Run the embedded demo: make described sound classes (a high whistle with fast clicking, a hissing
         low hum, ...), images, videos and word vectors, then classify unseen classes zero-shot."""
-        seed = STATE.seed if seed is None else seed
+        seed = seed_or_global(seed)
         if data_only:
             from zsltool.testing.synth import make_demo_dataset
 

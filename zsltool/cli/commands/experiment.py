@@ -7,7 +7,8 @@ from typing import List, Optional
 import click
 import typer
 
-from zsltool.cli.common import STATE, JsonOpt, OverwriteOpt, emit, info, kv_table, rows_table
+from zsltool.cli.common import (STATE, JsonOpt, OverwriteOpt, emit, info, kv_table, rows_table, seed_option,
+                               seed_or_global)
 
 
 _KINDS = ("confusion", "per-class", "tsne", "cd")
@@ -59,7 +60,7 @@ def register(app: typer.Typer) -> None:
         jobs: int = typer.Option(1, "--jobs", "-j", min=1, help="Trials run in parallel processes."),
         threads: Optional[int] = typer.Option(None, "--threads", min=1, help="torch threads per job "
                                               "(default: cores / jobs)."),
-        seed: Optional[int] = typer.Option(None, "--seed", help="Seed of every trial (default: global --seed)."),
+        seed: Optional[int] = seed_option("Seed of every trial (default: global --seed)."),
         json_out: bool = JsonOpt,
     ):
         """Run a paper protocol end to end (train + evaluate every trial) and print its table."""
@@ -88,7 +89,7 @@ def register(app: typer.Typer) -> None:
                               semantics=_csv_list(semantics),
                               methods=list(method), method_args=margs, epochs=epochs, batch_size=batch_size, lr=lr,
                               optimizer=optimizer, patience=patience, modalities=mods, trials=tr,
-                              seed=STATE.seed if seed is None else seed, jobs=jobs, threads=threads,
+                              seed=seed_or_global(seed), jobs=jobs, threads=threads,
                               calibrate=calibrate, retrieval=not no_retrieval)
         doc = run_experiment(spec)
         info(f"{doc['ran']} trial(s) run, {doc['reused']} reused; wrote {out}/results.json, trials.csv, table.csv")

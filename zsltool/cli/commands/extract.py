@@ -8,7 +8,8 @@ from typing import List, Optional
 
 import typer
 
-from zsltool.cli.common import STATE, DeviceOpt, JsonOpt, OverwriteOpt, ResumeOpt, ShardOpt, emit, kv_table
+from zsltool.cli.common import (STATE, DeviceOpt, JsonOpt, OverwriteOpt, ResumeOpt, SeedOpt, ShardOpt, emit,
+                               kv_table, seed_or_global)
 
 LAYERS = ("logits", "softmax", "penultimate")
 
@@ -82,7 +83,7 @@ def register(app: typer.Typer) -> None:
         augment: bool = typer.Option(True, "--augment/--no-augment", help="Random shift and horizontal flip."),
         workers: int = typer.Option(0, "--workers", min=0, help="DataLoader workers for decoding."),
         device: Optional[str] = DeviceOpt,
-        seed: Optional[int] = typer.Option(None, "--seed", help="Random seed (default: the global --seed)."),
+        seed: Optional[int] = SeedOpt,
         overwrite: bool = OverwriteOpt,
         json_out: bool = JsonOpt,
     ):
@@ -93,7 +94,7 @@ def register(app: typer.Typer) -> None:
         res = pretrain_image(inputs, out, classes_path=classes, split_path=split, trial=trial, model=model,
                              image_size=image_size, epochs=epochs, batch_size=batch_size, lr=lr, augment=augment,
                              workers=workers, device=resolve_device(_device(device)),
-                             seed=STATE.seed if seed is None else seed, overwrite=overwrite,
+                             seed=seed_or_global(seed), overwrite=overwrite,
                              progress=not STATE.quiet)
         emit(res, json_out)
 
@@ -189,7 +190,7 @@ def register(app: typer.Typer) -> None:
         augment: bool = typer.Option(True, "--augment/--no-augment", help="Random start, shift and horizontal "
                                                                           "flip."),
         device: Optional[str] = DeviceOpt,
-        seed: Optional[int] = typer.Option(None, "--seed", help="Random seed (default: the global --seed)."),
+        seed: Optional[int] = SeedOpt,
         overwrite: bool = OverwriteOpt,
         json_out: bool = JsonOpt,
     ):
@@ -201,7 +202,7 @@ def register(app: typer.Typer) -> None:
         res = pretrain_video(inputs, out, classes_path=classes, split_path=split, trial=trial, model=model,
                              frame_size=frame_size, clip_len=clip_len, epochs=epochs, batch_size=batch_size, lr=lr,
                              augment=augment, device=resolve_device(_device(device)),
-                             seed=STATE.seed if seed is None else seed, overwrite=overwrite,
+                             seed=seed_or_global(seed), overwrite=overwrite,
                              progress=not STATE.quiet)
         res.pop("info", None)
         emit(res, json_out)

@@ -7,7 +7,7 @@ from typing import List, Optional
 
 import typer
 
-from zsltool.cli.common import STATE, JsonOpt, OverwriteOpt, emit, info, kv_table, rows_table
+from zsltool.cli.common import JsonOpt, OverwriteOpt, SeedOpt, emit, info, kv_table, rows_table, seed_or_global
 
 
 def _table(r):
@@ -22,7 +22,7 @@ def select_audio(
     classes: Path = typer.Option(..., "--classes", "-c", help="Class-set file from `zsl build-classes`."),
     out: Path = typer.Option(..., "--out", "-o", help="Output clip manifest (.csv)."),
     per_class: int = typer.Option(300, "--per-class", min=1, help="At most this many clips per class."),
-    seed: Optional[int] = typer.Option(None, "--seed", help="Sampling seed (default: the global --seed)."),
+    seed: Optional[int] = SeedOpt,
     single_label: bool = typer.Option(False, "--single-label", help="Keep only clips with exactly one class of the "
                                       "set (AudioSetZSL's rule)."),
     path_template: str = typer.Option("{id}.wav", "--path-template", help="Where the audio files live; fields "
@@ -35,7 +35,7 @@ def select_audio(
     """Select AudioSet clips of the class set (merged MIDs count as their parent) into a clip manifest."""
     from zsltool.classes.select import select_audio as run
 
-    r = run(segments, classes, out, per_class=per_class, seed=STATE.seed if seed is None else seed,
+    r = run(segments, classes, out, per_class=per_class, seed=seed_or_global(seed),
             single_label=single_label, path_template=path_template, trimmed=trimmed, overwrite=overwrite)
     info(f"wrote {r['output']} ({r['selected']} clips)")
     emit(r, json_out, _table)
@@ -46,7 +46,7 @@ def select_images(
     classes: Path = typer.Option(..., "--classes", "-c", help="Class-set file from `zsl build-classes`."),
     out: Path = typer.Option(..., "--out", "-o", help="Output crop manifest (.csv)."),
     per_class: int = typer.Option(1000, "--per-class", min=1, help="At most this many crops per class."),
-    seed: Optional[int] = typer.Option(None, "--seed", help="Sampling seed (default: the global --seed)."),
+    seed: Optional[int] = SeedOpt,
     drop_group_of: bool = typer.Option(False, "--drop-group-of", help="Skip IsGroupOf=1 boxes."),
     drop_depiction: bool = typer.Option(False, "--drop-depiction", help="Skip IsDepiction=1 boxes (drawings...)."),
     path_template: str = typer.Option("{image_id}.jpg", "--path-template", help="Where the images live; fields "
@@ -57,7 +57,7 @@ def select_images(
     """Select Open Images boxes of the class set into a crop manifest (image, box, class)."""
     from zsltool.classes.select import select_images as run
 
-    r = run(annotations, classes, out, per_class=per_class, seed=STATE.seed if seed is None else seed,
+    r = run(annotations, classes, out, per_class=per_class, seed=seed_or_global(seed),
             drop_group_of=drop_group_of, drop_depiction=drop_depiction, path_template=path_template,
             overwrite=overwrite)
     info(f"wrote {r['output']} ({r['selected']} crops)")

@@ -9,7 +9,7 @@ import click
 import typer
 
 from zsltool.classes.presets import SPLIT_PRESETS
-from zsltool.cli.common import STATE, JsonOpt, OverwriteOpt, emit, info, kv_table, rows_table
+from zsltool.cli.common import JsonOpt, OverwriteOpt, SeedOpt, emit, info, kv_table, rows_table, seed_or_global
 
 PROTOCOLS = ["random", "within", "across", "gzsl", "folds"]
 
@@ -44,7 +44,7 @@ def split(
     preset: Optional[str] = typer.Option(None, "--preset", click_type=click.Choice(list(SPLIT_PRESETS)),
                                          help="random: one trial with fixed classes instead of seeded draws; "
                                          "paper-table1 = paper 000's Table I (23/23/23)."),
-    seed: Optional[int] = typer.Option(None, "--seed", help="Random seed (default: the global --seed)."),
+    seed: Optional[int] = SeedOpt,
     category: Optional[str] = typer.Option(None, "--category", help="within: Animal, Musical instrument, Vehicle, "
                                            "... (case-insensitive)."),
     categories: Optional[str] = typer.Option(None, "--categories", help="across: comma-separated categories, "
@@ -62,7 +62,7 @@ def split(
         "trained or tested on) to choose calibrated stacking's beta (default 0: none)."),
     folds: Optional[int] = typer.Option(None, "--folds", min=2, help="folds: number of class folds (default 5)."),
     val_folds: Optional[int] = typer.Option(None, "--val-folds", min=0, help="folds: validation folds per trial "
-                                            "(default 1)."),
+                                            "(default 1; 0 with --folds 2)."),
     overwrite: bool = OverwriteOpt,
     json_out: bool = JsonOpt,
 ):
@@ -77,7 +77,7 @@ def split(
     if protocol == "folds" and folds is None:
         folds = 5
     opts["folds"] = folds
-    result = make_split(classes, protocol, out, seed=STATE.seed if seed is None else seed, overwrite=overwrite,
+    result = make_split(classes, protocol, out, seed=seed_or_global(seed), overwrite=overwrite,
                         **opts)
     info(f"wrote {result['output']} ({len(result['trials'])} trial(s))")
 

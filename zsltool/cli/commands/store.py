@@ -47,7 +47,8 @@ def import_embeddings(
     modality: str = typer.Option("audio", "--modality", help="audio, image, text, video, ..."),
     extractor: str = typer.Option("imported", "--extractor", help="Name of the model that made the features."),
     id_column: str = typer.Option("id", "--id-column", help="Column of the ids CSV that holds the row ids."),
-    labels_column: str = typer.Option("labels", "--labels-column", help="Column of the ids CSV that holds the labels."),
+    labels_column: Optional[str] = typer.Option(None, "--labels-column", help="Column of the ids CSV that holds the "
+                                                "labels (default: 'labels' when there is one, else no labels)."),
     label_sep: str = typer.Option(";", "--label-sep", help="Separator of several labels in one cell."),
     key: Optional[str] = typer.Option(None, "--key", help="Array name inside an .npz file."),
     overwrite: bool = OverwriteOpt,

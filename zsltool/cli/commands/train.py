@@ -9,7 +9,7 @@ from typing import List, Optional
 import click
 import typer
 
-from zsltool.cli.common import STATE, JsonOpt, OverwriteOpt, emit, kv_table
+from zsltool.cli.common import STATE, JsonOpt, OverwriteOpt, SeedOpt, emit, kv_table, seed_or_global
 from zsltool.methods.names import METHOD_NAMES
 from zsltool.train.config import SEMANTICS
 
@@ -65,7 +65,7 @@ def register(app: typer.Typer) -> None:
         momentum: Optional[float] = typer.Option(None, "--momentum", help="SGD momentum."),
         patience: Optional[int] = typer.Option(None, "--patience", min=1,
                                                help="Early stopping: epochs without validation improvement."),
-        seed: Optional[int] = typer.Option(None, "--seed", help="Random seed (default: the global --seed)."),
+        seed: Optional[int] = SeedOpt,
         threads: Optional[int] = typer.Option(None, "--threads", min=1, help="torch CPU threads."),
         log_every: int = typer.Option(10, "--log-every", min=1, help="Progress line every N epochs."),
         overwrite: bool = OverwriteOpt,
@@ -82,7 +82,7 @@ def register(app: typer.Typer) -> None:
                           audio_prototypes=audio_prototypes, semantic_file=semantic_file, trial=trial,
                           method=method, method_args=margs, epochs=epochs, batch_size=batch_size, lr=lr,
                           optimizer=optimizer, weight_decay=weight_decay, momentum=momentum, patience=patience,
-                          seed=STATE.seed if seed is None else seed, device=STATE.device, threads=threads,
+                          seed=seed_or_global(seed), device=STATE.device, threads=threads,
                           overwrite=overwrite, log_every=log_every)
         result = train(cfg)
         emit(result.summary(), json_out, table=_table)
