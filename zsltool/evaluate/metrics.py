@@ -52,11 +52,9 @@ def per_class_accuracy(y_true, y_pred, n_classes: int) -> np.ndarray:
         return np.where(total > 0, correct / np.maximum(total, 1), np.nan)
 
 
-def mean_per_class_accuracy(y_true, y_pred, n_classes: int, classes=None) -> float:
-    """Mean over classes (those with rows; optionally only ``classes``) of the per-class accuracy."""
+def mean_per_class_accuracy(y_true, y_pred, n_classes: int) -> float:
+    """Mean over the classes that have rows of the per-class accuracy."""
     acc = per_class_accuracy(y_true, y_pred, n_classes)
-    if classes is not None:
-        acc = acc[np.asarray(classes, dtype=np.int64)]
     acc = acc[~np.isnan(acc)]
     return float(acc.mean()) if acc.size else float("nan")
 
@@ -164,34 +162,3 @@ def zsl_metrics(scores, y_true) -> dict:
     return {"top1": top1_accuracy(y_true, y_pred),
             "mean_class_acc": mean_per_class_accuracy(y_true, y_pred, scores.shape[1]),
             "per_class": per, "y_pred": y_pred}
-
-
-def combine_modality_scores(score_a, score_v, valid_a, valid_v) -> tuple[np.ndarray, np.ndarray]:
-    """Equal-weight fusion of per-modality scores (negated distances) with the missing-modality fallback.
-
-    Rows with both modalities valid get the mean of the two scores (= the negated mean distance, paper 004's
-    "eq wt"); rows with one valid modality use that one; rows with neither are returned as ``-inf`` and
-    flagged False in the returned mask.
-    """
-    a = np.asarray(score_a, dtype=np.float64)
-    v = np.asarray(score_v, dtype=np.float64)
-    va = np.asarray(valid_a, dtype=bool)
-    vv = np.asarray(valid_v, dtype=bool)
-    out = np.full(a.shape, -np.inf)
-    both = va & vv
-    out[both] = 0.5 * (a[both] + v[both])
-    out[va & ~vv] = a[va & ~vv]
-    out[vv & ~va] = v[vv & ~va]
-    return out, (va | vv)
-
-
-def calibrated_gzsl(val_scores, val_y, test_scores, test_y, seen_mask, betas=None) -> dict:
-    """Choose beta on the validation arrays only, then score the test arrays with it.
-
-    Returns ``{"beta", "beta_curve", "test": GzslResult, "uncalibrated": GzslResult}``. The test arrays
-    are not read until beta is fixed.
-    """
-    beta, curve = search_beta(val_scores, val_y, seen_mask, betas)
-    return {"beta": beta, "beta_curve": curve,
-            "test": gzsl_metrics(test_scores, test_y, seen_mask, beta=beta),
-            "uncalibrated": gzsl_metrics(test_scores, test_y, seen_mask, beta=0.0)}
