@@ -115,17 +115,33 @@ def gzsl_metrics(scores, y_true, seen_mask, beta: float = 0.0) -> GzslResult:
                       per_class=acc, y_pred=y_pred)
 
 
-def beta_grid(scores: np.ndarray, seen_mask, n: int = 41) -> np.ndarray:
-    """Candidate betas spanning the score range the seen/unseen gap can take (symmetric around 0)."""
+def beta_candidates(scores: np.ndarray, seen_mask) -> np.ndarray:
+    """Every beta that can change a validation prediction, from the validation rows themselves.
+
+    Row i predicts a seen class exactly while its gap g_i = best seen score - best unseen score exceeds beta,
+    so the predictions (and S, U, HM) are constant between neighbouring sorted gaps. The candidates are the
+    midpoints between neighbouring distinct gaps, one point below the smallest and one above the largest gap
+    (every row seen / every row unseen), and 0 (no calibration).
+    """
     scores = np.asarray(scores, dtype=np.float64)
-    finite = scores[np.isfinite(scores)]
-    span = float(finite.max() - finite.min()) if finite.size else 1.0
-    span = span if span > 0 else 1.0
-    return np.linspace(-span, span, n)
+    seen_mask = np.asarray(seen_mask, dtype=bool)
+    if scores.shape[0] == 0 or seen_mask.all() or not seen_mask.any():
+        return np.zeros(1)
+    with np.errstate(invalid="ignore"):
+        gaps = scores[:, seen_mask].max(axis=1) - scores[:, ~seen_mask].max(axis=1)
+    gaps = np.unique(gaps[np.isfinite(gaps)])
+    if gaps.size == 0:
+        return np.zeros(1)
+    margin = max(1.0, float(gaps[-1] - gaps[0]))
+    mids = (gaps[:-1] + gaps[1:]) / 2.0
+    return np.unique(np.concatenate([[0.0, gaps[0] - margin, gaps[-1] + margin], mids]))
 
 
 def search_beta(val_scores, val_y, seen_mask, betas=None) -> tuple[float, list[dict]]:
     """Choose beta maximising HM on validation rows (ties: the beta closest to 0, then the smaller).
+
+    Without ``betas`` every distinct validation outcome is tried (:func:`beta_candidates`), so the chosen beta
+    is the exact optimum on validation.
 
     ``val_scores``/``val_y`` must contain rows of seen *and* unseen candidate classes, otherwise HM is
     undefined and a ZslError says so. Returns ``(beta, curve)`` where ``curve`` lists S/U/HM per beta.
@@ -141,7 +157,7 @@ def search_beta(val_scores, val_y, seen_mask, betas=None) -> tuple[float, list[d
         raise ZslError("choosing beta needs validation rows of both seen and unseen classes",
                        hint="give a fixed --beta, or make the split with `zsl split --protocol gzsl "
                             "--unseen-val-fraction 0.2` so that unseen classes have validation rows")
-    betas = beta_grid(val_scores, seen_mask) if betas is None else np.asarray(betas, dtype=np.float64)
+    betas = beta_candidates(val_scores, seen_mask) if betas is None else np.asarray(betas, dtype=np.float64)
     curve = []
     best, best_key = 0.0, None
     for b in betas:
