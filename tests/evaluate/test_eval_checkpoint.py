@@ -181,6 +181,29 @@ def test_cli_errors(zsl, tmp_path, cli):
     assert res.exit_code == 1 and "trial 3 does not exist" in res.stderr
 
 
+def test_non_finite_beta_is_refused(zsl, gzsl, cli):
+    # was: --beta nan predicted class 0 for every row (argmax of NaN); --beta inf every row unseen, silently
+    syn, ck, split, trial = gzsl
+    for bad in ("nan", "inf", "-inf"):
+        res = cli("evaluate", ck, "--beta", bad)
+        assert res.exit_code == 2 and "beta must be a finite number" in res.stderr, res.stderr
+        with pytest.raises(ZslError, match="beta must be a finite number"):
+            evaluate_checkpoint(ck, beta=float(bad))
+    with pytest.raises(ZslError, match="beta must be a finite number"):
+        M.gzsl_metrics(np.zeros((2, 2)), [0, 1], [True, False], beta=float("nan"))
+
+
+def test_beta_or_calibrate_on_a_zsl_trial_warns(zsl, cli):
+    syn, ck = zsl
+    plain = cli("evaluate", ck, "--json")
+    assert plain.exit_code == 0 and "ignored" not in plain.stderr
+    for opt in (["--beta", "0.5"], ["--calibrate"]):
+        res = cli("evaluate", ck, *opt, "--json")
+        assert res.exit_code == 0, res.stderr
+        assert f"{opt[0]} applies to GZSL only and is ignored" in res.stderr
+        assert res.json()["metrics"] == plain.json()["metrics"]
+
+
 def test_gzsl_calibration_on_unseen_validation_instances(tmp_path):
     """A gzsl split made with --unseen-val-fraction keeps some unseen instances apart: beta is chosen on them
     (with the seen validation rows), and they are never test rows."""

@@ -151,7 +151,8 @@ def run_unit(unit: dict) -> dict:
     by_mod, retr, docs = {}, {}, {}
     mods = unit["eval"]["modalities"] if unit["task"] == "gzsl" else ["both"]
     for mod in mods:
-        d = evaluate_checkpoint(ckpt, modality=mod, calibrate=unit["eval"]["calibrate"], seed=unit["train"]["seed"])
+        d = evaluate_checkpoint(ckpt, modality=mod, calibrate=unit["eval"]["calibrate"] and unit["task"] == "gzsl",
+                                seed=unit["train"]["seed"])
         docs[mod] = d
         by_mod[mod] = d["metrics"]
         if unit["task"] == "gzsl" and unit["eval"]["retrieval"]:

@@ -77,7 +77,9 @@ def harmonic_mean(s: float, u: float) -> float:
 
 
 def calibrated_stacking(scores: np.ndarray, seen_mask, beta: float) -> np.ndarray:
-    """Scores with ``beta`` subtracted from every seen class's column."""
+    """Scores with ``beta`` subtracted from every seen class's column (``beta`` must be finite)."""
+    if not np.isfinite(beta):
+        raise ZslError(f"beta must be a finite number, got {beta}", hint="give --beta a number such as 0.5")
     scores = np.asarray(scores, dtype=np.float64)
     seen_mask = np.asarray(seen_mask, dtype=bool)
     if seen_mask.shape != (scores.shape[1],):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 from typing import Optional
 
@@ -60,6 +61,8 @@ def register(app: typer.Typer) -> None:
         """Evaluate a checkpoint: ZSL top-1 / mean per-class accuracy, or GZSL S, U, HM."""
         from zsltool.evaluate.evaluate import evaluate_checkpoint
 
+        if beta is not None and not math.isfinite(beta):
+            raise typer.BadParameter(f"beta must be a finite number, got {beta}", param_hint="--beta")
         if beta is not None and calibrate:
             raise typer.BadParameter("give either --beta or --calibrate, not both", param_hint="--beta")
         if out:
