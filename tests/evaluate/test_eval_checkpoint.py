@@ -160,13 +160,24 @@ def test_cli_evaluate_writes_results_and_csv(zsl, tmp_path, cli):
     assert "results" in res.stdout
 
 
-def test_cli_retrieve_json_lines(gzsl, cli):
+def test_cli_retrieve_json_is_one_document(gzsl, cli, tmp_path):
+    # was: --json printed one JSON object per line and the metrics only on stderr
     syn, ck, split, trial = gzsl
-    res = cli("retrieve", ck, "--top", "2", "--json")
+    res = cli("retrieve", ck, "--top", "2", "--json", "--out", tmp_path / "r.json")
+    assert res.exit_code == 0, res.stderr
+    doc = json.loads(res.stdout)
+    assert doc["task"] == "retrieval" and doc["metrics"] == load_results(tmp_path / "r.json")["metrics"]
+    assert {"mAP", "S", "U", "HM"} <= set(doc["metrics"])
+    assert len(doc["per_class"]) == len(doc["ranked"]) == len(trial.seen) + len(trial.unseen)
+    assert all(len(x["ranked"]) == 2 for x in doc["ranked"])
+    # --jsonl keeps the per-class lines
+    res = cli("retrieve", ck, "--top", "2", "--jsonl")
     assert res.exit_code == 0, res.stderr
     lines = [json.loads(x) for x in res.stdout.splitlines()]
     assert len(lines) == len(trial.seen) + len(trial.unseen)
     assert all(len(x["ids"]) == 2 for x in lines)
+    assert [x["ap"] for x in lines] == [x["ap"] for x in doc["per_class"]]
+    assert cli("retrieve", ck, "--json", "--jsonl").exit_code == 2
 
 
 def test_cli_errors(zsl, tmp_path, cli):
