@@ -10,14 +10,16 @@
 #   ZSL="python -m zsltool" examples/demo.sh   # without an installed `zsl`
 #
 # Files it writes (all under OUT):
-#   data/      classes.json classes.csv descriptions.csv words.bin split.json split_gzsl.json unseen.txt
+#   data/      classes.json classes.csv descriptions.csv words.bin split.json unseen.txt
 #              audio.csv images.csv video.csv audio/*.wav images/*.png video/*.mp4 dataset.json
+#   split-gzsl.json                the GZSL split (paper 004), made before the audio network is trained
+#   audio-pretrain.csv             the clips the audio network may learn from (no GZSL val/test clip)
 #   audio-net.pth, image-net.pth   the audio and image networks, trained on the training classes only
 #   features/  audio.h5 image.h5 (instance level); text.h5 audio-prototypes.h5 image-prototypes.h5
 #              hybrid.h5 (class level)
 #   models/    projection.pt        results/   zsl.json retrieval.json table3/ (results.json, table.csv)
 #   plots/     tsne.png confusion.png per-class.png
-#   split-gzsl.json, video-net.pth, features/video.h5, results/av/ (paper 004: audio-visual GZSL, Tables 1-2)
+#   video-net.pth, features/video.h5, results/av/ (paper 004: audio-visual GZSL, Tables 1-2)
 set -euo pipefail
 
 OUT=${1:-zsl-demo-steps}
@@ -48,15 +50,33 @@ $ZSL inspect "$D/split.json"
 $ZSL build-classes --from-list "$D/classes.csv" --name-column name --id-column id \
     --out "$OUT/classes.json" --overwrite
 
-# 3. Train the audio network from scratch on the training classes only (paper 000's recommendation),
-#    then embed every clip with it.
-$ZSL --seed "$SEED" pretrain-audio "$D/audio.csv" --classes "$OUT/classes.json" --split "$D/split.json" \
+# 3. The GZSL split of step 10 (paper 004), made now because the one audio network serves both parts: seen =
+#    the training + validation classes above, unseen = the test classes (data/unseen.txt); the seen classes'
+#    clips 60/20/20 into train / val / test-seen, 20 % of each unseen class's clips into val_unseen (only for
+#    choosing calibrated stacking's beta).
+$ZSL --seed "$SEED" split "$OUT/classes.json" --protocol gzsl --instances "$D/audio.csv" --unseen "$D/unseen.txt" \
+    --unseen-val-fraction 0.2 --out "$OUT/split-gzsl.json" --overwrite
+
+# 4. Train the audio network from scratch on the training classes only (paper 000's recommendation), and
+#    only on their clips that the GZSL split does not keep for validation or testing (the manifest without
+#    the GZSL val / test_seen / val_unseen clips), then embed every clip with it.
+python3 - "$D/audio.csv" "$OUT/split-gzsl.json" "$OUT/audio-pretrain.csv" <<'PY'
+import csv, json, sys
+src, split, dst = sys.argv[1:]
+inst = json.load(open(split))["trials"][0]["instances"]
+held = {i for k in ("val", "test_seen", "val_unseen") for i in inst.get(k, [])}
+with open(src, newline="") as f, open(dst, "w", newline="") as g:
+    rows = csv.DictReader(f)
+    w = csv.DictWriter(g, fieldnames=rows.fieldnames, lineterminator="\n"); w.writeheader()
+    w.writerows(r for r in rows if r["id"] not in held)
+PY
+$ZSL --seed "$SEED" pretrain-audio "$OUT/audio-pretrain.csv" --classes "$OUT/classes.json" --split "$D/split.json" \
     --trial 0 --width 0.125 --lr 1e-3 --epochs "$EPOCHS" --max-seconds "$MAXSEC" --workers 0 \
     --out "$OUT/audio-net.pth" --overwrite
 $ZSL extract-audio "$D/audio.csv" --classes "$OUT/classes.json" --weights "$OUT/audio-net.pth" \
     --max-seconds "$MAXSEC" --workers 0 --out "$OUT/features/audio.h5" --overwrite
 
-# 4. The same for pictures: a small CNN trained from scratch on the training classes' pictures only
+# 5. The same for pictures: a small CNN trained from scratch on the training classes' pictures only
 #    (no pretrained image weights offline), then every class's pictures embedded (128-d penultimate layer).
 $ZSL --seed "$SEED" pretrain-image "$D/images.csv" --classes "$OUT/classes.json" --split "$D/split.json" \
     --trial 0 --model smallcnn --image-size 64 --epochs "$IEPOCHS" --batch-size "$IBATCH" --lr 3e-3 \
@@ -64,7 +84,7 @@ $ZSL --seed "$SEED" pretrain-image "$D/images.csv" --classes "$OUT/classes.json"
 $ZSL extract-image "$D/images.csv" --classes "$OUT/classes.json" --model smallcnn --weights "$OUT/image-net.pth" \
     --image-size 64 --layer penultimate --device cpu --out "$OUT/features/image.h5" --overwrite
 
-# 5. Class embeddings: word vectors of the labels (multi-word labels averaged over their words), the
+# 6. Class embeddings: word vectors of the labels (multi-word labels averaged over their words), the
 #    pictures' mean per class, hybrid = image || text (each part L2-normalised), and the "semantic audio"
 #    upper bound (mean audio embedding per class).
 $ZSL extract-text --classes "$OUT/classes.json" --vectors "$D/words.bin" --out "$OUT/features/text.h5" --overwrite
@@ -73,7 +93,7 @@ $ZSL combine "$OUT/features/image-prototypes.h5" "$OUT/features/text.h5" --l2 \
     --out "$OUT/features/hybrid.h5" --overwrite
 $ZSL prototypes "$OUT/features/audio.h5" --out "$OUT/features/audio-prototypes.h5" --overwrite
 
-# 6. Train the projection model (paper 000) on the training classes with word vectors, selecting the epoch
+# 7. Train the projection model (paper 000) on the training classes with word vectors, selecting the epoch
 #    on the validation classes; evaluate on the unseen test classes; retrieve clips per class text.
 $ZSL --seed "$SEED" train --audio "$OUT/features/audio.h5" --text "$OUT/features/text.h5" \
     --split "$D/split.json" --trial 0 --method projection --optimizer adam --lr 1e-3 --epochs 100 \
@@ -83,26 +103,22 @@ $ZSL evaluate "$OUT/models/projection.pt" --audio "$OUT/features/audio.h5" --spl
 $ZSL retrieve "$OUT/models/projection.pt" --audio "$OUT/features/audio.h5" --split "$D/split.json" --trial 0 \
     --out "$OUT/results/retrieval.json" --overwrite
 
-# 7. Figures: t-SNE of the test clips in the learned space with the class texts as stars, confusion
+# 8. Figures: t-SNE of the test clips in the learned space with the class texts as stars, confusion
 #    matrix (from the checkpoint), per-class accuracy (from the results file).
 $ZSL plot "$OUT/models/projection.pt" --audio "$OUT/features/audio.h5" --split "$D/split.json" --trial 0 \
     --out "$OUT/plots" --overwrite
 $ZSL plot per-class "$OUT/results/zsl.json" --out "$OUT/plots/per-class.png" --overwrite
 
-# 8. Paper 000 Table III: every class-embedding source (audio, image, text, hybrid) in one experiment.
+# 9. Paper 000 Table III: every class-embedding source (audio, image, text, hybrid) in one experiment.
 $ZSL --seed "$SEED" experiment --audio "$OUT/features/audio.h5" --split "$D/split.json" --method projection \
     --audio-prototypes "$OUT/features/audio-prototypes.h5" --image "$OUT/features/image-prototypes.h5" \
     --text "$OUT/features/text.h5" --hybrid "$OUT/features/hybrid.h5" --optimizer adam --lr 1e-3 --epochs 100 \
     --threads "$THREADS" --out "$OUT/results/table3"
 
-# 9. Paper 004: audio-visual generalized zero-shot learning. The GZSL split: seen = the training + validation
-#    classes above, unseen = the test classes (data/unseen.txt); the seen classes' clips 60/20/20 into train /
-#    val / test-seen, 20 % of each unseen class's clips into val_unseen (only for choosing calibrated
-#    stacking's beta). A small 3-D CNN is trained from scratch on the seen classes' training videos only and
-#    embeds every video; AVGZSLNet and CJME learn from audio + video + word vectors and are tested on audio,
-#    video and both (S, U, HM; retrieval mAP), with the audio-only baseline on audio.
-$ZSL --seed "$SEED" split "$OUT/classes.json" --protocol gzsl --instances "$D/audio.csv" --unseen "$D/unseen.txt" \
-    --unseen-val-fraction 0.2 --out "$OUT/split-gzsl.json" --overwrite
+# 10. Paper 004: audio-visual generalized zero-shot learning on the GZSL split of step 3. A small 3-D CNN is
+#    trained from scratch on the seen classes' training videos only and embeds every video; AVGZSLNet and
+#    CJME learn from audio + video + word vectors and are tested on audio, video and both (S, U, HM;
+#    retrieval mAP), with the audio-only baseline on audio.
 $ZSL --seed "$SEED" pretrain-video "$D/video.csv" --classes "$OUT/classes.json" --split "$OUT/split-gzsl.json" \
     --model small3d --frame-size 32 --clip-len 16 --epochs "$VEPOCHS" --batch-size "$VBATCH" --lr 3e-3 \
     --device cpu --out "$OUT/video-net.pth" --overwrite

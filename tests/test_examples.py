@@ -143,3 +143,31 @@ def test_the_checker_catches_stale_calls():
     assert problems == ["zsl evaluate: unknown option --no-such-option",
                         "zsl compare --by: 'trial' is not one of ['method', 'semantic', 'file']",
                         "unknown command 'frobnicate'"]
+
+
+def test_audiosetzsl_gzsl_tests_each_method_on_its_own_modalities():
+    """examples/audiosetzsl_gzsl.sh evaluates each method only on modalities the method can score (it used to
+    run `evaluate --modality video` on audio-only, which stopped the script under set -e), calibrates beta on
+    a split with unseen validation clips, and evaluates the attention model too."""
+    if shutil.which("bash") is None:
+        pytest.skip("bash is not installed")
+    torch = pytest.importorskip("torch")
+    from zsltool.methods.base import get_method
+
+    script = REPO / "examples" / "audiosetzsl_gzsl.sh"
+    text = script.read_text(encoding="utf-8")
+    func = re.search(r"^modalities\(\) \{.*?esac; \}$", text, re.S | re.M).group(0)
+    methods = re.search(r"^for m in ([^;]+); do$", text, re.M).group(1).split()
+    assert "avgzslnet-attn" in methods
+    for m in methods:
+        mods = subprocess.run(["bash", "-c", f"{func}\nmodalities {m}"], capture_output=True, text=True,
+                              check=True).stdout.split()
+        assert mods, m
+        model = get_method("avgzslnet" if m == "avgzslnet-attn" else m)(audio_dim=4, video_dim=5, semantic_dim=3)
+        for mod in mods:  # raises if the method cannot score this modality
+            s = model.scores(torch.randn(2, 3), audio=torch.randn(6, 4), video=torch.randn(6, 5), modality=mod)
+            assert tuple(s.shape) == (6, 2), (m, mod)
+    calls = zsl_calls(text)
+    split = [c for c in calls if "split" in c and "gzsl" in c]
+    assert split and all("--unseen-val-fraction" in c for c in split)
+    assert all("--calibrate" in c for c in calls if "evaluate" in c)

@@ -4,7 +4,9 @@ The same library functions as the subcommands, in the order ``examples/demo.sh``
 
 1. make the data (``zsltool.testing.synth``) and the class set from its class list (``build-classes``);
 2. audio network trained from scratch on the training classes' clips (``pretrain-audio``), clip embeddings
-   (``extract-audio``);
+   (``extract-audio``); the GZSL split of the AV part is made first (``split --protocol gzsl``) and the audio
+   network trains only on the training classes' clips that the GZSL split also puts in ``instances.train``,
+   so that no clip it learned from is a GZSL validation or test clip;
 3. image network trained from scratch on the training classes' pictures (``pretrain-image``), picture
    embeddings of every class (``extract-image``) and their class means (``prototypes``);
 4. word vectors of the labels (``extract-text``), audio prototypes (``prototypes``, the upper bound) and
@@ -116,6 +118,7 @@ def run_demo(out_dir: str | os.PathLike = "zsl-demo", *, seed: int = 0, small: b
 
     from zsltool.classes.build import build_classes
     from zsltool.compose import combine, prototypes
+    from zsltool.demo_av import make_gzsl_split
     from zsltool.evaluate.experiment import build_tables, summary_metrics
     from zsltool.evaluate.results import csv_text, make_manifest, results_doc, write_results
     from zsltool.evaluate.tables import table_rows, table_title
@@ -153,11 +156,13 @@ def run_demo(out_dir: str | os.PathLike = "zsl-demo", *, seed: int = 0, small: b
     t = _step(f"build-classes: {cs['n_classes']} classes", t)
 
     f = {"data": str(ds.root), "classes": str(classes_json), "split": str(ds.split)}
+    only_ids = make_gzsl_split(out, ds, f, seed)  # before pretrain-audio: its held-out clips stay unseen
+    t = _step(f"split --protocol gzsl: {len(only_ids)} training-class clips left for the audio network", t)
     net = out / "models" / "audio-net.pth"
     duration = ds.settings.duration
     pre = pretrain_audio(ds.audio_manifest, net, classes_path=classes_json, split_path=ds.split, trial=0,
                          epochs=cfg["pretrain_epochs"], lr=cfg["pretrain_lr"], width=cfg["width"], batch_size=8,
-                         max_seconds=duration, seed=seed, overwrite=True, progress=progress)
+                         max_seconds=duration, seed=seed, overwrite=True, progress=progress, only_ids=only_ids)
     t = _step(f"pretrain-audio on {pre['clips']} clips of the {pre['classes']} training classes "
               f"(train top-1 {pre['final_train_top1']:.2f})", t)
     f["audio embeddings"] = out / "features" / "audio.h5"
@@ -217,10 +222,11 @@ def run_demo(out_dir: str | os.PathLike = "zsl-demo", *, seed: int = 0, small: b
     files = {k: str(v) for k, v in f.items()}
     config = {"small": small, "video": video, "av": av, **cfg, "threads": threads,
               **(av_part["settings"] if av_part else {})}
-    inputs = [classes_json, ds.split] + [f[k] for k in ("audio embeddings", "image embeddings", "text embeddings",
-                                                        "audio prototypes", "image prototypes", "hybrid embeddings")]
+    inputs = [classes_json, ds.split, f["gzsl split"]] + [
+        f[k] for k in ("audio embeddings", "image embeddings", "text embeddings", "audio prototypes",
+                       "image prototypes", "hybrid embeddings")]
     if av_part is not None:
-        inputs += [f["gzsl split"], f["video embeddings"]]
+        inputs += [f["video embeddings"]]
     doc = results_doc("experiment", make_manifest(config, inputs, seed), summary_metrics(tables), tables=tables,
                       trials=records + (av_part["records"] if av_part else []), demo={
                           "n_test": len(ds.test), "test_classes": ds.test, "chance": ds.chance_test,

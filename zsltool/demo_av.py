@@ -13,8 +13,10 @@ The same library functions as the subcommands, in the order ``examples/demo.sh``
    ``audio-only`` baseline (audio test only);
 4. paper 004's Table 1 (S, U, HM of mean class accuracy) and Table 2 (retrieval mAP) layouts.
 
-The audio embeddings are the Table III part's (``features/audio.h5``: its audio network was trained on the
-training classes' clips, which are seen classes here; no unseen class ever shaped it).
+The audio embeddings are the Table III part's (``features/audio.h5``). ``zsl demo`` makes the GZSL split
+(step 1, :func:`make_gzsl_split`) before it trains the audio network, and trains that network only on the
+Table III training classes' clips that are in the GZSL ``instances.train``: no clip it learned from is a GZSL
+validation, test-seen or val-unseen clip, and no unseen class ever shaped it.
 """
 
 from __future__ import annotations
@@ -25,11 +27,12 @@ from pathlib import Path
 
 log = logging.getLogger("zsltool.demo")
 
+UNSEEN_VAL_FRACTION = 0.2  # share of each unseen class's clips kept for choosing beta (val_unseen)
 AV_SETTINGS = {
     False: {"video_model": "small3d", "frame_size": 32, "clip_len": 16, "video_epochs": 20, "video_batch": 16,
-            "video_lr": 3e-3, "unseen_val_fraction": 0.2},
+            "video_lr": 3e-3, "unseen_val_fraction": UNSEEN_VAL_FRACTION},
     True: {"video_model": "small3d", "frame_size": 32, "clip_len": 16, "video_epochs": 20, "video_batch": 8,
-           "video_lr": 3e-3, "unseen_val_fraction": 0.2},
+           "video_lr": 3e-3, "unseen_val_fraction": UNSEEN_VAL_FRACTION},
 }
 AV_METHODS = ("avgzslnet", "cjme")  # audio + video models, tested on audio, video and both
 AV_MODALITIES = ("audio", "video", "both")
@@ -58,10 +61,26 @@ def retrieval_chance(split_path, audio_file) -> dict:
     return {"S": s, "U": u, "HM": 2 * s * u / (s + u) if s + u else 0.0, "n_instances": len(pool)}
 
 
+def make_gzsl_split(out: Path, ds, f: dict, seed: int) -> set[str]:
+    """Write the GZSL split (``f["gzsl split"]``); return the clip ids the audio network may train on: the Table
+    III training classes' clips minus the GZSL split's val, test_seen and val_unseen clips."""
+    from zsltool.classes.manifest import read_clip_manifest
+    from zsltool.classes.protocols import make_split
+    from zsltool.classes.splits import load_split
+
+    f["gzsl split"] = out / "split-gzsl.json"
+    make_split(f["classes"], "gzsl", f["gzsl split"], seed=seed, overwrite=True, instances=ds.audio_manifest,
+               unseen=ds.root / "unseen.txt", unseen_val_fraction=UNSEEN_VAL_FRACTION)
+    inst = load_split(f["gzsl split"]).trial(0).instances
+    held = {i for k in ("val", "test_seen", "val_unseen") for i in inst.get(k) or []}
+    train = set(ds.train)
+    return {r["id"] for r in read_clip_manifest(ds.audio_manifest)
+            if r["labels"] and set(r["labels"]) <= train and r["id"] not in held}
+
+
 def run_av(out: Path, ds, f: dict, seed: int, threads: int, small: bool, progress: bool,
            video_epochs: int | None = None, av_epochs: int | None = None) -> dict:
     """Run the AV GZSL part under ``out``; adds its files to ``f``; returns records, tables, rows and chance."""
-    from zsltool.classes.protocols import make_split
     from zsltool.evaluate.experiment import ExperimentSpec, build_tables, run_experiment
     from zsltool.extract.video import extract_video
     from zsltool.extract.video_pretrain import pretrain_video
@@ -70,9 +89,8 @@ def run_av(out: Path, ds, f: dict, seed: int, threads: int, small: bool, progres
     if video_epochs is not None:
         cfg["video_epochs"] = int(video_epochs)
     t = time.perf_counter()
-    f["gzsl split"] = out / "split-gzsl.json"
-    make_split(f["classes"], "gzsl", f["gzsl split"], seed=seed, overwrite=True, instances=ds.audio_manifest,
-               unseen=ds.root / "unseen.txt", unseen_val_fraction=cfg["unseen_val_fraction"])
+    if "gzsl split" not in f:
+        make_gzsl_split(out, ds, f, seed)
     f["video network"] = out / "models" / "video-net.pth"
     vpre = pretrain_video([ds.video_manifest], f["video network"], classes_path=f["classes"],
                           split_path=f["gzsl split"], model=cfg["video_model"], frame_size=cfg["frame_size"],

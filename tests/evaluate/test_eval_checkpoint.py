@@ -160,13 +160,24 @@ def test_cli_evaluate_writes_results_and_csv(zsl, tmp_path, cli):
     assert "results" in res.stdout
 
 
-def test_cli_retrieve_json_lines(gzsl, cli):
+def test_cli_retrieve_json_is_one_document(gzsl, cli, tmp_path):
+    # was: --json printed one JSON object per line and the metrics only on stderr
     syn, ck, split, trial = gzsl
-    res = cli("retrieve", ck, "--top", "2", "--json")
+    res = cli("retrieve", ck, "--top", "2", "--json", "--out", tmp_path / "r.json")
+    assert res.exit_code == 0, res.stderr
+    doc = json.loads(res.stdout)
+    assert doc["task"] == "retrieval" and doc["metrics"] == load_results(tmp_path / "r.json")["metrics"]
+    assert {"mAP", "S", "U", "HM"} <= set(doc["metrics"])
+    assert len(doc["per_class"]) == len(doc["ranked"]) == len(trial.seen) + len(trial.unseen)
+    assert all(len(x["ranked"]) == 2 for x in doc["ranked"])
+    # --jsonl keeps the per-class lines
+    res = cli("retrieve", ck, "--top", "2", "--jsonl")
     assert res.exit_code == 0, res.stderr
     lines = [json.loads(x) for x in res.stdout.splitlines()]
     assert len(lines) == len(trial.seen) + len(trial.unseen)
     assert all(len(x["ids"]) == 2 for x in lines)
+    assert [x["ap"] for x in lines] == [x["ap"] for x in doc["per_class"]]
+    assert cli("retrieve", ck, "--json", "--jsonl").exit_code == 2
 
 
 def test_cli_errors(zsl, tmp_path, cli):
@@ -179,6 +190,29 @@ def test_cli_errors(zsl, tmp_path, cli):
     assert res.exit_code == 2
     res = cli("evaluate", ck, "--trial", "3")
     assert res.exit_code == 1 and "trial 3 does not exist" in res.stderr
+
+
+def test_non_finite_beta_is_refused(zsl, gzsl, cli):
+    # was: --beta nan predicted class 0 for every row (argmax of NaN); --beta inf every row unseen, silently
+    syn, ck, split, trial = gzsl
+    for bad in ("nan", "inf", "-inf"):
+        res = cli("evaluate", ck, "--beta", bad)
+        assert res.exit_code == 2 and "beta must be a finite number" in res.stderr, res.stderr
+        with pytest.raises(ZslError, match="beta must be a finite number"):
+            evaluate_checkpoint(ck, beta=float(bad))
+    with pytest.raises(ZslError, match="beta must be a finite number"):
+        M.gzsl_metrics(np.zeros((2, 2)), [0, 1], [True, False], beta=float("nan"))
+
+
+def test_beta_or_calibrate_on_a_zsl_trial_warns(zsl, cli):
+    syn, ck = zsl
+    plain = cli("evaluate", ck, "--json")
+    assert plain.exit_code == 0 and "ignored" not in plain.stderr
+    for opt in (["--beta", "0.5"], ["--calibrate"]):
+        res = cli("evaluate", ck, *opt, "--json")
+        assert res.exit_code == 0, res.stderr
+        assert f"{opt[0]} applies to GZSL only and is ignored" in res.stderr
+        assert res.json()["metrics"] == plain.json()["metrics"]
 
 
 def test_gzsl_calibration_on_unseen_validation_instances(tmp_path):

@@ -140,6 +140,43 @@ def test_cli_experiment_errors(data, tmp_path, cli):
     assert res.exit_code == 2
 
 
+def test_cli_experiment_arg_for_a_method_not_run(data, tmp_path, cli):
+    # was: silently dropped
+    syn, d = data
+    res = cli("experiment", "--audio", syn.audio, "--split", d / "random.json", "--text", syn.text,
+              "--method", "projection", "--arg", "eszsl:alpha=1", "--out", tmp_path / "x")
+    text = " ".join(res.stderr.replace("│", " ").split())
+    assert res.exit_code == 2 and "names method 'eszsl', which is not among --method (projection)" in text
+    assert not (tmp_path / "x").exists()
+
+
+def test_experiment_runs_on_the_global_device(data, tmp_path, cli, monkeypatch):
+    """zsl --device reaches every trial's training and evaluation (was: hard-coded cpu), outside the config
+    hash, so a finished trial is reused whatever the device."""
+    import zsltool.evaluate.experiment as E
+
+    syn, d = data
+    units = {dev: plan(spec(syn, d, tmp_path, device=dev)) for dev in ("cpu", "cuda")}
+    assert [u["device"] for u in units["cuda"]] == ["cuda"] * len(units["cuda"])
+    assert [u["config_hash"] for u in units["cpu"]] == [u["config_hash"] for u in units["cuda"]]
+    seen = {}
+
+    def fake_train(cfg):
+        seen["train"] = cfg.device
+        raise RuntimeError("stop")
+
+    monkeypatch.setattr("zsltool.train.loop.train", fake_train)
+    with pytest.raises(RuntimeError, match="stop"):
+        E.run_unit(units["cuda"][0])
+    assert seen["train"] == "cuda"
+    got = {}
+    monkeypatch.setattr(E, "run_experiment", lambda s: got.setdefault("spec", s) and (_ for _ in ()).throw(
+        RuntimeError("stop")))
+    cli("--device", "cuda", "experiment", "--audio", syn.audio, "--split", d / "random.json", "--text", syn.text,
+        "--out", tmp_path / "y")
+    assert got["spec"].device == "cuda"
+
+
 def test_cli_plot_auto_from_checkpoint_into_folder(data, ran, tmp_path, cli):
     doc, out = ran
     from PIL import Image

@@ -65,25 +65,22 @@ def test_beta_search_on_validation_changes_test_hm():
     # HM on validation: 0, 2/3, 1, 1, 2/3 -> best 1 at 0.6 and 0.9; the tie goes to the beta closest to 0
     assert [round(c["HM"], 4) for c in curve] == [0.0, 0.6667, 1.0, 1.0, 0.6667]
     assert beta == 0.6
-    res = M.calibrated_gzsl(VAL_SCORES, VAL_Y, TEST_SCORES, TEST_Y, SEEN, BETAS)
-    assert res["beta"] == 0.6
-    assert (res["uncalibrated"].S, res["uncalibrated"].U, res["uncalibrated"].HM) == (1.0, 0.0, 0.0)
-    assert (res["test"].S, res["test"].U, res["test"].HM) == (1.0, 1.0, 1.0)
+    raw, test = (M.gzsl_metrics(TEST_SCORES, TEST_Y, SEEN, beta=b) for b in (0.0, beta))
+    assert (raw.S, raw.U, raw.HM) == (1.0, 0.0, 0.0)
+    assert (test.S, test.U, test.HM) == (1.0, 1.0, 1.0)
 
 
 def test_beta_never_depends_on_test_data():
-    rng = np.random.default_rng(0)
-    base = M.calibrated_gzsl(VAL_SCORES, VAL_Y, TEST_SCORES, TEST_Y, SEEN, BETAS)["beta"]
-    for _ in range(5):
-        t_scores = rng.normal(size=(7, 4)) * 5
-        t_y = rng.integers(0, 4, size=7)
-        res = M.calibrated_gzsl(VAL_SCORES, VAL_Y, t_scores, t_y, SEEN, BETAS)
-        assert res["beta"] == base
-    # but changing the validation data does change beta
+    """search_beta sees validation arrays only; the evaluation path (evaluate_loaded) is checked end to end in
+    test_eval_checkpoint.py::test_gzsl_beta_chosen_on_validation_only."""
+    base = M.search_beta(VAL_SCORES, VAL_Y, SEEN)[0]
+    assert base == pytest.approx(0.75)   # midway between the gaps 0.5 and 1.0: every validation row right
+    # changing the validation data does change beta
     other = VAL_SCORES.copy()
     other[2, 2] = 0.95   # y=2 now needs only beta > 0.05; y=0 still needs beta < 1.5
     other[3, 3] = 0.95
     assert M.search_beta(other, VAL_Y, SEEN, BETAS)[0] == 0.3
+    assert M.search_beta(other, VAL_Y, SEEN)[0] == pytest.approx((0.05 + 1.0) / 2)   # between the gaps
 
 
 def test_beta_search_needs_seen_and_unseen_validation_rows():
@@ -91,21 +88,29 @@ def test_beta_search_needs_seen_and_unseen_validation_rows():
         M.search_beta(VAL_SCORES[:2], VAL_Y[:2], SEEN, BETAS)
 
 
-def test_default_beta_grid_is_symmetric_over_score_span():
-    g = M.beta_grid(VAL_SCORES, SEEN, n=5)
-    assert g.tolist() == [-2.0, -1.0, 0.0, 1.0, 2.0]
-
-
-def test_missing_modality_fallback():
-    sa = np.array([[1.0, 0.0], [0.0, 1.0], [5.0, 5.0], [2.0, 0.0]])
-    sv = np.array([[0.0, 3.0], [9.0, 9.0], [0.0, 1.0], [2.0, 4.0]])
-    va = np.array([True, True, False, False])
-    vv = np.array([True, False, True, False])
-    fused, ok = M.combine_modality_scores(sa, sv, va, vv)
-    assert fused[0].tolist() == [0.5, 1.5]          # both: mean
-    assert fused[1].tolist() == [0.0, 1.0]          # video missing: audio only
-    assert fused[2].tolist() == [0.0, 1.0]          # audio missing: video only
-    assert np.all(np.isneginf(fused[3])) and ok.tolist() == [True, True, True, False]
+def test_default_beta_candidates_find_the_exact_optimum():
+    """One far-off row (gap -40) stretched the old 41-step grid over the score range to steps of 2, so it never
+    tried a beta in (0.2, 0.3), the only interval where every validation row is right. The candidates come from
+    the rows' own gaps (best seen - best unseen): midpoints between neighbours, one beyond each end, and 0."""
+    val = np.array([
+        [2.0, 0.0, 1.6, 0.0],      # y=0, gap 0.4: right while beta < 0.4
+        [0.0, 1.0, 0.0, 0.7],      # y=1, gap 0.3: right while beta < 0.3
+        [1.0, 0.0, 0.8, 0.0],      # y=2, gap 0.2: right once beta > 0.2
+        [0.0, 0.1, 0.0, 0.2],      # y=3, gap -0.1
+        [-20.0, -20.0, -20.0, 20.0],  # y=3, gap -40
+    ])
+    y = np.array([0, 1, 2, 3, 3])
+    span = val.max() - val.min()
+    old_grid = np.linspace(-span, span, 41)   # the former default
+    old_beta, _ = M.search_beta(val, y, SEEN, old_grid)
+    assert M.gzsl_metrics(val, y, SEEN, beta=old_beta).HM == pytest.approx(2 / 3)
+    cands = M.beta_candidates(val, SEEN)
+    assert 0.0 in cands and cands.min() < -40 and cands.max() > 0.4
+    assert np.allclose(sorted(set(cands) - {0.0, cands.min(), cands.max()}), [-20.05, 0.05, 0.25, 0.35])
+    beta, curve = M.search_beta(val, y, SEEN)
+    assert beta == pytest.approx(0.25) and len(curve) == len(cands)
+    fine = max(M.gzsl_metrics(val, y, SEEN, beta=b).HM for b in np.arange(-45, 45, 0.01))
+    assert M.gzsl_metrics(val, y, SEEN, beta=beta).HM == fine == 1.0
 
 
 def test_average_precision_by_hand():

@@ -148,30 +148,53 @@ def cliques(avg_ranks, cd: float) -> list[tuple[int, int]]:
 BY = ("method", "semantic", "file")
 
 
+def _split_hashes(doc: dict) -> dict[str, str]:
+    """split path (as recorded) -> sha256, from the manifest's input records."""
+    from pathlib import Path
+
+    return {str(Path(i["path"])): i["sha256"] for i in (doc.get("manifest") or {}).get("inputs") or []
+            if isinstance(i, dict) and i.get("path") and i.get("sha256")}
+
+
 def _records_of(doc: dict, path) -> list[dict]:
-    """(treatment fields, block fields, metrics) records from one results file."""
+    """(treatment fields, block fields, metrics) records from one results file.
+
+    A block's split is its content hash when the manifest records it (so the same split reached through
+    different paths is one block, and different splits under one path are not), else its path text.
+    """
     from pathlib import Path
 
     stem = Path(path).stem
+    hashes = _split_hashes(doc)
+
+    def split_key(split) -> str:
+        split = str(split or "")
+        return hashes.get(str(Path(split)), split) if split else ""
+
     if doc.get("task") == "experiment":
         out = []
         for r in doc.get("trials", []):
             for mod, m in r["metrics"].items():
-                out.append({"method": r["method"], "semantic": r["semantic"], "file": stem, "split": r["split"],
-                            "trial": r["trial"], "modality": mod, "metrics": m})
+                out.append({"method": r["method"], "semantic": r["semantic"], "file": stem,
+                            "split": split_key(r["split"]), "trial": r["trial"], "modality": mod, "metrics": m,
+                            "source": str(path)})
         return out
     if doc.get("task") in ("zsl", "gzsl", "retrieval"):
         cfg = (doc.get("manifest") or {}).get("config") or {}
         return [{"method": cfg.get("method", stem), "semantic": cfg.get("semantic") or "", "file": stem,
-                 "split": cfg.get("split", ""), "trial": cfg.get("trial", 0), "modality": cfg.get("modality", ""),
-                 "metrics": doc.get("metrics", {})}]
+                 "split": split_key(cfg.get("split", "")), "trial": cfg.get("trial", 0),
+                 "modality": cfg.get("modality", ""), "metrics": doc.get("metrics", {}), "source": str(path)}]
     raise ZslError(f"{path}: results of task {doc.get('task')!r} cannot be compared",
                    hint="give results of zsl evaluate, retrieve or experiment")
 
 
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
 def compare_results(paths, metric: str = "auto", by: str = "method", alpha: float = 0.05) -> dict:
     """Friedman + Nemenyi over the blocks (split, trial, modality and the other factor) shared by every
-    treatment (``by``: method, semantic or file)."""
+    treatment (``by``: method, semantic or file). A treatment twice in one block is a ZslError."""
     from zsltool.evaluate.results import load_results
 
     if by not in BY:
@@ -179,17 +202,30 @@ def compare_results(paths, metric: str = "auto", by: str = "method", alpha: floa
     recs = []
     for p in paths:
         recs.extend(_records_of(load_results(p), p))
+    numeric = sorted({k for r in recs for k, v in r["metrics"].items() if _is_number(v)})
     if metric == "auto":
         metric = "HM" if any("HM" in r["metrics"] for r in recs) else (
             "mAP" if any("mAP" in r["metrics"] for r in recs) else "top1")
     recs = [r for r in recs if r["metrics"].get(metric) is not None]
     if not recs:
-        raise ZslError(f"no results carry the metric {metric!r}", hint="try --metric top1, mean_class_acc or HM")
+        raise ZslError(f"no results carry the metric {metric!r}",
+                       hint=f"numeric metrics of these results: {', '.join(numeric) or 'none'}")
+    if not all(_is_number(r["metrics"][metric]) for r in recs):
+        raise ZslError(f"metric {metric!r} is not a number in these results",
+                       hint=f"choose one of the numeric metrics: {', '.join(numeric) or 'none'}")
     other = {"method": ["semantic"], "semantic": ["method"], "file": []}[by]
     table: dict[tuple, dict[str, float]] = {}
+    source: dict[tuple, str] = {}
     for r in recs:
         block = (r["split"], r["trial"], r["modality"]) + tuple(r[f] for f in other)
-        table.setdefault(block, {})[r[by]] = float(r["metrics"][metric])
+        if r[by] in table.setdefault(block, {}):
+            first = source[block + (r[by],)]
+            raise ZslError(f"{by} {r[by]!r} appears twice in one block (split, trial {r['trial']}, modality "
+                           f"{r['modality'] or '-'}): in {first} and in {r['source']}",
+                           hint="give each result once; to compare two runs of one method, give their files distinct "
+                                "names and use --by file")
+        table[block][r[by]] = float(r["metrics"][metric])
+        source[block + (r[by],)] = r["source"]
     names = list(dict.fromkeys(r[by] for r in recs))
     full = [b for b, v in table.items() if len(v) == len(names)]
     dropped = len(table) - len(full)

@@ -162,8 +162,13 @@ def evaluate_loaded(ld: Loaded, *, beta: float | None = None, calibrate: bool = 
                     betas=None, seed: int = 0, device: str = "cpu") -> dict:
     """The results document (format ``zsl.results``) of one checkpoint on one trial."""
     t = ld.trial
+    if beta is not None and not np.isfinite(beta):
+        raise ZslError(f"beta must be a finite number, got {beta}", hint="give --beta a number such as 0.5")
     config = {**ld.config, "beta": beta, "calibrate": calibrate}
     if not t.is_gzsl:
+        if beta is not None or calibrate:
+            log.warning(f"trial {ld.trial_index} of {ld.config['split']} is a ZSL trial: "
+                        f"{'--beta' if beta is not None else '--calibrate'} applies to GZSL only and is ignored")
         classes = list(t.test)
         inst, s = score(ld, classes, device=device)
         if len(inst) == 0:

@@ -57,6 +57,7 @@ class ExperimentSpec:
     threads: int | None = None
     calibrate: bool = False
     retrieval: bool = True                      # GZSL: also retrieval S/U/HM of mAP (paper 004 Table 2)
+    device: str = "cpu"                         # auto, cpu or cuda: where every trial trains and is evaluated
 
 
 def _column_label(split, path: Path) -> str:
@@ -118,7 +119,7 @@ def plan(spec: ExperimentSpec) -> list[dict]:
                              "audio_prototypes": spec.audio_prototypes, "method": m,
                              "method_args": dict(spec.method_args.get(m, {})), "epochs": spec.epochs,
                              "batch_size": spec.batch_size, "lr": spec.lr, "optimizer": spec.optimizer,
-                             "patience": spec.patience, "seed": spec.seed, "device": "cpu",
+                             "patience": spec.patience, "seed": spec.seed,
                              "semantic_file": spec.hybrid if s == "hybrid" else None}
                     evalc = {"modalities": list(spec.modalities), "calibrate": spec.calibrate,
                              "retrieval": spec.retrieval}
@@ -126,7 +127,8 @@ def plan(spec: ExperimentSpec) -> list[dict]:
                     name = f"{Path(sp_path).stem}.t{k}.{m}.{s}"
                     units.append({"name": name, "config_hash": sha256_json(key), "train": train, "eval": evalc,
                                   "column": label, "protocol": split.protocol, "task": "gzsl" if trial.is_gzsl
-                                  else "zsl", "threads": threads, "out_dir": str(spec.out_dir)})
+                                  else "zsl", "threads": threads, "device": spec.device,
+                                  "out_dir": str(spec.out_dir)})  # device: not in the config hash
     names = [u["name"] for u in units]
     if len(set(names)) != len(names):
         raise ZslError("two split files share a file name", hint="give each split file a distinct name")
@@ -146,16 +148,18 @@ def run_unit(unit: dict) -> dict:
     out = Path(unit["out_dir"])
     ckpt = out / "checkpoints" / f"{unit['name']}.pt"
     ckpt.parent.mkdir(parents=True, exist_ok=True)
-    cfg = TrainConfig(out=str(ckpt), overwrite=True, threads=unit["threads"], **unit["train"])
+    device = unit.get("device", "cpu")
+    cfg = TrainConfig(out=str(ckpt), overwrite=True, threads=unit["threads"], device=device, **unit["train"])
     tr = train(cfg)
     by_mod, retr, docs = {}, {}, {}
     mods = unit["eval"]["modalities"] if unit["task"] == "gzsl" else ["both"]
     for mod in mods:
-        d = evaluate_checkpoint(ckpt, modality=mod, calibrate=unit["eval"]["calibrate"], seed=unit["train"]["seed"])
+        d = evaluate_checkpoint(ckpt, modality=mod, calibrate=unit["eval"]["calibrate"] and unit["task"] == "gzsl",
+                                seed=unit["train"]["seed"], device=device)
         docs[mod] = d
         by_mod[mod] = d["metrics"]
         if unit["task"] == "gzsl" and unit["eval"]["retrieval"]:
-            r = retrieve_checkpoint(ckpt, modality=mod, top=1, seed=unit["train"]["seed"])
+            r = retrieve_checkpoint(ckpt, modality=mod, top=1, seed=unit["train"]["seed"], device=device)
             retr[mod] = r["metrics"]
     first = docs[mods[0]]
     record = {k: unit[k] for k in ("name", "config_hash", "task", "column", "protocol")}

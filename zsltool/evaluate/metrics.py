@@ -52,11 +52,9 @@ def per_class_accuracy(y_true, y_pred, n_classes: int) -> np.ndarray:
         return np.where(total > 0, correct / np.maximum(total, 1), np.nan)
 
 
-def mean_per_class_accuracy(y_true, y_pred, n_classes: int, classes=None) -> float:
-    """Mean over classes (those with rows; optionally only ``classes``) of the per-class accuracy."""
+def mean_per_class_accuracy(y_true, y_pred, n_classes: int) -> float:
+    """Mean over the classes that have rows of the per-class accuracy."""
     acc = per_class_accuracy(y_true, y_pred, n_classes)
-    if classes is not None:
-        acc = acc[np.asarray(classes, dtype=np.int64)]
     acc = acc[~np.isnan(acc)]
     return float(acc.mean()) if acc.size else float("nan")
 
@@ -79,7 +77,9 @@ def harmonic_mean(s: float, u: float) -> float:
 
 
 def calibrated_stacking(scores: np.ndarray, seen_mask, beta: float) -> np.ndarray:
-    """Scores with ``beta`` subtracted from every seen class's column."""
+    """Scores with ``beta`` subtracted from every seen class's column (``beta`` must be finite)."""
+    if not np.isfinite(beta):
+        raise ZslError(f"beta must be a finite number, got {beta}", hint="give --beta a number such as 0.5")
     scores = np.asarray(scores, dtype=np.float64)
     seen_mask = np.asarray(seen_mask, dtype=bool)
     if seen_mask.shape != (scores.shape[1],):
@@ -117,17 +117,33 @@ def gzsl_metrics(scores, y_true, seen_mask, beta: float = 0.0) -> GzslResult:
                       per_class=acc, y_pred=y_pred)
 
 
-def beta_grid(scores: np.ndarray, seen_mask, n: int = 41) -> np.ndarray:
-    """Candidate betas spanning the score range the seen/unseen gap can take (symmetric around 0)."""
+def beta_candidates(scores: np.ndarray, seen_mask) -> np.ndarray:
+    """Every beta that can change a validation prediction, from the validation rows themselves.
+
+    Row i predicts a seen class exactly while its gap g_i = best seen score - best unseen score exceeds beta,
+    so the predictions (and S, U, HM) are constant between neighbouring sorted gaps. The candidates are the
+    midpoints between neighbouring distinct gaps, one point below the smallest and one above the largest gap
+    (every row seen / every row unseen), and 0 (no calibration).
+    """
     scores = np.asarray(scores, dtype=np.float64)
-    finite = scores[np.isfinite(scores)]
-    span = float(finite.max() - finite.min()) if finite.size else 1.0
-    span = span if span > 0 else 1.0
-    return np.linspace(-span, span, n)
+    seen_mask = np.asarray(seen_mask, dtype=bool)
+    if scores.shape[0] == 0 or seen_mask.all() or not seen_mask.any():
+        return np.zeros(1)
+    with np.errstate(invalid="ignore"):
+        gaps = scores[:, seen_mask].max(axis=1) - scores[:, ~seen_mask].max(axis=1)
+    gaps = np.unique(gaps[np.isfinite(gaps)])
+    if gaps.size == 0:
+        return np.zeros(1)
+    margin = max(1.0, float(gaps[-1] - gaps[0]))
+    mids = (gaps[:-1] + gaps[1:]) / 2.0
+    return np.unique(np.concatenate([[0.0, gaps[0] - margin, gaps[-1] + margin], mids]))
 
 
 def search_beta(val_scores, val_y, seen_mask, betas=None) -> tuple[float, list[dict]]:
     """Choose beta maximising HM on validation rows (ties: the beta closest to 0, then the smaller).
+
+    Without ``betas`` every distinct validation outcome is tried (:func:`beta_candidates`), so the chosen beta
+    is the exact optimum on validation.
 
     ``val_scores``/``val_y`` must contain rows of seen *and* unseen candidate classes, otherwise HM is
     undefined and a ZslError says so. Returns ``(beta, curve)`` where ``curve`` lists S/U/HM per beta.
@@ -143,7 +159,7 @@ def search_beta(val_scores, val_y, seen_mask, betas=None) -> tuple[float, list[d
         raise ZslError("choosing beta needs validation rows of both seen and unseen classes",
                        hint="give a fixed --beta, or make the split with `zsl split --protocol gzsl "
                             "--unseen-val-fraction 0.2` so that unseen classes have validation rows")
-    betas = beta_grid(val_scores, seen_mask) if betas is None else np.asarray(betas, dtype=np.float64)
+    betas = beta_candidates(val_scores, seen_mask) if betas is None else np.asarray(betas, dtype=np.float64)
     curve = []
     best, best_key = 0.0, None
     for b in betas:
@@ -164,34 +180,3 @@ def zsl_metrics(scores, y_true) -> dict:
     return {"top1": top1_accuracy(y_true, y_pred),
             "mean_class_acc": mean_per_class_accuracy(y_true, y_pred, scores.shape[1]),
             "per_class": per, "y_pred": y_pred}
-
-
-def combine_modality_scores(score_a, score_v, valid_a, valid_v) -> tuple[np.ndarray, np.ndarray]:
-    """Equal-weight fusion of per-modality scores (negated distances) with the missing-modality fallback.
-
-    Rows with both modalities valid get the mean of the two scores (= the negated mean distance, paper 004's
-    "eq wt"); rows with one valid modality use that one; rows with neither are returned as ``-inf`` and
-    flagged False in the returned mask.
-    """
-    a = np.asarray(score_a, dtype=np.float64)
-    v = np.asarray(score_v, dtype=np.float64)
-    va = np.asarray(valid_a, dtype=bool)
-    vv = np.asarray(valid_v, dtype=bool)
-    out = np.full(a.shape, -np.inf)
-    both = va & vv
-    out[both] = 0.5 * (a[both] + v[both])
-    out[va & ~vv] = a[va & ~vv]
-    out[vv & ~va] = v[vv & ~va]
-    return out, (va | vv)
-
-
-def calibrated_gzsl(val_scores, val_y, test_scores, test_y, seen_mask, betas=None) -> dict:
-    """Choose beta on the validation arrays only, then score the test arrays with it.
-
-    Returns ``{"beta", "beta_curve", "test": GzslResult, "uncalibrated": GzslResult}``. The test arrays
-    are not read until beta is fixed.
-    """
-    beta, curve = search_beta(val_scores, val_y, seen_mask, betas)
-    return {"beta": beta, "beta_curve": curve,
-            "test": gzsl_metrics(test_scores, test_y, seen_mask, beta=beta),
-            "uncalibrated": gzsl_metrics(test_scores, test_y, seen_mask, beta=0.0)}

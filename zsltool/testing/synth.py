@@ -10,8 +10,8 @@
       descriptions.csv    class,description                          (for the sentence text backend)
       words.bin           word2vec binary file (attribute words, synonyms, class phrases, fillers)
       split.json          zsl.split: train / val / test classes (unseen = new attribute combinations)
-      split_gzsl.json     zsl.split: seen (train+val) and unseen (test) classes, seen instances split
-      unseen.txt          the unseen (test) class names, one a line (zsl split --protocol gzsl --unseen)
+      unseen.txt          the unseen (test) class names, one a line: the GZSL split is made from it with
+                          ``zsl split --protocol gzsl --unseen unseen.txt`` (as ``zsl demo`` does)
       audio.csv           clip manifest: id,path,labels,start,end  (16 kHz mono WAV, 16-bit)
       images.csv          crop manifest: id,image_id,path,class,xmin,xmax,ymin,ymax,...  (64x64 PNG)
       video.csv           clip manifest of the MP4s (same ids as the audio: one instance, two modalities)
@@ -67,7 +67,7 @@ class DemoSettings:
     def make(cls, seed: int = 0, small: bool = False, **overrides) -> "DemoSettings":
         base = dict(seed=seed, small=small)
         if small:
-            base.update(n_per_class=6, n_images_per_class=6, duration=1.0, n_val=3, n_test=5)
+            base.update(n_per_class=10, n_images_per_class=6, duration=1.0, n_val=3, n_test=5)
         base.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**base)
 
@@ -82,7 +82,6 @@ class DemoDataset:
     descriptions_csv: Path
     word_vectors: Path
     split: Path
-    gzsl_split: Path
     audio_manifest: Path
     image_manifest: Path
     video_manifest: Path | None
@@ -118,7 +117,7 @@ def _write_csv(path: Path, header: list[str], rows: list[list]) -> None:
 def _paths(root: Path, video: bool) -> dict[str, Path | None]:
     return dict(classes_json=root / "classes.json", classes_csv=root / "classes.csv",
                 class_list=root / "classes.txt", descriptions_csv=root / "descriptions.csv",
-                word_vectors=root / "words.bin", split=root / "split.json", gzsl_split=root / "split_gzsl.json",
+                word_vectors=root / "words.bin", split=root / "split.json",
                 audio_manifest=root / "audio.csv", image_manifest=root / "images.csv",
                 video_manifest=(root / "video.csv") if video else None, info=root / "dataset.json")
 
@@ -136,8 +135,8 @@ def _write_classes(root: Path, classes: list[SoundClass], s: DemoSettings) -> st
     return cs.sha256
 
 
-def _write_splits(root: Path, classes: list[SoundClass], s: DemoSettings, cs_hash: str,
-                  ids_by_class: dict[str, list[str]]) -> tuple[list[str], list[str], list[str]]:
+def _write_splits(root: Path, classes: list[SoundClass], s: DemoSettings,
+                  cs_hash: str) -> tuple[list[str], list[str], list[str]]:
     from zsltool.classes.splits import Split, Trial
 
     trials, first = [], None
@@ -149,23 +148,8 @@ def _write_splits(root: Path, classes: list[SoundClass], s: DemoSettings, cs_has
               "rule": "held-out classes are new combinations of attribute values seen in >= 2 training classes"}
     Split(trials=trials, protocol="custom", params=params, seed=s.seed,
           class_set_sha256=cs_hash).save(root / "split.json", overwrite=True)
-    train, val, test = first
-    seen = [c.id for c in classes if c.id in set(train) | set(val)]
-    rng = np.random.default_rng([s.seed, 31337])
-    inst = {"train": [], "val": [], "test_seen": []}
-    for cid in seen:
-        ids = list(ids_by_class[cid])
-        rng.shuffle(ids)
-        n_val = max(1, round(0.2 * len(ids)))
-        inst["val"] += ids[:n_val]
-        inst["test_seen"] += ids[n_val:2 * n_val]
-        inst["train"] += ids[2 * n_val:]
-    gz = Trial(train=seen, val=seen, test=[c.id for c in classes if c.id in set(seen) | set(test)],
-               seen=seen, unseen=list(test), instances={k: sorted(v) for k, v in inst.items()})
     names = {c.id: c.name for c in classes}  # the unseen class names, for `zsl split --protocol gzsl --unseen`
-    atomic_write_text(root / "unseen.txt", "".join(f"{names[c]}\n" for c in test))
-    Split(trials=[gz], protocol="gzsl", params={**params, "instance_fractions": [0.6, 0.2, 0.2]},
-          seed=s.seed, class_set_sha256=cs_hash).save(root / "split_gzsl.json", overwrite=True)
+    atomic_write_text(root / "unseen.txt", "".join(f"{names[c]}\n" for c in first[2]))
     return first
 
 
@@ -215,7 +199,6 @@ def make_demo_dataset(out_dir: str | os.PathLike, *, seed: int = 0, small: bool 
     wv.write_word2vec(root / "words.bin", wv.build_word_vectors(classes, dim=s.word_dim, seed=s.seed))
 
     audio_rows, video_rows, image_rows = [], [], []
-    ids_by_class: dict[str, list[str]] = {}
     n_frames = max(1, int(round(s.duration * s.fps)))
     total = len(classes) * (s.n_per_class * (2 if s.video else 1) + s.n_images_per_class)
     with _progress(total, "demo data") as bar:
@@ -226,7 +209,6 @@ def make_demo_dataset(out_dir: str | os.PathLike, *, seed: int = 0, small: bool 
                 wav = root / "audio" / f"{cid}.wav"
                 sf.write(str(wav), x, SAMPLE_RATE, subtype="PCM_16", format="WAV")
                 audio_rows.append([cid, str(wav), c.id, "", ""])
-                ids_by_class.setdefault(c.id, []).append(cid)
                 bar.update(1)
                 if s.video:
                     from zsltool.testing.video import write_mp4
@@ -247,7 +229,7 @@ def make_demo_dataset(out_dir: str | os.PathLike, *, seed: int = 0, small: bool 
     _write_csv(root / "images.csv", CROP_COLUMNS, image_rows)
     if s.video:
         _write_csv(root / "video.csv", CLIP_COLUMNS, video_rows)
-    train, val, test = _write_splits(root, classes, s, cs_hash, ids_by_class)
+    train, val, test = _write_splits(root, classes, s, cs_hash)
 
     paths = _paths(root, s.video)
     info = {"format": FORMAT, "format_version": 1, "zsl_version": __version__, "created_utc": utc_now(),

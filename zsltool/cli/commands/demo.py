@@ -72,7 +72,7 @@ def register(app: typer.Typer) -> None:
             info(f"demo dataset in {ds.root}")
             counts = {"classes": len(ds.classes), "train": len(ds.train), "val": len(ds.val), "test": len(ds.test)}
             files = {k: str(getattr(ds, k)) for k in ("classes_json", "classes_csv", "descriptions_csv",
-                                                      "word_vectors", "split", "gzsl_split", "audio_manifest",
+                                                      "word_vectors", "split", "audio_manifest",
                                                       "image_manifest", "video_manifest") if getattr(ds, k)}
             import json
 

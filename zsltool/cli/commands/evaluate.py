@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 from typing import Optional
 
 import click
 import typer
 
-from zsltool.cli.common import STATE, JsonOpt, OverwriteOpt, emit, info, kv_table, rows_table
+from zsltool.cli.common import STATE, JsonOpt, OverwriteOpt, emit, info, kv_table, rows_table, to_jsonable
 
 _MODALITY = click.Choice(["both", "audio", "video"])
 
@@ -60,6 +61,8 @@ def register(app: typer.Typer) -> None:
         """Evaluate a checkpoint: ZSL top-1 / mean per-class accuracy, or GZSL S, U, HM."""
         from zsltool.evaluate.evaluate import evaluate_checkpoint
 
+        if beta is not None and not math.isfinite(beta):
+            raise typer.BadParameter(f"beta must be a finite number, got {beta}", param_hint="--beta")
         if beta is not None and calibrate:
             raise typer.BadParameter("give either --beta or --calibrate, not both", param_hint="--beta")
         if out:
@@ -83,12 +86,16 @@ def register(app: typer.Typer) -> None:
         top: int = typer.Option(10, "--top", min=1, help="Ranked ids kept per class."),
         out: Optional[str] = typer.Option(None, "--out", "-o", help="Results JSON to write."),
         overwrite: bool = OverwriteOpt,
-        json_out: bool = typer.Option(False, "--json", help="Print one JSON line per class: class, AP and "
-                                      "the top ranked ids."),
+        json_out: bool = typer.Option(False, "--json", help="Print the results (metrics, per-class AP, ranked "
+                                      "ids) as one JSON document."),
+        jsonl: bool = typer.Option(False, "--jsonl", help="Print one JSON line per class: class, AP and the top "
+                                   "ranked ids with their scores (the metrics go to stderr)."),
     ):
         """Rank the test instances for each class text: AP per class, mAP, and S/U/HM of mAP for GZSL."""
         from zsltool.evaluate.evaluate import retrieve_checkpoint
 
+        if json_out and jsonl:
+            raise typer.BadParameter("give either --json or --jsonl, not both", param_hint="--jsonl")
         if out:
             from zsltool.utils import check_output
 
@@ -100,8 +107,8 @@ def register(app: typer.Typer) -> None:
 
             write_results(out, doc, overwrite=overwrite)
             info(f"wrote {out}")
-        if json_out:
-            info("retrieval: " + json.dumps({k: v for k, v in doc["metrics"].items()}))
+        if jsonl:
+            info("retrieval: " + json.dumps(to_jsonable(doc["metrics"])))
             for pc, rk in zip(doc["per_class"], doc["ranked"]):
                 line = {"class": pc["class"], "ap": pc["ap"], "ids": [r["id"] for r in rk["ranked"]],
                         "scores": [r["score"] for r in rk["ranked"]]}
@@ -110,5 +117,5 @@ def register(app: typer.Typer) -> None:
                 sys.stdout.write(json.dumps(line) + "\n")
             sys.stdout.flush()
             return
-        emit(doc, False, table=lambda d: [kv_table(d["metrics"], title="zsl retrieve"),
-                                          rows_table(d["per_class"])])
+        emit(doc, json_out, table=lambda d: [kv_table(d["metrics"], title="zsl retrieve"),
+                                             rows_table(d["per_class"])])

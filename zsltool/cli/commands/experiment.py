@@ -72,6 +72,9 @@ def register(app: typer.Typer) -> None:
             head = a.split("=", 1)[0]
             if ":" in head:
                 m, rest = a.split(":", 1)
+                if m not in method:
+                    raise typer.BadParameter(f"{a!r} names method {m!r}, which is not among --method "
+                                             f"({', '.join(method)})", param_hint="--arg")
                 margs.setdefault(m, {}).update(parse_method_args([rest]))
             else:
                 for m in method:
@@ -90,7 +93,7 @@ def register(app: typer.Typer) -> None:
                               methods=list(method), method_args=margs, epochs=epochs, batch_size=batch_size, lr=lr,
                               optimizer=optimizer, patience=patience, modalities=mods, trials=tr,
                               seed=seed_or_global(seed), jobs=jobs, threads=threads,
-                              calibrate=calibrate, retrieval=not no_retrieval)
+                              calibrate=calibrate, retrieval=not no_retrieval, device=STATE.device)
         doc = run_experiment(spec)
         info(f"{doc['ran']} trial(s) run, {doc['reused']} reused; wrote {out}/results.json, trials.csv, table.csv")
         emit(doc, json_out, table=_experiment_tables)

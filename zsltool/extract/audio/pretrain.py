@@ -169,7 +169,8 @@ def pretrain_audio(
                        "max_seconds": max_seconds, "seed": seed},
             "instances": ("instances.train of the trial" if t.is_gzsl else "every clip of the classes")
                          + (", restricted to the given ids" if only_ids is not None else ""),
-            "clips": len(kept), "excluded_mixed": excluded_mixed, "other_class_clips": other_only,
+            "clips": len(kept), "train_clips": sorted(it.id for it in kept),
+            "excluded_mixed": excluded_mixed, "other_class_clips": other_only,
             "undecodable": [{"id": k, "reason": v} for k, v in list(bad.items())[:100]],
             "seconds": round(time.perf_counter() - t0, 2), "history": history,
             "inputs": [input_record(manifest), input_record(classes_path), input_record(split_path)]})
