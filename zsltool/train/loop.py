@@ -1,7 +1,8 @@
-"""The training loop: ``train(config) -> TrainResult``.
+"""Training one model from files: ``train(config) -> TrainResult`` (``zsl train``).
 
-Per epoch: shuffled mini-batches (seeded), the method's loss terms, validation, best-epoch keeping and optional
-early stopping. Validation (model selection):
+``prepare`` loads and checks the inputs; the engine (``zsltool.train.engine``) trains: per epoch shuffled
+mini-batches (seeded), the method's loss terms, validation, best-epoch keeping and optional early stopping;
+``write_checkpoint`` saves the best epoch. Validation (model selection):
 
 * ZSL trials: ``val_top1`` = top-1 accuracy on instances of the ``val`` classes, ranked among the ``val``
   classes only.
@@ -12,7 +13,6 @@ early stopping. Validation (model selection):
 
 from __future__ import annotations
 
-import copy
 import logging
 import math
 from dataclasses import dataclass, field
@@ -26,9 +26,9 @@ from zsltool.errors import ZslError
 from zsltool.methods.base import get_method
 from zsltool.train.checkpoint import new_checkpoint, save_checkpoint
 from zsltool.train.config import OPTIMIZERS, TrainConfig
-from zsltool.train.data import (InstanceSet, check_split_class_set, compute_scores, load_inputs,
-                                select_instances)
-from zsltool.utils import check_output, resolve_device, seed_everything
+from zsltool.train.data import InstanceSet, check_split_class_set, load_inputs, select_instances
+from zsltool.train.engine import Job, Outcome, train_jobs
+from zsltool.utils import check_output, resolve_device
 
 log = logging.getLogger("zsltool.train")
 
@@ -141,36 +141,34 @@ def prepare(config: TrainConfig) -> Prepared:
                     metric=metric, hyper=_resolve_hyper(cls, config), video_dim=video_dim)
 
 
-def validate(model, class_emb: np.ndarray, inst: InstanceSet, metric: str, device: str = "cpu") -> float:
-    s = compute_scores(model, class_emb, inst, device=device)
-    pred = s.argmax(1)
-    correct = pred == inst.labels
-    if metric == "val_seen_mca":
-        per = [correct[inst.labels == c].mean() for c in np.unique(inst.labels)]
-        return float(np.mean(per))
-    return float(correct.mean())
+def make_job(prep: Prepared, config: TrainConfig, name: str = "") -> Job:
+    """The engine's job for one prepared training run."""
+    dims = {"audio_dim": prep.inputs.audio.dim, "semantic_dim": prep.inputs.semantic.dim, "video_dim": prep.video_dim}
+    return Job(cls=prep.cls, args=dict(config.method_args), dims=dims, hyper=prep.hyper, seed=int(config.seed),
+               train=prep.train_set, class_emb=prep.train_class_emb, val=prep.val_set,
+               val_class_emb=prep.val_class_emb, metric=prep.metric, patience=config.patience,
+               log_every=config.log_every, name=name)
 
 
-def _tensors(inst: InstanceSet, device: str) -> dict:
-    t = {"audio": torch.as_tensor(inst.audio, device=device),
-         "audio_valid": torch.as_tensor(inst.audio_valid, device=device),
-         "labels": torch.as_tensor(inst.labels, device=device)}
-    if inst.video is not None:
-        t["video"] = torch.as_tensor(inst.video, device=device)
-        t["video_valid"] = torch.as_tensor(inst.video_valid, device=device)
-    return t
-
-
-def _optimizer(model, hyper: dict):
-    params = [p for p in model.parameters() if p.requires_grad]
-    if hyper["optimizer"] == "adam":
-        return torch.optim.Adam(params, lr=float(hyper["lr"]), weight_decay=float(hyper["weight_decay"]))
-    return torch.optim.SGD(params, lr=float(hyper["lr"]), momentum=float(hyper["momentum"]),
-                           weight_decay=float(hyper["weight_decay"]))
-
-
-def _state_copy(model) -> dict:
-    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+def write_checkpoint(prep: Prepared, config: TrainConfig, res: Outcome, out: Path) -> TrainResult:
+    """Save the best epoch of ``res`` as a self-describing checkpoint at ``out``."""
+    sem = prep.inputs.semantic
+    valid_ids = [c for c, ok in zip(sem.ids, sem.valid) if ok]
+    trial = prep.trial
+    classes = {"train": prep.train_classes, "val": prep.val_classes, "test": list(trial.test)}
+    if trial.is_gzsl:
+        classes.update(seen=list(trial.seen), unseen=list(trial.unseen))
+    ckpt = new_checkpoint(
+        method=prep.cls.name, method_args=res.model.method_args(), state_dict=res.state, optimizer=res.optimizer,
+        config=config.to_dict() | {"resolved": prep.hyper}, inputs=prep.inputs.input_records(),
+        class_set_sha256=prep.inputs.class_set_sha256, classes=classes,
+        semantic={"ids": valid_ids, "embeddings": torch.as_tensor(sem.matrix(valid_ids))},
+        best={"metric": prep.metric, "value": res.best_value, "epoch": res.best_epoch}, history=res.history)
+    save_checkpoint(out, ckpt)
+    log.info(f"wrote {out} (best epoch {res.best_epoch}, {prep.metric} = {res.best_value})")
+    return TrainResult(checkpoint=out, method=prep.cls.name, best_metric=prep.metric, best_value=res.best_value,
+                       best_epoch=res.best_epoch, epochs_run=len(res.history), history=res.history,
+                       n_train=len(prep.train_set), n_val=0 if prep.val_set is None else len(prep.val_set))
 
 
 def train(config: TrainConfig) -> TrainResult:
@@ -180,105 +178,5 @@ def train(config: TrainConfig) -> TrainResult:
         torch.set_num_threads(int(config.threads))
     device = resolve_device(config.device)
     prep = prepare(config)
-    seed_everything(config.seed)
-    cls, hyper = prep.cls, prep.hyper
-    method_args = dict(config.method_args)
-    if cls.needs_train_classes:
-        method_args["n_train_classes"] = len(prep.train_classes)
-    try:
-        model = cls(audio_dim=prep.inputs.audio.dim, semantic_dim=prep.inputs.semantic.dim,
-                    video_dim=prep.video_dim, **method_args)
-    except (ValueError, TypeError, RuntimeError) as e:  # a value the method's layers refuse
-        raise ZslError(f"method {cls.name!r} cannot be built with arguments {config.method_args}: {e}",
-                       hint="check the --arg values (see docs/methods.md)") from None
-    model = model.to(device)
-    class_emb = torch.as_tensor(prep.train_class_emb, device=device)
-    if cls.needs_train_classes:
-        model.set_train_classes(class_emb)
-    data = _tensors(prep.train_set, device)
-    n = len(prep.train_set)
-    history: list[dict] = []
-    best = {"value": None, "epoch": 0, "state": None, "opt": None}
-    higher = prep.metric != "none"
-    optimizer = None
-
-    def consider(epoch: int, record: dict, opt_state):
-        val = record.get(prep.metric)
-        if best["state"] is None or not higher or (val is not None and val > best["value"]):
-            best.update(value=val, epoch=epoch, state=_state_copy(model),
-                        opt=copy.deepcopy(opt_state) if opt_state is not None else None)
-            return True
-        return False
-
-    if cls.closed_form:
-        model.train()
-        model.fit_closed_form(data["audio"], class_emb[data["labels"]], data["labels"], class_emb,
-                              video=data.get("video"), audio_valid=data["audio_valid"],
-                              video_valid=data.get("video_valid"))
-        rec = {"epoch": 1}
-        if prep.val_set is not None:
-            rec[prep.metric] = validate(model, prep.val_class_emb, prep.val_set, prep.metric, device=device)
-        history.append(rec)
-        consider(1, rec, None)
-        log.info(_line(rec, 1, 1, True))
-    else:
-        optimizer = _optimizer(model, hyper)
-        gen = torch.Generator().manual_seed(int(config.seed))
-        bs, epochs = int(hyper["batch_size"]), int(hyper["epochs"])
-        since_best = 0
-        for epoch in range(1, epochs + 1):
-            model.train()
-            perm = torch.randperm(n, generator=gen)
-            sums: dict[str, float] = {}
-            steps = 0
-            for s in range(0, n, bs):
-                idx = perm[s:s + bs].to(device)
-                batch = {k: v[idx] for k, v in data.items()}
-                batch["class_emb"] = class_emb
-                batch["semantic"] = class_emb[batch["labels"]]
-                batch.setdefault("video", None)
-                terms = model.loss(batch)
-                optimizer.zero_grad(set_to_none=True)
-                terms["total"].backward()
-                optimizer.step()
-                for k, v in terms.items():
-                    sums[k] = sums.get(k, 0.0) + float(v.detach())
-                steps += 1
-            rec = {"epoch": epoch, **{f"loss_{k}": v / max(steps, 1) for k, v in sums.items()}}
-            if not np.isfinite(rec.get("loss_total", 0.0)):
-                raise ZslError(f"training diverged at epoch {epoch} (loss is not finite)",
-                               hint="lower --lr")
-            if prep.val_set is not None:
-                rec[prep.metric] = validate(model, prep.val_class_emb, prep.val_set, prep.metric, device=device)
-            history.append(rec)
-            improved = consider(epoch, rec, optimizer.state_dict())
-            since_best = 0 if improved else since_best + 1
-            if epoch == 1 or epoch == epochs or epoch % max(1, config.log_every) == 0:
-                log.info(_line(rec, epoch, epochs, improved))
-            if config.patience and since_best >= config.patience:
-                log.info(f"early stop at epoch {epoch}: no improvement for {since_best} epochs")
-                break
-    sem = prep.inputs.semantic
-    valid_ids = [c for c, ok in zip(sem.ids, sem.valid) if ok]
-    trial = prep.trial
-    classes = {"train": prep.train_classes, "val": prep.val_classes, "test": list(trial.test)}
-    if trial.is_gzsl:
-        classes.update(seen=list(trial.seen), unseen=list(trial.unseen))
-    ckpt = new_checkpoint(
-        method=cls.name, method_args=model.method_args(), state_dict=best["state"], optimizer=best["opt"],
-        config=config.to_dict() | {"resolved": hyper}, inputs=prep.inputs.input_records(),
-        class_set_sha256=prep.inputs.class_set_sha256, classes=classes,
-        semantic={"ids": valid_ids, "embeddings": torch.as_tensor(sem.matrix(valid_ids))},
-        best={"metric": prep.metric, "value": best["value"], "epoch": best["epoch"]}, history=history)
-    save_checkpoint(out, ckpt)
-    log.info(f"wrote {out} (best epoch {best['epoch']}, {prep.metric} = {best['value']})")
-    return TrainResult(checkpoint=out, method=cls.name, best_metric=prep.metric, best_value=best["value"],
-                       best_epoch=best["epoch"], epochs_run=len(history), history=history,
-                       n_train=len(prep.train_set), n_val=0 if prep.val_set is None else len(prep.val_set))
-
-
-def _line(rec: dict, epoch: int, epochs: int, improved: bool) -> str:
-    parts = [f"epoch {epoch}/{epochs}"]
-    parts += [f"{k[5:]} {v:.4f}" for k, v in rec.items() if k.startswith("loss_")]
-    parts += [f"{k} {v:.4f}" for k, v in rec.items() if k.startswith("val_")]
-    return "  ".join(parts) + ("  *" if improved else "")
+    (res,) = train_jobs([make_job(prep, config)], device=device)
+    return write_checkpoint(prep, config, res, out)
