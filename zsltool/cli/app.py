@@ -24,6 +24,7 @@ from zsltool.errors import ZslError
 # Command modules under zsltool/cli/commands; each defines register(app). Order = order in --help.
 COMMAND_MODULES = [
     "demo",
+    "prepare",
     "classes",
     "select",
     "split",
@@ -32,6 +33,7 @@ COMMAND_MODULES = [
     "compose",
     "train",
     "evaluate",
+    "classify",
     "experiment",
     "store",
 ]
