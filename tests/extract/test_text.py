@@ -161,6 +161,49 @@ def test_sentence_backend(vec_files, tmp_path):
     assert not emb.valid[1] and "no description" in emb.reasons[1]
 
 
+def test_sentence_backend_tiny_offline_model(vec_files, tmp_path, monkeypatch):
+    """The sentence path runs in CI: a tiny BERT + mean pooling model built here, loaded with the hub off.
+
+    The expected vectors are computed independently: the BERT's last hidden states, averaged over the
+    tokens the attention mask keeps, then L2-normalized."""
+    import torch
+    from transformers import AutoTokenizer, BertModel
+
+    from zsltool.testing.sentence import make_tiny_sentence_model
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
+    texts = ["A domestic dog barking.", "An electric guitar", "water"]
+    words = sorted({w.strip(".").lower() for t in texts for w in t.split()})
+    folder = make_tiny_sentence_model(tmp_path / "st", words, dim=16, seed=3)
+    d, _ = vec_files
+    desc = tmp_path / "desc.csv"
+    desc.write_text('id,description\n/m/dog,"A domestic dog barking."\n/m/eg,An electric guitar\n/m/tap,water\n')
+    out = tmp_path / "s.h5"
+    res = extract_text(out, classes=d / "classes.json", descriptions=desc, model="sentence", text="description",
+                       sentence_model=str(folder), on_missing="zero", device="cpu")
+    assert res["dim"] == 16 and res["valid"] == 3 and res["written"] == 7
+    emb = read_embeddings(out)
+    assert emb.meta.extractor_meta["sentence_model"] == str(folder)
+    tok = AutoTokenizer.from_pretrained(str(tmp_path / "st" / "_bert"))
+    bert = BertModel.from_pretrained(str(tmp_path / "st" / "_bert")).eval()
+    enc = tok(texts, padding=True, return_tensors="pt")
+    assert enc["input_ids"][2].tolist()[:3] == [2, tok.convert_tokens_to_ids("water"), 3]  # [CLS] water [SEP]
+    with torch.no_grad():
+        h = bert(**enc).last_hidden_state
+    m = enc["attention_mask"].unsqueeze(-1).float()
+    ref = (h * m).sum(1) / m.sum(1)
+    ref = (ref / ref.norm(dim=1, keepdim=True)).numpy()
+    rows = [emb.ids.index(i) for i in ("/m/dog", "/m/eg", "/m/tap")]
+    np.testing.assert_allclose(emb.X[rows], ref, rtol=1e-4, atol=1e-5)
+    assert np.allclose(np.linalg.norm(emb.X[rows], axis=1), 1.0, atol=1e-5)
+    assert not emb.valid[emb.ids.index("/m/sink")] and "no description" in emb.reasons[emb.ids.index("/m/sink")]
+    # the label path too (class names through the same model); unknown words map to [UNK], not an error
+    res = extract_text(tmp_path / "l.h5", classes=d / "classes.json", model="sentence", text="label",
+                       sentence_model=str(folder), device="cpu")
+    assert res["valid"] == 7
+
+
 def test_text_word2vec_read_as_binary_is_refused(vec_files, tmp_path, cli):
     """A text word2vec file under --format word2vec-bin (or named .bin) is not read as garbage floats."""
     from zsltool.extract.text import load_keyed_vectors

