@@ -61,6 +61,29 @@ def test_tokenizer_rules():
     assert label_tokens("Nothing here", vocab.__contains__) == []
 
 
+def test_underscore_and_camelcase_labels():
+    """ESC-50 / UCF101 class names: `_` separates words unless the underscored form is itself a token;
+    CamelCase words are split only when unknown as a whole."""
+    vocab = {"sea", "waves", "New_York", "air_conditioner", "Playing", "Daf", "Cutting", "Kitchen", "iPhone",
+             "chirping", "birds", "vacuum_cleaner", "Yo"}
+    has = vocab.__contains__
+    assert label_tokens("sea_waves", has) == ["sea", "waves"]
+    assert label_tokens("chirping_birds", has) == ["chirping", "birds"]
+    assert label_tokens("vacuum_cleaner", has) == ["vacuum_cleaner"]  # the underscored form is known
+    assert label_tokens("New_York", has) == ["New_York"]  # GoogleNews phrase: stays one token
+    assert label_tokens("AirConditioner", has) == ["air_conditioner"]  # split, then the phrase in lower case
+    assert label_tokens("PlayingDaf", has) == ["Playing", "Daf"]
+    assert label_tokens("CuttingInKitchen", has) == ["Cutting", "Kitchen"]  # stop word dropped
+    assert label_tokens("iPhone", has) == ["iPhone"]  # known as a whole: not split
+    assert label_tokens("YoYo", has) == ["Yo"]  # distinct tokens once
+    assert label_tokens("Zzz_qqq", has) == []
+    from zsltool.extract.text_tokenize import camel_parts
+
+    assert camel_parts("HTTPServer") == ["HTTP", "Server"]
+    assert camel_parts("ApplyEyeMakeup") == ["Apply", "Eye", "Makeup"]
+    assert camel_parts("dog") == ["dog"] and camel_parts("Children's") == ["Children's"]
+
+
 @pytest.mark.parametrize("fname,fmt", [("v.bin", "word2vec-bin"), ("v.txt", "word2vec-text"),
                                        ("glove.txt", "glove"), ("v.kv", "kv")])
 def test_each_format_exact_vectors_with_zero_policy(vec_files, tmp_path, fname, fmt):

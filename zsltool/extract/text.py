@@ -24,7 +24,7 @@ from typing import Sequence
 import numpy as np
 
 from zsltool.errors import ZslError
-from zsltool.extract.text_tokenize import label_tokens
+from zsltool.extract.text_tokenize import RULES_VERSION as TOKENIZER_RULES, label_tokens
 from zsltool.store import StoreMeta, write_embeddings
 from zsltool.utils import check_output, command_line, input_record
 
@@ -310,10 +310,12 @@ def extract_text(out: str | os.PathLike, *, classes=None, names=None, descriptio
         if text != "label":
             raise ZslError("word2vec embeds class labels only", hint="use --model sentence for descriptions")
         w2v = Word2VecText(vectors, fmt, limit)
-        records.append(input_record(vectors))
+        vrec = input_record(vectors)
+        records.append(vrec)
         rows = w2v.rows(entries)
         dim = w2v.dim
-        meta_x.update(vectors=str(vectors), format=w2v.fmt, limit=limit, vocab=len(w2v.kv.key_to_index),
+        meta_x.update(vectors=str(Path(vectors).resolve()), vectors_sha256=vrec["sha256"], format=w2v.fmt,
+                      limit=limit, vocab=len(w2v.kv.key_to_index), tokenizer=TOKENIZER_RULES,
                       tokens={e.id: toks for e, (_, toks) in zip(entries, rows)})
         missing = [(e, f"no word of {e.name!r} is in the vocabulary") for e, (v, _) in zip(entries, rows) if v is None]
     elif model == "sentence":
