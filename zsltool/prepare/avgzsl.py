@@ -164,9 +164,14 @@ def prepare_avgzsl_benchmark(root: str | os.PathLike, out: str | os.PathLike, *,
     npys = sorted((feat / "text").glob("word_embeddings_*.npy"))
     if not npys:
         raise ZslError(f"expected the word embeddings {feat / 'text' / f'word_embeddings_{dataset.lower()}_normed.npy'}")
-    w2v = _w2v_names(csplit, dataset)
+    w2v_exact = _w2v_names(csplit, dataset)
+    w2v_ci = {k.lower(): v for k, v in w2v_exact.items()}
     vecs = load_vector_dict(npys[0])
     all_classes = sorted({c for st in STAGES for c in lists[st]})
+    # UCF's split lists write HandStandPushups where all_class.txt and the w2v names have HandstandPushups
+    case_only = [c for c in all_classes if c not in w2v_exact and c.lower() in w2v_ci]
+    w2v = {c: w2v_exact.get(c) or w2v_ci.get(c.lower()) for c in all_classes
+           if c in w2v_exact or c.lower() in w2v_ci}
     out = Path(out)
     names = ["classes.json", "text.h5", "audio_stage1.h5", "video_stage1.h5", "split_stage1.json",
              "audio_stage2.h5", "video_stage2.h5", "split_stage2.json"]
@@ -199,7 +204,8 @@ def prepare_avgzsl_benchmark(root: str | os.PathLike, out: str | os.PathLike, *,
             "test_seen": ["stage_2_test_seen"], "unseen_dirs": ["stage_2_test_unseen"]},
     }
     summary = {"dataset": dataset, "out": str(out), "split": split, "features": features,
-               "classes": len(all_classes), "text_valid": int(sum(valid)), "stages": {}, "published": PUBLISHED}
+               "classes": len(all_classes), "text_valid": int(sum(valid)),
+               "w2v_names_matched_ignoring_case": case_only, "stages": {}, "published": PUBLISHED}
     listed = {st: _csv_ids(sdir / f"{st}.csv") for st in STAGES}
     for k, st in stages.items():
         allowed = set(st["seen"]) | set(st["unseen"])
