@@ -35,6 +35,7 @@ COMMAND_MODULES = [
     "evaluate",
     "classify",
     "experiment",
+    "report",
     "store",
 ]
 

@@ -6,7 +6,8 @@ Output folder layout (``out_dir``)::
     trials/<split>.t<K>.<method>.<semantic>.json   one zsl.results file per trial (with its config hash)
     checkpoints/<same name>.pt                     the trained checkpoint of that trial
     results.json                                   zsl.results (task "experiment"): records + tables
-    trials.csv, table.csv                          the same as CSV
+    trials.csv                                     one row per trial and test modality
+    table.csv, table.md, table.tex                 the tables: tidy numeric CSV, Markdown, LaTeX
 
 A trial whose JSON already exists with the same config hash (training config, input file hashes, evaluation
 settings) is read back instead of recomputed, so an interrupted run continues where it stopped.
@@ -188,7 +189,7 @@ def finished_record(unit: dict) -> dict | None:
 
 
 def run_experiment(spec: ExperimentSpec, progress=None) -> dict:
-    """Run (or resume) every unit, then write results.json / trials.csv / table.csv; returns the results doc."""
+    """Run (or resume) every unit, then write results.json, trials.csv and the tables; returns the results doc."""
     import multiprocessing as mp
 
     units = plan(spec)
@@ -222,8 +223,7 @@ def run_experiment(spec: ExperimentSpec, progress=None) -> dict:
                       tables=tables, trials=ordered, ran=len(todo), reused=len(units) - len(todo))
     write_results(out / "results.json", doc, overwrite=True)
     atomic_write_text(out / "trials.csv", csv_text(trial_rows(ordered)))
-    atomic_write_text(out / "table.csv", "".join(
-        f"# {T.table_title(t)}\n" + csv_text(T.table_rows(t)) for t in tables))
+    T.write_table_files(out, tables)       # table.csv (tidy, numeric), table.md, table.tex
     return doc
 
 
