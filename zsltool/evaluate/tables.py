@@ -111,6 +111,11 @@ def table_rows(table: dict) -> list[dict]:
 
 
 def table_title(table: dict) -> str:
+    cap = table.get("caption")
+    return _title(table) + (f"\n{cap}" if cap else "")
+
+
+def _title(table: dict) -> str:
     if table["kind"] == "zsl":
         ch = ", ".join(f"{c}: {v:.2f}" for c, v in table.get("chance", {}).items())
         return f"Zero-shot top-1 accuracy [0-1] (mean ± SD over trials; random guess {ch})"
