@@ -185,7 +185,7 @@ def test_cli_plot_auto_from_checkpoint_into_folder(data, ran, tmp_path, cli):
     res = cli("plot", ck, "--layout", "pca", "--out", tmp_path / "figs", "--json")
     assert res.exit_code == 0, res.stderr
     names = sorted(__import__("pathlib").Path(p).name for p in res.json()["plots"])
-    assert names == ["confusion.png", "tsne.png"]
+    assert names == ["confusion.png", "pca.png"]     # named by the layout drawn
     for n in names:
         img = np.asarray(Image.open(tmp_path / "figs" / n).convert("L"))
         assert img.shape[1] > 200 and img.std() > 5
@@ -223,3 +223,22 @@ def test_experiment_grid_records_the_choice_per_trial_and_in_the_caption(data, t
     r = cli("experiment", "--audio", syn.audio, "--split", d / "random.json", "--text", syn.text, "-o", out,
             "--grid", "sae:lam=1,2")
     assert r.exit_code == 1 and "names method 'sae', which is not trained here" in r.stderr
+
+
+def test_cli_plot_pdf_and_svg_files(data, ran, tmp_path, cli):
+    """Was: --out c.pdf made a folder c.pdf/ holding confusion.png."""
+    doc, out = ran
+    trial_file = next((out / "trials").glob("*.json"))
+    res = cli("plot", "confusion", trial_file, "--out", tmp_path / "c.pdf")
+    assert res.exit_code == 0, res.stderr
+    assert (tmp_path / "c.pdf").is_file() and (tmp_path / "c.pdf").read_bytes()[:5] == b"%PDF-"
+    res = cli("plot", trial_file, "--out", tmp_path / "figs", "--format", "svg", "--json")
+    assert res.exit_code == 0, res.stderr
+    assert sorted(__import__("pathlib").Path(p).name for p in res.json()["plots"]) == ["confusion.svg",
+                                                                                       "per-class.svg"]
+    assert b"<svg" in (tmp_path / "figs" / "confusion.svg").read_bytes()[:400]
+    ck = next((out / "checkpoints").glob("*.pt"))
+    res = cli("plot", "tsne", ck, "--out", tmp_path / "t.svg")
+    assert res.exit_code == 0, res.stderr
+    text = (tmp_path / "t.svg").read_text()
+    assert "t-SNE of projection audio embeddings" in text and "PCA" not in text

@@ -89,7 +89,8 @@ def test_underscore_and_camelcase_labels():
 def test_each_format_exact_vectors_with_zero_policy(vec_files, tmp_path, fname, fmt):
     d, vec = vec_files
     out = tmp_path / "t.h5"
-    res = extract_text(out, classes=d / "classes.json", vectors=d / fname, on_missing="zero")
+    res = extract_text(out, classes=d / "classes.json", vectors=d / fname, on_missing="zero",
+                       trust_pickle=fmt == "kv")  # a .kv file (a pickle) loads only on explicit trust
     assert res["valid"] == 6 and res["written"] == 7 and res["missing"] == [{"id": "/m/zz", "name": "Zzyzx"}]
     emb = read_embeddings(out, kind="class")
     assert emb.ids == [c["id"] for c in CLASSES] and emb.classes == emb.ids
@@ -126,7 +127,7 @@ def test_limit_restricts_vocabulary(vec_files, tmp_path):
     names.write_text("Dog\nWater tap\n")  # dog is word 0, water word 7
     for fname in ("v.bin", "v.kv"):
         with pytest.raises(ZslError, match="Water tap"):
-            extract_text(tmp_path / f"l{fname}.h5", names=names, vectors=d / fname, limit=3)
+            extract_text(tmp_path / f"l{fname}.h5", names=names, vectors=d / fname, limit=3, trust_pickle=True)
     extract_text(tmp_path / "l8.h5", names=names, vectors=d / "v.bin", limit=8)
     np.testing.assert_allclose(read_embeddings(tmp_path / "l8.h5").X[1], vec["water"], rtol=1e-6)
 

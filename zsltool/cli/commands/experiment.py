@@ -111,9 +111,10 @@ def register(app: typer.Typer) -> None:
         by: str = typer.Option("method", "--by", click_type=click.Choice(["method", "semantic", "file"]),
                                help="What is compared: methods, class-embedding sources, or files."),
         alpha: float = typer.Option(0.05, "--alpha", help="Significance level (0.05 or 0.10 from Demšar's table)."),
-        plot: Optional[str] = typer.Option(None, "--plot", help="Write the critical-difference diagram (PNG)."),
-        out: Optional[str] = typer.Option(None, "--out", "-o", help="Write the comparison as JSON (a .png path "
-                                          "writes the CD diagram instead)."),
+        plot: Optional[str] = typer.Option(None, "--plot", help="Write the critical-difference diagram (.png, "
+                                           ".pdf or .svg)."),
+        out: Optional[str] = typer.Option(None, "--out", "-o", help="Write the comparison as JSON (a .png/.pdf/"
+                                          ".svg path writes the CD diagram instead)."),
         overwrite: bool = OverwriteOpt,
         json_out: bool = JsonOpt,
     ):
@@ -123,7 +124,9 @@ def register(app: typer.Typer) -> None:
         if not 0 < alpha < 1:
             raise typer.BadParameter("alpha must be between 0 and 1", param_hint="--alpha")
         comp = compare_results(results, metric=metric, by=by, alpha=alpha)
-        if out and out.lower().endswith(".png"):
+        from zsltool.evaluate.figures import is_figure_file
+
+        if out and is_figure_file(out):
             plot, out = plot or out, None
         if out:
             from zsltool.utils import atomic_write_json, check_output
@@ -147,7 +150,11 @@ def register(app: typer.Typer) -> None:
         inputs: List[str] = typer.Argument(..., help="[KIND] INPUT...: KIND is confusion, per-class, tsne or cd "
                                            "(or give --kind); INPUT a results file, a checkpoint, or for cd a "
                                            "compare --out JSON / results files."),
-        out: str = typer.Option(..., "--out", "-o", help="PNG file, or a folder (one <kind>.png per figure)."),
+        out: str = typer.Option(..., "--out", "-o", help="Figure file (.png, .pdf or .svg: the format follows "
+                                "the extension), or a folder (one <kind>.png per figure, or --format)."),
+        fmt: Optional[str] = typer.Option(None, "--format", click_type=click.Choice(["png", "pdf", "svg"]),
+                                          help="Figure format (default: from the --out extension; png in a "
+                                               "folder)."),
         kind: Optional[str] = typer.Option(None, "--kind", click_type=click.Choice(list(_KINDS)),
                                            help="Figure kind (default: auto: a checkpoint gives t-SNE + confusion, "
                                                 "a results file confusion + per-class)."),
@@ -159,13 +166,15 @@ def register(app: typer.Typer) -> None:
                                                help="tsne: which instance embeddings (default: every one the "
                                                     "model uses)."),
         layout: str = typer.Option("tsne", "--layout", click_type=click.Choice(["tsne", "pca"]),
-                                   help="tsne: 2-D layout (t-SNE needs scikit-learn; falls back to PCA)."),
+                                   help="tsne: 2-D layout, t-SNE (scikit-learn) or PCA; the title names the one "
+                                        "computed."),
         per_class_max: int = typer.Option(50, "--max-per-class", min=1, help="tsne: instances per class."),
         metric: str = typer.Option("auto", "--metric", help="cd: metric when comparing results files."),
         overwrite: bool = OverwriteOpt,
         json_out: bool = JsonOpt,
     ):
-        """Figures as PNG: confusion matrix, per-class bars, t-SNE (paper 004 Fig. 6), CD diagram."""
+        """Figures (PNG, PDF or SVG, one-column size): confusion matrix, per-class bars, t-SNE (AVGZSLNet Fig. 6),
+        CD diagram."""
         from zsltool.evaluate.figures import make_plots
 
         args = list(inputs)
@@ -178,7 +187,7 @@ def register(app: typer.Typer) -> None:
             raise typer.BadParameter("no input file", param_hint="INPUTS")
         paths = make_plots(k, args, out, audio=audio, video=video, split=split, trial=trial, modality=modality,
                            layout=layout, max_per_class=per_class_max, metric=metric, seed=STATE.seed,
-                           overwrite=overwrite)
+                           overwrite=overwrite, fmt=fmt)
         for p in paths:
             info(f"wrote {p}")
         emit({"plots": [str(p) for p in paths]}, json_out)
