@@ -33,6 +33,7 @@ COMMAND_MODULES = [
     "train",
     "evaluate",
     "experiment",
+    "report",
     "store",
 ]
 

@@ -6,7 +6,8 @@ Output folder layout (``out_dir``)::
     trials/<split>.t<K>.<method>.<semantic>.json   one zsl.results file per trial (with its config hash)
     checkpoints/<same name>.pt                     the trained checkpoint of that trial
     results.json                                   zsl.results (task "experiment"): records + tables
-    trials.csv, table.csv                          the same as CSV
+    trials.csv                                     one row per trial and test modality
+    table.csv, table.md, table.tex                 the tables: tidy numeric CSV, Markdown, LaTeX
 
 A trial whose JSON already exists with the same config hash (training config, input file hashes, evaluation
 settings) is read back instead of recomputed, so an interrupted run continues where it stopped.
@@ -198,7 +199,7 @@ def finished_record(unit: dict) -> dict | None:
 
 
 def run_experiment(spec: ExperimentSpec, progress=None) -> dict:
-    """Run (or resume) every unit, then write results.json / trials.csv / table.csv; returns the results doc."""
+    """Run (or resume) every unit, then write results.json, trials.csv and the tables; returns the results doc."""
     import multiprocessing as mp
 
     units = plan(spec)
@@ -232,8 +233,7 @@ def run_experiment(spec: ExperimentSpec, progress=None) -> dict:
                       tables=tables, trials=ordered, ran=len(todo), reused=len(units) - len(todo))
     write_results(out / "results.json", doc, overwrite=True)
     atomic_write_text(out / "trials.csv", csv_text(trial_rows(ordered)))
-    atomic_write_text(out / "table.csv", "".join(
-        "# " + T.table_title(t).replace("\n", "\n# ") + "\n" + csv_text(T.table_rows(t)) for t in tables))
+    T.write_table_files(out, tables)       # table.csv (tidy, numeric), table.md, table.tex
     return doc
 
 
@@ -248,7 +248,7 @@ def build_tables(records: list[dict]) -> list[dict]:
     cap = selection_caption(records)
     for t in tabs:
         if cap:
-            t["caption"] = cap
+            t["selection"] = cap
     return tabs
 
 
@@ -267,7 +267,7 @@ def selection_caption(records: list[dict]) -> str:
         return ""
     parts = [f"{m}: " + ", ".join(f"{lab} ×{n}" for lab, n in sorted(c.items(), key=lambda x: -x[1]))
              for m, c in by.items()]
-    return f"settings chosen on validation ({', '.join(sorted(metric))}) per trial: " + "; ".join(parts)
+    return f"Settings chosen on validation ({', '.join(sorted(metric))}) per trial: " + "; ".join(parts) + "."
 
 
 def summary_metrics(tables: list[dict]) -> dict:

@@ -21,9 +21,14 @@ def _csv_list(value: Optional[str]) -> Optional[list[str]]:
 
 
 def _experiment_tables(doc: dict):
-    from zsltool.evaluate.tables import table_rows, table_title
+    from zsltool.evaluate.tables import table_caption, table_rows, table_title
 
-    return [rows_table(table_rows(t), title=table_title(t)) for t in doc["tables"]]
+    out = []
+    for t in doc["tables"]:
+        rt = rows_table(table_rows(t), title=table_title(t))
+        rt.caption = table_caption(t)
+        out.append(rt)
+    return out
 
 
 def register(app: typer.Typer) -> None:
@@ -33,7 +38,7 @@ def register(app: typer.Typer) -> None:
         split: List[str] = typer.Option(..., "--split", help="Split file; repeat for more table columns "
                                         "(e.g. one within-category split per category)."),
         out: str = typer.Option(..., "--out", "-o", help="Output folder (trials/, checkpoints/, results.json, "
-                                "trials.csv, table.csv); re-running resumes it."),
+                                "trials.csv, table.csv/.md/.tex); re-running resumes it."),
         video: Optional[str] = typer.Option(None, "--video", help="Instance-level video embedding file."),
         text: Optional[str] = typer.Option(None, "--text", help="Class-level text embedding file."),
         image: Optional[str] = typer.Option(None, "--image", help="Class-level image embedding file."),
@@ -64,6 +69,10 @@ def register(app: typer.Typer) -> None:
         threads: Optional[int] = typer.Option(None, "--threads", min=1, help="torch threads per job "
                                               "(default: cores / jobs)."),
         seed: Optional[int] = seed_option("Seed of every trial (default: global --seed)."),
+        table_format: str = typer.Option("table", "--table-format",
+                                         click_type=click.Choice(["table", "md", "latex", "csv"]),
+                                         help="How the tables print on stdout: a terminal table, Markdown, LaTeX "
+                                              "or tidy CSV (all three are also written to the --out folder)."),
         json_out: bool = JsonOpt,
     ):
         """Run a paper protocol end to end (train + evaluate every trial) and print its table."""
@@ -100,7 +109,15 @@ def register(app: typer.Typer) -> None:
                               calibrate=calibrate, retrieval=not no_retrieval, device=STATE.device,
                               grid=parse_grid(grid))
         doc = run_experiment(spec)
-        info(f"{doc['ran']} trial(s) run, {doc['reused']} reused; wrote {out}/results.json, trials.csv, table.csv")
+        info(f"{doc['ran']} trial(s) run, {doc['reused']} reused; wrote {out}/results.json, trials.csv, "
+             "table.csv, table.md, table.tex")
+        if table_format != "table" and not json_out:
+            import sys
+
+            from zsltool.evaluate.tables import export_tables
+
+            sys.stdout.write(export_tables(doc["tables"], table_format))
+            return
         emit(doc, json_out, table=_experiment_tables)
 
     @app.command("compare")
