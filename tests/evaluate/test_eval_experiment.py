@@ -197,6 +197,36 @@ def test_cli_plot_auto_from_checkpoint_into_folder(data, ran, tmp_path, cli):
     assert res.exit_code == 0 and (tmp_path / "cd2.png").exists()
 
 
+def test_experiment_grid_records_the_choice_per_trial_and_in_the_caption(data, tmp_path, cli):
+    syn, d = data
+    out = tmp_path / "grid"
+    r = cli("experiment", "--audio", syn.audio, "--split", d / "random.json", "--text", syn.text, "-o", out,
+            "--epochs", "2", "--grid", "lr=1e-3,1e-1", "--grid", "projection:margin=0.1,1", "--threads", "1",
+            "--json")
+    assert r.exit_code == 0, r.output
+    import json
+
+    doc = json.loads(r.stdout)
+    labels = []
+    for rec in doc["trials"]:
+        sel = rec["selection"]
+        assert sel["metric"] == "val_top1" and len(sel["candidates"]) == 4
+        best = max(c["value"] for c in sel["candidates"])
+        assert sel["value"] == best == rec["train"]["best_value"]
+        assert sel["label"] == f"lr={sel['chosen']['lr']} margin={sel['chosen']['margin']}"
+        labels.append(sel["label"])
+    from zsltool.evaluate.tables import table_caption
+
+    cap = doc["tables"][0]["selection"]
+    assert cap.startswith("Settings chosen on validation (val_top1) per trial: projection: ")
+    assert all(lab in cap for lab in labels) and table_caption(doc["tables"][0]).endswith(cap)
+    assert cap in (out / "table.md").read_text()
+    assert "chosen" in (out / "trials.csv").read_text().splitlines()[0]
+    r = cli("experiment", "--audio", syn.audio, "--split", d / "random.json", "--text", syn.text, "-o", out,
+            "--grid", "sae:lam=1,2")
+    assert r.exit_code == 1 and "names method 'sae', which is not trained here" in r.stderr
+
+
 def test_cli_plot_pdf_and_svg_files(data, ran, tmp_path, cli):
     """Was: --out c.pdf made a folder c.pdf/ holding confusion.png."""
     doc, out = ran

@@ -88,7 +88,9 @@ def tsne_from_checkpoint(checkpoint, out, *, audio=None, video=None, split=None,
     C = semantic_matrix(ld.ckpt, classes)
     with torch.no_grad():
         try:
-            e = ld.model.embed(class_emb=C, **{modality: torch.as_tensor(X)})
+            prep = ld.model.prep_audio if modality == "audio" else ld.model.prep_video
+            e = ld.model.embed(class_emb=ld.model.prep_classes(torch.as_tensor(C)),
+                               **{modality: prep(torch.as_tensor(X))})
             pts, stars = e[modality].numpy(), e["class"].numpy()
             title = f"{{layout}} of {ld.ckpt['method']} {modality} embeddings (stars: class embeddings)"
         except (NotImplementedError, KeyError):

@@ -144,7 +144,13 @@ def table_title(table: dict) -> str:
 
 
 def table_caption(table: dict) -> str:
-    """One line: each column's split by protocol and sizes, trials and chance; what S, U and HM are."""
+    """One line: the splits (below) and, when settings were chosen on validation (``--grid``), which."""
+    sel = table.get("selection")
+    return _split_caption(table) + (f" {sel}" if sel else "")
+
+
+def _split_caption(table: dict) -> str:
+    """Each column's split by protocol and sizes, trials and chance; what S, U and HM are."""
     splits = table.get("splits") or {}
     if table["kind"] == "zsl":
         parts = []

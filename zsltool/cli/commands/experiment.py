@@ -56,6 +56,9 @@ def register(app: typer.Typer) -> None:
         optimizer: Optional[str] = typer.Option(None, "--optimizer", click_type=click.Choice(["sgd", "adam"]),
                                                 help="Optimiser."),
         patience: Optional[int] = typer.Option(None, "--patience", min=1, help="Early stopping patience."),
+        grid: List[str] = typer.Option([], "--grid", help="Settings chosen per trial on validation data: "
+                                       "KEY=V1,V2 (lr, optimizer, batch_size, epochs, weight_decay, momentum, "
+                                       "METHOD:ARG or ARG), repeatable, or a JSON file {key: [values]}."),
         modalities: str = typer.Option("both", "--modalities", help="GZSL test modalities, comma list of "
                                        "audio,video,both."),
         trials: Optional[str] = typer.Option(None, "--trials", help="Comma list of trial numbers (default: all)."),
@@ -75,6 +78,7 @@ def register(app: typer.Typer) -> None:
         """Run a paper protocol end to end (train + evaluate every trial) and print its table."""
         from zsltool.cli.commands.train import parse_method_args
         from zsltool.evaluate.experiment import ExperimentSpec, run_experiment
+        from zsltool.train.grid import parse_grid
 
         margs: dict = {}
         for a in arg:
@@ -102,7 +106,8 @@ def register(app: typer.Typer) -> None:
                               methods=list(method), method_args=margs, epochs=epochs, batch_size=batch_size, lr=lr,
                               optimizer=optimizer, patience=patience, modalities=mods, trials=tr,
                               seed=seed_or_global(seed), jobs=jobs, threads=threads,
-                              calibrate=calibrate, retrieval=not no_retrieval, device=STATE.device)
+                              calibrate=calibrate, retrieval=not no_retrieval, device=STATE.device,
+                              grid=parse_grid(grid))
         doc = run_experiment(spec)
         info(f"{doc['ran']} trial(s) run, {doc['reused']} reused; wrote {out}/results.json, trials.csv, "
              "table.csv, table.md, table.tex")
