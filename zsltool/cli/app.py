@@ -28,6 +28,7 @@ from zsltool.errors import ZslError
 # Command modules under zsltool/cli/commands; each defines register(app). Order = order in --help.
 COMMAND_MODULES = [
     "demo",
+    "prepare",
     "classes",
     "select",
     "split",
@@ -36,6 +37,7 @@ COMMAND_MODULES = [
     "compose",
     "train",
     "evaluate",
+    "classify",
     "experiment",
     "report",
     "store",
