@@ -376,7 +376,6 @@ def train(config: TrainConfig) -> TrainResult:
     classes = {"train": prep.train_classes, "val": prep.val_classes, "test": list(trial.test)}
     if trial.is_gzsl:
         classes.update(seen=list(trial.seen), unseen=list(trial.unseen))
-    model.load_state_dict(best["state"])
     from zsltool.classify_calibrate import calibrate_model, provenance_of
 
     ckpt_extra = {"calibration": calibrate_model(model, prep, device),  # zsl classify's probabilities
