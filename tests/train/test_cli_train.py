@@ -41,7 +41,10 @@ def test_train_json_summary(syn, tmp_path):
 
     ck = torch.load(out, weights_only=True)
     assert ck["method_args"]["activation"] == "none" and ck["config"]["seed"] == 3
-    assert "epoch 1/2" in r.stderr
+    assert "epoch 1/2" not in r.stderr          # per-epoch lines only with -v
+    r = run(*base(syn, tmp_path / "v.pt"), "--epochs", 2, "-v")
+    assert r.exit_code == 0, r.stderr
+    assert "epoch 1/2" in r.stderr and "epoch 2/2" in r.stderr
 
 
 def test_disable_loss_option(syn, tmp_path):

@@ -28,6 +28,7 @@ import torch
 from zsltool.classes.splits import load_split
 from zsltool.errors import ZslError
 from zsltool.methods.base import get_method
+from zsltool.progress import Progress
 from zsltool.train.checkpoint import new_checkpoint, save_checkpoint
 from zsltool.train.config import OPTIMIZERS, TrainConfig
 from zsltool.train.data import (InstanceSet, check_split_class_set, compute_scores, load_inputs,
@@ -267,12 +268,15 @@ def fit(prep: Prepared, config: TrainConfig, hyper: dict, method_args: dict, dev
         val_record(rec)
         history.append(rec)
         consider(1, rec, None)
-        log.info(_line(rec, 1, 1, True))
+        log.debug(_line(rec, 1, 1, True))
     else:
         optimizer = _optimizer(model, hyper)
         gen = torch.Generator().manual_seed(int(config.seed))
         bs, epochs = int(hyper["batch_size"]), int(hyper["epochs"])
         since_best = 0
+        # a bar on a terminal, a timed line in a log (zsltool.progress); per-epoch lines only with -v (debug)
+        bar = Progress(total=epochs, desc=f"train {config.method}", unit="epoch",
+                       enabled=log.isEnabledFor(logging.INFO))
         for epoch in range(1, epochs + 1):
             model.train()
             perm = torch.randperm(n, generator=gen)
@@ -299,11 +303,13 @@ def fit(prep: Prepared, config: TrainConfig, hyper: dict, method_args: dict, dev
             history.append(rec)
             improved = consider(epoch, rec, optimizer.state_dict())
             since_best = 0 if improved else since_best + 1
+            bar.update(1)
             if epoch == 1 or epoch == epochs or epoch % max(1, config.log_every) == 0:
-                log.info(_line(rec, epoch, epochs, improved))
+                log.debug(_line(rec, epoch, epochs, improved))
             if config.patience and since_best >= config.patience:
                 log.info(f"early stop at epoch {epoch}: no improvement for {since_best} epochs")
                 break
+        bar.close()
     return Fit(model=model, best=best, history=history, hyper=hyper, method_args=user_args)
 
 

@@ -70,7 +70,7 @@ def register(app: typer.Typer) -> None:
                                        "argument), repeatable, or a JSON file {key: [values]}."),
         seed: Optional[int] = SeedOpt,
         threads: Optional[int] = typer.Option(None, "--threads", min=1, help="torch CPU threads."),
-        log_every: int = typer.Option(10, "--log-every", min=1, help="Progress line every N epochs."),
+        log_every: int = typer.Option(10, "--log-every", min=1, help="With -v: a line every N epochs (loss, validation)."),
         overwrite: bool = OverwriteOpt,
         json_out: bool = JsonOpt,
     ):
