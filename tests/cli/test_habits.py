@@ -72,3 +72,14 @@ def test_protocol_help_says_what_each_protocol_is(cli):
         assert f"{name}: {desc}" in param.help, name
     text = " ".join(cli("split", "--help", env={"COLUMNS": "1000"}).stdout.split())
     assert "within: zero-shot inside one category" in text and "folds: K class folds" in text
+
+
+def test_json_names_the_written_file_out(cli, tmp_path):
+    """Was: "output" in some commands' JSON, "out" in others."""
+    r = cli(*_import_args(tmp_path), "--json")
+    assert r.exit_code == 0, r.stderr
+    doc = r.json()
+    assert doc["out"] == str(tmp_path / "e.h5") and "output" not in doc
+    r = cli("merge", tmp_path / "e.h5", "-o", tmp_path / "m.h5", "--json")
+    assert r.exit_code == 0, r.stderr
+    assert r.json()["out"] == str(tmp_path / "m.h5") and "output" not in r.json()

@@ -34,7 +34,7 @@ def test_train_json_summary(syn, tmp_path):
     r = run(*base(syn, out), "--epochs", 2, "--json", "--arg", "activation=none", "--seed", 3)
     assert r.exit_code == 0, r.stderr
     s = json.loads(r.stdout)
-    assert s["checkpoint"] == str(out) and out.exists()
+    assert s["out"] == str(out) and out.exists()     # the key is "out" in every command's JSON
     assert s["method"] == "projection" and s["epochs_run"] == 2 and s["best_metric"] == "val_top1"
     assert s["n_train_instances"] == 32 and s["n_val_instances"] == 16
     import torch

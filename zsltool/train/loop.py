@@ -53,7 +53,7 @@ class TrainResult:
 
     def summary(self) -> dict:
         last = self.history[-1] if self.history else {}
-        return {**({"chosen": self.selection["label"]} if self.selection else {}), "checkpoint": str(self.checkpoint), "method": self.method, "best_metric": self.best_metric,
+        return {**({"chosen": self.selection["label"]} if self.selection else {}), "out": str(self.checkpoint), "method": self.method, "best_metric": self.best_metric,
                 "best_value": self.best_value, "best_epoch": self.best_epoch, "epochs_run": self.epochs_run,
                 "n_train_instances": self.n_train, "n_val_instances": self.n_val,
                 "last_epoch": last}

@@ -207,4 +207,4 @@ def register(app: typer.Typer) -> None:
                            overwrite=overwrite, fmt=fmt)
         for p in paths:
             info(f"wrote {p}")
-        emit({"plots": [str(p) for p in paths]}, json_out)
+        emit({"out": [str(p) for p in paths]}, json_out)

@@ -80,10 +80,10 @@ def split(
     opts["folds"] = folds
     result = make_split(classes, protocol, out, seed=seed_or_global(seed), overwrite=overwrite,
                         **opts)
-    info(f"wrote {result['output']} ({len(result['trials'])} trial(s))")
+    info(f"wrote {result['out']} ({len(result['trials'])} trial(s))")
 
     def table(r):
-        head = {"output": r["output"], "protocol": r["protocol"], "seed": r["seed"], **r["params"]}
+        head = {"out": r["out"], "protocol": r["protocol"], "seed": r["seed"], **r["params"]}
         return [kv_table(head, title="split"), rows_table(r["trials"], title="trials")]
 
     emit(result, json_out, table)
