@@ -50,6 +50,12 @@ def write_vectors(path, dim: int = 16, seed: int = 0):
     return path
 
 
+@pytest.fixture(autouse=True)
+def _cache_in_tmp(tmp_path, monkeypatch):
+    """classify caches the vectors' sha256 under $XDG_CACHE_HOME: never the user's own cache in tests."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
+
+
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """ESC-50 folder -> prepare -> extract-audio (tiny random VGGish) -> extract-text (underscored names) ->
@@ -253,3 +259,46 @@ def test_temperature_scaling_recovers_a_known_temperature():
     # scores unrelated to the labels: no temperature is stored
     rec = calibrate(rng.standard_normal((500, 4)), rng.integers(0, 4, 500), "validation")
     assert rec["temperature"] is None and "no better than chance" in rec["note"]
+
+
+@pytest.mark.parametrize("fmt", ["word2vec-bin", "word2vec-text", "glove"])
+def test_streamed_label_vectors_equal_extract_text(tmp_path, fmt):
+    """classify reads only the vectors its labels need; the class vectors equal extract-text's, token for token
+    (underscores, CamelCase, phrases, case variants, a limit, duplicate words: the first wins)."""
+    from gensim.models import KeyedVectors
+
+    from zsltool.classify_vectors import candidate_tokens, label_vectors
+    from zsltool.extract.text import TextEntry, Word2VecText
+
+    words = ["sea", "waves", "New_York", "air_conditioner", "Playing", "daf", "dog", "church_bells", "rain"]
+    rng = np.random.default_rng(3)
+    kv = KeyedVectors(vector_size=7)
+    kv.add_vectors(words + [f"f{i}" for i in range(50)], rng.standard_normal((len(words) + 50, 7)).astype(np.float32))
+    path = tmp_path / f"v.{fmt}"
+    kv.save_word2vec_format(str(path), binary=fmt == "word2vec-bin", write_header=fmt != "glove")
+    labels = ["sea_waves", "New_York", "AirConditioner", "PlayingDaf", "Dog", "church bells", "rain, dog", "zzz"]
+    for limit in (None, 5):
+        ref = Word2VecText(str(path), fmt, limit).rows([TextEntry(id=x, name=x) for x in labels])
+        got = label_vectors(path, labels, fmt, limit)
+        for (rv, rt), (gv, gt) in zip(ref, got):
+            assert rt == gt
+            assert (rv is None and gv is None) or np.array_equal(rv, gv)
+    assert {"sea_waves", "sea", "waves", "Air_Conditioner", "air_conditioner"} <= candidate_tokens(labels)
+
+
+def test_vectors_sha256_is_cached_until_the_file_changes(tmp_path, monkeypatch):
+    import hashlib
+
+    import zsltool.utils as U
+    from zsltool.classify_vectors import cached_sha256
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    f = tmp_path / "v.bin"
+    f.write_bytes(b"abc")
+    calls = []
+    real = U.sha256_file
+    monkeypatch.setattr(U, "sha256_file", lambda p, *a, **k: calls.append(p) or real(p, *a, **k))
+    assert cached_sha256(f) == hashlib.sha256(b"abc").hexdigest() and cached_sha256(f) == cached_sha256(f)
+    assert len(calls) == 1
+    f.write_bytes(b"abcd")
+    assert cached_sha256(f) == hashlib.sha256(b"abcd").hexdigest() and len(calls) == 2

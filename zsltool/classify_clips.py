@@ -105,9 +105,8 @@ def _recorded_vectors_sha(rec: dict) -> str:
 
 
 def _word2vec_rows(rec: dict, labels: list[str], vectors, allow_other_vectors: bool):
-    from zsltool.extract.text import TextEntry, Word2VecText
+    from zsltool.classify_vectors import cached_sha256, label_vectors
     from zsltool.extract.text_tokenize import RULES_VERSION
-    from zsltool.utils import sha256_file
 
     em = rec.get("extractor_meta") or {}
     recorded = em.get("vectors")
@@ -119,7 +118,7 @@ def _word2vec_rows(rec: dict, labels: list[str], vectors, allow_other_vectors: b
                        hint="pass --vectors PATH to the same vectors file (checked by sha256)")
     want = _recorded_vectors_sha(rec)
     if want:
-        got = sha256_file(path)
+        got = cached_sha256(path)
         if got != want:
             if not allow_other_vectors:
                 raise ZslError(f"{path} has sha256 {got[:12]}, but the model was trained with vectors of sha256 "
@@ -129,8 +128,7 @@ def _word2vec_rows(rec: dict, labels: list[str], vectors, allow_other_vectors: b
     rules = em.get("tokenizer")
     if rules and rules != RULES_VERSION:
         log.warning(f"the training labels were tokenized with {rules!r}; new labels use {RULES_VERSION!r}")
-    w2v = Word2VecText(str(path), em.get("format") or "auto", em.get("limit"))
-    rows = w2v.rows([TextEntry(id=lab, name=lab) for lab in labels])
+    rows = label_vectors(path, labels, em.get("format") or "auto", em.get("limit"))
     missing = [lab for lab, (v, _) in zip(labels, rows) if v is None]
     if missing:
         raise ZslError(f"{len(missing)} of {len(labels)} labels have no known word: {'; '.join(missing[:10])}",
