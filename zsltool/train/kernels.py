@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 
 from zsltool.errors import ZslError
-from zsltool.train.engine import BestKeeper, Job, Outcome, epoch_line
+from zsltool.train.engine import BestKeeper, Job, Outcome, diverged, epoch_line, failed, metric_of, scaled_data
 
 log = logging.getLogger("zsltool.train")
 VAL_CHUNK = 8192
@@ -63,30 +63,29 @@ class StackedOptimizer:
 
     @torch.no_grad()
     def step(self, params: dict, grads: dict, active: torch.Tensor) -> None:
-        a = active.to(self.lr.dtype)
-        self.t += a
+        self.t += active.to(self.t.dtype)
         for name, g in grads.items():
             p = params[name]
             st = self.state[name]
-            am = self._b(a, p)
+            on = self._b(active, p)  # torch.where, not a product: a diverged model's NaN must not spread
             if self.wd.any():
                 g = g + self._b(self.wd, p) * p
             if self.kind == "adam":
                 m = st.setdefault("exp_avg", torch.zeros_like(p))
                 v = st.setdefault("exp_avg_sq", torch.zeros_like(p))
                 b1, b2 = self._b(self.b1, p), self._b(self.b2, p)
-                m.copy_(torch.lerp(m, m * b1 + (1 - b1) * g, am))
-                v.copy_(torch.lerp(v, v * b2 + (1 - b2) * g * g, am))
+                m.copy_(torch.where(on, m * b1 + (1 - b1) * g, m))
+                v.copy_(torch.where(on, v * b2 + (1 - b2) * g * g, v))
                 t = self.t.clamp_min(1)
                 bc1 = self._b(1 - self.b1 ** t, p)
                 bc2 = self._b(torch.sqrt(1 - self.b2 ** t), p)
-                p.sub_(am * self._b(self.lr, p) / bc1 * m / (v.sqrt() / bc2 + self._b(self.eps, p)))
+                p.copy_(torch.where(on, p - self._b(self.lr, p) / bc1 * m / (v.sqrt() / bc2 + self._b(self.eps, p)), p))
             else:
                 if self.mom.any():
                     buf = st.setdefault("momentum_buffer", torch.zeros_like(p))
-                    buf.copy_(torch.lerp(buf, buf * self._b(self.mom, p) + g, am))
+                    buf.copy_(torch.where(on, buf * self._b(self.mom, p) + g, buf))
                     g = buf
-                p.sub_((am * self._b(self.lr, p)) * g)
+                p.copy_(torch.where(on, p - self._b(self.lr, p) * g, p))
 
     def snapshot(self, g: int) -> dict:
         return {n: {k: v[g].clone() for k, v in st.items()} for n, st in self.state.items()}
@@ -150,10 +149,11 @@ class CompatibilityKernel:
         self.Da = int(m0.audio_dim)
         self.r = [self._width(m) for m in models]
         self.rmax = max(self.r)
-        self.X = _pad([j.train.audio for j in jobs], (self.Nmax, self.Da)).to(dev).reshape(G * self.Nmax, self.Da)
+        scaled = [scaled_data(j, m, "cpu") for j, m in zip(jobs, models)]  # zscore / l2_classes of each model
+        self.X = _pad([d["audio"] for d, _ in scaled], (self.Nmax, self.Da)).to(dev).reshape(G * self.Nmax, self.Da)
         self.Y = _pad([j.train.labels for j in jobs], (self.Nmax,), torch.long).to(dev).reshape(-1)
         self.cmask = _pad([np.ones(c, bool) for c in self.C], (self.Cmax,), torch.bool, False).to(dev)
-        self.Ctr = [torch.as_tensor(np.asarray(j.class_emb, np.float32)) for j in jobs]
+        self.Ctr = [c.float() for _, c in scaled]
         self.margin = torch.tensor([float(m.args.get("margin", 1.0)) for m in models], device=dev).view(G, 1, 1)
         self._init_params()
         self._init_val()
@@ -259,12 +259,12 @@ class CompatibilityKernel:
         if not any(has):
             self.Nv = None
             return
-        Cv = [np.asarray(j.val_class_emb if j.val is not None else np.zeros((1, j.class_emb.shape[1])), np.float32)
-              for j in jobs]
-        self.Cvn = [c.shape[0] for c in Cv]
+        Cvt = [m.prep_classes(torch.as_tensor(np.asarray(
+            j.val_class_emb if j.val is not None else np.zeros((1, j.class_emb.shape[1])), np.float32)))
+            for j, m in zip(jobs, self.models)]
+        self.Cvn = [c.shape[0] for c in Cvt]
         Cvmax = max(self.Cvn)
         self.cvmask = _pad([np.ones(c, bool) for c in self.Cvn], (Cvmax,), torch.bool, False).to(dev)
-        Cvt = [torch.as_tensor(c) for c in Cv]
         if self.fast:
             ms = self.models
             if self.form == "projection":
@@ -279,20 +279,24 @@ class CompatibilityKernel:
         vals = [j.val for j in jobs]
         self.Nv = [len(v) if v is not None else 0 for v in vals]
         nvmax = max(self.Nv)
-        self.Xv = _pad([v.audio if v is not None else np.zeros((0, self.Da)) for v in vals], (nvmax, self.Da)).to(dev)
+        self.Xv = _pad([m.prep_audio(torch.as_tensor(v.audio)) if v is not None else np.zeros((0, self.Da))
+                        for v, m in zip(vals, self.models)], (nvmax, self.Da)).to(dev)
         self.Yv = _pad([v.labels if v is not None else np.zeros(0) for v in vals], (nvmax,), torch.long).to(dev)
         self.rowv = _pad([np.ones(n, bool) for n in self.Nv], (nvmax,), torch.bool, False).to(dev)
         self.mca = torch.tensor([j.metric == "val_seen_mca" for j in jobs], device=dev)
+        self.hm = [g for g, j in enumerate(jobs) if j.metric == "val_hm"]
 
     @torch.no_grad()
-    def _validate(self) -> torch.Tensor:
-        """(G,) validation metric of every model (NaN where a model has no validation data)."""
+    def _validate(self) -> list[dict]:
+        """The validation record of every model (``{}`` where a model has no validation data)."""
         P, _ = self._class_matrix(train=False, val=True)
         Pt = P.transpose(1, 2)
-        preds = []
+        preds, full = [], {g: [] for g in self.hm}
         for s in range(0, self.Xv.shape[1], VAL_CHUNK):
             S = torch.bmm(self.Xv[:, s:s + VAL_CHUNK], Pt).masked_fill(~self.cvmask[:, None, :], float("-inf"))
             preds.append(S.argmax(-1))
+            for g in self.hm:  # calibrated HM needs the scores themselves
+                full[g].append(S[g, :, :self.Cvn[g]].cpu().numpy())
         pred = torch.cat(preds, 1)
         correct = ((pred == self.Yv) & self.rowv).to(torch.float64)
         rows = self.rowv.to(torch.float64)
@@ -302,8 +306,11 @@ class CompatibilityKernel:
         cnt = torch.zeros(self.G, Cv, dtype=torch.float64, device=self.device).scatter_add_(1, self.Yv, rows)
         present = cnt > 0
         mca = (torch.where(present, hit / cnt.clamp_min(1), 0.0)).sum(1) / present.sum(1).clamp_min(1)
-        out = torch.where(self.mca, mca, top1)
-        return torch.where(self.has_val, out, torch.full_like(out, float("nan")))
+        value = torch.where(self.mca, mca, top1).tolist()
+        recs = [{j.metric: v} if j.val is not None else {} for j, v in zip(self.jobs, value)]
+        for g in self.hm:
+            recs[g] = metric_of(np.concatenate(full[g])[:self.Nv[g]], self.jobs[g])
+        return recs
 
     # -- checkpoint state -----------------------------------------------------------------------------------
     def _snapshot(self, g: int):
@@ -352,7 +359,7 @@ class CompatibilityKernel:
         return sd, opt
 
     # -- the loop -----------------------------------------------------------------------------------------
-    def run(self) -> list[Outcome]:
+    def run(self, tolerate_divergence: bool = False) -> list[Outcome]:
         jobs, G, dev = self.jobs, self.G, self.device
         bs = int(jobs[0].hyper["batch_size"])
         epochs = [int(j.hyper["epochs"]) for j in jobs]
@@ -366,6 +373,11 @@ class CompatibilityKernel:
         offs = (torch.arange(G, device=dev) * self.Nmax)[:, None]
         pos = torch.arange(smax * bs)
         loss_name = f"loss_{self.loss_kind}"
+        errors: dict[int, ZslError] = {}
+        from zsltool.progress import Progress
+
+        what = jobs[0].cls.name if G == 1 else f"{G} models"
+        bar = Progress(total=E, desc=f"train {what}", unit="epoch", enabled=log.isEnabledFor(logging.INFO))
         for epoch in range(1, E + 1):
             idx = torch.zeros(G, smax * bs, dtype=torch.long)
             for g, n in enumerate(self.N):
@@ -388,41 +400,48 @@ class CompatibilityKernel:
                 for t in self.p.values():
                     t.grad = None
                 self.opt.step(self.p, grads, active)
-                total += lg.detach() * active
+                total += torch.where(active, lg.detach(), 0.0)
             mean_loss = (total / steps).tolist()
-            vals = self._validate().tolist() if self.Nv is not None else [float("nan")] * G
+            vals = self._validate() if self.Nv is not None else [{} for _ in range(G)]
             ran_l = ran.tolist()
             for g in range(G):
                 if not ran_l[g]:
                     continue
                 job = jobs[g]
                 if not np.isfinite(mean_loss[g]):
-                    raise ZslError(f"training diverged at epoch {epoch}{' of ' + job.name if job.name else ''} "
-                                   "(loss is not finite)", hint="lower --lr")
-                rec = {"epoch": epoch, "loss_total": mean_loss[g], loss_name: mean_loss[g]}
-                if job.val is not None:
-                    rec[job.metric] = vals[g]
+                    if not tolerate_divergence:
+                        bar.close()
+                        raise diverged(job, epoch)
+                    errors[g] = diverged(job, epoch)
+                    running[g] = False
+                    continue
+                rec = {"epoch": epoch, "loss_total": mean_loss[g], loss_name: mean_loss[g], **vals[g]}
                 histories[g].append(rec)
                 improved = keepers[g].consider(epoch, rec.get(job.metric), lambda g=g: self._snapshot(g))
                 if G == 1 and (epoch == 1 or epoch == epochs[g] or epoch % max(1, job.log_every) == 0):
-                    log.info(epoch_line(rec, epoch, epochs[g], improved, job.name))
+                    log.debug(epoch_line(rec, epoch, epochs[g], improved, job.name))
                 if keepers[g].stop:
                     log.info(f"{job.name + ': ' if job.name else ''}early stop at epoch {epoch}: "
                              f"no improvement for {keepers[g].since} epochs")
                     running[g] = False
+            bar.update(1)
             if G > 1 and (epoch == 1 or epoch == E or epoch % max(1, jobs[0].log_every) == 0):
-                live = [v for v, k in zip(vals, ran_l) if k and np.isfinite(v)]
-                log.info(f"epoch {epoch}/{E}: {int(ran.sum())} of {G} models training"
-                         + (f", validation {min(live):.4f} .. {max(live):.4f}" if live else ""))
+                live = [v[j.metric] for v, j, k in zip(vals, jobs, ran_l) if k and j.metric in v]
+                log.debug(f"epoch {epoch}/{E}: {int(ran.sum())} of {G} models training"
+                          + (f", validation {min(live):.4f} .. {max(live):.4f}" if live else ""))
             if not bool((running & torch.tensor([epoch < e for e in epochs], device=dev)).any()):
                 break
+        bar.close()
         out = []
         for g, m in enumerate(self.models):
+            if g in errors:
+                out.append(failed(jobs[g], errors[g]))
+                continue
             sd, opt = self._materialize(g, keepers[g].snapshot)
             m.load_state_dict(sd)
             m.eval()
             out.append(Outcome(model=m, state=sd, optimizer=opt, best_value=keepers[g].value,
-                               best_epoch=keepers[g].epoch, history=histories[g]))
+                               best_epoch=keepers[g].epoch, history=histories[g], hyper=jobs[g].hyper))
         return out
 
 

@@ -1,13 +1,19 @@
-"""Training one model from files: ``train(config) -> TrainResult`` (``zsl train``).
+"""Training from files: ``train(config) -> TrainResult`` (``zsl train``).
 
-``prepare`` loads and checks the inputs; the engine (``zsltool.train.engine``) trains: per epoch shuffled
-mini-batches (seeded), the method's loss terms, validation, best-epoch keeping and optional early stopping;
-``write_checkpoint`` saves the best epoch. Validation (model selection):
+``prepare`` loads and checks the inputs; ``grid_jobs`` makes one engine job per setting of the grid (one
+without a grid); the engine (``zsltool.train.engine``) trains them, batched where the method allows: per
+epoch shuffled mini-batches (seeded), the method's loss terms, validation, best-epoch keeping and optional
+early stopping; ``choose`` keeps the best setting and ``write_checkpoint`` saves it. Validation (model
+selection):
 
 * ZSL trials: ``val_top1`` = top-1 accuracy on instances of the ``val`` classes, ranked among the ``val``
   classes only.
-* GZSL trials: ``val_seen_mca`` = mean per-class accuracy on ``instances.val`` ranked among the seen classes
-  (unseen classes are never looked at during training).
+* GZSL trials with unseen validation rows (``instances.val_unseen``, ``zsl split --unseen-val-fraction``):
+  ``val_hm`` = the harmonic mean of S and U on ``instances.val`` + ``instances.val_unseen`` ranked among seen +
+  unseen classes, after calibrated stacking with the beta that is best on those same rows (the calibrated HM
+  that is reported, measured on validation rows only).
+* Other GZSL trials: ``val_seen_mca`` = mean per-class accuracy on ``instances.val`` ranked among the seen
+  classes (unseen classes are never looked at during training); a log line says so.
 * No validation data: the last epoch is kept (metric ``none``).
 """
 
@@ -44,10 +50,11 @@ class TrainResult:
     history: list[dict] = field(default_factory=list)
     n_train: int = 0
     n_val: int = 0
+    selection: dict | None = None
 
     def summary(self) -> dict:
         last = self.history[-1] if self.history else {}
-        return {"checkpoint": str(self.checkpoint), "method": self.method, "best_metric": self.best_metric,
+        return {**({"chosen": self.selection["label"]} if self.selection else {}), "out": str(self.checkpoint), "method": self.method, "best_metric": self.best_metric,
                 "best_value": self.best_value, "best_epoch": self.best_epoch, "epochs_run": self.epochs_run,
                 "n_train_instances": self.n_train, "n_val_instances": self.n_val,
                 "last_epoch": last}
@@ -69,12 +76,13 @@ class Prepared:
     metric: str
     hyper: dict
     video_dim: int | None
+    val_seen_mask: np.ndarray | None = None   # val_hm: which val_classes are seen
 
 
-def _resolve_hyper(cls, config: TrainConfig) -> dict:
+def _resolve_hyper(cls, config: TrainConfig, overrides: dict | None = None) -> dict:
     h = dict(cls.train_defaults)
     for k in ("epochs", "batch_size", "optimizer", "lr", "weight_decay", "momentum"):
-        v = getattr(config, k)
+        v = (overrides or {}).get(k, getattr(config, k))
         if v is not None:
             h[k] = v
     if h["optimizer"] not in OPTIMIZERS:
@@ -108,12 +116,18 @@ def prepare(config: TrainConfig) -> Prepared:
     if trial.is_gzsl:
         train_classes, val_classes = list(trial.seen), list(trial.seen)
         all_classes = list(trial.seen) + list(trial.unseen)
-        train_ids, val_ids = trial.instances.get("train"), trial.instances.get("val") or []
+        train_ids, val_ids = trial.instances.get("train"), list(trial.instances.get("val") or [])
+        held = list(trial.instances.get("val_unseen") or [])
         if not train_ids:
             raise ZslError(f"gzsl trial {config.trial} of {config.split} lists no training instances "
                            "(instances.train); training on every seen instance would include the test-seen ones",
                            hint="make the split with zsl split --protocol gzsl --instances ...")
         metric = "val_seen_mca"
+        if held and val_ids:
+            val_classes, val_ids, metric = all_classes, val_ids + held, "val_hm"
+        else:
+            log.info("validation metric: seen-class accuracy (val_seen_mca); the split has no unseen validation "
+                     "rows (zsl split --protocol gzsl --unseen-val-fraction F adds them for validation HM)")
     else:
         train_classes, val_classes = list(trial.train), list(trial.val)
         all_classes = list(trial.train) + list(trial.val) + list(trial.test)
@@ -134,33 +148,103 @@ def prepare(config: TrainConfig) -> Prepared:
     if val_set is None:
         metric = "none"
         log.warning("no validation instances: keeping the last epoch")
+    seen_mask = None
+    if metric == "val_hm":
+        seen_mask = np.array([c in set(trial.seen) for c in val_classes])
+        ys = seen_mask[val_set.labels]
+        if ys.all() or not ys.any():
+            metric, seen_mask = "val_seen_mca", None
+            val_classes = list(trial.seen)
+            val_set = select_instances(inputs, val_classes, ids=list(trial.instances.get("val") or []),
+                                       modalities=mods)
+            val_set = val_set if len(val_set) else None
+            metric = "none" if val_set is None else metric
     return Prepared(inputs=inputs, trial=trial, cls=cls, train_set=train_set, val_set=val_set,
                     train_classes=train_classes, val_classes=val_classes,
                     train_class_emb=inputs.semantic.matrix(train_classes),
                     val_class_emb=inputs.semantic.matrix(val_classes) if val_set is not None else None,
-                    metric=metric, hyper=_resolve_hyper(cls, config), video_dim=video_dim)
+                    metric=metric, hyper=_resolve_hyper(cls, config), video_dim=video_dim, val_seen_mask=seen_mask)
 
 
-def make_job(prep: Prepared, config: TrainConfig, name: str = "") -> Job:
-    """The engine's job for one prepared training run."""
+def make_job(prep: Prepared, config: TrainConfig, name: str = "", hyper: dict | None = None,
+             method_args: dict | None = None) -> Job:
+    """The engine's job for one prepared training run (one setting: ``hyper`` and ``method_args``)."""
     dims = {"audio_dim": prep.inputs.audio.dim, "semantic_dim": prep.inputs.semantic.dim, "video_dim": prep.video_dim}
-    return Job(cls=prep.cls, args=dict(config.method_args), dims=dims, hyper=prep.hyper, seed=int(config.seed),
-               train=prep.train_set, class_emb=prep.train_class_emb, val=prep.val_set,
-               val_class_emb=prep.val_class_emb, metric=prep.metric, patience=config.patience,
-               log_every=config.log_every, name=name)
+    return Job(cls=prep.cls, args=dict(config.method_args if method_args is None else method_args), dims=dims,
+               hyper=prep.hyper if hyper is None else hyper, seed=int(config.seed), train=prep.train_set,
+               class_emb=prep.train_class_emb, val=prep.val_set, val_class_emb=prep.val_class_emb,
+               metric=prep.metric, patience=config.patience, log_every=config.log_every, name=name,
+               val_seen_mask=prep.val_seen_mask)
 
 
-def write_checkpoint(prep: Prepared, config: TrainConfig, res: Outcome, out: Path) -> TrainResult:
+def grid_jobs(prep: Prepared, config: TrainConfig, name: str = "") -> tuple[list[dict], list[Job]]:
+    """The settings of ``config.grid`` for this method (one without a grid) and one job per setting."""
+    from zsltool.train.grid import check_grid, setting_label, settings_for
+
+    cls = prep.cls
+    if config.grid:
+        check_grid(config.grid, [cls.name])
+        if prep.metric == "none":
+            raise ZslError("--grid chooses settings on validation data, but this trial has none",
+                           hint="use a split with validation classes (e.g. --val-folds 1) or validation rows")
+    settings = settings_for(config.grid, cls) if config.grid else [{"train": {}, "args": {}}]
+    jobs = []
+    for st in settings:
+        hyper = _resolve_hyper(cls, config, st["train"])
+        label = f"{name} {setting_label(st)}".strip() if len(settings) > 1 else name
+        jobs.append(make_job(prep, config, name=label, hyper=hyper, method_args={**config.method_args, **st["args"]}))
+    return settings, jobs
+
+
+def choose(prep: Prepared, config: TrainConfig, settings: list[dict], outcomes: list[Outcome]):
+    """The setting whose best epoch has the highest validation value (ties: the first), and the selection
+    record (None without a grid). Diverged settings are left out; all diverged is a ZslError."""
+    from zsltool.train.grid import setting_label
+
+    chosen, chosen_setting, candidates = None, None, []
+    for st, f in zip(settings, outcomes):
+        if f.error and len(settings) > 1:
+            log.warning(f"setting {setting_label(st)}: {f.error}; left out of the selection")
+        candidates.append({"setting": {**st["train"], **st["args"]}, "label": setting_label(st),
+                           "best_epoch": f.best_epoch, "value": f.best_value,
+                           **({"error": f.error} if f.error else {})})
+        if f.error:
+            continue
+        if chosen is None or (f.best_value is not None and (chosen.best_value is None or
+                                                           f.best_value > chosen.best_value)):
+            chosen, chosen_setting = f, st
+    if chosen is None:
+        raise ZslError("every setting of the grid diverged", hint="lower the learning rates of the grid")
+    selection = None
+    if config.grid:
+        selection = {"metric": prep.metric, "chosen": {**chosen_setting["train"], **chosen_setting["args"]},
+                     "label": setting_label(chosen_setting), "epoch": chosen.best_epoch,
+                     "value": chosen.best_value, "candidates": candidates}
+        log.info(f"chosen on validation ({prep.metric}): {selection['label']} at epoch {selection['epoch']} "
+                 f"({prep.metric} = {selection['value']})")
+    return chosen, selection
+
+
+def write_checkpoint(prep: Prepared, config: TrainConfig, res: Outcome, out: Path, selection: dict | None = None,
+                     device: str = "cpu") -> TrainResult:
     """Save the best epoch of ``res`` as a self-describing checkpoint at ``out``."""
+    from zsltool.classify_calibrate import calibrate_model, provenance_of
+
+    model = res.model
     sem = prep.inputs.semantic
     valid_ids = [c for c, ok in zip(sem.ids, sem.valid) if ok]
     trial = prep.trial
     classes = {"train": prep.train_classes, "val": prep.val_classes, "test": list(trial.test)}
     if trial.is_gzsl:
         classes.update(seen=list(trial.seen), unseen=list(trial.unseen))
+    model.to(device)
+    ckpt_extra = {"calibration": calibrate_model(model, prep, device),  # zsl classify's probabilities
+                  "provenance": provenance_of(prep.inputs)}
     ckpt = new_checkpoint(
-        method=prep.cls.name, method_args=res.model.method_args(), state_dict=res.state, optimizer=res.optimizer,
-        config=config.to_dict() | {"resolved": prep.hyper}, inputs=prep.inputs.input_records(),
+        **ckpt_extra,
+        method=prep.cls.name, method_args=model.method_args(), state_dict=res.state, optimizer=res.optimizer,
+        config=config.to_dict() | {"resolved": res.hyper} | ({"selection": selection} if selection else {}),
+        inputs=prep.inputs.input_records(),
         class_set_sha256=prep.inputs.class_set_sha256, classes=classes,
         semantic={"ids": valid_ids, "embeddings": torch.as_tensor(sem.matrix(valid_ids))},
         best={"metric": prep.metric, "value": res.best_value, "epoch": res.best_epoch}, history=res.history)
@@ -168,15 +252,22 @@ def write_checkpoint(prep: Prepared, config: TrainConfig, res: Outcome, out: Pat
     log.info(f"wrote {out} (best epoch {res.best_epoch}, {prep.metric} = {res.best_value})")
     return TrainResult(checkpoint=out, method=prep.cls.name, best_metric=prep.metric, best_value=res.best_value,
                        best_epoch=res.best_epoch, epochs_run=len(res.history), history=res.history,
-                       n_train=len(prep.train_set), n_val=0 if prep.val_set is None else len(prep.val_set))
+                       n_train=len(prep.train_set), n_val=0 if prep.val_set is None else len(prep.val_set),
+                       selection=selection)
 
 
 def train(config: TrainConfig) -> TrainResult:
-    """Train one method on one split trial and write the best epoch's checkpoint to ``config.out``."""
+    """Train one method on one split trial and write the best epoch's checkpoint to ``config.out``.
+
+    With ``config.grid`` every setting of the grid is trained (as one batch where the method allows) and the
+    one with the best validation value (at its best epoch) is kept; the checkpoint and the result record every
+    candidate (``selection``)."""
     out = check_output(config.out, config.overwrite)
     if config.threads:
         torch.set_num_threads(int(config.threads))
     device = resolve_device(config.device)
     prep = prepare(config)
-    (res,) = train_jobs([make_job(prep, config)], device=device)
-    return write_checkpoint(prep, config, res, out)
+    settings, jobs = grid_jobs(prep, config)
+    outcomes = train_jobs(jobs, device=device, tolerate_divergence=len(jobs) > 1)
+    chosen, selection = choose(prep, config, settings, outcomes)
+    return write_checkpoint(prep, config, chosen, out, selection, device=device)

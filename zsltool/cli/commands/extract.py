@@ -107,7 +107,7 @@ def register(app: typer.Typer) -> None:
                                                     help="CSV with columns id (or name) and description."),
         model: str = typer.Option("word2vec", "--model", help="word2vec (also GloVe) or sentence."),
         vectors: Optional[Path] = typer.Option(None, "--vectors", help="Word vectors (word2vec .bin/.txt, GloVe "
-                                                                       ".txt, gensim .kv)."),
+                                                                       ".txt; gensim .kv only with --trust-pickle)."),
         fmt: str = typer.Option("auto", "--format", help="auto, word2vec-bin, word2vec-text, glove or kv."),
         limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Use only the first N words."),
         on_missing: str = typer.Option("error", "--on-missing", help="error, skip or zero for classes with no "
@@ -117,6 +117,9 @@ def register(app: typer.Typer) -> None:
                                                      help="sentence-transformers name or folder (default: the "
                                                           "offline all-MiniLM-L6-v2 when installed)."),
         device: Optional[str] = typer.Option(None, "--device", help="auto, cpu or cuda (sentence model)."),
+        trust_pickle: bool = typer.Option(False, "--trust-pickle", help="Load a gensim .kv file, which is a Python "
+                                          "pickle: loading it runs any code it holds. Only for files you made; "
+                                          "safer: convert it with gensim's save_word2vec_format."),
         overwrite: bool = OverwriteOpt,
         json_out: bool = JsonOpt,
     ):
@@ -129,7 +132,8 @@ def register(app: typer.Typer) -> None:
         _choice(text, ("label", "description"), "--text")
         res = extract_text(out, classes=classes, names=names, descriptions=descriptions, model=model,
                            vectors=vectors, fmt=fmt, limit=limit, on_missing=on_missing, text=text,
-                           sentence_model=sentence_model, device=_device(device), overwrite=overwrite)
+                           sentence_model=sentence_model, device=_device(device), overwrite=overwrite,
+                           trust_pickle=trust_pickle)
         emit(res, json_out, table=lambda r: kv_table(r, title="extract-text"))
 
     @app.command("extract-video")
