@@ -53,7 +53,7 @@ def classify_cmd(
     weights: Optional[str] = typer.Option(None, "--weights", help="Audio network weights, when the recorded path "
                                           "is gone (same rules as extract-audio --weights; checked by sha256)."),
     video_weights: Optional[str] = typer.Option(None, "--video-weights", help="Video network weights for video "
-                                                inputs, when the recorded ones are gone."),
+                                                "inputs, when the recorded ones are gone."),
     top: int = typer.Option(3, "--top", min=1, help="Labels kept per clip."),
     modality: str = typer.Option("both", "--modality", click_type=click.Choice(["both", "audio", "video"]),
                                  help="Audio-visual checkpoints: the modality to score with."),
