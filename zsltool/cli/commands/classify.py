@@ -70,7 +70,8 @@ def classify_cmd(
         raise typer.BadParameter("give one of --json, --jsonl, --csv", param_hint="--json")
     preds = classify(model, inputs or [], labels=labels, labels_file=labels_file, embeddings=embeddings,
                      video_embeddings=video_embeddings, class_embeddings=class_embeddings, vectors=vectors,
-                     allow_other_vectors=allow_other_vectors, weights=weights, video_weights=video_weights, top=top, modality=modality,
+                     allow_other_vectors=allow_other_vectors, weights=weights, video_weights=video_weights,
+                     top=top, modality=modality,
                      batch_size=batch_size, workers=workers, device=STATE.device,
                      progress=not STATE.quiet and sys.stderr.isatty())
     bad = [r for r in preds if not r["valid"]]
