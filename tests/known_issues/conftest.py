@@ -24,6 +24,22 @@ def assert_user_error(res, *fragments: str) -> str:
     return errors[0]
 
 
+def assert_usage_error(res, *fragments: str) -> str:
+    """Exit 2 (a bad option value or a missing argument), the fragments in stderr, no traceback; returns stderr."""
+    assert res.exit_code == 2, (res.exit_code, res.stderr, res.exception)
+    assert "internal error" not in res.stderr and "Traceback" not in res.stderr, res.stderr
+    flat = " ".join(res.stderr.replace("│", " ").split())
+    for frag in fragments:
+        assert frag in flat, (frag, res.stderr)
+    return res.stderr
+
+
+@pytest.fixture
+def check_usage_error():
+    """``check_usage_error(result, *fragments)``: the result is a usage error (see assert_usage_error)."""
+    return assert_usage_error
+
+
 @pytest.fixture
 def check_user_error():
     """``check_user_error(result, *fragments)``: the result is one clear user error (see assert_user_error)."""

@@ -363,8 +363,11 @@ def extract_text(out: str | os.PathLike, *, classes=None, names=None, descriptio
         raise ZslError(f"{len(missing)} of {len(entries)} classes have no {'known word' if model == 'word2vec' else 'text'}: "
                        f"{listing}", hint="pass --on-missing skip or --on-missing zero, or fix the labels")
     keep = [(e, r) for e, r in zip(entries, rows) if not (r[0] is None and on_missing == "skip")]
-    if not keep:
-        raise ZslError("no class could be embedded")
+    if not keep or len(missing) == len(entries):
+        what = "known word" if model == "word2vec" else "text"
+        raise ZslError(f"no class could be embedded: none of the {len(entries)} classes has a {what} "
+                       f"(--on-missing {on_missing} would write a file without one valid row)",
+                       hint="check that --vectors (or the descriptions) match the class names")
     ids = [e.id for e, _ in keep]
     X = np.stack([r[0] if r[0] is not None else np.zeros(dim, np.float32) for _, r in keep])
     valid = np.array([r[0] is not None for _, r in keep], dtype=bool)
