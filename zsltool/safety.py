@@ -126,9 +126,9 @@ class OutputLock:
     when the holding process ends, however it ends (kill -9 included), so a stale lock file never blocks.
     """
 
-    def __init__(self, folder: str | os.PathLike, out: str | os.PathLike):
+    def __init__(self, folder: str | os.PathLike, out: str | os.PathLike, name: str = "lock"):
         self.folder, self.out = Path(folder), Path(out)
-        self.path = self.folder / "lock"
+        self.path = self.folder / name
         self._fd: int | None = None
 
     def acquire(self) -> "OutputLock":
@@ -168,6 +168,17 @@ class OutputLock:
 
     def __exit__(self, *exc) -> None:
         self.release()
+
+
+def output_folder(path: str | os.PathLike, command: str) -> Path:
+    """Create the output folder of a command that writes a folder; a ZslError when ``path`` is a file."""
+    p = Path(path)
+    if p.exists() and not p.is_dir():
+        raise ZslError(f"{p} is a file; {command} writes a folder", hint="give a folder path (new or existing) to -o")
+    from zsltool.utils import ensure_writable_folder
+
+    ensure_writable_folder(p)
+    return p
 
 
 # -- a full disk -------------------------------------------------------------------------------------------
