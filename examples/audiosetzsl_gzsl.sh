@@ -45,19 +45,10 @@ $ZSL --seed "$SEED" split "$OUT/classes.json" --protocol gzsl --instances "$DATA
 #    word2vec of the class labels. Shard long extractions with --shard K/N (SLURM arrays or torchrun)
 #    and join the parts with `zsl merge`.
 $ZSL extract-video "$DATA/clips.csv" --classes "$OUT/classes.json" --model s3d --weights KINETICS400_V1 \
-    --extract-audio "$OUT/wav" --out "$OUT/features/video.h5"
-python3 - "$DATA/clips.csv" "$OUT/wav" "$OUT/audio.csv" <<'PY'
-import csv, os, sys
-src, wav, dst = sys.argv[1:]
-wav = os.path.abspath(wav)  # a relative path in a manifest is read relative to its folder
-with open(src, newline="") as f, open(dst, "w", newline="") as g:
-    w = csv.writer(g, lineterminator="\n"); w.writerow(["id", "path", "labels", "start", "end"])
-    for r in csv.DictReader(f):
-        w.writerow([r["id"], f"{wav}/{r['id']}.wav", r["labels"], "", ""])
-PY
-$ZSL --seed "$SEED" pretrain-audio "$OUT/audio.csv" --classes "$OUT/classes.json" --split "$OUT/split.json" \
+    --extract-audio "$OUT/wav" --out "$OUT/features/video.h5"      # + $OUT/wav/clips.csv: the WAVs, same ids
+$ZSL --seed "$SEED" pretrain-audio "$OUT/wav/clips.csv" --classes "$OUT/classes.json" --split "$OUT/split.json" \
     --out "$OUT/models/audio-net.pth"
-$ZSL extract-audio "$OUT/audio.csv" --classes "$OUT/classes.json" --weights "$OUT/models/audio-net.pth" \
+$ZSL extract-audio "$OUT/wav/clips.csv" --classes "$OUT/classes.json" --weights "$OUT/models/audio-net.pth" \
     --out "$OUT/features/audio.h5"
 $ZSL extract-text --classes "$OUT/classes.json" --vectors "$WEIGHTS/GoogleNews-vectors-negative300.bin" \
     --out "$OUT/features/text.h5"

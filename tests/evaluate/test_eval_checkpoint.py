@@ -291,3 +291,17 @@ def test_gzsl_calibration_on_unseen_validation_instances(tmp_path):
     # retrieval leaves the held-out rows out too
     doc = retrieve_checkpoint(r.checkpoint)
     assert doc["metrics"]["n_instances"] == len(t.instances["test_seen"]) + 10 * len(t.unseen) - len(held)
+
+
+def test_cli_retrieve_table_shows_the_ranked_lists(gzsl, cli):
+    """Was: the ranked ids of --top K were only in the JSON."""
+    syn, ck, split, trial = gzsl
+    doc = json.loads(cli("retrieve", ck, "--top", "3", "--json").stdout)
+    res = cli("retrieve", ck, "--top", "3", env={"COLUMNS": "400"})
+    assert res.exit_code == 0, res.stderr
+    assert "top 3 (best first)" in res.stdout and "3 best-ranked test instances" in res.stdout
+    lines = res.stdout.splitlines()
+    for r in doc["ranked"]:
+        ids = " ".join(x["id"] for x in r["ranked"])
+        assert len(r["ranked"]) == 3
+        assert any(r["class"] in ln and ids in ln for ln in lines), (r["class"], ids)

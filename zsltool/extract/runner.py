@@ -117,7 +117,7 @@ def run_extraction(
     """Embed ``items`` into ``writer``; see the module docstring. Raises ZslError if nothing was valid."""
     import torch
     from torch.utils.data import DataLoader
-    from tqdm import tqdm
+    from zsltool.progress import Progress
 
     if not items:
         raise ZslError("the inputs list nothing to extract", hint="check the manifest, folder or list of files")
@@ -138,8 +138,8 @@ def run_extraction(
                         num_workers=max(0, workers), collate_fn=_collate,
                         persistent_workers=False, prefetch_factor=4 if workers > 0 else None)
     t0 = time.perf_counter()
-    bar = tqdm(total=len(todo), desc=desc, unit=unit, disable=not progress or None, dynamic_ncols=True,
-               leave=False)
+    # a bar on a terminal; on a pipe or log file a line every ZSL_PROGRESS_INTERVAL seconds (zsltool.progress)
+    bar = Progress(total=len(todo), desc=desc, unit=unit, enabled=progress)
     try:
         with torch.inference_mode():
             for batch in loader:

@@ -30,6 +30,17 @@ def _eval_tables(doc: dict):
     return [kv_table(_metrics_flat(doc), title=title), rows_table(doc.get("per_class", []), columns=cols)]
 
 
+def _ranked_rows(doc: dict, top: int) -> tuple[list[dict], str]:
+    """Per-class rows with the ranked instance ids (best first) of ``--top``, for the retrieve table."""
+    ranked = {r["class"]: r["ranked"] for r in doc.get("ranked", [])}
+    rows = []
+    for pc in doc["per_class"]:
+        row = dict(pc)
+        row[f"top {top} (best first)"] = " ".join(x["id"] for x in ranked.get(pc["class"], []))
+        rows.append(row)
+    return rows, f"per class: average precision and the {top} best-ranked test instances"
+
+
 def _write(doc: dict, out: Optional[str], overwrite: bool) -> None:
     if out:
         from zsltool.evaluate.results import write_evaluation
@@ -119,4 +130,4 @@ def register(app: typer.Typer) -> None:
             sys.stdout.flush()
             return
         emit(doc, json_out, table=lambda d: [kv_table(d["metrics"], title="zsl retrieve"),
-                                             rows_table(d["per_class"])])
+                                             rows_table(*_ranked_rows(d, top))])

@@ -10,6 +10,7 @@ import click
 import typer
 
 from zsltool.classes.presets import SPLIT_PRESETS
+from zsltool.classes.protocols import PROTOCOL_HELP
 from zsltool.cli.common import JsonOpt, OverwriteOpt, SeedOpt, emit, info, kv_table, rows_table, seed_or_global
 from zsltool.cli.types import float_option
 
@@ -40,7 +41,7 @@ def _floats(value: Optional[str], opt: str) -> Optional[list[float]]:
 def split(
     classes: Path = typer.Argument(..., help="Class-set file from `zsl build-classes`."),
     protocol: str = typer.Option(..., "--protocol", "-p", click_type=click.Choice(PROTOCOLS),
-                                 help="random | within | across | gzsl | folds."),
+                                 help="; ".join(f"{k}: {v}" for k, v in PROTOCOL_HELP.items()) + "."),
     out: Path = typer.Option(..., "--out", "-o", help="Output split file (.json)."),
     sizes: Optional[str] = typer.Option(None, "--sizes", help="TRAIN,VAL,TEST class counts (random, within; "
                                         "per category for across). Defaults: thirds; (n-2)/2,(n-2)/2,2; "
@@ -84,10 +85,10 @@ def split(
     opts["folds"] = folds
     result = make_split(classes, protocol, out, seed=seed_or_global(seed), overwrite=overwrite,
                         **opts)
-    info(f"wrote {result['output']} ({len(result['trials'])} trial(s))")
+    info(f"wrote {result['out']} ({len(result['trials'])} trial(s))")
 
     def table(r):
-        head = {"output": r["output"], "protocol": r["protocol"], "seed": r["seed"], **r["params"]}
+        head = {"out": r["out"], "protocol": r["protocol"], "seed": r["seed"], **r["params"]}
         return [kv_table(head, title="split"), rows_table(r["trials"], title="trials")]
 
     emit(result, json_out, table)
