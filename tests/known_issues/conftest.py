@@ -28,10 +28,11 @@ def assert_usage_error(res, *fragments: str) -> str:
     """Exit 2 (a bad option value or a missing argument), the fragments in stderr, no traceback; returns stderr."""
     assert res.exit_code == 2, (res.exit_code, res.stderr, res.exception)
     assert "internal error" not in res.stderr and "Traceback" not in res.stderr, res.stderr
-    flat = " ".join(res.stderr.replace("│", " ").split())
+    errors = [ln for ln in res.stderr.splitlines() if ln.startswith("Error:")]
+    assert len(errors) == 1, res.stderr
     for frag in fragments:
-        assert frag in flat, (frag, res.stderr)
-    return res.stderr
+        assert frag in errors[0], (frag, errors[0])
+    return errors[0]
 
 
 @pytest.fixture
