@@ -297,6 +297,80 @@ def embed_clips(items, extractor, *, max_seconds=10.0, batch_size: int = 16, wor
     return w.ids, np.stack(w.rows), np.array(w.valid, bool), w.reasons, [src[i] for i in w.ids]
 
 
+def is_video_input(inputs) -> bool:
+    """Whether the inputs are videos (files with a video extension, or folders holding videos and no audio)."""
+    from zsltool.extract.audio.io import AUDIO_EXTENSIONS
+    from zsltool.extract.video import VIDEO_EXTENSIONS
+
+    kinds = set()
+    for src in inputs:
+        p = Path(src)
+        if p.is_dir():
+            sfx = {f.suffix.lower() for f in p.rglob("*") if f.is_file()}
+            if sfx & set(VIDEO_EXTENSIONS) and not sfx & set(AUDIO_EXTENSIONS):
+                kinds.add("video")
+            else:
+                kinds.add("audio")
+        else:
+            kinds.add("video" if p.suffix.lower() in VIDEO_EXTENSIONS else "audio")
+    if len(kinds) > 1:
+        raise ZslError("give either audio or video inputs, not both", hint="classify them in two calls")
+    return kinds == {"video"}
+
+
+def embed_videos(paths, ckpt, net, *, modality: str, weights=None, video_weights=None, device: str = "cpu",
+                 batch_size: int = 16, workers: int = 0):
+    """Videos -> (ids, audio X, audio valid, reasons, sources, video X, video valid), with the training
+    extractors: the video network recorded for the training video file, and the audio network on the videos'
+    audio tracks (written to WAV in a temporary folder, as ``extract-video --extract-audio`` does)."""
+    import tempfile
+
+    from zsltool.extract.audio.extract import extract_audio
+    from zsltool.extract.video import extract_video
+    from zsltool.store import read_embeddings
+
+    use_a = "audio" in net.modalities and modality in ("both", "audio")
+    use_v = net.uses_video and modality in ("both", "video")
+    vrec = training_provenance(ckpt, "video") if use_v or use_a else None
+    if not vrec:
+        raise ZslError("the checkpoint does not record how its training videos were embedded, and that file is gone",
+                       hint="pass --embeddings/--video-embeddings files made the same way")
+    em = vrec.get("extractor_meta") or {}
+    crop = em.get("crop")
+    crop = int(crop[0]) if isinstance(crop, (list, tuple)) and crop else (int(crop) if crop else None)
+    with tempfile.TemporaryDirectory(prefix="zsl-classify-") as td:
+        td = Path(td)
+        extract_video([str(p) for p in paths], td / "video.h5", model=vrec.get("extractor"),
+                      weights=video_weights or em.get("weights"), layer=em.get("layer", "penultimate"),
+                      clip_len=int(em.get("clip_len", 16)), clips=int(em.get("clips", 4)), crop_size=crop,
+                      extract_audio=td / "wav" if use_a else None, batch_size=2, workers=workers, device=device,
+                      progress=False)
+        v = read_embeddings(td / "video.h5")
+        ids, reasons = list(v.ids), list(v.reasons)
+        X = np.zeros((len(ids), net.audio_dim), np.float32)
+        valid = np.zeros(len(ids), bool)
+        if use_a:
+            arec = training_provenance(ckpt, "audio")
+            ex = audio_extractor(arec, weights=weights, device=device)
+            try:
+                extract_audio(str(td / "wav" / "clips.csv"), td / "audio.h5", extractor=ex, batch_size=batch_size,
+                              max_seconds=(arec or {}).get("extractor_meta", {}).get("max_seconds", 10.0),
+                              workers=workers, progress=False)
+                a = read_embeddings(td / "audio.h5")
+                ai = a.id_index()
+                for i, cid in enumerate(ids):
+                    if cid in ai and a.valid[ai[cid]]:
+                        X[i], valid[i] = a.X[ai[cid]], True
+                    elif cid in ai and not reasons[i]:
+                        reasons[i] = a.reasons[ai[cid]]
+            except ZslError as e:  # no video has a usable audio track
+                log.warning(f"no audio track could be embedded ({e.message}): video only")
+        vx = v.X if use_v else None
+        vv = v.valid.astype(bool) if use_v else None
+        src = {Path(p).stem: str(p) for p in paths}
+        return ids, X, valid, reasons, [src.get(i) for i in ids], vx, vv
+
+
 # -- results --------------------------------------------------------------------------------------------------
 class Predictions(list):
     """One dict per clip (``clip``, ``path``, ``valid``, ``reason``, ``top``: ranked labels with ``score`` and
@@ -338,7 +412,8 @@ def _instance_file(path, what: str):
 
 def classify(model: str | os.PathLike, inputs: str | os.PathLike | Sequence[str | os.PathLike] | None = None, *,
              labels: str | Sequence[str] | None = None, labels_file=None, embeddings=None, video_embeddings=None,
-             class_embeddings=None, vectors=None, allow_other_vectors: bool = False, weights=None, top: int = 5,
+             class_embeddings=None, vectors=None, allow_other_vectors: bool = False, weights=None,
+             video_weights=None, top: int = 5,
              modality: str = "both", batch_size: int = 16, workers: int = 0, device: str = "cpu",
              progress: bool = False) -> Predictions:
     """Rank ``labels`` for each clip with a trained checkpoint; see the module docstring."""
@@ -359,7 +434,8 @@ def classify(model: str | os.PathLike, inputs: str | os.PathLike | Sequence[str 
     for p in [embeddings, video_embeddings, class_embeddings]:
         if p is not None and not Path(p).exists():
             raise ZslError(f"file not found: {p}", hint="check the path")
-    items = clip_items(inputs) if inputs else None  # input errors before any model is loaded
+    videos = bool(inputs) and is_video_input(inputs)
+    items = clip_items(inputs) if inputs and not videos else None  # input errors before any model is loaded
 
     from zsltool.train.checkpoint import build_model, load_checkpoint
     from zsltool.train.data import InstanceSet, compute_scores
@@ -375,7 +451,14 @@ def classify(model: str | os.PathLike, inputs: str | os.PathLike | Sequence[str 
         raise ZslError(f"the label embeddings are {C.shape[1]}-d, but the model expects {net.semantic_dim}-d",
                        hint="use class embeddings made the same way as the training ones")
     video_X = video_valid = None
-    if items is not None:
+    if videos:
+        if not net.uses_video and "audio" not in net.modalities:
+            raise ZslError(f"method {ckpt['method']!r} uses neither audio nor video")
+        ids, X, valid, reasons, sources, video_X, video_valid = embed_videos(
+            inputs, ckpt, net, modality=modality, weights=weights, video_weights=video_weights, device=device,
+            batch_size=batch_size, workers=workers)
+        ainfo = {"video": "embedded with the training video extractor"}
+    elif items is not None:
         if modality == "video":
             raise ZslError("--modality video needs --video-embeddings FILE (clips are embedded from their audio)")
         arec = training_provenance(ckpt, "audio")

@@ -41,6 +41,7 @@ COMMAND_MODULES = [
     "experiment",
     "report",
     "store",
+    "doctor",
 ]
 
 
