@@ -9,6 +9,7 @@ import typer
 
 from zsltool.cli.common import (STATE, JsonOpt, OverwriteOpt, emit, info, kv_table, rows_table, seed_option,
                                seed_or_global)
+from zsltool.cli.types import float_option
 
 
 _KINDS = ("confusion", "per-class", "tsne", "cd")
@@ -52,7 +53,7 @@ def register(app: typer.Typer) -> None:
         arg: List[str] = typer.Option([], "--arg", help="METHOD:KEY=VALUE or KEY=VALUE (all methods), repeatable."),
         epochs: Optional[int] = typer.Option(None, "--epochs", min=1, help="Epochs (default: the method's)."),
         batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1, help="Batch size."),
-        lr: Optional[float] = typer.Option(None, "--lr", help="Learning rate."),
+        lr: Optional[float] = float_option(None, "--lr", min=0, min_open=True, help="Learning rate."),
         optimizer: Optional[str] = typer.Option(None, "--optimizer", click_type=click.Choice(["sgd", "adam"]),
                                                 help="Optimiser."),
         patience: Optional[int] = typer.Option(None, "--patience", min=1, help="Early stopping patience."),
@@ -127,7 +128,7 @@ def register(app: typer.Typer) -> None:
                                    "top1, mean_class_acc, S, U, HM, mAP."),
         by: str = typer.Option("method", "--by", click_type=click.Choice(["method", "semantic", "file"]),
                                help="What is compared: methods, class-embedding sources, or files."),
-        alpha: float = typer.Option(0.05, "--alpha", help="Significance level (0.05 or 0.10 from Demšar's table)."),
+        alpha: float = float_option(0.05, "--alpha", min=0, max=1, min_open=True, max_open=True, help="Significance level (0.05 or 0.10 from Demšar's table)."),
         plot: Optional[str] = typer.Option(None, "--plot", help="Write the critical-difference diagram (.png, "
                                            ".pdf or .svg)."),
         out: Optional[str] = typer.Option(None, "--out", "-o", help="Write the comparison as JSON (a .png/.pdf/"
