@@ -260,19 +260,23 @@ def finished_record(unit: dict) -> dict | None:
 
 
 def run_experiment(spec: ExperimentSpec, progress=None) -> dict:
-    """Run (or resume) every unit, then write results.json, trials.csv and the tables; returns the results doc."""
+    """Run (or resume) every unit, then write results.json, trials.csv and the tables; returns the results doc.
+
+    The output folder is locked for the run (one writer per output; see zsltool.safety.OutputLock); every
+    input is read and hashed once in this process (zsltool.runcache)."""
     from zsltool.runcache import run_cache
+    from zsltool.safety import OutputLock, output_folder
 
-    with run_cache():  # every input read and hashed once in this process
-        return _run_experiment(spec)
+    out = output_folder(spec.out_dir, "experiment")
+    with OutputLock(out, out, name=".zsl-lock"), run_cache():
+        return _run_experiment(spec, progress)
 
 
-def _run_experiment(spec: ExperimentSpec) -> dict:
+def _run_experiment(spec: ExperimentSpec, progress=None) -> dict:
     import multiprocessing as mp
 
     units = plan(spec)
     out = Path(spec.out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     records: dict[str, dict] = {}
     todo = []
     for u in units:
