@@ -51,8 +51,11 @@ def test_usage_errors_are_one_error_line_plus_usage(cli, tmp_path):
         (("split", tmp_path / "c.json", "-p", "nope", "-o", tmp_path / "s.json"), "Usage: zsl split [OPTIONS]",
          "Invalid value for '--protocol' / '-p': 'nope' is not one of"),
         # a BadParameter raised inside the command body
+        (("evaluate", tmp_path / "ck.pt", "--beta", "1", "--calibrate"), "Usage: zsl evaluate [OPTIONS]",
+         "Invalid value for --beta: give either --beta or --calibrate, not both"),
+        # a bad float value (the shared FiniteFloat option type)
         (("evaluate", tmp_path / "ck.pt", "--beta", "nan"), "Usage: zsl evaluate [OPTIONS]",
-         "Invalid value for --beta: beta must be a finite number"),
+         "Invalid value for '--beta': 'nan' is not a finite number"),
     ]:
         r = cli(*args)
         lines = r.stderr.strip().splitlines()

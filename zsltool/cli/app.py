@@ -224,6 +224,12 @@ def _register_all() -> None:
                 continue  # a command group not present in this build
             raise
         mod.register(app)
+    # Every command: outputs never replace inputs, a full disk is a user error (zsltool.safety.guard_command).
+    from zsltool.safety import guard_command
+
+    for info in app.registered_commands:
+        if info.callback is not None and not getattr(info.callback, "__zsl_guarded__", False):
+            info.callback = guard_command(info.callback)
 
 
 _register_all()

@@ -11,6 +11,7 @@ import click
 import typer
 
 from zsltool.cli.common import STATE, JsonOpt, OverwriteOpt, emit, info, kv_table, rows_table, to_jsonable
+from zsltool.cli.types import float_option
 
 _MODALITY = click.Choice(["both", "audio", "video"])
 
@@ -60,7 +61,7 @@ def register(app: typer.Typer) -> None:
         trial: Optional[int] = typer.Option(None, "--trial", min=0, help="Trial (default: the training one)."),
         modality: str = typer.Option("both", "--modality", click_type=_MODALITY,
                                      help="Test modality: both (missing modality falls back), audio or video."),
-        beta: Optional[float] = typer.Option(None, "--beta", help="GZSL calibrated stacking: fixed beta "
+        beta: Optional[float] = float_option(None, "--beta", help="GZSL calibrated stacking: fixed beta "
                                              "subtracted from seen-class scores (default 0)."),
         calibrate: bool = typer.Option(False, "--calibrate", help="GZSL: choose beta on validation data "
                                        "(never on test) by validation HM."),
