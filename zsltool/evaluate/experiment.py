@@ -202,11 +202,17 @@ def run_experiment(spec: ExperimentSpec, progress=None) -> dict:
     """Run (or resume) every unit, then write results.json, trials.csv and the tables; returns the results doc.
 
     The output folder is locked for the run (one writer per output; see zsltool.safety.OutputLock)."""
-    from zsltool.safety import OutputLock, output_folder
+    from zsltool.safety import OutputLock, output_folder, remove_if_empty
 
+    created = not Path(spec.out_dir).exists()
     out = output_folder(spec.out_dir, "experiment")
-    with OutputLock(out, out, name=".zsl-lock"):
-        return _run_experiment(spec, progress)
+    try:
+        with OutputLock(out, out, name=".zsl-lock"):
+            return _run_experiment(spec, progress)
+    except BaseException:
+        if created:  # a run that failed before writing anything leaves no folder behind
+            remove_if_empty(out, ignore=(".zsl-lock",))
+        raise
 
 
 def _run_experiment(spec: ExperimentSpec, progress=None) -> dict:
