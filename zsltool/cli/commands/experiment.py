@@ -187,6 +187,9 @@ def register(app: typer.Typer) -> None:
                                    help="tsne: 2-D layout, t-SNE (scikit-learn) or PCA; the title names the one "
                                         "computed."),
         per_class_max: int = typer.Option(50, "--max-per-class", min=1, help="tsne: instances per class."),
+        classes: Optional[str] = typer.Option(None, "--classes", help="tsne: N (N classes drawn at random with "
+                                              "the seed: seen classes of a GZSL split, as AVGZSLNet Fig. 6 with "
+                                              "5) or comma-separated class names (default: every test class)."),
         metric: str = typer.Option("auto", "--metric", help="cd: metric when comparing results files."),
         overwrite: bool = OverwriteOpt,
         json_out: bool = JsonOpt,
@@ -205,7 +208,7 @@ def register(app: typer.Typer) -> None:
             raise typer.BadParameter("no input file", param_hint="INPUTS")
         paths = make_plots(k, args, out, audio=audio, video=video, split=split, trial=trial, modality=modality,
                            layout=layout, max_per_class=per_class_max, metric=metric, seed=STATE.seed,
-                           overwrite=overwrite, fmt=fmt)
+                           overwrite=overwrite, fmt=fmt, classes=classes)
         for p in paths:
             info(f"wrote {p}")
         emit({"out": [str(p) for p in paths]}, json_out)
