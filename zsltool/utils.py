@@ -18,7 +18,13 @@ from zsltool.errors import ZslError
 
 
 def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
-    """Hex sha256 of a file's bytes."""
+    """Hex sha256 of a file's bytes (once per run inside ``zsltool.runcache.run_cache()``)."""
+    from zsltool.runcache import cached
+
+    return cached("sha256", path, lambda: _sha256_file(path, chunk))
+
+
+def _sha256_file(path: str | os.PathLike, chunk: int) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         while True:
