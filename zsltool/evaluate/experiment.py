@@ -71,7 +71,7 @@ def _column_label(split, path: Path) -> str:
         return str(p["category"])
     if split.protocol == "across" and p.get("categories"):
         return " + ".join(str(c) for c in p["categories"])
-    if split.protocol == "random":
+    if split.protocol in ("random", "folds"):   # the caption names the protocol and sizes, not the file
         return "Accuracy"
     return path.stem
 
