@@ -179,3 +179,16 @@ def test_report_of_a_split_lists_the_classes(tmp_path, cli):
     other = make_synthetic(tmp_path / "o", n_classes=5, per_class=2, n_train=1, n_val=1, video=False)
     r = cli("report", syn.split, "--classes", other.class_set)
     assert r.exit_code == 1 and "not the class set" in r.stderr
+
+
+def test_column_label_names_the_protocol_not_the_file():
+    """Was: "random guess escfolds: 0.10" (the file name of a class-fold split)."""
+    from pathlib import Path
+
+    from zsltool.classes.splits import Split, Trial
+    from zsltool.evaluate.experiment import _column_label
+
+    t = Trial(train=["a"], val=["b"], test=["c"])
+    assert _column_label(Split(trials=[t], protocol="folds"), Path("escfolds.json")) == "Accuracy"
+    assert _column_label(Split(trials=[t], protocol="random"), Path("r.json")) == "Accuracy"
+    assert _column_label(Split(trials=[t], protocol="within", params={"category": "Animal"}), Path("w.json")) == "Animal"
