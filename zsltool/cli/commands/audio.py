@@ -61,9 +61,10 @@ def extract_audio_cmd(
 ):
     """Audio files -> clip-level audio embeddings (VGGish: mean of 0.96 s examples) in an HDF5 file."""
     from zsltool.extract.audio.extract import extract_audio
-    from zsltool.utils import parse_shard
+    from zsltool.utils import parse_shard, shard_out
 
-    res = extract_audio(source, out, classes_path=classes, model=model, weights=weights, embedding=embedding,
+    res = extract_audio(source, shard_out(out, shard), classes_path=classes, model=model, weights=weights,
+                        embedding=embedding,
                         pca_params=pca_params, frames=frames, max_seconds=max_seconds, batch_size=batch_size,
                         workers=workers, device=device or STATE.device, shard=parse_shard(shard),
                         overwrite=overwrite, resume=resume, progress=not STATE.quiet)

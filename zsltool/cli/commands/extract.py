@@ -57,11 +57,11 @@ def register(app: typer.Typer) -> None:
     ):
         """Embed images or object crops with a torchvision classifier (instance-level file)."""
         from zsltool.extract.image import extract_image
-        from zsltool.utils import parse_shard
+        from zsltool.utils import parse_shard, shard_out
 
         _choice(layer, LAYERS, "--layer")
         _choice(preprocess, ("paper", "weights"), "--preprocess")
-        res = extract_image(inputs, out, model=model, weights=weights, layer=layer, preprocess=preprocess,
+        res = extract_image(inputs, shard_out(out, shard), model=model, weights=weights, layer=layer, preprocess=preprocess,
                             classes=classes, image_size=image_size, batch_size=batch_size, workers=workers,
                             device=_device(device),
                             shard=parse_shard(shard), overwrite=overwrite, resume=resume,
@@ -166,11 +166,11 @@ def register(app: typer.Typer) -> None:
         """Embed videos with a Kinetics-400 video model (mean over uniformly sampled clips)."""
         from zsltool.extract.registry import get_extractor
         from zsltool.extract.video import extract_video
-        from zsltool.utils import parse_shard
+        from zsltool.utils import parse_shard, shard_out
 
         get_extractor(model, modality="video")
         _choice(layer, LAYERS, "--layer")
-        res = extract_video(inputs, out, model=model, weights=weights, layer=layer, clip_len=clip_len, clips=clips,
+        res = extract_video(inputs, shard_out(out, shard), model=model, weights=weights, layer=layer, clip_len=clip_len, clips=clips,
                             crop_size=crop_size, classes=classes, extract_audio=extract_audio,
                             batch_size=batch_size, workers=workers, device=_device(device), shard=parse_shard(shard),
                             overwrite=overwrite, resume=resume, progress=not STATE.quiet)
