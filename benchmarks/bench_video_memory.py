@@ -64,12 +64,14 @@ def main():
             cmd = [sys.executable, "-m", "zsltool", "extract-video", str(vid.parent), "--out", str(tmp / f"{minutes}.h5"),
                    "--model", "tiny3d", "--weights", str(tmp / "tiny.pt"), "--workers", "0", "--overwrite"]
             t = time.perf_counter()
-            r = subprocess.run([sys.executable, "-c", PEAK, *cmd], capture_output=True, text=True,
-                               env={**os.environ, "PYTHONPATH": os.environ.get("PYTHONPATH", ".")})
+            # cwd outside any checkout: `python -m zsltool` imports the tree on PYTHONPATH, not the cwd's
+            tree = os.path.abspath(os.environ.get("PYTHONPATH", "."))
+            r = subprocess.run([sys.executable, "-c", PEAK, *cmd], capture_output=True, text=True, cwd=tmp,
+                               env={**os.environ, "PYTHONPATH": tree})
             wall = time.perf_counter() - t
             if r.returncode:
                 sys.exit(r.stderr[-2000:])
-            rows.append({"video_minutes": minutes, "frames": int(minutes * 60 * 25),
+            rows.append({"tree": tree, "video_minutes": minutes, "frames": int(minutes * 60 * 25),
                          "peak_rss_mb": round(int(r.stdout.strip().splitlines()[-1]) / 1024, 1),
                          "wall_s": round(wall, 1)})
             print(json.dumps(rows[-1]), flush=True)
