@@ -240,7 +240,7 @@ class _MemoryWriter:
         self.valid: list[bool] = []
         self.reasons: list[str] = []
 
-    def add(self, id_, emb, labels=None, valid=True, reason="", frames=None):
+    def add(self, id_, emb, labels=None, valid=True, reason="", frames=None, key=""):
         v = np.asarray(emb, dtype=np.float32)
         if valid and not np.isfinite(v).all():
             valid, reason = False, "non-finite embedding"
