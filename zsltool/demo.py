@@ -14,7 +14,9 @@ The same library functions as the subcommands, in the order ``examples/demo.sh``
 5. per class-embedding source (audio, image, text, hybrid): projection model (``train``), accuracy on the
    unseen test classes (``evaluate``), retrieval mAP (``retrieve``), figures (``plot``: confusion matrix,
    per-class bars, t-SNE of the learned space with the class embeddings as stars);
-6. the results in paper 000's Table III layout (``OUT/results.json``, task ``experiment``).
+6. the results in paper 000's Table III layout (``OUT/results.json``, task ``experiment``);
+7. last, ``zsl classify`` on one clip of an unseen class with the text model, the unseen classes' names as
+   candidate labels (the command line is printed, so the step can be rerun on any clip).
 
 No network ever sees a validation or test class: the audio and image networks and the projection are trained
 on the training classes only; the unseen classes enter only through their side information (their word
@@ -209,6 +211,13 @@ def run_demo(out_dir: str | os.PathLike = "zsl-demo", *, seed: int = 0, small: b
         av_part = run_av(out, ds, f, seed, threads, small, progress, video_epochs=video_epochs, av_epochs=av_epochs)
         t = _step("audio-visual GZSL (split, pretrain-video, extract-video, experiment)", t)
 
+    from zsltool.classify_demo import classify_unseen_clip
+
+    cls_demo = classify_unseen_clip(f["model (text)"], ds.audio_manifest, classes_json, ds.test)
+    t = _step(f"classify: one clip of the unseen class {cls_demo['true_label']!r} -> "
+              f"{cls_demo['top'][0]['label']!r} (p = {cls_demo['top'][0]['probability']:.2f}); "
+              f"the command: {cls_demo['command']}", t)
+
     tables = build_tables(records)
     if av_part is not None:
         tables += av_part["tables"]
@@ -233,6 +242,7 @@ def run_demo(out_dir: str | os.PathLike = "zsl-demo", *, seed: int = 0, small: b
                           "n_train_classes": len(ds.train), "n_val_classes": len(ds.val),
                           "rows": [_row(r) for r in records], "pretrain_audio": pre, "pretrain_image": ipre,
                           "seconds": round(time.perf_counter() - t_start, 1), "files": files,
+                          "classify": cls_demo,
                           **({"av": {k: av_part[k] for k in ("rows", "chance", "pretrain_video", "n_classes")}}
                              if av_part else {})})
     write_results(results_path, doc, overwrite=True)
