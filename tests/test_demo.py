@@ -206,3 +206,16 @@ def test_per_epoch_pretrain_lines_only_with_verbose(caplog):
     assert rec["train_top1"] == 0.75
     assert [(x.levelno, x.getMessage()) for x in caplog.records] == [
         (logging.DEBUG, "pretrain-audio epoch 1/2: loss 0.5000, train top-1 0.750")]
+
+
+def test_demo_table_files_are_tidy(demo_run):
+    import csv
+    import io
+
+    out, r = demo_run
+    rows = list(csv.DictReader(io.StringIO((out / "results" / "table.csv").read_text())))
+    assert [x["class_embeddings"] for x in rows] == ["Audio", "Image", "Text", "Hybrid"]
+    top1 = {x["semantic"] if "semantic" in x else x["class embeddings"]: x["top-1"] for x in r["demo"]["rows"]}
+    assert [float(x["mean"]) for x in rows] == pytest.approx(list(top1.values()))
+    av = list(csv.DictReader(io.StringIO((out / "results" / "table-av.csv").read_text())))
+    assert {x["table"] for x in av} == {"gzsl", "retrieval"} and all(float(x["mean"]) >= 0 for x in av)
