@@ -265,11 +265,17 @@ def run_experiment(spec: ExperimentSpec, progress=None) -> dict:
     The output folder is locked for the run (one writer per output; see zsltool.safety.OutputLock); every
     input is read and hashed once in this process (zsltool.runcache)."""
     from zsltool.runcache import run_cache
-    from zsltool.safety import OutputLock, output_folder
+    from zsltool.safety import OutputLock, output_folder, remove_if_empty
 
+    created = not Path(spec.out_dir).exists()
     out = output_folder(spec.out_dir, "experiment")
-    with OutputLock(out, out, name=".zsl-lock"), run_cache():
-        return _run_experiment(spec, progress)
+    try:
+        with OutputLock(out, out, name=".zsl-lock"), run_cache():
+            return _run_experiment(spec, progress)
+    except BaseException:
+        if created:  # a run that failed before writing anything leaves no folder behind
+            remove_if_empty(out, ignore=(".zsl-lock",))
+        raise
 
 
 def _run_experiment(spec: ExperimentSpec, progress=None) -> dict:
