@@ -223,3 +223,16 @@ def test_demo_ends_with_zsl_classify_and_its_command_reruns(demo_run, cli):
     top = again.json()["clips"][0]["top"]
     assert [t["label"] for t in top] == [t["label"] for t in c["top"]]
     assert [t["probability"] for t in top] == pytest.approx([t["probability"] for t in c["top"]])
+
+
+def test_demo_table_files_are_tidy(demo_run):
+    import csv
+    import io
+
+    out, r = demo_run
+    rows = list(csv.DictReader(io.StringIO((out / "results" / "table.csv").read_text())))
+    assert [x["class_embeddings"] for x in rows] == ["Audio", "Image", "Text", "Hybrid"]
+    top1 = {x["semantic"] if "semantic" in x else x["class embeddings"]: x["top-1"] for x in r["demo"]["rows"]}
+    assert [float(x["mean"]) for x in rows] == pytest.approx(list(top1.values()))
+    av = list(csv.DictReader(io.StringIO((out / "results" / "table-av.csv").read_text())))
+    assert {x["table"] for x in av} == {"gzsl", "retrieval"} and all(float(x["mean"]) >= 0 for x in av)

@@ -122,8 +122,8 @@ def run_demo(out_dir: str | os.PathLike = "zsl-demo", *, seed: int = 0, small: b
     from zsltool.compose import combine, prototypes
     from zsltool.demo_av import make_gzsl_split
     from zsltool.evaluate.experiment import build_tables, summary_metrics
-    from zsltool.evaluate.results import csv_text, make_manifest, results_doc, write_results
-    from zsltool.evaluate.tables import table_rows, table_title
+    from zsltool.evaluate.results import make_manifest, results_doc, write_results
+    from zsltool.evaluate.tables import tidy_csv
     from zsltool.extract.audio.extract import extract_audio
     from zsltool.extract.audio.pretrain import pretrain_audio
     from zsltool.extract.image import extract_image
@@ -222,11 +222,10 @@ def run_demo(out_dir: str | os.PathLike = "zsl-demo", *, seed: int = 0, small: b
     if av_part is not None:
         tables += av_part["tables"]
 
-        atomic_write_text(out / "results" / "table-av.csv", "".join(
-            f"# {table_title(tb)}\n" + csv_text(table_rows(tb)) for tb in av_part["tables"]))
+        atomic_write_text(out / "results" / "table-av.csv", tidy_csv(av_part["tables"]))   # tidy, numeric
         f["AV tables"] = out / "results" / "table-av.csv"
     f["table"] = out / "results" / "table.csv"
-    atomic_write_text(f["table"], csv_text(table_rows(tables[0])))
+    atomic_write_text(f["table"], tidy_csv(tables[:1]))
     f["results"] = results_path
     files = {k: str(Path(v).resolve()) for k, v in f.items()}   # one kind of path: absolute
     config = {"small": small, "video": video, "av": av, **cfg, "threads": threads,
