@@ -45,6 +45,21 @@ def _collate(batch):
     return batch
 
 
+def _classifier(net, head):
+    """VGGish + the linear head on the ReLU of its 128-d layer, as one module (for DistributedDataParallel)."""
+    import torch
+
+    class Classifier(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.net, self.head = net, head
+
+        def forward(self, x):
+            return self.head(torch.relu(self.net(x)))
+
+    return Classifier()
+
+
 def pretrain_audio(
     manifest: str | os.PathLike,
     out: str | os.PathLike,
@@ -116,22 +131,28 @@ def pretrain_audio(
     single = all(len(it.labels) == 1 for it in kept)
     C = len(train_ids)
 
+    from zsltool.extract import distributed as D
+
+    ctx = D.setup(device)  # torchrun: one rank per process, DDP (docs/scaling.md); else one process
     seed_everything(seed)
-    dev = torch.device(device)
+    dev = torch.device(ctx.device)
     net = VGGish(width=width).to(dev)
     head = torch.nn.Linear(128, C).to(dev)
-    params = list(net.parameters()) + list(head.parameters())
-    opt = torch.optim.Adam(params, lr=lr, eps=1e-8)
+    model = D.wrap(_classifier(net, head), ctx)
+    opt = torch.optim.Adam(model.parameters(), lr=lr, eps=1e-8)
     loader = AudioLoader(max_seconds=max_seconds, examples_fn=waveform_to_examples)
     gen = torch.Generator().manual_seed(seed)
-    dl = DataLoader(_ClipDataset(kept, loader), batch_size=max(1, batch_size), shuffle=True, generator=gen,
-                    num_workers=max(0, workers), collate_fn=_collate)
+    data = _ClipDataset(kept, loader)
     history, bad = [], {}
     t0 = time.perf_counter()
     for ep in range(epochs):
         net.train()
         head.train()
         stats = EpochStats()
+        # the same shuffled order on every rank; each rank takes its slice of every global batch
+        batches = [b.tolist() for b in D.rank_batches(torch.randperm(len(data), generator=gen), max(1, batch_size),
+                                                        ctx)]
+        dl = DataLoader(data, batch_sampler=batches, num_workers=max(0, workers), collate_fn=_collate)
         for batch in tqdm(dl, desc=f"pretrain-audio epoch {ep + 1}/{epochs}", disable=not progress or None,
                           leave=False, unit="batch"):
             xs, ys = [], []
@@ -148,17 +169,22 @@ def pretrain_audio(
                 continue
             x = torch.cat(xs).to(dev)
             y = torch.cat(ys).to(dev)
-            logits = head(torch.relu(net(x)))
+            logits = model(x)
             if single:
                 loss = torch.nn.functional.cross_entropy(logits, y.argmax(dim=1))
             else:
                 loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, y)
             optimise(opt, loss)
             stats.add(loss, (y.gather(1, logits.argmax(dim=1, keepdim=True)) > 0).sum(), x.shape[0])
+        stats.loss_sum, stats.correct, stats.n = D.all_sum([stats.loss_sum, stats.correct, stats.n], ctx)
         if stats.n == 0:
             raise ZslError("none of the training clips could be decoded",
                            hint=f"first problem: {next(iter(bad.values()), 'unknown')}")
         history.append(stats.record(ep + 1, epochs, "pretrain-audio", examples=int(stats.n)))
+    if not ctx.main:  # only rank 0 writes the weights and the sidecar
+        D.teardown(ctx)
+        return {"out": str(out), "rank": ctx.rank, "world": ctx.world, "clips": len(kept), "classes": C,
+                "final_loss": history[-1]["loss"], "final_train_top1": history[-1]["train_top1"]}
 
     sidecar, info = save_pretrained(net, out, "zsl.audio_pretrain", {
             "layout": "torchvggish state dict (features.*, embeddings.*)",
@@ -166,7 +192,7 @@ def pretrain_audio(
             "class_set_sha256": cs.sha256, "trial": trial, "train_classes": train_ids,
             "loss": "softmax cross-entropy" if single else "binary cross-entropy (multi-label)",
             "config": {"epochs": epochs, "batch_size": batch_size, "lr": lr, "optimizer": "adam",
-                       "max_seconds": max_seconds, "seed": seed},
+                       "max_seconds": max_seconds, "seed": seed, "processes": ctx.world},
             "instances": ("instances.train of the trial" if t.is_gzsl else "every clip of the classes")
                          + (", restricted to the given ids" if only_ids is not None else ""),
             "clips": len(kept), "train_clips": sorted(it.id for it in kept),
@@ -174,6 +200,7 @@ def pretrain_audio(
             "undecodable": [{"id": k, "reason": v} for k, v in list(bad.items())[:100]],
             "seconds": round(time.perf_counter() - t0, 2), "history": history,
             "inputs": [input_record(manifest), input_record(classes_path), input_record(split_path)]})
+    D.teardown(ctx)
     return {"out": str(out), "sidecar": str(sidecar), "clips": len(kept), "classes": C,
             "excluded_mixed": excluded_mixed, "other_class_clips": other_only, "undecodable": len(bad),
             "final_loss": history[-1]["loss"], "final_train_top1": history[-1]["train_top1"],
