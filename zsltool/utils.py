@@ -77,10 +77,14 @@ def read_text(path: str | os.PathLike, what: str = "text file", hint: str | None
         raise ZslError(f"{p} is {kind}, not {article} {what}", hint=hint) from None
 
 
-def torch_load(path: str | os.PathLike, what: str = "torch file", hint: str | None = None):
+def torch_load(path: str | os.PathLike, what: str = "torch file", hint: str | None = None,
+               numpy_arrays: bool = False):
     """``torch.load(path, map_location="cpu", weights_only=True)`` with one short ZslError for every way a user's
     file can be wrong: missing, a folder, not a torch file at all (JSON, HDF5, text), truncated, or holding
-    Python objects that are not tensors and plain data (never unpickled)."""
+    Python objects that are not tensors and plain data (never unpickled).
+
+    ``numpy_arrays=True`` (weight and parameter files) also allows numeric numpy arrays, through exactly numpy's
+    array reconstruction (zsltool.safety.numpy_array_globals); any other object is still refused."""
     p = require_file(path, what)
     with open(p, "rb") as fh:
         head = fh.read(8)
@@ -93,10 +97,15 @@ def torch_load(path: str | os.PathLike, what: str = "torch file", hint: str | No
 
     import torch
 
+    import contextlib
+
+    from zsltool.safety import non_numeric_arrays, numpy_array_globals
+
+    allow = torch.serialization.safe_globals(numpy_array_globals()) if numpy_arrays else contextlib.nullcontext()
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), allow:
             warnings.simplefilter("ignore")
-            return torch.load(p, map_location="cpu", weights_only=True)
+            obj = torch.load(p, map_location="cpu", weights_only=True)
     except Exception as e:  # noqa: BLE001 - any unreadable or unsafe file is the user's file problem
         text = str(e)
         if "Weights only load failed" in text:
@@ -104,6 +113,11 @@ def torch_load(path: str | os.PathLike, what: str = "torch file", hint: str | No
         else:
             reason = f"{type(e).__name__}: {(text.splitlines() or [''])[0][:200]} (corrupt or truncated?)"
         raise ZslError(f"cannot load {what} {p}: {reason}", hint=hint) from None
+    bad = non_numeric_arrays(obj) if numpy_arrays else []
+    if bad:
+        raise ZslError(f"cannot load {what} {p}: it holds numpy arrays that are not numeric ({', '.join(bad[:3])}), "
+                       "which zsl never unpickles", hint=hint)
+    return obj
 
 
 def check_output(path: str | os.PathLike, overwrite: bool) -> Path:

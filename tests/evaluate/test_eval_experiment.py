@@ -185,7 +185,7 @@ def test_cli_plot_auto_from_checkpoint_into_folder(data, ran, tmp_path, cli):
     res = cli("plot", ck, "--layout", "pca", "--out", tmp_path / "figs", "--json")
     assert res.exit_code == 0, res.stderr
     names = sorted(__import__("pathlib").Path(p).name for p in res.json()["plots"])
-    assert names == ["confusion.png", "tsne.png"]
+    assert names == ["confusion.png", "pca.png"]     # named by the layout drawn
     for n in names:
         img = np.asarray(Image.open(tmp_path / "figs" / n).convert("L"))
         assert img.shape[1] > 200 and img.std() > 5
@@ -195,3 +195,88 @@ def test_cli_plot_auto_from_checkpoint_into_folder(data, ran, tmp_path, cli):
     assert res.exit_code == 1 and "needs a checkpoint" in res.stderr
     res = cli("compare", out / "results.json", "--by", "semantic", "--out", tmp_path / "cd2.png")
     assert res.exit_code == 0 and (tmp_path / "cd2.png").exists()
+
+
+def test_experiment_grid_records_the_choice_per_trial_and_in_the_caption(data, tmp_path, cli):
+    syn, d = data
+    out = tmp_path / "grid"
+    r = cli("experiment", "--audio", syn.audio, "--split", d / "random.json", "--text", syn.text, "-o", out,
+            "--epochs", "2", "--grid", "lr=1e-3,1e-1", "--grid", "projection:margin=0.1,1", "--threads", "1",
+            "--json")
+    assert r.exit_code == 0, r.output
+    import json
+
+    doc = json.loads(r.stdout)
+    labels = []
+    for rec in doc["trials"]:
+        sel = rec["selection"]
+        assert sel["metric"] == "val_top1" and len(sel["candidates"]) == 4
+        best = max(c["value"] for c in sel["candidates"])
+        assert sel["value"] == best == rec["train"]["best_value"]
+        assert sel["label"] == f"lr={sel['chosen']['lr']} margin={sel['chosen']['margin']}"
+        labels.append(sel["label"])
+    from zsltool.evaluate.tables import table_caption
+
+    cap = doc["tables"][0]["selection"]
+    assert cap.startswith("Settings chosen on validation (val_top1) per trial: projection: ")
+    assert all(lab in cap for lab in labels) and table_caption(doc["tables"][0]).endswith(cap)
+    assert cap in (out / "table.md").read_text()
+    assert "chosen" in (out / "trials.csv").read_text().splitlines()[0]
+    r = cli("experiment", "--audio", syn.audio, "--split", d / "random.json", "--text", syn.text, "-o", out,
+            "--grid", "sae:lam=1,2")
+    assert r.exit_code == 1 and "names method 'sae', which is not trained here" in r.stderr
+
+
+def test_cli_plot_pdf_and_svg_files(data, ran, tmp_path, cli):
+    """Was: --out c.pdf made a folder c.pdf/ holding confusion.png."""
+    doc, out = ran
+    trial_file = next((out / "trials").glob("*.json"))
+    res = cli("plot", "confusion", trial_file, "--out", tmp_path / "c.pdf")
+    assert res.exit_code == 0, res.stderr
+    assert (tmp_path / "c.pdf").is_file() and (tmp_path / "c.pdf").read_bytes()[:5] == b"%PDF-"
+    res = cli("plot", trial_file, "--out", tmp_path / "figs", "--format", "svg", "--json")
+    assert res.exit_code == 0, res.stderr
+    assert sorted(__import__("pathlib").Path(p).name for p in res.json()["plots"]) == ["confusion.svg",
+                                                                                       "per-class.svg"]
+    assert b"<svg" in (tmp_path / "figs" / "confusion.svg").read_bytes()[:400]
+    ck = next((out / "checkpoints").glob("*.pt"))
+    res = cli("plot", "tsne", ck, "--out", tmp_path / "t.svg")
+    assert res.exit_code == 0, res.stderr
+    text = (tmp_path / "t.svg").read_text()
+    assert "t-SNE of projection audio embeddings" in text and "PCA" not in text
+
+
+def test_experiment_table_files_and_report(data, ran, tmp_path, cli):
+    """table.csv is tidy and numeric (was: a `#` line and "0.50 ± 0.15" strings); table.md/.tex next to it;
+    experiment --table-format and zsl report print the same exports."""
+    import csv
+    import io
+
+    from zsltool.evaluate.tables import export_tables
+
+    syn, d = data
+    doc, out = ran
+    text = (out / "table.csv").read_text()
+    assert not text.startswith("#") and "±" not in text
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert [r["class_embeddings"] for r in rows] == ["Audio", "Image", "Text", "Hybrid"]
+    cell = doc["tables"][0]["rows"][0]["cells"]["Accuracy"]
+    assert float(rows[0]["mean"]) == pytest.approx(cell["mean"]) and int(rows[0]["n"]) == 2
+    assert float(rows[0]["ci95"]) == pytest.approx(12.706205 * cell["sd"] / 2 ** 0.5, rel=1e-6)
+    assert (out / "table.md").read_text() == export_tables(doc["tables"], "md")
+    assert r"\begin{tabular}" in (out / "table.tex").read_text()
+    res = cli("experiment", "--audio", syn.audio, "--split", d / "random.json", "--text", syn.text, "--image",
+              syn.image, "--audio-prototypes", d / "protos.h5", "--epochs", EPOCHS, "--threads", 1, "--out", out,
+              "--table-format", "latex")
+    assert res.exit_code == 0, res.stderr
+    assert res.stdout == (out / "table.tex").read_text()
+    assert "random class split (3 unseen test classes, 2 trials, chance 0.33)" in res.stdout
+    for fmt, name in (("md", "table.md"), ("csv", "table.csv"), ("latex", "table.tex")):
+        res = cli("report", out / "results.json", "--format", fmt)
+        assert res.exit_code == 0, res.stderr
+        assert res.stdout == (out / name).read_text()
+    res = cli("report", out / "results.json", "--format", "latex", "--out", tmp_path / "t.tex")
+    assert res.exit_code == 0 and (tmp_path / "t.tex").read_text() == (out / "table.tex").read_text()
+    trial_file = next((out / "trials").glob("*.json"))
+    res = cli("report", trial_file)
+    assert res.exit_code == 1 and "not an experiment's" in res.stderr

@@ -1,4 +1,4 @@
-"""The PNG figures: opened with PIL, checked for size and non-blank content."""
+"""The figures: opened with PIL (PNG) or read as PDF/SVG, checked for size, format, title and content."""
 
 import numpy as np
 import pytest
@@ -35,7 +35,7 @@ def test_tsne_plot(tmp_path):
     _check_png(out)
 
 
-def test_pca_layout_and_fallback(tmp_path, monkeypatch):
+def test_pca_layout(tmp_path):
     rng = np.random.default_rng(1)
     X, y, centers = _clusters(rng)
     coords, used = P.layout_2d(X, method="pca")
@@ -43,20 +43,52 @@ def test_pca_layout_and_fallback(tmp_path, monkeypatch):
     # PCA separates well separated clusters: class means far apart relative to spread
     m = np.array([coords[y == c].mean(axis=0) for c in range(3)])
     assert np.min([np.linalg.norm(m[i] - m[j]) for i in range(3) for j in range(i + 1, 3)]) > 2
-    import builtins
-
-    real_import = builtins.__import__
-
-    def no_sklearn(name, *a, **k):
-        if name.startswith("sklearn"):
-            raise ImportError("no sklearn")
-        return real_import(name, *a, **k)
-
-    monkeypatch.setattr(builtins, "__import__", no_sklearn)
-    coords2, used2 = P.layout_2d(X, method="tsne")
-    assert used2 == "pca" and np.allclose(coords2, coords)
-    monkeypatch.setattr(builtins, "__import__", real_import)
     _check_png(P.plot_embedding(tmp_path / "pca.png", X, y, ["a", "b", "c"], centers, method="pca"))
+
+
+def _svg_text(path):
+    # svg.fonttype "none": titles are kept as text in the SVG
+    return path.read_text(encoding="utf-8")
+
+
+def test_title_names_the_layout_actually_computed(tmp_path):
+    """Was: the demo's figure said "t-SNE" while scikit-learn was missing and PCA was drawn."""
+    from sklearn.manifold import TSNE  # noqa: F401 - a dependency: t-SNE is real
+
+    rng = np.random.default_rng(0)
+    X, y, centers = _clusters(rng)
+    coords, used = P.layout_2d(X, method="tsne")
+    assert used == "tsne" and not np.allclose(coords, P.pca_2d(X))
+    svg = _svg_text(P.plot_embedding(tmp_path / "t.svg", X, y, ["a", "b", "c"], centers,
+                                     title="{layout} of projection audio embeddings"))
+    assert "t-SNE of projection audio embeddings" in svg and "PCA" not in svg
+    svg = _svg_text(P.plot_embedding(tmp_path / "p.svg", X, y, ["a", "b", "c"], centers, method="pca",
+                                     title="{layout} of projection audio embeddings"))
+    assert "PCA of projection audio embeddings" in svg and "t-SNE" not in svg
+    # too few points for t-SNE: PCA is computed, and the title says PCA although t-SNE was asked for
+    svg = _svg_text(P.plot_embedding(tmp_path / "few.svg", X[:3], np.arange(3), ["a", "b", "c"], method="tsne",
+                                     title="{layout} of three points"))
+    assert "PCA of three points" in svg and "t-SNE" not in svg
+
+
+def test_format_from_extension_or_fmt(tmp_path):
+    cm = np.array([[8, 2], [1, 9]])
+    assert P.plot_confusion(tmp_path / "cm.pdf", cm, ["a", "b"]).read_bytes()[:5] == b"%PDF-"
+    assert b"<svg" in P.plot_confusion(tmp_path / "cm.svg", cm, ["a", "b"]).read_bytes()[:400]
+    assert P.plot_confusion(tmp_path / "cm.png", cm, ["a", "b"]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert P.plot_confusion(tmp_path / "cm.fig", cm, ["a", "b"], fmt="pdf").read_bytes()[:5] == b"%PDF-"
+    with pytest.raises(ZslError, match="extension"):
+        P.plot_confusion(tmp_path / "cm.jpgx", cm, ["a", "b"])
+    with pytest.raises(ZslError, match="unknown figure format"):
+        P.plot_confusion(tmp_path / "cm2.png", cm, ["a", "b"], fmt="bmp")
+    assert not list(tmp_path.glob(".*tmp"))
+
+
+def test_one_column_size(tmp_path):
+    """A small figure is one column wide (3.5 in at 300 dpi ~ 1050 px, give or take the tight bbox)."""
+    out = P.plot_per_class(tmp_path / "pc.png", ["a", "b", "c"], [0.8, 0.5, 0.2])
+    w, h = Image.open(out).size
+    assert 800 <= w <= 1200 and h < w
 
 
 def test_confusion_and_per_class_plots(tmp_path):

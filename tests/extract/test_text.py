@@ -61,12 +61,36 @@ def test_tokenizer_rules():
     assert label_tokens("Nothing here", vocab.__contains__) == []
 
 
+def test_underscore_and_camelcase_labels():
+    """ESC-50 / UCF101 class names: `_` separates words unless the underscored form is itself a token;
+    CamelCase words are split only when unknown as a whole."""
+    vocab = {"sea", "waves", "New_York", "air_conditioner", "Playing", "Daf", "Cutting", "Kitchen", "iPhone",
+             "chirping", "birds", "vacuum_cleaner", "Yo"}
+    has = vocab.__contains__
+    assert label_tokens("sea_waves", has) == ["sea", "waves"]
+    assert label_tokens("chirping_birds", has) == ["chirping", "birds"]
+    assert label_tokens("vacuum_cleaner", has) == ["vacuum_cleaner"]  # the underscored form is known
+    assert label_tokens("New_York", has) == ["New_York"]  # GoogleNews phrase: stays one token
+    assert label_tokens("AirConditioner", has) == ["air_conditioner"]  # split, then the phrase in lower case
+    assert label_tokens("PlayingDaf", has) == ["Playing", "Daf"]
+    assert label_tokens("CuttingInKitchen", has) == ["Cutting", "Kitchen"]  # stop word dropped
+    assert label_tokens("iPhone", has) == ["iPhone"]  # known as a whole: not split
+    assert label_tokens("YoYo", has) == ["Yo"]  # distinct tokens once
+    assert label_tokens("Zzz_qqq", has) == []
+    from zsltool.extract.text_tokenize import camel_parts
+
+    assert camel_parts("HTTPServer") == ["HTTP", "Server"]
+    assert camel_parts("ApplyEyeMakeup") == ["Apply", "Eye", "Makeup"]
+    assert camel_parts("dog") == ["dog"] and camel_parts("Children's") == ["Children's"]
+
+
 @pytest.mark.parametrize("fname,fmt", [("v.bin", "word2vec-bin"), ("v.txt", "word2vec-text"),
                                        ("glove.txt", "glove"), ("v.kv", "kv")])
 def test_each_format_exact_vectors_with_zero_policy(vec_files, tmp_path, fname, fmt):
     d, vec = vec_files
     out = tmp_path / "t.h5"
-    res = extract_text(out, classes=d / "classes.json", vectors=d / fname, on_missing="zero")
+    res = extract_text(out, classes=d / "classes.json", vectors=d / fname, on_missing="zero",
+                       trust_pickle=fmt == "kv")  # a .kv file (a pickle) loads only on explicit trust
     assert res["valid"] == 6 and res["written"] == 7 and res["missing"] == [{"id": "/m/zz", "name": "Zzyzx"}]
     emb = read_embeddings(out, kind="class")
     assert emb.ids == [c["id"] for c in CLASSES] and emb.classes == emb.ids
@@ -103,7 +127,7 @@ def test_limit_restricts_vocabulary(vec_files, tmp_path):
     names.write_text("Dog\nWater tap\n")  # dog is word 0, water word 7
     for fname in ("v.bin", "v.kv"):
         with pytest.raises(ZslError, match="Water tap"):
-            extract_text(tmp_path / f"l{fname}.h5", names=names, vectors=d / fname, limit=3)
+            extract_text(tmp_path / f"l{fname}.h5", names=names, vectors=d / fname, limit=3, trust_pickle=True)
     extract_text(tmp_path / "l8.h5", names=names, vectors=d / "v.bin", limit=8)
     np.testing.assert_allclose(read_embeddings(tmp_path / "l8.h5").X[1], vec["water"], rtol=1e-6)
 
@@ -159,6 +183,49 @@ def test_sentence_backend(vec_files, tmp_path):
                                                                               "A desert town."])
     np.testing.assert_allclose(emb.X[[0, 6]], ref, rtol=1e-4, atol=1e-5)
     assert not emb.valid[1] and "no description" in emb.reasons[1]
+
+
+def test_sentence_backend_tiny_offline_model(vec_files, tmp_path, monkeypatch):
+    """The sentence path runs in CI: a tiny BERT + mean pooling model built here, loaded with the hub off.
+
+    The expected vectors are computed independently: the BERT's last hidden states, averaged over the
+    tokens the attention mask keeps, then L2-normalized."""
+    import torch
+    from transformers import AutoTokenizer, BertModel
+
+    from zsltool.testing.sentence import make_tiny_sentence_model
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
+    texts = ["A domestic dog barking.", "An electric guitar", "water"]
+    words = sorted({w.strip(".").lower() for t in texts for w in t.split()})
+    folder = make_tiny_sentence_model(tmp_path / "st", words, dim=16, seed=3)
+    d, _ = vec_files
+    desc = tmp_path / "desc.csv"
+    desc.write_text('id,description\n/m/dog,"A domestic dog barking."\n/m/eg,An electric guitar\n/m/tap,water\n')
+    out = tmp_path / "s.h5"
+    res = extract_text(out, classes=d / "classes.json", descriptions=desc, model="sentence", text="description",
+                       sentence_model=str(folder), on_missing="zero", device="cpu")
+    assert res["dim"] == 16 and res["valid"] == 3 and res["written"] == 7
+    emb = read_embeddings(out)
+    assert emb.meta.extractor_meta["sentence_model"] == str(folder)
+    tok = AutoTokenizer.from_pretrained(str(tmp_path / "st" / "_bert"))
+    bert = BertModel.from_pretrained(str(tmp_path / "st" / "_bert")).eval()
+    enc = tok(texts, padding=True, return_tensors="pt")
+    assert enc["input_ids"][2].tolist()[:3] == [2, tok.convert_tokens_to_ids("water"), 3]  # [CLS] water [SEP]
+    with torch.no_grad():
+        h = bert(**enc).last_hidden_state
+    m = enc["attention_mask"].unsqueeze(-1).float()
+    ref = (h * m).sum(1) / m.sum(1)
+    ref = (ref / ref.norm(dim=1, keepdim=True)).numpy()
+    rows = [emb.ids.index(i) for i in ("/m/dog", "/m/eg", "/m/tap")]
+    np.testing.assert_allclose(emb.X[rows], ref, rtol=1e-4, atol=1e-5)
+    assert np.allclose(np.linalg.norm(emb.X[rows], axis=1), 1.0, atol=1e-5)
+    assert not emb.valid[emb.ids.index("/m/sink")] and "no description" in emb.reasons[emb.ids.index("/m/sink")]
+    # the label path too (class names through the same model); unknown words map to [UNK], not an error
+    res = extract_text(tmp_path / "l.h5", classes=d / "classes.json", model="sentence", text="label",
+                       sentence_model=str(folder), device="cpu")
+    assert res["valid"] == 7
 
 
 def test_text_word2vec_read_as_binary_is_refused(vec_files, tmp_path, cli):

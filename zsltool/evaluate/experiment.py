@@ -6,7 +6,8 @@ Output folder layout (``out_dir``)::
     trials/<split>.t<K>.<method>.<semantic>.json   one zsl.results file per trial (with its config hash)
     checkpoints/<same name>.pt                     the trained checkpoint of that trial
     results.json                                   zsl.results (task "experiment"): records + tables
-    trials.csv, table.csv                          the same as CSV
+    trials.csv                                     one row per trial and test modality
+    table.csv, table.md, table.tex                 the tables: tidy numeric CSV, Markdown, LaTeX
 
 A trial whose JSON already exists with the same config hash (training config, input file hashes, evaluation
 settings) is read back instead of recomputed, so an interrupted run continues where it stopped.
@@ -58,6 +59,7 @@ class ExperimentSpec:
     calibrate: bool = False
     retrieval: bool = True                      # GZSL: also retrieval S/U/HM of mAP (paper 004 Table 2)
     device: str = "cpu"                         # auto, cpu or cuda: where every trial trains and is evaluated
+    grid: dict | None = None                    # settings chosen per trial on validation (zsltool.train.grid)
 
 
 def _column_label(split, path: Path) -> str:
@@ -98,6 +100,10 @@ def plan(spec: ExperimentSpec) -> list[dict]:
     if bad:
         raise ZslError(f"unknown method {bad[0]!r}", hint=f"choose from {', '.join(sorted(METHOD_NAMES))}")
     sems = _semantics(spec)
+    if spec.grid:
+        from zsltool.train.grid import check_grid
+
+        check_grid(spec.grid, spec.methods)
     files = {k: getattr(spec, k) for k in ("audio", "video", "text", "image", "audio_prototypes", "hybrid")
              if getattr(spec, k)}
     hashes = {k: sha256_file(v) for k, v in files.items()}
@@ -121,6 +127,8 @@ def plan(spec: ExperimentSpec) -> list[dict]:
                              "batch_size": spec.batch_size, "lr": spec.lr, "optimizer": spec.optimizer,
                              "patience": spec.patience, "seed": spec.seed,
                              "semantic_file": spec.hybrid if s == "hybrid" else None}
+                    if spec.grid:  # only when given: configs (and so resumed trials) without one are unchanged
+                        train["grid"] = spec.grid
                     evalc = {"modalities": list(spec.modalities), "calibrate": spec.calibrate,
                              "retrieval": spec.retrieval}
                     key = {"train": train, "eval": evalc, "inputs": hashes, "split_sha256": sha256_file(sp_path)}
@@ -167,6 +175,9 @@ def run_unit(unit: dict) -> dict:
                   semantic=unit["train"]["semantic"], modality=mods[0], metrics=by_mod, retrieval=retr,
                   train={"best_metric": tr.best_metric, "best_value": tr.best_value, "best_epoch": tr.best_epoch,
                          "epochs_run": tr.epochs_run, "checkpoint": str(ckpt)})
+    if tr.selection:
+        record["selection"] = {k: tr.selection[k] for k in ("metric", "chosen", "label", "epoch", "value",
+                                                             "candidates")}
     doc = results_doc(unit["task"], first["manifest"] | {"config": {"unit": unit}}, first["metrics"],
                       per_class=first.get("per_class"), confusion=first.get("confusion"),
                       config_hash=unit["config_hash"], record=record)
@@ -188,7 +199,7 @@ def finished_record(unit: dict) -> dict | None:
 
 
 def run_experiment(spec: ExperimentSpec, progress=None) -> dict:
-    """Run (or resume) every unit, then write results.json / trials.csv / table.csv; returns the results doc."""
+    """Run (or resume) every unit, then write results.json, trials.csv and the tables; returns the results doc."""
     import multiprocessing as mp
 
     units = plan(spec)
@@ -222,8 +233,7 @@ def run_experiment(spec: ExperimentSpec, progress=None) -> dict:
                       tables=tables, trials=ordered, ran=len(todo), reused=len(units) - len(todo))
     write_results(out / "results.json", doc, overwrite=True)
     atomic_write_text(out / "trials.csv", csv_text(trial_rows(ordered)))
-    atomic_write_text(out / "table.csv", "".join(
-        f"# {T.table_title(t)}\n" + csv_text(T.table_rows(t)) for t in tables))
+    T.write_table_files(out, tables)       # table.csv (tidy, numeric), table.md, table.tex
     return doc
 
 
@@ -235,7 +245,29 @@ def build_tables(records: list[dict]) -> list[dict]:
         tabs.append(T.gzsl_table(records))
         if any(r.get("retrieval") for r in records if r["task"] == "gzsl"):
             tabs.append(T.gzsl_table(records, retrieval=True))
+    cap = selection_caption(records)
+    for t in tabs:
+        if cap:
+            t["selection"] = cap
     return tabs
+
+
+def selection_caption(records: list[dict]) -> str:
+    """'settings chosen on validation (val_top1) per trial: projection: lr=0.01 optimizer=adam ×3, ...'."""
+    by: dict[str, dict[str, int]] = {}
+    metric = set()
+    for r in records:
+        sel = r.get("selection")
+        if not sel:
+            continue
+        metric.add(sel["metric"])
+        counts = by.setdefault(r["method"], {})
+        counts[sel["label"]] = counts.get(sel["label"], 0) + 1
+    if not by:
+        return ""
+    parts = [f"{m}: " + ", ".join(f"{lab} ×{n}" for lab, n in sorted(c.items(), key=lambda x: -x[1]))
+             for m, c in by.items()]
+    return f"Settings chosen on validation ({', '.join(sorted(metric))}) per trial: " + "; ".join(parts) + "."
 
 
 def summary_metrics(tables: list[dict]) -> dict:
@@ -256,6 +288,9 @@ def trial_rows(records: list[dict]) -> list[dict]:
                    "semantic": r["semantic"], "task": r["task"], "modality": mod}
             for k in ("top1", "mean_class_acc", "S", "U", "HM", "beta"):
                 row[k] = m.get(k)
+            if r.get("selection"):
+                row["chosen"] = r["selection"]["label"]
+                row["chosen_epoch"] = r["selection"]["epoch"]
             ret = (r.get("retrieval") or {}).get(mod) or {}
             row.update({f"map_{k}": ret.get(k) for k in ("S", "U", "HM")})
             rows.append(row)

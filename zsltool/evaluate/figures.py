@@ -21,15 +21,15 @@ def _results(path) -> dict:
     return load_results(path)
 
 
-def confusion_from_results(path, out, overwrite=False, normalize=True) -> Path:
+def confusion_from_results(path, out, overwrite=False, normalize=True, fmt=None) -> Path:
     doc = _results(path)
     conf = doc.get("confusion")
     if not conf:
         raise ZslError(f"{path} holds no confusion matrix", hint="use a results file of zsl evaluate --out")
-    return P.plot_confusion(out, conf["matrix"], conf["classes"], normalize=normalize, overwrite=overwrite)
+    return P.plot_confusion(out, conf["matrix"], conf["classes"], normalize=normalize, overwrite=overwrite, fmt=fmt)
 
 
-def per_class_from_results(path, out, overwrite=False) -> Path:
+def per_class_from_results(path, out, overwrite=False, fmt=None) -> Path:
     doc = _results(path)
     rows = doc.get("per_class") or []
     if not rows:
@@ -38,10 +38,10 @@ def per_class_from_results(path, out, overwrite=False) -> Path:
     chance = (doc.get("metrics") or {}).get("chance")
     return P.plot_per_class(out, [r["class"] for r in rows], [r.get(key) for r in rows],
                             ylabel="accuracy" if key == "accuracy" else "average precision", chance=chance,
-                            overwrite=overwrite)
+                            overwrite=overwrite, fmt=fmt)
 
 
-def cd_from_inputs(paths, out, overwrite=False, metric="auto", by="method", alpha=0.05) -> Path:
+def cd_from_inputs(paths, out, overwrite=False, metric="auto", by="method", alpha=0.05, fmt=None) -> Path:
     """A CD diagram from one ``zsl compare --json`` file, or by comparing results files."""
     from zsltool.evaluate.compare import compare_results
     from zsltool.formats import load_json
@@ -57,12 +57,15 @@ def cd_from_inputs(paths, out, overwrite=False, metric="auto", by="method", alph
     ranks = [m["avg_rank"] for m in comp["methods"]]
     return P.plot_cd_diagram(out, names, ranks, comp["cd"],
                              title=f"critical difference ({comp.get('metric', '')}, N = {comp.get('n_blocks')})",
-                             overwrite=overwrite)
+                             overwrite=overwrite, fmt=fmt)
 
 
 def tsne_from_checkpoint(checkpoint, out, *, audio=None, video=None, split=None, trial=None, modality="audio",
-                         method="tsne", max_per_class: int = 50, seed: int = 0, overwrite=False) -> Path:
-    """Paper 004 Fig. 6: test instances in the learned space (the model's ``embed``), class text as stars."""
+                         method="tsne", max_per_class: int = 50, seed: int = 0, overwrite=False,
+                         fmt: str | None = None) -> Path:
+    """AVGZSLNet Fig. 6: test instances in the learned space (the model's ``embed``), class text as stars.
+
+    ``method`` is the 2-D layout, tsne or pca; the title names the layout actually computed."""
     import torch
 
     from zsltool.evaluate.evaluate import load_for_evaluation
@@ -85,13 +88,15 @@ def tsne_from_checkpoint(checkpoint, out, *, audio=None, video=None, split=None,
     C = semantic_matrix(ld.ckpt, classes)
     with torch.no_grad():
         try:
-            e = ld.model.embed(class_emb=C, **{modality: torch.as_tensor(X)})
+            prep = ld.model.prep_audio if modality == "audio" else ld.model.prep_video
+            e = ld.model.embed(class_emb=ld.model.prep_classes(torch.as_tensor(C)),
+                               **{modality: prep(torch.as_tensor(X))})
             pts, stars = e[modality].numpy(), e["class"].numpy()
-            title = f"t-SNE of {ld.ckpt['method']} {modality} embeddings (stars: class embeddings)"
+            title = f"{{layout}} of {ld.ckpt['method']} {modality} embeddings (stars: class embeddings)"
         except (NotImplementedError, KeyError):
             log.warning(f"method {ld.ckpt['method']!r} has no shared embedding space: plotting the input features "
                         "without class stars")
-            pts, stars, title = X, None, f"t-SNE of the {modality} input features"
+            pts, stars, title = X, None, f"{{layout}} of the {modality} input features"
     if stars is not None and stars.shape[1] != pts.shape[1]:
         stars = None
     if stars is not None and hasattr(ld.model, "compat"):
@@ -101,7 +106,7 @@ def tsne_from_checkpoint(checkpoint, out, *, audio=None, video=None, split=None,
         pts, stars = _unit_rows(pts), _unit_rows(stars - stars.mean(axis=0, keepdims=True))
         title += " (cosine)"
     return P.plot_embedding(out, pts, inst.labels[keep], classes, stars, method=method, seed=seed, title=title,
-                            overwrite=overwrite)
+                            overwrite=overwrite, fmt=fmt)
 
 
 def _unit_rows(X: np.ndarray) -> np.ndarray:
@@ -110,26 +115,36 @@ def _unit_rows(X: np.ndarray) -> np.ndarray:
     return X / np.where(n > 0, n, 1.0)
 
 
-def _target(out, name: str) -> Path:
-    """``out`` itself when it names a .png file, else ``out/<name>.png`` (a folder)."""
+def is_figure_file(out) -> bool:
+    """Whether ``out`` names one figure file (.png, .pdf or .svg) rather than a folder."""
+    return Path(out).suffix.lower().lstrip(".") in P.FORMATS
+
+
+def _target(out, name: str, fmt: str | None = None) -> Path:
+    """``out`` itself when it names a figure file (.png/.pdf/.svg), else ``out/<name>.<fmt or png>`` (a folder)."""
     p = Path(out)
-    if p.suffix.lower() == ".png":
+    if is_figure_file(p):
         return p
+    if p.suffix and not p.is_dir():
+        raise ZslError(f"{out}: not a figure file name (.png, .pdf, .svg) nor a folder",
+                       hint="name the file .png, .pdf or .svg, or give a folder")
     p.mkdir(parents=True, exist_ok=True)
-    return p / f"{name}.png"
+    return p / f"{name}.{P.figure_format('x', fmt) if fmt else 'png'}"
 
 
 def make_plots(kind: str, inputs, out, *, audio=None, video=None, split=None, trial=None, modality=None,
-               layout="tsne", max_per_class=50, metric="auto", seed=0, overwrite=False) -> list[Path]:
+               layout="tsne", max_per_class=50, metric="auto", seed=0, overwrite=False,
+               fmt: str | None = None) -> list[Path]:
     """The ``zsl plot`` entry point. ``kind`` "auto": a checkpoint gives t-SNE + confusion, a results file gives
-    confusion + per-class bars. ``out`` is a .png file (one figure) or a folder (``<kind>.png`` inside)."""
+    confusion + per-class bars. ``out`` is a figure file (.png, .pdf or .svg: one figure, in that format) or a
+    folder (``<kind>.<fmt>`` inside, png by default). ``fmt`` (png, pdf, svg) overrides the extension."""
     from zsltool.formats import load_json
 
     inputs = [str(i) for i in inputs]
     if kind not in KINDS + ("auto",):
         raise ZslError(f"unknown plot kind {kind!r}", hint=f"use one of {', '.join(KINDS)}")
     if kind == "cd":
-        return [cd_from_inputs(inputs, _target(out, "cd"), overwrite=overwrite, metric=metric)]
+        return [cd_from_inputs(inputs, _target(out, "cd", fmt), overwrite=overwrite, metric=metric, fmt=fmt)]
     if len(inputs) != 1:
         raise ZslError(f"plot {kind} takes one input file, got {len(inputs)}")
     src = inputs[0]
@@ -141,7 +156,7 @@ def make_plots(kind: str, inputs, out, *, audio=None, video=None, split=None, tr
         raise ZslError(f"input not found: {src}", hint="check the path") from None
     if kind == "auto":
         kinds = ["confusion", "per-class"] if is_json else ["tsne", "confusion"]
-        if Path(out).suffix.lower() == ".png":
+        if is_figure_file(out):
             kinds = kinds[:1]
     else:
         kinds = [kind]
@@ -157,24 +172,25 @@ def make_plots(kind: str, inputs, out, *, audio=None, video=None, split=None, tr
                 if build_model(load_checkpoint(src)).uses_video:
                     mods.append("video")
             for m in mods:
-                name = "tsne" if len(mods) == 1 else f"tsne-{m}"
-                written.append(tsne_from_checkpoint(src, _target(out, name), audio=audio, video=video, split=split,
-                                                    trial=trial, modality=m, method=layout,
-                                                    max_per_class=max_per_class, seed=seed, overwrite=overwrite))
+                name = layout if len(mods) == 1 else f"{layout}-{m}"
+                written.append(tsne_from_checkpoint(src, _target(out, name, fmt), audio=audio, video=video,
+                                                    split=split, trial=trial, modality=m, method=layout,
+                                                    max_per_class=max_per_class, seed=seed, overwrite=overwrite,
+                                                    fmt=fmt))
         elif is_json:
             load_json(src)
             fn = confusion_from_results if k == "confusion" else per_class_from_results
-            written.append(fn(src, _target(out, k), overwrite=overwrite))
+            written.append(fn(src, _target(out, k, fmt), overwrite=overwrite, fmt=fmt))
         else:  # confusion / per-class straight from a checkpoint: evaluate it first
             from zsltool.evaluate.evaluate import evaluate_checkpoint
 
             doc = evaluate_checkpoint(src, audio=audio, video=video, split=split, trial=trial,
                                       modality=modality or "both", seed=seed)
             if k == "confusion":
-                written.append(P.plot_confusion(_target(out, k), doc["confusion"]["matrix"],
-                                                doc["confusion"]["classes"], overwrite=overwrite))
+                written.append(P.plot_confusion(_target(out, k, fmt), doc["confusion"]["matrix"],
+                                                doc["confusion"]["classes"], overwrite=overwrite, fmt=fmt))
             else:
                 rows = doc["per_class"]
-                written.append(P.plot_per_class(_target(out, k), [r["class"] for r in rows],
-                                                [r["accuracy"] for r in rows], overwrite=overwrite))
+                written.append(P.plot_per_class(_target(out, k, fmt), [r["class"] for r in rows],
+                                                [r["accuracy"] for r in rows], overwrite=overwrite, fmt=fmt))
     return written

@@ -165,10 +165,56 @@ def search_beta(val_scores, val_y, seen_mask, betas=None) -> tuple[float, list[d
     for b in betas:
         r = gzsl_metrics(val_scores, val_y, seen_mask, beta=float(b))
         curve.append({"beta": float(b), "S": r.S, "U": r.U, "HM": r.HM})
-        key = (r.HM, -abs(float(b)), -float(b))
+        key = (round(r.HM, 12), -abs(float(b)), -float(b))
         if best_key is None or key > best_key:
             best, best_key = float(b), key
     return best, curve
+
+
+def best_calibrated_hm(scores, y_true, seen_mask) -> tuple[float, float]:
+    """``(HM, beta)``: the highest HM over every beta that :func:`search_beta` tries, computed in
+    O(N log N) (for choosing epochs and settings on validation rows every epoch).
+
+    Row i predicts its best seen class while its gap g_i (best seen - best unseen score) exceeds beta, else
+    its best unseen class; so S(beta) and U(beta) are sums of per-row weights 1 / (n_class * n_classes_present)
+    over the rows that are right on their side of beta. Ties as in search_beta (closest to 0, then smaller)."""
+    scores = np.asarray(scores, dtype=np.float64)
+    seen_mask = np.asarray(seen_mask, dtype=bool)
+    y = _as_labels(y_true, scores.shape[1])
+    if y.size == 0 or seen_mask.all() or not seen_mask.any():
+        return float("nan"), 0.0
+    sidx, uidx = np.nonzero(seen_mask)[0], np.nonzero(~seen_mask)[0]
+    ps = sidx[scores[:, sidx].argmax(1)]
+    pu = uidx[scores[:, uidx].argmax(1)]
+    gaps = scores[:, sidx].max(1) - scores[:, uidx].max(1)
+    is_seen = seen_mask[y]
+    counts = np.bincount(y, minlength=scores.shape[1]).astype(np.float64)
+    n_s = np.count_nonzero(counts[seen_mask])
+    n_u = np.count_nonzero(counts[~seen_mask])
+    if n_s == 0 or n_u == 0:
+        return float("nan"), 0.0
+    w = 1.0 / counts[y]
+    ok_s = is_seen & (ps == y)         # right when predicted seen (gap > beta)
+    ok_u = ~is_seen & (pu == y)        # right when predicted unseen (gap <= beta)
+    betas = beta_candidates(scores, seen_mask)
+    order = np.argsort(gaps, kind="stable")
+    g_sorted = gaps[order]
+    first_seen = ps < pu                # at gap == beta exactly the lower class index wins (as in argmax)
+
+    def csum(v):
+        return np.concatenate([[0.0], np.cumsum(v[order])])
+
+    cs, cu = csum(w * ok_s), csum(w * ok_u)
+    ts, tu = csum(w * ok_s * first_seen), csum(w * ok_u * ~first_seen)
+    kl = np.searchsorted(g_sorted, betas, side="left")    # rows with gap < beta
+    kr = np.searchsorted(g_sorted, betas, side="right")   # rows with gap <= beta
+    S = (cs[-1] - cs[kr] + ts[kr] - ts[kl]) / n_s
+    U = (cu[kl] + tu[kr] - tu[kl]) / n_u
+    with np.errstate(invalid="ignore", divide="ignore"):
+        H = np.where(S + U > 0, 2 * S * U / (S + U), 0.0)
+    keys = np.lexsort((betas, np.abs(betas), -np.round(H, 12)))  # max HM, then |beta|, then beta smallest
+    i = int(keys[0])
+    return float(H[i]), float(betas[i])
 
 
 def zsl_metrics(scores, y_true) -> dict:

@@ -1,12 +1,19 @@
-"""The papers' table layouts from per-trial experiment records.
+"""The papers' table layouts from per-trial experiment records, and their exports.
 
-* ZSL (paper 000 Tables III-V): rows = class embeddings (Audio / Image / Text / Hybrid), one row group per
+* ZSL (Dogan et al. Tables III-V): rows = class embeddings (Audio / Image / Text / Hybrid), one row group per
   method when several are compared; one column per split file (Table III: "Accuracy"; Table IV: one column
   per category; Table V: one per category pair "A + MI"), cells "mean ± SD" of top-1 over the trials.
-* GZSL (paper 004 Table 1): rows = method × test modality (× class embeddings), columns S, U, HM in %.
-* Retrieval (paper 004 Table 2): rows = method × "T → A/V/AV", columns S, U, HM of mAP in %.
+* GZSL (AVGZSLNet Table 1): rows = method × test modality (× class embeddings), columns S, U, HM in %.
+* Retrieval (AVGZSLNet Table 2): rows = method × "T → A/V/AV", columns S, U, HM of mAP in %.
 
-SD is the sample standard deviation (ddof = 1) over trials; 0 for a single trial.
+Every cell holds ``summarize`` of its trials (zsltool.evaluate.stats): mean, sample SD (ddof = 1), the
+half-width of the t-based 95 % confidence interval, and n; with one trial SD and CI are undefined (None) and
+the cell text is the mean alone. Every table has a ``title`` (what is measured) and a one-line ``caption``
+naming each column's split by its protocol and sizes, with chance level.
+
+Exports (``export_tables``): ``csv`` is tidy and numeric (one row per cell: table, metric, labels, column,
+protocol, mean, sd, ci95, n; values as fractions in [0, 1] even where the table shows %), ``md`` a Markdown
+pipe table per table with its caption, ``latex`` a booktabs ``table`` environment per table.
 """
 
 from __future__ import annotations
@@ -14,27 +21,38 @@ from __future__ import annotations
 import math
 from typing import Iterable
 
-import numpy as np
+from zsltool.evaluate.stats import summarize
 
 SEMANTIC_ORDER = ("audio", "image", "text", "hybrid")
 SEMANTIC_LABEL = {"audio": "Audio", "image": "Image", "text": "Text", "hybrid": "Hybrid"}
 MODALITY_ORDER = ("audio", "video", "both")
 RETRIEVAL_LABEL = {"audio": "T → A", "video": "T → V", "both": "T → AV"}
+TABLE_FORMATS = ("csv", "md", "latex")
+# how a caption names a split's protocol (see zsltool.classes.protocols for the protocols themselves)
+PROTOCOL_CAPTION = {"random": "random class split", "within": "within-category class split",
+                    "across": "across-category class split", "gzsl": "GZSL split", "folds": "class-fold split",
+                    "custom": "custom class split"}
 
 
 def mean_sd(values: Iterable[float]) -> tuple[float, float, int]:
-    v = np.array([x for x in values if x is not None and not (isinstance(x, float) and math.isnan(x))],
-                 dtype=np.float64)
-    if v.size == 0:
-        return float("nan"), float("nan"), 0
-    sd = float(v.std(ddof=1)) if v.size > 1 else 0.0
-    return float(v.mean()), sd, int(v.size)
+    """(mean, SD, n) of the finite values; NaN mean with no value, SD 0 with one (kept for older callers)."""
+    s = summarize(values)
+    mean = float("nan") if s["mean"] is None else s["mean"]
+    return mean, (0.0 if s["sd"] is None else s["sd"]), s["n"]
 
 
-def fmt_cell(mean: float, sd: float, scale: float = 1.0, digits: int = 2) -> str:
-    if math.isnan(mean):
+def fmt_cell(mean: float | None, sd: float | None, scale: float = 1.0, digits: int = 2) -> str:
+    """"0.50 ± 0.15"; the mean alone when SD is undefined (one trial); "–" when there is no value."""
+    if mean is None or (isinstance(mean, float) and math.isnan(mean)):
         return "–"
+    if sd is None:
+        return f"{mean * scale:.{digits}f}"
     return f"{mean * scale:.{digits}f} ± {sd * scale:.{digits}f}"
+
+
+def _cell(values, scale: float = 1.0, digits: int = 2) -> dict:
+    s = summarize(values)
+    return {**s, "text": fmt_cell(s["mean"], s["sd"], scale, digits)}
 
 
 def _order(values, preferred) -> list:
@@ -55,23 +73,24 @@ def zsl_table(records: list[dict], metric: str = "top1", digits: int = 2) -> dic
             for c in columns:
                 vals = [r["metrics"][r["modality"]][metric] for r in recs
                         if r["method"] == m and r["semantic"] == s and r["column"] == c]
-                mu, sd, n = mean_sd(vals)
-                row["cells"][c] = {"mean": mu, "sd": sd, "n": n, "text": fmt_cell(mu, sd, digits=digits)}
+                row["cells"][c] = _cell(vals, digits=digits)
             if any(v["n"] for v in row["cells"].values()):
                 rows.append(row)
-    chance = {}
+    chance, splits = {}, {}
     for c in columns:
-        ns = [r["metrics"][r["modality"]].get("n_classes") for r in recs if r["column"] == c]
-        ns = [n for n in ns if n]
+        sel = [r for r in recs if r["column"] == c]
+        ns = [n for n in (r["metrics"][r["modality"]].get("n_classes") for r in sel) if n]
         if ns:
             chance[c] = 1.0 / ns[0]
+        splits[c] = {"protocol": sel[0].get("protocol"), "n_test_classes": ns[0] if ns else None,
+                     "trials": len({(r.get("split"), r.get("trial")) for r in sel})}
     return {"kind": "zsl", "metric": metric, "columns": columns, "rows": rows, "chance": chance,
-            "show_method": len(methods) > 1}
+            "splits": splits, "show_method": len(methods) > 1}
 
 
 def gzsl_table(records: list[dict], keys=("S", "U", "HM"), scale: float = 100.0, digits: int = 2,
                retrieval: bool = False) -> dict:
-    """Paper 004 Table 1 (or Table 2 with ``retrieval``): S, U, HM (mean ± SD over trials, in %)."""
+    """AVGZSLNet Table 1 (or Table 2 with ``retrieval``): S, U, HM (mean ± SD over trials, in %)."""
     field = "retrieval" if retrieval else "metrics"
     recs = [r for r in records if r["task"] == "gzsl" and r.get(field)]
     methods = list(dict.fromkeys(r["method"] for r in recs))
@@ -84,14 +103,19 @@ def gzsl_table(records: list[dict], keys=("S", "U", "HM"), scale: float = 100.0,
                 sel = [r[field][mod] for r in recs if r["method"] == meth and r["semantic"] == s and mod in r[field]]
                 if not sel:
                     continue
-                cells = {}
-                for k in keys:
-                    mu, sd, n = mean_sd(x.get(k) for x in sel)
-                    cells[k] = {"mean": mu, "sd": sd, "n": n, "text": fmt_cell(mu, sd, scale, digits)}
+                cells = {k: _cell([x.get(k) for x in sel], scale, digits) for k in keys}
                 rows.append({"method": meth, "class_embeddings": SEMANTIC_LABEL.get(s, s),
                              "test": RETRIEVAL_LABEL.get(mod, mod) if retrieval else mod, "cells": cells})
-    return {"kind": "retrieval" if retrieval else "gzsl", "columns": list(keys), "rows": rows,
-            "show_method": True}
+    sizes = {}
+    for r in recs:
+        m = r["metrics"].get(r["modality"]) or next(iter(r["metrics"].values()), {})
+        sizes.setdefault((r.get("split"), r.get("trial")), (r.get("protocol"), m.get("n_classes"),
+                                                            m.get("n_test_seen"), m.get("n_test_unseen")))
+    first = next(iter(sizes.values()), (None, None, None, None))
+    splits = {"all": {"protocol": first[0], "n_classes": first[1], "n_test_seen": first[2],
+                      "n_test_unseen": first[3], "trials": len(sizes)}}
+    return {"kind": "retrieval" if retrieval else "gzsl", "columns": list(keys), "rows": rows, "scale": scale,
+            "splits": splits, "show_method": True}
 
 
 def table_rows(table: dict) -> list[dict]:
@@ -111,9 +135,168 @@ def table_rows(table: dict) -> list[dict]:
 
 
 def table_title(table: dict) -> str:
+    """What a table measures (one line)."""
     if table["kind"] == "zsl":
-        ch = ", ".join(f"{c}: {v:.2f}" for c, v in table.get("chance", {}).items())
-        return f"Zero-shot top-1 accuracy [0-1] (mean ± SD over trials; random guess {ch})"
+        return "Zero-shot top-1 accuracy [0-1] (mean ± SD over trials)"
     if table["kind"] == "gzsl":
         return "Generalized zero-shot classification, mean class accuracy % (mean ± SD over trials)"
     return "Generalized zero-shot retrieval, mAP % (mean ± SD over trials)"
+
+
+def table_caption(table: dict) -> str:
+    """One line: the splits (below) and, when settings were chosen on validation (``--grid``), which."""
+    sel = table.get("selection")
+    return _split_caption(table) + (f" {sel}" if sel else "")
+
+
+def _split_caption(table: dict) -> str:
+    """Each column's split by protocol and sizes, trials and chance; what S, U and HM are."""
+    splits = table.get("splits") or {}
+    if table["kind"] == "zsl":
+        parts = []
+        for c in table["columns"]:
+            sp = splits.get(c) or {}
+            what = PROTOCOL_CAPTION.get(sp.get("protocol"), f"{sp.get('protocol') or 'unknown'} split")
+            bits = [f"{sp['n_test_classes']} unseen test classes" if sp.get("n_test_classes") else None,
+                    f"{sp['trials']} trial{'s' if sp.get('trials') != 1 else ''}" if sp.get("trials") else None,
+                    f"chance {table['chance'][c]:.2f}" if c in table.get("chance", {}) else None]
+            parts.append(f"{c}: {what} ({', '.join(b for b in bits if b)})")
+        return "; ".join(parts) + "."
+    sp = splits.get("all") or {}
+    what = PROTOCOL_CAPTION.get(sp.get("protocol"), "GZSL split")
+    bits = [f"{sp['n_classes']} classes" if sp.get("n_classes") else None,
+            f"{sp['n_test_seen']} seen / {sp['n_test_unseen']} unseen test clips"
+            if sp.get("n_test_seen") is not None and sp.get("n_test_unseen") is not None else None,
+            f"{sp['trials']} trial{'s' if sp.get('trials') != 1 else ''}" if sp.get("trials") else None]
+    head = f"{what} ({', '.join(b for b in bits if b)})" if any(bits) else what
+    if table["kind"] == "gzsl":
+        return (f"{head}. S: accuracy on seen-class test clips, U: on unseen-class clips, both over all classes; "
+                "HM: their harmonic mean.")
+    return (f"{head}. Each class text ranks the test clips; S/U: mAP over seen/unseen classes; HM: their "
+            "harmonic mean.")
+
+
+def _label_columns(table: dict) -> list[str]:
+    cols = ["method"] if table.get("show_method", False) else []
+    cols.append("class embeddings")
+    if any("test" in r for r in table["rows"]):
+        cols.append("test")
+    return cols
+
+
+def tidy_rows(tables: list[dict]) -> list[dict]:
+    """One row per table cell, numeric: values as fractions in [0, 1]; sd/ci95 empty for a single trial."""
+    out = []
+    for t in tables:
+        metric_of = (lambda c: t.get("metric", "top1")) if t["kind"] == "zsl" else (lambda c: c)
+        for r in t["rows"]:
+            for c in t["columns"]:
+                cell = r["cells"][c]
+                sp = (t.get("splits") or {}).get(c if t["kind"] == "zsl" else "all") or {}
+                out.append({"table": t["kind"], "metric": metric_of(c), "method": r["method"],
+                            "class_embeddings": r["class_embeddings"], "test": r.get("test", ""),
+                            "column": c if t["kind"] == "zsl" else "", "protocol": sp.get("protocol") or "",
+                            "mean": cell["mean"], "sd": cell["sd"], "ci95": cell["ci95"], "n": cell["n"]})
+    return out
+
+
+TIDY_COLUMNS = ["table", "metric", "method", "class_embeddings", "test", "column", "protocol", "mean", "sd",
+                "ci95", "n"]
+
+
+def _num(v) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return ""
+    return repr(float(v)) if isinstance(v, float) else str(v)
+
+
+def tidy_csv(tables: list[dict]) -> str:
+    import csv
+    import io
+
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(TIDY_COLUMNS)
+    for row in tidy_rows(tables):
+        w.writerow([_num(row[k]) if k in ("mean", "sd", "ci95", "n") else row[k] for k in TIDY_COLUMNS])
+    return buf.getvalue()
+
+
+def _md_escape(s: str) -> str:
+    return str(s).replace("|", "\\|")
+
+
+def markdown(tables: list[dict]) -> str:
+    """Each table as a Markdown pipe table, its title in bold before it and its caption after it."""
+    parts = []
+    for t in tables:
+        rows = table_rows(t)
+        cols = _label_columns(t) + list(t["columns"])
+        lines = [f"**{table_title(t)}**", "",
+                 "| " + " | ".join(_md_escape(c) for c in cols) + " |",
+                 "|" + "|".join(":---" if i < len(cols) - len(t["columns"]) else "---:" for i in range(len(cols)))
+                 + "|"]
+        for r in rows:
+            lines.append("| " + " | ".join(_md_escape(r.get(c, "")) for c in cols) + " |")
+        lines += ["", f"*{table_caption(t)}*"]
+        parts.append("\n".join(lines) + "\n")
+    return "\n".join(parts)
+
+
+_TEX = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{",
+        "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "→": r"$\rightarrow$",
+        "±": r"$\pm$", "–": "--", "‖": r"$\|$"}
+
+
+def tex_escape(s: str) -> str:
+    return "".join(_TEX.get(ch, ch) for ch in str(s))
+
+
+def latex(tables: list[dict], label_prefix: str = "tab:zsl-") -> str:
+    """Each table as a LaTeX ``table`` environment (booktabs rules; needs ``\\usepackage{booktabs}``)."""
+    parts = []
+    for t in tables:
+        rows = table_rows(t)
+        lab = _label_columns(t)
+        cols = lab + list(t["columns"])
+        spec = "l" * len(lab) + "c" * len(t["columns"])
+        lines = [r"\begin{table}[t]", r"\centering",
+                 r"\caption{" + tex_escape(table_title(t)) + ". " + tex_escape(table_caption(t)) + "}",
+                 r"\label{" + label_prefix + t["kind"] + "}",
+                 r"\begin{tabular}{" + spec + "}", r"\toprule",
+                 " & ".join(tex_escape(c[:1].upper() + c[1:]) for c in cols) + r" \\", r"\midrule"]
+        for r in rows:
+            lines.append(" & ".join(tex_escape(r.get(c, "")) for c in cols) + r" \\")
+        lines += [r"\bottomrule", r"\end{tabular}", r"\end{table}"]
+        parts.append("\n".join(lines) + "\n")
+    return "\n".join(parts)
+
+
+def export_tables(tables: list[dict], fmt: str) -> str:
+    """The tables as text: ``csv`` (tidy, numeric), ``md`` (Markdown) or ``latex``."""
+    if fmt == "csv":
+        return tidy_csv(tables)
+    if fmt == "md":
+        return markdown(tables)
+    if fmt == "latex":
+        return latex(tables)
+    from zsltool.errors import ZslError
+
+    raise ZslError(f"unknown table format {fmt!r}", hint=f"use one of {', '.join(TABLE_FORMATS)}")
+
+
+TABLE_FILES = {"csv": "table.csv", "md": "table.md", "latex": "table.tex"}
+
+
+def write_table_files(out_dir, tables: list[dict]) -> dict:
+    """table.csv (tidy), table.md and table.tex in ``out_dir`` (atomic); returns {format: path}."""
+    from pathlib import Path
+
+    from zsltool.utils import atomic_write_text
+
+    paths = {}
+    for fmt, name in TABLE_FILES.items():
+        p = Path(out_dir) / name
+        atomic_write_text(p, export_tables(tables, fmt))
+        paths[fmt] = p
+    return paths

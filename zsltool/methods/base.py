@@ -29,6 +29,13 @@ from torch import Tensor, nn
 from zsltool.errors import ZslError
 
 METHODS: dict[str, type["ZslMethod"]] = {}
+# Feature scaling, an argument of every method (docs/methods.md, "Feature scaling"):
+#   zscore      standardize each instance feature (audio, video) with the mean / SD of the training rows;
+#               the statistics are buffers of the model, so checkpoints carry them and every scoring path
+#               (evaluate, experiment, classify) applies them;
+#   l2_classes  divide every class embedding by its L2 norm before it enters the model.
+# Defaults: off (the founding papers' settings); see docs/methods.md for the measurements.
+COMMON_DEFAULTS: dict[str, Any] = {"zscore": False, "l2_classes": False}
 
 
 def register_method(name: str):
@@ -110,23 +117,25 @@ class ZslMethod(nn.Module):
             raise ZslError(f"method {self.name!r} has no loss terms that can be switched off",
                            hint="--disable-loss applies to: " + ", ".join(
                                sorted(n for n, c in METHODS.items() if c.loss_terms)))
-        unknown = sorted(set(method_args) - set(self.defaults))
+        known = {**COMMON_DEFAULTS, **self.defaults}
+        unknown = sorted(set(method_args) - set(known))
         if unknown:
             raise ZslError(f"method {self.name!r} has no argument(s) {', '.join(unknown)}",
-                           hint="valid: " + (", ".join(sorted(self.defaults)) or "none"))
+                           hint="valid: " + ", ".join(sorted(known)))
         for k, v in method_args.items():
-            problem = _arg_problem(self.defaults[k], v)
+            problem = _arg_problem(known[k], v)
             if not problem and k in self.positive_args and not v > 0:
                 problem = "must be above 0 (the regulariser keeps the closed-form solve well posed)"
             if problem:
                 raise ZslError(f"method {self.name!r}: argument {k}={v!r} {problem}",
-                               hint=f"the default is {k}={self.defaults[k]!r}")
+                               hint=f"the default is {k}={known[k]!r}")
         if self.requires_video and not video_dim:
             raise ZslError(f"method {self.name!r} needs a video embedding file", hint="pass --video FILE")
         self.audio_dim = int(audio_dim)
         self.semantic_dim = int(semantic_dim)
         self.video_dim = int(video_dim) if video_dim else None
         args = dict(self.defaults)
+        args.update({k: v for k, v in COMMON_DEFAULTS.items() if v})  # only switched-on scaling is recorded
         args.update(method_args)
         if "disabled_losses" in args:
             args["disabled_losses"] = list(args["disabled_losses"] or [])
@@ -138,6 +147,45 @@ class ZslMethod(nn.Module):
                 raise ZslError(f"every loss term of {self.name!r} is switched off: nothing would be trained",
                                hint="keep at least one of " + ", ".join(self.loss_terms))
         self.args = args
+        if args.get("zscore"):
+            self.register_buffer("zscore_audio", torch.stack([torch.zeros(self.audio_dim), torch.ones(self.audio_dim)]))
+            if self.video_dim:
+                self.register_buffer("zscore_video",
+                                     torch.stack([torch.zeros(self.video_dim), torch.ones(self.video_dim)]))
+
+    # -- feature scaling (applied by the training loop and by every scoring path) -------------------------
+    def fit_scaling(self, audio: Tensor, audio_valid: Tensor | None = None, video: Tensor | None = None,
+                    video_valid: Tensor | None = None) -> None:
+        """Set the z-score statistics from the training rows (valid rows only); a no-op without ``zscore``."""
+        if not self.args.get("zscore"):
+            return
+        for name, x, ok in (("zscore_audio", audio, audio_valid), ("zscore_video", video, video_valid)):
+            if x is None or not hasattr(self, name):
+                continue
+            rows = x if ok is None else x[ok.bool()]
+            if rows.shape[0] == 0:
+                continue
+            mu = rows.mean(0)
+            sd = rows.std(0, unbiased=False) if rows.shape[0] > 1 else torch.ones_like(mu)
+            sd = torch.where(sd > 1e-8 * (1 + mu.abs()), sd, torch.ones_like(sd))
+            getattr(self, name).copy_(torch.stack([mu, sd]).to(getattr(self, name)))
+
+    def prep_audio(self, x: Tensor | None) -> Tensor | None:
+        if x is None or not self.args.get("zscore"):
+            return x
+        z = self.zscore_audio.to(x.dtype)
+        return (x - z[0]) / z[1]
+
+    def prep_video(self, x: Tensor | None) -> Tensor | None:
+        if x is None or not self.args.get("zscore") or not hasattr(self, "zscore_video"):
+            return x
+        z = self.zscore_video.to(x.dtype)
+        return (x - z[0]) / z[1]
+
+    def prep_classes(self, c: Tensor) -> Tensor:
+        if not self.args.get("l2_classes"):
+            return c
+        return c / c.norm(dim=-1, keepdim=True).clamp_min(1e-12)
 
     # -- description ------------------------------------------------------------------------------------
     def method_args(self) -> dict:

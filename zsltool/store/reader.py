@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -13,6 +14,9 @@ from zsltool.errors import ZslError
 from zsltool.store.schema import FORMAT, FORMAT_VERSION, HDF5_SIGNATURE, KINDS, StoreMeta
 
 REQUIRED = ("ids", "embeddings", "classes", "labels", "valid", "invalid_reason")
+TEXT_ATTRS = ("modality", "extractor", "extractor_meta", "inputs", "class_set_sha256", "command", "zsl_version",
+              "created_utc")
+JSON_ATTRS = ("extractor_meta", "inputs")
 
 
 @dataclass
@@ -113,6 +117,15 @@ def collect_violations(f, check_values: bool = True) -> list[str]:
     kind = kind.decode() if isinstance(kind, bytes) else kind
     if kind not in KINDS:
         out.append(f"unknown kind {kind!r} (expected one of {', '.join(KINDS)})")
+    for key in TEXT_ATTRS:  # provenance is JSON text, never anything to unpickle or evaluate
+        v = f.attrs.get(key, "")
+        if not isinstance(v, (str, bytes)):
+            out.append(f"attribute {key} is not text (found {type(v).__name__})")
+        elif key in JSON_ATTRS and v:
+            try:
+                json.loads(v)
+            except (ValueError, UnicodeDecodeError):
+                out.append(f"attribute {key} is not valid JSON")
     missing = [d for d in REQUIRED if d not in f]
     if missing:
         out.append(f"missing datasets: {', '.join(missing)}")

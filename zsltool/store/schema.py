@@ -58,7 +58,8 @@ class StoreMeta:
     def from_attrs(cls, attrs) -> "StoreMeta":
         def _s(key, default=""):
             v = attrs.get(key, default)
-            return v.decode() if isinstance(v, bytes) else v
+            v = v.decode("utf-8", "replace") if isinstance(v, bytes) else v
+            return v if isinstance(v, str) else default  # never anything but text (see collect_violations)
 
         def _j(key, default):
             raw = _s(key, "")
@@ -66,7 +67,7 @@ class StoreMeta:
                 return default
             try:
                 return json.loads(raw)
-            except json.JSONDecodeError:
+            except ValueError:
                 return default
 
         return cls(

@@ -37,6 +37,7 @@ class TrainConfig:
     weight_decay: float | None = None
     momentum: float | None = None
     patience: int | None = None
+    grid: dict[str, list] | None = None   # settings chosen on validation (zsltool.train.grid)
     seed: int = 0
     device: str = "cpu"
     threads: int | None = None

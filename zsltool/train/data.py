@@ -221,17 +221,19 @@ def compute_scores(model, class_emb, inst: InstanceSet, modality: str = "both", 
     import torch
 
     ce = torch.as_tensor(np.asarray(class_emb), dtype=torch.float32, device=device)
+    prep_c, prep_a, prep_v = (getattr(model, k, lambda x: x) for k in ("prep_classes", "prep_audio", "prep_video"))
+    ce = prep_c(ce)  # the feature scaling a checkpoint carries (zscore / l2_classes) applies on every path
     out = []
     was_training = model.training
     model.eval()
     with torch.no_grad():
         for s in range(0, len(inst), batch_size):
             sl = slice(s, s + batch_size)
-            a = torch.as_tensor(inst.audio[sl], device=device)
+            a = prep_a(torch.as_tensor(inst.audio[sl], device=device))
             av = torch.as_tensor(inst.audio_valid[sl], device=device)
             v = vv = None
             if inst.video is not None and model.uses_video:
-                v = torch.as_tensor(inst.video[sl], device=device)
+                v = prep_v(torch.as_tensor(inst.video[sl], device=device))
                 vv = torch.as_tensor(inst.video_valid[sl], device=device)
             mod = modality
             out.append(model.scores(ce, audio=a, video=v, modality=mod, audio_valid=av,

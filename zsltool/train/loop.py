@@ -5,8 +5,12 @@ early stopping. Validation (model selection):
 
 * ZSL trials: ``val_top1`` = top-1 accuracy on instances of the ``val`` classes, ranked among the ``val``
   classes only.
-* GZSL trials: ``val_seen_mca`` = mean per-class accuracy on ``instances.val`` ranked among the seen classes
-  (unseen classes are never looked at during training).
+* GZSL trials with unseen validation rows (``instances.val_unseen``, ``zsl split --unseen-val-fraction``):
+  ``val_hm`` = the harmonic mean of S and U on ``instances.val`` + ``instances.val_unseen`` ranked among seen +
+  unseen classes, after calibrated stacking with the beta that is best on those same rows (the calibrated HM
+  that is reported, measured on validation rows only).
+* Other GZSL trials: ``val_seen_mca`` = mean per-class accuracy on ``instances.val`` ranked among the seen
+  classes (unseen classes are never looked at during training); a log line says so.
 * No validation data: the last epoch is kept (metric ``none``).
 """
 
@@ -44,10 +48,11 @@ class TrainResult:
     history: list[dict] = field(default_factory=list)
     n_train: int = 0
     n_val: int = 0
+    selection: dict | None = None
 
     def summary(self) -> dict:
         last = self.history[-1] if self.history else {}
-        return {"checkpoint": str(self.checkpoint), "method": self.method, "best_metric": self.best_metric,
+        return {**({"chosen": self.selection["label"]} if self.selection else {}), "checkpoint": str(self.checkpoint), "method": self.method, "best_metric": self.best_metric,
                 "best_value": self.best_value, "best_epoch": self.best_epoch, "epochs_run": self.epochs_run,
                 "n_train_instances": self.n_train, "n_val_instances": self.n_val,
                 "last_epoch": last}
@@ -69,12 +74,13 @@ class Prepared:
     metric: str
     hyper: dict
     video_dim: int | None
+    val_seen_mask: np.ndarray | None = None   # val_hm: which val_classes are seen
 
 
-def _resolve_hyper(cls, config: TrainConfig) -> dict:
+def _resolve_hyper(cls, config: TrainConfig, overrides: dict | None = None) -> dict:
     h = dict(cls.train_defaults)
     for k in ("epochs", "batch_size", "optimizer", "lr", "weight_decay", "momentum"):
-        v = getattr(config, k)
+        v = (overrides or {}).get(k, getattr(config, k))
         if v is not None:
             h[k] = v
     if h["optimizer"] not in OPTIMIZERS:
@@ -108,12 +114,18 @@ def prepare(config: TrainConfig) -> Prepared:
     if trial.is_gzsl:
         train_classes, val_classes = list(trial.seen), list(trial.seen)
         all_classes = list(trial.seen) + list(trial.unseen)
-        train_ids, val_ids = trial.instances.get("train"), trial.instances.get("val") or []
+        train_ids, val_ids = trial.instances.get("train"), list(trial.instances.get("val") or [])
+        held = list(trial.instances.get("val_unseen") or [])
         if not train_ids:
             raise ZslError(f"gzsl trial {config.trial} of {config.split} lists no training instances "
                            "(instances.train); training on every seen instance would include the test-seen ones",
                            hint="make the split with zsl split --protocol gzsl --instances ...")
         metric = "val_seen_mca"
+        if held and val_ids:
+            val_classes, val_ids, metric = all_classes, val_ids + held, "val_hm"
+        else:
+            log.info("validation metric: seen-class accuracy (val_seen_mca); the split has no unseen validation "
+                     "rows (zsl split --protocol gzsl --unseen-val-fraction F adds them for validation HM)")
     else:
         train_classes, val_classes = list(trial.train), list(trial.val)
         all_classes = list(trial.train) + list(trial.val) + list(trial.test)
@@ -134,11 +146,33 @@ def prepare(config: TrainConfig) -> Prepared:
     if val_set is None:
         metric = "none"
         log.warning("no validation instances: keeping the last epoch")
+    seen_mask = None
+    if metric == "val_hm":
+        seen_mask = np.array([c in set(trial.seen) for c in val_classes])
+        ys = seen_mask[val_set.labels]
+        if ys.all() or not ys.any():
+            metric, seen_mask = "val_seen_mca", None
+            val_classes = list(trial.seen)
+            val_set = select_instances(inputs, val_classes, ids=list(trial.instances.get("val") or []),
+                                       modalities=mods)
+            val_set = val_set if len(val_set) else None
+            metric = "none" if val_set is None else metric
     return Prepared(inputs=inputs, trial=trial, cls=cls, train_set=train_set, val_set=val_set,
                     train_classes=train_classes, val_classes=val_classes,
                     train_class_emb=inputs.semantic.matrix(train_classes),
                     val_class_emb=inputs.semantic.matrix(val_classes) if val_set is not None else None,
-                    metric=metric, hyper=_resolve_hyper(cls, config), video_dim=video_dim)
+                    metric=metric, hyper=_resolve_hyper(cls, config), video_dim=video_dim, val_seen_mask=seen_mask)
+
+
+def validate_prepared(model, prep: Prepared, device: str = "cpu") -> dict:
+    """``{metric: value}`` on the prepared validation rows (``val_hm`` also records its beta)."""
+    if prep.metric == "val_hm":
+        from zsltool.evaluate.metrics import best_calibrated_hm
+
+        s = compute_scores(model, prep.val_class_emb, prep.val_set, device=device)
+        hm, beta = best_calibrated_hm(s, prep.val_set.labels, prep.val_seen_mask)
+        return {"val_hm": hm, "val_beta": beta}
+    return {prep.metric: validate(model, prep.val_class_emb, prep.val_set, prep.metric, device=device)}
 
 
 def validate(model, class_emb: np.ndarray, inst: InstanceSet, metric: str, device: str = "cpu") -> float:
@@ -173,34 +207,44 @@ def _state_copy(model) -> dict:
     return {k: v.detach().clone() for k, v in model.state_dict().items()}
 
 
-def train(config: TrainConfig) -> TrainResult:
-    """Train one method on one split trial and write the best epoch's checkpoint to ``config.out``."""
-    out = check_output(config.out, config.overwrite)
-    if config.threads:
-        torch.set_num_threads(int(config.threads))
-    device = resolve_device(config.device)
-    prep = prepare(config)
+@dataclass
+class Fit:
+    """One trained setting: the model, its best epoch (by the validation metric) and its history."""
+
+    model: object
+    best: dict
+    history: list
+    hyper: dict
+    method_args: dict
+
+
+def fit(prep: Prepared, config: TrainConfig, hyper: dict, method_args: dict, device: str) -> Fit:
+    """Train one setting (``hyper`` + ``method_args``) on the prepared data; keep its best epoch's state."""
     seed_everything(config.seed)
-    cls, hyper = prep.cls, prep.hyper
-    method_args = dict(config.method_args)
+    cls = prep.cls
+    user_args = dict(method_args)
+    method_args = dict(method_args)
     if cls.needs_train_classes:
         method_args["n_train_classes"] = len(prep.train_classes)
     try:
         model = cls(audio_dim=prep.inputs.audio.dim, semantic_dim=prep.inputs.semantic.dim,
                     video_dim=prep.video_dim, **method_args)
     except (ValueError, TypeError, RuntimeError) as e:  # a value the method's layers refuse
-        raise ZslError(f"method {cls.name!r} cannot be built with arguments {config.method_args}: {e}",
+        raise ZslError(f"method {cls.name!r} cannot be built with arguments {user_args}: {e}",
                        hint="check the --arg values (see docs/methods.md)") from None
     model = model.to(device)
-    class_emb = torch.as_tensor(prep.train_class_emb, device=device)
+    data = _tensors(prep.train_set, device)
+    model.fit_scaling(data["audio"], data["audio_valid"], data.get("video"), data.get("video_valid"))
+    data["audio"] = model.prep_audio(data["audio"])
+    if "video" in data:
+        data["video"] = model.prep_video(data["video"])
+    class_emb = model.prep_classes(torch.as_tensor(prep.train_class_emb, device=device))
     if cls.needs_train_classes:
         model.set_train_classes(class_emb)
-    data = _tensors(prep.train_set, device)
     n = len(prep.train_set)
     history: list[dict] = []
     best = {"value": None, "epoch": 0, "state": None, "opt": None}
     higher = prep.metric != "none"
-    optimizer = None
 
     def consider(epoch: int, record: dict, opt_state):
         val = record.get(prep.metric)
@@ -210,14 +254,17 @@ def train(config: TrainConfig) -> TrainResult:
             return True
         return False
 
+    def val_record(rec: dict) -> None:
+        if prep.val_set is not None:
+            rec.update(validate_prepared(model, prep, device))
+
     if cls.closed_form:
         model.train()
         model.fit_closed_form(data["audio"], class_emb[data["labels"]], data["labels"], class_emb,
                               video=data.get("video"), audio_valid=data["audio_valid"],
                               video_valid=data.get("video_valid"))
         rec = {"epoch": 1}
-        if prep.val_set is not None:
-            rec[prep.metric] = validate(model, prep.val_class_emb, prep.val_set, prep.metric, device=device)
+        val_record(rec)
         history.append(rec)
         consider(1, rec, None)
         log.info(_line(rec, 1, 1, True))
@@ -247,9 +294,8 @@ def train(config: TrainConfig) -> TrainResult:
             rec = {"epoch": epoch, **{f"loss_{k}": v / max(steps, 1) for k, v in sums.items()}}
             if not np.isfinite(rec.get("loss_total", 0.0)):
                 raise ZslError(f"training diverged at epoch {epoch} (loss is not finite)",
-                               hint="lower --lr")
-            if prep.val_set is not None:
-                rec[prep.metric] = validate(model, prep.val_class_emb, prep.val_set, prep.metric, device=device)
+                               hint="lower --lr, or standardize the features (--arg zscore=true)")
+            val_record(rec)
             history.append(rec)
             improved = consider(epoch, rec, optimizer.state_dict())
             since_best = 0 if improved else since_best + 1
@@ -258,15 +304,81 @@ def train(config: TrainConfig) -> TrainResult:
             if config.patience and since_best >= config.patience:
                 log.info(f"early stop at epoch {epoch}: no improvement for {since_best} epochs")
                 break
+    return Fit(model=model, best=best, history=history, hyper=hyper, method_args=user_args)
+
+
+def _diverged_fit(e: ZslError, hyper: dict, method_args: dict) -> Fit:
+    return Fit(model=None, best={"value": None, "epoch": 0, "state": None, "opt": None, "error": e.message},
+               history=[], hyper=hyper, method_args=method_args)
+
+
+def train(config: TrainConfig) -> TrainResult:
+    """Train one method on one split trial and write the best epoch's checkpoint to ``config.out``.
+
+    With ``config.grid`` every setting of the grid is trained and the one with the best validation value
+    (at its best epoch) is kept; the checkpoint and the result record every candidate (``selection``)."""
+    from zsltool.train.grid import check_grid, setting_label, settings_for
+
+    out = check_output(config.out, config.overwrite)
+    if config.threads:
+        torch.set_num_threads(int(config.threads))
+    device = resolve_device(config.device)
+    prep = prepare(config)
+    cls = prep.cls
+    settings = settings_for(config.grid, cls) if config.grid else [{"train": {}, "args": {}}]
+    selection = None
+    if config.grid:
+        check_grid(config.grid, [cls.name])
+        if prep.metric == "none":
+            raise ZslError("--grid chooses settings on validation data, but this trial has none",
+                           hint="use a split with validation classes (e.g. --val-folds 1) or validation rows")
+    chosen, candidates = None, []
+    for n, st in enumerate(settings, 1):
+        hyper = _resolve_hyper(cls, config, st["train"])
+        margs = {**config.method_args, **st["args"]}
+        if len(settings) > 1:
+            log.info(f"setting {n}/{len(settings)}: {setting_label(st)}")
+        try:
+            f = fit(prep, config, hyper, margs, device)
+        except ZslError as e:
+            if len(settings) == 1 or "diverged" not in e.message:
+                raise
+            log.warning(f"setting {setting_label(st)}: {e.message}; left out of the selection")
+            f = _diverged_fit(e, hyper, margs)
+        candidates.append({"setting": {**st["train"], **st["args"]}, "label": setting_label(st),
+                           "best_epoch": f.best["epoch"], "value": f.best["value"],
+                           **({"error": f.best["error"]} if "error" in f.best else {})})
+        if f.model is not None and (chosen is None or (f.best["value"] is not None and
+                                                       (chosen.best["value"] is None or
+                                                        f.best["value"] > chosen.best["value"]))):
+            chosen, chosen_setting = f, st
+        elif f.model is not None:
+            del f
+    if chosen is None:
+        raise ZslError("every setting of the grid diverged", hint="lower the learning rates of the grid")
+    if config.grid:
+        selection = {"metric": prep.metric, "chosen": {**chosen_setting["train"], **chosen_setting["args"]},
+                     "label": setting_label(chosen_setting), "epoch": chosen.best["epoch"],
+                     "value": chosen.best["value"], "candidates": candidates}
+        log.info(f"chosen on validation ({prep.metric}): {selection['label']} at epoch {selection['epoch']} "
+                 f"({prep.metric} = {selection['value']})")
+    model, best, history, hyper = chosen.model, chosen.best, chosen.history, chosen.hyper
+    model.load_state_dict(best["state"])
     sem = prep.inputs.semantic
     valid_ids = [c for c, ok in zip(sem.ids, sem.valid) if ok]
     trial = prep.trial
     classes = {"train": prep.train_classes, "val": prep.val_classes, "test": list(trial.test)}
     if trial.is_gzsl:
         classes.update(seen=list(trial.seen), unseen=list(trial.unseen))
+    from zsltool.classify_calibrate import calibrate_model, provenance_of
+
+    ckpt_extra = {"calibration": calibrate_model(model, prep, device),  # zsl classify's probabilities
+                  "provenance": provenance_of(prep.inputs)}
     ckpt = new_checkpoint(
+        **ckpt_extra,
         method=cls.name, method_args=model.method_args(), state_dict=best["state"], optimizer=best["opt"],
-        config=config.to_dict() | {"resolved": hyper}, inputs=prep.inputs.input_records(),
+        config=config.to_dict() | {"resolved": hyper} | ({"selection": selection} if selection else {}),
+        inputs=prep.inputs.input_records(),
         class_set_sha256=prep.inputs.class_set_sha256, classes=classes,
         semantic={"ids": valid_ids, "embeddings": torch.as_tensor(sem.matrix(valid_ids))},
         best={"metric": prep.metric, "value": best["value"], "epoch": best["epoch"]}, history=history)
@@ -274,7 +386,8 @@ def train(config: TrainConfig) -> TrainResult:
     log.info(f"wrote {out} (best epoch {best['epoch']}, {prep.metric} = {best['value']})")
     return TrainResult(checkpoint=out, method=cls.name, best_metric=prep.metric, best_value=best["value"],
                        best_epoch=best["epoch"], epochs_run=len(history), history=history,
-                       n_train=len(prep.train_set), n_val=0 if prep.val_set is None else len(prep.val_set))
+                       n_train=len(prep.train_set), n_val=0 if prep.val_set is None else len(prep.val_set),
+                       selection=selection)
 
 
 def _line(rec: dict, epoch: int, epochs: int, improved: bool) -> str:

@@ -21,9 +21,14 @@ def _csv_list(value: Optional[str]) -> Optional[list[str]]:
 
 
 def _experiment_tables(doc: dict):
-    from zsltool.evaluate.tables import table_rows, table_title
+    from zsltool.evaluate.tables import table_caption, table_rows, table_title
 
-    return [rows_table(table_rows(t), title=table_title(t)) for t in doc["tables"]]
+    out = []
+    for t in doc["tables"]:
+        rt = rows_table(table_rows(t), title=table_title(t))
+        rt.caption = table_caption(t)
+        out.append(rt)
+    return out
 
 
 def register(app: typer.Typer) -> None:
@@ -33,7 +38,7 @@ def register(app: typer.Typer) -> None:
         split: List[str] = typer.Option(..., "--split", help="Split file; repeat for more table columns "
                                         "(e.g. one within-category split per category)."),
         out: str = typer.Option(..., "--out", "-o", help="Output folder (trials/, checkpoints/, results.json, "
-                                "trials.csv, table.csv); re-running resumes it."),
+                                "trials.csv, table.csv/.md/.tex); re-running resumes it."),
         video: Optional[str] = typer.Option(None, "--video", help="Instance-level video embedding file."),
         text: Optional[str] = typer.Option(None, "--text", help="Class-level text embedding file."),
         image: Optional[str] = typer.Option(None, "--image", help="Class-level image embedding file."),
@@ -51,6 +56,9 @@ def register(app: typer.Typer) -> None:
         optimizer: Optional[str] = typer.Option(None, "--optimizer", click_type=click.Choice(["sgd", "adam"]),
                                                 help="Optimiser."),
         patience: Optional[int] = typer.Option(None, "--patience", min=1, help="Early stopping patience."),
+        grid: List[str] = typer.Option([], "--grid", help="Settings chosen per trial on validation data: "
+                                       "KEY=V1,V2 (lr, optimizer, batch_size, epochs, weight_decay, momentum, "
+                                       "METHOD:ARG or ARG), repeatable, or a JSON file {key: [values]}."),
         modalities: str = typer.Option("both", "--modalities", help="GZSL test modalities, comma list of "
                                        "audio,video,both."),
         trials: Optional[str] = typer.Option(None, "--trials", help="Comma list of trial numbers (default: all)."),
@@ -61,11 +69,16 @@ def register(app: typer.Typer) -> None:
         threads: Optional[int] = typer.Option(None, "--threads", min=1, help="torch threads per job "
                                               "(default: cores / jobs)."),
         seed: Optional[int] = seed_option("Seed of every trial (default: global --seed)."),
+        table_format: str = typer.Option("table", "--table-format",
+                                         click_type=click.Choice(["table", "md", "latex", "csv"]),
+                                         help="How the tables print on stdout: a terminal table, Markdown, LaTeX "
+                                              "or tidy CSV (all three are also written to the --out folder)."),
         json_out: bool = JsonOpt,
     ):
         """Run a paper protocol end to end (train + evaluate every trial) and print its table."""
         from zsltool.cli.commands.train import parse_method_args
         from zsltool.evaluate.experiment import ExperimentSpec, run_experiment
+        from zsltool.train.grid import parse_grid
 
         margs: dict = {}
         for a in arg:
@@ -93,9 +106,18 @@ def register(app: typer.Typer) -> None:
                               methods=list(method), method_args=margs, epochs=epochs, batch_size=batch_size, lr=lr,
                               optimizer=optimizer, patience=patience, modalities=mods, trials=tr,
                               seed=seed_or_global(seed), jobs=jobs, threads=threads,
-                              calibrate=calibrate, retrieval=not no_retrieval, device=STATE.device)
+                              calibrate=calibrate, retrieval=not no_retrieval, device=STATE.device,
+                              grid=parse_grid(grid))
         doc = run_experiment(spec)
-        info(f"{doc['ran']} trial(s) run, {doc['reused']} reused; wrote {out}/results.json, trials.csv, table.csv")
+        info(f"{doc['ran']} trial(s) run, {doc['reused']} reused; wrote {out}/results.json, trials.csv, "
+             "table.csv, table.md, table.tex")
+        if table_format != "table" and not json_out:
+            import sys
+
+            from zsltool.evaluate.tables import export_tables
+
+            sys.stdout.write(export_tables(doc["tables"], table_format))
+            return
         emit(doc, json_out, table=_experiment_tables)
 
     @app.command("compare")
@@ -106,9 +128,10 @@ def register(app: typer.Typer) -> None:
         by: str = typer.Option("method", "--by", click_type=click.Choice(["method", "semantic", "file"]),
                                help="What is compared: methods, class-embedding sources, or files."),
         alpha: float = typer.Option(0.05, "--alpha", help="Significance level (0.05 or 0.10 from Demšar's table)."),
-        plot: Optional[str] = typer.Option(None, "--plot", help="Write the critical-difference diagram (PNG)."),
-        out: Optional[str] = typer.Option(None, "--out", "-o", help="Write the comparison as JSON (a .png path "
-                                          "writes the CD diagram instead)."),
+        plot: Optional[str] = typer.Option(None, "--plot", help="Write the critical-difference diagram (.png, "
+                                           ".pdf or .svg)."),
+        out: Optional[str] = typer.Option(None, "--out", "-o", help="Write the comparison as JSON (a .png/.pdf/"
+                                          ".svg path writes the CD diagram instead)."),
         overwrite: bool = OverwriteOpt,
         json_out: bool = JsonOpt,
     ):
@@ -118,7 +141,9 @@ def register(app: typer.Typer) -> None:
         if not 0 < alpha < 1:
             raise typer.BadParameter("alpha must be between 0 and 1", param_hint="--alpha")
         comp = compare_results(results, metric=metric, by=by, alpha=alpha)
-        if out and out.lower().endswith(".png"):
+        from zsltool.evaluate.figures import is_figure_file
+
+        if out and is_figure_file(out):
             plot, out = plot or out, None
         if out:
             from zsltool.utils import atomic_write_json, check_output
@@ -142,7 +167,11 @@ def register(app: typer.Typer) -> None:
         inputs: List[str] = typer.Argument(..., help="[KIND] INPUT...: KIND is confusion, per-class, tsne or cd "
                                            "(or give --kind); INPUT a results file, a checkpoint, or for cd a "
                                            "compare --out JSON / results files."),
-        out: str = typer.Option(..., "--out", "-o", help="PNG file, or a folder (one <kind>.png per figure)."),
+        out: str = typer.Option(..., "--out", "-o", help="Figure file (.png, .pdf or .svg: the format follows "
+                                "the extension), or a folder (one <kind>.png per figure, or --format)."),
+        fmt: Optional[str] = typer.Option(None, "--format", click_type=click.Choice(["png", "pdf", "svg"]),
+                                          help="Figure format (default: from the --out extension; png in a "
+                                               "folder)."),
         kind: Optional[str] = typer.Option(None, "--kind", click_type=click.Choice(list(_KINDS)),
                                            help="Figure kind (default: auto: a checkpoint gives t-SNE + confusion, "
                                                 "a results file confusion + per-class)."),
@@ -154,13 +183,15 @@ def register(app: typer.Typer) -> None:
                                                help="tsne: which instance embeddings (default: every one the "
                                                     "model uses)."),
         layout: str = typer.Option("tsne", "--layout", click_type=click.Choice(["tsne", "pca"]),
-                                   help="tsne: 2-D layout (t-SNE needs scikit-learn; falls back to PCA)."),
+                                   help="tsne: 2-D layout, t-SNE (scikit-learn) or PCA; the title names the one "
+                                        "computed."),
         per_class_max: int = typer.Option(50, "--max-per-class", min=1, help="tsne: instances per class."),
         metric: str = typer.Option("auto", "--metric", help="cd: metric when comparing results files."),
         overwrite: bool = OverwriteOpt,
         json_out: bool = JsonOpt,
     ):
-        """Figures as PNG: confusion matrix, per-class bars, t-SNE (paper 004 Fig. 6), CD diagram."""
+        """Figures (PNG, PDF or SVG, one-column size): confusion matrix, per-class bars, t-SNE (AVGZSLNet Fig. 6),
+        CD diagram."""
         from zsltool.evaluate.figures import make_plots
 
         args = list(inputs)
@@ -173,7 +204,7 @@ def register(app: typer.Typer) -> None:
             raise typer.BadParameter("no input file", param_hint="INPUTS")
         paths = make_plots(k, args, out, audio=audio, video=video, split=split, trial=trial, modality=modality,
                            layout=layout, max_per_class=per_class_max, metric=metric, seed=STATE.seed,
-                           overwrite=overwrite)
+                           overwrite=overwrite, fmt=fmt)
         for p in paths:
             info(f"wrote {p}")
         emit({"plots": [str(p) for p in paths]}, json_out)

@@ -9,6 +9,7 @@ import click
 import typer
 
 from zsltool.classes.presets import SPLIT_PRESETS
+from zsltool.classes.protocols import PROTOCOL_HELP
 from zsltool.cli.common import JsonOpt, OverwriteOpt, SeedOpt, emit, info, kv_table, rows_table, seed_or_global
 
 PROTOCOLS = ["random", "within", "across", "gzsl", "folds"]
@@ -35,7 +36,7 @@ def _floats(value: Optional[str], opt: str) -> Optional[list[float]]:
 def split(
     classes: Path = typer.Argument(..., help="Class-set file from `zsl build-classes`."),
     protocol: str = typer.Option(..., "--protocol", "-p", click_type=click.Choice(PROTOCOLS),
-                                 help="random | within | across | gzsl | folds."),
+                                 help="; ".join(f"{k}: {v}" for k, v in PROTOCOL_HELP.items()) + "."),
     out: Path = typer.Option(..., "--out", "-o", help="Output split file (.json)."),
     sizes: Optional[str] = typer.Option(None, "--sizes", help="TRAIN,VAL,TEST class counts (random, within; "
                                         "per category for across). Defaults: thirds; (n-2)/2,(n-2)/2,2; "

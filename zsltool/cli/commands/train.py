@@ -65,6 +65,9 @@ def register(app: typer.Typer) -> None:
         momentum: Optional[float] = typer.Option(None, "--momentum", help="SGD momentum."),
         patience: Optional[int] = typer.Option(None, "--patience", min=1,
                                                help="Early stopping: epochs without validation improvement."),
+        grid: List[str] = typer.Option([], "--grid", help="Settings chosen on validation data: KEY=V1,V2 (lr, "
+                                       "optimizer, batch_size, epochs, weight_decay, momentum or a method "
+                                       "argument), repeatable, or a JSON file {key: [values]}."),
         seed: Optional[int] = SeedOpt,
         threads: Optional[int] = typer.Option(None, "--threads", min=1, help="torch CPU threads."),
         log_every: int = typer.Option(10, "--log-every", min=1, help="Progress line every N epochs."),
@@ -73,6 +76,7 @@ def register(app: typer.Typer) -> None:
     ):
         """Train a zero-shot model on a split trial and write a checkpoint."""
         from zsltool.train.config import TrainConfig
+        from zsltool.train.grid import parse_grid
         from zsltool.train.loop import train
 
         margs = parse_method_args(arg)
@@ -83,6 +87,6 @@ def register(app: typer.Typer) -> None:
                           method=method, method_args=margs, epochs=epochs, batch_size=batch_size, lr=lr,
                           optimizer=optimizer, weight_decay=weight_decay, momentum=momentum, patience=patience,
                           seed=seed_or_global(seed), device=STATE.device, threads=threads,
-                          overwrite=overwrite, log_every=log_every)
+                          overwrite=overwrite, log_every=log_every, grid=parse_grid(grid))
         result = train(cfg)
         emit(result.summary(), json_out, table=_table)

@@ -174,32 +174,12 @@ def expected_keys(classes: int = AUDIOSET_CLASSES) -> list[str]:
 
 
 def load_checkpoint(path) -> dict:
-    """The state dict of a released checkpoint (``{"model": state_dict, ...}``) or of a plain state dict,
-    loaded with ``weights_only=True``; released files that also hold numpy arrays (sampler state) are read
-    with numpy's array types allowed, and nothing else."""
+    """The state dict of a released checkpoint (``{"model": state_dict, "sampler": ...}``: numeric numpy arrays
+    allowed, nothing else unpickled) or of a plain state dict."""
     from zsltool.extract.weights import load_state_dict
 
-    try:
-        return load_state_dict(path, "PANNs CNN14 weights file")
-    except ZslError as e:
-        if "Python objects" not in e.message:
-            raise
-    import warnings
-
-    allowed = [np.ndarray, np.dtype, np.dtypes.UInt32DType, np.dtypes.Int64DType, np.dtypes.Float64DType,
-               np.dtypes.Float32DType]
-    allowed.append(np._core.multiarray._reconstruct if hasattr(np, "_core") else np.core.multiarray._reconstruct)
-    try:
-        with warnings.catch_warnings(), torch.serialization.safe_globals(allowed):
-            warnings.simplefilter("ignore")
-            obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # noqa: BLE001 - a user's file problem
-        raise ZslError(f"cannot load PANNs CNN14 weights {path}: {type(e).__name__}: {str(e)[:200]}",
-                       hint="zsl loads only tensors and plain data (weights_only)") from None
-    sd = obj.get("model", obj) if isinstance(obj, dict) else obj
-    if not isinstance(sd, dict) or not all(isinstance(v, torch.Tensor) for v in sd.values()):
-        raise ZslError(f"{path} does not hold a Cnn14 state dict")
-    return sd
+    return load_state_dict(path, "PANNs CNN14 weights file",
+                           hint="use Cnn14_mAP=0.431.pth or weights saved by zsl pretrain-audio --model cnn14")
 
 
 class Cnn14Extractor(AudioExtractor):

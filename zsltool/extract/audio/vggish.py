@@ -22,6 +22,7 @@ The feature map is flattened channels-last (N, 6, 4, 512) -> 12288, the order of
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -117,19 +118,57 @@ def load_weights(spec, wid: str | None) -> tuple[dict, dict]:
     return sd, record
 
 
+def _read_pca_file(path: Path) -> dict:
+    """The arrays of a PCA parameter file: the torchvggish release (a dict of numpy arrays saved with torch.save;
+    numeric arrays only, nothing else is unpickled) or AudioSet's original ``vggish_pca_params.npz``
+    (``allow_pickle=False``)."""
+    import zipfile
+
+    import numpy as np
+
+    hint = ("--pca-params needs torchvggish's vggish_pca_params-970ea276.pth or AudioSet's "
+            "vggish_pca_params.npz")
+    with open(path, "rb") as fh:
+        head = fh.read(4)
+    names: list[str] = []
+    if head == b"PK\x03\x04":
+        try:
+            with zipfile.ZipFile(path) as z:
+                names = z.namelist()
+        except zipfile.BadZipFile:
+            names = []
+    if path.suffix.lower() == ".npz" or (names and all(n.endswith(".npy") for n in names)):
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                return {k: z[k] for k in z.files}
+        except ValueError as e:  # object arrays need pickle: refused
+            raise ZslError(f"cannot load VGGish PCA parameter file {path}: {e}", hint=hint) from None
+        except (OSError, EOFError, zipfile.BadZipFile) as e:
+            raise ZslError(f"cannot load VGGish PCA parameter file {path}: {type(e).__name__}: {e} "
+                           "(corrupt or truncated?)", hint=hint) from None
+    return torch_load(path, "VGGish PCA parameter file", hint=hint, numpy_arrays=True)
+
+
 def load_pca(spec: str | None) -> tuple[torch.Tensor, torch.Tensor, dict]:
-    """(eigen vectors 128x128, means 128, provenance) from a torchvggish PCA params file."""
+    """(eigen vectors 128x128, means 128, provenance) from a PCA params file (see :func:`_read_pca_file`)."""
+    import numpy as np
+
     from zsltool.extract.weights import fetch_file
 
     spec = spec or PCA_URL
     path, digest = fetch_file(spec, "VGGish PCA parameters")
-    obj = torch_load(path, "VGGish PCA parameter file", hint="--pca-params needs torchvggish's vggish_pca_params")
+    obj = _read_pca_file(Path(path))
     if not isinstance(obj, dict) or "pca_eigen_vectors" not in obj or "pca_means" not in obj:
         raise ZslError(f"{path} is not a VGGish PCA parameter file (needs pca_eigen_vectors and pca_means)")
-    ev = torch.as_tensor(obj["pca_eigen_vectors"], dtype=torch.float32)
-    mu = torch.as_tensor(obj["pca_means"], dtype=torch.float32).reshape(-1)
+    try:
+        ev = torch.as_tensor(np.asarray(obj["pca_eigen_vectors"], dtype=np.float32))
+        mu = torch.as_tensor(np.asarray(obj["pca_means"], dtype=np.float32)).reshape(-1)
+    except (TypeError, ValueError) as e:
+        raise ZslError(f"{path}: the PCA parameters are not numeric matrices ({e})") from None
     if ev.shape != (EMBEDDING_DIM, EMBEDDING_DIM) or mu.shape != (EMBEDDING_DIM,):
         raise ZslError(f"{path}: PCA shapes {tuple(ev.shape)} / {tuple(mu.shape)}, expected (128, 128) / (128,)")
+    if not (torch.isfinite(ev).all() and torch.isfinite(mu).all()):
+        raise ZslError(f"{path}: the PCA parameters hold NaN or Inf values")
     return ev, mu, {"pca_params": spec, "pca_params_sha256": digest}
 
 
@@ -211,7 +250,9 @@ def build(*, width: float | None = None, seed: int = 0, device: str = "cpu", **o
     initialised network of that width (seeded) instead of loading weights."""
     from zsltool.extract.registry import build_extractor
 
-    if width is not None:
-        torch.manual_seed(seed)
-        options = {**options, "weights": "random", "width": width}
-    return build_extractor("vggish", device=device, **options)
+    if width is None:
+        return build_extractor("vggish", device=device, **options)
+    torch.manual_seed(seed)
+    ex = build_extractor("vggish", device=device, **{**options, "weights": "random", "width": width})
+    ex.record["weights"] = f"random-init(width={width}, seed={seed})"  # rebuildable: zsl classify reads it
+    return ex

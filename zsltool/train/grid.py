@@ -1,0 +1,125 @@
+"""Settings grids chosen on validation data (``zsl train --grid`` / ``zsl experiment --grid``).
+
+A grid is a flat JSON object ``{key: [values...]}``; the settings are the Cartesian product of its lists, in
+the order given. Keys are
+
+* a training setting: ``lr``, ``optimizer``, ``batch_size``, ``epochs``, ``weight_decay``, ``momentum``;
+* ``METHOD:ARG`` (e.g. ``projection:margin``): an argument of that method only;
+* ``ARG``: an argument of every method that has it (e.g. ``zscore``, ``l2_classes``, ``margin``).
+
+On the command line: ``--grid lr=1e-3,1e-2 --grid optimizer=sgd,adam --grid projection:margin=0.1,1``, or
+``--grid grid.json`` (a file holding such an object). Values are read as JSON when they can be (numbers,
+true/false), else as strings.
+
+Each setting is trained with its own best epoch (by the protocol's validation metric); the setting whose
+best epoch has the highest validation value wins (ties: the first in grid order). Test rows are never read.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from pathlib import Path
+
+from zsltool.errors import ZslError
+
+TRAIN_KEYS = ("lr", "optimizer", "batch_size", "epochs", "weight_decay", "momentum")
+GRADIENT_ONLY = ("lr", "optimizer", "batch_size", "epochs", "weight_decay", "momentum")
+
+
+def _value(text: str):
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def parse_grid(items: list[str] | None) -> dict | None:
+    """``["lr=1e-3,1e-2", "grid.json", ...]`` -> ``{key: [values]}`` (None when no item is given)."""
+    if not items:
+        return None
+    grid: dict[str, list] = {}
+    for item in items:
+        if "=" not in item:
+            p = Path(item)
+            if not p.is_file():
+                raise ZslError(f"--grid {item!r} is neither KEY=V1,V2,... nor a JSON file",
+                               hint="e.g. --grid lr=1e-3,1e-2 or --grid grid.json")
+            try:
+                doc = json.loads(p.read_text())
+            except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+                raise ZslError(f"cannot read grid file {item}: {e}") from None
+            if not isinstance(doc, dict):
+                raise ZslError(f"grid file {item} must hold a JSON object {{key: [values]}}")
+            for k, v in doc.items():
+                grid[str(k)] = list(v) if isinstance(v, list) else [v]
+            continue
+        k, v = item.split("=", 1)
+        vals = [_value(x.strip()) for x in v.split(",") if x.strip()]
+        if not k.strip() or not vals:
+            raise ZslError(f"--grid {item!r} has no key or no values", hint="e.g. --grid lr=1e-3,1e-2")
+        grid[k.strip()] = vals
+    for k, vals in grid.items():
+        if not vals:
+            raise ZslError(f"grid key {k!r} has no values")
+        if len(set(map(json.dumps, vals))) != len(vals):
+            raise ZslError(f"grid key {k!r} lists a value twice: {vals}")
+    return grid
+
+
+def check_grid(grid: dict | None, methods: list[str]) -> None:
+    """ZslError for a key that no method of the run can take."""
+    if not grid:
+        return
+    from zsltool.methods.base import COMMON_DEFAULTS, get_method
+
+    classes = {m: get_method(m) for m in methods}
+    for k in grid:
+        if k in TRAIN_KEYS:
+            continue
+        if ":" in k:
+            m, arg = k.split(":", 1)
+            if m not in classes:
+                raise ZslError(f"grid key {k!r} names method {m!r}, which is not trained here",
+                               hint=f"methods: {', '.join(methods)}")
+            if arg not in classes[m].defaults and arg not in COMMON_DEFAULTS:
+                raise ZslError(f"method {m!r} has no argument {arg!r} (grid key {k!r})",
+                               hint="valid: " + ", ".join(sorted(set(classes[m].defaults) | set(COMMON_DEFAULTS))))
+        elif k not in COMMON_DEFAULTS and not any(k in c.defaults for c in classes.values()):
+            raise ZslError(f"grid key {k!r} is neither a training setting nor an argument of "
+                           f"{', '.join(methods)}", hint="training settings: " + ", ".join(TRAIN_KEYS))
+
+
+def settings_for(grid: dict | None, method_cls) -> list[dict]:
+    """The distinct settings of ``grid`` that apply to ``method_cls``: ``[{"train": {...}, "args": {...}}]``.
+
+    Keys that do not apply (another method's argument, training settings of a closed-form method) are left
+    out, so a method is never trained twice on the same setting."""
+    from zsltool.methods.base import COMMON_DEFAULTS
+
+    if not grid:
+        return [{"train": {}, "args": {}}]
+    axes = []
+    for k, vals in grid.items():
+        if k in TRAIN_KEYS:
+            if method_cls.closed_form and k in GRADIENT_ONLY:
+                continue
+            axes.append(("train", k, vals))
+        elif ":" in k:
+            m, arg = k.split(":", 1)
+            if m == method_cls.name:
+                axes.append(("args", arg, vals))
+        elif k in method_cls.defaults or k in COMMON_DEFAULTS:
+            axes.append(("args", k, vals))
+    out = []
+    for combo in itertools.product(*[vals for _, _, vals in axes]):
+        s = {"train": {}, "args": {}}
+        for (where, k, _), v in zip(axes, combo):
+            s[where][k] = v
+        out.append(s)
+    return out or [{"train": {}, "args": {}}]
+
+
+def setting_label(setting: dict) -> str:
+    parts = [f"{k}={v}" for k, v in {**setting.get("train", {}), **setting.get("args", {})}.items()]
+    return " ".join(parts) or "default"
