@@ -134,10 +134,12 @@ def test_library_matches_the_method_scores(trained):
     np.testing.assert_allclose(emb.scores, preds.scores[1:], rtol=1e-4, atol=1e-4)
     import torch
 
-    from zsltool.extract.text import Word2VecText
+    from zsltool.extract.registry import build_extractor
 
-    w = Word2VecText(str(d / "vectors.txt"))
-    C = np.stack([v for v, _ in w.rows([type("E", (), {"name": n})() for n in NEW_LABELS])])
+    from zsltool.extract.text import TextEntry
+
+    w = build_extractor("word2vec", vectors=str(d / "vectors.txt"))
+    C = np.stack([v for v, _ in w.rows([TextEntry(id=n, name=n) for n in NEW_LABELS])])
     model = build_model(ck)
     with torch.no_grad():
         s = model.scores(torch.as_tensor(C), audio=torch.as_tensor(a.X)).numpy()

@@ -384,7 +384,7 @@ def classify(model: str | os.PathLike, inputs: str | os.PathLike | Sequence[str 
         max_s = (arec or {}).get("extractor_meta", {}).get("max_seconds", 10.0)
         ids, X, valid, reasons, sources = embed_clips(items, ex, max_seconds=max_s, batch_size=batch_size,
                                                       workers=workers, progress=progress)
-        ainfo = {"audio": f"{ex.name} ({ex.meta.get('weights')}, {ex.meta.get('embedding')})"}
+        ainfo = {"audio": f"{ex.name} ({ex.meta().get('weights')}, {ex.meta().get('embedding')})"}
     else:
         ids = sources = None
         X = valid = reasons = None
