@@ -60,6 +60,18 @@ register_extractor(ExtractorSpec(
     source="qiuqiangkong/audioset_tagging_cnn (Cnn14 key layout); weights: Zenodo record 3987831"))
 
 
+_LAION = Weights("laion/clap-htsat-unfused", "https://huggingface.co/laion/clap-htsat-unfused",
+                 transforms={"sample_rate": 48000, "mel_bands": 64, "max_length_s": 10},
+                 meta={"paper": "Wu et al., Large-scale contrastive language-audio pretraining (LAION-CLAP), "
+                                "ICASSP 2023", "trained_on": "LAION-Audio-630K", "projection_dim": 512})
+register_extractor(ExtractorSpec(
+    "clap", "audio", "zsltool.extract.audio.clap:ClapAudioExtractor", config=AudioConfig, dim=512,
+    weights=(_LAION,), default_weights=_LAION.id,
+    description="CLAP audio embeddings (transformers ClapModel): 512-d projection, in the space of clap-text",
+    source="transformers ClapModel; weights: a Hugging Face model id or a local save_pretrained folder",
+    extra="clap"))
+
+
 # -- images --------------------------------------------------------------------------------------------------
 @dataclass
 class ImageConfig(ExtractorConfig):
@@ -156,6 +168,19 @@ class SentenceConfig(TextConfig):
                                               "all-MiniLM-L6-v2 when installed).")
 
 
+@dataclass
+class ClapTextConfig(TextConfig):
+    weights: str | None = option(None, "CLAP model: a Hugging Face model id or a local save_pretrained folder "
+                                       "(default: laion/clap-htsat-unfused); use the audio files' CLAP model.")
+    prompt: str = option("This is a sound of {}.", "Template of the text embedded for a label ({} = the label).")
+
+
+register_extractor(ExtractorSpec(
+    "clap-text", "text", "zsltool.extract.audio.clap:ClapTextExtractor", config=ClapTextConfig, dim=512,
+    weights=(_LAION,), default_weights=_LAION.id,
+    description="CLAP text embeddings of labels (through --prompt) or descriptions, in the space of clap audio",
+    source="transformers ClapModel; weights: a Hugging Face model id or a local save_pretrained folder",
+    extra="clap"))
 register_extractor(ExtractorSpec(
     "word2vec", "text", "zsltool.extract.text:Word2VecExtractor", config=Word2VecConfig, dim=300,
     description="gensim KeyedVectors (word2vec binary/text, GloVe, .kv): mean over the label's words",

@@ -90,6 +90,8 @@ def train_classifier(dataset, network, *, epochs: int, batch_size: int, lr: floa
                      name: str = "pretrain", bad: dict | None = None) -> list[dict]:
     """Train ``network`` (input batch -> logits) on ``dataset`` with Adam; returns the per-epoch history.
 
+    ``seed`` seeds the shuffling; the caller seeds the global generators (``seed_everything``) before it
+    builds the network, whose initialisation and augmentations then follow from that one seed.
     ``batch_transform(x, generator)``: augmentation of a batch on the training device's side (seeded);
     ``drop_single``: drop a last batch of one item (BatchNorm needs two); ``bad``: a dict that collects the
     inputs ``collate`` reported unreadable. A ZslError when an epoch has no readable input at all.
@@ -98,9 +100,8 @@ def train_classifier(dataset, network, *, epochs: int, batch_size: int, lr: floa
     from torch.utils.data import DataLoader
     from tqdm import tqdm
 
-    from zsltool.utils import resolve_device, seed_everything
+    from zsltool.utils import resolve_device
 
-    seed_everything(seed)
     dev = torch.device(resolve_device(device))
     network.to(dev)
     opt = torch.optim.Adam(network.parameters(), lr=lr, eps=1e-8)

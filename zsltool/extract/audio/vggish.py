@@ -224,8 +224,9 @@ class VGGishExtractor(AudioExtractor):
         return waveform_to_examples(wave)
 
     def trainable(self) -> nn.Module:
-        """The network from examples (B, 96, 64) to the raw 128-d layer, for pretrain-audio."""
-        return self.model
+        """The network from examples (B, 96, 64) to the raw 128-d layer, for pretrain-audio (trained in the
+        default memory format: channels-last is for inference speed)."""
+        return self.model.to(memory_format=torch.contiguous_format)
 
     def describe_network(self) -> dict:
         return {"width": self.config.width, "channels": list(self.channels), "hidden": self.hidden}
