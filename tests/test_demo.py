@@ -167,3 +167,42 @@ def test_examples_demo_sh_runs_offline(demo_run, tmp_path):
     assert got == pytest.approx(want, abs=1e-12) and len(got) == 14
     text = json.loads((steps / "results" / "zsl.json").read_text())["metrics"]
     assert text["top1"] == pytest.approx(demo["Text"], abs=1e-12) and text["chance"] == pytest.approx(0.2)
+
+
+def test_demo_tables_have_captions_and_one_kind_of_path(demo_run):
+    """Each demo table says what was measured (a caption under it); the files table holds absolute paths only
+    (was: the data folder absolute, the rest relative to the current folder)."""
+    from rich.console import Console
+
+    from zsltool.cli.commands.demo import _results_table
+
+    out, r = demo_run
+    d = r["demo"]
+    assert all(Path(v).is_absolute() and Path(v).exists() for v in d["files"].values())
+    console = Console(record=True, width=400, file=open(os.devnull, "w"))
+    for t in _results_table(r):
+        console.print(t)
+    text = " ".join(console.export_text().split())
+    assert (f"tested on {d['n_test']} unseen classes ({d['rows'][0]['clips']} clips); chance {d['chance']:.2f}."
+            in text)
+    assert f"projection trained on {d['n_train_classes']} classes" in text
+    assert "Audio (upper bound): each class embedded by the mean audio embedding of its own clips" in text
+    assert "an image or hybrid row can score higher" in text
+    assert f"GZSL split ({d['n_train_classes'] + d['n_val_classes']} seen + {d['n_test']} unseen classes" in text
+    assert "Absolute paths." in text
+
+
+def test_per_epoch_pretrain_lines_only_with_verbose(caplog):
+    import logging
+
+    import torch
+
+    from zsltool.extract.pretrain_common import EpochStats
+
+    s = EpochStats()
+    s.add(torch.tensor(0.5), 3, 4)
+    with caplog.at_level(logging.DEBUG, logger="zsltool"):
+        rec = s.record(1, 2, "pretrain-audio")
+    assert rec["train_top1"] == 0.75
+    assert [(x.levelno, x.getMessage()) for x in caplog.records] == [
+        (logging.DEBUG, "pretrain-audio epoch 1/2: loss 0.5000, train top-1 0.750")]

@@ -34,6 +34,9 @@ from zsltool.errors import ZslError
 
 log = logging.getLogger("zsltool.classify")
 
+# The video extensions of zsltool.extract.video, repeated here so that audio inputs never import the video stack
+# (torchvision, PyAV: seconds of start-up); a test keeps the two equal.
+VIDEO_EXTENSIONS = (".mp4", ".mkv", ".webm", ".avi", ".mov", ".m4v", ".mpg", ".mpeg")
 LABEL_HINT = "rephrase it with words of the vocabulary (e.g. 'church bells'), or pass --class-embeddings FILE"
 
 
@@ -105,10 +108,8 @@ def _recorded_vectors_sha(rec: dict) -> str:
 
 
 def _word2vec_rows(rec: dict, labels: list[str], vectors, allow_other_vectors: bool):
-    from zsltool.extract.registry import build_extractor
-    from zsltool.extract.text import TextEntry
+    from zsltool.classify_vectors import cached_sha256, label_vectors
     from zsltool.extract.text_tokenize import RULES_VERSION
-    from zsltool.utils import sha256_file
 
     em = rec.get("extractor_meta") or {}
     recorded = em.get("vectors")
@@ -120,7 +121,7 @@ def _word2vec_rows(rec: dict, labels: list[str], vectors, allow_other_vectors: b
                        hint="pass --vectors PATH to the same vectors file (checked by sha256)")
     want = _recorded_vectors_sha(rec)
     if want:
-        got = sha256_file(path)
+        got = cached_sha256(path)
         if got != want:
             if not allow_other_vectors:
                 raise ZslError(f"{path} has sha256 {got[:12]}, but the model was trained with vectors of sha256 "
@@ -130,8 +131,7 @@ def _word2vec_rows(rec: dict, labels: list[str], vectors, allow_other_vectors: b
     rules = em.get("tokenizer")
     if rules and rules != RULES_VERSION:
         log.warning(f"the training labels were tokenized with {rules!r}; new labels use {RULES_VERSION!r}")
-    w2v = build_extractor("word2vec", vectors=str(path), fmt=em.get("format") or "auto", limit=em.get("limit"))
-    rows = w2v.rows([TextEntry(id=lab, name=lab) for lab in labels])
+    rows = label_vectors(path, labels, em.get("format") or "auto", em.get("limit"))
     missing = [lab for lab, (v, _) in zip(labels, rows) if v is None]
     if missing:
         raise ZslError(f"{len(missing)} of {len(labels)} labels have no known word: {'; '.join(missing[:10])}",
@@ -201,10 +201,8 @@ _RANDOM = re.compile(r"random-init\(width=([0-9.eE+-]+), seed=(\d+)\)")
 
 
 def audio_extractor(rec: dict | None, *, weights=None, device: str = "cpu"):
-    """The extractor that made the training audio file, rebuilt from its provenance
-    (:func:`zsltool.extract.registry.extractor_from_provenance`); weights checked by sha256."""
-    from zsltool.extract.registry import EXTRACTORS, extractor_from_provenance, list_extractors
-    from zsltool.store import StoreMeta
+    """The extractor that made the training audio file, rebuilt from its provenance; weights checked by sha256."""
+    from zsltool.extract.registry import EXTRACTORS, get_extractor, list_extractors
 
     if not rec:
         raise ZslError("the checkpoint does not record how its training audio was embedded, and that file is gone",
@@ -214,20 +212,22 @@ def audio_extractor(rec: dict | None, *, weights=None, device: str = "cpu"):
     if name not in EXTRACTORS or EXTRACTORS[name].modality != "audio":
         raise ZslError(f"the training audio file was made by {name!r}, not by an extractor zsl can rerun",
                        hint="embed the clips the same way and pass --embeddings FILE")
-    spec = weights or (em.get("config") or {}).get("weights", em.get("weights"))
+    info = get_extractor(name, modality="audio")
+    spec = weights or em.get("weights")
     m = _RANDOM.fullmatch(str(spec or ""))
-    if m and not weights:  # older files: a seeded random network of that width
-        from zsltool.extract.audio.vggish import build
-
-        return build(width=float(m.group(1)), seed=int(m.group(2)), device=device,
-                     embedding=em.get("embedding", "raw"), pca_params=em.get("pca_params"))
-    path = em.get("weights_path") or spec
-    if path and not str(path).startswith(("http://", "https://", "file://")) and not Path(path).is_file() \
-            and EXTRACTORS[name].get_weights(str(path)) is None:
-        raise ZslError(f"audio network weights not found: {path}" + ("" if weights else " (recorded in the "
-                       "training audio file)"), hint="pass --weights PATH to the same weights (checked by sha256)")
-    return extractor_from_provenance(StoreMeta(kind="instance", modality="audio", extractor=name, extractor_meta=em),
-                                     weights=weights, device=device)
+    kwargs = {"embedding": em.get("embedding", "raw"), "pca_params": em.get("pca_params"), "device": device}
+    if m and not weights:
+        ex = info.build(width=float(m.group(1)), seed=int(m.group(2)), **kwargs)
+    else:
+        if spec and not str(spec).startswith(("http://", "https://", "file://")) and not Path(spec).is_file():
+            raise ZslError(f"audio network weights not found: {spec}" + ("" if weights else " (recorded in the "
+                           "training audio file)"), hint="pass --weights PATH to the same weights (checked by sha256)")
+        ex = info.build(weights=spec, **kwargs)
+        want, got = em.get("weights_sha256"), ex.meta.get("weights_sha256")
+        if want and got and want != got:
+            raise ZslError(f"the weights {spec} have sha256 {got[:12]}, but the training audio was embedded with "
+                           f"weights of sha256 {want[:12]}", hint="pass --weights PATH to the weights it was made with")
+    return ex
 
 
 class _MemoryWriter:
@@ -257,7 +257,9 @@ class _MemoryWriter:
 def clip_items(inputs: Iterable[str | os.PathLike]) -> list:
     """Items for audio files, folders of audio and clip manifests (CSV); clip id = the path as given (a
     manifest's own ids for its rows)."""
-    from zsltool.extract.inputs import collect_audio
+    from zsltool.extract.audio.extract import items_from_folder, items_from_manifest
+    from zsltool.extract.audio.io import AUDIO_EXTENSIONS
+    from zsltool.extract.runner import Item
 
     out, seen = [], set()
     for src in inputs:
@@ -265,14 +267,14 @@ def clip_items(inputs: Iterable[str | os.PathLike]) -> list:
         if not p.exists():
             raise ZslError(f"input not found: {p}", hint="give audio files, folders of audio or a clip manifest (.csv)")
         if p.is_dir():
-            items = collect_audio([p])[0]
+            items = items_from_folder(p)
             for it in items:
                 it.id = str(p / it.id)
         elif p.suffix.lower() == ".csv":
-            items = collect_audio([p])[0]
+            items = items_from_manifest(p)
         else:
-            from zsltool.extract.runner import Item
-
+            if p.suffix.lower() not in AUDIO_EXTENSIONS:
+                log.debug(f"{p}: not a known audio extension; trying to decode it anyway")
             items = [Item(id=str(src), source=str(p))]
         for it in items:
             if it.id not in seen:
@@ -286,16 +288,89 @@ def clip_items(inputs: Iterable[str | os.PathLike]) -> list:
 def embed_clips(items, extractor, *, max_seconds=10.0, batch_size: int = 16, workers: int = 0,
                 progress: bool = False):
     """(ids, X, valid, reasons, sources) of the clips, embedded in memory with ``extractor``."""
-    from zsltool.extract.audio.extract import AudioLoader
+    from zsltool.extract.audio.extract import AudioEmbedder, AudioLoader
     from zsltool.extract.runner import run_extraction
 
     w = _MemoryWriter(extractor.dim)
-    loader = AudioLoader(max_seconds=max_seconds, examples_fn=extractor.examples, sample_rate=extractor.sample_rate,
-                         min_samples=extractor.min_samples)
-    run_extraction(items, load=loader, embed=extractor.embed, writer=w, batch_size=batch_size, workers=workers,
+    loader = AudioLoader(max_seconds=max_seconds, examples_fn=extractor.examples, sample_rate=extractor.sample_rate)
+    embedder = AudioEmbedder(extractor, max_examples=max(batch_size, 1) * 8)
+    run_extraction(items, load=loader, embed=embedder, writer=w, batch_size=batch_size, workers=workers,
                    desc="classify", progress=progress, unit="clip")
     src = {it.id: str(it.source) for it in items}
     return w.ids, np.stack(w.rows), np.array(w.valid, bool), w.reasons, [src[i] for i in w.ids]
+
+
+def is_video_input(inputs) -> bool:
+    """Whether the inputs are videos (files with a video extension, or folders holding videos and no audio)."""
+    from zsltool.extract.audio.io import AUDIO_EXTENSIONS
+
+    kinds = set()
+    for src in inputs:
+        p = Path(src)
+        if p.is_dir():
+            sfx = {f.suffix.lower() for f in p.rglob("*") if f.is_file()}
+            if sfx & set(VIDEO_EXTENSIONS) and not sfx & set(AUDIO_EXTENSIONS):
+                kinds.add("video")
+            else:
+                kinds.add("audio")
+        else:
+            kinds.add("video" if p.suffix.lower() in VIDEO_EXTENSIONS else "audio")
+    if len(kinds) > 1:
+        raise ZslError("give either audio or video inputs, not both", hint="classify them in two calls")
+    return kinds == {"video"}
+
+
+def embed_videos(paths, ckpt, net, *, modality: str, weights=None, video_weights=None, device: str = "cpu",
+                 batch_size: int = 16, workers: int = 0):
+    """Videos -> (ids, audio X, audio valid, reasons, sources, video X, video valid), with the training
+    extractors: the video network recorded for the training video file, and the audio network on the videos'
+    audio tracks (written to WAV in a temporary folder, as ``extract-video --extract-audio`` does)."""
+    import tempfile
+
+    from zsltool.extract.audio.extract import extract_audio
+    from zsltool.extract.video import extract_video
+    from zsltool.store import read_embeddings
+
+    use_a = "audio" in net.modalities and modality in ("both", "audio")
+    use_v = net.uses_video and modality in ("both", "video")
+    vrec = training_provenance(ckpt, "video") if use_v or use_a else None
+    if not vrec:
+        raise ZslError("the checkpoint does not record how its training videos were embedded, and that file is gone",
+                       hint="pass --embeddings/--video-embeddings files made the same way")
+    em = vrec.get("extractor_meta") or {}
+    crop = em.get("crop")
+    crop = int(crop[0]) if isinstance(crop, (list, tuple)) and crop else (int(crop) if crop else None)
+    with tempfile.TemporaryDirectory(prefix="zsl-classify-") as td:
+        td = Path(td)
+        extract_video([str(p) for p in paths], td / "video.h5", model=vrec.get("extractor"),
+                      weights=video_weights or em.get("weights"), layer=em.get("layer", "penultimate"),
+                      clip_len=int(em.get("clip_len", 16)), clips=int(em.get("clips", 4)), crop_size=crop,
+                      extract_audio=td / "wav" if use_a else None, batch_size=2, workers=workers, device=device,
+                      progress=False)
+        v = read_embeddings(td / "video.h5")
+        ids, reasons = list(v.ids), list(v.reasons)
+        X = np.zeros((len(ids), net.audio_dim), np.float32)
+        valid = np.zeros(len(ids), bool)
+        if use_a:
+            arec = training_provenance(ckpt, "audio")
+            ex = audio_extractor(arec, weights=weights, device=device)
+            try:
+                extract_audio(str(td / "wav" / "clips.csv"), td / "audio.h5", extractor=ex, batch_size=batch_size,
+                              max_seconds=(arec or {}).get("extractor_meta", {}).get("max_seconds", 10.0),
+                              workers=workers, progress=False)
+                a = read_embeddings(td / "audio.h5")
+                ai = a.id_index()
+                for i, cid in enumerate(ids):
+                    if cid in ai and a.valid[ai[cid]]:
+                        X[i], valid[i] = a.X[ai[cid]], True
+                    elif cid in ai and not reasons[i]:
+                        reasons[i] = a.reasons[ai[cid]]
+            except ZslError as e:  # no video has a usable audio track
+                log.warning(f"no audio track could be embedded ({e.message}): video only")
+        vx = v.X if use_v else None
+        vv = v.valid.astype(bool) if use_v else None
+        src = {Path(p).stem: str(p) for p in paths}
+        return ids, X, valid, reasons, [src.get(i) for i in ids], vx, vv
 
 
 # -- results --------------------------------------------------------------------------------------------------
@@ -339,7 +414,8 @@ def _instance_file(path, what: str):
 
 def classify(model: str | os.PathLike, inputs: str | os.PathLike | Sequence[str | os.PathLike] | None = None, *,
              labels: str | Sequence[str] | None = None, labels_file=None, embeddings=None, video_embeddings=None,
-             class_embeddings=None, vectors=None, allow_other_vectors: bool = False, weights=None, top: int = 5,
+             class_embeddings=None, vectors=None, allow_other_vectors: bool = False, weights=None,
+             video_weights=None, top: int = 5,
              modality: str = "both", batch_size: int = 16, workers: int = 0, device: str = "cpu",
              progress: bool = False) -> Predictions:
     """Rank ``labels`` for each clip with a trained checkpoint; see the module docstring."""
@@ -360,7 +436,8 @@ def classify(model: str | os.PathLike, inputs: str | os.PathLike | Sequence[str 
     for p in [embeddings, video_embeddings, class_embeddings]:
         if p is not None and not Path(p).exists():
             raise ZslError(f"file not found: {p}", hint="check the path")
-    items = clip_items(inputs) if inputs else None  # input errors before any model is loaded
+    videos = bool(inputs) and is_video_input(inputs)
+    items = clip_items(inputs) if inputs and not videos else None  # input errors before any model is loaded
 
     from zsltool.train.checkpoint import build_model, load_checkpoint
     from zsltool.train.data import InstanceSet, compute_scores
@@ -376,7 +453,14 @@ def classify(model: str | os.PathLike, inputs: str | os.PathLike | Sequence[str 
         raise ZslError(f"the label embeddings are {C.shape[1]}-d, but the model expects {net.semantic_dim}-d",
                        hint="use class embeddings made the same way as the training ones")
     video_X = video_valid = None
-    if items is not None:
+    if videos:
+        if not net.uses_video and "audio" not in net.modalities:
+            raise ZslError(f"method {ckpt['method']!r} uses neither audio nor video")
+        ids, X, valid, reasons, sources, video_X, video_valid = embed_videos(
+            inputs, ckpt, net, modality=modality, weights=weights, video_weights=video_weights, device=device,
+            batch_size=batch_size, workers=workers)
+        ainfo = {"video": "embedded with the training video extractor"}
+    elif items is not None:
         if modality == "video":
             raise ZslError("--modality video needs --video-embeddings FILE (clips are embedded from their audio)")
         arec = training_provenance(ckpt, "audio")
@@ -384,7 +468,7 @@ def classify(model: str | os.PathLike, inputs: str | os.PathLike | Sequence[str 
         max_s = (arec or {}).get("extractor_meta", {}).get("max_seconds", 10.0)
         ids, X, valid, reasons, sources = embed_clips(items, ex, max_seconds=max_s, batch_size=batch_size,
                                                       workers=workers, progress=progress)
-        ainfo = {"audio": f"{ex.name} ({ex.meta().get('weights')}, {ex.meta().get('embedding')})"}
+        ainfo = {"audio": f"{ex.name} ({ex.meta.get('weights')}, {ex.meta.get('embedding')})"}
     else:
         ids = sources = None
         X = valid = reasons = None

@@ -219,7 +219,7 @@ def run_demo(out_dir: str | os.PathLike = "zsl-demo", *, seed: int = 0, small: b
     f["table"] = out / "results" / "table.csv"
     atomic_write_text(f["table"], csv_text(table_rows(tables[0])))
     f["results"] = results_path
-    files = {k: str(v) for k, v in f.items()}
+    files = {k: str(Path(v).resolve()) for k, v in f.items()}   # one kind of path: absolute
     config = {"small": small, "video": video, "av": av, **cfg, "threads": threads,
               **(av_part["settings"] if av_part else {})}
     inputs = [classes_json, ds.split, f["gzsl split"]] + [
@@ -230,6 +230,7 @@ def run_demo(out_dir: str | os.PathLike = "zsl-demo", *, seed: int = 0, small: b
     doc = results_doc("experiment", make_manifest(config, inputs, seed), summary_metrics(tables), tables=tables,
                       trials=records + (av_part["records"] if av_part else []), demo={
                           "n_test": len(ds.test), "test_classes": ds.test, "chance": ds.chance_test,
+                          "n_train_classes": len(ds.train), "n_val_classes": len(ds.val),
                           "rows": [_row(r) for r in records], "pretrain_audio": pre, "pretrain_image": ipre,
                           "seconds": round(time.perf_counter() - t_start, 1), "files": files,
                           **({"av": {k: av_part[k] for k in ("rows", "chance", "pretrain_video", "n_classes")}}

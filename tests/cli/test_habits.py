@@ -51,8 +51,11 @@ def test_usage_errors_are_one_error_line_plus_usage(cli, tmp_path):
         (("split", tmp_path / "c.json", "-p", "nope", "-o", tmp_path / "s.json"), "Usage: zsl split [OPTIONS]",
          "Invalid value for '--protocol' / '-p': 'nope' is not one of"),
         # a BadParameter raised inside the command body
+        (("evaluate", tmp_path / "ck.pt", "--beta", "1", "--calibrate"), "Usage: zsl evaluate [OPTIONS]",
+         "Invalid value for --beta: give either --beta or --calibrate, not both"),
+        # a bad float value (the shared FiniteFloat option type)
         (("evaluate", tmp_path / "ck.pt", "--beta", "nan"), "Usage: zsl evaluate [OPTIONS]",
-         "Invalid value for --beta: beta must be a finite number"),
+         "Invalid value for '--beta': 'nan' is not a finite number"),
     ]:
         r = cli(*args)
         lines = r.stderr.strip().splitlines()
@@ -72,3 +75,14 @@ def test_protocol_help_says_what_each_protocol_is(cli):
         assert f"{name}: {desc}" in param.help, name
     text = " ".join(cli("split", "--help", env={"COLUMNS": "1000"}).stdout.split())
     assert "within: zero-shot inside one category" in text and "folds: K class folds" in text
+
+
+def test_json_names_the_written_file_out(cli, tmp_path):
+    """Was: "output" in some commands' JSON, "out" in others."""
+    r = cli(*_import_args(tmp_path), "--json")
+    assert r.exit_code == 0, r.stderr
+    doc = r.json()
+    assert doc["out"] == str(tmp_path / "e.h5") and "output" not in doc
+    r = cli("merge", tmp_path / "e.h5", "-o", tmp_path / "m.h5", "--json")
+    assert r.exit_code == 0, r.stderr
+    assert r.json()["out"] == str(tmp_path / "m.h5") and "output" not in r.json()

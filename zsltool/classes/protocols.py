@@ -414,5 +414,5 @@ def make_split(classes: str | os.PathLike, protocol: str, out: str | os.PathLike
             row.update(train=len(t.train), val=len(t.val), test=len(t.test),
                        test_classes=[names[c] for c in t.test])
         trials.append(row)
-    return {"output": str(p), "protocol": s.protocol, "seed": s.seed, "class_set_sha256": s.class_set_sha256,
+    return {"out": str(p), "protocol": s.protocol, "seed": s.seed, "class_set_sha256": s.class_set_sha256,
             "params": {k: v for k, v in s.params.items() if k not in ("classes", "fold_classes")}, "trials": trials}

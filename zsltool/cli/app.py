@@ -41,6 +41,7 @@ COMMAND_MODULES = [
     "experiment",
     "report",
     "store",
+    "doctor",
 ]
 
 
@@ -223,6 +224,18 @@ def _register_all() -> None:
                 continue  # a command group not present in this build
             raise
         mod.register(app)
+    # Every command: outputs never replace inputs, a full disk is a user error (zsltool.safety.guard_command).
+    from zsltool.safety import guard_command
+
+    def guard(t: typer.Typer) -> None:
+        for info in t.registered_commands:
+            if info.callback is not None and not getattr(info.callback, "__zsl_guarded__", False):
+                info.callback = guard_command(info.callback)
+        for g in t.registered_groups:  # command groups (zsl prepare ...)
+            if g.typer_instance is not None:
+                guard(g.typer_instance)
+
+    guard(app)
 
 
 _register_all()

@@ -55,7 +55,12 @@ def _option_param(name: str, f: dataclasses.Field, typ: type, models: list[str],
     kwargs: dict[str, Any] = {"help": text, "show_default": False}
     if f.metadata.get("choices"):
         kwargs["click_type"] = click.Choice(list(f.metadata["choices"]))
-    if f.metadata.get("min") is not None and typ in (int, float):
+    elif typ is float:  # every float option is finite (NaN / Inf refused), in its range
+        from zsltool.cli.types import FiniteFloat
+
+        positive = bool(f.metadata.get("positive"))
+        kwargs["click_type"] = FiniteFloat(0.0 if positive else f.metadata.get("min"), min_open=positive)
+    elif f.metadata.get("min") is not None and typ is int:
         kwargs["min"] = f.metadata["min"]
     flag = _flag(f)
     decl = f"{flag}/--no-{flag[2:]}" if typ is bool else flag

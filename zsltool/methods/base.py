@@ -110,6 +110,7 @@ class ZslMethod(nn.Module):
     }
     loss_terms: ClassVar[tuple[str, ...]] = ()  # terms that can be switched off with disabled_losses
     positive_args: ClassVar[tuple[str, ...]] = ()  # float arguments that must be above 0 (regularisers)
+    batched_kernel: ClassVar[str | None] = None  # a kernel of zsltool.train.kernels: many models trained at once
 
     def __init__(self, *, audio_dim: int, semantic_dim: int, video_dim: int | None = None, **method_args):
         super().__init__()

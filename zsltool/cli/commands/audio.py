@@ -12,6 +12,7 @@ import typer
 from zsltool.cli.commands.extract import run_extract, summary_table
 from zsltool.cli.common import DeviceOpt, JsonOpt, OverwriteOpt, SeedOpt, device_or_global, emit, seed_option, seed_or_global
 from zsltool.cli.extractor_command import extract_command, progress
+from zsltool.cli.types import float_option
 
 extract_audio_cmd = extract_command(
     "audio", default_model="vggish", run=run_extract("audio"), table=summary_table, batch_size=16, workers=2,
@@ -32,9 +33,11 @@ def pretrain_audio_cmd(
                               "(vggish, cnn14)."),
     epochs: int = typer.Option(10, "--epochs", min=1, help="Training epochs."),
     batch_size: int = typer.Option(8, "--batch-size", min=1, help="Clips per step (all their examples)."),
-    lr: float = typer.Option(1e-4, "--lr", help="Adam learning rate (VGGish used 1e-4)."),
-    width: float = typer.Option(1.0, "--width", help="Channel/hidden-unit multiplier (1.0 = published VGGish)."),
-    max_seconds: float = typer.Option(10.0, "--max-seconds", help="Read at most this many seconds per clip."),
+    lr: float = float_option(1e-4, "--lr", min=0, min_open=True, help="Adam learning rate (VGGish used 1e-4)."),
+    width: float = float_option(1.0, "--width", min=0, min_open=True,
+                               help="Channel multiplier of the network (1.0 = the published size)."),
+    max_seconds: float = float_option(10.0, "--max-seconds", min=0, min_open=True,
+                                      help="Read at most this many seconds per clip."),
     workers: int = typer.Option(2, "--workers", min=0, help="DataLoader workers for decoding and log-mel."),
     device: Optional[str] = DeviceOpt,
     seed: Optional[int] = SeedOpt,

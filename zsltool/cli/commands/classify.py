@@ -32,7 +32,8 @@ def _table(preds, top: int):
 def classify_cmd(
     model: Path = typer.Argument(..., help="Checkpoint made by zsl train."),
     inputs: Optional[List[Path]] = typer.Argument(None, help="Audio files, folders of audio, or clip manifests "
-                                                  "(.csv); or give --embeddings."),
+                                                  "(.csv); video files or folders for audio-visual models; or "
+                                                  "give --embeddings."),
     labels: Optional[str] = typer.Option(None, "--labels", help='Candidate labels, comma-separated: '
                                          '"dog,siren,church bells" (any names, seen in training or not).'),
     labels_file: Optional[Path] = typer.Option(None, "--labels-file", help="Candidate labels, one per line."),
@@ -51,6 +52,8 @@ def classify_cmd(
                                              "differ)."),
     weights: Optional[str] = typer.Option(None, "--weights", help="Audio network weights, when the recorded path "
                                           "is gone (same rules as extract-audio --weights; checked by sha256)."),
+    video_weights: Optional[str] = typer.Option(None, "--video-weights", help="Video network weights for video "
+                                                "inputs, when the recorded ones are gone."),
     top: int = typer.Option(3, "--top", min=1, help="Labels kept per clip."),
     modality: str = typer.Option("both", "--modality", click_type=click.Choice(["both", "audio", "video"]),
                                  help="Audio-visual checkpoints: the modality to score with."),
@@ -67,7 +70,8 @@ def classify_cmd(
         raise typer.BadParameter("give one of --json, --jsonl, --csv", param_hint="--json")
     preds = classify(model, inputs or [], labels=labels, labels_file=labels_file, embeddings=embeddings,
                      video_embeddings=video_embeddings, class_embeddings=class_embeddings, vectors=vectors,
-                     allow_other_vectors=allow_other_vectors, weights=weights, top=top, modality=modality,
+                     allow_other_vectors=allow_other_vectors, weights=weights, video_weights=video_weights,
+                     top=top, modality=modality,
                      batch_size=batch_size, workers=workers, device=STATE.device,
                      progress=not STATE.quiet and sys.stderr.isatty())
     bad = [r for r in preds if not r["valid"]]

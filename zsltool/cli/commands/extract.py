@@ -12,6 +12,7 @@ import typer
 from zsltool.cli.common import (DeviceOpt, JsonOpt, OverwriteOpt, SeedOpt, device_or_global, emit, kv_table,
                                 rows_table, seed_or_global)
 from zsltool.cli.extractor_command import extract_command, progress
+from zsltool.cli.types import float_option
 
 
 def summary_table(res: dict):
@@ -94,7 +95,7 @@ def pretrain_image_cmd(
     image_size: int = typer.Option(224, "--image-size", min=16, help="Crops are resized to this square size."),
     epochs: int = typer.Option(20, "--epochs", min=1, help="Training epochs."),
     batch_size: int = typer.Option(32, "--batch-size", min=1, help="Crops per training batch."),
-    lr: float = typer.Option(1e-3, "--lr", help="Adam learning rate."),
+    lr: float = float_option(1e-3, "--lr", min=0, min_open=True, help="Adam learning rate."),
     augment: bool = typer.Option(True, "--augment/--no-augment", help="Random shift and horizontal flip."),
     workers: int = typer.Option(0, "--workers", min=0, help="DataLoader workers for decoding."),
     device: Optional[str] = DeviceOpt,
@@ -129,7 +130,7 @@ def pretrain_video_cmd(
     clip_len: int = typer.Option(16, "--clip-len", min=1, help="Frames per training clip (random start)."),
     epochs: int = typer.Option(20, "--epochs", min=1, help="Training epochs."),
     batch_size: int = typer.Option(16, "--batch-size", min=1, help="Videos per training batch."),
-    lr: float = typer.Option(3e-3, "--lr", help="Adam learning rate."),
+    lr: float = float_option(3e-3, "--lr", min=0, min_open=True, help="Adam learning rate."),
     augment: bool = typer.Option(True, "--augment/--no-augment", help="Random start, shift and horizontal "
                                                                       "flip."),
     device: Optional[str] = DeviceOpt,
