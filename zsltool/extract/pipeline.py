@@ -54,6 +54,10 @@ def extract(
 
     check_output(out, overwrite)  # before any model is built (weights may be downloaded)
     spec = extractor.spec if extractor is not None else get_extractor(model, modality)
+    if extractor is not None and options:  # settings of the run (e.g. max_seconds) for a ready extractor
+        import dataclasses
+
+        extractor.config = dataclasses.replace(extractor.config, **options)
     if config is None:
         config = extractor.config if extractor is not None else spec.make_config(**options)
     elif options:
