@@ -240,7 +240,7 @@ class _MemoryWriter:
         self.valid: list[bool] = []
         self.reasons: list[str] = []
 
-    def add(self, id_, emb, labels=None, valid=True, reason="", frames=None):
+    def add(self, id_, emb, labels=None, valid=True, reason="", frames=None, **_):  # key=... (resume) unused
         v = np.asarray(emb, dtype=np.float32)
         if valid and not np.isfinite(v).all():
             valid, reason = False, "non-finite embedding"
@@ -249,6 +249,9 @@ class _MemoryWriter:
         self.valid.append(bool(valid))
         self.reasons.append(reason or "")
         return bool(valid), reason
+
+    def keep_only(self, keys) -> list[str]:  # nothing to resume in memory
+        return []
 
     def discard(self):
         pass
