@@ -274,7 +274,8 @@ def test_streamed_label_vectors_equal_extract_text(tmp_path, fmt):
     from gensim.models import KeyedVectors
 
     from zsltool.classify_vectors import candidate_tokens, label_vectors
-    from zsltool.extract.text import TextEntry, Word2VecText
+    from zsltool.extract.registry import build_extractor
+    from zsltool.extract.text import TextEntry
 
     words = ["sea", "waves", "New_York", "air_conditioner", "Playing", "daf", "dog", "church_bells", "rain"]
     rng = np.random.default_rng(3)
@@ -284,7 +285,8 @@ def test_streamed_label_vectors_equal_extract_text(tmp_path, fmt):
     kv.save_word2vec_format(str(path), binary=fmt == "word2vec-bin", write_header=fmt != "glove")
     labels = ["sea_waves", "New_York", "AirConditioner", "PlayingDaf", "Dog", "church bells", "rain, dog", "zzz"]
     for limit in (None, 5):
-        ref = Word2VecText(str(path), fmt, limit).rows([TextEntry(id=x, name=x) for x in labels])
+        ref = build_extractor("word2vec", vectors=str(path), fmt=fmt, limit=limit).rows(
+            [TextEntry(id=x, name=x) for x in labels])
         got = label_vectors(path, labels, fmt, limit)
         for (rv, rt), (gv, gt) in zip(ref, got):
             assert rt == gt
