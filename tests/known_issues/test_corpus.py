@@ -325,6 +325,7 @@ def _cases(C, o: Path):
         ("demo-out-is-file", ["demo", "-o", d / "res"], 1, []),
         ("unknown-command", ["no-such-command"], 2, []),
         ("unknown-option", ["inspect", d / "C.json", "--no-such-option"], 2, []),
+        ("models-unknown-modality", ["models", "--modality", "smell"], 2, ["'smell' is not one of"]),
     ]
 
 

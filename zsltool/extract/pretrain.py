@@ -10,7 +10,8 @@ statistics, progress) is here once:
 A dataset item is ``(x, y)``: ``y`` a class index (softmax cross-entropy) or, with ``multilabel=True``, a
 multi-hot float vector (per-class sigmoid / BCE). ``collate`` may build a batch from items of other shapes
 (an audio clip gives several examples) and may return a third element ``{"bad": {id: reason}}`` for inputs
-that could not be read; a batch of ``None`` is skipped.
+that could not be read; a batch of ``None`` is skipped. A dataset with ``epoch_batches(batch_size, generator,
+drop_single)`` yields its own batches (data held in memory, shuffled with the seeded ``generator``).
 """
 
 from __future__ import annotations
@@ -107,15 +108,22 @@ def train_classifier(dataset, network, *, epochs: int, batch_size: int, lr: floa
     opt = torch.optim.Adam(network.parameters(), lr=lr, eps=1e-8)
     gen = torch.Generator().manual_seed(seed)
     bs = max(1, batch_size)
-    dl = DataLoader(dataset, batch_size=bs, shuffle=True, generator=gen, num_workers=max(0, workers),
-                    drop_last=drop_single and len(dataset) > bs and len(dataset) % bs == 1,
-                    **({"collate_fn": collate} if collate is not None else {}))
+    if hasattr(dataset, "epoch_batches"):  # a dataset that batches itself (in memory, no loader needed)
+        def epoch():
+            return dataset.epoch_batches(bs, gen, drop_single)
+    else:
+        dl = DataLoader(dataset, batch_size=bs, shuffle=True, generator=gen, num_workers=max(0, workers),
+                        drop_last=drop_single and len(dataset) > bs and len(dataset) % bs == 1,
+                        **({"collate_fn": collate} if collate is not None else {}))
+
+        def epoch():
+            return dl
     bad = {} if bad is None else bad
     history = []
     for ep in range(epochs):
         network.train()
         stats = EpochStats()
-        for batch in tqdm(dl, desc=f"{name} epoch {ep + 1}/{epochs}", disable=not progress or None, leave=False,
+        for batch in tqdm(epoch(), desc=f"{name} epoch {ep + 1}/{epochs}", disable=not progress or None, leave=False,
                           unit="batch"):
             if batch is None:
                 continue
@@ -158,7 +166,7 @@ class EpochStats:
 
     def record(self, epoch: int, epochs: int, name: str, **extra) -> dict:
         loss, top1 = self.loss_sum / self.n, self.correct / self.n
-        log.info(f"{name} epoch {epoch}/{epochs}: loss {loss:.4f}, train top-1 {top1:.3f}")
+        log.debug(f"{name} epoch {epoch}/{epochs}: loss {loss:.4f}, train top-1 {top1:.3f}")  # -v
         return {"epoch": epoch, "loss": round(loss, 6), "train_top1": round(top1, 4), "examples": int(self.n), **extra}
 
 
@@ -166,13 +174,16 @@ def save_pretrained(net, out: Path, fmt: str, fields: dict) -> tuple[Path, dict]
     """Save ``net``'s state dict atomically at ``out`` and its description at ``out.json``."""
     import torch
 
+    from zsltool.safety import check_not_input
+
     out = Path(out)
+    sidecar = Path(str(out) + ".json")
+    check_not_input(sidecar)  # before the weights: no half of the pair is left when the sidecar is an input
     sd = {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
     buf = io.BytesIO()
     torch.save(sd, buf)
     atomic_write_bytes(out, buf.getvalue())  # unique temp name, fsync, rename; no leftover on failure
     meta = {"format": fmt, "format_version": 1, "zsl_version": __version__, "created_utc": utc_now(),
             "command": command_line(), "weights": str(out), "weights_sha256": sha256_file(out), **fields}
-    sidecar = Path(str(out) + ".json")
     atomic_write_json(sidecar, meta)
     return sidecar, meta

@@ -34,28 +34,39 @@ log = logging.getLogger("zsltool.extract.video")
 
 
 class _ClipDataset:
-    """Decoded videos (uint8 frames) -> one normalised clip of ``clip_len`` frames per item: a random start
-    with ``augment`` (drawn from the seeded generator ``gen``), else the middle clip."""
+    """Decoded videos (uint8 frames) in memory; each epoch, batches in a seeded random order, one clip of
+    ``clip_len`` frames per video: a random start with ``augment`` (drawn from the same generator), else the
+    middle clip; normalised with the Kinetics mean and std."""
 
-    def __init__(self, videos, targets, clip_len: int, augment: bool, gen):
+    def __init__(self, videos, targets, clip_len: int, augment: bool):
         import torch
 
         from zsltool.extract.video import KINETICS_MEAN, KINETICS_STD
 
-        self.videos, self.targets, self.clip_len, self.augment, self.gen = videos, targets, clip_len, augment, gen
-        self.mean = torch.tensor(KINETICS_MEAN).view(3, 1, 1, 1)
-        self.std = torch.tensor(KINETICS_STD).view(3, 1, 1, 1)
+        self.videos, self.clip_len, self.augment = videos, clip_len, augment
+        self.targets = torch.tensor(targets)
+        self.mean = torch.tensor(KINETICS_MEAN).view(1, 3, 1, 1, 1)
+        self.std = torch.tensor(KINETICS_STD).view(1, 3, 1, 1, 1)
 
     def __len__(self):
         return len(self.videos)
 
-    def __getitem__(self, i):
+    def epoch_batches(self, bs: int, gen, drop_single: bool):
         import torch
 
-        v, T = self.videos[i], self.clip_len
-        s = int(torch.randint(0, len(v) - T + 1, (1,), generator=self.gen)) if self.augment else (len(v) - T) // 2
-        x = v[s:s + T].permute(3, 0, 1, 2).float().div_(255.0)  # (3, T, H, W)
-        return (x - self.mean) / self.std, self.targets[i]
+        n, T = len(self.videos), self.clip_len
+        perm = torch.randperm(n, generator=gen).tolist()
+        if drop_single and n > bs and n % bs == 1:  # BatchNorm needs 2+ rows
+            perm = perm[:-1]
+        for b in range(0, len(perm), bs):
+            idx = perm[b:b + bs]
+            clips = []
+            for i in idx:
+                v = self.videos[i]
+                s = int(torch.randint(0, len(v) - T + 1, (1,), generator=gen)) if self.augment else (len(v) - T) // 2
+                clips.append(v[s:s + T])
+            x = torch.stack(clips).permute(0, 4, 1, 2, 3).float().div_(255.0)  # (B, 3, T, H, W)
+            yield (x - self.mean) / self.std, self.targets[idx]
 
 
 class _ShiftFlip:
@@ -153,7 +164,7 @@ def pretrain_video(
 
     seed_everything(seed)  # the network's random initialisation
     net, _, info = build_video_model(model, None, num_classes=C)
-    ds = _ClipDataset(clips, targets, clip_len, augment, torch.Generator().manual_seed(seed + 1))
+    ds = _ClipDataset(clips, targets, clip_len, augment)
     history = train_classifier(ds, net, epochs=epochs, batch_size=batch_size, lr=lr, device=device, seed=seed,
                                batch_transform=_ShiftFlip(max(1, frame_size // 16)) if augment else None,
                                drop_single=True, progress=progress, name="pretrain-video")
