@@ -206,3 +206,33 @@ def test_per_epoch_pretrain_lines_only_with_verbose(caplog):
     assert rec["train_top1"] == 0.75
     assert [(x.levelno, x.getMessage()) for x in caplog.records] == [
         (logging.DEBUG, "pretrain-audio epoch 1/2: loss 0.5000, train top-1 0.750")]
+
+
+def test_demo_ends_with_zsl_classify_and_its_command_reruns(demo_run, cli):
+    """The demo's last step classifies one unseen-class clip among the unseen classes' names; the printed
+    command, run as is, gives the same ranking and probabilities."""
+    import shlex
+
+    out, r = demo_run
+    c = r["demo"]["classify"]
+    assert c["command"].startswith("zsl classify ") and c["valid"]
+    assert sorted(c["labels"]) == sorted(r["demo"]["test_classes"]) and c["true_label"] in c["labels"]
+    assert [t["rank"] for t in c["top"]] == list(range(1, len(c["top"]) + 1))
+    again = cli(*shlex.split(c["command"])[1:], "--json")
+    assert again.exit_code == 0, again.stderr
+    top = again.json()["clips"][0]["top"]
+    assert [t["label"] for t in top] == [t["label"] for t in c["top"]]
+    assert [t["probability"] for t in top] == pytest.approx([t["probability"] for t in c["top"]])
+
+
+def test_demo_table_files_are_tidy(demo_run):
+    import csv
+    import io
+
+    out, r = demo_run
+    rows = list(csv.DictReader(io.StringIO((out / "results" / "table.csv").read_text())))
+    assert [x["class_embeddings"] for x in rows] == ["Audio", "Image", "Text", "Hybrid"]
+    top1 = {x["semantic"] if "semantic" in x else x["class embeddings"]: x["top-1"] for x in r["demo"]["rows"]}
+    assert [float(x["mean"]) for x in rows] == pytest.approx(list(top1.values()))
+    av = list(csv.DictReader(io.StringIO((out / "results" / "table-av.csv").read_text())))
+    assert {x["table"] for x in av} == {"gzsl", "retrieval"} and all(float(x["mean"]) >= 0 for x in av)

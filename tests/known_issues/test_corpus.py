@@ -450,3 +450,26 @@ def test_inputs_zsl_handles(C, cli, tmp_path, src, n):
     assert _tree_hash(C.d) == before
     if src == "m_bom.csv":
         assert e.ids == ["c0"]  # the BOM is not part of the first column's name
+
+
+def test_interrupt_during_train_leaves_no_checkpoint(C, cli, tmp_path, monkeypatch):
+    """Ctrl-C in the middle of training: exit 130, one Error line, no file under the output name."""
+    import torch
+
+    calls = {"n": 0}
+    real = torch.Tensor.backward
+
+    def backward(self, *a, **k):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        return real(self, *a, **k)
+
+    monkeypatch.setattr(torch.Tensor, "backward", backward)
+    before = _tree_hash(C.d)
+    res = cli("train", "--audio", C.syn.audio, "--split", C.syn.split, "--text", C.syn.text, "-o",
+              tmp_path / "out.pt", "--epochs", "5", "--method", "bilinear")
+    assert calls["n"] >= 3, "training never reached a backward step"
+    assert res.exit_code == 130 and [ln for ln in res.stderr.splitlines() if ln.startswith("Error:")] == [
+        "Error: interrupted"], res.stderr
+    assert list(tmp_path.iterdir()) == [] and _tree_hash(C.d) == before

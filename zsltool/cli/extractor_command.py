@@ -117,10 +117,12 @@ def extract_command(modality: str, *, default_model: str, inputs: inspect.Parame
         model = kw.pop("model")
         options = model_options(modality, model, {n: kw.pop(n) for n in fields})
         json_out = kw.pop("json_out")
-        if "shard" in kw:
-            from zsltool.utils import parse_shard
+        if "shard" in kw:  # --shard K/N, else from torchrun / a SLURM array; each shard writes OUT.K-of-N.EXT
+            from zsltool.utils import parse_shard, shard_out
 
-            kw["shard"] = parse_shard(kw["shard"])
+            spec = kw["shard"]
+            kw["shard"] = parse_shard(spec)
+            kw["out"] = shard_out(kw["out"], spec)
         kw["device"] = kw["device"] or STATE.device
         res = run(model=model, options=options, **kw)
         emit(res, json_out, table=table)

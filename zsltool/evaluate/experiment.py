@@ -233,17 +233,38 @@ def run_units(units: list[dict], batched: bool = True) -> list[dict]:
     return records
 
 
+def _unit_cost(u: dict) -> int:
+    """A training-cost estimate of a unit: the width of its class embeddings (the projection's rank)."""
+    import h5py
+
+    t = u["train"]
+    files = [t["semantic_file"]] if t.get("semantic_file") else [
+        t[k] for k in SEMANTIC_SOURCES.get(t["semantic"], ()) if t.get(k)]
+    width = 0
+    for f in files:
+        try:
+            with h5py.File(f, "r") as h:
+                width += int(h["embeddings"].shape[1])
+        except (OSError, KeyError, IndexError):
+            width += 1
+    return max(width, 1)
+
+
 def _shards(units: list[dict], jobs: int) -> list[list[dict]]:
-    """``jobs`` lists of units of about equal training cost (models of one family stay batchable)."""
+    """``jobs`` lists of batchable units of about equal training cost (longest first, each to the lightest
+    list), then every other unit on its own."""
     from zsltool.methods.base import get_method
 
     batchable = [u for u in units if get_method(u["train"]["method"]).batched_kernel]
     rest = [u for u in units if not get_method(u["train"]["method"]).batched_kernel]
-    shards: list[list[dict]] = [[] for _ in range(max(1, jobs))]
-    for k, u in enumerate(batchable):
-        shards[k % len(shards)].append(u)
-    shards = [s for s in shards if s]
-    return shards + [[u] for u in rest]
+    n = max(1, jobs)
+    shards: list[list[dict]] = [[] for _ in range(n)]
+    load = [0] * n
+    for u in sorted(batchable, key=_unit_cost, reverse=True):
+        k = load.index(min(load))
+        shards[k].append(u)
+        load[k] += _unit_cost(u)
+    return [s for s in shards if s] + [[u] for u in rest]
 
 
 def finished_record(unit: dict) -> dict | None:

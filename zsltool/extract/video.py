@@ -5,7 +5,8 @@
 
 Videos are decoded with PyAV (frames resized while decoding to the weights' resize size, then centre-cropped
 and normalised with the Kinetics mean/std), ``clips`` clips of ``clip_len`` consecutive frames are taken at
-uniformly spaced starts (:func:`clip_indices`), each clip is embedded, and the row is the mean over clips
+uniformly spaced starts (:func:`clip_indices`; :func:`decode_clips` seeks to them and decodes only what they
+need, so memory is flat in the video's length), each clip is embedded, and the row is the mean over clips
 (per-clip embeddings are kept in ``/frames``). ``--extract-audio DIR`` writes each video's audio track to
 ``DIR/<id>.wav`` and a clip manifest ``DIR/clips.csv`` (``DIR/clips.K-of-N.csv`` with ``shard=(K-1, N)``:
 that shard's videos only) for ``zsl extract-audio``, so audio and video rows share ids.
@@ -90,6 +91,106 @@ def decode_video(path: str | os.PathLike, size: tuple[int, int] | None = None, s
     if not frames:
         raise InvalidInput(f"{path} has no frames" + (f" in [{start}, {end}) s" if start or end else ""))
     return np.stack(frames), fps
+
+
+SEEK_GAP_S = 2.0  # a clip further than this past the decoder's position is reached by a seek
+
+
+def _frame_times(container, stream, start: float | None, end: float | None) -> list[int] | None:
+    """Presentation timestamps (stream time base) of the frames in [start, end), in order, read from the
+    packets alone (no decoding); None when the container does not give every packet a timestamp."""
+    tb = float(stream.time_base)
+    pts = []
+    for packet in container.demux(stream):
+        if packet.size == 0:
+            continue  # a flush packet
+        if packet.pts is None:
+            return None
+        t = packet.pts * tb
+        if start is not None and t < start - 1e-6:
+            continue
+        if end is not None and t >= end - 1e-6:
+            continue
+        pts.append(int(packet.pts))
+    return sorted(pts)
+
+
+def decode_clips(path: str | os.PathLike, size: tuple[int, int] | None, start: float | None, end: float | None,
+                 clip_len: int, clips: int) -> tuple[np.ndarray, int, float]:
+    """The frames of :func:`clip_indices`'s clips, (clips, clip_len, H, W, 3) uint8 RGB, the number of frames
+    in [start, end) and the fps, equal to ``decode_video(...)[0][clip_indices(...)]`` without holding the
+    video: the frame count and timestamps come from the packets, the decoder seeks to each clip (from the
+    keyframe before it) and only the sampled frames are converted and kept, so memory does not grow with the
+    video's length. Containers without packet timestamps fall back to :func:`decode_video`."""
+    import av
+
+    try:
+        container = av.open(str(path))
+    except FileNotFoundError:
+        raise InvalidInput(f"video not found: {path}") from None
+    except av.FFmpegError as e:
+        raise InvalidInput(f"cannot open video {path}: {e}") from None
+    with container:
+        if not container.streams.video:
+            raise InvalidInput(f"{path} has no video stream")
+        stream = container.streams.video[0]
+        fps = float(stream.average_rate or stream.guessed_rate or 25)
+        try:
+            pts = _frame_times(container, stream, start, end)
+        except av.FFmpegError:
+            pts = None
+    if not pts:
+        frames, fps = decode_video(path, size, start, end)
+        return frames[clip_indices(len(frames), clip_len, clips)], len(frames), fps
+    idx = clip_indices(len(pts), clip_len, clips)
+    need = sorted(set(idx.ravel().tolist()))
+    ordinal = {p: k for k, p in enumerate(pts)}
+    from av.video.reformatter import VideoReformatter
+
+    reformatter = VideoReformatter()
+    got: dict[int, np.ndarray] = {}
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        tb = float(stream.time_base)
+        gap = max(1, int(SEEK_GAP_S * fps))
+        runs: list[list[int]] = []
+        for k in need:  # runs of needed frames close enough to decode through
+            if runs and k - runs[-1][-1] <= gap:
+                runs[-1].append(k)
+            else:
+                runs.append([k])
+        try:
+            for run in runs:
+                want, last = set(run), run[-1]
+                container.seek(pts[run[0]], stream=stream, backward=True, any_frame=False)
+                for frame in container.decode(stream):
+                    k = ordinal.get(frame.pts) if frame.pts is not None else None
+                    if k is None:  # outside the window, or a timestamp the packets did not give
+                        if frame.pts is not None and frame.pts * tb >= (end if end is not None else float("inf")):
+                            break
+                        continue
+                    if k in want and k not in got:
+                        kw = {"width": size[1], "height": size[0]} if size is not None else {}
+                        got[k] = reformatter.reformat(frame, format="rgb24", **kw).to_ndarray()
+                    if k >= last:
+                        break
+        except av.FFmpegError as e:
+            if not got:
+                raise InvalidInput(f"cannot decode video {path}: {e}") from None
+            log.warning(f"{path}: decoding stopped early ({e})")
+    if not got:
+        raise InvalidInput(f"{path} has no frames" + (f" in [{start}, {end}) s" if start or end else ""))
+    if len(got) < len(need):  # frames the decoder did not return: the nearest earlier one (or the first)
+        have = sorted(got)
+        log.warning(f"{path}: {len(need) - len(got)} sampled frames could not be decoded; using neighbours")
+        import bisect
+
+        for k in need:
+            if k not in got:
+                j = bisect.bisect_right(have, k) - 1
+                got[k] = got[have[max(j, 0)]]
+    return np.stack([got[k] for k in idx.ravel()]).reshape(*idx.shape, *got[need[0]].shape), len(pts), fps
 
 
 def extract_audio_track(path: str | os.PathLike, wav_path: str | os.PathLike, start: float | None = None,
@@ -212,14 +313,13 @@ class _VideoLoader:
 
     def __call__(self, item: Item) -> dict:
         path, start, end = item.source
-        frames, fps = decode_video(path, self.resize, start, end)
-        idx = clip_indices(len(frames), self.clip_len, self.clips)
-        x = torch.from_numpy(frames[idx]).float().div_(255.0)  # (K, T, H, W, C)
+        sampled, n_frames, fps = decode_clips(path, self.resize, start, end, self.clip_len, self.clips)
+        x = torch.from_numpy(sampled).float().div_(255.0)  # (K, T, H, W, C)
         h, w = x.shape[2:4]
         top, left = max((h - self.crop[0]) // 2, 0), max((w - self.crop[1]) // 2, 0)
         x = x[:, :, top:top + self.crop[0], left:left + self.crop[1], :]
         x = (x - torch.tensor(self.mean)) / torch.tensor(self.std)
-        out = {"clips": x.permute(0, 4, 1, 2, 3).contiguous(), "n_frames": len(frames), "fps": fps,
+        out = {"clips": x.permute(0, 4, 1, 2, 3).contiguous(), "n_frames": n_frames, "fps": fps,
                "audio": None}
         if self.audio_dir is not None:
             wav = Path(self.audio_dir) / f"{item.id}.wav"

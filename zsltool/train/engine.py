@@ -196,16 +196,20 @@ def scaled_data(job: Job, model, device: str) -> tuple[dict, torch.Tensor]:
 
 
 def make_optimizer(params, hyper: dict, device: str = "cpu"):
-    """torch.optim SGD / Adam for ``hyper`` (fused kernels where torch has them for the device)."""
+    """torch.optim SGD / Adam for ``hyper``, with torch's fused kernel (one kernel per step for all parameters,
+    CPU and CUDA), else the foreach one."""
     params = [p for p in params if p.requires_grad]
     lr, wd = float(hyper["lr"]), float(hyper.get("weight_decay") or 0.0)
     if hyper["optimizer"] == "adam":
+        cls, kw = torch.optim.Adam, {"lr": lr, "weight_decay": wd}
+    else:
+        cls, kw = torch.optim.SGD, {"lr": lr, "momentum": float(hyper.get("momentum") or 0.0), "weight_decay": wd}
+    for impl in ({"fused": True}, {"foreach": True}, {}):
         try:
-            return torch.optim.Adam(params, lr=lr, weight_decay=wd, foreach=True)
-        except (RuntimeError, TypeError):  # pragma: no cover - older torch
-            return torch.optim.Adam(params, lr=lr, weight_decay=wd)
-    return torch.optim.SGD(params, lr=lr, momentum=float(hyper.get("momentum") or 0.0), weight_decay=wd,
-                           foreach=True)
+            return cls(params, **kw, **impl)
+        except (RuntimeError, TypeError, ValueError):  # pragma: no cover - a torch or device without it
+            continue
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def _state_copy(model) -> dict:

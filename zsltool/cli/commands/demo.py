@@ -42,6 +42,13 @@ def _results_table(r: dict):
     files = rows_table([{"what": k, "path": v} for k, v in d["files"].items()], title="files")
     files.caption = "Absolute paths."
     tables.append(files)
+    if d.get("classify"):  # the last step: zsl classify on one unseen-class clip, with its command line
+        c = d["classify"]
+        ct = rows_table([{"rank": x["rank"], "label": x["label"], "probability": f"{x['probability']:.3f}",
+                          "score": f"{x['score']:.3f}"} for x in c["top"]],
+                        title=f"zsl classify: one clip of the unseen class {c['true_label']!r}")
+        ct.caption = c["command"]
+        tables.append(ct)
     return tables
 
 
