@@ -129,5 +129,5 @@ def test_pretrain_audio_under_torchrun_equals_one_process(tmp_path):
     import json
 
     meta = json.loads((tmp_path / "two.pth.json").read_text())
-    assert meta["config"]["processes"] == 2 and meta["history"][-1]["examples"] == 8
+    assert meta["processes"] == 2 and meta["history"][-1]["examples"] == 8
     assert sorted(p.name for p in tmp_path.glob("two.pth*")) == ["two.pth", "two.pth.json"]

@@ -137,7 +137,7 @@ def test_cli_extract_video(videos, tmp_path):
     assert r.exit_code == 0, r.output
     assert json.loads(r.stdout)["valid"] == 1 and read_embeddings(out).row_frames(0).shape == (2, 8)
     r = runner.invoke(app, ["extract-video", str(d / "v"), "-o", str(out), "--model", "i3d", "--overwrite"])
-    assert r.exit_code == 1 and "unknown video extractor 'i3d'" in r.stderr
+    assert r.exit_code == 2 and "'i3d' is not one of" in r.stderr
 
 
 def test_extract_audio_manifest_is_not_replaced_without_overwrite(videos, tmp_path):
@@ -173,14 +173,14 @@ def test_extract_audio_with_shards_writes_each_shards_own_manifest(videos, tmp_p
     import shutil
 
     from zsltool.extract.runner import select_items
-    from zsltool.extract.video import collect_video_items
+    from zsltool.extract.inputs import collect_video
 
     d, _ = videos
     (tmp_path / "v").mkdir()
     for i in range(6):
         shutil.copy(d / "v" / "clip1.mp4", tmp_path / "v" / f"a{i}.mp4")
     shutil.copy(d / "v" / "silent.mp4", tmp_path / "v" / "silent.mp4")
-    items = collect_video_items([tmp_path / "v"])[0]
+    items = collect_video([tmp_path / "v"])[0]
     parts = [{it.id for it in select_items(items, (k, 2))} for k in range(2)]
     assert all(parts)  # both shards have videos
     wavs = tmp_path / "wavs"
