@@ -75,10 +75,10 @@ def read_text(path: str | os.PathLike, what: str = "text file", hint: str | None
     try:
         return p.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError:
-        from zsltool.formats import _binary_kind
+        from zsltool.filekinds import binary_kind
 
         with open(p, "rb") as fh:
-            kind = _binary_kind(fh.read(8)) or "a binary file"
+            kind = binary_kind(fh.read(8)) or "a binary file"
         article = "an" if what[:1].lower() in "aeiou" else "a"
         raise ZslError(f"{p} is {kind}, not {article} {what}", hint=hint) from None
 
@@ -95,9 +95,9 @@ def torch_load(path: str | os.PathLike, what: str = "torch file", hint: str | No
     with open(p, "rb") as fh:
         head = fh.read(8)
     if not (head.startswith(b"PK\x03\x04") or head[:1] == b"\x80"):
-        from zsltool.formats import _binary_kind
+        from zsltool.filekinds import binary_kind
 
-        kind = _binary_kind(head) or ("an empty file" if not head else "not a file saved with torch.save")
+        kind = binary_kind(head) or ("an empty file" if not head else "not a file saved with torch.save")
         raise ZslError(f"{p} is not a {what}: it is {kind}", hint=hint)
     import warnings
 

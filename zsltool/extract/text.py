@@ -252,10 +252,10 @@ def load_keyed_vectors(path: str | os.PathLike, fmt: str = "auto", limit: int | 
                        hint="e.g. GoogleNews-vectors-negative300.bin (word2vec) or glove.6B.300d.txt")
     if fmt not in VECTOR_FORMATS:
         raise ZslError(f"unknown vector format {fmt!r}", hint=f"choose one of {', '.join(VECTOR_FORMATS)}")
-    from zsltool.formats import _binary_kind
+    from zsltool.filekinds import binary_kind
 
     with open(p, "rb") as fh:
-        kind = _binary_kind(fh.read(8))
+        kind = binary_kind(fh.read(8))
     if kind:
         raise ZslError(f"{p} is {kind}, not a word-vector file",
                        hint="e.g. GoogleNews-vectors-negative300.bin (word2vec) or glove.6B.300d.txt")
