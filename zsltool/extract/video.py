@@ -284,21 +284,9 @@ def build_video_model(name: str, weights: str | None, num_classes: int | None = 
             info["weights"] = str(weights)
         return model.eval(), None, info
     if name in SMALL_MODELS:
-        from zsltool.extract.tvweights import apply_state_dict, load_state_dict_file
-        from zsltool.utils import sha256_file
+        from zsltool.extract.tvweights import build_small_network
 
-        info = {"model": name, "weights": "random"}
-        if weights is None or str(weights).lower() in ("none", "random"):
-            return Small3D(num_classes or 10).eval(), None, info
-        if not (os.sep in str(weights) or Path(str(weights)).suffix or Path(str(weights)).exists()):
-            raise ZslError(f"{name} has no pretrained weights ({weights!r})",
-                           hint="train it with `zsl pretrain-video --model small3d` and pass --weights PATH")
-        sd = load_state_dict_file(weights)
-        head = sd.get("fc.weight")
-        model = Small3D(int(head.shape[0]) if head is not None and head.ndim == 2 else (num_classes or 10))
-        apply_state_dict(model, sd, str(weights), name)
-        info.update(weights=str(weights), weights_sha256=sha256_file(weights))
-        return model.eval(), None, info
+        return build_small_network(Small3D, name, weights, num_classes, "pretrain-video")
     import torchvision
 
     return build_torchvision_model(name, weights, module=torchvision.models.video, num_classes=num_classes)
