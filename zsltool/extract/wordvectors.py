@@ -27,17 +27,21 @@ def _is_pickle(head: bytes) -> bool:
     return len(head) >= 2 and head[0] == 0x80 and 2 <= head[1] <= 5
 
 
+def _head(path: Path) -> tuple[bytes, bytes]:
+    """The first line (up to 4 KiB) and the next 64 KiB of a (possibly gzipped) word-vector file."""
+    try:
+        with _open_maybe_gz(path) as fh:
+            return fh.readline(4096), fh.read(65536)
+    except OSError as e:
+        raise ZslError(f"cannot read word vectors {path}: {e}") from None
+
+
 def detect_vector_format(path: Path) -> str:
     """``kv`` by name or by pickle content; else from the content: a ``N DIM`` header then text numbers
     (word2vec-text) or raw float32s (word2vec-bin, whatever the file is called); no header: GloVe text."""
     if path.name.lower().endswith(".kv"):
         return "kv"
-    try:
-        with _open_maybe_gz(path) as fh:
-            first = fh.readline(4096)
-            sample = fh.read(65536)
-    except OSError as e:
-        raise ZslError(f"cannot read word vectors {path}: {e}") from None
+    first, sample = _head(path)
     if _is_pickle(first[:2]):
         return "kv"
     m = re.fullmatch(rb"\s*(\d+)\s+(\d+)\s*", first)
@@ -109,12 +113,7 @@ def check_word2vec_binary(path: Path) -> None:
     garbage floats without complaint): the header ``N DIM`` must be followed by raw float32s, not by a line
     ``word x1 ... xDIM`` of text numbers."""
     hint = "it looks like a text word2vec file: pass --format word2vec-text (or --format auto)"
-    try:
-        with _open_maybe_gz(path) as fh:
-            header = fh.readline(4096)
-            sample = fh.read(65536)
-    except OSError as e:
-        raise ZslError(f"cannot read word vectors {path}: {e}") from None
+    header, sample = _head(path)
     m = re.fullmatch(rb"\s*(\d+)\s+(\d+)\s*", header)
     if not m:
         raise ZslError(f"{path} is not a binary word2vec file: its first line is not the header 'WORDS DIM'",
