@@ -60,6 +60,7 @@ class ExperimentSpec:
     retrieval: bool = True                      # GZSL: also retrieval S/U/HM of mAP (paper 004 Table 2)
     device: str = "cpu"                         # auto, cpu or cuda: where every trial trains and is evaluated
     grid: dict | None = None                    # settings chosen per trial on validation (zsltool.train.grid)
+    preset: str | None = None                   # "paper": the papers' literal method settings
 
 
 def _column_label(split, path: Path) -> str:
@@ -129,6 +130,8 @@ def plan(spec: ExperimentSpec) -> list[dict]:
                              "semantic_file": spec.hybrid if s == "hybrid" else None}
                     if spec.grid:  # only when given: configs (and so resumed trials) without one are unchanged
                         train["grid"] = spec.grid
+                    if spec.preset:
+                        train["preset"] = spec.preset
                     evalc = {"modalities": list(spec.modalities), "calibrate": spec.calibrate,
                              "retrieval": spec.retrieval}
                     key = {"train": train, "eval": evalc, "inputs": hashes, "split_sha256": sha256_file(sp_path)}

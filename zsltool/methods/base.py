@@ -110,6 +110,16 @@ class ZslMethod(nn.Module):
     }
     loss_terms: ClassVar[tuple[str, ...]] = ()  # terms that can be switched off with disabled_losses
     positive_args: ClassVar[tuple[str, ...]] = ()  # float arguments that must be above 0 (regularisers)
+    paper_args: ClassVar[dict[str, Any]] = {}  # --preset paper: the founding paper's literal settings
+
+    @classmethod
+    def preset_args(cls, preset: str | None) -> dict:
+        """Method arguments of a named preset (``paper``: no feature scaling, the paper's literal forms)."""
+        if preset is None:
+            return {}
+        if preset != "paper":
+            raise ZslError(f"unknown preset {preset!r}", hint="the only preset is 'paper'")
+        return {"zscore": False, "l2_classes": False, **cls.paper_args}
 
     def __init__(self, *, audio_dim: int, semantic_dim: int, video_dim: int | None = None, **method_args):
         super().__init__()

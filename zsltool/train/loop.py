@@ -335,7 +335,7 @@ def train(config: TrainConfig) -> TrainResult:
     chosen, candidates = None, []
     for n, st in enumerate(settings, 1):
         hyper = _resolve_hyper(cls, config, st["train"])
-        margs = {**config.method_args, **st["args"]}
+        margs = {**cls.preset_args(config.preset), **config.method_args, **st["args"]}
         if len(settings) > 1:
             log.info(f"setting {n}/{len(settings)}: {setting_label(st)}")
         try:

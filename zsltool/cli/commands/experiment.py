@@ -59,6 +59,8 @@ def register(app: typer.Typer) -> None:
         grid: List[str] = typer.Option([], "--grid", help="Settings chosen per trial on validation data: "
                                        "KEY=V1,V2 (lr, optimizer, batch_size, epochs, weight_decay, momentum, "
                                        "METHOD:ARG or ARG), repeatable, or a JSON file {key: [values]}."),
+        preset: Optional[str] = typer.Option(None, "--preset", click_type=click.Choice(["paper"]),
+                                             help="paper: the founding papers' literal method settings."),
         modalities: str = typer.Option("both", "--modalities", help="GZSL test modalities, comma list of "
                                        "audio,video,both."),
         trials: Optional[str] = typer.Option(None, "--trials", help="Comma list of trial numbers (default: all)."),
@@ -107,7 +109,7 @@ def register(app: typer.Typer) -> None:
                               optimizer=optimizer, patience=patience, modalities=mods, trials=tr,
                               seed=seed_or_global(seed), jobs=jobs, threads=threads,
                               calibrate=calibrate, retrieval=not no_retrieval, device=STATE.device,
-                              grid=parse_grid(grid))
+                              grid=parse_grid(grid), preset=preset)
         doc = run_experiment(spec)
         info(f"{doc['ran']} trial(s) run, {doc['reused']} reused; wrote {out}/results.json, trials.csv, "
              "table.csv, table.md, table.tex")
