@@ -21,29 +21,20 @@ need() { for f in "$@"; do [[ -e "$f" ]] || { echo "missing $f (see the header o
 need "$ESC50/meta/esc50.csv" "$ESC50/audio" "$WEIGHTS/GoogleNews-vectors-negative300.bin"
 mkdir -p "$OUT/features" "$OUT/models" "$OUT/results"
 
-# 1. The 50 categories as a class set ("chirping_birds" -> "chirping birds", so word2vec averages the
-#    words) and a clip manifest of the 2000 clips.
-python3 - "$ESC50" "$OUT" <<'PY'
-import csv, os, sys
-esc, out = sys.argv[1:]
-esc = os.path.abspath(esc)  # a relative path in a manifest is read relative to its folder
-rows = list(csv.DictReader(open(f"{esc}/meta/esc50.csv", newline="")))
-names = sorted({r["category"].replace("_", " ") for r in rows})
-open(f"{out}/classes.txt", "w").write("".join(n + "\n" for n in names))
-with open(f"{out}/clips.csv", "w", newline="") as g:
-    w = csv.writer(g, lineterminator="\n"); w.writerow(["id", "path", "labels", "start", "end"])
-    for r in rows:
-        w.writerow([r["filename"][:-4], f"{esc}/audio/{r['filename']}", r["category"].replace("_", " "), "", ""])
-PY
-$ZSL build-classes --from-list "$OUT/classes.txt" --name esc50 --out "$OUT/classes.json"
-$ZSL --seed "$SEED" split "$OUT/classes.json" --protocol folds --folds "$FOLDS" --val-folds 1 --out "$OUT/split.json"
+# 1. The recipe: the 50 categories as written ("chirping_birds"; extract-text splits the underscores), a clip
+#    manifest of the 2000 clips (ESC-50's own clip folds in its `fold` column) and FOLDS zero-shot class folds
+#    (trial k tests fold k, selects on fold k+1, trains on the rest).
+$ZSL --seed "$SEED" prepare esc50 "$ESC50" --class-folds "$FOLDS" --out "$OUT/esc50"
+CLASSES="$OUT/esc50/classes.json"
+CLIPS="$OUT/esc50/clips.csv"
+SPLIT="$OUT/esc50/split_class_folds.json"
 
 # 2. Side information: word2vec of the labels (or the sentence model on descriptions).
 if [[ -n "${DESCRIPTIONS:-}" ]]; then
-  $ZSL extract-text --classes "$OUT/classes.json" --model sentence --descriptions "$DESCRIPTIONS" \
+  $ZSL extract-text --classes "$CLASSES" --model sentence --descriptions "$DESCRIPTIONS" \
       --text description --out "$OUT/features/text.h5"
 else
-  $ZSL extract-text --classes "$OUT/classes.json" --vectors "$WEIGHTS/GoogleNews-vectors-negative300.bin" \
+  $ZSL extract-text --classes "$CLASSES" --vectors "$WEIGHTS/GoogleNews-vectors-negative300.bin" \
       --out "$OUT/features/text.h5"
 fi
 
@@ -52,14 +43,14 @@ fi
 #    the training classes and tested on the held-out fold.
 METHODS=${METHODS:-projection eszsl}
 for ((k = 0; k < FOLDS; k++)); do
-  $ZSL --seed "$SEED" pretrain-audio "$OUT/clips.csv" --classes "$OUT/classes.json" --split "$OUT/split.json" \
+  $ZSL --seed "$SEED" pretrain-audio "$CLIPS" --classes "$CLASSES" --split "$SPLIT" \
       --trial "$k" --max-seconds 5 --out "$OUT/models/audio-net-$k.pth"
-  $ZSL extract-audio "$OUT/clips.csv" --classes "$OUT/classes.json" --weights "$OUT/models/audio-net-$k.pth" \
+  $ZSL extract-audio "$CLIPS" --classes "$CLASSES" --weights "$OUT/models/audio-net-$k.pth" \
       --max-seconds 5 --out "$OUT/features/audio-$k.h5"
   for m in $METHODS; do
     $ZSL --seed "$SEED" train --audio "$OUT/features/audio-$k.h5" --text "$OUT/features/text.h5" \
-        --split "$OUT/split.json" --trial "$k" --method "$m" --out "$OUT/models/$m-$k.pt"
-    $ZSL evaluate "$OUT/models/$m-$k.pt" --audio "$OUT/features/audio-$k.h5" --split "$OUT/split.json" \
+        --split "$SPLIT" --trial "$k" --method "$m" --out "$OUT/models/$m-$k.pt"
+    $ZSL evaluate "$OUT/models/$m-$k.pt" --audio "$OUT/features/audio-$k.h5" --split "$SPLIT" \
         --trial "$k" --out "$OUT/results/fold-$k.$m.json"
   done
 done
@@ -68,3 +59,8 @@ done
 #    Every results file holds one method of one fold, so the files are grouped by method.
 $ZSL compare "$OUT"/results/fold-*.json --by method --metric top1 --out "$OUT/results/compare.json" \
     --plot "$OUT/results/cd.png"
+
+# 5. The trained model on a new recording, among any labels (never-seen ones included): probabilities from
+#    the temperature zsl train stored in the checkpoint.
+$ZSL classify "$OUT/models/projection-0.pt" "$ESC50/audio/1-100032-A-0.wav" \
+    --labels "dog,siren,church bells,rain,keyboard typing" --top 3

@@ -61,6 +61,9 @@ def check_options(tokens: list[str]) -> list[str]:
     cmd = root.commands.get(name)
     if cmd is None:
         return [f"unknown command {name!r} in: {' '.join(tokens)}"]
+    while isinstance(cmd, click.Group) and i + 1 < len(tokens) and tokens[i + 1] in cmd.commands:
+        i += 1  # a command group (zsl prepare RECIPE): check the sub-command's options
+        name, cmd = f"{name} {tokens[i]}", cmd.commands[tokens[i]]
     known = {o for p in cmd.params for o in p.opts + p.secondary_opts} | {"--help"}
     return [f"zsl {name}: unknown option {t.split('=')[0]}" for t in tokens[i + 1:]
             if t.startswith("-") and t != "-" and not re.match(r"^-\d", t) and t.split("=")[0] not in known]

@@ -98,6 +98,9 @@ def check_call(call: list[str], group, click) -> list[str]:
     cmd = group.commands.get(name)
     if cmd is None:
         return [f"unknown command {name!r}"]
+    while isinstance(cmd, click.Group) and i + 1 < len(call) and call[i + 1] in cmd.commands:
+        i += 1  # a command group (zsl prepare RECIPE): check the sub-command's options
+        name, cmd = f"{name} {call[i]}", cmd.commands[call[i]]
     params = _params(cmd)
     args = call[i + 1:]
     for k, tok in enumerate(args):
@@ -171,3 +174,9 @@ def test_audiosetzsl_gzsl_tests_each_method_on_its_own_modalities():
     split = [c for c in calls if "split" in c and "gzsl" in c]
     assert split and all("--unseen-val-fraction" in c for c in split)
     assert all("--calibrate" in c for c in calls if "evaluate" in c)
+
+
+def test_the_checker_looks_inside_command_groups():
+    group, click = _cli()
+    assert check_call(["prepare", "esc50", "d", "--esc10", "--out", "o"], group, click) == []
+    assert check_call(["prepare", "esc50", "d", "--bogus"], group, click) == ["zsl prepare esc50: unknown option --bogus"]

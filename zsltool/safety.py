@@ -17,7 +17,9 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import errno
+import io
 import os
+import re
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
@@ -124,9 +126,9 @@ class OutputLock:
     when the holding process ends, however it ends (kill -9 included), so a stale lock file never blocks.
     """
 
-    def __init__(self, folder: str | os.PathLike, out: str | os.PathLike):
+    def __init__(self, folder: str | os.PathLike, out: str | os.PathLike, name: str = "lock"):
         self.folder, self.out = Path(folder), Path(out)
-        self.path = self.folder / "lock"
+        self.path = self.folder / name
         self._fd: int | None = None
 
     def acquire(self) -> "OutputLock":
@@ -168,8 +170,19 @@ class OutputLock:
         self.release()
 
 
+def output_folder(path: str | os.PathLike, command: str) -> Path:
+    """Create the output folder of a command that writes a folder; a ZslError when ``path`` is a file."""
+    p = Path(path)
+    if p.exists() and not p.is_dir():
+        raise ZslError(f"{p} is a file; {command} writes a folder", hint="give a folder path (new or existing) to -o")
+    from zsltool.utils import ensure_writable_folder
+
+    ensure_writable_folder(p)
+    return p
+
+
 # -- a full disk -------------------------------------------------------------------------------------------
-NO_SPACE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS}
+NO_SPACE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG}
 
 
 def is_no_space(e: BaseException) -> bool:
@@ -182,14 +195,15 @@ def is_no_space(e: BaseException) -> bool:
             return True
         text = str(e)
         if any(s in text for s in ("No space left on device", "Disk quota exceeded", "Read-only file system",
-                                   "errno = 28", "errno = 122", "errno = 30")):
+                                   "File too large", "errno = 28", "errno = 122", "errno = 30", "errno = 27")):
             return True
         e = e.__cause__ or e.__context__
     return False
 
 
 def no_space_error(path: str | os.PathLike, e: BaseException) -> ZslError:
-    why = {errno.EDQUOT: "disk quota exceeded", errno.EROFS: "read-only file system"}.get(getattr(e, "errno", None))
+    why = {errno.EDQUOT: "disk quota exceeded", errno.EROFS: "read-only file system",
+           errno.EFBIG: "file too large for the file system or the file size limit"}.get(getattr(e, "errno", None))
     msg = f"no space left writing {path}" + (f" ({why})" if why else "")
     return ZslError(msg, hint="free some space (or write to another disk) and run the command again; "
                               "an interrupted extraction resumes")
@@ -207,3 +221,136 @@ def no_space(path: str | os.PathLike) -> Iterator[None]:
         if is_no_space(e):
             raise no_space_error(path, e) from None
         raise
+
+
+class GuardedFile(io.RawIOBase):
+    """A file for h5py's ``fileobj`` driver that never lets a failed write reach HDF5.
+
+    HDF5 cannot recover from a write error inside its C library (a later close or the interpreter's exit
+    crashes with a segmentation fault). Through this object the first OSError of a write (ENOSPC, EDQUOT, ...)
+    is recorded in ``error`` and that write and every later one report success without writing, so HDF5
+    finishes and closes normally; the caller then checks ``error``, deletes the file and reports. Reads of
+    regions never written return zeros.
+    """
+
+    def __init__(self, path: str | os.PathLike):
+        super().__init__()
+        self.path = str(path)
+        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o666)
+        self._pos = 0
+        self.error: OSError | None = None
+
+    def readable(self) -> bool:
+        return True
+
+    def writable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        if whence == 0:
+            self._pos = offset
+        elif whence == 1:
+            self._pos += offset
+        else:
+            self._pos = os.fstat(self._fd).st_size + offset
+        return self._pos
+
+    def tell(self) -> int:
+        return self._pos
+
+    def readinto(self, b) -> int:
+        mv = memoryview(b).cast("B")
+        n = os.preadv(self._fd, [mv], self._pos)
+        if n < len(mv):
+            mv[n:] = bytes(len(mv) - n)
+        self._pos += len(mv)
+        return len(mv)
+
+    def write(self, b) -> int:
+        mv = memoryview(b).cast("B")
+        if self.error is None:
+            try:
+                done = 0
+                while done < len(mv):
+                    done += os.pwrite(self._fd, mv[done:], self._pos + done)
+            except OSError as e:
+                self.error = e
+        self._pos += len(mv)
+        return len(mv)
+
+    def truncate(self, size: int | None = None) -> int:
+        size = self._pos if size is None else size
+        if self.error is None:
+            try:
+                os.ftruncate(self._fd, size)
+            except OSError as e:
+                self.error = e
+        return size
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        if self._fd is not None and self._fd >= 0:
+            if self.error is None:
+                try:
+                    os.fsync(self._fd)
+                except OSError as e:
+                    self.error = e
+            os.close(self._fd)
+            self._fd = -1
+        super().close()
+
+
+def remove_stale_temps(path: str | os.PathLike) -> list[Path]:
+    """Remove the temporary files (``.NAME.XXXXXXXX.tmp``) that killed runs left next to ``path``. Call it only
+    while holding the output's lock, so that no live writer's temporary file is touched."""
+    p = Path(path)
+    pat = re.compile(r"^\." + re.escape(p.name) + r"\.[A-Za-z0-9_]{8}\.tmp$")
+    removed = []
+    try:
+        entries = list(p.parent.iterdir())
+    except OSError:
+        return removed
+    for q in entries:
+        if pat.match(q.name) and q.is_file():
+            try:
+                q.unlink()
+                removed.append(q)
+            except OSError:
+                pass
+    return removed
+
+
+# -- the CLI hook: every command ---------------------------------------------------------------------------------
+OUTPUT_PARAMS = ("out", "plot")  # the parameters that name what a command writes
+
+
+def guard_command(fn):
+    """Wrap a CLI command's callback: its outputs (``out``, ``plot``) must not be any file it reads (every other
+    parameter naming an existing file), those inputs stay protected for every write the command makes
+    (sidecars included), and a full disk anywhere becomes ``Error: no space left writing PATH``."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        outputs = [kwargs[k] for k in OUTPUT_PARAMS if kwargs.get(k) not in (None, "")]
+        inputs = existing_files(v for k, v in kwargs.items() if k not in OUTPUT_PARAMS)
+        for o in outputs:
+            check_not_input(o, inputs)
+        with protect_inputs(inputs):
+            try:
+                return fn(*args, **kwargs)
+            except ZslError:
+                raise
+            except (OSError, RuntimeError) as e:
+                if is_no_space(e):
+                    where = getattr(e, "filename", None) or (outputs[0] if outputs else "the output")
+                    raise no_space_error(where, e) from None
+                raise
+
+    wrapper.__zsl_guarded__ = True
+    return wrapper

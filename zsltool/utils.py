@@ -122,7 +122,10 @@ def torch_load(path: str | os.PathLike, what: str = "torch file", hint: str | No
 
 def check_output(path: str | os.PathLike, overwrite: bool) -> Path:
     """Refuse to replace an existing output unless ``overwrite``; make its folder and check it is writable."""
+    from zsltool.safety import check_not_input
+
     p = Path(path)
+    check_not_input(p)  # never one of the running command's inputs, even with --overwrite
     if p.exists() and p.is_dir():
         raise ZslError(f"output is a directory: {p}", hint="give a file name inside it")
     if p.exists() and not overwrite:
@@ -157,23 +160,30 @@ def _default_file_mode() -> int:
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Write ``data`` to a temporary file in the same folder, fsync, then rename over ``path``."""
+    """Write ``data`` to a temporary file in the same folder, fsync, then rename over ``path``.
+
+    On any failure the old file is untouched and the temporary file removed; a full disk is
+    ``ZslError("no space left writing PATH")``."""
+    from zsltool.safety import check_not_input, no_space
+
     p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
-    try:
-        os.chmod(tmp, _default_file_mode())
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, p)
-    except BaseException:
+    check_not_input(p)
+    with no_space(p):
+        p.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
         try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+            os.chmod(tmp, _default_file_mode())
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, p)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except FileNotFoundError:
+                pass
+            raise
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:

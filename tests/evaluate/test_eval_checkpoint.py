@@ -10,13 +10,31 @@ from zsltool.errors import ZslError
 from zsltool.evaluate import metrics as M
 from zsltool.evaluate.evaluate import evaluate_checkpoint, retrieve_checkpoint
 from zsltool.evaluate.results import load_results
-from zsltool.evaluate.retrieval import per_class_ap
 from zsltool.store import read_embeddings, write_embeddings
 from zsltool.train.checkpoint import build_model, load_checkpoint, semantic_matrix
 from zsltool.train.config import TrainConfig
 from zsltool.train.data import compute_scores, load_inputs_from_config, select_instances
 from zsltool.train.loop import train
 from zsltool.train.synthetic import make_synthetic
+
+
+# -- expected values computed here with plain numpy, independently of zsltool.evaluate ------------------------
+def _hm(s, u):
+    return 0.0 if s + u == 0 else 2 * s * u / (s + u)
+
+
+def _per_class_acc(y, pred, classes):
+    """{class index: accuracy} over the classes that have rows."""
+    return {c: float(np.mean(pred[y == c] == c)) for c in classes if np.any(y == c)}
+
+
+def _ap(scores, relevant):
+    """Average precision of one ranking by hand: mean over relevant items of precision at their rank (scores
+    without ties in these tests)."""
+    order = np.argsort(-scores, kind="stable")
+    rel = np.asarray(relevant, dtype=bool)[order]
+    hits = np.cumsum(rel)
+    return float(np.mean([hits[k] / (k + 1) for k in np.nonzero(rel)[0]]))
 
 
 @pytest.fixture(scope="module")
@@ -61,13 +79,18 @@ def test_zsl_matches_direct_computation(zsl):
     test = c["classes"]["test"]
     inst = select_instances(load_inputs_from_config(c["config"]), test, modalities=("audio", "video"))
     s = compute_scores(model, semantic_matrix(c, test), inst)
-    assert doc["metrics"]["top1"] == pytest.approx(M.top1_accuracy(inst.labels, s.argmax(1)))
-    assert doc["metrics"]["mean_class_acc"] == pytest.approx(
-        M.mean_per_class_accuracy(inst.labels, s.argmax(1), len(test)))
+    y, pred = np.asarray(inst.labels), s.argmax(1)
+    acc = _per_class_acc(y, pred, range(len(test)))
+    assert doc["metrics"]["top1"] == pytest.approx(float(np.mean(pred == y)))
+    assert doc["metrics"]["mean_class_acc"] == pytest.approx(float(np.mean(list(acc.values()))))
     assert doc["metrics"]["n_test"] == len(inst) == 30   # rows with one invalid modality are kept
     cm = np.array(doc["confusion"]["matrix"])
-    assert cm.sum() == 30 and np.trace(cm) == round(doc["metrics"]["top1"] * 30)
+    expect_cm = np.zeros((len(test), len(test)), dtype=int)
+    np.add.at(expect_cm, (y, pred), 1)
+    assert cm.tolist() == expect_cm.tolist()
     assert [r["class"] for r in doc["per_class"]] == test
+    assert [(r["n"], r["correct"]) for r in doc["per_class"]] == [(int(np.sum(y == k)), int(np.sum((y == k) & (pred == k))))
+                                                                 for k in range(len(test))]
 
 
 def test_forced_modality_drops_rows_without_it(zsl):
@@ -87,7 +110,7 @@ def test_gzsl_beta_chosen_on_validation_only(gzsl, tmp_path):
     d0 = evaluate_checkpoint(ck)
     assert d0["task"] == "gzsl" and d0["metrics"]["beta"] == 0.0
     m = d0["metrics"]
-    assert m["HM"] == pytest.approx(M.harmonic_mean(m["S"], m["U"]))
+    assert m["HM"] == pytest.approx(_hm(m["S"], m["U"]))
     d1 = evaluate_checkpoint(ck, calibrate=True)
     beta = d1["metrics"]["beta"]
     assert d1["metrics"]["beta_source"] == "validation" and d1["beta_curve"]
@@ -96,6 +119,21 @@ def test_gzsl_beta_chosen_on_validation_only(gzsl, tmp_path):
     # the same beta given by hand gives the same test numbers
     d2 = evaluate_checkpoint(ck, beta=beta)
     assert d2["metrics"]["HM"] == d1["metrics"]["HM"] and d2["metrics"]["S"] == d1["metrics"]["S"]
+    # and S, U from the scores by hand: beta subtracted from seen-class scores, per-class accuracy averaged
+    c = load_checkpoint(ck)
+    classes = list(trial.seen) + list(trial.unseen)
+    model, sem = build_model(c), semantic_matrix(c, classes)
+    data = load_inputs_from_config(c["config"])
+    si = select_instances(data, classes, ids=list(trial.instances["test_seen"]), modalities=("audio",))
+    ui = select_instances(data, classes, modalities=("audio",))
+    keep = np.asarray(ui.labels) >= len(trial.seen)
+    sc = np.vstack([compute_scores(model, sem, si), compute_scores(model, sem, ui)[keep]])
+    y = np.concatenate([np.asarray(si.labels), np.asarray(ui.labels)[keep]])
+    pred = (sc - beta * (np.arange(len(classes)) < len(trial.seen))).argmax(1)
+    acc = _per_class_acc(y, pred, range(len(classes)))
+    S = np.mean([v for k, v in acc.items() if k < len(trial.seen)])
+    U = np.mean([v for k, v in acc.items() if k >= len(trial.seen)])
+    assert (d2["metrics"]["S"], d2["metrics"]["U"]) == (pytest.approx(S), pytest.approx(U))
     # perturb every test row (test_seen rows and unseen-class rows): beta does not move, test metrics do
     a = read_embeddings(syn.audio)
     test_rows = set(trial.instances["test_seen"]) | {i for i, k in zip(a.ids, a.label_index())
@@ -125,7 +163,7 @@ def test_retrieval_gzsl_and_zsl(gzsl, zsl):
     syn, ck, split, trial = gzsl
     doc = retrieve_checkpoint(ck, top=3)
     m = doc["metrics"]
-    assert m["HM"] == pytest.approx(M.harmonic_mean(m["S"], m["U"]))
+    assert m["HM"] == pytest.approx(_hm(m["S"], m["U"]))
     assert all(len(r["ranked"]) == 3 for r in doc["ranked"])
     seen_ap = [r["ap"] for r in doc["per_class"] if r["seen"]]
     assert m["S"] == pytest.approx(np.mean(seen_ap))
@@ -135,8 +173,8 @@ def test_retrieval_gzsl_and_zsl(gzsl, zsl):
     test = c["classes"]["test"]
     inst = select_instances(load_inputs_from_config(c["config"]), test, modalities=("audio", "video"))
     s = compute_scores(build_model(c), semantic_matrix(c, test), inst)
-    onehot = np.eye(len(test), dtype=bool)[inst.labels]
-    assert doc2["metrics"]["mAP"] == pytest.approx(np.mean(per_class_ap(s, onehot)))
+    y = np.asarray(inst.labels)
+    assert doc2["metrics"]["mAP"] == pytest.approx(np.mean([_ap(s[:, k], y == k) for k in range(len(test))]))
     assert len(doc2["ranked"][0]["ranked"]) == len(inst)
 
 
@@ -197,7 +235,7 @@ def test_non_finite_beta_is_refused(zsl, gzsl, cli):
     syn, ck, split, trial = gzsl
     for bad in ("nan", "inf", "-inf"):
         res = cli("evaluate", ck, "--beta", bad)
-        assert res.exit_code == 2 and "beta must be a finite number" in res.stderr, res.stderr
+        assert res.exit_code == 2 and "--beta" in res.stderr and "not a finite number" in res.stderr, res.stderr
         with pytest.raises(ZslError, match="beta must be a finite number"):
             evaluate_checkpoint(ck, beta=float(bad))
     with pytest.raises(ZslError, match="beta must be a finite number"):
@@ -237,6 +275,33 @@ def test_gzsl_calibration_on_unseen_validation_instances(tmp_path):
     assert d["metrics"]["beta_source"] == "validation" and d["beta_curve"]
     assert d["metrics"]["n_test_unseen"] == 10 * len(t.unseen) - len(held)
     assert d["metrics"]["n_test_seen"] == len(t.instances["test_seen"])
+    # perturb every test row (test_seen rows and the unseen rows not held out): beta and its curve, chosen on
+    # validation rows only, do not move; the test numbers do
+    test_rows = set(t.instances["test_seen"]) | {i for i in a.ids if lab[i] in t.unseen and i not in set(held)}
+    rng = np.random.default_rng(7)
+    X = a.X.copy()
+    for n, i in enumerate(a.ids):
+        if i in test_rows:
+            X[n] = rng.normal(size=X.shape[1]) * 3
+    pert = write_embeddings(tmp_path / "pert.h5", meta=a.meta, ids=a.ids, X=X, classes=a.classes,
+                            labels=a.labels, valid=a.valid, reasons=a.reasons)
+    dp = evaluate_checkpoint(r.checkpoint, audio=pert, calibrate=True)
+    assert dp["metrics"]["beta"] == d["metrics"]["beta"] and dp["beta_curve"] == d["beta_curve"]
+    assert (dp["metrics"]["S"], dp["metrics"]["U"]) != (d["metrics"]["S"], d["metrics"]["U"])
     # retrieval leaves the held-out rows out too
     doc = retrieve_checkpoint(r.checkpoint)
     assert doc["metrics"]["n_instances"] == len(t.instances["test_seen"]) + 10 * len(t.unseen) - len(held)
+
+
+def test_cli_retrieve_table_shows_the_ranked_lists(gzsl, cli):
+    """Was: the ranked ids of --top K were only in the JSON."""
+    syn, ck, split, trial = gzsl
+    doc = json.loads(cli("retrieve", ck, "--top", "3", "--json").stdout)
+    res = cli("retrieve", ck, "--top", "3", env={"COLUMNS": "400"})
+    assert res.exit_code == 0, res.stderr
+    assert "top 3 (best first)" in res.stdout and "3 best-ranked test instances" in res.stdout
+    lines = res.stdout.splitlines()
+    for r in doc["ranked"]:
+        ids = " ".join(x["id"] for x in r["ranked"])
+        assert len(r["ranked"]) == 3
+        assert any(r["class"] in ln and ids in ln for ln in lines), (r["class"], ids)

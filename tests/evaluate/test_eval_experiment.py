@@ -184,7 +184,7 @@ def test_cli_plot_auto_from_checkpoint_into_folder(data, ran, tmp_path, cli):
     ck = next((out / "checkpoints").glob("*.pt"))
     res = cli("plot", ck, "--layout", "pca", "--out", tmp_path / "figs", "--json")
     assert res.exit_code == 0, res.stderr
-    names = sorted(__import__("pathlib").Path(p).name for p in res.json()["plots"])
+    names = sorted(__import__("pathlib").Path(p).name for p in res.json()["out"])
     assert names == ["confusion.png", "pca.png"]     # named by the layout drawn
     for n in names:
         img = np.asarray(Image.open(tmp_path / "figs" / n).convert("L"))
@@ -236,7 +236,7 @@ def test_cli_plot_pdf_and_svg_files(data, ran, tmp_path, cli):
     assert (tmp_path / "c.pdf").is_file() and (tmp_path / "c.pdf").read_bytes()[:5] == b"%PDF-"
     res = cli("plot", trial_file, "--out", tmp_path / "figs", "--format", "svg", "--json")
     assert res.exit_code == 0, res.stderr
-    assert sorted(__import__("pathlib").Path(p).name for p in res.json()["plots"]) == ["confusion.svg",
+    assert sorted(__import__("pathlib").Path(p).name for p in res.json()["out"]) == ["confusion.svg",
                                                                                        "per-class.svg"]
     assert b"<svg" in (tmp_path / "figs" / "confusion.svg").read_bytes()[:400]
     ck = next((out / "checkpoints").glob("*.pt"))

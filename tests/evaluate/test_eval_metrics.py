@@ -143,3 +143,16 @@ def test_average_precision_matches_sklearn():
             continue
         s = np.round(rng.normal(size=30), 1)   # rounding makes ties
         assert average_precision(rel, s) == pytest.approx(skm.average_precision_score(rel, s))
+
+
+def test_gzsl_s_is_per_class_on_an_unbalanced_seen_set():
+    """Seen class A: 8 rows, 7 right; seen class B: 2 rows, none right; one unseen class C, always right.
+    S is the mean of per-class accuracies, (7/8 + 0/2) / 2 = 0.4375, never the per-instance 7/10 = 0.7."""
+    seen = np.array([True, True, False])
+    y = np.array([0] * 8 + [1] * 2 + [2] * 3)
+    pred = np.array([0] * 7 + [2] + [0, 0] + [2] * 3)
+    scores = np.eye(3)[pred] * 2.0  # one-hot scores: beta 0 keeps every prediction
+    r = M.gzsl_metrics(scores, y, seen, beta=0.0)
+    assert r.S == 0.4375 and r.U == 1.0
+    assert r.HM == pytest.approx(2 * 0.4375 * 1.0 / 1.4375)
+    assert r.top1 == pytest.approx(10 / 13)  # the per-instance number is reported separately

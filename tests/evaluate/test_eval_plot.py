@@ -1,4 +1,5 @@
-"""The figures: opened with PIL (PNG) or read as PDF/SVG, checked for size, format, title and content."""
+"""The figures: opened with PIL (PNG) or read as PDF/SVG, checked for size, format, title and content; what each
+one shows is read from the matplotlib objects as they are saved (axis labels, points, bars, image data)."""
 
 import numpy as np
 import pytest
@@ -20,6 +21,32 @@ def _check_png(path, min_w=200, min_h=100):
     return img
 
 
+@pytest.fixture
+def figures(monkeypatch):
+    """The matplotlib figures the plot functions save, in order (captured at Figure.savefig)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    saved = []
+    real = Figure.savefig
+
+    def savefig(self, *a, **k):
+        saved.append(self)
+        return real(self, *a, **k)
+
+    monkeypatch.setattr(Figure, "savefig", savefig)
+    return saved
+
+
+def _scatter_points(ax) -> list[int]:
+    """Number of points of each scatter (PathCollection) of an axes, in drawing order."""
+    from matplotlib.collections import PathCollection
+
+    return [len(c.get_offsets()) for c in ax.collections if isinstance(c, PathCollection)]
+
+
 def _clusters(rng, n_classes=3, per=10, dim=8):
     centers = rng.normal(size=(n_classes, dim)) * 4
     X = np.concatenate([centers[c] + rng.normal(size=(per, dim)) for c in range(n_classes)])
@@ -27,15 +54,20 @@ def _clusters(rng, n_classes=3, per=10, dim=8):
     return X, y, centers
 
 
-def test_tsne_plot(tmp_path):
+def test_tsne_plot(tmp_path, figures):
     pytest.importorskip("sklearn")
     rng = np.random.default_rng(0)
     X, y, centers = _clusters(rng)
     out = P.plot_embedding(tmp_path / "tsne.png", X, y, ["cat", "dog", "bus"], centers, seed=0)
     _check_png(out)
+    ax = figures[-1].axes[0]
+    pts = _scatter_points(ax)
+    assert sorted(pts) == [1, 1, 1, 10, 10, 10]  # 10 instances per class, one star per class embedding
+    assert sum(pts) == len(X) + len(centers)
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["cat", "dog", "bus"]
 
 
-def test_pca_layout(tmp_path):
+def test_pca_layout(tmp_path, figures):
     rng = np.random.default_rng(1)
     X, y, centers = _clusters(rng)
     coords, used = P.layout_2d(X, method="pca")
@@ -44,6 +76,8 @@ def test_pca_layout(tmp_path):
     m = np.array([coords[y == c].mean(axis=0) for c in range(3)])
     assert np.min([np.linalg.norm(m[i] - m[j]) for i in range(3) for j in range(i + 1, 3)]) > 2
     _check_png(P.plot_embedding(tmp_path / "pca.png", X, y, ["a", "b", "c"], centers, method="pca"))
+    ax = figures[-1].axes[0]
+    assert sum(_scatter_points(ax)) == 33 and "pca" in ax.get_title().lower()
 
 
 def _svg_text(path):
@@ -91,16 +125,41 @@ def test_one_column_size(tmp_path):
     assert 800 <= w <= 1200 and h < w
 
 
-def test_confusion_and_per_class_plots(tmp_path):
+def test_confusion_and_per_class_plots(tmp_path, figures):
     cm = np.array([[8, 2, 0], [1, 5, 4], [0, 0, 10]])
     _check_png(P.plot_confusion(tmp_path / "cm.png", cm, ["a", "b", "c"]))
+    ax = figures[-1].axes[0]
+    shown = np.asarray(ax.images[0].get_array())
+    np.testing.assert_allclose(shown, [[0.8, 0.2, 0.0], [0.1, 0.5, 0.4], [0.0, 0.0, 1.0]])  # row-normalised
+    assert ax.get_xlabel().lower().startswith("predicted") and ax.get_ylabel().lower().startswith("true")
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["a", "b", "c"]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["a", "b", "c"]
+    assert "confusion" in ax.get_title().lower()
     _check_png(P.plot_per_class(tmp_path / "pc.png", ["a", "b", "c"], [0.8, 0.5, None], chance=1 / 3))
+    ax = figures[-1].axes[0]
+    bars = [p.get_height() for p in ax.patches]
+    assert bars == pytest.approx([0.8, 0.5, 0.0])  # sorted best first; no value = an empty bar
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["a", "b", "c"]
+    assert "accuracy" in ax.get_ylabel() and "accuracy" in ax.get_title()
+    chance = [ln for ln in ax.get_lines() if ln.get_linestyle() == "--"]
+    assert len(chance) == 1 and chance[0].get_ydata()[0] == pytest.approx(1 / 3)
     with pytest.raises(ZslError, match="already exists"):
         P.plot_confusion(tmp_path / "cm.png", cm, ["a", "b", "c"])
     with pytest.raises(ZslError, match="does not match"):
         P.plot_confusion(tmp_path / "cm2.png", cm, ["a", "b"])
 
 
-def test_cd_diagram(tmp_path):
+def test_cd_diagram(tmp_path, figures):
     _check_png(P.plot_cd_diagram(tmp_path / "cd.png", ["m1", "m2", "m3", "m4"], [1.2, 2.0, 2.9, 3.9], 1.25),
                min_w=300)
+    ax = figures[-1].axes[0]
+    texts = [t.get_text() for t in ax.texts]
+    for name, rank in (("m1", 1.2), ("m2", 2.0), ("m3", 2.9), ("m4", 3.9)):
+        assert any(t.startswith(name) and f"{rank:.2f}" in t for t in texts), (name, texts)
+    assert any("1.250" in t for t in texts)  # the CD length is written on its bar
+    cd_bar = [ln for ln in ax.get_lines() if list(ln.get_xdata()) == pytest.approx([1, 2.25])]
+    assert len(cd_bar) == 1
+    # cliques (ranks within CD joined): m1-m2 (0.8), m2-m3 (0.9), m3-m4 (1.0); m1-m3 (1.7) is not
+    red = [ln for ln in ax.get_lines() if ln.get_color() == "tab:red"]
+    spans = sorted((round(min(ln.get_xdata()) + 0.03, 2), round(max(ln.get_xdata()) - 0.03, 2)) for ln in red)
+    assert spans == [(1.2, 2.0), (2.0, 2.9), (2.9, 3.9)]

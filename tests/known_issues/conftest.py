@@ -24,6 +24,23 @@ def assert_user_error(res, *fragments: str) -> str:
     return errors[0]
 
 
+def assert_usage_error(res, *fragments: str) -> str:
+    """Exit 2 (a bad option value or a missing argument), the fragments in stderr, no traceback; returns stderr."""
+    assert res.exit_code == 2, (res.exit_code, res.stderr, res.exception)
+    assert "internal error" not in res.stderr and "Traceback" not in res.stderr, res.stderr
+    errors = [ln for ln in res.stderr.splitlines() if ln.startswith("Error:")]
+    assert len(errors) == 1, res.stderr
+    for frag in fragments:
+        assert frag in errors[0], (frag, errors[0])
+    return errors[0]
+
+
+@pytest.fixture
+def check_usage_error():
+    """``check_usage_error(result, *fragments)``: the result is a usage error (see assert_usage_error)."""
+    return assert_usage_error
+
+
 @pytest.fixture
 def check_user_error():
     """``check_user_error(result, *fragments)``: the result is one clear user error (see assert_user_error)."""

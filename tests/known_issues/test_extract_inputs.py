@@ -40,12 +40,13 @@ def test_extract_audio_weights_of_the_wrong_kind(qa, cli, check_user_error, out)
                "is a directory")
 
 
-def test_pretrain_audio_bad_values(qa, cli, check_user_error, out):
+def test_pretrain_audio_bad_values(qa, cli, check_user_error, check_usage_error, out):
     base = ["pretrain-audio", qa.clips, "-o", out / "w.pth", "--classes", qa.tones, "--workers", "0"]
-    # was: internal ValueError from torch.optim
-    check_user_error(cli(*base, "--split", qa.tones_split, "--lr", "-1"), "--lr must be a finite number above 0")
+    # was: internal ValueError from torch.optim; now the shared finite float option type refuses it (usage error)
+    check_usage_error(cli(*base, "--split", qa.tones_split, "--lr", "-1"), "--lr", "out of range (0 < x)")
+    check_usage_error(cli(*base, "--split", qa.tones_split, "--lr", "nan"), "--lr", "not a finite number")
     # was: accepted (extract-audio refuses it)
-    check_user_error(cli(*base, "--split", qa.tones_split, "--max-seconds", "0"), "--max-seconds must be positive")
+    check_usage_error(cli(*base, "--split", qa.tones_split, "--max-seconds", "0"), "--max-seconds", "out of range")
     # was: trained a one-class softmax (loss 0) and wrote weights
     check_user_error(cli(*base, "--split", qa.tones_split_1train), "cover 1 training class")
     assert not (out / "w.pth").exists()

@@ -34,14 +34,17 @@ def test_train_json_summary(syn, tmp_path):
     r = run(*base(syn, out), "--epochs", 2, "--json", "--arg", "activation=none", "--seed", 3)
     assert r.exit_code == 0, r.stderr
     s = json.loads(r.stdout)
-    assert s["checkpoint"] == str(out) and out.exists()
+    assert s["out"] == str(out) and out.exists()     # the key is "out" in every command's JSON
     assert s["method"] == "projection" and s["epochs_run"] == 2 and s["best_metric"] == "val_top1"
     assert s["n_train_instances"] == 32 and s["n_val_instances"] == 16
     import torch
 
     ck = torch.load(out, weights_only=True)
     assert ck["method_args"]["activation"] == "none" and ck["config"]["seed"] == 3
-    assert "epoch 1/2" in r.stderr
+    assert "epoch 1/2" not in r.stderr          # per-epoch lines only with -v
+    r = run(*base(syn, tmp_path / "v.pt"), "--epochs", 2, "-v")
+    assert r.exit_code == 0, r.stderr
+    assert "epoch 1/2" in r.stderr and "epoch 2/2" in r.stderr
 
 
 def test_disable_loss_option(syn, tmp_path):

@@ -197,7 +197,7 @@ def build_classes(out: str | os.PathLike, *, from_list: str | os.PathLike | None
         cs = build_audioset_openimages(**{k: v for k, v in kw.items() if k not in list_keys or k == "name"
                                           if v is not None})
     p = cs.save(out, overwrite=overwrite)
-    return {"output": str(p), "name": cs.name, "sha256": cs.sha256, "n_classes": len(cs), **cs.report,
+    return {"out": str(p), "name": cs.name, "sha256": cs.sha256, "n_classes": len(cs), **cs.report,
             "classes": [{"id": c["id"], "name": c["name"], "category": c.get("category"),
                          "merged_ids": c.get("merged_ids") or [], **({"zsl_split": c["zsl_split"]}
                                                                     if c.get("zsl_split") else {})}

@@ -26,6 +26,7 @@ strings.
 from __future__ import annotations
 
 import csv
+import math
 import os
 from pathlib import Path
 from typing import Iterable
@@ -60,9 +61,12 @@ def _float_or_none(v: str, p, n: int, col: str) -> float | None:
     if v == "":
         return None
     try:
-        return float(v)
+        x = float(v)
     except ValueError:
         raise ZslError(f"{p}: row {n}: {col} {v!r} is not a number") from None
+    if not math.isfinite(x):
+        raise ZslError(f"{p}: row {n}: {col} {v!r} is not a finite number")
+    return x
 
 
 def read_manifest_header(path: str | os.PathLike) -> dict:
@@ -101,9 +105,18 @@ def read_clip_manifest(path: str | os.PathLike) -> list[dict]:
         seen.add(cid)
         labels = [x.strip() for x in r["labels"].split(LABEL_SEP) if x.strip()]
         item = dict(r)
-        item.update(id=cid, path=r["path"].strip(), labels=labels,
-                    start=_float_or_none(r["start"], path, n, "start"), end=_float_or_none(r["end"], path, n, "end"))
+        start, end = _float_or_none(r["start"], path, n, "start"), _float_or_none(r["end"], path, n, "end")
+        if start is not None and start < 0:
+            raise ZslError(f"{path}: row {n}: start {start:g} is negative", hint="start and end are seconds from the "
+                           "beginning of the file, with 0 <= start < end")
+        if end is not None and end <= (start or 0.0):
+            raise ZslError(f"{path}: row {n}: end {end:g} is not after start {start or 0.0:g}",
+                           hint="start and end are seconds from the beginning of the file, with 0 <= start < end")
+        item.update(id=cid, path=r["path"].strip(), labels=labels, start=start, end=end)
         out.append(item)
+    if not out:
+        raise ZslError(f"{path}: manifest lists no clips", hint="a clip manifest needs a row per clip under its "
+                       "header id,path,labels,start,end")
     return out
 
 
@@ -129,6 +142,8 @@ def read_crop_manifest(path: str | os.PathLike) -> list[dict]:
             if col in item:
                 item[col] = str(item[col]).strip() in ("1", "true", "True")
         out.append(item)
+    if not out:
+        raise ZslError(f"{path}: manifest lists no crops", hint="a crop manifest needs a row per box under its header")
     return out
 
 

@@ -7,6 +7,7 @@ All classes are keyed by their Knowledge Graph MID. Readers validate what they r
 from __future__ import annotations
 
 import csv
+import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -127,7 +128,7 @@ def read_name_list(path: str | os.PathLike, column: str | None = None) -> list[d
     Returns rows as dicts (``name`` plus every CSV column), unique by name, in order of first appearance.
     """
     p = require_file(path, "class list")
-    out, seen = [], set()
+    out, seen, dups = [], set(), []
     if column is None:
         try:
             lines = p.read_text(encoding="utf-8-sig").splitlines()
@@ -140,7 +141,9 @@ def read_name_list(path: str | os.PathLike, column: str | None = None) -> list[d
                            hint=f"name it with --name-column (columns: {', '.join(header)})")
         for ln in lines:
             name = ln.strip().rstrip(",").strip().strip("'\"").strip()
-            if name and not name.startswith("#") and name not in seen:
+            if name and not name.startswith("#") and name in seen:
+                dups.append(name)
+            elif name and not name.startswith("#"):
                 seen.add(name)
                 out.append({"name": name})
     else:
@@ -153,10 +156,17 @@ def read_name_list(path: str | os.PathLike, column: str | None = None) -> list[d
         for r in rows[1:]:
             d = dict(zip(header, [x.strip() for x in r]))
             name = d.get(column, "")
-            if name and name not in seen:
+            if name and name in seen:
+                dups.append(name)
+            elif name:
                 seen.add(name)
                 d["name"] = name
                 out.append(d)
     if not out:
         raise ZslError(f"{p} lists no class names")
+    if dups:
+        names = list(dict.fromkeys(dups))
+        logging.getLogger("zsltool.classes").warning(
+            f"warning: {p} lists {len(names)} class name(s) more than once; each is kept once (the first row): "
+            + ", ".join(repr(n) for n in names[:10]) + (" ..." if len(names) > 10 else ""))
     return out

@@ -339,6 +339,16 @@ def split_folds(cs: ClassSet, folds: int = 5, val_folds: int | None = None, seed
 
 # ---------------------------------------------------------------- one entry point
 
+# One line per protocol, for --protocol's help and the docs.
+PROTOCOL_HELP = {
+    "random": "disjoint train/val/test classes drawn at random, a third each by default (Dogan et al. Table III)",
+    "within": "zero-shot inside one category (--category): 2 test classes, the rest split train/val (Table IV)",
+    "across": "2+ categories (--categories), the same number of train/val/test classes from each (Table V)",
+    "gzsl": "generalized zero-shot: seen/unseen classes, each seen class's clips split into train/val/test_seen "
+            "(--instances; AVGZSLNet)",
+    "folds": "K class folds (--folds): trial k tests fold k, validates on the next fold, trains on the rest",
+}
+
 PROTOCOL_OPTIONS = {
     "random": {"sizes", "trials", "preset"},
     "within": {"category", "sizes", "trials", "membership"},
@@ -404,5 +414,5 @@ def make_split(classes: str | os.PathLike, protocol: str, out: str | os.PathLike
             row.update(train=len(t.train), val=len(t.val), test=len(t.test),
                        test_classes=[names[c] for c in t.test])
         trials.append(row)
-    return {"output": str(p), "protocol": s.protocol, "seed": s.seed, "class_set_sha256": s.class_set_sha256,
+    return {"out": str(p), "protocol": s.protocol, "seed": s.seed, "class_set_sha256": s.class_set_sha256,
             "params": {k: v for k, v in s.params.items() if k not in ("classes", "fold_classes")}, "trials": trials}

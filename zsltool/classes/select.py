@@ -153,7 +153,7 @@ def select_audio(segments: Sequence[str | os.PathLike], classes: str | os.PathLi
     inputs = [input_record(classes)] + [input_record(p) for p in segments]
     write_clip_manifest(out, chosen, header=_provenance(cs, inputs))
     counts = _counts(cs, chosen, lambda r: r["labels"])
-    return {"output": str(out), "class_set_sha256": cs.sha256, "segments": len(segs), "matching": len(rows),
+    return {"out": str(out), "class_set_sha256": cs.sha256, "segments": len(segs), "matching": len(rows),
             "no_class": n_none, "multi_class_dropped": n_multi, "selected": len(chosen), "per_class": per_class,
             "seed": seed, "empty_classes": [cs.names[i] for i, c in enumerate(cs.ids) if counts[c] == 0],
             "counts": {cs.names[i]: counts[c] for i, c in enumerate(cs.ids)}}
@@ -211,7 +211,7 @@ def select_images(annotations: Sequence[str | os.PathLike], classes: str | os.Pa
     inputs = [input_record(classes)] + [input_record(p) for p in annotations]
     write_crop_manifest(out, chosen, header=_provenance(cs, inputs))
     counts = _counts(cs, chosen, lambda r: [r["class"]])
-    return {"output": str(out), "class_set_sha256": cs.sha256, "boxes": n_boxes, "matching": len(rows) + n_filtered,
+    return {"out": str(out), "class_set_sha256": cs.sha256, "boxes": n_boxes, "matching": len(rows) + n_filtered,
             "filtered": n_filtered, "selected": len(chosen), "per_class": per_class, "seed": seed,
             "empty_classes": [cs.names[i] for i, c in enumerate(cs.ids) if counts[c] == 0],
             "counts": {cs.names[i]: counts[c] for i, c in enumerate(cs.ids)}}

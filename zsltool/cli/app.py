@@ -1,7 +1,11 @@
 """Root ``zsl`` app: global options, command registration, and the error -> exit code mapping.
 
-Exit codes: 0 success, 1 user error (one ``Error: ...`` line on stderr), 2 usage error, 130 interrupted.
-A traceback is shown only with ``ZSL_DEBUG=1``.
+Exit codes: 0 success, 1 user error (one ``Error: ...`` line on stderr), 2 usage error (the usage line, then
+one ``Error: ...`` line), 130 interrupted. A traceback is shown only with ``ZSL_DEBUG=1``.
+
+Global options (-q, -v, --seed, --device) may come before or after the command: ``zsl train -v ...`` is
+``zsl -v train ...``. A command that has an option of the same name (``extract-audio --device``,
+``experiment --seed``) keeps it: after that command the option is the command's own.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from zsltool.errors import ZslError
 # Command modules under zsltool/cli/commands; each defines register(app). Order = order in --help.
 COMMAND_MODULES = [
     "demo",
+    "prepare",
     "classes",
     "select",
     "split",
@@ -32,9 +37,11 @@ COMMAND_MODULES = [
     "compose",
     "train",
     "evaluate",
+    "classify",
     "experiment",
     "report",
     "store",
+    "doctor",
 ]
 
 
@@ -55,12 +62,92 @@ def _fail(message: str, hint: Optional[str] = None, code: int = 1):
     raise click.exceptions.Exit(code)
 
 
+# The root's global options: name -> whether it takes a value.
+GLOBAL_OPTIONS = {"-q": False, "--quiet": False, "-v": False, "--verbose": False, "--seed": True, "--device": True}
+
+
+def _takes_value(param: click.Parameter) -> bool:
+    return isinstance(param, click.Option) and not param.is_flag and not param.count
+
+
+def hoist_global_options(args: list[str], command_params) -> tuple[list[str], list[str]]:
+    """Split the arguments after a command into (global options to move before it, the rest).
+
+    A global option the command also defines stays with the command; so does every value of the command's own
+    options, and everything after ``--``."""
+    own = {}
+    for p in command_params:
+        for o in list(p.opts) + list(getattr(p, "secondary_opts", [])):
+            own[o] = _takes_value(p)
+    moved, rest, j = [], [], 0
+    while j < len(args):
+        a = args[j]
+        if a == "--":
+            rest += args[j:]
+            break
+        key, has_eq = a.split("=", 1)[0], "=" in a
+        if a.startswith("-") and key in own:
+            rest.append(a)
+            if own[key] and not has_eq and j + 1 < len(args):
+                rest.append(args[j + 1])
+                j += 1
+        elif a.startswith("-") and key in GLOBAL_OPTIONS:
+            moved.append(a)
+            if GLOBAL_OPTIONS[key] and not has_eq and j + 1 < len(args):
+                moved.append(args[j + 1])
+                j += 1
+        else:
+            rest.append(a)
+        j += 1
+    return moved, rest
+
+
+def _usage_fail(e: click.UsageError, ctx: Optional[click.Context] = None):
+    """A usage error: the command's usage line, then one ``Error:`` line with a hint; exit 2."""
+    uctx = e.ctx or ctx
+    usage, path = "", "zsl"
+    if uctx is not None:
+        try:
+            usage = uctx.get_usage()
+            path = uctx.command_path
+        except Exception:  # noqa: BLE001 - the usage line is a courtesy
+            usage = ""
+    if usage:
+        sys.stderr.write(usage.strip().splitlines()[0] + "\n")
+    msg = "; ".join(" ".join(line.split()) for line in e.format_message().splitlines() if line.strip())
+    _fail(msg, f"see `{path} --help`", code=2)
+
+
 class ZslGroup(TyperGroup):
-    """Maps exceptions raised by commands to one error line and an exit code."""
+    """Maps exceptions raised by commands to one error line and an exit code; accepts the global options after
+    the command too."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        args = list(args)
+        i = 0
+        while i < len(args) and args[i].startswith("-") and args[i] != "--":
+            key = args[i].split("=", 1)[0]
+            i += 2 if GLOBAL_OPTIONS.get(key) and "=" not in args[i] else 1
+        if i < len(args):
+            cmd = self.get_command(ctx, args[i])
+            if cmd is not None:
+                moved, rest = hoist_global_options(args[i + 1:], cmd.params)
+                args = args[:i] + moved + [args[i]] + rest
+        try:
+            return super().parse_args(ctx, args)
+        except click.UsageError as e:
+            _usage_fail(e, ctx)
 
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
+        except click.UsageError as e:
+            sub = None
+            name = ctx.protected_args[0] if ctx.protected_args else None
+            cmd = self.get_command(ctx, name) if name else None
+            if e.ctx is None and cmd is not None:
+                sub = click.Context(cmd, info_name=name, parent=ctx)
+            _usage_fail(e, sub or ctx)
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
         except ZslError as e:
@@ -100,7 +187,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     help="zsl: zero-shot audio classification from the command line.\n\n"
     "Build class sets, extract audio/image/text/video embeddings to HDF5, train zero-shot models, "
-    "evaluate and retrieve. Every command reads and writes files, so shell scripts chain them.",
+    "evaluate and retrieve. Every command reads and writes files, so shell scripts chain them. "
+    "The global options (-q, -v, --seed, --device) may also follow the command.",
 )
 
 
@@ -114,14 +202,14 @@ def _version_callback(value: bool):
 def root(
     version: bool = typer.Option(False, "--version", callback=_version_callback, is_eager=True,
                                  help="Print the version and exit."),
-    verbose: int = typer.Option(0, "--verbose", "-v", count=True, help="Debug log output on stderr."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="More on stderr: per-epoch lines, debug log."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Only warnings and errors on stderr."),
     seed: int = typer.Option(0, "--seed", min=0, help="Global random seed (commands with their own --seed override it)."),
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda.",
                                click_type=click.Choice(["auto", "cpu", "cuda"])),
 ):
     """zsl: zero-shot audio classification from the command line."""
-    STATE.verbose, STATE.quiet, STATE.seed, STATE.device = verbose, quiet, seed, device
+    STATE.verbose, STATE.quiet, STATE.seed, STATE.device = int(verbose), quiet, seed, device
     setup_logging(verbose, quiet)
     logging.getLogger("zsltool.cli").debug(f"zsl {__version__} on Python {platform.python_version()}: seed {seed}, "
                                            f"device {device}")
@@ -136,6 +224,12 @@ def _register_all() -> None:
                 continue  # a command group not present in this build
             raise
         mod.register(app)
+    # Every command: outputs never replace inputs, a full disk is a user error (zsltool.safety.guard_command).
+    from zsltool.safety import guard_command
+
+    for info in app.registered_commands:
+        if info.callback is not None and not getattr(info.callback, "__zsl_guarded__", False):
+            info.callback = guard_command(info.callback)
 
 
 _register_all()

@@ -10,6 +10,7 @@ from typing import Any, Callable, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 # Everything that is not a result goes to stderr.
@@ -74,7 +75,7 @@ def kv_table(d: dict, title: str | None = None) -> Table:
             v = json.dumps(to_jsonable(v), ensure_ascii=False)
             if len(v) > 200:
                 v = v[:197] + "..."
-        t.add_row(str(k), str(v))
+        t.add_row(escape(str(k)), escape(str(v)))   # values are data, not rich markup ("zsltool[pandas]")
     return t
 
 
@@ -84,7 +85,7 @@ def rows_table(rows: list[dict], title: str | None = None, columns: list[str] | 
     for c in columns:
         t.add_column(str(c))
     for r in rows:
-        t.add_row(*[_fmt(r.get(c, "")) for c in columns])
+        t.add_row(*[escape(_fmt(r.get(c, ""))) for c in columns])
     return t
 
 

@@ -202,12 +202,21 @@ def finished_record(unit: dict) -> dict | None:
 
 
 def run_experiment(spec: ExperimentSpec, progress=None) -> dict:
-    """Run (or resume) every unit, then write results.json, trials.csv and the tables; returns the results doc."""
+    """Run (or resume) every unit, then write results.json, trials.csv and the tables; returns the results doc.
+
+    The output folder is locked for the run (one writer per output; see zsltool.safety.OutputLock)."""
+    from zsltool.safety import OutputLock, output_folder
+
+    out = output_folder(spec.out_dir, "experiment")
+    with OutputLock(out, out, name=".zsl-lock"):
+        return _run_experiment(spec, progress)
+
+
+def _run_experiment(spec: ExperimentSpec, progress=None) -> dict:
     import multiprocessing as mp
 
     units = plan(spec)
     out = Path(spec.out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     records: dict[str, dict] = {}
     todo = []
     for u in units:

@@ -62,9 +62,13 @@ def cd_from_inputs(paths, out, overwrite=False, metric="auto", by="method", alph
 
 def tsne_from_checkpoint(checkpoint, out, *, audio=None, video=None, split=None, trial=None, modality="audio",
                          method="tsne", max_per_class: int = 50, seed: int = 0, overwrite=False,
-                         fmt: str | None = None) -> Path:
+                         fmt: str | None = None, classes: int | str | list[str] | None = None) -> Path:
     """AVGZSLNet Fig. 6: test instances in the learned space (the model's ``embed``), class text as stars.
 
+    Test instances: a ZSL trial's test classes; a GZSL trial's test-seen clips and unseen-class clips (never
+    training, validation or val_unseen clips). ``classes``: None = every test class; an integer N = N classes
+    drawn at random (``seed``) from the seen classes of a GZSL trial (as in AVGZSLNet's Fig. 6: 5 seen
+    classes) or the test classes of a ZSL trial; a list (or comma-separated names) = those classes.
     ``method`` is the 2-D layout, tsne or pca; the title names the layout actually computed."""
     import torch
 
@@ -76,11 +80,36 @@ def tsne_from_checkpoint(checkpoint, out, *, audio=None, video=None, split=None,
         raise ZslError("t-SNE plots one modality", hint="use --modality audio or video")
     ld = load_for_evaluation(checkpoint, audio=audio, video=video, split=split, trial=trial, modality=modality)
     t = ld.trial
-    classes = (list(t.seen) + list(t.unseen)) if t.is_gzsl else list(t.test)
-    inst = select_instances(ld.inputs, classes, modalities=(modality,))
+    every = (list(t.seen) + list(t.unseen)) if t.is_gzsl else list(t.test)
+    rng = np.random.default_rng(seed)
+    if classes is None:
+        chosen = every
+    elif isinstance(classes, int) or (isinstance(classes, str) and classes.strip().isdigit()):
+        n = int(classes)
+        pool = list(t.seen) if t.is_gzsl else list(t.test)
+        if not 1 <= n <= len(pool):
+            raise ZslError(f"--classes {n}: the trial has {len(pool)} {'seen' if t.is_gzsl else 'test'} classes")
+        pick = set(rng.choice(len(pool), size=n, replace=False).tolist())
+        chosen = [c for i, c in enumerate(pool) if i in pick]
+    else:
+        names = [c.strip() for c in classes.split(",")] if isinstance(classes, str) else list(classes)
+        bad = [c for c in names if c not in every]
+        if bad:
+            raise ZslError(f"class {bad[0]!r} is not a test class of this trial",
+                           hint=f"choose from {', '.join(every[:10])}{' ...' if len(every) > 10 else ''}")
+        chosen = [c for c in every if c in names]
+    ids = None
+    if t.is_gzsl:
+        a = ld.inputs.audio
+        held = set(t.instances.get("val_unseen") or [])
+        unseen = set(t.unseen)
+        lab = a.label_index()
+        ids = list(t.instances.get("test_seen") or []) + [
+            i for i, k in zip(a.ids, lab) if k >= 0 and a.classes[k] in unseen and i not in held]
+    classes = chosen
+    inst = select_instances(ld.inputs, classes, ids=ids, modalities=(modality,))
     if len(inst) == 0:
         raise ZslError("no instances of the trial's test classes to plot")
-    rng = np.random.default_rng(seed)
     keep = np.concatenate([rng.permutation(np.nonzero(inst.labels == c)[0])[:max_per_class]
                            for c in range(len(classes))]).astype(np.int64)
     keep.sort()
@@ -134,7 +163,7 @@ def _target(out, name: str, fmt: str | None = None) -> Path:
 
 def make_plots(kind: str, inputs, out, *, audio=None, video=None, split=None, trial=None, modality=None,
                layout="tsne", max_per_class=50, metric="auto", seed=0, overwrite=False,
-               fmt: str | None = None) -> list[Path]:
+               fmt: str | None = None, classes=None) -> list[Path]:
     """The ``zsl plot`` entry point. ``kind`` "auto": a checkpoint gives t-SNE + confusion, a results file gives
     confusion + per-class bars. ``out`` is a figure file (.png, .pdf or .svg: one figure, in that format) or a
     folder (``<kind>.<fmt>`` inside, png by default). ``fmt`` (png, pdf, svg) overrides the extension."""
@@ -176,7 +205,7 @@ def make_plots(kind: str, inputs, out, *, audio=None, video=None, split=None, tr
                 written.append(tsne_from_checkpoint(src, _target(out, name, fmt), audio=audio, video=video,
                                                     split=split, trial=trial, modality=m, method=layout,
                                                     max_per_class=max_per_class, seed=seed, overwrite=overwrite,
-                                                    fmt=fmt))
+                                                    fmt=fmt, classes=classes))
         elif is_json:
             load_json(src)
             fn = confusion_from_results if k == "confusion" else per_class_from_results

@@ -1,5 +1,5 @@
 """Figures with matplotlib's Agg backend: t-SNE of embeddings (AVGZSLNet Fig. 6), confusion matrix,
-per-class accuracy bars, critical-difference diagram (Demšar 2006, as in Dogan et al.'s Fig. 7).
+per-class accuracy bars, critical-difference diagram (Demšar 2006; AVGZSLNet Fig. 7).
 
 * Format from the file name: ``.png`` (300 dpi), ``.pdf`` or ``.svg`` (vector); ``fmt`` overrides it.
 * Sized for one column of a two-column paper: 3.5 in (89 mm) wide, 8 pt text (7 pt tick labels), so a

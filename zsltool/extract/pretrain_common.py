@@ -86,13 +86,16 @@ def save_pretrained(net, out: Path, fmt: str, fields: dict) -> tuple[Path, dict]
     """Save ``net``'s state dict atomically at ``out`` and its description at ``out.json``."""
     import torch
 
+    from zsltool.safety import check_not_input
+
     out = Path(out)
+    sidecar = Path(str(out) + ".json")
+    check_not_input(sidecar)  # before the weights: no half of the pair is left when the sidecar is an input
     sd = {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
     buf = io.BytesIO()
     torch.save(sd, buf)
     atomic_write_bytes(out, buf.getvalue())  # unique temp name, fsync, rename; no leftover on failure
     meta = {"format": fmt, "format_version": 1, "zsl_version": __version__, "created_utc": utc_now(),
             "command": command_line(), "weights": str(out), "weights_sha256": sha256_file(out), **fields}
-    sidecar = Path(str(out) + ".json")
     atomic_write_json(sidecar, meta)
     return sidecar, meta

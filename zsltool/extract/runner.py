@@ -14,6 +14,8 @@ receives the loaded samples of one batch and returns, per sample, ``{"embedding"
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import time
 from dataclasses import dataclass, field
@@ -91,6 +93,14 @@ def select_items(items: Sequence[Item], shard: tuple[int, int] = (0, 1)) -> list
     return shard_items(items, k, n, key=lambda it: it.id)
 
 
+def item_key(it: Item) -> str:
+    """A short hash of what an item's row is made from (source, labels, extra such as start/end or a box): a
+    resumed run keeps an earlier row only when its id and key are unchanged."""
+    text = json.dumps([str(it.source) if not isinstance(it.source, (list, tuple)) else [str(x) for x in it.source],
+                       list(it.labels), it.extra], sort_keys=True, default=str)
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()[:16]
+
+
 def run_extraction(
     items: Sequence[Item],
     *,
@@ -107,19 +117,29 @@ def run_extraction(
     """Embed ``items`` into ``writer``; see the module docstring. Raises ZslError if nothing was valid."""
     import torch
     from torch.utils.data import DataLoader
-    from tqdm import tqdm
+    from zsltool.progress import Progress
 
+    if not items:
+        raise ZslError("the inputs list nothing to extract", hint="check the manifest, folder or list of files")
     mine = select_items(items, shard)
+    keys = {it.id: item_key(it) for it in mine}
+    stale = writer.keep_only(keys) if writer.done_ids else []
+    if stale:
+        log.warning(f"resume: dropped {len(stale)} rows of the interrupted run whose inputs are not among the current "
+                    f"ones or have changed: {', '.join(stale[:5])}{' ...' if len(stale) > 5 else ''}")
     todo = [it for it in mine if it.id not in writer.done_ids]
     summary = ExtractionSummary(total=len(mine), skipped=len(mine) - len(todo))
+    if stale:
+        summary.notes["dropped_on_resume"] = len(stale)
+        summary.notes["dropped_on_resume_ids"] = stale[:100]
     if summary.skipped:
         log.info(f"{summary.skipped} of {len(mine)} inputs were already written; resuming with {len(todo)}")
     loader = DataLoader(_Dataset(todo, load), batch_size=max(1, batch_size), shuffle=False,
                         num_workers=max(0, workers), collate_fn=_collate,
                         persistent_workers=False, prefetch_factor=4 if workers > 0 else None)
     t0 = time.perf_counter()
-    bar = tqdm(total=len(todo), desc=desc, unit=unit, disable=not progress or None, dynamic_ncols=True,
-               leave=False)
+    # a bar on a terminal; on a pipe or log file a line every ZSL_PROGRESS_INTERVAL seconds (zsltool.progress)
+    bar = Progress(total=len(todo), desc=desc, unit=unit, enabled=progress)
     try:
         with torch.inference_mode():
             for batch in loader:
@@ -130,18 +150,21 @@ def run_extraction(
                 res = {id(b): o for b, o in zip(ok, outs)}
                 for b in batch:
                     it = b["item"]
+                    key = keys[it.id]
                     if b["error"] is not None:
-                        writer.add(it.id, [0.0] * writer.dim, labels=it.labels, valid=False, reason=b["error"])
+                        writer.add(it.id, [0.0] * writer.dim, labels=it.labels, valid=False, reason=b["error"],
+                                   key=key)
                         summary.invalid.append((it.id, b["error"]))
                     else:
                         o = res[id(b)]
                         if o.get("error"):
-                            writer.add(it.id, [0.0] * writer.dim, labels=it.labels, valid=False, reason=o["error"])
+                            writer.add(it.id, [0.0] * writer.dim, labels=it.labels, valid=False, reason=o["error"],
+                                       key=key)
                             summary.invalid.append((it.id, o["error"]))
                         else:
                             # The writer stores a non-finite embedding as invalid: count it as such.
                             valid, reason = writer.add(it.id, o["embedding"], labels=it.labels,
-                                                       frames=o.get("frames"))
+                                                       frames=o.get("frames"), key=key)
                             if not valid:
                                 summary.invalid.append((it.id, reason))
                     summary.written += 1

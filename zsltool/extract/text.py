@@ -140,7 +140,10 @@ def detect_vector_format(path: Path) -> str:
         return "kv"
     m = re.fullmatch(rb"\s*(\d+)\s+(\d+)\s*", first)
     if m:
-        return "word2vec-text" if _is_text_vector_line(sample, int(m.group(2))) else "word2vec-bin"
+        # a text row of another length than the header's dimension is still text (mixed dimensions are
+        # reported when reading), never binary
+        text = _is_text_vector_line(sample, int(m.group(2))) or _is_text_numbers_line(sample)
+        return "word2vec-text" if text else "word2vec-bin"
     if b"\0" in first:
         return "word2vec-bin"
     return "glove"
@@ -156,6 +159,41 @@ def _is_text_vector_line(sample: bytes, dim: int) -> bool:
     except ValueError:
         return False
     return True
+
+
+def _is_text_numbers_line(sample: bytes) -> bool:
+    """Whether ``sample`` starts with a line ``word x1 x2 ...`` of text numbers (any count)."""
+    first = sample.split(b"\n", 1)[0].split()
+    if len(first) < 2 or b"\0" in sample[:4096]:
+        return False
+    try:
+        [float(x) for x in first[1:]]
+    except ValueError:
+        return False
+    return True
+
+
+def _first_row_of_other_dimension(path: Path, header: bool) -> tuple[int, int, int] | None:
+    """(line number, values on it, dimension) of the first text row whose number of values differs from the
+    header's dimension (or, without a header, from the first row's); None when every row agrees."""
+    dim = None
+    with _open_maybe_gz(path) as fh:
+        for n, line in enumerate(fh, start=1):
+            parts = line.split()
+            if not parts:
+                continue
+            if header and n == 1:
+                try:
+                    dim = int(parts[1])
+                except (IndexError, ValueError):
+                    return None
+                continue
+            k = len(parts) - 1
+            if dim is None:
+                dim = k
+            elif k != dim:
+                return n, k, dim
+    return None
 
 
 def _open_maybe_gz(path: Path):
@@ -237,6 +275,16 @@ def load_keyed_vectors(path: str | os.PathLike, fmt: str = "auto", limit: int | 
             kv = KeyedVectors.load_word2vec_format(str(p), binary=fmt == "word2vec-bin", limit=limit,
                                                    no_header=fmt == "glove")
     except Exception as e:  # noqa: BLE001 - gensim raises ValueError, UnicodeDecodeError, EOFError, ...
+        bad = None
+        if fmt in ("word2vec-text", "glove") and isinstance(e, ValueError):
+            try:
+                bad = _first_row_of_other_dimension(p, header=fmt == "word2vec-text")
+            except (OSError, UnicodeDecodeError):
+                bad = None
+        if bad:
+            raise ZslError(f"{p} has rows of mixed dimensions: line {bad[0]} has {bad[1]} values, but the vectors "
+                           f"have {bad[2]} dimensions", hint="every row must be a word followed by the same number "
+                           "of values; fix or regenerate the file") from None
         raise ZslError(f"cannot read {p} as {fmt} word vectors ({type(e).__name__}: {e})",
                        hint="pass --format word2vec-bin|word2vec-text|glove|kv") from None
     if not len(kv.key_to_index) or kv.vector_size < 1:
@@ -363,8 +411,11 @@ def extract_text(out: str | os.PathLike, *, classes=None, names=None, descriptio
         raise ZslError(f"{len(missing)} of {len(entries)} classes have no {'known word' if model == 'word2vec' else 'text'}: "
                        f"{listing}", hint="pass --on-missing skip or --on-missing zero, or fix the labels")
     keep = [(e, r) for e, r in zip(entries, rows) if not (r[0] is None and on_missing == "skip")]
-    if not keep:
-        raise ZslError("no class could be embedded")
+    if not keep or len(missing) == len(entries):
+        what = "known word" if model == "word2vec" else "text"
+        raise ZslError(f"no class could be embedded: none of the {len(entries)} classes has a {what} "
+                       f"(--on-missing {on_missing} would write a file without one valid row)",
+                       hint="check that --vectors (or the descriptions) match the class names")
     ids = [e.id for e, _ in keep]
     X = np.stack([r[0] if r[0] is not None else np.zeros(dim, np.float32) for _, r in keep])
     valid = np.array([r[0] is not None for _, r in keep], dtype=bool)

@@ -163,5 +163,5 @@ def import_embeddings(matrix: str | os.PathLike, out: str | os.PathLike, *, ids_
     # The writer stores a non-finite row as invalid; the same test counts them for the summary.
     write_embeddings(out, meta=meta, ids=ids, X=X, classes=class_list, labels=label_idx, overwrite=overwrite)
     finite = np.all(np.isfinite(X), axis=1)
-    return {"output": str(out), "rows": len(ids), "dim": int(X.shape[1]), "valid": int(finite.sum()),
+    return {"out": str(out), "rows": len(ids), "dim": int(X.shape[1]), "valid": int(finite.sum()),
             "invalid": int((~finite).sum()), "classes": len(class_list), "kind": kind, "modality": modality}

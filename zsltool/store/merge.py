@@ -73,5 +73,5 @@ def merge_embeddings(inputs: Sequence[str | os.PathLike], out: str | os.PathLike
     write_embeddings(out, meta=meta, ids=ids, X=X, classes=ref.classes, labels=labels, valid=valid,
                      reasons=reasons, counts=counts, frames=frames,
                      frame_dim=_frame_dim(ref), overwrite=overwrite)
-    return {"output": str(out), "inputs": [str(p) for p in inputs], "rows": len(ids),
+    return {"out": str(out), "inputs": [str(p) for p in inputs], "rows": len(ids),
             "valid": int(valid.sum()), "dim": ref.dim}

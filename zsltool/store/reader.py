@@ -39,9 +39,53 @@ class Embeddings:
     def __len__(self) -> int:
         return len(self.ids)
 
+    def __repr__(self) -> str:
+        n_invalid = int((~np.asarray(self.valid, dtype=bool)).sum()) if len(self.ids) else 0
+        where = f", path={str(self.path)!r}" if self.path else ""
+        return (f"Embeddings({self.meta.kind} {self.meta.modality}, extractor={self.meta.extractor!r}, "
+                f"{len(self.ids)} rows × {self.X.shape[1] if self.X.ndim == 2 else 0}, {len(self.classes)} classes, "
+                f"{n_invalid} invalid{where})")
+
     @property
     def dim(self) -> int:
         return int(self.X.shape[1])
+
+    @property
+    def embeddings(self) -> np.ndarray:
+        """The N × D matrix, named as in the file (``/embeddings``); the same array as ``X``."""
+        return self.X
+
+    def to_pandas(self, *, vectors: str = "columns"):
+        """A pandas DataFrame indexed by id: ``labels`` (class names joined by ";", as str), ``valid``,
+        ``invalid_reason`` (str), then the embedding as columns ``e0 … e{D-1}`` (``vectors="columns"``) or as one
+        column ``embedding`` holding each row's vector (``vectors="column"``).
+
+        pandas is an optional dependency (``pip install 'zsltool[pandas]'``)."""
+        try:
+            import pandas as pd
+        except ImportError:
+            raise ZslError("Embeddings.to_pandas needs pandas, which is not installed",
+                           hint="pip install 'zsltool[pandas]' (or pip install pandas)") from None
+        if vectors not in ("columns", "column"):
+            raise ValueError(f"vectors must be 'columns' or 'column', got {vectors!r}")
+
+        def text(x) -> str:
+            return x.decode("utf-8") if isinstance(x, bytes) else str(x)
+
+        classes = [text(c) for c in self.classes]
+        lab = np.asarray(self.labels, dtype=bool)
+        data = {"labels": [";".join(classes[j] for j in np.flatnonzero(lab[i])) if lab.shape[1] else ""
+                           for i in range(len(self.ids))],
+                "valid": np.asarray(self.valid, dtype=bool),
+                "invalid_reason": [text(r) for r in self.reasons]}
+        index = pd.Index([text(i) for i in self.ids], name="id", dtype=object)
+        df = pd.DataFrame(data, index=index)
+        X = np.asarray(self.X)
+        if vectors == "column":
+            df["embedding"] = list(X)
+            return df
+        emb = pd.DataFrame(X, index=index, columns=[f"e{j}" for j in range(X.shape[1])])
+        return pd.concat([df, emb], axis=1)
 
     def id_index(self) -> dict[str, int]:
         if self._index is None:

@@ -23,6 +23,8 @@ import numpy as np
 
 from zsltool import __version__
 from zsltool.errors import ZslError
+from zsltool.safety import (GuardedFile, OutputLock, check_not_input, is_no_space, no_space, no_space_error,
+                            remove_stale_temps)
 from zsltool.store.schema import FORMAT_VERSION, KINDS, StoreMeta
 from zsltool.utils import check_output, command_line, jsonable, temp_path_for, utc_now
 
@@ -87,7 +89,9 @@ class EmbeddingWriter:
         self.done_ids: set[str] = set()
         self._n_parts = 0
         self._buf: list[tuple] = []
+        self._keys: list[str] = []  # per buffered row: the key of its input (see keep_only)
         self._open = False
+        self._lock = OutputLock(self.partial, self.path)
 
     # -- lifecycle ---------------------------------------------------------------------------------
     def _settings(self) -> dict:
@@ -100,30 +104,63 @@ class EmbeddingWriter:
         # otherwise never compare equal (resume refused forever) or not serialise at all.
         settings = json.loads(json.dumps(jsonable(self._settings())))
         sfile = self.partial / "settings.json"
-        if self.partial.exists():
-            old = None
-            try:
-                old = json.loads(sfile.read_text())
-            except (OSError, json.JSONDecodeError):
+        had_partial = self.partial.is_dir() and any(p.name != "lock" for p in self.partial.iterdir())
+        # One writer per output: the lock lives in the partial folder for the life of the run (the kernel drops
+        # it when a run dies, so a killed run never blocks a resume).
+        self._lock.acquire()
+        try:
+            if had_partial:
                 old = None
-            if self.resume and old == settings:
-                self._load_done()
-                if self.done_ids:
-                    log.info(f"resuming {self.path}: {len(self.done_ids)} rows already written")
-            elif self.resume and old is not None and not self.overwrite:
-                raise ZslError(
-                    f"a partial output from a run with other settings exists: {self.partial}",
-                    hint="rerun with the same settings to resume, or pass --overwrite (or --no-resume) to start over",
-                )
-            else:
-                shutil.rmtree(self.partial)
-        if not self.partial.exists():
-            self.partial.mkdir(parents=True)
-            tmp = self.partial / "settings.json.tmp"
-            tmp.write_text(json.dumps(settings))
-            os.replace(tmp, sfile)
+                try:
+                    old = json.loads(sfile.read_text())
+                except (OSError, json.JSONDecodeError):
+                    old = None
+                if self.resume and old == settings:
+                    self._load_done()
+                    if self.done_ids:
+                        log.info(f"resuming {self.path}: {len(self.done_ids)} rows already written")
+                elif self.resume and old is not None and not self.overwrite:
+                    raise ZslError(
+                        f"a partial output from a run with other settings exists: {self.partial}",
+                        hint="rerun with the same settings to resume, or pass --overwrite (or --no-resume) to start "
+                             "over",
+                    )
+                else:
+                    self._clear_partial()
+            if not sfile.exists():
+                with no_space(self.path):
+                    tmp = self.partial / "settings.json.tmp"
+                    tmp.write_text(json.dumps(settings))
+                    os.replace(tmp, sfile)
+        except BaseException:
+            self._lock.release()
+            raise
         self._open = True
         return self
+
+    def _clear_partial(self) -> None:
+        """Remove everything in the partial folder but the lock (which this run holds)."""
+        for q in self.partial.iterdir():
+            if q.name == "lock":
+                continue
+            if q.is_dir() and not q.is_symlink():
+                shutil.rmtree(q, ignore_errors=True)
+            else:
+                q.unlink(missing_ok=True)
+        self.done_ids.clear()
+        self._n_parts = 0
+
+    def _remove_partial(self) -> None:
+        """Remove the partial folder (lock last, while still held) and release the lock."""
+        try:
+            self._clear_partial()
+            (self.partial / "lock").unlink(missing_ok=True)
+            try:
+                self.partial.rmdir()
+            except OSError:
+                pass
+        finally:
+            self._lock.release()
 
     def __enter__(self) -> "EmbeddingWriter":
         return self.open()
@@ -137,9 +174,15 @@ class EmbeddingWriter:
             # Keep what was computed so that --resume picks it up; never write the output.
             try:
                 self.flush()
-            except Exception:  # pragma: no cover - best effort on the error path
-                pass
-            self._open = False
+            except Exception:  # pragma: no cover - best effort on the error path (a full disk, ...)
+                self._remove_temp_parts()
+            finally:
+                self._open = False
+                self._lock.release()
+
+    def _remove_temp_parts(self) -> None:
+        for q in self.partial.glob(".part-*.tmp.npz"):
+            q.unlink(missing_ok=True)
 
     def _part_files(self) -> list[Path]:
         return sorted(self.partial.glob("part-*.npz"))
@@ -150,6 +193,45 @@ class EmbeddingWriter:
             with np.load(pf, allow_pickle=False) as z:
                 self.done_ids.update(z["ids"].tolist())
         self._n_parts = len(parts)
+        self._remove_temp_parts()  # a part being written when the last run died
+
+    def keep_only(self, keys: dict[str, str]) -> list[str]:
+        """On resume: drop committed rows whose id is not in ``keys`` (id -> input key, e.g. a hash of the
+        source and labels) or whose stored key differs (the input behind the id changed). Returns the dropped
+        ids; the affected part files are rewritten atomically."""
+        if not self._open:
+            raise RuntimeError("EmbeddingWriter is not open")
+        dropped: list[str] = []
+        for pf in self._part_files():
+            with np.load(pf, allow_pickle=False) as z:
+                part = {k: z[k] for k in z.files}
+            ids = part["ids"].tolist()
+            stored = part["keys"].tolist() if "keys" in part else None
+            keep = np.array([i in keys and (stored is None or stored[n] == keys[i]) for n, i in enumerate(ids)],
+                            dtype=bool)
+            if keep.all():
+                continue
+            dropped += [i for i, k in zip(ids, keep) if not k]
+            with no_space(self.path):
+                if not keep.any():
+                    pf.unlink()
+                    continue
+                new = self._filter_part(part, keep)
+                tmp = pf.with_name(f".{pf.stem}.tmp.npz")
+                np.savez(tmp, **new)
+                os.replace(tmp, pf)
+        self.done_ids.difference_update(dropped)
+        return dropped
+
+    def _filter_part(self, part: dict, keep: np.ndarray) -> dict:
+        out = {k: (v[keep] if k not in ("frames", "frame_lengths") else v) for k, v in part.items()}
+        if self.frame_dim and "frame_lengths" in part:
+            lens = part["frame_lengths"]
+            offs = np.concatenate([[0], np.cumsum(lens)])
+            out["frame_lengths"] = lens[keep]
+            chunks = [part["frames"][offs[i]:offs[i + 1]] for i in np.nonzero(keep)[0]]
+            out["frames"] = np.concatenate(chunks) if chunks else np.zeros((0, self.frame_dim), np.float32)
+        return out
 
     # -- adding rows -------------------------------------------------------------------------------
     def _row(self, id: str, embedding, labels=None, valid: bool = True, reason: str = "", frames=None,
@@ -178,7 +260,7 @@ class EmbeddingWriter:
                 "" if valid else (reason or "invalid"), fr, -1 if count is None else int(count))
 
     def add(self, id: str, embedding, labels=None, valid: bool = True, reason: str = "", frames=None,
-            count: int | None = None) -> tuple[bool, str]:
+            count: int | None = None, key: str = "") -> tuple[bool, str]:
         """Add one row; returns ``(valid, reason)`` as stored (a non-finite embedding is stored as invalid)."""
         if not self._open:
             raise RuntimeError("EmbeddingWriter is not open; use it as a context manager")
@@ -187,6 +269,7 @@ class EmbeddingWriter:
             raise ZslError(f"duplicate id {id!r}: every row of an embedding file needs its own id")
         row = self._row(id, embedding, labels=labels, valid=valid, reason=reason, frames=frames, count=count)
         self._buf.append(row)
+        self._keys.append(str(key))
         self.done_ids.add(id)
         if len(self._buf) >= self.flush_every:
             self.flush()
@@ -218,18 +301,27 @@ class EmbeddingWriter:
         if not self._buf:
             return
         arrays = self._part(self._buf)
-        self._n_parts += 1
-        final = self.partial / f"part-{self._n_parts:06d}.npz"
-        tmp = self.partial / f".part-{self._n_parts:06d}.tmp.npz"
-        np.savez(tmp, **arrays)
-        os.replace(tmp, final)
+        arrays["keys"] = np.array(self._keys, dtype=str)
+        n = self._n_parts + 1
+        final = self.partial / f"part-{n:06d}.npz"
+        tmp = self.partial / f".part-{n:06d}.tmp.npz"
+        try:
+            with no_space(self.path):
+                np.savez(tmp, **arrays)
+                os.replace(tmp, final)
+        except BaseException:
+            tmp.unlink(missing_ok=True)  # never a half-written part
+            raise
+        self._n_parts = n
         self._buf.clear()
+        self._keys.clear()
 
     # -- finishing ---------------------------------------------------------------------------------
     def discard(self) -> None:
         """Drop everything written so far (no output, no partial folder); the writer is closed."""
         self._buf.clear()
-        shutil.rmtree(self.partial, ignore_errors=True)
+        self._keys.clear()
+        self._remove_partial()
         self._open = False
 
     def _iter_parts(self) -> Iterator[dict]:
@@ -241,10 +333,15 @@ class EmbeddingWriter:
         """Assemble the committed parts into the output file (atomic rename) and remove the parts."""
         if not self._open:
             raise RuntimeError("EmbeddingWriter is not open")
-        self.flush()
-        _stamp(self.meta)
-        write_h5(self.path, self.meta, self.dim, self.classes, self._iter_parts(), frame_dim=self.frame_dim)
-        shutil.rmtree(self.partial, ignore_errors=True)
+        try:
+            self.flush()
+            _stamp(self.meta)
+            write_h5(self.path, self.meta, self.dim, self.classes, self._iter_parts(), frame_dim=self.frame_dim)
+        except BaseException:
+            self._open = False
+            self._lock.release()  # the parts stay for a resume
+            raise
+        self._remove_partial()
         self._open = False
         return self.path
 
@@ -271,12 +368,21 @@ def _batch_rows(ids, embeddings, labels, valid, reasons, frames, counts) -> Iter
 
 def write_h5(path: Path, meta: StoreMeta, dim: int, classes: Sequence[str], parts: Iterable[dict],
              frame_dim: int | None = None) -> None:
-    """Write parts (dicts as in :meth:`EmbeddingWriter.flush`) into a new HDF5 file, atomically."""
+    """Write parts (dicts as in :meth:`EmbeddingWriter.flush`) into a new HDF5 file, atomically.
+
+    HDF5 writes through :class:`zsltool.safety.GuardedFile`, so a full disk never reaches the HDF5 library (which
+    cannot recover from it): the temporary file is removed and ``ZslError("no space left writing PATH")``
+    raised. Callers hold the output's lock; stale temporary files of killed runs are removed at the end.
+    """
     import h5py
 
-    tmp = temp_path_for(path)
+    check_not_input(path)
+    with no_space(path):
+        tmp = temp_path_for(path)
+    guard = None
     try:
-        with h5py.File(tmp, "w") as f:
+        guard = GuardedFile(tmp)
+        with h5py.File(guard, "w") as f:
             for k, v in meta.to_attrs().items():
                 f.attrs[k] = v
             f.attrs["dim"] = int(dim)
@@ -326,13 +432,22 @@ def write_h5(path: Path, meta: StoreMeta, dim: int, classes: Sequence[str], part
                 f.create_dataset("counts", data=counts.astype(np.int64))
             if frame_dim:
                 f["frames"].create_dataset("offsets", data=np.array(offsets, dtype=np.int64))
-        os.replace(tmp, path)
+        guard.close()
+        if guard.error is not None:
+            if is_no_space(guard.error):
+                raise no_space_error(path, guard.error)
+            raise guard.error
+        with no_space(path):
+            os.replace(tmp, path)
     except BaseException:
+        if guard is not None:
+            guard.close()
         try:
             os.unlink(tmp)
         except FileNotFoundError:
             pass
         raise
+    remove_stale_temps(path)
 
 
 def write_embeddings(path: str | os.PathLike, *, meta: StoreMeta, ids: Sequence[str], X, classes: Sequence[str] = (),
@@ -366,5 +481,16 @@ def write_embeddings(path: str | os.PathLike, *, meta: StoreMeta, ids: Sequence[
         seen.add(kw["id"])
         rows.append(w._row(**kw))
     _stamp(meta)
-    write_h5(p, meta, w.dim, w.classes, [w._part(rows)] if rows else [], frame_dim=w.frame_dim)
+    partial = partial_dir_for(p)
+    existed = partial.exists()  # a killed extraction's parts: left as they are
+    with OutputLock(partial, p):  # one writer per output, as for EmbeddingWriter
+        try:
+            write_h5(p, meta, w.dim, w.classes, [w._part(rows)] if rows else [], frame_dim=w.frame_dim)
+        finally:
+            if not existed:
+                (partial / "lock").unlink(missing_ok=True)
+                try:
+                    partial.rmdir()
+                except OSError:
+                    pass
     return p

@@ -28,6 +28,7 @@ import torch
 from zsltool.classes.splits import load_split
 from zsltool.errors import ZslError
 from zsltool.methods.base import get_method
+from zsltool.progress import Progress
 from zsltool.train.checkpoint import new_checkpoint, save_checkpoint
 from zsltool.train.config import OPTIMIZERS, TrainConfig
 from zsltool.train.data import (InstanceSet, check_split_class_set, compute_scores, load_inputs,
@@ -52,7 +53,7 @@ class TrainResult:
 
     def summary(self) -> dict:
         last = self.history[-1] if self.history else {}
-        return {**({"chosen": self.selection["label"]} if self.selection else {}), "checkpoint": str(self.checkpoint), "method": self.method, "best_metric": self.best_metric,
+        return {**({"chosen": self.selection["label"]} if self.selection else {}), "out": str(self.checkpoint), "method": self.method, "best_metric": self.best_metric,
                 "best_value": self.best_value, "best_epoch": self.best_epoch, "epochs_run": self.epochs_run,
                 "n_train_instances": self.n_train, "n_val_instances": self.n_val,
                 "last_epoch": last}
@@ -267,12 +268,15 @@ def fit(prep: Prepared, config: TrainConfig, hyper: dict, method_args: dict, dev
         val_record(rec)
         history.append(rec)
         consider(1, rec, None)
-        log.info(_line(rec, 1, 1, True))
+        log.debug(_line(rec, 1, 1, True))
     else:
         optimizer = _optimizer(model, hyper)
         gen = torch.Generator().manual_seed(int(config.seed))
         bs, epochs = int(hyper["batch_size"]), int(hyper["epochs"])
         since_best = 0
+        # a bar on a terminal, a timed line in a log (zsltool.progress); per-epoch lines only with -v (debug)
+        bar = Progress(total=epochs, desc=f"train {config.method}", unit="epoch",
+                       enabled=log.isEnabledFor(logging.INFO))
         for epoch in range(1, epochs + 1):
             model.train()
             perm = torch.randperm(n, generator=gen)
@@ -299,11 +303,13 @@ def fit(prep: Prepared, config: TrainConfig, hyper: dict, method_args: dict, dev
             history.append(rec)
             improved = consider(epoch, rec, optimizer.state_dict())
             since_best = 0 if improved else since_best + 1
+            bar.update(1)
             if epoch == 1 or epoch == epochs or epoch % max(1, config.log_every) == 0:
-                log.info(_line(rec, epoch, epochs, improved))
+                log.debug(_line(rec, epoch, epochs, improved))
             if config.patience and since_best >= config.patience:
                 log.info(f"early stop at epoch {epoch}: no improvement for {since_best} epochs")
                 break
+        bar.close()
     return Fit(model=model, best=best, history=history, hyper=hyper, method_args=user_args)
 
 
@@ -370,7 +376,12 @@ def train(config: TrainConfig) -> TrainResult:
     classes = {"train": prep.train_classes, "val": prep.val_classes, "test": list(trial.test)}
     if trial.is_gzsl:
         classes.update(seen=list(trial.seen), unseen=list(trial.unseen))
+    from zsltool.classify_calibrate import calibrate_model, provenance_of
+
+    ckpt_extra = {"calibration": calibrate_model(model, prep, device),  # zsl classify's probabilities
+                  "provenance": provenance_of(prep.inputs)}
     ckpt = new_checkpoint(
+        **ckpt_extra,
         method=cls.name, method_args=model.method_args(), state_dict=best["state"], optimizer=best["opt"],
         config=config.to_dict() | {"resolved": hyper} | ({"selection": selection} if selection else {}),
         inputs=prep.inputs.input_records(),

@@ -10,6 +10,7 @@ import typer
 
 from zsltool.cli.common import (STATE, DeviceOpt, JsonOpt, OverwriteOpt, ResumeOpt, SeedOpt, ShardOpt, emit,
                                kv_table, seed_option, seed_or_global)
+from zsltool.cli.types import float_option
 
 EMBEDDINGS = ["raw", "relu", "pca", "pca-quantized"]
 
@@ -48,7 +49,8 @@ def extract_audio_cmd(
     pca_params: Optional[str] = typer.Option(None, "--pca-params", help="PCA parameter file (path or URL) "
                                              "for --embedding pca*; default: the torchvggish release."),
     frames: bool = typer.Option(False, "--frames", help="Also store the per-example (0.96 s) embeddings."),
-    max_seconds: float = typer.Option(10.0, "--max-seconds", help="Read at most this many seconds per clip."),
+    max_seconds: float = float_option(10.0, "--max-seconds", min=0, min_open=True,
+                                      help="Read at most this many seconds per clip."),
     batch_size: int = typer.Option(16, "--batch-size", min=1, help="Clips per batch."),
     workers: int = typer.Option(2, "--workers", min=0, help="DataLoader workers for decoding and log-mel."),
     device: Optional[str] = DeviceOpt,
@@ -76,9 +78,10 @@ def pretrain_audio_cmd(
     trial: int = typer.Option(0, "--trial", min=0, help="Trial of the split."),
     epochs: int = typer.Option(10, "--epochs", min=1, help="Training epochs."),
     batch_size: int = typer.Option(8, "--batch-size", min=1, help="Clips per step (all their examples)."),
-    lr: float = typer.Option(1e-4, "--lr", help="Adam learning rate (VGGish used 1e-4)."),
-    width: float = typer.Option(1.0, "--width", help="Channel/hidden-unit multiplier (1.0 = published VGGish)."),
-    max_seconds: float = typer.Option(10.0, "--max-seconds", help="Read at most this many seconds per clip."),
+    lr: float = float_option(1e-4, "--lr", min=0, min_open=True, help="Adam learning rate (VGGish used 1e-4)."),
+    width: float = float_option(1.0, "--width", min=0, min_open=True, help="Channel/hidden-unit multiplier (1.0 = published VGGish)."),
+    max_seconds: float = float_option(10.0, "--max-seconds", min=0, min_open=True,
+                                      help="Read at most this many seconds per clip."),
     workers: int = typer.Option(2, "--workers", min=0, help="DataLoader workers for decoding and log-mel."),
     seed: Optional[int] = SeedOpt,
     overwrite: bool = OverwriteOpt,

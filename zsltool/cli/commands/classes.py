@@ -48,10 +48,10 @@ def build_classes(
     elif any(v is not None for v in (ontology, image_classes, audio_classes)):
         raise typer.BadParameter("--from-list cannot be combined with --ontology/--image-classes/--audio-classes")
     result = run(out, from_list=from_list, overwrite=overwrite, **kw)
-    info(f"wrote {result['output']} ({result['n_classes']} classes, sha256 {result['sha256'][:12]})")
+    info(f"wrote {result['out']} ({result['n_classes']} classes, sha256 {result['sha256'][:12]})")
 
     def table(r):
-        head = {"output": r["output"], "classes": r["n_classes"], "sha256": r["sha256"], **r.get("counts", {})}
+        head = {"out": r["out"], "classes": r["n_classes"], "sha256": r["sha256"], **r.get("counts", {})}
         tables = [kv_table(head, title="class set")]
         decisions = [{"action": "drop", "class": d["name"], "mutual descendants": d["mutual_descendants"],
                       "detail": "; ".join(d["descendants"])} for d in r.get("dropped", [])]

@@ -11,6 +11,7 @@ import click
 import typer
 
 from zsltool.cli.common import STATE, JsonOpt, OverwriteOpt, emit, info, kv_table, rows_table, to_jsonable
+from zsltool.cli.types import float_option
 
 _MODALITY = click.Choice(["both", "audio", "video"])
 
@@ -27,6 +28,17 @@ def _eval_tables(doc: dict):
     title = f"zsl evaluate ({doc['task']})"
     cols = ["class", "n", "correct", "accuracy"] + (["seen"] if doc["task"] == "gzsl" else [])
     return [kv_table(_metrics_flat(doc), title=title), rows_table(doc.get("per_class", []), columns=cols)]
+
+
+def _ranked_rows(doc: dict, top: int) -> tuple[list[dict], str]:
+    """Per-class rows with the ranked instance ids (best first) of ``--top``, for the retrieve table."""
+    ranked = {r["class"]: r["ranked"] for r in doc.get("ranked", [])}
+    rows = []
+    for pc in doc["per_class"]:
+        row = dict(pc)
+        row[f"top {top} (best first)"] = " ".join(x["id"] for x in ranked.get(pc["class"], []))
+        rows.append(row)
+    return rows, f"per class: average precision and the {top} best-ranked test instances"
 
 
 def _write(doc: dict, out: Optional[str], overwrite: bool) -> None:
@@ -49,7 +61,7 @@ def register(app: typer.Typer) -> None:
         trial: Optional[int] = typer.Option(None, "--trial", min=0, help="Trial (default: the training one)."),
         modality: str = typer.Option("both", "--modality", click_type=_MODALITY,
                                      help="Test modality: both (missing modality falls back), audio or video."),
-        beta: Optional[float] = typer.Option(None, "--beta", help="GZSL calibrated stacking: fixed beta "
+        beta: Optional[float] = float_option(None, "--beta", help="GZSL calibrated stacking: fixed beta "
                                              "subtracted from seen-class scores (default 0)."),
         calibrate: bool = typer.Option(False, "--calibrate", help="GZSL: choose beta on validation data "
                                        "(never on test) by validation HM."),
@@ -118,4 +130,4 @@ def register(app: typer.Typer) -> None:
             sys.stdout.flush()
             return
         emit(doc, json_out, table=lambda d: [kv_table(d["metrics"], title="zsl retrieve"),
-                                             rows_table(d["per_class"])])
+                                             rows_table(*_ranked_rows(d, top))])

@@ -9,6 +9,7 @@ import typer
 
 from zsltool.cli.common import (STATE, JsonOpt, OverwriteOpt, emit, info, kv_table, rows_table, seed_option,
                                seed_or_global)
+from zsltool.cli.types import float_option
 
 
 _KINDS = ("confusion", "per-class", "tsne", "cd")
@@ -52,7 +53,7 @@ def register(app: typer.Typer) -> None:
         arg: List[str] = typer.Option([], "--arg", help="METHOD:KEY=VALUE or KEY=VALUE (all methods), repeatable."),
         epochs: Optional[int] = typer.Option(None, "--epochs", min=1, help="Epochs (default: the method's)."),
         batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1, help="Batch size."),
-        lr: Optional[float] = typer.Option(None, "--lr", help="Learning rate."),
+        lr: Optional[float] = float_option(None, "--lr", min=0, min_open=True, help="Learning rate."),
         optimizer: Optional[str] = typer.Option(None, "--optimizer", click_type=click.Choice(["sgd", "adam"]),
                                                 help="Optimiser."),
         patience: Optional[int] = typer.Option(None, "--patience", min=1, help="Early stopping patience."),
@@ -129,7 +130,7 @@ def register(app: typer.Typer) -> None:
                                    "top1, mean_class_acc, S, U, HM, mAP."),
         by: str = typer.Option("method", "--by", click_type=click.Choice(["method", "semantic", "file"]),
                                help="What is compared: methods, class-embedding sources, or files."),
-        alpha: float = typer.Option(0.05, "--alpha", help="Significance level (0.05 or 0.10 from Demšar's table)."),
+        alpha: float = float_option(0.05, "--alpha", min=0, max=1, min_open=True, max_open=True, help="Significance level (0.05 or 0.10 from Demšar's table)."),
         plot: Optional[str] = typer.Option(None, "--plot", help="Write the critical-difference diagram (.png, "
                                            ".pdf or .svg)."),
         out: Optional[str] = typer.Option(None, "--out", "-o", help="Write the comparison as JSON (a .png/.pdf/"
@@ -188,6 +189,9 @@ def register(app: typer.Typer) -> None:
                                    help="tsne: 2-D layout, t-SNE (scikit-learn) or PCA; the title names the one "
                                         "computed."),
         per_class_max: int = typer.Option(50, "--max-per-class", min=1, help="tsne: instances per class."),
+        classes: Optional[str] = typer.Option(None, "--classes", help="tsne: N (N classes drawn at random with "
+                                              "the seed: seen classes of a GZSL split, as AVGZSLNet Fig. 6 with "
+                                              "5) or comma-separated class names (default: every test class)."),
         metric: str = typer.Option("auto", "--metric", help="cd: metric when comparing results files."),
         overwrite: bool = OverwriteOpt,
         json_out: bool = JsonOpt,
@@ -206,7 +210,7 @@ def register(app: typer.Typer) -> None:
             raise typer.BadParameter("no input file", param_hint="INPUTS")
         paths = make_plots(k, args, out, audio=audio, video=video, split=split, trial=trial, modality=modality,
                            layout=layout, max_per_class=per_class_max, metric=metric, seed=STATE.seed,
-                           overwrite=overwrite, fmt=fmt)
+                           overwrite=overwrite, fmt=fmt, classes=classes)
         for p in paths:
             info(f"wrote {p}")
-        emit({"plots": [str(p) for p in paths]}, json_out)
+        emit({"out": [str(p) for p in paths]}, json_out)

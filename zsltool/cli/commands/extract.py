@@ -10,6 +10,7 @@ import typer
 
 from zsltool.cli.common import (STATE, DeviceOpt, JsonOpt, OverwriteOpt, ResumeOpt, SeedOpt, ShardOpt, emit,
                                kv_table, seed_or_global)
+from zsltool.cli.types import float_option
 
 LAYERS = ("logits", "softmax", "penultimate")
 
@@ -79,7 +80,7 @@ def register(app: typer.Typer) -> None:
         image_size: int = typer.Option(224, "--image-size", min=16, help="Crops are resized to this square size."),
         epochs: int = typer.Option(20, "--epochs", min=1, help="Training epochs."),
         batch_size: int = typer.Option(32, "--batch-size", min=1, help="Crops per training batch."),
-        lr: float = typer.Option(1e-3, "--lr", help="Adam learning rate."),
+        lr: float = float_option(1e-3, "--lr", min=0, min_open=True, help="Adam learning rate."),
         augment: bool = typer.Option(True, "--augment/--no-augment", help="Random shift and horizontal flip."),
         workers: int = typer.Option(0, "--workers", min=0, help="DataLoader workers for decoding."),
         device: Optional[str] = DeviceOpt,
@@ -190,7 +191,7 @@ def register(app: typer.Typer) -> None:
         clip_len: int = typer.Option(16, "--clip-len", min=1, help="Frames per training clip (random start)."),
         epochs: int = typer.Option(20, "--epochs", min=1, help="Training epochs."),
         batch_size: int = typer.Option(16, "--batch-size", min=1, help="Videos per training batch."),
-        lr: float = typer.Option(3e-3, "--lr", help="Adam learning rate."),
+        lr: float = float_option(3e-3, "--lr", min=0, min_open=True, help="Adam learning rate."),
         augment: bool = typer.Option(True, "--augment/--no-augment", help="Random start, shift and horizontal "
                                                                           "flip."),
         device: Optional[str] = DeviceOpt,

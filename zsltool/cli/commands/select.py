@@ -37,7 +37,7 @@ def select_audio(
 
     r = run(segments, classes, out, per_class=per_class, seed=seed_or_global(seed),
             single_label=single_label, path_template=path_template, trimmed=trimmed, overwrite=overwrite)
-    info(f"wrote {r['output']} ({r['selected']} clips)")
+    info(f"wrote {r['out']} ({r['selected']} clips)")
     emit(r, json_out, _table)
 
 
@@ -60,7 +60,7 @@ def select_images(
     r = run(annotations, classes, out, per_class=per_class, seed=seed_or_global(seed),
             drop_group_of=drop_group_of, drop_depiction=drop_depiction, path_template=path_template,
             overwrite=overwrite)
-    info(f"wrote {r['output']} ({r['selected']} crops)")
+    info(f"wrote {r['out']} ({r['selected']} crops)")
     emit(r, json_out, _table)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Optional
 
@@ -9,7 +10,9 @@ import click
 import typer
 
 from zsltool.classes.presets import SPLIT_PRESETS
+from zsltool.classes.protocols import PROTOCOL_HELP
 from zsltool.cli.common import JsonOpt, OverwriteOpt, SeedOpt, emit, info, kv_table, rows_table, seed_or_global
+from zsltool.cli.types import float_option
 
 PROTOCOLS = ["random", "within", "across", "gzsl", "folds"]
 
@@ -27,15 +30,18 @@ def _floats(value: Optional[str], opt: str) -> Optional[list[float]]:
     if value is None:
         return None
     try:
-        return [float(x) for x in value.split(",")]
+        out = [float(x) for x in value.split(",")]
     except ValueError:
         raise typer.BadParameter(f"{opt} must be comma-separated numbers, got {value!r}") from None
+    if not all(math.isfinite(x) for x in out):
+        raise typer.BadParameter(f"{opt} must be finite numbers, got {value!r}")
+    return out
 
 
 def split(
     classes: Path = typer.Argument(..., help="Class-set file from `zsl build-classes`."),
     protocol: str = typer.Option(..., "--protocol", "-p", click_type=click.Choice(PROTOCOLS),
-                                 help="random | within | across | gzsl | folds."),
+                                 help="; ".join(f"{k}: {v}" for k, v in PROTOCOL_HELP.items()) + "."),
     out: Path = typer.Option(..., "--out", "-o", help="Output split file (.json)."),
     sizes: Optional[str] = typer.Option(None, "--sizes", help="TRAIN,VAL,TEST class counts (random, within; "
                                         "per category for across). Defaults: thirds; (n-2)/2,(n-2)/2,2; "
@@ -57,8 +63,8 @@ def split(
                                              "file (.h5) with the instances' ids and labels."),
     fractions: Optional[str] = typer.Option(None, "--fractions", help="gzsl: TRAIN,VAL,TEST_SEEN fractions of "
                                             "each seen class's instances (default 0.6,0.2,0.2)."),
-    unseen_val_fraction: Optional[float] = typer.Option(
-        None, "--unseen-val-fraction", help="gzsl: fraction of each unseen class's instances kept apart (never "
+    unseen_val_fraction: Optional[float] = float_option(
+        None, "--unseen-val-fraction", min=0, max=1, max_open=True, help="gzsl: fraction of each unseen class's instances kept apart (never "
         "trained or tested on) to choose calibrated stacking's beta (default 0: none)."),
     folds: Optional[int] = typer.Option(None, "--folds", min=2, help="folds: number of class folds (default 5)."),
     val_folds: Optional[int] = typer.Option(None, "--val-folds", min=0, help="folds: validation folds per trial "
@@ -79,10 +85,10 @@ def split(
     opts["folds"] = folds
     result = make_split(classes, protocol, out, seed=seed_or_global(seed), overwrite=overwrite,
                         **opts)
-    info(f"wrote {result['output']} ({len(result['trials'])} trial(s))")
+    info(f"wrote {result['out']} ({len(result['trials'])} trial(s))")
 
     def table(r):
-        head = {"output": r["output"], "protocol": r["protocol"], "seed": r["seed"], **r["params"]}
+        head = {"out": r["out"], "protocol": r["protocol"], "seed": r["seed"], **r["params"]}
         return [kv_table(head, title="split"), rows_table(r["trials"], title="trials")]
 
     emit(result, json_out, table)

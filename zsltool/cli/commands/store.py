@@ -60,7 +60,7 @@ def import_embeddings(
     result = run(matrix, out, ids_csv=ids, classes=classes, kind=kind, modality=modality, extractor=extractor,
                  id_column=id_column, labels_column=labels_column, label_sep=label_sep, key=key,
                  overwrite=overwrite)
-    info(f"wrote {result['output']}")
+    info(f"wrote {result['out']}")
     emit(result, json_out)
 
 
@@ -74,7 +74,7 @@ def merge(
     from zsltool.store.merge import merge_embeddings
 
     result = merge_embeddings(inputs, out, overwrite=overwrite)
-    info(f"wrote {result['output']}")
+    info(f"wrote {result['out']}")
     emit(result, json_out)
 
 

@@ -4,12 +4,14 @@
 from __future__ import annotations
 
 import json
+import math
 from typing import List, Optional
 
 import click
 import typer
 
 from zsltool.cli.common import STATE, JsonOpt, OverwriteOpt, SeedOpt, emit, kv_table, seed_or_global
+from zsltool.cli.types import float_option
 from zsltool.methods.names import METHOD_NAMES
 from zsltool.train.config import SEMANTICS
 
@@ -25,6 +27,8 @@ def parse_method_args(pairs: list[str]) -> dict:
             out[k.strip()] = json.loads(v)
         except json.JSONDecodeError:
             out[k.strip()] = v
+        if isinstance(out[k.strip()], float) and not math.isfinite(out[k.strip()]):
+            raise typer.BadParameter(f"{p!r}: {v} is not a finite number", param_hint="--arg")
     return out
 
 
@@ -58,11 +62,11 @@ def register(app: typer.Typer) -> None:
                                                "(repeatable; avgzslnet: rec cta ctv ta at tv vt)."),
         epochs: Optional[int] = typer.Option(None, "--epochs", min=1, help="Epochs (default: the method's)."),
         batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1, help="Batch size."),
-        lr: Optional[float] = typer.Option(None, "--lr", help="Learning rate."),
+        lr: Optional[float] = float_option(None, "--lr", min=0, min_open=True, help="Learning rate."),
         optimizer: Optional[str] = typer.Option(None, "--optimizer", click_type=click.Choice(["sgd", "adam"]),
                                                 help="Optimiser (default: the method's)."),
-        weight_decay: Optional[float] = typer.Option(None, "--weight-decay", help="Weight decay."),
-        momentum: Optional[float] = typer.Option(None, "--momentum", help="SGD momentum."),
+        weight_decay: Optional[float] = float_option(None, "--weight-decay", min=0, help="Weight decay."),
+        momentum: Optional[float] = float_option(None, "--momentum", min=0, help="SGD momentum."),
         patience: Optional[int] = typer.Option(None, "--patience", min=1,
                                                help="Early stopping: epochs without validation improvement."),
         grid: List[str] = typer.Option([], "--grid", help="Settings chosen on validation data: KEY=V1,V2 (lr, "
@@ -73,7 +77,7 @@ def register(app: typer.Typer) -> None:
                                                   "scaling; AVGZSLNet's absolute decoder margin); --arg wins."),
         seed: Optional[int] = SeedOpt,
         threads: Optional[int] = typer.Option(None, "--threads", min=1, help="torch CPU threads."),
-        log_every: int = typer.Option(10, "--log-every", min=1, help="Progress line every N epochs."),
+        log_every: int = typer.Option(10, "--log-every", min=1, help="With -v: a line every N epochs (loss, validation)."),
         overwrite: bool = OverwriteOpt,
         json_out: bool = JsonOpt,
     ):

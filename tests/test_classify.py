@@ -1,0 +1,304 @@
+"""`zsl classify` end to end on an ESC-50-layout folder, its library API, and its bad inputs."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+# ESC-50's own (underscored) class names; the classify labels below are never training classes.
+ESC = ["dog", "sea_waves", "crackling_fire", "chirping_birds", "church_bells", "car_horn", "door_wood_knock",
+       "vacuum_cleaner", "clock_tick", "glass_breaking"]
+NEW_LABELS = ["siren", "thunderstorm", "keyboard typing"]
+WORDS = sorted({w for n in ESC for w in n.split("_")} | {"vacuum_cleaner", "siren", "thunderstorm", "keyboard",
+                                                          "typing", "filler", "noise"})
+SR = 16000
+
+
+def _clip(k: int, i: int, seconds: float = 1.0) -> np.ndarray:
+    rng = np.random.default_rng([k, i])
+    t = np.arange(int(SR * seconds)) / SR
+    f0 = 150.0 * (1.35 ** k) * (1 + 0.02 * i)
+    x = 0.4 * np.sin(2 * np.pi * f0 * t) * (0.6 + 0.4 * np.sin(2 * np.pi * (1 + k) * t))
+    return (x + 0.02 * rng.standard_normal(len(t))).astype(np.float32)
+
+
+def make_esc50(root, per_class: int = 3):
+    """A folder in ESC-50's layout: meta/esc50.csv with the real columns, audio/<fold>-<src>-<take>-<target>.wav."""
+    (root / "meta").mkdir(parents=True)
+    (root / "audio").mkdir()
+    lines = ["filename,fold,target,category,esc10,src_file,take"]
+    for k, name in enumerate(ESC):
+        for i in range(per_class):
+            fold, src, take = i % 5 + 1, 100000 + 10 * k + i, "ABC"[i % 3]
+            fn = f"{fold}-{src}-{take}-{k}.wav"
+            sf.write(root / "audio" / fn, _clip(k, i), SR)
+            lines.append(f"{fn},{fold},{k},{name},{'True' if k < 4 else 'False'},{src},{take}")
+    (root / "meta" / "esc50.csv").write_text("\n".join(lines) + "\n")
+    return root
+
+
+def write_vectors(path, dim: int = 16, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    V = rng.standard_normal((len(WORDS), dim)).astype(np.float32)
+    with open(path, "w") as fh:
+        fh.write(f"{len(WORDS)} {dim}\n")
+        for w, row in zip(WORDS, V):
+            fh.write(w + " " + " ".join(f"{x:.6f}" for x in row) + "\n")
+    return path
+
+
+@pytest.fixture(autouse=True)
+def _cache_in_tmp(tmp_path, monkeypatch):
+    """classify caches the vectors' sha256 under $XDG_CACHE_HOME: never the user's own cache in tests."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """ESC-50 folder -> prepare -> extract-audio (tiny random VGGish) -> extract-text (underscored names) ->
+    split (class folds) -> train: the checkpoint and its inputs."""
+    import torch
+    from typer.testing import CliRunner
+
+    from zsltool.cli.app import app
+    from zsltool.extract.audio.vggish import VGGish
+
+    d = tmp_path_factory.mktemp("esc")
+    make_esc50(d / "ESC-50-master")
+    torch.manual_seed(0)
+    torch.save(VGGish(width=1 / 16).state_dict(), d / "tiny.pth")
+    write_vectors(d / "vectors.txt")
+    try:
+        runner = CliRunner(mix_stderr=False)
+    except TypeError:  # click >= 8.2 always separates stderr
+        runner = CliRunner()
+
+    def run(*args):
+        r = runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
+        assert r.exit_code == 0, r.stderr
+        return r
+
+    r = run("prepare", "esc50", d / "ESC-50-master", "-o", d / "esc50", "--json")
+    summary = json.loads(r.stdout)
+    assert summary["classes"] == 10 and summary["clips"] == 30 and summary["missing_files"] == 0
+    run("extract-audio", d / "esc50" / "clips.csv", "--classes", d / "esc50" / "classes.json", "--weights",
+        d / "tiny.pth", "-o", d / "audio.h5")
+    r = run("extract-text", "--classes", d / "esc50" / "classes.json", "--vectors", d / "vectors.txt",
+            "-o", d / "text.h5", "--json")
+    assert json.loads(r.stdout)["valid"] == 10  # ESC-50's underscored names: every class has known words
+    run("split", d / "esc50" / "classes.json", "--protocol", "folds", "--folds", "5", "-o", d / "split.json")
+    run("train", "--audio", d / "audio.h5", "--text", d / "text.h5", "--split", d / "split.json", "--method",
+        "projection", "--epochs", "3", "-o", d / "model.pt")
+    new = d / "new.wav"  # a clip that is not in the manifest
+    sf.write(new, _clip(3, 9, seconds=1.5), SR)
+    return d
+
+
+def test_end_to_end_classify_new_clip_with_new_labels(trained, cli):
+    d = trained
+    r = cli("classify", d / "model.pt", d / "new.wav", "--labels", ",".join(NEW_LABELS), "--top", "3", "--json")
+    assert r.exit_code == 0, r.stderr
+    doc = r.json()
+    assert doc["labels"] == NEW_LABELS and doc["n_clips"] == 1
+    clip = doc["clips"][0]
+    assert clip["valid"] and [t["rank"] for t in clip["top"]] == [1, 2, 3]
+    assert sorted(t["label"] for t in clip["top"]) == sorted(NEW_LABELS)
+    probs = [t["probability"] for t in clip["top"]]
+    assert abs(sum(probs) - 1.0) < 1e-6 and probs == sorted(probs, reverse=True)
+    scores = [t["score"] for t in clip["top"]]
+    assert scores == sorted(scores, reverse=True)
+    # a 3-epoch model on random word vectors: its validation scores may be no better than chance, in which
+    # case the checkpoint stores no temperature and each clip's scores are standardised
+    assert (doc["temperature"] or 0) > 0 and "checkpoint" in doc["temperature_source"] or \
+        doc["temperature"] is None and doc["temperature_source"] == "per-clip-std"
+    assert doc["label_tokens"]["keyboard typing"] == ["keyboard", "typing"]
+
+
+def test_library_matches_the_method_scores(trained):
+    """The library call in three lines; scores equal the model's own scores on the same embeddings, and
+    probabilities are softmax(scores / T) with the checkpoint's temperature."""
+    import zsltool
+    from zsltool.store import read_embeddings
+    from zsltool.train.checkpoint import build_model, load_checkpoint
+
+    d = trained
+    preds = zsltool.classify(d / "model.pt", [d / "new.wav", d / "esc50" / "clips.csv"], labels=NEW_LABELS)
+    assert len(preds) == 31 and all(p["valid"] for p in preds)
+    ck = load_checkpoint(d / "model.pt")
+    T = ck["calibration"]["temperature"]
+    assert ck["calibration"]["on"] == "validation" and ck["calibration"]["rows"] == 6
+    T = T if T else preds.scores.std(1, keepdims=True)
+    z = preds.scores / T
+    p = np.exp(z - z.max(1, keepdims=True))
+    np.testing.assert_allclose(preds.probabilities, p / p.sum(1, keepdims=True), rtol=1e-6)
+    # the manifest's clips through --embeddings give the same scores as embedding the audio on the fly
+    emb = zsltool.classify(d / "model.pt", embeddings=d / "audio.h5", labels=NEW_LABELS)
+    a = read_embeddings(d / "audio.h5")
+    np.testing.assert_allclose(emb.scores, preds.scores[1:], rtol=1e-4, atol=1e-4)
+    import torch
+
+    from zsltool.extract.text import Word2VecText
+
+    w = Word2VecText(str(d / "vectors.txt"))
+    C = np.stack([v for v, _ in w.rows([type("E", (), {"name": n})() for n in NEW_LABELS])])
+    model = build_model(ck)
+    with torch.no_grad():
+        s = model.scores(torch.as_tensor(C), audio=torch.as_tensor(a.X)).numpy()
+    np.testing.assert_allclose(emb.scores, s, rtol=1e-4, atol=1e-4)
+    rows = emb.rows()
+    assert rows[0].keys() >= {"clip", "rank", "label", "score", "probability"} and len(rows) == 30 * 3
+
+
+def test_training_classes_use_the_stored_embeddings(trained, cli, tmp_path):
+    """Labels that are all checkpoint classes need no vectors file (here: moved away)."""
+    d = trained
+    r = cli("classify", d / "model.pt", d / "new.wav", "--labels", "dog,sea_waves,car_horn", "--csv",
+            "--vectors", tmp_path / "gone.txt")
+    assert r.exit_code == 0, r.stderr
+    lines = r.stdout.strip().splitlines()
+    assert lines[0] == "clip,rank,label,score,probability,reason" and len(lines) == 4
+    assert abs(sum(float(ln.split(",")[4]) for ln in lines[1:]) - 1) < 1e-6
+
+
+def test_invalid_clip_gets_a_row_and_jsonl(trained, cli):
+    d = trained
+    bad = d / "bad.wav"
+    bad.write_text("this is not audio")
+    r = cli("classify", d / "model.pt", d / "new.wav", bad, "--labels", "siren,thunderstorm", "--jsonl")
+    assert r.exit_code == 0, r.stderr
+    rows = [json.loads(x) for x in r.stdout.strip().splitlines()]
+    assert [x["valid"] for x in rows] == [True, False] and rows[1]["reason"] and rows[1]["top"] == []
+
+
+BAD = [
+    (["missing.pt", "new.wav", "--labels", "a,b"], "Error: checkpoint not found"),
+    (["model.pt", "bad.wav", "--labels", "siren,thunderstorm"], "Error: none of the 1 inputs could be embedded"),
+    (["model.pt", "new.wav", "--labels", " , "], "Error: no candidate labels given"),
+    (["model.pt", "new.wav", "--labels", "siren,dog,siren"], "Error: labels given more than once: siren"),
+    (["model.pt", "new.wav", "--labels", "siren,zzyzx"], "Error: 1 of 2 labels have no known word: zzyzx"),
+    (["model.pt", "new.wav", "--labels", "siren,thunderstorm", "--vectors", "other.txt"],
+     "Error: {d}/other.txt has sha256"),
+]
+
+
+@pytest.mark.parametrize("argv,error", BAD, ids=["missing-model", "not-audio", "empty-labels", "duplicate-labels",
+                                                  "unknown-word", "other-vectors"])
+def test_bad_inputs_one_error_line(trained, cli, argv, error):
+    d = trained
+    (d / "bad.wav").write_text("this is not audio")
+    write_vectors(d / "other.txt", seed=1)
+    args = [str(d / a) if a.endswith((".pt", ".wav", ".txt")) else a for a in argv]
+    r = cli("classify", *args)
+    assert r.exit_code == 1, r.stdout
+    lines = r.stderr.strip().splitlines()
+    assert lines[-1].startswith(error.format(d=d)), r.stderr
+    assert sum(ln.startswith("Error:") for ln in lines) == 1 and "Traceback" not in r.stderr
+
+
+def test_other_vectors_allowed_on_request(trained, cli):
+    d = trained
+    write_vectors(d / "other.txt", seed=1)
+    r = cli("classify", d / "model.pt", d / "new.wav", "--labels", "siren,thunderstorm", "--vectors",
+            d / "other.txt", "--allow-other-vectors", "--json")
+    assert r.exit_code == 0, r.stderr
+    assert "not the vectors file the model was trained with" in r.stderr
+
+
+def test_class_embeddings_file_replaces_the_text_step(trained, cli, tmp_path):
+    d = trained
+    from zsltool.extract.text import extract_text
+
+    (tmp_path / "names.txt").write_text("siren\nthunderstorm\n")
+    extract_text(tmp_path / "new_text.h5", names=tmp_path / "names.txt", vectors=d / "vectors.txt")
+    r = cli("classify", d / "model.pt", d / "new.wav", "--labels", "siren,thunderstorm", "--class-embeddings",
+            tmp_path / "new_text.h5", "--json")
+    assert r.exit_code == 0, r.stderr
+    on_fly = cli("classify", d / "model.pt", d / "new.wav", "--labels", "siren,thunderstorm", "--json").json()
+    assert [t["score"] for t in r.json()["clips"][0]["top"]] == pytest.approx(
+        [t["score"] for t in on_fly["clips"][0]["top"]], rel=1e-5)
+
+
+def test_old_checkpoint_without_temperature_uses_per_clip_std(trained, tmp_path):
+    import torch
+
+    import zsltool
+    from zsltool.train.checkpoint import load_checkpoint, save_checkpoint
+
+    d = trained
+    ck = load_checkpoint(d / "model.pt")
+    ck.pop("calibration")
+    ck.pop("path")
+    save_checkpoint(tmp_path / "old.pt", ck)
+    preds = zsltool.classify(tmp_path / "old.pt", d / "new.wav", labels=NEW_LABELS)
+    s = preds.scores[0]
+    z = s / s.std()
+    p = np.exp(z - z.max())
+    np.testing.assert_allclose(preds.probabilities[0], p / p.sum(), rtol=1e-6)
+    assert preds.info["temperature_source"] == "per-clip-std"
+    del torch
+
+
+def test_temperature_scaling_recovers_a_known_temperature():
+    """Labels drawn from softmax(z / 2.5): the fitted temperature is 2.5 within sampling error, and the
+    NLL there is below both the uniform and the per-clip-std NLL."""
+    from zsltool.classify_calibrate import calibrate, fit_temperature, nll
+
+    rng = np.random.default_rng(0)
+    z = 3.0 * rng.standard_normal((20000, 5))
+    p = np.exp(z / 2.5)
+    p /= p.sum(1, keepdims=True)
+    y = np.array([rng.choice(5, p=row) for row in p])
+    T = fit_temperature(z, y)
+    assert abs(T - 2.5) < 0.1
+    assert nll(z, y, T) <= min(nll(z, y, 2.0), nll(z, y, 3.0))
+    rec = calibrate(z, y, "validation")
+    assert rec["temperature"] == pytest.approx(T) and rec["nll"] < rec["nll_uniform"]
+    # scores unrelated to the labels: no temperature is stored
+    rec = calibrate(rng.standard_normal((500, 4)), rng.integers(0, 4, 500), "validation")
+    assert rec["temperature"] is None and "no better than chance" in rec["note"]
+
+
+@pytest.mark.parametrize("fmt", ["word2vec-bin", "word2vec-text", "glove"])
+def test_streamed_label_vectors_equal_extract_text(tmp_path, fmt):
+    """classify reads only the vectors its labels need; the class vectors equal extract-text's, token for token
+    (underscores, CamelCase, phrases, case variants, a limit, duplicate words: the first wins)."""
+    from gensim.models import KeyedVectors
+
+    from zsltool.classify_vectors import candidate_tokens, label_vectors
+    from zsltool.extract.text import TextEntry, Word2VecText
+
+    words = ["sea", "waves", "New_York", "air_conditioner", "Playing", "daf", "dog", "church_bells", "rain"]
+    rng = np.random.default_rng(3)
+    kv = KeyedVectors(vector_size=7)
+    kv.add_vectors(words + [f"f{i}" for i in range(50)], rng.standard_normal((len(words) + 50, 7)).astype(np.float32))
+    path = tmp_path / f"v.{fmt}"
+    kv.save_word2vec_format(str(path), binary=fmt == "word2vec-bin", write_header=fmt != "glove")
+    labels = ["sea_waves", "New_York", "AirConditioner", "PlayingDaf", "Dog", "church bells", "rain, dog", "zzz"]
+    for limit in (None, 5):
+        ref = Word2VecText(str(path), fmt, limit).rows([TextEntry(id=x, name=x) for x in labels])
+        got = label_vectors(path, labels, fmt, limit)
+        for (rv, rt), (gv, gt) in zip(ref, got):
+            assert rt == gt
+            assert (rv is None and gv is None) or np.array_equal(rv, gv)
+    assert {"sea_waves", "sea", "waves", "Air_Conditioner", "air_conditioner"} <= candidate_tokens(labels)
+
+
+def test_vectors_sha256_is_cached_until_the_file_changes(tmp_path, monkeypatch):
+    import hashlib
+
+    import zsltool.utils as U
+    from zsltool.classify_vectors import cached_sha256
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    f = tmp_path / "v.bin"
+    f.write_bytes(b"abc")
+    calls = []
+    real = U.sha256_file
+    monkeypatch.setattr(U, "sha256_file", lambda p, *a, **k: calls.append(p) or real(p, *a, **k))
+    assert cached_sha256(f) == hashlib.sha256(b"abc").hexdigest() and cached_sha256(f) == cached_sha256(f)
+    assert len(calls) == 1
+    f.write_bytes(b"abcd")
+    assert cached_sha256(f) == hashlib.sha256(b"abcd").hexdigest() and len(calls) == 2

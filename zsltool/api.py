@@ -1,0 +1,152 @@
+"""The Python API behind ``import zsltool``: the CLI's main steps as plain functions for notebooks.
+
+Each function does what its ``zsl`` command does, with the same defaults, and returns the result instead of
+printing it. Nothing heavy is imported until a function is called.
+
+    import zsltool
+    zsltool.split("classes.json", "random", "random.json", seed=0)
+    run = zsltool.train(audio="audio.h5", text="text.h5", split="random.json", out="proj.pt", epochs=20)
+    run.model, run.history[-1]
+    zsltool.evaluate("proj.pt")["metrics"]["top1"]
+    zsltool.read_embeddings("audio.h5").to_pandas()
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+__all__ = ["extract_audio", "extract_text", "split", "train", "evaluate", "experiment", "read_embeddings",
+           "Trained"]
+
+
+def extract_audio(source: str | os.PathLike, out: str | os.PathLike, **options) -> dict:
+    """Embed audio clips into an instance-level embedding file (``zsl extract-audio``).
+
+    ``source``: a clip manifest (.csv/.jsonl), a folder of audio files, or one file. ``options`` are those of
+    ``zsltool.extract.audio.extract.extract_audio`` (``model``, ``weights``, ``classes_path``,
+    ``max_seconds``, ``batch_size``, ``workers``, ``device``, ``overwrite``, ``resume``, ``progress``, ...).
+    Returns the summary (rows written, valid, invalid, seconds, ``out``)."""
+    from zsltool.extract.audio.extract import extract_audio as run
+
+    return run(str(source), out, **options)
+
+
+def extract_text(out: str | os.PathLike, **options) -> dict:
+    """Write a class-level text embedding file (``zsl extract-text``).
+
+    ``options``: ``classes`` (a class-set file) or ``names``, ``model`` ("word2vec" or "sentence"),
+    ``vectors`` (word2vec file), ``on_missing``, ``text``, ``device``, ``overwrite``, ... (see
+    ``zsltool.extract.text.extract_text``). Returns the summary dict."""
+    from zsltool.extract.text import extract_text as run
+
+    return run(out, **options)
+
+
+def split(classes: str | os.PathLike, protocol: str, out: str | os.PathLike, *, seed: int = 0,
+          overwrite: bool = False, **options) -> dict:
+    """Make a split file for an evaluation protocol (``zsl split``).
+
+    ``protocol``: random, within, across, gzsl or folds (``zsltool.classes.protocols.PROTOCOL_HELP``);
+    ``options`` are the protocol's (``sizes``, ``trials``, ``category``, ``categories``, ``instances``,
+    ``folds``, ...). Returns a summary with ``out`` and the per-trial sizes."""
+    from zsltool.classes.protocols import make_split
+
+    return make_split(classes, protocol, out, seed=seed, overwrite=overwrite, **options)
+
+
+@dataclass
+class Trained:
+    """What ``zsltool.train`` returns: the trained model (eval mode), its per-epoch history and the checkpoint."""
+
+    model: Any
+    history: list[dict]
+    checkpoint: Path
+    summary: dict = field(default_factory=dict)
+    result: Any = field(default=None, repr=False)
+
+    def __repr__(self) -> str:
+        s = self.summary
+        return (f"Trained({s.get('method')}, {s.get('epochs_run')} epochs, best {s.get('best_metric')} = "
+                f"{s.get('best_value')} at epoch {s.get('best_epoch')}, checkpoint={str(self.checkpoint)!r})")
+
+
+def train(*, audio: str | os.PathLike, split: str | os.PathLike, out: str | os.PathLike, **options) -> Trained:
+    """Train a zero-shot method on one split trial (``zsl train``) and return the model and its history.
+
+    ``options`` are ``zsltool.train.config.TrainConfig``'s fields: ``text``/``image``/``audio_prototypes``/
+    ``video``, ``semantic``, ``trial``, ``method``, ``method_args``, ``epochs``, ``batch_size``, ``lr``,
+    ``optimizer``, ``patience``, ``grid``, ``seed``, ``device``, ``overwrite``, ... The best epoch's checkpoint
+    is written to ``out``; ``.model`` is that epoch's model rebuilt from it, ``.history`` one dict per epoch
+    (losses, validation metrics)."""
+    from zsltool.train.checkpoint import build_model, load_checkpoint
+    from zsltool.train.config import TrainConfig
+    from zsltool.train.loop import train as run
+
+    def _s(v):
+        return str(v) if isinstance(v, os.PathLike) else v
+
+    cfg = TrainConfig(audio=str(audio), split=str(split), out=str(out), **{k: _s(v) for k, v in options.items()})
+    res = run(cfg)
+    model = build_model(load_checkpoint(res.checkpoint))
+    return Trained(model=model, history=list(res.history), checkpoint=Path(res.checkpoint), summary=res.summary(),
+                   result=res)
+
+
+def evaluate(checkpoint: str | os.PathLike, **options) -> dict:
+    """Evaluate a checkpoint (``zsl evaluate``): ZSL top-1 / mean per-class accuracy, or GZSL S, U, HM.
+
+    ``options``: ``audio``, ``video``, ``split``, ``trial`` (default: the training ones), ``modality``,
+    ``beta``, ``calibrate``, ``seed``, ``device``. Returns the results document (``metrics``, ``per_class``,
+    ``confusion``, ``manifest``)."""
+    from zsltool.evaluate.evaluate import evaluate_checkpoint
+
+    return evaluate_checkpoint(checkpoint, **options)
+
+
+def experiment(*, audio: str | os.PathLike, splits: Sequence[str | os.PathLike] | str | os.PathLike,
+               out: str | os.PathLike, **options) -> dict:
+    """Run a paper protocol end to end (``zsl experiment``): every split × trial × method × class embedding.
+
+    ``options`` are ``zsltool.evaluate.experiment.ExperimentSpec``'s fields (``text``, ``image``,
+    ``audio_prototypes``, ``video``, ``methods``, ``epochs``, ``jobs``, ``seed``, ...). Writes the folder
+    ``out`` (results.json, table.csv/.md/.tex, trials/) and returns the results document with its
+    ``tables``; ``zsltool.evaluate.tables.export_tables(doc["tables"], "latex")`` renders them."""
+    from zsltool.evaluate.experiment import ExperimentSpec, run_experiment
+
+    if isinstance(splits, (str, os.PathLike)):
+        splits = [splits]
+    opts = {k: (str(v) if isinstance(v, os.PathLike) else v) for k, v in options.items()}
+    return run_experiment(ExperimentSpec(audio=str(audio), splits=[str(s) for s in splits], out_dir=str(out),
+                                         **opts))
+
+
+def read_embeddings(path: str | os.PathLike, **options):
+    """Read an embedding file into an ``Embeddings`` (``.embeddings`` matrix, ``.ids``, ``.classes``,
+    ``.labels``, ``.valid``, ``.meta``; ``.to_pandas()``)."""
+    from zsltool.store.reader import read_embeddings as run
+
+    return run(path, **options)
+
+
+def make_package_callable(module_name: str, func_name: str) -> None:
+    """Let the package ``zsltool.<name>`` be called like the API function of the same name.
+
+    ``zsltool.train`` and ``zsltool.evaluate`` are both subpackages and API functions: once the subpackage is
+    imported, Python binds the attribute ``zsltool.train`` to it, so the package itself must be callable for
+    ``zsltool.train(...)`` to keep working. Attribute access (``zsltool.train.loop``) is unchanged."""
+    import sys
+    import types
+
+    func = globals()[func_name]
+
+    class _CallablePackage(types.ModuleType):
+        def __call__(self, *args, **kwargs):
+            return func(*args, **kwargs)
+
+    _CallablePackage.__call__.__doc__ = func.__doc__
+    mod = sys.modules[module_name]
+    mod.__class__ = _CallablePackage
+    mod.__doc__ = f"{func.__doc__}\n\n(The package {module_name}: {mod.__doc__})"

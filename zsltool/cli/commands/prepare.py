@@ -1,0 +1,127 @@
+"""``zsl prepare RECIPE``: dataset folders as downloaded -> class set, clip manifest, split files (thin shims over
+``zsltool.prepare``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from zsltool.cli.common import JsonOpt, OverwriteOpt, emit, info, kv_table, seed_option, seed_or_global
+
+OutOpt = typer.Option(..., "--out", "-o", help="Output folder (classes.json, clips.csv, split files).")
+
+prepare_app = typer.Typer(no_args_is_help=True, help="Dataset recipes: a dataset folder as downloaded -> "
+                          "classes.json, clips.csv (absolute paths, labels, the dataset's folds) and split files.")
+
+
+def _show(res: dict, json_out: bool) -> None:
+    info(f"wrote {res['out']}: {res['classes']} classes" + (f", {res['clips']} clips" if "clips" in res else ""))
+    flat = {k: v for k, v in res.items() if k not in ("files", "missing_ids", "duplicate_examples")}
+    emit(res, json_out, table=lambda r: kv_table(flat, title=f"zsl prepare ({res['dataset']})"))
+
+
+@prepare_app.command("esc50")
+def esc50_cmd(
+    root: Path = typer.Argument(..., help="The ESC-50 folder (ESC-50-master/: meta/esc50.csv, audio/)."),
+    out: Path = OutOpt,
+    esc10: bool = typer.Option(False, "--esc10", help="Only the 10-class ESC-10 subset."),
+    class_folds: int = typer.Option(5, "--class-folds", min=2, help="Zero-shot class folds to write."),
+    seed: Optional[int] = seed_option("Seed of the class folds (default: the global --seed)."),
+    overwrite: bool = OverwriteOpt,
+    json_out: bool = JsonOpt,
+):
+    """ESC-50: clip manifest with the official clip folds, and zero-shot class folds (split_class_folds.json)."""
+    from zsltool.prepare import prepare_esc50
+
+    _show(prepare_esc50(root, out, esc10=esc10, class_folds=class_folds, seed=seed_or_global(seed),
+                        overwrite=overwrite), json_out)
+
+
+@prepare_app.command("urbansound8k")
+def urbansound8k_cmd(
+    root: Path = typer.Argument(..., help="The UrbanSound8K folder (metadata/UrbanSound8K.csv, audio/fold1..10/)."),
+    out: Path = OutOpt,
+    class_folds: int = typer.Option(5, "--class-folds", min=2, help="Zero-shot class folds to write."),
+    seed: Optional[int] = seed_option("Seed of the class folds (default: the global --seed)."),
+    overwrite: bool = OverwriteOpt,
+    json_out: bool = JsonOpt,
+):
+    """UrbanSound8K: clip manifest with the official 10 clip folds, and zero-shot class folds."""
+    from zsltool.prepare import prepare_urbansound8k
+
+    _show(prepare_urbansound8k(root, out, class_folds=class_folds, seed=seed_or_global(seed), overwrite=overwrite),
+          json_out)
+
+
+@prepare_app.command("fsd50k")
+def fsd50k_cmd(
+    root: Path = typer.Argument(..., help="The FSD50K folder (FSD50K.ground_truth/, FSD50K.dev_audio/, "
+                                "FSD50K.eval_audio/)."),
+    out: Path = OutOpt,
+    overwrite: bool = OverwriteOpt,
+    json_out: bool = JsonOpt,
+):
+    """FSD50K: multi-label clip manifest (class ids = AudioSet MIDs; fold = train/val/eval)."""
+    from zsltool.prepare import prepare_fsd50k
+
+    _show(prepare_fsd50k(root, out, overwrite=overwrite), json_out)
+
+
+@prepare_app.command("audioset")
+def audioset_cmd(
+    segments: List[Path] = typer.Argument(..., help="AudioSet segment CSVs (e.g. balanced_train_segments.csv)."),
+    audio_dir: Path = typer.Option(..., "--audio-dir", help="Folder holding the downloaded clips."),
+    out: Path = OutOpt,
+    classes: Optional[Path] = typer.Option(None, "--classes", "-c", help="Map labels onto this class set (merged "
+                                           "MIDs count as their parent); default: every MID is a class."),
+    class_labels: Optional[Path] = typer.Option(None, "--class-labels", help="AudioSet class_labels_indices.csv "
+                                                "to name the MIDs (without --classes)."),
+    path_template: str = typer.Option("{id}.wav", "--path-template", help="File name under --audio-dir; fields "
+                                      "{id} {ytid} {start} {end} {start_ms} {start_int} {end_int}."),
+    overwrite: bool = OverwriteOpt,
+    json_out: bool = JsonOpt,
+):
+    """AudioSet segments already on disk: clip manifest; listed segments without a file are reported."""
+    from zsltool.prepare import prepare_audioset
+
+    _show(prepare_audioset(segments, out, audio_dir=audio_dir, classes=classes, class_labels=class_labels,
+                           path_template=path_template, overwrite=overwrite), json_out)
+
+
+@prepare_app.command("folder")
+def folder_cmd(
+    root: Path = typer.Argument(..., help="A folder with one sub-folder of audio files per class."),
+    out: Path = OutOpt,
+    overwrite: bool = OverwriteOpt,
+    json_out: bool = JsonOpt,
+):
+    """One class per sub-folder (DIR/CLASS/*.wav): class set and clip manifest."""
+    from zsltool.prepare import prepare_folder
+
+    _show(prepare_folder(root, out, overwrite=overwrite), json_out)
+
+
+@prepare_app.command("avgzsl-benchmark")
+def avgzsl_cmd(
+    root: Path = typer.Argument(..., help="One dataset folder of avgzsl_benchmark_datasets/ (UCF, VGGSound, "
+                                "ActivityNet)."),
+    out: Path = OutOpt,
+    features: str = typer.Option("cls_features", "--features", help="Feature folder under features/ "
+                                 "(cls_features: VGGish/C3D; main_features: SeLaVi)."),
+    split: str = typer.Option("cls_split", "--split", help="Class-split folder (cls_split or main_split)."),
+    overwrite: bool = OverwriteOpt,
+    json_out: bool = JsonOpt,
+):
+    """The AVCA-GZSL audio-visual benchmark: audio/video/text files and the two stages' split files."""
+    from zsltool.prepare import prepare_avgzsl_benchmark
+
+    res = prepare_avgzsl_benchmark(root, out, features=features, split=split, overwrite=overwrite)
+    info(f"wrote {res['out']}: {res['classes']} classes, stage 1 and stage 2 files")
+    emit(res, json_out, table=lambda r: kv_table({k: v for k, v in r.items() if k != "files"},
+                                                 title=f"zsl prepare avgzsl-benchmark ({r['dataset']})"))
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(prepare_app, name="prepare")

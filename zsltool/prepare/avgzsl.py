@@ -1,0 +1,259 @@
+"""The audio-visual GZSL benchmark of AVCA-GZSL (Mercea et al. 2022): UCF-GZSL, VGGSound-GZSL, ActivityNet-GZSL.
+
+Layout of one dataset folder (``avgzsl_benchmark_datasets/UCF``), as released::
+
+    class-split/all_class.txt                      every class of the source dataset
+    class-split/<dataset>_w2v_class_names.csv      original,manual: class name -> name used for word2vec
+    class-split/<split>/stage_{1_train,1_val_seen,1_val_unseen,2_train,2_test_seen,2_test_unseen}.txt
+    class-split/<split>/stage_*.csv                filename,label,label_code (the README says
+                                                   video_name,class_name,label_code; the real files do not)
+    features/<features>/{audio,video}/<stage_...>/<Class>.h5   datasets data (N x D) and video_urls (S80)
+    features/<features>/text/word_embeddings_<dataset>_normed.npy   pickled {class name: 300-d vector}
+
+``<split>`` is ``cls_split`` (C3D/VGGish features, ``cls_features``) or ``main_split`` (SeLaVi,
+``main_features``). The protocol has two stages, and the recipe writes files for each:
+
+* stage 1 (``audio_stage1.h5``, ``video_stage1.h5``, ``split_stage1.json``): train on ``stage_1_train``; the
+  test rows of this split are the benchmark's *validation* rows (``stage_1_val_seen`` as test_seen, the
+  ``stage_1_val_unseen`` classes as unseen). Evaluating it chooses the epoch count and the calibration
+  (``zsl evaluate stage1.pt --beta B`` for a few B).
+* stage 2 (``audio_stage2.h5``, ``video_stage2.h5``, ``split_stage2.json``): retrain on train + validation
+  (the rows of the ``stage_1_train``, ``stage_1_val_seen`` and ``stage_1_val_unseen`` feature folders, as the
+  reference loader does; ``stage_2_train``'s folder when those are absent) over the ``stage_2_train`` classes,
+  and test on ``stage_2_test_seen`` + ``stage_2_test_unseen`` with the stage-1 settings.
+
+Class lists come from the ``stage_*.txt`` files, as in the reference loader: feature rows of other classes are
+left out and counted (UCF's ``stage_2_test_unseen.csv`` lists 9 classes, its ``.txt`` 6). The CSVs are used to
+cross-check: ids listed there without features, and feature rows not listed, are reported.
+``text.h5`` holds the released word embeddings, read with a restricted unpickler (``safe_npy``).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import os
+from pathlib import Path
+
+import numpy as np
+
+from zsltool.errors import ZslError
+from zsltool.prepare.common import check_outputs, need_folder
+
+log = logging.getLogger("zsltool.prepare")
+
+STAGES = ("stage_1_train", "stage_1_val_seen", "stage_1_val_unseen", "stage_2_train", "stage_2_test_seen",
+          "stage_2_test_unseen")
+PUBLISHED = ("published UCF-GZSL (cls features, VGGish/C3D) HM: AVGZSLNet 36.51, CJME 28.65, ALE 35.37")
+
+
+def _class_split_dir(root: Path) -> Path:
+    for name in ("class-split", "class_split"):
+        if (root / name).is_dir():
+            return root / name
+    raise ZslError(f"{root} does not look like an AVGZSL benchmark dataset folder: expected class-split/ in it",
+                   hint="give e.g. avgzsl_benchmark_datasets/UCF")
+
+
+def _lines(path: Path) -> list[str]:
+    if not path.is_file():
+        raise ZslError(f"expected the class list {path}", hint="check --split (cls_split or main_split)")
+    return [ln.strip() for ln in path.read_text(encoding="utf-8-sig").splitlines() if ln.strip()]
+
+
+def _csv_ids(path: Path) -> dict[str, str]:
+    """filename -> label of a stage CSV (header filename,label,label_code or video_name,class_name,...)."""
+    if not path.is_file():
+        return {}
+    rows = list(csv.reader(io.StringIO(path.read_text(encoding="utf-8-sig"), newline="")))
+    if not rows:
+        return {}
+    head = [h.strip() for h in rows[0]]
+    if head[:2] not in (["filename", "label"], ["video_name", "class_name"]):
+        raise ZslError(f"{path}: unexpected header {','.join(head)}", hint="expected filename,label,label_code")
+    return {r[0].strip(): r[1].strip() for r in rows[1:] if len(r) >= 2}
+
+
+def _w2v_names(csplit: Path, dataset: str) -> dict[str, str]:
+    """original class name -> the name used for word2vec."""
+    cand = [csplit / f"{dataset.lower()}_w2v_class_names.csv"] + sorted(csplit.glob("*_w2v_class_names.csv"))
+    path = next((c for c in cand if c.is_file()), None)
+    if path is None:
+        return {}
+    rows = list(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8-sig"), newline="")))
+    return {r["original"].strip(): r["manual"].strip() for r in rows if r.get("original") and r.get("manual")}
+
+
+def _read_h5(path: Path) -> tuple[np.ndarray, list[str]]:
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as f:
+            if "data" not in f or "video_urls" not in f:
+                raise ZslError(f"{path} has no datasets data and video_urls", hint="expected the benchmark's .h5")
+            X = np.asarray(f["data"][()], dtype=np.float32)
+            urls = [u.decode("utf-8", "replace") if isinstance(u, bytes) else str(u) for u in f["video_urls"][()]]
+    except OSError as e:
+        raise ZslError(f"cannot read {path} as HDF5 ({e})") from None
+    if X.ndim != 2 or len(urls) != len(X):
+        raise ZslError(f"{path}: data has shape {X.shape} for {len(urls)} video_urls")
+    return X, [u.strip() for u in urls]
+
+
+def _stage_rows(feat: Path, modality: str, stages, classes: set) -> tuple[dict, dict]:
+    """{id: (class, vector)} of the stage folders (first occurrence wins) and counts of what was left out."""
+    rows: dict[str, tuple[str, np.ndarray]] = {}
+    left = {"other_class_rows": 0, "other_classes": set(), "duplicate_ids": 0}
+    for st in stages:
+        folder = feat / modality / st
+        for f in sorted(folder.glob("*.h5")):
+            X, urls = _read_h5(f)
+            cls = f.stem
+            if cls not in classes:
+                left["other_class_rows"] += len(urls)
+                left["other_classes"].add(cls)
+                continue
+            for u, x in zip(urls, X):
+                if u in rows:
+                    left["duplicate_ids"] += 1
+                    continue
+                rows[u] = (cls, x)
+    return rows, left
+
+
+def _write_instances(path: Path, rows: dict, classes: list[str], modality: str, feature_name: str, inputs) -> int:
+    from zsltool.store import StoreMeta, write_embeddings
+
+    ids = list(rows)
+    pos = {c: i for i, c in enumerate(classes)}
+    X = np.stack([rows[i][1] for i in ids]) if ids else np.zeros((0, 1), np.float32)
+    meta = StoreMeta(kind="instance", modality=modality, extractor=f"avgzsl-benchmark:{feature_name}",
+                     extractor_meta={"source": "AVCA-GZSL benchmark features", "features": feature_name,
+                                     "note": "imported: zsl classify needs --embeddings for new clips"},
+                     inputs=inputs)
+    write_embeddings(path, meta=meta, ids=ids, X=X, classes=classes, labels=[[pos[rows[i][0]]] for i in ids],
+                     overwrite=True)
+    return len(ids)
+
+
+def prepare_avgzsl_benchmark(root: str | os.PathLike, out: str | os.PathLike, *, features: str = "cls_features",
+                             split: str = "cls_split", overwrite: bool = False) -> dict:
+    """Write the class set, the text file, and per stage the audio and video files and the split file."""
+    from zsltool.classes.classset import ClassSet
+    from zsltool.classes.splits import Split, Trial
+    from zsltool.prepare.safe_npy import load_vector_dict
+    from zsltool.store import StoreMeta, write_embeddings
+    from zsltool.utils import input_record
+
+    root = need_folder(root, "benchmark dataset folder")
+    dataset = root.name
+    csplit = _class_split_dir(root)
+    sdir = csplit / split
+    if not sdir.is_dir():
+        have = sorted(p.name for p in csplit.iterdir() if p.is_dir())
+        raise ZslError(f"{csplit} has no split folder {split!r}", hint=f"choose one of: {', '.join(have) or 'none'}")
+    lists = {st: _lines(sdir / f"{st}.txt") for st in STAGES}
+    feat = root / "features" / features
+    if not feat.is_dir():
+        have = sorted(p.name for p in (root / "features").iterdir() if p.is_dir()) if (root / "features").is_dir() \
+            else []
+        raise ZslError(f"expected the features folder {feat}",
+                       hint=f"--features is one of: {', '.join(have)}" if have else
+                       "download the benchmark's features (avgzsl_benchmark_datasets.zip) into the dataset folder")
+    npys = sorted((feat / "text").glob("word_embeddings_*.npy"))
+    if not npys:
+        raise ZslError(f"expected the word embeddings {feat / 'text' / f'word_embeddings_{dataset.lower()}_normed.npy'}")
+    w2v_exact = _w2v_names(csplit, dataset)
+    w2v_ci = {k.lower(): v for k, v in w2v_exact.items()}
+    vecs = load_vector_dict(npys[0])
+    all_classes = sorted({c for st in STAGES for c in lists[st]})
+    # UCF's split lists write HandStandPushups where all_class.txt and the w2v names have HandstandPushups
+    case_only = [c for c in all_classes if c not in w2v_exact and c.lower() in w2v_ci]
+    w2v = {c: w2v_exact.get(c) or w2v_ci.get(c.lower()) for c in all_classes
+           if c in w2v_exact or c.lower() in w2v_ci}
+    out = Path(out)
+    names = ["classes.json", "text.h5", "audio_stage1.h5", "video_stage1.h5", "split_stage1.json",
+             "audio_stage2.h5", "video_stage2.h5", "split_stage2.json"]
+    check_outputs(out, names, overwrite)
+    cls = [{"id": c, "name": w2v.get(c, c)} for c in all_classes]
+    cs = ClassSet(classes=cls, name=f"{dataset}-GZSL ({split})", source={"benchmark": "AVCA-GZSL", "split": split})
+    inputs = [input_record(sdir / f"{st}.txt") for st in STAGES]
+    cs.save(out / "classes.json", overwrite=True, inputs=inputs)
+    # text: released vectors keyed by the word2vec name (or the original name)
+    X, valid, reasons = [], [], []
+    for c in all_classes:
+        v = vecs.get(w2v.get(c, c), vecs.get(c))
+        valid.append(v is not None)
+        reasons.append("" if v is not None else f"no vector for {w2v.get(c, c)!r} in {npys[0].name}")
+        X.append(v if v is not None else np.zeros(len(next(iter(vecs.values()))), np.float32))
+    tmeta = StoreMeta(kind="class", modality="text", extractor="avgzsl-benchmark:w2v",
+                      extractor_meta={"source": str(npys[0]), "note": "the benchmark's released word2vec vectors"},
+                      inputs=[input_record(npys[0])], class_set_sha256=cs.sha256)
+    write_embeddings(out / "text.h5", meta=tmeta, ids=all_classes, X=np.stack(X), classes=all_classes,
+                     valid=np.array(valid), reasons=reasons, overwrite=True)
+    # per stage: (training folders, test-seen folder, unseen folder) and class lists
+    s1_train = ["stage_1_train"]
+    s2_train = ["stage_1_train", "stage_1_val_seen", "stage_1_val_unseen"]
+    if not all((feat / "audio" / s).is_dir() for s in s2_train) and (feat / "audio" / "stage_2_train").is_dir():
+        s2_train = ["stage_2_train"]
+    stages = {
+        1: {"seen": lists["stage_1_train"], "unseen": lists["stage_1_val_unseen"], "train": s1_train,
+            "test_seen": ["stage_1_val_seen"], "unseen_dirs": ["stage_1_val_unseen"]},
+        2: {"seen": lists["stage_2_train"], "unseen": lists["stage_2_test_unseen"], "train": s2_train,
+            "test_seen": ["stage_2_test_seen"], "unseen_dirs": ["stage_2_test_unseen"]},
+    }
+    summary = {"dataset": dataset, "out": str(out), "split": split, "features": features,
+               "classes": len(all_classes), "text_valid": int(sum(valid)),
+               "w2v_names_matched_ignoring_case": case_only, "stages": {}, "published": PUBLISHED}
+    listed = {st: _csv_ids(sdir / f"{st}.csv") for st in STAGES}
+    for k, st in stages.items():
+        allowed = set(st["seen"]) | set(st["unseen"])
+        folders = st["train"] + st["test_seen"] + st["unseen_dirs"]
+        rec = {}
+        for modality in ("audio", "video"):
+            have = [f for f in folders if (feat / modality / f).is_dir()]
+            if len(have) != len(folders):
+                miss = [f for f in folders if f not in have]
+                raise ZslError(f"expected the feature folder {feat / modality / miss[0]}")
+            rows = {}
+            part_ids = {}
+            left_total = {"other_class_rows": 0, "other_classes": set(), "duplicate_ids": 0}
+            for group in ("train", "test_seen", "unseen_dirs"):
+                classes_ok = set(st["seen"]) if group != "unseen_dirs" else set(st["unseen"])
+                r, left = _stage_rows(feat, modality, st[group], classes_ok)
+                dup = [i for i in r if i in rows]
+                left_total["duplicate_ids"] += left["duplicate_ids"] + len(dup)
+                left_total["other_class_rows"] += left["other_class_rows"]
+                left_total["other_classes"] |= left["other_classes"]
+                r = {i: v for i, v in r.items() if i not in rows}
+                rows.update(r)
+                part_ids[group] = list(r)
+            n = _write_instances(out / f"{modality}_stage{k}.h5", rows, all_classes, modality, features,
+                                 [input_record(sdir / f"{s}.txt") for s in folders])
+            csv_ids = {i for f in folders for i in listed.get(f, {})}
+            rec[modality] = {"rows": n, "left_out_other_classes": sorted(left_total["other_classes"]),
+                             "left_out_rows": left_total["other_class_rows"],
+                             "duplicate_ids": left_total["duplicate_ids"],
+                             "listed_without_features": len(csv_ids - set(rows)) if csv_ids else None,
+                             "features_not_listed": len(set(rows) - csv_ids) if csv_ids else None}
+            if modality == "audio":
+                trial = Trial(train=list(st["seen"]), val=[], test=list(st["seen"]) + list(st["unseen"]), seen=list(st["seen"]),
+                              unseen=list(st["unseen"]),
+                              instances={"train": part_ids["train"], "test_seen": part_ids["test_seen"]})
+        sp = Split(trials=[trial], protocol="gzsl", seed=0, class_set_sha256=cs.sha256,
+                   params={"benchmark": "AVCA-GZSL", "dataset": dataset, "split": split, "stage": k,
+                           "train_folders": st["train"], "test_seen_folders": st["test_seen"],
+                           "unseen_folders": st["unseen_dirs"],
+                           "meaning": "stage 1: test rows = the benchmark's validation rows (choose epochs and "
+                                      "beta); stage 2: retrain on train + validation, test"})
+        sp.save(out / f"split_stage{k}.json", overwrite=True, inputs=[input_record(out / "classes.json")])
+        summary["stages"][k] = {"seen": len(st["seen"]), "unseen": len(st["unseen"]),
+                                "train_rows": len(trial.instances["train"]),
+                                "test_seen_rows": len(trial.instances["test_seen"]), **rec}
+        for modality in ("audio", "video"):
+            if rec[modality]["left_out_rows"]:
+                log.warning(f"stage {k} {modality}: {rec[modality]['left_out_rows']} rows of classes not in the "
+                            f"stage's class lists left out ({', '.join(rec[modality]['left_out_other_classes'][:5])})")
+    summary["files"] = {n: str(out / n) for n in names}
+    return summary

@@ -1,0 +1,157 @@
+"""What every dataset recipe shares: reading the dataset's CSVs, writing the class set, the clip manifest (with
+the dataset's own columns such as ``fold``) and split files atomically, and the summary."""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Sequence
+
+from zsltool import __version__
+from zsltool.errors import ZslError
+from zsltool.utils import atomic_write_text, command_line, input_record, utc_now
+
+log = logging.getLogger("zsltool.prepare")
+
+CLIP_COLUMNS = ["id", "path", "labels", "start", "end"]
+
+
+def need_folder(path: str | os.PathLike, what: str) -> Path:
+    p = Path(path).expanduser()
+    if not p.exists():
+        raise ZslError(f"{what} not found: {p}", hint="give the dataset's folder as downloaded")
+    if not p.is_dir():
+        raise ZslError(f"{what} is not a folder: {p}", hint="give the dataset's folder as downloaded")
+    return p.resolve()
+
+
+def need_file(root: Path, rel: str, dataset: str) -> Path:
+    p = root / rel
+    if not p.is_file():
+        raise ZslError(f"{root} does not look like {dataset}: expected the file {rel} in it",
+                       hint=f"give the folder that holds {rel.split('/')[0]}")
+    return p
+
+
+def read_csv(path: Path, required: Sequence[str], dataset: str, header: bool = True,
+             fieldnames: Sequence[str] | None = None) -> list[dict]:
+    """Rows of a dataset CSV as dicts (stripped keys and values); a ZslError naming missing columns."""
+    from zsltool.utils import read_text
+
+    text = read_text(path, f"{dataset} metadata file")
+    reader = csv.DictReader(io.StringIO(text, newline=""), fieldnames=None if header else list(fieldnames or []))
+    cols = [c.strip() for c in reader.fieldnames or []]
+    missing = [c for c in required if c not in cols]
+    if missing:
+        raise ZslError(f"{path} is not {dataset}'s metadata: missing column(s) {', '.join(missing)} "
+                       f"(found {', '.join(cols) or 'none'})", hint=f"expected columns {','.join(required)}")
+    return [{(k or "").strip(): (v or "").strip() for k, v in r.items() if k is not None} for r in reader]
+
+
+@dataclass
+class Prepared:
+    """A recipe's result before writing: classes, clip rows and optional split files."""
+
+    dataset: str
+    classes: list[dict]
+    clips: list[dict]  # id, path (absolute), labels (class ids), start, end, + dataset columns
+    extra_columns: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)  # clip ids whose file is not on disk
+    duplicates: list[str] = field(default_factory=list)
+    notes: dict = field(default_factory=dict)
+    inputs: list[str] = field(default_factory=list)
+
+
+def check_outputs(out: Path, names: Iterable[str], overwrite: bool) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    if not overwrite:
+        clash = [n for n in names if (out / n).exists()]
+        if clash:
+            raise ZslError(f"output already exists: {out / clash[0]}", hint="pass --overwrite to replace it")
+
+
+def dedupe(rows: list[dict]) -> tuple[list[dict], list[str]]:
+    seen, out, dup = set(), [], []
+    for r in rows:
+        if r["id"] in seen:
+            dup.append(r["id"])
+            continue
+        seen.add(r["id"])
+        out.append(r)
+    return out, dup
+
+
+def split_present(rows: list[dict]) -> tuple[list[dict], list[str]]:
+    """(rows whose file exists, ids of the others)."""
+    keep, missing = [], []
+    for r in rows:
+        if Path(r["path"]).is_file():
+            keep.append(r)
+        else:
+            missing.append(r["id"])
+    return keep, missing
+
+
+def _header(prep: Prepared, cs_sha: str) -> dict:
+    return {"format": "zsl.manifest", "zsl_version": __version__, "created_utc": utc_now(),
+            "command": command_line(), "dataset": prep.dataset, "class_set_sha256": cs_sha,
+            "inputs": [input_record(p) for p in prep.inputs]}
+
+
+def write_manifest(path: Path, prep: Prepared, cs_sha: str) -> None:
+    """The clip manifest: ``id,path,labels,start,end`` plus the dataset's columns (``fold``, ...)."""
+    import json
+
+    buf = io.StringIO()
+    for k, v in _header(prep, cs_sha).items():
+        buf.write(f"# {k}: {v if isinstance(v, str) else json.dumps(v)}\n")
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(CLIP_COLUMNS + prep.extra_columns)
+    for r in prep.clips:
+        w.writerow([r["id"], r["path"], ";".join(r["labels"]),
+                    "" if r.get("start") is None else repr(float(r["start"])),
+                    "" if r.get("end") is None else repr(float(r["end"]))]
+                   + [r.get(c, "") for c in prep.extra_columns])
+    atomic_write_text(path, buf.getvalue())
+
+
+def write_prepared(prep: Prepared, out: str | os.PathLike, *, splits: dict | None = None,
+                   overwrite: bool = False, extra_files: dict | None = None) -> dict:
+    """Write ``classes.json``, ``clips.csv`` and the split files (name -> Split) into ``out``; the summary."""
+    from zsltool.classes.classset import ClassSet
+
+    out = Path(out)
+    names = ["classes.json", "clips.csv", *(splits or {}), *(extra_files or {})]
+    check_outputs(out, names, overwrite)
+    if not prep.clips:
+        raise ZslError(f"no clip of {prep.dataset} was found on disk ({len(prep.missing)} listed files are missing)",
+                       hint="check the dataset folder: the audio files should be where the metadata says")
+    cs = ClassSet(classes=prep.classes, name=prep.dataset, source={"dataset": prep.dataset})
+    cs.save(out / "classes.json", overwrite=True, inputs=[input_record(p) for p in prep.inputs])
+    write_manifest(out / "clips.csv", prep, cs.sha256)
+    written = {"classes": str(out / "classes.json"), "clips": str(out / "clips.csv")}
+    for name, split in (splits or {}).items():
+        split.class_set_sha256 = cs.sha256
+        split.save(out / name, overwrite=True, inputs=[input_record(out / "classes.json")])
+        written[name] = str(out / name)
+    for name, writer in (extra_files or {}).items():
+        writer(out / name)
+        written[name] = str(out / name)
+    counts: dict[str, int] = {}
+    for r in prep.clips:
+        for c in r["labels"]:
+            counts[c] = counts.get(c, 0) + 1
+    if prep.missing:
+        log.warning(f"{len(prep.missing)} listed clips have no file on disk and are left out "
+                    f"(first: {', '.join(prep.missing[:3])})")
+    if prep.duplicates:
+        log.warning(f"{len(prep.duplicates)} duplicate clip ids were left out (first: {prep.duplicates[0]})")
+    return {"dataset": prep.dataset, "out": str(out), "classes": len(prep.classes), "clips": len(prep.clips),
+            "missing_files": len(prep.missing), "missing_ids": prep.missing[:20],
+            "duplicate_ids": len(prep.duplicates), "duplicate_examples": prep.duplicates[:20],
+            "empty_classes": [c["id"] for c in prep.classes if not counts.get(c["id"])],
+            "class_set_sha256": cs.sha256, "files": written, **prep.notes}

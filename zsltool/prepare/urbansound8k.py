@@ -1,0 +1,57 @@
+"""UrbanSound8K (Salamon et al. 2014) as downloaded: ``metadata/UrbanSound8K.csv`` (slice_file_name, fsID, start,
+end, salience, fold, classID, class) and ``audio/fold1..10/``.
+
+Its ten official folds are clip folds (kept in the manifest's ``fold`` column: use them, never a random clip
+split, for supervised work); ``split_class_folds.json`` holds zero-shot class folds (5 folds of 2 classes).
+The CSV's ``start``/``end`` are positions in the original Freesound recording, not in the slice file, so the
+manifest leaves start/end empty (each slice file is the whole clip) and keeps them as ``source_start``/
+``source_end``.
+"""
+
+from __future__ import annotations
+
+import os
+
+from zsltool.errors import ZslError
+from zsltool.prepare.common import Prepared, dedupe, need_file, need_folder, read_csv, split_present, write_prepared
+
+COLUMNS = ["slice_file_name", "fsID", "start", "end", "salience", "fold", "classID", "class"]
+
+
+def load_urbansound8k(root: str | os.PathLike) -> Prepared:
+    root = need_folder(root, "UrbanSound8K folder")
+    meta = need_file(root, "metadata/UrbanSound8K.csv", "UrbanSound8K")
+    rows = read_csv(meta, COLUMNS, "UrbanSound8K")
+    classes: dict[int, str] = {}
+    clips = []
+    for n, r in enumerate(rows, start=2):
+        try:
+            cid = int(r["classID"])
+        except ValueError:
+            raise ZslError(f"{meta}: row {n}: classID {r['classID']!r} is not a number") from None
+        if classes.setdefault(cid, r["class"]) != r["class"]:
+            raise ZslError(f"{meta}: classID {cid} is both {classes[cid]!r} and {r['class']!r}")
+        clips.append({"id": r["slice_file_name"].rsplit(".", 1)[0],
+                      "path": str(root / "audio" / f"fold{r['fold']}" / r["slice_file_name"]),
+                      "labels": [r["class"]], "fold": r["fold"], "fsID": r["fsID"], "salience": r["salience"],
+                      "source_start": r["start"], "source_end": r["end"]})
+    clips, dup = dedupe(clips)
+    clips, missing = split_present(clips)
+    cls = [{"id": name, "name": name, "classID": i} for i, name in sorted(classes.items())]
+    return Prepared(dataset="UrbanSound8K", classes=cls, clips=clips,
+                    extra_columns=["fold", "fsID", "salience", "source_start", "source_end"], missing=missing,
+                    duplicates=dup, inputs=[str(meta)],
+                    notes={"fold_column": "UrbanSound8K's official clip folds 1-10 (supervised protocol)"})
+
+
+def prepare_urbansound8k(root: str | os.PathLike, out: str | os.PathLike, *, class_folds: int = 5, seed: int = 0,
+                         overwrite: bool = False) -> dict:
+    """Write ``classes.json``, ``clips.csv`` (official clip ``fold``) and ``split_class_folds.json``."""
+    from zsltool.classes.classset import ClassSet
+    from zsltool.classes.protocols import split_folds
+
+    prep = load_urbansound8k(root)
+    split = split_folds(ClassSet(classes=prep.classes), folds=class_folds, seed=seed)
+    res = write_prepared(prep, out, splits={"split_class_folds.json": split}, overwrite=overwrite)
+    res["split_class_folds"] = f"{class_folds} class folds (zero-shot), seed {seed}"
+    return res
