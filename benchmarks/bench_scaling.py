@@ -36,7 +36,8 @@ from zsltool.train.synthetic import make_synthetic
 KINDS = {"vggish-128": 128, "unit-512": 512, "unit-1024": 1024, "hundreds-1024": 1024, "relu-2048": 2048}
 SCALINGS = {"none": {}, "zscore": {"zscore": True}, "l2": {"l2_classes": True},
             "zscore+l2": {"zscore": True, "l2_classes": True}}
-METHODS = {"projection": {"epochs": 60}, "devise": {"epochs": 60}, "eszsl": {}, "sae": {}, "conse": {}}
+METHODS = {"projection": {"epochs": 60}, "devise": {"epochs": 60}, "eszsl": {}, "sae": {}, "conse": {},
+           "bilinear": {"epochs": 60}, "ale": {"epochs": 60}, "sje": {"epochs": 60}}
 
 
 def transform(kind: str, X: np.ndarray, rng) -> np.ndarray:

@@ -67,7 +67,9 @@ def test_demo_av_gzsl_is_far_above_chance_without_leakage(demo_run):
     assert list(rows) == [("avgzslnet", "audio"), ("avgzslnet", "video"), ("avgzslnet", "both"), ("cjme", "audio"),
                           ("cjme", "video"), ("cjme", "both"), ("audio-only", "audio")]  # paper 004 Table 1's rows
     assert all(row["beta"] is not None for row in rows.values())  # calibrated stacking, beta from validation
-    assert rows[("avgzslnet", "audio")]["HM"] > 5 * chance and rows[("audio-only", "audio")]["HM"] > 5 * chance
+    # epochs are chosen by the calibrated HM of the few held-out validation clips (val_hm), which is noisier on
+    # the small demo than the seen-class accuracy used before: the floor is 4x chance (the full demo: docs/demo.md)
+    assert rows[("avgzslnet", "audio")]["HM"] > 4 * chance and rows[("audio-only", "audio")]["HM"] > 4 * chance
     assert rows[("avgzslnet", "both")]["HM"] > 3 * chance
     assert rows[("avgzslnet", "video")]["HM"] > 2 * chance  # video alone: the video network's embeddings
     ret_chance = av["chance"]["retrieval"]

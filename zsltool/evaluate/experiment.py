@@ -61,6 +61,7 @@ class ExperimentSpec:
     device: str = "cpu"                         # auto, cpu or cuda: where every trial trains and is evaluated
     grid: dict | None = None                    # settings chosen per trial on validation (zsltool.train.grid)
     preset: str | None = None                   # "paper": the papers' literal method settings
+    strict: bool = False                        # validity warnings are errors (not in the config hash)
 
 
 def _column_label(split, path: Path) -> str:
@@ -138,7 +139,7 @@ def plan(spec: ExperimentSpec) -> list[dict]:
                     name = f"{Path(sp_path).stem}.t{k}.{m}.{s}"
                     units.append({"name": name, "config_hash": sha256_json(key), "train": train, "eval": evalc,
                                   "column": label, "protocol": split.protocol, "task": "gzsl" if trial.is_gzsl
-                                  else "zsl", "threads": threads, "device": spec.device,
+                                  else "zsl", "threads": threads, "device": spec.device, "strict": spec.strict,
                                   "out_dir": str(spec.out_dir)})  # device: not in the config hash
     names = [u["name"] for u in units]
     if len(set(names)) != len(names):
@@ -160,7 +161,8 @@ def run_unit(unit: dict) -> dict:
     ckpt = out / "checkpoints" / f"{unit['name']}.pt"
     ckpt.parent.mkdir(parents=True, exist_ok=True)
     device = unit.get("device", "cpu")
-    cfg = TrainConfig(out=str(ckpt), overwrite=True, threads=unit["threads"], device=device, **unit["train"])
+    cfg = TrainConfig(out=str(ckpt), overwrite=True, threads=unit["threads"], device=device,
+                      strict=unit.get("strict", False), **unit["train"])
     tr = train(cfg)
     by_mod, retr, docs = {}, {}, {}
     mods = unit["eval"]["modalities"] if unit["task"] == "gzsl" else ["both"]
@@ -178,6 +180,8 @@ def run_unit(unit: dict) -> dict:
                   semantic=unit["train"]["semantic"], modality=mods[0], metrics=by_mod, retrieval=retr,
                   train={"best_metric": tr.best_metric, "best_value": tr.best_value, "best_epoch": tr.best_epoch,
                          "epochs_run": tr.epochs_run, "checkpoint": str(ckpt)})
+    if tr.warnings:
+        record["warnings"] = tr.warnings
     if tr.selection:
         record["selection"] = {k: tr.selection[k] for k in ("metric", "chosen", "label", "epoch", "value",
                                                              "candidates")}
@@ -241,8 +245,10 @@ def _run_experiment(spec: ExperimentSpec, progress=None) -> dict:
     tables = build_tables(ordered)
     inputs = [p for p in [spec.audio, spec.video, spec.text, spec.image, spec.audio_prototypes, spec.hybrid,
                           *spec.splits] if p]
+    warnings = list({w["message"]: w for r in ordered for w in r.get("warnings") or []}.values())
     doc = results_doc("experiment", make_manifest(asdict(spec), inputs, spec.seed), summary_metrics(tables),
-                      tables=tables, trials=ordered, ran=len(todo), reused=len(units) - len(todo))
+                      tables=tables, trials=ordered, ran=len(todo), reused=len(units) - len(todo),
+                      **({"warnings": warnings} if warnings else {}))
     write_results(out / "results.json", doc, overwrite=True)
     atomic_write_text(out / "trials.csv", csv_text(trial_rows(ordered)))
     T.write_table_files(out, tables)       # table.csv (tidy, numeric), table.md, table.tex

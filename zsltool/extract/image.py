@@ -271,4 +271,5 @@ def extract_image(inputs: Sequence[str | os.PathLike], out: str | os.PathLike, *
         summary = run_extraction(items, load=_ImageLoader(ex.transform), embed=ex.embed, writer=w,
                                  batch_size=batch_size, workers=workers, shard=shard, desc=f"{model} images",
                                  progress=progress, unit="img")
-    return {"out": str(out), "model": model, "layer": layer, "dim": ex.dim, **summary.as_dict()}
+    return {"out": str(out), "model": model, "weights": ex.info.get("weights"), "layer": layer, "dim": ex.dim,
+            **summary.as_dict()}

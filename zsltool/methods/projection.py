@@ -55,6 +55,7 @@ class _Compatibility(ZslMethod):
 @register_method("projection")
 class Projection(_Compatibility):
     """H(φ) = Vᵀ t(Uᵀ φ): two fully connected layers (U: d_s×r, V: r×d_a), t = tanh (or none)."""
+    default_scaling = {"zscore": True, "l2_classes": True}  # measured: docs/methods.md, Feature scaling
 
     defaults = {"rank": 0, "activation": "tanh", "bias": True, "loss": "hinge", "hinge": "sum", "margin": 1.0}
 
@@ -94,6 +95,7 @@ class Bilinear(_BilinearBase):
 @register_method("devise")
 class Devise(_BilinearBase):
     """DeViSE (Frome et al. 2013): bilinear compatibility, hinge rank loss summed over wrong classes, margin 0.1."""
+    default_scaling = {"l2_classes": True}  # measured: docs/methods.md, Feature scaling
 
     defaults = {"loss": "hinge", "hinge": "sum", "margin": 0.1}
     loss_kinds = ("hinge",)

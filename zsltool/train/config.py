@@ -39,6 +39,7 @@ class TrainConfig:
     patience: int | None = None
     grid: dict[str, list] | None = None   # settings chosen on validation (zsltool.train.grid)
     preset: str | None = None             # "paper": the paper's literal method settings (method_args still win)
+    strict: bool = False                  # validity warnings (zsltool.guards) are errors
     seed: int = 0
     device: str = "cpu"
     threads: int | None = None

@@ -62,6 +62,8 @@ def register(app: typer.Typer) -> None:
                                        "METHOD:ARG or ARG), repeatable, or a JSON file {key: [values]}."),
         preset: Optional[str] = typer.Option(None, "--preset", click_type=click.Choice(["paper"]),
                                              help="paper: the founding papers' literal method settings."),
+        strict: bool = typer.Option(False, "--strict", help="Validity warnings (e.g. a feature network trained "
+                                    "on test classes) are errors."),
         modalities: str = typer.Option("both", "--modalities", help="GZSL test modalities, comma list of "
                                        "audio,video,both."),
         trials: Optional[str] = typer.Option(None, "--trials", help="Comma list of trial numbers (default: all)."),
@@ -110,7 +112,7 @@ def register(app: typer.Typer) -> None:
                               optimizer=optimizer, patience=patience, modalities=mods, trials=tr,
                               seed=seed_or_global(seed), jobs=jobs, threads=threads,
                               calibrate=calibrate, retrieval=not no_retrieval, device=STATE.device,
-                              grid=parse_grid(grid), preset=preset)
+                              grid=parse_grid(grid), preset=preset, strict=strict)
         doc = run_experiment(spec)
         info(f"{doc['ran']} trial(s) run, {doc['reused']} reused; wrote {out}/results.json, trials.csv, "
              "table.csv, table.md, table.tex")
@@ -135,6 +137,8 @@ def register(app: typer.Typer) -> None:
                                            ".pdf or .svg)."),
         out: Optional[str] = typer.Option(None, "--out", "-o", help="Write the comparison as JSON (a .png/.pdf/"
                                           ".svg path writes the CD diagram instead)."),
+        strict: bool = typer.Option(False, "--strict", help="Fewer than 3 treatments or 5 blocks is an error "
+                                    "(default: a warning, and the Wilcoxon signed-rank test for 2)."),
         overwrite: bool = OverwriteOpt,
         json_out: bool = JsonOpt,
     ):
@@ -143,7 +147,7 @@ def register(app: typer.Typer) -> None:
 
         if not 0 < alpha < 1:
             raise typer.BadParameter("alpha must be between 0 and 1", param_hint="--alpha")
-        comp = compare_results(results, metric=metric, by=by, alpha=alpha)
+        comp = compare_results(results, metric=metric, by=by, alpha=alpha, strict=strict)
         from zsltool.evaluate.figures import is_figure_file
 
         if out and is_figure_file(out):
@@ -160,7 +164,9 @@ def register(app: typer.Typer) -> None:
                             comp["cd"], title=f"critical difference ({comp['metric']}, N = {comp['n_blocks']})",
                             overwrite=overwrite)
             info(f"wrote {plot}")
-        head = {k: v for k, v in comp.items() if k not in ("methods", "pairwise")}
+        head = {k: v for k, v in comp.items() if k not in ("methods", "pairwise", "warnings", "wilcoxon")}
+        if comp.get("wilcoxon"):
+            head.update({f"wilcoxon {k}": v for k, v in comp["wilcoxon"].items() if k != "test"})
         emit(comp, json_out, table=lambda c: [kv_table(head, title="zsl compare"),
                                               rows_table(c["methods"], title="average ranks"),
                                               rows_table(c["pairwise"], title="pairwise (Nemenyi)")])

@@ -37,9 +37,13 @@ def register(app: typer.Typer) -> None:
                                                       "from select-images."),
         out: Path = typer.Option(..., "--out", "-o", help="Output embedding file (.h5)."),
         model: str = typer.Option("resnet101", "--model", help="Any torchvision classification model name."),
-        weights: str = typer.Option("DEFAULT", "--weights",
-                                    help="Weights id (IMAGENET1K_V1, IMAGENET1K_V2, DEFAULT), a local state-dict "
-                                         "path, or 'random'."),
+        weights: Optional[str] = typer.Option(None, "--weights",
+                                              help="Weights id (IMAGENET1K_V1, IMAGENET1K_V2, DEFAULT), a local "
+                                                   "state-dict path, or 'random' (default: DEFAULT; IMAGENET1K_V1 "
+                                                   "with --preset paper)."),
+        preset: Optional[str] = typer.Option(None, "--preset",
+                                             help="paper: Dogan et al.'s setting, ResNet101 with the original "
+                                                  "ImageNet weights (IMAGENET1K_V1), logits, paper preprocessing."),
         layer: str = typer.Option("logits", "--layer", help="logits (paper, 1000-d), softmax or penultimate."),
         preprocess: str = typer.Option("paper", "--preprocess",
                                        help="paper (crop, resize 224x224, ImageNet norm) or weights (their own "
@@ -61,6 +65,14 @@ def register(app: typer.Typer) -> None:
 
         _choice(layer, LAYERS, "--layer")
         _choice(preprocess, ("paper", "weights"), "--preprocess")
+        if preset is not None:
+            _choice(preset, ("paper",), "--preset")
+        if preset == "paper":
+            if model != "resnet101" or layer != "logits" or preprocess != "paper":
+                raise typer.BadParameter("--preset paper is ResNet101 logits with the paper's preprocessing: drop "
+                                         "--model/--layer/--preprocess", param_hint="--preset")
+            weights = weights or "IMAGENET1K_V1"
+        weights = weights or "DEFAULT"
         res = extract_image(inputs, out, model=model, weights=weights, layer=layer, preprocess=preprocess,
                             classes=classes, image_size=image_size, batch_size=batch_size, workers=workers,
                             device=_device(device),

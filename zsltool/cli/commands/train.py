@@ -75,6 +75,8 @@ def register(app: typer.Typer) -> None:
         preset: Optional[str] = typer.Option(None, "--preset", click_type=click.Choice(["paper"]),
                                              help="paper: the founding papers' literal settings (no feature "
                                                   "scaling; AVGZSLNet's absolute decoder margin); --arg wins."),
+        strict: bool = typer.Option(False, "--strict", help="Validity warnings (a feature network trained on "
+                                    "this trial's held-out classes) are errors."),
         seed: Optional[int] = SeedOpt,
         threads: Optional[int] = typer.Option(None, "--threads", min=1, help="torch CPU threads."),
         log_every: int = typer.Option(10, "--log-every", min=1, help="With -v: a line every N epochs (loss, validation)."),
@@ -95,6 +97,6 @@ def register(app: typer.Typer) -> None:
                           optimizer=optimizer, weight_decay=weight_decay, momentum=momentum, patience=patience,
                           seed=seed_or_global(seed), device=STATE.device, threads=threads,
                           overwrite=overwrite, log_every=log_every, grid=parse_grid(grid),
-                          preset=preset)
+                          preset=preset, strict=strict)
         result = train(cfg)
         emit(result.summary(), json_out, table=_table)
