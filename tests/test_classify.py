@@ -150,6 +150,10 @@ def test_library_matches_the_method_scores(trained):
     np.testing.assert_allclose(emb.scores, s, rtol=1e-4, atol=1e-4)
     rows = emb.rows()
     assert rows[0].keys() >= {"clip", "rank", "label", "score", "probability"} and len(rows) == 30 * 3
+    pd = pytest.importorskip("pandas")
+    df = emb.to_pandas()
+    assert isinstance(df, pd.DataFrame) and len(df) == 90
+    assert np.allclose(df.groupby("clip")["probability"].sum(), 1.0)
 
 
 def test_training_classes_use_the_stored_embeddings(trained, cli, tmp_path):
@@ -302,3 +306,51 @@ def test_vectors_sha256_is_cached_until_the_file_changes(tmp_path, monkeypatch):
     assert len(calls) == 1
     f.write_bytes(b"abcd")
     assert cached_sha256(f) == hashlib.sha256(b"abcd").hexdigest() and len(calls) == 2
+
+
+def test_sentence_backend_labels_on_the_fly(trained, tmp_path):
+    """A checkpoint trained on sentence-transformers label embeddings: new labels are encoded by the recorded
+    sentence model (the tiny offline one), the same vectors extract-text gives."""
+    pytest.importorskip("sentence_transformers")
+    import zsltool
+    from zsltool.extract.text import extract_text
+    from zsltool.store import read_embeddings
+    from zsltool.testing.sentence import make_tiny_sentence_model
+    from zsltool.train.config import TrainConfig
+    from zsltool.train.loop import train
+
+    d = trained
+    words = sorted({w for n in ESC for w in n.split("_")} | {"siren", "thunderstorm", "keyboard", "typing"})
+    model_dir = make_tiny_sentence_model(tmp_path / "st", words, dim=16)
+    extract_text(tmp_path / "sent.h5", classes=d / "esc50" / "classes.json", model="sentence",
+                 sentence_model=str(model_dir), device="cpu")
+    train(TrainConfig(audio=str(d / "audio.h5"), text=str(tmp_path / "sent.h5"), split=str(d / "split.json"),
+                      out=str(tmp_path / "s.pt"), method="projection", epochs=2))
+    preds = zsltool.classify(tmp_path / "s.pt", d / "new.wav", labels=NEW_LABELS)
+    assert preds[0]["valid"] and preds.info["label_embeddings"].startswith("sentence")
+    (tmp_path / "names.txt").write_text("\n".join(NEW_LABELS) + "\n")
+    extract_text(tmp_path / "new.h5", names=tmp_path / "names.txt", model="sentence",
+                 sentence_model=str(model_dir), device="cpu")
+    ref = zsltool.classify(tmp_path / "s.pt", d / "new.wav", labels=NEW_LABELS, class_embeddings=tmp_path / "new.h5")
+    np.testing.assert_allclose(preds.scores, ref.scores, rtol=1e-5, atol=1e-6)
+    assert read_embeddings(tmp_path / "new.h5").valid.all()
+
+
+def test_one_clip_imports_only_what_it_needs(trained):
+    """A single-clip classify of audio with word2vec labels loads torch (the model) but none of the stacks it
+    does not use: video (torchvision, PyAV), gensim and scipy, sentence-transformers."""
+    import subprocess
+    import sys
+
+    d = trained
+    code = ("import sys\nfrom zsltool.cli.app import main\n"
+            f"sys.argv = ['zsl', '-q', 'classify', {str(d / 'model.pt')!r}, {str(d / 'new.wav')!r}, '--labels', "
+            "'siren,thunderstorm', '--json']\n"
+            "try:\n    main()\nexcept SystemExit as e:\n    assert not e.code\n"
+            "heavy = ['torchvision', 'av', 'gensim', 'scipy', 'sentence_transformers', 'transformers', 'torchaudio']\n"
+            "print('LOADED=' + ','.join(m for m in heavy if m in sys.modules), file=sys.stderr)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       env={**__import__("os").environ, "XDG_CACHE_HOME": str(d / "xdg")})
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.strip().splitlines()[-1] == "LOADED=", r.stderr
+    assert json.loads(r.stdout)["clips"][0]["valid"]

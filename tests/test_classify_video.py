@@ -100,3 +100,10 @@ def test_classify_a_video_by_modality(av_model, modality, tmp_path, monkeypatch)
     ref = zsltool.classify(d / "av.pt", embeddings=tmp_path / "a.h5", video_embeddings=tmp_path / "v.h5",
                            labels=labels, modality=modality)
     np.testing.assert_allclose(preds.scores, ref.scores, rtol=1e-5, atol=1e-6)
+
+
+def test_video_extensions_match_the_video_extractor():
+    from zsltool.classify_clips import VIDEO_EXTENSIONS
+    from zsltool.extract import video
+
+    assert VIDEO_EXTENSIONS == video.VIDEO_EXTENSIONS

@@ -169,3 +169,72 @@ def test_examples_demo_sh_runs_offline(demo_run, tmp_path):
     assert got == pytest.approx(want, abs=1e-12) and len(got) == 14
     text = json.loads((steps / "results" / "zsl.json").read_text())["metrics"]
     assert text["top1"] == pytest.approx(demo["Text"], abs=1e-12) and text["chance"] == pytest.approx(0.2)
+
+
+def test_demo_tables_have_captions_and_one_kind_of_path(demo_run):
+    """Each demo table says what was measured (a caption under it); the files table holds absolute paths only
+    (was: the data folder absolute, the rest relative to the current folder)."""
+    from rich.console import Console
+
+    from zsltool.cli.commands.demo import _results_table
+
+    out, r = demo_run
+    d = r["demo"]
+    assert all(Path(v).is_absolute() and Path(v).exists() for v in d["files"].values())
+    console = Console(record=True, width=400, file=open(os.devnull, "w"))
+    for t in _results_table(r):
+        console.print(t)
+    text = " ".join(console.export_text().split())
+    assert (f"tested on {d['n_test']} unseen classes ({d['rows'][0]['clips']} clips); chance {d['chance']:.2f}."
+            in text)
+    assert f"projection trained on {d['n_train_classes']} classes" in text
+    assert "Audio (upper bound): each class embedded by the mean audio embedding of its own clips" in text
+    assert "an image or hybrid row can score higher" in text
+    assert f"GZSL split ({d['n_train_classes'] + d['n_val_classes']} seen + {d['n_test']} unseen classes" in text
+    assert "Absolute paths." in text
+
+
+def test_per_epoch_pretrain_lines_only_with_verbose(caplog):
+    import logging
+
+    import torch
+
+    from zsltool.extract.pretrain_common import EpochStats
+
+    s = EpochStats()
+    s.add(torch.tensor(0.5), 3, 4)
+    with caplog.at_level(logging.DEBUG, logger="zsltool"):
+        rec = s.record(1, 2, "pretrain-audio")
+    assert rec["train_top1"] == 0.75
+    assert [(x.levelno, x.getMessage()) for x in caplog.records] == [
+        (logging.DEBUG, "pretrain-audio epoch 1/2: loss 0.5000, train top-1 0.750")]
+
+
+def test_demo_ends_with_zsl_classify_and_its_command_reruns(demo_run, cli):
+    """The demo's last step classifies one unseen-class clip among the unseen classes' names; the printed
+    command, run as is, gives the same ranking and probabilities."""
+    import shlex
+
+    out, r = demo_run
+    c = r["demo"]["classify"]
+    assert c["command"].startswith("zsl classify ") and c["valid"]
+    assert sorted(c["labels"]) == sorted(r["demo"]["test_classes"]) and c["true_label"] in c["labels"]
+    assert [t["rank"] for t in c["top"]] == list(range(1, len(c["top"]) + 1))
+    again = cli(*shlex.split(c["command"])[1:], "--json")
+    assert again.exit_code == 0, again.stderr
+    top = again.json()["clips"][0]["top"]
+    assert [t["label"] for t in top] == [t["label"] for t in c["top"]]
+    assert [t["probability"] for t in top] == pytest.approx([t["probability"] for t in c["top"]])
+
+
+def test_demo_table_files_are_tidy(demo_run):
+    import csv
+    import io
+
+    out, r = demo_run
+    rows = list(csv.DictReader(io.StringIO((out / "results" / "table.csv").read_text())))
+    assert [x["class_embeddings"] for x in rows] == ["Audio", "Image", "Text", "Hybrid"]
+    top1 = {x["semantic"] if "semantic" in x else x["class embeddings"]: x["top-1"] for x in r["demo"]["rows"]}
+    assert [float(x["mean"]) for x in rows] == pytest.approx(list(top1.values()))
+    av = list(csv.DictReader(io.StringIO((out / "results" / "table-av.csv").read_text())))
+    assert {x["table"] for x in av} == {"gzsl", "retrieval"} and all(float(x["mean"]) >= 0 for x in av)

@@ -64,7 +64,7 @@ def check_options(tokens: list[str]) -> list[str]:
     while isinstance(cmd, click.Group) and i + 1 < len(tokens) and tokens[i + 1] in cmd.commands:
         i += 1  # a command group (zsl prepare RECIPE): check the sub-command's options
         name, cmd = f"{name} {tokens[i]}", cmd.commands[tokens[i]]
-    known = {o for p in cmd.params for o in p.opts + p.secondary_opts} | {"--help"}
+    known = {o for p in cmd.params for o in p.opts + p.secondary_opts} | {"--help"} | glob  # global: after too
     return [f"zsl {name}: unknown option {t.split('=')[0]}" for t in tokens[i + 1:]
             if t.startswith("-") and t != "-" and not re.match(r"^-\d", t) and t.split("=")[0] not in known]
 
@@ -89,3 +89,15 @@ def test_docs_pages_are_linked_from_the_readme(doc):
         assert "docs/DESIGN.md" in README
     else:
         assert doc in README, f"docs/{doc} is not mentioned in README.md"
+
+
+def test_paper_page_commands_use_existing_options():
+    """docs/paper.md: every table and figure of both papers, with commands that exist."""
+    text = (REPO / "docs" / "paper.md").read_text()
+    lines = zsl_command_lines(text)
+    assert len(lines) > 15
+    problems = [p for t in lines for p in check_options(t)]
+    assert not problems, "\n".join(problems)
+    for item in ("Table I", "Table II", "Table III", "Table IV", "Table V", "Table 1", "Table 2", "Table 3",
+                 "Table 4", "Fig. 5", "Fig. 6", "Fig. 7"):
+        assert f"| {item} |" in text, item

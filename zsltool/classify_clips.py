@@ -34,6 +34,9 @@ from zsltool.errors import ZslError
 
 log = logging.getLogger("zsltool.classify")
 
+# The video extensions of zsltool.extract.video, repeated here so that audio inputs never import the video stack
+# (torchvision, PyAV: seconds of start-up); a test keeps the two equal.
+VIDEO_EXTENSIONS = (".mp4", ".mkv", ".webm", ".avi", ".mov", ".m4v", ".mpg", ".mpeg")
 LABEL_HINT = "rephrase it with words of the vocabulary (e.g. 'church bells'), or pass --class-embeddings FILE"
 
 
@@ -237,7 +240,7 @@ class _MemoryWriter:
         self.valid: list[bool] = []
         self.reasons: list[str] = []
 
-    def add(self, id_, emb, labels=None, valid=True, reason="", frames=None):
+    def add(self, id_, emb, labels=None, valid=True, reason="", frames=None, **_):  # key=... (resume) unused
         v = np.asarray(emb, dtype=np.float32)
         if valid and not np.isfinite(v).all():
             valid, reason = False, "non-finite embedding"
@@ -246,6 +249,9 @@ class _MemoryWriter:
         self.valid.append(bool(valid))
         self.reasons.append(reason or "")
         return bool(valid), reason
+
+    def keep_only(self, keys) -> list[str]:  # nothing to resume in memory
+        return []
 
     def discard(self):
         pass
@@ -300,7 +306,6 @@ def embed_clips(items, extractor, *, max_seconds=10.0, batch_size: int = 16, wor
 def is_video_input(inputs) -> bool:
     """Whether the inputs are videos (files with a video extension, or folders holding videos and no audio)."""
     from zsltool.extract.audio.io import AUDIO_EXTENSIONS
-    from zsltool.extract.video import VIDEO_EXTENSIONS
 
     kinds = set()
     for src in inputs:

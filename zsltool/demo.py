@@ -14,7 +14,9 @@ The same library functions as the subcommands, in the order ``examples/demo.sh``
 5. per class-embedding source (audio, image, text, hybrid): projection model (``train``), accuracy on the
    unseen test classes (``evaluate``), retrieval mAP (``retrieve``), figures (``plot``: confusion matrix,
    per-class bars, t-SNE of the learned space with the class embeddings as stars);
-6. the results in paper 000's Table III layout (``OUT/results.json``, task ``experiment``).
+6. the results in paper 000's Table III layout (``OUT/results.json``, task ``experiment``);
+7. last, ``zsl classify`` on one clip of an unseen class with the text model, the unseen classes' names as
+   candidate labels (the command line is printed, so the step can be rerun on any clip).
 
 No network ever sees a validation or test class: the audio and image networks and the projection are trained
 on the training classes only; the unseen classes enter only through their side information (their word
@@ -120,8 +122,8 @@ def run_demo(out_dir: str | os.PathLike = "zsl-demo", *, seed: int = 0, small: b
     from zsltool.compose import combine, prototypes
     from zsltool.demo_av import make_gzsl_split
     from zsltool.evaluate.experiment import build_tables, summary_metrics
-    from zsltool.evaluate.results import csv_text, make_manifest, results_doc, write_results
-    from zsltool.evaluate.tables import table_rows, table_title
+    from zsltool.evaluate.results import make_manifest, results_doc, write_results
+    from zsltool.evaluate.tables import tidy_csv
     from zsltool.extract.audio.extract import extract_audio
     from zsltool.extract.audio.pretrain import pretrain_audio
     from zsltool.extract.image import extract_image
@@ -209,17 +211,23 @@ def run_demo(out_dir: str | os.PathLike = "zsl-demo", *, seed: int = 0, small: b
         av_part = run_av(out, ds, f, seed, threads, small, progress, video_epochs=video_epochs, av_epochs=av_epochs)
         t = _step("audio-visual GZSL (split, pretrain-video, extract-video, experiment)", t)
 
+    from zsltool.classify_demo import classify_unseen_clip
+
+    cls_demo = classify_unseen_clip(f["model (text)"], ds.audio_manifest, classes_json, ds.test)
+    t = _step(f"classify: one clip of the unseen class {cls_demo['true_label']!r} -> "
+              f"{cls_demo['top'][0]['label']!r} (p = {cls_demo['top'][0]['probability']:.2f}); "
+              f"the command: {cls_demo['command']}", t)
+
     tables = build_tables(records)
     if av_part is not None:
         tables += av_part["tables"]
 
-        atomic_write_text(out / "results" / "table-av.csv", "".join(
-            f"# {table_title(tb)}\n" + csv_text(table_rows(tb)) for tb in av_part["tables"]))
+        atomic_write_text(out / "results" / "table-av.csv", tidy_csv(av_part["tables"]))   # tidy, numeric
         f["AV tables"] = out / "results" / "table-av.csv"
     f["table"] = out / "results" / "table.csv"
-    atomic_write_text(f["table"], csv_text(table_rows(tables[0])))
+    atomic_write_text(f["table"], tidy_csv(tables[:1]))
     f["results"] = results_path
-    files = {k: str(v) for k, v in f.items()}
+    files = {k: str(Path(v).resolve()) for k, v in f.items()}   # one kind of path: absolute
     config = {"small": small, "video": video, "av": av, **cfg, "threads": threads,
               **(av_part["settings"] if av_part else {})}
     inputs = [classes_json, ds.split, f["gzsl split"]] + [
@@ -230,8 +238,10 @@ def run_demo(out_dir: str | os.PathLike = "zsl-demo", *, seed: int = 0, small: b
     doc = results_doc("experiment", make_manifest(config, inputs, seed), summary_metrics(tables), tables=tables,
                       trials=records + (av_part["records"] if av_part else []), demo={
                           "n_test": len(ds.test), "test_classes": ds.test, "chance": ds.chance_test,
+                          "n_train_classes": len(ds.train), "n_val_classes": len(ds.val),
                           "rows": [_row(r) for r in records], "pretrain_audio": pre, "pretrain_image": ipre,
                           "seconds": round(time.perf_counter() - t_start, 1), "files": files,
+                          "classify": cls_demo,
                           **({"av": {k: av_part[k] for k in ("rows", "chance", "pretrain_video", "n_classes")}}
                              if av_part else {})})
     write_results(results_path, doc, overwrite=True)

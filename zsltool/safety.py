@@ -181,6 +181,25 @@ def output_folder(path: str | os.PathLike, command: str) -> Path:
     return p
 
 
+def remove_if_empty(folder: str | os.PathLike, ignore: Iterable[str] = ()) -> bool:
+    """Remove ``folder`` when it holds nothing but empty sub-folders and the files named in ``ignore``."""
+    p = Path(folder)
+    names = set(ignore)
+    try:
+        entries = list(p.rglob("*"))
+    except OSError:
+        return False
+    if any(q.is_file() and not (q.parent == p and q.name in names) for q in entries):
+        return False
+    try:
+        for q in sorted(entries, key=lambda q: len(q.parts), reverse=True):
+            q.rmdir() if q.is_dir() else q.unlink()
+        p.rmdir()
+    except OSError:
+        return False
+    return True
+
+
 # -- a full disk -------------------------------------------------------------------------------------------
 NO_SPACE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG}
 
@@ -237,6 +256,7 @@ class GuardedFile(io.RawIOBase):
         super().__init__()
         self.path = str(path)
         self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o666)
+        hold_lock(self._fd)  # a live writer's temporary file is never taken for a stale one
         self._pos = 0
         self.error: OSError | None = None
 
@@ -305,9 +325,23 @@ class GuardedFile(io.RawIOBase):
         super().close()
 
 
+def hold_lock(fd: int) -> bool:
+    """Take an exclusive flock on an open file (a writer's own temporary file) without waiting; the lock lasts
+    while any duplicate of the descriptor is open, and ends when the process dies."""
+    import fcntl
+
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except OSError:
+        return False
+
+
 def remove_stale_temps(path: str | os.PathLike) -> list[Path]:
-    """Remove the temporary files (``.NAME.XXXXXXXX.tmp``) that killed runs left next to ``path``. Call it only
-    while holding the output's lock, so that no live writer's temporary file is touched."""
+    """Remove the temporary files (``.NAME.XXXXXXXX.tmp``) that killed runs left next to ``path``.
+
+    A live writer holds an flock on its temporary file (:func:`hold_lock`); a file whose lock can be taken has
+    no live writer, so it is stale and removed (while locked)."""
     p = Path(path)
     pat = re.compile(r"^\." + re.escape(p.name) + r"\.[A-Za-z0-9_]{8}\.tmp$")
     removed = []
@@ -316,12 +350,20 @@ def remove_stale_temps(path: str | os.PathLike) -> list[Path]:
     except OSError:
         return removed
     for q in entries:
-        if pat.match(q.name) and q.is_file():
-            try:
+        if not pat.match(q.name):
+            continue
+        try:
+            fd = os.open(q, os.O_RDONLY)
+        except OSError:
+            continue
+        try:
+            if hold_lock(fd):
                 q.unlink()
                 removed.append(q)
-            except OSError:
-                pass
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
     return removed
 
 

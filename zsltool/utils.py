@@ -18,7 +18,13 @@ from zsltool.errors import ZslError
 
 
 def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
-    """Hex sha256 of a file's bytes."""
+    """Hex sha256 of a file's bytes (once per run inside ``zsltool.runcache.run_cache()``)."""
+    from zsltool.runcache import cached
+
+    return cached("sha256", path, lambda: _sha256_file(path, chunk))
+
+
+def _sha256_file(path: str | os.PathLike, chunk: int) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         while True:
@@ -164,13 +170,15 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
 
     On any failure the old file is untouched and the temporary file removed; a full disk is
     ``ZslError("no space left writing PATH")``."""
-    from zsltool.safety import check_not_input, no_space
+    from zsltool.safety import check_not_input, hold_lock, no_space, remove_stale_temps
 
     p = Path(path)
     check_not_input(p)
     with no_space(p):
         p.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
+        lock = os.dup(fd)  # held until the rename: a live writer's temporary file is never taken for a stale one
+        hold_lock(lock)
         try:
             os.chmod(tmp, _default_file_mode())
             with os.fdopen(fd, "wb") as fh:
@@ -184,6 +192,9 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
             except FileNotFoundError:
                 pass
             raise
+        finally:
+            os.close(lock)
+    remove_stale_temps(p)  # of runs killed while writing this file
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:

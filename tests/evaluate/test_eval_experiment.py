@@ -161,11 +161,12 @@ def test_experiment_runs_on_the_global_device(data, tmp_path, cli, monkeypatch):
     assert [u["config_hash"] for u in units["cpu"]] == [u["config_hash"] for u in units["cuda"]]
     seen = {}
 
-    def fake_train(cfg):
-        seen["train"] = cfg.device
+    def fake_train(jobs, device="cpu", **kw):
+        seen["train"] = device
         raise RuntimeError("stop")
 
-    monkeypatch.setattr("zsltool.train.loop.train", fake_train)
+    monkeypatch.setattr("zsltool.utils.resolve_device", lambda d: d)  # no GPU needed to see where it goes
+    monkeypatch.setattr("zsltool.train.engine.train_jobs", fake_train)
     with pytest.raises(RuntimeError, match="stop"):
         E.run_unit(units["cuda"][0])
     assert seen["train"] == "cuda"

@@ -113,8 +113,9 @@ def _latex_tables(text):
             assert stack and stack.pop() == name, f"unbalanced \\end{{{name}}}"
     assert not stack
     out = []
-    for body in re.findall(r"\\begin\{tabular\}\{(\w+)\}(.*?)\\end\{tabular\}", text, re.S):
+    for body in re.findall(r"\\begin\{tabular\}\{((?:[lcr]|p\{[^}]*\})+)\}(.*?)\\end\{tabular\}", text, re.S):
         spec, inner = body
+        spec = "".join(c[0] for c in re.findall(r"[lcr]|p\{[^}]*\}", spec))   # one letter per column
         lines = [ln for ln in inner.strip().splitlines() if not ln.startswith(("\\toprule", "\\midrule",
                                                                                "\\bottomrule"))]
         rows = []
@@ -148,3 +149,46 @@ def test_export_unknown_format(tables):
 
     with pytest.raises(ZslError, match="unknown table format"):
         T.export_tables(tables, "html")
+
+
+def test_report_of_a_split_lists_the_classes(tmp_path, cli):
+    """Dogan et al. Tables I and II: the classes of each subset of a trial, and of a category."""
+    from markdown_it import MarkdownIt
+
+    from zsltool.classes.splits import Split, Trial
+    from zsltool.train.synthetic import make_synthetic
+
+    syn = make_synthetic(tmp_path, n_classes=9, per_class=2, n_train=3, n_val=3, video=False)
+    r = cli("report", syn.split, "--classes", syn.class_set)
+    assert r.exit_code == 0, r.stderr
+    tokens = MarkdownIt("commonmark").enable("table").parse(r.stdout)
+    cells = [t.content for t in tokens if t.type == "inline"]
+    assert cells[1:5] == ["trial", "subset", "classes", "names"]
+    assert cells[5:9] == ["0", "train", "3", "c00, c01, c02"] and cells[13:17] == ["0", "test", "3", "c06, c07, c08"]
+    assert "Random class split, seed 0, 1 trial: disjoint train/val/test classes" in r.stdout
+    tex = cli("report", syn.split, "--format", "latex").stdout
+    assert _latex_tables(tex)[0][1][3] == ["0", "test", "3", "c06, c07, c08"]
+    assert cli("report", syn.split, "--format", "csv").stdout.splitlines()[1] == '0,train,3,"c00, c01, c02"'
+    within = Split(trials=[Trial(train=["c00"], val=["c01"], test=["c02", "c03"])], protocol="within",
+                   params={"category": "Animal", "classes": ["c00", "c01", "c02", "c03"]},
+                   class_set_sha256=syn.class_set_sha256)
+    within.save(tmp_path / "w.json")
+    r = cli("report", tmp_path / "w.json", "--classes", syn.class_set)
+    assert r.exit_code == 0, r.stderr
+    assert "category Animal: 4 classes (c00, c01, c02, c03)" in r.stdout
+    other = make_synthetic(tmp_path / "o", n_classes=5, per_class=2, n_train=1, n_val=1, video=False)
+    r = cli("report", syn.split, "--classes", other.class_set)
+    assert r.exit_code == 1 and "not the class set" in r.stderr
+
+
+def test_column_label_names_the_protocol_not_the_file():
+    """Was: "random guess escfolds: 0.10" (the file name of a class-fold split)."""
+    from pathlib import Path
+
+    from zsltool.classes.splits import Split, Trial
+    from zsltool.evaluate.experiment import _column_label
+
+    t = Trial(train=["a"], val=["b"], test=["c"])
+    assert _column_label(Split(trials=[t], protocol="folds"), Path("escfolds.json")) == "Accuracy"
+    assert _column_label(Split(trials=[t], protocol="random"), Path("r.json")) == "Accuracy"
+    assert _column_label(Split(trials=[t], protocol="within", params={"category": "Animal"}), Path("w.json")) == "Animal"

@@ -250,3 +250,29 @@ def test_on_missing_zero_with_every_class_missing_is_an_error(tmp_path, cli, che
               "--on-missing", "zero", "-o", tmp_path / "t.h5")
     assert res.exit_code == 0, res.stderr
     assert read_embeddings(tmp_path / "t.h5").valid.tolist() == [True, False]
+
+
+def test_dataloader_workers_do_not_keep_a_killed_runs_lock(tmp_path):
+    """Forked DataLoader workers inherit the lock's descriptor; they close it at start, so kill -9 of the run
+    frees the lock at once (was: the orphaned workers held it and the resume got 'another zsl run is writing')."""
+    out = tmp_path / "o.h5"
+    code = textwrap.dedent(f"""
+        import os, signal, time
+        from zsltool.extract.runner import Item, run_extraction
+        from zsltool.store import EmbeddingWriter, StoreMeta
+        def load(it):
+            time.sleep(0.2)
+            return it.source
+        def embed(keys):
+            if keys and keys[0] == "s3":
+                os.kill(os.getpid(), signal.SIGKILL)
+            return [{{"embedding": [1.0, 2.0]}} for k in keys]
+        items = [Item(id=f"c{{i}}", source=f"s{{i}}") for i in range(40)]
+        with EmbeddingWriter({str(out)!r}, meta=StoreMeta(extractor="fake"), dim=2, flush_every=1) as w:
+            run_extraction(items, load=load, embed=embed, writer=w, workers=2, batch_size=1, progress=False)
+    """)
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True)
+    assert r.returncode == -signal.SIGKILL
+    with EmbeddingWriter(out, meta=StoreMeta(extractor="fake"), dim=2) as w:
+        assert w.done_ids == {"c0", "c1", "c2"}
+        w.discard()

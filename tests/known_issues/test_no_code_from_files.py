@@ -268,3 +268,17 @@ def test_pca_release_file_drives_extract_audio_pca(tmp_path, cli, wav, tiny_vggi
         r = relu.embed_examples(ex).numpy().astype(np.float64)
     expect = ((r - mu.reshape(1, -1)) @ ev.T).mean(axis=0)
     np.testing.assert_allclose(got, expect, rtol=1e-4, atol=1e-4)
+
+
+def test_sentence_model_folder_with_pickled_weights_never_runs(tmp_path, marker, cli, check_user_error):
+    """A sentence-transformers folder whose weights are a pickle (pytorch_model.bin) instead of safetensors."""
+    from zsltool.testing.sentence import make_tiny_sentence_model
+
+    m = make_tiny_sentence_model(tmp_path / "st", ["dog", "cat"], dim=8)
+    for st in m.rglob("model.safetensors"):
+        st.unlink()
+        torch.save({"x": Payload(marker)}, st.parent / "pytorch_model.bin")
+    (tmp_path / "names.txt").write_text("dog\n")
+    err = check_user_error(cli("extract-text", "--names", tmp_path / "names.txt", "--model", "sentence",
+                               "--sentence-model", m, "-o", tmp_path / "t.h5"), "never unpickles")
+    assert len(err) < 400

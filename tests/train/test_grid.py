@@ -180,7 +180,9 @@ def test_gzsl_with_unseen_validation_rows_selects_on_validation_hm(tmp_path):
     mask = np.array([c in set(t.seen) for c in classes])
     beta, _ = search_beta(s, inst.labels, mask)
     assert gzsl_metrics(s, inst.labels, mask, beta=beta).HM == pytest.approx(r.best_value, abs=1e-9)
-    assert rec["val_beta"] == beta
+    # the batched trainer scores validation rows with batched products: beta (a midpoint of score gaps) agrees
+    # to float re-association (docs/methods.md, "Training many models at once")
+    assert rec["val_beta"] == pytest.approx(beta, rel=1e-5, abs=1e-6)
     # without val_unseen the seen-class accuracy is used, as before
     r2 = train(cfg(syn, tmp_path / "gz2.pt", epochs=2))
     assert r2.best_metric == "val_seen_mca"

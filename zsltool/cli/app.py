@@ -227,9 +227,15 @@ def _register_all() -> None:
     # Every command: outputs never replace inputs, a full disk is a user error (zsltool.safety.guard_command).
     from zsltool.safety import guard_command
 
-    for info in app.registered_commands:
-        if info.callback is not None and not getattr(info.callback, "__zsl_guarded__", False):
-            info.callback = guard_command(info.callback)
+    def guard(t: typer.Typer) -> None:
+        for info in t.registered_commands:
+            if info.callback is not None and not getattr(info.callback, "__zsl_guarded__", False):
+                info.callback = guard_command(info.callback)
+        for g in t.registered_groups:  # command groups (zsl prepare ...)
+            if g.typer_instance is not None:
+                guard(g.typer_instance)
+
+    guard(app)
 
 
 _register_all()

@@ -11,7 +11,10 @@ Output folder layout (``out_dir``)::
 
 A trial whose JSON already exists with the same config hash (training config, input file hashes, evaluation
 settings) is read back instead of recomputed, so an interrupted run continues where it stopped.
-``jobs > 1`` runs trials in separate processes (spawned, each with ``threads`` torch threads).
+Models of a method family with a batched kernel (projection, bilinear, DeViSE, ALE, SJE) train together as
+one stacked computation (``zsltool.train.engine``); each input file is read and hashed once per process.
+``jobs > 1`` splits the trials into that many worker processes (spawned, each with ``threads`` torch
+threads): the batchable trials in ``jobs`` balanced batches, every other trial on its own.
 """
 
 from __future__ import annotations
@@ -70,7 +73,7 @@ def _column_label(split, path: Path) -> str:
         return str(p["category"])
     if split.protocol == "across" and p.get("categories"):
         return " + ".join(str(c) for c in p["categories"])
-    if split.protocol == "random":
+    if split.protocol in ("random", "folds"):   # the caption names the protocol and sizes, not the file
         return "Accuracy"
     return path.stem
 
@@ -151,19 +154,21 @@ def trial_path(unit: dict) -> Path:
     return Path(unit["out_dir"]) / "trials" / f"{unit['name']}.json"
 
 
-def run_unit(unit: dict) -> dict:
-    """Train + evaluate one unit and write its trial file; returns its record. Runs in worker processes."""
-    from zsltool.evaluate.evaluate import evaluate_checkpoint, retrieve_checkpoint
+def _unit_config(unit: dict):
     from zsltool.train.config import TrainConfig
-    from zsltool.train.loop import train
 
-    out = Path(unit["out_dir"])
-    ckpt = out / "checkpoints" / f"{unit['name']}.pt"
+    ckpt = Path(unit["out_dir"]) / "checkpoints" / f"{unit['name']}.pt"
     ckpt.parent.mkdir(parents=True, exist_ok=True)
+    return TrainConfig(out=str(ckpt), overwrite=True, threads=unit["threads"], device=unit.get("device", "cpu"),
+                       strict=unit.get("strict", False), **unit["train"])
+
+
+def _evaluate_unit(unit: dict, tr) -> dict:
+    """Evaluate one trained unit's checkpoint and write its trial file; returns its record."""
+    from zsltool.evaluate.evaluate import evaluate_checkpoint, retrieve_checkpoint
+
+    ckpt = Path(tr.checkpoint)
     device = unit.get("device", "cpu")
-    cfg = TrainConfig(out=str(ckpt), overwrite=True, threads=unit["threads"], device=device,
-                      strict=unit.get("strict", False), **unit["train"])
-    tr = train(cfg)
     by_mod, retr, docs = {}, {}, {}
     mods = unit["eval"]["modalities"] if unit["task"] == "gzsl" else ["both"]
     for mod in mods:
@@ -192,6 +197,82 @@ def run_unit(unit: dict) -> dict:
     return jsonable(record)
 
 
+def run_unit(unit: dict) -> dict:
+    """Train + evaluate one unit and write its trial file; returns its record."""
+    return run_units([unit])[0]
+
+
+def run_units(units: list[dict], batched: bool = True) -> list[dict]:
+    """Train every unit (models of one method family as one batched computation, see
+    ``zsltool.train.engine``), then evaluate each and write its trial file; returns the records in order.
+    Every input file is read and hashed once (``run_cache``). Runs in-process or in a worker process."""
+    import torch
+
+    from zsltool.runcache import run_cache
+    from zsltool.train.engine import train_jobs
+    from zsltool.train.loop import choose, grid_jobs, prepare, write_checkpoint
+    from zsltool.utils import check_output, resolve_device
+
+    if not units:
+        return []
+    if units[0]["threads"]:
+        torch.set_num_threads(int(units[0]["threads"]))
+    device = resolve_device(units[0].get("device", "cpu"))
+    with run_cache():
+        cfgs = [_unit_config(u) for u in units]
+        preps = [prepare(c) for c in cfgs]
+        grids = [grid_jobs(p, c, name=u["name"]) for p, c, u in zip(preps, cfgs, units)]  # settings, jobs
+        jobs = [j for _, js in grids for j in js]
+        n_batch = sum(1 for j in jobs if j.cls.batched_kernel) if batched else 0
+        log.info(f"training {len(jobs)} model(s)" + (f", {n_batch} of them batched" if n_batch > 1 else ""))
+        results = train_jobs(jobs, device=device, batched=batched, tolerate_divergence=True)
+        records, k = [], 0
+        for n, (u, p, c, (settings, js)) in enumerate(zip(units, preps, cfgs, grids), 1):
+            outs, k = results[k:k + len(js)], k + len(js)
+            if len(js) == 1 and outs[0].error:
+                raise ZslError(f"{u['name']}: {outs[0].error}", hint="lower --lr, or standardize the features "
+                               "(--arg zscore=true)")
+            chosen, selection = choose(p, c, settings, outs)
+            tr = write_checkpoint(p, c, chosen, check_output(c.out, True), selection, device=device)
+            records.append(_evaluate_unit(u, tr))
+            log.info(f"[{n}/{len(units)}] done {u['name']}")
+    return records
+
+
+def _unit_cost(u: dict) -> int:
+    """A training-cost estimate of a unit: the width of its class embeddings (the projection's rank)."""
+    import h5py
+
+    t = u["train"]
+    files = [t["semantic_file"]] if t.get("semantic_file") else [
+        t[k] for k in SEMANTIC_SOURCES.get(t["semantic"], ()) if t.get(k)]
+    width = 0
+    for f in files:
+        try:
+            with h5py.File(f, "r") as h:
+                width += int(h["embeddings"].shape[1])
+        except (OSError, KeyError, IndexError):
+            width += 1
+    return max(width, 1)
+
+
+def _shards(units: list[dict], jobs: int) -> list[list[dict]]:
+    """``jobs`` lists of batchable units of about equal training cost (longest first, each to the lightest
+    list), then every other unit on its own."""
+    from zsltool.methods.base import get_method
+
+    batchable = [u for u in units if get_method(u["train"]["method"]).batched_kernel]
+    rest = [u for u in units if not get_method(u["train"]["method"]).batched_kernel]
+    n = max(1, jobs)
+    shards: list[list[dict]] = [[] for _ in range(n)]
+    load = [0] * n
+    for u in sorted(batchable, key=_unit_cost, reverse=True):
+        k = load.index(min(load))
+        shards[k].append(u)
+        load[k] += _unit_cost(u)
+    return [s for s in shards if s] + [[u] for u in rest]
+
+
 def finished_record(unit: dict) -> dict | None:
     p = trial_path(unit)
     if not p.exists():
@@ -208,12 +289,20 @@ def finished_record(unit: dict) -> dict | None:
 def run_experiment(spec: ExperimentSpec, progress=None) -> dict:
     """Run (or resume) every unit, then write results.json, trials.csv and the tables; returns the results doc.
 
-    The output folder is locked for the run (one writer per output; see zsltool.safety.OutputLock)."""
-    from zsltool.safety import OutputLock, output_folder
+    The output folder is locked for the run (one writer per output; see zsltool.safety.OutputLock); every
+    input is read and hashed once in this process (zsltool.runcache)."""
+    from zsltool.runcache import run_cache
+    from zsltool.safety import OutputLock, output_folder, remove_if_empty
 
+    created = not Path(spec.out_dir).exists()
     out = output_folder(spec.out_dir, "experiment")
-    with OutputLock(out, out, name=".zsl-lock"):
-        return _run_experiment(spec, progress)
+    try:
+        with OutputLock(out, out, name=".zsl-lock"), run_cache():
+            return _run_experiment(spec, progress)
+    except BaseException:
+        if created:  # a run that failed before writing anything leaves no folder behind
+            remove_if_empty(out, ignore=(".zsl-lock",))
+        raise
 
 
 def _run_experiment(spec: ExperimentSpec, progress=None) -> dict:
@@ -232,15 +321,15 @@ def _run_experiment(spec: ExperimentSpec, progress=None) -> dict:
     log.info(f"experiment: {len(units)} trials, {len(units) - len(todo)} already done, {len(todo)} to run "
              f"with {spec.jobs} job(s)")
     if spec.jobs <= 1 or len(todo) <= 1:
-        for n, u in enumerate(todo, 1):
-            log.info(f"[{n}/{len(todo)}] {u['name']}")
-            records[u["name"]] = run_unit(u)
+        for u, rec in zip(todo, run_units(todo)):
+            records[u["name"]] = rec
     else:
+        shards = _shards(todo, spec.jobs)
         with ProcessPoolExecutor(max_workers=spec.jobs, mp_context=mp.get_context("spawn")) as ex:
-            futs = {u["name"]: ex.submit(run_unit, u) for u in todo}
-            for n, (name, f) in enumerate(futs.items(), 1):
-                records[name] = f.result()
-                log.info(f"[{n}/{len(todo)}] done {name}")
+            futs = [(shard, ex.submit(run_units, shard)) for shard in shards]
+            for shard, f in futs:
+                for u, rec in zip(shard, f.result()):
+                    records[u["name"]] = rec
     ordered = [records[u["name"]] for u in units]
     tables = build_tables(ordered)
     inputs = [p for p in [spec.audio, spec.video, spec.text, spec.image, spec.audio_prototypes, spec.hybrid,

@@ -1,4 +1,9 @@
-"""Tables of a results file as text (``zsl report``)."""
+"""Tables of a results or split file as text (``zsl report``).
+
+* an experiment's ``results.json``: its paper tables (Dogan et al. Tables III-V, AVGZSLNet Tables 1-4);
+* a split file: the classes of each subset per trial (Dogan et al. Table I for a random split, Table II — the
+  classes of a category — for a within-category split), names from ``--classes`` (the class-set file).
+"""
 
 from __future__ import annotations
 
@@ -16,11 +21,59 @@ def report_tables(path: str | os.PathLike) -> list[dict]:
     doc = load_results(path)
     if doc.get("task") != "experiment" or not doc.get("trials"):
         raise ZslError(f"{path} is a {doc.get('task')!r} results file, not an experiment's",
-                       hint="give the results.json of a zsl experiment --out folder")
+                       hint="give the results.json of a zsl experiment --out folder, or a split file")
     return build_tables(doc["trials"])
 
 
-def report_text(path: str | os.PathLike, fmt: str = "md") -> str:
-    from zsltool.evaluate.tables import export_tables
+def split_table(path: str | os.PathLike, classes: str | os.PathLike | None = None,
+                trials: list[int] | None = None) -> dict:
+    """The classes of each subset of each trial of a split file (names from the class-set file if given)."""
+    from zsltool.classes.protocols import PROTOCOL_HELP
+    from zsltool.classes.splits import load_split
+    from zsltool.evaluate.tables import PROTOCOL_CAPTION, plain_table
 
-    return export_tables(report_tables(path), fmt)
+    sp = load_split(path)
+    names: dict[str, str] = {}
+    if classes:
+        from zsltool.classes.classset import ClassSet
+
+        cs = ClassSet.load(classes)
+        if sp.class_set_sha256 and cs.sha256 != sp.class_set_sha256:
+            raise ZslError(f"{classes} is not the class set {path} was made from (sha256 differs)",
+                           hint="give the classes.json the split was made from")
+        names = dict(zip(cs.ids, cs.names))
+
+    def label(ids) -> str:
+        return ", ".join(sorted(names.get(i, i) for i in ids))
+
+    rows = []
+    ks = trials if trials is not None else range(len(sp.trials))
+    for k in ks:
+        t = sp.trial(k)
+        subsets = (("seen", t.seen), ("unseen", t.unseen)) if t.is_gzsl else \
+            (("train", t.train), ("val", t.val), ("test", t.test))
+        rows += [[str(k), name, str(len(ids)), label(ids)] for name, ids in subsets]
+    what = PROTOCOL_CAPTION.get(sp.protocol, f"{sp.protocol} split")
+    p = sp.params or {}
+    extra = ""
+    if sp.protocol == "within" and p.get("category"):
+        extra = f"; category {p['category']}: {len(p.get('classes') or [])} classes ({label(p.get('classes') or [])})"
+    n = len(sp.trials)
+    desc = PROTOCOL_HELP.get(sp.protocol)
+    caption = (f"{what[0].upper() + what[1:]}, seed {sp.seed}, {n} trial{'s' if n != 1 else ''}"
+               f"{': ' + desc if desc else ''}{extra}.")
+    return plain_table(f"Classes of the {what}", caption, ["trial", "subset", "classes", "names"], rows)
+
+
+def report_text(path: str | os.PathLike, fmt: str = "md", classes=None, trials=None) -> str:
+    """The tables of ``path`` (experiment results or split file) as md, latex or csv."""
+    from zsltool.evaluate.tables import export_plain, export_tables
+    from zsltool.formats import load_json
+
+    data = load_json(path, "results or split file")
+    if isinstance(data, dict) and data.get("format") == "zsl.results":
+        return export_tables(report_tables(path), fmt)
+    if isinstance(data, dict) and "trials" in data and "protocol" in data:
+        return export_plain(split_table(path, classes, trials), fmt)
+    raise ZslError(f"{path} is neither an experiment's results.json nor a split file",
+                   hint="give the results.json of zsl experiment, or a split file of zsl split")

@@ -300,3 +300,40 @@ def write_table_files(out_dir, tables: list[dict]) -> dict:
         atomic_write_text(p, export_tables(tables, fmt))
         paths[fmt] = p
     return paths
+
+
+# ------------------------------------------------------------------ plain tables (class lists of a split)
+
+def plain_table(title: str, caption: str, columns: list[str], rows: list[list]) -> dict:
+    """A table of text cells (no statistics): Dogan et al.'s Tables I and II (the classes of a split)."""
+    return {"kind": "plain", "title": title, "caption": caption, "columns": columns, "rows": rows}
+
+
+def export_plain(t: dict, fmt: str) -> str:
+    """A ``plain_table`` as csv, md or latex (the same shapes as ``export_tables``)."""
+    if fmt == "csv":
+        import csv
+        import io
+
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(t["columns"])
+        w.writerows([[str(c) for c in r] for r in t["rows"]])
+        return buf.getvalue()
+    if fmt == "md":
+        lines = [f"**{t['title']}**", "", "| " + " | ".join(_md_escape(c) for c in t["columns"]) + " |",
+                 "|" + "|".join(":---" for _ in t["columns"]) + "|"]
+        lines += ["| " + " | ".join(_md_escape(c) for c in r) + " |" for r in t["rows"]]
+        return "\n".join(lines + ["", f"*{t['caption']}*"]) + "\n"
+    if fmt == "latex":
+        spec = "l" * (len(t["columns"]) - 1) + "p{0.6\\linewidth}"
+        lines = [r"\begin{table}[t]", r"\centering",
+                 r"\caption{" + tex_escape(t["title"]) + ". " + tex_escape(t["caption"]) + "}",
+                 r"\begin{tabular}{" + spec + "}", r"\toprule",
+                 " & ".join(tex_escape(c) for c in t["columns"]) + r" \\", r"\midrule"]
+        lines += [" & ".join(tex_escape(c) for c in r) + r" \\" for r in t["rows"]]
+        lines += [r"\bottomrule", r"\end{tabular}", r"\end{table}"]
+        return "\n".join(lines) + "\n"
+    from zsltool.errors import ZslError
+
+    raise ZslError(f"unknown table format {fmt!r}", hint=f"use one of {', '.join(TABLE_FORMATS)}")

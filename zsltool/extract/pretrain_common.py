@@ -78,7 +78,7 @@ class EpochStats:
 
     def record(self, epoch: int, epochs: int, name: str, **extra) -> dict:
         loss, top1 = self.loss_sum / self.n, self.correct / self.n
-        log.info(f"{name} epoch {epoch}/{epochs}: loss {loss:.4f}, train top-1 {top1:.3f}")
+        log.debug(f"{name} epoch {epoch}/{epochs}: loss {loss:.4f}, train top-1 {top1:.3f}")  # -v
         return {"epoch": epoch, "loss": round(loss, 6), "train_top1": round(top1, 4), **extra}
 
 

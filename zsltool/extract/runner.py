@@ -14,6 +14,7 @@ receives the loaded samples of one batch and returns, per sample, ``{"embedding"
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -81,6 +82,16 @@ class _Dataset:
             return {"item": it, "sample": None, "error": f"{type(e).__name__}: {e}"}
 
 
+def _close_in_worker(fd: int, worker_id: int) -> None:
+    """DataLoader worker start: close the worker's inherited copy of the output lock's descriptor."""
+    import os
+
+    try:
+        os.close(fd)
+    except OSError:
+        pass
+
+
 def _collate(batch):
     return batch
 
@@ -134,9 +145,12 @@ def run_extraction(
         summary.notes["dropped_on_resume_ids"] = stale[:100]
     if summary.skipped:
         log.info(f"{summary.skipped} of {len(mine)} inputs were already written; resuming with {len(todo)}")
+    # A worker must not keep the output's lock alive after this process dies (a resume would be refused).
+    lock_fd = getattr(getattr(writer, "_lock", None), "_fd", None)
     loader = DataLoader(_Dataset(todo, load), batch_size=max(1, batch_size), shuffle=False,
                         num_workers=max(0, workers), collate_fn=_collate,
-                        persistent_workers=False, prefetch_factor=4 if workers > 0 else None)
+                        persistent_workers=False, prefetch_factor=4 if workers > 0 else None,
+                        worker_init_fn=functools.partial(_close_in_worker, lock_fd) if lock_fd is not None else None)
     t0 = time.perf_counter()
     # a bar on a terminal; on a pipe or log file a line every ZSL_PROGRESS_INTERVAL seconds (zsltool.progress)
     bar = Progress(total=len(todo), desc=desc, unit=unit, enabled=progress)

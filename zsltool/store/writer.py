@@ -176,9 +176,11 @@ class EmbeddingWriter:
                 self.flush()
             except Exception:  # pragma: no cover - best effort on the error path (a full disk, ...)
                 self._remove_temp_parts()
-            finally:
-                self._open = False
+            self._open = False
+            if self._part_files():
                 self._lock.release()
+            else:  # nothing committed: nothing to resume, no partial folder left behind
+                self._remove_partial()
 
     def _remove_temp_parts(self) -> None:
         for q in self.partial.glob(".part-*.tmp.npz"):
@@ -339,7 +341,11 @@ class EmbeddingWriter:
             write_h5(self.path, self.meta, self.dim, self.classes, self._iter_parts(), frame_dim=self.frame_dim)
         except BaseException:
             self._open = False
-            self._lock.release()  # the parts stay for a resume
+            self._remove_temp_parts()
+            if self._part_files():
+                self._lock.release()  # the parts stay for a resume
+            else:
+                self._remove_partial()
             raise
         self._remove_partial()
         self._open = False

@@ -1,7 +1,10 @@
-"""The training loop: ``train(config) -> TrainResult``.
+"""Training from files: ``train(config) -> TrainResult`` (``zsl train``).
 
-Per epoch: shuffled mini-batches (seeded), the method's loss terms, validation, best-epoch keeping and optional
-early stopping. Validation (model selection):
+``prepare`` loads and checks the inputs; ``grid_jobs`` makes one engine job per setting of the grid (one
+without a grid); the engine (``zsltool.train.engine``) trains them, batched where the method allows: per
+epoch shuffled mini-batches (seeded), the method's loss terms, validation, best-epoch keeping and optional
+early stopping; ``choose`` keeps the best setting and ``write_checkpoint`` saves it. Validation (model
+selection):
 
 * ZSL trials: ``val_top1`` = top-1 accuracy on instances of the ``val`` classes, ranked among the ``val``
   classes only.
@@ -16,7 +19,6 @@ early stopping. Validation (model selection):
 
 from __future__ import annotations
 
-import copy
 import logging
 import math
 from dataclasses import dataclass, field
@@ -28,12 +30,11 @@ import torch
 from zsltool.classes.splits import load_split
 from zsltool.errors import ZslError
 from zsltool.methods.base import get_method
-from zsltool.progress import Progress
 from zsltool.train.checkpoint import new_checkpoint, save_checkpoint
 from zsltool.train.config import OPTIMIZERS, TrainConfig
-from zsltool.train.data import (InstanceSet, check_split_class_set, compute_scores, load_inputs,
-                                select_instances)
-from zsltool.utils import check_output, resolve_device, seed_everything
+from zsltool.train.data import InstanceSet, check_split_class_set, load_inputs, select_instances
+from zsltool.train.engine import Job, Outcome, train_jobs
+from zsltool.utils import check_output, resolve_device
 
 log = logging.getLogger("zsltool.train")
 
@@ -50,7 +51,7 @@ class TrainResult:
     n_train: int = 0
     n_val: int = 0
     selection: dict | None = None
-    warnings: list = field(default_factory=list)
+    warnings: list = field(default_factory=list)   # validity issues (zsltool.guards)
 
     def summary(self) -> dict:
         last = self.history[-1] if self.history else {}
@@ -175,240 +176,109 @@ def prepare(config: TrainConfig) -> Prepared:
                     warnings=warnings)
 
 
-def validate_prepared(model, prep: Prepared, device: str = "cpu") -> dict:
-    """``{metric: value}`` on the prepared validation rows (``val_hm`` also records its beta)."""
-    if prep.metric == "val_hm":
-        from zsltool.evaluate.metrics import best_calibrated_hm
-
-        s = compute_scores(model, prep.val_class_emb, prep.val_set, device=device)
-        hm, beta = best_calibrated_hm(s, prep.val_set.labels, prep.val_seen_mask)
-        return {"val_hm": hm, "val_beta": beta}
-    return {prep.metric: validate(model, prep.val_class_emb, prep.val_set, prep.metric, device=device)}
-
-
-def validate(model, class_emb: np.ndarray, inst: InstanceSet, metric: str, device: str = "cpu") -> float:
-    s = compute_scores(model, class_emb, inst, device=device)
-    pred = s.argmax(1)
-    correct = pred == inst.labels
-    if metric == "val_seen_mca":
-        per = [correct[inst.labels == c].mean() for c in np.unique(inst.labels)]
-        return float(np.mean(per))
-    return float(correct.mean())
+def make_job(prep: Prepared, config: TrainConfig, name: str = "", hyper: dict | None = None,
+             method_args: dict | None = None) -> Job:
+    """The engine's job for one prepared training run (one setting: ``hyper`` and ``method_args``)."""
+    dims = {"audio_dim": prep.inputs.audio.dim, "semantic_dim": prep.inputs.semantic.dim, "video_dim": prep.video_dim}
+    return Job(cls=prep.cls, args=dict(config.method_args if method_args is None else method_args), dims=dims,
+               hyper=prep.hyper if hyper is None else hyper, seed=int(config.seed), train=prep.train_set,
+               class_emb=prep.train_class_emb, val=prep.val_set, val_class_emb=prep.val_class_emb,
+               metric=prep.metric, patience=config.patience, log_every=config.log_every, name=name,
+               val_seen_mask=prep.val_seen_mask)
 
 
-def _tensors(inst: InstanceSet, device: str) -> dict:
-    t = {"audio": torch.as_tensor(inst.audio, device=device),
-         "audio_valid": torch.as_tensor(inst.audio_valid, device=device),
-         "labels": torch.as_tensor(inst.labels, device=device)}
-    if inst.video is not None:
-        t["video"] = torch.as_tensor(inst.video, device=device)
-        t["video_valid"] = torch.as_tensor(inst.video_valid, device=device)
-    return t
-
-
-def _optimizer(model, hyper: dict):
-    params = [p for p in model.parameters() if p.requires_grad]
-    if hyper["optimizer"] == "adam":
-        return torch.optim.Adam(params, lr=float(hyper["lr"]), weight_decay=float(hyper["weight_decay"]))
-    return torch.optim.SGD(params, lr=float(hyper["lr"]), momentum=float(hyper["momentum"]),
-                           weight_decay=float(hyper["weight_decay"]))
-
-
-def _state_copy(model) -> dict:
-    return {k: v.detach().clone() for k, v in model.state_dict().items()}
-
-
-@dataclass
-class Fit:
-    """One trained setting: the model, its best epoch (by the validation metric) and its history."""
-
-    model: object
-    best: dict
-    history: list
-    hyper: dict
-    method_args: dict
-
-
-def fit(prep: Prepared, config: TrainConfig, hyper: dict, method_args: dict, device: str) -> Fit:
-    """Train one setting (``hyper`` + ``method_args``) on the prepared data; keep its best epoch's state."""
-    seed_everything(config.seed)
-    cls = prep.cls
-    user_args = dict(method_args)
-    method_args = dict(method_args)
-    if cls.needs_train_classes:
-        method_args["n_train_classes"] = len(prep.train_classes)
-    try:
-        model = cls(audio_dim=prep.inputs.audio.dim, semantic_dim=prep.inputs.semantic.dim,
-                    video_dim=prep.video_dim, **method_args)
-    except (ValueError, TypeError, RuntimeError) as e:  # a value the method's layers refuse
-        raise ZslError(f"method {cls.name!r} cannot be built with arguments {user_args}: {e}",
-                       hint="check the --arg values (see docs/methods.md)") from None
-    model = model.to(device)
-    data = _tensors(prep.train_set, device)
-    model.fit_scaling(data["audio"], data["audio_valid"], data.get("video"), data.get("video_valid"))
-    data["audio"] = model.prep_audio(data["audio"])
-    if "video" in data:
-        data["video"] = model.prep_video(data["video"])
-    class_emb = model.prep_classes(torch.as_tensor(prep.train_class_emb, device=device))
-    if cls.needs_train_classes:
-        model.set_train_classes(class_emb)
-    n = len(prep.train_set)
-    history: list[dict] = []
-    best = {"value": None, "epoch": 0, "state": None, "opt": None}
-    higher = prep.metric != "none"
-
-    def consider(epoch: int, record: dict, opt_state):
-        val = record.get(prep.metric)
-        if best["state"] is None or not higher or (val is not None and val > best["value"]):
-            best.update(value=val, epoch=epoch, state=_state_copy(model),
-                        opt=copy.deepcopy(opt_state) if opt_state is not None else None)
-            return True
-        return False
-
-    def val_record(rec: dict) -> None:
-        if prep.val_set is not None:
-            rec.update(validate_prepared(model, prep, device))
-
-    if cls.closed_form:
-        model.train()
-        model.fit_closed_form(data["audio"], class_emb[data["labels"]], data["labels"], class_emb,
-                              video=data.get("video"), audio_valid=data["audio_valid"],
-                              video_valid=data.get("video_valid"))
-        rec = {"epoch": 1}
-        val_record(rec)
-        history.append(rec)
-        consider(1, rec, None)
-        log.debug(_line(rec, 1, 1, True))
-    else:
-        optimizer = _optimizer(model, hyper)
-        gen = torch.Generator().manual_seed(int(config.seed))
-        bs, epochs = int(hyper["batch_size"]), int(hyper["epochs"])
-        since_best = 0
-        # a bar on a terminal, a timed line in a log (zsltool.progress); per-epoch lines only with -v (debug)
-        bar = Progress(total=epochs, desc=f"train {config.method}", unit="epoch",
-                       enabled=log.isEnabledFor(logging.INFO))
-        for epoch in range(1, epochs + 1):
-            model.train()
-            perm = torch.randperm(n, generator=gen)
-            sums: dict[str, float] = {}
-            steps = 0
-            for s in range(0, n, bs):
-                idx = perm[s:s + bs].to(device)
-                batch = {k: v[idx] for k, v in data.items()}
-                batch["class_emb"] = class_emb
-                batch["semantic"] = class_emb[batch["labels"]]
-                batch.setdefault("video", None)
-                terms = model.loss(batch)
-                optimizer.zero_grad(set_to_none=True)
-                terms["total"].backward()
-                optimizer.step()
-                for k, v in terms.items():
-                    sums[k] = sums.get(k, 0.0) + float(v.detach())
-                steps += 1
-            rec = {"epoch": epoch, **{f"loss_{k}": v / max(steps, 1) for k, v in sums.items()}}
-            if not np.isfinite(rec.get("loss_total", 0.0)):
-                raise ZslError(f"training diverged at epoch {epoch} (loss is not finite)",
-                               hint="lower --lr, or standardize the features (--arg zscore=true)")
-            val_record(rec)
-            history.append(rec)
-            improved = consider(epoch, rec, optimizer.state_dict())
-            since_best = 0 if improved else since_best + 1
-            bar.update(1)
-            if epoch == 1 or epoch == epochs or epoch % max(1, config.log_every) == 0:
-                log.debug(_line(rec, epoch, epochs, improved))
-            if config.patience and since_best >= config.patience:
-                log.info(f"early stop at epoch {epoch}: no improvement for {since_best} epochs")
-                break
-        bar.close()
-    return Fit(model=model, best=best, history=history, hyper=hyper, method_args=user_args)
-
-
-def _diverged_fit(e: ZslError, hyper: dict, method_args: dict) -> Fit:
-    return Fit(model=None, best={"value": None, "epoch": 0, "state": None, "opt": None, "error": e.message},
-               history=[], hyper=hyper, method_args=method_args)
-
-
-def train(config: TrainConfig) -> TrainResult:
-    """Train one method on one split trial and write the best epoch's checkpoint to ``config.out``.
-
-    With ``config.grid`` every setting of the grid is trained and the one with the best validation value
-    (at its best epoch) is kept; the checkpoint and the result record every candidate (``selection``)."""
+def grid_jobs(prep: Prepared, config: TrainConfig, name: str = "") -> tuple[list[dict], list[Job]]:
+    """The settings of ``config.grid`` for this method (one without a grid) and one job per setting."""
     from zsltool.train.grid import check_grid, setting_label, settings_for
 
-    out = check_output(config.out, config.overwrite)
-    if config.threads:
-        torch.set_num_threads(int(config.threads))
-    device = resolve_device(config.device)
-    prep = prepare(config)
     cls = prep.cls
-    settings = settings_for(config.grid, cls) if config.grid else [{"train": {}, "args": {}}]
-    selection = None
     if config.grid:
         check_grid(config.grid, [cls.name])
         if prep.metric == "none":
             raise ZslError("--grid chooses settings on validation data, but this trial has none",
                            hint="use a split with validation classes (e.g. --val-folds 1) or validation rows")
-    chosen, candidates = None, []
-    for n, st in enumerate(settings, 1):
+    settings = settings_for(config.grid, cls) if config.grid else [{"train": {}, "args": {}}]
+    jobs = []
+    for st in settings:
         hyper = _resolve_hyper(cls, config, st["train"])
-        margs = {**cls.preset_args(config.preset), **config.method_args, **st["args"]}
-        if len(settings) > 1:
-            log.info(f"setting {n}/{len(settings)}: {setting_label(st)}")
-        try:
-            f = fit(prep, config, hyper, margs, device)
-        except ZslError as e:
-            if len(settings) == 1 or "diverged" not in e.message:
-                raise
-            log.warning(f"setting {setting_label(st)}: {e.message}; left out of the selection")
-            f = _diverged_fit(e, hyper, margs)
+        label = f"{name} {setting_label(st)}".strip() if len(settings) > 1 else name
+        jobs.append(make_job(prep, config, name=label, hyper=hyper, method_args={**cls.preset_args(config.preset), **config.method_args, **st["args"]}))
+    return settings, jobs
+
+
+def choose(prep: Prepared, config: TrainConfig, settings: list[dict], outcomes: list[Outcome]):
+    """The setting whose best epoch has the highest validation value (ties: the first), and the selection
+    record (None without a grid). Diverged settings are left out; all diverged is a ZslError."""
+    from zsltool.train.grid import setting_label
+
+    chosen, chosen_setting, candidates = None, None, []
+    for st, f in zip(settings, outcomes):
+        if f.error and len(settings) > 1:
+            log.warning(f"setting {setting_label(st)}: {f.error}; left out of the selection")
         candidates.append({"setting": {**st["train"], **st["args"]}, "label": setting_label(st),
-                           "best_epoch": f.best["epoch"], "value": f.best["value"],
-                           **({"error": f.best["error"]} if "error" in f.best else {})})
-        if f.model is not None and (chosen is None or (f.best["value"] is not None and
-                                                       (chosen.best["value"] is None or
-                                                        f.best["value"] > chosen.best["value"]))):
+                           "best_epoch": f.best_epoch, "value": f.best_value,
+                           **({"error": f.error} if f.error else {})})
+        if f.error:
+            continue
+        if chosen is None or (f.best_value is not None and (chosen.best_value is None or
+                                                           f.best_value > chosen.best_value)):
             chosen, chosen_setting = f, st
-        elif f.model is not None:
-            del f
     if chosen is None:
         raise ZslError("every setting of the grid diverged", hint="lower the learning rates of the grid")
+    selection = None
     if config.grid:
         selection = {"metric": prep.metric, "chosen": {**chosen_setting["train"], **chosen_setting["args"]},
-                     "label": setting_label(chosen_setting), "epoch": chosen.best["epoch"],
-                     "value": chosen.best["value"], "candidates": candidates}
+                     "label": setting_label(chosen_setting), "epoch": chosen.best_epoch,
+                     "value": chosen.best_value, "candidates": candidates}
         log.info(f"chosen on validation ({prep.metric}): {selection['label']} at epoch {selection['epoch']} "
                  f"({prep.metric} = {selection['value']})")
-    model, best, history, hyper = chosen.model, chosen.best, chosen.history, chosen.hyper
-    model.load_state_dict(best["state"])
+    return chosen, selection
+
+
+def write_checkpoint(prep: Prepared, config: TrainConfig, res: Outcome, out: Path, selection: dict | None = None,
+                     device: str = "cpu") -> TrainResult:
+    """Save the best epoch of ``res`` as a self-describing checkpoint at ``out``."""
+    from zsltool.classify_calibrate import calibrate_model, provenance_of
+
+    model = res.model
     sem = prep.inputs.semantic
     valid_ids = [c for c, ok in zip(sem.ids, sem.valid) if ok]
     trial = prep.trial
     classes = {"train": prep.train_classes, "val": prep.val_classes, "test": list(trial.test)}
     if trial.is_gzsl:
         classes.update(seen=list(trial.seen), unseen=list(trial.unseen))
-    from zsltool.classify_calibrate import calibrate_model, provenance_of
-
+    model.to(device)
     ckpt_extra = {"calibration": calibrate_model(model, prep, device),  # zsl classify's probabilities
                   "provenance": provenance_of(prep.inputs)}
     ckpt = new_checkpoint(
         **ckpt_extra,
-        method=cls.name, method_args=model.method_args(), state_dict=best["state"], optimizer=best["opt"],
-        config=config.to_dict() | {"resolved": hyper} | ({"selection": selection} if selection else {})
+        method=prep.cls.name, method_args=model.method_args(), state_dict=res.state, optimizer=res.optimizer,
+        config=config.to_dict() | {"resolved": res.hyper} | ({"selection": selection} if selection else {})
         | ({"warnings": prep.warnings} if prep.warnings else {}),
         inputs=prep.inputs.input_records(),
         class_set_sha256=prep.inputs.class_set_sha256, classes=classes,
         semantic={"ids": valid_ids, "embeddings": torch.as_tensor(sem.matrix(valid_ids))},
-        best={"metric": prep.metric, "value": best["value"], "epoch": best["epoch"]}, history=history)
+        best={"metric": prep.metric, "value": res.best_value, "epoch": res.best_epoch}, history=res.history)
     save_checkpoint(out, ckpt)
-    log.info(f"wrote {out} (best epoch {best['epoch']}, {prep.metric} = {best['value']})")
-    return TrainResult(checkpoint=out, method=cls.name, best_metric=prep.metric, best_value=best["value"],
-                       best_epoch=best["epoch"], epochs_run=len(history), history=history,
+    log.info(f"wrote {out} (best epoch {res.best_epoch}, {prep.metric} = {res.best_value})")
+    return TrainResult(checkpoint=out, method=prep.cls.name, best_metric=prep.metric, best_value=res.best_value,
+                       best_epoch=res.best_epoch, epochs_run=len(res.history), history=res.history,
                        n_train=len(prep.train_set), n_val=0 if prep.val_set is None else len(prep.val_set),
                        selection=selection, warnings=prep.warnings)
 
 
-def _line(rec: dict, epoch: int, epochs: int, improved: bool) -> str:
-    parts = [f"epoch {epoch}/{epochs}"]
-    parts += [f"{k[5:]} {v:.4f}" for k, v in rec.items() if k.startswith("loss_")]
-    parts += [f"{k} {v:.4f}" for k, v in rec.items() if k.startswith("val_")]
-    return "  ".join(parts) + ("  *" if improved else "")
+def train(config: TrainConfig) -> TrainResult:
+    """Train one method on one split trial and write the best epoch's checkpoint to ``config.out``.
+
+    With ``config.grid`` every setting of the grid is trained (as one batch where the method allows) and the
+    one with the best validation value (at its best epoch) is kept; the checkpoint and the result record every
+    candidate (``selection``)."""
+    out = check_output(config.out, config.overwrite)
+    if config.threads:
+        torch.set_num_threads(int(config.threads))
+    device = resolve_device(config.device)
+    prep = prepare(config)
+    settings, jobs = grid_jobs(prep, config)
+    outcomes = train_jobs(jobs, device=device, tolerate_divergence=len(jobs) > 1)
+    chosen, selection = choose(prep, config, settings, outcomes)
+    return write_checkpoint(prep, config, chosen, out, selection, device=device)
