@@ -63,6 +63,7 @@ class ExperimentSpec:
     retrieval: bool = True                      # GZSL: also retrieval S/U/HM of mAP (paper 004 Table 2)
     device: str = "cpu"                         # auto, cpu or cuda: where every trial trains and is evaluated
     grid: dict | None = None                    # settings chosen per trial on validation (zsltool.train.grid)
+    texts: dict | None = None                   # {NAME: FILE}: several text backends side by side (rows text:NAME)
     preset: str | None = None                   # "paper": the papers' literal method settings
     strict: bool = False                        # validity warnings are errors (not in the config hash)
 
@@ -79,7 +80,7 @@ def _column_label(split, path: Path) -> str:
 
 
 def _semantics(spec: ExperimentSpec) -> list[str]:
-    given = {k for k in ("text", "image", "audio_prototypes") if getattr(spec, k)}
+    given = {k for k in ("text", "image", "audio_prototypes") if getattr(spec, k)} | ({"text"} if spec.texts else set())
     sems = spec.semantics or [s for s in T.SEMANTIC_ORDER
                               if set(SEMANTIC_SOURCES[s]) <= given or (s == "hybrid" and spec.hybrid)]
     if not sems:
@@ -87,7 +88,7 @@ def _semantics(spec: ExperimentSpec) -> list[str]:
     for s in sems:
         if s not in SEMANTIC_SOURCES:
             raise ZslError(f"unknown class-embedding source {s!r}", hint="use audio, image, text or hybrid")
-        missing = [] if (s == "hybrid" and spec.hybrid) else [k for k in SEMANTIC_SOURCES[s] if not getattr(spec, k)]
+        missing = [] if (s == "hybrid" and spec.hybrid) else [k for k in SEMANTIC_SOURCES[s] if k not in given]
         if missing:
             opt = ", ".join("--" + k.replace("_", "-") for k in missing)
             raise ZslError(f"class embeddings {s!r} need {opt}")
@@ -111,6 +112,16 @@ def plan(spec: ExperimentSpec) -> list[dict]:
         check_grid(spec.grid, spec.methods)
     files = {k: getattr(spec, k) for k in ("audio", "video", "text", "image", "audio_prototypes", "hybrid")
              if getattr(spec, k)}
+    files.update({f"text:{n}": f for n, f in (spec.texts or {}).items()})
+    # one row per text backend: (row label, semantic, text file)
+    variants = []
+    for s in sems:
+        if s == "text" and spec.texts:
+            variants += [(f"text:{n}", "text", f) for n, f in spec.texts.items()]
+        elif s == "hybrid" and spec.texts and not spec.text and not spec.hybrid:
+            raise ZslError("hybrid class embeddings with named --text files need --hybrid FILE or a plain --text FILE")
+        else:
+            variants.append((s, s, spec.text))
     hashes = {k: sha256_file(v) for k, v in files.items()}
     threads = spec.threads or max(1, (os.cpu_count() or 1) // max(1, spec.jobs))
     units, labels = [], {}
@@ -124,9 +135,9 @@ def plan(spec: ExperimentSpec) -> list[dict]:
         for k in ks:
             trial = split.trial(k)
             for m in spec.methods:
-                for s in sems:
+                for row, s, text_file in variants:
                     train = {"audio": spec.audio, "video": spec.video, "split": str(sp_path), "trial": int(k),
-                             "semantic": s, "text": spec.text, "image": spec.image,
+                             "semantic": s, "text": text_file, "image": spec.image,
                              "audio_prototypes": spec.audio_prototypes, "method": m,
                              "method_args": dict(spec.method_args.get(m, {})), "epochs": spec.epochs,
                              "batch_size": spec.batch_size, "lr": spec.lr, "optimizer": spec.optimizer,
@@ -139,8 +150,9 @@ def plan(spec: ExperimentSpec) -> list[dict]:
                     evalc = {"modalities": list(spec.modalities), "calibrate": spec.calibrate,
                              "retrieval": spec.retrieval}
                     key = {"train": train, "eval": evalc, "inputs": hashes, "split_sha256": sha256_file(sp_path)}
-                    name = f"{Path(sp_path).stem}.t{k}.{m}.{s}"
+                    name = f"{Path(sp_path).stem}.t{k}.{m}.{row.replace(':', '-')}"
                     units.append({"name": name, "config_hash": sha256_json(key), "train": train, "eval": evalc,
+                                  **({"semantic": row} if row != s else {}),
                                   "column": label, "protocol": split.protocol, "task": "gzsl" if trial.is_gzsl
                                   else "zsl", "threads": threads, "device": spec.device, "strict": spec.strict,
                                   "out_dir": str(spec.out_dir)})  # device: not in the config hash
@@ -182,7 +194,7 @@ def _evaluate_unit(unit: dict, tr) -> dict:
     first = docs[mods[0]]
     record = {k: unit[k] for k in ("name", "config_hash", "task", "column", "protocol")}
     record.update(split=unit["train"]["split"], trial=unit["train"]["trial"], method=unit["train"]["method"],
-                  semantic=unit["train"]["semantic"], modality=mods[0], metrics=by_mod, retrieval=retr,
+                  semantic=unit.get("semantic", unit["train"]["semantic"]), modality=mods[0], metrics=by_mod, retrieval=retr,
                   train={"best_metric": tr.best_metric, "best_value": tr.best_value, "best_epoch": tr.best_epoch,
                          "epochs_run": tr.epochs_run, "checkpoint": str(ckpt)})
     if tr.warnings:
@@ -332,7 +344,8 @@ def _run_experiment(spec: ExperimentSpec, progress=None) -> dict:
                     records[u["name"]] = rec
     ordered = [records[u["name"]] for u in units]
     tables = build_tables(ordered)
-    inputs = [p for p in [spec.audio, spec.video, spec.text, spec.image, spec.audio_prototypes, spec.hybrid,
+    inputs = [p for p in [spec.audio, spec.video, spec.text, *(spec.texts or {}).values(), spec.image,
+                          spec.audio_prototypes, spec.hybrid,
                           *spec.splits] if p]
     warnings = list({w["message"]: w for r in ordered for w in r.get("warnings") or []}.values())
     doc = results_doc("experiment", make_manifest(asdict(spec), inputs, spec.seed), summary_metrics(tables),

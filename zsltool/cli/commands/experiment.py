@@ -41,7 +41,8 @@ def register(app: typer.Typer) -> None:
         out: str = typer.Option(..., "--out", "-o", help="Output folder (trials/, checkpoints/, results.json, "
                                 "trials.csv, table.csv/.md/.tex); re-running resumes it."),
         video: Optional[str] = typer.Option(None, "--video", help="Instance-level video embedding file."),
-        text: Optional[str] = typer.Option(None, "--text", help="Class-level text embedding file."),
+        text: List[str] = typer.Option([], "--text", help="Class-level text embedding file; NAME=FILE (repeatable) "
+                                       "puts several text backends side by side (rows text:NAME)."),
         image: Optional[str] = typer.Option(None, "--image", help="Class-level image embedding file."),
         audio_prototypes: Optional[str] = typer.Option(None, "--audio-prototypes",
                                                        help="Class-level audio prototype file."),
@@ -105,7 +106,16 @@ def register(app: typer.Typer) -> None:
             tr = [int(x) for x in _csv_list(trials)] if trials else None
         except ValueError:
             raise typer.BadParameter(f"{trials!r} is not a comma list of integers", param_hint="--trials") from None
-        spec = ExperimentSpec(audio=audio, splits=list(split), out_dir=out, video=video, text=text, image=image,
+        plain = [t for t in text if "=" not in t]
+        named = dict(t.split("=", 1) for t in text if "=" in t)
+        if len(plain) > 1:
+            raise typer.BadParameter("give one plain --text FILE, or name each: --text NAME=FILE", param_hint="--text")
+        if any(not n or not f for n, f in named.items()):
+            raise typer.BadParameter("--text NAME=FILE needs a name and a file", param_hint="--text")
+        if named and plain:
+            named = {"text": plain[0], **named}
+        spec = ExperimentSpec(audio=audio, splits=list(split), out_dir=out, video=video,
+                              text=plain[0] if plain and not named else None, texts=named or None, image=image,
                               audio_prototypes=audio_prototypes, hybrid=hybrid,
                               semantics=_csv_list(semantics),
                               methods=list(method), method_args=margs, epochs=epochs, batch_size=batch_size, lr=lr,
