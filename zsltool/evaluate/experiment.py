@@ -406,7 +406,7 @@ def trial_rows(records: list[dict]) -> list[dict]:
         for mod, m in r["metrics"].items():
             row = {"split": r["split"], "column": r["column"], "trial": r["trial"], "method": r["method"],
                    "semantic": r["semantic"], "task": r["task"], "modality": mod}
-            for k in ("top1", "mean_class_acc", "S", "U", "HM", "beta"):
+            for k in ("top1", "mean_class_acc", "S", "U", "HM", "AUSUC", "beta"):
                 row[k] = m.get(k)
             if r.get("selection"):
                 row["chosen"] = r["selection"]["label"]
