@@ -48,7 +48,7 @@ def main() -> None:
 
     import torch
 
-    from zsltool.extract.audio.extract import AudioLoader, extract_audio
+    from zsltool.extract.audio.extract import extract_audio
     from zsltool.extract.audio.vggish import build
     from zsltool.extract.runner import Item
 
@@ -58,13 +58,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         clips = make_clips(tmp, args.clips, args.seconds)
-        loader = AudioLoader(max_seconds=10.0, examples_fn=ext.examples)
+        loader = ext.loader()
         t0 = time.perf_counter()
         examples = [loader(Item(id=p.name, source=str(p)))["examples"] for p in clips]
         t_front = time.perf_counter() - t0
         n_ex = sum(e.shape[0] for e in examples)
         allx = torch.from_numpy(np.concatenate(examples))
-        chunk = args.batch_size * 8  # the extractor's example chunk (AudioEmbedder.max_examples)
+        chunk = ext.max_examples  # the extractor's example chunk per network call
         with torch.inference_mode():
             ext.embed_examples(allx[:chunk])  # warm-up
             if args.device.startswith("cuda"):

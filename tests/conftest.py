@@ -47,3 +47,17 @@ def cli():
         return CliResult(runner.invoke(app, [str(a) for a in args], input=input, env=env, catch_exceptions=True))
 
     return run
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked ``gpu`` run only where a CUDA device is present."""
+    gpu = [it for it in items if "gpu" in it.keywords]
+    if not gpu:
+        return
+    import torch
+
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA device (none here)")
+    for it in gpu:
+        it.add_marker(skip)

@@ -140,10 +140,12 @@ def test_library_matches_the_method_scores(trained):
     np.testing.assert_allclose(emb.scores, preds.scores[1:], rtol=1e-4, atol=1e-4)
     import torch
 
-    from zsltool.extract.text import Word2VecText
+    from zsltool.extract.registry import build_extractor
 
-    w = Word2VecText(str(d / "vectors.txt"))
-    C = np.stack([v for v, _ in w.rows([type("E", (), {"name": n})() for n in NEW_LABELS])])
+    from zsltool.extract.text import TextEntry
+
+    w = build_extractor("word2vec", vectors=str(d / "vectors.txt"))
+    C = np.stack([v for v, _ in w.rows([TextEntry(id=n, name=n) for n in NEW_LABELS])])
     model = build_model(ck)
     with torch.no_grad():
         s = model.scores(torch.as_tensor(C), audio=torch.as_tensor(a.X)).numpy()
@@ -272,7 +274,8 @@ def test_streamed_label_vectors_equal_extract_text(tmp_path, fmt):
     from gensim.models import KeyedVectors
 
     from zsltool.classify_vectors import candidate_tokens, label_vectors
-    from zsltool.extract.text import TextEntry, Word2VecText
+    from zsltool.extract.registry import build_extractor
+    from zsltool.extract.text import TextEntry
 
     words = ["sea", "waves", "New_York", "air_conditioner", "Playing", "daf", "dog", "church_bells", "rain"]
     rng = np.random.default_rng(3)
@@ -282,7 +285,8 @@ def test_streamed_label_vectors_equal_extract_text(tmp_path, fmt):
     kv.save_word2vec_format(str(path), binary=fmt == "word2vec-bin", write_header=fmt != "glove")
     labels = ["sea_waves", "New_York", "AirConditioner", "PlayingDaf", "Dog", "church bells", "rain, dog", "zzz"]
     for limit in (None, 5):
-        ref = Word2VecText(str(path), fmt, limit).rows([TextEntry(id=x, name=x) for x in labels])
+        ref = build_extractor("word2vec", vectors=str(path), fmt=fmt, limit=limit).rows(
+            [TextEntry(id=x, name=x) for x in labels])
         got = label_vectors(path, labels, fmt, limit)
         for (rv, rt), (gv, gt) in zip(ref, got):
             assert rt == gt

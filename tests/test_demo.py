@@ -199,7 +199,7 @@ def test_per_epoch_pretrain_lines_only_with_verbose(caplog):
 
     import torch
 
-    from zsltool.extract.pretrain_common import EpochStats
+    from zsltool.extract.pretrain import EpochStats
 
     s = EpochStats()
     s.add(torch.tensor(0.5), 3, 4)

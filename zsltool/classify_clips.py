@@ -201,8 +201,10 @@ _RANDOM = re.compile(r"random-init\(width=([0-9.eE+-]+), seed=(\d+)\)")
 
 
 def audio_extractor(rec: dict | None, *, weights=None, device: str = "cpu"):
-    """The extractor that made the training audio file, rebuilt from its provenance; weights checked by sha256."""
-    from zsltool.extract.registry import EXTRACTORS, get_extractor, list_extractors
+    """The extractor that made the training audio file, rebuilt from its provenance
+    (:func:`zsltool.extract.registry.extractor_from_provenance`); weights checked by sha256."""
+    from zsltool.extract.registry import EXTRACTORS, extractor_from_provenance, list_extractors
+    from zsltool.store import StoreMeta
 
     if not rec:
         raise ZslError("the checkpoint does not record how its training audio was embedded, and that file is gone",
@@ -212,22 +214,20 @@ def audio_extractor(rec: dict | None, *, weights=None, device: str = "cpu"):
     if name not in EXTRACTORS or EXTRACTORS[name].modality != "audio":
         raise ZslError(f"the training audio file was made by {name!r}, not by an extractor zsl can rerun",
                        hint="embed the clips the same way and pass --embeddings FILE")
-    info = get_extractor(name, modality="audio")
-    spec = weights or em.get("weights")
-    m = _RANDOM.fullmatch(str(spec or ""))
-    kwargs = {"embedding": em.get("embedding", "raw"), "pca_params": em.get("pca_params"), "device": device}
-    if m and not weights:
-        ex = info.build(width=float(m.group(1)), seed=int(m.group(2)), **kwargs)
-    else:
-        if spec and not str(spec).startswith(("http://", "https://", "file://")) and not Path(spec).is_file():
-            raise ZslError(f"audio network weights not found: {spec}" + ("" if weights else " (recorded in the "
-                           "training audio file)"), hint="pass --weights PATH to the same weights (checked by sha256)")
-        ex = info.build(weights=spec, **kwargs)
-        want, got = em.get("weights_sha256"), ex.meta.get("weights_sha256")
-        if want and got and want != got:
-            raise ZslError(f"the weights {spec} have sha256 {got[:12]}, but the training audio was embedded with "
-                           f"weights of sha256 {want[:12]}", hint="pass --weights PATH to the weights it was made with")
-    return ex
+    spec = weights or (em.get("config") or {}).get("weights", em.get("weights"))
+    m = _RANDOM.fullmatch(str(em.get("weights") or ""))
+    if m and not weights:  # a seeded random network of that width (tests, demos)
+        from zsltool.extract.audio.vggish import build
+
+        return build(width=float(m.group(1)), seed=int(m.group(2)), device=device,
+                     embedding=em.get("embedding", "raw"), pca_params=em.get("pca_params"))
+    path = em.get("weights_path") or spec
+    if path and not str(path).startswith(("http://", "https://", "file://")) and not Path(path).is_file() \
+            and EXTRACTORS[name].get_weights(str(path)) is None:
+        raise ZslError(f"audio network weights not found: {path}" + ("" if weights else " (recorded in the "
+                       "training audio file)"), hint="pass --weights PATH to the same weights (checked by sha256)")
+    return extractor_from_provenance(StoreMeta(kind="instance", modality="audio", extractor=name, extractor_meta=em),
+                                     weights=weights, device=device)
 
 
 class _MemoryWriter:
@@ -260,8 +260,8 @@ class _MemoryWriter:
 def clip_items(inputs: Iterable[str | os.PathLike]) -> list:
     """Items for audio files, folders of audio and clip manifests (CSV); clip id = the path as given (a
     manifest's own ids for its rows)."""
-    from zsltool.extract.audio.extract import items_from_folder, items_from_manifest
     from zsltool.extract.audio.io import AUDIO_EXTENSIONS
+    from zsltool.extract.inputs import collect_audio
     from zsltool.extract.runner import Item
 
     out, seen = [], set()
@@ -270,11 +270,11 @@ def clip_items(inputs: Iterable[str | os.PathLike]) -> list:
         if not p.exists():
             raise ZslError(f"input not found: {p}", hint="give audio files, folders of audio or a clip manifest (.csv)")
         if p.is_dir():
-            items = items_from_folder(p)
+            items = collect_audio([p])[0]
             for it in items:
                 it.id = str(p / it.id)
         elif p.suffix.lower() == ".csv":
-            items = items_from_manifest(p)
+            items = collect_audio([p])[0]
         else:
             if p.suffix.lower() not in AUDIO_EXTENSIONS:
                 log.debug(f"{p}: not a known audio extension; trying to decode it anyway")
@@ -291,13 +291,13 @@ def clip_items(inputs: Iterable[str | os.PathLike]) -> list:
 def embed_clips(items, extractor, *, max_seconds=10.0, batch_size: int = 16, workers: int = 0,
                 progress: bool = False):
     """(ids, X, valid, reasons, sources) of the clips, embedded in memory with ``extractor``."""
-    from zsltool.extract.audio.extract import AudioEmbedder, AudioLoader
+    from zsltool.extract.audio.extract import AudioLoader
     from zsltool.extract.runner import run_extraction
 
     w = _MemoryWriter(extractor.dim)
-    loader = AudioLoader(max_seconds=max_seconds, examples_fn=extractor.examples, sample_rate=extractor.sample_rate)
-    embedder = AudioEmbedder(extractor, max_examples=max(batch_size, 1) * 8)
-    run_extraction(items, load=loader, embed=embedder, writer=w, batch_size=batch_size, workers=workers,
+    loader = AudioLoader(max_seconds=max_seconds, examples_fn=extractor.examples, sample_rate=extractor.sample_rate,
+                         min_samples=extractor.min_samples)
+    run_extraction(items, load=loader, embed=extractor.embed, writer=w, batch_size=batch_size, workers=workers,
                    desc="classify", progress=progress, unit="clip")
     src = {it.id: str(it.source) for it in items}
     return w.ids, np.stack(w.rows), np.array(w.valid, bool), w.reasons, [src[i] for i in w.ids]
@@ -471,7 +471,7 @@ def classify(model: str | os.PathLike, inputs: str | os.PathLike | Sequence[str 
         max_s = (arec or {}).get("extractor_meta", {}).get("max_seconds", 10.0)
         ids, X, valid, reasons, sources = embed_clips(items, ex, max_seconds=max_s, batch_size=batch_size,
                                                       workers=workers, progress=progress)
-        ainfo = {"audio": f"{ex.name} ({ex.meta.get('weights')}, {ex.meta.get('embedding')})"}
+        ainfo = {"audio": f"{ex.name} ({ex.meta().get('weights')}, {ex.meta().get('embedding')})"}
     else:
         ids = sources = None
         X = valid = reasons = None

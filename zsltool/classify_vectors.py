@@ -93,9 +93,10 @@ def label_vectors(path: str | os.PathLike, labels: list[str], fmt: str = "auto",
     if fmt == "auto":
         fmt = detect_vector_format(p)
     if fmt == "kv" or p.name.lower().endswith(".gz"):
-        from zsltool.extract.text import Word2VecText
+        from zsltool.extract.registry import build_extractor
 
-        return Word2VecText(str(p), fmt, limit).rows([TextEntry(id=lab, name=lab) for lab in labels])
+        w2v = build_extractor("word2vec", vectors=str(p), fmt=fmt, limit=limit)
+        return w2v.rows([TextEntry(id=lab, name=lab) for lab in labels])
     wanted = {t.encode("utf-8"): t for t in candidate_tokens(labels)}
     if fmt == "word2vec-bin":
         found, _ = _scan_binary(p, wanted, limit)

@@ -123,7 +123,7 @@ def test_weights_mismatch_and_offline_errors(setup, tmp_path, monkeypatch):
     d, _, _ = setup
     with pytest.raises(ZslError, match="do not fit model resnet34"):
         extract_image([d / "a.png"], tmp_path / "x.h5", model="resnet34", weights=str(d / "r18.pt"), device="cpu")
-    with pytest.raises(ZslError, match="unknown torchvision model 'resnet1O1'"):
+    with pytest.raises(ZslError, match="unknown image extractor 'resnet1O1'"):
         extract_image([d / "a.png"], tmp_path / "x.h5", model="resnet1O1", device="cpu")
     with pytest.raises(ZslError, match="unknown weights 'IMAGENET9K'"):
         extract_image([d / "a.png"], tmp_path / "x.h5", model="resnet18", weights="IMAGENET9K", device="cpu")

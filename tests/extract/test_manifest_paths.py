@@ -6,9 +6,7 @@ from pathlib import Path
 def test_audio_video_and_image_read_the_same_file_for_the_same_row(tmp_path, monkeypatch):
     # was: extract-audio read m/clip.wav (the manifest's folder), extract-video ./clip.wav (the current
     # directory first) and extract-image ./img.png likewise
-    from zsltool.extract.audio.extract import items_from_manifest
-    from zsltool.extract.image import collect_image_items
-    from zsltool.extract.video import collect_video_items
+    from zsltool.extract.inputs import collect_audio, collect_image, collect_video
 
     (tmp_path / "m" / "sub").mkdir(parents=True)
     for f in ("clip.wav", "sub/img.png"):
@@ -20,9 +18,9 @@ def test_audio_video_and_image_read_the_same_file_for_the_same_row(tmp_path, mon
                                               "k,img,sub/img.png,dog,0,1,0,1\n")
     monkeypatch.chdir(tmp_path)
     manifest = Path("m/clips.csv")  # itself relative to the current directory
-    audio = [it.source for it in items_from_manifest(manifest)]
-    video = [it.source[0] for it in collect_video_items([manifest])[0]]
-    image = [it.source[0] for it in collect_image_items([Path("m/crops.csv")])[0]]
+    audio = [it.source for it in collect_audio([manifest])[0]]
+    video = [it.source[0] for it in collect_video([manifest])[0]]
+    image = [it.source[0] for it in collect_image([Path("m/crops.csv")])[0]]
     expected = tmp_path.resolve() / "m" / "clip.wav"
     assert audio[0] == video[0] == str(expected)
     assert audio[1] == video[1] == str(Path("~/x.wav").expanduser())

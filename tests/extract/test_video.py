@@ -137,7 +137,7 @@ def test_cli_extract_video(videos, tmp_path):
     assert r.exit_code == 0, r.output
     assert json.loads(r.stdout)["valid"] == 1 and read_embeddings(out).row_frames(0).shape == (2, 8)
     r = runner.invoke(app, ["extract-video", str(d / "v"), "-o", str(out), "--model", "i3d", "--overwrite"])
-    assert r.exit_code == 1 and "unknown video extractor 'i3d'" in r.stderr
+    assert r.exit_code == 2 and "'i3d' is not one of" in r.stderr
 
 
 def test_extract_audio_manifest_is_not_replaced_without_overwrite(videos, tmp_path):
@@ -173,14 +173,14 @@ def test_extract_audio_with_shards_writes_each_shards_own_manifest(videos, tmp_p
     import shutil
 
     from zsltool.extract.runner import select_items
-    from zsltool.extract.video import collect_video_items
+    from zsltool.extract.inputs import collect_video
 
     d, _ = videos
     (tmp_path / "v").mkdir()
     for i in range(6):
         shutil.copy(d / "v" / "clip1.mp4", tmp_path / "v" / f"a{i}.mp4")
     shutil.copy(d / "v" / "silent.mp4", tmp_path / "v" / "silent.mp4")
-    items = collect_video_items([tmp_path / "v"])[0]
+    items = collect_video([tmp_path / "v"])[0]
     parts = [{it.id for it in select_items(items, (k, 2))} for k in range(2)]
     assert all(parts)  # both shards have videos
     wavs = tmp_path / "wavs"
@@ -194,3 +194,48 @@ def test_extract_audio_with_shards_writes_each_shards_own_manifest(videos, tmp_p
         assert a["without_audio"] == (["silent"] if "silent" in parts[k] else [])
     assert not (wavs / "clips.csv").exists()
     assert sorted(p.name for p in wavs.glob("*.wav")) == [f"a{i}.wav" for i in range(6)]
+
+
+def test_decode_clips_seeks_to_the_sampled_frames(tmp_path):
+    """decode_clips gives decode_video's frames at clip_indices (same pixels) on a 240-frame video with a
+    keyframe every 12 frames, whole and in a [start, end) window, without decoding the gaps between clips."""
+    import av
+
+    from zsltool.extract import video as V
+
+    p = tmp_path / "long.mp4"
+    c = av.open(str(p), "w")
+    v = c.add_stream("mpeg4", rate=FPS)
+    v.width, v.height, v.pix_fmt, v.bit_rate = 64, 48, "yuv420p", 4_000_000
+    for i in range(240):
+        arr = np.zeros((48, 64, 3), np.uint8)
+        arr[..., 0] = i  # frame number in the red channel
+        arr[..., 2] = 255 - i
+        for pk in v.encode(av.VideoFrame.from_ndarray(arr, format="rgb24")):
+            c.mux(pk)
+    for pk in v.encode():
+        c.mux(pk)
+    c.close()
+    for size, start, end in ((None, None, None), ((24, 32), 4.0, 25.0)):
+        frames, fps = decode_video(p, size, start, end)
+        idx = clip_indices(len(frames), 8, 3)
+        got, n, fps2 = V.decode_clips(p, size, start, end, 8, 3)
+        assert n == len(frames) and fps2 == fps and got.shape == (3, 8, *frames.shape[1:])
+        np.testing.assert_array_equal(got, frames[idx])
+        first = 0 if start is None else int(start * FPS)
+        assert np.abs(got[..., 0].reshape(24, -1).mean(1) - (first + idx.ravel())).max() <= 4  # YUV rounding
+    # the gaps are skipped: far fewer frames decoded than the video has
+    decoded = []
+    real = av.container.InputContainer.decode
+
+    def counting(self, *a, **k):
+        for f in real(self, *a, **k):
+            decoded.append(f.pts)
+            yield f
+
+    av.container.InputContainer.decode = counting
+    try:
+        V.decode_clips(p, None, None, None, 8, 3)
+    finally:
+        av.container.InputContainer.decode = real
+    assert len(decoded) < 80

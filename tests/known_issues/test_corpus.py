@@ -325,6 +325,7 @@ def _cases(C, o: Path):
         ("demo-out-is-file", ["demo", "-o", d / "res"], 1, []),
         ("unknown-command", ["no-such-command"], 2, []),
         ("unknown-option", ["inspect", d / "C.json", "--no-such-option"], 2, []),
+        ("models-unknown-modality", ["models", "--modality", "smell"], 2, ["'smell' is not one of"]),
     ]
 
 
@@ -384,7 +385,7 @@ def test_interrupt_during_extraction_then_resume(C, cli, tmp_path, monkeypatch):
     from zsltool.extract.audio import extract as E
     from zsltool.store import read_embeddings
 
-    real = E.AudioEmbedder.__call__
+    real = E.AudioExtractor.embed
     calls = {"n": 0}
 
     def interrupted(self, samples):
@@ -395,13 +396,13 @@ def test_interrupt_during_extraction_then_resume(C, cli, tmp_path, monkeypatch):
 
     args = ["extract-audio", C.d / "m_good.csv", "-o", tmp_path / "out.h5", "--weights", C.d / "w.pth",
             "--workers", "0", "--batch-size", "1"]
-    monkeypatch.setattr(E.AudioEmbedder, "__call__", interrupted)
+    monkeypatch.setattr(E.AudioExtractor, "embed", interrupted)
     before = _tree_hash(C.d)
     res = cli(*args)
     assert res.exit_code == 130 and [ln for ln in res.stderr.splitlines() if ln.startswith("Error:")] == [
         "Error: interrupted"], res.stderr
     assert not (tmp_path / "out.h5").exists() and _tree_hash(C.d) == before
-    monkeypatch.setattr(E.AudioEmbedder, "__call__", real)
+    monkeypatch.setattr(E.AudioExtractor, "embed", real)
     res = cli(*args, "--json")
     assert res.exit_code == 0, res.stderr
     assert res.json()["skipped_already_done"] == 1
@@ -449,3 +450,26 @@ def test_inputs_zsl_handles(C, cli, tmp_path, src, n):
     assert _tree_hash(C.d) == before
     if src == "m_bom.csv":
         assert e.ids == ["c0"]  # the BOM is not part of the first column's name
+
+
+def test_interrupt_during_train_leaves_no_checkpoint(C, cli, tmp_path, monkeypatch):
+    """Ctrl-C in the middle of training: exit 130, one Error line, no file under the output name."""
+    import torch
+
+    calls = {"n": 0}
+    real = torch.Tensor.backward
+
+    def backward(self, *a, **k):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        return real(self, *a, **k)
+
+    monkeypatch.setattr(torch.Tensor, "backward", backward)
+    before = _tree_hash(C.d)
+    res = cli("train", "--audio", C.syn.audio, "--split", C.syn.split, "--text", C.syn.text, "-o",
+              tmp_path / "out.pt", "--epochs", "5", "--method", "bilinear")
+    assert calls["n"] >= 3, "training never reached a backward step"
+    assert res.exit_code == 130 and [ln for ln in res.stderr.splitlines() if ln.startswith("Error:")] == [
+        "Error: interrupted"], res.stderr
+    assert list(tmp_path.iterdir()) == [] and _tree_hash(C.d) == before

@@ -103,16 +103,12 @@ def test_extract_text_missing_list_is_bounded(cli, check_user_error, out, tmp_pa
 
 def test_existing_output_is_refused_before_any_model_is_built(qa, cli, check_user_error, out, monkeypatch):
     # was: extract-image/-video/-audio built the model (downloading weights) and only then refused --out
-    import zsltool.extract.image as image
-    import zsltool.extract.registry as registry
-    import zsltool.extract.video as video
+    import zsltool.extract.base as base
 
     def no_model(*a, **k):
         raise AssertionError("a model was built before the existing output was refused")
 
-    monkeypatch.setattr(image, "ImageExtractor", no_model)
-    monkeypatch.setattr(video, "VideoExtractor", no_model)
-    monkeypatch.setattr(registry.ExtractorInfo, "build", no_model)
+    monkeypatch.setattr(base.ExtractorSpec, "build", no_model)
     (out / "x.h5").write_bytes(b"old")
     (out / "v.mp4").write_bytes(b"not decoded")
     from PIL import Image

@@ -118,7 +118,21 @@ def emit(result: Any, json_out: bool, table: Optional[Callable[[Any], Any]] = No
 JsonOpt = typer.Option(False, "--json", help="Print the result as JSON on stdout.")
 OverwriteOpt = typer.Option(False, "--overwrite", help="Replace an existing output file.")
 # Options every extractor shares.
-DeviceOpt = typer.Option(None, "--device", help="auto, cpu or cuda (default: global --device).")
+def device_option(help: str = "auto, cpu or cuda (default: the global --device).") -> Any:
+    """The one ``--device`` option of commands that run a network (None = the global --device)."""
+    import click
+
+    from zsltool.names import DEVICES
+
+    return typer.Option(None, "--device", help=help, click_type=click.Choice(list(DEVICES)))
+
+
+def device_or_global(device: Optional[str]) -> str:
+    """A command's --device, or the global --device when it was not given."""
+    return device or STATE.device
+
+
+DeviceOpt = device_option()
 ShardOpt = typer.Option(None, "--shard", help="K/N: process only share K of N of the inputs (by id hash; default: "
                         "from RANK/WORLD_SIZE when set); join the shards with zsl merge.")
 ResumeOpt = typer.Option(True, "--resume/--no-resume", help="Continue a killed run from what it had written.")

@@ -1,7 +1,7 @@
-"""Image embeddings with any torchvision classification model (paper 000: ResNet101 logits of object crops).
+"""Image embeddings with any torchvision classification model (Dogan et al.: ResNet101 logits of object crops).
 
-    summary = extract_image(["crops.csv"], out="image.h5", model="resnet101", weights="IMAGENET1K_V1",
-                            classes="classes.json", layer="logits")
+    summary = extract("image", "resnet101", ["crops.csv"], "image.h5", weights="IMAGENET1K_V1",
+                      classes="classes.json", layer="logits")
 
 Inputs are image files, folders of images (searched recursively), or crop manifests from ``zsl select-images``
 (CSV with Open Images box corners ``xmin, xmax, ymin, ymax`` as fractions of the image size). Boxes are clamped
@@ -24,17 +24,14 @@ import numpy as np
 import torch
 
 from zsltool.errors import ZslError
-from zsltool.extract.runner import InvalidInput, Item, run_extraction
+from zsltool.extract.base import Extractor
+from zsltool.extract.runner import InvalidInput, Item
 from zsltool.extract.tvweights import LayerTap, build_torchvision_model, weights_enum_for
-from zsltool.store import EmbeddingWriter, StoreMeta
-from zsltool.utils import check_output, command_line, input_record, resolve_device
 
 log = logging.getLogger("zsltool.extract.image")
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".gif", ".tif", ".tiff")
-PREPROCESS = ("paper", "weights")
 
 
 def pixel_box(box: Sequence[float], width: int, height: int) -> tuple[int, int, int, int]:
@@ -90,65 +87,6 @@ class _ImageLoader:
         return self.transform(load_crop(path, box))
 
 
-# -- inputs -------------------------------------------------------------------------------------------
-def _is_manifest(p: Path) -> bool:
-    return p.is_file() and p.suffix.lower() in (".csv", ".tsv")
-
-
-def collect_image_items(inputs: Sequence[str | os.PathLike], class_ids: Sequence[str] | None = None,
-                        resolve=None) -> tuple[list[Item], list[str], list[dict]]:
-    """Items, the file's class list and input records from image files, folders and crop manifests.
-
-    Crop-manifest rows are labelled with their ``class`` (resolved through ``resolve`` to an id of
-    ``class_ids`` when a class set is given; else the classes found in the manifests, sorted). Plain images
-    get no label; their id is the file name without extension (the path under the folder for folders).
-    """
-    from zsltool.classes.manifest import read_crop_manifest, resolve_manifest_path
-
-    rows: list[tuple[str, tuple, str | None]] = []  # (id, (path, box), class)
-    records = []
-    for raw in inputs:
-        p = Path(raw)
-        if not p.exists():
-            raise ZslError(f"input not found: {p}", hint="give image files, folders or crop manifests (.csv)")
-        if _is_manifest(p):
-            records.append(input_record(p))
-            for r in read_crop_manifest(p):
-                path = resolve_manifest_path(p, r["path"])
-                rows.append((r["id"], (str(path), (r["xmin"], r["xmax"], r["ymin"], r["ymax"])), r["class"]))
-        elif p.is_dir():
-            files = sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in IMAGE_EXTENSIONS)
-            if not files:
-                raise ZslError(f"no images ({', '.join(IMAGE_EXTENSIONS)}) under {p}")
-            records.append({"path": str(p), "sha256": "", "files": len(files)})
-            rows.extend((f.relative_to(p).with_suffix("").as_posix(), (str(f), None), None) for f in files)
-        else:
-            records.append(input_record(p))
-            rows.append((p.stem, (str(p), None), None))
-    if not rows:
-        raise ZslError("no inputs to embed")
-    seen: dict[str, str] = {}
-    for rid, (path, _), _c in rows:
-        if rid in seen:
-            raise ZslError(f"two inputs have the same id {rid!r} ({seen[rid]} and {path})",
-                           hint="put the images in one folder (ids are paths under it) or rename them")
-        seen[rid] = path
-    if class_ids is None:
-        class_ids = sorted({c for _, _, c in rows if c})
-        resolve = None
-    index = {c: i for i, c in enumerate(class_ids)}
-    items = []
-    for rid, src, c in rows:
-        labels = []
-        if c:
-            cid = resolve(c) if resolve else c
-            if cid not in index:
-                raise ZslError(f"crop {rid!r} has class {c!r}, which is not in the class set")
-            labels = [index[cid]]
-        items.append(Item(id=rid, source=src, labels=labels))
-    return items, list(class_ids), records
-
-
 # -- models -------------------------------------------------------------------------------------------
 SMALL_MODELS = ("smallcnn",)
 
@@ -197,19 +135,27 @@ def build_image_model(name: str, weights: str | None, num_classes: int | None = 
 
 
 # -- the extractor ------------------------------------------------------------------------------------
-class ImageExtractor:
-    """A torchvision classifier with a layer tap and a preprocessing transform."""
+class TorchvisionImageExtractor(Extractor):
+    """A torchvision classifier (or ``smallcnn``) with a layer tap and a preprocessing transform."""
 
-    def __init__(self, model: str = "resnet101", weights: str | None = "DEFAULT", layer: str = "logits",
-                 preprocess: str = "paper", device: str = "cpu", image_size: int = 224):
-        if preprocess not in PREPROCESS:
-            raise ZslError(f"unknown preprocessing {preprocess!r}", hint=f"choose one of {', '.join(PREPROCESS)}")
+    modality = "image"
+    unit = "img"
+
+    def __init__(self, config, device: str = "cpu"):
+        super().__init__(config, device)
+        model = self.spec.name
+        weights = config.weights if config.weights is not None else self.spec.default_weights
+        if getattr(config, "preset", None) == "paper":
+            if model != "resnet101" or config.layer != "logits" or config.preprocess != "paper":
+                raise ZslError("--preset paper is resnet101 logits with the paper's preprocessing",
+                               hint="drop --model/--layer/--preprocess, or drop --preset")
+            weights = config.weights or "IMAGENET1K_V1"   # the ImageNet weights Dogan et al. used
         self.net, wenum, self.info = build_image_model(model, weights)
-        self.device = device
         self.net.to(device)
-        self.tap = LayerTap(self.net, layer)
-        self.layer, self.preprocess, self.model_name = layer, preprocess, model
-        if preprocess == "weights":
+        self.tap = LayerTap(self.net, config.layer)
+        if self.info.get("weights_sha256") and self.info.get("weights") != "random":
+            self.weight_records = [{"path": self.info["weights"], "sha256": self.info["weights_sha256"]}]
+        if config.preprocess == "weights":
             w = wenum
             if w is None:  # a local or random checkpoint: the transforms of the model's default weights
                 enum = weights_enum_for(model) if model not in SMALL_MODELS else None
@@ -219,12 +165,18 @@ class ImageExtractor:
             self.transform = w.transforms()
             self.info["transforms"] = str(w)
         else:
-            self.transform = paper_transform(image_size)
-            self.info["transforms"] = f"resize {image_size}x{image_size}, ImageNet mean/std"
+            self.transform = paper_transform(config.image_size)
+            self.info["transforms"] = f"resize {config.image_size}x{config.image_size}, ImageNet mean/std"
         self.dim = self.tap.dim
 
+    def loader(self) -> "_ImageLoader":
+        return _ImageLoader(self.transform)
+
+    def load(self, item: Item) -> torch.Tensor:
+        return self.loader()(item)
+
     def meta(self) -> dict:
-        return {**self.info, "layer": self.layer, "preprocess": self.preprocess, "dim": self.dim}
+        return {**self.info, "layer": self.config.layer, "preprocess": self.config.preprocess, "dim": self.dim}
 
     def forward(self, batch: torch.Tensor) -> torch.Tensor:
         return self.tap(batch.to(self.device)).float().cpu()
@@ -234,42 +186,13 @@ class ImageExtractor:
         return [{"embedding": row} for row in out]
 
 
-def build(**kwargs) -> ImageExtractor:
-    """Registry factory (``torchvision-image``)."""
-    return ImageExtractor(**kwargs)
-
-
 def extract_image(inputs: Sequence[str | os.PathLike], out: str | os.PathLike, *, model: str = "resnet101",
-                  weights: str | None = "DEFAULT", layer: str = "logits", preprocess: str = "paper",
-                  classes: str | os.PathLike | None = None, image_size: int = 224, batch_size: int = 32,
-                  workers: int = 0, device: str = "auto", shard: tuple[int, int] = (0, 1), overwrite: bool = False,
-                  resume: bool = True, progress: bool = True) -> dict:
-    """Embed images or crops into an instance-level file; returns the run summary as a dict.
+                  classes: str | os.PathLike | None = None, batch_size: int = 32, workers: int = 0,
+                  device: str = "auto", shard: tuple[int, int] = (0, 1), overwrite: bool = False,
+                  resume: bool = True, progress: bool = True, **options) -> dict:
+    """Embed images or crops into an instance-level file with registered image ``model``; ``options`` are its
+    config fields (``weights``, ``layer``, ``preprocess``, ``image_size``). Returns the run summary."""
+    from zsltool.extract.pipeline import extract
 
-    ``image_size``: the side of the resized crop with ``preprocess="paper"`` (224 for ImageNet weights; the
-    size a network made by ``pretrain_image`` was trained at).
-    """
-    check_output(out, overwrite)  # before any model is built (weights may be downloaded)
-    cs = None
-    if classes is not None:
-        from zsltool.classes.classset import ClassSet
-
-        cs = ClassSet.load(classes)
-    items, class_ids, records = collect_image_items(inputs, cs.ids if cs else None, cs.resolve if cs else None)
-    if cs is not None:
-        records.append(input_record(classes))
-    dev = resolve_device(device)
-    if image_size < 16:
-        raise ZslError(f"--image-size must be at least 16 pixels, got {image_size}")
-    ex = ImageExtractor(model=model, weights=weights, layer=layer, preprocess=preprocess, device=dev,
-                        image_size=image_size)
-    if ex.info.get("weights_sha256"):
-        records.append({"path": ex.info["weights"], "sha256": ex.info["weights_sha256"]})
-    meta = StoreMeta(kind="instance", modality="image", extractor="torchvision-image", extractor_meta=ex.meta(),
-                     inputs=records, class_set_sha256=cs.sha256 if cs else "", command=command_line())
-    with EmbeddingWriter(out, meta=meta, dim=ex.dim, classes=class_ids, overwrite=overwrite, resume=resume) as w:
-        summary = run_extraction(items, load=_ImageLoader(ex.transform), embed=ex.embed, writer=w,
-                                 batch_size=batch_size, workers=workers, shard=shard, desc=f"{model} images",
-                                 progress=progress, unit="img")
-    return {"out": str(out), "model": model, "weights": ex.info.get("weights"), "layer": layer, "dim": ex.dim,
-            **summary.as_dict()}
+    return extract("image", model, inputs, out, classes=classes, batch_size=batch_size, workers=workers,
+                   device=device, shard=shard, overwrite=overwrite, resume=resume, progress=progress, **options)

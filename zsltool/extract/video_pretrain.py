@@ -27,27 +27,69 @@ from pathlib import Path
 from typing import Sequence
 
 from zsltool.errors import ZslError
-from zsltool.extract.pretrain_common import EpochStats, optimise, save_pretrained, training_classes
+from zsltool.extract.pretrain import check_training_args, save_pretrained, train_classifier, training_classes
 from zsltool.utils import check_output, input_record, seed_everything
 
 log = logging.getLogger("zsltool.extract.video")
 
 
-def _augment(x, gen, shift: int, flip: bool):
-    """Random shift (reflect-pad by ``shift``, random crop) and horizontal flip of a (B, C, T, H, W) batch."""
-    import torch
+class _ClipDataset:
+    """Decoded videos (uint8 frames) in memory; each epoch, batches in a seeded random order, one clip of
+    ``clip_len`` frames per video: a random start with ``augment`` (drawn from the same generator), else the
+    middle clip; normalised with the Kinetics mean and std."""
 
-    b, _, _, h, w = x.shape
-    out = torch.empty_like(x)
-    padded = torch.nn.functional.pad(x.flatten(1, 2), (shift, shift, shift, shift), mode="reflect").view(
-        b, x.shape[1], x.shape[2], h + 2 * shift, w + 2 * shift) if shift else x
-    for i in range(b):
-        dy, dx = (torch.randint(0, 2 * shift + 1, (2,), generator=gen).tolist() if shift else (0, 0))
-        v = padded[i, :, :, dy:dy + h, dx:dx + w]
-        if flip and bool(torch.rand((), generator=gen) < 0.5):
-            v = v.flip(-1)
-        out[i] = v
-    return out
+    def __init__(self, videos, targets, clip_len: int, augment: bool):
+        import torch
+
+        from zsltool.extract.video import KINETICS_MEAN, KINETICS_STD
+
+        self.videos, self.clip_len, self.augment = videos, clip_len, augment
+        self.targets = torch.tensor(targets)
+        self.mean = torch.tensor(KINETICS_MEAN).view(1, 3, 1, 1, 1)
+        self.std = torch.tensor(KINETICS_STD).view(1, 3, 1, 1, 1)
+
+    def __len__(self):
+        return len(self.videos)
+
+    def epoch_batches(self, bs: int, gen, drop_single: bool):
+        import torch
+
+        n, T = len(self.videos), self.clip_len
+        perm = torch.randperm(n, generator=gen).tolist()
+        if drop_single and n > bs and n % bs == 1:  # BatchNorm needs 2+ rows
+            perm = perm[:-1]
+        for b in range(0, len(perm), bs):
+            idx = perm[b:b + bs]
+            clips = []
+            for i in idx:
+                v = self.videos[i]
+                s = int(torch.randint(0, len(v) - T + 1, (1,), generator=gen)) if self.augment else (len(v) - T) // 2
+                clips.append(v[s:s + T])
+            x = torch.stack(clips).permute(0, 4, 1, 2, 3).float().div_(255.0)  # (B, 3, T, H, W)
+            yield (x - self.mean) / self.std, self.targets[idx]
+
+
+class _ShiftFlip:
+    """Random shift (reflect-pad, random crop) and horizontal flip of a (B, C, T, H, W) batch."""
+
+    def __init__(self, shift: int):
+        self.shift = shift
+
+    def __call__(self, x, gen):
+        import torch
+
+        b, _, _, h, w = x.shape
+        shift = self.shift
+        out = torch.empty_like(x)
+        padded = torch.nn.functional.pad(x.flatten(1, 2), (shift, shift, shift, shift), mode="reflect").view(
+            b, x.shape[1], x.shape[2], h + 2 * shift, w + 2 * shift)
+        for i in range(b):
+            dy, dx = torch.randint(0, 2 * shift + 1, (2,), generator=gen).tolist()
+            v = padded[i, :, :, dy:dy + h, dx:dx + w]
+            if bool(torch.rand((), generator=gen) < 0.5):
+                v = v.flip(-1)
+            out[i] = v
+        return out
 
 
 def pretrain_video(
@@ -75,11 +117,10 @@ def pretrain_video(
     from tqdm import tqdm
 
     from zsltool.extract.runner import InvalidInput
-    from zsltool.extract.video import (KINETICS_MEAN, KINETICS_STD, SMALL_MODELS, TEST_MODELS, build_video_model,
-                                       collect_video_items, decode_video)
+    from zsltool.extract.inputs import collect_video
+    from zsltool.extract.video import SMALL_MODELS, TEST_MODELS, build_video_model, decode_video
 
-    if epochs < 1:
-        raise ZslError(f"--epochs must be at least 1, got {epochs}")
+    check_training_args(epochs, lr)
     if frame_size < 8:
         raise ZslError(f"--frame-size must be at least 8 pixels, got {frame_size}")
     if clip_len < 1:
@@ -95,7 +136,7 @@ def pretrain_video(
                            hint="pretrain-video needs labelled videos: a clip manifest id,path,labels,start,end")
     out = check_output(out, overwrite)
     cs, t, train_ids, train_pos, allowed = training_classes(classes_path, split_path, trial)
-    items, _, records = collect_video_items(manifests, cs.ids, cs.resolve)
+    items, _, records = collect_video(manifests, cs)
     # single-label videos of training classes only (and only the trial's training instances for GZSL)
     kept = [it for it in items if len(it.labels) == 1 and it.labels[0] in train_pos
             and (allowed is None or it.id in allowed)]
@@ -107,7 +148,6 @@ def pretrain_video(
     if missing:
         log.warning(f"{len(missing)} training classes have no video (e.g. {train_ids[missing[0]]})")
 
-    seed_everything(seed)
     t0 = time.perf_counter()
     clips, targets = [], []
     for it in tqdm(kept, desc="pretrain-video: decoding", disable=not progress or None, leave=False, unit="video"):
@@ -121,43 +161,13 @@ def pretrain_video(
             frames = np.concatenate([frames, np.repeat(frames[-1:], clip_len - len(frames), axis=0)])
         clips.append(torch.from_numpy(frames))  # (N, H, W, 3) uint8
         targets.append(train_pos[it.labels[0]])
-    mean = torch.tensor(KINETICS_MEAN).view(1, 3, 1, 1, 1)
-    std = torch.tensor(KINETICS_STD).view(1, 3, 1, 1, 1)
 
-    dev = torch.device(device)
+    seed_everything(seed)  # the network's random initialisation
     net, _, info = build_video_model(model, None, num_classes=C)
-    net.to(dev)
-    opt = torch.optim.Adam(net.parameters(), lr=lr)
-    gen = torch.Generator().manual_seed(seed)
-    y_all = torch.tensor(targets)
-    n_items = len(clips)
-    bs = max(1, batch_size)
-    history = []
-    for ep in range(epochs):
-        net.train()
-        perm = torch.randperm(n_items, generator=gen).tolist()
-        if n_items > bs and n_items % bs == 1:  # BatchNorm needs 2+ rows
-            perm = perm[:-1]
-        stats = EpochStats()
-        for b in tqdm(range(0, len(perm), bs), desc=f"pretrain-video epoch {ep + 1}/{epochs}",
-                      disable=not progress or None, leave=False, unit="batch"):
-            idx = perm[b:b + bs]
-            batch = []
-            for i in idx:
-                v = clips[i]
-                s = int(torch.randint(0, len(v) - clip_len + 1, (1,), generator=gen)) if augment else \
-                    (len(v) - clip_len) // 2
-                batch.append(v[s:s + clip_len])
-            x = torch.stack(batch).permute(0, 4, 1, 2, 3).float().div_(255.0)  # (B, 3, T, H, W)
-            x = (x - mean) / std
-            if augment:
-                x = _augment(x, gen, max(1, frame_size // 16), True)
-            x, y = x.to(dev), y_all[idx].to(dev)
-            logits = net(x)
-            loss = torch.nn.functional.cross_entropy(logits, y)
-            optimise(opt, loss)
-            stats.add(loss, (logits.argmax(dim=1) == y).sum(), x.shape[0])
-        history.append(stats.record(ep + 1, epochs, "pretrain-video"))
+    ds = _ClipDataset(clips, targets, clip_len, augment)
+    history = train_classifier(ds, net, epochs=epochs, batch_size=batch_size, lr=lr, device=device, seed=seed,
+                               batch_transform=_ShiftFlip(max(1, frame_size // 16)) if augment else None,
+                               drop_single=True, progress=progress, name="pretrain-video")
 
     sidecar, meta = save_pretrained(net, out, "zsl.video_pretrain", {
             "layout": f"{model} state dict with a {C}-way head",

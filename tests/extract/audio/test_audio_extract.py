@@ -96,7 +96,7 @@ def test_resume_after_kill_gives_the_same_file(tmp_path, audio_dir, tiny_weights
     assert run(base_args(tiny_weights, full) + [str(man)]).exit_code == 0
     out = tmp_path / "killed.h5"
     calls = {"n": 0}
-    orig = X.AudioEmbedder.__call__
+    orig = X.AudioExtractor.embed
 
     def dying(self, samples):
         calls["n"] += 1
@@ -104,10 +104,10 @@ def test_resume_after_kill_gives_the_same_file(tmp_path, audio_dir, tiny_weights
             raise KeyboardInterrupt  # the run is stopped in the middle of the second batch
         return orig(self, samples)
 
-    monkeypatch.setattr(X.AudioEmbedder, "__call__", dying)
+    monkeypatch.setattr(X.AudioExtractor, "embed", dying)
     r = run(base_args(tiny_weights, out) + [str(man)])
     assert r.exit_code == 130 and not out.exists()
-    monkeypatch.setattr(X.AudioEmbedder, "__call__", orig)
+    monkeypatch.setattr(X.AudioExtractor, "embed", orig)
     r = run(base_args(tiny_weights, out) + [str(man)])
     assert r.exit_code == 0, r.output
     res = json.loads(r.stdout)

@@ -119,8 +119,8 @@ def test_every_embedding_variant(tmp_path, kind):
         assert got.min() >= -2.0 - 1e-6 and got.max() <= 2.0 + 1e-6
     else:
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
-    assert ext.meta["embedding"] == kind
-    assert ext.meta["weights_sha256"] and (kind not in ("pca", "pca-quantized") or ext.meta["pca_params_sha256"])
+    assert ext.meta()["embedding"] == kind
+    assert ext.meta()["weights_sha256"] and (kind not in ("pca", "pca-quantized") or ext.meta()["pca_params_sha256"])
     if kind == "raw":
         assert (got < 0).any()  # raw keeps negative values
     if kind == "relu":
@@ -153,7 +153,7 @@ def test_url_weights_go_through_the_hub_cache_with_checksum(tmp_path, monkeypatc
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
     ext = V.build(weights=good.as_uri())
     cached = tmp_path / "hub" / "checkpoints" / good.name
-    assert cached.is_file() and ext.meta["weights_sha256"] == digest
+    assert cached.is_file() and ext.meta()["weights_sha256"] == digest
     # a file whose name promises another checksum is refused
     bad = tmp_path / "src" / "vggish-00000000.pth"
     bad.write_bytes(good.read_bytes())
@@ -189,9 +189,11 @@ def test_weights_and_pca_params_are_hashed_once_per_run(tmp_path, monkeypatch):
     torch.save({"pca_eigen_vectors": torch.eye(128), "pca_means": torch.zeros(128)}, pca)
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
     hashed = []
-    real = V.sha256_file
-    monkeypatch.setattr(V, "sha256_file", lambda p: hashed.append(Path(p).name) or real(p))
+    import zsltool.extract.weights as W
+
+    real = W.sha256_file
+    monkeypatch.setattr(W, "sha256_file", lambda p: hashed.append(Path(p).name) or real(p))
     ext = V.build(weights=f"https://example.invalid/{cached.name}", embedding="pca", pca_params=str(pca))
     assert sorted(hashed) == sorted([cached.name, "pca.pth"])
-    assert ext.meta["weights_sha256"] == digest
-    assert ext.meta["pca_params_sha256"] == hashlib.sha256(pca.read_bytes()).hexdigest()
+    assert ext.meta()["weights_sha256"] == digest
+    assert ext.meta()["pca_params_sha256"] == hashlib.sha256(pca.read_bytes()).hexdigest()

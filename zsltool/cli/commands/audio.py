@@ -5,69 +5,22 @@ from __future__ import annotations
 from pathlib import Path
 from typing import List, Optional
 
-import click
+import inspect
+
 import typer
 
-from zsltool.cli.common import (STATE, DeviceOpt, JsonOpt, OverwriteOpt, ResumeOpt, SeedOpt, ShardOpt, emit,
-                               kv_table, seed_option, seed_or_global)
+from zsltool.cli.commands.extract import run_extract, summary_table
+from zsltool.cli.common import DeviceOpt, JsonOpt, OverwriteOpt, SeedOpt, device_or_global, emit, seed_option, seed_or_global
+from zsltool.cli.extractor_command import extract_command, progress
 from zsltool.cli.types import float_option
 
-EMBEDDINGS = ["raw", "relu", "pca", "pca-quantized"]
-
-
-def _audio_models() -> list[str]:
-    from zsltool.extract.registry import list_extractors
-
-    return list_extractors("audio") or ["vggish"]
-
-
-def _summary_table(res: dict):
-    from zsltool.cli.common import rows_table
-
-    flat = {k: v for k, v in res.items() if k not in ("invalid_rows", "corrupt", "per_class", "padded_ids")}
-    tables = [kv_table(flat)]
-    if res.get("invalid_rows"):
-        tables.append(rows_table(res["invalid_rows"][:50], title="invalid rows"))
-    if res.get("corrupt"):
-        tables.append(rows_table(res["corrupt"][:50], title="corrupt records"))
-    return tables
-
-
-def extract_audio_cmd(
-    source: str = typer.Argument(..., help="Clip manifest (.csv from select-audio), a folder of audio files "
-                                           "(recursive), one audio file, or - to read paths from stdin."),
-    out: Path = typer.Option(..., "--out", "-o", help="Output embedding file (.h5)."),
-    classes: Optional[Path] = typer.Option(None, "--classes", help="Class set JSON: labels of the manifest "
-                                           "become the file's /labels (optional for unlabelled audio)."),
-    model: str = typer.Option("vggish", "--model", help="Registered audio extractor.",
-                              click_type=click.Choice(_audio_models())),
-    weights: Optional[str] = typer.Option(None, "--weights", help="Weights: a path or URL (default: the "
-                                          "torchvggish release, downloaded once into the torch hub cache)."),
-    embedding: str = typer.Option("raw", "--embedding", help="raw: 128-d layer without ReLU; relu: with ReLU "
-                                  "(torchvggish); pca: + PCA/whitening; pca-quantized: + 8-bit quantization "
-                                  "(stored dequantized).", click_type=click.Choice(EMBEDDINGS)),
-    pca_params: Optional[str] = typer.Option(None, "--pca-params", help="PCA parameter file (path or URL) "
-                                             "for --embedding pca*; default: the torchvggish release."),
-    frames: bool = typer.Option(False, "--frames", help="Also store the per-example (0.96 s) embeddings."),
-    max_seconds: float = float_option(10.0, "--max-seconds", min=0, min_open=True,
-                                      help="Read at most this many seconds per clip."),
-    batch_size: int = typer.Option(16, "--batch-size", min=1, help="Clips per batch."),
-    workers: int = typer.Option(2, "--workers", min=0, help="DataLoader workers for decoding and log-mel."),
-    device: Optional[str] = DeviceOpt,
-    shard: Optional[str] = ShardOpt,
-    resume: bool = ResumeOpt,
-    overwrite: bool = OverwriteOpt,
-    json_out: bool = JsonOpt,
-):
-    """Audio files -> clip-level audio embeddings (VGGish: mean of 0.96 s examples) in an HDF5 file."""
-    from zsltool.extract.audio.extract import extract_audio
-    from zsltool.utils import parse_shard
-
-    res = extract_audio(source, out, classes_path=classes, model=model, weights=weights, embedding=embedding,
-                        pca_params=pca_params, frames=frames, max_seconds=max_seconds, batch_size=batch_size,
-                        workers=workers, device=device or STATE.device, shard=parse_shard(shard),
-                        overwrite=overwrite, resume=resume, progress=not STATE.quiet)
-    emit(res, json_out, table=_summary_table)
+extract_audio_cmd = extract_command(
+    "audio", default_model="vggish", run=run_extract("audio"), table=summary_table, batch_size=16, workers=2,
+    inputs=inspect.Parameter("inputs", inspect.Parameter.KEYWORD_ONLY, annotation=List[str],
+                             default=typer.Argument(..., help="Clip manifests (.csv from select-audio), folders of "
+                                                    "audio files (recursive), audio files, or - to read paths "
+                                                    "from stdin.")),
+    doc="Audio files -> clip-level audio embeddings (mean over each model's examples) in an HDF5 file.")
 
 
 def pretrain_audio_cmd(
@@ -76,27 +29,35 @@ def pretrain_audio_cmd(
     classes: Path = typer.Option(..., "--classes", help="Class set JSON."),
     split: Path = typer.Option(..., "--split", help="Split JSON: only the trial's training classes are used."),
     trial: int = typer.Option(0, "--trial", min=0, help="Trial of the split."),
+    model: str = typer.Option("vggish", "--model", help="Registered audio model to train from random weights "
+                              "(vggish, cnn14)."),
     epochs: int = typer.Option(10, "--epochs", min=1, help="Training epochs."),
     batch_size: int = typer.Option(8, "--batch-size", min=1, help="Clips per step (all their examples)."),
     lr: float = float_option(1e-4, "--lr", min=0, min_open=True, help="Adam learning rate (VGGish used 1e-4)."),
-    width: float = float_option(1.0, "--width", min=0, min_open=True, help="Channel/hidden-unit multiplier (1.0 = published VGGish)."),
+    width: float = float_option(1.0, "--width", min=0, min_open=True,
+                               help="Channel multiplier of the network (1.0 = the published size)."),
     max_seconds: float = float_option(10.0, "--max-seconds", min=0, min_open=True,
                                       help="Read at most this many seconds per clip."),
     workers: int = typer.Option(2, "--workers", min=0, help="DataLoader workers for decoding and log-mel."),
+    device: Optional[str] = DeviceOpt,
     seed: Optional[int] = SeedOpt,
     overwrite: bool = OverwriteOpt,
     json_out: bool = JsonOpt,
 ):
-    """Train the audio network from scratch on the seen classes' clips; extract-audio --weights loads it."""
+    """Train an audio network from scratch on the seen classes' clips; extract-audio --weights loads it."""
     from zsltool.extract.audio.pretrain import pretrain_audio
     from zsltool.utils import resolve_device
 
+    from zsltool.cli.choices import check_choice
+    from zsltool.extract.registry import list_extractors
+
+    check_choice(model, list_extractors("audio"), "--model")
     if not width > 0:
         raise typer.BadParameter("--width must be positive")
-    res = pretrain_audio(manifest, out, classes_path=classes, split_path=split, trial=trial, epochs=epochs,
+    res = pretrain_audio(manifest, out, classes_path=classes, split_path=split, trial=trial, model=model, epochs=epochs,
                          batch_size=batch_size, lr=lr, width=width, max_seconds=max_seconds, workers=workers,
-                         device=resolve_device(STATE.device), seed=seed_or_global(seed),
-                         overwrite=overwrite, progress=not STATE.quiet)
+                         device=resolve_device(device_or_global(device)), seed=seed_or_global(seed),
+                         overwrite=overwrite, progress=progress())
     emit(res, json_out)
 
 
@@ -119,7 +80,7 @@ def import_audioset_cmd(
     res = import_audioset(tfrecords, out, class_index=class_index, classes_path=classes, per_class=per_class,
                           single_label=single_label, frames=frames, seed=seed_or_global(seed),
                           verify_crc=not no_crc, overwrite=overwrite)
-    emit(res, json_out, table=_summary_table)
+    emit(res, json_out, table=summary_table)
 
 
 def register(app: typer.Typer) -> None:

@@ -1,220 +1,165 @@
-"""``extract_audio``: audio files -> an instance-level embedding file (one row per clip).
+"""The audio side of the extractor contract: what every audio model shares, and ``extract_audio``.
 
-Decoding, downmix, resampling and the log-mel front end run in DataLoader workers; the network runs on
-batches of examples pooled across clips in the main process; clip level = mean over its 0.96 s examples
-(``frames=True`` also stores the per-example embeddings). Shards, resume and invalid rows come from the
-shared runner (:func:`zsltool.extract.runner.run_extraction`).
+An audio extractor (VGGish, CNN14, CLAP, ...) subclasses :class:`AudioExtractor` and says only what is its
+own: ``sample_rate``, ``min_samples`` (shorter clips are zero-padded to it and counted), ``examples(wave)``
+(the worker-side front end: a waveform -> K examples, one array each) and ``embed_examples(x)`` (the network
+on a batch of examples -> (K, dim)). Here, once for all of them: decoding, downmix and resampling in
+DataLoader workers; examples of clips of the same shape pooled into one network call; the clip row is the
+mean over its examples (``frames=True`` also stores the per-example rows).
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import sys
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
 from zsltool.errors import ZslError
-from zsltool.extract.runner import Item, run_extraction
-from zsltool.utils import input_record
+from zsltool.extract.base import Extractor, ExtractorConfig, option
+from zsltool.extract.runner import Item
 
 log = logging.getLogger("zsltool.extract.audio")
 
 
-# -- inputs --------------------------------------------------------------------------------------------------
-def items_from_manifest(path: str | os.PathLike, classes=None) -> list[Item]:
-    """Items of a clip manifest (``id,path,labels,start,end``); labels mapped to class indices when
-    a ClassSet is given (relative paths are resolved against the manifest's folder)."""
-    from zsltool.classes.manifest import read_clip_manifest, resolve_manifest_path
+@dataclass
+class AudioConfig(ExtractorConfig):
+    """What every audio extractor takes."""
 
-    rows = read_clip_manifest(path)
-    out = []
-    for r in rows:
-        p = resolve_manifest_path(path, r["path"])
-        labels = []
-        if classes is not None:
-            labels = sorted({classes.index(lab) for lab in r["labels"]})
-        out.append(Item(id=r["id"], source=str(p), labels=labels,
-                        extra={"start": r.get("start"), "end": r.get("end")}))
-    return out
+    max_seconds: float | None = option(10.0, "Read at most this many seconds per clip.", positive=True)
+    frames: bool = option(False, "Also store the per-example embeddings (in /frames).")
 
 
-def items_from_folder(folder: str | os.PathLike) -> list[Item]:
-    """Every audio file under ``folder``; the id is the path relative to the folder (POSIX form)."""
-    from zsltool.extract.audio.io import find_audio_files
-
-    root = Path(folder)
-    files = find_audio_files(root)
-    if not files:
-        raise ZslError(f"no audio files under {root}", hint="expected .wav, .flac, .ogg, .mp3, ...")
-    return [Item(id=p.relative_to(root).as_posix(), source=str(p)) for p in files]
-
-
-def items_from_paths(paths: Iterable[str]) -> list[Item]:
-    """One item per path (blank lines and ``#`` comments skipped); the id is the path as given."""
-    out, seen = [], set()
-    for line in paths:
-        s = line.strip()
-        if not s or s.startswith("#") or s in seen:
-            continue
-        seen.add(s)
-        out.append(Item(id=s, source=s))
-    if not out:
-        raise ZslError("no audio paths were given on stdin")
-    return out
-
-
-def resolve_inputs(source: str, classes=None, stdin=None) -> tuple[list[Item], list[dict]]:
-    """Items and provenance inputs for a manifest (CSV), a folder, or ``-`` (paths on stdin)."""
-    if source == "-":
-        return items_from_paths(stdin if stdin is not None else sys.stdin), [{"path": "<stdin>", "sha256": ""}]
-    p = Path(source)
-    if p.is_dir():
-        return items_from_folder(p), [{"path": str(p), "sha256": ""}]
-    if not p.exists():
-        raise ZslError(f"input not found: {p}", hint="give a clip manifest (.csv), a folder of audio, or - for stdin")
-    from zsltool.extract.audio.io import AUDIO_EXTENSIONS
-
-    if p.suffix.lower() in AUDIO_EXTENSIONS:
-        return [Item(id=p.name, source=str(p))], [input_record(p)]
-    return items_from_manifest(p, classes), [input_record(p)]
-
-
-# -- worker / model steps ------------------------------------------------------------------------------------
 @dataclass
 class AudioLoader:
-    """Runs in a DataLoader worker: decode -> mono 16 kHz -> pad short clips -> log-mel examples."""
+    """Runs in a DataLoader worker: decode -> mono at the model's rate -> pad short clips -> examples."""
 
     max_seconds: float | None
-    examples_fn: object
+    examples_fn: Callable[[np.ndarray], np.ndarray]
     sample_rate: int = 16000
+    min_samples: int = 1
 
     def __call__(self, item: Item) -> dict:
-        from zsltool.extract.audio.frontend import pad_to_one_example
         from zsltool.extract.audio.io import load_waveform
 
-        # load_waveform refuses unreadable, empty, silent and non-finite audio; padding gives one example
+        # load_waveform refuses unreadable, empty, silent and non-finite audio
         wave, info = load_waveform(item.source, start=item.extra.get("start"), end=item.extra.get("end"),
                                    max_seconds=self.max_seconds, sample_rate=self.sample_rate)
-        wave, padded = pad_to_one_example(wave)
+        padded = wave.shape[0] < self.min_samples
+        if padded:
+            wave = np.concatenate([wave, np.zeros(self.min_samples - wave.shape[0], dtype=wave.dtype)])
         return {"id": item.id, "examples": self.examples_fn(wave), "padded": padded, "seconds": info["seconds"],
                 "truncated_segment": info["truncated_segment"]}
 
 
-class AudioEmbedder:
-    """Main process: pools the examples of a batch of clips, runs the network in chunks, averages per clip."""
+class _Ids:
+    """A count and the first 100 ids (memory stays bounded)."""
 
-    def __init__(self, extractor, max_examples: int = 256, keep_frames: bool = False):
-        self.extractor = extractor
-        self.max_examples = max(1, int(max_examples))
-        self.keep_frames = keep_frames
-        self.padded = 0
-        self.padded_ids: list[str] = []  # the first 100, for the summary (memory stays bounded)
-        self.truncated = 0  # segments whose file ends before the manifest's `end`
-        self.truncated_ids: list[str] = []  # the first 100
-        self.examples = 0
+    def __init__(self):
+        self.n, self.ids = 0, []
 
-    def __call__(self, samples: list[dict]) -> list[dict]:
+    def add(self, i: str) -> None:
+        self.n += 1
+        if len(self.ids) < 100:
+            self.ids.append(i)
+
+
+class AudioExtractor(Extractor):
+    """Base of the audio extractors (see the module docstring)."""
+
+    modality = "audio"
+    unit = "clip"
+    sample_rate: int = 16000
+    min_samples: int = 1
+    example: str = "clip"  # what one example is, for the file's metadata ("0.96 s", "whole clip")
+    max_examples: int = 256  # examples per network call
+
+    def __init__(self, config: AudioConfig, device: str = "cpu"):
+        super().__init__(config, device)
+        self.keeps_frames = bool(config.frames)
+        self.padded, self.truncated, self.examples_seen = _Ids(), _Ids(), 0
+
+    # what a model provides
+    def examples(self, wave: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def embed_examples(self, x) -> Any:
+        raise NotImplementedError
+
+    def audio_meta(self) -> dict:
+        return {}
+
+    layout = ""  # the state-dict layout pretrain-audio saves (the model's published one)
+
+    def trainable(self):
+        """The network from a batch of examples to the embedding layer (with gradients), for pretrain-audio."""
+        raise ZslError(f"--model {self.name} cannot be pretrained by zsl", hint="use --model vggish or cnn14")
+
+    def describe_network(self) -> dict:
+        return {}
+
+    # the shared part
+    def loader(self) -> AudioLoader:
+        return AudioLoader(max_seconds=self.config.max_seconds, examples_fn=self.examples,
+                           sample_rate=self.sample_rate, min_samples=self.min_samples)
+
+    def load(self, item: Item) -> dict:
+        return self.loader()(item)
+
+    def embed(self, samples: list[dict]) -> list[dict]:
         import torch
 
-        counts = [s["examples"].shape[0] for s in samples]
-        allx = torch.from_numpy(np.concatenate([s["examples"] for s in samples]))
-        outs = [self.extractor.embed_examples(allx[i:i + self.max_examples])
-                for i in range(0, allx.shape[0], self.max_examples)]
-        emb = torch.cat(outs).numpy()
-        res, pos = [], 0
-        for s, n in zip(samples, counts):
-            e = emb[pos:pos + n]
-            pos += n
+        groups: dict[tuple, list[int]] = {}
+        for i, s in enumerate(samples):
+            groups.setdefault(tuple(s["examples"].shape[1:]), []).append(i)
+        per_clip: list[Any] = [None] * len(samples)
+        for idx in groups.values():
+            allx = torch.from_numpy(np.concatenate([samples[i]["examples"] for i in idx]))
+            with torch.inference_mode():
+                emb = torch.cat([self.embed_examples(allx[j:j + self.max_examples])
+                                 for j in range(0, allx.shape[0], self.max_examples)]).float().cpu().numpy()
+            pos = 0
+            for i in idx:
+                n = samples[i]["examples"].shape[0]
+                per_clip[i], pos = emb[pos:pos + n], pos + n
+        out = []
+        for s, e in zip(samples, per_clip):
             if s["padded"]:
-                self.padded += 1
-                if len(self.padded_ids) < 100:
-                    self.padded_ids.append(s["id"])
+                self.padded.add(s["id"])
             if s.get("truncated_segment"):
-                self.truncated += 1
-                if len(self.truncated_ids) < 100:
-                    self.truncated_ids.append(s["id"])
-            self.examples += n
-            res.append({"embedding": e.mean(axis=0), "frames": e if self.keep_frames else None})
-        return res
+                self.truncated.add(s["id"])
+            self.examples_seen += e.shape[0]
+            out.append({"embedding": e.mean(axis=0), "frames": e if self.keeps_frames else None})
+        return out
+
+    def meta(self) -> dict:
+        from zsltool.extract.audio.io import RESAMPLER
+
+        return {"model": self.name, **self.audio_meta(), "max_seconds": self.config.max_seconds,
+                "pooling": f"mean over examples ({self.example})", "sample_rate": self.sample_rate,
+                "resampler": RESAMPLER, "downmix": "mean of channels",
+                "short_clips": f"zero-padded to {self.min_samples} samples; counted in the run summary",
+                "frames": bool(self.config.frames)}
+
+    def notes(self) -> dict:
+        return {"padded_short_clips": self.padded.n, "padded_ids": self.padded.ids,
+                "truncated_segments": self.truncated.n, "truncated_ids": self.truncated.ids,
+                "examples": self.examples_seen}
 
 
 # -- the library function ------------------------------------------------------------------------------------
-def extract_audio(
-    source: str,
-    out: str | os.PathLike,
-    *,
-    classes_path: str | os.PathLike | None = None,
-    model: str = "vggish",
-    weights: str | None = None,
-    embedding: str = "raw",
-    pca_params: str | None = None,
-    frames: bool = False,
-    max_seconds: float | None = 10.0,
-    batch_size: int = 16,
-    workers: int = 0,
-    device: str = "cpu",  # auto, cpu, cuda
-    shard: tuple[int, int] = (0, 1),
-    overwrite: bool = False,
-    resume: bool = True,
-    progress: bool = True,
-    extractor=None,
-    items: Sequence[Item] | None = None,
-    stdin=None,
-) -> dict:
-    """Extract clip-level audio embeddings into ``out``; returns the run summary (a dict).
+def extract_audio(source: str | Sequence[str], out: str | os.PathLike, *, classes_path=None, model: str = "vggish",
+                  batch_size: int = 16, workers: int = 0, device: str = "cpu", shard: tuple[int, int] = (0, 1),
+                  overwrite: bool = False, resume: bool = True, progress: bool = True, extractor=None,
+                  items: Sequence[Item] | None = None, stdin=None, **options) -> dict:
+    """Clip-level audio embeddings of ``source`` (a clip manifest, a folder, an audio file or ``-``) into
+    ``out`` with registered audio ``model``; ``options`` are its config fields (``weights``, ``embedding``,
+    ``max_seconds``, ``frames`` ...). ``items``: ready-made items instead of ``source`` (library only)."""
+    from zsltool.extract.pipeline import extract
 
-    ``source``: a clip manifest CSV, a folder, one audio file, or ``-`` (paths on stdin).
-    ``extractor``: an already built extractor (tests, benchmarks) instead of ``model``/``weights``.
-    With ``shard=(k, n)`` only that share of the inputs is processed (write each shard to its own file
-    and join them with ``zsl merge``).
-    """
-    from zsltool.classes.classset import ClassSet
-    from zsltool.extract.registry import get_extractor
-    from zsltool.store import EmbeddingWriter, StoreMeta
-    from zsltool.extract.audio.io import RESAMPLER
-    from zsltool.utils import check_output, command_line
-
-    check_output(out, overwrite)  # before any model is built (weights may be downloaded)
-    if max_seconds is not None and max_seconds <= 0:
-        raise ZslError(f"--max-seconds must be positive, got {max_seconds}")
-    cs = ClassSet.load(classes_path) if classes_path else None
-    if items is None:
-        items, inputs = resolve_inputs(source, cs, stdin=stdin)
-    else:
-        items, inputs = list(items), []
-    if cs is not None:
-        inputs.append(input_record(classes_path))
-    if extractor is None:
-        from zsltool.utils import resolve_device
-
-        info = get_extractor(model, modality="audio")
-        extractor = info.build(weights=weights, embedding=embedding, pca_params=pca_params,
-                               device=resolve_device(device))  # after the inputs: a user error needs no torch
-    if "weights" in extractor.meta and Path(str(extractor.meta["weights"])).is_file():
-        inputs.append({"path": str(extractor.meta["weights"]), "sha256": extractor.meta.get("weights_sha256", "")})
-    emeta = {**extractor.meta, "max_seconds": max_seconds, "pooling": "mean over 0.96 s examples",
-             "resampler": RESAMPLER,
-             "downmix": "mean of channels",
-             "short_clips": "zero-padded to 15600 samples (one example); counted in the run summary",
-             "frames": bool(frames)}
-    if shard[1] > 1:
-        emeta["shard_of"] = shard[1]
-    meta = StoreMeta(kind="instance", modality="audio", extractor=extractor.name, extractor_meta=emeta,
-                     inputs=inputs, class_set_sha256=cs.sha256 if cs else "", command=command_line())
-    loader = AudioLoader(max_seconds=max_seconds, examples_fn=extractor.examples,
-                         sample_rate=extractor.sample_rate)
-    embedder = AudioEmbedder(extractor, max_examples=max(batch_size, 1) * 8, keep_frames=frames)
-    with EmbeddingWriter(out, meta=meta, dim=extractor.dim, classes=cs.ids if cs else (), overwrite=overwrite,
-                         resume=resume, frame_dim=extractor.dim if frames else None) as w:
-        summary = run_extraction(items, load=loader, embed=embedder, writer=w, batch_size=batch_size,
-                                 workers=workers, shard=shard, desc="extract-audio", progress=progress, unit="clip")
-    summary.notes.update({"out": str(out), "model": extractor.name, "embedding": extractor.embedding,
-                          "padded_short_clips": embedder.padded,
-                          "padded_ids": embedder.padded_ids, "truncated_segments": embedder.truncated,
-                          "truncated_ids": embedder.truncated_ids, "examples": embedder.examples,
-                          "shard": f"{shard[0] + 1}/{shard[1]}"})
-    return summary.as_dict()
+    sources = [source] if isinstance(source, (str, os.PathLike)) else list(source)
+    return extract("audio", model, sources, out, classes=classes_path, batch_size=batch_size, workers=workers,
+                   device=device, shard=shard, overwrite=overwrite, resume=resume, progress=progress,
+                   extractor=extractor, stdin=stdin, items=items, **options)

@@ -1,14 +1,14 @@
 """``pretrain_audio``: train the audio network from scratch on the seen (training) classes only.
 
-Paper 000 (Sec. III-B) trains the audio network from scratch so that classes used for testing never shape
-it. The clips are the manifest rows whose classes are all training classes of the split's trial (a clip that
+Dogan et al. (Sec. III-B) train the audio network from scratch so that classes used for testing never shape
+it; any registered audio model that can be trained (VGGish, CNN14) can be. The clips are the manifest rows whose classes are all training classes of the split's trial (a clip that
 also carries a val/test class is left out, so no unseen-class audio is used); each 0.96 s example is
-classified into the training classes by a linear head on the ReLU of the 128-d layer (softmax
+classified into the training classes by a linear head on the ReLU of the embedding layer (softmax
 cross-entropy when every clip has one class, else per-class sigmoid / BCE). Decoding and the log-mel front
 end run in DataLoader workers every epoch, so memory does not grow with the data.
 
-Output: ``OUT`` holds the network's state dict in the torchvggish layout (``extract-audio --weights OUT``
-loads it; the classifier head is not included) and ``OUT.json`` says how it was trained.
+Output: ``OUT`` holds the network's state dict in the model's published layout (``extract-audio --model M
+--weights OUT`` loads it; the classifier head is not included) and ``OUT.json`` says how it was trained.
 """
 
 from __future__ import annotations
@@ -19,15 +19,15 @@ import time
 from typing import Iterable
 
 from zsltool.errors import ZslError
-from zsltool.extract.pretrain_common import EpochStats, optimise, save_pretrained, training_classes
+from zsltool.extract.pretrain import check_training_args, save_pretrained, train_classifier, training_classes
 from zsltool.utils import check_output, input_record, seed_everything
 
 log = logging.getLogger("zsltool.extract.audio")
 
 
 class _ClipDataset:
-    def __init__(self, items, loader):
-        self.items, self.loader = items, loader
+    def __init__(self, items, loader, n_classes: int):
+        self.items, self.loader, self.n_classes = items, loader, n_classes
 
     def __len__(self):
         return len(self.items)
@@ -41,8 +41,41 @@ class _ClipDataset:
         return {"id": it.id, "examples": ex, "error": None, "labels": it.labels}
 
 
-def _collate(batch):
-    return batch
+class _Collate:
+    """Clips -> (all their examples, each with its clip's multi-hot labels, {"bad": unreadable clips}).
+    Examples of unequal length (whole-clip models) are zero-padded to the longest of the batch."""
+
+    def __init__(self, n_classes: int, multilabel: bool):
+        self.n_classes, self.multilabel = n_classes, multilabel
+
+    def __call__(self, batch):
+        import torch
+
+        bad = {b["id"]: b["error"] for b in batch if b["error"] is not None}
+        ok = [b for b in batch if b["error"] is None]
+        if not ok:
+            return None, None, {"bad": bad}
+        longest = max(b["examples"].shape[-1] for b in ok)
+        xs, ys = [], []
+        for b in ok:
+            ex = torch.from_numpy(b["examples"])
+            if ex.shape[-1] < longest:
+                ex = torch.nn.functional.pad(ex, (0, longest - ex.shape[-1]))
+            y = torch.zeros(self.n_classes)
+            y[b["labels"]] = 1.0
+            xs.append(ex)
+            ys.append(y.expand(ex.shape[0], self.n_classes))
+        y = torch.cat(ys)
+        return torch.cat(xs), (y if self.multilabel else y.argmax(dim=1)), {"bad": bad}
+
+
+class _Classifier:
+    """The audio network's embedding, ReLU, and a linear head over the training classes."""
+
+    def __new__(cls, body, dim: int, n_classes: int):
+        import torch
+
+        return torch.nn.Sequential(body, torch.nn.ReLU(), torch.nn.Linear(dim, n_classes))
 
 
 def pretrain_audio(
@@ -63,35 +96,30 @@ def pretrain_audio(
     overwrite: bool = False,
     progress: bool = True,
     only_ids: Iterable[str] | None = None,
+    model: str = "vggish",
 ) -> dict:
-    """Train VGGish (``width`` scales it; 1.0 = the published size) and save its weights; returns a summary.
+    """Train registered audio ``model`` from random weights (VGGish: ``width`` scales it; 1.0 = the published
+    size) with the shared loop (:func:`~zsltool.extract.pretrain.train_classifier`) and save its weights.
 
     The clips: those of the trial's training classes (for a GZSL trial only its ``instances.train``, see
-    :func:`~zsltool.extract.pretrain_common.training_classes`); ``only_ids`` restricts them further to those
+    :func:`~zsltool.extract.pretrain.training_classes`); ``only_ids`` restricts them further to those
     ids (library only: e.g. to keep validation and test clips out of the audio network).
     """
-    import torch
-    from torch.utils.data import DataLoader
-    from tqdm import tqdm
+    from zsltool.extract.inputs import collect_audio
+    from zsltool.extract.registry import get_extractor
 
-    from zsltool.extract.audio.extract import AudioLoader, items_from_manifest
-    from zsltool.extract.audio.frontend import waveform_to_examples
-    from zsltool.extract.audio.vggish import VGGish
-
-    if epochs < 1:
-        raise ZslError(f"--epochs must be at least 1, got {epochs}")
+    check_training_args(epochs, lr)
     if not width > 0:
         raise ZslError(f"--width must be positive, got {width}")
-    if not (lr > 0 and lr < float("inf")):
-        raise ZslError(f"--lr must be a finite number above 0, got {lr}")
     if max_seconds is not None and not max_seconds > 0:
         raise ZslError(f"--max-seconds must be positive, got {max_seconds}")
+    spec = get_extractor(model, modality="audio")
     out = check_output(out, overwrite)
     cs, t, train_ids, train_pos, allowed = training_classes(classes_path, split_path, trial)
     if only_ids is not None:
         only_ids = set(only_ids)
         allowed = only_ids if allowed is None else allowed & only_ids
-    items = items_from_manifest(manifest, cs)
+    items = collect_audio([str(manifest)], cs)[0]
     kept, excluded_mixed, other_only = [], 0, 0
     for it in items:
         if not it.labels:
@@ -116,53 +144,21 @@ def pretrain_audio(
     single = all(len(it.labels) == 1 for it in kept)
     C = len(train_ids)
 
-    seed_everything(seed)
-    dev = torch.device(device)
-    net = VGGish(width=width).to(dev)
-    head = torch.nn.Linear(128, C).to(dev)
-    params = list(net.parameters()) + list(head.parameters())
-    opt = torch.optim.Adam(params, lr=lr, eps=1e-8)
-    loader = AudioLoader(max_seconds=max_seconds, examples_fn=waveform_to_examples)
-    gen = torch.Generator().manual_seed(seed)
-    dl = DataLoader(_ClipDataset(kept, loader), batch_size=max(1, batch_size), shuffle=True, generator=gen,
-                    num_workers=max(0, workers), collate_fn=_collate)
-    history, bad = [], {}
+    seed_everything(seed)  # the network's random initialisation
+    options = {"weights": "random", "max_seconds": max_seconds}
+    if width != 1.0:
+        options["width"] = width
+    ex = spec.build(spec.make_config(**options), device="cpu")
+    body = ex.trainable()
+    bad: dict = {}
     t0 = time.perf_counter()
-    for ep in range(epochs):
-        net.train()
-        head.train()
-        stats = EpochStats()
-        for batch in tqdm(dl, desc=f"pretrain-audio epoch {ep + 1}/{epochs}", disable=not progress or None,
-                          leave=False, unit="batch"):
-            xs, ys = [], []
-            for b in batch:
-                if b["error"] is not None:
-                    bad[b["id"]] = b["error"]
-                    continue
-                ex = torch.from_numpy(b["examples"])
-                y = torch.zeros(C)
-                y[b["labels"]] = 1.0
-                xs.append(ex)
-                ys.append(y.expand(ex.shape[0], C))
-            if not xs:
-                continue
-            x = torch.cat(xs).to(dev)
-            y = torch.cat(ys).to(dev)
-            logits = head(torch.relu(net(x)))
-            if single:
-                loss = torch.nn.functional.cross_entropy(logits, y.argmax(dim=1))
-            else:
-                loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, y)
-            optimise(opt, loss)
-            stats.add(loss, (y.gather(1, logits.argmax(dim=1, keepdim=True)) > 0).sum(), x.shape[0])
-        if stats.n == 0:
-            raise ZslError("none of the training clips could be decoded",
-                           hint=f"first problem: {next(iter(bad.values()), 'unknown')}")
-        history.append(stats.record(ep + 1, epochs, "pretrain-audio", examples=int(stats.n)))
+    history = train_classifier(_ClipDataset(kept, ex.loader(), C), _Classifier(body, ex.dim, C), epochs=epochs,
+                               batch_size=batch_size, lr=lr, device=device, seed=seed, multilabel=not single,
+                               collate=_Collate(C, not single), workers=workers, progress=progress, name="pretrain-audio",
+                               bad=bad)
 
-    sidecar, info = save_pretrained(net, out, "zsl.audio_pretrain", {
-            "layout": "torchvggish state dict (features.*, embeddings.*)",
-            "model": "vggish", "width": width, "channels": list(net.channels), "hidden": net.hidden,
+    sidecar, info = save_pretrained(ex.model, out, "zsl.audio_pretrain", {
+            "layout": ex.layout, "model": model, **ex.describe_network(),
             "class_set_sha256": cs.sha256, "trial": trial, "train_classes": train_ids,
             "loss": "softmax cross-entropy" if single else "binary cross-entropy (multi-label)",
             "config": {"epochs": epochs, "batch_size": batch_size, "lr": lr, "optimizer": "adam",

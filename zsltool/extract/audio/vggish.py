@@ -22,16 +22,17 @@ The feature map is flattened channels-last (N, 6, 4, 512) -> 12288, the order of
 from __future__ import annotations
 
 import logging
-import os
-import re
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
 from zsltool.errors import ZslError
-from zsltool.utils import require_file, sha256_file, torch_load
+from zsltool.extract.audio.extract import AudioExtractor
+from zsltool.extract.audio.frontend import MIN_SAMPLES, waveform_to_examples
+from zsltool.utils import torch_load
 
 log = logging.getLogger("zsltool.extract.audio")
 
@@ -106,64 +107,15 @@ def check_state_dict(sd: Any, source: str = "the weights") -> None:
 
 
 # -- weights -------------------------------------------------------------------------------------------------
-def _is_url(s: str) -> bool:
-    return s.startswith(("http://", "https://", "file://"))
+def load_weights(spec, wid: str | None) -> tuple[dict, dict]:
+    """(state dict, provenance {weights, weights_sha256}) for a weights id, URL or path (None: the default)."""
+    from zsltool.extract.weights import load_weights_for
 
-
-def fetch(spec: str, what: str = "weights") -> tuple[Path, str]:
-    """``(local path, sha256)`` for ``spec`` (a path, or a URL downloaded once into torch.hub's checkpoint
-    folder). The file is hashed once here; callers reuse the digest for provenance.
-
-    The sha256 prefix in a release file name (``name-<hex>.pth``) is checked, as torch.hub does.
-    """
-    if not _is_url(spec):
-        path = require_file(Path(spec).expanduser(), f"{what} file")
-        return path, sha256_file(path)
-    name = os.path.basename(spec.split("?")[0])
-    folder = Path(torch.hub.get_dir()) / "checkpoints"
-    target = folder / name
-    m = re.search(r"-([a-f0-9]{6,})\.", name)
-    prefix = m.group(1) if m else None
-    if target.is_file():
-        digest = sha256_file(target)
-        if prefix and not digest.startswith(prefix):
-            raise ZslError(f"cached {what} {target} do not match the checksum in the file name ({prefix})",
-                           hint="delete the cached file so it is downloaded again")
-        return target, digest
-    folder.mkdir(parents=True, exist_ok=True)
-    log.info(f"downloading {spec} -> {target}")
-    try:
-        torch.hub.download_url_to_file(spec, str(target), hash_prefix=prefix, progress=False)
-    except RuntimeError as e:
-        if "invalid hash" in str(e):
-            raise ZslError(f"the download of {spec} does not match its checksum {prefix}",
-                           hint="retry, or download it yourself and pass --weights PATH") from None
-        raise ZslError(f"cannot download {what} from {spec} ({e})",
-                       hint=f"download it on a machine with internet and pass --weights PATH (or put it at {target})"
-                       ) from None
-    except OSError as e:
-        raise ZslError(f"cannot download {what} from {spec} (offline? {e})",
-                       hint=f"download it on a machine with internet and pass --weights PATH (or put it at {target})"
-                       ) from None
-    return target, sha256_file(target)
-
-
-def load_weights(spec: str | None) -> tuple[dict, dict]:
-    """(state dict, provenance {weights, weights_sha256}) for a path or URL (default: the release URL)."""
-    spec = spec or VGGISH_URL
-    path, digest = fetch(spec, "VGGish weights")
-    obj = torch_load(path, "VGGish weights file",
-                     hint="--weights needs a torch state dict (torchvggish layout, or made by zsl pretrain-audio)",
-                     numpy_arrays=True)
-    if isinstance(obj, dict) and "state_dict" in obj and isinstance(obj["state_dict"], dict):
-        obj = obj["state_dict"]
-    if isinstance(obj, dict):  # numpy arrays (allowed, numeric only) become tensors
-        import numpy as np
-
-        obj = {k: torch.from_numpy(np.ascontiguousarray(v)) if isinstance(v, np.ndarray) else v
-               for k, v in obj.items()}
-    check_state_dict(obj, f"weights {path}")
-    return obj, {"weights": spec, "weights_sha256": digest}
+    sd, record = load_weights_for(spec, wid, "VGGish weights",
+                                  hint="--weights needs a torch state dict (torchvggish layout, or made by zsl "
+                                       "pretrain-audio)")
+    check_state_dict(sd, f"weights {record['weights']}")
+    return sd, record
 
 
 def _read_pca_file(path: Path) -> dict:
@@ -201,8 +153,10 @@ def load_pca(spec: str | None) -> tuple[torch.Tensor, torch.Tensor, dict]:
     """(eigen vectors 128x128, means 128, provenance) from a PCA params file (see :func:`_read_pca_file`)."""
     import numpy as np
 
+    from zsltool.extract.weights import fetch_file
+
     spec = spec or PCA_URL
-    path, digest = fetch(spec, "VGGish PCA parameters")
+    path, digest = fetch_file(spec, "VGGish PCA parameters")
     obj = _read_pca_file(Path(path))
     if not isinstance(obj, dict) or "pca_eigen_vectors" not in obj or "pca_means" not in obj:
         raise ZslError(f"{path} is not a VGGish PCA parameter file (needs pca_eigen_vectors and pca_means)")
@@ -236,57 +190,70 @@ def postprocess(raw: torch.Tensor, embedding: str, pca: tuple[torch.Tensor, torc
     return q * ((QUANT_MAX - QUANT_MIN) / 255.0) + QUANT_MIN
 
 
-class VGGishExtractor:
-    """What ``extract_audio`` needs from an audio extractor: a front end (runs in workers) and a batched
-    network call (main process). Other audio extractors registered later provide the same attributes."""
+class VGGishExtractor(AudioExtractor):
+    """VGGish through the audio extractor contract: the log-mel front end in workers, the network on batches
+    of 0.96 s examples, then ``--embedding`` (raw, relu, pca, pca-quantized)."""
 
-    name = "vggish"
     dim = EMBEDDING_DIM
     sample_rate = 16000
+    min_samples = MIN_SAMPLES
+    example = "0.96 s log-mel examples"
 
-    def __init__(self, model: VGGish, embedding: str, pca=None, device: str = "cpu", meta: dict | None = None,
-                 channels_last: bool = True):
-        from zsltool.extract.audio import frontend
+    def __init__(self, config, device: str = "cpu", model: VGGish | None = None, record: dict | None = None):
+        super().__init__(config, device)
+        from zsltool.extract.weights import is_random, local_record
 
-        self.model = model.to(device).eval()
-        self.device = device
-        self.channels_last = channels_last
-        if channels_last:
-            self.model = self.model.to(memory_format=torch.channels_last)
-        self.embedding = embedding
-        self.pca = pca
-        self.meta = {"model": "vggish", "embedding": embedding, "channels": list(model.channels),
-                     "hidden": model.hidden, "front_end": frontend.FRONTEND_META, **(meta or {})}
-        if embedding == "pca-quantized":
-            self.meta["quantized_storage"] = "dequantized: q * 4 / 255 - 2 (q = 8-bit code), as import-audioset"
+        if model is None and is_random(config.weights):
+            model, record = VGGish(width=config.width), {"weights": "random"}
+        elif model is None:
+            sd, record = load_weights(self.spec, config.weights)
+            model = VGGish.from_state_dict(sd)
+        self.record = record or {}
+        self.weight_records = local_record(self.record)
+        self.embedding = config.embedding
+        self.pca = None
+        if self.embedding in ("pca", "pca-quantized"):
+            ev, mu, pmeta = load_pca(config.pca_params)
+            self.pca, self.record = (ev, mu), {**self.record, **pmeta}
+        self.model = model.to(device).eval().to(memory_format=torch.channels_last)
+        self.channels, self.hidden = model.channels, model.hidden
 
-    @staticmethod
-    def examples(wave) -> Any:
-        from zsltool.extract.audio import frontend
+    layout = "torchvggish state dict (features.*, embeddings.*)"
 
-        return frontend.waveform_to_examples(wave)
+    def examples(self, wave) -> np.ndarray:
+        return waveform_to_examples(wave)
+
+    def trainable(self) -> nn.Module:
+        """The network from examples (B, 96, 64) to the raw 128-d layer, for pretrain-audio (trained in the
+        default memory format: channels-last is for inference speed)."""
+        return self.model.to(memory_format=torch.contiguous_format)
+
+    def describe_network(self) -> dict:
+        return {"width": self.config.width, "channels": list(self.channels), "hidden": self.hidden}
 
     def embed_examples(self, x: torch.Tensor) -> torch.Tensor:
         """(B, 96, 64) float32 examples -> (B, dim) on CPU."""
-        x = x.to(self.device, non_blocking=True).unsqueeze(1)
-        if self.channels_last:
-            x = x.contiguous(memory_format=torch.channels_last)
+        x = x.to(self.device, non_blocking=True).unsqueeze(1).contiguous(memory_format=torch.channels_last)
         return postprocess(self.model(x), self.embedding, self.pca).float().cpu()
 
+    def audio_meta(self) -> dict:
+        from zsltool.extract.audio import frontend
 
-def build(*, weights: str | None = None, embedding: str = "raw", pca_params: str | None = None,
-          device: str = "cpu", width: float | None = None, seed: int = 0) -> VGGishExtractor:
-    """The registered factory. ``width`` (tests, benchmarks) builds a randomly initialised network instead."""
-    if embedding not in EMBEDDINGS:
-        raise ZslError(f"unknown embedding {embedding!r}", hint=f"choose one of {', '.join(EMBEDDINGS)}")
-    if width is not None:
-        torch.manual_seed(seed)
-        model, meta = VGGish(width=width), {"weights": f"random-init(width={width}, seed={seed})"}
-    else:
-        sd, meta = load_weights(weights)
-        model = VGGish.from_state_dict(sd)
-    pca = None
-    if embedding in ("pca", "pca-quantized"):
-        ev, mu, pmeta = load_pca(pca_params)
-        pca, meta = (ev, mu), {**meta, **pmeta}
-    return VGGishExtractor(model, embedding, pca=pca, device=device, meta=meta)
+        m = {"embedding": self.embedding, "channels": list(self.channels), "hidden": self.hidden,
+             "front_end": frontend.FRONTEND_META, **self.record}
+        if self.embedding == "pca-quantized":
+            m["quantized_storage"] = "dequantized: q * 4 / 255 - 2 (q = 8-bit code), as import-audioset"
+        return m
+
+
+def build(*, width: float | None = None, seed: int = 0, device: str = "cpu", **options) -> VGGishExtractor:
+    """The registered ``vggish`` extractor from config options; ``width`` (tests, benchmarks) builds a randomly
+    initialised network of that width (seeded) instead of loading weights."""
+    from zsltool.extract.registry import build_extractor
+
+    if width is None:
+        return build_extractor("vggish", device=device, **options)
+    torch.manual_seed(seed)
+    ex = build_extractor("vggish", device=device, **{**options, "weights": "random", "width": width})
+    ex.record["weights"] = f"random-init(width={width}, seed={seed})"  # rebuildable: zsl classify reads it
+    return ex

@@ -1,11 +1,11 @@
-"""pretrain_common.training_classes: one rule for the instances a pretrain-* network may see."""
+"""pretrain.training_classes: one rule for the instances a pretrain-* network may see."""
 
 import pytest
 
 from zsltool.classes.classset import ClassSet
 from zsltool.classes.splits import Split, Trial
 from zsltool.errors import ZslError
-from zsltool.extract.pretrain_common import training_classes
+from zsltool.extract.pretrain import training_classes
 
 
 def test_gzsl_trial_gives_its_training_instances_any_other_trial_none(tmp_path):
@@ -33,7 +33,7 @@ def test_gzsl_trial_gives_its_training_instances_any_other_trial_none(tmp_path):
 def test_save_pretrained_is_atomic_and_leaves_no_temp_file(tmp_path, monkeypatch):
     import torch
 
-    from zsltool.extract.pretrain_common import save_pretrained
+    from zsltool.extract.pretrain import save_pretrained
 
     net = torch.nn.Linear(3, 2)
     out = tmp_path / "w.pth"

@@ -1,0 +1,137 @@
+"""Building ``zsl extract-<modality>`` from the extractor registry.
+
+The command's ``--model`` choices are the registered models of the modality, and its model options are the
+fields of their config dataclasses (one option per field name; an option only some models have says which,
+and giving it with another model is a usage error). The pipeline options (batching, workers, shards,
+resume, output) are the same for every modality. No torch is imported to build or to parse.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import typing
+from typing import Any, Callable, Optional
+
+import click
+import typer
+
+from zsltool.cli.common import STATE, JsonOpt, OverwriteOpt, ResumeOpt, ShardOpt, device_option, emit
+
+
+def _base_type(hint) -> type:
+    args = [a for a in typing.get_args(hint) if a is not type(None)]
+    return args[0] if args else hint
+
+
+def _flag(f: dataclasses.Field) -> str:
+    return f.metadata.get("flag") or "--" + f.name.replace("_", "-")
+
+
+def config_fields(modality: str) -> dict[str, tuple[dataclasses.Field, type, list[str], list]]:
+    """Field name -> (field, type, models that have it, their defaults), over the modality's models."""
+    from zsltool.extract.registry import get_extractor, list_extractors
+
+    out: dict = {}
+    for name in list_extractors(modality):
+        cfg = get_extractor(name).config
+        hints = typing.get_type_hints(cfg)
+        for f in dataclasses.fields(cfg):
+            entry = out.setdefault(f.name, (f, _base_type(hints[f.name]), [], []))
+            entry[2].append(name)
+            default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+            if default not in entry[3]:
+                entry[3].append(default)
+    return out
+
+
+def _option_param(name: str, f: dataclasses.Field, typ: type, models: list[str], defaults: list,
+                  all_models: list[str]) -> inspect.Parameter:
+    text = f.metadata.get("help", "")
+    if len(models) < len(all_models):
+        text += f" Models: {', '.join(models) if len(models) <= 6 else ', '.join(models[:6]) + ', ...'}."
+    if len(defaults) == 1 and defaults[0] is not None and typ is not bool:
+        text += f" [default: {defaults[0]}]"
+    kwargs: dict[str, Any] = {"help": text, "show_default": False}
+    if f.metadata.get("choices"):
+        kwargs["click_type"] = click.Choice(list(f.metadata["choices"]))
+    elif typ is float:  # every float option is finite (NaN / Inf refused), in its range
+        from zsltool.cli.types import FiniteFloat
+
+        positive = bool(f.metadata.get("positive"))
+        kwargs["click_type"] = FiniteFloat(0.0 if positive else f.metadata.get("min"), min_open=positive)
+    elif f.metadata.get("min") is not None and typ is int:
+        kwargs["min"] = f.metadata["min"]
+    flag = _flag(f)
+    decl = f"{flag}/--no-{flag[2:]}" if typ is bool else flag
+    return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=typer.Option(None, decl, **kwargs),
+                             annotation=Optional[typ])
+
+
+def model_options(modality: str, model: str, given: dict) -> dict:
+    """The config options given for ``model``; an option the model does not have is a usage error."""
+    from zsltool.extract.registry import get_extractor
+
+    spec = get_extractor(model, modality)
+    own = {f.name for f in dataclasses.fields(spec.config)}
+    fields = config_fields(modality)
+    for k, v in given.items():
+        if v is not None and k not in own:
+            raise typer.BadParameter(f"{_flag(fields[k][0])} does not apply to --model {model}",
+                                     param_hint=_flag(fields[k][0]))
+    return {k: v for k, v in given.items() if v is not None}
+
+
+def extract_command(modality: str, *, default_model: str, inputs: inspect.Parameter, doc: str,
+                    run: Callable[..., dict], table: Callable | None = None,
+                    pipeline: bool = True, batch_size: int = 16, workers: int = 0) -> Callable:
+    """A typer command for ``zsl extract-<modality>``: ``run(model=..., options=..., **pipeline, **rest)``."""
+    from zsltool.extract.registry import list_extractors
+
+    models = list_extractors(modality)
+    fields = config_fields(modality)
+    params = [inputs,
+              inspect.Parameter("out", inspect.Parameter.KEYWORD_ONLY, annotation=str,
+                                default=typer.Option(..., "--out", "-o", help="Output embedding file (.h5).")),
+              inspect.Parameter("model", inspect.Parameter.KEYWORD_ONLY, annotation=str,
+                                default=typer.Option(default_model, "--model", click_type=click.Choice(models),
+                                                     help="Registered model (zsl models lists them).")),
+              inspect.Parameter("classes", inspect.Parameter.KEYWORD_ONLY, annotation=Optional[str],
+                                default=typer.Option(None, "--classes", help="Class-set file for the inputs' labels."))]
+    params += [_option_param(n, f, t, m, d, models) for n, (f, t, m, d) in fields.items()]
+    params.append(inspect.Parameter("batch_size", inspect.Parameter.KEYWORD_ONLY, annotation=int,
+                                    default=typer.Option(batch_size, "--batch-size", min=1, help="Inputs per batch.")))
+    if pipeline:
+        params += [
+            inspect.Parameter("workers", inspect.Parameter.KEYWORD_ONLY, annotation=int,
+                              default=typer.Option(workers, "--workers", min=0,
+                                                   help="DataLoader workers for decoding and preprocessing.")),
+            inspect.Parameter("shard", inspect.Parameter.KEYWORD_ONLY, annotation=Optional[str], default=ShardOpt),
+            inspect.Parameter("resume", inspect.Parameter.KEYWORD_ONLY, annotation=bool, default=ResumeOpt)]
+    params += [inspect.Parameter("device", inspect.Parameter.KEYWORD_ONLY, annotation=Optional[str],
+                                 default=device_option()),
+               inspect.Parameter("overwrite", inspect.Parameter.KEYWORD_ONLY, annotation=bool, default=OverwriteOpt),
+               inspect.Parameter("json_out", inspect.Parameter.KEYWORD_ONLY, annotation=bool, default=JsonOpt)]
+
+    def command(**kw):
+        model = kw.pop("model")
+        options = model_options(modality, model, {n: kw.pop(n) for n in fields})
+        json_out = kw.pop("json_out")
+        if "shard" in kw:  # --shard K/N, else from torchrun / a SLURM array; each shard writes OUT.K-of-N.EXT
+            from zsltool.utils import parse_shard, shard_out
+
+            spec = kw["shard"]
+            kw["shard"] = parse_shard(spec)
+            kw["out"] = shard_out(kw["out"], spec)
+        kw["device"] = kw["device"] or STATE.device
+        res = run(model=model, options=options, **kw)
+        emit(res, json_out, table=table)
+
+    command.__signature__ = inspect.Signature(params)
+    command.__doc__ = doc
+    command.__name__ = f"extract_{modality}_cmd"
+    return command
+
+
+def progress() -> bool:
+    return not STATE.quiet

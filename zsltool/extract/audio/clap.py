@@ -1,0 +1,171 @@
+"""CLAP (Elizalde et al. 2023; LAION-CLAP, Wu et al. 2023) through ``transformers``' ``ClapModel``: audio
+embeddings (``--model clap`` of extract-audio) and text embeddings of class labels or descriptions
+(``--model clap-text`` of extract-text) in the same joint space, so a label list alone describes classes.
+
+Weights: a Hugging Face model id (default ``laion/clap-htsat-unfused``, downloaded once into the Hugging Face
+cache) or a local folder saved with ``save_pretrained`` (config, weights, feature extractor, tokenizer).
+The weights file's sha256 is recorded, so a file's extractor can be rebuilt and checked
+(:func:`zsltool.extract.registry.extractor_from_provenance`).
+
+Audio: decoded to 48 kHz mono in workers, cut to the feature extractor's ``max_length_s`` (10 s; CLAP's
+truncation of longer clips is random, so zsl keeps the first 10 s) and turned into its log-mel features
+(repeat-padded); the row is ``get_audio_features`` (the L2-normalised projection). Text: the label through
+``--prompt`` (``This is a sound of {}.``), or the description, through ``get_text_features``.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from zsltool.errors import ZslError
+from zsltool.extract.audio.extract import AudioExtractor
+from zsltool.extract.text import TextExtractor
+
+log = logging.getLogger("zsltool.extract.audio")
+
+DEFAULT_MODEL = "laion/clap-htsat-unfused"
+_LOADED: dict[tuple, tuple] = {}
+
+
+def _weights_file(folder: Path) -> Path | None:
+    for name in ("model.safetensors", "pytorch_model.bin"):
+        if (folder / name).is_file():
+            return folder / name
+    return None
+
+
+def load_clap(name: str | None, device: str = "cpu", part: str = "audio"):
+    """``(ClapModel in eval mode, feature extractor or tokenizer, provenance record)``; cached per process."""
+    key = (name, device, part)
+    if key in _LOADED:
+        return _LOADED[key]
+    try:
+        import transformers
+        from transformers import AutoFeatureExtractor, AutoTokenizer, ClapModel
+    except ImportError:
+        raise ZslError("--model clap needs the transformers package", hint="pip install 'zsltool[clap]'") from None
+    from zsltool.utils import sha256_file
+
+    name = name or DEFAULT_MODEL
+    transformers.utils.logging.disable_progress_bar()  # progress and logs go through zsl's own
+    try:
+        model = ClapModel.from_pretrained(name).to(device).eval()
+        pre = (AutoFeatureExtractor if part == "audio" else AutoTokenizer).from_pretrained(name)
+    except (OSError, ValueError) as e:
+        raise ZslError(f"cannot load CLAP model {name!r} ({type(e).__name__}: {str(e)[:200]})",
+                       hint="give a local folder saved with save_pretrained as --weights PATH, or run once with "
+                            "internet so the Hugging Face cache holds it") from None
+    folder = Path(name) if Path(name).is_dir() else None
+    if folder is None:  # a hub id: the snapshot folder in the Hugging Face cache
+        try:
+            from huggingface_hub import snapshot_download
+
+            folder = Path(snapshot_download(name, local_files_only=True))
+        except Exception:  # noqa: BLE001 - no local snapshot: no digest
+            folder = None
+    wfile = _weights_file(folder) if folder else None
+    record = {"weights": str(name), "weights_sha256": sha256_file(wfile) if wfile else "",
+              "transformers": transformers.__version__}
+    if folder is not None and Path(name).is_dir():
+        record["weights_path"] = str(wfile) if wfile else str(folder)
+    _LOADED[key] = (model, pre, record)
+    return _LOADED[key]
+
+
+def _features(out) -> Any:
+    """``get_*_features`` returns a tensor (transformers 4) or an output whose ``pooler_output`` it is (5)."""
+    return out if hasattr(out, "shape") else out.pooler_output
+
+
+class _ClapFrontEnd:
+    """Picklable worker step: 48 kHz waveform -> CLAP's input features (1, channels, frames, mel)."""
+
+    def __init__(self, feature_extractor, fusion: bool):
+        self.fe, self.truncation = feature_extractor, "fusion" if fusion else "rand_trunc"
+
+    def __call__(self, wave: np.ndarray) -> np.ndarray:
+        n = int(self.fe.max_length_s * self.fe.sampling_rate)  # no longer than that: no random crop
+        f = self.fe(np.asarray(wave[:n], dtype=np.float32), sampling_rate=self.fe.sampling_rate,
+                    truncation=self.truncation, return_tensors="np")
+        x = np.asarray(f["input_features"], dtype=np.float32)  # (1, channels, frames, mel)
+        return x
+
+
+class ClapAudioExtractor(AudioExtractor):
+    """CLAP's audio tower and projection through the audio extractor contract."""
+
+    sample_rate = 48000
+    example = "whole clip (first 10 s, repeat-padded)"
+    max_examples = 8
+
+    def __init__(self, config, device: str = "cpu"):
+        super().__init__(config, device)
+        self.model, self.fe, self.record = load_clap(config.weights or self.spec.default_weights, device, "audio")
+        self.sample_rate = int(self.fe.sampling_rate)
+        self.fusion = bool(getattr(self.model.config.audio_config, "enable_fusion", False))
+        self.front = _ClapFrontEnd(self.fe, self.fusion)
+        self.dim = int(self.model.config.projection_dim)
+        self.weight_records = [{"path": self.record["weights_path"], "sha256": self.record["weights_sha256"]}] \
+            if self.record.get("weights_path") else []
+
+    def examples(self, wave: np.ndarray) -> np.ndarray:
+        return self.front(wave)
+
+    def embed_examples(self, x) -> Any:
+        import torch
+
+        x = x.to(self.device, torch.float32)
+        is_longer = torch.zeros((x.shape[0], 1), dtype=torch.bool, device=self.device)
+        return _features(self.model.get_audio_features(input_features=x, is_longer=is_longer)).float().cpu()
+
+    def audio_meta(self) -> dict:
+        fe = self.fe
+        return {**self.record, "front_end": {"sample_rate": fe.sampling_rate, "mel_bands": fe.feature_size,
+                                             "hop": fe.hop_length, "fft": fe.fft_window_size,
+                                             "max_length_s": fe.max_length_s, "padding": "repeatpad",
+                                             "fusion": self.fusion},
+                "embedding": "get_audio_features (L2-normalised projection)"}
+
+
+class ClapTextExtractor(TextExtractor):
+    """CLAP's text tower and projection: class labels (through ``--prompt``) or descriptions."""
+
+    batch_size = 64
+
+    def __init__(self, config, device: str = "cpu"):
+        super().__init__(config, device)
+        self.model, self.tokenizer, self.record = load_clap(config.weights or self.spec.default_weights, device,
+                                                            "text")
+        self.dim = int(self.model.config.projection_dim)
+
+    def texts(self, entries) -> list[str]:
+        if self.config.text == "label":
+            return [self.config.prompt.format(e.name) if e.name.strip() else "" for e in entries]
+        return [e.description for e in entries]
+
+    def rows(self, entries):
+        import torch
+
+        texts = self.texts(entries)
+        todo = [i for i, t in enumerate(texts) if t.strip()]
+        out: list[tuple] = [(None, [])] * len(entries)
+        for b in range(0, len(todo), self.batch_size):
+            idx = todo[b:b + self.batch_size]
+            tok = self.tokenizer([texts[i] for i in idx], padding=True, truncation=True, return_tensors="pt")
+            with torch.inference_mode():
+                X = _features(self.model.get_text_features(input_ids=tok["input_ids"].to(self.device),
+                                                           attention_mask=tok["attention_mask"].to(self.device)))
+            for j, i in enumerate(idx):
+                out[i] = (X[j].float().cpu().numpy(), [texts[i]])
+        return out
+
+    def input_records(self) -> list[dict]:
+        p = self.record.get("weights_path")
+        return [{"path": p, "sha256": self.record["weights_sha256"]}] if p else []
+
+    def meta(self) -> dict:
+        return {"model": "clap-text", "prompt": self.config.prompt, **self.record}

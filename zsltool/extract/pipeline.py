@@ -1,0 +1,113 @@
+"""``extract``: the one extraction pipeline every modality and model goes through.
+
+    summary = extract("audio", "cnn14", ["clips.csv"], "audio.h5", classes="classes.json")
+    summary = extract("image", "resnet101", ["crops.csv"], "image.h5", layer="penultimate")
+    summary = extract("text", "word2vec", [], "text.h5", classes="classes.json", vectors="w2v.bin")
+
+Order: refuse an existing output, make the config (a bad option fails here), read the class set and the
+inputs (a missing input fails here, before torch is imported), build the extractor (weights may be
+downloaded), then run the shared runner (workers, shards, resume, invalid rows) into the atomic store.
+Instance-level modalities write one row per input; text writes one row per class
+(:func:`zsltool.extract.text.extract_class_rows`).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Sequence
+
+from zsltool.errors import ZslError
+from zsltool.utils import check_output, command_line, input_record
+
+log = logging.getLogger("zsltool.extract")
+
+
+def extract(
+    modality: str,
+    model: str,
+    inputs: Sequence[str | os.PathLike],
+    out: str | os.PathLike,
+    *,
+    config=None,
+    classes: str | os.PathLike | None = None,
+    batch_size: int = 16,
+    workers: int = 0,
+    device: str = "auto",
+    shard: tuple[int, int] = (0, 1),
+    overwrite: bool = False,
+    resume: bool = True,
+    progress: bool = True,
+    extractor=None,
+    stdin=None,
+    items=None,
+    **options,
+) -> dict:
+    """Embed ``inputs`` with registered ``model`` of ``modality`` into ``out``; returns the run summary.
+
+    ``config``: the model's config object, or its fields as keyword ``options``. ``extractor``: an already
+    built extractor (tests, benchmarks) instead of ``model``; ``items``: ready-made runner items instead of
+    ``inputs`` (library only). With ``shard=(k, n)`` only that share of the
+    inputs is processed (write each shard to its own file and join them with ``zsl merge``).
+    """
+    from zsltool.extract.registry import get_extractor
+
+    check_output(out, overwrite)  # before any model is built (weights may be downloaded)
+    spec = extractor.spec if extractor is not None else get_extractor(model, modality)
+    if extractor is not None and options:  # settings of the run (e.g. max_seconds) for a ready extractor
+        import dataclasses
+
+        extractor.config = dataclasses.replace(extractor.config, **options)
+    if config is None:
+        config = extractor.config if extractor is not None else spec.make_config(**options)
+    elif options:
+        raise ZslError("give the model's settings either as config or as options, not both")
+    if modality == "text":
+        from zsltool.extract.text import extract_class_rows
+
+        return extract_class_rows(spec, config, inputs, out, classes=classes, batch_size=batch_size,
+                                  device=device, overwrite=overwrite, extractor=extractor)
+    from zsltool.extract.inputs import collect_inputs
+
+    cs = None
+    if classes is not None:
+        from zsltool.classes.classset import ClassSet
+
+        cs = ClassSet.load(classes)
+    if items is None:
+        items, class_ids, records = collect_inputs(modality, inputs, cs, stdin)
+    else:
+        items, class_ids, records = list(items), list(cs.ids) if cs else [], []
+    if cs is not None:
+        records.append(input_record(classes))
+    if extractor is None:
+        from zsltool.utils import resolve_device
+
+        extractor = spec.build(config, device=resolve_device(device))  # after the inputs: a user error needs no torch
+    extractor.before_run(items, shard, overwrite)
+    return _run(extractor, items, class_ids, records, out, cs, batch_size=batch_size, workers=workers, shard=shard,
+                overwrite=overwrite, resume=resume, progress=progress)
+
+
+def _run(ex, items, class_ids, records, out, cs, *, batch_size, workers, shard, overwrite, resume, progress) -> dict:
+    from zsltool.extract.runner import run_extraction, select_items
+    from zsltool.store import EmbeddingWriter, StoreMeta
+
+    emeta = {**ex.meta(), "config": ex.config.provenance(), "dim": ex.dim}
+    if shard[1] > 1:
+        emeta["shard_of"] = shard[1]
+    meta = StoreMeta(kind="instance", modality=ex.modality, extractor=ex.name, extractor_meta=emeta,
+                     inputs=records + ex.input_records(), class_set_sha256=cs.sha256 if cs else "",
+                     command=command_line())
+    frames = ex.dim if ex.keeps_frames else None
+    with EmbeddingWriter(out, meta=meta, dim=ex.dim, classes=class_ids, overwrite=overwrite, resume=resume,
+                         frame_dim=frames) as w:
+        summary = run_extraction(items, load=ex.loader(), embed=ex.embed, writer=w, batch_size=batch_size,
+                                 workers=workers, shard=shard, desc=f"{ex.name} {ex.unit}s", progress=progress,
+                                 unit=ex.unit)
+    result = {"out": str(out), "model": ex.name, "dim": ex.dim, **summary.as_dict(), **ex.notes()}
+    if isinstance(getattr(ex, "info", None), dict) and ex.info.get("weights"):
+        result["weights"] = ex.info["weights"]   # which weights were used, in every summary
+    result["shard"] = f"{shard[0] + 1}/{shard[1]}"
+    result.update(ex.after_run(select_items(items, shard)))
+    return result

@@ -1,0 +1,189 @@
+"""The one pretraining loop: ``train_classifier(dataset, network, ...)``, and what every pretrain command shares
+(the trial's training classes, saving the weights with their JSON sidecar).
+
+pretrain-audio, pretrain-image and pretrain-video differ only in their dataset (what one training example
+is) and their network (with its classification head); the loop (seeded shuffling, Adam, the loss, per-epoch
+statistics, progress) is here once:
+
+    history = train_classifier(dataset, net, epochs=20, batch_size=32, lr=1e-3, device="cpu", seed=0)
+
+A dataset item is ``(x, y)``: ``y`` a class index (softmax cross-entropy) or, with ``multilabel=True``, a
+multi-hot float vector (per-class sigmoid / BCE). ``collate`` may build a batch from items of other shapes
+(an audio clip gives several examples) and may return a third element ``{"bad": {id: reason}}`` for inputs
+that could not be read; a batch of ``None`` is skipped. A dataset with ``epoch_batches(batch_size, generator,
+drop_single)`` yields its own batches (data held in memory, shuffled with the seeded ``generator``).
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from zsltool import __version__
+from zsltool.errors import ZslError
+from zsltool.utils import atomic_write_bytes, atomic_write_json, command_line, sha256_file, utc_now
+
+log = logging.getLogger("zsltool.extract")
+
+
+class TrainingClasses(NamedTuple):
+    class_set: Any
+    trial: Any
+    train_ids: list[str]
+    train_pos: dict[int, int]
+    allowed_ids: set[str] | None
+
+
+def training_classes(classes_path, split_path, trial: int, *, instance_ids: bool = True) -> TrainingClasses:
+    """``(class_set, trial, train_ids, train_pos, allowed_ids)``: ``train_pos`` maps a class-set index to its
+    position among the trial's training classes (the seen classes for GZSL); ``allowed_ids`` is the one rule
+    for which instances a network may be trained on:
+
+    - a GZSL trial: its ``instances.train`` only (the seen classes' val and test-seen instances stay out);
+      a ZslError when the trial lists none;
+    - any other trial: ``None``, every instance of the training classes (the other classes' instances are
+      never among them).
+
+    ``instance_ids=False`` (inputs whose ids are not the split's instance ids) always gives ``None``.
+    """
+    from zsltool.classes.classset import ClassSet
+    from zsltool.classes.splits import load_split
+
+    cs = ClassSet.load(classes_path)
+    split = load_split(split_path)
+    if split.class_set_sha256 and split.class_set_sha256 != cs.sha256:
+        raise ZslError(f"{split_path} was made for another class set than {classes_path}",
+                       hint="use the class set the split was built from")
+    t = split.trial(trial)
+    train_ids = list(t.seen if t.is_gzsl else t.train)
+    train_pos = {cs.index(c): k for k, c in enumerate(train_ids)}
+    allowed = None
+    if instance_ids and t.is_gzsl:
+        allowed = set(t.instances.get("train") or [])
+        if not allowed:
+            raise ZslError(f"gzsl trial {trial} of {split_path} lists no training instances (instances.train); "
+                           "training on every seen instance would include the test-seen ones",
+                           hint="make the split with zsl split --protocol gzsl --instances ...")
+    return TrainingClasses(cs, t, train_ids, train_pos, allowed)
+
+
+def optimise(opt, loss) -> None:
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+
+
+def _loss_and_correct(logits, y, multilabel: bool):
+    import torch
+
+    if multilabel:
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, y)
+        return loss, (y.gather(1, logits.argmax(dim=1, keepdim=True)) > 0).sum()
+    return torch.nn.functional.cross_entropy(logits, y), (logits.argmax(dim=1) == y).sum()
+
+
+def train_classifier(dataset, network, *, epochs: int, batch_size: int, lr: float, device: str = "cpu",
+                     seed: int = 0, multilabel: bool = False, collate=None, workers: int = 0,
+                     batch_transform=None, drop_single: bool = False, progress: bool = True,
+                     name: str = "pretrain", bad: dict | None = None) -> list[dict]:
+    """Train ``network`` (input batch -> logits) on ``dataset`` with Adam; returns the per-epoch history.
+
+    ``seed`` seeds the shuffling; the caller seeds the global generators (``seed_everything``) before it
+    builds the network, whose initialisation and augmentations then follow from that one seed.
+    ``batch_transform(x, generator)``: augmentation of a batch on the training device's side (seeded);
+    ``drop_single``: drop a last batch of one item (BatchNorm needs two); ``bad``: a dict that collects the
+    inputs ``collate`` reported unreadable. A ZslError when an epoch has no readable input at all.
+    """
+    import torch
+    from torch.utils.data import DataLoader
+    from tqdm import tqdm
+
+    from zsltool.utils import resolve_device
+
+    dev = torch.device(resolve_device(device))
+    network.to(dev)
+    opt = torch.optim.Adam(network.parameters(), lr=lr, eps=1e-8)
+    gen = torch.Generator().manual_seed(seed)
+    bs = max(1, batch_size)
+    if hasattr(dataset, "epoch_batches"):  # a dataset that batches itself (in memory, no loader needed)
+        def epoch():
+            return dataset.epoch_batches(bs, gen, drop_single)
+    else:
+        dl = DataLoader(dataset, batch_size=bs, shuffle=True, generator=gen, num_workers=max(0, workers),
+                        drop_last=drop_single and len(dataset) > bs and len(dataset) % bs == 1,
+                        **({"collate_fn": collate} if collate is not None else {}))
+
+        def epoch():
+            return dl
+    bad = {} if bad is None else bad
+    history = []
+    for ep in range(epochs):
+        network.train()
+        stats = EpochStats()
+        for batch in tqdm(epoch(), desc=f"{name} epoch {ep + 1}/{epochs}", disable=not progress or None, leave=False,
+                          unit="batch"):
+            if batch is None:
+                continue
+            if len(batch) == 3:
+                bad.update(batch[2].get("bad", {}))
+                if batch[0] is None:
+                    continue
+            x, y = batch[0].to(dev), batch[1].to(dev)
+            if batch_transform is not None:
+                x = batch_transform(x, gen)
+            loss, correct = _loss_and_correct(network(x), y, multilabel)
+            optimise(opt, loss)
+            stats.add(loss, correct, x.shape[0])
+        if stats.n == 0:
+            raise ZslError("none of the training inputs could be read",
+                           hint=f"first problem: {next(iter(bad.values()), 'unknown')}")
+        history.append(stats.record(ep + 1, epochs, name))
+    return history
+
+
+def check_training_args(epochs: int, lr: float) -> None:
+    if epochs < 1:
+        raise ZslError(f"--epochs must be at least 1, got {epochs}")
+    if not (lr > 0 and lr < float("inf")):
+        raise ZslError(f"--lr must be a finite number above 0, got {lr}")
+
+
+@dataclass
+class EpochStats:
+    """Running loss and training top-1 over one epoch."""
+
+    loss_sum: float = 0.0
+    correct: float = 0.0
+    n: float = 0.0
+
+    def add(self, loss, correct, m: int) -> None:
+        self.loss_sum += float(loss.detach()) * m
+        self.correct += float(correct)
+        self.n += m
+
+    def record(self, epoch: int, epochs: int, name: str, **extra) -> dict:
+        loss, top1 = self.loss_sum / self.n, self.correct / self.n
+        log.debug(f"{name} epoch {epoch}/{epochs}: loss {loss:.4f}, train top-1 {top1:.3f}")  # -v
+        return {"epoch": epoch, "loss": round(loss, 6), "train_top1": round(top1, 4), "examples": int(self.n), **extra}
+
+
+def save_pretrained(net, out: Path, fmt: str, fields: dict) -> tuple[Path, dict]:
+    """Save ``net``'s state dict atomically at ``out`` and its description at ``out.json``."""
+    import torch
+
+    from zsltool.safety import check_not_input
+
+    out = Path(out)
+    sidecar = Path(str(out) + ".json")
+    check_not_input(sidecar)  # before the weights: no half of the pair is left when the sidecar is an input
+    sd = {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
+    buf = io.BytesIO()
+    torch.save(sd, buf)
+    atomic_write_bytes(out, buf.getvalue())  # unique temp name, fsync, rename; no leftover on failure
+    meta = {"format": fmt, "format_version": 1, "zsl_version": __version__, "created_utc": utc_now(),
+            "command": command_line(), "weights": str(out), "weights_sha256": sha256_file(out), **fields}
+    atomic_write_json(sidecar, meta)
+    return sidecar, meta

@@ -1,0 +1,25 @@
+"""Names written once: the CLI, tables, docs and the library read them from here (no heavy imports).
+
+Each name list that is also a registry (methods, extractors, metrics) is the registry's own; the plain
+vocabularies the package shares are below.
+"""
+
+from __future__ import annotations
+
+# what an embedding file's rows come from (the extract-<modality> commands)
+MODALITIES = ("audio", "image", "text", "video")
+
+# which instance embeddings a zero-shot model scores (zsl evaluate --modality)
+SCORE_MODALITIES = ("both", "audio", "video")
+
+# the side information that describes a class (Dogan et al., Table III's rows)
+SEMANTIC_SOURCES = ("audio", "image", "text", "hybrid")
+
+# zsl split --protocol
+SPLIT_PROTOCOLS = ("random", "within", "across", "gzsl", "folds")
+
+# zsl plot KIND
+PLOT_KINDS = ("confusion", "per-class", "tsne", "cd")
+
+# --device
+DEVICES = ("auto", "cpu", "cuda")
