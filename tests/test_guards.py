@@ -103,21 +103,28 @@ def test_compare_with_two_treatments_or_few_blocks_warns_and_reports_wilcoxon(tm
     assert "warnings" not in comp and "wilcoxon" not in comp
 
 
-def test_extract_image_preset_paper_uses_the_original_imagenet_weights(tmp_path, cli, monkeypatch):
+def test_extract_image_preset_paper_uses_the_original_imagenet_weights(tmp_path, monkeypatch, cli):
     import zsltool.extract.image as I
+    from zsltool.extract.registry import get_extractor
 
-    seen = {}
+    asked = []
 
-    def fake(inputs, out, **kw):
-        seen.update(kw)
-        return {"out": str(out), "model": kw["model"], "weights": kw["weights"], "layer": kw["layer"], "dim": 1000}
+    class Stop(Exception):
+        pass
 
-    monkeypatch.setattr(I, "extract_image", fake)
-    res = cli("extract-image", tmp_path, "-o", tmp_path / "i.h5", "--preset", "paper", "--json")
-    assert res.exit_code == 0, res.output
-    assert seen["weights"] == "IMAGENET1K_V1" and seen["model"] == "resnet101" and seen["layer"] == "logits"
-    assert json.loads(res.stdout)["weights"] == "IMAGENET1K_V1"
-    res = cli("extract-image", tmp_path, "-o", tmp_path / "i.h5", "--json")
-    assert res.exit_code == 0 and seen["weights"] == "DEFAULT"
-    res = cli("extract-image", tmp_path, "-o", tmp_path / "i.h5", "--preset", "paper", "--layer", "softmax")
+    def fake(name, weights, num_classes=None):
+        asked.append((name, weights))
+        raise Stop
+
+    monkeypatch.setattr(I, "build_image_model", fake)
+    spec = get_extractor("resnet101", "image")
+    for opts, want in (({"preset": "paper"}, "IMAGENET1K_V1"), ({}, spec.default_weights),
+                       ({"preset": "paper", "weights": "IMAGENET1K_V2"}, "IMAGENET1K_V2")):
+        with pytest.raises(Stop):
+            spec.build(spec.make_config(**opts))
+        assert asked[-1] == ("resnet101", want)
+    assert spec.default_weights != "IMAGENET1K_V1"   # the paper's weights are not the default: the preset matters
+    with pytest.raises(ZslError, match="--preset paper is resnet101 logits"):
+        spec.build(spec.make_config(preset="paper", layer="penultimate"))
+    res = cli("extract-image", tmp_path, "-o", tmp_path / "i.h5", "--preset", "nope")
     assert res.exit_code == 2
