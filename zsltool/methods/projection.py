@@ -89,6 +89,7 @@ class _BilinearBase(_Compatibility):
 @register_method("bilinear")
 class Bilinear(_BilinearBase):
     """F(x, y) = θ(x)ᵀ W φ(y) (Xie & Virtanen, WASPAA 2019), trained with the same loss as projection."""
+    default_scaling = {"l2_classes": True}  # measured: docs/methods.md, Feature scaling
 
     defaults = {"loss": "hinge", "hinge": "sum", "margin": 1.0}
 
@@ -105,6 +106,7 @@ class Devise(_BilinearBase):
 @register_method("ale")
 class Ale(_BilinearBase):
     """ALE (Akata et al. 2015): bilinear compatibility, weighted approximate ranking loss (rank-weighted hinge)."""
+    default_scaling = {"l2_classes": True}  # measured: docs/methods.md, Feature scaling
 
     defaults = {"loss": "ale", "margin": 1.0}
     loss_kinds = ("ale",)
@@ -113,6 +115,7 @@ class Ale(_BilinearBase):
 @register_method("sje")
 class Sje(_BilinearBase):
     """SJE (Akata et al. 2015): bilinear compatibility, structured SVM loss (largest violating class)."""
+    default_scaling = {"l2_classes": True}  # measured: docs/methods.md, Feature scaling
 
     defaults = {"loss": "hinge", "hinge": "max", "margin": 1.0}
     loss_kinds = ("hinge",)
