@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import io
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -96,52 +97,102 @@ def train_classifier(dataset, network, *, epochs: int, batch_size: int, lr: floa
     ``batch_transform(x, generator)``: augmentation of a batch on the training device's side (seeded);
     ``drop_single``: drop a last batch of one item (BatchNorm needs two); ``bad``: a dict that collects the
     inputs ``collate`` reported unreadable. A ZslError when an epoch has no readable input at all.
+
+    Under ``torchrun --nproc-per-node N`` (docs/scaling.md) the network trains in DistributedDataParallel
+    (gloo on the CPU, nccl on CUDA): every rank follows the one-process shuffled order and takes its slice of
+    each global batch of N x ``batch_size``, the epoch statistics are summed over the ranks, and only rank 0
+    writes files (:func:`save_pretrained`). With a mean loss over equal-sized slices this is the one-process
+    run with ``batch_size`` N x B.
     """
     import torch
     from torch.utils.data import DataLoader
     from tqdm import tqdm
 
+    from zsltool.extract import distributed as D
     from zsltool.utils import resolve_device
 
-    dev = torch.device(resolve_device(device))
+    ctx = D.setup(resolve_device(device))  # under torchrun: this rank's process group and device
+    dev = torch.device(ctx.device)
     network.to(dev)
-    opt = torch.optim.Adam(network.parameters(), lr=lr, eps=1e-8)
+    model = D.wrap(network, ctx)  # DistributedDataParallel under torchrun, else the network itself
+    opt = torch.optim.Adam(model.parameters(), lr=lr, eps=1e-8)
     gen = torch.Generator().manual_seed(seed)
     bs = max(1, batch_size)
+    w = ctx.world
+    transform_in_epoch = False
     if hasattr(dataset, "epoch_batches"):  # a dataset that batches itself (in memory, no loader needed)
         def epoch():
-            return dataset.epoch_batches(bs, gen, drop_single)
-    else:
+            if not ctx.active:
+                return dataset.epoch_batches(bs, gen, drop_single)
+            # every rank makes the one-process global batches (and their augmentation), then takes its rows
+            return _rank_slices(dataset.epoch_batches(bs * w, gen, drop_single), ctx, batch_transform, gen)
+        transform_in_epoch = ctx.active
+    elif not ctx.active:
         dl = DataLoader(dataset, batch_size=bs, shuffle=True, generator=gen, num_workers=max(0, workers),
                         drop_last=drop_single and len(dataset) > bs and len(dataset) % bs == 1,
                         **({"collate_fn": collate} if collate is not None else {}))
 
         def epoch():
             return dl
+    else:
+        def epoch():
+            # the order DataLoader(shuffle=True, generator=gen) gives one process with batches of world x batch:
+            # its iterator draws a base seed, the sampler a randperm (and, when the loader runs it to its end,
+            # one more); this rank takes its slice of each global batch
+            n, g = len(dataset), bs * w
+            drop = drop_single and n > g and n % g == 1
+            torch.empty((), dtype=torch.int64).random_(generator=gen)
+            order = torch.randperm(n, generator=gen)
+            if not drop:
+                torch.randperm(n, generator=gen)
+            else:
+                order = order[:n - 1]
+            batches = [b.tolist() for b in D.rank_batches(order, bs, ctx)]
+            return DataLoader(dataset, batch_sampler=batches, num_workers=max(0, workers),
+                              generator=torch.Generator().manual_seed(seed),
+                              **({"collate_fn": collate} if collate is not None else {}))
     bad = {} if bad is None else bad
     history = []
-    for ep in range(epochs):
-        network.train()
-        stats = EpochStats()
-        for batch in tqdm(epoch(), desc=f"{name} epoch {ep + 1}/{epochs}", disable=not progress or None, leave=False,
-                          unit="batch"):
-            if batch is None:
-                continue
-            if len(batch) == 3:
-                bad.update(batch[2].get("bad", {}))
-                if batch[0] is None:
+    try:
+        for ep in range(epochs):
+            network.train()
+            stats = EpochStats()
+            for batch in tqdm(epoch(), desc=f"{name} epoch {ep + 1}/{epochs}", disable=not progress or None,
+                              leave=False, unit="batch"):
+                if batch is None:
                     continue
-            x, y = batch[0].to(dev), batch[1].to(dev)
-            if batch_transform is not None:
-                x = batch_transform(x, gen)
-            loss, correct = _loss_and_correct(network(x), y, multilabel)
-            optimise(opt, loss)
-            stats.add(loss, correct, x.shape[0])
-        if stats.n == 0:
-            raise ZslError("none of the training inputs could be read",
-                           hint=f"first problem: {next(iter(bad.values()), 'unknown')}")
-        history.append(stats.record(ep + 1, epochs, name))
+                if len(batch) == 3:
+                    bad.update(batch[2].get("bad", {}))
+                    if batch[0] is None:
+                        continue
+                x, y = batch[0].to(dev), batch[1].to(dev)
+                if batch_transform is not None and not transform_in_epoch:
+                    x = batch_transform(x, gen)
+                loss, correct = _loss_and_correct(model(x), y, multilabel)
+                optimise(opt, loss)
+                stats.add(loss, correct, x.shape[0])
+            stats.loss_sum, stats.correct, stats.n = D.all_sum([stats.loss_sum, stats.correct, stats.n], ctx)
+            if stats.n == 0:
+                raise ZslError("none of the training inputs could be read",
+                               hint=f"first problem: {next(iter(bad.values()), 'unknown')}")
+            history.append(stats.record(ep + 1, epochs, name))
+    finally:
+        D.teardown(ctx)
     return history
+
+
+def _rank_slices(batches, ctx, transform=None, gen=None):
+    """This rank's rows of each global batch ``(x, y, ...)``, after ``transform(x, gen)`` of the whole batch (a
+    batch too small for every rank is skipped)."""
+    for b in batches:
+        if b is None or len(b[0]) < ctx.world:
+            continue
+        x = transform(b[0], gen) if transform is not None else b[0]
+        per = -(-len(x) // ctx.world)
+        sl = slice(ctx.rank * per, (ctx.rank + 1) * per)
+        if len(x[sl]) == 0:
+            continue
+        yield (x[sl], b[1][sl], *b[2:])
 
 
 def check_training_args(epochs: int, lr: float) -> None:
@@ -178,12 +229,17 @@ def save_pretrained(net, out: Path, fmt: str, fields: dict) -> tuple[Path, dict]
 
     out = Path(out)
     sidecar = Path(str(out) + ".json")
+    world = int(os.environ.get("WORLD_SIZE", "1") or 1)
+    if world > 1 and int(os.environ.get("RANK", "0") or 0) != 0:  # torchrun: rank 0 alone writes
+        return sidecar, {"format": fmt, "weights": str(out), "rank": int(os.environ["RANK"]), "processes": world,
+                         **fields}
     check_not_input(sidecar)  # before the weights: no half of the pair is left when the sidecar is an input
     sd = {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
     buf = io.BytesIO()
     torch.save(sd, buf)
     atomic_write_bytes(out, buf.getvalue())  # unique temp name, fsync, rename; no leftover on failure
     meta = {"format": fmt, "format_version": 1, "zsl_version": __version__, "created_utc": utc_now(),
-            "command": command_line(), "weights": str(out), "weights_sha256": sha256_file(out), **fields}
+            "command": command_line(), "weights": str(out), "weights_sha256": sha256_file(out), "processes": world,
+            **fields}
     atomic_write_json(sidecar, meta)
     return sidecar, meta
