@@ -1,8 +1,8 @@
 """Training time per epoch at the papers' sizes (not a test; run by hand).
 
-* projection (paper 000): 69 classes x 300 clips, 128-d VGGish audio, 300-d word2vec text (r = d_s = 300),
+* projection (Dogan et al.): 69 classes x 300 clips, 128-d VGGish audio, 300-d word2vec text (r = d_s = 300),
   23 training classes (23 x 300 = 6,900 training clips), batch 32, SGD.
-* avgzslnet (paper 004): AudioSetZSL-sized: 33 classes (23 seen), 128-d audio, 1024-d video, 300-d text;
+* avgzslnet (Mazumder et al.): AudioSetZSL-sized: 33 classes (23 seen), 128-d audio, 1024-d video, 300-d text;
   training clips per run set by --avgzsl-train (AudioSetZSL's seen training set is ~80k clips; the default
   measures 20,000 and reports per-1k-clip time so the full epoch can be extrapolated).
 

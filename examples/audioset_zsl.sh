@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Paper 000 (zero-shot audio classification with image embeddings as semantic information):
+# Dogan et al. (zero-shot audio classification with image embeddings as semantic information):
 # AudioSet x Open Images mutual classes (79 -> 69 after hierarchy pruning), VGGish audio embeddings,
 # ResNet101 image embeddings, word2vec label embeddings, "hybrid" = image || text; Tables III-V.
 #

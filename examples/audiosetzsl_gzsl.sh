@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Paper 004 (AVGZSLNet): generalized zero-shot audio-visual classification and retrieval on AudioSetZSL
+# Mazumder et al. (AVGZSLNet): generalized zero-shot audio-visual classification and retrieval on AudioSetZSL
 # (33 classes: 23 seen, 10 unseen; single-label clips; trn/val/tst lists per class), Tables 1-4 and Fig. 6.
 #
 # What you download first (the script checks and says what is missing):

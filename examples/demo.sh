@@ -12,14 +12,14 @@
 # Files it writes (all under OUT):
 #   data/      classes.json classes.csv descriptions.csv words.bin split.json unseen.txt
 #              audio.csv images.csv video.csv audio/*.wav images/*.png video/*.mp4 dataset.json
-#   split-gzsl.json                the GZSL split (paper 004), made before the audio network is trained
+#   split-gzsl.json                the GZSL split (Mazumder et al.), made before the audio network is trained
 #   audio-pretrain.csv             the clips the audio network may learn from (no GZSL val/test clip)
 #   audio-net.pth, image-net.pth   the audio and image networks, trained on the training classes only
 #   features/  audio.h5 image.h5 (instance level); text.h5 audio-prototypes.h5 image-prototypes.h5
 #              hybrid.h5 (class level)
 #   models/    projection.pt        results/   zsl.json retrieval.json table3/ (results.json, table.csv)
 #   plots/     tsne.png confusion.png per-class.png
-#   video-net.pth, features/video.h5, results/av/ (paper 004: audio-visual GZSL, Tables 1-2)
+#   video-net.pth, features/video.h5, results/av/ (Mazumder et al.: audio-visual GZSL, Tables 1-2)
 set -euo pipefail
 
 OUT=${1:-zsl-demo-steps}
@@ -50,14 +50,14 @@ $ZSL inspect "$D/split.json"
 $ZSL build-classes --from-list "$D/classes.csv" --name-column name --id-column id \
     --out "$OUT/classes.json" --overwrite
 
-# 3. The GZSL split of step 10 (paper 004), made now because the one audio network serves both parts: seen =
+# 3. The GZSL split of step 10 (Mazumder et al.), made now because the one audio network serves both parts: seen =
 #    the training + validation classes above, unseen = the test classes (data/unseen.txt); the seen classes'
 #    clips 60/20/20 into train / val / test-seen, 20 % of each unseen class's clips into val_unseen (only for
 #    choosing calibrated stacking's beta).
 $ZSL --seed "$SEED" split "$OUT/classes.json" --protocol gzsl --instances "$D/audio.csv" --unseen "$D/unseen.txt" \
     --unseen-val-fraction 0.2 --out "$OUT/split-gzsl.json" --overwrite
 
-# 4. Train the audio network from scratch on the training classes only (paper 000's recommendation), and
+# 4. Train the audio network from scratch on the training classes only (Dogan et al.'s recommendation), and
 #    only on their clips that the GZSL split does not keep for validation or testing (the manifest without
 #    the GZSL val / test_seen / val_unseen clips), then embed every clip with it.
 python3 - "$D/audio.csv" "$OUT/split-gzsl.json" "$OUT/audio-pretrain.csv" <<'PY'
@@ -93,7 +93,7 @@ $ZSL combine "$OUT/features/image-prototypes.h5" "$OUT/features/text.h5" --l2 \
     --out "$OUT/features/hybrid.h5" --overwrite
 $ZSL prototypes "$OUT/features/audio.h5" --out "$OUT/features/audio-prototypes.h5" --overwrite
 
-# 7. Train the projection model (paper 000) on the training classes with word vectors, selecting the epoch
+# 7. Train the projection model (Dogan et al.) on the training classes with word vectors, selecting the epoch
 #    on the validation classes; evaluate on the unseen test classes; retrieve clips per class text.
 $ZSL --seed "$SEED" train --audio "$OUT/features/audio.h5" --text "$OUT/features/text.h5" \
     --split "$D/split.json" --trial 0 --method projection --optimizer adam --lr 1e-3 --epochs 100 \
@@ -109,13 +109,13 @@ $ZSL plot "$OUT/models/projection.pt" --audio "$OUT/features/audio.h5" --split "
     --out "$OUT/plots" --overwrite
 $ZSL plot per-class "$OUT/results/zsl.json" --out "$OUT/plots/per-class.png" --overwrite
 
-# 9. Paper 000 Table III: every class-embedding source (audio, image, text, hybrid) in one experiment.
+# 9. Dogan et al. Table III: every class-embedding source (audio, image, text, hybrid) in one experiment.
 $ZSL --seed "$SEED" experiment --audio "$OUT/features/audio.h5" --split "$D/split.json" --method projection \
     --audio-prototypes "$OUT/features/audio-prototypes.h5" --image "$OUT/features/image-prototypes.h5" \
     --text "$OUT/features/text.h5" --hybrid "$OUT/features/hybrid.h5" --optimizer adam --lr 1e-3 --epochs 100 \
     --threads "$THREADS" --out "$OUT/results/table3"
 
-# 10. Paper 004: audio-visual generalized zero-shot learning on the GZSL split of step 3. A small 3-D CNN is
+# 10. Mazumder et al.: audio-visual generalized zero-shot learning on the GZSL split of step 3. A small 3-D CNN is
 #    trained from scratch on the seen classes' training videos only and embeds every video; AVGZSLNet and
 #    CJME learn from audio + video + word vectors and are tested on audio, video and both (S, U, HM;
 #    retrieval mAP), with the audio-only baseline on audio.

@@ -39,7 +39,7 @@ else
 fi
 
 # 3. Per trial: audio network from scratch on the training classes, embeddings, then each method (the
-#    projection model of paper 000 and ESZSL as a closed-form baseline; METHODS="..." to change) trained on
+#    projection model of Dogan et al. and ESZSL as a closed-form baseline; METHODS="..." to change) trained on
 #    the training classes and tested on the held-out fold.
 METHODS=${METHODS:-projection eszsl}
 for ((k = 0; k < FOLDS; k++)); do

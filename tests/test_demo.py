@@ -31,7 +31,7 @@ def test_demo_unseen_accuracy_is_far_above_chance(demo_run):
     d = r["demo"]
     assert d["n_test"] == 5 and d["chance"] == pytest.approx(0.2)
     rows = {row["class embeddings"]: row for row in d["rows"]}
-    assert list(rows) == ["Audio (upper bound)", "Image", "Text", "Hybrid"]  # paper 000 Table III's rows
+    assert list(rows) == ["Audio (upper bound)", "Image", "Text", "Hybrid"]  # Dogan et al. Table III's rows
     for row in rows.values():
         assert row["clips"] == 50 and row["chance"] == pytest.approx(0.2)
     # >= 2x chance on new combinations (5 test classes, 50 clips: one clip is 0.02; with projection's feature
@@ -59,7 +59,7 @@ def test_demo_unseen_accuracy_is_far_above_chance(demo_run):
 
 
 def test_demo_av_gzsl_is_far_above_chance_without_leakage(demo_run):
-    """Paper 004's audio-visual GZSL part: every model x test modality row, S / U / HM well above the random
+    """Mazumder et al.'s audio-visual GZSL part: every model x test modality row, S / U / HM well above the random
     guess among all 18 classes; the video network saw only the seen classes' training videos."""
     out, r = demo_run
     av = r["demo"]["av"]
@@ -67,7 +67,7 @@ def test_demo_av_gzsl_is_far_above_chance_without_leakage(demo_run):
     assert av["n_classes"] == 18 and chance == pytest.approx(1 / 18)
     rows = {(row["model"], row["test"]): row for row in av["rows"]}
     assert list(rows) == [("avgzslnet", "audio"), ("avgzslnet", "video"), ("avgzslnet", "both"), ("cjme", "audio"),
-                          ("cjme", "video"), ("cjme", "both"), ("audio-only", "audio")]  # paper 004 Table 1's rows
+                          ("cjme", "video"), ("cjme", "both"), ("audio-only", "audio")]  # Mazumder et al. Table 1's rows
     assert all(row["beta"] is not None for row in rows.values())  # calibrated stacking, beta from validation
     assert rows[("avgzslnet", "audio")]["HM"] > 5 * chance and rows[("audio-only", "audio")]["HM"] > 5 * chance
     assert rows[("avgzslnet", "both")]["HM"] > 3 * chance
@@ -75,7 +75,7 @@ def test_demo_av_gzsl_is_far_above_chance_without_leakage(demo_run):
     ret_chance = av["chance"]["retrieval"]
     assert 0 < ret_chance["HM"] < 0.1
     assert rows[("avgzslnet", "both")]["mAP HM"] > 3 * ret_chance["HM"]
-    # the numbers are the experiment library's (paper 004 Tables 1 and 2 in results.json)
+    # the numbers are the experiment library's (Mazumder et al. Tables 1 and 2 in results.json)
     saved = json.loads((out / "results.json").read_text())
     kinds = [t["kind"] for t in saved["tables"]]
     assert kinds == ["zsl", "gzsl", "retrieval"]
@@ -160,7 +160,7 @@ def test_examples_demo_sh_runs_offline(demo_run, tmp_path):
     table = json.loads((steps / "results" / "table3" / "results.json").read_text())["tables"][0]
     cells = {row["class_embeddings"]: row["cells"][table["columns"][0]]["mean"] for row in table["rows"]}
     assert cells == pytest.approx(demo, abs=1e-12) and set(cells) == {"Audio", "Image", "Text", "Hybrid"}
-    # paper 004's AV GZSL part through the CLI: the same S / U / HM and mAP as `zsl demo --small`
+    # Mazumder et al.'s AV GZSL part through the CLI: the same S / U / HM and mAP as `zsl demo --small`
     av = json.loads((steps / "results" / "av" / "results.json").read_text())["trials"]
     av += json.loads((steps / "results" / "av" / "audio-only" / "results.json").read_text())["trials"]
     got = {(t["method"], m, k): x for t in av for m, v in t["metrics"].items()

@@ -101,3 +101,20 @@ def test_paper_page_commands_use_existing_options():
     for item in ("Table I", "Table II", "Table III", "Table IV", "Table V", "Table 1", "Table 2", "Table 3",
                  "Table 4", "Fig. 5", "Fig. 6", "Fig. 7"):
         assert f"| {item} |" in text, item
+
+
+def test_design_map_names_files_that_exist():
+    """docs/DESIGN.md's layout and its "To add ..., touch these files" map name only files and folders that
+    exist (the map is how a newcomer finds where to add an extractor, a method, a metric, a split protocol)."""
+    design = (REPO / "docs" / "DESIGN.md").read_text()
+    section = design.split("## To add ...", 1)[1].split("\n## ", 1)[0]
+    paths = set(re.findall(r"`(zsltool/[\w/.]+)`", section))
+    assert len(paths) >= 10
+    missing = sorted(p for p in paths if not (REPO / p).exists())
+    assert not missing, f"DESIGN.md's map names files that do not exist: {missing}"
+    layout = design.split("## Layout", 1)[1].split("\n## ", 1)[0]
+    top = set(re.findall(r"^  ([\w./]+?)/?\s", layout, flags=re.M))
+    gone = sorted(t for t in top if not ("*" in t or (REPO / "zsltool" / t).exists()
+                                          or list((REPO / "zsltool").glob(t.split(",")[0]))))
+    assert not gone, f"DESIGN.md's layout names modules that do not exist: {gone}"
+    assert "What zsl promises" in design

@@ -151,6 +151,30 @@ def _sentence_rows(rec: dict, labels: list[str], device: str):
     return np.asarray(X, dtype=np.float32), {"sentence_model": name}
 
 
+def _is_text_extractor(name) -> bool:
+    from zsltool.extract.registry import EXTRACTORS, list_extractors
+
+    return name in list_extractors("text") and EXTRACTORS[name].modality == "text"
+
+
+def _registered_text_rows(rec: dict, labels: list[str], device: str):
+    """Label embeddings by the text extractor that made the training text file, rebuilt from its provenance
+    (its weights checked by sha256): CLAP's text side embeds any label list in the audio model's space."""
+    from zsltool.extract.registry import extractor_from_provenance
+    from zsltool.extract.text import TextEntry
+    from zsltool.store import StoreMeta
+
+    em = rec.get("extractor_meta") or {}
+    ex = extractor_from_provenance(StoreMeta(kind="class", modality="text", extractor=rec["extractor"],
+                                             extractor_meta=em), device=device)
+    rows = ex.rows([TextEntry(id=lab, name=lab) for lab in labels])
+    missing = [lab for lab, (v, _) in zip(labels, rows) if v is None]
+    if missing:
+        raise ZslError(f"{len(missing)} of {len(labels)} labels could not be embedded: {'; '.join(missing[:10])}",
+                       hint=LABEL_HINT)
+    return np.stack([v for v, _ in rows]).astype(np.float32), {"text_model": rec["extractor"]}
+
+
 def label_embeddings(ckpt: dict, labels: list[str], *, class_embeddings=None, vectors=None,
                      allow_other_vectors: bool = False, device: str = "cpu") -> tuple[np.ndarray, dict]:
     """(C, Ds) class embeddings of ``labels`` and a record of how they were made."""
@@ -190,6 +214,8 @@ def label_embeddings(ckpt: dict, labels: list[str], *, class_embeddings=None, ve
         X, info = _word2vec_rows(rec, labels, vectors, allow_other_vectors)
     elif rec.get("extractor") == "sentence":
         X, info = _sentence_rows(rec, labels, device)
+    elif _is_text_extractor(rec.get("extractor")):  # any other registered text backend (e.g. clap-text)
+        X, info = _registered_text_rows(rec, labels, device)
     else:
         raise ZslError(f"the training text file was made by {rec.get('extractor')!r}, which zsl classify cannot "
                        "rerun", hint="pass --class-embeddings FILE")

@@ -1,6 +1,6 @@
 """Semantic composition: class prototypes from instance files, and concatenation of class-level files.
 
-    prototypes("audio.h5", "audio_proto.h5")                  # mean per class (paper 000's choice)
+    prototypes("audio.h5", "audio_proto.h5")                  # mean per class (Dogan et al.'s choice)
     prototypes("image.h5", "image_one.h5", sample="random", seed=3)   # one random instance per class
     combine(["image_proto.h5", "text.h5"], "hybrid.h5", l2=True)      # image || text = hybrid
 """

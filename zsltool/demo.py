@@ -14,7 +14,7 @@ The same library functions as the subcommands, in the order ``examples/demo.sh``
 5. per class-embedding source (audio, image, text, hybrid): projection model (``train``), accuracy on the
    unseen test classes (``evaluate``), retrieval mAP (``retrieve``), figures (``plot``: confusion matrix,
    per-class bars, t-SNE of the learned space with the class embeddings as stars);
-6. the results in paper 000's Table III layout (``OUT/results.json``, task ``experiment``);
+6. the results in Dogan et al.'s Table III layout (``OUT/results.json``, task ``experiment``);
 7. last, ``zsl classify`` on one clip of an unseen class with the text model, the unseen classes' names as
    candidate labels (the command line is printed, so the step can be rerun on any clip).
 
@@ -22,7 +22,7 @@ No network ever sees a validation or test class: the audio and image networks an
 on the training classes only; the unseen classes enter only through their side information (their word
 vectors or the mean embedding of their pictures).
 
-With ``av`` (the default) the demo goes on with paper 004's audio-visual generalized zero-shot part
+With ``av`` (the default) the demo goes on with Mazumder et al.'s audio-visual generalized zero-shot part
 (``zsltool.demo_av``): GZSL split, a video network trained on the seen classes' training videos, AVGZSLNet /
 CJME / audio-only on audio + video + word vectors, evaluated per test modality with calibrated stacking and
 retrieval mAP.
@@ -37,6 +37,7 @@ from pathlib import Path
 
 from zsltool.errors import ZslError
 from zsltool.utils import atomic_write_text
+from zsltool.names import SEMANTIC_SOURCES
 
 log = logging.getLogger("zsltool.demo")
 
@@ -51,7 +52,7 @@ SETTINGS = {
            "image_epochs": 30, "image_lr": 3e-3, "image_batch": 8, "train_epochs": 100, "optimizer": "adam",
            "lr": 1e-3},
 }
-SEMANTICS = ("audio", "image", "text", "hybrid")  # paper 000 Table III's rows
+SEMANTICS = SEMANTIC_SOURCES  # Dogan et al. Table III's rows
 LABELS = {"audio": "Audio (upper bound)", "image": "Image", "text": "Text", "hybrid": "Hybrid"}
 
 
@@ -115,7 +116,7 @@ def run_demo(out_dir: str | os.PathLike = "zsl-demo", *, seed: int = 0, small: b
              image_epochs: int | None = None, train_epochs: int | None = None, video_epochs: int | None = None,
              av_epochs: int | None = None, threads: int | None = None, progress: bool = True) -> dict:
     """Run the demo under ``out_dir``; returns the results document (Table III rows, chance, files; with ``av``
-    also paper 004's audio-visual GZSL tables, ``demo.av``)."""
+    also Mazumder et al.'s audio-visual GZSL tables, ``demo.av``)."""
     import torch
 
     from zsltool.classes.build import build_classes

@@ -1,4 +1,4 @@
-"""The audio-visual generalized zero-shot part of ``zsl demo`` (paper 004: AVGZSLNet on audio + video + text).
+"""The audio-visual generalized zero-shot part of ``zsl demo`` (Mazumder et al.: AVGZSLNet on audio + video + text).
 
 The same library functions as the subcommands, in the order ``examples/demo.sh`` runs them:
 
@@ -11,7 +11,7 @@ The same library functions as the subcommands, in the order ``examples/demo.sh``
 3. ``experiment --method avgzslnet --method cjme --video ... --text ... --modalities audio,video,both
    --calibrate`` (``train`` + ``evaluate --calibrate`` + ``retrieve`` per model and test modality), and the
    ``audio-only`` baseline (audio test only);
-4. paper 004's Table 1 (S, U, HM of mean class accuracy) and Table 2 (retrieval mAP) layouts.
+4. Mazumder et al.'s Table 1 (S, U, HM of mean class accuracy) and Table 2 (retrieval mAP) layouts.
 
 The audio embeddings are the Table III part's (``features/audio.h5``). ``zsl demo`` makes the GZSL split
 (step 1, :func:`make_gzsl_split`) before it trains the audio network, and trains that network only on the
@@ -37,7 +37,7 @@ AV_SETTINGS = {
 AV_METHODS = ("avgzslnet", "cjme")  # audio + video models, tested on audio, video and both
 AV_MODALITIES = ("audio", "video", "both")
 AV_BASELINE = "audio-only"  # tested on audio only
-AV_SEMANTIC = "text"  # paper 004's class embeddings: word vectors of the class names
+AV_SEMANTIC = "text"  # Mazumder et al.'s class embeddings: word vectors of the class names
 
 
 def retrieval_chance(split_path, audio_file) -> dict:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from zsltool.errors import ZslError
+from zsltool.filekinds import binary_kind
 from zsltool.utils import read_text, require_file
 
 # format name -> function(data: dict, path: Path) -> (summary dict, list of violations)
@@ -22,21 +23,10 @@ def register_inspector(fmt: str):
     return deco
 
 
-def _binary_kind(head: bytes) -> str | None:
-    """A readable name for the well-known binary files users mix up with JSON ones."""
-    if head.startswith(b"\x89HDF\r\n\x1a\n"):
-        return "an HDF5 file (an embedding file?)"
-    if head.startswith(b"PK\x03\x04"):
-        return "a zip archive (a checkpoint or .npz?)"
-    if head.startswith(b"\x93NUMPY"):
-        return "a numpy array file (.npy)"
-    return None
-
-
 def load_json(path: str | os.PathLike, what: str = "JSON file") -> Any:
     p = require_file(path, what)
     with open(p, "rb") as fh:
-        kind = _binary_kind(fh.read(8))
+        kind = binary_kind(fh.read(8))
     if kind:
         raise ZslError(f"{p} is {kind}, not a {what}", hint=f"expected a {what}")
     text = read_text(p, what, hint=f"expected a {what}")  # UTF-8, a BOM dropped

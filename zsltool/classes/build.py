@@ -1,4 +1,4 @@
-"""`zsl build-classes`: the mutual AudioSet / Open Images class set (paper 000, Section III-A) and custom sets.
+"""`zsl build-classes`: the mutual AudioSet / Open Images class set (Dogan et al., Section III-A) and custom sets.
 
 Mutual classes are matched by Knowledge Graph MID, never by name. Hierarchy pruning follows the ontology's
 ``child_ids`` recursively: a mutual class with more than ``max_children`` mutual descendants is dropped

@@ -1,4 +1,4 @@
-"""Named presets from the papers: class names and category membership of paper 000 (Tables I and II).
+"""Named presets from the papers: class names and category membership of Dogan et al. (Tables I and II).
 
 The paper's tables use short lower-case names. All but two are the Open Images names in lower case;
 ``hand`` is Open Images "Human hand" (AudioSet "Hands") and ``bike`` is "Bicycle".

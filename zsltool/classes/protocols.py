@@ -1,4 +1,4 @@
-"""Split generators for the evaluation protocols of paper 000 (Section IV-A) and AudioSetZSL-style GZSL.
+"""Split generators for the evaluation protocols of Dogan et al. (Section IV-A) and AudioSetZSL-style GZSL.
 
 - ``random``: disjoint train/val/test classes (default: a third each; 23/23/23 of the 69 classes).
 - ``within``: zero-shot inside one category: test 2, train = val = (n-2)//2 (MI 8, A 6, V 4 as in the paper).
@@ -68,7 +68,7 @@ def split_random(cs: ClassSet, sizes: Sequence[int] | None = None, trials: int =
 
 
 def split_preset(cs: ClassSet, preset: str, seed: int = 0) -> Split:
-    """One trial with the named preset's train/val/test classes (``paper-table1``: Table I of paper 000),
+    """One trial with the named preset's train/val/test classes (``paper-table1``: Table I of Dogan et al.),
     resolved in ``cs`` by name (paper, Open Images or AudioSet names all work)."""
     from zsltool.classes.presets import split_preset as preset_classes
 
@@ -80,7 +80,7 @@ def split_preset(cs: ClassSet, preset: str, seed: int = 0) -> Split:
 # ---------------------------------------------------------------- categories
 
 def category_membership(cs: ClassSet, membership: str | os.PathLike = "ontology") -> dict[str, list[str]]:
-    """Category -> class ids. ``ontology`` uses each class's ``category``; ``paper`` is Table II of paper 000;
+    """Category -> class ids. ``ontology`` uses each class's ``category``; ``paper`` is Table II of Dogan et al.;
     otherwise a file: JSON ``{category: [class names or ids]}`` or CSV ``class,category`` rows."""
     if str(membership) == "ontology":
         out: dict[str, list[str]] = {}

@@ -1,7 +1,7 @@
 """Data selection: AudioSet segments -> clip manifest, Open Images boxes -> crop manifest.
 
 Labels are mapped onto the class set by MID (merged child MIDs count as their parent). Each class keeps at
-most ``per_class`` items, sampled with a seeded RNG (paper 000: 300 clips and 1000 crops per class).
+most ``per_class`` items, sampled with a seeded RNG (Dogan et al.: 300 clips and 1000 crops per class).
 The manifest formats and their readers are in :mod:`zsltool.classes.manifest`.
 """
 

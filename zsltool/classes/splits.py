@@ -15,10 +15,11 @@ from zsltool import __version__
 from zsltool.errors import ZslError
 from zsltool.formats import load_json_file, register_inspector
 from zsltool.utils import atomic_write_json, check_output, command_line, utc_now
+from zsltool.names import SPLIT_PROTOCOLS
 
 FORMAT = "zsl.split"
 FORMAT_VERSION = 1
-PROTOCOLS = ("random", "within", "across", "gzsl", "folds", "custom")
+PROTOCOLS = SPLIT_PROTOCOLS + ("custom",)  # a split file may also be hand-made
 
 
 @dataclass

@@ -27,9 +27,10 @@ from zsltool.errors import ZslError
 from zsltool.evaluate import metrics as M
 from zsltool.evaluate.results import make_manifest, results_doc
 from zsltool.evaluate.retrieval import rank_instances, retrieval_metrics
+from zsltool.names import SCORE_MODALITIES
 
 log = logging.getLogger("zsltool.evaluate")
-MODALITIES = ("both", "audio", "video")
+MODALITIES = SCORE_MODALITIES
 
 
 @dataclass

@@ -60,7 +60,7 @@ class ExperimentSpec:
     jobs: int = 1
     threads: int | None = None
     calibrate: bool = False
-    retrieval: bool = True                      # GZSL: also retrieval S/U/HM of mAP (paper 004 Table 2)
+    retrieval: bool = True                      # GZSL: also retrieval S/U/HM of mAP (Mazumder et al. Table 2)
     device: str = "cpu"                         # auto, cpu or cuda: where every trial trains and is evaluated
     grid: dict | None = None                    # settings chosen per trial on validation (zsltool.train.grid)
     texts: dict | None = None                   # {NAME: FILE}: several text backends side by side (rows text:NAME)

@@ -10,9 +10,10 @@ import numpy as np
 
 from zsltool.errors import ZslError
 from zsltool.evaluate import plot as P
+from zsltool.names import PLOT_KINDS
 
 log = logging.getLogger("zsltool.evaluate.figures")
-KINDS = ("confusion", "per-class", "tsne", "cd")
+KINDS = PLOT_KINDS
 
 
 def _results(path) -> dict:

@@ -22,8 +22,9 @@ import math
 from typing import Iterable
 
 from zsltool.evaluate.stats import summarize
+from zsltool.names import SEMANTIC_SOURCES
 
-SEMANTIC_ORDER = ("audio", "image", "text", "hybrid")
+SEMANTIC_ORDER = SEMANTIC_SOURCES
 SEMANTIC_LABEL = {"audio": "Audio", "image": "Image", "text": "Text", "hybrid": "Hybrid"}
 MODALITY_ORDER = ("audio", "video", "both")
 RETRIEVAL_LABEL = {"audio": "T → A", "video": "T → V", "both": "T → AV"}

@@ -1,8 +1,8 @@
 """The built-in extractors: each one's registration (config, dim, weights, source). No heavy imports here.
 
 To add an extractor: write its class (a subclass of the modality's base, e.g.
-``zsltool.extract.audio.extract.AudioExtractor``) in one new file, and register it below with its config
-dataclass (whose fields become the command's options) and its weights as data.
+``zsltool.extract.audio.extract.AudioExtractor``) in one new file, and register it below (``register(ExtractorSpec(...))``) with its
+config dataclass (whose fields become the command's options) and its weights as data.
 """
 
 from __future__ import annotations
@@ -11,9 +11,10 @@ from dataclasses import dataclass
 
 from zsltool.extract.audio.extract import AudioConfig
 from zsltool.extract.base import ExtractorConfig, ExtractorSpec, Weights, option
-from zsltool.extract.registry import register_extractor
 
 LAYERS = ("logits", "softmax", "penultimate")
+BUILTIN: list[ExtractorSpec] = []  # zsltool.extract.registry registers these on first use
+register = BUILTIN.append
 
 
 # -- audio ---------------------------------------------------------------------------------------------------
@@ -30,7 +31,7 @@ class VGGishConfig(AudioConfig):
 
 
 _TORCHVGGISH = "https://github.com/harritaylor/torchvggish/releases/download/v0.1/"
-register_extractor(ExtractorSpec(
+register(ExtractorSpec(
     "vggish", "audio", "zsltool.extract.audio.vggish:VGGishExtractor", config=VGGishConfig, dim=128,
     weights=(Weights("AUDIOSET_V1", _TORCHVGGISH + "vggish-10086976.pth",
                      transforms={"sample_rate": 16000, "mel_bands": 64, "example_seconds": 0.96},
@@ -47,7 +48,7 @@ class Cnn14Config(AudioConfig):
                                "pretrain-audio; 1.0 = the published network).", positive=True)
 
 
-register_extractor(ExtractorSpec(
+register(ExtractorSpec(
     "cnn14", "audio", "zsltool.extract.audio.panns:Cnn14Extractor", config=Cnn14Config, dim=2048,
     weights=(Weights("AUDIOSET_MAP_0431", "https://zenodo.org/record/3987831/files/Cnn14_mAP%3D0.431.pth?download=1",
                      md5="541141fa2ee191a88f24a3219fff024e",
@@ -64,7 +65,7 @@ _LAION = Weights("laion/clap-htsat-unfused", "https://huggingface.co/laion/clap-
                  transforms={"sample_rate": 48000, "mel_bands": 64, "max_length_s": 10},
                  meta={"paper": "Wu et al., Large-scale contrastive language-audio pretraining (LAION-CLAP), "
                                 "ICASSP 2023", "trained_on": "LAION-Audio-630K", "projection_dim": 512})
-register_extractor(ExtractorSpec(
+register(ExtractorSpec(
     "clap", "audio", "zsltool.extract.audio.clap:ClapAudioExtractor", config=AudioConfig, dim=512,
     weights=(_LAION,), default_weights=_LAION.id,
     description="CLAP audio embeddings (transformers ClapModel): 512-d projection, in the space of clap-text",
@@ -101,12 +102,12 @@ TORCHVISION_IMAGE_MODELS = (
     "swin_b swin_s swin_t swin_v2_b swin_v2_s swin_v2_t vgg11 vgg11_bn vgg13 vgg13_bn vgg16 vgg16_bn vgg19 "
     "vgg19_bn vit_b_16 vit_b_32 vit_h_14 vit_l_16 vit_l_32 wide_resnet101_2 wide_resnet50_2").split()
 for _name in TORCHVISION_IMAGE_MODELS:
-    register_extractor(ExtractorSpec(
+    register(ExtractorSpec(
         _name, "image", "zsltool.extract.image:TorchvisionImageExtractor", config=ImageConfig, dim=1000,
         default_weights="DEFAULT",
         description=f"torchvision {_name} (ImageNet-1k): logits (1000-d), softmax or penultimate of object crops",
         source="torchvision.models (weights: torchvision's multi-weight API)"))
-register_extractor(ExtractorSpec(
+register(ExtractorSpec(
     "smallcnn", "image", "zsltool.extract.image:TorchvisionImageExtractor", config=ImageConfig, dim=None,
     default_weights=None,
     description="small VGG-style CNN trained from scratch with pretrain-image (no pretrained weights); "
@@ -129,16 +130,16 @@ class VideoConfig(ExtractorConfig):
 
 for _name, _dim in (("s3d", 1024), ("r3d_18", 512), ("mc3_18", 512), ("r2plus1d_18", 512), ("mvit_v1_b", 768),
                     ("mvit_v2_s", 768), ("swin3d_t", 768), ("swin3d_s", 768), ("swin3d_b", 1024)):
-    register_extractor(ExtractorSpec(
+    register(ExtractorSpec(
         _name, "video", "zsltool.extract.video:VideoExtractor", config=VideoConfig, dim=_dim,
         default_weights="DEFAULT",
         description=f"torchvision {_name}, Kinetics-400; penultimate layer {_dim}-d, mean over clips",
         source="torchvision.models.video"))
-register_extractor(ExtractorSpec(
+register(ExtractorSpec(
     "small3d", "video", "zsltool.extract.video:VideoExtractor", config=VideoConfig, dim=64, default_weights=None,
     description="small 3-D CNN trained from scratch with pretrain-video (no pretrained weights); penultimate 64-d",
     source="zsltool"))
-register_extractor(ExtractorSpec(
+register(ExtractorSpec(
     "tiny3d", "video", "zsltool.extract.video:VideoExtractor", config=VideoConfig, dim=8, default_weights=None,
     description="tiny random 3-D CNN for tests and demos only", source="zsltool", test_only=True))
 
@@ -178,17 +179,17 @@ class ClapTextConfig(TextConfig):
     prompt: str = option("This is a sound of {}.", "Template of the text embedded for a label ({} = the label).")
 
 
-register_extractor(ExtractorSpec(
+register(ExtractorSpec(
     "clap-text", "text", "zsltool.extract.audio.clap:ClapTextExtractor", config=ClapTextConfig, dim=512,
     weights=(_LAION,), default_weights=_LAION.id,
     description="CLAP text embeddings of labels (through --prompt) or descriptions, in the space of clap audio",
     source="transformers ClapModel; weights: a Hugging Face model id or a local save_pretrained folder",
     extra="clap"))
-register_extractor(ExtractorSpec(
+register(ExtractorSpec(
     "word2vec", "text", "zsltool.extract.text:Word2VecExtractor", config=Word2VecConfig, dim=300,
     description="gensim KeyedVectors (word2vec binary/text, GloVe, .kv): mean over the label's words",
     source="gensim; e.g. GoogleNews-vectors-negative300 (Mikolov et al. 2013)"))
-register_extractor(ExtractorSpec(
+register(ExtractorSpec(
     "sentence", "text", "zsltool.extract.text:SentenceExtractor", config=SentenceConfig, dim=384,
     default_weights="all-MiniLM-L6-v2",
     description="sentence-transformers embeddings of labels or descriptions (all-MiniLM-L6-v2; its weights "

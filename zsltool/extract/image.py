@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import logging
 import os
-from pathlib import Path
 from typing import Sequence
 
 import numpy as np
@@ -117,21 +116,9 @@ def build_image_model(name: str, weights: str | None, num_classes: int | None = 
     """
     if name not in SMALL_MODELS:
         return build_torchvision_model(name, weights, num_classes=num_classes)
-    from zsltool.extract.tvweights import apply_state_dict, load_state_dict_file
-    from zsltool.utils import sha256_file
+    from zsltool.extract.tvweights import build_small_network
 
-    info = {"model": name, "weights": "random"}
-    if weights is None or str(weights).lower() in ("none", "random"):
-        return SmallCNN(num_classes or 10).eval(), None, info
-    if not (os.sep in str(weights) or Path(str(weights)).suffix or Path(str(weights)).exists()):
-        raise ZslError(f"{name} has no pretrained weights ({weights!r})",
-                       hint="train it with `zsl pretrain-image --model smallcnn` and pass --weights PATH")
-    sd = load_state_dict_file(weights)
-    head = sd.get("fc.weight")
-    model = SmallCNN(int(head.shape[0]) if head is not None and head.ndim == 2 else (num_classes or 10))
-    apply_state_dict(model, sd, str(weights), name)
-    info.update(weights=str(weights), weights_sha256=sha256_file(weights))
-    return model.eval(), None, info
+    return build_small_network(SmallCNN, name, weights, num_classes, "pretrain-image")
 
 
 # -- the extractor ------------------------------------------------------------------------------------

@@ -31,8 +31,18 @@ def register_extractor(spec: ExtractorSpec) -> ExtractorSpec:
     return spec
 
 
+_BUILTIN_LOADED = False
+
+
 def _ensure_catalog() -> None:
-    import zsltool.extract.catalog  # noqa: F401  (registers the built-in extractors)
+    """Register the built-in extractors of ``zsltool.extract.catalog`` (once; the catalog imports no registry)."""
+    global _BUILTIN_LOADED
+    if not _BUILTIN_LOADED:
+        from zsltool.extract.catalog import BUILTIN
+
+        for spec in BUILTIN:
+            register_extractor(spec)
+        _BUILTIN_LOADED = True
 
 
 def list_extractors(modality: str | None = None, *, include_test: bool = True) -> list[str]:

@@ -200,3 +200,21 @@ class LayerTap:
         if out.ndim > 2:  # the input of a convolutional head (B, C, T, H, W): average over positions
             out = out.mean(dim=tuple(range(2, out.ndim)))
         return out
+
+
+def build_small_network(cls, name: str, weights, num_classes: int | None, command: str):
+    """``(model in eval mode, None, info)`` for one of zsl's own small networks (``smallcnn``, ``small3d``),
+    which have no published weights: random (``weights`` None / "random"), or a state-dict path written by
+    ``command`` (``pretrain-image`` / ``pretrain-video``), whose head size is read from the file."""
+    info = {"model": name, "weights": "random"}
+    if weights is None or str(weights).lower() in ("none", "random"):
+        return cls(num_classes or 10).eval(), None, info
+    if not (os.sep in str(weights) or Path(str(weights)).suffix or Path(str(weights)).exists()):
+        raise ZslError(f"{name} has no pretrained weights ({weights!r})",
+                       hint=f"train it with `zsl {command} --model {name}` and pass --weights PATH")
+    sd = load_state_dict_file(weights)
+    head = sd.get("fc.weight")
+    model = cls(int(head.shape[0]) if head is not None and head.ndim == 2 else (num_classes or 10))
+    apply_state_dict(model, sd, str(weights), name)
+    info.update(weights=str(weights), weights_sha256=sha256_file(weights))
+    return model.eval(), None, info

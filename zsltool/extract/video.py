@@ -26,14 +26,13 @@ from zsltool.errors import ZslError
 from zsltool.extract.base import Extractor
 from zsltool.extract.inputs import VIDEO_EXTENSIONS  # noqa: F401  (re-exported)
 from zsltool.extract.runner import InvalidInput, Item
-from zsltool.extract.tvweights import LayerTap, build_torchvision_model, weights_enum_for
+from zsltool.extract.tvweights import LayerTap, weights_enum_for
+from zsltool.extract.video_nets import SMALL_MODELS, TEST_MODELS, Small3D, TinyVideoNet, build_video_model  # noqa: F401
 
 log = logging.getLogger("zsltool.extract.video")
 
 KINETICS_MEAN = (0.43216, 0.394666, 0.37645)
 KINETICS_STD = (0.22803, 0.22145, 0.216989)
-TEST_MODELS = ("tiny3d",)
-SMALL_MODELS = ("small3d",)  # trained from scratch with pretrain-video; square frames, no resize
 
 
 def clip_indices(n_frames: int, clip_len: int, clips: int) -> np.ndarray:
@@ -233,75 +232,6 @@ def extract_audio_track(path: str | os.PathLike, wav_path: str | os.PathLike, st
         tmp.unlink(missing_ok=True)
         raise
     return {"sample_rate": rate, "channels": int(audio.shape[1]), "samples": int(audio.shape[0])}
-
-
-class TinyVideoNet(torch.nn.Module):
-    """A tiny 3-D CNN for tests and demos only (random weights; never for real embeddings)."""
-
-    def __init__(self, num_classes: int = 10):
-        super().__init__()
-        self.features = torch.nn.Sequential(torch.nn.Conv3d(3, 8, 3, stride=2, padding=1), torch.nn.ReLU(),
-                                            torch.nn.AdaptiveAvgPool3d(1))
-        self.fc = torch.nn.Linear(8, num_classes)
-
-    def forward(self, x):
-        return self.fc(self.features(x).flatten(1))
-
-
-class Small3D(torch.nn.Module):
-    """A small 3-D CNN (3 x conv3x3x3-BN-ReLU, the first striding space only, the others space and time; global
-    average pooling; linear head) to train from scratch with ``pretrain-video`` when no pretrained video
-    network is at hand; ``penultimate`` is ``channels[-1]``-d (64)."""
-
-    def __init__(self, num_classes: int = 10, channels: Sequence[int] = (16, 32, 64)):
-        super().__init__()
-        layers, c = [], 3
-        for k, o in enumerate(channels):
-            stride = (1, 2, 2) if k == 0 else (2, 2, 2)
-            layers += [torch.nn.Conv3d(c, o, 3, stride=stride, padding=1, bias=False), torch.nn.BatchNorm3d(o),
-                       torch.nn.ReLU(inplace=True)]
-            c = o
-        self.features = torch.nn.Sequential(*layers, torch.nn.AdaptiveAvgPool3d(1))
-        self.fc = torch.nn.Linear(c, num_classes)
-
-    def forward(self, x):
-        return self.fc(self.features(x).flatten(1))
-
-
-def build_video_model(name: str, weights: str | None, num_classes: int | None = None):
-    """(model, weights enum member or None, info) for a torchvision video model, ``small3d`` or a test model.
-
-    ``small3d`` has no pretrained weights: random (``weights`` None / "random") or a state-dict path from
-    ``pretrain-video`` (its head size is read from the file).
-    """
-    if name in TEST_MODELS:
-        from zsltool.extract.tvweights import apply_state_dict, load_state_dict_file
-
-        model = TinyVideoNet(num_classes or 10)
-        info = {"model": name, "weights": "random"}
-        if weights and str(weights).lower() not in ("none", "random", "default"):
-            apply_state_dict(model, load_state_dict_file(weights), str(weights), name)
-            info["weights"] = str(weights)
-        return model.eval(), None, info
-    if name in SMALL_MODELS:
-        from zsltool.extract.tvweights import apply_state_dict, load_state_dict_file
-        from zsltool.utils import sha256_file
-
-        info = {"model": name, "weights": "random"}
-        if weights is None or str(weights).lower() in ("none", "random"):
-            return Small3D(num_classes or 10).eval(), None, info
-        if not (os.sep in str(weights) or Path(str(weights)).suffix or Path(str(weights)).exists()):
-            raise ZslError(f"{name} has no pretrained weights ({weights!r})",
-                           hint="train it with `zsl pretrain-video --model small3d` and pass --weights PATH")
-        sd = load_state_dict_file(weights)
-        head = sd.get("fc.weight")
-        model = Small3D(int(head.shape[0]) if head is not None and head.ndim == 2 else (num_classes or 10))
-        apply_state_dict(model, sd, str(weights), name)
-        info.update(weights=str(weights), weights_sha256=sha256_file(weights))
-        return model.eval(), None, info
-    import torchvision
-
-    return build_torchvision_model(name, weights, module=torchvision.models.video, num_classes=num_classes)
 
 
 class _VideoLoader:

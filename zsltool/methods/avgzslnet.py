@@ -1,5 +1,5 @@
-"""Audio-visual methods: ``avgzslnet`` (Mazumder et al., paper 004 Section 3) and ``cjme`` (Parida et al.,
-WACV 2020, as summarised in paper 004 §4.2.2), with the optional attention module ("w/ attn").
+"""Audio-visual methods: ``avgzslnet`` (Mazumder et al., AVGZSLNet, Section 3) and ``cjme`` (Parida et al.,
+WACV 2020, as summarised in Mazumder et al. §4.2.2), with the optional attention module ("w/ attn").
 
 Embeddings: F_A, F_V two fully connected layers, F_T one layer, all to ``embed_dim`` (64); AVGZSLNet's
 decoder F_DEC has two layers back to the text dimension. d = mean squared error, margin δ = 1.

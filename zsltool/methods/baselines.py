@@ -1,9 +1,9 @@
-"""Single-network baselines of paper 004 / CJME: ``audio-only``, ``video-only`` (one projection network for one
+"""Single-network baselines of Mazumder et al. (AVGZSLNet) / CJME: ``audio-only``, ``video-only`` (one projection network for one
 modality) and ``concat`` (one network on audio ‖ video; an invalid modality enters as zeros).
 
 Each maps its input with a two-layer network and the class text embedding with one layer to a shared
 ``embed_dim`` space, trained with the text-anchored and instance-anchored triplet losses (L_TA, L_AT of
-paper 004, margin 1, d = MSE); test: the nearest class by that distance.
+Mazumder et al., margin 1, d = MSE); test: the nearest class by that distance.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Compatibility methods F(x, y) = θ(x)ᵀ H(φ(y)) on audio: ``projection`` (nonlinear acoustic-semantic
-projection, Xie, Räsänen & Virtanen, ICASSP 2021, paper 000 eq. 1-3), ``bilinear`` (Xie & Virtanen, WASPAA
+projection, Xie, Räsänen & Virtanen, ICASSP 2021; Dogan et al. eq. 1-3), ``bilinear`` (Xie & Virtanen, WASPAA
 2019) and the bilinear baselines ``devise``, ``ale`` and ``sje`` with their own ranking losses."""
 
 from __future__ import annotations

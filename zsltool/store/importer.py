@@ -27,9 +27,9 @@ def load_matrix(path: str | os.PathLike, key: str | None = None) -> np.ndarray:
         head = fh.read(8)
     magic = {".npy": (b"\x93NUMPY", "a .npy array file"), ".npz": (b"PK\x03\x04", "an .npz archive")}.get(suffix)
     if magic and not head.startswith(magic[0]):
-        from zsltool.formats import _binary_kind
+        from zsltool.filekinds import binary_kind
 
-        raise ZslError(f"{p} is not {magic[1]}: it is {_binary_kind(head) or 'another kind of file'}",
+        raise ZslError(f"{p} is not {magic[1]}: it is {binary_kind(head) or 'another kind of file'}",
                        hint="save the matrix with numpy.save / numpy.savez, or give a numeric .csv")
     try:
         if suffix == ".npy":

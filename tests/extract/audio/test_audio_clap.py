@@ -87,3 +87,41 @@ def test_clap_text_embeds_labels_through_the_prompt(tmp_path, tiny_clap):
     from zsltool.extract.registry import extractor_from_provenance
 
     assert extractor_from_provenance(tmp_path / "t.h5").dim == 8
+
+
+def test_classify_embeds_any_label_list_with_the_training_clap_text(tmp_path, tiny_clap):
+    """A model trained on CLAP audio + CLAP text class embeddings classifies a clip among new labels: zsl classify
+    rebuilds the training text extractor (clap-text) from the text file's provenance."""
+    from zsltool.classes.classset import ClassSet
+    from zsltool.classes.splits import Split, Trial
+
+    folder, _ = tiny_clap
+    names = ["dog", "cat", "bark", "meow"]
+    rows = []
+    for k, name in enumerate(names):
+        for i in range(2):
+            t = np.arange(12000) / 16000
+            sf.write(tmp_path / f"{name}{i}.wav", (0.3 * np.sin(2 * np.pi * (300 + 500 * k + 40 * i) * t)).astype(
+                np.float32), 16000)
+            rows.append(f"{name}{i},{name}{i}.wav,{name},,\n")
+    (tmp_path / "clips.csv").write_text("id,path,labels,start,end\n" + "".join(rows))
+    ClassSet(classes=[{"id": n, "name": n} for n in names], name="t").save(tmp_path / "c.json")
+    Split(trials=[Trial(train=["dog", "cat"], val=["bark"], test=["meow"])], protocol="custom").save(
+        tmp_path / "s.json")
+
+    def run(*args):
+        r = runner.invoke(app, [str(a) for a in args])
+        assert r.exit_code == 0, r.output + r.stderr
+        return r
+
+    run("extract-audio", tmp_path / "clips.csv", "--classes", tmp_path / "c.json", "--model", "clap", "--weights",
+        folder, "--workers", "0", "-o", tmp_path / "a.h5")
+    run("extract-text", "--classes", tmp_path / "c.json", "--model", "clap-text", "--weights", folder,
+        "-o", tmp_path / "t.h5")
+    run("train", "--audio", tmp_path / "a.h5", "--text", tmp_path / "t.h5", "--split", tmp_path / "s.json",
+        "--method", "projection", "--epochs", "2", "-o", tmp_path / "m.pt")
+    r = run("classify", tmp_path / "m.pt", tmp_path / "dog0.wav", "--labels", "this sound,a cat", "--top", "2",
+            "--json")
+    doc = json.loads(r.stdout)
+    assert doc["labels"] == ["this sound", "a cat"] and len(doc["clips"]) == 1
+    assert "clap-text" in json.dumps(doc)

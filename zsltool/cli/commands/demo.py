@@ -53,7 +53,7 @@ def _results_table(r: dict):
 
 
 def _av_table(av: dict, d: dict | None = None):
-    """Paper 004 Tables 1 and 2 in one: model x test modality; S, U, HM of mean class accuracy and of mAP (%)."""
+    """Mazumder et al. Tables 1 and 2 in one: model x test modality; S, U, HM of mean class accuracy and of mAP (%)."""
     def pct(v):
         return "" if v is None else f"{100 * v:.1f}"
 
@@ -85,7 +85,7 @@ def register(app: typer.Typer) -> None:
         video: Optional[bool] = typer.Option(None, "--video/--no-video", help="Also make MP4 videos (with the "
                                              "sounds as their audio tracks); default: with --data-only or "
                                              "--av."),
-        av: bool = typer.Option(True, "--av/--no-av", help="Also run paper 004's audio-visual generalized "
+        av: bool = typer.Option(True, "--av/--no-av", help="Also run Mazumder et al.'s audio-visual generalized "
                                 "zero-shot part (video network, AVGZSLNet / CJME / audio-only; S, U, HM, mAP)."),
         threads: Optional[int] = typer.Option(None, "--threads", min=1, help="torch CPU threads (default 1)."),
         overwrite: bool = OverwriteOpt,

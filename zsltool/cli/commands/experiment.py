@@ -10,9 +10,10 @@ import typer
 from zsltool.cli.common import (STATE, JsonOpt, OverwriteOpt, emit, info, kv_table, rows_table, seed_option,
                                seed_or_global)
 from zsltool.cli.types import float_option
+from zsltool.names import PLOT_KINDS
 
 
-_KINDS = ("confusion", "per-class", "tsne", "cd")
+_KINDS = PLOT_KINDS
 
 
 def _csv_list(value: Optional[str]) -> Optional[list[str]]:

@@ -13,8 +13,9 @@ from zsltool.classes.presets import SPLIT_PRESETS
 from zsltool.classes.protocols import PROTOCOL_HELP
 from zsltool.cli.common import JsonOpt, OverwriteOpt, SeedOpt, emit, info, kv_table, rows_table, seed_or_global
 from zsltool.cli.types import float_option
+from zsltool.names import SPLIT_PROTOCOLS
 
-PROTOCOLS = ["random", "within", "across", "gzsl", "folds"]
+PROTOCOLS = list(SPLIT_PROTOCOLS)
 
 
 def _ints(value: Optional[str], opt: str) -> Optional[list[int]]:
@@ -49,7 +50,7 @@ def split(
     trials: Optional[int] = typer.Option(None, "--trials", min=1, help="Number of seeded trials (default 5; gzsl 1)."),
     preset: Optional[str] = typer.Option(None, "--preset", click_type=click.Choice(list(SPLIT_PRESETS)),
                                          help="random: one trial with fixed classes instead of seeded draws; "
-                                         "paper-table1 = paper 000's Table I (23/23/23)."),
+                                         "paper-table1 = Dogan et al.'s Table I (23/23/23)."),
     seed: Optional[int] = SeedOpt,
     category: Optional[str] = typer.Option(None, "--category", help="within: Animal, Musical instrument, Vehicle, "
                                            "... (case-insensitive)."),
