@@ -45,6 +45,14 @@ def make_data(folder: Path, per_class: int, trials: int) -> dict:
             "audio_prototypes": str(folder / "protos.h5"), "split": str(folder / "split.json")}
 
 
+def _cpu() -> float:
+    """CPU seconds of this process and its finished children (the --jobs workers)."""
+    import resource
+
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--epochs", type=int, default=2)
@@ -64,8 +72,10 @@ def main():
                                   text=files["text"], image=files["image"], audio_prototypes=files["audio_prototypes"],
                                   epochs=args.epochs, jobs=jobs, threads=args.threads or max(1, cores // jobs), seed=0)
             t = time.perf_counter()
+            cpu0 = _cpu()
             doc = run_experiment(spec)
             wall = time.perf_counter() - t
+            cpu = _cpu() - cpu0
             t = time.perf_counter()
             again = run_experiment(spec)  # resume: every trial reused
             resume = time.perf_counter() - t
@@ -73,6 +83,7 @@ def main():
             units = doc["ran"]
             out.append({"jobs": jobs, "threads_per_job": spec.threads, "cores": cores, "trials_run": units, "epochs": args.epochs,
                         "clips": 69 * args.per_class, "wall_s": round(wall, 1),
+                        "cpu_s": round(cpu, 1), "wall_if_cores_were_idle_s": round(cpu / cores, 1),
                         "s_per_trial": round(wall / units, 2), "rerun_all_reused_s": round(resume, 2),
                         **({} if args.epochs == args.paper_epochs else
                            {"estimated_wall_s_at_paper_epochs": round(wall * args.paper_epochs / args.epochs, 0)}),

@@ -55,6 +55,8 @@ class StackedOptimizer:
         self.b1, self.b2 = col("beta1", 0.9), col("beta2", 0.999)
         self.eps = col("eps", 1e-8)
         self.t = torch.zeros(len(hypers), device=device)
+        self.has_wd = any(float(h.get("weight_decay") or 0.0) for h in hypers)
+        self.has_mom = any(float(h.get("momentum") or 0.0) for h in hypers)
         self.state: dict[str, dict[str, torch.Tensor]] = {n: {} for n in names}
 
     @staticmethod
@@ -62,15 +64,17 @@ class StackedOptimizer:
         return v.view(-1, *([1] * (like.dim() - 1)))
 
     @torch.no_grad()
-    def step(self, params: dict, grads: dict, active: torch.Tensor) -> None:
+    def step(self, params: dict, grads: dict, active: torch.Tensor, all_active: bool = False) -> None:
+        """One update of every active model; ``all_active`` (the common case) updates in place without masks."""
         self.t += active.to(self.t.dtype)
         for name, g in grads.items():
             p = params[name]
             st = self.state[name]
-            on = self._b(active, p)  # torch.where, not a product: a diverged model's NaN must not spread
-            if self.wd.any():
+            lr = self._b(self.lr, p)
+            if self.has_wd:
                 g = g + self._b(self.wd, p) * p
             if self.kind == "adam":
+                on = self._b(active, p)  # torch.where, not a product: a diverged model's NaN must not spread
                 m = st.setdefault("exp_avg", torch.zeros_like(p))
                 v = st.setdefault("exp_avg_sq", torch.zeros_like(p))
                 b1, b2 = self._b(self.b1, p), self._b(self.b2, p)
@@ -79,13 +83,19 @@ class StackedOptimizer:
                 t = self.t.clamp_min(1)
                 bc1 = self._b(1 - self.b1 ** t, p)
                 bc2 = self._b(torch.sqrt(1 - self.b2 ** t), p)
-                p.copy_(torch.where(on, p - self._b(self.lr, p) / bc1 * m / (v.sqrt() / bc2 + self._b(self.eps, p)), p))
+                p.copy_(torch.where(on, p - lr / bc1 * m / (v.sqrt() / bc2 + self._b(self.eps, p)), p))
+                continue
+            if self.has_mom:
+                buf = st.setdefault("momentum_buffer", torch.zeros_like(p))
+                if all_active:
+                    buf.mul_(self._b(self.mom, p)).add_(g)
+                else:
+                    buf.copy_(torch.where(self._b(active, p), buf * self._b(self.mom, p) + g, buf))
+                g = buf
+            if all_active:
+                p.addcmul_(lr, g, value=-1.0)
             else:
-                if self.mom.any():
-                    buf = st.setdefault("momentum_buffer", torch.zeros_like(p))
-                    buf.copy_(torch.where(on, buf * self._b(self.mom, p) + g, buf))
-                    g = buf
-                p.copy_(torch.where(on, p - self._b(self.lr, p) * g, p))
+                p.copy_(torch.where(self._b(active, p), p - lr * g, p))
 
     def snapshot(self, g: int) -> dict:
         return {n: {k: v[g].clone() for k, v in st.items()} for n, st in self.state.items()}
@@ -174,8 +184,8 @@ class CompatibilityKernel:
         p: dict[str, torch.Tensor] = {}
         with torch.no_grad():
             if self.form == "projection":
-                V = [m.V.weight.detach() for m in ms]
-                p["V"] = _pad(V, (self.Da, self.rmax)).to(dev)
+                # parameters stored transposed, so every gradient is a bmm's own (contiguous) output
+                p["Vt"] = _pad([m.V.weight.detach().T for m in ms], (self.rmax, self.Da)).to(dev)
                 if self.bias:
                     p["bV"] = _pad([m.V.bias.detach() for m in ms], (self.Da,)).to(dev)
                 U0 = [m.U.weight.detach() for m in ms]
@@ -186,7 +196,7 @@ class CompatibilityKernel:
                     self.M = self._class_gram(self.Ctr, self.Ctr, self.Cmax, self.Cmax)
                     p["A"] = torch.zeros(G, self.Cmax, self.rmax, device=dev)
                 else:
-                    p["U"] = torch.stack(U0).to(dev)
+                    p["Ut"] = torch.stack([u.T for u in U0]).contiguous().to(dev)
                     if self.bias:
                         p["bU"] = torch.stack(bU0).to(dev)
                     self.Cpad = _pad(self.Ctr, (self.Cmax, self.Ctr[0].shape[1])).to(dev)
@@ -197,7 +207,7 @@ class CompatibilityKernel:
                     self.M = self._class_gram(self.Ctr, self.Ctr, self.Cmax, self.Cmax)
                     p["A"] = torch.zeros(G, self.Cmax, self.Da, device=dev)
                 else:
-                    p["W"] = torch.stack(W0).to(dev)
+                    p["Wt"] = torch.stack([w.T for w in W0]).contiguous().to(dev)
                     self.Cpad = _pad(self.Ctr, (self.Cmax, self.Ctr[0].shape[1])).to(dev)
         for name, t in p.items():
             t.requires_grad_(name != "A")  # A is updated through the surrogate H (class-space form)
@@ -215,16 +225,16 @@ class CompatibilityKernel:
                 surrogate["A"] = H
         elif self.form == "projection":
             Cm = self.Cv if val else self.Cpad
-            H = torch.bmm(Cm, p["U"].transpose(1, 2))
+            H = torch.bmm(Cm, p["Ut"])
             if self.bias:
                 H = H + p["bU"][:, None, :]
         else:
             Cm = self.Cv if val else self.Cpad
-            H = torch.bmm(Cm, p["W"].transpose(1, 2))
+            H = torch.bmm(Cm, p["Wt"])
         if self.form == "bilinear":
             return H, surrogate
         T = torch.tanh(H) if self.tanh else H
-        P = torch.bmm(T, p["V"].transpose(1, 2))
+        P = torch.bmm(T, p["Vt"])
         if self.bias:
             P = P + p["bV"][:, None, :]
         return P, surrogate
@@ -324,7 +334,7 @@ class CompatibilityKernel:
         sd = {k: v.detach().clone() for k, v in m.state_dict().items()}
         state_named: dict[str, dict] = {}
         if self.form == "projection":
-            sd["V.weight"] = params["V"][:, :r].clone()
+            sd["V.weight"] = params["Vt"][:r].T.contiguous()
             if self.bias:
                 sd["V.bias"] = params["bV"].clone()
             if self.fast:
@@ -333,13 +343,13 @@ class CompatibilityKernel:
                 if self.bias:
                     sd["U.bias"] = sd["U.bias"].to(self.device) + A.sum(0)
             else:
-                sd["U.weight"] = params["U"].clone()
+                sd["U.weight"] = params["Ut"].T.contiguous()
                 if self.bias:
                     sd["U.bias"] = params["bU"].clone()
-            names = {"A": "U.weight", "U": "U.weight", "bU": "U.bias", "V": "V.weight", "bV": "V.bias"}
+            names = {"Ut": "U.weight", "bU": "U.bias", "Vt": "V.weight", "bV": "V.bias"}
         else:
-            sd["W"] = (sd["W"].to(self.device) + params["A"][:C].T @ Ct) if self.fast else params["W"].clone()
-            names = {"A": "W", "W": "W"}
+            sd["W"] = (sd["W"].to(self.device) + params["A"][:C].T @ Ct) if self.fast else params["Wt"].T.contiguous()
+            names = {"Wt": "W"}
         for k, st in opt_state.items():
             for bk, bv in st.items():
                 if k == "A":  # a class-space buffer -> the buffers of U (or W) and its bias
@@ -350,7 +360,9 @@ class CompatibilityKernel:
                     else:
                         state_named.setdefault("W", {})[bk] = bv[:C].T @ Ct
                 else:
-                    state_named.setdefault(names[k], {})[bk] = (bv[:, :r] if k == "V" else bv).clone()
+                    if k == "Vt":
+                        bv = bv[:r]
+                    state_named.setdefault(names[k], {})[bk] = (bv.T if k.endswith("t") else bv).contiguous()
         sd = {k: v.cpu() for k, v in sd.items()}
         h = self.jobs[g].hyper
         opt = {"optimizer": h["optimizer"], "lr": float(h["lr"]), "momentum": float(h.get("momentum") or 0.0),
@@ -365,7 +377,7 @@ class CompatibilityKernel:
         epochs = [int(j.hyper["epochs"]) for j in jobs]
         E = max(epochs)
         steps = torch.tensor([-(-n // bs) for n in self.N], device=dev)
-        smax = int(steps.max())
+        smax, smin = int(steps.max()), int(steps.min())
         gens = [torch.Generator().manual_seed(int(j.seed)) for j in jobs]
         keepers = [BestKeeper(j.metric, j.patience) for j in jobs]
         histories: list[list[dict]] = [[] for _ in jobs]
@@ -387,6 +399,8 @@ class CompatibilityKernel:
             w = w.view(G, smax, bs)
             ran = running & torch.tensor([epoch <= e for e in epochs], device=dev)
             total = torch.zeros(G, device=dev)
+            ran_all = bool(ran.all())
+            full = [ran_all and s < smin for s in range(smax)]  # every model steps: no masks needed
             for s in range(smax):
                 r = rows[:, s]
                 active = ran & (steps > s)
@@ -399,7 +413,7 @@ class CompatibilityKernel:
                 grads = {name: (sur[name].grad if name in sur else t.grad) for name, t in self.p.items()}
                 for t in self.p.values():
                     t.grad = None
-                self.opt.step(self.p, grads, active)
+                self.opt.step(self.p, grads, active, all_active=full[s])
                 total += torch.where(active, lg.detach(), 0.0)
             mean_loss = (total / steps).tolist()
             vals = self._validate() if self.Nv is not None else [{} for _ in range(G)]
