@@ -148,7 +148,8 @@ def test_library_matches_the_method_scores(trained):
     C = np.stack([v for v, _ in w.rows([TextEntry(id=n, name=n) for n in NEW_LABELS])])
     model = build_model(ck)
     with torch.no_grad():
-        s = model.scores(torch.as_tensor(C), audio=torch.as_tensor(a.X)).numpy()
+        # through the checkpoint's feature scaling (zscore / l2_classes), as every scoring path applies it
+        s = model.scores(model.prep_classes(torch.as_tensor(C)), audio=model.prep_audio(torch.as_tensor(a.X))).numpy()
     np.testing.assert_allclose(emb.scores, s, rtol=1e-4, atol=1e-4)
     rows = emb.rows()
     assert rows[0].keys() >= {"clip", "rank", "label", "score", "probability"} and len(rows) == 30 * 3

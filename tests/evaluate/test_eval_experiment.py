@@ -281,3 +281,32 @@ def test_experiment_table_files_and_report(data, ran, tmp_path, cli):
     trial_file = next((out / "trials").glob("*.json"))
     res = cli("report", trial_file)
     assert res.exit_code == 1 and "not an experiment's" in res.stderr
+
+
+def test_experiment_puts_several_text_backends_side_by_side(data, tmp_path, cli):
+    """--text NAME=FILE (repeatable): one row per text backend, each trial trained on its own file."""
+    import json
+
+    from zsltool.train.checkpoint import load_checkpoint
+
+    syn, d = data
+    e = read_embeddings(syn.text)
+    rng = np.random.default_rng(0)
+    other = tmp_path / "sent.h5"   # a 384-d unit-norm "sentence" backend for the same classes
+    X = rng.normal(size=(len(e.ids), 384))
+    write_embeddings(other, meta=e.meta, ids=e.ids, X=X / np.linalg.norm(X, axis=1, keepdims=True),
+                     classes=e.classes)
+    out = tmp_path / "texts"
+    r = cli("experiment", "--audio", syn.audio, "--split", d / "random.json", "--text", f"w2v={syn.text}",
+            "--text", f"minilm={other}", "-o", out, "--epochs", "1", "--threads", "1", "--json")
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.stdout)
+    assert [row["class_embeddings"] for row in doc["tables"][0]["rows"]] == ["text:w2v", "text:minilm"]
+    by = {}
+    for rec in doc["trials"]:
+        ck = load_checkpoint(rec["train"]["checkpoint"])
+        by.setdefault(rec["semantic"], set()).add(ck["config"]["text"])
+    assert by == {"text:w2v": {str(syn.text)}, "text:minilm": {str(other)}}
+    r = cli("experiment", "--audio", syn.audio, "--split", d / "random.json", "--text", str(syn.text),
+            "--text", str(other), "-o", out)
+    assert r.exit_code == 2 and "--text NAME=FILE" in r.stderr

@@ -156,3 +156,21 @@ def test_gzsl_s_is_per_class_on_an_unbalanced_seen_set():
     assert r.S == 0.4375 and r.U == 1.0
     assert r.HM == pytest.approx(2 * 0.4375 * 1.0 / 1.4375)
     assert r.top1 == pytest.approx(10 / 13)  # the per-instance number is reported separately
+
+
+def test_ausuc_by_hand():
+    """Seen rows: class 0 (gap 1, right as seen), class 1 (gap -2, right as seen); unseen rows: class 3 (gap -1,
+    right as unseen), class 2 (gap 2.5, right as unseen). Raising beta past -2, -1, 1, 2.5 walks (U, S) through
+    (0, 1) (0, .5) (.5, .5) (.5, 0) (1, 0): area 0.25."""
+    import numpy as np
+
+    from zsltool.evaluate.metrics import ausuc, seen_unseen_curve
+
+    s = np.array([[2., 0., 1., 0.], [0., 1., 0., 3.], [1., 0., 0., 2.], [0., 3., 0.5, 0.]])
+    y, mask = np.array([0, 1, 3, 2]), np.array([1, 1, 0, 0], bool)
+    betas, S, U = seen_unseen_curve(s, y, mask)
+    assert betas.tolist() == [-3.0, -2.0, -1.0, 1.0, 2.5, 3.5]
+    assert S.tolist() == [1.0, 0.5, 0.5, 0.0, 0.0, 0.0] and U.tolist() == [0.0, 0.0, 0.5, 0.5, 1.0, 1.0]
+    assert ausuc(s, y, mask) == 0.25
+    perfect = np.array([[1., 0., 0.], [0., 0., 1.]])  # one seen and one unseen row, each right on its side
+    assert ausuc(perfect, [0, 2], [True, True, False]) == 1.0

@@ -24,7 +24,10 @@ def test_projection_tsne_uses_cosine_geometry(tmp_path, monkeypatch):
     classes = list(ld.trial.test)
     inst = select_instances(ld.inputs, classes, modalities=("audio",))
     with torch.no_grad():
-        e = ld.model.embed(class_emb=semantic_matrix(ld.ckpt, classes), audio=torch.as_tensor(inst.audio))
+        # the model's feature scaling (zscore / l2_classes, recorded in the checkpoint) applies, as in scoring
+        assert ld.model.args["zscore"] and ld.model.args["l2_classes"]
+        e = ld.model.embed(class_emb=ld.model.prep_classes(semantic_matrix(ld.ckpt, classes)),
+                           audio=ld.model.prep_audio(torch.as_tensor(inst.audio)))
     a, c = e["audio"].numpy().astype(np.float64), e["class"].numpy().astype(np.float64)
     c = c - c.mean(axis=0)
     np.testing.assert_allclose(seen["pts"], a / np.linalg.norm(a, axis=1, keepdims=True), rtol=1e-6)

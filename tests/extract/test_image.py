@@ -163,6 +163,7 @@ def test_cli_extract_image(setup, tmp_path):
     assert r.exit_code == 0, r.output
     res = json.loads(r.stdout)
     assert res["valid"] == 2 and res["invalid"] == 2 and out.exists()
+    assert res["weights"] == str(d / "r18.pt")   # every summary says which weights were used
     np.testing.assert_allclose(read_embeddings(out).X[:2], _reference(model, arrays, "logits"), rtol=1e-4, atol=1e-5)
     r = runner().invoke(app, args)  # exists, no --overwrite
     assert r.exit_code == 1 and "Error: output already exists" in r.stderr

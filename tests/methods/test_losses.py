@@ -99,8 +99,8 @@ def test_avgzslnet_unknown_term_is_user_error():
         _tiny("avgzslnet", dec_hidden=3, disabled_losses=["nope"])
 
 
-def test_cjme_terms_and_attention_by_hand():
-    m = _tiny("cjme")
+def test_cjme_soft_terms_and_attention_by_hand():
+    m = _tiny("cjme-soft")
     b = _batch()
     got = {k: v.item() for k, v in m.loss_terms_values(b).items()}
     with torch.no_grad():
@@ -145,3 +145,68 @@ def test_conse_loss_is_cross_entropy_and_combination_by_hand():
     assert np.allclose(m.semantic_of(x).detach().numpy()[0], sem, atol=1e-6)
     ce = m.loss({"audio": x, "labels": torch.tensor([1])})["total"].item()
     assert ce == pytest.approx(-np.log(p[1]), rel=1e-6)
+
+
+def test_avgzslnet_relative_decoder_margin_by_hand():
+    """decoder_margin=relative: L_CTA / L_CTV use margin x the mean MSE between two distinct class texts."""
+    b = _batch()
+    C = torch.tensor([[0.0, 1.0], [1.0, 0.0], [0.6, 0.8]])
+    b["class_emb"] = C
+    pairs = [(i, j) for i in range(3) for j in range(3) if i != j]
+    scale = np.mean([_mse(C[i].numpy(), C[j].numpy()) for i, j in pairs])
+    assert scale == pytest.approx((1.0 + 0.2 + 0.4) / 3, rel=1e-6)  # pair MSEs 1.0, 0.2, 0.4
+    rel = _tiny("avgzslnet", dec_hidden=3, margin=0.5)
+    lit = _tiny("avgzslnet", dec_hidden=3, margin=0.5, decoder_margin="absolute")
+    assert rel.decoder_margin(C) == pytest.approx(0.5 * scale, rel=1e-6) and lit.decoder_margin(C) == 0.5
+    got_r = {k: v.item() for k, v in rel.loss_terms_values(b).items()}
+    got_l = {k: v.item() for k, v in lit.loss_terms_values(b).items()}
+    with torch.no_grad():
+        a, v, t = rel.FA(b["audio"]), rel.FV(b["video"]), rel.FT(b["semantic"])
+        da, dv, dt = rel.DEC(a).numpy(), rel.DEC(v).numpy(), rel.DEC(t).numpy()
+    q = [1, 0, 3, 2]
+    want_ctv = np.mean([_trip(_mse(dt[p], dv[p]), _mse(dt[p], dv[q[p]]), 0.5 * scale) for p in range(4)])
+    assert got_r["ctv"] == pytest.approx(float(want_ctv), rel=1e-5, abs=1e-7)
+    want_lit = np.mean([_trip(_mse(dt[p], dv[p]), _mse(dt[p], dv[q[p]]), 0.5) for p in range(4)])
+    assert got_l["ctv"] == pytest.approx(float(want_lit), rel=1e-5, abs=1e-7)
+    for k in ("rec", "ta", "at", "tv", "vt"):  # only the decoder triplets change
+        assert got_r[k] == pytest.approx(got_l[k], rel=1e-6)
+
+
+def test_cjme_attention_supervision_and_weighted_triplets_by_hand():
+    """CJME: w = sigmoid(Linear(BN(x_a ‖ x_v))) from the inputs; target 1/0/0.5 from the posteriors' entropies;
+    triplets weighted (1 - w) L_TA + w L_TV; L_AV = d(a, v)."""
+    m = _tiny("cjme")
+    b = _batch()
+    b["video_valid"] = torch.tensor([True, True, True, False])
+    b["class_emb"] = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    got = {k: v.item() for k, v in m.loss_terms_values(b).items()}
+    with torch.no_grad():
+        a, v, t = m.FA(b["audio"]).numpy(), m.FV(b["video"]).numpy(), m.FT(b["semantic"]).numpy()
+        T = m.FT(b["class_emb"]).numpy()
+        bn, lin = m.gate[0], m.gate[1]
+        x = torch.cat([b["audio"], b["video"]], 1).numpy()
+        xn = (x - bn.running_mean.numpy()) / np.sqrt(bn.running_var.numpy() + bn.eps) * bn.weight.numpy() \
+            + bn.bias.numpy()   # eval mode: running statistics
+        w = 1 / (1 + np.exp(-(xn @ lin.weight.numpy().T + lin.bias.numpy())[:, 0]))
+
+    def entropy(e):
+        z = e @ T.T
+        p = np.exp(z - z.max(1, keepdims=True))
+        p /= p.sum(1, keepdims=True)
+        return -(p * np.log(p)).sum(1)
+
+    ha, hv = entropy(a), entropy(v)
+    target = np.where(ha - hv > 0.1, 1.0, np.where(hv - ha > 0.1, 0.0, 0.5))
+    av = np.array([1, 1, 0, 1], bool)
+    vv = np.array([1, 1, 1, 0], bool)
+    wm = np.where(av & ~vv, 0.0, np.where(vv & ~av, 1.0, w))
+    q = [1, 0, 3, 2]
+    rows_a = [p for p in range(4) if av[p] and av[q[p]]]
+    rows_v = [p for p in range(4) if vv[p] and vv[q[p]]]
+    want = {"ta": np.mean([(1 - wm[p]) * _trip(_mse(a[p], t[p]), _mse(a[q[p]], t[p])) for p in rows_a]),
+            "tv": np.mean([wm[p] * _trip(_mse(v[p], t[p]), _mse(v[q[p]], t[p])) for p in rows_v]),
+            "av": _mse(a, v)[av & vv].mean(),
+            "attn": ((w - target) ** 2)[av & vv].mean()}
+    assert set(got) == set(want)
+    for k in want:
+        assert got[k] == pytest.approx(float(want[k]), rel=1e-5, abs=1e-6), k

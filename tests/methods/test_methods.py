@@ -56,7 +56,7 @@ def test_scores_shape_for_every_method(name):
     assert torch.isfinite(s).all()
 
 
-@pytest.mark.parametrize("name", ["video-only", "concat", "avgzslnet", "cjme"])
+@pytest.mark.parametrize("name", ["video-only", "concat", "avgzslnet", "cjme", "cjme-soft"])
 def test_video_methods_need_video(name):
     with pytest.raises(ZslError, match="video"):
         make(name, video=False)
@@ -85,7 +85,7 @@ def test_bilinear_forward_by_hand():
     assert np.allclose(got, x @ W @ s.T, atol=1e-5)
 
 
-@pytest.mark.parametrize("name", ["avgzslnet", "cjme", "gcca"])
+@pytest.mark.parametrize("name", ["avgzslnet", "cjme", "cjme-soft", "gcca"])
 def test_missing_modality_falls_back_to_the_other(name):
     m = make(name, attention=False) if name != "gcca" else make(name)
     if name == "gcca":
@@ -104,8 +104,28 @@ def test_missing_modality_falls_back_to_the_other(name):
     assert torch.allclose(both[2], sa[2])  # video invalid -> audio only
 
 
+def test_cjme_attention_selects_one_modality_per_clip_at_test_time():
+    m = make("cjme").eval()
+    ce, a, v = torch.randn(5, 4), torch.randn(6, 5), torch.randn(6, 6)
+    with torch.no_grad():
+        m.gate[1].weight.zero_()
+        m.gate[1].bias.copy_(torch.tensor([0.3]))          # w = sigmoid(0.3) > 0.5 for every clip: video
+        s, sv = m.scores(ce, a, v), m.scores(ce, a, v, modality="video")
+        assert torch.allclose(s, sv)
+        m.gate[1].bias.copy_(torch.tensor([-0.3]))         # w < 0.5: audio
+        s, sa = m.scores(ce, a, v), m.scores(ce, a, v, modality="audio")
+        assert torch.allclose(s, sa)
+        m.gate[1].weight[0, 0] = 10.0                      # w from the inputs: the first audio feature decides
+        w = m.video_weight(a, v)
+        s, sa, sv = m.scores(ce, a, v), m.scores(ce, a, v, modality="audio"), m.scores(ce, a, v, modality="video")
+        pick = (w >= 0.5)[:, None]
+        assert 0 < int(pick.sum()) < 6 and torch.allclose(s, torch.where(pick, sv, sa))
+        vv = torch.tensor([False] * 6)                     # no video: audio, whatever the attention says
+        assert torch.allclose(m.scores(ce, a, v, video_valid=vv), sa)
+
+
 def test_attention_weights_are_used_and_sum_to_one():
-    m = make("cjme")
+    m = make("cjme-soft")
     ce, a, v = torch.randn(5, 4), torch.randn(3, 5), torch.randn(3, 6)
     with torch.no_grad():
         w = m.attn(m.FA(a), m.FV(v))

@@ -59,7 +59,8 @@ def split_random(cs: ClassSet, sizes: Sequence[int] | None = None, trials: int =
         return split_preset(cs, preset, seed=seed)
     _check_trials(trials)
     n = len(cs)
-    sizes = list(sizes) if sizes else [n // 3] * 3
+    # default: thirds, the remainder to train then validation (50 classes: 17/17/16), so every class is used
+    sizes = list(sizes) if sizes else [n // 3 + (1 if i < n % 3 else 0) for i in range(3)]
     _check_sizes(sizes, n, "the class set")
     ts = [Trial(*_draw(cs.ids, sizes, _rng(seed, k))) for k in range(trials)]
     return Split(trials=ts, protocol="random", params={"sizes": sizes, "trials": trials}, seed=seed,
@@ -359,11 +360,15 @@ PROTOCOL_OPTIONS = {
 
 
 def make_split(classes: str | os.PathLike, protocol: str, out: str | os.PathLike, *, seed: int = 0,
-               overwrite: bool = False, **opts) -> dict:
+               overwrite: bool = False, strict: bool = False, **opts) -> dict:
     """Generate a split for ``protocol`` from the class-set file ``classes``, write it, return a summary.
 
-    ``opts`` that are None are ignored; an option the protocol does not use is a ZslError.
+    ``opts`` that are None are ignored; an option the protocol does not use is a ZslError. A random split
+    whose ``sizes`` leave classes in no partition is warned about (``params.warnings``; with ``strict`` a
+    ZslError), naming the classes.
     """
+    from zsltool.guards import report, split_remainder
+
     from zsltool.utils import check_output, input_record
 
     if protocol not in PROTOCOL_OPTIONS:
@@ -382,6 +387,11 @@ def make_split(classes: str | os.PathLike, protocol: str, out: str | os.PathLike
                            f"--{'sizes' if 'sizes' in given else 'trials'} does not apply",
                            hint="drop --sizes/--trials, or drop --preset for seeded random trials")
         s = split_random(cs, seed=seed, **given)
+        if "preset" not in given:
+            warnings = report(split_remainder(list(cs.ids), s.trials), strict,
+                              hint="give --sizes that add up to the number of classes (or leave --sizes out)")
+            if warnings:
+                s.params["warnings"] = warnings
     elif protocol == "within":
         if "category" not in given:
             raise ZslError("--protocol within needs --category", hint="e.g. --category Animal")

@@ -192,9 +192,15 @@ def _is_number(v) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
-def compare_results(paths, metric: str = "auto", by: str = "method", alpha: float = 0.05) -> dict:
+def compare_results(paths, metric: str = "auto", by: str = "method", alpha: float = 0.05,
+                    strict: bool = False) -> dict:
     """Friedman + Nemenyi over the blocks (split, trial, modality and the other factor) shared by every
-    treatment (``by``: method, semantic or file). A treatment twice in one block is a ZslError."""
+    treatment (``by``: method, semantic or file). A treatment twice in one block is a ZslError.
+
+    Fewer than 3 treatments or fewer than 5 blocks: a validity warning (``warnings``; ``strict``: ZslError);
+    with 2 treatments the Wilcoxon signed-rank test of the paired scores is reported (``wilcoxon``)."""
+    from zsltool.guards import compare_size, report, wilcoxon
+
     from zsltool.evaluate.results import load_results
 
     if by not in BY:
@@ -230,5 +236,11 @@ def compare_results(paths, metric: str = "auto", by: str = "method", alpha: floa
     full = [b for b, v in table.items() if len(v) == len(names)]
     dropped = len(table) - len(full)
     scores = np.array([[table[b][n] for n in names] for b in full], dtype=np.float64).reshape(len(full), len(names))
+    warnings = report(compare_size(len(names), len(full)), strict,
+                      hint="compare 3 or more treatments over 5 or more blocks (trials x splits)")
+    extra = {"warnings": warnings} if warnings else {}
+    if len(names) == 2 and len(full) >= 1:
+        extra["wilcoxon"] = {"a": names[0], "b": names[1], **wilcoxon(scores[:, 0], scores[:, 1])}
     comp = friedman_nemenyi(scores, names, alpha=alpha)
-    return {"metric": metric, "by": by, "blocks_used": len(full), "blocks_dropped": dropped, **comp.to_dict()}
+    return {"metric": metric, "by": by, "blocks_used": len(full), "blocks_dropped": dropped, **comp.to_dict(),
+            **extra}

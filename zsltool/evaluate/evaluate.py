@@ -218,7 +218,7 @@ def evaluate_loaded(ld: Loaded, *, beta: float | None = None, calibrate: bool = 
     res = M.gzsl_metrics(sc, y, seen_mask, beta=beta)
     raw = M.gzsl_metrics(sc, y, seen_mask, beta=0.0)
     cm = M.confusion_matrix(y, res.y_pred, len(classes))
-    metrics = {"S": res.S, "U": res.U, "HM": res.HM, "beta": beta, "beta_source": "validation" if calibrate else
+    metrics = {"S": res.S, "U": res.U, "HM": res.HM, "AUSUC": M.ausuc(sc, y, seen_mask), "beta": beta, "beta_source": "validation" if calibrate else
                "given", "top1": res.top1, "uncalibrated": raw.metrics(), "n_test_seen": int(len(si)),
                "n_test_unseen": int(unseen_rows.sum()), "n_classes": len(classes)}
     config["beta"] = beta

@@ -63,6 +63,9 @@ class ExperimentSpec:
     retrieval: bool = True                      # GZSL: also retrieval S/U/HM of mAP (Mazumder et al. Table 2)
     device: str = "cpu"                         # auto, cpu or cuda: where every trial trains and is evaluated
     grid: dict | None = None                    # settings chosen per trial on validation (zsltool.train.grid)
+    texts: dict | None = None                   # {NAME: FILE}: several text backends side by side (rows text:NAME)
+    preset: str | None = None                   # "paper": the papers' literal method settings
+    strict: bool = False                        # validity warnings are errors (not in the config hash)
 
 
 def _column_label(split, path: Path) -> str:
@@ -77,7 +80,7 @@ def _column_label(split, path: Path) -> str:
 
 
 def _semantics(spec: ExperimentSpec) -> list[str]:
-    given = {k for k in ("text", "image", "audio_prototypes") if getattr(spec, k)}
+    given = {k for k in ("text", "image", "audio_prototypes") if getattr(spec, k)} | ({"text"} if spec.texts else set())
     sems = spec.semantics or [s for s in T.SEMANTIC_ORDER
                               if set(SEMANTIC_SOURCES[s]) <= given or (s == "hybrid" and spec.hybrid)]
     if not sems:
@@ -85,7 +88,7 @@ def _semantics(spec: ExperimentSpec) -> list[str]:
     for s in sems:
         if s not in SEMANTIC_SOURCES:
             raise ZslError(f"unknown class-embedding source {s!r}", hint="use audio, image, text or hybrid")
-        missing = [] if (s == "hybrid" and spec.hybrid) else [k for k in SEMANTIC_SOURCES[s] if not getattr(spec, k)]
+        missing = [] if (s == "hybrid" and spec.hybrid) else [k for k in SEMANTIC_SOURCES[s] if k not in given]
         if missing:
             opt = ", ".join("--" + k.replace("_", "-") for k in missing)
             raise ZslError(f"class embeddings {s!r} need {opt}")
@@ -109,6 +112,16 @@ def plan(spec: ExperimentSpec) -> list[dict]:
         check_grid(spec.grid, spec.methods)
     files = {k: getattr(spec, k) for k in ("audio", "video", "text", "image", "audio_prototypes", "hybrid")
              if getattr(spec, k)}
+    files.update({f"text:{n}": f for n, f in (spec.texts or {}).items()})
+    # one row per text backend: (row label, semantic, text file)
+    variants = []
+    for s in sems:
+        if s == "text" and spec.texts:
+            variants += [(f"text:{n}", "text", f) for n, f in spec.texts.items()]
+        elif s == "hybrid" and spec.texts and not spec.text and not spec.hybrid:
+            raise ZslError("hybrid class embeddings with named --text files need --hybrid FILE or a plain --text FILE")
+        else:
+            variants.append((s, s, spec.text))
     hashes = {k: sha256_file(v) for k, v in files.items()}
     threads = spec.threads or max(1, (os.cpu_count() or 1) // max(1, spec.jobs))
     units, labels = [], {}
@@ -122,9 +135,9 @@ def plan(spec: ExperimentSpec) -> list[dict]:
         for k in ks:
             trial = split.trial(k)
             for m in spec.methods:
-                for s in sems:
+                for row, s, text_file in variants:
                     train = {"audio": spec.audio, "video": spec.video, "split": str(sp_path), "trial": int(k),
-                             "semantic": s, "text": spec.text, "image": spec.image,
+                             "semantic": s, "text": text_file, "image": spec.image,
                              "audio_prototypes": spec.audio_prototypes, "method": m,
                              "method_args": dict(spec.method_args.get(m, {})), "epochs": spec.epochs,
                              "batch_size": spec.batch_size, "lr": spec.lr, "optimizer": spec.optimizer,
@@ -132,13 +145,16 @@ def plan(spec: ExperimentSpec) -> list[dict]:
                              "semantic_file": spec.hybrid if s == "hybrid" else None}
                     if spec.grid:  # only when given: configs (and so resumed trials) without one are unchanged
                         train["grid"] = spec.grid
+                    if spec.preset:
+                        train["preset"] = spec.preset
                     evalc = {"modalities": list(spec.modalities), "calibrate": spec.calibrate,
                              "retrieval": spec.retrieval}
                     key = {"train": train, "eval": evalc, "inputs": hashes, "split_sha256": sha256_file(sp_path)}
-                    name = f"{Path(sp_path).stem}.t{k}.{m}.{s}"
+                    name = f"{Path(sp_path).stem}.t{k}.{m}.{row.replace(':', '-')}"
                     units.append({"name": name, "config_hash": sha256_json(key), "train": train, "eval": evalc,
+                                  **({"semantic": row} if row != s else {}),
                                   "column": label, "protocol": split.protocol, "task": "gzsl" if trial.is_gzsl
-                                  else "zsl", "threads": threads, "device": spec.device,
+                                  else "zsl", "threads": threads, "device": spec.device, "strict": spec.strict,
                                   "out_dir": str(spec.out_dir)})  # device: not in the config hash
     names = [u["name"] for u in units]
     if len(set(names)) != len(names):
@@ -156,7 +172,7 @@ def _unit_config(unit: dict):
     ckpt = Path(unit["out_dir"]) / "checkpoints" / f"{unit['name']}.pt"
     ckpt.parent.mkdir(parents=True, exist_ok=True)
     return TrainConfig(out=str(ckpt), overwrite=True, threads=unit["threads"], device=unit.get("device", "cpu"),
-                       **unit["train"])
+                       strict=unit.get("strict", False), **unit["train"])
 
 
 def _evaluate_unit(unit: dict, tr) -> dict:
@@ -178,9 +194,11 @@ def _evaluate_unit(unit: dict, tr) -> dict:
     first = docs[mods[0]]
     record = {k: unit[k] for k in ("name", "config_hash", "task", "column", "protocol")}
     record.update(split=unit["train"]["split"], trial=unit["train"]["trial"], method=unit["train"]["method"],
-                  semantic=unit["train"]["semantic"], modality=mods[0], metrics=by_mod, retrieval=retr,
+                  semantic=unit.get("semantic", unit["train"]["semantic"]), modality=mods[0], metrics=by_mod, retrieval=retr,
                   train={"best_metric": tr.best_metric, "best_value": tr.best_value, "best_epoch": tr.best_epoch,
                          "epochs_run": tr.epochs_run, "checkpoint": str(ckpt)})
+    if tr.warnings:
+        record["warnings"] = tr.warnings
     if tr.selection:
         record["selection"] = {k: tr.selection[k] for k in ("metric", "chosen", "label", "epoch", "value",
                                                              "candidates")}
@@ -326,10 +344,13 @@ def _run_experiment(spec: ExperimentSpec, progress=None) -> dict:
                     records[u["name"]] = rec
     ordered = [records[u["name"]] for u in units]
     tables = build_tables(ordered)
-    inputs = [p for p in [spec.audio, spec.video, spec.text, spec.image, spec.audio_prototypes, spec.hybrid,
+    inputs = [p for p in [spec.audio, spec.video, spec.text, *(spec.texts or {}).values(), spec.image,
+                          spec.audio_prototypes, spec.hybrid,
                           *spec.splits] if p]
+    warnings = list({w["message"]: w for r in ordered for w in r.get("warnings") or []}.values())
     doc = results_doc("experiment", make_manifest(asdict(spec), inputs, spec.seed), summary_metrics(tables),
-                      tables=tables, trials=ordered, ran=len(todo), reused=len(units) - len(todo))
+                      tables=tables, trials=ordered, ran=len(todo), reused=len(units) - len(todo),
+                      **({"warnings": warnings} if warnings else {}))
     write_results(out / "results.json", doc, overwrite=True)
     atomic_write_text(out / "trials.csv", csv_text(trial_rows(ordered)))
     T.write_table_files(out, tables)       # table.csv (tidy, numeric), table.md, table.tex
@@ -385,7 +406,7 @@ def trial_rows(records: list[dict]) -> list[dict]:
         for mod, m in r["metrics"].items():
             row = {"split": r["split"], "column": r["column"], "trial": r["trial"], "method": r["method"],
                    "semantic": r["semantic"], "task": r["task"], "modality": mod}
-            for k in ("top1", "mean_class_acc", "S", "U", "HM", "beta"):
+            for k in ("top1", "mean_class_acc", "S", "U", "HM", "AUSUC", "beta"):
                 row[k] = m.get(k)
             if r.get("selection"):
                 row["chosen"] = r["selection"]["label"]

@@ -217,6 +217,47 @@ def best_calibrated_hm(scores, y_true, seen_mask) -> tuple[float, float]:
     return float(H[i]), float(betas[i])
 
 
+def seen_unseen_curve(scores, y_true, seen_mask) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(betas, S, U)`` for every calibration beta that changes a prediction (plus both extremes), in
+    increasing beta: the seen-unseen accuracy curve of Chao et al. (ECCV 2016). S and U are mean per-class
+    accuracies as in :func:`gzsl_metrics` (strict inequality gap > beta predicts the seen class)."""
+    scores = np.asarray(scores, dtype=np.float64)
+    seen_mask = np.asarray(seen_mask, dtype=bool)
+    y = _as_labels(y_true, scores.shape[1])
+    sidx, uidx = np.nonzero(seen_mask)[0], np.nonzero(~seen_mask)[0]
+    if y.size == 0 or sidx.size == 0 or uidx.size == 0:
+        raise ZslError("the seen-unseen curve needs seen and unseen candidate classes and rows")
+    ps = sidx[scores[:, sidx].argmax(1)]
+    pu = uidx[scores[:, uidx].argmax(1)]
+    gaps = scores[:, sidx].max(1) - scores[:, uidx].max(1)
+    counts = np.bincount(y, minlength=scores.shape[1]).astype(np.float64)
+    n_s, n_u = np.count_nonzero(counts[seen_mask]), np.count_nonzero(counts[~seen_mask])
+    w = 1.0 / counts[y]
+    ok_s = seen_mask[y] & (ps == y)
+    ok_u = ~seen_mask[y] & (pu == y)
+    g = np.unique(gaps[np.isfinite(gaps)])
+    betas = np.concatenate([[g[0] - 1.0], g, [g[-1] + 1.0]]) if g.size else np.zeros(1)
+    order = np.argsort(gaps, kind="stable")
+    gs = gaps[order]
+    cs = np.concatenate([[0.0], np.cumsum((w * ok_s)[order])])
+    cu = np.concatenate([[0.0], np.cumsum((w * ok_u)[order])])
+    k = np.searchsorted(gs, betas, side="right")         # rows with gap <= beta predict unseen
+    S = (cs[-1] - cs[k]) / n_s if n_s else np.full(betas.shape, np.nan)
+    U = cu[k] / n_u if n_u else np.full(betas.shape, np.nan)
+    return betas, S, U
+
+
+def ausuc(scores, y_true, seen_mask) -> float:
+    """Area under the seen-unseen accuracy curve (AUSUC, Chao et al. 2016): S against U over every beta,
+    trapezoids in increasing U, from (U=0, S=S_max) to (U=U_max, S=0)."""
+    _, S, U = seen_unseen_curve(scores, y_true, seen_mask)
+    if np.isnan(S).any() or np.isnan(U).any():
+        return float("nan")
+    order = np.lexsort((-S, U))
+    u, sv = U[order], S[order]
+    return float(np.sum((u[1:] - u[:-1]) * (sv[1:] + sv[:-1]) / 2.0))
+
+
 def zsl_metrics(scores, y_true) -> dict:
     """ZSL among the candidates: top-1 (micro) accuracy, mean per-class accuracy, predictions."""
     scores = np.asarray(scores)

@@ -83,6 +83,9 @@ class ImageConfig(ExtractorConfig):
                                       "transforms).", choices=("paper", "weights"))
     image_size: int = option(224, "Side of the resized crop with --preprocess paper (the size a pretrain-image "
                                   "network was trained at).", min=16)
+    preset: str | None = option(None, "paper: Dogan et al.'s setting, resnet101 with the original ImageNet weights "
+                                      "(IMAGENET1K_V1; the default weights are newer), logits, paper "
+                                      "preprocessing.", choices=("paper",))
 
 
 # every classification model of torchvision 0.29 (torchvision.models.list_models(module=torchvision.models));

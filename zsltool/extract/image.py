@@ -132,6 +132,11 @@ class TorchvisionImageExtractor(Extractor):
         super().__init__(config, device)
         model = self.spec.name
         weights = config.weights if config.weights is not None else self.spec.default_weights
+        if getattr(config, "preset", None) == "paper":
+            if model != "resnet101" or config.layer != "logits" or config.preprocess != "paper":
+                raise ZslError("--preset paper is resnet101 logits with the paper's preprocessing",
+                               hint="drop --model/--layer/--preprocess, or drop --preset")
+            weights = config.weights or "IMAGENET1K_V1"   # the ImageNet weights Dogan et al. used
         self.net, wenum, self.info = build_image_model(model, weights)
         self.net.to(device)
         self.tap = LayerTap(self.net, config.layer)

@@ -106,6 +106,8 @@ def _run(ex, items, class_ids, records, out, cs, *, batch_size, workers, shard, 
                                  workers=workers, shard=shard, desc=f"{ex.name} {ex.unit}s", progress=progress,
                                  unit=ex.unit)
     result = {"out": str(out), "model": ex.name, "dim": ex.dim, **summary.as_dict(), **ex.notes()}
+    if isinstance(getattr(ex, "info", None), dict) and ex.info.get("weights"):
+        result["weights"] = ex.info["weights"]   # which weights were used, in every summary
     result["shard"] = f"{shard[0] + 1}/{shard[1]}"
     result.update(ex.after_run(select_items(items, shard)))
     return result

@@ -3,6 +3,14 @@ WACV 2020, as summarised in Mazumder et al. §4.2.2), with the optional attentio
 
 Embeddings: F_A, F_V two fully connected layers, F_T one layer, all to ``embed_dim`` (64); AVGZSLNet's
 decoder F_DEC has two layers back to the text dimension. d = mean squared error, margin δ = 1.
+
+AVGZSLNet's decoder triplets (L_CTA, L_CTV) compare decoder outputs, which L_REC pulls onto the text vectors.
+Taken literally (margin 1 on the MSE), they cannot be met near the text: for unit-norm 300-d word vectors the MSE
+between two class texts is at most about 0.013, so the triplets push the decoder's outputs away from the text
+and L_REC rises while they fall. ``decoder_margin="relative"`` (the default) states the decoder triplets'
+margin relative to the text scale: δ_dec = margin × the mean MSE between two distinct training class text
+vectors (so margin 1 asks a wrong class's reconstruction to be as far as two class texts typically are);
+``decoder_margin="absolute"`` keeps the literal form (for the ablation and reproduction).
 Negatives: for each row p of a batch, q is a random row of the batch with another class (rows without such a
 partner, or whose needed modality is invalid in p or q, are left out of that term's mean).
 Test: the nearest class text embedding F_T(φ(y)) by the mean of the audio and video distances ("eq wt"), by one
@@ -14,6 +22,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from zsltool.errors import ZslError
 from zsltool.methods.base import (ZslMethod, check_modality, combine_distances, masked_mean, mse_dist, pair_mse,
                                   register_method, sample_negatives)
 from zsltool.methods.losses import triplet
@@ -41,6 +50,7 @@ class _AudioVisual(ZslMethod):
     modalities = ("audio", "video")
     requires_video = True
     train_defaults = AV_TRAIN_DEFAULTS
+    soft_attention = True   # ``attention`` builds the soft, triplet-trained Attention module
 
     def __init__(self, **kw):
         super().__init__(**kw)
@@ -48,7 +58,7 @@ class _AudioVisual(ZslMethod):
         self.FA = mlp2(self.audio_dim, h, e, p)
         self.FV = mlp2(self.video_dim, h, e, p)
         self.FT = nn.Linear(self.semantic_dim, e)
-        self.attn = Attention(e) if self.args["attention"] else None
+        self.attn = Attention(e) if (self.args["attention"] and self.soft_attention) else None
 
     def _negatives(self, batch: dict) -> tuple[Tensor, Tensor]:
         if batch.get("neg") is not None:  # fixed negatives (tests)
@@ -95,13 +105,29 @@ class AVGZSLNet(_AudioVisual):
     """L = L_CMD + L_CT; L_CMD = L_REC + L_CTA + L_CTV (eq. 3-6); L_CT = L_TA + L_AT + L_TV + L_VT (eq. 7-11)."""
 
     defaults = {"embed_dim": 64, "hidden": 512, "dec_hidden": 512, "dropout": 0.2, "margin": 1.0,
-                "attention": False, "disabled_losses": []}
+                "attention": False, "decoder_margin": "relative", "disabled_losses": []}
     loss_terms = ("rec", "cta", "ctv", "ta", "at", "tv", "vt")
+    paper_args = {"decoder_margin": "absolute"}
 
     def __init__(self, **kw):
         super().__init__(**kw)
         e = int(self.args["embed_dim"])
         self.DEC = mlp2(e, int(self.args["dec_hidden"]), self.semantic_dim, float(self.args["dropout"]))
+        if self.args["decoder_margin"] not in ("relative", "absolute"):
+            raise ZslError(f"avgzslnet: decoder_margin must be relative or absolute, got {self.args['decoder_margin']!r}")
+
+    def decoder_margin(self, class_emb: Tensor) -> float:
+        """δ for L_CTA / L_CTV: ``margin`` itself (absolute), or ``margin`` × the mean MSE between two distinct
+        class text vectors of ``class_emb`` (relative)."""
+        m = float(self.args["margin"])
+        if self.args["decoder_margin"] == "absolute":
+            return m
+        c = class_emb.detach()
+        n = c.shape[0]
+        if n < 2:
+            return m
+        d = mse_dist(c, c)
+        return m * float(d.sum() / (n * (n - 1)))
 
     def loss_terms_values(self, batch: dict) -> dict[str, Tensor]:
         """Every term (enabled or not) on one batch, before summing."""
@@ -110,11 +136,12 @@ class AVGZSLNet(_AudioVisual):
         av, vv = self._valid(batch, "audio_valid"), self._valid(batch, "video_valid")
         q, ok = self._negatives(batch)
         m = float(self.args["margin"])
+        md = self.decoder_margin(batch["class_emb"]) if batch.get("class_emb") is not None else m
         da, dv, dt = self.DEC(a), self.DEC(v), self.DEC(t)
         terms = {
             "rec": pair_mse(dt, xt).mean() + masked_mean(pair_mse(da, xt), av) + masked_mean(pair_mse(dv, xt), vv),
-            "cta": masked_mean(triplet(pair_mse(dt, da), pair_mse(dt, da[q]), m), ok & av & av[q]),
-            "ctv": masked_mean(triplet(pair_mse(dt, dv), pair_mse(dt, dv[q]), m), ok & vv & vv[q]),
+            "cta": masked_mean(triplet(pair_mse(dt, da), pair_mse(dt, da[q]), md), ok & av & av[q]),
+            "ctv": masked_mean(triplet(pair_mse(dt, dv), pair_mse(dt, dv[q]), md), ok & vv & vv[q]),
             "ta": masked_mean(triplet(pair_mse(a, t), pair_mse(a[q], t), m), ok & av & av[q]),
             "at": masked_mean(triplet(pair_mse(t, a), pair_mse(t[q], a), m), ok & av),
             "tv": masked_mean(triplet(pair_mse(v, t), pair_mse(v[q], t), m), ok & vv & vv[q]),
@@ -125,10 +152,11 @@ class AVGZSLNet(_AudioVisual):
         return terms
 
 
-@register_method("cjme")
-class CJME(_AudioVisual):
-    """Triplet losses with the text embedding as anchor (audio and video positives/negatives), a pairwise
-    audio-video similarity loss d(a_p, v_p), and the attention module (on by default)."""
+@register_method("cjme-soft")
+class CJMESoft(_AudioVisual):
+    """zsl's earlier CJME-like variant: text-anchored triplets (ta, tv), a pairwise audio-video MSE (av) and the
+    soft attention module (weights from the two instance embeddings, trained by a triplet on the weighted
+    distance, used as soft weights at test time). Not CJME's attention: see ``cjme``."""
 
     defaults = {"embed_dim": 64, "hidden": 512, "dropout": 0.2, "margin": 1.0, "attention": True,
                 "disabled_losses": []}
@@ -148,3 +176,85 @@ class CJME(_AudioVisual):
             terms["attn"] = self._attn_loss(a, v, t, q, ok, av, vv)
         return terms
 
+
+@register_method("cjme")
+class CJME(_AudioVisual):
+    """CJME (Parida et al., WACV 2020): coordinated audio, video and text embeddings with a modality attention.
+
+    * Attention: w = sigmoid(Linear(BatchNorm(x_a ‖ x_v))), computed from the two modality *inputs*; w is the
+      weight of the video (1 - w of the audio).
+    * Its supervision: per row, the entropies H_a, H_v of the class posteriors softmax(a · F_T(φ)ᵀ) and
+      softmax(v · F_T(φ)ᵀ) over the training classes (embeddings detached); the target is 1 (video) when
+      H_a - H_v > ε, 0 (audio) when H_v - H_a > ε, else 0.5; loss MSE(w, target) (ε = ``attn_epsilon`` 0.1).
+    * Triplets anchored on the text: (1 - w) L_TA + w L_TV, plus the audio-video term L_AV = d(a, v).
+    * Test: the attention selects one modality per clip, audio when w < 0.5, video otherwise (rows missing a
+      modality use the other one).
+    d = mean squared error as in the rest of zsl (the re-implementation in AVCA-GZSL uses the L2 distance).
+    ``attention=false`` trains unweighted triplets and scores by the mean of the two distances.
+    """
+
+    defaults = {"embed_dim": 64, "hidden": 512, "dropout": 0.2, "margin": 1.0, "attention": True,
+                "attn_epsilon": 0.1, "disabled_losses": []}
+    loss_terms = ("ta", "tv", "av")
+    soft_attention = False
+
+    def __init__(self, **kw):
+        super().__init__(**kw)
+        d = self.audio_dim + self.video_dim
+        self.gate = nn.Sequential(nn.BatchNorm1d(d), nn.Linear(d, 1), nn.Sigmoid()) if self.args["attention"] \
+            else None
+
+    def video_weight(self, audio: Tensor, video: Tensor) -> Tensor:
+        """w (N,): the attention's weight of the video for each row."""
+        x = torch.cat([audio, video], dim=1)
+        bn = self.gate[0]
+        if self.training and x.shape[0] < 2:  # a one-row batch has no batch statistics: use the running ones
+            x = nn.functional.batch_norm(x, bn.running_mean, bn.running_var, bn.weight, bn.bias, False, 0.0, bn.eps)
+            return self.gate[2](self.gate[1](x))[:, 0]
+        return self.gate(x)[:, 0]
+
+    @staticmethod
+    def attention_targets(a: Tensor, v: Tensor, t_classes: Tensor, eps: float) -> Tensor:
+        """1 where the video's class posterior is more certain (lower entropy by more than ``eps``), 0 where the
+        audio's is, 0.5 otherwise."""
+        def entropy(x):
+            p = torch.softmax(x @ t_classes.T, dim=1)
+            return -(p * torch.log(p.clamp_min(1e-30))).sum(1)
+
+        ha, hv = entropy(a.detach()), entropy(v.detach())
+        target = torch.full_like(ha, 0.5)
+        target = torch.where(ha - hv > eps, torch.ones_like(ha), target)
+        return torch.where(hv - ha > eps, torch.zeros_like(ha), target)
+
+    def loss_terms_values(self, batch: dict) -> dict[str, Tensor]:
+        a, v, t = self.FA(batch["audio"]), self.FV(batch["video"]), self.FT(batch["semantic"])
+        av, vv = self._valid(batch, "audio_valid"), self._valid(batch, "video_valid")
+        q, ok = self._negatives(batch)
+        m = float(self.args["margin"])
+        l_ta = triplet(pair_mse(a, t), pair_mse(a[q], t), m)
+        l_tv = triplet(pair_mse(v, t), pair_mse(v[q], t), m)
+        ok_a, ok_v = ok & av & av[q], ok & vv & vv[q]
+        terms = {"av": masked_mean(pair_mse(a, v), av & vv)}
+        if self.gate is None:
+            terms.update(ta=masked_mean(l_ta, ok_a), tv=masked_mean(l_tv, ok_v))
+            return terms
+        w_raw = self.video_weight(batch["audio"], batch["video"])
+        w = torch.where(av & ~vv, torch.zeros_like(w_raw), torch.where(vv & ~av, torch.ones_like(w_raw), w_raw))
+        terms.update(ta=masked_mean((1 - w) * l_ta, ok_a), tv=masked_mean(w * l_tv, ok_v))
+        classes = batch.get("class_emb")
+        t_cls = self.FT(classes).detach() if classes is not None else t.detach()
+        target = self.attention_targets(a, v, t_cls, float(self.args["attn_epsilon"]))
+        both = av & vv
+        terms["attn"] = masked_mean((w_raw - target) ** 2, both)
+        return terms
+
+    def scores(self, class_emb, audio=None, video=None, modality="both", audio_valid=None, video_valid=None):
+        mod = check_modality(self, modality, audio, video)
+        if mod != "both" or self.gate is None:
+            return super().scores(class_emb, audio=audio, video=video, modality=modality, audio_valid=audio_valid,
+                                  video_valid=video_valid)
+        t = self.FT(class_emb)
+        da, dv = mse_dist(self.FA(audio), t), mse_dist(self.FV(video), t)
+        use_video = (self.video_weight(audio, video) >= 0.5).to(da.dtype)
+        weights = torch.stack([1 - use_video, use_video], dim=1)
+        return combine_distances(da, dv, audio_valid, video_valid, weights)

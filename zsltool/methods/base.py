@@ -34,7 +34,8 @@ METHODS: dict[str, type["ZslMethod"]] = {}
 #               the statistics are buffers of the model, so checkpoints carry them and every scoring path
 #               (evaluate, experiment, classify) applies them;
 #   l2_classes  divide every class embedding by its L2 norm before it enters the model.
-# Defaults: off (the founding papers' settings); see docs/methods.md for the measurements.
+# Defaults: per method (``default_scaling``), decided from benchmarks/bench_scaling.py (docs/methods.md,
+# "Feature scaling"); off where not measured. ``--preset paper`` switches both off.
 COMMON_DEFAULTS: dict[str, Any] = {"zscore": False, "l2_classes": False}
 
 
@@ -110,6 +111,18 @@ class ZslMethod(nn.Module):
     }
     loss_terms: ClassVar[tuple[str, ...]] = ()  # terms that can be switched off with disabled_losses
     positive_args: ClassVar[tuple[str, ...]] = ()  # float arguments that must be above 0 (regularisers)
+    paper_args: ClassVar[dict[str, Any]] = {}  # --preset paper: the founding paper's literal settings
+    default_scaling: ClassVar[dict[str, bool]] = {}  # this method's defaults of zscore / l2_classes
+
+    @classmethod
+    def preset_args(cls, preset: str | None) -> dict:
+        """Method arguments of a named preset (``paper``: no feature scaling, the paper's literal forms)."""
+        if preset is None:
+            return {}
+        if preset != "paper":
+            raise ZslError(f"unknown preset {preset!r}", hint="the only preset is 'paper'")
+        return {"zscore": False, "l2_classes": False, **cls.paper_args}
+
     batched_kernel: ClassVar[str | None] = None  # a kernel of zsltool.train.kernels: many models trained at once
 
     def __init__(self, *, audio_dim: int, semantic_dim: int, video_dim: int | None = None, **method_args):
@@ -136,7 +149,8 @@ class ZslMethod(nn.Module):
         self.semantic_dim = int(semantic_dim)
         self.video_dim = int(video_dim) if video_dim else None
         args = dict(self.defaults)
-        args.update({k: v for k, v in COMMON_DEFAULTS.items() if v})  # only switched-on scaling is recorded
+        # only switched-on scaling is recorded (a checkpoint without the keys has none: see build_model)
+        args.update({k: v for k, v in {**COMMON_DEFAULTS, **self.default_scaling}.items() if v})
         args.update(method_args)
         if "disabled_losses" in args:
             args["disabled_losses"] = list(args["disabled_losses"] or [])

@@ -42,6 +42,7 @@ class _ClosedForm(ZslMethod):
 
 @register_method("eszsl")
 class ESZSL(_ClosedForm):
+    default_scaling = {"zscore": True, "l2_classes": True}  # measured: docs/methods.md, Feature scaling
     defaults = {"gamma": 1.0, "lam": 1.0}
     positive_args = ("gamma", "lam")
 
@@ -65,6 +66,7 @@ class ESZSL(_ClosedForm):
 
 @register_method("sae")
 class SAE(_ClosedForm):
+    default_scaling = {"zscore": True, "l2_classes": True}  # measured: docs/methods.md, Feature scaling
     defaults = {"lam": 1.0}
     positive_args = ("lam",)
 

@@ -13,6 +13,7 @@ from zsltool.methods.base import ZslMethod, check_modality, register_method
 
 @register_method("conse")
 class ConSE(ZslMethod):
+    default_scaling = {"zscore": True, "l2_classes": True}  # measured: docs/methods.md, Feature scaling
     modalities = ("audio",)
     needs_train_classes = True
     defaults = {"n_train_classes": 0, "top_t": 10, "hidden": 0, "dropout": 0.0}

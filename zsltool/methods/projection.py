@@ -56,6 +56,7 @@ class _Compatibility(ZslMethod):
 @register_method("projection")
 class Projection(_Compatibility):
     """H(φ) = Vᵀ t(Uᵀ φ): two fully connected layers (U: d_s×r, V: r×d_a), t = tanh (or none)."""
+    default_scaling = {"zscore": True, "l2_classes": True}  # measured: docs/methods.md, Feature scaling
 
     defaults = {"rank": 0, "activation": "tanh", "bias": True, "loss": "hinge", "hinge": "sum", "margin": 1.0}
 
@@ -88,6 +89,7 @@ class _BilinearBase(_Compatibility):
 @register_method("bilinear")
 class Bilinear(_BilinearBase):
     """F(x, y) = θ(x)ᵀ W φ(y) (Xie & Virtanen, WASPAA 2019), trained with the same loss as projection."""
+    default_scaling = {"l2_classes": True}  # measured: docs/methods.md, Feature scaling
 
     defaults = {"loss": "hinge", "hinge": "sum", "margin": 1.0}
 
@@ -95,6 +97,7 @@ class Bilinear(_BilinearBase):
 @register_method("devise")
 class Devise(_BilinearBase):
     """DeViSE (Frome et al. 2013): bilinear compatibility, hinge rank loss summed over wrong classes, margin 0.1."""
+    default_scaling = {"l2_classes": True}  # measured: docs/methods.md, Feature scaling
 
     defaults = {"loss": "hinge", "hinge": "sum", "margin": 0.1}
     loss_kinds = ("hinge",)
@@ -103,6 +106,7 @@ class Devise(_BilinearBase):
 @register_method("ale")
 class Ale(_BilinearBase):
     """ALE (Akata et al. 2015): bilinear compatibility, weighted approximate ranking loss (rank-weighted hinge)."""
+    default_scaling = {"l2_classes": True}  # measured: docs/methods.md, Feature scaling
 
     defaults = {"loss": "ale", "margin": 1.0}
     loss_kinds = ("ale",)
@@ -111,6 +115,7 @@ class Ale(_BilinearBase):
 @register_method("sje")
 class Sje(_BilinearBase):
     """SJE (Akata et al. 2015): bilinear compatibility, structured SVM loss (largest violating class)."""
+    default_scaling = {"l2_classes": True}  # measured: docs/methods.md, Feature scaling
 
     defaults = {"loss": "hinge", "hinge": "max", "margin": 1.0}
     loss_kinds = ("hinge",)

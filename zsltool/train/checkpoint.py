@@ -90,7 +90,8 @@ def build_model(ckpt: dict):
     from zsltool.methods.base import get_method
 
     cls = get_method(ckpt["method"])
-    model = cls(**ckpt["method_args"])
+    # feature scaling a checkpoint does not record was off (checkpoints from before it existed included)
+    model = cls(**{"zscore": False, "l2_classes": False, **ckpt["method_args"]})
     try:
         model.load_state_dict(ckpt["state_dict"])
     except RuntimeError as e:

@@ -38,6 +38,8 @@ class TrainConfig:
     momentum: float | None = None
     patience: int | None = None
     grid: dict[str, list] | None = None   # settings chosen on validation (zsltool.train.grid)
+    preset: str | None = None             # "paper": the paper's literal method settings (method_args still win)
+    strict: bool = False                  # validity warnings (zsltool.guards) are errors
     seed: int = 0
     device: str = "cpu"
     threads: int | None = None

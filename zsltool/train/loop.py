@@ -51,10 +51,12 @@ class TrainResult:
     n_train: int = 0
     n_val: int = 0
     selection: dict | None = None
+    warnings: list = field(default_factory=list)   # validity issues (zsltool.guards)
 
     def summary(self) -> dict:
         last = self.history[-1] if self.history else {}
-        return {**({"chosen": self.selection["label"]} if self.selection else {}), "out": str(self.checkpoint), "method": self.method, "best_metric": self.best_metric,
+        return {**({"chosen": self.selection["label"]} if self.selection else {}),
+                **({"warnings": self.warnings} if self.warnings else {}), "out": str(self.checkpoint), "method": self.method, "best_metric": self.best_metric,
                 "best_value": self.best_value, "best_epoch": self.best_epoch, "epochs_run": self.epochs_run,
                 "n_train_instances": self.n_train, "n_val_instances": self.n_val,
                 "last_epoch": last}
@@ -77,6 +79,7 @@ class Prepared:
     hyper: dict
     video_dim: int | None
     val_seen_mask: np.ndarray | None = None   # val_hm: which val_classes are seen
+    warnings: list = field(default_factory=list)   # validity issues (zsltool.guards)
 
 
 def _resolve_hyper(cls, config: TrainConfig, overrides: dict | None = None) -> dict:
@@ -109,6 +112,12 @@ def prepare(config: TrainConfig) -> Prepared:
                          image=config.image, audio_prototypes=config.audio_prototypes,
                          semantic_file=config.semantic_file, split=config.split)
     check_split_class_set(inputs, split)
+    from zsltool.guards import network_leakage, report
+
+    files = {"audio": inputs.audio, "video": inputs.video}
+    files.update({f"{inputs.semantic.name} ({e.path.name if e.path else 'class file'})": e for e in inputs.semantic.files})
+    warnings = report(network_leakage(files, trial, config.trial), config.strict,
+                      hint="use a network trained on this trial's training (GZSL: seen) classes only")
     if cls.requires_video and inputs.video is None:
         raise ZslError(f"method {cls.name!r} needs a video embedding file", hint="pass --video FILE")
     video_dim = inputs.video.dim if inputs.video is not None and "video" in cls.modalities else None
@@ -163,7 +172,8 @@ def prepare(config: TrainConfig) -> Prepared:
                     train_classes=train_classes, val_classes=val_classes,
                     train_class_emb=inputs.semantic.matrix(train_classes),
                     val_class_emb=inputs.semantic.matrix(val_classes) if val_set is not None else None,
-                    metric=metric, hyper=_resolve_hyper(cls, config), video_dim=video_dim, val_seen_mask=seen_mask)
+                    metric=metric, hyper=_resolve_hyper(cls, config), video_dim=video_dim, val_seen_mask=seen_mask,
+                    warnings=warnings)
 
 
 def make_job(prep: Prepared, config: TrainConfig, name: str = "", hyper: dict | None = None,
@@ -192,7 +202,7 @@ def grid_jobs(prep: Prepared, config: TrainConfig, name: str = "") -> tuple[list
     for st in settings:
         hyper = _resolve_hyper(cls, config, st["train"])
         label = f"{name} {setting_label(st)}".strip() if len(settings) > 1 else name
-        jobs.append(make_job(prep, config, name=label, hyper=hyper, method_args={**config.method_args, **st["args"]}))
+        jobs.append(make_job(prep, config, name=label, hyper=hyper, method_args={**cls.preset_args(config.preset), **config.method_args, **st["args"]}))
     return settings, jobs
 
 
@@ -243,7 +253,8 @@ def write_checkpoint(prep: Prepared, config: TrainConfig, res: Outcome, out: Pat
     ckpt = new_checkpoint(
         **ckpt_extra,
         method=prep.cls.name, method_args=model.method_args(), state_dict=res.state, optimizer=res.optimizer,
-        config=config.to_dict() | {"resolved": res.hyper} | ({"selection": selection} if selection else {}),
+        config=config.to_dict() | {"resolved": res.hyper} | ({"selection": selection} if selection else {})
+        | ({"warnings": prep.warnings} if prep.warnings else {}),
         inputs=prep.inputs.input_records(),
         class_set_sha256=prep.inputs.class_set_sha256, classes=classes,
         semantic={"ids": valid_ids, "embeddings": torch.as_tensor(sem.matrix(valid_ids))},
@@ -253,7 +264,7 @@ def write_checkpoint(prep: Prepared, config: TrainConfig, res: Outcome, out: Pat
     return TrainResult(checkpoint=out, method=prep.cls.name, best_metric=prep.metric, best_value=res.best_value,
                        best_epoch=res.best_epoch, epochs_run=len(res.history), history=res.history,
                        n_train=len(prep.train_set), n_val=0 if prep.val_set is None else len(prep.val_set),
-                       selection=selection)
+                       selection=selection, warnings=prep.warnings)
 
 
 def train(config: TrainConfig) -> TrainResult:

@@ -73,46 +73,48 @@ def _av_table(av: dict, d: dict | None = None):
     return t
 
 
+def demo(
+    out: Path = typer.Option(Path("zsl-demo"), "--out", "-o", help="Folder for the data, features, models, "
+                             "results and plots."),
+    small: bool = typer.Option(False, "--small", help="A smaller, faster setting (18 classes, 1-s clips)."),
+    seed: Optional[int] = SeedOpt,
+    data_only: bool = typer.Option(False, "--data-only", help="Only write the dataset (OUT/data): sounds, "
+                                   "images, videos, word vectors, class set, splits and manifests."),
+    video: Optional[bool] = typer.Option(None, "--video/--no-video", help="Also make MP4 videos (with the "
+                                         "sounds as their audio tracks); default: with --data-only or "
+                                         "--av."),
+    av: bool = typer.Option(True, "--av/--no-av", help="Also run Mazumder et al.'s audio-visual generalized "
+                            "zero-shot part (video network, AVGZSLNet / CJME / audio-only; S, U, HM, mAP)."),
+    threads: Optional[int] = typer.Option(None, "--threads", min=1, help="torch CPU threads (default 1)."),
+    overwrite: bool = OverwriteOpt,
+    json_out: bool = JsonOpt,
+):
+    """Run the embedded demo: make described sound classes (a high whistle with fast clicking, a hissing
+    low hum, ...), images, videos and word vectors, then classify unseen classes zero-shot."""
+    seed = seed_or_global(seed)
+    if data_only:
+        from zsltool.testing.synth import make_demo_dataset
+
+        ds = make_demo_dataset(out / "data", seed=seed, small=small, video=video is not False,
+                               overwrite=overwrite)
+        info(f"demo dataset in {ds.root}")
+        counts = {"classes": len(ds.classes), "train": len(ds.train), "val": len(ds.val), "test": len(ds.test)}
+        files = {k: str(Path(getattr(ds, k)).resolve()) for k in ("classes_json", "classes_csv", "descriptions_csv",
+                                                  "word_vectors", "split", "audio_manifest",
+                                                  "image_manifest", "video_manifest") if getattr(ds, k)}
+        import json
+
+        n = json.loads(ds.info.read_text(encoding="utf-8"))["counts"]
+        result = {"data": str(Path(ds.root).resolve()), **counts, "audio": n["audio"], "images": n["images"],
+                  "video": n["video"], "chance_test": ds.chance_test, "seed": seed, "files": files}
+        emit(result, json_out, _data_table)
+        return
+    from zsltool.demo import run_demo
+
+    result = run_demo(out, seed=seed, small=small, video=bool(video), av=av, overwrite=overwrite,
+                      threads=threads)
+    emit(result, json_out, _results_table)
+
+
 def register(app: typer.Typer) -> None:
-    @app.command("demo")
-    def demo(
-        out: Path = typer.Option(Path("zsl-demo"), "--out", "-o", help="Folder for the data, features, models, "
-                                 "results and plots."),
-        small: bool = typer.Option(False, "--small", help="A smaller, faster setting (18 classes, 1-s clips)."),
-        seed: Optional[int] = SeedOpt,
-        data_only: bool = typer.Option(False, "--data-only", help="Only write the dataset (OUT/data): sounds, "
-                                       "images, videos, word vectors, class set, splits and manifests."),
-        video: Optional[bool] = typer.Option(None, "--video/--no-video", help="Also make MP4 videos (with the "
-                                             "sounds as their audio tracks); default: with --data-only or "
-                                             "--av."),
-        av: bool = typer.Option(True, "--av/--no-av", help="Also run Mazumder et al.'s audio-visual generalized "
-                                "zero-shot part (video network, AVGZSLNet / CJME / audio-only; S, U, HM, mAP)."),
-        threads: Optional[int] = typer.Option(None, "--threads", min=1, help="torch CPU threads (default 1)."),
-        overwrite: bool = OverwriteOpt,
-        json_out: bool = JsonOpt,
-    ):
-        """Run the embedded demo: make described sound classes (a high whistle with fast clicking, a hissing
-        low hum, ...), images, videos and word vectors, then classify unseen classes zero-shot."""
-        seed = seed_or_global(seed)
-        if data_only:
-            from zsltool.testing.synth import make_demo_dataset
-
-            ds = make_demo_dataset(out / "data", seed=seed, small=small, video=video is not False,
-                                   overwrite=overwrite)
-            info(f"demo dataset in {ds.root}")
-            counts = {"classes": len(ds.classes), "train": len(ds.train), "val": len(ds.val), "test": len(ds.test)}
-            files = {k: str(Path(getattr(ds, k)).resolve()) for k in ("classes_json", "classes_csv", "descriptions_csv",
-                                                      "word_vectors", "split", "audio_manifest",
-                                                      "image_manifest", "video_manifest") if getattr(ds, k)}
-            import json
-
-            n = json.loads(ds.info.read_text(encoding="utf-8"))["counts"]
-            result = {"data": str(Path(ds.root).resolve()), **counts, "audio": n["audio"], "images": n["images"],
-                      "video": n["video"], "chance_test": ds.chance_test, "seed": seed, "files": files}
-            emit(result, json_out, _data_table)
-            return
-        from zsltool.demo import run_demo
-
-        result = run_demo(out, seed=seed, small=small, video=bool(video), av=av, overwrite=overwrite,
-                          threads=threads)
-        emit(result, json_out, _results_table)
+    app.command("demo")(demo)

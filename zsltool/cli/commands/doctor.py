@@ -20,11 +20,13 @@ def _tables(d: dict):
             rows_table(ex, title="optional extras")]
 
 
-def register(app: typer.Typer) -> None:
-    @app.command("doctor")
-    def doctor_cmd(json_out: bool = JsonOpt):
-        """Print versions, device (CUDA or not), threads, the weights caches and which optional extras are
-        installed: paste it into a bug report."""
-        from zsltool.doctor import report
+def doctor_cmd(json_out: bool = JsonOpt):
+    """Print versions, device (CUDA or not), threads, the weights caches and which optional extras are
+    installed: paste it into a bug report."""
+    from zsltool.doctor import report
 
-        emit(report(), json_out, table=_tables)
+    emit(report(), json_out, table=_tables)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("doctor")(doctor_cmd)

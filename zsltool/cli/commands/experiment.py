@@ -42,7 +42,8 @@ def register(app: typer.Typer) -> None:
         out: str = typer.Option(..., "--out", "-o", help="Output folder (trials/, checkpoints/, results.json, "
                                 "trials.csv, table.csv/.md/.tex); re-running resumes it."),
         video: Optional[str] = typer.Option(None, "--video", help="Instance-level video embedding file."),
-        text: Optional[str] = typer.Option(None, "--text", help="Class-level text embedding file."),
+        text: List[str] = typer.Option([], "--text", help="Class-level text embedding file; NAME=FILE (repeatable) "
+                                       "puts several text backends side by side (rows text:NAME)."),
         image: Optional[str] = typer.Option(None, "--image", help="Class-level image embedding file."),
         audio_prototypes: Optional[str] = typer.Option(None, "--audio-prototypes",
                                                        help="Class-level audio prototype file."),
@@ -61,6 +62,10 @@ def register(app: typer.Typer) -> None:
         grid: List[str] = typer.Option([], "--grid", help="Settings chosen per trial on validation data: "
                                        "KEY=V1,V2 (lr, optimizer, batch_size, epochs, weight_decay, momentum, "
                                        "METHOD:ARG or ARG), repeatable, or a JSON file {key: [values]}."),
+        preset: Optional[str] = typer.Option(None, "--preset", click_type=click.Choice(["paper"]),
+                                             help="paper: the founding papers' literal method settings."),
+        strict: bool = typer.Option(False, "--strict", help="Validity warnings (e.g. a feature network trained "
+                                    "on test classes) are errors."),
         modalities: str = typer.Option("both", "--modalities", help="GZSL test modalities, comma list of "
                                        "audio,video,both."),
         trials: Optional[str] = typer.Option(None, "--trials", help="Comma list of trial numbers (default: all)."),
@@ -102,14 +107,23 @@ def register(app: typer.Typer) -> None:
             tr = [int(x) for x in _csv_list(trials)] if trials else None
         except ValueError:
             raise typer.BadParameter(f"{trials!r} is not a comma list of integers", param_hint="--trials") from None
-        spec = ExperimentSpec(audio=audio, splits=list(split), out_dir=out, video=video, text=text, image=image,
+        plain = [t for t in text if "=" not in t]
+        named = dict(t.split("=", 1) for t in text if "=" in t)
+        if len(plain) > 1:
+            raise typer.BadParameter("give one plain --text FILE, or name each: --text NAME=FILE", param_hint="--text")
+        if any(not n or not f for n, f in named.items()):
+            raise typer.BadParameter("--text NAME=FILE needs a name and a file", param_hint="--text")
+        if named and plain:
+            named = {"text": plain[0], **named}
+        spec = ExperimentSpec(audio=audio, splits=list(split), out_dir=out, video=video,
+                              text=plain[0] if plain and not named else None, texts=named or None, image=image,
                               audio_prototypes=audio_prototypes, hybrid=hybrid,
                               semantics=_csv_list(semantics),
                               methods=list(method), method_args=margs, epochs=epochs, batch_size=batch_size, lr=lr,
                               optimizer=optimizer, patience=patience, modalities=mods, trials=tr,
                               seed=seed_or_global(seed), jobs=jobs, threads=threads,
                               calibrate=calibrate, retrieval=not no_retrieval, device=STATE.device,
-                              grid=parse_grid(grid))
+                              grid=parse_grid(grid), preset=preset, strict=strict)
         doc = run_experiment(spec)
         info(f"{doc['ran']} trial(s) run, {doc['reused']} reused; wrote {out}/results.json, trials.csv, "
              "table.csv, table.md, table.tex")
@@ -134,6 +148,8 @@ def register(app: typer.Typer) -> None:
                                            ".pdf or .svg)."),
         out: Optional[str] = typer.Option(None, "--out", "-o", help="Write the comparison as JSON (a .png/.pdf/"
                                           ".svg path writes the CD diagram instead)."),
+        strict: bool = typer.Option(False, "--strict", help="Fewer than 3 treatments or 5 blocks is an error "
+                                    "(default: a warning, and the Wilcoxon signed-rank test for 2)."),
         overwrite: bool = OverwriteOpt,
         json_out: bool = JsonOpt,
     ):
@@ -142,7 +158,7 @@ def register(app: typer.Typer) -> None:
 
         if not 0 < alpha < 1:
             raise typer.BadParameter("alpha must be between 0 and 1", param_hint="--alpha")
-        comp = compare_results(results, metric=metric, by=by, alpha=alpha)
+        comp = compare_results(results, metric=metric, by=by, alpha=alpha, strict=strict)
         from zsltool.evaluate.figures import is_figure_file
 
         if out and is_figure_file(out):
@@ -159,7 +175,9 @@ def register(app: typer.Typer) -> None:
                             comp["cd"], title=f"critical difference ({comp['metric']}, N = {comp['n_blocks']})",
                             overwrite=overwrite)
             info(f"wrote {plot}")
-        head = {k: v for k, v in comp.items() if k not in ("methods", "pairwise")}
+        head = {k: v for k, v in comp.items() if k not in ("methods", "pairwise", "warnings", "wilcoxon")}
+        if comp.get("wilcoxon"):
+            head.update({f"wilcoxon {k}": v for k, v in comp["wilcoxon"].items() if k != "test"})
         emit(comp, json_out, table=lambda c: [kv_table(head, title="zsl compare"),
                                               rows_table(c["methods"], title="average ranks"),
                                               rows_table(c["pairwise"], title="pairwise (Nemenyi)")])

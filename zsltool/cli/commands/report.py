@@ -12,34 +12,36 @@ import typer
 from zsltool.cli.common import OverwriteOpt, info
 
 
+def report_cmd(
+    results: str = typer.Argument(..., help="results.json of zsl experiment, or a split file of zsl split."),
+    fmt: str = typer.Option("md", "--format", "-f", click_type=click.Choice(["md", "latex", "csv"]),
+                            help="md (Markdown pipe tables), latex (booktabs table environments) or csv "
+                                 "(tidy: one numeric row per cell with mean, sd, ci95, n)."),
+    classes: Optional[str] = typer.Option(None, "--classes", help="Split file: the class-set file, for class "
+                                          "names instead of ids."),
+    trials: Optional[str] = typer.Option(None, "--trials", help="Split file: comma list of trials (default: "
+                                         "all)."),
+    out: Optional[str] = typer.Option(None, "--out", "-o", help="Write to this file instead of stdout."),
+    overwrite: bool = OverwriteOpt,
+):
+    """Print an experiment's paper tables (with captions), or the classes of a split's subsets, as Markdown,
+    LaTeX or CSV."""
+    from zsltool.evaluate.report import report_text
+
+    try:
+        ks = [int(x) for x in trials.split(",")] if trials else None
+    except ValueError:
+        raise typer.BadParameter(f"{trials!r} is not a comma list of integers", param_hint="--trials") from None
+    text = report_text(results, fmt, classes=classes, trials=ks)
+    if out:
+        from zsltool.utils import atomic_write_text, check_output
+
+        atomic_write_text(check_output(out, overwrite), text)
+        info(f"wrote {out}")
+        return
+    sys.stdout.write(text)
+    sys.stdout.flush()
+
+
 def register(app: typer.Typer) -> None:
-    @app.command("report")
-    def report_cmd(
-        results: str = typer.Argument(..., help="results.json of zsl experiment, or a split file of zsl split."),
-        fmt: str = typer.Option("md", "--format", "-f", click_type=click.Choice(["md", "latex", "csv"]),
-                                help="md (Markdown pipe tables), latex (booktabs table environments) or csv "
-                                     "(tidy: one numeric row per cell with mean, sd, ci95, n)."),
-        classes: Optional[str] = typer.Option(None, "--classes", help="Split file: the class-set file, for class "
-                                              "names instead of ids."),
-        trials: Optional[str] = typer.Option(None, "--trials", help="Split file: comma list of trials (default: "
-                                             "all)."),
-        out: Optional[str] = typer.Option(None, "--out", "-o", help="Write to this file instead of stdout."),
-        overwrite: bool = OverwriteOpt,
-    ):
-        """Print an experiment's paper tables (with captions), or the classes of a split's subsets, as Markdown,
-        LaTeX or CSV."""
-        from zsltool.evaluate.report import report_text
-
-        try:
-            ks = [int(x) for x in trials.split(",")] if trials else None
-        except ValueError:
-            raise typer.BadParameter(f"{trials!r} is not a comma list of integers", param_hint="--trials") from None
-        text = report_text(results, fmt, classes=classes, trials=ks)
-        if out:
-            from zsltool.utils import atomic_write_text, check_output
-
-            atomic_write_text(check_output(out, overwrite), text)
-            info(f"wrote {out}")
-            return
-        sys.stdout.write(text)
-        sys.stdout.flush()
+    app.command("report")(report_cmd)

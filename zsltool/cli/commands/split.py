@@ -70,6 +70,8 @@ def split(
     folds: Optional[int] = typer.Option(None, "--folds", min=2, help="folds: number of class folds (default 5)."),
     val_folds: Optional[int] = typer.Option(None, "--val-folds", min=0, help="folds: validation folds per trial "
                                             "(default 1; 0 with --folds 2)."),
+    strict: bool = typer.Option(False, "--strict", help="Validity warnings (e.g. classes left out of a random "
+                                "split) are errors."),
     overwrite: bool = OverwriteOpt,
     json_out: bool = JsonOpt,
 ):
@@ -84,7 +86,7 @@ def split(
     if protocol == "folds" and folds is None:
         folds = 5
     opts["folds"] = folds
-    result = make_split(classes, protocol, out, seed=seed_or_global(seed), overwrite=overwrite,
+    result = make_split(classes, protocol, out, seed=seed_or_global(seed), overwrite=overwrite, strict=strict,
                         **opts)
     info(f"wrote {result['out']} ({len(result['trials'])} trial(s))")
 

@@ -72,6 +72,11 @@ def register(app: typer.Typer) -> None:
         grid: List[str] = typer.Option([], "--grid", help="Settings chosen on validation data: KEY=V1,V2 (lr, "
                                        "optimizer, batch_size, epochs, weight_decay, momentum or a method "
                                        "argument), repeatable, or a JSON file {key: [values]}."),
+        preset: Optional[str] = typer.Option(None, "--preset", click_type=click.Choice(["paper"]),
+                                             help="paper: the founding papers' literal settings (no feature "
+                                                  "scaling; AVGZSLNet's absolute decoder margin); --arg wins."),
+        strict: bool = typer.Option(False, "--strict", help="Validity warnings (a feature network trained on "
+                                    "this trial's held-out classes) are errors."),
         seed: Optional[int] = SeedOpt,
         threads: Optional[int] = typer.Option(None, "--threads", min=1, help="torch CPU threads."),
         log_every: int = typer.Option(10, "--log-every", min=1, help="With -v: a line every N epochs (loss, validation)."),
@@ -91,6 +96,7 @@ def register(app: typer.Typer) -> None:
                           method=method, method_args=margs, epochs=epochs, batch_size=batch_size, lr=lr,
                           optimizer=optimizer, weight_decay=weight_decay, momentum=momentum, patience=patience,
                           seed=seed_or_global(seed), device=STATE.device, threads=threads,
-                          overwrite=overwrite, log_every=log_every, grid=parse_grid(grid))
+                          overwrite=overwrite, log_every=log_every, grid=parse_grid(grid),
+                          preset=preset, strict=strict)
         result = train(cfg)
         emit(result.summary(), json_out, table=_table)
