@@ -102,3 +102,23 @@ def test_train_prints_progress_lines_when_stderr_is_a_pipe(tmp_path):
     lines = [ln for ln in r.stderr.splitlines() if ln.startswith("train projection:")]
     assert [ln.split(" (")[0] for ln in lines[:3]] == [f"train projection: {k}/3 epochs" for k in (1, 2, 3)]
     assert "epoch 1/3" not in r.stderr      # the per-epoch loss lines need -v
+
+
+def test_pretraining_prints_progress_lines_when_stderr_is_a_pipe():
+    # the one pretraining loop (pretrain-audio, -image, -video) reports its batches like extraction and train
+    code = textwrap.dedent("""
+        import torch
+        from torch.utils.data import TensorDataset
+        from zsltool.extract.pretrain import train_classifier
+        torch.manual_seed(0)
+        ds = TensorDataset(torch.randn(8, 3), torch.tensor([0, 1] * 4))
+        hist = train_classifier(ds, torch.nn.Linear(3, 2), epochs=3, batch_size=4, lr=1e-2, name="pretrain-fake")
+        print(len(hist))
+    """)
+    r = _piped(code)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "3"
+    lines = [ln for ln in r.stderr.splitlines() if ln.startswith("pretrain-fake:")]
+    assert [ln.split(" (")[0] for ln in lines[:6]] == [f"pretrain-fake: {k}/6 batches" for k in range(1, 7)]
+    assert lines[-1].startswith("pretrain-fake: 6 batches in ")
+    assert "epoch 1/3" not in r.stderr      # the per-epoch loss lines need -v

@@ -71,7 +71,9 @@ class Progress:
             self._bar = tqdm(total=total, desc=desc, unit=unit, leave=False, dynamic_ncols=True, file=self.stream)
 
     def _units(self, n: float) -> str:
-        return self.unit if n == 1 else self.unit + "s"
+        if n == 1:
+            return self.unit
+        return self.unit + ("es" if self.unit.endswith(("s", "x", "sh", "tch")) else "s")  # clips, epochs, batches
 
     def line(self) -> str:
         """The progress line for the current state."""

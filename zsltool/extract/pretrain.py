@@ -106,9 +106,9 @@ def train_classifier(dataset, network, *, epochs: int, batch_size: int, lr: floa
     """
     import torch
     from torch.utils.data import DataLoader
-    from tqdm import tqdm
 
     from zsltool.extract import distributed as D
+    from zsltool.progress import Progress
     from zsltool.utils import resolve_device
 
     ctx = D.setup(resolve_device(device))  # under torchrun: this rank's process group and device
@@ -153,12 +153,20 @@ def train_classifier(dataset, network, *, epochs: int, batch_size: int, lr: floa
                               **({"collate_fn": collate} if collate is not None else {}))
     bad = {} if bad is None else bad
     history = []
+    bar = None  # one progress reporter over every batch of every epoch (a bar on a terminal, lines on a pipe)
     try:
         for ep in range(epochs):
             network.train()
             stats = EpochStats()
-            for batch in tqdm(epoch(), desc=f"{name} epoch {ep + 1}/{epochs}", disable=not progress or None,
-                              leave=False, unit="batch"):
+            batches = epoch()
+            if bar is None:
+                try:
+                    total = epochs * len(batches)
+                except TypeError:  # a generator of batches: no total, the lines give count and rate
+                    total = None
+                bar = Progress(total=total, desc=name, unit="batch", enabled=bool(progress) and ctx.main)
+            for batch in batches:
+                bar.update(1)
                 if batch is None:
                     continue
                 if len(batch) == 3:
@@ -177,6 +185,8 @@ def train_classifier(dataset, network, *, epochs: int, batch_size: int, lr: floa
                                hint=f"first problem: {next(iter(bad.values()), 'unknown')}")
             history.append(stats.record(ep + 1, epochs, name))
     finally:
+        if bar is not None:
+            bar.close()
         D.teardown(ctx)
     return history
 

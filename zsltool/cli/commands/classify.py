@@ -73,7 +73,7 @@ def classify_cmd(
                      allow_other_vectors=allow_other_vectors, weights=weights, video_weights=video_weights,
                      top=top, modality=modality,
                      batch_size=batch_size, workers=workers, device=STATE.device,
-                     progress=not STATE.quiet and sys.stderr.isatty())
+                     progress=not STATE.quiet)
     bad = [r for r in preds if not r["valid"]]
     info(f"{len(preds) - len(bad)} of {len(preds)} clips classified among {len(preds.labels)} labels; "
          f"probabilities: temperature from {preds.info['temperature_source']}")
