@@ -57,26 +57,22 @@ def detect_vector_format(path: Path) -> str:
 
 def _is_text_vector_line(sample: bytes, dim: int) -> bool:
     """Whether ``sample`` starts with a line ``word x1 ... xDIM`` of text numbers."""
-    first = sample.split(b"\n", 1)[0].split()
-    if len(first) != dim + 1:
-        return False
-    try:
-        [float(x) for x in first[1:]]
-    except ValueError:
-        return False
-    return True
+    return _first_line_numbers(sample) == dim
 
 
 def _is_text_numbers_line(sample: bytes) -> bool:
     """Whether ``sample`` starts with a line ``word x1 x2 ...`` of text numbers (any count)."""
+    return b"\0" not in sample[:4096] and (_first_line_numbers(sample) or 0) >= 1
+
+
+def _first_line_numbers(sample: bytes) -> int | None:
+    """How many numbers follow the word on ``sample``'s first line (None: not ``word`` + numbers)."""
     first = sample.split(b"\n", 1)[0].split()
-    if len(first) < 2 or b"\0" in sample[:4096]:
-        return False
     try:
         [float(x) for x in first[1:]]
     except ValueError:
-        return False
-    return True
+        return None
+    return len(first) - 1 if first else None
 
 
 def _first_row_of_other_dimension(path: Path, header: bool) -> tuple[int, int, int] | None:
