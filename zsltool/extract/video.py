@@ -61,6 +61,16 @@ def _open_video(path: str | os.PathLike):
         raise InvalidInput(f"cannot open video {path}: {e}") from None
 
 
+
+def _rgb(reformatter, frame, size: tuple[int, int] | None) -> np.ndarray:
+    """One decoded frame as uint8 (H, W, 3) RGB, resized to ``size=(h, w)`` when given."""
+    kw = {"width": size[1], "height": size[0]} if size is not None else {}
+    return reformatter.reformat(frame, format="rgb24", **kw).to_ndarray()
+
+
+def _no_frames(path, start, end) -> InvalidInput:
+    return InvalidInput(f"{path} has no frames" + (f" in [{start}, {end}) s" if start or end else ""))
+
 def decode_video(path: str | os.PathLike, size: tuple[int, int] | None = None, start: float | None = None,
                  end: float | None = None) -> tuple[np.ndarray, float]:
     """All frames in [start, end) seconds as uint8 (N, H, W, 3) RGB, resized to ``size=(h, w)``; and the fps."""
@@ -85,17 +95,13 @@ def decode_video(path: str | os.PathLike, size: tuple[int, int] | None = None, s
                     continue
                 if end is not None and t >= end - 1e-6:
                     break
-                if size is not None:
-                    frames.append(reformatter.reformat(frame, width=size[1], height=size[0],
-                                                       format="rgb24").to_ndarray())
-                else:
-                    frames.append(reformatter.reformat(frame, format="rgb24").to_ndarray())
+                frames.append(_rgb(reformatter, frame, size))
         except av.FFmpegError as e:
             if not frames:
                 raise InvalidInput(f"cannot decode video {path}: {e}") from None
             log.warning(f"{path}: decoding stopped early ({e}); using {len(frames)} frames")
     if not frames:
-        raise InvalidInput(f"{path} has no frames" + (f" in [{start}, {end}) s" if start or end else ""))
+        raise _no_frames(path, start, end)
     return np.stack(frames), fps
 
 
@@ -172,8 +178,7 @@ def decode_clips(path: str | os.PathLike, size: tuple[int, int] | None, start: f
                             break
                         continue
                     if k in want and k not in got:
-                        kw = {"width": size[1], "height": size[0]} if size is not None else {}
-                        got[k] = reformatter.reformat(frame, format="rgb24", **kw).to_ndarray()
+                        got[k] = _rgb(reformatter, frame, size)
                     if k >= last:
                         break
         except av.FFmpegError as e:
@@ -181,7 +186,7 @@ def decode_clips(path: str | os.PathLike, size: tuple[int, int] | None, start: f
                 raise InvalidInput(f"cannot decode video {path}: {e}") from None
             log.warning(f"{path}: decoding stopped early ({e})")
     if not got:
-        raise InvalidInput(f"{path} has no frames" + (f" in [{start}, {end}) s" if start or end else ""))
+        raise _no_frames(path, start, end)
     if len(got) < len(need):  # frames the decoder did not return: the nearest earlier one (or the first)
         have = sorted(got)
         log.warning(f"{path}: {len(need) - len(got)} sampled frames could not be decoded; using neighbours")
