@@ -62,7 +62,7 @@ def build(tmp: Path, width: float, vocab: int) -> dict:
     import torch
 
     from zsltool.classes.classset import ClassSet
-    from zsltool.classes.protocols import split_folds
+    from zsltool.classes.split_classes import split_folds
     from zsltool.extract.audio.extract import extract_audio
     from zsltool.extract.audio.vggish import VGGish
     from zsltool.extract.text import extract_text

@@ -51,7 +51,7 @@ def prepare_esc50(root: str | os.PathLike, out: str | os.PathLike, *, esc10: boo
     """Write ``classes.json``, ``clips.csv`` (with the official clip ``fold``) and ``split_class_folds.json``
     (zero-shot class folds) for ESC-50 (or its ESC-10 subset); returns the summary."""
     from zsltool.classes.classset import ClassSet
-    from zsltool.classes.protocols import split_folds
+    from zsltool.classes.split_classes import split_folds
 
     prep = load_esc50(root, esc10=esc10)
     split = split_folds(ClassSet(classes=prep.classes), folds=class_folds, seed=seed)

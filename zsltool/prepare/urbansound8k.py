@@ -48,7 +48,7 @@ def prepare_urbansound8k(root: str | os.PathLike, out: str | os.PathLike, *, cla
                          overwrite: bool = False) -> dict:
     """Write ``classes.json``, ``clips.csv`` (official clip ``fold``) and ``split_class_folds.json``."""
     from zsltool.classes.classset import ClassSet
-    from zsltool.classes.protocols import split_folds
+    from zsltool.classes.split_classes import split_folds
 
     prep = load_urbansound8k(root)
     split = split_folds(ClassSet(classes=prep.classes), folds=class_folds, seed=seed)
