@@ -10,6 +10,7 @@ import typer
 from zsltool.cli.common import (STATE, JsonOpt, OverwriteOpt, emit, info, kv_table, rows_table, seed_option,
                                seed_or_global)
 from zsltool.cli.types import float_option
+from zsltool.evaluate.metrics import metric_help
 from zsltool.names import PLOT_KINDS
 
 
@@ -137,8 +138,7 @@ def experiment_cmd(
 
 def compare_cmd(
     results: List[str] = typer.Argument(..., help="Results files (zsl evaluate --out, experiment results.json)."),
-    metric: str = typer.Option("auto", "--metric", help="Metric to rank by: auto (HM for GZSL, else top1), "
-                               "top1, mean_class_acc, S, U, HM, mAP."),
+    metric: str = typer.Option("auto", "--metric", help="Metric to rank by: " + metric_help() + "."),
     by: str = typer.Option("method", "--by", click_type=click.Choice(["method", "semantic", "file"]),
                            help="What is compared: methods, class-embedding sources, or files."),
     alpha: float = float_option(0.05, "--alpha", min=0, max=1, min_open=True, max_open=True, help="Significance level (0.05 or 0.10 from Demšar's table)."),
@@ -207,7 +207,8 @@ def plot_cmd(
     classes: Optional[str] = typer.Option(None, "--classes", help="tsne: N (N classes drawn at random with "
                                           "the seed: seen classes of a GZSL split, as AVGZSLNet Fig. 6 with "
                                           "5) or comma-separated class names (default: every test class)."),
-    metric: str = typer.Option("auto", "--metric", help="cd: metric when comparing results files."),
+    metric: str = typer.Option("auto", "--metric", help="cd: metric when comparing results files: " + metric_help()
+                               + "."),
     overwrite: bool = OverwriteOpt,
     json_out: bool = JsonOpt,
 ):
