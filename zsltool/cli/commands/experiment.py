@@ -71,6 +71,10 @@ def experiment_cmd(
     calibrate: bool = typer.Option(False, "--calibrate", help="GZSL: calibrated stacking, beta chosen on "
                                    "validation data."),
     no_retrieval: bool = typer.Option(False, "--no-retrieval", help="GZSL: skip retrieval mAP."),
+    two_stage: bool = typer.Option(False, "--two-stage", help="The two-stage GZSL protocol of the audio-visual "
+                                   "benchmarks (a split with both stages, e.g. from prepare avgzsl-benchmark): "
+                                   "stage 1 chooses the epoch and beta on validation classes, stage 2 retrains "
+                                   "on train + validation classes with them and tests."),
     jobs: int = typer.Option(1, "--jobs", "-j", min=1, help="Trials run in parallel processes."),
     threads: Optional[int] = typer.Option(None, "--threads", min=1, help="torch threads per job "
                                           "(default: cores / jobs)."),
@@ -122,7 +126,8 @@ def experiment_cmd(
                           optimizer=optimizer, patience=patience, modalities=mods, trials=tr,
                           seed=seed_or_global(seed), jobs=jobs, threads=threads,
                           calibrate=calibrate, retrieval=not no_retrieval, device=STATE.device,
-                          grid=parse_grid(grid), preset=preset, strict=strict)
+                          grid=parse_grid(grid), preset=preset, strict=strict,
+                          two_stage=two_stage)
     doc = run_experiment(spec)
     info(f"{doc['ran']} trial(s) run, {doc['reused']} reused; wrote {out}/results.json, trials.csv, "
          "table.csv, table.md, table.tex")

@@ -114,11 +114,11 @@ def avgzsl_cmd(
     overwrite: bool = OverwriteOpt,
     json_out: bool = JsonOpt,
 ):
-    """The AVCA-GZSL audio-visual benchmark: audio/video/text files and the two stages' split files."""
+    """The AVCA-GZSL audio-visual benchmark: audio/video/text files and one split file with both stages."""
     from zsltool.prepare import prepare_avgzsl_benchmark
 
     res = prepare_avgzsl_benchmark(root, out, features=features, split=split, overwrite=overwrite)
-    info(f"wrote {res['out']}: {res['classes']} classes, stage 1 and stage 2 files")
+    info(f"wrote {res['out']}: {res['classes']} classes; split.json holds both stages (zsl experiment --two-stage)")
     emit(res, json_out, table=lambda r: kv_table({k: v for k, v in r.items() if k != "files"},
                                                  title=f"zsl prepare avgzsl-benchmark ({r['dataset']})"))
 
