@@ -46,7 +46,6 @@ def pretrain_audio_cmd(
 ):
     """Train an audio network from scratch on the seen classes' clips; extract-audio --weights loads it."""
     from zsltool.extract.audio.pretrain import pretrain_audio
-    from zsltool.utils import resolve_device
 
     from zsltool.cli.choices import check_choice
     from zsltool.extract.registry import list_extractors
@@ -56,7 +55,7 @@ def pretrain_audio_cmd(
         raise typer.BadParameter("--width must be positive")
     res = pretrain_audio(manifest, out, classes_path=classes, split_path=split, trial=trial, model=model, epochs=epochs,
                          batch_size=batch_size, lr=lr, width=width, max_seconds=max_seconds, workers=workers,
-                         device=resolve_device(device_or_global(device)), seed=seed_or_global(seed),
+                         device=device_or_global(device), seed=seed_or_global(seed),
                          overwrite=overwrite, progress=progress())
     emit(res, json_out)
 

@@ -141,11 +141,10 @@ def pretrain_video_cmd(
     """Train a video network from scratch on the seen classes' training videos; extract-video --weights
     loads it."""
     from zsltool.extract.video_pretrain import pretrain_video
-    from zsltool.utils import resolve_device
 
     res = pretrain_video(inputs, out, classes_path=classes, split_path=split, trial=trial, model=model,
                          frame_size=frame_size, clip_len=clip_len, epochs=epochs, batch_size=batch_size, lr=lr,
-                         augment=augment, device=resolve_device(device_or_global(device)), seed=seed_or_global(seed),
+                         augment=augment, device=device_or_global(device), seed=seed_or_global(seed),
                          overwrite=overwrite, progress=progress())
     res.pop("info", None)
     emit(res, json_out)
