@@ -135,7 +135,8 @@ def pretrain_video(
     import torch  # after the inputs are checked: a user's mistake is reported without loading torch
     from tqdm import tqdm
 
-    from zsltool.extract.video import SMALL_MODELS, TEST_MODELS, build_video_model, decode_video
+    from zsltool.extract.video import SMALL_MODELS, TEST_MODELS, build_video_model
+    from zsltool.extract.video_decode import decode_video
 
     if model not in SMALL_MODELS + TEST_MODELS:
         raise ZslError(f"pretrain-video trains {', '.join(SMALL_MODELS)} (or the test model "
