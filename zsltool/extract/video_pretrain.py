@@ -27,7 +27,8 @@ from pathlib import Path
 from typing import Sequence
 
 from zsltool.errors import ZslError
-from zsltool.extract.pretrain import check_training_args, save_pretrained, train_classifier, training_classes
+from zsltool.extract.pretrain import (check_training_args, epoch_checkpoint, save_pretrained, train_classifier,
+                                      training_classes)
 from zsltool.utils import check_output, input_record, seed_everything
 
 log = logging.getLogger("zsltool.extract.video")
@@ -110,8 +111,10 @@ def pretrain_video(
     seed: int = 0,
     overwrite: bool = False,
     progress: bool = True,
+    resume: bool = True,
 ) -> dict:
-    """Train ``model`` (random init) on the training classes' videos and save its weights; returns a summary."""
+    """Train ``model`` (random init) on the training classes' videos and save its weights; returns a summary.
+    A killed run is continued after its last finished epoch (``resume``; see ``train_classifier``)."""
     import numpy as np
 
     from zsltool.extract.inputs import collect_video
@@ -172,7 +175,11 @@ def pretrain_video(
     ds = _ClipDataset(clips, targets, clip_len, augment)
     history = train_classifier(ds, net, epochs=epochs, batch_size=batch_size, lr=lr, device=device, seed=seed,
                                batch_transform=_ShiftFlip(max(1, frame_size // 16)) if augment else None,
-                               drop_single=True, progress=progress, name="pretrain-video")
+                               drop_single=True, progress=progress, name="pretrain-video",
+                               checkpoint=epoch_checkpoint(out), resume=resume,
+                               run_key={"model": model, "frame_size": frame_size, "clip_len": clip_len,
+                                        "augment": augment, "class_set": cs.sha256, "trial": trial,
+                                        "inputs": records, "videos": [it.id for it in kept]})
 
     sidecar, meta = save_pretrained(net, out, "zsl.video_pretrain", {
             "layout": f"{model} state dict with a {C}-way head",
