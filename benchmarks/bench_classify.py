@@ -62,7 +62,7 @@ def build(tmp: Path, width: float, vocab: int) -> dict:
     import torch
 
     from zsltool.classes.classset import ClassSet
-    from zsltool.classes.protocols import split_folds
+    from zsltool.classes.split_classes import split_folds
     from zsltool.extract.audio.extract import extract_audio
     from zsltool.extract.audio.vggish import VGGish
     from zsltool.extract.text import extract_text
@@ -123,8 +123,8 @@ def main() -> None:
         # the same steps inside one process, timed one by one
         steps = ("import time; t0 = time.perf_counter(); T = {}\n"
                  "import torch, numpy, h5py; T['import torch, h5py'] = time.perf_counter() - t0; t = time.perf_counter()\n"
-                 "from zsltool.classify_clips import audio_extractor, clip_items, embed_clips, label_embeddings, "
-                 "training_provenance\n"
+                 "from zsltool.classify_inputs import audio_extractor, clip_items, embed_clips\n"
+                 "from zsltool.classify_labels import label_embeddings, training_provenance\n"
                  "from zsltool.train.checkpoint import build_model, load_checkpoint\n"
                  "T['import zsltool modules'] = time.perf_counter() - t; t = time.perf_counter()\n"
                  f"ck = load_checkpoint({str(tmp / 'model.pt')!r}); m = build_model(ck)\n"

@@ -6,6 +6,8 @@ by hand).
 (batch 32, SGD 1e-2, 200 epochs). --epochs below 200 measures fewer and also prints a linear estimate.
 
     PYTHONPATH=. python benchmarks/bench_experiment.py --epochs 200 --jobs 1 2
+    PYTHONPATH=. taskset -c 0,1 python benchmarks/bench_experiment.py --epochs 200 --jobs 2   # 2 cores of a bigger machine
+    PYTHONPATH=. python benchmarks/bench_experiment.py --epochs 200 --jobs 1 --device cuda
 """
 
 from __future__ import annotations
@@ -61,8 +63,9 @@ def main():
     ap.add_argument("--jobs", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--paper-epochs", type=int, default=200)
     ap.add_argument("--threads", type=int, default=None, help="torch threads per job (default: cores / jobs)")
+    ap.add_argument("--device", default="cpu", help="cpu or cuda (every trial trains and is evaluated there)")
     args = ap.parse_args()
-    cores = os.cpu_count() or 1
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)  # taskset
     out = []
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -70,7 +73,8 @@ def main():
         for jobs in args.jobs:
             spec = ExperimentSpec(audio=files["audio"], splits=[files["split"]], out_dir=str(tmp / f"run{jobs}"),
                                   text=files["text"], image=files["image"], audio_prototypes=files["audio_prototypes"],
-                                  epochs=args.epochs, jobs=jobs, threads=args.threads or max(1, cores // jobs), seed=0)
+                                  epochs=args.epochs, jobs=jobs, threads=args.threads or max(1, cores // jobs), seed=0,
+                                  device=args.device)
             t = time.perf_counter()
             cpu0 = _cpu()
             doc = run_experiment(spec)
@@ -81,7 +85,7 @@ def main():
             resume = time.perf_counter() - t
             assert again["ran"] == 0
             units = doc["ran"]
-            out.append({"jobs": jobs, "threads_per_job": spec.threads, "cores": cores, "trials_run": units, "epochs": args.epochs,
+            out.append({"device": args.device, "jobs": jobs, "threads_per_job": spec.threads, "cores": cores, "trials_run": units, "epochs": args.epochs,
                         "clips": 69 * args.per_class, "wall_s": round(wall, 1),
                         "cpu_s": round(cpu, 1), "wall_if_cores_were_idle_s": round(cpu / cores, 1),
                         "s_per_trial": round(wall / units, 2), "rerun_all_reused_s": round(resume, 2),

@@ -42,7 +42,7 @@ def make_mp4(path, k: int, n_frames: int = 16, seconds: float = 2.0):
 @pytest.fixture(scope="module")
 def av_model(tmp_path_factory):
     from zsltool.classes.classset import ClassSet
-    from zsltool.classes.protocols import split_folds
+    from zsltool.classes.split_classes import split_folds
     from zsltool.extract.audio.extract import extract_audio
     from zsltool.extract.audio.vggish import VGGish
     from zsltool.extract.text import extract_text
@@ -103,7 +103,7 @@ def test_classify_a_video_by_modality(av_model, modality, tmp_path, monkeypatch)
 
 
 def test_video_extensions_match_the_video_extractor():
-    from zsltool.classify_clips import VIDEO_EXTENSIONS
+    from zsltool.classify_inputs import VIDEO_EXTENSIONS
     from zsltool.extract import video
 
     assert VIDEO_EXTENSIONS == video.VIDEO_EXTENSIONS

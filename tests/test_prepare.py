@@ -243,19 +243,24 @@ def test_avgzsl_benchmark_on_the_real_ucf_split_files(shared_data, tmp_path, cli
     assert (st1["seen"], st1["unseen"], st2["seen"], st2["unseen"]) == (30, 12, 42, 6)
     # UCF's stage_2_test_unseen.csv lists 9 classes, its .txt 6: the other 3 are left out, as the reference
     # loader does
-    assert st2["audio"]["left_out_other_classes"] == ["BandMarching", "BrushingTeeth", "Typing"]
-    assert st1["train_rows"] == 30 * 2 and st1["test_seen_rows"] == 30 * 2
+    assert s["audio"]["left_out_other_classes"] == ["BandMarching", "BrushingTeeth", "Typing"]
+    assert (st1["train_rows"], st1["val_seen_rows"], st1["val_unseen_rows"]) == (30 * 2, 30 * 2, 12 * 2)
     from zsltool.store import read_embeddings
 
-    sp1, sp2 = load_split(tmp_path / "out" / "split_stage1.json"), load_split(tmp_path / "out" / "split_stage2.json")
-    t1, t2 = sp1.trials[0], sp2.trials[0]
+    sp = load_split(tmp_path / "out" / "split.json")
+    assert sp.params["two_stage"] == [[0, 1]]
+    t1, t2 = sp.trials
     assert t1.is_gzsl and "ApplyEyeMakeup" in t1.unseen and "ApplyEyeMakeup" in t2.seen
-    a1, v1 = read_embeddings(tmp_path / "out" / "audio_stage1.h5"), read_embeddings(tmp_path / "out" / "video_stage1.h5")
-    assert a1.ids == v1.ids and a1.dim == 4 and v1.dim == 3
-    assert len(a1) == 30 * 2 + 30 * 2 + 12 * 2
-    a2 = read_embeddings(tmp_path / "out" / "audio_stage2.h5")
-    # stage 2 trains on the stage-1 train + validation rows (the reference loader's train_val)
-    assert set(t2.instances["train"]) == set(a1.ids) and len(a2) == len(a1) + 42 * 2 + 6 * 2
+    assert t1.instances["test_seen"] == t1.instances["test_unseen"] == []
+    a, v = read_embeddings(tmp_path / "out" / "audio.h5"), read_embeddings(tmp_path / "out" / "video.h5")
+    assert a.ids == v.ids and a.dim == 4 and v.dim == 3
+    stage1 = t1.instances["train"] + t1.instances["val"] + t1.instances["val_unseen"]
+    assert len(stage1) == len(set(stage1)) == 30 * 2 + 30 * 2 + 12 * 2
+    # stage 2 trains on the stage-1 train + validation rows (the reference loader's train_val) and tests on the
+    # rest of the file
+    assert t2.instances["train"] == stage1
+    assert len(t2.instances["test_seen"]) == 42 * 2 and len(t2.instances["test_unseen"]) == 6 * 2
+    assert len(a) == len(stage1) + 42 * 2 + 6 * 2
     text = read_embeddings(tmp_path / "out" / "text.h5")
     assert text.valid.all() and len(text) == 48  # the classes of the .txt lists: 30 + 12 + 6
     assert s["w2v_names_matched_ignoring_case"] == ["HandStandPushups"]
@@ -264,15 +269,17 @@ def test_avgzsl_benchmark_on_the_real_ucf_split_files(shared_data, tmp_path, cli
 
     vecs = load_vector_dict(root / "features" / "cls_features" / "text" / "word_embeddings_ucf_normed.npy")
     np.testing.assert_array_equal(text.X[text.id_index()["ApplyEyeMakeup"]], vecs["Apply Eye Makeup"])
-    # trains and evaluates: a zsl GZSL split over the benchmark's stage 2
-    r = cli("train", "--audio", tmp_path / "out" / "audio_stage2.h5", "--video", tmp_path / "out" / "video_stage2.h5",
-            "--text", tmp_path / "out" / "text.h5", "--split", tmp_path / "out" / "split_stage2.json",
-            "--method", "concat", "--epochs", "1", "-o", tmp_path / "m.pt")
+    # one command runs both stages: stage 1 chooses the epoch and beta on validation, stage 2 retrains and tests
+    r = cli("experiment", "--audio", tmp_path / "out" / "audio.h5", "--video", tmp_path / "out" / "video.h5",
+            "--text", tmp_path / "out" / "text.h5", "--split", tmp_path / "out" / "split.json", "--two-stage",
+            "--method", "avgzslnet", "--epochs", "2", "--no-retrieval", "-o", tmp_path / "exp", "--json")
     assert r.exit_code == 0, r.stderr
-    r = cli("evaluate", tmp_path / "m.pt", "--json")
-    assert r.exit_code == 0, r.stderr
-    m = r.json()["metrics"]
+    (t,) = r.json()["trials"]
+    m = t["metrics"]["both"]
     assert m["n_test_seen"] == 42 * 2 and m["n_test_unseen"] == 6 * 2
+    assert t["stage2"]["epochs"] == t["stage1"]["epoch"] and m["beta"] == t["stage1"]["validation"]["both"]["beta"]
+    assert t["stage1"]["validation"]["both"]["n_val_seen"] == 30 * 2
+    assert t["stage1"]["validation"]["both"]["n_val_unseen"] == 12 * 2
 
 
 def test_avgzsl_fake_layout_and_errors(tmp_path, cli):
@@ -294,7 +301,7 @@ def test_avgzsl_fake_layout_and_errors(tmp_path, cli):
     r = cli("prepare", "avgzsl-benchmark", root, "-o", tmp_path / "o", "--json")
     assert r.exit_code == 0, r.stderr
     s = r.json()
-    assert s["stages"]["1"]["audio"]["rows"] == 2 * 2 + 2 * 2 + 2 and s["stages"]["2"]["train_rows"] == 10
+    assert s["audio"]["rows"] == 2 * 2 + 2 * 2 + 2 + 3 * 2 + 2 and s["stages"]["2"]["train_rows"] == 10
 
 
 def _npy_with_pickle(path, payload: bytes):

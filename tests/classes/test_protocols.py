@@ -5,8 +5,9 @@ import pytest
 from zsltool.classes.build import build_audioset_openimages, build_from_list
 from zsltool.classes.classset import ClassSet
 from zsltool.classes.manifest import write_clip_manifest
-from zsltool.classes.protocols import (category_membership, make_split, split_across, split_folds, split_gzsl,
-                                       split_random, split_within)
+from zsltool.classes.protocols import make_split
+from zsltool.classes.split_classes import category_membership, split_across, split_folds, split_random, split_within
+from zsltool.classes.split_gzsl import split_gzsl
 from zsltool.classes.splits import load_split
 from zsltool.errors import ZslError
 from zsltool.formats import INSPECTORS
@@ -149,7 +150,7 @@ def test_gzsl_test_unseen_count_leaves_out_val_unseen(tmp_path):
 def test_read_instances_from_an_embedding_file(tmp_path):
     import numpy as np
 
-    from zsltool.classes.protocols import read_instances
+    from zsltool.classes.split_gzsl import read_instances
     from zsltool.store import StoreMeta, write_embeddings
 
     cs = _letters(4)

@@ -162,7 +162,7 @@ def test_kill_during_the_final_write_then_a_finished_run_cleans_up(tmp_path):
     out = tmp_path / "o.h5"
     code = textwrap.dedent(f"""
         import os, signal
-        import zsltool.store.writer as W
+        import zsltool.store.h5write as W
         from zsltool.store import EmbeddingWriter, StoreMeta
         def killed(*a, **k):
             os.kill(os.getpid(), signal.SIGKILL)

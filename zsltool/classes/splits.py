@@ -29,7 +29,8 @@ class Trial:
     test: list[str]
     seen: list[str] = field(default_factory=list)
     unseen: list[str] = field(default_factory=list)
-    instances: dict[str, list[str]] = field(default_factory=dict)  # gzsl: train / val / test_seen (/ val_unseen) ids
+    instances: dict[str, list[str]] = field(default_factory=dict)  # gzsl: train / val / test_seen (/ val_unseen,
+    # test_unseen: the unseen test rows when listed, else every row of an unseen class not in val_unseen) ids
 
     @property
     def is_gzsl(self) -> bool:
@@ -72,7 +73,8 @@ def trial_problems(t: Trial, n: int | None = None) -> list[str]:
             out.append(f"{where}seen and unseen classes overlap")
         inst = t.instances
         for a, b in (("train", "val"), ("train", "test_seen"), ("val", "test_seen"), ("val_unseen", "train"),
-                     ("val_unseen", "val"), ("val_unseen", "test_seen")):
+                     ("val_unseen", "val"), ("val_unseen", "test_seen"), ("test_unseen", "train"),
+                     ("test_unseen", "val"), ("test_unseen", "val_unseen"), ("test_unseen", "test_seen")):
             if set(inst.get(a, [])) & set(inst.get(b, [])):
                 out.append(f"{where}instance sets {a} and {b} overlap")
         if not t.seen or not t.unseen:

@@ -103,7 +103,8 @@ def table_rows(records: list[dict]) -> list[dict]:
 def run_av(world: World, *, seed: int, threads: int | None, small: bool, progress: bool,
            video_epochs: int | None = None, av_epochs: int | None = None) -> AvPart:
     """Run the AV GZSL part under ``world.out`` on the world's audio, text and GZSL split."""
-    from zsltool.evaluate.experiment import ExperimentSpec, build_tables, run_experiment
+    from zsltool.evaluate.aggregate import build_tables
+    from zsltool.evaluate.experiment import ExperimentSpec, run_experiment
     from zsltool.extract.video import extract_video
     from zsltool.extract.video_pretrain import pretrain_video
 

@@ -44,7 +44,7 @@ def run_demo(out_dir: str | os.PathLike = "zsl-demo", *, seed: int = 0, small: b
     from zsltool.demo.classify import classify_unseen_clip
     from zsltool.demo.data import make_world
     from zsltool.demo.table3 import run_table3
-    from zsltool.evaluate.experiment import summary_metrics
+    from zsltool.evaluate.aggregate import summary_metrics
     from zsltool.evaluate.results import make_manifest, results_doc, write_results
     from zsltool.evaluate.tables import tidy_csv
     from zsltool.testing.synth import make_demo_dataset

@@ -90,7 +90,8 @@ def run_table3(world: World, *, epochs: int = TRAINING["epochs"], seed: int = 0,
                threads: int | None = None) -> Table3:
     """Table III under ``world.out/table3`` (the experiment), ``results/`` (retrieval) and ``plots/<source>/``."""
     from zsltool.evaluate.evaluate import retrieve_checkpoint
-    from zsltool.evaluate.experiment import run_experiment, trial_path
+    from zsltool.evaluate.experiment import run_experiment
+    from zsltool.evaluate.units import trial_path
     from zsltool.evaluate.figures import make_plots
     from zsltool.evaluate.results import write_results
 

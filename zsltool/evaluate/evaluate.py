@@ -5,7 +5,8 @@ Which rows are tested (docs/evaluate.md):
 
 * ZSL trial: every instance whose single label is a ``test`` class, ranked among the ``test`` classes.
 * GZSL trial: ``instances.test_seen`` plus every instance of an ``unseen`` class (except those kept apart in
-  ``instances.val_unseen``), ranked among seen + unseen.
+  ``instances.val_unseen``; only those in ``instances.test_unseen`` when the trial lists them), ranked among
+  seen + unseen.
   Calibrated stacking's beta is either given (``beta``) or chosen on validation rows only
   (``calibrate=True``): ``instances.val`` (seen) plus ``instances.val_unseen`` (``zsl split --protocol gzsl
   --unseen-val-fraction F``), or else instances of the trial's ``val`` classes that are neither seen nor unseen
@@ -134,10 +135,16 @@ def score(ld: Loaded, classes, ids=None, device: str = "cpu"):
     return inst, s
 
 
-def _test_unseen_rows(inst, seen_mask, held_out: set) -> np.ndarray:
-    """Rows of unseen classes that are test rows (not kept apart for validation)."""
+def _test_unseen_rows(inst, seen_mask, trial) -> np.ndarray:
+    """Rows of unseen classes that are test rows: those listed in ``instances.test_unseen`` when the trial
+    lists them (a two-stage split does), else every one not kept apart for validation (``val_unseen``)."""
     if not len(inst):
         return np.zeros(0, bool)
+    listed = trial.instances.get("test_unseen")
+    if listed is not None:
+        ok = set(listed)
+        return ~seen_mask[inst.labels] & np.array([i in ok for i in inst.ids], dtype=bool)
+    held_out = set(trial.instances.get("val_unseen") or [])
     return ~seen_mask[inst.labels] & np.array([i not in held_out for i in inst.ids], dtype=bool)
 
 
@@ -177,7 +184,7 @@ def evaluate_loaded(ld: Loaded, *, beta: float | None = None, calibrate: bool = 
                            f"{len(classes)} test classes of trial {ld.trial_index}")
         r = M.zsl_metrics(s, inst.labels)
         cm = M.confusion_matrix(inst.labels, r["y_pred"], len(classes))
-        metrics = {"top1": r["top1"], "mean_class_acc": r["mean_class_acc"], "n_test": len(inst),
+        metrics = {**{m.name: r[m.name] for m in M.metrics_of("zsl")}, "n_test": len(inst),
                    "n_classes": len(classes), "chance": 1.0 / len(classes)}
         return results_doc("zsl", make_manifest(config, _inputs_of(ld), seed), metrics,
                            per_class=_per_class_rows(classes, inst.labels, r["y_pred"]),
@@ -210,16 +217,24 @@ def evaluate_loaded(ld: Loaded, *, beta: float | None = None, calibrate: bool = 
     test_ids = list(t.instances.get("test_seen") or [])
     si, ss = score(ld, list(t.seen) + list(t.unseen), ids=test_ids, device=device)
     ui, us = score(ld, classes, device=device)
-    unseen_rows = _test_unseen_rows(ui, seen_mask, held_out)
+    unseen_rows = _test_unseen_rows(ui, seen_mask, t)
     y = np.concatenate([si.labels, ui.labels[unseen_rows]])
     sc = np.vstack([ss, us[unseen_rows]])
     if len(y) == 0:
-        raise ZslError(f"no GZSL test instances in {ld.config['audio']} for trial {ld.trial_index}")
+        stage1 = "test_seen" in t.instances and not t.instances["test_seen"] and t.instances.get("val_unseen")
+        raise ZslError(f"no GZSL test instances in {ld.config['audio']} for trial {ld.trial_index}",
+                       hint="this trial holds validation rows only (stage 1 of a two-stage split): "
+                            "zsl experiment --two-stage runs both stages" if stage1 else None)
     res = M.gzsl_metrics(sc, y, seen_mask, beta=beta)
     raw = M.gzsl_metrics(sc, y, seen_mask, beta=0.0)
     cm = M.confusion_matrix(y, res.y_pred, len(classes))
-    metrics = {"S": res.S, "U": res.U, "HM": res.HM, "AUSUC": M.ausuc(sc, y, seen_mask), "beta": beta, "beta_source": "validation" if calibrate else
-               "given", "top1": res.top1, "uncalibrated": raw.metrics(), "n_test_seen": int(len(si)),
+    # S, U, HM and top-1 after calibrated stacking with beta; every other registered GZSL metric (AUSUC: no beta)
+    # by its own function
+    calibrated = ("S", "U", "HM", "top1")
+    metrics = {"S": res.S, "U": res.U, "HM": res.HM,
+               **{m.name: m.fn(sc, y, seen_mask) for m in M.metrics_of("gzsl") if m.name not in calibrated},
+               "beta": beta, "beta_source": "validation" if calibrate else "given", "top1": res.top1,
+               "uncalibrated": raw.metrics(), "n_test_seen": int(len(si)),
                "n_test_unseen": int(unseen_rows.sum()), "n_classes": len(classes)}
     config["beta"] = beta
     return results_doc("gzsl", make_manifest(config, _inputs_of(ld), seed), metrics,
@@ -251,7 +266,7 @@ def retrieve_checkpoint(checkpoint, *, audio=None, video=None, split=None, trial
         seen_mask = np.array([c in set(t.seen) for c in classes])
         si, ss = score(ld, classes, ids=list(t.instances.get("test_seen") or []), device=device)
         ui, us = score(ld, classes, device=device)
-        keep = _test_unseen_rows(ui, seen_mask, set(t.instances.get("val_unseen") or []))
+        keep = _test_unseen_rows(ui, seen_mask, t)
         ids = si.ids + [i for i, k in zip(ui.ids, keep) if k]
         labels = np.concatenate([si.labels, ui.labels[keep]])
         sc = np.vstack([ss, us[keep]])
@@ -264,7 +279,7 @@ def retrieve_checkpoint(checkpoint, *, audio=None, video=None, split=None, trial
     onehot = np.zeros((len(ids), len(classes)), dtype=bool)
     onehot[np.arange(len(ids)), labels] = True
     r = retrieval_metrics(sc, onehot, seen_mask)
-    metrics = {k: r[k] for k in ("mAP", "S", "U", "HM") if k in r}
+    metrics = {k: v for k, v in r.items() if k in M.METRICS and "retrieval" in M.METRICS[k].tasks}
     metrics["n_instances"] = len(ids)
     per_class = [{"class": c, "ap": r["per_class_ap"][i], "n_relevant": int(onehot[:, i].sum()),
                   **({"seen": bool(seen_mask[i])} if seen_mask is not None else {})} for i, c in enumerate(classes)]

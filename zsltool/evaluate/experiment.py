@@ -9,6 +9,10 @@ Output folder layout (``out_dir``)::
     trials.csv                                     one row per trial and test modality
     table.csv, table.md, table.tex                 the tables: tidy numeric CSV, Markdown, LaTeX
 
+With ``two_stage`` each trial is a pair of split trials run as the two-stage GZSL protocol
+(``zsltool.evaluate.two_stage``). Units are trained and evaluated in ``zsltool.evaluate.units``; records become
+tables, captions and ``trials.csv`` rows in ``zsltool.evaluate.aggregate``.
+
 A trial whose JSON already exists with the same config hash (training config, input file hashes, evaluation
 settings) is read back instead of recomputed, so an interrupted run continues where it stopped.
 Models of a method family with a batched kernel (projection, bilinear, DeViSE, ALE, SJE) train together as
@@ -27,9 +31,11 @@ from pathlib import Path
 
 from zsltool.errors import ZslError
 from zsltool.evaluate import tables as T
-from zsltool.evaluate.results import (csv_text, load_results, make_manifest, results_doc,
-                                      write_results)
-from zsltool.utils import atomic_write_text, jsonable, sha256_file, sha256_json
+from zsltool.evaluate.aggregate import (build_tables, selection_caption, summary_metrics, trial_columns,  # noqa: F401
+                                        trial_rows)
+from zsltool.evaluate.results import csv_text, make_manifest, results_doc, write_results
+from zsltool.evaluate.units import finished_record, run_unit, run_units, trial_path  # noqa: F401
+from zsltool.utils import atomic_write_text, sha256_file, sha256_json
 
 log = logging.getLogger("zsltool.evaluate.experiment")
 SEMANTIC_SOURCES = {"audio": ("audio_prototypes",), "image": ("image",), "text": ("text",),
@@ -66,6 +72,7 @@ class ExperimentSpec:
     texts: dict | None = None                   # {NAME: FILE}: several text backends side by side (rows text:NAME)
     preset: str | None = None                   # "paper": the papers' literal method settings
     strict: bool = False                        # validity warnings are errors (not in the config hash)
+    two_stage: bool = False                     # the two-stage GZSL protocol (zsltool.evaluate.two_stage)
 
 
 def _column_label(split, path: Path) -> str:
@@ -98,6 +105,7 @@ def _semantics(spec: ExperimentSpec) -> list[str]:
 def plan(spec: ExperimentSpec) -> list[dict]:
     """Every unit of work (one trained + evaluated model) with its config hash."""
     from zsltool.classes.splits import load_split
+    from zsltool.evaluate.two_stage import pair_of, stage_pairs
     from zsltool.methods import METHOD_NAMES
 
     if not spec.splits:
@@ -131,12 +139,15 @@ def plan(spec: ExperimentSpec) -> list[dict]:
         if label in labels.values():
             label = Path(sp_path).stem
         labels[sp_path] = label
-        ks = spec.trials if spec.trials is not None else range(len(split.trials))
+        pairs = stage_pairs(split, two_stage=spec.two_stage)  # two-stage: (stage-1, stage-2) trials
+        ks = spec.trials if spec.trials is not None else range(len(pairs) if pairs else len(split.trials))
         for k in ks:
-            trial = split.trial(k)
+            stages = pair_of(split, pairs, k) if pairs else None
+            trial = split.trial(stages[0] if stages else k)
             for m in spec.methods:
                 for row, s, text_file in variants:
-                    train = {"audio": spec.audio, "video": spec.video, "split": str(sp_path), "trial": int(k),
+                    train = {"audio": spec.audio, "video": spec.video, "split": str(sp_path),
+                             "trial": int(stages[0] if stages else k),
                              "semantic": s, "text": text_file, "image": spec.image,
                              "audio_prototypes": spec.audio_prototypes, "method": m,
                              "method_args": dict(spec.method_args.get(m, {})), "epochs": spec.epochs,
@@ -149,106 +160,21 @@ def plan(spec: ExperimentSpec) -> list[dict]:
                         train["preset"] = spec.preset
                     evalc = {"modalities": list(spec.modalities), "calibrate": spec.calibrate,
                              "retrieval": spec.retrieval}
+                    if stages:  # beta comes from stage 1, so --calibrate does not apply
+                        evalc.update(two_stage=list(stages), calibrate=False)
                     key = {"train": train, "eval": evalc, "inputs": hashes, "split_sha256": sha256_file(sp_path)}
                     name = f"{Path(sp_path).stem}.t{k}.{m}.{row.replace(':', '-')}"
                     units.append({"name": name, "config_hash": sha256_json(key), "train": train, "eval": evalc,
                                   **({"semantic": row} if row != s else {}),
-                                  "column": label, "protocol": split.protocol, "task": "gzsl" if trial.is_gzsl
-                                  else "zsl", "threads": threads, "device": spec.device, "strict": spec.strict,
+                                  **({"two_stage": {"stage1_trial": stages[0], "stage2_trial": stages[1]}}
+                                     if stages else {}),
+                                  "column": label, "protocol": "two-stage" if stages else split.protocol,
+                                  "task": "gzsl" if trial.is_gzsl else "zsl", "threads": threads, "device": spec.device, "strict": spec.strict,
                                   "out_dir": str(spec.out_dir)})  # device: not in the config hash
     names = [u["name"] for u in units]
     if len(set(names)) != len(names):
         raise ZslError("two split files share a file name", hint="give each split file a distinct name")
     return units
-
-
-def trial_path(unit: dict) -> Path:
-    return Path(unit["out_dir"]) / "trials" / f"{unit['name']}.json"
-
-
-def _unit_config(unit: dict):
-    from zsltool.train.config import TrainConfig
-
-    ckpt = Path(unit["out_dir"]) / "checkpoints" / f"{unit['name']}.pt"
-    ckpt.parent.mkdir(parents=True, exist_ok=True)
-    return TrainConfig(out=str(ckpt), overwrite=True, threads=unit["threads"], device=unit.get("device", "cpu"),
-                       strict=unit.get("strict", False), **unit["train"])
-
-
-def _evaluate_unit(unit: dict, tr) -> dict:
-    """Evaluate one trained unit's checkpoint and write its trial file; returns its record."""
-    from zsltool.evaluate.evaluate import evaluate_checkpoint, retrieve_checkpoint
-
-    ckpt = Path(tr.checkpoint)
-    device = unit.get("device", "cpu")
-    by_mod, retr, docs = {}, {}, {}
-    mods = unit["eval"]["modalities"] if unit["task"] == "gzsl" else ["both"]
-    for mod in mods:
-        d = evaluate_checkpoint(ckpt, modality=mod, calibrate=unit["eval"]["calibrate"] and unit["task"] == "gzsl",
-                                seed=unit["train"]["seed"], device=device)
-        docs[mod] = d
-        by_mod[mod] = d["metrics"]
-        if unit["task"] == "gzsl" and unit["eval"]["retrieval"]:
-            r = retrieve_checkpoint(ckpt, modality=mod, top=1, seed=unit["train"]["seed"], device=device)
-            retr[mod] = r["metrics"]
-    first = docs[mods[0]]
-    record = {k: unit[k] for k in ("name", "config_hash", "task", "column", "protocol")}
-    record.update(split=unit["train"]["split"], trial=unit["train"]["trial"], method=unit["train"]["method"],
-                  semantic=unit.get("semantic", unit["train"]["semantic"]), modality=mods[0], metrics=by_mod, retrieval=retr,
-                  train={"best_metric": tr.best_metric, "best_value": tr.best_value, "best_epoch": tr.best_epoch,
-                         "epochs_run": tr.epochs_run, "checkpoint": str(ckpt)})
-    if tr.warnings:
-        record["warnings"] = tr.warnings
-    if tr.selection:
-        record["selection"] = {k: tr.selection[k] for k in ("metric", "chosen", "label", "epoch", "value",
-                                                             "candidates")}
-    doc = results_doc(unit["task"], first["manifest"] | {"config": {"unit": unit}}, first["metrics"],
-                      per_class=first.get("per_class"), confusion=first.get("confusion"),
-                      config_hash=unit["config_hash"], record=record)
-    write_results(trial_path(unit), doc, overwrite=True)
-    return jsonable(record)
-
-
-def run_unit(unit: dict) -> dict:
-    """Train + evaluate one unit and write its trial file; returns its record."""
-    return run_units([unit])[0]
-
-
-def run_units(units: list[dict], batched: bool = True) -> list[dict]:
-    """Train every unit (models of one method family as one batched computation, see
-    ``zsltool.train.engine``), then evaluate each and write its trial file; returns the records in order.
-    Every input file is read and hashed once (``run_cache``). Runs in-process or in a worker process."""
-    import torch
-
-    from zsltool.runcache import run_cache
-    from zsltool.train.engine import train_jobs
-    from zsltool.train.loop import choose, grid_jobs, prepare, write_checkpoint
-    from zsltool.utils import check_output, resolve_device
-
-    if not units:
-        return []
-    if units[0]["threads"]:
-        torch.set_num_threads(int(units[0]["threads"]))
-    device = resolve_device(units[0].get("device", "cpu"))
-    with run_cache():
-        cfgs = [_unit_config(u) for u in units]
-        preps = [prepare(c) for c in cfgs]
-        grids = [grid_jobs(p, c, name=u["name"]) for p, c, u in zip(preps, cfgs, units)]  # settings, jobs
-        jobs = [j for _, js in grids for j in js]
-        n_batch = sum(1 for j in jobs if j.cls.batched_kernel) if batched else 0
-        log.info(f"training {len(jobs)} model(s)" + (f", {n_batch} of them batched" if n_batch > 1 else ""))
-        results = train_jobs(jobs, device=device, batched=batched, tolerate_divergence=True)
-        records, k = [], 0
-        for n, (u, p, c, (settings, js)) in enumerate(zip(units, preps, cfgs, grids), 1):
-            outs, k = results[k:k + len(js)], k + len(js)
-            if len(js) == 1 and outs[0].error:
-                raise ZslError(f"{u['name']}: {outs[0].error}", hint="lower --lr, or standardize the features "
-                               "(--arg zscore=true)")
-            chosen, selection = choose(p, c, settings, outs)
-            tr = write_checkpoint(p, c, chosen, check_output(c.out, True), selection, device=device)
-            records.append(_evaluate_unit(u, tr))
-            log.info(f"[{n}/{len(units)}] done {u['name']}")
-    return records
 
 
 def _unit_cost(u: dict) -> int:
@@ -283,19 +209,6 @@ def _shards(units: list[dict], jobs: int) -> list[list[dict]]:
         shards[k].append(u)
         load[k] += _unit_cost(u)
     return [s for s in shards if s] + [[u] for u in rest]
-
-
-def finished_record(unit: dict) -> dict | None:
-    p = trial_path(unit)
-    if not p.exists():
-        return None
-    try:
-        doc = load_results(p)
-    except ZslError:
-        return None
-    if doc.get("config_hash") != unit["config_hash"] or "record" not in doc:
-        return None
-    return doc["record"]
 
 
 def run_experiment(spec: ExperimentSpec, progress=None) -> dict:
@@ -352,66 +265,7 @@ def _run_experiment(spec: ExperimentSpec, progress=None) -> dict:
                       tables=tables, trials=ordered, ran=len(todo), reused=len(units) - len(todo),
                       **({"warnings": warnings} if warnings else {}))
     write_results(out / "results.json", doc, overwrite=True)
-    atomic_write_text(out / "trials.csv", csv_text(trial_rows(ordered)))
+    rows = trial_rows(ordered)
+    atomic_write_text(out / "trials.csv", csv_text(rows, trial_columns(rows)))
     T.write_table_files(out, tables)       # table.csv (tidy, numeric), table.md, table.tex
     return doc
-
-
-def build_tables(records: list[dict]) -> list[dict]:
-    tabs = []
-    if any(r["task"] == "zsl" for r in records):
-        tabs.append(T.zsl_table(records))
-    if any(r["task"] == "gzsl" for r in records):
-        tabs.append(T.gzsl_table(records))
-        if any(r.get("retrieval") for r in records if r["task"] == "gzsl"):
-            tabs.append(T.gzsl_table(records, retrieval=True))
-    cap = selection_caption(records)
-    for t in tabs:
-        if cap:
-            t["selection"] = cap
-    return tabs
-
-
-def selection_caption(records: list[dict]) -> str:
-    """'settings chosen on validation (val_top1) per trial: projection: lr=0.01 optimizer=adam ×3, ...'."""
-    by: dict[str, dict[str, int]] = {}
-    metric = set()
-    for r in records:
-        sel = r.get("selection")
-        if not sel:
-            continue
-        metric.add(sel["metric"])
-        counts = by.setdefault(r["method"], {})
-        counts[sel["label"]] = counts.get(sel["label"], 0) + 1
-    if not by:
-        return ""
-    parts = [f"{m}: " + ", ".join(f"{lab} ×{n}" for lab, n in sorted(c.items(), key=lambda x: -x[1]))
-             for m, c in by.items()]
-    return f"Settings chosen on validation ({', '.join(sorted(metric))}) per trial: " + "; ".join(parts) + "."
-
-
-def summary_metrics(tables: list[dict]) -> dict:
-    out = {}
-    for t in tables:
-        for r in t["rows"]:
-            label = " / ".join(x for x in (r["method"], r["class_embeddings"], r.get("test")) if x)
-            for c, cell in r["cells"].items():
-                out[f"{t['kind']}: {label}: {c}"] = cell["mean"]
-    return out
-
-
-def trial_rows(records: list[dict]) -> list[dict]:
-    rows = []
-    for r in records:
-        for mod, m in r["metrics"].items():
-            row = {"split": r["split"], "column": r["column"], "trial": r["trial"], "method": r["method"],
-                   "semantic": r["semantic"], "task": r["task"], "modality": mod}
-            for k in ("top1", "mean_class_acc", "S", "U", "HM", "AUSUC", "beta"):
-                row[k] = m.get(k)
-            if r.get("selection"):
-                row["chosen"] = r["selection"]["label"]
-                row["chosen_epoch"] = r["selection"]["epoch"]
-            ret = (r.get("retrieval") or {}).get(mod) or {}
-            row.update({f"map_{k}": ret.get(k) for k in ("S", "U", "HM")})
-            rows.append(row)
-    return rows

@@ -105,8 +105,10 @@ def tsne_from_checkpoint(checkpoint, out, *, audio=None, video=None, split=None,
         held = set(t.instances.get("val_unseen") or [])
         unseen = set(t.unseen)
         lab = a.label_index()
+        listed = t.instances.get("test_unseen")
         ids = list(t.instances.get("test_seen") or []) + [
-            i for i, k in zip(a.ids, lab) if k >= 0 and a.classes[k] in unseen and i not in held]
+            i for i, k in zip(a.ids, lab) if k >= 0 and a.classes[k] in unseen and i not in held] \
+            if listed is None else list(t.instances.get("test_seen") or []) + list(listed)
     classes = chosen
     inst = select_instances(ld.inputs, classes, ids=ids, modalities=(modality,))
     if len(inst) == 0:

@@ -118,7 +118,8 @@ def pretrain_video(
 
     from zsltool.extract.runner import InvalidInput
     from zsltool.extract.inputs import collect_video
-    from zsltool.extract.video import SMALL_MODELS, TEST_MODELS, build_video_model, decode_video
+    from zsltool.extract.video import SMALL_MODELS, TEST_MODELS, build_video_model
+    from zsltool.extract.video_decode import decode_video
 
     check_training_args(epochs, lr)
     if frame_size < 8:

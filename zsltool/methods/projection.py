@@ -18,7 +18,7 @@ class _Compatibility(ZslMethod):
 
     modalities = ("audio",)
     loss_kinds: tuple[str, ...] = ("hinge", "softmax")
-    batched_kernel = "compatibility"  # zsltool.train.kernels.CompatibilityKernel trains many at once
+    batched_kernel = "compatibility"  # zsltool.train.compatibility.CompatibilityKernel trains many at once
 
     def __init__(self, **kw):
         super().__init__(**kw)

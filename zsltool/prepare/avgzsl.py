@@ -11,16 +11,17 @@ Layout of one dataset folder (``avgzsl_benchmark_datasets/UCF``), as released::
     features/<features>/text/word_embeddings_<dataset>_normed.npy   pickled {class name: 300-d vector}
 
 ``<split>`` is ``cls_split`` (C3D/VGGish features, ``cls_features``) or ``main_split`` (SeLaVi,
-``main_features``). The protocol has two stages, and the recipe writes files for each:
+``main_features``). The recipe writes the rows of every stage folder into one ``audio.h5`` and one
+``video.h5`` and both stages of the protocol into one split file ``split.json`` (params
+``two_stage: [[0, 1]]``; ``zsl experiment --two-stage`` runs it, ``zsltool.evaluate.two_stage``):
 
-* stage 1 (``audio_stage1.h5``, ``video_stage1.h5``, ``split_stage1.json``): train on ``stage_1_train``; the
-  test rows of this split are the benchmark's *validation* rows (``stage_1_val_seen`` as test_seen, the
-  ``stage_1_val_unseen`` classes as unseen). Evaluating it chooses the epoch count and the calibration
-  (``zsl evaluate stage1.pt --beta B`` for a few B).
-* stage 2 (``audio_stage2.h5``, ``video_stage2.h5``, ``split_stage2.json``): retrain on train + validation
-  (the rows of the ``stage_1_train``, ``stage_1_val_seen`` and ``stage_1_val_unseen`` feature folders, as the
-  reference loader does; ``stage_2_train``'s folder when those are absent) over the ``stage_2_train`` classes,
-  and test on ``stage_2_test_seen`` + ``stage_2_test_unseen`` with the stage-1 settings.
+* trial 0, stage 1: seen = ``stage_1_train`` classes, unseen = ``stage_1_val_unseen`` classes; train on the
+  ``stage_1_train`` rows; validation rows ``stage_1_val_seen`` (``instances.val``) and ``stage_1_val_unseen``
+  (``instances.val_unseen``) choose the epoch and calibrated stacking's beta; no test rows.
+* trial 1, stage 2: seen = ``stage_2_train`` classes, unseen = ``stage_2_test_unseen``; retrain on train +
+  validation (the rows of the ``stage_1_train``, ``stage_1_val_seen`` and ``stage_1_val_unseen`` folders, as
+  the reference loader does) and test on ``stage_2_test_seen`` + ``stage_2_test_unseen``
+  (``instances.test_seen``, ``instances.test_unseen``).
 
 Class lists come from the ``stage_*.txt`` files, as in the reference loader: feature rows of other classes are
 left out and counted (UCF's ``stage_2_test_unseen.csv`` lists 9 classes, its ``.txt`` 6). The CSVs are used to
@@ -173,8 +174,7 @@ def prepare_avgzsl_benchmark(root: str | os.PathLike, out: str | os.PathLike, *,
     w2v = {c: w2v_exact.get(c) or w2v_ci.get(c.lower()) for c in all_classes
            if c in w2v_exact or c.lower() in w2v_ci}
     out = Path(out)
-    names = ["classes.json", "text.h5", "audio_stage1.h5", "video_stage1.h5", "split_stage1.json",
-             "audio_stage2.h5", "video_stage2.h5", "split_stage2.json"]
+    names = ["classes.json", "text.h5", "audio.h5", "video.h5", "split.json"]
     check_outputs(out, names, overwrite)
     cls = [{"id": c, "name": w2v.get(c, c)} for c in all_classes]
     cs = ClassSet(classes=cls, name=f"{dataset}-GZSL ({split})", source={"benchmark": "AVCA-GZSL", "split": split})
@@ -192,68 +192,73 @@ def prepare_avgzsl_benchmark(root: str | os.PathLike, out: str | os.PathLike, *,
                       inputs=[input_record(npys[0])], class_set_sha256=cs.sha256)
     write_embeddings(out / "text.h5", meta=tmeta, ids=all_classes, X=np.stack(X), classes=all_classes,
                      valid=np.array(valid), reasons=reasons, overwrite=True)
-    # per stage: (training folders, test-seen folder, unseen folder) and class lists
-    s1_train = ["stage_1_train"]
-    s2_train = ["stage_1_train", "stage_1_val_seen", "stage_1_val_unseen"]
-    if not all((feat / "audio" / s).is_dir() for s in s2_train) and (feat / "audio" / "stage_2_train").is_dir():
-        s2_train = ["stage_2_train"]
-    stages = {
-        1: {"seen": lists["stage_1_train"], "unseen": lists["stage_1_val_unseen"], "train": s1_train,
-            "test_seen": ["stage_1_val_seen"], "unseen_dirs": ["stage_1_val_unseen"]},
-        2: {"seen": lists["stage_2_train"], "unseen": lists["stage_2_test_unseen"], "train": s2_train,
-            "test_seen": ["stage_2_test_seen"], "unseen_dirs": ["stage_2_test_unseen"]},
-    }
     summary = {"dataset": dataset, "out": str(out), "split": split, "features": features,
                "classes": len(all_classes), "text_valid": int(sum(valid)),
-               "w2v_names_matched_ignoring_case": case_only, "stages": {}, "published": PUBLISHED}
+               "w2v_names_matched_ignoring_case": case_only, "published": PUBLISHED}
+    # the rows of every stage folder in one audio and one video file; each stage's roles as instance lists.
+    # Stage 2 trains on the stage-1 train + validation rows, as the reference loader does.
+    groups = {"s1_train": ("stage_1_train", lists["stage_1_train"]),
+              "s1_val": ("stage_1_val_seen", lists["stage_1_train"]),
+              "s1_val_unseen": ("stage_1_val_unseen", lists["stage_1_val_unseen"]),
+              "s2_test_seen": ("stage_2_test_seen", lists["stage_2_train"]),
+              "s2_test_unseen": ("stage_2_test_unseen", lists["stage_2_test_unseen"])}
+    folders = [f for f, _ in groups.values()]
     listed = {st: _csv_ids(sdir / f"{st}.csv") for st in STAGES}
-    for k, st in stages.items():
-        allowed = set(st["seen"]) | set(st["unseen"])
-        folders = st["train"] + st["test_seen"] + st["unseen_dirs"]
-        rec = {}
-        for modality in ("audio", "video"):
-            have = [f for f in folders if (feat / modality / f).is_dir()]
-            if len(have) != len(folders):
-                miss = [f for f in folders if f not in have]
-                raise ZslError(f"expected the feature folder {feat / modality / miss[0]}")
-            rows = {}
-            part_ids = {}
-            left_total = {"other_class_rows": 0, "other_classes": set(), "duplicate_ids": 0}
-            for group in ("train", "test_seen", "unseen_dirs"):
-                classes_ok = set(st["seen"]) if group != "unseen_dirs" else set(st["unseen"])
-                r, left = _stage_rows(feat, modality, st[group], classes_ok)
-                dup = [i for i in r if i in rows]
-                left_total["duplicate_ids"] += left["duplicate_ids"] + len(dup)
-                left_total["other_class_rows"] += left["other_class_rows"]
-                left_total["other_classes"] |= left["other_classes"]
-                r = {i: v for i, v in r.items() if i not in rows}
-                rows.update(r)
-                part_ids[group] = list(r)
-            n = _write_instances(out / f"{modality}_stage{k}.h5", rows, all_classes, modality, features,
-                                 [input_record(sdir / f"{s}.txt") for s in folders])
-            csv_ids = {i for f in folders for i in listed.get(f, {})}
-            rec[modality] = {"rows": n, "left_out_other_classes": sorted(left_total["other_classes"]),
-                             "left_out_rows": left_total["other_class_rows"],
-                             "duplicate_ids": left_total["duplicate_ids"],
-                             "listed_without_features": len(csv_ids - set(rows)) if csv_ids else None,
-                             "features_not_listed": len(set(rows) - csv_ids) if csv_ids else None}
-            if modality == "audio":
-                trial = Trial(train=list(st["seen"]), val=[], test=list(st["seen"]) + list(st["unseen"]), seen=list(st["seen"]),
-                              unseen=list(st["unseen"]),
-                              instances={"train": part_ids["train"], "test_seen": part_ids["test_seen"]})
-        sp = Split(trials=[trial], protocol="gzsl", seed=0, class_set_sha256=cs.sha256,
-                   params={"benchmark": "AVCA-GZSL", "dataset": dataset, "split": split, "stage": k,
-                           "train_folders": st["train"], "test_seen_folders": st["test_seen"],
-                           "unseen_folders": st["unseen_dirs"],
-                           "meaning": "stage 1: test rows = the benchmark's validation rows (choose epochs and "
-                                      "beta); stage 2: retrain on train + validation, test"})
-        sp.save(out / f"split_stage{k}.json", overwrite=True, inputs=[input_record(out / "classes.json")])
-        summary["stages"][k] = {"seen": len(st["seen"]), "unseen": len(st["unseen"]),
-                                "train_rows": len(trial.instances["train"]),
-                                "test_seen_rows": len(trial.instances["test_seen"]), **rec}
-        for modality in ("audio", "video"):
-            if rec[modality]["left_out_rows"]:
-                log.warning(f"stage {k} {modality}: {rec[modality]['left_out_rows']} rows of classes not in the "
-                            f"stage's class lists left out ({', '.join(rec[modality]['left_out_other_classes'][:5])})")
+    ids_of, rec = {}, {}
+    for modality in ("audio", "video"):
+        miss = [f for f in folders if not (feat / modality / f).is_dir()]
+        if miss:
+            raise ZslError(f"expected the feature folder {feat / modality / miss[0]}")
+        rows: dict = {}
+        part_ids = {}
+        left_total = {"other_class_rows": 0, "other_classes": set(), "duplicate_ids": 0}
+        for g, (folder, classes_ok) in groups.items():
+            r, left = _stage_rows(feat, modality, [folder], set(classes_ok))
+            dup = [i for i in r if i in rows]
+            left_total["duplicate_ids"] += left["duplicate_ids"] + len(dup)
+            left_total["other_class_rows"] += left["other_class_rows"]
+            left_total["other_classes"] |= left["other_classes"]
+            # a row already in an earlier group stays there (a test row is never also a stage-1 row)
+            part_ids[g] = [i for i in r if i not in rows]
+            rows.update({i: v for i, v in r.items() if i not in rows})
+        n = _write_instances(out / f"{modality}.h5", rows, all_classes, modality, features,
+                             [input_record(sdir / f"{s}.txt") for s in folders])
+        csv_ids = {i for f in folders for i in listed.get(f, {})}
+        rec[modality] = {"rows": n, "left_out_other_classes": sorted(left_total["other_classes"]),
+                         "left_out_rows": left_total["other_class_rows"],
+                         "duplicate_ids": left_total["duplicate_ids"],
+                         "listed_without_features": len(csv_ids - set(rows)) if csv_ids else None,
+                         "features_not_listed": len(set(rows) - csv_ids) if csv_ids else None}
+        if modality == "audio":
+            ids_of = part_ids
+        if rec[modality]["left_out_rows"]:
+            log.warning(f"{modality}: {rec[modality]['left_out_rows']} rows of classes not in the stages' class "
+                        f"lists left out ({', '.join(rec[modality]['left_out_other_classes'][:5])})")
+    seen1, unseen1 = lists["stage_1_train"], lists["stage_1_val_unseen"]
+    seen2, unseen2 = lists["stage_2_train"], lists["stage_2_test_unseen"]
+    s2_train_ids = ids_of["s1_train"] + ids_of["s1_val"] + ids_of["s1_val_unseen"]
+    stage1 = Trial(train=list(seen1), val=[], test=list(seen1) + list(unseen1), seen=list(seen1), unseen=list(unseen1),
+                   instances={"train": ids_of["s1_train"], "val": ids_of["s1_val"],
+                              "val_unseen": ids_of["s1_val_unseen"], "test_seen": [], "test_unseen": []})
+    stage2 = Trial(train=list(seen2), val=[], test=list(seen2) + list(unseen2), seen=list(seen2), unseen=list(unseen2),
+                   instances={"train": s2_train_ids, "test_seen": ids_of["s2_test_seen"],
+                              "test_unseen": ids_of["s2_test_unseen"]})
+    sp = Split(trials=[stage1, stage2], protocol="gzsl", seed=0, class_set_sha256=cs.sha256,
+               params={"benchmark": "AVCA-GZSL", "dataset": dataset, "split": split, "two_stage": [[0, 1]],
+                       "stage_folders": {g: f for g, (f, _) in groups.items()},
+                       "meaning": "trial 0 = stage 1 (train; choose the epoch and beta on val + val_unseen), "
+                                  "trial 1 = stage 2 (retrain on train + validation, test): zsl experiment "
+                                  "--two-stage"})
+    from zsltool.evaluate.two_stage import check_stages
+
+    sp.path = out / "split.json"
+    check_stages(sp, 0, 1)
+    sp.save(out / "split.json", overwrite=True, inputs=[input_record(out / "classes.json")])
+    summary["stages"] = {
+        1: {"seen": len(seen1), "unseen": len(unseen1), "train_rows": len(ids_of["s1_train"]),
+            "val_seen_rows": len(ids_of["s1_val"]), "val_unseen_rows": len(ids_of["s1_val_unseen"])},
+        2: {"seen": len(seen2), "unseen": len(unseen2), "train_rows": len(s2_train_ids),
+            "test_seen_rows": len(ids_of["s2_test_seen"]), "test_unseen_rows": len(ids_of["s2_test_unseen"])}}
+    summary.update(rec)
     summary["files"] = {n: str(out / n) for n in names}
     return summary

@@ -17,16 +17,16 @@ import logging
 import os
 import shutil
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
+from typing import Sequence
 
 import numpy as np
 
-from zsltool import __version__
 from zsltool.errors import ZslError
-from zsltool.safety import (GuardedFile, OutputLock, check_not_input, is_no_space, no_space, no_space_error,
-                            remove_stale_temps)
+from zsltool.safety import OutputLock, no_space
+from zsltool.store.h5write import stamp, write_h5
+from zsltool.store.parts import batch_rows, check_row, filter_part, iter_parts, part_arrays, part_files
 from zsltool.store.schema import FORMAT_VERSION, KINDS, StoreMeta
-from zsltool.utils import check_output, command_line, jsonable, temp_path_for, utc_now
+from zsltool.utils import check_output, jsonable
 
 log = logging.getLogger("zsltool.store")
 
@@ -34,22 +34,6 @@ log = logging.getLogger("zsltool.store")
 def partial_dir_for(path: str | os.PathLike) -> Path:
     p = Path(path)
     return p.parent / f".{p.name}.partial"
-
-
-def _labels_row(labels, n_classes: int) -> np.ndarray:
-    """A multi-hot row from class indices, or from a 1-D bool/uint8 multi-hot vector of length n_classes."""
-    row = np.zeros(n_classes, dtype=np.uint8)
-    if labels is None:
-        return row
-    if isinstance(labels, np.ndarray) and labels.ndim == 1 and labels.dtype in (np.bool_, np.uint8):
-        if labels.shape[0] != n_classes:
-            raise ZslError(f"multi-hot labels have {labels.shape[0]} entries but the file has {n_classes} classes")
-        return (labels != 0).astype(np.uint8)
-    for idx in np.atleast_1d(np.asarray(labels, dtype=np.int64)).tolist():
-        if not (0 <= idx < n_classes):
-            raise ZslError(f"label index {idx} is outside the file's {n_classes} classes")
-        row[idx] = 1
-    return row
 
 
 class EmbeddingWriter:
@@ -177,7 +161,7 @@ class EmbeddingWriter:
             except Exception:  # pragma: no cover - best effort on the error path (a full disk, ...)
                 self._remove_temp_parts()
             self._open = False
-            if self._part_files():
+            if part_files(self.partial):
                 self._lock.release()
             else:  # nothing committed: nothing to resume, no partial folder left behind
                 self._remove_partial()
@@ -186,11 +170,8 @@ class EmbeddingWriter:
         for q in self.partial.glob(".part-*.tmp.npz"):
             q.unlink(missing_ok=True)
 
-    def _part_files(self) -> list[Path]:
-        return sorted(self.partial.glob("part-*.npz"))
-
     def _load_done(self) -> None:
-        parts = self._part_files()
+        parts = part_files(self.partial)
         for pf in parts:
             with np.load(pf, allow_pickle=False) as z:
                 self.done_ids.update(z["ids"].tolist())
@@ -204,7 +185,7 @@ class EmbeddingWriter:
         if not self._open:
             raise RuntimeError("EmbeddingWriter is not open")
         dropped: list[str] = []
-        for pf in self._part_files():
+        for pf in part_files(self.partial):
             with np.load(pf, allow_pickle=False) as z:
                 part = {k: z[k] for k in z.files}
             ids = part["ids"].tolist()
@@ -218,48 +199,17 @@ class EmbeddingWriter:
                 if not keep.any():
                     pf.unlink()
                     continue
-                new = self._filter_part(part, keep)
+                new = filter_part(part, keep, self.frame_dim)
                 tmp = pf.with_name(f".{pf.stem}.tmp.npz")
                 np.savez(tmp, **new)
                 os.replace(tmp, pf)
         self.done_ids.difference_update(dropped)
         return dropped
 
-    def _filter_part(self, part: dict, keep: np.ndarray) -> dict:
-        out = {k: (v[keep] if k not in ("frames", "frame_lengths") else v) for k, v in part.items()}
-        if self.frame_dim and "frame_lengths" in part:
-            lens = part["frame_lengths"]
-            offs = np.concatenate([[0], np.cumsum(lens)])
-            out["frame_lengths"] = lens[keep]
-            chunks = [part["frames"][offs[i]:offs[i + 1]] for i in np.nonzero(keep)[0]]
-            out["frames"] = np.concatenate(chunks) if chunks else np.zeros((0, self.frame_dim), np.float32)
-        return out
-
     # -- adding rows -------------------------------------------------------------------------------
-    def _row(self, id: str, embedding, labels=None, valid: bool = True, reason: str = "", frames=None,
-             count: int | None = None) -> tuple:
-        """One row checked and as it will be stored: (id, vector, labels row, valid, reason, frames, count).
-
-        A non-finite vector makes the row invalid; an invalid row stores zeros and no frames.
-        """
-        vec = np.asarray(embedding, dtype=np.float32).reshape(-1)
-        if vec.size != self.dim:
-            raise ZslError(f"row {id!r} has {vec.size} values but the file's dimension is {self.dim}")
-        if not valid:
-            vec = np.zeros(self.dim, dtype=np.float32)
-        elif not np.all(np.isfinite(vec)):
-            valid, reason, vec = False, "embedding is not finite (NaN or Inf)", np.zeros(self.dim, np.float32)
-        fr = None
-        if self.frame_dim:
-            fr = np.zeros((0, self.frame_dim), np.float32)
-            if frames is not None and valid:
-                got = np.asarray(frames, dtype=np.float32)
-                if got.ndim != 2 or got.shape[1] != self.frame_dim:
-                    raise ZslError(f"row {id!r} has frames of shape {got.shape} but the file's frames are "
-                                   f"(frames, {self.frame_dim})")
-                fr = got
-        return (id, vec, _labels_row(labels, len(self.classes)), bool(valid),
-                "" if valid else (reason or "invalid"), fr, -1 if count is None else int(count))
+    def _row(self, id: str, embedding, **kw) -> tuple:
+        """One row checked and as it will be stored (:func:`zsltool.store.parts.check_row`)."""
+        return check_row(id, embedding, dim=self.dim, n_classes=len(self.classes), frame_dim=self.frame_dim, **kw)
 
     def add(self, id: str, embedding, labels=None, valid: bool = True, reason: str = "", frames=None,
             count: int | None = None, key: str = "") -> tuple[bool, str]:
@@ -278,25 +228,11 @@ class EmbeddingWriter:
         return row[3], row[4]
 
     def add_batch(self, ids, embeddings, labels=None, valid=None, reasons=None, frames=None, counts=None) -> None:
-        for kw in _batch_rows(ids, embeddings, labels, valid, reasons, frames, counts):
+        for kw in batch_rows(ids, embeddings, labels, valid, reasons, frames, counts):
             self.add(**kw)
 
     def _part(self, rows: Sequence[tuple]) -> dict:
-        """The arrays of one part (as written by :meth:`flush`, read by :func:`write_h5`) from checked rows."""
-        ids, vecs, labs, valid, reasons, frames, counts = zip(*rows)
-        arrays = {
-            "ids": np.array(ids, dtype=str),
-            "embeddings": np.stack(vecs),
-            "labels": np.stack(labs) if self.classes else np.zeros((len(ids), 0), np.uint8),
-            "valid": np.array(valid, dtype=bool),
-            "reasons": np.array(reasons, dtype=str),
-            "counts": np.array(counts, dtype=np.int64),
-        }
-        if self.frame_dim:
-            arrays["frame_lengths"] = np.array([f.shape[0] for f in frames], dtype=np.int64)
-            arrays["frames"] = (np.concatenate(frames) if sum(f.shape[0] for f in frames)
-                                else np.zeros((0, self.frame_dim), np.float32))
-        return arrays
+        return part_arrays(rows, n_classes=len(self.classes), frame_dim=self.frame_dim)
 
     def flush(self) -> None:
         """Commit buffered rows as one part file (atomic)."""
@@ -326,23 +262,18 @@ class EmbeddingWriter:
         self._remove_partial()
         self._open = False
 
-    def _iter_parts(self) -> Iterator[dict]:
-        for pf in self._part_files():
-            with np.load(pf, allow_pickle=False) as z:
-                yield {k: z[k] for k in z.files}
-
     def close(self) -> Path:
         """Assemble the committed parts into the output file (atomic rename) and remove the parts."""
         if not self._open:
             raise RuntimeError("EmbeddingWriter is not open")
         try:
             self.flush()
-            _stamp(self.meta)
-            write_h5(self.path, self.meta, self.dim, self.classes, self._iter_parts(), frame_dim=self.frame_dim)
+            stamp(self.meta)
+            write_h5(self.path, self.meta, self.dim, self.classes, iter_parts(self.partial), frame_dim=self.frame_dim)
         except BaseException:
             self._open = False
             self._remove_temp_parts()
-            if self._part_files():
+            if part_files(self.partial):
                 self._lock.release()  # the parts stay for a resume
             else:
                 self._remove_partial()
@@ -350,110 +281,6 @@ class EmbeddingWriter:
         self._remove_partial()
         self._open = False
         return self.path
-
-
-def _stamp(meta: StoreMeta) -> None:
-    meta.zsl_version = meta.zsl_version or __version__
-    meta.created_utc = utc_now()
-    meta.command = meta.command or command_line()
-
-
-def _batch_rows(ids, embeddings, labels, valid, reasons, frames, counts) -> Iterator[dict]:
-    """Per-row keyword arguments of :meth:`EmbeddingWriter.add` from whole-batch arrays and lists."""
-    embeddings = np.asarray(embeddings, dtype=np.float32)
-    if isinstance(labels, np.ndarray) and labels.ndim == 2:
-        labels = labels != 0  # multi-hot rows
-    for i, id in enumerate(ids):
-        yield dict(id=str(id), embedding=embeddings[i],
-                   labels=None if labels is None else labels[i],
-                   valid=True if valid is None else bool(valid[i]),
-                   reason="" if reasons is None else reasons[i],
-                   frames=None if frames is None else frames[i],
-                   count=None if counts is None else counts[i])
-
-
-def write_h5(path: Path, meta: StoreMeta, dim: int, classes: Sequence[str], parts: Iterable[dict],
-             frame_dim: int | None = None) -> None:
-    """Write parts (dicts as in :meth:`EmbeddingWriter.flush`) into a new HDF5 file, atomically.
-
-    HDF5 writes through :class:`zsltool.safety.GuardedFile`, so a full disk never reaches the HDF5 library (which
-    cannot recover from it): the temporary file is removed and ``ZslError("no space left writing PATH")``
-    raised. Callers hold the output's lock; stale temporary files of killed runs are removed at the end.
-    """
-    import h5py
-
-    check_not_input(path)
-    with no_space(path):
-        tmp = temp_path_for(path)
-    guard = None
-    try:
-        guard = GuardedFile(tmp)
-        with h5py.File(guard, "w") as f:
-            for k, v in meta.to_attrs().items():
-                f.attrs[k] = v
-            f.attrs["dim"] = int(dim)
-            s = h5py.string_dtype("utf-8")
-            C = len(classes)
-            f.create_dataset("classes", data=np.array(list(classes), dtype=object), dtype=s)
-            ds = {
-                "ids": f.create_dataset("ids", shape=(0,), maxshape=(None,), dtype=s, chunks=(1024,)),
-                "embeddings": f.create_dataset("embeddings", shape=(0, dim), maxshape=(None, dim), dtype="f4",
-                                               chunks=(256, dim)),
-                "labels": f.create_dataset("labels", shape=(0, C), maxshape=(None, C), dtype="u1",
-                                           chunks=(1024, max(C, 1)) if C else None),
-                "valid": f.create_dataset("valid", shape=(0,), maxshape=(None,), dtype=bool, chunks=(1024,)),
-                "invalid_reason": f.create_dataset("invalid_reason", shape=(0,), maxshape=(None,), dtype=s,
-                                                   chunks=(1024,)),
-            }
-            counts_all: list[np.ndarray] = []
-            if frame_dim:
-                g = f.create_group("frames")
-                fds = g.create_dataset("embeddings", shape=(0, frame_dim), maxshape=(None, frame_dim), dtype="f4",
-                                       chunks=(1024, frame_dim))
-                offsets = [0]
-            n = 0
-            for part in parts:
-                m = len(part["ids"])
-                for name, key in (("ids", "ids"), ("embeddings", "embeddings"), ("labels", "labels"),
-                                  ("valid", "valid"), ("invalid_reason", "reasons")):
-                    d = ds[name]
-                    d.resize(n + m, axis=0)
-                    data = part[key]
-                    if name in ("ids", "invalid_reason"):
-                        data = np.array(data.tolist(), dtype=object)
-                    d[n:n + m] = data
-                counts_all.append(part["counts"])
-                if frame_dim:
-                    lens = part["frame_lengths"]
-                    fr = part["frames"]
-                    start = fds.shape[0]
-                    fds.resize(start + fr.shape[0], axis=0)
-                    if fr.shape[0]:
-                        fds[start:] = fr
-                    for L in lens.tolist():
-                        offsets.append(offsets[-1] + int(L))
-                n += m
-            counts = np.concatenate(counts_all) if counts_all else np.zeros(0, np.int64)
-            if counts.size and np.all(counts >= 0):
-                f.create_dataset("counts", data=counts.astype(np.int64))
-            if frame_dim:
-                f["frames"].create_dataset("offsets", data=np.array(offsets, dtype=np.int64))
-        guard.close()
-        if guard.error is not None:
-            if is_no_space(guard.error):
-                raise no_space_error(path, guard.error)
-            raise guard.error
-        with no_space(path):
-            os.replace(tmp, path)
-    except BaseException:
-        if guard is not None:
-            guard.close()
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    remove_stale_temps(path)
 
 
 def write_embeddings(path: str | os.PathLike, *, meta: StoreMeta, ids: Sequence[str], X, classes: Sequence[str] = (),
@@ -481,12 +308,12 @@ def write_embeddings(path: str | os.PathLike, *, meta: StoreMeta, ids: Sequence[
     w = EmbeddingWriter(p, meta=meta, dim=X.shape[1], classes=classes, overwrite=True, resume=False,
                         frame_dim=frame_dim)
     rows, seen = [], set()
-    for kw in _batch_rows(list(ids), X, labels, valid, reasons, frames, counts):
+    for kw in batch_rows(list(ids), X, labels, valid, reasons, frames, counts):
         if kw["id"] in seen:
             raise ZslError(f"duplicate id {kw['id']!r}: every row of an embedding file needs its own id")
         seen.add(kw["id"])
         rows.append(w._row(**kw))
-    _stamp(meta)
+    stamp(meta)
     partial = partial_dir_for(p)
     existed = partial.exists()  # a killed extraction's parts: left as they are
     with OutputLock(partial, p):  # one writer per output, as for EmbeddingWriter

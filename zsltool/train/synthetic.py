@@ -100,3 +100,40 @@ def make_synthetic(folder, *, n_classes: int = 12, per_class: int = 20, latent: 
     split.save(folder / "split.json", overwrite=True)
     return SyntheticFiles(audio=audio, video=vpath, text=text, image=image, split=folder / "split.json",
                           classes=classes, class_set_sha256=h, class_set=folder / "classes.json")
+
+
+def make_two_stage_split(syn: SyntheticFiles, path, *, n_seen: int, n_val_unseen: int) -> Path:
+    """A two-stage GZSL split (``zsltool.evaluate.two_stage``) over ``syn``'s audio file, shaped like the
+    AVCA-GZSL benchmark's: stage 1 has ``n_seen`` seen classes (rows 60 % train, 20 % val, 20 % stage-2
+    test_seen) and ``n_val_unseen`` unseen validation classes (80 % val_unseen, 20 % stage-2 test_seen); stage 2
+    sees both and tests on the remaining classes (test_unseen)."""
+    from zsltool.store import read_embeddings
+
+    a = read_embeddings(syn.audio)
+    lab = a.label_index()
+    seen1 = syn.classes[:n_seen]
+    unseen1 = syn.classes[n_seen:n_seen + n_val_unseen]
+    unseen2 = syn.classes[n_seen + n_val_unseen:]
+    inst1 = {"train": [], "val": [], "val_unseen": [], "test_seen": [], "test_unseen": []}
+    test_seen, test_unseen = [], []
+    for k, c in enumerate(a.classes):
+        rows = [a.ids[i] for i in np.nonzero(lab == k)[0]]
+        if c in seen1:
+            p, q = int(0.6 * len(rows)), int(0.8 * len(rows))
+            inst1["train"] += rows[:p]
+            inst1["val"] += rows[p:q]
+            test_seen += rows[q:]
+        elif c in unseen1:
+            q = int(0.8 * len(rows))
+            inst1["val_unseen"] += rows[:q]
+            test_seen += rows[q:]
+        elif c in unseen2:
+            test_unseen += rows
+    seen2 = seen1 + unseen1
+    stage1 = Trial(train=seen1, val=[], test=seen1 + unseen1, seen=seen1, unseen=unseen1, instances=inst1)
+    stage2 = Trial(train=seen2, val=[], test=seen2 + unseen2, seen=seen2, unseen=unseen2,
+                   instances={"train": inst1["train"] + inst1["val"] + inst1["val_unseen"], "test_seen": test_seen,
+                              "test_unseen": test_unseen})
+    split = Split(trials=[stage1, stage2], protocol="gzsl", class_set_sha256=syn.class_set_sha256,
+                  params={"two_stage": [[0, 1]]})
+    return split.save(path, overwrite=True)

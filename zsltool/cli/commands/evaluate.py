@@ -12,6 +12,7 @@ import typer
 
 from zsltool.cli.common import STATE, JsonOpt, OverwriteOpt, emit, info, kv_table, rows_table, to_jsonable
 from zsltool.cli.types import float_option
+from zsltool.evaluate.metrics import GZSL_COLUMNS
 
 _MODALITY = click.Choice(["both", "audio", "video"])
 
@@ -20,7 +21,7 @@ def _metrics_flat(doc: dict) -> dict:
     m = dict(doc["metrics"])
     unc = m.pop("uncalibrated", None)
     if unc:
-        m.update({f"uncalibrated {k}": v for k, v in unc.items() if k in ("S", "U", "HM")})
+        m.update({f"uncalibrated {k}": v for k, v in unc.items() if k in GZSL_COLUMNS})
     return m
 
 
@@ -49,85 +50,88 @@ def _write(doc: dict, out: Optional[str], overwrite: bool) -> None:
             info(f"wrote {kind}: {path}")
 
 
+def evaluate_cmd(
+    checkpoint: str = typer.Argument(..., help="Checkpoint made by zsl train."),
+    audio: Optional[str] = typer.Option(None, "--audio", help="Instance-level audio file (default: the "
+                                        "training one)."),
+    video: Optional[str] = typer.Option(None, "--video", help="Instance-level video file (default: the "
+                                        "training one)."),
+    split: Optional[str] = typer.Option(None, "--split", help="Split file (default: the training one)."),
+    trial: Optional[int] = typer.Option(None, "--trial", min=0, help="Trial (default: the training one)."),
+    modality: str = typer.Option("both", "--modality", click_type=_MODALITY,
+                                 help="Test modality: both (missing modality falls back), audio or video."),
+    beta: Optional[float] = float_option(None, "--beta", help="GZSL calibrated stacking: fixed beta "
+                                         "subtracted from seen-class scores (default 0)."),
+    calibrate: bool = typer.Option(False, "--calibrate", help="GZSL: choose beta on validation data "
+                                   "(never on test) by validation HM."),
+    out: Optional[str] = typer.Option(None, "--out", "-o", help="Results JSON to write (+ .per_class.csv "
+                                      "and .confusion.csv next to it)."),
+    overwrite: bool = OverwriteOpt,
+    json_out: bool = JsonOpt,
+):
+    """Evaluate a checkpoint: ZSL top-1 / mean per-class accuracy, or GZSL S, U, HM."""
+    from zsltool.evaluate.evaluate import evaluate_checkpoint
+
+    if beta is not None and not math.isfinite(beta):
+        raise typer.BadParameter(f"beta must be a finite number, got {beta}", param_hint="--beta")
+    if beta is not None and calibrate:
+        raise typer.BadParameter("give either --beta or --calibrate, not both", param_hint="--beta")
+    if out:
+        from zsltool.utils import check_output
+
+        check_output(out, overwrite)
+    doc = evaluate_checkpoint(checkpoint, audio=audio, video=video, split=split, trial=trial,
+                              modality=modality, beta=beta, calibrate=calibrate, seed=STATE.seed,
+                              device=STATE.device)
+    _write(doc, out, overwrite)
+    emit(doc, json_out, table=_eval_tables)
+
+
+def retrieve_cmd(
+    checkpoint: str = typer.Argument(..., help="Checkpoint made by zsl train."),
+    audio: Optional[str] = typer.Option(None, "--audio", help="Instance-level audio file."),
+    video: Optional[str] = typer.Option(None, "--video", help="Instance-level video file."),
+    split: Optional[str] = typer.Option(None, "--split", help="Split file (default: the training one)."),
+    trial: Optional[int] = typer.Option(None, "--trial", min=0, help="Trial (default: the training one)."),
+    modality: str = typer.Option("both", "--modality", click_type=_MODALITY, help="Instance modality."),
+    top: int = typer.Option(10, "--top", min=1, help="Ranked ids kept per class."),
+    out: Optional[str] = typer.Option(None, "--out", "-o", help="Results JSON to write."),
+    overwrite: bool = OverwriteOpt,
+    json_out: bool = typer.Option(False, "--json", help="Print the results (metrics, per-class AP, ranked "
+                                  "ids) as one JSON document."),
+    jsonl: bool = typer.Option(False, "--jsonl", help="Print one JSON line per class: class, AP and the top "
+                               "ranked ids with their scores (the metrics go to stderr)."),
+):
+    """Rank the test instances for each class text: AP per class, mAP, and S/U/HM of mAP for GZSL."""
+    from zsltool.evaluate.evaluate import retrieve_checkpoint
+
+    if json_out and jsonl:
+        raise typer.BadParameter("give either --json or --jsonl, not both", param_hint="--jsonl")
+    if out:
+        from zsltool.utils import check_output
+
+        check_output(out, overwrite)
+    doc = retrieve_checkpoint(checkpoint, audio=audio, video=video, split=split, trial=trial,
+                              modality=modality, top=top, seed=STATE.seed, device=STATE.device)
+    if out:
+        from zsltool.evaluate.results import write_results
+
+        write_results(out, doc, overwrite=overwrite)
+        info(f"wrote {out}")
+    if jsonl:
+        info("retrieval: " + json.dumps(to_jsonable(doc["metrics"])))
+        for pc, rk in zip(doc["per_class"], doc["ranked"]):
+            line = {"class": pc["class"], "ap": pc["ap"], "ids": [r["id"] for r in rk["ranked"]],
+                    "scores": [r["score"] for r in rk["ranked"]]}
+            if "seen" in pc:
+                line["seen"] = pc["seen"]
+            sys.stdout.write(json.dumps(line) + "\n")
+        sys.stdout.flush()
+        return
+    emit(doc, json_out, table=lambda d: [kv_table(d["metrics"], title="zsl retrieve"),
+                                         rows_table(*_ranked_rows(d, top))])
+
+
 def register(app: typer.Typer) -> None:
-    @app.command("evaluate")
-    def evaluate_cmd(
-        checkpoint: str = typer.Argument(..., help="Checkpoint made by zsl train."),
-        audio: Optional[str] = typer.Option(None, "--audio", help="Instance-level audio file (default: the "
-                                            "training one)."),
-        video: Optional[str] = typer.Option(None, "--video", help="Instance-level video file (default: the "
-                                            "training one)."),
-        split: Optional[str] = typer.Option(None, "--split", help="Split file (default: the training one)."),
-        trial: Optional[int] = typer.Option(None, "--trial", min=0, help="Trial (default: the training one)."),
-        modality: str = typer.Option("both", "--modality", click_type=_MODALITY,
-                                     help="Test modality: both (missing modality falls back), audio or video."),
-        beta: Optional[float] = float_option(None, "--beta", help="GZSL calibrated stacking: fixed beta "
-                                             "subtracted from seen-class scores (default 0)."),
-        calibrate: bool = typer.Option(False, "--calibrate", help="GZSL: choose beta on validation data "
-                                       "(never on test) by validation HM."),
-        out: Optional[str] = typer.Option(None, "--out", "-o", help="Results JSON to write (+ .per_class.csv "
-                                          "and .confusion.csv next to it)."),
-        overwrite: bool = OverwriteOpt,
-        json_out: bool = JsonOpt,
-    ):
-        """Evaluate a checkpoint: ZSL top-1 / mean per-class accuracy, or GZSL S, U, HM."""
-        from zsltool.evaluate.evaluate import evaluate_checkpoint
-
-        if beta is not None and not math.isfinite(beta):
-            raise typer.BadParameter(f"beta must be a finite number, got {beta}", param_hint="--beta")
-        if beta is not None and calibrate:
-            raise typer.BadParameter("give either --beta or --calibrate, not both", param_hint="--beta")
-        if out:
-            from zsltool.utils import check_output
-
-            check_output(out, overwrite)
-        doc = evaluate_checkpoint(checkpoint, audio=audio, video=video, split=split, trial=trial,
-                                  modality=modality, beta=beta, calibrate=calibrate, seed=STATE.seed,
-                                  device=STATE.device)
-        _write(doc, out, overwrite)
-        emit(doc, json_out, table=_eval_tables)
-
-    @app.command("retrieve")
-    def retrieve_cmd(
-        checkpoint: str = typer.Argument(..., help="Checkpoint made by zsl train."),
-        audio: Optional[str] = typer.Option(None, "--audio", help="Instance-level audio file."),
-        video: Optional[str] = typer.Option(None, "--video", help="Instance-level video file."),
-        split: Optional[str] = typer.Option(None, "--split", help="Split file (default: the training one)."),
-        trial: Optional[int] = typer.Option(None, "--trial", min=0, help="Trial (default: the training one)."),
-        modality: str = typer.Option("both", "--modality", click_type=_MODALITY, help="Instance modality."),
-        top: int = typer.Option(10, "--top", min=1, help="Ranked ids kept per class."),
-        out: Optional[str] = typer.Option(None, "--out", "-o", help="Results JSON to write."),
-        overwrite: bool = OverwriteOpt,
-        json_out: bool = typer.Option(False, "--json", help="Print the results (metrics, per-class AP, ranked "
-                                      "ids) as one JSON document."),
-        jsonl: bool = typer.Option(False, "--jsonl", help="Print one JSON line per class: class, AP and the top "
-                                   "ranked ids with their scores (the metrics go to stderr)."),
-    ):
-        """Rank the test instances for each class text: AP per class, mAP, and S/U/HM of mAP for GZSL."""
-        from zsltool.evaluate.evaluate import retrieve_checkpoint
-
-        if json_out and jsonl:
-            raise typer.BadParameter("give either --json or --jsonl, not both", param_hint="--jsonl")
-        if out:
-            from zsltool.utils import check_output
-
-            check_output(out, overwrite)
-        doc = retrieve_checkpoint(checkpoint, audio=audio, video=video, split=split, trial=trial,
-                                  modality=modality, top=top, seed=STATE.seed, device=STATE.device)
-        if out:
-            from zsltool.evaluate.results import write_results
-
-            write_results(out, doc, overwrite=overwrite)
-            info(f"wrote {out}")
-        if jsonl:
-            info("retrieval: " + json.dumps(to_jsonable(doc["metrics"])))
-            for pc, rk in zip(doc["per_class"], doc["ranked"]):
-                line = {"class": pc["class"], "ap": pc["ap"], "ids": [r["id"] for r in rk["ranked"]],
-                        "scores": [r["score"] for r in rk["ranked"]]}
-                if "seen" in pc:
-                    line["seen"] = pc["seen"]
-                sys.stdout.write(json.dumps(line) + "\n")
-            sys.stdout.flush()
-            return
-        emit(doc, json_out, table=lambda d: [kv_table(d["metrics"], title="zsl retrieve"),
-                                             rows_table(*_ranked_rows(d, top))])
+    app.command("evaluate")(evaluate_cmd)
+    app.command("retrieve")(retrieve_cmd)

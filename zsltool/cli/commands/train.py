@@ -38,65 +38,67 @@ def _table(summary: dict):
     return kv_table(flat, title="zsl train")
 
 
-def register(app: typer.Typer) -> None:
-    @app.command("train")
-    def train_cmd(
-        audio: str = typer.Option(..., "--audio", help="Instance-level audio embedding file (HDF5)."),
-        split: str = typer.Option(..., "--split", help="Split file (zsl split)."),
-        out: str = typer.Option(..., "--out", "-o", help="Checkpoint to write (.pt)."),
-        video: Optional[str] = typer.Option(None, "--video", help="Instance-level video embedding file "
-                                            "(ids shared with --audio)."),
-        semantic: str = typer.Option("text", "--semantic", click_type=click.Choice(list(SEMANTICS)), help="Class-level side information: hybrid = image ‖ text."),
-        text: Optional[str] = typer.Option(None, "--text", help="Class-level text embedding file."),
-        image: Optional[str] = typer.Option(None, "--image", help="Class-level image embedding file."),
-        audio_prototypes: Optional[str] = typer.Option(None, "--audio-prototypes",
-                                                       help="Class-level audio prototype file."),
-        semantic_file: Optional[str] = typer.Option(None, "--semantic-file",
-                                                    help="Any class-level file (overrides --semantic's file)."),
-        trial: int = typer.Option(0, "--trial", help="Trial of the split (0-based)."),
-        method: str = typer.Option("projection", "--method", click_type=click.Choice(list(METHOD_NAMES)),
-                                   help="Zero-shot method (see docs/methods.md)."),
-        arg: List[str] = typer.Option([], "--arg", help="Method argument KEY=VALUE (repeatable), "
-                                      "e.g. --arg activation=none --arg hidden=256."),
-        disable_loss: List[str] = typer.Option([], "--disable-loss", help="Switch a loss term off "
-                                               "(repeatable; avgzslnet: rec cta ctv ta at tv vt)."),
-        epochs: Optional[int] = typer.Option(None, "--epochs", min=1, help="Epochs (default: the method's)."),
-        batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1, help="Batch size."),
-        lr: Optional[float] = float_option(None, "--lr", min=0, min_open=True, help="Learning rate."),
-        optimizer: Optional[str] = typer.Option(None, "--optimizer", click_type=click.Choice(["sgd", "adam"]),
-                                                help="Optimiser (default: the method's)."),
-        weight_decay: Optional[float] = float_option(None, "--weight-decay", min=0, help="Weight decay."),
-        momentum: Optional[float] = float_option(None, "--momentum", min=0, help="SGD momentum."),
-        patience: Optional[int] = typer.Option(None, "--patience", min=1,
-                                               help="Early stopping: epochs without validation improvement."),
-        grid: List[str] = typer.Option([], "--grid", help="Settings chosen on validation data: KEY=V1,V2 (lr, "
-                                       "optimizer, batch_size, epochs, weight_decay, momentum or a method "
-                                       "argument), repeatable, or a JSON file {key: [values]}."),
-        preset: Optional[str] = typer.Option(None, "--preset", click_type=click.Choice(["paper"]),
-                                             help="paper: the founding papers' literal settings (no feature "
-                                                  "scaling; AVGZSLNet's absolute decoder margin); --arg wins."),
-        strict: bool = typer.Option(False, "--strict", help="Validity warnings (a feature network trained on "
-                                    "this trial's held-out classes) are errors."),
-        seed: Optional[int] = SeedOpt,
-        threads: Optional[int] = typer.Option(None, "--threads", min=1, help="torch CPU threads."),
-        log_every: int = typer.Option(10, "--log-every", min=1, help="With -v: a line every N epochs (loss, validation)."),
-        overwrite: bool = OverwriteOpt,
-        json_out: bool = JsonOpt,
-    ):
-        """Train a zero-shot model on a split trial and write a checkpoint."""
-        from zsltool.train.config import TrainConfig
-        from zsltool.train.grid import parse_grid
-        from zsltool.train.loop import train
+def train_cmd(
+    audio: str = typer.Option(..., "--audio", help="Instance-level audio embedding file (HDF5)."),
+    split: str = typer.Option(..., "--split", help="Split file (zsl split)."),
+    out: str = typer.Option(..., "--out", "-o", help="Checkpoint to write (.pt)."),
+    video: Optional[str] = typer.Option(None, "--video", help="Instance-level video embedding file "
+                                        "(ids shared with --audio)."),
+    semantic: str = typer.Option("text", "--semantic", click_type=click.Choice(list(SEMANTICS)), help="Class-level side information: hybrid = image ‖ text."),
+    text: Optional[str] = typer.Option(None, "--text", help="Class-level text embedding file."),
+    image: Optional[str] = typer.Option(None, "--image", help="Class-level image embedding file."),
+    audio_prototypes: Optional[str] = typer.Option(None, "--audio-prototypes",
+                                                   help="Class-level audio prototype file."),
+    semantic_file: Optional[str] = typer.Option(None, "--semantic-file",
+                                                help="Any class-level file (overrides --semantic's file)."),
+    trial: int = typer.Option(0, "--trial", help="Trial of the split (0-based)."),
+    method: str = typer.Option("projection", "--method", click_type=click.Choice(list(METHOD_NAMES)),
+                               help="Zero-shot method (see docs/methods.md)."),
+    arg: List[str] = typer.Option([], "--arg", help="Method argument KEY=VALUE (repeatable), "
+                                  "e.g. --arg activation=none --arg hidden=256."),
+    disable_loss: List[str] = typer.Option([], "--disable-loss", help="Switch a loss term off "
+                                           "(repeatable; avgzslnet: rec cta ctv ta at tv vt)."),
+    epochs: Optional[int] = typer.Option(None, "--epochs", min=1, help="Epochs (default: the method's)."),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1, help="Batch size."),
+    lr: Optional[float] = float_option(None, "--lr", min=0, min_open=True, help="Learning rate."),
+    optimizer: Optional[str] = typer.Option(None, "--optimizer", click_type=click.Choice(["sgd", "adam"]),
+                                            help="Optimiser (default: the method's)."),
+    weight_decay: Optional[float] = float_option(None, "--weight-decay", min=0, help="Weight decay."),
+    momentum: Optional[float] = float_option(None, "--momentum", min=0, help="SGD momentum."),
+    patience: Optional[int] = typer.Option(None, "--patience", min=1,
+                                           help="Early stopping: epochs without validation improvement."),
+    grid: List[str] = typer.Option([], "--grid", help="Settings chosen on validation data: KEY=V1,V2 (lr, "
+                                   "optimizer, batch_size, epochs, weight_decay, momentum or a method "
+                                   "argument), repeatable, or a JSON file {key: [values]}."),
+    preset: Optional[str] = typer.Option(None, "--preset", click_type=click.Choice(["paper"]),
+                                         help="paper: the founding papers' literal settings (no feature "
+                                              "scaling; AVGZSLNet's absolute decoder margin); --arg wins."),
+    strict: bool = typer.Option(False, "--strict", help="Validity warnings (a feature network trained on "
+                                "this trial's held-out classes) are errors."),
+    seed: Optional[int] = SeedOpt,
+    threads: Optional[int] = typer.Option(None, "--threads", min=1, help="torch CPU threads."),
+    log_every: int = typer.Option(10, "--log-every", min=1, help="With -v: a line every N epochs (loss, validation)."),
+    overwrite: bool = OverwriteOpt,
+    json_out: bool = JsonOpt,
+):
+    """Train a zero-shot model on a split trial and write a checkpoint."""
+    from zsltool.train.config import TrainConfig
+    from zsltool.train.grid import parse_grid
+    from zsltool.train.loop import train
 
-        margs = parse_method_args(arg)
-        if disable_loss:
-            margs["disabled_losses"] = list(disable_loss)
-        cfg = TrainConfig(audio=audio, split=split, out=out, video=video, semantic=semantic, text=text, image=image,
-                          audio_prototypes=audio_prototypes, semantic_file=semantic_file, trial=trial,
-                          method=method, method_args=margs, epochs=epochs, batch_size=batch_size, lr=lr,
-                          optimizer=optimizer, weight_decay=weight_decay, momentum=momentum, patience=patience,
-                          seed=seed_or_global(seed), device=STATE.device, threads=threads,
-                          overwrite=overwrite, log_every=log_every, grid=parse_grid(grid),
-                          preset=preset, strict=strict)
-        result = train(cfg)
-        emit(result.summary(), json_out, table=_table)
+    margs = parse_method_args(arg)
+    if disable_loss:
+        margs["disabled_losses"] = list(disable_loss)
+    cfg = TrainConfig(audio=audio, split=split, out=out, video=video, semantic=semantic, text=text, image=image,
+                      audio_prototypes=audio_prototypes, semantic_file=semantic_file, trial=trial,
+                      method=method, method_args=margs, epochs=epochs, batch_size=batch_size, lr=lr,
+                      optimizer=optimizer, weight_decay=weight_decay, momentum=momentum, patience=patience,
+                      seed=seed_or_global(seed), device=STATE.device, threads=threads,
+                      overwrite=overwrite, log_every=log_every, grid=parse_grid(grid),
+                      preset=preset, strict=strict)
+    result = train(cfg)
+    emit(result.summary(), json_out, table=_table)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("train")(train_cmd)

@@ -1,0 +1,199 @@
+"""``zsl classify``'s clips: audio files, folders, manifests or videos, embedded in memory with the extractors
+that made the checkpoint's training files (rebuilt from their provenance, weights checked by sha256)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+
+from zsltool.classify_labels import training_provenance
+from zsltool.errors import ZslError
+
+log = logging.getLogger("zsltool.classify")
+
+# The video extensions of zsltool.extract.video, repeated here so that audio inputs never import the video stack
+# (torchvision, PyAV: seconds of start-up); a test keeps the two equal.
+VIDEO_EXTENSIONS = (".mp4", ".mkv", ".webm", ".avi", ".mov", ".m4v", ".mpg", ".mpeg")
+
+_RANDOM = re.compile(r"random-init\(width=([0-9.eE+-]+), seed=(\d+)\)")
+
+
+def audio_extractor(rec: dict | None, *, weights=None, device: str = "cpu"):
+    """The extractor that made the training audio file, rebuilt from its provenance
+    (:func:`zsltool.extract.registry.extractor_from_provenance`); weights checked by sha256."""
+    from zsltool.extract.registry import EXTRACTORS, extractor_from_provenance, list_extractors
+    from zsltool.store import StoreMeta
+
+    if not rec:
+        raise ZslError("the checkpoint does not record how its training audio was embedded, and that file is gone",
+                       hint="pass --embeddings FILE with the clips' embeddings")
+    name, em = rec.get("extractor"), rec.get("extractor_meta") or {}
+    list_extractors()
+    if name not in EXTRACTORS or EXTRACTORS[name].modality != "audio":
+        raise ZslError(f"the training audio file was made by {name!r}, not by an extractor zsl can rerun",
+                       hint="embed the clips the same way and pass --embeddings FILE")
+    spec = weights or (em.get("config") or {}).get("weights", em.get("weights"))
+    m = _RANDOM.fullmatch(str(em.get("weights") or ""))
+    if m and not weights:  # a seeded random network of that width (tests, demos)
+        from zsltool.extract.audio.vggish import build
+
+        return build(width=float(m.group(1)), seed=int(m.group(2)), device=device,
+                     embedding=em.get("embedding", "raw"), pca_params=em.get("pca_params"))
+    path = em.get("weights_path") or spec
+    if path and not str(path).startswith(("http://", "https://", "file://")) and not Path(path).is_file() \
+            and EXTRACTORS[name].get_weights(str(path)) is None:
+        raise ZslError(f"audio network weights not found: {path}" + ("" if weights else " (recorded in the "
+                       "training audio file)"), hint="pass --weights PATH to the same weights (checked by sha256)")
+    return extractor_from_provenance(StoreMeta(kind="instance", modality="audio", extractor=name, extractor_meta=em),
+                                     weights=weights, device=device)
+
+
+class _MemoryWriter:
+    """Just enough of EmbeddingWriter for ``run_extraction``: rows kept in memory, in input order."""
+
+    def __init__(self, dim: int):
+        self.dim, self.done_ids = dim, set()
+        self.ids: list[str] = []
+        self.rows: list[np.ndarray] = []
+        self.valid: list[bool] = []
+        self.reasons: list[str] = []
+
+    def add(self, id_, emb, labels=None, valid=True, reason="", frames=None, **_):  # key=... (resume) unused
+        v = np.asarray(emb, dtype=np.float32)
+        if valid and not np.isfinite(v).all():
+            valid, reason = False, "non-finite embedding"
+        self.ids.append(id_)
+        self.rows.append(v)
+        self.valid.append(bool(valid))
+        self.reasons.append(reason or "")
+        return bool(valid), reason
+
+    def keep_only(self, keys) -> list[str]:  # nothing to resume in memory
+        return []
+
+    def discard(self):
+        pass
+
+
+def clip_items(inputs: Iterable[str | os.PathLike]) -> list:
+    """Items for audio files, folders of audio and clip manifests (CSV); clip id = the path as given (a
+    manifest's own ids for its rows)."""
+    from zsltool.extract.audio.io import AUDIO_EXTENSIONS
+    from zsltool.extract.inputs import collect_audio
+    from zsltool.extract.runner import Item
+
+    out, seen = [], set()
+    for src in inputs:
+        p = Path(src)
+        if not p.exists():
+            raise ZslError(f"input not found: {p}", hint="give audio files, folders of audio or a clip manifest (.csv)")
+        if p.is_dir():
+            items = collect_audio([p])[0]
+            for it in items:
+                it.id = str(p / it.id)
+        elif p.suffix.lower() == ".csv":
+            items = collect_audio([p])[0]
+        else:
+            if p.suffix.lower() not in AUDIO_EXTENSIONS:
+                log.debug(f"{p}: not a known audio extension; trying to decode it anyway")
+            items = [Item(id=str(src), source=str(p))]
+        for it in items:
+            if it.id not in seen:
+                seen.add(it.id)
+                out.append(it)
+    if not out:
+        raise ZslError("no clips given", hint="give audio files, folders of audio, a clip manifest, or --embeddings")
+    return out
+
+
+def embed_clips(items, extractor, *, max_seconds=10.0, batch_size: int = 16, workers: int = 0,
+                progress: bool = False):
+    """(ids, X, valid, reasons, sources) of the clips, embedded in memory with ``extractor``."""
+    from zsltool.extract.audio.extract import AudioLoader
+    from zsltool.extract.runner import run_extraction
+
+    w = _MemoryWriter(extractor.dim)
+    loader = AudioLoader(max_seconds=max_seconds, examples_fn=extractor.examples, sample_rate=extractor.sample_rate,
+                         min_samples=extractor.min_samples)
+    run_extraction(items, load=loader, embed=extractor.embed, writer=w, batch_size=batch_size, workers=workers,
+                   desc="classify", progress=progress, unit="clip")
+    src = {it.id: str(it.source) for it in items}
+    return w.ids, np.stack(w.rows), np.array(w.valid, bool), w.reasons, [src[i] for i in w.ids]
+
+
+def is_video_input(inputs) -> bool:
+    """Whether the inputs are videos (files with a video extension, or folders holding videos and no audio)."""
+    from zsltool.extract.audio.io import AUDIO_EXTENSIONS
+
+    kinds = set()
+    for src in inputs:
+        p = Path(src)
+        if p.is_dir():
+            sfx = {f.suffix.lower() for f in p.rglob("*") if f.is_file()}
+            if sfx & set(VIDEO_EXTENSIONS) and not sfx & set(AUDIO_EXTENSIONS):
+                kinds.add("video")
+            else:
+                kinds.add("audio")
+        else:
+            kinds.add("video" if p.suffix.lower() in VIDEO_EXTENSIONS else "audio")
+    if len(kinds) > 1:
+        raise ZslError("give either audio or video inputs, not both", hint="classify them in two calls")
+    return kinds == {"video"}
+
+
+def embed_videos(paths, ckpt, net, *, modality: str, weights=None, video_weights=None, device: str = "cpu",
+                 batch_size: int = 16, workers: int = 0):
+    """Videos -> (ids, audio X, audio valid, reasons, sources, video X, video valid), with the training
+    extractors: the video network recorded for the training video file, and the audio network on the videos'
+    audio tracks (written to WAV in a temporary folder, as ``extract-video --extract-audio`` does)."""
+    import tempfile
+
+    from zsltool.extract.audio.extract import extract_audio
+    from zsltool.extract.video import extract_video
+    from zsltool.store import read_embeddings
+
+    use_a = "audio" in net.modalities and modality in ("both", "audio")
+    use_v = net.uses_video and modality in ("both", "video")
+    vrec = training_provenance(ckpt, "video") if use_v or use_a else None
+    if not vrec:
+        raise ZslError("the checkpoint does not record how its training videos were embedded, and that file is gone",
+                       hint="pass --embeddings/--video-embeddings files made the same way")
+    em = vrec.get("extractor_meta") or {}
+    crop = em.get("crop")
+    crop = int(crop[0]) if isinstance(crop, (list, tuple)) and crop else (int(crop) if crop else None)
+    with tempfile.TemporaryDirectory(prefix="zsl-classify-") as td:
+        td = Path(td)
+        extract_video([str(p) for p in paths], td / "video.h5", model=vrec.get("extractor"),
+                      weights=video_weights or em.get("weights"), layer=em.get("layer", "penultimate"),
+                      clip_len=int(em.get("clip_len", 16)), clips=int(em.get("clips", 4)), crop_size=crop,
+                      extract_audio=td / "wav" if use_a else None, batch_size=2, workers=workers, device=device,
+                      progress=False)
+        v = read_embeddings(td / "video.h5")
+        ids, reasons = list(v.ids), list(v.reasons)
+        X = np.zeros((len(ids), net.audio_dim), np.float32)
+        valid = np.zeros(len(ids), bool)
+        if use_a:
+            arec = training_provenance(ckpt, "audio")
+            ex = audio_extractor(arec, weights=weights, device=device)
+            try:
+                extract_audio(str(td / "wav" / "clips.csv"), td / "audio.h5", extractor=ex, batch_size=batch_size,
+                              max_seconds=(arec or {}).get("extractor_meta", {}).get("max_seconds", 10.0),
+                              workers=workers, progress=False)
+                a = read_embeddings(td / "audio.h5")
+                ai = a.id_index()
+                for i, cid in enumerate(ids):
+                    if cid in ai and a.valid[ai[cid]]:
+                        X[i], valid[i] = a.X[ai[cid]], True
+                    elif cid in ai and not reasons[i]:
+                        reasons[i] = a.reasons[ai[cid]]
+            except ZslError as e:  # no video has a usable audio track
+                log.warning(f"no audio track could be embedded ({e.message}): video only")
+        vx = v.X if use_v else None
+        vv = v.valid.astype(bool) if use_v else None
+        src = {Path(p).stem: str(p) for p in paths}
+        return ids, X, valid, reasons, [src.get(i) for i in ids], vx, vv

@@ -1,0 +1,200 @@
+"""``zsl classify``'s candidate labels: parsing them, and embedding them as the checkpoint's training class
+embeddings were made (its recorded text backend, vectors checked by sha256, sentence or registered text model),
+or reading them from a class-level file."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from zsltool.errors import ZslError
+
+log = logging.getLogger("zsltool.classify")
+
+LABEL_HINT = "rephrase it with words of the vocabulary (e.g. 'church bells'), or pass --class-embeddings FILE"
+
+
+# -- labels ---------------------------------------------------------------------------------------------------
+def parse_labels(labels: str | Sequence[str] | None = None, labels_file: str | os.PathLike | None = None
+                 ) -> list[str]:
+    """Candidate labels from a comma-separated string or a list, and/or a file (one per line, ``#`` comments)."""
+    out: list[str] = []
+    if labels is not None:
+        items = labels.split(",") if isinstance(labels, str) else list(labels)
+        out += [str(x).strip() for x in items]
+    if labels_file is not None:
+        from zsltool.utils import read_text
+
+        text = read_text(labels_file, "labels file", hint="one label per line")
+        out += [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+    out = [x for x in out if x]
+    if not out:
+        raise ZslError("no candidate labels given", hint='pass --labels "dog,siren" or --labels-file FILE')
+    dup = sorted({x for x in out if out.count(x) > 1})
+    if dup:
+        raise ZslError(f"labels given more than once: {', '.join(dup[:5])}", hint="list each candidate label once")
+    if len(out) < 2:
+        log.warning(f"only one candidate label ({out[0]!r}): every clip gets probability 1")
+    return out
+
+
+# -- provenance -----------------------------------------------------------------------------------------------
+def _file_record(path) -> dict | None:
+    """A provenance record (as in ``ckpt["provenance"]``) read from an embedding file, or None when it is gone."""
+    if not path or not Path(path).is_file():
+        return None
+    from zsltool.store import read_meta
+
+    m = read_meta(path)
+    return {"path": str(path), "modality": m.modality, "kind": m.kind, "extractor": m.extractor,
+            "extractor_meta": {k: v for k, v in (m.extractor_meta or {}).items() if k != "tokens"},
+            "inputs": m.inputs}
+
+
+def training_provenance(ckpt: dict, what: str) -> dict | list | None:
+    """How the checkpoint's training ``audio`` / ``video`` file or ``semantic`` files were made: stored in the
+    checkpoint by ``zsl train``; for older checkpoints read from the recorded files when they still exist."""
+    prov = ckpt.get("provenance") or {}
+    if what in prov and prov[what] is not None:
+        return prov[what]
+    cfg = ckpt.get("config") or {}
+    if what == "semantic":
+        if cfg.get("semantic_file"):
+            recs = [_file_record(cfg["semantic_file"])]
+        else:
+            key = {"text": "text", "image": "image", "audio": "audio_prototypes"}.get(cfg.get("semantic", "text"))
+            recs = [_file_record(cfg.get(key))] if key else [_file_record(cfg.get("image")),
+                                                               _file_record(cfg.get("text"))]
+        return None if any(r is None for r in recs) else recs
+    return _file_record(cfg.get(what))
+
+
+# -- class embeddings -----------------------------------------------------------------------------------------
+def _recorded_vectors_sha(rec: dict) -> str:
+    em = rec.get("extractor_meta") or {}
+    if em.get("vectors_sha256"):
+        return em["vectors_sha256"]
+    want = str(em.get("vectors") or "")
+    for r in rec.get("inputs") or []:
+        if isinstance(r, dict) and r.get("path") and (r["path"] == want or Path(r["path"]).name == Path(want).name):
+            return r.get("sha256") or ""
+    return ""
+
+
+def _word2vec_rows(rec: dict, labels: list[str], vectors, allow_other_vectors: bool):
+    from zsltool.classify_vectors import cached_sha256, label_vectors
+    from zsltool.extract.text_tokenize import RULES_VERSION
+
+    em = rec.get("extractor_meta") or {}
+    recorded = em.get("vectors")
+    path = Path(vectors).expanduser() if vectors else (Path(recorded) if recorded else None)
+    if path is None:
+        raise ZslError("the checkpoint's text file records no word-vectors path", hint="pass --vectors PATH")
+    if not path.is_file():
+        raise ZslError(f"word vectors not found: {path}" + ("" if vectors else " (recorded in the training text file)"),
+                       hint="pass --vectors PATH to the same vectors file (checked by sha256)")
+    want = _recorded_vectors_sha(rec)
+    if want:
+        got = cached_sha256(path)
+        if got != want:
+            if not allow_other_vectors:
+                raise ZslError(f"{path} has sha256 {got[:12]}, but the model was trained with vectors of sha256 "
+                               f"{want[:12]}: the label embeddings would be in another space",
+                               hint="give the vectors the model was trained with, or --allow-other-vectors")
+            log.warning(f"{path} is not the vectors file the model was trained with (--allow-other-vectors)")
+    rules = em.get("tokenizer")
+    if rules and rules != RULES_VERSION:
+        log.warning(f"the training labels were tokenized with {rules!r}; new labels use {RULES_VERSION!r}")
+    rows = label_vectors(path, labels, em.get("format") or "auto", em.get("limit"))
+    missing = [lab for lab, (v, _) in zip(labels, rows) if v is None]
+    if missing:
+        raise ZslError(f"{len(missing)} of {len(labels)} labels have no known word: {'; '.join(missing[:10])}",
+                       hint=LABEL_HINT)
+    return np.stack([v for v, _ in rows]).astype(np.float32), {"tokens": {lab: t for lab, (_, t) in
+                                                                          zip(labels, rows)}, "vectors": str(path)}
+
+
+def _sentence_rows(rec: dict, labels: list[str], device: str):
+    from zsltool.extract.text import load_sentence_model
+
+    em = rec.get("extractor_meta") or {}
+    if em.get("text") == "description":
+        log.warning("the model was trained on class descriptions: give descriptions as labels for best results")
+    st, name = load_sentence_model(em.get("sentence_model"), device)
+    X = st.encode(list(labels), convert_to_numpy=True, show_progress_bar=False)
+    return np.asarray(X, dtype=np.float32), {"sentence_model": name}
+
+
+def _is_text_extractor(name) -> bool:
+    from zsltool.extract.registry import EXTRACTORS, list_extractors
+
+    return name in list_extractors("text") and EXTRACTORS[name].modality == "text"
+
+
+def _registered_text_rows(rec: dict, labels: list[str], device: str):
+    """Label embeddings by the text extractor that made the training text file, rebuilt from its provenance
+    (its weights checked by sha256): CLAP's text side embeds any label list in the audio model's space."""
+    from zsltool.extract.registry import extractor_from_provenance
+    from zsltool.extract.text import TextEntry
+    from zsltool.store import StoreMeta
+
+    em = rec.get("extractor_meta") or {}
+    ex = extractor_from_provenance(StoreMeta(kind="class", modality="text", extractor=rec["extractor"],
+                                             extractor_meta=em), device=device)
+    rows = ex.rows([TextEntry(id=lab, name=lab) for lab in labels])
+    missing = [lab for lab, (v, _) in zip(labels, rows) if v is None]
+    if missing:
+        raise ZslError(f"{len(missing)} of {len(labels)} labels could not be embedded: {'; '.join(missing[:10])}",
+                       hint=LABEL_HINT)
+    return np.stack([v for v, _ in rows]).astype(np.float32), {"text_model": rec["extractor"]}
+
+
+def label_embeddings(ckpt: dict, labels: list[str], *, class_embeddings=None, vectors=None,
+                     allow_other_vectors: bool = False, device: str = "cpu") -> tuple[np.ndarray, dict]:
+    """(C, Ds) class embeddings of ``labels`` and a record of how they were made."""
+    if class_embeddings is not None:
+        from zsltool.store import read_embeddings
+
+        e = read_embeddings(class_embeddings, kind="class")
+        idx = e.id_index()
+        missing = [lab for lab in labels if lab not in idx]
+        if missing:
+            raise ZslError(f"{len(missing)} labels are not classes of {class_embeddings}: {'; '.join(missing[:10])}",
+                           hint=f"its classes are: {', '.join(e.ids[:8])}{' ...' if len(e.ids) > 8 else ''}")
+        bad = [lab for lab in labels if not e.valid[idx[lab]]]
+        if bad:
+            raise ZslError(f"{len(bad)} labels have an invalid embedding in {class_embeddings}: {'; '.join(bad[:10])}")
+        sem = training_provenance(ckpt, "semantic") or []
+        mods = {r.get("modality") for r in sem if r}
+        if mods and e.meta.modality not in mods and ckpt.get("config", {}).get("semantic") != "hybrid":
+            log.warning(f"{class_embeddings} holds {e.meta.modality} embeddings, but the model was trained on "
+                        f"{', '.join(sorted(m for m in mods if m))} side information")
+        return e.X[[idx[lab] for lab in labels]].astype(np.float32), {"source": str(class_embeddings)}
+    stored = list(ckpt["semantic"]["ids"])
+    if all(lab in set(stored) for lab in labels):
+        from zsltool.train.checkpoint import semantic_matrix
+
+        return semantic_matrix(ckpt, labels).numpy(), {"source": "checkpoint (every label is a class it holds)"}
+    sem = training_provenance(ckpt, "semantic")
+    if not sem:
+        raise ZslError("the checkpoint does not record how its class embeddings were made, and the training "
+                       "text file is gone", hint="pass --class-embeddings FILE (e.g. made by zsl extract-text)")
+    if len(sem) != 1 or sem[0].get("modality") != "text":
+        kinds = " + ".join(str(r.get("modality")) for r in sem)
+        raise ZslError(f"the model was trained on {kinds} side information, which cannot be made on the fly for "
+                       "new labels", hint="pass --class-embeddings FILE made the same way for your labels")
+    rec = sem[0]
+    if rec.get("extractor") == "word2vec":
+        X, info = _word2vec_rows(rec, labels, vectors, allow_other_vectors)
+    elif rec.get("extractor") == "sentence":
+        X, info = _sentence_rows(rec, labels, device)
+    elif _is_text_extractor(rec.get("extractor")):  # any other registered text backend (e.g. clap-text)
+        X, info = _registered_text_rows(rec, labels, device)
+    else:
+        raise ZslError(f"the training text file was made by {rec.get('extractor')!r}, which zsl classify cannot "
+                       "rerun", hint="pass --class-embeddings FILE")
+    return X, {"source": f"{rec.get('extractor')} (as {rec.get('path')})", **info}

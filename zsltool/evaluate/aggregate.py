@@ -1,0 +1,101 @@
+"""From an experiment's trial records to its outputs: the tables (``zsltool.evaluate.tables``) with their
+captions (settings chosen on validation, the two-stage protocol's stage-1 choices), the summary metrics of
+``results.json`` and the rows of ``trials.csv``."""
+
+from __future__ import annotations
+
+from zsltool.evaluate import tables as T
+
+TRIAL_COLUMNS = ("split", "column", "trial", "method", "semantic", "task", "modality", "top1", "mean_class_acc",
+                 "S", "U", "HM", "AUSUC", "beta")
+TWO_STAGE_COLUMNS = ("stage1_epoch", "stage1_beta", "val_S", "val_U", "val_HM")
+
+
+def build_tables(records: list[dict]) -> list[dict]:
+    tabs = []
+    if any(r["task"] == "zsl" for r in records):
+        tabs.append(T.zsl_table(records))
+    if any(r["task"] == "gzsl" for r in records):
+        tabs.append(T.gzsl_table(records))
+        if any(r.get("retrieval") for r in records if r["task"] == "gzsl"):
+            tabs.append(T.gzsl_table(records, retrieval=True))
+    cap = " ".join(c for c in (two_stage_caption(records), selection_caption(records)) if c)
+    for t in tabs:
+        if cap:
+            t["selection"] = cap
+    return tabs
+
+
+def selection_caption(records: list[dict]) -> str:
+    """'settings chosen on validation (val_top1) per trial: projection: lr=0.01 optimizer=adam ×3, ...'."""
+    by: dict[str, dict[str, int]] = {}
+    metric = set()
+    for r in records:
+        sel = r.get("selection")
+        if not sel:
+            continue
+        metric.add(sel["metric"])
+        counts = by.setdefault(r["method"], {})
+        counts[sel["label"]] = counts.get(sel["label"], 0) + 1
+    if not by:
+        return ""
+    parts = [f"{m}: " + ", ".join(f"{lab} ×{n}" for lab, n in sorted(c.items(), key=lambda x: -x[1]))
+             for m, c in by.items()]
+    where = "stage-1 validation" if any(r.get("stage1") for r in records) else "validation"
+    return f"Settings chosen on {where} ({', '.join(sorted(metric))}) per trial: " + "; ".join(parts) + "."
+
+
+def two_stage_caption(records: list[dict]) -> str:
+    """'Two-stage protocol: ... Stage 1 (per trial): avgzslnet: epoch 12, beta 0.31, val HM 45.1; ...'."""
+    by: dict[str, list[str]] = {}
+    for r in records:
+        s1 = r.get("stage1")
+        if not s1:
+            continue
+        mod = r["modality"]
+        v = (s1.get("validation") or {}).get(mod) or {}
+        by.setdefault(r["method"], []).append(
+            f"epoch {s1['epoch']}, β {v.get('beta', float('nan')):.3g}, val HM {100 * v.get('HM', float('nan')):.1f}")
+    if not by:
+        return ""
+    parts = [f"{m}: " + " / ".join(v) for m, v in by.items()]
+    return ("Two-stage protocol: stage 1 trains on the stage-1 training classes and chooses the epoch and "
+            "calibrated stacking's β on seen and unseen validation classes; stage 2 retrains on training + "
+            "validation classes for that many epochs and tests with that β. Stage 1 (" + ("per trial, "
+            if any(len(v) > 1 for v in by.values()) else "") + "first test modality): " + "; ".join(parts) + ".")
+
+
+def summary_metrics(tables: list[dict]) -> dict:
+    out = {}
+    for t in tables:
+        for r in t["rows"]:
+            label = " / ".join(x for x in (r["method"], r["class_embeddings"], r.get("test")) if x)
+            for c, cell in r["cells"].items():
+                out[f"{t['kind']}: {label}: {c}"] = cell["mean"]
+    return out
+
+
+def trial_rows(records: list[dict]) -> list[dict]:
+    """One row per trial and test modality (the columns of ``trial_columns``)."""
+    rows = []
+    for r in records:
+        for mod, m in r["metrics"].items():
+            row = {k: r[k] for k in TRIAL_COLUMNS[:6]} | {"modality": mod}
+            for k in TRIAL_COLUMNS[7:]:
+                row[k] = m.get(k)
+            if r.get("selection"):
+                row["chosen"] = r["selection"]["label"]
+                row["chosen_epoch"] = r["selection"]["epoch"]
+            if r.get("stage1"):
+                v = (r["stage1"].get("validation") or {}).get(mod) or {}
+                row.update(stage1_epoch=r["stage1"]["epoch"], stage1_beta=v.get("beta"),
+                           **{f"val_{k}": v.get(k) for k in ("S", "U", "HM")})
+            ret = (r.get("retrieval") or {}).get(mod) or {}
+            row.update({f"map_{k}": ret.get(k) for k in ("S", "U", "HM")})
+            rows.append(row)
+    return rows
+
+
+def trial_columns(rows: list[dict]) -> list[str]:
+    """Every key of ``rows`` in first-seen order (rows of some trials have more columns than others)."""
+    return list(dict.fromkeys(k for r in rows for k in r))

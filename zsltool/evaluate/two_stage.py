@@ -1,0 +1,180 @@
+"""The two-stage GZSL protocol of the audio-visual benchmarks (the AVGZSLNet benchmark as re-released with
+AVCA-GZSL: UCF-GZSL, VGGSound-GZSL, ActivityNet-GZSL), run by ``zsl experiment --two-stage``.
+
+* Stage 1 trains on the stage-1 training rows (seen classes) and chooses, on validation rows of seen classes
+  (``instances.val``) and of unseen validation classes (``instances.val_unseen``) only: the setting (with
+  ``--grid``) and the epoch by calibrated validation HM (``val_hm``, ``zsltool.train.loop``), then calibrated
+  stacking's beta on the same rows at that epoch (one beta per test modality).
+* Stage 2 retrains on training + validation classes (its trial's ``instances.train``) with the chosen
+  setting for exactly the chosen number of epochs (no validation, no early stopping: the last epoch is kept)
+  and tests on its ``test_seen`` + unseen test rows with stage 1's beta.
+
+A two-stage split file holds both stages as ordinary GZSL trials and names them in its params:
+``"two_stage": [[STAGE1_TRIAL, STAGE2_TRIAL], ...]`` (``zsl prepare avgzsl-benchmark`` writes one). Each
+pair is one trial of the experiment (``--trials`` counts pairs). The checks below refuse a pair where a test
+row or class could reach a stage-1 choice.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from contextlib import contextmanager
+
+import numpy as np
+
+from zsltool.errors import ZslError
+
+log = logging.getLogger("zsltool.evaluate.experiment")
+KEY = "two_stage"
+HINT = "make one with `zsl prepare avgzsl-benchmark`, or see docs/evaluate.md (\"The two-stage protocol\")"
+
+
+def stage_pairs(split, two_stage: bool = True) -> list[tuple[int, int]] | None:
+    """The (stage-1, stage-2) trial pairs of a two-stage split, checked; None for an ordinary split when
+    ``two_stage`` is False. ZslError when the split and the request do not match."""
+    raw = (split.params or {}).get(KEY)
+    if not two_stage:
+        if raw:
+            raise ZslError(f"{split.path} holds both stages of the two-stage GZSL protocol (params.two_stage)",
+                           hint="add --two-stage, or train one stage by hand with zsl train --trial N")
+        return None
+    if not raw:
+        raise ZslError(f"{split.path} is not a two-stage split: its params have no \"two_stage\" trial pairs",
+                       hint=HINT)
+    ok = isinstance(raw, list) and all(isinstance(p, list) and len(p) == 2 and all(
+        isinstance(i, int) and not isinstance(i, bool) for i in p) for p in raw)
+    if not ok:
+        raise ZslError(f"{split.path}: params.two_stage must be a list of [stage-1 trial, stage-2 trial] pairs, "
+                       f"found {str(raw)[:60]}", hint=HINT)
+    pairs = [(int(a), int(b)) for a, b in raw]
+    for a, b in pairs:
+        check_stages(split, a, b)
+    return pairs
+
+
+def pair_of(split, pairs: list[tuple[int, int]], k: int) -> tuple[int, int]:
+    if not 0 <= k < len(pairs):
+        raise ZslError(f"two-stage trial {k} does not exist: {split.path} has {len(pairs)} stage pair(s)",
+                       hint=f"use --trials 0..{len(pairs) - 1}")
+    return pairs[k]
+
+
+def check_stages(split, s1: int, s2: int) -> None:
+    """ZslError unless stage 1 can choose on validation rows and no stage-2 test row or class is in stage 1."""
+    t1, t2 = split.trial(s1), split.trial(s2)
+    where = f"{split.path}: two-stage trials {s1} (stage 1) and {s2} (stage 2)"
+    if s1 == s2 or not t1.is_gzsl or not t2.is_gzsl:
+        raise ZslError(f"{where}: both stages must be distinct GZSL trials", hint=HINT)
+    i1, i2 = t1.instances, t2.instances
+    if not (i1.get("train") and i1.get("val") and i1.get("val_unseen")):
+        raise ZslError(f"{where}: stage 1 needs training rows and validation rows of seen and unseen classes "
+                       "(instances train, val and val_unseen)", hint=HINT)
+    if i2.get("val") or i2.get("val_unseen") or not i2.get("train"):
+        raise ZslError(f"{where}: stage 2 retrains on its training rows without validation (instances train; "
+                       "no val or val_unseen)", hint=HINT)
+    stage1_classes = set(t1.seen) | set(t1.unseen)
+    leaked = sorted(set(t2.unseen) & stage1_classes)
+    if leaked:
+        raise ZslError(f"{where}: stage-2 test classes are stage-1 classes: {', '.join(leaked[:5])}", hint=HINT)
+    stage1_rows = set(i1["train"]) | set(i1["val"]) | set(i1["val_unseen"])
+    test_rows = set(i2.get("test_seen") or []) | set(i2.get("test_unseen") or [])
+    if stage1_rows & test_rows:
+        raise ZslError(f"{where}: {len(stage1_rows & test_rows)} stage-2 test rows are stage-1 rows, e.g. "
+                       f"{sorted(stage1_rows & test_rows)[0]}", hint=HINT)
+    if set(t2.seen) != stage1_classes:
+        log.warning(f"{where}: stage 2's seen classes are not stage 1's training + validation classes")
+
+
+def stage1_validation(checkpoint, modality: str = "both", device: str = "cpu") -> dict:
+    """Calibrated stacking's beta chosen on stage 1's validation rows (seen ``val`` + ``val_unseen``) and
+    S/U/HM there at that beta, with the AUSUC of those rows. Never reads a test row."""
+    from zsltool.evaluate import metrics as M
+    from zsltool.evaluate.evaluate import load_for_evaluation, score
+
+    ld = load_for_evaluation(checkpoint, modality=modality)
+    ld.model.to(device)
+    t = ld.trial
+    classes = list(t.seen) + list(t.unseen)
+    seen_mask = np.array([c in set(t.seen) for c in classes])
+    inst, s = score(ld, classes, ids=list(t.instances["val"]) + list(t.instances["val_unseen"]), device=device)
+    beta, _ = M.search_beta(s, inst.labels, seen_mask)
+    r = M.gzsl_metrics(s, inst.labels, seen_mask, beta=beta)
+    is_seen = seen_mask[inst.labels]
+    return {"beta": float(beta), "S": r.S, "U": r.U, "HM": r.HM, "AUSUC": M.ausuc(s, inst.labels, seen_mask),
+            "n_val_seen": int(is_seen.sum()), "n_val_unseen": int((~is_seen).sum())}
+
+
+def stage2_config(cfg1, tr1, stage2_trial: int, out: str):
+    """Stage 2's ``TrainConfig``: stage 1's with the setting chosen on validation (``--grid``), exactly the
+    chosen number of epochs, no grid and no early stopping, on the stage-2 trial."""
+    from zsltool.methods.base import get_method
+    from zsltool.train.grid import setting_label, settings_for
+
+    changes: dict = {}
+    args = dict(cfg1.method_args)
+    if cfg1.grid:
+        label = tr1.selection["label"]
+        st = next(st for st in settings_for(cfg1.grid, get_method(cfg1.method)) if setting_label(st) == label)
+        changes.update(st["train"])
+        args.update(st["args"])
+    changes.update(trial=int(stage2_trial), epochs=int(tr1.best_epoch), grid=None, patience=None,
+                   method_args=args, out=str(out))
+    return dataclasses.replace(cfg1, **changes)
+
+
+class _NoValidationNote(logging.Filter):
+    NOTES = ("no validation instances", "validation metric: seen-class accuracy")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not any(n in record.getMessage() for n in self.NOTES)
+
+
+@contextmanager
+def _stage2_logging():
+    """Stage 2 has no validation by design: drop the training loop's notes about it."""
+    f = _NoValidationNote()
+    lg = logging.getLogger("zsltool.train")
+    lg.addFilter(f)
+    try:
+        yield
+    finally:
+        lg.removeFilter(f)
+
+
+def run_stage2(units: list[dict], stage1: list, batched: bool = True, device: str = "cpu") -> list[dict]:
+    """For two-stage units whose stage-1 models are trained (``stage1``: their ``TrainResult``): choose beta
+    on stage-1 validation, retrain stage 2 (all units as one engine call), test, and write the trial files;
+    returns the records (stage-2 test metrics, and ``stage1`` / ``stage2`` with what was chosen and used)."""
+    from zsltool.evaluate.units import (checkpoint_path, evaluate_unit, selection_record, train_configs,
+                                        unit_config)
+
+    cfgs, chosen = [], []
+    for u, tr1 in zip(units, stage1):
+        if tr1.best_metric != "val_hm":
+            raise ZslError(f"{u['name']}: stage 1 could not choose on calibrated validation HM (it used "
+                           f"{tr1.best_metric}): the validation rows must have seen and unseen classes with "
+                           "usable features", hint=HINT)
+        mods = u["eval"]["modalities"]
+        chosen.append({m: stage1_validation(tr1.checkpoint, m, device) for m in mods})
+        cfgs.append(stage2_config(unit_config(u, ".stage1"), tr1, u["two_stage"]["stage2_trial"],
+                                  out=str(checkpoint_path(u))))
+        log.info(f"{u['name']}: stage 1 chose epoch {tr1.best_epoch} and beta "
+                 + ", ".join(f"{v['beta']:.4g} ({m})" for m, v in chosen[-1].items())
+                 + f" on validation (HM {chosen[-1][mods[0]]['HM']:.4f}); stage 2 retrains for "
+                 f"{tr1.best_epoch} epoch(s) on training + validation classes")
+    with _stage2_logging():
+        stage2 = train_configs(cfgs, [u["name"] for u in units], batched=batched, device=device)
+    records = []
+    for u, tr1, tr2, cfg, val in zip(units, stage1, stage2, cfgs, chosen):
+        s1 = {"trial": u["two_stage"]["stage1_trial"], "checkpoint": str(tr1.checkpoint), "metric": tr1.best_metric,
+              "value": tr1.best_value, "epoch": tr1.best_epoch, "epochs_run": tr1.epochs_run, "validation": val}
+        s2 = {"trial": cfg.trial, "epochs": cfg.epochs, "epochs_run": tr2.epochs_run, "n_train": tr2.n_train,
+              "betas": {m: v["beta"] for m, v in val.items()}}
+        extra = {"stage1": s1, "stage2": s2}
+        if tr1.selection:
+            extra["selection"] = selection_record(tr1.selection)
+        if tr1.warnings:
+            extra["warnings"] = list(tr1.warnings) + [w for w in tr2.warnings or [] if w not in tr1.warnings]
+        records.append(evaluate_unit(u, tr2, extra=extra, betas=s2["betas"]))
+    return records

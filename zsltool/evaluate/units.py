@@ -1,0 +1,158 @@
+"""Running the units of an experiment: one unit is one model trained and evaluated on one split trial (or, in
+the two-stage protocol, one stage-1 model and its stage-2 retraining; ``zsltool.evaluate.two_stage``).
+
+``run_units(units)`` trains every unit's models as one call of the training engine (models of a method family
+with a batched kernel as one stacked computation, ``zsltool.train.engine``), then evaluates each and writes its
+trial file ``trials/<name>.json``; ``finished_record`` reads a trial file back when its config hash matches.
+It runs in-process or in a spawned worker process (``zsltool.evaluate.experiment``).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from zsltool.errors import ZslError
+from zsltool.evaluate.results import load_results, results_doc, write_results
+from zsltool.utils import jsonable
+
+log = logging.getLogger("zsltool.evaluate.experiment")
+
+
+def trial_path(unit: dict) -> Path:
+    return Path(unit["out_dir"]) / "trials" / f"{unit['name']}.json"
+
+
+def checkpoint_path(unit: dict, suffix: str = "") -> Path:
+    """``checkpoints/<name><suffix>.pt`` (the folder is made)."""
+    ckpt = Path(unit["out_dir"]) / "checkpoints" / f"{unit['name']}{suffix}.pt"
+    ckpt.parent.mkdir(parents=True, exist_ok=True)
+    return ckpt
+
+
+def unit_config(unit: dict, suffix: str = ""):
+    """The unit's ``TrainConfig`` (its checkpoint under ``checkpoints/``)."""
+    from zsltool.train.config import TrainConfig
+
+    return TrainConfig(out=str(checkpoint_path(unit, suffix)), overwrite=True, threads=unit["threads"],
+                       device=unit.get("device", "cpu"), strict=unit.get("strict", False), **unit["train"])
+
+
+def train_configs(cfgs: list, names: list[str], batched: bool = True, device: str = "cpu") -> list:
+    """Train every config (each with its grid) in one engine call, choose each one's setting and epoch on its
+    validation data, and write each checkpoint; returns one ``TrainResult`` per config, in order."""
+    from zsltool.train.engine import train_jobs
+    from zsltool.train.loop import choose, grid_jobs, prepare, write_checkpoint
+    from zsltool.utils import check_output
+
+    preps = [prepare(c) for c in cfgs]
+    grids = [grid_jobs(p, c, name=n) for p, c, n in zip(preps, cfgs, names)]  # (settings, jobs) per config
+    jobs = [j for _, js in grids for j in js]
+    n_batch = sum(1 for j in jobs if j.cls.batched_kernel) if batched else 0
+    log.info(f"training {len(jobs)} model(s)" + (f", {n_batch} of them batched" if n_batch > 1 else ""))
+    results = train_jobs(jobs, device=device, batched=batched, tolerate_divergence=True)
+    out, k = [], 0
+    for name, p, c, (settings, js) in zip(names, preps, cfgs, grids):
+        outs, k = results[k:k + len(js)], k + len(js)
+        if len(js) == 1 and outs[0].error:
+            raise ZslError(f"{name}: {outs[0].error}", hint="lower --lr, or standardize the features "
+                           "(--arg zscore=true)")
+        chosen, selection = choose(p, c, settings, outs)
+        out.append(write_checkpoint(p, c, chosen, check_output(c.out, True), selection, device=device))
+    return out
+
+
+def evaluate_unit(unit: dict, tr, extra: dict | None = None, betas: dict | None = None) -> dict:
+    """Evaluate one trained unit's checkpoint and write its trial file; returns its record. ``betas``
+    ({modality: beta}) fixes calibrated stacking's beta per test modality (the two-stage protocol); ``extra``
+    is merged into the record."""
+    from zsltool.evaluate.evaluate import evaluate_checkpoint, retrieve_checkpoint
+
+    ckpt = Path(tr.checkpoint)
+    device = unit.get("device", "cpu")
+    by_mod, retr, docs = {}, {}, {}
+    mods = unit["eval"]["modalities"] if unit["task"] == "gzsl" else ["both"]
+    for mod in mods:
+        fixed = (betas or {}).get(mod)
+        d = evaluate_checkpoint(ckpt, modality=mod, beta=fixed, seed=unit["train"]["seed"], device=device,
+                                calibrate=fixed is None and unit["eval"]["calibrate"] and unit["task"] == "gzsl")
+        docs[mod] = d
+        by_mod[mod] = d["metrics"]
+        if unit["task"] == "gzsl" and unit["eval"]["retrieval"]:
+            r = retrieve_checkpoint(ckpt, modality=mod, top=1, seed=unit["train"]["seed"], device=device)
+            retr[mod] = r["metrics"]
+    first = docs[mods[0]]
+    record = {k: unit[k] for k in ("name", "config_hash", "task", "column", "protocol")}
+    record.update(split=unit["train"]["split"], trial=unit["train"]["trial"], method=unit["train"]["method"],
+                  semantic=unit.get("semantic", unit["train"]["semantic"]), modality=mods[0], metrics=by_mod,
+                  retrieval=retr,
+                  train={"best_metric": tr.best_metric, "best_value": tr.best_value, "best_epoch": tr.best_epoch,
+                         "epochs_run": tr.epochs_run, "checkpoint": str(ckpt)})
+    if tr.warnings:
+        record["warnings"] = tr.warnings
+    if tr.selection:
+        record["selection"] = selection_record(tr.selection)
+    record.update(extra or {})
+    doc = results_doc(unit["task"], first["manifest"] | {"config": {"unit": unit}}, first["metrics"],
+                      per_class=first.get("per_class"), confusion=first.get("confusion"),
+                      config_hash=unit["config_hash"], record=record)
+    write_results(trial_path(unit), doc, overwrite=True)
+    return jsonable(record)
+
+
+def selection_record(selection: dict) -> dict:
+    """What a trial's record keeps of a grid's selection (``zsltool.train.loop.choose``)."""
+    return {k: selection[k] for k in ("metric", "chosen", "label", "epoch", "value", "candidates")}
+
+
+def run_unit(unit: dict) -> dict:
+    """Train + evaluate one unit and write its trial file; returns its record."""
+    return run_units([unit])[0]
+
+
+def run_units(units: list[dict], batched: bool = True) -> list[dict]:
+    """Train every unit (models of one method family as one batched computation, see
+    ``zsltool.train.engine``), then evaluate each and write its trial file; returns the records in order.
+    Two-stage units (``unit["two_stage"]``) train stage 1 with the others, then stage 2
+    (``zsltool.evaluate.two_stage``). Every input file is read and hashed once (``run_cache``). Runs
+    in-process or in a worker process."""
+    import torch
+
+    from zsltool.runcache import run_cache
+    from zsltool.utils import resolve_device
+
+    if not units:
+        return []
+    if units[0]["threads"]:
+        torch.set_num_threads(int(units[0]["threads"]))
+    device = resolve_device(units[0].get("device", "cpu"))
+    with run_cache():
+        two = [u.get("two_stage") is not None for u in units]
+        trained = train_configs([unit_config(u, ".stage1" if t else "") for u, t in zip(units, two)],
+                                [u["name"] for u in units], batched=batched, device=device)
+        records: list[dict | None] = [None] * len(units)
+        if any(two):
+            from zsltool.evaluate.two_stage import run_stage2
+
+            idx = [i for i, t in enumerate(two) if t]
+            for i, rec in zip(idx, run_stage2([units[i] for i in idx], [trained[i] for i in idx],
+                                              batched=batched, device=device)):
+                records[i] = rec
+        for n, (u, tr) in enumerate(zip(units, trained), 1):
+            if records[n - 1] is None:
+                records[n - 1] = evaluate_unit(u, tr)
+            log.info(f"[{n}/{len(units)}] done {u['name']}")
+    return records  # type: ignore[return-value]
+
+
+def finished_record(unit: dict) -> dict | None:
+    p = trial_path(unit)
+    if not p.exists():
+        return None
+    try:
+        doc = load_results(p)
+    except ZslError:
+        return None
+    if doc.get("config_hash") != unit["config_hash"] or "record" not in doc:
+        return None
+    return doc["record"]
