@@ -13,7 +13,7 @@ import typer
 from zsltool.cli.common import STATE, JsonOpt, OverwriteOpt, SeedOpt, emit, kv_table, seed_or_global
 from zsltool.cli.types import float_option
 from zsltool.methods.names import METHOD_NAMES
-from zsltool.train.config import SEMANTICS
+from zsltool.train.config import OPTIMIZERS, SEMANTICS
 
 
 def parse_method_args(pairs: list[str]) -> dict:
@@ -61,7 +61,7 @@ def train_cmd(
     epochs: Optional[int] = typer.Option(None, "--epochs", min=1, help="Epochs (default: the method's)."),
     batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1, help="Batch size."),
     lr: Optional[float] = float_option(None, "--lr", min=0, min_open=True, help="Learning rate."),
-    optimizer: Optional[str] = typer.Option(None, "--optimizer", click_type=click.Choice(["sgd", "adam"]),
+    optimizer: Optional[str] = typer.Option(None, "--optimizer", click_type=click.Choice(list(OPTIMIZERS)),
                                             help="Optimiser (default: the method's)."),
     weight_decay: Optional[float] = float_option(None, "--weight-decay", min=0, help="Weight decay."),
     momentum: Optional[float] = float_option(None, "--momentum", min=0, help="SGD momentum."),
