@@ -113,31 +113,35 @@ def pretrain_video(
 ) -> dict:
     """Train ``model`` (random init) on the training classes' videos and save its weights; returns a summary."""
     import numpy as np
-    import torch
-    from tqdm import tqdm
 
-    from zsltool.extract.runner import InvalidInput
     from zsltool.extract.inputs import collect_video
-    from zsltool.extract.video import SMALL_MODELS, TEST_MODELS, build_video_model
-    from zsltool.extract.video_decode import decode_video
+    from zsltool.extract.runner import InvalidInput
 
     check_training_args(epochs, lr)
     if frame_size < 8:
         raise ZslError(f"--frame-size must be at least 8 pixels, got {frame_size}")
     if clip_len < 1:
         raise ZslError(f"--clip-len must be positive, got {clip_len}")
-    if model not in SMALL_MODELS + TEST_MODELS:
-        raise ZslError(f"pretrain-video trains {', '.join(SMALL_MODELS)} (or the test model "
-                       f"{', '.join(TEST_MODELS)}), not {model!r}",
-                       hint="torchvision video models are used with their Kinetics weights: zsl extract-video")
     manifests = [Path(p) for p in inputs]
     for p in manifests:
+        if not p.exists():
+            raise ZslError(f"input not found: {p}", hint="pretrain-video needs a clip manifest id,path,labels,start,end")
         if not p.is_file() or p.suffix.lower() not in (".csv", ".tsv"):
             raise ZslError(f"{p} is not a clip manifest (.csv)",
                            hint="pretrain-video needs labelled videos: a clip manifest id,path,labels,start,end")
     out = check_output(out, overwrite)
     cs, t, train_ids, train_pos, allowed = training_classes(classes_path, split_path, trial)
     items, _, records = collect_video(manifests, cs)
+    import torch  # after the inputs are checked: a user's mistake is reported without loading torch
+    from tqdm import tqdm
+
+    from zsltool.extract.video import SMALL_MODELS, TEST_MODELS, build_video_model
+    from zsltool.extract.video_decode import decode_video
+
+    if model not in SMALL_MODELS + TEST_MODELS:
+        raise ZslError(f"pretrain-video trains {', '.join(SMALL_MODELS)} (or the test model "
+                       f"{', '.join(TEST_MODELS)}), not {model!r}",
+                       hint="torchvision video models are used with their Kinetics weights: zsl extract-video")
     # single-label videos of training classes only (and only the trial's training instances for GZSL)
     kept = [it for it in items if len(it.labels) == 1 and it.labels[0] in train_pos
             and (allowed is None or it.id in allowed)]
