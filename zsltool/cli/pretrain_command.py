@@ -12,7 +12,8 @@ from typing import Any, Callable, Optional, Sequence
 
 import typer
 
-from zsltool.cli.common import DeviceOpt, JsonOpt, OverwriteOpt, SeedOpt, device_or_global, emit, seed_or_global
+from zsltool.cli.common import (DeviceOpt, JsonOpt, OverwriteOpt, SeedOpt, device_or_global, emit,
+                                seed_or_global)
 from zsltool.cli.extractor_command import progress
 from zsltool.cli.types import float_option
 
@@ -44,6 +45,8 @@ def pretrain_command(modality: str, *, inputs: inspect.Parameter, default_model:
         kw("device", Optional[str], DeviceOpt),
         kw("seed", Optional[int], SeedOpt),
         kw("overwrite", bool, OverwriteOpt),
+        kw("resume", bool, typer.Option(True, "--resume/--no-resume", help="Continue a killed run after its last "
+                                        "finished epoch (OUT.last-epoch.pt; removed when the run ends).")),
         kw("json_out", bool, JsonOpt),
     ]
 

@@ -28,13 +28,12 @@ def _pretrain_audio(*, manifest, out, classes, split, model, width, device, **kw
     from zsltool.cli.choices import check_choice
     from zsltool.extract.audio.pretrain import pretrain_audio
     from zsltool.extract.registry import list_extractors
-    from zsltool.utils import resolve_device
 
     check_choice(model, list_extractors("audio"), "--model")
     if not width > 0:
         raise typer.BadParameter("--width must be positive")
     return pretrain_audio(manifest, out, classes_path=classes, split_path=split, model=model, width=width,
-                          device=resolve_device(device), **kw)
+                          device=device, **kw)
 
 
 pretrain_audio_cmd = pretrain_command(

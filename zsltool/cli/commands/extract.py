@@ -107,9 +107,8 @@ pretrain_image_cmd = pretrain_command(
 
 def _pretrain_video(*, inputs, out, classes, split, device, **kw) -> dict:
     from zsltool.extract.video_pretrain import pretrain_video
-    from zsltool.utils import resolve_device
 
-    res = pretrain_video(inputs, out, classes_path=classes, split_path=split, device=resolve_device(device), **kw)
+    res = pretrain_video(inputs, out, classes_path=classes, split_path=split, device=device, **kw)
     res.pop("info", None)
     return res
 
