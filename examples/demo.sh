@@ -85,11 +85,12 @@ $ZSL extract-image "$D/images.csv" --classes "$OUT/classes.json" --model smallcn
     --image-size 64 --layer penultimate --device cpu --out "$OUT/features/image.h5" --overwrite
 
 # 6. Class embeddings: word vectors of the labels (multi-word labels averaged over their words), the
-#    pictures' mean per class, hybrid = image || text (each part L2-normalised), and the "semantic audio"
+#    pictures' mean per class, hybrid = image || text (concatenated as they are, as Dogan et al. do and as
+#    `zsl experiment --image --text` builds it in memory), and the "semantic audio"
 #    upper bound (mean audio embedding per class).
 $ZSL extract-text --classes "$OUT/classes.json" --vectors "$D/words.bin" --out "$OUT/features/text.h5" --overwrite
 $ZSL prototypes "$OUT/features/image.h5" --out "$OUT/features/image-prototypes.h5" --overwrite
-$ZSL combine "$OUT/features/image-prototypes.h5" "$OUT/features/text.h5" --l2 \
+$ZSL combine "$OUT/features/image-prototypes.h5" "$OUT/features/text.h5" \
     --out "$OUT/features/hybrid.h5" --overwrite
 $ZSL prototypes "$OUT/features/audio.h5" --out "$OUT/features/audio-prototypes.h5" --overwrite
 

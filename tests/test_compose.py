@@ -75,6 +75,14 @@ def test_combine_aligns_normalises_and_checks(tmp_path):
     np.testing.assert_allclose(e.X[0], [0.6, 0.8, 1.0, 0.0, 0.0], rtol=1e-6)
     np.testing.assert_allclose(e.X[2], [0, 1, *(np.ones(3) / np.sqrt(3))], rtol=1e-6)
 
+    # hybrid is built one way: training's in-memory image || text is the combine file without --l2
+    from zsltool.train.data import load_semantic
+
+    sem = load_semantic("hybrid", image=a, text=t)
+    h = read_embeddings(tmp_path / "h.h5")
+    assert sem.ids == h.ids and sem.valid.tolist() == h.valid.tolist() and sem.X.dtype == np.float32
+    np.testing.assert_array_equal(sem.X, h.X)
+
     other = _class_file(tmp_path / "o.h5", ["a", "b", "c"], np.eye(3), h="h2")
     with pytest.raises(ZslError, match="different class sets"):
         combine([a, other], tmp_path / "x.h5")

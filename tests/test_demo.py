@@ -40,10 +40,11 @@ def test_demo_unseen_accuracy_is_far_above_chance(demo_run):
     assert rows["Hybrid"]["top-1"] >= 0.5
     assert rows["Image"]["top-1"] >= 0.3  # the image network never saw a test-class picture
     assert rows["Audio (upper bound)"]["top-1"] >= 0.5
-    # the Table III numbers are the evaluation library's: the results files of zsl evaluate / retrieve
+    # the Table III numbers are the evaluation library's: zsl experiment's trial files, zsl retrieve's results
     for sem, label in (("audio", "Audio (upper bound)"), ("image", "Image"), ("text", "Text"), ("hybrid", "Hybrid")):
-        ev = json.loads((out / "results" / f"zsl-{sem}.json").read_text())
-        ret = json.loads((out / "results" / f"retrieval-{sem}.json").read_text())
+        ev = json.loads(Path(d["files"][f"results ({sem})"]).read_text())
+        ret = json.loads(Path(d["files"][f"retrieval ({sem})"]).read_text())
+        assert Path(d["files"][f"results ({sem})"]).parent == out / "table3" / "trials"
         assert ev["format"] == "zsl.results" and ev["task"] == "zsl" and ret["task"] == "retrieval"
         assert ev["metrics"]["top1"] == rows[label]["top-1"] and ret["metrics"]["mAP"] == rows[label]["mAP"]
         assert sum(map(sum, ev["confusion"]["matrix"])) == 50
@@ -51,7 +52,8 @@ def test_demo_unseen_accuracy_is_far_above_chance(demo_run):
             assert (out / "plots" / sem / f"{png}.png").stat().st_size > 0
     saved = json.loads((out / "results.json").read_text())
     assert saved["format"] == "zsl.results" and saved["task"] == "experiment" and saved["demo"]["rows"] == d["rows"]
-    cells = {row["class_embeddings"]: row["cells"]["Accuracy"]["mean"] for row in saved["tables"][0]["rows"]}
+    table = saved["tables"][0]  # zsl experiment's Table III; its column is named as `zsl experiment` names it
+    cells = {row["class_embeddings"]: row["cells"][table["columns"][0]]["mean"] for row in table["rows"]}
     assert cells["Text"] == rows["Text"]["top-1"] and cells["Hybrid"] == rows["Hybrid"]["top-1"]
     side = json.loads((out / "models" / "image-net.pth.json").read_text())
     assert sorted(side["train_classes"]) == sorted(json.loads((out / "data" / "split.json").read_text())
@@ -120,7 +122,7 @@ def test_demo_is_deterministic_for_a_seed(demo_run, tmp_path):
 
     out, r = demo_run
     for row, sem in zip(r["demo"]["rows"], ("audio", "image", "text", "hybrid")):
-        assert evaluate_checkpoint(out / "models" / f"projection-{sem}.pt")["metrics"]["top1"] == row["top-1"]
+        assert evaluate_checkpoint(r["demo"]["files"][f"model ({sem})"])["metrics"]["top1"] == row["top-1"]
     from zsltool.demo import run_demo
 
     kw = dict(seed=1, small=True, pretrain_epochs=2, image_epochs=2, train_epochs=3, video_epochs=2, av_epochs=3,
@@ -128,6 +130,50 @@ def test_demo_is_deterministic_for_a_seed(demo_run, tmp_path):
     a = run_demo(tmp_path / "a", **kw)["demo"]
     b = run_demo(tmp_path / "b", **kw)["demo"]
     assert a["rows"] == b["rows"] and a["av"]["rows"] == b["av"]["rows"] and len(a["av"]["rows"]) == 7
+
+
+def test_demo_table3_is_run_experiment_on_its_files(demo_run, tmp_path):
+    """No hand-made evaluation: `run_experiment` (what `zsl experiment` runs) on the demo's files, with hybrid
+    built in memory from --image and --text by the training path instead of the demo's combined file, gives
+    exactly the demo's Table III (top-1, mean per-class accuracy, the validation top-1 that chose the epoch)."""
+    from zsltool.evaluate.experiment import ExperimentSpec, run_experiment
+
+    out, r = demo_run
+    f = r["demo"]["files"]
+    doc = run_experiment(ExperimentSpec(
+        audio=f["audio embeddings"], splits=[f["split"]], out_dir=str(tmp_path / "exp"), text=f["text embeddings"],
+        image=f["image prototypes"], audio_prototypes=f["audio prototypes"], methods=["projection"], epochs=100,
+        optimizer="adam", lr=1e-3, seed=0, threads=1))
+    got = [(t["semantic"], t["metrics"]["both"]["top1"], t["metrics"]["both"]["mean_class_acc"],
+            t["train"]["best_value"]) for t in doc["trials"]]
+    want = [(sem, row["top-1"], row["mean per-class"], row["val top-1"])
+            for sem, row in zip(("audio", "image", "text", "hybrid"), r["demo"]["rows"])]
+    assert got == want
+    assert doc["manifest"]["config"]["hybrid"] is None and r["trials"][3]["semantic"] == "hybrid"  # no --hybrid file
+
+
+def test_demo_hybrid_is_the_one_hybrid(demo_run, tmp_path):
+    """Hybrid is built one way: the demo's features/hybrid.h5 (zsl combine) holds, to the bit, what training and
+    `zsl experiment` build in memory from the image prototypes and the word vectors (plain image || text, as
+    Dogan et al. concatenate; per-part L2 only with `combine --l2`)."""
+    import numpy as np
+
+    from zsltool.compose import combine
+    from zsltool.store import read_embeddings
+    from zsltool.train.data import load_semantic
+
+    out, r = demo_run
+    f = r["demo"]["files"]
+    demo = read_embeddings(f["hybrid embeddings"])
+    train = load_semantic("hybrid", image=f["image prototypes"], text=f["text embeddings"])
+    assert demo.ids == train.ids and np.array_equal(demo.X, train.X) and demo.X.dtype == np.float32
+    im, tx = read_embeddings(f["image prototypes"]), read_embeddings(f["text embeddings"])
+    assert demo.X.shape == (18, im.dim + tx.dim) and np.array_equal(demo.X[:, :im.dim], im.subset(demo.ids).X)
+    assert np.array_equal(demo.X[:, im.dim:], tx.subset(demo.ids).X)
+    combine([f["image prototypes"], f["text embeddings"]], tmp_path / "l2.h5", l2=True)
+    l2 = read_embeddings(tmp_path / "l2.h5").X
+    assert np.allclose(np.linalg.norm(l2[:, :im.dim], axis=1), 1, atol=1e-6) and not np.allclose(l2, demo.X)
+    assert demo.meta.extractor_meta["l2"] is False
 
 
 def test_demo_does_not_overwrite_a_finished_run(demo_run, cli):

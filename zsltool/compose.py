@@ -2,7 +2,13 @@
 
     prototypes("audio.h5", "audio_proto.h5")                  # mean per class (Dogan et al.'s choice)
     prototypes("image.h5", "image_one.h5", sample="random", seed=3)   # one random instance per class
-    combine(["image_proto.h5", "text.h5"], "hybrid.h5", l2=True)      # image || text = hybrid
+    combine(["image_proto.h5", "text.h5"], "hybrid.h5")               # image || text = hybrid
+
+Hybrid class embeddings are built one way, :func:`concat_parts`: ``zsl combine`` writes them to a file, and
+``train`` / ``experiment`` build the same matrix in memory from ``--image`` and ``--text``
+(``zsltool.train.data.load_semantic``). The parts are concatenated as they are, as Dogan et al. do ("we
+concatenated the image and textual embeddings"); ``l2`` (``zsl combine --l2``) is the opt-in per-part
+normalisation. Scaling of the whole class embedding is a method setting (``l2_classes``), not part of the file.
 """
 
 from __future__ import annotations
@@ -81,6 +87,17 @@ def _l2(X: np.ndarray) -> np.ndarray:
     return np.where(n > 0, X / np.where(n > 0, n, 1.0), 0.0).astype(np.float32)
 
 
+def concat_parts(parts: Sequence, ids: Sequence[str], *, l2: bool = False):
+    """The rows ``ids`` of every class-level part (``Embeddings``) side by side (``A || B || ...``), each part
+    L2-normalised per row first with ``l2``; a row is valid when it is valid in every part (invalid rows are
+    zeros). Returns ``(X float32 (len(ids), sum of dims), valid, subsets)``, ``subsets`` the parts' rows."""
+    subs = [e.subset(list(ids)) for e in parts]
+    X = np.concatenate([_l2(s.X) if l2 else s.X for s in subs], axis=1).astype(np.float32)
+    valid = np.logical_and.reduce([np.asarray(s.valid, dtype=bool) for s in subs])
+    X[~valid] = 0.0
+    return X, valid, subs
+
+
 def combine(paths: Sequence[str | os.PathLike], out: str | os.PathLike, *, l2: bool = False,
             intersect: bool = False, overwrite: bool = False) -> dict:
     """Concatenate class-level files column-wise (``A || B || ...``) on their class ids.
@@ -111,21 +128,16 @@ def combine(paths: Sequence[str | os.PathLike], out: str | os.PathLike, *, l2: b
     ids = [i for i in first.ids if i in common]
     if not ids:
         raise ZslError("the files have no class in common")
-    blocks, valid, reasons = [], np.ones(len(ids), dtype=bool), [[] for _ in ids]
-    part_meta = []
-    for k, e in enumerate(parts):
-        sub = e.subset(ids)
-        blocks.append(_l2(sub.X) if l2 else sub.X)
-        valid &= sub.valid
+    X, valid, subs = concat_parts(parts, ids, l2=l2)
+    reasons: list[list[str]] = [[] for _ in ids]
+    part_meta, start = [], 0
+    for k, (e, sub) in enumerate(zip(parts, subs)):
         for r, why in enumerate(sub.reasons):
             if not sub.valid[r]:
                 reasons[r].append(f"part {k + 1} ({Path(e.path).name}): {why or 'invalid'}")
         part_meta.append({"path": str(e.path), "modality": e.meta.modality, "extractor": e.meta.extractor,
-                          "dim": e.dim, "columns": [int(sum(b.shape[1] for b in blocks[:-1])),
-                                                    int(sum(b.shape[1] for b in blocks))],
-                          "extractor_meta": e.meta.extractor_meta})
-    X = np.concatenate(blocks, axis=1)
-    X[~valid] = 0.0
+                          "dim": e.dim, "columns": [start, start + e.dim], "extractor_meta": e.meta.extractor_meta})
+        start += e.dim
     modality = "+".join(dict.fromkeys(e.meta.modality for e in parts))
     hashes = [e.meta.class_set_sha256 for e in parts if e.meta.class_set_sha256]
     meta = StoreMeta(kind="class", modality=modality, extractor="combine",

@@ -37,13 +37,15 @@ def read_text(path: str | os.PathLike, what: str = "text file", hint: str | None
 
 
 def torch_load(path: str | os.PathLike, what: str = "torch file", hint: str | None = None,
-               numpy_arrays: bool = False):
+               numpy_arrays: bool = False, mmap: bool = False):
     """``torch.load(path, map_location="cpu", weights_only=True)`` with one short ZslError for every way a user's
     file can be wrong: missing, a folder, not a torch file at all (JSON, HDF5, text), truncated, or holding
     Python objects that are not tensors and plain data (never unpickled).
 
     ``numpy_arrays=True`` (weight and parameter files) also allows numeric numpy arrays, through exactly numpy's
-    array reconstruction (zsltool.safety.numpy_array_globals); any other object is still refused."""
+    array reconstruction (zsltool.safety.numpy_array_globals); any other object is still refused.
+    ``mmap=True``: tensors of a zip-format file are mapped, not copied (large weights files; the legacy format
+    has no mapping and is read as usual)."""
     p = require_file(path, what)
     with open(p, "rb") as fh:
         head = fh.read(8)
@@ -64,7 +66,7 @@ def torch_load(path: str | os.PathLike, what: str = "torch file", hint: str | No
     try:
         with warnings.catch_warnings(), allow:
             warnings.simplefilter("ignore")
-            obj = torch.load(p, map_location="cpu", weights_only=True)
+            obj = torch.load(p, map_location="cpu", weights_only=True, mmap=mmap and head.startswith(b"PK"))
     except Exception as e:  # noqa: BLE001 - any unreadable or unsafe file is the user's file problem
         text = str(e)
         if "Weights only load failed" in text:

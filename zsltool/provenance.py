@@ -13,11 +13,59 @@ from pathlib import Path
 from typing import Any
 
 
+_PREFETCH: dict[tuple, tuple[Any, dict]] = {}
+
+
+def _identity(path: str | os.PathLike) -> tuple:
+    st = os.stat(path)
+    return (os.path.abspath(path), st.st_size, st.st_mtime_ns)
+
+
+def prefetch_sha256(path: str | os.PathLike) -> None:
+    """Start hashing ``path`` in a background thread (hashlib and file reads release the GIL, so it overlaps
+    with importing torch); the next :func:`sha256_file` of the unchanged file takes the result instead of
+    reading the file again. A missing file is left to the reader's own error."""
+    import threading
+
+    try:
+        key = _identity(path)
+    except OSError:
+        return
+    if key in _PREFETCH:
+        return
+    box: dict = {}
+
+    def work() -> None:
+        try:
+            box["digest"] = _sha256_file(path, 1 << 20)
+        except OSError:
+            pass
+
+    t = threading.Thread(target=work, name="zsl-sha256", daemon=True)
+    t.start()
+    _PREFETCH[key] = (t, box)
+
+
+def _prefetched(path: str | os.PathLike) -> str | None:
+    if not _PREFETCH:
+        return None
+    try:
+        key = _identity(path)
+    except OSError:
+        return None
+    entry = _PREFETCH.pop(key, None)
+    if entry is None:
+        return None
+    entry[0].join()
+    return entry[1].get("digest")
+
+
 def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
-    """Hex sha256 of a file's bytes (once per run inside ``zsltool.runcache.run_cache()``)."""
+    """Hex sha256 of a file's bytes (once per run inside ``zsltool.runcache.run_cache()``; taken from
+    :func:`prefetch_sha256` when that started it)."""
     from zsltool.runcache import cached
 
-    return cached("sha256", path, lambda: _sha256_file(path, chunk))
+    return cached("sha256", path, lambda: _prefetched(path) or _sha256_file(path, chunk))
 
 
 def _sha256_file(path: str | os.PathLike, chunk: int) -> str:

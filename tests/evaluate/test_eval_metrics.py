@@ -174,3 +174,54 @@ def test_ausuc_by_hand():
     assert ausuc(s, y, mask) == 0.25
     perfect = np.array([[1., 0., 0.], [0., 0., 1.]])  # one seen and one unseen row, each right on its side
     assert ausuc(perfect, [0, 2], [True, True, False]) == 1.0
+
+
+# -- the metric registry ----------------------------------------------------------------------------------------
+def test_registry_functions_give_the_known_values():
+    """Every registered metric's function on one hand-made case: the numbers of the functions it names."""
+    # classes 0, 1 seen; 2 unseen. Rows: y=0 right, y=1 predicted 0, y=2 right, y=2 predicted 1.
+    scores = np.array([[0.9, 0.1, 0.0], [0.6, 0.3, 0.1], [0.1, 0.2, 0.7], [0.2, 0.5, 0.3]])
+    y = np.array([0, 1, 2, 2])
+    seen = np.array([True, True, False])
+    got = {name: m.fn(scores, y, seen) for name, m in M.METRICS.items() if name != "mAP"}
+    assert got["top1"] == pytest.approx(0.5)
+    assert got["mean_class_acc"] == pytest.approx((1 + 0 + 0.5) / 3)
+    assert got["S"] == pytest.approx(0.5) and got["U"] == pytest.approx(0.5) and got["HM"] == pytest.approx(0.5)
+    assert got["AUSUC"] == pytest.approx(M.ausuc(scores, y, seen))
+    relevant = np.eye(3, dtype=bool)[y]
+    assert M.METRICS["mAP"].fn(scores, relevant) == pytest.approx(retrieval_metrics(scores, relevant)["mAP"])
+    for m in M.METRICS.values():
+        assert m.label and m.tasks and set(m.tasks) <= {"zsl", "gzsl", "retrieval"}
+    assert set(M.AUTO_METRICS) <= set(M.METRICS) and set(M.GZSL_COLUMNS) <= set(M.METRICS)
+
+
+def test_zsl_metrics_computes_every_registered_zsl_metric(monkeypatch):
+    """A new zsl metric is one registry entry: zsl_metrics (and so zsl evaluate) reports it."""
+    extra = M.Metric("errors", "wrong predictions", ("zsl",), lambda s, y, seen=None: float(
+        np.sum(np.asarray(s).argmax(1) != y)), higher_is_better=False)
+    monkeypatch.setitem(M.METRICS, "errors", extra)
+    r = M.zsl_metrics(np.array([[0.9, 0.1], [0.2, 0.8], [0.7, 0.3]]), [0, 1, 1])
+    assert r["errors"] == 1.0 and r["top1"] == pytest.approx(2 / 3)
+
+
+def test_compare_ranks_a_lower_is_better_metric_lowest_first(tmp_path, monkeypatch):
+    """compare reads the registry's direction: with a lower-is-better metric the lowest score ranks first."""
+    from zsltool.evaluate.compare import compare_results
+    from zsltool.evaluate.results import results_doc, write_results
+
+    paths = []
+    for method, err in (("a", 0.1), ("b", 0.3), ("c", 0.2)):
+        for k in range(2):
+            man = {"config": {"method": method, "semantic": "text", "split": "s.json", "trial": k,
+                              "modality": "both"}, "inputs": [{"path": "s.json", "sha256": "a" * 64}]}
+            p = tmp_path / f"{method}{k}.json"
+            write_results(p, results_doc("zsl", man, {"top1": 1 - err, "err": err + 0.01 * k}))
+            paths.append(p)
+    ranks = {m["name"]: m["avg_rank"] for m in compare_results(paths, metric="err")["methods"]}
+    assert ranks == {"a": 3.0, "b": 1.0, "c": 2.0}  # unregistered: higher first, as before
+    monkeypatch.setitem(M.METRICS, "err", M.Metric("err", "error rate", ("zsl",), lambda s, y, seen=None: 0.0,
+                                                    higher_is_better=False))
+    ranks = {m["name"]: m["avg_rank"] for m in compare_results(paths, metric="err")["methods"]}
+    assert ranks == {"a": 1.0, "b": 3.0, "c": 2.0}
+    top = {m["name"]: m["avg_rank"] for m in compare_results(paths)["methods"]}  # auto: top1, higher first
+    assert top == {"a": 1.0, "b": 3.0, "c": 2.0}

@@ -63,6 +63,8 @@ def test_a_model_option_of_another_model_is_a_usage_error(tmp_path):
     ["extract-video", "nowhere/missing.mp4", "-o", "OUT/x.h5"],
     ["extract-audio", "nowhere/missing.csv", "-o", "OUT/x.h5"],
     ["pretrain-image", "nowhere/missing.csv", "-o", "OUT/x.pth", "--classes", "c.json", "--split", "s.json"],
+    ["pretrain-video", "nowhere/missing.csv", "-o", "OUT/x.pth", "--classes", "c.json", "--split", "s.json"],
+    ["pretrain-audio", "nowhere/missing.csv", "-o", "OUT/x.pth", "--classes", "c.json", "--split", "s.json"],
 ])
 def test_a_missing_input_is_reported_without_importing_torch(tmp_path, argv):
     argv = [a.replace("OUT", str(tmp_path)) for a in argv]

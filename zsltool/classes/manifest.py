@@ -89,20 +89,27 @@ def resolve_manifest_path(manifest: str | os.PathLike, path: str | os.PathLike) 
     return p if p.is_absolute() else Path(manifest).resolve().parent / p
 
 
+def _rows_with_ids(rows: list[dict], path, what: str):
+    """(row number, row, stripped id) of each data row; an empty or repeated id is an error."""
+    seen = set()
+    for n, r in enumerate(rows, start=2):
+        cid = r["id"].strip()
+        if not cid:
+            raise ZslError(f"{path}: row {n} has an empty id")
+        if cid in seen:
+            raise ZslError(f"{path}: duplicate {what} id {cid!r}")
+        seen.add(cid)
+        yield n, r, cid
+
+
 def read_clip_manifest(path: str | os.PathLike) -> list[dict]:
     """Read a clip manifest -> list of ``{"id", "path", "labels": [class ids], "start", "end"}``.
 
     ``start``/``end`` are floats in seconds or ``None`` (whole file). Ids must be unique.
     """
     rows = _read_rows(path, CLIP_COLUMNS, "clip manifest")
-    out, seen = [], set()
-    for n, r in enumerate(rows, start=2):
-        cid = r["id"].strip()
-        if not cid:
-            raise ZslError(f"{path}: row {n} has an empty id")
-        if cid in seen:
-            raise ZslError(f"{path}: duplicate clip id {cid!r}")
-        seen.add(cid)
+    out = []
+    for n, r, cid in _rows_with_ids(rows, path, "clip"):
         labels = [x.strip() for x in r["labels"].split(LABEL_SEP) if x.strip()]
         item = dict(r)
         start, end = _float_or_none(r["start"], path, n, "start"), _float_or_none(r["end"], path, n, "end")
@@ -123,14 +130,8 @@ def read_clip_manifest(path: str | os.PathLike) -> list[dict]:
 def read_crop_manifest(path: str | os.PathLike) -> list[dict]:
     """Read a crop manifest -> list of dicts with ``id, image_id, path, class`` and float box corners."""
     rows = _read_rows(path, ["id", "image_id", "path", "class", "xmin", "xmax", "ymin", "ymax"], "crop manifest")
-    out, seen = [], set()
-    for n, r in enumerate(rows, start=2):
-        cid = r["id"].strip()
-        if not cid:
-            raise ZslError(f"{path}: row {n} has an empty id")
-        if cid in seen:
-            raise ZslError(f"{path}: duplicate crop id {cid!r}")
-        seen.add(cid)
+    out = []
+    for n, r, cid in _rows_with_ids(rows, path, "crop"):
         item = dict(r)
         item.update(id=cid, image_id=r["image_id"].strip(), path=r["path"].strip(), **{"class": r["class"].strip()})
         for col in ("xmin", "xmax", "ymin", "ymax"):

@@ -52,6 +52,15 @@ def _check_sizes(sizes: Sequence[int], n: int, what: str):
                        hint="use smaller --sizes")
 
 
+def _sizes(sizes: Sequence[int] | None, n: int, n_test: int, what: str) -> list[int]:
+    """The given (train, val, test) sizes, else ``n_test`` test classes and the rest halved between train and val;
+    checked against the ``n`` classes of ``what``."""
+    t = (n - n_test) // 2
+    sizes = list(sizes) if sizes else [t, t, n_test]
+    _check_sizes(sizes, n, what)
+    return sizes
+
+
 def split_random(cs: ClassSet, sizes: Sequence[int] | None = None, trials: int = 5, seed: int = 0,
                  preset: str | None = None) -> Split:
     """``preset`` (e.g. ``paper-table1``): one trial with the preset's classes instead of a seeded draw."""
@@ -136,13 +145,7 @@ def split_within(cs: ClassSet, category: str, sizes: Sequence[int] | None = None
                  membership: str | os.PathLike = "ontology") -> Split:
     check_trials(trials)
     cat, ids = _category(category_membership(cs, membership), category)
-    n = len(ids)
-    if sizes:
-        sizes = list(sizes)
-    else:
-        t = (n - 2) // 2
-        sizes = [t, t, 2]
-    _check_sizes(sizes, n, f"category {cat}")
+    sizes = _sizes(sizes, len(ids), 2, f"category {cat}")
     ts = [Trial(*_draw(ids, sizes, trial_rng(seed, k))) for k in range(trials)]
     return Split(trials=ts, protocol="within", seed=seed, class_set_sha256=cs.sha256,
                  params={"category": cat, "sizes": sizes, "trials": trials, "membership": str(membership),
@@ -162,12 +165,7 @@ def split_across(cs: ClassSet, categories: Sequence[str], sizes: Sequence[int] |
         raise ZslError(f"categories repeat: {', '.join(names)}")
     m = min(len(v) for _, v in cats)
     smallest = [c for c, v in cats if len(v) == m][0]
-    if sizes:
-        sizes = list(sizes)
-    else:
-        t = (m - 1) // 2
-        sizes = [t, t, 1]
-    _check_sizes(sizes, m, f"the smallest category ({smallest})")
+    sizes = _sizes(sizes, m, 1, f"the smallest category ({smallest})")
     ts = []
     for k in range(trials):
         rng = trial_rng(seed, k)

@@ -24,6 +24,7 @@ from typer.core import TyperGroup
 from zsltool import __version__
 from zsltool.cli.common import STATE, setup_logging
 from zsltool.errors import ZslError
+from zsltool.names import DEVICES
 
 # Command modules under zsltool/cli/commands; each defines register(app). Order = order in --help.
 COMMAND_MODULES = [
@@ -206,7 +207,7 @@ def root(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Only warnings and errors on stderr."),
     seed: int = typer.Option(0, "--seed", min=0, help="Global random seed (commands with their own --seed override it)."),
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda.",
-                               click_type=click.Choice(["auto", "cpu", "cuda"])),
+                               click_type=click.Choice(list(DEVICES))),
 ):
     """zsl: zero-shot audio classification from the command line."""
     STATE.verbose, STATE.quiet, STATE.seed, STATE.device = int(verbose), quiet, seed, device

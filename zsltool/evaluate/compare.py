@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from zsltool.errors import ZslError
+from zsltool.evaluate.metrics import AUTO_METRICS, METRICS
 
 # Demšar 2006, Table 5(a): critical values of the two-tailed Nemenyi test, k = 2..10.
 Q_ALPHA = {
@@ -106,7 +107,9 @@ class Comparison:
                 "alpha": self.alpha, "cd": self.cd, "pairwise": self.pairwise()}
 
 
-def friedman_nemenyi(scores, names: list[str], alpha: float = 0.05) -> Comparison:
+def friedman_nemenyi(scores, names: list[str], alpha: float = 0.05, higher_is_better: bool = True) -> Comparison:
+    """Average ranks (rank 1 = the best score of a block: the highest, or the lowest when not
+    ``higher_is_better``), the Friedman and Iman-Davenport statistics and Nemenyi's critical difference."""
     scores = np.asarray(scores, dtype=np.float64)
     if scores.ndim != 2 or scores.shape[1] != len(names):
         raise ZslError(f"scores must be blocks x {len(names)} methods, got shape {scores.shape}")
@@ -115,7 +118,7 @@ def friedman_nemenyi(scores, names: list[str], alpha: float = 0.05) -> Compariso
         raise ZslError("a comparison needs at least two methods")
     if n < 2:
         raise ZslError(f"a Friedman test needs at least two blocks (trials/splits); found {n}")
-    avg = rank_rows(scores).mean(axis=0)
+    avg = rank_rows(scores if higher_is_better else -scores).mean(axis=0)
     chi2 = friedman_statistic(avg, n)
     ff = iman_davenport(chi2, n, k)
     p_chi2 = p_ff = None
@@ -210,8 +213,7 @@ def compare_results(paths, metric: str = "auto", by: str = "method", alpha: floa
         recs.extend(_records_of(load_results(p), p))
     numeric = sorted({k for r in recs for k, v in r["metrics"].items() if _is_number(v)})
     if metric == "auto":
-        metric = "HM" if any("HM" in r["metrics"] for r in recs) else (
-            "mAP" if any("mAP" in r["metrics"] for r in recs) else "top1")
+        metric = next((m for m in AUTO_METRICS if any(m in r["metrics"] for r in recs)), AUTO_METRICS[-1])
     recs = [r for r in recs if r["metrics"].get(metric) is not None]
     if not recs:
         raise ZslError(f"no results carry the metric {metric!r}",
@@ -241,6 +243,7 @@ def compare_results(paths, metric: str = "auto", by: str = "method", alpha: floa
     extra = {"warnings": warnings} if warnings else {}
     if len(names) == 2 and len(full) >= 1:
         extra["wilcoxon"] = {"a": names[0], "b": names[1], **wilcoxon(scores[:, 0], scores[:, 1])}
-    comp = friedman_nemenyi(scores, names, alpha=alpha)
+    spec = METRICS.get(metric)  # an unregistered numeric key (n_test, ...) ranks higher-first
+    comp = friedman_nemenyi(scores, names, alpha=alpha, higher_is_better=spec.higher_is_better if spec else True)
     return {"metric": metric, "by": by, "blocks_used": len(full), "blocks_dropped": dropped, **comp.to_dict(),
             **extra}

@@ -184,7 +184,7 @@ def evaluate_loaded(ld: Loaded, *, beta: float | None = None, calibrate: bool = 
                            f"{len(classes)} test classes of trial {ld.trial_index}")
         r = M.zsl_metrics(s, inst.labels)
         cm = M.confusion_matrix(inst.labels, r["y_pred"], len(classes))
-        metrics = {"top1": r["top1"], "mean_class_acc": r["mean_class_acc"], "n_test": len(inst),
+        metrics = {**{m.name: r[m.name] for m in M.metrics_of("zsl")}, "n_test": len(inst),
                    "n_classes": len(classes), "chance": 1.0 / len(classes)}
         return results_doc("zsl", make_manifest(config, _inputs_of(ld), seed), metrics,
                            per_class=_per_class_rows(classes, inst.labels, r["y_pred"]),
@@ -228,8 +228,13 @@ def evaluate_loaded(ld: Loaded, *, beta: float | None = None, calibrate: bool = 
     res = M.gzsl_metrics(sc, y, seen_mask, beta=beta)
     raw = M.gzsl_metrics(sc, y, seen_mask, beta=0.0)
     cm = M.confusion_matrix(y, res.y_pred, len(classes))
-    metrics = {"S": res.S, "U": res.U, "HM": res.HM, "AUSUC": M.ausuc(sc, y, seen_mask), "beta": beta, "beta_source": "validation" if calibrate else
-               "given", "top1": res.top1, "uncalibrated": raw.metrics(), "n_test_seen": int(len(si)),
+    # S, U, HM and top-1 after calibrated stacking with beta; every other registered GZSL metric (AUSUC: no beta)
+    # by its own function
+    calibrated = ("S", "U", "HM", "top1")
+    metrics = {"S": res.S, "U": res.U, "HM": res.HM,
+               **{m.name: m.fn(sc, y, seen_mask) for m in M.metrics_of("gzsl") if m.name not in calibrated},
+               "beta": beta, "beta_source": "validation" if calibrate else "given", "top1": res.top1,
+               "uncalibrated": raw.metrics(), "n_test_seen": int(len(si)),
                "n_test_unseen": int(unseen_rows.sum()), "n_classes": len(classes)}
     config["beta"] = beta
     return results_doc("gzsl", make_manifest(config, _inputs_of(ld), seed), metrics,
@@ -274,7 +279,7 @@ def retrieve_checkpoint(checkpoint, *, audio=None, video=None, split=None, trial
     onehot = np.zeros((len(ids), len(classes)), dtype=bool)
     onehot[np.arange(len(ids)), labels] = True
     r = retrieval_metrics(sc, onehot, seen_mask)
-    metrics = {k: r[k] for k in ("mAP", "S", "U", "HM") if k in r}
+    metrics = {k: v for k, v in r.items() if k in M.METRICS and "retrieval" in M.METRICS[k].tasks}
     metrics["n_instances"] = len(ids)
     per_class = [{"class": c, "ap": r["per_class_ap"][i], "n_relevant": int(onehot[:, i].sum()),
                   **({"seen": bool(seen_mask[i])} if seen_mask is not None else {})} for i, c in enumerate(classes)]

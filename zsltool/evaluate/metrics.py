@@ -1,4 +1,5 @@
-"""Classification metrics: top-1, per-class accuracy, confusion matrix, S/U/HM and calibrated stacking.
+"""Classification metrics: top-1, per-class accuracy, confusion matrix, S/U/HM and calibrated stacking, and
+``METRICS``, the registry naming every scalar metric a results file carries (name, label, function, direction).
 
 Everything here works on plain numpy arrays:
 
@@ -14,6 +15,7 @@ ever looks at test rows, and the chosen value is recorded in the results file.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 
@@ -259,11 +261,73 @@ def ausuc(scores, y_true, seen_mask) -> float:
 
 
 def zsl_metrics(scores, y_true) -> dict:
-    """ZSL among the candidates: top-1 (micro) accuracy, mean per-class accuracy, predictions."""
+    """ZSL among the candidates: every registered ``zsl`` metric (top-1 (micro) accuracy, mean per-class
+    accuracy), the per-class accuracies and the predictions."""
     scores = np.asarray(scores)
     y_true = _as_labels(y_true, scores.shape[1])
     y_pred = predict(scores)
     per = per_class_accuracy(y_true, y_pred, scores.shape[1])
-    return {"top1": top1_accuracy(y_true, y_pred),
-            "mean_class_acc": mean_per_class_accuracy(y_true, y_pred, scores.shape[1]),
-            "per_class": per, "y_pred": y_pred}
+    return {**{m.name: m.fn(scores, y_true) for m in metrics_of("zsl")}, "per_class": per, "y_pred": y_pred}
+
+
+# -- the registry ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Metric:
+    """A scalar metric of results files. ``name`` is its key in a results file's ``metrics`` (and the value of
+    ``--metric``), ``label`` how tables and help name it, ``tasks`` the results that carry it (zsl, gzsl,
+    retrieval), ``fn(scores, y, seen_mask=None) -> float`` computes it from (N, C) scores and the (N,) true
+    class indices (retrieval: (N, C) multi-hot relevance), and ``higher_is_better`` orients rankings."""
+
+    name: str
+    label: str
+    tasks: tuple[str, ...]
+    fn: Callable[..., float]
+    higher_is_better: bool = True
+
+
+def _top1(scores, y, seen_mask=None) -> float:
+    return top1_accuracy(y, predict(scores))
+
+
+def _mean_class_acc(scores, y, seen_mask=None) -> float:
+    return mean_per_class_accuracy(y, predict(scores), np.asarray(scores).shape[1])
+
+
+def _map(scores, labels, seen_mask=None) -> float:
+    from zsltool.evaluate.retrieval import retrieval_metrics
+
+    return retrieval_metrics(scores, labels)["mAP"]
+
+
+def _gzsl(key: str) -> Callable[..., float]:
+    def fn(scores, y, seen_mask=None) -> float:
+        return getattr(gzsl_metrics(scores, y, seen_mask), key)
+    return fn
+
+
+# S, U and HM of retrieval results are the same means over seen / unseen classes, of per-class AP.
+METRICS: dict[str, Metric] = {m.name: m for m in (
+    Metric("top1", "top-1 accuracy", ("zsl", "gzsl"), _top1),
+    Metric("mean_class_acc", "mean per-class accuracy", ("zsl",), _mean_class_acc),
+    Metric("S", "mean over the seen classes", ("gzsl", "retrieval"), _gzsl("S")),
+    Metric("U", "mean over the unseen classes", ("gzsl", "retrieval"), _gzsl("U")),
+    Metric("HM", "harmonic mean of S and U", ("gzsl", "retrieval"), _gzsl("HM")),
+    Metric("AUSUC", "area under the seen-unseen accuracy curve", ("gzsl",), ausuc),
+    Metric("mAP", "mean average precision", ("retrieval",), _map),
+)}
+
+# ``--metric auto`` (zsl compare, zsl plot cd): the first of these that the results carry
+AUTO_METRICS = ("HM", "mAP", "top1")
+# the columns of the GZSL classification and retrieval tables (AVGZSLNet Tables 1 and 2)
+GZSL_COLUMNS = ("S", "U", "HM")
+
+
+def metrics_of(task: str) -> list[Metric]:
+    """The registered metrics that results of ``task`` (zsl, gzsl or retrieval) carry, in registry order."""
+    return [m for m in METRICS.values() if task in m.tasks]
+
+
+def metric_help() -> str:
+    """``--metric``'s help: auto and every registered metric."""
+    return ("auto (the first of " + ", ".join(AUTO_METRICS) + " the results carry), or any numeric metric of "
+            "the results: " + ", ".join(f"{m.name} ({m.label})" for m in METRICS.values()))

@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 from typing import Iterable
 
+from zsltool.evaluate.metrics import GZSL_COLUMNS, METRICS
 from zsltool.evaluate.stats import summarize
 from zsltool.names import SEMANTIC_SOURCES
 
@@ -89,7 +90,7 @@ def zsl_table(records: list[dict], metric: str = "top1", digits: int = 2) -> dic
             "splits": splits, "show_method": len(methods) > 1}
 
 
-def gzsl_table(records: list[dict], keys=("S", "U", "HM"), scale: float = 100.0, digits: int = 2,
+def gzsl_table(records: list[dict], keys=GZSL_COLUMNS, scale: float = 100.0, digits: int = 2,
                retrieval: bool = False) -> dict:
     """AVGZSLNet Table 1 (or Table 2 with ``retrieval``): S, U, HM (mean ± SD over trials, in %)."""
     field = "retrieval" if retrieval else "metrics"
@@ -138,7 +139,8 @@ def table_rows(table: dict) -> list[dict]:
 def table_title(table: dict) -> str:
     """What a table measures (one line)."""
     if table["kind"] == "zsl":
-        return "Zero-shot top-1 accuracy [0-1] (mean ± SD over trials)"
+        m = METRICS.get(table.get("metric", "top1"))
+        return f"Zero-shot {m.label if m else table['metric']} [0-1] (mean ± SD over trials)"
     if table["kind"] == "gzsl":
         return "Generalized zero-shot classification, mean class accuracy % (mean ± SD over trials)"
     return "Generalized zero-shot retrieval, mAP % (mean ± SD over trials)"

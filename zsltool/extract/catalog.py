@@ -65,12 +65,12 @@ _LAION = Weights("laion/clap-htsat-unfused", "https://huggingface.co/laion/clap-
                  transforms={"sample_rate": 48000, "mel_bands": 64, "max_length_s": 10},
                  meta={"paper": "Wu et al., Large-scale contrastive language-audio pretraining (LAION-CLAP), "
                                 "ICASSP 2023", "trained_on": "LAION-Audio-630K", "projection_dim": 512})
+# what CLAP's audio and text sides share: one model (weights), one 512-d space, the optional extra
+_CLAP = dict(dim=512, weights=(_LAION,), default_weights=_LAION.id, extra="clap",
+             source="transformers ClapModel; weights: a Hugging Face model id or a local save_pretrained folder")
 register(ExtractorSpec(
-    "clap", "audio", "zsltool.extract.audio.clap:ClapAudioExtractor", config=AudioConfig, dim=512,
-    weights=(_LAION,), default_weights=_LAION.id,
-    description="CLAP audio embeddings (transformers ClapModel): 512-d projection, in the space of clap-text",
-    source="transformers ClapModel; weights: a Hugging Face model id or a local save_pretrained folder",
-    extra="clap"))
+    "clap", "audio", "zsltool.extract.audio.clap:ClapAudioExtractor", config=AudioConfig, **_CLAP,
+    description="CLAP audio embeddings (transformers ClapModel): 512-d projection, in the space of clap-text"))
 
 
 # -- images --------------------------------------------------------------------------------------------------
@@ -180,11 +180,8 @@ class ClapTextConfig(TextConfig):
 
 
 register(ExtractorSpec(
-    "clap-text", "text", "zsltool.extract.audio.clap:ClapTextExtractor", config=ClapTextConfig, dim=512,
-    weights=(_LAION,), default_weights=_LAION.id,
-    description="CLAP text embeddings of labels (through --prompt) or descriptions, in the space of clap audio",
-    source="transformers ClapModel; weights: a Hugging Face model id or a local save_pretrained folder",
-    extra="clap"))
+    "clap-text", "text", "zsltool.extract.audio.clap:ClapTextExtractor", config=ClapTextConfig, **_CLAP,
+    description="CLAP text embeddings of labels (through --prompt) or descriptions, in the space of clap audio"))
 register(ExtractorSpec(
     "word2vec", "text", "zsltool.extract.text:Word2VecExtractor", config=Word2VecConfig, dim=300,
     description="gensim KeyedVectors (word2vec binary/text, GloVe, .kv): mean over the label's words",

@@ -25,7 +25,7 @@ import torch
 from zsltool.errors import ZslError
 from zsltool.extract.base import Extractor
 from zsltool.extract.runner import InvalidInput, Item
-from zsltool.extract.tvweights import LayerTap, build_torchvision_model, weights_enum_for
+from zsltool.extract.tvweights import LayerTap, PooledConvNet, build_torchvision_model, weights_enum_for
 
 log = logging.getLogger("zsltool.extract.image")
 
@@ -90,22 +90,17 @@ class _ImageLoader:
 SMALL_MODELS = ("smallcnn",)
 
 
-class SmallCNN(torch.nn.Module):
+class SmallCNN(PooledConvNet):
     """A small VGG-style CNN (4 x conv3x3-BN-ReLU-maxpool, global average pooling, linear head) to train from
     scratch with ``pretrain-image`` when no pretrained image network is at hand; ``penultimate`` is 128-d."""
 
     def __init__(self, num_classes: int = 10, channels: Sequence[int] = (16, 32, 64, 128)):
-        super().__init__()
         layers, c = [], 3
         for o in channels:
             layers += [torch.nn.Conv2d(c, o, 3, padding=1, bias=False), torch.nn.BatchNorm2d(o),
                        torch.nn.ReLU(inplace=True), torch.nn.MaxPool2d(2)]
             c = o
-        self.features = torch.nn.Sequential(*layers, torch.nn.AdaptiveAvgPool2d(1))
-        self.fc = torch.nn.Linear(c, num_classes)
-
-    def forward(self, x):
-        return self.fc(self.features(x).flatten(1))
+        super().__init__(layers, torch.nn.AdaptiveAvgPool2d(1), c, num_classes)
 
 
 def build_image_model(name: str, weights: str | None, num_classes: int | None = None):

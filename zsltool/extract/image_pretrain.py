@@ -25,7 +25,8 @@ from pathlib import Path
 from typing import Sequence
 
 from zsltool.errors import ZslError
-from zsltool.extract.pretrain import check_training_args, save_pretrained, train_classifier, training_classes
+from zsltool.extract.pretrain import (check_training_args, epoch_checkpoint, save_pretrained, train_classifier,
+                                      training_classes)
 from zsltool.utils import check_output, input_record
 
 log = logging.getLogger("zsltool.extract.image")
@@ -73,8 +74,10 @@ def pretrain_image(
     seed: int = 0,
     overwrite: bool = False,
     progress: bool = True,
+    resume: bool = True,
 ) -> dict:
-    """Train ``model`` (random init) on the training classes' crops and save its weights; returns a summary."""
+    """Train ``model`` (random init) on the training classes' crops and save its weights; returns a summary.
+    A killed run is continued after its last finished epoch (``resume``; see ``train_classifier``)."""
     from zsltool.extract.inputs import collect_image
 
     check_training_args(epochs, lr)
@@ -110,7 +113,11 @@ def pretrain_image(
     ds = _CropDataset(kept, _ImageLoader(_train_transform(image_size, augment)), targets)
     t0 = time.perf_counter()
     history = train_classifier(ds, net, epochs=epochs, batch_size=batch_size, lr=lr, device=device, seed=seed,
-                               workers=workers, drop_single=True, progress=progress, name="pretrain-image")
+                               workers=workers, drop_single=True, progress=progress, name="pretrain-image",
+                               checkpoint=epoch_checkpoint(out), resume=resume,
+                               run_key={"model": model, "image_size": image_size, "augment": augment,
+                                        "class_set": cs.sha256, "trial": trial, "inputs": records,
+                                        "crops": [it.id for it in kept]})
 
     sidecar, meta = save_pretrained(net, out, "zsl.image_pretrain", {
             "layout": f"torchvision {model} state dict with a {C}-way head",

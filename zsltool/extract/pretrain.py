@@ -25,7 +25,7 @@ from typing import Any, NamedTuple
 
 from zsltool import __version__
 from zsltool.errors import ZslError
-from zsltool.utils import atomic_write_bytes, atomic_write_json, command_line, sha256_file, utc_now
+from zsltool.utils import atomic_write_bytes, atomic_write_json, command_line, sha256_file, sha256_json, utc_now
 
 log = logging.getLogger("zsltool.extract")
 
@@ -89,7 +89,8 @@ def _loss_and_correct(logits, y, multilabel: bool):
 def train_classifier(dataset, network, *, epochs: int, batch_size: int, lr: float, device: str = "cpu",
                      seed: int = 0, multilabel: bool = False, collate=None, workers: int = 0,
                      batch_transform=None, drop_single: bool = False, progress: bool = True,
-                     name: str = "pretrain", bad: dict | None = None) -> list[dict]:
+                     name: str = "pretrain", bad: dict | None = None, checkpoint: str | os.PathLike | None = None,
+                     resume: bool = True, run_key: dict | None = None) -> list[dict]:
     """Train ``network`` (input batch -> logits) on ``dataset`` with Adam; returns the per-epoch history.
 
     ``seed`` seeds the shuffling; the caller seeds the global generators (``seed_everything``) before it
@@ -103,6 +104,12 @@ def train_classifier(dataset, network, *, epochs: int, batch_size: int, lr: floa
     each global batch of N x ``batch_size``, the epoch statistics are summed over the ranks, and only rank 0
     writes files (:func:`save_pretrained`). With a mean loss over equal-sized slices this is the one-process
     run with ``batch_size`` N x B.
+
+    ``checkpoint``: after every epoch the network, the optimizer, the epoch, the history and every random
+    generator's state are written there atomically (rank 0); with ``resume`` a run finds the checkpoint of a
+    killed run with the same settings (``run_key``: the caller's inputs and options, plus batch size, learning
+    rate, seed, processes, dataset size and the network's parameter shapes) and continues after its last
+    epoch, so the weights equal an uninterrupted run's. :func:`save_pretrained` removes it.
     """
     import torch
     from torch.utils.data import DataLoader
@@ -152,16 +159,31 @@ def train_classifier(dataset, network, *, epochs: int, batch_size: int, lr: floa
                               generator=torch.Generator().manual_seed(seed),
                               **({"collate_fn": collate} if collate is not None else {}))
     bad = {} if bad is None else bad
-    history = []
+    history: list[dict] = []
+    start = 0
+    key = None
+    if checkpoint is not None:
+        key = sha256_json({"name": name, "batch_size": bs, "lr": lr, "seed": seed, "processes": w,
+                           "multilabel": multilabel, "items": len(dataset), "drop_single": drop_single,
+                           "params": [[k, list(v.shape)] for k, v in network.state_dict().items()],
+                           "run": run_key or {}})
+        state = _read_epoch_checkpoint(checkpoint, key, epochs, name) if resume else None
+        if state is not None:
+            network.load_state_dict(state["network"])
+            opt.load_state_dict(state["optimizer"])
+            _set_rng_state(state["rng"], gen, dev)
+            history, start = list(state["history"]), int(state["epoch"])
+            bad.update(state["bad"])
+            log.warning(f"{name}: resuming after epoch {start} of {epochs} from {checkpoint}")
     bar = None  # one progress reporter over every batch of every epoch (a bar on a terminal, lines on a pipe)
     try:
-        for ep in range(epochs):
+        for ep in range(start, epochs):
             network.train()
             stats = EpochStats()
             batches = epoch()
             if bar is None:
                 try:
-                    total = epochs * len(batches)
+                    total = (epochs - start) * len(batches)
                 except TypeError:  # a generator of batches: no total, the lines give count and rate
                     total = None
                 bar = Progress(total=total, desc=name, unit="batch", enabled=bool(progress) and ctx.main)
@@ -184,11 +206,91 @@ def train_classifier(dataset, network, *, epochs: int, batch_size: int, lr: floa
                 raise ZslError("none of the training inputs could be read",
                                hint=f"first problem: {next(iter(bad.values()), 'unknown')}")
             history.append(stats.record(ep + 1, epochs, name))
+            if checkpoint is not None and ctx.main:
+                _write_epoch_checkpoint(checkpoint, {
+                    "format": "zsl.pretrain_epoch", "run_key": key, "epoch": ep + 1, "network": network.state_dict(),
+                    "optimizer": opt.state_dict(), "rng": _rng_state(gen, dev), "history": history, "bad": dict(bad)})
     finally:
         if bar is not None:
             bar.close()
         D.teardown(ctx)
     return history
+
+
+def epoch_checkpoint(out: str | os.PathLike) -> Path:
+    """Where a pretraining run writing ``out`` keeps its last epoch's state (beside it; removed on success)."""
+    return Path(str(out) + ".last-epoch.pt")
+
+
+def _rng_state(gen, dev) -> dict:
+    """Every random generator the loop and its network draw from: the shuffling generator, torch's global
+    (CPU and, on a GPU, CUDA) generators, numpy's and Python's (as tensors and numbers: loadable with
+    ``weights_only=True``)."""
+    import random
+
+    import numpy as np
+    import torch
+
+    kind, keys, pos, has_gauss, gauss = np.random.get_state()
+    version, py_state, py_gauss = random.getstate()
+    state = {"shuffle": gen.get_state(), "torch": torch.get_rng_state(),
+             "numpy": {"keys": torch.from_numpy(np.asarray(keys, dtype=np.int64)), "pos": int(pos),
+                       "has_gauss": int(has_gauss), "gauss": float(gauss)},
+             "python": {"version": int(version), "state": torch.tensor(py_state, dtype=torch.int64),
+                        "gauss": py_gauss}}
+    if dev.type == "cuda":
+        state["cuda"] = torch.cuda.get_rng_state(dev)
+    return state
+
+
+def _set_rng_state(state: dict, gen, dev) -> None:
+    import random
+
+    import numpy as np
+    import torch
+
+    gen.set_state(state["shuffle"])
+    torch.set_rng_state(state["torch"])
+    n = state["numpy"]
+    np.random.set_state(("MT19937", n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["gauss"]))
+    p = state["python"]
+    random.setstate((p["version"], tuple(int(v) for v in p["state"].tolist()), p["gauss"]))
+    if dev.type == "cuda" and "cuda" in state:
+        torch.cuda.set_rng_state(state["cuda"], dev)
+
+
+def _write_epoch_checkpoint(path, state: dict) -> None:
+    """Atomically (temp file, fsync, rename): a kill during the write leaves the previous epoch's checkpoint."""
+    import torch
+
+    from zsltool.safety import check_not_input
+
+    check_not_input(Path(path))
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    atomic_write_bytes(Path(path), buf.getvalue())
+
+
+def _read_epoch_checkpoint(path, key: str, epochs: int, name: str) -> dict | None:
+    """The checkpoint's state when it belongs to this run (same ``key``, not past ``epochs``), else None (with a
+    warning when a checkpoint is there but cannot be used)."""
+    from zsltool.utils import torch_load
+
+    path = Path(path)
+    if not path.is_file():
+        return None
+    state = torch_load(path, "epoch checkpoint", hint=f"delete {path} or pass --no-resume to start over")
+    if not isinstance(state, dict) or state.get("format") != "zsl.pretrain_epoch":
+        raise ZslError(f"{path} is not a pretraining epoch checkpoint",
+                       hint=f"delete {path} or pass --no-resume to start over")
+    if state.get("run_key") != key:
+        log.warning(f"{name}: {path} is from a run with other settings or inputs: starting from epoch 1 (it is "
+                    "replaced after the first epoch)")
+        return None
+    if int(state["epoch"]) > epochs:
+        log.warning(f"{name}: {path} is past --epochs {epochs} (epoch {state['epoch']}): starting from epoch 1")
+        return None
+    return state
 
 
 def _rank_slices(batches, ctx, transform=None, gen=None):
@@ -252,4 +354,5 @@ def save_pretrained(net, out: Path, fmt: str, fields: dict) -> tuple[Path, dict]
             "command": command_line(), "weights": str(out), "weights_sha256": sha256_file(out), "processes": world,
             **fields}
     atomic_write_json(sidecar, meta)
+    epoch_checkpoint(out).unlink(missing_ok=True)  # the run is complete: its resume point is no longer needed
     return sidecar, meta

@@ -92,8 +92,20 @@ def _close_in_worker(fd: int, worker_id: int) -> None:
         pass
 
 
-def _collate(batch):
-    return batch
+def _as_is(sample):
+    return sample  # no conversion of numpy arrays to tensors: ``embed`` gets what ``load`` returned
+
+
+def _batches(samples, size: int):
+    """Consecutive lists of ``size`` loaded samples (the last may be shorter)."""
+    batch = []
+    for s in samples:
+        batch.append(s)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 def select_items(items: Sequence[Item], shard: tuple[int, int] = (0, 1)) -> list[Item]:
@@ -147,16 +159,19 @@ def run_extraction(
         log.info(f"{summary.skipped} of {len(mine)} inputs were already written; resuming with {len(todo)}")
     # A worker must not keep the output's lock alive after this process dies (a resume would be refused).
     lock_fd = getattr(getattr(writer, "_lock", None), "_fd", None)
-    loader = DataLoader(_Dataset(todo, load), batch_size=max(1, batch_size), shuffle=False,
-                        num_workers=max(0, workers), collate_fn=_collate,
-                        persistent_workers=False, prefetch_factor=4 if workers > 0 else None,
+    # Workers load single items (a batch is spread over every worker, so the first network call waits for
+    # batch_size / workers loads, not batch_size); the main process groups them into batches for ``embed``.
+    bs = max(1, batch_size)
+    loader = DataLoader(_Dataset(todo, load), batch_size=None, shuffle=False, collate_fn=_as_is,
+                        num_workers=max(0, workers), persistent_workers=False,
+                        prefetch_factor=4 * bs if workers > 0 else None,
                         worker_init_fn=functools.partial(_close_in_worker, lock_fd) if lock_fd is not None else None)
     t0 = time.perf_counter()
     # a bar on a terminal; on a pipe or log file a line every ZSL_PROGRESS_INTERVAL seconds (zsltool.progress)
     bar = Progress(total=len(todo), desc=desc, unit=unit, enabled=progress)
     try:
         with torch.inference_mode():
-            for batch in loader:
+            for batch in _batches(loader, bs):
                 ok = [b for b in batch if b["error"] is None]
                 outs = embed([b["sample"] for b in ok]) if ok else []
                 if len(outs) != len(ok):

@@ -23,6 +23,20 @@ from zsltool.utils import sha256_file, torch_load
 log = logging.getLogger("zsltool.extract")
 
 
+class PooledConvNet(torch.nn.Module):
+    """zsl's own small networks: conv layers, global average pooling and a linear head. ``features`` ends at the
+    pooled (penultimate) vector and ``fc`` is the classifier: the names their state dicts and ``penultimate``
+    use."""
+
+    def __init__(self, layers: list, pool: torch.nn.Module, width: int, num_classes: int):
+        super().__init__()
+        self.features = torch.nn.Sequential(*layers, pool)
+        self.fc = torch.nn.Linear(width, num_classes)
+
+    def forward(self, x):
+        return self.fc(self.features(x).flatten(1))
+
+
 def list_torchvision_models(module=None) -> list[str]:
     import torchvision
 

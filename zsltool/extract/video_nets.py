@@ -10,43 +10,33 @@ from typing import Sequence
 
 import torch
 
-from zsltool.extract.tvweights import build_torchvision_model
+from zsltool.extract.tvweights import PooledConvNet, build_torchvision_model
 
 TEST_MODELS = ("tiny3d",)
 SMALL_MODELS = ("small3d",)  # trained from scratch with pretrain-video; square frames, no resize
 
 
-class TinyVideoNet(torch.nn.Module):
+class TinyVideoNet(PooledConvNet):
     """A tiny 3-D CNN for tests and demos only (random weights; never for real embeddings)."""
 
     def __init__(self, num_classes: int = 10):
-        super().__init__()
-        self.features = torch.nn.Sequential(torch.nn.Conv3d(3, 8, 3, stride=2, padding=1), torch.nn.ReLU(),
-                                            torch.nn.AdaptiveAvgPool3d(1))
-        self.fc = torch.nn.Linear(8, num_classes)
-
-    def forward(self, x):
-        return self.fc(self.features(x).flatten(1))
+        super().__init__([torch.nn.Conv3d(3, 8, 3, stride=2, padding=1), torch.nn.ReLU()],
+                         torch.nn.AdaptiveAvgPool3d(1), 8, num_classes)
 
 
-class Small3D(torch.nn.Module):
+class Small3D(PooledConvNet):
     """A small 3-D CNN (3 x conv3x3x3-BN-ReLU, the first striding space only, the others space and time; global
     average pooling; linear head) to train from scratch with ``pretrain-video`` when no pretrained video
     network is at hand; ``penultimate`` is ``channels[-1]``-d (64)."""
 
     def __init__(self, num_classes: int = 10, channels: Sequence[int] = (16, 32, 64)):
-        super().__init__()
         layers, c = [], 3
         for k, o in enumerate(channels):
             stride = (1, 2, 2) if k == 0 else (2, 2, 2)
             layers += [torch.nn.Conv3d(c, o, 3, stride=stride, padding=1, bias=False), torch.nn.BatchNorm3d(o),
                        torch.nn.ReLU(inplace=True)]
             c = o
-        self.features = torch.nn.Sequential(*layers, torch.nn.AdaptiveAvgPool3d(1))
-        self.fc = torch.nn.Linear(c, num_classes)
-
-    def forward(self, x):
-        return self.fc(self.features(x).flatten(1))
+        super().__init__(layers, torch.nn.AdaptiveAvgPool3d(1), c, num_classes)
 
 
 def build_video_model(name: str, weights: str | None, num_classes: int | None = None):

@@ -27,7 +27,8 @@ from pathlib import Path
 from typing import Sequence
 
 from zsltool.errors import ZslError
-from zsltool.extract.pretrain import check_training_args, save_pretrained, train_classifier, training_classes
+from zsltool.extract.pretrain import (check_training_args, epoch_checkpoint, save_pretrained, train_classifier,
+                                      training_classes)
 from zsltool.utils import check_output, input_record, seed_everything
 
 log = logging.getLogger("zsltool.extract.video")
@@ -110,33 +111,40 @@ def pretrain_video(
     seed: int = 0,
     overwrite: bool = False,
     progress: bool = True,
+    resume: bool = True,
 ) -> dict:
-    """Train ``model`` (random init) on the training classes' videos and save its weights; returns a summary."""
+    """Train ``model`` (random init) on the training classes' videos and save its weights; returns a summary.
+    A killed run is continued after its last finished epoch (``resume``; see ``train_classifier``)."""
     import numpy as np
-    import torch
-    from tqdm import tqdm
 
-    from zsltool.extract.runner import InvalidInput
     from zsltool.extract.inputs import collect_video
-    from zsltool.extract.video import SMALL_MODELS, TEST_MODELS, build_video_model, decode_video
+    from zsltool.extract.runner import InvalidInput
 
     check_training_args(epochs, lr)
     if frame_size < 8:
         raise ZslError(f"--frame-size must be at least 8 pixels, got {frame_size}")
     if clip_len < 1:
         raise ZslError(f"--clip-len must be positive, got {clip_len}")
-    if model not in SMALL_MODELS + TEST_MODELS:
-        raise ZslError(f"pretrain-video trains {', '.join(SMALL_MODELS)} (or the test model "
-                       f"{', '.join(TEST_MODELS)}), not {model!r}",
-                       hint="torchvision video models are used with their Kinetics weights: zsl extract-video")
     manifests = [Path(p) for p in inputs]
     for p in manifests:
+        if not p.exists():
+            raise ZslError(f"input not found: {p}", hint="pretrain-video needs a clip manifest id,path,labels,start,end")
         if not p.is_file() or p.suffix.lower() not in (".csv", ".tsv"):
             raise ZslError(f"{p} is not a clip manifest (.csv)",
                            hint="pretrain-video needs labelled videos: a clip manifest id,path,labels,start,end")
     out = check_output(out, overwrite)
     cs, t, train_ids, train_pos, allowed = training_classes(classes_path, split_path, trial)
     items, _, records = collect_video(manifests, cs)
+    import torch  # after the inputs are checked: a user's mistake is reported without loading torch
+    from tqdm import tqdm
+
+    from zsltool.extract.video import SMALL_MODELS, TEST_MODELS, build_video_model
+    from zsltool.extract.video_decode import decode_video
+
+    if model not in SMALL_MODELS + TEST_MODELS:
+        raise ZslError(f"pretrain-video trains {', '.join(SMALL_MODELS)} (or the test model "
+                       f"{', '.join(TEST_MODELS)}), not {model!r}",
+                       hint="torchvision video models are used with their Kinetics weights: zsl extract-video")
     # single-label videos of training classes only (and only the trial's training instances for GZSL)
     kept = [it for it in items if len(it.labels) == 1 and it.labels[0] in train_pos
             and (allowed is None or it.id in allowed)]
@@ -167,7 +175,11 @@ def pretrain_video(
     ds = _ClipDataset(clips, targets, clip_len, augment)
     history = train_classifier(ds, net, epochs=epochs, batch_size=batch_size, lr=lr, device=device, seed=seed,
                                batch_transform=_ShiftFlip(max(1, frame_size // 16)) if augment else None,
-                               drop_single=True, progress=progress, name="pretrain-video")
+                               drop_single=True, progress=progress, name="pretrain-video",
+                               checkpoint=epoch_checkpoint(out), resume=resume,
+                               run_key={"model": model, "frame_size": frame_size, "clip_len": clip_len,
+                                        "augment": augment, "class_set": cs.sha256, "trial": trial,
+                                        "inputs": records, "videos": [it.id for it in kept]})
 
     sidecar, meta = save_pretrained(net, out, "zsl.video_pretrain", {
             "layout": f"{model} state dict with a {C}-way head",

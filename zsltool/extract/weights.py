@@ -39,6 +39,28 @@ def cache_path(url: str) -> Path:
     return Path(torch.hub.get_dir()) / "checkpoints" / name
 
 
+def prefetch_hash(spec, wid) -> None:
+    """Start hashing the local file that ``wid`` names (a path, or a registered/URL weights file already in the
+    download cache) in a background thread, before torch is imported (:func:`zsltool.provenance.prefetch_sha256`).
+    Reads no torch: the cache folder is torch hub's default (``$TORCH_HOME/hub/checkpoints``)."""
+    from zsltool.provenance import prefetch_sha256
+
+    if is_random(wid):
+        return
+    w = spec.get_weights(wid) if hasattr(spec, "get_weights") else None
+    url = w.url if w is not None else (str(wid) if wid is not None and is_url(str(wid)) else None)
+    if url is not None:
+        home = os.getenv("TORCH_HOME", os.path.join(os.getenv("XDG_CACHE_HOME", "~/.cache"), "torch"))
+        name = os.path.basename(url.split("?")[0]).replace("%3D", "=")
+        path = Path(os.path.expanduser(home)) / "hub" / "checkpoints" / name
+    elif wid is not None:
+        path = Path(str(wid)).expanduser()
+    else:
+        return
+    if path.is_file():
+        prefetch_sha256(path)
+
+
 def _check(digest: str, sha256: str | None, prefix: str | None, where: str, what: str) -> None:
     if sha256 and digest != sha256.lower():
         raise ZslError(f"{what} {where} do not match the published sha256 {sha256[:12]}... (got {digest[:12]}...)",
@@ -95,13 +117,14 @@ def fetch_file(spec: str, what: str = "weights", sha256: str | None = None, md5:
 
 def load_state_dict(path: str | os.PathLike, what: str = "weights file", hint: str | None = None) -> dict:
     """A state dict of tensors from a local file (``weights_only``, numeric numpy arrays allowed, as released
-    checkpoints hold them); unwraps ``{"state_dict"|"model": ...}``."""
+    checkpoints hold them); unwraps ``{"state_dict"|"model": ...}``. Tensors of a zip-format file are
+    memory-mapped (no copy until a model changes them)."""
     import torch
 
     import numpy as np
 
     sd = torch_load(path, what, hint=hint or "the file must be a state dict saved with torch.save(model.state_dict())",
-                    numpy_arrays=True)
+                    numpy_arrays=True, mmap=True)
     for key in ("state_dict", "model"):
         if isinstance(sd, dict) and key in sd and isinstance(sd[key], dict):
             sd = sd[key]

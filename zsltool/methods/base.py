@@ -27,6 +27,7 @@ import torch
 from torch import Tensor, nn
 
 from zsltool.errors import ZslError
+from zsltool.names import SCORE_MODALITIES
 
 METHODS: dict[str, type["ZslMethod"]] = {}
 # Feature scaling, an argument of every method (docs/methods.md, "Feature scaling"):
@@ -261,8 +262,8 @@ class ZslMethod(nn.Module):
 
 def check_modality(model: ZslMethod, modality: str, audio, video) -> str:
     """Resolve ``modality`` (both|audio|video) against the model and the inputs given."""
-    if modality not in ("both", "audio", "video"):
-        raise ZslError(f"unknown modality {modality!r}", hint="use both, audio or video")
+    if modality not in SCORE_MODALITIES:
+        raise ZslError(f"unknown modality {modality!r}", hint=f"use one of {', '.join(SCORE_MODALITIES)}")
     has_a = audio is not None and "audio" in model.modalities
     has_v = video is not None and model.uses_video
     if modality == "both":

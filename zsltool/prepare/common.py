@@ -74,6 +74,27 @@ def check_outputs(out: Path, names: Iterable[str], overwrite: bool) -> None:
             raise ZslError(f"output already exists: {out / clash[0]}", hint="pass --overwrite to replace it")
 
 
+def numbered_class(classes: dict[int, str], meta: Path, n: int, row: dict, number: str, name: str) -> None:
+    """Record CSV row ``n``'s class in ``classes`` (class number -> name): its ``number`` column must be an integer
+    that names the same class (column ``name``) on every row."""
+    try:
+        k = int(row[number])
+    except ValueError:
+        raise ZslError(f"{meta}: row {n}: {number} {row[number]!r} is not a number") from None
+    if classes.setdefault(k, row[name]) != row[name]:
+        raise ZslError(f"{meta}: {number} {k} is both {classes[k]!r} and {row[name]!r}")
+
+
+def write_with_class_folds(prep: Prepared, out: str | os.PathLike, *, class_folds: int, seed: int,
+                           overwrite: bool) -> dict:
+    """``write_prepared`` plus ``split_class_folds.json``: seeded zero-shot class folds (trial k tests fold k)."""
+    from zsltool.classes.classset import ClassSet
+    from zsltool.classes.split_classes import split_folds
+
+    split = split_folds(ClassSet(classes=prep.classes), folds=class_folds, seed=seed)
+    return write_prepared(prep, out, splits={"split_class_folds.json": split}, overwrite=overwrite)
+
+
 def dedupe(rows: list[dict]) -> tuple[list[dict], list[str]]:
     seen, out, dup = set(), [], []
     for r in rows:

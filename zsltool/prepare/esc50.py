@@ -11,7 +11,8 @@ from __future__ import annotations
 import os
 
 from zsltool.errors import ZslError
-from zsltool.prepare.common import Prepared, dedupe, need_file, need_folder, read_csv, split_present, write_prepared
+from zsltool.prepare.common import (Prepared, dedupe, need_file, need_folder, numbered_class, read_csv, split_present,
+                                    write_with_class_folds)
 
 COLUMNS = ["filename", "fold", "target", "category", "esc10", "src_file", "take"]
 
@@ -27,12 +28,7 @@ def load_esc50(root: str | os.PathLike, *, esc10: bool = False) -> Prepared:
     classes: dict[int, str] = {}
     clips = []
     for n, r in enumerate(rows, start=2):
-        try:
-            target = int(r["target"])
-        except ValueError:
-            raise ZslError(f"{meta}: row {n}: target {r['target']!r} is not a number") from None
-        if classes.setdefault(target, r["category"]) != r["category"]:
-            raise ZslError(f"{meta}: target {target} is both {classes[target]!r} and {r['category']!r}")
+        numbered_class(classes, meta, n, r, "target", "category")
         clips.append({"id": r["filename"].rsplit(".", 1)[0], "path": str(root / "audio" / r["filename"]),
                       "labels": [r["category"]], "fold": r["fold"], "esc10": r["esc10"], "src_file": r["src_file"],
                       "take": r["take"]})
@@ -50,12 +46,8 @@ def prepare_esc50(root: str | os.PathLike, out: str | os.PathLike, *, esc10: boo
                   seed: int = 0, overwrite: bool = False) -> dict:
     """Write ``classes.json``, ``clips.csv`` (with the official clip ``fold``) and ``split_class_folds.json``
     (zero-shot class folds) for ESC-50 (or its ESC-10 subset); returns the summary."""
-    from zsltool.classes.classset import ClassSet
-    from zsltool.classes.split_classes import split_folds
-
-    prep = load_esc50(root, esc10=esc10)
-    split = split_folds(ClassSet(classes=prep.classes), folds=class_folds, seed=seed)
-    res = write_prepared(prep, out, splits={"split_class_folds.json": split}, overwrite=overwrite)
+    res = write_with_class_folds(load_esc50(root, esc10=esc10), out, class_folds=class_folds, seed=seed,
+                                 overwrite=overwrite)
     res["split_class_folds"] = (f"{class_folds} class folds (zero-shot: test classes never trained on), "
                                 f"seed {seed}")
     return res

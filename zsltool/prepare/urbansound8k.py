@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import os
 
-from zsltool.errors import ZslError
-from zsltool.prepare.common import Prepared, dedupe, need_file, need_folder, read_csv, split_present, write_prepared
+from zsltool.prepare.common import (Prepared, dedupe, need_file, need_folder, numbered_class, read_csv, split_present,
+                                    write_with_class_folds)
 
 COLUMNS = ["slice_file_name", "fsID", "start", "end", "salience", "fold", "classID", "class"]
 
@@ -25,12 +25,7 @@ def load_urbansound8k(root: str | os.PathLike) -> Prepared:
     classes: dict[int, str] = {}
     clips = []
     for n, r in enumerate(rows, start=2):
-        try:
-            cid = int(r["classID"])
-        except ValueError:
-            raise ZslError(f"{meta}: row {n}: classID {r['classID']!r} is not a number") from None
-        if classes.setdefault(cid, r["class"]) != r["class"]:
-            raise ZslError(f"{meta}: classID {cid} is both {classes[cid]!r} and {r['class']!r}")
+        numbered_class(classes, meta, n, r, "classID", "class")
         clips.append({"id": r["slice_file_name"].rsplit(".", 1)[0],
                       "path": str(root / "audio" / f"fold{r['fold']}" / r["slice_file_name"]),
                       "labels": [r["class"]], "fold": r["fold"], "fsID": r["fsID"], "salience": r["salience"],
@@ -47,11 +42,7 @@ def load_urbansound8k(root: str | os.PathLike) -> Prepared:
 def prepare_urbansound8k(root: str | os.PathLike, out: str | os.PathLike, *, class_folds: int = 5, seed: int = 0,
                          overwrite: bool = False) -> dict:
     """Write ``classes.json``, ``clips.csv`` (official clip ``fold``) and ``split_class_folds.json``."""
-    from zsltool.classes.classset import ClassSet
-    from zsltool.classes.split_classes import split_folds
-
-    prep = load_urbansound8k(root)
-    split = split_folds(ClassSet(classes=prep.classes), folds=class_folds, seed=seed)
-    res = write_prepared(prep, out, splits={"split_class_folds.json": split}, overwrite=overwrite)
+    res = write_with_class_folds(load_urbansound8k(root), out, class_folds=class_folds, seed=seed,
+                                 overwrite=overwrite)
     res["split_class_folds"] = f"{class_folds} class folds (zero-shot), seed {seed}"
     return res

@@ -105,7 +105,8 @@ def load_semantic(semantic: str = "text", *, text=None, image=None, audio_protot
     """The class-level semantic table for ``--semantic``.
 
     ``semantic_file`` (any class-level file) wins when given. ``hybrid`` concatenates image ‖ text per class
-    in memory (classes present in both; a class is valid when both parts are).
+    in memory with ``zsltool.compose.concat_parts``, exactly as ``zsl combine`` (without ``--l2``) writes it
+    (classes present in both; a class is valid when both parts are).
     """
     if semantic_file:
         return _table(_read_class_file(semantic_file, "--semantic-file"), semantic)
@@ -119,15 +120,14 @@ def load_semantic(semantic: str = "text", *, text=None, image=None, audio_protot
         if not image or not text:
             raise ZslError("--semantic hybrid needs both --image FILE and --text FILE",
                            hint="or a combined file from `zsl combine` as --semantic-file")
+        from zsltool.compose import concat_parts
+
         im, tx = _read_class_file(image, "--image"), _read_class_file(text, "--text")
         check_same_class_set([im, tx])
         ti = tx.id_index()
         ids = [c for c in im.ids if c in ti]
-        ii = im.id_index()
-        X = np.concatenate([im.X[[ii[c] for c in ids]], tx.X[[ti[c] for c in ids]]], axis=1) if ids else \
-            np.zeros((0, im.dim + tx.dim), np.float32)
-        valid = np.array([im.valid[ii[c]] and tx.valid[ti[c]] for c in ids], dtype=bool)
-        return SemanticTable(ids=ids, X=X.astype(np.float32), valid=valid, name="hybrid", files=[im, tx])
+        X, valid, _ = concat_parts([im, tx], ids)  # the one way hybrid is built (zsl combine writes the same)
+        return SemanticTable(ids=ids, X=X, valid=valid, name="hybrid", files=[im, tx])
     raise ZslError(f"unknown semantic source {semantic!r}", hint="use text, image, audio or hybrid")
 
 

@@ -114,7 +114,7 @@ def train_jobs(jobs: list[Job], device: str = "cpu", batched: bool = True,
         else:
             groups.setdefault((kname, key), []).append(i)
     for (kname, _), idx in groups.items():
-        for chunk in KERNELS[kname].plan([jobs[i] for i in idx], [models[i] for i in idx], idx):
+        for chunk in KERNELS[kname].plan([jobs[i] for i in idx], [models[i] for i in idx], idx, device=device):
             res = KERNELS[kname]([jobs[i] for i in chunk], [models[i] for i in chunk], device).run(
                 tolerate_divergence)
             for i, r in zip(chunk, res):

@@ -10,8 +10,9 @@ import inspect
 import typer
 
 from zsltool.cli.commands.extract import run_extract, summary_table
-from zsltool.cli.common import DeviceOpt, JsonOpt, OverwriteOpt, SeedOpt, device_or_global, emit, seed_option, seed_or_global
-from zsltool.cli.extractor_command import extract_command, progress
+from zsltool.cli.common import JsonOpt, OverwriteOpt, emit, seed_option, seed_or_global
+from zsltool.cli.extractor_command import extract_command
+from zsltool.cli.pretrain_command import kw, pretrain_command
 from zsltool.cli.types import float_option
 
 extract_audio_cmd = extract_command(
@@ -23,42 +24,31 @@ extract_audio_cmd = extract_command(
     doc="Audio files -> clip-level audio embeddings (mean over each model's examples) in an HDF5 file.")
 
 
-def pretrain_audio_cmd(
-    manifest: Path = typer.Argument(..., help="Clip manifest (.csv from select-audio)."),
-    out: Path = typer.Option(..., "--out", "-o", help="Output weights (.pth); OUT.json describes the run."),
-    classes: Path = typer.Option(..., "--classes", help="Class set JSON."),
-    split: Path = typer.Option(..., "--split", help="Split JSON: only the trial's training classes are used."),
-    trial: int = typer.Option(0, "--trial", min=0, help="Trial of the split."),
-    model: str = typer.Option("vggish", "--model", help="Registered audio model to train from random weights "
-                              "(vggish, cnn14)."),
-    epochs: int = typer.Option(10, "--epochs", min=1, help="Training epochs."),
-    batch_size: int = typer.Option(8, "--batch-size", min=1, help="Clips per step (all their examples)."),
-    lr: float = float_option(1e-4, "--lr", min=0, min_open=True, help="Adam learning rate (VGGish used 1e-4)."),
-    width: float = float_option(1.0, "--width", min=0, min_open=True,
-                               help="Channel multiplier of the network (1.0 = the published size)."),
-    max_seconds: float = float_option(10.0, "--max-seconds", min=0, min_open=True,
-                                      help="Read at most this many seconds per clip."),
-    workers: int = typer.Option(2, "--workers", min=0, help="DataLoader workers for decoding and log-mel."),
-    device: Optional[str] = DeviceOpt,
-    seed: Optional[int] = SeedOpt,
-    overwrite: bool = OverwriteOpt,
-    json_out: bool = JsonOpt,
-):
-    """Train an audio network from scratch on the seen classes' clips; extract-audio --weights loads it."""
-    from zsltool.extract.audio.pretrain import pretrain_audio
-    from zsltool.utils import resolve_device
-
+def _pretrain_audio(*, manifest, out, classes, split, model, width, device, **kw) -> dict:
     from zsltool.cli.choices import check_choice
+    from zsltool.extract.audio.pretrain import pretrain_audio
     from zsltool.extract.registry import list_extractors
 
     check_choice(model, list_extractors("audio"), "--model")
     if not width > 0:
         raise typer.BadParameter("--width must be positive")
-    res = pretrain_audio(manifest, out, classes_path=classes, split_path=split, trial=trial, model=model, epochs=epochs,
-                         batch_size=batch_size, lr=lr, width=width, max_seconds=max_seconds, workers=workers,
-                         device=resolve_device(device_or_global(device)), seed=seed_or_global(seed),
-                         overwrite=overwrite, progress=progress())
-    emit(res, json_out)
+    return pretrain_audio(manifest, out, classes_path=classes, split_path=split, model=model, width=width,
+                          device=device, **kw)
+
+
+pretrain_audio_cmd = pretrain_command(
+    "audio", inputs=kw("manifest", Path, typer.Argument(..., help="Clip manifest (.csv from select-audio).")),
+    default_model="vggish", model_help="Registered audio model to train from random weights (vggish, cnn14).",
+    epochs=10, batch_size=8, batch_help="Clips per step (all their examples).", lr=1e-4,
+    lr_help="Adam learning rate (VGGish used 1e-4).",
+    options=[kw("width", float, float_option(1.0, "--width", min=0, min_open=True, help="Channel multiplier of "
+                                             "the network (1.0 = the published size).")),
+             kw("max_seconds", float, float_option(10.0, "--max-seconds", min=0, min_open=True,
+                                                   help="Read at most this many seconds per clip.")),
+             kw("workers", int, typer.Option(2, "--workers", min=0, help="DataLoader workers for decoding and "
+                                             "log-mel."))],
+    run=_pretrain_audio,
+    doc="Train an audio network from scratch on the seen classes' clips; extract-audio --weights loads it.")
 
 
 def import_audioset_cmd(

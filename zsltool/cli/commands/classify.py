@@ -12,6 +12,7 @@ import click
 import typer
 
 from zsltool.cli.common import STATE, info, to_jsonable
+from zsltool.names import SCORE_MODALITIES
 
 
 def _table(preds, top: int):
@@ -55,7 +56,7 @@ def classify_cmd(
     video_weights: Optional[str] = typer.Option(None, "--video-weights", help="Video network weights for video "
                                                 "inputs, when the recorded ones are gone."),
     top: int = typer.Option(3, "--top", min=1, help="Labels kept per clip."),
-    modality: str = typer.Option("both", "--modality", click_type=click.Choice(["both", "audio", "video"]),
+    modality: str = typer.Option("both", "--modality", click_type=click.Choice(list(SCORE_MODALITIES)),
                                  help="Audio-visual checkpoints: the modality to score with."),
     batch_size: int = typer.Option(16, "--batch-size", min=1, help="Clips per batch."),
     workers: int = typer.Option(0, "--workers", min=0, help="DataLoader workers for decoding."),

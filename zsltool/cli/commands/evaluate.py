@@ -12,15 +12,17 @@ import typer
 
 from zsltool.cli.common import STATE, JsonOpt, OverwriteOpt, emit, info, kv_table, rows_table, to_jsonable
 from zsltool.cli.types import float_option
+from zsltool.evaluate.metrics import GZSL_COLUMNS
+from zsltool.names import SCORE_MODALITIES
 
-_MODALITY = click.Choice(["both", "audio", "video"])
+_MODALITY = click.Choice(list(SCORE_MODALITIES))
 
 
 def _metrics_flat(doc: dict) -> dict:
     m = dict(doc["metrics"])
     unc = m.pop("uncalibrated", None)
     if unc:
-        m.update({f"uncalibrated {k}": v for k, v in unc.items() if k in ("S", "U", "HM")})
+        m.update({f"uncalibrated {k}": v for k, v in unc.items() if k in GZSL_COLUMNS})
     return m
 
 

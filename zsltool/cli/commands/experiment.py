@@ -10,7 +10,12 @@ import typer
 from zsltool.cli.common import (STATE, JsonOpt, OverwriteOpt, emit, info, kv_table, rows_table, seed_option,
                                seed_or_global)
 from zsltool.cli.types import float_option
-from zsltool.names import PLOT_KINDS
+from zsltool.evaluate.compare import BY
+from zsltool.evaluate.metrics import metric_help
+from zsltool.evaluate.plot import FORMATS as FIGURE_FORMATS
+from zsltool.evaluate.tables import TABLE_FORMATS
+from zsltool.names import PLOT_KINDS, SCORE_MODALITIES
+from zsltool.train.config import OPTIMIZERS
 
 
 _KINDS = PLOT_KINDS
@@ -54,7 +59,7 @@ def experiment_cmd(
     epochs: Optional[int] = typer.Option(None, "--epochs", min=1, help="Epochs (default: the method's)."),
     batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1, help="Batch size."),
     lr: Optional[float] = float_option(None, "--lr", min=0, min_open=True, help="Learning rate."),
-    optimizer: Optional[str] = typer.Option(None, "--optimizer", click_type=click.Choice(["sgd", "adam"]),
+    optimizer: Optional[str] = typer.Option(None, "--optimizer", click_type=click.Choice(list(OPTIMIZERS)),
                                             help="Optimiser."),
     patience: Optional[int] = typer.Option(None, "--patience", min=1, help="Early stopping patience."),
     grid: List[str] = typer.Option([], "--grid", help="Settings chosen per trial on validation data: "
@@ -79,7 +84,7 @@ def experiment_cmd(
                                           "(default: cores / jobs)."),
     seed: Optional[int] = seed_option("Seed of every trial (default: global --seed)."),
     table_format: str = typer.Option("table", "--table-format",
-                                     click_type=click.Choice(["table", "md", "latex", "csv"]),
+                                     click_type=click.Choice(["table", *TABLE_FORMATS]),
                                      help="How the tables print on stdout: a terminal table, Markdown, LaTeX "
                                           "or tidy CSV (all three are also written to the --out folder)."),
     json_out: bool = JsonOpt,
@@ -142,9 +147,8 @@ def experiment_cmd(
 
 def compare_cmd(
     results: List[str] = typer.Argument(..., help="Results files (zsl evaluate --out, experiment results.json)."),
-    metric: str = typer.Option("auto", "--metric", help="Metric to rank by: auto (HM for GZSL, else top1), "
-                               "top1, mean_class_acc, S, U, HM, mAP."),
-    by: str = typer.Option("method", "--by", click_type=click.Choice(["method", "semantic", "file"]),
+    metric: str = typer.Option("auto", "--metric", help="Metric to rank by: " + metric_help() + "."),
+    by: str = typer.Option("method", "--by", click_type=click.Choice(list(BY)),
                            help="What is compared: methods, class-embedding sources, or files."),
     alpha: float = float_option(0.05, "--alpha", min=0, max=1, min_open=True, max_open=True, help="Significance level (0.05 or 0.10 from Demšar's table)."),
     plot: Optional[str] = typer.Option(None, "--plot", help="Write the critical-difference diagram (.png, "
@@ -192,7 +196,7 @@ def plot_cmd(
                                        "compare --out JSON / results files."),
     out: str = typer.Option(..., "--out", "-o", help="Figure file (.png, .pdf or .svg: the format follows "
                             "the extension), or a folder (one <kind>.png per figure, or --format)."),
-    fmt: Optional[str] = typer.Option(None, "--format", click_type=click.Choice(["png", "pdf", "svg"]),
+    fmt: Optional[str] = typer.Option(None, "--format", click_type=click.Choice(list(FIGURE_FORMATS)),
                                       help="Figure format (default: from the --out extension; png in a "
                                            "folder)."),
     kind: Optional[str] = typer.Option(None, "--kind", click_type=click.Choice(list(_KINDS)),
@@ -202,7 +206,7 @@ def plot_cmd(
     video: Optional[str] = typer.Option(None, "--video", help="Checkpoint input: instance-level video file."),
     split: Optional[str] = typer.Option(None, "--split", help="Checkpoint input: split file."),
     trial: Optional[int] = typer.Option(None, "--trial", min=0, help="Checkpoint input: trial."),
-    modality: Optional[str] = typer.Option(None, "--modality", click_type=click.Choice(["audio", "video"]),
+    modality: Optional[str] = typer.Option(None, "--modality", click_type=click.Choice([m for m in SCORE_MODALITIES if m != "both"]),
                                            help="tsne: which instance embeddings (default: every one the "
                                                 "model uses)."),
     layout: str = typer.Option("tsne", "--layout", click_type=click.Choice(["tsne", "pca"]),
@@ -212,7 +216,8 @@ def plot_cmd(
     classes: Optional[str] = typer.Option(None, "--classes", help="tsne: N (N classes drawn at random with "
                                           "the seed: seen classes of a GZSL split, as AVGZSLNet Fig. 6 with "
                                           "5) or comma-separated class names (default: every test class)."),
-    metric: str = typer.Option("auto", "--metric", help="cd: metric when comparing results files."),
+    metric: str = typer.Option("auto", "--metric", help="cd: metric when comparing results files: " + metric_help()
+                               + "."),
     overwrite: bool = OverwriteOpt,
     json_out: bool = JsonOpt,
 ):

@@ -9,10 +9,9 @@ from typing import List, Optional
 
 import typer
 
-from zsltool.cli.common import (DeviceOpt, JsonOpt, OverwriteOpt, SeedOpt, device_or_global, emit, kv_table,
-                                rows_table, seed_or_global)
+from zsltool.cli.common import JsonOpt, emit, kv_table, rows_table
 from zsltool.cli.extractor_command import extract_command, progress
-from zsltool.cli.types import float_option
+from zsltool.cli.pretrain_command import kw, pretrain_command
 
 
 def summary_table(res: dict):
@@ -84,71 +83,51 @@ def models_cmd(
            "source": r["source"]} for r in rows], False, table=lambda rs: rows_table(rs, title="models"))
 
 
-def pretrain_image_cmd(
-    inputs: List[Path] = typer.Argument(..., help="Crop manifests (.csv from select-images)."),
-    out: Path = typer.Option(..., "--out", "-o", help="Output weights (.pth); OUT.json describes the run."),
-    classes: Path = typer.Option(..., "--classes", help="Class set JSON."),
-    split: Path = typer.Option(..., "--split", help="Split JSON: only the trial's training classes are used."),
-    trial: int = typer.Option(0, "--trial", min=0, help="Trial of the split."),
-    model: str = typer.Option("resnet18", "--model", help="A registered image model (randomly initialised), e.g. "
-                              "resnet18, shufflenet_v2_x0_5 or smallcnn."),
-    image_size: int = typer.Option(224, "--image-size", min=16, help="Crops are resized to this square size."),
-    epochs: int = typer.Option(20, "--epochs", min=1, help="Training epochs."),
-    batch_size: int = typer.Option(32, "--batch-size", min=1, help="Crops per training batch."),
-    lr: float = float_option(1e-3, "--lr", min=0, min_open=True, help="Adam learning rate."),
-    augment: bool = typer.Option(True, "--augment/--no-augment", help="Random shift and horizontal flip."),
-    workers: int = typer.Option(0, "--workers", min=0, help="DataLoader workers for decoding."),
-    device: Optional[str] = DeviceOpt,
-    seed: Optional[int] = SeedOpt,
-    overwrite: bool = OverwriteOpt,
-    json_out: bool = JsonOpt,
-):
-    """Train an image network from scratch on the seen classes' crops; extract-image --weights loads it."""
+def _pretrain_image(*, inputs, out, classes, split, model, **kw) -> dict:
     from zsltool.cli.choices import check_choice
     from zsltool.extract.image_pretrain import pretrain_image
     from zsltool.extract.registry import list_extractors
 
     check_choice(model, list_extractors("image"), "--model")
-    res = pretrain_image(inputs, out, classes_path=classes, split_path=split, trial=trial, model=model,
-                         image_size=image_size, epochs=epochs, batch_size=batch_size, lr=lr, augment=augment,
-                         workers=workers, device=device_or_global(device), seed=seed_or_global(seed),
-                         overwrite=overwrite, progress=progress())
-    emit(res, json_out)
+    return pretrain_image(inputs, out, classes_path=classes, split_path=split, model=model, **kw)
 
 
-def pretrain_video_cmd(
-    inputs: List[Path] = typer.Argument(..., help="Clip manifests of the videos (.csv: id,path,labels,start,end)."),
-    out: Path = typer.Option(..., "--out", "-o", help="Output weights (.pth); OUT.json describes the run."),
-    classes: Path = typer.Option(..., "--classes", help="Class set JSON."),
-    split: Path = typer.Option(..., "--split", help="Split JSON: only the trial's training (GZSL: seen) classes "
-                                                    "are used, and only instances.train when it lists them."),
-    trial: int = typer.Option(0, "--trial", min=0, help="Trial of the split."),
-    model: str = typer.Option("small3d", "--model", help="small3d (a small 3-D CNN, 64-d penultimate) or "
-                                                         "tiny3d (tests)."),
-    frame_size: int = typer.Option(64, "--frame-size", min=8, help="Frames are resized to this square size "
-                                   "(extract-video --crop-size must match)."),
-    clip_len: int = typer.Option(16, "--clip-len", min=1, help="Frames per training clip (random start)."),
-    epochs: int = typer.Option(20, "--epochs", min=1, help="Training epochs."),
-    batch_size: int = typer.Option(16, "--batch-size", min=1, help="Videos per training batch."),
-    lr: float = float_option(3e-3, "--lr", min=0, min_open=True, help="Adam learning rate."),
-    augment: bool = typer.Option(True, "--augment/--no-augment", help="Random start, shift and horizontal "
-                                                                      "flip."),
-    device: Optional[str] = DeviceOpt,
-    seed: Optional[int] = SeedOpt,
-    overwrite: bool = OverwriteOpt,
-    json_out: bool = JsonOpt,
-):
-    """Train a video network from scratch on the seen classes' training videos; extract-video --weights
-    loads it."""
+pretrain_image_cmd = pretrain_command(
+    "image", inputs=kw("inputs", List[Path], typer.Argument(..., help="Crop manifests (.csv from select-images).")),
+    default_model="resnet18", model_help="A registered image model (randomly initialised), e.g. resnet18, "
+    "shufflenet_v2_x0_5 or smallcnn.", epochs=20, batch_size=32, batch_help="Crops per training batch.", lr=1e-3,
+    options=[kw("image_size", int, typer.Option(224, "--image-size", min=16, help="Crops are resized to this "
+                                                "square size.")),
+             kw("augment", bool, typer.Option(True, "--augment/--no-augment", help="Random shift and horizontal "
+                                              "flip.")),
+             kw("workers", int, typer.Option(0, "--workers", min=0, help="DataLoader workers for decoding."))],
+    run=_pretrain_image,
+    doc="Train an image network from scratch on the seen classes' crops; extract-image --weights loads it.")
+
+
+def _pretrain_video(*, inputs, out, classes, split, device, **kw) -> dict:
     from zsltool.extract.video_pretrain import pretrain_video
-    from zsltool.utils import resolve_device
 
-    res = pretrain_video(inputs, out, classes_path=classes, split_path=split, trial=trial, model=model,
-                         frame_size=frame_size, clip_len=clip_len, epochs=epochs, batch_size=batch_size, lr=lr,
-                         augment=augment, device=resolve_device(device_or_global(device)), seed=seed_or_global(seed),
-                         overwrite=overwrite, progress=progress())
+    res = pretrain_video(inputs, out, classes_path=classes, split_path=split, device=device, **kw)
     res.pop("info", None)
-    emit(res, json_out)
+    return res
+
+
+pretrain_video_cmd = pretrain_command(
+    "video", inputs=kw("inputs", List[Path], typer.Argument(..., help="Clip manifests of the videos (.csv: "
+                                                             "id,path,labels,start,end).")),
+    default_model="small3d", model_help="small3d (a small 3-D CNN, 64-d penultimate) or tiny3d (tests).",
+    split_help="Split JSON: only the trial's training (GZSL: seen) classes are used, and only instances.train "
+    "when it lists them.", epochs=20, batch_size=16, batch_help="Videos per training batch.", lr=3e-3,
+    options=[kw("frame_size", int, typer.Option(64, "--frame-size", min=8, help="Frames are resized to this "
+                                                "square size (extract-video --crop-size must match).")),
+             kw("clip_len", int, typer.Option(16, "--clip-len", min=1, help="Frames per training clip (random "
+                                              "start).")),
+             kw("augment", bool, typer.Option(True, "--augment/--no-augment", help="Random start, shift and "
+                                              "horizontal flip."))],
+    run=_pretrain_video,
+    doc="Train a video network from scratch on the seen classes' training videos; extract-video --weights "
+        "loads it.")
 
 
 def register(app: typer.Typer) -> None:

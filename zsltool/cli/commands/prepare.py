@@ -22,13 +22,30 @@ def _show(res: dict, json_out: bool) -> None:
     emit(res, json_out, table=lambda r: kv_table(flat, title=f"zsl prepare ({res['dataset']})"))
 
 
+def folder_recipe(recipe: str, root_help: str, doc: str):
+    """The command of a recipe that takes only the dataset folder: ``zsltool.prepare.prepare_<recipe>(root, out)``."""
+
+    def command(root: Path = typer.Argument(..., help=root_help), out: Path = OutOpt,
+                overwrite: bool = OverwriteOpt, json_out: bool = JsonOpt):
+        import zsltool.prepare as recipes
+
+        _show(getattr(recipes, f"prepare_{recipe}")(root, out, overwrite=overwrite), json_out)
+
+    command.__doc__, command.__name__ = doc, f"{recipe}_cmd"
+    return command
+
+
+ClassFoldsOpt = typer.Option(5, "--class-folds", min=2, help="Zero-shot class folds to write.")
+FoldSeedOpt = seed_option("Seed of the class folds (default: the global --seed).")
+
+
 @prepare_app.command("esc50")
 def esc50_cmd(
     root: Path = typer.Argument(..., help="The ESC-50 folder (ESC-50-master/: meta/esc50.csv, audio/)."),
     out: Path = OutOpt,
     esc10: bool = typer.Option(False, "--esc10", help="Only the 10-class ESC-10 subset."),
-    class_folds: int = typer.Option(5, "--class-folds", min=2, help="Zero-shot class folds to write."),
-    seed: Optional[int] = seed_option("Seed of the class folds (default: the global --seed)."),
+    class_folds: int = ClassFoldsOpt,
+    seed: Optional[int] = FoldSeedOpt,
     overwrite: bool = OverwriteOpt,
     json_out: bool = JsonOpt,
 ):
@@ -43,8 +60,8 @@ def esc50_cmd(
 def urbansound8k_cmd(
     root: Path = typer.Argument(..., help="The UrbanSound8K folder (metadata/UrbanSound8K.csv, audio/fold1..10/)."),
     out: Path = OutOpt,
-    class_folds: int = typer.Option(5, "--class-folds", min=2, help="Zero-shot class folds to write."),
-    seed: Optional[int] = seed_option("Seed of the class folds (default: the global --seed)."),
+    class_folds: int = ClassFoldsOpt,
+    seed: Optional[int] = FoldSeedOpt,
     overwrite: bool = OverwriteOpt,
     json_out: bool = JsonOpt,
 ):
@@ -55,18 +72,9 @@ def urbansound8k_cmd(
           json_out)
 
 
-@prepare_app.command("fsd50k")
-def fsd50k_cmd(
-    root: Path = typer.Argument(..., help="The FSD50K folder (FSD50K.ground_truth/, FSD50K.dev_audio/, "
-                                "FSD50K.eval_audio/)."),
-    out: Path = OutOpt,
-    overwrite: bool = OverwriteOpt,
-    json_out: bool = JsonOpt,
-):
-    """FSD50K: multi-label clip manifest (class ids = AudioSet MIDs; fold = train/val/eval)."""
-    from zsltool.prepare import prepare_fsd50k
-
-    _show(prepare_fsd50k(root, out, overwrite=overwrite), json_out)
+fsd50k_cmd = prepare_app.command("fsd50k")(folder_recipe(
+    "fsd50k", "The FSD50K folder (FSD50K.ground_truth/, FSD50K.dev_audio/, FSD50K.eval_audio/).",
+    "FSD50K: multi-label clip manifest (class ids = AudioSet MIDs; fold = train/val/eval)."))
 
 
 @prepare_app.command("audioset")
@@ -90,17 +98,9 @@ def audioset_cmd(
                            path_template=path_template, overwrite=overwrite), json_out)
 
 
-@prepare_app.command("folder")
-def folder_cmd(
-    root: Path = typer.Argument(..., help="A folder with one sub-folder of audio files per class."),
-    out: Path = OutOpt,
-    overwrite: bool = OverwriteOpt,
-    json_out: bool = JsonOpt,
-):
-    """One class per sub-folder (DIR/CLASS/*.wav): class set and clip manifest."""
-    from zsltool.prepare import prepare_folder
-
-    _show(prepare_folder(root, out, overwrite=overwrite), json_out)
+folder_cmd = prepare_app.command("folder")(folder_recipe(
+    "folder", "A folder with one sub-folder of audio files per class.",
+    "One class per sub-folder (DIR/CLASS/*.wav): class set and clip manifest."))
 
 
 @prepare_app.command("avgzsl-benchmark")

@@ -10,11 +10,12 @@ import click
 import typer
 
 from zsltool.cli.common import OverwriteOpt, info
+from zsltool.evaluate.tables import TABLE_FORMATS
 
 
 def report_cmd(
     results: str = typer.Argument(..., help="results.json of zsl experiment, or a split file of zsl split."),
-    fmt: str = typer.Option("md", "--format", "-f", click_type=click.Choice(["md", "latex", "csv"]),
+    fmt: str = typer.Option("md", "--format", "-f", click_type=click.Choice(list(TABLE_FORMATS)),
                             help="md (Markdown pipe tables), latex (booktabs table environments) or csv "
                                  "(tidy: one numeric row per cell with mean, sd, ci95, n)."),
     classes: Optional[str] = typer.Option(None, "--classes", help="Split file: the class-set file, for class "

@@ -9,6 +9,7 @@ import click
 import typer
 
 from zsltool.cli.common import JsonOpt, OverwriteOpt, emit, info, kv_table
+from zsltool.store.schema import KINDS
 
 
 def inspect(
@@ -41,7 +42,7 @@ def import_embeddings(
                                        "row per matrix row."),
     classes: Optional[Path] = typer.Option(None, "--classes", help="Class-set file: labels are checked against it "
                                            "and its hash is recorded."),
-    kind: str = typer.Option("instance", "--kind", click_type=click.Choice(["instance", "class"]),
+    kind: str = typer.Option("instance", "--kind", click_type=click.Choice(list(KINDS)),
                              help="instance: one row per clip/crop/video; class: one row per "
                              "class (its id is its label; a labels column is ignored, with a warning)."),
     modality: str = typer.Option("audio", "--modality", help="audio, image, text, video, ..."),

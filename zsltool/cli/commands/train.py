@@ -13,7 +13,8 @@ import typer
 from zsltool.cli.common import STATE, JsonOpt, OverwriteOpt, SeedOpt, emit, kv_table, seed_or_global
 from zsltool.cli.types import float_option
 from zsltool.methods.names import METHOD_NAMES
-from zsltool.train.config import SEMANTICS
+from zsltool.names import SEMANTIC_SOURCES
+from zsltool.train.config import OPTIMIZERS
 
 
 def parse_method_args(pairs: list[str]) -> dict:
@@ -44,7 +45,7 @@ def train_cmd(
     out: str = typer.Option(..., "--out", "-o", help="Checkpoint to write (.pt)."),
     video: Optional[str] = typer.Option(None, "--video", help="Instance-level video embedding file "
                                         "(ids shared with --audio)."),
-    semantic: str = typer.Option("text", "--semantic", click_type=click.Choice(list(SEMANTICS)), help="Class-level side information: hybrid = image ‖ text."),
+    semantic: str = typer.Option("text", "--semantic", click_type=click.Choice(list(SEMANTIC_SOURCES)), help="Class-level side information: hybrid = image ‖ text."),
     text: Optional[str] = typer.Option(None, "--text", help="Class-level text embedding file."),
     image: Optional[str] = typer.Option(None, "--image", help="Class-level image embedding file."),
     audio_prototypes: Optional[str] = typer.Option(None, "--audio-prototypes",
@@ -61,7 +62,7 @@ def train_cmd(
     epochs: Optional[int] = typer.Option(None, "--epochs", min=1, help="Epochs (default: the method's)."),
     batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1, help="Batch size."),
     lr: Optional[float] = float_option(None, "--lr", min=0, min_open=True, help="Learning rate."),
-    optimizer: Optional[str] = typer.Option(None, "--optimizer", click_type=click.Choice(["sgd", "adam"]),
+    optimizer: Optional[str] = typer.Option(None, "--optimizer", click_type=click.Choice(list(OPTIMIZERS)),
                                             help="Optimiser (default: the method's)."),
     weight_decay: Optional[float] = float_option(None, "--weight-decay", min=0, help="Weight decay."),
     momentum: Optional[float] = float_option(None, "--momentum", min=0, help="SGD momentum."),

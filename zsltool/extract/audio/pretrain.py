@@ -19,7 +19,8 @@ import time
 from typing import Iterable
 
 from zsltool.errors import ZslError
-from zsltool.extract.pretrain import check_training_args, save_pretrained, train_classifier, training_classes
+from zsltool.extract.pretrain import (check_training_args, epoch_checkpoint, save_pretrained, train_classifier,
+                                      training_classes)
 from zsltool.utils import check_output, input_record, seed_everything
 
 log = logging.getLogger("zsltool.extract.audio")
@@ -97,13 +98,15 @@ def pretrain_audio(
     progress: bool = True,
     only_ids: Iterable[str] | None = None,
     model: str = "vggish",
+    resume: bool = True,
 ) -> dict:
     """Train registered audio ``model`` from random weights (VGGish: ``width`` scales it; 1.0 = the published
     size) with the shared loop (:func:`~zsltool.extract.pretrain.train_classifier`) and save its weights.
 
     The clips: those of the trial's training classes (for a GZSL trial only its ``instances.train``, see
     :func:`~zsltool.extract.pretrain.training_classes`); ``only_ids`` restricts them further to those
-    ids (library only: e.g. to keep validation and test clips out of the audio network).
+    ids (library only: e.g. to keep validation and test clips out of the audio network). A killed run is
+    continued after its last finished epoch (``resume``; see ``train_classifier``).
     """
     from zsltool.extract.inputs import collect_audio
     from zsltool.extract.registry import get_extractor
@@ -155,7 +158,10 @@ def pretrain_audio(
     history = train_classifier(_ClipDataset(kept, ex.loader(), C), _Classifier(body, ex.dim, C), epochs=epochs,
                                batch_size=batch_size, lr=lr, device=device, seed=seed, multilabel=not single,
                                collate=_Collate(C, not single), workers=workers, progress=progress, name="pretrain-audio",
-                               bad=bad)
+                               bad=bad, checkpoint=epoch_checkpoint(out), resume=resume,
+                               run_key={"model": model, "width": width, "max_seconds": max_seconds,
+                                        "class_set": cs.sha256, "trial": trial, "manifest": input_record(manifest),
+                                        "clips": [[it.id, it.labels] for it in kept]})
 
     sidecar, info = save_pretrained(ex.model, out, "zsl.audio_pretrain", {
             "layout": ex.layout, "model": model, **ex.describe_network(),

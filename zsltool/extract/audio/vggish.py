@@ -82,8 +82,13 @@ class VGGish(nn.Module):
         """Build the network whose sizes match ``sd`` (port layout) and load it strictly."""
         check_state_dict(sd)
         chans = tuple(int(sd[f"features.{k}.weight"].shape[0]) for k in CONV_KEYS)
-        model = cls(channels=chans, hidden=int(sd["embeddings.0.weight"].shape[0]))
-        model.load_state_dict(sd, strict=True)
+        with torch.device("meta"):  # no random initialisation, no second copy: the loaded tensors are the model's
+            model = cls(channels=chans, hidden=int(sd["embeddings.0.weight"].shape[0]))
+        ref = model.state_dict()
+        for k, v in sd.items():
+            if v.shape != ref[k].shape:
+                raise ZslError(f"the weights' {k} has shape {tuple(v.shape)}, expected {tuple(ref[k].shape)}")
+        model.load_state_dict({k: v.float() for k, v in sd.items()}, strict=True, assign=True)
         return model
 
 

@@ -14,20 +14,21 @@ The same library functions as the subcommands, in the order ``examples/demo.sh``
 4. Mazumder et al.'s Table 1 (S, U, HM of mean class accuracy) and Table 2 (retrieval mAP) layouts.
 
 The audio embeddings are the Table III part's (``features/audio.h5``). ``zsl demo`` makes the GZSL split
-(step 1, :func:`make_gzsl_split`) before it trains the audio network, and trains that network only on the
-Table III training classes' clips that are in the GZSL ``instances.train``: no clip it learned from is a GZSL
-validation, test-seen or val-unseen clip, and no unseen class ever shaped it.
+(step 1, :func:`zsltool.demo.data.make_gzsl_split`) before it trains the audio network, and trains that network
+only on the Table III training classes' clips that are in the GZSL ``instances.train``: no clip it learned from
+is a GZSL validation, test-seen or val-unseen clip, and no unseen class ever shaped it.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
-log = logging.getLogger("zsltool.demo")
+from zsltool.demo.data import UNSEEN_VAL_FRACTION, World
 
-UNSEEN_VAL_FRACTION = 0.2  # share of each unseen class's clips kept for choosing beta (val_unseen)
+log = logging.getLogger("zsltool.demo")
 AV_SETTINGS = {
     False: {"video_model": "small3d", "frame_size": 32, "clip_len": 16, "video_epochs": 20, "video_batch": 16,
             "video_lr": 3e-3, "unseen_val_fraction": UNSEEN_VAL_FRACTION},
@@ -61,68 +62,34 @@ def retrieval_chance(split_path, audio_file) -> dict:
     return {"S": s, "U": u, "HM": 2 * s * u / (s + u) if s + u else 0.0, "n_instances": len(pool)}
 
 
-def make_gzsl_split(out: Path, ds, f: dict, seed: int) -> set[str]:
-    """Write the GZSL split (``f["gzsl split"]``); return the clip ids the audio network may train on: the Table
-    III training classes' clips minus the GZSL split's val, test_seen and val_unseen clips."""
-    from zsltool.classes.manifest import read_clip_manifest
-    from zsltool.classes.protocols import make_split
-    from zsltool.classes.splits import load_split
+@dataclass(frozen=True)
+class AvPart:
+    """What the AV part made: its experiment records and tables, the table rows, chance levels, and files."""
 
-    f["gzsl split"] = out / "split-gzsl.json"
-    make_split(f["classes"], "gzsl", f["gzsl split"], seed=seed, overwrite=True, instances=ds.audio_manifest,
-               unseen=ds.root / "unseen.txt", unseen_val_fraction=UNSEEN_VAL_FRACTION)
-    inst = load_split(f["gzsl split"]).trial(0).instances
-    held = {i for k in ("val", "test_seen", "val_unseen") for i in inst.get(k) or []}
-    train = set(ds.train)
-    return {r["id"] for r in read_clip_manifest(ds.audio_manifest)
-            if r["labels"] and set(r["labels"]) <= train and r["id"] not in held}
+    records: list[dict]
+    tables: list[dict]
+    rows: list[dict]
+    chance: dict
+    pretrain_video: dict
+    settings: dict
+    n_classes: int
+    video_net: Path
+    video: Path                 # video embeddings (instance level)
+    experiment: Path            # zsl experiment folder of AVGZSLNet and CJME
+    baseline: Path              # zsl experiment folder of the audio-only baseline
+
+    def summary(self) -> dict:
+        """The part of ``results.json``'s ``demo`` entry that the AV table prints."""
+        return {"rows": self.rows, "chance": self.chance, "pretrain_video": self.pretrain_video,
+                "n_classes": self.n_classes}
+
+    def files(self) -> dict[str, Path]:
+        return {"video network": self.video_net, "video embeddings": self.video, "av experiment": self.experiment,
+                "av baseline": self.baseline}
 
 
-def run_av(out: Path, ds, f: dict, seed: int, threads: int, small: bool, progress: bool,
-           video_epochs: int | None = None, av_epochs: int | None = None) -> dict:
-    """Run the AV GZSL part under ``out``; adds its files to ``f``; returns records, tables, rows and chance."""
-    from zsltool.evaluate.experiment import ExperimentSpec, build_tables, run_experiment
-    from zsltool.extract.video import extract_video
-    from zsltool.extract.video_pretrain import pretrain_video
-
-    cfg = dict(AV_SETTINGS[bool(small)])
-    if video_epochs is not None:
-        cfg["video_epochs"] = int(video_epochs)
-    t = time.perf_counter()
-    if "gzsl split" not in f:
-        make_gzsl_split(out, ds, f, seed)
-    f["video network"] = out / "models" / "video-net.pth"
-    vpre = pretrain_video([ds.video_manifest], f["video network"], classes_path=f["classes"],
-                          split_path=f["gzsl split"], model=cfg["video_model"], frame_size=cfg["frame_size"],
-                          clip_len=cfg["clip_len"], epochs=cfg["video_epochs"], batch_size=cfg["video_batch"],
-                          lr=cfg["video_lr"], seed=seed, overwrite=True, progress=progress)
-    vpre.pop("info", None)
-    log.info(f"[demo] pretrain-video on {vpre['videos']} training videos of the {vpre['classes']} seen classes "
-             f"(train top-1 {vpre['final_train_top1']:.2f}) done in {time.perf_counter() - t:.1f} s")
-    t = time.perf_counter()
-    f["video embeddings"] = out / "features" / "video.h5"
-    extract_video([ds.video_manifest], f["video embeddings"], model=cfg["video_model"],
-                  weights=str(f["video network"]), crop_size=cfg["frame_size"], clip_len=cfg["clip_len"], clips=1,
-                  classes=f["classes"], batch_size=16, device="cpu", overwrite=True, resume=False,
-                  progress=progress)
-    log.info(f"[demo] extract-video done in {time.perf_counter() - t:.1f} s")
-    t = time.perf_counter()
-    common = dict(audio=str(f["audio embeddings"]), video=str(f["video embeddings"]), text=str(f["text embeddings"]),
-                  splits=[str(f["gzsl split"])], semantics=[AV_SEMANTIC], calibrate=True, retrieval=True,
-                  epochs=av_epochs, seed=seed, threads=threads)
-    f["av experiment"] = out / "av"
-    av = run_experiment(ExperimentSpec(out_dir=str(f["av experiment"]), methods=list(AV_METHODS),
-                                       modalities=list(AV_MODALITIES), **common))
-    f["av baseline"] = out / "av" / AV_BASELINE
-    base = run_experiment(ExperimentSpec(out_dir=str(f["av baseline"]), methods=[AV_BASELINE],
-                                         modalities=["audio"], **common))
-    records = av["trials"] + base["trials"]
-    tables = build_tables(records)
-    log.info(f"[demo] AV GZSL: train, evaluate --calibrate, retrieve ({', '.join(AV_METHODS)}, {AV_BASELINE}) "
-             f"done in {time.perf_counter() - t:.1f} s")
-    n_classes = len(ds.classes)
-    chance = {"classification": {"S": 1.0 / n_classes, "U": 1.0 / n_classes, "HM": 1.0 / n_classes},
-              "retrieval": retrieval_chance(f["gzsl split"], f["audio embeddings"])}
+def table_rows(records: list[dict]) -> list[dict]:
+    """One row per model and test modality: S / U / HM (classification), beta, S / U / HM of mAP (retrieval)."""
     rows = []
     for rec in records:
         for mod, m in rec["metrics"].items():
@@ -130,5 +97,51 @@ def run_av(out: Path, ds, f: dict, seed: int, threads: int, small: bool, progres
             rows.append({"model": rec["method"], "test": mod, "S": m["S"], "U": m["U"], "HM": m["HM"],
                          "beta": m.get("beta"), "mAP S": r.get("S"), "mAP U": r.get("U"), "mAP HM": r.get("HM"),
                          "val seen": rec["train"]["best_value"]})
-    return {"records": records, "tables": tables, "rows": rows, "chance": chance, "pretrain_video": vpre,
-            "settings": cfg, "n_classes": n_classes}
+    return rows
+
+
+def run_av(world: World, *, seed: int, threads: int | None, small: bool, progress: bool,
+           video_epochs: int | None = None, av_epochs: int | None = None) -> AvPart:
+    """Run the AV GZSL part under ``world.out`` on the world's audio, text and GZSL split."""
+    from zsltool.evaluate.aggregate import build_tables
+    from zsltool.evaluate.experiment import ExperimentSpec, run_experiment
+    from zsltool.extract.video import extract_video
+    from zsltool.extract.video_pretrain import pretrain_video
+
+    out, ds = world.out, world.ds
+    cfg = dict(AV_SETTINGS[bool(small)])
+    if video_epochs is not None:
+        cfg["video_epochs"] = int(video_epochs)
+    t = time.perf_counter()
+    video_net = out / "models" / "video-net.pth"
+    vpre = pretrain_video([ds.video_manifest], video_net, classes_path=world.classes,
+                          split_path=world.gzsl_split, model=cfg["video_model"], frame_size=cfg["frame_size"],
+                          clip_len=cfg["clip_len"], epochs=cfg["video_epochs"], batch_size=cfg["video_batch"],
+                          lr=cfg["video_lr"], seed=seed, overwrite=True, progress=progress)
+    vpre.pop("info", None)
+    log.info(f"[demo] pretrain-video on {vpre['videos']} training videos of the {vpre['classes']} seen classes "
+             f"(train top-1 {vpre['final_train_top1']:.2f}) done in {time.perf_counter() - t:.1f} s")
+    t = time.perf_counter()
+    video = out / "features" / "video.h5"
+    extract_video([ds.video_manifest], video, model=cfg["video_model"], weights=str(video_net),
+                  crop_size=cfg["frame_size"], clip_len=cfg["clip_len"], clips=1, classes=world.classes,
+                  batch_size=16, device="cpu", overwrite=True, resume=False, progress=progress)
+    log.info(f"[demo] extract-video done in {time.perf_counter() - t:.1f} s")
+    t = time.perf_counter()
+    common = dict(audio=str(world.audio), video=str(video), text=str(world.text), splits=[str(world.gzsl_split)],
+                  semantics=[AV_SEMANTIC], calibrate=True, retrieval=True, epochs=av_epochs, seed=seed,
+                  threads=threads)
+    experiment, baseline = out / "av", out / "av" / AV_BASELINE
+    av = run_experiment(ExperimentSpec(out_dir=str(experiment), methods=list(AV_METHODS),
+                                       modalities=list(AV_MODALITIES), **common))
+    base = run_experiment(ExperimentSpec(out_dir=str(baseline), methods=[AV_BASELINE], modalities=["audio"],
+                                         **common))
+    records = av["trials"] + base["trials"]
+    log.info(f"[demo] AV GZSL: train, evaluate --calibrate, retrieve ({', '.join(AV_METHODS)}, {AV_BASELINE}) "
+             f"done in {time.perf_counter() - t:.1f} s")
+    n_classes = len(ds.classes)
+    chance = {"classification": {"S": 1.0 / n_classes, "U": 1.0 / n_classes, "HM": 1.0 / n_classes},
+              "retrieval": retrieval_chance(world.gzsl_split, world.audio)}
+    return AvPart(records=records, tables=build_tables(records), rows=table_rows(records), chance=chance,
+                  pretrain_video=vpre, settings=cfg, n_classes=n_classes, video_net=video_net, video=video,
+                  experiment=experiment, baseline=baseline)

@@ -1,0 +1,108 @@
+"""``run_demo``: the demo's parts in order, and its results document (``OUT/results.json``).
+
+1. the world (:mod:`zsltool.demo.data`): dataset, class set, GZSL split, audio and image networks trained on the
+   training classes only, clip / picture / word / hybrid embeddings;
+2. Dogan et al.'s Table III (:mod:`zsltool.demo.table3`): ``zsl experiment``'s function over the four
+   class-embedding sources, then retrieval and figures from its checkpoints;
+3. with ``av``, Mazumder et al.'s audio-visual GZSL part (:mod:`zsltool.demo.av`);
+4. last, ``zsl classify`` on one unseen-class clip with the text model (:mod:`zsltool.demo.classify`).
+
+Each part returns a dataclass with its numbers and file paths; this module only strings them together.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from pathlib import Path
+
+from zsltool.demo.data import NETWORKS, step
+from zsltool.demo.table3 import TRAINING
+from zsltool.errors import ZslError
+
+log = logging.getLogger("zsltool.demo")
+
+
+def demo_settings(small: bool, **overrides) -> dict:
+    """The networks' and the projection's settings of a size, with the non-None ``overrides`` applied."""
+    cfg = {**NETWORKS[bool(small)], "train_epochs": TRAINING["epochs"], "optimizer": TRAINING["optimizer"],
+           "lr": TRAINING["lr"]}
+    cfg.update({k: int(v) for k, v in overrides.items() if v is not None})
+    return cfg
+
+
+def run_demo(out_dir: str | os.PathLike = "zsl-demo", *, seed: int = 0, small: bool = False, video: bool = False,
+             av: bool = True, overwrite: bool = False, pretrain_epochs: int | None = None,
+             image_epochs: int | None = None, train_epochs: int | None = None, video_epochs: int | None = None,
+             av_epochs: int | None = None, threads: int | None = None, progress: bool = True) -> dict:
+    """Run the demo under ``out_dir``; returns the results document (Table III rows, chance, files; with ``av``
+    also Mazumder et al.'s audio-visual GZSL tables, ``demo.av``)."""
+    import torch
+
+    from zsltool.demo.av import run_av
+    from zsltool.demo.classify import classify_unseen_clip
+    from zsltool.demo.data import make_world
+    from zsltool.demo.table3 import run_table3
+    from zsltool.evaluate.aggregate import summary_metrics
+    from zsltool.evaluate.results import make_manifest, results_doc, write_results
+    from zsltool.evaluate.tables import tidy_csv
+    from zsltool.testing.synth import make_demo_dataset
+    from zsltool.utils import atomic_write_text
+
+    out = Path(out_dir)
+    results_path = out / "results.json"
+    if results_path.exists() and not overwrite:
+        raise ZslError(f"{out} already holds a demo run ({results_path})",
+                       hint="pass --overwrite to run it again, or choose another --out")
+    cfg = demo_settings(small, pretrain_epochs=pretrain_epochs, image_epochs=image_epochs, train_epochs=train_epochs)
+    threads = int(threads) if threads else 1  # one thread: fastest for these small networks on a busy 2-core box
+    torch.set_num_threads(threads)
+    (out / "results").mkdir(parents=True, exist_ok=True)
+    t_start = t = time.perf_counter()
+
+    video = bool(video or av)
+    ds = make_demo_dataset(out / "data", seed=seed, small=small, video=video, overwrite=overwrite)
+    if av and ds.video_manifest is None:
+        raise ZslError(f"{ds.root} holds a demo dataset without videos", hint="pass --overwrite to remake it")
+    t = step(f"dataset: {len(ds.classes)} classes ({len(ds.train)} train, {len(ds.val)} val, "
+             f"{len(ds.test)} unseen test)", t)
+    world = make_world(out, ds, cfg, seed=seed, progress=progress)
+    t = time.perf_counter()
+    table3 = run_table3(world, epochs=cfg["train_epochs"], seed=seed, threads=threads)
+    t = step("Table III (experiment, retrieve, plot per class-embedding source)", t)
+    av_part = None
+    if av:
+        av_part = run_av(world, seed=seed, threads=threads, small=small, progress=progress,
+                         video_epochs=video_epochs, av_epochs=av_epochs)
+        t = step("audio-visual GZSL (pretrain-video, extract-video, experiment)", t)
+    cls_demo = classify_unseen_clip(table3.source("text").checkpoint, ds.audio_manifest, world.classes, ds.test)
+    step(f"classify: one clip of the unseen class {cls_demo['true_label']!r} -> "
+         f"{cls_demo['top'][0]['label']!r} (p = {cls_demo['top'][0]['probability']:.2f}); "
+         f"the command: {cls_demo['command']}", t)
+
+    files = {**world.files(), **table3.files()}
+    tables, records, inputs = list(table3.tables), list(table3.records), world.inputs()
+    files["table"] = out / "results" / "table.csv"
+    atomic_write_text(files["table"], tidy_csv(table3.tables[:1]))
+    if av_part is not None:
+        tables += av_part.tables
+        records += av_part.records
+        inputs.append(av_part.video)
+        files.update(av_part.files())
+        files["AV tables"] = out / "results" / "table-av.csv"
+        atomic_write_text(files["AV tables"], tidy_csv(av_part.tables))   # tidy, numeric
+    files["results"] = results_path
+    config = {"small": small, "video": video, "av": av, **cfg, "threads": threads,
+              **(av_part.settings if av_part else {})}
+    summary = {"n_test": len(ds.test), "test_classes": ds.test, "chance": ds.chance_test,
+               "n_train_classes": len(ds.train), "n_val_classes": len(ds.val), "rows": table3.rows(),
+               "pretrain_audio": world.pretrain_audio, "pretrain_image": world.pretrain_image,
+               "seconds": round(time.perf_counter() - t_start, 1),
+               "files": {k: str(Path(v).resolve()) for k, v in files.items()},   # one kind of path: absolute
+               "classify": cls_demo, **({"av": av_part.summary()} if av_part else {})}
+    doc = results_doc("experiment", make_manifest(config, inputs, seed), summary_metrics(tables), tables=tables,
+                      trials=records, demo=summary)
+    write_results(results_path, doc, overwrite=True)
+    log.info(f"[demo] finished in {summary['seconds']} s; results in {results_path}")
+    return doc
