@@ -232,10 +232,15 @@ def main() -> None:
         run_reference(*args.reference_run)
         return
 
+    import importlib.util
+
     import h5py
     import torch
 
     from zsltool.extract.audio.vggish import VGGish
+
+    if args.sr != 16000 and importlib.util.find_spec("resampy") is None:
+        sys.exit("the reference resamples with resampy: pip install 'zsltool[bench]' (or use --sr 16000)")
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
