@@ -33,6 +33,7 @@ import numpy as np
 from zsltool.classify_inputs import audio_extractor, clip_items, embed_clips, embed_videos, is_video_input
 from zsltool.classify_labels import label_embeddings, parse_labels, training_provenance
 from zsltool.errors import ZslError
+from zsltool.names import SCORE_MODALITIES
 
 log = logging.getLogger("zsltool.classify")
 
@@ -85,8 +86,8 @@ def classify(model: str | os.PathLike, inputs: str | os.PathLike | Sequence[str 
     """Rank ``labels`` for each clip with a trained checkpoint; see the module docstring."""
     from zsltool.classify_calibrate import DEFAULT_SOURCE, per_clip_temperature, softmax
 
-    if modality not in ("both", "audio", "video"):
-        raise ZslError(f"unknown modality {modality!r}", hint="use both, audio or video")
+    if modality not in SCORE_MODALITIES:
+        raise ZslError(f"unknown modality {modality!r}", hint=f"use one of {', '.join(SCORE_MODALITIES)}")
     if top < 1:
         raise ZslError(f"top must be at least 1, got {top}")
     cand = parse_labels(labels, labels_file)

@@ -91,3 +91,23 @@ def test_experiment_reads_and_hashes_each_input_once(syn, tmp_path, monkeypatch)
     assert doc["ran"] == 6  # 2 methods x text, image, hybrid
     assert sorted(reads) == sorted(set(reads)) and len(reads) == 3
     assert sorted(hashes) == sorted(set(hashes))
+
+
+def test_one_batch_on_a_gpu_and_wide_padding_is_exact(syn):
+    """On a GPU every model of a group shares one batch, whatever its hidden size: padding a 16-d model to the
+    widest one's size is exact (run here on the CPU as the GPU would run it)."""
+    from zsltool.train.compatibility import CompatibilityKernel as K
+    from zsltool.train.engine import build_model
+
+    made = [job(syn, semantic=s, seed=1, method_args={"rank": r}) for s, r in (("text", 16), ("image", 64),
+                                                                                ("hybrid", 96))]
+    jobs = [j for j, _ in made]
+    models = [build_model(j) for j in jobs]
+    assert K.plan(jobs, models, [0, 1, 2], device="cpu") == [[0], [1], [2]]  # 16, 64, 96: beyond MAX_PAD
+    assert K.plan(jobs, models, [0, 1, 2], device="cuda") == [[0, 1, 2]]
+    together = K(jobs, models, "cpu").run()
+    for j, a in zip(jobs, together):
+        (b,) = train_jobs([j])
+        assert a.best_epoch == b.best_epoch, j.name
+        for k in a.state:
+            torch.testing.assert_close(a.state[k], b.state[k], rtol=RTOL, atol=ATOL, msg=f"{j.name}: {k}")

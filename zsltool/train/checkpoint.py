@@ -87,11 +87,11 @@ def load_checkpoint(path: str | os.PathLike) -> dict:
 
 def build_model(ckpt: dict):
     """Rebuild the trained method from a checkpoint dict: registry class + method_args + state dict, eval mode."""
-    from zsltool.methods.base import get_method
+    from zsltool.methods.base import SCALING_OFF, get_method
 
     cls = get_method(ckpt["method"])
     # feature scaling a checkpoint does not record was off (checkpoints from before it existed included)
-    model = cls(**{"zscore": False, "l2_classes": False, **ckpt["method_args"]})
+    model = cls(**{**SCALING_OFF, **ckpt["method_args"]})
     try:
         model.load_state_dict(ckpt["state_dict"])
     except RuntimeError as e:

@@ -33,7 +33,9 @@ VAL_CHUNK = 8192
 class CompatibilityKernel:
     """Projection / bilinear-family models trained as one stacked computation (see the module docstring)."""
 
-    #: padded hidden size may be at most this factor of a model's own (more padding: another batch)
+    #: on the CPU a padded hidden size may be at most this factor of a model's own (more padding: another batch);
+    #: on a GPU a step costs its kernel launches, not its arithmetic, so every model of a group shares one batch
+    #: (the Table III protocol of Dogan et al. on an H200: 3 batches launched 43,200 steps each)
     MAX_PAD = 1.35
 
     @staticmethod
@@ -57,14 +59,16 @@ class CompatibilityKernel:
         return int(model.args["rank"]) if cls._form(model) == "projection" else int(model.audio_dim)
 
     @classmethod
-    def plan(cls, jobs, models, idx) -> list[list[int]]:
-        """Chunks of jobs with hidden sizes within ``MAX_PAD`` of each other (exact padding, bounded waste)."""
+    def plan(cls, jobs, models, idx, device: str = "cpu") -> list[list[int]]:
+        """Chunks of jobs with hidden sizes within ``MAX_PAD`` of each other (exact padding, bounded waste);
+        one chunk on a GPU."""
         order = sorted(range(len(jobs)), key=lambda k: cls._width(models[k]))
+        max_pad = float("inf") if str(device).startswith("cuda") else cls.MAX_PAD
         chunks: list[list[int]] = []
         lo = None
         for k in order:
             w = cls._width(models[k])
-            if chunks and lo is not None and w <= cls.MAX_PAD * lo:
+            if chunks and lo is not None and w <= max_pad * lo:
                 chunks[-1].append(idx[k])
             else:
                 chunks.append([idx[k]])

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-SEMANTICS = ("text", "image", "audio", "hybrid")
 OPTIMIZERS = ("sgd", "adam")
 
 

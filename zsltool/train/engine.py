@@ -114,7 +114,7 @@ def train_jobs(jobs: list[Job], device: str = "cpu", batched: bool = True,
         else:
             groups.setdefault((kname, key), []).append(i)
     for (kname, _), idx in groups.items():
-        for chunk in KERNELS[kname].plan([jobs[i] for i in idx], [models[i] for i in idx], idx):
+        for chunk in KERNELS[kname].plan([jobs[i] for i in idx], [models[i] for i in idx], idx, device=device):
             res = KERNELS[kname]([jobs[i] for i in chunk], [models[i] for i in chunk], device).run(
                 tolerate_divergence)
             for i, r in zip(chunk, res):
@@ -186,9 +186,11 @@ def _tensors(inst, device: str) -> dict:
 
 def scaled_data(job: Job, model, device: str) -> tuple[dict, torch.Tensor]:
     """The job's training tensors and class embeddings after the model's feature scaling (``zscore`` statistics
-    fitted on the training rows, ``l2_classes``); the same scaling every scoring path applies."""
+    fitted on the training rows, ``l2_classes``, ``center_classes`` on the training classes); the same scaling
+    every scoring path applies."""
     data = _tensors(job.train, device)
-    model.fit_scaling(data["audio"], data["audio_valid"], data.get("video"), data.get("video_valid"))
+    model.fit_scaling(data["audio"], data["audio_valid"], data.get("video"), data.get("video_valid"),
+                      class_emb=torch.as_tensor(job.class_emb, device=device))
     data["audio"] = model.prep_audio(data["audio"])
     if "video" in data:
         data["video"] = model.prep_video(data["video"])

@@ -13,7 +13,8 @@ import typer
 from zsltool.cli.common import STATE, JsonOpt, OverwriteOpt, SeedOpt, emit, kv_table, seed_or_global
 from zsltool.cli.types import float_option
 from zsltool.methods.names import METHOD_NAMES
-from zsltool.train.config import OPTIMIZERS, SEMANTICS
+from zsltool.names import SEMANTIC_SOURCES
+from zsltool.train.config import OPTIMIZERS
 
 
 def parse_method_args(pairs: list[str]) -> dict:
@@ -44,7 +45,7 @@ def train_cmd(
     out: str = typer.Option(..., "--out", "-o", help="Checkpoint to write (.pt)."),
     video: Optional[str] = typer.Option(None, "--video", help="Instance-level video embedding file "
                                         "(ids shared with --audio)."),
-    semantic: str = typer.Option("text", "--semantic", click_type=click.Choice(list(SEMANTICS)), help="Class-level side information: hybrid = image ‖ text."),
+    semantic: str = typer.Option("text", "--semantic", click_type=click.Choice(list(SEMANTIC_SOURCES)), help="Class-level side information: hybrid = image ‖ text."),
     text: Optional[str] = typer.Option(None, "--text", help="Class-level text embedding file."),
     image: Optional[str] = typer.Option(None, "--image", help="Class-level image embedding file."),
     audio_prototypes: Optional[str] = typer.Option(None, "--audio-prototypes",
