@@ -19,6 +19,10 @@ hashes the file as it would the released weights).
   file's examples. Its clips/s is counted **after** its start-up (imports, weights, resampy's first call),
   which favours the reference.
 
+Wall seconds depend on what else runs on the machine; the CPU seconds of each whole process (user + system,
+its workers included) depend much less on it, so both are printed. The reference's resampling runs on one
+core, so on an idle machine its wall time is closer to its CPU time than zsl's is.
+
 The two outputs are compared clip by clip (mean over the clip's examples, raw 128-d layer): the largest
 relative difference ``|zsl - ref| / |ref|`` is printed; on 16 kHz input (no resampling, where the two paths
 share every step's definition) it must be within 1e-4. At other rates the resamplers differ (torchaudio's
@@ -183,15 +187,27 @@ main()
 """
 
 
-def _zsl(folder: Path, weights: Path, out: Path, extra: list[str]) -> tuple[float, float | None]:
+def _children_cpu() -> float:
+    """User + system CPU seconds of the finished child processes (and theirs: decoding workers)."""
+    import resource
+
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def _zsl(folder: Path, weights: Path, out: Path, extra: list[str], tree: str | None = None
+         ) -> tuple[float, float | None]:
     """A whole ``zsl extract-audio`` process: (wall seconds, seconds from its start to its first network call).
     The first network call is stamped by wrapping ``AudioExtractor.embed`` in the child (nothing else changes)."""
     cmd = [sys.executable, "-c", _STAMP, "extract-audio", str(folder), "-o", str(out), "--weights", str(weights),
            "--embedding", "raw", "-q", *extra]
     t_start = time.time()
     t0 = time.perf_counter()
-    r = subprocess.run(cmd, capture_output=True, text=True)
+    c0 = _children_cpu()
+    env = {**os.environ, "PYTHONPATH": tree} if tree else None  # another checkout of zsltool (a "before")
+    r = subprocess.run(cmd, capture_output=True, text=True, env=env)
     wall = time.perf_counter() - t0
+    _zsl.cpu = _children_cpu() - c0
     if r.returncode != 0:
         sys.exit(f"zsl failed:\n{r.stderr}")
     first = None
@@ -208,16 +224,23 @@ def main() -> None:
     ap.add_argument("--sr", type=int, default=44100)
     ap.add_argument("--channels", type=int, default=2, choices=[1, 2])
     ap.add_argument("--zsl-args", default="", help="extra zsl extract-audio options, e.g. '--workers 1'")
+    ap.add_argument("--before-tree", help="also time zsl from this source tree (e.g. a git worktree of an "
+                                          "older commit) in the same run")
     ap.add_argument("--reference-run", nargs=3, metavar=("FOLDER", "WEIGHTS", "OUT"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.reference_run:
         run_reference(*args.reference_run)
         return
 
+    import importlib.util
+
     import h5py
     import torch
 
     from zsltool.extract.audio.vggish import VGGish
+
+    if args.sr != 16000 and importlib.util.find_spec("resampy") is None:
+        sys.exit("the reference resamples with resampy: pip install 'zsltool[bench]' (or use --sr 16000)")
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -230,10 +253,18 @@ def main() -> None:
         load0 = os.getloadavg()[0]
         # reference first, then zsl: the page cache holds the clips and the weights for both
         t0 = time.perf_counter()
+        c0 = _children_cpu()
         subprocess.run([sys.executable, __file__, "--reference-run", str(clips_dir), str(weights),
                         str(tmp / "ref.npz")], check=True)
         ref_wall = time.perf_counter() - t0
+        ref_cpu = _children_cpu() - c0
         ref = np.load(tmp / "ref.npz")
+        before = None
+        if args.before_tree:
+            b_wall, b_first = _zsl(clips_dir, weights, tmp / "before.h5", args.zsl_args.split(), args.before_tree)
+            before = {"tree": args.before_tree, "process_s": round(b_wall, 2), "process_cpu_s": round(_zsl.cpu, 2),
+                      "first_network_call_s": round(b_first, 2) if b_first else None,
+                      "clips_per_s_whole_process": round(args.clips / b_wall, 2)}
         zsl_wall, first = _zsl(clips_dir, weights, tmp / "zsl.h5", args.zsl_args.split())
         with h5py.File(tmp / "zsl.h5", "r") as f:
             ids = [i.decode() if isinstance(i, bytes) else str(i) for i in f["ids"][:]]
@@ -250,7 +281,9 @@ def main() -> None:
         "load_average_before_after": [round(load0, 2), round(load1, 2)], "cpu_count": os.cpu_count(),
         "reference_process_s": round(ref_wall, 2), "reference_startup_s": round(float(ref["startup"]), 2),
         "reference_clips_per_s_after_startup": round(ref_cps, 2),
-        "zsl_process_s": round(zsl_wall, 2), "zsl_first_network_call_s": round(first, 2) if first else None,
+        "reference_process_cpu_s": round(ref_cpu, 2),
+        "zsl_process_s": round(zsl_wall, 2), "zsl_process_cpu_s": round(_zsl.cpu, 2),
+        "ratio_cpu_s_reference_over_zsl": round(ref_cpu / _zsl.cpu, 2), "zsl_first_network_call_s": round(first, 2) if first else None,
         "zsl_clips_per_s_whole_process": round(zsl_cps, 2),
         "ratio_zsl_over_reference": round(zsl_cps / ref_cps, 2),
         "max_relative_difference": float(f"{rel:.3g}"),
@@ -258,6 +291,10 @@ def main() -> None:
     }
     if args.sr == 16000:
         report["agreement_within_1e-4"] = rel <= TOL
+    if before:
+        before["ratio_over_reference"] = round(before["clips_per_s_whole_process"] / ref_cps, 2)
+        before["ratio_cpu_s_reference_over_it"] = round(ref_cpu / before["process_cpu_s"], 2)
+        report["before"] = before
     print(json.dumps(report, indent=2))
 
 

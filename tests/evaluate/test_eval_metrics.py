@@ -225,3 +225,13 @@ def test_compare_ranks_a_lower_is_better_metric_lowest_first(tmp_path, monkeypat
     assert ranks == {"a": 1.0, "b": 3.0, "c": 2.0}
     top = {m["name"]: m["avg_rank"] for m in compare_results(paths)["methods"]}  # auto: top1, higher first
     assert top == {"a": 1.0, "b": 3.0, "c": 2.0}
+
+
+def test_metric_option_help_lists_every_registered_metric(cli):
+    """--metric of compare and plot names its values from the registry (a new metric shows up there)."""
+    for cmd in ("compare", "plot"):
+        res = cli(cmd, "--help")
+        assert res.exit_code == 0
+        text = " ".join(res.stdout.replace("│", " ").split())
+        for m in M.METRICS.values():
+            assert m.name in text, (cmd, m.name)

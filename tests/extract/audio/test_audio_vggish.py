@@ -94,6 +94,21 @@ def test_forward_matches_independent_numpy_forward():
     assert np.max(np.abs(wrong - want)) > 100 * np.max(np.abs(got - want)) + 1e-2
 
 
+def test_fused_inference_forward_equals_the_module():
+    """extract-audio's CPU path (convolution + ReLU fused by oneDNN) gives the module's numbers."""
+    sd = random_port_state_dict(seed=4)
+    model = V.VGGish.from_state_dict(sd).eval().to(memory_format=torch.channels_last)
+    if not V.fused_conv_relu_available("cpu"):
+        pytest.skip("this torch build has no oneDNN fused convolution")
+    x = torch.from_numpy(np.random.default_rng(5).normal(size=(6, 1, 96, 64)).astype(np.float32) * 3)
+    x = x.contiguous(memory_format=torch.channels_last)
+    with torch.inference_mode():
+        fused, plain = V.fused_forward(model, x), model(x)
+    np.testing.assert_allclose(fused.numpy(), plain.numpy(), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(fused.double().numpy(), np_forward(sd, x[:, 0].numpy()), rtol=1e-4, atol=1e-4)
+    assert V.build(width=0.1).fused  # the extractor uses it on the CPU
+
+
 @pytest.mark.parametrize("kind", V.EMBEDDINGS)
 def test_every_embedding_variant(tmp_path, kind):
     sd = random_port_state_dict(seed=2)

@@ -92,6 +92,28 @@ class VGGish(nn.Module):
         return model
 
 
+def fused_conv_relu_available(device) -> bool:
+    """Whether oneDNN's fused convolution + ReLU (the kernel torch.compile's CPU backend calls) is here."""
+    if str(device) != "cpu" or not torch.backends.mkldnn.is_available():
+        return False
+    return hasattr(torch.ops.mkldnn, "_convolution_pointwise")
+
+
+def fused_forward(model: VGGish, x: torch.Tensor) -> torch.Tensor:
+    """``model(x)`` for inference on the CPU with each convolution and its ReLU as one oneDNN call (the same
+    arithmetic, one pass over each feature map less: 3-6% less CPU time, benchmarks/RESULTS.md)."""
+    conv_relu = torch.ops.mkldnn._convolution_pointwise
+    h = x
+    for layer in model.features:
+        if isinstance(layer, nn.Conv2d):
+            h = conv_relu(h, layer.weight, layer.bias, list(layer.padding), list(layer.stride),
+                          list(layer.dilation), layer.groups, "relu", [], "")
+        elif not isinstance(layer, nn.ReLU):  # each ReLU is in its convolution
+            h = layer(h)
+    h = h.permute(0, 2, 3, 1).reshape(h.shape[0], -1)
+    return model.embeddings(h)
+
+
 def expected_keys() -> list[str]:
     return [f"features.{k}.{p}" for k in CONV_KEYS for p in ("weight", "bias")] + \
            [f"embeddings.{k}.{p}" for k in FC_KEYS for p in ("weight", "bias")]
@@ -222,6 +244,7 @@ class VGGishExtractor(AudioExtractor):
             self.pca, self.record = (ev, mu), {**self.record, **pmeta}
         self.model = model.to(device).eval().to(memory_format=torch.channels_last)
         self.channels, self.hidden = model.channels, model.hidden
+        self.fused = fused_conv_relu_available(device)
 
     layout = "torchvggish state dict (features.*, embeddings.*)"
 
@@ -239,7 +262,8 @@ class VGGishExtractor(AudioExtractor):
     def embed_examples(self, x: torch.Tensor) -> torch.Tensor:
         """(B, 96, 64) float32 examples -> (B, dim) on CPU."""
         x = x.to(self.device, non_blocking=True).unsqueeze(1).contiguous(memory_format=torch.channels_last)
-        return postprocess(self.model(x), self.embedding, self.pca).float().cpu()
+        raw = fused_forward(self.model, x) if self.fused and not torch.is_grad_enabled() else self.model(x)
+        return postprocess(raw, self.embedding, self.pca).float().cpu()
 
     def audio_meta(self) -> dict:
         from zsltool.extract.audio import frontend
