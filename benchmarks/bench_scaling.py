@@ -34,8 +34,9 @@ from zsltool.train.loop import train
 from zsltool.train.synthetic import make_synthetic
 
 KINDS = {"vggish-128": 128, "unit-512": 512, "unit-1024": 1024, "hundreds-1024": 1024, "relu-2048": 2048}
-SCALINGS = {"none": {}, "zscore": {"zscore": True}, "l2": {"l2_classes": True},
-            "zscore+l2": {"zscore": True, "l2_classes": True}}
+# explicit on/off for both (since the methods have scaling defaults, {} would mean each method's default)
+SCALINGS = {"none": {"zscore": False, "l2_classes": False}, "zscore": {"zscore": True, "l2_classes": False},
+            "l2": {"zscore": False, "l2_classes": True}, "zscore+l2": {"zscore": True, "l2_classes": True}}
 METHODS = {"projection": {"epochs": 60}, "devise": {"epochs": 60}, "eszsl": {}, "sae": {}, "conse": {},
            "bilinear": {"epochs": 60}, "ale": {"epochs": 60}, "sje": {"epochs": 60}}
 
@@ -75,7 +76,14 @@ def main():
     ap.add_argument("--kinds", default=",".join(KINDS))
     ap.add_argument("--methods", default=",".join(METHODS))
     ap.add_argument("--slow-sae", action="store_true")
+    ap.add_argument("--scipy-sae", action="store_true", help="solve SAE with scipy's general Sylvester solver "
+                    "(zsl's solver before issue 14's item 7)")
     a = ap.parse_args()
+    if a.scipy_sae:
+        import zsltool.methods.closed_form as CF
+        from scipy.linalg import solve_sylvester
+
+        CF.sae_solution = lambda X, S, lam: solve_sylvester(S @ S.T, lam * (X @ X.T), (1 + lam) * S @ X.T)
     torch.set_num_threads(a.threads)
     rows = []
     t0 = time.perf_counter()
@@ -84,8 +92,8 @@ def main():
             for seed in range(a.seeds):
                 syn = make(kind, Path(tmp) / f"{kind}{seed}", seed)
                 for m in a.methods.split(","):
-                    if m == "sae" and KINDS[kind] > 512 and not a.slow_sae:
-                        continue  # a 1024-d Sylvester solve takes ~30 s here; --slow-sae includes them
+                    if m == "sae" and KINDS[kind] > 512 and a.scipy_sae and not a.slow_sae:
+                        continue  # scipy's 1024-d Sylvester solve takes ~30 s here; --slow-sae includes them
                     for sc, args in SCALINGS.items():
                         out = Path(tmp) / f"{kind}{seed}{m}{sc}.pt"
                         try:
