@@ -48,7 +48,6 @@ N_CLASSES, PER_CLASS, LATENT = 50, 40, 8
 FEATURES = {"relu-512": 512, "relu-2048": 2048}
 KINDS = ("isotropic-300", "anisotropic-384", "strong-384", "minilm-esc50")
 METHODS = ("sae", "eszsl", "projection", "conse")
-SCALINGS = ("paper", "default", "center")
 EPOCHS = {"projection": 40}
 
 
@@ -201,7 +200,7 @@ def main():
                     break
                 audio, text, split, st = got
                 stats[kind] = st
-                runs = {"paper": dict(preset="paper"), "default": {},
+                runs = {"paper": dict(preset="paper"), "default": {},  # the scalings compared for every method
                         "center": dict(method_args={m: {"center_classes": True} for m in methods})}
                 for sc, kw in runs.items():
                     for m in methods:  # one run per method: each with its own epochs
