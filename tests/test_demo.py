@@ -152,6 +152,7 @@ def test_demo_table3_is_run_experiment_on_its_files(demo_run, tmp_path):
     want = [(sem, row["top-1"], row["mean per-class"], row["val top-1"])
             for sem, row in zip(("audio", "image", "text", "hybrid"), r["demo"]["rows"])]
     assert got == want
+    assert list(doc["tables"][0]["rows"][0]["cells"]) == ["Accuracy"]  # one split: not its file name
     assert doc["manifest"]["config"]["hybrid"] is None and r["trials"][3]["semantic"] == "hybrid"  # no --hybrid file
 
 

@@ -75,14 +75,16 @@ class ExperimentSpec:
     two_stage: bool = False                     # the two-stage GZSL protocol (zsltool.evaluate.two_stage)
 
 
-def _column_label(split, path: Path) -> str:
+def _column_label(split, path: Path, only: bool = False) -> str:
+    """The table column of one split: its category, "Accuracy" for random/folds splits or the only split given,
+    else the file's stem."""
     p = split.params or {}
     if split.protocol == "within" and p.get("category"):
         return str(p["category"])
     if split.protocol == "across" and p.get("categories"):
         return " + ".join(str(c) for c in p["categories"])
-    if split.protocol in ("random", "folds"):   # the caption names the protocol and sizes, not the file
-        return "Accuracy"
+    if split.protocol in ("random", "folds") or (only and split.protocol != "gzsl"):
+        return "Accuracy"  # the caption names the protocol and sizes, not the file
     return path.stem
 
 
@@ -135,7 +137,7 @@ def plan(spec: ExperimentSpec) -> list[dict]:
     units, labels = [], {}
     for sp_path in spec.splits:
         split = load_split(sp_path)
-        label = _column_label(split, Path(sp_path))
+        label = _column_label(split, Path(sp_path), only=len(spec.splits) == 1)
         if label in labels.values():
             label = Path(sp_path).stem
         labels[sp_path] = label
