@@ -21,7 +21,10 @@ def demo_run(tmp_path_factory):
     from zsltool.cli.app import app
 
     out = tmp_path_factory.mktemp("demo") / "run"
-    res = CliRunner().invoke(app, ["--quiet", "demo", "--small", "--out", str(out), "--threads", "1", "--json"])
+    # a progress line every update if --quiet let any through (this runner mixes stderr into stdout): the JSON
+    # below would not parse
+    res = CliRunner().invoke(app, ["--quiet", "demo", "--small", "--out", str(out), "--threads", "1", "--json"],
+                             env={"ZSL_PROGRESS_INTERVAL": "0"})
     assert res.exit_code == 0, (res.stdout, getattr(res, "stderr", ""), res.exception)
     return out, json.loads(res.stdout)
 

@@ -7,7 +7,8 @@ from typing import Optional
 
 import typer
 
-from zsltool.cli.common import JsonOpt, OverwriteOpt, SeedOpt, emit, info, kv_table, rows_table, seed_or_global
+from zsltool.cli.common import (STATE, JsonOpt, OverwriteOpt, SeedOpt, emit, info, kv_table, rows_table,
+                                seed_or_global)
 
 
 def _data_table(r: dict):
@@ -112,7 +113,7 @@ def demo(
     from zsltool.demo import run_demo
 
     result = run_demo(out, seed=seed, small=small, video=bool(video), av=av, overwrite=overwrite,
-                      threads=threads)
+                      threads=threads, progress=not STATE.quiet)
     emit(result, json_out, _results_table)
 
 
