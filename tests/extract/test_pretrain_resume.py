@@ -95,42 +95,53 @@ def test_a_checkpoint_of_other_settings_is_not_used_and_no_resume_starts_over(tm
     assert calls == 25
 
 
-def test_pretrain_image_resumes_and_removes_its_checkpoint(tmp_path, monkeypatch, caplog):
+def test_pretrain_image_killed_with_sigkill_resumes_to_the_same_weights(tmp_path):
+    """A real kill -9 as soon as the first epoch checkpoint exists; the same command again resumes."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
     from PIL import Image
 
     from zsltool.classes.classset import ClassSet
     from zsltool.classes.manifest import write_crop_manifest
     from zsltool.classes.splits import Split, Trial
-    from zsltool.extract.image_pretrain import pretrain_image
 
-    COLOURS = {"/m/red": (220, 30, 30), "/m/blue": (30, 30, 220), "/m/green": (30, 200, 30), "/m/grey": (128,) * 3}
-    S = 16
-    rng = np.random.default_rng(0)
+    rng = np.random.default_rng(1)
     rows = []
-    for cid, rgb in list(COLOURS.items())[:2]:
+    for cid, rgb in (("/m/red", (220, 30, 30)), ("/m/blue", (30, 30, 220))):
         for j in range(3):
-            name = f"{cid[3:]}{j}"
-            arr = np.clip(np.array(rgb) + rng.normal(0, 10, (S, S, 3)), 0, 255).astype(np.uint8)
-            Image.fromarray(arr).save(tmp_path / f"{name}.png")
-            rows.append(dict(id=name, image_id=name, path=str(tmp_path / f"{name}.png"), **{"class": cid},
-                             xmin=0.0, xmax=1.0, ymin=0.0, ymax=1.0))
+            arr = np.clip(np.array(rgb) + rng.normal(0, 10, (16, 16, 3)), 0, 255).astype(np.uint8)
+            Image.fromarray(arr).save(tmp_path / f"{cid[3:]}{j}.png")
+            rows.append(dict(id=f"{cid[3:]}{j}", image_id=f"{cid[3:]}{j}", path=str(tmp_path / f"{cid[3:]}{j}.png"),
+                             **{"class": cid}, xmin=0.0, xmax=1.0, ymin=0.0, ymax=1.0))
     write_crop_manifest(tmp_path / "crops.csv", rows)
-    cs = ClassSet(classes=[{"id": c, "name": c[3:].title()} for c in COLOURS])
+    cs = ClassSet(classes=[{"id": c, "name": c[3:]} for c in ("/m/red", "/m/blue", "/m/green")])
     cs.save(tmp_path / "classes.json")
-    Split(trials=[Trial(train=list(COLOURS)[:2], val=[list(COLOURS)[2]], test=[list(COLOURS)[3]])],
-          protocol="custom", class_set_sha256=cs.sha256).save(tmp_path / "split.json")
-    kw = dict(classes_path=tmp_path / "classes.json", split_path=tmp_path / "split.json", model="smallcnn",
-              image_size=S, epochs=4, batch_size=4, lr=3e-3, seed=3, progress=False)
+    Split(trials=[Trial(train=["/m/red", "/m/blue"], val=[], test=["/m/green"])], protocol="custom",
+          class_set_sha256=cs.sha256).save(tmp_path / "split.json")
 
-    pretrain_image([tmp_path / "crops.csv"], tmp_path / "full.pth", **kw)
-    out = tmp_path / "resumed.pth"
-    with monkeypatch.context() as m:
-        _stop_after(m, 2)
-        with pytest.raises(KeyboardInterrupt):
-            pretrain_image([tmp_path / "crops.csv"], out, **kw)
-    assert not out.exists() and P.epoch_checkpoint(out).is_file()
-    pretrain_image([tmp_path / "crops.csv"], out, **kw)
-    assert "pretrain-image: resuming after epoch 2 of 4" in caplog.text
-    assert not P.epoch_checkpoint(out).exists()  # removed once the weights are written
+    def cmd(out):
+        return [sys.executable, "-c", "import sys; from zsltool.cli.app import main; sys.argv[0] = 'zsl'; main()",
+                "pretrain-image", str(tmp_path / "crops.csv"), "--classes", str(tmp_path / "classes.json"),
+                "--split", str(tmp_path / "split.json"), "--model", "smallcnn", "--image-size", "16",
+                "--epochs", "20", "--batch-size", "4", "--seed", "2", "-o", str(out)]
+
+    subprocess.run(cmd(tmp_path / "full.pth"), check=True, capture_output=True, cwd=tmp_path, timeout=300)
+    out = tmp_path / "killed.pth"
+    p = subprocess.Popen(cmd(out), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=tmp_path)
+    deadline = time.monotonic() + 240
+    while not P.epoch_checkpoint(out).exists() and p.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.005)
+    os.kill(p.pid, signal.SIGKILL)
+    p.wait()
+    assert not out.exists(), "the run finished before it could be killed: make it longer"
+    done = torch.load(P.epoch_checkpoint(out), weights_only=True)["epoch"]
+    r = subprocess.run(cmd(out), capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert f"resuming after epoch {done} of 20" in r.stderr
+    assert not P.epoch_checkpoint(out).exists()
     a, b = torch.load(tmp_path / "full.pth", weights_only=True), torch.load(out, weights_only=True)
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
