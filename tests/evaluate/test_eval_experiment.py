@@ -310,3 +310,10 @@ def test_experiment_puts_several_text_backends_side_by_side(data, tmp_path, cli)
     r = cli("experiment", "--audio", syn.audio, "--split", d / "random.json", "--text", str(syn.text),
             "--text", str(other), "-o", out)
     assert r.exit_code == 2 and "--text NAME=FILE" in r.stderr
+
+
+def test_experiment_knows_the_inputs_of_every_class_embedding_source():
+    from zsltool.evaluate.experiment import SEMANTIC_INPUTS
+    from zsltool.names import SEMANTIC_SOURCES
+
+    assert tuple(SEMANTIC_INPUTS) == SEMANTIC_SOURCES

@@ -38,8 +38,8 @@ from zsltool.evaluate.units import finished_record, run_unit, run_units, trial_p
 from zsltool.utils import atomic_write_text, sha256_file, sha256_json
 
 log = logging.getLogger("zsltool.evaluate.experiment")
-SEMANTIC_SOURCES = {"audio": ("audio_prototypes",), "image": ("image",), "text": ("text",),
-                    "hybrid": ("image", "text")}
+# the ExperimentSpec files each class-embedding source (zsltool.names.SEMANTIC_SOURCES) is built from
+SEMANTIC_INPUTS = {"audio": ("audio_prototypes",), "image": ("image",), "text": ("text",), "hybrid": ("image", "text")}
 
 
 @dataclass
@@ -91,13 +91,13 @@ def _column_label(split, path: Path, only: bool = False) -> str:
 def _semantics(spec: ExperimentSpec) -> list[str]:
     given = {k for k in ("text", "image", "audio_prototypes") if getattr(spec, k)} | ({"text"} if spec.texts else set())
     sems = spec.semantics or [s for s in T.SEMANTIC_ORDER
-                              if set(SEMANTIC_SOURCES[s]) <= given or (s == "hybrid" and spec.hybrid)]
+                              if set(SEMANTIC_INPUTS[s]) <= given or (s == "hybrid" and spec.hybrid)]
     if not sems:
         raise ZslError("no class-embedding source", hint="pass --text, --image and/or --audio-prototypes")
     for s in sems:
-        if s not in SEMANTIC_SOURCES:
+        if s not in SEMANTIC_INPUTS:
             raise ZslError(f"unknown class-embedding source {s!r}", hint="use audio, image, text or hybrid")
-        missing = [] if (s == "hybrid" and spec.hybrid) else [k for k in SEMANTIC_SOURCES[s] if k not in given]
+        missing = [] if (s == "hybrid" and spec.hybrid) else [k for k in SEMANTIC_INPUTS[s] if k not in given]
         if missing:
             opt = ", ".join("--" + k.replace("_", "-") for k in missing)
             raise ZslError(f"class embeddings {s!r} need {opt}")
@@ -185,7 +185,7 @@ def _unit_cost(u: dict) -> int:
 
     t = u["train"]
     files = [t["semantic_file"]] if t.get("semantic_file") else [
-        t[k] for k in SEMANTIC_SOURCES.get(t["semantic"], ()) if t.get(k)]
+        t[k] for k in SEMANTIC_INPUTS.get(t["semantic"], ()) if t.get(k)]
     width = 0
     for f in files:
         try:
