@@ -14,29 +14,14 @@ SR, FPS = 16000, 8
 
 
 def make_mp4(path, k: int, n_frames: int = 16, seconds: float = 2.0):
-    c = av.open(str(path), "w")
-    v = c.add_stream("mpeg4", rate=FPS)
-    v.width, v.height, v.pix_fmt, v.bit_rate = 64, 48, "yuv420p", 4_000_000
-    a = c.add_stream("aac", rate=SR, layout="mono")
+    from zsltool.testing.video import write_mp4
+
+    frames = np.zeros((n_frames, 48, 64, 3), np.uint8)
     for i in range(n_frames):
-        arr = np.zeros((48, 64, 3), np.uint8)
-        arr[..., k % 3] = (40 * k + 5 * i) % 256
-        for p in v.encode(av.VideoFrame.from_ndarray(arr, format="rgb24")):
-            c.mux(p)
-    for p in v.encode():
-        c.mux(p)
+        frames[i, ..., k % 3] = (40 * k + 5 * i) % 256
     t = np.arange(int(seconds * SR)) / SR
-    sig = (0.5 * np.sin(2 * np.pi * (220 * (k + 1)) * t)).astype(np.float32)
-    pts = 0
-    for s in range(0, len(sig), 1024):
-        fr = av.AudioFrame.from_ndarray(sig[None, s:s + 1024], format="fltp", layout="mono")
-        fr.sample_rate, fr.pts = SR, pts
-        pts += fr.samples
-        for p in a.encode(fr):
-            c.mux(p)
-    for p in a.encode():
-        c.mux(p)
-    c.close()
+    write_mp4(path, frames, fps=FPS, audio=(0.5 * np.sin(2 * np.pi * (220 * (k + 1)) * t)).astype(np.float32),
+              sample_rate=SR, bit_rate=4_000_000)
 
 
 @pytest.fixture(scope="module")

@@ -67,6 +67,17 @@ def gzsl(tmp_path_factory):
     return syn, r.checkpoint, d / "g.json", trial
 
 
+def _perturbed(a, rows: set, path, seed: int):
+    """A copy of embeddings ``a`` whose ``rows`` (ids) are replaced by random vectors."""
+    rng = np.random.default_rng(seed)
+    X = a.X.copy()
+    for n, i in enumerate(a.ids):
+        if i in rows:
+            X[n] = rng.normal(size=X.shape[1]) * 3
+    return write_embeddings(path, meta=a.meta, ids=a.ids, X=X, classes=a.classes, labels=a.labels, valid=a.valid,
+                            reasons=a.reasons)
+
+
 def test_zsl_matches_direct_computation(zsl):
     syn, ck = zsl
     doc = evaluate_checkpoint(ck)
@@ -138,13 +149,7 @@ def test_gzsl_beta_chosen_on_validation_only(gzsl, tmp_path):
     a = read_embeddings(syn.audio)
     test_rows = set(trial.instances["test_seen"]) | {i for i, k in zip(a.ids, a.label_index())
                                                      if a.classes[k] in trial.unseen}
-    rng = np.random.default_rng(5)
-    X = a.X.copy()
-    for n, i in enumerate(a.ids):
-        if i in test_rows:
-            X[n] = rng.normal(size=X.shape[1]) * 3
-    pert = write_embeddings(tmp_path / "pert.h5", meta=a.meta, ids=a.ids, X=X, classes=a.classes,
-                            labels=a.labels, valid=a.valid, reasons=a.reasons)
+    pert = _perturbed(a, test_rows, tmp_path / "pert.h5", seed=5)
     d3 = evaluate_checkpoint(ck, audio=pert, calibrate=True)
     assert d3["metrics"]["beta"] == beta
     assert d3["beta_curve"] == d1["beta_curve"]
@@ -278,13 +283,7 @@ def test_gzsl_calibration_on_unseen_validation_instances(tmp_path):
     # perturb every test row (test_seen rows and the unseen rows not held out): beta and its curve, chosen on
     # validation rows only, do not move; the test numbers do
     test_rows = set(t.instances["test_seen"]) | {i for i in a.ids if lab[i] in t.unseen and i not in set(held)}
-    rng = np.random.default_rng(7)
-    X = a.X.copy()
-    for n, i in enumerate(a.ids):
-        if i in test_rows:
-            X[n] = rng.normal(size=X.shape[1]) * 3
-    pert = write_embeddings(tmp_path / "pert.h5", meta=a.meta, ids=a.ids, X=X, classes=a.classes,
-                            labels=a.labels, valid=a.valid, reasons=a.reasons)
+    pert = _perturbed(a, test_rows, tmp_path / "pert.h5", seed=7)
     dp = evaluate_checkpoint(r.checkpoint, audio=pert, calibrate=True)
     assert dp["metrics"]["beta"] == d["metrics"]["beta"] and dp["beta_curve"] == d["beta_curve"]
     assert (dp["metrics"]["S"], dp["metrics"]["U"]) != (d["metrics"]["S"], d["metrics"]["U"])

@@ -16,33 +16,15 @@ N_FRAMES, FPS, SR = 24, 8, 16000
 
 
 def make_mp4(path, n_frames=N_FRAMES, audio=True, seconds=3.0):
-    import av
+    from zsltool.testing.video import write_mp4
 
-    c = av.open(str(path), "w")
-    v = c.add_stream("mpeg4", rate=FPS)
-    v.width, v.height, v.pix_fmt, v.bit_rate = 64, 48, "yuv420p", 4_000_000
-    a = c.add_stream("aac", rate=SR, layout="mono") if audio else None
+    frames = np.zeros((n_frames, 48, 64, 3), np.uint8)
     for i in range(n_frames):
-        arr = np.zeros((48, 64, 3), np.uint8)
-        arr[..., 0] = i * 10  # frame number in the red channel
-        arr[:, (i * 2) % 56:(i * 2) % 56 + 8, 1] = 255  # a moving green bar
-        for p in v.encode(av.VideoFrame.from_ndarray(arr, format="rgb24")):
-            c.mux(p)
-    for p in v.encode():
-        c.mux(p)
-    if audio:
-        t = np.arange(int(seconds * SR)) / SR
-        sig = (0.5 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
-        pts = 0
-        for s in range(0, len(sig), 1024):
-            fr = av.AudioFrame.from_ndarray(sig[None, s:s + 1024], format="fltp", layout="mono")
-            fr.sample_rate, fr.pts = SR, pts
-            pts += fr.samples
-            for p in a.encode(fr):
-                c.mux(p)
-        for p in a.encode():
-            c.mux(p)
-    c.close()
+        frames[i, ..., 0] = i * 10  # frame number in the red channel
+        frames[i, :, (i * 2) % 56:(i * 2) % 56 + 8, 1] = 255  # a moving green bar
+    t = np.arange(int(seconds * SR)) / SR
+    sig = (0.5 * np.sin(2 * np.pi * 440 * t)).astype(np.float32) if audio else None
+    write_mp4(path, frames, fps=FPS, audio=sig, sample_rate=SR, bit_rate=4_000_000)
 
 
 @pytest.fixture(scope="module")
