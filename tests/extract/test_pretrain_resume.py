@@ -145,3 +145,123 @@ def test_pretrain_image_killed_with_sigkill_resumes_to_the_same_weights(tmp_path
     assert not P.epoch_checkpoint(out).exists()
     a, b = torch.load(tmp_path / "full.pth", weights_only=True), torch.load(out, weights_only=True)
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def _checkpoint_after(tmp_path, monkeypatch, k=2):
+    """A real checkpoint of the run ``_train`` makes, stopped after epoch ``k``, and its loaded state."""
+    ckpt = tmp_path / "w.pth.last-epoch.pt"
+    with monkeypatch.context() as m:
+        _stop_after(m, k)
+        with pytest.raises(KeyboardInterrupt):
+            _train(_net(), ckpt)
+    return ckpt, torch.load(ckpt, weights_only=True)
+
+
+def _without(*keys):
+    def damage(s):
+        *parents, last = keys
+        for k in parents:
+            s = s[k]
+        del s[last]
+    return damage
+
+
+def _setting(value, *keys):
+    def damage(s):
+        *parents, last = keys
+        for k in parents:
+            s = s[k]
+        s[last] = value(s[last]) if callable(value) else value
+    return damage
+
+
+# (id, damage done to a real checkpoint's state, fragment of the error); each was a traceback (KeyError,
+# RuntimeError, TypeError, ValueError), some only at the first optimizer step after "resuming"
+DAMAGE = [
+    *[(f"no-{k}", _without(k), f"'{k}' is missing")
+      for k in ("run_key", "epoch", "network", "optimizer", "rng", "history", "bad")],
+    ("epoch-text", _setting("two", "epoch"), "'epoch' is of type str"),
+    ("epoch-zero", _setting(0, "epoch"), "'epoch' is 0"),
+    ("history-number", _setting(5, "history"), "'history' is of type int"),
+    ("history-short", _setting(lambda h: h[:1], "history"), "'history' is not 2 epoch records"),
+    ("bad-list", _setting(["c0"], "bad"), "'bad' is of type list"),
+    ("bad-values", _setting({"c0": 3}, "bad"), "'bad' is not a table"),
+    ("network-entry-missing", _without("network", "3.bias"), "the network's '3.bias' is missing"),
+    ("network-extra-entry", _setting(torch.zeros(2), "network", "9.weight"), "'9.weight' this network does not"),
+    ("network-shape", _setting(torch.zeros(3), "network", "0.weight"), "'0.weight' is (3,) torch.float32"),
+    ("network-dtype", _setting(lambda t: t.double(), "network", "0.weight"), "torch.float64, expected"),
+    ("network-not-tensor", _setting([1.0], "network", "0.bias"), "the network's '0.bias' is list"),
+    ("optimizer-groups", _without("optimizer", "param_groups"), "lacks 'param_groups'"),
+    ("optimizer-params", _setting([0, 1], "optimizer", "param_groups", 0, "params"), "parameter groups"),
+    ("optimizer-lr", _setting("fast", "optimizer", "param_groups", 0, "lr"), "'lr' is 'fast'"),
+    ("optimizer-betas", _without("optimizer", "param_groups", 0, "betas"), "'betas' is missing"),
+    ("optimizer-moment-shape", _setting(torch.zeros(2), "optimizer", "state", 0, "exp_avg"),
+     "'exp_avg' of parameter 0"),
+    ("optimizer-moment-missing", _without("optimizer", "state", 1, "exp_avg_sq"), "'exp_avg_sq' of parameter 1"),
+    ("optimizer-step", _setting("x", "optimizer", "state", 0, "step"), "'step' of parameter 0"),
+    ("optimizer-foreign-param", _setting({}, "optimizer", "state", 17), "parameter 17"),
+    ("rng-shuffle-size", _setting(torch.zeros(3, dtype=torch.uint8), "rng", "shuffle"), "'shuffle' is not"),
+    ("rng-torch-missing", _without("rng", "torch"), "'torch' is missing"),
+    ("rng-numpy-missing", _without("rng", "numpy"), "'numpy' is missing"),
+    ("rng-numpy-pos", _setting(10_000, "rng", "numpy", "pos"), "'numpy.pos' is 10000"),
+    ("rng-python-state", _setting(torch.zeros(3, dtype=torch.int64), "rng", "python", "state"), "'python.state'"),
+    ("rng-python-version", _setting(7, "rng", "python", "version"), "ValueError: state with version 7"),
+    ("rng-python-gauss", _setting("x", "rng", "python", "gauss"), "'python.gauss'"),
+]
+
+
+@pytest.mark.parametrize("damage,fragment", [d[1:] for d in DAMAGE], ids=[d[0] for d in DAMAGE])
+def test_a_damaged_checkpoint_of_this_run_is_one_clear_error_and_stays(tmp_path, monkeypatch, damage, fragment):
+    from zsltool.errors import ZslError
+
+    ckpt, state = _checkpoint_after(tmp_path, monkeypatch)
+    damage(state)
+    torch.save(state, ckpt)
+    before = ckpt.read_bytes()
+    with pytest.raises(ZslError, match="damaged pretraining epoch checkpoint") as e:
+        _train(_net(), ckpt)
+    assert fragment in e.value.message
+    assert e.value.hint == f"delete {ckpt} or pass --no-resume to start over"
+    assert ckpt.read_bytes() == before
+    _, calls = _train(_net(), ckpt, resume=False)  # the hint works: --no-resume starts over
+    assert calls == 25
+
+
+def test_an_intact_checkpoint_passes_the_checks(tmp_path, monkeypatch):
+    """The checks refuse nothing a run writes (also after a round trip through the file)."""
+    ckpt, _ = _checkpoint_after(tmp_path, monkeypatch)
+    _, calls = _train(_net(), ckpt)
+    assert calls == 3 * 5
+
+
+@pytest.mark.parametrize("kind", ["truncated", "empty", "text", "not-ours", "list", "pickle"])
+def test_a_checkpoint_that_cannot_be_read_is_one_clear_error_and_stays(tmp_path, monkeypatch, kind):
+    import builtins
+
+    from zsltool.errors import ZslError
+
+    class Payload:
+        def __reduce__(self):
+            return (builtins.open, (str(tmp_path / "PWNED"), "w"))
+
+    ckpt, state = _checkpoint_after(tmp_path, monkeypatch)
+    if kind == "truncated":
+        ckpt.write_bytes(ckpt.read_bytes()[:2000])
+    elif kind == "empty":
+        ckpt.write_bytes(b"")
+    elif kind == "text":
+        ckpt.write_text('{"epoch": 2}')
+    elif kind == "not-ours":
+        torch.save({"epoch": 2, "network": state["network"]}, ckpt)
+    elif kind == "list":
+        torch.save([state], ckpt)
+    else:
+        state["bad"] = {"c0": Payload()}
+        torch.save(state, ckpt)
+    before = ckpt.read_bytes()
+    with pytest.raises(ZslError) as e:
+        _train(_net(), ckpt)
+    assert "--no-resume" in e.value.hint and str(ckpt) in e.value.message
+    assert ckpt.read_bytes() == before and not (tmp_path / "PWNED").exists()
+    if kind == "pickle":
+        assert "never unpickles" in e.value.message
