@@ -44,10 +44,12 @@ def _glibc_with_mallinfo2() -> bool:
     return hasattr(libc, "gnu_get_libc_version") and hasattr(libc, "mallinfo2")
 
 
-def _probe(mode: str, env: dict | None = None) -> dict:
+def _probe(mode: str, extra: dict | None = None) -> dict:
     import os
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_") and k != "GLIBC_TUNABLES"} | (env or {})
+    mine = ("GLIBC_TUNABLES", "ZSL_KEEP_HEAP")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_") and k not in mine}
+    env.update(extra or {})
     r = subprocess.run([sys.executable, "-c", PROBE, mode], capture_output=True, text=True, env=env, check=True)
     return json.loads(r.stdout)
 
@@ -60,14 +62,19 @@ def test_a_large_allocation_stays_in_the_heap_and_is_kept_after_free():
     assert kept["kept"] is True
     assert kept["mmapped"] == 0 and kept["arena_grew"] >= kept["n"]
     assert kept["arena_after_free"] >= kept["n"]  # not trimmed: the next call reuses the same pages
-    # the user's own glibc settings win: nothing is changed
+    # the user's own glibc settings win, and ZSL_KEEP_HEAP=0 turns it off: nothing is changed
     assert _probe("keep", {"MALLOC_MMAP_THRESHOLD_": "131072"})["kept"] is False
+    off = _probe("keep", {"ZSL_KEEP_HEAP": "0"})
+    assert off["kept"] is False and off["mmapped"] == 1
 
 
 def test_a_no_op_where_it_cannot_apply(monkeypatch):
     monkeypatch.setattr(sys, "platform", "darwin")
     assert keep_heap() is False
     monkeypatch.setattr(sys, "platform", "linux")
+    monkeypatch.setenv("ZSL_KEEP_HEAP", "0")  # the documented opt-out
+    assert keep_heap() is False
+    monkeypatch.delenv("ZSL_KEEP_HEAP")
     monkeypatch.setenv("GLIBC_TUNABLES", "glibc.malloc.trim_threshold=0")
     assert keep_heap() is False
     monkeypatch.delenv("GLIBC_TUNABLES")

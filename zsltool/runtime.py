@@ -115,17 +115,18 @@ _MALLOC_ENV = ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_TOP_P
 def keep_heap(limit: int = KEEP_HEAP_BYTES) -> bool:
     """On Linux with glibc: serve allocations of up to ``limit`` bytes from malloc's heap and keep up to ``limit``
     freed bytes at its top, for the rest of the process. Returns whether both settings took effect; a no-op
-    (False) on other platforms and C libraries, when the user set glibc's own ``MALLOC_*_`` variables or its
-    ``glibc.malloc`` tunables (their choice wins), or when anything fails: it never fails the caller.
+    (False) on other platforms and C libraries, with ``ZSL_KEEP_HEAP=0`` in the environment, when the user set
+    glibc's own ``MALLOC_*_`` variables or its ``glibc.malloc`` tunables (their choice wins), or when anything
+    fails: it never fails the caller.
 
     Why (docs/scaling.md, "Memory the network's calls reuse"): glibc maps every allocation over its mmap threshold
     (dynamic, at most 32 MiB) with a fresh ``mmap`` and returns it on ``free``, and trims freed memory at the top
     of its heap. A network call on a batch of audio examples allocates feature maps of up to ~250 MB, so every
     call page-faults all of them in again (the kernel zeroes each page: about a seventh of extract-audio's CPU
-    time). Kept in the heap, the next call reuses the same pages. The price: the peak of the process's heap stays
-    resident until the process ends instead of going back to the system between calls.
+    time). Kept in the heap, the next call reuses the same pages. The price: memory freed between calls stays
+    resident until the process ends, and the peak can be higher (fragments of the heap are not reused).
     """
-    if not sys.platform.startswith("linux"):
+    if not sys.platform.startswith("linux") or os.environ.get("ZSL_KEEP_HEAP", "").strip() == "0":
         return False
     if any(k in os.environ for k in _MALLOC_ENV) or "glibc.malloc." in os.environ.get("GLIBC_TUNABLES", ""):
         return False
