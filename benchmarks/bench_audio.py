@@ -19,6 +19,10 @@ hashes the file as it would the released weights).
   file's examples. Its clips/s is counted **after** its start-up (imports, weights, resampy's first call),
   which favours the reference.
 
+zsl's system CPU seconds and minor page faults (its workers included) and its main process's peak RSS are
+printed too (docs/scaling.md, "Memory the network's calls reuse"). Each zsl process runs with the checkout it
+times as its working directory and ``PYTHONPATH`` (``python -c`` imports from its working directory first).
+
 Wall seconds depend on what else runs on the machine; the CPU seconds of each whole process (user + system,
 its workers included) depend much less on it, so both are printed. The reference's resampling runs on one
 core, so on an idle machine its wall time is closer to its CPU time than zsl's is.
@@ -181,6 +185,13 @@ def embed(self, samples):
         print(f"zsl-timestamp first-network-call {time.time():.6f}", file=sys.stderr, flush=True)
     return _embed(self, samples)
 E.AudioExtractor.embed = embed
+import atexit
+def peak():
+    with open("/proc/self/status") as fh:  # Linux: the process's peak resident memory
+        kb = [int(line.split()[1]) for line in fh if line.startswith("VmHWM:")]
+    print(f"zsl-peak-rss-kb {kb[0]}", file=sys.stderr, flush=True)
+if sys.platform.startswith("linux"):
+    atexit.register(peak)
 sys.argv[0] = "zsl"
 from zsltool.cli.app import main
 main()
@@ -195,25 +206,44 @@ def _children_cpu() -> float:
     return r.ru_utime + r.ru_stime
 
 
+def _children_sys_faults() -> tuple[float, int]:
+    """System CPU seconds and minor page faults of the finished child processes (and theirs)."""
+    import resource
+
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_stime, r.ru_minflt
+
+
+THIS_TREE = str(Path(__file__).resolve().parents[1])
+
+
 def _zsl(folder: Path, weights: Path, out: Path, extra: list[str], tree: str | None = None
          ) -> tuple[float, float | None]:
     """A whole ``zsl extract-audio`` process: (wall seconds, seconds from its start to its first network call).
-    The first network call is stamped by wrapping ``AudioExtractor.embed`` in the child (nothing else changes)."""
+    The first network call is stamped by wrapping ``AudioExtractor.embed`` in the child (nothing else changes),
+    and its peak RSS is read at exit (``_zsl.peak_rss_mb``, Linux)."""
     cmd = [sys.executable, "-c", _STAMP, "extract-audio", str(folder), "-o", str(out), "--weights", str(weights),
            "--embedding", "raw", "-q", *extra]
     t_start = time.time()
     t0 = time.perf_counter()
-    c0 = _children_cpu()
-    env = {**os.environ, "PYTHONPATH": tree} if tree else None  # another checkout of zsltool (a "before")
-    r = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    c0, (s0, f0) = _children_cpu(), _children_sys_faults()
+    # zsltool from ``tree`` (another checkout: a "before") or this one: ``python -c`` puts its working directory
+    # first on sys.path, so it runs there too (from inside a checkout it would otherwise import that checkout)
+    tree = tree or THIS_TREE
+    env = {**os.environ, "PYTHONPATH": tree}
+    r = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=tree)
     wall = time.perf_counter() - t0
     _zsl.cpu = _children_cpu() - c0
+    s1, f1 = _children_sys_faults()
+    _zsl.sys_s, _zsl.page_faults = round(s1 - s0, 2), f1 - f0
     if r.returncode != 0:
         sys.exit(f"zsl failed:\n{r.stderr}")
-    first = None
+    first, _zsl.peak_rss_mb = None, None
     for line in r.stderr.splitlines():
         if line.startswith("zsl-timestamp first-network-call"):
             first = float(line.split()[-1]) - t_start
+        elif line.startswith("zsl-peak-rss-kb"):
+            _zsl.peak_rss_mb = round(int(line.split()[-1]) / 1024)
     return wall, first
 
 
@@ -264,6 +294,7 @@ def main() -> None:
             b_wall, b_first = _zsl(clips_dir, weights, tmp / "before.h5", args.zsl_args.split(), args.before_tree)
             before = {"tree": args.before_tree, "process_s": round(b_wall, 2), "process_cpu_s": round(_zsl.cpu, 2),
                       "first_network_call_s": round(b_first, 2) if b_first else None,
+                      "peak_rss_mb": _zsl.peak_rss_mb, "system_s": _zsl.sys_s, "page_faults": _zsl.page_faults,
                       "clips_per_s_whole_process": round(args.clips / b_wall, 2)}
         zsl_wall, first = _zsl(clips_dir, weights, tmp / "zsl.h5", args.zsl_args.split())
         with h5py.File(tmp / "zsl.h5", "r") as f:
@@ -283,6 +314,7 @@ def main() -> None:
         "reference_clips_per_s_after_startup": round(ref_cps, 2),
         "reference_process_cpu_s": round(ref_cpu, 2),
         "zsl_process_s": round(zsl_wall, 2), "zsl_process_cpu_s": round(_zsl.cpu, 2),
+        "zsl_peak_rss_mb": _zsl.peak_rss_mb, "zsl_system_s": _zsl.sys_s, "zsl_page_faults": _zsl.page_faults,
         "ratio_cpu_s_reference_over_zsl": round(ref_cpu / _zsl.cpu, 2), "zsl_first_network_call_s": round(first, 2) if first else None,
         "zsl_clips_per_s_whole_process": round(zsl_cps, 2),
         "ratio_zsl_over_reference": round(zsl_cps / ref_cps, 2),

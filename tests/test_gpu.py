@@ -48,6 +48,31 @@ def test_train_on_cuda(cli, syn, tmp_path, method):
         assert gpu["best_value"] == pytest.approx(cpu["best_value"], abs=0.05)
 
 
+def test_audio_visual_models_train_as_one_batch_on_cuda(syn, monkeypatch):
+    """On a GPU, AVGZSLNet models of one shape (4 seeds) train as one vmap-ed batch; each equals the model
+    trained alone on the GPU (docs/methods.md, "Training many models at once")."""
+    from zsltool.train.config import TrainConfig
+    from zsltool.train.engine import build_model, train_jobs
+    from zsltool.train.functional import FunctionalKernel
+    from zsltool.train.loop import make_job, prepare
+
+    monkeypatch.setattr(FunctionalKernel, "ON_CPU", GPU == "cpu")  # a dry run on a machine without a GPU
+    jobs = []
+    for seed in range(4):
+        c = TrainConfig(audio=str(syn.audio), video=str(syn.video), split=str(syn.split), text=str(syn.text),
+                        out="unused.pt", method="avgzslnet", epochs=3, seed=seed,
+                        method_args={"hidden": 32, "dec_hidden": 32})
+        jobs.append(make_job(prepare(c), c))
+    keys = {FunctionalKernel.group_key(j, build_model(j), GPU) for j in jobs}
+    assert len(keys) == 1 and None not in keys
+    together = train_jobs(jobs, device=GPU)
+    for j, a in zip(jobs, together):
+        (b,) = train_jobs([j], device=GPU)
+        assert a.best_epoch == b.best_epoch
+        for k in a.state:
+            torch.testing.assert_close(a.state[k], b.state[k], rtol=1e-4, atol=1e-5, msg=k)
+
+
 def test_evaluate_and_experiment_on_cuda(cli, syn, tmp_path):
     _train(cli, syn, tmp_path / "m.pt", "cpu", "projection")
     on = [cli("--device", d, "evaluate", tmp_path / "m.pt", "--json") for d in ("cpu", GPU)]

@@ -200,9 +200,13 @@ def _shards(units: list[dict], jobs: int) -> list[list[dict]]:
     """``jobs`` lists of batchable units of about equal training cost (longest first, each to the lightest
     list), then every other unit on its own."""
     from zsltool.methods.base import get_method
+    from zsltool.train.kernels import batches_on
 
-    batchable = [u for u in units if get_method(u["train"]["method"]).batched_kernel]
-    rest = [u for u in units if not get_method(u["train"]["method"]).batched_kernel]
+    def batched(u):
+        return batches_on(get_method(u["train"]["method"]), u.get("device", "cpu"))
+
+    batchable = [u for u in units if batched(u)]
+    rest = [u for u in units if not batched(u)]
     n = max(1, jobs)
     shards: list[list[dict]] = [[] for _ in range(n)]
     load = [0] * n

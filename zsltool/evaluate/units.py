@@ -48,7 +48,9 @@ def train_configs(cfgs: list, names: list[str], batched: bool = True, device: st
     preps = [prepare(c) for c in cfgs]
     grids = [grid_jobs(p, c, name=n) for p, c, n in zip(preps, cfgs, names)]  # (settings, jobs) per config
     jobs = [j for _, js in grids for j in js]
-    n_batch = sum(1 for j in jobs if j.cls.batched_kernel) if batched else 0
+    from zsltool.train.kernels import batches_on
+
+    n_batch = sum(1 for j in jobs if batches_on(j.cls, device)) if batched else 0
     log.info(f"training {len(jobs)} model(s)" + (f", {n_batch} of them batched" if n_batch > 1 else ""))
     results = train_jobs(jobs, device=device, batched=batched, tolerate_divergence=True)
     out, k = [], 0

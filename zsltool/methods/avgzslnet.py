@@ -35,6 +35,21 @@ def mlp2(din: int, hidden: int, dout: int, dropout: float) -> nn.Sequential:
     return nn.Sequential(nn.Linear(din, hidden), nn.ReLU(), nn.Dropout(dropout), nn.Linear(hidden, dout))
 
 
+def run_mlp2(net: nn.Sequential, x: Tensor, keep: Tensor | None = None) -> Tensor:
+    """``net(x)`` of an :func:`mlp2`, with the dropout given as a scaled keep mask (0 or 1/(1-p) per hidden unit,
+    see :func:`dropout_mask`) when ``keep`` is not None: the batched kernel draws every model's masks from the
+    model's own generator (zsltool.train.functional)."""
+    if keep is None:
+        return net(x)
+    return net[3](torch.relu(net[0](x)) * keep)
+
+
+def dropout_mask(shape: tuple, p: float, generator: torch.Generator, device) -> Tensor:
+    """A dropout keep mask as ``nn.Dropout`` applies it: 0 with probability p, else 1/(1-p)."""
+    keep = torch.rand(shape, generator=generator, device=device) >= p
+    return keep.to(torch.float32) / (1.0 - p)
+
+
 class Attention(nn.Module):
     """Weights (N, 2) for the audio and video distances from the two instance embeddings."""
 
@@ -51,6 +66,7 @@ class _AudioVisual(ZslMethod):
     requires_video = True
     train_defaults = AV_TRAIN_DEFAULTS
     soft_attention = True   # ``attention`` builds the soft, triplet-trained Attention module
+    batched_kernel = "functional"  # zsltool.train.functional.FunctionalKernel trains many at once (on a GPU)
 
     def __init__(self, **kw):
         super().__init__(**kw)
@@ -60,11 +76,33 @@ class _AudioVisual(ZslMethod):
         self.FT = nn.Linear(self.semantic_dim, e)
         self.attn = Attention(e) if (self.args["attention"] and self.soft_attention) else None
 
+    #: the mlp2 calls of one training step that draw a dropout mask: (batch key, network, hidden width)
+    def dropout_sites(self) -> list[tuple[str, str, int]]:
+        h = int(self.args["hidden"])
+        return [("drop_FA", "FA", h), ("drop_FV", "FV", h)]
+
+    def draws(self, labels: Tensor, generator: torch.Generator) -> dict[str, Tensor]:
+        """Every random draw of one training step, from ``generator``: the negatives (``neg``) and one dropout
+        keep mask per :meth:`dropout_sites` entry. The batched kernel passes them in the batch, so a model's
+        randomness is its own whether it trains alone or among others."""
+        out = {"neg": sample_negatives(labels, generator)[0]}
+        p = float(self.args["dropout"])
+        if p > 0:
+            for key, _, width in self.dropout_sites():
+                out[key] = dropout_mask((labels.shape[0], width), p, generator, labels.device)
+        return out
+
     def _negatives(self, batch: dict) -> tuple[Tensor, Tensor]:
-        if batch.get("neg") is not None:  # fixed negatives (tests)
+        if batch.get("neg") is not None:  # given negatives (tests; the batched kernel's own draws)
             q = batch["neg"]
             return q, batch["labels"][q] != batch["labels"]
         return sample_negatives(batch["labels"])
+
+    def _fa(self, batch: dict) -> Tensor:
+        return run_mlp2(self.FA, batch["audio"], batch.get("drop_FA"))
+
+    def _fv(self, batch: dict) -> Tensor:
+        return run_mlp2(self.FV, batch["video"], batch.get("drop_FV"))
 
     @staticmethod
     def _valid(batch: dict, key: str) -> Tensor:
@@ -119,6 +157,10 @@ class AVGZSLNet(_AudioVisual):
     def decoder_margin(self, class_emb: Tensor) -> float:
         """δ for L_CTA / L_CTV: ``margin`` itself (absolute), or ``margin`` × the mean MSE between two distinct
         class text vectors of ``class_emb`` (relative)."""
+        return float(self._decoder_margin(class_emb))
+
+    def _decoder_margin(self, class_emb: Tensor) -> Tensor | float:
+        """:meth:`decoder_margin` without leaving torch (the loss runs under ``vmap`` in the batched kernel)."""
         m = float(self.args["margin"])
         if self.args["decoder_margin"] == "absolute":
             return m
@@ -126,18 +168,21 @@ class AVGZSLNet(_AudioVisual):
         n = c.shape[0]
         if n < 2:
             return m
-        d = mse_dist(c, c)
-        return m * float(d.sum() / (n * (n - 1)))
+        return m * (mse_dist(c, c).sum() / (n * (n - 1)))
+
+    def dropout_sites(self) -> list[tuple[str, str, int]]:
+        d = int(self.args["dec_hidden"])
+        return super().dropout_sites() + [(f"drop_DEC_{k}", "DEC", d) for k in ("a", "v", "t")]
 
     def loss_terms_values(self, batch: dict) -> dict[str, Tensor]:
         """Every term (enabled or not) on one batch, before summing."""
         xt = batch["semantic"]
-        a, v, t = self.FA(batch["audio"]), self.FV(batch["video"]), self.FT(xt)
+        a, v, t = self._fa(batch), self._fv(batch), self.FT(xt)
         av, vv = self._valid(batch, "audio_valid"), self._valid(batch, "video_valid")
         q, ok = self._negatives(batch)
         m = float(self.args["margin"])
-        md = self.decoder_margin(batch["class_emb"]) if batch.get("class_emb") is not None else m
-        da, dv, dt = self.DEC(a), self.DEC(v), self.DEC(t)
+        md = self._decoder_margin(batch["class_emb"]) if batch.get("class_emb") is not None else m
+        da, dv, dt = (run_mlp2(self.DEC, x, batch.get(f"drop_DEC_{k}")) for k, x in (("a", a), ("v", v), ("t", t)))
         terms = {
             "rec": pair_mse(dt, xt).mean() + masked_mean(pair_mse(da, xt), av) + masked_mean(pair_mse(dv, xt), vv),
             "cta": masked_mean(triplet(pair_mse(dt, da), pair_mse(dt, da[q]), md), ok & av & av[q]),
@@ -163,7 +208,7 @@ class CJMESoft(_AudioVisual):
     loss_terms = ("ta", "tv", "av")
 
     def loss_terms_values(self, batch: dict) -> dict[str, Tensor]:
-        a, v, t = self.FA(batch["audio"]), self.FV(batch["video"]), self.FT(batch["semantic"])
+        a, v, t = self._fa(batch), self._fv(batch), self.FT(batch["semantic"])
         av, vv = self._valid(batch, "audio_valid"), self._valid(batch, "video_valid")
         q, ok = self._negatives(batch)
         m = float(self.args["margin"])
@@ -227,7 +272,7 @@ class CJME(_AudioVisual):
         return torch.where(hv - ha > eps, torch.zeros_like(ha), target)
 
     def loss_terms_values(self, batch: dict) -> dict[str, Tensor]:
-        a, v, t = self.FA(batch["audio"]), self.FV(batch["video"]), self.FT(batch["semantic"])
+        a, v, t = self._fa(batch), self._fv(batch), self.FT(batch["semantic"])
         av, vv = self._valid(batch, "audio_valid"), self._valid(batch, "video_valid")
         q, ok = self._negatives(batch)
         m = float(self.args["margin"])

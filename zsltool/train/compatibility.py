@@ -47,7 +47,7 @@ class CompatibilityKernel:
         return job.hyper["optimizer"] == "sgd" and not float(job.hyper.get("weight_decay") or 0.0)
 
     @classmethod
-    def group_key(cls, job: Job, model) -> tuple | None:
+    def group_key(cls, job: Job, model, device: str = "cpu") -> tuple | None:
         form, a = cls._form(model), model.args
         fast = cls._fast(job)
         shape = None if fast else (model.semantic_dim, getattr(model, "args", {}).get("rank"))

@@ -7,9 +7,10 @@ run one at a time in :func:`train_single`. ``zsl train`` is a list of one job; `
 trial of a run, and each job of a batch may have its own lr, optimiser, epochs, patience, method arguments
 and data, so grid points are models of one batch.
 
-Each model's randomness is its own: its initial parameters come from ``torch.manual_seed(job.seed)`` and its
-mini-batch order from its own ``torch.Generator`` seeded with ``job.seed`` (one ``randperm`` per epoch), so a
-model trained in a batch of 20 is the model trained alone, up to float re-association in batched matrix
+Each model's randomness is its own: its initial parameters come from ``torch.manual_seed(job.seed)``, its
+mini-batch order from its own ``torch.Generator`` seeded with ``job.seed`` (one ``randperm`` per epoch), and a
+method's per-step draws (negatives, dropout masks: ``draws(labels, generator)``) from a second generator on the
+training device seeded with ``draw_seed(job.seed)``, so a model trained in a batch of 20 is the model trained alone, up to float re-association in batched matrix
 products (docs/methods.md, "Training many models at once", gives the tolerance; predictions are identical).
 
 Validation (model selection), per epoch and per model:
@@ -76,6 +77,19 @@ def failed(job: Job, e: ZslError) -> Outcome:
                    error=e.message)
 
 
+def draw_seed(seed: int) -> int:
+    """The seed of a model's draws generator (negatives, dropout masks: ``ZslMethod.draws``): derived from the
+    job's seed, independent of the generator of its mini-batch order."""
+    return int(np.random.SeedSequence([int(seed), 0x5EED]).generate_state(1)[0])
+
+
+def draws_generator(job: Job, model, device: str) -> torch.Generator | None:
+    """The generator of the method's per-step draws, on the training device (None: the method has none)."""
+    if not hasattr(model, "draws"):
+        return None
+    return torch.Generator(device=device).manual_seed(draw_seed(job.seed))
+
+
 def build_model(job: Job):
     """The job's method with its initial parameters drawn from ``torch.manual_seed(job.seed)``."""
     args = dict(job.args)
@@ -103,7 +117,7 @@ def train_jobs(jobs: list[Job], device: str = "cpu", batched: bool = True,
     models = [build_model(j) for j in jobs]
     for i, (job, model) in enumerate(zip(jobs, models)):
         kname = getattr(job.cls, "batched_kernel", None) if batched else None
-        key = KERNELS[kname].group_key(job, model) if kname in KERNELS else None
+        key = KERNELS[kname].group_key(job, model, device) if kname in KERNELS else None
         if key is None:
             try:
                 out[i] = train_single(job, model, device)
@@ -249,6 +263,7 @@ def train_single(job: Job, model, device: str = "cpu") -> Outcome:
     else:
         optimizer = make_optimizer(model.parameters(), hyper, device)
         gen = torch.Generator().manual_seed(int(job.seed))
+        rgen = draws_generator(job, model, device)  # negatives and dropout masks (methods with ``draws``)
         bs, epochs = int(hyper["batch_size"]), int(hyper["epochs"])
         data.setdefault("video", None)
         # a bar on a terminal, a timed line in a log (zsltool.progress); per-epoch lines only with -v (debug)
@@ -263,6 +278,8 @@ def train_single(job: Job, model, device: str = "cpu") -> Outcome:
                 batch = {k: (v[idx] if v is not None else None) for k, v in data.items()}
                 batch["class_emb"] = class_emb
                 batch["semantic"] = class_emb[batch["labels"]]
+                if rgen is not None:
+                    batch.update(model.draws(batch["labels"], rgen))
                 terms = model.loss(batch)
                 optimizer.zero_grad(set_to_none=True)
                 terms["total"].backward()
