@@ -163,19 +163,19 @@ def train_classifier(dataset, network, *, epochs: int, batch_size: int, lr: floa
     history: list[dict] = []
     start = 0
     key = None
-    if checkpoint is not None:
-        key = sha256_json({"name": name, "batch_size": bs, "lr": lr, "seed": seed, "processes": w,
-                           "multilabel": multilabel, "items": len(dataset), "drop_single": drop_single,
-                           "params": [[k, list(v.shape)] for k, v in network.state_dict().items()],
-                           "run": run_key or {}})
-        state = _read_epoch_checkpoint(checkpoint, key, epochs, name) if resume else None
-        if state is not None:
-            _restore(state, checkpoint, network, opt, gen, dev)
-            history, start = list(state["history"]), state["epoch"]
-            bad.update(state["bad"])
-            log.warning(f"{name}: resuming after epoch {start} of {epochs} from {checkpoint}")
     bar = None  # one progress reporter over every batch of every epoch (a bar on a terminal, lines on a pipe)
-    try:
+    try:  # a damaged checkpoint too ends with the process group torn down (torchrun)
+        if checkpoint is not None:
+            key = sha256_json({"name": name, "batch_size": bs, "lr": lr, "seed": seed, "processes": w,
+                               "multilabel": multilabel, "items": len(dataset), "drop_single": drop_single,
+                               "params": [[k, list(v.shape)] for k, v in network.state_dict().items()],
+                               "run": run_key or {}})
+            state = _read_epoch_checkpoint(checkpoint, key, epochs, name) if resume else None
+            if state is not None:
+                _restore(state, checkpoint, network, opt, gen, dev)
+                history, start = list(state["history"]), state["epoch"]
+                bad.update(state["bad"])
+                log.warning(f"{name}: resuming after epoch {start} of {epochs} from {checkpoint}")
         for ep in range(start, epochs):
             network.train()
             stats = EpochStats()
