@@ -25,7 +25,8 @@ from typing import Any, NamedTuple
 
 from zsltool import __version__
 from zsltool.errors import ZslError
-from zsltool.utils import atomic_write_bytes, atomic_write_json, command_line, sha256_file, sha256_json, utc_now
+from zsltool.provenance import cached_sha256
+from zsltool.utils import atomic_write_bytes, atomic_write_json, command_line, sha256_json, utc_now
 
 log = logging.getLogger("zsltool.extract")
 
@@ -478,7 +479,7 @@ def save_pretrained(net, out: Path, fmt: str, fields: dict) -> tuple[Path, dict]
     torch.save(sd, buf)
     atomic_write_bytes(out, buf.getvalue())  # unique temp name, fsync, rename; no leftover on failure
     meta = {"format": fmt, "format_version": 1, "zsl_version": __version__, "created_utc": utc_now(),
-            "command": command_line(), "weights": str(out), "weights_sha256": sha256_file(out), "processes": world,
+            "command": command_line(), "weights": str(out), "weights_sha256": cached_sha256(out), "processes": world,
             **fields}
     atomic_write_json(sidecar, meta)
     epoch_checkpoint(out).unlink(missing_ok=True)  # the run is complete: its resume point is no longer needed
