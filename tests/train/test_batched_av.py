@@ -139,3 +139,30 @@ def test_a_diverging_model_fails_alone(syn, on_cpu):
         train_jobs([bad])
     (r,) = train_jobs([bad], tolerate_divergence=True)
     assert r.error and "diverged" in r.error and r.model is None
+
+
+def test_experiment_batches_audio_visual_units_and_gets_the_same_results(syn, tmp_path, monkeypatch):
+    """experiment puts audio-visual units of one shape in one batch where the kernel runs (here: the CPU with
+    ON_CPU), and the results are those of the units trained one at a time; off that device they are
+    separate shards."""
+    import shutil
+
+    from zsltool.evaluate.experiment import ExperimentSpec, _shards, run_experiment
+
+    shutil.copy(syn.text, tmp_path / "text2.h5")
+    sizes, real_init = [], FunctionalKernel.__init__
+    monkeypatch.setattr(FunctionalKernel, "__init__",
+                        lambda k, jobs, *a: sizes.append(len(jobs)) or real_init(k, jobs, *a))
+    docs = {}
+    for on in (False, True):
+        monkeypatch.setattr(FunctionalKernel, "ON_CPU", on)
+        spec = ExperimentSpec(audio=str(syn.audio), video=str(syn.video), splits=[str(syn.split)],
+                              out_dir=str(tmp_path / f"x{on}"),
+                              texts={"a": str(syn.text), "b": str(tmp_path / "text2.h5")},
+                              methods=["avgzslnet"], method_args={"avgzslnet": {"hidden": 24, "dec_hidden": 16}},
+                              epochs=2, modalities=["audio", "both"])
+        docs[on] = run_experiment(spec)
+        units = [{"train": {"method": "avgzslnet", "semantic": "text"}, "device": "cpu"}] * 3
+        assert len(_shards(units, 1)) == (1 if on else 3)
+    assert docs[True]["ran"] == docs[False]["ran"] == 2 and sizes == [2]  # the two text backends: one batch
+    assert docs[True]["metrics"] == docs[False]["metrics"]
