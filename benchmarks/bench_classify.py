@@ -7,10 +7,18 @@ VGGish size (random weights: speed does not depend on the values; ``--width`` fo
 file of ``--vocab`` words, ``zsl train`` (projection, a few epochs). Then measures:
 
 * ``import zsltool.cli.app`` alone (what every command pays), in a fresh interpreter;
-* one clip, as a user runs it: ``zsl classify model.pt clip.wav --labels ...`` in a fresh process (median of
-  ``--repeats``), and the same steps timed inside one process: imports of what classify needs, checkpoint
-  load + model build, label embeddings (loading the word vectors), audio extractor build (weights read and
-  hashed), embedding and scoring the clip;
+* one clip, as a user runs it: ``zsl classify model.pt clip.wav --labels ...`` in a fresh process: the first
+  call with an empty sha256 cache (``one_clip_cli_first_s``: the weights and the vectors file are hashed), then
+  the median of ``--repeats`` calls (``one_clip_cli_s``: both hashes come from the cache,
+  ``zsltool.provenance.cached_sha256``); ``weights_sha256_s`` is what hashing the weights file once costs.
+  The same steps timed inside one process: imports of what classify needs, checkpoint load + model build,
+  label embeddings (loading the word vectors), audio extractor build (weights read; their sha256 cached),
+  embedding and scoring the clip;
+* with ``--baseline DIR`` (another checkout of zsltool, e.g. ``git worktree add /tmp/base COMMIT``): the same
+  one-clip call of the baseline's code and of this checkout, alternated ``--repeats`` times each after one
+  warm-up call of each, in fresh processes on the same files (wall: ``baseline_one_clip_cli_s`` vs
+  ``ab_one_clip_cli_s``; CPU, user + system, less shaken by other jobs: ``baseline_one_clip_cpu_s`` vs
+  ``ab_one_clip_cpu_s``; medians): a before/after that the machine's load shifts alike;
 * ``--clips`` clips through ``zsltool.classify`` (folder input, ``--workers`` decoding workers): clips/s,
   excluding the one-time start-up measured above.
 """
@@ -88,13 +96,21 @@ def build(tmp: Path, width: float, vocab: int) -> dict:
             "vectors_mb": round(os.path.getsize(tmp / "vectors.bin") / 2**20, 1)}
 
 
-def fresh(code: str, env=None) -> float:
+def fresh(code: str, env=None, repo: Path = REPO, cpu: list | None = None) -> float:
+    """Wall seconds of ``code`` in a fresh interpreter; its CPU seconds (user + system) appended to ``cpu``."""
+    import resource
+
+    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                       env={**os.environ, "PYTHONPATH": str(REPO), **(env or {})})
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=repo,  # cwd: sys.path[0]
+                       env={**os.environ, "PYTHONPATH": str(repo), **(env or {})})
     if r.returncode:
         raise SystemExit(r.stderr)
-    return time.perf_counter() - t0
+    dt = time.perf_counter() - t0
+    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if cpu is not None:
+        cpu.append(r1.ru_utime - r0.ru_utime + r1.ru_stime - r0.ru_stime)
+    return dt
 
 
 def main() -> None:
@@ -107,10 +123,12 @@ def main() -> None:
     ap.add_argument("--vocab", type=int, default=100_000, help="words in the vectors file")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--baseline", type=Path, help="another zsltool checkout to time the one-clip call against")
     args = ap.parse_args()
 
     with tempfile.TemporaryDirectory() as td:
         tmp = Path(td)
+        os.environ["ZSL_CACHE"] = str(tmp / "zsl-cache")  # the sha256 cache of this run only (subprocesses too)
         sizes = build(tmp, args.width, args.vocab)
         one = make_clips(tmp / "one", 1, args.seconds)[0]
         res: dict = {"clips": args.clips, "seconds_per_clip": args.seconds, "width": args.width,
@@ -119,7 +137,26 @@ def main() -> None:
         cmd = (f"import sys; sys.argv = ['zsl', '-q', '--device', {args.device!r}, 'classify', "
                f"{str(tmp / 'model.pt')!r}, {str(one)!r}, '--labels', {','.join(LABELS)!r}, '--json']\n"
                "from zsltool.cli.app import main\ntry:\n    main()\nexcept SystemExit as e:\n    assert not e.code, e.code")
+        from zsltool.provenance import _sha256_file
+
+        t0 = time.perf_counter()
+        _sha256_file(tmp / "vggish.pth", 1 << 20)
+        res["weights_sha256_s"] = round(time.perf_counter() - t0, 3)
+        (tmp / "zsl-cache" / "sha256.json").unlink(missing_ok=True)
+        res["one_clip_cli_first_s"] = round(fresh(cmd), 3)  # hashes the weights and the vectors file
         res["one_clip_cli_s"] = round(statistics.median(fresh(cmd) for _ in range(args.repeats)), 3)
+        if args.baseline:
+            env = {"XDG_CACHE_HOME": str(tmp / "xdg")}  # where an older zsl keeps its vectors' sha256
+            fresh(cmd, env, args.baseline.resolve())
+            base, this, base_cpu, this_cpu = [], [], [], []
+            for _ in range(args.repeats):
+                base.append(fresh(cmd, env, args.baseline.resolve(), base_cpu))
+                this.append(fresh(cmd, env, cpu=this_cpu))
+            res["baseline"] = str(args.baseline)
+            res["baseline_one_clip_cli_s"] = round(statistics.median(base), 3)
+            res["ab_one_clip_cli_s"] = round(statistics.median(this), 3)
+            res["baseline_one_clip_cpu_s"] = round(statistics.median(base_cpu), 3)  # user + system
+            res["ab_one_clip_cpu_s"] = round(statistics.median(this_cpu), 3)
         # the same steps inside one process, timed one by one
         steps = ("import time; t0 = time.perf_counter(); T = {}\n"
                  "import torch, numpy, h5py; T['import torch, h5py'] = time.perf_counter() - t0; t = time.perf_counter()\n"
@@ -132,15 +169,25 @@ def main() -> None:
                  f"C, _ = label_embeddings(ck, {LABELS!r})\n"
                  "T['label embeddings (word vectors)'] = time.perf_counter() - t; t = time.perf_counter()\n"
                  f"ex = audio_extractor(training_provenance(ck, 'audio'), device={args.device!r})\n"
-                 "T['audio extractor (weights read + sha256)'] = time.perf_counter() - t; t = time.perf_counter()\n"
+                 "T['audio extractor (weights, sha256)'] = time.perf_counter() - t; t = time.perf_counter()\n"
                  f"r = embed_clips(clip_items([{str(one)!r}]), ex)\n"
                  "T['embed the clip'] = time.perf_counter() - t\n"
                  "import json; print(json.dumps(T))")
-        r = subprocess.run([sys.executable, "-c", steps], capture_output=True, text=True,
-                           env={**os.environ, "PYTHONPATH": str(REPO)})
-        if r.returncode:
-            raise SystemExit(r.stderr)
-        res["one_clip_steps_s"] = {k: round(v, 3) for k, v in json.loads(r.stdout.strip().splitlines()[-1]).items()}
+        def timed_steps(repo: Path) -> dict:
+            r = subprocess.run([sys.executable, "-c", steps], capture_output=True, text=True, cwd=repo,
+                               env={**os.environ, "PYTHONPATH": str(repo), "XDG_CACHE_HOME": str(tmp / "xdg")})
+            if r.returncode:
+                raise SystemExit(r.stderr)
+            return json.loads(r.stdout.strip().splitlines()[-1])
+
+        runs = {"one_clip_steps_s": REPO, **({"baseline_one_clip_steps_s": args.baseline.resolve()}
+                                            if args.baseline else {})}
+        got: dict = {k: [] for k in runs}
+        for _ in range(max(1, min(args.repeats, 5)) if args.baseline else 1):  # alternated, medians per step
+            for k, repo in runs.items():
+                got[k].append(timed_steps(repo))
+        for k, rows in got.items():
+            res[k] = {step: round(statistics.median(r[step] for r in rows), 3) for step in rows[0]}
         # many clips, in this process (start-up paid once before the timer)
         import zsltool
 

@@ -12,6 +12,19 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("ZSL_SHARED_DATA", REPO.parent / "shared" / "data"))
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _zsl_cache_in_tmp(tmp_path_factory):
+    """zsl's own cache (``$ZSL_CACHE``: sha256 of weights and word vectors, class files) in a temporary folder
+    for the whole run, subprocesses included: tests never read or write the user's cache."""
+    old = os.environ.get("ZSL_CACHE")
+    os.environ["ZSL_CACHE"] = str(tmp_path_factory.mktemp("zsl-cache"))
+    yield
+    if old is None:
+        os.environ.pop("ZSL_CACHE", None)
+    else:
+        os.environ["ZSL_CACHE"] = old
+
+
 @pytest.fixture
 def shared_data() -> Path:
     """The real reference files (AudioSet ontology, Open Images classes, ...); skip when absent."""

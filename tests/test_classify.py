@@ -14,8 +14,8 @@ from zsltool.testing.esc50 import clip as _clip
 
 @pytest.fixture(autouse=True)
 def _cache_in_tmp(tmp_path, monkeypatch):
-    """classify caches the vectors' sha256 under $XDG_CACHE_HOME: never the user's own cache in tests."""
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
+    """classify caches the sha256 of vectors and weights in $ZSL_CACHE: one per test here."""
+    monkeypatch.setenv("ZSL_CACHE", str(tmp_path / "zsl-cache"))
 
 
 @pytest.fixture(scope="module")
@@ -260,19 +260,63 @@ def test_streamed_label_vectors_equal_extract_text(tmp_path, fmt):
 def test_vectors_sha256_is_cached_until_the_file_changes(tmp_path, monkeypatch):
     import hashlib
 
-    import zsltool.utils as U
-    from zsltool.classify_vectors import cached_sha256
+    import zsltool.provenance as U
+    from zsltool.provenance import cached_sha256
 
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     f = tmp_path / "v.bin"
     f.write_bytes(b"abc")
     calls = []
-    real = U.sha256_file
-    monkeypatch.setattr(U, "sha256_file", lambda p, *a, **k: calls.append(p) or real(p, *a, **k))
+    real = U._sha256_file
+    monkeypatch.setattr(U, "_sha256_file", lambda p, *a, **k: calls.append(p) or real(p, *a, **k))
     assert cached_sha256(f) == hashlib.sha256(b"abc").hexdigest() and cached_sha256(f) == cached_sha256(f)
     assert len(calls) == 1
     f.write_bytes(b"abcd")
     assert cached_sha256(f) == hashlib.sha256(b"abcd").hexdigest() and len(calls) == 2
+
+
+def test_classify_hashes_the_audio_weights_once_until_they_change(trained, tmp_path, monkeypatch):
+    """The audio network's weights (275 MB for VGGish) are read to check their sha256 at the first classify
+    only; a touched file is hashed again, and a changed one with its old times put back is caught."""
+    import os
+    import shutil
+
+    import zsltool
+    import zsltool.provenance as U
+    from zsltool.errors import ZslError
+
+    d = trained
+    w = tmp_path / "weights.pth"
+    shutil.copy(d / "tiny.pth", w)
+    reads = []
+    real = U._sha256_file
+    monkeypatch.setattr(U, "_sha256_file", lambda p, c: reads.append(os.path.basename(p)) or real(p, c))
+
+    def run():
+        p = zsltool.classify(d / "model.pt", d / "new.wav", labels=NEW_LABELS, weights=w)
+        assert p[0]["valid"]
+        return p.scores
+
+    first = run()
+    assert reads.count("weights.pth") == 1
+    np.testing.assert_array_equal(run(), first)
+    assert reads.count("weights.pth") == 1  # the second call did not read the weights to hash them
+    st = os.stat(w)
+    os.utime(w, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))  # same bytes, new modification time
+    np.testing.assert_array_equal(run(), first)
+    assert reads.count("weights.pth") == 2
+    # other bytes of the same size with the old modification time put back: hashed again (ctime), refused
+    st = os.stat(w)
+    data = bytearray(w.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # inside a tensor: the file still loads
+    w.write_bytes(bytes(data))
+    for _ in range(200):
+        os.utime(w, ns=(st.st_atime_ns, st.st_mtime_ns))
+        if os.stat(w).st_ctime_ns != st.st_ctime_ns:
+            break
+        __import__("time").sleep(0.01)
+    with pytest.raises(ZslError, match="are not the ones that made the file"):
+        run()
+    assert reads.count("weights.pth") == 3
 
 
 def test_sentence_backend_labels_on_the_fly(trained, tmp_path):

@@ -86,7 +86,8 @@ def _recorded_vectors_sha(rec: dict) -> str:
 
 
 def _word2vec_rows(rec: dict, labels: list[str], vectors, allow_other_vectors: bool):
-    from zsltool.classify_vectors import cached_sha256, label_vectors
+    from zsltool.classify_vectors import label_vectors
+    from zsltool.provenance import cached_sha256
     from zsltool.extract.text_tokenize import RULES_VERSION
 
     em = rec.get("extractor_meta") or {}

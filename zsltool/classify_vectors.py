@@ -8,14 +8,13 @@ what it asks when some are found); those strings are collected, then the tokeniz
 file holds. Same tokens, same float32 values, same mean as ``extract-text`` (tested). Word2vec binary and text
 and GloVe files are streamed; gzip and gensim ``.kv`` files go through gensim.
 
-The vectors file's sha256 (checked against the training text file's record) is cached by path, size,
-modification time and inode in ``$XDG_CACHE_HOME/zsltool/sha256.json`` (``~/.cache`` by default), so a
-multi-GB file is hashed once, not at every call.
+The vectors file's sha256 (checked against the training text file's record) is cached across runs
+(:func:`zsltool.provenance.cached_sha256`, as the audio network's weights are), so a multi-GB file is hashed
+once, not at every call.
 """
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Iterable
@@ -110,36 +109,3 @@ def label_vectors(path: str | os.PathLike, labels: list[str], fmt: str = "auto",
             vec = np.mean(np.stack([found[t].astype(np.float64) for t in toks]), axis=0).astype(np.float32)
         out.append((vec, toks))
     return out
-
-
-def _cache_file() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "zsltool" / "sha256.json"
-
-
-def cached_sha256(path: str | os.PathLike) -> str:
-    """sha256 of a file, remembered by (resolved path, size, mtime_ns, inode); recomputed when any changes."""
-    from zsltool.utils import atomic_write_text, sha256_file
-
-    p = Path(path).resolve()
-    st = p.stat()
-    key = f"{p}|{st.st_size}|{st.st_mtime_ns}|{st.st_ino}"
-    cf = _cache_file()
-    try:
-        cache = json.loads(cf.read_text())
-        if not isinstance(cache, dict):
-            cache = {}
-    except (OSError, ValueError):
-        cache = {}
-    hit = cache.get(key)
-    if isinstance(hit, str) and len(hit) == 64:
-        return hit
-    digest = sha256_file(p)
-    cache = {k: v for k, v in cache.items() if not k.startswith(f"{p}|")}
-    cache[key] = digest
-    try:
-        cf.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(cf, json.dumps(cache))
-    except OSError:
-        pass  # a read-only home: no cache, still correct
-    return digest

@@ -265,3 +265,41 @@ def test_a_checkpoint_that_cannot_be_read_is_one_clear_error_and_stays(tmp_path,
     assert ckpt.read_bytes() == before and not (tmp_path / "PWNED").exists()
     if kind == "pickle":
         assert "never unpickles" in e.value.message
+
+
+def _damaged_rank(rank, world, port, ckpt, out):
+    import os
+
+    import torch.distributed as dist
+
+    from zsltool.errors import ZslError
+
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world),
+                      LOCAL_RANK=str(rank))
+    torch.set_num_threads(1)
+    try:
+        P.train_classifier(_data(), _net(), epochs=5, batch_size=8, lr=1e-2, seed=1, progress=False,
+                           checkpoint=ckpt)
+        got = "trained"
+    except ZslError as e:
+        got = e.message
+    torch.save({"error": got, "group_alive": dist.is_initialized()}, f"{out}.{rank}")
+
+
+def test_under_torchrun_every_rank_stops_on_a_damaged_checkpoint_and_leaves_the_group(tmp_path, monkeypatch):
+    """2 gloo processes: each gives the error (no rank trains on, none hangs) and the process group is torn down."""
+    import socket
+
+    import torch.multiprocessing as mp
+
+    ckpt, state = _checkpoint_after(tmp_path, monkeypatch)
+    del state["network"]
+    torch.save(state, ckpt)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    mp.start_processes(_damaged_rank, args=(2, port, str(ckpt), str(tmp_path / "r")), nprocs=2,
+                       start_method="spawn")
+    for rank in (0, 1):
+        r = torch.load(tmp_path / f"r.{rank}", weights_only=True)
+        assert "'network' is missing" in r["error"] and r["group_alive"] is False

@@ -103,25 +103,33 @@ def test_who_batches_where(syn, monkeypatch):
 
 
 def test_draws_are_the_models_own_and_dropout_is_torchs(syn):
-    """draws() is a function of the generator alone; its dropout masks are nn.Dropout's (0 with probability p,
-    else 1/(1-p)); the network with an all-ones mask is the network without dropout."""
-    from zsltool.methods.avgzslnet import run_mlp2
+    """draws() is one call of the model's generator; its negatives are rows of another class and its dropout
+    masks are nn.Dropout's (0 with probability p, else 1/(1-p)); the network with an all-ones mask is the network
+    without dropout; without draws in the batch the loss draws from torch's generator as before."""
+    from zsltool.methods.draws import run_mlp2
 
     j, _ = job(syn, args={"dropout": 0.25, "hidden": 400, "dec_hidden": 300})
     m = build_model(j)
     labels = torch.tensor([0, 0, 1, 2, 2, 3] * 50)
     g1, g2 = (torch.Generator().manual_seed(draw_seed(7)) for _ in range(2))
     d1, d2 = m.draws(labels, g1), m.draws(labels, g2)
-    assert sorted(d1) == ["drop_DEC_a", "drop_DEC_t", "drop_DEC_v", "drop_FA", "drop_FV", "neg"]
-    assert all(torch.equal(d1[k], d2[k]) for k in d1)
-    assert (labels[d1["neg"]] != labels).all()
-    fa = d1["drop_FA"]
-    assert fa.shape == (300, 400) and fa.unique().tolist() == [0.0, pytest.approx(1 / 0.75)]
+    assert list(d1) == ["u"] and d1["u"].shape == (300 * 300 + 300 * (2 * 400 + 3 * 300),)
+    assert torch.equal(d1["u"], d2["u"])
+    e = m.expand_draws({"labels": labels, **d1})
+    assert sorted(e) == ["drop_DEC_a", "drop_DEC_t", "drop_DEC_v", "drop_FA", "drop_FV", "labels", "neg"]
+    assert (labels[e["neg"]] != labels).all()
+    fa, dv = e["drop_FA"], e["drop_DEC_v"]
+    assert fa.shape == (300, 400) and dv.shape == (300, 300)
+    assert fa.unique().tolist() == [0.0, pytest.approx(1 / 0.75)]
     assert (fa == 0).float().mean().item() == pytest.approx(0.25, abs=0.01)
+    assert not torch.equal(e["drop_DEC_a"], e["drop_DEC_t"])  # every site its own uniforms
     x = torch.randn(5, m.audio_dim)
     m.eval()
     torch.testing.assert_close(run_mlp2(m.FA, x, torch.ones(5, 400)), m.FA(x), rtol=0, atol=0)
     assert draw_seed(7) != draw_seed(8) and draw_seed(7) != 7
+    no_dropout = build_model(job(syn, args={"dropout": 0.0})[0])
+    assert no_dropout.n_draws(10) == 100 and sorted(no_dropout.expand_draws(
+        {"labels": labels[:10], **no_dropout.draws(labels[:10], g1)})) == ["labels", "neg"]
 
 
 def test_a_diverging_model_fails_alone(syn, on_cpu):
@@ -131,3 +139,30 @@ def test_a_diverging_model_fails_alone(syn, on_cpu):
         train_jobs([bad])
     (r,) = train_jobs([bad], tolerate_divergence=True)
     assert r.error and "diverged" in r.error and r.model is None
+
+
+def test_experiment_batches_audio_visual_units_and_gets_the_same_results(syn, tmp_path, monkeypatch):
+    """experiment puts audio-visual units of one shape in one batch where the kernel runs (here: the CPU with
+    ON_CPU), and the results are those of the units trained one at a time; off that device they are
+    separate shards."""
+    import shutil
+
+    from zsltool.evaluate.experiment import ExperimentSpec, _shards, run_experiment
+
+    shutil.copy(syn.text, tmp_path / "text2.h5")
+    sizes, real_init = [], FunctionalKernel.__init__
+    monkeypatch.setattr(FunctionalKernel, "__init__",
+                        lambda k, jobs, *a: sizes.append(len(jobs)) or real_init(k, jobs, *a))
+    docs = {}
+    for on in (False, True):
+        monkeypatch.setattr(FunctionalKernel, "ON_CPU", on)
+        spec = ExperimentSpec(audio=str(syn.audio), video=str(syn.video), splits=[str(syn.split)],
+                              out_dir=str(tmp_path / f"x{on}"),
+                              texts={"a": str(syn.text), "b": str(tmp_path / "text2.h5")},
+                              methods=["avgzslnet"], method_args={"avgzslnet": {"hidden": 24, "dec_hidden": 16}},
+                              epochs=2, modalities=["audio", "both"])
+        docs[on] = run_experiment(spec)
+        units = [{"train": {"method": "avgzslnet", "semantic": "text"}, "device": "cpu"}] * 3
+        assert len(_shards(units, 1)) == (1 if on else 3)
+    assert docs[True]["ran"] == docs[False]["ran"] == 2 and sizes == [2]  # the two text backends: one batch
+    assert docs[True]["metrics"] == docs[False]["metrics"]

@@ -201,9 +201,10 @@ def _shards(units: list[dict], jobs: int) -> list[list[dict]]:
     list), then every other unit on its own."""
     from zsltool.methods.base import get_method
     from zsltool.train.kernels import batches_on
+    from zsltool.utils import resolve_device
 
-    def batched(u):
-        return batches_on(get_method(u["train"]["method"]), u.get("device", "cpu"))
+    def batched(u):  # on this device (``auto`` resolved: the audio-visual kernel batches on a GPU only)
+        return batches_on(get_method(u["train"]["method"]), resolve_device(u.get("device", "cpu")))
 
     batchable = [u for u in units if batched(u)]
     rest = [u for u in units if not batched(u)]

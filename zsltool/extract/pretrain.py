@@ -25,7 +25,8 @@ from typing import Any, NamedTuple
 
 from zsltool import __version__
 from zsltool.errors import ZslError
-from zsltool.utils import atomic_write_bytes, atomic_write_json, command_line, sha256_file, sha256_json, utc_now
+from zsltool.provenance import cached_sha256
+from zsltool.utils import atomic_write_bytes, atomic_write_json, command_line, sha256_json, utc_now
 
 log = logging.getLogger("zsltool.extract")
 
@@ -162,19 +163,19 @@ def train_classifier(dataset, network, *, epochs: int, batch_size: int, lr: floa
     history: list[dict] = []
     start = 0
     key = None
-    if checkpoint is not None:
-        key = sha256_json({"name": name, "batch_size": bs, "lr": lr, "seed": seed, "processes": w,
-                           "multilabel": multilabel, "items": len(dataset), "drop_single": drop_single,
-                           "params": [[k, list(v.shape)] for k, v in network.state_dict().items()],
-                           "run": run_key or {}})
-        state = _read_epoch_checkpoint(checkpoint, key, epochs, name) if resume else None
-        if state is not None:
-            _restore(state, checkpoint, network, opt, gen, dev)
-            history, start = list(state["history"]), state["epoch"]
-            bad.update(state["bad"])
-            log.warning(f"{name}: resuming after epoch {start} of {epochs} from {checkpoint}")
     bar = None  # one progress reporter over every batch of every epoch (a bar on a terminal, lines on a pipe)
-    try:
+    try:  # a damaged checkpoint too ends with the process group torn down (torchrun)
+        if checkpoint is not None:
+            key = sha256_json({"name": name, "batch_size": bs, "lr": lr, "seed": seed, "processes": w,
+                               "multilabel": multilabel, "items": len(dataset), "drop_single": drop_single,
+                               "params": [[k, list(v.shape)] for k, v in network.state_dict().items()],
+                               "run": run_key or {}})
+            state = _read_epoch_checkpoint(checkpoint, key, epochs, name) if resume else None
+            if state is not None:
+                _restore(state, checkpoint, network, opt, gen, dev)
+                history, start = list(state["history"]), state["epoch"]
+                bad.update(state["bad"])
+                log.warning(f"{name}: resuming after epoch {start} of {epochs} from {checkpoint}")
         for ep in range(start, epochs):
             network.train()
             stats = EpochStats()
@@ -478,7 +479,7 @@ def save_pretrained(net, out: Path, fmt: str, fields: dict) -> tuple[Path, dict]
     torch.save(sd, buf)
     atomic_write_bytes(out, buf.getvalue())  # unique temp name, fsync, rename; no leftover on failure
     meta = {"format": fmt, "format_version": 1, "zsl_version": __version__, "created_utc": utc_now(),
-            "command": command_line(), "weights": str(out), "weights_sha256": sha256_file(out), "processes": world,
+            "command": command_line(), "weights": str(out), "weights_sha256": cached_sha256(out), "processes": world,
             **fields}
     atomic_write_json(sidecar, meta)
     epoch_checkpoint(out).unlink(missing_ok=True)  # the run is complete: its resume point is no longer needed

@@ -17,7 +17,8 @@ import re
 from pathlib import Path
 
 from zsltool.errors import ZslError
-from zsltool.utils import require_file, sha256_file, torch_load
+from zsltool.provenance import cached_sha256
+from zsltool.utils import require_file, torch_load
 
 log = logging.getLogger("zsltool.extract")
 
@@ -82,11 +83,13 @@ def _md5(path: Path) -> str:
 
 def fetch_file(spec: str, what: str = "weights", sha256: str | None = None, md5: str | None = None
                ) -> tuple[Path, str]:
-    """``(local path, sha256)`` for ``spec`` (a local path, or a URL downloaded once). Hashed once here
-    (``md5``: the publisher's md5, checked as well where it is the only published digest)."""
+    """``(local path, sha256)`` for ``spec`` (a local path, or a URL downloaded once). Hashed once here, and
+    not again while the file is unchanged (:func:`zsltool.provenance.cached_sha256`: a 275 MB VGGish file is
+    read once, not at every ``zsl classify``); ``md5``: the publisher's md5, checked as well where it is the
+    only published digest."""
     if not is_url(spec):
         path = require_file(Path(spec).expanduser(), f"{what} file")
-        digest = sha256_file(path)
+        digest = cached_sha256(path)
         _check(digest, sha256, None, str(path), what)
         return path, digest
     import torch
@@ -107,7 +110,7 @@ def fetch_file(spec: str, what: str = "weights", sha256: str | None = None, md5:
             raise ZslError(f"cannot download {what} from {spec} ({e})", hint=hint) from None
         except OSError as e:
             raise ZslError(f"cannot download {what} from {spec} (offline? {e})", hint=hint) from None
-    digest = sha256_file(target)
+    digest = cached_sha256(target)
     _check(digest, sha256, prefix, f"cached at {target}", what)
     if md5 and _md5(target) != md5.lower():
         raise ZslError(f"{what} cached at {target} do not match the published md5 {md5}",

@@ -25,6 +25,7 @@ from torch import Tensor, nn
 from zsltool.errors import ZslError
 from zsltool.methods.base import (ZslMethod, check_modality, combine_distances, masked_mean, mse_dist, pair_mse,
                                   register_method, sample_negatives)
+from zsltool.methods.draws import StepDraws, run_mlp2
 from zsltool.methods.losses import triplet
 
 AV_TRAIN_DEFAULTS = {"epochs": 50, "batch_size": 128, "optimizer": "adam", "lr": 1e-3, "weight_decay": 0.0,
@@ -33,21 +34,6 @@ AV_TRAIN_DEFAULTS = {"epochs": 50, "batch_size": 128, "optimizer": "adam", "lr":
 
 def mlp2(din: int, hidden: int, dout: int, dropout: float) -> nn.Sequential:
     return nn.Sequential(nn.Linear(din, hidden), nn.ReLU(), nn.Dropout(dropout), nn.Linear(hidden, dout))
-
-
-def run_mlp2(net: nn.Sequential, x: Tensor, keep: Tensor | None = None) -> Tensor:
-    """``net(x)`` of an :func:`mlp2`, with the dropout given as a scaled keep mask (0 or 1/(1-p) per hidden unit,
-    see :func:`dropout_mask`) when ``keep`` is not None: the batched kernel draws every model's masks from the
-    model's own generator (zsltool.train.functional)."""
-    if keep is None:
-        return net(x)
-    return net[3](torch.relu(net[0](x)) * keep)
-
-
-def dropout_mask(shape: tuple, p: float, generator: torch.Generator, device) -> Tensor:
-    """A dropout keep mask as ``nn.Dropout`` applies it: 0 with probability p, else 1/(1-p)."""
-    keep = torch.rand(shape, generator=generator, device=device) >= p
-    return keep.to(torch.float32) / (1.0 - p)
 
 
 class Attention(nn.Module):
@@ -61,7 +47,7 @@ class Attention(nn.Module):
         return torch.softmax(self.net(torch.cat([a, v], dim=1)), dim=1)
 
 
-class _AudioVisual(ZslMethod):
+class _AudioVisual(StepDraws, ZslMethod):
     modalities = ("audio", "video")
     requires_video = True
     train_defaults = AV_TRAIN_DEFAULTS
@@ -76,21 +62,9 @@ class _AudioVisual(ZslMethod):
         self.FT = nn.Linear(self.semantic_dim, e)
         self.attn = Attention(e) if (self.args["attention"] and self.soft_attention) else None
 
-    #: the mlp2 calls of one training step that draw a dropout mask: (batch key, network, hidden width)
-    def dropout_sites(self) -> list[tuple[str, str, int]]:
+    def dropout_sites(self) -> list[tuple[str, int]]:
         h = int(self.args["hidden"])
-        return [("drop_FA", "FA", h), ("drop_FV", "FV", h)]
-
-    def draws(self, labels: Tensor, generator: torch.Generator) -> dict[str, Tensor]:
-        """Every random draw of one training step, from ``generator``: the negatives (``neg``) and one dropout
-        keep mask per :meth:`dropout_sites` entry. The batched kernel passes them in the batch, so a model's
-        randomness is its own whether it trains alone or among others."""
-        out = {"neg": sample_negatives(labels, generator)[0]}
-        p = float(self.args["dropout"])
-        if p > 0:
-            for key, _, width in self.dropout_sites():
-                out[key] = dropout_mask((labels.shape[0], width), p, generator, labels.device)
-        return out
+        return [("drop_FA", h), ("drop_FV", h)]
 
     def _negatives(self, batch: dict) -> tuple[Tensor, Tensor]:
         if batch.get("neg") is not None:  # given negatives (tests; the batched kernel's own draws)
@@ -170,9 +144,9 @@ class AVGZSLNet(_AudioVisual):
             return m
         return m * (mse_dist(c, c).sum() / (n * (n - 1)))
 
-    def dropout_sites(self) -> list[tuple[str, str, int]]:
+    def dropout_sites(self) -> list[tuple[str, int]]:
         d = int(self.args["dec_hidden"])
-        return super().dropout_sites() + [(f"drop_DEC_{k}", "DEC", d) for k in ("a", "v", "t")]
+        return super().dropout_sites() + [(f"drop_DEC_{k}", d) for k in ("a", "v", "t")]
 
     def loss_terms_values(self, batch: dict) -> dict[str, Tensor]:
         """Every term (enabled or not) on one batch, before summing."""

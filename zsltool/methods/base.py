@@ -323,13 +323,10 @@ def pair_mse(x: Tensor, y: Tensor) -> Tensor:
 def sample_negatives(labels: Tensor, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
     """For each row p, a random row q of the batch with another label; returns (q, ok) where ``ok`` is
     False for rows with no such partner."""
+    from zsltool.methods.draws import negatives_from
+
     b = labels.shape[0]
-    r = torch.rand((b, b), generator=generator, device=labels.device)
-    diff = labels[:, None] != labels[None, :]
-    r = torch.where(diff, r, torch.full_like(r, -1.0))
-    q = r.argmax(1)
-    ok = diff.any(1)
-    return q, ok
+    return negatives_from(torch.rand((b, b), generator=generator, device=labels.device), labels)
 
 
 def sample_negative_classes(labels: Tensor, n_classes: int, generator: torch.Generator | None = None) -> Tensor:

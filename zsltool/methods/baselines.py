@@ -12,12 +12,13 @@ import torch
 from torch import nn
 
 from zsltool.errors import ZslError
-from zsltool.methods.avgzslnet import AV_TRAIN_DEFAULTS, dropout_mask, mlp2, run_mlp2
+from zsltool.methods.avgzslnet import AV_TRAIN_DEFAULTS, mlp2
 from zsltool.methods.base import ZslMethod, masked_mean, mse_dist, pair_mse, register_method, sample_negatives
+from zsltool.methods.draws import StepDraws, run_mlp2
 from zsltool.methods.losses import triplet
 
 
-class _Single(ZslMethod):
+class _Single(StepDraws, ZslMethod):
     defaults = {"embed_dim": 64, "hidden": 512, "dropout": 0.2, "margin": 1.0, "disabled_losses": []}
     train_defaults = AV_TRAIN_DEFAULTS
     loss_terms = ("ta", "at")
@@ -47,14 +48,8 @@ class _Single(ZslMethod):
         vv = ones if batch.get("video_valid") is None else batch["video_valid"].bool()
         return {"audio": av, "video": vv, "concat": av | vv}[self.source]
 
-    def draws(self, labels: torch.Tensor, generator: torch.Generator) -> dict[str, torch.Tensor]:
-        """The negatives and the dropout keep mask of one training step, from ``generator`` (as
-        ``_AudioVisual.draws``)."""
-        out = {"neg": sample_negatives(labels, generator)[0]}
-        p = float(self.args["dropout"])
-        if p > 0:
-            out["drop_F"] = dropout_mask((labels.shape[0], int(self.args["hidden"])), p, generator, labels.device)
-        return out
+    def dropout_sites(self) -> list[tuple[str, int]]:
+        return [("drop_F", int(self.args["hidden"]))]
 
     def loss_terms_values(self, batch):
         x = run_mlp2(self.F, self._input(batch["audio"], batch.get("video")), batch.get("drop_F"))

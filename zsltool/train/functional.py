@@ -5,11 +5,13 @@ attention, and the ``audio-only`` / ``video-only`` / ``concat`` baselines; regis
 
 The parameters of G models are stacked (``torch.func.stack_module_state``) and the method's own
 ``loss(batch)`` runs under ``torch.func.vmap`` of ``functional_call``, so the loss code is the single-model
-code. Randomness is drawn outside the ``vmap``, per model, from the model's own generators, as in the lean single-model loop
-(``zsltool.train.engine.train_single``): the epoch's order from a CPU ``torch.Generator`` seeded with the job's
-seed, and each step's negatives and dropout masks from the method's ``draws(labels, generator)`` with a second
-generator on the training device (``engine.draws_generator``). A model therefore gets the same draws whether it trains alone (a group of one) or among 20,
-and the models of a group differ only in float re-association of the batched products.
+code. Randomness is drawn outside the ``vmap``, per model, from the model's own generators, as in the lean
+single-model loop (``zsltool.train.engine.train_single``): the epoch's order from a CPU ``torch.Generator``
+seeded with the job's seed, and each step's negatives and dropout masks from the method's
+``draws(labels, generator)`` with a second generator on the training device (``engine.draws_generator``): one
+vector of uniforms per model and step, which the loss turns into negatives and masks inside the ``vmap``
+(zsltool.methods.draws). A model therefore gets the same draws whether it trains alone (a group of one) or
+among 20, and the models of a group differ only in float re-association of the batched products.
 
 Which jobs share a group: same method and arguments, same dimensions, same number of training rows and
 training classes (no padding: every model takes the same steps), same optimiser settings (one fused

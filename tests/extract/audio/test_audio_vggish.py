@@ -204,10 +204,10 @@ def test_weights_and_pca_params_are_hashed_once_per_run(tmp_path, monkeypatch):
     torch.save({"pca_eigen_vectors": torch.eye(128), "pca_means": torch.zeros(128)}, pca)
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
     hashed = []
-    import zsltool.extract.weights as W
+    import zsltool.provenance as U
 
-    real = W.sha256_file
-    monkeypatch.setattr(W, "sha256_file", lambda p: hashed.append(Path(p).name) or real(p))
+    real = U._sha256_file
+    monkeypatch.setattr(U, "_sha256_file", lambda p, c: hashed.append(Path(p).name) or real(p, c))
     ext = V.build(weights=f"https://example.invalid/{cached.name}", embedding="pca", pca_params=str(pca))
     assert sorted(hashed) == sorted([cached.name, "pca.pth"])
     assert ext.meta()["weights_sha256"] == digest

@@ -48,7 +48,7 @@ def load_clap(name: str | None, device: str = "cpu", part: str = "audio"):
         from transformers import AutoFeatureExtractor, AutoTokenizer, ClapModel
     except ImportError:
         raise ZslError("--model clap needs the transformers package", hint="pip install 'zsltool[clap]'") from None
-    from zsltool.utils import sha256_file
+    from zsltool.provenance import cached_sha256
 
     name = name or DEFAULT_MODEL
     transformers.utils.logging.disable_progress_bar()  # progress and logs go through zsl's own
@@ -68,7 +68,7 @@ def load_clap(name: str | None, device: str = "cpu", part: str = "audio"):
         except Exception:  # noqa: BLE001 - no local snapshot: no digest
             folder = None
     wfile = _weights_file(folder) if folder else None
-    record = {"weights": str(name), "weights_sha256": sha256_file(wfile) if wfile else "",
+    record = {"weights": str(name), "weights_sha256": cached_sha256(wfile) if wfile else "",
               "transformers": transformers.__version__}
     if folder is not None and Path(name).is_dir():
         record["weights_path"] = str(wfile) if wfile else str(folder)
