@@ -29,7 +29,8 @@ def main() -> None:
     from PIL import Image
 
     from zsltool.classes.manifest import write_crop_manifest
-    from zsltool.extract.image import ImageExtractor, extract_image
+    from zsltool.extract.image import extract_image
+    from zsltool.extract.registry import build_extractor
     from zsltool.utils import resolve_device
 
     device = resolve_device(args.device)
@@ -43,7 +44,7 @@ def main() -> None:
                              xmax=0.9, ymin=0.2, ymax=0.8))
         write_crop_manifest(d / "crops.csv", rows)
         torch.manual_seed(0)
-        ex = ImageExtractor(model=args.model, weights="random", device=device)
+        ex = build_extractor(args.model, modality="image", device=device, weights="random")
         x = torch.randn(args.batch_size, 3, 224, 224)
         with torch.inference_mode():
             ex.forward(x[:2])  # warm-up

@@ -124,7 +124,7 @@ def extract_command(modality: str, *, default_model: str, inputs: inspect.Parame
             kw["shard"] = parse_shard(spec)
             kw["out"] = shard_out(kw["out"], spec)
         kw["device"] = kw["device"] or STATE.device
-        res = run(model=model, options=options, **kw)
+        res = run(model=model, options=options, seed=STATE.seed, **kw)  # --seed: random weights follow it
         emit(res, json_out, table=table)
 
     command.__signature__ = inspect.Signature(params)

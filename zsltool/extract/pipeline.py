@@ -41,6 +41,7 @@ def extract(
     extractor=None,
     stdin=None,
     items=None,
+    seed: int = 0,
     **options,
 ) -> dict:
     """Embed ``inputs`` with registered ``model`` of ``modality`` into ``out``; returns the run summary.
@@ -48,7 +49,10 @@ def extract(
     ``config``: the model's config object, or its fields as keyword ``options``. ``extractor``: an already
     built extractor (tests, benchmarks) instead of ``model``; ``items``: ready-made runner items instead of
     ``inputs`` (library only). With ``shard=(k, n)`` only that share of the
-    inputs is processed (write each shard to its own file and join them with ``zsl merge``).
+    inputs is processed (write each shard to its own file and join them with ``zsl merge``). ``seed``: torch's
+    generator while the model is built, so random weights (``weights="random"``) are the same network on every
+    run with the same seed (and every shard of a run gets the same network); the caller's generator is left as
+    it was.
     """
     from zsltool.extract.registry import get_extractor
 
@@ -85,9 +89,14 @@ def extract(
     if cs is not None:
         records.append(input_record(classes))
     if extractor is None:
+        import torch
+
         from zsltool.utils import resolve_device
 
-        extractor = spec.build(config, device=resolve_device(device))  # after the inputs: a user error needs no torch
+        device = resolve_device(device)  # after the inputs: a user error needs no torch
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(int(seed))
+            extractor = spec.build(config, device=device)
     extractor.before_run(items, shard, overwrite)
     return _run(extractor, items, class_ids, records, out, cs, batch_size=batch_size, workers=workers, shard=shard,
                 overwrite=overwrite, resume=resume, progress=progress)
