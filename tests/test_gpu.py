@@ -182,20 +182,11 @@ def _tiny_split(d, ids):
 
 
 def test_pretrain_image_on_cuda(cli, tmp_path):
-    from PIL import Image
-
-    from zsltool.classes.manifest import write_crop_manifest
+    from zsltool.testing.images import write_colour_crops
 
     ids = ["red", "blue", "green", "grey"]
     _tiny_split(tmp_path, ids)
-    rng, rows = np.random.default_rng(0), []
-    for c, rgb in zip(ids[:2], [(220, 30, 30), (30, 30, 220)]):
-        for k in range(3):
-            arr = np.clip(np.array(rgb) + rng.normal(0, 10, (16, 16, 3)), 0, 255).astype(np.uint8)
-            Image.fromarray(arr).save(tmp_path / f"{c}{k}.png")
-            rows.append(dict(id=f"{c}{k}", image_id=f"{c}{k}", path=str(tmp_path / f"{c}{k}.png"), **{"class": c},
-                             xmin=0.0, xmax=1.0, ymin=0.0, ymax=1.0))
-    write_crop_manifest(tmp_path / "crops.csv", rows)
+    write_colour_crops(tmp_path, dict(zip(ids[:2], [(220, 30, 30), (30, 30, 220)])), per_class=3)
     res = cli("pretrain-image", tmp_path / "crops.csv", "--classes", tmp_path / "classes.json", "--split",
               tmp_path / "split.json", "--model", "smallcnn", "--image-size", "16", "--epochs", "2", "--workers", "0",
               "--device", GPU, "--out", tmp_path / "w.pth", "--json")

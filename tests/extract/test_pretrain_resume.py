@@ -103,21 +103,11 @@ def test_pretrain_image_killed_with_sigkill_resumes_to_the_same_weights(tmp_path
     import sys
     import time
 
-    from PIL import Image
-
     from zsltool.classes.classset import ClassSet
-    from zsltool.classes.manifest import write_crop_manifest
     from zsltool.classes.splits import Split, Trial
+    from zsltool.testing.images import write_colour_crops
 
-    rng = np.random.default_rng(1)
-    rows = []
-    for cid, rgb in (("/m/red", (220, 30, 30)), ("/m/blue", (30, 30, 220))):
-        for j in range(3):
-            arr = np.clip(np.array(rgb) + rng.normal(0, 10, (16, 16, 3)), 0, 255).astype(np.uint8)
-            Image.fromarray(arr).save(tmp_path / f"{cid[3:]}{j}.png")
-            rows.append(dict(id=f"{cid[3:]}{j}", image_id=f"{cid[3:]}{j}", path=str(tmp_path / f"{cid[3:]}{j}.png"),
-                             **{"class": cid}, xmin=0.0, xmax=1.0, ymin=0.0, ymax=1.0))
-    write_crop_manifest(tmp_path / "crops.csv", rows)
+    write_colour_crops(tmp_path, {"/m/red": (220, 30, 30), "/m/blue": (30, 30, 220)}, per_class=3, seed=1)
     cs = ClassSet(classes=[{"id": c, "name": c[3:]} for c in ("/m/red", "/m/blue", "/m/green")])
     cs.save(tmp_path / "classes.json")
     Split(trials=[Trial(train=["/m/red", "/m/blue"], val=[], test=["/m/green"])], protocol="custom",

@@ -39,20 +39,10 @@ def _audio_inputs(d):
 
 
 def _image_inputs(d):
-    from PIL import Image
+    from zsltool.testing.images import write_colour_crops
 
-    from zsltool.classes.manifest import write_crop_manifest
-
-    rng = np.random.default_rng(1)
-    rows = []
-    for cid, rgb in (("low", (220, 30, 30)), ("high", (30, 30, 220))):
-        for j in range(2):
-            arr = np.clip(np.array(rgb) + rng.normal(0, 10, (16, 16, 3)), 0, 255).astype(np.uint8)
-            Image.fromarray(arr).save(d / f"{cid}{j}.png")
-            rows.append(dict(id=f"{cid}{j}", image_id=f"{cid}{j}", path=str(d / f"{cid}{j}.png"), **{"class": cid},
-                             xmin=0.0, xmax=1.0, ymin=0.0, ymax=1.0))
-    write_crop_manifest(d / "crops.csv", rows)
-    return ["pretrain-image", d / "crops.csv", "--model", "smallcnn", "--image-size", "16", "--batch-size", "2"]
+    crops = write_colour_crops(d, {"low": (220, 30, 30), "high": (30, 30, 220)}, per_class=2, seed=1)
+    return ["pretrain-image", crops, "--model", "smallcnn", "--image-size", "16", "--batch-size", "2"]
 
 
 def _video_inputs(d):

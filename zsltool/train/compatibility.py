@@ -23,7 +23,8 @@ import torch
 import torch.nn.functional as F
 
 from zsltool.errors import ZslError
-from zsltool.train.engine import BestKeeper, Job, Outcome, diverged, epoch_line, failed, metric_of, scaled_data
+from zsltool.train.engine import (BestKeeper, Job, Outcome, divergence, epoch_line, metric_of, outcomes,
+                                  patience_out, scaled_data)
 from zsltool.train.stacked import StackedOptimizer, pad_stack
 
 log = logging.getLogger("zsltool.train")
@@ -355,21 +356,16 @@ class CompatibilityKernel:
                 if not ran_l[g]:
                     continue
                 job = jobs[g]
-                if not np.isfinite(mean_loss[g]):
-                    if not tolerate_divergence:
-                        bar.close()
-                        raise diverged(job, epoch)
-                    errors[g] = diverged(job, epoch)
-                    running[g] = False
+                err = divergence(mean_loss[g], job, epoch, tolerate_divergence, bar)
+                if err is not None:
+                    errors[g], running[g] = err, False
                     continue
                 rec = {"epoch": epoch, "loss_total": mean_loss[g], loss_name: mean_loss[g], **vals[g]}
                 histories[g].append(rec)
                 improved = keepers[g].consider(epoch, rec.get(job.metric), lambda g=g: self._snapshot(g))
                 if G == 1 and (epoch == 1 or epoch == epochs[g] or epoch % max(1, job.log_every) == 0):
                     log.debug(epoch_line(rec, epoch, epochs[g], improved, job.name))
-                if keepers[g].stop:
-                    log.info(f"{job.name + ': ' if job.name else ''}early stop at epoch {epoch}: "
-                             f"no improvement for {keepers[g].since} epochs")
+                if patience_out(keepers[g], job, epoch):
                     running[g] = False
             bar.update(1)
             if G > 1 and (epoch == 1 or epoch == E or epoch % max(1, jobs[0].log_every) == 0):
@@ -379,14 +375,4 @@ class CompatibilityKernel:
             if not bool((running & torch.tensor([epoch < e for e in epochs], device=dev)).any()):
                 break
         bar.close()
-        out = []
-        for g, m in enumerate(self.models):
-            if g in errors:
-                out.append(failed(jobs[g], errors[g]))
-                continue
-            sd, opt = self._materialize(g, keepers[g].snapshot)
-            m.load_state_dict(sd)
-            m.eval()
-            out.append(Outcome(model=m, state=sd, optimizer=opt, best_value=keepers[g].value,
-                               best_epoch=keepers[g].epoch, history=histories[g], hyper=jobs[g].hyper))
-        return out
+        return outcomes(jobs, self.models, keepers, histories, errors, self._materialize)

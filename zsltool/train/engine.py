@@ -187,6 +187,43 @@ class BestKeeper:
         return bool(self.patience) and self.since >= int(self.patience)
 
 
+# -- shared by the kernels' loops ------------------------------------------------------------------------
+def divergence(loss: float, job: Job, epoch: int, tolerate: bool, bar) -> ZslError | None:
+    """None while ``loss`` is finite; else the divergence error, raised (after closing ``bar``) unless
+    ``tolerate`` (the caller then marks the model failed)."""
+    if np.isfinite(loss):
+        return None
+    if not tolerate:
+        bar.close()
+        raise diverged(job, epoch)
+    return diverged(job, epoch)
+
+
+def patience_out(keeper: BestKeeper, job: Job, epoch: int) -> bool:
+    """Whether the model's patience has run out (logged)."""
+    if keeper.stop:
+        log.info(f"{job.name + ': ' if job.name else ''}early stop at epoch {epoch}: "
+                 f"no improvement for {keeper.since} epochs")
+    return keeper.stop
+
+
+def outcomes(jobs: list[Job], models: list, keepers: list[BestKeeper], histories: list[list[dict]],
+             errors: dict, state_of) -> list[Outcome]:
+    """One Outcome per job: its failure, or its model with the best epoch's state loaded
+    (``state_of(g, snapshot) -> (state_dict, optimizer state)``)."""
+    out = []
+    for g, m in enumerate(models):
+        if g in errors:
+            out.append(failed(jobs[g], errors[g]))
+            continue
+        sd, opt = state_of(g, keepers[g].snapshot)
+        m.load_state_dict(sd)
+        m.eval()
+        out.append(Outcome(model=m, state=sd, optimizer=opt, best_value=keepers[g].value,
+                           best_epoch=keepers[g].epoch, history=histories[g], hyper=jobs[g].hyper))
+    return out
+
+
 # -- the lean single-model loop ----------------------------------------------------------------------------
 def _tensors(inst, device: str) -> dict:
     t = {"audio": torch.as_tensor(inst.audio, device=device),
@@ -300,8 +337,7 @@ def train_single(job: Job, model, device: str = "cpu") -> Outcome:
             bar.update(1)
             if epoch == 1 or epoch == epochs or epoch % max(1, job.log_every) == 0:
                 log.debug(epoch_line(rec, epoch, epochs, improved, job.name))
-            if keep.stop:
-                log.info(f"early stop at epoch {epoch}: no improvement for {keep.since} epochs")
+            if patience_out(keep, job, epoch):
                 break
         bar.close()
     state, opt = keep.snapshot

@@ -29,12 +29,11 @@ from __future__ import annotations
 import copy
 import logging
 
-import numpy as np
 import torch
 from torch import nn
 
-from zsltool.train.engine import (BestKeeper, Job, Outcome, _validate_single, diverged, draws_generator, epoch_line,
-                                  failed, make_optimizer, scaled_data)
+from zsltool.train.engine import (BestKeeper, Job, Outcome, _validate_single, divergence, draws_generator,
+                                  epoch_line, make_optimizer, outcomes, patience_out, scaled_data)
 
 log = logging.getLogger("zsltool.train")
 
@@ -161,11 +160,9 @@ class FunctionalKernel:
                 if not running[g] or epoch > epochs[g]:
                     continue
                 rec = {"epoch": epoch, **{f"loss_{k}": means[k][g] for k in means}}
-                if not np.isfinite(rec["loss_total"]):
-                    if not tolerate_divergence:
-                        bar.close()
-                        raise diverged(job, epoch)
-                    errors[g], running[g] = diverged(job, epoch), False
+                err = divergence(rec["loss_total"], job, epoch, tolerate_divergence, bar)
+                if err is not None:
+                    errors[g], running[g] = err, False
                     continue
                 self._load(g)
                 if job.val is not None:
@@ -175,22 +172,10 @@ class FunctionalKernel:
                 improved = keepers[g].consider(epoch, rec.get(job.metric), lambda g=g: self._snapshot(g))
                 if epoch == 1 or epoch == epochs[g] or epoch % max(1, job.log_every) == 0:
                     log.debug(epoch_line(rec, epoch, epochs[g], improved, job.name))
-                if keepers[g].stop:
-                    log.info(f"{job.name + ': ' if job.name else ''}early stop at epoch {epoch}: "
-                             f"no improvement for {keepers[g].since} epochs")
+                if patience_out(keepers[g], job, epoch):
                     running[g] = False
             bar.update(1)
             if not any(r and epoch < e for r, e in zip(running, epochs)):
                 break
         bar.close()
-        out = []
-        for g, m in enumerate(self.models):
-            if g in errors:
-                out.append(failed(jobs[g], errors[g]))
-                continue
-            state, opt = keepers[g].snapshot
-            m.load_state_dict(state)
-            m.eval()
-            out.append(Outcome(model=m, state=state, optimizer=opt, best_value=keepers[g].value,
-                               best_epoch=keepers[g].epoch, history=histories[g], hyper=jobs[g].hyper))
-        return out
+        return outcomes(jobs, self.models, keepers, histories, errors, lambda g, snapshot: snapshot)
