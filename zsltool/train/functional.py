@@ -19,9 +19,10 @@ torch.optim step updates every stacked tensor, with the update rule of the singl
 patience may differ (a model that has stopped keeps stepping, but its kept state is the one of its best epoch
 and nothing after its stop is recorded).
 
-Where it runs: on CUDA devices. On the CPU the lean single-model loop is faster for these networks (measured in
-benchmarks/RESULTS.md: a step is matrix products at the CPU's rate, and the batched products of ``vmap`` run
-at about 0.7 of the plain ones), so ``ON_CPU`` is False and each model trains alone there; the tests set it.
+Where it runs: on CUDA devices. On the CPU a batch was measured no faster than one model at a time
+(benchmarks/RESULTS.md: 0.8-1.1x; a step is matrix products at the CPU's rate, and the batched products of
+``vmap`` ran at about 0.7 of the plain ones), so ``ON_CPU`` is False and each model trains alone there (the same
+model: same draws); the tests set it.
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ class _Loss(nn.Module):
 class FunctionalKernel:
     """Networks of one method and shape trained as one ``vmap``-ed computation (see the module docstring)."""
 
-    #: batch on the CPU too (off: measured slower than one model at a time there; the tests turn it on)
+    #: batch on the CPU too (off: no reliable gain measured there, benchmarks/RESULTS.md; the tests turn it on)
     ON_CPU = False
     #: at most this many models per batch (memory: every model's training features sit on the device)
     MAX_GROUP = 64
