@@ -61,9 +61,11 @@ def caches() -> dict[str, str]:
         os.environ.get("XDG_CACHE_HOME") or str(home / ".cache"), "torch")
     hf = os.environ.get("HF_HOME") or os.path.join(os.environ.get("XDG_CACHE_HOME") or str(home / ".cache"),
                                                    "huggingface")
-    zsl = os.environ.get("ZSL_CACHE") or str(home / ".cache" / "zsltool")
+    from zsltool.provenance import cache_dir
+
     return {"weights (torch hub: VGGish, PANNs, torchvision)": os.path.join(torch_home, "hub", "checkpoints"),
-            "sentence models (Hugging Face)": hf, "zsl downloads (class files)": zsl}
+            "sentence models (Hugging Face)": hf,
+            "zsl's cache (class files, sha256 of weights and word vectors)": str(cache_dir())}
 
 
 def device_info() -> dict:

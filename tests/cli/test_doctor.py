@@ -29,3 +29,16 @@ def test_doctor_table_shows_extras_literally(cli):
     assert r.exit_code == 0, r.stderr
     assert "optional extras" in r.stdout and "pip install 'zsltool[test]'" in r.stdout
     assert "torch" in r.stdout and "cache" in r.stdout
+
+
+def test_one_zsl_cache_folder_for_class_files_and_hashes(cli, monkeypatch, tmp_path):
+    """Class downloads and the sha256 cache live in the one folder doctor reports, XDG_CACHE_HOME honoured."""
+    from zsltool.classes.download import cache_dir as classes_cache
+    from zsltool.provenance import cache_dir
+
+    monkeypatch.delenv("ZSL_CACHE", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert cache_dir() == tmp_path / "xdg" / "zsltool" and classes_cache() == cache_dir() / "classes"
+    r = cli("doctor", "--json")
+    assert r.exit_code == 0, r.stderr
+    assert str(tmp_path / "xdg" / "zsltool") in r.json()["caches"].values()

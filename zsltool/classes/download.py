@@ -1,13 +1,12 @@
 """Official class-definition files, downloaded once into a user cache and checked by sha256.
 
-Cache folder: ``$ZSL_CACHE/classes`` (default ``~/.cache/zsltool/classes``). Offline, a ZslError names the
+Cache folder: ``classes/`` of zsl's cache (``$ZSL_CACHE``, else ``$XDG_CACHE_HOME/zsltool``, else ``~/.cache/zsltool``). Offline, a ZslError names the
 option to pass a local copy instead.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -44,8 +43,11 @@ OFFICIAL = {
 
 
 def cache_dir() -> Path:
-    base = os.environ.get("ZSL_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "zsltool")
-    return Path(base) / "classes"
+    """``classes/`` of zsl's cache folder (``zsltool.provenance.cache_dir``: ``$ZSL_CACHE``, else
+    ``$XDG_CACHE_HOME/zsltool``, else ``~/.cache/zsltool``)."""
+    from zsltool.provenance import cache_dir as zsl_cache
+
+    return zsl_cache() / "classes"
 
 
 def _fetch(url: str, timeout: float = 30.0) -> bytes:
