@@ -181,40 +181,34 @@ def _tiny_split(d, ids):
           class_set_sha256=cs.sha256).save(d / "split.json")
 
 
+def _pretrained_weights_are_finite_on_cpu(res, path):
+    assert res.exit_code == 0, res.stderr
+    sd = torch.load(path, weights_only=True)
+    assert all(v.device.type == "cpu" and torch.isfinite(v.float()).all() for v in sd.values())
+
+
 def test_pretrain_image_on_cuda(cli, tmp_path):
     from zsltool.testing.images import write_colour_crops
 
     ids = ["red", "blue", "green", "grey"]
     _tiny_split(tmp_path, ids)
-    write_colour_crops(tmp_path, dict(zip(ids[:2], [(220, 30, 30), (30, 30, 220)])), per_class=3)
-    res = cli("pretrain-image", tmp_path / "crops.csv", "--classes", tmp_path / "classes.json", "--split",
-              tmp_path / "split.json", "--model", "smallcnn", "--image-size", "16", "--epochs", "2", "--workers", "0",
-              "--device", GPU, "--out", tmp_path / "w.pth", "--json")
-    assert res.exit_code == 0, res.stderr
-    sd = torch.load(tmp_path / "w.pth", weights_only=True)
-    assert all(v.device.type == "cpu" and torch.isfinite(v.float()).all() for v in sd.values())
+    crops = write_colour_crops(tmp_path, dict(zip(ids[:2], [(220, 30, 30), (30, 30, 220)])), per_class=3)
+    res = cli("pretrain-image", crops, "--classes", tmp_path / "classes.json", "--split", tmp_path / "split.json",
+              "--model", "smallcnn", "--image-size", "16", "--epochs", "2", "--workers", "0", "--device", GPU,
+              "--out", tmp_path / "w.pth", "--json")
+    _pretrained_weights_are_finite_on_cpu(res, tmp_path / "w.pth")
 
 
 def test_pretrain_video_on_cuda(cli, tmp_path):
-    from zsltool.classes.manifest import write_clip_manifest
-    from zsltool.testing.video import write_mp4
+    from zsltool.testing.video import write_colour_clips
 
     ids = ["red", "blue", "green", "grey"]
     _tiny_split(tmp_path, ids)
-    rng, rows = np.random.default_rng(0), []
-    for c, rgb in zip(ids[:2], [(220, 30, 30), (30, 30, 220)]):
-        for k in range(2):
-            frames = np.clip(np.array(rgb) + rng.normal(0, 8, (8, 16, 16, 3)), 0, 255).astype(np.uint8)
-            write_mp4(tmp_path / f"{c}{k}.mp4", frames)
-            rows.append({"id": f"{c}{k}", "path": str(tmp_path / f"{c}{k}.mp4"), "labels": [c], "start": None,
-                         "end": None})
-    write_clip_manifest(tmp_path / "videos.csv", rows)
-    res = cli("pretrain-video", tmp_path / "videos.csv", "--classes", tmp_path / "classes.json", "--split",
-              tmp_path / "split.json", "--model", "small3d", "--frame-size", "16", "--clip-len", "8", "--epochs", "2",
-              "--device", GPU, "--out", tmp_path / "w.pth", "--json")
-    assert res.exit_code == 0, res.stderr
-    sd = torch.load(tmp_path / "w.pth", weights_only=True)
-    assert all(v.device.type == "cpu" and torch.isfinite(v.float()).all() for v in sd.values())
+    clips = write_colour_clips(tmp_path, dict(zip(ids[:2], [(220, 30, 30), (30, 30, 220)])), per_class=2)
+    res = cli("pretrain-video", clips, "--classes", tmp_path / "classes.json", "--split", tmp_path / "split.json",
+              "--model", "small3d", "--frame-size", "16", "--clip-len", "8", "--epochs", "2", "--device", GPU,
+              "--out", tmp_path / "w.pth", "--json")
+    _pretrained_weights_are_finite_on_cpu(res, tmp_path / "w.pth")
 
 
 def test_retrieve_on_cuda(cli, syn, tmp_path):

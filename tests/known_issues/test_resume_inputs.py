@@ -47,19 +47,10 @@ def _image_inputs(d):
 
 def _video_inputs(d):
     pytest.importorskip("av")
-    from zsltool.classes.manifest import write_clip_manifest
-    from zsltool.testing.video import write_mp4
+    from zsltool.testing.video import write_colour_clips
 
-    rng = np.random.default_rng(0)
-    rows = []
-    for cid, rgb in (("low", (220, 30, 30)), ("high", (30, 30, 220))):
-        for j in range(2):
-            write_mp4(d / f"{cid}{j}.mp4", np.clip(np.array(rgb) + rng.normal(0, 8, (8, 16, 16, 3)), 0, 255)
-                      .astype(np.uint8))
-            rows.append({"id": f"{cid}{j}", "path": str(d / f"{cid}{j}.mp4"), "labels": [cid], "start": None,
-                         "end": None})
-    write_clip_manifest(d / "videos.csv", rows)
-    return ["pretrain-video", d / "videos.csv", "--model", "small3d", "--frame-size", "16", "--clip-len", "8",
+    clips = write_colour_clips(d, {"low": (220, 30, 30), "high": (30, 30, 220)}, per_class=2)
+    return ["pretrain-video", clips, "--model", "small3d", "--frame-size", "16", "--clip-len", "8",
             "--batch-size", "2"]
 
 
@@ -137,9 +128,9 @@ def runs(tmp_path_factory):
               class_set_sha256=cs.sha256).save(d / "S.json")
         argv = [*argv, "--classes", d / "C.json", "--split", d / "S.json", "--epochs", "2", "--seed", "1"]
         written = []
-        write = P._write_epoch_checkpoint
+        write = P.write_epoch_checkpoint
         mp = pytest.MonkeyPatch()
-        mp.setattr(P, "_write_epoch_checkpoint", lambda path, state: (write(path, state),
+        mp.setattr(P, "write_epoch_checkpoint", lambda path, state: (write(path, state),
                                                                       written.append(path.read_bytes())))
         try:
             res = CliRunner().invoke(app, [str(a) for a in [*argv, "-o", d.parent / f"{d.name}-first.pth"]])

@@ -166,3 +166,10 @@ def test_experiment_batches_audio_visual_units_and_gets_the_same_results(syn, tm
         assert len(_shards(units, 1)) == (1 if on else 3)
     assert docs[True]["ran"] == docs[False]["ran"] == 2 and sizes == [2]  # the two text backends: one batch
     assert docs[True]["metrics"] == docs[False]["metrics"]
+
+
+@pytest.mark.parametrize("p", [1.0, 1.5])
+def test_a_dropout_that_keeps_nothing_is_refused(syn, p):
+    """dropout = 1 would make every keep mask 0 / 0 (a silent NaN loss): refused with a hint, as 1.5 is."""
+    with pytest.raises(ZslError, match="dropout must be at least 0 and below 1"):
+        build_model(job(syn, args={"dropout": p})[0])

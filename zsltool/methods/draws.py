@@ -18,6 +18,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from zsltool.errors import ZslError
+
 
 def negatives_from(r: Tensor, labels: Tensor) -> tuple[Tensor, Tensor]:
     """(q, ok) from uniforms r (b, b): q[p] the row of another label with the largest r[p, q]; ``ok`` False
@@ -37,6 +39,12 @@ def run_mlp2(net: nn.Sequential, x: Tensor, keep: Tensor | None = None) -> Tenso
 
 class StepDraws:
     """Mixin of a ``ZslMethod`` whose training step draws negatives and dropout masks (see the module docstring)."""
+
+    def __init__(self, **kw):
+        super().__init__(**kw)
+        if not 0.0 <= self._p() < 1.0:  # p = 1 would keep no unit: every mask 0 / 0
+            raise ZslError(f"method {self.name!r}: dropout must be at least 0 and below 1, got {self._p()}",
+                           hint="e.g. --arg dropout=0.2")
 
     def dropout_sites(self) -> list[tuple[str, int]]:
         """The dropout masks of one step: (batch key, hidden width), in the order their uniforms sit in ``u``."""

@@ -106,10 +106,20 @@ def write_png(path, img: np.ndarray) -> None:
     Image.fromarray(np.ascontiguousarray(img)).save(path, format="PNG", optimize=False)
 
 
+def noisy_colours(colours: dict, per_class: int, shape: tuple, seed: int = 0, noise: float = 10.0):
+    """``(class id, name, uint8 array)`` for ``per_class`` noisy single-colour arrays of ``shape`` (..., 3) per class
+    (``{class id: (r, g, b)}``); names are ``<last part of the class id><k>``."""
+    rng = np.random.default_rng(seed)
+    for cid, rgb in colours.items():
+        stem = str(cid).rsplit("/", 1)[-1]
+        for k in range(per_class):
+            yield cid, f"{stem}{k}", np.clip(np.array(rgb) + rng.normal(0, noise, shape), 0, 255).astype(np.uint8)
+
+
 def write_colour_crops(folder, colours: dict, per_class: int, size: int = 16, seed: int = 0,
                        noise: float = 10.0, manifest: str = "crops.csv"):
-    """``per_class`` noisy single-colour PNGs per class (``{class id: (r, g, b)}``) and their whole-image crop
-    manifest in ``folder`` (files and ids ``<last part of the class id><k>``); returns the manifest's path."""
+    """``per_class`` noisy single-colour PNGs per class (:func:`noisy_colours`) and their whole-image crop
+    manifest in ``folder``; returns the manifest's path."""
     from pathlib import Path
 
     from PIL import Image
@@ -117,14 +127,10 @@ def write_colour_crops(folder, colours: dict, per_class: int, size: int = 16, se
     from zsltool.classes.manifest import write_crop_manifest
 
     folder = Path(folder)
-    rng = np.random.default_rng(seed)
     rows = []
-    for cid, rgb in colours.items():
-        stem = str(cid).rsplit("/", 1)[-1]
-        for k in range(per_class):
-            arr = np.clip(np.array(rgb) + rng.normal(0, noise, (size, size, 3)), 0, 255).astype(np.uint8)
-            Image.fromarray(arr).save(folder / f"{stem}{k}.png")
-            rows.append(dict(id=f"{stem}{k}", image_id=f"{stem}{k}", path=str(folder / f"{stem}{k}.png"),
-                             **{"class": cid}, xmin=0.0, xmax=1.0, ymin=0.0, ymax=1.0))
+    for cid, name, arr in noisy_colours(colours, per_class, (size, size, 3), seed, noise):
+        Image.fromarray(arr).save(folder / f"{name}.png")
+        rows.append(dict(id=name, image_id=name, path=str(folder / f"{name}.png"), **{"class": cid}, xmin=0.0,
+                         xmax=1.0, ymin=0.0, ymax=1.0))
     write_crop_manifest(folder / manifest, rows)
     return folder / manifest

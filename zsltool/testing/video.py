@@ -88,3 +88,19 @@ def read_mp4(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray | None, fl
                 a = fr.to_ndarray()
                 audio.append(a.mean(axis=0) if a.ndim == 2 and a.shape[0] > 1 else a.reshape(-1))
     return np.stack(frames), (np.concatenate(audio).astype(np.float32) if audio else None), fps, sr
+
+
+def write_colour_clips(folder, colours: dict, per_class: int, frames: int = 8, size: int = 16, seed: int = 0,
+                       noise: float = 8.0, manifest: str = "videos.csv") -> Path:
+    """``per_class`` noisy single-colour MP4 clips per class (``zsltool.testing.images.noisy_colours``) and their
+    clip manifest in ``folder``; returns the manifest's path."""
+    from zsltool.classes.manifest import write_clip_manifest
+    from zsltool.testing.images import noisy_colours
+
+    folder = Path(folder)
+    rows = []
+    for cid, name, clip in noisy_colours(colours, per_class, (frames, size, size, 3), seed, noise):
+        write_mp4(folder / f"{name}.mp4", clip)
+        rows.append({"id": name, "path": str(folder / f"{name}.mp4"), "labels": [cid], "start": None, "end": None})
+    write_clip_manifest(folder / manifest, rows)
+    return folder / manifest

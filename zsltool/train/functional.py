@@ -109,13 +109,12 @@ class FunctionalKernel:
             t.copy_(self.params[k][g])
 
     def _snapshot(self, g: int) -> tuple[dict, dict]:
+        """Model g's state dict and its slice of the optimiser's state, in torch.optim's format."""
         sd = {k: v.detach().clone() for k, v in self.models[g].state_dict().items()}
-        names = list(self.params)
         st = self.opt.state_dict()
-        state = {i: {bk: (bv[g].clone() if bk != "step" and bv.dim() > 0 else bv.clone())
-                     for bk, bv in st["state"][i].items()} for i in st["state"]}
-        group = {k: v for k, v in st["param_groups"][0].items()}
-        return sd, {"state": state, "param_groups": [{**group, "params": list(range(len(names)))}]}
+        state = {i: {bk: (bv[g].clone() if bk != "step" and bv.dim() > 0 else bv.clone()) for bk, bv in s.items()}
+                 for i, s in st["state"].items()}
+        return sd, {"state": state, "param_groups": [dict(st["param_groups"][0])]}
 
     # -- the loop -------------------------------------------------------------------------------------------
     def run(self, tolerate_divergence: bool = False) -> list[Outcome]:
