@@ -37,7 +37,7 @@ def test_optimiser_values(train, check_usage_error, out, opt, value, msg):
     (["lam=0"], "eszsl", "must be above 0"),                               # was: a singular solve
     (["lam=0"], "sae", "must be above 0"),
     (["hidden=0"], "avgzslnet", "hidden=0 must be at least 1"),
-    (["dropout=2"], "avgzslnet", "dropout probability"),                   # was: internal ValueError
+    (["dropout=2"], "avgzslnet", "dropout must be at least 0 and below 1"),  # was: internal ValueError
     (["top_t=-1"], "conse", "top_t=-1 must be at least 1"),                # was: internal RuntimeError
     (["hidden=-1"], "conse", "hidden=-1 must be at least 0"),
 ])
