@@ -82,9 +82,13 @@ def classify(model: str | os.PathLike, inputs: str | os.PathLike | Sequence[str 
              class_embeddings=None, vectors=None, allow_other_vectors: bool = False, weights=None,
              video_weights=None, top: int = 5,
              modality: str = "both", batch_size: int = 16, workers: int = 0, device: str = "cpu",
-             progress: bool = False, strict: bool = False) -> Predictions:
+             progress: bool = False, strict: bool = False, allow_other_extractor: bool = False) -> Predictions:
     """Rank ``labels`` for each clip with a trained checkpoint; see the module docstring. ``strict``: a label
-    embedded from part of its words is an error (else a warning, in ``info["warnings"]``)."""
+    embedded from part of its words is an error (else a warning, in ``info["warnings"]``).
+    ``allow_other_extractor``: accept ``embeddings`` / ``video_embeddings`` made by another extractor or other
+    weights than the training rows (else an error), with a warning."""
+    from zsltool.guards import other_extractor
+
     from zsltool.classify_calibrate import DEFAULT_SOURCE, per_clip_temperature, softmax
 
     if modality not in SCORE_MODALITIES:
@@ -141,9 +145,11 @@ def classify(model: str | os.PathLike, inputs: str | os.PathLike | Sequence[str 
         X = valid = reasons = None
         if embeddings is not None:
             a = _instance_file(embeddings, "--embeddings")
+            warnings += [w["message"] for w in other_extractor(ckpt, "audio", a, allow_other_extractor)]
             ids, X, valid, reasons = list(a.ids), a.X, a.valid.astype(bool), list(a.reasons)
         if video_embeddings is not None:
             v = _instance_file(video_embeddings, "--video-embeddings")
+            warnings += [w["message"] for w in other_extractor(ckpt, "video", v, allow_other_extractor)]
             if ids is None:
                 ids, reasons = list(v.ids), list(v.reasons)
                 X = np.zeros((len(ids), net.audio_dim), np.float32)

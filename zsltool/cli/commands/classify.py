@@ -83,6 +83,10 @@ def classify_cmd(
     csv_out: bool = typer.Option(False, "--csv", help="Print a tidy CSV: clip, rank, label, score, probability."),
     strict: bool = typer.Option(False, "--strict", help="A label embedded from only some of its words (the "
                                 "others not in the vocabulary) is an error instead of a warning."),
+    allow_other_extractor: bool = typer.Option(False, "--allow-other-extractor", help="Accept --embeddings / "
+                                               "--video-embeddings made by another extractor or other weights "
+                                               "than the training rows (their scores mean little), with a "
+                                               "warning."),
 ):
     """Rank candidate labels (any names) for new clips with a trained model: scores and probabilities."""
     from zsltool.classify_clips import classify
@@ -94,7 +98,7 @@ def classify_cmd(
                      allow_other_vectors=allow_other_vectors, weights=weights, video_weights=video_weights,
                      top=top, modality=modality,
                      batch_size=batch_size, workers=workers, device=STATE.device,
-                     progress=not STATE.quiet, strict=strict)
+                     progress=not STATE.quiet, strict=strict, allow_other_extractor=allow_other_extractor)
     bad = [r for r in preds if not r["valid"]]
     info(f"{len(preds) - len(bad)} of {len(preds)} clips classified among {len(preds.labels)} labels; "
          f"probabilities: temperature from {preds.info['temperature_source']}")
