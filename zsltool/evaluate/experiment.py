@@ -107,10 +107,20 @@ def _semantics(spec: ExperimentSpec) -> list[str]:
     return sems
 
 
+def eval_config(spec: ExperimentSpec, stages, refit: bool) -> dict:
+    """A unit's evaluation settings (part of its config hash)."""
+    evalc = {"modalities": list(spec.modalities), "calibrate": spec.calibrate, "retrieval": spec.retrieval}
+    if refit:  # GZSL: beta from stage 1's validation rows (when they include unseen ones)
+        evalc.update(refit=True)
+    elif stages:  # beta comes from stage 1, so --calibrate does not apply
+        evalc.update(two_stage=list(stages), calibrate=False)
+    return evalc
+
+
 def plan(spec: ExperimentSpec) -> list[dict]:
     """Every unit of work (one trained + evaluated model) with its config hash."""
     from zsltool.classes.splits import load_split
-    from zsltool.evaluate.two_stage import has_validation, pair_of, stage_pairs
+    from zsltool.evaluate.two_stage import stage_pairs, unit_stages
     from zsltool.methods import METHOD_NAMES
 
     if not spec.splits:
@@ -148,11 +158,8 @@ def plan(spec: ExperimentSpec) -> list[dict]:
         pairs = stage_pairs(split, two_stage=spec.two_stage)  # two-stage: (stage-1, stage-2) trials
         ks = spec.trials if spec.trials is not None else range(len(pairs) if pairs else len(split.trials))
         for k in ks:
-            stages = pair_of(split, pairs, k) if pairs else None
+            stages, refit = unit_stages(split, pairs, k, spec.refit)  # refit: stage 2 on train + validation
             trial = split.trial(stages[0] if stages else k)
-            refit = spec.refit and not stages and has_validation(trial)  # stage 2: zsltool.evaluate.two_stage
-            if refit:
-                stages = (k, 0)
             own = {n: expand(t, sp_path, k, "--" + n) for n, t in per_trial.items()}
             own_hashes = {**hashes, **{n: sha256_file(f) for n, f in own.items()}}
             for m in spec.methods:
@@ -170,12 +177,7 @@ def plan(spec: ExperimentSpec) -> list[dict]:
                         train["grid"] = spec.grid
                     if spec.preset:
                         train["preset"] = spec.preset
-                    evalc = {"modalities": list(spec.modalities), "calibrate": spec.calibrate,
-                             "retrieval": spec.retrieval}
-                    if refit:  # GZSL: beta from stage 1's validation rows (when they include unseen ones)
-                        evalc.update(refit=True)
-                    elif stages:  # beta comes from stage 1, so --calibrate does not apply
-                        evalc.update(two_stage=list(stages), calibrate=False)
+                    evalc = eval_config(spec, stages, refit)
                     key = {"train": train, "eval": evalc, "inputs": own_hashes, "split_sha256": sha256_file(sp_path)}
                     name = f"{Path(sp_path).stem}.t{k}.{m}.{row.replace(':', '-')}"
                     units.append({"name": name, "config_hash": sha256_json(key), "train": train, "eval": evalc,

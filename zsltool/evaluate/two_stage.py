@@ -93,6 +93,16 @@ def check_stages(split, s1: int, s2: int) -> None:
         log.warning(f"{where}: stage 2's seen classes are not stage 1's training + validation classes")
 
 
+def unit_stages(split, pairs, k: int, refit: bool) -> tuple[tuple[int, int] | None, bool]:
+    """(stage-1, stage-2) trials of experiment trial ``k`` (None: one stage), and whether it is a refit: a
+    two-stage split's pair, or with ``refit`` (k, 0 of its refit split) when trial k has validation data."""
+    if pairs:
+        return pair_of(split, pairs, k), False
+    if refit and has_validation(split.trial(k)):
+        return (k, 0), True
+    return None, False
+
+
 def has_validation(trial) -> bool:
     """Whether a trial can choose on validation data (ZSL: validation classes; GZSL: validation rows)."""
     return bool(trial.instances.get("val")) if trial.is_gzsl else bool(trial.val)

@@ -276,6 +276,7 @@ def train_single(job: Job, model, device: str = "cpu") -> Outcome:
     The loop is lean: the epoch's permutation is one tensor, batches are tensor slices of features held on
     the device, loss terms are summed as tensors and read once per epoch."""
     from zsltool.progress import Progress
+    from zsltool.train.schedule import LrSchedule
     from zsltool.utils import seed_everything
 
     seed_everything(job.seed)  # the method's own random draws (negatives, dropout) follow the seed
@@ -299,8 +300,6 @@ def train_single(job: Job, model, device: str = "cpu") -> Outcome:
         keep.consider(1, rec.get(job.metric), lambda: (_state_copy(model), None))
         log.debug(epoch_line(rec, 1, 1, True, job.name))
     else:
-        from zsltool.train.schedule import LrSchedule
-
         optimizer = make_optimizer(model.parameters(), hyper, device)
         sched = LrSchedule(optimizer, model, hyper, job.metric)  # constant unless lr_plateau / lr_schedule
         gen = torch.Generator().manual_seed(int(job.seed))
