@@ -34,7 +34,7 @@ from zsltool.evaluate import tables as T
 from zsltool.evaluate.aggregate import (build_tables, selection_caption, summary_metrics, trial_columns,  # noqa: F401
                                         trial_rows)
 from zsltool.evaluate.results import csv_text, make_manifest, results_doc, write_results
-from zsltool.evaluate.trialfiles import expand, templates, trial_files
+from zsltool.evaluate.trialfiles import PER_TRIAL, expand, input_files, templates
 from zsltool.evaluate.units import finished_record, run_unit, run_units, trial_path  # noqa: F401
 from zsltool.utils import atomic_write_text, sha256_file, sha256_json
 
@@ -148,19 +148,20 @@ def plan(spec: ExperimentSpec) -> list[dict]:
         for k in ks:
             stages = pair_of(split, pairs, k) if pairs else None
             trial = split.trial(stages[0] if stages else k)
-            own = {n: expand(t, sp_path, k, "--" + n) for n, t in per_trial.items()}
+            own = {n: expand(t, sp_path, k, "--" + n.replace("_", "-")) for n, t in per_trial.items()}
+            f = {n: own.get(n, getattr(spec, n)) for n in PER_TRIAL}  # this trial's feature files
             own_hashes = {**hashes, **{n: sha256_file(f) for n, f in own.items()}}
             for m in spec.methods:
                 for row, s, text_file in variants:
-                    train = {"audio": own.get("audio", spec.audio), "video": own.get("video", spec.video),
+                    train = {"audio": f["audio"], "video": f["video"],
                              "split": str(sp_path),
                              "trial": int(stages[0] if stages else k),
-                             "semantic": s, "text": text_file, "image": spec.image,
-                             "audio_prototypes": spec.audio_prototypes, "method": m,
+                             "semantic": s, "text": text_file, "image": f["image"],
+                             "audio_prototypes": f["audio_prototypes"], "method": m,
                              "method_args": dict(spec.method_args.get(m, {})), "epochs": spec.epochs,
                              "batch_size": spec.batch_size, "lr": spec.lr, "optimizer": spec.optimizer,
                              "patience": spec.patience, "seed": spec.seed,
-                             "semantic_file": spec.hybrid if s == "hybrid" else None}
+                             "semantic_file": f["hybrid"] if s == "hybrid" else None}
                     if spec.grid:  # only when given: configs (and so resumed trials) without one are unchanged
                         train["grid"] = spec.grid
                     if spec.preset:
@@ -269,8 +270,7 @@ def _run_experiment(spec: ExperimentSpec, progress=None) -> dict:
                     records[u["name"]] = rec
     ordered = [records[u["name"]] for u in units]
     tables = build_tables(ordered)
-    inputs = [p for p in [*trial_files(units), spec.text, *(spec.texts or {}).values(), spec.image,
-                          spec.audio_prototypes, spec.hybrid,
+    inputs = [p for p in [*input_files(spec, units), spec.text, *(spec.texts or {}).values(),
                           *spec.splits] if p]
     warnings = list({w["message"]: w for r in ordered for w in r.get("warnings") or []}.values())
     doc = results_doc("experiment", make_manifest(asdict(spec), inputs, spec.seed), summary_metrics(tables),

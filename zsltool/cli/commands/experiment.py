@@ -43,7 +43,8 @@ def _experiment_tables(doc: dict):
 def experiment_cmd(
     audio: str = typer.Option(..., "--audio", help="Instance-level audio embedding file, or one per trial: "
                               "a template such as 'audio.fold{fold}.h5' ({trial}/{fold}: the trial number, "
-                              "{split}: the split file's stem)."),
+                              "{split}: the split file's stem); --video, --image, --audio-prototypes and "
+                              "--hybrid take templates too."),
     split: List[str] = typer.Option(..., "--split", help="Split file; repeat for more table columns "
                                     "(e.g. one within-category split per category)."),
     out: str = typer.Option(..., "--out", "-o", help="Output folder (trials/, checkpoints/, results.json, "
