@@ -178,7 +178,7 @@ def classify(model: str | os.PathLike, inputs: str | os.PathLike | Sequence[str 
     T = cal.get("temperature")
     if T:
         P = softmax(s, float(T)) if len(s) else s
-        tsrc = f"checkpoint (fitted on {cal.get('rows')} {cal.get('on')} rows)"
+        tsrc = cal.get("source") or f"checkpoint (fitted on {cal.get('rows')} {cal.get('on')} rows)"
     else:
         P = softmax(s, per_clip_temperature(s)) if len(s) else s
         tsrc = DEFAULT_SOURCE

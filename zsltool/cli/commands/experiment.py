@@ -30,23 +30,28 @@ def _csv_list(value: Optional[str]) -> Optional[list[str]]:
 
 
 def _experiment_tables(doc: dict):
-    from zsltool.evaluate.tables import table_caption, table_rows, table_title
+    from rich.markup import escape
+
+    from zsltool.evaluate.tables import WARNING_NOTE, table_caption, table_rows, table_title
 
     out = []
     for t in doc["tables"]:
         rt = rows_table(table_rows(t), title=table_title(t))
-        rt.caption = table_caption(t)
+        rt.caption = "\n".join([table_caption(t), *(escape(f"{WARNING_NOTE} {w}") for w in t.get("warnings") or [])])
         out.append(rt)
     return out
 
 
 def experiment_cmd(
-    audio: str = typer.Option(..., "--audio", help="Instance-level audio embedding file."),
+    audio: str = typer.Option(..., "--audio", help="Instance-level audio embedding file, or one per trial: "
+                              "a template such as 'audio.fold{fold}.h5' ({trial}/{fold}: the trial number, "
+                              "{split}: the split file's stem)."),
     split: List[str] = typer.Option(..., "--split", help="Split file; repeat for more table columns "
                                     "(e.g. one within-category split per category)."),
     out: str = typer.Option(..., "--out", "-o", help="Output folder (trials/, checkpoints/, results.json, "
                             "trials.csv, table.csv/.md/.tex); re-running resumes it."),
-    video: Optional[str] = typer.Option(None, "--video", help="Instance-level video embedding file."),
+    video: Optional[str] = typer.Option(None, "--video", help="Instance-level video embedding file (or a "
+                                        "per-trial template, as --audio)."),
     text: List[str] = typer.Option([], "--text", help="Class-level text embedding file; NAME=FILE (repeatable) "
                                    "puts several text backends side by side (rows text:NAME)."),
     image: Optional[str] = typer.Option(None, "--image", help="Class-level image embedding file."),
