@@ -25,11 +25,11 @@ from __future__ import annotations
 
 import logging
 import os
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from zsltool.errors import ZslError
+from zsltool.progress import count_of
 from zsltool.evaluate import tables as T
 from zsltool.evaluate.aggregate import (build_tables, selection_caption, summary_metrics, trial_columns,  # noqa: F401
                                         trial_rows)
@@ -179,10 +179,20 @@ def plan(spec: ExperimentSpec) -> list[dict]:
                                   "column": label, "protocol": "two-stage" if stages else split.protocol,
                                   "task": "gzsl" if trial.is_gzsl else "zsl", "threads": threads, "device": spec.device, "strict": spec.strict,
                                   "out_dir": str(spec.out_dir)})  # device: not in the config hash
-    names = [u["name"] for u in units]
-    if len(set(names)) != len(names):
-        raise ZslError("two split files share a file name", hint="give each split file a distinct name")
+    _check_distinct(spec, [u["name"] for u in units])
     return units
+
+
+def _check_distinct(spec: ExperimentSpec, names: list[str]) -> None:
+    """ZslError naming why two units would share a name (and so a trial file)."""
+    if len(set(names)) == len(names):
+        return
+    for what, values in (("method", list(spec.methods)), ("trial", list(spec.trials or [])),
+                         ("split file", [str(Path(s).resolve()) for s in spec.splits])):
+        twice = [v for v in dict.fromkeys(values) if values.count(v) > 1]
+        if twice:
+            raise ZslError(f"{what} {twice[0]!r} is given twice", hint=f"give each {what} once")
+    raise ZslError("two split files share a file name", hint="give each split file a distinct name")
 
 
 def _unit_cost(u: dict) -> int:
@@ -244,8 +254,6 @@ def run_experiment(spec: ExperimentSpec, progress=None) -> dict:
 
 
 def _run_experiment(spec: ExperimentSpec, progress=None) -> dict:
-    import multiprocessing as mp
-
     units = plan(spec)
     out = Path(spec.out_dir)
     records: dict[str, dict] = {}
@@ -256,18 +264,18 @@ def _run_experiment(spec: ExperimentSpec, progress=None) -> dict:
             records[u["name"]] = rec
         else:
             todo.append(u)
-    log.info(f"experiment: {len(units)} trials, {len(units) - len(todo)} already done, {len(todo)} to run "
-             f"with {spec.jobs} job(s)")
+    log.info(f"experiment: {count_of(len(units), 'trial')}, {len(units) - len(todo)} already done, {len(todo)} "
+             f"to run with {count_of(spec.jobs, 'job')}")
     if spec.jobs <= 1 or len(todo) <= 1:
         for u, rec in zip(todo, run_units(todo)):
             records[u["name"]] = rec
     else:
+        from zsltool.evaluate.workers import run_in_workers
+
         shards = _shards(todo, spec.jobs)
-        with ProcessPoolExecutor(max_workers=spec.jobs, mp_context=mp.get_context("spawn")) as ex:
-            futs = [(shard, ex.submit(run_units, shard)) for shard in shards]
-            for shard, f in futs:
-                for u, rec in zip(shard, f.result()):
-                    records[u["name"]] = rec
+        for shard, recs in zip(shards, run_in_workers(run_units, shards, spec.jobs)):
+            for u, rec in zip(shard, recs):
+                records[u["name"]] = rec
     ordered = [records[u["name"]] for u in units]
     tables = build_tables(ordered)
     inputs = [p for p in [*input_files(spec, units), spec.text, *(spec.texts or {}).values(),
