@@ -119,7 +119,9 @@ def classify(model: str | os.PathLike, inputs: str | os.PathLike | Sequence[str 
     if not inputs and embeddings is None and video_embeddings is None:
         raise ZslError("no clips given", hint="give audio files, folders or a manifest, or --embeddings FILE")
     if inputs and (embeddings is not None or video_embeddings is not None):
-        raise ZslError("give either clips or --embeddings/--video-embeddings, not both")
+        raise ZslError("give either clips or --embeddings/--video-embeddings, not both",
+                       hint="clips are embedded here; --embeddings FILE classifies rows already embedded (zsl "
+                            "extract-audio): drop one of them")
     for p in [embeddings, video_embeddings, class_embeddings]:
         if p is not None and not Path(p).exists():
             raise ZslError(f"file not found: {p}", hint="check the path")
