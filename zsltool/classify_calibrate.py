@@ -102,8 +102,13 @@ def calibrate(scores: np.ndarray, labels: np.ndarray, on: str) -> dict:
 
 
 def calibrate_model(model, prep, device: str = "cpu") -> dict | None:
-    """``calibrate`` on a trained model's validation rows (else its training rows); None when impossible."""
+    """``calibrate`` on a trained model's validation rows (else its training rows); None when impossible.
+    A training-free method (``cosine``) keeps temperature 1: its scores carry the encoder's own logit scale."""
     from zsltool.train.data import compute_scores
+
+    if getattr(model, "training_free", False):
+        return {"temperature": 1.0, "on": "none", "rows": 0, "source": "the method's own scale (the encoder's "
+                "logit scale; not fitted)", "method": "none: softmax of the training-free method's scores"}
 
     if prep.val_set is not None and len(prep.val_set) and len(prep.val_classes) >= 2:
         inst, emb, on = prep.val_set, prep.val_class_emb, "validation"

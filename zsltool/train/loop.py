@@ -20,7 +20,6 @@ selection):
 from __future__ import annotations
 
 import logging
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,7 +30,7 @@ from zsltool.classes.splits import load_split
 from zsltool.errors import ZslError
 from zsltool.methods.base import get_method
 from zsltool.train.checkpoint import new_checkpoint, save_checkpoint
-from zsltool.train.config import OPTIMIZERS, TrainConfig
+from zsltool.train.config import TrainConfig, setting_problem
 from zsltool.train.data import InstanceSet, check_split_class_set, load_inputs, select_instances
 from zsltool.train.engine import Job, Outcome, train_jobs
 from zsltool.utils import check_output, resolve_device
@@ -80,6 +79,7 @@ class Prepared:
     video_dim: int | None
     val_seen_mask: np.ndarray | None = None   # val_hm: which val_classes are seen
     warnings: list = field(default_factory=list)   # validity issues (zsltool.guards)
+    input_args: dict = field(default_factory=dict)   # method arguments read from the files (args_from_inputs)
 
 
 def _resolve_hyper(cls, config: TrainConfig, overrides: dict | None = None) -> dict:
@@ -88,18 +88,12 @@ def _resolve_hyper(cls, config: TrainConfig, overrides: dict | None = None) -> d
         v = (overrides or {}).get(k, getattr(config, k))
         if v is not None:
             h[k] = v
-    if h["optimizer"] not in OPTIMIZERS:
-        raise ZslError(f"unknown optimizer {h['optimizer']!r}", hint="use sgd or adam")
-    if int(h["epochs"]) < 1 or int(h["batch_size"]) < 1:
-        raise ZslError("epochs and batch size must be at least 1")
-    for k, opt, positive in (("lr", "--lr", True), ("weight_decay", "--weight-decay", False),
-                             ("momentum", "--momentum", False)):
-        v = h.get(k)
-        if v is None:
-            continue
-        v = float(v)
-        if not math.isfinite(v) or v < 0 or (positive and v == 0):
-            raise ZslError(f"{opt} must be a finite number {'above' if positive else 'of at least'} 0, got {v}")
+    flags = {"epochs": "--epochs", "batch_size": "--batch-size", "optimizer": "--optimizer", "lr": "--lr",
+             "weight_decay": "--weight-decay", "momentum": "--momentum"}
+    for k, opt in flags.items():
+        problem = setting_problem(k, h[k])
+        if problem:
+            raise ZslError(f"{opt} {problem}, got {h[k]!r}", hint=f"the method's default is {cls.train_defaults[k]!r}")
     return h
 
 
@@ -120,6 +114,7 @@ def prepare(config: TrainConfig) -> Prepared:
                       hint="use a network trained on this trial's training (GZSL: seen) classes only")
     if cls.requires_video and inputs.video is None:
         raise ZslError(f"method {cls.name!r} needs a video embedding file", hint="pass --video FILE")
+    input_args = cls.args_from_inputs(inputs)
     video_dim = inputs.video.dim if inputs.video is not None and "video" in cls.modalities else None
     mods = tuple(m for m in cls.modalities if m == "audio" or video_dim)
     if trial.is_gzsl:
@@ -173,14 +168,15 @@ def prepare(config: TrainConfig) -> Prepared:
                     train_class_emb=inputs.semantic.matrix(train_classes),
                     val_class_emb=inputs.semantic.matrix(val_classes) if val_set is not None else None,
                     metric=metric, hyper=_resolve_hyper(cls, config), video_dim=video_dim, val_seen_mask=seen_mask,
-                    warnings=warnings)
+                    warnings=warnings, input_args=input_args)
 
 
 def make_job(prep: Prepared, config: TrainConfig, name: str = "", hyper: dict | None = None,
              method_args: dict | None = None) -> Job:
     """The engine's job for one prepared training run (one setting: ``hyper`` and ``method_args``)."""
     dims = {"audio_dim": prep.inputs.audio.dim, "semantic_dim": prep.inputs.semantic.dim, "video_dim": prep.video_dim}
-    return Job(cls=prep.cls, args=dict(config.method_args if method_args is None else method_args), dims=dims,
+    args = {**prep.input_args, **(config.method_args if method_args is None else method_args)}
+    return Job(cls=prep.cls, args=args, dims=dims,
                hyper=prep.hyper if hyper is None else hyper, seed=int(config.seed), train=prep.train_set,
                class_emb=prep.train_class_emb, val=prep.val_set, val_class_emb=prep.val_class_emb,
                metric=prep.metric, patience=config.patience, log_every=config.log_every, name=name,
