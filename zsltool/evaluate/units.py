@@ -64,7 +64,8 @@ def train_configs(cfgs: list, names: list[str], batched: bool = True, device: st
     return out
 
 
-def _evaluate_modalities(unit: dict, ckpt: Path, betas: dict | None, transductive: str | None = None):
+def _evaluate_modalities(unit: dict, ckpt: Path, betas: dict | None, transductive: str | None = None,
+                         calibrate: bool = True):
     """({modality: metrics}, {modality: retrieval metrics}, {modality: results doc}) of one checkpoint in one
     setting (inductive, or the transductive refiner ``transductive``: no retrieval rows then)."""
     from zsltool.evaluate.evaluate import evaluate_checkpoint, retrieve_checkpoint
@@ -74,7 +75,7 @@ def _evaluate_modalities(unit: dict, ckpt: Path, betas: dict | None, transductiv
     for mod in unit["eval"]["modalities"] if unit["task"] == "gzsl" else ["both"]:
         fixed = (betas or {}).get(mod)
         d = evaluate_checkpoint(ckpt, modality=mod, beta=fixed, seed=unit["train"]["seed"], device=device,
-                                calibrate=fixed is None and unit["eval"]["calibrate"] and unit["task"] == "gzsl",
+                                calibrate=calibrate and fixed is None and unit["eval"]["calibrate"] and unit["task"] == "gzsl",
                                 transductive=transductive)
         docs[mod] = d
         by_mod[mod] = d["metrics"]
@@ -90,16 +91,18 @@ def transductive_records(record: dict) -> list[dict]:
     return [record, *record.get("transductive", [])]
 
 
-def evaluate_unit(unit: dict, tr, extra: dict | None = None, betas: dict | None = None) -> dict:
+def evaluate_unit(unit: dict, tr, extra: dict | None = None, betas: dict | None = None,
+                  calibrate: bool = True) -> dict:
     """Evaluate one trained unit's checkpoint and write its trial file; returns its record. ``betas``
     ({modality: beta}) fixes calibrated stacking's beta per test modality (the two-stage protocol); ``extra``
-    is merged into the record. Each refiner of ``unit["eval"]["transductive"]`` evaluates the same checkpoint
+    is merged into the record; ``calibrate=False`` never chooses a beta on this checkpoint's trial (a refit's
+    stage 2 has no validation rows of its own). Each refiner of ``unit["eval"]["transductive"]`` evaluates the same checkpoint
     again in the transductive setting (``record["transductive"]``)."""
     from zsltool.evaluate.transductive import REFINERS
 
     ckpt = Path(tr.checkpoint)
     mods = unit["eval"]["modalities"] if unit["task"] == "gzsl" else ["both"]
-    by_mod, retr, docs = _evaluate_modalities(unit, ckpt, betas)
+    by_mod, retr, docs = _evaluate_modalities(unit, ckpt, betas, calibrate=calibrate)
     first = docs[mods[0]]
     record = {k: unit[k] for k in ("name", "config_hash", "task", "column", "protocol")}
     record.update(split=unit["train"]["split"], trial=unit["train"]["trial"], method=unit["train"]["method"],
@@ -114,7 +117,7 @@ def evaluate_unit(unit: dict, tr, extra: dict | None = None, betas: dict | None 
     record.update(extra or {})
     variants = []
     for name in unit["eval"].get("transductive") or []:
-        t_mod, _, _ = _evaluate_modalities(unit, ckpt, betas, transductive=name)
+        t_mod, _, _ = _evaluate_modalities(unit, ckpt, betas, transductive=name, calibrate=calibrate)
         variants.append({**{k: v for k, v in record.items() if k not in ("retrieval", "selection", "stage1")},
                          "method": f"{record['method']} ({REFINERS[name].label})", "base_method": record["method"],
                          "setting": f"transductive: {name}", "metrics": t_mod, "retrieval": {}})
