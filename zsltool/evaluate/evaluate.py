@@ -14,6 +14,8 @@ Which rows are tested (docs/evaluate.md):
   The test rows are read only after beta is fixed.
 * Modality: ``both`` uses every modality the model has (rows missing one use the other), ``audio`` /
   ``video`` force one modality and drop rows where it is invalid.
+* Calibration (``ece``, ``nll``): of ``softmax(scores / T)`` over the test candidates (GZSL: no beta), with the
+  checkpoint's temperature, or each row's standard deviation without one: the probabilities of ``zsl classify``.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from zsltool.classify_calibrate import temperature_of
 from zsltool.errors import ZslError
 from zsltool.evaluate import metrics as M
 from zsltool.evaluate.results import make_manifest, results_doc
@@ -182,10 +185,11 @@ def evaluate_loaded(ld: Loaded, *, beta: float | None = None, calibrate: bool = 
         if len(inst) == 0:
             raise ZslError(f"no test instances: no usable row of {ld.config['audio']} has a single label among the "
                            f"{len(classes)} test classes of trial {ld.trial_index}")
-        r = M.zsl_metrics(s, inst.labels)
+        T, tsrc = temperature_of(ld.ckpt.get("calibration"), s)
+        r = M.zsl_metrics(s, inst.labels, temperature=T)
         cm = M.confusion_matrix(inst.labels, r["y_pred"], len(classes))
         metrics = {**{m.name: r[m.name] for m in M.metrics_of("zsl")}, "n_test": len(inst),
-                   "n_classes": len(classes), "chance": 1.0 / len(classes)}
+                   "n_classes": len(classes), "chance": 1.0 / len(classes), "temperature_source": tsrc}
         return results_doc("zsl", make_manifest(config, _inputs_of(ld), seed), metrics,
                            per_class=_per_class_rows(classes, inst.labels, r["y_pred"]),
                            confusion={"classes": classes, "matrix": cm})
@@ -229,13 +233,15 @@ def evaluate_loaded(ld: Loaded, *, beta: float | None = None, calibrate: bool = 
     raw = M.gzsl_metrics(sc, y, seen_mask, beta=0.0)
     cm = M.confusion_matrix(y, res.y_pred, len(classes))
     # S, U, HM and top-1 after calibrated stacking with beta; every other registered GZSL metric (AUSUC: no beta)
-    # by its own function
+    # by its own function (ECE, NLL: of the probabilities zsl classify gives over these candidates, no beta)
     calibrated = ("S", "U", "HM", "top1")
+    T, tsrc = temperature_of(ld.ckpt.get("calibration"), sc)
     metrics = {"S": res.S, "U": res.U, "HM": res.HM,
-               **{m.name: m.fn(sc, y, seen_mask) for m in M.metrics_of("gzsl") if m.name not in calibrated},
+               **{m.name: m.fn(M.probabilistic_input(m, sc, T), y, seen_mask) for m in M.metrics_of("gzsl")
+                  if m.name not in calibrated},
                "beta": beta, "beta_source": "validation" if calibrate else "given", "top1": res.top1,
                "uncalibrated": raw.metrics(), "n_test_seen": int(len(si)),
-               "n_test_unseen": int(unseen_rows.sum()), "n_classes": len(classes)}
+               "n_test_unseen": int(unseen_rows.sum()), "n_classes": len(classes), "temperature_source": tsrc}
     config["beta"] = beta
     return results_doc("gzsl", make_manifest(config, _inputs_of(ld), seed), metrics,
                        per_class=_per_class_rows(classes, y, res.y_pred, seen_mask),
