@@ -67,7 +67,7 @@ def temperature_of(calibration: dict | None, scores: np.ndarray) -> tuple[float 
     cal = calibration or {}
     T = cal.get("temperature")
     if T:
-        return float(T), f"checkpoint (fitted on {cal.get('rows')} {cal.get('on')} rows)"
+        return float(T), cal.get("source") or f"checkpoint (fitted on {cal.get('rows')} {cal.get('on')} rows)"
     return per_clip_temperature(scores), DEFAULT_SOURCE
 
 
@@ -168,9 +168,13 @@ def calibrate(scores: np.ndarray, labels: np.ndarray, on: str) -> dict:
 
 def calibrate_model(model, prep, device: str = "cpu") -> dict:
     """``calibrate`` on a trained model's validation rows; a fallback record when there are none. The training
-    rows are never used: a zero-shot model's scores on its training classes are not its scores on new ones."""
+    rows are never used: a zero-shot model's scores on its training classes are not its scores on new ones.
+    A training-free method (``cosine``) keeps temperature 1: its scores carry the encoder's own logit scale."""
     from zsltool.train.data import compute_scores
 
+    if getattr(model, "training_free", False):
+        return {"temperature": 1.0, "on": "none", "rows": 0, "source": "the method's own scale (the encoder's "
+                "logit scale; not fitted)", "method": "none: softmax of the training-free method's scores"}
     if prep.val_set is None or not len(prep.val_set) or len(prep.val_classes) < 2:
         return fallback_record("no validation rows (the training rows are not used: a zero-shot model's scores "
                                "on its training classes are sharper than on new ones)")

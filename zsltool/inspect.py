@@ -128,6 +128,8 @@ def temperature_line(record: dict | None) -> str:
     if not record:
         return "none stored (a checkpoint from before calibration records): per-clip-std"
     T = record.get("temperature")
+    if T and record.get("source"):
+        return f"{T:.4g} ({record['source']})"
     if T:
         how = f"{record.get('method', 'temperature scaling')} on {record.get('rows')} {record.get('on')} rows"
         return f"{T:.4g} ({how}{'; separable: near the prior' if record.get('separable') else ''})"

@@ -92,10 +92,13 @@ def trial_rows(records: list[dict]) -> list[dict]:
                            **{f"val_{k}": v.get(k) for k in ("S", "U", "HM")})
             ret = (r.get("retrieval") or {}).get(mod) or {}
             row.update({f"map_{k}": ret.get(k) for k in ("S", "U", "HM")})
+            row["warnings"] = "; ".join(T.warning_messages([r]))  # validity warnings (zsltool.guards); "" if none
             rows.append(row)
     return rows
 
 
 def trial_columns(rows: list[dict]) -> list[str]:
-    """Every key of ``rows`` in first-seen order (rows of some trials have more columns than others)."""
-    return list(dict.fromkeys(k for r in rows for k in r))
+    """Every key of ``rows`` in first-seen order (rows of some trials have more columns than others), the
+    validity warnings last."""
+    cols = list(dict.fromkeys(k for r in rows for k in r))
+    return [k for k in cols if k != "warnings"] + (["warnings"] if "warnings" in cols else [])

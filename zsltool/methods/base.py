@@ -110,6 +110,7 @@ class ZslMethod(nn.Module):
     closed_form: ClassVar[bool] = False
     requires_video: ClassVar[bool] = False  # True: training and scoring need a video file
     needs_train_classes: ClassVar[bool] = False  # True: gets n_train_classes and set_train_classes()
+    training_free: ClassVar[bool] = False  # True: nothing is fitted; scores are the encoder's own (e.g. cosine)
     defaults: ClassVar[dict[str, Any]] = {}
     train_defaults: ClassVar[dict[str, Any]] = {
         "epochs": 200, "batch_size": 32, "optimizer": "sgd", "lr": 1e-2, "weight_decay": 0.0, "momentum": 0.0,
@@ -127,6 +128,12 @@ class ZslMethod(nn.Module):
         if preset != "paper":
             raise ZslError(f"unknown preset {preset!r}", hint="the only preset is 'paper'")
         return {**SCALING_OFF, **cls.paper_args}
+
+    @classmethod
+    def args_from_inputs(cls, inputs) -> dict:
+        """Method arguments read from the input files' provenance (``zsltool.train.data.Inputs``), applied before
+        the user's; a method may refuse inputs here (e.g. ``cosine``: files of two embedding spaces)."""
+        return {}
 
     batched_kernel: ClassVar[str | None] = None  # a kernel of zsltool.train.kernels: many models trained at once
 

@@ -80,6 +80,7 @@ class Prepared:
     video_dim: int | None
     val_seen_mask: np.ndarray | None = None   # val_hm: which val_classes are seen
     warnings: list = field(default_factory=list)   # validity issues (zsltool.guards)
+    input_args: dict = field(default_factory=dict)   # method arguments read from the files (args_from_inputs)
 
 
 def _resolve_hyper(cls, config: TrainConfig, overrides: dict | None = None) -> dict:
@@ -120,6 +121,7 @@ def prepare(config: TrainConfig) -> Prepared:
                       hint="use a network trained on this trial's training (GZSL: seen) classes only")
     if cls.requires_video and inputs.video is None:
         raise ZslError(f"method {cls.name!r} needs a video embedding file", hint="pass --video FILE")
+    input_args = cls.args_from_inputs(inputs)
     video_dim = inputs.video.dim if inputs.video is not None and "video" in cls.modalities else None
     mods = tuple(m for m in cls.modalities if m == "audio" or video_dim)
     if trial.is_gzsl:
@@ -173,14 +175,15 @@ def prepare(config: TrainConfig) -> Prepared:
                     train_class_emb=inputs.semantic.matrix(train_classes),
                     val_class_emb=inputs.semantic.matrix(val_classes) if val_set is not None else None,
                     metric=metric, hyper=_resolve_hyper(cls, config), video_dim=video_dim, val_seen_mask=seen_mask,
-                    warnings=warnings)
+                    warnings=warnings, input_args=input_args)
 
 
 def make_job(prep: Prepared, config: TrainConfig, name: str = "", hyper: dict | None = None,
              method_args: dict | None = None) -> Job:
     """The engine's job for one prepared training run (one setting: ``hyper`` and ``method_args``)."""
     dims = {"audio_dim": prep.inputs.audio.dim, "semantic_dim": prep.inputs.semantic.dim, "video_dim": prep.video_dim}
-    return Job(cls=prep.cls, args=dict(config.method_args if method_args is None else method_args), dims=dims,
+    args = {**prep.input_args, **(config.method_args if method_args is None else method_args)}
+    return Job(cls=prep.cls, args=args, dims=dims,
                hyper=prep.hyper if hyper is None else hyper, seed=int(config.seed), train=prep.train_set,
                class_emb=prep.train_class_emb, val=prep.val_set, val_class_emb=prep.val_class_emb,
                metric=prep.metric, patience=config.patience, log_every=config.log_every, name=name,

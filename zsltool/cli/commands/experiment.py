@@ -28,12 +28,14 @@ def _csv_list(value: Optional[str]) -> Optional[list[str]]:
 
 
 def _experiment_tables(doc: dict):
-    from zsltool.evaluate.tables import table_caption, table_rows, table_title
+    from rich.markup import escape
+
+    from zsltool.evaluate.tables import WARNING_NOTE, table_caption, table_rows, table_title
 
     out = []
     for t in doc["tables"]:
         rt = rows_table(table_rows(t), title=table_title(t))
-        rt.caption = table_caption(t)
+        rt.caption = "\n".join([table_caption(t), *(escape(f"{WARNING_NOTE} {w}") for w in t.get("warnings") or [])])
         out.append(rt)
     return out
 
