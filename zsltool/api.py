@@ -110,9 +110,10 @@ def experiment(*, audio: str | os.PathLike, splits: Sequence[str | os.PathLike] 
                out: str | os.PathLike, **options) -> dict:
     """Run a paper protocol end to end (``zsl experiment``): every split × trial × method × class embedding.
 
-    ``options`` are ``zsltool.evaluate.experiment.ExperimentSpec``'s fields (``text``, ``image``,
-    ``audio_prototypes``, ``video``, ``methods``, ``epochs``, ``jobs``, ``seed``, ...). Writes the folder
-    ``out`` (results.json, table.csv/.md/.tex, trials/) and returns the results document with its
+    ``audio`` (and ``video``) may name one file per trial: ``"features/audio.fold{fold}.h5"``
+    (``zsltool.evaluate.trialfiles``). ``options`` are ``zsltool.evaluate.experiment.ExperimentSpec``'s fields
+    (``text``, ``image``, ``audio_prototypes``, ``video``, ``methods``, ``epochs``, ``jobs``, ``seed``, ...).
+    Writes the folder ``out`` (results.json, table.csv/.md/.tex, trials/) and returns the results document with its
     ``tables``; ``zsltool.evaluate.tables.export_tables(doc["tables"], "latex")`` renders them."""
     from zsltool.evaluate.experiment import ExperimentSpec, run_experiment
 

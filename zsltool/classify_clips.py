@@ -82,8 +82,9 @@ def classify(model: str | os.PathLike, inputs: str | os.PathLike | Sequence[str 
              class_embeddings=None, vectors=None, allow_other_vectors: bool = False, weights=None,
              video_weights=None, top: int = 5,
              modality: str = "both", batch_size: int = 16, workers: int = 0, device: str = "cpu",
-             progress: bool = False) -> Predictions:
-    """Rank ``labels`` for each clip with a trained checkpoint; see the module docstring."""
+             progress: bool = False, strict: bool = False) -> Predictions:
+    """Rank ``labels`` for each clip with a trained checkpoint; see the module docstring. ``strict``: a label
+    embedded from part of its words is an error (else a warning, in ``info["warnings"]``)."""
     from zsltool.classify_calibrate import DEFAULT_SOURCE, softmax, temperature_of
 
     if modality not in SCORE_MODALITIES:
@@ -114,6 +115,7 @@ def classify(model: str | os.PathLike, inputs: str | os.PathLike | Sequence[str 
     net.to(device)
     C, cinfo = label_embeddings(ckpt, cand, class_embeddings=class_embeddings, vectors=vectors,
                                 allow_other_vectors=allow_other_vectors, device=device)
+    warnings = _partial_label_warnings(cinfo.get("partial") or {}, cinfo.get("tokens") or {}, strict)
     if C.shape[1] != net.semantic_dim:
         raise ZslError(f"the label embeddings are {C.shape[1]}-d, but the model expects {net.semantic_dim}-d",
                        hint="use class embeddings made the same way as the training ones")
@@ -129,7 +131,7 @@ def classify(model: str | os.PathLike, inputs: str | os.PathLike | Sequence[str 
         if modality == "video":
             raise ZslError("--modality video needs --video-embeddings FILE (clips are embedded from their audio)")
         arec = training_provenance(ckpt, "audio")
-        ex = audio_extractor(arec, weights=weights, device=device)
+        ex = audio_extractor(arec, weights=weights, device=device, anchor=ckpt.get("path"))
         max_s = (arec or {}).get("extractor_meta", {}).get("max_seconds", 10.0)
         ids, X, valid, reasons, sources = embed_clips(items, ex, max_seconds=max_s, batch_size=batch_size,
                                                       workers=workers, progress=progress)
@@ -198,4 +200,24 @@ def classify(model: str | os.PathLike, inputs: str | os.PathLike | Sequence[str 
                   "label_embeddings": cinfo.get("source"), "n_clips": len(ids), "n_valid": int(ok.sum()), **ainfo}
     if "tokens" in cinfo:
         preds.info["label_tokens"] = cinfo["tokens"]
+    if cinfo.get("partial"):
+        preds.info["partial_labels"] = cinfo["partial"]
+    preds.info["warnings"] = warnings
     return preds
+
+
+def _partial_label_warnings(partial: dict, tokens: dict, strict: bool) -> list[str]:
+    """One warning per label embedded from part of its words (naming the words left out); with ``strict`` the
+    first is an error."""
+    from zsltool.classify_labels import label_hint
+
+    out = []
+    for lab, lost in partial.items():
+        out.append(f"label {lab!r} is embedded from {', '.join(tokens.get(lab) or [])} only: "
+                   f"{', '.join(repr(w) for w in lost)} {'is' if len(lost) == 1 else 'are'} not in the vocabulary")
+    if out and strict:
+        raise ZslError(out[0] + (f" (and {len(out) - 1} more)" if len(out) > 1 else "") + " [--strict]",
+                       hint=label_hint([lab for lab in tokens if lab not in partial]))
+    for w in out:
+        log.warning(w)
+    return out

@@ -34,6 +34,7 @@ from zsltool.evaluate import tables as T
 from zsltool.evaluate.aggregate import (build_tables, selection_caption, summary_metrics, trial_columns,  # noqa: F401
                                         trial_rows)
 from zsltool.evaluate.results import csv_text, make_manifest, results_doc, write_results
+from zsltool.evaluate.trialfiles import expand, templates, trial_files
 from zsltool.evaluate.units import finished_record, run_unit, run_units, trial_path  # noqa: F401
 from zsltool.utils import atomic_write_text, sha256_file, sha256_json
 
@@ -120,8 +121,9 @@ def plan(spec: ExperimentSpec) -> list[dict]:
         from zsltool.train.grid import check_grid
 
         check_grid(spec.grid, spec.methods)
+    per_trial = templates(spec)  # --audio 'audio.fold{fold}.h5': one file per trial (zsltool.evaluate.trialfiles)
     files = {k: getattr(spec, k) for k in ("audio", "video", "text", "image", "audio_prototypes", "hybrid")
-             if getattr(spec, k)}
+             if getattr(spec, k) and k not in per_trial}
     files.update({f"text:{n}": f for n, f in (spec.texts or {}).items()})
     # one row per text backend: (row label, semantic, text file)
     variants = []
@@ -146,9 +148,12 @@ def plan(spec: ExperimentSpec) -> list[dict]:
         for k in ks:
             stages = pair_of(split, pairs, k) if pairs else None
             trial = split.trial(stages[0] if stages else k)
+            own = {n: expand(t, sp_path, k, "--" + n) for n, t in per_trial.items()}
+            own_hashes = {**hashes, **{n: sha256_file(f) for n, f in own.items()}}
             for m in spec.methods:
                 for row, s, text_file in variants:
-                    train = {"audio": spec.audio, "video": spec.video, "split": str(sp_path),
+                    train = {"audio": own.get("audio", spec.audio), "video": own.get("video", spec.video),
+                             "split": str(sp_path),
                              "trial": int(stages[0] if stages else k),
                              "semantic": s, "text": text_file, "image": spec.image,
                              "audio_prototypes": spec.audio_prototypes, "method": m,
@@ -164,7 +169,7 @@ def plan(spec: ExperimentSpec) -> list[dict]:
                              "retrieval": spec.retrieval}
                     if stages:  # beta comes from stage 1, so --calibrate does not apply
                         evalc.update(two_stage=list(stages), calibrate=False)
-                    key = {"train": train, "eval": evalc, "inputs": hashes, "split_sha256": sha256_file(sp_path)}
+                    key = {"train": train, "eval": evalc, "inputs": own_hashes, "split_sha256": sha256_file(sp_path)}
                     name = f"{Path(sp_path).stem}.t{k}.{m}.{row.replace(':', '-')}"
                     units.append({"name": name, "config_hash": sha256_json(key), "train": train, "eval": evalc,
                                   **({"semantic": row} if row != s else {}),
@@ -264,7 +269,7 @@ def _run_experiment(spec: ExperimentSpec, progress=None) -> dict:
                     records[u["name"]] = rec
     ordered = [records[u["name"]] for u in units]
     tables = build_tables(ordered)
-    inputs = [p for p in [spec.audio, spec.video, spec.text, *(spec.texts or {}).values(), spec.image,
+    inputs = [p for p in [*trial_files(units), spec.text, *(spec.texts or {}).values(), spec.image,
                           spec.audio_prototypes, spec.hybrid,
                           *spec.splits] if p]
     warnings = list({w["message"]: w for r in ordered for w in r.get("warnings") or []}.values())

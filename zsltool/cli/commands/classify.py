@@ -15,18 +15,36 @@ from zsltool.cli.common import STATE, info, to_jsonable
 from zsltool.names import SCORE_MODALITIES
 
 
-def _table(preds, top: int):
-    from rich.table import Table
+def _clip_names(clips: list[str]) -> tuple[list[str], str]:
+    """The clips as shown: paths without the folders they all share (returned, for the caption), so that two
+    clips never look the same however narrow the table."""
+    parts = [str(c).split("/") for c in clips]
+    n = 0
+    while len(parts) > 1 and all(len(p) > n + 1 for p in parts) and len({p[n] for p in parts}) == 1:
+        n += 1
+    common = "/".join(parts[0][:n]) if parts else ""
+    if not common:
+        return [str(c) for c in clips], ""
+    return ["/".join(p[n:]) for p in parts], common
 
-    t = Table(title=f"zsl classify ({len(preds.labels)} labels)")
-    t.add_column("clip")
+
+def _table(preds, top: int):
+    from rich.markup import escape
+    from rich.table import Table
+    from rich.text import Text
+
+    names, common = _clip_names([r["clip"] for r in preds])
+    notes = ([f"clips under {common}/"] if common else []) + \
+        [f"Warning: {w}" for w in preds.info.get("warnings") or []]
+    t = Table(title=f"zsl classify ({len(preds.labels)} labels)", caption=escape("\n".join(notes)) or None)
+    t.add_column("clip", overflow="fold")  # folded, never cut: the end of a path tells clips apart
     for k in range(1, min(top, len(preds.labels)) + 1):
         t.add_column(f"#{k} (p)")
-    for r in preds:
+    for r, name in zip(preds, names):
         if not r["valid"]:
-            t.add_row(r["clip"], f"invalid: {r['reason']}")
+            t.add_row(Text(name), Text(f"invalid: {r['reason']}"))
             continue
-        t.add_row(r["clip"], *[f"{x['label']} ({x['probability']:.3f})" for x in r["top"]])
+        t.add_row(Text(name), *[Text(f"{x['label']} ({x['probability']:.3f})") for x in r["top"]])
     return t
 
 
@@ -63,6 +81,8 @@ def classify_cmd(
     json_out: bool = typer.Option(False, "--json", help="Print one JSON document."),
     jsonl: bool = typer.Option(False, "--jsonl", help="Print one JSON line per clip."),
     csv_out: bool = typer.Option(False, "--csv", help="Print a tidy CSV: clip, rank, label, score, probability."),
+    strict: bool = typer.Option(False, "--strict", help="A label embedded from only some of its words (the "
+                                "others not in the vocabulary) is an error instead of a warning."),
 ):
     """Rank candidate labels (any names) for new clips with a trained model: scores and probabilities."""
     from zsltool.classify_clips import classify
@@ -74,7 +94,7 @@ def classify_cmd(
                      allow_other_vectors=allow_other_vectors, weights=weights, video_weights=video_weights,
                      top=top, modality=modality,
                      batch_size=batch_size, workers=workers, device=STATE.device,
-                     progress=not STATE.quiet)
+                     progress=not STATE.quiet, strict=strict)
     bad = [r for r in preds if not r["valid"]]
     info(f"{len(preds) - len(bad)} of {len(preds)} clips classified among {len(preds.labels)} labels; "
          f"probabilities: temperature from {preds.info['temperature_source']}")

@@ -41,12 +41,15 @@ def _experiment_tables(doc: dict):
 
 
 def experiment_cmd(
-    audio: str = typer.Option(..., "--audio", help="Instance-level audio embedding file."),
+    audio: str = typer.Option(..., "--audio", help="Instance-level audio embedding file, or one per trial: "
+                              "a template such as 'audio.fold{fold}.h5' ({trial}/{fold}: the trial number, "
+                              "{split}: the split file's stem)."),
     split: List[str] = typer.Option(..., "--split", help="Split file; repeat for more table columns "
                                     "(e.g. one within-category split per category)."),
     out: str = typer.Option(..., "--out", "-o", help="Output folder (trials/, checkpoints/, results.json, "
                             "trials.csv, table.csv/.md/.tex); re-running resumes it."),
-    video: Optional[str] = typer.Option(None, "--video", help="Instance-level video embedding file."),
+    video: Optional[str] = typer.Option(None, "--video", help="Instance-level video embedding file (or a "
+                                        "per-trial template, as --audio)."),
     text: List[str] = typer.Option([], "--text", help="Class-level text embedding file; NAME=FILE (repeatable) "
                                    "puts several text backends side by side (rows text:NAME)."),
     image: Optional[str] = typer.Option(None, "--image", help="Class-level image embedding file."),
