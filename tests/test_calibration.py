@@ -89,6 +89,31 @@ def test_no_stored_temperature_makes_every_probability_0_or_1(tmp_path, seed):
     assert extreme.mean() < 0.5 and p.max(1).mean() < 0.95
 
 
+def test_classify_applies_the_stored_temperature(tmp_path):
+    """A checkpoint with a known T: the probabilities are exactly softmax(scores / T) (issue 21: a planted bug
+    that ignored T went uncaught, the one test of softmax(scores / T) having a checkpoint without one)."""
+    import zsltool
+    from zsltool.train.checkpoint import load_checkpoint, save_checkpoint
+
+    syn = _world(tmp_path, 3)
+    ck = load_checkpoint(_train(syn, tmp_path / "m.pt"))
+    ck.pop("path")
+    for T in (0.37, 4.0):
+        ck["calibration"] = {"temperature": T, "on": "validation", "rows": 6, "method": "test"}
+        save_checkpoint(tmp_path / f"t{T}.pt", ck)
+        preds = zsltool.classify(tmp_path / f"t{T}.pt", embeddings=syn.audio, labels=["c10", "c11", "c12", "c13"])
+        assert preds.info["temperature"] == T
+        assert preds.info["temperature_source"] == "checkpoint (fitted on 6 validation rows)"
+        ok = np.isfinite(preds.scores).all(1)   # the rows cut from the validation classes are invalid: NaN
+        assert ok.sum() == 160 - 2 * 6   # 16 classes x 10 clips, 2 x 6 cut
+        s, got = preds.scores[ok].astype(np.float64), preds.probabilities[ok]
+        z = s / T
+        p = np.exp(z - z.max(1, keepdims=True))
+        np.testing.assert_allclose(got, p / p.sum(1, keepdims=True), rtol=1e-12, atol=1e-15)
+        q = softmax(s, s.std(1))   # what a classify that ignored T would give
+        assert np.abs(got - q).max() > 0.01
+
+
 def test_no_validation_rows_means_no_fit_on_training_rows(tmp_path, caplog):
     """Without validation classes nothing is fitted (never on training rows): the record says why, and classify
     and evaluate divide each clip's scores by their standard deviation."""

@@ -212,29 +212,6 @@ def test_old_checkpoint_without_temperature_uses_per_clip_std(trained, tmp_path)
     del torch
 
 
-def test_classify_applies_the_stored_temperature(trained, tmp_path):
-    """A checkpoint with a known T: the probabilities are exactly softmax(scores / T) (issue 21: a planted bug
-    that ignored T went uncaught, the one test of softmax(scores / T) having a checkpoint without one)."""
-    import zsltool
-    from zsltool.train.checkpoint import load_checkpoint, save_checkpoint
-
-    d = trained
-    ck = load_checkpoint(d / "model.pt")
-    ck.pop("path")
-    for T in (0.37, 4.0):
-        ck["calibration"] = {"temperature": T, "on": "validation", "rows": 6, "method": "test"}
-        save_checkpoint(tmp_path / f"t{T}.pt", ck)
-        preds = zsltool.classify(tmp_path / f"t{T}.pt", embeddings=d / "audio.h5", labels=NEW_LABELS)
-        z = preds.scores.astype(np.float64) / T
-        p = np.exp(z - z.max(1, keepdims=True))
-        np.testing.assert_allclose(preds.probabilities, p / p.sum(1, keepdims=True), rtol=1e-12, atol=1e-15)
-        assert preds.info["temperature"] == T
-        assert preds.info["temperature_source"] == "checkpoint (fitted on 6 validation rows)"
-        sd = preds.scores.std(1, keepdims=True)   # what a classify that ignored T would give
-        q = np.exp(preds.scores / sd - (preds.scores / sd).max(1, keepdims=True))
-        assert np.abs(preds.probabilities - q / q.sum(1, keepdims=True)).max() > 0.01
-
-
 def test_temperature_scaling_recovers_a_known_temperature():
     """Labels drawn from softmax(z / 2.5): the fitted temperature is 2.5 within sampling error, and the
     NLL there is below both the uniform and the per-clip-std NLL."""
