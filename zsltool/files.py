@@ -18,7 +18,10 @@ def require_file(path: str | os.PathLike, what: str = "file") -> Path:
     if not p.exists():
         raise ZslError(f"{what} not found: {p}", hint="check the path")
     if p.is_dir():
-        raise ZslError(f"{what} is a directory, not a file: {p}")
+        inside = p / "results.json"
+        raise ZslError(f"{what} is a directory, not a file: {p}",
+                       hint=f"give {inside}, the results of zsl experiment" if inside.is_file() else
+                       "give a file inside it")
     return p
 
 

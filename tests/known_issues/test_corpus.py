@@ -27,6 +27,8 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+from tests.known_issues.corpus_issue21 import issue21_cases, issue21_inputs
+
 
 class Payload:
     def __init__(self, marker):
@@ -126,6 +128,7 @@ def C(tmp_path_factory) -> SimpleNamespace:
     (d / "folder").mkdir()
     (d / "res").write_text("an existing file")
     (d / "emptydir").mkdir()
+    issue21_inputs(d, tone, sr)
     return SimpleNamespace(d=d, syn=syn, other=other)
 
 
@@ -292,7 +295,7 @@ def _cases(C, o: Path):
         ("train-split-other-class-set", ["train", "--audio", syn.audio, "--split", other.split, "--text",
                                          syn.text, "-o", o.with_suffix(".pt"), "--epochs", "1"], 1, []),
         ("train-audio-is-text", ["train", "--audio", syn.text, "--split", syn.split, "--text", syn.text, "-o",
-                                 o.with_suffix(".pt"), "--epochs", "1"], 1, []),
+                                 o.with_suffix(".pt"), "--epochs", "1"], 1, ["class-level file", "hint:"]),
         ("train-lr-nan", [*tr, "-o", o.with_suffix(".pt"), "--lr", "nan"], 2, ["--lr"]),
         ("train-arg-nan", [*tr, "-o", o.with_suffix(".pt"), "--arg", "margin=NaN"], 2, ["--arg"]),
         ("train-out-is-input", [*tr, "-o", syn.split, "--overwrite"], 1, ["same file as input"]),
@@ -326,6 +329,7 @@ def _cases(C, o: Path):
         ("unknown-command", ["no-such-command"], 2, []),
         ("unknown-option", ["inspect", d / "C.json", "--no-such-option"], 2, []),
         ("models-unknown-modality", ["models", "--modality", "smell"], 2, ["'smell' is not one of"]),
+        *issue21_cases(C, o),
     ]
 
 

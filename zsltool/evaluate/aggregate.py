@@ -46,23 +46,25 @@ def selection_caption(records: list[dict]) -> str:
 
 
 def two_stage_caption(records: list[dict]) -> str:
-    """'Two-stage protocol: ... Stage 1 (per trial): avgzslnet: epoch 12, beta 0.31, val HM 45.1; ...'."""
+    """'Two-stage protocol: ... Stage 1 (per trial): avgzslnet: epoch 12 (val HM 45.1), β 0.31 (both) / 0.2
+    (audio); ...'. The val HM is the value that chose the epoch (stage 1's selection), β the one chosen per test
+    modality."""
     by: dict[str, list[str]] = {}
     for r in records:
         s1 = r.get("stage1")
         if not s1:
             continue
-        mod = r["modality"]
-        v = (s1.get("validation") or {}).get(mod) or {}
+        value = s1.get("value")
+        betas = " / ".join(f"{v.get('beta', float('nan')):.3g} ({m})" for m, v in (s1.get("validation") or {}).items())
         by.setdefault(r["method"], []).append(
-            f"epoch {s1['epoch']}, β {v.get('beta', float('nan')):.3g}, val HM {100 * v.get('HM', float('nan')):.1f}")
+            f"epoch {s1['epoch']} (val HM {100 * (float('nan') if value is None else value):.1f}), β {betas}")
     if not by:
         return ""
     parts = [f"{m}: " + " / ".join(v) for m, v in by.items()]
     return ("Two-stage protocol: stage 1 trains on the stage-1 training classes and chooses the epoch and "
             "calibrated stacking's β on seen and unseen validation classes; stage 2 retrains on training + "
-            "validation classes for that many epochs and tests with that β. Stage 1 (" + ("per trial, "
-            if any(len(v) > 1 for v in by.values()) else "") + "first test modality): " + "; ".join(parts) + ".")
+            "validation classes for that many epochs and tests with that β. Stage 1" + (" (per trial)"
+            if any(len(v) > 1 for v in by.values()) else "") + ": " + "; ".join(parts) + ".")
 
 
 def summary_metrics(tables: list[dict]) -> dict:

@@ -25,16 +25,16 @@ from __future__ import annotations
 
 import logging
 import os
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from zsltool.errors import ZslError
+from zsltool.progress import count_of
 from zsltool.evaluate import tables as T
 from zsltool.evaluate.aggregate import (build_tables, selection_caption, summary_metrics, trial_columns,  # noqa: F401
                                         trial_rows)
 from zsltool.evaluate.results import csv_text, make_manifest, results_doc, write_results
-from zsltool.evaluate.trialfiles import expand, templates, trial_files
+from zsltool.evaluate.trialfiles import PER_TRIAL, expand, input_files, templates
 from zsltool.evaluate.units import finished_record, run_unit, run_units, trial_path  # noqa: F401
 from zsltool.utils import atomic_write_text, sha256_file, sha256_json
 
@@ -148,19 +148,20 @@ def plan(spec: ExperimentSpec) -> list[dict]:
         for k in ks:
             stages = pair_of(split, pairs, k) if pairs else None
             trial = split.trial(stages[0] if stages else k)
-            own = {n: expand(t, sp_path, k, "--" + n) for n, t in per_trial.items()}
+            own = {n: expand(t, sp_path, k, "--" + n.replace("_", "-")) for n, t in per_trial.items()}
+            f = {n: own.get(n, getattr(spec, n)) for n in PER_TRIAL}  # this trial's feature files
             own_hashes = {**hashes, **{n: sha256_file(f) for n, f in own.items()}}
             for m in spec.methods:
                 for row, s, text_file in variants:
-                    train = {"audio": own.get("audio", spec.audio), "video": own.get("video", spec.video),
+                    train = {"audio": f["audio"], "video": f["video"],
                              "split": str(sp_path),
                              "trial": int(stages[0] if stages else k),
-                             "semantic": s, "text": text_file, "image": spec.image,
-                             "audio_prototypes": spec.audio_prototypes, "method": m,
+                             "semantic": s, "text": text_file, "image": f["image"],
+                             "audio_prototypes": f["audio_prototypes"], "method": m,
                              "method_args": dict(spec.method_args.get(m, {})), "epochs": spec.epochs,
                              "batch_size": spec.batch_size, "lr": spec.lr, "optimizer": spec.optimizer,
                              "patience": spec.patience, "seed": spec.seed,
-                             "semantic_file": spec.hybrid if s == "hybrid" else None}
+                             "semantic_file": f["hybrid"] if s == "hybrid" else None}
                     if spec.grid:  # only when given: configs (and so resumed trials) without one are unchanged
                         train["grid"] = spec.grid
                     if spec.preset:
@@ -178,10 +179,20 @@ def plan(spec: ExperimentSpec) -> list[dict]:
                                   "column": label, "protocol": "two-stage" if stages else split.protocol,
                                   "task": "gzsl" if trial.is_gzsl else "zsl", "threads": threads, "device": spec.device, "strict": spec.strict,
                                   "out_dir": str(spec.out_dir)})  # device: not in the config hash
-    names = [u["name"] for u in units]
-    if len(set(names)) != len(names):
-        raise ZslError("two split files share a file name", hint="give each split file a distinct name")
+    _check_distinct(spec, [u["name"] for u in units])
     return units
+
+
+def _check_distinct(spec: ExperimentSpec, names: list[str]) -> None:
+    """ZslError naming why two units would share a name (and so a trial file)."""
+    if len(set(names)) == len(names):
+        return
+    for what, values in (("method", list(spec.methods)), ("trial", list(spec.trials or [])),
+                         ("split file", [str(Path(s).resolve()) for s in spec.splits])):
+        twice = [v for v in dict.fromkeys(values) if values.count(v) > 1]
+        if twice:
+            raise ZslError(f"{what} {twice[0]!r} is given twice", hint=f"give each {what} once")
+    raise ZslError("two split files share a file name", hint="give each split file a distinct name")
 
 
 def _unit_cost(u: dict) -> int:
@@ -243,8 +254,6 @@ def run_experiment(spec: ExperimentSpec, progress=None) -> dict:
 
 
 def _run_experiment(spec: ExperimentSpec, progress=None) -> dict:
-    import multiprocessing as mp
-
     units = plan(spec)
     out = Path(spec.out_dir)
     records: dict[str, dict] = {}
@@ -255,22 +264,21 @@ def _run_experiment(spec: ExperimentSpec, progress=None) -> dict:
             records[u["name"]] = rec
         else:
             todo.append(u)
-    log.info(f"experiment: {len(units)} trials, {len(units) - len(todo)} already done, {len(todo)} to run "
-             f"with {spec.jobs} job(s)")
+    log.info(f"experiment: {count_of(len(units), 'trial')}, {len(units) - len(todo)} already done, {len(todo)} "
+             f"to run with {count_of(spec.jobs, 'job')}")
     if spec.jobs <= 1 or len(todo) <= 1:
         for u, rec in zip(todo, run_units(todo)):
             records[u["name"]] = rec
     else:
+        from zsltool.evaluate.workers import run_in_workers
+
         shards = _shards(todo, spec.jobs)
-        with ProcessPoolExecutor(max_workers=spec.jobs, mp_context=mp.get_context("spawn")) as ex:
-            futs = [(shard, ex.submit(run_units, shard)) for shard in shards]
-            for shard, f in futs:
-                for u, rec in zip(shard, f.result()):
-                    records[u["name"]] = rec
+        for shard, recs in zip(shards, run_in_workers(run_units, shards, spec.jobs)):
+            for u, rec in zip(shard, recs):
+                records[u["name"]] = rec
     ordered = [records[u["name"]] for u in units]
     tables = build_tables(ordered)
-    inputs = [p for p in [*trial_files(units), spec.text, *(spec.texts or {}).values(), spec.image,
-                          spec.audio_prototypes, spec.hybrid,
+    inputs = [p for p in [*input_files(spec, units), spec.text, *(spec.texts or {}).values(),
                           *spec.splits] if p]
     warnings = list({w["message"]: w for r in ordered for w in r.get("warnings") or []}.values())
     doc = results_doc("experiment", make_manifest(asdict(spec), inputs, spec.seed), summary_metrics(tables),

@@ -24,6 +24,7 @@ from typing import Iterable
 from zsltool.evaluate.metrics import GZSL_COLUMNS, METRICS
 from zsltool.evaluate.stats import summarize
 from zsltool.names import SEMANTIC_SOURCES
+from zsltool.progress import count_of
 
 SEMANTIC_ORDER = SEMANTIC_SOURCES
 SEMANTIC_LABEL = {"audio": "Audio", "image": "Image", "text": "Text", "hybrid": "Hybrid"}
@@ -167,7 +168,7 @@ def _split_caption(table: dict) -> str:
             sp = splits.get(c) or {}
             what = PROTOCOL_CAPTION.get(sp.get("protocol"), f"{sp.get('protocol') or 'unknown'} split")
             bits = [f"{sp['n_test_classes']} unseen test classes" if sp.get("n_test_classes") else None,
-                    f"{sp['trials']} trial{'s' if sp.get('trials') != 1 else ''}" if sp.get("trials") else None,
+                    count_of(sp['trials'], 'trial') if sp.get("trials") else None,
                     f"chance {table['chance'][c]:.2f}" if c in table.get("chance", {}) else None]
             parts.append(f"{c}: {what} ({', '.join(b for b in bits if b)})")
         return "; ".join(parts) + "."
@@ -176,7 +177,7 @@ def _split_caption(table: dict) -> str:
     bits = [f"{sp['n_classes']} classes" if sp.get("n_classes") else None,
             f"{sp['n_test_seen']} seen / {sp['n_test_unseen']} unseen test clips"
             if sp.get("n_test_seen") is not None and sp.get("n_test_unseen") is not None else None,
-            f"{sp['trials']} trial{'s' if sp.get('trials') != 1 else ''}" if sp.get("trials") else None]
+            count_of(sp['trials'], 'trial') if sp.get("trials") else None]
     head = f"{what} ({', '.join(b for b in bits if b)})" if any(bits) else what
     if table["kind"] == "gzsl":
         return (f"{head}. S: accuracy on seen-class test clips, U: on unseen-class clips, both over all classes; "

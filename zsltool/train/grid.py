@@ -45,12 +45,12 @@ def parse_grid(items: list[str] | None) -> dict | None:
             if not p.is_file():
                 raise ZslError(f"--grid {item!r} is neither KEY=V1,V2,... nor a JSON file",
                                hint="e.g. --grid lr=1e-3,1e-2 or --grid grid.json")
-            try:
-                doc = json.loads(p.read_text())
-            except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-                raise ZslError(f"cannot read grid file {item}: {e}") from None
+            from zsltool.formats import load_json
+
+            doc = load_json(p, "grid file")
             if not isinstance(doc, dict):
-                raise ZslError(f"grid file {item} must hold a JSON object {{key: [values]}}")
+                raise ZslError(f"grid file {item} must hold a JSON object {{key: [values]}}",
+                               hint='e.g. {"lr": [0.001, 0.01], "optimizer": ["sgd", "adam"]}')
             for k, v in doc.items():
                 grid[str(k)] = list(v) if isinstance(v, list) else [v]
             continue
@@ -68,13 +68,15 @@ def parse_grid(items: list[str] | None) -> dict | None:
 
 
 def check_grid(grid: dict | None, methods: list[str]) -> None:
-    """ZslError for a key that no method of the run can take."""
+    """ZslError for a key that no method of the run can take, or a value its key cannot take (checked before
+    anything is trained: ``lr=abc``, ``epochs=1.5``, ``{"lr": {"a": 1}}``)."""
     if not grid:
         return
     from zsltool.methods.base import COMMON_DEFAULTS, get_method
 
     classes = {m: get_method(m) for m in methods}
-    for k in grid:
+    for k, vals in grid.items():
+        _check_values(k, vals, classes, COMMON_DEFAULTS)
         if k in TRAIN_KEYS:
             continue
         if ":" in k:
@@ -88,6 +90,28 @@ def check_grid(grid: dict | None, methods: list[str]) -> None:
         elif k not in COMMON_DEFAULTS and not any(k in c.defaults for c in classes.values()):
             raise ZslError(f"grid key {k!r} is neither a training setting nor an argument of "
                            f"{', '.join(methods)}", hint="training settings: " + ", ".join(TRAIN_KEYS))
+
+
+EXAMPLES = {"lr": "1e-3,1e-2", "optimizer": "sgd,adam", "batch_size": "32,64", "epochs": "50,100",
+            "weight_decay": "0,1e-4", "momentum": "0,0.9"}
+
+
+def _check_values(key: str, values: list, classes: dict, common: dict) -> None:
+    """ZslError for the first value of ``key`` that its training setting or method argument cannot take."""
+    from zsltool.methods.base import _arg_problem
+    from zsltool.train.config import setting_problem
+
+    m, arg = key.split(":", 1) if ":" in key else (None, key)
+    defaults = [c.defaults[arg] for n, c in classes.items() if (m is None or n == m) and arg in c.defaults]
+    defaults += [common[arg]] if arg in common else []
+    for v in values:
+        if key in TRAIN_KEYS:
+            problem, hint = setting_problem(key, v), f"e.g. --grid {key}={EXAMPLES[key]}"
+        else:
+            problem = next((p for p in (_arg_problem(d, v) for d in defaults) if p), None)
+            hint = f"the default is {arg}={defaults[0]!r}" if defaults else None
+        if problem:
+            raise ZslError(f"grid key {key!r}: value {v!r} {problem}", hint=hint)
 
 
 def settings_for(grid: dict | None, method_cls) -> list[dict]:

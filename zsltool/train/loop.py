@@ -20,7 +20,6 @@ selection):
 from __future__ import annotations
 
 import logging
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,7 +30,7 @@ from zsltool.classes.splits import load_split
 from zsltool.errors import ZslError
 from zsltool.methods.base import get_method
 from zsltool.train.checkpoint import new_checkpoint, save_checkpoint
-from zsltool.train.config import OPTIMIZERS, TrainConfig
+from zsltool.train.config import TrainConfig, setting_problem
 from zsltool.train.data import InstanceSet, check_split_class_set, load_inputs, select_instances
 from zsltool.train.engine import Job, Outcome, train_jobs
 from zsltool.utils import check_output, resolve_device
@@ -89,18 +88,12 @@ def _resolve_hyper(cls, config: TrainConfig, overrides: dict | None = None) -> d
         v = (overrides or {}).get(k, getattr(config, k))
         if v is not None:
             h[k] = v
-    if h["optimizer"] not in OPTIMIZERS:
-        raise ZslError(f"unknown optimizer {h['optimizer']!r}", hint="use sgd or adam")
-    if int(h["epochs"]) < 1 or int(h["batch_size"]) < 1:
-        raise ZslError("epochs and batch size must be at least 1")
-    for k, opt, positive in (("lr", "--lr", True), ("weight_decay", "--weight-decay", False),
-                             ("momentum", "--momentum", False)):
-        v = h.get(k)
-        if v is None:
-            continue
-        v = float(v)
-        if not math.isfinite(v) or v < 0 or (positive and v == 0):
-            raise ZslError(f"{opt} must be a finite number {'above' if positive else 'of at least'} 0, got {v}")
+    flags = {"epochs": "--epochs", "batch_size": "--batch-size", "optimizer": "--optimizer", "lr": "--lr",
+             "weight_decay": "--weight-decay", "momentum": "--momentum"}
+    for k, opt in flags.items():
+        problem = setting_problem(k, h[k])
+        if problem:
+            raise ZslError(f"{opt} {problem}, got {h[k]!r}", hint=f"the method's default is {cls.train_defaults[k]!r}")
     return h
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import List, Optional
 
 import click
@@ -14,7 +15,8 @@ from zsltool.evaluate.compare import BY
 from zsltool.evaluate.metrics import metric_help
 from zsltool.evaluate.plot import FORMATS as FIGURE_FORMATS
 from zsltool.evaluate.tables import TABLE_FORMATS
-from zsltool.names import PLOT_KINDS, SCORE_MODALITIES
+from zsltool.names import PLOT_KINDS, SCORE_MODALITIES, SEMANTIC_SOURCES
+from zsltool.progress import count_of
 from zsltool.train.config import OPTIMIZERS
 
 
@@ -43,7 +45,8 @@ def _experiment_tables(doc: dict):
 def experiment_cmd(
     audio: str = typer.Option(..., "--audio", help="Instance-level audio embedding file, or one per trial: "
                               "a template such as 'audio.fold{fold}.h5' ({trial}/{fold}: the trial number, "
-                              "{split}: the split file's stem)."),
+                              "{split}: the split file's stem); --video, --image, --audio-prototypes and "
+                              "--hybrid take templates too."),
     split: List[str] = typer.Option(..., "--split", help="Split file; repeat for more table columns "
                                     "(e.g. one within-category split per category)."),
     out: str = typer.Option(..., "--out", "-o", help="Output folder (trials/, checkpoints/, results.json, "
@@ -59,7 +62,8 @@ def experiment_cmd(
                                          "default hybrid = --image ‖ --text."),
     semantics: Optional[str] = typer.Option(None, "--semantics", help="Comma list of class embeddings: "
                                             "audio,image,text,hybrid (default: every one whose files are given)."),
-    method: List[str] = typer.Option(["projection"], "--method", help="Method (repeatable)."),
+    method: List[str] = typer.Option(["projection"], "--method", help="Method (repeatable; a repeated one "
+                                     "runs once)."),
     arg: List[str] = typer.Option([], "--arg", help="METHOD:KEY=VALUE or KEY=VALUE (all methods), repeatable."),
     epochs: Optional[int] = typer.Option(None, "--epochs", min=1, help="Epochs (default: the method's)."),
     batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1, help="Batch size."),
@@ -95,10 +99,17 @@ def experiment_cmd(
     json_out: bool = JsonOpt,
 ):
     """Run a paper protocol end to end (train + evaluate every trial) and print its table."""
+    from zsltool.cli.choices import check_choice
     from zsltool.cli.commands.train import parse_method_args
     from zsltool.evaluate.experiment import ExperimentSpec, run_experiment
+    from zsltool.methods.names import METHOD_NAMES
     from zsltool.train.grid import parse_grid
 
+    for m in method:  # an unknown choice is a usage error (exit 2), as in zsl train
+        check_choice(m, METHOD_NAMES, "--method")
+    for s in _csv_list(semantics) or []:
+        check_choice(s, SEMANTIC_SOURCES, "--semantics")
+    method = list(dict.fromkeys(method))  # --method X --method X trains X once
     margs: dict = {}
     for a in arg:
         head = a.split("=", 1)[0]
@@ -138,7 +149,7 @@ def experiment_cmd(
                           grid=parse_grid(grid), preset=preset, strict=strict,
                           two_stage=two_stage)
     doc = run_experiment(spec)
-    info(f"{doc['ran']} trial(s) run, {doc['reused']} reused; wrote {out}/results.json, trials.csv, "
+    info(f"{count_of(doc['ran'], 'trial')} run, {doc['reused']} reused; wrote {out}/results.json, trials.csv, "
          "table.csv, table.md, table.tex")
     if table_format != "table" and not json_out:
         import sys
@@ -232,6 +243,13 @@ def plot_cmd(
 
     args = list(inputs)
     k = kind or "auto"
+    if args and args[0] not in _KINDS and not Path(args[0]).exists():
+        import difflib
+
+        close = difflib.get_close_matches(args[0], _KINDS, n=1, cutoff=0.6)
+        if close or len(args) > 1:
+            raise typer.BadParameter(f"{args[0]!r} is neither a plot kind nor a file" + (
+                f"; did you mean {close[0]}?" if close else f" (kinds: {', '.join(_KINDS)})"), param_hint="KIND")
     if args and args[0] in _KINDS:
         if kind and kind != args[0]:
             raise typer.BadParameter(f"kind given twice ({args[0]} and --kind {kind})", param_hint="--kind")

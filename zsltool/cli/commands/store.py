@@ -14,10 +14,11 @@ from zsltool.store.schema import KINDS
 
 def inspect(
     file: Path = typer.Argument(..., help="Any zsl file: embeddings (.h5), class set, split, checkpoint, results."),
-    check: bool = typer.Option(False, "--check", help="Validate fully; exit 1 on any violation."),
+    check: bool = typer.Option(False, "--check", help="Validate fully (every value scanned for NaN/Inf); any "
+                               "violation found exits 1, with or without --check."),
     json_out: bool = JsonOpt,
 ):
-    """Summarise any zsl file; with --check, validate it and exit 1 on any violation."""
+    """Summarise any zsl file; exit 1 when it lists a violation (--check also scans every value)."""
     from zsltool.inspect import inspect_file
 
     result = inspect_file(file, check=check)
@@ -33,10 +34,12 @@ def inspect(
         return t + ["[green]valid[/green]" if check else ""]
 
     emit(result, json_out, table)
-    if check and result["violations"]:
+    if result["violations"]:
         from zsltool.errors import ZslError
 
-        raise ZslError(f"{file}: {len(result['violations'])} violation(s): {result['violations'][0]}")
+        raise ZslError(f"{file}: {len(result['violations'])} violation(s): {result['violations'][0]}",
+                       hint="the summary above says what the file holds; rebuild it with zsl, or import foreign "
+                            "features with zsl import-embeddings")
 
 
 def import_embeddings(
