@@ -184,6 +184,28 @@ def _features(ld: Loaded, *insts) -> np.ndarray:
     return np.vstack([instance_features(i, ld.mods) for i in insts])
 
 
+def _zsl_doc(ld: Loaded, config: dict, seed: int, device: str, transductive: str | None) -> dict:
+    """The results document of a ZSL trial: its test rows ranked among its test classes."""
+    from zsltool.evaluate.transductive import refine
+
+    t = ld.trial
+    classes = list(t.test)
+    inst, s = score(ld, classes, device=device)
+    if len(inst) == 0:
+        raise ZslError(f"no test instances: no usable row of {ld.config['audio']} has a single label among the "
+                       f"{len(classes)} test classes of trial {ld.trial_index}")
+    if transductive:
+        s = refine(transductive, s, _features(ld, inst))
+    T, tsrc = _temperature(ld, s, transductive)
+    r = M.zsl_metrics(s, inst.labels, temperature=T)
+    cm = M.confusion_matrix(inst.labels, r["y_pred"], len(classes))
+    metrics = {**{m.name: r[m.name] for m in M.metrics_of("zsl")}, "n_test": len(inst),
+               "n_classes": len(classes), "chance": 1.0 / len(classes), "temperature_source": tsrc}
+    return results_doc("zsl", make_manifest(config, _inputs_of(ld), seed), metrics,
+                       per_class=_per_class_rows(classes, inst.labels, r["y_pred"]),
+                       confusion={"classes": classes, "matrix": cm})
+
+
 def evaluate_loaded(ld: Loaded, *, beta: float | None = None, calibrate: bool = False,
                     betas=None, seed: int = 0, device: str = "cpu", transductive: str | None = None) -> dict:
     """The results document (format ``zsl.results``) of one checkpoint on one trial. ``transductive`` (a name
@@ -201,21 +223,7 @@ def evaluate_loaded(ld: Loaded, *, beta: float | None = None, calibrate: bool = 
         if beta is not None or calibrate:
             log.warning(f"trial {ld.trial_index} of {ld.config['split']} is a ZSL trial: "
                         f"{'--beta' if beta is not None else '--calibrate'} applies to GZSL only and is ignored")
-        classes = list(t.test)
-        inst, s = score(ld, classes, device=device)
-        if len(inst) == 0:
-            raise ZslError(f"no test instances: no usable row of {ld.config['audio']} has a single label among the "
-                           f"{len(classes)} test classes of trial {ld.trial_index}")
-        if transductive:
-            s = refine(transductive, s, _features(ld, inst))
-        T, tsrc = _temperature(ld, s, transductive)
-        r = M.zsl_metrics(s, inst.labels, temperature=T)
-        cm = M.confusion_matrix(inst.labels, r["y_pred"], len(classes))
-        metrics = {**{m.name: r[m.name] for m in M.metrics_of("zsl")}, "n_test": len(inst),
-                   "n_classes": len(classes), "chance": 1.0 / len(classes), "temperature_source": tsrc}
-        return results_doc("zsl", make_manifest(config, _inputs_of(ld), seed), metrics,
-                           per_class=_per_class_rows(classes, inst.labels, r["y_pred"]),
-                           confusion={"classes": classes, "matrix": cm})
+        return _zsl_doc(ld, config, seed, device, transductive)
     classes = list(t.seen) + list(t.unseen)
     seen_mask = np.array([c in set(t.seen) for c in classes])
     extra = {}
