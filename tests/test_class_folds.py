@@ -131,3 +131,53 @@ def test_urbansound8k_example_is_leak_free_and_ends_in_mean_sd_table(tmp_path):
                        METHODS="projection")
     assert "not zero-shot" not in res.stderr and "validity:" not in res.stderr
     _check_table(tmp_path / "run", res.stdout, 3, ["projection"])
+
+
+def _with_network(src, dst, weights: Path, train_classes: list[str]) -> Path:
+    """A copy of the embedding file ``src`` whose provenance names ``weights``, trained on ``train_classes``
+    (its ``.pth.json`` sidecar, as pretrain-audio writes it)."""
+    from zsltool.store import read_embeddings, write_embeddings
+
+    weights.write_bytes(b"not read")
+    Path(str(weights) + ".json").write_text(json.dumps({"format": "zsl.audio_pretrain",
+                                                        "train_classes": train_classes}))
+    e = read_embeddings(src)
+    e.meta.extractor_meta = {"weights": str(weights), "embedding": "raw"}
+    write_embeddings(dst, meta=e.meta, ids=e.ids, X=e.X, classes=e.classes, labels=e.labels, valid=e.valid,
+                     reasons=e.reasons)
+    return dst
+
+
+def test_every_feature_file_may_be_per_trial_and_each_is_guarded(tmp_path, cli):
+    """--audio and --image as templates: trial k trains on audio.k.h5 and image.k.h5; the image file of
+    trial 2, made by trial 0's network, is flagged on trial 2 only; the manifest lists every file."""
+    from zsltool.classes.protocols import make_split
+    from zsltool.classes.splits import load_split
+    from zsltool.train.synthetic import make_synthetic
+
+    syn = make_synthetic(tmp_path / "s", n_classes=9, per_class=6, video=False)
+    make_split(tmp_path / "s" / "classes.json", "folds", tmp_path / "folds.json", folds=3)
+    trials = load_split(tmp_path / "folds.json").trials
+    for k, t in enumerate(trials):
+        _with_network(syn.audio, tmp_path / f"audio.{k}.h5", tmp_path / f"a{k}.pth", t.train)
+        net_of = trials[0] if k == 2 else t
+        _with_network(syn.image, tmp_path / f"image.{k}.h5", tmp_path / f"i{k}.pth", net_of.train)
+    res = cli("experiment", "--audio", tmp_path / "audio.{trial}.h5", "--image", tmp_path / "image.{fold}.h5",
+              "--split", tmp_path / "folds.json", "--epochs", "1", "-o", tmp_path / "exp", "--json")
+    assert res.exit_code == 0, res.stderr
+    doc = res.json()
+    assert [t["trial"] for t in doc["trials"]] == [0, 1, 2] and [t["semantic"] for t in doc["trials"]] == ["image"] * 3
+    leaked = [c for c in list(trials[2].val) + list(trials[2].test) if c in trials[0].train]
+    assert leaked  # fold 0's network trained on classes that trial 2 validates or tests on
+    assert [[w["code"] for w in t.get("warnings", [])] for t in doc["trials"]] == [[], [], ["network-leakage"]]
+    (w,) = doc["trials"][2]["warnings"]
+    assert w["message"].startswith(f"the image (image.2.h5) network {tmp_path / 'i2.pth'} was trained on "
+                                   f"{len(leaked)} validation/test class(es) of trial 2")
+    for t in doc["trials"]:
+        train = json.loads((tmp_path / "exp" / "trials" / f"{t['name']}.json").read_text())[
+            "manifest"]["config"]["unit"]["train"]
+        k = t["trial"]
+        assert (train["audio"], train["image"]) == (str(tmp_path / f"audio.{k}.h5"), str(tmp_path / f"image.{k}.h5"))
+    paths = [i["path"] for i in doc["manifest"]["inputs"]]
+    assert paths == [str(tmp_path / f"{n}.{k}.h5") for n in ("audio", "image") for k in range(3)] + [
+        str(tmp_path / "folds.json")]

@@ -70,6 +70,27 @@ class Predictions(list):
         return {"labels": self.labels, **self.info, "clips": list(self)}
 
 
+def predictions(ids, sources, ok, reasons, cand: list[str], rows, s: np.ndarray, P: np.ndarray,
+                top: int) -> Predictions:
+    """The ranked top-``top`` labels of every clip from the scores ``s`` and probabilities ``P`` of its valid
+    ``rows`` (invalid clips keep their reason); ``info`` is left to the caller."""
+    k = min(top, len(cand))
+    S_all = np.full((len(ids), len(cand)), np.nan)
+    P_all = np.full((len(ids), len(cand)), np.nan)
+    S_all[rows], P_all[rows] = s, P
+    preds = Predictions()
+    for i, cid in enumerate(ids):
+        r = {"clip": cid, "path": sources[i], "valid": bool(ok[i]), "reason": None if ok[i] else
+             (reasons[i] or "invalid embedding"), "top": []}
+        if ok[i]:
+            order = np.argsort(-S_all[i], kind="stable")[:k]
+            r["top"] = [{"rank": n + 1, "label": cand[j], "score": float(S_all[i, j]),
+                         "probability": float(P_all[i, j])} for n, j in enumerate(order)]
+        preds.append(r)
+    preds.labels, preds.scores, preds.probabilities = cand, S_all, P_all
+    return preds
+
+
 def _instance_file(path, what: str):
     from zsltool.store import read_embeddings
 
@@ -187,20 +208,7 @@ def classify(model: str | os.PathLike, inputs: str | os.PathLike | Sequence[str 
         if cal.get("note"):
             log.warning(f"the checkpoint stores no temperature ({cal['note']}): each clip's scores are divided by "
                         "their standard deviation")
-    k = min(top, len(cand))
-    S_all = np.full((len(ids), len(cand)), np.nan)
-    P_all = np.full((len(ids), len(cand)), np.nan)
-    S_all[rows], P_all[rows] = s, P
-    preds = Predictions()
-    for i, cid in enumerate(ids):
-        r = {"clip": cid, "path": sources[i], "valid": bool(ok[i]), "reason": None if ok[i] else
-             (reasons[i] or "invalid embedding"), "top": []}
-        if ok[i]:
-            order = np.argsort(-S_all[i], kind="stable")[:k]
-            r["top"] = [{"rank": n + 1, "label": cand[j], "score": float(S_all[i, j]),
-                         "probability": float(P_all[i, j])} for n, j in enumerate(order)]
-        preds.append(r)
-    preds.labels, preds.scores, preds.probabilities = cand, S_all, P_all
+    preds = predictions(ids, sources, ok, reasons, cand, rows, s, P, top)
     preds.info = {"model": str(model), "method": ckpt["method"], "modality": mod,
                   "temperature": float(T) if T else None, "temperature_source": tsrc,
                   "label_embeddings": cinfo.get("source"), "n_clips": len(ids), "n_valid": int(ok.sum()), **ainfo}

@@ -166,13 +166,26 @@ def _inputs_of(ld: Loaded) -> list:
     return [p for p in paths if p]
 
 
+def _features(ld: Loaded, *insts) -> np.ndarray:
+    """The test rows' input features for a transductive refiner (``zsltool.evaluate.transductive``)."""
+    from zsltool.evaluate.transductive import instance_features
+
+    return np.vstack([instance_features(i, ld.mods) for i in insts])
+
+
 def evaluate_loaded(ld: Loaded, *, beta: float | None = None, calibrate: bool = False,
-                    betas=None, seed: int = 0, device: str = "cpu") -> dict:
-    """The results document (format ``zsl.results``) of one checkpoint on one trial."""
+                    betas=None, seed: int = 0, device: str = "cpu", transductive: str | None = None) -> dict:
+    """The results document (format ``zsl.results``) of one checkpoint on one trial. ``transductive`` (a name
+    of ``zsltool.evaluate.transductive.REFINERS``) refines the test rows' scores with the unlabelled test rows
+    taken together (the transductive setting; GZSL: started from the calibrated scores)."""
+    from zsltool.evaluate.transductive import refine, refiner
+
     t = ld.trial
     if beta is not None and not np.isfinite(beta):
         raise ZslError(f"beta must be a finite number, got {beta}", hint="give --beta a number such as 0.5")
-    config = {**ld.config, "beta": beta, "calibrate": calibrate}
+    if transductive is not None:
+        refiner(transductive)  # an unknown name is refused before any scoring
+    config = {**ld.config, "beta": beta, "calibrate": calibrate, "transductive": transductive}
     if not t.is_gzsl:
         if beta is not None or calibrate:
             log.warning(f"trial {ld.trial_index} of {ld.config['split']} is a ZSL trial: "
@@ -182,6 +195,8 @@ def evaluate_loaded(ld: Loaded, *, beta: float | None = None, calibrate: bool = 
         if len(inst) == 0:
             raise ZslError(f"no test instances: no usable row of {ld.config['audio']} has a single label among the "
                            f"{len(classes)} test classes of trial {ld.trial_index}")
+        if transductive:
+            s = refine(transductive, s, _features(ld, inst))
         r = M.zsl_metrics(s, inst.labels)
         cm = M.confusion_matrix(inst.labels, r["y_pred"], len(classes))
         metrics = {**{m.name: r[m.name] for m in M.metrics_of("zsl")}, "n_test": len(inst),
@@ -225,8 +240,13 @@ def evaluate_loaded(ld: Loaded, *, beta: float | None = None, calibrate: bool = 
         raise ZslError(f"no GZSL test instances in {ld.config['audio']} for trial {ld.trial_index}",
                        hint="this trial holds validation rows only (stage 1 of a two-stage split): "
                             "zsl experiment --two-stage runs both stages" if stage1 else None)
-    res = M.gzsl_metrics(sc, y, seen_mask, beta=beta)
-    raw = M.gzsl_metrics(sc, y, seen_mask, beta=0.0)
+    if transductive:  # refined from the calibrated assignment; beta is then part of the scores
+        X = np.vstack([_features(ld, si), _features(ld, ui)[unseen_rows]])
+        raw_sc = refine(transductive, sc, X)
+        sc = refine(transductive, M.calibrated_stacking(sc, seen_mask, beta), X)
+        res, raw = M.gzsl_metrics(sc, y, seen_mask, beta=0.0), M.gzsl_metrics(raw_sc, y, seen_mask, beta=0.0)
+    else:
+        res, raw = M.gzsl_metrics(sc, y, seen_mask, beta=beta), M.gzsl_metrics(sc, y, seen_mask, beta=0.0)
     cm = M.confusion_matrix(y, res.y_pred, len(classes))
     # S, U, HM and top-1 after calibrated stacking with beta; every other registered GZSL metric (AUSUC: no beta)
     # by its own function
@@ -243,13 +263,14 @@ def evaluate_loaded(ld: Loaded, *, beta: float | None = None, calibrate: bool = 
 
 
 def evaluate_checkpoint(checkpoint, *, audio=None, video=None, split=None, trial=None, modality="both",
-                        beta=None, calibrate=False, seed: int = 0, device: str = "cpu") -> dict:
+                        beta=None, calibrate=False, seed: int = 0, device: str = "cpu",
+                        transductive: str | None = None) -> dict:
     from zsltool.utils import resolve_device
 
     ld = load_for_evaluation(checkpoint, audio=audio, video=video, split=split, trial=trial, modality=modality)
     device = resolve_device(device)  # after the inputs: a missing file is reported before torch is imported
     ld.model.to(device)
-    return evaluate_loaded(ld, beta=beta, calibrate=calibrate, seed=seed, device=device)
+    return evaluate_loaded(ld, beta=beta, calibrate=calibrate, seed=seed, device=device, transductive=transductive)
 
 
 def retrieve_checkpoint(checkpoint, *, audio=None, video=None, split=None, trial=None, modality="both",

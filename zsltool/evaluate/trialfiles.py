@@ -1,4 +1,5 @@
-"""Feature files per trial in ``zsl experiment``: ``--audio`` / ``--video`` as a template.
+"""Feature files per trial in ``zsl experiment``: ``--audio`` (and ``--video``, ``--image``,
+``--audio-prototypes``, ``--hybrid``: every file a trial's network may have made) as a template.
 
 A zero-shot trial must not use a feature network that saw its validation or test classes, so on class folds
 every trial has its own network and its own embedding file (``zsl pretrain-audio --trial K`` then
@@ -22,7 +23,8 @@ from pathlib import Path
 from zsltool.errors import ZslError
 
 FIELDS = ("trial", "fold", "split")
-PER_TRIAL = ("audio", "video")   # the ExperimentSpec files that may be templates
+PER_TRIAL = ("audio", "video", "image", "audio_prototypes", "hybrid")   # the ExperimentSpec files that may be
+TRAIN_KEY = {"hybrid": "semantic_file"}                                 # templates (their TrainConfig fields)
 
 
 def fields(template: str) -> list[str]:
@@ -58,6 +60,14 @@ def templates(spec) -> dict[str, str]:
     return {k: getattr(spec, k) for k in PER_TRIAL if getattr(spec, k) and fields(getattr(spec, k))}
 
 
-def trial_files(units: list[dict]) -> list[str]:
-    """The distinct audio and video files the units train on, in order (the run manifest's inputs)."""
-    return list(dict.fromkeys(u["train"][k] for u in units for k in PER_TRIAL if u["train"].get(k)))
+def input_files(spec, units: list[dict]) -> list[str]:
+    """The feature files of the run manifest's inputs: each plain file, and every file of a template that a
+    unit trains on, in order."""
+    out = []
+    for k in PER_TRIAL:
+        v = getattr(spec, k)
+        if v and fields(v):
+            out += [u["train"][TRAIN_KEY.get(k, k)] for u in units if u["train"].get(TRAIN_KEY.get(k, k))]
+        elif v:
+            out.append(v)
+    return list(dict.fromkeys(out))
