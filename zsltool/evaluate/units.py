@@ -64,10 +64,12 @@ def train_configs(cfgs: list, names: list[str], batched: bool = True, device: st
     return out
 
 
-def evaluate_unit(unit: dict, tr, extra: dict | None = None, betas: dict | None = None) -> dict:
+def evaluate_unit(unit: dict, tr, extra: dict | None = None, betas: dict | None = None,
+                  calibrate: bool = True) -> dict:
     """Evaluate one trained unit's checkpoint and write its trial file; returns its record. ``betas``
     ({modality: beta}) fixes calibrated stacking's beta per test modality (the two-stage protocol); ``extra``
-    is merged into the record."""
+    is merged into the record; ``calibrate=False`` never chooses a beta on this checkpoint's trial (a refit's
+    stage 2 has no validation rows of its own)."""
     from zsltool.evaluate.evaluate import evaluate_checkpoint, retrieve_checkpoint
 
     ckpt = Path(tr.checkpoint)
@@ -77,7 +79,7 @@ def evaluate_unit(unit: dict, tr, extra: dict | None = None, betas: dict | None 
     for mod in mods:
         fixed = (betas or {}).get(mod)
         d = evaluate_checkpoint(ckpt, modality=mod, beta=fixed, seed=unit["train"]["seed"], device=device,
-                                calibrate=fixed is None and unit["eval"]["calibrate"] and unit["task"] == "gzsl")
+                                calibrate=calibrate and fixed is None and unit["eval"]["calibrate"] and unit["task"] == "gzsl")
         docs[mod] = d
         by_mod[mod] = d["metrics"]
         if unit["task"] == "gzsl" and unit["eval"]["retrieval"]:
