@@ -9,7 +9,8 @@ import pytest
 
 import zsltool
 
-API = ("extract_audio", "extract_text", "split", "train", "evaluate", "experiment", "classify", "read_embeddings")
+API = ("extract_audio", "extract_text", "split", "train", "evaluate", "experiment", "classify", "classify_joint",
+       "read_embeddings")
 
 
 def test_import_is_light_and_every_step_is_documented():

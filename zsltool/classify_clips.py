@@ -70,6 +70,27 @@ class Predictions(list):
         return {"labels": self.labels, **self.info, "clips": list(self)}
 
 
+def predictions(ids, sources, ok, reasons, cand: list[str], rows, s: np.ndarray, P: np.ndarray,
+                top: int) -> Predictions:
+    """The ranked top-``top`` labels of every clip from the scores ``s`` and probabilities ``P`` of its valid
+    ``rows`` (invalid clips keep their reason); ``info`` is left to the caller."""
+    k = min(top, len(cand))
+    S_all = np.full((len(ids), len(cand)), np.nan)
+    P_all = np.full((len(ids), len(cand)), np.nan)
+    S_all[rows], P_all[rows] = s, P
+    preds = Predictions()
+    for i, cid in enumerate(ids):
+        r = {"clip": cid, "path": sources[i], "valid": bool(ok[i]), "reason": None if ok[i] else
+             (reasons[i] or "invalid embedding"), "top": []}
+        if ok[i]:
+            order = np.argsort(-S_all[i], kind="stable")[:k]
+            r["top"] = [{"rank": n + 1, "label": cand[j], "score": float(S_all[i, j]),
+                         "probability": float(P_all[i, j])} for n, j in enumerate(order)]
+        preds.append(r)
+    preds.labels, preds.scores, preds.probabilities = cand, S_all, P_all
+    return preds
+
+
 def _instance_file(path, what: str):
     from zsltool.store import read_embeddings
 
@@ -85,7 +106,7 @@ def classify(model: str | os.PathLike, inputs: str | os.PathLike | Sequence[str 
              progress: bool = False, strict: bool = False) -> Predictions:
     """Rank ``labels`` for each clip with a trained checkpoint; see the module docstring. ``strict``: a label
     embedded from part of its words is an error (else a warning, in ``info["warnings"]``)."""
-    from zsltool.classify_calibrate import DEFAULT_SOURCE, per_clip_temperature, softmax
+    from zsltool.classify_calibrate import DEFAULT_SOURCE, softmax, temperature_of
 
     if modality not in SCORE_MODALITIES:
         raise ZslError(f"unknown modality {modality!r}", hint=f"use one of {', '.join(SCORE_MODALITIES)}")
@@ -177,32 +198,15 @@ def classify(model: str | os.PathLike, inputs: str | os.PathLike | Sequence[str 
                        classes=cand)
     s = compute_scores(net, C, inst, modality=mod, batch_size=max(64, batch_size), device=device)
     cal = ckpt.get("calibration") or {}
-    T = cal.get("temperature")
-    if T:
-        P = softmax(s, float(T)) if len(s) else s
-        tsrc = cal.get("source") or f"checkpoint (fitted on {cal.get('rows')} {cal.get('on')} rows)"
-    else:
-        P = softmax(s, per_clip_temperature(s)) if len(s) else s
-        tsrc = DEFAULT_SOURCE
-        if cal.get("note"):
-            log.warning(f"the checkpoint stores no temperature ({cal['note']}): each clip's scores are divided by "
-                        "their standard deviation")
-    k = min(top, len(cand))
-    S_all = np.full((len(ids), len(cand)), np.nan)
-    P_all = np.full((len(ids), len(cand)), np.nan)
-    S_all[rows], P_all[rows] = s, P
-    preds = Predictions()
-    for i, cid in enumerate(ids):
-        r = {"clip": cid, "path": sources[i], "valid": bool(ok[i]), "reason": None if ok[i] else
-             (reasons[i] or "invalid embedding"), "top": []}
-        if ok[i]:
-            order = np.argsort(-S_all[i], kind="stable")[:k]
-            r["top"] = [{"rank": n + 1, "label": cand[j], "score": float(S_all[i, j]),
-                         "probability": float(P_all[i, j])} for n, j in enumerate(order)]
-        preds.append(r)
-    preds.labels, preds.scores, preds.probabilities = cand, S_all, P_all
+    T, tsrc = temperature_of(cal, s)
+    P = softmax(s, T) if len(s) else s
+    T = float(T) if tsrc != DEFAULT_SOURCE else None
+    if T is None and cal.get("note"):
+        log.warning(f"the checkpoint stores no temperature ({cal['note']}): each clip's scores are divided by "
+                    "their standard deviation")
+    preds = predictions(ids, sources, ok, reasons, cand, rows, s, P, top)
     preds.info = {"model": str(model), "method": ckpt["method"], "modality": mod,
-                  "temperature": float(T) if T else None, "temperature_source": tsrc,
+                  "temperature": T, "temperature_source": tsrc,
                   "label_embeddings": cinfo.get("source"), "n_clips": len(ids), "n_valid": int(ok.sum()), **ainfo}
     if "tokens" in cinfo:
         preds.info["label_tokens"] = cinfo["tokens"]

@@ -10,7 +10,8 @@ Output folder layout (``out_dir``)::
     table.csv, table.md, table.tex                 the tables: tidy numeric CSV, Markdown, LaTeX
 
 With ``two_stage`` each trial is a pair of split trials run as the two-stage GZSL protocol
-(``zsltool.evaluate.two_stage``). Units are trained and evaluated in ``zsltool.evaluate.units``; records become
+(``zsltool.evaluate.two_stage``); with ``refit`` each trial with validation data is run the same way, its
+stage 2 retraining on training + validation (refit after selection). Units are trained and evaluated in ``zsltool.evaluate.units``; records become
 tables, captions and ``trials.csv`` rows in ``zsltool.evaluate.aggregate``.
 
 A trial whose JSON already exists with the same config hash (training config, input file hashes, evaluation
@@ -35,7 +36,8 @@ from zsltool.evaluate.aggregate import (build_tables, selection_caption, summary
                                         trial_rows)
 from zsltool.evaluate.results import csv_text, make_manifest, results_doc, write_results
 from zsltool.evaluate.trialfiles import PER_TRIAL, expand, input_files, templates
-from zsltool.evaluate.units import finished_record, run_unit, run_units, trial_path  # noqa: F401
+from zsltool.evaluate.units import (finished_record, run_unit, run_units, trial_path,  # noqa: F401
+                                    transductive_records)
 from zsltool.utils import atomic_write_text, sha256_file, sha256_json
 
 log = logging.getLogger("zsltool.evaluate.experiment")
@@ -74,6 +76,8 @@ class ExperimentSpec:
     preset: str | None = None                   # "paper": the papers' literal method settings
     strict: bool = False                        # validity warnings are errors (not in the config hash)
     two_stage: bool = False                     # the two-stage GZSL protocol (zsltool.evaluate.two_stage)
+    transductive: list[str] | None = None       # refiners (zsltool.evaluate.transductive): rows of their own
+    refit: bool = False                         # refit after selection on train + validation (same module)
 
 
 def _column_label(split, path: Path, only: bool = False) -> str:
@@ -105,10 +109,22 @@ def _semantics(spec: ExperimentSpec) -> list[str]:
     return sems
 
 
+def eval_config(spec: ExperimentSpec, stages, refit: bool) -> dict:
+    """A unit's evaluation settings (part of its config hash)."""
+    evalc = {"modalities": list(spec.modalities), "calibrate": spec.calibrate, "retrieval": spec.retrieval}
+    if refit:  # GZSL: beta from stage 1's validation rows (when they include unseen ones)
+        evalc.update(refit=True)
+    elif stages:  # beta comes from stage 1, so --calibrate does not apply
+        evalc.update(two_stage=list(stages), calibrate=False)
+    if spec.transductive:  # only when given: configs without one keep their hash
+        evalc["transductive"] = list(dict.fromkeys(spec.transductive))
+    return evalc
+
+
 def plan(spec: ExperimentSpec) -> list[dict]:
     """Every unit of work (one trained + evaluated model) with its config hash."""
     from zsltool.classes.splits import load_split
-    from zsltool.evaluate.two_stage import pair_of, stage_pairs
+    from zsltool.evaluate.two_stage import stage_pairs, unit_stages
     from zsltool.methods import METHOD_NAMES
 
     if not spec.splits:
@@ -121,6 +137,11 @@ def plan(spec: ExperimentSpec) -> list[dict]:
         from zsltool.train.grid import check_grid
 
         check_grid(spec.grid, spec.methods)
+    if spec.transductive:
+        from zsltool.evaluate.transductive import refiner
+
+        for name in spec.transductive:
+            refiner(name)
     per_trial = templates(spec)  # --audio 'audio.fold{fold}.h5': one file per trial (zsltool.evaluate.trialfiles)
     files = {k: getattr(spec, k) for k in ("audio", "video", "text", "image", "audio_prototypes", "hybrid")
              if getattr(spec, k) and k not in per_trial}
@@ -146,7 +167,7 @@ def plan(spec: ExperimentSpec) -> list[dict]:
         pairs = stage_pairs(split, two_stage=spec.two_stage)  # two-stage: (stage-1, stage-2) trials
         ks = spec.trials if spec.trials is not None else range(len(pairs) if pairs else len(split.trials))
         for k in ks:
-            stages = pair_of(split, pairs, k) if pairs else None
+            stages, refit = unit_stages(split, pairs, k, spec.refit)  # refit: stage 2 on train + validation
             trial = split.trial(stages[0] if stages else k)
             own = {n: expand(t, sp_path, k, "--" + n.replace("_", "-")) for n, t in per_trial.items()}
             f = {n: own.get(n, getattr(spec, n)) for n in PER_TRIAL}  # this trial's feature files
@@ -166,17 +187,15 @@ def plan(spec: ExperimentSpec) -> list[dict]:
                         train["grid"] = spec.grid
                     if spec.preset:
                         train["preset"] = spec.preset
-                    evalc = {"modalities": list(spec.modalities), "calibrate": spec.calibrate,
-                             "retrieval": spec.retrieval}
-                    if stages:  # beta comes from stage 1, so --calibrate does not apply
-                        evalc.update(two_stage=list(stages), calibrate=False)
+                    evalc = eval_config(spec, stages, refit)
                     key = {"train": train, "eval": evalc, "inputs": own_hashes, "split_sha256": sha256_file(sp_path)}
                     name = f"{Path(sp_path).stem}.t{k}.{m}.{row.replace(':', '-')}"
                     units.append({"name": name, "config_hash": sha256_json(key), "train": train, "eval": evalc,
                                   **({"semantic": row} if row != s else {}),
-                                  **({"two_stage": {"stage1_trial": stages[0], "stage2_trial": stages[1]}}
-                                     if stages else {}),
-                                  "column": label, "protocol": "two-stage" if stages else split.protocol,
+                                  **({"two_stage": {"stage1_trial": stages[0], "stage2_trial": stages[1],
+                                                    **({"refit": True} if refit else {})}} if stages else {}),
+                                  "column": label,
+                                  "protocol": "two-stage" if stages and not refit else split.protocol,
                                   "task": "gzsl" if trial.is_gzsl else "zsl", "threads": threads, "device": spec.device, "strict": spec.strict,
                                   "out_dir": str(spec.out_dir)})  # device: not in the config hash
     _check_distinct(spec, [u["name"] for u in units])
@@ -276,7 +295,7 @@ def _run_experiment(spec: ExperimentSpec, progress=None) -> dict:
         for shard, recs in zip(shards, run_in_workers(run_units, shards, spec.jobs)):
             for u, rec in zip(shard, recs):
                 records[u["name"]] = rec
-    ordered = [records[u["name"]] for u in units]
+    ordered = [r for u in units for r in transductive_records(records[u["name"]])]
     tables = build_tables(ordered)
     inputs = [p for p in [*input_files(spec, units), spec.text, *(spec.texts or {}).values(),
                           *spec.splits] if p]

@@ -60,7 +60,8 @@ class TrainConfig:
     momentum: float | None = None
     patience: int | None = None
     grid: dict[str, list] | None = None   # settings chosen on validation (zsltool.train.grid)
-    preset: str | None = None             # "paper": the paper's literal method settings (method_args still win)
+    preset: str | None = None             # "paper", or a method's named preset (explicit settings still win)
+    lr_schedule: list[float] | None = None  # one learning rate per epoch, replayed (zsltool.train.schedule)
     strict: bool = False                  # validity warnings (zsltool.guards) are errors
     seed: int = 0
     device: str = "cpu"

@@ -1,7 +1,9 @@
 """The ``functional`` batched kernel: many networks of one method and one shape trained as one computation
-(the audio-visual family of Mazumder et al.: ``avgzslnet``, ``cjme-soft``, ``cjme`` without its BatchNorm
-attention, and the ``audio-only`` / ``video-only`` / ``concat`` baselines; registered in
-``zsltool.train.kernels.KERNELS``).
+(the audio-visual family of Mazumder et al.: ``avgzslnet`` without BatchNorm or a learning-rate schedule,
+``cjme-soft``, ``cjme`` without its BatchNorm attention, and the ``audio-only`` / ``video-only`` / ``concat``
+baselines; registered in ``zsltool.train.kernels.KERNELS``). A model with BatchNorm (running statistics are
+state updated in place) or a schedule (``zsltool.train.schedule``: one optimiser steps every stacked model)
+declines and trains in the single-model loop.
 
 The parameters of G models are stacked (``torch.func.stack_module_state``) and the method's own
 ``loss(batch)`` runs under ``torch.func.vmap`` of ``functional_call``, so the loss code is the single-model
@@ -68,6 +70,10 @@ class FunctionalKernel:
             return None
         if any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules()):
             return None  # running statistics are state updated in place: not under vmap
+        from zsltool.train.schedule import has_schedule
+
+        if has_schedule(job, model):
+            return None  # one optimiser steps every stacked model: no per-model learning rate
         h = job.hyper
         hyper = tuple(sorted((k, repr(v)) for k, v in h.items() if k not in ("epochs",)))
         return (job.cls.name, repr(sorted(job.args.items())), model.audio_dim, model.semantic_dim,

@@ -82,8 +82,12 @@ class Prepared:
     input_args: dict = field(default_factory=dict)   # method arguments read from the files (args_from_inputs)
 
 
-def _resolve_hyper(cls, config: TrainConfig, overrides: dict | None = None) -> dict:
-    h = dict(cls.train_defaults)
+def _resolve_hyper(cls, config: TrainConfig, overrides: dict | None = None, preset: dict | None = None) -> dict:
+    """Training settings: the method's defaults < a preset's (``preset``) < the config's < ``overrides`` (a grid
+    setting's); a replayed ``lr_schedule`` is kept."""
+    h = {**cls.train_defaults, **(preset or {})}
+    if config.lr_schedule:
+        h["lr_schedule"] = [float(x) for x in config.lr_schedule]
     for k in ("epochs", "batch_size", "optimizer", "lr", "weight_decay", "momentum"):
         v = (overrides or {}).get(k, getattr(config, k))
         if v is not None:
@@ -167,7 +171,8 @@ def prepare(config: TrainConfig) -> Prepared:
                     train_classes=train_classes, val_classes=val_classes,
                     train_class_emb=inputs.semantic.matrix(train_classes),
                     val_class_emb=inputs.semantic.matrix(val_classes) if val_set is not None else None,
-                    metric=metric, hyper=_resolve_hyper(cls, config), video_dim=video_dim, val_seen_mask=seen_mask,
+                    metric=metric, video_dim=video_dim, val_seen_mask=seen_mask,
+                    hyper=_resolve_hyper(cls, config, preset=cls.preset_settings(config.preset)["train"]),
                     warnings=warnings, input_args=input_args)
 
 
@@ -196,22 +201,24 @@ def grid_jobs(prep: Prepared, config: TrainConfig, name: str = "") -> tuple[list
     settings = settings_for(config.grid, cls) if config.grid else [{"train": {}, "args": {}}]
     jobs = []
     for st in settings:
-        hyper = _resolve_hyper(cls, config, st["train"])
+        pre = cls.preset_settings(st.get("preset", config.preset))  # a grid's preset axis, else --preset
+        hyper = _resolve_hyper(cls, config, st["train"], pre["train"])
         label = f"{name} {setting_label(st)}".strip() if len(settings) > 1 else name
-        jobs.append(make_job(prep, config, name=label, hyper=hyper, method_args={**cls.preset_args(config.preset), **config.method_args, **st["args"]}))
+        jobs.append(make_job(prep, config, name=label, hyper=hyper,
+                             method_args={**pre["args"], **config.method_args, **st["args"]}))
     return settings, jobs
 
 
 def choose(prep: Prepared, config: TrainConfig, settings: list[dict], outcomes: list[Outcome]):
     """The setting whose best epoch has the highest validation value (ties: the first), and the selection
     record (None without a grid). Diverged settings are left out; all diverged is a ZslError."""
-    from zsltool.train.grid import setting_label
+    from zsltool.train.grid import setting_label, setting_values
 
     chosen, chosen_setting, candidates = None, None, []
     for st, f in zip(settings, outcomes):
         if f.error and len(settings) > 1:
             log.warning(f"setting {setting_label(st)}: {f.error}; left out of the selection")
-        candidates.append({"setting": {**st["train"], **st["args"]}, "label": setting_label(st),
+        candidates.append({"setting": setting_values(st), "label": setting_label(st),
                            "best_epoch": f.best_epoch, "value": f.best_value,
                            **({"error": f.error} if f.error else {})})
         if f.error:
@@ -223,7 +230,7 @@ def choose(prep: Prepared, config: TrainConfig, settings: list[dict], outcomes: 
         raise ZslError("every setting of the grid diverged", hint="lower the learning rates of the grid")
     selection = None
     if config.grid:
-        selection = {"metric": prep.metric, "chosen": {**chosen_setting["train"], **chosen_setting["args"]},
+        selection = {"metric": prep.metric, "chosen": setting_values(chosen_setting),
                      "label": setting_label(chosen_setting), "epoch": chosen.best_epoch,
                      "value": chosen.best_value, "candidates": candidates}
         log.info(f"chosen on validation ({prep.metric}): {selection['label']} at epoch {selection['epoch']} "

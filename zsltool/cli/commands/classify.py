@@ -1,4 +1,5 @@
-"""``zsl classify``: which of these labels is this clip? (thin shim over ``zsltool.classify_clips.classify``)."""
+"""``zsl classify``: which of these labels is this clip? (thin shim over ``zsltool.classify_clips.classify``, or
+``zsltool.classify_joint_model.classify_joint`` with ``--model``)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import click
 import typer
 
 from zsltool.cli.common import STATE, info, to_jsonable
-from zsltool.names import SCORE_MODALITIES
+from zsltool.names import JOINT_MODELS, SCORE_MODALITIES
 
 
 def _clip_names(clips: list[str]) -> tuple[list[str], str]:
@@ -49,7 +50,7 @@ def _table(preds, top: int):
 
 
 def classify_cmd(
-    model: Path = typer.Argument(..., help="Checkpoint made by zsl train."),
+    model: Optional[Path] = typer.Argument(None, help="Checkpoint made by zsl train (none with --model)."),
     inputs: Optional[List[Path]] = typer.Argument(None, help="Audio files, folders of audio, or clip manifests "
                                                   "(.csv); video files or folders for audio-visual models; or "
                                                   "give --embeddings."),
@@ -73,6 +74,13 @@ def classify_cmd(
                                           "is gone (same rules as extract-audio --weights; checked by sha256)."),
     video_weights: Optional[str] = typer.Option(None, "--video-weights", help="Video network weights for video "
                                                 "inputs, when the recorded ones are gone."),
+    joint: Optional[str] = typer.Option(None, "--model", click_type=click.Choice(list(JOINT_MODELS)),
+                                        help="Score with a joint audio-text model itself, no checkpoint (as HF's "
+                                        "zero-shot-audio-classification pipeline); --weights picks its weights "
+                                        "(a Hugging Face id or a save_pretrained folder)."),
+    prompt: Optional[List[str]] = typer.Option(None, "--prompt", help='With --model: the template a label is '
+                                               'embedded through (default "This is a sound of {}."); several '
+                                               '--prompt are averaged (prompt ensembling).'),
     top: int = typer.Option(3, "--top", min=1, help="Labels kept per clip."),
     modality: str = typer.Option("both", "--modality", click_type=click.Choice(list(SCORE_MODALITIES)),
                                  help="Audio-visual checkpoints: the modality to score with."),
@@ -84,17 +92,52 @@ def classify_cmd(
     strict: bool = typer.Option(False, "--strict", help="A label embedded from only some of its words (the "
                                 "others not in the vocabulary) is an error instead of a warning."),
 ):
-    """Rank candidate labels (any names) for new clips with a trained model: scores and probabilities."""
-    from zsltool.classify_clips import classify
-
+    """Rank candidate labels (any names) for new clips with a trained model, or with a joint audio-text model and
+    no checkpoint (--model clap): scores and probabilities."""
     if sum([json_out, jsonl, csv_out]) > 1:
         raise typer.BadParameter("give one of --json, --jsonl, --csv", param_hint="--json")
-    preds = classify(model, inputs or [], labels=labels, labels_file=labels_file, embeddings=embeddings,
-                     video_embeddings=video_embeddings, class_embeddings=class_embeddings, vectors=vectors,
-                     allow_other_vectors=allow_other_vectors, weights=weights, video_weights=video_weights,
-                     top=top, modality=modality,
-                     batch_size=batch_size, workers=workers, device=STATE.device,
-                     progress=not STATE.quiet, strict=strict)
+    if joint or prompt:
+        preds = _joint(joint, model, inputs, prompt, labels=labels, labels_file=labels_file, embeddings=embeddings,
+                       weights=weights, top=top, batch_size=batch_size, workers=workers, device=STATE.device,
+                       others={"--video-embeddings": video_embeddings, "--class-embeddings": class_embeddings,
+                               "--vectors": vectors, "--video-weights": video_weights})
+    else:
+        preds = _checkpoint(model, inputs, labels=labels, labels_file=labels_file, embeddings=embeddings,
+                            video_embeddings=video_embeddings, class_embeddings=class_embeddings, vectors=vectors,
+                            allow_other_vectors=allow_other_vectors, weights=weights, video_weights=video_weights,
+                            top=top, modality=modality, batch_size=batch_size, workers=workers,
+                            device=STATE.device, strict=strict)
+    _print(preds, top, json_out, jsonl, csv_out)
+
+
+def _joint(joint, model, inputs, prompt, *, others: dict, **kw):
+    """``--model clap``: every positional argument is a clip (there is no checkpoint)."""
+    from zsltool.classify_joint_model import classify_joint
+
+    if not joint:
+        raise typer.BadParameter("--prompt applies to --model (a checkpoint embeds labels as its training text "
+                                 "file was made)", param_hint="--prompt")
+    given = [k for k, v in others.items() if v is not None]
+    if given:
+        raise typer.BadParameter(f"{given[0]} does not apply to --model {joint}", param_hint=given[0])
+    clips = ([model] if model is not None else []) + list(inputs or [])
+    return classify_joint(clips, model=joint, prompts=prompt, progress=not STATE.quiet, **kw)
+
+
+def _checkpoint(model, inputs, **kw):
+    from zsltool.classify_clips import classify
+    from zsltool.errors import ZslError
+
+    if model is None:
+        raise typer.BadParameter("give a checkpoint made by zsl train, or --model clap", param_hint="MODEL")
+    if not model.exists() and model.name in JOINT_MODELS:
+        raise ZslError(f"checkpoint not found: {model}",
+                       hint=f"to classify with {model.name} itself (no checkpoint): zsl classify --model {model.name} "
+                            "CLIP... --labels ...")
+    return classify(model, inputs or [], progress=not STATE.quiet, **kw)
+
+
+def _print(preds, top: int, json_out: bool, jsonl: bool, csv_out: bool) -> None:
     bad = [r for r in preds if not r["valid"]]
     info(f"{len(preds) - len(bad)} of {len(preds)} clips classified among {len(preds.labels)} labels; "
          f"probabilities: temperature from {preds.info['temperature_source']}")

@@ -13,6 +13,7 @@ import typer
 from zsltool.cli.common import STATE, JsonOpt, OverwriteOpt, emit, info, kv_table, rows_table, to_jsonable
 from zsltool.cli.types import float_option
 from zsltool.evaluate.metrics import GZSL_COLUMNS
+from zsltool.evaluate.transductive import REFINERS
 from zsltool.names import SCORE_MODALITIES
 
 _MODALITY = click.Choice(list(SCORE_MODALITIES))
@@ -27,7 +28,8 @@ def _metrics_flat(doc: dict) -> dict:
 
 
 def _eval_tables(doc: dict):
-    title = f"zsl evaluate ({doc['task']})"
+    setting = (doc.get("manifest", {}).get("config") or {}).get("transductive")
+    title = f"zsl evaluate ({doc['task']}" + (f", transductive: {setting})" if setting else ")")
     cols = ["class", "n", "correct", "accuracy"] + (["seen"] if doc["task"] == "gzsl" else [])
     return [kv_table(_metrics_flat(doc), title=title), rows_table(doc.get("per_class", []), columns=cols)]
 
@@ -65,6 +67,11 @@ def evaluate_cmd(
                                          "subtracted from seen-class scores (default 0)."),
     calibrate: bool = typer.Option(False, "--calibrate", help="GZSL: choose beta on validation data "
                                    "(never on test) by validation HM."),
+    transductive: Optional[str] = typer.Option(
+        None, "--transductive", click_type=click.Choice(list(REFINERS)),
+        help="The transductive setting (off by default): refine the assignment with the unlabelled test rows "
+             "taken together (soft-kmeans: soft k-means in the audio space, started from the model's scores). "
+             "Named in the results; never reads a test label."),
     out: Optional[str] = typer.Option(None, "--out", "-o", help="Results JSON to write (+ .per_class.csv "
                                       "and .confusion.csv next to it)."),
     overwrite: bool = OverwriteOpt,
@@ -83,7 +90,7 @@ def evaluate_cmd(
         check_output(out, overwrite)
     doc = evaluate_checkpoint(checkpoint, audio=audio, video=video, split=split, trial=trial,
                               modality=modality, beta=beta, calibrate=calibrate, seed=STATE.seed,
-                              device=STATE.device)
+                              device=STATE.device, transductive=transductive)
     _write(doc, out, overwrite)
     emit(doc, json_out, table=_eval_tables)
 

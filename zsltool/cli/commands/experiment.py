@@ -15,6 +15,8 @@ from zsltool.evaluate.compare import BY
 from zsltool.evaluate.metrics import metric_help
 from zsltool.evaluate.plot import FORMATS as FIGURE_FORMATS
 from zsltool.evaluate.tables import TABLE_FORMATS
+from zsltool.evaluate.transductive import REFINERS
+from zsltool.methods.names import PRESETS
 from zsltool.names import PLOT_KINDS, SCORE_MODALITIES, SEMANTIC_SOURCES
 from zsltool.progress import count_of
 from zsltool.train.config import OPTIMIZERS
@@ -74,8 +76,9 @@ def experiment_cmd(
     grid: List[str] = typer.Option([], "--grid", help="Settings chosen per trial on validation data: "
                                    "KEY=V1,V2 (lr, optimizer, batch_size, epochs, weight_decay, momentum, "
                                    "METHOD:ARG or ARG), repeatable, or a JSON file {key: [values]}."),
-    preset: Optional[str] = typer.Option(None, "--preset", click_type=click.Choice(["paper"]),
-                                         help="paper: the founding papers' literal method settings."),
+    preset: Optional[str] = typer.Option(None, "--preset", click_type=click.Choice(list(PRESETS)),
+                                         help="paper: the founding papers' literal method settings; "
+                                              "avca-gzsl: AVGZSLNet as AVCA-GZSL's run scripts train it."),
     strict: bool = typer.Option(False, "--strict", help="Validity warnings (e.g. a feature network trained "
                                 "on test classes) are errors."),
     modalities: str = typer.Option("both", "--modalities", help="GZSL test modalities, comma list of "
@@ -88,6 +91,14 @@ def experiment_cmd(
                                    "benchmarks (a split with both stages, e.g. from prepare avgzsl-benchmark): "
                                    "stage 1 chooses the epoch and beta on validation classes, stage 2 retrains "
                                    "on train + validation classes with them and tests."),
+    transductive: List[str] = typer.Option(
+        [], "--transductive", click_type=click.Choice(list(REFINERS)),
+        help="Also the transductive setting (repeatable): every trained model evaluated again with its "
+             "assignment refined by the unlabelled test rows, rows of their own marked (transductive: …)."),
+    refit: bool = typer.Option(False, "--refit/--no-refit", help="Refit after selection: each trial with "
+                               "validation classes (or GZSL validation rows) chooses the setting (--grid) and the "
+                               "epoch on them, then retrains on train + validation for that many epochs and "
+                               "tests (both stages recorded)."),
     jobs: int = typer.Option(1, "--jobs", "-j", min=1, help="Trials run in parallel processes."),
     threads: Optional[int] = typer.Option(None, "--threads", min=1, help="torch threads per job "
                                           "(default: cores / jobs)."),
@@ -147,7 +158,7 @@ def experiment_cmd(
                           seed=seed_or_global(seed), jobs=jobs, threads=threads,
                           calibrate=calibrate, retrieval=not no_retrieval, device=STATE.device,
                           grid=parse_grid(grid), preset=preset, strict=strict,
-                          two_stage=two_stage)
+                          two_stage=two_stage, refit=refit, transductive=list(transductive) or None)
     doc = run_experiment(spec)
     info(f"{count_of(doc['ran'], 'trial')} run, {doc['reused']} reused; wrote {out}/results.json, trials.csv, "
          "table.csv, table.md, table.tex")
