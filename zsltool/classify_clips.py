@@ -106,7 +106,7 @@ def classify(model: str | os.PathLike, inputs: str | os.PathLike | Sequence[str 
              progress: bool = False, strict: bool = False) -> Predictions:
     """Rank ``labels`` for each clip with a trained checkpoint; see the module docstring. ``strict``: a label
     embedded from part of its words is an error (else a warning, in ``info["warnings"]``)."""
-    from zsltool.classify_calibrate import DEFAULT_SOURCE, per_clip_temperature, softmax
+    from zsltool.classify_calibrate import DEFAULT_SOURCE, softmax, temperature_of
 
     if modality not in SCORE_MODALITIES:
         raise ZslError(f"unknown modality {modality!r}", hint=f"use one of {', '.join(SCORE_MODALITIES)}")
@@ -198,19 +198,15 @@ def classify(model: str | os.PathLike, inputs: str | os.PathLike | Sequence[str 
                        classes=cand)
     s = compute_scores(net, C, inst, modality=mod, batch_size=max(64, batch_size), device=device)
     cal = ckpt.get("calibration") or {}
-    T = cal.get("temperature")
-    if T:
-        P = softmax(s, float(T)) if len(s) else s
-        tsrc = cal.get("source") or f"checkpoint (fitted on {cal.get('rows')} {cal.get('on')} rows)"
-    else:
-        P = softmax(s, per_clip_temperature(s)) if len(s) else s
-        tsrc = DEFAULT_SOURCE
-        if cal.get("note"):
-            log.warning(f"the checkpoint stores no temperature ({cal['note']}): each clip's scores are divided by "
-                        "their standard deviation")
+    T, tsrc = temperature_of(cal, s)
+    P = softmax(s, T) if len(s) else s
+    T = float(T) if tsrc != DEFAULT_SOURCE else None
+    if T is None and cal.get("note"):
+        log.warning(f"the checkpoint stores no temperature ({cal['note']}): each clip's scores are divided by "
+                    "their standard deviation")
     preds = predictions(ids, sources, ok, reasons, cand, rows, s, P, top)
     preds.info = {"model": str(model), "method": ckpt["method"], "modality": mod,
-                  "temperature": float(T) if T else None, "temperature_source": tsrc,
+                  "temperature": T, "temperature_source": tsrc,
                   "label_embeddings": cinfo.get("source"), "n_clips": len(ids), "n_valid": int(ok.sum()), **ainfo}
     if "tokens" in cinfo:
         preds.info["label_tokens"] = cinfo["tokens"]

@@ -14,6 +14,8 @@ Which rows are tested (docs/evaluate.md):
   The test rows are read only after beta is fixed.
 * Modality: ``both`` uses every modality the model has (rows missing one use the other), ``audio`` /
   ``video`` force one modality and drop rows where it is invalid.
+* Calibration (``ece``, ``nll``): of ``softmax(scores / T)`` over the test candidates (GZSL: no beta), with the
+  checkpoint's temperature, or each row's standard deviation without one: the probabilities of ``zsl classify``.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from zsltool.classify_calibrate import temperature_of
 from zsltool.errors import ZslError
 from zsltool.evaluate import metrics as M
 from zsltool.evaluate.results import make_manifest, results_doc
@@ -161,6 +164,14 @@ def _per_class_rows(classes, labels, pred, seen=None) -> list[dict]:
     return rows
 
 
+def _temperature(ld: Loaded, scores, transductive=None):
+    """The temperature of the probabilities ``ece`` and ``nll`` judge, and its source: the checkpoint's (as
+    ``zsl classify``); 1 for a transductive refiner's scores, which are log-probabilities already."""
+    if transductive:
+        return 1.0, f"transductive {transductive}: its log-responsibilities (T = 1)"
+    return temperature_of(ld.ckpt.get("calibration"), scores)
+
+
 def _inputs_of(ld: Loaded) -> list:
     paths = [ld.ckpt.get("path"), ld.config["audio"], ld.config["video"], ld.config["split"]]
     return [p for p in paths if p]
@@ -171,6 +182,28 @@ def _features(ld: Loaded, *insts) -> np.ndarray:
     from zsltool.evaluate.transductive import instance_features
 
     return np.vstack([instance_features(i, ld.mods) for i in insts])
+
+
+def _zsl_doc(ld: Loaded, config: dict, seed: int, device: str, transductive: str | None) -> dict:
+    """The results document of a ZSL trial: its test rows ranked among its test classes."""
+    from zsltool.evaluate.transductive import refine
+
+    t = ld.trial
+    classes = list(t.test)
+    inst, s = score(ld, classes, device=device)
+    if len(inst) == 0:
+        raise ZslError(f"no test instances: no usable row of {ld.config['audio']} has a single label among the "
+                       f"{len(classes)} test classes of trial {ld.trial_index}")
+    if transductive:
+        s = refine(transductive, s, _features(ld, inst))
+    T, tsrc = _temperature(ld, s, transductive)
+    r = M.zsl_metrics(s, inst.labels, temperature=T)
+    cm = M.confusion_matrix(inst.labels, r["y_pred"], len(classes))
+    metrics = {**{m.name: r[m.name] for m in M.metrics_of("zsl")}, "n_test": len(inst),
+               "n_classes": len(classes), "chance": 1.0 / len(classes), "temperature_source": tsrc}
+    return results_doc("zsl", make_manifest(config, _inputs_of(ld), seed), metrics,
+                       per_class=_per_class_rows(classes, inst.labels, r["y_pred"]),
+                       confusion={"classes": classes, "matrix": cm})
 
 
 def evaluate_loaded(ld: Loaded, *, beta: float | None = None, calibrate: bool = False,
@@ -190,20 +223,7 @@ def evaluate_loaded(ld: Loaded, *, beta: float | None = None, calibrate: bool = 
         if beta is not None or calibrate:
             log.warning(f"trial {ld.trial_index} of {ld.config['split']} is a ZSL trial: "
                         f"{'--beta' if beta is not None else '--calibrate'} applies to GZSL only and is ignored")
-        classes = list(t.test)
-        inst, s = score(ld, classes, device=device)
-        if len(inst) == 0:
-            raise ZslError(f"no test instances: no usable row of {ld.config['audio']} has a single label among the "
-                           f"{len(classes)} test classes of trial {ld.trial_index}")
-        if transductive:
-            s = refine(transductive, s, _features(ld, inst))
-        r = M.zsl_metrics(s, inst.labels)
-        cm = M.confusion_matrix(inst.labels, r["y_pred"], len(classes))
-        metrics = {**{m.name: r[m.name] for m in M.metrics_of("zsl")}, "n_test": len(inst),
-                   "n_classes": len(classes), "chance": 1.0 / len(classes)}
-        return results_doc("zsl", make_manifest(config, _inputs_of(ld), seed), metrics,
-                           per_class=_per_class_rows(classes, inst.labels, r["y_pred"]),
-                           confusion={"classes": classes, "matrix": cm})
+        return _zsl_doc(ld, config, seed, device, transductive)
     classes = list(t.seen) + list(t.unseen)
     seen_mask = np.array([c in set(t.seen) for c in classes])
     extra = {}
@@ -249,13 +269,15 @@ def evaluate_loaded(ld: Loaded, *, beta: float | None = None, calibrate: bool = 
         res, raw = M.gzsl_metrics(sc, y, seen_mask, beta=beta), M.gzsl_metrics(sc, y, seen_mask, beta=0.0)
     cm = M.confusion_matrix(y, res.y_pred, len(classes))
     # S, U, HM and top-1 after calibrated stacking with beta; every other registered GZSL metric (AUSUC: no beta)
-    # by its own function
+    # by its own function (ECE, NLL: of the probabilities zsl classify gives over these candidates, no beta)
     calibrated = ("S", "U", "HM", "top1")
+    T, tsrc = _temperature(ld, sc, transductive)
     metrics = {"S": res.S, "U": res.U, "HM": res.HM,
-               **{m.name: m.fn(sc, y, seen_mask) for m in M.metrics_of("gzsl") if m.name not in calibrated},
+               **{m.name: m.fn(M.probabilistic_input(m, sc, T), y, seen_mask) for m in M.metrics_of("gzsl")
+                  if m.name not in calibrated},
                "beta": beta, "beta_source": "validation" if calibrate else "given", "top1": res.top1,
                "uncalibrated": raw.metrics(), "n_test_seen": int(len(si)),
-               "n_test_unseen": int(unseen_rows.sum()), "n_classes": len(classes)}
+               "n_test_unseen": int(unseen_rows.sum()), "n_classes": len(classes), "temperature_source": tsrc}
     config["beta"] = beta
     return results_doc("gzsl", make_manifest(config, _inputs_of(ld), seed), metrics,
                        per_class=_per_class_rows(classes, y, res.y_pred, seen_mask),
