@@ -200,7 +200,7 @@ def classify(model: str | os.PathLike, inputs: str | os.PathLike | Sequence[str 
     cal = ckpt.get("calibration") or {}
     T, tsrc = temperature_of(cal, s)
     P = softmax(s, T) if len(s) else s
-    T = float(T) if tsrc != DEFAULT_SOURCE else None
+    T = None if tsrc.startswith(DEFAULT_SOURCE) else float(T)
     if T is None and cal.get("note"):
         log.warning(f"the checkpoint stores no temperature ({cal['note']}): each clip's scores are divided by "
                     "their standard deviation")
