@@ -132,3 +132,15 @@ def test_a_checkpoint_named_like_the_model_hints_at_model(tiny, cli, tmp_path, m
     monkeypatch.chdir(tmp_path)
     r = cli("classify", "clap", str(tiny[2][0]), "--labels", "dog,cat")
     assert r.exit_code == 1 and "--model clap" in r.stderr
+
+
+def test_docs_show_the_joint_model_and_the_cosine_row():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    readme, classify_md, paper = (root / "README.md").read_text(), (root / "docs" / "classify.md").read_text(), \
+        (root / "docs" / "paper.md").read_text()
+    for text in (readme, classify_md):
+        assert "zsl classify --model clap" in text and "--prompt" in text
+    assert "prompt ensembling" in classify_md.lower() and "1e-5" in classify_md
+    assert "--text clap=" in paper and "--method cosine --method projection" in paper and "Table III" in paper

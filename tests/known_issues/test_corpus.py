@@ -27,7 +27,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from tests.known_issues.corpus_issue21 import issue21_cases, issue21_inputs
+from tests.known_issues.corpus_issue21 import issue21_cases, issue21_inputs, issue21_two_stage
 
 
 class Payload:
@@ -129,6 +129,7 @@ def C(tmp_path_factory) -> SimpleNamespace:
     (d / "res").write_text("an existing file")
     (d / "emptydir").mkdir()
     issue21_inputs(d, tone, sr)
+    issue21_two_stage(syn, d)
     return SimpleNamespace(d=d, syn=syn, other=other)
 
 

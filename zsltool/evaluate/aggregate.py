@@ -19,7 +19,8 @@ def build_tables(records: list[dict]) -> list[dict]:
         tabs.append(T.gzsl_table(records))
         if any(r.get("retrieval") for r in records if r["task"] == "gzsl"):
             tabs.append(T.gzsl_table(records, retrieval=True))
-    cap = " ".join(c for c in (two_stage_caption(records), selection_caption(records)) if c)
+    cap = " ".join(c for c in (two_stage_caption(records), selection_caption(records),
+                               transductive_caption(records)) if c)
     for t in tabs:
         if cap:
             t["selection"] = cap
@@ -69,6 +70,15 @@ def two_stage_caption(records: list[dict]) -> str:
             if any(len(v) > 1 for v in by.values()) else "") + ": " + "; ".join(parts) + ".")
 
 
+def transductive_caption(records: list[dict]) -> str:
+    """'Rows marked (transductive: …) ...' when an experiment ran the transductive setting."""
+    settings = sorted({r["setting"] for r in records if r.get("setting")})
+    if not settings:
+        return ""
+    return ("Rows marked (transductive: …) are the transductive setting: the same models, the assignment refined "
+            "with the unlabelled test rows taken together (never their labels); every other row is inductive.")
+
+
 def refit_caption(records: list[dict]) -> str:
     """'Refit after selection: ... Stage 1 (per trial): projection: epoch 40 (val_top1 0.61) / ...'."""
     by: dict[str, list[str]] = {}
@@ -100,7 +110,7 @@ def trial_rows(records: list[dict]) -> list[dict]:
     rows = []
     for r in records:
         for mod, m in r["metrics"].items():
-            row = {k: r[k] for k in TRIAL_COLUMNS[:6]} | {"modality": mod}
+            row = {k: r[k] for k in TRIAL_COLUMNS[:6]} | {"setting": r.get("setting", "inductive"), "modality": mod}
             for k in TRIAL_COLUMNS[7:]:
                 row[k] = m.get(k)
             if r.get("selection"):

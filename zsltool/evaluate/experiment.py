@@ -36,7 +36,8 @@ from zsltool.evaluate.aggregate import (build_tables, selection_caption, summary
                                         trial_rows)
 from zsltool.evaluate.results import csv_text, make_manifest, results_doc, write_results
 from zsltool.evaluate.trialfiles import PER_TRIAL, expand, input_files, templates
-from zsltool.evaluate.units import finished_record, run_unit, run_units, trial_path  # noqa: F401
+from zsltool.evaluate.units import (finished_record, run_unit, run_units, trial_path,  # noqa: F401
+                                    transductive_records)
 from zsltool.utils import atomic_write_text, sha256_file, sha256_json
 
 log = logging.getLogger("zsltool.evaluate.experiment")
@@ -75,6 +76,7 @@ class ExperimentSpec:
     preset: str | None = None                   # "paper": the papers' literal method settings
     strict: bool = False                        # validity warnings are errors (not in the config hash)
     two_stage: bool = False                     # the two-stage GZSL protocol (zsltool.evaluate.two_stage)
+    transductive: list[str] | None = None       # refiners (zsltool.evaluate.transductive): rows of their own
     refit: bool = False                         # refit after selection on train + validation (same module)
 
 
@@ -114,6 +116,8 @@ def eval_config(spec: ExperimentSpec, stages, refit: bool) -> dict:
         evalc.update(refit=True)
     elif stages:  # beta comes from stage 1, so --calibrate does not apply
         evalc.update(two_stage=list(stages), calibrate=False)
+    if spec.transductive:  # only when given: configs without one keep their hash
+        evalc["transductive"] = list(dict.fromkeys(spec.transductive))
     return evalc
 
 
@@ -133,6 +137,11 @@ def plan(spec: ExperimentSpec) -> list[dict]:
         from zsltool.train.grid import check_grid
 
         check_grid(spec.grid, spec.methods)
+    if spec.transductive:
+        from zsltool.evaluate.transductive import refiner
+
+        for name in spec.transductive:
+            refiner(name)
     per_trial = templates(spec)  # --audio 'audio.fold{fold}.h5': one file per trial (zsltool.evaluate.trialfiles)
     files = {k: getattr(spec, k) for k in ("audio", "video", "text", "image", "audio_prototypes", "hybrid")
              if getattr(spec, k) and k not in per_trial}
@@ -286,7 +295,7 @@ def _run_experiment(spec: ExperimentSpec, progress=None) -> dict:
         for shard, recs in zip(shards, run_in_workers(run_units, shards, spec.jobs)):
             for u, rec in zip(shard, recs):
                 records[u["name"]] = rec
-    ordered = [records[u["name"]] for u in units]
+    ordered = [r for u in units for r in transductive_records(records[u["name"]])]
     tables = build_tables(ordered)
     inputs = [p for p in [*input_files(spec, units), spec.text, *(spec.texts or {}).values(),
                           *spec.splits] if p]

@@ -15,6 +15,7 @@ from zsltool.evaluate.compare import BY
 from zsltool.evaluate.metrics import metric_help
 from zsltool.evaluate.plot import FORMATS as FIGURE_FORMATS
 from zsltool.evaluate.tables import TABLE_FORMATS
+from zsltool.evaluate.transductive import REFINERS
 from zsltool.methods.names import PRESETS
 from zsltool.names import PLOT_KINDS, SCORE_MODALITIES, SEMANTIC_SOURCES
 from zsltool.progress import count_of
@@ -90,6 +91,10 @@ def experiment_cmd(
                                    "benchmarks (a split with both stages, e.g. from prepare avgzsl-benchmark): "
                                    "stage 1 chooses the epoch and beta on validation classes, stage 2 retrains "
                                    "on train + validation classes with them and tests."),
+    transductive: List[str] = typer.Option(
+        [], "--transductive", click_type=click.Choice(list(REFINERS)),
+        help="Also the transductive setting (repeatable): every trained model evaluated again with its "
+             "assignment refined by the unlabelled test rows, rows of their own marked (transductive: …)."),
     refit: bool = typer.Option(False, "--refit/--no-refit", help="Refit after selection: each trial with "
                                "validation classes (or GZSL validation rows) chooses the setting (--grid) and the "
                                "epoch on them, then retrains on train + validation for that many epochs and "
@@ -153,7 +158,7 @@ def experiment_cmd(
                           seed=seed_or_global(seed), jobs=jobs, threads=threads,
                           calibrate=calibrate, retrieval=not no_retrieval, device=STATE.device,
                           grid=parse_grid(grid), preset=preset, strict=strict,
-                          two_stage=two_stage, refit=refit)
+                          two_stage=two_stage, refit=refit, transductive=list(transductive) or None)
     doc = run_experiment(spec)
     info(f"{count_of(doc['ran'], 'trial')} run, {doc['reused']} reused; wrote {out}/results.json, trials.csv, "
          "table.csv, table.md, table.tex")
