@@ -103,10 +103,16 @@ def classify(model: str | os.PathLike, inputs: str | os.PathLike | Sequence[str 
              class_embeddings=None, vectors=None, allow_other_vectors: bool = False, weights=None,
              video_weights=None, top: int = 5,
              modality: str = "both", batch_size: int = 16, workers: int = 0, device: str = "cpu",
-             progress: bool = False, strict: bool = False) -> Predictions:
+             progress: bool = False, strict: bool = False, transductive: str | None = None,
+             allow_other_extractor: bool = False) -> Predictions:
     """Rank ``labels`` for each clip with a trained checkpoint; see the module docstring. ``strict``: a label
-    embedded from part of its words is an error (else a warning, in ``info["warnings"]``)."""
+    embedded from part of its words is an error (else a warning, in ``info["warnings"]``). ``transductive``
+    (a refiner of ``zsltool.evaluate.transductive``): the clips' assignment is refined with all the clips taken
+    together (the transductive setting; ``info["setting"]``). ``allow_other_extractor``: accept ``embeddings``
+    / ``video_embeddings`` made by another extractor or other weights than the training rows (else an error),
+    with a warning."""
     from zsltool.classify_calibrate import DEFAULT_SOURCE, softmax, temperature_of
+    from zsltool.guards import other_extractor
 
     if modality not in SCORE_MODALITIES:
         raise ZslError(f"unknown modality {modality!r}", hint=f"use one of {', '.join(SCORE_MODALITIES)}")
@@ -164,9 +170,11 @@ def classify(model: str | os.PathLike, inputs: str | os.PathLike | Sequence[str 
         X = valid = reasons = None
         if embeddings is not None:
             a = _instance_file(embeddings, "--embeddings")
+            warnings += [w["message"] for w in other_extractor(ckpt, "audio", a, allow_other_extractor)]
             ids, X, valid, reasons = list(a.ids), a.X, a.valid.astype(bool), list(a.reasons)
         if video_embeddings is not None:
             v = _instance_file(video_embeddings, "--video-embeddings")
+            warnings += [w["message"] for w in other_extractor(ckpt, "video", v, allow_other_extractor)]
             if ids is None:
                 ids, reasons = list(v.ids), list(v.reasons)
                 X = np.zeros((len(ids), net.audio_dim), np.float32)
@@ -199,6 +207,9 @@ def classify(model: str | os.PathLike, inputs: str | os.PathLike | Sequence[str 
     s = compute_scores(net, C, inst, modality=mod, batch_size=max(64, batch_size), device=device)
     cal = ckpt.get("calibration") or {}
     T, tsrc = temperature_of(cal, s)
+    if transductive:
+        s = _refined(transductive, s, inst, ("audio",) * use_a + ("video",) * use_v)
+        T, tsrc = 1.0, "the transductive refiner (its responsibilities)"
     P = softmax(s, T) if len(s) else s
     T = float(T) if tsrc != DEFAULT_SOURCE else None
     if T is None and cal.get("note"):
@@ -213,7 +224,22 @@ def classify(model: str | os.PathLike, inputs: str | os.PathLike | Sequence[str 
     if cinfo.get("partial"):
         preds.info["partial_labels"] = cinfo["partial"]
     preds.info["warnings"] = warnings
+    preds.info["setting"] = f"transductive: {transductive}" if transductive else "inductive"
     return preds
+
+
+def _refined(name: str, s: np.ndarray, inst, mods) -> np.ndarray:
+    """The clips' scores refined together by the transductive refiner ``name`` (never a label: there is none)."""
+    from zsltool.evaluate.transductive import instance_features, refine, refiner
+
+    refiner(name)
+    if len(s) < 2:
+        raise ZslError("the transductive setting refines several clips together, and one is given",
+                       hint="classify all the clips at once, or drop --transductive")
+    if len(s) < s.shape[1]:
+        log.warning(f"the transductive setting with {len(s)} clips for {s.shape[1]} labels: some labels can "
+                    "have no clip, and the refined ranking leans on very few")
+    return refine(name, s, instance_features(inst, mods))
 
 
 def _partial_label_warnings(partial: dict, tokens: dict, strict: bool) -> list[str]:

@@ -157,3 +157,33 @@ def test_gzsl_refines_from_the_calibrated_scores_and_never_reads_a_label(tmp_pat
         inst, s = score(ld, list(t.seen) + list(t.unseen), ids=sorted(a.ids))
         preds.append((inst.ids, refine("soft-kmeans", s, _features(ld, inst)).argmax(1).tolist()))
     assert preds[0] == preds[1]
+
+
+def test_classify_refines_the_clips_together(world, cli):
+    """`zsl classify --transductive`: the ranking is the refiner's on the inductive scores of all the clips
+    given, the probabilities its responsibilities, and every output names the setting."""
+    import zsltool
+    from zsltool.evaluate.transductive import instance_features
+    from zsltool.train.data import InstanceSet
+
+    d, syn, ckpt = world
+    labels = list(load_split(syn.split).trial(0).test)
+    kw = dict(embeddings=syn.audio, class_embeddings=syn.text, labels=labels, top=len(labels))
+    ind = zsltool.classify(ckpt, **kw)
+    tr = zsltool.classify(ckpt, transductive="soft-kmeans", **kw)
+    assert ind.info["setting"] == "inductive" and tr.info["setting"] == "transductive: soft-kmeans"
+    S = np.array([[{x["label"]: x["score"] for x in r["top"]}[lab] for lab in labels] for r in ind])
+    a = read_embeddings(syn.audio)
+    inst = InstanceSet(ids=list(a.ids), audio=a.X, audio_valid=a.valid.astype(bool), video=None, video_valid=None,
+                       labels=np.zeros(len(a.ids), np.int64), classes=labels)
+    want = refine("soft-kmeans", S, instance_features(inst, ("audio",))).argmax(1)
+    assert [r["top"][0]["label"] for r in tr] == [labels[k] for k in want]
+    assert [r["top"][0]["label"] for r in tr] != [r["top"][0]["label"] for r in ind]
+    for r in tr:
+        assert sum(x["probability"] for x in r["top"]) == pytest.approx(1.0, abs=1e-4)
+    res = cli("classify", ckpt, "--embeddings", syn.audio, "--class-embeddings", syn.text, "--labels",
+              ",".join(labels), "--transductive", "soft-kmeans")
+    assert res.exit_code == 0, res.stderr
+    assert "transductive: soft-kmeans" in " ".join(res.stdout.split()) and "(transductive: soft-kmeans)" in res.stderr
+    res = cli("classify", "--model", "clap", "x.wav", "--labels", "a,b", "--transductive", "soft-kmeans")
+    assert res.exit_code == 2 and "--transductive" in res.stderr

@@ -43,7 +43,8 @@ def clap_files(tmp_path_factory):
                      classes=CLASSES, labels=[[int(k)] for k in labels])
     write_embeddings(d / "text.h5", meta=_meta("class", "text", "clap-text", h, logit_scale=SCALE,
                                                prompt="This is a sound of {}."), ids=CLASSES, X=T, classes=CLASSES)
-    Split(trials=[Trial(train=CLASSES[:4], val=CLASSES[4:6], test=CLASSES[6:])], protocol="random",
+    Split(trials=[Trial(train=CLASSES[:4], val=CLASSES[4:6], test=CLASSES[6:]),
+                  Trial(train=CLASSES[2:6], val=CLASSES[6:], test=CLASSES[:2])], protocol="random",
           class_set_sha256=h).save(d / "zsl.json")
     seen, unseen = CLASSES[:6], CLASSES[6:]
     inst = {"train": [], "val": [], "test_seen": [], "val_unseen": []}
@@ -169,13 +170,17 @@ def test_experiment_gives_cosine_and_projection_rows_under_zsl_and_gzsl(clap_fil
         kinds.setdefault(tab["kind"], set()).update((row["method"], row["class_embeddings"]) for row in tab["rows"])
     want = {("cosine", "text:clap"), ("projection", "text:clap")}
     assert kinds["zsl"] == want and kinds["gzsl"] == want
-    zsl = next(t for t in doc["trials"] if t["method"] == "cosine" and t["task"] == "zsl")
+    zsl = next(t for t in doc["trials"] if t["method"] == "cosine" and t["task"] == "zsl" and t["trial"] == 0)
     A, T, lab = clap_files["A"], clap_files["T"], clap_files["labels"]
     rows = lab >= 6
     assert zsl["metrics"]["both"]["top1"] == pytest.approx(float(((A[rows] @ T[6:].T).argmax(1) == lab[rows] - 6)
                                                                   .mean()))
     gz = next(t for t in doc["trials"] if t["method"] == "cosine" and t["task"] == "gzsl")
     assert {"S", "U", "HM"} <= set(gz["metrics"]["both"]) and gz["retrieval"]
+    r = cli("compare", out / "results.json", "--by", "method", "--metric", "top1", "--json")
+    assert r.exit_code == 0, r.stderr
+    cmp = json.loads(r.stdout)  # zsl compare ranks the training-free row with the trained one (3 blocks)
+    assert {m["name"] for m in cmp["methods"]} == {"cosine", "projection"} and cmp["n_blocks"] == 3
 
 
 def _gzsl_by_hand(clap_files, beta):
