@@ -247,6 +247,9 @@ def plot_cmd(
                                + "."),
     overwrite: bool = OverwriteOpt,
     json_out: bool = JsonOpt,
+    allow_other_extractor: bool = typer.Option(False, "--allow-other-extractor", help="Checkpoint input: accept "
+                                               "--audio/--video rows embedded by another extractor or other "
+                                               "weights than the training rows (a warning on stderr)."),
 ):
     """Figures (PNG, PDF or SVG, one-column size): confusion matrix, per-class bars, t-SNE (AVGZSLNet Fig. 6),
     CD diagram."""
@@ -269,7 +272,7 @@ def plot_cmd(
         raise typer.BadParameter("no input file", param_hint="INPUTS")
     paths = make_plots(k, args, out, audio=audio, video=video, split=split, trial=trial, modality=modality,
                        layout=layout, max_per_class=per_class_max, metric=metric, seed=STATE.seed,
-                       overwrite=overwrite, fmt=fmt, classes=classes)
+                       overwrite=overwrite, fmt=fmt, classes=classes, allow_other_extractor=allow_other_extractor)
     for p in paths:
         info(f"wrote {p}")
     emit({"out": [str(p) for p in paths]}, json_out)
