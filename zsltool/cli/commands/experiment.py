@@ -8,7 +8,7 @@ from typing import List, Optional
 import click
 import typer
 
-from zsltool.cli.common import (STATE, JsonOpt, OverwriteOpt, emit, info, kv_table, rows_table, seed_option,
+from zsltool.cli.common import (STATE, JsonOpt, OverwriteOpt, emit, info, kv_table, noted, rows_table, seed_option,
                                seed_or_global)
 from zsltool.cli.types import float_option
 from zsltool.evaluate.compare import BY
@@ -212,7 +212,7 @@ def compare_cmd(
     head = {k: v for k, v in comp.items() if k not in ("methods", "pairwise", "warnings", "wilcoxon")}
     if comp.get("wilcoxon"):
         head.update({f"wilcoxon {k}": v for k, v in comp["wilcoxon"].items() if k != "test"})
-    emit(comp, json_out, table=lambda c: [kv_table(head, title="zsl compare"),
+    emit(comp, json_out, table=lambda c: [noted(kv_table(head, title="zsl compare"), c.get("warnings")),
                                           rows_table(c["methods"], title="average ranks"),
                                           rows_table(c["pairwise"], title="pairwise (Nemenyi)")])
 
