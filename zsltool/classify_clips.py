@@ -117,7 +117,7 @@ def classify(model: str | os.PathLike, inputs: str | os.PathLike | Sequence[str 
     if modality not in SCORE_MODALITIES:
         raise ZslError(f"unknown modality {modality!r}", hint=f"use one of {', '.join(SCORE_MODALITIES)}")
     if top < 1:
-        raise ZslError(f"top must be at least 1, got {top}")
+        raise ZslError(f"top must be at least 1, got {top}", hint="e.g. --top 5")
     cand = parse_labels(labels, labels_file)
     if isinstance(inputs, (str, os.PathLike)):
         inputs = [inputs]
