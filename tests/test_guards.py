@@ -152,6 +152,8 @@ def test_compare_with_two_treatments_or_few_blocks_warns_and_reports_wilcoxon(tm
     # every difference positive, n = 3: W- = 0; exact two-sided p = 2 * P(W- = 0) = 2 / 2^3
     assert wx["a"] == "a" and wx["b"] == "b" and wx["n_nonzero"] == 3
     assert wx["statistic"] == 0.0 and wx["p"] == pytest.approx(0.25)
+    res = cli("compare", p)  # the terminal table says it too
+    assert res.exit_code == 0 and "Warning (validity): 2 treatments: the Friedman test" in res.stdout
     res = cli("compare", p, "--strict")
     assert res.exit_code == 1 and res.stderr.startswith("Error: 2 treatments: the Friedman test")
     big = _experiment_results(tmp_path / "big.json", {m: list(np.linspace(0.1, 0.9, 6) + i / 10)

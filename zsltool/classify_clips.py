@@ -103,17 +103,21 @@ def classify(model: str | os.PathLike, inputs: str | os.PathLike | Sequence[str 
              class_embeddings=None, vectors=None, allow_other_vectors: bool = False, weights=None,
              video_weights=None, top: int = 5,
              modality: str = "both", batch_size: int = 16, workers: int = 0, device: str = "cpu",
-             progress: bool = False, strict: bool = False, transductive: str | None = None) -> Predictions:
+             progress: bool = False, strict: bool = False, transductive: str | None = None,
+             allow_other_extractor: bool = False) -> Predictions:
     """Rank ``labels`` for each clip with a trained checkpoint; see the module docstring. ``strict``: a label
     embedded from part of its words is an error (else a warning, in ``info["warnings"]``). ``transductive``
     (a refiner of ``zsltool.evaluate.transductive``): the clips' assignment is refined with all the clips taken
-    together (the transductive setting; ``info["setting"]``)."""
+    together (the transductive setting; ``info["setting"]``). ``allow_other_extractor``: accept ``embeddings``
+    / ``video_embeddings`` made by another extractor or other weights than the training rows (else an error),
+    with a warning."""
     from zsltool.classify_calibrate import DEFAULT_SOURCE, softmax, temperature_of
+    from zsltool.guards import other_extractor
 
     if modality not in SCORE_MODALITIES:
         raise ZslError(f"unknown modality {modality!r}", hint=f"use one of {', '.join(SCORE_MODALITIES)}")
     if top < 1:
-        raise ZslError(f"top must be at least 1, got {top}")
+        raise ZslError(f"top must be at least 1, got {top}", hint="e.g. --top 5")
     cand = parse_labels(labels, labels_file)
     if isinstance(inputs, (str, os.PathLike)):
         inputs = [inputs]
@@ -166,9 +170,11 @@ def classify(model: str | os.PathLike, inputs: str | os.PathLike | Sequence[str 
         X = valid = reasons = None
         if embeddings is not None:
             a = _instance_file(embeddings, "--embeddings")
+            warnings += [w["message"] for w in other_extractor(ckpt, "audio", a, allow_other_extractor)]
             ids, X, valid, reasons = list(a.ids), a.X, a.valid.astype(bool), list(a.reasons)
         if video_embeddings is not None:
             v = _instance_file(video_embeddings, "--video-embeddings")
+            warnings += [w["message"] for w in other_extractor(ckpt, "video", v, allow_other_extractor)]
             if ids is None:
                 ids, reasons = list(v.ids), list(v.reasons)
                 X = np.zeros((len(ids), net.audio_dim), np.float32)
@@ -205,7 +211,7 @@ def classify(model: str | os.PathLike, inputs: str | os.PathLike | Sequence[str 
         s = _refined(transductive, s, inst, ("audio",) * use_a + ("video",) * use_v)
         T, tsrc = 1.0, "the transductive refiner (its responsibilities)"
     P = softmax(s, T) if len(s) else s
-    T = float(T) if tsrc != DEFAULT_SOURCE else None
+    T = None if tsrc.startswith(DEFAULT_SOURCE) else float(T)
     if T is None and cal.get("note"):
         log.warning(f"the checkpoint stores no temperature ({cal['note']}): each clip's scores are divided by "
                     "their standard deviation")

@@ -21,7 +21,7 @@ Which rows are tested (docs/evaluate.md):
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -48,6 +48,7 @@ class Loaded:
     modality: str
     mods: tuple
     config: dict
+    warnings: list = field(default_factory=list)  # validity issues to record in the results (zsltool.guards)
 
 
 def _load_instances(audio, video):
@@ -63,8 +64,12 @@ def _load_instances(audio, video):
 
 
 def load_for_evaluation(checkpoint, *, audio=None, video=None, split=None, trial=None,
-                        modality: str = "both") -> Loaded:
-    """Checkpoint + instance files + split trial, cross-checked. Missing paths default to the training ones."""
+                        modality: str = "both", allow_other_extractor: bool = False) -> Loaded:
+    """Checkpoint + instance files + split trial, cross-checked. Missing paths default to the training ones.
+    Instance rows embedded otherwise than the training rows (extractor, weights) are refused unless
+    ``allow_other_extractor`` (then a warning in ``Loaded.warnings``)."""
+    from zsltool.guards import other_extractor
+
     from zsltool.classes.splits import load_split
     from zsltool.train.checkpoint import build_model, load_checkpoint
     from zsltool.train.data import check_model_inputs
@@ -89,6 +94,8 @@ def load_for_evaluation(checkpoint, *, audio=None, video=None, split=None, trial
             raise ZslError("--modality video needs a video embedding file", hint="pass --video FILE")
         log.warning("no video file: scoring with audio only")
     inputs = _load_instances(audio, video if model.uses_video else None)
+    warnings = [w for what, e in (("audio", inputs.audio), ("video", inputs.video))
+                for w in other_extractor(ckpt, what, e, allow_other_extractor)]
     ck_hash = ckpt.get("class_set_sha256") or ""
     if ck_hash and inputs.class_set_sha256 and ck_hash != inputs.class_set_sha256:
         raise ZslError(f"{audio} was built from class set {inputs.class_set_sha256[:12]}, but the checkpoint was "
@@ -105,7 +112,7 @@ def load_for_evaluation(checkpoint, *, audio=None, video=None, split=None, trial
     else:
         mods = tuple(m for m in model.modalities if m == "audio" or (model.uses_video and inputs.video is not None))
     return Loaded(ckpt=ckpt, model=model, inputs=inputs, trial=sp.trial(trial), split_path=Path(split),
-                  trial_index=trial, modality=modality, mods=mods,
+                  trial_index=trial, modality=modality, mods=mods, warnings=warnings,
                   config={"checkpoint": str(checkpoint), "audio": str(audio), "video": str(video) if video else None,
                           "split": str(split), "trial": trial, "modality": modality, "method": ckpt["method"],
                           "semantic": cfg.get("semantic"), "train_config": cfg})
@@ -203,7 +210,7 @@ def _zsl_doc(ld: Loaded, config: dict, seed: int, device: str, transductive: str
                "n_classes": len(classes), "chance": 1.0 / len(classes), "temperature_source": tsrc}
     return results_doc("zsl", make_manifest(config, _inputs_of(ld), seed), metrics,
                        per_class=_per_class_rows(classes, inst.labels, r["y_pred"]),
-                       confusion={"classes": classes, "matrix": cm})
+                       confusion={"classes": classes, "matrix": cm}, **_warnings(ld))
 
 
 def evaluate_loaded(ld: Loaded, *, beta: float | None = None, calibrate: bool = False,
@@ -281,26 +288,33 @@ def evaluate_loaded(ld: Loaded, *, beta: float | None = None, calibrate: bool = 
     config["beta"] = beta
     return results_doc("gzsl", make_manifest(config, _inputs_of(ld), seed), metrics,
                        per_class=_per_class_rows(classes, y, res.y_pred, seen_mask),
-                       confusion={"classes": classes, "matrix": cm}, **extra)
+                       confusion={"classes": classes, "matrix": cm}, **extra, **_warnings(ld))
+
+
+def _warnings(ld: Loaded) -> dict:
+    return {"warnings": ld.warnings} if ld.warnings else {}
 
 
 def evaluate_checkpoint(checkpoint, *, audio=None, video=None, split=None, trial=None, modality="both",
                         beta=None, calibrate=False, seed: int = 0, device: str = "cpu",
-                        transductive: str | None = None) -> dict:
+                        transductive: str | None = None, allow_other_extractor: bool = False) -> dict:
     from zsltool.utils import resolve_device
 
-    ld = load_for_evaluation(checkpoint, audio=audio, video=video, split=split, trial=trial, modality=modality)
+    ld = load_for_evaluation(checkpoint, audio=audio, video=video, split=split, trial=trial, modality=modality,
+                             allow_other_extractor=allow_other_extractor)
     device = resolve_device(device)  # after the inputs: a missing file is reported before torch is imported
     ld.model.to(device)
     return evaluate_loaded(ld, beta=beta, calibrate=calibrate, seed=seed, device=device, transductive=transductive)
 
 
 def retrieve_checkpoint(checkpoint, *, audio=None, video=None, split=None, trial=None, modality="both",
-                        top: int | None = None, seed: int = 0, device: str = "cpu") -> dict:
+                        top: int | None = None, seed: int = 0, device: str = "cpu",
+                        allow_other_extractor: bool = False) -> dict:
     """Class text -> instances retrieval over the trial's test rows: AP per class, mAP, GZSL S/U/HM of mAP."""
     from zsltool.utils import resolve_device
 
-    ld = load_for_evaluation(checkpoint, audio=audio, video=video, split=split, trial=trial, modality=modality)
+    ld = load_for_evaluation(checkpoint, audio=audio, video=video, split=split, trial=trial, modality=modality,
+                             allow_other_extractor=allow_other_extractor)
     device = resolve_device(device)  # after the inputs: a missing file is reported before torch is imported
     ld.model.to(device)
     t = ld.trial
@@ -330,4 +344,4 @@ def retrieve_checkpoint(checkpoint, *, audio=None, video=None, split=None, trial
     config = {**ld.config, "top": top}
     return results_doc("retrieval", make_manifest(config, _inputs_of(ld), seed), metrics, per_class=per_class,
                        ranked=[{"class": c, "ranked": [{"id": i, "score": s} for i, s in rk]}
-                               for c, rk in zip(classes, ranked)])
+                               for c, rk in zip(classes, ranked)], **_warnings(ld))

@@ -63,7 +63,8 @@ def cd_from_inputs(paths, out, overwrite=False, metric="auto", by="method", alph
 
 def tsne_from_checkpoint(checkpoint, out, *, audio=None, video=None, split=None, trial=None, modality="audio",
                          method="tsne", max_per_class: int = 50, seed: int = 0, overwrite=False,
-                         fmt: str | None = None, classes: int | str | list[str] | None = None) -> Path:
+                         fmt: str | None = None, classes: int | str | list[str] | None = None,
+                         allow_other_extractor: bool = False) -> Path:
     """AVGZSLNet Fig. 6: test instances in the learned space (the model's ``embed``), class text as stars.
 
     Test instances: a ZSL trial's test classes; a GZSL trial's test-seen clips and unseen-class clips (never
@@ -79,7 +80,8 @@ def tsne_from_checkpoint(checkpoint, out, *, audio=None, video=None, split=None,
 
     if modality not in ("audio", "video"):
         raise ZslError("t-SNE plots one modality", hint="use --modality audio or video")
-    ld = load_for_evaluation(checkpoint, audio=audio, video=video, split=split, trial=trial, modality=modality)
+    ld = load_for_evaluation(checkpoint, audio=audio, video=video, split=split, trial=trial, modality=modality,
+                             allow_other_extractor=allow_other_extractor)
     t = ld.trial
     every = (list(t.seen) + list(t.unseen)) if t.is_gzsl else list(t.test)
     rng = np.random.default_rng(seed)
@@ -167,7 +169,7 @@ def _target(out, name: str, fmt: str | None = None, modality: str | None = None)
 
 def make_plots(kind: str, inputs, out, *, audio=None, video=None, split=None, trial=None, modality=None,
                layout="tsne", max_per_class=50, metric="auto", seed=0, overwrite=False,
-               fmt: str | None = None, classes=None) -> list[Path]:
+               fmt: str | None = None, classes=None, allow_other_extractor: bool = False) -> list[Path]:
     """The ``zsl plot`` entry point. ``kind`` "auto": a checkpoint gives t-SNE + confusion, a results file gives
     confusion + per-class bars. ``out`` is a figure file (.png, .pdf or .svg: one figure, in that format) or a
     folder (``<kind>.<fmt>`` inside, png by default). ``fmt`` (png, pdf, svg) overrides the extension."""
@@ -179,7 +181,8 @@ def make_plots(kind: str, inputs, out, *, audio=None, video=None, split=None, tr
     if kind == "cd":
         return [cd_from_inputs(inputs, _target(out, "cd", fmt), overwrite=overwrite, metric=metric, fmt=fmt)]
     if len(inputs) != 1:
-        raise ZslError(f"plot {kind} takes one input file, got {len(inputs)}")
+        raise ZslError(f"plot {kind} takes one input file, got {len(inputs)}",
+                       hint="one figure source per call; only cd compares several results files")
     src = inputs[0]
     is_json = False
     try:
@@ -216,7 +219,8 @@ def make_plots(kind: str, inputs, out, *, audio=None, video=None, split=None, tr
                     written.append(tsne_from_checkpoint(src, target, audio=audio, video=video, split=split,
                                                         trial=trial, modality=m, method=layout,
                                                         max_per_class=max_per_class, seed=seed,
-                                                        overwrite=overwrite, fmt=fmt, classes=classes))
+                                                        overwrite=overwrite, fmt=fmt, classes=classes,
+                                                        allow_other_extractor=allow_other_extractor))
             except BaseException:
                 if not overwrite:  # no half set of figures: the ones this call drew are removed
                     for p in written:
@@ -230,7 +234,8 @@ def make_plots(kind: str, inputs, out, *, audio=None, video=None, split=None, tr
             from zsltool.evaluate.evaluate import evaluate_checkpoint
 
             doc = evaluate_checkpoint(src, audio=audio, video=video, split=split, trial=trial,
-                                      modality=modality or "both", seed=seed)
+                                      modality=modality or "both", seed=seed,
+                                      allow_other_extractor=allow_other_extractor)
             if k == "confusion":
                 written.append(P.plot_confusion(_target(out, k, fmt), doc["confusion"]["matrix"],
                                                 doc["confusion"]["classes"], overwrite=overwrite, fmt=fmt))

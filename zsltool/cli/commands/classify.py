@@ -94,6 +94,10 @@ def classify_cmd(
     csv_out: bool = typer.Option(False, "--csv", help="Print a tidy CSV: clip, rank, label, score, probability."),
     strict: bool = typer.Option(False, "--strict", help="A label embedded from only some of its words (the "
                                 "others not in the vocabulary) is an error instead of a warning."),
+    allow_other_extractor: bool = typer.Option(False, "--allow-other-extractor", help="Accept --embeddings / "
+                                               "--video-embeddings made by another extractor or other weights "
+                                               "than the training rows (their scores mean little), with a "
+                                               "warning."),
     transductive: Optional[str] = typer.Option(
         None, "--transductive", click_type=click.Choice(list(REFINERS)),
         help="The transductive setting (off by default): refine the ranking with all the clips given taken "
@@ -108,13 +112,15 @@ def classify_cmd(
                        weights=weights, top=top, batch_size=batch_size, workers=workers, device=STATE.device,
                        others={"--video-embeddings": video_embeddings, "--class-embeddings": class_embeddings,
                                "--vectors": vectors, "--video-weights": video_weights,
-                               "--transductive": transductive})
+                               "--transductive": transductive,
+                               "--allow-other-extractor": allow_other_extractor or None})
     else:
         preds = _checkpoint(model, inputs, labels=labels, labels_file=labels_file, embeddings=embeddings,
                             video_embeddings=video_embeddings, class_embeddings=class_embeddings, vectors=vectors,
                             allow_other_vectors=allow_other_vectors, weights=weights, video_weights=video_weights,
                             top=top, modality=modality, batch_size=batch_size, workers=workers,
-                            device=STATE.device, strict=strict, transductive=transductive)
+                            device=STATE.device, strict=strict, transductive=transductive,
+                            allow_other_extractor=allow_other_extractor)
     _print(preds, top, json_out, jsonl, csv_out)
 
 
