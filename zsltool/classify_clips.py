@@ -117,7 +117,7 @@ def classify(model: str | os.PathLike, inputs: str | os.PathLike | Sequence[str 
     if modality not in SCORE_MODALITIES:
         raise ZslError(f"unknown modality {modality!r}", hint=f"use one of {', '.join(SCORE_MODALITIES)}")
     if top < 1:
-        raise ZslError(f"top must be at least 1, got {top}")
+        raise ZslError(f"top must be at least 1, got {top}", hint="e.g. --top 5")
     cand = parse_labels(labels, labels_file)
     if isinstance(inputs, (str, os.PathLike)):
         inputs = [inputs]
@@ -211,7 +211,7 @@ def classify(model: str | os.PathLike, inputs: str | os.PathLike | Sequence[str 
         s = _refined(transductive, s, inst, ("audio",) * use_a + ("video",) * use_v)
         T, tsrc = 1.0, "the transductive refiner (its responsibilities)"
     P = softmax(s, T) if len(s) else s
-    T = float(T) if tsrc != DEFAULT_SOURCE else None
+    T = None if tsrc.startswith(DEFAULT_SOURCE) else float(T)
     if T is None and cal.get("note"):
         log.warning(f"the checkpoint stores no temperature ({cal['note']}): each clip's scores are divided by "
                     "their standard deviation")

@@ -86,7 +86,8 @@ def make_split(classes: str | os.PathLike, protocol: str, out: str | os.PathLike
         s = split_across(cs, seed=seed, **given)
     elif protocol == "gzsl":
         if "instances" not in given:
-            raise ZslError("--protocol gzsl needs --instances (a clip manifest .csv or an embedding file .h5)")
+            raise ZslError("--protocol gzsl needs --instances (a clip manifest .csv or an embedding file .h5)",
+                       hint="e.g. --instances clips.csv")
         s = split_gzsl(cs, seed=seed, **given)
         inputs += [input_record(given["instances"])]
         inputs += [input_record(given[k]) for k in ("seen", "unseen")

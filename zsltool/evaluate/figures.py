@@ -181,7 +181,8 @@ def make_plots(kind: str, inputs, out, *, audio=None, video=None, split=None, tr
     if kind == "cd":
         return [cd_from_inputs(inputs, _target(out, "cd", fmt), overwrite=overwrite, metric=metric, fmt=fmt)]
     if len(inputs) != 1:
-        raise ZslError(f"plot {kind} takes one input file, got {len(inputs)}")
+        raise ZslError(f"plot {kind} takes one input file, got {len(inputs)}",
+                       hint="one figure source per call; only cd compares several results files")
     src = inputs[0]
     is_json = False
     try:
