@@ -192,4 +192,3 @@ def test_extract_image_preset_paper_uses_the_original_imagenet_weights(tmp_path,
         spec.build(spec.make_config(preset="paper", layer="penultimate"))
     res = cli("extract-image", tmp_path, "-o", tmp_path / "i.h5", "--preset", "nope")
     assert res.exit_code == 2
-
