@@ -317,3 +317,36 @@ def test_experiment_knows_the_inputs_of_every_class_embedding_source():
     from zsltool.names import SEMANTIC_SOURCES
 
     assert tuple(SEMANTIC_INPUTS) == SEMANTIC_SOURCES
+
+
+def test_repeats_train_each_trial_with_seeds_and_the_table_averages_them(data, ran, tmp_path, cli):
+    """--repeats N: every trial trained N times with seeds seed … seed+N-1 (Table III as mean ± SD over training
+    runs, as the demo reports it); repeat r is the run of --seed seed+r, to the digit."""
+    import csv
+    import io
+
+    syn, d = data
+    doc, _ = ran
+    res = cli("experiment", "--audio", syn.audio, "--split", d / "random.json", "--text", syn.text, "--semantics",
+              "text", "--epochs", EPOCHS, "--threads", 1, "--repeats", 2, "--out", tmp_path / "rep", "--json")
+    assert res.exit_code == 0, res.stderr
+    rep = res.json()
+    assert [(r["trial"], r["repeat"], r["seed"]) for r in rep["trials"]] == [(0, 0, 0), (0, 1, 1), (1, 0, 0),
+                                                                             (1, 1, 1)]
+    assert [r["name"] for r in rep["trials"]][:2] == ["random.t0.r0.projection.text", "random.t0.r1.projection.text"]
+    seed1 = run_experiment(spec(syn, d, tmp_path / "s1", semantics=["text"], seed=1))
+    want = {(r["trial"], 0): r["metrics"] for r in doc["trials"] if r["semantic"] == "text"}
+    want |= {(r["trial"], 1): r["metrics"] for r in seed1["trials"]}
+    assert {(r["trial"], r["repeat"]): r["metrics"] for r in rep["trials"]} == want
+    (tab,) = rep["tables"]
+    cell = tab["rows"][0]["cells"]["Accuracy"]
+    accs = [m["both"]["top1"] for m in want.values()]
+    assert cell["n"] == 4 and cell["mean"] == pytest.approx(np.mean(accs), abs=1e-12)
+    assert tab["splits"]["Accuracy"]["trials"] == 2 and tab["splits"]["Accuracy"]["repeats"] == 2
+    assert "2 trials × 2 seeds" in (tmp_path / "rep" / "table.md").read_text()
+    rows = list(csv.DictReader(io.StringIO((tmp_path / "rep" / "trials.csv").read_text())))
+    assert [(x["trial"], x["repeat"], x["seed"]) for x in rows] == [("0", "0", "0"), ("0", "1", "1"),
+                                                                    ("1", "0", "0"), ("1", "1", "1")]
+    res = cli("experiment", "--audio", syn.audio, "--split", d / "random.json", "--text", syn.text,
+              "--repeats", 0, "--out", tmp_path / "zero")
+    assert res.exit_code == 2 and "--repeats" in res.stderr
