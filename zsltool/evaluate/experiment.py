@@ -29,6 +29,7 @@ import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from zsltool.classes.protocols import PROTOCOLS
 from zsltool.errors import ZslError
 from zsltool.progress import count_of
 from zsltool.evaluate import tables as T
@@ -81,14 +82,13 @@ class ExperimentSpec:
 
 
 def _column_label(split, path: Path, only: bool = False) -> str:
-    """The table column of one split: its category, "Accuracy" for random/folds splits or the only split given,
-    else the file's stem."""
-    p = split.params or {}
-    if split.protocol == "within" and p.get("category"):
-        return str(p["category"])
-    if split.protocol == "across" and p.get("categories"):
-        return " + ".join(str(c) for c in p["categories"])
-    if split.protocol in ("random", "folds") or (only and split.protocol != "gzsl"):
+    """The table column of one split: its protocol's ``column`` (within: the category; random, folds: "Accuracy"),
+    else "Accuracy" for the only ZSL split given, else the file's stem."""
+    proto = PROTOCOLS.get(split.protocol)
+    label = proto.column(split.params or {}) if proto else None
+    if label:
+        return label
+    if only and not any(t.is_gzsl for t in split.trials):
         return "Accuracy"  # the caption names the protocol and sizes, not the file
     return path.stem
 
