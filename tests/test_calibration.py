@@ -173,6 +173,17 @@ def test_no_validation_rows_means_no_fit_on_training_rows(tmp_path, caplog):
     assert preds.info["temperature_source"] == "per-clip-std" and "no validation rows" in caplog.text
 
 
+def test_gzsl_without_unseen_validation_rows_says_seen_class_validation(tmp_path):
+    """GZSL validation rows of the seen classes only (no --unseen-val-fraction): the model trained on those
+    classes, and the record says so."""
+    from zsltool.train.checkpoint import load_checkpoint
+    from zsltool.train.synthetic import make_synthetic
+
+    syn = make_synthetic(tmp_path, n_classes=10, per_class=10, n_train=4, n_val=2, video=False, gzsl=True)
+    rec = load_checkpoint(_train(syn, tmp_path / "g.pt"))["calibration"]
+    assert rec["on"] == "seen-class validation" and rec["classes"] == 6 and rec["rows"] == 6 * 2
+
+
 def test_inspect_shows_the_calibration_record(tmp_path, cli):
     ck = _train(_world(tmp_path, 1), tmp_path / "m.pt")
     r = cli("inspect", ck, "--json")

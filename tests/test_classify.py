@@ -176,6 +176,8 @@ def test_other_vectors_allowed_on_request(trained, cli):
             d / "other.txt", "--allow-other-vectors", "--json")
     assert r.exit_code == 0, r.stderr
     assert "not the vectors file the model was trained with" in r.stderr
+    assert r.json()["warnings"] == [f"{d / 'other.txt'} is not the vectors file the model was trained with "
+                                    "(--allow-other-vectors)"]  # --json says it too
 
 
 def test_class_embeddings_file_replaces_the_text_step(trained, cli, tmp_path):

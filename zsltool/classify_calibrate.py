@@ -207,7 +207,9 @@ def calibrate_model(model, prep, device: str = "cpu") -> dict:
         return fallback_record("no validation rows (the training rows are not used: a zero-shot model's scores "
                                "on its training classes are sharper than on new ones)")
     s = compute_scores(model, prep.val_class_emb, prep.val_set, device=device)
-    return calibrate(s, prep.val_set.labels, "validation")
+    # GZSL without unseen validation rows: held-out rows of the (trained) seen classes only
+    seen_only = prep.trial.is_gzsl and prep.val_seen_mask is None
+    return calibrate(s, prep.val_set.labels, "seen-class validation" if seen_only else "validation")
 
 
 def _meta_record(e) -> dict:

@@ -144,7 +144,8 @@ def classify(model: str | os.PathLike, inputs: str | os.PathLike | Sequence[str 
     net.to(device)
     C, cinfo = label_embeddings(ckpt, cand, class_embeddings=class_embeddings, vectors=vectors,
                                 allow_other_vectors=allow_other_vectors, device=device)
-    warnings = _partial_label_warnings(cinfo.get("partial") or {}, cinfo.get("tokens") or {}, strict)
+    warnings = list(cinfo.get("warnings") or []) + _partial_label_warnings(cinfo.get("partial") or {},
+                                                                          cinfo.get("tokens") or {}, strict)
     if C.shape[1] != net.semantic_dim:
         raise ZslError(f"the label embeddings are {C.shape[1]}-d, but the model expects {net.semantic_dim}-d",
                        hint="use class embeddings made the same way as the training ones")

@@ -65,12 +65,12 @@ def _load_instances(audio, video):
 
 def load_for_evaluation(checkpoint, *, audio=None, video=None, split=None, trial=None,
                         modality: str = "both", allow_other_extractor: bool = False) -> Loaded:
-    """Checkpoint + instance files + split trial, cross-checked. Missing paths default to the training ones.
+    """Checkpoint + instance files + split trial, cross-checked. Missing paths default to the training ones
+    (found next to the checkpoint when they moved with it: ``zsltool.files.relocated``).
     Instance rows embedded otherwise than the training rows (extractor, weights) are refused unless
     ``allow_other_extractor`` (then a warning in ``Loaded.warnings``)."""
-    from zsltool.guards import other_extractor
-
     from zsltool.classes.splits import load_split
+    from zsltool.guards import other_extractor
     from zsltool.train.checkpoint import build_model, load_checkpoint
     from zsltool.train.data import check_model_inputs
 
@@ -78,9 +78,9 @@ def load_for_evaluation(checkpoint, *, audio=None, video=None, split=None, trial
         raise ZslError(f"unknown modality {modality!r}", hint="use both, audio or video")
     ckpt = load_checkpoint(checkpoint)
     cfg = ckpt.get("config") or {}
-    audio = audio or cfg.get("audio")
-    video = video if video is not None else cfg.get("video")
-    split = split or cfg.get("split")
+    audio = audio or _recorded(cfg.get("audio"), ckpt)
+    video = video if video is not None else _recorded(cfg.get("video"), ckpt)
+    split = split or _recorded(cfg.get("split"), ckpt)
     trial = int(cfg.get("trial", 0)) if trial is None else int(trial)
     if not audio:
         raise ZslError("no audio embedding file given", hint="pass --audio FILE")
@@ -116,6 +116,15 @@ def load_for_evaluation(checkpoint, *, audio=None, video=None, split=None, trial
                   config={"checkpoint": str(checkpoint), "audio": str(audio), "video": str(video) if video else None,
                           "split": str(split), "trial": trial, "modality": modality, "method": ckpt["method"],
                           "semantic": cfg.get("semantic"), "train_config": cfg})
+
+
+def _recorded(path, ckpt: dict):
+    """A training file's recorded path, or where it is now next to the checkpoint when that path is gone."""
+    from zsltool.files import relocated
+
+    if not path or Path(path).exists():
+        return path
+    return str(relocated(path, ckpt.get("path")) or path)
 
 
 class _DimView:

@@ -11,7 +11,7 @@ import typer
 
 from zsltool.classes.presets import SPLIT_PRESETS
 from zsltool.classes.protocols import protocol_help
-from zsltool.cli.common import JsonOpt, OverwriteOpt, SeedOpt, emit, info, kv_table, rows_table, seed_or_global
+from zsltool.cli.common import JsonOpt, OverwriteOpt, SeedOpt, emit, info, kv_table, noted, rows_table, seed_or_global
 from zsltool.cli.types import float_option
 from zsltool.names import SPLIT_PROTOCOLS
 from zsltool.progress import count_of
@@ -90,8 +90,10 @@ def split(
     info(f"wrote {result['out']} ({count_of(len(result['trials']), 'trial')})")
 
     def table(r):
-        head = {"out": r["out"], "protocol": r["protocol"], "seed": r["seed"], **r["params"]}
-        return [kv_table(head, title="split"), rows_table(r["trials"], title="trials")]
+        head = {"out": r["out"], "protocol": r["protocol"], "seed": r["seed"],
+                **{k: v for k, v in r["params"].items() if k != "warnings"}}
+        return [noted(kv_table(head, title="split"), r["params"].get("warnings")),
+                rows_table(r["trials"], title="trials")]
 
     emit(result, json_out, table)
 
