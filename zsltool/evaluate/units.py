@@ -79,7 +79,8 @@ def evaluate_unit(unit: dict, tr, extra: dict | None = None, betas: dict | None 
     for mod in mods:
         fixed = (betas or {}).get(mod)
         d = evaluate_checkpoint(ckpt, modality=mod, beta=fixed, seed=unit["train"]["seed"], device=device,
-                                calibrate=calibrate and fixed is None and unit["eval"]["calibrate"] and unit["task"] == "gzsl")
+                                calibrate=calibrate and fixed is None and unit["eval"]["calibrate"]
+                                and unit["task"] == "gzsl")
         docs[mod] = d
         by_mod[mod] = d["metrics"]
         if unit["task"] == "gzsl" and unit["eval"]["retrieval"]:
