@@ -176,6 +176,8 @@ def test_other_vectors_allowed_on_request(trained, cli):
             d / "other.txt", "--allow-other-vectors", "--json")
     assert r.exit_code == 0, r.stderr
     assert "not the vectors file the model was trained with" in r.stderr
+    assert r.json()["warnings"] == [f"{d / 'other.txt'} is not the vectors file the model was trained with "
+                                    "(--allow-other-vectors)"]  # --json says it too
 
 
 def test_class_embeddings_file_replaces_the_text_step(trained, cli, tmp_path):
@@ -496,3 +498,48 @@ def test_table_shows_clips_that_differ_only_deep_in_their_paths(trained, cli, tm
     assert "left/take-0001.wav" in r.stdout and "right/take-0001.wav" in r.stdout and "…" not in r.stdout
     caption = r.stdout[r.stdout.index("clips under"):]
     assert "".join(line.strip() for line in caption.splitlines()) == f"clips under{deep}/"  # wrapped at its space
+
+
+def test_rows_of_another_audio_network_are_refused_unless_allowed(trained, cli, tmp_path):
+    """The same clips embedded by the same architecture with other weights: classify --embeddings, evaluate and
+    retrieve refuse them with one error line (was: accepted without a word, scores at chance);
+    --allow-other-extractor accepts them and every output says so."""
+    import torch
+
+    from zsltool.extract.audio.vggish import VGGish
+    from zsltool.provenance import sha256_file
+
+    d = trained
+    torch.manual_seed(1)
+    torch.save(VGGish(width=1 / 16).state_dict(), tmp_path / "other.pth")
+    r = cli("extract-audio", d / "esc50" / "clips.csv", "--classes", d / "esc50" / "classes.json", "--weights",
+            tmp_path / "other.pth", "-o", tmp_path / "other.h5")
+    assert r.exit_code == 0, r.stderr
+    other = tmp_path / "other.h5"
+    msg = (f"the audio rows of {other} were embedded by vggish (weights sha256 "
+           f"{sha256_file(tmp_path / 'other.pth')[:12]}, embedding raw), the model's training rows by vggish "
+           f"(weights sha256 {sha256_file(d / 'tiny.pth')[:12]}, embedding raw)")
+    runs = {"classify": ["classify", d / "model.pt", "--embeddings", other, "--labels", "siren,thunderstorm"],
+            "evaluate": ["evaluate", d / "model.pt", "--audio", other],
+            "retrieve": ["retrieve", d / "model.pt", "--audio", other]}
+    for name, argv in runs.items():
+        r = cli(*argv)
+        lines = r.stderr.strip().splitlines()
+        assert r.exit_code == 1 and r.stdout == "", (name, r.stderr)
+        assert lines[-1].startswith(f"Error: {msg}: the model's scores on them would mean nothing (hint: ")
+        assert "--allow-other-extractor" in lines[-1] and sum(ln.startswith("Error:") for ln in lines) == 1
+        r = cli(*argv, "--allow-other-extractor", "--json")
+        assert r.exit_code == 0, (name, r.stderr)
+        warned = [w if isinstance(w, str) else w["message"] for w in r.json()["warnings"]]
+        assert warned == [msg + " (allowed by --allow-other-extractor)"] and msg in r.stderr
+        r = cli(*argv, "--allow-other-extractor")  # the terminal table says it too
+        assert r.exit_code == 0 and "--allow-other-extractor" in r.stdout.replace("\n", " ")
+    plot = ["plot", "confusion", d / "model.pt", "--audio", other, "-o", tmp_path / "c.png"]
+    r = cli(*plot)
+    assert r.exit_code == 1 and f"Error: {msg}" in r.stderr and not (tmp_path / "c.png").exists()
+    r = cli(*plot, "--allow-other-extractor")
+    assert r.exit_code == 0 and msg in r.stderr and (tmp_path / "c.png").is_file()
+    same = cli("evaluate", d / "model.pt", "--audio", d / "audio.h5", "--json")
+    assert same.exit_code == 0 and "warnings" not in same.json()
+    same = cli("classify", d / "model.pt", "--embeddings", d / "audio.h5", "--labels", "siren,dog", "--json")
+    assert same.exit_code == 0 and same.json()["warnings"] == []

@@ -103,15 +103,21 @@ def classify(model: str | os.PathLike, inputs: str | os.PathLike | Sequence[str 
              class_embeddings=None, vectors=None, allow_other_vectors: bool = False, weights=None,
              video_weights=None, top: int = 5,
              modality: str = "both", batch_size: int = 16, workers: int = 0, device: str = "cpu",
-             progress: bool = False, strict: bool = False) -> Predictions:
+             progress: bool = False, strict: bool = False, transductive: str | None = None,
+             allow_other_extractor: bool = False) -> Predictions:
     """Rank ``labels`` for each clip with a trained checkpoint; see the module docstring. ``strict``: a label
-    embedded from part of its words is an error (else a warning, in ``info["warnings"]``)."""
-    from zsltool.classify_calibrate import DEFAULT_SOURCE, per_clip_temperature, softmax
+    embedded from part of its words is an error (else a warning, in ``info["warnings"]``). ``transductive``
+    (a refiner of ``zsltool.evaluate.transductive``): the clips' assignment is refined with all the clips taken
+    together (the transductive setting; ``info["setting"]``). ``allow_other_extractor``: accept ``embeddings``
+    / ``video_embeddings`` made by another extractor or other weights than the training rows (else an error),
+    with a warning."""
+    from zsltool.classify_calibrate import DEFAULT_SOURCE, softmax, temperature_of
+    from zsltool.guards import other_extractor
 
     if modality not in SCORE_MODALITIES:
         raise ZslError(f"unknown modality {modality!r}", hint=f"use one of {', '.join(SCORE_MODALITIES)}")
     if top < 1:
-        raise ZslError(f"top must be at least 1, got {top}")
+        raise ZslError(f"top must be at least 1, got {top}", hint="e.g. --top 5")
     cand = parse_labels(labels, labels_file)
     if isinstance(inputs, (str, os.PathLike)):
         inputs = [inputs]
@@ -138,7 +144,8 @@ def classify(model: str | os.PathLike, inputs: str | os.PathLike | Sequence[str 
     net.to(device)
     C, cinfo = label_embeddings(ckpt, cand, class_embeddings=class_embeddings, vectors=vectors,
                                 allow_other_vectors=allow_other_vectors, device=device)
-    warnings = _partial_label_warnings(cinfo.get("partial") or {}, cinfo.get("tokens") or {}, strict)
+    warnings = list(cinfo.get("warnings") or []) + _partial_label_warnings(cinfo.get("partial") or {},
+                                                                          cinfo.get("tokens") or {}, strict)
     if C.shape[1] != net.semantic_dim:
         raise ZslError(f"the label embeddings are {C.shape[1]}-d, but the model expects {net.semantic_dim}-d",
                        hint="use class embeddings made the same way as the training ones")
@@ -164,9 +171,11 @@ def classify(model: str | os.PathLike, inputs: str | os.PathLike | Sequence[str 
         X = valid = reasons = None
         if embeddings is not None:
             a = _instance_file(embeddings, "--embeddings")
+            warnings += [w["message"] for w in other_extractor(ckpt, "audio", a, allow_other_extractor)]
             ids, X, valid, reasons = list(a.ids), a.X, a.valid.astype(bool), list(a.reasons)
         if video_embeddings is not None:
             v = _instance_file(video_embeddings, "--video-embeddings")
+            warnings += [w["message"] for w in other_extractor(ckpt, "video", v, allow_other_extractor)]
             if ids is None:
                 ids, reasons = list(v.ids), list(v.reasons)
                 X = np.zeros((len(ids), net.audio_dim), np.float32)
@@ -198,26 +207,40 @@ def classify(model: str | os.PathLike, inputs: str | os.PathLike | Sequence[str 
                        classes=cand)
     s = compute_scores(net, C, inst, modality=mod, batch_size=max(64, batch_size), device=device)
     cal = ckpt.get("calibration") or {}
-    T = cal.get("temperature")
-    if T:
-        P = softmax(s, float(T)) if len(s) else s
-        tsrc = cal.get("source") or f"checkpoint (fitted on {cal.get('rows')} {cal.get('on')} rows)"
-    else:
-        P = softmax(s, per_clip_temperature(s)) if len(s) else s
-        tsrc = DEFAULT_SOURCE
-        if cal.get("note"):
-            log.warning(f"the checkpoint stores no temperature ({cal['note']}): each clip's scores are divided by "
-                        "their standard deviation")
+    T, tsrc = temperature_of(cal, s)
+    if transductive:
+        s = _refined(transductive, s, inst, ("audio",) * use_a + ("video",) * use_v)
+        T, tsrc = 1.0, "the transductive refiner (its responsibilities)"
+    P = softmax(s, T) if len(s) else s
+    T = None if tsrc.startswith(DEFAULT_SOURCE) else float(T)
+    if T is None and cal.get("note"):
+        log.warning(f"the checkpoint stores no temperature ({cal['note']}): each clip's scores are divided by "
+                    "their standard deviation")
     preds = predictions(ids, sources, ok, reasons, cand, rows, s, P, top)
     preds.info = {"model": str(model), "method": ckpt["method"], "modality": mod,
-                  "temperature": float(T) if T else None, "temperature_source": tsrc,
+                  "temperature": T, "temperature_source": tsrc,
                   "label_embeddings": cinfo.get("source"), "n_clips": len(ids), "n_valid": int(ok.sum()), **ainfo}
     if "tokens" in cinfo:
         preds.info["label_tokens"] = cinfo["tokens"]
     if cinfo.get("partial"):
         preds.info["partial_labels"] = cinfo["partial"]
     preds.info["warnings"] = warnings
+    preds.info["setting"] = f"transductive: {transductive}" if transductive else "inductive"
     return preds
+
+
+def _refined(name: str, s: np.ndarray, inst, mods) -> np.ndarray:
+    """The clips' scores refined together by the transductive refiner ``name`` (never a label: there is none)."""
+    from zsltool.evaluate.transductive import instance_features, refine, refiner
+
+    refiner(name)
+    if len(s) < 2:
+        raise ZslError("the transductive setting refines several clips together, and one is given",
+                       hint="classify all the clips at once, or drop --transductive")
+    if len(s) < s.shape[1]:
+        log.warning(f"the transductive setting with {len(s)} clips for {s.shape[1]} labels: some labels can "
+                    "have no clip, and the refined ranking leans on very few")
+    return refine(name, s, instance_features(inst, mods))
 
 
 def _partial_label_warnings(partial: dict, tokens: dict, strict: bool) -> list[str]:

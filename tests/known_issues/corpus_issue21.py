@@ -37,9 +37,16 @@ def issue21_inputs(d: Path, tone: np.ndarray, sr: int) -> None:
             {c: np.full(3, k, np.float32) for k, c in enumerate("ABCD")})
 
 
+def issue21_two_stage(syn, d: Path) -> None:
+    from zsltool.train.synthetic import make_two_stage_split
+
+    make_two_stage_split(syn, d / "two.json", n_seen=3, n_val_unseen=1)
+
+
 def issue21_cases(C, o: Path):
     """Issue 21's bad inputs (each was an internal error, a silent wrong result, exit 0, or a missing hint)."""
     d, syn = C.d, C.syn
+    two = d / "two.json"  # the two-stage split of C's fixture (made by issue21_two_stage)
     ex = ["experiment", "--audio", syn.audio, "--split", syn.split, "--text", syn.text, "--epochs", "1", "-o", o]
     tr = ["train", "--audio", syn.audio, "--split", syn.split, "--text", syn.text, "--epochs", "1", "-o",
           o.with_suffix(".pt")]
@@ -63,6 +70,10 @@ def issue21_cases(C, o: Path):
         ("experiment-unknown-method", [*ex, "--method", "projecton"], 2, ["'projecton' is not one of"]),
         ("experiment-unknown-semantics", [*ex, "--semantics", "smell"], 2, ["'smell' is not one of"]),
         ("experiment-trial-twice", [*ex, "--trials", "0,0"], 1, ["trial 0 is given twice", "hint:"]),
+        ("two-stage-not-a-two-stage-split", [*ex, "--two-stage"], 1, ["is not a two-stage split", "hint:"]),
+        ("two-stage-split-without-flag", [*ex[:4], two, *ex[5:]], 1, ["holds both stages", "hint:"]),
+        ("two-stage-pair-missing", [*ex[:4], two, *ex[5:], "--two-stage", "--trials", "5"], 1,
+         ["has 1 stage pair (hint:"]),
         ("plot-tsne-of-results", ["plot", "tsne", d / "plain.json", "-o", o.with_suffix(".png")], 1,
          ["needs a checkpoint", "hint:"]),
         ("plot-kind-typo", ["plot", "tnse", d / "evil.pt", "-o", o.with_suffix(".png")], 2,

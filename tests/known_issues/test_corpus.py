@@ -1,7 +1,7 @@
 """The bad-input corpus: bad files, bad values and faults against every subcommand.
 
-For every case: exit code 1 (user error) or 2 (usage error), exactly one ``Error:`` line on stderr, no traceback,
-no file (nor partial folder, nor temporary file) under the output name, and every input byte-for-byte unchanged
+For every case: exit code 1 (user error) or 2 (usage error), exactly one ``Error:`` line on stderr with a hint, no
+traceback, no file (nor partial folder, nor temporary file) under the output name, and every input byte-for-byte unchanged
 (sha256 of the whole input folder before and after). Inputs that zsl handles correctly (8-channel or odd-rate
 audio, a BOM or CRLF line ends in a manifest) are checked for their correct result instead. What these tests
 guarantee is written down in docs/DESIGN.md, "What zsl promises".
@@ -27,7 +27,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from tests.known_issues.corpus_issue21 import issue21_cases, issue21_inputs
+from tests.known_issues.corpus_issue21 import issue21_cases, issue21_inputs, issue21_two_stage
 
 
 class Payload:
@@ -129,6 +129,7 @@ def C(tmp_path_factory) -> SimpleNamespace:
     (d / "res").write_text("an existing file")
     (d / "emptydir").mkdir()
     issue21_inputs(d, tone, sr)
+    issue21_two_stage(syn, d)
     return SimpleNamespace(d=d, syn=syn, other=other)
 
 
@@ -146,6 +147,7 @@ def _case(cli, C, tmp_path, args, code, frags, keep, check, out_name="out"):
     before = _tree_hash(C.d)
     res = cli(*args)
     err = check(res, *frags)
+    assert "(hint: " in err, f"an error without a hint: {err}"  # issue 21: a hint on every error
     assert _tree_hash(C.d) == before, "an input changed"
     # nothing under the output name, no temporary file; a hidden .NAME.partial/ folder stays only when it holds
     # committed rows for a resume

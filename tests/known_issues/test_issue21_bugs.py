@@ -234,3 +234,40 @@ def test_ctrl_c_of_parallel_experiment_prints_one_line(tmp_path):
                 os.killpg(p.pid, signal.SIGKILL)
         assert [ln for ln in err.splitlines() if ln.strip()] == ["Error: interrupted"], err
         assert not (tmp_path / "out").exists()
+
+
+# -- docs/methods.md's library API block runs as written ----------------------------------------------------------
+def test_methods_doc_library_api_block_runs(tmp_path, monkeypatch):
+    """The 'Library API (stable)' block of docs/methods.md, executed against a trained checkpoint (was: the docs
+    and the API disagreed on summary())."""
+    import re
+
+    from zsltool.train.synthetic import make_synthetic
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "methods.md").read_text()
+    block = re.search(r"## Library API \(stable\)\n```python\n(.*?)```", text, re.S).group(1)
+    syn = make_synthetic(tmp_path, n_classes=6, per_class=3, n_train=3, n_val=2, video=False)
+    from zsltool.train.config import TrainConfig
+    from zsltool.train.loop import train
+
+    res = train(TrainConfig(audio=str(syn.audio), text=str(syn.text), split=str(syn.split), out=str(tmp_path / "m.pt"),
+                            epochs=1))
+    monkeypatch.chdir(tmp_path)
+    scope = {"class_ids": syn.classes[3:]}
+    exec(compile(block, "docs/methods.md", "exec"), scope)
+    assert scope["S"].shape == (len(scope["inst"].labels), 3)
+    assert callable(res.summary) and res.summary()["out"] == str(tmp_path / "m.pt")
+
+
+# -- a hint on every error ------------------------------------------------------------------------------------
+def test_an_error_without_its_own_hint_points_to_the_commands_help(cli, tmp_path, monkeypatch, check_user_error):
+    import zsltool.inspect as I
+
+    def boom(path, check=False):
+        raise ZslError("boom")
+
+    monkeypatch.setattr(I, "inspect_file", boom)
+    err = check_user_error(cli("inspect", tmp_path / "x.h5"))
+    assert err == "Error: boom (hint: see `zsl inspect --help` for what it expects)"
+    res = cli("split", tmp_path / "c.json", "-p", "random", "--trials", "0", "-o", tmp_path / "s.json")
+    assert res.exit_code in (1, 2) and "(hint: " in res.stderr

@@ -43,15 +43,18 @@ def clap_files(tmp_path_factory):
                      classes=CLASSES, labels=[[int(k)] for k in labels])
     write_embeddings(d / "text.h5", meta=_meta("class", "text", "clap-text", h, logit_scale=SCALE,
                                                prompt="This is a sound of {}."), ids=CLASSES, X=T, classes=CLASSES)
-    Split(trials=[Trial(train=CLASSES[:4], val=CLASSES[4:6], test=CLASSES[6:])], protocol="random",
+    Split(trials=[Trial(train=CLASSES[:4], val=CLASSES[4:6], test=CLASSES[6:]),
+                  Trial(train=CLASSES[2:6], val=CLASSES[6:], test=CLASSES[:2])], protocol="random",
           class_set_sha256=h).save(d / "zsl.json")
     seen, unseen = CLASSES[:6], CLASSES[6:]
-    inst = {"train": [], "val": [], "test_seen": []}
+    inst = {"train": [], "val": [], "test_seen": [], "val_unseen": []}
     for k in range(6):
         rows = [ids[i] for i in np.nonzero(labels == k)[0]]
         inst["train"] += rows[:3]
         inst["val"] += rows[3:4]
         inst["test_seen"] += rows[4:]
+    for k in (6, 7):  # unseen validation rows: calibrated stacking's beta is chosen on them
+        inst["val_unseen"] += [ids[i] for i in np.nonzero(labels == k)[0]][:2]
     Split(trials=[Trial(train=seen, val=seen, test=CLASSES, seen=seen, unseen=unseen, instances=inst)],
           protocol="gzsl", class_set_sha256=h).save(d / "gzsl.json")
     return {"dir": d, "A": A, "T": T, "labels": labels, "ids": ids, "h": h}
@@ -167,10 +170,40 @@ def test_experiment_gives_cosine_and_projection_rows_under_zsl_and_gzsl(clap_fil
         kinds.setdefault(tab["kind"], set()).update((row["method"], row["class_embeddings"]) for row in tab["rows"])
     want = {("cosine", "text:clap"), ("projection", "text:clap")}
     assert kinds["zsl"] == want and kinds["gzsl"] == want
-    zsl = next(t for t in doc["trials"] if t["method"] == "cosine" and t["task"] == "zsl")
+    zsl = next(t for t in doc["trials"] if t["method"] == "cosine" and t["task"] == "zsl" and t["trial"] == 0)
     A, T, lab = clap_files["A"], clap_files["T"], clap_files["labels"]
     rows = lab >= 6
     assert zsl["metrics"]["both"]["top1"] == pytest.approx(float(((A[rows] @ T[6:].T).argmax(1) == lab[rows] - 6)
                                                                   .mean()))
     gz = next(t for t in doc["trials"] if t["method"] == "cosine" and t["task"] == "gzsl")
     assert {"S", "U", "HM"} <= set(gz["metrics"]["both"]) and gz["retrieval"]
+    r = cli("compare", out / "results.json", "--by", "method", "--metric", "top1", "--json")
+    assert r.exit_code == 0, r.stderr
+    cmp = json.loads(r.stdout)  # zsl compare ranks the training-free row with the trained one (3 blocks)
+    assert {m["name"] for m in cmp["methods"]} == {"cosine", "projection"} and cmp["n_blocks"] == 3
+
+
+def _gzsl_by_hand(clap_files, beta):
+    """S, U (mean per-class accuracy over all 8 classes, beta subtracted from the 6 seen classes' scores)."""
+    A, T, lab = clap_files["A"], clap_files["T"], clap_files["labels"]
+    pos = np.arange(len(lab)) % PER_CLASS
+    test = ((lab < 6) & (pos >= 4)) | ((lab >= 6) & (pos >= 2))
+    z = SCALE * A[test] @ T.T - beta * (np.arange(8) < 6)
+    pred, y = z.argmax(1), lab[test]
+    acc = [float((pred[y == k] == k).mean()) for k in range(8)]
+    return float(np.mean(acc[:6])), float(np.mean(acc[6:]))
+
+
+def test_gzsl_evaluate_with_calibrated_stacking_and_retrieve(clap_files, cli, tmp_path):
+    d = clap_files["dir"]
+    r = _train(cli, d, tmp_path / "g.pt", None, "gzsl.json")
+    assert r.exit_code == 0, r.stderr
+    for args in (["--calibrate"], ["--beta", "0.5"], ["--beta", "50"]):
+        r = cli("evaluate", tmp_path / "g.pt", *args, "--json")
+        assert r.exit_code == 0, r.stderr
+        m = json.loads(r.stdout)["metrics"]
+        assert (m["S"], m["U"]) == pytest.approx(_gzsl_by_hand(clap_files, m["beta"]))
+    assert (m["S"], m["U"]) == (0.0, 1.0)  # a beta far above the scale's range: every clip is called unseen
+    r = cli("retrieve", tmp_path / "g.pt", "--json")
+    assert r.exit_code == 0, r.stderr
+    assert 0 < json.loads(r.stdout)["metrics"]["HM"] <= 1

@@ -5,9 +5,16 @@ captions (settings chosen on validation, the two-stage protocol's stage-1 choice
 from __future__ import annotations
 
 from zsltool.evaluate import tables as T
+from zsltool.evaluate.metrics import METRICS
 
-TRIAL_COLUMNS = ("split", "column", "trial", "method", "semantic", "task", "modality", "top1", "mean_class_acc",
-                 "S", "U", "HM", "AUSUC", "beta")
+TRIAL_COLUMNS = ("split", "column", "trial", "method", "semantic", "task", "modality")
+
+
+def metric_columns() -> list[str]:
+    """The metric columns of ``trials.csv``: every registered ZSL and GZSL metric (``METRICS``), then beta."""
+    return [m.name for m in METRICS.values() if {"zsl", "gzsl"} & set(m.tasks)] + ["beta"]
+
+
 TWO_STAGE_COLUMNS = ("stage1_epoch", "stage1_beta", "val_S", "val_U", "val_HM")
 
 
@@ -19,7 +26,8 @@ def build_tables(records: list[dict]) -> list[dict]:
         tabs.append(T.gzsl_table(records))
         if any(r.get("retrieval") for r in records if r["task"] == "gzsl"):
             tabs.append(T.gzsl_table(records, retrieval=True))
-    cap = " ".join(c for c in (two_stage_caption(records), selection_caption(records)) if c)
+    cap = " ".join(c for c in (two_stage_caption(records), selection_caption(records),
+                               transductive_caption(records)) if c)
     for t in tabs:
         if cap:
             t["selection"] = cap
@@ -69,6 +77,15 @@ def two_stage_caption(records: list[dict]) -> str:
             if any(len(v) > 1 for v in by.values()) else "") + ": " + "; ".join(parts) + ".")
 
 
+def transductive_caption(records: list[dict]) -> str:
+    """'Rows marked (transductive: …) ...' when an experiment ran the transductive setting."""
+    settings = sorted({r["setting"] for r in records if r.get("setting")})
+    if not settings:
+        return ""
+    return ("Rows marked (transductive: …) are the transductive setting: the same models, the assignment refined "
+            "with the unlabelled test rows taken together (never their labels); every other row is inductive.")
+
+
 def refit_caption(records: list[dict]) -> str:
     """'Refit after selection: ... Stage 1 (per trial): projection: epoch 40 (val_top1 0.61) / ...'."""
     by: dict[str, list[str]] = {}
@@ -100,8 +117,8 @@ def trial_rows(records: list[dict]) -> list[dict]:
     rows = []
     for r in records:
         for mod, m in r["metrics"].items():
-            row = {k: r[k] for k in TRIAL_COLUMNS[:6]} | {"modality": mod}
-            for k in TRIAL_COLUMNS[7:]:
+            row = {k: r[k] for k in TRIAL_COLUMNS[:6]} | {"setting": r.get("setting", "inductive"), "modality": mod}
+            for k in metric_columns():
                 row[k] = m.get(k)
             if r.get("selection"):
                 row["chosen"] = r["selection"]["label"]

@@ -30,19 +30,20 @@ import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from zsltool.classes.protocols import PROTOCOLS
 from zsltool.errors import ZslError
+from zsltool.names import SEMANTIC_INPUTS, SEMANTIC_SOURCES, file_option
 from zsltool.progress import count_of
 from zsltool.evaluate import tables as T
 from zsltool.evaluate.aggregate import (build_tables, selection_caption, summary_metrics, trial_columns,  # noqa: F401
                                         trial_rows)
 from zsltool.evaluate.results import csv_text, make_manifest, results_doc, write_results
 from zsltool.evaluate.trialfiles import PER_TRIAL, expand, input_files, templates
-from zsltool.evaluate.units import finished_record, run_unit, run_units, trial_path  # noqa: F401
+from zsltool.evaluate.units import (finished_record, run_unit, run_units, trial_path,  # noqa: F401
+                                    transductive_records)
 from zsltool.utils import atomic_write_text, sha256_file, sha256_json
 
 log = logging.getLogger("zsltool.evaluate.experiment")
-# the ExperimentSpec files each class-embedding source (zsltool.names.SEMANTIC_SOURCES) is built from
-SEMANTIC_INPUTS = {"audio": ("audio_prototypes",), "image": ("image",), "text": ("text",), "hybrid": ("image", "text")}
 
 
 @dataclass
@@ -76,19 +77,19 @@ class ExperimentSpec:
     preset: str | None = None                   # "paper": the papers' literal method settings
     strict: bool = False                        # validity warnings are errors (not in the config hash)
     two_stage: bool = False                     # the two-stage GZSL protocol (zsltool.evaluate.two_stage)
+    transductive: list[str] | None = None       # refiners (zsltool.evaluate.transductive): rows of their own
     refit: bool | None = None                   # refit after selection on train + validation (same module);
     # None: on for every trial with validation data (decided by benchmarks/bench_refit.py; docs/evaluate.md)
 
 
 def _column_label(split, path: Path, only: bool = False) -> str:
-    """The table column of one split: its category, "Accuracy" for random/folds splits or the only split given,
-    else the file's stem."""
-    p = split.params or {}
-    if split.protocol == "within" and p.get("category"):
-        return str(p["category"])
-    if split.protocol == "across" and p.get("categories"):
-        return " + ".join(str(c) for c in p["categories"])
-    if split.protocol in ("random", "folds") or (only and split.protocol != "gzsl"):
+    """The table column of one split: its protocol's ``column`` (within: the category; random, folds: "Accuracy"),
+    else "Accuracy" for the only ZSL split given, else the file's stem."""
+    proto = PROTOCOLS.get(split.protocol)
+    label = proto.column(split.params or {}) if proto else None
+    if label:
+        return label
+    if only and not any(t.is_gzsl for t in split.trials):
         return "Accuracy"  # the caption names the protocol and sizes, not the file
     return path.stem
 
@@ -101,10 +102,10 @@ def _semantics(spec: ExperimentSpec) -> list[str]:
         raise ZslError("no class-embedding source", hint="pass --text, --image and/or --audio-prototypes")
     for s in sems:
         if s not in SEMANTIC_INPUTS:
-            raise ZslError(f"unknown class-embedding source {s!r}", hint="use audio, image, text or hybrid")
+            raise ZslError(f"unknown class-embedding source {s!r}", hint=f"use {', '.join(SEMANTIC_SOURCES)}")
         missing = [] if (s == "hybrid" and spec.hybrid) else [k for k in SEMANTIC_INPUTS[s] if k not in given]
         if missing:
-            opt = ", ".join("--" + k.replace("_", "-") for k in missing)
+            opt = ", ".join(file_option(k) for k in missing)
             raise ZslError(f"class embeddings {s!r} need {opt}")
     return sems
 
@@ -116,6 +117,8 @@ def eval_config(spec: ExperimentSpec, stages, refit: bool) -> dict:
         evalc.update(refit=True)
     elif stages:  # beta comes from stage 1, so --calibrate does not apply
         evalc.update(two_stage=list(stages), calibrate=False)
+    if spec.transductive:  # only when given: configs without one keep their hash
+        evalc["transductive"] = list(dict.fromkeys(spec.transductive))
     return evalc
 
 
@@ -135,6 +138,11 @@ def plan(spec: ExperimentSpec) -> list[dict]:
         from zsltool.train.grid import check_grid
 
         check_grid(spec.grid, spec.methods)
+    if spec.transductive:
+        from zsltool.evaluate.transductive import refiner
+
+        for name in spec.transductive:
+            refiner(name)
     per_trial = templates(spec)  # --audio 'audio.fold{fold}.h5': one file per trial (zsltool.evaluate.trialfiles)
     files = {k: getattr(spec, k) for k in ("audio", "video", "text", "image", "audio_prototypes", "hybrid")
              if getattr(spec, k) and k not in per_trial}
@@ -162,7 +170,7 @@ def plan(spec: ExperimentSpec) -> list[dict]:
         for k in ks:
             stages, refit = unit_stages(split, pairs, k, spec.refit is not False)  # refit: stage 2 on train + val
             trial = split.trial(stages[0] if stages else k)
-            own = {n: expand(t, sp_path, k, "--" + n.replace("_", "-")) for n, t in per_trial.items()}
+            own = {n: expand(t, sp_path, k, file_option(n)) for n, t in per_trial.items()}
             f = {n: own.get(n, getattr(spec, n)) for n in PER_TRIAL}  # this trial's feature files
             own_hashes = {**hashes, **{n: sha256_file(f) for n, f in own.items()}}
             for m in spec.methods:
@@ -288,7 +296,7 @@ def _run_experiment(spec: ExperimentSpec, progress=None) -> dict:
         for shard, recs in zip(shards, run_in_workers(run_units, shards, spec.jobs)):
             for u, rec in zip(shard, recs):
                 records[u["name"]] = rec
-    ordered = [records[u["name"]] for u in units]
+    ordered = [r for u in units for r in transductive_records(records[u["name"]])]
     tables = build_tables(ordered)
     inputs = [p for p in [*input_files(spec, units), spec.text, *(spec.texts or {}).values(),
                           *spec.splits] if p]

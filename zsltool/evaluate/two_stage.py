@@ -31,6 +31,7 @@ from contextlib import contextmanager
 import numpy as np
 
 from zsltool.errors import ZslError
+from zsltool.progress import count_of
 
 log = logging.getLogger("zsltool.evaluate.experiment")
 KEY = "two_stage"
@@ -62,7 +63,7 @@ def stage_pairs(split, two_stage: bool = True) -> list[tuple[int, int]] | None:
 
 def pair_of(split, pairs: list[tuple[int, int]], k: int) -> tuple[int, int]:
     if not 0 <= k < len(pairs):
-        raise ZslError(f"two-stage trial {k} does not exist: {split.path} has {len(pairs)} stage pair(s)",
+        raise ZslError(f"two-stage trial {k} does not exist: {split.path} has {count_of(len(pairs), 'stage pair')}",
                        hint=f"use --trials 0..{len(pairs) - 1}")
     return pairs[k]
 

@@ -50,7 +50,8 @@ def load_matrix(path: str | os.PathLike, key: str | None = None) -> np.ndarray:
         else:
             raise ZslError(f"unsupported matrix format {suffix!r} for {p}", hint="use .npy, .npz or .csv")
     except (ValueError, OSError, EOFError, zipfile.BadZipFile) as e:
-        raise ZslError(f"cannot read {p}: {e} (corrupt or truncated?)") from None
+        raise ZslError(f"cannot read {p}: {e} (corrupt or truncated?)",
+                       hint="a numeric matrix as .npy (no Python objects), .npz or .csv") from None
     if X.dtype == object:
         raise ZslError(f"{p} does not hold a numeric matrix")
     if X.ndim != 2:
@@ -74,7 +75,7 @@ def _read_numeric_csv(p: Path, delimiter: str) -> np.ndarray:
                 continue  # a header line
             raise ZslError(f"{p}: line {n + 1} is not numeric", hint="a matrix CSV holds numbers only") from None
     if not rows:
-        raise ZslError(f"{p} holds no rows")
+        raise ZslError(f"{p} holds no rows", hint="one row per clip (or class), one column per dimension")
     widths = {len(r) for r in rows}
     if len(widths) != 1:
         raise ZslError(f"{p}: rows have different numbers of values ({sorted(widths)})")
@@ -104,7 +105,7 @@ def read_ids_csv(path: str | os.PathLike, id_column: str = "id", labels_column: 
             raw = row[labels_column] or ""
             labels.append([x.strip() for x in raw.split(sep) if x.strip()])
     if any(not i for i in ids):
-        raise ZslError(f"{p} has rows with an empty id")
+        raise ZslError(f"{p} has rows with an empty id", hint="every row needs an id in the id column")
     return ids, (labels if has_labels else None)
 
 

@@ -13,6 +13,7 @@ import click
 import typer
 
 from zsltool.cli.common import STATE, info, to_jsonable
+from zsltool.evaluate.transductive import REFINERS
 from zsltool.names import JOINT_MODELS, SCORE_MODALITIES
 
 
@@ -37,7 +38,9 @@ def _table(preds, top: int):
     names, common = _clip_names([r["clip"] for r in preds])
     notes = ([f"clips under {common}/"] if common else []) + \
         [f"Warning: {w}" for w in preds.info.get("warnings") or []]
-    t = Table(title=f"zsl classify ({len(preds.labels)} labels)", caption=escape("\n".join(notes)) or None)
+    setting = preds.info.get("setting", "inductive")
+    title = f"zsl classify ({len(preds.labels)} labels" + (f", {setting})" if setting != "inductive" else ")")
+    t = Table(title=title, caption=escape("\n".join(notes)) or None)
     t.add_column("clip", overflow="fold")  # folded, never cut: the end of a path tells clips apart
     for k in range(1, min(top, len(preds.labels)) + 1):
         t.add_column(f"#{k} (p)")
@@ -91,6 +94,14 @@ def classify_cmd(
     csv_out: bool = typer.Option(False, "--csv", help="Print a tidy CSV: clip, rank, label, score, probability."),
     strict: bool = typer.Option(False, "--strict", help="A label embedded from only some of its words (the "
                                 "others not in the vocabulary) is an error instead of a warning."),
+    allow_other_extractor: bool = typer.Option(False, "--allow-other-extractor", help="Accept --embeddings / "
+                                               "--video-embeddings made by another extractor or other weights "
+                                               "than the training rows (their scores mean little), with a "
+                                               "warning."),
+    transductive: Optional[str] = typer.Option(
+        None, "--transductive", click_type=click.Choice(list(REFINERS)),
+        help="The transductive setting (off by default): refine the ranking with all the clips given taken "
+             "together (soft-kmeans: soft k-means on their embeddings, started from the model's scores)."),
 ):
     """Rank candidate labels (any names) for new clips with a trained model, or with a joint audio-text model and
     no checkpoint (--model clap): scores and probabilities."""
@@ -100,13 +111,16 @@ def classify_cmd(
         preds = _joint(joint, model, inputs, prompt, labels=labels, labels_file=labels_file, embeddings=embeddings,
                        weights=weights, top=top, batch_size=batch_size, workers=workers, device=STATE.device,
                        others={"--video-embeddings": video_embeddings, "--class-embeddings": class_embeddings,
-                               "--vectors": vectors, "--video-weights": video_weights})
+                               "--vectors": vectors, "--video-weights": video_weights,
+                               "--transductive": transductive,
+                               "--allow-other-extractor": allow_other_extractor or None})
     else:
         preds = _checkpoint(model, inputs, labels=labels, labels_file=labels_file, embeddings=embeddings,
                             video_embeddings=video_embeddings, class_embeddings=class_embeddings, vectors=vectors,
                             allow_other_vectors=allow_other_vectors, weights=weights, video_weights=video_weights,
                             top=top, modality=modality, batch_size=batch_size, workers=workers,
-                            device=STATE.device, strict=strict)
+                            device=STATE.device, strict=strict, transductive=transductive,
+                            allow_other_extractor=allow_other_extractor)
     _print(preds, top, json_out, jsonl, csv_out)
 
 
@@ -139,8 +153,10 @@ def _checkpoint(model, inputs, **kw):
 
 def _print(preds, top: int, json_out: bool, jsonl: bool, csv_out: bool) -> None:
     bad = [r for r in preds if not r["valid"]]
-    info(f"{len(preds) - len(bad)} of {len(preds)} clips classified among {len(preds.labels)} labels; "
-         f"probabilities: temperature from {preds.info['temperature_source']}")
+    setting = preds.info.get("setting", "inductive")
+    info(f"{len(preds) - len(bad)} of {len(preds)} clips classified among {len(preds.labels)} labels"
+         + (f" ({setting})" if setting != "inductive" else "")
+         + f"; probabilities: temperature from {preds.info['temperature_source']}")
     if json_out:
         sys.stdout.write(json.dumps(to_jsonable(preds.to_dict()), indent=2, ensure_ascii=False) + "\n")
     elif jsonl:

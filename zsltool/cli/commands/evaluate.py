@@ -10,13 +10,16 @@ from typing import Optional
 import click
 import typer
 
-from zsltool.cli.common import STATE, JsonOpt, OverwriteOpt, emit, info, kv_table, rows_table, to_jsonable
+from zsltool.cli.common import STATE, JsonOpt, OverwriteOpt, emit, info, kv_table, noted, rows_table, to_jsonable
 from zsltool.cli.types import float_option
 from zsltool.evaluate.metrics import GZSL_COLUMNS
 from zsltool.evaluate.transductive import REFINERS
 from zsltool.names import SCORE_MODALITIES
 
 _MODALITY = click.Choice(list(SCORE_MODALITIES))
+AllowOtherExtractorOpt = typer.Option(False, "--allow-other-extractor", help="Accept instance rows embedded by "
+                                      "another extractor or other weights than the model's training rows (their "
+                                      "scores mean little); the results carry a warning.")
 
 
 def _metrics_flat(doc: dict) -> dict:
@@ -31,7 +34,7 @@ def _eval_tables(doc: dict):
     setting = (doc.get("manifest", {}).get("config") or {}).get("transductive")
     title = f"zsl evaluate ({doc['task']}" + (f", transductive: {setting})" if setting else ")")
     cols = ["class", "n", "correct", "accuracy"] + (["seen"] if doc["task"] == "gzsl" else [])
-    return [kv_table(_metrics_flat(doc), title=title), rows_table(doc.get("per_class", []), columns=cols)]
+    return [noted(kv_table(_metrics_flat(doc), title=title), doc.get("warnings")), rows_table(doc.get("per_class", []), columns=cols)]
 
 
 def _ranked_rows(doc: dict, top: int) -> tuple[list[dict], str]:
@@ -76,6 +79,7 @@ def evaluate_cmd(
                                       "and .confusion.csv next to it)."),
     overwrite: bool = OverwriteOpt,
     json_out: bool = JsonOpt,
+    allow_other_extractor: bool = AllowOtherExtractorOpt,
 ):
     """Evaluate a checkpoint: ZSL top-1 / mean per-class accuracy, or GZSL S, U, HM."""
     from zsltool.evaluate.evaluate import evaluate_checkpoint
@@ -90,7 +94,8 @@ def evaluate_cmd(
         check_output(out, overwrite)
     doc = evaluate_checkpoint(checkpoint, audio=audio, video=video, split=split, trial=trial,
                               modality=modality, beta=beta, calibrate=calibrate, seed=STATE.seed,
-                              device=STATE.device, transductive=transductive)
+                              device=STATE.device, transductive=transductive,
+                              allow_other_extractor=allow_other_extractor)
     _write(doc, out, overwrite)
     emit(doc, json_out, table=_eval_tables)
 
@@ -109,6 +114,7 @@ def retrieve_cmd(
                                   "ids) as one JSON document."),
     jsonl: bool = typer.Option(False, "--jsonl", help="Print one JSON line per class: class, AP and the top "
                                "ranked ids with their scores (the metrics go to stderr)."),
+    allow_other_extractor: bool = AllowOtherExtractorOpt,
 ):
     """Rank the test instances for each class text: AP per class, mAP, and S/U/HM of mAP for GZSL."""
     from zsltool.evaluate.evaluate import retrieve_checkpoint
@@ -120,7 +126,8 @@ def retrieve_cmd(
 
         check_output(out, overwrite)
     doc = retrieve_checkpoint(checkpoint, audio=audio, video=video, split=split, trial=trial,
-                              modality=modality, top=top, seed=STATE.seed, device=STATE.device)
+                              modality=modality, top=top, seed=STATE.seed, device=STATE.device,
+                              allow_other_extractor=allow_other_extractor)
     if out:
         from zsltool.evaluate.results import write_results
 
@@ -136,7 +143,7 @@ def retrieve_cmd(
             sys.stdout.write(json.dumps(line) + "\n")
         sys.stdout.flush()
         return
-    emit(doc, json_out, table=lambda d: [kv_table(d["metrics"], title="zsl retrieve"),
+    emit(doc, json_out, table=lambda d: [noted(kv_table(d["metrics"], title="zsl retrieve"), d.get("warnings")),
                                          rows_table(*_ranked_rows(d, top))])
 
 

@@ -8,13 +8,14 @@ from typing import List, Optional
 import click
 import typer
 
-from zsltool.cli.common import (STATE, JsonOpt, OverwriteOpt, emit, info, kv_table, rows_table, seed_option,
+from zsltool.cli.common import (STATE, JsonOpt, OverwriteOpt, emit, info, kv_table, noted, rows_table, seed_option,
                                seed_or_global)
 from zsltool.cli.types import float_option
 from zsltool.evaluate.compare import BY
 from zsltool.evaluate.metrics import metric_help
 from zsltool.evaluate.plot import FORMATS as FIGURE_FORMATS
 from zsltool.evaluate.tables import TABLE_FORMATS
+from zsltool.evaluate.transductive import REFINERS
 from zsltool.methods.names import PRESETS
 from zsltool.names import PLOT_KINDS, SCORE_MODALITIES, SEMANTIC_SOURCES
 from zsltool.progress import count_of
@@ -90,6 +91,10 @@ def experiment_cmd(
                                    "benchmarks (a split with both stages, e.g. from prepare avgzsl-benchmark): "
                                    "stage 1 chooses the epoch and beta on validation classes, stage 2 retrains "
                                    "on train + validation classes with them and tests."),
+    transductive: List[str] = typer.Option(
+        [], "--transductive", click_type=click.Choice(list(REFINERS)),
+        help="Also the transductive setting (repeatable): every trained model evaluated again with its "
+             "assignment refined by the unlabelled test rows, rows of their own marked (transductive: …)."),
     refit: Optional[bool] = typer.Option(None, "--refit/--no-refit", help="Refit after selection (the "
                                          "default): each trial with validation classes (or GZSL validation rows) "
                                          "chooses the setting (--grid) and the epoch on them, then retrains on "
@@ -154,7 +159,7 @@ def experiment_cmd(
                           seed=seed_or_global(seed), jobs=jobs, threads=threads,
                           calibrate=calibrate, retrieval=not no_retrieval, device=STATE.device,
                           grid=parse_grid(grid), preset=preset, strict=strict,
-                          two_stage=two_stage, refit=refit)
+                          two_stage=two_stage, refit=refit, transductive=list(transductive) or None)
     doc = run_experiment(spec)
     info(f"{count_of(doc['ran'], 'trial')} run, {doc['reused']} reused; wrote {out}/results.json, trials.csv, "
          "table.csv, table.md, table.tex")
@@ -208,7 +213,7 @@ def compare_cmd(
     head = {k: v for k, v in comp.items() if k not in ("methods", "pairwise", "warnings", "wilcoxon")}
     if comp.get("wilcoxon"):
         head.update({f"wilcoxon {k}": v for k, v in comp["wilcoxon"].items() if k != "test"})
-    emit(comp, json_out, table=lambda c: [kv_table(head, title="zsl compare"),
+    emit(comp, json_out, table=lambda c: [noted(kv_table(head, title="zsl compare"), c.get("warnings")),
                                           rows_table(c["methods"], title="average ranks"),
                                           rows_table(c["pairwise"], title="pairwise (Nemenyi)")])
 
@@ -243,6 +248,9 @@ def plot_cmd(
                                + "."),
     overwrite: bool = OverwriteOpt,
     json_out: bool = JsonOpt,
+    allow_other_extractor: bool = typer.Option(False, "--allow-other-extractor", help="Checkpoint input: accept "
+                                               "--audio/--video rows embedded by another extractor or other "
+                                               "weights than the training rows (a warning on stderr)."),
 ):
     """Figures (PNG, PDF or SVG, one-column size): confusion matrix, per-class bars, t-SNE (AVGZSLNet Fig. 6),
     CD diagram."""
@@ -265,7 +273,7 @@ def plot_cmd(
         raise typer.BadParameter("no input file", param_hint="INPUTS")
     paths = make_plots(k, args, out, audio=audio, video=video, split=split, trial=trial, modality=modality,
                        layout=layout, max_per_class=per_class_max, metric=metric, seed=STATE.seed,
-                       overwrite=overwrite, fmt=fmt, classes=classes)
+                       overwrite=overwrite, fmt=fmt, classes=classes, allow_other_extractor=allow_other_extractor)
     for p in paths:
         info(f"wrote {p}")
     emit({"out": [str(p) for p in paths]}, json_out)

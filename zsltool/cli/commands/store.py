@@ -24,10 +24,14 @@ def inspect(
     result = inspect_file(file, check=check)
 
     def table(r):
-        t = kv_table(r["summary"], title=f"{r['path']} ({r['type']})")
+        summary = dict(r["summary"])
+        cal = summary.pop("calibration", None)  # a checkpoint's calibration record: a table of its own
+        t = [kv_table(summary, title=f"{r['path']} ({r['type']})")]
+        if cal:
+            t.append(kv_table(cal, title="calibration record (the temperature of zsl classify's probabilities)"))
         if r["violations"]:
-            return [t, "[red]violations:[/red]\n" + "\n".join(f"  - {v}" for v in r["violations"])]
-        return [t, "[green]valid[/green]" if check else ""]
+            return t + ["[red]violations:[/red]\n" + "\n".join(f"  - {v}" for v in r["violations"])]
+        return t + ["[green]valid[/green]" if check else ""]
 
     emit(result, json_out, table)
     if result["violations"]:
