@@ -23,7 +23,8 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def design_rows() -> dict[str, set[str]]:
-    """Row of the map ("a metric", "a split protocol", ...) -> the zsltool files it names."""
+    """Row of the map ("a metric", "a split protocol", ...) -> the zsltool files its "write" and "register"
+    cells name (the last cell says what then follows, in files nobody edits)."""
     design = (REPO / "docs" / "DESIGN.md").read_text()
     section = design.split("## To add ...", 1)[1].split("\n## ", 1)[0]
     rows = {}
@@ -31,7 +32,7 @@ def design_rows() -> dict[str, set[str]]:
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
         if len(cells) < 3 or cells[0] in ("to add", "") or set(cells[0]) <= {"-"}:
             continue
-        rows[cells[0]] = set(re.findall(r"`(zsltool/[\w/.]+\.py)", " ".join(cells)))
+        rows[re.sub(r"\s*\(.*\)$", "", cells[0])] = set(re.findall(r"`(zsltool/[\w/.]+\.py)", " ".join(cells[1:3])))
     return rows
 
 
@@ -48,7 +49,7 @@ class Contributor:
         """The module of ``path`` (e.g. ``zsltool/names.py``), to change as an edit of that file would."""
         assert path in self.files, f"the row {self.row!r} of docs/DESIGN.md does not name {path}"
         self.touched.add(path)
-        return importlib.import_module(path[:-3].replace("/", "."))
+        return importlib.import_module(path[:-3].replace("/", ".").removesuffix(".__init__"))
 
     def new_file(self, name: str, source: str):
         """One new module (the row's "one new file"), importable as ``name``."""
@@ -204,3 +205,246 @@ def test_plot_kind_names_are_the_figures():
     from zsltool.names import PLOT_KINDS
 
     assert set(PLOT_KINDS) == set(RESULTS_FIGURES) | {"tsne", "cd"}
+
+
+# -- an audio encoder and a text backend ----------------------------------------------------------------------
+TOY_ENCODER = """
+    import numpy as np
+
+    from zsltool.extract.audio.extract import AudioExtractor
+
+
+    class ToyEncoder(AudioExtractor):
+        '''RMS (times --gain) and peak of each 0.1 s example.'''
+
+        sample_rate, min_samples, example = 8000, 800, "0.1 s"
+
+        def __init__(self, config, device="cpu"):
+            super().__init__(config, device)
+            self.dim = 2
+
+        def examples(self, wave):
+            k = len(wave) // 800
+            return wave[:k * 800].reshape(k, 800).astype(np.float32)
+
+        def embed_examples(self, x):
+            import torch
+
+            return torch.stack([x.pow(2).mean(1).sqrt() * self.config.gain, x.abs().amax(1)], 1)
+"""
+
+
+def test_an_audio_encoder_is_one_file_and_its_catalog_entry(contributor, cli, tmp_path):
+    """A toy encoder in a new module, registered in the catalog with a config field of its own (--gain): zsl
+    extract-audio --model toy writes its rows (exact values), zsl models lists it, and the file's provenance
+    rebuilds it."""
+    import dataclasses
+
+    import soundfile as sf
+
+    c = contributor("an audio encoder")
+    c.new_file("toy_encoder", TOY_ENCODER)
+    C = c.edit("zsltool/extract/catalog.py")
+
+    @dataclasses.dataclass
+    class ToyConfig(C.AudioConfig):
+        gain: float = C.option(1.0, "Multiplier of the RMS.", positive=True)
+
+    C.register(C.ExtractorSpec("toy", "audio", "toy_encoder:ToyEncoder", config=ToyConfig, dim=2,
+                               description="toy: RMS and peak per 0.1 s"))
+    t = np.arange(8000) / 8000
+    for k, amp in enumerate((0.5, 0.25)):  # 500 Hz at 8 kHz: whole periods per example, the peak on a sample
+        sf.write(tmp_path / f"s{k}.wav", (amp * np.sin(2 * np.pi * 500 * t)).astype(np.float32), 8000,
+                 subtype="FLOAT")
+    out = tmp_path / "toy.h5"
+    ok(cli("extract-audio", tmp_path / "s0.wav", tmp_path / "s1.wav", "--model", "toy", "--gain", "2", "-o", out))
+    from zsltool.extract.registry import extractor_from_provenance
+    from zsltool.store import read_embeddings
+
+    e = read_embeddings(out)
+    assert e.meta.extractor == "toy" and e.meta.extractor_meta["config"]["gain"] == 2.0
+    np.testing.assert_allclose(e.X, [[2 * 0.5 / np.sqrt(2), 0.5], [2 * 0.25 / np.sqrt(2), 0.25]], atol=1e-5)
+    assert extractor_from_provenance(out).config.gain == 2.0
+    assert "toy" in [m["name"] for m in ok(cli("models", "--modality", "audio", "--json")).json()]
+    bad = cli("extract-audio", tmp_path / "s0.wav", "--model", "vggish", "--gain", "2", "-o", tmp_path / "v.h5")
+    assert bad.exit_code == 2 and "--gain does not apply to --model vggish" in bad.stderr
+
+
+TOY_TEXT = """
+    import numpy as np
+
+    from zsltool.extract.text import TextExtractor
+
+
+    class ToyText(TextExtractor):
+        '''(letters, words, vowels) of each label.'''
+
+        def __init__(self, config, device="cpu"):
+            super().__init__(config, device)
+            self.dim = 3
+
+        def rows(self, entries):
+            return [(np.array([len(t), len(t.split()), sum(ch in "aeiou" for ch in t)], np.float32), [t])
+                    if t.strip() else (None, []) for t in self.texts(entries)]
+"""
+
+
+def test_a_text_backend_is_one_file_and_its_catalog_entry(contributor, cli, tmp_path):
+    """A toy text backend in a new module, registered in the catalog: zsl extract-text --model toy writes one
+    class row per label (exact values)."""
+    c = contributor("a text backend")
+    c.new_file("toy_text", TOY_TEXT)
+    C = c.edit("zsltool/extract/catalog.py")
+    C.register(C.ExtractorSpec("toy", "text", "toy_text:ToyText", config=C.TextConfig, dim=3,
+                               description="toy: letters, words and vowels of a label"))
+    (tmp_path / "names.txt").write_text("dog\nchurch bells\nsiren\n")
+    out = tmp_path / "t.h5"
+    doc = ok(cli("extract-text", "--names", tmp_path / "names.txt", "--model", "toy", "-o", out, "--json")).json()
+    assert doc["model"] == "toy" and doc["valid"] == 3
+    from zsltool.store import read_embeddings
+
+    e = read_embeddings(out)
+    assert e.ids == ["dog", "church bells", "siren"] and e.meta.extractor == "toy"
+    np.testing.assert_array_equal(e.X, [[3, 1, 1], [12, 2, 2], [5, 1, 2]])
+
+
+# -- a dataset recipe -------------------------------------------------------------------------------------------
+TOY_RECIPE = """
+    import os
+
+    from zsltool.prepare.common import Prepared, need_file, need_folder, read_csv, write_prepared
+
+
+    def prepare_toy(root, out, *, overwrite=False):
+        '''A folder with labels.csv (file,label) and the audio files it names.'''
+        root = need_folder(root, "toy dataset folder")
+        rows = read_csv(need_file(root, "labels.csv", "toy"), ["file", "label"], "toy")
+        names = sorted({r["label"] for r in rows})
+        clips = [{"id": r["file"], "path": str(root / r["file"]), "labels": [r["label"]]} for r in rows]
+        return write_prepared(Prepared(dataset="toy", classes=[{"id": n, "name": n} for n in names], clips=clips),
+                              out, overwrite=overwrite)
+"""
+
+
+def test_a_dataset_recipe_is_one_file_and_one_registry_entry(contributor, cli, tmp_path):
+    """A toy recipe in a new module, registered in RECIPES: zsl prepare toy ROOT -o OUT writes the class set and
+    the clip manifest; a folder that is not there is one Error: line."""
+    import soundfile as sf
+
+    c = contributor("a dataset recipe")
+    toy = c.new_file("toy_recipe", TOY_RECIPE)
+    R = c.edit("zsltool/prepare/__init__.py")
+    R.RECIPES["toy"] = R.Recipe(toy.prepare_toy, "Toy: labels.csv and its audio files.", "The toy folder.")
+    root = tmp_path / "toyset"
+    root.mkdir()
+    rows = [("a.wav", "dog"), ("b.wav", "siren"), ("c.wav", "dog")]
+    for f, _ in rows:
+        sf.write(root / f, 0.1 * np.sin(np.arange(1600) / 3.0).astype(np.float32), 16000)
+    (root / "labels.csv").write_text("file,label\n" + "".join(f"{f},{lab}\n" for f, lab in rows))
+    assert "Toy: labels.csv and its audio files." in " ".join(
+        ok(cli("prepare", "--help", env={"COLUMNS": "1000"})).stdout.split())
+    doc = ok(cli("prepare", "toy", root, "-o", tmp_path / "out", "--json")).json()
+    assert doc["dataset"] == "toy" and doc["classes"] == 2 and doc["clips"] == 3
+    from zsltool.classes.classset import ClassSet
+    from zsltool.classes.manifest import read_clip_manifest
+
+    assert ClassSet.load(tmp_path / "out" / "classes.json").ids == ["dog", "siren"]
+    clips = read_clip_manifest(tmp_path / "out" / "clips.csv")
+    assert sorted((cl["id"], tuple(cl["labels"])) for cl in clips) == [("a.wav", ("dog",)), ("b.wav", ("siren",)),
+                                                                  ("c.wav", ("dog",))]
+    bad = cli("prepare", "toy", tmp_path / "nothing", "-o", tmp_path / "o2")
+    assert bad.exit_code == 1 and bad.stderr.startswith("Error:")
+
+
+# -- the contracts of docs/DESIGN.md against the code -------------------------------------------------------------
+def _block(design: str, heading: str) -> str:
+    return design.split(heading, 1)[1].split("\n## ", 1)[0]
+
+
+def test_design_schemas_and_signatures_are_the_code(tmp_path):
+    """The checkpoint keys, the embedding file's root attributes, write_embeddings' and EmbeddingWriter.add's
+    parameters that docs/DESIGN.md shows are those of the code (was: calibration and provenance missing,
+    add_batch and write_embeddings' signature wrong)."""
+    import inspect
+
+    from zsltool.store import EmbeddingWriter, StoreMeta, write_embeddings
+    from zsltool.train.checkpoint import load_checkpoint
+    from zsltool.train.config import TrainConfig
+    from zsltool.train.loop import train
+    from zsltool.train.synthetic import make_synthetic
+
+    design = (REPO / "docs" / "DESIGN.md").read_text()
+    syn = make_synthetic(tmp_path, n_classes=6, per_class=4, n_train=2, n_val=2, video=False, audio_dim=6,
+                         text_dim=4)
+    r = train(TrainConfig(audio=str(syn.audio), text=str(syn.text), split=str(syn.split), out=str(tmp_path / "m.pt"),
+                          method="eszsl"))
+    ckpt = load_checkpoint(r.checkpoint)
+    documented = set(re.findall(r'"(\w+)":', _block(design, "## Checkpoint")))
+    assert set(ckpt) - {"path"} <= documented, set(ckpt) - documented  # "path": added by load_checkpoint
+    store = _block(design, "## Embedding store")
+    attrs = set(StoreMeta().to_attrs()) | {"dim"}
+    assert all(f"`{a}`" in store.split("Datasets:")[0] for a in attrs)
+    (line,) = [ln for ln in store.split("```python")[1].split("```")[0].split("# on normal exit")[0].splitlines()
+               if "w.add(" in ln]
+    assert re.findall(r"(\w+)=", line) == [p for p in inspect.signature(EmbeddingWriter.add).parameters
+                                           if p not in ("self", "id", "embedding", "key")]
+    doc_sig = store.split("write_embeddings(path, ", 1)[1].split(") -> Path", 1)[0]
+    assert re.findall(r"(\w+)=", doc_sig) == list(inspect.signature(write_embeddings).parameters)[1:]
+
+
+TOY_IMAGE = """
+    import numpy as np
+
+    from zsltool.extract.base import Extractor
+    from zsltool.extract.image import load_crop
+
+
+    class MeanColour(Extractor):
+        '''The mean RGB of each image (or crop), in [0, 1].'''
+
+        modality, unit = "image", "image"
+
+        def __init__(self, config, device="cpu"):
+            super().__init__(config, device)
+            self.dim = 3
+
+        def load(self, item):
+            path, box = item.source
+            return np.asarray(load_crop(path, box), dtype=np.float32).mean(axis=(0, 1)) / 255
+
+        def embed(self, samples):
+            return [{"embedding": s} for s in samples]
+"""
+
+
+def test_an_image_model_is_one_file_and_its_catalog_entry(contributor, cli, tmp_path):
+    """A toy image model (mean colour) in a new module, registered in the catalog: zsl extract-image --model toy."""
+    from PIL import Image
+
+    c = contributor("an image or video model")
+    c.new_file("toy_image", TOY_IMAGE)
+    C = c.edit("zsltool/extract/catalog.py")
+    C.register(C.ExtractorSpec("toy", "image", "toy_image:MeanColour", config=C.ExtractorConfig, dim=3,
+                               description="toy: mean colour"))
+    Image.new("RGB", (8, 8), (255, 0, 51)).save(tmp_path / "red.png")
+    Image.new("RGB", (8, 8), (0, 102, 0)).save(tmp_path / "green.png")
+    out = tmp_path / "i.h5"
+    ok(cli("extract-image", tmp_path / "red.png", tmp_path / "green.png", "--model", "toy", "-o", out))
+    from zsltool.store import read_embeddings
+
+    e = read_embeddings(out)
+    rows = dict(zip(e.ids, e.X.tolist()))
+    assert e.meta.extractor == "toy" and len(rows) == 2
+    np.testing.assert_allclose(sorted(rows.values()), [[0.0, 0.4, 0.0], [1.0, 0.0, 0.2]], atol=1e-6)
+
+
+def test_every_row_of_the_map_is_exercised():
+    """A new row of the map comes with its extension test (a method's: tests/methods/, issue 22 item 1)."""
+    tests = {"an audio encoder": test_an_audio_encoder_is_one_file_and_its_catalog_entry,
+             "a text backend": test_a_text_backend_is_one_file_and_its_catalog_entry,
+             "an image or video model": test_an_image_model_is_one_file_and_its_catalog_entry,
+             "a metric": test_a_metric_is_one_registry_entry,
+             "a split protocol": test_a_split_protocol_is_a_function_and_one_registry_entry,
+             "a dataset recipe": test_a_dataset_recipe_is_one_file_and_one_registry_entry,
+             "a plot kind": test_a_plot_kind_is_a_drawing_function_and_one_registry_entry}
+    assert set(design_rows()) - {"a method"} == set(tests)

@@ -65,7 +65,9 @@ def _load_instances(audio, video):
 
 def load_for_evaluation(checkpoint, *, audio=None, video=None, split=None, trial=None,
                         modality: str = "both", allow_other_extractor: bool = False) -> Loaded:
-    """Checkpoint + instance files + split trial, cross-checked. Missing paths default to the training ones
+    """Checkpoint + instance files + split trial, cross-checked. ``checkpoint`` is a path, or a checkpoint already
+    in memory (``load_checkpoint``'s dict, or ``TrainResult.ckpt`` of a model just trained and written).
+    Missing paths default to the training ones
     (found next to the checkpoint when they moved with it: ``zsltool.files.relocated``).
     Instance rows embedded otherwise than the training rows (extractor, weights) are refused unless
     ``allow_other_extractor`` (then a warning in ``Loaded.warnings``)."""
@@ -76,7 +78,8 @@ def load_for_evaluation(checkpoint, *, audio=None, video=None, split=None, trial
 
     if modality not in MODALITIES:
         raise ZslError(f"unknown modality {modality!r}", hint="use both, audio or video")
-    ckpt = load_checkpoint(checkpoint)
+    ckpt = checkpoint if isinstance(checkpoint, dict) else load_checkpoint(checkpoint)
+    checkpoint = ckpt.get("path") or checkpoint
     cfg = ckpt.get("config") or {}
     audio = audio or _recorded(cfg.get("audio"), ckpt)
     video = video if video is not None else _recorded(cfg.get("video"), ckpt)

@@ -31,6 +31,7 @@ from pathlib import Path
 
 from zsltool.classes.protocols import PROTOCOLS
 from zsltool.errors import ZslError
+from zsltool.names import SEMANTIC_INPUTS, SEMANTIC_SOURCES, file_option
 from zsltool.progress import count_of
 from zsltool.evaluate import tables as T
 from zsltool.evaluate.aggregate import (build_tables, selection_caption, summary_metrics, trial_columns,  # noqa: F401
@@ -42,8 +43,6 @@ from zsltool.evaluate.units import (finished_record, run_unit, run_units, trial_
 from zsltool.utils import atomic_write_text, sha256_file, sha256_json
 
 log = logging.getLogger("zsltool.evaluate.experiment")
-# the ExperimentSpec files each class-embedding source (zsltool.names.SEMANTIC_SOURCES) is built from
-SEMANTIC_INPUTS = {"audio": ("audio_prototypes",), "image": ("image",), "text": ("text",), "hybrid": ("image", "text")}
 
 
 @dataclass
@@ -101,10 +100,10 @@ def _semantics(spec: ExperimentSpec) -> list[str]:
         raise ZslError("no class-embedding source", hint="pass --text, --image and/or --audio-prototypes")
     for s in sems:
         if s not in SEMANTIC_INPUTS:
-            raise ZslError(f"unknown class-embedding source {s!r}", hint="use audio, image, text or hybrid")
+            raise ZslError(f"unknown class-embedding source {s!r}", hint=f"use {', '.join(SEMANTIC_SOURCES)}")
         missing = [] if (s == "hybrid" and spec.hybrid) else [k for k in SEMANTIC_INPUTS[s] if k not in given]
         if missing:
-            opt = ", ".join("--" + k.replace("_", "-") for k in missing)
+            opt = ", ".join(file_option(k) for k in missing)
             raise ZslError(f"class embeddings {s!r} need {opt}")
     return sems
 
@@ -169,7 +168,7 @@ def plan(spec: ExperimentSpec) -> list[dict]:
         for k in ks:
             stages, refit = unit_stages(split, pairs, k, spec.refit)  # refit: stage 2 on train + validation
             trial = split.trial(stages[0] if stages else k)
-            own = {n: expand(t, sp_path, k, "--" + n.replace("_", "-")) for n, t in per_trial.items()}
+            own = {n: expand(t, sp_path, k, file_option(n)) for n, t in per_trial.items()}
             f = {n: own.get(n, getattr(spec, n)) for n in PER_TRIAL}  # this trial's feature files
             own_hashes = {**hashes, **{n: sha256_file(f) for n, f in own.items()}}
             for m in spec.methods:
