@@ -98,3 +98,22 @@ def test_experiment_reads_and_hashes_each_input_once(syn, tmp_path, monkeypatch)
     assert doc["ran"] == 6  # 2 methods x text, image, hybrid
     assert sorted(reads) == sorted(set(reads)) and len(reads) == 3
     assert sorted(hashes) == sorted(set(hashes))
+
+
+@pytest.mark.parametrize("method,kw,reduced", [("projection", {}, True), ("bilinear", {"momentum": 0.5}, True),
+                                               ("projection", {"optimizer": "adam", "lr": 1e-3}, False),
+                                               ("sje", {"weight_decay": 1e-3}, False)])
+def test_class_space_coordinates_engage_only_for_plain_sgd(syn, method, kw, reduced):
+    """The layer a method names in ``class_linear`` trains in class space (8 training classes: 8 columns instead
+    of the 14-d hybrid embedding) exactly when the optimiser is SGD without weight decay; the model it gives
+    back has its own shapes."""
+    from zsltool.train.engine import build_model
+    from zsltool.train.functional import FunctionalKernel
+
+    j, _ = job(syn, method, semantic="hybrid", epochs=1, **kw)
+    k = FunctionalKernel([j], [build_model(j)], "cpu")
+    name = build_model(j).class_linear[0]
+    width = k.params[name].shape[-1]
+    assert (k.spaces[0] is not None) == reduced and width == (8 if reduced else 14)
+    (out,) = k.run()
+    assert out.state[name].shape[-1] == 14
