@@ -20,27 +20,15 @@ def _cache_in_tmp(tmp_path, monkeypatch):
 def trained(tmp_path_factory):
     """ESC-50 folder -> prepare -> extract-audio (tiny random VGGish) -> extract-text (underscored names) ->
     split (class folds) -> train: the checkpoint and its inputs."""
-    from typer.testing import CliRunner
-
-    from zsltool.cli.app import app
+    from zsltool.testing.cli import run_cli
     from zsltool.testing.esc50 import esc50_features
 
     d = tmp_path_factory.mktemp("esc")
-    try:
-        runner = CliRunner(mix_stderr=False)
-    except TypeError:  # click >= 8.2 always separates stderr
-        runner = CliRunner()
-
-    def run(*args):
-        r = runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
-        assert r.exit_code == 0, r.stderr
-        return r
-
-    summary, text = esc50_features(d, run)
+    summary, text = esc50_features(d)
     assert summary["classes"] == 10 and summary["clips"] == 30 and summary["missing_files"] == 0
     assert text["valid"] == 10  # ESC-50's underscored names: every class has known words
-    run("train", "--audio", d / "audio.h5", "--text", d / "text.h5", "--split", d / "split.json", "--method",
-        "projection", "--epochs", "3", "-o", d / "model.pt")
+    run_cli("train", "--audio", d / "audio.h5", "--text", d / "text.h5", "--split", d / "split.json", "--method",
+            "projection", "--epochs", "3", "-o", d / "model.pt")
     return d
 
 

@@ -44,23 +44,10 @@ class Toy(ZslMethod):
 
 @pytest.fixture(scope="module")
 def esc(tmp_path_factory):
-    from typer.testing import CliRunner
-
-    from zsltool.cli.app import app
     from zsltool.testing.esc50 import esc50_features
 
     d = tmp_path_factory.mktemp("esc")
-    try:
-        runner = CliRunner(mix_stderr=False)
-    except TypeError:  # click >= 8.2 always separates stderr
-        runner = CliRunner()
-
-    def run(*args):
-        r = runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
-        assert r.exit_code == 0, r.stderr
-        return r
-
-    esc50_features(d, run)
+    esc50_features(d)
     return d
 
 

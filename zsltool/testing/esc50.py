@@ -49,17 +49,18 @@ def write_vectors(path, dim: int = 16, seed: int = 0):
     return path
 
 
-def esc50_features(d, run) -> tuple[dict, dict]:
+def esc50_features(d) -> tuple[dict, dict]:
     """In folder ``d``: an ESC-50 folder -> ``zsl prepare`` -> ``extract-audio`` (a tiny random VGGish) ->
-    ``extract-text`` (the underscored names) -> ``split`` (5 class folds), each through ``run(*args)`` (a CLI
-    runner that fails on a non-zero exit and returns the result): d/audio.h5, d/text.h5, d/split.json and
-    d/new.wav (a clip that is not in the manifest). Returns the JSON of prepare and of extract-text."""
+    ``extract-text`` (the underscored names) -> ``split`` (5 class folds), each through the CLI in-process:
+    d/audio.h5, d/text.h5, d/split.json and d/new.wav (a clip that is not in the manifest). Returns the JSON of
+    prepare and of extract-text."""
     import json
 
     import soundfile as sf
     import torch
 
     from zsltool.extract.audio.vggish import VGGish
+    from zsltool.testing.cli import run_cli as run
 
     make_esc50(d / "ESC-50-master")
     with torch.random.fork_rng(devices=[]):
