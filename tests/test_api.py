@@ -9,7 +9,8 @@ import pytest
 
 import zsltool
 
-API = ("extract_audio", "extract_text", "split", "train", "evaluate", "experiment", "classify", "read_embeddings")
+API = ("extract_audio", "extract_text", "split", "train", "evaluate", "experiment", "classify", "classify_joint",
+       "read_embeddings")
 
 
 def test_import_is_light_and_every_step_is_documented():
@@ -42,6 +43,10 @@ def test_train_returns_model_and_history_and_evaluate_matches_the_cli(syn, tmp_p
     assert [h["epoch"] for h in run.history] == [1, 2, 3] and "loss_total" in run.history[0]
     assert run.checkpoint == tmp_path / "m.pt" and run.checkpoint.exists()
     assert repr(run).startswith("Trained(projection, 3 epochs")
+    # docs/methods.md and the README: .summary() is a method returning a dict, on Trained as on TrainResult
+    # (was: a dict attribute, so `run.summary()` raised TypeError)
+    assert run.summary() == run.result.summary() and run.summary()["epochs_run"] == 3
+    assert run.summary()["out"] == str(tmp_path / "m.pt")
     import importlib
 
     importlib.import_module("zsltool.train.loop")   # binds zsltool.train to the package: it stays callable

@@ -121,13 +121,15 @@ BAD = [
     (["model.pt", "new.wav", "--labels", " , "], "Error: no candidate labels given"),
     (["model.pt", "new.wav", "--labels", "siren,dog,siren"], "Error: labels given more than once: siren"),
     (["model.pt", "new.wav", "--labels", "siren,zzyzx"], "Error: 1 of 2 labels have no known word: zzyzx"),
+    (["model.pt", "new.wav", "--labels", "siren,,thunderstorm"], "Error: label 2 of 3 is blank"),
+    (["model.pt", "new.wav", "--labels", "siren,thunderstorm, "], "Error: label 3 of 3 is blank"),
     (["model.pt", "new.wav", "--labels", "siren,thunderstorm", "--vectors", "other.txt"],
      "Error: {d}/other.txt has sha256"),
 ]
 
 
 @pytest.mark.parametrize("argv,error", BAD, ids=["missing-model", "not-audio", "empty-labels", "duplicate-labels",
-                                                  "unknown-word", "other-vectors"])
+                                                  "unknown-word", "blank-label", "trailing-comma", "other-vectors"])
 def test_bad_inputs_one_error_line(trained, cli, argv, error):
     d = trained
     (d / "bad.wav").write_text("this is not audio")
@@ -338,3 +340,172 @@ def test_one_clip_imports_only_what_it_needs(trained):
     assert r.returncode == 0, r.stderr
     assert r.stderr.strip().splitlines()[-1] == "LOADED=", r.stderr
     assert json.loads(r.stdout)["clips"][0]["valid"]
+
+
+# -- issue 21: what every output must say; recorded paths and --weights --------------------------------------
+def _rewritten(src, dst, edit):
+    """A copy of checkpoint ``src`` at ``dst`` with ``edit(ckpt)`` applied (e.g. other recorded paths)."""
+    from zsltool.train.checkpoint import load_checkpoint, save_checkpoint
+
+    ck = load_checkpoint(src)
+    ck.pop("path")
+    edit(ck)
+    save_checkpoint(dst, ck)
+    return dst
+
+
+def _record_weights(ck, path):
+    em = ck["provenance"]["audio"]["extractor_meta"]
+    em["weights"] = em["weights_path"] = em["config"]["weights"] = str(path)
+
+
+def test_weights_option_overrides_the_recorded_path(trained, cli, tmp_path):
+    """`--weights PATH` is used even when the training audio file recorded a weights path (was: the recorded
+    path was checked first, so its own hint "pass --weights PATH" failed the same way)."""
+    import torch
+
+    from zsltool.extract.audio.vggish import VGGish
+
+    d = trained
+    m = _rewritten(d / "model.pt", tmp_path / "m.pt", lambda ck: _record_weights(ck, tmp_path / "gone" / "w.pth"))
+    r = cli("classify", m, d / "new.wav", "--labels", "siren,thunderstorm", "--json")
+    assert r.exit_code == 1 and f"audio network weights not found: {tmp_path / 'gone' / 'w.pth'}" in r.stderr
+    r = cli("classify", m, d / "new.wav", "--labels", "siren,thunderstorm", "--weights", d / "tiny.pth", "--json")
+    assert r.exit_code == 0, r.stderr
+    want = cli("classify", d / "model.pt", d / "new.wav", "--labels", "siren,thunderstorm", "--json").json()
+    assert r.json()["clips"] == want["clips"]
+    torch.manual_seed(1)
+    torch.save(VGGish(width=1 / 16).state_dict(), tmp_path / "other.pth")
+    r = cli("classify", d / "model.pt", d / "new.wav", "--labels", "siren,thunderstorm", "--weights",
+            tmp_path / "other.pth")  # the recorded weights exist, but --weights names others: they are used (refused)
+    assert r.exit_code == 1 and "are not the ones that made the file" in r.stderr
+
+
+def test_recorded_paths_are_found_next_to_a_moved_checkpoint(trained, cli, tmp_path, monkeypatch):
+    """A project folder (weights, vectors, checkpoint) moved elsewhere and used from another working directory:
+    the recorded paths that are gone are found under the checkpoint's folders (and checked by sha256)."""
+    import shutil
+
+    d = trained
+    old = tmp_path / "old" / "proj"
+    (old / "models").mkdir(parents=True)
+    shutil.copy(d / "tiny.pth", old / "models" / "tiny.pth")
+    shutil.copy(d / "vectors.txt", old / "vectors.txt")
+
+    def edit(ck):
+        _record_weights(ck, old / "models" / "tiny.pth")
+        ck["provenance"]["semantic"][0]["extractor_meta"]["vectors"] = str(old / "vectors.txt")
+
+    _rewritten(d / "model.pt", old / "checkpoints" / "m.pt", edit)
+    shutil.move(old, tmp_path / "new" / "proj")
+    monkeypatch.chdir(tmp_path)
+    r = cli("classify", "new/proj/checkpoints/m.pt", d / "new.wav", "--labels", ",".join(NEW_LABELS), "--json")
+    assert r.exit_code == 0, r.stderr
+    want = cli("classify", d / "model.pt", d / "new.wav", "--labels", ",".join(NEW_LABELS), "--json").json()
+    assert r.json()["clips"] == want["clips"]
+
+
+def test_partial_label_warns_in_every_output_mode_and_strict_refuses(trained, cli):
+    """"Hissing thunderstorm": only 'thunderstorm' is a word of the vectors; the label is embedded from it, and
+    the table, --json and stderr say which word was left out; --strict makes it an error."""
+    d = trained
+    labels = ["siren", "Hissing thunderstorm"]
+    msg = "label 'Hissing thunderstorm' is embedded from thunderstorm only: 'Hissing' is not in the vocabulary"
+    r = cli("classify", d / "model.pt", d / "new.wav", "--labels", ",".join(labels))
+    assert r.exit_code == 0, r.stderr
+    assert f"Warning: {msg}" in " ".join(r.stdout.split()) and msg in r.stderr
+    r = cli("classify", d / "model.pt", d / "new.wav", "--labels", ",".join(labels), "--json")
+    doc = r.json()
+    assert doc["warnings"] == [msg] and doc["partial_labels"] == {"Hissing thunderstorm": ["Hissing"]}
+    assert doc["label_tokens"]["Hissing thunderstorm"] == ["thunderstorm"]
+    for mode in ("--csv", "--jsonl"):
+        r = cli("classify", d / "model.pt", d / "new.wav", "--labels", ",".join(labels), mode)
+        assert r.exit_code == 0 and msg in r.stderr and msg not in r.stdout
+    clean = cli("classify", d / "model.pt", d / "new.wav", "--labels", "siren,thunderstorm", "--json").json()
+    assert clean["warnings"] == [] and "partial_labels" not in clean
+    r = cli("classify", d / "model.pt", d / "new.wav", "--labels", ",".join(labels), "--strict")
+    lines = r.stderr.strip().splitlines()
+    assert r.exit_code == 1 and lines[-1].startswith(f"Error: {msg} [--strict] (hint: ") and r.stdout == ""
+    assert "e.g. 'siren'" in lines[-1] and sum(ln.startswith("Error:") for ln in lines) == 1
+
+
+def test_unknown_label_hint_suggests_a_known_label(trained, cli, tmp_path):
+    """The hint's example is a label whose words are known: one of those given, else a training class (was:
+    always 'church bells', here not in the vocabulary)."""
+    from zsltool.provenance import sha256_file
+
+    d = trained
+    words = [w for w in WORDS if w not in ("church", "bells")]
+    rng = np.random.default_rng(0)
+    with open(tmp_path / "v.txt", "w") as fh:
+        fh.write(f"{len(words)} 16\n" + "".join(w + " " + " ".join(f"{x:.6f}" for x in rng.standard_normal(16))
+                                              + "\n" for w in words))
+
+    def edit(ck):
+        em = ck["provenance"]["semantic"][0]["extractor_meta"]
+        em["vectors"], em["vectors_sha256"] = str(tmp_path / "v.txt"), sha256_file(tmp_path / "v.txt")
+
+    m = _rewritten(d / "model.pt", tmp_path / "m.pt", edit)
+    r = cli("classify", m, d / "new.wav", "--labels", "siren,church bells")
+    assert r.exit_code == 1 and "Error: 1 of 2 labels have no known word: church bells" in r.stderr
+    assert "e.g. 'siren', whose words are all known" in r.stderr and "e.g. 'church" not in r.stderr
+    r = cli("classify", m, d / "new.wav", "--labels", "zzyzx,church bells")
+    assert r.exit_code == 1 and f"e.g. {ESC[0]!r}, whose words are all known" in r.stderr
+
+
+def test_table_shows_clips_that_differ_only_deep_in_their_paths(trained, cli, tmp_path):
+    """Two clips whose paths share a long folder: the table shows the part that differs, whole (was: both cut
+    to the same first characters)."""
+    import shutil
+
+    d = trained
+    deep = tmp_path / ("recordings-of-a-field-session-" * 4) / "microphones"
+    for mic in ("left", "right"):
+        (deep / mic).mkdir(parents=True)
+        shutil.copy(d / "new.wav", deep / mic / "take-0001.wav")
+    r = cli("classify", d / "model.pt", deep / "left" / "take-0001.wav", deep / "right" / "take-0001.wav",
+            "--labels", ",".join(NEW_LABELS))
+    assert r.exit_code == 0, r.stderr
+    assert "left/take-0001.wav" in r.stdout and "right/take-0001.wav" in r.stdout and "…" not in r.stdout
+    caption = r.stdout[r.stdout.index("clips under"):]
+    assert "".join(line.strip() for line in caption.splitlines()) == f"clips under{deep}/"  # wrapped at its space
+
+
+def test_rows_of_another_audio_network_are_refused_unless_allowed(trained, cli, tmp_path):
+    """The same clips embedded by the same architecture with other weights: classify --embeddings, evaluate and
+    retrieve refuse them with one error line (was: accepted without a word, scores at chance);
+    --allow-other-extractor accepts them and every output says so."""
+    import torch
+
+    from zsltool.extract.audio.vggish import VGGish
+    from zsltool.provenance import sha256_file
+
+    d = trained
+    torch.manual_seed(1)
+    torch.save(VGGish(width=1 / 16).state_dict(), tmp_path / "other.pth")
+    r = cli("extract-audio", d / "esc50" / "clips.csv", "--classes", d / "esc50" / "classes.json", "--weights",
+            tmp_path / "other.pth", "-o", tmp_path / "other.h5")
+    assert r.exit_code == 0, r.stderr
+    other = tmp_path / "other.h5"
+    msg = (f"the audio rows of {other} were embedded by vggish (weights sha256 "
+           f"{sha256_file(tmp_path / 'other.pth')[:12]}, embedding raw), the model's training rows by vggish "
+           f"(weights sha256 {sha256_file(d / 'tiny.pth')[:12]}, embedding raw)")
+    runs = {"classify": ["classify", d / "model.pt", "--embeddings", other, "--labels", "siren,thunderstorm"],
+            "evaluate": ["evaluate", d / "model.pt", "--audio", other],
+            "retrieve": ["retrieve", d / "model.pt", "--audio", other]}
+    for name, argv in runs.items():
+        r = cli(*argv)
+        lines = r.stderr.strip().splitlines()
+        assert r.exit_code == 1 and r.stdout == "", (name, r.stderr)
+        assert lines[-1].startswith(f"Error: {msg}: the model's scores on them would mean nothing (hint: ")
+        assert "--allow-other-extractor" in lines[-1] and sum(ln.startswith("Error:") for ln in lines) == 1
+        r = cli(*argv, "--allow-other-extractor", "--json")
+        assert r.exit_code == 0, (name, r.stderr)
+        warned = [w if isinstance(w, str) else w["message"] for w in r.json()["warnings"]]
+        assert warned == [msg + " (allowed by --allow-other-extractor)"] and msg in r.stderr
+        r = cli(*argv, "--allow-other-extractor")  # the terminal table says it too
+        assert r.exit_code == 0 and "--allow-other-extractor" in r.stdout.replace("\n", " ")
+    same = cli("evaluate", d / "model.pt", "--audio", d / "audio.h5", "--json")
+    assert same.exit_code == 0 and "warnings" not in same.json()
+    same = cli("classify", d / "model.pt", "--embeddings", d / "audio.h5", "--labels", "siren,dog", "--json")
+    assert same.exit_code == 0 and same.json()["warnings"] == []

@@ -288,3 +288,33 @@ def test_demo_table_files_are_tidy(demo_run):
     assert [float(x["mean"]) for x in rows] == pytest.approx(list(top1.values()))
     av = list(csv.DictReader(io.StringIO((out / "results" / "table-av.csv").read_text())))
     assert {x["table"] for x in av} == {"gzsl", "retrieval"} and all(float(x["mean"]) >= 0 for x in av)
+
+
+def test_readme_classify_example_works_after_moving_the_demo_folder(demo_run, cli, tmp_path, monkeypatch):
+    """The README's `zsl classify` example, run from the folder the demo folder was moved into: the paths the
+    demo recorded (audio network weights, word vectors) are found next to the moved checkpoint."""
+    import re
+    import shlex
+    import shutil
+
+    out, _ = demo_run
+    line = next(m.group(1) for m in re.finditer(r"^(?:\.venv/bin/)?(zsl classify .*)$",
+                                                 (REPO / "README.md").read_text(), re.M))
+    args = shlex.split(line)[2:]
+    demo_dir = Path(args[0]).parts[0]  # zsl-demo: the README runs in the folder that holds the demo's output
+    moved = tmp_path / "elsewhere" / demo_dir
+    moved.parent.mkdir()
+    shutil.move(out, moved)
+    try:
+        monkeypatch.chdir(moved.parent)
+        clip = sorted((Path(demo_dir) / "data" / "audio").glob("*.wav"))[0]
+        args = [str(clip) if a == "my-clip.wav" else a for a in args]
+        r = cli("classify", *args, "--json")
+        assert r.exit_code == 0, r.stderr
+        assert r.json()["clips"][0]["valid"]
+        # labels that are not classes of the checkpoint: embedded with the (moved) word vectors
+        r = cli("classify", args[0], clip, "--labels", "Hissing whistle,Rising hum", "--json")
+        assert r.exit_code == 0, r.stderr
+        assert r.json()["label_tokens"]["Hissing whistle"] == ["hissing", "whistle"]
+    finally:
+        shutil.move(moved, out)

@@ -253,6 +253,25 @@ def test_classify_on_cuda(cli, tmp_path, monkeypatch):
     assert [t["probability"] for t in b] == pytest.approx([t["probability"] for t in a], abs=2e-3)
 
 
+def test_classify_with_a_joint_model_on_cuda(cli, tmp_path):
+    """zsl classify --model clap (no checkpoint): the tiny CLAP model's audio and text towers on the GPU."""
+    pytest.importorskip("transformers")
+    import soundfile as sf
+
+    from zsltool.testing.clap import make_tiny_clap
+
+    folder, _ = make_tiny_clap(tmp_path / "tiny-clap", ["this", "is", "a", "sound", "of", "dog", "siren", "."])
+    t = np.arange(int(1.5 * 48000)) / 48000
+    sf.write(tmp_path / "c.wav", (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32), 48000, subtype="FLOAT")
+    on = [cli("--device", dev, "classify", "--model", "clap", tmp_path / "c.wav", "--labels", "dog,siren,cat",
+              "--weights", folder, "--json") for dev in ("cpu", GPU)]
+    assert on[0].exit_code == 0 and on[1].exit_code == 0, on[0].stderr + on[1].stderr
+    a, b = on[0].json()["clips"][0]["top"], on[1].json()["clips"][0]["top"]
+    assert [t["label"] for t in a] == [t["label"] for t in b]
+    # the audio tower's convolutions may use TF32 on the GPU (as the classify test above)
+    assert [t["probability"] for t in b] == pytest.approx([t["probability"] for t in a], abs=2e-3)
+
+
 # Every command that takes a device, and the test above that runs it on the GPU (tests/cli/test_device_coverage.py
 # checks this list against the CLI).
 COVERED = {"train": test_train_on_cuda, "evaluate": test_evaluate_and_experiment_on_cuda,

@@ -43,19 +43,26 @@ def test_random_split_remainder_is_distributed_by_default_and_warned_with_sizes(
     assert "[--strict]" in res.stderr and not (tmp_path / "c.json").exists()
 
 
-def test_network_trained_on_test_classes_is_leakage(tmp_path, cli):
+def _leaky_audio(tmp_path, syn, n_leaked: int = 2):
+    """The synthetic audio file, recorded as made by a network whose sidecar lists test classes of trial 0."""
     from zsltool.classes.splits import load_split
 
-    syn = make_synthetic(tmp_path / "s", n_classes=9, per_class=6, n_train=3, n_val=3, video=False)
     t = load_split(syn.split).trial(0)
     weights = tmp_path / "audio-net.pth"
     weights.write_bytes(b"not read")
     (tmp_path / "audio-net.pth.json").write_text(json.dumps({"format": "zsl.audio_pretrain",
-                                                             "train_classes": t.train + t.test[:2]}))
+                                                             "train_classes": t.train + t.test[:n_leaked]}))
     e = read_embeddings(syn.audio)
     e.meta.extractor_meta = {"weights": str(weights), "embedding": "raw"}
     write_embeddings(tmp_path / "leaky.h5", meta=e.meta, ids=e.ids, X=e.X, classes=e.classes, labels=e.labels,
                      valid=e.valid, reasons=e.reasons)
+    return tmp_path / "leaky.h5", t
+
+
+def test_network_trained_on_test_classes_is_leakage(tmp_path, cli):
+    syn = make_synthetic(tmp_path / "s", n_classes=9, per_class=6, n_train=3, n_val=3, video=False)
+    _, t = _leaky_audio(tmp_path, syn)
+    weights = tmp_path / "audio-net.pth"
     cfg = dict(audio=str(tmp_path / "leaky.h5"), split=str(syn.split), text=str(syn.text), epochs=1, seed=0)
     r = train(TrainConfig(out=str(tmp_path / "m.pt"), **cfg))
     (w,) = r.warnings
@@ -78,6 +85,56 @@ def test_network_trained_on_test_classes_is_leakage(tmp_path, cli):
     res = cli("experiment", "--audio", tmp_path / "leaky.h5", "--split", syn.split, "--text", syn.text, "-o",
               tmp_path / "exp2", "--epochs", "1", "--strict")
     assert res.exit_code == 1 and "[--strict]" in res.stderr
+
+
+def test_leakage_warning_is_in_every_table_trials_csv_and_report(tmp_path, cli):
+    """Issue 21: table.md, table.tex, table.csv, trials.csv and `zsl report` (md, latex, csv, --json) say that a
+    result is not zero-shot; a clean experiment's tables say nothing."""
+    import csv
+    import io
+
+    syn = make_synthetic(tmp_path / "s", n_classes=9, per_class=6, n_train=3, n_val=3, video=False)
+    leaky, t = _leaky_audio(tmp_path, syn)
+    out = tmp_path / "exp"
+    res = cli("experiment", "--audio", leaky, "--split", syn.split, "--text", syn.text, "-o", out, "--epochs", "1")
+    assert res.exit_code == 0, res.stderr
+    msg = (f"the audio network {tmp_path / 'audio-net.pth'} was trained on 2 validation/test class(es) of trial 0: "
+           f"{t.test[0]}, {t.test[1]} (their results are not zero-shot)")
+    assert "not zero-shot" in res.stdout  # the terminal table's caption
+    md = (out / "table.md").read_text()
+    assert f"**Warning (validity):** {msg}" in md
+    tex = (out / "table.tex").read_text()
+    assert "\\textbf{Warning (validity):} the audio network" in tex and "(their results are not zero-shot)" in tex
+    assert tex.index("not zero-shot") > tex.index("\\end{tabular}")  # a note under the table
+    (cell,) = list(csv.DictReader(io.StringIO((out / "table.csv").read_text())))
+    assert cell["warnings"] == msg
+    (trial,) = list(csv.DictReader(io.StringIO((out / "trials.csv").read_text())))
+    assert trial["warnings"] == msg and list(trial)[-1] == "warnings"
+    for fmt, want in (("md", f"**Warning (validity):** {msg}"), ("latex", "(their results are not zero-shot)"),
+                      ("csv", "(their results are not zero-shot)")):
+        r = cli("report", out / "results.json", "--format", fmt)
+        assert r.exit_code == 0 and want in r.stdout, (fmt, r.stdout)
+    r = cli("report", out / "results.json", "--json")
+    assert r.exit_code == 0, r.stderr
+    doc = r.json()
+    assert doc["kind"] == "experiment" and doc["warnings"] == [msg] and doc["tables"][0]["warnings"] == [msg]
+    clean = tmp_path / "clean"
+    res = cli("experiment", "--audio", syn.audio, "--split", syn.split, "--text", syn.text, "-o", clean,
+              "--epochs", "1")
+    assert res.exit_code == 0, res.stderr
+    assert "Warning" not in (clean / "table.md").read_text() + (clean / "table.tex").read_text()
+    (trial,) = list(csv.DictReader(io.StringIO((clean / "trials.csv").read_text())))
+    assert trial["warnings"] == ""
+    assert cli("report", clean / "results.json", "--json").json()["warnings"] == []
+
+
+def test_split_remainder_warning_is_in_report_of_the_split(tmp_path, cli):
+    cs = _classes(tmp_path, 50)
+    make_split(cs, "random", tmp_path / "b.json", sizes=[16, 16, 16], trials=1)
+    r = cli("report", tmp_path / "b.json")
+    assert r.exit_code == 0 and "**Warning (validity):** trial 0 leaves 2 of 50 classes in no partition" in r.stdout
+    doc = cli("report", tmp_path / "b.json", "--json").json()
+    assert doc["kind"] == "split" and doc["warnings"][0].startswith("trial 0 leaves 2 of 50 classes")
 
 
 def _experiment_results(path, scores: dict[str, list[float]]):

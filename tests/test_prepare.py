@@ -282,15 +282,20 @@ def test_avgzsl_benchmark_on_the_real_ucf_split_files(shared_data, tmp_path, cli
     assert t["stage1"]["validation"]["both"]["n_val_unseen"] == 12 * 2
 
 
-def test_avgzsl_fake_layout_and_errors(tmp_path, cli):
-    split = tmp_path / "src"
+def _fake_split(split, per_class: int):
+    """Stage lists and CSVs of four classes A-D, ``per_class`` listed clips per class and stage."""
     split.mkdir()
     lists = {"stage_1_train": ["A", "B"], "stage_1_val_seen": ["A", "B"], "stage_1_val_unseen": ["C"],
              "stage_2_train": ["A", "B", "C"], "stage_2_test_seen": ["A", "B", "C"], "stage_2_test_unseen": ["D"]}
     for st, cl in lists.items():
         (split / f"{st}.txt").write_text("\n".join(cl) + "\n")
         (split / f"{st}.csv").write_text("filename,label,label_code\n" + "".join(
-            f"v_{c}_{st}_{i},{c},{ord(c) - 65}\n" for c in cl for i in range(3)))
+            f"v_{c}_{st}_{i},{c},{ord(c) - 65}\n" for c in cl for i in range(per_class)))
+    return split
+
+
+def test_avgzsl_fake_layout_and_errors(tmp_path, cli):
+    split = _fake_split(tmp_path / "src", per_class=3)
     root = make_benchmark(tmp_path / "UCF", split)
     r = cli("prepare", "avgzsl-benchmark", root, "--split", "main_split", "-o", tmp_path / "o")
     assert r.exit_code == 1 and "has no split folder 'main_split'" in r.stderr and "cls_split" in r.stderr
@@ -347,3 +352,22 @@ def test_word_embeddings_are_read_without_a_general_unpickle(tmp_path):
     with pytest.raises(ZslError, match="not a pickled dict"):
         load_vector_dict(tmp_path / "plain.npy")
 
+
+
+def test_a_recipe_writes_all_its_files_or_none(tmp_path, cli):
+    """Issue 21: a recipe that failed after its first files (here: a corrupt feature file, read after classes.json
+    and text.h5 are written) left them behind; with --overwrite the files it had replaced were lost too."""
+    root = make_benchmark(tmp_path / "UCF", _fake_split(tmp_path / "src", per_class=2))
+    bad = root / "features" / "cls_features" / "video" / "stage_2_test_unseen" / "D.h5"
+    good = bad.read_bytes()
+    bad.write_bytes(b"not hdf5")
+    r = cli("prepare", "avgzsl-benchmark", root, "-o", tmp_path / "o")
+    assert r.exit_code == 1 and "cannot read" in r.stderr and "D.h5" in r.stderr
+    assert not (tmp_path / "o").exists()  # was: classes.json, text.h5 and audio.h5 left in it
+    bad.write_bytes(good)
+    assert cli("prepare", "avgzsl-benchmark", root, "-o", tmp_path / "o").exit_code == 0
+    before = {p.name: p.read_bytes() for p in (tmp_path / "o").iterdir()}
+    bad.write_bytes(b"not hdf5")
+    r = cli("prepare", "avgzsl-benchmark", root, "-o", tmp_path / "o", "--overwrite")
+    assert r.exit_code == 1 and "D.h5" in r.stderr
+    assert {p.name: p.read_bytes() for p in (tmp_path / "o").iterdir()} == before  # every replaced file put back

@@ -10,6 +10,7 @@ The Python API is loaded lazily (``import zsltool`` stays light; nothing imports
     doc = zsltool.experiment(audio="audio.h5", splits=["random.json"], text="text.h5", out="results/")
     zsltool.read_embeddings("audio.h5").to_pandas()
     preds = zsltool.classify("model.pt", "clip.wav", labels=["dog", "siren", "church bells"])
+    preds = zsltool.classify_joint("clip.wav", labels=["dog", "siren"], model="clap")   # no checkpoint
     zsltool.prepare_esc50("ESC-50-master", "esc50/")
 
 Also: ``extract_audio``, ``extract_text``; ``help(zsltool.train)`` etc. describe the options.
@@ -27,6 +28,7 @@ _LAZY = {
     "read_embeddings": "zsltool.api",
     "Embeddings": "zsltool.store.reader",
     "classify": "zsltool.classify_clips",
+    "classify_joint": "zsltool.classify_joint_model",
     "prepare_esc50": "zsltool.prepare",
     "prepare_urbansound8k": "zsltool.prepare",
     "prepare_fsd50k": "zsltool.prepare",

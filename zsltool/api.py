@@ -59,16 +59,20 @@ def split(classes: str | os.PathLike, protocol: str, out: str | os.PathLike, *, 
 
 @dataclass
 class Trained:
-    """What ``zsltool.train`` returns: the trained model (eval mode), its per-epoch history and the checkpoint."""
+    """What ``zsltool.train`` returns: the trained model (eval mode), its per-epoch history, the checkpoint and
+    ``result``, the ``TrainResult``; ``.summary()`` is the dict ``zsl train --json`` prints, as
+    ``TrainResult.summary()`` (a method on both)."""
 
     model: Any
     history: list[dict]
     checkpoint: Path
-    summary: dict = field(default_factory=dict)
     result: Any = field(default=None, repr=False)
 
+    def summary(self) -> dict:
+        return self.result.summary() if self.result is not None else {}
+
     def __repr__(self) -> str:
-        s = self.summary
+        s = self.summary()
         return (f"Trained({s.get('method')}, {s.get('epochs_run')} epochs, best {s.get('best_metric')} = "
                 f"{s.get('best_value')} at epoch {s.get('best_epoch')}, checkpoint={str(self.checkpoint)!r})")
 
@@ -91,8 +95,7 @@ def train(*, audio: str | os.PathLike, split: str | os.PathLike, out: str | os.P
     cfg = TrainConfig(audio=str(audio), split=str(split), out=str(out), **{k: _s(v) for k, v in options.items()})
     res = run(cfg)
     model = build_model(load_checkpoint(res.checkpoint))
-    return Trained(model=model, history=list(res.history), checkpoint=Path(res.checkpoint), summary=res.summary(),
-                   result=res)
+    return Trained(model=model, history=list(res.history), checkpoint=Path(res.checkpoint), result=res)
 
 
 def evaluate(checkpoint: str | os.PathLike, **options) -> dict:
@@ -110,9 +113,10 @@ def experiment(*, audio: str | os.PathLike, splits: Sequence[str | os.PathLike] 
                out: str | os.PathLike, **options) -> dict:
     """Run a paper protocol end to end (``zsl experiment``): every split × trial × method × class embedding.
 
-    ``options`` are ``zsltool.evaluate.experiment.ExperimentSpec``'s fields (``text``, ``image``,
-    ``audio_prototypes``, ``video``, ``methods``, ``epochs``, ``jobs``, ``seed``, ...). Writes the folder
-    ``out`` (results.json, table.csv/.md/.tex, trials/) and returns the results document with its
+    ``audio`` (and ``video``) may name one file per trial: ``"features/audio.fold{fold}.h5"``
+    (``zsltool.evaluate.trialfiles``). ``options`` are ``zsltool.evaluate.experiment.ExperimentSpec``'s fields
+    (``text``, ``image``, ``audio_prototypes``, ``video``, ``methods``, ``epochs``, ``jobs``, ``seed``, ...).
+    Writes the folder ``out`` (results.json, table.csv/.md/.tex, trials/) and returns the results document with its
     ``tables``; ``zsltool.evaluate.tables.export_tables(doc["tables"], "latex")`` renders them."""
     from zsltool.evaluate.experiment import ExperimentSpec, run_experiment
 

@@ -70,6 +70,27 @@ class Predictions(list):
         return {"labels": self.labels, **self.info, "clips": list(self)}
 
 
+def predictions(ids, sources, ok, reasons, cand: list[str], rows, s: np.ndarray, P: np.ndarray,
+                top: int) -> Predictions:
+    """The ranked top-``top`` labels of every clip from the scores ``s`` and probabilities ``P`` of its valid
+    ``rows`` (invalid clips keep their reason); ``info`` is left to the caller."""
+    k = min(top, len(cand))
+    S_all = np.full((len(ids), len(cand)), np.nan)
+    P_all = np.full((len(ids), len(cand)), np.nan)
+    S_all[rows], P_all[rows] = s, P
+    preds = Predictions()
+    for i, cid in enumerate(ids):
+        r = {"clip": cid, "path": sources[i], "valid": bool(ok[i]), "reason": None if ok[i] else
+             (reasons[i] or "invalid embedding"), "top": []}
+        if ok[i]:
+            order = np.argsort(-S_all[i], kind="stable")[:k]
+            r["top"] = [{"rank": n + 1, "label": cand[j], "score": float(S_all[i, j]),
+                         "probability": float(P_all[i, j])} for n, j in enumerate(order)]
+        preds.append(r)
+    preds.labels, preds.scores, preds.probabilities = cand, S_all, P_all
+    return preds
+
+
 def _instance_file(path, what: str):
     from zsltool.store import read_embeddings
 
@@ -82,9 +103,16 @@ def classify(model: str | os.PathLike, inputs: str | os.PathLike | Sequence[str 
              class_embeddings=None, vectors=None, allow_other_vectors: bool = False, weights=None,
              video_weights=None, top: int = 5,
              modality: str = "both", batch_size: int = 16, workers: int = 0, device: str = "cpu",
-             progress: bool = False) -> Predictions:
-    """Rank ``labels`` for each clip with a trained checkpoint; see the module docstring."""
-    from zsltool.classify_calibrate import DEFAULT_SOURCE, per_clip_temperature, softmax
+             progress: bool = False, strict: bool = False, transductive: str | None = None,
+             allow_other_extractor: bool = False) -> Predictions:
+    """Rank ``labels`` for each clip with a trained checkpoint; see the module docstring. ``strict``: a label
+    embedded from part of its words is an error (else a warning, in ``info["warnings"]``). ``transductive``
+    (a refiner of ``zsltool.evaluate.transductive``): the clips' assignment is refined with all the clips taken
+    together (the transductive setting; ``info["setting"]``). ``allow_other_extractor``: accept ``embeddings``
+    / ``video_embeddings`` made by another extractor or other weights than the training rows (else an error),
+    with a warning."""
+    from zsltool.classify_calibrate import DEFAULT_SOURCE, softmax, temperature_of
+    from zsltool.guards import other_extractor
 
     if modality not in SCORE_MODALITIES:
         raise ZslError(f"unknown modality {modality!r}", hint=f"use one of {', '.join(SCORE_MODALITIES)}")
@@ -97,7 +125,9 @@ def classify(model: str | os.PathLike, inputs: str | os.PathLike | Sequence[str 
     if not inputs and embeddings is None and video_embeddings is None:
         raise ZslError("no clips given", hint="give audio files, folders or a manifest, or --embeddings FILE")
     if inputs and (embeddings is not None or video_embeddings is not None):
-        raise ZslError("give either clips or --embeddings/--video-embeddings, not both")
+        raise ZslError("give either clips or --embeddings/--video-embeddings, not both",
+                       hint="clips are embedded here; --embeddings FILE classifies rows already embedded (zsl "
+                            "extract-audio): drop one of them")
     for p in [embeddings, video_embeddings, class_embeddings]:
         if p is not None and not Path(p).exists():
             raise ZslError(f"file not found: {p}", hint="check the path")
@@ -114,6 +144,7 @@ def classify(model: str | os.PathLike, inputs: str | os.PathLike | Sequence[str 
     net.to(device)
     C, cinfo = label_embeddings(ckpt, cand, class_embeddings=class_embeddings, vectors=vectors,
                                 allow_other_vectors=allow_other_vectors, device=device)
+    warnings = _partial_label_warnings(cinfo.get("partial") or {}, cinfo.get("tokens") or {}, strict)
     if C.shape[1] != net.semantic_dim:
         raise ZslError(f"the label embeddings are {C.shape[1]}-d, but the model expects {net.semantic_dim}-d",
                        hint="use class embeddings made the same way as the training ones")
@@ -129,7 +160,7 @@ def classify(model: str | os.PathLike, inputs: str | os.PathLike | Sequence[str 
         if modality == "video":
             raise ZslError("--modality video needs --video-embeddings FILE (clips are embedded from their audio)")
         arec = training_provenance(ckpt, "audio")
-        ex = audio_extractor(arec, weights=weights, device=device)
+        ex = audio_extractor(arec, weights=weights, device=device, anchor=ckpt.get("path"))
         max_s = (arec or {}).get("extractor_meta", {}).get("max_seconds", 10.0)
         ids, X, valid, reasons, sources = embed_clips(items, ex, max_seconds=max_s, batch_size=batch_size,
                                                       workers=workers, progress=progress)
@@ -139,9 +170,11 @@ def classify(model: str | os.PathLike, inputs: str | os.PathLike | Sequence[str 
         X = valid = reasons = None
         if embeddings is not None:
             a = _instance_file(embeddings, "--embeddings")
+            warnings += [w["message"] for w in other_extractor(ckpt, "audio", a, allow_other_extractor)]
             ids, X, valid, reasons = list(a.ids), a.X, a.valid.astype(bool), list(a.reasons)
         if video_embeddings is not None:
             v = _instance_file(video_embeddings, "--video-embeddings")
+            warnings += [w["message"] for w in other_extractor(ckpt, "video", v, allow_other_extractor)]
             if ids is None:
                 ids, reasons = list(v.ids), list(v.reasons)
                 X = np.zeros((len(ids), net.audio_dim), np.float32)
@@ -173,33 +206,54 @@ def classify(model: str | os.PathLike, inputs: str | os.PathLike | Sequence[str 
                        classes=cand)
     s = compute_scores(net, C, inst, modality=mod, batch_size=max(64, batch_size), device=device)
     cal = ckpt.get("calibration") or {}
-    T = cal.get("temperature")
-    if T:
-        P = softmax(s, float(T)) if len(s) else s
-        tsrc = f"checkpoint (fitted on {cal.get('rows')} {cal.get('on')} rows)"
-    else:
-        P = softmax(s, per_clip_temperature(s)) if len(s) else s
-        tsrc = DEFAULT_SOURCE
-        if cal.get("note"):
-            log.warning(f"the checkpoint stores no temperature ({cal['note']}): each clip's scores are divided by "
-                        "their standard deviation")
-    k = min(top, len(cand))
-    S_all = np.full((len(ids), len(cand)), np.nan)
-    P_all = np.full((len(ids), len(cand)), np.nan)
-    S_all[rows], P_all[rows] = s, P
-    preds = Predictions()
-    for i, cid in enumerate(ids):
-        r = {"clip": cid, "path": sources[i], "valid": bool(ok[i]), "reason": None if ok[i] else
-             (reasons[i] or "invalid embedding"), "top": []}
-        if ok[i]:
-            order = np.argsort(-S_all[i], kind="stable")[:k]
-            r["top"] = [{"rank": n + 1, "label": cand[j], "score": float(S_all[i, j]),
-                         "probability": float(P_all[i, j])} for n, j in enumerate(order)]
-        preds.append(r)
-    preds.labels, preds.scores, preds.probabilities = cand, S_all, P_all
+    T, tsrc = temperature_of(cal, s)
+    if transductive:
+        s = _refined(transductive, s, inst, ("audio",) * use_a + ("video",) * use_v)
+        T, tsrc = 1.0, "the transductive refiner (its responsibilities)"
+    P = softmax(s, T) if len(s) else s
+    T = float(T) if tsrc != DEFAULT_SOURCE else None
+    if T is None and cal.get("note"):
+        log.warning(f"the checkpoint stores no temperature ({cal['note']}): each clip's scores are divided by "
+                    "their standard deviation")
+    preds = predictions(ids, sources, ok, reasons, cand, rows, s, P, top)
     preds.info = {"model": str(model), "method": ckpt["method"], "modality": mod,
-                  "temperature": float(T) if T else None, "temperature_source": tsrc,
+                  "temperature": T, "temperature_source": tsrc,
                   "label_embeddings": cinfo.get("source"), "n_clips": len(ids), "n_valid": int(ok.sum()), **ainfo}
     if "tokens" in cinfo:
         preds.info["label_tokens"] = cinfo["tokens"]
+    if cinfo.get("partial"):
+        preds.info["partial_labels"] = cinfo["partial"]
+    preds.info["warnings"] = warnings
+    preds.info["setting"] = f"transductive: {transductive}" if transductive else "inductive"
     return preds
+
+
+def _refined(name: str, s: np.ndarray, inst, mods) -> np.ndarray:
+    """The clips' scores refined together by the transductive refiner ``name`` (never a label: there is none)."""
+    from zsltool.evaluate.transductive import instance_features, refine, refiner
+
+    refiner(name)
+    if len(s) < 2:
+        raise ZslError("the transductive setting refines several clips together, and one is given",
+                       hint="classify all the clips at once, or drop --transductive")
+    if len(s) < s.shape[1]:
+        log.warning(f"the transductive setting with {len(s)} clips for {s.shape[1]} labels: some labels can "
+                    "have no clip, and the refined ranking leans on very few")
+    return refine(name, s, instance_features(inst, mods))
+
+
+def _partial_label_warnings(partial: dict, tokens: dict, strict: bool) -> list[str]:
+    """One warning per label embedded from part of its words (naming the words left out); with ``strict`` the
+    first is an error."""
+    from zsltool.classify_labels import label_hint
+
+    out = []
+    for lab, lost in partial.items():
+        out.append(f"label {lab!r} is embedded from {', '.join(tokens.get(lab) or [])} only: "
+                   f"{', '.join(repr(w) for w in lost)} {'is' if len(lost) == 1 else 'are'} not in the vocabulary")
+    if out and strict:
+        raise ZslError(out[0] + (f" (and {len(out) - 1} more)" if len(out) > 1 else "") + " [--strict]",
+                       hint=label_hint([lab for lab in tokens if lab not in partial]))
+    for w in out:
+        log.warning(w)
+    return out

@@ -23,9 +23,11 @@ VIDEO_EXTENSIONS = (".mp4", ".mkv", ".webm", ".avi", ".mov", ".m4v", ".mpg", ".m
 _RANDOM = re.compile(r"random-init\(width=([0-9.eE+-]+), seed=(\d+)\)")
 
 
-def audio_extractor(rec: dict | None, *, weights=None, device: str = "cpu"):
+def audio_extractor(rec: dict | None, *, weights=None, device: str = "cpu", anchor=None):
     """The extractor that made the training audio file, rebuilt from its provenance
-    (:func:`zsltool.extract.registry.extractor_from_provenance`); weights checked by sha256."""
+    (:func:`zsltool.extract.registry.extractor_from_provenance`); weights checked by sha256. ``weights`` (a
+    path or id) replaces the recorded weights; recorded local weights that are gone are looked for next to
+    ``anchor`` (the checkpoint: :func:`zsltool.files.relocated`)."""
     from zsltool.extract.registry import EXTRACTORS, extractor_from_provenance, list_extractors
     from zsltool.store import StoreMeta
 
@@ -44,13 +46,27 @@ def audio_extractor(rec: dict | None, *, weights=None, device: str = "cpu"):
 
         return build(width=float(m.group(1)), seed=int(m.group(2)), device=device,
                      embedding=em.get("embedding", "raw"), pca_params=em.get("pca_params"))
-    path = em.get("weights_path") or spec
+    path = weights or em.get("weights_path") or spec  # --weights first: it replaces what was recorded
+    registered = bool(path) and EXTRACTORS[name].get_weights(str(path)) is not None
+    moved = _moved(path, anchor) if not weights and not registered else None
+    if moved is not None:
+        log.info(f"audio network weights {path} not found; using {moved} (found next to the checkpoint)")
+        weights = path = str(moved)
     if path and not str(path).startswith(("http://", "https://", "file://")) and not Path(path).is_file() \
-            and EXTRACTORS[name].get_weights(str(path)) is None:
+            and not registered:
         raise ZslError(f"audio network weights not found: {path}" + ("" if weights else " (recorded in the "
                        "training audio file)"), hint="pass --weights PATH to the same weights (checked by sha256)")
     return extractor_from_provenance(StoreMeta(kind="instance", modality="audio", extractor=name, extractor_meta=em),
                                      weights=weights, device=device)
+
+
+def _moved(path, anchor):
+    """Where recorded local weights that are gone are now (next to the checkpoint), else None."""
+    from zsltool.files import relocated
+
+    if not path or str(path).startswith(("http://", "https://", "file://")) or Path(path).is_file():
+        return None
+    return relocated(path, anchor)
 
 
 class _MemoryWriter:
@@ -169,7 +185,7 @@ def embed_videos(paths, ckpt, net, *, modality: str, weights=None, video_weights
     with tempfile.TemporaryDirectory(prefix="zsl-classify-") as td:
         td = Path(td)
         extract_video([str(p) for p in paths], td / "video.h5", model=vrec.get("extractor"),
-                      weights=video_weights or em.get("weights"), layer=em.get("layer", "penultimate"),
+                      weights=video_weights or _moved(em.get("weights"), ckpt.get("path")) or em.get("weights"), layer=em.get("layer", "penultimate"),
                       clip_len=int(em.get("clip_len", 16)), clips=int(em.get("clips", 4)), crop_size=crop,
                       extract_audio=td / "wav" if use_a else None, batch_size=2, workers=workers, device=device,
                       progress=False)
@@ -179,7 +195,7 @@ def embed_videos(paths, ckpt, net, *, modality: str, weights=None, video_weights
         valid = np.zeros(len(ids), bool)
         if use_a:
             arec = training_provenance(ckpt, "audio")
-            ex = audio_extractor(arec, weights=weights, device=device)
+            ex = audio_extractor(arec, weights=weights, device=device, anchor=ckpt.get("path"))
             try:
                 extract_audio(str(td / "wav" / "clips.csv"), td / "audio.h5", extractor=ex, batch_size=batch_size,
                               max_seconds=(arec or {}).get("extractor_meta", {}).get("max_seconds", 10.0),

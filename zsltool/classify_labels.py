@@ -15,7 +15,13 @@ from zsltool.errors import ZslError
 
 log = logging.getLogger("zsltool.classify")
 
-LABEL_HINT = "rephrase it with words of the vocabulary (e.g. 'church bells'), or pass --class-embeddings FILE"
+
+
+def label_hint(known: Sequence[str] = ()) -> str:
+    """The hint of a label that cannot be embedded, with an example label whose words are all known (one of the
+    labels given, else a training class), never one that is not."""
+    eg = f" (e.g. {known[0]!r}, whose words are all known)" if known else ""
+    return f"rephrase it with words of the vocabulary{eg}, or pass --class-embeddings FILE"
 
 
 # -- labels ---------------------------------------------------------------------------------------------------
@@ -24,8 +30,11 @@ def parse_labels(labels: str | Sequence[str] | None = None, labels_file: str | o
     """Candidate labels from a comma-separated string or a list, and/or a file (one per line, ``#`` comments)."""
     out: list[str] = []
     if labels is not None:
-        items = labels.split(",") if isinstance(labels, str) else list(labels)
-        out += [str(x).strip() for x in items]
+        items = [str(x).strip() for x in (labels.split(",") if isinstance(labels, str) else list(labels))]
+        if any(items) and not all(items):
+            raise ZslError(f"label {items.index('') + 1} of {len(items)} is blank: {labels!r}",
+                           hint='give every label a name (no doubled or trailing comma): --labels "dog,siren"')
+        out += items
     if labels_file is not None:
         from zsltool.utils import read_text
 
@@ -85,16 +94,25 @@ def _recorded_vectors_sha(rec: dict) -> str:
     return ""
 
 
-def _word2vec_rows(rec: dict, labels: list[str], vectors, allow_other_vectors: bool):
+def _word2vec_rows(rec: dict, labels: list[str], vectors, allow_other_vectors: bool, anchor=None,
+                   examples: Sequence[str] = ()):
+    """Label vectors as the training text file made them; ``examples`` (training classes) are embedded along to
+    suggest a known label in an error; info ``partial``: {label: words left out} of labels embedded from part
+    of their words."""
     from zsltool.classify_vectors import label_vectors
+    from zsltool.extract.text_tokenize import RULES_VERSION, dropped_words
+    from zsltool.files import relocated
     from zsltool.provenance import cached_sha256
-    from zsltool.extract.text_tokenize import RULES_VERSION
 
     em = rec.get("extractor_meta") or {}
     recorded = em.get("vectors")
     path = Path(vectors).expanduser() if vectors else (Path(recorded) if recorded else None)
     if path is None:
         raise ZslError("the checkpoint's text file records no word-vectors path", hint="pass --vectors PATH")
+    moved = relocated(path, anchor) if not vectors and not path.is_file() else None
+    if moved is not None:
+        log.info(f"word vectors {recorded} not found; using {moved} (found next to the checkpoint)")
+        path = moved
     if not path.is_file():
         raise ZslError(f"word vectors not found: {path}" + ("" if vectors else " (recorded in the training text file)"),
                        hint="pass --vectors PATH to the same vectors file (checked by sha256)")
@@ -110,13 +128,18 @@ def _word2vec_rows(rec: dict, labels: list[str], vectors, allow_other_vectors: b
     rules = em.get("tokenizer")
     if rules and rules != RULES_VERSION:
         log.warning(f"the training labels were tokenized with {rules!r}; new labels use {RULES_VERSION!r}")
-    rows = label_vectors(path, labels, em.get("format") or "auto", em.get("limit"))
+    extra = [c for c in examples if c not in set(labels)][:20]
+    every = label_vectors(path, labels + extra, em.get("format") or "auto", em.get("limit"))
+    rows = every[:len(labels)]
     missing = [lab for lab, (v, _) in zip(labels, rows) if v is None]
     if missing:
+        known = [lab for lab, (v, t) in zip(labels + extra, every) if v is not None and not dropped_words(lab, t)]
         raise ZslError(f"{len(missing)} of {len(labels)} labels have no known word: {'; '.join(missing[:10])}",
-                       hint=LABEL_HINT)
-    return np.stack([v for v, _ in rows]).astype(np.float32), {"tokens": {lab: t for lab, (_, t) in
-                                                                          zip(labels, rows)}, "vectors": str(path)}
+                       hint=label_hint(known))
+    partial = {lab: dropped_words(lab, t) for lab, (_, t) in zip(labels, rows)}
+    return np.stack([v for v, _ in rows]).astype(np.float32), {
+        "tokens": {lab: t for lab, (_, t) in zip(labels, rows)}, "vectors": str(path),
+        "partial": {lab: d for lab, d in partial.items() if d}}
 
 
 def _sentence_rows(rec: dict, labels: list[str], device: str):
@@ -150,7 +173,7 @@ def _registered_text_rows(rec: dict, labels: list[str], device: str):
     missing = [lab for lab, (v, _) in zip(labels, rows) if v is None]
     if missing:
         raise ZslError(f"{len(missing)} of {len(labels)} labels could not be embedded: {'; '.join(missing[:10])}",
-                       hint=LABEL_HINT)
+                       hint=label_hint([lab for lab, (v, _) in zip(labels, rows) if v is not None]))
     return np.stack([v for v, _ in rows]).astype(np.float32), {"text_model": rec["extractor"]}
 
 
@@ -190,7 +213,7 @@ def label_embeddings(ckpt: dict, labels: list[str], *, class_embeddings=None, ve
                        "new labels", hint="pass --class-embeddings FILE made the same way for your labels")
     rec = sem[0]
     if rec.get("extractor") == "word2vec":
-        X, info = _word2vec_rows(rec, labels, vectors, allow_other_vectors)
+        X, info = _word2vec_rows(rec, labels, vectors, allow_other_vectors, anchor=ckpt.get("path"), examples=stored)
     elif rec.get("extractor") == "sentence":
         X, info = _sentence_rows(rec, labels, device)
     elif _is_text_extractor(rec.get("extractor")):  # any other registered text backend (e.g. clap-text)

@@ -18,8 +18,32 @@ def require_file(path: str | os.PathLike, what: str = "file") -> Path:
     if not p.exists():
         raise ZslError(f"{what} not found: {p}", hint="check the path")
     if p.is_dir():
-        raise ZslError(f"{what} is a directory, not a file: {p}")
+        inside = p / "results.json"
+        raise ZslError(f"{what} is a directory, not a file: {p}",
+                       hint=f"give {inside}, the results of zsl experiment" if inside.is_file() else
+                       "give a file inside it")
     return p
+
+
+def relocated(recorded: str | os.PathLike, anchor: str | os.PathLike | None) -> Path | None:
+    """A file whose recorded path is gone (a folder moved, a command run from another directory), looked for
+    next to ``anchor`` (a file that moved with it, e.g. the checkpoint that recorded the path): the recorded
+    path's trailing parts, longest first, under the anchor's folder and each folder above it. ``recorded`` itself
+    when it exists; None when nothing is found. Callers check what they find (sha256) as they check the
+    recorded file."""
+    p = Path(recorded).expanduser()
+    if p.is_file():
+        return p
+    if anchor is None:
+        return None
+    parts = [x for x in p.parts if x not in (p.anchor, ".", "..")]
+    folders = list(Path(os.path.abspath(anchor)).parents)
+    for k in range(len(parts), 0, -1):
+        tail = Path(*parts[-k:])
+        for folder in folders:
+            if (folder / tail).is_file():
+                return folder / tail
+    return None
 
 
 def read_text(path: str | os.PathLike, what: str = "text file", hint: str | None = None) -> str:

@@ -34,6 +34,9 @@ def load_json(path: str | os.PathLike, what: str = "JSON file") -> Any:
         return json.loads(text)
     except json.JSONDecodeError as e:
         raise ZslError(f"{p} is not valid JSON (line {e.lineno}: {e.msg})", hint=f"expected a {what}") from None
+    except RecursionError:
+        raise ZslError(f"{p} is JSON nested too deeply to read", hint=f"expected a {what}; no zsl file nests "
+                       "more than a few levels") from None
 
 
 def load_json_file(path: str | os.PathLike, expected_format: str, what: str | None = None,

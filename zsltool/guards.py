@@ -10,6 +10,9 @@ Guards (docs/evaluate.md, "Validity guards"):
 * ``network-leakage``: an audio / image / video network whose training classes (its ``.pth.json`` sidecar,
   found from the embedding file's ``extractor_meta.weights``) include the validation or test classes of the
   trial (ZSL), or its unseen classes (GZSL);
+* ``other-extractor``: rows given to a trained model (``zsl evaluate``, ``retrieve``, ``classify --embeddings``)
+  embedded by another extractor, other weights (sha256), embedding variant or layer than its training rows
+  (the checkpoint's ``provenance``): refused unless ``--allow-other-extractor``, then a warning in the output;
 * ``compare-too-small``: ``zsl compare`` with fewer than 3 treatments or fewer than 5 blocks (Friedman /
   Nemenyi are not meaningful there; the Wilcoxon signed-rank test is reported for 2 treatments).
 """
@@ -104,6 +107,43 @@ def network_leakage(files: dict, trial, trial_index: int = 0) -> list[dict]:
                                  f"the {name} network {w} was trained on {len(bad)} {what} class(es) of trial "
                                  f"{trial_index}: {names} (their results are not zero-shot)"))
     return out
+
+
+# -- rows from another extractor than the training rows -------------------------------------------------------
+def _identity(rec: dict) -> dict:
+    """What makes an embedding space: extractor, weights (sha256, else their id), embedding variant, layer."""
+    em = rec.get("extractor_meta") or {}
+    out = {"extractor": rec.get("extractor") or None, "weights sha256": em.get("weights_sha256") or None,
+           "weights": None if em.get("weights_sha256") else (str(em["weights"]) if em.get("weights") else None)}
+    out.update({k: str(em[k]) for k in ("embedding", "layer") if em.get(k) is not None})
+    return out
+
+
+def _describe(ident: dict) -> str:
+    bits = [f"{k} {v[:12] if k == 'weights sha256' else v}" for k, v in ident.items() if k != "extractor" and v]
+    return f"{ident['extractor'] or 'an unnamed extractor'}" + (f" ({', '.join(bits)})" if bits else "")
+
+
+def other_extractor(ckpt: dict, what: str, emb, allow: bool = False) -> list[dict]:
+    """An issue when the ``what`` (audio / video) rows of ``emb`` (Embeddings) were not embedded as the model's
+    training rows were (its ``provenance``; nothing to compare for a checkpoint without it). Only what both
+    record is compared. Raises a ZslError unless ``allow``; then warns and returns the issue."""
+    trained = (ckpt.get("provenance") or {}).get(what)
+    if not trained or emb is None:
+        return []
+    a = _identity(trained)
+    b = _identity({"extractor": emb.meta.extractor, "extractor_meta": emb.meta.extractor_meta})
+    keys = ["extractor"] if a["extractor"] and b["extractor"] and a["extractor"] != b["extractor"] else \
+        [k for k in a if k != "extractor" and a[k] and b.get(k) and a[k] != b[k]]
+    if not keys:
+        return []
+    msg = (f"the {what} rows of {emb.path} were embedded by {_describe(b)}, the model's training rows by "
+           f"{_describe(a)}")
+    if not allow:
+        raise ZslError(msg + ": the model's scores on them would mean nothing",
+                       hint=f"embed them as {trained.get('path') or 'the training file'} was (zsl inspect shows how), "
+                            "or pass --allow-other-extractor (evaluate, retrieve, classify)")
+    return report([issue("other-extractor", msg + " (allowed by --allow-other-extractor)")])
 
 
 # -- compare --------------------------------------------------------------------------------------------------

@@ -113,13 +113,28 @@ def _inspect_checkpoint(p: Path) -> tuple[dict, list[str]]:
                "created_utc": ck.get("created_utc"), "command": ck.get("command"),
                "parameters": n_params, "best": ck.get("best"),
                "classes": {k: len(v) for k, v in (ck.get("classes") or {}).items()},
-               "class_set_sha256": ck.get("class_set_sha256"), "inputs": len(ck.get("inputs") or [])}
+               "class_set_sha256": ck.get("class_set_sha256"), "inputs": len(ck.get("inputs") or []),
+               "temperature": temperature_line(ck.get("calibration")), "calibration": ck.get("calibration")}
     violations = []
     if ck.get("format_version") != 1:
         violations.append(f"checkpoint format version {ck.get('format_version')!r} is not supported")
     if not ck.get("method"):
         violations.append("checkpoint names no method")
     return summary, violations
+
+
+def temperature_line(record: dict | None) -> str:
+    """One line saying which temperature ``zsl classify`` applies with this calibration record and why."""
+    if not record:
+        return "none stored (a checkpoint from before calibration records): per-clip-std"
+    T = record.get("temperature")
+    if T and record.get("source"):
+        return f"{T:.4g} ({record['source']})"
+    if T:
+        how = f"{record.get('method', 'temperature scaling')} on {record.get('rows')} {record.get('on')} rows"
+        return f"{T:.4g} ({how}{'; separable: near the prior' if record.get('separable') else ''})"
+    why = record.get("fallback") or record.get("note") or "none stored"
+    return f"none: per-clip-std ({why})"
 
 
 def summary_text(result: dict) -> str:

@@ -24,3 +24,7 @@ PLOT_KINDS = ("confusion", "per-class", "tsne", "cd")
 
 # --device
 DEVICES = ("auto", "cpu", "cuda")
+
+# zsl classify --model: a joint audio-text model scoring labels without a checkpoint -> (its audio extractor, its
+# text extractor) (zsltool.classify_joint_model)
+JOINT_MODELS = {"clap": ("clap", "clap-text")}

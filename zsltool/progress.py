@@ -44,6 +44,11 @@ def fmt_duration(seconds: float) -> str:
     return f"{s // 3600}h{(s % 3600) // 60:02d}m"
 
 
+def count_of(n: int, noun: str) -> str:
+    """``1 trial``, ``3 trials``: a count with its noun in the right number (plural by adding ``s``)."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def _isatty(stream) -> bool:
     try:
         return bool(stream.isatty())

@@ -106,7 +106,7 @@ def test_cli_experiment_compare_and_plots(data, ran, tmp_path, cli):
     res = cli("experiment", "--audio", syn.audio, "--split", d / "random.json", "--text", syn.text, "--image",
               syn.image, "--audio-prototypes", d / "protos.h5", "--epochs", EPOCHS, "--threads", 1, "--out", out)
     assert res.exit_code == 0, res.stderr
-    assert "Hybrid" in res.stdout and "±" in res.stdout and "0 trial(s) run, 8 reused" in res.stderr
+    assert "Hybrid" in res.stdout and "±" in res.stdout and "0 trials run, 8 reused" in res.stderr
     res = cli("compare", out / "results.json", "--by", "semantic", "--plot", tmp_path / "cd.png", "--json")
     assert res.exit_code == 0, res.stderr
     comp = res.json()

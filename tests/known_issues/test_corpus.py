@@ -1,7 +1,7 @@
 """The bad-input corpus: bad files, bad values and faults against every subcommand.
 
-For every case: exit code 1 (user error) or 2 (usage error), exactly one ``Error:`` line on stderr, no traceback,
-no file (nor partial folder, nor temporary file) under the output name, and every input byte-for-byte unchanged
+For every case: exit code 1 (user error) or 2 (usage error), exactly one ``Error:`` line on stderr with a hint, no
+traceback, no file (nor partial folder, nor temporary file) under the output name, and every input byte-for-byte unchanged
 (sha256 of the whole input folder before and after). Inputs that zsl handles correctly (8-channel or odd-rate
 audio, a BOM or CRLF line ends in a manifest) are checked for their correct result instead. What these tests
 guarantee is written down in docs/DESIGN.md, "What zsl promises".
@@ -26,6 +26,8 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+
+from tests.known_issues.corpus_issue21 import issue21_cases, issue21_inputs, issue21_two_stage
 
 
 class Payload:
@@ -126,6 +128,8 @@ def C(tmp_path_factory) -> SimpleNamespace:
     (d / "folder").mkdir()
     (d / "res").write_text("an existing file")
     (d / "emptydir").mkdir()
+    issue21_inputs(d, tone, sr)
+    issue21_two_stage(syn, d)
     return SimpleNamespace(d=d, syn=syn, other=other)
 
 
@@ -143,6 +147,7 @@ def _case(cli, C, tmp_path, args, code, frags, keep, check, out_name="out"):
     before = _tree_hash(C.d)
     res = cli(*args)
     err = check(res, *frags)
+    assert "(hint: " in err, f"an error without a hint: {err}"  # issue 21: a hint on every error
     assert _tree_hash(C.d) == before, "an input changed"
     # nothing under the output name, no temporary file; a hidden .NAME.partial/ folder stays only when it holds
     # committed rows for a resume
@@ -292,7 +297,7 @@ def _cases(C, o: Path):
         ("train-split-other-class-set", ["train", "--audio", syn.audio, "--split", other.split, "--text",
                                          syn.text, "-o", o.with_suffix(".pt"), "--epochs", "1"], 1, []),
         ("train-audio-is-text", ["train", "--audio", syn.text, "--split", syn.split, "--text", syn.text, "-o",
-                                 o.with_suffix(".pt"), "--epochs", "1"], 1, []),
+                                 o.with_suffix(".pt"), "--epochs", "1"], 1, ["class-level file", "hint:"]),
         ("train-lr-nan", [*tr, "-o", o.with_suffix(".pt"), "--lr", "nan"], 2, ["--lr"]),
         ("train-arg-nan", [*tr, "-o", o.with_suffix(".pt"), "--arg", "margin=NaN"], 2, ["--arg"]),
         ("train-out-is-input", [*tr, "-o", syn.split, "--overwrite"], 1, ["same file as input"]),
@@ -326,6 +331,7 @@ def _cases(C, o: Path):
         ("unknown-command", ["no-such-command"], 2, []),
         ("unknown-option", ["inspect", d / "C.json", "--no-such-option"], 2, []),
         ("models-unknown-modality", ["models", "--modality", "smell"], 2, ["'smell' is not one of"]),
+        *issue21_cases(C, o),
     ]
 
 

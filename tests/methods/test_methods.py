@@ -20,7 +20,8 @@ def make(name, video=True, **kw):
     args = {k: v for k, v in SMALL.items() if k in cls.defaults}
     args.update(kw)
     torch.manual_seed(0)
-    return cls(audio_dim=5, semantic_dim=4, video_dim=6 if video else None, **args).eval()
+    sdim = 5 if cls.training_free else 4  # a training-free method scores audio and classes of one space
+    return cls(audio_dim=5, semantic_dim=sdim, video_dim=6 if video else None, **args).eval()
 
 
 def test_registry_matches_static_names():
@@ -46,12 +47,12 @@ def test_scores_shape_for_every_method(name):
     if m.closed_form:
         g = torch.Generator().manual_seed(1)
         a, v = torch.randn(12, 5, generator=g), torch.randn(12, 6, generator=g)
-        ce = torch.randn(3, 4, generator=g)
+        ce = torch.randn(3, m.semantic_dim, generator=g)
         lab = torch.arange(12) % 3
         m.fit_closed_form(a, ce[lab], lab, ce, video=v)
     if m.needs_train_classes:
         m.set_train_classes(torch.randn(3, 4))
-    s = m.scores(torch.randn(7, 4), audio=torch.randn(2, 5), video=torch.randn(2, 6))
+    s = m.scores(torch.randn(7, m.semantic_dim), audio=torch.randn(2, 5), video=torch.randn(2, 6))
     assert s.shape == (2, 7)
     assert torch.isfinite(s).all()
 

@@ -63,9 +63,11 @@ def _float_or_none(v: str, p, n: int, col: str) -> float | None:
     try:
         x = float(v)
     except ValueError:
-        raise ZslError(f"{p}: row {n}: {col} {v!r} is not a number") from None
+        raise ZslError(f"{p}: row {n}: {col} {v!r} is not a number", hint=f"give {col} as a number") from None
     if not math.isfinite(x):
-        raise ZslError(f"{p}: row {n}: {col} {v!r} is not a finite number")
+        raise ZslError(f"{p}: row {n}: {col} {v!r} is not a finite number",
+                       hint=f"give {col} in seconds (or leave it empty for the whole file)" if col in ("start", "end")
+                       else f"give {col} as a number")
     return x
 
 
@@ -95,9 +97,10 @@ def _rows_with_ids(rows: list[dict], path, what: str):
     for n, r in enumerate(rows, start=2):
         cid = r["id"].strip()
         if not cid:
-            raise ZslError(f"{path}: row {n} has an empty id")
+            raise ZslError(f"{path}: row {n} has an empty id", hint="every row needs an id in the id column")
         if cid in seen:
-            raise ZslError(f"{path}: duplicate {what} id {cid!r}")
+            raise ZslError(f"{path}: duplicate {what} id {cid!r}", hint=f"every {what} needs its own id (the id "
+                           "column); rename or remove the repeated row")
         seen.add(cid)
         yield n, r, cid
 
@@ -137,7 +140,8 @@ def read_crop_manifest(path: str | os.PathLike) -> list[dict]:
         for col in ("xmin", "xmax", "ymin", "ymax"):
             v = _float_or_none(r[col], path, n, col)
             if v is None:
-                raise ZslError(f"{path}: row {n}: {col} is empty")
+                raise ZslError(f"{path}: row {n}: {col} is empty", hint="every crop needs its box: xmin, xmax, ymin, "
+                               "ymax as fractions of the image (0-1)")
             item[col] = v
         for col in ("is_group_of", "is_depiction"):
             if col in item:

@@ -163,7 +163,8 @@ def read_name_list(path: str | os.PathLike, column: str | None = None) -> list[d
                 d["name"] = name
                 out.append(d)
     if not out:
-        raise ZslError(f"{p} lists no class names")
+        raise ZslError(f"{p} lists no class names", hint="one class name per line (lines starting with # are "
+                       "comments)")
     if dups:
         names = list(dict.fromkeys(dups))
         logging.getLogger("zsltool.classes").warning(

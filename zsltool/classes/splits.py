@@ -16,6 +16,7 @@ from zsltool.errors import ZslError
 from zsltool.formats import load_json_file, register_inspector
 from zsltool.utils import atomic_write_json, check_output, command_line, utc_now
 from zsltool.names import SPLIT_PROTOCOLS
+from zsltool.progress import count_of
 
 FORMAT = "zsl.split"
 FORMAT_VERSION = 1
@@ -103,7 +104,8 @@ class Split:
 
     def trial(self, k: int) -> Trial:
         if not (0 <= k < len(self.trials)):
-            raise ZslError(f"trial {k} does not exist: {self.path or 'the split'} has {len(self.trials)} trials",
+            raise ZslError(f"trial {k} does not exist: {self.path or 'the split'} has "
+                           f"{count_of(len(self.trials), 'trial')}",
                            hint=f"use --trial 0..{len(self.trials) - 1}")
         return self.trials[k]
 

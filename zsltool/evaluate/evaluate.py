@@ -14,16 +14,19 @@ Which rows are tested (docs/evaluate.md):
   The test rows are read only after beta is fixed.
 * Modality: ``both`` uses every modality the model has (rows missing one use the other), ``audio`` /
   ``video`` force one modality and drop rows where it is invalid.
+* Calibration (``ece``, ``nll``): of ``softmax(scores / T)`` over the test candidates (GZSL: no beta), with the
+  checkpoint's temperature, or each row's standard deviation without one: the probabilities of ``zsl classify``.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from zsltool.classify_calibrate import temperature_of
 from zsltool.errors import ZslError
 from zsltool.evaluate import metrics as M
 from zsltool.evaluate.results import make_manifest, results_doc
@@ -45,6 +48,7 @@ class Loaded:
     modality: str
     mods: tuple
     config: dict
+    warnings: list = field(default_factory=list)  # validity issues to record in the results (zsltool.guards)
 
 
 def _load_instances(audio, video):
@@ -60,8 +64,12 @@ def _load_instances(audio, video):
 
 
 def load_for_evaluation(checkpoint, *, audio=None, video=None, split=None, trial=None,
-                        modality: str = "both") -> Loaded:
-    """Checkpoint + instance files + split trial, cross-checked. Missing paths default to the training ones."""
+                        modality: str = "both", allow_other_extractor: bool = False) -> Loaded:
+    """Checkpoint + instance files + split trial, cross-checked. Missing paths default to the training ones.
+    Instance rows embedded otherwise than the training rows (extractor, weights) are refused unless
+    ``allow_other_extractor`` (then a warning in ``Loaded.warnings``)."""
+    from zsltool.guards import other_extractor
+
     from zsltool.classes.splits import load_split
     from zsltool.train.checkpoint import build_model, load_checkpoint
     from zsltool.train.data import check_model_inputs
@@ -86,6 +94,8 @@ def load_for_evaluation(checkpoint, *, audio=None, video=None, split=None, trial
             raise ZslError("--modality video needs a video embedding file", hint="pass --video FILE")
         log.warning("no video file: scoring with audio only")
     inputs = _load_instances(audio, video if model.uses_video else None)
+    warnings = [w for what, e in (("audio", inputs.audio), ("video", inputs.video))
+                for w in other_extractor(ckpt, what, e, allow_other_extractor)]
     ck_hash = ckpt.get("class_set_sha256") or ""
     if ck_hash and inputs.class_set_sha256 and ck_hash != inputs.class_set_sha256:
         raise ZslError(f"{audio} was built from class set {inputs.class_set_sha256[:12]}, but the checkpoint was "
@@ -102,7 +112,7 @@ def load_for_evaluation(checkpoint, *, audio=None, video=None, split=None, trial
     else:
         mods = tuple(m for m in model.modalities if m == "audio" or (model.uses_video and inputs.video is not None))
     return Loaded(ckpt=ckpt, model=model, inputs=inputs, trial=sp.trial(trial), split_path=Path(split),
-                  trial_index=trial, modality=modality, mods=mods,
+                  trial_index=trial, modality=modality, mods=mods, warnings=warnings,
                   config={"checkpoint": str(checkpoint), "audio": str(audio), "video": str(video) if video else None,
                           "split": str(split), "trial": trial, "modality": modality, "method": ckpt["method"],
                           "semantic": cfg.get("semantic"), "train_config": cfg})
@@ -161,34 +171,66 @@ def _per_class_rows(classes, labels, pred, seen=None) -> list[dict]:
     return rows
 
 
+def _temperature(ld: Loaded, scores, transductive=None):
+    """The temperature of the probabilities ``ece`` and ``nll`` judge, and its source: the checkpoint's (as
+    ``zsl classify``); 1 for a transductive refiner's scores, which are log-probabilities already."""
+    if transductive:
+        return 1.0, f"transductive {transductive}: its log-responsibilities (T = 1)"
+    return temperature_of(ld.ckpt.get("calibration"), scores)
+
+
 def _inputs_of(ld: Loaded) -> list:
     paths = [ld.ckpt.get("path"), ld.config["audio"], ld.config["video"], ld.config["split"]]
     return [p for p in paths if p]
 
 
+def _features(ld: Loaded, *insts) -> np.ndarray:
+    """The test rows' input features for a transductive refiner (``zsltool.evaluate.transductive``)."""
+    from zsltool.evaluate.transductive import instance_features
+
+    return np.vstack([instance_features(i, ld.mods) for i in insts])
+
+
+def _zsl_doc(ld: Loaded, config: dict, seed: int, device: str, transductive: str | None) -> dict:
+    """The results document of a ZSL trial: its test rows ranked among its test classes."""
+    from zsltool.evaluate.transductive import refine
+
+    t = ld.trial
+    classes = list(t.test)
+    inst, s = score(ld, classes, device=device)
+    if len(inst) == 0:
+        raise ZslError(f"no test instances: no usable row of {ld.config['audio']} has a single label among the "
+                       f"{len(classes)} test classes of trial {ld.trial_index}")
+    if transductive:
+        s = refine(transductive, s, _features(ld, inst))
+    T, tsrc = _temperature(ld, s, transductive)
+    r = M.zsl_metrics(s, inst.labels, temperature=T)
+    cm = M.confusion_matrix(inst.labels, r["y_pred"], len(classes))
+    metrics = {**{m.name: r[m.name] for m in M.metrics_of("zsl")}, "n_test": len(inst),
+               "n_classes": len(classes), "chance": 1.0 / len(classes), "temperature_source": tsrc}
+    return results_doc("zsl", make_manifest(config, _inputs_of(ld), seed), metrics,
+                       per_class=_per_class_rows(classes, inst.labels, r["y_pred"]),
+                       confusion={"classes": classes, "matrix": cm}, **_warnings(ld))
+
+
 def evaluate_loaded(ld: Loaded, *, beta: float | None = None, calibrate: bool = False,
-                    betas=None, seed: int = 0, device: str = "cpu") -> dict:
-    """The results document (format ``zsl.results``) of one checkpoint on one trial."""
+                    betas=None, seed: int = 0, device: str = "cpu", transductive: str | None = None) -> dict:
+    """The results document (format ``zsl.results``) of one checkpoint on one trial. ``transductive`` (a name
+    of ``zsltool.evaluate.transductive.REFINERS``) refines the test rows' scores with the unlabelled test rows
+    taken together (the transductive setting; GZSL: started from the calibrated scores)."""
+    from zsltool.evaluate.transductive import refine, refiner
+
     t = ld.trial
     if beta is not None and not np.isfinite(beta):
         raise ZslError(f"beta must be a finite number, got {beta}", hint="give --beta a number such as 0.5")
-    config = {**ld.config, "beta": beta, "calibrate": calibrate}
+    if transductive is not None:
+        refiner(transductive)  # an unknown name is refused before any scoring
+    config = {**ld.config, "beta": beta, "calibrate": calibrate, "transductive": transductive}
     if not t.is_gzsl:
         if beta is not None or calibrate:
             log.warning(f"trial {ld.trial_index} of {ld.config['split']} is a ZSL trial: "
                         f"{'--beta' if beta is not None else '--calibrate'} applies to GZSL only and is ignored")
-        classes = list(t.test)
-        inst, s = score(ld, classes, device=device)
-        if len(inst) == 0:
-            raise ZslError(f"no test instances: no usable row of {ld.config['audio']} has a single label among the "
-                           f"{len(classes)} test classes of trial {ld.trial_index}")
-        r = M.zsl_metrics(s, inst.labels)
-        cm = M.confusion_matrix(inst.labels, r["y_pred"], len(classes))
-        metrics = {**{m.name: r[m.name] for m in M.metrics_of("zsl")}, "n_test": len(inst),
-                   "n_classes": len(classes), "chance": 1.0 / len(classes)}
-        return results_doc("zsl", make_manifest(config, _inputs_of(ld), seed), metrics,
-                           per_class=_per_class_rows(classes, inst.labels, r["y_pred"]),
-                           confusion={"classes": classes, "matrix": cm})
+        return _zsl_doc(ld, config, seed, device, transductive)
     classes = list(t.seen) + list(t.unseen)
     seen_mask = np.array([c in set(t.seen) for c in classes])
     extra = {}
@@ -225,39 +267,54 @@ def evaluate_loaded(ld: Loaded, *, beta: float | None = None, calibrate: bool = 
         raise ZslError(f"no GZSL test instances in {ld.config['audio']} for trial {ld.trial_index}",
                        hint="this trial holds validation rows only (stage 1 of a two-stage split): "
                             "zsl experiment --two-stage runs both stages" if stage1 else None)
-    res = M.gzsl_metrics(sc, y, seen_mask, beta=beta)
-    raw = M.gzsl_metrics(sc, y, seen_mask, beta=0.0)
+    if transductive:  # refined from the calibrated assignment; beta is then part of the scores
+        X = np.vstack([_features(ld, si), _features(ld, ui)[unseen_rows]])
+        raw_sc = refine(transductive, sc, X)
+        sc = refine(transductive, M.calibrated_stacking(sc, seen_mask, beta), X)
+        res, raw = M.gzsl_metrics(sc, y, seen_mask, beta=0.0), M.gzsl_metrics(raw_sc, y, seen_mask, beta=0.0)
+    else:
+        res, raw = M.gzsl_metrics(sc, y, seen_mask, beta=beta), M.gzsl_metrics(sc, y, seen_mask, beta=0.0)
     cm = M.confusion_matrix(y, res.y_pred, len(classes))
     # S, U, HM and top-1 after calibrated stacking with beta; every other registered GZSL metric (AUSUC: no beta)
-    # by its own function
+    # by its own function (ECE, NLL: of the probabilities zsl classify gives over these candidates, no beta)
     calibrated = ("S", "U", "HM", "top1")
+    T, tsrc = _temperature(ld, sc, transductive)
     metrics = {"S": res.S, "U": res.U, "HM": res.HM,
-               **{m.name: m.fn(sc, y, seen_mask) for m in M.metrics_of("gzsl") if m.name not in calibrated},
+               **{m.name: m.fn(M.probabilistic_input(m, sc, T), y, seen_mask) for m in M.metrics_of("gzsl")
+                  if m.name not in calibrated},
                "beta": beta, "beta_source": "validation" if calibrate else "given", "top1": res.top1,
                "uncalibrated": raw.metrics(), "n_test_seen": int(len(si)),
-               "n_test_unseen": int(unseen_rows.sum()), "n_classes": len(classes)}
+               "n_test_unseen": int(unseen_rows.sum()), "n_classes": len(classes), "temperature_source": tsrc}
     config["beta"] = beta
     return results_doc("gzsl", make_manifest(config, _inputs_of(ld), seed), metrics,
                        per_class=_per_class_rows(classes, y, res.y_pred, seen_mask),
-                       confusion={"classes": classes, "matrix": cm}, **extra)
+                       confusion={"classes": classes, "matrix": cm}, **extra, **_warnings(ld))
+
+
+def _warnings(ld: Loaded) -> dict:
+    return {"warnings": ld.warnings} if ld.warnings else {}
 
 
 def evaluate_checkpoint(checkpoint, *, audio=None, video=None, split=None, trial=None, modality="both",
-                        beta=None, calibrate=False, seed: int = 0, device: str = "cpu") -> dict:
+                        beta=None, calibrate=False, seed: int = 0, device: str = "cpu",
+                        transductive: str | None = None, allow_other_extractor: bool = False) -> dict:
     from zsltool.utils import resolve_device
 
-    ld = load_for_evaluation(checkpoint, audio=audio, video=video, split=split, trial=trial, modality=modality)
+    ld = load_for_evaluation(checkpoint, audio=audio, video=video, split=split, trial=trial, modality=modality,
+                             allow_other_extractor=allow_other_extractor)
     device = resolve_device(device)  # after the inputs: a missing file is reported before torch is imported
     ld.model.to(device)
-    return evaluate_loaded(ld, beta=beta, calibrate=calibrate, seed=seed, device=device)
+    return evaluate_loaded(ld, beta=beta, calibrate=calibrate, seed=seed, device=device, transductive=transductive)
 
 
 def retrieve_checkpoint(checkpoint, *, audio=None, video=None, split=None, trial=None, modality="both",
-                        top: int | None = None, seed: int = 0, device: str = "cpu") -> dict:
+                        top: int | None = None, seed: int = 0, device: str = "cpu",
+                        allow_other_extractor: bool = False) -> dict:
     """Class text -> instances retrieval over the trial's test rows: AP per class, mAP, GZSL S/U/HM of mAP."""
     from zsltool.utils import resolve_device
 
-    ld = load_for_evaluation(checkpoint, audio=audio, video=video, split=split, trial=trial, modality=modality)
+    ld = load_for_evaluation(checkpoint, audio=audio, video=video, split=split, trial=trial, modality=modality,
+                             allow_other_extractor=allow_other_extractor)
     device = resolve_device(device)  # after the inputs: a missing file is reported before torch is imported
     ld.model.to(device)
     t = ld.trial
@@ -287,4 +344,4 @@ def retrieve_checkpoint(checkpoint, *, audio=None, video=None, split=None, trial
     config = {**ld.config, "top": top}
     return results_doc("retrieval", make_manifest(config, _inputs_of(ld), seed), metrics, per_class=per_class,
                        ranked=[{"class": c, "ranked": [{"id": i, "score": s} for i, s in rk]}
-                               for c, rk in zip(classes, ranked)])
+                               for c, rk in zip(classes, ranked)], **_warnings(ld))

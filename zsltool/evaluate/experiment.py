@@ -10,7 +10,8 @@ Output folder layout (``out_dir``)::
     table.csv, table.md, table.tex                 the tables: tidy numeric CSV, Markdown, LaTeX
 
 With ``two_stage`` each trial is a pair of split trials run as the two-stage GZSL protocol
-(``zsltool.evaluate.two_stage``). Units are trained and evaluated in ``zsltool.evaluate.units``; records become
+(``zsltool.evaluate.two_stage``); with ``refit`` each trial with validation data is run the same way, its
+stage 2 retraining on training + validation (refit after selection). Units are trained and evaluated in ``zsltool.evaluate.units``; records become
 tables, captions and ``trials.csv`` rows in ``zsltool.evaluate.aggregate``.
 
 A trial whose JSON already exists with the same config hash (training config, input file hashes, evaluation
@@ -25,16 +26,18 @@ from __future__ import annotations
 
 import logging
 import os
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from zsltool.errors import ZslError
+from zsltool.progress import count_of
 from zsltool.evaluate import tables as T
 from zsltool.evaluate.aggregate import (build_tables, selection_caption, summary_metrics, trial_columns,  # noqa: F401
                                         trial_rows)
 from zsltool.evaluate.results import csv_text, make_manifest, results_doc, write_results
-from zsltool.evaluate.units import finished_record, run_unit, run_units, trial_path  # noqa: F401
+from zsltool.evaluate.trialfiles import PER_TRIAL, expand, input_files, templates
+from zsltool.evaluate.units import (finished_record, run_unit, run_units, trial_path,  # noqa: F401
+                                    transductive_records)
 from zsltool.utils import atomic_write_text, sha256_file, sha256_json
 
 log = logging.getLogger("zsltool.evaluate.experiment")
@@ -73,6 +76,8 @@ class ExperimentSpec:
     preset: str | None = None                   # "paper": the papers' literal method settings
     strict: bool = False                        # validity warnings are errors (not in the config hash)
     two_stage: bool = False                     # the two-stage GZSL protocol (zsltool.evaluate.two_stage)
+    transductive: list[str] | None = None       # refiners (zsltool.evaluate.transductive): rows of their own
+    refit: bool = False                         # refit after selection on train + validation (same module)
 
 
 def _column_label(split, path: Path, only: bool = False) -> str:
@@ -104,10 +109,22 @@ def _semantics(spec: ExperimentSpec) -> list[str]:
     return sems
 
 
+def eval_config(spec: ExperimentSpec, stages, refit: bool) -> dict:
+    """A unit's evaluation settings (part of its config hash)."""
+    evalc = {"modalities": list(spec.modalities), "calibrate": spec.calibrate, "retrieval": spec.retrieval}
+    if refit:  # GZSL: beta from stage 1's validation rows (when they include unseen ones)
+        evalc.update(refit=True)
+    elif stages:  # beta comes from stage 1, so --calibrate does not apply
+        evalc.update(two_stage=list(stages), calibrate=False)
+    if spec.transductive:  # only when given: configs without one keep their hash
+        evalc["transductive"] = list(dict.fromkeys(spec.transductive))
+    return evalc
+
+
 def plan(spec: ExperimentSpec) -> list[dict]:
     """Every unit of work (one trained + evaluated model) with its config hash."""
     from zsltool.classes.splits import load_split
-    from zsltool.evaluate.two_stage import pair_of, stage_pairs
+    from zsltool.evaluate.two_stage import stage_pairs, unit_stages
     from zsltool.methods.names import METHOD_NAMES
 
     if not spec.splits:
@@ -120,8 +137,14 @@ def plan(spec: ExperimentSpec) -> list[dict]:
         from zsltool.train.grid import check_grid
 
         check_grid(spec.grid, spec.methods)
+    if spec.transductive:
+        from zsltool.evaluate.transductive import refiner
+
+        for name in spec.transductive:
+            refiner(name)
+    per_trial = templates(spec)  # --audio 'audio.fold{fold}.h5': one file per trial (zsltool.evaluate.trialfiles)
     files = {k: getattr(spec, k) for k in ("audio", "video", "text", "image", "audio_prototypes", "hybrid")
-             if getattr(spec, k)}
+             if getattr(spec, k) and k not in per_trial}
     files.update({f"text:{n}": f for n, f in (spec.texts or {}).items()})
     # one row per text backend: (row label, semantic, text file)
     variants = []
@@ -144,39 +167,51 @@ def plan(spec: ExperimentSpec) -> list[dict]:
         pairs = stage_pairs(split, two_stage=spec.two_stage)  # two-stage: (stage-1, stage-2) trials
         ks = spec.trials if spec.trials is not None else range(len(pairs) if pairs else len(split.trials))
         for k in ks:
-            stages = pair_of(split, pairs, k) if pairs else None
+            stages, refit = unit_stages(split, pairs, k, spec.refit)  # refit: stage 2 on train + validation
             trial = split.trial(stages[0] if stages else k)
+            own = {n: expand(t, sp_path, k, "--" + n.replace("_", "-")) for n, t in per_trial.items()}
+            f = {n: own.get(n, getattr(spec, n)) for n in PER_TRIAL}  # this trial's feature files
+            own_hashes = {**hashes, **{n: sha256_file(f) for n, f in own.items()}}
             for m in spec.methods:
                 for row, s, text_file in variants:
-                    train = {"audio": spec.audio, "video": spec.video, "split": str(sp_path),
+                    train = {"audio": f["audio"], "video": f["video"],
+                             "split": str(sp_path),
                              "trial": int(stages[0] if stages else k),
-                             "semantic": s, "text": text_file, "image": spec.image,
-                             "audio_prototypes": spec.audio_prototypes, "method": m,
+                             "semantic": s, "text": text_file, "image": f["image"],
+                             "audio_prototypes": f["audio_prototypes"], "method": m,
                              "method_args": dict(spec.method_args.get(m, {})), "epochs": spec.epochs,
                              "batch_size": spec.batch_size, "lr": spec.lr, "optimizer": spec.optimizer,
                              "patience": spec.patience, "seed": spec.seed,
-                             "semantic_file": spec.hybrid if s == "hybrid" else None}
+                             "semantic_file": f["hybrid"] if s == "hybrid" else None}
                     if spec.grid:  # only when given: configs (and so resumed trials) without one are unchanged
                         train["grid"] = spec.grid
                     if spec.preset:
                         train["preset"] = spec.preset
-                    evalc = {"modalities": list(spec.modalities), "calibrate": spec.calibrate,
-                             "retrieval": spec.retrieval}
-                    if stages:  # beta comes from stage 1, so --calibrate does not apply
-                        evalc.update(two_stage=list(stages), calibrate=False)
-                    key = {"train": train, "eval": evalc, "inputs": hashes, "split_sha256": sha256_file(sp_path)}
+                    evalc = eval_config(spec, stages, refit)
+                    key = {"train": train, "eval": evalc, "inputs": own_hashes, "split_sha256": sha256_file(sp_path)}
                     name = f"{Path(sp_path).stem}.t{k}.{m}.{row.replace(':', '-')}"
                     units.append({"name": name, "config_hash": sha256_json(key), "train": train, "eval": evalc,
                                   **({"semantic": row} if row != s else {}),
-                                  **({"two_stage": {"stage1_trial": stages[0], "stage2_trial": stages[1]}}
-                                     if stages else {}),
-                                  "column": label, "protocol": "two-stage" if stages else split.protocol,
+                                  **({"two_stage": {"stage1_trial": stages[0], "stage2_trial": stages[1],
+                                                    **({"refit": True} if refit else {})}} if stages else {}),
+                                  "column": label,
+                                  "protocol": "two-stage" if stages and not refit else split.protocol,
                                   "task": "gzsl" if trial.is_gzsl else "zsl", "threads": threads, "device": spec.device, "strict": spec.strict,
                                   "out_dir": str(spec.out_dir)})  # device: not in the config hash
-    names = [u["name"] for u in units]
-    if len(set(names)) != len(names):
-        raise ZslError("two split files share a file name", hint="give each split file a distinct name")
+    _check_distinct(spec, [u["name"] for u in units])
     return units
+
+
+def _check_distinct(spec: ExperimentSpec, names: list[str]) -> None:
+    """ZslError naming why two units would share a name (and so a trial file)."""
+    if len(set(names)) == len(names):
+        return
+    for what, values in (("method", list(spec.methods)), ("trial", list(spec.trials or [])),
+                         ("split file", [str(Path(s).resolve()) for s in spec.splits])):
+        twice = [v for v in dict.fromkeys(values) if values.count(v) > 1]
+        if twice:
+            raise ZslError(f"{what} {twice[0]!r} is given twice", hint=f"give each {what} once")
+    raise ZslError("two split files share a file name", hint="give each split file a distinct name")
 
 
 def _unit_cost(u: dict) -> int:
@@ -238,8 +273,6 @@ def run_experiment(spec: ExperimentSpec, progress=None) -> dict:
 
 
 def _run_experiment(spec: ExperimentSpec, progress=None) -> dict:
-    import multiprocessing as mp
-
     units = plan(spec)
     out = Path(spec.out_dir)
     records: dict[str, dict] = {}
@@ -250,22 +283,21 @@ def _run_experiment(spec: ExperimentSpec, progress=None) -> dict:
             records[u["name"]] = rec
         else:
             todo.append(u)
-    log.info(f"experiment: {len(units)} trials, {len(units) - len(todo)} already done, {len(todo)} to run "
-             f"with {spec.jobs} job(s)")
+    log.info(f"experiment: {count_of(len(units), 'trial')}, {len(units) - len(todo)} already done, {len(todo)} "
+             f"to run with {count_of(spec.jobs, 'job')}")
     if spec.jobs <= 1 or len(todo) <= 1:
         for u, rec in zip(todo, run_units(todo)):
             records[u["name"]] = rec
     else:
+        from zsltool.evaluate.workers import run_in_workers
+
         shards = _shards(todo, spec.jobs)
-        with ProcessPoolExecutor(max_workers=spec.jobs, mp_context=mp.get_context("spawn")) as ex:
-            futs = [(shard, ex.submit(run_units, shard)) for shard in shards]
-            for shard, f in futs:
-                for u, rec in zip(shard, f.result()):
-                    records[u["name"]] = rec
-    ordered = [records[u["name"]] for u in units]
+        for shard, recs in zip(shards, run_in_workers(run_units, shards, spec.jobs)):
+            for u, rec in zip(shard, recs):
+                records[u["name"]] = rec
+    ordered = [r for u in units for r in transductive_records(records[u["name"]])]
     tables = build_tables(ordered)
-    inputs = [p for p in [spec.audio, spec.video, spec.text, *(spec.texts or {}).values(), spec.image,
-                          spec.audio_prototypes, spec.hybrid,
+    inputs = [p for p in [*input_files(spec, units), spec.text, *(spec.texts or {}).values(),
                           *spec.splits] if p]
     warnings = list({w["message"]: w for r in ordered for w in r.get("warnings") or []}.values())
     doc = results_doc("experiment", make_manifest(asdict(spec), inputs, spec.seed), summary_metrics(tables),

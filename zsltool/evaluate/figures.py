@@ -152,11 +152,12 @@ def is_figure_file(out) -> bool:
     return Path(out).suffix.lower().lstrip(".") in P.FORMATS
 
 
-def _target(out, name: str, fmt: str | None = None) -> Path:
-    """``out`` itself when it names a figure file (.png/.pdf/.svg), else ``out/<name>.<fmt or png>`` (a folder)."""
+def _target(out, name: str, fmt: str | None = None, modality: str | None = None) -> Path:
+    """``out`` itself when it names a figure file (.png/.pdf/.svg), else ``out/<name>.<fmt or png>`` (a folder).
+    ``modality`` (one figure per modality): ``x.svg`` -> ``x.audio.svg``; in a folder the name carries it."""
     p = Path(out)
     if is_figure_file(p):
-        return p
+        return p.with_name(f"{p.stem}.{modality}{p.suffix}") if modality else p
     if p.suffix and not p.is_dir():
         raise ZslError(f"{out}: not a figure file name (.png, .pdf, .svg) nor a folder",
                        hint="name the file .png, .pdf or .svg, or give a folder")
@@ -196,19 +197,31 @@ def make_plots(kind: str, inputs, out, *, audio=None, video=None, split=None, tr
     for k in kinds:
         if k == "tsne":
             if is_json:
-                raise ZslError("a t-SNE plot needs a checkpoint, not a results file")
+                raise ZslError("a t-SNE plot needs a checkpoint, not a results file",
+                               hint="give the checkpoint the results came from (zsl train -o, or checkpoints/ in "
+                                    "a zsl experiment folder); a results file gives confusion and per-class")
             from zsltool.train.checkpoint import build_model, load_checkpoint
 
             mods = [modality] if modality else ["audio"]
             if not modality and (video or (load_checkpoint(src).get("config") or {}).get("video")):
                 if build_model(load_checkpoint(src)).uses_video:
                     mods.append("video")
-            for m in mods:
-                name = layout if len(mods) == 1 else f"{layout}-{m}"
-                written.append(tsne_from_checkpoint(src, _target(out, name, fmt), audio=audio, video=video,
-                                                    split=split, trial=trial, modality=m, method=layout,
-                                                    max_per_class=max_per_class, seed=seed, overwrite=overwrite,
-                                                    fmt=fmt, classes=classes))
+            targets = [_target(out, layout, fmt) if len(mods) == 1 else _target(out, f"{layout}-{m}", fmt, m)
+                       for m in mods]
+            clash = [t for t in targets if t.exists() and not overwrite]
+            if clash:  # refused before the first figure is drawn
+                raise ZslError(f"output already exists: {clash[0]}", hint="pass --overwrite to replace it")
+            try:
+                for m, target in zip(mods, targets):
+                    written.append(tsne_from_checkpoint(src, target, audio=audio, video=video, split=split,
+                                                        trial=trial, modality=m, method=layout,
+                                                        max_per_class=max_per_class, seed=seed,
+                                                        overwrite=overwrite, fmt=fmt, classes=classes))
+            except BaseException:
+                if not overwrite:  # no half set of figures: the ones this call drew are removed
+                    for p in written:
+                        Path(p).unlink(missing_ok=True)
+                raise
         elif is_json:
             load_json(src)
             fn = confusion_from_results if k == "confusion" else per_class_from_results

@@ -1,4 +1,5 @@
-"""Classification metrics: top-1, per-class accuracy, confusion matrix, S/U/HM and calibrated stacking, and
+"""Classification metrics: top-1, per-class accuracy, confusion matrix, S/U/HM and calibrated stacking (ECE and
+NLL of the probabilities: ``zsltool.evaluate.calibration``), and
 ``METRICS``, the registry naming every scalar metric a results file carries (name, label, function, direction).
 
 Everything here works on plain numpy arrays:
@@ -20,6 +21,7 @@ from typing import Callable
 import numpy as np
 
 from zsltool.errors import ZslError
+from zsltool.evaluate.calibration import ECE_BINS, as_logits, expected_calibration_error, negative_log_likelihood
 
 
 def _as_labels(y, n_classes: int | None = None) -> np.ndarray:
@@ -260,14 +262,16 @@ def ausuc(scores, y_true, seen_mask) -> float:
     return float(np.sum((u[1:] - u[:-1]) * (sv[1:] + sv[:-1]) / 2.0))
 
 
-def zsl_metrics(scores, y_true) -> dict:
+def zsl_metrics(scores, y_true, temperature=None) -> dict:
     """ZSL among the candidates: every registered ``zsl`` metric (top-1 (micro) accuracy, mean per-class
-    accuracy), the per-class accuracies and the predictions."""
+    accuracy, ECE and NLL of ``softmax(scores / temperature)``: see ``probabilistic_input``), the per-class
+    accuracies and the predictions."""
     scores = np.asarray(scores)
     y_true = _as_labels(y_true, scores.shape[1])
     y_pred = predict(scores)
     per = per_class_accuracy(y_true, y_pred, scores.shape[1])
-    return {**{m.name: m.fn(scores, y_true) for m in metrics_of("zsl")}, "per_class": per, "y_pred": y_pred}
+    return {**{m.name: m.fn(probabilistic_input(m, scores, temperature), y_true) for m in metrics_of("zsl")},
+            "per_class": per, "y_pred": y_pred}
 
 
 # -- the registry ---------------------------------------------------------------------------------------------
@@ -276,13 +280,22 @@ class Metric:
     """A scalar metric of results files. ``name`` is its key in a results file's ``metrics`` (and the value of
     ``--metric``), ``label`` how tables and help name it, ``tasks`` the results that carry it (zsl, gzsl,
     retrieval), ``fn(scores, y, seen_mask=None) -> float`` computes it from (N, C) scores and the (N,) true
-    class indices (retrieval: (N, C) multi-hot relevance), and ``higher_is_better`` orients rankings."""
+    class indices (retrieval: (N, C) multi-hot relevance), and ``higher_is_better`` orients rankings.
+    A ``probabilistic`` metric's ``fn`` takes logits (the scores divided by the temperature that ``zsl classify``
+    applies) in place of the scores: call it through :func:`probabilistic_input`."""
 
     name: str
     label: str
     tasks: tuple[str, ...]
     fn: Callable[..., float]
     higher_is_better: bool = True
+    probabilistic: bool = False
+
+
+def probabilistic_input(metric: Metric, scores, temperature=None):
+    """What ``metric.fn`` takes: ``scores``, or for a probabilistic metric ``scores / temperature`` (a number
+    or one per row; None: each row's standard deviation, as ``zsl classify`` without a stored temperature)."""
+    return as_logits(scores, temperature) if metric.probabilistic else scores
 
 
 def _top1(scores, y, seen_mask=None) -> float:
@@ -313,6 +326,10 @@ METRICS: dict[str, Metric] = {m.name: m for m in (
     Metric("U", "mean over the unseen classes", ("gzsl", "retrieval"), _gzsl("U")),
     Metric("HM", "harmonic mean of S and U", ("gzsl", "retrieval"), _gzsl("HM")),
     Metric("AUSUC", "area under the seen-unseen accuracy curve", ("gzsl",), ausuc),
+    Metric("ece", f"expected calibration error of the top-1 probability ({ECE_BINS} bins)", ("zsl", "gzsl"),
+           lambda z, y, seen_mask=None: expected_calibration_error(z, y), False, True),
+    Metric("nll", "negative log-likelihood of the true class", ("zsl", "gzsl"),
+           lambda z, y, seen_mask=None: negative_log_likelihood(z, y), False, True),
     Metric("mAP", "mean average precision", ("retrieval",), _map),
 )}
 

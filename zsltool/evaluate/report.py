@@ -62,18 +62,35 @@ def split_table(path: str | os.PathLike, classes: str | os.PathLike | None = Non
     desc = PROTOCOL_HELP.get(sp.protocol)
     caption = (f"{what[0].upper() + what[1:]}, seed {sp.seed}, {n} trial{'s' if n != 1 else ''}"
                f"{': ' + desc if desc else ''}{extra}.")
-    return plain_table(f"Classes of the {what}", caption, ["trial", "subset", "classes", "names"], rows)
+    warnings = [w["message"] for w in p.get("warnings") or [] if isinstance(w, dict) and w.get("message")]
+    return plain_table(f"Classes of the {what}", caption, ["trial", "subset", "classes", "names"], rows,
+                       warnings=warnings)
 
 
-def report_text(path: str | os.PathLike, fmt: str = "md", classes=None, trials=None) -> str:
-    """The tables of ``path`` (experiment results or split file) as md, latex or csv."""
-    from zsltool.evaluate.tables import export_plain, export_tables
+def report_data(path: str | os.PathLike, classes=None, trials=None) -> dict:
+    """The tables of ``path`` (experiment results or split file) as data: ``{"source", "kind": "experiment" |
+    "split", "tables", "warnings"}``; ``warnings`` are the validity warnings of every table (messages), each
+    table's own under its ``warnings``."""
     from zsltool.formats import load_json
 
     data = load_json(path, "results or split file")
     if isinstance(data, dict) and data.get("format") == "zsl.results":
-        return export_tables(report_tables(path), fmt)
-    if isinstance(data, dict) and "trials" in data and "protocol" in data:
-        return export_plain(split_table(path, classes, trials), fmt)
-    raise ZslError(f"{path} is neither an experiment's results.json nor a split file",
-                   hint="give the results.json of zsl experiment, or a split file of zsl split")
+        kind, tables = "experiment", report_tables(path)
+    elif isinstance(data, dict) and "trials" in data and "protocol" in data:
+        kind, tables = "split", [split_table(path, classes, trials)]
+    else:
+        raise ZslError(f"{path} is neither an experiment's results.json nor a split file",
+                       hint="give the results.json of zsl experiment, or a split file of zsl split")
+    warnings = list(dict.fromkeys(w for t in tables for w in t.get("warnings") or []))
+    return {"source": str(path), "kind": kind, "tables": tables, "warnings": warnings}
+
+
+def report_text(path: str | os.PathLike, fmt: str = "md", classes=None, trials=None) -> str:
+    """The tables of ``path`` (experiment results or split file) as md, latex or csv; validity warnings as a
+    note under each table (md, latex) or a column (csv)."""
+    from zsltool.evaluate.tables import export_plain, export_tables
+
+    d = report_data(path, classes, trials)
+    if d["kind"] == "experiment":
+        return export_tables(d["tables"], fmt)
+    return export_plain(d["tables"][0], fmt)

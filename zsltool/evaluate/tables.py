@@ -24,6 +24,7 @@ from typing import Iterable
 from zsltool.evaluate.metrics import GZSL_COLUMNS, METRICS
 from zsltool.evaluate.stats import summarize
 from zsltool.names import SEMANTIC_SOURCES
+from zsltool.progress import count_of
 
 SEMANTIC_ORDER = SEMANTIC_SOURCES
 SEMANTIC_LABEL = {"audio": "Audio", "image": "Image", "text": "Text", "hybrid": "Hybrid"}
@@ -57,6 +58,11 @@ def _cell(values, scale: float = 1.0, digits: int = 2) -> dict:
     return {**s, "text": fmt_cell(s["mean"], s["sd"], scale, digits)}
 
 
+def warning_messages(records: Iterable[dict]) -> list[str]:
+    """The distinct validity-warning messages of ``records`` (``zsltool.guards``), in first-seen order."""
+    return list(dict.fromkeys(w["message"] for r in records for w in r.get("warnings") or []))
+
+
 def _order(values, preferred) -> list:
     seen = list(dict.fromkeys(values))
     return [p for p in preferred if p in seen] + [v for v in seen if v not in preferred]
@@ -73,9 +79,9 @@ def zsl_table(records: list[dict], metric: str = "top1", digits: int = 2) -> dic
         for s in sems:
             row = {"method": m, "class_embeddings": SEMANTIC_LABEL.get(s, s), "cells": {}}
             for c in columns:
-                vals = [r["metrics"][r["modality"]][metric] for r in recs
-                        if r["method"] == m and r["semantic"] == s and r["column"] == c]
-                row["cells"][c] = _cell(vals, digits=digits)
+                sel = [r for r in recs if r["method"] == m and r["semantic"] == s and r["column"] == c]
+                row["cells"][c] = _cell([r["metrics"][r["modality"]][metric] for r in sel], digits=digits)
+                row["cells"][c]["warnings"] = warning_messages(sel)
             if any(v["n"] for v in row["cells"].values()):
                 rows.append(row)
     chance, splits = {}, {}
@@ -87,7 +93,7 @@ def zsl_table(records: list[dict], metric: str = "top1", digits: int = 2) -> dic
         splits[c] = {"protocol": sel[0].get("protocol"), "n_test_classes": ns[0] if ns else None,
                      "trials": len({(r.get("split"), r.get("trial")) for r in sel})}
     return {"kind": "zsl", "metric": metric, "columns": columns, "rows": rows, "chance": chance,
-            "splits": splits, "show_method": len(methods) > 1}
+            "splits": splits, "show_method": len(methods) > 1, "warnings": warning_messages(recs)}
 
 
 def gzsl_table(records: list[dict], keys=GZSL_COLUMNS, scale: float = 100.0, digits: int = 2,
@@ -102,10 +108,11 @@ def gzsl_table(records: list[dict], keys=GZSL_COLUMNS, scale: float = 100.0, dig
     for meth in methods:
         for s in sems:
             for mod in mods:
-                sel = [r[field][mod] for r in recs if r["method"] == meth and r["semantic"] == s and mod in r[field]]
-                if not sel:
+                rs = [r for r in recs if r["method"] == meth and r["semantic"] == s and mod in r[field]]
+                if not rs:
                     continue
-                cells = {k: _cell([x.get(k) for x in sel], scale, digits) for k in keys}
+                cells = {k: {**_cell([r[field][mod].get(k) for r in rs], scale, digits),
+                             "warnings": warning_messages(rs)} for k in keys}
                 rows.append({"method": meth, "class_embeddings": SEMANTIC_LABEL.get(s, s),
                              "test": RETRIEVAL_LABEL.get(mod, mod) if retrieval else mod, "cells": cells})
     sizes = {}
@@ -117,7 +124,7 @@ def gzsl_table(records: list[dict], keys=GZSL_COLUMNS, scale: float = 100.0, dig
     splits = {"all": {"protocol": first[0], "n_classes": first[1], "n_test_seen": first[2],
                       "n_test_unseen": first[3], "trials": len(sizes)}}
     return {"kind": "retrieval" if retrieval else "gzsl", "columns": list(keys), "rows": rows, "scale": scale,
-            "splits": splits, "show_method": True}
+            "splits": splits, "show_method": True, "warnings": warning_messages(recs)}
 
 
 def table_rows(table: dict) -> list[dict]:
@@ -161,7 +168,7 @@ def _split_caption(table: dict) -> str:
             sp = splits.get(c) or {}
             what = PROTOCOL_CAPTION.get(sp.get("protocol"), f"{sp.get('protocol') or 'unknown'} split")
             bits = [f"{sp['n_test_classes']} unseen test classes" if sp.get("n_test_classes") else None,
-                    f"{sp['trials']} trial{'s' if sp.get('trials') != 1 else ''}" if sp.get("trials") else None,
+                    count_of(sp['trials'], 'trial') if sp.get("trials") else None,
                     f"chance {table['chance'][c]:.2f}" if c in table.get("chance", {}) else None]
             parts.append(f"{c}: {what} ({', '.join(b for b in bits if b)})")
         return "; ".join(parts) + "."
@@ -170,7 +177,7 @@ def _split_caption(table: dict) -> str:
     bits = [f"{sp['n_classes']} classes" if sp.get("n_classes") else None,
             f"{sp['n_test_seen']} seen / {sp['n_test_unseen']} unseen test clips"
             if sp.get("n_test_seen") is not None and sp.get("n_test_unseen") is not None else None,
-            f"{sp['trials']} trial{'s' if sp.get('trials') != 1 else ''}" if sp.get("trials") else None]
+            count_of(sp['trials'], 'trial') if sp.get("trials") else None]
     head = f"{what} ({', '.join(b for b in bits if b)})" if any(bits) else what
     if table["kind"] == "gzsl":
         return (f"{head}. S: accuracy on seen-class test clips, U: on unseen-class clips, both over all classes; "
@@ -199,12 +206,14 @@ def tidy_rows(tables: list[dict]) -> list[dict]:
                 out.append({"table": t["kind"], "metric": metric_of(c), "method": r["method"],
                             "class_embeddings": r["class_embeddings"], "test": r.get("test", ""),
                             "column": c if t["kind"] == "zsl" else "", "protocol": sp.get("protocol") or "",
-                            "mean": cell["mean"], "sd": cell["sd"], "ci95": cell["ci95"], "n": cell["n"]})
+                            "mean": cell["mean"], "sd": cell["sd"], "ci95": cell["ci95"], "n": cell["n"],
+                            "warnings": "; ".join(cell.get("warnings") or [])})
     return out
 
 
+# warnings: the validity warnings of the cell's trials (zsltool.guards), "; "-separated; empty when none
 TIDY_COLUMNS = ["table", "metric", "method", "class_embeddings", "test", "column", "protocol", "mean", "sd",
-                "ci95", "n"]
+                "ci95", "n", "warnings"]
 
 
 def _num(v) -> str:
@@ -225,8 +234,16 @@ def tidy_csv(tables: list[dict]) -> str:
     return buf.getvalue()
 
 
+WARNING_NOTE = "Warning (validity):"  # the note under a table, one per warning of its trials
+
+
 def _md_escape(s: str) -> str:
     return str(s).replace("|", "\\|")
+
+
+def _md_warnings(t: dict) -> list[str]:
+    """The note under a Markdown table: one paragraph per validity warning."""
+    return [x for w in t.get("warnings") or [] for x in ("", f"**{WARNING_NOTE}** {_md_escape(w)}")]
 
 
 def markdown(tables: list[dict]) -> str:
@@ -242,6 +259,7 @@ def markdown(tables: list[dict]) -> str:
         for r in rows:
             lines.append("| " + " | ".join(_md_escape(r.get(c, "")) for c in cols) + " |")
         lines += ["", f"*{table_caption(t)}*"]
+        lines += _md_warnings(t)
         parts.append("\n".join(lines) + "\n")
     return "\n".join(parts)
 
@@ -253,6 +271,12 @@ _TEX = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#
 
 def tex_escape(s: str) -> str:
     return "".join(_TEX.get(ch, ch) for ch in str(s))
+
+
+def _tex_warnings(t: dict) -> list[str]:
+    """The note under a LaTeX table: one line per validity warning."""
+    return [r"\par\smallskip{\footnotesize\textbf{" + WARNING_NOTE + "} " + tex_escape(w) + r"\par}"
+            for w in t.get("warnings") or []]
 
 
 def latex(tables: list[dict], label_prefix: str = "tab:zsl-") -> str:
@@ -270,7 +294,7 @@ def latex(tables: list[dict], label_prefix: str = "tab:zsl-") -> str:
                  " & ".join(tex_escape(c[:1].upper() + c[1:]) for c in cols) + r" \\", r"\midrule"]
         for r in rows:
             lines.append(" & ".join(tex_escape(r.get(c, "")) for c in cols) + r" \\")
-        lines += [r"\bottomrule", r"\end{tabular}", r"\end{table}"]
+        lines += [r"\bottomrule", r"\end{tabular}", *_tex_warnings(t), r"\end{table}"]
         parts.append("\n".join(lines) + "\n")
     return "\n".join(parts)
 
@@ -307,9 +331,11 @@ def write_table_files(out_dir, tables: list[dict]) -> dict:
 
 # ------------------------------------------------------------------ plain tables (class lists of a split)
 
-def plain_table(title: str, caption: str, columns: list[str], rows: list[list]) -> dict:
-    """A table of text cells (no statistics): Dogan et al.'s Tables I and II (the classes of a split)."""
-    return {"kind": "plain", "title": title, "caption": caption, "columns": columns, "rows": rows}
+def plain_table(title: str, caption: str, columns: list[str], rows: list[list], warnings=()) -> dict:
+    """A table of text cells (no statistics): Dogan et al.'s Tables I and II (the classes of a split), with the
+    validity warnings (messages) to print under it."""
+    return {"kind": "plain", "title": title, "caption": caption, "columns": columns, "rows": rows,
+            "warnings": list(warnings)}
 
 
 def export_plain(t: dict, fmt: str) -> str:
@@ -327,7 +353,9 @@ def export_plain(t: dict, fmt: str) -> str:
         lines = [f"**{t['title']}**", "", "| " + " | ".join(_md_escape(c) for c in t["columns"]) + " |",
                  "|" + "|".join(":---" for _ in t["columns"]) + "|"]
         lines += ["| " + " | ".join(_md_escape(c) for c in r) + " |" for r in t["rows"]]
-        return "\n".join(lines + ["", f"*{t['caption']}*"]) + "\n"
+        lines += ["", f"*{t['caption']}*"]
+        lines += _md_warnings(t)
+        return "\n".join(lines) + "\n"
     if fmt == "latex":
         spec = "l" * (len(t["columns"]) - 1) + "p{0.6\\linewidth}"
         lines = [r"\begin{table}[t]", r"\centering",
@@ -335,7 +363,7 @@ def export_plain(t: dict, fmt: str) -> str:
                  r"\begin{tabular}{" + spec + "}", r"\toprule",
                  " & ".join(tex_escape(c) for c in t["columns"]) + r" \\", r"\midrule"]
         lines += [" & ".join(tex_escape(c) for c in r) + r" \\" for r in t["rows"]]
-        lines += [r"\bottomrule", r"\end{tabular}", r"\end{table}"]
+        lines += [r"\bottomrule", r"\end{tabular}", *_tex_warnings(t), r"\end{table}"]
         return "\n".join(lines) + "\n"
     from zsltool.errors import ZslError
 

@@ -13,6 +13,13 @@ A two-stage split file holds both stages as ordinary GZSL trials and names them 
 ``"two_stage": [[STAGE1_TRIAL, STAGE2_TRIAL], ...]`` (``zsl prepare avgzsl-benchmark`` writes one). Each
 pair is one trial of the experiment (``--trials`` counts pairs). The checks below refuse a pair where a test
 row or class could reach a stage-1 choice.
+
+Refit after selection (``zsl experiment --refit``) is the same protocol on any ZSL or GZSL trial with
+validation classes or rows: stage 1 is the trial itself (the setting and the epoch chosen on its validation
+data), stage 2 its refit trial (:func:`refit_trial`: training + validation classes, or rows, train; nothing
+validates; the same test classes and rows), written next to the results (``refit/<split>.t<K>.json``).
+GZSL: calibrated stacking's beta comes from stage 1's validation rows when they include unseen ones
+(``val_unseen``), else there is none (beta 0).
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ from contextlib import contextmanager
 import numpy as np
 
 from zsltool.errors import ZslError
+from zsltool.progress import count_of
 
 log = logging.getLogger("zsltool.evaluate.experiment")
 KEY = "two_stage"
@@ -55,7 +63,7 @@ def stage_pairs(split, two_stage: bool = True) -> list[tuple[int, int]] | None:
 
 def pair_of(split, pairs: list[tuple[int, int]], k: int) -> tuple[int, int]:
     if not 0 <= k < len(pairs):
-        raise ZslError(f"two-stage trial {k} does not exist: {split.path} has {len(pairs)} stage pair(s)",
+        raise ZslError(f"two-stage trial {k} does not exist: {split.path} has {count_of(len(pairs), 'stage pair')}",
                        hint=f"use --trials 0..{len(pairs) - 1}")
     return pairs[k]
 
@@ -86,6 +94,51 @@ def check_stages(split, s1: int, s2: int) -> None:
         log.warning(f"{where}: stage 2's seen classes are not stage 1's training + validation classes")
 
 
+def unit_stages(split, pairs, k: int, refit: bool) -> tuple[tuple[int, int] | None, bool]:
+    """(stage-1, stage-2) trials of experiment trial ``k`` (None: one stage), and whether it is a refit: a
+    two-stage split's pair, or with ``refit`` (k, 0 of its refit split) when trial k has validation data."""
+    if pairs:
+        return pair_of(split, pairs, k), False
+    if refit and has_validation(split.trial(k)):
+        return (k, 0), True
+    return None, False
+
+
+def has_validation(trial) -> bool:
+    """Whether a trial can choose on validation data (ZSL: validation classes; GZSL: validation rows)."""
+    return bool(trial.instances.get("val")) if trial.is_gzsl else bool(trial.val)
+
+
+def refit_trial(trial):
+    """Stage 2 of a refit: ``trial`` with its validation classes (ZSL) or seen validation rows (GZSL) moved into
+    training; its test classes and rows (and GZSL's ``val_unseen``, kept apart from testing) unchanged."""
+    from zsltool.classes.splits import Trial
+
+    if not trial.is_gzsl:
+        return Trial(train=list(trial.train) + list(trial.val), val=[], test=list(trial.test))
+    inst = {k: list(v) for k, v in trial.instances.items() if k != "val"}
+    inst["train"] = list(trial.instances.get("train") or []) + list(trial.instances.get("val") or [])
+    return Trial(train=list(trial.train), val=[], test=list(trial.test), seen=list(trial.seen),
+                 unseen=list(trial.unseen), instances=inst)
+
+
+def refit_split(split_path: str, k: int, out_dir: str):
+    """The refit split file of trial ``k`` of ``split_path`` (one trial) under ``out_dir/refit/`` (written
+    once; its content depends on the split only)."""
+    from pathlib import Path
+
+    from zsltool.classes.splits import Split, load_split
+
+    sp = load_split(split_path)
+    path = Path(out_dir) / "refit" / f"{Path(split_path).stem}.t{k}.json"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Split(trials=[refit_trial(sp.trial(k))], protocol=sp.protocol,
+              params={**sp.params, "refit_of": {"split": str(split_path), "trial": int(k)}},
+              seed=sp.seed, class_set_sha256=sp.class_set_sha256).save(path, overwrite=True)
+    return path
+
+
 def stage1_validation(checkpoint, modality: str = "both", device: str = "cpu") -> dict:
     """Calibrated stacking's beta chosen on stage 1's validation rows (seen ``val`` + ``val_unseen``) and
     S/U/HM there at that beta, with the AUSUC of those rows. Never reads a test row."""
@@ -105,9 +158,10 @@ def stage1_validation(checkpoint, modality: str = "both", device: str = "cpu") -
             "n_val_seen": int(is_seen.sum()), "n_val_unseen": int((~is_seen).sum())}
 
 
-def stage2_config(cfg1, tr1, stage2_trial: int, out: str):
-    """Stage 2's ``TrainConfig``: stage 1's with the setting chosen on validation (``--grid``), exactly the
-    chosen number of epochs, no grid and no early stopping, on the stage-2 trial."""
+def stage2_config(cfg1, tr1, stage2_trial: int, out: str, split: str | None = None):
+    """Stage 2's ``TrainConfig``: stage 1's with the setting chosen on validation (``--grid``, a preset axis
+    included), exactly the chosen number of epochs with stage 1's learning rate of each of them (a plateau
+    schedule is replayed, ``zsltool.train.schedule``), no grid and no early stopping, on the stage-2 trial."""
     from zsltool.methods.base import get_method
     from zsltool.train.grid import setting_label, settings_for
 
@@ -118,8 +172,13 @@ def stage2_config(cfg1, tr1, stage2_trial: int, out: str):
         st = next(st for st in settings_for(cfg1.grid, get_method(cfg1.method)) if setting_label(st) == label)
         changes.update(st["train"])
         args.update(st["args"])
-    changes.update(trial=int(stage2_trial), epochs=int(tr1.best_epoch), grid=None, patience=None,
-                   method_args=args, out=str(out))
+        if "preset" in st:
+            changes["preset"] = st["preset"]
+    epochs = int(tr1.best_epoch)
+    rates = [float(r["lr"]) for r in tr1.history[:epochs] if "lr" in r]
+    changes.update(trial=int(stage2_trial), epochs=epochs, grid=None, patience=None, method_args=args,
+                   out=str(out), lr_schedule=rates if rates and len(rates) == epochs else None,
+                   split=str(split or cfg1.split))
     return dataclasses.replace(cfg1, **changes)
 
 
@@ -151,18 +210,26 @@ def run_stage2(units: list[dict], stage1: list, batched: bool = True, device: st
 
     cfgs, chosen = [], []
     for u, tr1 in zip(units, stage1):
-        if tr1.best_metric != "val_hm":
+        refit = bool(u["two_stage"].get("refit"))
+        if tr1.best_metric != "val_hm" and not refit:
             raise ZslError(f"{u['name']}: stage 1 could not choose on calibrated validation HM (it used "
                            f"{tr1.best_metric}): the validation rows must have seen and unseen classes with "
                            "usable features", hint=HINT)
-        mods = u["eval"]["modalities"]
-        chosen.append({m: stage1_validation(tr1.checkpoint, m, device) for m in mods})
+        if tr1.best_metric == "none":
+            raise ZslError(f"{u['name']}: stage 1 has no validation data to choose on",
+                           hint="refit needs validation classes (ZSL) or validation rows (GZSL)")
+        mods = u["eval"]["modalities"] if u["task"] == "gzsl" else []
+        by_hm = tr1.best_metric == "val_hm"
+        chosen.append({m: stage1_validation(tr1.checkpoint, m, device) for m in mods} if by_hm else {})
+        split2 = refit_split(u["train"]["split"], u["two_stage"]["stage1_trial"], u["out_dir"]) if refit else None
         cfgs.append(stage2_config(unit_config(u, ".stage1"), tr1, u["two_stage"]["stage2_trial"],
-                                  out=str(checkpoint_path(u))))
-        log.info(f"{u['name']}: stage 1 chose epoch {tr1.best_epoch} and beta "
-                 + ", ".join(f"{v['beta']:.4g} ({m})" for m, v in chosen[-1].items())
-                 + f" on validation (HM {chosen[-1][mods[0]]['HM']:.4f}); stage 2 retrains for "
-                 f"{tr1.best_epoch} epoch(s) on training + validation classes")
+                                  out=str(checkpoint_path(u)), split=split2))
+        betas = (" and beta " + ", ".join(f"{v['beta']:.4g} ({m})" for m, v in chosen[-1].items())
+                 + f" on validation (HM {chosen[-1][mods[0]]['HM']:.4f})") if chosen[-1] else \
+            f" on validation ({tr1.best_metric} {tr1.best_value:.4f})"
+        log.info(f"{u['name']}: stage 1 chose epoch {tr1.best_epoch}{betas}; stage 2 retrains for "
+                 f"{tr1.best_epoch} epoch(s) on training + validation " + ("rows" if u["task"] == "gzsl" and refit
+                                                                         else "classes"))
     with _stage2_logging():
         stage2 = train_configs(cfgs, [u["name"] for u in units], batched=batched, device=device)
     records = []
@@ -170,11 +237,12 @@ def run_stage2(units: list[dict], stage1: list, batched: bool = True, device: st
         s1 = {"trial": u["two_stage"]["stage1_trial"], "checkpoint": str(tr1.checkpoint), "metric": tr1.best_metric,
               "value": tr1.best_value, "epoch": tr1.best_epoch, "epochs_run": tr1.epochs_run, "validation": val}
         s2 = {"trial": cfg.trial, "epochs": cfg.epochs, "epochs_run": tr2.epochs_run, "n_train": tr2.n_train,
-              "betas": {m: v["beta"] for m, v in val.items()}}
+              "betas": {m: v["beta"] for m, v in val.items()},
+              **({"refit": True, "split": cfg.split} if u["two_stage"].get("refit") else {})}
         extra = {"stage1": s1, "stage2": s2}
         if tr1.selection:
             extra["selection"] = selection_record(tr1.selection)
         if tr1.warnings:
             extra["warnings"] = list(tr1.warnings) + [w for w in tr2.warnings or [] if w not in tr1.warnings]
-        records.append(evaluate_unit(u, tr2, extra=extra, betas=s2["betas"]))
+        records.append(evaluate_unit(u, tr2, extra=extra, betas=s2["betas"] or None, calibrate=not s2.get("refit")))
     return records

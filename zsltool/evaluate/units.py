@@ -64,25 +64,45 @@ def train_configs(cfgs: list, names: list[str], batched: bool = True, device: st
     return out
 
 
-def evaluate_unit(unit: dict, tr, extra: dict | None = None, betas: dict | None = None) -> dict:
-    """Evaluate one trained unit's checkpoint and write its trial file; returns its record. ``betas``
-    ({modality: beta}) fixes calibrated stacking's beta per test modality (the two-stage protocol); ``extra``
-    is merged into the record."""
+def _evaluate_modalities(unit: dict, ckpt: Path, betas: dict | None, transductive: str | None = None,
+                         calibrate: bool = True):
+    """({modality: metrics}, {modality: retrieval metrics}, {modality: results doc}) of one checkpoint in one
+    setting (inductive, or the transductive refiner ``transductive``: no retrieval rows then)."""
     from zsltool.evaluate.evaluate import evaluate_checkpoint, retrieve_checkpoint
 
-    ckpt = Path(tr.checkpoint)
     device = unit.get("device", "cpu")
     by_mod, retr, docs = {}, {}, {}
-    mods = unit["eval"]["modalities"] if unit["task"] == "gzsl" else ["both"]
-    for mod in mods:
+    for mod in unit["eval"]["modalities"] if unit["task"] == "gzsl" else ["both"]:
         fixed = (betas or {}).get(mod)
         d = evaluate_checkpoint(ckpt, modality=mod, beta=fixed, seed=unit["train"]["seed"], device=device,
-                                calibrate=fixed is None and unit["eval"]["calibrate"] and unit["task"] == "gzsl")
+                                calibrate=calibrate and fixed is None and unit["eval"]["calibrate"] and unit["task"] == "gzsl",
+                                transductive=transductive)
         docs[mod] = d
         by_mod[mod] = d["metrics"]
-        if unit["task"] == "gzsl" and unit["eval"]["retrieval"]:
+        if unit["task"] == "gzsl" and unit["eval"]["retrieval"] and not transductive:
             r = retrieve_checkpoint(ckpt, modality=mod, top=1, seed=unit["train"]["seed"], device=device)
             retr[mod] = r["metrics"]
+    return by_mod, retr, docs
+
+
+def transductive_records(record: dict) -> list[dict]:
+    """A trial's record followed by its transductive variants (``zsl experiment --transductive``), each a record
+    of its own whose method names the setting, so that tables give it a row beside the inductive one."""
+    return [record, *record.get("transductive", [])]
+
+
+def evaluate_unit(unit: dict, tr, extra: dict | None = None, betas: dict | None = None,
+                  calibrate: bool = True) -> dict:
+    """Evaluate one trained unit's checkpoint and write its trial file; returns its record. ``betas``
+    ({modality: beta}) fixes calibrated stacking's beta per test modality (the two-stage protocol); ``extra``
+    is merged into the record; ``calibrate=False`` never chooses a beta on this checkpoint's trial (a refit's
+    stage 2 has no validation rows of its own). Each refiner of ``unit["eval"]["transductive"]`` evaluates the same checkpoint
+    again in the transductive setting (``record["transductive"]``)."""
+    from zsltool.evaluate.transductive import REFINERS
+
+    ckpt = Path(tr.checkpoint)
+    mods = unit["eval"]["modalities"] if unit["task"] == "gzsl" else ["both"]
+    by_mod, retr, docs = _evaluate_modalities(unit, ckpt, betas, calibrate=calibrate)
     first = docs[mods[0]]
     record = {k: unit[k] for k in ("name", "config_hash", "task", "column", "protocol")}
     record.update(split=unit["train"]["split"], trial=unit["train"]["trial"], method=unit["train"]["method"],
@@ -95,6 +115,14 @@ def evaluate_unit(unit: dict, tr, extra: dict | None = None, betas: dict | None 
     if tr.selection:
         record["selection"] = selection_record(tr.selection)
     record.update(extra or {})
+    variants = []
+    for name in unit["eval"].get("transductive") or []:
+        t_mod, _, _ = _evaluate_modalities(unit, ckpt, betas, transductive=name, calibrate=calibrate)
+        variants.append({**{k: v for k, v in record.items() if k not in ("retrieval", "selection", "stage1")},
+                         "method": f"{record['method']} ({REFINERS[name].label})", "base_method": record["method"],
+                         "setting": f"transductive: {name}", "metrics": t_mod, "retrieval": {}})
+    if variants:
+        record["transductive"] = variants
     doc = results_doc(unit["task"], first["manifest"] | {"config": {"unit": unit}}, first["metrics"],
                       per_class=first.get("per_class"), confusion=first.get("confusion"),
                       config_hash=unit["config_hash"], record=record)

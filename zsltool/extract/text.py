@@ -56,7 +56,8 @@ def read_names_file(path: str | os.PathLike) -> list[TextEntry]:
         raise ZslError(f"{p} is not a text file", hint="--names needs one class name per line") from None
     names = [n for n in names if n and not n.startswith("#")]
     if not names:
-        raise ZslError(f"{p} lists no class names")
+        raise ZslError(f"{p} lists no class names", hint="one class name per line (lines starting with # are "
+                       "comments)")
     if len(set(names)) != len(names):
         dup = sorted({n for n in names if names.count(n) > 1})
         raise ZslError(f"{p} lists class names more than once: {', '.join(dup[:5])}")

@@ -70,41 +70,64 @@ def camel_parts(word: str) -> list[str]:
     return parts
 
 
-def _lookup_name(words: list[str], has, camel: bool = True) -> list[str]:
-    """Tokens for one name: the joined phrase if known, else its known words (CamelCase words split)."""
+def _lookup_name(words: list[str], has, camel: bool = True, dropped: list | None = None) -> list[str]:
+    """Tokens for one name: the joined phrase if known, else its known words (CamelCase words split); the
+    content words that none represents are appended to ``dropped``."""
     if len(words) > 1:
         for v in _variants("_".join(words)):
             if has(v):
                 return [v]
     content = [w for w in words if w.lower() not in STOP_WORDS] or words
-    found = []
+    found, lost = [], []
     for w in content:
         hit = next((v for v in _variants(w) if has(v)), None)
+        parts = camel_parts(w) if hit is None and camel else [w]
         if hit is not None:
             found.append(hit)
-        elif camel:
-            parts = camel_parts(w)
-            if len(parts) > 1:
-                found.extend(_lookup_name(parts, has, camel=False))
+        elif len(parts) > 1:
+            sub: list[str] = []
+            got = _lookup_name(parts, has, camel=False, dropped=sub)
+            found.extend(got)
+            lost.extend(sub if got else [w])
+        else:
+            lost.append(w)
+    if dropped is not None:
+        dropped.extend(lost)
     return found
 
 
-def label_tokens(label: str, has) -> list[str]:
+def label_tokens(label: str, has, dropped: list | None = None) -> list[str]:
     """The distinct vocabulary tokens that represent ``label`` (empty when none is known).
 
-    ``has(token) -> bool`` tells whether a token is in the vocabulary.
+    ``has(token) -> bool`` tells whether a token is in the vocabulary. ``dropped`` (a list) receives the words
+    of the label that no token represents (stop words and unused parenthesised qualifiers aside).
     """
     names, qualifiers = split_label(label)
     tokens: list[str] = []
+    lost: list[str] = []
     for words in names:
-        tokens.extend(_lookup_name(words, has))
+        tokens.extend(_lookup_name(words, has, dropped=lost))
     if not tokens:
         for words in qualifiers:
-            tokens.extend(_lookup_name(words, has))
+            tokens.extend(_lookup_name(words, has, dropped=lost))
     if not tokens and len(names) + len(qualifiers) > 0:
         # the whole label as one phrase, e.g. a vocabulary with "Sink_(filling_or_washing)"
         for v in _variants(label.strip().replace(" ", "_")):
             if has(v):
                 tokens.append(v)
+                lost = []
                 break
+    if dropped is not None:
+        dropped.extend(dict.fromkeys(lost))
     return list(dict.fromkeys(tokens))
+
+
+def dropped_words(label: str, tokens) -> list[str]:
+    """The words of ``label`` that its ``tokens`` (what :func:`label_tokens` found) leave out: a label embedded
+    from part of its words (``"Hissing dog"`` -> ``["dog"]`` when only ``hissing`` is known); empty when every
+    word is represented, or when no token was found (the label is not embedded at all)."""
+    if not tokens:
+        return []
+    lost: list[str] = []
+    label_tokens(label, set(tokens).__contains__, dropped=lost)
+    return lost

@@ -25,14 +25,20 @@ from torch import Tensor, nn
 from zsltool.errors import ZslError
 from zsltool.methods.base import (ZslMethod, check_modality, combine_distances, masked_mean, mse_dist, pair_mse,
                                   register_method, sample_negatives, triplet)
-from zsltool.methods.draws import StepDraws, run_mlp2
+from zsltool.methods.draws import StepDraws, batch_norm, mlp2, run_mlp2
 
 AV_TRAIN_DEFAULTS = {"epochs": 50, "batch_size": 128, "optimizer": "adam", "lr": 1e-3, "weight_decay": 0.0,
                      "momentum": 0.0}
-
-
-def mlp2(din: int, hidden: int, dout: int, dropout: float) -> nn.Sequential:
-    return nn.Sequential(nn.Linear(din, hidden), nn.ReLU(), nn.Dropout(dropout), nn.Linear(hidden, dout))
+# AVGZSLNet as AVCA-GZSL's run scripts train it (run_scripts/*-GZSL/avgzslnet.sh and src/args.py of
+# ExplainableML/AVCA-GZSL): embedding networks 1024 wide with dropout 0.8, the text network one hidden layer of
+# 300, decoder 64 wide with dropout 0.5, BatchNorm in both, L2-normalised decoder outputs, Adam 1e-3 for 50 epochs
+# with ReduceLROnPlateau (patience 3, factor 0.1) on validation HM, batches of 256; the word vectors are unit
+# norm. Not expressible here: its 500 class-balanced batches per epoch (zsl: one pass over the rows) and its L2
+# distance (zsl: the mean squared error). ``--preset avca-gzsl`` / ``--grid preset=default,avca-gzsl``.
+AVCA_GZSL = {"args": {"hidden": 1024, "dropout": 0.8, "text_hidden": 300, "dec_hidden": 64, "dec_dropout": 0.5,
+                      "batch_norm": True, "dec_batch_norm": True, "normalize_decoder": True, "lr_plateau": 3,
+                      "zscore": False, "l2_classes": True, "center_classes": False},
+             "train": {"epochs": 50, "batch_size": 256, "optimizer": "adam", "lr": 1e-3}}
 
 
 class Attention(nn.Module):
@@ -56,14 +62,15 @@ class _AudioVisual(StepDraws, ZslMethod):
     def __init__(self, **kw):
         super().__init__(**kw)
         h, e, p = int(self.args["hidden"]), int(self.args["embed_dim"]), float(self.args["dropout"])
-        self.FA = mlp2(self.audio_dim, h, e, p)
-        self.FV = mlp2(self.video_dim, h, e, p)
-        self.FT = nn.Linear(self.semantic_dim, e)
+        bn, th = bool(self.args.get("batch_norm")), int(self.args.get("text_hidden") or 0)
+        self.FA = mlp2(self.audio_dim, h, e, p, bn)
+        self.FV = mlp2(self.video_dim, h, e, p, bn)
+        self.FT = mlp2(self.semantic_dim, th, e, p, bn) if th else nn.Linear(self.semantic_dim, e)
         self.attn = Attention(e) if (self.args["attention"] and self.soft_attention) else None
 
-    def dropout_sites(self) -> list[tuple[str, int]]:
-        h = int(self.args["hidden"])
-        return [("drop_FA", h), ("drop_FV", h)]
+    def dropout_sites(self) -> list[tuple[str, int, float]]:
+        h, p, th = int(self.args["hidden"]), self._p(), int(self.args.get("text_hidden") or 0)
+        return [("drop_FA", h, p), ("drop_FV", h, p)] + ([("drop_FT", th, p)] if th else [])
 
     def _negatives(self, batch: dict) -> tuple[Tensor, Tensor]:
         if batch.get("neg") is not None:  # given negatives (tests; the batched kernel's own draws)
@@ -76,6 +83,11 @@ class _AudioVisual(StepDraws, ZslMethod):
 
     def _fv(self, batch: dict) -> Tensor:
         return run_mlp2(self.FV, batch["video"], batch.get("drop_FV"))
+
+    def _ft(self, batch: dict) -> Tensor:
+        if isinstance(self.FT, nn.Linear):
+            return self.FT(batch["semantic"])
+        return run_mlp2(self.FT, batch["semantic"], batch.get("drop_FT"))
 
     @staticmethod
     def _valid(batch: dict, key: str) -> Tensor:
@@ -116,14 +128,20 @@ class AVGZSLNet(_AudioVisual):
     """L = L_CMD + L_CT; L_CMD = L_REC + L_CTA + L_CTV (eq. 3-6); L_CT = L_TA + L_AT + L_TV + L_VT (eq. 7-11)."""
 
     defaults = {"embed_dim": 64, "hidden": 512, "dec_hidden": 512, "dropout": 0.2, "margin": 1.0,
-                "attention": False, "decoder_margin": "relative", "disabled_losses": []}
+                "attention": False, "decoder_margin": "relative", "disabled_losses": [],
+                # switches of AVCA-GZSL's re-implementation (its run scripts: the ``avca-gzsl`` preset)
+                "dec_dropout": None, "batch_norm": False, "dec_batch_norm": False, "text_hidden": 0,
+                "normalize_decoder": False, "lr_plateau": 0}
     loss_terms = ("rec", "cta", "ctv", "ta", "at", "tv", "vt")
     paper_args = {"decoder_margin": "absolute"}
+    dropout_args = ("dropout", "dec_dropout")
+    presets = {"avca-gzsl": AVCA_GZSL}
 
     def __init__(self, **kw):
         super().__init__(**kw)
         e = int(self.args["embed_dim"])
-        self.DEC = mlp2(e, int(self.args["dec_hidden"]), self.semantic_dim, float(self.args["dropout"]))
+        self.DEC = mlp2(e, int(self.args["dec_hidden"]), self.semantic_dim, self._p("dec_dropout"),
+                        bool(self.args["dec_batch_norm"]))
         if self.args["decoder_margin"] not in ("relative", "absolute"):
             raise ZslError(f"avgzslnet: decoder_margin must be relative or absolute, got {self.args['decoder_margin']!r}")
 
@@ -143,19 +161,24 @@ class AVGZSLNet(_AudioVisual):
             return m
         return m * (mse_dist(c, c).sum() / (n * (n - 1)))
 
-    def dropout_sites(self) -> list[tuple[str, int]]:
-        d = int(self.args["dec_hidden"])
-        return super().dropout_sites() + [(f"drop_DEC_{k}", d) for k in ("a", "v", "t")]
+    def dropout_sites(self) -> list[tuple[str, int, float]]:
+        d, p = int(self.args["dec_hidden"]), self._p("dec_dropout")
+        return super().dropout_sites() + [(f"drop_DEC_{k}", d, p) for k in ("a", "v", "t")]
+
+    def _dec(self, batch: dict, key: str, x: Tensor) -> Tensor:
+        """F_DEC(x) (L2-normalised with ``normalize_decoder``, as AVCA-GZSL's ``--normalize_decoder_outputs``)."""
+        y = run_mlp2(self.DEC, x, batch.get(f"drop_DEC_{key}"))
+        return nn.functional.normalize(y, dim=-1) if self.args["normalize_decoder"] else y
 
     def loss_terms_values(self, batch: dict) -> dict[str, Tensor]:
         """Every term (enabled or not) on one batch, before summing."""
         xt = batch["semantic"]
-        a, v, t = self._fa(batch), self._fv(batch), self.FT(xt)
+        a, v, t = self._fa(batch), self._fv(batch), self._ft(batch)
         av, vv = self._valid(batch, "audio_valid"), self._valid(batch, "video_valid")
         q, ok = self._negatives(batch)
         m = float(self.args["margin"])
         md = self._decoder_margin(batch["class_emb"]) if batch.get("class_emb") is not None else m
-        da, dv, dt = (run_mlp2(self.DEC, x, batch.get(f"drop_DEC_{k}")) for k, x in (("a", a), ("v", v), ("t", t)))
+        da, dv, dt = (self._dec(batch, k, x) for k, x in (("a", a), ("v", v), ("t", t)))
         terms = {
             "rec": pair_mse(dt, xt).mean() + masked_mean(pair_mse(da, xt), av) + masked_mean(pair_mse(dv, xt), vv),
             "cta": masked_mean(triplet(pair_mse(dt, da), pair_mse(dt, da[q]), md), ok & av & av[q]),
@@ -224,12 +247,8 @@ class CJME(_AudioVisual):
 
     def video_weight(self, audio: Tensor, video: Tensor) -> Tensor:
         """w (N,): the attention's weight of the video for each row."""
-        x = torch.cat([audio, video], dim=1)
-        bn = self.gate[0]
-        if self.training and x.shape[0] < 2:  # a one-row batch has no batch statistics: use the running ones
-            x = nn.functional.batch_norm(x, bn.running_mean, bn.running_var, bn.weight, bn.bias, False, 0.0, bn.eps)
-            return self.gate[2](self.gate[1](x))[:, 0]
-        return self.gate(x)[:, 0]
+        x = batch_norm(self.gate[0], torch.cat([audio, video], dim=1))  # one-row batches: the running statistics
+        return self.gate[2](self.gate[1](x))[:, 0]
 
     @staticmethod
     def attention_targets(a: Tensor, v: Tensor, t_classes: Tensor, eps: float) -> Tensor:

@@ -110,6 +110,7 @@ class ZslMethod(nn.Module):
     closed_form: ClassVar[bool] = False
     requires_video: ClassVar[bool] = False  # True: training and scoring need a video file
     needs_train_classes: ClassVar[bool] = False  # True: gets n_train_classes and set_train_classes()
+    training_free: ClassVar[bool] = False  # True: nothing is fitted; scores are the encoder's own (e.g. cosine)
     defaults: ClassVar[dict[str, Any]] = {}
     train_defaults: ClassVar[dict[str, Any]] = {
         "epochs": 200, "batch_size": 32, "optimizer": "sgd", "lr": 1e-2, "weight_decay": 0.0, "momentum": 0.0,
@@ -119,14 +120,37 @@ class ZslMethod(nn.Module):
     paper_args: ClassVar[dict[str, Any]] = {}  # --preset paper: the founding paper's literal settings
     default_scaling: ClassVar[dict[str, bool]] = {}  # this method's defaults of zscore / l2_classes
 
+    presets: ClassVar[dict[str, dict]] = {}  # named published configurations: {"args": {...}, "train": {...}}
+
+    @classmethod
+    def preset_settings(cls, preset: str | None) -> dict:
+        """``{"args": ..., "train": ...}`` of a named preset: ``paper`` (every method: no feature scaling, the
+        paper's literal forms), one of the method's ``presets`` (e.g. avgzslnet's ``avca-gzsl``), or
+        ``default`` / None (nothing). Explicit arguments and training settings win over a preset's."""
+        if preset is None or preset == "default":
+            return {"args": {}, "train": {}}
+        if preset == "paper":
+            return {"args": {**SCALING_OFF, **cls.paper_args}, "train": {}}
+        if preset not in cls.presets:
+            from zsltool.methods.names import PRESETS
+
+            known = ["paper", *sorted(cls.presets)]
+            hint = f"{cls.name!r} has: {', '.join(known)}" + (
+                f"; {preset!r} is a preset of {PRESETS[preset]}" if preset in PRESETS else "")
+            raise ZslError(f"method {cls.name!r} has no preset {preset!r}", hint=hint)
+        p = cls.presets[preset]
+        return {"args": dict(p.get("args", {})), "train": dict(p.get("train", {}))}
+
     @classmethod
     def preset_args(cls, preset: str | None) -> dict:
-        """Method arguments of a named preset (``paper``: no feature scaling, the paper's literal forms)."""
-        if preset is None:
-            return {}
-        if preset != "paper":
-            raise ZslError(f"unknown preset {preset!r}", hint="the only preset is 'paper'")
-        return {**SCALING_OFF, **cls.paper_args}
+        """Method arguments of a named preset (:meth:`preset_settings`)."""
+        return cls.preset_settings(preset)["args"]
+
+    @classmethod
+    def args_from_inputs(cls, inputs) -> dict:
+        """Method arguments read from the input files' provenance (``zsltool.train.data.Inputs``), applied before
+        the user's; a method may refuse inputs here (e.g. ``cosine``: files of two embedding spaces)."""
+        return {}
 
     batched_kernel: ClassVar[str | None] = None  # a kernel of zsltool.train.kernels: many models trained at once
     #: parameters W (out × d_s) through which the training loss sees the class embeddings only as

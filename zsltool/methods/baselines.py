@@ -12,10 +12,10 @@ import torch
 from torch import nn
 
 from zsltool.errors import ZslError
-from zsltool.methods.avgzslnet import AV_TRAIN_DEFAULTS, mlp2
+from zsltool.methods.avgzslnet import AV_TRAIN_DEFAULTS
 from zsltool.methods.base import (ZslMethod, masked_mean, mse_dist, pair_mse, register_method, sample_negatives,
                                   triplet)
-from zsltool.methods.draws import StepDraws, run_mlp2
+from zsltool.methods.draws import StepDraws, mlp2, run_mlp2
 
 
 class _Single(StepDraws, ZslMethod):
@@ -48,8 +48,8 @@ class _Single(StepDraws, ZslMethod):
         vv = ones if batch.get("video_valid") is None else batch["video_valid"].bool()
         return {"audio": av, "video": vv, "concat": av | vv}[self.source]
 
-    def dropout_sites(self) -> list[tuple[str, int]]:
-        return [("drop_F", int(self.args["hidden"]))]
+    def dropout_sites(self) -> list[tuple[str, int, float]]:
+        return [("drop_F", int(self.args["hidden"]), self._p())]
 
     def loss_terms_values(self, batch):
         x = run_mlp2(self.F, self._input(batch["audio"], batch.get("video")), batch.get("drop_F"))

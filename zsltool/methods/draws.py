@@ -9,8 +9,9 @@ batch of G models costs G generator calls per step, not G × (1 + number of drop
 
 Layout of ``u`` for a batch of b rows: b × b uniforms for the negatives (row p's partner is the row q of another
 class with the largest uniform, as :func:`zsltool.methods.base.sample_negatives`), then b × width per dropout
-site in ``dropout_sites()`` order (kept where u >= p, scaled by 1/(1-p), as ``nn.Dropout``). Without ``u`` in
-the batch (a loss called directly) the method draws from torch's global generator as before.
+site with p > 0 in ``dropout_sites()`` order (kept where u >= p, scaled by 1/(1-p), as ``nn.Dropout``; each site
+has its own p, e.g. AVGZSLNet's ``dropout`` and ``dec_dropout``). Without ``u`` in the batch (a loss called
+directly) the method draws from torch's global generator as before.
 """
 
 from __future__ import annotations
@@ -29,34 +30,56 @@ def negatives_from(r: Tensor, labels: Tensor) -> tuple[Tensor, Tensor]:
     return q, diff.any(1)
 
 
+def mlp2(din: int, hidden: int, dout: int, dropout: float, batch_norm: bool = False) -> nn.Sequential:
+    """Linear, [BatchNorm1d], ReLU, Dropout, Linear (without BatchNorm the layer indices are 0, 1, 2, 3)."""
+    bn = [nn.BatchNorm1d(hidden)] if batch_norm else []
+    return nn.Sequential(nn.Linear(din, hidden), *bn, nn.ReLU(), nn.Dropout(dropout), nn.Linear(hidden, dout))
+
+
+def batch_norm(bn: nn.BatchNorm1d, x: Tensor) -> Tensor:
+    """``bn(x)``; a one-row training batch has no batch statistics and uses the running ones (not updated)."""
+    if bn.training and x.shape[0] < 2:
+        return nn.functional.batch_norm(x, bn.running_mean, bn.running_var, bn.weight, bn.bias, False, 0.0, bn.eps)
+    return bn(x)
+
+
 def run_mlp2(net: nn.Sequential, x: Tensor, keep: Tensor | None = None) -> Tensor:
-    """``net(x)`` of a two-layer ``mlp2`` (Linear, ReLU, Dropout, Linear), with its dropout given as a scaled keep
-    mask (0 or 1/(1-p) per hidden unit) when ``keep`` is not None."""
-    if keep is None:
+    """``net(x)`` of an ``mlp2``, with its dropout given as a scaled keep mask (0 or 1/(1-p) per hidden unit) when
+    ``keep`` is not None."""
+    has_bn = isinstance(net[1], nn.BatchNorm1d)
+    if keep is None and not has_bn:
         return net(x)
-    return net[3](torch.relu(net[0](x)) * keep)
+    h = net[0](x)
+    h = torch.relu(batch_norm(net[1], h) if has_bn else h)
+    return net[-1](net[-2](h) if keep is None else h * keep)
 
 
 class StepDraws:
     """Mixin of a ``ZslMethod`` whose training step draws negatives and dropout masks (see the module docstring)."""
 
+    dropout_args: tuple[str, ...] = ("dropout",)  # the method's dropout probabilities (None: as ``dropout``)
+
     def __init__(self, **kw):
         super().__init__(**kw)
-        if not 0.0 <= self._p() < 1.0:  # p = 1 would keep no unit: every mask 0 / 0
-            raise ZslError(f"method {self.name!r}: dropout must be at least 0 and below 1, got {self._p()}",
-                           hint="e.g. --arg dropout=0.2")
+        for name in self.dropout_args:
+            v = self.args.get(name)
+            ok = v is None and name != "dropout" or isinstance(v, (int, float)) and not isinstance(v, bool)
+            if not ok or not 0.0 <= float(self._p(name)) < 1.0:  # p = 1 would keep no unit: every mask 0 / 0
+                raise ZslError(f"method {self.name!r}: {name} must be at least 0 and below 1, got {v!r}",
+                               hint=f"e.g. --arg {name}=0.2")
 
-    def dropout_sites(self) -> list[tuple[str, int]]:
-        """The dropout masks of one step: (batch key, hidden width), in the order their uniforms sit in ``u``."""
+    def dropout_sites(self) -> list[tuple[str, int, float]]:
+        """The dropout masks of one step: (batch key, hidden width, p), in the order their uniforms sit in ``u``."""
         raise NotImplementedError
 
-    def _p(self) -> float:
-        return float(self.args["dropout"])
+    def _p(self, name: str = "dropout") -> float:
+        """A dropout probability of the method's arguments (an unset one is ``dropout``)."""
+        v = self.args.get(name)
+        return float(self.args["dropout"] if v is None else v)
 
     def n_draws(self, b: int) -> int:
         """How many uniforms one step of ``b`` rows needs."""
-        widths = sum(w for _, w in self.dropout_sites()) if self._p() > 0 else 0
-        return b * b + b * widths
+        return b * b + b * sum(w for _, w, p in self.dropout_sites() if p > 0)
 
     def draws(self, labels: Tensor, generator: torch.Generator) -> dict[str, Tensor]:
         """Every random number of one training step: one call of ``generator`` (on the labels' device)."""
@@ -72,9 +95,9 @@ class StepDraws:
         b = labels.shape[0]
         out = {k: v for k, v in batch.items() if k != "u"}
         out["neg"] = negatives_from(u[:b * b].reshape(b, b), labels)[0]
-        p, off = self._p(), b * b
-        if p > 0:
-            for key, width in self.dropout_sites():
+        off = b * b
+        for key, width, p in self.dropout_sites():
+            if p > 0:
                 out[key] = (u[off:off + b * width].reshape(b, width) >= p).to(torch.float32) / (1.0 - p)
                 off += b * width
         return out

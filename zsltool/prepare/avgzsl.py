@@ -40,7 +40,7 @@ from pathlib import Path
 import numpy as np
 
 from zsltool.errors import ZslError
-from zsltool.prepare.common import check_outputs, need_folder
+from zsltool.prepare.common import all_or_none, need_folder
 
 log = logging.getLogger("zsltool.prepare")
 
@@ -138,13 +138,18 @@ def _write_instances(path: Path, rows: dict, classes: list[str], modality: str, 
     return len(ids)
 
 
+GROUPS = {"s1_train": ("stage_1_train", "stage_1_train"), "s1_val": ("stage_1_val_seen", "stage_1_train"),
+          "s1_val_unseen": ("stage_1_val_unseen", "stage_1_val_unseen"),
+          "s2_test_seen": ("stage_2_test_seen", "stage_2_train"),
+          "s2_test_unseen": ("stage_2_test_unseen", "stage_2_test_unseen")}  # group: (stage folder, class list)
+
+
 def prepare_avgzsl_benchmark(root: str | os.PathLike, out: str | os.PathLike, *, features: str = "cls_features",
                              split: str = "cls_split", overwrite: bool = False) -> dict:
-    """Write the class set, the text file, and per stage the audio and video files and the split file."""
+    """Write the class set, the text file, and per stage the audio and video files and the split file (all five
+    or none: ``all_or_none``)."""
     from zsltool.classes.classset import ClassSet
-    from zsltool.classes.splits import Split, Trial
     from zsltool.prepare.safe_npy import load_vector_dict
-    from zsltool.store import StoreMeta, write_embeddings
     from zsltool.utils import input_record
 
     root = need_folder(root, "benchmark dataset folder")
@@ -164,7 +169,12 @@ def prepare_avgzsl_benchmark(root: str | os.PathLike, out: str | os.PathLike, *,
                        "download the benchmark's features (avgzsl_benchmark_datasets.zip) into the dataset folder")
     npys = sorted((feat / "text").glob("word_embeddings_*.npy"))
     if not npys:
-        raise ZslError(f"expected the word embeddings {feat / 'text' / f'word_embeddings_{dataset.lower()}_normed.npy'}")
+        raise ZslError(f"expected the word embeddings {feat / 'text' / f'word_embeddings_{dataset.lower()}_normed.npy'}",
+                       hint="the benchmark's features folder holds text/word_embeddings_<dataset>_normed.npy")
+    miss = [feat / m / f for m in ("audio", "video") for f, _ in GROUPS.values() if not (feat / m / f).is_dir()]
+    if miss:
+        raise ZslError(f"expected the feature folder {miss[0]}", hint=f"{feat} holds audio/ and video/ with one "
+                       "folder per stage, as the benchmark's features download")
     w2v_exact = _w2v_names(csplit, dataset)
     w2v_ci = {k.lower(): v for k, v in w2v_exact.items()}
     vecs = load_vector_dict(npys[0])
@@ -173,67 +183,83 @@ def prepare_avgzsl_benchmark(root: str | os.PathLike, out: str | os.PathLike, *,
     case_only = [c for c in all_classes if c not in w2v_exact and c.lower() in w2v_ci]
     w2v = {c: w2v_exact.get(c) or w2v_ci.get(c.lower()) for c in all_classes
            if c in w2v_exact or c.lower() in w2v_ci}
-    out = Path(out)
     names = ["classes.json", "text.h5", "audio.h5", "video.h5", "split.json"]
-    check_outputs(out, names, overwrite)
     cls = [{"id": c, "name": w2v.get(c, c)} for c in all_classes]
     cs = ClassSet(classes=cls, name=f"{dataset}-GZSL ({split})", source={"benchmark": "AVCA-GZSL", "split": split})
-    inputs = [input_record(sdir / f"{st}.txt") for st in STAGES]
-    cs.save(out / "classes.json", overwrite=True, inputs=inputs)
-    # text: released vectors keyed by the word2vec name (or the original name)
+    summary = {"dataset": dataset, "out": str(out), "split": split, "features": features,
+               "classes": len(all_classes), "w2v_names_matched_ignoring_case": case_only, "published": PUBLISHED}
+    with all_or_none(out, names, overwrite) as out:
+        cs.save(out / "classes.json", overwrite=True, inputs=[input_record(sdir / f"{st}.txt") for st in STAGES])
+        summary["text_valid"] = _write_text(out / "text.h5", cs, w2v, vecs, npys[0])
+        listed = {st: _csv_ids(sdir / f"{st}.csv") for st in STAGES}
+        ids_of = {}
+        for modality in ("audio", "video"):
+            summary[modality], part_ids = _write_modality(out, modality, feat, lists, features, sdir, listed,
+                                                          all_classes)
+            ids_of = ids_of or part_ids  # the audio file's rows define the split
+        summary["stages"] = _write_split(out, cs, lists, ids_of, dataset, split)
+    summary["files"] = {n: str(out / n) for n in names}
+    return summary
+
+
+def _write_text(path: Path, cs, w2v: dict, vecs: dict, npy: Path) -> int:
+    """text.h5: the released vectors keyed by the word2vec name (or the original name); the valid count."""
+    from zsltool.store import StoreMeta, write_embeddings
+    from zsltool.utils import input_record
+
+    ids = [c["id"] for c in cs.classes]
     X, valid, reasons = [], [], []
-    for c in all_classes:
+    for c in ids:
         v = vecs.get(w2v.get(c, c), vecs.get(c))
         valid.append(v is not None)
-        reasons.append("" if v is not None else f"no vector for {w2v.get(c, c)!r} in {npys[0].name}")
+        reasons.append("" if v is not None else f"no vector for {w2v.get(c, c)!r} in {npy.name}")
         X.append(v if v is not None else np.zeros(len(next(iter(vecs.values()))), np.float32))
     tmeta = StoreMeta(kind="class", modality="text", extractor="avgzsl-benchmark:w2v",
-                      extractor_meta={"source": str(npys[0]), "note": "the benchmark's released word2vec vectors"},
-                      inputs=[input_record(npys[0])], class_set_sha256=cs.sha256)
-    write_embeddings(out / "text.h5", meta=tmeta, ids=all_classes, X=np.stack(X), classes=all_classes,
-                     valid=np.array(valid), reasons=reasons, overwrite=True)
-    summary = {"dataset": dataset, "out": str(out), "split": split, "features": features,
-               "classes": len(all_classes), "text_valid": int(sum(valid)),
-               "w2v_names_matched_ignoring_case": case_only, "published": PUBLISHED}
-    # the rows of every stage folder in one audio and one video file; each stage's roles as instance lists.
-    # Stage 2 trains on the stage-1 train + validation rows, as the reference loader does.
-    groups = {"s1_train": ("stage_1_train", lists["stage_1_train"]),
-              "s1_val": ("stage_1_val_seen", lists["stage_1_train"]),
-              "s1_val_unseen": ("stage_1_val_unseen", lists["stage_1_val_unseen"]),
-              "s2_test_seen": ("stage_2_test_seen", lists["stage_2_train"]),
-              "s2_test_unseen": ("stage_2_test_unseen", lists["stage_2_test_unseen"])}
-    folders = [f for f, _ in groups.values()]
-    listed = {st: _csv_ids(sdir / f"{st}.csv") for st in STAGES}
-    ids_of, rec = {}, {}
-    for modality in ("audio", "video"):
-        miss = [f for f in folders if not (feat / modality / f).is_dir()]
-        if miss:
-            raise ZslError(f"expected the feature folder {feat / modality / miss[0]}")
-        rows: dict = {}
-        part_ids = {}
-        left_total = {"other_class_rows": 0, "other_classes": set(), "duplicate_ids": 0}
-        for g, (folder, classes_ok) in groups.items():
-            r, left = _stage_rows(feat, modality, [folder], set(classes_ok))
-            dup = [i for i in r if i in rows]
-            left_total["duplicate_ids"] += left["duplicate_ids"] + len(dup)
-            left_total["other_class_rows"] += left["other_class_rows"]
-            left_total["other_classes"] |= left["other_classes"]
-            # a row already in an earlier group stays there (a test row is never also a stage-1 row)
-            part_ids[g] = [i for i in r if i not in rows]
-            rows.update({i: v for i, v in r.items() if i not in rows})
-        n = _write_instances(out / f"{modality}.h5", rows, all_classes, modality, features,
-                             [input_record(sdir / f"{s}.txt") for s in folders])
-        csv_ids = {i for f in folders for i in listed.get(f, {})}
-        rec[modality] = {"rows": n, "left_out_other_classes": sorted(left_total["other_classes"]),
-                         "left_out_rows": left_total["other_class_rows"],
-                         "duplicate_ids": left_total["duplicate_ids"],
-                         "listed_without_features": len(csv_ids - set(rows)) if csv_ids else None,
-                         "features_not_listed": len(set(rows) - csv_ids) if csv_ids else None}
-        if modality == "audio":
-            ids_of = part_ids
-        if rec[modality]["left_out_rows"]:
-            log.warning(f"{modality}: {rec[modality]['left_out_rows']} rows of classes not in the stages' class "
-                        f"lists left out ({', '.join(rec[modality]['left_out_other_classes'][:5])})")
+                      extractor_meta={"source": str(npy), "note": "the benchmark's released word2vec vectors"},
+                      inputs=[input_record(npy)], class_set_sha256=cs.sha256)
+    write_embeddings(path, meta=tmeta, ids=ids, X=np.stack(X), classes=ids, valid=np.array(valid), reasons=reasons,
+                     overwrite=True)
+    return int(sum(valid))
+
+
+def _write_modality(out: Path, modality: str, feat: Path, lists: dict, features: str, sdir: Path, listed: dict,
+                    all_classes: list[str]) -> tuple[dict, dict]:
+    """The rows of every stage folder in one ``<modality>.h5``; (its summary, the ids of each group).
+    Stage 2 trains on the stage-1 train + validation rows, as the reference loader does."""
+    from zsltool.utils import input_record
+
+    folders = [f for f, _ in GROUPS.values()]
+    rows: dict = {}
+    part_ids = {}
+    left_total = {"other_class_rows": 0, "other_classes": set(), "duplicate_ids": 0}
+    for g, (folder, class_list) in GROUPS.items():
+        r, left = _stage_rows(feat, modality, [folder], set(lists[class_list]))
+        dup = [i for i in r if i in rows]
+        left_total["duplicate_ids"] += left["duplicate_ids"] + len(dup)
+        left_total["other_class_rows"] += left["other_class_rows"]
+        left_total["other_classes"] |= left["other_classes"]
+        # a row already in an earlier group stays there (a test row is never also a stage-1 row)
+        part_ids[g] = [i for i in r if i not in rows]
+        rows.update({i: v for i, v in r.items() if i not in rows})
+    n = _write_instances(out / f"{modality}.h5", rows, all_classes, modality, features,
+                         [input_record(sdir / f"{s}.txt") for s in folders])
+    csv_ids = {i for f in folders for i in listed.get(f, {})}
+    rec = {"rows": n, "left_out_other_classes": sorted(left_total["other_classes"]),
+           "left_out_rows": left_total["other_class_rows"], "duplicate_ids": left_total["duplicate_ids"],
+           "listed_without_features": len(csv_ids - set(rows)) if csv_ids else None,
+           "features_not_listed": len(set(rows) - csv_ids) if csv_ids else None}
+    if rec["left_out_rows"]:
+        log.warning(f"{modality}: {rec['left_out_rows']} rows of classes not in the stages' class lists left out "
+                    f"({', '.join(rec['left_out_other_classes'][:5])})")
+    return rec, part_ids
+
+
+def _write_split(out: Path, cs, lists: dict, ids_of: dict, dataset: str, split: str) -> dict:
+    """split.json: both stages of the protocol (checked by ``check_stages``); the per-stage summary."""
+    from zsltool.classes.splits import Split, Trial
+    from zsltool.evaluate.two_stage import check_stages
+    from zsltool.utils import input_record
+
     seen1, unseen1 = lists["stage_1_train"], lists["stage_1_val_unseen"]
     seen2, unseen2 = lists["stage_2_train"], lists["stage_2_test_unseen"]
     s2_train_ids = ids_of["s1_train"] + ids_of["s1_val"] + ids_of["s1_val_unseen"]
@@ -245,20 +271,15 @@ def prepare_avgzsl_benchmark(root: str | os.PathLike, out: str | os.PathLike, *,
                               "test_unseen": ids_of["s2_test_unseen"]})
     sp = Split(trials=[stage1, stage2], protocol="gzsl", seed=0, class_set_sha256=cs.sha256,
                params={"benchmark": "AVCA-GZSL", "dataset": dataset, "split": split, "two_stage": [[0, 1]],
-                       "stage_folders": {g: f for g, (f, _) in groups.items()},
+                       "stage_folders": {g: f for g, (f, _) in GROUPS.items()},
                        "meaning": "trial 0 = stage 1 (train; choose the epoch and beta on val + val_unseen), "
                                   "trial 1 = stage 2 (retrain on train + validation, test): zsl experiment "
                                   "--two-stage"})
-    from zsltool.evaluate.two_stage import check_stages
-
     sp.path = out / "split.json"
     check_stages(sp, 0, 1)
     sp.save(out / "split.json", overwrite=True, inputs=[input_record(out / "classes.json")])
-    summary["stages"] = {
+    return {
         1: {"seen": len(seen1), "unseen": len(unseen1), "train_rows": len(ids_of["s1_train"]),
             "val_seen_rows": len(ids_of["s1_val"]), "val_unseen_rows": len(ids_of["s1_val_unseen"])},
         2: {"seen": len(seen2), "unseen": len(unseen2), "train_rows": len(s2_train_ids),
             "test_seen_rows": len(ids_of["s2_test_seen"]), "test_unseen_rows": len(ids_of["s2_test_unseen"])}}
-    summary.update(rec)
-    summary["files"] = {n: str(out / n) for n in names}
-    return summary

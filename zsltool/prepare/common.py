@@ -3,13 +3,15 @@ the dataset's own columns such as ``fold``) and split files atomically, and the 
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import logging
 import os
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable, Iterator, Sequence
 
 from zsltool import __version__
 from zsltool.errors import ZslError
@@ -67,11 +69,53 @@ class Prepared:
 
 
 def check_outputs(out: Path, names: Iterable[str], overwrite: bool) -> None:
-    out.mkdir(parents=True, exist_ok=True)
+    """ZslError when ``out`` is a file, one of the ``names`` in it is an input of the command, or exists (without
+    ``overwrite``); then ``out`` is created."""
+    from zsltool.safety import check_not_input
+
+    if out.exists() and not out.is_dir():
+        raise ZslError(f"{out} is a file; zsl prepare writes a folder", hint="give a folder path (new or existing) "
+                       "to -o")
+    for n in names:
+        check_not_input(out / n)  # before anything is written, even with --overwrite
     if not overwrite:
         clash = [n for n in names if (out / n).exists()]
         if clash:
             raise ZslError(f"output already exists: {out / clash[0]}", hint="pass --overwrite to replace it")
+    from zsltool.files import ensure_writable_folder
+
+    ensure_writable_folder(out)
+
+
+@contextlib.contextmanager
+def all_or_none(out: str | os.PathLike, names: Sequence[str], overwrite: bool) -> Iterator[Path]:
+    """The output folder of a recipe that writes ``names`` into it: all of them, or none. Checked first
+    (``check_outputs``); when the recipe fails, the files it wrote are removed, those it replaced (--overwrite)
+    are put back, and a folder it created is removed again."""
+    from zsltool.safety import remove_if_empty
+
+    out = Path(out)
+    created = not out.exists()
+    check_outputs(out, names, overwrite)
+    backups = {}
+    try:
+        for n in names:
+            if (out / n).is_file():  # kept under a hidden name until the run has succeeded
+                backups[n] = out / f".{n}.zsl-replaced"
+                shutil.copy2(out / n, backups[n])
+        yield out
+    except BaseException:
+        for n in names:
+            if n in backups:
+                os.replace(backups.pop(n), out / n)
+            else:
+                (out / n).unlink(missing_ok=True)
+        if created:
+            remove_if_empty(out)
+        raise
+    finally:
+        for b in backups.values():
+            b.unlink(missing_ok=True)
 
 
 def numbered_class(classes: dict[int, str], meta: Path, n: int, row: dict, number: str, name: str) -> None:
@@ -147,10 +191,16 @@ def write_prepared(prep: Prepared, out: str | os.PathLike, *, splits: dict | Non
 
     out = Path(out)
     names = ["classes.json", "clips.csv", *(splits or {}), *(extra_files or {})]
-    check_outputs(out, names, overwrite)
     if not prep.clips:
         raise ZslError(f"no clip of {prep.dataset} was found on disk ({len(prep.missing)} listed files are missing)",
                        hint="check the dataset folder: the audio files should be where the metadata says")
+    with all_or_none(out, names, overwrite):
+        return _write_prepared(prep, out, splits, extra_files)
+
+
+def _write_prepared(prep: Prepared, out: Path, splits: dict | None, extra_files: dict | None) -> dict:
+    from zsltool.classes.classset import ClassSet
+
     cs = ClassSet(classes=prep.classes, name=prep.dataset, source={"dataset": prep.dataset})
     cs.save(out / "classes.json", overwrite=True, inputs=[input_record(p) for p in prep.inputs])
     write_manifest(out / "clips.csv", prep, cs.sha256)

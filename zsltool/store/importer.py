@@ -50,7 +50,8 @@ def load_matrix(path: str | os.PathLike, key: str | None = None) -> np.ndarray:
         else:
             raise ZslError(f"unsupported matrix format {suffix!r} for {p}", hint="use .npy, .npz or .csv")
     except (ValueError, OSError, EOFError, zipfile.BadZipFile) as e:
-        raise ZslError(f"cannot read {p}: {e} (corrupt or truncated?)") from None
+        raise ZslError(f"cannot read {p}: {e} (corrupt or truncated?)",
+                       hint="a numeric matrix as .npy (no Python objects), .npz or .csv") from None
     if X.dtype == object:
         raise ZslError(f"{p} does not hold a numeric matrix")
     if X.ndim != 2:

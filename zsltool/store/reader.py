@@ -236,7 +236,8 @@ def _open_h5(path: Path):
     try:
         return h5py.File(path, "r")
     except OSError as e:
-        raise ZslError(f"cannot read {path}: the HDF5 file is corrupt or truncated ({e})") from None
+        raise ZslError(f"cannot read {path}: the HDF5 file is corrupt or truncated ({e})",
+                       hint="make it again (an interrupted copy or download?)") from None
 
 
 def validate_embeddings(path: str | os.PathLike) -> list[str]:

@@ -218,7 +218,8 @@ class EmbeddingWriter:
             raise RuntimeError("EmbeddingWriter is not open; use it as a context manager")
         id = str(id)
         if id in self.done_ids:
-            raise ZslError(f"duplicate id {id!r}: every row of an embedding file needs its own id")
+            raise ZslError(f"duplicate id {id!r}: every row of an embedding file needs its own id",
+                           hint="remove or rename the repeated id")
         row = self._row(id, embedding, labels=labels, valid=valid, reason=reason, frames=frames, count=count)
         self._buf.append(row)
         self._keys.append(str(key))
@@ -310,7 +311,8 @@ def write_embeddings(path: str | os.PathLike, *, meta: StoreMeta, ids: Sequence[
     rows, seen = [], set()
     for kw in batch_rows(list(ids), X, labels, valid, reasons, frames, counts):
         if kw["id"] in seen:
-            raise ZslError(f"duplicate id {kw['id']!r}: every row of an embedding file needs its own id")
+            raise ZslError(f"duplicate id {kw['id']!r}: every row of an embedding file needs its own id",
+                           hint="remove or rename the repeated id")
         seen.add(kw["id"])
         rows.append(w._row(**kw))
     stamp(meta)

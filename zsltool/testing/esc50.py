@@ -39,12 +39,14 @@ def make_esc50(root, per_class: int = 3):
     return root
 
 
-def write_vectors(path, dim: int = 16, seed: int = 0):
+def write_vectors(path, dim: int = 16, seed: int = 0, words: list[str] | None = None):
+    """A word2vec text file of random vectors for ``words`` (default: the words of this module's labels)."""
+    words = WORDS if words is None else words
     rng = np.random.default_rng(seed)
-    V = rng.standard_normal((len(WORDS), dim)).astype(np.float32)
+    V = rng.standard_normal((len(words), dim)).astype(np.float32)
     with open(path, "w") as fh:
-        fh.write(f"{len(WORDS)} {dim}\n")
-        for w, row in zip(WORDS, V):
+        fh.write(f"{len(words)} {dim}\n")
+        for w, row in zip(words, V):
             fh.write(w + " " + " ".join(f"{x:.6f}" for x in row) + "\n")
     return path
 

@@ -6,6 +6,29 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 OPTIMIZERS = ("sgd", "adam")
+INTEGER_SETTINGS = ("epochs", "batch_size")
+FLOAT_SETTINGS = {"lr": True, "weight_decay": False, "momentum": False}  # name -> must be above 0
+
+
+def setting_problem(key: str, value: Any) -> str | None:
+    """Why ``value`` cannot be the training setting ``key`` (None when it can): epochs and batch size are whole
+    numbers of at least 1 (1.5 epochs is refused, not truncated), the optimiser one of OPTIMIZERS, lr a finite
+    number above 0, weight decay and momentum finite numbers of at least 0."""
+    import math
+
+    if key in INTEGER_SETTINGS:
+        if isinstance(value, bool) or not isinstance(value, int):
+            return "must be a whole number"
+        return None if value >= 1 else "must be at least 1"
+    if key == "optimizer":
+        return None if value in OPTIMIZERS else f"must be one of {', '.join(OPTIMIZERS)}"
+    if key in FLOAT_SETTINGS:
+        positive = FLOAT_SETTINGS[key]
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return "must be a number"
+        if not math.isfinite(value) or value < 0 or (positive and value == 0):
+            return f"must be a finite number {'above' if positive else 'of at least'} 0"
+    return None
 
 
 @dataclass
@@ -37,7 +60,8 @@ class TrainConfig:
     momentum: float | None = None
     patience: int | None = None
     grid: dict[str, list] | None = None   # settings chosen on validation (zsltool.train.grid)
-    preset: str | None = None             # "paper": the paper's literal method settings (method_args still win)
+    preset: str | None = None             # "paper", or a method's named preset (explicit settings still win)
+    lr_schedule: list[float] | None = None  # one learning rate per epoch, replayed (zsltool.train.schedule)
     strict: bool = False                  # validity warnings (zsltool.guards) are errors
     seed: int = 0
     device: str = "cpu"

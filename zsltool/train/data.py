@@ -138,12 +138,15 @@ def load_instance_files(audio, video=None):
     ``video_valid`` False where the video file has no such id)."""
     a = read_embeddings(audio)
     if a.meta.kind != "instance":
-        raise ZslError(f"{audio} is a class-level file, but --audio must be an instance-level file")
+        raise ZslError(f"{audio} is a class-level file ({a.meta.modality}), but --audio must be an instance-level "
+                       "file", hint="give the clips' embeddings (zsl extract-audio) to --audio, and class "
+                                    "embeddings to --text/--image")
     if not video:
         return a, None, None, None
     v = read_embeddings(video)
     if v.meta.kind != "instance":
-        raise ZslError(f"{video} is a class-level file, but --video must be an instance-level file")
+        raise ZslError(f"{video} is a class-level file ({v.meta.modality}), but --video must be an instance-level "
+                       "file", hint="give the clips' video embeddings (zsl extract-video) to --video")
     vi = v.id_index()
     rows = np.array([vi.get(i, -1) for i in a.ids], dtype=np.int64)
     if len(a.ids) and not np.any(rows >= 0):

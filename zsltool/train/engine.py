@@ -111,12 +111,13 @@ def train_jobs(jobs: list[Job], device: str = "cpu", batched: bool = True,
     A model whose loss stops being finite raises a ZslError, or with ``tolerate_divergence`` gets an Outcome
     with ``error`` set (a grid's setting is then left out of the selection)."""
     from zsltool.train.kernels import KERNELS
+    from zsltool.train.schedule import has_schedule
 
     out: list[Outcome | None] = [None] * len(jobs)
     groups: dict[tuple, list[int]] = {}
     models = [build_model(j) for j in jobs]
     for i, (job, model) in enumerate(zip(jobs, models)):
-        kname = getattr(job.cls, "batched_kernel", None) if batched else None
+        kname = getattr(job.cls, "batched_kernel", None) if batched and not has_schedule(job, model) else None
         key = KERNELS[kname].group_key(job, model, device) if kname in KERNELS else None
         if key is None:
             try:
@@ -275,6 +276,7 @@ def train_single(job: Job, model, device: str = "cpu") -> Outcome:
     The loop is lean: the epoch's permutation is one tensor, batches are tensor slices of features held on
     the device, loss terms are summed as tensors and read once per epoch."""
     from zsltool.progress import Progress
+    from zsltool.train.schedule import LrSchedule
     from zsltool.utils import seed_everything
 
     seed_everything(job.seed)  # the method's own random draws (negatives, dropout) follow the seed
@@ -299,6 +301,7 @@ def train_single(job: Job, model, device: str = "cpu") -> Outcome:
         log.debug(epoch_line(rec, 1, 1, True, job.name))
     else:
         optimizer = make_optimizer(model.parameters(), hyper, device)
+        sched = LrSchedule(optimizer, model, hyper, job.metric)  # constant unless lr_plateau / lr_schedule
         gen = torch.Generator().manual_seed(int(job.seed))
         rgen = draws_generator(job, model, device)  # negatives and dropout masks (methods with ``draws``)
         bs, epochs = int(hyper["batch_size"]), int(hyper["epochs"])
@@ -307,6 +310,7 @@ def train_single(job: Job, model, device: str = "cpu") -> Outcome:
         bar = Progress(total=epochs, desc=f"train {job.cls.name}", unit="epoch", enabled=log.isEnabledFor(logging.INFO))
         for epoch in range(1, epochs + 1):
             model.train()
+            sched.start(epoch)
             perm = torch.randperm(n, generator=gen).to(device)
             sums: dict[str, torch.Tensor] = {}
             steps = 0
@@ -331,6 +335,7 @@ def train_single(job: Job, model, device: str = "cpu") -> Outcome:
                 raise diverged(job, epoch)
             if job.val is not None:
                 rec.update(_validate_single(model, job, device))
+            sched.end(rec)
             history.append(rec)
             improved = keep.consider(epoch, rec.get(job.metric),
                                      lambda: (_state_copy(model), copy.deepcopy(optimizer.state_dict())))

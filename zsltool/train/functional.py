@@ -2,7 +2,9 @@
 ``loss`` (registered in ``zsltool.train.kernels.KERNELS`` as ``functional``). Every gradient-trained method with
 ``batched_kernel = "functional"`` trains here: the compatibility family (projection, bilinear, DeViSE, ALE, SJE)
 and the audio-visual family of Mazumder et al. (``avgzslnet``, ``cjme-soft``, ``cjme`` without its BatchNorm
-attention, the ``audio-only`` / ``video-only`` / ``concat`` baselines).
+attention, the ``audio-only`` / ``video-only`` / ``concat`` baselines). A model with BatchNorm (running
+statistics are state updated in place) or a learning-rate schedule (``zsltool.train.schedule``: one optimiser
+steps every stacked model) declines and trains in the single-model loop.
 
 The parameters of G models are stacked (G, ...) and the method's own ``loss(batch)`` runs under
 ``torch.func.vmap`` of ``functional_call``, so the loss code is the single-model code: there is no second copy of
@@ -94,6 +96,10 @@ class FunctionalKernel:
             return None
         if any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules()):
             return None  # running statistics are state updated in place: not under vmap
+        from zsltool.train.schedule import has_schedule
+
+        if has_schedule(job, model):
+            return None  # one optimiser steps every stacked model: no per-model learning rate
         h = job.hyper
         hyper = tuple(sorted((k, repr(v)) for k, v in h.items() if k not in ("epochs",)))
         return (job.cls.name, repr(sorted(job.args.items())), model.audio_dim, model.semantic_dim,

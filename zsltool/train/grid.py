@@ -5,7 +5,10 @@ the order given. Keys are
 
 * a training setting: ``lr``, ``optimizer``, ``batch_size``, ``epochs``, ``weight_decay``, ``momentum``;
 * ``METHOD:ARG`` (e.g. ``projection:margin``): an argument of that method only;
-* ``ARG``: an argument of every method that has it (e.g. ``zscore``, ``l2_classes``, ``margin``).
+* ``ARG``: an argument of every method that has it (e.g. ``zscore``, ``l2_classes``, ``margin``);
+* ``preset`` or ``METHOD:preset``: a named preset (``default`` = none, ``paper``, or a method's own such as
+  avgzslnet's ``avca-gzsl``): its method arguments and training settings, under the other keys of the setting
+  (``--grid avgzslnet:preset=default,avca-gzsl --grid lr=1e-3,1e-4``).
 
 On the command line: ``--grid lr=1e-3,1e-2 --grid optimizer=sgd,adam --grid projection:margin=0.1,1``, or
 ``--grid grid.json`` (a file holding such an object). Values are read as JSON when they can be (numbers,
@@ -45,12 +48,12 @@ def parse_grid(items: list[str] | None) -> dict | None:
             if not p.is_file():
                 raise ZslError(f"--grid {item!r} is neither KEY=V1,V2,... nor a JSON file",
                                hint="e.g. --grid lr=1e-3,1e-2 or --grid grid.json")
-            try:
-                doc = json.loads(p.read_text())
-            except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-                raise ZslError(f"cannot read grid file {item}: {e}") from None
+            from zsltool.formats import load_json
+
+            doc = load_json(p, "grid file")
             if not isinstance(doc, dict):
-                raise ZslError(f"grid file {item} must hold a JSON object {{key: [values]}}")
+                raise ZslError(f"grid file {item} must hold a JSON object {{key: [values]}}",
+                               hint='e.g. {"lr": [0.001, 0.01], "optimizer": ["sgd", "adam"]}')
             for k, v in doc.items():
                 grid[str(k)] = list(v) if isinstance(v, list) else [v]
             continue
@@ -68,14 +71,19 @@ def parse_grid(items: list[str] | None) -> dict | None:
 
 
 def check_grid(grid: dict | None, methods: list[str]) -> None:
-    """ZslError for a key that no method of the run can take."""
+    """ZslError for a key that no method of the run can take, or a value its key cannot take (checked before
+    anything is trained: ``lr=abc``, ``epochs=1.5``, ``{"lr": {"a": 1}}``)."""
     if not grid:
         return
     from zsltool.methods.base import COMMON_DEFAULTS, get_method
 
     classes = {m: get_method(m) for m in methods}
-    for k in grid:
+    for k, vals in grid.items():
+        _check_values(k, vals, classes, COMMON_DEFAULTS)
         if k in TRAIN_KEYS:
+            continue
+        if k.split(":")[-1] == "preset":
+            _check_presets(k, grid[k], classes)
             continue
         if ":" in k:
             m, arg = k.split(":", 1)
@@ -88,6 +96,44 @@ def check_grid(grid: dict | None, methods: list[str]) -> None:
         elif k not in COMMON_DEFAULTS and not any(k in c.defaults for c in classes.values()):
             raise ZslError(f"grid key {k!r} is neither a training setting nor an argument of "
                            f"{', '.join(methods)}", hint="training settings: " + ", ".join(TRAIN_KEYS))
+
+
+def _check_presets(key: str, values: list, classes: dict) -> None:
+    """ZslError unless every preset of a ``preset`` / ``METHOD:preset`` axis exists for its method(s)."""
+    m = key.split(":")[0] if ":" in key else None
+    if m is not None and m not in classes:
+        raise ZslError(f"grid key {key!r} names method {m!r}, which is not trained here",
+                       hint=f"methods: {', '.join(classes)}")
+    for name, cls in classes.items():
+        if m in (None, name):
+            for v in values:
+                try:
+                    cls.preset_settings(str(v))
+                except ZslError as e:
+                    raise ZslError(f"grid key {key!r}: {e.message}", hint=e.hint if m else
+                                   f"{e.hint}; name the method: METHOD:preset=...") from None
+
+
+EXAMPLES = {"lr": "1e-3,1e-2", "optimizer": "sgd,adam", "batch_size": "32,64", "epochs": "50,100",
+            "weight_decay": "0,1e-4", "momentum": "0,0.9"}
+
+
+def _check_values(key: str, values: list, classes: dict, common: dict) -> None:
+    """ZslError for the first value of ``key`` that its training setting or method argument cannot take."""
+    from zsltool.methods.base import _arg_problem
+    from zsltool.train.config import setting_problem
+
+    m, arg = key.split(":", 1) if ":" in key else (None, key)
+    defaults = [c.defaults[arg] for n, c in classes.items() if (m is None or n == m) and arg in c.defaults]
+    defaults += [common[arg]] if arg in common else []
+    for v in values:
+        if key in TRAIN_KEYS:
+            problem, hint = setting_problem(key, v), f"e.g. --grid {key}={EXAMPLES[key]}"
+        else:
+            problem = next((p for p in (_arg_problem(d, v) for d in defaults) if p), None)
+            hint = f"the default is {arg}={defaults[0]!r}" if defaults else None
+        if problem:
+            raise ZslError(f"grid key {key!r}: value {v!r} {problem}", hint=hint)
 
 
 def settings_for(grid: dict | None, method_cls) -> list[dict]:
@@ -105,6 +151,8 @@ def settings_for(grid: dict | None, method_cls) -> list[dict]:
             if method_cls.closed_form and k in GRADIENT_ONLY:
                 continue
             axes.append(("train", k, vals))
+        elif k == "preset" or k == f"{method_cls.name}:preset":
+            axes.append(("preset", "preset", [str(v) for v in vals]))
         elif ":" in k:
             m, arg = k.split(":", 1)
             if m == method_cls.name:
@@ -113,13 +161,22 @@ def settings_for(grid: dict | None, method_cls) -> list[dict]:
             axes.append(("args", k, vals))
     out = []
     for combo in itertools.product(*[vals for _, _, vals in axes]):
-        s = {"train": {}, "args": {}}
+        s: dict = {"train": {}, "args": {}}
         for (where, k, _), v in zip(axes, combo):
-            s[where][k] = v
+            if where == "preset":
+                s["preset"] = v
+            else:
+                s[where][k] = v
         out.append(s)
     return out or [{"train": {}, "args": {}}]
 
 
+def setting_values(setting: dict) -> dict:
+    """A setting as one flat record: ``{"preset": ...}`` (when it has one), training settings, arguments."""
+    pre = {"preset": setting["preset"]} if "preset" in setting else {}
+    return {**pre, **setting.get("train", {}), **setting.get("args", {})}
+
+
 def setting_label(setting: dict) -> str:
-    parts = [f"{k}={v}" for k, v in {**setting.get("train", {}), **setting.get("args", {})}.items()]
+    parts = [f"{k}={v}" for k, v in setting_values(setting).items()]
     return " ".join(parts) or "default"

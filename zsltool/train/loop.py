@@ -20,7 +20,6 @@ selection):
 from __future__ import annotations
 
 import logging
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,7 +30,7 @@ from zsltool.classes.splits import load_split
 from zsltool.errors import ZslError
 from zsltool.methods.base import get_method
 from zsltool.train.checkpoint import new_checkpoint, save_checkpoint
-from zsltool.train.config import OPTIMIZERS, TrainConfig
+from zsltool.train.config import TrainConfig, setting_problem
 from zsltool.train.data import InstanceSet, check_split_class_set, load_inputs, select_instances
 from zsltool.train.engine import Job, Outcome, train_jobs
 from zsltool.utils import check_output, resolve_device
@@ -80,26 +79,25 @@ class Prepared:
     video_dim: int | None
     val_seen_mask: np.ndarray | None = None   # val_hm: which val_classes are seen
     warnings: list = field(default_factory=list)   # validity issues (zsltool.guards)
+    input_args: dict = field(default_factory=dict)   # method arguments read from the files (args_from_inputs)
 
 
-def _resolve_hyper(cls, config: TrainConfig, overrides: dict | None = None) -> dict:
-    h = dict(cls.train_defaults)
+def _resolve_hyper(cls, config: TrainConfig, overrides: dict | None = None, preset: dict | None = None) -> dict:
+    """Training settings: the method's defaults < a preset's (``preset``) < the config's < ``overrides`` (a grid
+    setting's); a replayed ``lr_schedule`` is kept."""
+    h = {**cls.train_defaults, **(preset or {})}
+    if config.lr_schedule:
+        h["lr_schedule"] = [float(x) for x in config.lr_schedule]
     for k in ("epochs", "batch_size", "optimizer", "lr", "weight_decay", "momentum"):
         v = (overrides or {}).get(k, getattr(config, k))
         if v is not None:
             h[k] = v
-    if h["optimizer"] not in OPTIMIZERS:
-        raise ZslError(f"unknown optimizer {h['optimizer']!r}", hint="use sgd or adam")
-    if int(h["epochs"]) < 1 or int(h["batch_size"]) < 1:
-        raise ZslError("epochs and batch size must be at least 1")
-    for k, opt, positive in (("lr", "--lr", True), ("weight_decay", "--weight-decay", False),
-                             ("momentum", "--momentum", False)):
-        v = h.get(k)
-        if v is None:
-            continue
-        v = float(v)
-        if not math.isfinite(v) or v < 0 or (positive and v == 0):
-            raise ZslError(f"{opt} must be a finite number {'above' if positive else 'of at least'} 0, got {v}")
+    flags = {"epochs": "--epochs", "batch_size": "--batch-size", "optimizer": "--optimizer", "lr": "--lr",
+             "weight_decay": "--weight-decay", "momentum": "--momentum"}
+    for k, opt in flags.items():
+        problem = setting_problem(k, h[k])
+        if problem:
+            raise ZslError(f"{opt} {problem}, got {h[k]!r}", hint=f"the method's default is {cls.train_defaults[k]!r}")
     return h
 
 
@@ -120,6 +118,7 @@ def prepare(config: TrainConfig) -> Prepared:
                       hint="use a network trained on this trial's training (GZSL: seen) classes only")
     if cls.requires_video and inputs.video is None:
         raise ZslError(f"method {cls.name!r} needs a video embedding file", hint="pass --video FILE")
+    input_args = cls.args_from_inputs(inputs)
     video_dim = inputs.video.dim if inputs.video is not None and "video" in cls.modalities else None
     mods = tuple(m for m in cls.modalities if m == "audio" or video_dim)
     if trial.is_gzsl:
@@ -172,15 +171,17 @@ def prepare(config: TrainConfig) -> Prepared:
                     train_classes=train_classes, val_classes=val_classes,
                     train_class_emb=inputs.semantic.matrix(train_classes),
                     val_class_emb=inputs.semantic.matrix(val_classes) if val_set is not None else None,
-                    metric=metric, hyper=_resolve_hyper(cls, config), video_dim=video_dim, val_seen_mask=seen_mask,
-                    warnings=warnings)
+                    metric=metric, video_dim=video_dim, val_seen_mask=seen_mask,
+                    hyper=_resolve_hyper(cls, config, preset=cls.preset_settings(config.preset)["train"]),
+                    warnings=warnings, input_args=input_args)
 
 
 def make_job(prep: Prepared, config: TrainConfig, name: str = "", hyper: dict | None = None,
              method_args: dict | None = None) -> Job:
     """The engine's job for one prepared training run (one setting: ``hyper`` and ``method_args``)."""
     dims = {"audio_dim": prep.inputs.audio.dim, "semantic_dim": prep.inputs.semantic.dim, "video_dim": prep.video_dim}
-    return Job(cls=prep.cls, args=dict(config.method_args if method_args is None else method_args), dims=dims,
+    args = {**prep.input_args, **(config.method_args if method_args is None else method_args)}
+    return Job(cls=prep.cls, args=args, dims=dims,
                hyper=prep.hyper if hyper is None else hyper, seed=int(config.seed), train=prep.train_set,
                class_emb=prep.train_class_emb, val=prep.val_set, val_class_emb=prep.val_class_emb,
                metric=prep.metric, patience=config.patience, log_every=config.log_every, name=name,
@@ -200,22 +201,24 @@ def grid_jobs(prep: Prepared, config: TrainConfig, name: str = "") -> tuple[list
     settings = settings_for(config.grid, cls) if config.grid else [{"train": {}, "args": {}}]
     jobs = []
     for st in settings:
-        hyper = _resolve_hyper(cls, config, st["train"])
+        pre = cls.preset_settings(st.get("preset", config.preset))  # a grid's preset axis, else --preset
+        hyper = _resolve_hyper(cls, config, st["train"], pre["train"])
         label = f"{name} {setting_label(st)}".strip() if len(settings) > 1 else name
-        jobs.append(make_job(prep, config, name=label, hyper=hyper, method_args={**cls.preset_args(config.preset), **config.method_args, **st["args"]}))
+        jobs.append(make_job(prep, config, name=label, hyper=hyper,
+                             method_args={**pre["args"], **config.method_args, **st["args"]}))
     return settings, jobs
 
 
 def choose(prep: Prepared, config: TrainConfig, settings: list[dict], outcomes: list[Outcome]):
     """The setting whose best epoch has the highest validation value (ties: the first), and the selection
     record (None without a grid). Diverged settings are left out; all diverged is a ZslError."""
-    from zsltool.train.grid import setting_label
+    from zsltool.train.grid import setting_label, setting_values
 
     chosen, chosen_setting, candidates = None, None, []
     for st, f in zip(settings, outcomes):
         if f.error and len(settings) > 1:
             log.warning(f"setting {setting_label(st)}: {f.error}; left out of the selection")
-        candidates.append({"setting": {**st["train"], **st["args"]}, "label": setting_label(st),
+        candidates.append({"setting": setting_values(st), "label": setting_label(st),
                            "best_epoch": f.best_epoch, "value": f.best_value,
                            **({"error": f.error} if f.error else {})})
         if f.error:
@@ -227,7 +230,7 @@ def choose(prep: Prepared, config: TrainConfig, settings: list[dict], outcomes: 
         raise ZslError("every setting of the grid diverged", hint="lower the learning rates of the grid")
     selection = None
     if config.grid:
-        selection = {"metric": prep.metric, "chosen": {**chosen_setting["train"], **chosen_setting["args"]},
+        selection = {"metric": prep.metric, "chosen": setting_values(chosen_setting),
                      "label": setting_label(chosen_setting), "epoch": chosen.best_epoch,
                      "value": chosen.best_value, "candidates": candidates}
         log.info(f"chosen on validation ({prep.metric}): {selection['label']} at epoch {selection['epoch']} "

@@ -18,30 +18,14 @@ from zsltool.cli.app import app  # noqa: E402
 from zsltool.store import read_embeddings  # noqa: E402
 
 runner = CliRunner(mix_stderr=False)
-WORDS = ["<s>", "<pad>", "</s>", "<unk>", "this", "is", "a", "sound", "of", "dog", "cat", "bark", "meow", "."]
+WORDS = ["this", "is", "a", "sound", "of", "dog", "cat", "bark", "meow", "."]
 
 
 @pytest.fixture(scope="module")
 def tiny_clap(tmp_path_factory):
-    from tokenizers import Tokenizer, pre_tokenizers
-    from tokenizers.models import WordLevel
-    from transformers import ClapAudioConfig, ClapConfig, ClapFeatureExtractor, ClapModel, ClapTextConfig
-    from transformers import PreTrainedTokenizerFast
+    from zsltool.testing.clap import make_tiny_clap
 
-    folder = tmp_path_factory.mktemp("clap") / "tiny-clap"
-    torch.manual_seed(0)
-    text = ClapTextConfig(vocab_size=len(WORDS), hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
-                          intermediate_size=32, max_position_embeddings=40, projection_dim=8)
-    audio = ClapAudioConfig(patch_embeds_hidden_size=8, hidden_size=64, depths=[1, 1, 1, 1],
-                            num_attention_heads=[1, 1, 1, 1], projection_dim=8, spec_size=256, window_size=8)
-    model = ClapModel(ClapConfig(text_config=text.to_dict(), audio_config=audio.to_dict(), projection_dim=8)).eval()
-    model.save_pretrained(folder)
-    ClapFeatureExtractor(max_length_s=2).save_pretrained(folder)
-    tk = Tokenizer(WordLevel({w: i for i, w in enumerate(WORDS)}, unk_token="<unk>"))
-    tk.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.Whitespace()])
-    PreTrainedTokenizerFast(tokenizer_object=tk, bos_token="<s>", eos_token="</s>", pad_token="<pad>",
-                            unk_token="<unk>").save_pretrained(folder)
-    return folder, model
+    return make_tiny_clap(tmp_path_factory.mktemp("clap") / "tiny-clap", WORDS)
 
 
 def test_clap_audio_rows_are_the_models_audio_features(tmp_path, tiny_clap):

@@ -13,9 +13,13 @@ import typer
 from zsltool.cli.common import STATE, JsonOpt, OverwriteOpt, emit, info, kv_table, rows_table, to_jsonable
 from zsltool.cli.types import float_option
 from zsltool.evaluate.metrics import GZSL_COLUMNS
+from zsltool.evaluate.transductive import REFINERS
 from zsltool.names import SCORE_MODALITIES
 
 _MODALITY = click.Choice(list(SCORE_MODALITIES))
+AllowOtherExtractorOpt = typer.Option(False, "--allow-other-extractor", help="Accept instance rows embedded by "
+                                      "another extractor or other weights than the model's training rows (their "
+                                      "scores mean little); the results carry a warning.")
 
 
 def _metrics_flat(doc: dict) -> dict:
@@ -26,10 +30,20 @@ def _metrics_flat(doc: dict) -> dict:
     return m
 
 
+def _noted(table, doc: dict):
+    """``table`` with the results' validity warnings as its caption."""
+    from rich.markup import escape
+
+    if doc.get("warnings"):
+        table.caption = escape("\n".join(f"Warning (validity): {w['message']}" for w in doc["warnings"]))
+    return table
+
+
 def _eval_tables(doc: dict):
-    title = f"zsl evaluate ({doc['task']})"
+    setting = (doc.get("manifest", {}).get("config") or {}).get("transductive")
+    title = f"zsl evaluate ({doc['task']}" + (f", transductive: {setting})" if setting else ")")
     cols = ["class", "n", "correct", "accuracy"] + (["seen"] if doc["task"] == "gzsl" else [])
-    return [kv_table(_metrics_flat(doc), title=title), rows_table(doc.get("per_class", []), columns=cols)]
+    return [_noted(kv_table(_metrics_flat(doc), title=title), doc), rows_table(doc.get("per_class", []), columns=cols)]
 
 
 def _ranked_rows(doc: dict, top: int) -> tuple[list[dict], str]:
@@ -65,10 +79,16 @@ def evaluate_cmd(
                                          "subtracted from seen-class scores (default 0)."),
     calibrate: bool = typer.Option(False, "--calibrate", help="GZSL: choose beta on validation data "
                                    "(never on test) by validation HM."),
+    transductive: Optional[str] = typer.Option(
+        None, "--transductive", click_type=click.Choice(list(REFINERS)),
+        help="The transductive setting (off by default): refine the assignment with the unlabelled test rows "
+             "taken together (soft-kmeans: soft k-means in the audio space, started from the model's scores). "
+             "Named in the results; never reads a test label."),
     out: Optional[str] = typer.Option(None, "--out", "-o", help="Results JSON to write (+ .per_class.csv "
                                       "and .confusion.csv next to it)."),
     overwrite: bool = OverwriteOpt,
     json_out: bool = JsonOpt,
+    allow_other_extractor: bool = AllowOtherExtractorOpt,
 ):
     """Evaluate a checkpoint: ZSL top-1 / mean per-class accuracy, or GZSL S, U, HM."""
     from zsltool.evaluate.evaluate import evaluate_checkpoint
@@ -83,7 +103,8 @@ def evaluate_cmd(
         check_output(out, overwrite)
     doc = evaluate_checkpoint(checkpoint, audio=audio, video=video, split=split, trial=trial,
                               modality=modality, beta=beta, calibrate=calibrate, seed=STATE.seed,
-                              device=STATE.device)
+                              device=STATE.device, transductive=transductive,
+                              allow_other_extractor=allow_other_extractor)
     _write(doc, out, overwrite)
     emit(doc, json_out, table=_eval_tables)
 
@@ -102,6 +123,7 @@ def retrieve_cmd(
                                   "ids) as one JSON document."),
     jsonl: bool = typer.Option(False, "--jsonl", help="Print one JSON line per class: class, AP and the top "
                                "ranked ids with their scores (the metrics go to stderr)."),
+    allow_other_extractor: bool = AllowOtherExtractorOpt,
 ):
     """Rank the test instances for each class text: AP per class, mAP, and S/U/HM of mAP for GZSL."""
     from zsltool.evaluate.evaluate import retrieve_checkpoint
@@ -113,7 +135,8 @@ def retrieve_cmd(
 
         check_output(out, overwrite)
     doc = retrieve_checkpoint(checkpoint, audio=audio, video=video, split=split, trial=trial,
-                              modality=modality, top=top, seed=STATE.seed, device=STATE.device)
+                              modality=modality, top=top, seed=STATE.seed, device=STATE.device,
+                              allow_other_extractor=allow_other_extractor)
     if out:
         from zsltool.evaluate.results import write_results
 
@@ -129,7 +152,7 @@ def retrieve_cmd(
             sys.stdout.write(json.dumps(line) + "\n")
         sys.stdout.flush()
         return
-    emit(doc, json_out, table=lambda d: [kv_table(d["metrics"], title="zsl retrieve"),
+    emit(doc, json_out, table=lambda d: [_noted(kv_table(d["metrics"], title="zsl retrieve"), d),
                                          rows_table(*_ranked_rows(d, top))])
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import List, Optional
 
 import click
@@ -14,7 +15,10 @@ from zsltool.evaluate.compare import BY
 from zsltool.evaluate.metrics import metric_help
 from zsltool.evaluate.plot import FORMATS as FIGURE_FORMATS
 from zsltool.evaluate.tables import TABLE_FORMATS
-from zsltool.names import PLOT_KINDS, SCORE_MODALITIES
+from zsltool.evaluate.transductive import REFINERS
+from zsltool.methods.names import PRESETS
+from zsltool.names import PLOT_KINDS, SCORE_MODALITIES, SEMANTIC_SOURCES
+from zsltool.progress import count_of
 from zsltool.train.config import OPTIMIZERS
 
 
@@ -28,23 +32,29 @@ def _csv_list(value: Optional[str]) -> Optional[list[str]]:
 
 
 def _experiment_tables(doc: dict):
-    from zsltool.evaluate.tables import table_caption, table_rows, table_title
+    from rich.markup import escape
+
+    from zsltool.evaluate.tables import WARNING_NOTE, table_caption, table_rows, table_title
 
     out = []
     for t in doc["tables"]:
         rt = rows_table(table_rows(t), title=table_title(t))
-        rt.caption = table_caption(t)
+        rt.caption = "\n".join([table_caption(t), *(escape(f"{WARNING_NOTE} {w}") for w in t.get("warnings") or [])])
         out.append(rt)
     return out
 
 
 def experiment_cmd(
-    audio: str = typer.Option(..., "--audio", help="Instance-level audio embedding file."),
+    audio: str = typer.Option(..., "--audio", help="Instance-level audio embedding file, or one per trial: "
+                              "a template such as 'audio.fold{fold}.h5' ({trial}/{fold}: the trial number, "
+                              "{split}: the split file's stem); --video, --image, --audio-prototypes and "
+                              "--hybrid take templates too."),
     split: List[str] = typer.Option(..., "--split", help="Split file; repeat for more table columns "
                                     "(e.g. one within-category split per category)."),
     out: str = typer.Option(..., "--out", "-o", help="Output folder (trials/, checkpoints/, results.json, "
                             "trials.csv, table.csv/.md/.tex); re-running resumes it."),
-    video: Optional[str] = typer.Option(None, "--video", help="Instance-level video embedding file."),
+    video: Optional[str] = typer.Option(None, "--video", help="Instance-level video embedding file (or a "
+                                        "per-trial template, as --audio)."),
     text: List[str] = typer.Option([], "--text", help="Class-level text embedding file; NAME=FILE (repeatable) "
                                    "puts several text backends side by side (rows text:NAME)."),
     image: Optional[str] = typer.Option(None, "--image", help="Class-level image embedding file."),
@@ -54,7 +64,8 @@ def experiment_cmd(
                                          "default hybrid = --image ‖ --text."),
     semantics: Optional[str] = typer.Option(None, "--semantics", help="Comma list of class embeddings: "
                                             "audio,image,text,hybrid (default: every one whose files are given)."),
-    method: List[str] = typer.Option(["projection"], "--method", help="Method (repeatable)."),
+    method: List[str] = typer.Option(["projection"], "--method", help="Method (repeatable; a repeated one "
+                                     "runs once)."),
     arg: List[str] = typer.Option([], "--arg", help="METHOD:KEY=VALUE or KEY=VALUE (all methods), repeatable."),
     epochs: Optional[int] = typer.Option(None, "--epochs", min=1, help="Epochs (default: the method's)."),
     batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1, help="Batch size."),
@@ -65,8 +76,9 @@ def experiment_cmd(
     grid: List[str] = typer.Option([], "--grid", help="Settings chosen per trial on validation data: "
                                    "KEY=V1,V2 (lr, optimizer, batch_size, epochs, weight_decay, momentum, "
                                    "METHOD:ARG or ARG), repeatable, or a JSON file {key: [values]}."),
-    preset: Optional[str] = typer.Option(None, "--preset", click_type=click.Choice(["paper"]),
-                                         help="paper: the founding papers' literal method settings."),
+    preset: Optional[str] = typer.Option(None, "--preset", click_type=click.Choice(list(PRESETS)),
+                                         help="paper: the founding papers' literal method settings; "
+                                              "avca-gzsl: AVGZSLNet as AVCA-GZSL's run scripts train it."),
     strict: bool = typer.Option(False, "--strict", help="Validity warnings (e.g. a feature network trained "
                                 "on test classes) are errors."),
     modalities: str = typer.Option("both", "--modalities", help="GZSL test modalities, comma list of "
@@ -79,6 +91,14 @@ def experiment_cmd(
                                    "benchmarks (a split with both stages, e.g. from prepare avgzsl-benchmark): "
                                    "stage 1 chooses the epoch and beta on validation classes, stage 2 retrains "
                                    "on train + validation classes with them and tests."),
+    transductive: List[str] = typer.Option(
+        [], "--transductive", click_type=click.Choice(list(REFINERS)),
+        help="Also the transductive setting (repeatable): every trained model evaluated again with its "
+             "assignment refined by the unlabelled test rows, rows of their own marked (transductive: …)."),
+    refit: bool = typer.Option(False, "--refit/--no-refit", help="Refit after selection: each trial with "
+                               "validation classes (or GZSL validation rows) chooses the setting (--grid) and the "
+                               "epoch on them, then retrains on train + validation for that many epochs and "
+                               "tests (both stages recorded)."),
     jobs: int = typer.Option(1, "--jobs", "-j", min=1, help="Trials run in parallel processes."),
     threads: Optional[int] = typer.Option(None, "--threads", min=1, help="torch threads per job "
                                           "(default: cores / jobs)."),
@@ -90,10 +110,17 @@ def experiment_cmd(
     json_out: bool = JsonOpt,
 ):
     """Run a paper protocol end to end (train + evaluate every trial) and print its table."""
+    from zsltool.cli.choices import check_choice
     from zsltool.cli.commands.train import parse_method_args
     from zsltool.evaluate.experiment import ExperimentSpec, run_experiment
+    from zsltool.methods.names import METHOD_NAMES
     from zsltool.train.grid import parse_grid
 
+    for m in method:  # an unknown choice is a usage error (exit 2), as in zsl train
+        check_choice(m, METHOD_NAMES, "--method")
+    for s in _csv_list(semantics) or []:
+        check_choice(s, SEMANTIC_SOURCES, "--semantics")
+    method = list(dict.fromkeys(method))  # --method X --method X trains X once
     margs: dict = {}
     for a in arg:
         head = a.split("=", 1)[0]
@@ -131,9 +158,9 @@ def experiment_cmd(
                           seed=seed_or_global(seed), jobs=jobs, threads=threads,
                           calibrate=calibrate, retrieval=not no_retrieval, device=STATE.device,
                           grid=parse_grid(grid), preset=preset, strict=strict,
-                          two_stage=two_stage)
+                          two_stage=two_stage, refit=refit, transductive=list(transductive) or None)
     doc = run_experiment(spec)
-    info(f"{doc['ran']} trial(s) run, {doc['reused']} reused; wrote {out}/results.json, trials.csv, "
+    info(f"{count_of(doc['ran'], 'trial')} run, {doc['reused']} reused; wrote {out}/results.json, trials.csv, "
          "table.csv, table.md, table.tex")
     if table_format != "table" and not json_out:
         import sys
@@ -227,6 +254,13 @@ def plot_cmd(
 
     args = list(inputs)
     k = kind or "auto"
+    if args and args[0] not in _KINDS and not Path(args[0]).exists():
+        import difflib
+
+        close = difflib.get_close_matches(args[0], _KINDS, n=1, cutoff=0.6)
+        if close or len(args) > 1:
+            raise typer.BadParameter(f"{args[0]!r} is neither a plot kind nor a file" + (
+                f"; did you mean {close[0]}?" if close else f" (kinds: {', '.join(_KINDS)})"), param_hint="KIND")
     if args and args[0] in _KINDS:
         if kind and kind != args[0]:
             raise typer.BadParameter(f"kind given twice ({args[0]} and --kind {kind})", param_hint="--kind")

@@ -24,6 +24,8 @@ def report_cmd(
                                          "all)."),
     out: Optional[str] = typer.Option(None, "--out", "-o", help="Write to this file instead of stdout."),
     overwrite: bool = OverwriteOpt,
+    json_out: bool = typer.Option(False, "--json", help="Print the tables as one JSON document (source, kind, "
+                                  "tables with their cells, warnings) instead of --format."),
 ):
     """Print an experiment's paper tables (with captions), or the classes of a split's subsets, as Markdown,
     LaTeX or CSV."""
@@ -33,7 +35,16 @@ def report_cmd(
         ks = [int(x) for x in trials.split(",")] if trials else None
     except ValueError:
         raise typer.BadParameter(f"{trials!r} is not a comma list of integers", param_hint="--trials") from None
-    text = report_text(results, fmt, classes=classes, trials=ks)
+    if json_out:
+        import json
+
+        from zsltool.cli.common import to_jsonable
+        from zsltool.evaluate.report import report_data
+
+        text = json.dumps(to_jsonable(report_data(results, classes=classes, trials=ks)), indent=2,
+                          ensure_ascii=False) + "\n"
+    else:
+        text = report_text(results, fmt, classes=classes, trials=ks)
     if out:
         from zsltool.utils import atomic_write_text, check_output
 

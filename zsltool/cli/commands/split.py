@@ -14,6 +14,7 @@ from zsltool.classes.protocols import PROTOCOL_HELP
 from zsltool.cli.common import JsonOpt, OverwriteOpt, SeedOpt, emit, info, kv_table, rows_table, seed_or_global
 from zsltool.cli.types import float_option
 from zsltool.names import SPLIT_PROTOCOLS
+from zsltool.progress import count_of
 
 PROTOCOLS = list(SPLIT_PROTOCOLS)
 
@@ -88,7 +89,7 @@ def split(
     opts["folds"] = folds
     result = make_split(classes, protocol, out, seed=seed_or_global(seed), overwrite=overwrite, strict=strict,
                         **opts)
-    info(f"wrote {result['out']} ({len(result['trials'])} trial(s))")
+    info(f"wrote {result['out']} ({count_of(len(result['trials']), 'trial')})")
 
     def table(r):
         head = {"out": r["out"], "protocol": r["protocol"], "seed": r["seed"], **r["params"]}

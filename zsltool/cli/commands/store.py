@@ -14,25 +14,32 @@ from zsltool.store.schema import KINDS
 
 def inspect(
     file: Path = typer.Argument(..., help="Any zsl file: embeddings (.h5), class set, split, checkpoint, results."),
-    check: bool = typer.Option(False, "--check", help="Validate fully; exit 1 on any violation."),
+    check: bool = typer.Option(False, "--check", help="Validate fully (every value scanned for NaN/Inf); any "
+                               "violation found exits 1, with or without --check."),
     json_out: bool = JsonOpt,
 ):
-    """Summarise any zsl file; with --check, validate it and exit 1 on any violation."""
+    """Summarise any zsl file; exit 1 when it lists a violation (--check also scans every value)."""
     from zsltool.inspect import inspect_file
 
     result = inspect_file(file, check=check)
 
     def table(r):
-        t = kv_table(r["summary"], title=f"{r['path']} ({r['type']})")
+        summary = dict(r["summary"])
+        cal = summary.pop("calibration", None)  # a checkpoint's calibration record: a table of its own
+        t = [kv_table(summary, title=f"{r['path']} ({r['type']})")]
+        if cal:
+            t.append(kv_table(cal, title="calibration record (the temperature of zsl classify's probabilities)"))
         if r["violations"]:
-            return [t, "[red]violations:[/red]\n" + "\n".join(f"  - {v}" for v in r["violations"])]
-        return [t, "[green]valid[/green]" if check else ""]
+            return t + ["[red]violations:[/red]\n" + "\n".join(f"  - {v}" for v in r["violations"])]
+        return t + ["[green]valid[/green]" if check else ""]
 
     emit(result, json_out, table)
-    if check and result["violations"]:
+    if result["violations"]:
         from zsltool.errors import ZslError
 
-        raise ZslError(f"{file}: {len(result['violations'])} violation(s): {result['violations'][0]}")
+        raise ZslError(f"{file}: {len(result['violations'])} violation(s): {result['violations'][0]}",
+                       hint="the summary above says what the file holds; rebuild it with zsl, or import foreign "
+                            "features with zsl import-embeddings")
 
 
 def import_embeddings(

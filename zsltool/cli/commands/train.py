@@ -14,6 +14,7 @@ from zsltool.cli.common import STATE, JsonOpt, OverwriteOpt, SeedOpt, emit, kv_t
 from zsltool.cli.types import float_option
 from zsltool.cli.choices import NamesChoice
 from zsltool.methods import names as method_names
+from zsltool.methods.names import PRESETS
 from zsltool.names import SEMANTIC_SOURCES
 from zsltool.train.config import OPTIMIZERS
 
@@ -72,9 +73,11 @@ def train_cmd(
     grid: List[str] = typer.Option([], "--grid", help="Settings chosen on validation data: KEY=V1,V2 (lr, "
                                    "optimizer, batch_size, epochs, weight_decay, momentum or a method "
                                    "argument), repeatable, or a JSON file {key: [values]}."),
-    preset: Optional[str] = typer.Option(None, "--preset", click_type=click.Choice(["paper"]),
+    preset: Optional[str] = typer.Option(None, "--preset", click_type=click.Choice(list(PRESETS)),
                                          help="paper: the founding papers' literal settings (no feature "
-                                              "scaling; AVGZSLNet's absolute decoder margin); --arg wins."),
+                                              "scaling; AVGZSLNet's absolute decoder margin); avca-gzsl: "
+                                              "AVGZSLNet as AVCA-GZSL's run scripts train it; --arg and "
+                                              "training options win."),
     strict: bool = typer.Option(False, "--strict", help="Validity warnings (a feature network trained on "
                                 "this trial's held-out classes) are errors."),
     seed: Optional[int] = SeedOpt,

@@ -10,7 +10,9 @@ The weights file's sha256 is recorded, so a file's extractor can be rebuilt and 
 Audio: decoded to 48 kHz mono in workers, cut to the feature extractor's ``max_length_s`` (10 s; CLAP's
 truncation of longer clips is random, so zsl keeps the first 10 s) and turned into its log-mel features
 (repeat-padded); the row is ``get_audio_features`` (the L2-normalised projection). Text: the label through
-``--prompt`` (``This is a sound of {}.``), or the description, through ``get_text_features``.
+``--prompt`` (``This is a sound of {}.``), or the description, through ``get_text_features``. Both files record
+the model's logit scale (``logit_scale``: ``exp(logit_scale_a)``), which the training-free ``cosine`` method
+multiplies the cosine by, as CLAP's ``logits_per_audio`` does.
 """
 
 from __future__ import annotations
@@ -69,11 +71,17 @@ def load_clap(name: str | None, device: str = "cpu", part: str = "audio"):
             folder = None
     wfile = _weights_file(folder) if folder else None
     record = {"weights": str(name), "weights_sha256": cached_sha256(wfile) if wfile else "",
-              "transformers": transformers.__version__}
+              "transformers": transformers.__version__, "logit_scale": logit_scale(model)}
     if folder is not None and Path(name).is_dir():
         record["weights_path"] = str(wfile) if wfile else str(folder)
     _LOADED[key] = (model, pre, record)
     return _LOADED[key]
+
+
+def logit_scale(model) -> float:
+    """CLAP's zero-shot scale: ``exp(logit_scale_a)``, the factor of ``logits_per_audio`` (audio · text
+    cosine); the ``cosine`` method scores with it (zsltool.methods.cosine)."""
+    return float(model.logit_scale_a.detach().exp())
 
 
 def _features(out) -> Any:

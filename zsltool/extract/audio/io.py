@@ -114,6 +114,15 @@ def load_waveform(path: str | os.PathLike, *, start: float | None = None, end: f
 
 
 def find_audio_files(folder: str | os.PathLike) -> list[Path]:
-    """Audio files under ``folder`` (recursive, by extension), sorted by path."""
-    root = Path(folder)
-    return sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_EXTENSIONS)
+    """Audio files under ``folder`` (recursive, by extension), sorted by path. A sub-folder that cannot be read
+    is a ZslError (``Path.rglob`` would skip it without a word, and its clips would be missing)."""
+    from zsltool.errors import ZslError
+
+    def refuse(e: OSError):
+        raise ZslError(f"cannot read folder {e.filename}: {e.strerror or e}",
+                       hint="give zsl read access to it (chmod), or move it out of the folder") from None
+
+    found = []
+    for dirpath, _, files in os.walk(folder, onerror=refuse):
+        found += [Path(dirpath) / f for f in files if Path(f).suffix.lower() in AUDIO_EXTENSIONS]
+    return sorted(p for p in found if p.is_file())

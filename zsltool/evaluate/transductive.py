@@ -1,0 +1,129 @@
+"""The transductive setting: the unlabelled test rows, taken together, refine the zero-shot assignment.
+
+Inductive zero-shot learning (zsl's default, and the setting of Dogan et al. and of Mazumder et al.) scores each
+test row on its own. In the transductive setting, a recognised variant that papers report in tables of their own
+(e.g. Fu et al., "Transductive multi-view zero-shot learning", 2015; Wan et al., "Transductive zero-shot learning
+with visual structure constraint", 2019), the model may also look at the unlabelled test rows as a whole: unseen
+classes form clusters in the audio space that the side information alone places only roughly.
+
+A refiner takes the test rows' zero-shot scores and their input features and returns new scores of the same
+shape. It is never given a label: the functions here have no parameter through which one could arrive (a test
+scrambles the labels and gets the same predictions). Results made with a refiner name it in their config,
+caption, record and ``trials.csv`` column ``setting``; ``zsl experiment --transductive`` adds rows beside the
+inductive ones.
+
+To add a refiner: one function ``(scores, X, steps) -> scores`` and one ``REFINERS`` entry.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+INDUCTIVE = "inductive"
+
+
+@dataclass(frozen=True)
+class Refiner:
+    name: str
+    label: str          # how tables and captions name the setting
+    fn: Callable        # (scores (N, C), features (N, D), steps) -> refined scores (N, C)
+    steps: int          # default number of iterations
+
+
+def _l2_rows(X: np.ndarray) -> np.ndarray:
+    X = np.asarray(X, dtype=np.float64)
+    n = np.linalg.norm(X, axis=1, keepdims=True)
+    return X / np.where(n > 0, n, 1.0)
+
+
+def _log_softmax(z: np.ndarray) -> np.ndarray:
+    z = z - z.max(axis=1, keepdims=True)
+    return z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+
+
+def _initial_centroids(scores: np.ndarray, X: np.ndarray) -> np.ndarray:
+    """One centroid per class: the mean of the rows the zero-shot scores assign to it (argmax); a class that no
+    row is assigned to starts from the mean of the ``ceil(N / C)`` rows its own score column ranks highest."""
+    n, c = scores.shape
+    assign = scores.argmax(axis=1)
+    k = max(1, -(-n // c))
+    top = np.argsort(-scores, axis=0, kind="stable")[:k]            # (k, C) row indices
+    mu = X[top].mean(axis=0)                                        # (C, D)
+    for j in np.unique(assign):
+        mu[j] = X[assign == j].mean(axis=0)
+    return mu
+
+
+def _match_clusters(logp: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    """Which class each cluster is: the one-to-one matching (Hungarian) that maximises the clusters' mean
+    zero-shot score, each row's scores standardised across classes (no scale to tune). Clustering keeps the
+    clusters' shapes but may hand a cluster's name to its neighbour; matching the clusters to the classes' side
+    information as a whole is Wan et al.'s structure constraint in its simplest form."""
+    from scipy.optimize import linear_sum_assignment
+
+    z = scores - scores.mean(axis=1, keepdims=True)
+    z = z / np.maximum(z.std(axis=1, keepdims=True), 1e-12)
+    p = np.exp(logp)
+    gain = (p.T @ z) / np.maximum(p.sum(axis=0), 1e-12)[:, None]     # (clusters, classes)
+    rows, cols = linear_sum_assignment(-gain)
+    out = np.empty_like(logp)
+    out[:, cols] = logp[:, rows]
+    return out
+
+
+def soft_kmeans(scores: np.ndarray, X: np.ndarray, steps: int = 10) -> np.ndarray:
+    """Soft k-means in the (L2-normalised) input space, one cluster per class, started from the zero-shot
+    assignment. Each step: squared distances to the centroids, responsibilities softmax(-d² / σ²) with σ² the
+    rows' mean squared distance to their nearest centroid (no scale to tune), centroids re-estimated from the
+    responsibilities. The clusters are then matched one-to-one to the classes by their mean zero-shot score
+    (``_match_clusters``). Returns the final log-responsibilities (their argmax is the refined prediction)."""
+    s = np.asarray(scores, dtype=np.float64)
+    if s.ndim != 2 or len(s) == 0 or s.shape[1] < 2:
+        return np.asarray(scores, dtype=np.float32)
+    Xn = _l2_rows(X)
+    mu = _initial_centroids(s, Xn)
+    logp = _log_softmax(s)
+    for _ in range(max(1, int(steps))):
+        d2 = np.maximum(((Xn[:, None, :] - mu[None, :, :]) ** 2).sum(-1), 0.0)     # (N, C)
+        sigma2 = max(float(d2.min(axis=1).mean()), 1e-12)
+        logp = _log_softmax(-d2 / sigma2)
+        p = np.exp(logp)
+        w = p.sum(axis=0)
+        upd = w > 1e-9
+        mu[upd] = (p.T @ Xn)[upd] / w[upd, None]
+    return _match_clusters(logp, s).astype(np.float32)
+
+
+REFINERS: dict[str, Refiner] = {
+    "soft-kmeans": Refiner("soft-kmeans", "transductive: soft k-means", soft_kmeans, 10),
+}
+
+
+def refiner(name: str) -> Refiner:
+    from zsltool.errors import ZslError
+
+    if name not in REFINERS:
+        raise ZslError(f"unknown transductive refiner {name!r}", hint=f"choose from {', '.join(REFINERS)}")
+    return REFINERS[name]
+
+
+def instance_features(inst, mods) -> np.ndarray:
+    """The input features a refiner clusters: the rows' audio embeddings, L2-normalised, beside their video
+    embeddings (L2-normalised, zero where a modality is invalid) when the model scores video too."""
+    parts = []
+    if "audio" in mods:
+        parts.append(_l2_rows(inst.audio) * np.asarray(inst.audio_valid, bool)[:, None])
+    if "video" in mods and inst.video is not None:
+        parts.append(_l2_rows(inst.video) * np.asarray(inst.video_valid, bool)[:, None])
+    if not parts:
+        parts.append(_l2_rows(inst.audio))
+    return np.hstack(parts)
+
+
+def refine(name: str, scores: np.ndarray, X: np.ndarray, steps: int | None = None) -> np.ndarray:
+    """``scores`` refined by the refiner ``name`` using the rows' features ``X`` (never their labels)."""
+    r = refiner(name)
+    return r.fn(scores, X, r.steps if steps is None else steps)

@@ -1,0 +1,51 @@
+"""Worker processes of ``zsl experiment --jobs N``, and how Ctrl-C stops them.
+
+A Ctrl-C in a terminal goes to every process of the foreground group: the parent and its workers. A worker
+that took it would print its own KeyboardInterrupt traceback (one per worker), so workers ignore SIGINT
+from their first instruction on: the parent's main thread blocks SIGINT while the workers are started (a
+blocked signal stays blocked across fork and exec), each worker sets SIGINT to ignored and unblocks it, and
+the parent unblocks it again. The parent alone then gets the KeyboardInterrupt; it terminates the workers
+and re-raises, so the CLI prints its one ``Error: interrupted`` line and exits 130. A trial a worker had not
+finished leaves no trial file (trial files are written atomically) and is run again on resume.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+from concurrent.futures import ProcessPoolExecutor
+from typing import Callable, Iterator
+
+
+def _ignore_interrupts() -> None:
+    """Worker initializer: Ctrl-C is the parent's to handle."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
+@contextlib.contextmanager
+def _sigint_blocked() -> Iterator[None]:
+    """SIGINT blocked in this thread (and so in the processes it starts) for the block; a Ctrl-C that came
+    meanwhile is delivered when the block ends."""
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+def run_in_workers(fn: Callable, shards: list, jobs: int) -> list:
+    """``[fn(shard) for shard in shards]`` in ``jobs`` spawned processes; Ctrl-C stops them all quietly."""
+    import multiprocessing as mp
+
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("spawn"),
+                             initializer=_ignore_interrupts) as ex:
+        try:
+            with _sigint_blocked():
+                futures = [ex.submit(fn, shard) for shard in shards]
+            return [f.result() for f in futures]
+        except KeyboardInterrupt:
+            for p in list((getattr(ex, "_processes", None) or {}).values()):
+                p.terminate()
+            ex.shutdown(wait=False, cancel_futures=True)
+            raise
