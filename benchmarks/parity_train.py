@@ -72,7 +72,8 @@ def compare(a_path: str, b_path: str) -> None:
         x, y = a[label], b[label]
         dp = max(float((x["state"][k].float() - y["state"][k].float()).abs().max()
                        / x["state"][k].float().abs().max().clamp_min(1e-12)) for k in x["state"])
-        dl = float(np.nanmax(np.abs(np.array(x["losses"]) - np.array(y["losses"])))) if x["losses"] else 0.0
+        d = np.abs(np.array(x["losses"], float) - np.array(y["losses"], float))
+        dl = float(d[np.isfinite(d)].max()) if np.isfinite(d).any() else 0.0  # closed forms record no loss
         print(f"{label:40} {dp:18.2e} {dl:13.2e} {x['acc']:8.4f} {y['acc']:8.4f} "
               f"{np.mean(x['pred'] == y['pred']):9.3f} {x['best_epoch']:>3}/{y['best_epoch']:<3}")
 

@@ -57,11 +57,11 @@ def toy(tmp_path, monkeypatch):
     import zsltool.methods as methods
     from zsltool.methods import base, names
 
+    monkeypatch.setattr(base, "METHODS", dict(base.load_all_methods()))  # the registry as it was, afterwards
     (tmp_path / "toy.py").write_text(TOY)
     monkeypatch.setattr(methods, "__path__", [*methods.__path__, str(tmp_path)])
     monkeypatch.setattr(names, "METHOD_NAMES", (*names.METHOD_NAMES, "toy"))
     monkeypatch.setattr(names, "METHOD_MODULES", (*names.METHOD_MODULES, "toy"))
-    monkeypatch.setattr(base, "METHODS", dict(base.load_all_methods()))
     monkeypatch.setenv("ZSL_CACHE", str(tmp_path / "cache"))
     yield
     sys.modules.pop("zsltool.methods.toy", None)

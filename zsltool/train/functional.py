@@ -55,7 +55,8 @@ log = logging.getLogger("zsltool.train")
 
 
 def stateless_loss(model: nn.Module):
-    """``loss(params, buffers, batch)``: the method's own ``loss(batch)`` on a parameter-less copy of ``model``
+    """``loss(params, buffers, batch)`` of G stacked models (every tensor with a leading G), under ``vmap``: the
+    method's own ``loss(batch)`` on a parameter-less copy of ``model``
     whose parameters and buffers are the tensors given (what ``torch.func.functional_call`` does, without its
     per-call generality: this copy's tensors are bound as plain attributes, a few microseconds a call)."""
     base = copy.deepcopy(model).to("meta")
@@ -68,12 +69,22 @@ def stateless_loss(model: nn.Module):
         sub._buffers.pop(attr, None)
         slots.append((name, sub.__dict__, attr))
 
-    def loss(params: dict, buffers: dict, batch: dict) -> dict:
-        for name, where, attr in slots:
-            where[attr] = params[name] if name in params else buffers[name]
-        return base.loss(batch)
+    names, n = [name for name, _, _ in slots], len(slots)
+    vmapped: dict[tuple, object] = {}
 
-    return loss
+    def batched(params: dict, buffers: dict, batch: dict) -> dict:
+        """The loss of every stacked model: flat tensors in (vmap's walk of nested dicts is a tenth of a step)."""
+        keys = tuple(batch)
+        if keys not in vmapped:
+            def one(*tensors):
+                for (_, where, attr), t in zip(slots, tensors[:n]):
+                    where[attr] = t
+                return base.loss(dict(zip(keys, tensors[n:])))
+
+            vmapped[keys] = torch.func.vmap(one)
+        return vmapped[keys](*[params[k] if k in params else buffers[k] for k in names], *batch.values())
+
+    return batched
 
 
 class FunctionalKernel:
@@ -124,7 +135,7 @@ class FunctionalKernel:
         params = {k: torch.stack([p[k].detach() for p in own]) for k in own[0]}
         self.buffers = {k: torch.stack([dict(m.named_buffers())[k] for m in self.models]).clone()
                         for k, _ in self.models[0].named_buffers()}
-        self.loss = torch.func.vmap(stateless_loss(self.models[0]))
+        self.loss = stateless_loss(self.models[0])
         self.params = self._in_gradient_layout(params)
         self._plist = list(self.params.values())
         h, cuda = jobs[0].hyper, str(device).startswith("cuda")
