@@ -7,14 +7,18 @@ statistics are state updated in place) or a learning-rate schedule (``zsltool.tr
 steps every stacked model) declines and trains in the single-model loop.
 
 The parameters of G models are stacked (G, ...) and the method's own ``loss(batch)`` runs under
-``torch.func.vmap`` of ``functional_call``, so the loss code is the single-model code: there is no second copy of
+``torch.func.vmap``, so the loss code is the single-model code: there is no second copy of
 any method's loss. Generic machinery makes it fast:
 
 * class-space coordinates (``zsltool.train.class_space``) for the layers a method names in ``class_linear``,
   with plain SGD: the exact SGD trajectory at a cost independent of the semantic dimension;
 * every stacked parameter is stored in the memory layout of the gradient that ``vmap`` produces for it (found
-  by one probe step), so no gradient is copied into another layout at each step (on the CPU those copies
-  of transposed (G, 128, 1300) gradients cost as much as the products themselves).
+  by one probe step), the gradients are handed over as autograd makes them, and on the CPU the update is
+  torch.optim.SGD's rule as three foreach calls (``zsltool.train.sgd``): no gradient is copied into another
+  layout at each step (on the CPU those copies of transposed (G, 128, 1300) gradients cost as much as the
+  products themselves), and no per-step bookkeeping of torch.optim;
+* the method's ``loss`` runs on a parameter-less copy of the model whose tensors are bound as plain attributes
+  (``stateless_loss``), with flat tensors into ``vmap``.
 
 Randomness is drawn outside the ``vmap``, per model, from the model's own generators, as in the lean
 single-model loop (``zsltool.train.engine.train_single``): the epoch's order from a CPU ``torch.Generator``
