@@ -114,6 +114,43 @@ def test_classify_applies_the_stored_temperature(tmp_path):
         assert np.abs(got - q).max() > 0.01
 
 
+def test_a_temperature_stored_by_an_earlier_zsl_is_not_used_when_collapsed_or_from_training_rows(tmp_path, caplog):
+    """Checkpoints made before the prior keep working, but a T fitted on training rows, or collapsed on a small
+    separable fold, is replaced by the per-clip-std default with a warning (classify and evaluate alike)."""
+    import zsltool
+    from zsltool.evaluate.evaluate import evaluate_checkpoint
+    from zsltool.train.checkpoint import load_checkpoint, save_checkpoint
+
+    syn = _world(tmp_path, 1)
+    ck = load_checkpoint(_train(syn, tmp_path / "m.pt"))
+    ck.pop("path")
+    labels = ["c10", "c11", "c12", "c13"]
+    s0 = score_scale(zsltool.classify(tmp_path / "m.pt", embeddings=syn.audio, labels=labels).scores[:8])
+    old = {"method": "temperature scaling: argmin NLL of softmax(scores / T)", "rows": 8}
+    cases = {"training": (s0, "training", "fitted on training rows"), "collapsed": (s0 / 100, "validation",
+             "collapsed"), "fine": (s0 / 2, "validation", None)}
+    for name, (T, on, why) in cases.items():
+        ck["calibration"] = {**old, "temperature": T, "on": on}
+        save_checkpoint(tmp_path / f"{name}.pt", ck)
+        caplog.clear()
+        with caplog.at_level(logging.WARNING):
+            preds = zsltool.classify(tmp_path / f"{name}.pt", embeddings=syn.audio, labels=labels)
+            src = evaluate_checkpoint(tmp_path / f"{name}.pt")["metrics"]["temperature_source"]
+        ok = np.isfinite(preds.scores).all(1)
+        s = preds.scores[ok].astype(np.float64)
+        expect = softmax(s, T) if why is None else softmax(s, s.std(1))
+        np.testing.assert_allclose(preds.probabilities[ok], expect, rtol=1e-9, atol=1e-15)
+        if why is None:
+            assert preds.info["temperature"] == T and src == "checkpoint (fitted on 8 validation rows)"
+        else:
+            assert preds.info["temperature"] is None and why in preds.info["temperature_source"]
+            assert src.startswith("per-clip-std (stored T ignored: " + why)
+            assert "the checkpoint's temperature is not used: " + why in caplog.text
+    from zsltool.inspect import inspect_file
+
+    assert "not used: fitted on training rows" in inspect_file(tmp_path / "training.pt")["summary"]["temperature"]
+
+
 def test_no_validation_rows_means_no_fit_on_training_rows(tmp_path, caplog):
     """Without validation classes nothing is fitted (never on training rows): the record says why, and classify
     and evaluate divide each clip's scores by their standard deviation."""
@@ -134,6 +171,17 @@ def test_no_validation_rows_means_no_fit_on_training_rows(tmp_path, caplog):
     p = np.exp(z - z.max(1, keepdims=True))
     np.testing.assert_allclose(preds.probabilities, p / p.sum(1, keepdims=True), rtol=1e-9)
     assert preds.info["temperature_source"] == "per-clip-std" and "no validation rows" in caplog.text
+
+
+def test_gzsl_without_unseen_validation_rows_says_seen_class_validation(tmp_path):
+    """GZSL validation rows of the seen classes only (no --unseen-val-fraction): the model trained on those
+    classes, and the record says so."""
+    from zsltool.train.checkpoint import load_checkpoint
+    from zsltool.train.synthetic import make_synthetic
+
+    syn = make_synthetic(tmp_path, n_classes=10, per_class=10, n_train=4, n_val=2, video=False, gzsl=True)
+    rec = load_checkpoint(_train(syn, tmp_path / "g.pt"))["calibration"]
+    assert rec["on"] == "seen-class validation" and rec["classes"] == 6 and rec["rows"] == 6 * 2
 
 
 def test_inspect_shows_the_calibration_record(tmp_path, cli):

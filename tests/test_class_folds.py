@@ -181,3 +181,20 @@ def test_every_feature_file_may_be_per_trial_and_each_is_guarded(tmp_path, cli):
     paths = [i["path"] for i in doc["manifest"]["inputs"]]
     assert paths == [str(tmp_path / f"{n}.{k}.h5") for n in ("audio", "image") for k in range(3)] + [
         str(tmp_path / "folds.json")]
+
+
+def test_template_placeholders(tmp_path):
+    from zsltool.errors import ZslError
+    from zsltool.evaluate.trialfiles import expand, fields
+
+    (tmp_path / "a.within_animal.2.h5").write_bytes(b"")
+    (tmp_path / "b{x}.h5").write_bytes(b"")
+    got = expand(str(tmp_path / "a.{split}.{fold}.h5"), "splits/within_animal.json", 2)
+    assert got == str(tmp_path / "a.within_animal.2.h5")
+    assert expand(str(tmp_path / "a.{split}.{trial}.h5"), "within_animal.json", 2) == got
+    assert fields("plain.h5") == [] and expand("plain.h5", "s.json", 7) == "plain.h5"  # not checked here
+    assert expand(str(tmp_path / "b{{x}}.h5"), "s.json", 0) == str(tmp_path / "b{x}.h5")  # a literal brace
+    with pytest.raises(ZslError, match="unknown placeholder {x}"):
+        fields("b{x}.h5")
+    with pytest.raises(ZslError, match=r"Single '\}'|unmatched|expected"):
+        fields("b{trial.h5")

@@ -149,6 +149,8 @@ def test_other_vectors_allowed_on_request(trained, cli):
             d / "other.txt", "--allow-other-vectors", "--json")
     assert r.exit_code == 0, r.stderr
     assert "not the vectors file the model was trained with" in r.stderr
+    assert r.json()["warnings"] == [f"{d / 'other.txt'} is not the vectors file the model was trained with "
+                                    "(--allow-other-vectors)"]  # --json says it too
 
 
 def test_class_embeddings_file_replaces_the_text_step(trained, cli, tmp_path):
@@ -505,6 +507,11 @@ def test_rows_of_another_audio_network_are_refused_unless_allowed(trained, cli, 
         assert warned == [msg + " (allowed by --allow-other-extractor)"] and msg in r.stderr
         r = cli(*argv, "--allow-other-extractor")  # the terminal table says it too
         assert r.exit_code == 0 and "--allow-other-extractor" in r.stdout.replace("\n", " ")
+    plot = ["plot", "confusion", d / "model.pt", "--audio", other, "-o", tmp_path / "c.png"]
+    r = cli(*plot)
+    assert r.exit_code == 1 and f"Error: {msg}" in r.stderr and not (tmp_path / "c.png").exists()
+    r = cli(*plot, "--allow-other-extractor")
+    assert r.exit_code == 0 and msg in r.stderr and (tmp_path / "c.png").is_file()
     same = cli("evaluate", d / "model.pt", "--audio", d / "audio.h5", "--json")
     assert same.exit_code == 0 and "warnings" not in same.json()
     same = cli("classify", d / "model.pt", "--embeddings", d / "audio.h5", "--labels", "siren,dog", "--json")

@@ -144,3 +144,38 @@ def test_docs_show_the_joint_model_and_the_cosine_row():
         assert "zsl classify --model clap" in text and "--prompt" in text
     assert "prompt ensembling" in classify_md.lower() and "1e-5" in classify_md
     assert "--text clap=" in paper and "--method cosine --method projection" in paper and "Table III" in paper
+
+
+def test_a_cosine_checkpoint_on_clap_files_classifies_as_the_joint_model(tiny, cli, tmp_path):
+    """extract-audio --model clap + extract-text --model clap-text -> train --method cosine (nothing trained; the
+    logit scale from the files' provenance) -> classify CKPT: the same probabilities as classify --model clap."""
+    from zsltool.classes.classset import ClassSet
+    from zsltool.classes.splits import Split, Trial
+    from zsltool.store import read_embeddings
+
+    folder, model, clips = tiny
+    names = ["dog", "siren", "cat", "bark"]
+    rows = []
+    for k, name in enumerate(names):
+        t = np.arange(int(0.6 * SR)) / SR
+        sf.write(tmp_path / f"{name}.wav", (0.3 * np.sin(2 * np.pi * (300 + 400 * k) * t)).astype(np.float32), SR,
+                 subtype="FLOAT")
+        rows.append(f"{name},{name}.wav,{name},,\n")
+    (tmp_path / "clips.csv").write_text("id,path,labels,start,end\n" + "".join(rows))
+    ClassSet(classes=[{"id": n, "name": n} for n in names], name="t").save(tmp_path / "c.json")
+    Split(trials=[Trial(train=names[:2], val=names[2:3], test=names[3:])], protocol="custom").save(tmp_path / "s.json")
+    for args in (("extract-audio", tmp_path / "clips.csv", "--classes", tmp_path / "c.json", "--model", "clap",
+                  "--weights", folder, "--workers", "0", "-o", tmp_path / "a.h5"),
+                 ("extract-text", "--classes", tmp_path / "c.json", "--model", "clap-text", "--weights", folder,
+                  "-o", tmp_path / "t.h5"),
+                 ("train", "--audio", tmp_path / "a.h5", "--text", tmp_path / "t.h5", "--split", tmp_path / "s.json",
+                  "--method", "cosine", "-o", tmp_path / "m.pt")):
+        r = cli(*args)
+        assert r.exit_code == 0, r.stderr
+    scale = float(model.logit_scale_a.detach().exp())
+    assert read_embeddings(tmp_path / "a.h5").meta.extractor_meta["logit_scale"] == pytest.approx(scale)
+    r = cli("classify", tmp_path / "m.pt", clips[0], "--labels", ",".join(LABELS), "--top", "3", "--json")
+    assert r.exit_code == 0, r.stderr
+    got = {t["label"]: t["probability"] for t in json.loads(r.stdout)["clips"][0]["top"]}
+    want = classify_joint(clips[:1], labels=LABELS, weights=str(folder)).probabilities[0]
+    assert [got[lab] for lab in LABELS] == pytest.approx(list(want), abs=1e-6)

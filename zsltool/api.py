@@ -49,7 +49,7 @@ def split(classes: str | os.PathLike, protocol: str, out: str | os.PathLike, *, 
           overwrite: bool = False, **options) -> dict:
     """Make a split file for an evaluation protocol (``zsl split``).
 
-    ``protocol``: random, within, across, gzsl or folds (``zsltool.classes.protocols.PROTOCOL_HELP``);
+    ``protocol``: random, within, across, gzsl or folds (``zsltool.classes.protocols.PROTOCOLS``);
     ``options`` are the protocol's (``sizes``, ``trials``, ``category``, ``categories``, ``instances``,
     ``folds``, ...). Returns a summary with ``out`` and the per-trial sizes."""
     from zsltool.classes.protocols import make_split

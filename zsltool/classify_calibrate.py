@@ -20,14 +20,19 @@ choice; in short:
   record says why (``fallback``), and ``zsl classify`` / ``zsl evaluate`` divide each clip's scores by their
   standard deviation over the candidates (``temperature_source: "per-clip-std"``): the default temperature
   from the score scale, independent of the method's scale, not fitted.
+* **Earlier checkpoints.** A record without ``prior`` keeps its temperature unless it was fitted on training
+  rows or collapsed (below ``s0 / 20`` of the scores being classified): :func:`legacy_problem`.
 
 Only numpy here: ``zsl train`` imports this module, and so do ``zsl classify`` and ``zsl evaluate``.
 """
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 
+log = logging.getLogger("zsltool.calibration")
 DEFAULT_SOURCE = "per-clip-std"
 PRIOR_SD = float(np.log(2.0))   # the prior's standard deviation of log T: T within a factor 2 of s0 at 1 SD
 BOUND = 100.0                   # T is searched within [s0 / BOUND, s0 * BOUND]
@@ -61,11 +66,34 @@ def score_scale(scores: np.ndarray) -> float:
     return float(np.median(sd)) if sd.size else 1.0
 
 
+def legacy_problem(calibration: dict, scores: np.ndarray) -> str | None:
+    """Why a temperature stored by a zsl from before the prior (a record without ``prior``) is not used, or
+    None: fitted on training rows (overconfident on new classes), or collapsed (below ``s0 / 20`` of these
+    scores' scale: a small separable validation fold, every probability 0 or 1)."""
+    T = calibration.get("temperature")
+    if not T or "prior" in calibration or calibration.get("source"):
+        return None
+    if calibration.get("on") == "training":
+        return f"fitted on training rows by an earlier zsl (T = {T:.3g}: overconfident on new classes)"
+    s0 = score_scale(scores) if len(scores) else 0.0
+    if T < s0 / 20:
+        return (f"collapsed (T = {T:.3g}, the scores' scale {s0:.3g}: an earlier zsl fitted it on a small "
+                "validation fold it separated perfectly)")
+    return None
+
+
 def temperature_of(calibration: dict | None, scores: np.ndarray) -> tuple[float | np.ndarray, str]:
     """The temperature ``zsl classify`` and ``zsl evaluate`` apply to ``scores`` and where it comes from: the
-    checkpoint's stored one, else each row's standard deviation (``DEFAULT_SOURCE``)."""
+    checkpoint's stored one, else each row's standard deviation (a source starting with ``DEFAULT_SOURCE``;
+    also for a stored one that :func:`legacy_problem` rejects, with a warning)."""
     cal = calibration or {}
     T = cal.get("temperature")
+    why = legacy_problem(cal, np.asarray(scores, np.float64))
+    if why:
+        log.warning(
+            f"the checkpoint's temperature is not used: {why}; each clip's scores are divided by their standard "
+            "deviation (zsl train again stores a temperature that cannot collapse)")
+        return per_clip_temperature(scores), f"{DEFAULT_SOURCE} (stored T ignored: {why})"
     if T:
         return float(T), cal.get("source") or f"checkpoint (fitted on {cal.get('rows')} {cal.get('on')} rows)"
     return per_clip_temperature(scores), DEFAULT_SOURCE
@@ -179,7 +207,9 @@ def calibrate_model(model, prep, device: str = "cpu") -> dict:
         return fallback_record("no validation rows (the training rows are not used: a zero-shot model's scores "
                                "on its training classes are sharper than on new ones)")
     s = compute_scores(model, prep.val_class_emb, prep.val_set, device=device)
-    return calibrate(s, prep.val_set.labels, "validation")
+    # GZSL without unseen validation rows: held-out rows of the (trained) seen classes only
+    seen_only = prep.trial.is_gzsl and prep.val_seen_mask is None
+    return calibrate(s, prep.val_set.labels, "seen-class validation" if seen_only else "validation")
 
 
 def _meta_record(e) -> dict:

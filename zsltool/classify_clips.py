@@ -117,7 +117,7 @@ def classify(model: str | os.PathLike, inputs: str | os.PathLike | Sequence[str 
     if modality not in SCORE_MODALITIES:
         raise ZslError(f"unknown modality {modality!r}", hint=f"use one of {', '.join(SCORE_MODALITIES)}")
     if top < 1:
-        raise ZslError(f"top must be at least 1, got {top}")
+        raise ZslError(f"top must be at least 1, got {top}", hint="e.g. --top 5")
     cand = parse_labels(labels, labels_file)
     if isinstance(inputs, (str, os.PathLike)):
         inputs = [inputs]
@@ -144,7 +144,8 @@ def classify(model: str | os.PathLike, inputs: str | os.PathLike | Sequence[str 
     net.to(device)
     C, cinfo = label_embeddings(ckpt, cand, class_embeddings=class_embeddings, vectors=vectors,
                                 allow_other_vectors=allow_other_vectors, device=device)
-    warnings = _partial_label_warnings(cinfo.get("partial") or {}, cinfo.get("tokens") or {}, strict)
+    warnings = list(cinfo.get("warnings") or []) + _partial_label_warnings(cinfo.get("partial") or {},
+                                                                          cinfo.get("tokens") or {}, strict)
     if C.shape[1] != net.semantic_dim:
         raise ZslError(f"the label embeddings are {C.shape[1]}-d, but the model expects {net.semantic_dim}-d",
                        hint="use class embeddings made the same way as the training ones")
@@ -211,7 +212,7 @@ def classify(model: str | os.PathLike, inputs: str | os.PathLike | Sequence[str 
         s = _refined(transductive, s, inst, ("audio",) * use_a + ("video",) * use_v)
         T, tsrc = 1.0, "the transductive refiner (its responsibilities)"
     P = softmax(s, T) if len(s) else s
-    T = float(T) if tsrc != DEFAULT_SOURCE else None
+    T = None if tsrc.startswith(DEFAULT_SOURCE) else float(T)
     if T is None and cal.get("note"):
         log.warning(f"the checkpoint stores no temperature ({cal['note']}): each clip's scores are divided by "
                     "their standard deviation")

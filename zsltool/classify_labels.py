@@ -116,7 +116,7 @@ def _word2vec_rows(rec: dict, labels: list[str], vectors, allow_other_vectors: b
     if not path.is_file():
         raise ZslError(f"word vectors not found: {path}" + ("" if vectors else " (recorded in the training text file)"),
                        hint="pass --vectors PATH to the same vectors file (checked by sha256)")
-    want = _recorded_vectors_sha(rec)
+    want, notes = _recorded_vectors_sha(rec), []
     if want:
         got = cached_sha256(path)
         if got != want:
@@ -124,7 +124,8 @@ def _word2vec_rows(rec: dict, labels: list[str], vectors, allow_other_vectors: b
                 raise ZslError(f"{path} has sha256 {got[:12]}, but the model was trained with vectors of sha256 "
                                f"{want[:12]}: the label embeddings would be in another space",
                                hint="give the vectors the model was trained with, or --allow-other-vectors")
-            log.warning(f"{path} is not the vectors file the model was trained with (--allow-other-vectors)")
+            notes.append(f"{path} is not the vectors file the model was trained with (--allow-other-vectors)")
+            log.warning(notes[-1])
     rules = em.get("tokenizer")
     if rules and rules != RULES_VERSION:
         log.warning(f"the training labels were tokenized with {rules!r}; new labels use {RULES_VERSION!r}")
@@ -139,7 +140,7 @@ def _word2vec_rows(rec: dict, labels: list[str], vectors, allow_other_vectors: b
     partial = {lab: dropped_words(lab, t) for lab, (_, t) in zip(labels, rows)}
     return np.stack([v for v, _ in rows]).astype(np.float32), {
         "tokens": {lab: t for lab, (_, t) in zip(labels, rows)}, "vectors": str(path),
-        "partial": {lab: d for lab, d in partial.items() if d}}
+        "partial": {lab: d for lab, d in partial.items() if d}, "warnings": notes}
 
 
 def _sentence_rows(rec: dict, labels: list[str], device: str):

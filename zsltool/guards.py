@@ -142,7 +142,7 @@ def other_extractor(ckpt: dict, what: str, emb, allow: bool = False) -> list[dic
     if not allow:
         raise ZslError(msg + ": the model's scores on them would mean nothing",
                        hint=f"embed them as {trained.get('path') or 'the training file'} was (zsl inspect shows how), "
-                            "or pass --allow-other-extractor (evaluate, retrieve, classify)")
+                            "or pass --allow-other-extractor")
     return report([issue("other-extractor", msg + " (allowed by --allow-other-extractor)")])
 
 

@@ -128,6 +128,11 @@ def temperature_line(record: dict | None) -> str:
     if not record:
         return "none stored (a checkpoint from before calibration records): per-clip-std"
     T = record.get("temperature")
+    if T and "prior" not in record and not record.get("source"):
+        legacy = f"{T:.4g} (an earlier zsl's fit on {record.get('rows')} {record.get('on')} rows, no prior"
+        if record.get("on") == "training":
+            return legacy + "; not used: fitted on training rows, zsl classify uses per-clip-std)"
+        return legacy + "; not used where it is below 1/20 of the scores' scale)"
     if T and record.get("source"):
         return f"{T:.4g} ({record['source']})"
     if T:

@@ -312,8 +312,18 @@ def test_experiment_puts_several_text_backends_side_by_side(data, tmp_path, cli)
     assert r.exit_code == 2 and "--text NAME=FILE" in r.stderr
 
 
-def test_experiment_knows_the_inputs_of_every_class_embedding_source():
-    from zsltool.evaluate.experiment import SEMANTIC_INPUTS
-    from zsltool.names import SEMANTIC_SOURCES
+def test_one_map_of_semantic_sources_names_fields_of_train_experiment_and_load_semantic():
+    import dataclasses
+    import inspect
 
-    assert tuple(SEMANTIC_INPUTS) == SEMANTIC_SOURCES
+    from zsltool.evaluate.experiment import ExperimentSpec
+    from zsltool.names import SEMANTIC_INPUTS, SEMANTIC_SOURCES
+    from zsltool.train.config import TrainConfig
+    from zsltool.train.data import load_semantic
+
+    assert SEMANTIC_SOURCES == ("audio", "image", "text", "hybrid") and SEMANTIC_INPUTS["hybrid"] == ("image", "text")
+    fields = {cls: {f.name for f in dataclasses.fields(cls)} for cls in (TrainConfig, ExperimentSpec)}
+    keywords = set(inspect.signature(load_semantic).parameters)
+    for source, files in SEMANTIC_INPUTS.items():
+        for f in files:
+            assert f in fields[TrainConfig] and f in fields[ExperimentSpec] and f in keywords, (source, f)

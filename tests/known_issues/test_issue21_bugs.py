@@ -257,3 +257,17 @@ def test_methods_doc_library_api_block_runs(tmp_path, monkeypatch):
     exec(compile(block, "docs/methods.md", "exec"), scope)
     assert scope["S"].shape == (len(scope["inst"].labels), 3)
     assert callable(res.summary) and res.summary()["out"] == str(tmp_path / "m.pt")
+
+
+# -- a hint on every error ------------------------------------------------------------------------------------
+def test_an_error_without_its_own_hint_points_to_the_commands_help(cli, tmp_path, monkeypatch, check_user_error):
+    import zsltool.inspect as I
+
+    def boom(path, check=False):
+        raise ZslError("boom")
+
+    monkeypatch.setattr(I, "inspect_file", boom)
+    err = check_user_error(cli("inspect", tmp_path / "x.h5"))
+    assert err == "Error: boom (hint: see `zsl inspect --help` for what it expects)"
+    res = cli("split", tmp_path / "c.json", "-p", "random", "--trials", "0", "-o", tmp_path / "s.json")
+    assert res.exit_code in (1, 2) and "(hint: " in res.stderr

@@ -30,7 +30,7 @@ def prune_hierarchy(ont: Ontology, mutual: list[str], max_children: int = 2) -> 
     "category": {mid: dropped ancestor or None}}``.
     """
     if max_children < 0:
-        raise ZslError(f"--max-children must be >= 0, got {max_children}")
+        raise ZslError(f"--max-children must be >= 0, got {max_children}", hint="0 keeps no child classes")
     mset = set(mutual)
     desc = {m: [d for d in ont.descendants(m) if d in mset] for m in mutual}
     dropped = {m: desc[m] for m in mutual if len(desc[m]) > max_children}
@@ -149,13 +149,13 @@ def build_from_list(path: str | os.PathLike, *, name_column: str | None = None, 
             raise ZslError(f"{f}: {kind} class(es) not in {path}: {', '.join(missing[:5])}")
         for n in listed:
             if split_of.get(n) and split_of[n] != kind:
-                raise ZslError(f"class {n!r} is listed as both seen and unseen")
+                raise ZslError(f"class {n!r} is listed as both seen and unseen", hint="list each class once")
             split_of[n] = kind
     classes, seen_ids = [], set()
     for r in rows:
         cid = (r.get(id_column) if id_column else r["name"]) or r["name"]
         if cid in seen_ids:
-            raise ZslError(f"{path}: duplicate class id {cid!r}")
+            raise ZslError(f"{path}: duplicate class id {cid!r}", hint="list each class once")
         seen_ids.add(cid)
         c = {"id": cid, "name": r["name"], "audioset_name": None, "openimages_name": None,
              "merged_ids": [m for m in _split_mids(r.get(mid_column, "")) if m != cid] if mid_column else [],

@@ -82,7 +82,7 @@ def _cap_select(items: list[dict], cap: int, seed: int) -> list[dict]:
     import numpy as np
 
     if cap < 1:
-        raise ZslError(f"--per-class must be at least 1, got {cap}")
+        raise ZslError(f"--per-class must be at least 1, got {cap}", hint="e.g. --per-class 50")
     items = sorted(items, key=lambda r: r["id"])
     by_class: dict[str, list[int]] = {}
     for i, r in enumerate(items):

@@ -30,7 +30,7 @@ def trial_rng(seed: int, k: int):
 
 def check_trials(trials: int):
     if trials < 1:
-        raise ZslError(f"--trials must be at least 1, got {trials}")
+        raise ZslError(f"--trials must be at least 1, got {trials}", hint="e.g. --trials 5")
 
 
 def _draw(ids: Sequence[str], sizes: Sequence[int], rng) -> list[list[str]]:
@@ -44,9 +44,10 @@ def _draw(ids: Sequence[str], sizes: Sequence[int], rng) -> list[list[str]]:
 
 def _check_sizes(sizes: Sequence[int], n: int, what: str):
     if len(sizes) != 3 or any(s < 0 for s in sizes):
-        raise ZslError(f"sizes must be three non-negative numbers (train,val,test), got {list(sizes)}")
+        raise ZslError(f"sizes must be three non-negative numbers (train,val,test), got {list(sizes)}",
+                       hint="e.g. --sizes 30,10,10 (class counts)")
     if sizes[0] < 1 or sizes[2] < 1:
-        raise ZslError(f"sizes {list(sizes)}: train and test need at least one class")
+        raise ZslError(f"sizes {list(sizes)}: train and test need at least one class", hint="e.g. --sizes 30,10,10")
     if sum(sizes) > n:
         raise ZslError(f"sizes {','.join(map(str, sizes))} need {sum(sizes)} classes but {what} has only {n}",
                        hint="use smaller --sizes")
@@ -186,11 +187,12 @@ def split_folds(cs: ClassSet, folds: int = 5, val_folds: int | None = None, seed
     with 2 folds, which leave none to spare) and trains on the rest."""
     n = len(cs)
     if folds < 2 or folds > n:
-        raise ZslError(f"--folds must be between 2 and the number of classes ({n}), got {folds}")
+        raise ZslError(f"--folds must be between 2 and the number of classes ({n}), got {folds}", hint="e.g. --folds 5")
     if val_folds is None:
         val_folds = 1 if folds > 2 else 0
     elif val_folds < 0 or val_folds > folds - 2:
-        raise ZslError(f"--val-folds must be between 0 and {folds - 2} with {folds} folds, got {val_folds}")
+        raise ZslError(f"--val-folds must be between 0 and {folds - 2} with {folds} folds, got {val_folds}",
+                       hint="--val-folds 1 keeps one fold of classes for validation")
     rng = trial_rng(seed, 0)
     perm = [cs.ids[i] for i in rng.permutation(n)]
     base, extra = divmod(n, folds)

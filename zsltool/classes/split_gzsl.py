@@ -61,9 +61,11 @@ def split_gzsl(cs: ClassSet, instances: str | os.PathLike, seen=None, unseen=Non
     """
     check_trials(trials)
     if not (0.0 <= unseen_val_fraction < 1.0):
-        raise ZslError(f"--unseen-val-fraction must be in [0, 1), got {unseen_val_fraction}")
+        raise ZslError(f"--unseen-val-fraction must be in [0, 1), got {unseen_val_fraction}",
+                       hint="e.g. --unseen-val-fraction 0.2")
     if len(fractions) != 3 or any(f < 0 for f in fractions) or abs(sum(fractions) - 1) > 1e-6:
-        raise ZslError(f"instance fractions must be three non-negative numbers summing to 1, got {list(fractions)}")
+        raise ZslError(f"instance fractions must be three non-negative numbers summing to 1, got {list(fractions)}",
+                       hint="e.g. --fractions 0.6,0.2,0.2 (train, val, test_seen)")
     if seen is None and unseen is None:
         seen_ids = [c["id"] for c in cs.classes if c.get("zsl_split") == "seen"]
         unseen_ids = [c["id"] for c in cs.classes if c.get("zsl_split") == "unseen"]
@@ -84,7 +86,8 @@ def split_gzsl(cs: ClassSet, instances: str | os.PathLike, seen=None, unseen=Non
     if both:
         raise ZslError(f"classes are both seen and unseen: {', '.join(sorted(both)[:5])}")
     if not seen_ids or not unseen_ids:
-        raise ZslError("gzsl needs at least one seen and one unseen class")
+        raise ZslError("gzsl needs at least one seen and one unseen class", hint="give a class set with more classes, "
+                       "or fewer unseen ones")
     sset, uset = set(seen_ids), set(unseen_ids)
     inst = read_instances(cs, instances)
     by_class: dict[str, list[str]] = {c: [] for c in seen_ids}

@@ -150,7 +150,7 @@ def split_from_dict(data: dict, path: str | os.PathLike | None = None) -> Split:
         try:
             parsed.append(Trial.from_dict(t))
         except ZslError as e:
-            raise ZslError(f"trial {n}: {e.message}") from None
+            raise ZslError(f"trial {n}: {e.message}", hint=e.hint) from None
     seed, cs_hash = data.get("seed", 0), data.get("class_set_sha256", "")
     if not isinstance(seed, int) or isinstance(seed, bool) or not isinstance(cs_hash, str):
         raise ZslError("'seed' must be an integer and 'class_set_sha256' a string")

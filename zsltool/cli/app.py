@@ -119,6 +119,13 @@ def _usage_fail(e: click.UsageError, ctx: Optional[click.Context] = None):
     _fail(msg, f"see `{path} --help`", code=2)
 
 
+def _help_hint(ctx: click.Context) -> str:
+    """The hint of an error that brought none: where the command's inputs and options are described (every
+    error line has a hint, issue 21)."""
+    name = ctx.invoked_subcommand
+    return f"see `zsl {name} --help` for what it expects" if name else "see `zsl --help`"
+
+
 class ZslGroup(TyperGroup):
     """Maps exceptions raised by commands to one error line and an exit code; accepts the global options after
     the command too."""
@@ -154,7 +161,7 @@ class ZslGroup(TyperGroup):
         except ZslError as e:
             if _debug():
                 raise
-            _fail(e.message, e.hint)
+            _fail(e.message, e.hint or _help_hint(ctx))
         except BrokenPipeError:
             # stdout was closed early (e.g. `zsl ... | head`): stop quietly.
             try:

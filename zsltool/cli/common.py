@@ -65,6 +65,14 @@ def print_json(obj: Any) -> None:
     sys.stdout.flush()
 
 
+def noted(table: Table, warnings) -> Table:
+    """``table`` with validity warnings (``{"code", "message"}`` issues or strings) as its caption."""
+    if warnings:
+        table.caption = escape("\n".join(f"Warning (validity): {w['message'] if isinstance(w, dict) else w}"
+                                         for w in warnings))
+    return table
+
+
 def kv_table(d: dict, title: str | None = None) -> Table:
     """A two-column key/value table of a flat dict (nested values are shown as JSON)."""
     t = Table(title=title, show_header=False)

@@ -117,7 +117,8 @@ def friedman_nemenyi(scores, names: list[str], alpha: float = 0.05, higher_is_be
     if k < 2:
         raise ZslError("a comparison needs at least two methods")
     if n < 2:
-        raise ZslError(f"a Friedman test needs at least two blocks (trials/splits); found {n}")
+        raise ZslError(f"a Friedman test needs at least two blocks (trials/splits); found {n}",
+                       hint="compare results with several trials, or several results files")
     avg = rank_rows(scores if higher_is_better else -scores).mean(axis=0)
     chi2 = friedman_statistic(avg, n)
     ff = iman_davenport(chi2, n, k)

@@ -29,7 +29,9 @@ import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from zsltool.classes.protocols import PROTOCOLS
 from zsltool.errors import ZslError
+from zsltool.names import SEMANTIC_INPUTS, SEMANTIC_SOURCES, file_option
 from zsltool.progress import count_of
 from zsltool.evaluate import tables as T
 from zsltool.evaluate.aggregate import (build_tables, selection_caption, summary_metrics, trial_columns,  # noqa: F401
@@ -41,8 +43,6 @@ from zsltool.evaluate.units import (finished_record, run_unit, run_units, trial_
 from zsltool.utils import atomic_write_text, sha256_file, sha256_json
 
 log = logging.getLogger("zsltool.evaluate.experiment")
-# the ExperimentSpec files each class-embedding source (zsltool.names.SEMANTIC_SOURCES) is built from
-SEMANTIC_INPUTS = {"audio": ("audio_prototypes",), "image": ("image",), "text": ("text",), "hybrid": ("image", "text")}
 
 
 @dataclass
@@ -81,14 +81,13 @@ class ExperimentSpec:
 
 
 def _column_label(split, path: Path, only: bool = False) -> str:
-    """The table column of one split: its category, "Accuracy" for random/folds splits or the only split given,
-    else the file's stem."""
-    p = split.params or {}
-    if split.protocol == "within" and p.get("category"):
-        return str(p["category"])
-    if split.protocol == "across" and p.get("categories"):
-        return " + ".join(str(c) for c in p["categories"])
-    if split.protocol in ("random", "folds") or (only and split.protocol != "gzsl"):
+    """The table column of one split: its protocol's ``column`` (within: the category; random, folds: "Accuracy"),
+    else "Accuracy" for the only ZSL split given, else the file's stem."""
+    proto = PROTOCOLS.get(split.protocol)
+    label = proto.column(split.params or {}) if proto else None
+    if label:
+        return label
+    if only and not any(t.is_gzsl for t in split.trials):
         return "Accuracy"  # the caption names the protocol and sizes, not the file
     return path.stem
 
@@ -101,10 +100,10 @@ def _semantics(spec: ExperimentSpec) -> list[str]:
         raise ZslError("no class-embedding source", hint="pass --text, --image and/or --audio-prototypes")
     for s in sems:
         if s not in SEMANTIC_INPUTS:
-            raise ZslError(f"unknown class-embedding source {s!r}", hint="use audio, image, text or hybrid")
+            raise ZslError(f"unknown class-embedding source {s!r}", hint=f"use {', '.join(SEMANTIC_SOURCES)}")
         missing = [] if (s == "hybrid" and spec.hybrid) else [k for k in SEMANTIC_INPUTS[s] if k not in given]
         if missing:
-            opt = ", ".join("--" + k.replace("_", "-") for k in missing)
+            opt = ", ".join(file_option(k) for k in missing)
             raise ZslError(f"class embeddings {s!r} need {opt}")
     return sems
 
@@ -169,7 +168,7 @@ def plan(spec: ExperimentSpec) -> list[dict]:
         for k in ks:
             stages, refit = unit_stages(split, pairs, k, spec.refit)  # refit: stage 2 on train + validation
             trial = split.trial(stages[0] if stages else k)
-            own = {n: expand(t, sp_path, k, "--" + n.replace("_", "-")) for n, t in per_trial.items()}
+            own = {n: expand(t, sp_path, k, file_option(n)) for n, t in per_trial.items()}
             f = {n: own.get(n, getattr(spec, n)) for n in PER_TRIAL}  # this trial's feature files
             own_hashes = {**hashes, **{n: sha256_file(f) for n, f in own.items()}}
             for m in spec.methods:

@@ -27,6 +27,12 @@ PER_TRIAL = ("audio", "video", "image", "audio_prototypes", "hybrid")   # the Ex
 TRAIN_KEY = {"hybrid": "semantic_file"}                                 # templates (their TrainConfig fields)
 
 
+def is_template(path: str) -> bool:
+    """A path with a brace is a template (a placeholder, or an escaped literal brace); it is checked by
+    :func:`fields`."""
+    return bool(fields(path)) or "{" in path or "}" in path
+
+
 def fields(template: str) -> list[str]:
     """The placeholders of a path (``[]`` for a plain path); a ZslError for an unknown or malformed one."""
     try:
@@ -43,9 +49,9 @@ def fields(template: str) -> list[str]:
 
 
 def expand(template: str, split_path: str, k: int, option: str = "--audio") -> str:
-    """The file of trial ``k`` of ``split_path`` (the template itself when it has no placeholder); a ZslError
+    """The file of trial ``k`` of ``split_path`` (a path without a brace: itself, unchecked); a ZslError
     naming the trial when that file is missing."""
-    if not fields(template):
+    if not is_template(template):
         return template
     path = template.format(trial=k, fold=k, split=Path(split_path).stem)
     if not Path(path).is_file():
@@ -57,7 +63,7 @@ def expand(template: str, split_path: str, k: int, option: str = "--audio") -> s
 
 def templates(spec) -> dict[str, str]:
     """``{name: template}`` of the spec's per-trial files (those with a placeholder)."""
-    return {k: getattr(spec, k) for k in PER_TRIAL if getattr(spec, k) and fields(getattr(spec, k))}
+    return {k: getattr(spec, k) for k in PER_TRIAL if getattr(spec, k) and is_template(getattr(spec, k))}
 
 
 def input_files(spec, units: list[dict]) -> list[str]:
@@ -66,7 +72,7 @@ def input_files(spec, units: list[dict]) -> list[str]:
     out = []
     for k in PER_TRIAL:
         v = getattr(spec, k)
-        if v and fields(v):
+        if v and is_template(v):
             out += [u["train"][TRAIN_KEY.get(k, k)] for u in units if u["train"].get(TRAIN_KEY.get(k, k))]
         elif v:
             out.append(v)

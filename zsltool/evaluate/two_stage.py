@@ -141,7 +141,8 @@ def refit_split(split_path: str, k: int, out_dir: str):
 
 def stage1_validation(checkpoint, modality: str = "both", device: str = "cpu") -> dict:
     """Calibrated stacking's beta chosen on stage 1's validation rows (seen ``val`` + ``val_unseen``) and
-    S/U/HM there at that beta, with the AUSUC of those rows. Never reads a test row."""
+    S/U/HM there at that beta, with the AUSUC of those rows. Never reads a test row.
+    ``checkpoint``: a path or a checkpoint in memory (``TrainResult.ckpt``)."""
     from zsltool.evaluate import metrics as M
     from zsltool.evaluate.evaluate import load_for_evaluation, score
 
@@ -220,7 +221,8 @@ def run_stage2(units: list[dict], stage1: list, batched: bool = True, device: st
                            hint="refit needs validation classes (ZSL) or validation rows (GZSL)")
         mods = u["eval"]["modalities"] if u["task"] == "gzsl" else []
         by_hm = tr1.best_metric == "val_hm"
-        chosen.append({m: stage1_validation(tr1.checkpoint, m, device) for m in mods} if by_hm else {})
+        ckpt1 = tr1.ckpt if tr1.ckpt is not None else tr1.checkpoint  # in memory (its file is written)
+        chosen.append({m: stage1_validation(ckpt1, m, device) for m in mods} if by_hm else {})
         split2 = refit_split(u["train"]["split"], u["two_stage"]["stage1_trial"], u["out_dir"]) if refit else None
         cfgs.append(stage2_config(unit_config(u, ".stage1"), tr1, u["two_stage"]["stage2_trial"],
                                   out=str(checkpoint_path(u)), split=split2))

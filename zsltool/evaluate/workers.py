@@ -20,13 +20,18 @@ from typing import Callable, Iterator
 def _ignore_interrupts() -> None:
     """Worker initializer: Ctrl-C is the parent's to handle."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
 @contextlib.contextmanager
 def _sigint_blocked() -> Iterator[None]:
     """SIGINT blocked in this thread (and so in the processes it starts) for the block; a Ctrl-C that came
-    meanwhile is delivered when the block ends."""
+    meanwhile is delivered when the block ends. (Where there are no signal masks, a worker that takes a Ctrl-C
+    before its initializer runs may still print a traceback.)"""
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
     old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
         yield

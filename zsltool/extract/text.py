@@ -60,7 +60,7 @@ def read_names_file(path: str | os.PathLike) -> list[TextEntry]:
                        "comments)")
     if len(set(names)) != len(names):
         dup = sorted({n for n in names if names.count(n) > 1})
-        raise ZslError(f"{p} lists class names more than once: {', '.join(dup[:5])}")
+        raise ZslError(f"{p} lists class names more than once: {', '.join(dup[:5])}", hint="list each class once")
     return [TextEntry(id=n, name=n) for n in names]
 
 
@@ -92,7 +92,8 @@ def read_descriptions(path: str | os.PathLike, resolve=None) -> dict[str, str]:
 def collect_entries(classes=None, names=None, descriptions=None) -> tuple[list[TextEntry], object, list[dict]]:
     """Entries from a class-set file or a names file, plus descriptions; returns (entries, ClassSet|None, inputs)."""
     if (classes is None) == (names is None):
-        raise ZslError("give the classes either as a class-set file (--classes) or a names file (--names)")
+        raise ZslError("give the classes either as a class-set file (--classes) or a names file (--names)",
+                       hint="e.g. --classes classes.json")
     records = []
     cs = None
     if classes is not None:

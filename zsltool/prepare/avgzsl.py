@@ -96,7 +96,8 @@ def _read_h5(path: Path) -> tuple[np.ndarray, list[str]]:
             X = np.asarray(f["data"][()], dtype=np.float32)
             urls = [u.decode("utf-8", "replace") if isinstance(u, bytes) else str(u) for u in f["video_urls"][()]]
     except OSError as e:
-        raise ZslError(f"cannot read {path} as HDF5 ({e})") from None
+        raise ZslError(f"cannot read {path} as HDF5 ({e})", hint="the benchmark's feature files are HDF5; download "
+                       "or unpack it again") from None
     if X.ndim != 2 or len(urls) != len(X):
         raise ZslError(f"{path}: data has shape {X.shape} for {len(urls)} video_urls")
     return X, [u.strip() for u in urls]

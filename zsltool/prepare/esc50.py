@@ -24,7 +24,7 @@ def load_esc50(root: str | os.PathLike, *, esc10: bool = False) -> Prepared:
     if esc10:
         rows = [r for r in rows if r["esc10"].lower() == "true"]
         if not rows:
-            raise ZslError(f"{meta} marks no clip as ESC-10 (column esc10)")
+            raise ZslError(f"{meta} marks no clip as ESC-10 (column esc10)", hint="drop --esc10 for all 50 classes")
     classes: dict[int, str] = {}
     clips = []
     for n, r in enumerate(rows, start=2):

@@ -36,7 +36,7 @@ def load_vector_dict(path: str | os.PathLike) -> dict[str, np.ndarray]:
     """``{str: float32 vector}`` from a ``.npy`` holding a pickled dict; a ZslError for anything else."""
     p = Path(path)
     if not p.is_file():
-        raise ZslError(f"word-embedding file not found: {p}")
+        raise ZslError(f"word-embedding file not found: {p}", hint="check the path")
     hint = "expected np.save(path, {class name: vector}) as the AVCA-GZSL release ships it"
     with open(p, "rb") as f:
         try:

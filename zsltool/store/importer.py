@@ -75,7 +75,7 @@ def _read_numeric_csv(p: Path, delimiter: str) -> np.ndarray:
                 continue  # a header line
             raise ZslError(f"{p}: line {n + 1} is not numeric", hint="a matrix CSV holds numbers only") from None
     if not rows:
-        raise ZslError(f"{p} holds no rows")
+        raise ZslError(f"{p} holds no rows", hint="one row per clip (or class), one column per dimension")
     widths = {len(r) for r in rows}
     if len(widths) != 1:
         raise ZslError(f"{p}: rows have different numbers of values ({sorted(widths)})")
@@ -105,7 +105,7 @@ def read_ids_csv(path: str | os.PathLike, id_column: str = "id", labels_column: 
             raw = row[labels_column] or ""
             labels.append([x.strip() for x in raw.split(sep) if x.strip()])
     if any(not i for i in ids):
-        raise ZslError(f"{p} has rows with an empty id")
+        raise ZslError(f"{p} has rows with an empty id", hint="every row needs an id in the id column")
     return ids, (labels if has_labels else None)
 
 

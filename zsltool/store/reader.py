@@ -229,7 +229,8 @@ def _open_h5(path: Path):
     if not path.exists():
         raise ZslError(f"embedding file not found: {path}", hint="check the path")
     if path.is_dir():
-        raise ZslError(f"{path} is a directory, not an embedding file")
+        raise ZslError(f"{path} is a directory, not an embedding file", hint="give an .h5 file made by zsl extract-* "
+                       "or zsl import-embeddings")
     if not is_hdf5(path):
         raise ZslError(f"{path} is not an HDF5 file (corrupt or another format)",
                        hint="zsl embedding files are made by zsl extract-* or zsl import-embeddings")

@@ -76,7 +76,8 @@ def load_checkpoint(path: str | os.PathLike) -> dict:
     if not p.exists():
         raise ZslError(f"checkpoint not found: {p}", hint="check the path; checkpoints are made by zsl train")
     if p.is_dir():
-        raise ZslError(f"{p} is a directory, not a checkpoint")
+        raise ZslError(f"{p} is a directory, not a checkpoint", hint="give the .pt file (zsl train -o, or checkpoints/ "
+                       "in a zsl experiment folder)")
     ckpt = torch_load(p, "checkpoint", hint="checkpoints are made by zsl train")
     problems = checkpoint_problems(ckpt)
     if problems:

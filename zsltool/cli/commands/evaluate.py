@@ -10,7 +10,7 @@ from typing import Optional
 import click
 import typer
 
-from zsltool.cli.common import STATE, JsonOpt, OverwriteOpt, emit, info, kv_table, rows_table, to_jsonable
+from zsltool.cli.common import STATE, JsonOpt, OverwriteOpt, emit, info, kv_table, noted, rows_table, to_jsonable
 from zsltool.cli.types import float_option
 from zsltool.evaluate.metrics import GZSL_COLUMNS
 from zsltool.evaluate.transductive import REFINERS
@@ -30,20 +30,11 @@ def _metrics_flat(doc: dict) -> dict:
     return m
 
 
-def _noted(table, doc: dict):
-    """``table`` with the results' validity warnings as its caption."""
-    from rich.markup import escape
-
-    if doc.get("warnings"):
-        table.caption = escape("\n".join(f"Warning (validity): {w['message']}" for w in doc["warnings"]))
-    return table
-
-
 def _eval_tables(doc: dict):
     setting = (doc.get("manifest", {}).get("config") or {}).get("transductive")
     title = f"zsl evaluate ({doc['task']}" + (f", transductive: {setting})" if setting else ")")
     cols = ["class", "n", "correct", "accuracy"] + (["seen"] if doc["task"] == "gzsl" else [])
-    return [_noted(kv_table(_metrics_flat(doc), title=title), doc), rows_table(doc.get("per_class", []), columns=cols)]
+    return [noted(kv_table(_metrics_flat(doc), title=title), doc.get("warnings")), rows_table(doc.get("per_class", []), columns=cols)]
 
 
 def _ranked_rows(doc: dict, top: int) -> tuple[list[dict], str]:
@@ -152,7 +143,7 @@ def retrieve_cmd(
             sys.stdout.write(json.dumps(line) + "\n")
         sys.stdout.flush()
         return
-    emit(doc, json_out, table=lambda d: [_noted(kv_table(d["metrics"], title="zsl retrieve"), d),
+    emit(doc, json_out, table=lambda d: [noted(kv_table(d["metrics"], title="zsl retrieve"), d.get("warnings")),
                                          rows_table(*_ranked_rows(d, top))])
 
 

@@ -8,7 +8,7 @@ from typing import List, Optional
 import click
 import typer
 
-from zsltool.cli.common import (STATE, JsonOpt, OverwriteOpt, emit, info, kv_table, rows_table, seed_option,
+from zsltool.cli.common import (STATE, JsonOpt, OverwriteOpt, emit, info, kv_table, noted, rows_table, seed_option,
                                seed_or_global)
 from zsltool.cli.types import float_option
 from zsltool.evaluate.compare import BY
@@ -212,7 +212,7 @@ def compare_cmd(
     head = {k: v for k, v in comp.items() if k not in ("methods", "pairwise", "warnings", "wilcoxon")}
     if comp.get("wilcoxon"):
         head.update({f"wilcoxon {k}": v for k, v in comp["wilcoxon"].items() if k != "test"})
-    emit(comp, json_out, table=lambda c: [kv_table(head, title="zsl compare"),
+    emit(comp, json_out, table=lambda c: [noted(kv_table(head, title="zsl compare"), c.get("warnings")),
                                           rows_table(c["methods"], title="average ranks"),
                                           rows_table(c["pairwise"], title="pairwise (Nemenyi)")])
 
@@ -247,6 +247,9 @@ def plot_cmd(
                                + "."),
     overwrite: bool = OverwriteOpt,
     json_out: bool = JsonOpt,
+    allow_other_extractor: bool = typer.Option(False, "--allow-other-extractor", help="Checkpoint input: accept "
+                                               "--audio/--video rows embedded by another extractor or other "
+                                               "weights than the training rows (a warning on stderr)."),
 ):
     """Figures (PNG, PDF or SVG, one-column size): confusion matrix, per-class bars, t-SNE (AVGZSLNet Fig. 6),
     CD diagram."""
@@ -269,7 +272,7 @@ def plot_cmd(
         raise typer.BadParameter("no input file", param_hint="INPUTS")
     paths = make_plots(k, args, out, audio=audio, video=video, split=split, trial=trial, modality=modality,
                        layout=layout, max_per_class=per_class_max, metric=metric, seed=STATE.seed,
-                       overwrite=overwrite, fmt=fmt, classes=classes)
+                       overwrite=overwrite, fmt=fmt, classes=classes, allow_other_extractor=allow_other_extractor)
     for p in paths:
         info(f"wrote {p}")
     emit({"out": [str(p) for p in paths]}, json_out)

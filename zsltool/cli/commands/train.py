@@ -10,7 +10,7 @@ from typing import List, Optional
 import click
 import typer
 
-from zsltool.cli.common import STATE, JsonOpt, OverwriteOpt, SeedOpt, emit, kv_table, seed_or_global
+from zsltool.cli.common import STATE, JsonOpt, OverwriteOpt, SeedOpt, emit, kv_table, noted, seed_or_global
 from zsltool.cli.types import float_option
 from zsltool.cli.choices import NamesChoice
 from zsltool.methods import names as method_names
@@ -36,9 +36,9 @@ def parse_method_args(pairs: list[str]) -> dict:
 
 
 def _table(summary: dict):
-    flat = {k: v for k, v in summary.items() if k != "last_epoch"}
+    flat = {k: v for k, v in summary.items() if k not in ("last_epoch", "warnings")}
     flat.update({f"last {k}": v for k, v in summary.get("last_epoch", {}).items()})
-    return kv_table(flat, title="zsl train")
+    return noted(kv_table(flat, title="zsl train"), summary.get("warnings"))
 
 
 def train_cmd(

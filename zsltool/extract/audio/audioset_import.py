@@ -97,7 +97,7 @@ def import_audioset(
     from zsltool.utils import check_output, command_line
 
     if per_class is not None and per_class < 1:
-        raise ZslError(f"--per-class must be at least 1, got {per_class}")
+        raise ZslError(f"--per-class must be at least 1, got {per_class}", hint="e.g. --per-class 50")
     check_output(out, overwrite)
     cs = ClassSet.load(classes_path)
     idx_to_mid = read_class_index(class_index)
