@@ -448,3 +448,19 @@ def test_every_row_of_the_map_is_exercised():
              "a dataset recipe": test_a_dataset_recipe_is_one_file_and_one_registry_entry,
              "a plot kind": test_a_plot_kind_is_a_drawing_function_and_one_registry_entry}
     assert set(design_rows()) - {"a method"} == set(tests)
+
+
+def test_retrieval_metrics_in_one_pass_equal_their_registered_functions():
+    """zsl retrieve takes mAP, S, U and HM from one pass of retrieval_metrics: each equals its Metric.fn."""
+    from zsltool.evaluate.metrics import metrics_of
+    from zsltool.evaluate.retrieval import retrieval_metrics
+
+    rng = np.random.default_rng(0)
+    scores = np.round(rng.normal(size=(12, 4)), 1)  # ties included
+    rel = np.zeros((12, 4), bool)
+    rel[np.arange(12), np.arange(12) % 4] = True
+    for seen in (None, np.array([True, True, False, False])):
+        r = retrieval_metrics(scores, rel, seen)
+        fns = {m.name: m.fn(scores, rel, seen) for m in metrics_of("retrieval")}
+        assert {k: v for k, v in fns.items() if v is not None} == {k: r[k] for k in fns if k in r}
+        assert {k for k, v in fns.items() if v is None} == ({"S", "U", "HM"} if seen is None else set())
