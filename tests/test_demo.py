@@ -8,9 +8,27 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+
+# The least mean top-1 over the small demo's 5 training runs per Table III row (chance 0.2), on any CPU: the
+# float kernels torch dispatches (ATEN_CPU_CAPABILITY) change the networks and the projection, and one run of
+# this toy split moves by up to 0.2. Measured (zsl demo --small --threads 1, mean of the 5 runs; one machine,
+# ATEN_CPU_CAPABILITY set; docs/demo.md, "Why 5 runs"):
+#                      Audio  Image  Text   Hybrid
+#   seed 0, default    0.668  0.428  0.504  0.480
+#   seed 0, avx2       0.928  0.612  0.556  0.592
+#   seed 0, avx512     0.908  0.568  0.604  0.660
+#   seed 1, default    0.840  0.564  0.652  0.676
+#   seed 1, avx2       0.780  0.692  0.600  0.592
+# Each threshold is the least measured mean less about 0.1 (two SDs of a 5-run mean where one run's SD was
+# 0.22: seed 1's image runs 0.22 .. 0.76), and still 1.5x chance or more.
+# The lead's single runs (run 0) under the full emulation of other CPUs (MKL_ENABLE_INSTRUCTIONS, ATEN_CPU_CAPABILITY
+# and ONEDNN_MAX_CPU_ISA together; BOARD 05:55) went lower still: Audio 0.72, Image 0.40, Text 0.34, Hybrid 0.48 at
+# SSE4_2/default/SSE41, Text 0.36 with MKL at AVX2; so Text's threshold is 1.5x chance, below that run.
+THRESHOLDS = {"Audio (upper bound)": 0.5, "Image": 0.3, "Text": 0.3, "Hybrid": 0.35}
 
 
 @pytest.fixture(scope="module")
@@ -32,32 +50,40 @@ def demo_run(tmp_path_factory):
 def test_demo_unseen_accuracy_is_far_above_chance(demo_run):
     out, r = demo_run
     d = r["demo"]
-    assert d["n_test"] == 5 and d["chance"] == pytest.approx(0.2)
+    assert d["n_test"] == 5 and d["chance"] == pytest.approx(0.2) and d["runs"] == 5
     rows = {row["class embeddings"]: row for row in d["rows"]}
     assert list(rows) == ["Audio (upper bound)", "Image", "Text", "Hybrid"]  # Dogan et al. Table III's rows
     for row in rows.values():
-        assert row["clips"] == 50 and row["chance"] == pytest.approx(0.2)
-    # >= 2x chance on new combinations (5 test classes, 50 clips: one clip is 0.02; with projection's feature
-    # scaling the small demo's text row is 0.42, the full demo's 0.62: docs/demo.md)
-    assert rows["Text"]["top-1"] >= 0.4 and rows["Text"]["mAP"] > 0.4
-    assert rows["Hybrid"]["top-1"] >= 0.5
-    assert rows["Image"]["top-1"] >= 0.3  # the image network never saw a test-class picture
-    assert rows["Audio (upper bound)"]["top-1"] >= 0.5
+        assert row["clips"] == 50 and row["chance"] == pytest.approx(0.2) and row["runs"] == 5
+    # Each row is the mean of 5 training runs (seeds 0-4). Far above chance (0.2) on new combinations, on any
+    # CPU: THRESHOLDS below holds the measured spread (docs/demo.md, "On other CPUs").
+    for label, least in THRESHOLDS.items():
+        assert rows[label]["top-1"] >= least, (label, rows[label])
+    assert rows["Text"]["mAP"] > 0.3
     # the Table III numbers are the evaluation library's: zsl experiment's trial files, zsl retrieve's results
+    by_sem = {}
+    for rec in (x for x in r["trials"] if x["task"] == "zsl"):
+        by_sem.setdefault(rec["semantic"], []).append(rec)
     for sem, label in (("audio", "Audio (upper bound)"), ("image", "Image"), ("text", "Text"), ("hybrid", "Hybrid")):
+        recs = by_sem[sem]
+        assert [x["seed"] for x in recs] == [0, 1, 2, 3, 4]
+        top1 = [x["metrics"]["both"]["top1"] for x in recs]
+        assert rows[label]["top-1"] == pytest.approx(sum(top1) / 5, abs=1e-12)
+        assert rows[label]["top-1 SD"] == pytest.approx(float(np.std(top1, ddof=1)), abs=1e-12)
         ev = json.loads(Path(d["files"][f"results ({sem})"]).read_text())
         ret = json.loads(Path(d["files"][f"retrieval ({sem})"]).read_text())
         assert Path(d["files"][f"results ({sem})"]).parent == out / "table3" / "trials"
         assert ev["format"] == "zsl.results" and ev["task"] == "zsl" and ret["task"] == "retrieval"
-        assert ev["metrics"]["top1"] == rows[label]["top-1"] and ret["metrics"]["mAP"] == rows[label]["mAP"]
+        assert ev["metrics"]["top1"] == top1[0] and ev["record"]["seed"] == 0  # the files: the first run's
         assert sum(map(sum, ev["confusion"]["matrix"])) == 50
         for png in ("confusion", "per-class", "tsne"):
             assert (out / "plots" / sem / f"{png}.png").stat().st_size > 0
     saved = json.loads((out / "results.json").read_text())
     assert saved["format"] == "zsl.results" and saved["task"] == "experiment" and saved["demo"]["rows"] == d["rows"]
     table = saved["tables"][0]  # zsl experiment's Table III; its column is named as `zsl experiment` names it
-    cells = {row["class_embeddings"]: row["cells"][table["columns"][0]]["mean"] for row in table["rows"]}
-    assert cells["Text"] == rows["Text"]["top-1"] and cells["Hybrid"] == rows["Hybrid"]["top-1"]
+    cells = {row["class_embeddings"]: row["cells"][table["columns"][0]] for row in table["rows"]}
+    assert cells["Text"]["mean"] == rows["Text"]["top-1"] and cells["Hybrid"]["mean"] == rows["Hybrid"]["top-1"]
+    assert cells["Text"]["sd"] == rows["Text"]["top-1 SD"] and cells["Text"]["n"] == 5
     side = json.loads((out / "models" / "image-net.pth.json").read_text())
     assert sorted(side["train_classes"]) == sorted(json.loads((out / "data" / "split.json").read_text())
                                                    ["trials"][0]["train"])  # seen classes only
@@ -74,12 +100,20 @@ def test_demo_av_gzsl_is_far_above_chance_without_leakage(demo_run):
     assert list(rows) == [("avgzslnet", "audio"), ("avgzslnet", "video"), ("avgzslnet", "both"), ("cjme", "audio"),
                           ("cjme", "video"), ("cjme", "both"), ("audio-only", "audio")]  # Mazumder et al. Table 1's rows
     assert all(row["beta"] is not None for row in rows.values())  # calibrated stacking, beta from validation
-    assert rows[("avgzslnet", "audio")]["HM"] > 5 * chance and rows[("audio-only", "audio")]["HM"] > 5 * chance
+    # One training run each (no repeats in this part): what holds under every ATEN_CPU_CAPABILITY measured
+    # (small demo, seed 0; HM / chance 0.056, mAP HM / its chance 0.048):
+    #                      avgzslnet audio  video  both   audio-only  mAP HM: avgzslnet both  least  most
+    #   default                     0.234  0.046  0.294   0.350               0.104          0.104  0.203
+    #   avx2                        0.461  0.269  0.531   0.485               0.281          0.227  0.305
+    #   avx512                      0.608  0.269  0.522   0.556               0.201          0.143  0.239
+    # (video alone ranges from below chance to 4.8x chance: asserted only as weaker than audio + video.)
+    assert rows[("avgzslnet", "audio")]["HM"] > 3 * chance and rows[("audio-only", "audio")]["HM"] > 5 * chance
     assert rows[("avgzslnet", "both")]["HM"] > 3 * chance
-    assert rows[("avgzslnet", "video")]["HM"] > 2 * chance  # video alone: the video network's embeddings
+    assert rows[("avgzslnet", "both")]["HM"] > rows[("avgzslnet", "video")]["HM"]  # audio adds to video
     ret_chance = av["chance"]["retrieval"]
     assert 0 < ret_chance["HM"] < 0.1
-    assert rows[("avgzslnet", "both")]["mAP HM"] > 3 * ret_chance["HM"]
+    maps = [row["mAP HM"] for row in rows.values()]
+    assert rows[("avgzslnet", "both")]["mAP HM"] > 1.5 * ret_chance["HM"] and max(maps) > 3 * ret_chance["HM"]
     # the numbers are the experiment library's (Mazumder et al. Tables 1 and 2 in results.json)
     saved = json.loads((out / "results.json").read_text())
     kinds = [t["kind"] for t in saved["tables"]]
@@ -124,12 +158,15 @@ def test_demo_is_deterministic_for_a_seed(demo_run, tmp_path):
     from zsltool.evaluate.evaluate import evaluate_checkpoint
 
     out, r = demo_run
-    for row, sem in zip(r["demo"]["rows"], ("audio", "image", "text", "hybrid")):
-        assert evaluate_checkpoint(r["demo"]["files"][f"model ({sem})"])["metrics"]["top1"] == row["top-1"]
+    first = {x["semantic"]: x for x in reversed(r["trials"]) if x["task"] == "zsl"}  # each source's first run
+    for sem in ("audio", "image", "text", "hybrid"):
+        assert first[sem]["seed"] == 0
+        assert (evaluate_checkpoint(r["demo"]["files"][f"model ({sem})"])["metrics"]["top1"]
+                == first[sem]["metrics"]["both"]["top1"])
     from zsltool.demo import run_demo
 
     kw = dict(seed=1, small=True, pretrain_epochs=2, image_epochs=2, train_epochs=3, video_epochs=2, av_epochs=3,
-              progress=False)
+              repeats=2, progress=False)
     a = run_demo(tmp_path / "a", **kw)["demo"]
     b = run_demo(tmp_path / "b", **kw)["demo"]
     assert a["rows"] == b["rows"] and a["av"]["rows"] == b["av"]["rows"] and len(a["av"]["rows"]) == 7
@@ -146,14 +183,20 @@ def test_demo_table3_is_run_experiment_on_its_files(demo_run, tmp_path):
     doc = run_experiment(ExperimentSpec(
         audio=f["audio embeddings"], splits=[f["split"]], out_dir=str(tmp_path / "exp"), text=f["text embeddings"],
         image=f["image prototypes"], audio_prototypes=f["audio prototypes"], methods=["projection"], epochs=100,
-        optimizer="adam", lr=1e-3, seed=0, threads=1, refit=False))
-    got = [(t["semantic"], t["metrics"]["both"]["top1"], t["metrics"]["both"]["mean_class_acc"],
-            t["train"]["best_value"]) for t in doc["trials"]]
-    want = [(sem, row["top-1"], row["mean per-class"], row["val top-1"])
-            for sem, row in zip(("audio", "image", "text", "hybrid"), r["demo"]["rows"])]
-    assert got == want
+        optimizer="adam", lr=1e-3, seed=0, threads=1, repeats=5, refit=False))
+
+    def runs(records):
+        return [(t["semantic"], t["seed"], t["metrics"]["both"]["top1"], t["metrics"]["both"]["mean_class_acc"],
+                 t["train"]["best_value"]) for t in records if t["task"] == "zsl"]
+
+    assert runs(doc["trials"]) == runs(r["trials"]) and len(runs(doc["trials"])) == 20
+    for sem, row in zip(("audio", "image", "text", "hybrid"), r["demo"]["rows"]):
+        mine = [x for x in runs(doc["trials"]) if x[0] == sem]
+        assert row["top-1"] == pytest.approx(np.mean([x[2] for x in mine]), abs=1e-12)
+        assert row["mean per-class"] == pytest.approx(np.mean([x[3] for x in mine]), abs=1e-12)
+        assert row["val top-1"] == pytest.approx(np.mean([x[4] for x in mine]), abs=1e-12)
     assert list(doc["tables"][0]["rows"][0]["cells"]) == ["Accuracy"]  # one split: not its file name
-    assert doc["manifest"]["config"]["hybrid"] is None and r["trials"][3]["semantic"] == "hybrid"  # no --hybrid file
+    assert doc["manifest"]["config"]["hybrid"] is None and r["trials"][15]["semantic"] == "hybrid"  # no --hybrid file
 
 
 def test_demo_hybrid_is_the_one_hybrid(demo_run, tmp_path):
@@ -217,8 +260,10 @@ def test_examples_demo_sh_runs_offline(demo_run, tmp_path):
            for k, x in (("HM", v["HM"]), ("mAP HM", t["retrieval"][m]["HM"]))}
     want = {(row["model"], row["test"], k): row[k] for row in r["demo"]["av"]["rows"] for k in ("HM", "mAP HM")}
     assert got == pytest.approx(want, abs=1e-12) and len(got) == 14
-    text = json.loads((steps / "results" / "zsl.json").read_text())["metrics"]
-    assert text["top1"] == pytest.approx(demo["Text"], abs=1e-12) and text["chance"] == pytest.approx(0.2)
+    text = json.loads((steps / "results" / "zsl.json").read_text())["metrics"]  # zsl train: the Text row's run 0
+    run0 = next(x for x in r["trials"] if x["task"] == "zsl" and x["semantic"] == "text" and x["seed"] == 0)
+    assert text["top1"] == pytest.approx(run0["metrics"]["both"]["top1"], abs=1e-12)
+    assert text["chance"] == pytest.approx(0.2)
 
 
 def test_demo_tables_have_captions_and_one_kind_of_path(demo_run):

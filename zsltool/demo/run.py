@@ -35,9 +35,11 @@ def demo_settings(small: bool, **overrides) -> dict:
 def run_demo(out_dir: str | os.PathLike = "zsl-demo", *, seed: int = 0, small: bool = False, video: bool = False,
              av: bool = True, overwrite: bool = False, pretrain_epochs: int | None = None,
              image_epochs: int | None = None, train_epochs: int | None = None, video_epochs: int | None = None,
-             av_epochs: int | None = None, threads: int | None = None, progress: bool = True) -> dict:
+             av_epochs: int | None = None, threads: int | None = None, progress: bool = True,
+             repeats: int | None = None) -> dict:
     """Run the demo under ``out_dir``; returns the results document (Table III rows, chance, files; with ``av``
-    also Mazumder et al.'s audio-visual GZSL tables, ``demo.av``)."""
+    also Mazumder et al.'s audio-visual GZSL tables, ``demo.av``). Each Table III row is the mean over
+    ``repeats`` training runs of the projection (default ``TRAINING["repeats"]``, seeds seed … seed+repeats-1)."""
     import torch
 
     from zsltool.demo.av import run_av
@@ -69,7 +71,8 @@ def run_demo(out_dir: str | os.PathLike = "zsl-demo", *, seed: int = 0, small: b
              f"{len(ds.test)} unseen test)", t)
     world = make_world(out, ds, cfg, seed=seed, progress=progress)
     t = time.perf_counter()
-    table3 = run_table3(world, epochs=cfg["train_epochs"], seed=seed, threads=threads)
+    repeats = int(repeats or TRAINING["repeats"])
+    table3 = run_table3(world, epochs=cfg["train_epochs"], seed=seed, threads=threads, repeats=repeats)
     t = step("Table III (experiment, retrieve, plot per class-embedding source)", t)
     av_part = None
     if av:
@@ -93,10 +96,11 @@ def run_demo(out_dir: str | os.PathLike = "zsl-demo", *, seed: int = 0, small: b
         files["AV tables"] = out / "results" / "table-av.csv"
         atomic_write_text(files["AV tables"], tidy_csv(av_part.tables))   # tidy, numeric
     files["results"] = results_path
-    config = {"small": small, "video": video, "av": av, **cfg, "threads": threads,
+    config = {"small": small, "video": video, "av": av, **cfg, "repeats": repeats, "threads": threads,
               **(av_part.settings if av_part else {})}
     summary = {"n_test": len(ds.test), "test_classes": ds.test, "chance": ds.chance_test,
                "n_train_classes": len(ds.train), "n_val_classes": len(ds.val), "rows": table3.rows(),
+               "runs": repeats, "seed": seed,
                "pretrain_audio": world.pretrain_audio, "pretrain_image": world.pretrain_image,
                "seconds": round(time.perf_counter() - t_start, 1),
                "files": {k: str(Path(v).resolve()) for k, v in files.items()},   # one kind of path: absolute

@@ -28,12 +28,33 @@ def table3_caption(d: dict) -> str:
             "Audio (upper bound): each class embedded by the mean audio embedding of its own clips, the upper "
             "limit in Dogan et al.; it is not a guaranteed bound, and on this small synthetic set (an audio "
             "network trained on the training classes only, few clips per class) an image or hybrid row can "
-            "score higher. val top-1: on the validation classes.")
+            "score higher. val top-1: on the validation classes." + _runs_note(d))
+
+
+def _runs_note(d: dict) -> str:
+    """' Mean ± SD over 5 training runs of the projection (seeds 0-4).' (nothing with one run)."""
+    runs, seed = d.get("runs", 1), d.get("seed", 0)
+    return (f" Mean ± SD over {runs} training runs of the projection on the one split (seeds {seed}-"
+            f"{seed + runs - 1})." if runs > 1 else "")
+
+
+def _table3_row(row: dict) -> dict:
+    """A Table III row as printed: "mean ± SD" over the training runs (the mean alone with one run)."""
+    def num(v):
+        return f"{v:.3f}" if isinstance(v, float) else ("–" if v is None else v)
+
+    out = {}
+    for k, v in row.items():
+        if k.endswith(" SD"):
+            continue
+        sd = row.get(f"{k} SD")
+        out[k] = f"{num(v)} ± {sd:.3f}" if isinstance(sd, float) else num(v)
+    return out
 
 
 def _results_table(r: dict):
     d = r["demo"]
-    rows = [{k: (f"{v:.3f}" if isinstance(v, float) else v) for k, v in row.items()} for row in d["rows"]]
+    rows = [_table3_row(row) for row in d["rows"]]
     t3 = rows_table(rows, title=f"Zero-shot classification of {d['n_test']} unseen classes (Dogan et al. "
                                 f"Table III layout)")
     t3.caption = table3_caption(d)
