@@ -217,7 +217,7 @@ def test_old_checkpoint_without_temperature_uses_per_clip_std(trained, tmp_path)
 def test_temperature_scaling_recovers_a_known_temperature():
     """Labels drawn from softmax(z / 2.5): the fitted temperature is 2.5 within sampling error, and the
     NLL there is below both the uniform and the per-clip-std NLL."""
-    from zsltool.classify_calibrate import calibrate, fit_temperature, nll
+    from zsltool.classify.calibrate import calibrate, fit_temperature, nll
 
     rng = np.random.default_rng(0)
     z = 3.0 * rng.standard_normal((20000, 5))
@@ -240,7 +240,7 @@ def test_streamed_label_vectors_equal_extract_text(tmp_path, fmt):
     (underscores, CamelCase, phrases, case variants, a limit, duplicate words: the first wins)."""
     from gensim.models import KeyedVectors
 
-    from zsltool.classify_vectors import candidate_tokens, label_vectors
+    from zsltool.classify.vectors import candidate_tokens, label_vectors
     from zsltool.extract.registry import build_extractor
     from zsltool.extract.text import TextEntry
 

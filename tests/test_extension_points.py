@@ -390,3 +390,77 @@ def test_design_schemas_and_signatures_are_the_code(tmp_path):
                                            if p not in ("self", "id", "embedding", "key")]
     doc_sig = store.split("write_embeddings(path, ", 1)[1].split(") -> Path", 1)[0]
     assert re.findall(r"(\w+)=", doc_sig) == list(inspect.signature(write_embeddings).parameters)[1:]
+
+
+TOY_IMAGE = """
+    import numpy as np
+
+    from zsltool.extract.base import Extractor
+    from zsltool.extract.image import load_crop
+
+
+    class MeanColour(Extractor):
+        '''The mean RGB of each image (or crop), in [0, 1].'''
+
+        modality, unit = "image", "image"
+
+        def __init__(self, config, device="cpu"):
+            super().__init__(config, device)
+            self.dim = 3
+
+        def load(self, item):
+            path, box = item.source
+            return np.asarray(load_crop(path, box), dtype=np.float32).mean(axis=(0, 1)) / 255
+
+        def embed(self, samples):
+            return [{"embedding": s} for s in samples]
+"""
+
+
+def test_an_image_model_is_one_file_and_its_catalog_entry(contributor, cli, tmp_path):
+    """A toy image model (mean colour) in a new module, registered in the catalog: zsl extract-image --model toy."""
+    from PIL import Image
+
+    c = contributor("an image or video model")
+    c.new_file("toy_image", TOY_IMAGE)
+    C = c.edit("zsltool/extract/catalog.py")
+    C.register(C.ExtractorSpec("toy", "image", "toy_image:MeanColour", config=C.ExtractorConfig, dim=3,
+                               description="toy: mean colour"))
+    Image.new("RGB", (8, 8), (255, 0, 51)).save(tmp_path / "red.png")
+    Image.new("RGB", (8, 8), (0, 102, 0)).save(tmp_path / "green.png")
+    out = tmp_path / "i.h5"
+    ok(cli("extract-image", tmp_path / "red.png", tmp_path / "green.png", "--model", "toy", "-o", out))
+    from zsltool.store import read_embeddings
+
+    e = read_embeddings(out)
+    rows = dict(zip(e.ids, e.X.tolist()))
+    assert e.meta.extractor == "toy" and len(rows) == 2
+    np.testing.assert_allclose(sorted(rows.values()), [[0.0, 0.4, 0.0], [1.0, 0.0, 0.2]], atol=1e-6)
+
+
+def test_every_row_of_the_map_is_exercised():
+    """A new row of the map comes with its extension test (a method's: tests/methods/, issue 22 item 1)."""
+    tests = {"an audio encoder": test_an_audio_encoder_is_one_file_and_its_catalog_entry,
+             "a text backend": test_a_text_backend_is_one_file_and_its_catalog_entry,
+             "an image or video model": test_an_image_model_is_one_file_and_its_catalog_entry,
+             "a metric": test_a_metric_is_one_registry_entry,
+             "a split protocol": test_a_split_protocol_is_a_function_and_one_registry_entry,
+             "a dataset recipe": test_a_dataset_recipe_is_one_file_and_one_registry_entry,
+             "a plot kind": test_a_plot_kind_is_a_drawing_function_and_one_registry_entry}
+    assert set(design_rows()) - {"a method"} == set(tests)
+
+
+def test_retrieval_metrics_in_one_pass_equal_their_registered_functions():
+    """zsl retrieve takes mAP, S, U and HM from one pass of retrieval_metrics: each equals its Metric.fn."""
+    from zsltool.evaluate.metrics import metrics_of
+    from zsltool.evaluate.retrieval import retrieval_metrics
+
+    rng = np.random.default_rng(0)
+    scores = np.round(rng.normal(size=(12, 4)), 1)  # ties included
+    rel = np.zeros((12, 4), bool)
+    rel[np.arange(12), np.arange(12) % 4] = True
+    for seen in (None, np.array([True, True, False, False])):
+        r = retrieval_metrics(scores, rel, seen)
+        fns = {m.name: m.fn(scores, rel, seen) for m in metrics_of("retrieval")}
+        assert {k: v for k, v in fns.items() if v is not None} == {k: r[k] for k in fns if k in r}
+        assert {k for k, v in fns.items() if v is None} == ({"S", "U", "HM"} if seen is None else set())

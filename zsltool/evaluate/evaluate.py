@@ -26,11 +26,11 @@ from pathlib import Path
 
 import numpy as np
 
-from zsltool.classify_calibrate import temperature_of
+from zsltool.classify.calibrate import temperature_of
 from zsltool.errors import ZslError
 from zsltool.evaluate import metrics as M
 from zsltool.evaluate.results import make_manifest, results_doc
-from zsltool.evaluate.retrieval import per_class_ap, rank_instances
+from zsltool.evaluate.retrieval import rank_instances, retrieval_metrics
 from zsltool.names import SCORE_MODALITIES
 
 log = logging.getLogger("zsltool.evaluate")
@@ -347,8 +347,10 @@ def retrieve_checkpoint(checkpoint, *, audio=None, video=None, split=None, trial
         raise ZslError(f"no test instances for retrieval in {ld.config['audio']} (trial {ld.trial_index})")
     onehot = np.zeros((len(ids), len(classes)), dtype=bool)
     onehot[np.arange(len(ids)), labels] = True
-    ap = per_class_ap(sc, onehot)
-    metrics = {m.name: v for m in M.metrics_of("retrieval") if (v := m.fn(sc, onehot, seen_mask)) is not None}
+    r = retrieval_metrics(sc, onehot, seen_mask)  # mAP, S, U, HM in one pass (what their fn gives, one at a time)
+    ap = r["per_class_ap"]
+    metrics = {m.name: v for m in M.metrics_of("retrieval")
+               if (v := r[m.name] if m.name in r else m.fn(sc, onehot, seen_mask)) is not None}
     metrics["n_instances"] = len(ids)
     per_class = [{"class": c, "ap": ap[i], "n_relevant": int(onehot[:, i].sum()),
                   **({"seen": bool(seen_mask[i])} if seen_mask is not None else {})} for i, c in enumerate(classes)]

@@ -11,7 +11,8 @@ Output folder layout (``out_dir``)::
 
 With ``two_stage`` each trial is a pair of split trials run as the two-stage GZSL protocol
 (``zsltool.evaluate.two_stage``); with ``refit`` each trial with validation data is run the same way, its
-stage 2 retraining on training + validation (refit after selection). Units are trained and evaluated in ``zsltool.evaluate.units``; records become
+stage 2 retraining on training + validation (refit after selection; the default, ``refit=False`` trains on
+the training classes only, as the papers' protocols do). Units are trained and evaluated in ``zsltool.evaluate.units``; records become
 tables, captions and ``trials.csv`` rows in ``zsltool.evaluate.aggregate``.
 
 A trial whose JSON already exists with the same config hash (training config, input file hashes, evaluation
@@ -78,7 +79,8 @@ class ExperimentSpec:
     strict: bool = False                        # validity warnings are errors (not in the config hash)
     two_stage: bool = False                     # the two-stage GZSL protocol (zsltool.evaluate.two_stage)
     transductive: list[str] | None = None       # refiners (zsltool.evaluate.transductive): rows of their own
-    refit: bool = False                         # refit after selection on train + validation (same module)
+    refit: bool | None = None                   # refit after selection on train + validation (same module);
+    # None: on for every trial with validation data (decided by benchmarks/bench_refit.py; docs/evaluate.md)
 
 
 def _column_label(split, path: Path, only: bool = False) -> str:
@@ -163,7 +165,7 @@ def plan(spec: ExperimentSpec) -> list[Unit]:
         pairs = stage_pairs(split, two_stage=spec.two_stage)  # two-stage: (stage-1, stage-2) trials
         ks = spec.trials if spec.trials is not None else range(len(pairs) if pairs else len(split.trials))
         for k in ks:
-            stages, refit = unit_stages(split, pairs, k, spec.refit)  # refit: stage 2 on train + validation
+            stages, refit = unit_stages(split, pairs, k, spec.refit is not False)  # refit: stage 2 on train + val
             trial = split.trial(stages[0] if stages else k)
             own = {n: expand(t, sp_path, k, file_option(n)) for n, t in per_trial.items()}
             f = {n: own.get(n, getattr(spec, n)) for n in PER_TRIAL}  # this trial's feature files

@@ -282,7 +282,8 @@ class Metric:
     retrieval), ``fn(scores, y, seen_mask=None) -> float`` computes it from (N, C) scores and the (N,) true
     class indices (retrieval: (N, C) multi-hot relevance; None where it does not apply: left out of the results),
     and ``higher_is_better`` orients rankings. ``zsl evaluate`` and ``zsl retrieve`` call ``fn`` for every metric
-    of their task (GZSL's S, U, HM and top1 after calibrated stacking with beta, see ``evaluate.py``).
+    of their task (GZSL's S, U, HM and top1 after calibrated stacking with beta, and retrieval's mAP, S, U, HM in
+    one pass of ``retrieval_metrics``: see ``evaluate.py``).
     A ``probabilistic`` metric's ``fn`` takes logits (the scores divided by the temperature that ``zsl classify``
     applies) in place of the scores: call it through :func:`probabilistic_input`."""
 

@@ -73,7 +73,8 @@ def _evaluate_modalities(unit: Unit, ckpt, betas: dict | None, transductive: str
     for mod in unit.modalities:
         fixed = (betas or {}).get(mod)
         d = evaluate_checkpoint(ckpt, modality=mod, beta=fixed, seed=unit.train.seed, device=device,
-                                calibrate=calibrate and fixed is None and unit.eval.calibrate and unit.task == "gzsl",
+                                calibrate=calibrate and fixed is None and unit.eval.calibrate
+                                and unit.task == "gzsl",
                                 transductive=transductive)
         docs[mod] = d
         by_mod[mod] = d["metrics"]
