@@ -69,7 +69,8 @@ def test_a_planned_unit_hashes_and_records_as_the_unit_dict_did(gzsl):
 
     syn, d = gzsl
     (u,) = plan(ExperimentSpec(audio=str(syn.audio), splits=[str(syn.split)], out_dir=str(d / "p"), text=str(syn.text),
-                               epochs=2, threads=1, lr=0.5, method_args={"projection": {"zscore": True}}))
+                               epochs=2, threads=1, lr=0.5, method_args={"projection": {"zscore": True}},
+                               refit=False))
     assert isinstance(u, Unit) and u.name == f"{syn.split.stem}.t0.projection.text" and u.row == "text"
     train = {"audio": str(syn.audio), "video": None, "split": str(syn.split), "trial": 0, "semantic": "text",
              "text": str(syn.text), "image": None, "audio_prototypes": None, "method": "projection",

@@ -65,7 +65,8 @@ def train_configs(cfgs: list, names: list[str], batched: bool = True, device: st
 def _evaluate_modalities(unit: Unit, ckpt, betas: dict | None, transductive: str | None = None,
                          calibrate: bool = True):
     """({modality: metrics}, {modality: retrieval metrics}, {modality: results doc}) of one checkpoint (its path,
-    or the checkpoint in memory) in one setting (inductive, or the transductive refiner ``transductive``: no retrieval rows then)."""
+    or the checkpoint in memory) in one setting (inductive, or the transductive refiner ``transductive``: no
+    retrieval rows then)."""
     from zsltool.evaluate.evaluate import evaluate_checkpoint, retrieve_checkpoint
 
     device = unit.device
