@@ -231,6 +231,9 @@ def run_stage2(units: list[dict], stage1: list, batched: bool = True, device: st
                            hint="refit needs validation classes (ZSL) or validation rows (GZSL)")
         mods = u["eval"]["modalities"] if u["task"] == "gzsl" else []
         by_hm = tr1.best_metric == "val_hm"
+        if refit and mods and u["eval"].get("calibrate") and not by_hm:
+            log.warning(f"{u['name']}: no unseen validation rows to choose calibrated stacking's beta on before "
+                        "the refit: tested with beta 0 (zsl split --unseen-val-fraction F adds them)")
         ckpt1 = tr1.ckpt if tr1.ckpt is not None else tr1.checkpoint  # in memory (its file is written)
         chosen.append({m: stage1_validation(ckpt1, m, device) for m in mods} if by_hm else {})
         split2 = refit_split(u["train"]["split"], u["two_stage"]["stage1_trial"], u["out_dir"]) if refit else None

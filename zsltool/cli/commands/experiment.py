@@ -75,7 +75,7 @@ def experiment_cmd(
     patience: Optional[int] = typer.Option(None, "--patience", min=1, help="Early stopping patience."),
     grid: List[str] = typer.Option([], "--grid", help="Settings chosen per trial on validation data: "
                                    "KEY=V1,V2 (lr, optimizer, batch_size, epochs, weight_decay, momentum, "
-                                   "METHOD:ARG or ARG), repeatable, or a JSON file {key: [values]}."),
+                                   "METHOD:ARG, ARG or METHOD:preset), repeatable, or a JSON file {key: [values]}."),
     preset: Optional[str] = typer.Option(None, "--preset", click_type=click.Choice(list(PRESETS)),
                                          help="paper: the founding papers' literal method settings; "
                                               "avca-gzsl: AVGZSLNet as AVCA-GZSL's run scripts train it."),

@@ -69,8 +69,8 @@ def train_cmd(
     patience: Optional[int] = typer.Option(None, "--patience", min=1,
                                            help="Early stopping: epochs without validation improvement."),
     grid: List[str] = typer.Option([], "--grid", help="Settings chosen on validation data: KEY=V1,V2 (lr, "
-                                   "optimizer, batch_size, epochs, weight_decay, momentum or a method "
-                                   "argument), repeatable, or a JSON file {key: [values]}."),
+                                   "optimizer, batch_size, epochs, weight_decay, momentum, a method "
+                                   "argument or METHOD:preset), repeatable, or a JSON file {key: [values]}."),
     preset: Optional[str] = typer.Option(None, "--preset", click_type=click.Choice(list(PRESETS)),
                                          help="paper: the founding papers' literal settings (no feature "
                                               "scaling; AVGZSLNet's absolute decoder margin); avca-gzsl: "
