@@ -41,19 +41,19 @@ class Contributor:
         rows = read_design_rows()
         assert row in rows, f"docs/DESIGN.md has no row {row!r} (rows: {sorted(rows)})"
         self.row, self.files, self.folder, self.mp = row, rows[row], folder, monkeypatch
-        self.touched: set[str] = set()
+        self.new_modules: list[str] = []
 
     def edit(self, path: str):
         """The module of ``path`` (e.g. ``zsltool/names.py``), to change as an edit of that file would."""
         assert path in self.files, f"the row {self.row!r} of docs/DESIGN.md does not name {path}"
-        self.touched.add(path)
         return importlib.import_module(path[:-3].replace("/", ".").removesuffix(".__init__"))
 
     def new_file(self, name: str, source: str):
         """One new module (the row's "one new file"), importable as ``name``."""
         (self.folder / f"{name}.py").write_text(textwrap.dedent(source))
         self.mp.syspath_prepend(str(self.folder))
-        self.mp.delitem(sys.modules, name, raising=False)
+        assert name not in sys.modules
+        self.new_modules.append(name)
         return importlib.import_module(name)
 
 
@@ -77,7 +77,8 @@ def contributor(tmp_path, monkeypatch):
         return made[-1]
 
     yield make
-    for k in [k for k in sys.modules if k == "zsltool" or k.startswith("zsltool.")]:
+    toys = [n for c in made for n in c.new_modules]
+    for k in [k for k in sys.modules if k == "zsltool" or k.startswith("zsltool.") or k in toys]:
         del sys.modules[k]
     sys.modules.update(saved)
 
