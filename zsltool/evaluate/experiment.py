@@ -126,7 +126,7 @@ def plan(spec: ExperimentSpec) -> list[dict]:
     """Every unit of work (one trained + evaluated model) with its config hash."""
     from zsltool.classes.splits import load_split
     from zsltool.evaluate.two_stage import stage_pairs, unit_stages
-    from zsltool.methods import METHOD_NAMES
+    from zsltool.methods.names import METHOD_NAMES
 
     if not spec.splits:
         raise ZslError("no split file given", hint="pass --split FILE (repeat it for several columns)")
