@@ -1,7 +1,8 @@
 """Refit after selection (issue 24, item 1): the defaults trained on every non-test class (no validation) vs
 ``--grid`` choosing on a validation fold without refit vs ``--grid`` with ``--refit`` (stage 2 retrains on
 training + validation classes with the chosen setting for the chosen number of epochs), on the same test
-classes. Also the defaults with ``--refit`` (only the epoch is chosen).
+classes. Also the defaults trained on the training folds only (the epoch chosen on the validation fold) and
+the defaults with ``--refit`` (only the epoch is chosen, then retrained on all four folds).
 
 Not a test; run by hand. Feature kinds from benchmarks/bench_scaling.py (synthetic, the latent class structure
 of ``zsltool.train.synthetic``; 30 classes × 20 clips, 300-d text ``tanh(C z)``, noise 4 by default). Five class folds of 6: trial
@@ -26,7 +27,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from bench_scaling import KINDS, transform  # noqa: E402
 
 GRID = {"lr": [3e-3, 1e-2, 3e-2], "zscore": [False, True]}
-VARIANTS = {"defaults, no validation": ("noval", {}), "grid, no refit": ("val", {"grid": GRID}),
+VARIANTS = {"defaults, no validation": ("noval", {}), "defaults, validation fold held out": ("val", {}),
+            "grid, no refit": ("val", {"grid": GRID}),
             "grid + refit": ("val", {"grid": GRID, "refit": True}), "defaults + refit (epoch)": ("val", {"refit": True})}
 
 

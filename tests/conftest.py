@@ -49,14 +49,14 @@ def cli():
     """Run the zsl CLI in-process: cli("inspect", "x.h5", "--json") -> result with exit_code/stdout/stderr."""
     from typer.testing import CliRunner
 
-    from zsltool.cli.app import app
-
     try:
         runner = CliRunner(mix_stderr=False)
     except TypeError:  # click >= 8.2 always separates stderr
         runner = CliRunner()
 
     def run(*args, input=None, env=None):
+        from zsltool.cli.app import app  # at each call: tests/test_extension_points.py runs a fresh zsltool
+
         return CliResult(runner.invoke(app, [str(a) for a in args], input=input, env=env, catch_exceptions=True))
 
     return run

@@ -38,6 +38,8 @@ def test_random_split_remainder_is_distributed_by_default_and_warned_with_sizes(
     left = sorted(set(f"c{i:02d}" for i in range(50)) - set(t0.train) - set(t0.val) - set(t0.test))
     assert len(left) == 2 and saved[0]["message"] == f"trial 0 leaves 2 of 50 classes in no partition: {', '.join(left)}"
     assert "validity: trial 0 leaves 2 of 50 classes" in caplog.text
+    res = cli("split", cs, "-p", "random", "--sizes", "16,16,16", "-o", tmp_path / "d.json", "--trials", "1")
+    assert res.exit_code == 0 and "Warning (validity): trial 0 leaves 2 of 50 classes" in res.stdout
     res = cli("split", cs, "-p", "random", "--sizes", "16,16,16", "-o", tmp_path / "c.json", "--strict")
     assert res.exit_code == 1 and res.stderr.startswith("Error: trial 0 leaves 2 of 50 classes in no partition")
     assert "[--strict]" in res.stderr and not (tmp_path / "c.json").exists()
@@ -74,6 +76,9 @@ def test_network_trained_on_test_classes_is_leakage(tmp_path, cli):
     assert load_checkpoint(r.checkpoint)["config"]["warnings"] == [w]
     with pytest.raises(ZslError, match=r"was trained on 2 validation/test class\(es\).*\[--strict\]"):
         train(TrainConfig(out=str(tmp_path / "m2.pt"), strict=True, **cfg))
+    res = cli("train", "--audio", tmp_path / "leaky.h5", "--split", syn.split, "--text", syn.text, "-o",
+              tmp_path / "m4.pt", "--epochs", "1")
+    assert res.exit_code == 0 and "Warning (validity): the audio network" in res.stdout
     clean = train(TrainConfig(out=str(tmp_path / "m3.pt"), audio=str(syn.audio), split=str(syn.split),
                               text=str(syn.text), epochs=1))
     assert clean.warnings == []

@@ -49,7 +49,7 @@ def split(classes: str | os.PathLike, protocol: str, out: str | os.PathLike, *, 
           overwrite: bool = False, **options) -> dict:
     """Make a split file for an evaluation protocol (``zsl split``).
 
-    ``protocol``: random, within, across, gzsl or folds (``zsltool.classes.protocols.PROTOCOL_HELP``);
+    ``protocol``: random, within, across, gzsl or folds (``zsltool.classes.protocols.PROTOCOLS``);
     ``options`` are the protocol's (``sizes``, ``trials``, ``category``, ``categories``, ``instances``,
     ``folds``, ...). Returns a summary with ``out`` and the per-trial sizes."""
     from zsltool.classes.protocols import make_split
@@ -135,16 +135,17 @@ def read_embeddings(path: str | os.PathLike, **options):
     return run(path, **options)
 
 
-def make_package_callable(module_name: str, func_name: str) -> None:
-    """Let the package ``zsltool.<name>`` be called like the API function of the same name.
+def make_package_callable(module_name: str, func) -> None:
+    """Let the package ``zsltool.<name>`` be called like the API function ``func`` (or the function of this
+    module named so).
 
-    ``zsltool.train`` and ``zsltool.evaluate`` are both subpackages and API functions: once the subpackage is
+    ``zsltool.train``, ``zsltool.evaluate`` and ``zsltool.classify`` are both subpackages and API functions: once the subpackage is
     imported, Python binds the attribute ``zsltool.train`` to it, so the package itself must be callable for
     ``zsltool.train(...)`` to keep working. Attribute access (``zsltool.train.loop``) is unchanged."""
     import sys
     import types
 
-    func = globals()[func_name]
+    func = globals()[func] if isinstance(func, str) else func
 
     class _CallablePackage(types.ModuleType):
         def __call__(self, *args, **kwargs):

@@ -13,8 +13,15 @@ MODALITIES = ("audio", "image", "text", "video")
 # which instance embeddings a zero-shot model scores (zsl evaluate --modality)
 SCORE_MODALITIES = ("both", "audio", "video")
 
-# the side information that describes a class (Dogan et al., Table III's rows)
-SEMANTIC_SOURCES = ("audio", "image", "text", "hybrid")
+# the side information that describes a class (Dogan et al., Table III's rows) -> the class-level files it is
+# built from, named as the TrainConfig / ExperimentSpec fields (hybrid: image ‖ text per class, as `zsl combine`)
+SEMANTIC_INPUTS = {"audio": ("audio_prototypes",), "image": ("image",), "text": ("text",), "hybrid": ("image", "text")}
+SEMANTIC_SOURCES = tuple(SEMANTIC_INPUTS)
+
+
+def file_option(field: str) -> str:
+    """The command-line option of a file field: ``audio_prototypes`` -> ``--audio-prototypes``."""
+    return "--" + field.replace("_", "-")
 
 # zsl split --protocol
 SPLIT_PROTOCOLS = ("random", "within", "across", "gzsl", "folds")
@@ -26,5 +33,5 @@ PLOT_KINDS = ("confusion", "per-class", "tsne", "cd")
 DEVICES = ("auto", "cpu", "cuda")
 
 # zsl classify --model: a joint audio-text model scoring labels without a checkpoint -> (its audio extractor, its
-# text extractor) (zsltool.classify_joint_model)
+# text extractor) (zsltool.classify.joint)
 JOINT_MODELS = {"clap": ("clap", "clap-text")}

@@ -66,13 +66,13 @@ def test_usage_errors_are_one_error_line_plus_usage(cli, tmp_path):
 
 
 def test_protocol_help_says_what_each_protocol_is(cli):
-    from zsltool.classes.protocols import PROTOCOL_HELP
+    from zsltool.classes.protocols import PROTOCOLS
 
-    assert set(PROTOCOL_HELP) == {"random", "within", "across", "gzsl", "folds"}
+    assert set(PROTOCOLS) == {"random", "within", "across", "gzsl", "folds"}
     cmd = typer.main.get_command(app)
     (param,) = [p for p in cmd.commands["split"].params if "--protocol" in p.opts]
-    for name, desc in PROTOCOL_HELP.items():
-        assert f"{name}: {desc}" in param.help, name
+    for name, p in PROTOCOLS.items():
+        assert f"{name}: {p.help}" in param.help, name
     text = " ".join(cli("split", "--help", env={"COLUMNS": "1000"}).stdout.split())
     assert "within: zero-shot inside one category" in text and "folds: K class folds" in text
 

@@ -304,3 +304,23 @@ def test_cli_retrieve_table_shows_the_ranked_lists(gzsl, cli):
         ids = " ".join(x["id"] for x in r["ranked"])
         assert len(r["ranked"]) == 3
         assert any(r["class"] in ln and ids in ln for ln in lines), (r["class"], ids)
+
+
+def test_evaluate_finds_the_training_files_of_a_moved_project_folder(tmp_path, cli, monkeypatch):
+    """A project trained with relative paths, moved into another folder and evaluated from elsewhere: the
+    recorded training files (audio, split) are found next to the checkpoint (was: "file not found")."""
+    import shutil
+
+    monkeypatch.chdir(tmp_path)
+    make_synthetic(tmp_path / "proj" / "data", n_classes=9, per_class=6, n_train=3, n_val=3, video=False)
+    (tmp_path / "proj" / "models").mkdir()
+    res = cli("train", "--audio", "proj/data/audio.h5", "--split", "proj/data/split.json", "--text",
+              "proj/data/text.h5", "--epochs", "1", "-o", "proj/models/m.pt", "--json")
+    assert res.exit_code == 0, res.stderr
+    before = cli("evaluate", "proj/models/m.pt", "--json").json()
+    shutil.move(tmp_path / "proj", tmp_path / "elsewhere" / "proj")
+    monkeypatch.chdir(tmp_path / "elsewhere" / "proj" / "models")
+    res = cli("evaluate", "m.pt", "--json")
+    assert res.exit_code == 0, res.stderr
+    assert res.json()["metrics"] == before["metrics"]
+    assert res.json()["manifest"]["config"]["audio"] == str(tmp_path / "elsewhere" / "proj" / "data" / "audio.h5")

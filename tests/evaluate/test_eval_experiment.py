@@ -38,7 +38,8 @@ def data(tmp_path_factory):
 
 def spec(syn, d, out, **kw):
     base = dict(audio=str(syn.audio), splits=[str(d / "random.json")], out_dir=str(out), text=str(syn.text),
-                image=str(syn.image), audio_prototypes=str(d / "protos.h5"), epochs=EPOCHS, seed=0, threads=1)
+                image=str(syn.image), audio_prototypes=str(d / "protos.h5"), epochs=EPOCHS, seed=0, threads=1,
+                refit=False)  # refit after selection: tests/evaluate/test_refit.py
     base.update(kw)
     return ExperimentSpec(**base)
 
@@ -103,7 +104,8 @@ def test_jobs_give_the_same_numbers(data, ran, tmp_path):
 def test_cli_experiment_compare_and_plots(data, ran, tmp_path, cli):
     syn, d = data
     doc, out = ran
-    res = cli("experiment", "--audio", syn.audio, "--split", d / "random.json", "--text", syn.text, "--image",
+    res = cli("experiment", "--no-refit", "--audio", syn.audio, "--split", d / "random.json", "--text", syn.text,
+              "--image",
               syn.image, "--audio-prototypes", d / "protos.h5", "--epochs", EPOCHS, "--threads", 1, "--out", out)
     assert res.exit_code == 0, res.stderr
     assert "Hybrid" in res.stdout and "±" in res.stdout and "0 trials run, 8 reused" in res.stderr
@@ -201,7 +203,8 @@ def test_cli_plot_auto_from_checkpoint_into_folder(data, ran, tmp_path, cli):
 def test_experiment_grid_records_the_choice_per_trial_and_in_the_caption(data, tmp_path, cli):
     syn, d = data
     out = tmp_path / "grid"
-    r = cli("experiment", "--audio", syn.audio, "--split", d / "random.json", "--text", syn.text, "-o", out,
+    r = cli("experiment", "--no-refit", "--audio", syn.audio, "--split", d / "random.json", "--text", syn.text,
+              "-o", out,
             "--epochs", "2", "--grid", "lr=1e-3,1e-1", "--grid", "projection:margin=0.1,1", "--threads", "1",
             "--json")
     assert r.exit_code == 0, r.output
@@ -266,7 +269,8 @@ def test_experiment_table_files_and_report(data, ran, tmp_path, cli):
     assert float(rows[0]["ci95"]) == pytest.approx(12.706205 * cell["sd"] / 2 ** 0.5, rel=1e-6)
     assert (out / "table.md").read_text() == export_tables(doc["tables"], "md")
     assert r"\begin{tabular}" in (out / "table.tex").read_text()
-    res = cli("experiment", "--audio", syn.audio, "--split", d / "random.json", "--text", syn.text, "--image",
+    res = cli("experiment", "--no-refit", "--audio", syn.audio, "--split", d / "random.json", "--text", syn.text,
+              "--image",
               syn.image, "--audio-prototypes", d / "protos.h5", "--epochs", EPOCHS, "--threads", 1, "--out", out,
               "--table-format", "latex")
     assert res.exit_code == 0, res.stderr
@@ -312,8 +316,18 @@ def test_experiment_puts_several_text_backends_side_by_side(data, tmp_path, cli)
     assert r.exit_code == 2 and "--text NAME=FILE" in r.stderr
 
 
-def test_experiment_knows_the_inputs_of_every_class_embedding_source():
-    from zsltool.evaluate.experiment import SEMANTIC_INPUTS
-    from zsltool.names import SEMANTIC_SOURCES
+def test_one_map_of_semantic_sources_names_fields_of_train_experiment_and_load_semantic():
+    import dataclasses
+    import inspect
 
-    assert tuple(SEMANTIC_INPUTS) == SEMANTIC_SOURCES
+    from zsltool.evaluate.experiment import ExperimentSpec
+    from zsltool.names import SEMANTIC_INPUTS, SEMANTIC_SOURCES
+    from zsltool.train.config import TrainConfig
+    from zsltool.train.data import load_semantic
+
+    assert SEMANTIC_SOURCES == ("audio", "image", "text", "hybrid") and SEMANTIC_INPUTS["hybrid"] == ("image", "text")
+    fields = {cls: {f.name for f in dataclasses.fields(cls)} for cls in (TrainConfig, ExperimentSpec)}
+    keywords = set(inspect.signature(load_semantic).parameters)
+    for source, files in SEMANTIC_INPUTS.items():
+        for f in files:
+            assert f in fields[TrainConfig] and f in fields[ExperimentSpec] and f in keywords, (source, f)

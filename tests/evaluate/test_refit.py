@@ -95,3 +95,12 @@ def test_gzsl_refit_moves_the_seen_validation_rows_into_training(tmp_path):
     assert r["metrics"]["both"]["beta"] == beta == r["stage2"]["betas"]["both"]
     for k in ("n_test_seen", "n_test_unseen"):
         assert r["metrics"]["both"][k] == p["metrics"]["both"][k]
+
+
+def test_gzsl_refit_without_unseen_validation_rows_has_no_beta_and_says_so(tmp_path, caplog):
+    syn = make_synthetic(tmp_path, n_classes=8, per_class=10, noise=0.4, gzsl=True)
+    with caplog.at_level("WARNING"):
+        (r,) = run_experiment(spec(syn, tmp_path / "o", grid=None, epochs=2, calibrate=True))["trials"]
+    assert r["stage1"]["metric"] == "val_seen_mca" and r["stage2"]["betas"] == {}
+    assert r["metrics"]["both"]["beta"] == 0.0
+    assert "no unseen validation rows to choose calibrated stacking's beta" in caplog.text

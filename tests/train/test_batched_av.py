@@ -160,7 +160,7 @@ def test_experiment_batches_audio_visual_units_and_gets_the_same_results(syn, tm
                               out_dir=str(tmp_path / f"x{on}"),
                               texts={"a": str(syn.text), "b": str(tmp_path / "text2.h5")},
                               methods=["avgzslnet"], method_args={"avgzslnet": {"hidden": 24, "dec_hidden": 16}},
-                              epochs=2, modalities=["audio", "both"])
+                              epochs=2, modalities=["audio", "both"], refit=False)
         docs[on] = run_experiment(spec)
         units = [{"train": {"method": "avgzslnet", "semantic": "text"}, "device": "cpu"}] * 3
         assert len(_shards(units, 1)) == (1 if on else 3)

@@ -16,7 +16,9 @@ trials are asked for, and the same seed gives the same split.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from zsltool.classes.classset import ClassSet
 from zsltool.classes.split_classes import split_across, split_folds, split_random, split_within
@@ -24,23 +26,97 @@ from zsltool.classes.split_gzsl import split_gzsl
 from zsltool.errors import ZslError
 
 
-# One line per protocol, for --protocol's help and the docs.
-PROTOCOL_HELP = {
-    "random": "disjoint train/val/test classes drawn at random, a third each by default (Dogan et al. Table III)",
-    "within": "zero-shot inside one category (--category): 2 test classes, the rest split train/val (Table IV)",
-    "across": "2+ categories (--categories), the same number of train/val/test classes from each (Table V)",
-    "gzsl": "generalized zero-shot: seen/unseen classes, each seen class's clips split into train/val/test_seen "
-            "(--instances; AVGZSLNet)",
-    "folds": "K class folds (--folds): trial k tests fold k, validates on the next fold, trains on the rest",
+@dataclass(frozen=True)
+class Protocol:
+    """A split protocol of ``zsl split``. ``help``: one line for ``--protocol``'s help and the docs; ``options``:
+    the keywords of :func:`make_split` (the ``zsl split`` options) it takes; ``caption``: how tables and reports
+    name a split of it; ``make(cs, seed, given, strict) -> (Split, [extra input paths])`` generates it from the
+    options given; ``column(params)``: the experiment table's column of such a split (None: the split file's
+    stem, or "Accuracy" when it is the only split)."""
+
+    help: str
+    options: frozenset
+    caption: str
+    make: Callable[..., tuple]
+    column: Callable[[dict], str | None] = lambda params: None
+
+
+def _random(cs, seed, given, strict):
+    from zsltool.guards import report, split_remainder
+
+    if "preset" in given and ("sizes" in given or "trials" in given):
+        raise ZslError(f"--preset {given['preset']} fixes the classes of its one trial: "
+                       f"--{'sizes' if 'sizes' in given else 'trials'} does not apply",
+                       hint="drop --sizes/--trials, or drop --preset for seeded random trials")
+    s = split_random(cs, seed=seed, **given)
+    if "preset" not in given:
+        warnings = report(split_remainder(list(cs.ids), s.trials), strict,
+                          hint="give --sizes that add up to the number of classes (or leave --sizes out)")
+        if warnings:
+            s.params["warnings"] = warnings
+    return s, []
+
+
+def _needs(option: str, protocol: str, hint: str) -> None:
+    raise ZslError(f"--protocol {protocol} needs --{option}", hint=hint)
+
+
+def _within(cs, seed, given, strict):
+    if "category" not in given:
+        _needs("category", "within", "e.g. --category Animal")
+    return split_within(cs, seed=seed, **given), []
+
+
+def _across(cs, seed, given, strict):
+    if "categories" not in given:
+        _needs("categories", "across", "e.g. --categories Animal,Vehicle")
+    return split_across(cs, seed=seed, **given), []
+
+
+def _gzsl(cs, seed, given, strict):
+    if "instances" not in given:
+        raise ZslError("--protocol gzsl needs --instances (a clip manifest .csv or an embedding file .h5)",
+                       hint="e.g. --instances clips.csv")
+    extra = [given["instances"]] + [given[k] for k in ("seen", "unseen")
+                                    if isinstance(given.get(k), (str, os.PathLike))]
+    return split_gzsl(cs, seed=seed, **given), extra
+
+
+def _folds(cs, seed, given, strict):
+    return split_folds(cs, seed=seed, **given), []
+
+
+def _accuracy(params: dict) -> str:
+    return "Accuracy"  # the caption names the protocol and sizes, not the file
+
+
+# The registry: zsl split's --protocol choices (the names also in zsltool.names.SPLIT_PROTOCOLS, for split files).
+PROTOCOLS: dict[str, Protocol] = {
+    "random": Protocol(
+        "disjoint train/val/test classes drawn at random, a third each by default (Dogan et al. Table III)",
+        frozenset({"sizes", "trials", "preset"}), "random class split", _random, _accuracy),
+    "within": Protocol(
+        "zero-shot inside one category (--category): 2 test classes, the rest split train/val (Table IV)",
+        frozenset({"category", "sizes", "trials", "membership"}), "within-category class split", _within,
+        lambda p: str(p["category"]) if p.get("category") else None),
+    "across": Protocol(
+        "2+ categories (--categories), the same number of train/val/test classes from each (Table V)",
+        frozenset({"categories", "sizes", "trials", "membership"}), "across-category class split", _across,
+        lambda p: " + ".join(str(c) for c in p["categories"]) if p.get("categories") else None),
+    "gzsl": Protocol(
+        "generalized zero-shot: seen/unseen classes, each seen class's clips split into train/val/test_seen "
+        "(--instances; AVGZSLNet)",
+        frozenset({"seen", "unseen", "instances", "fractions", "trials", "unseen_val_fraction"}), "GZSL split",
+        _gzsl),
+    "folds": Protocol(
+        "K class folds (--folds): trial k tests fold k, validates on the next fold, trains on the rest",
+        frozenset({"folds", "val_folds"}), "class-fold split", _folds, _accuracy),
 }
 
-PROTOCOL_OPTIONS = {
-    "random": {"sizes", "trials", "preset"},
-    "within": {"category", "sizes", "trials", "membership"},
-    "across": {"categories", "sizes", "trials", "membership"},
-    "gzsl": {"seen", "unseen", "instances", "fractions", "trials", "unseen_val_fraction"},
-    "folds": {"folds", "val_folds"},
-}
+
+def protocol_help() -> str:
+    """``--protocol``'s help: every protocol's line."""
+    return "; ".join(f"{k}: {p.help}" for k, p in PROTOCOLS.items()) + "."
 
 
 def make_split(classes: str | os.PathLike, protocol: str, out: str | os.PathLike, *, seed: int = 0,
@@ -51,49 +127,20 @@ def make_split(classes: str | os.PathLike, protocol: str, out: str | os.PathLike
     whose ``sizes`` leave classes in no partition is warned about (``params.warnings``; with ``strict`` a
     ZslError), naming the classes.
     """
-    from zsltool.guards import report, split_remainder
-
     from zsltool.utils import check_output, input_record
 
-    if protocol not in PROTOCOL_OPTIONS:
-        raise ZslError(f"unknown protocol {protocol!r}", hint=f"use one of {', '.join(PROTOCOL_OPTIONS)}")
+    if protocol not in PROTOCOLS:
+        raise ZslError(f"unknown protocol {protocol!r}", hint=f"use one of {', '.join(PROTOCOLS)}")
     given = {k: v for k, v in opts.items() if v is not None}
-    bad = sorted(set(given) - PROTOCOL_OPTIONS[protocol])
+    takes = PROTOCOLS[protocol].options
+    bad = sorted(set(given) - takes)
     if bad:
         raise ZslError(f"--{bad[0].replace('_', '-')} does not apply to --protocol {protocol}",
-                       hint=f"{protocol} takes: {', '.join('--' + o.replace('_', '-') for o in sorted(PROTOCOL_OPTIONS[protocol]))}")
+                       hint=f"{protocol} takes: {', '.join('--' + o.replace('_', '-') for o in sorted(takes))}")
     check_output(out, overwrite)
     cs = ClassSet.load(classes)
-    inputs = [input_record(classes)]
-    if protocol == "random":
-        if "preset" in given and ("sizes" in given or "trials" in given):
-            raise ZslError(f"--preset {given['preset']} fixes the classes of its one trial: "
-                           f"--{'sizes' if 'sizes' in given else 'trials'} does not apply",
-                           hint="drop --sizes/--trials, or drop --preset for seeded random trials")
-        s = split_random(cs, seed=seed, **given)
-        if "preset" not in given:
-            warnings = report(split_remainder(list(cs.ids), s.trials), strict,
-                              hint="give --sizes that add up to the number of classes (or leave --sizes out)")
-            if warnings:
-                s.params["warnings"] = warnings
-    elif protocol == "within":
-        if "category" not in given:
-            raise ZslError("--protocol within needs --category", hint="e.g. --category Animal")
-        s = split_within(cs, seed=seed, **given)
-    elif protocol == "across":
-        if "categories" not in given:
-            raise ZslError("--protocol across needs --categories", hint="e.g. --categories Animal,Vehicle")
-        s = split_across(cs, seed=seed, **given)
-    elif protocol == "gzsl":
-        if "instances" not in given:
-            raise ZslError("--protocol gzsl needs --instances (a clip manifest .csv or an embedding file .h5)",
-                       hint="e.g. --instances clips.csv")
-        s = split_gzsl(cs, seed=seed, **given)
-        inputs += [input_record(given["instances"])]
-        inputs += [input_record(given[k]) for k in ("seen", "unseen")
-                   if isinstance(given.get(k), (str, os.PathLike))]
-    else:
-        s = split_folds(cs, seed=seed, **given)
+    s, extra = PROTOCOLS[protocol].make(cs, seed, given, strict)
+    inputs = [input_record(classes)] + [input_record(p) for p in extra]
     if "membership" in given and Path(str(given["membership"])).exists():
         inputs.append(input_record(given["membership"]))
     p = s.save(out, overwrite=overwrite, inputs=inputs)

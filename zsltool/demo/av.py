@@ -130,7 +130,7 @@ def run_av(world: World, *, seed: int, threads: int | None, small: bool, progres
     t = time.perf_counter()
     common = dict(audio=str(world.audio), video=str(video), text=str(world.text), splits=[str(world.gzsl_split)],
                   semantics=[AV_SEMANTIC], calibrate=True, retrieval=True, epochs=av_epochs, seed=seed,
-                  threads=threads)
+                  threads=threads, refit=False)  # Mazumder et al.'s protocol: no refit after selection
     experiment, baseline = out / "av", out / "av" / AV_BASELINE
     av = run_experiment(ExperimentSpec(out_dir=str(experiment), methods=list(AV_METHODS),
                                        modalities=list(AV_MODALITIES), **common))

@@ -83,7 +83,8 @@ def experiment_spec(world: World, out_dir: Path, *, epochs: int, seed: int, thre
                           audio_prototypes=str(world.audio_prototypes), image=str(world.image_prototypes),
                           text=str(world.text), hybrid=str(world.hybrid), semantics=list(SEMANTIC_SOURCES),
                           methods=["projection"], epochs=epochs, optimizer=TRAINING["optimizer"],
-                          lr=TRAINING["lr"], seed=seed, threads=threads)
+                          lr=TRAINING["lr"], seed=seed, threads=threads,
+                          refit=False)  # the paper's protocol: no refit after selection
 
 
 def run_table3(world: World, *, epochs: int = TRAINING["epochs"], seed: int = 0,

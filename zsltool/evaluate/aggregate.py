@@ -5,9 +5,16 @@ captions (settings chosen on validation, the two-stage protocol's stage-1 choice
 from __future__ import annotations
 
 from zsltool.evaluate import tables as T
+from zsltool.evaluate.metrics import METRICS
 
-TRIAL_COLUMNS = ("split", "column", "trial", "method", "semantic", "task", "modality", "top1", "mean_class_acc",
-                 "S", "U", "HM", "AUSUC", "beta")
+TRIAL_COLUMNS = ("split", "column", "trial", "method", "semantic", "task", "modality")
+
+
+def metric_columns() -> list[str]:
+    """The metric columns of ``trials.csv``: every registered ZSL and GZSL metric (``METRICS``), then beta."""
+    return [m.name for m in METRICS.values() if {"zsl", "gzsl"} & set(m.tasks)] + ["beta"]
+
+
 TWO_STAGE_COLUMNS = ("stage1_epoch", "stage1_beta", "val_S", "val_U", "val_HM")
 
 
@@ -111,7 +118,7 @@ def trial_rows(records: list[dict]) -> list[dict]:
     for r in records:
         for mod, m in r["metrics"].items():
             row = {k: r[k] for k in TRIAL_COLUMNS[:6]} | {"setting": r.get("setting", "inductive"), "modality": mod}
-            for k in TRIAL_COLUMNS[7:]:
+            for k in metric_columns():
                 row[k] = m.get(k)
             if r.get("selection"):
                 row["chosen"] = r["selection"]["label"]

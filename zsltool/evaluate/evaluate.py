@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from zsltool.classify_calibrate import temperature_of
+from zsltool.classify.calibrate import temperature_of
 from zsltool.errors import ZslError
 from zsltool.evaluate import metrics as M
 from zsltool.evaluate.results import make_manifest, results_doc
@@ -65,22 +65,25 @@ def _load_instances(audio, video):
 
 def load_for_evaluation(checkpoint, *, audio=None, video=None, split=None, trial=None,
                         modality: str = "both", allow_other_extractor: bool = False) -> Loaded:
-    """Checkpoint + instance files + split trial, cross-checked. Missing paths default to the training ones.
+    """Checkpoint + instance files + split trial, cross-checked. ``checkpoint`` is a path, or a checkpoint already
+    in memory (``load_checkpoint``'s dict, or ``TrainResult.ckpt`` of a model just trained and written).
+    Missing paths default to the training ones
+    (found next to the checkpoint when they moved with it: ``zsltool.files.relocated``).
     Instance rows embedded otherwise than the training rows (extractor, weights) are refused unless
     ``allow_other_extractor`` (then a warning in ``Loaded.warnings``)."""
-    from zsltool.guards import other_extractor
-
     from zsltool.classes.splits import load_split
+    from zsltool.guards import other_extractor
     from zsltool.train.checkpoint import build_model, load_checkpoint
     from zsltool.train.data import check_model_inputs
 
     if modality not in MODALITIES:
         raise ZslError(f"unknown modality {modality!r}", hint="use both, audio or video")
-    ckpt = load_checkpoint(checkpoint)
+    ckpt = checkpoint if isinstance(checkpoint, dict) else load_checkpoint(checkpoint)
+    checkpoint = ckpt.get("path") or checkpoint
     cfg = ckpt.get("config") or {}
-    audio = audio or cfg.get("audio")
-    video = video if video is not None else cfg.get("video")
-    split = split or cfg.get("split")
+    audio = audio or _recorded(cfg.get("audio"), ckpt)
+    video = video if video is not None else _recorded(cfg.get("video"), ckpt)
+    split = split or _recorded(cfg.get("split"), ckpt)
     trial = int(cfg.get("trial", 0)) if trial is None else int(trial)
     if not audio:
         raise ZslError("no audio embedding file given", hint="pass --audio FILE")
@@ -116,6 +119,15 @@ def load_for_evaluation(checkpoint, *, audio=None, video=None, split=None, trial
                   config={"checkpoint": str(checkpoint), "audio": str(audio), "video": str(video) if video else None,
                           "split": str(split), "trial": trial, "modality": modality, "method": ckpt["method"],
                           "semantic": cfg.get("semantic"), "train_config": cfg})
+
+
+def _recorded(path, ckpt: dict):
+    """A training file's recorded path, or where it is now next to the checkpoint when that path is gone."""
+    from zsltool.files import relocated
+
+    if not path or Path(path).exists():
+        return path
+    return str(relocated(path, ckpt.get("path")) or path)
 
 
 class _DimView:
@@ -335,10 +347,12 @@ def retrieve_checkpoint(checkpoint, *, audio=None, video=None, split=None, trial
         raise ZslError(f"no test instances for retrieval in {ld.config['audio']} (trial {ld.trial_index})")
     onehot = np.zeros((len(ids), len(classes)), dtype=bool)
     onehot[np.arange(len(ids)), labels] = True
-    r = retrieval_metrics(sc, onehot, seen_mask)
-    metrics = {k: v for k, v in r.items() if k in M.METRICS and "retrieval" in M.METRICS[k].tasks}
+    r = retrieval_metrics(sc, onehot, seen_mask)  # mAP, S, U, HM in one pass (what their fn gives, one at a time)
+    ap = r["per_class_ap"]
+    metrics = {m.name: v for m in M.metrics_of("retrieval")
+               if (v := r[m.name] if m.name in r else m.fn(sc, onehot, seen_mask)) is not None}
     metrics["n_instances"] = len(ids)
-    per_class = [{"class": c, "ap": r["per_class_ap"][i], "n_relevant": int(onehot[:, i].sum()),
+    per_class = [{"class": c, "ap": ap[i], "n_relevant": int(onehot[:, i].sum()),
                   **({"seen": bool(seen_mask[i])} if seen_mask is not None else {})} for i, c in enumerate(classes)]
     ranked = rank_instances(sc, ids, top=top)
     config = {**ld.config, "top": top}

@@ -11,7 +11,8 @@ Output folder layout (``out_dir``)::
 
 With ``two_stage`` each trial is a pair of split trials run as the two-stage GZSL protocol
 (``zsltool.evaluate.two_stage``); with ``refit`` each trial with validation data is run the same way, its
-stage 2 retraining on training + validation (refit after selection). Units are trained and evaluated in ``zsltool.evaluate.units``; records become
+stage 2 retraining on training + validation (refit after selection; the default, ``refit=False`` trains on
+the training classes only, as the papers' protocols do). Units are trained and evaluated in ``zsltool.evaluate.units``; records become
 tables, captions and ``trials.csv`` rows in ``zsltool.evaluate.aggregate``.
 
 A trial whose JSON already exists with the same config hash (training config, input file hashes, evaluation
@@ -29,7 +30,9 @@ import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from zsltool.classes.protocols import PROTOCOLS
 from zsltool.errors import ZslError
+from zsltool.names import SEMANTIC_INPUTS, SEMANTIC_SOURCES, file_option
 from zsltool.progress import count_of
 from zsltool.evaluate import tables as T
 from zsltool.evaluate.aggregate import (build_tables, selection_caption, summary_metrics, trial_columns,  # noqa: F401
@@ -41,8 +44,6 @@ from zsltool.evaluate.units import (finished_record, run_unit, run_units, trial_
 from zsltool.utils import atomic_write_text, sha256_file, sha256_json
 
 log = logging.getLogger("zsltool.evaluate.experiment")
-# the ExperimentSpec files each class-embedding source (zsltool.names.SEMANTIC_SOURCES) is built from
-SEMANTIC_INPUTS = {"audio": ("audio_prototypes",), "image": ("image",), "text": ("text",), "hybrid": ("image", "text")}
 
 
 @dataclass
@@ -77,18 +78,18 @@ class ExperimentSpec:
     strict: bool = False                        # validity warnings are errors (not in the config hash)
     two_stage: bool = False                     # the two-stage GZSL protocol (zsltool.evaluate.two_stage)
     transductive: list[str] | None = None       # refiners (zsltool.evaluate.transductive): rows of their own
-    refit: bool = False                         # refit after selection on train + validation (same module)
+    refit: bool | None = None                   # refit after selection on train + validation (same module);
+    # None: on for every trial with validation data (decided by benchmarks/bench_refit.py; docs/evaluate.md)
 
 
 def _column_label(split, path: Path, only: bool = False) -> str:
-    """The table column of one split: its category, "Accuracy" for random/folds splits or the only split given,
-    else the file's stem."""
-    p = split.params or {}
-    if split.protocol == "within" and p.get("category"):
-        return str(p["category"])
-    if split.protocol == "across" and p.get("categories"):
-        return " + ".join(str(c) for c in p["categories"])
-    if split.protocol in ("random", "folds") or (only and split.protocol != "gzsl"):
+    """The table column of one split: its protocol's ``column`` (within: the category; random, folds: "Accuracy"),
+    else "Accuracy" for the only ZSL split given, else the file's stem."""
+    proto = PROTOCOLS.get(split.protocol)
+    label = proto.column(split.params or {}) if proto else None
+    if label:
+        return label
+    if only and not any(t.is_gzsl for t in split.trials):
         return "Accuracy"  # the caption names the protocol and sizes, not the file
     return path.stem
 
@@ -101,10 +102,10 @@ def _semantics(spec: ExperimentSpec) -> list[str]:
         raise ZslError("no class-embedding source", hint="pass --text, --image and/or --audio-prototypes")
     for s in sems:
         if s not in SEMANTIC_INPUTS:
-            raise ZslError(f"unknown class-embedding source {s!r}", hint="use audio, image, text or hybrid")
+            raise ZslError(f"unknown class-embedding source {s!r}", hint=f"use {', '.join(SEMANTIC_SOURCES)}")
         missing = [] if (s == "hybrid" and spec.hybrid) else [k for k in SEMANTIC_INPUTS[s] if k not in given]
         if missing:
-            opt = ", ".join("--" + k.replace("_", "-") for k in missing)
+            opt = ", ".join(file_option(k) for k in missing)
             raise ZslError(f"class embeddings {s!r} need {opt}")
     return sems
 
@@ -125,7 +126,7 @@ def plan(spec: ExperimentSpec) -> list[dict]:
     """Every unit of work (one trained + evaluated model) with its config hash."""
     from zsltool.classes.splits import load_split
     from zsltool.evaluate.two_stage import stage_pairs, unit_stages
-    from zsltool.methods import METHOD_NAMES
+    from zsltool.methods.names import METHOD_NAMES
 
     if not spec.splits:
         raise ZslError("no split file given", hint="pass --split FILE (repeat it for several columns)")
@@ -167,9 +168,9 @@ def plan(spec: ExperimentSpec) -> list[dict]:
         pairs = stage_pairs(split, two_stage=spec.two_stage)  # two-stage: (stage-1, stage-2) trials
         ks = spec.trials if spec.trials is not None else range(len(pairs) if pairs else len(split.trials))
         for k in ks:
-            stages, refit = unit_stages(split, pairs, k, spec.refit)  # refit: stage 2 on train + validation
+            stages, refit = unit_stages(split, pairs, k, spec.refit is not False)  # refit: stage 2 on train + val
             trial = split.trial(stages[0] if stages else k)
-            own = {n: expand(t, sp_path, k, "--" + n.replace("_", "-")) for n, t in per_trial.items()}
+            own = {n: expand(t, sp_path, k, file_option(n)) for n, t in per_trial.items()}
             f = {n: own.get(n, getattr(spec, n)) for n in PER_TRIAL}  # this trial's feature files
             own_hashes = {**hashes, **{n: sha256_file(f) for n, f in own.items()}}
             for m in spec.methods:

@@ -22,24 +22,29 @@ def _results(path) -> dict:
     return load_results(path)
 
 
-def confusion_from_results(path, out, overwrite=False, normalize=True, fmt=None) -> Path:
-    doc = _results(path)
+def confusion_figure(doc: dict, out, *, source="", overwrite=False, fmt=None) -> Path:
+    """The confusion matrix of a results document (normalised per true class)."""
     conf = doc.get("confusion")
     if not conf:
-        raise ZslError(f"{path} holds no confusion matrix", hint="use a results file of zsl evaluate --out")
-    return P.plot_confusion(out, conf["matrix"], conf["classes"], normalize=normalize, overwrite=overwrite, fmt=fmt)
+        raise ZslError(f"{source} holds no confusion matrix", hint="use a results file of zsl evaluate --out")
+    return P.plot_confusion(out, conf["matrix"], conf["classes"], overwrite=overwrite, fmt=fmt)
 
 
-def per_class_from_results(path, out, overwrite=False, fmt=None) -> Path:
-    doc = _results(path)
+def per_class_figure(doc: dict, out, *, source="", overwrite=False, fmt=None) -> Path:
+    """Per-class accuracy (or AP of retrieval results) as bars, with the chance level where known."""
     rows = doc.get("per_class") or []
     if not rows:
-        raise ZslError(f"{path} holds no per-class rows", hint="use a results file of zsl evaluate or retrieve")
+        raise ZslError(f"{source} holds no per-class rows", hint="use a results file of zsl evaluate or retrieve")
     key = "accuracy" if "accuracy" in rows[0] else "ap"
     chance = (doc.get("metrics") or {}).get("chance")
     return P.plot_per_class(out, [r["class"] for r in rows], [r.get(key) for r in rows],
                             ylabel="accuracy" if key == "accuracy" else "average precision", chance=chance,
                             overwrite=overwrite, fmt=fmt)
+
+
+# The figures drawn from a results document (a results file, or a checkpoint evaluated first): kind -> function
+# ``(doc, out, *, source, overwrite, fmt) -> Path``. Their names and tsne's and cd's are zsltool.names.PLOT_KINDS.
+RESULTS_FIGURES = {"confusion": confusion_figure, "per-class": per_class_figure}
 
 
 def cd_from_inputs(paths, out, overwrite=False, metric="auto", by="method", alpha=0.05, fmt=None) -> Path:
@@ -226,21 +231,15 @@ def make_plots(kind: str, inputs, out, *, audio=None, video=None, split=None, tr
                     for p in written:
                         Path(p).unlink(missing_ok=True)
                 raise
-        elif is_json:
-            load_json(src)
-            fn = confusion_from_results if k == "confusion" else per_class_from_results
-            written.append(fn(src, _target(out, k, fmt), overwrite=overwrite, fmt=fmt))
-        else:  # confusion / per-class straight from a checkpoint: evaluate it first
-            from zsltool.evaluate.evaluate import evaluate_checkpoint
-
-            doc = evaluate_checkpoint(src, audio=audio, video=video, split=split, trial=trial,
-                                      modality=modality or "both", seed=seed,
-                                      allow_other_extractor=allow_other_extractor)
-            if k == "confusion":
-                written.append(P.plot_confusion(_target(out, k, fmt), doc["confusion"]["matrix"],
-                                                doc["confusion"]["classes"], overwrite=overwrite, fmt=fmt))
+        else:  # from a results file, or from a checkpoint evaluated first
+            if is_json:
+                load_json(src)
+                doc = _results(src)
             else:
-                rows = doc["per_class"]
-                written.append(P.plot_per_class(_target(out, k, fmt), [r["class"] for r in rows],
-                                                [r["accuracy"] for r in rows], overwrite=overwrite, fmt=fmt))
+                from zsltool.evaluate.evaluate import evaluate_checkpoint
+
+                doc = evaluate_checkpoint(src, audio=audio, video=video, split=split, trial=trial,
+                                          modality=modality or "both", seed=seed,
+                                          allow_other_extractor=allow_other_extractor)
+            written.append(RESULTS_FIGURES[k](doc, _target(out, k, fmt), source=src, overwrite=overwrite, fmt=fmt))
     return written

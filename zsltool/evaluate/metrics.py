@@ -280,7 +280,10 @@ class Metric:
     """A scalar metric of results files. ``name`` is its key in a results file's ``metrics`` (and the value of
     ``--metric``), ``label`` how tables and help name it, ``tasks`` the results that carry it (zsl, gzsl,
     retrieval), ``fn(scores, y, seen_mask=None) -> float`` computes it from (N, C) scores and the (N,) true
-    class indices (retrieval: (N, C) multi-hot relevance), and ``higher_is_better`` orients rankings.
+    class indices (retrieval: (N, C) multi-hot relevance; None where it does not apply: left out of the results),
+    and ``higher_is_better`` orients rankings. ``zsl evaluate`` and ``zsl retrieve`` call ``fn`` for every metric
+    of their task (GZSL's S, U, HM and top1 after calibrated stacking with beta, and retrieval's mAP, S, U, HM in
+    one pass of ``retrieval_metrics``: see ``evaluate.py``).
     A ``probabilistic`` metric's ``fn`` takes logits (the scores divided by the temperature that ``zsl classify``
     applies) in place of the scores: call it through :func:`probabilistic_input`."""
 
@@ -312,8 +315,16 @@ def _map(scores, labels, seen_mask=None) -> float:
     return retrieval_metrics(scores, labels)["mAP"]
 
 
-def _gzsl(key: str) -> Callable[..., float]:
-    def fn(scores, y, seen_mask=None) -> float:
+def _gzsl(key: str) -> Callable[..., float | None]:
+    """S, U or HM: of per-class accuracy (classification, ``y`` (N,) class indices) or of per-class AP (retrieval,
+    ``y`` (N, C) multi-hot relevance); None without seen classes (ZSL retrieval has no S/U/HM)."""
+    def fn(scores, y, seen_mask=None) -> float | None:
+        if seen_mask is None:
+            return None
+        if np.ndim(y) == 2:
+            from zsltool.evaluate.retrieval import retrieval_metrics
+
+            return retrieval_metrics(scores, y, seen_mask)[key]
         return getattr(gzsl_metrics(scores, y, seen_mask), key)
     return fn
 

@@ -28,9 +28,9 @@ def report_tables(path: str | os.PathLike) -> list[dict]:
 def split_table(path: str | os.PathLike, classes: str | os.PathLike | None = None,
                 trials: list[int] | None = None) -> dict:
     """The classes of each subset of each trial of a split file (names from the class-set file if given)."""
-    from zsltool.classes.protocols import PROTOCOL_HELP
+    from zsltool.classes.protocols import PROTOCOLS
     from zsltool.classes.splits import load_split
-    from zsltool.evaluate.tables import PROTOCOL_CAPTION, plain_table
+    from zsltool.evaluate.tables import plain_table, protocol_caption
 
     sp = load_split(path)
     names: dict[str, str] = {}
@@ -53,13 +53,13 @@ def split_table(path: str | os.PathLike, classes: str | os.PathLike | None = Non
         subsets = (("seen", t.seen), ("unseen", t.unseen)) if t.is_gzsl else \
             (("train", t.train), ("val", t.val), ("test", t.test))
         rows += [[str(k), name, str(len(ids)), label(ids)] for name, ids in subsets]
-    what = PROTOCOL_CAPTION.get(sp.protocol, f"{sp.protocol} split")
+    what = protocol_caption(sp.protocol, f"{sp.protocol} split")
     p = sp.params or {}
     extra = ""
     if sp.protocol == "within" and p.get("category"):
         extra = f"; category {p['category']}: {len(p.get('classes') or [])} classes ({label(p.get('classes') or [])})"
     n = len(sp.trials)
-    desc = PROTOCOL_HELP.get(sp.protocol)
+    desc = PROTOCOLS[sp.protocol].help if sp.protocol in PROTOCOLS else None
     caption = (f"{what[0].upper() + what[1:]}, seed {sp.seed}, {n} trial{'s' if n != 1 else ''}"
                f"{': ' + desc if desc else ''}{extra}.")
     warnings = [w["message"] for w in p.get("warnings") or [] if isinstance(w, dict) and w.get("message")]

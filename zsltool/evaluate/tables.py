@@ -31,10 +31,16 @@ SEMANTIC_LABEL = {"audio": "Audio", "image": "Image", "text": "Text", "hybrid": 
 MODALITY_ORDER = ("audio", "video", "both")
 RETRIEVAL_LABEL = {"audio": "T → A", "video": "T → V", "both": "T → AV"}
 TABLE_FORMATS = ("csv", "md", "latex")
-# how a caption names a split's protocol (see zsltool.classes.protocols for the protocols themselves)
-PROTOCOL_CAPTION = {"random": "random class split", "within": "within-category class split",
-                    "across": "across-category class split", "gzsl": "GZSL split", "folds": "class-fold split",
-                    "custom": "custom class split", "two-stage": "two-stage GZSL protocol"}
+# how a caption names a split that no protocol of zsl split made (the protocols' own: Protocol.caption)
+OTHER_CAPTIONS = {"custom": "custom class split", "two-stage": "two-stage GZSL protocol"}
+
+
+def protocol_caption(protocol: str | None, default: str) -> str:
+    """How a caption names a split of ``protocol`` (``zsltool.classes.protocols.PROTOCOLS``)."""
+    from zsltool.classes.protocols import PROTOCOLS
+
+    p = PROTOCOLS.get(protocol)
+    return p.caption if p else OTHER_CAPTIONS.get(protocol, default)
 
 
 def mean_sd(values: Iterable[float]) -> tuple[float, float, int]:
@@ -166,14 +172,14 @@ def _split_caption(table: dict) -> str:
         parts = []
         for c in table["columns"]:
             sp = splits.get(c) or {}
-            what = PROTOCOL_CAPTION.get(sp.get("protocol"), f"{sp.get('protocol') or 'unknown'} split")
+            what = protocol_caption(sp.get("protocol"), f"{sp.get('protocol') or 'unknown'} split")
             bits = [f"{sp['n_test_classes']} unseen test classes" if sp.get("n_test_classes") else None,
                     count_of(sp['trials'], 'trial') if sp.get("trials") else None,
                     f"chance {table['chance'][c]:.2f}" if c in table.get("chance", {}) else None]
             parts.append(f"{c}: {what} ({', '.join(b for b in bits if b)})")
         return "; ".join(parts) + "."
     sp = splits.get("all") or {}
-    what = PROTOCOL_CAPTION.get(sp.get("protocol"), "GZSL split")
+    what = protocol_caption(sp.get("protocol"), "GZSL split")
     bits = [f"{sp['n_classes']} classes" if sp.get("n_classes") else None,
             f"{sp['n_test_seen']} seen / {sp['n_test_unseen']} unseen test clips"
             if sp.get("n_test_seen") is not None and sp.get("n_test_unseen") is not None else None,

@@ -141,7 +141,8 @@ def refit_split(split_path: str, k: int, out_dir: str):
 
 def stage1_validation(checkpoint, modality: str = "both", device: str = "cpu") -> dict:
     """Calibrated stacking's beta chosen on stage 1's validation rows (seen ``val`` + ``val_unseen``) and
-    S/U/HM there at that beta, with the AUSUC of those rows. Never reads a test row."""
+    S/U/HM there at that beta, with the AUSUC of those rows. Never reads a test row.
+    ``checkpoint``: a path or a checkpoint in memory (``TrainResult.ckpt``)."""
     from zsltool.evaluate import metrics as M
     from zsltool.evaluate.evaluate import load_for_evaluation, score
 
@@ -189,16 +190,26 @@ class _NoValidationNote(logging.Filter):
         return not any(n in record.getMessage() for n in self.NOTES)
 
 
+class _Quiet(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return False
+
+
 @contextmanager
-def _stage2_logging():
-    """Stage 2 has no validation by design: drop the training loop's notes about it."""
-    f = _NoValidationNote()
-    lg = logging.getLogger("zsltool.train")
-    lg.addFilter(f)
+def _stage2_logging(refits_only: bool = False):
+    """Stage 2 has no validation by design: drop the training loop's notes about it; a refit's stage 2 also
+    drops the validity warnings (``zsltool.guards``) that stage 1 gave for the same trial (its record keeps
+    them)."""
+    filters = [(logging.getLogger("zsltool.train"), _NoValidationNote())]
+    if refits_only:
+        filters.append((logging.getLogger("zsltool.guards"), _Quiet()))
+    for lg, f in filters:
+        lg.addFilter(f)
     try:
         yield
     finally:
-        lg.removeFilter(f)
+        for lg, f in filters:
+            lg.removeFilter(f)
 
 
 def run_stage2(units: list[dict], stage1: list, batched: bool = True, device: str = "cpu") -> list[dict]:
@@ -220,7 +231,11 @@ def run_stage2(units: list[dict], stage1: list, batched: bool = True, device: st
                            hint="refit needs validation classes (ZSL) or validation rows (GZSL)")
         mods = u["eval"]["modalities"] if u["task"] == "gzsl" else []
         by_hm = tr1.best_metric == "val_hm"
-        chosen.append({m: stage1_validation(tr1.checkpoint, m, device) for m in mods} if by_hm else {})
+        if refit and mods and u["eval"].get("calibrate") and not by_hm:
+            log.warning(f"{u['name']}: no unseen validation rows to choose calibrated stacking's beta on before "
+                        "the refit: tested with beta 0 (zsl split --unseen-val-fraction F adds them)")
+        ckpt1 = tr1.ckpt if tr1.ckpt is not None else tr1.checkpoint  # in memory (its file is written)
+        chosen.append({m: stage1_validation(ckpt1, m, device) for m in mods} if by_hm else {})
         split2 = refit_split(u["train"]["split"], u["two_stage"]["stage1_trial"], u["out_dir"]) if refit else None
         cfgs.append(stage2_config(unit_config(u, ".stage1"), tr1, u["two_stage"]["stage2_trial"],
                                   out=str(checkpoint_path(u)), split=split2))
@@ -230,7 +245,7 @@ def run_stage2(units: list[dict], stage1: list, batched: bool = True, device: st
         log.info(f"{u['name']}: stage 1 chose epoch {tr1.best_epoch}{betas}; stage 2 retrains for "
                  f"{tr1.best_epoch} epoch(s) on training + validation " + ("rows" if u["task"] == "gzsl" and refit
                                                                          else "classes"))
-    with _stage2_logging():
+    with _stage2_logging(refits_only=all(u["two_stage"].get("refit") for u in units)):
         stage2 = train_configs(cfgs, [u["name"] for u in units], batched=batched, device=device)
     records = []
     for u, tr1, tr2, cfg, val in zip(units, stage1, stage2, cfgs, chosen):
@@ -242,7 +257,10 @@ def run_stage2(units: list[dict], stage1: list, batched: bool = True, device: st
         extra = {"stage1": s1, "stage2": s2}
         if tr1.selection:
             extra["selection"] = selection_record(tr1.selection)
-        if tr1.warnings:
-            extra["warnings"] = list(tr1.warnings) + [w for w in tr2.warnings or [] if w not in tr1.warnings]
-        records.append(evaluate_unit(u, tr2, extra=extra, betas=s2["betas"] or None, calibrate=not s2.get("refit")))
+        if tr1.warnings:  # a refit's stage 2 repeats stage 1's checks on the same trial: one warning per code
+            known = [w.get("code") for w in tr1.warnings] if s2.get("refit") else []
+            extra["warnings"] = list(tr1.warnings) + [w for w in tr2.warnings or [] if w not in tr1.warnings
+                                                      and w.get("code") not in known]
+        records.append(evaluate_unit(u, tr2, extra=extra, betas=s2["betas"] or None,
+                                     calibrate=not s2.get("refit")))
     return records

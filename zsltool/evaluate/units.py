@@ -2,8 +2,9 @@
 the two-stage protocol, one stage-1 model and its stage-2 retraining; ``zsltool.evaluate.two_stage``).
 
 ``run_units(units)`` trains every unit's models as one call of the training engine (models of a method family
-with a batched kernel as one stacked computation, ``zsltool.train.engine``), then evaluates each and writes its
-trial file ``trials/<name>.json``; ``finished_record`` reads a trial file back when its config hash matches.
+with a batched kernel as one stacked computation, ``zsltool.train.engine``), writes each checkpoint, then
+evaluates each from the model in memory (``TrainResult.ckpt``: no reload from disk) and writes its trial file
+``trials/<name>.json``; ``finished_record`` reads a trial file back when its config hash matches.
 It runs in-process or in a spawned worker process (``zsltool.evaluate.experiment``).
 """
 
@@ -64,10 +65,10 @@ def train_configs(cfgs: list, names: list[str], batched: bool = True, device: st
     return out
 
 
-def _evaluate_modalities(unit: dict, ckpt: Path, betas: dict | None, transductive: str | None = None,
+def _evaluate_modalities(unit: dict, ckpt, betas: dict | None, transductive: str | None = None,
                          calibrate: bool = True):
-    """({modality: metrics}, {modality: retrieval metrics}, {modality: results doc}) of one checkpoint in one
-    setting (inductive, or the transductive refiner ``transductive``: no retrieval rows then)."""
+    """({modality: metrics}, {modality: retrieval metrics}, {modality: results doc}) of one checkpoint (its path,
+    or the checkpoint in memory) in one setting (inductive, or the transductive refiner ``transductive``: no retrieval rows then)."""
     from zsltool.evaluate.evaluate import evaluate_checkpoint, retrieve_checkpoint
 
     device = unit.get("device", "cpu")
@@ -75,7 +76,8 @@ def _evaluate_modalities(unit: dict, ckpt: Path, betas: dict | None, transductiv
     for mod in unit["eval"]["modalities"] if unit["task"] == "gzsl" else ["both"]:
         fixed = (betas or {}).get(mod)
         d = evaluate_checkpoint(ckpt, modality=mod, beta=fixed, seed=unit["train"]["seed"], device=device,
-                                calibrate=calibrate and fixed is None and unit["eval"]["calibrate"] and unit["task"] == "gzsl",
+                                calibrate=calibrate and fixed is None and unit["eval"]["calibrate"]
+                                and unit["task"] == "gzsl",
                                 transductive=transductive)
         docs[mod] = d
         by_mod[mod] = d["metrics"]
@@ -101,8 +103,9 @@ def evaluate_unit(unit: dict, tr, extra: dict | None = None, betas: dict | None 
     from zsltool.evaluate.transductive import REFINERS
 
     ckpt = Path(tr.checkpoint)
+    model = tr.ckpt if tr.ckpt is not None else ckpt  # the model just trained, in memory (its file is written)
     mods = unit["eval"]["modalities"] if unit["task"] == "gzsl" else ["both"]
-    by_mod, retr, docs = _evaluate_modalities(unit, ckpt, betas, calibrate=calibrate)
+    by_mod, retr, docs = _evaluate_modalities(unit, model, betas, calibrate=calibrate)
     first = docs[mods[0]]
     record = {k: unit[k] for k in ("name", "config_hash", "task", "column", "protocol")}
     record.update(split=unit["train"]["split"], trial=unit["train"]["trial"], method=unit["train"]["method"],
@@ -117,7 +120,7 @@ def evaluate_unit(unit: dict, tr, extra: dict | None = None, betas: dict | None 
     record.update(extra or {})
     variants = []
     for name in unit["eval"].get("transductive") or []:
-        t_mod, _, _ = _evaluate_modalities(unit, ckpt, betas, transductive=name, calibrate=calibrate)
+        t_mod, _, _ = _evaluate_modalities(unit, model, betas, transductive=name, calibrate=calibrate)
         variants.append({**{k: v for k, v in record.items() if k not in ("retrieval", "selection", "stage1")},
                          "method": f"{record['method']} ({REFINERS[name].label})", "base_method": record["method"],
                          "setting": f"transductive: {name}", "metrics": t_mod, "retrieval": {}})

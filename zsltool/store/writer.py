@@ -228,10 +228,6 @@ class EmbeddingWriter:
             self.flush()
         return row[3], row[4]
 
-    def add_batch(self, ids, embeddings, labels=None, valid=None, reasons=None, frames=None, counts=None) -> None:
-        for kw in batch_rows(ids, embeddings, labels, valid, reasons, frames, counts):
-            self.add(**kw)
-
     def _part(self, rows: Sequence[tuple]) -> dict:
         return part_arrays(rows, n_classes=len(self.classes), frame_dim=self.frame_dim)
 

@@ -20,11 +20,10 @@ from typing import Sequence
 import numpy as np
 
 from zsltool.errors import ZslError
+from zsltool.names import SEMANTIC_INPUTS, SEMANTIC_SOURCES, file_option
 from zsltool.store import Embeddings, check_same_class_set, read_embeddings
 from zsltool.utils import input_record
 
-SEMANTIC_FILES = {"text": "text", "image": "image", "audio": "audio_prototypes"}
-OPTION = {"text": "--text", "image": "--image", "audio_prototypes": "--audio-prototypes"}
 
 
 @dataclass
@@ -110,25 +109,24 @@ def load_semantic(semantic: str = "text", *, text=None, image=None, audio_protot
     """
     if semantic_file:
         return _table(_read_class_file(semantic_file, "--semantic-file"), semantic)
+    if semantic not in SEMANTIC_INPUTS:
+        raise ZslError(f"unknown semantic source {semantic!r}", hint=f"use {', '.join(SEMANTIC_SOURCES)}")
     given = {"text": text, "image": image, "audio_prototypes": audio_prototypes}
-    if semantic in SEMANTIC_FILES:
-        key = SEMANTIC_FILES[semantic]
-        if not given[key]:
-            raise ZslError(f"--semantic {semantic} needs {OPTION[key]} FILE", hint="or pass --semantic-file FILE")
-        return _table(_read_class_file(given[key], OPTION[key]), semantic)
-    if semantic == "hybrid":
-        if not image or not text:
-            raise ZslError("--semantic hybrid needs both --image FILE and --text FILE",
-                           hint="or a combined file from `zsl combine` as --semantic-file")
-        from zsltool.compose import concat_parts
+    keys = SEMANTIC_INPUTS[semantic]
+    if not all(given[k] for k in keys):
+        raise ZslError(f"--semantic {semantic} needs " + " and ".join(f"{file_option(k)} FILE" for k in keys),
+                       hint="or pass --semantic-file FILE" + (" (a combined file from `zsl combine`)" if len(keys) > 1
+                                                              else ""))
+    parts = [_read_class_file(given[k], file_option(k)) for k in keys]
+    if len(parts) == 1:
+        return _table(parts[0], semantic)
+    from zsltool.compose import concat_parts
 
-        im, tx = _read_class_file(image, "--image"), _read_class_file(text, "--text")
-        check_same_class_set([im, tx])
-        ti = tx.id_index()
-        ids = [c for c in im.ids if c in ti]
-        X, valid, _ = concat_parts([im, tx], ids)  # the one way hybrid is built (zsl combine writes the same)
-        return SemanticTable(ids=ids, X=X, valid=valid, name="hybrid", files=[im, tx])
-    raise ZslError(f"unknown semantic source {semantic!r}", hint="use text, image, audio or hybrid")
+    check_same_class_set(parts)
+    others = [p.id_index() for p in parts[1:]]
+    ids = [c for c in parts[0].ids if all(c in o for o in others)]
+    X, valid, _ = concat_parts(parts, ids)  # the one way hybrid is built (zsl combine writes the same)
+    return SemanticTable(ids=ids, X=X, valid=valid, name=semantic, files=parts)
 
 
 def load_instance_files(audio, video=None):

@@ -51,6 +51,8 @@ class TrainResult:
     n_val: int = 0
     selection: dict | None = None
     warnings: list = field(default_factory=list)   # validity issues (zsltool.guards)
+    # the checkpoint as written (its "path" set, no optimizer state): evaluation uses it instead of reloading
+    ckpt: dict | None = field(default=None, repr=False, compare=False)
 
     def summary(self) -> dict:
         last = self.history[-1] if self.history else {}
@@ -241,7 +243,7 @@ def choose(prep: Prepared, config: TrainConfig, settings: list[dict], outcomes: 
 def write_checkpoint(prep: Prepared, config: TrainConfig, res: Outcome, out: Path, selection: dict | None = None,
                      device: str = "cpu") -> TrainResult:
     """Save the best epoch of ``res`` as a self-describing checkpoint at ``out``."""
-    from zsltool.classify_calibrate import calibrate_model, provenance_of
+    from zsltool.classify.calibrate import calibrate_model, provenance_of
 
     model = res.model
     sem = prep.inputs.semantic
@@ -264,10 +266,11 @@ def write_checkpoint(prep: Prepared, config: TrainConfig, res: Outcome, out: Pat
         best={"metric": prep.metric, "value": res.best_value, "epoch": res.best_epoch}, history=res.history)
     save_checkpoint(out, ckpt)
     log.info(f"wrote {out} (best epoch {res.best_epoch}, {prep.metric} = {res.best_value})")
+    loaded = {**ckpt, "optimizer": None, "path": str(out)}  # what load_checkpoint(out) gives, less the optimizer
     return TrainResult(checkpoint=out, method=prep.cls.name, best_metric=prep.metric, best_value=res.best_value,
                        best_epoch=res.best_epoch, epochs_run=len(res.history), history=res.history,
                        n_train=len(prep.train_set), n_val=0 if prep.val_set is None else len(prep.val_set),
-                       selection=selection, warnings=prep.warnings)
+                       selection=selection, warnings=prep.warnings, ckpt=loaded)
 
 
 def train(config: TrainConfig) -> TrainResult:

@@ -75,7 +75,7 @@ def experiment_cmd(
     patience: Optional[int] = typer.Option(None, "--patience", min=1, help="Early stopping patience."),
     grid: List[str] = typer.Option([], "--grid", help="Settings chosen per trial on validation data: "
                                    "KEY=V1,V2 (lr, optimizer, batch_size, epochs, weight_decay, momentum, "
-                                   "METHOD:ARG or ARG), repeatable, or a JSON file {key: [values]}."),
+                                   "METHOD:ARG, ARG or METHOD:preset), repeatable, or a JSON file {key: [values]}."),
     preset: Optional[str] = typer.Option(None, "--preset", click_type=click.Choice(list(PRESETS)),
                                          help="paper: the founding papers' literal method settings; "
                                               "avca-gzsl: AVGZSLNet as AVCA-GZSL's run scripts train it."),
@@ -95,10 +95,11 @@ def experiment_cmd(
         [], "--transductive", click_type=click.Choice(list(REFINERS)),
         help="Also the transductive setting (repeatable): every trained model evaluated again with its "
              "assignment refined by the unlabelled test rows, rows of their own marked (transductive: …)."),
-    refit: bool = typer.Option(False, "--refit/--no-refit", help="Refit after selection: each trial with "
-                               "validation classes (or GZSL validation rows) chooses the setting (--grid) and the "
-                               "epoch on them, then retrains on train + validation for that many epochs and "
-                               "tests (both stages recorded)."),
+    refit: Optional[bool] = typer.Option(None, "--refit/--no-refit", help="Refit after selection (the "
+                                         "default): each trial with validation classes (or GZSL validation rows) "
+                                         "chooses the setting (--grid) and the epoch on them, then retrains on "
+                                         "train + validation for that many epochs and tests (both stages "
+                                         "recorded). --no-refit trains on the training classes only."),
     jobs: int = typer.Option(1, "--jobs", "-j", min=1, help="Trials run in parallel processes."),
     threads: Optional[int] = typer.Option(None, "--threads", min=1, help="torch threads per job "
                                           "(default: cores / jobs)."),

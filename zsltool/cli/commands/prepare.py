@@ -4,11 +4,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import List, Optional
+from typing import Callable, List, Optional
 
 import typer
 
 from zsltool.cli.common import JsonOpt, OverwriteOpt, emit, info, kv_table, seed_option, seed_or_global
+from zsltool.prepare import RECIPES
 
 OutOpt = typer.Option(..., "--out", "-o", help="Output folder (classes.json, clips.csv, split files).")
 
@@ -22,16 +23,14 @@ def _show(res: dict, json_out: bool) -> None:
     emit(res, json_out, table=lambda r: kv_table(flat, title=f"zsl prepare ({res['dataset']})"))
 
 
-def folder_recipe(recipe: str, root_help: str, doc: str):
-    """The command of a recipe that takes only the dataset folder: ``zsltool.prepare.prepare_<recipe>(root, out)``."""
+def folder_recipe(name: str, recipe) -> Callable:
+    """The command of a recipe that takes only the dataset folder (``Recipe.root_help``)."""
 
-    def command(root: Path = typer.Argument(..., help=root_help), out: Path = OutOpt,
+    def command(root: Path = typer.Argument(..., help=recipe.root_help), out: Path = OutOpt,
                 overwrite: bool = OverwriteOpt, json_out: bool = JsonOpt):
-        import zsltool.prepare as recipes
+        _show(recipe.fn(root, out, overwrite=overwrite), json_out)
 
-        _show(getattr(recipes, f"prepare_{recipe}")(root, out, overwrite=overwrite), json_out)
-
-    command.__doc__, command.__name__ = doc, f"{recipe}_cmd"
+    command.__doc__, command.__name__ = recipe.help, f"{name.replace('-', '_')}_cmd"
     return command
 
 
@@ -39,7 +38,6 @@ ClassFoldsOpt = typer.Option(5, "--class-folds", min=2, help="Zero-shot class fo
 FoldSeedOpt = seed_option("Seed of the class folds (default: the global --seed).")
 
 
-@prepare_app.command("esc50")
 def esc50_cmd(
     root: Path = typer.Argument(..., help="The ESC-50 folder (ESC-50-master/: meta/esc50.csv, audio/)."),
     out: Path = OutOpt,
@@ -49,14 +47,12 @@ def esc50_cmd(
     overwrite: bool = OverwriteOpt,
     json_out: bool = JsonOpt,
 ):
-    """ESC-50: clip manifest with the official clip folds, and zero-shot class folds (split_class_folds.json)."""
     from zsltool.prepare import prepare_esc50
 
     _show(prepare_esc50(root, out, esc10=esc10, class_folds=class_folds, seed=seed_or_global(seed),
                         overwrite=overwrite), json_out)
 
 
-@prepare_app.command("urbansound8k")
 def urbansound8k_cmd(
     root: Path = typer.Argument(..., help="The UrbanSound8K folder (metadata/UrbanSound8K.csv, audio/fold1..10/)."),
     out: Path = OutOpt,
@@ -65,19 +61,12 @@ def urbansound8k_cmd(
     overwrite: bool = OverwriteOpt,
     json_out: bool = JsonOpt,
 ):
-    """UrbanSound8K: clip manifest with the official 10 clip folds, and zero-shot class folds."""
     from zsltool.prepare import prepare_urbansound8k
 
     _show(prepare_urbansound8k(root, out, class_folds=class_folds, seed=seed_or_global(seed), overwrite=overwrite),
           json_out)
 
 
-fsd50k_cmd = prepare_app.command("fsd50k")(folder_recipe(
-    "fsd50k", "The FSD50K folder (FSD50K.ground_truth/, FSD50K.dev_audio/, FSD50K.eval_audio/).",
-    "FSD50K: multi-label clip manifest (class ids = AudioSet MIDs; fold = train/val/eval)."))
-
-
-@prepare_app.command("audioset")
 def audioset_cmd(
     segments: List[Path] = typer.Argument(..., help="AudioSet segment CSVs (e.g. balanced_train_segments.csv)."),
     audio_dir: Path = typer.Option(..., "--audio-dir", help="Folder holding the downloaded clips."),
@@ -91,19 +80,12 @@ def audioset_cmd(
     overwrite: bool = OverwriteOpt,
     json_out: bool = JsonOpt,
 ):
-    """AudioSet segments already on disk: clip manifest; listed segments without a file are reported."""
     from zsltool.prepare import prepare_audioset
 
     _show(prepare_audioset(segments, out, audio_dir=audio_dir, classes=classes, class_labels=class_labels,
                            path_template=path_template, overwrite=overwrite), json_out)
 
 
-folder_cmd = prepare_app.command("folder")(folder_recipe(
-    "folder", "A folder with one sub-folder of audio files per class.",
-    "One class per sub-folder (DIR/CLASS/*.wav): class set and clip manifest."))
-
-
-@prepare_app.command("avgzsl-benchmark")
 def avgzsl_cmd(
     root: Path = typer.Argument(..., help="One dataset folder of avgzsl_benchmark_datasets/ (UCF, VGGSound, "
                                 "ActivityNet)."),
@@ -114,13 +96,19 @@ def avgzsl_cmd(
     overwrite: bool = OverwriteOpt,
     json_out: bool = JsonOpt,
 ):
-    """The AVCA-GZSL audio-visual benchmark: audio/video/text files and one split file with both stages."""
     from zsltool.prepare import prepare_avgzsl_benchmark
 
     res = prepare_avgzsl_benchmark(root, out, features=features, split=split, overwrite=overwrite)
     info(f"wrote {res['out']}: {res['classes']} classes; split.json holds both stages (zsl experiment --two-stage)")
     emit(res, json_out, table=lambda r: kv_table({k: v for k, v in r.items() if k != "files"},
                                                  title=f"zsl prepare avgzsl-benchmark ({r['dataset']})"))
+
+
+# the commands with options of their own; every other recipe of RECIPES takes only its folder (folder_recipe)
+OWN_COMMANDS = {"esc50": esc50_cmd, "urbansound8k": urbansound8k_cmd, "audioset": audioset_cmd,
+                "avgzsl-benchmark": avgzsl_cmd}
+for _name, _recipe in RECIPES.items():
+    prepare_app.command(_name, help=_recipe.help)(OWN_COMMANDS.get(_name) or folder_recipe(_name, _recipe))
 
 
 def register(app: typer.Typer) -> None:

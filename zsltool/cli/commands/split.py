@@ -10,8 +10,8 @@ import click
 import typer
 
 from zsltool.classes.presets import SPLIT_PRESETS
-from zsltool.classes.protocols import PROTOCOL_HELP
-from zsltool.cli.common import JsonOpt, OverwriteOpt, SeedOpt, emit, info, kv_table, rows_table, seed_or_global
+from zsltool.classes.protocols import protocol_help
+from zsltool.cli.common import JsonOpt, OverwriteOpt, SeedOpt, emit, info, kv_table, noted, rows_table, seed_or_global
 from zsltool.cli.types import float_option
 from zsltool.names import SPLIT_PROTOCOLS
 from zsltool.progress import count_of
@@ -43,7 +43,7 @@ def _floats(value: Optional[str], opt: str) -> Optional[list[float]]:
 def split(
     classes: Path = typer.Argument(..., help="Class-set file from `zsl build-classes`."),
     protocol: str = typer.Option(..., "--protocol", "-p", click_type=click.Choice(PROTOCOLS),
-                                 help="; ".join(f"{k}: {v}" for k, v in PROTOCOL_HELP.items()) + "."),
+                                 help=protocol_help()),
     out: Path = typer.Option(..., "--out", "-o", help="Output split file (.json)."),
     sizes: Optional[str] = typer.Option(None, "--sizes", help="TRAIN,VAL,TEST class counts (random, within; "
                                         "per category for across). Defaults: thirds; (n-2)/2,(n-2)/2,2; "
@@ -84,16 +84,16 @@ def split(
                 unseen_val_fraction=unseen_val_fraction, preset=preset,
                 category=category,
                 categories=[c.strip() for c in categories.split(",") if c.strip()] if categories else None)
-    if protocol == "folds" and folds is None:
-        folds = 5
     opts["folds"] = folds
     result = make_split(classes, protocol, out, seed=seed_or_global(seed), overwrite=overwrite, strict=strict,
                         **opts)
     info(f"wrote {result['out']} ({count_of(len(result['trials']), 'trial')})")
 
     def table(r):
-        head = {"out": r["out"], "protocol": r["protocol"], "seed": r["seed"], **r["params"]}
-        return [kv_table(head, title="split"), rows_table(r["trials"], title="trials")]
+        head = {"out": r["out"], "protocol": r["protocol"], "seed": r["seed"],
+                **{k: v for k, v in r["params"].items() if k != "warnings"}}
+        return [noted(kv_table(head, title="split"), r["params"].get("warnings")),
+                rows_table(r["trials"], title="trials")]
 
     emit(result, json_out, table)
 

@@ -10,9 +10,11 @@ from typing import List, Optional
 import click
 import typer
 
-from zsltool.cli.common import STATE, JsonOpt, OverwriteOpt, SeedOpt, emit, kv_table, seed_or_global
+from zsltool.cli.common import STATE, JsonOpt, OverwriteOpt, SeedOpt, emit, kv_table, noted, seed_or_global
 from zsltool.cli.types import float_option
-from zsltool.methods.names import METHOD_NAMES, PRESETS
+from zsltool.cli.choices import NamesChoice
+from zsltool.methods import names as method_names
+from zsltool.methods.names import PRESETS
 from zsltool.names import SEMANTIC_SOURCES
 from zsltool.train.config import OPTIMIZERS
 
@@ -34,9 +36,9 @@ def parse_method_args(pairs: list[str]) -> dict:
 
 
 def _table(summary: dict):
-    flat = {k: v for k, v in summary.items() if k != "last_epoch"}
+    flat = {k: v for k, v in summary.items() if k not in ("last_epoch", "warnings")}
     flat.update({f"last {k}": v for k, v in summary.get("last_epoch", {}).items()})
-    return kv_table(flat, title="zsl train")
+    return noted(kv_table(flat, title="zsl train"), summary.get("warnings"))
 
 
 def train_cmd(
@@ -53,7 +55,7 @@ def train_cmd(
     semantic_file: Optional[str] = typer.Option(None, "--semantic-file",
                                                 help="Any class-level file (overrides --semantic's file)."),
     trial: int = typer.Option(0, "--trial", help="Trial of the split (0-based)."),
-    method: str = typer.Option("projection", "--method", click_type=click.Choice(list(METHOD_NAMES)),
+    method: str = typer.Option("projection", "--method", click_type=NamesChoice(lambda: method_names.METHOD_NAMES),
                                help="Zero-shot method (see docs/methods.md)."),
     arg: List[str] = typer.Option([], "--arg", help="Method argument KEY=VALUE (repeatable), "
                                   "e.g. --arg activation=none --arg hidden=256."),
@@ -69,8 +71,8 @@ def train_cmd(
     patience: Optional[int] = typer.Option(None, "--patience", min=1,
                                            help="Early stopping: epochs without validation improvement."),
     grid: List[str] = typer.Option([], "--grid", help="Settings chosen on validation data: KEY=V1,V2 (lr, "
-                                   "optimizer, batch_size, epochs, weight_decay, momentum or a method "
-                                   "argument), repeatable, or a JSON file {key: [values]}."),
+                                   "optimizer, batch_size, epochs, weight_decay, momentum, a method "
+                                   "argument or METHOD:preset), repeatable, or a JSON file {key: [values]}."),
     preset: Optional[str] = typer.Option(None, "--preset", click_type=click.Choice(list(PRESETS)),
                                          help="paper: the founding papers' literal settings (no feature "
                                               "scaling; AVGZSLNet's absolute decoder margin); avca-gzsl: "

@@ -99,7 +99,7 @@ def _word2vec_rows(rec: dict, labels: list[str], vectors, allow_other_vectors: b
     """Label vectors as the training text file made them; ``examples`` (training classes) are embedded along to
     suggest a known label in an error; info ``partial``: {label: words left out} of labels embedded from part
     of their words."""
-    from zsltool.classify_vectors import label_vectors
+    from zsltool.classify.vectors import label_vectors
     from zsltool.extract.text_tokenize import RULES_VERSION, dropped_words
     from zsltool.files import relocated
     from zsltool.provenance import cached_sha256
@@ -116,7 +116,7 @@ def _word2vec_rows(rec: dict, labels: list[str], vectors, allow_other_vectors: b
     if not path.is_file():
         raise ZslError(f"word vectors not found: {path}" + ("" if vectors else " (recorded in the training text file)"),
                        hint="pass --vectors PATH to the same vectors file (checked by sha256)")
-    want = _recorded_vectors_sha(rec)
+    want, notes = _recorded_vectors_sha(rec), []
     if want:
         got = cached_sha256(path)
         if got != want:
@@ -124,7 +124,8 @@ def _word2vec_rows(rec: dict, labels: list[str], vectors, allow_other_vectors: b
                 raise ZslError(f"{path} has sha256 {got[:12]}, but the model was trained with vectors of sha256 "
                                f"{want[:12]}: the label embeddings would be in another space",
                                hint="give the vectors the model was trained with, or --allow-other-vectors")
-            log.warning(f"{path} is not the vectors file the model was trained with (--allow-other-vectors)")
+            notes.append(f"{path} is not the vectors file the model was trained with (--allow-other-vectors)")
+            log.warning(notes[-1])
     rules = em.get("tokenizer")
     if rules and rules != RULES_VERSION:
         log.warning(f"the training labels were tokenized with {rules!r}; new labels use {RULES_VERSION!r}")
@@ -139,7 +140,7 @@ def _word2vec_rows(rec: dict, labels: list[str], vectors, allow_other_vectors: b
     partial = {lab: dropped_words(lab, t) for lab, (_, t) in zip(labels, rows)}
     return np.stack([v for v, _ in rows]).astype(np.float32), {
         "tokens": {lab: t for lab, (_, t) in zip(labels, rows)}, "vectors": str(path),
-        "partial": {lab: d for lab, d in partial.items() if d}}
+        "partial": {lab: d for lab, d in partial.items() if d}, "warnings": notes}
 
 
 def _sentence_rows(rec: dict, labels: list[str], device: str):
@@ -222,3 +223,18 @@ def label_embeddings(ckpt: dict, labels: list[str], *, class_embeddings=None, ve
         raise ZslError(f"the training text file was made by {rec.get('extractor')!r}, which zsl classify cannot "
                        "rerun", hint="pass --class-embeddings FILE")
     return X, {"source": f"{rec.get('extractor')} (as {rec.get('path')})", **info}
+
+
+def partial_label_warnings(partial: dict, tokens: dict, strict: bool) -> list[str]:
+    """One warning per label embedded from part of its words (naming the words left out); with ``strict`` the
+    first is an error."""
+    out = []
+    for lab, lost in partial.items():
+        out.append(f"label {lab!r} is embedded from {', '.join(tokens.get(lab) or [])} only: "
+                   f"{', '.join(repr(w) for w in lost)} {'is' if len(lost) == 1 else 'are'} not in the vocabulary")
+    if out and strict:
+        raise ZslError(out[0] + (f" (and {len(out) - 1} more)" if len(out) > 1 else "") + " [--strict]",
+                       hint=label_hint([lab for lab in tokens if lab not in partial]))
+    for w in out:
+        log.warning(w)
+    return out

@@ -6,12 +6,13 @@ from __future__ import annotations
 import logging
 import os
 import re
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
 import numpy as np
 
-from zsltool.classify_labels import training_provenance
+from zsltool.classify.labels import training_provenance
 from zsltool.errors import ZslError
 
 log = logging.getLogger("zsltool.classify")
@@ -19,6 +20,24 @@ log = logging.getLogger("zsltool.classify")
 # The video extensions of zsltool.extract.video, repeated here so that audio inputs never import the video stack
 # (torchvision, PyAV: seconds of start-up); a test keeps the two equal.
 VIDEO_EXTENSIONS = (".mp4", ".mkv", ".webm", ".avi", ".mov", ".m4v", ".mpg", ".mpeg")
+
+
+@dataclass
+class ClipRows:
+    """The clips' embeddings, one row per clip in input order: ``X`` audio rows (zeros where ``valid`` is
+    False), ``reasons`` why a row is invalid, ``sources`` the clips' paths (None for precomputed rows), and
+    the video rows and their validity when the clips are videos or ``--video-embeddings`` are given; ``info``
+    says how they were made (``Predictions.info``)."""
+
+    ids: list
+    X: np.ndarray
+    valid: np.ndarray
+    reasons: list
+    sources: list
+    video_X: np.ndarray | None = None
+    video_valid: np.ndarray | None = None
+    info: dict = field(default_factory=dict)
+
 
 _RANDOM = re.compile(r"random-init\(width=([0-9.eE+-]+), seed=(\d+)\)")
 
@@ -128,8 +147,8 @@ def clip_items(inputs: Iterable[str | os.PathLike]) -> list:
 
 
 def embed_clips(items, extractor, *, max_seconds=10.0, batch_size: int = 16, workers: int = 0,
-                progress: bool = False):
-    """(ids, X, valid, reasons, sources) of the clips, embedded in memory with ``extractor``."""
+                progress: bool = False) -> ClipRows:
+    """The clips embedded in memory with ``extractor``."""
     from zsltool.extract.audio.extract import AudioLoader
     from zsltool.extract.runner import run_extraction
 
@@ -139,7 +158,7 @@ def embed_clips(items, extractor, *, max_seconds=10.0, batch_size: int = 16, wor
     run_extraction(items, load=loader, embed=extractor.embed, writer=w, batch_size=batch_size, workers=workers,
                    desc="classify", progress=progress, unit="clip")
     src = {it.id: str(it.source) for it in items}
-    return w.ids, np.stack(w.rows), np.array(w.valid, bool), w.reasons, [src[i] for i in w.ids]
+    return ClipRows(w.ids, np.stack(w.rows), np.array(w.valid, bool), w.reasons, [src[i] for i in w.ids])
 
 
 def is_video_input(inputs) -> bool:
@@ -163,8 +182,8 @@ def is_video_input(inputs) -> bool:
 
 
 def embed_videos(paths, ckpt, net, *, modality: str, weights=None, video_weights=None, device: str = "cpu",
-                 batch_size: int = 16, workers: int = 0):
-    """Videos -> (ids, audio X, audio valid, reasons, sources, video X, video valid), with the training
+                 batch_size: int = 16, workers: int = 0) -> ClipRows:
+    """Videos -> their audio and video rows, with the training
     extractors: the video network recorded for the training video file, and the audio network on the videos'
     audio tracks (written to WAV in a temporary folder, as ``extract-video --extract-audio`` does)."""
     import tempfile
@@ -212,4 +231,48 @@ def embed_videos(paths, ckpt, net, *, modality: str, weights=None, video_weights
         vx = v.X if use_v else None
         vv = v.valid.astype(bool) if use_v else None
         src = {Path(p).stem: str(p) for p in paths}
-        return ids, X, valid, reasons, [src.get(i) for i in ids], vx, vv
+        return ClipRows(ids, X, valid, reasons, [src.get(i) for i in ids], vx, vv,
+                        {"video": "embedded with the training video extractor"})
+
+
+def embed_audio(items, ckpt: dict, *, weights=None, device: str = "cpu", batch_size: int = 16, workers: int = 0,
+                progress: bool = False) -> ClipRows:
+    """Audio clips embedded with the extractor that made the checkpoint's training audio file."""
+    arec = training_provenance(ckpt, "audio")
+    ex = audio_extractor(arec, weights=weights, device=device, anchor=ckpt.get("path"))
+    max_s = (arec or {}).get("extractor_meta", {}).get("max_seconds", 10.0)
+    rows = embed_clips(items, ex, max_seconds=max_s, batch_size=batch_size, workers=workers, progress=progress)
+    rows.info = {"audio": f"{ex.name} ({ex.meta().get('weights')}, {ex.meta().get('embedding')})"}
+    return rows
+
+
+def precomputed(ckpt: dict, net, embeddings=None, video_embeddings=None, allow_other_extractor: bool = False
+                ) -> tuple[ClipRows, list[str]]:
+    """The rows of instance-level ``embeddings`` and/or ``video_embeddings`` files (video rows matched to the
+    audio rows by id), and the warnings about rows made by another extractor than the training rows."""
+    from zsltool.guards import other_extractor
+    from zsltool.store import read_embeddings
+
+    ids = X = valid = reasons = video_X = video_valid = None
+    warnings: list[str] = []
+    if embeddings is not None:
+        a = read_embeddings(embeddings, kind="instance")
+        warnings += [w["message"] for w in other_extractor(ckpt, "audio", a, allow_other_extractor)]
+        ids, X, valid, reasons = list(a.ids), a.X, a.valid.astype(bool), list(a.reasons)
+    if video_embeddings is not None:
+        v = read_embeddings(video_embeddings, kind="instance")
+        warnings += [w["message"] for w in other_extractor(ckpt, "video", v, allow_other_extractor)]
+        if ids is None:
+            ids, reasons = list(v.ids), list(v.reasons)
+            X = np.zeros((len(ids), net.audio_dim), np.float32)
+            valid = np.zeros(len(ids), bool)
+        vi = v.id_index()
+        at = np.array([vi.get(i, -1) for i in ids])
+        video_X = np.where(at[:, None] >= 0, v.X[np.maximum(at, 0)], 0).astype(np.float32)
+        video_valid = (at >= 0) & v.valid[np.maximum(at, 0)]
+        if video_X.shape[1] != (net.video_dim or -1):
+            raise ZslError(f"{video_embeddings} has {video_X.shape[1]}-d rows, but the model "
+                           + (f"expects {net.video_dim}-d video" if net.uses_video else "uses no video"))
+    info = {"audio": str(embeddings) if embeddings else None,
+            "video": str(video_embeddings) if video_embeddings else None}
+    return ClipRows(ids, X, valid, reasons, [None] * len(ids), video_X, video_valid, info), warnings
