@@ -57,3 +57,17 @@ def test_every_row_of_the_map_is_exercised(design_rows):
     defined = set(re.findall(r"^def (test_\w+)\(contributor", "".join(p.read_text() for p in HERE.glob("test_*.py")),
                              flags=re.M))
     assert set(tests.values()) == defined
+
+
+def test_class_set_hash_is_the_documented_formula():
+    """docs/DESIGN.md, "Class set file": sha256 of the canonical JSON of the classes (non-ASCII names as UTF-8)."""
+    import hashlib
+    import json
+
+    from zsltool.classes.classset import classset_hash
+
+    classes = [{"id": "/m/0", "name": "Café"}, {"id": "b", "name": "b", "path": ["x"]}]
+    text = json.dumps(classes, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    formula = 'json.dumps(classes, sort_keys=True, separators=(",", ":"), ensure_ascii=False)` in UTF-8'
+    assert formula in (REPO / "docs" / "DESIGN.md").read_text()
+    assert classset_hash(classes) == hashlib.sha256(text.encode("utf-8")).hexdigest()
