@@ -71,3 +71,16 @@ def test_class_set_hash_is_the_documented_formula():
     formula = 'json.dumps(classes, sort_keys=True, separators=(",", ":"), ensure_ascii=False)` in UTF-8'
     assert formula in (REPO / "docs" / "DESIGN.md").read_text()
     assert classset_hash(classes) == hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def test_the_layout_names_every_top_level_module_and_package():
+    """docs/DESIGN.md's layout shows the whole package root (tests/test_docs.py checks that what it names exists)."""
+    import fnmatch
+
+    layout = (REPO / "docs" / "DESIGN.md").read_text().split("## Layout", 1)[1].split("\n## ", 1)[0]
+    listed = [n.split("/")[0] for n in re.findall(r"^  ([\w./*]+?)/?\s", layout, flags=re.M)]
+    top = [p.name for p in (REPO / "zsltool").iterdir()
+           if not p.name.startswith(("_", ".")) and (p.suffix == ".py" or (p / "__init__.py").exists())]
+    assert len(top) > 10
+    unlisted = [t for t in top if not any(fnmatch.fnmatch(t, n) for n in listed)]
+    assert not unlisted, f"docs/DESIGN.md's layout does not show {unlisted}"
