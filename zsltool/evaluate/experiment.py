@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from zsltool.classes.protocols import PROTOCOLS
@@ -42,7 +42,7 @@ from zsltool.evaluate.trialfiles import PER_TRIAL, expand, input_files, template
 from zsltool.evaluate.unit import Stages, Unit, UnitEval, UnitTrain, config_hash
 from zsltool.evaluate.units import (finished_record, run_unit, run_units,  # noqa: F401
                                     transductive_records)
-from zsltool.utils import atomic_write_text, sha256_file
+from zsltool.utils import atomic_write_text, sha256_file, sha256_json
 
 log = logging.getLogger("zsltool.evaluate.experiment")
 
@@ -78,6 +78,7 @@ class ExperimentSpec:
     preset: str | None = None                   # "paper": the papers' literal method settings
     strict: bool = False                        # validity warnings are errors (not in the config hash)
     two_stage: bool = False                     # the two-stage GZSL protocol (zsltool.evaluate.two_stage)
+    repeats: int = 1                            # each trial trained this many times, seeds seed … seed+N-1
     transductive: list[str] | None = None       # refiners (zsltool.evaluate.transductive): rows of their own
     refit: bool | None = None                   # refit after selection on train + validation (same module);
     # None: on for every trial with validation data (decided by benchmarks/bench_refit.py; docs/evaluate.md)
@@ -123,7 +124,7 @@ def plan(spec: ExperimentSpec) -> list[Unit]:
     """Every unit of work (one trained + evaluated model) with its config hash."""
     from zsltool.classes.splits import load_split
     from zsltool.evaluate.two_stage import stage_pairs, unit_stages
-    from zsltool.methods import METHOD_NAMES
+    from zsltool.methods.names import METHOD_NAMES
 
     if not spec.splits:
         raise ZslError("no split file given", hint="pass --split FILE (repeat it for several columns)")
@@ -189,8 +190,27 @@ def plan(spec: ExperimentSpec) -> list[Unit]:
                         protocol="two-stage" if stages and not refit else split.protocol,
                         task="gzsl" if trial.is_gzsl else "zsl", threads=threads, device=spec.device,
                         strict=spec.strict, out_dir=str(spec.out_dir)))  # device: not in the config hash
+    units = repeat_units(units, spec.repeats)
     _check_distinct(spec, [u.name for u in units])
     return units
+
+
+def repeat_units(units: list[Unit], repeats: int) -> list[Unit]:
+    """Each unit ``repeats`` times, repeat r trained with seed + r (named ``<split>.t<K>.r<r>.<method>.<row>``,
+    its config hash the unit's and the seed's); the units unchanged with one repeat. The tables average over
+    trials × repeats, so a row of one split is an estimate over training runs, not one run's luck."""
+    if int(repeats) < 1:
+        raise ZslError(f"--repeats must be at least 1, not {repeats}", hint="e.g. --repeats 5")
+    if int(repeats) == 1:
+        return units
+    out = []
+    for u in units:
+        head, method, row = u.name.rsplit(".", 2)
+        for r in range(int(repeats)):
+            seed = int(u.train.seed) + r
+            out.append(replace(u, name=f"{head}.r{r}.{method}.{row}", train=replace(u.train, seed=seed),
+                               config_hash=sha256_json({"unit": u.config_hash, "seed": seed}), repeat=r))
+    return out
 
 
 def _check_distinct(spec: ExperimentSpec, names: list[str]) -> None:

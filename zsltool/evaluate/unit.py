@@ -100,6 +100,7 @@ class Unit:
     strict: bool = False
     semantic: str | None = None    # the table row when it is not train.semantic (text:NAME)
     two_stage: Stages | None = None
+    repeat: int | None = None      # zsl experiment --repeats: which training run (train.seed = the spec's + repeat)
 
     @property
     def row(self) -> str:
@@ -123,7 +124,8 @@ class Unit:
         if self.two_stage:
             d["two_stage"] = self.two_stage.to_dict()
         return d | {"column": self.column, "protocol": self.protocol, "task": self.task, "threads": self.threads,
-                    "device": self.device, "strict": self.strict, "out_dir": self.out_dir}
+                    "device": self.device, "strict": self.strict, "out_dir": self.out_dir} | (
+            {"repeat": self.repeat} if self.repeat is not None else {})
 
 
 def config_hash(train: UnitTrain, evalc: UnitEval, inputs: dict, split_sha256: str) -> str:
