@@ -77,6 +77,7 @@ class ExperimentSpec:
     preset: str | None = None                   # "paper": the papers' literal method settings
     strict: bool = False                        # validity warnings are errors (not in the config hash)
     two_stage: bool = False                     # the two-stage GZSL protocol (zsltool.evaluate.two_stage)
+    repeats: int = 1                            # each trial trained this many times, seeds seed … seed+N-1
     transductive: list[str] | None = None       # refiners (zsltool.evaluate.transductive): rows of their own
     refit: bool | None = None                   # refit after selection on train + validation (same module);
     # None: on for every trial with validation data (decided by benchmarks/bench_refit.py; docs/evaluate.md)
@@ -199,8 +200,27 @@ def plan(spec: ExperimentSpec) -> list[dict]:
                                   "protocol": "two-stage" if stages and not refit else split.protocol,
                                   "task": "gzsl" if trial.is_gzsl else "zsl", "threads": threads, "device": spec.device, "strict": spec.strict,
                                   "out_dir": str(spec.out_dir)})  # device: not in the config hash
+    units = repeat_units(units, spec.repeats)
     _check_distinct(spec, [u["name"] for u in units])
     return units
+
+
+def repeat_units(units: list[dict], repeats: int) -> list[dict]:
+    """Each unit ``repeats`` times, repeat r trained with seed + r (named ``<split>.t<K>.r<r>.<method>.<row>``,
+    its config hash the unit's and the seed's); the units unchanged with one repeat. The tables average over
+    trials × repeats, so a row of one split is an estimate over training runs, not one run's luck."""
+    if int(repeats) < 1:
+        raise ZslError(f"--repeats must be at least 1, not {repeats}", hint="e.g. --repeats 5")
+    if int(repeats) == 1:
+        return units
+    out = []
+    for u in units:
+        head, method, row = u["name"].rsplit(".", 2)
+        for r in range(int(repeats)):
+            seed = int(u["train"]["seed"]) + r
+            out.append({**u, "name": f"{head}.r{r}.{method}.{row}", "train": {**u["train"], "seed": seed},
+                        "config_hash": sha256_json({"unit": u["config_hash"], "seed": seed}), "repeat": r})
+    return out
 
 
 def _check_distinct(spec: ExperimentSpec, names: list[str]) -> None:

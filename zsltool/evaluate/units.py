@@ -113,6 +113,8 @@ def evaluate_unit(unit: dict, tr, extra: dict | None = None, betas: dict | None 
                   retrieval=retr,
                   train={"best_metric": tr.best_metric, "best_value": tr.best_value, "best_epoch": tr.best_epoch,
                          "epochs_run": tr.epochs_run, "checkpoint": str(ckpt)})
+    if "repeat" in unit:  # zsl experiment --repeats: which training run of the trial, and its seed
+        record.update(repeat=unit["repeat"], seed=unit["train"]["seed"])
     if tr.warnings:
         record["warnings"] = tr.warnings
     if tr.selection:
