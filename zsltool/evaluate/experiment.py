@@ -97,7 +97,7 @@ def _column_label(split, path: Path, only: bool = False) -> str:
 
 
 def _semantics(spec: ExperimentSpec) -> list[str]:
-    given = {k for k in ("text", "image", "audio_prototypes") if getattr(spec, k)} | ({"text"} if spec.texts else set())
+    given = {f for fs in SEMANTIC_INPUTS.values() for f in fs if getattr(spec, f)} | ({"text"} if spec.texts else set())
     sems = spec.semantics or [s for s in T.SEMANTIC_ORDER
                               if set(SEMANTIC_INPUTS[s]) <= given or (s == "hybrid" and spec.hybrid)]
     if not sems:
