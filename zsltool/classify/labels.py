@@ -12,6 +12,7 @@ from typing import Sequence
 import numpy as np
 
 from zsltool.errors import ZslError
+from zsltool.names import SEMANTIC_INPUTS
 
 log = logging.getLogger("zsltool.classify")
 
@@ -72,13 +73,10 @@ def training_provenance(ckpt: dict, what: str) -> dict | list | None:
         return prov[what]
     cfg = ckpt.get("config") or {}
     if what == "semantic":
-        if cfg.get("semantic_file"):
-            recs = [_file_record(cfg["semantic_file"])]
-        else:
-            key = {"text": "text", "image": "image", "audio": "audio_prototypes"}.get(cfg.get("semantic", "text"))
-            recs = [_file_record(cfg.get(key))] if key else [_file_record(cfg.get("image")),
-                                                               _file_record(cfg.get("text"))]
-        return None if any(r is None for r in recs) else recs
+        source = cfg.get("semantic", "text")
+        fields = ("semantic_file",) if cfg.get("semantic_file") else SEMANTIC_INPUTS.get(source, ())
+        recs = [_file_record(cfg.get(f)) for f in fields]
+        return recs if recs and all(r is not None for r in recs) else None
     return _file_record(cfg.get(what))
 
 

@@ -107,9 +107,6 @@ class Extractor:
     modality: ClassVar[str] = ""
     unit: ClassVar[str] = "item"
     keeps_frames: ClassVar[bool] = False  # whether embed() returns per-frame rows worth storing in /frames
-    # whether a run keeps the network's large buffers in malloc's heap (zsltool.runtime.keep_heap): for models
-    # whose calls allocate hundreds of MB of feature maps each time (docs/scaling.md)
-    keep_heap: ClassVar[bool] = False
     spec: "ExtractorSpec"
     dim: int
 

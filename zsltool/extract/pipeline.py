@@ -116,10 +116,6 @@ def _run(ex, items, class_ids, records, out, cs, *, batch_size, workers, shard, 
                      inputs=records + ex.input_records(), class_set_sha256=cs.sha256 if cs else "",
                      command=command_line())
     frames = ex.dim if ex.keeps_frames else None
-    if ex.keep_heap:
-        from zsltool.runtime import keep_heap
-
-        log.debug(f"large allocations kept in malloc's heap for this process: {keep_heap()}")
     with EmbeddingWriter(out, meta=meta, dim=ex.dim, classes=class_ids, overwrite=overwrite, resume=resume,
                          frame_dim=frames) as w:
         summary = run_extraction(items, load=ex.loader(), embed=ex.embed, writer=w, batch_size=batch_size,
