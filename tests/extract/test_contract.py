@@ -136,3 +136,26 @@ def test_random_weights_are_drawn_again_from_the_recorded_seed(tmp_path):
                                                          extractor_meta=old), ids=["q"], X=e.X)
     with pytest.raises(ZslError, match="random weights and records no seed"):
         extractor_from_provenance(tmp_path / "old.h5")
+
+
+def test_embed_in_memory_gives_the_rows_extract_writes(tmp_path):
+    """pipeline.embed (zsl classify's clips) runs extract's pipeline into a MemorySink: the same ids, rows,
+    validity and reasons as the file extract writes, an undecodable clip included."""
+    import soundfile as sf
+
+    from zsltool.extract.audio.vggish import build
+    from zsltool.extract.inputs import collect_inputs
+    from zsltool.extract.pipeline import embed, extract
+    from zsltool.store import read_embeddings
+
+    t = np.arange(20000) / 16000
+    sf.write(tmp_path / "a.wav", (0.3 * np.sin(2 * np.pi * 330 * t)).astype(np.float32), 16000)
+    (tmp_path / "b.wav").write_bytes(b"not audio")
+    inputs = [tmp_path / "a.wav", tmp_path / "b.wav"]
+    extract("audio", "vggish", inputs, tmp_path / "f.h5", extractor=build(width=1 / 16, seed=2), progress=False)
+    f = read_embeddings(tmp_path / "f.h5")
+    sink, _ = embed(build(width=1 / 16, seed=2), collect_inputs("audio", inputs)[0])
+    ids, X, valid, reasons = sink.arrays()
+    assert ids == list(f.ids) and valid.tolist() == f.valid.tolist() == [True, False]
+    assert reasons == list(f.reasons) and reasons[1]
+    np.testing.assert_array_equal(X, f.X)
