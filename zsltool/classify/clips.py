@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
@@ -39,53 +38,22 @@ class ClipRows:
     info: dict = field(default_factory=dict)
 
 
-_RANDOM = re.compile(r"random-init\(width=([0-9.eE+-]+), seed=(\d+)\)")
-
-
 def audio_extractor(rec: dict | None, *, weights=None, device: str = "cpu", anchor=None):
-    """The extractor that made the training audio file, rebuilt from its provenance
-    (:func:`zsltool.extract.registry.extractor_from_provenance`); weights checked by sha256. ``weights`` (a
-    path or id) replaces the recorded weights; recorded local weights that are gone are looked for next to
-    ``anchor`` (the checkpoint: :func:`zsltool.files.relocated`)."""
+    """The extractor that made the training audio file, rebuilt from its provenance record by
+    :func:`zsltool.extract.registry.extractor_from_provenance`; weights checked by sha256. ``weights`` (a path or
+    id) replaces the recorded weights; recorded local weights that are gone are looked for next to ``anchor``
+    (the checkpoint)."""
     from zsltool.extract.registry import EXTRACTORS, extractor_from_provenance, list_extractors
-    from zsltool.store import StoreMeta
 
     if not rec:
         raise ZslError("the checkpoint does not record how its training audio was embedded, and that file is gone",
                        hint="pass --embeddings FILE with the clips' embeddings")
-    name, em = rec.get("extractor"), rec.get("extractor_meta") or {}
+    name = rec.get("extractor")
     list_extractors()
     if name not in EXTRACTORS or EXTRACTORS[name].modality != "audio":
         raise ZslError(f"the training audio file was made by {name!r}, not by an extractor zsl can rerun",
                        hint="embed the clips the same way and pass --embeddings FILE")
-    spec = weights or (em.get("config") or {}).get("weights", em.get("weights"))
-    m = _RANDOM.fullmatch(str(em.get("weights") or ""))
-    if m and not weights:  # a seeded random network of that width (tests, demos)
-        from zsltool.extract.audio.vggish import build
-
-        return build(width=float(m.group(1)), seed=int(m.group(2)), device=device,
-                     embedding=em.get("embedding", "raw"), pca_params=em.get("pca_params"))
-    path = weights or em.get("weights_path") or spec  # --weights first: it replaces what was recorded
-    registered = bool(path) and EXTRACTORS[name].get_weights(str(path)) is not None
-    moved = _moved(path, anchor) if not weights and not registered else None
-    if moved is not None:
-        log.info(f"audio network weights {path} not found; using {moved} (found next to the checkpoint)")
-        weights = path = str(moved)
-    if path and not str(path).startswith(("http://", "https://", "file://")) and not Path(path).is_file() \
-            and not registered:
-        raise ZslError(f"audio network weights not found: {path}" + ("" if weights else " (recorded in the "
-                       "training audio file)"), hint="pass --weights PATH to the same weights (checked by sha256)")
-    return extractor_from_provenance(StoreMeta(kind="instance", modality="audio", extractor=name, extractor_meta=em),
-                                     weights=weights, device=device)
-
-
-def _moved(path, anchor):
-    """Where recorded local weights that are gone are now (next to the checkpoint), else None."""
-    from zsltool.files import relocated
-
-    if not path or str(path).startswith(("http://", "https://", "file://")) or Path(path).is_file():
-        return None
-    return relocated(path, anchor)
+    return extractor_from_provenance(rec, weights=weights, device=device, anchor=anchor)
 
 
 class _MemoryWriter:
@@ -189,7 +157,8 @@ def embed_videos(paths, ckpt, net, *, modality: str, weights=None, video_weights
     import tempfile
 
     from zsltool.extract.audio.extract import extract_audio
-    from zsltool.extract.video import extract_video
+    from zsltool.extract.pipeline import extract
+    from zsltool.extract.registry import extractor_from_provenance
     from zsltool.store import read_embeddings
 
     use_a = "audio" in net.modalities and modality in ("both", "audio")
@@ -198,16 +167,12 @@ def embed_videos(paths, ckpt, net, *, modality: str, weights=None, video_weights
     if not vrec:
         raise ZslError("the checkpoint does not record how its training videos were embedded, and that file is gone",
                        hint="pass --embeddings/--video-embeddings files made the same way")
-    em = vrec.get("extractor_meta") or {}
-    crop = em.get("crop")
-    crop = int(crop[0]) if isinstance(crop, (list, tuple)) and crop else (int(crop) if crop else None)
+    vex = extractor_from_provenance(vrec, weights=video_weights, device=device, anchor=ckpt.get("path"))
     with tempfile.TemporaryDirectory(prefix="zsl-classify-") as td:
         td = Path(td)
-        extract_video([str(p) for p in paths], td / "video.h5", model=vrec.get("extractor"),
-                      weights=video_weights or _moved(em.get("weights"), ckpt.get("path")) or em.get("weights"), layer=em.get("layer", "penultimate"),
-                      clip_len=int(em.get("clip_len", 16)), clips=int(em.get("clips", 4)), crop_size=crop,
-                      extract_audio=td / "wav" if use_a else None, batch_size=2, workers=workers, device=device,
-                      progress=False)
+        extract("video", vex.name, [str(p) for p in paths], td / "video.h5", extractor=vex,
+                extract_audio=str(td / "wav") if use_a else None, batch_size=2, workers=workers, device=device,
+                progress=False)
         v = read_embeddings(td / "video.h5")
         ids, reasons = list(v.ids), list(v.reasons)
         X = np.zeros((len(ids), net.audio_dim), np.float32)
@@ -240,8 +205,7 @@ def embed_audio(items, ckpt: dict, *, weights=None, device: str = "cpu", batch_s
     """Audio clips embedded with the extractor that made the checkpoint's training audio file."""
     arec = training_provenance(ckpt, "audio")
     ex = audio_extractor(arec, weights=weights, device=device, anchor=ckpt.get("path"))
-    max_s = (arec or {}).get("extractor_meta", {}).get("max_seconds", 10.0)
-    rows = embed_clips(items, ex, max_seconds=max_s, batch_size=batch_size, workers=workers, progress=progress)
+    rows = embed_clips(items, ex, max_seconds=ex.config.max_seconds, batch_size=batch_size, workers=workers, progress=progress)
     rows.info = {"audio": f"{ex.name} ({ex.meta().get('weights')}, {ex.meta().get('embedding')})"}
     return rows
 

@@ -97,6 +97,7 @@ def extract(
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(int(seed))
             extractor = spec.build(config, device=device)
+        extractor.weights_seed = int(seed)  # recorded with random weights: the network is drawn again from it
     extractor.before_run(items, shard, overwrite)
     return _run(extractor, items, class_ids, records, out, cs, batch_size=batch_size, workers=workers, shard=shard,
                 overwrite=overwrite, resume=resume, progress=progress)
@@ -106,7 +107,9 @@ def _run(ex, items, class_ids, records, out, cs, *, batch_size, workers, shard, 
     from zsltool.extract.runner import run_extraction, select_items
     from zsltool.store import EmbeddingWriter, StoreMeta
 
-    emeta = {**ex.meta(), "config": ex.config.provenance(), "dim": ex.dim}
+    from zsltool.extract.record import ExtractorRecord
+
+    emeta = {**ExtractorRecord.of_extractor(ex).extractor_meta(), "dim": ex.dim}
     if shard[1] > 1:
         emeta["shard_of"] = shard[1]
     meta = StoreMeta(kind="instance", modality=ex.modality, extractor=ex.name, extractor_meta=emeta,
