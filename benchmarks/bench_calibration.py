@@ -91,7 +91,7 @@ def train_all(cells: list[dict], out: str) -> None:
 
 
 def evaluate(ck: Path) -> dict:
-    from zsltool.classify_calibrate import softmax, temperature_of
+    from zsltool.classify.calibrate import softmax, temperature_of
     from zsltool.evaluate.evaluate import evaluate_checkpoint, load_for_evaluation, score
 
     m = evaluate_checkpoint(ck)["metrics"]
@@ -138,7 +138,7 @@ def main():
     a = ap.parse_args()
     if a.train_only:
         if os.environ.get("ZSL_BENCH_PRIOR_SD"):
-            import zsltool.classify_calibrate as CC
+            import zsltool.classify.calibrate as CC
 
             v = os.environ["ZSL_BENCH_PRIOR_SD"]
             CC.PRIOR_SD = None if v == "none" else float(v)

@@ -160,8 +160,8 @@ def main() -> None:
         # the same steps inside one process, timed one by one
         steps = ("import time; t0 = time.perf_counter(); T = {}\n"
                  "import torch, numpy, h5py; T['import torch, h5py'] = time.perf_counter() - t0; t = time.perf_counter()\n"
-                 "from zsltool.classify_inputs import audio_extractor, clip_items, embed_clips\n"
-                 "from zsltool.classify_labels import label_embeddings, training_provenance\n"
+                 "from zsltool.classify.clips import audio_extractor, clip_items, embed_clips\n"
+                 "from zsltool.classify.labels import label_embeddings, training_provenance\n"
                  "from zsltool.train.checkpoint import build_model, load_checkpoint\n"
                  "T['import zsltool modules'] = time.perf_counter() - t; t = time.perf_counter()\n"
                  f"ck = load_checkpoint({str(tmp / 'model.pt')!r}); m = build_model(ck)\n"

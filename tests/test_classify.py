@@ -6,10 +6,8 @@ import json
 
 import numpy as np
 import pytest
-import soundfile as sf
 
 from zsltool.testing.esc50 import ESC, NEW_LABELS, SR, WORDS, make_esc50, write_vectors  # noqa: F401
-from zsltool.testing.esc50 import clip as _clip
 
 
 @pytest.fixture(autouse=True)
@@ -22,40 +20,15 @@ def _cache_in_tmp(tmp_path, monkeypatch):
 def trained(tmp_path_factory):
     """ESC-50 folder -> prepare -> extract-audio (tiny random VGGish) -> extract-text (underscored names) ->
     split (class folds) -> train: the checkpoint and its inputs."""
-    import torch
-    from typer.testing import CliRunner
-
-    from zsltool.cli.app import app
-    from zsltool.extract.audio.vggish import VGGish
+    from zsltool.testing.cli import run_cli
+    from zsltool.testing.esc50 import esc50_features
 
     d = tmp_path_factory.mktemp("esc")
-    make_esc50(d / "ESC-50-master")
-    torch.manual_seed(0)
-    torch.save(VGGish(width=1 / 16).state_dict(), d / "tiny.pth")
-    write_vectors(d / "vectors.txt")
-    try:
-        runner = CliRunner(mix_stderr=False)
-    except TypeError:  # click >= 8.2 always separates stderr
-        runner = CliRunner()
-
-    def run(*args):
-        r = runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
-        assert r.exit_code == 0, r.stderr
-        return r
-
-    r = run("prepare", "esc50", d / "ESC-50-master", "-o", d / "esc50", "--json")
-    summary = json.loads(r.stdout)
+    summary, text = esc50_features(d)
     assert summary["classes"] == 10 and summary["clips"] == 30 and summary["missing_files"] == 0
-    run("extract-audio", d / "esc50" / "clips.csv", "--classes", d / "esc50" / "classes.json", "--weights",
-        d / "tiny.pth", "-o", d / "audio.h5")
-    r = run("extract-text", "--classes", d / "esc50" / "classes.json", "--vectors", d / "vectors.txt",
-            "-o", d / "text.h5", "--json")
-    assert json.loads(r.stdout)["valid"] == 10  # ESC-50's underscored names: every class has known words
-    run("split", d / "esc50" / "classes.json", "--protocol", "folds", "--folds", "5", "-o", d / "split.json")
-    run("train", "--audio", d / "audio.h5", "--text", d / "text.h5", "--split", d / "split.json", "--method",
-        "projection", "--epochs", "3", "-o", d / "model.pt")
-    new = d / "new.wav"  # a clip that is not in the manifest
-    sf.write(new, _clip(3, 9, seconds=1.5), SR)
+    assert text["valid"] == 10  # ESC-50's underscored names: every class has known words
+    run_cli("train", "--audio", d / "audio.h5", "--text", d / "text.h5", "--split", d / "split.json", "--method",
+            "projection", "--epochs", "3", "-o", d / "model.pt")
     return d
 
 
@@ -217,7 +190,7 @@ def test_old_checkpoint_without_temperature_uses_per_clip_std(trained, tmp_path)
 def test_temperature_scaling_recovers_a_known_temperature():
     """Labels drawn from softmax(z / 2.5): the fitted temperature is 2.5 within sampling error, and the
     NLL there is below both the uniform and the per-clip-std NLL."""
-    from zsltool.classify_calibrate import calibrate, fit_temperature, nll
+    from zsltool.classify.calibrate import calibrate, fit_temperature, nll
 
     rng = np.random.default_rng(0)
     z = 3.0 * rng.standard_normal((20000, 5))
@@ -240,7 +213,7 @@ def test_streamed_label_vectors_equal_extract_text(tmp_path, fmt):
     (underscores, CamelCase, phrases, case variants, a limit, duplicate words: the first wins)."""
     from gensim.models import KeyedVectors
 
-    from zsltool.classify_vectors import candidate_tokens, label_vectors
+    from zsltool.classify.vectors import candidate_tokens, label_vectors
     from zsltool.extract.registry import build_extractor
     from zsltool.extract.text import TextEntry
 

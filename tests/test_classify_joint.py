@@ -1,4 +1,4 @@
-"""``zsl classify --model clap`` (zsltool.classify_joint_model): a joint audio-text model scores labels with no
+"""``zsl classify --model clap`` (zsltool.classify.joint): a joint audio-text model scores labels with no
 checkpoint. A tiny CLAP model saved with save_pretrained here (no download): zsl's probabilities equal
 transformers' pipeline("zero-shot-audio-classification") for the same clips, labels and template; several
 prompts are ensembled (mean of normalised text embeddings, renormalised)."""
@@ -12,7 +12,7 @@ import soundfile as sf
 transformers = pytest.importorskip("transformers", reason="CLAP needs transformers (pip install 'zsltool[clap]')")
 torch = pytest.importorskip("torch")
 
-from zsltool.classify_joint_model import classify_joint  # noqa: E402
+from zsltool.classify.joint import classify_joint  # noqa: E402
 
 WORDS = ["this", "is", "a", "sound", "of", "dog", "cat", "bark", "siren", "church", "bells", "recording", "the",
          "."]

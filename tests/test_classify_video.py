@@ -88,7 +88,7 @@ def test_classify_a_video_by_modality(av_model, modality, tmp_path, monkeypatch)
 
 
 def test_video_extensions_match_the_video_extractor():
-    from zsltool.classify_inputs import VIDEO_EXTENSIONS
+    from zsltool.classify.clips import VIDEO_EXTENSIONS
     from zsltool.extract import video
 
     assert VIDEO_EXTENSIONS == video.VIDEO_EXTENSIONS

@@ -15,7 +15,6 @@ REPO = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="module")
 def demo_run(tmp_path_factory):
-    pytest.importorskip("zsltool.train.loop", reason="zsl train is not in this build")
     from typer.testing import CliRunner
 
     from zsltool.cli.app import app

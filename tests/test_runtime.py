@@ -86,3 +86,16 @@ def test_a_no_op_where_it_cannot_apply(monkeypatch):
 
     monkeypatch.setattr(ctypes, "CDLL", broken)
     assert keep_heap() is False  # never fails the command
+
+
+def test_only_the_zsl_entry_point_keeps_the_heap(monkeypatch):
+    """``zsl`` (the console script, zsltool.cli.app.main) calls keep_heap once, before the command runs; the
+    library and the in-process CLI app never do (tests/extract/audio/test_audio_extract.py)."""
+    import zsltool.cli.app as cli_app
+    import zsltool.runtime
+
+    calls = []
+    monkeypatch.setattr(zsltool.runtime, "keep_heap", lambda *a: calls.append("keep_heap") or True)
+    monkeypatch.setattr(cli_app, "app", lambda **kw: calls.append(kw["prog_name"]))
+    cli_app.main()
+    assert calls == ["keep_heap", "zsl"]

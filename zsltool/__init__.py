@@ -27,8 +27,8 @@ _LAZY = {
     "experiment": "zsltool.api",
     "read_embeddings": "zsltool.api",
     "Embeddings": "zsltool.store.reader",
-    "classify": "zsltool.classify_clips",
-    "classify_joint": "zsltool.classify_joint_model",
+    "classify": "zsltool.classify",
+    "classify_joint": "zsltool.classify.joint",
     "prepare_esc50": "zsltool.prepare",
     "prepare_urbansound8k": "zsltool.prepare",
     "prepare_fsd50k": "zsltool.prepare",
@@ -45,8 +45,8 @@ def __dir__():
     return sorted(set(globals()) | set(_LAZY))
 
 
-# zsltool.train and zsltool.evaluate are also subpackages: the attribute is always the (callable) package
-_PACKAGES = {"train": "zsltool.train", "evaluate": "zsltool.evaluate"}
+# zsltool.train, .evaluate and .classify are also subpackages: the attribute is always the (callable) package
+_PACKAGES = {"train": "zsltool.train", "evaluate": "zsltool.evaluate", "classify": "zsltool.classify"}
 
 
 def __getattr__(name):

@@ -135,16 +135,17 @@ def read_embeddings(path: str | os.PathLike, **options):
     return run(path, **options)
 
 
-def make_package_callable(module_name: str, func_name: str) -> None:
-    """Let the package ``zsltool.<name>`` be called like the API function of the same name.
+def make_package_callable(module_name: str, func) -> None:
+    """Let the package ``zsltool.<name>`` be called like the API function ``func`` (or the function of this
+    module named so).
 
-    ``zsltool.train`` and ``zsltool.evaluate`` are both subpackages and API functions: once the subpackage is
+    ``zsltool.train``, ``zsltool.evaluate`` and ``zsltool.classify`` are both subpackages and API functions: once the subpackage is
     imported, Python binds the attribute ``zsltool.train`` to it, so the package itself must be callable for
     ``zsltool.train(...)`` to keep working. Attribute access (``zsltool.train.loop``) is unchanged."""
     import sys
     import types
 
-    func = globals()[func_name]
+    func = globals()[func] if isinstance(func, str) else func
 
     class _CallablePackage(types.ModuleType):
         def __call__(self, *args, **kwargs):

@@ -33,5 +33,5 @@ PLOT_KINDS = ("confusion", "per-class", "tsne", "cd")
 DEVICES = ("auto", "cpu", "cuda")
 
 # zsl classify --model: a joint audio-text model scoring labels without a checkpoint -> (its audio extractor, its
-# text extractor) (zsltool.classify_joint_model)
+# text extractor) (zsltool.classify.joint)
 JOINT_MODELS = {"clap": ("clap", "clap-text")}

@@ -80,7 +80,7 @@ def test_rerun_reuses_finished_trials(data, ran, monkeypatch):
     import zsltool.evaluate.experiment as E
 
     def boom(unit):
-        raise AssertionError(f"recomputed {unit['name']}")
+        raise AssertionError(f"recomputed {unit.name}")
 
     monkeypatch.setattr(E, "run_unit", boom)
     again = run_experiment(spec(syn, d, out))
@@ -159,8 +159,8 @@ def test_experiment_runs_on_the_global_device(data, tmp_path, cli, monkeypatch):
 
     syn, d = data
     units = {dev: plan(spec(syn, d, tmp_path, device=dev)) for dev in ("cpu", "cuda")}
-    assert [u["device"] for u in units["cuda"]] == ["cuda"] * len(units["cuda"])
-    assert [u["config_hash"] for u in units["cpu"]] == [u["config_hash"] for u in units["cuda"]]
+    assert [u.device for u in units["cuda"]] == ["cuda"] * len(units["cuda"])
+    assert [u.config_hash for u in units["cpu"]] == [u.config_hash for u in units["cuda"]]
     seen = {}
 
     def fake_train(jobs, device="cpu", **kw):
@@ -331,3 +331,40 @@ def test_one_map_of_semantic_sources_names_fields_of_train_experiment_and_load_s
     for source, files in SEMANTIC_INPUTS.items():
         for f in files:
             assert f in fields[TrainConfig] and f in fields[ExperimentSpec] and f in keywords, (source, f)
+
+
+def test_repeats_train_each_trial_with_seeds_and_the_table_averages_them(data, tmp_path, cli):
+    """--repeats N: every trial trained N times with seeds seed … seed+N-1 (Table III as mean ± SD over training
+    runs, as the demo reports it); the table's cell is the mean and SD of the trials × runs."""
+    import csv
+    import io
+    import json
+
+    syn, d = data
+    res = cli("experiment", "--audio", syn.audio, "--split", d / "random.json", "--text", syn.text, "--semantics",
+              "text", "--epochs", EPOCHS, "--threads", 1, "--repeats", 2, "--out", tmp_path / "rep", "--json")
+    assert res.exit_code == 0, res.stderr
+    rep = res.json()
+    assert [(r["trial"], r["repeat"], r["seed"]) for r in rep["trials"]] == [(0, 0, 0), (0, 1, 1), (1, 0, 0),
+                                                                             (1, 1, 1)]
+    assert [r["name"] for r in rep["trials"]][:2] == ["random.t0.r0.projection.text", "random.t0.r1.projection.text"]
+    for r in rep["trials"]:  # each run trained with its own seed (the trial file's unit config)
+        unit = json.loads((tmp_path / "rep" / "trials" / f"{r['name']}.json").read_text())["manifest"]["config"]
+        assert unit["unit"]["train"]["seed"] == r["seed"] and unit["unit"]["train"]["trial"] == r["trial"]
+    assert len({r["config_hash"] for r in rep["trials"]}) == 4
+    (tab,) = rep["tables"]
+    cell = tab["rows"][0]["cells"]["Accuracy"]
+    accs = [r["metrics"]["both"]["top1"] for r in rep["trials"]]
+    assert cell["n"] == 4 and cell["mean"] == pytest.approx(np.mean(accs), abs=1e-12)
+    assert cell["sd"] == pytest.approx(np.std(accs, ddof=1), abs=1e-12)
+    assert tab["splits"]["Accuracy"]["trials"] == 2 and tab["splits"]["Accuracy"]["repeats"] == 2
+    assert "2 trials × 2 seeds" in (tmp_path / "rep" / "table.md").read_text()
+    rows = list(csv.DictReader(io.StringIO((tmp_path / "rep" / "trials.csv").read_text())))
+    assert [(x["trial"], x["repeat"], x["seed"]) for x in rows] == [("0", "0", "0"), ("0", "1", "1"),
+                                                                    ("1", "0", "0"), ("1", "1", "1")]
+    again = cli("experiment", "--audio", syn.audio, "--split", d / "random.json", "--text", syn.text, "--semantics",
+                "text", "--epochs", EPOCHS, "--threads", 1, "--repeats", 2, "--out", tmp_path / "rep", "--json")
+    assert again.exit_code == 0 and again.json()["reused"] == 4  # resumed: every run found by its config hash
+    res = cli("experiment", "--audio", syn.audio, "--split", d / "random.json", "--text", syn.text,
+              "--repeats", 0, "--out", tmp_path / "zero")
+    assert res.exit_code == 2 and "--repeats" in res.stderr

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from zsltool.methods import METHODS
-from zsltool.methods.losses import ale_loss, ranking_hinge, softmax_ce
+from zsltool.methods.projection import ale_loss, ranking_hinge, softmax_ce
 
 S = torch.tensor([[2.0, 1.5, -1.0], [0.0, 0.5, 0.2]])
 Y = torch.tensor([0, 2])

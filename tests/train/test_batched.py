@@ -63,8 +63,9 @@ def test_batch_of_20_equals_each_model_alone(syn):
                                        ("bilinear", {}), ("devise", {}), ("ale", {}), ("sje", {}),
                                        ("projection", {"weight_decay": 1e-3})])
 def test_kernel_is_the_methods_own_sgd(syn, method, kw):
-    """The kernel (class-space form for plain SGD, stacked parameters otherwise) trains the same model as
-    torch.optim on the method's own loss (``batched=False``): same losses per epoch, same parameters."""
+    """The batched engine (the method's own loss under vmap; class-space coordinates for plain SGD) trains the
+    same model as torch.optim on the method's own loss and parameters (``batched=False``): same losses per
+    epoch, same parameters, same optimiser state (momentum buffers back in the parameters' coordinates)."""
     j, _ = job(syn, method, semantic="hybrid", **kw)
     (a,) = train_jobs([j])
     (b,) = train_jobs([j], batched=False)
@@ -73,7 +74,13 @@ def test_kernel_is_the_methods_own_sgd(syn, method, kw):
     assert a.best_epoch == b.best_epoch
     for k in a.state:
         torch.testing.assert_close(a.state[k], b.state[k], rtol=RTOL, atol=ATOL, msg=k)
-    assert a.optimizer["optimizer"] == "sgd" and a.optimizer["lr"] == pytest.approx(j.hyper["lr"])
+    assert a.optimizer["param_groups"][0]["lr"] == pytest.approx(j.hyper["lr"])
+    sa, sb = a.optimizer["state"], b.optimizer["state"]
+    assert len(sa) == len(sb)
+    for i in sb:
+        for k, v in sb[i].items():
+            if torch.is_tensor(v) and v.dim() > 0:
+                torch.testing.assert_close(sa[i][k], v, rtol=RTOL, atol=ATOL, msg=f"optimizer {i} {k}")
 
 
 def test_experiment_reads_and_hashes_each_input_once(syn, tmp_path, monkeypatch):
@@ -93,21 +100,20 @@ def test_experiment_reads_and_hashes_each_input_once(syn, tmp_path, monkeypatch)
     assert sorted(hashes) == sorted(set(hashes))
 
 
-def test_one_batch_on_a_gpu_and_wide_padding_is_exact(syn):
-    """On a GPU every model of a group shares one batch, whatever its hidden size: padding a 16-d model to the
-    widest one's size is exact (run here on the CPU as the GPU would run it)."""
-    from zsltool.train.compatibility import CompatibilityKernel as K
+@pytest.mark.parametrize("method,kw,reduced", [("projection", {}, True), ("bilinear", {"momentum": 0.5}, True),
+                                               ("projection", {"optimizer": "adam", "lr": 1e-3}, False),
+                                               ("sje", {"weight_decay": 1e-3}, False)])
+def test_class_space_coordinates_engage_only_for_plain_sgd(syn, method, kw, reduced):
+    """The layer a method names in ``class_linear`` trains in class space (8 training classes: 8 columns instead
+    of the 14-d hybrid embedding) exactly when the optimiser is SGD without weight decay; the model it gives
+    back has its own shapes."""
     from zsltool.train.engine import build_model
+    from zsltool.train.functional import FunctionalKernel
 
-    made = [job(syn, semantic=s, seed=1, method_args={"rank": r}) for s, r in (("text", 16), ("image", 64),
-                                                                                ("hybrid", 96))]
-    jobs = [j for j, _ in made]
-    models = [build_model(j) for j in jobs]
-    assert K.plan(jobs, models, [0, 1, 2], device="cpu") == [[0], [1], [2]]  # 16, 64, 96: beyond MAX_PAD
-    assert K.plan(jobs, models, [0, 1, 2], device="cuda") == [[0, 1, 2]]
-    together = K(jobs, models, "cpu").run()
-    for j, a in zip(jobs, together):
-        (b,) = train_jobs([j])
-        assert a.best_epoch == b.best_epoch, j.name
-        for k in a.state:
-            torch.testing.assert_close(a.state[k], b.state[k], rtol=RTOL, atol=ATOL, msg=f"{j.name}: {k}")
+    j, _ = job(syn, method, semantic="hybrid", epochs=1, **kw)
+    k = FunctionalKernel([j], [build_model(j)], "cpu")
+    name = build_model(j).class_linear[0]
+    width = k.params[name].shape[-1]
+    assert (k.spaces[0] is not None) == reduced and width == (8 if reduced else 14)
+    (out,) = k.run()
+    assert out.state[name].shape[-1] == 14

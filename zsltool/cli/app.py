@@ -250,5 +250,10 @@ _register_all()
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point (``zsl``): the one place that changes the process, a command line being a
+    process of its own: large allocations are kept in glibc malloc's heap (``zsltool.runtime.keep_heap``,
+    docs/scaling.md; ``ZSL_KEEP_HEAP=0`` turns it off). A library call never changes the process."""
+    from zsltool.runtime import keep_heap
+
+    keep_heap()
     app(prog_name="zsl")

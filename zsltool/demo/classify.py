@@ -18,7 +18,7 @@ def classify_unseen_clip(model: str | os.PathLike, audio_manifest: str | os.Path
     the candidate labels; returns ``{"command", "clip", "true_label", "labels", "top", "temperature_source"}``."""
     from zsltool.classes.classset import ClassSet
     from zsltool.classes.manifest import read_clip_manifest, resolve_manifest_path
-    from zsltool.classify_clips import classify
+    from zsltool.classify.run import classify
     from zsltool.errors import ZslError
 
     cs = ClassSet.load(classes)

@@ -92,7 +92,7 @@ def run_table3(world: World, *, epochs: int = TRAINING["epochs"], seed: int = 0,
     """Table III under ``world.out/table3`` (the experiment), ``results/`` (retrieval) and ``plots/<source>/``."""
     from zsltool.evaluate.evaluate import retrieve_checkpoint
     from zsltool.evaluate.experiment import run_experiment
-    from zsltool.evaluate.units import trial_path
+    from zsltool.evaluate.unit import trial_path
     from zsltool.evaluate.figures import make_plots
     from zsltool.evaluate.results import write_results
 
@@ -103,7 +103,7 @@ def run_table3(world: World, *, epochs: int = TRAINING["epochs"], seed: int = 0,
     for rec in doc["trials"]:
         sem = rec["semantic"]
         ckpt = Path(rec["train"]["checkpoint"])
-        results = trial_path({"out_dir": spec.out_dir, "name": rec["name"]})
+        results = trial_path(spec.out_dir, rec["name"])
         ret = retrieve_checkpoint(ckpt, top=RETRIEVAL_TOP, seed=seed)
         ret_file = write_results(out / "results" / f"retrieval-{sem}.json", ret, overwrite=True)
         plots = out / "plots" / sem

@@ -118,6 +118,8 @@ def trial_rows(records: list[dict]) -> list[dict]:
     for r in records:
         for mod, m in r["metrics"].items():
             row = {k: r[k] for k in TRIAL_COLUMNS[:6]} | {"setting": r.get("setting", "inductive"), "modality": mod}
+            if "repeat" in r:  # zsl experiment --repeats
+                row.update(repeat=r["repeat"], seed=r["seed"])
             for k in metric_columns():
                 row[k] = m.get(k)
             if r.get("selection"):

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from zsltool.classify_calibrate import temperature_of
+from zsltool.classify.calibrate import temperature_of
 from zsltool.errors import ZslError
 from zsltool.evaluate import metrics as M
 from zsltool.evaluate.results import make_manifest, results_doc

@@ -64,6 +64,20 @@ def _cell(values, scale: float = 1.0, digits: int = 2) -> dict:
     return {**s, "text": fmt_cell(s["mean"], s["sd"], scale, digits)}
 
 
+def _repeats(records: list[dict]) -> dict:
+    """``{"repeats": N}`` when the trials were trained N > 1 times each (``zsl experiment --repeats``)."""
+    n = len({r.get("repeat") for r in records})
+    return {"repeats": n} if n > 1 else {}
+
+
+def _trials_text(sp: dict) -> str | None:
+    """'5 trials', or '1 trial × 5 seeds' with repeats."""
+    if not sp.get("trials"):
+        return None
+    text = count_of(sp["trials"], "trial")
+    return text + (f" × {sp['repeats']} seeds" if sp.get("repeats") else "")
+
+
 def warning_messages(records: Iterable[dict]) -> list[str]:
     """The distinct validity-warning messages of ``records`` (``zsltool.guards``), in first-seen order."""
     return list(dict.fromkeys(w["message"] for r in records for w in r.get("warnings") or []))
@@ -97,7 +111,7 @@ def zsl_table(records: list[dict], metric: str = "top1", digits: int = 2) -> dic
         if ns:
             chance[c] = 1.0 / ns[0]
         splits[c] = {"protocol": sel[0].get("protocol"), "n_test_classes": ns[0] if ns else None,
-                     "trials": len({(r.get("split"), r.get("trial")) for r in sel})}
+                     "trials": len({(r.get("split"), r.get("trial")) for r in sel}), **_repeats(sel)}
     return {"kind": "zsl", "metric": metric, "columns": columns, "rows": rows, "chance": chance,
             "splits": splits, "show_method": len(methods) > 1, "warnings": warning_messages(recs)}
 
@@ -128,7 +142,7 @@ def gzsl_table(records: list[dict], keys=GZSL_COLUMNS, scale: float = 100.0, dig
                                                             m.get("n_test_seen"), m.get("n_test_unseen")))
     first = next(iter(sizes.values()), (None, None, None, None))
     splits = {"all": {"protocol": first[0], "n_classes": first[1], "n_test_seen": first[2],
-                      "n_test_unseen": first[3], "trials": len(sizes)}}
+                      "n_test_unseen": first[3], "trials": len(sizes), **_repeats(recs)}}
     return {"kind": "retrieval" if retrieval else "gzsl", "columns": list(keys), "rows": rows, "scale": scale,
             "splits": splits, "show_method": True, "warnings": warning_messages(recs)}
 
@@ -174,7 +188,7 @@ def _split_caption(table: dict) -> str:
             sp = splits.get(c) or {}
             what = protocol_caption(sp.get("protocol"), f"{sp.get('protocol') or 'unknown'} split")
             bits = [f"{sp['n_test_classes']} unseen test classes" if sp.get("n_test_classes") else None,
-                    count_of(sp['trials'], 'trial') if sp.get("trials") else None,
+                    _trials_text(sp),
                     f"chance {table['chance'][c]:.2f}" if c in table.get("chance", {}) else None]
             parts.append(f"{c}: {what} ({', '.join(b for b in bits if b)})")
         return "; ".join(parts) + "."
@@ -183,7 +197,7 @@ def _split_caption(table: dict) -> str:
     bits = [f"{sp['n_classes']} classes" if sp.get("n_classes") else None,
             f"{sp['n_test_seen']} seen / {sp['n_test_unseen']} unseen test clips"
             if sp.get("n_test_seen") is not None and sp.get("n_test_unseen") is not None else None,
-            count_of(sp['trials'], 'trial') if sp.get("trials") else None]
+            _trials_text(sp)]
     head = f"{what} ({', '.join(b for b in bits if b)})" if any(bits) else what
     if table["kind"] == "gzsl":
         return (f"{head}. S: accuracy on seen-class test clips, U: on unseen-class clips, both over all classes; "

@@ -122,7 +122,6 @@ class TorchvisionImageExtractor(Extractor):
 
     modality = "image"
     unit = "img"
-    keep_heap = True  # a ResNet-101 call on 32 crops allocates ~100 MB feature maps (docs/scaling.md)
 
     def __init__(self, config, device: str = "cpu"):
         super().__init__(config, device)

@@ -69,7 +69,6 @@ class VideoExtractor(Extractor):
     modality = "video"
     unit = "video"
     keeps_frames = True
-    keep_heap = True  # an S3D call on 8 clips allocates feature maps of hundreds of MB (docs/scaling.md)
     chunk = 8  # clips per network call
 
     def __init__(self, config, device: str = "cpu"):

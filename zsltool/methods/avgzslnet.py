@@ -24,9 +24,8 @@ from torch import Tensor, nn
 
 from zsltool.errors import ZslError
 from zsltool.methods.base import (ZslMethod, check_modality, combine_distances, masked_mean, mse_dist, pair_mse,
-                                  register_method, sample_negatives)
+                                  register_method, sample_negatives, triplet)
 from zsltool.methods.draws import StepDraws, batch_norm, mlp2, run_mlp2
-from zsltool.methods.losses import triplet
 
 AV_TRAIN_DEFAULTS = {"epochs": 50, "batch_size": 128, "optimizer": "adam", "lr": 1e-3, "weight_decay": 0.0,
                      "momentum": 0.0}

@@ -153,6 +153,12 @@ class ZslMethod(nn.Module):
         return {}
 
     batched_kernel: ClassVar[str | None] = None  # a kernel of zsltool.train.kernels: many models trained at once
+    #: parameters W (out × d_s) through which the training loss sees the class embeddings only as
+    #: ``class_emb @ W.T``: the engine trains them in exact class-space coordinates with plain SGD
+    #: (zsltool/train/class_space.py)
+    class_linear: ClassVar[tuple[str, ...]] = ()
+    #: stacking many models of this method also pays on the CPU (measured: benchmarks/RESULTS.md)
+    stack_on_cpu: ClassVar[bool] = False
 
     def __init__(self, *, audio_dim: int, semantic_dim: int, video_dim: int | None = None, **method_args):
         super().__init__()
@@ -359,3 +365,8 @@ def sample_negative_classes(labels: Tensor, n_classes: int, generator: torch.Gen
         return labels.clone()
     off = torch.randint(1, n_classes, labels.shape, generator=generator, device=labels.device)
     return (labels + off) % n_classes
+
+
+def triplet(d_pos: Tensor, d_neg: Tensor, margin: float) -> Tensor:
+    """Per-row triplet hinge [d_pos - d_neg + margin]_+."""
+    return (d_pos - d_neg + margin).clamp_min(0.0)

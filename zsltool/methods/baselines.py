@@ -13,9 +13,9 @@ from torch import nn
 
 from zsltool.errors import ZslError
 from zsltool.methods.avgzslnet import AV_TRAIN_DEFAULTS
-from zsltool.methods.base import ZslMethod, masked_mean, mse_dist, pair_mse, register_method, sample_negatives
+from zsltool.methods.base import (ZslMethod, masked_mean, mse_dist, pair_mse, register_method, sample_negatives,
+                                  triplet)
 from zsltool.methods.draws import StepDraws, mlp2, run_mlp2
-from zsltool.methods.losses import triplet
 
 
 class _Single(StepDraws, ZslMethod):

@@ -5,11 +5,52 @@ projection, Xie, Räsänen & Virtanen, ICASSP 2021; Dogan et al. eq. 1-3), ``bil
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from zsltool.errors import ZslError
 from zsltool.methods.base import ZslMethod, check_modality, register_method
-from zsltool.methods.losses import compatibility_loss
+
+
+# -- the losses of the family (Dogan et al.; Akata et al. 2015 for ALE and SJE) --------------------------
+def _margins(scores: Tensor, labels: Tensor, margin: float) -> Tensor:
+    """(B, C) matrix of margin + F(x, y') - F(x, y), 0 at the true class."""
+    true = scores.gather(1, labels[:, None])
+    m = margin + scores - true
+    return m.masked_fill(F.one_hot(labels, scores.shape[1]).bool(), 0.0)
+
+
+def ranking_hinge(scores: Tensor, labels: Tensor, margin: float = 1.0, reduce: str = "sum") -> Tensor:
+    """Ranking hinge loss per row: over wrong classes y' of max(0, margin + F(x,y') - F(x,y)),
+    summed (``reduce="sum"``) or the largest (``"max"``, the structured SVM form of SJE). Mean over the batch."""
+    m = _margins(scores, labels, margin).clamp_min(0.0)
+    per_row = m.sum(1) if reduce == "sum" else m.max(1).values
+    return per_row.mean()
+
+
+def ale_loss(scores: Tensor, labels: Tensor, margin: float = 1.0) -> Tensor:
+    """ALE's weighted approximate ranking: per row, (beta_r / r) * sum of positive hinge terms, where r is the
+    number of violating classes and beta_r = sum_{i=1..r} 1/i (Akata et al. 2015)."""
+    m = _margins(scores, labels, margin).clamp_min(0.0)
+    r = (m > 0).sum(1)
+    harmonic = torch.cumsum(1.0 / torch.arange(1, scores.shape[1] + 1, dtype=scores.dtype, device=scores.device), 0)
+    beta = torch.where(r > 0, harmonic[(r - 1).clamp_min(0)], torch.zeros_like(r, dtype=scores.dtype))
+    w = beta / r.clamp_min(1).to(scores.dtype)
+    return (w * m.sum(1)).mean()
+
+
+def softmax_ce(scores: Tensor, labels: Tensor) -> Tensor:
+    return F.cross_entropy(scores, labels)
+
+
+def compatibility_loss(kind: str, scores: Tensor, labels: Tensor, margin: float, reduce: str = "sum") -> Tensor:
+    if kind == "hinge":
+        return ranking_hinge(scores, labels, margin, reduce)
+    if kind == "softmax":
+        return softmax_ce(scores, labels)
+    if kind == "ale":
+        return ale_loss(scores, labels, margin)
+    raise ValueError(kind)
 
 
 class _Compatibility(ZslMethod):
@@ -18,7 +59,8 @@ class _Compatibility(ZslMethod):
 
     modalities = ("audio",)
     loss_kinds: tuple[str, ...] = ("hinge", "softmax")
-    batched_kernel = "compatibility"  # zsltool.train.compatibility.CompatibilityKernel trains many at once
+    batched_kernel = "functional"  # many models trained as one vmap of this loss (zsltool/train/functional.py)
+    stack_on_cpu = True  # small products per step: stacking pays on the CPU too (benchmarks/RESULTS.md)
 
     def __init__(self, **kw):
         super().__init__(**kw)
@@ -59,6 +101,7 @@ class Projection(_Compatibility):
     default_scaling = {"zscore": True, "l2_classes": True}  # measured: docs/methods.md, Feature scaling
 
     defaults = {"rank": 0, "activation": "tanh", "bias": True, "loss": "hinge", "hinge": "sum", "margin": 1.0}
+    class_linear = ("U.weight",)  # the classes enter only through U: exact class-space SGD (train/class_space.py)
 
     def __init__(self, **kw):
         super().__init__(**kw)
@@ -77,6 +120,8 @@ class Projection(_Compatibility):
 
 
 class _BilinearBase(_Compatibility):
+    class_linear = ("W",)  # the classes enter only through W: exact class-space SGD (train/class_space.py)
+
     def __init__(self, **kw):
         super().__init__(**kw)
         self.W = nn.Parameter(torch.empty(self.audio_dim, self.semantic_dim))

@@ -249,16 +249,16 @@ def scaled_data(job: Job, model, device: str) -> tuple[dict, torch.Tensor]:
     return data, model.prep_classes(torch.as_tensor(job.class_emb, device=device))
 
 
-def make_optimizer(params, hyper: dict, device: str = "cpu"):
+def make_optimizer(params, hyper: dict, device: str = "cpu", fused: bool = True):
     """torch.optim SGD / Adam for ``hyper``, with torch's fused kernel (one kernel per step for all parameters,
-    CPU and CUDA), else the foreach one."""
+    CPU and CUDA; it copies a gradient that is not contiguous), else (or with ``fused=False``) the foreach one."""
     params = [p for p in params if p.requires_grad]
     lr, wd = float(hyper["lr"]), float(hyper.get("weight_decay") or 0.0)
     if hyper["optimizer"] == "adam":
         cls, kw = torch.optim.Adam, {"lr": lr, "weight_decay": wd}
     else:
         cls, kw = torch.optim.SGD, {"lr": lr, "momentum": float(hyper.get("momentum") or 0.0), "weight_decay": wd}
-    for impl in ({"fused": True}, {"foreach": True}, {}):
+    for impl in ({"fused": True} if fused else {}, {"foreach": True}, {}):
         try:
             return cls(params, **kw, **impl)
         except (RuntimeError, TypeError, ValueError):  # pragma: no cover - a torch or device without it

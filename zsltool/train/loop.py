@@ -243,7 +243,7 @@ def choose(prep: Prepared, config: TrainConfig, settings: list[dict], outcomes: 
 def write_checkpoint(prep: Prepared, config: TrainConfig, res: Outcome, out: Path, selection: dict | None = None,
                      device: str = "cpu") -> TrainResult:
     """Save the best epoch of ``res`` as a self-describing checkpoint at ``out``."""
-    from zsltool.classify_calibrate import calibrate_model, provenance_of
+    from zsltool.classify.calibrate import calibrate_model, provenance_of
 
     model = res.model
     sem = prep.inputs.semantic

@@ -1,5 +1,5 @@
-"""``zsl classify``: which of these labels is this clip? (thin shim over ``zsltool.classify_clips.classify``, or
-``zsltool.classify_joint_model.classify_joint`` with ``--model``)."""
+"""``zsl classify``: which of these labels is this clip? (thin shim over ``zsltool.classify.run.classify``, or
+``zsltool.classify.joint.classify_joint`` with ``--model``)."""
 
 from __future__ import annotations
 
@@ -126,7 +126,7 @@ def classify_cmd(
 
 def _joint(joint, model, inputs, prompt, *, others: dict, **kw):
     """``--model clap``: every positional argument is a clip (there is no checkpoint)."""
-    from zsltool.classify_joint_model import classify_joint
+    from zsltool.classify.joint import classify_joint
 
     if not joint:
         raise typer.BadParameter("--prompt applies to --model (a checkpoint embeds labels as its training text "
@@ -139,7 +139,7 @@ def _joint(joint, model, inputs, prompt, *, others: dict, **kw):
 
 
 def _checkpoint(model, inputs, **kw):
-    from zsltool.classify_clips import classify
+    from zsltool.classify.run import classify
     from zsltool.errors import ZslError
 
     if model is None:

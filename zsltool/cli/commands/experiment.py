@@ -84,6 +84,8 @@ def experiment_cmd(
     modalities: str = typer.Option("both", "--modalities", help="GZSL test modalities, comma list of "
                                    "audio,video,both."),
     trials: Optional[str] = typer.Option(None, "--trials", help="Comma list of trial numbers (default: all)."),
+    repeats: int = typer.Option(1, "--repeats", min=1, help="Train every trial N times, with seeds SEED ... "
+                                "SEED+N-1; the tables give mean ± SD over trials × repeats."),
     calibrate: bool = typer.Option(False, "--calibrate", help="GZSL: calibrated stacking, beta chosen on "
                                    "validation data."),
     no_retrieval: bool = typer.Option(False, "--no-retrieval", help="GZSL: skip retrieval mAP."),
@@ -159,7 +161,8 @@ def experiment_cmd(
                           seed=seed_or_global(seed), jobs=jobs, threads=threads,
                           calibrate=calibrate, retrieval=not no_retrieval, device=STATE.device,
                           grid=parse_grid(grid), preset=preset, strict=strict,
-                          two_stage=two_stage, refit=refit, transductive=list(transductive) or None)
+                          two_stage=two_stage, refit=refit, transductive=list(transductive) or None,
+                          repeats=repeats)
     doc = run_experiment(spec)
     info(f"{count_of(doc['ran'], 'trial')} run, {doc['reused']} reused; wrote {out}/results.json, trials.csv, "
          "table.csv, table.md, table.tex")

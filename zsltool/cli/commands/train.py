@@ -12,7 +12,9 @@ import typer
 
 from zsltool.cli.common import STATE, JsonOpt, OverwriteOpt, SeedOpt, emit, kv_table, noted, seed_or_global
 from zsltool.cli.types import float_option
-from zsltool.methods.names import METHOD_NAMES, PRESETS
+from zsltool.cli.choices import NamesChoice
+from zsltool.methods import names as method_names
+from zsltool.methods.names import PRESETS
 from zsltool.names import SEMANTIC_SOURCES
 from zsltool.train.config import OPTIMIZERS
 
@@ -53,7 +55,7 @@ def train_cmd(
     semantic_file: Optional[str] = typer.Option(None, "--semantic-file",
                                                 help="Any class-level file (overrides --semantic's file)."),
     trial: int = typer.Option(0, "--trial", help="Trial of the split (0-based)."),
-    method: str = typer.Option("projection", "--method", click_type=click.Choice(list(METHOD_NAMES)),
+    method: str = typer.Option("projection", "--method", click_type=NamesChoice(lambda: method_names.METHOD_NAMES),
                                help="Zero-shot method (see docs/methods.md)."),
     arg: List[str] = typer.Option([], "--arg", help="Method argument KEY=VALUE (repeatable), "
                                   "e.g. --arg activation=none --arg hidden=256."),

@@ -75,7 +75,6 @@ class AudioExtractor(Extractor):
     min_samples: int = 1
     example: str = "clip"  # what one example is, for the file's metadata ("0.96 s", "whole clip")
     max_examples: int = 256  # examples per network call
-    keep_heap = True  # a call's feature maps (~250 MB for VGGish on 160 examples) stay in the heap between calls
 
     def __init__(self, config: AudioConfig, device: str = "cpu"):
         super().__init__(config, device)

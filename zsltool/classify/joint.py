@@ -29,6 +29,7 @@ from typing import Sequence
 
 import numpy as np
 
+from zsltool.classify.clips import ClipRows
 from zsltool.errors import ZslError
 from zsltool.names import JOINT_MODELS
 
@@ -87,7 +88,7 @@ def _precomputed(path, model: str, sha: str):
     if got and sha and got != sha:
         raise ZslError(f"{path} was made with other {model} weights (sha256 {got[:12]}... vs {sha[:12]}...)",
                        hint="pass the --weights its rows were extracted with")
-    return list(e.ids), e.X, e.valid.astype(bool), list(e.reasons), [None] * len(e.ids)
+    return ClipRows(list(e.ids), e.X, e.valid.astype(bool), list(e.reasons), [None] * len(e.ids))
 
 
 def classify_joint(inputs: str | os.PathLike | Sequence[str | os.PathLike] | None = None, *,
@@ -96,11 +97,11 @@ def classify_joint(inputs: str | os.PathLike | Sequence[str | os.PathLike] | Non
                    top: int = 5, batch_size: int = 16, workers: int = 0, device: str = "cpu",
                    progress: bool = False):
     """Rank ``labels`` for each clip with a joint audio–text model (no checkpoint); see the module docstring.
-    Returns :class:`zsltool.classify_clips.Predictions`."""
-    from zsltool.classify_calibrate import softmax
-    from zsltool.classify_clips import predictions
-    from zsltool.classify_inputs import clip_items, embed_clips
-    from zsltool.classify_labels import parse_labels
+    Returns :class:`zsltool.classify.score.Predictions`."""
+    from zsltool.classify.calibrate import softmax
+    from zsltool.classify.score import predictions
+    from zsltool.classify.clips import clip_items, embed_clips
+    from zsltool.classify.labels import parse_labels
     from zsltool.utils import resolve_device
 
     if model not in JOINT_MODELS:
@@ -120,13 +121,13 @@ def classify_joint(inputs: str | os.PathLike | Sequence[str | os.PathLike] | Non
         from zsltool.extract.registry import build_extractor
 
         ex = build_extractor(JOINT_MODELS[model][0], modality="audio", device=device, weights=weights)
-        ids, X, valid, reasons, sources = embed_clips(items, ex, max_seconds=ex.config.max_seconds,
-                                                      batch_size=batch_size, workers=workers, progress=progress)
+        rows = embed_clips(items, ex, batch_size=batch_size, workers=workers, progress=progress)
     else:
-        ids, X, valid, reasons, sources = _precomputed(embeddings, model, tmeta.get("weights_sha256", ""))
+        rows = _precomputed(embeddings, model, tmeta.get("weights_sha256", ""))
+    ids, X, valid, reasons, sources = rows.ids, rows.X, rows.valid, rows.reasons, rows.sources
     s, scale = joint_scores(X[valid], C, tmeta.get("logit_scale"), device)
-    rows = np.nonzero(valid)[0]
-    preds = predictions(ids, sources, valid, reasons, cand, rows, s, softmax(s, 1.0) if len(s) else s, top)
+    at = np.nonzero(valid)[0]
+    preds = predictions(ids, sources, valid, reasons, cand, at, s, softmax(s, 1.0) if len(s) else s, top)
     preds.info = {"model": f"{model} ({tmeta.get('weights')})", "method": "cosine", "modality": "audio",
                   "prompts": temps, "logit_scale": scale, "temperature": 1.0,
                   "temperature_source": f"{model}'s logit scale ({scale:g} x cosine; not fitted)",
