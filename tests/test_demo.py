@@ -33,7 +33,6 @@ THRESHOLDS = {"Audio (upper bound)": 0.5, "Image": 0.3, "Text": 0.3, "Hybrid": 0
 
 @pytest.fixture(scope="module")
 def demo_run(tmp_path_factory):
-    pytest.importorskip("zsltool.train.loop", reason="zsl train is not in this build")
     from typer.testing import CliRunner
 
     from zsltool.cli.app import app

@@ -80,7 +80,7 @@ def test_rerun_reuses_finished_trials(data, ran, monkeypatch):
     import zsltool.evaluate.experiment as E
 
     def boom(unit):
-        raise AssertionError(f"recomputed {unit['name']}")
+        raise AssertionError(f"recomputed {unit.name}")
 
     monkeypatch.setattr(E, "run_unit", boom)
     again = run_experiment(spec(syn, d, out))
@@ -159,8 +159,8 @@ def test_experiment_runs_on_the_global_device(data, tmp_path, cli, monkeypatch):
 
     syn, d = data
     units = {dev: plan(spec(syn, d, tmp_path, device=dev)) for dev in ("cpu", "cuda")}
-    assert [u["device"] for u in units["cuda"]] == ["cuda"] * len(units["cuda"])
-    assert [u["config_hash"] for u in units["cpu"]] == [u["config_hash"] for u in units["cuda"]]
+    assert [u.device for u in units["cuda"]] == ["cuda"] * len(units["cuda"])
+    assert [u.config_hash for u in units["cpu"]] == [u.config_hash for u in units["cuda"]]
     seen = {}
 
     def fake_train(jobs, device="cpu", **kw):

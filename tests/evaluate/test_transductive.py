@@ -12,27 +12,32 @@ from zsltool.train.config import TrainConfig
 from zsltool.train.loop import train
 from zsltool.train.synthetic import make_synthetic
 
-# two tight clusters (around the directions 0° and 90°); the zero-shot scores put one row of cluster B in class 0
+# two tight clusters (around the directions 0° and 90°)
 X2 = np.array([[1, 0.05], [1, -0.05], [1, 0.0], [0.05, 1], [-0.05, 1], [0, 1]], float)
+# three tight clusters of three rows (around 0°, 120° and 240°)
+X3 = np.vstack([[np.cos(a) + dx, np.sin(a) + dy] for a in np.deg2rad([0, 120, 240])
+                for dx, dy in [(0.05, 0), (-0.05, 0.03), (0, -0.04)]])
 
 
 def test_soft_kmeans_moves_a_misassigned_row_to_its_cluster():
-    S = np.array([[2, 0], [2, 0], [2, 0], [0, 2], [0, 2], [1, 0]], float)
-    assert S.argmax(1).tolist() == [0, 0, 0, 1, 1, 0]
-    out = soft_kmeans(S, X2)
+    """Row 5 lies in cluster B but its zero-shot scores prefer class 0 slightly: the refinement moves it."""
+    S = np.array([[2, 0, 0]] * 3 + [[0, 2, 0]] * 2 + [[1, 0.9, 0]] + [[0, 0, 2]] * 3, float)
+    assert S.argmax(1).tolist() == [0, 0, 0, 1, 1, 0, 2, 2, 2]
+    out = soft_kmeans(S, X3)
     assert out.shape == S.shape and out.dtype == np.float32
-    assert out.argmax(1).tolist() == [0, 0, 0, 1, 1, 1]
+    assert out.argmax(1).tolist() == [0, 0, 0, 1, 1, 1, 2, 2, 2]
     # log-responsibilities: each row's exp sums to 1
     np.testing.assert_allclose(np.exp(out.astype(np.float64)).sum(1), 1.0, atol=1e-5)
 
 
 def test_clusters_are_named_by_the_zero_shot_scores_as_a_whole():
-    """Class 1 gets no row from the zero-shot argmax, so its first centroid comes from the rows its score column
-    ranks highest -- cluster A's. The one-to-one matching still gives cluster B to class 1: its rows score
-    class 1 above their own mean, cluster A's rows class 0."""
-    S = np.array([[3, 1], [3, 1], [3, 1], [2, 1.9], [2, 1.9], [2, 1.9]], float)
-    assert S.argmax(1).tolist() == [0] * 6
-    assert soft_kmeans(S, X2).argmax(1).tolist() == [0, 0, 0, 1, 1, 1]
+    """Class 2 gets no row from the zero-shot argmax, so its first centroid comes from the rows its score column
+    ranks highest -- cluster B's, already class 1's. After the steps cluster C is a cluster of its own, and the
+    one-to-one matching names it class 2: its rows score class 2 above their mean, class 1 below."""
+    S = np.array([[3, 1, 0]] * 3 + [[0, 3, 1.5]] * 3 + [[2, 0, 1.0]] * 3, float)
+    assert S.argmax(1).tolist() == [0, 0, 0, 1, 1, 1, 0, 0, 0]
+    assert soft_kmeans(S, X3, steps=1).argmax(1).tolist() == [0, 0, 0, 1, 1, 1, 0, 0, 0]
+    assert soft_kmeans(S, X3).argmax(1).tolist() == [0, 0, 0, 1, 1, 1, 2, 2, 2]
 
 
 def test_degenerate_inputs_are_returned_as_they_are():

@@ -103,3 +103,59 @@ def test_the_extractor_of_a_file_is_rebuilt_from_its_provenance(tmp_path):
     torch.save(VGGish(width=1 / 16).state_dict(), tmp_path / "other.pth")
     with pytest.raises(ZslError, match="not the ones that made the file"):
         extractor_from_provenance(tmp_path / "a.h5", weights=tmp_path / "other.pth")
+
+
+def test_random_weights_are_drawn_again_from_the_recorded_seed(tmp_path):
+    """ExtractorRecord: a file made with a seeded random network records the seed (no weights string to parse),
+    and extractor_from_provenance draws the very same network again without touching the caller's generator;
+    an older file with random weights and no seed is a clear error."""
+    import soundfile as sf
+
+    from zsltool.extract.audio.extract import extract_audio
+    from zsltool.extract.audio.vggish import build
+    from zsltool.extract.record import ExtractorRecord
+    from zsltool.extract.runner import Item
+    from zsltool.store import StoreMeta, read_embeddings, write_embeddings
+
+    t = np.arange(24000) / 16000
+    sf.write(tmp_path / "a.wav", (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32), 16000)
+    extract_audio(str(tmp_path / "a.wav"), tmp_path / "a.h5", extractor=build(width=1 / 16, seed=3), progress=False)
+    e = read_embeddings(tmp_path / "a.h5")
+    rec = ExtractorRecord.of(tmp_path / "a.h5")
+    assert (rec.modality, rec.extractor, rec.weights, rec.seed) == ("audio", "vggish", "random", 3)
+    assert rec.config["width"] == 1 / 16 and rec.path == str(tmp_path / "a.h5")
+    state = torch.get_rng_state()
+    ex = extractor_from_provenance(rec)
+    assert torch.equal(state, torch.get_rng_state())
+    row = ex.embed([ex.load(Item(id="q", source=str(tmp_path / "a.wav")))])[0]["embedding"]
+    np.testing.assert_allclose(row, e.X[0], atol=1e-6)
+    other = build(width=1 / 16, seed=4).embed([ex.load(Item(id="q", source=str(tmp_path / "a.wav")))])[0]
+    assert np.abs(other["embedding"] - e.X[0]).max() > 1e-3  # the seed matters: the check above can fail
+    old = {k: v for k, v in e.meta.extractor_meta.items() if k != "weights_seed"}
+    write_embeddings(tmp_path / "old.h5", meta=StoreMeta(kind="instance", modality="audio", extractor="vggish",
+                                                         extractor_meta=old), ids=["q"], X=e.X)
+    with pytest.raises(ZslError, match="random weights and records no seed"):
+        extractor_from_provenance(tmp_path / "old.h5")
+
+
+def test_embed_in_memory_gives_the_rows_extract_writes(tmp_path):
+    """pipeline.embed (zsl classify's clips) runs extract's pipeline into a MemorySink: the same ids, rows,
+    validity and reasons as the file extract writes, an undecodable clip included."""
+    import soundfile as sf
+
+    from zsltool.extract.audio.vggish import build
+    from zsltool.extract.inputs import collect_inputs
+    from zsltool.extract.pipeline import embed, extract
+    from zsltool.store import read_embeddings
+
+    t = np.arange(20000) / 16000
+    sf.write(tmp_path / "a.wav", (0.3 * np.sin(2 * np.pi * 330 * t)).astype(np.float32), 16000)
+    (tmp_path / "b.wav").write_bytes(b"not audio")
+    inputs = [tmp_path / "a.wav", tmp_path / "b.wav"]
+    extract("audio", "vggish", inputs, tmp_path / "f.h5", extractor=build(width=1 / 16, seed=2), progress=False)
+    f = read_embeddings(tmp_path / "f.h5")
+    sink, _ = embed(build(width=1 / 16, seed=2), collect_inputs("audio", inputs)[0])
+    ids, X, valid, reasons = sink.arrays()
+    assert ids == list(f.ids) and valid.tolist() == f.valid.tolist() == [True, False]
+    assert reasons == list(f.reasons) and reasons[1]
+    np.testing.assert_array_equal(X, f.X)

@@ -147,7 +147,7 @@ def test_experiment_batches_audio_visual_units_and_gets_the_same_results(syn, tm
     separate shards."""
     import shutil
 
-    from zsltool.evaluate.experiment import ExperimentSpec, _shards, run_experiment
+    from zsltool.evaluate.experiment import ExperimentSpec, _shards, plan, run_experiment
 
     shutil.copy(syn.text, tmp_path / "text2.h5")
     sizes, real_init = [], FunctionalKernel.__init__
@@ -162,8 +162,8 @@ def test_experiment_batches_audio_visual_units_and_gets_the_same_results(syn, tm
                               methods=["avgzslnet"], method_args={"avgzslnet": {"hidden": 24, "dec_hidden": 16}},
                               epochs=2, modalities=["audio", "both"], refit=False)
         docs[on] = run_experiment(spec)
-        units = [{"train": {"method": "avgzslnet", "semantic": "text"}, "device": "cpu"}] * 3
-        assert len(_shards(units, 1)) == (1 if on else 3)
+        units = plan(spec)  # the two text backends' units (typed, zsltool.evaluate.unit)
+        assert len(units) == 2 and len(_shards(units, 1)) == (1 if on else 2)
     assert docs[True]["ran"] == docs[False]["ran"] == 2 and sizes == [2]  # the two text backends: one batch
     assert docs[True]["metrics"] == docs[False]["metrics"]
 

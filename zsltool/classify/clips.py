@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
@@ -39,80 +38,22 @@ class ClipRows:
     info: dict = field(default_factory=dict)
 
 
-_RANDOM = re.compile(r"random-init\(width=([0-9.eE+-]+), seed=(\d+)\)")
-
-
 def audio_extractor(rec: dict | None, *, weights=None, device: str = "cpu", anchor=None):
-    """The extractor that made the training audio file, rebuilt from its provenance
-    (:func:`zsltool.extract.registry.extractor_from_provenance`); weights checked by sha256. ``weights`` (a
-    path or id) replaces the recorded weights; recorded local weights that are gone are looked for next to
-    ``anchor`` (the checkpoint: :func:`zsltool.files.relocated`)."""
+    """The extractor that made the training audio file, rebuilt from its provenance record by
+    :func:`zsltool.extract.registry.extractor_from_provenance`; weights checked by sha256. ``weights`` (a path or
+    id) replaces the recorded weights; recorded local weights that are gone are looked for next to ``anchor``
+    (the checkpoint)."""
     from zsltool.extract.registry import EXTRACTORS, extractor_from_provenance, list_extractors
-    from zsltool.store import StoreMeta
 
     if not rec:
         raise ZslError("the checkpoint does not record how its training audio was embedded, and that file is gone",
                        hint="pass --embeddings FILE with the clips' embeddings")
-    name, em = rec.get("extractor"), rec.get("extractor_meta") or {}
+    name = rec.get("extractor")
     list_extractors()
     if name not in EXTRACTORS or EXTRACTORS[name].modality != "audio":
         raise ZslError(f"the training audio file was made by {name!r}, not by an extractor zsl can rerun",
                        hint="embed the clips the same way and pass --embeddings FILE")
-    spec = weights or (em.get("config") or {}).get("weights", em.get("weights"))
-    m = _RANDOM.fullmatch(str(em.get("weights") or ""))
-    if m and not weights:  # a seeded random network of that width (tests, demos)
-        from zsltool.extract.audio.vggish import build
-
-        return build(width=float(m.group(1)), seed=int(m.group(2)), device=device,
-                     embedding=em.get("embedding", "raw"), pca_params=em.get("pca_params"))
-    path = weights or em.get("weights_path") or spec  # --weights first: it replaces what was recorded
-    registered = bool(path) and EXTRACTORS[name].get_weights(str(path)) is not None
-    moved = _moved(path, anchor) if not weights and not registered else None
-    if moved is not None:
-        log.info(f"audio network weights {path} not found; using {moved} (found next to the checkpoint)")
-        weights = path = str(moved)
-    if path and not str(path).startswith(("http://", "https://", "file://")) and not Path(path).is_file() \
-            and not registered:
-        raise ZslError(f"audio network weights not found: {path}" + ("" if weights else " (recorded in the "
-                       "training audio file)"), hint="pass --weights PATH to the same weights (checked by sha256)")
-    return extractor_from_provenance(StoreMeta(kind="instance", modality="audio", extractor=name, extractor_meta=em),
-                                     weights=weights, device=device)
-
-
-def _moved(path, anchor):
-    """Where recorded local weights that are gone are now (next to the checkpoint), else None."""
-    from zsltool.files import relocated
-
-    if not path or str(path).startswith(("http://", "https://", "file://")) or Path(path).is_file():
-        return None
-    return relocated(path, anchor)
-
-
-class _MemoryWriter:
-    """Just enough of EmbeddingWriter for ``run_extraction``: rows kept in memory, in input order."""
-
-    def __init__(self, dim: int):
-        self.dim, self.done_ids = dim, set()
-        self.ids: list[str] = []
-        self.rows: list[np.ndarray] = []
-        self.valid: list[bool] = []
-        self.reasons: list[str] = []
-
-    def add(self, id_, emb, labels=None, valid=True, reason="", frames=None, **_):  # key=... (resume) unused
-        v = np.asarray(emb, dtype=np.float32)
-        if valid and not np.isfinite(v).all():
-            valid, reason = False, "non-finite embedding"
-        self.ids.append(id_)
-        self.rows.append(v)
-        self.valid.append(bool(valid))
-        self.reasons.append(reason or "")
-        return bool(valid), reason
-
-    def keep_only(self, keys) -> list[str]:  # nothing to resume in memory
-        return []
-
-    def discard(self):
-        pass
+    return extractor_from_provenance(rec, weights=weights, device=device, anchor=anchor)
 
 
 def clip_items(inputs: Iterable[str | os.PathLike]) -> list:
@@ -146,19 +87,16 @@ def clip_items(inputs: Iterable[str | os.PathLike]) -> list:
     return out
 
 
-def embed_clips(items, extractor, *, max_seconds=10.0, batch_size: int = 16, workers: int = 0,
-                progress: bool = False) -> ClipRows:
-    """The clips embedded in memory with ``extractor``."""
-    from zsltool.extract.audio.extract import AudioLoader
-    from zsltool.extract.runner import run_extraction
+def embed_clips(items, extractor, *, batch_size: int = 16, workers: int = 0, progress: bool = False) -> ClipRows:
+    """The clips embedded in memory by ``extractor`` through extract's pipeline
+    (:func:`zsltool.extract.pipeline.embed`)."""
+    from zsltool.extract.pipeline import embed
 
-    w = _MemoryWriter(extractor.dim)
-    loader = AudioLoader(max_seconds=max_seconds, examples_fn=extractor.examples, sample_rate=extractor.sample_rate,
-                         min_samples=extractor.min_samples)
-    run_extraction(items, load=loader, embed=extractor.embed, writer=w, batch_size=batch_size, workers=workers,
-                   desc="classify", progress=progress, unit="clip")
+    sink, _ = embed(extractor, items, batch_size=batch_size, workers=workers, progress=progress, desc="classify",
+                    unit="clip")
     src = {it.id: str(it.source) for it in items}
-    return ClipRows(w.ids, np.stack(w.rows), np.array(w.valid, bool), w.reasons, [src[i] for i in w.ids])
+    ids, X, valid, reasons = sink.arrays()
+    return ClipRows(ids, X, valid, reasons, [src[i] for i in ids])
 
 
 def is_video_input(inputs) -> bool:
@@ -183,14 +121,15 @@ def is_video_input(inputs) -> bool:
 
 def embed_videos(paths, ckpt, net, *, modality: str, weights=None, video_weights=None, device: str = "cpu",
                  batch_size: int = 16, workers: int = 0) -> ClipRows:
-    """Videos -> their audio and video rows, with the training
+    """Videos -> their audio and video rows, embedded in memory through extract's pipeline with the training
     extractors: the video network recorded for the training video file, and the audio network on the videos'
-    audio tracks (written to WAV in a temporary folder, as ``extract-video --extract-audio`` does)."""
+    audio tracks (WAVs in a temporary folder, as ``extract-video --extract-audio`` writes them)."""
+    import dataclasses
     import tempfile
 
-    from zsltool.extract.audio.extract import extract_audio
-    from zsltool.extract.video import extract_video
-    from zsltool.store import read_embeddings
+    from zsltool.extract.inputs import collect_inputs
+    from zsltool.extract.pipeline import embed
+    from zsltool.extract.registry import extractor_from_provenance
 
     use_a = "audio" in net.modalities and modality in ("both", "audio")
     use_v = net.uses_video and modality in ("both", "video")
@@ -198,41 +137,32 @@ def embed_videos(paths, ckpt, net, *, modality: str, weights=None, video_weights
     if not vrec:
         raise ZslError("the checkpoint does not record how its training videos were embedded, and that file is gone",
                        hint="pass --embeddings/--video-embeddings files made the same way")
-    em = vrec.get("extractor_meta") or {}
-    crop = em.get("crop")
-    crop = int(crop[0]) if isinstance(crop, (list, tuple)) and crop else (int(crop) if crop else None)
+    vex = extractor_from_provenance(vrec, weights=video_weights, device=device, anchor=ckpt.get("path"))
     with tempfile.TemporaryDirectory(prefix="zsl-classify-") as td:
-        td = Path(td)
-        extract_video([str(p) for p in paths], td / "video.h5", model=vrec.get("extractor"),
-                      weights=video_weights or _moved(em.get("weights"), ckpt.get("path")) or em.get("weights"), layer=em.get("layer", "penultimate"),
-                      clip_len=int(em.get("clip_len", 16)), clips=int(em.get("clips", 4)), crop_size=crop,
-                      extract_audio=td / "wav" if use_a else None, batch_size=2, workers=workers, device=device,
-                      progress=False)
-        v = read_embeddings(td / "video.h5")
-        ids, reasons = list(v.ids), list(v.reasons)
+        wavs = Path(td) / "wav"
+        vex.config = dataclasses.replace(vex.config, extract_audio=str(wavs) if use_a else None)
+        v, _ = embed(vex, collect_inputs("video", [str(p) for p in paths])[0], batch_size=2, workers=workers)
+        ids, vX, vvalid, reasons = v.arrays()
         X = np.zeros((len(ids), net.audio_dim), np.float32)
         valid = np.zeros(len(ids), bool)
         if use_a:
-            arec = training_provenance(ckpt, "audio")
-            ex = audio_extractor(arec, weights=weights, device=device, anchor=ckpt.get("path"))
+            ex = audio_extractor(training_provenance(ckpt, "audio"), weights=weights, device=device,
+                                 anchor=ckpt.get("path"))
             try:
-                extract_audio(str(td / "wav" / "clips.csv"), td / "audio.h5", extractor=ex, batch_size=batch_size,
-                              max_seconds=(arec or {}).get("extractor_meta", {}).get("max_seconds", 10.0),
-                              workers=workers, progress=False)
-                a = read_embeddings(td / "audio.h5")
-                ai = a.id_index()
+                a, _ = embed(ex, collect_inputs("audio", [str(wavs / "clips.csv")])[0], batch_size=batch_size,
+                             workers=workers)
+                aids, aX, avalid, areasons = a.arrays()
+                ai = {cid: k for k, cid in enumerate(aids)}
                 for i, cid in enumerate(ids):
-                    if cid in ai and a.valid[ai[cid]]:
-                        X[i], valid[i] = a.X[ai[cid]], True
+                    if cid in ai and avalid[ai[cid]]:
+                        X[i], valid[i] = aX[ai[cid]], True
                     elif cid in ai and not reasons[i]:
-                        reasons[i] = a.reasons[ai[cid]]
+                        reasons[i] = areasons[ai[cid]]
             except ZslError as e:  # no video has a usable audio track
                 log.warning(f"no audio track could be embedded ({e.message}): video only")
-        vx = v.X if use_v else None
-        vv = v.valid.astype(bool) if use_v else None
-        src = {Path(p).stem: str(p) for p in paths}
-        return ClipRows(ids, X, valid, reasons, [src.get(i) for i in ids], vx, vv,
-                        {"video": "embedded with the training video extractor"})
+    src = {Path(p).stem: str(p) for p in paths}
+    return ClipRows(ids, X, valid, reasons, [src.get(i) for i in ids], vX if use_v else None,
+                    vvalid if use_v else None, {"video": "embedded with the training video extractor"})
 
 
 def embed_audio(items, ckpt: dict, *, weights=None, device: str = "cpu", batch_size: int = 16, workers: int = 0,
@@ -240,8 +170,7 @@ def embed_audio(items, ckpt: dict, *, weights=None, device: str = "cpu", batch_s
     """Audio clips embedded with the extractor that made the checkpoint's training audio file."""
     arec = training_provenance(ckpt, "audio")
     ex = audio_extractor(arec, weights=weights, device=device, anchor=ckpt.get("path"))
-    max_s = (arec or {}).get("extractor_meta", {}).get("max_seconds", 10.0)
-    rows = embed_clips(items, ex, max_seconds=max_s, batch_size=batch_size, workers=workers, progress=progress)
+    rows = embed_clips(items, ex, batch_size=batch_size, workers=workers, progress=progress)
     rows.info = {"audio": f"{ex.name} ({ex.meta().get('weights')}, {ex.meta().get('embedding')})"}
     return rows
 

@@ -121,8 +121,7 @@ def classify_joint(inputs: str | os.PathLike | Sequence[str | os.PathLike] | Non
         from zsltool.extract.registry import build_extractor
 
         ex = build_extractor(JOINT_MODELS[model][0], modality="audio", device=device, weights=weights)
-        rows = embed_clips(items, ex, max_seconds=ex.config.max_seconds, batch_size=batch_size, workers=workers,
-                           progress=progress)
+        rows = embed_clips(items, ex, batch_size=batch_size, workers=workers, progress=progress)
     else:
         rows = _precomputed(embeddings, model, tmeta.get("weights_sha256", ""))
     ids, X, valid, reasons, sources = rows.ids, rows.X, rows.valid, rows.reasons, rows.sources

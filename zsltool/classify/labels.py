@@ -12,6 +12,7 @@ from typing import Sequence
 import numpy as np
 
 from zsltool.errors import ZslError
+from zsltool.names import SEMANTIC_INPUTS
 
 log = logging.getLogger("zsltool.classify")
 
@@ -72,110 +73,42 @@ def training_provenance(ckpt: dict, what: str) -> dict | list | None:
         return prov[what]
     cfg = ckpt.get("config") or {}
     if what == "semantic":
-        if cfg.get("semantic_file"):
-            recs = [_file_record(cfg["semantic_file"])]
-        else:
-            key = {"text": "text", "image": "image", "audio": "audio_prototypes"}.get(cfg.get("semantic", "text"))
-            recs = [_file_record(cfg.get(key))] if key else [_file_record(cfg.get("image")),
-                                                               _file_record(cfg.get("text"))]
-        return None if any(r is None for r in recs) else recs
+        source = cfg.get("semantic", "text")
+        fields = ("semantic_file",) if cfg.get("semantic_file") else SEMANTIC_INPUTS.get(source, ())
+        recs = [_file_record(cfg.get(f)) for f in fields]
+        return recs if recs and all(r is not None for r in recs) else None
     return _file_record(cfg.get(what))
 
 
 # -- class embeddings -----------------------------------------------------------------------------------------
-def _recorded_vectors_sha(rec: dict) -> str:
-    em = rec.get("extractor_meta") or {}
-    if em.get("vectors_sha256"):
-        return em["vectors_sha256"]
-    want = str(em.get("vectors") or "")
-    for r in rec.get("inputs") or []:
-        if isinstance(r, dict) and r.get("path") and (r["path"] == want or Path(r["path"]).name == Path(want).name):
-            return r.get("sha256") or ""
-    return ""
-
-
-def _word2vec_rows(rec: dict, labels: list[str], vectors, allow_other_vectors: bool, anchor=None,
-                   examples: Sequence[str] = ()):
-    """Label vectors as the training text file made them; ``examples`` (training classes) are embedded along to
-    suggest a known label in an error; info ``partial``: {label: words left out} of labels embedded from part
-    of their words."""
-    from zsltool.classify.vectors import label_vectors
-    from zsltool.extract.text_tokenize import RULES_VERSION, dropped_words
-    from zsltool.files import relocated
-    from zsltool.provenance import cached_sha256
-
-    em = rec.get("extractor_meta") or {}
-    recorded = em.get("vectors")
-    path = Path(vectors).expanduser() if vectors else (Path(recorded) if recorded else None)
-    if path is None:
-        raise ZslError("the checkpoint's text file records no word-vectors path", hint="pass --vectors PATH")
-    moved = relocated(path, anchor) if not vectors and not path.is_file() else None
-    if moved is not None:
-        log.info(f"word vectors {recorded} not found; using {moved} (found next to the checkpoint)")
-        path = moved
-    if not path.is_file():
-        raise ZslError(f"word vectors not found: {path}" + ("" if vectors else " (recorded in the training text file)"),
-                       hint="pass --vectors PATH to the same vectors file (checked by sha256)")
-    want, notes = _recorded_vectors_sha(rec), []
-    if want:
-        got = cached_sha256(path)
-        if got != want:
-            if not allow_other_vectors:
-                raise ZslError(f"{path} has sha256 {got[:12]}, but the model was trained with vectors of sha256 "
-                               f"{want[:12]}: the label embeddings would be in another space",
-                               hint="give the vectors the model was trained with, or --allow-other-vectors")
-            notes.append(f"{path} is not the vectors file the model was trained with (--allow-other-vectors)")
-            log.warning(notes[-1])
-    rules = em.get("tokenizer")
-    if rules and rules != RULES_VERSION:
-        log.warning(f"the training labels were tokenized with {rules!r}; new labels use {RULES_VERSION!r}")
-    extra = [c for c in examples if c not in set(labels)][:20]
-    every = label_vectors(path, labels + extra, em.get("format") or "auto", em.get("limit"))
-    rows = every[:len(labels)]
-    missing = [lab for lab, (v, _) in zip(labels, rows) if v is None]
-    if missing:
-        known = [lab for lab, (v, t) in zip(labels + extra, every) if v is not None and not dropped_words(lab, t)]
-        raise ZslError(f"{len(missing)} of {len(labels)} labels have no known word: {'; '.join(missing[:10])}",
-                       hint=label_hint(known))
-    partial = {lab: dropped_words(lab, t) for lab, (_, t) in zip(labels, rows)}
-    return np.stack([v for v, _ in rows]).astype(np.float32), {
-        "tokens": {lab: t for lab, (_, t) in zip(labels, rows)}, "vectors": str(path),
-        "partial": {lab: d for lab, d in partial.items() if d}, "warnings": notes}
-
-
-def _sentence_rows(rec: dict, labels: list[str], device: str):
-    from zsltool.extract.text import load_sentence_model
-
-    em = rec.get("extractor_meta") or {}
-    if em.get("text") == "description":
-        log.warning("the model was trained on class descriptions: give descriptions as labels for best results")
-    st, name = load_sentence_model(em.get("sentence_model"), device)
-    X = st.encode(list(labels), convert_to_numpy=True, show_progress_bar=False)
-    return np.asarray(X, dtype=np.float32), {"sentence_model": name}
-
-
-def _is_text_extractor(name) -> bool:
-    from zsltool.extract.registry import EXTRACTORS, list_extractors
-
-    return name in list_extractors("text") and EXTRACTORS[name].modality == "text"
-
-
-def _registered_text_rows(rec: dict, labels: list[str], device: str):
+def _rebuilt_rows(rec: dict, labels: list[str], *, device: str = "cpu", **_):
     """Label embeddings by the text extractor that made the training text file, rebuilt from its provenance
-    (its weights checked by sha256): CLAP's text side embeds any label list in the audio model's space."""
+    record (weights checked by sha256): each label is embedded as its name and as its description."""
     from zsltool.extract.registry import extractor_from_provenance
     from zsltool.extract.text import TextEntry
-    from zsltool.store import StoreMeta
 
-    em = rec.get("extractor_meta") or {}
-    ex = extractor_from_provenance(StoreMeta(kind="class", modality="text", extractor=rec["extractor"],
-                                             extractor_meta=em), device=device)
-    rows = ex.rows([TextEntry(id=lab, name=lab) for lab in labels])
+    ex = extractor_from_provenance({**rec, "modality": "text"}, device=device)
+    rows = ex.rows([TextEntry(id=lab, name=lab, description=lab) for lab in labels])
     missing = [lab for lab, (v, _) in zip(labels, rows) if v is None]
     if missing:
         raise ZslError(f"{len(missing)} of {len(labels)} labels could not be embedded: {'; '.join(missing[:10])}",
                        hint=label_hint([lab for lab, (v, _) in zip(labels, rows) if v is not None]))
     return np.stack([v for v, _ in rows]).astype(np.float32), {"text_model": rec["extractor"]}
+
+
+def _text_rows(rec: dict, labels: list[str], **options):
+    """New labels embedded as the training text file's rows were: by its extractor's own label embedder (the
+    registry's ``labels``, e.g. word vectors streamed), else by the extractor rebuilt from the record."""
+    from zsltool.extract.registry import EXTRACTORS, list_extractors
+
+    name = rec.get("extractor")
+    if name not in list_extractors("text"):
+        raise ZslError(f"the training text file was made by {name!r}, which zsl classify cannot rerun",
+                       hint="pass --class-embeddings FILE")
+    if (rec.get("extractor_meta") or {}).get("text") == "description":
+        log.warning("the model was trained on class descriptions: give descriptions as labels for best results")
+    embed = EXTRACTORS[name].label_embedder() or _rebuilt_rows
+    return embed(rec, labels, **options)
 
 
 def label_embeddings(ckpt: dict, labels: list[str], *, class_embeddings=None, vectors=None,
@@ -213,15 +146,8 @@ def label_embeddings(ckpt: dict, labels: list[str], *, class_embeddings=None, ve
         raise ZslError(f"the model was trained on {kinds} side information, which cannot be made on the fly for "
                        "new labels", hint="pass --class-embeddings FILE made the same way for your labels")
     rec = sem[0]
-    if rec.get("extractor") == "word2vec":
-        X, info = _word2vec_rows(rec, labels, vectors, allow_other_vectors, anchor=ckpt.get("path"), examples=stored)
-    elif rec.get("extractor") == "sentence":
-        X, info = _sentence_rows(rec, labels, device)
-    elif _is_text_extractor(rec.get("extractor")):  # any other registered text backend (e.g. clap-text)
-        X, info = _registered_text_rows(rec, labels, device)
-    else:
-        raise ZslError(f"the training text file was made by {rec.get('extractor')!r}, which zsl classify cannot "
-                       "rerun", hint="pass --class-embeddings FILE")
+    X, info = _text_rows(rec, labels, vectors=vectors, allow_other_vectors=allow_other_vectors,
+                         anchor=ckpt.get("path"), examples=stored, device=device)
     return X, {"source": f"{rec.get('extractor')} (as {rec.get('path')})", **info}
 
 

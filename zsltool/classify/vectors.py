@@ -11,19 +11,24 @@ and GloVe files are streamed; gzip and gensim ``.kv`` files go through gensim.
 The vectors file's sha256 (checked against the training text file's record) is cached across runs
 (:func:`zsltool.provenance.cached_sha256`, as the audio network's weights are), so a multi-GB file is hashed
 once, not at every call.
+
+:func:`label_rows` is the ``word2vec`` extractor's label embedder (its registration's ``labels``): how
+``zsl classify`` embeds new labels as a word2vec text file's rows were made.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Sequence
 
 import numpy as np
 
 from zsltool.errors import ZslError
 from zsltool.extract.text_tokenize import label_tokens
 
+log = logging.getLogger("zsltool.classify")
 CHUNK = 1 << 24
 
 
@@ -109,3 +114,63 @@ def label_vectors(path: str | os.PathLike, labels: list[str], fmt: str = "auto",
             vec = np.mean(np.stack([found[t].astype(np.float64) for t in toks]), axis=0).astype(np.float32)
         out.append((vec, toks))
     return out
+
+
+def _recorded_vectors_sha(rec: dict) -> str:
+    em = rec.get("extractor_meta") or {}
+    if em.get("vectors_sha256"):
+        return em["vectors_sha256"]
+    want = str(em.get("vectors") or "")
+    for r in rec.get("inputs") or []:
+        if isinstance(r, dict) and r.get("path") and (r["path"] == want or Path(r["path"]).name == Path(want).name):
+            return r.get("sha256") or ""
+    return ""
+
+
+def label_rows(rec: dict, labels: list[str], *, vectors=None, allow_other_vectors: bool = False, anchor=None,
+               examples: Sequence[str] = (), **_):
+    """Label vectors as the training text file made them; ``examples`` (training classes) are embedded along to
+    suggest a known label in an error; info ``partial``: {label: words left out} of labels embedded from part
+    of their words."""
+    from zsltool.classify.labels import label_hint
+    from zsltool.extract.text_tokenize import RULES_VERSION, dropped_words
+    from zsltool.files import relocated
+    from zsltool.provenance import cached_sha256
+
+    em = rec.get("extractor_meta") or {}
+    recorded = em.get("vectors")
+    path = Path(vectors).expanduser() if vectors else (Path(recorded) if recorded else None)
+    if path is None:
+        raise ZslError("the checkpoint's text file records no word-vectors path", hint="pass --vectors PATH")
+    moved = relocated(path, anchor) if not vectors and not path.is_file() else None
+    if moved is not None:
+        log.info(f"word vectors {recorded} not found; using {moved} (found next to the checkpoint)")
+        path = moved
+    if not path.is_file():
+        raise ZslError(f"word vectors not found: {path}" + ("" if vectors else " (recorded in the training text file)"),
+                       hint="pass --vectors PATH to the same vectors file (checked by sha256)")
+    want, notes = _recorded_vectors_sha(rec), []
+    if want:
+        got = cached_sha256(path)
+        if got != want:
+            if not allow_other_vectors:
+                raise ZslError(f"{path} has sha256 {got[:12]}, but the model was trained with vectors of sha256 "
+                               f"{want[:12]}: the label embeddings would be in another space",
+                               hint="give the vectors the model was trained with, or --allow-other-vectors")
+            notes.append(f"{path} is not the vectors file the model was trained with (--allow-other-vectors)")
+            log.warning(notes[-1])
+    rules = em.get("tokenizer")
+    if rules and rules != RULES_VERSION:
+        log.warning(f"the training labels were tokenized with {rules!r}; new labels use {RULES_VERSION!r}")
+    extra = [c for c in examples if c not in set(labels)][:20]
+    every = label_vectors(path, labels + extra, em.get("format") or "auto", em.get("limit"))
+    rows = every[:len(labels)]
+    missing = [lab for lab, (v, _) in zip(labels, rows) if v is None]
+    if missing:
+        known = [lab for lab, (v, t) in zip(labels + extra, every) if v is not None and not dropped_words(lab, t)]
+        raise ZslError(f"{len(missing)} of {len(labels)} labels have no known word: {'; '.join(missing[:10])}",
+                       hint=label_hint(known))
+    partial = {lab: dropped_words(lab, t) for lab, (_, t) in zip(labels, rows)}
+    return np.stack([v for v, _ in rows]).astype(np.float32), {
+        "tokens": {lab: t for lab, (_, t) in zip(labels, rows)}, "vectors": str(path),
+        "partial": {lab: d for lab, d in partial.items() if d}, "warnings": notes}

@@ -106,7 +106,7 @@ def run_table3(world: World, *, epochs: int = TRAINING["epochs"], seed: int = 0,
     """Table III under ``world.out/table3`` (the experiment), ``results/`` (retrieval) and ``plots/<source>/``."""
     from zsltool.evaluate.evaluate import retrieve_checkpoint
     from zsltool.evaluate.experiment import run_experiment
-    from zsltool.evaluate.units import trial_path
+    from zsltool.evaluate.unit import trial_path
     from zsltool.evaluate.figures import make_plots
     from zsltool.evaluate.results import write_results
 
@@ -118,7 +118,7 @@ def run_table3(world: World, *, epochs: int = TRAINING["epochs"], seed: int = 0,
         recs = tuple(rec for rec in doc["trials"] if rec["semantic"] == sem)  # its repeats, in order
         rets = [retrieve_checkpoint(Path(rec["train"]["checkpoint"]), top=RETRIEVAL_TOP, seed=seed) for rec in recs]
         ckpt = Path(recs[0]["train"]["checkpoint"])
-        results = trial_path({"out_dir": spec.out_dir, "name": recs[0]["name"]})
+        results = trial_path(spec.out_dir, recs[0]["name"])
         ret_file = write_results(out / "results" / f"retrieval-{sem}.json", rets[0], overwrite=True)
         plots = out / "plots" / sem
         make_plots("auto", [results], plots, seed=seed, overwrite=True)  # confusion.png, per-class.png

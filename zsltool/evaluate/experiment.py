@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from zsltool.classes.protocols import PROTOCOLS
@@ -39,7 +39,8 @@ from zsltool.evaluate.aggregate import (build_tables, selection_caption, summary
                                         trial_rows)
 from zsltool.evaluate.results import csv_text, make_manifest, results_doc, write_results
 from zsltool.evaluate.trialfiles import PER_TRIAL, expand, input_files, templates
-from zsltool.evaluate.units import (finished_record, run_unit, run_units, trial_path,  # noqa: F401
+from zsltool.evaluate.unit import Stages, Unit, UnitEval, UnitTrain, config_hash
+from zsltool.evaluate.units import (finished_record, run_unit, run_units,  # noqa: F401
                                     transductive_records)
 from zsltool.utils import atomic_write_text, sha256_file, sha256_json
 
@@ -96,7 +97,7 @@ def _column_label(split, path: Path, only: bool = False) -> str:
 
 
 def _semantics(spec: ExperimentSpec) -> list[str]:
-    given = {k for k in ("text", "image", "audio_prototypes") if getattr(spec, k)} | ({"text"} if spec.texts else set())
+    given = {f for fs in SEMANTIC_INPUTS.values() for f in fs if getattr(spec, f)} | ({"text"} if spec.texts else set())
     sems = spec.semantics or [s for s in T.SEMANTIC_ORDER
                               if set(SEMANTIC_INPUTS[s]) <= given or (s == "hybrid" and spec.hybrid)]
     if not sems:
@@ -111,19 +112,15 @@ def _semantics(spec: ExperimentSpec) -> list[str]:
     return sems
 
 
-def eval_config(spec: ExperimentSpec, stages, refit: bool) -> dict:
-    """A unit's evaluation settings (part of its config hash)."""
-    evalc = {"modalities": list(spec.modalities), "calibrate": spec.calibrate, "retrieval": spec.retrieval}
-    if refit:  # GZSL: beta from stage 1's validation rows (when they include unseen ones)
-        evalc.update(refit=True)
-    elif stages:  # beta comes from stage 1, so --calibrate does not apply
-        evalc.update(two_stage=list(stages), calibrate=False)
-    if spec.transductive:  # only when given: configs without one keep their hash
-        evalc["transductive"] = list(dict.fromkeys(spec.transductive))
-    return evalc
+def eval_config(spec: ExperimentSpec, stages, refit: bool) -> UnitEval:
+    """A unit's evaluation settings (part of its config hash). Refit: GZSL's beta from stage 1's validation
+    rows (when they include unseen ones); a two-stage pair: beta from stage 1, so --calibrate does not apply."""
+    return UnitEval(modalities=tuple(spec.modalities), calibrate=spec.calibrate and not (stages and not refit),
+                    retrieval=spec.retrieval, refit=refit, two_stage=tuple(stages) if stages and not refit else None,
+                    transductive=tuple(dict.fromkeys(spec.transductive or ())))
 
 
-def plan(spec: ExperimentSpec) -> list[dict]:
+def plan(spec: ExperimentSpec) -> list[Unit]:
     """Every unit of work (one trained + evaluated model) with its config hash."""
     from zsltool.classes.splits import load_split
     from zsltool.evaluate.two_stage import stage_pairs, unit_stages
@@ -176,36 +173,29 @@ def plan(spec: ExperimentSpec) -> list[dict]:
             own_hashes = {**hashes, **{n: sha256_file(f) for n, f in own.items()}}
             for m in spec.methods:
                 for row, s, text_file in variants:
-                    train = {"audio": f["audio"], "video": f["video"],
-                             "split": str(sp_path),
-                             "trial": int(stages[0] if stages else k),
-                             "semantic": s, "text": text_file, "image": f["image"],
-                             "audio_prototypes": f["audio_prototypes"], "method": m,
-                             "method_args": dict(spec.method_args.get(m, {})), "epochs": spec.epochs,
-                             "batch_size": spec.batch_size, "lr": spec.lr, "optimizer": spec.optimizer,
-                             "patience": spec.patience, "seed": spec.seed,
-                             "semantic_file": f["hybrid"] if s == "hybrid" else None}
-                    if spec.grid:  # only when given: configs (and so resumed trials) without one are unchanged
-                        train["grid"] = spec.grid
-                    if spec.preset:
-                        train["preset"] = spec.preset
+                    train = UnitTrain(audio=f["audio"], video=f["video"], split=str(sp_path),
+                                      trial=int(stages[0] if stages else k), semantic=s, text=text_file,
+                                      image=f["image"], audio_prototypes=f["audio_prototypes"], method=m,
+                                      method_args=dict(spec.method_args.get(m, {})), epochs=spec.epochs,
+                                      batch_size=spec.batch_size, lr=spec.lr, optimizer=spec.optimizer,
+                                      patience=spec.patience, seed=spec.seed,
+                                      semantic_file=f["hybrid"] if s == "hybrid" else None,
+                                      grid=spec.grid or None, preset=spec.preset or None)
                     evalc = eval_config(spec, stages, refit)
-                    key = {"train": train, "eval": evalc, "inputs": own_hashes, "split_sha256": sha256_file(sp_path)}
-                    name = f"{Path(sp_path).stem}.t{k}.{m}.{row.replace(':', '-')}"
-                    units.append({"name": name, "config_hash": sha256_json(key), "train": train, "eval": evalc,
-                                  **({"semantic": row} if row != s else {}),
-                                  **({"two_stage": {"stage1_trial": stages[0], "stage2_trial": stages[1],
-                                                    **({"refit": True} if refit else {})}} if stages else {}),
-                                  "column": label,
-                                  "protocol": "two-stage" if stages and not refit else split.protocol,
-                                  "task": "gzsl" if trial.is_gzsl else "zsl", "threads": threads, "device": spec.device, "strict": spec.strict,
-                                  "out_dir": str(spec.out_dir)})  # device: not in the config hash
+                    units.append(Unit(
+                        name=f"{Path(sp_path).stem}.t{k}.{m}.{row.replace(':', '-')}",
+                        config_hash=config_hash(train, evalc, own_hashes, sha256_file(sp_path)), train=train,
+                        eval=evalc, semantic=row if row != s else None,
+                        two_stage=Stages(int(stages[0]), int(stages[1]), refit) if stages else None, column=label,
+                        protocol="two-stage" if stages and not refit else split.protocol,
+                        task="gzsl" if trial.is_gzsl else "zsl", threads=threads, device=spec.device,
+                        strict=spec.strict, out_dir=str(spec.out_dir)))  # device: not in the config hash
     units = repeat_units(units, spec.repeats)
-    _check_distinct(spec, [u["name"] for u in units])
+    _check_distinct(spec, [u.name for u in units])
     return units
 
 
-def repeat_units(units: list[dict], repeats: int) -> list[dict]:
+def repeat_units(units: list[Unit], repeats: int) -> list[Unit]:
     """Each unit ``repeats`` times, repeat r trained with seed + r (named ``<split>.t<K>.r<r>.<method>.<row>``,
     its config hash the unit's and the seed's); the units unchanged with one repeat. The tables average over
     trials × repeats, so a row of one split is an estimate over training runs, not one run's luck."""
@@ -215,11 +205,11 @@ def repeat_units(units: list[dict], repeats: int) -> list[dict]:
         return units
     out = []
     for u in units:
-        head, method, row = u["name"].rsplit(".", 2)
+        head, method, row = u.name.rsplit(".", 2)
         for r in range(int(repeats)):
-            seed = int(u["train"]["seed"]) + r
-            out.append({**u, "name": f"{head}.r{r}.{method}.{row}", "train": {**u["train"], "seed": seed},
-                        "config_hash": sha256_json({"unit": u["config_hash"], "seed": seed}), "repeat": r})
+            seed = int(u.train.seed) + r
+            out.append(replace(u, name=f"{head}.r{r}.{method}.{row}", train=replace(u.train, seed=seed),
+                               config_hash=sha256_json({"unit": u.config_hash, "seed": seed}), repeat=r))
     return out
 
 
@@ -235,13 +225,13 @@ def _check_distinct(spec: ExperimentSpec, names: list[str]) -> None:
     raise ZslError("two split files share a file name", hint="give each split file a distinct name")
 
 
-def _unit_cost(u: dict) -> int:
+def _unit_cost(u: Unit) -> int:
     """A training-cost estimate of a unit: the width of its class embeddings (the projection's rank)."""
     import h5py
 
-    t = u["train"]
-    files = [t["semantic_file"]] if t.get("semantic_file") else [
-        t[k] for k in SEMANTIC_INPUTS.get(t["semantic"], ()) if t.get(k)]
+    t = u.train
+    files = [t.semantic_file] if t.semantic_file else [
+        getattr(t, k) for k in SEMANTIC_INPUTS.get(t.semantic, ()) if getattr(t, k)]
     width = 0
     for f in files:
         try:
@@ -252,7 +242,7 @@ def _unit_cost(u: dict) -> int:
     return max(width, 1)
 
 
-def _shards(units: list[dict], jobs: int) -> list[list[dict]]:
+def _shards(units: list[Unit], jobs: int) -> list[list[Unit]]:
     """``jobs`` lists of batchable units of about equal training cost (longest first, each to the lightest
     list), then every other unit on its own."""
     from zsltool.methods.base import get_method
@@ -260,12 +250,12 @@ def _shards(units: list[dict], jobs: int) -> list[list[dict]]:
     from zsltool.utils import resolve_device
 
     def batched(u):  # on this device (``auto`` resolved: the audio-visual kernel batches on a GPU only)
-        return batches_on(get_method(u["train"]["method"]), resolve_device(u.get("device", "cpu")))
+        return batches_on(get_method(u.train.method), resolve_device(u.device))
 
     batchable = [u for u in units if batched(u)]
     rest = [u for u in units if not batched(u)]
     n = max(1, jobs)
-    shards: list[list[dict]] = [[] for _ in range(n)]
+    shards: list[list[Unit]] = [[] for _ in range(n)]
     load = [0] * n
     for u in sorted(batchable, key=_unit_cost, reverse=True):
         k = load.index(min(load))
@@ -301,22 +291,22 @@ def _run_experiment(spec: ExperimentSpec, progress=None) -> dict:
     for u in units:
         rec = finished_record(u)
         if rec is not None:
-            records[u["name"]] = rec
+            records[u.name] = rec
         else:
             todo.append(u)
     log.info(f"experiment: {count_of(len(units), 'trial')}, {len(units) - len(todo)} already done, {len(todo)} "
              f"to run with {count_of(spec.jobs, 'job')}")
     if spec.jobs <= 1 or len(todo) <= 1:
         for u, rec in zip(todo, run_units(todo)):
-            records[u["name"]] = rec
+            records[u.name] = rec
     else:
         from zsltool.evaluate.workers import run_in_workers
 
         shards = _shards(todo, spec.jobs)
         for shard, recs in zip(shards, run_in_workers(run_units, shards, spec.jobs)):
             for u, rec in zip(shard, recs):
-                records[u["name"]] = rec
-    ordered = [r for u in units for r in transductive_records(records[u["name"]])]
+                records[u.name] = rec
+    ordered = [r for u in units for r in transductive_records(records[u.name])]
     tables = build_tables(ordered)
     inputs = [p for p in [*input_files(spec, units), spec.text, *(spec.texts or {}).values(),
                           *spec.splits] if p]

@@ -66,14 +66,14 @@ def templates(spec) -> dict[str, str]:
     return {k: getattr(spec, k) for k in PER_TRIAL if getattr(spec, k) and is_template(getattr(spec, k))}
 
 
-def input_files(spec, units: list[dict]) -> list[str]:
+def input_files(spec, units: list) -> list[str]:
     """The feature files of the run manifest's inputs: each plain file, and every file of a template that a
     unit trains on, in order."""
     out = []
     for k in PER_TRIAL:
         v = getattr(spec, k)
         if v and is_template(v):
-            out += [u["train"][TRAIN_KEY.get(k, k)] for u in units if u["train"].get(TRAIN_KEY.get(k, k))]
+            out += [getattr(u.train, TRAIN_KEY.get(k, k)) for u in units if getattr(u.train, TRAIN_KEY.get(k, k))]
         elif v:
             out.append(v)
     return list(dict.fromkeys(out))

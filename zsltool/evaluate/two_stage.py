@@ -212,7 +212,7 @@ def _stage2_logging(refits_only: bool = False):
             lg.removeFilter(f)
 
 
-def run_stage2(units: list[dict], stage1: list, batched: bool = True, device: str = "cpu") -> list[dict]:
+def run_stage2(units: list, stage1: list, batched: bool = True, device: str = "cpu") -> list[dict]:
     """For two-stage units whose stage-1 models are trained (``stage1``: their ``TrainResult``): choose beta
     on stage-1 validation, retrain stage 2 (all units as one engine call), test, and write the trial files;
     returns the records (stage-2 test metrics, and ``stage1`` / ``stage2`` with what was chosen and used)."""
@@ -221,39 +221,39 @@ def run_stage2(units: list[dict], stage1: list, batched: bool = True, device: st
 
     cfgs, chosen = [], []
     for u, tr1 in zip(units, stage1):
-        refit = bool(u["two_stage"].get("refit"))
+        refit = u.two_stage.refit
         if tr1.best_metric != "val_hm" and not refit:
-            raise ZslError(f"{u['name']}: stage 1 could not choose on calibrated validation HM (it used "
+            raise ZslError(f"{u.name}: stage 1 could not choose on calibrated validation HM (it used "
                            f"{tr1.best_metric}): the validation rows must have seen and unseen classes with "
                            "usable features", hint=HINT)
         if tr1.best_metric == "none":
-            raise ZslError(f"{u['name']}: stage 1 has no validation data to choose on",
+            raise ZslError(f"{u.name}: stage 1 has no validation data to choose on",
                            hint="refit needs validation classes (ZSL) or validation rows (GZSL)")
-        mods = u["eval"]["modalities"] if u["task"] == "gzsl" else []
+        mods = u.modalities if u.task == "gzsl" else []
         by_hm = tr1.best_metric == "val_hm"
-        if refit and mods and u["eval"].get("calibrate") and not by_hm:
-            log.warning(f"{u['name']}: no unseen validation rows to choose calibrated stacking's beta on before "
+        if refit and mods and u.eval.calibrate and not by_hm:
+            log.warning(f"{u.name}: no unseen validation rows to choose calibrated stacking's beta on before "
                         "the refit: tested with beta 0 (zsl split --unseen-val-fraction F adds them)")
         ckpt1 = tr1.ckpt if tr1.ckpt is not None else tr1.checkpoint  # in memory (its file is written)
         chosen.append({m: stage1_validation(ckpt1, m, device) for m in mods} if by_hm else {})
-        split2 = refit_split(u["train"]["split"], u["two_stage"]["stage1_trial"], u["out_dir"]) if refit else None
-        cfgs.append(stage2_config(unit_config(u, ".stage1"), tr1, u["two_stage"]["stage2_trial"],
+        split2 = refit_split(u.train.split, u.two_stage.stage1_trial, u.out_dir) if refit else None
+        cfgs.append(stage2_config(unit_config(u, ".stage1"), tr1, u.two_stage.stage2_trial,
                                   out=str(checkpoint_path(u)), split=split2))
         betas = (" and beta " + ", ".join(f"{v['beta']:.4g} ({m})" for m, v in chosen[-1].items())
                  + f" on validation (HM {chosen[-1][mods[0]]['HM']:.4f})") if chosen[-1] else \
             f" on validation ({tr1.best_metric} {tr1.best_value:.4f})"
-        log.info(f"{u['name']}: stage 1 chose epoch {tr1.best_epoch}{betas}; stage 2 retrains for "
-                 f"{tr1.best_epoch} epoch(s) on training + validation " + ("rows" if u["task"] == "gzsl" and refit
+        log.info(f"{u.name}: stage 1 chose epoch {tr1.best_epoch}{betas}; stage 2 retrains for "
+                 f"{tr1.best_epoch} epoch(s) on training + validation " + ("rows" if u.task == "gzsl" and refit
                                                                          else "classes"))
-    with _stage2_logging(refits_only=all(u["two_stage"].get("refit") for u in units)):
-        stage2 = train_configs(cfgs, [u["name"] for u in units], batched=batched, device=device)
+    with _stage2_logging(refits_only=all(u.two_stage.refit for u in units)):
+        stage2 = train_configs(cfgs, [u.name for u in units], batched=batched, device=device)
     records = []
     for u, tr1, tr2, cfg, val in zip(units, stage1, stage2, cfgs, chosen):
-        s1 = {"trial": u["two_stage"]["stage1_trial"], "checkpoint": str(tr1.checkpoint), "metric": tr1.best_metric,
+        s1 = {"trial": u.two_stage.stage1_trial, "checkpoint": str(tr1.checkpoint), "metric": tr1.best_metric,
               "value": tr1.best_value, "epoch": tr1.best_epoch, "epochs_run": tr1.epochs_run, "validation": val}
         s2 = {"trial": cfg.trial, "epochs": cfg.epochs, "epochs_run": tr2.epochs_run, "n_train": tr2.n_train,
               "betas": {m: v["beta"] for m, v in val.items()},
-              **({"refit": True, "split": cfg.split} if u["two_stage"].get("refit") else {})}
+              **({"refit": True, "split": cfg.split} if u.two_stage.refit else {})}
         extra = {"stage1": s1, "stage2": s2}
         if tr1.selection:
             extra["selection"] = selection_record(tr1.selection)

@@ -15,28 +15,25 @@ from pathlib import Path
 
 from zsltool.errors import ZslError
 from zsltool.evaluate.results import load_results, results_doc, write_results
+from zsltool.evaluate.unit import Unit
 from zsltool.utils import jsonable
 
 log = logging.getLogger("zsltool.evaluate.experiment")
 
 
-def trial_path(unit: dict) -> Path:
-    return Path(unit["out_dir"]) / "trials" / f"{unit['name']}.json"
-
-
-def checkpoint_path(unit: dict, suffix: str = "") -> Path:
+def checkpoint_path(unit: Unit, suffix: str = "") -> Path:
     """``checkpoints/<name><suffix>.pt`` (the folder is made)."""
-    ckpt = Path(unit["out_dir"]) / "checkpoints" / f"{unit['name']}{suffix}.pt"
+    ckpt = Path(unit.out_dir) / "checkpoints" / f"{unit.name}{suffix}.pt"
     ckpt.parent.mkdir(parents=True, exist_ok=True)
     return ckpt
 
 
-def unit_config(unit: dict, suffix: str = ""):
+def unit_config(unit: Unit, suffix: str = ""):
     """The unit's ``TrainConfig`` (its checkpoint under ``checkpoints/``)."""
     from zsltool.train.config import TrainConfig
 
-    return TrainConfig(out=str(checkpoint_path(unit, suffix)), overwrite=True, threads=unit["threads"],
-                       device=unit.get("device", "cpu"), strict=unit.get("strict", False), **unit["train"])
+    return TrainConfig(out=str(checkpoint_path(unit, suffix)), overwrite=True, threads=unit.threads,
+                       device=unit.device, strict=unit.strict, **unit.train.to_dict())
 
 
 def train_configs(cfgs: list, names: list[str], batched: bool = True, device: str = "cpu") -> list:
@@ -65,24 +62,25 @@ def train_configs(cfgs: list, names: list[str], batched: bool = True, device: st
     return out
 
 
-def _evaluate_modalities(unit: dict, ckpt, betas: dict | None, transductive: str | None = None,
+def _evaluate_modalities(unit: Unit, ckpt, betas: dict | None, transductive: str | None = None,
                          calibrate: bool = True):
     """({modality: metrics}, {modality: retrieval metrics}, {modality: results doc}) of one checkpoint (its path,
-    or the checkpoint in memory) in one setting (inductive, or the transductive refiner ``transductive``: no retrieval rows then)."""
+    or the checkpoint in memory) in one setting (inductive, or the transductive refiner ``transductive``: no
+    retrieval rows then)."""
     from zsltool.evaluate.evaluate import evaluate_checkpoint, retrieve_checkpoint
 
-    device = unit.get("device", "cpu")
+    device = unit.device
     by_mod, retr, docs = {}, {}, {}
-    for mod in unit["eval"]["modalities"] if unit["task"] == "gzsl" else ["both"]:
+    for mod in unit.modalities:
         fixed = (betas or {}).get(mod)
-        d = evaluate_checkpoint(ckpt, modality=mod, beta=fixed, seed=unit["train"]["seed"], device=device,
-                                calibrate=calibrate and fixed is None and unit["eval"]["calibrate"]
-                                and unit["task"] == "gzsl",
+        d = evaluate_checkpoint(ckpt, modality=mod, beta=fixed, seed=unit.train.seed, device=device,
+                                calibrate=calibrate and fixed is None and unit.eval.calibrate
+                                and unit.task == "gzsl",
                                 transductive=transductive)
         docs[mod] = d
         by_mod[mod] = d["metrics"]
-        if unit["task"] == "gzsl" and unit["eval"]["retrieval"] and not transductive:
-            r = retrieve_checkpoint(ckpt, modality=mod, top=1, seed=unit["train"]["seed"], device=device)
+        if unit.task == "gzsl" and unit.eval.retrieval and not transductive:
+            r = retrieve_checkpoint(ckpt, modality=mod, top=1, seed=unit.train.seed, device=device)
             retr[mod] = r["metrics"]
     return by_mod, retr, docs
 
@@ -93,45 +91,45 @@ def transductive_records(record: dict) -> list[dict]:
     return [record, *record.get("transductive", [])]
 
 
-def evaluate_unit(unit: dict, tr, extra: dict | None = None, betas: dict | None = None,
+def evaluate_unit(unit: Unit, tr, extra: dict | None = None, betas: dict | None = None,
                   calibrate: bool = True) -> dict:
     """Evaluate one trained unit's checkpoint and write its trial file; returns its record. ``betas``
     ({modality: beta}) fixes calibrated stacking's beta per test modality (the two-stage protocol); ``extra``
     is merged into the record; ``calibrate=False`` never chooses a beta on this checkpoint's trial (a refit's
-    stage 2 has no validation rows of its own). Each refiner of ``unit["eval"]["transductive"]`` evaluates the same checkpoint
+    stage 2 has no validation rows of its own). Each refiner of ``unit.eval.transductive`` evaluates the same checkpoint
     again in the transductive setting (``record["transductive"]``)."""
     from zsltool.evaluate.transductive import REFINERS
 
     ckpt = Path(tr.checkpoint)
     model = tr.ckpt if tr.ckpt is not None else ckpt  # the model just trained, in memory (its file is written)
-    mods = unit["eval"]["modalities"] if unit["task"] == "gzsl" else ["both"]
+    mods = unit.modalities
     by_mod, retr, docs = _evaluate_modalities(unit, model, betas, calibrate=calibrate)
     first = docs[mods[0]]
-    record = {k: unit[k] for k in ("name", "config_hash", "task", "column", "protocol")}
-    record.update(split=unit["train"]["split"], trial=unit["train"]["trial"], method=unit["train"]["method"],
-                  semantic=unit.get("semantic", unit["train"]["semantic"]), modality=mods[0], metrics=by_mod,
+    record = {k: getattr(unit, k) for k in ("name", "config_hash", "task", "column", "protocol")}
+    record.update(split=unit.train.split, trial=unit.train.trial, method=unit.train.method,
+                  semantic=unit.row, modality=mods[0], metrics=by_mod,
                   retrieval=retr,
                   train={"best_metric": tr.best_metric, "best_value": tr.best_value, "best_epoch": tr.best_epoch,
                          "epochs_run": tr.epochs_run, "checkpoint": str(ckpt)})
-    if "repeat" in unit:  # zsl experiment --repeats: which training run of the trial, and its seed
-        record.update(repeat=unit["repeat"], seed=unit["train"]["seed"])
+    if unit.repeat is not None:  # zsl experiment --repeats: which training run of the trial, and its seed
+        record.update(repeat=unit.repeat, seed=unit.train.seed)
     if tr.warnings:
         record["warnings"] = tr.warnings
     if tr.selection:
         record["selection"] = selection_record(tr.selection)
     record.update(extra or {})
     variants = []
-    for name in unit["eval"].get("transductive") or []:
+    for name in unit.eval.transductive:
         t_mod, _, _ = _evaluate_modalities(unit, model, betas, transductive=name, calibrate=calibrate)
         variants.append({**{k: v for k, v in record.items() if k not in ("retrieval", "selection", "stage1")},
                          "method": f"{record['method']} ({REFINERS[name].label})", "base_method": record["method"],
                          "setting": f"transductive: {name}", "metrics": t_mod, "retrieval": {}})
     if variants:
         record["transductive"] = variants
-    doc = results_doc(unit["task"], first["manifest"] | {"config": {"unit": unit}}, first["metrics"],
+    doc = results_doc(unit.task, first["manifest"] | {"config": {"unit": unit.to_dict()}}, first["metrics"],
                       per_class=first.get("per_class"), confusion=first.get("confusion"),
-                      config_hash=unit["config_hash"], record=record)
-    write_results(trial_path(unit), doc, overwrite=True)
+                      config_hash=unit.config_hash, record=record)
+    write_results(unit.trial_file, doc, overwrite=True)
     return jsonable(record)
 
 
@@ -140,15 +138,15 @@ def selection_record(selection: dict) -> dict:
     return {k: selection[k] for k in ("metric", "chosen", "label", "epoch", "value", "candidates")}
 
 
-def run_unit(unit: dict) -> dict:
+def run_unit(unit: Unit) -> dict:
     """Train + evaluate one unit and write its trial file; returns its record."""
     return run_units([unit])[0]
 
 
-def run_units(units: list[dict], batched: bool = True) -> list[dict]:
+def run_units(units: list[Unit], batched: bool = True) -> list[dict]:
     """Train every unit (models of one method family as one batched computation, see
     ``zsltool.train.engine``), then evaluate each and write its trial file; returns the records in order.
-    Two-stage units (``unit["two_stage"]``) train stage 1 with the others, then stage 2
+    Two-stage units (``unit.two_stage``) train stage 1 with the others, then stage 2
     (``zsltool.evaluate.two_stage``). Every input file is read and hashed once (``run_cache``). Runs
     in-process or in a worker process."""
     import torch
@@ -158,13 +156,13 @@ def run_units(units: list[dict], batched: bool = True) -> list[dict]:
 
     if not units:
         return []
-    if units[0]["threads"]:
-        torch.set_num_threads(int(units[0]["threads"]))
-    device = resolve_device(units[0].get("device", "cpu"))
+    if units[0].threads:
+        torch.set_num_threads(int(units[0].threads))
+    device = resolve_device(units[0].device)
     with run_cache():
-        two = [u.get("two_stage") is not None for u in units]
+        two = [u.two_stage is not None for u in units]
         trained = train_configs([unit_config(u, ".stage1" if t else "") for u, t in zip(units, two)],
-                                [u["name"] for u in units], batched=batched, device=device)
+                                [u.name for u in units], batched=batched, device=device)
         records: list[dict | None] = [None] * len(units)
         if any(two):
             from zsltool.evaluate.two_stage import run_stage2
@@ -176,18 +174,19 @@ def run_units(units: list[dict], batched: bool = True) -> list[dict]:
         for n, (u, tr) in enumerate(zip(units, trained), 1):
             if records[n - 1] is None:
                 records[n - 1] = evaluate_unit(u, tr)
-            log.info(f"[{n}/{len(units)}] done {u['name']}")
+            log.info(f"[{n}/{len(units)}] done {u.name}")
     return records  # type: ignore[return-value]
 
 
-def finished_record(unit: dict) -> dict | None:
-    p = trial_path(unit)
+def finished_record(unit: Unit) -> dict | None:
+    """The record of the unit's trial file when it was written for the same config hash; else None."""
+    p = unit.trial_file
     if not p.exists():
         return None
     try:
         doc = load_results(p)
     except ZslError:
         return None
-    if doc.get("config_hash") != unit["config_hash"] or "record" not in doc:
+    if doc.get("config_hash") != unit.config_hash or "record" not in doc:
         return None
     return doc["record"]

@@ -39,18 +39,33 @@ def _sigint_blocked() -> Iterator[None]:
         signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
+def _results(futures: list, poll: float = 0.2) -> list:
+    """Every future's result, waiting in short slices: a Ctrl-C that the kernel delivered to another thread of
+    this process (the pool's manager or queue threads) only sets Python's flag, which the main thread acts on
+    when it next runs Python code, so it must never block on one long wait."""
+    from concurrent.futures import FIRST_EXCEPTION, wait
+
+    pending = set(futures)
+    while pending:
+        done, pending = wait(pending, timeout=poll, return_when=FIRST_EXCEPTION)
+        for f in done:
+            f.result()  # a worker's error is raised at once, not after the others finish
+    return [f.result() for f in futures]
+
+
 def run_in_workers(fn: Callable, shards: list, jobs: int) -> list:
     """``[fn(shard) for shard in shards]`` in ``jobs`` spawned processes; Ctrl-C stops them all quietly."""
     import multiprocessing as mp
 
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("spawn"),
-                             initializer=_ignore_interrupts) as ex:
-        try:
-            with _sigint_blocked():
-                futures = [ex.submit(fn, shard) for shard in shards]
-            return [f.result() for f in futures]
-        except KeyboardInterrupt:
-            for p in list((getattr(ex, "_processes", None) or {}).values()):
-                p.terminate()
-            ex.shutdown(wait=False, cancel_futures=True)
-            raise
+    ex = ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("spawn"), initializer=_ignore_interrupts)
+    try:
+        with _sigint_blocked():
+            futures = [ex.submit(fn, shard) for shard in shards]
+        out = _results(futures)
+    except BaseException:  # Ctrl-C, or one worker's error: stop the others rather than wait for them
+        for p in list((getattr(ex, "_processes", None) or {}).values()):
+            p.terminate()
+        ex.shutdown(wait=False, cancel_futures=True)
+        raise
+    ex.shutdown(wait=True)
+    return out

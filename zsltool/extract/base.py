@@ -163,6 +163,9 @@ class ExtractorSpec:
     source: str = ""  # where the architecture and weights come from
     extra: str | None = None  # the optional install extra it needs (pip install 'zsltool[EXTRA]')
     test_only: bool = False
+    # text only: "package.module:function" embedding a few new labels as the file's rows were made (zsl classify;
+    # e.g. word vectors streamed instead of loaded whole); None: the rebuilt extractor's rows()
+    labels: str | None = None
 
     def load_class(self) -> type:
         mod_name, _, attr = self.target.partition(":")
@@ -174,6 +177,13 @@ class ExtractorSpec:
                                hint=f"pip install 'zsltool[{self.extra}]'") from None
             raise
         return getattr(mod, attr)
+
+    def label_embedder(self) -> Callable | None:
+        """The function of ``labels``, or None."""
+        if self.labels is None:
+            return None
+        mod_name, _, attr = self.labels.partition(":")
+        return getattr(importlib.import_module(mod_name), attr)
 
     def make_config(self, **options) -> ExtractorConfig:
         """The config from keyword options (unknown ones are an error naming the model's options)."""

@@ -185,7 +185,8 @@ register(ExtractorSpec(
 register(ExtractorSpec(
     "word2vec", "text", "zsltool.extract.text:Word2VecExtractor", config=Word2VecConfig, dim=300,
     description="gensim KeyedVectors (word2vec binary/text, GloVe, .kv): mean over the label's words",
-    source="gensim; e.g. GoogleNews-vectors-negative300 (Mikolov et al. 2013)"))
+    source="gensim; e.g. GoogleNews-vectors-negative300 (Mikolov et al. 2013)",
+    labels="zsltool.classify.vectors:label_rows"))
 register(ExtractorSpec(
     "sentence", "text", "zsltool.extract.text:SentenceExtractor", config=SentenceConfig, dim=384,
     default_weights="all-MiniLM-L6-v2",

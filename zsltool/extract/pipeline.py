@@ -97,6 +97,7 @@ def extract(
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(int(seed))
             extractor = spec.build(config, device=device)
+        extractor.weights_seed = int(seed)  # recorded with random weights: the network is drawn again from it
     extractor.before_run(items, shard, overwrite)
     return _run(extractor, items, class_ids, records, out, cs, batch_size=batch_size, workers=workers, shard=shard,
                 overwrite=overwrite, resume=resume, progress=progress)
@@ -106,7 +107,9 @@ def _run(ex, items, class_ids, records, out, cs, *, batch_size, workers, shard, 
     from zsltool.extract.runner import run_extraction, select_items
     from zsltool.store import EmbeddingWriter, StoreMeta
 
-    emeta = {**ex.meta(), "config": ex.config.provenance(), "dim": ex.dim}
+    from zsltool.extract.record import ExtractorRecord
+
+    emeta = {**ExtractorRecord.of_extractor(ex).extractor_meta(), "dim": ex.dim}
     if shard[1] > 1:
         emeta["shard_of"] = shard[1]
     meta = StoreMeta(kind="instance", modality=ex.modality, extractor=ex.name, extractor_meta=emeta,
@@ -124,3 +127,47 @@ def _run(ex, items, class_ids, records, out, cs, *, batch_size, workers, shard, 
     result["shard"] = f"{shard[0] + 1}/{shard[1]}"
     result.update(ex.after_run(select_items(items, shard)))
     return result
+
+
+class MemorySink:
+    """The runner's writer for rows kept in memory (:func:`embed`): each row checked and stored as a file's
+    (:func:`zsltool.store.parts.check_row`: a non-finite row is invalid, an invalid row is zeros), in input
+    order; nothing to resume."""
+
+    def __init__(self, dim: int):
+        self.dim, self.done_ids, self.rows = dim, set(), []
+
+    def add(self, id_, emb, labels=None, valid=True, reason="", frames=None, **_) -> tuple[bool, str]:
+        from zsltool.store.parts import check_row
+
+        row = check_row(str(id_), emb, valid=valid, reason=reason, dim=self.dim, n_classes=0, frame_dim=None)
+        self.rows.append(row)
+        return row[3], row[4]
+
+    def keep_only(self, keys) -> list[str]:
+        return []
+
+    def discard(self) -> None:
+        pass
+
+    def arrays(self) -> tuple:
+        """``(ids, X, valid, reasons)`` of the rows."""
+        import numpy as np
+
+        X = np.stack([r[1] for r in self.rows]) if self.rows else np.zeros((0, self.dim), np.float32)
+        return [r[0] for r in self.rows], X, np.array([r[3] for r in self.rows], bool), [r[4] for r in self.rows]
+
+
+def embed(ex, items, *, batch_size: int = 16, workers: int = 0, progress: bool = False, desc: str | None = None,
+          unit: str | None = None) -> tuple[MemorySink, dict]:
+    """:func:`extract`'s pipeline into memory (``zsl classify``): ``items`` embedded by the built extractor
+    ``ex`` (its loader in the workers, its ``embed`` here, the runner of every extraction) into a
+    :class:`MemorySink`; returns it and the extractor's after-run additions. Nothing is written but the
+    extractor's own side outputs (extract-video's ``extract_audio`` WAVs)."""
+    from zsltool.extract.runner import run_extraction
+
+    ex.before_run(items, (0, 1), False)
+    sink = MemorySink(ex.dim)
+    run_extraction(items, load=ex.loader(), embed=ex.embed, writer=sink, batch_size=batch_size, workers=workers,
+                   desc=desc or f"{ex.name} {ex.unit}s", progress=progress, unit=unit or ex.unit)
+    return sink, ex.after_run(items)

@@ -7,7 +7,7 @@ the registry while ``zsl --help`` stays instant. The built-in extractors are reg
 
     list_extractors("audio")                         # ['clap', 'cnn14', 'vggish']
     ex = build_extractor("vggish", device="cpu", embedding="pca")
-    ex = extractor_from_provenance(read_meta("audio.h5"))     # the extractor that made a file
+    ex = extractor_from_provenance("audio.h5")     # the extractor that made a file (its ExtractorRecord)
 """
 
 from __future__ import annotations
@@ -73,40 +73,35 @@ def build_extractor(name: str, *, modality: str | None = None, device: str = "cp
     return spec.build(spec.make_config(**options), device=device)
 
 
-def _config_from_meta(spec: ExtractorSpec, emeta: dict) -> dict:
-    """Config fields recorded in ``extractor_meta``: its ``config`` entry, or (older files) same-named keys."""
-    import dataclasses
+def extractor_from_provenance(source: Any, *, weights: str | os.PathLike | None = None, device: str = "cpu",
+                              anchor: str | os.PathLike | None = None) -> Extractor:
+    """Rebuild the extractor that made an embedding file, from its provenance: the one way ``extract``,
+    ``classify`` and the demo do it.
 
-    names = {f.name for f in dataclasses.fields(spec.config) if f.metadata.get("provenance", True)}
-    recorded = emeta.get("config")
-    if isinstance(recorded, dict):
-        return {k: v for k, v in recorded.items() if k in names}
-    return {k: emeta[k] for k in names if k in emeta and k != "weights"}
-
-
-def extractor_from_provenance(meta: Any, *, weights: str | os.PathLike | None = None,
-                              device: str = "cpu") -> Extractor:
-    """Rebuild the extractor that made an embedding file, from its provenance.
-
-    ``meta``: the file's :class:`~zsltool.store.StoreMeta` (or a path to the file). The extractor's name and
-    config come from ``extractor`` and ``extractor_meta``; ``weights`` overrides where the weights are read
-    from (a local copy of the same file). The weights are checked by sha256 against the recorded digest, so
-    a query embedded now lands in the same space as the file's rows; a mismatch is a ZslError.
+    ``source``: an :class:`~zsltool.extract.record.ExtractorRecord`, or what it is read from (the file's path or
+    :class:`~zsltool.store.StoreMeta`, a checkpoint's provenance entry). Name and config come from the record;
+    ``weights`` overrides where the weights are read from (a local copy of the same file); recorded local
+    weights that are gone are looked for next to ``anchor`` (:func:`zsltool.files.relocated`). Random weights
+    are drawn again from the recorded seed (the caller's generator is left as it was). The weights are checked
+    by sha256 against the recorded digest, so a query embedded now lands in the same space as the file's rows; a
+    mismatch is a ZslError.
     """
-    if isinstance(meta, (str, os.PathLike)):
-        from zsltool.store import read_meta
+    import torch
 
-        meta = read_meta(meta)
-    spec = get_extractor(meta.extractor, meta.modality or None)
-    emeta = meta.extractor_meta or {}
-    fields = _config_from_meta(spec, emeta)
-    recorded_weights = (emeta.get("config") or {}).get("weights", emeta.get("weights"))
-    if weights is not None:
-        fields["weights"] = str(weights)
-    elif recorded_weights is not None and "weights" in {f for f in spec.config.__dataclass_fields__}:
-        fields["weights"] = recorded_weights
-    ex = spec.build(spec.make_config(**fields), device=device)
-    want, got = emeta.get("weights_sha256"), ex.meta().get("weights_sha256")
+    from zsltool.extract.record import ExtractorRecord
+
+    rec = ExtractorRecord.of(source)
+    spec = get_extractor(rec.extractor, rec.modality or None)
+    fields = {k: v for k, v in (rec.config or _legacy_config(spec, rec.meta)).items()
+              if k in _provenance_fields(spec)}
+    load = _weights_to_load(spec, rec, weights, anchor)
+    if load is not None and "weights" in {f for f in spec.config.__dataclass_fields__}:
+        fields["weights"] = str(load)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(rec.seed or 0)
+        ex = spec.build(spec.make_config(**fields), device=device)
+    ex.weights_seed = rec.seed
+    want, got = rec.weights_sha256, ex.meta().get("weights_sha256")
     if want and got and want != got:
         raise ZslError(f"the weights {fields.get('weights')} (sha256 {got[:12]}...) are not the ones that made "
                        f"the file (sha256 {want[:12]}...)",
@@ -114,3 +109,46 @@ def extractor_from_provenance(meta: Any, *, weights: str | os.PathLike | None = 
     if want and not got:
         log.warning("the rebuilt extractor does not report a weights sha256; the weights could not be checked")
     return ex
+
+
+def _provenance_fields(spec: ExtractorSpec) -> set:
+    import dataclasses
+
+    return {f.name for f in dataclasses.fields(spec.config) if f.metadata.get("provenance", True)}
+
+
+def _legacy_config(spec: ExtractorSpec, emeta: dict) -> dict:
+    """Config fields of a file from before ``extractor_meta["config"]``: its same-named keys."""
+    return {k: emeta[k] for k in _provenance_fields(spec) if k in emeta and k != "weights"}
+
+
+def _weights_to_load(spec: ExtractorSpec, rec, weights, anchor):
+    """What to load: ``weights`` when given, else the recorded weights (a registered id, URL, the seed's random
+    network, or a local file, looked for next to ``anchor`` when it is gone)."""
+    from pathlib import Path
+
+    from zsltool.extract.weights import is_random, is_url
+
+    if weights is not None:
+        if not (is_url(str(weights)) or spec.get_weights(str(weights)) is not None or Path(weights).is_file()):
+            raise ZslError(f"{rec.modality} network weights not found: {weights}",
+                           hint="pass --weights PATH to the same weights (checked by sha256)")
+        return weights
+    if is_random(rec.weights):
+        if rec.seed is None:
+            raise ZslError(f"the file was made by {rec.extractor} with random weights and records no seed, so its "
+                           "network cannot be drawn again", hint="pass --weights, or embed the inputs yourself "
+                           "(--embeddings FILE); zsl extract now records the seed")
+        return rec.weights
+    local = rec.weights_path or rec.weights
+    if local is None or is_url(str(local)) or spec.get_weights(str(local)) is not None or Path(local).is_file():
+        return rec.weights
+    from zsltool.files import relocated
+
+    moved = relocated(local, anchor)
+    if moved is None:
+        raise ZslError(f"{rec.modality} network weights not found: {local} (recorded in "
+                       f"{rec.path or 'the embedding file'})",
+                       hint="pass --weights PATH to the same weights (checked by sha256)")
+    log.info(f"{rec.modality} network weights {local} not found; using {moved} (found next to the checkpoint)")
+    return moved

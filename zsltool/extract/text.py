@@ -280,7 +280,9 @@ def extract_class_rows(spec, config, inputs, out, *, classes=None, batch_size: i
     X = np.stack([r[0] if r[0] is not None else np.zeros(ex.dim, np.float32) for _, r in keep])
     valid = np.array([r[0] is not None for _, r in keep], dtype=bool)
     reason_of = {e.id: why for e, why in missing}
-    meta_x = {**ex.meta(), "text": config.text, "on_missing": on_missing, "config": config.provenance()}
+    from zsltool.extract.record import ExtractorRecord
+
+    meta_x = {**ExtractorRecord.of_extractor(ex).extractor_meta(), "text": config.text, "on_missing": on_missing}
     meta = StoreMeta(kind="class", modality="text", extractor=ex.name, extractor_meta=meta_x,
                      inputs=records + ex.input_records(), class_set_sha256=cs.sha256 if cs is not None else "",
                      command=command_line())

@@ -110,8 +110,10 @@ def _check_presets(key: str, values: list, classes: dict) -> None:
                 try:
                     cls.preset_settings(str(v))
                 except ZslError as e:
-                    raise ZslError(f"grid key {key!r}: {e.message}", hint=e.hint if m else
-                                   f"{e.hint}; name the method: METHOD:preset=...") from None
+                    from zsltool.methods.names import PRESETS
+
+                    hint = e.hint if m or str(v) not in PRESETS else f"{e.hint}; name the method: METHOD:preset=..."
+                    raise ZslError(f"grid key {key!r}: {e.message}", hint=hint) from None
 
 
 EXAMPLES = {"lr": "1e-3,1e-2", "optimizer": "sgd,adam", "batch_size": "32,64", "epochs": "50,100",

@@ -81,7 +81,8 @@ def evaluate_cmd(
     json_out: bool = JsonOpt,
     allow_other_extractor: bool = AllowOtherExtractorOpt,
 ):
-    """Evaluate a checkpoint: ZSL top-1 / mean per-class accuracy, or GZSL S, U, HM."""
+    """Evaluate a checkpoint: ZSL top-1 / mean per-class accuracy, or GZSL S, U, HM; and the calibration of
+    its probabilities (ECE of the top-1 probability, NLL)."""
     from zsltool.evaluate.evaluate import evaluate_checkpoint
 
     if beta is not None and not math.isfinite(beta):

@@ -282,7 +282,8 @@ def build(*, width: float | None = None, seed: int = 0, device: str = "cpu", **o
 
     if width is None:
         return build_extractor("vggish", device=device, **options)
-    torch.manual_seed(seed)
-    ex = build_extractor("vggish", device=device, **{**options, "weights": "random", "width": width})
-    ex.record["weights"] = f"random-init(width={width}, seed={seed})"  # rebuildable: zsl classify reads it
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        ex = build_extractor("vggish", device=device, **{**options, "weights": "random", "width": width})
+    ex.weights_seed = seed  # recorded in the files it writes: the network is drawn again from it
     return ex
