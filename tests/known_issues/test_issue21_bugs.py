@@ -206,6 +206,14 @@ def _workers(pid: int) -> list[int]:
 
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="finds the worker processes in /proc")
+def _interruptible() -> None:
+    """In the child before exec: SIGINT at its default and unblocked, as a terminal's foreground job has it,
+    whatever state the test process was left in (an ignored or blocked SIGINT is inherited across exec, and
+    Python then installs no KeyboardInterrupt handler)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
 @pytest.mark.timeout(400)  # a missed Ctrl-C would otherwise train for 100000 epochs
 def test_ctrl_c_of_parallel_experiment_prints_one_line(tmp_path):
     """SIGINT to the whole process group, as a terminal's Ctrl-C sends it, while the workers start (import torch:
@@ -220,7 +228,7 @@ def test_ctrl_c_of_parallel_experiment_prints_one_line(tmp_path):
     env.pop("ZSL_DEBUG", None)
     for delay in (0.3, 2.0):  # after the first worker process appears: still importing, then training
         p = subprocess.Popen([str(a) for a in args], stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
-                             start_new_session=True, env=env)
+                             start_new_session=True, env=env, preexec_fn=_interruptible)
         try:
             assert p.stderr.readline().startswith("experiment: 4 trials")  # the parent is about to start workers
             t0 = time.monotonic()
