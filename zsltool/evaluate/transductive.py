@@ -99,7 +99,9 @@ def soft_kmeans(scores: np.ndarray, X: np.ndarray, steps: int = 10, prior: float
     mu = _initial_centroids(s, Xn)
     logp = _log_softmax(s)
     for _ in range(max(1, int(steps))):
-        d2 = np.maximum(((Xn[:, None, :] - mu[None, :, :]) ** 2).sum(-1), 0.0)     # (N, C)
+        # |x − μ|² = |x|² + |μ|² − 2 x·μ: (N, C) without an (N, C, D) array (10k rows × 200 classes × 512-d
+        # would be 8 GB)
+        d2 = np.maximum((Xn * Xn).sum(1)[:, None] + (mu * mu).sum(1)[None, :] - 2.0 * Xn @ mu.T, 0.0)
         near = np.sort(d2, axis=1)
         tau = max(float((near[:, 1] - near[:, 0]).mean()), 1e-12)
         logp = _log_softmax(-d2 / tau + prior * z)
