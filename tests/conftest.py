@@ -34,19 +34,25 @@ def shared_data() -> Path:
 
 
 class CliResult:
+    """One zsl call: exit_code, stdout and stderr apart, output (click's), exception; json() parses stdout."""
+
     def __init__(self, res):
         self.exit_code = res.exit_code
         self.stdout = res.stdout
         self.stderr = res.stderr
+        self.output = res.output
         self.exception = res.exception
 
     def json(self):
         return json.loads(self.stdout)
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def cli():
-    """Run the zsl CLI in-process: cli("inspect", "x.h5", "--json") -> result with exit_code/stdout/stderr."""
+    """Run the zsl CLI in-process: cli("inspect", "x.h5", "--json", input=None, env=None) -> a CliResult.
+
+    The one CLI runner of the suite (session-wide, so module-scoped fixtures can use it too); stderr is kept
+    apart from stdout whatever click's version."""
     from typer.testing import CliRunner
 
     try:
@@ -55,7 +61,7 @@ def cli():
         runner = CliRunner()
 
     def run(*args, input=None, env=None):
-        from zsltool.cli.app import app  # at each call: tests/test_extension_points.py runs a fresh zsltool
+        from zsltool.cli.app import app  # at each call: tests/extension/ runs a fresh zsltool
 
         return CliResult(runner.invoke(app, [str(a) for a in args], input=input, env=env, catch_exceptions=True))
 

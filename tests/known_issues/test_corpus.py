@@ -6,7 +6,7 @@ traceback, no file (nor partial folder, nor temporary file) under the output nam
 audio, a BOM or CRLF line ends in a manifest) are checked for their correct result instead. What these tests
 guarantee is written down in docs/DESIGN.md, "What zsl promises".
 
-All cases run in-process through typer's CliRunner; only kill -9 needs a subprocess.
+All cases run in-process through the `cli` fixture (tests/conftest.py); only kill -9 needs a subprocess.
 """
 
 from __future__ import annotations

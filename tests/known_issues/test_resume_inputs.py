@@ -106,13 +106,10 @@ COMMANDS = {"audio": _audio_inputs, "image": _image_inputs, "video": _video_inpu
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory):
+def runs(tmp_path_factory, cli):
     """Per command: (its argv without -o, the inputs folder, a real checkpoint after epoch 1)."""
-    from typer.testing import CliRunner
-
     from zsltool.classes.classset import ClassSet
     from zsltool.classes.splits import Split, Trial
-    from zsltool.cli.app import app
     from zsltool.extract import pretrain as P
 
     made = {}
@@ -133,10 +130,10 @@ def runs(tmp_path_factory):
         mp.setattr(P, "write_epoch_checkpoint", lambda path, state: (write(path, state),
                                                                       written.append(path.read_bytes())))
         try:
-            res = CliRunner().invoke(app, [str(a) for a in [*argv, "-o", d.parent / f"{d.name}-first.pth"]])
+            res = cli(*argv, "-o", d.parent / f"{d.name}-first.pth")
         finally:
             mp.undo()
-        assert res.exit_code == 0, res.output
+        assert res.exit_code == 0, res.stderr
         assert len(written) == 2
         made[name] = (argv, d, written[0])
     return made
