@@ -9,7 +9,11 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = Path(os.environ.get("ZSL_SHARED_DATA", REPO.parent / "shared" / "data"))
+# $ZSL_SHARED_DATA, else <repo>/../shared/data or further up (a git worktree may sit deeper than the checkout)
+SHARED_DATA = (Path(os.environ["ZSL_SHARED_DATA"]) if os.environ.get("ZSL_SHARED_DATA") else
+               next((p / "shared" / "data" for p in REPO.parents if (p / "shared" / "data").is_dir()),
+                    REPO.parent / "shared" / "data"))
+REFERENCE_FILES = ("audioset_ontology.json", "class-descriptions-boxable.csv", "audioset_class_labels_indices.csv")
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -25,10 +29,10 @@ def _zsl_cache_in_tmp(tmp_path_factory):
         os.environ["ZSL_CACHE"] = old
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def shared_data() -> Path:
     """The real reference files (AudioSet ontology, Open Images classes, ...); skip when absent."""
-    if not (SHARED_DATA / "audioset_ontology.json").exists():
+    if not all((SHARED_DATA / n).exists() for n in REFERENCE_FILES):
         pytest.skip(f"reference data not found at {SHARED_DATA} (set ZSL_SHARED_DATA to its folder)")
     return SHARED_DATA
 

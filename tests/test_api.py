@@ -64,7 +64,8 @@ def test_split_and_experiment(syn, tmp_path):
 
 
 def test_embeddings_repr_matrix_name_and_pandas(syn):
-    pd = pytest.importorskip("pandas", reason="pandas is in the test extra (pip install -e '.[test]')")
+    import pandas as pd  # the test extra
+
     e = zsltool.read_embeddings(syn.audio)
     r = repr(e)
     assert r.startswith("Embeddings(instance audio, extractor=") and f"{len(e)} rows × {e.dim}" in r

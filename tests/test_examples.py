@@ -154,7 +154,8 @@ def test_audiosetzsl_gzsl_tests_each_method_on_its_own_modalities():
     a split with unseen validation clips, and evaluates the attention model too."""
     if shutil.which("bash") is None:
         pytest.skip("bash is not installed")
-    torch = pytest.importorskip("torch")
+    import torch
+
     from zsltool.methods.base import get_method
 
     script = REPO / "examples" / "audiosetzsl_gzsl.sh"

@@ -255,7 +255,7 @@ def test_classify_on_cuda(cli, tmp_path, monkeypatch):
 
 def test_classify_with_a_joint_model_on_cuda(cli, tmp_path):
     """zsl classify --model clap (no checkpoint): the tiny CLAP model's audio and text towers on the GPU."""
-    pytest.importorskip("transformers")
+    pytest.importorskip("transformers", reason="CLAP needs transformers (pip install 'zsltool[clap]')")
     import soundfile as sf
 
     from zsltool.testing.clap import make_tiny_clap

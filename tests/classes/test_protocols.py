@@ -14,13 +14,10 @@ from zsltool.formats import INSPECTORS
 
 
 @pytest.fixture(scope="module")
-def real(request):
-    from tests.classes.conftest import DATA
-
-    if not (DATA / "audioset_ontology.json").exists():
-        pytest.skip(f"reference data not found in {DATA}")
-    return build_audioset_openimages(DATA / "audioset_ontology.json", DATA / "class-descriptions-boxable.csv",
-                                     DATA / "audioset_class_labels_indices.csv")
+def real(shared_data):
+    d = shared_data
+    return build_audioset_openimages(d / "audioset_ontology.json", d / "class-descriptions-boxable.csv",
+                                     d / "audioset_class_labels_indices.csv")
 
 
 def _letters(n):
@@ -187,14 +184,13 @@ def test_gzsl_unseen_val_fraction_must_be_below_one(tmp_path):
 
 
 @pytest.mark.parametrize("names", ["openimages", "paper", "audioset"])
-def test_paper_table1_preset_is_the_papers_trial(tmp_path, names, cli):
+def test_paper_table1_preset_is_the_papers_trial(tmp_path, names, cli, shared_data):
     """`zsl split --protocol random --preset paper-table1`: one trial, exactly Table I, with any display names."""
-    from tests.classes.conftest import DATA
     from zsltool.classes.presets import PAPER_TABLE_I, paper_name
-    if not (DATA / "audioset_ontology.json").exists():
-        pytest.skip(f"reference data not found in {DATA}")
-    cs = build_audioset_openimages(DATA / "audioset_ontology.json", DATA / "class-descriptions-boxable.csv",
-                                   DATA / "audioset_class_labels_indices.csv", names=names)
+
+    d = shared_data
+    cs = build_audioset_openimages(d / "audioset_ontology.json", d / "class-descriptions-boxable.csv",
+                                   d / "audioset_class_labels_indices.csv", names=names)
     cs_path = cs.save(tmp_path / "classes.json")
     r = cli("split", cs_path, "--protocol", "random", "--preset", "paper-table1",
             "-o", tmp_path / "table1.json", "--json")

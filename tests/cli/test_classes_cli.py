@@ -2,7 +2,7 @@ import json
 import subprocess
 import sys
 
-from tests.classes.conftest import DATA, write_tiny_ontology
+from tests.classes.conftest import write_tiny_ontology
 
 
 def test_build_classes_split_select_chain(tmp_path, cli):
@@ -46,22 +46,19 @@ def test_build_classes_split_select_chain(tmp_path, cli):
     assert r.exit_code == 1 and "seen/unseen" in r.stderr
 
 
-def test_real_build_classes_cli(tmp_path, cli):
-    import pytest
-
-    if not (DATA / "audioset_ontology.json").exists():
-        pytest.skip(f"reference data not found in {DATA}")
+def test_real_build_classes_cli(tmp_path, cli, shared_data):
+    d = shared_data
     cs = tmp_path / "cs.json"
-    r = cli("build-classes", "--ontology", DATA / "audioset_ontology.json", "--image-classes",
-            DATA / "class-descriptions-boxable.csv", "--audio-classes",
-            DATA / "audioset_class_labels_indices.csv", "--names", "paper", "-o", cs)
+    r = cli("build-classes", "--ontology", d / "audioset_ontology.json", "--image-classes",
+            d / "class-descriptions-boxable.csv", "--audio-classes",
+            d / "audioset_class_labels_indices.csv", "--names", "paper", "-o", cs)
     assert r.exit_code == 0, r.stderr
     assert "pruning decisions" in r.stdout and "Musical instrument" in r.stdout
     r = cli("split", cs, "-p", "across", "--categories", "Animal,Vehicle", "--membership", "paper",
             "-o", tmp_path / "a.json", "--json")
     assert r.exit_code == 0, r.stderr
     assert {(x["train"], x["val"], x["test"]) for x in json.loads(r.stdout)["trials"]} == {(8, 8, 2)}
-    z = DATA / "audiosetzsl"
+    z = d / "audiosetzsl"
     r = cli("build-classes", "--from-list", z / "all_class.txt", "--seen", z / "seen_class.txt",
             "--unseen", z / "unseen_class.txt", "-o", tmp_path / "z.json", "--json")
     assert r.exit_code == 0, r.stderr

