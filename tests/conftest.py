@@ -1,4 +1,4 @@
-"""Shared fixtures: the reference data folder and a CLI runner."""
+"""Shared fixtures: the reference data folder, a CLI runner, a module's synthetic dataset."""
 
 from __future__ import annotations
 
@@ -35,6 +35,18 @@ def shared_data() -> Path:
     if not all((SHARED_DATA / n).exists() for n in REFERENCE_FILES):
         pytest.skip(f"reference data not found at {SHARED_DATA} (set ZSL_SHARED_DATA to its folder)")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="module")
+def syn(request, tmp_path_factory):
+    """The module's tiny synthetic dataset (zsltool.train.synthetic.make_synthetic: audio/video instance files,
+    text/image class files, a one-trial split), made once per module. Its size is the module's
+    ``pytestmark = pytest.mark.synthetic(n_classes=..., per_class=..., ...)`` (make_synthetic's keywords);
+    make_synthetic's defaults without one."""
+    from zsltool.train.synthetic import make_synthetic
+
+    mark = request.node.get_closest_marker("synthetic")
+    return make_synthetic(tmp_path_factory.mktemp("syn"), **(mark.kwargs if mark else {}))
 
 
 class CliResult:

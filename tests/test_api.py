@@ -9,6 +9,8 @@ import pytest
 
 import zsltool
 
+pytestmark = pytest.mark.synthetic(n_classes=6, per_class=6, n_train=2, n_val=2, video=False)
+
 API = ("extract_audio", "extract_text", "split", "train", "evaluate", "experiment", "classify", "classify_joint",
        "read_embeddings")
 
@@ -25,14 +27,6 @@ def test_import_is_light_and_every_step_is_documented():
         doc = (obj.__call__.__doc__ if isinstance(obj, type(zsltool)) else obj.__doc__) or ""
         assert len(doc.strip()) > 40, f"zsltool.{name} has no docstring"
         assert name in dir(zsltool) and name in zsltool.__all__
-
-
-@pytest.fixture(scope="module")
-def syn(tmp_path_factory):
-    from zsltool.train.synthetic import make_synthetic
-
-    return make_synthetic(tmp_path_factory.mktemp("api"), n_classes=6, per_class=6, n_train=2, n_val=2,
-                          video=False)
 
 
 def test_train_returns_model_and_history_and_evaluate_matches_the_cli(syn, tmp_path, cli):

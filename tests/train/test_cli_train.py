@@ -4,12 +4,7 @@ import json
 
 import pytest
 
-from zsltool.train.synthetic import make_synthetic
-
-
-@pytest.fixture(scope="module")
-def syn(tmp_path_factory):
-    return make_synthetic(tmp_path_factory.mktemp("cli"), n_classes=8, per_class=8, n_train=4, n_val=2)
+pytestmark = pytest.mark.synthetic(n_classes=8, per_class=8, n_train=4, n_val=2)
 
 
 def base(syn, out):
