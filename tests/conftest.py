@@ -49,6 +49,19 @@ def syn(request, tmp_path_factory):
     return make_synthetic(tmp_path_factory.mktemp("syn"), **(mark.kwargs if mark else {}))
 
 
+@pytest.fixture
+def tiny_weights(tmp_path) -> Path:
+    """A small random VGGish-shaped state dict (width 1/16, seed 0) in the torchvggish layout, saved to a file."""
+    import torch
+
+    from zsltool.extract.audio.vggish import VGGish
+
+    torch.manual_seed(0)
+    path = tmp_path / "tiny_vggish.pth"
+    torch.save(VGGish(width=1 / 16).state_dict(), path)
+    return path
+
+
 class CliResult:
     """One zsl call: exit_code, stdout and stderr apart, output (click's), exception; json() parses stdout."""
 

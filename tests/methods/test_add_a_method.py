@@ -43,11 +43,11 @@ class Toy(ZslMethod):
 
 
 @pytest.fixture(scope="module")
-def esc(tmp_path_factory):
+def esc(tmp_path_factory, cli):
     from zsltool.testing.esc50 import esc50_features
 
     d = tmp_path_factory.mktemp("esc")
-    esc50_features(d)
+    esc50_features(d, cli)
     return d
 
 

@@ -51,18 +51,23 @@ def write_vectors(path, dim: int = 16, seed: int = 0, words: list[str] | None = 
     return path
 
 
-def esc50_features(d) -> tuple[dict, dict]:
+def esc50_features(d, cli) -> tuple[dict, dict]:
     """In folder ``d``: an ESC-50 folder -> ``zsl prepare`` -> ``extract-audio`` (a tiny random VGGish) ->
-    ``extract-text`` (the underscored names) -> ``split`` (5 class folds), each through the CLI in-process:
-    d/audio.h5, d/text.h5, d/split.json and d/new.wav (a clip that is not in the manifest). Returns the JSON of
-    prepare and of extract-text."""
+    ``extract-text`` (the underscored names) -> ``split`` (5 class folds), each through ``cli`` (the test suite's
+    in-process runner: ``cli(*args)`` -> a result with exit_code, stdout, stderr): d/audio.h5, d/text.h5,
+    d/split.json and d/new.wav (a clip that is not in the manifest). Returns the JSON of prepare and of
+    extract-text."""
     import json
 
     import soundfile as sf
     import torch
 
     from zsltool.extract.audio.vggish import VGGish
-    from zsltool.testing.cli import run_cli as run
+
+    def run(*args):
+        r = cli(*args)
+        assert r.exit_code == 0, f"zsl {' '.join(map(str, args))}: exit {r.exit_code}\n{r.stderr}"
+        return r
 
     make_esc50(d / "ESC-50-master")
     with torch.random.fork_rng(devices=[]):
