@@ -310,6 +310,9 @@ def _warnings(ld: Loaded) -> dict:
 def evaluate_checkpoint(checkpoint, *, audio=None, video=None, split=None, trial=None, modality="both",
                         beta=None, calibrate=False, seed: int = 0, device: str = "cpu",
                         transductive: str | None = None, allow_other_extractor: bool = False) -> dict:
+    """Evaluate a checkpoint (``zsl evaluate``; the Python API's ``zsltool.evaluate_checkpoint``): ZSL top-1 /
+    mean per-class accuracy, or GZSL S, U, HM. ``audio``, ``video``, ``split``, ``trial`` default to the
+    training ones. Returns the results document (``metrics``, ``per_class``, ``confusion``, ``manifest``)."""
     from zsltool.utils import resolve_device
 
     ld = load_for_evaluation(checkpoint, audio=audio, video=video, split=split, trial=trial, modality=modality,
