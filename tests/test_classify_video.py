@@ -73,7 +73,7 @@ def test_classify_a_video_by_modality(av_model, modality, tmp_path, monkeypatch)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     d = av_model
     labels = ["thunder", "drum", "dog"]
-    preds = zsltool.classify(d / "av.pt", d / "new.mp4", labels=labels, modality=modality)
+    preds = zsltool.classify_clips(d / "av.pt", d / "new.mp4", labels=labels, modality=modality)
     assert len(preds) == 1 and preds[0]["valid"] and preds[0]["clip"] == "new"
     assert abs(sum(t["probability"] for t in preds[0]["top"]) - 1) < 1e-6
     assert preds.info["modality"] == modality
@@ -82,7 +82,7 @@ def test_classify_a_video_by_modality(av_model, modality, tmp_path, monkeypatch)
                   clip_len=4, clips=1, extract_audio=tmp_path / "wav", device="cpu", progress=False)
     extract_audio(str(tmp_path / "wav" / "clips.csv"), tmp_path / "a.h5", weights=str(d / "vggish.pth"),
                   progress=False)
-    ref = zsltool.classify(d / "av.pt", embeddings=tmp_path / "a.h5", video_embeddings=tmp_path / "v.h5",
+    ref = zsltool.classify_clips(d / "av.pt", embeddings=tmp_path / "a.h5", video_embeddings=tmp_path / "v.h5",
                            labels=labels, modality=modality)
     np.testing.assert_allclose(preds.scores, ref.scores, rtol=1e-5, atol=1e-6)
 

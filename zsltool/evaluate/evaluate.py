@@ -315,6 +315,9 @@ def _loaded_on(device: str, checkpoint, **inputs) -> tuple[Loaded, str]:
 def evaluate_checkpoint(checkpoint, *, audio=None, video=None, split=None, trial=None, modality="both",
                         beta=None, calibrate=False, seed: int = 0, device: str = "cpu",
                         transductive: str | None = None, allow_other_extractor: bool = False) -> dict:
+    """Evaluate a checkpoint (``zsl evaluate``; the Python API's ``zsltool.evaluate_checkpoint``): ZSL top-1 /
+    mean per-class accuracy, or GZSL S, U, HM. ``audio``, ``video``, ``split``, ``trial`` default to the
+    training ones. Returns the results document (``metrics``, ``per_class``, ``confusion``, ``manifest``)."""
     ld, device = _loaded_on(device, checkpoint, audio=audio, video=video, split=split, trial=trial,
                             modality=modality, allow_other_extractor=allow_other_extractor)
     return evaluate_loaded(ld, beta=beta, calibrate=calibrate, seed=seed, device=device, transductive=transductive)

@@ -43,13 +43,6 @@ def protocol_caption(protocol: str | None, default: str) -> str:
     return p.caption if p else OTHER_CAPTIONS.get(protocol, default)
 
 
-def mean_sd(values: Iterable[float]) -> tuple[float, float, int]:
-    """(mean, SD, n) of the finite values; NaN mean with no value, SD 0 with one (kept for older callers)."""
-    s = summarize(values)
-    mean = float("nan") if s["mean"] is None else s["mean"]
-    return mean, (0.0 if s["sd"] is None else s["sd"]), s["n"]
-
-
 def fmt_cell(mean: float | None, sd: float | None, scale: float = 1.0, digits: int = 2) -> str:
     """"0.50 ± 0.15"; the mean alone when SD is undefined (one trial); "–" when there is no value."""
     if mean is None or (isinstance(mean, float) and math.isnan(mean)):

@@ -22,9 +22,6 @@ from typing import Callable
 
 import numpy as np
 
-INDUCTIVE = "inductive"
-
-
 @dataclass(frozen=True)
 class Refiner:
     name: str

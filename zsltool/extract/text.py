@@ -33,7 +33,6 @@ from zsltool.utils import command_line, input_record
 
 log = logging.getLogger("zsltool.extract.text")
 
-ON_MISSING = ("error", "skip", "zero")
 DEFAULT_SENTENCE_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 
 

@@ -344,14 +344,6 @@ def pair_mse(x: Tensor, y: Tensor) -> Tensor:
     return ((x - y) ** 2).mean(-1)
 
 
-def sample_negative_classes(labels: Tensor, n_classes: int, generator: torch.Generator | None = None) -> Tensor:
-    """For each row a uniformly random class index other than its label."""
-    if n_classes < 2:
-        return labels.clone()
-    off = torch.randint(1, n_classes, labels.shape, generator=generator, device=labels.device)
-    return (labels + off) % n_classes
-
-
 def triplet(d_pos: Tensor, d_neg: Tensor, margin: float) -> Tensor:
     """Per-row triplet hinge [d_pos - d_neg + margin]_+."""
     return (d_pos - d_neg + margin).clamp_min(0.0)

@@ -13,14 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
-from zsltool import __version__
 from zsltool.errors import ZslError
-from zsltool.utils import atomic_write_text, command_line, input_record, utc_now
+from zsltool.utils import input_record
 
 log = logging.getLogger("zsltool.prepare")
-
-CLIP_COLUMNS = ["id", "path", "labels", "start", "end"]
-
 
 def need_folder(path: str | os.PathLike, what: str) -> Path:
     p = Path(path).expanduser()
@@ -161,34 +157,17 @@ def split_present(rows: list[dict]) -> tuple[list[dict], list[str]]:
     return keep, missing
 
 
-def _header(prep: Prepared, cs_sha: str) -> dict:
-    return {"format": "zsl.manifest", "zsl_version": __version__, "created_utc": utc_now(),
-            "command": command_line(), "dataset": prep.dataset, "class_set_sha256": cs_sha,
-            "inputs": [input_record(p) for p in prep.inputs]}
-
-
 def write_manifest(path: Path, prep: Prepared, cs_sha: str) -> None:
     """The clip manifest: ``id,path,labels,start,end`` plus the dataset's columns (``fold``, ...)."""
-    import json
+    from zsltool.classes.manifest import manifest_header, write_clip_manifest
 
-    buf = io.StringIO()
-    for k, v in _header(prep, cs_sha).items():
-        buf.write(f"# {k}: {v if isinstance(v, str) else json.dumps(v)}\n")
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(CLIP_COLUMNS + prep.extra_columns)
-    for r in prep.clips:
-        w.writerow([r["id"], r["path"], ";".join(r["labels"]),
-                    "" if r.get("start") is None else repr(float(r["start"])),
-                    "" if r.get("end") is None else repr(float(r["end"]))]
-                   + [r.get(c, "") for c in prep.extra_columns])
-    atomic_write_text(path, buf.getvalue())
+    header = manifest_header(cs_sha, [input_record(p) for p in prep.inputs], dataset=prep.dataset)
+    write_clip_manifest(path, prep.clips, header, prep.extra_columns)
 
 
 def write_prepared(prep: Prepared, out: str | os.PathLike, *, splits: dict | None = None,
                    overwrite: bool = False, extra_files: dict | None = None) -> dict:
     """Write ``classes.json``, ``clips.csv`` and the split files (name -> Split) into ``out``; the summary."""
-    from zsltool.classes.classset import ClassSet
-
     out = Path(out)
     names = ["classes.json", "clips.csv", *(splits or {}), *(extra_files or {})]
     if not prep.clips:

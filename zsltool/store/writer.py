@@ -149,7 +149,7 @@ class EmbeddingWriter:
     def __enter__(self) -> "EmbeddingWriter":
         return self.open()
 
-    def __exit__(self, exc_type, exc, tb) -> None:
+    def __exit__(self, exc_type, _exc, _tb) -> None:
         if not self._open:
             return
         if exc_type is None:

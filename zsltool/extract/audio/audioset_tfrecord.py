@@ -77,16 +77,10 @@ class CorruptRecord(Exception):
     pass
 
 
-def iter_records(path: str | os.PathLike, verify: bool = True, problems: list | None = None) -> Iterator[bytes]:
-    """Yield the data of each record of a TFRecord file; corrupt records go to ``problems`` (path, byte
-    offset, reason) and are skipped."""
-    for _offset, data in iter_records_at(path, verify=verify, problems=problems):
-        yield data
-
-
 def iter_records_at(path: str | os.PathLike, verify: bool = True,
                     problems: list | None = None) -> Iterator[tuple[int, bytes]]:
-    """:func:`iter_records` with each record's byte offset in the file: ``(offset, data)``."""
+    """Yield ``(offset, data)`` for each record of a TFRecord file (its byte offset in the file); corrupt
+    records go to ``problems`` (path, byte offset, reason) and are skipped."""
     problems = problems if problems is not None else []
     with open(path, "rb") as fh:
         size = os.fstat(fh.fileno()).st_size
