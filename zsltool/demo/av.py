@@ -102,7 +102,7 @@ def run_av(world: World, *, seed: int, threads: int | None, small: bool, progres
     """Run the AV GZSL part under ``world.out`` on the world's audio, text and GZSL split."""
     from zsltool.evaluate.aggregate import build_tables
     from zsltool.evaluate.experiment import ExperimentSpec, run_experiment
-    from zsltool.extract.video import extract_video
+    from zsltool.extract.pipeline import extract_video
     from zsltool.extract.video_pretrain import pretrain_video
 
     out, ds = world.out, world.ds
