@@ -71,9 +71,8 @@ def build(tmp: Path, width: float, vocab: int) -> dict:
 
     from zsltool.classes.classset import ClassSet
     from zsltool.classes.split_classes import split_folds
-    from zsltool.extract.audio.extract import extract_audio
     from zsltool.extract.audio.vggish import VGGish
-    from zsltool.extract.text import extract_text
+    from zsltool.extract.pipeline import extract_audio, extract_text
     from zsltool.train.config import TrainConfig
     from zsltool.train.loop import train
 

@@ -155,7 +155,7 @@ def test_other_vectors_allowed_on_request(trained, cli):
 
 def test_class_embeddings_file_replaces_the_text_step(trained, cli, tmp_path):
     d = trained
-    from zsltool.extract.text import extract_text
+    from zsltool.extract.pipeline import extract_text
 
     (tmp_path / "names.txt").write_text("siren\nthunderstorm\n")
     extract_text(tmp_path / "new_text.h5", names=tmp_path / "names.txt", vectors=d / "vectors.txt")
@@ -301,7 +301,7 @@ def test_sentence_backend_labels_on_the_fly(trained, tmp_path):
     sentence model (the tiny offline one), the same vectors extract-text gives."""
     pytest.importorskip("sentence_transformers")
     import zsltool
-    from zsltool.extract.text import extract_text
+    from zsltool.extract.pipeline import extract_text
     from zsltool.store import read_embeddings
     from zsltool.testing.sentence import make_tiny_sentence_model
     from zsltool.train.config import TrainConfig

@@ -28,10 +28,9 @@ def make_mp4(path, k: int, n_frames: int = 16, seconds: float = 2.0):
 def av_model(tmp_path_factory):
     from zsltool.classes.classset import ClassSet
     from zsltool.classes.split_classes import split_folds
-    from zsltool.extract.audio.extract import extract_audio
     from zsltool.extract.audio.vggish import VGGish
-    from zsltool.extract.text import extract_text
-    from zsltool.extract.video import TinyVideoNet, extract_video
+    from zsltool.extract.pipeline import extract_audio, extract_text, extract_video
+    from zsltool.extract.video import TinyVideoNet
     from zsltool.train.config import TrainConfig
     from zsltool.train.loop import train
 
@@ -67,8 +66,7 @@ def av_model(tmp_path_factory):
 @pytest.mark.parametrize("modality", ["both", "audio", "video"])
 def test_classify_a_video_by_modality(av_model, modality, tmp_path, monkeypatch):
     import zsltool
-    from zsltool.extract.audio.extract import extract_audio
-    from zsltool.extract.video import extract_video
+    from zsltool.extract.pipeline import extract_audio, extract_video
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     d = av_model

@@ -28,10 +28,10 @@ def extract_audio(source: str | os.PathLike, out: str | os.PathLike, **options) 
     """Embed audio clips into an instance-level embedding file (``zsl extract-audio``).
 
     ``source``: a clip manifest (.csv/.jsonl), a folder of audio files, or one file. ``options`` are those of
-    ``zsltool.extract.audio.extract.extract_audio`` (``model``, ``weights``, ``classes_path``,
+    ``zsltool.extract.pipeline.extract_audio`` (``model``, ``weights``, ``classes_path``,
     ``max_seconds``, ``batch_size``, ``workers``, ``device``, ``overwrite``, ``resume``, ``progress``, ...).
     Returns the summary (rows written, valid, invalid, seconds, ``out``)."""
-    from zsltool.extract.audio.extract import extract_audio as run
+    from zsltool.extract.pipeline import extract_audio as run
 
     return run(str(source), out, **options)
 
@@ -41,8 +41,8 @@ def extract_text(out: str | os.PathLike, **options) -> dict:
 
     ``options``: ``classes`` (a class-set file) or ``names``, ``model`` ("word2vec" or "sentence"),
     ``vectors`` (word2vec file), ``on_missing``, ``text``, ``device``, ``overwrite``, ... (see
-    ``zsltool.extract.text.extract_text``). Returns the summary dict."""
-    from zsltool.extract.text import extract_text as run
+    ``zsltool.extract.pipeline.extract_text``). Returns the summary dict."""
+    from zsltool.extract.pipeline import extract_text as run
 
     return run(out, **options)
 
