@@ -29,12 +29,9 @@ from pathlib import Path
 from zsltool.demo.data import UNSEEN_VAL_FRACTION, World
 
 log = logging.getLogger("zsltool.demo")
-AV_SETTINGS = {
-    False: {"video_model": "small3d", "frame_size": 32, "clip_len": 16, "video_epochs": 20, "video_batch": 16,
-            "video_lr": 3e-3, "unseen_val_fraction": UNSEEN_VAL_FRACTION},
-    True: {"video_model": "small3d", "frame_size": 32, "clip_len": 16, "video_epochs": 20, "video_batch": 8,
-           "video_lr": 3e-3, "unseen_val_fraction": UNSEEN_VAL_FRACTION},
-}
+_AV = {"video_model": "small3d", "frame_size": 32, "clip_len": 16, "video_epochs": 20, "video_batch": 16,
+       "video_lr": 3e-3, "unseen_val_fraction": UNSEEN_VAL_FRACTION}
+AV_SETTINGS = {False: _AV, True: {**_AV, "video_batch": 8}}  # by --small
 AV_METHODS = ("avgzslnet", "cjme")  # audio + video models, tested on audio, video and both
 AV_MODALITIES = ("audio", "video", "both")
 AV_BASELINE = "audio-only"  # tested on audio only

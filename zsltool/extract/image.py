@@ -154,9 +154,6 @@ class TorchvisionImageExtractor(Extractor):
     def loader(self) -> "_ImageLoader":
         return _ImageLoader(self.transform)
 
-    def load(self, item: Item) -> torch.Tensor:
-        return self.loader()(item)
-
     def meta(self) -> dict:
         return {**self.info, "layer": self.config.layer, "preprocess": self.config.preprocess, "dim": self.dim}
 

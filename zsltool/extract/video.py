@@ -110,9 +110,6 @@ class VideoExtractor(Extractor):
         c = self.config
         return _VideoLoader(self.resize, self.crop, self.mean, self.std, c.clip_len, c.clips, c.extract_audio)
 
-    def load(self, item: Item) -> dict:
-        return self.loader()(item)
-
     def meta(self) -> dict:
         return {**self.info, "layer": self.config.layer, "clip_len": self.config.clip_len,
                 "clips": self.config.clips, "resize": self.resize, "crop": self.crop, "mean": list(self.mean),

@@ -69,16 +69,13 @@ class Embeddings:
         if vectors not in ("columns", "column"):
             raise ValueError(f"vectors must be 'columns' or 'column', got {vectors!r}")
 
-        def text(x) -> str:
-            return x.decode("utf-8") if isinstance(x, bytes) else str(x)
-
-        classes = [text(c) for c in self.classes]
+        classes = _decode(self.classes)
         lab = np.asarray(self.labels, dtype=bool)
         data = {"labels": [";".join(classes[j] for j in np.flatnonzero(lab[i])) if lab.shape[1] else ""
                            for i in range(len(self.ids))],
                 "valid": np.asarray(self.valid, dtype=bool),
-                "invalid_reason": [text(r) for r in self.reasons]}
-        index = pd.Index([text(i) for i in self.ids], name="id", dtype=object)
+                "invalid_reason": _decode(self.reasons)}
+        index = pd.Index(_decode(self.ids), name="id", dtype=object)
         df = pd.DataFrame(data, index=index)
         X = np.asarray(self.X)
         if vectors == "column":

@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import os
 import struct
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Iterator
 
 import numpy as np
@@ -48,24 +48,15 @@ _TABLE = _make_table()
 
 
 try:  # optional accelerator (pip install crc32c); the pure-Python table version is the fallback
-    from crc32c import crc32c as _fast_crc32c  # type: ignore
+    from crc32c import crc32c  # type: ignore
 except ImportError:  # pragma: no cover - depends on the environment
-    _fast_crc32c = None
-
-
-def crc32c(data: bytes) -> int:
-    """CRC-32C (Castagnoli) of ``data``."""
-    if _fast_crc32c is not None:
-        return _fast_crc32c(data)
-    return crc32c_python(data)
-
-
-def crc32c_python(data: bytes) -> int:
-    c = 0xFFFFFFFF
-    t = _TABLE
-    for b in data:
-        c = t[(c ^ b) & 0xFF] ^ (c >> 8)
-    return c ^ 0xFFFFFFFF
+    def crc32c(data: bytes) -> int:
+        """CRC-32C (Castagnoli) of ``data``."""
+        c = 0xFFFFFFFF
+        t = _TABLE
+        for b in data:
+            c = t[(c ^ b) & 0xFF] ^ (c >> 8)
+        return c ^ 0xFFFFFFFF
 
 
 def masked_crc32c(data: bytes) -> int:
@@ -219,7 +210,6 @@ class Segment:
     end: float
     labels: list[int]
     embedding: np.ndarray  # (seconds, 128) uint8
-    context: dict = field(default_factory=dict)
 
     @property
     def id(self) -> str:

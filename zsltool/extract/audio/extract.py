@@ -105,9 +105,6 @@ class AudioExtractor(Extractor):
         return AudioLoader(max_seconds=self.config.max_seconds, examples_fn=self.examples,
                            sample_rate=self.sample_rate, min_samples=self.min_samples)
 
-    def load(self, item: Item) -> dict:
-        return self.loader()(item)
-
     def embed(self, samples: list[dict]) -> list[dict]:
         import torch
 
