@@ -30,7 +30,8 @@ class Refiner:
     steps: int          # default number of iterations
 
 
-def _l2_rows(X: np.ndarray) -> np.ndarray:
+def unit_rows(X: np.ndarray) -> np.ndarray:
+    """Each row divided by its L2 norm (a zero row stays zero)."""
     X = np.asarray(X, dtype=np.float64)
     n = np.linalg.norm(X, axis=1, keepdims=True)
     return X / np.where(n > 0, n, 1.0)
@@ -61,14 +62,19 @@ def _match_clusters(logp: np.ndarray, scores: np.ndarray) -> np.ndarray:
     information as a whole is Wan et al.'s structure constraint in its simplest form."""
     from scipy.optimize import linear_sum_assignment
 
-    z = scores - scores.mean(axis=1, keepdims=True)
-    z = z / np.maximum(z.std(axis=1, keepdims=True), 1e-12)
+    z = _standardised_rows(scores)
     p = np.exp(logp)
     gain = (p.T @ z) / np.maximum(p.sum(axis=0), 1e-12)[:, None]     # (clusters, classes)
     rows, cols = linear_sum_assignment(-gain)
     out = np.empty_like(logp)
     out[:, cols] = logp[:, rows]
     return out
+
+
+def _standardised_rows(s: np.ndarray) -> np.ndarray:
+    """Each row's zero-shot scores standardised across the classes (no scale to tune)."""
+    z = s - s.mean(axis=1, keepdims=True)
+    return z / np.maximum(z.std(axis=1, keepdims=True), 1e-12)
 
 
 def _standardised_columns(X: np.ndarray) -> np.ndarray:
@@ -90,9 +96,8 @@ def soft_kmeans(scores: np.ndarray, X: np.ndarray, steps: int = 10, prior: float
     s = np.asarray(scores, dtype=np.float64)
     if s.ndim != 2 or len(s) == 0 or s.shape[1] < 2:
         return np.asarray(scores, dtype=np.float32)
-    Xn = _l2_rows(_standardised_columns(X))
-    z = s - s.mean(axis=1, keepdims=True)
-    z = z / np.maximum(z.std(axis=1, keepdims=True), 1e-12)
+    Xn = unit_rows(_standardised_columns(X))
+    z = _standardised_rows(s)
     mu = _initial_centroids(s, Xn)
     logp = _log_softmax(s)
     for _ in range(max(1, int(steps))):
@@ -127,11 +132,11 @@ def instance_features(inst, mods) -> np.ndarray:
     embeddings (L2-normalised, zero where a modality is invalid) when the model scores video too."""
     parts = []
     if "audio" in mods:
-        parts.append(_l2_rows(inst.audio) * np.asarray(inst.audio_valid, bool)[:, None])
+        parts.append(unit_rows(inst.audio) * np.asarray(inst.audio_valid, bool)[:, None])
     if "video" in mods and inst.video is not None:
-        parts.append(_l2_rows(inst.video) * np.asarray(inst.video_valid, bool)[:, None])
+        parts.append(unit_rows(inst.video) * np.asarray(inst.video_valid, bool)[:, None])
     if not parts:
-        parts.append(_l2_rows(inst.audio))
+        parts.append(unit_rows(inst.audio))
     return np.hstack(parts)
 
 
