@@ -8,7 +8,8 @@ import torch
 from zsltool.errors import ZslError
 from zsltool.train.config import TrainConfig
 from zsltool.train.data import compute_scores, select_instances
-from zsltool.train.engine import build_model, draw_seed, train_jobs
+from zsltool.train.engine import train_jobs
+from zsltool.train.job import build_model, draw_seed
 from zsltool.train.functional import FunctionalKernel
 from zsltool.train.loop import make_job, prepare
 from zsltool.train.synthetic import make_synthetic

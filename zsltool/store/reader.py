@@ -11,12 +11,9 @@ from typing import Sequence
 import numpy as np
 
 from zsltool.errors import ZslError
-from zsltool.store.schema import FORMAT, FORMAT_VERSION, HDF5_SIGNATURE, KINDS, StoreMeta
+from zsltool.store.schema import ATTRS, FORMAT, FORMAT_VERSION, HDF5_SIGNATURE, JSON_ATTRS, KINDS, StoreMeta
 
 REQUIRED = ("ids", "embeddings", "classes", "labels", "valid", "invalid_reason")
-TEXT_ATTRS = ("modality", "extractor", "extractor_meta", "inputs", "class_set_sha256", "command", "zsl_version",
-              "created_utc")
-JSON_ATTRS = ("extractor_meta", "inputs")
 
 
 @dataclass
@@ -158,7 +155,7 @@ def collect_violations(f, check_values: bool = True) -> list[str]:
     kind = kind.decode() if isinstance(kind, bytes) else kind
     if kind not in KINDS:
         out.append(f"unknown kind {kind!r} (expected one of {', '.join(KINDS)})")
-    for key in TEXT_ATTRS:  # provenance is JSON text, never anything to unpickle or evaluate
+    for key in ATTRS[1:]:  # (kind: above) provenance is JSON text, never anything to unpickle or evaluate
         v = f.attrs.get(key, "")
         if not isinstance(v, (str, bytes)):
             out.append(f"attribute {key} is not text (found {type(v).__name__})")

@@ -32,7 +32,8 @@ from zsltool.methods.base import get_method
 from zsltool.train.checkpoint import new_checkpoint, save_checkpoint
 from zsltool.train.config import TrainConfig, setting_problem
 from zsltool.train.data import InstanceSet, check_split_class_set, load_inputs, select_instances
-from zsltool.train.engine import Job, Outcome, train_jobs
+from zsltool.train.engine import train_jobs
+from zsltool.train.job import Job, Outcome
 from zsltool.utils import check_output, resolve_device
 
 log = logging.getLogger("zsltool.train")
