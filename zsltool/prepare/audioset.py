@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Sequence
 
 from zsltool.errors import ZslError
-from zsltool.prepare.common import Prepared, dedupe, need_folder, read_csv, split_present, write_prepared
+from zsltool.prepare.common import Prepared, need_folder, present_unique, read_csv, write_prepared
 
 def load_audioset(segments: Sequence[str | os.PathLike], audio_dir: str | os.PathLike, *, classes=None,
                   class_labels=None, path_template: str = "{id}.wav") -> Prepared:
@@ -48,8 +48,7 @@ def load_audioset(segments: Sequence[str | os.PathLike], audio_dir: str | os.Pat
                 continue
         f = segment_fields(s)
         rows.append({"id": f["id"], "path": str(adir / path_template.format(**f)), "labels": labels})
-    rows, dup = dedupe(rows)
-    present, missing = split_present(rows)
+    present, missing, dup = present_unique(rows)
     if cs is not None:
         cls = list(cs.classes)
     else:

@@ -9,6 +9,7 @@ import io
 import logging
 import os
 import shutil
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
@@ -135,26 +136,19 @@ def write_with_class_folds(prep: Prepared, out: str | os.PathLike, *, class_fold
     return write_prepared(prep, out, splits={"split_class_folds.json": split}, overwrite=overwrite)
 
 
-def dedupe(rows: list[dict]) -> tuple[list[dict], list[str]]:
-    seen, out, dup = set(), [], []
+def present_unique(rows: list[dict]) -> tuple[list[dict], list[str], list[str]]:
+    """(the rows whose id is new and whose file exists, the ids of those whose file is missing, the repeated ids)."""
+    seen, keep, missing, dup = set(), [], [], []
     for r in rows:
         if r["id"] in seen:
             dup.append(r["id"])
             continue
         seen.add(r["id"])
-        out.append(r)
-    return out, dup
-
-
-def split_present(rows: list[dict]) -> tuple[list[dict], list[str]]:
-    """(rows whose file exists, ids of the others)."""
-    keep, missing = [], []
-    for r in rows:
         if Path(r["path"]).is_file():
             keep.append(r)
         else:
             missing.append(r["id"])
-    return keep, missing
+    return keep, missing, dup
 
 
 def write_manifest(path: Path, prep: Prepared, cs_sha: str) -> None:
@@ -168,33 +162,26 @@ def write_manifest(path: Path, prep: Prepared, cs_sha: str) -> None:
 def write_prepared(prep: Prepared, out: str | os.PathLike, *, splits: dict | None = None,
                    overwrite: bool = False, extra_files: dict | None = None) -> dict:
     """Write ``classes.json``, ``clips.csv`` and the split files (name -> Split) into ``out``; the summary."""
+    from zsltool.classes.classset import ClassSet
+
     out = Path(out)
     names = ["classes.json", "clips.csv", *(splits or {}), *(extra_files or {})]
     if not prep.clips:
         raise ZslError(f"no clip of {prep.dataset} was found on disk ({len(prep.missing)} listed files are missing)",
                        hint="check the dataset folder: the audio files should be where the metadata says")
     with all_or_none(out, names, overwrite):
-        return _write_prepared(prep, out, splits, extra_files)
-
-
-def _write_prepared(prep: Prepared, out: Path, splits: dict | None, extra_files: dict | None) -> dict:
-    from zsltool.classes.classset import ClassSet
-
-    cs = ClassSet(classes=prep.classes, name=prep.dataset, source={"dataset": prep.dataset})
-    cs.save(out / "classes.json", overwrite=True, inputs=[input_record(p) for p in prep.inputs])
-    write_manifest(out / "clips.csv", prep, cs.sha256)
-    written = {"classes": str(out / "classes.json"), "clips": str(out / "clips.csv")}
-    for name, split in (splits or {}).items():
-        split.class_set_sha256 = cs.sha256
-        split.save(out / name, overwrite=True, inputs=[input_record(out / "classes.json")])
-        written[name] = str(out / name)
-    for name, writer in (extra_files or {}).items():
-        writer(out / name)
-        written[name] = str(out / name)
-    counts: dict[str, int] = {}
-    for r in prep.clips:
-        for c in r["labels"]:
-            counts[c] = counts.get(c, 0) + 1
+        cs = ClassSet(classes=prep.classes, name=prep.dataset, source={"dataset": prep.dataset})
+        cs.save(out / "classes.json", overwrite=True, inputs=[input_record(p) for p in prep.inputs])
+        write_manifest(out / "clips.csv", prep, cs.sha256)
+        written = {"classes": str(out / "classes.json"), "clips": str(out / "clips.csv")}
+        for name, split in (splits or {}).items():
+            split.class_set_sha256 = cs.sha256
+            split.save(out / name, overwrite=True, inputs=[input_record(out / "classes.json")])
+            written[name] = str(out / name)
+        for name, writer in (extra_files or {}).items():
+            writer(out / name)
+            written[name] = str(out / name)
+    counts = Counter(c for r in prep.clips for c in r["labels"])
     if prep.missing:
         log.warning(f"{len(prep.missing)} listed clips have no file on disk and are left out "
                     f"(first: {', '.join(prep.missing[:3])})")
