@@ -212,17 +212,17 @@ def calibrate_model(model, prep, device: str = "cpu") -> dict:
     return calibrate(s, prep.val_set.labels, "seen-class validation" if seen_only else "validation")
 
 
-def _meta_record(e) -> dict:
-    """What ``zsl classify`` needs to embed new inputs as a file's rows were: its extractor and settings
-    (the per-class token lists of a text file are left out)."""
-    em = {k: v for k, v in (e.meta.extractor_meta or {}).items() if k != "tokens"}
-    return {"path": str(e.path), "modality": e.meta.modality, "kind": e.meta.kind, "extractor": e.meta.extractor,
+def meta_record(path, meta) -> dict:
+    """What ``zsl classify`` needs to embed new inputs as the rows of the file at ``path`` (with metadata ``meta``)
+    were: its extractor and settings (the per-class token lists of a text file are left out)."""
+    em = {k: v for k, v in (meta.extractor_meta or {}).items() if k != "tokens"}
+    return {"path": str(path), "modality": meta.modality, "kind": meta.kind, "extractor": meta.extractor,
             "extractor_meta": em}
 
 
 def provenance_of(inputs) -> dict:
     """The checkpoint's ``provenance``: how the training audio, video and side-information files were made."""
-    return {"audio": _meta_record(inputs.audio),
-            "video": _meta_record(inputs.video) if inputs.video is not None else None,
-            "semantic": [_meta_record(e) for e in inputs.semantic.files],
+    return {"audio": meta_record(inputs.audio.path, inputs.audio.meta),
+            "video": meta_record(inputs.video.path, inputs.video.meta) if inputs.video is not None else None,
+            "semantic": [meta_record(e.path, e.meta) for e in inputs.semantic.files],
             "semantic_name": inputs.semantic.name}

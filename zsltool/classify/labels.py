@@ -57,12 +57,11 @@ def _file_record(path) -> dict | None:
     """A provenance record (as in ``ckpt["provenance"]``) read from an embedding file, or None when it is gone."""
     if not path or not Path(path).is_file():
         return None
+    from zsltool.classify.calibrate import meta_record
     from zsltool.store import read_meta
 
     m = read_meta(path)
-    return {"path": str(path), "modality": m.modality, "kind": m.kind, "extractor": m.extractor,
-            "extractor_meta": {k: v for k, v in (m.extractor_meta or {}).items() if k != "tokens"},
-            "inputs": m.inputs}
+    return {**meta_record(path, m), "inputs": m.inputs}
 
 
 def training_provenance(ckpt: dict, what: str) -> dict | list | None:

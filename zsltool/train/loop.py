@@ -95,12 +95,11 @@ def _resolve_hyper(cls, config: TrainConfig, overrides: dict | None = None, pres
         v = (overrides or {}).get(k, getattr(config, k))
         if v is not None:
             h[k] = v
-    flags = {"epochs": "--epochs", "batch_size": "--batch-size", "optimizer": "--optimizer", "lr": "--lr",
-             "weight_decay": "--weight-decay", "momentum": "--momentum"}
-    for k, opt in flags.items():
+    for k in ("epochs", "batch_size", "optimizer", "lr", "weight_decay", "momentum"):
         problem = setting_problem(k, h[k])
         if problem:
-            raise ZslError(f"{opt} {problem}, got {h[k]!r}", hint=f"the method's default is {cls.train_defaults[k]!r}")
+            raise ZslError(f"--{k.replace('_', '-')} {problem}, got {h[k]!r}",
+                           hint=f"the method's default is {cls.train_defaults[k]!r}")
     return h
 
 
@@ -254,14 +253,12 @@ def write_checkpoint(prep: Prepared, config: TrainConfig, res: Outcome, out: Pat
     if trial.is_gzsl:
         classes.update(seen=list(trial.seen), unseen=list(trial.unseen))
     model.to(device)
-    ckpt_extra = {"calibration": calibrate_model(model, prep, device),  # zsl classify's probabilities
-                  "provenance": provenance_of(prep.inputs)}
     ckpt = new_checkpoint(
-        **ckpt_extra,
-        method=prep.cls.name, method_args=model.method_args(), state_dict=res.state, optimizer=res.optimizer,
+        calibration=calibrate_model(model, prep, device),  # zsl classify's probabilities
+        provenance=provenance_of(prep.inputs), method=prep.cls.name, method_args=model.method_args(),
+        state_dict=res.state, optimizer=res.optimizer, inputs=prep.inputs.input_records(),
         config=config.to_dict() | {"resolved": res.hyper} | ({"selection": selection} if selection else {})
         | ({"warnings": prep.warnings} if prep.warnings else {}),
-        inputs=prep.inputs.input_records(),
         class_set_sha256=prep.inputs.class_set_sha256, classes=classes,
         semantic={"ids": valid_ids, "embeddings": torch.as_tensor(sem.matrix(valid_ids))},
         best={"metric": prep.metric, "value": res.best_value, "epoch": res.best_epoch}, history=res.history)
