@@ -35,8 +35,7 @@ from zsltool.errors import ZslError
 from zsltool.names import SEMANTIC_INPUTS, SEMANTIC_SOURCES, file_option
 from zsltool.progress import count_of
 from zsltool.evaluate import tables as T
-from zsltool.evaluate.aggregate import (build_tables, selection_caption, summary_metrics, trial_columns,  # noqa: F401
-                                        trial_rows)
+from zsltool.evaluate.aggregate import build_tables, summary_metrics, trial_columns, trial_rows
 from zsltool.evaluate.results import csv_text, make_manifest, results_doc, write_results
 from zsltool.evaluate.trialfiles import PER_TRIAL, expand, input_files, templates
 from zsltool.evaluate.unit import Stages, Unit, UnitEval, UnitTrain, config_hash

@@ -83,6 +83,19 @@ class _AudioVisual(StepDraws, ZslMethod):
             return self.FT(batch["semantic"])
         return run_mlp2(self.FT, batch["semantic"], batch.get("drop_FT"))
 
+    def _step(self, batch: dict) -> tuple:
+        """A batch's embeddings a, v, t (F_A, F_V, F_T), validity masks av, vv, negatives q (``ok``: the rows that
+        have one) and the margin."""
+        a, v, t = self._fa(batch), self._fv(batch), self._ft(batch)
+        q, ok = self._negatives(batch)
+        m = float(self.args["margin"])
+        return a, v, t, self._valid(batch, "audio_valid"), self._valid(batch, "video_valid"), q, ok, m
+
+    @staticmethod
+    def _anchored(x: Tensor, t: Tensor, q: Tensor, ok: Tensor, valid: Tensor, m: float) -> tuple[Tensor, Tensor]:
+        """The text-anchored triplet of instance embeddings ``x`` (L_TA, L_TV) per row, and the rows it counts."""
+        return triplet(pair_mse(x, t), pair_mse(x[q], t), m), ok & valid & valid[q]
+
     def _attn_loss(self, a, v, t, q, ok, av, vv) -> Tensor:
         """Triplet on the attention-weighted distance, embeddings detached (only the attention learns)."""
         a, v, t = a.detach(), v.detach(), t.detach()
@@ -152,19 +165,16 @@ class AVGZSLNet(_AudioVisual):
     def loss_terms_values(self, batch: dict) -> dict[str, Tensor]:
         """Every term (enabled or not) on one batch, before summing."""
         xt = batch["semantic"]
-        a, v, t = self._fa(batch), self._fv(batch), self._ft(batch)
-        av, vv = self._valid(batch, "audio_valid"), self._valid(batch, "video_valid")
-        q, ok = self._negatives(batch)
-        m = float(self.args["margin"])
+        a, v, t, av, vv, q, ok, m = self._step(batch)
         md = self.decoder_margin(batch["class_emb"]) if batch.get("class_emb") is not None else m
         da, dv, dt = (self._dec(batch, k, x) for k, x in (("a", a), ("v", v), ("t", t)))
         terms = {
             "rec": pair_mse(dt, xt).mean() + masked_mean(pair_mse(da, xt), av) + masked_mean(pair_mse(dv, xt), vv),
             "cta": masked_mean(triplet(pair_mse(dt, da), pair_mse(dt, da[q]), md), ok & av & av[q]),
             "ctv": masked_mean(triplet(pair_mse(dt, dv), pair_mse(dt, dv[q]), md), ok & vv & vv[q]),
-            "ta": masked_mean(triplet(pair_mse(a, t), pair_mse(a[q], t), m), ok & av & av[q]),
+            "ta": masked_mean(*self._anchored(a, t, q, ok, av, m)),
             "at": masked_mean(triplet(pair_mse(t, a), pair_mse(t[q], a), m), ok & av),
-            "tv": masked_mean(triplet(pair_mse(v, t), pair_mse(v[q], t), m), ok & vv & vv[q]),
+            "tv": masked_mean(*self._anchored(v, t, q, ok, vv, m)),
             "vt": masked_mean(triplet(pair_mse(t, v), pair_mse(t[q], v), m), ok & vv),
         }
         if self.attn is not None:
@@ -183,13 +193,10 @@ class CJMESoft(_AudioVisual):
     loss_terms = ("ta", "tv", "av")
 
     def loss_terms_values(self, batch: dict) -> dict[str, Tensor]:
-        a, v, t = self._fa(batch), self._fv(batch), self.FT(batch["semantic"])
-        av, vv = self._valid(batch, "audio_valid"), self._valid(batch, "video_valid")
-        q, ok = self._negatives(batch)
-        m = float(self.args["margin"])
+        a, v, t, av, vv, q, ok, m = self._step(batch)
         terms = {
-            "ta": masked_mean(triplet(pair_mse(a, t), pair_mse(a[q], t), m), ok & av & av[q]),
-            "tv": masked_mean(triplet(pair_mse(v, t), pair_mse(v[q], t), m), ok & vv & vv[q]),
+            "ta": masked_mean(*self._anchored(a, t, q, ok, av, m)),
+            "tv": masked_mean(*self._anchored(v, t, q, ok, vv, m)),
             "av": masked_mean(pair_mse(a, v), av & vv),
         }
         if self.attn is not None:
@@ -243,13 +250,8 @@ class CJME(_AudioVisual):
         return torch.where(hv - ha > eps, torch.zeros_like(ha), target)
 
     def loss_terms_values(self, batch: dict) -> dict[str, Tensor]:
-        a, v, t = self._fa(batch), self._fv(batch), self.FT(batch["semantic"])
-        av, vv = self._valid(batch, "audio_valid"), self._valid(batch, "video_valid")
-        q, ok = self._negatives(batch)
-        m = float(self.args["margin"])
-        l_ta = triplet(pair_mse(a, t), pair_mse(a[q], t), m)
-        l_tv = triplet(pair_mse(v, t), pair_mse(v[q], t), m)
-        ok_a, ok_v = ok & av & av[q], ok & vv & vv[q]
+        a, v, t, av, vv, q, ok, m = self._step(batch)
+        (l_ta, ok_a), (l_tv, ok_v) = self._anchored(a, t, q, ok, av, m), self._anchored(v, t, q, ok, vv, m)
         terms = {"av": masked_mean(pair_mse(a, v), av & vv)}
         if self.gate is None:
             terms.update(ta=masked_mean(l_ta, ok_a), tv=masked_mean(l_tv, ok_v))

@@ -30,7 +30,7 @@ from zsltool.classes.splits import load_split
 from zsltool.classify.calibrate import calibrate, fallback_record
 from zsltool.errors import ZslError
 from zsltool.methods.base import get_method
-from zsltool.train.checkpoint import new_checkpoint, save_checkpoint
+from zsltool.train.checkpoint import new_checkpoint, provenance_of, save_checkpoint
 from zsltool.train.config import TrainConfig, setting_problem
 from zsltool.train.data import InstanceSet, check_split_class_set, compute_scores, load_inputs, select_instances
 from zsltool.train.engine import train_jobs
@@ -96,12 +96,11 @@ def _resolve_hyper(cls, config: TrainConfig, overrides: dict | None = None, pres
         v = (overrides or {}).get(k, getattr(config, k))
         if v is not None:
             h[k] = v
-    flags = {"epochs": "--epochs", "batch_size": "--batch-size", "optimizer": "--optimizer", "lr": "--lr",
-             "weight_decay": "--weight-decay", "momentum": "--momentum"}
-    for k, opt in flags.items():
+    for k in ("epochs", "batch_size", "optimizer", "lr", "weight_decay", "momentum"):
         problem = setting_problem(k, h[k])
         if problem:
-            raise ZslError(f"{opt} {problem}, got {h[k]!r}", hint=f"the method's default is {cls.train_defaults[k]!r}")
+            raise ZslError(f"--{k.replace('_', '-')} {problem}, got {h[k]!r}",
+                           hint=f"the method's default is {cls.train_defaults[k]!r}")
     return h
 
 
@@ -258,22 +257,6 @@ def calibrate_model(model, prep, device: str = "cpu") -> dict:
     return calibrate(s, prep.val_set.labels, "seen-class validation" if seen_only else "validation")
 
 
-def _meta_record(e) -> dict:
-    """What ``zsl classify`` needs to embed new inputs as a file's rows were: its extractor and settings
-    (the per-class token lists of a text file are left out)."""
-    em = {k: v for k, v in (e.meta.extractor_meta or {}).items() if k != "tokens"}
-    return {"path": str(e.path), "modality": e.meta.modality, "kind": e.meta.kind, "extractor": e.meta.extractor,
-            "extractor_meta": em}
-
-
-def provenance_of(inputs) -> dict:
-    """The checkpoint's ``provenance``: how the training audio, video and side-information files were made."""
-    return {"audio": _meta_record(inputs.audio),
-            "video": _meta_record(inputs.video) if inputs.video is not None else None,
-            "semantic": [_meta_record(e) for e in inputs.semantic.files],
-            "semantic_name": inputs.semantic.name}
-
-
 def write_checkpoint(prep: Prepared, config: TrainConfig, res: Outcome, out: Path, selection: dict | None = None,
                      device: str = "cpu") -> TrainResult:
     """Save the best epoch of ``res`` as a self-describing checkpoint at ``out``."""
@@ -285,14 +268,12 @@ def write_checkpoint(prep: Prepared, config: TrainConfig, res: Outcome, out: Pat
     if trial.is_gzsl:
         classes.update(seen=list(trial.seen), unseen=list(trial.unseen))
     model.to(device)
-    ckpt_extra = {"calibration": calibrate_model(model, prep, device),  # zsl classify's probabilities
-                  "provenance": provenance_of(prep.inputs)}
     ckpt = new_checkpoint(
-        **ckpt_extra,
-        method=prep.cls.name, method_args=model.method_args(), state_dict=res.state, optimizer=res.optimizer,
+        calibration=calibrate_model(model, prep, device),  # zsl classify's probabilities
+        provenance=provenance_of(prep.inputs), method=prep.cls.name, method_args=model.method_args(),
+        state_dict=res.state, optimizer=res.optimizer, inputs=prep.inputs.input_records(),
         config=config.to_dict() | {"resolved": res.hyper} | ({"selection": selection} if selection else {})
         | ({"warnings": prep.warnings} if prep.warnings else {}),
-        inputs=prep.inputs.input_records(),
         class_set_sha256=prep.inputs.class_set_sha256, classes=classes,
         semantic={"ids": valid_ids, "embeddings": torch.as_tensor(sem.matrix(valid_ids))},
         best={"metric": prep.metric, "value": res.best_value, "epoch": res.best_epoch}, history=res.history)
