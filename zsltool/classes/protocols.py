@@ -137,14 +137,11 @@ def make_split(classes: str | os.PathLike, protocol: str, out: str | os.PathLike
     names = dict(zip(cs.ids, cs.names))
     trials = []
     for k, t in enumerate(s.trials):
-        row = {"trial": k}
+        row = {"trial": k, **t.sizes()}
         if t.is_gzsl:
-            row.update(seen=len(t.seen), unseen=len(t.unseen),
-                       **{f"inst_{a}": len(b) for a, b in t.instances.items()},
-                       inst_test_unseen=s.params["n_test_unseen"][k])
+            row["inst_test_unseen"] = s.params["n_test_unseen"][k]
         else:
-            row.update(train=len(t.train), val=len(t.val), test=len(t.test),
-                       test_classes=[names[c] for c in t.test])
+            row["test_classes"] = [names[c] for c in t.test]
         trials.append(row)
     return {"out": str(p), "protocol": s.protocol, "seed": s.seed, "class_set_sha256": s.class_set_sha256,
             "params": {k: v for k, v in s.params.items() if k not in ("classes", "fold_classes")}, "trials": trials}
