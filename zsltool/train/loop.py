@@ -27,11 +27,12 @@ import numpy as np
 import torch
 
 from zsltool.classes.splits import load_split
+from zsltool.classify.calibrate import calibrate, fallback_record
 from zsltool.errors import ZslError
 from zsltool.methods.base import get_method
-from zsltool.train.checkpoint import new_checkpoint, save_checkpoint
+from zsltool.train.checkpoint import new_checkpoint, provenance_of, save_checkpoint
 from zsltool.train.config import TrainConfig, setting_problem
-from zsltool.train.data import InstanceSet, check_split_class_set, load_inputs, select_instances
+from zsltool.train.data import InstanceSet, check_split_class_set, compute_scores, load_inputs, select_instances
 from zsltool.train.engine import train_jobs
 from zsltool.train.job import Job, Outcome
 from zsltool.utils import check_output, resolve_device
@@ -238,11 +239,25 @@ def choose(prep: Prepared, config: TrainConfig, settings: list[dict], outcomes: 
     return chosen, selection
 
 
+def calibrate_model(model, prep, device: str = "cpu") -> dict:
+    """``calibrate`` on a trained model's validation rows; a fallback record when there are none. The training
+    rows are never used: a zero-shot model's scores on its training classes are not its scores on new ones.
+    A training-free method (``cosine``) keeps temperature 1: its scores carry the encoder's own logit scale."""
+    if getattr(model, "training_free", False):
+        return {"temperature": 1.0, "on": "none", "rows": 0, "source": "the method's own scale (the encoder's "
+                "logit scale; not fitted)", "method": "none: softmax of the training-free method's scores"}
+    if prep.val_set is None or not len(prep.val_set) or len(prep.val_classes) < 2:
+        return fallback_record("no validation rows (the training rows are not used: a zero-shot model's scores "
+                               "on its training classes are sharper than on new ones)")
+    s = compute_scores(model, prep.val_class_emb, prep.val_set, device=device)
+    # GZSL without unseen validation rows: held-out rows of the (trained) seen classes only
+    seen_only = prep.trial.is_gzsl and prep.val_seen_mask is None
+    return calibrate(s, prep.val_set.labels, "seen-class validation" if seen_only else "validation")
+
+
 def write_checkpoint(prep: Prepared, config: TrainConfig, res: Outcome, out: Path, selection: dict | None = None,
                      device: str = "cpu") -> TrainResult:
     """Save the best epoch of ``res`` as a self-describing checkpoint at ``out``."""
-    from zsltool.classify.calibrate import calibrate_model, provenance_of
-
     model = res.model
     sem = prep.inputs.semantic
     valid_ids = [c for c, ok in zip(sem.ids, sem.valid) if ok]
