@@ -57,8 +57,8 @@ def _file_record(path) -> dict | None:
     """A provenance record (as in ``ckpt["provenance"]``) read from an embedding file, or None when it is gone."""
     if not path or not Path(path).is_file():
         return None
-    from zsltool.classify.calibrate import meta_record
     from zsltool.store import read_meta
+    from zsltool.train.checkpoint import meta_record
 
     m = read_meta(path)
     return {**meta_record(path, m), "inputs": m.inputs}
