@@ -22,6 +22,7 @@ from typing import Callable
 
 import numpy as np
 
+from zsltool.classify.calibrate import log_softmax
 @dataclass(frozen=True)
 class Refiner:
     name: str
@@ -35,11 +36,6 @@ def unit_rows(X: np.ndarray) -> np.ndarray:
     X = np.asarray(X, dtype=np.float64)
     n = np.linalg.norm(X, axis=1, keepdims=True)
     return X / np.where(n > 0, n, 1.0)
-
-
-def _log_softmax(z: np.ndarray) -> np.ndarray:
-    z = z - z.max(axis=1, keepdims=True)
-    return z - np.log(np.exp(z).sum(axis=1, keepdims=True))
 
 
 def _initial_centroids(scores: np.ndarray, X: np.ndarray) -> np.ndarray:
@@ -99,14 +95,14 @@ def soft_kmeans(scores: np.ndarray, X: np.ndarray, steps: int = 10, prior: float
     Xn = unit_rows(_standardised_columns(X))
     z = _standardised_rows(s)
     mu = _initial_centroids(s, Xn)
-    logp = _log_softmax(s)
+    logp = log_softmax(s)
     for _ in range(max(1, int(steps))):
         # |x − μ|² = |x|² + |μ|² − 2 x·μ: (N, C) without an (N, C, D) array (10k rows × 200 classes × 512-d
         # would be 8 GB)
         d2 = np.maximum((Xn * Xn).sum(1)[:, None] + (mu * mu).sum(1)[None, :] - 2.0 * Xn @ mu.T, 0.0)
         near = np.sort(d2, axis=1)
         tau = max(float((near[:, 1] - near[:, 0]).mean()), 1e-12)
-        logp = _log_softmax(-d2 / tau + prior * z)
+        logp = log_softmax(-d2 / tau + prior * z)
         p = np.exp(logp)
         w = p.sum(axis=0)
         upd = w > 1e-9

@@ -144,18 +144,19 @@ def prepare(config: TrainConfig) -> Prepared:
         all_classes = list(trial.train) + list(trial.val) + list(trial.test)
         train_ids, val_ids, metric = None, None, "val_top1"
     inputs.semantic.matrix(all_classes)  # every class of the trial needs a valid semantic embedding
-    train_set = select_instances(inputs, train_classes, ids=train_ids, modalities=mods)
-    if len(train_set) == 0:
+
+    def rows(classes, ids):  # the usable rows of ``classes`` (restricted to ``ids``), None when there are none
+        s = select_instances(inputs, classes, ids=ids, modalities=mods)
+        return s if len(s) else None
+
+    train_set = rows(train_classes, train_ids)
+    if train_set is None:
         raise ZslError(f"no usable training instances: no valid row of {inputs.audio.path} has a single label "
                        f"among the {len(train_classes)} training classes of trial {config.trial}",
                        hint="check that the split and the embedding file come from the same class set")
     if len(set(train_set.labels.tolist())) < 2:
         raise ZslError("training needs instances of at least 2 classes", hint="use a split with more classes")
-    val_set = None
-    if val_classes and (val_ids is None or val_ids):
-        val_set = select_instances(inputs, val_classes, ids=val_ids, modalities=mods)
-        if len(val_set) == 0:
-            val_set = None
+    val_set = rows(val_classes, val_ids) if val_classes and (val_ids is None or val_ids) else None
     if val_set is None:
         metric = "none"
         log.warning("no validation instances: keeping the last epoch")
@@ -164,12 +165,9 @@ def prepare(config: TrainConfig) -> Prepared:
         seen_mask = np.array([c in set(trial.seen) for c in val_classes])
         ys = seen_mask[val_set.labels]
         if ys.all() or not ys.any():
-            metric, seen_mask = "val_seen_mca", None
-            val_classes = list(trial.seen)
-            val_set = select_instances(inputs, val_classes, ids=list(trial.instances.get("val") or []),
-                                       modalities=mods)
-            val_set = val_set if len(val_set) else None
-            metric = "none" if val_set is None else metric
+            val_classes, seen_mask = list(trial.seen), None
+            val_set = rows(val_classes, list(trial.instances.get("val") or []))
+            metric = "none" if val_set is None else "val_seen_mca"
     return Prepared(inputs=inputs, trial=trial, cls=cls, train_set=train_set, val_set=val_set,
                     train_classes=train_classes, val_classes=val_classes,
                     train_class_emb=inputs.semantic.matrix(train_classes),
