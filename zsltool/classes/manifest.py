@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Iterable
 
 from zsltool.errors import ZslError
-from zsltool.utils import atomic_write_text, read_text
+from zsltool.files.checks import atomic_write_text, read_text
 
 CLIP_COLUMNS = ["id", "path", "labels", "start", "end"]
 CROP_COLUMNS = ["id", "image_id", "path", "class", "xmin", "xmax", "ymin", "ymax", "is_group_of",

@@ -18,7 +18,8 @@ from zsltool.classes.classset import ClassSet
 from zsltool.classes.manifest import (read_clip_manifest, read_crop_manifest, write_clip_manifest,  # noqa: F401
                                       write_crop_manifest)
 from zsltool.errors import ZslError
-from zsltool.utils import check_output, command_line, input_record, require_file, utc_now
+from zsltool.files.checks import check_output, require_file
+from zsltool.files.provenance import command_line, input_record, utc_now
 
 log = logging.getLogger("zsltool.classes.select")
 

@@ -31,7 +31,7 @@ from contextlib import contextmanager
 import numpy as np
 
 from zsltool.errors import ZslError
-from zsltool.progress import count_of
+from zsltool.runtime.progress import count_of
 
 log = logging.getLogger("zsltool.evaluate.experiment")
 KEY = "two_stage"
@@ -198,11 +198,11 @@ class _Quiet(logging.Filter):
 @contextmanager
 def _stage2_logging(refits_only: bool = False):
     """Stage 2 has no validation by design: drop the training loop's notes about it; a refit's stage 2 also
-    drops the validity warnings (``zsltool.guards``) that stage 1 gave for the same trial (its record keeps
+    drops the validity warnings (``zsltool.runtime.guards``) that stage 1 gave for the same trial (its record keeps
     them)."""
     filters = [(logging.getLogger("zsltool.train"), _NoValidationNote())]
     if refits_only:
-        filters.append((logging.getLogger("zsltool.guards"), _Quiet()))
+        filters.append((logging.getLogger("zsltool.runtime.guards"), _Quiet()))
     for lg, f in filters:
         lg.addFilter(f)
     try:

@@ -16,7 +16,7 @@ from pathlib import Path
 from zsltool.errors import ZslError
 from zsltool.evaluate.results import load_results, results_doc, write_results
 from zsltool.evaluate.unit import Unit
-from zsltool.utils import jsonable
+from zsltool.files.provenance import jsonable
 
 log = logging.getLogger("zsltool.evaluate.experiment")
 
@@ -41,7 +41,7 @@ def train_configs(cfgs: list, names: list[str], batched: bool = True, device: st
     validation data, and write each checkpoint; returns one ``TrainResult`` per config, in order."""
     from zsltool.train.engine import train_jobs
     from zsltool.train.loop import choose, grid_jobs, prepare, write_checkpoint
-    from zsltool.utils import check_output
+    from zsltool.files.checks import check_output
 
     preps = [prepare(c) for c in cfgs]
     grids = [grid_jobs(p, c, name=n) for p, c, n in zip(preps, cfgs, names)]  # (settings, jobs) per config
@@ -151,8 +151,8 @@ def run_units(units: list[Unit], batched: bool = True) -> list[dict]:
     in-process or in a worker process."""
     import torch
 
-    from zsltool.runcache import run_cache
-    from zsltool.utils import resolve_device
+    from zsltool.files.runcache import run_cache
+    from zsltool.runtime.env import resolve_device
 
     if not units:
         return []
