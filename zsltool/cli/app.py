@@ -225,13 +225,7 @@ def root(
 
 def _register_all() -> None:
     for name in COMMAND_MODULES:
-        try:
-            mod = importlib.import_module(f"zsltool.cli.commands.{name}")
-        except ModuleNotFoundError as e:
-            if e.name == f"zsltool.cli.commands.{name}":
-                continue  # a command group not present in this build
-            raise
-        mod.register(app)
+        importlib.import_module(f"zsltool.cli.commands.{name}").register(app)
     # Every command: outputs never replace inputs, a full disk is a user error (zsltool.files.safety.guard_command).
     from zsltool.files.safety import guard_command
 
