@@ -91,5 +91,4 @@ def split(
     emit(result, json_out, table)
 
 
-def register(app: typer.Typer) -> None:
-    app.command("split")(split)
+COMMANDS = {"split": split}
