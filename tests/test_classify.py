@@ -233,8 +233,8 @@ def test_streamed_label_vectors_equal_extract_text(tmp_path, fmt):
 def test_vectors_sha256_is_cached_until_the_file_changes(tmp_path, monkeypatch):
     import hashlib
 
-    import zsltool.provenance as U
-    from zsltool.provenance import cached_sha256
+    import zsltool.files.provenance as U
+    from zsltool.files.provenance import cached_sha256
 
     f = tmp_path / "v.bin"
     f.write_bytes(b"abc")
@@ -254,7 +254,7 @@ def test_classify_hashes_the_audio_weights_once_until_they_change(trained, tmp_p
     import shutil
 
     import zsltool
-    import zsltool.provenance as U
+    import zsltool.files.provenance as U
     from zsltool.errors import ZslError
 
     d = trained
@@ -431,7 +431,7 @@ def test_partial_label_warns_in_every_output_mode_and_strict_refuses(trained, cl
 def test_unknown_label_hint_suggests_a_known_label(trained, cli, tmp_path):
     """The hint's example is a label whose words are known: one of those given, else a training class (was:
     always 'church bells', here not in the vocabulary)."""
-    from zsltool.provenance import sha256_file
+    from zsltool.files.provenance import sha256_file
 
     d = trained
     words = [w for w in WORDS if w not in ("church", "bells")]
@@ -477,7 +477,7 @@ def test_rows_of_another_audio_network_are_refused_unless_allowed(trained, cli, 
     import torch
 
     from zsltool.extract.audio.vggish import VGGish
-    from zsltool.provenance import sha256_file
+    from zsltool.files.provenance import sha256_file
 
     d = trained
     torch.manual_seed(1)
