@@ -29,9 +29,9 @@ def main() -> None:
     from PIL import Image
 
     from zsltool.classes.manifest import write_crop_manifest
-    from zsltool.extract.image import extract_image
+    from zsltool.extract.pipeline import extract_image
     from zsltool.extract.registry import build_extractor
-    from zsltool.utils import resolve_device
+    from zsltool.runtime.env import resolve_device
 
     device = resolve_device(args.device)
     with tempfile.TemporaryDirectory() as tmp:

@@ -97,6 +97,46 @@ def cli():
     return run
 
 
+@pytest.fixture(scope="session")
+def run_cli(cli):
+    """``cli`` for fixtures that build inputs: ``run_cli(*args)`` fails on a non-zero exit (with its stderr)."""
+
+    def run(*args):
+        r = cli(*args)
+        assert r.exit_code == 0, f"zsl {' '.join(map(str, args))}: exit {r.exit_code}\n{r.stderr}{r.exception!r}"
+        return r
+
+    return run
+
+
+@pytest.fixture(scope="module")
+def esc50_inputs(tmp_path_factory, run_cli):
+    """``(d, prepare JSON, extract-text JSON)``: in folder ``d`` an ESC-50 folder (``zsltool.testing.esc50``) ->
+    ``zsl prepare`` -> ``extract-audio`` (a tiny random VGGish) -> ``extract-text`` (the underscored names) ->
+    ``split`` (5 class folds), each through the CLI in-process: d/audio.h5, d/text.h5, d/split.json and d/new.wav
+    (a clip that is not in the manifest)."""
+    import soundfile as sf
+    import torch
+
+    from zsltool.extract.audio.vggish import VGGish
+    from zsltool.testing.esc50 import SR, clip, make_esc50, write_vectors
+
+    d = tmp_path_factory.mktemp("esc")
+    make_esc50(d / "ESC-50-master")
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        torch.save(VGGish(width=1 / 16).state_dict(), d / "tiny.pth")
+    write_vectors(d / "vectors.txt")
+    prepared = json.loads(run_cli("prepare", "esc50", d / "ESC-50-master", "-o", d / "esc50", "--json").stdout)
+    run_cli("extract-audio", d / "esc50" / "clips.csv", "--classes", d / "esc50" / "classes.json", "--weights",
+            d / "tiny.pth", "-o", d / "audio.h5")
+    text = json.loads(run_cli("extract-text", "--classes", d / "esc50" / "classes.json", "--vectors", d / "vectors.txt",
+                              "-o", d / "text.h5", "--json").stdout)
+    run_cli("split", d / "esc50" / "classes.json", "--protocol", "folds", "--folds", "5", "-o", d / "split.json")
+    sf.write(d / "new.wav", clip(3, 9, seconds=1.5), SR)
+    return d, prepared, text
+
+
 def pytest_collection_modifyitems(config, items):
     """Tests marked ``gpu`` run only where a CUDA device is present."""
     gpu = [it for it in items if "gpu" in it.keywords]

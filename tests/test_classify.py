@@ -17,18 +17,14 @@ def _cache_in_tmp(tmp_path, monkeypatch):
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory, cli):
+def trained(esc50_inputs, run_cli):
     """ESC-50 folder -> prepare -> extract-audio (tiny random VGGish) -> extract-text (underscored names) ->
     split (class folds) -> train: the checkpoint and its inputs."""
-    from zsltool.testing.esc50 import esc50_features
-
-    d = tmp_path_factory.mktemp("esc")
-    summary, text = esc50_features(d, cli)
+    d, summary, text = esc50_inputs
     assert summary["classes"] == 10 and summary["clips"] == 30 and summary["missing_files"] == 0
     assert text["valid"] == 10  # ESC-50's underscored names: every class has known words
-    r = cli("train", "--audio", d / "audio.h5", "--text", d / "text.h5", "--split", d / "split.json", "--method",
+    run_cli("train", "--audio", d / "audio.h5", "--text", d / "text.h5", "--split", d / "split.json", "--method",
             "projection", "--epochs", "3", "-o", d / "model.pt")
-    assert r.exit_code == 0, r.stderr
     return d
 
 
@@ -60,7 +56,7 @@ def test_library_matches_the_method_scores(trained):
     from zsltool.train.checkpoint import build_model, load_checkpoint
 
     d = trained
-    preds = zsltool.classify(d / "model.pt", [d / "new.wav", d / "esc50" / "clips.csv"], labels=NEW_LABELS)
+    preds = zsltool.classify_clips(d / "model.pt", [d / "new.wav", d / "esc50" / "clips.csv"], labels=NEW_LABELS)
     assert len(preds) == 31 and all(p["valid"] for p in preds)
     ck = load_checkpoint(d / "model.pt")
     T = ck["calibration"]["temperature"]
@@ -70,7 +66,7 @@ def test_library_matches_the_method_scores(trained):
     p = np.exp(z - z.max(1, keepdims=True))
     np.testing.assert_allclose(preds.probabilities, p / p.sum(1, keepdims=True), rtol=1e-6)
     # the manifest's clips through --embeddings give the same scores as embedding the audio on the fly
-    emb = zsltool.classify(d / "model.pt", embeddings=d / "audio.h5", labels=NEW_LABELS)
+    emb = zsltool.classify_clips(d / "model.pt", embeddings=d / "audio.h5", labels=NEW_LABELS)
     a = read_embeddings(d / "audio.h5")
     np.testing.assert_allclose(emb.scores, preds.scores[1:], rtol=1e-4, atol=1e-4)
     import torch
@@ -156,7 +152,7 @@ def test_other_vectors_allowed_on_request(trained, cli):
 
 def test_class_embeddings_file_replaces_the_text_step(trained, cli, tmp_path):
     d = trained
-    from zsltool.extract.text import extract_text
+    from zsltool.extract.pipeline import extract_text
 
     (tmp_path / "names.txt").write_text("siren\nthunderstorm\n")
     extract_text(tmp_path / "new_text.h5", names=tmp_path / "names.txt", vectors=d / "vectors.txt")
@@ -179,7 +175,7 @@ def test_old_checkpoint_without_temperature_uses_per_clip_std(trained, tmp_path)
     ck.pop("calibration")
     ck.pop("path")
     save_checkpoint(tmp_path / "old.pt", ck)
-    preds = zsltool.classify(tmp_path / "old.pt", d / "new.wav", labels=NEW_LABELS)
+    preds = zsltool.classify_clips(tmp_path / "old.pt", d / "new.wav", labels=NEW_LABELS)
     s = preds.scores[0]
     z = s / s.std()
     p = np.exp(z - z.max())
@@ -238,8 +234,8 @@ def test_streamed_label_vectors_equal_extract_text(tmp_path, fmt):
 def test_vectors_sha256_is_cached_until_the_file_changes(tmp_path, monkeypatch):
     import hashlib
 
-    import zsltool.provenance as U
-    from zsltool.provenance import cached_sha256
+    import zsltool.files.provenance as U
+    from zsltool.files.provenance import cached_sha256
 
     f = tmp_path / "v.bin"
     f.write_bytes(b"abc")
@@ -259,7 +255,7 @@ def test_classify_hashes_the_audio_weights_once_until_they_change(trained, tmp_p
     import shutil
 
     import zsltool
-    import zsltool.provenance as U
+    import zsltool.files.provenance as U
     from zsltool.errors import ZslError
 
     d = trained
@@ -270,7 +266,7 @@ def test_classify_hashes_the_audio_weights_once_until_they_change(trained, tmp_p
     monkeypatch.setattr(U, "_sha256_file", lambda p, c: reads.append(os.path.basename(p)) or real(p, c))
 
     def run():
-        p = zsltool.classify(d / "model.pt", d / "new.wav", labels=NEW_LABELS, weights=w)
+        p = zsltool.classify_clips(d / "model.pt", d / "new.wav", labels=NEW_LABELS, weights=w)
         assert p[0]["valid"]
         return p.scores
 
@@ -301,7 +297,7 @@ def test_sentence_backend_labels_on_the_fly(trained, tmp_path):
     """A checkpoint trained on sentence-transformers label embeddings: new labels are encoded by the recorded
     sentence model (the tiny offline one), the same vectors extract-text gives."""
     import zsltool
-    from zsltool.extract.text import extract_text
+    from zsltool.extract.pipeline import extract_text
     from zsltool.store import read_embeddings
     from zsltool.testing.sentence import make_tiny_sentence_model
     from zsltool.train.config import TrainConfig
@@ -314,12 +310,13 @@ def test_sentence_backend_labels_on_the_fly(trained, tmp_path):
                  sentence_model=str(model_dir), device="cpu")
     train(TrainConfig(audio=str(d / "audio.h5"), text=str(tmp_path / "sent.h5"), split=str(d / "split.json"),
                       out=str(tmp_path / "s.pt"), method="projection", epochs=2))
-    preds = zsltool.classify(tmp_path / "s.pt", d / "new.wav", labels=NEW_LABELS)
+    preds = zsltool.classify_clips(tmp_path / "s.pt", d / "new.wav", labels=NEW_LABELS)
     assert preds[0]["valid"] and preds.info["label_embeddings"].startswith("sentence")
     (tmp_path / "names.txt").write_text("\n".join(NEW_LABELS) + "\n")
     extract_text(tmp_path / "new.h5", names=tmp_path / "names.txt", model="sentence",
                  sentence_model=str(model_dir), device="cpu")
-    ref = zsltool.classify(tmp_path / "s.pt", d / "new.wav", labels=NEW_LABELS, class_embeddings=tmp_path / "new.h5")
+    ref = zsltool.classify_clips(tmp_path / "s.pt", d / "new.wav", labels=NEW_LABELS,
+                                 class_embeddings=tmp_path / "new.h5")
     np.testing.assert_allclose(preds.scores, ref.scores, rtol=1e-5, atol=1e-6)
     assert read_embeddings(tmp_path / "new.h5").valid.all()
 
@@ -434,7 +431,7 @@ def test_partial_label_warns_in_every_output_mode_and_strict_refuses(trained, cl
 def test_unknown_label_hint_suggests_a_known_label(trained, cli, tmp_path):
     """The hint's example is a label whose words are known: one of those given, else a training class (was:
     always 'church bells', here not in the vocabulary)."""
-    from zsltool.provenance import sha256_file
+    from zsltool.files.provenance import sha256_file
 
     d = trained
     words = [w for w in WORDS if w not in ("church", "bells")]
@@ -480,7 +477,7 @@ def test_rows_of_another_audio_network_are_refused_unless_allowed(trained, cli, 
     import torch
 
     from zsltool.extract.audio.vggish import VGGish
-    from zsltool.provenance import sha256_file
+    from zsltool.files.provenance import sha256_file
 
     d = trained
     torch.manual_seed(1)

@@ -11,7 +11,8 @@ from zsltool.classes.classset import ClassSet
 from zsltool.classes.manifest import write_clip_manifest
 from zsltool.classes.splits import Split, Trial
 from zsltool.errors import ZslError
-from zsltool.extract.video import Small3D, build_video_model, extract_video
+from zsltool.extract.pipeline import extract_video
+from zsltool.extract.video import Small3D, build_video_model
 from zsltool.extract.video_pretrain import pretrain_video
 from zsltool.store import read_embeddings
 from zsltool.testing.video import write_mp4

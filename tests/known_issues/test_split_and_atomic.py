@@ -10,7 +10,7 @@ import pytest
 
 from zsltool.classes.splits import Split, Trial, load_split
 from zsltool.errors import ZslError
-from zsltool.utils import atomic_write_bytes, atomic_write_json
+from zsltool.files.checks import atomic_write_bytes, atomic_write_json
 
 
 def _gzsl_split(path, **instances):
@@ -71,7 +71,7 @@ def test_failed_atomic_write_keeps_the_old_bytes_and_no_temp(tmp_path, monkeypat
             def __enter__(self):
                 return self
 
-            def __exit__(self, *exc):
+            def __exit__(self, *_exc):
                 self.fh.close()
 
             def write(self, data):

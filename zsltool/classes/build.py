@@ -18,7 +18,7 @@ from zsltool.classes.ontology import (Ontology, load_audio_labels, load_image_cl
                                       read_name_list)
 from zsltool.classes.presets import NAME_STYLES, paper_name
 from zsltool.errors import ZslError
-from zsltool.utils import input_record
+from zsltool.files.provenance import input_record
 
 log = logging.getLogger("zsltool.classes.build")
 
@@ -179,23 +179,21 @@ def build_from_list(path: str | os.PathLike, *, name_column: str | None = None, 
 def build_classes(out: str | os.PathLike, *, from_list: str | os.PathLike | None = None,
                   overwrite: bool = False, **kw) -> dict:
     """Build a class set (AudioSet/Open Images, or ``from_list``), write it to ``out``, return a summary."""
-    from zsltool.utils import check_output
+    from zsltool.files.checks import check_output
 
     check_output(out, overwrite)  # fail before any download or parsing
-    list_keys = ("name_column", "id_column", "mid_column", "category_column", "split_column", "seen", "unseen",
-                 "name")
+    list_only = ("name_column", "id_column", "mid_column", "category_column", "split_column", "seen", "unseen")
+    given = {k: v for k, v in kw.items() if v is not None}
     if from_list is not None:
-        bad = [k for k in kw if k not in list_keys and kw[k] is not None]
+        bad = [k for k in given if k not in list_only and k != "name"]
         if bad:
             raise ZslError(f"option(s) {', '.join(bad)} do not apply to a class list", hint="drop them")
-        cs = build_from_list(from_list, **{k: v for k, v in kw.items() if k in list_keys})
+        cs = build_from_list(from_list, **given)
     else:
-        bad = [k for k in ("name_column", "id_column", "mid_column", "category_column", "split_column", "seen",
-                           "unseen") if kw.get(k) is not None]
+        bad = [k for k in given if k in list_only]
         if bad:
             raise ZslError(f"option(s) {', '.join(bad)} need --from-list", hint="or drop them")
-        cs = build_audioset_openimages(**{k: v for k, v in kw.items() if k not in list_keys or k == "name"
-                                          if v is not None})
+        cs = build_audioset_openimages(**given)
     p = cs.save(out, overwrite=overwrite)
     return {"out": str(p), "name": cs.name, "sha256": cs.sha256, "n_classes": len(cs), **cs.report,
             "classes": [{"id": c["id"], "name": c["name"], "category": c.get("category"),

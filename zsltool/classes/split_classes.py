@@ -107,7 +107,7 @@ def category_membership(cs: ClassSet, membership: str | os.PathLike = "ontology"
         raise ZslError(f"membership {str(membership)!r} is neither a preset nor a file",
                        hint="use --membership ontology, --membership paper or a JSON/CSV file")
     if p.suffix.lower() == ".json":
-        from zsltool.formats import load_json
+        from zsltool.files.formats import load_json
 
         data = load_json(p, "category membership (JSON)")
         if not isinstance(data, dict) or not all(isinstance(v, list) for v in data.values()):
@@ -115,7 +115,7 @@ def category_membership(cs: ClassSet, membership: str | os.PathLike = "ontology"
         return {str(k): [cs.resolve(str(x)) for x in v] for k, v in data.items()}
     import csv
 
-    from zsltool.utils import require_file
+    from zsltool.files.checks import require_file
 
     try:
         text = require_file(p, "category membership file").read_text(encoding="utf-8-sig")
@@ -193,14 +193,8 @@ def split_folds(cs: ClassSet, folds: int = 5, val_folds: int | None = None, seed
     elif val_folds < 0 or val_folds > folds - 2:
         raise ZslError(f"--val-folds must be between 0 and {folds - 2} with {folds} folds, got {val_folds}",
                        hint="--val-folds 1 keeps one fold of classes for validation")
-    rng = trial_rng(seed, 0)
-    perm = [cs.ids[i] for i in rng.permutation(n)]
     base, extra = divmod(n, folds)
-    fl, pos = [], 0
-    for i in range(folds):
-        s = base + (1 if i < extra else 0)
-        fl.append(perm[pos:pos + s])
-        pos += s
+    fl = _draw(cs.ids, [base + (1 if i < extra else 0) for i in range(folds)], trial_rng(seed, 0))
     ts = []
     for k in range(folds):
         vset = [(k + j) % folds for j in range(1, val_folds + 1)]

@@ -37,7 +37,7 @@ def parse_labels(labels: str | Sequence[str] | None = None, labels_file: str | o
                            hint='give every label a name (no doubled or trailing comma): --labels "dog,siren"')
         out += items
     if labels_file is not None:
-        from zsltool.utils import read_text
+        from zsltool.files.checks import read_text
 
         text = read_text(labels_file, "labels file", hint="one label per line")
         out += [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
@@ -58,11 +58,10 @@ def _file_record(path) -> dict | None:
     if not path or not Path(path).is_file():
         return None
     from zsltool.store import read_meta
+    from zsltool.train.checkpoint import meta_record
 
     m = read_meta(path)
-    return {"path": str(path), "modality": m.modality, "kind": m.kind, "extractor": m.extractor,
-            "extractor_meta": {k: v for k, v in (m.extractor_meta or {}).items() if k != "tokens"},
-            "inputs": m.inputs}
+    return {**meta_record(path, m), "inputs": m.inputs}
 
 
 def training_provenance(ckpt: dict, what: str) -> dict | list | None:

@@ -15,9 +15,6 @@ def metric_columns() -> list[str]:
     return [m.name for m in METRICS.values() if {"zsl", "gzsl"} & set(m.tasks)] + ["beta"]
 
 
-TWO_STAGE_COLUMNS = ("stage1_epoch", "stage1_beta", "val_S", "val_U", "val_HM")
-
-
 def build_tables(records: list[dict]) -> list[dict]:
     tabs = []
     if any(r["task"] == "zsl" for r in records):
@@ -133,7 +130,7 @@ def trial_rows(records: list[dict]) -> list[dict]:
                     row.update(refit=True, stage1_metric=r["stage1"]["metric"], stage1_value=r["stage1"]["value"])
             ret = (r.get("retrieval") or {}).get(mod) or {}
             row.update({f"map_{k}": ret.get(k) for k in ("S", "U", "HM")})
-            row["warnings"] = "; ".join(T.warning_messages([r]))  # validity warnings (zsltool.guards); "" if none
+            row["warnings"] = "; ".join(T.warning_messages([r]))  # validity warnings (zsltool.runtime.guards); "" if none
             rows.append(row)
     return rows
 

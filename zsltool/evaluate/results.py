@@ -15,9 +15,9 @@ from typing import Sequence
 
 from zsltool import __version__
 from zsltool.errors import ZslError
-from zsltool.formats import load_json_file, register_inspector
-from zsltool.utils import (atomic_write_json, atomic_write_text, check_output, command_line, input_record,
-                           jsonable, utc_now)
+from zsltool.files.formats import load_json_file, register_inspector
+from zsltool.files.checks import atomic_write_json, atomic_write_text, check_output
+from zsltool.files.provenance import command_line, input_record, jsonable, utc_now
 
 FORMAT = "zsl.results"
 FORMAT_VERSION = 1
@@ -87,11 +87,7 @@ def sidecar_paths(path: str | os.PathLike) -> dict[str, Path]:
 def write_evaluation(path: str | os.PathLike, doc: dict, overwrite: bool = False) -> dict[str, Path]:
     """Write the results JSON and its CSV side files (per-class rows, confusion matrix when present)."""
     side = sidecar_paths(path)
-    targets = {"results": Path(path)}
-    if doc.get("per_class"):
-        targets["per_class"] = side["per_class"]
-    if doc.get("confusion"):
-        targets["confusion"] = side["confusion"]
+    targets = {"results": Path(path), **{k: side[k] for k in ("per_class", "confusion") if doc.get(k)}}
     for t in targets.values():  # check all before writing any
         check_output(t, overwrite)
     written = {"results": write_results(path, doc, overwrite=True)}

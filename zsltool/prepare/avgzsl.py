@@ -103,25 +103,24 @@ def _read_h5(path: Path) -> tuple[np.ndarray, list[str]]:
     return X, [u.strip() for u in urls]
 
 
-def _stage_rows(feat: Path, modality: str, stages, classes: set) -> tuple[dict, dict]:
-    """{id: (class, vector)} of the stage folders (first occurrence wins) and counts of what was left out."""
-    rows: dict[str, tuple[str, np.ndarray]] = {}
-    left = {"other_class_rows": 0, "other_classes": set(), "duplicate_ids": 0}
-    for st in stages:
-        folder = feat / modality / st
-        for f in sorted(folder.glob("*.h5")):
-            X, urls = _read_h5(f)
-            cls = f.stem
-            if cls not in classes:
-                left["other_class_rows"] += len(urls)
-                left["other_classes"].add(cls)
+def _stage_rows(folder: Path, classes: set, rows: dict, left: dict) -> list[str]:
+    """Add to ``rows`` ({id: (class, vector)}) the rows of one stage folder's classes that it does not hold yet (the
+    first occurrence wins: a test row is never also a stage-1 row); the ids added. ``left`` counts the rows of
+    other classes, those classes and the repeated ids."""
+    added = []
+    for f in sorted(folder.glob("*.h5")):
+        X, urls = _read_h5(f)
+        if f.stem not in classes:
+            left["other_class_rows"] += len(urls)
+            left["other_classes"].add(f.stem)
+            continue
+        for u, x in zip(urls, X):
+            if u in rows:
+                left["duplicate_ids"] += 1
                 continue
-            for u, x in zip(urls, X):
-                if u in rows:
-                    left["duplicate_ids"] += 1
-                    continue
-                rows[u] = (cls, x)
-    return rows, left
+            rows[u] = (f.stem, x)
+            added.append(u)
+    return added
 
 
 def _write_instances(path: Path, rows: dict, classes: list[str], modality: str, feature_name: str, inputs) -> int:
@@ -151,7 +150,7 @@ def prepare_avgzsl_benchmark(root: str | os.PathLike, out: str | os.PathLike, *,
     or none: ``all_or_none``)."""
     from zsltool.classes.classset import ClassSet
     from zsltool.prepare.safe_npy import load_vector_dict
-    from zsltool.utils import input_record
+    from zsltool.files.provenance import input_record
 
     root = need_folder(root, "benchmark dataset folder")
     dataset = root.name
@@ -206,7 +205,7 @@ def prepare_avgzsl_benchmark(root: str | os.PathLike, out: str | os.PathLike, *,
 def _write_text(path: Path, cs, w2v: dict, vecs: dict, npy: Path) -> int:
     """text.h5: the released vectors keyed by the word2vec name (or the original name); the valid count."""
     from zsltool.store import StoreMeta, write_embeddings
-    from zsltool.utils import input_record
+    from zsltool.files.provenance import input_record
 
     ids = [c["id"] for c in cs.classes]
     X, valid, reasons = [], [], []
@@ -227,21 +226,13 @@ def _write_modality(out: Path, modality: str, feat: Path, lists: dict, features:
                     all_classes: list[str]) -> tuple[dict, dict]:
     """The rows of every stage folder in one ``<modality>.h5``; (its summary, the ids of each group).
     Stage 2 trains on the stage-1 train + validation rows, as the reference loader does."""
-    from zsltool.utils import input_record
+    from zsltool.files.provenance import input_record
 
     folders = [f for f, _ in GROUPS.values()]
     rows: dict = {}
-    part_ids = {}
     left_total = {"other_class_rows": 0, "other_classes": set(), "duplicate_ids": 0}
-    for g, (folder, class_list) in GROUPS.items():
-        r, left = _stage_rows(feat, modality, [folder], set(lists[class_list]))
-        dup = [i for i in r if i in rows]
-        left_total["duplicate_ids"] += left["duplicate_ids"] + len(dup)
-        left_total["other_class_rows"] += left["other_class_rows"]
-        left_total["other_classes"] |= left["other_classes"]
-        # a row already in an earlier group stays there (a test row is never also a stage-1 row)
-        part_ids[g] = [i for i in r if i not in rows]
-        rows.update({i: v for i, v in r.items() if i not in rows})
+    part_ids = {g: _stage_rows(feat / modality / folder, set(lists[class_list]), rows, left_total)
+                for g, (folder, class_list) in GROUPS.items()}
     n = _write_instances(out / f"{modality}.h5", rows, all_classes, modality, features,
                          [input_record(sdir / f"{s}.txt") for s in folders])
     csv_ids = {i for f in folders for i in listed.get(f, {})}
@@ -259,7 +250,7 @@ def _write_split(out: Path, cs, lists: dict, ids_of: dict, dataset: str, split: 
     """split.json: both stages of the protocol (checked by ``check_stages``); the per-stage summary."""
     from zsltool.classes.splits import Split, Trial
     from zsltool.evaluate.two_stage import check_stages
-    from zsltool.utils import input_record
+    from zsltool.files.provenance import input_record
 
     seen1, unseen1 = lists["stage_1_train"], lists["stage_1_val_unseen"]
     seen2, unseen2 = lists["stage_2_train"], lists["stage_2_test_unseen"]
