@@ -1,4 +1,5 @@
-"""Shared fixtures: the reference data folder, a CLI runner, a module's synthetic dataset."""
+"""Shared fixtures: the reference data folder, the CLI runner and the checks of its errors, a module's synthetic
+dataset."""
 
 from __future__ import annotations
 
@@ -95,6 +96,41 @@ def cli():
         return CliResult(runner.invoke(app, [str(a) for a in args], input=input, env=env, catch_exceptions=True))
 
     return run
+
+
+def assert_user_error(res, *fragments: str) -> str:
+    """Exit 1, exactly one stderr line starting with `Error:`, no traceback or internal error; returns it."""
+    lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
+    errors = [ln for ln in lines if ln.startswith("Error:")]
+    assert res.exit_code == 1, (res.exit_code, res.stderr, res.exception)
+    assert len(errors) == 1, res.stderr
+    assert "internal error" not in res.stderr and "Traceback" not in res.stderr, res.stderr
+    for frag in fragments:
+        assert frag in errors[0], (frag, errors[0])
+    return errors[0]
+
+
+def assert_usage_error(res, *fragments: str) -> str:
+    """Exit 2 (a bad option value or a missing argument), the fragments in stderr, no traceback; returns stderr."""
+    assert res.exit_code == 2, (res.exit_code, res.stderr, res.exception)
+    assert "internal error" not in res.stderr and "Traceback" not in res.stderr, res.stderr
+    errors = [ln for ln in res.stderr.splitlines() if ln.startswith("Error:")]
+    assert len(errors) == 1, res.stderr
+    for frag in fragments:
+        assert frag in errors[0], (frag, errors[0])
+    return errors[0]
+
+
+@pytest.fixture
+def check_usage_error():
+    """``check_usage_error(result, *fragments)``: the result is a usage error (see assert_usage_error)."""
+    return assert_usage_error
+
+
+@pytest.fixture
+def check_user_error():
+    """``check_user_error(result, *fragments)``: the result is one clear user error (see assert_user_error)."""
+    return assert_user_error
 
 
 @pytest.fixture(scope="session")

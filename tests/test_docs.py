@@ -1,5 +1,5 @@
 """Documentation checks: every subcommand appears in the README, and the README's example command lines use
-only options that exist (help texts: tests/known_issues/test_help.py)."""
+only options that exist (help texts: tests/promises/test_help.py)."""
 
 from __future__ import annotations
 

@@ -27,7 +27,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from tests.known_issues.corpus_issue21 import issue21_cases, issue21_inputs, issue21_two_stage
+from tests.corpus.corpus_issue21 import issue21_cases, issue21_inputs, issue21_two_stage
 
 
 class Payload:
