@@ -17,14 +17,10 @@ def _cache_in_tmp(tmp_path, monkeypatch):
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
+def trained(esc50_inputs, run_cli):
     """ESC-50 folder -> prepare -> extract-audio (tiny random VGGish) -> extract-text (underscored names) ->
     split (class folds) -> train: the checkpoint and its inputs."""
-    from zsltool.testing.cli import run_cli
-    from zsltool.testing.esc50 import esc50_features
-
-    d = tmp_path_factory.mktemp("esc")
-    summary, text = esc50_features(d)
+    d, summary, text = esc50_inputs
     assert summary["classes"] == 10 and summary["clips"] == 30 and summary["missing_files"] == 0
     assert text["valid"] == 10  # ESC-50's underscored names: every class has known words
     run_cli("train", "--audio", d / "audio.h5", "--text", d / "text.h5", "--split", d / "split.json", "--method",
