@@ -26,7 +26,8 @@ from zsltool.cli.common import STATE, setup_logging
 from zsltool.errors import ZslError
 from zsltool.names import DEVICES
 
-# Command modules under zsltool/cli/commands; each defines register(app). Order = order in --help.
+# Command modules under zsltool/cli/commands; each defines COMMANDS (name -> command function, or the typer app of
+# a command group). Order = order in --help.
 COMMAND_MODULES = [
     "demo",
     "prepare",
@@ -225,9 +226,13 @@ def root(
 
 def _register_all() -> None:
     for name in COMMAND_MODULES:
-        importlib.import_module(f"zsltool.cli.commands.{name}").register(app)
-    # Every command: outputs never replace inputs, a full disk is a user error (zsltool.safety.guard_command).
-    from zsltool.safety import guard_command
+        for command, fn in importlib.import_module(f"zsltool.cli.commands.{name}").COMMANDS.items():
+            if isinstance(fn, typer.Typer):
+                app.add_typer(fn, name=command)
+            else:
+                app.command(command)(fn)
+    # Every command: outputs never replace inputs, a full disk is a user error (zsltool.files.safety.guard_command).
+    from zsltool.files.safety import guard_command
 
     def guard(t: typer.Typer) -> None:
         for info in t.registered_commands:
@@ -245,9 +250,9 @@ _register_all()
 
 def main() -> None:
     """Console-script entry point (``zsl``): the one place that changes the process, a command line being a
-    process of its own: large allocations are kept in glibc malloc's heap (``zsltool.runtime.keep_heap``,
+    process of its own: large allocations are kept in glibc malloc's heap (``zsltool.runtime.env.keep_heap``,
     docs/scaling.md; ``ZSL_KEEP_HEAP=0`` turns it off). A library call never changes the process."""
-    from zsltool.runtime import keep_heap
+    from zsltool.runtime.env import keep_heap
 
     keep_heap()
     app(prog_name="zsl")

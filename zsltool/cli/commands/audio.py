@@ -70,7 +70,5 @@ def import_audioset_cmd(
     emit(res, json_out, table=summary_table)
 
 
-def register(app: typer.Typer) -> None:
-    app.command("extract-audio")(extract_audio_cmd)
-    app.command("pretrain-audio")(pretrain_audio_cmd)
-    app.command("import-audioset")(import_audioset_cmd)
+COMMANDS = {"extract-audio": extract_audio_cmd, "pretrain-audio": pretrain_audio_cmd,
+            "import-audioset": import_audioset_cmd}

@@ -175,5 +175,4 @@ def _print(preds, top: int, json_out: bool, jsonl: bool, csv_out: bool) -> None:
     sys.stdout.flush()
 
 
-def register(app: typer.Typer) -> None:
-    app.command("classify")(classify_cmd)
+COMMANDS = {"classify": classify_cmd}

@@ -128,10 +128,5 @@ pretrain_video_cmd = pretrain_command(
         "loads it.")
 
 
-def register(app: typer.Typer) -> None:
-    app.command("extract-image")(extract_image_cmd)
-    app.command("pretrain-image")(pretrain_image_cmd)
-    app.command("extract-text")(extract_text_cmd)
-    app.command("extract-video")(extract_video_cmd)
-    app.command("pretrain-video")(pretrain_video_cmd)
-    app.command("models")(models_cmd)
+COMMANDS = {"extract-image": extract_image_cmd, "pretrain-image": pretrain_image_cmd, "extract-text": extract_text_cmd,
+            "extract-video": extract_video_cmd, "pretrain-video": pretrain_video_cmd, "models": models_cmd}

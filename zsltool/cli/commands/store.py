@@ -19,7 +19,7 @@ def inspect(
     json_out: bool = JsonOpt,
 ):
     """Summarise any zsl file; exit 1 when it lists a violation (--check also scans every value)."""
-    from zsltool.inspect import inspect_file
+    from zsltool.store.inspect import inspect_file
 
     result = inspect_file(file, check=check)
 
@@ -86,7 +86,4 @@ def merge(
     emit(result, json_out)
 
 
-def register(app: typer.Typer) -> None:
-    app.command("inspect")(inspect)
-    app.command("import-embeddings")(import_embeddings)
-    app.command("merge")(merge)
+COMMANDS = {"inspect": inspect, "import-embeddings": import_embeddings, "merge": merge}
