@@ -9,8 +9,9 @@ from typing import Any, Sequence
 
 from zsltool import __version__
 from zsltool.errors import ZslError
-from zsltool.formats import load_json_file, register_inspector
-from zsltool.utils import atomic_write_json, check_output, command_line, sha256_json, utc_now
+from zsltool.files.formats import load_json_file, register_inspector
+from zsltool.files.checks import atomic_write_json, check_output
+from zsltool.files.provenance import command_line, sha256_json, utc_now
 
 FORMAT = "zsl.classset"
 FORMAT_VERSION = 1

@@ -17,7 +17,8 @@ from zsltool.classes.classset import ClassSet
 from zsltool.classes.manifest import (manifest_header, read_clip_manifest, read_crop_manifest,  # noqa: F401
                                       write_clip_manifest, write_crop_manifest)
 from zsltool.errors import ZslError
-from zsltool.utils import check_output, input_record, require_file
+from zsltool.files.checks import check_output, require_file
+from zsltool.files.provenance import input_record
 
 log = logging.getLogger("zsltool.classes.select")
 

@@ -113,7 +113,7 @@ def extract_command(modality: str, *, default_model: str, inputs: inspect.Parame
         options = model_options(modality, model, {n: kw.pop(n) for n in fields})
         json_out = kw.pop("json_out")
         if "shard" in kw:  # --shard K/N, else from torchrun / a SLURM array; each shard writes OUT.K-of-N.EXT
-            from zsltool.utils import parse_shard, shard_out
+            from zsltool.runtime.env import parse_shard, shard_out
 
             spec = kw["shard"]
             kw["shard"] = parse_shard(spec)

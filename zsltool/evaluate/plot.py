@@ -21,7 +21,7 @@ from typing import Sequence
 import numpy as np
 
 from zsltool.errors import ZslError
-from zsltool.utils import check_output, temp_path_for
+from zsltool.files.checks import check_output, temp_path_for
 
 log = logging.getLogger("zsltool.evaluate.plot")
 

@@ -15,9 +15,9 @@ from typing import Sequence
 
 from zsltool import __version__
 from zsltool.errors import ZslError
-from zsltool.formats import load_json_file, register_inspector
-from zsltool.utils import (atomic_write_json, atomic_write_text, check_output, command_line, input_record,
-                           jsonable, utc_now)
+from zsltool.files.formats import load_json_file, register_inspector
+from zsltool.files.checks import atomic_write_json, atomic_write_text, check_output
+from zsltool.files.provenance import command_line, input_record, jsonable, utc_now
 
 FORMAT = "zsl.results"
 FORMAT_VERSION = 1

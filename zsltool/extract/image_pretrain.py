@@ -27,7 +27,8 @@ from typing import Sequence
 from zsltool.errors import ZslError
 from zsltool.extract.pretrain import (check_training_args, epoch_checkpoint, save_pretrained, train_classifier,
                                       training_classes)
-from zsltool.utils import check_output, input_record
+from zsltool.files.checks import check_output
+from zsltool.files.provenance import input_record
 
 log = logging.getLogger("zsltool.extract.image")
 
@@ -106,7 +107,7 @@ def pretrain_image(
         log.warning(f"{len(missing)} training classes have no crop (e.g. {train_ids[missing[0]]})")
 
     from zsltool.extract.image import _ImageLoader, build_image_model
-    from zsltool.utils import seed_everything
+    from zsltool.runtime.env import seed_everything
 
     seed_everything(seed)  # the network's random initialisation
     net, _, info = build_image_model(model, None, num_classes=C)

@@ -194,7 +194,7 @@ def extract_audio_track(path: str | os.PathLike, wav_path: str | os.PathLike, st
     import av
     import soundfile as sf
 
-    from zsltool.utils import temp_path_for
+    from zsltool.files.checks import temp_path_for
 
     with av.open(str(path)) as container:
         if not container.streams.audio:

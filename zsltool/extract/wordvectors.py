@@ -139,7 +139,7 @@ def load_keyed_vectors(path: str | os.PathLike, fmt: str = "auto", limit: int | 
                        hint="e.g. GoogleNews-vectors-negative300.bin (word2vec) or glove.6B.300d.txt")
     if fmt not in VECTOR_FORMATS:
         raise ZslError(f"unknown vector format {fmt!r}", hint=f"choose one of {', '.join(VECTOR_FORMATS)}")
-    from zsltool.filekinds import binary_kind
+    from zsltool.files.kinds import binary_kind
 
     with open(p, "rb") as fh:
         kind = binary_kind(fh.read(8))

@@ -21,7 +21,9 @@ from typing import Iterable
 from zsltool.errors import ZslError
 from zsltool.extract.pretrain import (check_training_args, epoch_checkpoint, save_pretrained, train_classifier,
                                       training_classes)
-from zsltool.utils import check_output, input_record, seed_everything
+from zsltool.files.checks import check_output
+from zsltool.files.provenance import input_record
+from zsltool.runtime.env import seed_everything
 
 log = logging.getLogger("zsltool.extract.audio")
 

@@ -8,7 +8,7 @@ import zipfile
 from pathlib import Path
 
 from zsltool.errors import ZslError
-from zsltool.formats import INSPECTORS, load_json
+from zsltool.files.formats import INSPECTORS, load_json
 
 # Modules that register inspectors for their JSON formats (imported on demand; all import-light).
 _INSPECTOR_MODULES = ("zsltool.classes.classset", "zsltool.classes.splits", "zsltool.evaluate.results")
@@ -99,7 +99,7 @@ def _inspect_h5(p: Path, check: bool) -> tuple[dict, list[str]]:
 
 
 def _inspect_checkpoint(p: Path) -> tuple[dict, list[str]]:
-    from zsltool.utils import torch_load
+    from zsltool.files.checks import torch_load
 
     ck = torch_load(p, "checkpoint", hint="zsl only loads its own checkpoints (tensors and plain data), "
                     "made by zsl train")

@@ -22,9 +22,10 @@ import numpy as np
 
 from zsltool.errors import ZslError
 from zsltool.store import StoreMeta, check_same_class_set, read_embeddings, write_embeddings
-from zsltool.utils import check_output, command_line, input_record
+from zsltool.files.checks import check_output
+from zsltool.files.provenance import command_line, input_record
 
-log = logging.getLogger("zsltool.compose")
+log = logging.getLogger("zsltool.store.compose")
 
 SAMPLES = ("mean", "random")
 
