@@ -20,7 +20,6 @@ this rule keeps out; with it, Python initialising a package before its modules c
 from __future__ import annotations
 
 import ast
-from collections import defaultdict
 from pathlib import Path
 
 import zsltool
