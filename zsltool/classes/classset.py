@@ -35,9 +35,7 @@ class ClassSet:
         problems = validate_classes(self.classes)
         if problems:
             raise ZslError(f"invalid class set{' ' + str(self.path) if self.path else ''}: {problems[0]}")
-        self._by_key: dict[str, str] = {}
-        for c in self.classes:
-            self._by_key.setdefault(c["id"], c["id"])
+        self._by_key = {c["id"]: c["id"] for c in self.classes}  # ids are unique (validate_classes)
         for c in self.classes:
             for m in c.get("merged_ids") or []:
                 self._by_key.setdefault(m, c["id"])

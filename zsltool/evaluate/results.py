@@ -24,11 +24,10 @@ FORMAT_VERSION = 1
 TASKS = ("zsl", "gzsl", "retrieval", "experiment", "compare")
 
 
-def make_manifest(config: dict, inputs: Sequence[str | os.PathLike | dict] = (), seed: int | None = None,
-                  command: str | None = None) -> dict:
+def make_manifest(config: dict, inputs: Sequence[str | os.PathLike | dict] = (), seed: int | None = None) -> dict:
     """The run manifest: zsl version, command line, config, input files with sha256, seed, time."""
     recs = [i if isinstance(i, dict) else input_record(i) for i in inputs if i is not None]
-    return {"zsl_version": __version__, "command": command if command is not None else command_line(),
+    return {"zsl_version": __version__, "command": command_line(),
             "config": jsonable(config), "inputs": recs, "seed": seed, "created_utc": utc_now()}
 
 
