@@ -20,7 +20,6 @@ this rule keeps out; with it, Python initialising a package before its modules c
 from __future__ import annotations
 
 import ast
-from collections import defaultdict
 from pathlib import Path
 
 import zsltool
@@ -29,15 +28,13 @@ PACKAGE_DIR = Path(zsltool.__file__).resolve().parent
 
 # Layers, lowest first (docs/DESIGN.md, "Layers and imports"): a module may import modules of its own layer and
 # of the layers below it, never above. A name is a package or a module of zsltool; the longest name that
-# contains a module gives its layer (the metric modules and store/inspect.py sit in another layer than the rest
-# of their package).
+# contains a module gives its layer (store/inspect.py sits in another layer than the rest of its package).
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("core", ("zsltool", "zsltool.errors", "zsltool.names")),
     ("files", ("zsltool.files",)),
     ("runtime", ("zsltool.runtime",)),
     ("data", ("zsltool.store", "zsltool.classes")),
-    ("metrics", ("zsltool.evaluate.metrics", "zsltool.evaluate.retrieval", "zsltool.evaluate.calibration",
-                 "zsltool.evaluate.stats", "zsltool.classify.calibrate")),
+    ("scores", ("zsltool.scores",)),
     ("models", ("zsltool.extract", "zsltool.methods")),
     ("training", ("zsltool.train",)),
     ("evaluation and classification", ("zsltool.evaluate", "zsltool.classify")),

@@ -46,7 +46,7 @@ class SourceRun:
 
     def row(self) -> dict:
         """Mean (and SD) over the repeats: top-1, mean per-class accuracy, mAP, the validation top-1."""
-        from zsltool.evaluate.stats import summarize as stat
+        from zsltool.scores.stats import summarize as stat
 
         ms = [r["metrics"]["both"] for r in self.records]
         top1, mca = stat([m["top1"] for m in ms]), stat([m["mean_class_acc"] for m in ms])
@@ -103,9 +103,9 @@ def run_table3(world: World, *, epochs: int = TRAINING["epochs"], seed: int = 0,
     """Table III under ``world.out/table3`` (the experiment), ``results/`` (retrieval) and ``plots/<source>/``."""
     from zsltool.evaluate.evaluate import retrieve_checkpoint
     from zsltool.evaluate.experiment import run_experiment
-    from zsltool.evaluate.unit import trial_path
     from zsltool.evaluate.figures import make_plots
     from zsltool.evaluate.results import write_results
+    from zsltool.evaluate.unit import trial_path
 
     out = world.out
     spec = experiment_spec(world, out / "table3", epochs=epochs, seed=seed, threads=threads, repeats=repeats)

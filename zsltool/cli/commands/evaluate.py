@@ -12,9 +12,9 @@ import typer
 
 from zsltool.cli.common import STATE, JsonOpt, OverwriteOpt, emit, info, kv_table, noted, rows_table, to_jsonable
 from zsltool.cli.types import float_option
-from zsltool.evaluate.metrics import GZSL_COLUMNS
 from zsltool.evaluate.transductive import REFINERS
 from zsltool.names import SCORE_MODALITIES
+from zsltool.scores.metrics import GZSL_COLUMNS
 
 _MODALITY = click.Choice(list(SCORE_MODALITIES))
 AllowOtherExtractorOpt = typer.Option(False, "--allow-other-extractor", help="Accept instance rows embedded by "
