@@ -169,10 +169,6 @@ class Cnn14(nn.Module):
         return model
 
 
-def expected_keys(classes: int = AUDIOSET_CLASSES) -> list[str]:
-    return list(Cnn14(classes=classes, width=1 / 64).state_dict().keys())
-
-
 def load_checkpoint(path) -> dict:
     """The state dict of a released checkpoint (``{"model": state_dict, "sampler": ...}``: numeric numpy arrays
     allowed, nothing else unpickled) or of a plain state dict."""
