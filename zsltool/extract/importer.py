@@ -1,4 +1,6 @@
-"""Turn precomputed features (a matrix plus an ids/labels CSV) into a zsl embedding file."""
+"""Turn precomputed features (a matrix plus an ids/labels CSV) into a zsl embedding file (``zsl import-embeddings``):
+embeddings made outside zsl, beside the extractors' own (as ``audio/audioset_import.py`` for AudioSet's released
+ones)."""
 
 from __future__ import annotations
 
@@ -12,10 +14,10 @@ from pathlib import Path
 import numpy as np
 
 from zsltool.errors import ZslError
-from zsltool.store.schema import StoreMeta
-from zsltool.store.writer import write_embeddings
 from zsltool.files.checks import read_text, require_file
 from zsltool.files.provenance import command_line, input_record
+from zsltool.store.schema import StoreMeta
+from zsltool.store.writer import write_embeddings
 
 log = logging.getLogger("zsltool.store")
 
