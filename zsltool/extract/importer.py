@@ -141,20 +141,16 @@ def import_embeddings(matrix: str | os.PathLike, out: str | os.PathLike, *, ids_
             ids = [cs.resolve(i) for i in ids]
         class_list = list(ids)
         label_idx = [[n] for n in range(len(ids))]
-    else:
-        if cs is not None:
-            class_list = cs.ids
-            index = {c: n for n, c in enumerate(class_list)}
-            label_idx = []
-            for row_id, labs in zip(ids, labels or [[] for _ in ids]):
-                try:
-                    label_idx.append(sorted({index[cs.resolve(lab)] for lab in labs}))
-                except ZslError as e:
-                    raise ZslError(f"row {row_id!r}: {e.message}", hint=e.hint) from None
-        else:
-            class_list = list(dict.fromkeys(lab for labs in labels or [] for lab in labs))
-            index = {c: n for n, c in enumerate(class_list)}
-            label_idx = [sorted({index[lab] for lab in labs}) for labs in (labels or [[] for _ in ids])]
+    else:  # the class set's classes (labels resolved in it), else the labels met, in order
+        class_list = cs.ids if cs is not None else list(dict.fromkeys(lab for labs in labels or [] for lab in labs))
+        resolve = cs.resolve if cs is not None else str
+        index = {c: n for n, c in enumerate(class_list)}
+        label_idx = []
+        for row_id, labs in zip(ids, labels or [[] for _ in ids]):
+            try:
+                label_idx.append(sorted({index[resolve(lab)] for lab in labs}))
+            except ZslError as e:
+                raise ZslError(f"row {row_id!r}: {e.message}", hint=e.hint) from None
     inputs = [input_record(matrix)] + ([input_record(ids_csv)] if ids_csv else []) + \
              ([input_record(classes)] if classes else [])
     meta = StoreMeta(kind=kind, modality=modality, extractor=extractor,
