@@ -67,10 +67,6 @@ def extract(
         config = extractor.config if extractor is not None else spec.make_config(**options)
     elif options:
         raise ZslError("give the model's settings either as config or as options, not both")
-    if extractor is None and hasattr(config, "weights"):
-        from zsltool.extract.weights import prefetch_hash
-
-        prefetch_hash(spec, config.weights)  # hashed while torch is imported and the inputs are read
     if modality == "text":
         from zsltool.extract.text import extract_class_rows
 

@@ -27,9 +27,8 @@ from zsltool import __version__
 from zsltool.errors import ZslError
 from zsltool.extract.epoch_checkpoint import (epoch_checkpoint, read_epoch_checkpoint, restore, rng_state,
                                              write_epoch_checkpoint)
-from zsltool.files.provenance import cached_sha256
 from zsltool.files.checks import atomic_write_bytes, atomic_write_json
-from zsltool.files.provenance import command_line, sha256_json, utc_now
+from zsltool.files.provenance import command_line, sha256_file, sha256_json, utc_now
 
 log = logging.getLogger("zsltool.extract")
 
@@ -277,7 +276,7 @@ def save_pretrained(net, out: Path, fmt: str, fields: dict) -> tuple[Path, dict]
     torch.save(sd, buf)
     atomic_write_bytes(out, buf.getvalue())  # unique temp name, fsync, rename; no leftover on failure
     meta = {"format": fmt, "format_version": 1, "zsl_version": __version__, "created_utc": utc_now(),
-            "command": command_line(), "weights": str(out), "weights_sha256": cached_sha256(out), "processes": world,
+            "command": command_line(), "weights": str(out), "weights_sha256": sha256_file(out), "processes": world,
             **fields}
     atomic_write_json(sidecar, meta)
     epoch_checkpoint(out).unlink(missing_ok=True)  # the run is complete: its resume point is no longer needed

@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 
 from zsltool.errors import ZslError
-from zsltool.files.provenance import cached_sha256
+from zsltool.files.provenance import sha256_file
 from zsltool.files.checks import torch_load
 
 log = logging.getLogger("zsltool.extract")
@@ -129,7 +129,7 @@ def build_torchvision_model(name: str, weights: str | None, *, module=None, num_
             # a fine-tuned head (another number of classes): build the model with that head
             model = torchvision.models.get_model(name, weights=None, num_classes=int(sd[key].shape[0]))
         apply_state_dict(model, sd, str(weights), name)
-        info.update(weights=str(weights), weights_sha256=cached_sha256(weights))
+        info.update(weights=str(weights), weights_sha256=sha256_file(weights))
         return model.eval(), None, info
     if enum is None:
         raise ZslError(f"torchvision model {name!r} has no pretrained weights", hint="pass --weights PATH")
@@ -231,5 +231,5 @@ def build_small_network(cls, name: str, weights, num_classes: int | None, comman
     head = sd.get("fc.weight")
     model = cls(int(head.shape[0]) if head is not None and head.ndim == 2 else (num_classes or 10))
     apply_state_dict(model, sd, str(weights), name)
-    info.update(weights=str(weights), weights_sha256=cached_sha256(weights))
+    info.update(weights=str(weights), weights_sha256=sha256_file(weights))
     return model.eval(), None, info
