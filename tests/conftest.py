@@ -19,7 +19,7 @@ REFERENCE_FILES = ("audioset_ontology.json", "class-descriptions-boxable.csv", "
 
 @pytest.fixture(autouse=True, scope="session")
 def _zsl_cache_in_tmp(tmp_path_factory):
-    """zsl's own cache (``$ZSL_CACHE``: sha256 of weights and word vectors, class files) in a temporary folder
+    """zsl's own cache (``$ZSL_CACHE``: sha256 of large files, class files) in a temporary folder
     for the whole run, subprocesses included: tests never read or write the user's cache."""
     old = os.environ.get("ZSL_CACHE")
     os.environ["ZSL_CACHE"] = str(tmp_path_factory.mktemp("zsl-cache"))
