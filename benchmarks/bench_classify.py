@@ -19,7 +19,7 @@ file of ``--vocab`` words, ``zsl train`` (projection, a few epochs). Then measur
   warm-up call of each, in fresh processes on the same files (wall: ``baseline_one_clip_cli_s`` vs
   ``ab_one_clip_cli_s``; CPU, user + system, less shaken by other jobs: ``baseline_one_clip_cpu_s`` vs
   ``ab_one_clip_cpu_s``; medians): a before/after that the machine's load shifts alike;
-* ``--clips`` clips through ``zsltool.classify`` (folder input, ``--workers`` decoding workers): clips/s,
+* ``--clips`` clips through ``zsltool.classify_clips`` (folder input, ``--workers`` decoding workers): clips/s,
   excluding the one-time start-up measured above.
 """
 
@@ -71,9 +71,8 @@ def build(tmp: Path, width: float, vocab: int) -> dict:
 
     from zsltool.classes.classset import ClassSet
     from zsltool.classes.split_classes import split_folds
-    from zsltool.extract.audio.extract import extract_audio
     from zsltool.extract.audio.vggish import VGGish
-    from zsltool.extract.text import extract_text
+    from zsltool.extract.pipeline import extract_audio, extract_text
     from zsltool.train.config import TrainConfig
     from zsltool.train.loop import train
 
@@ -191,11 +190,11 @@ def main() -> None:
         # many clips, in this process (start-up paid once before the timer)
         import zsltool
 
-        zsltool.classify(tmp / "model.pt", one, labels=LABELS, device=args.device)  # warm: imports, caches
+        zsltool.classify_clips(tmp / "model.pt", one, labels=LABELS, device=args.device)  # warm: imports, caches
         folder = tmp / "many"
         make_clips(folder, args.clips, args.seconds)
         t0 = time.perf_counter()
-        preds = zsltool.classify(tmp / "model.pt", folder, labels=LABELS, workers=args.workers,
+        preds = zsltool.classify_clips(tmp / "model.pt", folder, labels=LABELS, workers=args.workers,
                                  batch_size=args.batch_size, device=args.device)
         dt = time.perf_counter() - t0
         assert len(preds) == args.clips and all(p["valid"] for p in preds)

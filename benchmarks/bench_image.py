@@ -29,7 +29,7 @@ def main() -> None:
     from PIL import Image
 
     from zsltool.classes.manifest import write_crop_manifest
-    from zsltool.extract.image import extract_image
+    from zsltool.extract.pipeline import extract_image
     from zsltool.extract.registry import build_extractor
     from zsltool.utils import resolve_device
 

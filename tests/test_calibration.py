@@ -101,7 +101,7 @@ def test_classify_applies_the_stored_temperature(tmp_path):
     for T in (0.37, 4.0):
         ck["calibration"] = {"temperature": T, "on": "validation", "rows": 6, "method": "test"}
         save_checkpoint(tmp_path / f"t{T}.pt", ck)
-        preds = zsltool.classify(tmp_path / f"t{T}.pt", embeddings=syn.audio, labels=["c10", "c11", "c12", "c13"])
+        preds = zsltool.classify_clips(tmp_path / f"t{T}.pt", embeddings=syn.audio, labels=["c10", "c11", "c12", "c13"])
         assert preds.info["temperature"] == T
         assert preds.info["temperature_source"] == "checkpoint (fitted on 6 validation rows)"
         ok = np.isfinite(preds.scores).all(1)   # the rows cut from the validation classes are invalid: NaN
@@ -125,7 +125,7 @@ def test_a_temperature_stored_by_an_earlier_zsl_is_not_used_when_collapsed_or_fr
     ck = load_checkpoint(_train(syn, tmp_path / "m.pt"))
     ck.pop("path")
     labels = ["c10", "c11", "c12", "c13"]
-    s0 = score_scale(zsltool.classify(tmp_path / "m.pt", embeddings=syn.audio, labels=labels).scores[:8])
+    s0 = score_scale(zsltool.classify_clips(tmp_path / "m.pt", embeddings=syn.audio, labels=labels).scores[:8])
     old = {"method": "temperature scaling: argmin NLL of softmax(scores / T)", "rows": 8}
     cases = {"training": (s0, "training", "fitted on training rows"), "collapsed": (s0 / 100, "validation",
              "collapsed"), "fine": (s0 / 2, "validation", None)}
@@ -134,7 +134,7 @@ def test_a_temperature_stored_by_an_earlier_zsl_is_not_used_when_collapsed_or_fr
         save_checkpoint(tmp_path / f"{name}.pt", ck)
         caplog.clear()
         with caplog.at_level(logging.WARNING):
-            preds = zsltool.classify(tmp_path / f"{name}.pt", embeddings=syn.audio, labels=labels)
+            preds = zsltool.classify_clips(tmp_path / f"{name}.pt", embeddings=syn.audio, labels=labels)
             src = evaluate_checkpoint(tmp_path / f"{name}.pt")["metrics"]["temperature_source"]
         ok = np.isfinite(preds.scores).all(1)
         s = preds.scores[ok].astype(np.float64)
@@ -165,7 +165,7 @@ def test_no_validation_rows_means_no_fit_on_training_rows(tmp_path, caplog):
     assert rec["fallback"].startswith("no validation rows") and "training rows are not used" in rec["fallback"]
     assert evaluate_checkpoint(ck)["metrics"]["temperature_source"] == "per-clip-std"
     with caplog.at_level(logging.WARNING, logger="zsltool.classify"):
-        preds = zsltool.classify(ck, embeddings=syn.audio, labels=["c10", "c11", "c12"])
+        preds = zsltool.classify_clips(ck, embeddings=syn.audio, labels=["c10", "c11", "c12"])
     s = preds.scores
     z = s / s.std(1, keepdims=True)
     p = np.exp(z - z.max(1, keepdims=True))

@@ -60,7 +60,7 @@ def test_library_matches_the_method_scores(trained):
     from zsltool.train.checkpoint import build_model, load_checkpoint
 
     d = trained
-    preds = zsltool.classify(d / "model.pt", [d / "new.wav", d / "esc50" / "clips.csv"], labels=NEW_LABELS)
+    preds = zsltool.classify_clips(d / "model.pt", [d / "new.wav", d / "esc50" / "clips.csv"], labels=NEW_LABELS)
     assert len(preds) == 31 and all(p["valid"] for p in preds)
     ck = load_checkpoint(d / "model.pt")
     T = ck["calibration"]["temperature"]
@@ -70,7 +70,7 @@ def test_library_matches_the_method_scores(trained):
     p = np.exp(z - z.max(1, keepdims=True))
     np.testing.assert_allclose(preds.probabilities, p / p.sum(1, keepdims=True), rtol=1e-6)
     # the manifest's clips through --embeddings give the same scores as embedding the audio on the fly
-    emb = zsltool.classify(d / "model.pt", embeddings=d / "audio.h5", labels=NEW_LABELS)
+    emb = zsltool.classify_clips(d / "model.pt", embeddings=d / "audio.h5", labels=NEW_LABELS)
     a = read_embeddings(d / "audio.h5")
     np.testing.assert_allclose(emb.scores, preds.scores[1:], rtol=1e-4, atol=1e-4)
     import torch
@@ -155,7 +155,7 @@ def test_other_vectors_allowed_on_request(trained, cli):
 
 def test_class_embeddings_file_replaces_the_text_step(trained, cli, tmp_path):
     d = trained
-    from zsltool.extract.text import extract_text
+    from zsltool.extract.pipeline import extract_text
 
     (tmp_path / "names.txt").write_text("siren\nthunderstorm\n")
     extract_text(tmp_path / "new_text.h5", names=tmp_path / "names.txt", vectors=d / "vectors.txt")
@@ -178,7 +178,7 @@ def test_old_checkpoint_without_temperature_uses_per_clip_std(trained, tmp_path)
     ck.pop("calibration")
     ck.pop("path")
     save_checkpoint(tmp_path / "old.pt", ck)
-    preds = zsltool.classify(tmp_path / "old.pt", d / "new.wav", labels=NEW_LABELS)
+    preds = zsltool.classify_clips(tmp_path / "old.pt", d / "new.wav", labels=NEW_LABELS)
     s = preds.scores[0]
     z = s / s.std()
     p = np.exp(z - z.max())
@@ -269,7 +269,7 @@ def test_classify_hashes_the_audio_weights_once_until_they_change(trained, tmp_p
     monkeypatch.setattr(U, "_sha256_file", lambda p, c: reads.append(os.path.basename(p)) or real(p, c))
 
     def run():
-        p = zsltool.classify(d / "model.pt", d / "new.wav", labels=NEW_LABELS, weights=w)
+        p = zsltool.classify_clips(d / "model.pt", d / "new.wav", labels=NEW_LABELS, weights=w)
         assert p[0]["valid"]
         return p.scores
 
@@ -301,7 +301,7 @@ def test_sentence_backend_labels_on_the_fly(trained, tmp_path):
     sentence model (the tiny offline one), the same vectors extract-text gives."""
     pytest.importorskip("sentence_transformers")
     import zsltool
-    from zsltool.extract.text import extract_text
+    from zsltool.extract.pipeline import extract_text
     from zsltool.store import read_embeddings
     from zsltool.testing.sentence import make_tiny_sentence_model
     from zsltool.train.config import TrainConfig
@@ -314,12 +314,13 @@ def test_sentence_backend_labels_on_the_fly(trained, tmp_path):
                  sentence_model=str(model_dir), device="cpu")
     train(TrainConfig(audio=str(d / "audio.h5"), text=str(tmp_path / "sent.h5"), split=str(d / "split.json"),
                       out=str(tmp_path / "s.pt"), method="projection", epochs=2))
-    preds = zsltool.classify(tmp_path / "s.pt", d / "new.wav", labels=NEW_LABELS)
+    preds = zsltool.classify_clips(tmp_path / "s.pt", d / "new.wav", labels=NEW_LABELS)
     assert preds[0]["valid"] and preds.info["label_embeddings"].startswith("sentence")
     (tmp_path / "names.txt").write_text("\n".join(NEW_LABELS) + "\n")
     extract_text(tmp_path / "new.h5", names=tmp_path / "names.txt", model="sentence",
                  sentence_model=str(model_dir), device="cpu")
-    ref = zsltool.classify(tmp_path / "s.pt", d / "new.wav", labels=NEW_LABELS, class_embeddings=tmp_path / "new.h5")
+    ref = zsltool.classify_clips(tmp_path / "s.pt", d / "new.wav", labels=NEW_LABELS,
+                                 class_embeddings=tmp_path / "new.h5")
     np.testing.assert_allclose(preds.scores, ref.scores, rtol=1e-5, atol=1e-6)
     assert read_embeddings(tmp_path / "new.h5").valid.all()
 

@@ -28,10 +28,9 @@ def make_mp4(path, k: int, n_frames: int = 16, seconds: float = 2.0):
 def av_model(tmp_path_factory):
     from zsltool.classes.classset import ClassSet
     from zsltool.classes.split_classes import split_folds
-    from zsltool.extract.audio.extract import extract_audio
     from zsltool.extract.audio.vggish import VGGish
-    from zsltool.extract.text import extract_text
-    from zsltool.extract.video import TinyVideoNet, extract_video
+    from zsltool.extract.pipeline import extract_audio, extract_text, extract_video
+    from zsltool.extract.video import TinyVideoNet
     from zsltool.train.config import TrainConfig
     from zsltool.train.loop import train
 
@@ -67,13 +66,12 @@ def av_model(tmp_path_factory):
 @pytest.mark.parametrize("modality", ["both", "audio", "video"])
 def test_classify_a_video_by_modality(av_model, modality, tmp_path, monkeypatch):
     import zsltool
-    from zsltool.extract.audio.extract import extract_audio
-    from zsltool.extract.video import extract_video
+    from zsltool.extract.pipeline import extract_audio, extract_video
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     d = av_model
     labels = ["thunder", "drum", "dog"]
-    preds = zsltool.classify(d / "av.pt", d / "new.mp4", labels=labels, modality=modality)
+    preds = zsltool.classify_clips(d / "av.pt", d / "new.mp4", labels=labels, modality=modality)
     assert len(preds) == 1 and preds[0]["valid"] and preds[0]["clip"] == "new"
     assert abs(sum(t["probability"] for t in preds[0]["top"]) - 1) < 1e-6
     assert preds.info["modality"] == modality
@@ -82,7 +80,7 @@ def test_classify_a_video_by_modality(av_model, modality, tmp_path, monkeypatch)
                   clip_len=4, clips=1, extract_audio=tmp_path / "wav", device="cpu", progress=False)
     extract_audio(str(tmp_path / "wav" / "clips.csv"), tmp_path / "a.h5", weights=str(d / "vggish.pth"),
                   progress=False)
-    ref = zsltool.classify(d / "av.pt", embeddings=tmp_path / "a.h5", video_embeddings=tmp_path / "v.h5",
+    ref = zsltool.classify_clips(d / "av.pt", embeddings=tmp_path / "a.h5", video_embeddings=tmp_path / "v.h5",
                            labels=labels, modality=modality)
     np.testing.assert_allclose(preds.scores, ref.scores, rtol=1e-5, atol=1e-6)
 

@@ -52,7 +52,8 @@ def test_audio_visual_models_train_as_one_batch_on_cuda(syn, monkeypatch):
     """On a GPU, AVGZSLNet models of one shape (4 seeds) train as one vmap-ed batch; each equals the model
     trained alone on the GPU (docs/methods.md, "Training many models at once")."""
     from zsltool.train.config import TrainConfig
-    from zsltool.train.engine import build_model, train_jobs
+    from zsltool.train.engine import train_jobs
+    from zsltool.train.job import build_model
     from zsltool.train.functional import FunctionalKernel
     from zsltool.train.loop import make_job, prepare
 

@@ -4,16 +4,17 @@ The Python API is loaded lazily (``import zsltool`` stays light; nothing imports
 
     import zsltool
     zsltool.split("classes.json", "random", "random.json")
-    run = zsltool.train(audio="audio.h5", text="text.h5", split="random.json", out="proj.pt")
+    run = zsltool.train_model(audio="audio.h5", text="text.h5", split="random.json", out="proj.pt")
     run.model, run.history                      # the trained model and one dict per epoch
-    zsltool.evaluate("proj.pt")["metrics"]
+    zsltool.evaluate_checkpoint("proj.pt")["metrics"]
     doc = zsltool.experiment(audio="audio.h5", splits=["random.json"], text="text.h5", out="results/")
     zsltool.read_embeddings("audio.h5").to_pandas()
-    preds = zsltool.classify("model.pt", "clip.wav", labels=["dog", "siren", "church bells"])
+    preds = zsltool.classify_clips("model.pt", "clip.wav", labels=["dog", "siren", "church bells"])
     preds = zsltool.classify_joint("clip.wav", labels=["dog", "siren"], model="clap")   # no checkpoint
     zsltool.prepare_esc50("ESC-50-master", "esc50/")
 
-Also: ``extract_audio``, ``extract_text``; ``help(zsltool.train)`` etc. describe the options.
+Also: ``extract_audio``, ``extract_text``; ``help(zsltool.train_model)`` etc. describe the options.
+``zsltool.train``, ``zsltool.evaluate`` and ``zsltool.classify`` are the subpackages (not callable).
 """
 
 __version__ = "0.1.0"
@@ -22,12 +23,12 @@ _LAZY = {
     "extract_audio": "zsltool.api",
     "extract_text": "zsltool.api",
     "split": "zsltool.api",
-    "train": "zsltool.api",
-    "evaluate": "zsltool.api",
+    "train_model": "zsltool.api",
+    "evaluate_checkpoint": "zsltool.evaluate.evaluate",
     "experiment": "zsltool.api",
     "read_embeddings": "zsltool.api",
     "Embeddings": "zsltool.store.reader",
-    "classify": "zsltool.classify",
+    "classify_clips": "zsltool.classify.run",
     "classify_joint": "zsltool.classify.joint",
     "prepare_esc50": "zsltool.prepare",
     "prepare_urbansound8k": "zsltool.prepare",
@@ -45,15 +46,17 @@ def __dir__():
     return sorted(set(globals()) | set(_LAZY))
 
 
-# zsltool.train, .evaluate and .classify are also subpackages: the attribute is always the (callable) package
-_PACKAGES = {"train": "zsltool.train", "evaluate": "zsltool.evaluate", "classify": "zsltool.classify"}
+# The API's functions were once named train, evaluate and classify, like these subpackages: the attribute is
+# always the package, so an old call fails the same way (TypeError: 'module' object is not callable) whatever
+# was imported before.
+_PACKAGES = ("train", "evaluate", "classify")
 
 
 def __getattr__(name):
     if name in _PACKAGES:
         import importlib
 
-        return importlib.import_module(_PACKAGES[name])
+        return importlib.import_module(f"zsltool.{name}")
     if name in _LAZY:
         import importlib
 

@@ -1,13 +1,16 @@
 """The Python API behind ``import zsltool``: the CLI's main steps as plain functions for notebooks.
 
 Each function does what its ``zsl`` command does, with the same defaults, and returns the result instead of
-printing it. Nothing heavy is imported until a function is called.
+printing it. Nothing heavy is imported until a function is called. ``zsltool`` also exposes, from their own
+modules, ``evaluate_checkpoint`` (``zsltool.evaluate.evaluate``), ``classify_clips`` (``zsltool.classify.run``),
+``classify_joint`` and the ``prepare_*`` functions. The names never collide with a subpackage:
+``zsltool.train``, ``zsltool.evaluate`` and ``zsltool.classify`` are packages, not functions.
 
     import zsltool
     zsltool.split("classes.json", "random", "random.json", seed=0)
-    run = zsltool.train(audio="audio.h5", text="text.h5", split="random.json", out="proj.pt", epochs=20)
+    run = zsltool.train_model(audio="audio.h5", text="text.h5", split="random.json", out="proj.pt", epochs=20)
     run.model, run.history[-1]
-    zsltool.evaluate("proj.pt")["metrics"]["top1"]
+    zsltool.evaluate_checkpoint("proj.pt")["metrics"]["top1"]
     zsltool.read_embeddings("audio.h5").to_pandas()
 """
 
@@ -18,18 +21,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-__all__ = ["extract_audio", "extract_text", "split", "train", "evaluate", "experiment", "read_embeddings",
-           "Trained"]
+__all__ = ["extract_audio", "extract_text", "split", "train_model", "experiment", "read_embeddings", "Trained"]
 
 
 def extract_audio(source: str | os.PathLike, out: str | os.PathLike, **options) -> dict:
     """Embed audio clips into an instance-level embedding file (``zsl extract-audio``).
 
     ``source``: a clip manifest (.csv/.jsonl), a folder of audio files, or one file. ``options`` are those of
-    ``zsltool.extract.audio.extract.extract_audio`` (``model``, ``weights``, ``classes_path``,
+    ``zsltool.extract.pipeline.extract_audio`` (``model``, ``weights``, ``classes_path``,
     ``max_seconds``, ``batch_size``, ``workers``, ``device``, ``overwrite``, ``resume``, ``progress``, ...).
     Returns the summary (rows written, valid, invalid, seconds, ``out``)."""
-    from zsltool.extract.audio.extract import extract_audio as run
+    from zsltool.extract.pipeline import extract_audio as run
 
     return run(str(source), out, **options)
 
@@ -39,8 +41,8 @@ def extract_text(out: str | os.PathLike, **options) -> dict:
 
     ``options``: ``classes`` (a class-set file) or ``names``, ``model`` ("word2vec" or "sentence"),
     ``vectors`` (word2vec file), ``on_missing``, ``text``, ``device``, ``overwrite``, ... (see
-    ``zsltool.extract.text.extract_text``). Returns the summary dict."""
-    from zsltool.extract.text import extract_text as run
+    ``zsltool.extract.pipeline.extract_text``). Returns the summary dict."""
+    from zsltool.extract.pipeline import extract_text as run
 
     return run(out, **options)
 
@@ -59,7 +61,7 @@ def split(classes: str | os.PathLike, protocol: str, out: str | os.PathLike, *, 
 
 @dataclass
 class Trained:
-    """What ``zsltool.train`` returns: the trained model (eval mode), its per-epoch history, the checkpoint and
+    """What ``zsltool.train_model`` returns: the trained model (eval mode), its per-epoch history, the checkpoint and
     ``result``, the ``TrainResult``; ``.summary()`` is the dict ``zsl train --json`` prints, as
     ``TrainResult.summary()`` (a method on both)."""
 
@@ -77,7 +79,7 @@ class Trained:
                 f"{s.get('best_value')} at epoch {s.get('best_epoch')}, checkpoint={str(self.checkpoint)!r})")
 
 
-def train(*, audio: str | os.PathLike, split: str | os.PathLike, out: str | os.PathLike, **options) -> Trained:
+def train_model(*, audio: str | os.PathLike, split: str | os.PathLike, out: str | os.PathLike, **options) -> Trained:
     """Train a zero-shot method on one split trial (``zsl train``) and return the model and its history.
 
     ``options`` are ``zsltool.train.config.TrainConfig``'s fields: ``text``/``image``/``audio_prototypes``/
@@ -96,17 +98,6 @@ def train(*, audio: str | os.PathLike, split: str | os.PathLike, out: str | os.P
     res = run(cfg)
     model = build_model(load_checkpoint(res.checkpoint))
     return Trained(model=model, history=list(res.history), checkpoint=Path(res.checkpoint), result=res)
-
-
-def evaluate(checkpoint: str | os.PathLike, **options) -> dict:
-    """Evaluate a checkpoint (``zsl evaluate``): ZSL top-1 / mean per-class accuracy, or GZSL S, U, HM.
-
-    ``options``: ``audio``, ``video``, ``split``, ``trial`` (default: the training ones), ``modality``,
-    ``beta``, ``calibrate``, ``seed``, ``device``. Returns the results document (``metrics``, ``per_class``,
-    ``confusion``, ``manifest``)."""
-    from zsltool.evaluate.evaluate import evaluate_checkpoint
-
-    return evaluate_checkpoint(checkpoint, **options)
 
 
 def experiment(*, audio: str | os.PathLike, splits: Sequence[str | os.PathLike] | str | os.PathLike,
@@ -134,24 +125,3 @@ def read_embeddings(path: str | os.PathLike, **options):
 
     return run(path, **options)
 
-
-def make_package_callable(module_name: str, func) -> None:
-    """Let the package ``zsltool.<name>`` be called like the API function ``func`` (or the function of this
-    module named so).
-
-    ``zsltool.train``, ``zsltool.evaluate`` and ``zsltool.classify`` are both subpackages and API functions: once the subpackage is
-    imported, Python binds the attribute ``zsltool.train`` to it, so the package itself must be callable for
-    ``zsltool.train(...)`` to keep working. Attribute access (``zsltool.train.loop``) is unchanged."""
-    import sys
-    import types
-
-    func = globals()[func] if isinstance(func, str) else func
-
-    class _CallablePackage(types.ModuleType):
-        def __call__(self, *args, **kwargs):
-            return func(*args, **kwargs)
-
-    _CallablePackage.__call__.__doc__ = func.__doc__
-    mod = sys.modules[module_name]
-    mod.__class__ = _CallablePackage
-    mod.__doc__ = f"{func.__doc__}\n\n(The package {module_name}: {mod.__doc__})"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib
-import json
 import os
 import zipfile
 from pathlib import Path
@@ -140,7 +139,3 @@ def temperature_line(record: dict | None) -> str:
         return f"{T:.4g} ({how}{'; separable: near the prior' if record.get('separable') else ''})"
     why = record.get("fallback") or record.get("note") or "none stored"
     return f"none: per-clip-std ({why})"
-
-
-def summary_text(result: dict) -> str:
-    return json.dumps(result, indent=2)

@@ -172,7 +172,7 @@ def test_retrieval_gzsl_and_zsl(gzsl, zsl):
     assert all(len(r["ranked"]) == 3 for r in doc["ranked"])
     seen_ap = [r["ap"] for r in doc["per_class"] if r["seen"]]
     assert m["S"] == pytest.approx(np.mean(seen_ap))
-    syn2, ck2 = zsl
+    _, ck2 = zsl
     doc2 = retrieve_checkpoint(ck2, top=None)
     c = load_checkpoint(ck2)
     test = c["classes"]["test"]

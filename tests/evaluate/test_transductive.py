@@ -174,8 +174,8 @@ def test_classify_refines_the_clips_together(world, cli):
     d, syn, ckpt = world
     labels = list(load_split(syn.split).trial(0).test)
     kw = dict(embeddings=syn.audio, class_embeddings=syn.text, labels=labels, top=len(labels))
-    ind = zsltool.classify(ckpt, **kw)
-    tr = zsltool.classify(ckpt, transductive="soft-kmeans", **kw)
+    ind = zsltool.classify_clips(ckpt, **kw)
+    tr = zsltool.classify_clips(ckpt, transductive="soft-kmeans", **kw)
     assert ind.info["setting"] == "inductive" and tr.info["setting"] == "transductive: soft-kmeans"
     S = np.array([[{x["label"]: x["score"] for x in r["top"]}[lab] for lab in labels] for r in ind])
     a = read_embeddings(syn.audio)

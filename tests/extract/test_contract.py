@@ -111,7 +111,7 @@ def test_random_weights_are_drawn_again_from_the_recorded_seed(tmp_path):
     an older file with random weights and no seed is a clear error."""
     import soundfile as sf
 
-    from zsltool.extract.audio.extract import extract_audio
+    from zsltool.extract.pipeline import extract_audio
     from zsltool.extract.audio.vggish import build
     from zsltool.extract.record import ExtractorRecord
     from zsltool.extract.runner import Item

@@ -12,7 +12,8 @@ from PIL import Image
 from zsltool.classes.classset import ClassSet
 from zsltool.classes.manifest import write_crop_manifest
 from zsltool.errors import ZslError
-from zsltool.extract.image import IMAGENET_MEAN, IMAGENET_STD, extract_image, pixel_box
+from zsltool.extract.image import IMAGENET_MEAN, IMAGENET_STD, pixel_box
+from zsltool.extract.pipeline import extract_image
 from zsltool.extract.runner import InvalidInput
 from zsltool.store import read_embeddings
 

@@ -11,7 +11,8 @@ from zsltool.classes.classset import ClassSet
 from zsltool.classes.manifest import write_crop_manifest
 from zsltool.classes.splits import Split, Trial
 from zsltool.errors import ZslError
-from zsltool.extract.image import SmallCNN, build_image_model, extract_image
+from zsltool.extract.image import SmallCNN, build_image_model
+from zsltool.extract.pipeline import extract_image
 from zsltool.extract.image_pretrain import pretrain_image
 from zsltool.store import read_embeddings
 

@@ -5,7 +5,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from zsltool.extract.image import extract_image
+from zsltool.extract.pipeline import extract_image
 from zsltool.store import read_embeddings
 
 

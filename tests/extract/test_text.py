@@ -7,7 +7,7 @@ import pytest
 
 from zsltool.classes.classset import ClassSet
 from zsltool.errors import ZslError
-from zsltool.extract.text import extract_text
+from zsltool.extract.pipeline import extract_text
 from zsltool.extract.text_tokenize import label_tokens, split_label
 from zsltool.store import read_embeddings
 

@@ -8,7 +8,8 @@ import torch
 
 from zsltool.classes.manifest import read_clip_manifest
 from zsltool.errors import ZslError
-from zsltool.extract.video import TinyVideoNet, extract_video
+from zsltool.extract.pipeline import extract_video
+from zsltool.extract.video import TinyVideoNet
 from zsltool.extract.video_decode import clip_indices, decode_video
 from zsltool.store import read_embeddings
 

@@ -13,7 +13,8 @@ from zsltool.classes.classset import ClassSet  # noqa: E402
 from zsltool.classes.manifest import write_clip_manifest  # noqa: E402
 from zsltool.classes.splits import Split, Trial  # noqa: E402
 from zsltool.errors import ZslError  # noqa: E402
-from zsltool.extract.video import Small3D, build_video_model, extract_video  # noqa: E402
+from zsltool.extract.pipeline import extract_video  # noqa: E402
+from zsltool.extract.video import Small3D, build_video_model  # noqa: E402
 from zsltool.extract.video_pretrain import pretrain_video  # noqa: E402
 from zsltool.store import read_embeddings  # noqa: E402
 from zsltool.testing.video import write_mp4  # noqa: E402

@@ -71,7 +71,7 @@ def test_failed_atomic_write_keeps_the_old_bytes_and_no_temp(tmp_path, monkeypat
             def __enter__(self):
                 return self
 
-            def __exit__(self, *exc):
+            def __exit__(self, *_exc):
                 self.fh.close()
 
             def write(self, data):

@@ -14,7 +14,7 @@ from zsltool.methods.draws import run_mlp2
 from zsltool.methods.names import PRESETS
 from zsltool.train.checkpoint import load_checkpoint
 from zsltool.train.config import TrainConfig
-from zsltool.train.engine import build_model
+from zsltool.train.job import build_model
 from zsltool.train.functional import FunctionalKernel
 from zsltool.train.grid import check_grid, settings_for
 from zsltool.train.loop import make_job, prepare, train

@@ -69,7 +69,7 @@ def test_centering_after_l2_and_applied_by_the_rebuilt_model(syn, tmp_path):
     want = (U - mean) / (U - mean).norm(dim=1, keepdim=True)
     np.testing.assert_allclose(model.prep_classes(C).numpy(), want.numpy(), rtol=1e-5, atol=1e-6)
     # --preset paper switches it off with the rest of the scaling
-    assert model.preset_args("paper")["center_classes"] is False
+    assert model.preset_settings("paper")["args"]["center_classes"] is False
 
 
 def test_sae_solution_is_minimum_norm_where_the_equation_is_singular():

@@ -157,7 +157,7 @@ def test_avgzslnet_relative_decoder_margin_by_hand():
     assert scale == pytest.approx((1.0 + 0.2 + 0.4) / 3, rel=1e-6)  # pair MSEs 1.0, 0.2, 0.4
     rel = _tiny("avgzslnet", dec_hidden=3, margin=0.5)
     lit = _tiny("avgzslnet", dec_hidden=3, margin=0.5, decoder_margin="absolute")
-    assert rel.decoder_margin(C) == pytest.approx(0.5 * scale, rel=1e-6) and lit.decoder_margin(C) == 0.5
+    assert float(rel.decoder_margin(C)) == pytest.approx(0.5 * scale, rel=1e-6) and lit.decoder_margin(C) == 0.5
     got_r = {k: v.item() for k, v in rel.loss_terms_values(b).items()}
     got_l = {k: v.item() for k, v in lit.loss_terms_values(b).items()}
     with torch.no_grad():

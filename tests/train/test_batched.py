@@ -107,7 +107,7 @@ def test_class_space_coordinates_engage_only_for_plain_sgd(syn, method, kw, redu
     """The layer a method names in ``class_linear`` trains in class space (8 training classes: 8 columns instead
     of the 14-d hybrid embedding) exactly when the optimiser is SGD without weight decay; the model it gives
     back has its own shapes."""
-    from zsltool.train.engine import build_model
+    from zsltool.train.job import build_model
     from zsltool.train.functional import FunctionalKernel
 
     j, _ = job(syn, method, semantic="hybrid", epochs=1, **kw)

@@ -8,7 +8,8 @@ import torch
 from zsltool.errors import ZslError
 from zsltool.train.config import TrainConfig
 from zsltool.train.data import compute_scores, select_instances
-from zsltool.train.engine import build_model, draw_seed, train_jobs
+from zsltool.train.engine import train_jobs
+from zsltool.train.job import build_model, draw_seed
 from zsltool.train.functional import FunctionalKernel
 from zsltool.train.loop import make_job, prepare
 from zsltool.train.synthetic import make_synthetic
@@ -43,7 +44,8 @@ def _same(a, b, name):
         torch.testing.assert_close(a.state[k], b.state[k], rtol=RTOL, atol=ATOL, msg=f"{name}: {k}")
 
 
-def test_a_batch_of_audio_visual_models_equals_each_model_alone(syn, on_cpu):
+@pytest.mark.usefixtures("on_cpu")
+def test_a_batch_of_audio_visual_models_equals_each_model_alone(syn):
     """12 models: AVGZSLNet (with and without attention), CJME-soft, CJME without its gate and the three
     baselines, several seeds, different epochs and patience. Each is the model trained alone: same best epoch
     and history, parameters within re-association tolerance, same test predictions."""
@@ -70,9 +72,10 @@ def test_a_batch_of_audio_visual_models_equals_each_model_alone(syn, on_cpu):
     assert not torch.equal(together[0].state["FA.0.weight"], together[1].state["FA.0.weight"])
 
 
+@pytest.mark.usefixtures("on_cpu")
 @pytest.mark.parametrize("method,args", [("avgzslnet", {}), ("cjme-soft", {}), ("concat", {}),
                                          ("avgzslnet", {"dropout": 0.0})])
-def test_kernel_is_the_single_model_loop(syn, on_cpu, method, args):
+def test_kernel_is_the_single_model_loop(syn, method, args):
     """The kernel (a group of one) trains the model the lean single-model loop trains (``batched=False``):
     same draws, same Adam update; same losses per epoch and the same parameters."""
     j, _ = job(syn, method, args=args)
@@ -132,7 +135,8 @@ def test_draws_are_the_models_own_and_dropout_is_torchs(syn):
         {"labels": labels[:10], **no_dropout.draws(labels[:10], g1)})) == ["labels", "neg"]
 
 
-def test_a_diverging_model_fails_alone(syn, on_cpu):
+@pytest.mark.usefixtures("on_cpu")
+def test_a_diverging_model_fails_alone(syn):
     """A model whose loss is not finite stops the run, or with tolerate_divergence fails without its group."""
     bad, _ = job(syn, lr=1e30, optimizer="sgd")
     with pytest.raises(ZslError, match="diverged"):

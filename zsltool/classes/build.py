@@ -182,20 +182,18 @@ def build_classes(out: str | os.PathLike, *, from_list: str | os.PathLike | None
     from zsltool.utils import check_output
 
     check_output(out, overwrite)  # fail before any download or parsing
-    list_keys = ("name_column", "id_column", "mid_column", "category_column", "split_column", "seen", "unseen",
-                 "name")
+    list_only = ("name_column", "id_column", "mid_column", "category_column", "split_column", "seen", "unseen")
+    given = {k: v for k, v in kw.items() if v is not None}
     if from_list is not None:
-        bad = [k for k in kw if k not in list_keys and kw[k] is not None]
+        bad = [k for k in given if k not in list_only and k != "name"]
         if bad:
             raise ZslError(f"option(s) {', '.join(bad)} do not apply to a class list", hint="drop them")
-        cs = build_from_list(from_list, **{k: v for k, v in kw.items() if k in list_keys})
+        cs = build_from_list(from_list, **given)
     else:
-        bad = [k for k in ("name_column", "id_column", "mid_column", "category_column", "split_column", "seen",
-                           "unseen") if kw.get(k) is not None]
+        bad = [k for k in given if k in list_only]
         if bad:
             raise ZslError(f"option(s) {', '.join(bad)} need --from-list", hint="or drop them")
-        cs = build_audioset_openimages(**{k: v for k, v in kw.items() if k not in list_keys or k == "name"
-                                          if v is not None})
+        cs = build_audioset_openimages(**given)
     p = cs.save(out, overwrite=overwrite)
     return {"out": str(p), "name": cs.name, "sha256": cs.sha256, "n_classes": len(cs), **cs.report,
             "classes": [{"id": c["id"], "name": c["name"], "category": c.get("category"),

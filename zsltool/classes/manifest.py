@@ -29,7 +29,7 @@ import csv
 import math
 import os
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Sequence
 
 from zsltool.errors import ZslError
 from zsltool.utils import atomic_write_text, read_text
@@ -165,6 +165,16 @@ def _comments(header: dict | None) -> str:
     return "".join(f"# {k}: {v if isinstance(v, str) else json.dumps(v)}\n" for k, v in (header or {}).items())
 
 
+def manifest_header(class_set_sha256: str, inputs: list, **extra) -> dict:
+    """A manifest's provenance lines: what wrote it, when, from which class set and inputs (``extra``: e.g. the
+    dataset of ``zsl prepare``)."""
+    from zsltool import __version__
+    from zsltool.utils import command_line, utc_now
+
+    return {"format": "zsl.manifest", "zsl_version": __version__, "created_utc": utc_now(),
+            "command": command_line(), **extra, "class_set_sha256": class_set_sha256, "inputs": inputs}
+
+
 def _write_manifest(path: str | os.PathLike, columns, rows: Iterable[list], header: dict | None) -> None:
     import io
 
@@ -176,10 +186,13 @@ def _write_manifest(path: str | os.PathLike, columns, rows: Iterable[list], head
     atomic_write_text(path, buf.getvalue())
 
 
-def write_clip_manifest(path: str | os.PathLike, rows: Iterable[dict], header: dict | None = None) -> None:
-    """Write a clip manifest atomically (rows: id, path, labels list, start, end); ``header``: provenance."""
-    _write_manifest(path, CLIP_COLUMNS, ([r["id"], r["path"], LABEL_SEP.join(r["labels"]), _fmt_num(r.get("start")),
-                                         _fmt_num(r.get("end"))] for r in rows), header)
+def write_clip_manifest(path: str | os.PathLike, rows: Iterable[dict], header: dict | None = None,
+                        extra_columns: Sequence[str] = ()) -> None:
+    """Write a clip manifest atomically (rows: id, path, labels list, start, end, and the ``extra_columns``, such
+    as a dataset's ``fold``); ``header``: provenance."""
+    _write_manifest(path, CLIP_COLUMNS + list(extra_columns),
+                    ([r["id"], r["path"], LABEL_SEP.join(r["labels"]), _fmt_num(r.get("start")),
+                      _fmt_num(r.get("end"))] + [r.get(c, "") for c in extra_columns] for r in rows), header)
 
 
 def write_crop_manifest(path: str | os.PathLike, rows: Iterable[dict], header: dict | None = None) -> None:

@@ -128,7 +128,6 @@ def read_name_list(path: str | os.PathLike, column: str | None = None) -> list[d
     Returns rows as dicts (``name`` plus every CSV column), unique by name, in order of first appearance.
     """
     p = require_file(path, "class list")
-    out, seen, dups = [], set(), []
     if column is None:
         try:
             lines = p.read_text(encoding="utf-8-sig").splitlines()
@@ -139,29 +138,24 @@ def read_name_list(path: str | os.PathLike, column: str | None = None) -> list[d
             header = [h.strip() for h in next(csv.reader([first]))]
             raise ZslError(f"{p} is a CSV with several columns: which one holds the class names?",
                            hint=f"name it with --name-column (columns: {', '.join(header)})")
-        for ln in lines:
-            name = ln.strip().rstrip(",").strip().strip("'\"").strip()
-            if name and not name.startswith("#") and name in seen:
-                dups.append(name)
-            elif name and not name.startswith("#"):
-                seen.add(name)
-                out.append({"name": name})
+        names = (ln.strip().rstrip(",").strip().strip("'\"").strip() for ln in lines)
+        rows = [{"name": n} for n in names if n and not n.startswith("#")]
     else:
-        rows = _read_csv_rows(p, "a CSV with a header")
-        if not rows:
+        lines = _read_csv_rows(p, "a CSV with a header")
+        if not lines:
             raise ZslError(f"{p} is empty")
-        header = [h.strip() for h in rows[0]]
+        header = [h.strip() for h in lines[0]]
         if column not in header:
             raise ZslError(f"{p} has no column {column!r}", hint=f"columns: {', '.join(header)}")
-        for r in rows[1:]:
-            d = dict(zip(header, [x.strip() for x in r]))
-            name = d.get(column, "")
-            if name and name in seen:
-                dups.append(name)
-            elif name:
-                seen.add(name)
-                d["name"] = name
-                out.append(d)
+        rows = [{**d, "name": d[column]} for d in (dict(zip(header, [x.strip() for x in r])) for r in lines[1:])
+                if d.get(column)]
+    out, seen, dups = [], set(), []
+    for r in rows:
+        if r["name"] in seen:
+            dups.append(r["name"])
+        else:
+            seen.add(r["name"])
+            out.append(r)
     if not out:
         raise ZslError(f"{p} lists no class names", hint="one class name per line (lines starting with # are "
                        "comments)")

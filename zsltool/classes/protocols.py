@@ -1,16 +1,6 @@
-"""The evaluation protocols: their names, help and options, and ``make_split``, the one entry point. The
-generators live in ``zsltool.classes.split_classes`` (random, within, across, folds) and
-``zsltool.classes.split_gzsl`` (gzsl); the split protocols of Dogan et al. (Section IV-A) and AudioSetZSL-style GZSL:
-
-- ``random``: disjoint train/val/test classes (default: a third each; 23/23/23 of the 69 classes).
-- ``within``: zero-shot inside one category: test 2, train = val = (n-2)//2 (MI 8, A 6, V 4 as in the paper).
-- ``across``: 2+ categories, the same number from each in every subset, limited by the smallest category:
-  train = val = (m-1)//2 and test 1 per category (4/4/1 with Vehicle's 10 classes).
-- ``gzsl``: seen/unseen classes; the seen classes' instances split (per class, seeded) into train/val/test_seen.
-- ``folds``: K class folds; trial k tests fold k, validates on the next ``val_folds`` folds, trains on the rest.
-
-Every trial k draws from ``numpy.random.default_rng([seed, k])``: trial k does not depend on how many
-trials are asked for, and the same seed gives the same split.
+"""The evaluation protocols: their names, help and options (``PROTOCOLS``), and ``make_split``, the one entry
+point. The generators, and the protocols' rules, live in ``zsltool.classes.split_classes`` (random, within,
+across, folds: Dogan et al., Section IV-A) and ``zsltool.classes.split_gzsl`` (gzsl, AudioSetZSL-style).
 """
 
 from __future__ import annotations
@@ -147,14 +137,11 @@ def make_split(classes: str | os.PathLike, protocol: str, out: str | os.PathLike
     names = dict(zip(cs.ids, cs.names))
     trials = []
     for k, t in enumerate(s.trials):
-        row = {"trial": k}
+        row = {"trial": k, **t.sizes()}
         if t.is_gzsl:
-            row.update(seen=len(t.seen), unseen=len(t.unseen),
-                       **{f"inst_{a}": len(b) for a, b in t.instances.items()},
-                       inst_test_unseen=s.params["n_test_unseen"][k])
+            row["inst_test_unseen"] = s.params["n_test_unseen"][k]
         else:
-            row.update(train=len(t.train), val=len(t.val), test=len(t.test),
-                       test_classes=[names[c] for c in t.test])
+            row["test_classes"] = [names[c] for c in t.test]
         trials.append(row)
     return {"out": str(p), "protocol": s.protocol, "seed": s.seed, "class_set_sha256": s.class_set_sha256,
             "params": {k: v for k, v in s.params.items() if k not in ("classes", "fold_classes")}, "trials": trials}

@@ -13,12 +13,11 @@ import os
 import string
 from typing import Sequence
 
-from zsltool import __version__
 from zsltool.classes.classset import ClassSet
-from zsltool.classes.manifest import (read_clip_manifest, read_crop_manifest, write_clip_manifest,  # noqa: F401
-                                      write_crop_manifest)
+from zsltool.classes.manifest import (manifest_header, read_clip_manifest, read_crop_manifest,  # noqa: F401
+                                      write_clip_manifest, write_crop_manifest)
 from zsltool.errors import ZslError
-from zsltool.utils import check_output, command_line, input_record, require_file, utc_now
+from zsltool.utils import check_output, input_record, require_file
 
 log = logging.getLogger("zsltool.classes.select")
 
@@ -63,6 +62,13 @@ def read_segments(paths: Sequence[str | os.PathLike]) -> list[dict]:
     return out
 
 
+def segment_fields(s: dict) -> dict:
+    """The ``--path-template`` fields (``AUDIO_FIELDS``) of a segment; its clip id is ``<YTID>_<start in ms>``."""
+    start_ms = int(round(s["start"] * 1000))
+    return {"id": f"{s['ytid']}_{start_ms}", "ytid": s["ytid"], "start": s["start"], "end": s["end"],
+            "start_ms": start_ms, "start_int": int(s["start"]), "end_int": int(s["end"])}
+
+
 def _text_rows(rows, path, what: str):
     """Iterate CSV rows, turning a binary file's decode error into a ZslError."""
     try:
@@ -105,17 +111,14 @@ def _cap_select(items: list[dict], cap: int, seed: int) -> list[dict]:
     return [items[i] for i in sorted(taken)]
 
 
-def _provenance(cs: ClassSet, inputs: list) -> dict:
-    return {"format": "zsl.manifest", "zsl_version": __version__, "created_utc": utc_now(),
-            "command": command_line(), "class_set_sha256": cs.sha256, "inputs": inputs}
-
-
-def _counts(cs: ClassSet, rows: list[dict], key) -> dict:
-    out = {cid: 0 for cid in cs.ids}
+def _per_class(cs: ClassSet, rows: list[dict], key) -> dict:
+    """The summary's ``empty_classes`` and ``counts`` (by class name) of the selected ``rows``."""
+    counts = {cid: 0 for cid in cs.ids}
     for r in rows:
         for c in key(r):
-            out[c] += 1
-    return out
+            counts[c] += 1
+    return {"empty_classes": [cs.names[i] for i, c in enumerate(cs.ids) if counts[c] == 0],
+            "counts": {cs.names[i]: counts[c] for i, c in enumerate(cs.ids)}}
 
 
 def select_audio(segments: Sequence[str | os.PathLike], classes: str | os.PathLike, out: str | os.PathLike, *,
@@ -137,26 +140,22 @@ def select_audio(segments: Sequence[str | os.PathLike], classes: str | os.PathLi
         if single_label and len(labels) != 1:
             n_multi += 1
             continue
-        start_ms = int(round(s["start"] * 1000))
-        cid = f"{s['ytid']}_{start_ms}"
+        f = segment_fields(s)
+        cid = f["id"]
         if cid in ids:
             log.warning("duplicate segment %s skipped", cid)
             continue
         ids.add(cid)
-        f = {"id": cid, "ytid": s["ytid"], "start": s["start"], "end": s["end"], "start_ms": start_ms,
-             "start_int": int(s["start"]), "end_int": int(s["end"])}
         rows.append({"id": cid, "path": path_template.format(**f), "labels": labels,
                      "start": None if trimmed else s["start"], "end": None if trimmed else s["end"]})
     if not rows:
         raise _nothing_selected(len(segs), "segments" if not single_label else "single-label segments", cs)
     chosen = _cap_select(rows, per_class, seed)
     inputs = [input_record(classes)] + [input_record(p) for p in segments]
-    write_clip_manifest(out, chosen, header=_provenance(cs, inputs))
-    counts = _counts(cs, chosen, lambda r: r["labels"])
+    write_clip_manifest(out, chosen, header=manifest_header(cs.sha256, inputs))
     return {"out": str(out), "class_set_sha256": cs.sha256, "segments": len(segs), "matching": len(rows),
             "no_class": n_none, "multi_class_dropped": n_multi, "selected": len(chosen), "per_class": per_class,
-            "seed": seed, "empty_classes": [cs.names[i] for i, c in enumerate(cs.ids) if counts[c] == 0],
-            "counts": {cs.names[i]: counts[c] for i, c in enumerate(cs.ids)}}
+            "seed": seed, **_per_class(cs, chosen, lambda r: r["labels"])}
 
 
 def _flag(v: str | None) -> bool:
@@ -209,12 +208,10 @@ def select_images(annotations: Sequence[str | os.PathLike], classes: str | os.Pa
         raise _nothing_selected(n_boxes, "boxes", cs)
     chosen = _cap_select(rows, per_class, seed)
     inputs = [input_record(classes)] + [input_record(p) for p in annotations]
-    write_crop_manifest(out, chosen, header=_provenance(cs, inputs))
-    counts = _counts(cs, chosen, lambda r: [r["class"]])
+    write_crop_manifest(out, chosen, header=manifest_header(cs.sha256, inputs))
     return {"out": str(out), "class_set_sha256": cs.sha256, "boxes": n_boxes, "matching": len(rows) + n_filtered,
             "filtered": n_filtered, "selected": len(chosen), "per_class": per_class, "seed": seed,
-            "empty_classes": [cs.names[i] for i, c in enumerate(cs.ids) if counts[c] == 0],
-            "counts": {cs.names[i]: counts[c] for i, c in enumerate(cs.ids)}}
+            **_per_class(cs, chosen, lambda r: [r["class"]])}
 
 
 __all__ = ["read_clip_manifest", "read_crop_manifest", "read_segments", "select_audio", "select_images"]

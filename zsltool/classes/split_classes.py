@@ -193,14 +193,8 @@ def split_folds(cs: ClassSet, folds: int = 5, val_folds: int | None = None, seed
     elif val_folds < 0 or val_folds > folds - 2:
         raise ZslError(f"--val-folds must be between 0 and {folds - 2} with {folds} folds, got {val_folds}",
                        hint="--val-folds 1 keeps one fold of classes for validation")
-    rng = trial_rng(seed, 0)
-    perm = [cs.ids[i] for i in rng.permutation(n)]
     base, extra = divmod(n, folds)
-    fl, pos = [], 0
-    for i in range(folds):
-        s = base + (1 if i < extra else 0)
-        fl.append(perm[pos:pos + s])
-        pos += s
+    fl = _draw(cs.ids, [base + (1 if i < extra else 0) for i in range(folds)], trial_rng(seed, 0))
     ts = []
     for k in range(folds):
         vset = [(k + j) % folds for j in range(1, val_folds + 1)]

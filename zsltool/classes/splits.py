@@ -37,6 +37,13 @@ class Trial:
     def is_gzsl(self) -> bool:
         return bool(self.unseen)
 
+    def sizes(self) -> dict:
+        """How many classes (and, for GZSL, instances per instance set) each part holds."""
+        if self.is_gzsl:
+            return {"seen": len(self.seen), "unseen": len(self.unseen),
+                    **{f"inst_{k}": len(v) for k, v in self.instances.items()}}
+        return {"train": len(self.train), "val": len(self.val), "test": len(self.test)}
+
     def to_dict(self) -> dict:
         d = {"train": self.train, "val": self.val, "test": self.test}
         if self.seen or self.unseen:
@@ -180,14 +187,6 @@ def _inspect(data: dict, path: Path) -> tuple[dict, list[str]]:
         s = split_from_dict(data, path)
     except ZslError as e:
         return {"type": "split"}, [e.message]
-    trials = s.trials
-    sizes = []
-    for t in trials:
-        if t.is_gzsl:
-            sizes.append({"seen": len(t.seen), "unseen": len(t.unseen),
-                          **{f"inst_{k}": len(v) for k, v in t.instances.items()}})
-        else:
-            sizes.append({"train": len(t.train), "val": len(t.val), "test": len(t.test)})
     summary = {"type": "split", "protocol": s.protocol, "params": s.params, "seed": s.seed,
-               "trials": len(trials), "sizes": sizes, "class_set_sha256": s.class_set_sha256}
+               "trials": len(s.trials), "sizes": [t.sizes() for t in s.trials], "class_set_sha256": s.class_set_sha256}
     return summary, s.problems()

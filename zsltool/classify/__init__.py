@@ -1,11 +1,11 @@
 """Zero-shot classification of new clips against any candidate labels (``zsl classify``).
 
     import zsltool
-    preds = zsltool.classify("model.pt", "clip.wav", labels=["dog", "siren", "church bells"])
+    preds = zsltool.classify_clips("model.pt", "clip.wav", labels=["dog", "siren", "church bells"])
     preds[0]["top"]      # [{"rank": 1, "label": "siren", "score": ..., "probability": ...}, ...]
 
-Calling the package, ``zsltool.classify(model, clips, labels=...)``, is the Python API's ``classify``
-(:func:`zsltool.classify.run.classify`). Its parts (docs/classify.md):
+The Python API's ``zsltool.classify_clips(model, clips, labels=...)`` is
+:func:`zsltool.classify.run.classify_clips`. Its parts (docs/classify.md):
 
 * ``labels`` (embed-labels; ``vectors`` streams word vectors for a few labels): candidate labels are embedded
   with the text backend and settings that made the checkpoint's training text file (its provenance: backend,
@@ -23,10 +23,3 @@ Calling the package, ``zsltool.classify(model, clips, labels=...)``, is the Pyth
 * ``joint``: ``zsltool.classify_joint(...)`` (``zsl classify --model clap``), a joint audio-text model and no
   checkpoint.
 """
-
-from zsltool.api import make_package_callable as _callable
-from zsltool.classify.run import Predictions, classify
-
-__all__ = ["classify", "Predictions"]
-
-_callable(__name__, classify)

@@ -192,37 +192,3 @@ def calibrate(scores: np.ndarray, labels: np.ndarray, on: str) -> dict:
         reason = f"the {on} scores are no better than chance: no temperature stored"
         rec.update(temperature=None, fallback=reason, note=reason)
     return rec
-
-
-def calibrate_model(model, prep, device: str = "cpu") -> dict:
-    """``calibrate`` on a trained model's validation rows; a fallback record when there are none. The training
-    rows are never used: a zero-shot model's scores on its training classes are not its scores on new ones.
-    A training-free method (``cosine``) keeps temperature 1: its scores carry the encoder's own logit scale."""
-    from zsltool.train.data import compute_scores
-
-    if getattr(model, "training_free", False):
-        return {"temperature": 1.0, "on": "none", "rows": 0, "source": "the method's own scale (the encoder's "
-                "logit scale; not fitted)", "method": "none: softmax of the training-free method's scores"}
-    if prep.val_set is None or not len(prep.val_set) or len(prep.val_classes) < 2:
-        return fallback_record("no validation rows (the training rows are not used: a zero-shot model's scores "
-                               "on its training classes are sharper than on new ones)")
-    s = compute_scores(model, prep.val_class_emb, prep.val_set, device=device)
-    # GZSL without unseen validation rows: held-out rows of the (trained) seen classes only
-    seen_only = prep.trial.is_gzsl and prep.val_seen_mask is None
-    return calibrate(s, prep.val_set.labels, "seen-class validation" if seen_only else "validation")
-
-
-def _meta_record(e) -> dict:
-    """What ``zsl classify`` needs to embed new inputs as a file's rows were: its extractor and settings
-    (the per-class token lists of a text file are left out)."""
-    em = {k: v for k, v in (e.meta.extractor_meta or {}).items() if k != "tokens"}
-    return {"path": str(e.path), "modality": e.meta.modality, "kind": e.meta.kind, "extractor": e.meta.extractor,
-            "extractor_meta": em}
-
-
-def provenance_of(inputs) -> dict:
-    """The checkpoint's ``provenance``: how the training audio, video and side-information files were made."""
-    return {"audio": _meta_record(inputs.audio),
-            "video": _meta_record(inputs.video) if inputs.video is not None else None,
-            "semantic": [_meta_record(e) for e in inputs.semantic.files],
-            "semantic_name": inputs.semantic.name}

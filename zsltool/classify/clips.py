@@ -181,6 +181,7 @@ def precomputed(ckpt: dict, net, embeddings=None, video_embeddings=None, allow_o
     audio rows by id), and the warnings about rows made by another extractor than the training rows."""
     from zsltool.guards import other_extractor
     from zsltool.store import read_embeddings
+    from zsltool.train.data import aligned_rows
 
     ids = X = valid = reasons = video_X = video_valid = None
     warnings: list[str] = []
@@ -195,10 +196,7 @@ def precomputed(ckpt: dict, net, embeddings=None, video_embeddings=None, allow_o
             ids, reasons = list(v.ids), list(v.reasons)
             X = np.zeros((len(ids), net.audio_dim), np.float32)
             valid = np.zeros(len(ids), bool)
-        vi = v.id_index()
-        at = np.array([vi.get(i, -1) for i in ids])
-        video_X = np.where(at[:, None] >= 0, v.X[np.maximum(at, 0)], 0).astype(np.float32)
-        video_valid = (at >= 0) & v.valid[np.maximum(at, 0)]
+        video_X, video_valid = aligned_rows(v, ids)
         if video_X.shape[1] != (net.video_dim or -1):
             raise ZslError(f"{video_embeddings} has {video_X.shape[1]}-d rows, but the model "
                            + (f"expects {net.video_dim}-d video" if net.uses_video else "uses no video"))

@@ -58,11 +58,10 @@ def _file_record(path) -> dict | None:
     if not path or not Path(path).is_file():
         return None
     from zsltool.store import read_meta
+    from zsltool.train.checkpoint import meta_record
 
     m = read_meta(path)
-    return {"path": str(path), "modality": m.modality, "kind": m.kind, "extractor": m.extractor,
-            "extractor_meta": {k: v for k, v in (m.extractor_meta or {}).items() if k != "tokens"},
-            "inputs": m.inputs}
+    return {**meta_record(path, m), "inputs": m.inputs}
 
 
 def training_provenance(ckpt: dict, what: str) -> dict | list | None:

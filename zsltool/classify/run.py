@@ -1,4 +1,4 @@
-"""``zsltool.classify(...)``: the request checked, then the three parts in turn: embed-labels
+"""``zsltool.classify_clips(...)``: the request checked, then the three parts in turn: embed-labels
 (:mod:`zsltool.classify.labels`), embed-clips (:mod:`zsltool.classify.clips`) and score
 (:mod:`zsltool.classify.score`)."""
 
@@ -15,7 +15,7 @@ from zsltool.errors import ZslError
 from zsltool.names import SCORE_MODALITIES
 
 
-def classify(model: str | os.PathLike, inputs: str | os.PathLike | Sequence[str | os.PathLike] | None = None, *,
+def classify_clips(model: str | os.PathLike, inputs: str | os.PathLike | Sequence[str | os.PathLike] | None = None, *,
              labels: str | Sequence[str] | None = None, labels_file=None, embeddings=None, video_embeddings=None,
              class_embeddings=None, vectors=None, allow_other_vectors: bool = False, weights=None,
              video_weights=None, top: int = 5,

@@ -26,7 +26,8 @@ from zsltool.cli.common import STATE, setup_logging
 from zsltool.errors import ZslError
 from zsltool.names import DEVICES
 
-# Command modules under zsltool/cli/commands; each defines register(app). Order = order in --help.
+# Command modules under zsltool/cli/commands; each defines COMMANDS (name -> command function, or the typer app of
+# a command group). Order = order in --help.
 COMMAND_MODULES = [
     "demo",
     "prepare",
@@ -225,13 +226,11 @@ def root(
 
 def _register_all() -> None:
     for name in COMMAND_MODULES:
-        try:
-            mod = importlib.import_module(f"zsltool.cli.commands.{name}")
-        except ModuleNotFoundError as e:
-            if e.name == f"zsltool.cli.commands.{name}":
-                continue  # a command group not present in this build
-            raise
-        mod.register(app)
+        for command, fn in importlib.import_module(f"zsltool.cli.commands.{name}").COMMANDS.items():
+            if isinstance(fn, typer.Typer):
+                app.add_typer(fn, name=command)
+            else:
+                app.command(command)(fn)
     # Every command: outputs never replace inputs, a full disk is a user error (zsltool.safety.guard_command).
     from zsltool.safety import guard_command
 

@@ -19,6 +19,11 @@ import typer
 from zsltool.cli.common import STATE, JsonOpt, OverwriteOpt, ResumeOpt, ShardOpt, device_option, emit
 
 
+def kw(name: str, annotation: Any, default: Any) -> inspect.Parameter:
+    """A keyword parameter of a built command (``default``: a typer.Option or typer.Argument)."""
+    return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=annotation, default=default)
+
+
 def _base_type(hint) -> type:
     args = [a for a in typing.get_args(hint) if a is not type(None)]
     return args[0] if args else hint
@@ -64,8 +69,7 @@ def _option_param(name: str, f: dataclasses.Field, typ: type, models: list[str],
         kwargs["min"] = f.metadata["min"]
     flag = _flag(f)
     decl = f"{flag}/--no-{flag[2:]}" if typ is bool else flag
-    return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=typer.Option(None, decl, **kwargs),
-                             annotation=Optional[typ])
+    return kw(name, Optional[typ], typer.Option(None, decl, **kwargs))
 
 
 def model_options(modality: str, model: str, given: dict) -> dict:
@@ -91,27 +95,21 @@ def extract_command(modality: str, *, default_model: str, inputs: inspect.Parame
     models = list_extractors(modality)
     fields = config_fields(modality)
     params = [inputs,
-              inspect.Parameter("out", inspect.Parameter.KEYWORD_ONLY, annotation=str,
-                                default=typer.Option(..., "--out", "-o", help="Output embedding file (.h5).")),
-              inspect.Parameter("model", inspect.Parameter.KEYWORD_ONLY, annotation=str,
-                                default=typer.Option(default_model, "--model", click_type=click.Choice(models),
-                                                     help="Registered model (zsl models lists them).")),
-              inspect.Parameter("classes", inspect.Parameter.KEYWORD_ONLY, annotation=Optional[str],
-                                default=typer.Option(None, "--classes", help="Class-set file for the inputs' labels."))]
-    params += [_option_param(n, f, t, m, d, models) for n, (f, t, m, d) in fields.items()]
-    params.append(inspect.Parameter("batch_size", inspect.Parameter.KEYWORD_ONLY, annotation=int,
-                                    default=typer.Option(batch_size, "--batch-size", min=1, help="Inputs per batch.")))
+              kw("out", str, typer.Option(..., "--out", "-o", help="Output embedding file (.h5).")),
+              kw("model", str, typer.Option(default_model, "--model", click_type=click.Choice(models),
+                                            help="Registered model (zsl models lists them).")),
+              kw("classes", Optional[str], typer.Option(None, "--classes", help="Class-set file for the inputs' "
+                                                        "labels.")),
+              *(_option_param(n, f, t, m, d, models) for n, (f, t, m, d) in fields.items()),
+              kw("batch_size", int, typer.Option(batch_size, "--batch-size", min=1, help="Inputs per batch."))]
     if pipeline:
-        params += [
-            inspect.Parameter("workers", inspect.Parameter.KEYWORD_ONLY, annotation=int,
-                              default=typer.Option(workers, "--workers", min=0,
-                                                   help="DataLoader workers for decoding and preprocessing.")),
-            inspect.Parameter("shard", inspect.Parameter.KEYWORD_ONLY, annotation=Optional[str], default=ShardOpt),
-            inspect.Parameter("resume", inspect.Parameter.KEYWORD_ONLY, annotation=bool, default=ResumeOpt)]
-    params += [inspect.Parameter("device", inspect.Parameter.KEYWORD_ONLY, annotation=Optional[str],
-                                 default=device_option()),
-               inspect.Parameter("overwrite", inspect.Parameter.KEYWORD_ONLY, annotation=bool, default=OverwriteOpt),
-               inspect.Parameter("json_out", inspect.Parameter.KEYWORD_ONLY, annotation=bool, default=JsonOpt)]
+        params += [kw("workers", int, typer.Option(workers, "--workers", min=0,
+                                                  help="DataLoader workers for decoding and preprocessing.")),
+                   kw("shard", Optional[str], ShardOpt),
+                   kw("resume", bool, ResumeOpt)]
+    params += [kw("device", Optional[str], device_option()),
+               kw("overwrite", bool, OverwriteOpt),
+               kw("json_out", bool, JsonOpt)]
 
     def command(**kw):
         model = kw.pop("model")

@@ -14,15 +14,10 @@ import typer
 
 from zsltool.cli.common import (DeviceOpt, JsonOpt, OverwriteOpt, SeedOpt, device_or_global, emit,
                                 seed_or_global)
-from zsltool.cli.extractor_command import progress
+from zsltool.cli.extractor_command import kw, progress
 from zsltool.cli.types import float_option
 
 TRAINING_CLASSES = "Split JSON: only the trial's training classes are used."
-
-
-def kw(name: str, annotation: Any, default: Any) -> inspect.Parameter:
-    """A keyword parameter of a built command (``default``: a typer.Option or typer.Argument)."""
-    return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=annotation, default=default)
 
 
 def pretrain_command(modality: str, *, inputs: inspect.Parameter, default_model: str, model_help: str,

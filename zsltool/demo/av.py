@@ -29,12 +29,9 @@ from pathlib import Path
 from zsltool.demo.data import UNSEEN_VAL_FRACTION, World
 
 log = logging.getLogger("zsltool.demo")
-AV_SETTINGS = {
-    False: {"video_model": "small3d", "frame_size": 32, "clip_len": 16, "video_epochs": 20, "video_batch": 16,
-            "video_lr": 3e-3, "unseen_val_fraction": UNSEEN_VAL_FRACTION},
-    True: {"video_model": "small3d", "frame_size": 32, "clip_len": 16, "video_epochs": 20, "video_batch": 8,
-           "video_lr": 3e-3, "unseen_val_fraction": UNSEEN_VAL_FRACTION},
-}
+_AV = {"video_model": "small3d", "frame_size": 32, "clip_len": 16, "video_epochs": 20, "video_batch": 16,
+       "video_lr": 3e-3, "unseen_val_fraction": UNSEEN_VAL_FRACTION}
+AV_SETTINGS = {False: _AV, True: {**_AV, "video_batch": 8}}  # by --small
 AV_METHODS = ("avgzslnet", "cjme")  # audio + video models, tested on audio, video and both
 AV_MODALITIES = ("audio", "video", "both")
 AV_BASELINE = "audio-only"  # tested on audio only
@@ -105,7 +102,7 @@ def run_av(world: World, *, seed: int, threads: int | None, small: bool, progres
     """Run the AV GZSL part under ``world.out`` on the world's audio, text and GZSL split."""
     from zsltool.evaluate.aggregate import build_tables
     from zsltool.evaluate.experiment import ExperimentSpec, run_experiment
-    from zsltool.extract.video import extract_video
+    from zsltool.extract.pipeline import extract_video
     from zsltool.extract.video_pretrain import pretrain_video
 
     out, ds = world.out, world.ds

@@ -18,7 +18,7 @@ def classify_unseen_clip(model: str | os.PathLike, audio_manifest: str | os.Path
     the candidate labels; returns ``{"command", "clip", "true_label", "labels", "top", "temperature_source"}``."""
     from zsltool.classes.classset import ClassSet
     from zsltool.classes.manifest import read_clip_manifest, resolve_manifest_path
-    from zsltool.classify.run import classify
+    from zsltool.classify.run import classify_clips
     from zsltool.errors import ZslError
 
     cs = ClassSet.load(classes)
@@ -30,7 +30,7 @@ def classify_unseen_clip(model: str | os.PathLike, audio_manifest: str | os.Path
     clip = resolve_manifest_path(audio_manifest, row["path"])
     labels = [cs.get(c).get("name") or c for c in unseen]
     top = min(top, len(labels))
-    preds = classify(model, clip, labels=labels, top=top)
+    preds = classify_clips(model, clip, labels=labels, top=top)
     cmd = ["zsl", "classify", str(model), str(clip), "--labels", ",".join(labels), "--top", str(top)]
     return {"command": " ".join(shlex.quote(x) for x in cmd), "clip": str(Path(clip)),
             "true_label": cs.get(row["labels"][0]).get("name") or row["labels"][0], "labels": labels,

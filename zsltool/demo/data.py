@@ -104,11 +104,9 @@ def make_world(out: Path, ds, cfg: dict, *, seed: int, progress: bool) -> World:
     keys)."""
     from zsltool.classes.build import build_classes
     from zsltool.compose import combine, prototypes
-    from zsltool.extract.audio.extract import extract_audio
     from zsltool.extract.audio.pretrain import pretrain_audio
-    from zsltool.extract.image import extract_image
     from zsltool.extract.image_pretrain import pretrain_image
-    from zsltool.extract.text import extract_text
+    from zsltool.extract.pipeline import extract_audio, extract_image, extract_text
 
     t = time.perf_counter()
     for sub in ("features", "models"):

@@ -1,13 +1,6 @@
-"""``run_demo``: the demo's parts in order, and its results document (``OUT/results.json``).
-
-1. the world (:mod:`zsltool.demo.data`): dataset, class set, GZSL split, audio and image networks trained on the
-   training classes only, clip / picture / word / hybrid embeddings;
-2. Dogan et al.'s Table III (:mod:`zsltool.demo.table3`): ``zsl experiment``'s function over the four
-   class-embedding sources, then retrieval and figures from its checkpoints;
-3. with ``av``, Mazumder et al.'s audio-visual GZSL part (:mod:`zsltool.demo.av`);
-4. last, ``zsl classify`` on one unseen-class clip with the text model (:mod:`zsltool.demo.classify`).
-
-Each part returns a dataclass with its numbers and file paths; this module only strings them together.
+"""``run_demo``: the demo's parts (listed in :mod:`zsltool.demo`) in order, and its results document
+(``OUT/results.json``). Each part returns a dataclass with its numbers and file paths; this module only strings
+them together.
 """
 
 from __future__ import annotations

@@ -1,7 +1,4 @@
 """Evaluation: metrics, retrieval, checkpoint evaluation, experiments, comparisons, plots and tables.
 
-Calling the package, ``zsltool.evaluate(checkpoint)``, is the Python API's ``evaluate``."""
-
-from zsltool.api import make_package_callable as _callable
-
-_callable(__name__, "evaluate")
+The Python API's entry point is ``zsltool.evaluate_checkpoint(checkpoint)``
+(:func:`zsltool.evaluate.evaluate.evaluate_checkpoint`)."""

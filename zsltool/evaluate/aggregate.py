@@ -15,9 +15,6 @@ def metric_columns() -> list[str]:
     return [m.name for m in METRICS.values() if {"zsl", "gzsl"} & set(m.tasks)] + ["beta"]
 
 
-TWO_STAGE_COLUMNS = ("stage1_epoch", "stage1_beta", "val_S", "val_U", "val_HM")
-
-
 def build_tables(records: list[dict]) -> list[dict]:
     tabs = []
     if any(r["task"] == "zsl" for r in records):

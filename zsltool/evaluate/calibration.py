@@ -38,13 +38,10 @@ def expected_calibration_error(logits, y, bins: int = ECE_BINS) -> float:
 
 def negative_log_likelihood(logits, y) -> float:
     """Mean over the rows of ``-log softmax(logits)[true class]`` (natural log); NaN with no rows."""
-    from zsltool.classify.calibrate import log_softmax
+    from zsltool.classify.calibrate import nll
 
     y = np.asarray(y, np.int64).reshape(-1)
-    if y.size == 0:
-        return float("nan")
-    lp = log_softmax(np.asarray(logits, np.float64))
-    return float(-lp[np.arange(len(y)), y].mean())
+    return float("nan") if y.size == 0 else nll(logits, y, 1.0)
 
 
 def as_logits(scores, temperature=None) -> np.ndarray:

@@ -5,14 +5,14 @@ A block is one split/trial (a "data set" in Demšar's terms); a treatment is one
 values get their average rank.
 
 * Friedman: chi2_F = 12N / (k(k+1)) * (sum_j R_j^2 - k(k+1)^2 / 4), with R_j the average ranks; the
-  Iman–Davenport F_F = (N-1) chi2_F / (N(k-1) - chi2_F). p-values come from scipy when it is installed.
+  Iman–Davenport F_F = (N-1) chi2_F / (N(k-1) - chi2_F); p-values from scipy.
 * Nemenyi: CD = q_alpha * sqrt(k(k+1) / (6N)), q_alpha from Demšar's Table 5 (studentized range / sqrt 2).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -32,10 +32,8 @@ def q_alpha(k: int, alpha: float = 0.05) -> float:
         raise ZslError("a comparison needs at least two methods")
     if alpha in Q_ALPHA and k <= 10:
         return Q_ALPHA[alpha][k - 2]
-    try:
-        from scipy.stats import studentized_range
-    except ImportError:  # pragma: no cover - scipy is a dependency
-        raise ZslError(f"q_alpha for k={k}, alpha={alpha} needs scipy", hint="use alpha 0.05 or 0.10 and k <= 10")
+    from scipy.stats import studentized_range
+
     return float(studentized_range.ppf(1 - alpha, k, np.inf) / math.sqrt(2))
 
 
@@ -48,18 +46,9 @@ def critical_difference(k: int, n: int, alpha: float = 0.05) -> float:
 
 def rank_rows(scores) -> np.ndarray:
     """Per row: rank 1 = highest score, ties share their average rank."""
-    scores = np.asarray(scores, dtype=np.float64)
-    ranks = np.empty_like(scores)
-    for i, row in enumerate(scores):
-        order = np.argsort(-row, kind="mergesort")
-        r = np.empty(row.size)
-        r[order] = np.arange(1, row.size + 1)
-        for v in np.unique(row):  # average ties
-            tie = row == v
-            if tie.sum() > 1:
-                r[tie] = r[tie].mean()
-        ranks[i] = r
-    return ranks
+    from scipy.stats import rankdata
+
+    return rankdata(-np.asarray(scores, dtype=np.float64), method="average", axis=1)
 
 
 def friedman_statistic(avg_ranks, n: int) -> float:
@@ -80,11 +69,11 @@ class Comparison:
     n_blocks: int
     chi2: float
     ff: float
-    p_chi2: float | None
-    p_ff: float | None
+    p_chi2: float
+    p_ff: float
     cd: float
     alpha: float
-    mean_scores: np.ndarray = field(default=None)
+    mean_scores: np.ndarray
 
     def pairwise(self) -> list[dict]:
         rows = []
@@ -97,11 +86,8 @@ class Comparison:
         return rows
 
     def to_dict(self) -> dict:
-        return {"methods": [{"name": n, "avg_rank": float(r),
-                             "mean_score": None if self.mean_scores is None else float(m)}
-                            for n, r, m in zip(self.names, self.avg_ranks,
-                                               self.mean_scores if self.mean_scores is not None
-                                               else [None] * len(self.names))],
+        return {"methods": [{"name": n, "avg_rank": float(r), "mean_score": float(m)}
+                            for n, r, m in zip(self.names, self.avg_ranks, self.mean_scores)],
                 "n_blocks": self.n_blocks, "k": len(self.names), "friedman_chi2": self.chi2,
                 "friedman_p": self.p_chi2, "iman_davenport_F": self.ff, "iman_davenport_p": self.p_ff,
                 "alpha": self.alpha, "cd": self.cd, "pairwise": self.pairwise()}
@@ -122,14 +108,10 @@ def friedman_nemenyi(scores, names: list[str], alpha: float = 0.05, higher_is_be
     avg = rank_rows(scores if higher_is_better else -scores).mean(axis=0)
     chi2 = friedman_statistic(avg, n)
     ff = iman_davenport(chi2, n, k)
-    p_chi2 = p_ff = None
-    try:
-        from scipy import stats
+    from scipy import stats
 
-        p_chi2 = float(stats.chi2.sf(chi2, k - 1))
-        p_ff = float(stats.f.sf(ff, k - 1, (k - 1) * (n - 1))) if math.isfinite(ff) else 0.0
-    except ImportError:  # pragma: no cover
-        pass
+    p_chi2 = float(stats.chi2.sf(chi2, k - 1))
+    p_ff = float(stats.f.sf(ff, k - 1, (k - 1) * (n - 1))) if math.isfinite(ff) else 0.0
     return Comparison(names=list(names), avg_ranks=avg, n_blocks=n, chi2=chi2, ff=ff, p_chi2=p_chi2, p_ff=p_ff,
                       cd=critical_difference(k, n, alpha), alpha=alpha, mean_scores=scores.mean(axis=0))
 
@@ -152,14 +134,6 @@ def cliques(avg_ranks, cd: float) -> list[tuple[int, int]]:
 BY = ("method", "semantic", "file")
 
 
-def _split_hashes(doc: dict) -> dict[str, str]:
-    """split path (as recorded) -> sha256, from the manifest's input records."""
-    from pathlib import Path
-
-    return {str(Path(i["path"])): i["sha256"] for i in (doc.get("manifest") or {}).get("inputs") or []
-            if isinstance(i, dict) and i.get("path") and i.get("sha256")}
-
-
 def _records_of(doc: dict, path) -> list[dict]:
     """(treatment fields, block fields, metrics) records from one results file.
 
@@ -169,7 +143,8 @@ def _records_of(doc: dict, path) -> list[dict]:
     from pathlib import Path
 
     stem = Path(path).stem
-    hashes = _split_hashes(doc)
+    hashes = {str(Path(i["path"])): i["sha256"] for i in (doc.get("manifest") or {}).get("inputs") or []
+              if isinstance(i, dict) and i.get("path") and i.get("sha256")}  # split path (as recorded) -> sha256
 
     def split_key(split) -> str:
         split = str(split or "")

@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -34,7 +35,6 @@ from zsltool.evaluate.retrieval import rank_instances, retrieval_metrics
 from zsltool.names import SCORE_MODALITIES
 
 log = logging.getLogger("zsltool.evaluate")
-MODALITIES = SCORE_MODALITIES
 
 
 @dataclass
@@ -74,9 +74,9 @@ def load_for_evaluation(checkpoint, *, audio=None, video=None, split=None, trial
     from zsltool.classes.splits import load_split
     from zsltool.guards import other_extractor
     from zsltool.train.checkpoint import build_model, load_checkpoint
-    from zsltool.train.data import check_model_inputs
+    from zsltool.train.data import check_model_inputs, check_split_class_set
 
-    if modality not in MODALITIES:
+    if modality not in SCORE_MODALITIES:
         raise ZslError(f"unknown modality {modality!r}", hint="use both, audio or video")
     ckpt = checkpoint if isinstance(checkpoint, dict) else load_checkpoint(checkpoint)
     checkpoint = ckpt.get("path") or checkpoint
@@ -104,16 +104,12 @@ def load_for_evaluation(checkpoint, *, audio=None, video=None, split=None, trial
         raise ZslError(f"{audio} was built from class set {inputs.class_set_sha256[:12]}, but the checkpoint was "
                        f"trained on class set {ck_hash[:12]}", hint="evaluate on files made from the same class set")
     sp = load_split(split)
-    if sp.class_set_sha256 and inputs.class_set_sha256 and sp.class_set_sha256 != inputs.class_set_sha256:
-        raise ZslError(f"{split} was made for class set {sp.class_set_sha256[:12]}, but {audio} was built from "
-                       f"class set {inputs.class_set_sha256[:12]}", hint="use a split made from the same class set")
-    check_model_inputs(model, _DimView(inputs, ckpt))
-    if modality == "audio":
-        mods = ("audio",)
-    elif modality == "video":
-        mods = ("video",)
-    else:
-        mods = tuple(m for m in model.modalities if m == "audio" or (model.uses_video and inputs.video is not None))
+    check_split_class_set(inputs, sp)
+    # what check_model_inputs reads, with the semantic dimension taken from the checkpoint
+    semantic = SimpleNamespace(dim=int(ckpt["semantic"]["embeddings"].shape[1]), name="checkpoint's semantic")
+    check_model_inputs(model, SimpleNamespace(audio=inputs.audio, video=inputs.video, semantic=semantic))
+    mods = (modality,) if modality != "both" else tuple(
+        m for m in model.modalities if m == "audio" or (model.uses_video and inputs.video is not None))
     return Loaded(ckpt=ckpt, model=model, inputs=inputs, trial=sp.trial(trial), split_path=Path(split),
                   trial_index=trial, modality=modality, mods=mods, warnings=warnings,
                   config={"checkpoint": str(checkpoint), "audio": str(audio), "video": str(video) if video else None,
@@ -128,19 +124,6 @@ def _recorded(path, ckpt: dict):
     if not path or Path(path).exists():
         return path
     return str(relocated(path, ckpt.get("path")) or path)
-
-
-class _DimView:
-    """What ``check_model_inputs`` reads, with the semantic dimension taken from the checkpoint."""
-
-    def __init__(self, inputs, ckpt):
-        self.audio, self.video = inputs.audio, inputs.video
-
-        class _S:
-            dim = int(ckpt["semantic"]["embeddings"].shape[1])
-            name = "checkpoint's semantic"
-
-        self.semantic = _S()
 
 
 def score(ld: Loaded, classes, ids=None, device: str = "cpu"):
@@ -168,6 +151,41 @@ def _test_unseen_rows(inst, seen_mask, trial) -> np.ndarray:
         return ~seen_mask[inst.labels] & np.array([i in ok for i in inst.ids], dtype=bool)
     held_out = set(trial.instances.get("val_unseen") or [])
     return ~seen_mask[inst.labels] & np.array([i not in held_out for i in inst.ids], dtype=bool)
+
+
+def _gzsl_test(ld: Loaded, classes, seen_mask, device: str):
+    """A GZSL trial's test rows ranked among ``classes``: ``instances.test_seen``, then the unseen-class test
+    rows. Returns (seen-row instances, unseen-class instances, which of those are test rows, labels, scores)."""
+    si, ss = score(ld, classes, ids=list(ld.trial.instances.get("test_seen") or []), device=device)
+    ui, us = score(ld, classes, device=device)
+    keep = _test_unseen_rows(ui, seen_mask, ld.trial)
+    return si, ui, keep, np.concatenate([si.labels, ui.labels[keep]]), np.vstack([ss, us[keep]])
+
+
+def _calibrated_beta(ld: Loaded, classes, seen_mask, betas, device: str):
+    """Calibrated stacking's beta and its curve, chosen on validation rows only: ``instances.val`` plus
+    ``instances.val_unseen`` ranked among ``classes``, or else the ``val`` rows and the rows of the trial's
+    validation classes that are neither seen nor unseen, ranked among seen + those classes."""
+    t = ld.trial
+    held_out = sorted(set(t.instances.get("val_unseen") or []))
+    val_ids = list(t.instances.get("val") or [])
+    if held_out:
+        vi, val_s = score(ld, classes, ids=val_ids + held_out, device=device)
+        val_y, vmask = vi.labels, seen_mask
+    else:
+        seen, taken = list(t.seen), set(t.seen) | set(t.unseen)
+        val_unseen = [c for c in t.val if c not in taken]
+        vclasses = seen + val_unseen
+        vmask = np.array([True] * len(seen) + [False] * len(val_unseen))
+        vi, val_s = score(ld, vclasses, ids=val_ids, device=device)
+        val_y = vi.labels
+        if val_unseen:
+            ui, us = score(ld, vclasses, device=device)
+            keep = ui.labels >= len(seen)
+            val_s, val_y = np.vstack([val_s, us[keep]]), np.concatenate([val_y, ui.labels[keep]])
+    beta, curve = M.search_beta(val_s, val_y, vmask, betas)
+    log.info(f"calibrated stacking: beta = {beta:.4g} (chosen on {len(val_y)} validation rows)")
+    return beta, curve
 
 
 def _per_class_rows(classes, labels, pred, seen=None) -> list[dict]:
@@ -246,34 +264,10 @@ def evaluate_loaded(ld: Loaded, *, beta: float | None = None, calibrate: bool = 
     classes = list(t.seen) + list(t.unseen)
     seen_mask = np.array([c in set(t.seen) for c in classes])
     extra = {}
-    held_out = set(t.instances.get("val_unseen") or [])
-    if calibrate and held_out:
-        vi, val_s = score(ld, classes, ids=list(t.instances.get("val") or []) + sorted(held_out), device=device)
-        val_y = vi.labels
-        beta, curve = M.search_beta(val_s, val_y, seen_mask, betas)
-        extra["beta_curve"] = curve
-        log.info(f"calibrated stacking: beta = {beta:.4g} (chosen on {len(val_y)} validation rows)")
-    elif calibrate:
-        seen, taken = list(t.seen), set(t.seen) | set(t.unseen)
-        val_unseen = [c for c in t.val if c not in taken]
-        vclasses = seen + val_unseen
-        vmask = np.array([True] * len(seen) + [False] * len(val_unseen))
-        vi, vs = score(ld, vclasses, ids=list(t.instances.get("val") or []), device=device)
-        val_s, val_y = vs, vi.labels
-        if val_unseen:
-            ui, us = score(ld, vclasses, device=device)
-            keep = ui.labels >= len(seen)
-            val_s, val_y = np.vstack([vs, us[keep]]), np.concatenate([vi.labels, ui.labels[keep]])
-        beta, curve = M.search_beta(val_s, val_y, vmask, betas)
-        extra["beta_curve"] = curve
-        log.info(f"calibrated stacking: beta = {beta:.4g} (chosen on {len(val_y)} validation rows)")
+    if calibrate:
+        beta, extra["beta_curve"] = _calibrated_beta(ld, classes, seen_mask, betas, device)
     beta = 0.0 if beta is None else float(beta)
-    test_ids = list(t.instances.get("test_seen") or [])
-    si, ss = score(ld, list(t.seen) + list(t.unseen), ids=test_ids, device=device)
-    ui, us = score(ld, classes, device=device)
-    unseen_rows = _test_unseen_rows(ui, seen_mask, t)
-    y = np.concatenate([si.labels, ui.labels[unseen_rows]])
-    sc = np.vstack([ss, us[unseen_rows]])
+    si, ui, unseen_rows, y, sc = _gzsl_test(ld, classes, seen_mask, device)
     if len(y) == 0:
         stage1 = "test_seen" in t.instances and not t.instances["test_seen"] and t.instances.get("val_unseen")
         raise ZslError(f"no GZSL test instances in {ld.config['audio']} for trial {ld.trial_index}",
@@ -307,15 +301,25 @@ def _warnings(ld: Loaded) -> dict:
     return {"warnings": ld.warnings} if ld.warnings else {}
 
 
+def _loaded_on(device: str, checkpoint, **inputs) -> tuple[Loaded, str]:
+    """``load_for_evaluation`` with the model moved to ``device`` (resolved after the inputs: a missing file is
+    reported before torch is imported)."""
+    from zsltool.utils import resolve_device
+
+    ld = load_for_evaluation(checkpoint, **inputs)
+    device = resolve_device(device)
+    ld.model.to(device)
+    return ld, device
+
+
 def evaluate_checkpoint(checkpoint, *, audio=None, video=None, split=None, trial=None, modality="both",
                         beta=None, calibrate=False, seed: int = 0, device: str = "cpu",
                         transductive: str | None = None, allow_other_extractor: bool = False) -> dict:
-    from zsltool.utils import resolve_device
-
-    ld = load_for_evaluation(checkpoint, audio=audio, video=video, split=split, trial=trial, modality=modality,
-                             allow_other_extractor=allow_other_extractor)
-    device = resolve_device(device)  # after the inputs: a missing file is reported before torch is imported
-    ld.model.to(device)
+    """Evaluate a checkpoint (``zsl evaluate``; the Python API's ``zsltool.evaluate_checkpoint``): ZSL top-1 /
+    mean per-class accuracy, or GZSL S, U, HM. ``audio``, ``video``, ``split``, ``trial`` default to the
+    training ones. Returns the results document (``metrics``, ``per_class``, ``confusion``, ``manifest``)."""
+    ld, device = _loaded_on(device, checkpoint, audio=audio, video=video, split=split, trial=trial,
+                            modality=modality, allow_other_extractor=allow_other_extractor)
     return evaluate_loaded(ld, beta=beta, calibrate=calibrate, seed=seed, device=device, transductive=transductive)
 
 
@@ -323,22 +327,14 @@ def retrieve_checkpoint(checkpoint, *, audio=None, video=None, split=None, trial
                         top: int | None = None, seed: int = 0, device: str = "cpu",
                         allow_other_extractor: bool = False) -> dict:
     """Class text -> instances retrieval over the trial's test rows: AP per class, mAP, GZSL S/U/HM of mAP."""
-    from zsltool.utils import resolve_device
-
-    ld = load_for_evaluation(checkpoint, audio=audio, video=video, split=split, trial=trial, modality=modality,
-                             allow_other_extractor=allow_other_extractor)
-    device = resolve_device(device)  # after the inputs: a missing file is reported before torch is imported
-    ld.model.to(device)
+    ld, device = _loaded_on(device, checkpoint, audio=audio, video=video, split=split, trial=trial,
+                            modality=modality, allow_other_extractor=allow_other_extractor)
     t = ld.trial
     if t.is_gzsl:
         classes = list(t.seen) + list(t.unseen)
         seen_mask = np.array([c in set(t.seen) for c in classes])
-        si, ss = score(ld, classes, ids=list(t.instances.get("test_seen") or []), device=device)
-        ui, us = score(ld, classes, device=device)
-        keep = _test_unseen_rows(ui, seen_mask, t)
+        si, ui, keep, labels, sc = _gzsl_test(ld, classes, seen_mask, device)
         ids = si.ids + [i for i, k in zip(ui.ids, keep) if k]
-        labels = np.concatenate([si.labels, ui.labels[keep]])
-        sc = np.vstack([ss, us[keep]])
     else:
         classes, seen_mask = list(t.test), None
         inst, sc = score(ld, classes, device=device)

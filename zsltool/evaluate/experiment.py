@@ -35,8 +35,7 @@ from zsltool.errors import ZslError
 from zsltool.names import SEMANTIC_INPUTS, SEMANTIC_SOURCES, file_option
 from zsltool.progress import count_of
 from zsltool.evaluate import tables as T
-from zsltool.evaluate.aggregate import (build_tables, selection_caption, summary_metrics, trial_columns,  # noqa: F401
-                                        trial_rows)
+from zsltool.evaluate.aggregate import build_tables, summary_metrics, trial_columns, trial_rows
 from zsltool.evaluate.results import csv_text, make_manifest, results_doc, write_results
 from zsltool.evaluate.trialfiles import PER_TRIAL, expand, input_files, templates
 from zsltool.evaluate.unit import Stages, Unit, UnitEval, UnitTrain, config_hash
@@ -286,26 +285,18 @@ def run_experiment(spec: ExperimentSpec, progress=None) -> dict:
 def _run_experiment(spec: ExperimentSpec, progress=None) -> dict:
     units = plan(spec)
     out = Path(spec.out_dir)
-    records: dict[str, dict] = {}
-    todo = []
-    for u in units:
-        rec = finished_record(u)
-        if rec is not None:
-            records[u.name] = rec
-        else:
-            todo.append(u)
+    records = {u.name: rec for u in units if (rec := finished_record(u)) is not None}
+    todo = [u for u in units if u.name not in records]
     log.info(f"experiment: {count_of(len(units), 'trial')}, {len(units) - len(todo)} already done, {len(todo)} "
              f"to run with {count_of(spec.jobs, 'job')}")
     if spec.jobs <= 1 or len(todo) <= 1:
-        for u, rec in zip(todo, run_units(todo)):
-            records[u.name] = rec
+        shards, done = [todo], [run_units(todo)]
     else:
         from zsltool.evaluate.workers import run_in_workers
 
         shards = _shards(todo, spec.jobs)
-        for shard, recs in zip(shards, run_in_workers(run_units, shards, spec.jobs)):
-            for u, rec in zip(shard, recs):
-                records[u.name] = rec
+        done = run_in_workers(run_units, shards, spec.jobs)
+    records |= {u.name: rec for shard, recs in zip(shards, done) for u, rec in zip(shard, recs)}
     ordered = [r for u in units for r in transductive_records(records[u.name])]
     tables = build_tables(ordered)
     inputs = [p for p in [*input_files(spec, units), spec.text, *(spec.texts or {}).values(),

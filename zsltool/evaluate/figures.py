@@ -16,12 +16,6 @@ log = logging.getLogger("zsltool.evaluate.figures")
 KINDS = PLOT_KINDS
 
 
-def _results(path) -> dict:
-    from zsltool.evaluate.results import load_results
-
-    return load_results(path)
-
-
 def confusion_figure(doc: dict, out, *, source="", overwrite=False, fmt=None) -> Path:
     """The confusion matrix of a results document (normalised per true class)."""
     conf = doc.get("confusion")
@@ -80,6 +74,7 @@ def tsne_from_checkpoint(checkpoint, out, *, audio=None, video=None, split=None,
     import torch
 
     from zsltool.evaluate.evaluate import load_for_evaluation
+    from zsltool.evaluate.transductive import unit_rows
     from zsltool.train.checkpoint import semantic_matrix
     from zsltool.train.data import select_instances
 
@@ -107,15 +102,11 @@ def tsne_from_checkpoint(checkpoint, out, *, audio=None, video=None, split=None,
                            hint=f"choose from {', '.join(every[:10])}{' ...' if len(every) > 10 else ''}")
         chosen = [c for c in every if c in names]
     ids = None
-    if t.is_gzsl:
-        a = ld.inputs.audio
-        held = set(t.instances.get("val_unseen") or [])
-        unseen = set(t.unseen)
-        lab = a.label_index()
-        listed = t.instances.get("test_unseen")
-        ids = list(t.instances.get("test_seen") or []) + [
-            i for i, k in zip(a.ids, lab) if k >= 0 and a.classes[k] in unseen and i not in held] \
-            if listed is None else list(t.instances.get("test_seen") or []) + list(listed)
+    if t.is_gzsl:  # test-seen rows, then the listed test-unseen rows or every unseen-class row not held out
+        a, listed = ld.inputs.audio, t.instances.get("test_unseen")
+        held, unseen = set(t.instances.get("val_unseen") or []), set(t.unseen)
+        ids = list(t.instances.get("test_seen") or []) + (list(listed) if listed is not None else [
+            i for i, k in zip(a.ids, a.label_index()) if k >= 0 and a.classes[k] in unseen and i not in held])
     classes = chosen
     inst = select_instances(ld.inputs, classes, ids=ids, modalities=(modality,))
     if len(inst) == 0:
@@ -142,16 +133,10 @@ def tsne_from_checkpoint(checkpoint, out, *, audio=None, video=None, split=None,
         # dot-product compatibility (projection, bilinear, ...): instance and class rows differ in scale by
         # orders of magnitude and the class rows share an offset (which does not change any ranking), so the
         # class rows are centred and both are L2-normalised (cosine geometry) before the layout
-        pts, stars = _unit_rows(pts), _unit_rows(stars - stars.mean(axis=0, keepdims=True))
+        pts, stars = unit_rows(pts), unit_rows(stars - stars.mean(axis=0, keepdims=True))
         title += " (cosine)"
     return P.plot_embedding(out, pts, inst.labels[keep], classes, stars, method=method, seed=seed, title=title,
                             overwrite=overwrite, fmt=fmt)
-
-
-def _unit_rows(X: np.ndarray) -> np.ndarray:
-    X = np.asarray(X, dtype=np.float64)
-    n = np.linalg.norm(X, axis=1, keepdims=True)
-    return X / np.where(n > 0, n, 1.0)
 
 
 def is_figure_file(out) -> bool:
@@ -233,8 +218,10 @@ def make_plots(kind: str, inputs, out, *, audio=None, video=None, split=None, tr
                 raise
         else:  # from a results file, or from a checkpoint evaluated first
             if is_json:
+                from zsltool.evaluate.results import load_results
+
                 load_json(src)
-                doc = _results(src)
+                doc = load_results(src)
             else:
                 from zsltool.evaluate.evaluate import evaluate_checkpoint
 

@@ -22,6 +22,8 @@ import numpy as np
 
 from zsltool.errors import ZslError
 from zsltool.evaluate.calibration import ECE_BINS, as_logits, expected_calibration_error, negative_log_likelihood
+from zsltool.evaluate.retrieval import retrieval_metrics
+from zsltool.evaluate.stats import harmonic_mean
 
 
 def _as_labels(y, n_classes: int | None = None) -> np.ndarray:
@@ -69,15 +71,6 @@ def confusion_matrix(y_true, y_pred, n_classes: int) -> np.ndarray:
     cm = np.zeros((n_classes, n_classes), dtype=np.int64)
     np.add.at(cm, (y_true, y_pred), 1)
     return cm
-
-
-def harmonic_mean(s: float, u: float) -> float:
-    """HM = 2SU / (S + U); 0 when both are 0; NaN when either is NaN."""
-    if np.isnan(s) or np.isnan(u):
-        return float("nan")
-    if s + u == 0:
-        return 0.0
-    return float(2.0 * s * u / (s + u))
 
 
 def calibrated_stacking(scores: np.ndarray, seen_mask, beta: float) -> np.ndarray:
@@ -310,8 +303,6 @@ def _mean_class_acc(scores, y, seen_mask=None) -> float:
 
 
 def _map(scores, labels, seen_mask=None) -> float:
-    from zsltool.evaluate.retrieval import retrieval_metrics
-
     return retrieval_metrics(scores, labels)["mAP"]
 
 
@@ -322,8 +313,6 @@ def _gzsl(key: str) -> Callable[..., float | None]:
         if seen_mask is None:
             return None
         if np.ndim(y) == 2:
-            from zsltool.evaluate.retrieval import retrieval_metrics
-
             return retrieval_metrics(scores, y, seen_mask)[key]
         return getattr(gzsl_metrics(scores, y, seen_mask), key)
     return fn

@@ -28,7 +28,6 @@ log = logging.getLogger("zsltool.evaluate.plot")
 
 FORMATS = ("png", "pdf", "svg")
 COLUMN_WIDTH = 3.5          # inches: one column of a two-column paper (IEEE 3.5 in, ACM 3.33 in)
-PAGE_WIDTH = 7.16           # inches: two columns
 FONT_SIZE = 8
 LAYOUT_LABEL = {"tsne": "t-SNE", "pca": "PCA"}
 _STYLE = {"font.size": FONT_SIZE, "axes.titlesize": FONT_SIZE + 1, "axes.labelsize": FONT_SIZE,

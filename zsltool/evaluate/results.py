@@ -87,11 +87,7 @@ def sidecar_paths(path: str | os.PathLike) -> dict[str, Path]:
 def write_evaluation(path: str | os.PathLike, doc: dict, overwrite: bool = False) -> dict[str, Path]:
     """Write the results JSON and its CSV side files (per-class rows, confusion matrix when present)."""
     side = sidecar_paths(path)
-    targets = {"results": Path(path)}
-    if doc.get("per_class"):
-        targets["per_class"] = side["per_class"]
-    if doc.get("confusion"):
-        targets["confusion"] = side["confusion"]
+    targets = {"results": Path(path), **{k: side[k] for k in ("per_class", "confusion") if doc.get(k)}}
     for t in targets.values():  # check all before writing any
         check_output(t, overwrite)
     written = {"results": write_results(path, doc, overwrite=True)}

@@ -1,4 +1,6 @@
-"""Summary statistics over trials: mean, sample SD and a t-based 95 % confidence interval.
+"""Summary statistics: over trials, mean, sample SD and a t-based 95 % confidence interval; and the harmonic
+mean of S and U (``harmonic_mean``: GZSL accuracy and retrieval AP, ``zsltool.evaluate.metrics`` and
+``zsltool.evaluate.retrieval``).
 
 ``summarize(values)`` returns ``{"mean", "sd", "ci95", "n"}``:
 
@@ -19,7 +21,7 @@ from __future__ import annotations
 import math
 from typing import Iterable
 
-__all__ = ["summarize", "t_quantile"]
+__all__ = ["harmonic_mean", "summarize", "t_quantile"]
 
 
 def t_quantile(p: float, df: int) -> float:
@@ -50,3 +52,12 @@ def summarize(values: Iterable[float | None]) -> dict:
     sd = math.sqrt(math.fsum((x - mean) ** 2 for x in xs) / (n - 1))
     ci95 = t_quantile(0.975, n - 1) * sd / math.sqrt(n)
     return {"mean": mean, "sd": sd, "ci95": ci95, "n": n}
+
+
+def harmonic_mean(s: float, u: float) -> float:
+    """HM = 2SU / (S + U); 0 when both are 0; NaN when either is NaN."""
+    if math.isnan(s) or math.isnan(u):
+        return float("nan")
+    if s + u == 0:
+        return 0.0
+    return float(2.0 * s * u / (s + u))

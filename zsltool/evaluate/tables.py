@@ -43,13 +43,6 @@ def protocol_caption(protocol: str | None, default: str) -> str:
     return p.caption if p else OTHER_CAPTIONS.get(protocol, default)
 
 
-def mean_sd(values: Iterable[float]) -> tuple[float, float, int]:
-    """(mean, SD, n) of the finite values; NaN mean with no value, SD 0 with one (kept for older callers)."""
-    s = summarize(values)
-    mean = float("nan") if s["mean"] is None else s["mean"]
-    return mean, (0.0 if s["sd"] is None else s["sd"]), s["n"]
-
-
 def fmt_cell(mean: float | None, sd: float | None, scale: float = 1.0, digits: int = 2) -> str:
     """"0.50 ± 0.15"; the mean alone when SD is undefined (one trial); "–" when there is no value."""
     if mean is None or (isinstance(mean, float) and math.isnan(mean)):
@@ -242,16 +235,20 @@ def _num(v) -> str:
     return repr(float(v)) if isinstance(v, float) else str(v)
 
 
-def tidy_csv(tables: list[dict]) -> str:
+def _csv(header: list, rows) -> str:
     import csv
     import io
 
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(TIDY_COLUMNS)
-    for row in tidy_rows(tables):
-        w.writerow([_num(row[k]) if k in ("mean", "sd", "ci95", "n") else row[k] for k in TIDY_COLUMNS])
+    w.writerow(header)
+    w.writerows(rows)
     return buf.getvalue()
+
+
+def tidy_csv(tables: list[dict]) -> str:
+    return _csv(TIDY_COLUMNS, [[_num(row[k]) if k in ("mean", "sd", "ci95", "n") else row[k] for k in TIDY_COLUMNS]
+                               for row in tidy_rows(tables)])
 
 
 WARNING_NOTE = "Warning (validity):"  # the note under a table, one per warning of its trials
@@ -261,26 +258,24 @@ def _md_escape(s: str) -> str:
     return str(s).replace("|", "\\|")
 
 
-def _md_warnings(t: dict) -> list[str]:
-    """The note under a Markdown table: one paragraph per validity warning."""
-    return [x for w in t.get("warnings") or [] for x in ("", f"**{WARNING_NOTE}** {_md_escape(w)}")]
+def _md(title: str, caption: str, cols: list, rows, n_labels: int, warnings) -> str:
+    """A Markdown pipe table, its title in bold before it, its caption and one paragraph per validity warning
+    after it; the first ``n_labels`` columns left-aligned, the others (values) right-aligned."""
+    lines = [f"**{title}**", "", "| " + " | ".join(_md_escape(c) for c in cols) + " |",
+             "|" + "|".join(":---" if i < n_labels else "---:" for i in range(len(cols))) + "|"]
+    lines += ["| " + " | ".join(_md_escape(c) for c in r) + " |" for r in rows]
+    lines += ["", f"*{caption}*"] + [x for w in warnings or [] for x in ("", f"**{WARNING_NOTE}** {_md_escape(w)}")]
+    return "\n".join(lines) + "\n"
 
 
 def markdown(tables: list[dict]) -> str:
     """Each table as a Markdown pipe table, its title in bold before it and its caption after it."""
     parts = []
     for t in tables:
-        rows = table_rows(t)
         cols = _label_columns(t) + list(t["columns"])
-        lines = [f"**{table_title(t)}**", "",
-                 "| " + " | ".join(_md_escape(c) for c in cols) + " |",
-                 "|" + "|".join(":---" if i < len(cols) - len(t["columns"]) else "---:" for i in range(len(cols)))
-                 + "|"]
-        for r in rows:
-            lines.append("| " + " | ".join(_md_escape(r.get(c, "")) for c in cols) + " |")
-        lines += ["", f"*{table_caption(t)}*"]
-        lines += _md_warnings(t)
-        parts.append("\n".join(lines) + "\n")
+        rows = [[r.get(c, "") for c in cols] for r in table_rows(t)]
+        parts.append(_md(table_title(t), table_caption(t), cols, rows, len(cols) - len(t["columns"]),
+                         t.get("warnings")))
     return "\n".join(parts)
 
 
@@ -293,43 +288,41 @@ def tex_escape(s: str) -> str:
     return "".join(_TEX.get(ch, ch) for ch in str(s))
 
 
-def _tex_warnings(t: dict) -> list[str]:
-    """The note under a LaTeX table: one line per validity warning."""
-    return [r"\par\smallskip{\footnotesize\textbf{" + WARNING_NOTE + "} " + tex_escape(w) + r"\par}"
-            for w in t.get("warnings") or []]
+def _tex(title: str, caption: str, header: list, rows, spec: str, warnings, label: str | None = None) -> str:
+    """A LaTeX ``table`` environment (booktabs rules) with one line per validity warning under the tabular."""
+    lines = [r"\begin{table}[t]", r"\centering", r"\caption{" + tex_escape(title) + ". " + tex_escape(caption) + "}",
+             *([r"\label{" + label + "}"] if label else []), r"\begin{tabular}{" + spec + "}", r"\toprule",
+             " & ".join(tex_escape(c) for c in header) + r" \\", r"\midrule"]
+    lines += [" & ".join(tex_escape(c) for c in r) + r" \\" for r in rows]
+    lines += [r"\bottomrule", r"\end{tabular}"]
+    lines += [r"\par\smallskip{\footnotesize\textbf{" + WARNING_NOTE + "} " + tex_escape(w) + r"\par}"
+              for w in warnings or []]
+    return "\n".join(lines + [r"\end{table}"]) + "\n"
 
 
 def latex(tables: list[dict], label_prefix: str = "tab:zsl-") -> str:
     """Each table as a LaTeX ``table`` environment (booktabs rules; needs ``\\usepackage{booktabs}``)."""
     parts = []
     for t in tables:
-        rows = table_rows(t)
         lab = _label_columns(t)
         cols = lab + list(t["columns"])
-        spec = "l" * len(lab) + "c" * len(t["columns"])
-        lines = [r"\begin{table}[t]", r"\centering",
-                 r"\caption{" + tex_escape(table_title(t)) + ". " + tex_escape(table_caption(t)) + "}",
-                 r"\label{" + label_prefix + t["kind"] + "}",
-                 r"\begin{tabular}{" + spec + "}", r"\toprule",
-                 " & ".join(tex_escape(c[:1].upper() + c[1:]) for c in cols) + r" \\", r"\midrule"]
-        for r in rows:
-            lines.append(" & ".join(tex_escape(r.get(c, "")) for c in cols) + r" \\")
-        lines += [r"\bottomrule", r"\end{tabular}", *_tex_warnings(t), r"\end{table}"]
-        parts.append("\n".join(lines) + "\n")
+        rows = [[r.get(c, "") for c in cols] for r in table_rows(t)]
+        parts.append(_tex(table_title(t), table_caption(t), [c[:1].upper() + c[1:] for c in cols], rows,
+                          "l" * len(lab) + "c" * len(t["columns"]), t.get("warnings"), label_prefix + t["kind"]))
     return "\n".join(parts)
+
+
+def _exporter(fmt: str, exporters: dict):
+    if fmt not in exporters:
+        from zsltool.errors import ZslError
+
+        raise ZslError(f"unknown table format {fmt!r}", hint=f"use one of {', '.join(TABLE_FORMATS)}")
+    return exporters[fmt]
 
 
 def export_tables(tables: list[dict], fmt: str) -> str:
     """The tables as text: ``csv`` (tidy, numeric), ``md`` (Markdown) or ``latex``."""
-    if fmt == "csv":
-        return tidy_csv(tables)
-    if fmt == "md":
-        return markdown(tables)
-    if fmt == "latex":
-        return latex(tables)
-    from zsltool.errors import ZslError
-
-    raise ZslError(f"unknown table format {fmt!r}", hint=f"use one of {', '.join(TABLE_FORMATS)}")
+    return _exporter(fmt, {"csv": tidy_csv, "md": markdown, "latex": latex})(tables)
 
 
 TABLE_FILES = {"csv": "table.csv", "md": "table.md", "latex": "table.tex"}
@@ -360,31 +353,9 @@ def plain_table(title: str, caption: str, columns: list[str], rows: list[list], 
 
 def export_plain(t: dict, fmt: str) -> str:
     """A ``plain_table`` as csv, md or latex (the same shapes as ``export_tables``)."""
-    if fmt == "csv":
-        import csv
-        import io
-
-        buf = io.StringIO()
-        w = csv.writer(buf, lineterminator="\n")
-        w.writerow(t["columns"])
-        w.writerows([[str(c) for c in r] for r in t["rows"]])
-        return buf.getvalue()
-    if fmt == "md":
-        lines = [f"**{t['title']}**", "", "| " + " | ".join(_md_escape(c) for c in t["columns"]) + " |",
-                 "|" + "|".join(":---" for _ in t["columns"]) + "|"]
-        lines += ["| " + " | ".join(_md_escape(c) for c in r) + " |" for r in t["rows"]]
-        lines += ["", f"*{t['caption']}*"]
-        lines += _md_warnings(t)
-        return "\n".join(lines) + "\n"
-    if fmt == "latex":
-        spec = "l" * (len(t["columns"]) - 1) + "p{0.6\\linewidth}"
-        lines = [r"\begin{table}[t]", r"\centering",
-                 r"\caption{" + tex_escape(t["title"]) + ". " + tex_escape(t["caption"]) + "}",
-                 r"\begin{tabular}{" + spec + "}", r"\toprule",
-                 " & ".join(tex_escape(c) for c in t["columns"]) + r" \\", r"\midrule"]
-        lines += [" & ".join(tex_escape(c) for c in r) + r" \\" for r in t["rows"]]
-        lines += [r"\bottomrule", r"\end{tabular}", *_tex_warnings(t), r"\end{table}"]
-        return "\n".join(lines) + "\n"
-    from zsltool.errors import ZslError
-
-    raise ZslError(f"unknown table format {fmt!r}", hint=f"use one of {', '.join(TABLE_FORMATS)}")
+    cols, rows, warnings = t["columns"], t["rows"], t["warnings"]
+    return _exporter(fmt, {
+        "csv": lambda: _csv(cols, [[str(c) for c in r] for r in rows]),
+        "md": lambda: _md(t["title"], t["caption"], cols, rows, len(cols), warnings),
+        "latex": lambda: _tex(t["title"], t["caption"], cols, rows, "l" * (len(cols) - 1) + "p{0.6\\linewidth}",
+                              warnings)})()

@@ -22,9 +22,7 @@ from typing import Callable
 
 import numpy as np
 
-INDUCTIVE = "inductive"
-
-
+from zsltool.classify.calibrate import log_softmax
 @dataclass(frozen=True)
 class Refiner:
     name: str
@@ -33,15 +31,11 @@ class Refiner:
     steps: int          # default number of iterations
 
 
-def _l2_rows(X: np.ndarray) -> np.ndarray:
+def unit_rows(X: np.ndarray) -> np.ndarray:
+    """Each row divided by its L2 norm (a zero row stays zero)."""
     X = np.asarray(X, dtype=np.float64)
     n = np.linalg.norm(X, axis=1, keepdims=True)
     return X / np.where(n > 0, n, 1.0)
-
-
-def _log_softmax(z: np.ndarray) -> np.ndarray:
-    z = z - z.max(axis=1, keepdims=True)
-    return z - np.log(np.exp(z).sum(axis=1, keepdims=True))
 
 
 def _initial_centroids(scores: np.ndarray, X: np.ndarray) -> np.ndarray:
@@ -64,14 +58,19 @@ def _match_clusters(logp: np.ndarray, scores: np.ndarray) -> np.ndarray:
     information as a whole is Wan et al.'s structure constraint in its simplest form."""
     from scipy.optimize import linear_sum_assignment
 
-    z = scores - scores.mean(axis=1, keepdims=True)
-    z = z / np.maximum(z.std(axis=1, keepdims=True), 1e-12)
+    z = _standardised_rows(scores)
     p = np.exp(logp)
     gain = (p.T @ z) / np.maximum(p.sum(axis=0), 1e-12)[:, None]     # (clusters, classes)
     rows, cols = linear_sum_assignment(-gain)
     out = np.empty_like(logp)
     out[:, cols] = logp[:, rows]
     return out
+
+
+def _standardised_rows(s: np.ndarray) -> np.ndarray:
+    """Each row's zero-shot scores standardised across the classes (no scale to tune)."""
+    z = s - s.mean(axis=1, keepdims=True)
+    return z / np.maximum(z.std(axis=1, keepdims=True), 1e-12)
 
 
 def _standardised_columns(X: np.ndarray) -> np.ndarray:
@@ -93,18 +92,17 @@ def soft_kmeans(scores: np.ndarray, X: np.ndarray, steps: int = 10, prior: float
     s = np.asarray(scores, dtype=np.float64)
     if s.ndim != 2 or len(s) == 0 or s.shape[1] < 2:
         return np.asarray(scores, dtype=np.float32)
-    Xn = _l2_rows(_standardised_columns(X))
-    z = s - s.mean(axis=1, keepdims=True)
-    z = z / np.maximum(z.std(axis=1, keepdims=True), 1e-12)
+    Xn = unit_rows(_standardised_columns(X))
+    z = _standardised_rows(s)
     mu = _initial_centroids(s, Xn)
-    logp = _log_softmax(s)
+    logp = log_softmax(s)
     for _ in range(max(1, int(steps))):
         # |x − μ|² = |x|² + |μ|² − 2 x·μ: (N, C) without an (N, C, D) array (10k rows × 200 classes × 512-d
         # would be 8 GB)
         d2 = np.maximum((Xn * Xn).sum(1)[:, None] + (mu * mu).sum(1)[None, :] - 2.0 * Xn @ mu.T, 0.0)
         near = np.sort(d2, axis=1)
         tau = max(float((near[:, 1] - near[:, 0]).mean()), 1e-12)
-        logp = _log_softmax(-d2 / tau + prior * z)
+        logp = log_softmax(-d2 / tau + prior * z)
         p = np.exp(logp)
         w = p.sum(axis=0)
         upd = w > 1e-9
@@ -130,11 +128,11 @@ def instance_features(inst, mods) -> np.ndarray:
     embeddings (L2-normalised, zero where a modality is invalid) when the model scores video too."""
     parts = []
     if "audio" in mods:
-        parts.append(_l2_rows(inst.audio) * np.asarray(inst.audio_valid, bool)[:, None])
+        parts.append(unit_rows(inst.audio) * np.asarray(inst.audio_valid, bool)[:, None])
     if "video" in mods and inst.video is not None:
-        parts.append(_l2_rows(inst.video) * np.asarray(inst.video_valid, bool)[:, None])
+        parts.append(unit_rows(inst.video) * np.asarray(inst.video_valid, bool)[:, None])
     if not parts:
-        parts.append(_l2_rows(inst.audio))
+        parts.append(unit_rows(inst.audio))
     return np.hstack(parts)
 
 

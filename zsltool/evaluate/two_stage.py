@@ -1,5 +1,7 @@
 """The two-stage GZSL protocol of the audio-visual benchmarks (the AVGZSLNet benchmark as re-released with
-AVCA-GZSL: UCF-GZSL, VGGSound-GZSL, ActivityNet-GZSL), run by ``zsl experiment --two-stage``.
+AVCA-GZSL: UCF-GZSL, VGGSound-GZSL, ActivityNet-GZSL), run by ``zsl experiment --two-stage``: this module
+defines the protocol (trial pairs and their checks, stage 1's validation, stage 2's config);
+``zsltool.evaluate.units.run_stage2`` runs it.
 
 * Stage 1 trains on the stage-1 training rows (seen classes) and chooses, on validation rows of seen classes
   (``instances.val``) and of unseen validation classes (``instances.val_unseen``) only: the setting (with
@@ -26,7 +28,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from contextlib import contextmanager
 
 import numpy as np
 
@@ -181,86 +182,3 @@ def stage2_config(cfg1, tr1, stage2_trial: int, out: str, split: str | None = No
                    out=str(out), lr_schedule=rates if rates and len(rates) == epochs else None,
                    split=str(split or cfg1.split))
     return dataclasses.replace(cfg1, **changes)
-
-
-class _NoValidationNote(logging.Filter):
-    NOTES = ("no validation instances", "validation metric: seen-class accuracy")
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not any(n in record.getMessage() for n in self.NOTES)
-
-
-class _Quiet(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        return False
-
-
-@contextmanager
-def _stage2_logging(refits_only: bool = False):
-    """Stage 2 has no validation by design: drop the training loop's notes about it; a refit's stage 2 also
-    drops the validity warnings (``zsltool.guards``) that stage 1 gave for the same trial (its record keeps
-    them)."""
-    filters = [(logging.getLogger("zsltool.train"), _NoValidationNote())]
-    if refits_only:
-        filters.append((logging.getLogger("zsltool.guards"), _Quiet()))
-    for lg, f in filters:
-        lg.addFilter(f)
-    try:
-        yield
-    finally:
-        for lg, f in filters:
-            lg.removeFilter(f)
-
-
-def run_stage2(units: list, stage1: list, batched: bool = True, device: str = "cpu") -> list[dict]:
-    """For two-stage units whose stage-1 models are trained (``stage1``: their ``TrainResult``): choose beta
-    on stage-1 validation, retrain stage 2 (all units as one engine call), test, and write the trial files;
-    returns the records (stage-2 test metrics, and ``stage1`` / ``stage2`` with what was chosen and used)."""
-    from zsltool.evaluate.units import (checkpoint_path, evaluate_unit, selection_record, train_configs,
-                                        unit_config)
-
-    cfgs, chosen = [], []
-    for u, tr1 in zip(units, stage1):
-        refit = u.two_stage.refit
-        if tr1.best_metric != "val_hm" and not refit:
-            raise ZslError(f"{u.name}: stage 1 could not choose on calibrated validation HM (it used "
-                           f"{tr1.best_metric}): the validation rows must have seen and unseen classes with "
-                           "usable features", hint=HINT)
-        if tr1.best_metric == "none":
-            raise ZslError(f"{u.name}: stage 1 has no validation data to choose on",
-                           hint="refit needs validation classes (ZSL) or validation rows (GZSL)")
-        mods = u.modalities if u.task == "gzsl" else []
-        by_hm = tr1.best_metric == "val_hm"
-        if refit and mods and u.eval.calibrate and not by_hm:
-            log.warning(f"{u.name}: no unseen validation rows to choose calibrated stacking's beta on before "
-                        "the refit: tested with beta 0 (zsl split --unseen-val-fraction F adds them)")
-        ckpt1 = tr1.ckpt if tr1.ckpt is not None else tr1.checkpoint  # in memory (its file is written)
-        chosen.append({m: stage1_validation(ckpt1, m, device) for m in mods} if by_hm else {})
-        split2 = refit_split(u.train.split, u.two_stage.stage1_trial, u.out_dir) if refit else None
-        cfgs.append(stage2_config(unit_config(u, ".stage1"), tr1, u.two_stage.stage2_trial,
-                                  out=str(checkpoint_path(u)), split=split2))
-        betas = (" and beta " + ", ".join(f"{v['beta']:.4g} ({m})" for m, v in chosen[-1].items())
-                 + f" on validation (HM {chosen[-1][mods[0]]['HM']:.4f})") if chosen[-1] else \
-            f" on validation ({tr1.best_metric} {tr1.best_value:.4f})"
-        log.info(f"{u.name}: stage 1 chose epoch {tr1.best_epoch}{betas}; stage 2 retrains for "
-                 f"{tr1.best_epoch} epoch(s) on training + validation " + ("rows" if u.task == "gzsl" and refit
-                                                                         else "classes"))
-    with _stage2_logging(refits_only=all(u.two_stage.refit for u in units)):
-        stage2 = train_configs(cfgs, [u.name for u in units], batched=batched, device=device)
-    records = []
-    for u, tr1, tr2, cfg, val in zip(units, stage1, stage2, cfgs, chosen):
-        s1 = {"trial": u.two_stage.stage1_trial, "checkpoint": str(tr1.checkpoint), "metric": tr1.best_metric,
-              "value": tr1.best_value, "epoch": tr1.best_epoch, "epochs_run": tr1.epochs_run, "validation": val}
-        s2 = {"trial": cfg.trial, "epochs": cfg.epochs, "epochs_run": tr2.epochs_run, "n_train": tr2.n_train,
-              "betas": {m: v["beta"] for m, v in val.items()},
-              **({"refit": True, "split": cfg.split} if u.two_stage.refit else {})}
-        extra = {"stage1": s1, "stage2": s2}
-        if tr1.selection:
-            extra["selection"] = selection_record(tr1.selection)
-        if tr1.warnings:  # a refit's stage 2 repeats stage 1's checks on the same trial: one warning per code
-            known = [w.get("code") for w in tr1.warnings] if s2.get("refit") else []
-            extra["warnings"] = list(tr1.warnings) + [w for w in tr2.warnings or [] if w not in tr1.warnings
-                                                      and w.get("code") not in known]
-        records.append(evaluate_unit(u, tr2, extra=extra, betas=s2["betas"] or None,
-                                     calibrate=not s2.get("refit")))
-    return records

@@ -1,5 +1,6 @@
 """Running the units of an experiment: one unit is one model trained and evaluated on one split trial (or, in
-the two-stage protocol, one stage-1 model and its stage-2 retraining; ``zsltool.evaluate.two_stage``).
+the two-stage protocol, one stage-1 model and its stage-2 retraining: :func:`run_stage2`, with the protocol's
+pairs, checks and stage-2 config from ``zsltool.evaluate.two_stage``).
 
 ``run_units(units)`` trains every unit's models as one call of the training engine (models of a method family
 with a batched kernel as one stacked computation, ``zsltool.train.engine``), writes each checkpoint, then
@@ -11,10 +12,12 @@ It runs in-process or in a spawned worker process (``zsltool.evaluate.experiment
 from __future__ import annotations
 
 import logging
+from contextlib import contextmanager
 from pathlib import Path
 
 from zsltool.errors import ZslError
 from zsltool.evaluate.results import load_results, results_doc, write_results
+from zsltool.evaluate.two_stage import HINT, refit_split, stage1_validation, stage2_config
 from zsltool.evaluate.unit import Unit
 from zsltool.utils import jsonable
 
@@ -147,7 +150,7 @@ def run_units(units: list[Unit], batched: bool = True) -> list[dict]:
     """Train every unit (models of one method family as one batched computation, see
     ``zsltool.train.engine``), then evaluate each and write its trial file; returns the records in order.
     Two-stage units (``unit.two_stage``) train stage 1 with the others, then stage 2
-    (``zsltool.evaluate.two_stage``). Every input file is read and hashed once (``run_cache``). Runs
+    (:func:`run_stage2`). Every input file is read and hashed once (``run_cache``). Runs
     in-process or in a worker process."""
     import torch
 
@@ -165,8 +168,6 @@ def run_units(units: list[Unit], batched: bool = True) -> list[dict]:
                                 [u.name for u in units], batched=batched, device=device)
         records: list[dict | None] = [None] * len(units)
         if any(two):
-            from zsltool.evaluate.two_stage import run_stage2
-
             idx = [i for i, t in enumerate(two) if t]
             for i, rec in zip(idx, run_stage2([units[i] for i in idx], [trained[i] for i in idx],
                                               batched=batched, device=device)):
@@ -176,6 +177,86 @@ def run_units(units: list[Unit], batched: bool = True) -> list[dict]:
                 records[n - 1] = evaluate_unit(u, tr)
             log.info(f"[{n}/{len(units)}] done {u.name}")
     return records  # type: ignore[return-value]
+
+
+class _NoValidationNote(logging.Filter):
+    NOTES = ("no validation instances", "validation metric: seen-class accuracy")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not any(n in record.getMessage() for n in self.NOTES)
+
+
+class _Quiet(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return False
+
+
+@contextmanager
+def _stage2_logging(refits_only: bool = False):
+    """Stage 2 has no validation by design: drop the training loop's notes about it; a refit's stage 2 also
+    drops the validity warnings (``zsltool.guards``) that stage 1 gave for the same trial (its record keeps
+    them)."""
+    filters = [(logging.getLogger("zsltool.train"), _NoValidationNote())]
+    if refits_only:
+        filters.append((logging.getLogger("zsltool.guards"), _Quiet()))
+    for lg, f in filters:
+        lg.addFilter(f)
+    try:
+        yield
+    finally:
+        for lg, f in filters:
+            lg.removeFilter(f)
+
+
+def run_stage2(units: list, stage1: list, batched: bool = True, device: str = "cpu") -> list[dict]:
+    """For two-stage units whose stage-1 models are trained (``stage1``: their ``TrainResult``): choose beta
+    on stage-1 validation, retrain stage 2 (all units as one engine call), test, and write the trial files;
+    returns the records (stage-2 test metrics, and ``stage1`` / ``stage2`` with what was chosen and used)."""
+    cfgs, chosen = [], []
+    for u, tr1 in zip(units, stage1):
+        refit = u.two_stage.refit
+        if tr1.best_metric != "val_hm" and not refit:
+            raise ZslError(f"{u.name}: stage 1 could not choose on calibrated validation HM (it used "
+                           f"{tr1.best_metric}): the validation rows must have seen and unseen classes with "
+                           "usable features", hint=HINT)
+        if tr1.best_metric == "none":
+            raise ZslError(f"{u.name}: stage 1 has no validation data to choose on",
+                           hint="refit needs validation classes (ZSL) or validation rows (GZSL)")
+        mods = u.modalities if u.task == "gzsl" else []
+        by_hm = tr1.best_metric == "val_hm"
+        if refit and mods and u.eval.calibrate and not by_hm:
+            log.warning(f"{u.name}: no unseen validation rows to choose calibrated stacking's beta on before "
+                        "the refit: tested with beta 0 (zsl split --unseen-val-fraction F adds them)")
+        ckpt1 = tr1.ckpt if tr1.ckpt is not None else tr1.checkpoint  # in memory (its file is written)
+        chosen.append({m: stage1_validation(ckpt1, m, device) for m in mods} if by_hm else {})
+        split2 = refit_split(u.train.split, u.two_stage.stage1_trial, u.out_dir) if refit else None
+        cfgs.append(stage2_config(unit_config(u, ".stage1"), tr1, u.two_stage.stage2_trial,
+                                  out=str(checkpoint_path(u)), split=split2))
+        betas = (" and beta " + ", ".join(f"{v['beta']:.4g} ({m})" for m, v in chosen[-1].items())
+                 + f" on validation (HM {chosen[-1][mods[0]]['HM']:.4f})") if chosen[-1] else \
+            f" on validation ({tr1.best_metric} {tr1.best_value:.4f})"
+        log.info(f"{u.name}: stage 1 chose epoch {tr1.best_epoch}{betas}; stage 2 retrains for "
+                 f"{tr1.best_epoch} epoch(s) on training + validation " + ("rows" if u.task == "gzsl" and refit
+                                                                         else "classes"))
+    with _stage2_logging(refits_only=all(u.two_stage.refit for u in units)):
+        stage2 = train_configs(cfgs, [u.name for u in units], batched=batched, device=device)
+    records = []
+    for u, tr1, tr2, cfg, val in zip(units, stage1, stage2, cfgs, chosen):
+        s1 = {"trial": u.two_stage.stage1_trial, "checkpoint": str(tr1.checkpoint), "metric": tr1.best_metric,
+              "value": tr1.best_value, "epoch": tr1.best_epoch, "epochs_run": tr1.epochs_run, "validation": val}
+        s2 = {"trial": cfg.trial, "epochs": cfg.epochs, "epochs_run": tr2.epochs_run, "n_train": tr2.n_train,
+              "betas": {m: v["beta"] for m, v in val.items()},
+              **({"refit": True, "split": cfg.split} if u.two_stage.refit else {})}
+        extra = {"stage1": s1, "stage2": s2}
+        if tr1.selection:
+            extra["selection"] = selection_record(tr1.selection)
+        if tr1.warnings:  # a refit's stage 2 repeats stage 1's checks on the same trial: one warning per code
+            known = [w.get("code") for w in tr1.warnings] if s2.get("refit") else []
+            extra["warnings"] = list(tr1.warnings) + [w for w in tr2.warnings or [] if w not in tr1.warnings
+                                                      and w.get("code") not in known]
+        records.append(evaluate_unit(u, tr2, extra=extra, betas=s2["betas"] or None,
+                                     calibrate=not s2.get("refit")))
+    return records
 
 
 def finished_record(unit: Unit) -> dict | None:

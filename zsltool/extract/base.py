@@ -90,10 +90,6 @@ class ExtractorConfig:
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.metadata.get("provenance", True)}
 
 
-def config_fields(config_cls: type) -> list[dataclasses.Field]:
-    return list(dataclasses.fields(config_cls))
-
-
 # -- the implementation's base class ---------------------------------------------------------------------------
 class Extractor:
     """Base class of the extractors. Subclasses set ``dim`` in ``__init__`` and implement ``load`` and
@@ -118,11 +114,12 @@ class Extractor:
         return self.spec.name
 
     def loader(self) -> Callable[[Any], Any]:
-        """The picklable function DataLoader workers call per item (default: ``self.load``)."""
+        """The picklable function DataLoader workers call per item (default: ``self.load``). A subclass
+        implements ``load`` or ``loader`` (a picklable object that holds only what a worker needs)."""
         return self.load
 
     def load(self, item) -> Any:
-        raise NotImplementedError
+        return self.loader()(item)
 
     def embed(self, samples: list) -> list[dict]:
         raise NotImplementedError
@@ -133,7 +130,7 @@ class Extractor:
 
     def input_records(self) -> list[dict]:
         """Local files the extractor read (weights), as provenance input records ``{"path", "sha256"}``."""
-        return [r for r in getattr(self, "weight_records", [])]
+        return list(getattr(self, "weight_records", []))
 
     def notes(self) -> dict:
         """Run-summary additions after the run (e.g. short clips padded)."""
@@ -187,7 +184,7 @@ class ExtractorSpec:
 
     def make_config(self, **options) -> ExtractorConfig:
         """The config from keyword options (unknown ones are an error naming the model's options)."""
-        names = {f.name for f in config_fields(self.config)}
+        names = {f.name for f in dataclasses.fields(self.config)}
         bad = sorted(set(options) - names)
         if bad:
             raise ZslError(f"--model {self.name} has no option {', '.join('--' + b.replace('_', '-') for b in bad)}",
@@ -213,5 +210,5 @@ class ExtractorSpec:
     def summary(self) -> dict:
         return {"name": self.name, "modality": self.modality, "dim": self.dim,
                 "default_weights": self.default_weights, "weights": [w.id for w in self.weights],
-                "options": ["--" + f.name.replace("_", "-") for f in config_fields(self.config)],
+                "options": ["--" + f.name.replace("_", "-") for f in dataclasses.fields(self.config)],
                 "extra": self.extra, "source": self.source, "description": self.description}

@@ -154,9 +154,6 @@ class TorchvisionImageExtractor(Extractor):
     def loader(self) -> "_ImageLoader":
         return _ImageLoader(self.transform)
 
-    def load(self, item: Item) -> torch.Tensor:
-        return self.loader()(item)
-
     def meta(self) -> dict:
         return {**self.info, "layer": self.config.layer, "preprocess": self.config.preprocess, "dim": self.dim}
 
@@ -166,15 +163,3 @@ class TorchvisionImageExtractor(Extractor):
     def embed(self, samples: list[torch.Tensor]) -> list[dict]:
         out = self.forward(torch.stack(samples)).numpy()
         return [{"embedding": row} for row in out]
-
-
-def extract_image(inputs: Sequence[str | os.PathLike], out: str | os.PathLike, *, model: str = "resnet101",
-                  classes: str | os.PathLike | None = None, batch_size: int = 32, workers: int = 0,
-                  device: str = "auto", shard: tuple[int, int] = (0, 1), overwrite: bool = False,
-                  resume: bool = True, progress: bool = True, **options) -> dict:
-    """Embed images or crops into an instance-level file with registered image ``model``; ``options`` are its
-    config fields (``weights``, ``layer``, ``preprocess``, ``image_size``). Returns the run summary."""
-    from zsltool.extract.pipeline import extract
-
-    return extract("image", model, inputs, out, classes=classes, batch_size=batch_size, workers=workers,
-                   device=device, shard=shard, overwrite=overwrite, resume=resume, progress=progress, **options)

@@ -48,8 +48,18 @@ def _labelled(rows, class_ids, resolve, what: str) -> tuple[list[Item], list[str
     return items, list(class_ids)
 
 
-def _files_under(folder: Path, extensions: Sequence[str]) -> list[Path]:
-    return sorted(f for f in folder.rglob("*") if f.is_file() and f.suffix.lower() in extensions)
+def find_files(folder: str | os.PathLike, extensions: Sequence[str]) -> list[Path]:
+    """Files under ``folder`` (recursive, by extension), sorted by path. A sub-folder that cannot be read is a
+    ZslError (``Path.rglob`` would skip it without a word, and its files would be missing)."""
+
+    def refuse(e: OSError):
+        raise ZslError(f"cannot read folder {e.filename}: {e.strerror or e}",
+                       hint="give zsl read access to it (chmod), or move it out of the folder") from None
+
+    found = []
+    for dirpath, _, files in os.walk(folder, onerror=refuse):
+        found += [Path(dirpath) / f for f in files if Path(f).suffix.lower() in extensions]
+    return sorted(p for p in found if p.is_file())
 
 
 # -- audio ---------------------------------------------------------------------------------------------------
@@ -65,7 +75,7 @@ def audio_rows(inputs: Sequence[str], stdin=None) -> tuple[list[tuple], list[dic
             continue
         p = Path(raw)
         if p.is_dir():
-            files = _files_under(p, AUDIO_EXTENSIONS)
+            files = find_files(p, AUDIO_EXTENSIONS)
             if not files:
                 raise ZslError(f"no audio files under {p}", hint="expected .wav, .flac, .ogg, .mp3, ...")
             records.append({"path": str(p), "sha256": ""})
@@ -107,68 +117,65 @@ def collect_audio(inputs: Sequence[str], class_set=None, stdin=None):
     return items, class_ids, records
 
 
-# -- images --------------------------------------------------------------------------------------------------
+# -- images and videos --------------------------------------------------------------------------------------
+def _collect_media(inputs, class_set, media: str, extensions: Sequence[str], unit: str, manifest_suffixes,
+                   manifest_rows, no_span: tuple):
+    """Files, folders (recursive) and manifests of ``media``; ``manifest_rows(manifest)`` yields a manifest's
+    rows; a plain file's or folder file's source is ``(path, *no_span)`` and its id the path without extension
+    (under the folder, for folders)."""
+    rows, records = [], []
+    for raw in inputs:
+        p = Path(raw)
+        if not p.exists():
+            raise ZslError(f"input not found: {p}", hint=f"give {media} files, folders or {unit} manifests (.csv)")
+        if p.is_file() and p.suffix.lower() in manifest_suffixes:
+            records.append(input_record(p))
+            rows.extend(manifest_rows(p))
+        elif p.is_dir():
+            files = find_files(p, extensions)
+            if not files:
+                raise ZslError(f"no {media}s ({', '.join(extensions)}) under {p}")
+            records.append({"path": str(p), "sha256": "", "files": len(files)})
+            rows.extend((f.relative_to(p).with_suffix("").as_posix(), (str(f), *no_span), [], {}) for f in files)
+        else:
+            records.append(input_record(p))
+            rows.append((p.stem, (str(p), *no_span), [], {}))
+    if not rows:
+        raise ZslError("no inputs to embed")
+    items, class_ids = _labelled(rows, class_set.ids if class_set else None,
+                                 class_set.resolve if class_set else None, unit)
+    return items, class_ids, records
+
+
+def _crop_rows(manifest: Path):
+    from zsltool.classes.manifest import read_crop_manifest, resolve_manifest_path
+
+    for r in read_crop_manifest(manifest):
+        path = resolve_manifest_path(manifest, r["path"])
+        yield r["id"], (str(path), (r["xmin"], r["xmax"], r["ymin"], r["ymax"])), [r["class"]], {}
+
+
+def _clip_rows(manifest: Path):
+    from zsltool.classes.manifest import read_clip_manifest, resolve_manifest_path
+
+    for r in read_clip_manifest(manifest):
+        yield r["id"], (str(resolve_manifest_path(manifest, r["path"])), r["start"], r["end"]), r["labels"], {}
+
+
 def collect_image(inputs: Sequence[str | os.PathLike], class_set=None, stdin=None):
     """Image files, folders of images (recursive) and crop manifests (``zsl select-images``).
 
     Crop rows are labelled with their ``class``; plain images get no label; their id is the file name without
     extension (the path under the folder, without extension, for folders).
     """
-    from zsltool.classes.manifest import read_crop_manifest, resolve_manifest_path
-
-    rows, records = [], []
-    for raw in inputs:
-        p = Path(raw)
-        if not p.exists():
-            raise ZslError(f"input not found: {p}", hint="give image files, folders or crop manifests (.csv)")
-        if p.is_file() and p.suffix.lower() in (".csv", ".tsv"):
-            records.append(input_record(p))
-            for r in read_crop_manifest(p):
-                path = resolve_manifest_path(p, r["path"])
-                rows.append((r["id"], (str(path), (r["xmin"], r["xmax"], r["ymin"], r["ymax"])), [r["class"]], {}))
-        elif p.is_dir():
-            files = _files_under(p, IMAGE_EXTENSIONS)
-            if not files:
-                raise ZslError(f"no images ({', '.join(IMAGE_EXTENSIONS)}) under {p}")
-            records.append({"path": str(p), "sha256": "", "files": len(files)})
-            rows.extend((f.relative_to(p).with_suffix("").as_posix(), (str(f), None), [], {}) for f in files)
-        else:
-            records.append(input_record(p))
-            rows.append((p.stem, (str(p), None), [], {}))
-    if not rows:
-        raise ZslError("no inputs to embed")
-    items, class_ids = _labelled(rows, class_set.ids if class_set else None,
-                                 class_set.resolve if class_set else None, "crop")
-    return items, class_ids, records
+    return _collect_media(inputs, class_set, "image", IMAGE_EXTENSIONS, "crop", (".csv", ".tsv"), _crop_rows,
+                          (None,))
 
 
-# -- videos --------------------------------------------------------------------------------------------------
 def collect_video(inputs: Sequence[str | os.PathLike], class_set=None, stdin=None):
     """Video files, folders of videos and clip manifests (``id,path,labels,start,end``)."""
-    from zsltool.classes.manifest import read_clip_manifest, resolve_manifest_path
-
-    rows, records = [], []
-    for raw in inputs:
-        p = Path(raw)
-        if not p.exists():
-            raise ZslError(f"input not found: {p}", hint="give video files, folders or clip manifests (.csv)")
-        if p.is_file() and p.suffix.lower() == ".csv":
-            records.append(input_record(p))
-            for r in read_clip_manifest(p):
-                path = resolve_manifest_path(p, r["path"])
-                rows.append((r["id"], (str(path), r["start"], r["end"]), r["labels"], {}))
-        elif p.is_dir():
-            files = _files_under(p, VIDEO_EXTENSIONS)
-            if not files:
-                raise ZslError(f"no videos ({', '.join(VIDEO_EXTENSIONS)}) under {p}")
-            records.append({"path": str(p), "sha256": "", "files": len(files)})
-            rows.extend((f.relative_to(p).with_suffix("").as_posix(), (str(f), None, None), [], {}) for f in files)
-        else:
-            records.append(input_record(p))
-            rows.append((p.stem, (str(p), None, None), [], {}))
-    items, class_ids = _labelled(rows, class_set.ids if class_set else None,
-                                 class_set.resolve if class_set else None, "clip")
-    return items, class_ids, records
+    return _collect_media(inputs, class_set, "video", VIDEO_EXTENSIONS, "clip", (".csv",), _clip_rows,
+                          (None, None))
 
 
 COLLECTORS = {"audio": collect_audio, "image": collect_image, "video": collect_video}

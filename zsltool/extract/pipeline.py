@@ -103,6 +103,49 @@ def extract(
                 overwrite=overwrite, resume=resume, progress=progress)
 
 
+# -- each modality's entry point: extract() with that modality's arguments -------------------------------
+def extract_audio(source: str | Sequence[str], out: str | os.PathLike, *, classes_path=None, model: str = "vggish",
+                  batch_size: int = 16, workers: int = 0, device: str = "cpu", shard: tuple[int, int] = (0, 1),
+                  overwrite: bool = False, resume: bool = True, progress: bool = True, extractor=None,
+                  items: Sequence | None = None, stdin=None, **options) -> dict:
+    """Clip-level audio embeddings of ``source`` (a clip manifest, a folder, an audio file or ``-``) into
+    ``out`` with registered audio ``model``; ``options`` are its config fields (``weights``, ``embedding``,
+    ``max_seconds``, ``frames`` ...). ``items``: ready-made items instead of ``source`` (library only)."""
+    sources = [source] if isinstance(source, (str, os.PathLike)) else list(source)
+    return extract("audio", model, sources, out, classes=classes_path, batch_size=batch_size, workers=workers,
+                   device=device, shard=shard, overwrite=overwrite, resume=resume, progress=progress,
+                   extractor=extractor, stdin=stdin, items=items, **options)
+
+
+def extract_text(out: str | os.PathLike, *, classes=None, names=None, model: str = "word2vec",
+                 batch_size: int = 64, device: str = "auto", overwrite: bool = False, **options) -> dict:
+    """Write a class-level text embedding file with registered text ``model``; ``options`` are its config
+    fields (``vectors``, ``fmt``, ``limit``, ``on_missing``, ``text``, ``descriptions``, ``sentence_model``)."""
+    return extract("text", model, [names] if names is not None else [], out, classes=classes,
+                   batch_size=batch_size, device=device, overwrite=overwrite, **options)
+
+
+def extract_image(inputs: Sequence[str | os.PathLike], out: str | os.PathLike, *, model: str = "resnet101",
+                  classes: str | os.PathLike | None = None, batch_size: int = 32, workers: int = 0,
+                  device: str = "auto", shard: tuple[int, int] = (0, 1), overwrite: bool = False,
+                  resume: bool = True, progress: bool = True, **options) -> dict:
+    """Embed images or crops into an instance-level file with registered image ``model``; ``options`` are its
+    config fields (``weights``, ``layer``, ``preprocess``, ``image_size``). Returns the run summary."""
+    return extract("image", model, inputs, out, classes=classes, batch_size=batch_size, workers=workers,
+                   device=device, shard=shard, overwrite=overwrite, resume=resume, progress=progress, **options)
+
+
+def extract_video(inputs: Sequence[str | os.PathLike], out: str | os.PathLike, *, model: str = "s3d",
+                  classes=None, batch_size: int = 2, workers: int = 0, device: str = "auto",
+                  shard: tuple[int, int] = (0, 1), overwrite: bool = False, resume: bool = True,
+                  progress: bool = True, **options) -> dict:
+    """Embed videos into an instance-level file with registered video ``model`` (mean over clips; per-clip rows
+    in /frames); ``options`` are its config fields (``weights``, ``layer``, ``clip_len``, ``clips``,
+    ``crop_size``, ``extract_audio``)."""
+    return extract("video", model, inputs, out, classes=classes, batch_size=batch_size, workers=workers,
+                   device=device, shard=shard, overwrite=overwrite, resume=resume, progress=progress, **options)
+
+
 def _run(ex, items, class_ids, records, out, cs, *, batch_size, workers, shard, overwrite, resume, progress) -> dict:
     from zsltool.extract.runner import run_extraction, select_items
     from zsltool.store import EmbeddingWriter, StoreMeta

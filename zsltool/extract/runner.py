@@ -82,7 +82,7 @@ class _Dataset:
             return {"item": it, "sample": None, "error": f"{type(e).__name__}: {e}"}
 
 
-def _close_in_worker(fd: int, worker_id: int) -> None:
+def _close_in_worker(fd: int, _worker_id: int) -> None:
     """DataLoader worker start: close the worker's inherited copy of the output lock's descriptor."""
     import os
 

@@ -1,5 +1,6 @@
 """Class-level text embeddings: word2vec/GloVe label vectors (Dogan et al.) or sentence-transformers.
 
+    from zsltool.extract.pipeline import extract_text
     summary = extract_text("text.h5", classes="classes.json", vectors="GoogleNews-vectors-negative300.bin")
     summary = extract_text("sent.h5", classes="classes.json", model="sentence", text="description",
                            descriptions="descriptions.csv")
@@ -33,7 +34,6 @@ from zsltool.utils import command_line, input_record
 
 log = logging.getLogger("zsltool.extract.text")
 
-ON_MISSING = ("error", "skip", "zero")
 DEFAULT_SENTENCE_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 
 
@@ -291,13 +291,3 @@ def extract_class_rows(spec, config, inputs, out, *, classes=None, batch_size: i
     return {"out": str(out), "model": ex.name, "dim": ex.dim, "classes": len(entries), "written": len(ids),
             "valid": int(valid.sum()), "missing": [{"id": e.id, "name": e.name} for e, _ in missing],
             "on_missing": on_missing}
-
-
-def extract_text(out: str | os.PathLike, *, classes=None, names=None, model: str = "word2vec",
-                 batch_size: int = 64, device: str = "auto", overwrite: bool = False, **options) -> dict:
-    """Write a class-level text embedding file with registered text ``model``; ``options`` are its config
-    fields (``vectors``, ``fmt``, ``limit``, ``on_missing``, ``text``, ``descriptions``, ``sentence_model``)."""
-    from zsltool.extract.pipeline import extract
-
-    return extract("text", model, [names] if names is not None else [], out, classes=classes,
-                   batch_size=batch_size, device=device, overwrite=overwrite, **options)

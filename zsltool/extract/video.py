@@ -15,9 +15,7 @@ track to ``DIR/<id>.wav`` and a clip manifest ``DIR/clips.csv`` (``DIR/clips.K-o
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
-from typing import Sequence
 
 import torch
 
@@ -112,9 +110,6 @@ class VideoExtractor(Extractor):
         c = self.config
         return _VideoLoader(self.resize, self.crop, self.mean, self.std, c.clip_len, c.clips, c.extract_audio)
 
-    def load(self, item: Item) -> dict:
-        return self.loader()(item)
-
     def meta(self) -> dict:
         return {**self.info, "layer": self.config.layer, "clip_len": self.config.clip_len,
                 "clips": self.config.clips, "resize": self.resize, "crop": self.crop, "mean": list(self.mean),
@@ -151,19 +146,6 @@ class VideoExtractor(Extractor):
         if self.audio_manifest is not None:
             res["audio"] = _write_audio_manifest(self.audio_manifest, items)
         return res
-
-
-def extract_video(inputs: Sequence[str | os.PathLike], out: str | os.PathLike, *, model: str = "s3d",
-                  classes=None, batch_size: int = 2, workers: int = 0, device: str = "auto",
-                  shard: tuple[int, int] = (0, 1), overwrite: bool = False, resume: bool = True,
-                  progress: bool = True, **options) -> dict:
-    """Embed videos into an instance-level file with registered video ``model`` (mean over clips; per-clip rows
-    in /frames); ``options`` are its config fields (``weights``, ``layer``, ``clip_len``, ``clips``,
-    ``crop_size``, ``extract_audio``)."""
-    from zsltool.extract.pipeline import extract
-
-    return extract("video", model, inputs, out, classes=classes, batch_size=batch_size, workers=workers,
-                   device=device, shard=shard, overwrite=overwrite, resume=resume, progress=progress, **options)
 
 
 def audio_manifest_name(shard: tuple[int, int] = (0, 1)) -> str:

@@ -24,7 +24,7 @@ from torch import Tensor, nn
 
 from zsltool.errors import ZslError
 from zsltool.methods.base import (ZslMethod, check_modality, combine_distances, masked_mean, mse_dist, pair_mse,
-                                  register_method, sample_negatives, triplet)
+                                  register_method, triplet)
 from zsltool.methods.draws import StepDraws, batch_norm, mlp2, run_mlp2
 
 AV_TRAIN_DEFAULTS = {"epochs": 50, "batch_size": 128, "optimizer": "adam", "lr": 1e-3, "weight_decay": 0.0,
@@ -72,12 +72,6 @@ class _AudioVisual(StepDraws, ZslMethod):
         h, p, th = int(self.args["hidden"]), self._p(), int(self.args.get("text_hidden") or 0)
         return [("drop_FA", h, p), ("drop_FV", h, p)] + ([("drop_FT", th, p)] if th else [])
 
-    def _negatives(self, batch: dict) -> tuple[Tensor, Tensor]:
-        if batch.get("neg") is not None:  # given negatives (tests; the batched kernel's own draws)
-            q = batch["neg"]
-            return q, batch["labels"][q] != batch["labels"]
-        return sample_negatives(batch["labels"])
-
     def _fa(self, batch: dict) -> Tensor:
         return run_mlp2(self.FA, batch["audio"], batch.get("drop_FA"))
 
@@ -89,10 +83,18 @@ class _AudioVisual(StepDraws, ZslMethod):
             return self.FT(batch["semantic"])
         return run_mlp2(self.FT, batch["semantic"], batch.get("drop_FT"))
 
+    def _step(self, batch: dict) -> tuple:
+        """A batch's embeddings a, v, t (F_A, F_V, F_T), validity masks av, vv, negatives q (``ok``: the rows that
+        have one) and the margin."""
+        a, v, t = self._fa(batch), self._fv(batch), self._ft(batch)
+        q, ok = self._negatives(batch)
+        m = float(self.args["margin"])
+        return a, v, t, self._valid(batch, "audio_valid"), self._valid(batch, "video_valid"), q, ok, m
+
     @staticmethod
-    def _valid(batch: dict, key: str) -> Tensor:
-        v = batch.get(key)
-        return torch.ones_like(batch["labels"], dtype=torch.bool) if v is None else v.bool()
+    def _anchored(x: Tensor, t: Tensor, q: Tensor, ok: Tensor, valid: Tensor, m: float) -> tuple[Tensor, Tensor]:
+        """The text-anchored triplet of instance embeddings ``x`` (L_TA, L_TV) per row, and the rows it counts."""
+        return triplet(pair_mse(x, t), pair_mse(x[q], t), m), ok & valid & valid[q]
 
     def _attn_loss(self, a, v, t, q, ok, av, vv) -> Tensor:
         """Triplet on the attention-weighted distance, embeddings detached (only the attention learns)."""
@@ -112,15 +114,8 @@ class _AudioVisual(StepDraws, ZslMethod):
         w = self.attn(a, v) if (self.attn is not None and a is not None and v is not None) else None
         return combine_distances(da, dv, audio_valid, video_valid, w)
 
-    def embed(self, class_emb=None, audio=None, video=None):
-        out = {}
-        if class_emb is not None:
-            out["class"] = self.FT(class_emb)
-        if audio is not None:
-            out["audio"] = self.FA(audio)
-        if video is not None:
-            out["video"] = self.FV(video)
-        return out
+    def embedders(self):
+        return {"class": self.FT, "audio": self.FA, "video": self.FV}
 
 
 @register_method("avgzslnet")
@@ -145,13 +140,10 @@ class AVGZSLNet(_AudioVisual):
         if self.args["decoder_margin"] not in ("relative", "absolute"):
             raise ZslError(f"avgzslnet: decoder_margin must be relative or absolute, got {self.args['decoder_margin']!r}")
 
-    def decoder_margin(self, class_emb: Tensor) -> float:
+    def decoder_margin(self, class_emb: Tensor) -> Tensor | float:
         """δ for L_CTA / L_CTV: ``margin`` itself (absolute), or ``margin`` × the mean MSE between two distinct
-        class text vectors of ``class_emb`` (relative)."""
-        return float(self._decoder_margin(class_emb))
-
-    def _decoder_margin(self, class_emb: Tensor) -> Tensor | float:
-        """:meth:`decoder_margin` without leaving torch (the loss runs under ``vmap`` in the batched kernel)."""
+        class text vectors of ``class_emb`` (relative; a tensor: the loss runs under ``vmap`` in the batched
+        kernel)."""
         m = float(self.args["margin"])
         if self.args["decoder_margin"] == "absolute":
             return m
@@ -173,19 +165,16 @@ class AVGZSLNet(_AudioVisual):
     def loss_terms_values(self, batch: dict) -> dict[str, Tensor]:
         """Every term (enabled or not) on one batch, before summing."""
         xt = batch["semantic"]
-        a, v, t = self._fa(batch), self._fv(batch), self._ft(batch)
-        av, vv = self._valid(batch, "audio_valid"), self._valid(batch, "video_valid")
-        q, ok = self._negatives(batch)
-        m = float(self.args["margin"])
-        md = self._decoder_margin(batch["class_emb"]) if batch.get("class_emb") is not None else m
+        a, v, t, av, vv, q, ok, m = self._step(batch)
+        md = self.decoder_margin(batch["class_emb"]) if batch.get("class_emb") is not None else m
         da, dv, dt = (self._dec(batch, k, x) for k, x in (("a", a), ("v", v), ("t", t)))
         terms = {
             "rec": pair_mse(dt, xt).mean() + masked_mean(pair_mse(da, xt), av) + masked_mean(pair_mse(dv, xt), vv),
             "cta": masked_mean(triplet(pair_mse(dt, da), pair_mse(dt, da[q]), md), ok & av & av[q]),
             "ctv": masked_mean(triplet(pair_mse(dt, dv), pair_mse(dt, dv[q]), md), ok & vv & vv[q]),
-            "ta": masked_mean(triplet(pair_mse(a, t), pair_mse(a[q], t), m), ok & av & av[q]),
+            "ta": masked_mean(*self._anchored(a, t, q, ok, av, m)),
             "at": masked_mean(triplet(pair_mse(t, a), pair_mse(t[q], a), m), ok & av),
-            "tv": masked_mean(triplet(pair_mse(v, t), pair_mse(v[q], t), m), ok & vv & vv[q]),
+            "tv": masked_mean(*self._anchored(v, t, q, ok, vv, m)),
             "vt": masked_mean(triplet(pair_mse(t, v), pair_mse(t[q], v), m), ok & vv),
         }
         if self.attn is not None:
@@ -204,13 +193,10 @@ class CJMESoft(_AudioVisual):
     loss_terms = ("ta", "tv", "av")
 
     def loss_terms_values(self, batch: dict) -> dict[str, Tensor]:
-        a, v, t = self._fa(batch), self._fv(batch), self.FT(batch["semantic"])
-        av, vv = self._valid(batch, "audio_valid"), self._valid(batch, "video_valid")
-        q, ok = self._negatives(batch)
-        m = float(self.args["margin"])
+        a, v, t, av, vv, q, ok, m = self._step(batch)
         terms = {
-            "ta": masked_mean(triplet(pair_mse(a, t), pair_mse(a[q], t), m), ok & av & av[q]),
-            "tv": masked_mean(triplet(pair_mse(v, t), pair_mse(v[q], t), m), ok & vv & vv[q]),
+            "ta": masked_mean(*self._anchored(a, t, q, ok, av, m)),
+            "tv": masked_mean(*self._anchored(v, t, q, ok, vv, m)),
             "av": masked_mean(pair_mse(a, v), av & vv),
         }
         if self.attn is not None:
@@ -264,13 +250,8 @@ class CJME(_AudioVisual):
         return torch.where(hv - ha > eps, torch.zeros_like(ha), target)
 
     def loss_terms_values(self, batch: dict) -> dict[str, Tensor]:
-        a, v, t = self._fa(batch), self._fv(batch), self.FT(batch["semantic"])
-        av, vv = self._valid(batch, "audio_valid"), self._valid(batch, "video_valid")
-        q, ok = self._negatives(batch)
-        m = float(self.args["margin"])
-        l_ta = triplet(pair_mse(a, t), pair_mse(a[q], t), m)
-        l_tv = triplet(pair_mse(v, t), pair_mse(v[q], t), m)
-        ok_a, ok_v = ok & av & av[q], ok & vv & vv[q]
+        a, v, t, av, vv, q, ok, m = self._step(batch)
+        (l_ta, ok_a), (l_tv, ok_v) = self._anchored(a, t, q, ok, av, m), self._anchored(v, t, q, ok, vv, m)
         terms = {"av": masked_mean(pair_mse(a, v), av & vv)}
         if self.gate is None:
             terms.update(ta=masked_mean(l_ta, ok_a), tv=masked_mean(l_tv, ok_v))

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 
-from typing import Any, ClassVar
+from typing import Any, Callable, ClassVar
 
 import torch
 from torch import Tensor, nn
@@ -140,11 +140,6 @@ class ZslMethod(nn.Module):
             raise ZslError(f"method {cls.name!r} has no preset {preset!r}", hint=hint)
         p = cls.presets[preset]
         return {"args": dict(p.get("args", {})), "train": dict(p.get("train", {}))}
-
-    @classmethod
-    def preset_args(cls, preset: str | None) -> dict:
-        """Method arguments of a named preset (:meth:`preset_settings`)."""
-        return cls.preset_settings(preset)["args"]
 
     @classmethod
     def args_from_inputs(cls, inputs) -> dict:
@@ -283,7 +278,13 @@ class ZslMethod(nn.Module):
 
     def embed(self, class_emb: Tensor | None = None, audio: Tensor | None = None,
               video: Tensor | None = None) -> dict[str, Tensor]:
-        """Instance / class embeddings in the learned space (optional; for plots and retrieval)."""
+        """Instance / class embeddings in the learned space (for plots and retrieval): each input given, mapped by
+        its function of :meth:`embedders`."""
+        given = {"class": class_emb, "audio": audio, "video": video}
+        return {k: f(given[k]) for k, f in self.embedders().items() if given[k] is not None}
+
+    def embedders(self) -> dict[str, Callable[[Tensor], Tensor]]:
+        """``{"class" | "audio" | "video": function}``: how each input enters the learned space (optional)."""
         raise NotImplementedError(f"{self.name} has no embedding space")
 
     def is_enabled(self, term: str) -> bool:
@@ -294,19 +295,12 @@ def check_modality(model: ZslMethod, modality: str, audio, video) -> str:
     """Resolve ``modality`` (both|audio|video) against the model and the inputs given."""
     if modality not in SCORE_MODALITIES:
         raise ZslError(f"unknown modality {modality!r}", hint=f"use one of {', '.join(SCORE_MODALITIES)}")
-    has_a = audio is not None and "audio" in model.modalities
-    has_v = video is not None and model.uses_video
-    if modality == "both":
-        if has_a and has_v:
-            return "both"
-        if has_a:
-            return "audio"
-        if has_v:
-            return "video"
-    elif modality == "audio" and has_a:
-        return "audio"
-    elif modality == "video" and has_v:
-        return "video"
+    usable = [m for m, x, ok in (("audio", audio, "audio" in model.modalities), ("video", video, model.uses_video))
+              if x is not None and ok]
+    if modality == "both" and usable:
+        return "both" if len(usable) == 2 else usable[0]
+    if modality in usable:
+        return modality
     raise ZslError(f"method {model.name!r} cannot score with modality {modality!r} from the inputs given",
                    hint=f"it uses {', '.join(model.modalities)}")
 
@@ -348,23 +342,6 @@ def mse_dist(x: Tensor, y: Tensor) -> Tensor:
 def pair_mse(x: Tensor, y: Tensor) -> Tensor:
     """Row-wise mean squared error of two (N, D) tensors -> (N,)."""
     return ((x - y) ** 2).mean(-1)
-
-
-def sample_negatives(labels: Tensor, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
-    """For each row p, a random row q of the batch with another label; returns (q, ok) where ``ok`` is
-    False for rows with no such partner."""
-    from zsltool.methods.draws import negatives_from
-
-    b = labels.shape[0]
-    return negatives_from(torch.rand((b, b), generator=generator, device=labels.device), labels)
-
-
-def sample_negative_classes(labels: Tensor, n_classes: int, generator: torch.Generator | None = None) -> Tensor:
-    """For each row a uniformly random class index other than its label."""
-    if n_classes < 2:
-        return labels.clone()
-    off = torch.randint(1, n_classes, labels.shape, generator=generator, device=labels.device)
-    return (labels + off) % n_classes
 
 
 def triplet(d_pos: Tensor, d_neg: Tensor, margin: float) -> Tensor:

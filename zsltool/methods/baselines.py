@@ -13,8 +13,7 @@ from torch import nn
 
 from zsltool.errors import ZslError
 from zsltool.methods.avgzslnet import AV_TRAIN_DEFAULTS
-from zsltool.methods.base import (ZslMethod, masked_mean, mse_dist, pair_mse, register_method, sample_negatives,
-                                  triplet)
+from zsltool.methods.base import ZslMethod, masked_mean, mse_dist, pair_mse, register_method, triplet
 from zsltool.methods.draws import StepDraws, mlp2, run_mlp2
 
 
@@ -43,9 +42,7 @@ class _Single(StepDraws, ZslMethod):
         return video if self.source == "video" else torch.cat([audio, video], dim=1)
 
     def _row_valid(self, batch):
-        ones = torch.ones_like(batch["labels"], dtype=torch.bool)
-        av = ones if batch.get("audio_valid") is None else batch["audio_valid"].bool()
-        vv = ones if batch.get("video_valid") is None else batch["video_valid"].bool()
+        av, vv = self._valid(batch, "audio_valid"), self._valid(batch, "video_valid")
         return {"audio": av, "video": vv, "concat": av | vv}[self.source]
 
     def dropout_sites(self) -> list[tuple[str, int, float]]:
@@ -55,17 +52,13 @@ class _Single(StepDraws, ZslMethod):
         x = run_mlp2(self.F, self._input(batch["audio"], batch.get("video")), batch.get("drop_F"))
         t = self.FT(batch["semantic"])
         ok_rows = self._row_valid(batch)
-        if batch.get("neg") is not None:
-            q = batch["neg"]
-            ok = batch["labels"][q] != batch["labels"]
-        else:
-            q, ok = sample_negatives(batch["labels"])
+        q, ok = self._negatives(batch)
         m = float(self.args["margin"])
         return {"ta": masked_mean(triplet(pair_mse(x, t), pair_mse(x[q], t), m), ok & ok_rows & ok_rows[q]),
                 "at": masked_mean(triplet(pair_mse(t, x), pair_mse(t[q], x), m), ok & ok_rows)}
 
     def scores(self, class_emb, audio=None, video=None, modality="both", audio_valid=None, video_valid=None):
-        if modality not in ("both", self.source) and not (self.source == "concat" and modality == "both"):
+        if modality not in ("both", self.source):
             raise ZslError(f"method {self.name!r} scores with modality {self.source!r} only (got {modality!r})")
         return -mse_dist(self.F(self._input(audio, video)), self.FT(class_emb))
 

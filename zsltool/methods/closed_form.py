@@ -41,6 +41,7 @@ def sae_solution(X: np.ndarray, S: np.ndarray, lam: float, rtol: float = 1e-12) 
 
 
 class _ClosedForm(ZslMethod):
+    default_scaling = {"zscore": True, "l2_classes": True}  # measured: docs/methods.md, Feature scaling
     closed_form = True
     modalities = ("audio",)
     train_defaults = {**ZslMethod.train_defaults, "epochs": 1}
@@ -53,7 +54,6 @@ class _ClosedForm(ZslMethod):
 
 @register_method("eszsl")
 class ESZSL(_ClosedForm):
-    default_scaling = {"zscore": True, "l2_classes": True}  # measured: docs/methods.md, Feature scaling
     defaults = {"gamma": 1.0, "lam": 1.0}
     positive_args = ("gamma", "lam")
 
@@ -77,7 +77,6 @@ class ESZSL(_ClosedForm):
 
 @register_method("sae")
 class SAE(_ClosedForm):
-    default_scaling = {"zscore": True, "l2_classes": True}  # measured: docs/methods.md, Feature scaling
     defaults = {"lam": 1.0}
     positive_args = ("lam",)
 
@@ -95,10 +94,5 @@ class SAE(_ClosedForm):
         check_modality(self, modality, audio, None)
         return F.normalize(audio @ self.W.T, dim=1) @ F.normalize(class_emb, dim=1).T
 
-    def embed(self, class_emb=None, audio=None, video=None):
-        out = {}
-        if class_emb is not None:
-            out["class"] = class_emb
-        if audio is not None:
-            out["audio"] = audio @ self.W.T
-        return out
+    def embedders(self):
+        return {"class": lambda c: c, "audio": lambda x: x @ self.W.T}

@@ -47,10 +47,5 @@ class ConSE(ZslMethod):
         check_modality(self, modality, audio, None)
         return F.normalize(self.semantic_of(audio), dim=1) @ F.normalize(class_emb, dim=1).T
 
-    def embed(self, class_emb=None, audio=None, video=None):
-        out = {}
-        if class_emb is not None:
-            out["class"] = class_emb
-        if audio is not None:
-            out["audio"] = self.semantic_of(audio)
-        return out
+    def embedders(self):
+        return {"class": lambda c: c, "audio": self.semantic_of}

@@ -120,10 +120,5 @@ class Cosine(ZslMethod):
         check_modality(self, modality, audio, None)
         return float(self.args["scale"]) * (F.normalize(audio, dim=1) @ F.normalize(class_emb, dim=1).T)
 
-    def embed(self, class_emb=None, audio=None, video=None):
-        out = {}
-        if class_emb is not None:
-            out["class"] = F.normalize(class_emb, dim=1)
-        if audio is not None:
-            out["audio"] = F.normalize(audio, dim=1)
-        return out
+    def embedders(self):
+        return {"class": lambda c: F.normalize(c, dim=1), "audio": lambda x: F.normalize(x, dim=1)}

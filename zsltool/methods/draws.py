@@ -8,7 +8,7 @@ runs under ``vmap`` and every model's ``u`` is a row of one stacked tensor) give
 batch of G models costs G generator calls per step, not G × (1 + number of dropout sites).
 
 Layout of ``u`` for a batch of b rows: b × b uniforms for the negatives (row p's partner is the row q of another
-class with the largest uniform, as :func:`zsltool.methods.base.sample_negatives`), then b × width per dropout
+class with the largest uniform), then b × width per dropout
 site with p > 0 in ``dropout_sites()`` order (kept where u >= p, scaled by 1/(1-p), as ``nn.Dropout``; each site
 has its own p, e.g. AVGZSLNet's ``dropout`` and ``dec_dropout``). Without ``u`` in the batch (a loss called
 directly) the method draws from torch's global generator as before.
@@ -104,3 +104,19 @@ class StepDraws:
 
     def loss(self, batch: dict) -> dict[str, Tensor]:
         return super().loss(self.expand_draws(batch))  # type: ignore[misc]
+
+    @staticmethod
+    def _negatives(batch: dict) -> tuple[Tensor, Tensor]:
+        """(q, ok): the step's negatives (``neg``: drawn from ``u``, or given by a test), else drawn from torch's
+        global generator."""
+        labels, q = batch["labels"], batch.get("neg")
+        if q is not None:
+            return q, labels[q] != labels
+        b = labels.shape[0]
+        return negatives_from(torch.rand((b, b), device=labels.device), labels)
+
+    @staticmethod
+    def _valid(batch: dict, key: str) -> Tensor:
+        """The batch's ``audio_valid`` / ``video_valid`` mask (every row when it has none)."""
+        v = batch.get(key)
+        return torch.ones_like(batch["labels"], dtype=torch.bool) if v is None else v.bool()

@@ -75,12 +75,6 @@ class GCCA(ZslMethod):
         dv = -(F.normalize(self.project(video, "v"), dim=1) @ t.T) if mod in ("both", "video") else None
         return combine_distances(da, dv, audio_valid, video_valid)
 
-    def embed(self, class_emb=None, audio=None, video=None):
-        out = {}
-        if class_emb is not None:
-            out["class"] = self.project(class_emb, "t")
-        if audio is not None:
-            out["audio"] = self.project(audio, "a")
-        if video is not None and self.video_dim:
-            out["video"] = self.project(video, "v")
-        return out
+    def embedders(self):
+        views = {"class": "t", "audio": "a", **({"video": "v"} if self.video_dim else {})}
+        return {k: (lambda x, name=name: self.project(x, name)) for k, name in views.items()}

@@ -86,13 +86,8 @@ class _Compatibility(ZslMethod):
         check_modality(self, modality, audio, None)
         return self.compat(class_emb, audio)
 
-    def embed(self, class_emb=None, audio=None, video=None):
-        out = {}
-        if class_emb is not None:
-            out["class"] = self.project(class_emb)
-        if audio is not None:
-            out["audio"] = audio
-        return out
+    def embedders(self):
+        return {"class": self.project, "audio": lambda x: x}
 
 
 @register_method("projection")
@@ -120,6 +115,7 @@ class Projection(_Compatibility):
 
 
 class _BilinearBase(_Compatibility):
+    default_scaling = {"l2_classes": True}  # measured: docs/methods.md, Feature scaling
     class_linear = ("W",)  # the classes enter only through W: exact class-space SGD (train/class_space.py)
 
     def __init__(self, **kw):
@@ -134,7 +130,6 @@ class _BilinearBase(_Compatibility):
 @register_method("bilinear")
 class Bilinear(_BilinearBase):
     """F(x, y) = θ(x)ᵀ W φ(y) (Xie & Virtanen, WASPAA 2019), trained with the same loss as projection."""
-    default_scaling = {"l2_classes": True}  # measured: docs/methods.md, Feature scaling
 
     defaults = {"loss": "hinge", "hinge": "sum", "margin": 1.0}
 
@@ -142,7 +137,6 @@ class Bilinear(_BilinearBase):
 @register_method("devise")
 class Devise(_BilinearBase):
     """DeViSE (Frome et al. 2013): bilinear compatibility, hinge rank loss summed over wrong classes, margin 0.1."""
-    default_scaling = {"l2_classes": True}  # measured: docs/methods.md, Feature scaling
 
     defaults = {"loss": "hinge", "hinge": "sum", "margin": 0.1}
     loss_kinds = ("hinge",)
@@ -151,7 +145,6 @@ class Devise(_BilinearBase):
 @register_method("ale")
 class Ale(_BilinearBase):
     """ALE (Akata et al. 2015): bilinear compatibility, weighted approximate ranking loss (rank-weighted hinge)."""
-    default_scaling = {"l2_classes": True}  # measured: docs/methods.md, Feature scaling
 
     defaults = {"loss": "ale", "margin": 1.0}
     loss_kinds = ("ale",)
@@ -160,7 +153,6 @@ class Ale(_BilinearBase):
 @register_method("sje")
 class Sje(_BilinearBase):
     """SJE (Akata et al. 2015): bilinear compatibility, structured SVM loss (largest violating class)."""
-    default_scaling = {"l2_classes": True}  # measured: docs/methods.md, Feature scaling
 
     defaults = {"loss": "hinge", "hinge": "max", "margin": 1.0}
     loss_kinds = ("hinge",)

@@ -16,16 +16,13 @@ from pathlib import Path
 from typing import Sequence
 
 from zsltool.errors import ZslError
-from zsltool.prepare.common import Prepared, dedupe, need_folder, read_csv, write_prepared
-
-FIELDS = ("id", "ytid", "start", "end", "start_ms", "start_int", "end_int")
-
+from zsltool.prepare.common import Prepared, need_folder, present_unique, read_csv, write_prepared
 
 def load_audioset(segments: Sequence[str | os.PathLike], audio_dir: str | os.PathLike, *, classes=None,
                   class_labels=None, path_template: str = "{id}.wav") -> Prepared:
-    from zsltool.classes.select import _check_template, read_segments
+    from zsltool.classes.select import AUDIO_FIELDS, _check_template, read_segments, segment_fields
 
-    _check_template(path_template, FIELDS, "--path-template")
+    _check_template(path_template, AUDIO_FIELDS, "--path-template")
     adir = need_folder(audio_dir, "audio folder")
     segs = read_segments(list(segments))
     inputs = [str(p) for p in segments]
@@ -49,14 +46,9 @@ def load_audioset(segments: Sequence[str | os.PathLike], audio_dir: str | os.Pat
             if not labels:
                 no_class += 1
                 continue
-        start_ms = int(round(s["start"] * 1000))
-        cid = f"{s['ytid']}_{start_ms}"
-        f = {"id": cid, "ytid": s["ytid"], "start": s["start"], "end": s["end"], "start_ms": start_ms,
-             "start_int": int(s["start"]), "end_int": int(s["end"])}
-        rows.append({"id": cid, "path": str(adir / path_template.format(**f)), "labels": labels})
-    rows, dup = dedupe(rows)
-    present = [r for r in rows if Path(r["path"]).is_file()]
-    missing = [r["id"] for r in rows if not Path(r["path"]).is_file()]
+        f = segment_fields(s)
+        rows.append({"id": f["id"], "path": str(adir / path_template.format(**f)), "labels": labels})
+    present, missing, dup = present_unique(rows)
     if cs is not None:
         cls = list(cs.classes)
     else:

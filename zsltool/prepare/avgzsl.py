@@ -103,25 +103,24 @@ def _read_h5(path: Path) -> tuple[np.ndarray, list[str]]:
     return X, [u.strip() for u in urls]
 
 
-def _stage_rows(feat: Path, modality: str, stages, classes: set) -> tuple[dict, dict]:
-    """{id: (class, vector)} of the stage folders (first occurrence wins) and counts of what was left out."""
-    rows: dict[str, tuple[str, np.ndarray]] = {}
-    left = {"other_class_rows": 0, "other_classes": set(), "duplicate_ids": 0}
-    for st in stages:
-        folder = feat / modality / st
-        for f in sorted(folder.glob("*.h5")):
-            X, urls = _read_h5(f)
-            cls = f.stem
-            if cls not in classes:
-                left["other_class_rows"] += len(urls)
-                left["other_classes"].add(cls)
+def _stage_rows(folder: Path, classes: set, rows: dict, left: dict) -> list[str]:
+    """Add to ``rows`` ({id: (class, vector)}) the rows of one stage folder's classes that it does not hold yet (the
+    first occurrence wins: a test row is never also a stage-1 row); the ids added. ``left`` counts the rows of
+    other classes, those classes and the repeated ids."""
+    added = []
+    for f in sorted(folder.glob("*.h5")):
+        X, urls = _read_h5(f)
+        if f.stem not in classes:
+            left["other_class_rows"] += len(urls)
+            left["other_classes"].add(f.stem)
+            continue
+        for u, x in zip(urls, X):
+            if u in rows:
+                left["duplicate_ids"] += 1
                 continue
-            for u, x in zip(urls, X):
-                if u in rows:
-                    left["duplicate_ids"] += 1
-                    continue
-                rows[u] = (cls, x)
-    return rows, left
+            rows[u] = (f.stem, x)
+            added.append(u)
+    return added
 
 
 def _write_instances(path: Path, rows: dict, classes: list[str], modality: str, feature_name: str, inputs) -> int:
@@ -231,17 +230,9 @@ def _write_modality(out: Path, modality: str, feat: Path, lists: dict, features:
 
     folders = [f for f, _ in GROUPS.values()]
     rows: dict = {}
-    part_ids = {}
     left_total = {"other_class_rows": 0, "other_classes": set(), "duplicate_ids": 0}
-    for g, (folder, class_list) in GROUPS.items():
-        r, left = _stage_rows(feat, modality, [folder], set(lists[class_list]))
-        dup = [i for i in r if i in rows]
-        left_total["duplicate_ids"] += left["duplicate_ids"] + len(dup)
-        left_total["other_class_rows"] += left["other_class_rows"]
-        left_total["other_classes"] |= left["other_classes"]
-        # a row already in an earlier group stays there (a test row is never also a stage-1 row)
-        part_ids[g] = [i for i in r if i not in rows]
-        rows.update({i: v for i, v in r.items() if i not in rows})
+    part_ids = {g: _stage_rows(feat / modality / folder, set(lists[class_list]), rows, left_total)
+                for g, (folder, class_list) in GROUPS.items()}
     n = _write_instances(out / f"{modality}.h5", rows, all_classes, modality, features,
                          [input_record(sdir / f"{s}.txt") for s in folders])
     csv_ids = {i for f in folders for i in listed.get(f, {})}

@@ -9,18 +9,15 @@ import io
 import logging
 import os
 import shutil
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
-from zsltool import __version__
 from zsltool.errors import ZslError
-from zsltool.utils import atomic_write_text, command_line, input_record, utc_now
+from zsltool.utils import input_record
 
 log = logging.getLogger("zsltool.prepare")
-
-CLIP_COLUMNS = ["id", "path", "labels", "start", "end"]
-
 
 def need_folder(path: str | os.PathLike, what: str) -> Path:
     p = Path(path).expanduser()
@@ -139,49 +136,27 @@ def write_with_class_folds(prep: Prepared, out: str | os.PathLike, *, class_fold
     return write_prepared(prep, out, splits={"split_class_folds.json": split}, overwrite=overwrite)
 
 
-def dedupe(rows: list[dict]) -> tuple[list[dict], list[str]]:
-    seen, out, dup = set(), [], []
+def present_unique(rows: list[dict]) -> tuple[list[dict], list[str], list[str]]:
+    """(the rows whose id is new and whose file exists, the ids of those whose file is missing, the repeated ids)."""
+    seen, keep, missing, dup = set(), [], [], []
     for r in rows:
         if r["id"] in seen:
             dup.append(r["id"])
             continue
         seen.add(r["id"])
-        out.append(r)
-    return out, dup
-
-
-def split_present(rows: list[dict]) -> tuple[list[dict], list[str]]:
-    """(rows whose file exists, ids of the others)."""
-    keep, missing = [], []
-    for r in rows:
         if Path(r["path"]).is_file():
             keep.append(r)
         else:
             missing.append(r["id"])
-    return keep, missing
-
-
-def _header(prep: Prepared, cs_sha: str) -> dict:
-    return {"format": "zsl.manifest", "zsl_version": __version__, "created_utc": utc_now(),
-            "command": command_line(), "dataset": prep.dataset, "class_set_sha256": cs_sha,
-            "inputs": [input_record(p) for p in prep.inputs]}
+    return keep, missing, dup
 
 
 def write_manifest(path: Path, prep: Prepared, cs_sha: str) -> None:
     """The clip manifest: ``id,path,labels,start,end`` plus the dataset's columns (``fold``, ...)."""
-    import json
+    from zsltool.classes.manifest import manifest_header, write_clip_manifest
 
-    buf = io.StringIO()
-    for k, v in _header(prep, cs_sha).items():
-        buf.write(f"# {k}: {v if isinstance(v, str) else json.dumps(v)}\n")
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(CLIP_COLUMNS + prep.extra_columns)
-    for r in prep.clips:
-        w.writerow([r["id"], r["path"], ";".join(r["labels"]),
-                    "" if r.get("start") is None else repr(float(r["start"])),
-                    "" if r.get("end") is None else repr(float(r["end"]))]
-                   + [r.get(c, "") for c in prep.extra_columns])
-    atomic_write_text(path, buf.getvalue())
+    header = manifest_header(cs_sha, [input_record(p) for p in prep.inputs], dataset=prep.dataset)
+    write_clip_manifest(path, prep.clips, header, prep.extra_columns)
 
 
 def write_prepared(prep: Prepared, out: str | os.PathLike, *, splits: dict | None = None,
@@ -195,27 +170,18 @@ def write_prepared(prep: Prepared, out: str | os.PathLike, *, splits: dict | Non
         raise ZslError(f"no clip of {prep.dataset} was found on disk ({len(prep.missing)} listed files are missing)",
                        hint="check the dataset folder: the audio files should be where the metadata says")
     with all_or_none(out, names, overwrite):
-        return _write_prepared(prep, out, splits, extra_files)
-
-
-def _write_prepared(prep: Prepared, out: Path, splits: dict | None, extra_files: dict | None) -> dict:
-    from zsltool.classes.classset import ClassSet
-
-    cs = ClassSet(classes=prep.classes, name=prep.dataset, source={"dataset": prep.dataset})
-    cs.save(out / "classes.json", overwrite=True, inputs=[input_record(p) for p in prep.inputs])
-    write_manifest(out / "clips.csv", prep, cs.sha256)
-    written = {"classes": str(out / "classes.json"), "clips": str(out / "clips.csv")}
-    for name, split in (splits or {}).items():
-        split.class_set_sha256 = cs.sha256
-        split.save(out / name, overwrite=True, inputs=[input_record(out / "classes.json")])
-        written[name] = str(out / name)
-    for name, writer in (extra_files or {}).items():
-        writer(out / name)
-        written[name] = str(out / name)
-    counts: dict[str, int] = {}
-    for r in prep.clips:
-        for c in r["labels"]:
-            counts[c] = counts.get(c, 0) + 1
+        cs = ClassSet(classes=prep.classes, name=prep.dataset, source={"dataset": prep.dataset})
+        cs.save(out / "classes.json", overwrite=True, inputs=[input_record(p) for p in prep.inputs])
+        write_manifest(out / "clips.csv", prep, cs.sha256)
+        written = {"classes": str(out / "classes.json"), "clips": str(out / "clips.csv")}
+        for name, split in (splits or {}).items():
+            split.class_set_sha256 = cs.sha256
+            split.save(out / name, overwrite=True, inputs=[input_record(out / "classes.json")])
+            written[name] = str(out / name)
+        for name, writer in (extra_files or {}).items():
+            writer(out / name)
+            written[name] = str(out / name)
+    counts = Counter(c for r in prep.clips for c in r["labels"])
     if prep.missing:
         log.warning(f"{len(prep.missing)} listed clips have no file on disk and are left out "
                     f"(first: {', '.join(prep.missing[:3])})")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 
 from zsltool.errors import ZslError
-from zsltool.prepare.common import (Prepared, dedupe, need_file, need_folder, numbered_class, read_csv, split_present,
+from zsltool.prepare.common import (Prepared, need_file, need_folder, numbered_class, present_unique, read_csv,
                                     write_with_class_folds)
 
 COLUMNS = ["filename", "fold", "target", "category", "esc10", "src_file", "take"]
@@ -32,8 +32,7 @@ def load_esc50(root: str | os.PathLike, *, esc10: bool = False) -> Prepared:
         clips.append({"id": r["filename"].rsplit(".", 1)[0], "path": str(root / "audio" / r["filename"]),
                       "labels": [r["category"]], "fold": r["fold"], "esc10": r["esc10"], "src_file": r["src_file"],
                       "take": r["take"]})
-    clips, dup = dedupe(clips)
-    clips, missing = split_present(clips)
+    clips, missing, dup = present_unique(clips)
     cls = [{"id": name, "name": name, "target": t, "esc10": esc10 or None} for t, name in sorted(classes.items())]
     cls = [{k: v for k, v in c.items() if v is not None} for c in cls]
     return Prepared(dataset="ESC-10" if esc10 else "ESC-50", classes=cls, clips=clips,

@@ -11,10 +11,11 @@ from zsltool.prepare.common import Prepared, need_folder, write_prepared
 
 
 def load_folder(root: str | os.PathLike) -> Prepared:
-    from zsltool.extract.audio.io import find_audio_files
+    from zsltool.extract.audio.io import AUDIO_EXTENSIONS
+    from zsltool.extract.inputs import find_files
 
     root = need_folder(root, "dataset folder")
-    files = find_audio_files(root)
+    files = find_files(root, AUDIO_EXTENSIONS)
     loose = [f for f in files if f.parent == root]
     files = [f for f in files if f.parent != root]
     if not files:

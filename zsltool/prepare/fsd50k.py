@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 
 from zsltool.errors import ZslError
-from zsltool.prepare.common import Prepared, dedupe, need_file, need_folder, read_csv, split_present, write_prepared
+from zsltool.prepare.common import Prepared, need_file, need_folder, present_unique, read_csv, write_prepared
 
 GT = "FSD50K.ground_truth"
 
@@ -40,8 +40,7 @@ def load_fsd50k(root: str | os.PathLike) -> Prepared:
                 raise ZslError(f"{path}: row {n}: MID {unknown[0]} is not in {voc.name}")
             clips.append({"id": r["fname"], "path": str(root / audio / f"{r['fname']}.wav"), "labels": ms,
                           "fold": r.get("split") or "eval", "fsd50k_labels": r["labels"]})
-    clips, dup = dedupe(clips)
-    clips, missing = split_present(clips)
+    clips, missing, dup = present_unique(clips)
     cls = [{"id": v["mid"], "name": v["label"], "mid": v["mid"], "fsd50k_index": int(v["index"])} for v in vocab]
     multi = sum(len(c["labels"]) > 1 for c in clips)
     return Prepared(dataset="FSD50K", classes=cls, clips=clips, extra_columns=["fold"], missing=missing,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 
-from zsltool.prepare.common import (Prepared, dedupe, need_file, need_folder, numbered_class, read_csv, split_present,
+from zsltool.prepare.common import (Prepared, need_file, need_folder, numbered_class, present_unique, read_csv,
                                     write_with_class_folds)
 
 COLUMNS = ["slice_file_name", "fsID", "start", "end", "salience", "fold", "classID", "class"]
@@ -30,8 +30,7 @@ def load_urbansound8k(root: str | os.PathLike) -> Prepared:
                       "path": str(root / "audio" / f"fold{r['fold']}" / r["slice_file_name"]),
                       "labels": [r["class"]], "fold": r["fold"], "fsID": r["fsID"], "salience": r["salience"],
                       "source_start": r["start"], "source_end": r["end"]})
-    clips, dup = dedupe(clips)
-    clips, missing = split_present(clips)
+    clips, missing, dup = present_unique(clips)
     cls = [{"id": name, "name": name, "classID": i} for i, name in sorted(classes.items())]
     return Prepared(dataset="UrbanSound8K", classes=cls, clips=clips,
                     extra_columns=["fold", "fsID", "salience", "source_start", "source_end"], missing=missing,

@@ -149,11 +149,7 @@ def import_embeddings(matrix: str | os.PathLike, out: str | os.PathLike, *, ids_
                 except ZslError as e:
                     raise ZslError(f"row {row_id!r}: {e.message}", hint=e.hint) from None
         else:
-            class_list = []
-            for labs in labels or []:
-                for lab in labs:
-                    if lab not in class_list:
-                        class_list.append(lab)
+            class_list = list(dict.fromkeys(lab for labs in labels or [] for lab in labs))
             index = {c: n for n, c in enumerate(class_list)}
             label_idx = [sorted({index[lab] for lab in labs}) for labs in (labels or [[] for _ in ids])]
     inputs = [input_record(matrix)] + ([input_record(ids_csv)] if ids_csv else []) + \

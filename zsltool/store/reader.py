@@ -11,12 +11,9 @@ from typing import Sequence
 import numpy as np
 
 from zsltool.errors import ZslError
-from zsltool.store.schema import FORMAT, FORMAT_VERSION, HDF5_SIGNATURE, KINDS, StoreMeta
+from zsltool.store.schema import ATTRS, FORMAT, FORMAT_VERSION, HDF5_SIGNATURE, JSON_ATTRS, KINDS, StoreMeta
 
 REQUIRED = ("ids", "embeddings", "classes", "labels", "valid", "invalid_reason")
-TEXT_ATTRS = ("modality", "extractor", "extractor_meta", "inputs", "class_set_sha256", "command", "zsl_version",
-              "created_utc")
-JSON_ATTRS = ("extractor_meta", "inputs")
 
 
 @dataclass
@@ -69,16 +66,13 @@ class Embeddings:
         if vectors not in ("columns", "column"):
             raise ValueError(f"vectors must be 'columns' or 'column', got {vectors!r}")
 
-        def text(x) -> str:
-            return x.decode("utf-8") if isinstance(x, bytes) else str(x)
-
-        classes = [text(c) for c in self.classes]
+        classes = _decode(self.classes)
         lab = np.asarray(self.labels, dtype=bool)
         data = {"labels": [";".join(classes[j] for j in np.flatnonzero(lab[i])) if lab.shape[1] else ""
                            for i in range(len(self.ids))],
                 "valid": np.asarray(self.valid, dtype=bool),
-                "invalid_reason": [text(r) for r in self.reasons]}
-        index = pd.Index([text(i) for i in self.ids], name="id", dtype=object)
+                "invalid_reason": _decode(self.reasons)}
+        index = pd.Index(_decode(self.ids), name="id", dtype=object)
         df = pd.DataFrame(data, index=index)
         X = np.asarray(self.X)
         if vectors == "column":
@@ -161,7 +155,7 @@ def collect_violations(f, check_values: bool = True) -> list[str]:
     kind = kind.decode() if isinstance(kind, bytes) else kind
     if kind not in KINDS:
         out.append(f"unknown kind {kind!r} (expected one of {', '.join(KINDS)})")
-    for key in TEXT_ATTRS:  # provenance is JSON text, never anything to unpickle or evaluate
+    for key in ATTRS[1:]:  # (kind: above) provenance is JSON text, never anything to unpickle or evaluate
         v = f.attrs.get(key, "")
         if not isinstance(v, (str, bytes)):
             out.append(f"attribute {key} is not text (found {type(v).__name__})")

@@ -12,6 +12,11 @@ FORMAT = "zsl.embeddings"
 FORMAT_VERSION = 1
 KINDS = ("instance", "class")
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+# The text attributes of the file's root, in the order they are written (after format, format_version); the JSON
+# ones hold JSON text (their empty value's type).
+ATTRS = ("kind", "modality", "extractor", "extractor_meta", "inputs", "class_set_sha256", "command", "zsl_version",
+         "created_utc")
+JSON_ATTRS = {"extractor_meta": dict, "inputs": list}
 
 
 @dataclass
@@ -31,57 +36,33 @@ class StoreMeta:
 
     def fingerprint(self) -> dict:
         """What must match for two files (or a resumed run) to hold the same kind of rows."""
-        return {
-            "kind": self.kind,
-            "modality": self.modality,
-            "extractor": self.extractor,
-            "extractor_meta": self.extractor_meta,
-            "class_set_sha256": self.class_set_sha256,
-        }
+        return {k: getattr(self, k) for k in ("kind", "modality", "extractor", "extractor_meta", "class_set_sha256")}
 
     def to_attrs(self) -> dict[str, Any]:
-        return {
-            "format": FORMAT,
-            "format_version": int(self.format_version),
-            "kind": self.kind,
-            "modality": self.modality,
-            "extractor": self.extractor,
-            "extractor_meta": json.dumps(jsonable(self.extractor_meta), sort_keys=True),
-            "inputs": json.dumps(jsonable(self.inputs)),
-            "class_set_sha256": self.class_set_sha256 or "",
-            "command": self.command,
-            "zsl_version": self.zsl_version,
-            "created_utc": self.created_utc,
-        }
+        attrs: dict[str, Any] = {"format": FORMAT, "format_version": int(self.format_version)}
+        for k in ATTRS:
+            v = getattr(self, k)
+            attrs[k] = json.dumps(jsonable(v), sort_keys=k == "extractor_meta") if k in JSON_ATTRS else v
+        attrs["class_set_sha256"] = self.class_set_sha256 or ""
+        return attrs
 
     @classmethod
     def from_attrs(cls, attrs) -> "StoreMeta":
-        def _s(key, default=""):
-            v = attrs.get(key, default)
+        """Never anything but text from a text attribute, and JSON only from a JSON one (collect_violations says
+        what a file breaks); a missing or unreadable attribute is empty."""
+        def text(key):
+            v = attrs.get(key, "")
             v = v.decode("utf-8", "replace") if isinstance(v, bytes) else v
-            return v if isinstance(v, str) else default  # never anything but text (see collect_violations)
+            return v if isinstance(v, str) else ""
 
-        def _j(key, default):
-            raw = _s(key, "")
-            if not raw:
-                return default
+        def parsed(key):
             try:
-                return json.loads(raw)
+                return json.loads(text(key)) if text(key) else JSON_ATTRS[key]()
             except ValueError:
-                return default
+                return JSON_ATTRS[key]()
 
-        return cls(
-            kind=_s("kind", ""),
-            modality=_s("modality", ""),
-            extractor=_s("extractor", ""),
-            extractor_meta=_j("extractor_meta", {}),
-            inputs=_j("inputs", []),
-            class_set_sha256=_s("class_set_sha256", ""),
-            command=_s("command", ""),
-            zsl_version=_s("zsl_version", ""),
-            created_utc=_s("created_utc", ""),
-            format_version=int(attrs.get("format_version", 0)),
-        )
+        return cls(**{k: parsed(k) if k in JSON_ATTRS else text(k) for k in ATTRS},
+                   format_version=int(attrs.get("format_version", 0)))
 
     def as_dict(self) -> dict:
         return asdict(self)

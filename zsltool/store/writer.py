@@ -36,6 +36,15 @@ def partial_dir_for(path: str | os.PathLike) -> Path:
     return p.parent / f".{p.name}.partial"
 
 
+def _remove_lock_and_folder(partial: Path) -> None:
+    """Remove the (held) lock file, then the partial folder if nothing else is in it."""
+    (partial / "lock").unlink(missing_ok=True)
+    try:
+        partial.rmdir()
+    except OSError:
+        pass
+
+
 class EmbeddingWriter:
     """Write rows to an embedding file atomically, resuming a killed run.
 
@@ -138,18 +147,14 @@ class EmbeddingWriter:
         """Remove the partial folder (lock last, while still held) and release the lock."""
         try:
             self._clear_partial()
-            (self.partial / "lock").unlink(missing_ok=True)
-            try:
-                self.partial.rmdir()
-            except OSError:
-                pass
+            _remove_lock_and_folder(self.partial)
         finally:
             self._lock.release()
 
     def __enter__(self) -> "EmbeddingWriter":
         return self.open()
 
-    def __exit__(self, exc_type, exc, tb) -> None:
+    def __exit__(self, exc_type, _exc, _tb) -> None:
         if not self._open:
             return
         if exc_type is None:
@@ -159,12 +164,18 @@ class EmbeddingWriter:
             try:
                 self.flush()
             except Exception:  # pragma: no cover - best effort on the error path (a full disk, ...)
-                self._remove_temp_parts()
-            self._open = False
-            if part_files(self.partial):
-                self._lock.release()
-            else:  # nothing committed: nothing to resume, no partial folder left behind
-                self._remove_partial()
+                pass
+            self._keep_parts_or_clean()
+
+    def _keep_parts_or_clean(self) -> None:
+        """After a failure: the committed parts stay for a resume (the lock released); with none committed,
+        nothing to resume and no partial folder left behind. The writer is closed."""
+        self._open = False
+        self._remove_temp_parts()
+        if part_files(self.partial):
+            self._lock.release()
+        else:
+            self._remove_partial()
 
     def _remove_temp_parts(self) -> None:
         for q in self.partial.glob(".part-*.tmp.npz"):
@@ -268,12 +279,7 @@ class EmbeddingWriter:
             stamp(self.meta)
             write_h5(self.path, self.meta, self.dim, self.classes, iter_parts(self.partial), frame_dim=self.frame_dim)
         except BaseException:
-            self._open = False
-            self._remove_temp_parts()
-            if part_files(self.partial):
-                self._lock.release()  # the parts stay for a resume
-            else:
-                self._remove_partial()
+            self._keep_parts_or_clean()
             raise
         self._remove_partial()
         self._open = False
@@ -319,9 +325,5 @@ def write_embeddings(path: str | os.PathLike, *, meta: StoreMeta, ids: Sequence[
             write_h5(p, meta, w.dim, w.classes, [w._part(rows)] if rows else [], frame_dim=w.frame_dim)
         finally:
             if not existed:
-                (partial / "lock").unlink(missing_ok=True)
-                try:
-                    partial.rmdir()
-                except OSError:
-                    pass
+                _remove_lock_and_folder(partial)
     return p

@@ -2,7 +2,8 @@
 
 ``save_checkpoint(path, ckpt)`` writes atomically; ``load_checkpoint(path)`` loads with
 ``torch.load(weights_only=True)`` and validates; ``build_model(ckpt)`` rebuilds the method from the registry
-and the state dict alone, in eval mode.
+and the state dict alone, in eval mode; ``provenance_of(inputs)`` is its ``provenance`` entry (how the training
+files were made, ``meta_record`` of each).
 """
 
 from __future__ import annotations
@@ -110,3 +111,19 @@ def semantic_matrix(ckpt: dict, class_ids) -> "torch.Tensor":  # noqa: F821 - to
         raise ZslError(f"{len(missing)} classes have no semantic embedding in the checkpoint: "
                        f"{', '.join(map(str, missing[:5]))}")
     return ckpt["semantic"]["embeddings"][[index[c] for c in class_ids]].float()
+
+
+def meta_record(path, meta) -> dict:
+    """What ``zsl classify`` needs to embed new inputs as the rows of the file at ``path`` (with metadata ``meta``)
+    were: its extractor and settings (the per-class token lists of a text file are left out)."""
+    em = {k: v for k, v in (meta.extractor_meta or {}).items() if k != "tokens"}
+    return {"path": str(path), "modality": meta.modality, "kind": meta.kind, "extractor": meta.extractor,
+            "extractor_meta": em}
+
+
+def provenance_of(inputs) -> dict:
+    """The checkpoint's ``provenance``: how the training audio, video and side-information files were made."""
+    return {"audio": meta_record(inputs.audio.path, inputs.audio.meta),
+            "video": meta_record(inputs.video.path, inputs.video.meta) if inputs.video is not None else None,
+            "semantic": [meta_record(e.path, e.meta) for e in inputs.semantic.files],
+            "semantic_name": inputs.semantic.name}

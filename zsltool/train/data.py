@@ -145,13 +145,18 @@ def load_instance_files(audio, video=None):
     if v.meta.kind != "instance":
         raise ZslError(f"{video} is a class-level file ({v.meta.modality}), but --video must be an instance-level "
                        "file", hint="give the clips' video embeddings (zsl extract-video) to --video")
-    vi = v.id_index()
-    rows = np.array([vi.get(i, -1) for i in a.ids], dtype=np.int64)
-    if len(a.ids) and not np.any(rows >= 0):
+    if len(a.ids) and v.id_index().keys().isdisjoint(a.ids):
         raise ZslError(f"{audio} and {video} share no ids", hint="audio and video rows are matched by id")
-    vX = np.where(rows[:, None] >= 0, v.X[np.maximum(rows, 0)], 0).astype(np.float32)
-    vvalid = (rows >= 0) & v.valid[np.maximum(rows, 0)]
-    return a, v, vX, vvalid
+    return a, v, *aligned_rows(v, a.ids)
+
+
+def aligned_rows(e: Embeddings, ids: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """The rows of ``e`` for ``ids``, in that order, and their validity (zeros, invalid, where ``e`` has no such
+    id): how video rows are matched to the audio rows."""
+    index = e.id_index()
+    at = np.array([index.get(i, -1) for i in ids], dtype=np.int64)
+    return (np.where(at[:, None] >= 0, e.X[np.maximum(at, 0)], 0).astype(np.float32),
+            (at >= 0) & e.valid[np.maximum(at, 0)])
 
 
 def load_inputs(*, audio, video=None, semantic: str = "text", text=None, image=None, audio_prototypes=None,
@@ -236,8 +241,7 @@ def compute_scores(model, class_emb, inst: InstanceSet, modality: str = "both", 
             if inst.video is not None and model.uses_video:
                 v = prep_v(torch.as_tensor(inst.video[sl], device=device))
                 vv = torch.as_tensor(inst.video_valid[sl], device=device)
-            mod = modality
-            out.append(model.scores(ce, audio=a, video=v, modality=mod, audio_valid=av,
+            out.append(model.scores(ce, audio=a, video=v, modality=modality, audio_valid=av,
                                     video_valid=vv).float().cpu().numpy())
     model.train(was_training)
     if not out:

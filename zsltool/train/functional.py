@@ -23,7 +23,7 @@ any method's loss. Generic machinery makes it fast:
 Randomness is drawn outside the ``vmap``, per model, from the model's own generators, as in the lean
 single-model loop (``zsltool.train.engine.train_single``): the epoch's order from a CPU ``torch.Generator``
 seeded with the job's seed, and each step's negatives and dropout masks from the method's
-``draws(labels, generator)`` with a second generator on the training device (``engine.draws_generator``): one
+``draws(labels, generator)`` with a second generator on the training device (``job.draws_generator``): one
 vector of uniforms per model and step, which the loss turns into negatives and masks inside the ``vmap``
 (zsltool.methods.draws). A model therefore gets the same draws whether it trains alone (a group of one) or
 among 20, and the models of a group differ only in float re-association of the batched products.
@@ -52,8 +52,8 @@ from torch import nn
 from zsltool.train.class_space import ClassSpace
 from zsltool.train.class_space import applies as class_space_applies
 from zsltool.train.sgd import PlainSGD
-from zsltool.train.engine import (BestKeeper, Job, Outcome, _validate_single, divergence, draws_generator,
-                                  epoch_line, make_optimizer, outcomes, patience_out, scaled_data)
+from zsltool.train.job import (BestKeeper, Job, Outcome, divergence, draws_generator, epoch_line, make_optimizer,
+                               outcomes, patience_out, scaled_data, validate)
 
 log = logging.getLogger("zsltool.train")
 
@@ -248,7 +248,7 @@ class FunctionalKernel:
                     continue
                 self._load(g)
                 if job.val is not None:
-                    rec.update(_validate_single(self.models[g], job, dev))
+                    rec.update(validate(self.models[g], job, dev))
                     self.models[g].train()
                 histories[g].append(rec)
                 improved = keepers[g].consider(epoch, rec.get(job.metric), lambda g=g: self._snapshot(g))

@@ -26,8 +26,7 @@ from pathlib import Path
 
 from zsltool.errors import ZslError
 
-TRAIN_KEYS = ("lr", "optimizer", "batch_size", "epochs", "weight_decay", "momentum")
-GRADIENT_ONLY = ("lr", "optimizer", "batch_size", "epochs", "weight_decay", "momentum")
+TRAIN_KEYS = ("lr", "optimizer", "batch_size", "epochs", "weight_decay", "momentum")  # gradient training only
 
 
 def _value(text: str):
@@ -82,14 +81,14 @@ def check_grid(grid: dict | None, methods: list[str]) -> None:
         _check_values(k, vals, classes, COMMON_DEFAULTS)
         if k in TRAIN_KEYS:
             continue
+        m = k.split(":")[0] if ":" in k else None
+        if m is not None and m not in classes:
+            raise ZslError(f"grid key {k!r} names method {m!r}, which is not trained here",
+                           hint=f"methods: {', '.join(classes)}")
         if k.split(":")[-1] == "preset":
-            _check_presets(k, grid[k], classes)
-            continue
-        if ":" in k:
-            m, arg = k.split(":", 1)
-            if m not in classes:
-                raise ZslError(f"grid key {k!r} names method {m!r}, which is not trained here",
-                               hint=f"methods: {', '.join(methods)}")
+            _check_presets(k, m, grid[k], classes)
+        elif m is not None:
+            arg = k.split(":", 1)[1]
             if arg not in classes[m].defaults and arg not in COMMON_DEFAULTS:
                 raise ZslError(f"method {m!r} has no argument {arg!r} (grid key {k!r})",
                                hint="valid: " + ", ".join(sorted(set(classes[m].defaults) | set(COMMON_DEFAULTS))))
@@ -98,12 +97,8 @@ def check_grid(grid: dict | None, methods: list[str]) -> None:
                            f"{', '.join(methods)}", hint="training settings: " + ", ".join(TRAIN_KEYS))
 
 
-def _check_presets(key: str, values: list, classes: dict) -> None:
-    """ZslError unless every preset of a ``preset`` / ``METHOD:preset`` axis exists for its method(s)."""
-    m = key.split(":")[0] if ":" in key else None
-    if m is not None and m not in classes:
-        raise ZslError(f"grid key {key!r} names method {m!r}, which is not trained here",
-                       hint=f"methods: {', '.join(classes)}")
+def _check_presets(key: str, m: str | None, values: list, classes: dict) -> None:
+    """ZslError unless every preset of a ``preset`` / ``METHOD:preset`` (``m``) axis exists for its method(s)."""
     for name, cls in classes.items():
         if m in (None, name):
             for v in values:
@@ -150,9 +145,8 @@ def settings_for(grid: dict | None, method_cls) -> list[dict]:
     axes = []
     for k, vals in grid.items():
         if k in TRAIN_KEYS:
-            if method_cls.closed_form and k in GRADIENT_ONLY:
-                continue
-            axes.append(("train", k, vals))
+            if not method_cls.closed_form:
+                axes.append(("train", k, vals))
         elif k == "preset" or k == f"{method_cls.name}:preset":
             axes.append(("preset", "preset", [str(v) for v in vals]))
         elif ":" in k:

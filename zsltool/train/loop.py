@@ -27,12 +27,14 @@ import numpy as np
 import torch
 
 from zsltool.classes.splits import load_split
+from zsltool.classify.calibrate import calibrate, fallback_record
 from zsltool.errors import ZslError
 from zsltool.methods.base import get_method
-from zsltool.train.checkpoint import new_checkpoint, save_checkpoint
+from zsltool.train.checkpoint import new_checkpoint, provenance_of, save_checkpoint
 from zsltool.train.config import TrainConfig, setting_problem
-from zsltool.train.data import InstanceSet, check_split_class_set, load_inputs, select_instances
-from zsltool.train.engine import Job, Outcome, train_jobs
+from zsltool.train.data import InstanceSet, check_split_class_set, compute_scores, load_inputs, select_instances
+from zsltool.train.engine import train_jobs
+from zsltool.train.job import Job, Outcome
 from zsltool.utils import check_output, resolve_device
 
 log = logging.getLogger("zsltool.train")
@@ -94,12 +96,11 @@ def _resolve_hyper(cls, config: TrainConfig, overrides: dict | None = None, pres
         v = (overrides or {}).get(k, getattr(config, k))
         if v is not None:
             h[k] = v
-    flags = {"epochs": "--epochs", "batch_size": "--batch-size", "optimizer": "--optimizer", "lr": "--lr",
-             "weight_decay": "--weight-decay", "momentum": "--momentum"}
-    for k, opt in flags.items():
+    for k in ("epochs", "batch_size", "optimizer", "lr", "weight_decay", "momentum"):
         problem = setting_problem(k, h[k])
         if problem:
-            raise ZslError(f"{opt} {problem}, got {h[k]!r}", hint=f"the method's default is {cls.train_defaults[k]!r}")
+            raise ZslError(f"--{k.replace('_', '-')} {problem}, got {h[k]!r}",
+                           hint=f"the method's default is {cls.train_defaults[k]!r}")
     return h
 
 
@@ -143,18 +144,19 @@ def prepare(config: TrainConfig) -> Prepared:
         all_classes = list(trial.train) + list(trial.val) + list(trial.test)
         train_ids, val_ids, metric = None, None, "val_top1"
     inputs.semantic.matrix(all_classes)  # every class of the trial needs a valid semantic embedding
-    train_set = select_instances(inputs, train_classes, ids=train_ids, modalities=mods)
-    if len(train_set) == 0:
+
+    def rows(classes, ids):  # the usable rows of ``classes`` (restricted to ``ids``), None when there are none
+        s = select_instances(inputs, classes, ids=ids, modalities=mods)
+        return s if len(s) else None
+
+    train_set = rows(train_classes, train_ids)
+    if train_set is None:
         raise ZslError(f"no usable training instances: no valid row of {inputs.audio.path} has a single label "
                        f"among the {len(train_classes)} training classes of trial {config.trial}",
                        hint="check that the split and the embedding file come from the same class set")
     if len(set(train_set.labels.tolist())) < 2:
         raise ZslError("training needs instances of at least 2 classes", hint="use a split with more classes")
-    val_set = None
-    if val_classes and (val_ids is None or val_ids):
-        val_set = select_instances(inputs, val_classes, ids=val_ids, modalities=mods)
-        if len(val_set) == 0:
-            val_set = None
+    val_set = rows(val_classes, val_ids) if val_classes and (val_ids is None or val_ids) else None
     if val_set is None:
         metric = "none"
         log.warning("no validation instances: keeping the last epoch")
@@ -163,12 +165,9 @@ def prepare(config: TrainConfig) -> Prepared:
         seen_mask = np.array([c in set(trial.seen) for c in val_classes])
         ys = seen_mask[val_set.labels]
         if ys.all() or not ys.any():
-            metric, seen_mask = "val_seen_mca", None
-            val_classes = list(trial.seen)
-            val_set = select_instances(inputs, val_classes, ids=list(trial.instances.get("val") or []),
-                                       modalities=mods)
-            val_set = val_set if len(val_set) else None
-            metric = "none" if val_set is None else metric
+            val_classes, seen_mask = list(trial.seen), None
+            val_set = rows(val_classes, list(trial.instances.get("val") or []))
+            metric = "none" if val_set is None else "val_seen_mca"
     return Prepared(inputs=inputs, trial=trial, cls=cls, train_set=train_set, val_set=val_set,
                     train_classes=train_classes, val_classes=val_classes,
                     train_class_emb=inputs.semantic.matrix(train_classes),
@@ -240,11 +239,25 @@ def choose(prep: Prepared, config: TrainConfig, settings: list[dict], outcomes: 
     return chosen, selection
 
 
+def calibrate_model(model, prep, device: str = "cpu") -> dict:
+    """``calibrate`` on a trained model's validation rows; a fallback record when there are none. The training
+    rows are never used: a zero-shot model's scores on its training classes are not its scores on new ones.
+    A training-free method (``cosine``) keeps temperature 1: its scores carry the encoder's own logit scale."""
+    if getattr(model, "training_free", False):
+        return {"temperature": 1.0, "on": "none", "rows": 0, "source": "the method's own scale (the encoder's "
+                "logit scale; not fitted)", "method": "none: softmax of the training-free method's scores"}
+    if prep.val_set is None or not len(prep.val_set) or len(prep.val_classes) < 2:
+        return fallback_record("no validation rows (the training rows are not used: a zero-shot model's scores "
+                               "on its training classes are sharper than on new ones)")
+    s = compute_scores(model, prep.val_class_emb, prep.val_set, device=device)
+    # GZSL without unseen validation rows: held-out rows of the (trained) seen classes only
+    seen_only = prep.trial.is_gzsl and prep.val_seen_mask is None
+    return calibrate(s, prep.val_set.labels, "seen-class validation" if seen_only else "validation")
+
+
 def write_checkpoint(prep: Prepared, config: TrainConfig, res: Outcome, out: Path, selection: dict | None = None,
                      device: str = "cpu") -> TrainResult:
     """Save the best epoch of ``res`` as a self-describing checkpoint at ``out``."""
-    from zsltool.classify.calibrate import calibrate_model, provenance_of
-
     model = res.model
     sem = prep.inputs.semantic
     valid_ids = [c for c, ok in zip(sem.ids, sem.valid) if ok]
@@ -253,14 +266,12 @@ def write_checkpoint(prep: Prepared, config: TrainConfig, res: Outcome, out: Pat
     if trial.is_gzsl:
         classes.update(seen=list(trial.seen), unseen=list(trial.unseen))
     model.to(device)
-    ckpt_extra = {"calibration": calibrate_model(model, prep, device),  # zsl classify's probabilities
-                  "provenance": provenance_of(prep.inputs)}
     ckpt = new_checkpoint(
-        **ckpt_extra,
-        method=prep.cls.name, method_args=model.method_args(), state_dict=res.state, optimizer=res.optimizer,
+        calibration=calibrate_model(model, prep, device),  # zsl classify's probabilities
+        provenance=provenance_of(prep.inputs), method=prep.cls.name, method_args=model.method_args(),
+        state_dict=res.state, optimizer=res.optimizer, inputs=prep.inputs.input_records(),
         config=config.to_dict() | {"resolved": res.hyper} | ({"selection": selection} if selection else {})
         | ({"warnings": prep.warnings} if prep.warnings else {}),
-        inputs=prep.inputs.input_records(),
         class_set_sha256=prep.inputs.class_set_sha256, classes=classes,
         semantic={"ids": valid_ids, "embeddings": torch.as_tensor(sem.matrix(valid_ids))},
         best={"metric": prep.metric, "value": res.best_value, "epoch": res.best_epoch}, history=res.history)

@@ -1,1 +1,1 @@
-"""One module per command group; each defines ``register(app)``."""
+"""One module per command group; each defines ``COMMANDS``: command name -> function (or a group's typer app)."""

@@ -5,22 +5,19 @@ from __future__ import annotations
 from pathlib import Path
 from typing import List, Optional
 
-import inspect
-
 import typer
 
 from zsltool.cli.commands.extract import run_extract, summary_table
 from zsltool.cli.common import JsonOpt, OverwriteOpt, emit, seed_option, seed_or_global
-from zsltool.cli.extractor_command import extract_command
-from zsltool.cli.pretrain_command import kw, pretrain_command
+from zsltool.cli.extractor_command import extract_command, kw
+from zsltool.cli.pretrain_command import pretrain_command
 from zsltool.cli.types import float_option
 
 extract_audio_cmd = extract_command(
     "audio", default_model="vggish", run=run_extract("audio"), table=summary_table, batch_size=16, workers=2,
-    inputs=inspect.Parameter("inputs", inspect.Parameter.KEYWORD_ONLY, annotation=List[str],
-                             default=typer.Argument(..., help="Clip manifests (.csv from select-audio), folders of "
-                                                    "audio files (recursive), audio files, or - to read paths "
-                                                    "from stdin.")),
+    inputs=kw("inputs", List[str], typer.Argument(..., help="Clip manifests (.csv from select-audio), folders of "
+                                                   "audio files (recursive), audio files, or - to read paths from "
+                                                   "stdin.")),
     doc="Audio files -> clip-level audio embeddings (mean over each model's examples) in an HDF5 file.")
 
 
@@ -73,7 +70,5 @@ def import_audioset_cmd(
     emit(res, json_out, table=summary_table)
 
 
-def register(app: typer.Typer) -> None:
-    app.command("extract-audio")(extract_audio_cmd)
-    app.command("pretrain-audio")(pretrain_audio_cmd)
-    app.command("import-audioset")(import_audioset_cmd)
+COMMANDS = {"extract-audio": extract_audio_cmd, "pretrain-audio": pretrain_audio_cmd,
+            "import-audioset": import_audioset_cmd}

@@ -64,5 +64,4 @@ def build_classes(
     emit(result, json_out, table)
 
 
-def register(app: typer.Typer) -> None:
-    app.command("build-classes")(build_classes)
+COMMANDS = {"build-classes": build_classes}

@@ -1,4 +1,4 @@
-"""``zsl classify``: which of these labels is this clip? (thin shim over ``zsltool.classify.run.classify``, or
+"""``zsl classify``: which of these labels is this clip? (thin shim over ``zsltool.classify.run.classify_clips``, or
 ``zsltool.classify.joint.classify_joint`` with ``--model``)."""
 
 from __future__ import annotations
@@ -139,7 +139,7 @@ def _joint(joint, model, inputs, prompt, *, others: dict, **kw):
 
 
 def _checkpoint(model, inputs, **kw):
-    from zsltool.classify.run import classify
+    from zsltool.classify.run import classify_clips
     from zsltool.errors import ZslError
 
     if model is None:
@@ -148,7 +148,7 @@ def _checkpoint(model, inputs, **kw):
         raise ZslError(f"checkpoint not found: {model}",
                        hint=f"to classify with {model.name} itself (no checkpoint): zsl classify --model {model.name} "
                             "CLIP... --labels ...")
-    return classify(model, inputs or [], progress=not STATE.quiet, **kw)
+    return classify_clips(model, inputs or [], progress=not STATE.quiet, **kw)
 
 
 def _print(preds, top: int, json_out: bool, jsonl: bool, csv_out: bool) -> None:
@@ -175,5 +175,4 @@ def _print(preds, top: int, json_out: bool, jsonl: bool, csv_out: bool) -> None:
     sys.stdout.flush()
 
 
-def register(app: typer.Typer) -> None:
-    app.command("classify")(classify_cmd)
+COMMANDS = {"classify": classify_cmd}

@@ -41,6 +41,4 @@ def combine_cmd(
     emit(res, json_out, table=lambda r: kv_table(r, title="combine"))
 
 
-def register(app: typer.Typer) -> None:
-    app.command("prototypes")(prototypes_cmd)
-    app.command("combine")(combine_cmd)
+COMMANDS = {"prototypes": prototypes_cmd, "combine": combine_cmd}

@@ -138,5 +138,4 @@ def demo(
     emit(result, json_out, _results_table)
 
 
-def register(app: typer.Typer) -> None:
-    app.command("demo")(demo)
+COMMANDS = {"demo": demo}

@@ -28,5 +28,4 @@ def doctor_cmd(json_out: bool = JsonOpt):
     emit(report(), json_out, table=_tables)
 
 
-def register(app: typer.Typer) -> None:
-    app.command("doctor")(doctor_cmd)
+COMMANDS = {"doctor": doctor_cmd}

@@ -148,6 +148,4 @@ def retrieve_cmd(
                                          rows_table(*_ranked_rows(d, top))])
 
 
-def register(app: typer.Typer) -> None:
-    app.command("evaluate")(evaluate_cmd)
-    app.command("retrieve")(retrieve_cmd)
+COMMANDS = {"evaluate": evaluate_cmd, "retrieve": retrieve_cmd}

@@ -302,7 +302,4 @@ def plot_cmd(
     emit({"out": [str(p) for p in paths]}, json_out)
 
 
-def register(app: typer.Typer) -> None:
-    app.command("experiment")(experiment_cmd)
-    app.command("compare")(compare_cmd)
-    app.command("plot")(plot_cmd)
+COMMANDS = {"experiment": experiment_cmd, "compare": compare_cmd, "plot": plot_cmd}

@@ -10,8 +10,8 @@ from typing import List, Optional
 import typer
 
 from zsltool.cli.common import JsonOpt, emit, kv_table, rows_table
-from zsltool.cli.extractor_command import extract_command, progress
-from zsltool.cli.pretrain_command import kw, pretrain_command
+from zsltool.cli.extractor_command import extract_command, kw, progress
+from zsltool.cli.pretrain_command import pretrain_command
 
 
 def summary_table(res: dict):
@@ -26,8 +26,7 @@ def summary_table(res: dict):
 
 
 def _inputs(help: str) -> inspect.Parameter:
-    return inspect.Parameter("inputs", inspect.Parameter.KEYWORD_ONLY, annotation=List[Path],
-                             default=typer.Argument(..., help=help))
+    return kw("inputs", List[Path], typer.Argument(..., help=help))
 
 
 def run_extract(modality: str):
@@ -58,9 +57,8 @@ extract_video_cmd = extract_command(
 extract_text_cmd = extract_command(
     "text", default_model="word2vec", run=_run_text, pipeline=False, batch_size=64,
     table=lambda r: kv_table(r, title="extract-text"),
-    inputs=inspect.Parameter("names", inspect.Parameter.KEYWORD_ONLY, annotation=Optional[Path],
-                             default=typer.Option(None, "--names", help="Plain list of class names, one per line "
-                                                                         "(instead of --classes).")),
+    inputs=kw("names", Optional[Path], typer.Option(None, "--names", help="Plain list of class names, one per line "
+                                                    "(instead of --classes).")),
     doc="Class embeddings from class labels or descriptions (word2vec/GloVe, sentence models; class-level file).")
 
 
@@ -130,10 +128,5 @@ pretrain_video_cmd = pretrain_command(
         "loads it.")
 
 
-def register(app: typer.Typer) -> None:
-    app.command("extract-image")(extract_image_cmd)
-    app.command("pretrain-image")(pretrain_image_cmd)
-    app.command("extract-text")(extract_text_cmd)
-    app.command("extract-video")(extract_video_cmd)
-    app.command("pretrain-video")(pretrain_video_cmd)
-    app.command("models")(models_cmd)
+COMMANDS = {"extract-image": extract_image_cmd, "pretrain-image": pretrain_image_cmd, "extract-text": extract_text_cmd,
+            "extract-video": extract_video_cmd, "pretrain-video": pretrain_video_cmd, "models": models_cmd}

@@ -111,5 +111,4 @@ for _name, _recipe in RECIPES.items():
     prepare_app.command(_name, help=_recipe.help)(OWN_COMMANDS.get(_name) or folder_recipe(_name, _recipe))
 
 
-def register(app: typer.Typer) -> None:
-    app.add_typer(prepare_app, name="prepare")
+COMMANDS = {"prepare": prepare_app}

@@ -55,5 +55,4 @@ def report_cmd(
     sys.stdout.flush()
 
 
-def register(app: typer.Typer) -> None:
-    app.command("report")(report_cmd)
+COMMANDS = {"report": report_cmd}

@@ -64,6 +64,4 @@ def select_images(
     emit(r, json_out, _table)
 
 
-def register(app: typer.Typer) -> None:
-    app.command("select-audio")(select_audio)
-    app.command("select-images")(select_images)
+COMMANDS = {"select-audio": select_audio, "select-images": select_images}

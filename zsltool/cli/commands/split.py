@@ -19,22 +19,15 @@ from zsltool.progress import count_of
 PROTOCOLS = list(SPLIT_PROTOCOLS)
 
 
-def _ints(value: Optional[str], opt: str) -> Optional[list[int]]:
+def _numbers(value: Optional[str], opt: str, kind: type = float) -> Optional[list]:
+    """``--opt A,B,C`` as a list of ``kind`` (int or float, finite)."""
     if value is None:
         return None
     try:
-        return [int(x) for x in value.split(",")]
+        out = [kind(x) for x in value.split(",")]
     except ValueError:
-        raise typer.BadParameter(f"{opt} must be comma-separated integers, got {value!r}") from None
-
-
-def _floats(value: Optional[str], opt: str) -> Optional[list[float]]:
-    if value is None:
-        return None
-    try:
-        out = [float(x) for x in value.split(",")]
-    except ValueError:
-        raise typer.BadParameter(f"{opt} must be comma-separated numbers, got {value!r}") from None
+        what = "integers" if kind is int else "numbers"
+        raise typer.BadParameter(f"{opt} must be comma-separated {what}, got {value!r}") from None
     if not all(math.isfinite(x) for x in out):
         raise typer.BadParameter(f"{opt} must be finite numbers, got {value!r}")
     return out
@@ -79,8 +72,8 @@ def split(
     """Make a split file: seeded class partitions for a zero-shot protocol (and GZSL instance partitions)."""
     from zsltool.classes.protocols import make_split
 
-    opts = dict(sizes=_ints(sizes, "--sizes"), trials=trials, membership=membership, seen=seen, unseen=unseen,
-                instances=instances, fractions=_floats(fractions, "--fractions"), val_folds=val_folds,
+    opts = dict(sizes=_numbers(sizes, "--sizes", int), trials=trials, membership=membership, seen=seen, unseen=unseen,
+                instances=instances, fractions=_numbers(fractions, "--fractions"), val_folds=val_folds,
                 unseen_val_fraction=unseen_val_fraction, preset=preset,
                 category=category,
                 categories=[c.strip() for c in categories.split(",") if c.strip()] if categories else None)
@@ -98,5 +91,4 @@ def split(
     emit(result, json_out, table)
 
 
-def register(app: typer.Typer) -> None:
-    app.command("split")(split)
+COMMANDS = {"split": split}

@@ -86,7 +86,4 @@ def merge(
     emit(result, json_out)
 
 
-def register(app: typer.Typer) -> None:
-    app.command("inspect")(inspect)
-    app.command("import-embeddings")(import_embeddings)
-    app.command("merge")(merge)
+COMMANDS = {"inspect": inspect, "import-embeddings": import_embeddings, "merge": merge}

@@ -105,5 +105,4 @@ def train_cmd(
     emit(result.summary(), json_out, table=_table)
 
 
-def register(app: typer.Typer) -> None:
-    app.command("train")(train_cmd)
+COMMANDS = {"train": train_cmd}

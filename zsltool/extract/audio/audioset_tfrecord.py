@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import os
 import struct
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Iterator
 
 import numpy as np
@@ -48,24 +48,15 @@ _TABLE = _make_table()
 
 
 try:  # optional accelerator (pip install crc32c); the pure-Python table version is the fallback
-    from crc32c import crc32c as _fast_crc32c  # type: ignore
+    from crc32c import crc32c  # type: ignore
 except ImportError:  # pragma: no cover - depends on the environment
-    _fast_crc32c = None
-
-
-def crc32c(data: bytes) -> int:
-    """CRC-32C (Castagnoli) of ``data``."""
-    if _fast_crc32c is not None:
-        return _fast_crc32c(data)
-    return crc32c_python(data)
-
-
-def crc32c_python(data: bytes) -> int:
-    c = 0xFFFFFFFF
-    t = _TABLE
-    for b in data:
-        c = t[(c ^ b) & 0xFF] ^ (c >> 8)
-    return c ^ 0xFFFFFFFF
+    def crc32c(data: bytes) -> int:
+        """CRC-32C (Castagnoli) of ``data``."""
+        c = 0xFFFFFFFF
+        t = _TABLE
+        for b in data:
+            c = t[(c ^ b) & 0xFF] ^ (c >> 8)
+        return c ^ 0xFFFFFFFF
 
 
 def masked_crc32c(data: bytes) -> int:
@@ -77,16 +68,10 @@ class CorruptRecord(Exception):
     pass
 
 
-def iter_records(path: str | os.PathLike, verify: bool = True, problems: list | None = None) -> Iterator[bytes]:
-    """Yield the data of each record of a TFRecord file; corrupt records go to ``problems`` (path, byte
-    offset, reason) and are skipped."""
-    for _offset, data in iter_records_at(path, verify=verify, problems=problems):
-        yield data
-
-
 def iter_records_at(path: str | os.PathLike, verify: bool = True,
                     problems: list | None = None) -> Iterator[tuple[int, bytes]]:
-    """:func:`iter_records` with each record's byte offset in the file: ``(offset, data)``."""
+    """Yield ``(offset, data)`` for each record of a TFRecord file (its byte offset in the file); corrupt
+    records go to ``problems`` (path, byte offset, reason) and are skipped."""
     problems = problems if problems is not None else []
     with open(path, "rb") as fh:
         size = os.fstat(fh.fileno()).st_size
@@ -225,7 +210,6 @@ class Segment:
     end: float
     labels: list[int]
     embedding: np.ndarray  # (seconds, 128) uint8
-    context: dict = field(default_factory=dict)
 
     @property
     def id(self) -> str:

@@ -84,6 +84,12 @@ def logit_scale(model) -> float:
     return float(model.logit_scale_a.detach().exp())
 
 
+def _weight_records(record: dict) -> list[dict]:
+    """The local weights file read (a save_pretrained folder), as an input record; none for a hub id."""
+    p = record.get("weights_path")
+    return [{"path": p, "sha256": record["weights_sha256"]}] if p else []
+
+
 def _features(out) -> Any:
     """``get_*_features`` returns a tensor (transformers 4) or an output whose ``pooler_output`` it is (5)."""
     return out if hasattr(out, "shape") else out.pooler_output
@@ -117,8 +123,7 @@ class ClapAudioExtractor(AudioExtractor):
         self.fusion = bool(getattr(self.model.config.audio_config, "enable_fusion", False))
         self.front = _ClapFrontEnd(self.fe, self.fusion)
         self.dim = int(self.model.config.projection_dim)
-        self.weight_records = [{"path": self.record["weights_path"], "sha256": self.record["weights_sha256"]}] \
-            if self.record.get("weights_path") else []
+        self.weight_records = _weight_records(self.record)
 
     def examples(self, wave: np.ndarray) -> np.ndarray:
         return self.front(wave)
@@ -149,6 +154,7 @@ class ClapTextExtractor(TextExtractor):
         self.model, self.tokenizer, self.record = load_clap(config.weights or self.spec.default_weights, device,
                                                             "text")
         self.dim = int(self.model.config.projection_dim)
+        self.weight_records = _weight_records(self.record)
 
     def texts(self, entries) -> list[str]:
         if self.config.text == "label":
@@ -170,10 +176,6 @@ class ClapTextExtractor(TextExtractor):
             for j, i in enumerate(idx):
                 out[i] = (X[j].float().cpu().numpy(), [texts[i]])
         return out
-
-    def input_records(self) -> list[dict]:
-        p = self.record.get("weights_path")
-        return [{"path": p, "sha256": self.record["weights_sha256"]}] if p else []
 
     def meta(self) -> dict:
         return {"model": "clap-text", "prompt": self.config.prompt, **self.record}

@@ -1,4 +1,5 @@
-"""The audio side of the extractor contract: what every audio model shares, and ``extract_audio``.
+"""The audio side of the extractor contract: what every audio model shares (``zsltool.extract.pipeline.extract_audio``
+runs it).
 
 An audio extractor (VGGish, CNN14, CLAP, ...) subclasses :class:`AudioExtractor` and says only what is its
 own: ``sample_rate``, ``min_samples`` (shorter clips are zero-padded to it and counted), ``examples(wave)``
@@ -11,9 +12,8 @@ mean over its examples (``frames=True`` also stores the per-example rows).
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any, Callable
 
 import numpy as np
 
@@ -105,9 +105,6 @@ class AudioExtractor(Extractor):
         return AudioLoader(max_seconds=self.config.max_seconds, examples_fn=self.examples,
                            sample_rate=self.sample_rate, min_samples=self.min_samples)
 
-    def load(self, item: Item) -> dict:
-        return self.loader()(item)
-
     def embed(self, samples: list[dict]) -> list[dict]:
         import torch
 
@@ -147,19 +144,3 @@ class AudioExtractor(Extractor):
         return {"padded_short_clips": self.padded.n, "padded_ids": self.padded.ids,
                 "truncated_segments": self.truncated.n, "truncated_ids": self.truncated.ids,
                 "examples": self.examples_seen}
-
-
-# -- the library function ------------------------------------------------------------------------------------
-def extract_audio(source: str | Sequence[str], out: str | os.PathLike, *, classes_path=None, model: str = "vggish",
-                  batch_size: int = 16, workers: int = 0, device: str = "cpu", shard: tuple[int, int] = (0, 1),
-                  overwrite: bool = False, resume: bool = True, progress: bool = True, extractor=None,
-                  items: Sequence[Item] | None = None, stdin=None, **options) -> dict:
-    """Clip-level audio embeddings of ``source`` (a clip manifest, a folder, an audio file or ``-``) into
-    ``out`` with registered audio ``model``; ``options`` are its config fields (``weights``, ``embedding``,
-    ``max_seconds``, ``frames`` ...). ``items``: ready-made items instead of ``source`` (library only)."""
-    from zsltool.extract.pipeline import extract
-
-    sources = [source] if isinstance(source, (str, os.PathLike)) else list(source)
-    return extract("audio", model, sources, out, classes=classes_path, batch_size=batch_size, workers=workers,
-                   device=device, shard=shard, overwrite=overwrite, resume=resume, progress=progress,
-                   extractor=extractor, stdin=stdin, items=items, **options)

@@ -7,8 +7,9 @@ from 125 to 7500 Hz (the mel matrix of ``mel_features.spectrogram_to_mel_matrix`
 than one example is dropped, as in the reference.
 
 The arithmetic runs in float64 (the reference is numpy float64) and the examples are returned as float32.
-Clips shorter than one example (15600 samples = 0.975 s) are zero-padded by :func:`pad_to_one_example`
-before the front end, so a short clip gives one example instead of none; the caller records that.
+Clips shorter than one example (``MIN_SAMPLES`` = 15600 samples = 0.975 s) are zero-padded to it before the
+front end (the audio loader's ``min_samples``), so a short clip gives one example instead of none; the run
+summary counts them.
 """
 
 from __future__ import annotations
@@ -60,15 +61,6 @@ def _mel_tensor():
 
         _MEL = torch.from_numpy(mel_matrix())
     return _MEL
-
-
-def pad_to_one_example(wave: np.ndarray) -> tuple[np.ndarray, bool]:
-    """Zero-pad a 16 kHz waveform shorter than one example to MIN_SAMPLES; returns (wave, padded)."""
-    if wave.shape[0] >= MIN_SAMPLES:
-        return wave, False
-    out = np.zeros(MIN_SAMPLES, dtype=wave.dtype)
-    out[: wave.shape[0]] = wave
-    return out, True
 
 
 def log_mel(wave) -> "torch.Tensor":  # noqa: F821

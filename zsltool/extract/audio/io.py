@@ -111,18 +111,3 @@ def load_waveform(path: str | os.PathLike, *, start: float | None = None, end: f
     info = {"orig_sr": sr, "channels": channels, "seconds": data.shape[0] / sr,
             "truncated_segment": end is not None and int(round(end * sr)) > total}
     return wave, info
-
-
-def find_audio_files(folder: str | os.PathLike) -> list[Path]:
-    """Audio files under ``folder`` (recursive, by extension), sorted by path. A sub-folder that cannot be read
-    is a ZslError (``Path.rglob`` would skip it without a word, and its clips would be missing)."""
-    from zsltool.errors import ZslError
-
-    def refuse(e: OSError):
-        raise ZslError(f"cannot read folder {e.filename}: {e.strerror or e}",
-                       hint="give zsl read access to it (chmod), or move it out of the folder") from None
-
-    found = []
-    for dirpath, _, files in os.walk(folder, onerror=refuse):
-        found += [Path(dirpath) / f for f in files if Path(f).suffix.lower() in AUDIO_EXTENSIONS]
-    return sorted(p for p in found if p.is_file())
