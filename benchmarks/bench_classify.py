@@ -10,7 +10,7 @@ file of ``--vocab`` words, ``zsl train`` (projection, a few epochs). Then measur
 * one clip, as a user runs it: ``zsl classify model.pt clip.wav --labels ...`` in a fresh process: the first
   call with an empty sha256 cache (``one_clip_cli_first_s``: the weights and the vectors file are hashed), then
   the median of ``--repeats`` calls (``one_clip_cli_s``: both hashes come from the cache,
-  ``zsltool.provenance.cached_sha256``); ``weights_sha256_s`` is what hashing the weights file once costs.
+  ``zsltool.files.provenance.cached_sha256``); ``weights_sha256_s`` is what hashing the weights file once costs.
   The same steps timed inside one process: imports of what classify needs, checkpoint load + model build,
   label embeddings (loading the word vectors), audio extractor build (weights read; their sha256 cached),
   embedding and scoring the clip;
@@ -136,7 +136,7 @@ def main() -> None:
         cmd = (f"import sys; sys.argv = ['zsl', '-q', '--device', {args.device!r}, 'classify', "
                f"{str(tmp / 'model.pt')!r}, {str(one)!r}, '--labels', {','.join(LABELS)!r}, '--json']\n"
                "from zsltool.cli.app import main\ntry:\n    main()\nexcept SystemExit as e:\n    assert not e.code, e.code")
-        from zsltool.provenance import _sha256_file
+        from zsltool.files.provenance import _sha256_file
 
         t0 = time.perf_counter()
         _sha256_file(tmp / "vggish.pth", 1 << 20)

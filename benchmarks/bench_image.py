@@ -31,7 +31,7 @@ def main() -> None:
     from zsltool.classes.manifest import write_crop_manifest
     from zsltool.extract.pipeline import extract_image
     from zsltool.extract.registry import build_extractor
-    from zsltool.utils import resolve_device
+    from zsltool.runtime.env import resolve_device
 
     device = resolve_device(args.device)
     with tempfile.TemporaryDirectory() as tmp:

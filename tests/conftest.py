@@ -62,6 +62,58 @@ def cli():
     return run
 
 
+def _run_cli(*args):
+    """``zsl ARGS`` in-process (click's CliRunner, stderr apart); a non-zero exit fails with its stderr.
+    Returns click's result (``.stdout``, ``.stderr``)."""
+    from typer.testing import CliRunner
+
+    from zsltool.cli.app import app
+
+    try:
+        runner = CliRunner(mix_stderr=False)
+    except TypeError:  # click >= 8.2 always separates stderr
+        runner = CliRunner()
+    r = runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
+    assert r.exit_code == 0, f"zsl {' '.join(map(str, args))}: exit {r.exit_code}\n{r.stderr}"
+    return r
+
+
+@pytest.fixture(scope="session")
+def run_cli():
+    """The zsl CLI in-process for module-scoped fixtures (where ``cli`` cannot be used): ``run_cli(*args)``
+    fails on a non-zero exit and returns click's result."""
+    return _run_cli
+
+
+@pytest.fixture(scope="module")
+def esc50_inputs(tmp_path_factory):
+    """``(d, prepare JSON, extract-text JSON)``: in folder ``d`` an ESC-50 folder (``zsltool.testing.esc50``) ->
+    ``zsl prepare`` -> ``extract-audio`` (a tiny random VGGish) -> ``extract-text`` (the underscored names) ->
+    ``split`` (5 class folds), each through the CLI in-process: d/audio.h5, d/text.h5, d/split.json and d/new.wav
+    (a clip that is not in the manifest)."""
+    import soundfile as sf
+    import torch
+
+    from zsltool.extract.audio.vggish import VGGish
+    from zsltool.testing.esc50 import SR, clip, make_esc50, write_vectors
+
+    d = tmp_path_factory.mktemp("esc")
+    make_esc50(d / "ESC-50-master")
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        torch.save(VGGish(width=1 / 16).state_dict(), d / "tiny.pth")
+    write_vectors(d / "vectors.txt")
+    run = _run_cli
+    prepared = json.loads(run("prepare", "esc50", d / "ESC-50-master", "-o", d / "esc50", "--json").stdout)
+    run("extract-audio", d / "esc50" / "clips.csv", "--classes", d / "esc50" / "classes.json", "--weights",
+        d / "tiny.pth", "-o", d / "audio.h5")
+    text = json.loads(run("extract-text", "--classes", d / "esc50" / "classes.json", "--vectors", d / "vectors.txt",
+                          "-o", d / "text.h5", "--json").stdout)
+    run("split", d / "esc50" / "classes.json", "--protocol", "folds", "--folds", "5", "-o", d / "split.json")
+    sf.write(d / "new.wav", clip(3, 9, seconds=1.5), SR)
+    return d, prepared, text
+
+
 def pytest_collection_modifyitems(config, items):
     """Tests marked ``gpu`` run only where a CUDA device is present."""
     gpu = [it for it in items if "gpu" in it.keywords]

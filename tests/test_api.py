@@ -38,6 +38,21 @@ def test_the_old_names_are_the_subpackages_and_calling_one_fails(old):
         getattr(zsltool, old)("x.pt")
 
 
+def test_docs_call_only_the_api_functions():
+    """README.md, docs/ and the package's docstrings call zsltool.train_model / evaluate_checkpoint / classify_clips,
+    never a subpackage (zsltool.train(...) raises TypeError)."""
+    import re
+    from pathlib import Path
+
+    root = Path(zsltool.__file__).resolve().parents[1]
+    files = [root / "README.md", *sorted((root / "docs").glob("*.md")), *sorted((root / "zsltool").rglob("*.py")),
+             *sorted((root / "benchmarks").glob("*.py"))]
+    calls = [f"{f.relative_to(root)}: {m.group(0)}" for f in files
+             for m in re.finditer(r"zsltool\.(train|evaluate|classify)\(", f.read_text(encoding="utf-8"))]
+    assert calls == []
+    assert "zsltool.train_model(" in (root / "README.md").read_text(encoding="utf-8")
+
+
 @pytest.fixture(scope="module")
 def syn(tmp_path_factory):
     from zsltool.train.synthetic import make_synthetic

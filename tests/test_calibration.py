@@ -146,7 +146,7 @@ def test_a_temperature_stored_by_an_earlier_zsl_is_not_used_when_collapsed_or_fr
             assert preds.info["temperature"] is None and why in preds.info["temperature_source"]
             assert src.startswith("per-clip-std (stored T ignored: " + why)
             assert "the checkpoint's temperature is not used: " + why in caplog.text
-    from zsltool.inspect import inspect_file
+    from zsltool.store.inspect import inspect_file
 
     assert "not used: fitted on training rows" in inspect_file(tmp_path / "training.pt")["summary"]["temperature"]
 

@@ -17,14 +17,10 @@ def _cache_in_tmp(tmp_path, monkeypatch):
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
+def trained(esc50_inputs, run_cli):
     """ESC-50 folder -> prepare -> extract-audio (tiny random VGGish) -> extract-text (underscored names) ->
     split (class folds) -> train: the checkpoint and its inputs."""
-    from zsltool.testing.cli import run_cli
-    from zsltool.testing.esc50 import esc50_features
-
-    d = tmp_path_factory.mktemp("esc")
-    summary, text = esc50_features(d)
+    d, summary, text = esc50_inputs
     assert summary["classes"] == 10 and summary["clips"] == 30 and summary["missing_files"] == 0
     assert text["valid"] == 10  # ESC-50's underscored names: every class has known words
     run_cli("train", "--audio", d / "audio.h5", "--text", d / "text.h5", "--split", d / "split.json", "--method",
@@ -237,8 +233,8 @@ def test_streamed_label_vectors_equal_extract_text(tmp_path, fmt):
 def test_vectors_sha256_is_cached_until_the_file_changes(tmp_path, monkeypatch):
     import hashlib
 
-    import zsltool.provenance as U
-    from zsltool.provenance import cached_sha256
+    import zsltool.files.provenance as U
+    from zsltool.files.provenance import cached_sha256
 
     f = tmp_path / "v.bin"
     f.write_bytes(b"abc")
@@ -258,7 +254,7 @@ def test_classify_hashes_the_audio_weights_once_until_they_change(trained, tmp_p
     import shutil
 
     import zsltool
-    import zsltool.provenance as U
+    import zsltool.files.provenance as U
     from zsltool.errors import ZslError
 
     d = trained
@@ -435,7 +431,7 @@ def test_partial_label_warns_in_every_output_mode_and_strict_refuses(trained, cl
 def test_unknown_label_hint_suggests_a_known_label(trained, cli, tmp_path):
     """The hint's example is a label whose words are known: one of those given, else a training class (was:
     always 'church bells', here not in the vocabulary)."""
-    from zsltool.provenance import sha256_file
+    from zsltool.files.provenance import sha256_file
 
     d = trained
     words = [w for w in WORDS if w not in ("church", "bells")]
@@ -481,7 +477,7 @@ def test_rows_of_another_audio_network_are_refused_unless_allowed(trained, cli, 
     import torch
 
     from zsltool.extract.audio.vggish import VGGish
-    from zsltool.provenance import sha256_file
+    from zsltool.files.provenance import sha256_file
 
     d = trained
     torch.manual_seed(1)

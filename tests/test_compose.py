@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from zsltool.compose import combine, prototypes
+from zsltool.store.compose import combine, prototypes
 from zsltool.errors import ZslError
 from zsltool.store import EmbeddingWriter, StoreMeta, read_embeddings, write_embeddings
 

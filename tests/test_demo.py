@@ -214,7 +214,7 @@ def test_demo_hybrid_is_the_one_hybrid(demo_run, tmp_path):
     Dogan et al. concatenate; per-part L2 only with `combine --l2`)."""
     import numpy as np
 
-    from zsltool.compose import combine
+    from zsltool.store.compose import combine
     from zsltool.store import read_embeddings
     from zsltool.train.data import load_semantic
 

@@ -27,7 +27,7 @@ def test_random_split_remainder_is_distributed_by_default_and_warned_with_sizes(
     cs = _classes(tmp_path, 50)  # ESC-50: thirds of 50 used to be 16/16/16, leaving 2 classes out silently
     r = make_split(cs, "random", tmp_path / "a.json", trials=3)
     assert r["params"]["sizes"] == [17, 17, 16] and "warnings" not in r["params"]
-    with caplog.at_level(logging.WARNING, logger="zsltool.guards"):
+    with caplog.at_level(logging.WARNING, logger="zsltool.runtime.guards"):
         r = make_split(cs, "random", tmp_path / "b.json", sizes=[16, 16, 16], trials=2)
     w = r["params"]["warnings"]
     assert [x["code"] for x in w] == ["random-remainder"] * 2

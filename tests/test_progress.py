@@ -8,7 +8,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-from zsltool.progress import Progress, fmt_duration, track
+from zsltool.runtime.progress import Progress, fmt_duration, track
 
 REPO = Path(__file__).resolve().parents[1]
 

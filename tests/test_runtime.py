@@ -1,4 +1,4 @@
-"""zsltool.runtime.keep_heap: large allocations stay in glibc malloc's heap (docs/scaling.md), and it is a safe
+"""zsltool.runtime.env.keep_heap: large allocations stay in glibc malloc's heap (docs/scaling.md), and it is a safe
 no-op wherever it cannot do that."""
 
 import ctypes
@@ -8,14 +8,14 @@ import sys
 
 import pytest
 
-from zsltool.runtime import keep_heap
+from zsltool.runtime.env import keep_heap
 
 # Run in a fresh interpreter: the setting is process-wide and must not change the test process. Allocates
 # 200 MiB with malloc (over glibc's largest dynamic mmap threshold, 32 MiB), frees it, and reports what
 # mallinfo2 saw: chunks from mmap (hblks) and the main arena's size.
 PROBE = r"""
 import ctypes, json, sys
-from zsltool.runtime import keep_heap
+from zsltool.runtime.env import keep_heap
 
 class MallInfo2(ctypes.Structure):
     _fields_ = [(n, ctypes.c_size_t) for n in ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks",
@@ -92,10 +92,10 @@ def test_only_the_zsl_entry_point_keeps_the_heap(monkeypatch):
     """``zsl`` (the console script, zsltool.cli.app.main) calls keep_heap once, before the command runs; the
     library and the in-process CLI app never do (tests/extract/audio/test_audio_extract.py)."""
     import zsltool.cli.app as cli_app
-    import zsltool.runtime
+    import zsltool.runtime.env
 
     calls = []
-    monkeypatch.setattr(zsltool.runtime, "keep_heap", lambda *a: calls.append("keep_heap") or True)
+    monkeypatch.setattr(zsltool.runtime.env, "keep_heap", lambda *a: calls.append("keep_heap") or True)
     monkeypatch.setattr(cli_app, "app", lambda **kw: calls.append(kw["prog_name"]))
     cli_app.main()
     assert calls == ["keep_heap", "zsl"]

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from zsltool.errors import ZslError
-from zsltool.utils import env_shard, parse_shard, shard_out
+from zsltool.runtime.env import env_shard, parse_shard, shard_out
 
 LAUNCH_VARS = ("RANK", "WORLD_SIZE", "SLURM_ARRAY_TASK_ID", "SLURM_ARRAY_TASK_COUNT", "SLURM_ARRAY_TASK_MIN")
 

@@ -1,4 +1,4 @@
-"""The sha256 cache across runs (zsltool.provenance.cached_sha256): large files a command reads at every call
+"""The sha256 cache across runs (zsltool.files.provenance.cached_sha256): large files a command reads at every call
 (word vectors, network weights) are hashed once while they are unchanged, and again as soon as they change."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-import zsltool.provenance as U
+import zsltool.files.provenance as U
 
 
 @pytest.fixture

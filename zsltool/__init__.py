@@ -20,13 +20,13 @@ Also: ``extract_audio``, ``extract_text``; ``help(zsltool.train_model)`` etc. de
 __version__ = "0.1.0"
 
 _LAZY = {
-    "extract_audio": "zsltool.api",
-    "extract_text": "zsltool.api",
+    "extract_audio": "zsltool.extract.pipeline",
+    "extract_text": "zsltool.extract.pipeline",
     "split": "zsltool.api",
     "train_model": "zsltool.api",
     "evaluate_checkpoint": "zsltool.evaluate.evaluate",
     "experiment": "zsltool.api",
-    "read_embeddings": "zsltool.api",
+    "read_embeddings": "zsltool.store.reader",
     "Embeddings": "zsltool.store.reader",
     "classify_clips": "zsltool.classify.run",
     "classify_joint": "zsltool.classify.joint",

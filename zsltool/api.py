@@ -1,10 +1,13 @@
 """The Python API behind ``import zsltool``: the CLI's main steps as plain functions for notebooks.
 
 Each function does what its ``zsl`` command does, with the same defaults, and returns the result instead of
-printing it. Nothing heavy is imported until a function is called. ``zsltool`` also exposes, from their own
-modules, ``evaluate_checkpoint`` (``zsltool.evaluate.evaluate``), ``classify_clips`` (``zsltool.classify.run``),
-``classify_joint`` and the ``prepare_*`` functions. The names never collide with a subpackage:
-``zsltool.train``, ``zsltool.evaluate`` and ``zsltool.classify`` are packages, not functions.
+printing it. Nothing heavy is imported until a function is called. Here are the steps that need more than
+their library function (split's name, train_model's return value, experiment's spec); ``zsltool`` exposes the
+others from their own modules: ``extract_audio`` and ``extract_text`` (``zsltool.extract.pipeline``),
+``evaluate_checkpoint`` (``zsltool.evaluate.evaluate``), ``classify_clips`` (``zsltool.classify.run``),
+``classify_joint``, ``read_embeddings`` (``zsltool.store.reader``) and the ``prepare_*`` functions. The names
+never collide with a subpackage: ``zsltool.train``, ``zsltool.evaluate`` and ``zsltool.classify`` are packages,
+not functions.
 
     import zsltool
     zsltool.split("classes.json", "random", "random.json", seed=0)
@@ -21,30 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-__all__ = ["extract_audio", "extract_text", "split", "train_model", "experiment", "read_embeddings", "Trained"]
-
-
-def extract_audio(source: str | os.PathLike, out: str | os.PathLike, **options) -> dict:
-    """Embed audio clips into an instance-level embedding file (``zsl extract-audio``).
-
-    ``source``: a clip manifest (.csv/.jsonl), a folder of audio files, or one file. ``options`` are those of
-    ``zsltool.extract.pipeline.extract_audio`` (``model``, ``weights``, ``classes_path``,
-    ``max_seconds``, ``batch_size``, ``workers``, ``device``, ``overwrite``, ``resume``, ``progress``, ...).
-    Returns the summary (rows written, valid, invalid, seconds, ``out``)."""
-    from zsltool.extract.pipeline import extract_audio as run
-
-    return run(str(source), out, **options)
-
-
-def extract_text(out: str | os.PathLike, **options) -> dict:
-    """Write a class-level text embedding file (``zsl extract-text``).
-
-    ``options``: ``classes`` (a class-set file) or ``names``, ``model`` ("word2vec" or "sentence"),
-    ``vectors`` (word2vec file), ``on_missing``, ``text``, ``device``, ``overwrite``, ... (see
-    ``zsltool.extract.pipeline.extract_text``). Returns the summary dict."""
-    from zsltool.extract.pipeline import extract_text as run
-
-    return run(out, **options)
+__all__ = ["split", "train_model", "experiment", "Trained"]
 
 
 def split(classes: str | os.PathLike, protocol: str, out: str | os.PathLike, *, seed: int = 0,
@@ -117,11 +97,4 @@ def experiment(*, audio: str | os.PathLike, splits: Sequence[str | os.PathLike] 
     return run_experiment(ExperimentSpec(audio=str(audio), splits=[str(s) for s in splits], out_dir=str(out),
                                          **opts))
 
-
-def read_embeddings(path: str | os.PathLike, **options):
-    """Read an embedding file into an ``Embeddings`` (``.embeddings`` matrix, ``.ids``, ``.classes``,
-    ``.labels``, ``.valid``, ``.meta``; ``.to_pandas()``)."""
-    from zsltool.store.reader import read_embeddings as run
-
-    return run(path, **options)
 

@@ -10,7 +10,7 @@ from zsltool.classes.split_classes import category_membership, split_across, spl
 from zsltool.classes.split_gzsl import split_gzsl
 from zsltool.classes.splits import load_split
 from zsltool.errors import ZslError
-from zsltool.formats import INSPECTORS
+from zsltool.files.formats import INSPECTORS
 
 
 @pytest.fixture(scope="module")

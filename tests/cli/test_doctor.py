@@ -34,7 +34,7 @@ def test_doctor_table_shows_extras_literally(cli):
 def test_one_zsl_cache_folder_for_class_files_and_hashes(cli, monkeypatch, tmp_path):
     """Class downloads and the sha256 cache live in the one folder doctor reports, XDG_CACHE_HOME honoured."""
     from zsltool.classes.download import cache_dir as classes_cache
-    from zsltool.provenance import cache_dir
+    from zsltool.files.provenance import cache_dir
 
     monkeypatch.delenv("ZSL_CACHE", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))

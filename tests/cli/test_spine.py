@@ -103,7 +103,7 @@ def test_traceback_only_with_zsl_debug(tmp_path):
 
 
 def test_internal_errors_are_one_line_with_a_bug_hint(cli, monkeypatch, tmp_path):
-    import zsltool.inspect as insp
+    import zsltool.store.inspect as insp
 
     def boom(*a, **k):
         raise ValueError("unexpected")

@@ -167,7 +167,7 @@ def test_experiment_runs_on_the_global_device(data, tmp_path, cli, monkeypatch):
         seen["train"] = device
         raise RuntimeError("stop")
 
-    monkeypatch.setattr("zsltool.utils.resolve_device", lambda d: d)  # no GPU needed to see where it goes
+    monkeypatch.setattr("zsltool.runtime.env.resolve_device", lambda d: d)  # no GPU needed to see where it goes
     monkeypatch.setattr("zsltool.train.engine.train_jobs", fake_train)
     with pytest.raises(RuntimeError, match="stop"):
         E.run_unit(units["cuda"][0])

@@ -65,7 +65,7 @@ def test_config_hash_is_the_hash_of_the_unit_dicts_of_earlier_versions(train, ev
 
 def test_a_planned_unit_hashes_and_records_as_the_unit_dict_did(gzsl):
     from zsltool.evaluate.unit import Unit
-    from zsltool.utils import sha256_file, sha256_json
+    from zsltool.files.provenance import sha256_file, sha256_json
 
     syn, d = gzsl
     (u,) = plan(ExperimentSpec(audio=str(syn.audio), splits=[str(syn.split)], out_dir=str(d / "p"), text=str(syn.text),

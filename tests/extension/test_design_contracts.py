@@ -84,3 +84,37 @@ def test_the_layout_names_every_top_level_module_and_package():
     assert len(top) > 10
     unlisted = [t for t in top if not any(fnmatch.fnmatch(t, n) for n in listed)]
     assert not unlisted, f"docs/DESIGN.md's layout does not show {unlisted}"
+
+
+def test_every_name_and_path_the_page_gives_exists_and_the_layout_names_every_module():
+    """Every dotted ``zsltool.x.y`` name of docs/DESIGN.md resolves (a module, or an attribute of one), every
+    ``zsltool/…`` or ``tests/…`` file it names exists, and its layout names every module of the package (the
+    method families are "one module per method family"; testing/ holds test-data makers): a module moved,
+    renamed or added without the page fails here."""
+    import importlib
+
+    design = (REPO / "docs" / "DESIGN.md").read_text()
+    unresolved = []
+    for name in sorted(set(re.findall(r"\bzsltool(?:\.\w+)+", design))):
+        parts = name.split(".")
+        for i in range(len(parts), 0, -1):
+            try:
+                obj = importlib.import_module(".".join(parts[:i]))
+                break
+            except ModuleNotFoundError:
+                continue
+        try:
+            for p in parts[i:]:
+                obj = getattr(obj, p)
+        except AttributeError:
+            unresolved.append(name)
+    assert not unresolved, f"docs/DESIGN.md names what does not exist: {unresolved}"
+    files = set(re.findall(r"\b((?:zsltool|tests)/[\w/]+\.py)\b", design))
+    assert len(files) > 20 and not [f for f in files if not (REPO / f).exists()]
+    layout = design.split("## Layout", 1)[1].split("\n## ", 1)[0]
+    words = set(re.findall(r"[\w]+", layout))
+    pkg = REPO / "zsltool"
+    unnamed = sorted(str(p.relative_to(pkg)) for p in pkg.rglob("*.py")
+                     if p.stem not in words and not p.stem.startswith("__")
+                     and p.parent.name not in ("methods", "testing") and "__pycache__" not in p.parts)
+    assert not unnamed, f"docs/DESIGN.md's layout does not name {unnamed}"

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from zsltool.extract import pretrain as P
-from zsltool.utils import seed_everything
+from zsltool.runtime.env import seed_everything
 
 
 def _data():

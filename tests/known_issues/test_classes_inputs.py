@@ -92,7 +92,7 @@ def test_files_starting_with_a_utf8_bom(qa, cli, out):
     from zsltool.classes.manifest import read_clip_manifest, read_manifest_header
     from zsltool.classes.ontology import load_ontology
     from zsltool.classes.select import read_segments
-    from zsltool.formats import load_json
+    from zsltool.files.formats import load_json
 
     bom = "\ufeff"
     (out / "cs.json").write_text(bom + qa.tones.read_text(encoding="utf-8"), encoding="utf-8")

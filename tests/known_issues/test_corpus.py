@@ -363,7 +363,7 @@ def test_bad_input(C, tmp_path, case, name):
 
 # -- faults ---------------------------------------------------------------------------------------------------
 def test_concurrent_writer_is_refused(C, case, tmp_path):
-    from zsltool.safety import OutputLock
+    from zsltool.files.safety import OutputLock
     from zsltool.store import partial_dir_for
 
     out = tmp_path / "out.h5"
@@ -423,10 +423,9 @@ def test_kill_9_during_train_leaves_nothing_and_a_rerun_works(C, cli, tmp_path):
     out = tmp_path / "out.pt"
     code = textwrap.dedent(f"""
         import os, signal, sys
-        import zsltool.utils as U
         def killed(fd):
             os.kill(os.getpid(), signal.SIGKILL)  # during the checkpoint's write
-        U.os.fsync = killed
+        os.fsync = killed
         sys.argv = ["zsl", "train", "--audio", {str(C.syn.audio)!r}, "--split", {str(C.syn.split)!r}, "--text",
                     {str(C.syn.text)!r}, "-o", {str(out)!r}, "--epochs", "1"]
         from zsltool.cli.app import main

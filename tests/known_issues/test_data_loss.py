@@ -15,7 +15,7 @@ import pytest
 
 from zsltool.errors import ZslError
 from zsltool.extract.runner import Item, run_extraction
-from zsltool.safety import OutputLock
+from zsltool.files.safety import OutputLock
 from zsltool.store import EmbeddingWriter, StoreMeta, partial_dir_for, read_embeddings
 
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from zsltool.errors import ZslError
-from zsltool.utils import torch_load
+from zsltool.files.checks import torch_load
 
 
 def test_torch_load_names_the_kind_of_file(qa, tmp_path):

@@ -68,7 +68,7 @@ def test_disk_full_writing_a_part_then_resume(clips, cli, check_user_error, monk
 
 def test_disk_full_in_the_final_hdf5_assembly_keeps_parts_for_resume(clips, cli, check_user_error, monkeypatch):
     out = clips / "o.h5"
-    import zsltool.safety as safety
+    import zsltool.files.safety as safety
 
     real = os.pwrite
     written = {"n": 0}
@@ -118,19 +118,17 @@ def test_disk_full_writing_json_keeps_the_old_file(tmp_path, cli, check_user_err
     shutil.copy(qa.tones, tmp_path / "C.json")
     assert cli("split", tmp_path / "C.json", "-p", "random", "-o", tmp_path / "s.json").exit_code == 0
     old = (tmp_path / "s.json").read_bytes()
-    import zsltool.utils as utils
-
     def full(fd):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(utils.os, "fsync", full)
+    monkeypatch.setattr(os, "fsync", full)
     check_user_error(cli("split", tmp_path / "C.json", "-p", "random", "-o", tmp_path / "s.json", "--seed", "3",
                          "--overwrite"), "no space left writing")
     assert (tmp_path / "s.json").read_bytes() == old and _leftovers(tmp_path) == []
 
 
 def test_no_space_messages():
-    from zsltool.safety import is_no_space, no_space_error
+    from zsltool.files.safety import is_no_space, no_space_error
 
     assert no_space_error("o.h5", OSError(errno.ENOSPC, "x")).message == "no space left writing o.h5"
     assert "quota" in no_space_error("o.h5", OSError(errno.EDQUOT, "x")).message

@@ -129,7 +129,7 @@ def test_repeated_method_runs_once_and_one_trial_is_singular(tmp_path, cli):
     with pytest.raises(ZslError, match="method 'projection' is given twice"):
         plan(ExperimentSpec(audio=str(syn.audio), splits=[str(syn.split)], out_dir=str(tmp_path / "o2"),
                             text=str(syn.text), methods=["projection", "projection"]))
-    from zsltool.progress import count_of
+    from zsltool.runtime.progress import count_of
 
     assert (count_of(1, "trial"), count_of(0, "trial"), count_of(5, "job")) == ("1 trial", "0 trials", "5 jobs")
 
@@ -270,7 +270,7 @@ def test_methods_doc_library_api_block_runs(tmp_path, monkeypatch):
 
 # -- a hint on every error ------------------------------------------------------------------------------------
 def test_an_error_without_its_own_hint_points_to_the_commands_help(cli, tmp_path, monkeypatch, check_user_error):
-    import zsltool.inspect as I
+    import zsltool.store.inspect as I
 
     def boom(path, check=False):
         raise ZslError("boom")

@@ -81,7 +81,7 @@ def test_torch_files_never_run_code(tmp_path, marker, cli, check_user_error, qa,
 def test_numpy_arrays_allowed_but_other_objects_refused_in_weight_files(tmp_path, marker):
     """The numpy allowance is exactly array reconstruction: a payload next to arrays, or an object array,
     is still refused."""
-    from zsltool.utils import torch_load
+    from zsltool.files.checks import torch_load
 
     torch.save({"pca_means": np.zeros(128), "x": Payload(marker)}, tmp_path / "mixed.pth")
     with pytest.raises(ZslError, match="never unpickles"):

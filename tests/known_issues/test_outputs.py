@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from zsltool.errors import ZslError
-from zsltool.utils import atomic_write_json, check_output
+from zsltool.files.checks import atomic_write_json, check_output
 
 
 def test_output_inside_a_file_is_a_user_error(qa, cli, check_user_error):

@@ -10,7 +10,7 @@ import pytest
 
 from zsltool.classes.splits import Split, Trial, load_split
 from zsltool.errors import ZslError
-from zsltool.utils import atomic_write_bytes, atomic_write_json
+from zsltool.files.checks import atomic_write_bytes, atomic_write_json
 
 
 def _gzsl_split(path, **instances):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from zsltool.errors import ZslError
-from zsltool.formats import load_json
+from zsltool.files.formats import load_json
 
 
 def test_binary_ids_csv(qa, cli, check_user_error, out):

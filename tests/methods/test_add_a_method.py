@@ -43,12 +43,8 @@ class Toy(ZslMethod):
 
 
 @pytest.fixture(scope="module")
-def esc(tmp_path_factory):
-    from zsltool.testing.esc50 import esc50_features
-
-    d = tmp_path_factory.mktemp("esc")
-    esc50_features(d)
-    return d
+def esc(esc50_inputs):
+    return esc50_inputs[0]
 
 
 @pytest.fixture

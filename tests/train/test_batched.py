@@ -85,7 +85,7 @@ def test_kernel_is_the_methods_own_sgd(syn, method, kw):
 
 def test_experiment_reads_and_hashes_each_input_once(syn, tmp_path, monkeypatch):
     import zsltool.store.reader as R
-    import zsltool.provenance as U  # sha256_file lives there (zsltool.utils re-exports it)
+    import zsltool.files.provenance as U
     from zsltool.evaluate.experiment import ExperimentSpec, run_experiment
 
     reads, hashes = [], []

@@ -9,8 +9,9 @@ from typing import Any, Sequence
 
 from zsltool import __version__
 from zsltool.errors import ZslError
-from zsltool.formats import load_json_file, register_inspector
-from zsltool.utils import atomic_write_json, check_output, command_line, sha256_json, utc_now
+from zsltool.files.formats import load_json_file, register_inspector
+from zsltool.files.checks import atomic_write_json, check_output
+from zsltool.files.provenance import command_line, sha256_json, utc_now
 
 FORMAT = "zsl.classset"
 FORMAT_VERSION = 1
@@ -34,9 +35,7 @@ class ClassSet:
         problems = validate_classes(self.classes)
         if problems:
             raise ZslError(f"invalid class set{' ' + str(self.path) if self.path else ''}: {problems[0]}")
-        self._by_key: dict[str, str] = {}
-        for c in self.classes:
-            self._by_key.setdefault(c["id"], c["id"])
+        self._by_key = {c["id"]: c["id"] for c in self.classes}  # ids are unique (validate_classes)
         for c in self.classes:
             for m in c.get("merged_ids") or []:
                 self._by_key.setdefault(m, c["id"])

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from zsltool.errors import ZslError
-from zsltool.utils import atomic_write_bytes, sha256_file
+from zsltool.files.checks import atomic_write_bytes
+from zsltool.files.provenance import sha256_file
 
 log = logging.getLogger("zsltool.classes.download")
 
@@ -43,9 +44,9 @@ OFFICIAL = {
 
 
 def cache_dir() -> Path:
-    """``classes/`` of zsl's cache folder (``zsltool.provenance.cache_dir``: ``$ZSL_CACHE``, else
+    """``classes/`` of zsl's cache folder (``zsltool.files.provenance.cache_dir``: ``$ZSL_CACHE``, else
     ``$XDG_CACHE_HOME/zsltool``, else ``~/.cache/zsltool``)."""
-    from zsltool.provenance import cache_dir as zsl_cache
+    from zsltool.files.provenance import cache_dir as zsl_cache
 
     return zsl_cache() / "classes"
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from zsltool.errors import ZslError
-from zsltool.formats import load_json
-from zsltool.utils import require_file
+from zsltool.files.formats import load_json
+from zsltool.files.checks import require_file
 
 
 @dataclass

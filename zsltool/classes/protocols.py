@@ -32,7 +32,7 @@ class Protocol:
 
 
 def _random(cs, seed, given, strict):
-    from zsltool.guards import report, split_remainder
+    from zsltool.runtime.guards import report, split_remainder
 
     if "preset" in given and ("sizes" in given or "trials" in given):
         raise ZslError(f"--preset {given['preset']} fixes the classes of its one trial: "
@@ -117,7 +117,8 @@ def make_split(classes: str | os.PathLike, protocol: str, out: str | os.PathLike
     whose ``sizes`` leave classes in no partition is warned about (``params.warnings``; with ``strict`` a
     ZslError), naming the classes.
     """
-    from zsltool.utils import check_output, input_record
+    from zsltool.files.checks import check_output
+    from zsltool.files.provenance import input_record
 
     if protocol not in PROTOCOLS:
         raise ZslError(f"unknown protocol {protocol!r}", hint=f"use one of {', '.join(PROTOCOLS)}")

@@ -14,10 +14,10 @@ import string
 from typing import Sequence
 
 from zsltool.classes.classset import ClassSet
-from zsltool.classes.manifest import (manifest_header, read_clip_manifest, read_crop_manifest,  # noqa: F401
-                                      write_clip_manifest, write_crop_manifest)
+from zsltool.classes.manifest import manifest_header, write_clip_manifest, write_crop_manifest
 from zsltool.errors import ZslError
-from zsltool.utils import check_output, input_record, require_file
+from zsltool.files.checks import check_output, require_file
+from zsltool.files.provenance import input_record
 
 log = logging.getLogger("zsltool.classes.select")
 
@@ -213,5 +213,3 @@ def select_images(annotations: Sequence[str | os.PathLike], classes: str | os.Pa
             "filtered": n_filtered, "selected": len(chosen), "per_class": per_class, "seed": seed,
             **_per_class(cs, chosen, lambda r: [r["class"]])}
 
-
-__all__ = ["read_clip_manifest", "read_crop_manifest", "read_segments", "select_audio", "select_images"]

@@ -107,7 +107,7 @@ def category_membership(cs: ClassSet, membership: str | os.PathLike = "ontology"
         raise ZslError(f"membership {str(membership)!r} is neither a preset nor a file",
                        hint="use --membership ontology, --membership paper or a JSON/CSV file")
     if p.suffix.lower() == ".json":
-        from zsltool.formats import load_json
+        from zsltool.files.formats import load_json
 
         data = load_json(p, "category membership (JSON)")
         if not isinstance(data, dict) or not all(isinstance(v, list) for v in data.values()):
@@ -115,7 +115,7 @@ def category_membership(cs: ClassSet, membership: str | os.PathLike = "ontology"
         return {str(k): [cs.resolve(str(x)) for x in v] for k, v in data.items()}
     import csv
 
-    from zsltool.utils import require_file
+    from zsltool.files.checks import require_file
 
     try:
         text = require_file(p, "category membership file").read_text(encoding="utf-8-sig")

@@ -13,10 +13,11 @@ from pathlib import Path
 
 from zsltool import __version__
 from zsltool.errors import ZslError
-from zsltool.formats import load_json_file, register_inspector
-from zsltool.utils import atomic_write_json, check_output, command_line, utc_now
+from zsltool.files.formats import load_json_file, register_inspector
+from zsltool.files.checks import atomic_write_json, check_output
+from zsltool.files.provenance import command_line, utc_now
 from zsltool.names import SPLIT_PROTOCOLS
-from zsltool.progress import count_of
+from zsltool.runtime.progress import count_of
 
 FORMAT = "zsl.split"
 FORMAT_VERSION = 1

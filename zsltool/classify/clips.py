@@ -179,7 +179,7 @@ def precomputed(ckpt: dict, net, embeddings=None, video_embeddings=None, allow_o
                 ) -> tuple[ClipRows, list[str]]:
     """The rows of instance-level ``embeddings`` and/or ``video_embeddings`` files (video rows matched to the
     audio rows by id), and the warnings about rows made by another extractor than the training rows."""
-    from zsltool.guards import other_extractor
+    from zsltool.runtime.guards import other_extractor
     from zsltool.store import read_embeddings
     from zsltool.train.data import aligned_rows
 

@@ -102,7 +102,7 @@ def classify_joint(inputs: str | os.PathLike | Sequence[str | os.PathLike] | Non
     from zsltool.classify.score import predictions
     from zsltool.classify.clips import clip_items, embed_clips
     from zsltool.classify.labels import parse_labels
-    from zsltool.utils import resolve_device
+    from zsltool.runtime.env import resolve_device
 
     if model not in JOINT_MODELS:
         raise ZslError(f"unknown joint model {model!r}", hint=f"choose one of: {', '.join(JOINT_MODELS)}")

@@ -37,7 +37,7 @@ def parse_labels(labels: str | Sequence[str] | None = None, labels_file: str | o
                            hint='give every label a name (no doubled or trailing comma): --labels "dog,siren"')
         out += items
     if labels_file is not None:
-        from zsltool.utils import read_text
+        from zsltool.files.checks import read_text
 
         text = read_text(labels_file, "labels file", hint="one label per line")
         out += [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]

@@ -34,7 +34,7 @@ def classify_clips(model: str | os.PathLike, inputs: str | os.PathLike | Sequenc
     items = clip_items(inputs) if inputs and not videos else None  # input errors before any model is loaded
 
     from zsltool.train.checkpoint import build_model, load_checkpoint
-    from zsltool.utils import resolve_device
+    from zsltool.runtime.env import resolve_device
 
     ckpt = load_checkpoint(model)
     net = build_model(ckpt)

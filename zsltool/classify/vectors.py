@@ -9,7 +9,7 @@ file holds. Same tokens, same float32 values, same mean as ``extract-text`` (tes
 and GloVe files are streamed; gzip and gensim ``.kv`` files go through gensim.
 
 The vectors file's sha256 (checked against the training text file's record) is cached across runs
-(:func:`zsltool.provenance.cached_sha256`, as the audio network's weights are), so a multi-GB file is hashed
+(:func:`zsltool.files.provenance.cached_sha256`, as the audio network's weights are), so a multi-GB file is hashed
 once, not at every call.
 
 :func:`label_rows` is the ``word2vec`` extractor's label embedder (its registration's ``labels``): how
@@ -134,8 +134,8 @@ def label_rows(rec: dict, labels: list[str], *, vectors=None, allow_other_vector
     of their words."""
     from zsltool.classify.labels import label_hint
     from zsltool.extract.text_tokenize import RULES_VERSION, dropped_words
-    from zsltool.files import relocated
-    from zsltool.provenance import cached_sha256
+    from zsltool.files.checks import relocated
+    from zsltool.files.provenance import cached_sha256
 
     em = rec.get("extractor_meta") or {}
     recorded = em.get("vectors")

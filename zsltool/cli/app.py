@@ -231,8 +231,8 @@ def _register_all() -> None:
                 app.add_typer(fn, name=command)
             else:
                 app.command(command)(fn)
-    # Every command: outputs never replace inputs, a full disk is a user error (zsltool.safety.guard_command).
-    from zsltool.safety import guard_command
+    # Every command: outputs never replace inputs, a full disk is a user error (zsltool.files.safety.guard_command).
+    from zsltool.files.safety import guard_command
 
     def guard(t: typer.Typer) -> None:
         for info in t.registered_commands:
@@ -250,9 +250,9 @@ _register_all()
 
 def main() -> None:
     """Console-script entry point (``zsl``): the one place that changes the process, a command line being a
-    process of its own: large allocations are kept in glibc malloc's heap (``zsltool.runtime.keep_heap``,
+    process of its own: large allocations are kept in glibc malloc's heap (``zsltool.runtime.env.keep_heap``,
     docs/scaling.md; ``ZSL_KEEP_HEAP=0`` turns it off). A library call never changes the process."""
-    from zsltool.runtime import keep_heap
+    from zsltool.runtime.env import keep_heap
 
     keep_heap()
     app(prog_name="zsl")

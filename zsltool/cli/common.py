@@ -54,8 +54,8 @@ def info(msg: str) -> None:
 
 
 def to_jsonable(obj: Any) -> Any:
-    """numpy values and paths -> plain JSON values (NaN/Inf -> null); see zsltool.utils.jsonable."""
-    from zsltool.utils import jsonable
+    """numpy values and paths -> plain JSON values (NaN/Inf -> null); see zsltool.files.provenance.jsonable."""
+    from zsltool.files.provenance import jsonable
 
     return jsonable(obj)
 

@@ -17,6 +17,7 @@ import click
 import typer
 
 from zsltool.cli.common import STATE, JsonOpt, OverwriteOpt, ResumeOpt, ShardOpt, device_option, emit
+from zsltool.extract.base import option_flag
 
 
 def kw(name: str, annotation: Any, default: Any) -> inspect.Parameter:
@@ -27,10 +28,6 @@ def kw(name: str, annotation: Any, default: Any) -> inspect.Parameter:
 def _base_type(hint) -> type:
     args = [a for a in typing.get_args(hint) if a is not type(None)]
     return args[0] if args else hint
-
-
-def _flag(f: dataclasses.Field) -> str:
-    return f.metadata.get("flag") or "--" + f.name.replace("_", "-")
 
 
 def config_fields(modality: str) -> dict[str, tuple[dataclasses.Field, type, list[str], list]]:
@@ -67,7 +64,7 @@ def _option_param(name: str, f: dataclasses.Field, typ: type, models: list[str],
         kwargs["click_type"] = FiniteFloat(0.0 if positive else f.metadata.get("min"), min_open=positive)
     elif f.metadata.get("min") is not None and typ is int:
         kwargs["min"] = f.metadata["min"]
-    flag = _flag(f)
+    flag = option_flag(f)
     decl = f"{flag}/--no-{flag[2:]}" if typ is bool else flag
     return kw(name, Optional[typ], typer.Option(None, decl, **kwargs))
 
@@ -81,8 +78,8 @@ def model_options(modality: str, model: str, given: dict) -> dict:
     fields = config_fields(modality)
     for k, v in given.items():
         if v is not None and k not in own:
-            raise typer.BadParameter(f"{_flag(fields[k][0])} does not apply to --model {model}",
-                                     param_hint=_flag(fields[k][0]))
+            raise typer.BadParameter(f"{option_flag(fields[k][0])} does not apply to --model {model}",
+                                     param_hint=option_flag(fields[k][0]))
     return {k: v for k, v in given.items() if v is not None}
 
 
@@ -116,7 +113,7 @@ def extract_command(modality: str, *, default_model: str, inputs: inspect.Parame
         options = model_options(modality, model, {n: kw.pop(n) for n in fields})
         json_out = kw.pop("json_out")
         if "shard" in kw:  # --shard K/N, else from torchrun / a SLURM array; each shard writes OUT.K-of-N.EXT
-            from zsltool.utils import parse_shard, shard_out
+            from zsltool.runtime.env import parse_shard, shard_out
 
             spec = kw["shard"]
             kw["shard"] = parse_shard(spec)

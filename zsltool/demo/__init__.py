@@ -3,7 +3,7 @@
 A client of the library, in the order ``examples/demo.sh`` runs the subcommands:
 
 * :mod:`zsltool.demo.data` — the world: dataset, class set, GZSL split, audio and image networks trained on
-  the training classes only, and every embedding file (hybrid through ``zsltool.compose.combine``);
+  the training classes only, and every embedding file (hybrid through ``zsltool.store.compose.combine``);
 * :mod:`zsltool.demo.table3` — Dogan et al.'s Table III through ``run_experiment`` (what ``zsl experiment``
   runs), with retrieval and figures from its checkpoints;
 * :mod:`zsltool.demo.av` — Mazumder et al.'s audio-visual GZSL tables through ``run_experiment``;

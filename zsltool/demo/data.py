@@ -13,7 +13,7 @@ the paths of every file it wrote, as fields (no dict shared between the demo's p
    class means (``prototypes``);
 5. word vectors of the labels (``extract-text``), audio prototypes (``prototypes``, Dogan et al.'s upper bound)
    and hybrid = image ‖ text (``combine``: plain concatenation, as in the paper and as ``train`` /
-   ``experiment`` build it in memory; ``zsltool.compose.concat_parts``).
+   ``experiment`` build it in memory; ``zsltool.store.compose.concat_parts``).
 """
 
 from __future__ import annotations
@@ -103,7 +103,7 @@ def make_world(out: Path, ds, cfg: dict, *, seed: int, progress: bool) -> World:
     """Class set, GZSL split, networks and embedding files of dataset ``ds`` under ``out`` (``cfg``: NETWORKS'
     keys)."""
     from zsltool.classes.build import build_classes
-    from zsltool.compose import combine, prototypes
+    from zsltool.store.compose import combine, prototypes
     from zsltool.extract.audio.pretrain import pretrain_audio
     from zsltool.extract.image_pretrain import pretrain_image
     from zsltool.extract.pipeline import extract_audio, extract_image, extract_text

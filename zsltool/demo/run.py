@@ -43,7 +43,7 @@ def run_demo(out_dir: str | os.PathLike = "zsl-demo", *, seed: int = 0, small: b
     from zsltool.evaluate.results import make_manifest, results_doc, write_results
     from zsltool.evaluate.tables import tidy_csv
     from zsltool.testing.synth import make_demo_dataset
-    from zsltool.utils import atomic_write_text
+    from zsltool.files.checks import atomic_write_text
 
     out = Path(out_dir)
     results_path = out / "results.json"

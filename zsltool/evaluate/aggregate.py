@@ -130,7 +130,7 @@ def trial_rows(records: list[dict]) -> list[dict]:
                     row.update(refit=True, stage1_metric=r["stage1"]["metric"], stage1_value=r["stage1"]["value"])
             ret = (r.get("retrieval") or {}).get(mod) or {}
             row.update({f"map_{k}": ret.get(k) for k in ("S", "U", "HM")})
-            row["warnings"] = "; ".join(T.warning_messages([r]))  # validity warnings (zsltool.guards); "" if none
+            row["warnings"] = "; ".join(T.warning_messages([r]))  # validity warnings (zsltool.runtime.guards); "" if none
             rows.append(row)
     return rows
 

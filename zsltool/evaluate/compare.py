@@ -178,7 +178,7 @@ def compare_results(paths, metric: str = "auto", by: str = "method", alpha: floa
 
     Fewer than 3 treatments or fewer than 5 blocks: a validity warning (``warnings``; ``strict``: ZslError);
     with 2 treatments the Wilcoxon signed-rank test of the paired scores is reported (``wilcoxon``)."""
-    from zsltool.guards import compare_size, report, wilcoxon
+    from zsltool.runtime.guards import compare_size, report, wilcoxon
 
     from zsltool.evaluate.results import load_results
 

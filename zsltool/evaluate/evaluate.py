@@ -48,7 +48,7 @@ class Loaded:
     modality: str
     mods: tuple
     config: dict
-    warnings: list = field(default_factory=list)  # validity issues to record in the results (zsltool.guards)
+    warnings: list = field(default_factory=list)  # validity issues to record in the results (zsltool.runtime.guards)
 
 
 def _load_instances(audio, video):
@@ -68,11 +68,11 @@ def load_for_evaluation(checkpoint, *, audio=None, video=None, split=None, trial
     """Checkpoint + instance files + split trial, cross-checked. ``checkpoint`` is a path, or a checkpoint already
     in memory (``load_checkpoint``'s dict, or ``TrainResult.ckpt`` of a model just trained and written).
     Missing paths default to the training ones
-    (found next to the checkpoint when they moved with it: ``zsltool.files.relocated``).
+    (found next to the checkpoint when they moved with it: ``zsltool.files.checks.relocated``).
     Instance rows embedded otherwise than the training rows (extractor, weights) are refused unless
     ``allow_other_extractor`` (then a warning in ``Loaded.warnings``)."""
     from zsltool.classes.splits import load_split
-    from zsltool.guards import other_extractor
+    from zsltool.runtime.guards import other_extractor
     from zsltool.train.checkpoint import build_model, load_checkpoint
     from zsltool.train.data import check_model_inputs, check_split_class_set
 
@@ -119,7 +119,7 @@ def load_for_evaluation(checkpoint, *, audio=None, video=None, split=None, trial
 
 def _recorded(path, ckpt: dict):
     """A training file's recorded path, or where it is now next to the checkpoint when that path is gone."""
-    from zsltool.files import relocated
+    from zsltool.files.checks import relocated
 
     if not path or Path(path).exists():
         return path
@@ -189,16 +189,11 @@ def _calibrated_beta(ld: Loaded, classes, seen_mask, betas, device: str):
 
 
 def _per_class_rows(classes, labels, pred, seen=None) -> list[dict]:
-    rows = []
-    for c, cid in enumerate(classes):
-        sel = labels == c
-        n = int(sel.sum())
-        k = int((pred[sel] == c).sum())
-        r = {"class": cid, "n": n, "correct": k, "accuracy": (k / n) if n else None}
-        if seen is not None:
-            r["seen"] = bool(seen[c])
-        rows.append(r)
-    return rows
+    """Per class: its test rows, how many are right, its accuracy (None without rows) and, GZSL, whether seen."""
+    n = np.bincount(labels, minlength=len(classes))
+    k = np.bincount(labels[pred == labels], minlength=len(classes))
+    return [{"class": cid, "n": int(n[c]), "correct": int(k[c]), "accuracy": int(k[c]) / int(n[c]) if n[c] else None,
+             **({"seen": bool(seen[c])} if seen is not None else {})} for c, cid in enumerate(classes)]
 
 
 def _temperature(ld: Loaded, scores, transductive=None):
@@ -304,7 +299,7 @@ def _warnings(ld: Loaded) -> dict:
 def _loaded_on(device: str, checkpoint, **inputs) -> tuple[Loaded, str]:
     """``load_for_evaluation`` with the model moved to ``device`` (resolved after the inputs: a missing file is
     reported before torch is imported)."""
-    from zsltool.utils import resolve_device
+    from zsltool.runtime.env import resolve_device
 
     ld = load_for_evaluation(checkpoint, **inputs)
     device = resolve_device(device)

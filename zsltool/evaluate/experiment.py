@@ -33,7 +33,7 @@ from pathlib import Path
 from zsltool.classes.protocols import PROTOCOLS
 from zsltool.errors import ZslError
 from zsltool.names import SEMANTIC_INPUTS, SEMANTIC_SOURCES, file_option
-from zsltool.progress import count_of
+from zsltool.runtime.progress import count_of
 from zsltool.evaluate import tables as T
 from zsltool.evaluate.aggregate import build_tables, summary_metrics, trial_columns, trial_rows
 from zsltool.evaluate.results import csv_text, make_manifest, results_doc, write_results
@@ -41,7 +41,8 @@ from zsltool.evaluate.trialfiles import PER_TRIAL, expand, input_files, template
 from zsltool.evaluate.unit import Stages, Unit, UnitEval, UnitTrain, config_hash
 from zsltool.evaluate.units import (finished_record, run_unit, run_units,  # noqa: F401
                                     transductive_records)
-from zsltool.utils import atomic_write_text, sha256_file, sha256_json
+from zsltool.files.checks import atomic_write_text
+from zsltool.files.provenance import sha256_file, sha256_json
 
 log = logging.getLogger("zsltool.evaluate.experiment")
 
@@ -246,7 +247,7 @@ def _shards(units: list[Unit], jobs: int) -> list[list[Unit]]:
     list), then every other unit on its own."""
     from zsltool.methods.base import get_method
     from zsltool.train.kernels import batches_on
-    from zsltool.utils import resolve_device
+    from zsltool.runtime.env import resolve_device
 
     def batched(u):  # on this device (``auto`` resolved: the audio-visual kernel batches on a GPU only)
         return batches_on(get_method(u.train.method), resolve_device(u.device))
@@ -266,10 +267,11 @@ def _shards(units: list[Unit], jobs: int) -> list[list[Unit]]:
 def run_experiment(spec: ExperimentSpec, progress=None) -> dict:
     """Run (or resume) every unit, then write results.json, trials.csv and the tables; returns the results doc.
 
-    The output folder is locked for the run (one writer per output; see zsltool.safety.OutputLock); every
-    input is read and hashed once in this process (zsltool.runcache)."""
-    from zsltool.runcache import run_cache
-    from zsltool.safety import OutputLock, output_folder, remove_if_empty
+    The output folder is locked for the run (one writer per output; see zsltool.files.safety.OutputLock); every
+    input is read and hashed once in this process (zsltool.files.runcache)."""
+    from zsltool.files.runcache import run_cache
+    from zsltool.files.checks import output_folder
+    from zsltool.files.safety import OutputLock, remove_if_empty
 
     created = not Path(spec.out_dir).exists()
     out = output_folder(spec.out_dir, "experiment")

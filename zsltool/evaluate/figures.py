@@ -44,7 +44,7 @@ RESULTS_FIGURES = {"confusion": confusion_figure, "per-class": per_class_figure}
 def cd_from_inputs(paths, out, overwrite=False, metric="auto", by="method", alpha=0.05, fmt=None) -> Path:
     """A CD diagram from one ``zsl compare --json`` file, or by comparing results files."""
     from zsltool.evaluate.compare import compare_results
-    from zsltool.formats import load_json
+    from zsltool.files.formats import load_json
 
     comp = None
     if len(paths) == 1:
@@ -163,7 +163,7 @@ def make_plots(kind: str, inputs, out, *, audio=None, video=None, split=None, tr
     """The ``zsl plot`` entry point. ``kind`` "auto": a checkpoint gives t-SNE + confusion, a results file gives
     confusion + per-class bars. ``out`` is a figure file (.png, .pdf or .svg: one figure, in that format) or a
     folder (``<kind>.<fmt>`` inside, png by default). ``fmt`` (png, pdf, svg) overrides the extension."""
-    from zsltool.formats import load_json
+    from zsltool.files.formats import load_json
 
     inputs = [str(i) for i in inputs]
     if kind not in KINDS + ("auto",):

@@ -21,7 +21,7 @@ from typing import Sequence
 import numpy as np
 
 from zsltool.errors import ZslError
-from zsltool.utils import check_output, temp_path_for
+from zsltool.files.checks import check_output, temp_path_for
 
 log = logging.getLogger("zsltool.evaluate.plot")
 
@@ -138,33 +138,31 @@ def plot_embedding(path, X, labels: Sequence[int], class_names: Sequence[str], c
     return _save(fig, path, overwrite, fmt)
 
 
-def plot_confusion(path, cm, class_names: Sequence[str], *, normalize: bool = True, title: str | None = None,
-                   overwrite: bool = False, fmt: str | None = None) -> Path:
+def plot_confusion(path, cm, class_names: Sequence[str], *, overwrite: bool = False, fmt: str | None = None) -> Path:
+    """The confusion matrix normalised per true class (each row sums to 1; an empty row stays 0)."""
     cm = np.asarray(cm, dtype=np.float64)
     if cm.ndim != 2 or cm.shape[0] != cm.shape[1] or cm.shape[0] != len(class_names):
         raise ZslError(f"confusion matrix {cm.shape} does not match {len(class_names)} class names")
-    if normalize:
-        tot = cm.sum(axis=1, keepdims=True)
-        cm = np.divide(cm, tot, out=np.zeros_like(cm), where=tot > 0)
+    tot = cm.sum(axis=1, keepdims=True)
+    cm = np.divide(cm, tot, out=np.zeros_like(cm), where=tot > 0)
     plt = _plt()
     n = len(class_names)
     size = max(COLUMN_WIDTH, min(20.0, 0.12 * n + 1.2))     # ~7 pt per row: one column up to ~19 classes
     fig, ax = plt.subplots(figsize=(size, size))
-    im = ax.imshow(cm, cmap="Blues", vmin=0, vmax=1 if normalize else None)
+    im = ax.imshow(cm, cmap="Blues", vmin=0, vmax=1)
     ax.set_xticks(range(n))
     ax.set_yticks(range(n))
     ax.set_xticklabels(class_names, rotation=90, fontsize=FONT_SIZE - 2)
     ax.set_yticklabels(class_names, fontsize=FONT_SIZE - 2)
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
-    ax.set_title(title or ("confusion matrix (row-normalised)" if normalize else "confusion matrix"))
+    ax.set_title("confusion matrix (row-normalised)")
     fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
     return _save(fig, path, overwrite, fmt)
 
 
 def plot_per_class(path, class_names: Sequence[str], values: Sequence[float], *, ylabel: str = "accuracy",
-                   title: str | None = None, chance: float | None = None, overwrite: bool = False,
-                   fmt: str | None = None) -> Path:
+                   chance: float | None = None, overwrite: bool = False, fmt: str | None = None) -> Path:
     vals = np.array([np.nan if v is None else v for v in values], dtype=np.float64)
     if vals.size != len(class_names):
         raise ZslError(f"{vals.size} values for {len(class_names)} classes")
@@ -179,7 +177,7 @@ def plot_per_class(path, class_names: Sequence[str], values: Sequence[float], *,
     if chance is not None:
         ax.axhline(chance, color="tab:red", linestyle="--", linewidth=1, label=f"chance {chance:.2f}")
         ax.legend()
-    ax.set_title(title or f"per-class {ylabel}")
+    ax.set_title(f"per-class {ylabel}")
     return _save(fig, path, overwrite, fmt)
 
 

@@ -71,7 +71,7 @@ def report_data(path: str | os.PathLike, classes=None, trials=None) -> dict:
     """The tables of ``path`` (experiment results or split file) as data: ``{"source", "kind": "experiment" |
     "split", "tables", "warnings"}``; ``warnings`` are the validity warnings of every table (messages), each
     table's own under its ``warnings``."""
-    from zsltool.formats import load_json
+    from zsltool.files.formats import load_json
 
     data = load_json(path, "results or split file")
     if isinstance(data, dict) and data.get("format") == "zsl.results":

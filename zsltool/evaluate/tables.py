@@ -24,7 +24,7 @@ from typing import Iterable
 from zsltool.evaluate.metrics import GZSL_COLUMNS, METRICS
 from zsltool.evaluate.stats import summarize
 from zsltool.names import SEMANTIC_SOURCES
-from zsltool.progress import count_of
+from zsltool.runtime.progress import count_of
 
 SEMANTIC_ORDER = SEMANTIC_SOURCES
 SEMANTIC_LABEL = {"audio": "Audio", "image": "Image", "text": "Text", "hybrid": "Hybrid"}
@@ -72,7 +72,7 @@ def _trials_text(sp: dict) -> str | None:
 
 
 def warning_messages(records: Iterable[dict]) -> list[str]:
-    """The distinct validity-warning messages of ``records`` (``zsltool.guards``), in first-seen order."""
+    """The distinct validity-warning messages of ``records`` (``zsltool.runtime.guards``), in first-seen order."""
     return list(dict.fromkeys(w["message"] for r in records for w in r.get("warnings") or []))
 
 
@@ -224,7 +224,7 @@ def tidy_rows(tables: list[dict]) -> list[dict]:
     return out
 
 
-# warnings: the validity warnings of the cell's trials (zsltool.guards), "; "-separated; empty when none
+# warnings: the validity warnings of the cell's trials (zsltool.runtime.guards), "; "-separated; empty when none
 TIDY_COLUMNS = ["table", "metric", "method", "class_embeddings", "test", "column", "protocol", "mean", "sd",
                 "ci95", "n", "warnings"]
 
@@ -332,7 +332,7 @@ def write_table_files(out_dir, tables: list[dict]) -> dict:
     """table.csv (tidy), table.md and table.tex in ``out_dir`` (atomic); returns {format: path}."""
     from pathlib import Path
 
-    from zsltool.utils import atomic_write_text
+    from zsltool.files.checks import atomic_write_text
 
     paths = {}
     for fmt, name in TABLE_FILES.items():

@@ -10,7 +10,7 @@ every trial has its own network and its own embedding file (``zsl pretrain-audio
 * ``{split}``: the split file's stem (one network per split file and trial).
 
 ``features/audio.fold{fold}.h5`` is then ``features/audio.fold0.h5`` for trial 0, and so on; each trial
-trains on its own file, the leakage guard (``zsltool.guards.network_leakage``) checks each file's network
+trains on its own file, the leakage guard (``zsltool.runtime.guards.network_leakage``) checks each file's network
 against that trial's classes, and the config hash holds that file's sha256. ``{{`` and ``}}`` are literal
 braces. A path without a placeholder is one file for every trial, as before.
 """

@@ -32,7 +32,7 @@ import logging
 import numpy as np
 
 from zsltool.errors import ZslError
-from zsltool.progress import count_of
+from zsltool.runtime.progress import count_of
 
 log = logging.getLogger("zsltool.evaluate.experiment")
 KEY = "two_stage"

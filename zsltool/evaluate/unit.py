@@ -13,7 +13,7 @@ import copy
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-from zsltool.provenance import sha256_json
+from zsltool.files.provenance import sha256_json
 
 
 def _plain(obj, omit_unset: tuple[str, ...] = ()) -> dict:

@@ -19,7 +19,7 @@ from zsltool.errors import ZslError
 from zsltool.evaluate.results import load_results, results_doc, write_results
 from zsltool.evaluate.two_stage import HINT, refit_split, stage1_validation, stage2_config
 from zsltool.evaluate.unit import Unit
-from zsltool.utils import jsonable
+from zsltool.files.provenance import jsonable
 
 log = logging.getLogger("zsltool.evaluate.experiment")
 
@@ -44,7 +44,7 @@ def train_configs(cfgs: list, names: list[str], batched: bool = True, device: st
     validation data, and write each checkpoint; returns one ``TrainResult`` per config, in order."""
     from zsltool.train.engine import train_jobs
     from zsltool.train.loop import choose, grid_jobs, prepare, write_checkpoint
-    from zsltool.utils import check_output
+    from zsltool.files.checks import check_output
 
     preps = [prepare(c) for c in cfgs]
     grids = [grid_jobs(p, c, name=n) for p, c, n in zip(preps, cfgs, names)]  # (settings, jobs) per config
@@ -154,8 +154,8 @@ def run_units(units: list[Unit], batched: bool = True) -> list[dict]:
     in-process or in a worker process."""
     import torch
 
-    from zsltool.runcache import run_cache
-    from zsltool.utils import resolve_device
+    from zsltool.files.runcache import run_cache
+    from zsltool.runtime.env import resolve_device
 
     if not units:
         return []
@@ -194,11 +194,11 @@ class _Quiet(logging.Filter):
 @contextmanager
 def _stage2_logging(refits_only: bool = False):
     """Stage 2 has no validation by design: drop the training loop's notes about it; a refit's stage 2 also
-    drops the validity warnings (``zsltool.guards``) that stage 1 gave for the same trial (its record keeps
+    drops the validity warnings (``zsltool.runtime.guards``) that stage 1 gave for the same trial (its record keeps
     them)."""
     filters = [(logging.getLogger("zsltool.train"), _NoValidationNote())]
     if refits_only:
-        filters.append((logging.getLogger("zsltool.guards"), _Quiet()))
+        filters.append((logging.getLogger("zsltool.runtime.guards"), _Quiet()))
     for lg, f in filters:
         lg.addFilter(f)
     try:

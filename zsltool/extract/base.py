@@ -67,6 +67,11 @@ def option(default: Any = None, help: str = "", *, choices: Sequence[str] | None
     return field(default=default, metadata=meta)
 
 
+def option_flag(f: dataclasses.Field) -> str:
+    """The command-line option of a config field: its ``flag``, else ``--field-name``."""
+    return f.metadata.get("flag") or "--" + f.name.replace("_", "-")
+
+
 @dataclass
 class ExtractorConfig:
     """Settings every extractor has. ``weights`` None means the registered default weights."""
@@ -77,7 +82,7 @@ class ExtractorConfig:
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
             v, choices, lo = getattr(self, f.name), f.metadata.get("choices"), f.metadata.get("min")
-            flag = f.metadata.get("flag") or "--" + f.name.replace("_", "-")
+            flag = option_flag(f)
             if choices and v is not None and v not in choices:
                 raise ZslError(f"{flag} {v!r} is not one of {', '.join(choices)}")
             if lo is not None and v is not None and not v >= lo:

@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 
 from zsltool.errors import ZslError
-from zsltool.utils import atomic_write_bytes
+from zsltool.files.checks import atomic_write_bytes
 
 log = logging.getLogger("zsltool.extract.pretrain")
 
@@ -65,7 +65,7 @@ def write_epoch_checkpoint(path, state: dict) -> None:
     """Atomically (temp file, fsync, rename): a kill during the write leaves the previous epoch's checkpoint."""
     import torch
 
-    from zsltool.safety import check_not_input
+    from zsltool.files.safety import check_not_input
 
     check_not_input(Path(path))
     buf = io.BytesIO()
@@ -86,7 +86,7 @@ def read_epoch_checkpoint(path, key: str, epochs: int, name: str) -> dict | None
     warning when a checkpoint of another run is there: it is replaced after the first epoch). A file that is not
     a checkpoint of ours, or one that is damaged (truncated, Python objects, keys missing or of the wrong type),
     is a ZslError and stays as it is."""
-    from zsltool.utils import torch_load
+    from zsltool.files.checks import torch_load
 
     path = Path(path)
     if not path.is_file():

@@ -24,7 +24,7 @@ from typing import Sequence
 from zsltool.errors import ZslError
 from zsltool.extract.pretrain import (check_manifests, check_training_args, train_and_save, training_classes,
                                       training_targets)
-from zsltool.utils import check_output
+from zsltool.files.checks import check_output
 
 
 class _CropDataset:
@@ -74,7 +74,7 @@ def pretrain_image(inputs: Sequence[str | os.PathLike], out: str | os.PathLike, 
     targets = training_targets(kept, tc, manifests, "crop")
 
     from zsltool.extract.image import _ImageLoader, build_image_model
-    from zsltool.utils import seed_everything
+    from zsltool.runtime.env import seed_everything
 
     seed_everything(seed)  # the network's random initialisation
     net, _, _ = build_image_model(model, None, num_classes=len(tc.train_ids))

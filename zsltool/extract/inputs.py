@@ -17,7 +17,7 @@ from typing import Iterable, Sequence
 
 from zsltool.errors import ZslError
 from zsltool.extract.runner import Item
-from zsltool.utils import input_record
+from zsltool.files.provenance import input_record
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".gif", ".tif", ".tiff")
 VIDEO_EXTENSIONS = (".mp4", ".mkv", ".webm", ".avi", ".mov", ".m4v", ".mpg", ".mpeg")

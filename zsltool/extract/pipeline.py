@@ -18,7 +18,8 @@ import os
 from typing import Sequence
 
 from zsltool.errors import ZslError
-from zsltool.utils import check_output, command_line, input_record
+from zsltool.files.checks import check_output
+from zsltool.files.provenance import command_line, input_record
 
 log = logging.getLogger("zsltool.extract")
 
@@ -91,7 +92,7 @@ def extract(
     if extractor is None:
         import torch
 
-        from zsltool.utils import resolve_device
+        from zsltool.runtime.env import resolve_device
 
         device = resolve_device(device)  # after the inputs: a user error needs no torch
         with torch.random.fork_rng(devices=[]):

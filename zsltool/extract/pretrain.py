@@ -29,8 +29,8 @@ from zsltool import __version__
 from zsltool.errors import ZslError
 from zsltool.extract.epoch_checkpoint import (epoch_checkpoint, read_epoch_checkpoint, restore, rng_state,
                                              write_epoch_checkpoint)
-from zsltool.provenance import cached_sha256
-from zsltool.utils import atomic_write_bytes, atomic_write_json, command_line, input_record, sha256_json, utc_now
+from zsltool.files.checks import atomic_write_bytes, atomic_write_json
+from zsltool.files.provenance import cached_sha256, command_line, input_record, sha256_json, utc_now
 
 log = logging.getLogger("zsltool.extract")
 
@@ -171,7 +171,7 @@ def train_classifier(dataset, network, *, epochs: int, batch_size: int, lr: floa
     import torch
 
     from zsltool.extract import distributed as D
-    from zsltool.utils import resolve_device
+    from zsltool.runtime.env import resolve_device
 
     ctx = D.setup(resolve_device(device))  # under torchrun: this rank's process group and device
     dev = torch.device(ctx.device)
@@ -222,7 +222,7 @@ def train_classifier(dataset, network, *, epochs: int, batch_size: int, lr: floa
 
 
 def _progress(batches, epochs: int, name: str, enabled: bool):
-    from zsltool.progress import Progress
+    from zsltool.runtime.progress import Progress
 
     try:
         total = epochs * len(batches)
@@ -331,7 +331,7 @@ def save_pretrained(net, out: Path, fmt: str, fields: dict) -> tuple[Path, dict]
     """Save ``net``'s state dict atomically at ``out`` and its description at ``out.json``."""
     import torch
 
-    from zsltool.safety import check_not_input
+    from zsltool.files.safety import check_not_input
 
     out = Path(out)
     sidecar = Path(str(out) + ".json")

@@ -81,7 +81,7 @@ def extractor_from_provenance(source: Any, *, weights: str | os.PathLike | None 
     ``source``: an :class:`~zsltool.extract.record.ExtractorRecord`, or what it is read from (the file's path or
     :class:`~zsltool.store.StoreMeta`, a checkpoint's provenance entry). Name and config come from the record;
     ``weights`` overrides where the weights are read from (a local copy of the same file); recorded local
-    weights that are gone are looked for next to ``anchor`` (:func:`zsltool.files.relocated`). Random weights
+    weights that are gone are looked for next to ``anchor`` (:func:`zsltool.files.checks.relocated`). Random weights
     are drawn again from the recorded seed (the caller's generator is left as it was). The weights are checked
     by sha256 against the recorded digest, so a query embedded now lands in the same space as the file's rows; a
     mismatch is a ZslError.
@@ -143,7 +143,7 @@ def _weights_to_load(spec: ExtractorSpec, rec, weights, anchor):
     local = rec.weights_path or rec.weights
     if local is None or is_url(str(local)) or spec.get_weights(str(local)) is not None or Path(local).is_file():
         return rec.weights
-    from zsltool.files import relocated
+    from zsltool.files.checks import relocated
 
     moved = relocated(local, anchor)
     if moved is None:

@@ -24,7 +24,7 @@ from typing import Any, Callable, Sequence
 
 from zsltool.errors import ZslError
 from zsltool.store.writer import EmbeddingWriter
-from zsltool.utils import shard_items
+from zsltool.runtime.env import shard_items
 
 log = logging.getLogger("zsltool.extract")
 
@@ -140,7 +140,7 @@ def run_extraction(
     """Embed ``items`` into ``writer``; see the module docstring. Raises ZslError if nothing was valid."""
     import torch
     from torch.utils.data import DataLoader
-    from zsltool.progress import Progress
+    from zsltool.runtime.progress import Progress
 
     if not items:
         raise ZslError("the inputs list nothing to extract", hint="check the manifest, folder or list of files")
@@ -167,7 +167,7 @@ def run_extraction(
                         prefetch_factor=4 * bs if workers > 0 else None,
                         worker_init_fn=functools.partial(_close_in_worker, lock_fd) if lock_fd is not None else None)
     t0 = time.perf_counter()
-    # a bar on a terminal; on a pipe or log file a line every ZSL_PROGRESS_INTERVAL seconds (zsltool.progress)
+    # a bar on a terminal; on a pipe or log file a line every ZSL_PROGRESS_INTERVAL seconds (zsltool.runtime.progress)
     bar = Progress(total=len(todo), desc=desc, unit=unit, enabled=progress)
     try:
         with torch.inference_mode():

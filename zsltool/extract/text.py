@@ -30,7 +30,7 @@ from zsltool.extract.base import Extractor
 from zsltool.extract.text_tokenize import RULES_VERSION as TOKENIZER_RULES, label_tokens
 from zsltool.extract.wordvectors import VECTOR_FORMATS, detect_vector_format, load_keyed_vectors  # noqa: F401
 from zsltool.store import StoreMeta, write_embeddings
-from zsltool.utils import command_line, input_record
+from zsltool.files.provenance import command_line, input_record
 
 log = logging.getLogger("zsltool.extract.text")
 
@@ -257,7 +257,7 @@ def extract_class_rows(spec, config, inputs, out, *, classes=None, batch_size: i
         names = inputs[0]
     entries, cs, records = collect_entries(classes, names, getattr(config, "descriptions", None))
     if extractor is None:
-        from zsltool.utils import resolve_device
+        from zsltool.runtime.env import resolve_device
 
         extractor = spec.build(config, device=resolve_device(device))
     ex = extractor

@@ -18,8 +18,8 @@ from pathlib import Path
 import torch
 
 from zsltool.errors import ZslError
-from zsltool.provenance import cached_sha256
-from zsltool.utils import torch_load
+from zsltool.files.provenance import cached_sha256
+from zsltool.files.checks import torch_load
 
 log = logging.getLogger("zsltool.extract")
 

@@ -132,7 +132,7 @@ class VideoExtractor(Extractor):
     def before_run(self, items: list, shard: tuple[int, int], overwrite: bool) -> None:
         if self.config.extract_audio is None:
             return
-        from zsltool.utils import ensure_writable_folder
+        from zsltool.files.checks import ensure_writable_folder
 
         folder = Path(self.config.extract_audio)
         ensure_writable_folder(folder)

@@ -3,6 +3,7 @@ flat memory), and a video's audio track to WAV. Decoding errors are ``InvalidInp
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 
@@ -194,7 +195,7 @@ def extract_audio_track(path: str | os.PathLike, wav_path: str | os.PathLike, st
     import av
     import soundfile as sf
 
-    from zsltool.utils import temp_path_for
+    from zsltool.files.checks import temp_path_for
 
     with av.open(str(path)) as container:
         if not container.streams.audio:
@@ -203,12 +204,9 @@ def extract_audio_track(path: str | os.PathLike, wav_path: str | os.PathLike, st
         rate = int(stream.rate or stream.codec_context.sample_rate)
         chunks = []
         resampler = av.AudioResampler(format="flt", layout=None, rate=rate)
-        for frame in container.decode(stream):
+        for frame in itertools.chain(container.decode(stream), [None]):  # None: flush the resampler
             for f in resampler.resample(frame):
-                chunks.append(f.to_ndarray().reshape(-1, f.layout.nb_channels if hasattr(f.layout, "nb_channels")
-                                                     else len(f.layout.channels)))
-        for f in resampler.resample(None):
-            chunks.append(f.to_ndarray().reshape(-1, len(f.layout.channels)))
+                chunks.append(f.to_ndarray().reshape(-1, len(f.layout.channels)))
     if not chunks:
         raise InvalidInput(f"{path}: the audio stream is empty")
     audio = np.concatenate(chunks).astype(np.float32)

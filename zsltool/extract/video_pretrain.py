@@ -27,7 +27,8 @@ from typing import Sequence
 from zsltool.errors import ZslError
 from zsltool.extract.pretrain import (check_manifests, check_training_args, train_and_save, training_classes,
                                       training_targets)
-from zsltool.utils import check_output, seed_everything
+from zsltool.files.checks import check_output
+from zsltool.runtime.env import seed_everything
 
 
 class _ClipDataset:

@@ -17,8 +17,8 @@ import re
 from pathlib import Path
 
 from zsltool.errors import ZslError
-from zsltool.provenance import cached_sha256
-from zsltool.utils import require_file, torch_load
+from zsltool.files.provenance import cached_sha256
+from zsltool.files.checks import require_file, torch_load
 
 log = logging.getLogger("zsltool.extract")
 
@@ -42,9 +42,9 @@ def cache_path(url: str) -> Path:
 
 def prefetch_hash(spec, wid) -> None:
     """Start hashing the local file that ``wid`` names (a path, or a registered/URL weights file already in the
-    download cache) in a background thread, before torch is imported (:func:`zsltool.provenance.prefetch_sha256`).
+    download cache) in a background thread, before torch is imported (:func:`zsltool.files.provenance.prefetch_sha256`).
     Reads no torch: the cache folder is torch hub's default (``$TORCH_HOME/hub/checkpoints``)."""
-    from zsltool.provenance import prefetch_sha256
+    from zsltool.files.provenance import prefetch_sha256
 
     if is_random(wid):
         return
@@ -84,7 +84,7 @@ def _md5(path: Path) -> str:
 def fetch_file(spec: str, what: str = "weights", sha256: str | None = None, md5: str | None = None
                ) -> tuple[Path, str]:
     """``(local path, sha256)`` for ``spec`` (a local path, or a URL downloaded once). Hashed once here, and
-    not again while the file is unchanged (:func:`zsltool.provenance.cached_sha256`: a 275 MB VGGish file is
+    not again while the file is unchanged (:func:`zsltool.files.provenance.cached_sha256`: a 275 MB VGGish file is
     read once, not at every ``zsl classify``); ``md5``: the publisher's md5, checked as well where it is the
     only published digest."""
     if not is_url(spec):

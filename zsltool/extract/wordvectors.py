@@ -46,23 +46,14 @@ def detect_vector_format(path: Path) -> str:
         return "kv"
     m = re.fullmatch(rb"\s*(\d+)\s+(\d+)\s*", first)
     if m:
-        # a text row of another length than the header's dimension is still text (mixed dimensions are
-        # reported when reading), never binary
-        text = _is_text_vector_line(sample, int(m.group(2))) or _is_text_numbers_line(sample)
+        # text numbers after the word: text, also when their count is not the header's dimension (mixed
+        # dimensions are reported when reading), never binary
+        n = _first_line_numbers(sample)
+        text = n == int(m.group(2)) or (b"\0" not in sample[:4096] and (n or 0) >= 1)
         return "word2vec-text" if text else "word2vec-bin"
     if b"\0" in first:
         return "word2vec-bin"
     return "glove"
-
-
-def _is_text_vector_line(sample: bytes, dim: int) -> bool:
-    """Whether ``sample`` starts with a line ``word x1 ... xDIM`` of text numbers."""
-    return _first_line_numbers(sample) == dim
-
-
-def _is_text_numbers_line(sample: bytes) -> bool:
-    """Whether ``sample`` starts with a line ``word x1 x2 ...`` of text numbers (any count)."""
-    return b"\0" not in sample[:4096] and (_first_line_numbers(sample) or 0) >= 1
 
 
 def _first_line_numbers(sample: bytes) -> int | None:
@@ -114,7 +105,7 @@ def check_word2vec_binary(path: Path) -> None:
     if not m:
         raise ZslError(f"{path} is not a binary word2vec file: its first line is not the header 'WORDS DIM'",
                        hint="GloVe text files have no header: pass --format glove (or --format auto)")
-    if _is_text_vector_line(sample, int(m.group(2))):
+    if _first_line_numbers(sample) == int(m.group(2)):  # a line ``word x1 ... xDIM`` of text numbers
         raise ZslError(f"{path} is not a binary word2vec file: its first vector is a line of "
                        f"{int(m.group(2))} text numbers", hint=hint)
 
@@ -148,7 +139,7 @@ def load_keyed_vectors(path: str | os.PathLike, fmt: str = "auto", limit: int | 
                        hint="e.g. GoogleNews-vectors-negative300.bin (word2vec) or glove.6B.300d.txt")
     if fmt not in VECTOR_FORMATS:
         raise ZslError(f"unknown vector format {fmt!r}", hint=f"choose one of {', '.join(VECTOR_FORMATS)}")
-    from zsltool.filekinds import binary_kind
+    from zsltool.files.kinds import binary_kind
 
     with open(p, "rb") as fh:
         kind = binary_kind(fh.read(8))

@@ -150,7 +150,7 @@ def prepare_avgzsl_benchmark(root: str | os.PathLike, out: str | os.PathLike, *,
     or none: ``all_or_none``)."""
     from zsltool.classes.classset import ClassSet
     from zsltool.prepare.safe_npy import load_vector_dict
-    from zsltool.utils import input_record
+    from zsltool.files.provenance import input_record
 
     root = need_folder(root, "benchmark dataset folder")
     dataset = root.name
@@ -205,7 +205,7 @@ def prepare_avgzsl_benchmark(root: str | os.PathLike, out: str | os.PathLike, *,
 def _write_text(path: Path, cs, w2v: dict, vecs: dict, npy: Path) -> int:
     """text.h5: the released vectors keyed by the word2vec name (or the original name); the valid count."""
     from zsltool.store import StoreMeta, write_embeddings
-    from zsltool.utils import input_record
+    from zsltool.files.provenance import input_record
 
     ids = [c["id"] for c in cs.classes]
     X, valid, reasons = [], [], []
@@ -226,7 +226,7 @@ def _write_modality(out: Path, modality: str, feat: Path, lists: dict, features:
                     all_classes: list[str]) -> tuple[dict, dict]:
     """The rows of every stage folder in one ``<modality>.h5``; (its summary, the ids of each group).
     Stage 2 trains on the stage-1 train + validation rows, as the reference loader does."""
-    from zsltool.utils import input_record
+    from zsltool.files.provenance import input_record
 
     folders = [f for f, _ in GROUPS.values()]
     rows: dict = {}
@@ -250,7 +250,7 @@ def _write_split(out: Path, cs, lists: dict, ids_of: dict, dataset: str, split: 
     """split.json: both stages of the protocol (checked by ``check_stages``); the per-stage summary."""
     from zsltool.classes.splits import Split, Trial
     from zsltool.evaluate.two_stage import check_stages
-    from zsltool.utils import input_record
+    from zsltool.files.provenance import input_record
 
     seen1, unseen1 = lists["stage_1_train"], lists["stage_1_val_unseen"]
     seen2, unseen2 = lists["stage_2_train"], lists["stage_2_test_unseen"]

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
 from zsltool.errors import ZslError
-from zsltool.utils import input_record
+from zsltool.files.provenance import input_record
 
 log = logging.getLogger("zsltool.prepare")
 
@@ -39,7 +39,7 @@ def need_file(root: Path, rel: str, dataset: str) -> Path:
 def read_csv(path: Path, required: Sequence[str], dataset: str, header: bool = True,
              fieldnames: Sequence[str] | None = None) -> list[dict]:
     """Rows of a dataset CSV as dicts (stripped keys and values); a ZslError naming missing columns."""
-    from zsltool.utils import read_text
+    from zsltool.files.checks import read_text
 
     text = read_text(path, f"{dataset} metadata file")
     reader = csv.DictReader(io.StringIO(text, newline=""), fieldnames=None if header else list(fieldnames or []))
@@ -68,7 +68,7 @@ class Prepared:
 def check_outputs(out: Path, names: Iterable[str], overwrite: bool) -> None:
     """ZslError when ``out`` is a file, one of the ``names`` in it is an input of the command, or exists (without
     ``overwrite``); then ``out`` is created."""
-    from zsltool.safety import check_not_input
+    from zsltool.files.safety import check_not_input
 
     if out.exists() and not out.is_dir():
         raise ZslError(f"{out} is a file; zsl prepare writes a folder", hint="give a folder path (new or existing) "
@@ -79,7 +79,7 @@ def check_outputs(out: Path, names: Iterable[str], overwrite: bool) -> None:
         clash = [n for n in names if (out / n).exists()]
         if clash:
             raise ZslError(f"output already exists: {out / clash[0]}", hint="pass --overwrite to replace it")
-    from zsltool.files import ensure_writable_folder
+    from zsltool.files.checks import ensure_writable_folder
 
     ensure_writable_folder(out)
 
@@ -89,7 +89,7 @@ def all_or_none(out: str | os.PathLike, names: Sequence[str], overwrite: bool) -
     """The output folder of a recipe that writes ``names`` into it: all of them, or none. Checked first
     (``check_outputs``); when the recipe fails, the files it wrote are removed, those it replaced (--overwrite)
     are put back, and a folder it created is removed again."""
-    from zsltool.safety import remove_if_empty
+    from zsltool.files.safety import remove_if_empty
 
     out = Path(out)
     created = not out.exists()

@@ -1,5 +1,5 @@
 """The final HDF5 embedding file: committed parts assembled into one file, written atomically through
-:class:`zsltool.safety.GuardedFile` (a full disk never reaches the HDF5 library)."""
+:class:`zsltool.files.safety.GuardedFile` (a full disk never reaches the HDF5 library)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from zsltool import __version__
-from zsltool.safety import GuardedFile, check_not_input, is_no_space, no_space, no_space_error, remove_stale_temps
+from zsltool.files.safety import GuardedFile, check_not_input, is_no_space, no_space, no_space_error, remove_stale_temps
 from zsltool.store.schema import StoreMeta
-from zsltool.utils import command_line, temp_path_for, utc_now
+from zsltool.files.checks import temp_path_for
+from zsltool.files.provenance import command_line, utc_now
 
 
 def stamp(meta: StoreMeta) -> None:
@@ -26,7 +27,7 @@ def write_h5(path: Path, meta: StoreMeta, dim: int, classes: Sequence[str], part
              frame_dim: int | None = None) -> None:
     """Write parts (dicts as in :meth:`EmbeddingWriter.flush`) into a new HDF5 file, atomically.
 
-    HDF5 writes through :class:`zsltool.safety.GuardedFile`, so a full disk never reaches the HDF5 library (which
+    HDF5 writes through :class:`zsltool.files.safety.GuardedFile`, so a full disk never reaches the HDF5 library (which
     cannot recover from it): the temporary file is removed and ``ZslError("no space left writing PATH")``
     raised. Callers hold the output's lock; stale temporary files of killed runs are removed at the end.
     """

@@ -14,7 +14,8 @@ import numpy as np
 from zsltool.errors import ZslError
 from zsltool.store.schema import StoreMeta
 from zsltool.store.writer import write_embeddings
-from zsltool.utils import command_line, input_record, read_text, require_file
+from zsltool.files.checks import read_text, require_file
+from zsltool.files.provenance import command_line, input_record
 
 log = logging.getLogger("zsltool.store")
 
@@ -27,7 +28,7 @@ def load_matrix(path: str | os.PathLike, key: str | None = None) -> np.ndarray:
         head = fh.read(8)
     magic = {".npy": (b"\x93NUMPY", "a .npy array file"), ".npz": (b"PK\x03\x04", "an .npz archive")}.get(suffix)
     if magic and not head.startswith(magic[0]):
-        from zsltool.filekinds import binary_kind
+        from zsltool.files.kinds import binary_kind
 
         raise ZslError(f"{p} is not {magic[1]}: it is {binary_kind(head) or 'another kind of file'}",
                        hint="save the matrix with numpy.save / numpy.savez, or give a numeric .csv")

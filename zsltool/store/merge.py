@@ -12,7 +12,7 @@ from zsltool.errors import ZslError
 from zsltool.store.reader import read_embeddings
 from zsltool.store.schema import StoreMeta
 from zsltool.store.writer import write_embeddings
-from zsltool.utils import command_line
+from zsltool.files.provenance import command_line
 
 
 def _frame_dim(f) -> int | None:

@@ -252,8 +252,8 @@ def read_meta(path: str | os.PathLike) -> StoreMeta:
 
 def read_embeddings(path: str | os.PathLike, *, kind: str | None = None, validate: bool = True) -> Embeddings:
     """Load and validate an embedding file; ``kind`` ("instance"/"class") is checked when given. Inside
-    ``zsltool.runcache.run_cache()`` a file is read once (the result is shared: treat it as read-only)."""
-    from zsltool.runcache import cached
+    ``zsltool.files.runcache.run_cache()`` a file is read once (the result is shared: treat it as read-only)."""
+    from zsltool.files.runcache import cached
 
     p = Path(path)
     emb = cached("embeddings", p, lambda: _read_embeddings(p, validate), validate)

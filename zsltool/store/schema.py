@@ -6,7 +6,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from zsltool.utils import jsonable
+from zsltool.files.provenance import jsonable
 
 FORMAT = "zsl.embeddings"
 FORMAT_VERSION = 1

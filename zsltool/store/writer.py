@@ -22,11 +22,12 @@ from typing import Sequence
 import numpy as np
 
 from zsltool.errors import ZslError
-from zsltool.safety import OutputLock, no_space
+from zsltool.files.safety import OutputLock, no_space
 from zsltool.store.h5write import stamp, write_h5
 from zsltool.store.parts import batch_rows, check_row, filter_part, iter_parts, part_arrays, part_files
 from zsltool.store.schema import FORMAT_VERSION, KINDS, StoreMeta
-from zsltool.utils import check_output, jsonable
+from zsltool.files.checks import check_output
+from zsltool.files.provenance import jsonable
 
 log = logging.getLogger("zsltool.store")
 

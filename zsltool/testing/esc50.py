@@ -1,5 +1,6 @@
 """A tiny folder in ESC-50's published layout (meta/esc50.csv, audio/<fold>-<src>-<take>-<target>.wav) and a word
-vector file covering its labels: the fixtures of the classify tests and the GPU checks."""
+vector file covering its labels: the data of the classify tests (tests/conftest.py, ``esc50_inputs``) and the
+GPU checks."""
 
 from __future__ import annotations
 
@@ -49,31 +50,3 @@ def write_vectors(path, dim: int = 16, seed: int = 0, words: list[str] | None = 
         for w, row in zip(words, V):
             fh.write(w + " " + " ".join(f"{x:.6f}" for x in row) + "\n")
     return path
-
-
-def esc50_features(d) -> tuple[dict, dict]:
-    """In folder ``d``: an ESC-50 folder -> ``zsl prepare`` -> ``extract-audio`` (a tiny random VGGish) ->
-    ``extract-text`` (the underscored names) -> ``split`` (5 class folds), each through the CLI in-process:
-    d/audio.h5, d/text.h5, d/split.json and d/new.wav (a clip that is not in the manifest). Returns the JSON of
-    prepare and of extract-text."""
-    import json
-
-    import soundfile as sf
-    import torch
-
-    from zsltool.extract.audio.vggish import VGGish
-    from zsltool.testing.cli import run_cli as run
-
-    make_esc50(d / "ESC-50-master")
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(0)
-        torch.save(VGGish(width=1 / 16).state_dict(), d / "tiny.pth")
-    write_vectors(d / "vectors.txt")
-    prepared = json.loads(run("prepare", "esc50", d / "ESC-50-master", "-o", d / "esc50", "--json").stdout)
-    run("extract-audio", d / "esc50" / "clips.csv", "--classes", d / "esc50" / "classes.json", "--weights",
-        d / "tiny.pth", "-o", d / "audio.h5")
-    text = json.loads(run("extract-text", "--classes", d / "esc50" / "classes.json", "--vectors", d / "vectors.txt",
-                          "-o", d / "text.h5", "--json").stdout)
-    run("split", d / "esc50" / "classes.json", "--protocol", "folds", "--folds", "5", "-o", d / "split.json")
-    sf.write(d / "new.wav", clip(3, 9, seconds=1.5), SR)
-    return prepared, text

@@ -37,7 +37,8 @@ import numpy as np
 from zsltool import __version__
 from zsltool.errors import ZslError
 from zsltool.testing.design import GROUPS, SoundClass, choose_split, class_design
-from zsltool.utils import atomic_write_json, atomic_write_text, utc_now
+from zsltool.files.checks import atomic_write_json, atomic_write_text
+from zsltool.files.provenance import utc_now
 
 log = logging.getLogger("zsltool.testing.synth")
 

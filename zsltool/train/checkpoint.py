@@ -14,7 +14,8 @@ from pathlib import Path
 
 from zsltool import __version__
 from zsltool.errors import ZslError
-from zsltool.utils import atomic_write_bytes, command_line, torch_load, utc_now
+from zsltool.files.checks import atomic_write_bytes, torch_load
+from zsltool.files.provenance import command_line, utc_now
 
 FORMAT = "zsl.checkpoint"
 FORMAT_VERSION = 1

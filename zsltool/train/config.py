@@ -62,7 +62,7 @@ class TrainConfig:
     grid: dict[str, list] | None = None   # settings chosen on validation (zsltool.train.grid)
     preset: str | None = None             # "paper", or a method's named preset (explicit settings still win)
     lr_schedule: list[float] | None = None  # one learning rate per epoch, replayed (zsltool.train.schedule)
-    strict: bool = False                  # validity warnings (zsltool.guards) are errors
+    strict: bool = False                  # validity warnings (zsltool.runtime.guards) are errors
     seed: int = 0
     device: str = "cpu"
     threads: int | None = None

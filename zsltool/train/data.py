@@ -22,7 +22,7 @@ import numpy as np
 from zsltool.errors import ZslError
 from zsltool.names import SEMANTIC_INPUTS, SEMANTIC_SOURCES, file_option
 from zsltool.store import Embeddings, check_same_class_set, read_embeddings
-from zsltool.utils import input_record
+from zsltool.files.provenance import input_record
 
 
 
@@ -104,7 +104,7 @@ def load_semantic(semantic: str = "text", *, text=None, image=None, audio_protot
     """The class-level semantic table for ``--semantic``.
 
     ``semantic_file`` (any class-level file) wins when given. ``hybrid`` concatenates image ‖ text per class
-    in memory with ``zsltool.compose.concat_parts``, exactly as ``zsl combine`` (without ``--l2``) writes it
+    in memory with ``zsltool.store.compose.concat_parts``, exactly as ``zsl combine`` (without ``--l2``) writes it
     (classes present in both; a class is valid when both parts are).
     """
     if semantic_file:
@@ -120,7 +120,7 @@ def load_semantic(semantic: str = "text", *, text=None, image=None, audio_protot
     parts = [_read_class_file(given[k], file_option(k)) for k in keys]
     if len(parts) == 1:
         return _table(parts[0], semantic)
-    from zsltool.compose import concat_parts
+    from zsltool.store.compose import concat_parts
 
     check_same_class_set(parts)
     others = [p.id_index() for p in parts[1:]]

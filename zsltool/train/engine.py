@@ -73,8 +73,8 @@ def train_single(job: Job, model, device: str = "cpu") -> Outcome:
 
     The loop is lean: the epoch's permutation is one tensor, batches are tensor slices of features held on
     the device, loss terms are summed as tensors and read once per epoch."""
-    from zsltool.progress import Progress
-    from zsltool.utils import seed_everything
+    from zsltool.runtime.progress import Progress
+    from zsltool.runtime.env import seed_everything
 
     seed_everything(job.seed)  # the method's own random draws (negatives, dropout) follow the seed
     model = model.to(device)
@@ -103,7 +103,7 @@ def train_single(job: Job, model, device: str = "cpu") -> Outcome:
         rgen = draws_generator(job, model, device)  # negatives and dropout masks (methods with ``draws``)
         bs, epochs = int(hyper["batch_size"]), int(hyper["epochs"])
         data.setdefault("video", None)
-        # a bar on a terminal, a timed line in a log (zsltool.progress); per-epoch lines only with -v (debug)
+        # a bar on a terminal, a timed line in a log (zsltool.runtime.progress); per-epoch lines only with -v (debug)
         bar = Progress(total=epochs, desc=f"train {job.cls.name}", unit="epoch", enabled=log.isEnabledFor(logging.INFO))
         for epoch in range(1, epochs + 1):
             model.train()

@@ -209,7 +209,7 @@ class FunctionalKernel:
 
     # -- the loop -------------------------------------------------------------------------------------------
     def run(self, tolerate_divergence: bool = False) -> list[Outcome]:
-        from zsltool.progress import Progress
+        from zsltool.runtime.progress import Progress
 
         jobs, G, dev = self.jobs, self.G, self.device
         n = int(self.data["labels"].shape[1])

@@ -47,7 +47,7 @@ def parse_grid(items: list[str] | None) -> dict | None:
             if not p.is_file():
                 raise ZslError(f"--grid {item!r} is neither KEY=V1,V2,... nor a JSON file",
                                hint="e.g. --grid lr=1e-3,1e-2 or --grid grid.json")
-            from zsltool.formats import load_json
+            from zsltool.files.formats import load_json
 
             doc = load_json(p, "grid file")
             if not isinstance(doc, dict):

@@ -35,7 +35,8 @@ from zsltool.train.config import TrainConfig, setting_problem
 from zsltool.train.data import InstanceSet, check_split_class_set, compute_scores, load_inputs, select_instances
 from zsltool.train.engine import train_jobs
 from zsltool.train.job import Job, Outcome
-from zsltool.utils import check_output, resolve_device
+from zsltool.files.checks import check_output
+from zsltool.runtime.env import resolve_device
 
 log = logging.getLogger("zsltool.train")
 
@@ -52,7 +53,7 @@ class TrainResult:
     n_train: int = 0
     n_val: int = 0
     selection: dict | None = None
-    warnings: list = field(default_factory=list)   # validity issues (zsltool.guards)
+    warnings: list = field(default_factory=list)   # validity issues (zsltool.runtime.guards)
     # the checkpoint as written (its "path" set, no optimizer state): evaluation uses it instead of reloading
     ckpt: dict | None = field(default=None, repr=False, compare=False)
 
@@ -82,7 +83,7 @@ class Prepared:
     hyper: dict
     video_dim: int | None
     val_seen_mask: np.ndarray | None = None   # val_hm: which val_classes are seen
-    warnings: list = field(default_factory=list)   # validity issues (zsltool.guards)
+    warnings: list = field(default_factory=list)   # validity issues (zsltool.runtime.guards)
     input_args: dict = field(default_factory=dict)   # method arguments read from the files (args_from_inputs)
 
 
@@ -113,7 +114,7 @@ def prepare(config: TrainConfig) -> Prepared:
                          image=config.image, audio_prototypes=config.audio_prototypes,
                          semantic_file=config.semantic_file, split=config.split)
     check_split_class_set(inputs, split)
-    from zsltool.guards import network_leakage, report
+    from zsltool.runtime.guards import network_leakage, report
 
     files = {"audio": inputs.audio, "video": inputs.video}
     files.update({f"{inputs.semantic.name} ({e.path.name if e.path else 'class file'})": e for e in inputs.semantic.files})

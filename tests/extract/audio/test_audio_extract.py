@@ -154,11 +154,11 @@ def test_pca_needs_params_and_unknown_label(tmp_path, audio_dir, tiny_weights, c
 
 def test_an_extraction_call_leaves_malloc_alone(tmp_path, audio_dir, tiny_weights, monkeypatch):
     """extract-audio run in-process (as a library call would) never retunes malloc: only the ``zsl`` entry point
-    does (zsltool.runtime.keep_heap, docs/scaling.md; tests/test_runtime.py)."""
-    import zsltool.runtime
+    does (zsltool.runtime.env.keep_heap, docs/scaling.md; tests/test_runtime.py)."""
+    import zsltool.runtime.env
 
     calls = []
-    monkeypatch.setattr(zsltool.runtime, "keep_heap", lambda *a: calls.append("keep_heap") or True)
+    monkeypatch.setattr(zsltool.runtime.env, "keep_heap", lambda *a: calls.append("keep_heap") or True)
     d, _ = audio_dir
     r = run(base_args(tiny_weights, tmp_path / "k.h5") + [str(d)])
     assert r.exit_code == 0, r.output

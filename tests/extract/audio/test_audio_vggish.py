@@ -204,7 +204,7 @@ def test_weights_and_pca_params_are_hashed_once_per_run(tmp_path, monkeypatch):
     torch.save({"pca_eigen_vectors": torch.eye(128), "pca_means": torch.zeros(128)}, pca)
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
     hashed = []
-    import zsltool.provenance as U
+    import zsltool.files.provenance as U
 
     real = U._sha256_file
     monkeypatch.setattr(U, "_sha256_file", lambda p, c: hashed.append(Path(p).name) or real(p, c))

@@ -1,4 +1,4 @@
-"""``zsl prototypes`` and ``zsl combine``: thin shims over zsltool.compose."""
+"""``zsl prototypes`` and ``zsl combine``: thin shims over zsltool.store.compose."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ def prototypes_cmd(
     json_out: bool = JsonOpt,
 ):
     """Class prototypes: mean (or one random instance) of each class's valid single-label rows."""
-    from zsltool.compose import SAMPLES, prototypes
+    from zsltool.store.compose import SAMPLES, prototypes
 
     if sample not in SAMPLES:
         raise typer.BadParameter(f"{sample!r} is not one of {', '.join(SAMPLES)}", param_hint="--sample")
@@ -35,7 +35,7 @@ def combine_cmd(
     json_out: bool = JsonOpt,
 ):
     """Concatenate class-level files (image || text = hybrid)."""
-    from zsltool.compose import combine
+    from zsltool.store.compose import combine
 
     res = combine(parts, out, l2=l2, intersect=intersect, overwrite=overwrite)
     emit(res, json_out, table=lambda r: kv_table(r, title="combine"))

@@ -19,23 +19,18 @@ def _data_table(r: dict):
 
 
 def table3_caption(d: dict) -> str:
-    """One line under the demo's Table III: data, split, chance, and what the audio "upper bound" is."""
-    clips = d["rows"][0].get("clips") if d.get("rows") else None
-    split = (f"projection trained on {d['n_train_classes']} classes, epoch chosen on {d['n_val_classes']} "
-             f"validation classes, " if "n_train_classes" in d else "")
-    return (f"Synthetic demo sounds; {split}tested on {d['n_test']} unseen classes"
-            f"{f' ({clips} clips)' if clips else ''}; chance {d['chance']:.2f}. "
+    """One line under the demo's Table III: data, split, chance, what the audio "upper bound" is, and the runs
+    (``run_demo``'s summary)."""
+    runs, seed = d["runs"], d["seed"]
+    return (f"Synthetic demo sounds; projection trained on {d['n_train_classes']} classes, epoch chosen on "
+            f"{d['n_val_classes']} validation classes, tested on {d['n_test']} unseen classes "
+            f"({d['rows'][0]['clips']} clips); chance {d['chance']:.2f}. "
             "Audio (upper bound): each class embedded by the mean audio embedding of its own clips, the upper "
             "limit in Dogan et al.; it is not a guaranteed bound, and on this small synthetic set (an audio "
             "network trained on the training classes only, few clips per class) an image or hybrid row can "
-            "score higher. val top-1: on the validation classes." + _runs_note(d))
-
-
-def _runs_note(d: dict) -> str:
-    """' Mean ± SD over 5 training runs of the projection (seeds 0-4).' (nothing with one run)."""
-    runs, seed = d.get("runs", 1), d.get("seed", 0)
-    return (f" Mean ± SD over {runs} training runs of the projection on the one split (seeds {seed}-"
-            f"{seed + runs - 1})." if runs > 1 else "")
+            "score higher. val top-1: on the validation classes."
+            + (f" Mean ± SD over {runs} training runs of the projection on the one split (seeds {seed}-"
+               f"{seed + runs - 1})." if runs > 1 else ""))
 
 
 def _table3_row(row: dict) -> dict:
@@ -74,7 +69,7 @@ def _results_table(r: dict):
     return tables
 
 
-def _av_table(av: dict, d: dict | None = None):
+def _av_table(av: dict, d: dict):
     """Mazumder et al. Tables 1 and 2 in one: model x test modality; S, U, HM of mean class accuracy and of mAP (%)."""
     def pct(v):
         return "" if v is None else f"{100 * v:.1f}"
@@ -84,9 +79,7 @@ def _av_table(av: dict, d: dict | None = None):
              "mAP U": pct(r["mAP U"]), "mAP HM": pct(r["mAP HM"])} for r in av["rows"]]
     c, cr = av["chance"]["classification"], av["chance"]["retrieval"]
     title = f"Audio-visual generalized zero-shot, {av['n_classes']} classes (AVGZSLNet Tables 1-2 layout, %)"
-    d = d or {}
-    sizes = (f"{d['n_train_classes'] + d['n_val_classes']} seen + {d['n_test']} unseen classes, "
-             if "n_train_classes" in d else "")
+    sizes = f"{d['n_train_classes'] + d['n_val_classes']} seen + {d['n_test']} unseen classes, "
     t = rows_table(rows, title=title)
     t.caption = (f"Synthetic demo clips and videos, GZSL split ({sizes}seen clips 60/20/20 train/val/test); word "
                  f"vectors. S/U: mean class accuracy on seen/unseen test clips over all classes, HM their harmonic "
@@ -120,15 +113,14 @@ def demo(
         ds = make_demo_dataset(out / "data", seed=seed, small=small, video=video is not False,
                                overwrite=overwrite)
         info(f"demo dataset in {ds.root}")
-        counts = {"classes": len(ds.classes), "train": len(ds.train), "val": len(ds.val), "test": len(ds.test)}
         files = {k: str(Path(getattr(ds, k)).resolve()) for k in ("classes_json", "classes_csv", "descriptions_csv",
                                                   "word_vectors", "split", "audio_manifest",
                                                   "image_manifest", "video_manifest") if getattr(ds, k)}
         import json
 
-        n = json.loads(ds.info.read_text(encoding="utf-8"))["counts"]
-        result = {"data": str(Path(ds.root).resolve()), **counts, "audio": n["audio"], "images": n["images"],
-                  "video": n["video"], "chance_test": ds.chance_test, "seed": seed, "files": files}
+        counts = json.loads(ds.info.read_text(encoding="utf-8"))["counts"]  # classes, train, val, test, audio, ...
+        result = {"data": str(Path(ds.root).resolve()), **counts, "chance_test": ds.chance_test, "seed": seed,
+                  "files": files}
         emit(result, json_out, _data_table)
         return
     from zsltool.demo import run_demo

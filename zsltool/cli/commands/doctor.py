@@ -23,7 +23,7 @@ def _tables(d: dict):
 def doctor_cmd(json_out: bool = JsonOpt):
     """Print versions, device (CUDA or not), threads, the weights caches and which optional extras are
     installed: paste it into a bug report."""
-    from zsltool.doctor import report
+    from zsltool.runtime.doctor import report
 
     emit(report(), json_out, table=_tables)
 

@@ -90,7 +90,7 @@ def evaluate_cmd(
     if beta is not None and calibrate:
         raise typer.BadParameter("give either --beta or --calibrate, not both", param_hint="--beta")
     if out:
-        from zsltool.utils import check_output
+        from zsltool.files.checks import check_output
 
         check_output(out, overwrite)
     doc = evaluate_checkpoint(checkpoint, audio=audio, video=video, split=split, trial=trial,
@@ -123,7 +123,7 @@ def retrieve_cmd(
     if json_out and jsonl:
         raise typer.BadParameter("give either --json or --jsonl, not both", param_hint="--jsonl")
     if out:
-        from zsltool.utils import check_output
+        from zsltool.files.checks import check_output
 
         check_output(out, overwrite)
     doc = retrieve_checkpoint(checkpoint, audio=audio, video=video, split=split, trial=trial,

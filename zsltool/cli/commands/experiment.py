@@ -18,7 +18,7 @@ from zsltool.evaluate.tables import TABLE_FORMATS
 from zsltool.evaluate.transductive import REFINERS
 from zsltool.methods.names import PRESETS
 from zsltool.names import PLOT_KINDS, SCORE_MODALITIES, SEMANTIC_SOURCES
-from zsltool.progress import count_of
+from zsltool.runtime.progress import count_of
 from zsltool.train.config import OPTIMIZERS
 
 
@@ -222,7 +222,7 @@ def compare_cmd(
     if out and is_figure_file(out):
         plot, out = plot or out, None
     if out:
-        from zsltool.utils import atomic_write_json, check_output
+        from zsltool.files.checks import atomic_write_json, check_output
 
         atomic_write_json(check_output(out, overwrite), comp)
         info(f"wrote {out}")

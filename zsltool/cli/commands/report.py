@@ -46,7 +46,7 @@ def report_cmd(
     else:
         text = report_text(results, fmt, classes=classes, trials=ks)
     if out:
-        from zsltool.utils import atomic_write_text, check_output
+        from zsltool.files.checks import atomic_write_text, check_output
 
         atomic_write_text(check_output(out, overwrite), text)
         info(f"wrote {out}")

@@ -14,7 +14,7 @@ from zsltool.classes.protocols import protocol_help
 from zsltool.cli.common import JsonOpt, OverwriteOpt, SeedOpt, emit, info, kv_table, noted, rows_table, seed_or_global
 from zsltool.cli.types import float_option
 from zsltool.names import SPLIT_PROTOCOLS
-from zsltool.progress import count_of
+from zsltool.runtime.progress import count_of
 
 PROTOCOLS = list(SPLIT_PROTOCOLS)
 

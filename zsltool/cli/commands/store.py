@@ -19,7 +19,7 @@ def inspect(
     json_out: bool = JsonOpt,
 ):
     """Summarise any zsl file; exit 1 when it lists a violation (--check also scans every value)."""
-    from zsltool.inspect import inspect_file
+    from zsltool.store.inspect import inspect_file
 
     result = inspect_file(file, check=check)
 

@@ -21,7 +21,7 @@ import numpy as np
 
 from zsltool.errors import ZslError
 from zsltool.extract.audio.audioset_tfrecord import dequantize, iter_segments
-from zsltool.utils import input_record
+from zsltool.files.provenance import input_record
 
 log = logging.getLogger("zsltool.extract.audio")
 
@@ -94,7 +94,8 @@ def import_audioset(
     """Import the released embeddings of the clips that belong to the class set; returns a summary dict."""
     from zsltool.classes.classset import ClassSet
     from zsltool.store import EmbeddingWriter, StoreMeta
-    from zsltool.utils import check_output, command_line
+    from zsltool.files.checks import check_output
+    from zsltool.files.provenance import command_line
 
     if per_class is not None and per_class < 1:
         raise ZslError(f"--per-class must be at least 1, got {per_class}", hint="e.g. --per-class 50")

@@ -50,7 +50,7 @@ def load_clap(name: str | None, device: str = "cpu", part: str = "audio"):
         from transformers import AutoFeatureExtractor, AutoTokenizer, ClapModel
     except ImportError:
         raise ZslError("--model clap needs the transformers package", hint="pip install 'zsltool[clap]'") from None
-    from zsltool.provenance import cached_sha256
+    from zsltool.files.provenance import cached_sha256
 
     name = name or DEFAULT_MODEL
     transformers.utils.logging.disable_progress_bar()  # progress and logs go through zsl's own

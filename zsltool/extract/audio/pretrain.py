@@ -18,7 +18,9 @@ from typing import Iterable
 
 from zsltool.errors import ZslError
 from zsltool.extract.pretrain import check_training_args, train_and_save, training_classes
-from zsltool.utils import check_output, input_record, seed_everything
+from zsltool.files.checks import check_output
+from zsltool.files.provenance import input_record
+from zsltool.runtime.env import seed_everything
 
 
 class _ClipDataset:

@@ -32,7 +32,7 @@ from torch import nn
 from zsltool.errors import ZslError
 from zsltool.extract.audio.extract import AudioExtractor
 from zsltool.extract.audio.frontend import MIN_SAMPLES, waveform_to_examples
-from zsltool.utils import torch_load
+from zsltool.files.checks import torch_load
 
 log = logging.getLogger("zsltool.extract.audio")
 

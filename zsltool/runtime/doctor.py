@@ -61,7 +61,7 @@ def caches() -> dict[str, str]:
         os.environ.get("XDG_CACHE_HOME") or str(home / ".cache"), "torch")
     hf = os.environ.get("HF_HOME") or os.path.join(os.environ.get("XDG_CACHE_HOME") or str(home / ".cache"),
                                                    "huggingface")
-    from zsltool.provenance import cache_dir
+    from zsltool.files.provenance import cache_dir
 
     return {"weights (torch hub: VGGish, PANNs, torchvision)": os.path.join(torch_home, "hub", "checkpoints"),
             "sentence models (Hugging Face)": hf,

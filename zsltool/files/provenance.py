@@ -62,9 +62,9 @@ def _prefetched(path: str | os.PathLike) -> str | None:
 
 
 def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
-    """Hex sha256 of a file's bytes (once per run inside ``zsltool.runcache.run_cache()``; taken from
+    """Hex sha256 of a file's bytes (once per run inside ``zsltool.files.runcache.run_cache()``; taken from
     :func:`prefetch_sha256` when that started it)."""
-    from zsltool.runcache import cached
+    from zsltool.files.runcache import cached
 
     return cached("sha256", path, lambda: _prefetched(path) or _sha256_file(path, chunk))
 
@@ -127,7 +127,7 @@ def cached_sha256(path: str | os.PathLike) -> str:
     time put back, which moves ctime) is hashed again. For the large files commands read at every call (word
     vectors, network weights); a read-only or damaged cache only costs the hashing."""
     from zsltool.errors import ZslError
-    from zsltool.files import atomic_write_text
+    from zsltool.files.checks import atomic_write_text
 
     hit = known_sha256(path)
     if hit is not None:

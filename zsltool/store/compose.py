@@ -21,10 +21,13 @@ from typing import Sequence
 import numpy as np
 
 from zsltool.errors import ZslError
-from zsltool.store import StoreMeta, check_same_class_set, read_embeddings, write_embeddings
-from zsltool.utils import check_output, command_line, input_record
+from zsltool.files.checks import check_output
+from zsltool.files.provenance import command_line, input_record
+from zsltool.store.reader import check_same_class_set, read_embeddings
+from zsltool.store.schema import StoreMeta
+from zsltool.store.writer import write_embeddings
 
-log = logging.getLogger("zsltool.compose")
+log = logging.getLogger("zsltool.store.compose")
 
 SAMPLES = ("mean", "random")
 

@@ -166,19 +166,8 @@ class OutputLock:
     def __enter__(self) -> "OutputLock":
         return self.acquire()
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *_exc) -> None:
         self.release()
-
-
-def output_folder(path: str | os.PathLike, command: str) -> Path:
-    """Create the output folder of a command that writes a folder; a ZslError when ``path`` is a file."""
-    p = Path(path)
-    if p.exists() and not p.is_dir():
-        raise ZslError(f"{p} is a file; {command} writes a folder", hint="give a folder path (new or existing) to -o")
-    from zsltool.utils import ensure_writable_folder
-
-    ensure_writable_folder(p)
-    return p
 
 
 def remove_if_empty(folder: str | os.PathLike, ignore: Iterable[str] = ()) -> bool:

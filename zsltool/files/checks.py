@@ -52,7 +52,7 @@ def read_text(path: str | os.PathLike, what: str = "text file", hint: str | None
     try:
         return p.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError:
-        from zsltool.filekinds import binary_kind
+        from zsltool.files.kinds import binary_kind
 
         with open(p, "rb") as fh:
             kind = binary_kind(fh.read(8)) or "a binary file"
@@ -67,14 +67,14 @@ def torch_load(path: str | os.PathLike, what: str = "torch file", hint: str | No
     Python objects that are not tensors and plain data (never unpickled).
 
     ``numpy_arrays=True`` (weight and parameter files) also allows numeric numpy arrays, through exactly numpy's
-    array reconstruction (zsltool.safety.numpy_array_globals); any other object is still refused.
+    array reconstruction (zsltool.files.safety.numpy_array_globals); any other object is still refused.
     ``mmap=True``: tensors of a zip-format file are mapped, not copied (large weights files; the legacy format
     has no mapping and is read as usual)."""
     p = require_file(path, what)
     with open(p, "rb") as fh:
         head = fh.read(8)
     if not (head.startswith(b"PK\x03\x04") or head[:1] == b"\x80"):
-        from zsltool.filekinds import binary_kind
+        from zsltool.files.kinds import binary_kind
 
         kind = binary_kind(head) or ("an empty file" if not head else "not a file saved with torch.save")
         raise ZslError(f"{p} is not a {what}: it is {kind}", hint=hint)
@@ -84,7 +84,7 @@ def torch_load(path: str | os.PathLike, what: str = "torch file", hint: str | No
 
     import contextlib
 
-    from zsltool.safety import non_numeric_arrays, numpy_array_globals
+    from zsltool.files.safety import non_numeric_arrays, numpy_array_globals
 
     allow = torch.serialization.safe_globals(numpy_array_globals()) if numpy_arrays else contextlib.nullcontext()
     try:
@@ -107,7 +107,7 @@ def torch_load(path: str | os.PathLike, what: str = "torch file", hint: str | No
 
 def check_output(path: str | os.PathLike, overwrite: bool) -> Path:
     """Refuse to replace an existing output unless ``overwrite``; make its folder and check it is writable."""
-    from zsltool.safety import check_not_input
+    from zsltool.files.safety import check_not_input
 
     p = Path(path)
     check_not_input(p)  # never one of the running command's inputs, even with --overwrite
@@ -137,6 +137,15 @@ def ensure_writable_folder(folder: Path) -> None:
                        hint="choose a writable output path") from None
 
 
+def output_folder(path: str | os.PathLike, command: str) -> Path:
+    """Create the output folder of a command that writes a folder; a ZslError when ``path`` is a file."""
+    p = Path(path)
+    if p.exists() and not p.is_dir():
+        raise ZslError(f"{p} is a file; {command} writes a folder", hint="give a folder path (new or existing) to -o")
+    ensure_writable_folder(p)
+    return p
+
+
 def _default_file_mode() -> int:
     """The mode a plain ``open(path, "w")`` would give (0o666 minus the umask); mkstemp gives 0o600."""
     mask = os.umask(0)
@@ -149,7 +158,7 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
 
     On any failure the old file is untouched and the temporary file removed; a full disk is
     ``ZslError("no space left writing PATH")``."""
-    from zsltool.safety import check_not_input, hold_lock, no_space, remove_stale_temps
+    from zsltool.files.safety import check_not_input, hold_lock, no_space, remove_stale_temps
 
     p = Path(path)
     check_not_input(p)

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from zsltool.errors import ZslError
 
-log = logging.getLogger("zsltool.guards")
+log = logging.getLogger("zsltool.runtime.guards")
 
 
 def issue(code: str, message: str) -> dict:

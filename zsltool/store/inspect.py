@@ -2,25 +2,20 @@
 
 from __future__ import annotations
 
-import importlib
 import os
 import zipfile
 from pathlib import Path
 
 from zsltool.errors import ZslError
-from zsltool.formats import INSPECTORS, load_json
-
-# Modules that register inspectors for their JSON formats (imported on demand; all import-light).
-_INSPECTOR_MODULES = ("zsltool.classes.classset", "zsltool.classes.splits", "zsltool.evaluate.results")
+from zsltool.files.formats import INSPECTORS, load_json
 
 
 def _load_inspectors() -> None:
-    for name in _INSPECTOR_MODULES:
-        try:
-            importlib.import_module(name)
-        except ModuleNotFoundError as e:
-            if not e.name or not name.startswith(e.name):
-                raise
+    """Import the modules that register inspectors for their JSON formats (each registers on import; all
+    import-light)."""
+    import zsltool.classes.classset  # noqa: F401
+    import zsltool.classes.splits  # noqa: F401
+    import zsltool.evaluate.results  # noqa: F401
 
 
 def inspect_file(path: str | os.PathLike, check: bool = False) -> dict:
@@ -99,7 +94,7 @@ def _inspect_h5(p: Path, check: bool) -> tuple[dict, list[str]]:
 
 
 def _inspect_checkpoint(p: Path) -> tuple[dict, list[str]]:
-    from zsltool.utils import torch_load
+    from zsltool.files.checks import torch_load
 
     ck = torch_load(p, "checkpoint", hint="zsl only loads its own checkpoints (tensors and plain data), "
                     "made by zsl train")

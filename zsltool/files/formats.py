@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from zsltool.errors import ZslError
-from zsltool.filekinds import binary_kind
-from zsltool.utils import read_text, require_file
+from zsltool.files.kinds import binary_kind
+from zsltool.files.checks import read_text, require_file
 
 # format name -> function(data: dict, path: Path) -> (summary dict, list of violations)
 INSPECTORS: dict[str, Callable[[dict, Path], tuple[dict, list[str]]]] = {}
