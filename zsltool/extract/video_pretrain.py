@@ -95,8 +95,9 @@ def pretrain_video(inputs: Sequence[str | os.PathLike], out: str | os.PathLike, 
                    clip_len: int = 16, epochs: int = 20, batch_size: int = 16, lr: float = 3e-3, augment: bool = True,
                    device: str = "cpu", seed: int = 0, overwrite: bool = False, progress: bool = True,
                    resume: bool = True) -> dict:
-    """Train ``model`` (random init) on the training classes' videos and save its weights; returns a summary.
-    A killed run is continued after its last finished epoch (``resume``; see ``train_classifier``)."""
+    """Train ``model`` (random init) on the training classes' videos (decoded once at ``frame_size``; each epoch
+    one clip of ``clip_len`` frames per video) and save its weights; returns a summary. A killed run is continued
+    after its last finished epoch (``resume``; see ``train_classifier``)."""
     from zsltool.extract.inputs import collect_video
 
     check_training_args(epochs, lr)
