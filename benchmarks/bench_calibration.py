@@ -91,8 +91,8 @@ def train_all(cells: list[dict], out: str) -> None:
 
 
 def evaluate(ck: Path) -> dict:
-    from zsltool.classify.calibrate import softmax, temperature_of
     from zsltool.evaluate.evaluate import evaluate_checkpoint, load_for_evaluation, score
+    from zsltool.scores.temperature import softmax, temperature_of
 
     m = evaluate_checkpoint(ck)["metrics"]
     ld = load_for_evaluation(ck)
@@ -138,7 +138,7 @@ def main():
     a = ap.parse_args()
     if a.train_only:
         if os.environ.get("ZSL_BENCH_PRIOR_SD"):
-            import zsltool.classify.calibrate as CC
+            import zsltool.scores.temperature as CC
 
             v = os.environ["ZSL_BENCH_PRIOR_SD"]
             CC.PRIOR_SD = None if v == "none" else float(v)

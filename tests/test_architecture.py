@@ -1,5 +1,5 @@
-"""The shape of zsltool's imports (docs/DESIGN.md, "Layers and imports"): no import cycle among its modules,
-and no layer importing a higher one.
+"""The shape of zsltool's imports (docs/DESIGN.md, "Layers and imports"): no import cycle among its modules
+nor among its packages, and no layer importing a higher one.
 
 The graph has an edge A -> B for every import statement of module A that names zsltool module B: at module
 level, inside a function (a function-local import runs at the first call: it defers the cycle, it does not
@@ -20,7 +20,6 @@ this rule keeps out; with it, Python initialising a package before its modules c
 from __future__ import annotations
 
 import ast
-from collections import defaultdict
 from pathlib import Path
 
 import zsltool
@@ -29,15 +28,13 @@ PACKAGE_DIR = Path(zsltool.__file__).resolve().parent
 
 # Layers, lowest first (docs/DESIGN.md, "Layers and imports"): a module may import modules of its own layer and
 # of the layers below it, never above. A name is a package or a module of zsltool; the longest name that
-# contains a module gives its layer (the metric modules and store/inspect.py sit in another layer than the rest
-# of their package).
+# contains a module gives its layer (store/inspect.py sits in another layer than the rest of its package).
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("core", ("zsltool", "zsltool.errors", "zsltool.names")),
     ("files", ("zsltool.files",)),
     ("runtime", ("zsltool.runtime",)),
     ("data", ("zsltool.store", "zsltool.classes")),
-    ("metrics", ("zsltool.evaluate.metrics", "zsltool.evaluate.retrieval", "zsltool.evaluate.calibration",
-                 "zsltool.evaluate.stats", "zsltool.classify.calibrate")),
+    ("scores", ("zsltool.scores",)),
     ("models", ("zsltool.extract", "zsltool.methods")),
     ("training", ("zsltool.train",)),
     ("evaluation and classification", ("zsltool.evaluate", "zsltool.classify")),
@@ -176,15 +173,31 @@ def describe(graph, loop: list[str], members: list[str] = ()) -> str:
         f"\n    (the same tangle holds {', '.join(more)})" if more else "")
 
 
-def layer_of(module: str, layers=LAYERS) -> int | None:
-    """The index of the module's layer: of the longest name that contains it (the root package's name stands
-    for its ``__init__`` alone)."""
-    best, found = -1, None
+def place(module: str, layers=LAYERS) -> tuple[int, str] | None:
+    """``(layer index, name)`` of the longest name of ``layers`` that contains the module (the root package's name
+    stands for its ``__init__`` alone); None when none does."""
+    found = None
     for i, (_, names) in enumerate(layers):
         for n in names:
-            if (module == n or ("." in n and _inside(module, n))) and len(n) > best:
-                best, found = len(n), i
+            if (module == n or ("." in n and _inside(module, n))) and (found is None or len(n) > len(found[1])):
+                found = (i, n)
     return found
+
+
+def layer_of(module: str, layers=LAYERS) -> int | None:
+    found = place(module, layers)
+    return None if found is None else found[0]
+
+
+def package_graph(graph, layers=LAYERS) -> dict[str, dict[str, str]]:
+    """The import graph between the names of ``layers`` (each module counted in the longest name holding it)."""
+    unit = {m: place(m, layers)[1] for m in graph}
+    packages: dict[str, dict[str, str]] = {u: {} for u in unit.values()}
+    for m, edges in graph.items():
+        for t, why in edges.items():
+            if unit[m] != unit[t]:
+                packages[unit[m]].setdefault(unit[t], why)
+    return packages
 
 
 # -- the tests ---------------------------------------------------------------------------------------------
@@ -214,6 +227,14 @@ def test_no_layer_imports_a_higher_one():
            for m, edges in graph.items() for t, why in edges.items()
            if None not in (layer[m], layer[t]) and layer[t] > layer[m]]
     assert not bad, "upward imports:\n" + "\n".join(sorted(bad))
+
+
+def test_no_two_packages_import_each_other():
+    """The graph of the names in LAYERS (a package, or a module placed on its own) has no cycle either: two
+    packages of one layer never import each other, so each can be read, and moved, as one piece."""
+    packages = package_graph(import_graph())
+    found = cycles(packages)
+    assert not found, "\n".join(describe(packages, loop, members) for loop, members in found)
 
 
 # -- the checks see what they must (a synthetic package) -------------------------------------------------------
@@ -257,3 +278,12 @@ def test_an_upward_import_is_found(tmp_path):
     assert up == [("pkg.files", "pkg.cli")]
     assert layer_of("pkg.other", layers) is None              # the root's name is not a catch-all
 
+
+def test_two_packages_importing_each_other_are_found(tmp_path):
+    pkg = _write(tmp_path, {"__init__.py": "", "a/__init__.py": "", "a/x.py": "from pkg.b.y import g\n",
+                            "a/z.py": "", "b/__init__.py": "", "b/y.py": "def g():\n    from pkg.a.z import h\n"})
+    graph = import_graph(pkg, "pkg")
+    assert cycles(graph) == []                                  # no module cycle
+    layers = [("one", ("pkg", "pkg.a", "pkg.b"))]
+    ((loop, _),) = cycles(package_graph(graph, layers))
+    assert loop == ["pkg.a", "pkg.b", "pkg.a"]

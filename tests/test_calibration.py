@@ -1,4 +1,4 @@
-"""The temperature `zsl train` stores for `zsl classify`'s probabilities (zsltool.classify.calibrate): a fit
+"""The temperature `zsl train` stores for `zsl classify`'s probabilities (zsltool.scores.temperature): a fit
 that cannot collapse on a small separable validation fold, no fit on training rows, the calibration record,
 and `zsl inspect` showing it (issue 21, item 2)."""
 
@@ -7,7 +7,7 @@ import logging
 import numpy as np
 import pytest
 
-from zsltool.classify.calibrate import (BOUND, calibrate, fit_temperature, score_scale, separable, softmax,
+from zsltool.scores.temperature import (BOUND, calibrate, fit_temperature, score_scale, separable, softmax,
                                         temperature_of)
 
 # Two validation classes x four clips, every row ranked right (separable), as ESC-50 class folds on a subset.

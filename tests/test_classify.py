@@ -186,7 +186,7 @@ def test_old_checkpoint_without_temperature_uses_per_clip_std(trained, tmp_path)
 def test_temperature_scaling_recovers_a_known_temperature():
     """Labels drawn from softmax(z / 2.5): the fitted temperature is 2.5 within sampling error, and the
     NLL there is below both the uniform and the per-clip-std NLL."""
-    from zsltool.classify.calibrate import calibrate, fit_temperature, nll
+    from zsltool.scores.temperature import calibrate, fit_temperature, nll
 
     rng = np.random.default_rng(0)
     z = 3.0 * rng.standard_normal((20000, 5))

@@ -1,7 +1,7 @@
 """Names written once: the CLI, tables, docs and the library read them from here (no heavy imports).
 
 Each name list that is also a registry is the registry's own: methods (``zsltool.methods.names``), extractors
-(``zsltool.extract.catalog``), metrics (``zsltool.evaluate.metrics.METRICS``); the plain vocabularies the
+(``zsltool.extract.catalog``), metrics (``zsltool.scores.metrics.METRICS``); the plain vocabularies the
 package shares are below.
 """
 

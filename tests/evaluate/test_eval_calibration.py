@@ -4,8 +4,8 @@ through `zsl evaluate` with a checkpoint's stored temperature (ZSL and GZSL)."""
 import numpy as np
 import pytest
 
-from zsltool.evaluate import metrics as M
-from zsltool.evaluate.calibration import ECE_BINS, as_logits, expected_calibration_error, negative_log_likelihood
+from zsltool.scores import metrics as M
+from zsltool.scores.calibration import ECE_BINS, as_logits, expected_calibration_error, negative_log_likelihood
 
 # Four rows, two classes; softmax probabilities by hand: (0.75, 0.25) twice, (0.1, 0.9), (0.5, 0.5).
 LOGITS = np.array([[np.log(3.0), 0.0], [np.log(3.0), 0.0], [0.0, np.log(9.0)], [0.0, 0.0]])

@@ -7,9 +7,9 @@ import pytest
 
 from zsltool.classes.splits import Split, Trial, load_split
 from zsltool.errors import ZslError
-from zsltool.evaluate import metrics as M
 from zsltool.evaluate.evaluate import evaluate_checkpoint, retrieve_checkpoint
 from zsltool.evaluate.results import load_results
+from zsltool.scores import metrics as M
 from zsltool.store import read_embeddings, write_embeddings
 from zsltool.train.checkpoint import build_model, load_checkpoint, semantic_matrix
 from zsltool.train.config import TrainConfig

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from zsltool.errors import ZslError
-from zsltool.evaluate import metrics as M
-from zsltool.evaluate.retrieval import average_precision, per_class_ap, rank_instances, retrieval_metrics
+from zsltool.scores import metrics as M
+from zsltool.scores.retrieval import average_precision, per_class_ap, rank_instances, retrieval_metrics
 
 
 def test_micro_vs_per_class_accuracy_unbalanced():
@@ -164,7 +164,7 @@ def test_ausuc_by_hand():
     (0, 1) (0, .5) (.5, .5) (.5, 0) (1, 0): area 0.25."""
     import numpy as np
 
-    from zsltool.evaluate.metrics import ausuc, seen_unseen_curve
+    from zsltool.scores.metrics import ausuc, seen_unseen_curve
 
     s = np.array([[2., 0., 1., 0.], [0., 1., 0., 3.], [1., 0., 0., 2.], [0., 3., 0.5, 0.]])
     y, mask = np.array([0, 1, 3, 2]), np.array([1, 1, 0, 0], bool)

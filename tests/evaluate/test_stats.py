@@ -5,7 +5,7 @@ import math
 
 import pytest
 
-from zsltool.evaluate.stats import summarize, t_quantile
+from zsltool.scores.stats import summarize, t_quantile
 
 
 def test_t_quantiles_match_printed_tables():

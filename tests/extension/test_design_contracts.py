@@ -42,6 +42,14 @@ def test_design_schemas_and_signatures_are_the_code(tmp_path):
                                            if p not in ("self", "id", "embedding", "key")]
     doc_sig = store.split("write_embeddings(path, ", 1)[1].split(") -> Path", 1)[0]
     assert re.findall(r"(\w+)=", doc_sig) == list(inspect.signature(write_embeddings).parameters)[1:]
+    import json
+
+    from zsltool.classes.classset import ClassSet
+
+    for heading, data in (("## Split file", json.loads(syn.split.read_text())),
+                          ("## Class set file", ClassSet.load(syn.class_set).to_dict())):
+        documented = set(re.findall(r'"(\w+)":', _block(design, heading)))
+        assert set(data) <= documented, (heading, set(data) - documented)
 
 
 def test_every_row_of_the_map_is_exercised(design_rows):

@@ -12,7 +12,7 @@ def test_a_metric_is_one_registry_entry(contributor, cli, ok, tmp_path):
     """A toy metric (the number of rows scored) in METRICS is reported by zsl evaluate (ZSL and GZSL), zsl retrieve
     (GZSL and ZSL) and every trial row of zsl experiment, computed by its own function on the rows each scores."""
     c = contributor("a metric")
-    M = c.edit("zsltool/evaluate/metrics.py")
+    M = c.edit("zsltool/scores/metrics.py")
 
     def rows_scored(scores, y, seen_mask=None) -> float:
         assert np.shape(scores)[0] == np.shape(y)[0]
@@ -133,8 +133,8 @@ def test_plot_kind_names_are_the_figures():
 
 def test_retrieval_metrics_in_one_pass_equal_their_registered_functions():
     """zsl retrieve takes mAP, S, U and HM from one pass of retrieval_metrics: each equals its Metric.fn."""
-    from zsltool.evaluate.metrics import metrics_of
-    from zsltool.evaluate.retrieval import retrieval_metrics
+    from zsltool.scores.metrics import metrics_of
+    from zsltool.scores.retrieval import retrieval_metrics
 
     rng = np.random.default_rng(0)
     scores = np.round(rng.normal(size=(12, 4)), 1)  # ties included

@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 from zsltool.errors import ZslError
-from zsltool.evaluate.metrics import best_calibrated_hm, gzsl_metrics, search_beta
+from zsltool.scores.metrics import best_calibrated_hm, gzsl_metrics, search_beta
 from zsltool.store import read_embeddings, write_embeddings
 from zsltool.train.checkpoint import build_model, load_checkpoint
 from zsltool.train.config import TrainConfig

@@ -98,11 +98,11 @@ def classify_joint(inputs: str | os.PathLike | Sequence[str | os.PathLike] | Non
                    progress: bool = False):
     """Rank ``labels`` for each clip with a joint audio–text model (no checkpoint); see the module docstring.
     Returns :class:`zsltool.classify.score.Predictions`."""
-    from zsltool.classify.calibrate import softmax
-    from zsltool.classify.score import predictions
     from zsltool.classify.clips import clip_items, embed_clips
     from zsltool.classify.labels import parse_labels
+    from zsltool.classify.score import predictions
     from zsltool.runtime.env import resolve_device
+    from zsltool.scores.temperature import softmax
 
     if model not in JOINT_MODELS:
         raise ZslError(f"unknown joint model {model!r}", hint=f"choose one of: {', '.join(JOINT_MODELS)}")

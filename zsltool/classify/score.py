@@ -1,6 +1,6 @@
 """``zsl classify``'s last part, score: the model's scores of the clips' rows against the label embeddings
 (``zsltool.train.data.compute_scores``, the path ``zsl evaluate`` uses), probabilities (softmax with the
-checkpoint's temperature, :mod:`zsltool.classify.calibrate`, or the transductive refiner's), and the ranked
+checkpoint's temperature, :mod:`zsltool.scores.temperature`, or the transductive refiner's), and the ranked
 labels of each clip (:class:`Predictions`)."""
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ def score(ckpt: dict, net, C: np.ndarray, rows: ClipRows, cand: list[str], *, mo
           transductive: str | None = None, top: int = 5, batch_size: int = 16, device: str = "cpu") -> Predictions:
     """The clips' ``rows`` scored against the label embeddings ``C`` by the checkpoint's model ``net`` with the
     ``modality`` asked for; ``info`` holds the model, modality, temperature and clip counts."""
-    from zsltool.classify.calibrate import DEFAULT_SOURCE, softmax, temperature_of
+    from zsltool.scores.temperature import DEFAULT_SOURCE, softmax, temperature_of
     from zsltool.train.data import InstanceSet, compute_scores
 
     if rows.X.shape[1] != net.audio_dim:

@@ -28,8 +28,6 @@ class FiniteFloat(click.ParamType):
         return f"{lo}x{hi}" if (lo or hi) else ""
 
     def convert(self, value: Any, param, ctx) -> float:
-        if isinstance(value, float) and math.isfinite(value) and self._ok(value):
-            return value
         try:
             x = float(value)
         except (TypeError, ValueError):

@@ -40,16 +40,13 @@ class SourceRun:
     plots: Path
 
     @property
-    def record(self) -> dict:
-        return self.records[0]
-
-    @property
     def checkpoint(self) -> Path:
-        return Path(self.record["train"]["checkpoint"])
+        """The first run's checkpoint (zsl classify's and the plots' model)."""
+        return Path(self.records[0]["train"]["checkpoint"])
 
     def row(self) -> dict:
         """Mean (and SD) over the repeats: top-1, mean per-class accuracy, mAP, the validation top-1."""
-        from zsltool.evaluate.stats import summarize as stat
+        from zsltool.scores.stats import summarize as stat
 
         ms = [r["metrics"]["both"] for r in self.records]
         top1, mca = stat([m["top1"] for m in ms]), stat([m["mean_class_acc"] for m in ms])
@@ -106,9 +103,9 @@ def run_table3(world: World, *, epochs: int = TRAINING["epochs"], seed: int = 0,
     """Table III under ``world.out/table3`` (the experiment), ``results/`` (retrieval) and ``plots/<source>/``."""
     from zsltool.evaluate.evaluate import retrieve_checkpoint
     from zsltool.evaluate.experiment import run_experiment
-    from zsltool.evaluate.unit import trial_path
     from zsltool.evaluate.figures import make_plots
     from zsltool.evaluate.results import write_results
+    from zsltool.evaluate.unit import trial_path
 
     out = world.out
     spec = experiment_spec(world, out / "table3", epochs=epochs, seed=seed, threads=threads, repeats=repeats)

@@ -5,7 +5,7 @@ captions (settings chosen on validation, the two-stage protocol's stage-1 choice
 from __future__ import annotations
 
 from zsltool.evaluate import tables as T
-from zsltool.evaluate.metrics import METRICS
+from zsltool.scores.metrics import METRICS
 
 TRIAL_COLUMNS = ("split", "column", "trial", "method", "semantic", "task", "modality")
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from zsltool.errors import ZslError
-from zsltool.evaluate.metrics import AUTO_METRICS, METRICS
+from zsltool.scores.metrics import AUTO_METRICS, METRICS
 
 # Demšar 2006, Table 5(a): critical values of the two-tailed Nemenyi test, k = 2..10.
 Q_ALPHA = {

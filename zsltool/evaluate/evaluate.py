@@ -27,12 +27,12 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from zsltool.classify.calibrate import temperature_of
 from zsltool.errors import ZslError
-from zsltool.evaluate import metrics as M
 from zsltool.evaluate.results import make_manifest, results_doc
-from zsltool.evaluate.retrieval import rank_instances, retrieval_metrics
 from zsltool.names import SCORE_MODALITIES
+from zsltool.scores import metrics as M
+from zsltool.scores.retrieval import rank_instances, retrieval_metrics
+from zsltool.scores.temperature import temperature_of
 
 log = logging.getLogger("zsltool.evaluate")
 

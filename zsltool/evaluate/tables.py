@@ -6,7 +6,7 @@
 * GZSL (AVGZSLNet Table 1): rows = method × test modality (× class embeddings), columns S, U, HM in %.
 * Retrieval (AVGZSLNet Table 2): rows = method × "T → A/V/AV", columns S, U, HM of mAP in %.
 
-Every cell holds ``summarize`` of its trials (zsltool.evaluate.stats): mean, sample SD (ddof = 1), the
+Every cell holds ``summarize`` of its trials (zsltool.scores.stats): mean, sample SD (ddof = 1), the
 half-width of the t-based 95 % confidence interval, and n; with one trial SD and CI are undefined (None) and
 the cell text is the mean alone. Every table has a ``title`` (what is measured) and a one-line ``caption``
 naming each column's split by its protocol and sizes, with chance level.
@@ -21,10 +21,10 @@ from __future__ import annotations
 import math
 from typing import Iterable
 
-from zsltool.evaluate.metrics import GZSL_COLUMNS, METRICS
-from zsltool.evaluate.stats import summarize
 from zsltool.names import SEMANTIC_SOURCES
 from zsltool.runtime.progress import count_of
+from zsltool.scores.metrics import GZSL_COLUMNS, METRICS
+from zsltool.scores.stats import summarize
 
 SEMANTIC_ORDER = SEMANTIC_SOURCES
 SEMANTIC_LABEL = {"audio": "Audio", "image": "Image", "text": "Text", "hybrid": "Hybrid"}

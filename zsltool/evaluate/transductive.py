@@ -22,7 +22,7 @@ from typing import Callable
 
 import numpy as np
 
-from zsltool.classify.calibrate import log_softmax
+from zsltool.scores.temperature import log_softmax
 @dataclass(frozen=True)
 class Refiner:
     name: str

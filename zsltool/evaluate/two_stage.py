@@ -144,8 +144,8 @@ def stage1_validation(checkpoint, modality: str = "both", device: str = "cpu") -
     """Calibrated stacking's beta chosen on stage 1's validation rows (seen ``val`` + ``val_unseen``) and
     S/U/HM there at that beta, with the AUSUC of those rows. Never reads a test row.
     ``checkpoint``: a path or a checkpoint in memory (``TrainResult.ckpt``)."""
-    from zsltool.evaluate import metrics as M
     from zsltool.evaluate.evaluate import load_for_evaluation, score
+    from zsltool.scores import metrics as M
 
     ld = load_for_evaluation(checkpoint, modality=modality)
     ld.model.to(device)

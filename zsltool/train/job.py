@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from zsltool.errors import ZslError
-from zsltool.evaluate.metrics import best_calibrated_hm
+from zsltool.scores.metrics import best_calibrated_hm
 from zsltool.train.data import compute_scores
 
 log = logging.getLogger("zsltool.train")

@@ -27,16 +27,16 @@ import numpy as np
 import torch
 
 from zsltool.classes.splits import load_split
-from zsltool.classify.calibrate import calibrate, fallback_record
 from zsltool.errors import ZslError
+from zsltool.files.checks import check_output
 from zsltool.methods.base import get_method
+from zsltool.runtime.env import resolve_device
+from zsltool.scores.temperature import calibrate, fallback_record
 from zsltool.train.checkpoint import new_checkpoint, provenance_of, save_checkpoint
 from zsltool.train.config import TrainConfig, setting_problem
 from zsltool.train.data import InstanceSet, check_split_class_set, compute_scores, load_inputs, select_instances
 from zsltool.train.engine import train_jobs
 from zsltool.train.job import Job, Outcome
-from zsltool.files.checks import check_output
-from zsltool.runtime.env import resolve_device
 
 log = logging.getLogger("zsltool.train")
 

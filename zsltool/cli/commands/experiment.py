@@ -12,13 +12,13 @@ from zsltool.cli.common import (STATE, JsonOpt, OverwriteOpt, emit, info, kv_tab
                                seed_or_global)
 from zsltool.cli.types import float_option
 from zsltool.evaluate.compare import BY
-from zsltool.evaluate.metrics import metric_help
 from zsltool.evaluate.plot import FORMATS as FIGURE_FORMATS
 from zsltool.evaluate.tables import TABLE_FORMATS
 from zsltool.evaluate.transductive import REFINERS
 from zsltool.methods.names import PRESETS
 from zsltool.names import PLOT_KINDS, SCORE_MODALITIES, SEMANTIC_SOURCES
 from zsltool.runtime.progress import count_of
+from zsltool.scores.metrics import metric_help
 from zsltool.train.config import OPTIMIZERS
 
 

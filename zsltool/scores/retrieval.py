@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from zsltool.errors import ZslError
-from zsltool.evaluate.stats import harmonic_mean
+from zsltool.scores.stats import harmonic_mean
 
 
 def average_precision(relevant, scores) -> float:

@@ -1,5 +1,5 @@
 """Classification metrics: top-1, per-class accuracy, confusion matrix, S/U/HM and calibrated stacking (ECE and
-NLL of the probabilities: ``zsltool.evaluate.calibration``), and
+NLL of the probabilities: ``zsltool.scores.calibration``), and
 ``METRICS``, the registry naming every scalar metric a results file carries (name, label, function, direction).
 
 Everything here works on plain numpy arrays:
@@ -21,9 +21,9 @@ from typing import Callable
 import numpy as np
 
 from zsltool.errors import ZslError
-from zsltool.evaluate.calibration import ECE_BINS, as_logits, expected_calibration_error, negative_log_likelihood
-from zsltool.evaluate.retrieval import retrieval_metrics
-from zsltool.evaluate.stats import harmonic_mean
+from zsltool.scores.calibration import ECE_BINS, as_logits, expected_calibration_error, negative_log_likelihood
+from zsltool.scores.retrieval import retrieval_metrics
+from zsltool.scores.stats import harmonic_mean
 
 
 def _as_labels(y, n_classes: int | None = None) -> np.ndarray:

@@ -1,6 +1,6 @@
 """Summary statistics: over trials, mean, sample SD and a t-based 95 % confidence interval; and the harmonic
-mean of S and U (``harmonic_mean``: GZSL accuracy and retrieval AP, ``zsltool.evaluate.metrics`` and
-``zsltool.evaluate.retrieval``).
+mean of S and U (``harmonic_mean``: GZSL accuracy and retrieval AP, ``zsltool.scores.metrics`` and
+``zsltool.scores.retrieval``).
 
 ``summarize(values)`` returns ``{"mean", "sd", "ci95", "n"}``:
 

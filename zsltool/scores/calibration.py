@@ -2,7 +2,7 @@
 the negative log-likelihood (NLL) of the true class.
 
 Both take *logits*: the scores divided by the temperature ``zsl classify`` applies
-(``zsltool.classify.calibrate.temperature_of``), so the probabilities are ``softmax(logits)`` over the
+(``zsltool.scores.temperature.temperature_of``), so the probabilities are ``softmax(logits)`` over the
 candidates, exactly those ``zsl classify`` reports for the same candidates.
 
 ECE (Guo et al., 2017; Naeini et al., 2015): the rows are binned by their top-1 probability ``p`` into
@@ -21,7 +21,7 @@ ECE_BINS = 15
 
 def expected_calibration_error(logits, y, bins: int = ECE_BINS) -> float:
     """ECE of the top-1 probability of ``softmax(logits)`` with ``bins`` equal-width bins; NaN with no rows."""
-    from zsltool.classify.calibrate import log_softmax
+    from zsltool.scores.temperature import log_softmax
 
     z = np.asarray(logits, np.float64)
     y = np.asarray(y, np.int64).reshape(-1)
@@ -38,7 +38,7 @@ def expected_calibration_error(logits, y, bins: int = ECE_BINS) -> float:
 
 def negative_log_likelihood(logits, y) -> float:
     """Mean over the rows of ``-log softmax(logits)[true class]`` (natural log); NaN with no rows."""
-    from zsltool.classify.calibrate import nll
+    from zsltool.scores.temperature import nll
 
     y = np.asarray(y, np.int64).reshape(-1)
     return float("nan") if y.size == 0 else nll(logits, y, 1.0)
@@ -47,7 +47,7 @@ def negative_log_likelihood(logits, y) -> float:
 def as_logits(scores, temperature=None) -> np.ndarray:
     """``scores / temperature`` (a number or one per row); without one each row's standard deviation over the
     candidates, as ``zsl classify`` does for a checkpoint without a stored temperature."""
-    from zsltool.classify.calibrate import per_clip_temperature
+    from zsltool.scores.temperature import per_clip_temperature
 
     s = np.asarray(scores, np.float64)
     t = per_clip_temperature(s) if temperature is None else np.asarray(temperature, np.float64)
