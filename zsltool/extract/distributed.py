@@ -101,10 +101,3 @@ def all_sum(values: list[float], ctx: DistContext) -> list[float]:
     t = torch.tensor(values, dtype=torch.float64, device=ctx.device)
     dist.all_reduce(t)
     return t.tolist()
-
-
-def barrier(ctx: DistContext) -> None:
-    if ctx.active:
-        import torch.distributed as dist
-
-        dist.barrier()

@@ -42,6 +42,7 @@ AUDIOSET_CLASSES = 527
 FRONTEND_META = {"sample_rate": SAMPLE_RATE, "n_fft": N_FFT, "hop": HOP, "window": "periodic hann",
                  "center": "reflect", "power": 2.0, "mel_bands": N_MELS, "mel_hz": [FMIN, FMAX],
                  "mel_scale": "slaney (librosa default, norm=slaney)", "log": "10 log10(max(mel, 1e-10))"}
+CHECKPOINT_HINT = "use Cnn14_mAP=0.431.pth or weights saved by zsl pretrain-audio --model cnn14"
 
 
 def dft_kernels(n_fft: int = N_FFT) -> tuple[torch.Tensor, torch.Tensor]:
@@ -152,7 +153,7 @@ class Cnn14(nn.Module):
         """The network whose sizes match ``sd`` (published key layout), loaded strictly."""
         if not isinstance(sd, dict) or "conv_block1.conv1.weight" not in sd or "fc1.weight" not in sd:
             raise ZslError(f"{source} do not have the PANNs Cnn14 layout (conv_block1..6, fc1, fc_audioset)",
-                           hint="use Cnn14_mAP=0.431.pth or weights saved by zsl pretrain-audio --model cnn14")
+                           hint=CHECKPOINT_HINT)
         width = int(sd["conv_block1.conv1.weight"].shape[0]) / CHANNELS[0]
         head = sd.get("fc_audioset.weight")
         model = cls(classes=int(head.shape[0]) if head is not None else AUDIOSET_CLASSES, width=width)
@@ -178,8 +179,7 @@ def load_checkpoint(path) -> dict:
     allowed, nothing else unpickled) or of a plain state dict."""
     from zsltool.extract.weights import load_state_dict
 
-    return load_state_dict(path, "PANNs CNN14 weights file",
-                           hint="use Cnn14_mAP=0.431.pth or weights saved by zsl pretrain-audio --model cnn14")
+    return load_state_dict(path, "PANNs CNN14 weights file", hint=CHECKPOINT_HINT)
 
 
 class Cnn14Extractor(AudioExtractor):
@@ -195,21 +195,13 @@ class Cnn14Extractor(AudioExtractor):
 
     def __init__(self, config, device: str = "cpu"):
         super().__init__(config, device)
-        from zsltool.extract.weights import fetch_file, is_random, local_record
+        from zsltool.extract.weights import is_random, load_weights_for, local_record
 
         if is_random(config.weights):
             self.model, self.record = Cnn14(width=config.width), {"weights": "random"}
         else:
-            w = self.spec.get_weights(config.weights)
-            if w is not None:
-                path, digest = w.fetch("PANNs CNN14 weights")
-                self.record = {"weights": w.id, "weights_url": w.url, "weights_sha256": digest}
-            elif config.weights is None:
-                raise ZslError("cnn14 has no default weights registered", hint="pass --weights PATH")
-            else:
-                path, digest = fetch_file(str(config.weights), "PANNs CNN14 weights")
-                self.record = {"weights": str(config.weights), "weights_sha256": digest, "weights_path": str(path)}
-            self.model = Cnn14.from_state_dict(load_checkpoint(path), f"weights {config.weights}")
+            sd, self.record = load_weights_for(self.spec, config.weights, "PANNs CNN14 weights", hint=CHECKPOINT_HINT)
+            self.model = Cnn14.from_state_dict(sd, f"weights {config.weights}")
         self.weight_records = local_record(self.record)
         self.dim = self.model.dim
         self.model = self.model.to(device).eval()
