@@ -18,6 +18,7 @@ from pathlib import Path
 import torch
 
 from zsltool.errors import ZslError
+from zsltool.extract.base import Extractor
 from zsltool.files.provenance import cached_sha256
 
 log = logging.getLogger("zsltool.extract")
@@ -201,6 +202,25 @@ class LayerTap:
         if out.ndim > 2:  # the input of a convolutional head (B, C, T, H, W): average over positions
             out = out.mean(dim=tuple(range(2, out.ndim)))
         return out
+
+
+class TappedExtractor(Extractor):
+    """Base of the image and video extractors: a classifier network with its weights, tapped at ``--layer``."""
+
+    def tap_network(self, build, weights: str | None = None) -> object:
+        """Build the network (``build(name, weights)`` -> model, weights enum member or None, info) with
+        ``weights`` (default: the config's, else the registered default), tap it; returns the weights enum member."""
+        if weights is None:
+            weights = self.config.weights if self.config.weights is not None else self.spec.default_weights
+        self.net, wenum, self.info = build(self.spec.name, weights)
+        self.tap = LayerTap(self.net.to(self.device), self.config.layer)
+        self.dim = self.tap.dim
+        if self.info.get("weights_sha256"):
+            self.weight_records = [{"path": self.info["weights"], "sha256": self.info["weights_sha256"]}]
+        return wenum
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.tap(x.to(self.device)).float().cpu()
 
 
 def build_small_network(cls, name: str, weights, num_classes: int | None, command: str):

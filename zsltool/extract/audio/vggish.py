@@ -151,19 +151,13 @@ def _read_pca_file(path: Path) -> dict:
     (``allow_pickle=False``)."""
     import zipfile
 
-    import numpy as np
-
     hint = ("--pca-params needs torchvggish's vggish_pca_params-970ea276.pth or AudioSet's "
             "vggish_pca_params.npz")
-    with open(path, "rb") as fh:
-        head = fh.read(4)
-    names: list[str] = []
-    if head == b"PK\x03\x04":
-        try:
-            with zipfile.ZipFile(path) as z:
-                names = z.namelist()
-        except zipfile.BadZipFile:
-            names = []
+    try:
+        with zipfile.ZipFile(path) as z:
+            names = z.namelist()
+    except zipfile.BadZipFile:
+        names = []
     if path.suffix.lower() == ".npz" or (names and all(n.endswith(".npy") for n in names)):
         try:
             with np.load(path, allow_pickle=False) as z:
@@ -178,8 +172,6 @@ def _read_pca_file(path: Path) -> dict:
 
 def load_pca(spec: str | None) -> tuple[torch.Tensor, torch.Tensor, dict]:
     """(eigen vectors 128x128, means 128, provenance) from a PCA params file (see :func:`_read_pca_file`)."""
-    import numpy as np
-
     from zsltool.extract.weights import fetch_file
 
     spec = spec or PCA_URL
