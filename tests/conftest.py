@@ -1,4 +1,5 @@
-"""Shared fixtures: the reference data folder and a CLI runner."""
+"""Shared fixtures: the reference data folder, the CLI runner and the checks of its errors, a module's synthetic
+dataset."""
 
 from __future__ import annotations
 
@@ -9,7 +10,11 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = Path(os.environ.get("ZSL_SHARED_DATA", REPO.parent / "shared" / "data"))
+# $ZSL_SHARED_DATA, else <repo>/../shared/data or further up (a git worktree may sit deeper than the checkout)
+SHARED_DATA = (Path(os.environ["ZSL_SHARED_DATA"]) if os.environ.get("ZSL_SHARED_DATA") else
+               next((p / "shared" / "data" for p in REPO.parents if (p / "shared" / "data").is_dir()),
+                    REPO.parent / "shared" / "data"))
+REFERENCE_FILES = ("audioset_ontology.json", "class-descriptions-boxable.csv", "audioset_class_labels_indices.csv")
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -25,28 +30,59 @@ def _zsl_cache_in_tmp(tmp_path_factory):
         os.environ["ZSL_CACHE"] = old
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def shared_data() -> Path:
     """The real reference files (AudioSet ontology, Open Images classes, ...); skip when absent."""
-    if not (SHARED_DATA / "audioset_ontology.json").exists():
+    if not all((SHARED_DATA / n).exists() for n in REFERENCE_FILES):
         pytest.skip(f"reference data not found at {SHARED_DATA} (set ZSL_SHARED_DATA to its folder)")
     return SHARED_DATA
 
 
+@pytest.fixture(scope="module")
+def syn(request, tmp_path_factory):
+    """The module's tiny synthetic dataset (zsltool.train.synthetic.make_synthetic: audio/video instance files,
+    text/image class files, a one-trial split), made once per module. Its size is the module's
+    ``pytestmark = pytest.mark.synthetic(n_classes=..., per_class=..., ...)`` (make_synthetic's keywords);
+    make_synthetic's defaults without one."""
+    from zsltool.train.synthetic import make_synthetic
+
+    mark = request.node.get_closest_marker("synthetic")
+    return make_synthetic(tmp_path_factory.mktemp("syn"), **(mark.kwargs if mark else {}))
+
+
+@pytest.fixture
+def tiny_weights(tmp_path) -> Path:
+    """A small random VGGish-shaped state dict (width 1/16, seed 0) in the torchvggish layout, saved to a file."""
+    import torch
+
+    from zsltool.extract.audio.vggish import VGGish
+
+    torch.manual_seed(0)
+    path = tmp_path / "tiny_vggish.pth"
+    torch.save(VGGish(width=1 / 16).state_dict(), path)
+    return path
+
+
 class CliResult:
+    """One zsl call: exit_code, stdout and stderr apart, output (click's), exception; json() parses stdout."""
+
     def __init__(self, res):
         self.exit_code = res.exit_code
         self.stdout = res.stdout
         self.stderr = res.stderr
+        self.output = res.output
         self.exception = res.exception
 
     def json(self):
         return json.loads(self.stdout)
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def cli():
-    """Run the zsl CLI in-process: cli("inspect", "x.h5", "--json") -> result with exit_code/stdout/stderr."""
+    """Run the zsl CLI in-process: cli("inspect", "x.h5", "--json", input=None, env=None) -> a CliResult.
+
+    The one CLI runner of the suite (session-wide, so module-scoped fixtures can use it too); stderr is kept
+    apart from stdout whatever click's version."""
     from typer.testing import CliRunner
 
     try:
@@ -55,38 +91,62 @@ def cli():
         runner = CliRunner()
 
     def run(*args, input=None, env=None):
-        from zsltool.cli.app import app  # at each call: tests/test_extension_points.py runs a fresh zsltool
+        from zsltool.cli.app import app  # at each call: tests/extension/ runs a fresh zsltool
 
         return CliResult(runner.invoke(app, [str(a) for a in args], input=input, env=env, catch_exceptions=True))
 
     return run
 
 
-def _run_cli(*args):
-    """``zsl ARGS`` in-process (click's CliRunner, stderr apart); a non-zero exit fails with its stderr.
-    Returns click's result (``.stdout``, ``.stderr``)."""
-    from typer.testing import CliRunner
+def assert_user_error(res, *fragments: str) -> str:
+    """Exit 1, exactly one stderr line starting with `Error:`, no traceback or internal error; returns it."""
+    lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
+    errors = [ln for ln in lines if ln.startswith("Error:")]
+    assert res.exit_code == 1, (res.exit_code, res.stderr, res.exception)
+    assert len(errors) == 1, res.stderr
+    assert "internal error" not in res.stderr and "Traceback" not in res.stderr, res.stderr
+    for frag in fragments:
+        assert frag in errors[0], (frag, errors[0])
+    return errors[0]
 
-    from zsltool.cli.app import app
 
-    try:
-        runner = CliRunner(mix_stderr=False)
-    except TypeError:  # click >= 8.2 always separates stderr
-        runner = CliRunner()
-    r = runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
-    assert r.exit_code == 0, f"zsl {' '.join(map(str, args))}: exit {r.exit_code}\n{r.stderr}"
-    return r
+def assert_usage_error(res, *fragments: str) -> str:
+    """Exit 2 (a bad option value or a missing argument), the fragments in stderr, no traceback; returns stderr."""
+    assert res.exit_code == 2, (res.exit_code, res.stderr, res.exception)
+    assert "internal error" not in res.stderr and "Traceback" not in res.stderr, res.stderr
+    errors = [ln for ln in res.stderr.splitlines() if ln.startswith("Error:")]
+    assert len(errors) == 1, res.stderr
+    for frag in fragments:
+        assert frag in errors[0], (frag, errors[0])
+    return errors[0]
+
+
+@pytest.fixture
+def check_usage_error():
+    """``check_usage_error(result, *fragments)``: the result is a usage error (see assert_usage_error)."""
+    return assert_usage_error
+
+
+@pytest.fixture
+def check_user_error():
+    """``check_user_error(result, *fragments)``: the result is one clear user error (see assert_user_error)."""
+    return assert_user_error
 
 
 @pytest.fixture(scope="session")
-def run_cli():
-    """The zsl CLI in-process for module-scoped fixtures (where ``cli`` cannot be used): ``run_cli(*args)``
-    fails on a non-zero exit and returns click's result."""
-    return _run_cli
+def run_cli(cli):
+    """``cli`` for fixtures that build inputs: ``run_cli(*args)`` fails on a non-zero exit (with its stderr)."""
+
+    def run(*args):
+        r = cli(*args)
+        assert r.exit_code == 0, f"zsl {' '.join(map(str, args))}: exit {r.exit_code}\n{r.stderr}{r.exception!r}"
+        return r
+
+    return run
 
 
 @pytest.fixture(scope="module")
-def esc50_inputs(tmp_path_factory):
+def esc50_inputs(tmp_path_factory, run_cli):
     """``(d, prepare JSON, extract-text JSON)``: in folder ``d`` an ESC-50 folder (``zsltool.testing.esc50``) ->
     ``zsl prepare`` -> ``extract-audio`` (a tiny random VGGish) -> ``extract-text`` (the underscored names) ->
     ``split`` (5 class folds), each through the CLI in-process: d/audio.h5, d/text.h5, d/split.json and d/new.wav
@@ -103,13 +163,12 @@ def esc50_inputs(tmp_path_factory):
         torch.manual_seed(0)
         torch.save(VGGish(width=1 / 16).state_dict(), d / "tiny.pth")
     write_vectors(d / "vectors.txt")
-    run = _run_cli
-    prepared = json.loads(run("prepare", "esc50", d / "ESC-50-master", "-o", d / "esc50", "--json").stdout)
-    run("extract-audio", d / "esc50" / "clips.csv", "--classes", d / "esc50" / "classes.json", "--weights",
-        d / "tiny.pth", "-o", d / "audio.h5")
-    text = json.loads(run("extract-text", "--classes", d / "esc50" / "classes.json", "--vectors", d / "vectors.txt",
-                          "-o", d / "text.h5", "--json").stdout)
-    run("split", d / "esc50" / "classes.json", "--protocol", "folds", "--folds", "5", "-o", d / "split.json")
+    prepared = json.loads(run_cli("prepare", "esc50", d / "ESC-50-master", "-o", d / "esc50", "--json").stdout)
+    run_cli("extract-audio", d / "esc50" / "clips.csv", "--classes", d / "esc50" / "classes.json", "--weights",
+            d / "tiny.pth", "-o", d / "audio.h5")
+    text = json.loads(run_cli("extract-text", "--classes", d / "esc50" / "classes.json", "--vectors", d / "vectors.txt",
+                              "-o", d / "text.h5", "--json").stdout)
+    run_cli("split", d / "esc50" / "classes.json", "--protocol", "folds", "--folds", "5", "-o", d / "split.json")
     sf.write(d / "new.wav", clip(3, 9, seconds=1.5), SR)
     return d, prepared, text
 

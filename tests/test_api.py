@@ -9,6 +9,8 @@ import pytest
 
 import zsltool
 
+pytestmark = pytest.mark.synthetic(n_classes=6, per_class=6, n_train=2, n_val=2, video=False)
+
 API = ("extract_audio", "extract_text", "split", "train_model", "evaluate_checkpoint", "experiment",
        "classify_clips", "classify_joint", "read_embeddings")
 
@@ -53,14 +55,6 @@ def test_docs_call_only_the_api_functions():
     assert "zsltool.train_model(" in (root / "README.md").read_text(encoding="utf-8")
 
 
-@pytest.fixture(scope="module")
-def syn(tmp_path_factory):
-    from zsltool.train.synthetic import make_synthetic
-
-    return make_synthetic(tmp_path_factory.mktemp("api"), n_classes=6, per_class=6, n_train=2, n_val=2,
-                          video=False)
-
-
 def test_train_returns_model_and_history_and_evaluate_matches_the_cli(syn, tmp_path, cli):
     import torch
 
@@ -86,7 +80,8 @@ def test_split_and_experiment(syn, tmp_path):
 
 
 def test_embeddings_repr_matrix_name_and_pandas(syn):
-    pd = pytest.importorskip("pandas", reason="pandas is in the test extra (pip install -e '.[test]')")
+    import pandas as pd  # the test extra
+
     e = zsltool.read_embeddings(syn.audio)
     r = repr(e)
     assert r.startswith("Embeddings(instance audio, extractor=") and f"{len(e)} rows × {e.dim}" in r

@@ -1,5 +1,5 @@
-"""The shape of zsltool's imports (docs/DESIGN.md, "Layers and imports"): no import cycle among its modules,
-and no layer importing a higher one.
+"""The shape of zsltool's imports (docs/DESIGN.md, "Layers and imports"): no import cycle among its modules
+nor among its packages, and no layer importing a higher one.
 
 The graph has an edge A -> B for every import statement of module A that names zsltool module B: at module
 level, inside a function (a function-local import runs at the first call: it defers the cycle, it does not
@@ -11,10 +11,10 @@ root package's lazy attributes are not edges.)
 
 The package rule: a package's ``__init__`` is either light (it imports no zsltool module: a docstring,
 ``__all__``, constants) or a facade (it imports its own modules, e.g. ``zsltool.store`` re-exports the
-reader and writer, ``zsltool.prepare`` registers the recipes). A module never imports a package above it
-whose ``__init__`` is a facade; it imports the module it needs (``zsltool.store.reader``, not
-``zsltool.store``). A facade importing its modules and one of them importing the facade back is the cycle
-this rule keeps out; with it, Python initialising a package before its modules can never loop.
+reader and writer, ``zsltool.prepare`` registers the recipes). A module inside a facade package never imports
+that package; it imports the module it needs (``zsltool.store.reader``, not ``zsltool.store``). A facade
+importing its modules and one of them importing the facade back is the cycle this rule keeps out; with it,
+Python initialising a package before its modules can never loop.
 """
 
 from __future__ import annotations
@@ -173,15 +173,49 @@ def describe(graph, loop: list[str], members: list[str] = ()) -> str:
         f"\n    (the same tangle holds {', '.join(more)})" if more else "")
 
 
-def layer_of(module: str, layers=LAYERS) -> int | None:
-    """The index of the module's layer: of the longest name that contains it (the root package's name stands
-    for its ``__init__`` alone)."""
-    best, found = -1, None
+def place(module: str, layers=LAYERS) -> tuple[int, str] | None:
+    """``(layer index, name)`` of the longest name of ``layers`` that contains the module (the root package's name
+    stands for its ``__init__`` alone); None when none does."""
+    found = None
     for i, (_, names) in enumerate(layers):
         for n in names:
-            if (module == n or ("." in n and _inside(module, n))) and len(n) > best:
-                best, found = len(n), i
+            if (module == n or ("." in n and _inside(module, n))) and (found is None or len(n) > len(found[1])):
+                found = (i, n)
     return found
+
+
+def layer_of(module: str, layers=LAYERS) -> int | None:
+    found = place(module, layers)
+    return None if found is None else found[0]
+
+
+def facade_imports(root: Path = PACKAGE_DIR, package: str = "zsltool") -> list[str]:
+    """Where a module imports the facade package that holds it (the package rule)."""
+    modules = module_files(root, package)
+    heavy = facades(root, package)
+    return sorted({f"{m}:{line} imports its package {t}, whose __init__ imports modules (import the module it "
+                   "needs)" for m, p in modules.items() for t, line in explicit_imports(m, p, modules)
+                   if t in heavy and t != m and _inside(m, t)})
+
+
+def upward_imports(graph, layers=LAYERS) -> list[str]:
+    """Every edge of ``graph`` from a module to a module of a higher layer, with why (modules without a layer
+    are left to ``test_every_module_has_a_layer``)."""
+    layer = {m: layer_of(m, layers) for m in graph}
+    return sorted(f"{why} (layer {layers[layer[m]][0]!r} imports layer {layers[layer[t]][0]!r})"
+                  for m, edges in graph.items() for t, why in edges.items()
+                  if None not in (layer[m], layer[t]) and layer[t] > layer[m])
+
+
+def package_graph(graph, layers=LAYERS) -> dict[str, dict[str, str]]:
+    """The import graph between the names of ``layers`` (each module counted in the longest name holding it)."""
+    unit = {m: place(m, layers)[1] for m in graph}
+    packages: dict[str, dict[str, str]] = {u: {} for u in unit.values()}
+    for m, edges in graph.items():
+        for t, why in edges.items():
+            if unit[m] != unit[t]:
+                packages[unit[m]].setdefault(unit[t], why)
+    return packages
 
 
 # -- the tests ---------------------------------------------------------------------------------------------
@@ -191,13 +225,9 @@ def test_no_import_cycle():
     assert not found, "\n".join(describe(graph, loop, members) for loop, members in found)
 
 
-def test_no_module_imports_a_facade_package_above_it():
-    modules = module_files(PACKAGE_DIR, "zsltool")
-    heavy = facades()
-    bad = {f"{m}:{line} imports its package {t}, whose __init__ imports modules (import the module it needs)"
-           for m, p in modules.items() for t, line in explicit_imports(m, p, modules)
-           if t in heavy and t != m and _inside(m, t)}
-    assert not bad, "\n".join(sorted(bad))
+def test_no_module_imports_the_facade_package_that_holds_it():
+    bad = facade_imports()
+    assert not bad, "\n".join(bad)
 
 
 def test_every_module_has_a_layer():
@@ -205,15 +235,19 @@ def test_every_module_has_a_layer():
 
 
 def test_no_layer_imports_a_higher_one():
-    graph = import_graph()
-    layer = {m: layer_of(m) for m in graph}
-    bad = [f"{why} (layer {LAYERS[layer[m]][0]!r} imports layer {LAYERS[layer[t]][0]!r})"
-           for m, edges in graph.items() for t, why in edges.items()
-           if None not in (layer[m], layer[t]) and layer[t] > layer[m]]
-    assert not bad, "upward imports:\n" + "\n".join(sorted(bad))
+    bad = upward_imports(import_graph())
+    assert not bad, "upward imports:\n" + "\n".join(bad)
 
 
-# -- the checks see what they must (a synthetic package) -------------------------------------------------------
+def test_no_two_packages_import_each_other():
+    """The graph of the names in LAYERS (a package, or a module placed on its own) has no cycle either: two
+    packages of one layer never import each other, so each can be read, and moved, as one piece."""
+    packages = package_graph(import_graph())
+    found = cycles(packages)
+    assert not found, "\n".join(describe(packages, loop, members) for loop, members in found)
+
+
+# -- the checks see what they must (a synthetic package) -----------------------------------------------------
 def _write(root: Path, files: dict[str, str]) -> Path:
     for rel, text in files.items():
         p = root / "pkg" / rel
@@ -241,6 +275,8 @@ def test_a_facade_and_a_module_importing_it_are_a_cycle(tmp_path):
     assert graph["pkg.user"] == {"pkg.sub.b": "pkg.user:1 imports pkg.sub.b",
                                  "pkg.sub": "pkg.user:1 imports pkg.sub.b, which runs pkg.sub/__init__.py first"}
     assert facades(pkg, "pkg") == {"pkg.sub"}                 # pkg's own __init__ is light: no edge to it
+    assert facade_imports(pkg, "pkg") == ["pkg.sub.b:1 imports its package pkg.sub, whose __init__ imports "
+                                          "modules (import the module it needs)"]
     (pkg / "sub" / "__init__.py").write_text("from pkg.sub.a import A\nfrom pkg.sub.b import B\n")
     assert cycles(import_graph(pkg, "pkg")) == [(["pkg.sub", "pkg.sub.b", "pkg.sub"], ["pkg.sub", "pkg.sub.b"])]
 
@@ -249,8 +285,16 @@ def test_an_upward_import_is_found(tmp_path):
     pkg = _write(tmp_path, {"__init__.py": "", "files.py": "def f():\n    from pkg.cli import main\n",
                             "cli.py": "from pkg.files import f\n"})
     layers = [("low", ("pkg", "pkg.files")), ("high", ("pkg.cli",))]
-    graph = import_graph(pkg, "pkg")
-    up = [(m, t) for m, e in graph.items() for t in e if layer_of(t, layers) > layer_of(m, layers)]
-    assert up == [("pkg.files", "pkg.cli")]
+    assert upward_imports(import_graph(pkg, "pkg"), layers) == [
+        "pkg.files:2 imports pkg.cli (layer 'low' imports layer 'high')"]
     assert layer_of("pkg.other", layers) is None              # the root's name is not a catch-all
 
+
+def test_two_packages_importing_each_other_are_found(tmp_path):
+    pkg = _write(tmp_path, {"__init__.py": "", "a/__init__.py": "", "a/x.py": "from pkg.b.y import g\n",
+                            "a/z.py": "", "b/__init__.py": "", "b/y.py": "def g():\n    from pkg.a.z import h\n"})
+    graph = import_graph(pkg, "pkg")
+    assert cycles(graph) == []                                  # no module cycle
+    layers = [("one", ("pkg", "pkg.a", "pkg.b"))]
+    ((loop, _),) = cycles(package_graph(graph, layers))
+    assert loop == ["pkg.a", "pkg.b", "pkg.a"]

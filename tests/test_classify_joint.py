@@ -8,9 +8,9 @@ import json
 import numpy as np
 import pytest
 import soundfile as sf
+import torch
 
 transformers = pytest.importorskip("transformers", reason="CLAP needs transformers (pip install 'zsltool[clap]')")
-torch = pytest.importorskip("torch")
 
 from zsltool.classify.joint import classify_joint  # noqa: E402
 

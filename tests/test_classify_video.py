@@ -7,8 +7,6 @@ import numpy as np
 import pytest
 import torch
 
-av = pytest.importorskip("av")
-
 CLASSES = ["dog", "siren", "rain", "church bells"]
 SR, FPS = 16000, 8
 

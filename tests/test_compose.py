@@ -97,24 +97,15 @@ def test_combine_aligns_normalises_and_checks(tmp_path):
         combine([a], tmp_path / "x.h5")
 
 
-def test_cli_prototypes_and_combine(inst, tmp_path):
-    from typer.testing import CliRunner
-
-    from zsltool.cli.app import app
-
-    try:
-        runner = CliRunner(mix_stderr=False)
-    except TypeError:
-        runner = CliRunner()
-    r = runner.invoke(app, ["prototypes", str(inst), "-o", str(tmp_path / "p.h5"), "--json"])
+def test_cli_prototypes_and_combine(inst, tmp_path, cli):
+    r = cli("prototypes", inst, "-o", tmp_path / "p.h5", "--json")
     assert r.exit_code == 0, r.output
     assert json.loads(r.stdout)["instances_used"] == 4
     t = _class_file(tmp_path / "t.h5", CLASSES, np.ones((3, 3)), modality="text")
-    r = runner.invoke(app, ["combine", str(tmp_path / "p.h5"), str(t), "-o", str(tmp_path / "h.h5"), "--l2",
-                            "--json"])
+    r = cli("combine", tmp_path / "p.h5", t, "-o", tmp_path / "h.h5", "--l2", "--json")
     assert r.exit_code == 0, r.output
     assert json.loads(r.stdout)["dim"] == 5
-    r = runner.invoke(app, ["combine", str(tmp_path / "p.h5"), str(t), "-o", str(tmp_path / "h.h5")])
+    r = cli("combine", tmp_path / "p.h5", t, "-o", tmp_path / "h.h5")
     assert r.exit_code == 1 and "Error: output already exists" in r.stderr
-    r = runner.invoke(app, ["prototypes", str(inst), "-o", str(tmp_path / "q.h5"), "--sample", "median"])
+    r = cli("prototypes", inst, "-o", tmp_path / "q.h5", "--sample", "median")
     assert r.exit_code == 2

@@ -32,27 +32,19 @@ THRESHOLDS = {"Audio (upper bound)": 0.5, "Image": 0.3, "Text": 0.3, "Hybrid": 0
 
 
 @pytest.fixture(scope="module")
-def demo_run(tmp_path_factory):
-    from typer.testing import CliRunner
-
-    from zsltool.cli.app import app
-
+def demo_run(tmp_path_factory, cli):
     out = tmp_path_factory.mktemp("demo") / "run"
-    try:
-        runner = CliRunner(mix_stderr=False)
-    except TypeError:  # click >= 8.2 always separates stderr
-        runner = CliRunner()
     # a progress line every update if --quiet let any through: on stderr, a line with a rate ("12.3 clips/s");
     # warnings may come through (--quiet keeps them: e.g. a checkpoint that stores no temperature, which a CPU
     # whose kernels leave the validation scores no better than chance gives)
-    res = runner.invoke(app, ["--quiet", "demo", "--small", "--out", str(out), "--threads", "1", "--json"],
-                        env={"ZSL_PROGRESS_INTERVAL": "0"})
-    assert res.exit_code == 0, (res.stdout, getattr(res, "stderr", ""), res.exception)
+    res = cli("--quiet", "demo", "--small", "--out", out, "--threads", "1", "--json",
+              env={"ZSL_PROGRESS_INTERVAL": "0"})
+    assert res.exit_code == 0, (res.stdout, res.stderr, res.exception)
     import re
 
     leaked = [ln for ln in res.stderr.splitlines() if re.search(r"\d \S+/s\b", ln)]
     assert not leaked, leaked
-    return out, json.loads(res.stdout)
+    return out, res.json()
 
 
 def test_demo_unseen_accuracy_is_far_above_chance(demo_run):

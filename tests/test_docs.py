@@ -1,5 +1,5 @@
 """Documentation checks: every subcommand appears in the README, and the README's example command lines use
-only options that exist (help texts: tests/known_issues/test_help.py)."""
+only options that exist (help texts: tests/promises/test_help.py)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import click
 import pytest
 import typer.main
 
+from tests.cli_calls import check_call
 from zsltool.cli.app import app
 
 REPO = Path(__file__).resolve().parents[1]
@@ -44,43 +45,20 @@ def zsl_command_lines(text: str) -> list[list[str]]:
     return lines
 
 
-def check_options(tokens: list[str]) -> list[str]:
-    """Problems of one `zsl ...` command line: unknown command or options."""
-    root = _root()
-    glob = {o for p in root.params for o in p.opts + p.secondary_opts}
-    i = 1
-    while i < len(tokens) and tokens[i].startswith("-"):
-        opt = tokens[i].split("=")[0]
-        if opt not in glob:
-            return [f"unknown global option {opt} in: {' '.join(tokens)}"]
-        param = next(p for p in root.params if opt in p.opts + p.secondary_opts)
-        i += 1 if (getattr(param, "is_flag", False) or getattr(param, "count", False)) else 2
-    if i >= len(tokens):
-        return []
-    name = tokens[i]
-    cmd = root.commands.get(name)
-    if cmd is None:
-        return [f"unknown command {name!r} in: {' '.join(tokens)}"]
-    while isinstance(cmd, click.Group) and i + 1 < len(tokens) and tokens[i + 1] in cmd.commands:
-        i += 1  # a command group (zsl prepare RECIPE): check the sub-command's options
-        name, cmd = f"{name} {tokens[i]}", cmd.commands[tokens[i]]
-    known = {o for p in cmd.params for o in p.opts + p.secondary_opts} | {"--help"} | glob  # global: after too
-    return [f"zsl {name}: unknown option {t.split('=')[0]}" for t in tokens[i + 1:]
-            if t.startswith("-") and t != "-" and not re.match(r"^-\d", t) and t.split("=")[0] not in known]
-
-
 def test_readme_examples_use_existing_options():
     lines = zsl_command_lines(README)
     assert len(lines) > 20
-    problems = [p for t in lines for p in check_options(t)]
+    problems = [f"{' '.join(t[:4])}...: {p}" for t in lines for p in check_call(t[1:])]
     assert not problems, "\n".join(problems)
 
 
 def test_the_option_checker_catches_mistakes():
-    assert check_options(["zsl", "inspect", "x.h5", "--check"]) == []
-    assert check_options(["zsl", "-q", "--seed", "3", "merge", "a.h5", "-o", "b.h5"]) == []
-    assert check_options(["zsl", "inspect", "--nope"]) == ["zsl inspect: unknown option --nope"]
-    assert check_options(["zsl", "frobnicate"])[0].startswith("unknown command 'frobnicate'")
+    assert check_call(["inspect", "x.h5", "--check"]) == []
+    assert check_call(["-q", "--seed", "3", "merge", "a.h5", "-o", "b.h5"]) == []
+    assert check_call(["-v", "inspect", "x.h5", "--json", "-q"]) == []  # a global option after the command too
+    assert check_call(["inspect", "--nope"]) == ["zsl inspect: unknown option --nope"]
+    assert check_call(["frobnicate"]) == ["unknown command 'frobnicate'"]
+    assert check_call(["--nope", "inspect"]) == ["unknown global option --nope"]
 
 
 @pytest.mark.parametrize("doc", sorted(p.name for p in (REPO / "docs").glob("*.md")))
@@ -96,7 +74,7 @@ def test_paper_page_commands_use_existing_options():
     text = (REPO / "docs" / "paper.md").read_text()
     lines = zsl_command_lines(text)
     assert len(lines) > 15
-    problems = [p for t in lines for p in check_options(t)]
+    problems = [f"{' '.join(t[:4])}...: {p}" for t in lines for p in check_call(t[1:])]
     assert not problems, "\n".join(problems)
     for item in ("Table I", "Table II", "Table III", "Table IV", "Table V", "Table 1", "Table 2", "Table 3",
                  "Table 4", "Fig. 5", "Fig. 6", "Fig. 7"):

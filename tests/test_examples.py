@@ -1,9 +1,10 @@
 """examples/*.sh cannot go stale: they parse (bash -n), and every `$ZSL <command> --option` they use exists.
 
 The scripts that need real data (AudioSet, Open Images, ESC-50, weights) cannot run here, so their command
-lines are checked against the CLI itself: each command must be registered and each option must be one of the
-click command's parameters (or a global option before the command); a literal value of a choice option must
-be one of its choices. ``examples/demo.sh`` also runs end to end in tests/test_demo.py.
+lines are checked against the CLI itself (tests/cli_calls.py, the checker of the docs' command lines too): each
+command must be registered and each option must be one of the click command's parameters or a global option; a
+literal value of a choice option must be one of its choices. ``examples/demo.sh`` also runs end to end in
+tests/test_demo.py.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
+
+from tests.cli_calls import check_call
 
 REPO = Path(__file__).resolve().parents[1]
 SCRIPTS = sorted((REPO / "examples").glob("*.sh"))
@@ -61,63 +64,6 @@ def zsl_calls(text: str) -> list[list[str]]:
     return calls
 
 
-def _cli():
-    import click
-    import typer
-
-    from zsltool.cli.app import app
-
-    group = typer.main.get_command(app)
-    return group, click
-
-
-def _params(cmd) -> dict[str, object]:
-    out = {}
-    for p in cmd.params:
-        for o in list(getattr(p, "opts", [])) + list(getattr(p, "secondary_opts", [])):
-            if o.startswith("-"):
-                out[o] = p
-    return out
-
-
-def check_call(call: list[str], group, click) -> list[str]:
-    """Problems of one ``$ZSL ...`` call (empty when it fits the CLI)."""
-    problems, i = [], 0
-    gparams = _params(group)
-    while i < len(call) and call[i].startswith("-"):  # global options before the command
-        opt = call[i].split("=", 1)[0]
-        p = gparams.get(opt)
-        if p is None:
-            return [f"unknown global option {opt}"]
-        i += 1 if (p.is_flag or "=" in call[i]) else 2
-    if i >= len(call):
-        return ["no command after $ZSL"]
-    name = call[i]
-    if name.startswith("$"):
-        return []  # a command held in a variable: nothing to check
-    cmd = group.commands.get(name)
-    if cmd is None:
-        return [f"unknown command {name!r}"]
-    while isinstance(cmd, click.Group) and i + 1 < len(call) and call[i + 1] in cmd.commands:
-        i += 1  # a command group (zsl prepare RECIPE): check the sub-command's options
-        name, cmd = f"{name} {call[i]}", cmd.commands[call[i]]
-    params = _params(cmd)
-    args = call[i + 1:]
-    for k, tok in enumerate(args):
-        if not tok.startswith("-") or tok in ("-", "--") or re.match(r"-\d", tok):
-            continue
-        opt, _, inline = tok.partition("=")
-        p = params.get(opt)
-        if p is None:
-            problems.append(f"zsl {name}: unknown option {opt}")
-            continue
-        if isinstance(p.type, click.Choice) and not p.is_flag:
-            val = inline or (args[k + 1] if k + 1 < len(args) else "")
-            if val and "$" not in val and val not in p.type.choices:
-                problems.append(f"zsl {name} {opt}: {val!r} is not one of {list(p.type.choices)}")
-    return problems
-
-
 @pytest.mark.parametrize("script", SCRIPTS, ids=[s.name for s in SCRIPTS])
 def test_example_parses_and_uses_real_options(script):
     if shutil.which("bash") is None:
@@ -128,13 +74,11 @@ def test_example_parses_and_uses_real_options(script):
     assert "set -euo pipefail" in text
     calls = zsl_calls(text)
     assert calls, f"{script.name} runs no zsl command"
-    group, click = _cli()
-    problems = [f"{' '.join(c[:3])}...: {p}" for c in calls for p in check_call(c, group, click)]
+    problems = [f"{' '.join(c[:3])}...: {p}" for c in calls for p in check_call(c)]
     assert not problems, "\n".join(problems)
 
 
 def test_the_checker_catches_stale_calls():
-    group, click = _cli()
     text = ('ZSL=${ZSL:-zsl}\ncat <<EOF\n$ZSL nonsense --x\nEOF\n'
             '$ZSL --seed 1 evaluate m.pt --split s.json \\\n    --no-such-option 3 --modality both\n'
             '$ZSL compare a.json b.json --by trial && $ZSL train --audio a.h5 # --bogus\n'
@@ -142,7 +86,7 @@ def test_the_checker_catches_stale_calls():
     calls = zsl_calls(text)
     assert [c[:3] for c in calls] == [["--seed", "1", "evaluate"], ["compare", "a.json", "b.json"],
                                       ["train", "--audio", "a.h5"], ["frobnicate", "x"]]
-    problems = [p for c in calls for p in check_call(c, group, click)]
+    problems = [p for c in calls for p in check_call(c)]
     assert problems == ["zsl evaluate: unknown option --no-such-option",
                         "zsl compare --by: 'trial' is not one of ['method', 'semantic', 'file']",
                         "unknown command 'frobnicate'"]
@@ -154,7 +98,8 @@ def test_audiosetzsl_gzsl_tests_each_method_on_its_own_modalities():
     a split with unseen validation clips, and evaluates the attention model too."""
     if shutil.which("bash") is None:
         pytest.skip("bash is not installed")
-    torch = pytest.importorskip("torch")
+    import torch
+
     from zsltool.methods.base import get_method
 
     script = REPO / "examples" / "audiosetzsl_gzsl.sh"
@@ -177,6 +122,5 @@ def test_audiosetzsl_gzsl_tests_each_method_on_its_own_modalities():
 
 
 def test_the_checker_looks_inside_command_groups():
-    group, click = _cli()
-    assert check_call(["prepare", "esc50", "d", "--esc10", "--out", "o"], group, click) == []
-    assert check_call(["prepare", "esc50", "d", "--bogus"], group, click) == ["zsl prepare esc50: unknown option --bogus"]
+    assert check_call(["prepare", "esc50", "d", "--esc10", "--out", "o"]) == []
+    assert check_call(["prepare", "esc50", "d", "--bogus"]) == ["zsl prepare esc50: unknown option --bogus"]

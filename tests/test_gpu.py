@@ -6,15 +6,9 @@ import pytest
 import torch
 
 from zsltool.store import read_embeddings
-from zsltool.train.synthetic import make_synthetic
 
-pytestmark = pytest.mark.gpu
+pytestmark = [pytest.mark.gpu, pytest.mark.synthetic(n_classes=12, per_class=10, n_train=6, n_val=3)]
 GPU = "cuda"  # a name, so that a dry run of these tests on a machine without one can set it to "cpu"
-
-
-@pytest.fixture(scope="module")
-def syn(tmp_path_factory):
-    return make_synthetic(tmp_path_factory.mktemp("gpu"), n_classes=12, per_class=10, n_train=6, n_val=3)
 
 
 def _two_devices(run, folder):
@@ -256,7 +250,7 @@ def test_classify_on_cuda(cli, tmp_path, monkeypatch):
 
 def test_classify_with_a_joint_model_on_cuda(cli, tmp_path):
     """zsl classify --model clap (no checkpoint): the tiny CLAP model's audio and text towers on the GPU."""
-    pytest.importorskip("transformers")
+    pytest.importorskip("transformers", reason="CLAP needs transformers (pip install 'zsltool[clap]')")
     import soundfile as sf
 
     from zsltool.testing.clap import make_tiny_clap

@@ -85,7 +85,8 @@ def test_inspect_class_set_and_split(cli, tmp_path):
 
 
 def test_inspect_checkpoint(cli, tmp_path):
-    torch = pytest.importorskip("torch")
+    import torch
+
     torch.save({"format": "zsl.checkpoint", "format_version": 1, "method": "projection",
                 "state_dict": {"U": torch.zeros(3, 2)}, "classes": {"train": ["a", "b"]}}, tmp_path / "m.pt")
     r = cli("inspect", tmp_path / "m.pt", "--json")
@@ -106,7 +107,8 @@ class _Obj:  # a pickled Python object: never unpickled by zsl
 
 
 def test_inspect_checkpoint_errors_are_the_shared_short_messages(cli, tmp_path):
-    torch = pytest.importorskip("torch")
+    import torch
+
     torch.save({"format": "zsl.checkpoint", "obj": _Obj()}, tmp_path / "pickled.pt")
     r = cli("inspect", tmp_path / "pickled.pt")
     assert r.exit_code == 1

@@ -1,21 +1,7 @@
 import json
-import os
 from pathlib import Path
 
 import pytest
-
-REPO = Path(__file__).resolve().parents[2]
-# <repo>/../shared/data (main worktree) or further up (helper worktrees under /work/wt/)
-DATA = Path(os.environ["ZSL_SHARED_DATA"]) if os.environ.get("ZSL_SHARED_DATA") else next((p / "shared" / "data" for p in REPO.parents if (p / "shared" / "data").is_dir()),
-            REPO.parent / "shared" / "data")
-
-
-@pytest.fixture
-def shared_data():
-    need = ["audioset_ontology.json", "class-descriptions-boxable.csv", "audioset_class_labels_indices.csv"]
-    if not all((DATA / n).exists() for n in need):
-        pytest.skip(f"reference data not found in {DATA.resolve()}")
-    return DATA
 
 
 def write_tiny_ontology(d: Path) -> dict:

@@ -14,13 +14,10 @@ from zsltool.files.formats import INSPECTORS
 
 
 @pytest.fixture(scope="module")
-def real(request):
-    from tests.classes.conftest import DATA
-
-    if not (DATA / "audioset_ontology.json").exists():
-        pytest.skip(f"reference data not found in {DATA}")
-    return build_audioset_openimages(DATA / "audioset_ontology.json", DATA / "class-descriptions-boxable.csv",
-                                     DATA / "audioset_class_labels_indices.csv")
+def real(shared_data):
+    d = shared_data
+    return build_audioset_openimages(d / "audioset_ontology.json", d / "class-descriptions-boxable.csv",
+                                     d / "audioset_class_labels_indices.csv")
 
 
 def _letters(n):
@@ -187,25 +184,16 @@ def test_gzsl_unseen_val_fraction_must_be_below_one(tmp_path):
 
 
 @pytest.mark.parametrize("names", ["openimages", "paper", "audioset"])
-def test_paper_table1_preset_is_the_papers_trial(tmp_path, names):
+def test_paper_table1_preset_is_the_papers_trial(tmp_path, names, cli, shared_data):
     """`zsl split --protocol random --preset paper-table1`: one trial, exactly Table I, with any display names."""
-    from typer.testing import CliRunner
-
-    from tests.classes.conftest import DATA
     from zsltool.classes.presets import PAPER_TABLE_I, paper_name
-    from zsltool.cli.app import app
 
-    try:
-        runner = CliRunner(mix_stderr=False)
-    except TypeError:  # click >= 8.2 keeps stderr apart already
-        runner = CliRunner()
-    if not (DATA / "audioset_ontology.json").exists():
-        pytest.skip(f"reference data not found in {DATA}")
-    cs = build_audioset_openimages(DATA / "audioset_ontology.json", DATA / "class-descriptions-boxable.csv",
-                                   DATA / "audioset_class_labels_indices.csv", names=names)
+    d = shared_data
+    cs = build_audioset_openimages(d / "audioset_ontology.json", d / "class-descriptions-boxable.csv",
+                                   d / "audioset_class_labels_indices.csv", names=names)
     cs_path = cs.save(tmp_path / "classes.json")
-    r = runner.invoke(app, ["split", str(cs_path), "--protocol", "random", "--preset", "paper-table1",
-                                 "-o", str(tmp_path / "table1.json"), "--json"])
+    r = cli("split", cs_path, "--protocol", "random", "--preset", "paper-table1",
+            "-o", tmp_path / "table1.json", "--json")
     assert r.exit_code == 0, r.output
     out = json.loads(r.stdout)
     assert out["params"] == {"preset": "paper-table1", "sizes": [23, 23, 23], "trials": 1}
@@ -219,11 +207,11 @@ def test_paper_table1_preset_is_the_papers_trial(tmp_path, names):
     assert t.val[13] == "/m/0199g" and oi[t.val[13]] == "Bicycle"  # 'bike'
     assert set(t.train) | set(t.val) | set(t.test) == set(cs.ids)
     # the preset fixes its trial: --trials/--sizes with it, or --preset with another protocol, are errors
-    r = runner.invoke(app, ["split", str(cs_path), "--protocol", "random", "--preset", "paper-table1",
-                                 "--trials", "3", "-o", str(tmp_path / "t3.json")])
+    r = cli("split", cs_path, "--protocol", "random", "--preset", "paper-table1",
+            "--trials", "3", "-o", tmp_path / "t3.json")
     assert r.exit_code == 1 and "--trials does not apply" in r.stderr
-    r = runner.invoke(app, ["split", str(cs_path), "--protocol", "within", "--category", "Animal",
-                                 "--preset", "paper-table1", "-o", str(tmp_path / "t4.json")])
+    r = cli("split", cs_path, "--protocol", "within", "--category", "Animal",
+            "--preset", "paper-table1", "-o", tmp_path / "t4.json")
     assert r.exit_code == 1 and "--preset does not apply to --protocol within" in r.stderr
 
 

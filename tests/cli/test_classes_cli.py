@@ -2,80 +2,65 @@ import json
 import subprocess
 import sys
 
-from typer.testing import CliRunner
-
-from tests.classes.conftest import DATA, write_tiny_ontology
-from zsltool.cli.app import app
-
-try:
-    runner = CliRunner(mix_stderr=False)
-except TypeError:  # click >= 8.2 always separates stderr
-    runner = CliRunner()
+from tests.classes.conftest import write_tiny_ontology
 
 
-def _run(args):
-    return runner.invoke(app, args)
-
-
-def test_build_classes_split_select_chain(tmp_path):
+def test_build_classes_split_select_chain(tmp_path, cli):
     t = write_tiny_ontology(tmp_path)
     cs = tmp_path / "cs.json"
-    r = _run(["build-classes", "--ontology", str(t["ontology"]), "--image-classes", str(t["image"]),
-              "--audio-classes", str(t["audio"]), "-o", str(cs), "--json"])
+    r = cli("build-classes", "--ontology", t["ontology"], "--image-classes", t["image"],
+            "--audio-classes", t["audio"], "-o", cs, "--json")
     assert r.exit_code == 0, r.stderr
     out = json.loads(r.stdout)
     assert out["n_classes"] == 6 and out["counts"]["mutual"] == 12
     assert [m["into_name"] for m in out["merged"]] == ["Bird", "Vehicle", "Tools"]
-    r = _run(["build-classes", "--ontology", str(t["ontology"]), "--image-classes", str(t["image"]), "-o", str(cs)])
+    r = cli("build-classes", "--ontology", t["ontology"], "--image-classes", t["image"], "-o", cs)
     assert r.exit_code == 1 and "Error:" in r.stderr and "--overwrite" in r.stderr
 
-    r = _run(["split", str(cs), "--protocol", "random", "--sizes", "2,2,2", "--trials", "3", "--seed", "1",
-              "-o", str(tmp_path / "s.json"), "--json"])
+    r = cli("split", cs, "--protocol", "random", "--sizes", "2,2,2", "--trials", "3", "--seed", "1",
+            "-o", tmp_path / "s.json", "--json")
     assert r.exit_code == 0, r.stderr
     trials = json.loads(r.stdout)["trials"]
     assert [(x["train"], x["val"], x["test"]) for x in trials] == [(2, 2, 2)] * 3
     saved = json.loads((tmp_path / "s.json").read_text())
     assert saved["format"] == "zsl.split" and saved["seed"] == 1 and len(saved["trials"]) == 3
 
-    r = _run(["split", str(cs), "--protocol", "within", "--category", "Plant", "-o", str(tmp_path / "w.json")])
+    r = cli("split", cs, "--protocol", "within", "--category", "Plant", "-o", tmp_path / "w.json")
     assert r.exit_code == 1 and "Error: unknown category 'Plant'" in r.stderr
-    r = _run(["split", str(cs), "--protocol", "random", "--sizes", "3,3,3", "-o", str(tmp_path / "w.json")])
+    r = cli("split", cs, "--protocol", "random", "--sizes", "3,3,3", "-o", tmp_path / "w.json")
     assert r.exit_code == 1 and "need 9 classes" in r.stderr
-    r = _run(["split", str(cs), "--protocol", "random", "--sizes", "a,b", "-o", str(tmp_path / "w.json")])
+    r = cli("split", cs, "--protocol", "random", "--sizes", "a,b", "-o", tmp_path / "w.json")
     assert r.exit_code == 2
-    r = _run(["split", str(cs), "--protocol", "nope", "-o", str(tmp_path / "w.json")])
+    r = cli("split", cs, "--protocol", "nope", "-o", tmp_path / "w.json")
     assert r.exit_code == 2
 
     seg = tmp_path / "seg.csv"
     seg.write_text('# YTID, start_seconds, end_seconds, positive_labels\n'
                    'a, 0.000, 10.000, "/m/owl,/m/dog"\nb, 0.000, 10.000, "/m/hammer"\n')
-    r = _run(["select-audio", str(seg), "-c", str(cs), "-o", str(tmp_path / "clips.csv"), "--json"])
+    r = cli("select-audio", seg, "-c", cs, "-o", tmp_path / "clips.csv", "--json")
     assert r.exit_code == 0, r.stderr
     assert json.loads(r.stdout)["selected"] == 2
 
-    r = _run(["split", str(cs), "--protocol", "gzsl", "--instances", str(tmp_path / "clips.csv"),
-              "-o", str(tmp_path / "g.json"), "--json"])
+    r = cli("split", cs, "--protocol", "gzsl", "--instances", tmp_path / "clips.csv",
+            "-o", tmp_path / "g.json", "--json")
     assert r.exit_code == 1 and "seen/unseen" in r.stderr
 
 
-def test_real_build_classes_cli(tmp_path):
-    import pytest
-
-    if not (DATA / "audioset_ontology.json").exists():
-        pytest.skip(f"reference data not found in {DATA}")
+def test_real_build_classes_cli(tmp_path, cli, shared_data):
+    d = shared_data
     cs = tmp_path / "cs.json"
-    r = _run(["build-classes", "--ontology", str(DATA / "audioset_ontology.json"), "--image-classes",
-              str(DATA / "class-descriptions-boxable.csv"), "--audio-classes",
-              str(DATA / "audioset_class_labels_indices.csv"), "--names", "paper", "-o", str(cs)])
+    r = cli("build-classes", "--ontology", d / "audioset_ontology.json", "--image-classes",
+            d / "class-descriptions-boxable.csv", "--audio-classes",
+            d / "audioset_class_labels_indices.csv", "--names", "paper", "-o", cs)
     assert r.exit_code == 0, r.stderr
     assert "pruning decisions" in r.stdout and "Musical instrument" in r.stdout
-    r = _run(["split", str(cs), "-p", "across", "--categories", "Animal,Vehicle", "--membership", "paper",
-              "-o", str(tmp_path / "a.json"), "--json"])
+    r = cli("split", cs, "-p", "across", "--categories", "Animal,Vehicle", "--membership", "paper",
+            "-o", tmp_path / "a.json", "--json")
     assert r.exit_code == 0, r.stderr
     assert {(x["train"], x["val"], x["test"]) for x in json.loads(r.stdout)["trials"]} == {(8, 8, 2)}
-    z = DATA / "audiosetzsl"
-    r = _run(["build-classes", "--from-list", str(z / "all_class.txt"), "--seen", str(z / "seen_class.txt"),
-              "--unseen", str(z / "unseen_class.txt"), "-o", str(tmp_path / "z.json"), "--json"])
+    z = d / "audiosetzsl"
+    r = cli("build-classes", "--from-list", z / "all_class.txt", "--seen", z / "seen_class.txt",
+            "--unseen", z / "unseen_class.txt", "-o", tmp_path / "z.json", "--json")
     assert r.exit_code == 0, r.stderr
     assert json.loads(r.stdout)["counts"] == {"listed": 33, "final": 33, "seen": 23, "unseen": 10}
 

@@ -27,7 +27,6 @@ def test_cd_demsar_worked_example():
 
 
 def test_q_alpha_beyond_table_uses_studentized_range():
-    pytest.importorskip("scipy")
     # within the table, scipy's value agrees with Demšar's to 3 decimals
     assert C.q_alpha(5, 0.05) == 2.728
     assert C.q_alpha(5, 0.01) > C.q_alpha(5, 0.05)

@@ -3,11 +3,10 @@ one shows is read from the matplotlib objects as they are saved (axis labels, po
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from zsltool.errors import ZslError
 from zsltool.evaluate import plot as P
-
-Image = pytest.importorskip("PIL.Image")
 
 
 def _check_png(path, min_w=200, min_h=100):
@@ -55,7 +54,6 @@ def _clusters(rng, n_classes=3, per=10, dim=8):
 
 
 def test_tsne_plot(tmp_path, figures):
-    pytest.importorskip("sklearn")
     rng = np.random.default_rng(0)
     X, y, centers = _clusters(rng)
     out = P.plot_embedding(tmp_path / "tsne.png", X, y, ["cat", "dog", "bus"], centers, seed=0)

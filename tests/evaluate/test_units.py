@@ -8,19 +8,14 @@ import pytest
 from zsltool.evaluate.evaluate import evaluate_checkpoint, retrieve_checkpoint
 from zsltool.evaluate.experiment import ExperimentSpec, plan
 from zsltool.evaluate.units import run_units
-from zsltool.train.synthetic import make_synthetic
+
+pytestmark = pytest.mark.synthetic(n_classes=8, per_class=8, gzsl=True, video=False)
 
 
-@pytest.fixture(scope="module")
-def gzsl(tmp_path_factory):
-    d = tmp_path_factory.mktemp("units")
-    return make_synthetic(d, n_classes=8, per_class=8, gzsl=True, video=False), d
-
-
-def test_a_trained_unit_is_evaluated_in_memory_with_the_numbers_of_its_written_checkpoint(gzsl, monkeypatch):
+def test_a_trained_unit_is_evaluated_in_memory_with_the_numbers_of_its_written_checkpoint(syn, tmp_path, monkeypatch):
     import zsltool.train.checkpoint as C
 
-    syn, d = gzsl
+    d = tmp_path
     units = plan(ExperimentSpec(audio=str(syn.audio), splits=[str(syn.split)], out_dir=str(d / "o"),
                                 text=str(syn.text), epochs=2, threads=1, transductive=["soft-kmeans"]))
 
@@ -63,11 +58,11 @@ def test_config_hash_is_the_hash_of_the_unit_dicts_of_earlier_versions(train, ev
     assert config_hash(UnitTrain(**TRAIN, **train), UnitEval(**evalc), inputs, "ss") == known
 
 
-def test_a_planned_unit_hashes_and_records_as_the_unit_dict_did(gzsl):
+def test_a_planned_unit_hashes_and_records_as_the_unit_dict_did(syn, tmp_path):
     from zsltool.evaluate.unit import Unit
     from zsltool.files.provenance import sha256_file, sha256_json
 
-    syn, d = gzsl
+    d = tmp_path
     (u,) = plan(ExperimentSpec(audio=str(syn.audio), splits=[str(syn.split)], out_dir=str(d / "p"), text=str(syn.text),
                                epochs=2, threads=1, lr=0.5, method_args={"projection": {"zscore": True}},
                                refit=False))

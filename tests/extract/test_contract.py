@@ -11,15 +11,11 @@ import sys
 import numpy as np
 import pytest
 import torch
-from typer.testing import CliRunner
 
-from zsltool.cli.app import app
 from zsltool.errors import ZslError
 from zsltool.extract.base import Extractor, ExtractorConfig
 from zsltool.extract.registry import extractor_from_provenance, get_extractor, list_extractors
 from zsltool.names import MODALITIES
-
-runner = CliRunner(mix_stderr=False)
 
 
 def test_every_registered_model_is_described():
@@ -37,24 +33,24 @@ def test_every_registered_model_is_described():
             assert w.url and w.url.startswith("https://"), (n, w.id)
 
 
-def test_models_command_lists_the_registry():
-    r = runner.invoke(app, ["models", "--json", "--modality", "audio"])
+def test_models_command_lists_the_registry(cli):
+    r = cli("models", "--json", "--modality", "audio")
     assert r.exit_code == 0, r.output
     rows = json.loads(r.stdout)
     vgg = next(x for x in rows if x["name"] == "vggish")
     assert vgg["dim"] == 128 and vgg["default_weights"] == "AUDIOSET_V1" and "--embedding" in vgg["options"]
     assert {x["modality"] for x in rows} == {"audio"}
-    r = runner.invoke(app, ["models", "--modality", "smell"])
+    r = cli("models", "--modality", "smell")
     assert r.exit_code == 2 and "'smell' is not one of" in r.stderr
 
 
-def test_a_model_option_of_another_model_is_a_usage_error(tmp_path):
+def test_a_model_option_of_another_model_is_a_usage_error(tmp_path, cli):
     (tmp_path / "a.png").write_bytes(b"x")
-    r = runner.invoke(app, ["extract-image", str(tmp_path / "a.png"), "-o", str(tmp_path / "x.h5"),
-                            "--model", "resnet18", "--clip-len", "4"])
+    r = cli("extract-image", tmp_path / "a.png", "-o", tmp_path / "x.h5",
+            "--model", "resnet18", "--clip-len", "4")
     assert r.exit_code == 2 or "--clip-len" in r.stderr  # not an extract-image option at all
-    r = runner.invoke(app, ["extract-text", "--names", str(tmp_path / "a.png"), "-o", str(tmp_path / "x.h5"),
-                            "--model", "sentence", "--vectors", "v.bin"])
+    r = cli("extract-text", "--names", tmp_path / "a.png", "-o", tmp_path / "x.h5",
+            "--model", "sentence", "--vectors", "v.bin")
     assert r.exit_code == 2 and "--vectors does not apply to --model sentence" in r.stderr
 
 

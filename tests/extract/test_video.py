@@ -105,47 +105,31 @@ def test_video_errors(videos, tmp_path):
         extract_video([d / "v"], tmp_path / "s.h5", model="s3d", weights="random", crop_size=64, device="cpu")
 
 
-def test_cli_extract_video(videos, tmp_path):
-    from typer.testing import CliRunner
-
-    from zsltool.cli.app import app
-
-    try:
-        runner = CliRunner(mix_stderr=False)
-    except TypeError:
-        runner = CliRunner()
+def test_cli_extract_video(videos, tmp_path, cli):
     d, _ = videos
     out = tmp_path / "c.h5"
-    r = runner.invoke(app, ["extract-video", str(d / "v" / "clip1.mp4"), "-o", str(out), "--model", "tiny3d",
-                            "--clip-len", "4", "--clips", "2", "--crop-size", "16", "--device", "cpu", "--json"])
+    r = cli("extract-video", d / "v" / "clip1.mp4", "-o", out, "--model", "tiny3d",
+            "--clip-len", "4", "--clips", "2", "--crop-size", "16", "--device", "cpu", "--json")
     assert r.exit_code == 0, r.output
     assert json.loads(r.stdout)["valid"] == 1 and read_embeddings(out).row_frames(0).shape == (2, 8)
-    r = runner.invoke(app, ["extract-video", str(d / "v"), "-o", str(out), "--model", "i3d", "--overwrite"])
+    r = cli("extract-video", d / "v", "-o", out, "--model", "i3d", "--overwrite")
     assert r.exit_code == 2 and "'i3d' is not one of" in r.stderr
 
 
-def test_extract_audio_manifest_is_not_replaced_without_overwrite(videos, tmp_path):
+def test_extract_audio_manifest_is_not_replaced_without_overwrite(videos, tmp_path, cli):
     """--extract-audio DIR/clips.csv is an output: an existing one (another run's) is refused before any work."""
-    from typer.testing import CliRunner
-
-    from zsltool.cli.app import app
-
-    try:
-        runner = CliRunner(mix_stderr=False)
-    except TypeError:
-        runner = CliRunner()
     d, _ = videos
     wavs = tmp_path / "wavs"
     wavs.mkdir()
     (wavs / "clips.csv").write_text("id,path,labels,start,end\nold,/x/old.wav,,,\n")
     args = ["extract-video", str(d / "v" / "clip1.mp4"), "--model", "tiny3d", "--weights", str(d / "tiny.pt"),
             "--clip-len", "4", "--clips", "1", "--crop-size", "16", "--device", "cpu", "--extract-audio", str(wavs)]
-    r = runner.invoke(app, args + ["-o", str(tmp_path / "a.h5")])
+    r = cli(*args, "-o", tmp_path / "a.h5")
     assert r.exit_code == 1 and len(r.stderr.strip().splitlines()) == 1
     assert r.stderr.startswith(f"Error: output already exists: {wavs / 'clips.csv'} (--extract-audio)")
     assert not (tmp_path / "a.h5").exists() and not (wavs / "clip1.wav").exists()  # nothing done
     assert [x["id"] for x in read_clip_manifest(wavs / "clips.csv")] == ["old"]
-    r = runner.invoke(app, args + ["-o", str(tmp_path / "a.h5"), "--overwrite"])
+    r = cli(*args, "-o", tmp_path / "a.h5", "--overwrite")
     assert r.exit_code == 0, r.output
     assert [x["id"] for x in read_clip_manifest(wavs / "clips.csv")] == ["clip1"]
     assert (wavs / "clip1.wav").is_file()

@@ -7,17 +7,15 @@ import numpy as np
 import pytest
 import torch
 
-pytest.importorskip("av")
-
-from zsltool.classes.classset import ClassSet  # noqa: E402
-from zsltool.classes.manifest import write_clip_manifest  # noqa: E402
-from zsltool.classes.splits import Split, Trial  # noqa: E402
-from zsltool.errors import ZslError  # noqa: E402
-from zsltool.extract.pipeline import extract_video  # noqa: E402
-from zsltool.extract.video import Small3D, build_video_model  # noqa: E402
-from zsltool.extract.video_pretrain import pretrain_video  # noqa: E402
-from zsltool.store import read_embeddings  # noqa: E402
-from zsltool.testing.video import write_mp4  # noqa: E402
+from zsltool.classes.classset import ClassSet
+from zsltool.classes.manifest import write_clip_manifest
+from zsltool.classes.splits import Split, Trial
+from zsltool.errors import ZslError
+from zsltool.extract.pipeline import extract_video
+from zsltool.extract.video import Small3D, build_video_model
+from zsltool.extract.video_pretrain import pretrain_video
+from zsltool.store import read_embeddings
+from zsltool.testing.video import write_mp4
 
 S, T = 16, 8
 # red: a bright square moving right; blue: a dark square moving down; green (seen, held-out instances only)

@@ -19,14 +19,11 @@ from zsltool.train.functional import FunctionalKernel
 from zsltool.train.grid import check_grid, settings_for
 from zsltool.train.loop import make_job, prepare, train
 from zsltool.train.schedule import LrSchedule
-from zsltool.train.synthetic import make_synthetic, make_two_stage_split
+from zsltool.train.synthetic import make_two_stage_split
+
+pytestmark = pytest.mark.synthetic(n_classes=12, per_class=10, noise=0.6, gzsl=True)
 
 DIMS = {"audio_dim": 12, "video_dim": 10, "semantic_dim": 8}
-
-
-@pytest.fixture(scope="module")
-def syn(tmp_path_factory):
-    return make_synthetic(tmp_path_factory.mktemp("syn"), n_classes=12, per_class=10, noise=0.6, gzsl=True)
 
 
 def cfg(syn, tmp_path, **kw):

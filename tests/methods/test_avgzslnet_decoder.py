@@ -7,13 +7,15 @@ import pytest
 from zsltool.store import read_embeddings, write_embeddings
 from zsltool.train.config import TrainConfig
 from zsltool.train.loop import train
-from zsltool.train.synthetic import make_synthetic
+
+pytestmark = pytest.mark.synthetic(n_classes=12, per_class=8, n_train=8, n_val=2, text_dim=300, audio_dim=16,
+                                   video_dim=12, noise=0.3, seed=0)
 
 
 @pytest.fixture(scope="module")
-def syn(tmp_path_factory):
-    s = make_synthetic(tmp_path_factory.mktemp("dec"), n_classes=12, per_class=8, n_train=8, n_val=2,
-                       text_dim=300, audio_dim=16, video_dim=12, noise=0.3, seed=0)
+def syn(syn):
+    """The shared synthetic data with unit-norm text rows."""
+    s = syn
     e = read_embeddings(s.text)
     X = e.X / np.linalg.norm(e.X, axis=1, keepdims=True)   # unit-norm text, like normalized word2vec
     write_embeddings(s.text, meta=e.meta, ids=e.ids, X=X, classes=e.classes, overwrite=True)

@@ -12,13 +12,8 @@ from zsltool.store import read_embeddings, write_embeddings
 from zsltool.train.checkpoint import build_model, load_checkpoint
 from zsltool.train.config import TrainConfig
 from zsltool.train.loop import train
-from zsltool.train.synthetic import make_synthetic
 
-
-@pytest.fixture(scope="module")
-def syn(tmp_path_factory):
-    return make_synthetic(tmp_path_factory.mktemp("syn"), n_classes=12, per_class=10, n_train=6, n_val=3,
-                          noise=0.5, video=False)
+pytestmark = pytest.mark.synthetic(n_classes=12, per_class=10, n_train=6, n_val=3, noise=0.5, video=False)
 
 
 def _text(syn, path, fn):

@@ -8,7 +8,7 @@ import pytest
 from zsltool.classes.classset import ClassSet
 from zsltool.errors import ZslError
 from zsltool.store import StoreMeta, read_embeddings, write_embeddings
-from zsltool.store.importer import import_embeddings
+from zsltool.extract.importer import import_embeddings
 from zsltool.store.merge import merge_embeddings
 
 

@@ -9,16 +9,12 @@ from zsltool.train.config import TrainConfig
 from zsltool.train.data import compute_scores, select_instances
 from zsltool.train.engine import train_jobs
 from zsltool.train.loop import make_job, prepare
-from zsltool.train.synthetic import make_synthetic
+
+pytestmark = pytest.mark.synthetic(
+    n_classes=16, per_class=10, n_train=8, n_val=4, noise=0.2, invalid_audio=4, video=False)
 
 # docs/methods.md ("Training many models at once"): batched vs alone agree to float re-association in batched matrix products
 RTOL, ATOL = 1e-4, 1e-5
-
-
-@pytest.fixture(scope="module")
-def syn(tmp_path_factory):
-    return make_synthetic(tmp_path_factory.mktemp("syn"), n_classes=16, per_class=10, n_train=8, n_val=4,
-                          noise=0.2, invalid_audio=4, video=False)
 
 
 def job(syn, method="projection", seed=0, semantic="text", epochs=4, trial=0, **kw):

@@ -12,16 +12,12 @@ from zsltool.train.engine import train_jobs
 from zsltool.train.job import build_model, draw_seed
 from zsltool.train.functional import FunctionalKernel
 from zsltool.train.loop import make_job, prepare
-from zsltool.train.synthetic import make_synthetic
+
+pytestmark = pytest.mark.synthetic(
+    n_classes=14, per_class=10, n_train=7, n_val=3, noise=0.2, invalid_audio=3, invalid_video=3, gzsl=True)
 
 # docs/methods.md ("Training many models at once"): batched vs alone agree to float re-association
 RTOL, ATOL = 1e-4, 1e-5
-
-
-@pytest.fixture(scope="module")
-def syn(tmp_path_factory):
-    return make_synthetic(tmp_path_factory.mktemp("syn"), n_classes=14, per_class=10, n_train=7, n_val=3,
-                          noise=0.2, invalid_audio=3, invalid_video=3, gzsl=True)
 
 
 @pytest.fixture

@@ -3,35 +3,17 @@
 import json
 
 import pytest
-from typer.testing import CliRunner
 
-from zsltool.cli.app import app
-from zsltool.train.synthetic import make_synthetic
-
-
-@pytest.fixture(scope="module")
-def syn(tmp_path_factory):
-    return make_synthetic(tmp_path_factory.mktemp("cli"), n_classes=8, per_class=8, n_train=4, n_val=2)
-
-
-def _runner():
-    try:
-        return CliRunner(mix_stderr=False)  # click < 8.2 mixes stderr into stdout by default
-    except TypeError:
-        return CliRunner()
-
-
-def run(*args):
-    return _runner().invoke(app, [str(a) for a in args])
+pytestmark = pytest.mark.synthetic(n_classes=8, per_class=8, n_train=4, n_val=2)
 
 
 def base(syn, out):
     return ["train", "--audio", syn.audio, "--split", syn.split, "--text", syn.text, "--out", out]
 
 
-def test_train_json_summary(syn, tmp_path):
+def test_train_json_summary(syn, tmp_path, cli):
     out = tmp_path / "m.pt"
-    r = run(*base(syn, out), "--epochs", 2, "--json", "--arg", "activation=none", "--seed", 3)
+    r = cli(*base(syn, out), "--epochs", 2, "--json", "--arg", "activation=none", "--seed", 3)
     assert r.exit_code == 0, r.stderr
     s = json.loads(r.stdout)
     assert s["out"] == str(out) and out.exists()     # the key is "out" in every command's JSON
@@ -42,13 +24,13 @@ def test_train_json_summary(syn, tmp_path):
     ck = torch.load(out, weights_only=True)
     assert ck["method_args"]["activation"] == "none" and ck["config"]["seed"] == 3
     assert "epoch 1/2" not in r.stderr          # per-epoch lines only with -v
-    r = run(*base(syn, tmp_path / "v.pt"), "--epochs", 2, "-v")
+    r = cli(*base(syn, tmp_path / "v.pt"), "--epochs", 2, "-v")
     assert r.exit_code == 0, r.stderr
     assert "epoch 1/2" in r.stderr and "epoch 2/2" in r.stderr
 
 
-def test_disable_loss_option(syn, tmp_path):
-    r = run("train", "--audio", syn.audio, "--video", syn.video, "--split", syn.split, "--text", syn.text,
+def test_disable_loss_option(syn, tmp_path, cli):
+    r = cli("train", "--audio", syn.audio, "--video", syn.video, "--split", syn.split, "--text", syn.text,
             "--out", tmp_path / "a.pt", "--method", "avgzslnet", "--epochs", 1, "--disable-loss", "rec",
             "--disable-loss", "cta", "--arg", "hidden=8", "--arg", "dec_hidden=8", "--json")
     assert r.exit_code == 0, r.stderr
@@ -62,23 +44,23 @@ def test_disable_loss_option(syn, tmp_path):
     (["--trial", "3"], "trial 3 does not exist"),
     (["--arg", "nope=1"], "has no argument(s) nope"),
 ])
-def test_user_errors_exit_1_with_one_line(syn, tmp_path, extra, message):
-    r = run(*base(syn, tmp_path / "x.pt"), *extra)
+def test_user_errors_exit_1_with_one_line(syn, tmp_path, extra, message, cli):
+    r = cli(*base(syn, tmp_path / "x.pt"), *extra)
     assert r.exit_code == 1
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("Error: ") and message in lines[0], r.stderr
     assert not (tmp_path / "x.pt").exists()
 
 
-def test_existing_output_needs_overwrite(syn, tmp_path):
+def test_existing_output_needs_overwrite(syn, tmp_path, cli):
     out = tmp_path / "m.pt"
     out.write_bytes(b"keep")
-    r = run(*base(syn, out), "--epochs", 1)
+    r = cli(*base(syn, out), "--epochs", 1)
     assert r.exit_code == 1 and "--overwrite" in r.stderr and out.read_bytes() == b"keep"
-    assert run(*base(syn, out), "--epochs", 1, "--overwrite").exit_code == 0
+    assert cli(*base(syn, out), "--epochs", 1, "--overwrite").exit_code == 0
 
 
 @pytest.mark.parametrize("extra", [["--method", "nope"], ["--arg", "novalue"], ["--semantic", "smell"],
                                    ["--epochs", "0"]])
-def test_usage_errors_exit_2(syn, tmp_path, extra):
-    assert run(*base(syn, tmp_path / "x.pt"), *extra).exit_code == 2
+def test_usage_errors_exit_2(syn, tmp_path, extra, cli):
+    assert cli(*base(syn, tmp_path / "x.pt"), *extra).exit_code == 2

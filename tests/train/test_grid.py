@@ -13,11 +13,7 @@ from zsltool.train.grid import parse_grid, settings_for
 from zsltool.train.loop import train
 from zsltool.train.synthetic import make_synthetic
 
-
-@pytest.fixture(scope="module")
-def syn(tmp_path_factory):
-    return make_synthetic(tmp_path_factory.mktemp("syn"), n_classes=12, per_class=10, n_train=6, n_val=3,
-                          noise=0.3, video=False)
+pytestmark = pytest.mark.synthetic(n_classes=12, per_class=10, n_train=6, n_val=3, noise=0.3, video=False)
 
 
 def rewrite(src, dst, fn):

@@ -15,15 +15,12 @@ from zsltool.train.data import (check_model_inputs, compute_scores, load_inputs,
 from zsltool.train.loop import train
 from zsltool.train.synthetic import make_synthetic
 
+pytestmark = pytest.mark.synthetic(
+    n_classes=20, per_class=15, n_train=12, n_val=4, noise=0.2, invalid_audio=6, invalid_video=6)
+
 SMALL = {"hidden": 32, "dec_hidden": 32}
 # Settings for methods whose paper defaults are tuned for other data (documented in docs/methods.md).
 EXTRA = {"eszsl": {"gamma": 1.0, "lam": 0.01}, "conse": {"top_t": 2}}
-
-
-@pytest.fixture(scope="module")
-def syn(tmp_path_factory):
-    return make_synthetic(tmp_path_factory.mktemp("syn"), n_classes=20, per_class=15, n_train=12, n_val=4,
-                          noise=0.2, invalid_audio=6, invalid_video=6)
 
 
 def cfg(syn, tmp_path, method="projection", **kw):
@@ -45,8 +42,6 @@ def unseen_accuracy(ckpt_path):
     inst = select_instances(inputs, test, modalities=model.modalities)
     s = compute_scores(model, semantic_matrix(ck, test), inst)
     return float((s.argmax(1) == inst.labels).mean()), len(test)
-
-
 
 
 @pytest.mark.parametrize("method", sorted(m for m in METHOD_NAMES if not METHODS[m].training_free))

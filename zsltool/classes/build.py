@@ -119,10 +119,6 @@ def build_audioset_openimages(ontology: str | os.PathLike | None = None,
     return ClassSet(classes=classes, name=name, source=source, report=report, provenance={"inputs": inputs})
 
 
-def _split_mids(v: str) -> list[str]:
-    return [x for x in re.split(r"[;\s|]+", v or "") if x]
-
-
 def build_from_list(path: str | os.PathLike, *, name_column: str | None = None, id_column: str | None = None,
                     mid_column: str | None = None, category_column: str | None = None,
                     split_column: str | None = None, seen: str | os.PathLike | None = None,
@@ -158,7 +154,8 @@ def build_from_list(path: str | os.PathLike, *, name_column: str | None = None, 
             raise ZslError(f"{path}: duplicate class id {cid!r}", hint="list each class once")
         seen_ids.add(cid)
         c = {"id": cid, "name": r["name"], "audioset_name": None, "openimages_name": None,
-             "merged_ids": [m for m in _split_mids(r.get(mid_column, "")) if m != cid] if mid_column else [],
+             "merged_ids": [m for m in re.split(r"[;\s|]+", r.get(mid_column, "") or "") if m and m != cid]
+             if mid_column else [],
              "category": (r.get(category_column) or None) if category_column else None, "path": [r["name"]]}
         sp = split_of.get(r["name"])
         if sp:

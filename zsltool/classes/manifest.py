@@ -158,13 +158,6 @@ def _fmt_num(v) -> str:
     return repr(float(v)) if not isinstance(v, str) else v
 
 
-def _comments(header: dict | None) -> str:
-    """Provenance as ``# key: value`` comment lines (the readers skip them)."""
-    import json
-
-    return "".join(f"# {k}: {v if isinstance(v, str) else json.dumps(v)}\n" for k, v in (header or {}).items())
-
-
 def manifest_header(class_set_sha256: str, inputs: list, **extra) -> dict:
     """A manifest's provenance lines: what wrote it, when, from which class set and inputs (``extra``: e.g. the
     dataset of ``zsl prepare``)."""
@@ -177,9 +170,10 @@ def manifest_header(class_set_sha256: str, inputs: list, **extra) -> dict:
 
 def _write_manifest(path: str | os.PathLike, columns, rows: Iterable[list], header: dict | None) -> None:
     import io
+    import json
 
-    buf = io.StringIO()
-    buf.write(_comments(header))
+    buf = io.StringIO()  # provenance first, as ``# key: value`` comment lines (the readers skip them)
+    buf.writelines(f"# {k}: {v if isinstance(v, str) else json.dumps(v)}\n" for k, v in (header or {}).items())
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(columns)
     w.writerows(rows)

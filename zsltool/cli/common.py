@@ -60,11 +60,6 @@ def to_jsonable(obj: Any) -> Any:
     return jsonable(obj)
 
 
-def print_json(obj: Any) -> None:
-    sys.stdout.write(json.dumps(to_jsonable(obj), indent=2, ensure_ascii=False) + "\n")
-    sys.stdout.flush()
-
-
 def noted(table: Table, warnings) -> Table:
     """``table`` with validity warnings (``{"code", "message"}`` issues or strings) as its caption."""
     if warnings:
@@ -108,7 +103,8 @@ def _fmt(v: Any) -> str:
 def emit(result: Any, json_out: bool, table: Optional[Callable[[Any], Any]] = None) -> None:
     """Print a command's result to stdout: JSON with ``--json``, else a rich table (or tables)."""
     if json_out:
-        print_json(result)
+        sys.stdout.write(json.dumps(to_jsonable(result), indent=2, ensure_ascii=False) + "\n")
+        sys.stdout.flush()
         return
     out = _stdout_console()
     if table is not None:

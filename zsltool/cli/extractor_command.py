@@ -25,11 +25,6 @@ def kw(name: str, annotation: Any, default: Any) -> inspect.Parameter:
     return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=annotation, default=default)
 
 
-def _base_type(hint) -> type:
-    args = [a for a in typing.get_args(hint) if a is not type(None)]
-    return args[0] if args else hint
-
-
 def config_fields(modality: str) -> dict[str, tuple[dataclasses.Field, type, list[str], list]]:
     """Field name -> (field, type, models that have it, their defaults), over the modality's models."""
     from zsltool.extract.registry import get_extractor, list_extractors
@@ -39,7 +34,8 @@ def config_fields(modality: str) -> dict[str, tuple[dataclasses.Field, type, lis
         cfg = get_extractor(name).config
         hints = typing.get_type_hints(cfg)
         for f in dataclasses.fields(cfg):
-            entry = out.setdefault(f.name, (f, _base_type(hints[f.name]), [], []))
+            args = [a for a in typing.get_args(hints[f.name]) if a is not type(None)]  # X of Optional[X]
+            entry = out.setdefault(f.name, (f, args[0] if args else hints[f.name], [], []))
             entry[2].append(name)
             default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
             if default not in entry[3]:

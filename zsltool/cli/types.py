@@ -28,24 +28,17 @@ class FiniteFloat(click.ParamType):
         return f"{lo}x{hi}" if (lo or hi) else ""
 
     def convert(self, value: Any, param, ctx) -> float:
-        if isinstance(value, float) and math.isfinite(value) and self._ok(value):
-            return value
         try:
             x = float(value)
         except (TypeError, ValueError):
             self.fail(f"{value!r} is not a number", param, ctx)
         if not math.isfinite(x):
             self.fail(f"{value!r} is not a finite number", param, ctx)
-        if not self._ok(x):
+        below = self.min is not None and (x <= self.min if self.min_open else x < self.min)
+        above = self.max is not None and (x >= self.max if self.max_open else x > self.max)
+        if below or above:
             self.fail(f"{value!r} is out of range ({self._range()})", param, ctx)
         return x
-
-    def _ok(self, x: float) -> bool:
-        if self.min is not None and (x <= self.min if self.min_open else x < self.min):
-            return False
-        if self.max is not None and (x >= self.max if self.max_open else x > self.max):
-            return False
-        return True
 
     def get_metavar(self, param, ctx=None) -> str:  # click >= 8.2 passes ctx
         return "FLOAT"

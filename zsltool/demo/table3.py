@@ -40,12 +40,9 @@ class SourceRun:
     plots: Path
 
     @property
-    def record(self) -> dict:
-        return self.records[0]
-
-    @property
     def checkpoint(self) -> Path:
-        return Path(self.record["train"]["checkpoint"])
+        """The first run's checkpoint (zsl classify's and the plots' model)."""
+        return Path(self.records[0]["train"]["checkpoint"])
 
     def row(self) -> dict:
         """Mean (and SD) over the repeats: top-1, mean per-class accuracy, mAP, the validation top-1."""

@@ -149,13 +149,9 @@ def restore(state: dict, path, network, opt, gen, dev) -> None:
                 raise _damaged(path, f"the optimizer's {k!r} is {loaded[k]!r}, this run's is {v!r}")
 
 
-def _tensor_like(t, ref) -> bool:
+def _check_network(sd, want: dict, path) -> None:
     import torch
 
-    return isinstance(t, torch.Tensor) and t.shape == ref.shape and t.dtype == ref.dtype
-
-
-def _check_network(sd, want: dict, path) -> None:
     missing = [k for k in want if k not in sd]
     if missing:
         raise _damaged(path, f"the network's {missing[0]!r} is missing ({len(missing)} of {len(want)} entries)")
@@ -163,7 +159,8 @@ def _check_network(sd, want: dict, path) -> None:
     if extra:
         raise _damaged(path, f"the network has an entry {extra[0]!r} this network does not have")
     for k, ref in want.items():
-        if not _tensor_like(sd[k], ref):
+        t = sd[k]
+        if not (isinstance(t, torch.Tensor) and t.shape == ref.shape and t.dtype == ref.dtype):
             got = f"{tuple(sd[k].shape)} {sd[k].dtype}" if hasattr(sd[k], "shape") else type(sd[k]).__name__
             raise _damaged(path, f"the network's {k!r} is {got}, expected {tuple(ref.shape)} {ref.dtype}")
 

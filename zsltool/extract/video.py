@@ -124,7 +124,8 @@ class VideoExtractor(TappedExtractor):
 
         folder = Path(self.config.extract_audio)
         ensure_writable_folder(folder)
-        self.audio_manifest = folder / audio_manifest_name(shard)
+        k, n = shard  # each shard lists only its own videos: clips.K-of-N.csv
+        self.audio_manifest = folder / ("clips.csv" if n <= 1 else f"clips.{k + 1}-of-{n}.csv")
         if self.audio_manifest.exists() and not overwrite:  # refuse before any work
             raise ZslError(f"output already exists: {self.audio_manifest} (--extract-audio)",
                            hint="pass --overwrite to replace it and the WAVs, or choose another --extract-audio DIR")
@@ -134,12 +135,6 @@ class VideoExtractor(TappedExtractor):
         if self.audio_manifest is not None:
             res["audio"] = _write_audio_manifest(self.audio_manifest, items)
         return res
-
-
-def audio_manifest_name(shard: tuple[int, int] = (0, 1)) -> str:
-    """``clips.csv``, or ``clips.K-of-N.csv`` for shard K of N (each shard lists only its own videos)."""
-    k, n = shard
-    return "clips.csv" if n <= 1 else f"clips.{k + 1}-of-{n}.csv"
 
 
 def _write_audio_manifest(manifest: Path, items: list[Item]) -> dict:

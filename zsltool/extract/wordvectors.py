@@ -22,11 +22,6 @@ KV_HINT = ("convert it once, in Python, with gensim: KeyedVectors.load(PATH).sav
            "then pass --vectors OUT; or pass --trust-pickle if you made the file yourself")
 
 
-def _is_pickle(head: bytes) -> bool:
-    """Whether ``head`` starts a pickle stream of protocol 2 to 5 (gensim ``.kv`` files are pickles)."""
-    return len(head) >= 2 and head[0] == 0x80 and 2 <= head[1] <= 5
-
-
 def _head(path: Path) -> tuple[bytes, bytes]:
     """The first line (up to 4 KiB) and the next 64 KiB of a (possibly gzipped) word-vector file."""
     try:
@@ -42,7 +37,7 @@ def detect_vector_format(path: Path) -> str:
     if path.name.lower().endswith(".kv"):
         return "kv"
     first, sample = _head(path)
-    if _is_pickle(first[:2]):
+    if len(first) >= 2 and first[0] == 0x80 and 2 <= first[1] <= 5:  # a pickle stream (protocol 2-5): .kv
         return "kv"
     m = re.fullmatch(rb"\s*(\d+)\s+(\d+)\s*", first)
     if m:

@@ -151,18 +151,12 @@ def present_unique(rows: list[dict]) -> tuple[list[dict], list[str], list[str]]:
     return keep, missing, dup
 
 
-def write_manifest(path: Path, prep: Prepared, cs_sha: str) -> None:
-    """The clip manifest: ``id,path,labels,start,end`` plus the dataset's columns (``fold``, ...)."""
-    from zsltool.classes.manifest import manifest_header, write_clip_manifest
-
-    header = manifest_header(cs_sha, [input_record(p) for p in prep.inputs], dataset=prep.dataset)
-    write_clip_manifest(path, prep.clips, header, prep.extra_columns)
-
-
 def write_prepared(prep: Prepared, out: str | os.PathLike, *, splits: dict | None = None,
                    overwrite: bool = False, extra_files: dict | None = None) -> dict:
-    """Write ``classes.json``, ``clips.csv`` and the split files (name -> Split) into ``out``; the summary."""
+    """Write ``classes.json``, ``clips.csv`` (``id,path,labels,start,end`` plus the dataset's columns: ``fold``,
+    ...) and the split files (name -> Split) into ``out``; the summary."""
     from zsltool.classes.classset import ClassSet
+    from zsltool.classes.manifest import manifest_header, write_clip_manifest
 
     out = Path(out)
     names = ["classes.json", "clips.csv", *(splits or {}), *(extra_files or {})]
@@ -172,7 +166,8 @@ def write_prepared(prep: Prepared, out: str | os.PathLike, *, splits: dict | Non
     with all_or_none(out, names, overwrite):
         cs = ClassSet(classes=prep.classes, name=prep.dataset, source={"dataset": prep.dataset})
         cs.save(out / "classes.json", overwrite=True, inputs=[input_record(p) for p in prep.inputs])
-        write_manifest(out / "clips.csv", prep, cs.sha256)
+        header = manifest_header(cs.sha256, [input_record(p) for p in prep.inputs], dataset=prep.dataset)
+        write_clip_manifest(out / "clips.csv", prep.clips, header, prep.extra_columns)
         written = {"classes": str(out / "classes.json"), "clips": str(out / "clips.csv")}
         for name, split in (splits or {}).items():
             split.class_set_sha256 = cs.sha256

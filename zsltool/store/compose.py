@@ -116,9 +116,7 @@ def combine(paths: Sequence[str | os.PathLike], out: str | os.PathLike, *, l2: b
     parts = [read_embeddings(p, kind="class") for p in paths]
     check_same_class_set(parts)
     first = parts[0]
-    common = set(first.ids)
-    for e in parts[1:]:
-        common &= set(e.ids)
+    common = set.intersection(*(set(e.ids) for e in parts))
     differs = [e for e in parts if set(e.ids) != common]
     if differs and not intersect:
         e = differs[0] if differs[0] is not first else next((d for d in parts if set(d.ids) != set(first.ids)), first)

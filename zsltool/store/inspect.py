@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import zipfile
+from collections import Counter
 from pathlib import Path
 
 from zsltool.errors import ZslError
@@ -80,10 +81,7 @@ def _inspect_h5(p: Path, check: bool) -> tuple[dict, list[str]]:
             summary["invalid"] = int((~valid).sum())
             if "invalid_reason" in f and summary["invalid"]:
                 reasons = [r.decode() if isinstance(r, bytes) else r for r in f["invalid_reason"][:][~valid]]
-                counts: dict[str, int] = {}
-                for r in reasons:
-                    counts[r] = counts.get(r, 0) + 1
-                summary["invalid_reasons"] = counts
+                summary["invalid_reasons"] = dict(Counter(reasons))
         if "classes" in f:
             summary["classes"] = int(f["classes"].shape[0])
         if "labels" in f and f["labels"].ndim == 2 and f["labels"].shape[1]:

@@ -104,7 +104,6 @@ class EmbeddingWriter:
         self._lock.acquire()
         try:
             if had_partial:
-                old = None
                 try:
                     old = json.loads(sfile.read_text())
                 except (OSError, json.JSONDecodeError):

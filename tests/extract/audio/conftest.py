@@ -10,17 +10,6 @@ def tone(freq, seconds, sr=16000, amp=0.4):
 
 
 @pytest.fixture
-def tiny_weights(tmp_path):
-    """A small random VGGish-shaped state dict in the torchvggish layout, saved to a file."""
-    from zsltool.extract.audio.vggish import VGGish
-
-    torch.manual_seed(0)
-    path = tmp_path / "tiny_vggish.pth"
-    torch.save(VGGish(width=1 / 16).state_dict(), path)
-    return path
-
-
-@pytest.fixture
 def audio_dir(tmp_path):
     """Six labelled clips of two classes (low / high tones) in WAV, FLAC and OGG, plus a manifest."""
     d = tmp_path / "audio"

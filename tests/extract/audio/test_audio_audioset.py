@@ -4,12 +4,8 @@ import json
 import struct
 
 import numpy as np
-from typer.testing import CliRunner
 
-from zsltool.cli.app import app
 from zsltool.store import read_embeddings
-
-runner = CliRunner(mix_stderr=False)
 
 
 # ---- a minimal, independent encoder: protobuf wire format + TFRecord framing ----
@@ -100,12 +96,12 @@ def setup(tmp_path):
     return embs
 
 
-def test_import_dequantizes_averages_and_maps_labels(tmp_path):
+def test_import_dequantizes_averages_and_maps_labels(tmp_path, cli):
     embs = setup(tmp_path)
     out = tmp_path / "as.h5"
-    r = runner.invoke(app, ["import-audioset", str(tmp_path / "bal_train"), "--out", str(out), "--class-index",
-                            str(tmp_path / "index.csv"), "--classes", str(tmp_path / "classes.json"), "--json",
-                            "--frames"])
+    r = cli("import-audioset", tmp_path / "bal_train", "--out", out, "--class-index",
+            tmp_path / "index.csv", "--classes", tmp_path / "classes.json", "--json",
+            "--frames")
     assert r.exit_code == 0, r.output + r.stderr
     res = json.loads(r.stdout)
     assert res["corrupt_records"] == 2 and res["segments"] == 6 and res["no_class"] == 1
@@ -123,24 +119,24 @@ def test_import_dequantizes_averages_and_maps_labels(tmp_path):
     assert e.X[0].min() >= -2.0 and e.X[0].max() <= 2.0
 
 
-def test_single_label_and_per_class_cap(tmp_path):
+def test_single_label_and_per_class_cap(tmp_path, cli):
     setup(tmp_path)
     base = ["import-audioset", str(tmp_path / "bal_train"), "--class-index", str(tmp_path / "index.csv"),
             "--classes", str(tmp_path / "classes.json"), "--json"]
-    r = runner.invoke(app, base + ["--out", str(tmp_path / "s.h5"), "--single-label"])
+    r = cli(*base, "--out", tmp_path / "s.h5", "--single-label")
     assert r.exit_code == 0, r.stderr
     assert json.loads(r.stdout)["multi_label_dropped"] == 1
     assert read_embeddings(tmp_path / "s.h5").ids == ["vidA_30000", "vidB_0", "vidE_0", "vidG_0"]
     counts = []
     for seed in (0, 1, 2):
         p = tmp_path / f"c{seed}.h5"
-        r = runner.invoke(app, base + ["--out", str(p), "--per-class", "1", "--seed", str(seed)])
+        r = cli(*base, "--out", p, "--per-class", "1", "--seed", seed)
         assert r.exit_code == 0, r.stderr
         e = read_embeddings(p)
         # every class is reached; a kept clip always had one class under the cap when it was drawn
         assert (e.labels.sum(axis=0) >= 1).all() and len(e.ids) <= 3
         counts.append(tuple(e.ids))
-    r = runner.invoke(app, base + ["--out", str(tmp_path / "c9.h5"), "--per-class", "1", "--seed", "0"])
+    r = cli(*base, "--out", tmp_path / "c9.h5", "--per-class", "1", "--seed", "0")
     assert tuple(read_embeddings(tmp_path / "c9.h5").ids) == counts[0]  # same seed, same draw
 
 
@@ -162,7 +158,7 @@ def test_bad_length_crc_skips_rest_of_file_and_parser_roundtrip(tmp_path):
     assert np.array_equal(s.embedding, q) and s.id == "X_1500"
 
 
-def test_unexpected_protobuf_is_a_skipped_corrupt_record_at_its_byte_offset(tmp_path):
+def test_unexpected_protobuf_is_a_skipped_corrupt_record_at_its_byte_offset(tmp_path, cli):
     # was: "Error: internal error" (a map key sent as a varint; a packed float list of 5 bytes), and the
     # reported "offset" was the record's index, printed as "at byte N"
     setup(tmp_path)
@@ -180,8 +176,8 @@ def test_unexpected_protobuf_is_a_skipped_corrupt_record_at_its_byte_offset(tmp_
     parts = [good, key_varint, good, packed5, labels_as_bytes]
     (d / "c.tfrecord").write_bytes(b"".join(parts))
     offsets = np.cumsum([0] + [len(p) for p in parts])[:-1].tolist()
-    r = runner.invoke(app, ["import-audioset", str(d), "--out", str(tmp_path / "o.h5"), "--class-index",
-                            str(tmp_path / "index.csv"), "--classes", str(tmp_path / "classes.json"), "--json"])
+    r = cli("import-audioset", d, "--out", tmp_path / "o.h5", "--class-index",
+            tmp_path / "index.csv", "--classes", tmp_path / "classes.json", "--json")
     assert r.exit_code == 0, r.stdout + r.stderr
     res = json.loads(r.stdout)
     assert res["segments"] == 2 and res["duplicates"] == 1 and res["written"] == 1
@@ -192,7 +188,7 @@ def test_unexpected_protobuf_is_a_skipped_corrupt_record_at_its_byte_offset(tmp_
     assert "'labels' is a bytes list, expected int64" in reasons[2]
     # a file of only such records: one clear error naming the first one's byte offset
     (d / "c.tfrecord").write_bytes(b"".join(parts[3:]))
-    r = runner.invoke(app, ["import-audioset", str(d), "--out", str(tmp_path / "p.h5"), "--class-index",
-                            str(tmp_path / "index.csv"), "--classes", str(tmp_path / "classes.json")])
+    r = cli("import-audioset", d, "--out", tmp_path / "p.h5", "--class-index",
+            tmp_path / "index.csv", "--classes", tmp_path / "classes.json")
     assert r.exit_code == 1 and "internal error" not in r.stderr
     assert "at byte 0: record 0: packed FloatList" in r.stderr

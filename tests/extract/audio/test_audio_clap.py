@@ -9,15 +9,12 @@ import json
 import numpy as np
 import pytest
 import soundfile as sf
-from typer.testing import CliRunner
+import torch
 
 transformers = pytest.importorskip("transformers", reason="CLAP needs transformers (pip install 'zsltool[clap]')")
-torch = pytest.importorskip("torch")
 
-from zsltool.cli.app import app  # noqa: E402
 from zsltool.store import read_embeddings  # noqa: E402
 
-runner = CliRunner(mix_stderr=False)
 WORDS = ["this", "is", "a", "sound", "of", "dog", "cat", "bark", "meow", "."]
 
 
@@ -28,14 +25,14 @@ def tiny_clap(tmp_path_factory):
     return make_tiny_clap(tmp_path_factory.mktemp("clap") / "tiny-clap", WORDS)
 
 
-def test_clap_audio_rows_are_the_models_audio_features(tmp_path, tiny_clap):
+def test_clap_audio_rows_are_the_models_audio_features(tmp_path, tiny_clap, cli):
     from transformers import ClapFeatureExtractor
 
     folder, model = tiny_clap
     t = np.arange(int(1.5 * 16000)) / 16000
     sf.write(tmp_path / "dog.wav", (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32), 16000)
-    r = runner.invoke(app, ["extract-audio", str(tmp_path / "dog.wav"), "-o", str(tmp_path / "a.h5"), "--model",
-                            "clap", "--weights", str(folder), "--workers", "0", "--json"])
+    r = cli("extract-audio", tmp_path / "dog.wav", "-o", tmp_path / "a.h5", "--model",
+            "clap", "--weights", folder, "--workers", "0", "--json")
     assert r.exit_code == 0, r.output + r.stderr
     assert json.loads(r.stdout)["dim"] == 8
     e = read_embeddings(tmp_path / "a.h5")
@@ -52,11 +49,11 @@ def test_clap_audio_rows_are_the_models_audio_features(tmp_path, tiny_clap):
     assert abs(np.linalg.norm(e.X[0]) - 1.0) < 1e-4  # the normalised projection
 
 
-def test_clap_text_embeds_labels_through_the_prompt(tmp_path, tiny_clap):
+def test_clap_text_embeds_labels_through_the_prompt(tmp_path, tiny_clap, cli):
     folder, model = tiny_clap
     (tmp_path / "names.txt").write_text("dog\ncat\n")
-    r = runner.invoke(app, ["extract-text", "--names", str(tmp_path / "names.txt"), "-o", str(tmp_path / "t.h5"),
-                            "--model", "clap-text", "--weights", str(folder), "--json"])
+    r = cli("extract-text", "--names", tmp_path / "names.txt", "-o", tmp_path / "t.h5",
+            "--model", "clap-text", "--weights", folder, "--json")
     assert r.exit_code == 0, r.output + r.stderr
     e = read_embeddings(tmp_path / "t.h5")
     assert e.ids == ["dog", "cat"] and e.dim == 8 and e.meta.extractor_meta["prompt"] == "This is a sound of {}."
@@ -73,7 +70,7 @@ def test_clap_text_embeds_labels_through_the_prompt(tmp_path, tiny_clap):
     assert extractor_from_provenance(tmp_path / "t.h5").dim == 8
 
 
-def test_classify_embeds_any_label_list_with_the_training_clap_text(tmp_path, tiny_clap):
+def test_classify_embeds_any_label_list_with_the_training_clap_text(tmp_path, tiny_clap, cli):
     """A model trained on CLAP audio + CLAP text class embeddings classifies a clip among new labels: zsl classify
     rebuilds the training text extractor (clap-text) from the text file's provenance."""
     from zsltool.classes.classset import ClassSet
@@ -94,7 +91,7 @@ def test_classify_embeds_any_label_list_with_the_training_clap_text(tmp_path, ti
         tmp_path / "s.json")
 
     def run(*args):
-        r = runner.invoke(app, [str(a) for a in args])
+        r = cli(*args)
         assert r.exit_code == 0, r.output + r.stderr
         return r
 

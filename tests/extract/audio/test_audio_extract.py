@@ -4,16 +4,8 @@ import json
 
 import numpy as np
 import soundfile as sf
-from typer.testing import CliRunner
 
-from zsltool.cli.app import app
 from zsltool.store import read_embeddings
-
-runner = CliRunner(mix_stderr=False)
-
-
-def run(args, input=None):
-    return runner.invoke(app, args, input=input)
 
 
 def base_args(tiny_weights, out):
@@ -21,7 +13,7 @@ def base_args(tiny_weights, out):
             "--batch-size", "2"]
 
 
-def test_manifest_with_labels_frames_and_bad_rows(tmp_path, audio_dir, tiny_weights, classes_file):
+def test_manifest_with_labels_frames_and_bad_rows(tmp_path, audio_dir, tiny_weights, classes_file, cli):
     d, man = audio_dir
     sf.write(d / "short.wav", np.full(4000, 0.3, np.float32), 16000)  # 0.25 s: padded, not dropped
     (d / "broken.wav").write_bytes(b"garbage")
@@ -29,7 +21,7 @@ def test_manifest_with_labels_frames_and_bad_rows(tmp_path, audio_dir, tiny_weig
         fh.write("short,audio/short.wav,low,,\nbroken,audio/broken.wav,high,,\n")
         fh.write("cut,audio/clip0.wav,low,0.2,9.0\n")  # clip0 lasts 1.2 s: the segment is cut short
     out = tmp_path / "a.h5"
-    r = run(base_args(tiny_weights, out) + [str(man), "--classes", str(classes_file), "--frames"])
+    r = cli(*base_args(tiny_weights, out), man, "--classes", classes_file, "--frames")
     assert r.exit_code == 0, r.output
     res = json.loads(r.stdout)
     assert res["written"] == 9 and res["valid"] == 8 and res["invalid"] == 1
@@ -53,7 +45,7 @@ def test_manifest_with_labels_frames_and_bad_rows(tmp_path, audio_dir, tiny_weig
     assert any(i["path"] == str(man) and i["sha256"] for i in e.meta.inputs)
 
 
-def test_same_numbers_as_the_library_pipeline(tmp_path, audio_dir, tiny_weights):
+def test_same_numbers_as_the_library_pipeline(tmp_path, audio_dir, tiny_weights, cli):
     """The CLI row equals: decode -> front end -> network -> mean, done by hand."""
     import torch
 
@@ -63,7 +55,7 @@ def test_same_numbers_as_the_library_pipeline(tmp_path, audio_dir, tiny_weights)
 
     d, _ = audio_dir
     out = tmp_path / "f.h5"
-    r = run(base_args(tiny_weights, out) + [str(d), "--embedding", "relu"])
+    r = cli(*base_args(tiny_weights, out), d, "--embedding", "relu")
     assert r.exit_code == 0, r.output
     e = read_embeddings(out)
     assert e.ids[0] == "clip0.wav" and e.labels.shape == (6, 0)
@@ -74,26 +66,26 @@ def test_same_numbers_as_the_library_pipeline(tmp_path, audio_dir, tiny_weights)
     np.testing.assert_allclose(e.X[e.ids.index("clip3.wav")], want, atol=1e-5)
 
 
-def test_stdin_list_and_nothing_valid(tmp_path, audio_dir, tiny_weights):
+def test_stdin_list_and_nothing_valid(tmp_path, audio_dir, tiny_weights, cli):
     d, _ = audio_dir
     out = tmp_path / "s.h5"
-    r = run(base_args(tiny_weights, out) + ["-"], input=f"{d / 'clip1.flac'}\n\n{d / 'clip2.ogg'}\n")
+    r = cli(*base_args(tiny_weights, out), "-", input=f"{d / 'clip1.flac'}\n\n{d / 'clip2.ogg'}\n")
     assert r.exit_code == 0, r.output
     assert read_embeddings(out).ids == [str(d / "clip1.flac"), str(d / "clip2.ogg")]
     sf.write(tmp_path / "z.wav", np.zeros(16000, np.float32), 16000)
-    r = run(base_args(tiny_weights, tmp_path / "none.h5") + [str(tmp_path / "z.wav")])
+    r = cli(*base_args(tiny_weights, tmp_path / "none.h5"), tmp_path / "z.wav")
     assert r.exit_code == 1 and "Error: none of the 1 inputs" in r.stderr and "silent" in r.stderr
     assert not (tmp_path / "none.h5").exists()
-    r = run(base_args(tiny_weights, out) + [str(d)])
+    r = cli(*base_args(tiny_weights, out), d)
     assert r.exit_code == 1 and "--overwrite" in r.stderr
 
 
-def test_resume_after_kill_gives_the_same_file(tmp_path, audio_dir, tiny_weights, monkeypatch):
+def test_resume_after_kill_gives_the_same_file(tmp_path, audio_dir, tiny_weights, monkeypatch, cli):
     from zsltool.extract.audio import extract as X
 
     d, man = audio_dir
     full = tmp_path / "full.h5"
-    assert run(base_args(tiny_weights, full) + [str(man)]).exit_code == 0
+    assert cli(*base_args(tiny_weights, full), man).exit_code == 0
     out = tmp_path / "killed.h5"
     calls = {"n": 0}
     orig = X.AudioExtractor.embed
@@ -105,10 +97,10 @@ def test_resume_after_kill_gives_the_same_file(tmp_path, audio_dir, tiny_weights
         return orig(self, samples)
 
     monkeypatch.setattr(X.AudioExtractor, "embed", dying)
-    r = run(base_args(tiny_weights, out) + [str(man)])
+    r = cli(*base_args(tiny_weights, out), man)
     assert r.exit_code == 130 and not out.exists()
     monkeypatch.setattr(X.AudioExtractor, "embed", orig)
-    r = run(base_args(tiny_weights, out) + [str(man)])
+    r = cli(*base_args(tiny_weights, out), man)
     assert r.exit_code == 0, r.output
     res = json.loads(r.stdout)
     assert res["skipped_already_done"] == 2 and res["written"] == 4
@@ -117,14 +109,14 @@ def test_resume_after_kill_gives_the_same_file(tmp_path, audio_dir, tiny_weights
     np.testing.assert_allclose(a.X, b.X, atol=1e-5)
 
 
-def test_shards_cover_the_inputs_once_with_the_same_rows(tmp_path, audio_dir, tiny_weights):
+def test_shards_cover_the_inputs_once_with_the_same_rows(tmp_path, audio_dir, tiny_weights, cli):
     d, man = audio_dir
     full = tmp_path / "full.h5"
-    assert run(base_args(tiny_weights, full) + [str(man), "--workers", "2"]).exit_code == 0
+    assert cli(*base_args(tiny_weights, full), man, "--workers", "2").exit_code == 0
     parts = []
     for k in (1, 2):
         p = tmp_path / f"part{k}.h5"
-        r = run(base_args(tiny_weights, p) + [str(man), "--shard", f"{k}/2"])
+        r = cli(*base_args(tiny_weights, p), man, "--shard", f"{k}/2")
         assert r.exit_code == 0, r.output
         parts.append(read_embeddings(p))
     ref = read_embeddings(full)
@@ -140,19 +132,19 @@ def test_shards_cover_the_inputs_once_with_the_same_rows(tmp_path, audio_dir, ti
     np.testing.assert_allclose(m.subset(ref.ids).X, ref.X, atol=1e-5)
 
 
-def test_pca_needs_params_and_unknown_label(tmp_path, audio_dir, tiny_weights, classes_file):
+def test_pca_needs_params_and_unknown_label(tmp_path, audio_dir, tiny_weights, classes_file, cli):
     d, man = audio_dir
-    r = run(base_args(tiny_weights, tmp_path / "p.h5") + [str(man), "--embedding", "pca", "--pca-params",
-                                                          str(tmp_path / "nope.pth")])
+    r = cli(*base_args(tiny_weights, tmp_path / "p.h5"), man, "--embedding", "pca", "--pca-params",
+            tmp_path / "nope.pth")
     assert r.exit_code == 1 and "PCA parameters file not found" in r.stderr
     man.write_text(man.read_text() + "x,audio/clip0.wav,nosuchclass,,\n")
-    r = run(base_args(tiny_weights, tmp_path / "q.h5") + [str(man), "--classes", str(classes_file)])
+    r = cli(*base_args(tiny_weights, tmp_path / "q.h5"), man, "--classes", classes_file)
     assert r.exit_code == 1 and "unknown class 'nosuchclass'" in r.stderr
-    r = run(base_args(tiny_weights, tmp_path / "q.h5") + [str(man), "--embedding", "bogus"])
+    r = cli(*base_args(tiny_weights, tmp_path / "q.h5"), man, "--embedding", "bogus")
     assert r.exit_code == 2
 
 
-def test_an_extraction_call_leaves_malloc_alone(tmp_path, audio_dir, tiny_weights, monkeypatch):
+def test_an_extraction_call_leaves_malloc_alone(tmp_path, audio_dir, tiny_weights, monkeypatch, cli):
     """extract-audio run in-process (as a library call would) never retunes malloc: only the ``zsl`` entry point
     does (zsltool.runtime.env.keep_heap, docs/scaling.md; tests/test_runtime.py)."""
     import zsltool.runtime.env
@@ -160,6 +152,6 @@ def test_an_extraction_call_leaves_malloc_alone(tmp_path, audio_dir, tiny_weight
     calls = []
     monkeypatch.setattr(zsltool.runtime.env, "keep_heap", lambda *a: calls.append("keep_heap") or True)
     d, _ = audio_dir
-    r = run(base_args(tiny_weights, tmp_path / "k.h5") + [str(d)])
+    r = cli(*base_args(tiny_weights, tmp_path / "k.h5"), d)
     assert r.exit_code == 0, r.output
     assert calls == []

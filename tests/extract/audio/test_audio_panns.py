@@ -11,14 +11,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
-from typer.testing import CliRunner
 
-from zsltool.cli.app import app
 from zsltool.errors import ZslError
 from zsltool.extract.audio import panns as P
 from zsltool.store import read_embeddings
-
-runner = CliRunner(mix_stderr=False)
 
 
 def published_layout() -> dict[str, tuple]:
@@ -108,7 +104,7 @@ def release_checkpoint(path: Path, width: float = 1 / 16, seed: int = 0, sampler
     return net
 
 
-def test_a_release_style_checkpoint_loads_and_extracts(tmp_path):
+def test_a_release_style_checkpoint_loads_and_extracts(tmp_path, cli):
     net = release_checkpoint(tmp_path / "Cnn14_mAP=0.431.pth")
     d = tmp_path / "a"
     d.mkdir()
@@ -116,8 +112,8 @@ def test_a_release_style_checkpoint_loads_and_extracts(tmp_path):
     sf.write(d / "tone.wav", (0.3 * np.sin(2 * np.pi * 500 * t)).astype(np.float32), 16000)
     sf.write(d / "short.wav", (0.3 * np.sin(2 * np.pi * 900 * t[:4000])).astype(np.float32), 16000)
     out = tmp_path / "a.h5"
-    r = runner.invoke(app, ["extract-audio", str(d), "-o", str(out), "--model", "cnn14", "--weights",
-                            str(tmp_path / "Cnn14_mAP=0.431.pth"), "--workers", "0", "--json"])
+    r = cli("extract-audio", d, "-o", out, "--model", "cnn14", "--weights",
+            tmp_path / "Cnn14_mAP=0.431.pth", "--workers", "0", "--json")
     assert r.exit_code == 0, r.output
     res = json.loads(r.stdout)
     assert res["dim"] == 128 and res["valid"] == 2 and res["padded_ids"] == ["short.wav"]
@@ -132,8 +128,8 @@ def test_a_release_style_checkpoint_loads_and_extracts(tmp_path):
         want = net.embedding(torch.from_numpy(wave.astype(np.float32))[None])[0].numpy()
     np.testing.assert_allclose(e.X[e.ids.index("tone.wav")], want, rtol=1e-4, atol=1e-5)
     # --embedding is VGGish's: a usage error with cnn14
-    r = runner.invoke(app, ["extract-audio", str(d), "-o", str(tmp_path / "b.h5"), "--model", "cnn14",
-                            "--embedding", "pca"])
+    r = cli("extract-audio", d, "-o", tmp_path / "b.h5", "--model", "cnn14",
+            "--embedding", "pca")
     assert r.exit_code == 2 and "--embedding does not apply to --model cnn14" in r.stderr
 
 
@@ -153,7 +149,7 @@ def test_wrong_checkpoints_are_user_errors(tmp_path):
     assert P.Cnn14.from_state_dict(sd).dim == 128
 
 
-def test_pretrain_audio_trains_cnn14_and_extract_loads_it(tmp_path):
+def test_pretrain_audio_trains_cnn14_and_extract_loads_it(tmp_path, cli):
     from zsltool.classes.classset import ClassSet
     from zsltool.classes.splits import Split, Trial
 
@@ -170,16 +166,16 @@ def test_pretrain_audio_trains_cnn14_and_extract_loads_it(tmp_path):
     ClassSet(classes=[{"id": "low", "name": "low"}, {"id": "high", "name": "high"}, {"id": "x", "name": "x"}],
              name="t").save(tmp_path / "c.json")
     Split(trials=[Trial(train=["low", "high"], val=[], test=["x"])], protocol="custom").save(tmp_path / "s.json")
-    r = runner.invoke(app, ["pretrain-audio", str(tmp_path / "clips.csv"), "--model", "cnn14", "--width", "0.03125",
-                            "--classes", str(tmp_path / "c.json"), "--split", str(tmp_path / "s.json"), "--epochs",
-                            "2", "--batch-size", "3", "--workers", "0", "-o", str(tmp_path / "w.pth"), "--json"])
+    r = cli("pretrain-audio", tmp_path / "clips.csv", "--model", "cnn14", "--width", "0.03125",
+            "--classes", tmp_path / "c.json", "--split", tmp_path / "s.json", "--epochs",
+            "2", "--batch-size", "3", "--workers", "0", "-o", tmp_path / "w.pth", "--json")
     assert r.exit_code == 0, r.output + r.stderr
     side = json.loads((tmp_path / "w.pth.json").read_text())
     assert side["model"] == "cnn14" and side["layout"].startswith("PANNs Cnn14") and len(side["history"]) == 2
     sd = torch.load(tmp_path / "w.pth", weights_only=True)
     assert sd["conv_block1.conv1.weight"].shape == (2, 1, 3, 3) and "logmel_extractor.melW" in sd
-    r = runner.invoke(app, ["extract-audio", str(tmp_path / "clips.csv"), "--model", "cnn14", "--weights",
-                            str(tmp_path / "w.pth"), "-o", str(tmp_path / "e.h5"), "--workers", "0", "--json"])
+    r = cli("extract-audio", tmp_path / "clips.csv", "--model", "cnn14", "--weights",
+            tmp_path / "w.pth", "-o", tmp_path / "e.h5", "--workers", "0", "--json")
     assert r.exit_code == 0, r.output + r.stderr
     assert read_embeddings(tmp_path / "e.h5").dim == 64
 

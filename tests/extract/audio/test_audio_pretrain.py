@@ -4,15 +4,11 @@ import json
 
 import numpy as np
 import torch
-from typer.testing import CliRunner
 
-from zsltool.cli.app import app
 from zsltool.store import read_embeddings
 
-runner = CliRunner(mix_stderr=False)
 
-
-def test_pretrain_on_seen_classes_then_extract(tmp_path, audio_dir, classes_file):
+def test_pretrain_on_seen_classes_then_extract(tmp_path, audio_dir, classes_file, cli):
     from zsltool.classes.splits import Split, Trial
 
     d, man = audio_dir
@@ -24,7 +20,7 @@ def test_pretrain_on_seen_classes_then_extract(tmp_path, audio_dir, classes_file
     args = ["--seed", "3", "pretrain-audio", str(man), "--classes", str(classes_file), "--split", str(split),
             "--out", str(out), "--epochs", "5", "--width", "0.0625", "--lr", "3e-3", "--batch-size", "3",
             "--workers", "0", "--json"]
-    r = runner.invoke(app, args)
+    r = cli(*args)
     assert r.exit_code == 0, r.output + r.stderr
     res = json.loads(r.stdout)
     assert res["clips"] == 6 and res["classes"] == 2 and res["excluded_mixed"] == 1
@@ -40,14 +36,14 @@ def test_pretrain_on_seen_classes_then_extract(tmp_path, audio_dir, classes_file
 
     # same seed -> same weights
     out2 = tmp_path / "trained2.pth"
-    r = runner.invoke(app, [a if a != str(out) else str(out2) for a in args])
+    r = cli(*[a if a != str(out) else str(out2) for a in args])
     assert r.exit_code == 0, r.stderr
     sd2 = torch.load(out2, weights_only=True)
     assert all(torch.equal(sd[k], sd2[k]) for k in sd)
 
     emb = tmp_path / "emb.h5"
-    r = runner.invoke(app, ["extract-audio", str(man), "--out", str(emb), "--weights", str(out), "--workers", "0",
-                            "--classes", str(classes_file), "--json"])
+    r = cli("extract-audio", man, "--out", emb, "--weights", out, "--workers", "0",
+            "--classes", classes_file, "--json")
     assert r.exit_code == 0, r.output + r.stderr
     e = read_embeddings(emb)
     assert e.meta.extractor_meta["channels"] == [4, 8, 16, 16, 32, 32]
@@ -59,14 +55,14 @@ def test_pretrain_on_seen_classes_then_extract(tmp_path, audio_dir, classes_file
     assert between > within
 
 
-def test_pretrain_refuses_without_training_clips(tmp_path, audio_dir, classes_file):
+def test_pretrain_refuses_without_training_clips(tmp_path, audio_dir, classes_file, cli):
     from zsltool.classes.splits import Split, Trial
 
     d, man = audio_dir
     split = tmp_path / "split.json"
     Split(trials=[Trial(train=["other"], val=[], test=["low", "high"])], protocol="custom").save(split)
-    r = runner.invoke(app, ["pretrain-audio", str(man), "--classes", str(classes_file), "--split", str(split),
-                            "--out", str(tmp_path / "t.pth"), "--epochs", "1", "--width", "0.0625"])
+    r = cli("pretrain-audio", man, "--classes", classes_file, "--split", split,
+            "--out", tmp_path / "t.pth", "--epochs", "1", "--width", "0.0625")
     assert r.exit_code == 1 and "no clip" in r.stderr
 
 

@@ -27,8 +27,6 @@ def _pretrain_audio(*, manifest, out, classes, split, model, width, device, **kw
     from zsltool.extract.registry import list_extractors
 
     check_choice(model, list_extractors("audio"), "--model")
-    if not width > 0:
-        raise typer.BadParameter("--width must be positive")
     return pretrain_audio(manifest, out, classes_path=classes, split_path=split, model=model, width=width,
                           device=device, **kw)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 import sys
 from typing import Optional
 
@@ -85,8 +84,6 @@ def evaluate_cmd(
     its probabilities (ECE of the top-1 probability, NLL)."""
     from zsltool.evaluate.evaluate import evaluate_checkpoint
 
-    if beta is not None and not math.isfinite(beta):
-        raise typer.BadParameter(f"beta must be a finite number, got {beta}", param_hint="--beta")
     if beta is not None and calibrate:
         raise typer.BadParameter("give either --beta or --calibrate, not both", param_hint="--beta")
     if out:

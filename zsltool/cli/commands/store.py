@@ -63,7 +63,7 @@ def import_embeddings(
     json_out: bool = JsonOpt,
 ):
     """Turn precomputed features (matrix + ids/labels CSV) into a zsl embedding file."""
-    from zsltool.store.importer import import_embeddings as run
+    from zsltool.extract.importer import import_embeddings as run
 
     result = run(matrix, out, ids_csv=ids, classes=classes, kind=kind, modality=modality, extractor=extractor,
                  id_column=id_column, labels_column=labels_column, label_sep=label_sep, key=key,

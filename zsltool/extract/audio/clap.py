@@ -34,13 +34,6 @@ DEFAULT_MODEL = "laion/clap-htsat-unfused"
 _LOADED: dict[tuple, tuple] = {}
 
 
-def _weights_file(folder: Path) -> Path | None:
-    for name in ("model.safetensors", "pytorch_model.bin"):
-        if (folder / name).is_file():
-            return folder / name
-    return None
-
-
 def load_clap(name: str | None, device: str = "cpu", part: str = "audio"):
     """``(ClapModel in eval mode, feature extractor or tokenizer, provenance record)``; cached per process."""
     key = (name, device, part)
@@ -70,7 +63,8 @@ def load_clap(name: str | None, device: str = "cpu", part: str = "audio"):
             folder = Path(snapshot_download(name, local_files_only=True))
         except Exception:  # noqa: BLE001 - no local snapshot: no digest
             folder = None
-    wfile = _weights_file(folder) if folder else None
+    wfile = next((folder / n for n in ("model.safetensors", "pytorch_model.bin") if (folder / n).is_file()),
+                 None) if folder else None
     record = {"weights": str(name), "weights_sha256": cached_sha256(wfile) if wfile else "",
               "transformers": transformers.__version__, "logit_scale": logit_scale(model)}
     if folder is not None and Path(name).is_dir():

@@ -39,10 +39,10 @@ AMIN = 1e-10
 CHANNELS = (64, 128, 256, 512, 1024, 2048)
 EMBEDDING_DIM = 2048
 AUDIOSET_CLASSES = 527
+CNN14_HINT = "use Cnn14_mAP=0.431.pth or weights saved by zsl pretrain-audio --model cnn14"
 FRONTEND_META = {"sample_rate": SAMPLE_RATE, "n_fft": N_FFT, "hop": HOP, "window": "periodic hann",
                  "center": "reflect", "power": 2.0, "mel_bands": N_MELS, "mel_hz": [FMIN, FMAX],
                  "mel_scale": "slaney (librosa default, norm=slaney)", "log": "10 log10(max(mel, 1e-10))"}
-CHECKPOINT_HINT = "use Cnn14_mAP=0.431.pth or weights saved by zsl pretrain-audio --model cnn14"
 
 
 def dft_kernels(n_fft: int = N_FFT) -> tuple[torch.Tensor, torch.Tensor]:
@@ -153,7 +153,7 @@ class Cnn14(nn.Module):
         """The network whose sizes match ``sd`` (published key layout), loaded strictly."""
         if not isinstance(sd, dict) or "conv_block1.conv1.weight" not in sd or "fc1.weight" not in sd:
             raise ZslError(f"{source} do not have the PANNs Cnn14 layout (conv_block1..6, fc1, fc_audioset)",
-                           hint=CHECKPOINT_HINT)
+                           hint=CNN14_HINT)
         width = int(sd["conv_block1.conv1.weight"].shape[0]) / CHANNELS[0]
         head = sd.get("fc_audioset.weight")
         model = cls(classes=int(head.shape[0]) if head is not None else AUDIOSET_CLASSES, width=width)
@@ -170,16 +170,12 @@ class Cnn14(nn.Module):
         return model
 
 
-def expected_keys(classes: int = AUDIOSET_CLASSES) -> list[str]:
-    return list(Cnn14(classes=classes, width=1 / 64).state_dict().keys())
-
-
 def load_checkpoint(path) -> dict:
     """The state dict of a released checkpoint (``{"model": state_dict, "sampler": ...}``: numeric numpy arrays
     allowed, nothing else unpickled) or of a plain state dict."""
     from zsltool.extract.weights import load_state_dict
 
-    return load_state_dict(path, "PANNs CNN14 weights file", hint=CHECKPOINT_HINT)
+    return load_state_dict(path, "PANNs CNN14 weights file", hint=CNN14_HINT)
 
 
 class Cnn14Extractor(AudioExtractor):
@@ -200,7 +196,7 @@ class Cnn14Extractor(AudioExtractor):
         if is_random(config.weights):
             self.model, self.record = Cnn14(width=config.width), {"weights": "random"}
         else:
-            sd, self.record = load_weights_for(self.spec, config.weights, "PANNs CNN14 weights", hint=CHECKPOINT_HINT)
+            sd, self.record = load_weights_for(self.spec, config.weights, "PANNs CNN14 weights", hint=CNN14_HINT)
             self.model = Cnn14.from_state_dict(sd, f"weights {config.weights}")
         self.weight_records = local_record(self.record)
         self.dim = self.model.dim

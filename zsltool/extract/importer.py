@@ -1,4 +1,6 @@
-"""Turn precomputed features (a matrix plus an ids/labels CSV) into a zsl embedding file."""
+"""Turn precomputed features (a matrix plus an ids/labels CSV) into a zsl embedding file (``zsl import-embeddings``):
+embeddings made outside zsl, beside the extractors' own (as ``audio/audioset_import.py`` for AudioSet's released
+ones)."""
 
 from __future__ import annotations
 
@@ -12,10 +14,10 @@ from pathlib import Path
 import numpy as np
 
 from zsltool.errors import ZslError
-from zsltool.store.schema import StoreMeta
-from zsltool.store.writer import write_embeddings
 from zsltool.files.checks import read_text, require_file
 from zsltool.files.provenance import command_line, input_record
+from zsltool.store.schema import StoreMeta
+from zsltool.store.writer import write_embeddings
 
 log = logging.getLogger("zsltool.store")
 
@@ -139,20 +141,16 @@ def import_embeddings(matrix: str | os.PathLike, out: str | os.PathLike, *, ids_
             ids = [cs.resolve(i) for i in ids]
         class_list = list(ids)
         label_idx = [[n] for n in range(len(ids))]
-    else:
-        if cs is not None:
-            class_list = cs.ids
-            index = {c: n for n, c in enumerate(class_list)}
-            label_idx = []
-            for row_id, labs in zip(ids, labels or [[] for _ in ids]):
-                try:
-                    label_idx.append(sorted({index[cs.resolve(lab)] for lab in labs}))
-                except ZslError as e:
-                    raise ZslError(f"row {row_id!r}: {e.message}", hint=e.hint) from None
-        else:
-            class_list = list(dict.fromkeys(lab for labs in labels or [] for lab in labs))
-            index = {c: n for n, c in enumerate(class_list)}
-            label_idx = [sorted({index[lab] for lab in labs}) for labs in (labels or [[] for _ in ids])]
+    else:  # the class set's classes (labels resolved in it), else the labels met, in order
+        class_list = cs.ids if cs is not None else list(dict.fromkeys(lab for labs in labels or [] for lab in labs))
+        resolve = cs.resolve if cs is not None else str
+        index = {c: n for n, c in enumerate(class_list)}
+        label_idx = []
+        for row_id, labs in zip(ids, labels or [[] for _ in ids]):
+            try:
+                label_idx.append(sorted({index[resolve(lab)] for lab in labs}))
+            except ZslError as e:
+                raise ZslError(f"row {row_id!r}: {e.message}", hint=e.hint) from None
     inputs = [input_record(matrix)] + ([input_record(ids_csv)] if ids_csv else []) + \
              ([input_record(classes)] if classes else [])
     meta = StoreMeta(kind=kind, modality=modality, extractor=extractor,

@@ -6,7 +6,7 @@ traceback, no file (nor partial folder, nor temporary file) under the output nam
 audio, a BOM or CRLF line ends in a manifest) are checked for their correct result instead. What these tests
 guarantee is written down in docs/DESIGN.md, "What zsl promises".
 
-All cases run in-process through typer's CliRunner; only kill -9 needs a subprocess.
+All cases run in-process through the `cli` fixture (tests/conftest.py); only kill -9 needs a subprocess.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from tests.known_issues.corpus_issue21 import issue21_cases, issue21_inputs, issue21_two_stage
+from tests.corpus.corpus_issue21 import issue21_cases, issue21_inputs, issue21_two_stage
 
 
 class Payload:

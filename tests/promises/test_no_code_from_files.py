@@ -40,16 +40,6 @@ def marker(tmp_path):
 
 
 @pytest.fixture
-def tiny_vggish(tmp_path):
-    from zsltool.extract.audio.vggish import VGGish
-
-    torch.manual_seed(0)
-    p = tmp_path / "tiny_vggish.pth"
-    torch.save(VGGish(width=1 / 16).state_dict(), p)
-    return p
-
-
-@pytest.fixture
 def wav(tmp_path):
     import soundfile as sf
 
@@ -61,7 +51,7 @@ def wav(tmp_path):
 
 # -- torch files: checkpoints, weights, PCA parameters (zip and legacy formats) -----------------------------
 @pytest.mark.parametrize("zip_format", [True, False], ids=["zip", "legacy"])
-def test_torch_files_never_run_code(tmp_path, marker, cli, check_user_error, qa, wav, tiny_vggish, zip_format):
+def test_torch_files_never_run_code(tmp_path, marker, cli, check_user_error, qa, wav, tiny_weights, zip_format):
     evil = _torch_payload(tmp_path / "evil.pt", marker, zip_format)
     out = tmp_path / "o"
     check_user_error(cli("evaluate", evil), "never unpickles")
@@ -69,7 +59,7 @@ def test_torch_files_never_run_code(tmp_path, marker, cli, check_user_error, qa,
     check_user_error(cli("inspect", evil, "--check"), "never unpickles")
     check_user_error(cli("extract-audio", wav, "-o", out / "a.h5", "--weights", evil, "--workers", "0"),
                      "never unpickles")
-    check_user_error(cli("extract-audio", wav, "-o", out / "b.h5", "--weights", tiny_vggish, "--embedding", "pca",
+    check_user_error(cli("extract-audio", wav, "-o", out / "b.h5", "--weights", tiny_weights, "--embedding", "pca",
                          "--pca-params", evil, "--workers", "0"), "never unpickles")
     from zsltool.extract.tvweights import load_state_dict_file
 
@@ -96,14 +86,14 @@ def test_numpy_arrays_allowed_but_other_objects_refused_in_weight_files(tmp_path
 
 
 # -- numpy files ---------------------------------------------------------------------------------------------
-def test_npy_and_npz_payloads_never_run(tmp_path, marker, cli, check_user_error, wav, tiny_vggish):
+def test_npy_and_npz_payloads_never_run(tmp_path, marker, cli, check_user_error, wav, tiny_weights):
     arr = np.empty(1, dtype=object)
     arr[0] = Payload(marker)
     np.save(tmp_path / "evil.npy", arr, allow_pickle=True)
     np.savez(tmp_path / "evil.npz", embeddings=arr, pca_eigen_vectors=arr, pca_means=arr)
     check_user_error(cli("import-embeddings", tmp_path / "evil.npy", "-o", tmp_path / "a.h5"), "evil.npy")
     check_user_error(cli("import-embeddings", tmp_path / "evil.npz", "-o", tmp_path / "b.h5"), "evil.npz")
-    check_user_error(cli("extract-audio", wav, "-o", tmp_path / "c.h5", "--weights", tiny_vggish, "--embedding",
+    check_user_error(cli("extract-audio", wav, "-o", tmp_path / "c.h5", "--weights", tiny_weights, "--embedding",
                          "pca", "--pca-params", tmp_path / "evil.npz", "--workers", "0"), "PCA parameter file")
     assert not list(tmp_path.glob("*.h5"))
 
@@ -182,10 +172,10 @@ def test_pickle_payload_under_any_name_never_runs(tmp_path, marker, cli, check_u
     assert hashlib.sha256(p.read_bytes()).hexdigest() == before
 
 
-def test_media_payloads_are_invalid_inputs_not_code(tmp_path, marker, cli, check_user_error, tiny_vggish):
+def test_media_payloads_are_invalid_inputs_not_code(tmp_path, marker, cli, check_user_error, tiny_weights):
     for ext in ("wav", "png", "mp4"):
         (tmp_path / f"evil.{ext}").write_bytes(_pickle_bytes(marker))
-    check_user_error(cli("extract-audio", tmp_path / "evil.wav", "-o", tmp_path / "a.h5", "--weights", tiny_vggish,
+    check_user_error(cli("extract-audio", tmp_path / "evil.wav", "-o", tmp_path / "a.h5", "--weights", tiny_weights,
                          "--workers", "0"), "could be embedded")
     check_user_error(cli("extract-image", tmp_path / "evil.png", "-o", tmp_path / "i.h5", "--model", "squeezenet1_1",
                          "--weights", "random", "--device", "cpu"), "could be embedded")
@@ -247,7 +237,7 @@ def test_published_pca_files_load(tmp_path, how):
     assert meta["pca_params_sha256"] == hashlib.sha256(p.read_bytes()).hexdigest()
 
 
-def test_pca_release_file_drives_extract_audio_pca(tmp_path, cli, wav, tiny_vggish):
+def test_pca_release_file_drives_extract_audio_pca(tmp_path, cli, wav, tiny_weights):
     """--embedding pca with a file written like the torchvggish release: (relu - means) @ eigen_vectors.T."""
     from zsltool.extract.audio.vggish import build
     from zsltool.store import read_embeddings
@@ -255,11 +245,11 @@ def test_pca_release_file_drives_extract_audio_pca(tmp_path, cli, wav, tiny_vggi
     ev, mu = _pca_arrays()
     p = tmp_path / "vggish_pca_params-970ea276.pth"
     _numpy1_legacy_torch_save({"pca_eigen_vectors": ev, "pca_means": mu}, p)
-    res = cli("extract-audio", wav, "-o", tmp_path / "a.h5", "--weights", tiny_vggish, "--embedding", "pca",
+    res = cli("extract-audio", wav, "-o", tmp_path / "a.h5", "--weights", tiny_weights, "--embedding", "pca",
               "--pca-params", p, "--workers", "0")
     assert res.exit_code == 0, res.stderr
     got = read_embeddings(tmp_path / "a.h5").X[0]
-    relu = build(weights=str(tiny_vggish), embedding="relu")
+    relu = build(weights=str(tiny_weights), embedding="relu")
     from zsltool.extract.audio.io import load_waveform
 
     wave, _ = load_waveform(str(wav))
