@@ -153,11 +153,10 @@ def _read_pca_file(path: Path) -> dict:
 
     hint = ("--pca-params needs torchvggish's vggish_pca_params-970ea276.pth or AudioSet's "
             "vggish_pca_params.npz")
-    try:
+    names: list[str] = []
+    if zipfile.is_zipfile(path):
         with zipfile.ZipFile(path) as z:
             names = z.namelist()
-    except zipfile.BadZipFile:
-        names = []
     if path.suffix.lower() == ".npz" or (names and all(n.endswith(".npy") for n in names)):
         try:
             with np.load(path, allow_pickle=False) as z:
