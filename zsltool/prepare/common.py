@@ -115,15 +115,18 @@ def all_or_none(out: str | os.PathLike, names: Sequence[str], overwrite: bool) -
             b.unlink(missing_ok=True)
 
 
-def numbered_class(classes: dict[int, str], meta: Path, n: int, row: dict, number: str, name: str) -> None:
-    """Record CSV row ``n``'s class in ``classes`` (class number -> name): its ``number`` column must be an integer
-    that names the same class (column ``name``) on every row."""
-    try:
-        k = int(row[number])
-    except ValueError:
-        raise ZslError(f"{meta}: row {n}: {number} {row[number]!r} is not a number") from None
-    if classes.setdefault(k, row[name]) != row[name]:
-        raise ZslError(f"{meta}: {number} {k} is both {classes[k]!r} and {row[name]!r}")
+def numbered_classes(meta: Path, rows: list[dict], number: str, name: str) -> list[tuple[int, str]]:
+    """(class number, name) of the rows of a dataset CSV, by number: every row's ``number`` column must be an
+    integer that names the same class (column ``name``) on every row."""
+    classes: dict[int, str] = {}
+    for n, row in enumerate(rows, start=2):
+        try:
+            k = int(row[number])
+        except ValueError:
+            raise ZslError(f"{meta}: row {n}: {number} {row[number]!r} is not a number") from None
+        if classes.setdefault(k, row[name]) != row[name]:
+            raise ZslError(f"{meta}: {number} {k} is both {classes[k]!r} and {row[name]!r}")
+    return sorted(classes.items())
 
 
 def write_with_class_folds(prep: Prepared, out: str | os.PathLike, *, class_folds: int, seed: int,
