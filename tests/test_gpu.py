@@ -78,19 +78,15 @@ def test_evaluate_and_experiment_on_cuda(cli, syn, tmp_path):
     assert res.exit_code == 0, res.stderr
 
 
-def test_extract_audio_on_cuda(cli, tmp_path):
+def test_extract_audio_on_cuda(cli, tmp_path, tiny_weights):
     import soundfile as sf
 
-    from zsltool.extract.audio.vggish import VGGish
-
-    torch.manual_seed(0)
-    torch.save(VGGish(width=1 / 16).state_dict(), tmp_path / "w.pth")
     d = tmp_path / "a"
     d.mkdir()
     rng = np.random.default_rng(0)
     for i in range(3):
         sf.write(d / f"c{i}.wav", (0.1 * rng.standard_normal(16000 * 2)).astype(np.float32), 16000)
-    a, b = _two_devices(lambda dev, out: cli("extract-audio", d, "--weights", tmp_path / "w.pth", "--device", dev,
+    a, b = _two_devices(lambda dev, out: cli("extract-audio", d, "--weights", tiny_weights, "--device", dev,
                                              "--workers", "0", "--out", out), tmp_path)
     np.testing.assert_allclose(a.X, b.X, rtol=1e-3, atol=1e-4)
 

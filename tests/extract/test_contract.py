@@ -72,18 +72,16 @@ def test_a_missing_input_is_reported_without_importing_torch(tmp_path, argv):
     assert "Error:" in p.stderr and "not found" in p.stderr
 
 
-def test_the_extractor_of_a_file_is_rebuilt_from_its_provenance(tmp_path):
+def test_the_extractor_of_a_file_is_rebuilt_from_its_provenance(tmp_path, tiny_weights):
     import soundfile as sf
 
     from zsltool.extract.audio.vggish import VGGish
     from zsltool.extract.pipeline import extract
     from zsltool.store import read_embeddings
 
-    torch.manual_seed(0)
-    torch.save(VGGish(width=1 / 16).state_dict(), tmp_path / "w.pth")
     t = np.arange(24000) / 16000
     sf.write(tmp_path / "a.wav", (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32), 16000)
-    extract("audio", "vggish", [tmp_path / "a.wav"], tmp_path / "a.h5", weights=str(tmp_path / "w.pth"),
+    extract("audio", "vggish", [tmp_path / "a.wav"], tmp_path / "a.h5", weights=str(tiny_weights),
             embedding="relu", device="cpu", progress=False)
     e = read_embeddings(tmp_path / "a.h5")
     ex = extractor_from_provenance(e.meta)
@@ -93,7 +91,7 @@ def test_the_extractor_of_a_file_is_rebuilt_from_its_provenance(tmp_path):
     row = ex.embed([ex.load(Item(id="q", source=str(tmp_path / "a.wav")))])[0]["embedding"]
     np.testing.assert_allclose(row, e.X[0], atol=1e-6)
     # a local copy of the same weights is accepted; other weights are refused by their sha256
-    (tmp_path / "copy.pth").write_bytes((tmp_path / "w.pth").read_bytes())
+    (tmp_path / "copy.pth").write_bytes(tiny_weights.read_bytes())
     assert extractor_from_provenance(tmp_path / "a.h5", weights=tmp_path / "copy.pth").name == "vggish"
     torch.manual_seed(1)
     torch.save(VGGish(width=1 / 16).state_dict(), tmp_path / "other.pth")

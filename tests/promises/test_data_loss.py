@@ -51,18 +51,14 @@ def test_second_writer_is_refused_with_the_holders_pid(tmp_path):
     assert not partial_dir_for(out).exists()  # no lock file left behind
 
 
-def test_cli_extract_refuses_while_another_run_writes(tmp_path, cli, check_user_error):
+def test_cli_extract_refuses_while_another_run_writes(tmp_path, cli, check_user_error, tiny_weights):
     import soundfile as sf
-    import torch
 
-    from zsltool.extract.audio.vggish import VGGish
-
-    torch.save(VGGish(width=1 / 16).state_dict(), tmp_path / "w.pth")
     sf.write(tmp_path / "a.wav", np.zeros(16000, np.float32) + 0.1, 16000)
     out = tmp_path / "o.h5"
     with OutputLock(partial_dir_for(out), out):
         err = check_user_error(cli("extract-audio", tmp_path / "a.wav", "-o", out, "--workers", "0",
-                                   "--weights", tmp_path / "w.pth"),
+                                   "--weights", tiny_weights),
                                "another zsl run is writing", f"(pid {os.getpid()})")
     assert str(out) in err and not out.exists()
 

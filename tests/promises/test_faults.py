@@ -12,21 +12,16 @@ import textwrap
 
 import numpy as np
 import pytest
-import torch
 
 from zsltool.errors import ZslError
 from zsltool.store import EmbeddingWriter, StoreMeta, partial_dir_for, read_embeddings
 
 
 @pytest.fixture
-def clips(tmp_path):
-    """Three short WAV clips, a manifest and tiny VGGish weights."""
+def clips(tmp_path, tiny_weights):
+    """Three short WAV clips, a manifest and tiny VGGish weights (tiny_weights, in the same folder)."""
     import soundfile as sf
 
-    from zsltool.extract.audio.vggish import VGGish
-
-    torch.manual_seed(0)
-    torch.save(VGGish(width=1 / 16).state_dict(), tmp_path / "w.pth")
     rows = []
     for i in range(3):
         t = np.arange(16000) / 16000
@@ -37,7 +32,7 @@ def clips(tmp_path):
 
 
 def _extract(cli, d, out, *extra):
-    return cli("extract-audio", d / "m.csv", "-o", out, "--weights", d / "w.pth", "--workers", "0",
+    return cli("extract-audio", d / "m.csv", "-o", out, "--weights", d / "tiny_vggish.pth", "--workers", "0",
                "--batch-size", "1", *extra)
 
 

@@ -66,6 +66,27 @@ def split_gzsl(cs: ClassSet, instances: str | os.PathLike, seen=None, unseen=Non
     if len(fractions) != 3 or any(f < 0 for f in fractions) or abs(sum(fractions) - 1) > 1e-6:
         raise ZslError(f"instance fractions must be three non-negative numbers summing to 1, got {list(fractions)}",
                        hint="e.g. --fractions 0.6,0.2,0.2 (train, val, test_seen)")
+    seen_ids, unseen_ids = _seen_unseen(cs, seen, unseen)
+    inst = read_instances(cs, instances)
+    by_class, unseen_single, n_unseen, n_none = _by_class(inst, seen_ids, unseen_ids, instances)
+    ts = []
+    n_test_unseen = []
+    for k in range(trials):
+        parts = _trial_instances(trial_rng(seed, k), by_class, unseen_single, fractions, unseen_val_fraction)
+        n_test_unseen.append(n_unseen - len(parts.get("val_unseen", [])))
+        ts.append(Trial(train=list(seen_ids), val=list(seen_ids), test=list(seen_ids) + list(unseen_ids),
+                        seen=list(seen_ids), unseen=list(unseen_ids), instances=parts))
+    return Split(trials=ts, protocol="gzsl", seed=seed, class_set_sha256=cs.sha256,
+                 params={"fractions": list(fractions), "unseen_val_fraction": unseen_val_fraction,
+                         "trials": trials, "instances_file": str(instances),
+                         "n_instances": len(inst), "n_unseen": n_unseen,
+                         "n_test_unseen": n_test_unseen,  # per trial: unseen instances not in val_unseen
+                         "n_ignored": n_none})
+
+
+def _seen_unseen(cs: ClassSet, seen, unseen) -> tuple[list[str], list[str]]:
+    """The seen and unseen class ids: from the lists (the classes not in one given list make up the other), else
+    from the classes' ``zsl_split`` field; a ZslError unless both are non-empty and disjoint."""
     if seen is None and unseen is None:
         seen_ids = [c["id"] for c in cs.classes if c.get("zsl_split") == "seen"]
         unseen_ids = [c["id"] for c in cs.classes if c.get("zsl_split") == "unseen"]
@@ -88,8 +109,14 @@ def split_gzsl(cs: ClassSet, instances: str | os.PathLike, seen=None, unseen=Non
     if not seen_ids or not unseen_ids:
         raise ZslError("gzsl needs at least one seen and one unseen class", hint="give a class set with more classes, "
                        "or fewer unseen ones")
+    return seen_ids, unseen_ids
+
+
+def _by_class(inst, seen_ids: list[str], unseen_ids: list[str], instances):
+    """``(by_class, unseen_single, n_unseen, n_none)``: the seen-only instances by their first class, each unseen
+    class's single-label instances, the number of instances with an unseen class and with no class of either.
+    A ZslError when a class has no instance."""
     sset, uset = set(seen_ids), set(unseen_ids)
-    inst = read_instances(cs, instances)
     by_class: dict[str, list[str]] = {c: [] for c in seen_ids}
     unseen_single: dict[str, list[str]] = {c: [] for c in unseen_ids}
     unseen_any: dict[str, int] = {c: 0 for c in unseen_ids}
@@ -110,32 +137,29 @@ def split_gzsl(cs: ClassSet, instances: str | os.PathLike, seen=None, unseen=Non
         if empty:
             raise ZslError(f"{len(empty)} {which} class(es) have no instances in {instances}: "
                            f"{', '.join(empty[:5])}", hint="check that the instance list was made with this class set")
-    ts = []
-    n_test_unseen = []
-    for k in range(trials):
-        rng = trial_rng(seed, k)
-        parts: dict[str, list[str]] = {"train": [], "val": [], "test_seen": []}
-        for c in seen_ids:
-            items = sorted(by_class[c])
-            items = [items[i] for i in rng.permutation(len(items))]
-            n = len(items)
-            nv, nt = int(round(n * fractions[1])), int(round(n * fractions[2]))
-            nv, nt = min(nv, n), min(nt, max(0, n - nv))
-            parts["val"] += items[:nv]
-            parts["test_seen"] += items[nv:nv + nt]
-            parts["train"] += items[nv + nt:]
-        if unseen_val_fraction > 0:
-            parts["val_unseen"] = []
-            for c in unseen_ids:
-                items = sorted(unseen_single[c])
-                items = [items[i] for i in rng.permutation(len(items))]
-                parts["val_unseen"] += items[:int(round(len(items) * unseen_val_fraction))]
-        n_test_unseen.append(n_unseen - len(parts.get("val_unseen", [])))
-        ts.append(Trial(train=list(seen_ids), val=list(seen_ids), test=list(seen_ids) + list(unseen_ids),
-                        seen=list(seen_ids), unseen=list(unseen_ids), instances=parts))
-    return Split(trials=ts, protocol="gzsl", seed=seed, class_set_sha256=cs.sha256,
-                 params={"fractions": list(fractions), "unseen_val_fraction": unseen_val_fraction,
-                         "trials": trials, "instances_file": str(instances),
-                         "n_instances": len(inst), "n_unseen": n_unseen,
-                         "n_test_unseen": n_test_unseen,  # per trial: unseen instances not in val_unseen
-                         "n_ignored": n_none})
+    return by_class, unseen_single, n_unseen, n_none
+
+
+def _trial_instances(rng, by_class: dict, unseen_single: dict, fractions, unseen_val_fraction: float) -> dict:
+    """One trial's instances: each seen class's split into val, test_seen and train by ``fractions``, and with
+    ``unseen_val_fraction`` that share of each unseen class's single-label instances as val_unseen."""
+    parts: dict[str, list[str]] = {"train": [], "val": [], "test_seen": []}
+    for items in by_class.values():
+        items = _shuffled(items, rng)
+        n = len(items)
+        nv, nt = int(round(n * fractions[1])), int(round(n * fractions[2]))
+        nv, nt = min(nv, n), min(nt, max(0, n - nv))
+        parts["val"] += items[:nv]
+        parts["test_seen"] += items[nv:nv + nt]
+        parts["train"] += items[nv + nt:]
+    if unseen_val_fraction > 0:
+        parts["val_unseen"] = []
+        for items in unseen_single.values():
+            items = _shuffled(items, rng)
+            parts["val_unseen"] += items[:int(round(len(items) * unseen_val_fraction))]
+    return parts
+
+
+def _shuffled(ids: list[str], rng) -> list[str]:
+    items = sorted(ids)
+    return [items[i] for i in rng.permutation(len(items))]

@@ -26,7 +26,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from zsltool.demo.data import UNSEEN_VAL_FRACTION, World
+from zsltool.demo.data import UNSEEN_VAL_FRACTION, World, step
 
 log = logging.getLogger("zsltool.demo")
 _AV = {"video_model": "small3d", "frame_size": 32, "clip_len": 16, "video_epochs": 20, "video_batch": 16,
@@ -116,15 +116,13 @@ def run_av(world: World, *, seed: int, threads: int | None, small: bool, progres
                           clip_len=cfg["clip_len"], epochs=cfg["video_epochs"], batch_size=cfg["video_batch"],
                           lr=cfg["video_lr"], seed=seed, overwrite=True, progress=progress)
     vpre.pop("info", None)
-    log.info(f"[demo] pretrain-video on {vpre['videos']} training videos of the {vpre['classes']} seen classes "
-             f"(train top-1 {vpre['final_train_top1']:.2f}) done in {time.perf_counter() - t:.1f} s")
-    t = time.perf_counter()
+    t = step(f"pretrain-video on {vpre['videos']} training videos of the {vpre['classes']} seen classes "
+             f"(train top-1 {vpre['final_train_top1']:.2f})", t)
     video = out / "features" / "video.h5"
     extract_video([ds.video_manifest], video, model=cfg["video_model"], weights=str(video_net),
                   crop_size=cfg["frame_size"], clip_len=cfg["clip_len"], clips=1, classes=world.classes,
                   batch_size=16, device="cpu", overwrite=True, resume=False, progress=progress)
-    log.info(f"[demo] extract-video done in {time.perf_counter() - t:.1f} s")
-    t = time.perf_counter()
+    t = step("extract-video", t)
     common = dict(audio=str(world.audio), video=str(video), text=str(world.text), splits=[str(world.gzsl_split)],
                   semantics=[AV_SEMANTIC], calibrate=True, retrieval=True, epochs=av_epochs, seed=seed,
                   threads=threads, refit=False)  # Mazumder et al.'s protocol: no refit after selection
@@ -134,8 +132,7 @@ def run_av(world: World, *, seed: int, threads: int | None, small: bool, progres
     base = run_experiment(ExperimentSpec(out_dir=str(baseline), methods=[AV_BASELINE], modalities=["audio"],
                                          **common))
     records = av["trials"] + base["trials"]
-    log.info(f"[demo] AV GZSL: train, evaluate --calibrate, retrieve ({', '.join(AV_METHODS)}, {AV_BASELINE}) "
-             f"done in {time.perf_counter() - t:.1f} s")
+    step(f"AV GZSL: train, evaluate --calibrate, retrieve ({', '.join(AV_METHODS)}, {AV_BASELINE})", t)
     n_classes = len(ds.classes)
     chance = {"classification": {"S": 1.0 / n_classes, "U": 1.0 / n_classes, "HM": 1.0 / n_classes},
               "retrieval": retrieval_chance(world.gzsl_split, world.audio)}

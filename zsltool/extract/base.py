@@ -170,22 +170,17 @@ class ExtractorSpec:
     labels: str | None = None
 
     def load_class(self) -> type:
-        mod_name, _, attr = self.target.partition(":")
         try:
-            mod = importlib.import_module(mod_name)
+            return _import(self.target)
         except ImportError as e:
             if self.extra and e.name and not e.name.startswith("zsltool"):
                 raise ZslError(f"--model {self.name} needs the optional package {e.name}",
                                hint=f"pip install 'zsltool[{self.extra}]'") from None
             raise
-        return getattr(mod, attr)
 
     def label_embedder(self) -> Callable | None:
         """The function of ``labels``, or None."""
-        if self.labels is None:
-            return None
-        mod_name, _, attr = self.labels.partition(":")
-        return getattr(importlib.import_module(mod_name), attr)
+        return None if self.labels is None else _import(self.labels)
 
     def make_config(self, **options) -> ExtractorConfig:
         """The config from keyword options (unknown ones are an error naming the model's options)."""
@@ -217,3 +212,9 @@ class ExtractorSpec:
                 "default_weights": self.default_weights, "weights": [w.id for w in self.weights],
                 "options": ["--" + f.name.replace("_", "-") for f in dataclasses.fields(self.config)],
                 "extra": self.extra, "source": self.source, "description": self.description}
+
+
+def _import(target: str) -> Any:
+    """The object a ``"package.module:name"`` string names."""
+    mod_name, _, attr = target.partition(":")
+    return getattr(importlib.import_module(mod_name), attr)

@@ -23,9 +23,8 @@ import numpy as np
 import torch
 
 from zsltool.errors import ZslError
-from zsltool.extract.base import Extractor
 from zsltool.extract.runner import InvalidInput, Item
-from zsltool.extract.tvweights import LayerTap, PooledConvNet, build_torchvision_model, weights_enum_for
+from zsltool.extract.tvweights import PooledConvNet, TappedExtractor, build_torchvision_model, weights_enum_for
 
 log = logging.getLogger("zsltool.extract.image")
 
@@ -117,7 +116,7 @@ def build_image_model(name: str, weights: str | None, num_classes: int | None = 
 
 
 # -- the extractor ------------------------------------------------------------------------------------
-class TorchvisionImageExtractor(Extractor):
+class TorchvisionImageExtractor(TappedExtractor):
     """A torchvision classifier (or ``smallcnn``) with a layer tap and a preprocessing transform."""
 
     modality = "image"
@@ -125,18 +124,13 @@ class TorchvisionImageExtractor(Extractor):
 
     def __init__(self, config, device: str = "cpu"):
         super().__init__(config, device)
-        model = self.spec.name
-        weights = config.weights if config.weights is not None else self.spec.default_weights
+        model, weights = self.spec.name, None
         if getattr(config, "preset", None) == "paper":
             if model != "resnet101" or config.layer != "logits" or config.preprocess != "paper":
                 raise ZslError("--preset paper is resnet101 logits with the paper's preprocessing",
                                hint="drop --model/--layer/--preprocess, or drop --preset")
             weights = config.weights or "IMAGENET1K_V1"   # the ImageNet weights Dogan et al. used
-        self.net, wenum, self.info = build_image_model(model, weights)
-        self.net.to(device)
-        self.tap = LayerTap(self.net, config.layer)
-        if self.info.get("weights_sha256") and self.info.get("weights") != "random":
-            self.weight_records = [{"path": self.info["weights"], "sha256": self.info["weights_sha256"]}]
+        wenum = self.tap_network(build_image_model, weights)
         if config.preprocess == "weights":
             w = wenum
             if w is None:  # a local or random checkpoint: the transforms of the model's default weights
@@ -149,16 +143,12 @@ class TorchvisionImageExtractor(Extractor):
         else:
             self.transform = paper_transform(config.image_size)
             self.info["transforms"] = f"resize {config.image_size}x{config.image_size}, ImageNet mean/std"
-        self.dim = self.tap.dim
 
     def loader(self) -> "_ImageLoader":
         return _ImageLoader(self.transform)
 
     def meta(self) -> dict:
         return {**self.info, "layer": self.config.layer, "preprocess": self.config.preprocess, "dim": self.dim}
-
-    def forward(self, batch: torch.Tensor) -> torch.Tensor:
-        return self.tap(batch.to(self.device)).float().cpu()
 
     def embed(self, samples: list[torch.Tensor]) -> list[dict]:
         out = self.forward(torch.stack(samples)).numpy()

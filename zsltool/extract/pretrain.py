@@ -1,5 +1,6 @@
 """The one pretraining loop: ``train_classifier(dataset, network, ...)``, and what every pretrain command shares
-(the trial's training classes, saving the weights with their JSON sidecar).
+(the trial's training classes, the manifest checks, and ``train_and_save``: the loop, then the weights with
+their JSON sidecar and the run's summary).
 
 pretrain-audio, pretrain-image and pretrain-video differ only in their dataset (what one training example
 is) and their network (with its classification head); the loop (seeded shuffling, Adam, the loss, per-epoch
@@ -19,6 +20,7 @@ from __future__ import annotations
 import io
 import logging
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -28,7 +30,7 @@ from zsltool.errors import ZslError
 from zsltool.extract.epoch_checkpoint import (epoch_checkpoint, read_epoch_checkpoint, restore, rng_state,
                                              write_epoch_checkpoint)
 from zsltool.files.checks import atomic_write_bytes, atomic_write_json
-from zsltool.files.provenance import command_line, sha256_file, sha256_json, utc_now
+from zsltool.files.provenance import command_line, input_record, sha256_file, sha256_json, utc_now
 
 log = logging.getLogger("zsltool.extract")
 
@@ -39,12 +41,14 @@ class TrainingClasses(NamedTuple):
     train_ids: list[str]
     train_pos: dict[int, int]
     allowed_ids: set[str] | None
+    index: int  # the trial's number in the split
+    inputs: list[dict]  # input records of the class set and the split
 
 
 def training_classes(classes_path, split_path, trial: int, *, instance_ids: bool = True) -> TrainingClasses:
-    """``(class_set, trial, train_ids, train_pos, allowed_ids)``: ``train_pos`` maps a class-set index to its
-    position among the trial's training classes (the seen classes for GZSL); ``allowed_ids`` is the one rule
-    for which instances a network may be trained on:
+    """``(class_set, trial, train_ids, train_pos, allowed_ids, index, inputs)``: ``train_pos`` maps a class-set
+    index to its position among the trial's training classes (the seen classes for GZSL); ``allowed_ids`` is the
+    one rule for which instances a network may be trained on:
 
     - a GZSL trial: its ``instances.train`` only (the seen classes' val and test-seen instances stay out);
       a ZslError when the trial lists none;
@@ -71,13 +75,57 @@ def training_classes(classes_path, split_path, trial: int, *, instance_ids: bool
             raise ZslError(f"gzsl trial {trial} of {split_path} lists no training instances (instances.train); "
                            "training on every seen instance would include the test-seen ones",
                            hint="make the split with zsl split --protocol gzsl --instances ...")
-    return TrainingClasses(cs, t, train_ids, train_pos, allowed)
+    return TrainingClasses(cs, t, train_ids, train_pos, allowed, trial,
+                           [input_record(classes_path), input_record(split_path)])
 
 
-def optimise(opt, loss) -> None:
-    opt.zero_grad(set_to_none=True)
-    loss.backward()
-    opt.step()
+def check_manifests(inputs, kind: str, missing_hint: str, hint: str) -> list[Path]:
+    """``inputs`` as paths, each an existing ``kind`` manifest (.csv/.tsv) file, else a ZslError."""
+    manifests = [Path(p) for p in inputs]
+    for p in manifests:
+        if not p.exists():
+            raise ZslError(f"input not found: {p}", hint=missing_hint)
+        if not p.is_file() or p.suffix.lower() not in (".csv", ".tsv"):
+            raise ZslError(f"{p} is not a {kind} manifest (.csv)", hint=hint)
+    return manifests
+
+
+def training_targets(kept: list, tc: TrainingClasses, manifests, what: str) -> list[int]:
+    """Each kept item's position among the training classes (its one label); a ZslError when none is kept, a
+    warning when a training class has no item."""
+    if not kept:
+        raise ZslError(f"no {what} of {', '.join(map(str, manifests))} belongs to the training classes of trial "
+                       f"{tc.index}", hint="check that the manifest, class set and split belong together")
+    targets = [tc.train_pos[it.labels[0]] for it in kept]
+    missing = sorted(set(range(len(tc.train_ids))) - set(targets))
+    if missing:
+        log.warning(f"{len(missing)} training classes have no {what} (e.g. {tc.train_ids[missing[0]]})")
+    return targets
+
+
+def train_and_save(modality: str, net, dataset, out: Path, tc: TrainingClasses, *, epochs: int, batch_size: int,
+                   lr: float, device: str, seed: int, progress: bool, resume: bool, run_key: dict, config: dict,
+                   fields: dict, inputs: list, summary: dict, saved=None, t0: float | None = None, **train) -> dict:
+    """What every pretrain command ends with: train ``net`` on ``dataset`` (:func:`train_classifier`; ``train``:
+    its other options), resuming from ``out``'s epoch checkpoint, then save ``saved`` (default ``net``) at
+    ``out`` with the sidecar ``zsl.<modality>_pretrain``: ``fields`` and what every run records (the class set,
+    trial, training classes, loss, ``config`` with the shared options, seconds since ``t0``, history, ``inputs``
+    with the class set and split; the first 100 inputs ``collate`` found unreadable when ``train`` has ``bad``).
+    Returns the run's summary: ``out``, ``sidecar``, ``summary``, the classes and final statistics."""
+    t0, bad = time.perf_counter() if t0 is None else t0, train.get("bad")
+    history = train_classifier(dataset, net, epochs=epochs, batch_size=batch_size, lr=lr, device=device, seed=seed,
+                               progress=progress, name=f"pretrain-{modality}", checkpoint=epoch_checkpoint(out),
+                               resume=resume, run_key={**run_key, "class_set": tc.class_set.sha256,
+                                                       "trial": tc.index}, **train)
+    sidecar, meta = save_pretrained(net if saved is None else saved, out, f"zsl.{modality}_pretrain", {
+        **fields, "class_set_sha256": tc.class_set.sha256, "trial": tc.index, "train_classes": tc.train_ids,
+        "loss": "binary cross-entropy (multi-label)" if train.get("multilabel") else "softmax cross-entropy",
+        "config": {"epochs": epochs, "batch_size": batch_size, "lr": lr, "optimizer": "adam", **config, "seed": seed},
+        **({} if bad is None else {"undecodable": [{"id": k, "reason": v} for k, v in list(bad.items())[:100]]}),
+        "seconds": round(time.perf_counter() - t0, 2), "history": history, "inputs": inputs + tc.inputs})
+    return {"out": str(out), "sidecar": str(sidecar), **summary, "classes": len(tc.train_ids),
+            **({} if bad is None else {"undecodable": len(bad)}), "final_loss": history[-1]["loss"],
+            "final_train_top1": history[-1]["train_top1"], "seconds": meta["seconds"]}
 
 
 def _loss_and_correct(logits, y, multilabel: bool):
@@ -115,10 +163,8 @@ def train_classifier(dataset, network, *, epochs: int, batch_size: int, lr: floa
     epoch, so the weights equal an uninterrupted run's. :func:`save_pretrained` removes it.
     """
     import torch
-    from torch.utils.data import DataLoader
 
     from zsltool.extract import distributed as D
-    from zsltool.runtime.progress import Progress
     from zsltool.runtime.env import resolve_device
 
     ctx = D.setup(resolve_device(device))  # under torchrun: this rank's process group and device
@@ -128,47 +174,15 @@ def train_classifier(dataset, network, *, epochs: int, batch_size: int, lr: floa
     opt = torch.optim.Adam(model.parameters(), lr=lr, eps=1e-8)
     gen = torch.Generator().manual_seed(seed)
     bs = max(1, batch_size)
-    w = ctx.world
-    transform_in_epoch = False
-    if hasattr(dataset, "epoch_batches"):  # a dataset that batches itself (in memory, no loader needed)
-        def epoch():
-            if not ctx.active:
-                return dataset.epoch_batches(bs, gen, drop_single)
-            # every rank makes the one-process global batches (and their augmentation), then takes its rows
-            return _rank_slices(dataset.epoch_batches(bs * w, gen, drop_single), ctx, batch_transform, gen)
-        transform_in_epoch = ctx.active
-    elif not ctx.active:
-        dl = DataLoader(dataset, batch_size=bs, shuffle=True, generator=gen, num_workers=max(0, workers),
-                        drop_last=drop_single and len(dataset) > bs and len(dataset) % bs == 1,
-                        **({"collate_fn": collate} if collate is not None else {}))
-
-        def epoch():
-            return dl
-    else:
-        def epoch():
-            # the order DataLoader(shuffle=True, generator=gen) gives one process with batches of world x batch:
-            # its iterator draws a base seed, the sampler a randperm (and, when the loader runs it to its end,
-            # one more); this rank takes its slice of each global batch
-            n, g = len(dataset), bs * w
-            drop = drop_single and n > g and n % g == 1
-            torch.empty((), dtype=torch.int64).random_(generator=gen)
-            order = torch.randperm(n, generator=gen)
-            if not drop:
-                torch.randperm(n, generator=gen)
-            else:
-                order = order[:n - 1]
-            batches = [b.tolist() for b in D.rank_batches(order, bs, ctx)]
-            return DataLoader(dataset, batch_sampler=batches, num_workers=max(0, workers),
-                              generator=torch.Generator().manual_seed(seed),
-                              **({"collate_fn": collate} if collate is not None else {}))
+    epoch = _epoch_source(dataset, ctx, bs, gen, seed, collate, workers, drop_single, batch_transform)
+    if hasattr(dataset, "epoch_batches") and ctx.active:  # the epoch's batches come augmented
+        batch_transform = None
     bad = {} if bad is None else bad
     history: list[dict] = []
-    start = 0
-    key = None
-    bar = None  # one progress reporter over every batch of every epoch (a bar on a terminal, lines on a pipe)
+    start, key, bar = 0, None, None  # bar: one reporter over every batch of every epoch (a bar or lines on a pipe)
     try:  # a damaged checkpoint too ends with the process group torn down (torchrun)
         if checkpoint is not None:
-            key = sha256_json({"name": name, "batch_size": bs, "lr": lr, "seed": seed, "processes": w,
+            key = sha256_json({"name": name, "batch_size": bs, "lr": lr, "seed": seed, "processes": ctx.world,
                                "multilabel": multilabel, "items": len(dataset), "drop_single": drop_single,
                                "params": [[k, list(v.shape)] for k, v in network.state_dict().items()],
                                "run": run_key or {}})
@@ -180,28 +194,10 @@ def train_classifier(dataset, network, *, epochs: int, batch_size: int, lr: floa
                 log.warning(f"{name}: resuming after epoch {start} of {epochs} from {checkpoint}")
         for ep in range(start, epochs):
             network.train()
-            stats = EpochStats()
             batches = epoch()
             if bar is None:
-                try:
-                    total = (epochs - start) * len(batches)
-                except TypeError:  # a generator of batches: no total, the lines give count and rate
-                    total = None
-                bar = Progress(total=total, desc=name, unit="batch", enabled=bool(progress) and ctx.main)
-            for batch in batches:
-                bar.update(1)
-                if batch is None:
-                    continue
-                if len(batch) == 3:
-                    bad.update(batch[2].get("bad", {}))
-                    if batch[0] is None:
-                        continue
-                x, y = batch[0].to(dev), batch[1].to(dev)
-                if batch_transform is not None and not transform_in_epoch:
-                    x = batch_transform(x, gen)
-                loss, correct = _loss_and_correct(model(x), y, multilabel)
-                optimise(opt, loss)
-                stats.add(loss, correct, x.shape[0])
+                bar = _progress(batches, epochs - start, name, bool(progress) and ctx.main)
+            stats = _train_epoch(batches, bar, model, opt, dev, batch_transform, gen, multilabel, bad)
             stats.loss_sum, stats.correct, stats.n = D.all_sum([stats.loss_sum, stats.correct, stats.n], ctx)
             if stats.n == 0:
                 raise ZslError("none of the training inputs could be read",
@@ -210,12 +206,81 @@ def train_classifier(dataset, network, *, epochs: int, batch_size: int, lr: floa
             if checkpoint is not None and ctx.main:
                 write_epoch_checkpoint(checkpoint, {
                     "format": "zsl.pretrain_epoch", "run_key": key, "epoch": ep + 1, "network": network.state_dict(),
-                    "optimizer": opt.state_dict(), "rng": rng_state(gen, dev), "history": history, "bad": dict(bad)})
+                    "optimizer": opt.state_dict(), "rng": rng_state(gen, dev), "history": history,
+                    "bad": dict(bad)})
     finally:
         if bar is not None:
             bar.close()
         D.teardown(ctx)
     return history
+
+
+def _progress(batches, epochs: int, name: str, enabled: bool):
+    from zsltool.runtime.progress import Progress
+
+    try:
+        total = epochs * len(batches)
+    except TypeError:  # a generator of batches: no total, the lines give count and rate
+        total = None
+    return Progress(total=total, desc=name, unit="batch", enabled=enabled)
+
+
+def _train_epoch(batches, bar, model, opt, dev, transform, gen, multilabel: bool, bad: dict) -> "EpochStats":
+    """One optimisation step per batch ``(x, y)`` or ``(x, y, {"bad": ...})`` (its unreadable inputs go to
+    ``bad``; a batch of ``None`` is skipped)."""
+    stats = EpochStats()
+    for batch in batches:
+        bar.update(1)
+        if batch is None:
+            continue
+        if len(batch) == 3:
+            bad.update(batch[2].get("bad", {}))
+            if batch[0] is None:
+                continue
+        x, y = batch[0].to(dev), batch[1].to(dev)
+        if transform is not None:
+            x = transform(x, gen)
+        loss, correct = _loss_and_correct(model(x), y, multilabel)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        stats.add(loss, correct, x.shape[0])
+    return stats
+
+
+def _epoch_source(dataset, ctx, bs: int, gen, seed: int, collate, workers: int, drop_single: bool, transform):
+    """A function giving one epoch's batches (this rank's slice of each global batch under torchrun)."""
+    import torch
+    from torch.utils.data import DataLoader
+
+    from zsltool.extract import distributed as D
+
+    loader = {"num_workers": max(0, workers), **({"collate_fn": collate} if collate is not None else {})}
+    if hasattr(dataset, "epoch_batches"):  # a dataset that batches itself (in memory, no loader needed)
+        if not ctx.active:
+            return lambda: dataset.epoch_batches(bs, gen, drop_single)
+        # every rank makes the one-process global batches (and their augmentation), then takes its rows
+        return lambda: _rank_slices(dataset.epoch_batches(bs * ctx.world, gen, drop_single), ctx, transform, gen)
+    if not ctx.active:
+        dl = DataLoader(dataset, batch_size=bs, shuffle=True, generator=gen,
+                        drop_last=drop_single and len(dataset) > bs and len(dataset) % bs == 1, **loader)
+        return lambda: dl
+
+    def epoch():
+        # the order DataLoader(shuffle=True, generator=gen) gives one process with batches of world x batch:
+        # its iterator draws a base seed, the sampler a randperm (and, when the loader runs it to its end,
+        # one more); this rank takes its slice of each global batch
+        n, g = len(dataset), bs * ctx.world
+        drop = drop_single and n > g and n % g == 1
+        torch.empty((), dtype=torch.int64).random_(generator=gen)
+        order = torch.randperm(n, generator=gen)
+        if not drop:
+            torch.randperm(n, generator=gen)
+        else:
+            order = order[:n - 1]
+        batches = [b.tolist() for b in D.rank_batches(order, bs, ctx)]
+        return DataLoader(dataset, batch_sampler=batches, generator=torch.Generator().manual_seed(seed), **loader)
+    return epoch
 
 
 def _rank_slices(batches, ctx, transform=None, gen=None):

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import itertools
 import json
 import logging
 import time
@@ -98,14 +99,8 @@ def _as_is(sample):
 
 def _batches(samples, size: int):
     """Consecutive lists of ``size`` loaded samples (the last may be shorter)."""
-    batch = []
-    for s in samples:
-        batch.append(s)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
+    it = iter(samples)
+    return iter(lambda: list(itertools.islice(it, size)), [])
 
 
 def select_items(items: Sequence[Item], shard: tuple[int, int] = (0, 1)) -> list[Item]:
@@ -124,79 +119,28 @@ def item_key(it: Item) -> str:
     return hashlib.sha1(text.encode("utf-8")).hexdigest()[:16]
 
 
-def run_extraction(
-    items: Sequence[Item],
-    *,
-    load: Callable[[Item], Any],
-    embed: Callable[[list[Any]], list[dict]],
-    writer: EmbeddingWriter,
-    batch_size: int = 16,
-    workers: int = 0,
-    shard: tuple[int, int] = (0, 1),
-    desc: str = "extract",
-    progress: bool = True,
-    unit: str = "item",
-) -> ExtractionSummary:
+def run_extraction(items: Sequence[Item], *, load: Callable[[Item], Any], embed: Callable[[list[Any]], list[dict]],
+                   writer: EmbeddingWriter, batch_size: int = 16, workers: int = 0, shard: tuple[int, int] = (0, 1),
+                   desc: str = "extract", progress: bool = True, unit: str = "item") -> ExtractionSummary:
     """Embed ``items`` into ``writer``; see the module docstring. Raises ZslError if nothing was valid."""
     import torch
-    from torch.utils.data import DataLoader
+
     from zsltool.runtime.progress import Progress
 
     if not items:
         raise ZslError("the inputs list nothing to extract", hint="check the manifest, folder or list of files")
     mine = select_items(items, shard)
     keys = {it.id: item_key(it) for it in mine}
-    stale = writer.keep_only(keys) if writer.done_ids else []
-    if stale:
-        log.warning(f"resume: dropped {len(stale)} rows of the interrupted run whose inputs are not among the current "
-                    f"ones or have changed: {', '.join(stale[:5])}{' ...' if len(stale) > 5 else ''}")
-    todo = [it for it in mine if it.id not in writer.done_ids]
-    summary = ExtractionSummary(total=len(mine), skipped=len(mine) - len(todo))
-    if stale:
-        summary.notes["dropped_on_resume"] = len(stale)
-        summary.notes["dropped_on_resume_ids"] = stale[:100]
-    if summary.skipped:
-        log.info(f"{summary.skipped} of {len(mine)} inputs were already written; resuming with {len(todo)}")
-    # A worker must not keep the output's lock alive after this process dies (a resume would be refused).
-    lock_fd = getattr(getattr(writer, "_lock", None), "_fd", None)
-    # Workers load single items (a batch is spread over every worker, so the first network call waits for
-    # batch_size / workers loads, not batch_size); the main process groups them into batches for ``embed``.
+    todo, summary = _resume(mine, keys, writer)
     bs = max(1, batch_size)
-    loader = DataLoader(_Dataset(todo, load), batch_size=None, shuffle=False, collate_fn=_as_is,
-                        num_workers=max(0, workers), persistent_workers=False,
-                        prefetch_factor=4 * bs if workers > 0 else None,
-                        worker_init_fn=functools.partial(_close_in_worker, lock_fd) if lock_fd is not None else None)
+    loader = _loader(todo, load, writer, bs, workers)
     t0 = time.perf_counter()
     # a bar on a terminal; on a pipe or log file a line every ZSL_PROGRESS_INTERVAL seconds (zsltool.runtime.progress)
     bar = Progress(total=len(todo), desc=desc, unit=unit, enabled=progress)
     try:
         with torch.inference_mode():
             for batch in _batches(loader, bs):
-                ok = [b for b in batch if b["error"] is None]
-                outs = embed([b["sample"] for b in ok]) if ok else []
-                if len(outs) != len(ok):
-                    raise RuntimeError(f"extractor returned {len(outs)} results for {len(ok)} inputs")
-                res = {id(b): o for b, o in zip(ok, outs)}
-                for b in batch:
-                    it = b["item"]
-                    key = keys[it.id]
-                    if b["error"] is not None:
-                        writer.add(it.id, [0.0] * writer.dim, labels=it.labels, valid=False, reason=b["error"],
-                                   key=key)
-                        summary.invalid.append((it.id, b["error"]))
-                    else:
-                        o = res[id(b)]
-                        if o.get("error"):
-                            writer.add(it.id, [0.0] * writer.dim, labels=it.labels, valid=False, reason=o["error"],
-                                       key=key)
-                            summary.invalid.append((it.id, o["error"]))
-                        else:
-                            # The writer stores a non-finite embedding as invalid: count it as such.
-                            valid, reason = writer.add(it.id, o["embedding"], labels=it.labels,
-                                                       frames=o.get("frames"), key=key)
-                            if not valid:
-                                summary.invalid.append((it.id, reason))
-                    summary.written += 1
+                _write_batch(batch, embed, writer, keys, summary)
                 bar.update(len(batch))
     finally:
         bar.close()
@@ -211,3 +155,56 @@ def run_extraction(
     if len(summary.invalid) > 10:
         log.warning(f"... and {len(summary.invalid) - 10} more invalid rows (see the file's invalid_reason)")
     return summary
+
+
+def _resume(mine: list[Item], keys: dict[str, str], writer: EmbeddingWriter) -> tuple[list[Item], ExtractionSummary]:
+    """The items still to embed: the writer keeps the rows of an interrupted run whose id and key are unchanged
+    (the others are dropped, with a warning)."""
+    stale = writer.keep_only(keys) if writer.done_ids else []
+    if stale:
+        log.warning(f"resume: dropped {len(stale)} rows of the interrupted run whose inputs are not among the current "
+                    f"ones or have changed: {', '.join(stale[:5])}{' ...' if len(stale) > 5 else ''}")
+    todo = [it for it in mine if it.id not in writer.done_ids]
+    summary = ExtractionSummary(total=len(mine), skipped=len(mine) - len(todo))
+    if stale:
+        summary.notes["dropped_on_resume"] = len(stale)
+        summary.notes["dropped_on_resume_ids"] = stale[:100]
+    if summary.skipped:
+        log.info(f"{summary.skipped} of {len(mine)} inputs were already written; resuming with {len(todo)}")
+    return todo, summary
+
+
+def _loader(todo: list[Item], load, writer: EmbeddingWriter, bs: int, workers: int):
+    """Workers load single items (a batch is spread over every worker, so the first network call waits for
+    batch_size / workers loads, not batch_size); the main process groups them into batches for ``embed``."""
+    from torch.utils.data import DataLoader
+
+    # A worker must not keep the output's lock alive after this process dies (a resume would be refused).
+    lock_fd = getattr(getattr(writer, "_lock", None), "_fd", None)
+    return DataLoader(_Dataset(todo, load), batch_size=None, shuffle=False, collate_fn=_as_is,
+                      num_workers=max(0, workers), persistent_workers=False,
+                      prefetch_factor=4 * bs if workers > 0 else None,
+                      worker_init_fn=functools.partial(_close_in_worker, lock_fd) if lock_fd is not None else None)
+
+
+def _write_batch(batch: list[dict], embed, writer: EmbeddingWriter, keys: dict[str, str],
+                 summary: ExtractionSummary) -> None:
+    """Embed the loaded samples of ``batch`` and write every row in order: an input that failed to load or to
+    embed is written as invalid with its reason (the writer also stores a non-finite embedding as invalid)."""
+    ok = [b for b in batch if b["error"] is None]
+    outs = embed([b["sample"] for b in ok]) if ok else []
+    if len(outs) != len(ok):
+        raise RuntimeError(f"extractor returned {len(outs)} results for {len(ok)} inputs")
+    res = {id(b): o for b, o in zip(ok, outs)}
+    for b in batch:
+        it = b["item"]
+        error = b["error"] if b["error"] is not None else (res[id(b)].get("error") or None)
+        if error is not None:
+            writer.add(it.id, [0.0] * writer.dim, labels=it.labels, valid=False, reason=error, key=keys[it.id])
+            summary.invalid.append((it.id, error))
+        else:
+            valid, reason = writer.add(it.id, res[id(b)]["embedding"], labels=it.labels,
+                                       frames=res[id(b)].get("frames"), key=keys[it.id])
+            if not valid:
+                summary.invalid.append((it.id, reason))
+        summary.written += 1

@@ -167,14 +167,25 @@ def load_sentence_model(name: str | None, device: str = "cpu"):
 
 class TextExtractor(Extractor):
     """Base of the class-level text extractors: ``rows(entries)`` -> per class ``(vector or None, tokens)``;
-    a None vector is a class that could not be embedded (``missing_reason`` says why)."""
+    a None vector is a class that could not be embedded (``missing_reason`` says why). A model of whole texts
+    implements ``encode(texts)`` -> (n, dim): each class's label or description that is not blank, its
+    ``tokens`` the text itself."""
 
     modality = "text"
     unit = "class"
     missing_what = "text"
 
-    def rows(self, entries: Sequence[TextEntry]) -> list[tuple]:
+    def encode(self, texts: list[str]) -> np.ndarray:
         raise NotImplementedError
+
+    def rows(self, entries: Sequence[TextEntry]) -> list[tuple]:
+        texts = self.texts(entries)
+        todo = [i for i, t in enumerate(texts) if t.strip()]
+        vecs = self.encode([texts[i] for i in todo]) if todo else []
+        out: list[tuple] = [(None, [])] * len(entries)
+        for j, i in enumerate(todo):
+            out[i] = (np.asarray(vecs[j], dtype=np.float32), [texts[i]])
+        return out
 
     def missing_reason(self, entry: TextEntry) -> str:
         return f"class {entry.name!r} has no {self.config.text}"
@@ -229,17 +240,10 @@ class SentenceExtractor(TextExtractor):
         dim_fn = getattr(self.st, "get_embedding_dimension", None) or self.st.get_sentence_embedding_dimension
         self.dim = int(dim_fn() or 0)
 
-    def rows(self, entries):
-        texts = self.texts(entries)
-        todo = [i for i, t in enumerate(texts) if t.strip()]
-        vecs = self.st.encode([texts[i] for i in todo], batch_size=self.batch_size, convert_to_numpy=True,
-                              show_progress_bar=False) if todo else np.zeros((0, 1))
-        if not self.dim and len(todo):
-            self.dim = int(vecs.shape[1])
-        out: list[tuple] = [(None, [])] * len(entries)
-        for j, i in enumerate(todo):
-            out[i] = (np.asarray(vecs[j], dtype=np.float32), [texts[i]])
-        return out
+    def encode(self, texts):
+        vecs = self.st.encode(texts, batch_size=self.batch_size, convert_to_numpy=True, show_progress_bar=False)
+        self.dim = self.dim or int(vecs.shape[1])
+        return vecs
 
     def meta(self) -> dict:
         return {"model": "sentence", "sentence_model": self.model_name}

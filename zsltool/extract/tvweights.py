@@ -18,8 +18,8 @@ from pathlib import Path
 import torch
 
 from zsltool.errors import ZslError
+from zsltool.extract.base import Extractor
 from zsltool.files.provenance import sha256_file
-from zsltool.files.checks import torch_load
 
 log = logging.getLogger("zsltool.extract")
 
@@ -38,12 +38,6 @@ class PooledConvNet(torch.nn.Module):
         return self.fc(self.features(x).flatten(1))
 
 
-def list_torchvision_models(module=None) -> list[str]:
-    import torchvision
-
-    return sorted(torchvision.models.list_models(module=module))
-
-
 def weights_enum_for(name: str):
     """The weights enum class of a torchvision model (None when it has none)."""
     import torchvision
@@ -58,23 +52,14 @@ def _looks_like_path(weights: str) -> bool:
     return os.sep in weights or weights.endswith((".pt", ".pth", ".bin", ".ckpt")) or Path(weights).exists()
 
 
-def _cached_file(url: str) -> Path:
-    return Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(url)
-
-
 def load_state_dict_file(path: str | os.PathLike) -> dict:
-    """A state dict from a local file (weights_only); unwraps ``{"state_dict": ...}`` / ``{"model": ...}``."""
-    p = Path(path)
-    if not p.exists():
-        raise ZslError(f"weights file not found: {p}", hint="give a torchvision weights id (e.g. DEFAULT) or a path")
-    sd = torch_load(p, "weights file",
-                    hint="the file must be a state dict saved with torch.save(model.state_dict(), path)")
-    for key in ("state_dict", "model"):
-        if isinstance(sd, dict) and key in sd and isinstance(sd[key], dict):
-            sd = sd[key]
-    if not isinstance(sd, dict) or not all(isinstance(v, torch.Tensor) for v in sd.values()):
-        raise ZslError(f"{p} does not hold a state dict of tensors")
-    return sd
+    """A state dict from a local file (:func:`zsltool.extract.weights.load_state_dict`)."""
+    from zsltool.extract.weights import load_state_dict
+
+    if not Path(path).exists():
+        raise ZslError(f"weights file not found: {Path(path)}", hint="give a torchvision weights id (e.g. DEFAULT) or a "
+                       "path")
+    return load_state_dict(path, hint="the file must be a state dict saved with torch.save(model.state_dict(), path)")
 
 
 def apply_state_dict(model: torch.nn.Module, sd: dict, source: str, name: str) -> None:
@@ -105,7 +90,7 @@ def build_torchvision_model(name: str, weights: str | None, *, module=None, num_
     """
     import torchvision
 
-    available = list_torchvision_models(module)
+    available = sorted(torchvision.models.list_models(module=module))
     if name not in available:
         import difflib
 
@@ -138,7 +123,9 @@ def build_torchvision_model(name: str, weights: str | None, *, module=None, num_
     except (ValueError, KeyError, TypeError):
         ids = ", ".join(["DEFAULT"] + [m.name for m in enum])
         raise ZslError(f"unknown weights {weights!r} for {name}", hint=f"choose one of {ids}, or --weights PATH") from None
-    cached = _cached_file(w.url)
+    from zsltool.extract.weights import cache_path
+
+    cached = cache_path(w.url)
     try:
         model = torchvision.models.get_model(name, weights=w, **kwargs)
     except (OSError, RuntimeError) as e:  # URLError is an OSError; a bad download a RuntimeError
@@ -215,6 +202,25 @@ class LayerTap:
         if out.ndim > 2:  # the input of a convolutional head (B, C, T, H, W): average over positions
             out = out.mean(dim=tuple(range(2, out.ndim)))
         return out
+
+
+class TappedExtractor(Extractor):
+    """Base of the image and video extractors: a classifier network with its weights, tapped at ``--layer``."""
+
+    def tap_network(self, build, weights: str | None = None) -> object:
+        """Build the network (``build(name, weights)`` -> model, weights enum member or None, info) with
+        ``weights`` (default: the config's, else the registered default), tap it; returns the weights enum member."""
+        if weights is None:
+            weights = self.config.weights if self.config.weights is not None else self.spec.default_weights
+        self.net, wenum, self.info = build(self.spec.name, weights)
+        self.tap = LayerTap(self.net.to(self.device), self.config.layer)
+        self.dim = self.tap.dim
+        if self.info.get("weights_sha256"):
+            self.weight_records = [{"path": self.info["weights"], "sha256": self.info["weights_sha256"]}]
+        return wenum
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.tap(x.to(self.device)).float().cpu()
 
 
 def build_small_network(cls, name: str, weights, num_classes: int | None, command: str):

@@ -16,21 +16,70 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Sequence
 
 import torch
 
 from zsltool.errors import ZslError
-from zsltool.extract.base import Extractor
 from zsltool.extract.inputs import VIDEO_EXTENSIONS  # noqa: F401  (re-exported)
 from zsltool.extract.runner import InvalidInput, Item
-from zsltool.extract.tvweights import LayerTap, weights_enum_for
+from zsltool.extract.tvweights import (PooledConvNet, TappedExtractor, apply_state_dict, build_small_network,
+                                      build_torchvision_model, load_state_dict_file, weights_enum_for)
 from zsltool.extract.video_decode import decode_clips, extract_audio_track
-from zsltool.extract.video_nets import SMALL_MODELS, TEST_MODELS, Small3D, TinyVideoNet, build_video_model  # noqa: F401
 
 log = logging.getLogger("zsltool.extract.video")
 
 KINETICS_MEAN = (0.43216, 0.394666, 0.37645)
 KINETICS_STD = (0.22803, 0.22145, 0.216989)
+
+
+# -- zsl's own video networks (tiny3d for tests, small3d to train with pretrain-video) and the builder of every
+# video model: torchvision's Kinetics models with their weights, or these ------------------------------------
+TEST_MODELS = ("tiny3d",)
+SMALL_MODELS = ("small3d",)  # trained from scratch with pretrain-video; square frames, no resize
+
+
+class TinyVideoNet(PooledConvNet):
+    """A tiny 3-D CNN for tests and demos only (random weights; never for real embeddings)."""
+
+    def __init__(self, num_classes: int = 10):
+        super().__init__([torch.nn.Conv3d(3, 8, 3, stride=2, padding=1), torch.nn.ReLU()],
+                         torch.nn.AdaptiveAvgPool3d(1), 8, num_classes)
+
+
+class Small3D(PooledConvNet):
+    """A small 3-D CNN (3 x conv3x3x3-BN-ReLU, the first striding space only, the others space and time; global
+    average pooling; linear head) to train from scratch with ``pretrain-video`` when no pretrained video
+    network is at hand; ``penultimate`` is ``channels[-1]``-d (64)."""
+
+    def __init__(self, num_classes: int = 10, channels: Sequence[int] = (16, 32, 64)):
+        layers, c = [], 3
+        for k, o in enumerate(channels):
+            stride = (1, 2, 2) if k == 0 else (2, 2, 2)
+            layers += [torch.nn.Conv3d(c, o, 3, stride=stride, padding=1, bias=False), torch.nn.BatchNorm3d(o),
+                       torch.nn.ReLU(inplace=True)]
+            c = o
+        super().__init__(layers, torch.nn.AdaptiveAvgPool3d(1), c, num_classes)
+
+
+def build_video_model(name: str, weights: str | None, num_classes: int | None = None):
+    """(model, weights enum member or None, info) for a torchvision video model, ``small3d`` or a test model.
+
+    ``small3d`` has no pretrained weights: random (``weights`` None / "random") or a state-dict path from
+    ``pretrain-video`` (its head size is read from the file).
+    """
+    if name in TEST_MODELS:
+        model = TinyVideoNet(num_classes or 10)
+        info = {"model": name, "weights": "random"}
+        if weights and str(weights).lower() not in ("none", "random", "default"):
+            apply_state_dict(model, load_state_dict_file(weights), str(weights), name)
+            info["weights"] = str(weights)
+        return model.eval(), None, info
+    if name in SMALL_MODELS:
+        return build_small_network(Small3D, name, weights, num_classes, "pretrain-video")
+    import torchvision
+
+    return build_torchvision_model(name, weights, module=torchvision.models.video, num_classes=num_classes)
 
 
 class _VideoLoader:
@@ -60,7 +109,7 @@ class _VideoLoader:
         return out
 
 
-class VideoExtractor(Extractor):
+class VideoExtractor(TappedExtractor):
     """A torchvision video model (or ``small3d`` / ``tiny3d``): clips of frames -> penultimate features, mean over
     clips (per-clip rows kept in /frames)."""
 
@@ -71,18 +120,13 @@ class VideoExtractor(Extractor):
 
     def __init__(self, config, device: str = "cpu"):
         super().__init__(config, device)
-        model = self.model_name = self.spec.name
-        weights = config.weights if config.weights is not None else self.spec.default_weights
-        self.net, wenum, self.info = build_video_model(model, weights)
-        self.net.to(device)
-        self.tap = LayerTap(self.net, config.layer)
-        if self.info.get("weights_sha256"):
-            self.weight_records = [{"path": self.info["weights"], "sha256": self.info["weights_sha256"]}]
-        enum_cls = weights_enum_for(model) if model not in TEST_MODELS + SMALL_MODELS else None
-        w = wenum if wenum is not None else (enum_cls.DEFAULT if enum_cls is not None else None)
-        t = w.transforms() if w is not None else None
-        crop = list(t.crop_size) if t is not None else [112, 112]
-        resize = list(t.resize_size) if t is not None else [128, 171]
+        model = self.spec.name
+        w = self.tap_network(build_video_model)
+        if w is None and model not in TEST_MODELS + SMALL_MODELS:
+            w = getattr(weights_enum_for(model), "DEFAULT", None)
+        t, meta = (w.transforms(), w.meta) if w is not None else (None, {})
+        crop, resize = (list(t.crop_size), list(t.resize_size)) if t is not None else ([112, 112], [128, 171])
+        self.mean, self.std = (tuple(t.mean), tuple(t.std)) if t is not None else (KINETICS_MEAN, KINETICS_STD)
         crop_size = config.crop_size
         if model in SMALL_MODELS:  # frames resized straight to the square the network was trained at
             crop = [crop_size or 64] * 2
@@ -90,14 +134,8 @@ class VideoExtractor(Extractor):
         elif crop_size:
             resize = [int(round(r * crop_size / crop[0])) for r in resize]
             crop = [crop_size, crop_size]
-        if len(resize) == 1:
-            resize = [resize[0], resize[0]]
-        self.crop, self.resize = crop, resize
-        self.mean = tuple(t.mean) if t is not None else KINETICS_MEAN
-        self.std = tuple(t.std) if t is not None else KINETICS_STD
-        self.dim = self.tap.dim
-        min_size = tuple(w.meta.get("min_size", (1, 1))) if w is not None else (1, 1)
-        min_frames = int(w.meta.get("min_temporal_size", 1)) if w is not None else 1
+        self.crop, self.resize = crop, resize * 2 if len(resize) == 1 else resize
+        min_size, min_frames = tuple(meta.get("min_size", (1, 1))), int(meta.get("min_temporal_size", 1))
         if crop[0] < min_size[0] or crop[1] < min_size[1]:
             raise ZslError(f"{model} needs frames of at least {min_size[0]}x{min_size[1]} pixels "
                            f"(crop size is {crop[0]}x{crop[1]})", hint="raise --crop-size or leave it unset")
@@ -116,8 +154,8 @@ class VideoExtractor(Extractor):
                 "std": list(self.std), "pooling": "mean over clips", "dim": self.dim}
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        outs = [self.tap(x[i:i + self.chunk].to(self.device)).float().cpu() for i in range(0, len(x), self.chunk)]
-        return torch.cat(outs)
+        tapped = super().forward
+        return torch.cat([tapped(x[i:i + self.chunk]) for i in range(0, len(x), self.chunk)])
 
     def embed(self, samples: list[dict]) -> list[dict]:
         sizes = [len(s["clips"]) for s in samples]

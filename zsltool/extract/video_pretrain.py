@@ -20,20 +20,16 @@ Output: ``OUT`` holds the whole model's state dict (with its ``len(train classes
 
 from __future__ import annotations
 
-import logging
 import os
 import time
-from pathlib import Path
+from functools import partial
 from typing import Sequence
 
 from zsltool.errors import ZslError
-from zsltool.extract.pretrain import (check_training_args, epoch_checkpoint, save_pretrained, train_classifier,
-                                      training_classes)
+from zsltool.extract.pretrain import (check_manifests, check_training_args, train_and_save, training_classes,
+                                      training_targets)
 from zsltool.files.checks import check_output
-from zsltool.files.provenance import input_record
 from zsltool.runtime.env import seed_everything
-
-log = logging.getLogger("zsltool.extract.video")
 
 
 class _ClipDataset:
@@ -72,95 +68,86 @@ class _ClipDataset:
             yield (x - self.mean) / self.std, self.targets[idx]
 
 
-class _ShiftFlip:
+def _shift_flip(x, gen, shift: int):
     """Random shift (reflect-pad, random crop) and horizontal flip of a (B, C, T, H, W) batch."""
+    import torch
 
-    def __init__(self, shift: int):
-        self.shift = shift
-
-    def __call__(self, x, gen):
-        import torch
-
-        b, _, _, h, w = x.shape
-        shift = self.shift
-        out = torch.empty_like(x)
-        padded = torch.nn.functional.pad(x.flatten(1, 2), (shift, shift, shift, shift), mode="reflect").view(
-            b, x.shape[1], x.shape[2], h + 2 * shift, w + 2 * shift)
-        for i in range(b):
-            dy, dx = torch.randint(0, 2 * shift + 1, (2,), generator=gen).tolist()
-            v = padded[i, :, :, dy:dy + h, dx:dx + w]
-            if bool(torch.rand((), generator=gen) < 0.5):
-                v = v.flip(-1)
-            out[i] = v
-        return out
+    b, _, _, h, w = x.shape
+    out = torch.empty_like(x)
+    padded = torch.nn.functional.pad(x.flatten(1, 2), (shift, shift, shift, shift), mode="reflect").view(
+        b, x.shape[1], x.shape[2], h + 2 * shift, w + 2 * shift)
+    for i in range(b):
+        dy, dx = torch.randint(0, 2 * shift + 1, (2,), generator=gen).tolist()
+        v = padded[i, :, :, dy:dy + h, dx:dx + w]
+        if bool(torch.rand((), generator=gen) < 0.5):
+            v = v.flip(-1)
+        out[i] = v
+    return out
 
 
-def pretrain_video(
-    inputs: Sequence[str | os.PathLike],
-    out: str | os.PathLike,
-    *,
-    classes_path: str | os.PathLike,
-    split_path: str | os.PathLike,
-    trial: int = 0,
-    model: str = "small3d",
-    frame_size: int = 64,
-    clip_len: int = 16,
-    epochs: int = 20,
-    batch_size: int = 16,
-    lr: float = 3e-3,
-    augment: bool = True,
-    device: str = "cpu",
-    seed: int = 0,
-    overwrite: bool = False,
-    progress: bool = True,
-    resume: bool = True,
-) -> dict:
-    """Train ``model`` (random init) on the training classes' videos and save its weights; returns a summary.
-    A killed run is continued after its last finished epoch (``resume``; see ``train_classifier``)."""
-    import numpy as np
-
+def pretrain_video(inputs: Sequence[str | os.PathLike], out: str | os.PathLike, *, classes_path: str | os.PathLike,
+                   split_path: str | os.PathLike, trial: int = 0, model: str = "small3d", frame_size: int = 64,
+                   clip_len: int = 16, epochs: int = 20, batch_size: int = 16, lr: float = 3e-3, augment: bool = True,
+                   device: str = "cpu", seed: int = 0, overwrite: bool = False, progress: bool = True,
+                   resume: bool = True) -> dict:
+    """Train ``model`` (random init) on the training classes' videos (decoded once at ``frame_size``; each epoch
+    one clip of ``clip_len`` frames per video) and save its weights; returns a summary. A killed run is continued
+    after its last finished epoch (``resume``; see ``train_classifier``)."""
     from zsltool.extract.inputs import collect_video
-    from zsltool.extract.runner import InvalidInput
 
     check_training_args(epochs, lr)
     if frame_size < 8:
         raise ZslError(f"--frame-size must be at least 8 pixels, got {frame_size}")
     if clip_len < 1:
         raise ZslError(f"--clip-len must be positive, got {clip_len}")
-    manifests = [Path(p) for p in inputs]
-    for p in manifests:
-        if not p.exists():
-            raise ZslError(f"input not found: {p}", hint="pretrain-video needs a clip manifest id,path,labels,start,end")
-        if not p.is_file() or p.suffix.lower() not in (".csv", ".tsv"):
-            raise ZslError(f"{p} is not a clip manifest (.csv)",
-                           hint="pretrain-video needs labelled videos: a clip manifest id,path,labels,start,end")
+    manifests = check_manifests(inputs, "clip", "pretrain-video needs a clip manifest id,path,labels,start,end",
+                                "pretrain-video needs labelled videos: a clip manifest id,path,labels,start,end")
     out = check_output(out, overwrite)
-    cs, t, train_ids, train_pos, allowed = training_classes(classes_path, split_path, trial)
-    items, _, records = collect_video(manifests, cs)
-    import torch  # after the inputs are checked: a user's mistake is reported without loading torch
-    from tqdm import tqdm
-
+    tc = training_classes(classes_path, split_path, trial)
+    items, _, records = collect_video(manifests, tc.class_set)
     from zsltool.extract.video import SMALL_MODELS, TEST_MODELS, build_video_model
-    from zsltool.extract.video_decode import decode_video
 
     if model not in SMALL_MODELS + TEST_MODELS:
         raise ZslError(f"pretrain-video trains {', '.join(SMALL_MODELS)} (or the test model "
                        f"{', '.join(TEST_MODELS)}), not {model!r}",
                        hint="torchvision video models are used with their Kinetics weights: zsl extract-video")
     # single-label videos of training classes only (and only the trial's training instances for GZSL)
-    kept = [it for it in items if len(it.labels) == 1 and it.labels[0] in train_pos
-            and (allowed is None or it.id in allowed)]
-    if not kept:
-        raise ZslError(f"no video of {', '.join(map(str, manifests))} belongs to the training classes of trial "
-                       f"{trial}", hint="check that the manifest, class set and split belong together")
-    C = len(train_ids)
-    missing = sorted(set(range(C)) - {train_pos[it.labels[0]] for it in kept})
-    if missing:
-        log.warning(f"{len(missing)} training classes have no video (e.g. {train_ids[missing[0]]})")
-
+    kept = [it for it in items if len(it.labels) == 1 and it.labels[0] in tc.train_pos
+            and (tc.allowed_ids is None or it.id in tc.allowed_ids)]
+    targets = training_targets(kept, tc, manifests, "video")
     t0 = time.perf_counter()
-    clips, targets = [], []
-    for it in tqdm(kept, desc="pretrain-video: decoding", disable=not progress or None, leave=False, unit="video"):
+    clips = _decode(kept, frame_size, clip_len, progress)
+    seed_everything(seed)  # the network's random initialisation
+    net, _, info = build_video_model(model, None, num_classes=len(tc.train_ids))
+    others = len(items) - len(kept)
+    res = train_and_save(
+        "video", net, _ClipDataset(clips, targets, clip_len, augment), out, tc, epochs=epochs,
+        batch_size=batch_size, lr=lr, device=device, seed=seed, progress=progress, resume=resume, t0=t0,
+        batch_transform=partial(_shift_flip, shift=max(1, frame_size // 16)) if augment else None, drop_single=True,
+        run_key={"model": model, "frame_size": frame_size, "clip_len": clip_len, "augment": augment,
+                 "inputs": records, "videos": [it.id for it in kept]},
+        config={"augment": augment}, inputs=records, fields={
+            "layout": f"{model} state dict with a {len(tc.train_ids)}-way head", "model": model,
+            "frame_size": frame_size, "clip_len": clip_len, "train_videos": sorted(it.id for it in kept),
+            "instances": "instances.train of the trial" if tc.allowed_ids is not None else "every video of the classes",
+            "videos": len(kept), "other_videos": others,
+            "extract_with": f"zsl extract-video --model {model} --weights {out} --crop-size {frame_size} "
+                            f"--clip-len {clip_len}"},
+        summary={"model": model, "videos": len(kept), "other_videos": others})
+    return {**res, "info": info}
+
+
+def _decode(items, frame_size: int, clip_len: int, progress: bool) -> list:
+    """Each video's frames (resized to ``frame_size``; the last repeated up to ``clip_len``), (N, H, W, 3) uint8."""
+    import numpy as np
+    import torch
+    from tqdm import tqdm
+
+    from zsltool.extract.runner import InvalidInput
+    from zsltool.extract.video_decode import decode_video
+
+    clips = []
+    for it in tqdm(items, desc="pretrain-video: decoding", disable=not progress or None, leave=False, unit="video"):
         path, start, end = it.source
         try:
             frames, _ = decode_video(path, (frame_size, frame_size), start, end)
@@ -169,33 +156,5 @@ def pretrain_video(
                            hint="every training-class video in the manifest must be readable") from None
         if len(frames) < clip_len:  # repeat the last frame, as extract-video does
             frames = np.concatenate([frames, np.repeat(frames[-1:], clip_len - len(frames), axis=0)])
-        clips.append(torch.from_numpy(frames))  # (N, H, W, 3) uint8
-        targets.append(train_pos[it.labels[0]])
-
-    seed_everything(seed)  # the network's random initialisation
-    net, _, info = build_video_model(model, None, num_classes=C)
-    ds = _ClipDataset(clips, targets, clip_len, augment)
-    history = train_classifier(ds, net, epochs=epochs, batch_size=batch_size, lr=lr, device=device, seed=seed,
-                               batch_transform=_ShiftFlip(max(1, frame_size // 16)) if augment else None,
-                               drop_single=True, progress=progress, name="pretrain-video",
-                               checkpoint=epoch_checkpoint(out), resume=resume,
-                               run_key={"model": model, "frame_size": frame_size, "clip_len": clip_len,
-                                        "augment": augment, "class_set": cs.sha256, "trial": trial,
-                                        "inputs": records, "videos": [it.id for it in kept]})
-
-    sidecar, meta = save_pretrained(net, out, "zsl.video_pretrain", {
-            "layout": f"{model} state dict with a {C}-way head",
-            "model": model, "frame_size": frame_size, "clip_len": clip_len, "class_set_sha256": cs.sha256,
-            "trial": trial, "train_classes": train_ids, "train_videos": sorted(it.id for it in kept),
-            "instances": "instances.train of the trial" if allowed is not None else "every video of the classes",
-            "loss": "softmax cross-entropy",
-            "config": {"epochs": epochs, "batch_size": batch_size, "lr": lr, "optimizer": "adam",
-                       "augment": augment, "seed": seed},
-            "videos": len(kept), "other_videos": len(items) - len(kept),
-            "extract_with": f"zsl extract-video --model {model} --weights {out} --crop-size {frame_size} "
-                            f"--clip-len {clip_len}",
-            "seconds": round(time.perf_counter() - t0, 2), "history": history,
-            "inputs": records + [input_record(classes_path), input_record(split_path)]})
-    return {"out": str(out), "sidecar": str(sidecar), "model": model, "videos": len(kept), "classes": C,
-            "other_videos": len(items) - len(kept), "final_loss": history[-1]["loss"],
-            "final_train_top1": history[-1]["train_top1"], "seconds": meta["seconds"], "info": info}
+        clips.append(torch.from_numpy(frames))
+    return clips

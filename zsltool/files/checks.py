@@ -25,6 +25,12 @@ def require_file(path: str | os.PathLike, what: str = "file") -> Path:
     return p
 
 
+def missing_entries(required, container, what: str) -> str | None:
+    """The problem of a file that lacks some of its ``required`` entries (HDF5 datasets, checkpoint keys), or None."""
+    absent = [k for k in required if k not in container]
+    return f"missing {what}: {', '.join(absent)}" if absent else None
+
+
 def relocated(recorded: str | os.PathLike, anchor: str | os.PathLike | None) -> Path | None:
     """A file whose recorded path is gone (a folder moved, a command run from another directory), looked for
     next to ``anchor`` (a file that moved with it, e.g. the checkpoint that recorded the path): the recorded

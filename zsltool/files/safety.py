@@ -159,10 +159,6 @@ class OutputLock:
             os.close(self._fd)  # closing the descriptor drops the flock
             self._fd = None
 
-    @property
-    def held(self) -> bool:
-        return self._fd is not None
-
     def __enter__(self) -> "OutputLock":
         return self.acquire()
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 
 from zsltool.errors import ZslError
-from zsltool.prepare.common import (Prepared, need_file, need_folder, numbered_class, present_unique, read_csv,
+from zsltool.prepare.common import (Prepared, need_file, need_folder, numbered_classes, present_unique, read_csv,
                                     write_with_class_folds)
 
 COLUMNS = ["filename", "fold", "target", "category", "esc10", "src_file", "take"]
@@ -25,15 +25,11 @@ def load_esc50(root: str | os.PathLike, *, esc10: bool = False) -> Prepared:
         rows = [r for r in rows if r["esc10"].lower() == "true"]
         if not rows:
             raise ZslError(f"{meta} marks no clip as ESC-10 (column esc10)", hint="drop --esc10 for all 50 classes")
-    classes: dict[int, str] = {}
-    clips = []
-    for n, r in enumerate(rows, start=2):
-        numbered_class(classes, meta, n, r, "target", "category")
-        clips.append({"id": r["filename"].rsplit(".", 1)[0], "path": str(root / "audio" / r["filename"]),
-                      "labels": [r["category"]], "fold": r["fold"], "esc10": r["esc10"], "src_file": r["src_file"],
-                      "take": r["take"]})
-    clips, missing, dup = present_unique(clips)
-    cls = [{"id": name, "name": name, "target": t, "esc10": esc10 or None} for t, name in sorted(classes.items())]
+    cls = [{"id": name, "name": name, "target": t, "esc10": esc10 or None}
+           for t, name in numbered_classes(meta, rows, "target", "category")]
+    clips, missing, dup = present_unique([
+        {"id": r["filename"].rsplit(".", 1)[0], "path": str(root / "audio" / r["filename"]), "labels": [r["category"]],
+         "fold": r["fold"], "esc10": r["esc10"], "src_file": r["src_file"], "take": r["take"]} for r in rows])
     cls = [{k: v for k, v in c.items() if v is not None} for c in cls]
     return Prepared(dataset="ESC-10" if esc10 else "ESC-50", classes=cls, clips=clips,
                     extra_columns=["fold", "esc10", "src_file", "take"], missing=missing, duplicates=dup,

@@ -40,11 +40,9 @@ def load_vector_dict(path: str | os.PathLike) -> dict[str, np.ndarray]:
     hint = "expected np.save(path, {class name: vector}) as the AVCA-GZSL release ships it"
     with open(p, "rb") as f:
         try:
-            version = np.lib.format.read_magic(f)
-            if version == (1, 0):
-                shape, _, dtype = np.lib.format.read_array_header_1_0(f)
-            else:
-                shape, _, dtype = np.lib.format.read_array_header_2_0(f)
+            fmt = np.lib.format
+            read_header = fmt.read_array_header_1_0 if fmt.read_magic(f) == (1, 0) else fmt.read_array_header_2_0
+            shape, _, dtype = read_header(f)
         except (ValueError, OSError) as e:
             raise ZslError(f"{p} is not a .npy file ({e})", hint=hint) from None
         if dtype != np.dtype(object) or shape != ():

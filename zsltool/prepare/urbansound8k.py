@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 
-from zsltool.prepare.common import (Prepared, need_file, need_folder, numbered_class, present_unique, read_csv,
+from zsltool.prepare.common import (Prepared, need_file, need_folder, numbered_classes, present_unique, read_csv,
                                     write_with_class_folds)
 
 COLUMNS = ["slice_file_name", "fsID", "start", "end", "salience", "fold", "classID", "class"]
@@ -22,16 +22,12 @@ def load_urbansound8k(root: str | os.PathLike) -> Prepared:
     root = need_folder(root, "UrbanSound8K folder")
     meta = need_file(root, "metadata/UrbanSound8K.csv", "UrbanSound8K")
     rows = read_csv(meta, COLUMNS, "UrbanSound8K")
-    classes: dict[int, str] = {}
-    clips = []
-    for n, r in enumerate(rows, start=2):
-        numbered_class(classes, meta, n, r, "classID", "class")
-        clips.append({"id": r["slice_file_name"].rsplit(".", 1)[0],
-                      "path": str(root / "audio" / f"fold{r['fold']}" / r["slice_file_name"]),
-                      "labels": [r["class"]], "fold": r["fold"], "fsID": r["fsID"], "salience": r["salience"],
-                      "source_start": r["start"], "source_end": r["end"]})
-    clips, missing, dup = present_unique(clips)
-    cls = [{"id": name, "name": name, "classID": i} for i, name in sorted(classes.items())]
+    cls = [{"id": name, "name": name, "classID": i} for i, name in numbered_classes(meta, rows, "classID", "class")]
+    clips, missing, dup = present_unique([
+        {"id": r["slice_file_name"].rsplit(".", 1)[0],
+         "path": str(root / "audio" / f"fold{r['fold']}" / r["slice_file_name"]), "labels": [r["class"]],
+         "fold": r["fold"], "fsID": r["fsID"], "salience": r["salience"], "source_start": r["start"],
+         "source_end": r["end"]} for r in rows])
     return Prepared(dataset="UrbanSound8K", classes=cls, clips=clips,
                     extra_columns=["fold", "fsID", "salience", "source_start", "source_end"], missing=missing,
                     duplicates=dup, inputs=[str(meta)],

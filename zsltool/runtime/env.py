@@ -13,20 +13,13 @@ from zsltool.errors import ZslError
 
 
 def seed_everything(seed: int) -> None:
-    """Seed python, numpy and (if imported or importable) torch."""
+    """Seed python, numpy and torch."""
+    import numpy as np
+    import torch
+
     random.seed(seed)
-    try:
-        import numpy as np
-
-        np.random.seed(seed % (2**32))
-    except ImportError:  # pragma: no cover
-        pass
-    try:
-        import torch
-
-        torch.manual_seed(seed)
-    except ImportError:  # pragma: no cover
-        pass
+    np.random.seed(seed % (2**32))
+    torch.manual_seed(seed)
 
 
 def resolve_device(device: str = "auto") -> str:

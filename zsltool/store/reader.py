@@ -11,6 +11,7 @@ from typing import Sequence
 import numpy as np
 
 from zsltool.errors import ZslError
+from zsltool.files.checks import missing_entries
 from zsltool.store.schema import ATTRS, FORMAT, FORMAT_VERSION, HDF5_SIGNATURE, JSON_ATTRS, KINDS, StoreMeta
 
 REQUIRED = ("ids", "embeddings", "classes", "labels", "valid", "invalid_reason")
@@ -164,10 +165,8 @@ def collect_violations(f, check_values: bool = True) -> list[str]:
                 json.loads(v)
             except (ValueError, UnicodeDecodeError):
                 out.append(f"attribute {key} is not valid JSON")
-    missing = [d for d in REQUIRED if d not in f]
-    if missing:
-        out.append(f"missing datasets: {', '.join(missing)}")
-        return out
+    if lacking := missing_entries(REQUIRED, f, "datasets"):
+        return out + [lacking]
     emb = f["embeddings"]
     if emb.ndim != 2:
         out.append(f"embeddings must be 2-D, found shape {emb.shape}")

@@ -168,10 +168,6 @@ def make_demo_dataset(out_dir: str | os.PathLike, *, seed: int = 0, small: bool 
     An existing dataset made with the same settings is reused; one made with other settings is an
     error unless ``overwrite``.
     """
-    import soundfile as sf
-
-    from zsltool.testing import images as imgs
-    from zsltool.testing import sounds
     from zsltool.testing import words as wv
 
     s = DemoSettings.make(seed=seed, small=small, n_per_class=n_per_class,
@@ -179,15 +175,7 @@ def make_demo_dataset(out_dir: str | os.PathLike, *, seed: int = 0, small: bool 
     root = Path(out_dir).resolve()
     info_path = root / "dataset.json"
     if info_path.exists() and not overwrite:
-        try:
-            old = json.loads(info_path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError):
-            old = {}
-        if old.get("settings") == asdict(s) and old.get("complete"):
-            log.info("reusing the demo dataset in %s", root)
-            return load_demo_dataset(root)
-        raise ZslError(f"{root} already holds a demo dataset made with other settings",
-                       hint="choose another folder or pass --overwrite")
+        return _reuse(root, info_path, s)
     classes = class_design(small=s.small)
     if overwrite:  # files of an earlier dataset would otherwise linger next to the new ones
         for sub, ext in (("audio", "wav"), ("images", "png"), ("video", "mp4")):
@@ -198,6 +186,47 @@ def make_demo_dataset(out_dir: str | os.PathLike, *, seed: int = 0, small: bool 
         (root / sub).mkdir(parents=True, exist_ok=True)
     cs_hash = _write_classes(root, classes, s)
     wv.write_word2vec(root / "words.bin", wv.build_word_vectors(classes, dim=s.word_dim, seed=s.seed))
+    audio_rows, video_rows, image_rows = _write_media(root, classes, s)
+    _write_csv(root / "audio.csv", CLIP_COLUMNS, audio_rows)
+    _write_csv(root / "images.csv", CROP_COLUMNS, image_rows)
+    if s.video:
+        _write_csv(root / "video.csv", CLIP_COLUMNS, video_rows)
+    train, val, test = _write_splits(root, classes, s, cs_hash)
+
+    paths = _paths(root, s.video)
+    info = {"format": FORMAT, "format_version": 1, "zsl_version": __version__, "created_utc": utc_now(),
+            "settings": asdict(s), "complete": True, "class_set_sha256": cs_hash,
+            "counts": {"classes": len(classes), "train": len(train), "val": len(val), "test": len(test),
+                       "audio": len(audio_rows), "images": len(image_rows), "video": len(video_rows)},
+            "chance": {"zsl_test": 1.0 / len(test), "zsl_val": 1.0 / len(val) if val else None,
+                       "gzsl": 1.0 / len(classes) if classes else None},
+            "files": {k: (str(v.relative_to(root)) if v is not None else None) for k, v in paths.items()}}
+    atomic_write_json(info_path, info)
+    log.info("demo dataset: %d classes (%d train, %d val, %d test), %d clips, %d images, %d videos in %s",
+             len(classes), len(train), len(val), len(test), len(audio_rows), len(image_rows), len(video_rows), root)
+    return _dataset(root, s, classes, train, val, test)
+
+
+def _reuse(root: Path, info_path: Path, s: DemoSettings) -> DemoDataset:
+    """The complete dataset at ``root`` when it was made with the settings ``s``, else a ZslError."""
+    try:
+        old = json.loads(info_path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        old = {}
+    if old.get("settings") == asdict(s) and old.get("complete"):
+        log.info("reusing the demo dataset in %s", root)
+        return load_demo_dataset(root)
+    raise ZslError(f"{root} already holds a demo dataset made with other settings",
+                   hint="choose another folder or pass --overwrite")
+
+
+def _write_media(root: Path, classes, s: DemoSettings) -> tuple[list, list, list]:
+    """Every class's clips (WAV; with ``s.video`` an MP4 of frames and the same sound too) and pictures (PNG);
+    returns the manifest rows of the audio clips, the videos and the crops."""
+    import soundfile as sf
+
+    from zsltool.testing import images as imgs
+    from zsltool.testing import sounds
 
     audio_rows, video_rows, image_rows = [], [], []
     n_frames = max(1, int(round(s.duration * s.fps)))
@@ -226,24 +255,7 @@ def make_demo_dataset(out_dir: str | os.PathLike, *, seed: int = 0, small: bool 
                 imgs.write_png(png, imgs.draw(c.attrs, instance_rng(s.seed, c, k, 2), size=s.image_size))
                 image_rows.append([iid, iid, str(png), c.id, 0.0, 1.0, 0.0, 1.0, 0, 0, c.id])
                 bar.update(1)
-    _write_csv(root / "audio.csv", CLIP_COLUMNS, audio_rows)
-    _write_csv(root / "images.csv", CROP_COLUMNS, image_rows)
-    if s.video:
-        _write_csv(root / "video.csv", CLIP_COLUMNS, video_rows)
-    train, val, test = _write_splits(root, classes, s, cs_hash)
-
-    paths = _paths(root, s.video)
-    info = {"format": FORMAT, "format_version": 1, "zsl_version": __version__, "created_utc": utc_now(),
-            "settings": asdict(s), "complete": True, "class_set_sha256": cs_hash,
-            "counts": {"classes": len(classes), "train": len(train), "val": len(val), "test": len(test),
-                       "audio": len(audio_rows), "images": len(image_rows), "video": len(video_rows)},
-            "chance": {"zsl_test": 1.0 / len(test), "zsl_val": 1.0 / len(val) if val else None,
-                       "gzsl": 1.0 / len(classes) if classes else None},
-            "files": {k: (str(v.relative_to(root)) if v is not None else None) for k, v in paths.items()}}
-    atomic_write_json(info_path, info)
-    log.info("demo dataset: %d classes (%d train, %d val, %d test), %d clips, %d images, %d videos in %s",
-             len(classes), len(train), len(val), len(test), len(audio_rows), len(image_rows), len(video_rows), root)
-    return _dataset(root, s, classes, train, val, test)
+    return audio_rows, video_rows, image_rows
 
 
 def _dataset(root: Path, s: DemoSettings, classes, train, val, test) -> DemoDataset:

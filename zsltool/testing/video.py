@@ -53,22 +53,18 @@ def write_mp4(path: str | os.PathLike, frames: np.ndarray, fps: float = 8.0, aud
         for i, img in enumerate(frames):
             vframe = av.VideoFrame.from_ndarray(rgb_to_yuv420p(img), format="yuv420p")
             vframe.pts = i
-            for packet in vs.encode(vframe):
-                out.mux(packet)
-        for packet in vs.encode():
-            out.mux(packet)
+            out.mux(vs.encode(vframe))
+        out.mux(vs.encode())  # flush
         if astream is not None:
             chunk = 1024
             x = np.asarray(audio, dtype=np.float32)
-            for i, start in enumerate(range(0, len(x), chunk)):
+            for start in range(0, len(x), chunk):
                 block = x[start:start + chunk][None, :]
                 frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(block), format="fltp", layout="mono")
                 frame.sample_rate = sample_rate
                 frame.pts = start
-                for packet in astream.encode(frame):
-                    out.mux(packet)
-            for packet in astream.encode():
-                out.mux(packet)
+                out.mux(astream.encode(frame))
+            out.mux(astream.encode())
     os.replace(tmp, path)
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from zsltool import __version__
 from zsltool.errors import ZslError
-from zsltool.files.checks import atomic_write_bytes, torch_load
+from zsltool.files.checks import atomic_write_bytes, missing_entries, torch_load
 from zsltool.files.provenance import command_line, utc_now
 
 FORMAT = "zsl.checkpoint"
@@ -56,10 +56,8 @@ def checkpoint_problems(ckpt) -> list[str]:
     ver = ckpt.get("format_version")
     if not isinstance(ver, int) or not (1 <= ver <= FORMAT_VERSION):
         out.append(f"format version {ver!r} is not supported (this zsl reads 1 to {FORMAT_VERSION})")
-    missing = [k for k in REQUIRED if k not in ckpt]
-    if missing:
-        out.append(f"missing keys: {', '.join(missing)}")
-        return out
+    if lacking := missing_entries(REQUIRED, ckpt, "keys"):
+        return out + [lacking]
     sem = ckpt["semantic"]
     if not isinstance(sem, dict) or "ids" not in sem or not isinstance(sem.get("embeddings"), torch.Tensor):
         out.append("semantic must hold ids and an embeddings tensor")

@@ -113,9 +113,23 @@ def experiment_cmd(
     json_out: bool = JsonOpt,
 ):
     """Run a paper protocol end to end (train + evaluate every trial) and print its table."""
+    from zsltool.evaluate.experiment import run_experiment
+
+    doc = run_experiment(_experiment_spec(
+        audio=audio, split=split, out=out, video=video, text=text, image=image, audio_prototypes=audio_prototypes,
+        hybrid=hybrid, semantics=semantics, method=method, arg=arg, epochs=epochs, batch_size=batch_size, lr=lr,
+        optimizer=optimizer, patience=patience, grid=grid, preset=preset, strict=strict, modalities=modalities,
+        trials=trials, repeats=repeats, calibrate=calibrate, no_retrieval=no_retrieval, two_stage=two_stage,
+        transductive=transductive, refit=refit, jobs=jobs, threads=threads, seed=seed, device=STATE.device))
+    _print_experiment(doc, out, table_format, json_out)
+
+
+def _experiment_spec(*, split, out, text, semantics, method, arg, modalities, trials, seed, grid, no_retrieval,
+                     transductive, **same):
+    """zsl experiment's options -> the library's ``ExperimentSpec`` (a malformed option is a usage error, exit 2);
+    ``same``: the options that are the spec's fields as they are."""
     from zsltool.cli.choices import check_choice
-    from zsltool.cli.commands.train import parse_method_args
-    from zsltool.evaluate.experiment import ExperimentSpec, run_experiment
+    from zsltool.evaluate.experiment import ExperimentSpec
     from zsltool.methods.names import METHOD_NAMES
     from zsltool.train.grid import parse_grid
 
@@ -124,18 +138,7 @@ def experiment_cmd(
     for s in _csv_list(semantics) or []:
         check_choice(s, SEMANTIC_SOURCES, "--semantics")
     method = list(dict.fromkeys(method))  # --method X --method X trains X once
-    margs: dict = {}
-    for a in arg:
-        head = a.split("=", 1)[0]
-        if ":" in head:
-            m, rest = a.split(":", 1)
-            if m not in method:
-                raise typer.BadParameter(f"{a!r} names method {m!r}, which is not among --method "
-                                         f"({', '.join(method)})", param_hint="--arg")
-            margs.setdefault(m, {}).update(parse_method_args([rest]))
-        else:
-            for m in method:
-                margs.setdefault(m, {}).update(parse_method_args([a]))
+    margs = _method_args(method, arg)
     mods = _csv_list(modalities) or ["both"]
     bad = [m for m in mods if m not in ("audio", "video", "both")]
     if bad:
@@ -144,6 +147,30 @@ def experiment_cmd(
         tr = [int(x) for x in _csv_list(trials)] if trials else None
     except ValueError:
         raise typer.BadParameter(f"{trials!r} is not a comma list of integers", param_hint="--trials") from None
+    return ExperimentSpec(splits=list(split), out_dir=out, **_texts(text), semantics=_csv_list(semantics),
+                          methods=method, method_args=margs, modalities=mods, trials=tr, seed=seed_or_global(seed),
+                          retrieval=not no_retrieval, grid=parse_grid(grid),
+                          transductive=list(transductive) or None, **same)
+
+
+def _method_args(methods: list[str], arg: list[str]) -> dict:
+    """``--arg METHOD:KEY=VALUE`` for that method, ``--arg KEY=VALUE`` for every method -> {method: {key: value}}."""
+    from zsltool.cli.commands.train import parse_method_args
+
+    margs: dict = {}
+    for a in arg:
+        m, rest = a.split(":", 1) if ":" in a.split("=", 1)[0] else (None, a)
+        if m is not None and m not in methods:
+            raise typer.BadParameter(f"{a!r} names method {m!r}, which is not among --method "
+                                     f"({', '.join(methods)})", param_hint="--arg")
+        for name in methods if m is None else [m]:
+            margs.setdefault(name, {}).update(parse_method_args([rest]))
+    return margs
+
+
+def _texts(text: list[str]) -> dict:
+    """``--text FILE`` or ``--text NAME=FILE`` (repeatable; a plain one next to named ones is ``text``) -> the
+    spec's ``text`` and ``texts``."""
     plain = [t for t in text if "=" not in t]
     named = dict(t.split("=", 1) for t in text if "=" in t)
     if len(plain) > 1:
@@ -152,28 +179,17 @@ def experiment_cmd(
         raise typer.BadParameter("--text NAME=FILE needs a name and a file", param_hint="--text")
     if named and plain:
         named = {"text": plain[0], **named}
-    spec = ExperimentSpec(audio=audio, splits=list(split), out_dir=out, video=video,
-                          text=plain[0] if plain and not named else None, texts=named or None, image=image,
-                          audio_prototypes=audio_prototypes, hybrid=hybrid,
-                          semantics=_csv_list(semantics),
-                          methods=list(method), method_args=margs, epochs=epochs, batch_size=batch_size, lr=lr,
-                          optimizer=optimizer, patience=patience, modalities=mods, trials=tr,
-                          seed=seed_or_global(seed), jobs=jobs, threads=threads,
-                          calibrate=calibrate, retrieval=not no_retrieval, device=STATE.device,
-                          grid=parse_grid(grid), preset=preset, strict=strict,
-                          two_stage=two_stage, refit=refit, transductive=list(transductive) or None,
-                          repeats=repeats)
-    doc = run_experiment(spec)
+    return {"text": plain[0] if plain and not named else None, "texts": named or None}
+
+
+def _print_experiment(doc: dict, out: str, table_format: str, json_out: bool) -> None:
     info(f"{count_of(doc['ran'], 'trial')} run, {doc['reused']} reused; wrote {out}/results.json, trials.csv, "
          "table.csv, table.md, table.tex")
-    if table_format != "table" and not json_out:
-        import sys
+    if table_format == "table" or json_out:
+        return emit(doc, json_out, table=_experiment_tables)
+    from zsltool.evaluate.tables import export_tables
 
-        from zsltool.evaluate.tables import export_tables
-
-        sys.stdout.write(export_tables(doc["tables"], table_format))
-        return
-    emit(doc, json_out, table=_experiment_tables)
+    print(export_tables(doc["tables"], table_format), end="")
 
 
 def compare_cmd(

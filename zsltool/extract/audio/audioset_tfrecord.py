@@ -34,29 +34,21 @@ log = logging.getLogger("zsltool.extract.audio")
 _POLY = 0x82F63B78
 
 
-def _make_table() -> list[int]:
-    table = []
-    for i in range(256):
-        c = i
-        for _ in range(8):
-            c = (c >> 1) ^ _POLY if c & 1 else c >> 1
-        table.append(c)
-    return table
+def _table_entry(c: int) -> int:
+    for _ in range(8):
+        c = (c >> 1) ^ _POLY if c & 1 else c >> 1
+    return c
 
 
-_TABLE = _make_table()
+_TABLE = [_table_entry(i) for i in range(256)]
 
 
-try:  # optional accelerator (pip install crc32c); the pure-Python table version is the fallback
-    from crc32c import crc32c  # type: ignore
-except ImportError:  # pragma: no cover - depends on the environment
-    def crc32c(data: bytes) -> int:
-        """CRC-32C (Castagnoli) of ``data``."""
-        c = 0xFFFFFFFF
-        t = _TABLE
-        for b in data:
-            c = t[(c ^ b) & 0xFF] ^ (c >> 8)
-        return c ^ 0xFFFFFFFF
+def crc32c(data: bytes) -> int:
+    """CRC-32C (Castagnoli) of ``data`` (neither the standard library nor zsl's dependencies have it)."""
+    c = 0xFFFFFFFF
+    for b in data:
+        c = _TABLE[(c ^ b) & 0xFF] ^ (c >> 8)
+    return c ^ 0xFFFFFFFF
 
 
 def masked_crc32c(data: bytes) -> int:

@@ -26,6 +26,7 @@ import numpy as np
 from zsltool.errors import ZslError
 from zsltool.extract.audio.extract import AudioExtractor
 from zsltool.extract.text import TextExtractor
+from zsltool.extract.weights import local_record
 
 log = logging.getLogger("zsltool.extract.audio")
 
@@ -78,12 +79,6 @@ def logit_scale(model) -> float:
     return float(model.logit_scale_a.detach().exp())
 
 
-def _weight_records(record: dict) -> list[dict]:
-    """The local weights file read (a save_pretrained folder), as an input record; none for a hub id."""
-    p = record.get("weights_path")
-    return [{"path": p, "sha256": record["weights_sha256"]}] if p else []
-
-
 def _features(out) -> Any:
     """``get_*_features`` returns a tensor (transformers 4) or an output whose ``pooler_output`` it is (5)."""
     return out if hasattr(out, "shape") else out.pooler_output
@@ -117,7 +112,7 @@ class ClapAudioExtractor(AudioExtractor):
         self.fusion = bool(getattr(self.model.config.audio_config, "enable_fusion", False))
         self.front = _ClapFrontEnd(self.fe, self.fusion)
         self.dim = int(self.model.config.projection_dim)
-        self.weight_records = _weight_records(self.record)
+        self.weight_records = local_record(self.record)
 
     def examples(self, wave: np.ndarray) -> np.ndarray:
         return self.front(wave)
@@ -148,28 +143,23 @@ class ClapTextExtractor(TextExtractor):
         self.model, self.tokenizer, self.record = load_clap(config.weights or self.spec.default_weights, device,
                                                             "text")
         self.dim = int(self.model.config.projection_dim)
-        self.weight_records = _weight_records(self.record)
+        self.weight_records = local_record(self.record)
 
     def texts(self, entries) -> list[str]:
         if self.config.text == "label":
             return [self.config.prompt.format(e.name) if e.name.strip() else "" for e in entries]
         return [e.description for e in entries]
 
-    def rows(self, entries):
+    def encode(self, texts):
         import torch
 
-        texts = self.texts(entries)
-        todo = [i for i, t in enumerate(texts) if t.strip()]
-        out: list[tuple] = [(None, [])] * len(entries)
-        for b in range(0, len(todo), self.batch_size):
-            idx = todo[b:b + self.batch_size]
-            tok = self.tokenizer([texts[i] for i in idx], padding=True, truncation=True, return_tensors="pt")
+        out = []
+        for b in range(0, len(texts), self.batch_size):
+            tok = self.tokenizer(texts[b:b + self.batch_size], padding=True, truncation=True, return_tensors="pt")
             with torch.inference_mode():
-                X = _features(self.model.get_text_features(input_ids=tok["input_ids"].to(self.device),
-                                                           attention_mask=tok["attention_mask"].to(self.device)))
-            for j, i in enumerate(idx):
-                out[i] = (X[j].float().cpu().numpy(), [texts[i]])
-        return out
+                out.append(_features(self.model.get_text_features(
+                    input_ids=tok["input_ids"].to(self.device), attention_mask=tok["attention_mask"].to(self.device))))
+        return torch.cat(out).float().cpu().numpy()
 
     def meta(self) -> dict:
         return {"model": "clap-text", "prompt": self.config.prompt, **self.record}

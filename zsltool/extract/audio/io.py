@@ -55,12 +55,6 @@ def resample(wave: np.ndarray, orig_sr: int, new_sr: int = 16000) -> np.ndarray:
     return AF.resample(x, int(orig_sr), int(new_sr)).numpy().astype(np.float64)
 
 
-def downmix(data: np.ndarray) -> np.ndarray:
-    """(frames, channels) -> (frames,) mean over channels, float64."""
-    data = np.asarray(data, dtype=np.float64)
-    return data.mean(axis=1) if data.ndim == 2 else data
-
-
 def load_waveform(path: str | os.PathLike, *, start: float | None = None, end: float | None = None,
                   max_seconds: float | None = 10.0, sample_rate: int = 16000) -> tuple[np.ndarray, dict]:
     """Read ``path`` (optionally the segment [start, end) in seconds) -> (16 kHz mono float64 wave, info).
@@ -90,8 +84,6 @@ def load_waveform(path: str | os.PathLike, *, start: float | None = None, end: f
             if s0:
                 f.seek(s0)
             data = f.read(s1 - s0, dtype="float32", always_2d=True)
-    except InvalidInput:
-        raise
     except (sf.LibsndfileError, RuntimeError, ValueError, TypeError) as e:
         raise InvalidInput(f"unreadable audio: {e}") from None
     if data.shape[0] < s1 - s0:
@@ -107,7 +99,7 @@ def load_waveform(path: str | os.PathLike, *, start: float | None = None, end: f
         raise InvalidInput("audio contains NaN or Inf samples")
     if not np.any(data):
         raise InvalidInput("silent audio (all samples are zero)")
-    wave = resample(downmix(data), sr, sample_rate)
+    wave = resample(np.asarray(data, dtype=np.float64).mean(axis=1), sr, sample_rate)  # downmix: mean of channels
     info = {"orig_sr": sr, "channels": channels, "seconds": data.shape[0] / sr,
             "truncated_segment": end is not None and int(round(end * sr)) > total}
     return wave, info

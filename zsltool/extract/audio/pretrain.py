@@ -13,19 +13,14 @@ Output: ``OUT`` holds the network's state dict in the model's published layout (
 
 from __future__ import annotations
 
-import logging
 import os
-import time
 from typing import Iterable
 
 from zsltool.errors import ZslError
-from zsltool.extract.pretrain import (check_training_args, epoch_checkpoint, save_pretrained, train_classifier,
-                                      training_classes)
+from zsltool.extract.pretrain import check_training_args, train_and_save, training_classes
 from zsltool.files.checks import check_output
 from zsltool.files.provenance import input_record
 from zsltool.runtime.env import seed_everything
-
-log = logging.getLogger("zsltool.extract.audio")
 
 
 class _ClipDataset:
@@ -72,36 +67,18 @@ class _Collate:
         return torch.cat(xs), (y if self.multilabel else y.argmax(dim=1)), {"bad": bad}
 
 
-class _Classifier:
+def _classifier(body, dim: int, n_classes: int):
     """The audio network's embedding, ReLU, and a linear head over the training classes."""
+    import torch
 
-    def __new__(cls, body, dim: int, n_classes: int):
-        import torch
-
-        return torch.nn.Sequential(body, torch.nn.ReLU(), torch.nn.Linear(dim, n_classes))
+    return torch.nn.Sequential(body, torch.nn.ReLU(), torch.nn.Linear(dim, n_classes))
 
 
-def pretrain_audio(
-    manifest: str | os.PathLike,
-    out: str | os.PathLike,
-    *,
-    classes_path: str | os.PathLike,
-    split_path: str | os.PathLike,
-    trial: int = 0,
-    epochs: int = 10,
-    batch_size: int = 8,
-    lr: float = 1e-4,
-    width: float = 1.0,
-    max_seconds: float | None = 10.0,
-    workers: int = 0,
-    device: str = "cpu",
-    seed: int = 0,
-    overwrite: bool = False,
-    progress: bool = True,
-    only_ids: Iterable[str] | None = None,
-    model: str = "vggish",
-    resume: bool = True,
-) -> dict:
+def pretrain_audio(manifest: str | os.PathLike, out: str | os.PathLike, *, classes_path: str | os.PathLike,
+                   split_path: str | os.PathLike, trial: int = 0, epochs: int = 10, batch_size: int = 8,
+                   lr: float = 1e-4, width: float = 1.0, max_seconds: float | None = 10.0, workers: int = 0,
+                   device: str = "cpu", seed: int = 0, overwrite: bool = False, progress: bool = True,
+                   only_ids: Iterable[str] | None = None, model: str = "vggish", resume: bool = True) -> dict:
     """Train registered audio ``model`` from random weights (VGGish: ``width`` scales it; 1.0 = the published
     size) with the shared loop (:func:`~zsltool.extract.pretrain.train_classifier`) and save its weights.
 
@@ -120,25 +97,12 @@ def pretrain_audio(
         raise ZslError(f"--max-seconds must be positive, got {max_seconds}")
     spec = get_extractor(model, modality="audio")
     out = check_output(out, overwrite)
-    cs, t, train_ids, train_pos, allowed = training_classes(classes_path, split_path, trial)
+    tc = training_classes(classes_path, split_path, trial)
+    allowed = tc.allowed_ids
     if only_ids is not None:
         only_ids = set(only_ids)
         allowed = only_ids if allowed is None else allowed & only_ids
-    items = collect_audio([str(manifest)], cs)[0]
-    kept, excluded_mixed, other_only = [], 0, 0
-    for it in items:
-        if not it.labels:
-            continue
-        if any(lab not in train_pos for lab in it.labels):
-            if any(lab in train_pos for lab in it.labels):
-                excluded_mixed += 1  # a training class together with a val/test class: left out
-            else:
-                other_only += 1
-            continue
-        if allowed is not None and it.id not in allowed:
-            continue
-        it.labels = sorted(train_pos[lab] for lab in it.labels)
-        kept.append(it)
+    kept, excluded_mixed, other_only = _training_clips(collect_audio([str(manifest)], tc.class_set)[0], tc, allowed)
     if not kept:
         raise ZslError(f"no clip of {manifest} belongs only to the training classes of trial {trial}",
                        hint="check that the manifest, class set and split belong together")
@@ -147,38 +111,44 @@ def pretrain_audio(
         raise ZslError(f"the clips of {manifest} usable for trial {trial} cover {n_classes} training class; "
                        "a classifier needs at least 2", hint="use a split with more training classes")
     single = all(len(it.labels) == 1 for it in kept)
-    C = len(train_ids)
+    C = len(tc.train_ids)
 
     seed_everything(seed)  # the network's random initialisation
-    options = {"weights": "random", "max_seconds": max_seconds}
-    if width != 1.0:
-        options["width"] = width
-    ex = spec.build(spec.make_config(**options), device="cpu")
+    ex = spec.build(spec.make_config(weights="random", max_seconds=max_seconds,
+                                     **({"width": width} if width != 1.0 else {})), device="cpu")
     body = ex.trainable()
-    bad: dict = {}
-    t0 = time.perf_counter()
-    history = train_classifier(_ClipDataset(kept, ex.loader(), C), _Classifier(body, ex.dim, C), epochs=epochs,
-                               batch_size=batch_size, lr=lr, device=device, seed=seed, multilabel=not single,
-                               collate=_Collate(C, not single), workers=workers, progress=progress, name="pretrain-audio",
-                               bad=bad, checkpoint=epoch_checkpoint(out), resume=resume,
-                               run_key={"model": model, "width": width, "max_seconds": max_seconds,
-                                        "class_set": cs.sha256, "trial": trial, "manifest": input_record(manifest),
-                                        "clips": [[it.id, it.labels] for it in kept]})
-
-    sidecar, info = save_pretrained(ex.model, out, "zsl.audio_pretrain", {
+    ds = _ClipDataset(kept, ex.loader(), C)
+    return train_and_save(
+        "audio", _classifier(body, ex.dim, C), ds, out, tc, epochs=epochs, batch_size=batch_size, lr=lr,
+        device=device, seed=seed, progress=progress, resume=resume, multilabel=not single,
+        collate=_Collate(C, not single), workers=workers, bad={}, saved=ex.model,
+        run_key={"model": model, "width": width, "max_seconds": max_seconds, "manifest": input_record(manifest),
+                 "clips": [[it.id, it.labels] for it in kept]},
+        config={"max_seconds": max_seconds}, inputs=[input_record(manifest)], fields={
             "layout": ex.layout, "model": model, **ex.describe_network(),
-            "class_set_sha256": cs.sha256, "trial": trial, "train_classes": train_ids,
-            "loss": "softmax cross-entropy" if single else "binary cross-entropy (multi-label)",
-            "config": {"epochs": epochs, "batch_size": batch_size, "lr": lr, "optimizer": "adam",
-                       "max_seconds": max_seconds, "seed": seed},
-            "instances": ("instances.train of the trial" if t.is_gzsl else "every clip of the classes")
+            "instances": ("instances.train of the trial" if tc.trial.is_gzsl else "every clip of the classes")
                          + (", restricted to the given ids" if only_ids is not None else ""),
             "clips": len(kept), "train_clips": sorted(it.id for it in kept),
-            "excluded_mixed": excluded_mixed, "other_class_clips": other_only,
-            "undecodable": [{"id": k, "reason": v} for k, v in list(bad.items())[:100]],
-            "seconds": round(time.perf_counter() - t0, 2), "history": history,
-            "inputs": [input_record(manifest), input_record(classes_path), input_record(split_path)]})
-    return {"out": str(out), "sidecar": str(sidecar), "clips": len(kept), "classes": C,
-            "excluded_mixed": excluded_mixed, "other_class_clips": other_only, "undecodable": len(bad),
-            "final_loss": history[-1]["loss"], "final_train_top1": history[-1]["train_top1"],
-            "seconds": info["seconds"]}
+            "excluded_mixed": excluded_mixed, "other_class_clips": other_only},
+        summary={"clips": len(kept), "excluded_mixed": excluded_mixed, "other_class_clips": other_only})
+
+
+def _training_clips(items, tc, allowed) -> tuple[list, int, int]:
+    """The labelled clips whose classes are all training classes (and whose id is ``allowed``, unless ``None``),
+    their labels turned into training-class positions; and the numbers of clips left out for also carrying a
+    val/test class, and for carrying only those."""
+    kept, excluded_mixed, other_only = [], 0, 0
+    for it in items:
+        if not it.labels:
+            continue
+        if any(lab not in tc.train_pos for lab in it.labels):
+            if any(lab in tc.train_pos for lab in it.labels):
+                excluded_mixed += 1  # a training class together with a val/test class: left out
+            else:
+                other_only += 1
+            continue
+        if allowed is not None and it.id not in allowed:
+            continue
+        it.labels = sorted(tc.train_pos[lab] for lab in it.labels)
+        kept.append(it)
+    return kept, excluded_mixed, other_only
