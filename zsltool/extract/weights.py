@@ -61,10 +61,10 @@ def _md5(path: Path) -> str:
 
 def fetch_file(spec: str, what: str = "weights", sha256: str | None = None, md5: str | None = None
                ) -> tuple[Path, str]:
-    """``(local path, sha256)`` for ``spec`` (a local path, or a URL downloaded once). Hashed once here, and
-    not again while the file is unchanged (:func:`zsltool.files.provenance.cached_sha256`: a 275 MB VGGish file is
-    read once, not at every ``zsl classify``); ``md5``: the publisher's md5, checked as well where it is the
-    only published digest."""
+    """``(local path, sha256)`` for ``spec`` (a local path, or a URL downloaded once). Hashed here, and not
+    again while the file is unchanged (:func:`zsltool.files.provenance.sha256_file`: a 275 MB VGGish file is
+    read once, not at every ``zsl classify``); ``md5``: the publisher's md5, checked as well (at every call)
+    where it is the only published digest."""
     if not is_url(spec):
         path = require_file(Path(spec).expanduser(), f"{what} file")
         digest = sha256_file(path)
