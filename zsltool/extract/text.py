@@ -45,16 +45,22 @@ class TextEntry:
 
 
 # -- sources -----------------------------------------------------------------------------------------
-def read_names_file(path: str | os.PathLike) -> list[TextEntry]:
-    """A plain list of class names, one per line (``#`` comments and blank lines skipped); ids = names."""
+def _read(path: str | os.PathLike, what: str, hint: str, option: str) -> tuple[Path, str]:
+    """``(path, text)`` of the user's ``what`` file (``--option``), with one clear error when it is not there or
+    not text."""
     p = Path(path)
     if not p.is_file():
-        raise ZslError(f"names file not found: {p}", hint="one class name per line")
+        raise ZslError(f"{what} file not found: {p}", hint=hint)
     try:
-        names = [ln.strip() for ln in p.read_text(encoding="utf-8-sig").splitlines()]
+        return p, p.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError:
-        raise ZslError(f"{p} is not a text file", hint="--names needs one class name per line") from None
-    names = [n for n in names if n and not n.startswith("#")]
+        raise ZslError(f"{p} is not a text file", hint=f"{option} needs {hint}") from None
+
+
+def read_names_file(path: str | os.PathLike) -> list[TextEntry]:
+    """A plain list of class names, one per line (``#`` comments and blank lines skipped); ids = names."""
+    p, text = _read(path, "names", "one class name per line", "--names")
+    names = [n for n in (ln.strip() for ln in text.splitlines()) if n and not n.startswith("#")]
     if not names:
         raise ZslError(f"{p} lists no class names", hint="one class name per line (lines starting with # are "
                        "comments)")
@@ -66,14 +72,7 @@ def read_names_file(path: str | os.PathLike) -> list[TextEntry]:
 
 def read_descriptions(path: str | os.PathLike, resolve=None) -> dict[str, str]:
     """CSV with columns ``id`` (or ``name``) and ``description`` -> {class id: description}."""
-    p = Path(path)
-    if not p.is_file():
-        raise ZslError(f"descriptions file not found: {p}", hint="a CSV with columns id,description")
-    try:
-        text = p.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError:
-        raise ZslError(f"{p} is not a text file", hint="--descriptions needs a CSV with columns id,description") \
-            from None
+    p, text = _read(path, "descriptions", "a CSV with columns id,description", "--descriptions")
     reader = csv.DictReader(io.StringIO(text, newline=""))
     cols = [c.strip() for c in reader.fieldnames or []]
     key = "id" if "id" in cols else "name" if "name" in cols else None
