@@ -17,7 +17,9 @@ import click
 import typer
 
 from zsltool.cli.common import STATE, JsonOpt, OverwriteOpt, ResumeOpt, ShardOpt, device_option, emit
+from zsltool.cli.types import FiniteFloat
 from zsltool.extract.base import option_flag
+from zsltool.extract.registry import get_extractor, list_extractors
 
 
 def kw(name: str, annotation: Any, default: Any) -> inspect.Parameter:
@@ -27,8 +29,6 @@ def kw(name: str, annotation: Any, default: Any) -> inspect.Parameter:
 
 def config_fields(modality: str) -> dict[str, tuple[dataclasses.Field, type, list[str], list]]:
     """Field name -> (field, type, models that have it, their defaults), over the modality's models."""
-    from zsltool.extract.registry import get_extractor, list_extractors
-
     out: dict = {}
     for name in list_extractors(modality):
         cfg = get_extractor(name).config
@@ -54,8 +54,6 @@ def _option_param(name: str, f: dataclasses.Field, typ: type, models: list[str],
     if f.metadata.get("choices"):
         kwargs["click_type"] = click.Choice(list(f.metadata["choices"]))
     elif typ is float:  # every float option is finite (NaN / Inf refused), in its range
-        from zsltool.cli.types import FiniteFloat
-
         positive = bool(f.metadata.get("positive"))
         kwargs["click_type"] = FiniteFloat(0.0 if positive else f.metadata.get("min"), min_open=positive)
     elif f.metadata.get("min") is not None and typ is int:
@@ -67,8 +65,6 @@ def _option_param(name: str, f: dataclasses.Field, typ: type, models: list[str],
 
 def model_options(modality: str, model: str, given: dict) -> dict:
     """The config options given for ``model``; an option the model does not have is a usage error."""
-    from zsltool.extract.registry import get_extractor
-
     spec = get_extractor(model, modality)
     own = {f.name for f in dataclasses.fields(spec.config)}
     fields = config_fields(modality)
@@ -83,8 +79,6 @@ def extract_command(modality: str, *, default_model: str, inputs: inspect.Parame
                     run: Callable[..., dict], table: Callable | None = None,
                     pipeline: bool = True, batch_size: int = 16, workers: int = 0) -> Callable:
     """A typer command for ``zsl extract-<modality>``: ``run(model=..., options=..., **pipeline, **rest)``."""
-    from zsltool.extract.registry import list_extractors
-
     models = list_extractors(modality)
     fields = config_fields(modality)
     params = [inputs,

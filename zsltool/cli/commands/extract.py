@@ -9,9 +9,12 @@ from typing import List, Optional
 
 import typer
 
+from zsltool.cli.choices import check_choice
 from zsltool.cli.common import JsonOpt, emit, kv_table, rows_table
 from zsltool.cli.extractor_command import extract_command, kw, progress
 from zsltool.cli.pretrain_command import pretrain_command
+from zsltool.extract.registry import get_extractor, list_extractors
+from zsltool.names import MODALITIES
 
 
 def summary_table(res: dict):
@@ -67,10 +70,6 @@ def models_cmd(
     json_out: bool = JsonOpt,
 ):
     """List the registered models of every extract command: dim, weights, options and source."""
-    from zsltool.cli.choices import check_choice
-    from zsltool.extract.registry import get_extractor, list_extractors
-    from zsltool.names import MODALITIES
-
     check_choice(modality, MODALITIES, "--modality")
     rows = [get_extractor(n).summary() for n in list_extractors(modality)]
     if json_out:
@@ -82,9 +81,7 @@ def models_cmd(
 
 
 def _pretrain_image(*, inputs, out, classes, split, model, **kw) -> dict:
-    from zsltool.cli.choices import check_choice
     from zsltool.extract.image_pretrain import pretrain_image
-    from zsltool.extract.registry import list_extractors
 
     check_choice(model, list_extractors("image"), "--model")
     return pretrain_image(inputs, out, classes_path=classes, split_path=split, model=model, **kw)

@@ -9,7 +9,8 @@ from typing import Callable, List, Optional
 import typer
 
 from zsltool.cli.common import JsonOpt, OverwriteOpt, emit, info, kv_table, seed_option, seed_or_global
-from zsltool.prepare import RECIPES
+from zsltool.prepare import (RECIPES, prepare_audioset, prepare_avgzsl_benchmark, prepare_esc50,
+                             prepare_urbansound8k)
 
 OutOpt = typer.Option(..., "--out", "-o", help="Output folder (classes.json, clips.csv, split files).")
 
@@ -47,8 +48,6 @@ def esc50_cmd(
     overwrite: bool = OverwriteOpt,
     json_out: bool = JsonOpt,
 ):
-    from zsltool.prepare import prepare_esc50
-
     _show(prepare_esc50(root, out, esc10=esc10, class_folds=class_folds, seed=seed_or_global(seed),
                         overwrite=overwrite), json_out)
 
@@ -61,8 +60,6 @@ def urbansound8k_cmd(
     overwrite: bool = OverwriteOpt,
     json_out: bool = JsonOpt,
 ):
-    from zsltool.prepare import prepare_urbansound8k
-
     _show(prepare_urbansound8k(root, out, class_folds=class_folds, seed=seed_or_global(seed), overwrite=overwrite),
           json_out)
 
@@ -80,8 +77,6 @@ def audioset_cmd(
     overwrite: bool = OverwriteOpt,
     json_out: bool = JsonOpt,
 ):
-    from zsltool.prepare import prepare_audioset
-
     _show(prepare_audioset(segments, out, audio_dir=audio_dir, classes=classes, class_labels=class_labels,
                            path_template=path_template, overwrite=overwrite), json_out)
 
@@ -96,8 +91,6 @@ def avgzsl_cmd(
     overwrite: bool = OverwriteOpt,
     json_out: bool = JsonOpt,
 ):
-    from zsltool.prepare import prepare_avgzsl_benchmark
-
     res = prepare_avgzsl_benchmark(root, out, features=features, split=split, overwrite=overwrite)
     info(f"wrote {res['out']}: {res['classes']} classes; split.json holds both stages (zsl experiment --two-stage)")
     emit(res, json_out, table=lambda r: kv_table({k: v for k, v in r.items() if k != "files"},
