@@ -29,8 +29,8 @@ from zsltool.errors import ZslError
 from zsltool.extract.base import Extractor
 from zsltool.extract.text_tokenize import RULES_VERSION as TOKENIZER_RULES, label_tokens
 from zsltool.extract.wordvectors import VECTOR_FORMATS, detect_vector_format, load_keyed_vectors  # noqa: F401
-from zsltool.store import StoreMeta, write_embeddings
-from zsltool.files.provenance import command_line, input_record
+from zsltool.store import write_embeddings
+from zsltool.files.provenance import input_record
 
 log = logging.getLogger("zsltool.extract.text")
 
@@ -283,12 +283,9 @@ def extract_class_rows(spec, config, inputs, out, *, classes=None, batch_size: i
     X = np.stack([r[0] if r[0] is not None else np.zeros(ex.dim, np.float32) for _, r in keep])
     valid = np.array([r[0] is not None for _, r in keep], dtype=bool)
     reason_of = {e.id: why for e, why in missing}
-    from zsltool.extract.record import ExtractorRecord
+    from zsltool.extract.record import store_meta
 
-    meta_x = {**ExtractorRecord.of_extractor(ex).extractor_meta(), "text": config.text, "on_missing": on_missing}
-    meta = StoreMeta(kind="class", modality="text", extractor=ex.name, extractor_meta=meta_x,
-                     inputs=records + ex.input_records(), class_set_sha256=cs.sha256 if cs is not None else "",
-                     command=command_line())
+    meta = store_meta(ex, "class", records, cs, text=config.text, on_missing=on_missing)
     write_embeddings(out, meta=meta, ids=ids, X=X, classes=ids, valid=valid,
                      reasons=[reason_of.get(i, "") for i in ids], overwrite=overwrite)
     return {"out": str(out), "model": ex.name, "dim": ex.dim, "classes": len(entries), "written": len(ids),
