@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 from typing import Iterable, Sequence
 
+from zsltool.classes.manifest import read_clip_manifest, read_crop_manifest, resolve_manifest_path
 from zsltool.errors import ZslError
 from zsltool.extract.runner import Item
 from zsltool.files.provenance import input_record
@@ -64,7 +65,6 @@ def find_files(folder: str | os.PathLike, extensions: Sequence[str]) -> list[Pat
 
 # -- audio ---------------------------------------------------------------------------------------------------
 def audio_rows(inputs: Sequence[str], stdin=None) -> tuple[list[tuple], list[dict]]:
-    from zsltool.classes.manifest import read_clip_manifest, resolve_manifest_path
     from zsltool.extract.audio.io import AUDIO_EXTENSIONS
 
     rows, records = [], []
@@ -146,16 +146,12 @@ def _collect_media(inputs, class_set, media: str, extensions: Sequence[str], uni
 
 
 def _crop_rows(manifest: Path):
-    from zsltool.classes.manifest import read_crop_manifest, resolve_manifest_path
-
     for r in read_crop_manifest(manifest):
         path = resolve_manifest_path(manifest, r["path"])
         yield r["id"], (str(path), (r["xmin"], r["xmax"], r["ymin"], r["ymax"])), [r["class"]], {}
 
 
 def _clip_rows(manifest: Path):
-    from zsltool.classes.manifest import read_clip_manifest, resolve_manifest_path
-
     for r in read_clip_manifest(manifest):
         yield r["id"], (str(resolve_manifest_path(manifest, r["path"])), r["start"], r["end"]), r["labels"], {}
 

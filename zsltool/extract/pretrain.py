@@ -128,12 +128,6 @@ def train_and_save(modality: str, net, dataset, out: Path, tc: TrainingClasses, 
             "final_train_top1": history[-1]["train_top1"], "seconds": meta["seconds"]}
 
 
-def optimise(opt, loss) -> None:
-    opt.zero_grad(set_to_none=True)
-    loss.backward()
-    opt.step()
-
-
 def _loss_and_correct(logits, y, multilabel: bool):
     import torch
 
@@ -247,7 +241,9 @@ def _train_epoch(batches, bar, model, opt, dev, transform, gen, multilabel: bool
         if transform is not None:
             x = transform(x, gen)
         loss, correct = _loss_and_correct(model(x), y, multilabel)
-        optimise(opt, loss)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
         stats.add(loss, correct, x.shape[0])
     return stats
 

@@ -39,8 +39,12 @@ from pathlib import Path
 
 import numpy as np
 
+from zsltool.classes.classset import ClassSet
+from zsltool.classes.splits import Split, Trial
 from zsltool.errors import ZslError
+from zsltool.files.provenance import input_record
 from zsltool.prepare.common import all_or_none, need_folder
+from zsltool.store import StoreMeta, write_embeddings
 
 log = logging.getLogger("zsltool.prepare")
 
@@ -124,8 +128,6 @@ def _stage_rows(folder: Path, classes: set, rows: dict, left: dict) -> list[str]
 
 
 def _write_instances(path: Path, rows: dict, classes: list[str], modality: str, feature_name: str, inputs) -> int:
-    from zsltool.store import StoreMeta, write_embeddings
-
     ids = list(rows)
     pos = {c: i for i, c in enumerate(classes)}
     X = np.stack([rows[i][1] for i in ids]) if ids else np.zeros((0, 1), np.float32)
@@ -148,9 +150,7 @@ def prepare_avgzsl_benchmark(root: str | os.PathLike, out: str | os.PathLike, *,
                              split: str = "cls_split", overwrite: bool = False) -> dict:
     """Write the class set, the text file, and per stage the audio and video files and the split file (all five
     or none: ``all_or_none``)."""
-    from zsltool.classes.classset import ClassSet
     from zsltool.prepare.safe_npy import load_vector_dict
-    from zsltool.files.provenance import input_record
 
     root = need_folder(root, "benchmark dataset folder")
     dataset = root.name
@@ -204,9 +204,6 @@ def prepare_avgzsl_benchmark(root: str | os.PathLike, out: str | os.PathLike, *,
 
 def _write_text(path: Path, cs, w2v: dict, vecs: dict, npy: Path) -> int:
     """text.h5: the released vectors keyed by the word2vec name (or the original name); the valid count."""
-    from zsltool.store import StoreMeta, write_embeddings
-    from zsltool.files.provenance import input_record
-
     ids = [c["id"] for c in cs.classes]
     X, valid, reasons = [], [], []
     for c in ids:
@@ -226,8 +223,6 @@ def _write_modality(out: Path, modality: str, feat: Path, lists: dict, features:
                     all_classes: list[str]) -> tuple[dict, dict]:
     """The rows of every stage folder in one ``<modality>.h5``; (its summary, the ids of each group).
     Stage 2 trains on the stage-1 train + validation rows, as the reference loader does."""
-    from zsltool.files.provenance import input_record
-
     folders = [f for f, _ in GROUPS.values()]
     rows: dict = {}
     left_total = {"other_class_rows": 0, "other_classes": set(), "duplicate_ids": 0}
@@ -248,9 +243,7 @@ def _write_modality(out: Path, modality: str, feat: Path, lists: dict, features:
 
 def _write_split(out: Path, cs, lists: dict, ids_of: dict, dataset: str, split: str) -> dict:
     """split.json: both stages of the protocol (checked by ``check_stages``); the per-stage summary."""
-    from zsltool.classes.splits import Split, Trial
     from zsltool.evaluate.two_stage import check_stages
-    from zsltool.files.provenance import input_record
 
     seen1, unseen1 = lists["stage_1_train"], lists["stage_1_val_unseen"]
     seen2, unseen2 = lists["stage_2_train"], lists["stage_2_test_unseen"]

@@ -14,8 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
+from zsltool.classes.classset import ClassSet
+from zsltool.classes.split_classes import split_folds
 from zsltool.errors import ZslError
+from zsltool.files.checks import ensure_writable_folder, read_text
 from zsltool.files.provenance import input_record
+from zsltool.files.safety import check_not_input, remove_if_empty
 
 log = logging.getLogger("zsltool.prepare")
 
@@ -39,8 +43,6 @@ def need_file(root: Path, rel: str, dataset: str) -> Path:
 def read_csv(path: Path, required: Sequence[str], dataset: str, header: bool = True,
              fieldnames: Sequence[str] | None = None) -> list[dict]:
     """Rows of a dataset CSV as dicts (stripped keys and values); a ZslError naming missing columns."""
-    from zsltool.files.checks import read_text
-
     text = read_text(path, f"{dataset} metadata file")
     reader = csv.DictReader(io.StringIO(text, newline=""), fieldnames=None if header else list(fieldnames or []))
     cols = [c.strip() for c in reader.fieldnames or []]
@@ -68,8 +70,6 @@ class Prepared:
 def check_outputs(out: Path, names: Iterable[str], overwrite: bool) -> None:
     """ZslError when ``out`` is a file, one of the ``names`` in it is an input of the command, or exists (without
     ``overwrite``); then ``out`` is created."""
-    from zsltool.files.safety import check_not_input
-
     if out.exists() and not out.is_dir():
         raise ZslError(f"{out} is a file; zsl prepare writes a folder", hint="give a folder path (new or existing) "
                        "to -o")
@@ -79,8 +79,6 @@ def check_outputs(out: Path, names: Iterable[str], overwrite: bool) -> None:
         clash = [n for n in names if (out / n).exists()]
         if clash:
             raise ZslError(f"output already exists: {out / clash[0]}", hint="pass --overwrite to replace it")
-    from zsltool.files.checks import ensure_writable_folder
-
     ensure_writable_folder(out)
 
 
@@ -89,8 +87,6 @@ def all_or_none(out: str | os.PathLike, names: Sequence[str], overwrite: bool) -
     """The output folder of a recipe that writes ``names`` into it: all of them, or none. Checked first
     (``check_outputs``); when the recipe fails, the files it wrote are removed, those it replaced (--overwrite)
     are put back, and a folder it created is removed again."""
-    from zsltool.files.safety import remove_if_empty
-
     out = Path(out)
     created = not out.exists()
     check_outputs(out, names, overwrite)
@@ -132,9 +128,6 @@ def numbered_classes(meta: Path, rows: list[dict], number: str, name: str) -> li
 def write_with_class_folds(prep: Prepared, out: str | os.PathLike, *, class_folds: int, seed: int,
                            overwrite: bool) -> dict:
     """``write_prepared`` plus ``split_class_folds.json``: seeded zero-shot class folds (trial k tests fold k)."""
-    from zsltool.classes.classset import ClassSet
-    from zsltool.classes.split_classes import split_folds
-
     split = split_folds(ClassSet(classes=prep.classes), folds=class_folds, seed=seed)
     return write_prepared(prep, out, splits={"split_class_folds.json": split}, overwrite=overwrite)
 
@@ -158,7 +151,6 @@ def write_prepared(prep: Prepared, out: str | os.PathLike, *, splits: dict | Non
                    overwrite: bool = False, extra_files: dict | None = None) -> dict:
     """Write ``classes.json``, ``clips.csv`` (``id,path,labels,start,end`` plus the dataset's columns: ``fold``,
     ...) and the split files (name -> Split) into ``out``; the summary."""
-    from zsltool.classes.classset import ClassSet
     from zsltool.classes.manifest import manifest_header, write_clip_manifest
 
     out = Path(out)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from zsltool.errors import ZslError
 from zsltool.files.formats import INSPECTORS, load_json
+from zsltool.store.schema import HDF5_SIGNATURE, StoreMeta
 
 
 def _load_inspectors() -> None:
@@ -31,8 +32,6 @@ def inspect_file(path: str | os.PathLike, check: bool = False) -> dict:
         raise ZslError(f"{p} is a directory", hint="give a file made by zsl")
     with open(p, "rb") as fh:
         head = fh.read(8)
-    from zsltool.store.schema import HDF5_SIGNATURE
-
     if head == HDF5_SIGNATURE:
         summary, violations = _inspect_h5(p, check)
     elif head[:4] == b"PK\x03\x04" or head[:1] == b"\x80":  # torch.save (zip; legacy pickle), maybe truncated
@@ -61,7 +60,6 @@ def _inspect_h5(p: Path, check: bool) -> tuple[dict, list[str]]:
     import numpy as np
 
     from zsltool.store.reader import _open_h5, collect_violations
-    from zsltool.store.schema import StoreMeta
 
     with _open_h5(p) as f:
         violations = collect_violations(f, check_values=check)

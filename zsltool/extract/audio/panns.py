@@ -27,6 +27,7 @@ from torch.nn import functional as F
 
 from zsltool.errors import ZslError
 from zsltool.extract.audio.extract import AudioExtractor
+from zsltool.extract.weights import is_random, load_state_dict, load_weights_for, local_record
 
 log = logging.getLogger("zsltool.extract.audio")
 
@@ -170,8 +171,6 @@ class Cnn14(nn.Module):
 def load_checkpoint(path) -> dict:
     """The state dict of a released checkpoint (``{"model": state_dict, "sampler": ...}``: numeric numpy arrays
     allowed, nothing else unpickled) or of a plain state dict."""
-    from zsltool.extract.weights import load_state_dict
-
     return load_state_dict(path, "PANNs CNN14 weights file", hint=CNN14_HINT)
 
 
@@ -188,8 +187,6 @@ class Cnn14Extractor(AudioExtractor):
 
     def __init__(self, config, device: str = "cpu"):
         super().__init__(config, device)
-        from zsltool.extract.weights import is_random, load_weights_for, local_record
-
         if is_random(config.weights):
             self.model, self.record = Cnn14(width=config.width), {"weights": "random"}
         else:

@@ -32,6 +32,7 @@ from torch import nn
 from zsltool.errors import ZslError
 from zsltool.extract.audio.extract import AudioExtractor
 from zsltool.extract.audio.frontend import MIN_SAMPLES, waveform_to_examples
+from zsltool.extract.weights import fetch_file, is_random, load_weights_for, local_record
 from zsltool.files.checks import torch_load
 
 log = logging.getLogger("zsltool.extract.audio")
@@ -136,8 +137,6 @@ def check_state_dict(sd: Any, source: str = "the weights") -> None:
 # -- weights -------------------------------------------------------------------------------------------------
 def load_weights(spec, wid: str | None) -> tuple[dict, dict]:
     """(state dict, provenance {weights, weights_sha256}) for a weights id, URL or path (None: the default)."""
-    from zsltool.extract.weights import load_weights_for
-
     sd, record = load_weights_for(spec, wid, "VGGish weights",
                                   hint="--weights needs a torch state dict (torchvggish layout, or made by zsl "
                                        "pretrain-audio)")
@@ -171,8 +170,6 @@ def _read_pca_file(path: Path) -> dict:
 
 def load_pca(spec: str | None) -> tuple[torch.Tensor, torch.Tensor, dict]:
     """(eigen vectors 128x128, means 128, provenance) from a PCA params file (see :func:`_read_pca_file`)."""
-    from zsltool.extract.weights import fetch_file
-
     spec = spec or PCA_URL
     path, digest = fetch_file(spec, "VGGish PCA parameters")
     obj = _read_pca_file(Path(path))
@@ -219,8 +216,6 @@ class VGGishExtractor(AudioExtractor):
 
     def __init__(self, config, device: str = "cpu", model: VGGish | None = None, record: dict | None = None):
         super().__init__(config, device)
-        from zsltool.extract.weights import is_random, local_record
-
         if model is None and is_random(config.weights):
             model, record = VGGish(width=config.width), {"weights": "random"}
         elif model is None:
