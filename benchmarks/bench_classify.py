@@ -18,7 +18,9 @@ file of ``--vocab`` words, ``zsl train`` (projection, a few epochs). Then measur
   one-clip call of the baseline's code and of this checkout, alternated ``--repeats`` times each after one
   warm-up call of each, in fresh processes on the same files (wall: ``baseline_one_clip_cli_s`` vs
   ``ab_one_clip_cli_s``; CPU, user + system, less shaken by other jobs: ``baseline_one_clip_cpu_s`` vs
-  ``ab_one_clip_cpu_s``; medians): a before/after that the machine's load shifts alike;
+  ``ab_one_clip_cpu_s``; medians): a before/after that the machine's load shifts alike; before each pair,
+  the sha256 cache is emptied and each tree's first call timed (``baseline_one_clip_cli_cold_s`` vs
+  ``ab_one_clip_cli_cold_s``, CPU ``..._cold_cpu_s``: the weights and the vectors file hashed);
 * ``--clips`` clips through ``zsltool.classify_clips`` (folder input, ``--workers`` decoding workers): clips/s,
   excluding the one-time start-up measured above.
 """
@@ -149,10 +151,19 @@ def main() -> None:
             env = {"XDG_CACHE_HOME": str(tmp / "xdg")}  # where an older zsl keeps its vectors' sha256
             fresh(cmd, env, args.baseline.resolve())
             base, this, base_cpu, this_cpu = [], [], [], []
+            base_cold, this_cold, base_cold_cpu, this_cold_cpu = [], [], [], []
             for _ in range(args.repeats):
+                for f in (tmp / "zsl-cache").glob("sha256*.json"):  # cold: each tree hashes (and remembers)
+                    f.unlink()
+                base_cold.append(fresh(cmd, env, args.baseline.resolve(), base_cold_cpu))
+                this_cold.append(fresh(cmd, env, cpu=this_cold_cpu))
                 base.append(fresh(cmd, env, args.baseline.resolve(), base_cpu))
                 this.append(fresh(cmd, env, cpu=this_cpu))
             res["baseline"] = str(args.baseline)
+            res["baseline_one_clip_cli_cold_s"] = round(statistics.median(base_cold), 3)
+            res["ab_one_clip_cli_cold_s"] = round(statistics.median(this_cold), 3)
+            res["baseline_one_clip_cold_cpu_s"] = round(statistics.median(base_cold_cpu), 3)
+            res["ab_one_clip_cold_cpu_s"] = round(statistics.median(this_cold_cpu), 3)
             res["baseline_one_clip_cli_s"] = round(statistics.median(base), 3)
             res["ab_one_clip_cli_s"] = round(statistics.median(this), 3)
             res["baseline_one_clip_cpu_s"] = round(statistics.median(base_cpu), 3)  # user + system
