@@ -9,8 +9,8 @@ file of ``--vocab`` words, ``zsl train`` (projection, a few epochs). Then measur
 * ``import zsltool.cli.app`` alone (what every command pays), in a fresh interpreter;
 * one clip, as a user runs it: ``zsl classify model.pt clip.wav --labels ...`` in a fresh process: the first
   call with an empty sha256 cache (``one_clip_cli_first_s``: the weights and the vectors file are hashed), then
-  the median of ``--repeats`` calls (``one_clip_cli_s``: both hashes come from the cache,
-  ``zsltool.files.provenance.cached_sha256``); ``weights_sha256_s`` is what hashing the weights file once costs.
+  the median of ``--repeats`` calls (``one_clip_cli_s``: both hashes come from the cache of
+  ``zsltool.files.provenance.sha256_file``); ``weights_sha256_s`` is what hashing the weights file once costs.
   The same steps timed inside one process: imports of what classify needs, checkpoint load + model build,
   label embeddings (loading the word vectors), audio extractor build (weights read; their sha256 cached),
   embedding and scoring the clip;
@@ -141,7 +141,8 @@ def main() -> None:
         t0 = time.perf_counter()
         _sha256_file(tmp / "vggish.pth", 1 << 20)
         res["weights_sha256_s"] = round(time.perf_counter() - t0, 3)
-        (tmp / "zsl-cache" / "sha256.json").unlink(missing_ok=True)
+        for old in (tmp / "zsl-cache").glob("sha256*.json"):  # sha256-v2.json (sha256.json: older trees)
+            old.unlink()
         res["one_clip_cli_first_s"] = round(fresh(cmd), 3)  # hashes the weights and the vectors file
         res["one_clip_cli_s"] = round(statistics.median(fresh(cmd) for _ in range(args.repeats)), 3)
         if args.baseline:

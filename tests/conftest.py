@@ -19,7 +19,7 @@ REFERENCE_FILES = ("audioset_ontology.json", "class-descriptions-boxable.csv", "
 
 @pytest.fixture(autouse=True, scope="session")
 def _zsl_cache_in_tmp(tmp_path_factory):
-    """zsl's own cache (``$ZSL_CACHE``: sha256 of weights and word vectors, class files) in a temporary folder
+    """zsl's own cache (``$ZSL_CACHE``: sha256 of large files, class files) in a temporary folder
     for the whole run, subprocesses included: tests never read or write the user's cache."""
     old = os.environ.get("ZSL_CACHE")
     os.environ["ZSL_CACHE"] = str(tmp_path_factory.mktemp("zsl-cache"))
@@ -185,3 +185,18 @@ def pytest_collection_modifyitems(config, items):
     skip = pytest.mark.skip(reason="needs a CUDA device (none here)")
     for it in gpu:
         it.add_marker(skip)
+
+
+@pytest.fixture
+def sha256_reads(tmp_path, monkeypatch) -> list[str]:
+    """The names of the files ``zsltool.files.provenance.sha256_file`` reads to hash them, in order, with a
+    cache folder of this test's own in which every file counts as large and settled (remembered at once)."""
+    import zsltool.files.provenance as P
+
+    monkeypatch.setenv("ZSL_CACHE", str(tmp_path / "zsl-cache"))
+    monkeypatch.setattr(P, "SHA256_CACHE_FROM", 0)
+    monkeypatch.setattr(P, "SETTLED_NS", -10**12)
+    seen: list[str] = []
+    real = P._sha256_file
+    monkeypatch.setattr(P, "_sha256_file", lambda p, c: seen.append(os.path.basename(p)) or real(p, c))
+    return seen

@@ -231,39 +231,19 @@ def test_streamed_label_vectors_equal_extract_text(tmp_path, fmt):
     assert {"sea_waves", "sea", "waves", "Air_Conditioner", "air_conditioner"} <= candidate_tokens(labels)
 
 
-def test_vectors_sha256_is_cached_until_the_file_changes(tmp_path, monkeypatch):
-    import hashlib
-
-    import zsltool.files.provenance as U
-    from zsltool.files.provenance import cached_sha256
-
-    f = tmp_path / "v.bin"
-    f.write_bytes(b"abc")
-    calls = []
-    real = U._sha256_file
-    monkeypatch.setattr(U, "_sha256_file", lambda p, *a, **k: calls.append(p) or real(p, *a, **k))
-    assert cached_sha256(f) == hashlib.sha256(b"abc").hexdigest() and cached_sha256(f) == cached_sha256(f)
-    assert len(calls) == 1
-    f.write_bytes(b"abcd")
-    assert cached_sha256(f) == hashlib.sha256(b"abcd").hexdigest() and len(calls) == 2
-
-
-def test_classify_hashes_the_audio_weights_once_until_they_change(trained, tmp_path, monkeypatch):
+def test_classify_hashes_the_audio_weights_once_until_they_change(trained, tmp_path, sha256_reads):
     """The audio network's weights (275 MB for VGGish) are read to check their sha256 at the first classify
     only; a touched file is hashed again, and a changed one with its old times put back is caught."""
     import os
     import shutil
 
     import zsltool
-    import zsltool.files.provenance as U
     from zsltool.errors import ZslError
 
     d = trained
     w = tmp_path / "weights.pth"
     shutil.copy(d / "tiny.pth", w)
-    reads = []
-    real = U._sha256_file
-    monkeypatch.setattr(U, "_sha256_file", lambda p, c: reads.append(os.path.basename(p)) or real(p, c))
+    reads = sha256_reads
 
     def run():
         p = zsltool.classify_clips(d / "model.pt", d / "new.wav", labels=NEW_LABELS, weights=w)

@@ -1,5 +1,6 @@
-"""The sha256 cache across runs (zsltool.files.provenance.cached_sha256): large files a command reads at every call
-(word vectors, network weights) are hashed once while they are unchanged, and again as soon as they change."""
+"""sha256_file and its one cache (zsltool.files.provenance): a large file a command reads at every call (word
+vectors, network weights) is hashed once while it is unchanged, and again as soon as it changes, even when it
+is rewritten with the same size and times within one timestamp tick of the file system."""
 
 from __future__ import annotations
 
@@ -7,25 +8,24 @@ import hashlib
 import json
 import os
 import time
+import types
 
 import pytest
 
-import zsltool.files.provenance as U
+import zsltool.files.provenance as P
 
 
-@pytest.fixture
-def reads(tmp_path, monkeypatch):
-    """The paths actually read to hash them, in order (the cache in a folder of its own)."""
-    monkeypatch.setenv("ZSL_CACHE", str(tmp_path / "zsl-cache"))
-    seen: list[str] = []
-    real = U._sha256_file
-    monkeypatch.setattr(U, "_sha256_file", lambda p, c: seen.append(os.path.basename(p)) or real(p, c))
-    return seen
+def sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def entries(folder) -> dict:
+    return json.loads((folder / "sha256-v2.json").read_text())
 
 
 def _ctime_moves(path, before_ns: int, mtime_ns: int) -> None:
-    """Put ``path``'s modification time back to ``mtime_ns`` until its ctime differs from ``before_ns`` (a
-    coarse file-system clock can give the same ctime within a few ms)."""
+    """Put ``path``'s mtime back to ``mtime_ns`` until its ctime differs from ``before_ns`` (a coarse file-system
+    clock can give the same ctime within a few ms; the next test covers that case)."""
     for _ in range(200):
         os.utime(path, ns=(mtime_ns, mtime_ns))
         if os.stat(path).st_ctime_ns != before_ns:
@@ -34,104 +34,119 @@ def _ctime_moves(path, before_ns: int, mtime_ns: int) -> None:
     pytest.skip("the file system's ctime did not move")
 
 
-def test_a_file_is_read_once_until_it_changes(tmp_path, reads):
+def test_a_file_is_read_once_until_it_changes(tmp_path, sha256_reads):
     f = tmp_path / "w.pth"
     f.write_bytes(b"abc")
-    assert U.cached_sha256(f) == hashlib.sha256(b"abc").hexdigest()
-    assert U.cached_sha256(f) == hashlib.sha256(b"abc").hexdigest() and U.cached_sha256(str(f))
-    assert reads == ["w.pth"]
-    assert U.known_sha256(f) == hashlib.sha256(b"abc").hexdigest()
-    # same size, new modification time: hashed again
-    st = os.stat(f)
+    assert P.sha256_file(f) == P.sha256_file(str(f)) == sha(b"abc") and sha256_reads == ["w.pth"]
+    st = os.stat(f)  # same size, another modification time: hashed again
     f.write_bytes(b"abd")
     os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns + 5_000_000_000))
-    assert U.cached_sha256(f) == hashlib.sha256(b"abd").hexdigest() and len(reads) == 2
-    # same size, the old modification time put back: ctime moved, hashed again
-    st = os.stat(f)
+    assert P.sha256_file(f) == sha(b"abd") and len(sha256_reads) == 2
+    st = os.stat(f)  # same size, the old modification time put back: ctime moved, hashed again
     f.write_bytes(b"abe")
     _ctime_moves(f, st.st_ctime_ns, st.st_mtime_ns)
-    assert os.stat(f).st_mtime_ns == st.st_mtime_ns and os.stat(f).st_size == st.st_size
-    assert U.known_sha256(f) is None
-    assert U.cached_sha256(f) == hashlib.sha256(b"abe").hexdigest() and len(reads) == 3
-    # replaced by another file (another inode) with the same size and times
-    g = tmp_path / "g"
+    assert os.stat(f).st_mtime_ns == st.st_mtime_ns
+    assert P.sha256_file(f) == sha(b"abe") and len(sha256_reads) == 3
+    g = tmp_path / "g"  # replaced by another file (another inode) with the same size and times
     g.write_bytes(b"abf")
     st = os.stat(f)
     os.utime(g, ns=(st.st_atime_ns, st.st_mtime_ns))
     os.replace(g, f)
-    assert U.cached_sha256(f) == hashlib.sha256(b"abf").hexdigest() and len(reads) == 4
-    doc = json.loads((tmp_path / "zsl-cache" / "sha256.json").read_text())
-    assert list(doc.values()) == [hashlib.sha256(b"abf").hexdigest()]  # one entry per path: the latest
+    assert P.sha256_file(f) == sha(b"abf") and len(sha256_reads) == 4
+    assert list(entries(tmp_path / "zsl-cache").values()) == [sha(b"abf")]  # one entry per path: the latest
 
 
-def test_where_the_cache_lives_and_a_broken_cache(tmp_path, monkeypatch, reads):
+def test_a_file_rewritten_within_one_timestamp_tick_is_hashed_again(tmp_path, sha256_reads, monkeypatch):
+    """On a file system whose clock does not tick between two writes, a rewrite with the same size keeps every
+    field of the key (path, device, inode, size, mtime, ctime). Such a file was changed less than SETTLED_NS
+    before its hash began: it is not remembered, so the rewrite is read again (remembered, the digest of the
+    first bytes would come back)."""
+    monkeypatch.setattr(P, "SETTLED_NS", 2 * 10**9)  # the real rule (the fixture counts every file as settled)
+    real, tick = os.stat, time.time_ns()
+
+    def clock_stood_still(*a, **k):
+        st = real(*a, **k)
+        fields = {n: getattr(st, n) for n in dir(st) if n.startswith("st_")}
+        return types.SimpleNamespace(**{**fields, "st_mtime_ns": tick, "st_ctime_ns": tick})
+
+    f = tmp_path / "v.bin"
+    f.write_bytes(b"abc")
+    with monkeypatch.context() as m:
+        m.setattr(os, "stat", clock_stood_still)
+        before = os.stat(f)
+        assert P.sha256_file(f) == sha(b"abc")
+        f.write_bytes(b"abd")
+        after = os.stat(f)
+        assert P.sha256_file(f) == sha(b"abd") and sha256_reads == ["v.bin", "v.bin"]
+    assert [getattr(after, n) for n in ("st_dev", "st_ino", "st_size", "st_mtime_ns", "st_ctime_ns")] == \
+        [getattr(before, n) for n in ("st_dev", "st_ino", "st_size", "st_mtime_ns", "st_ctime_ns")]
+    assert not (tmp_path / "zsl-cache" / "sha256-v2.json").exists()
+
+
+def test_small_files_are_hashed_each_time(tmp_path, sha256_reads, monkeypatch):
+    monkeypatch.setattr(P, "SHA256_CACHE_FROM", 1 << 20)
+    (tmp_path / "small").write_bytes(b"x" * ((1 << 20) - 1))
+    (tmp_path / "large").write_bytes(b"x" * (1 << 20))
+    for _ in range(2):
+        assert P.sha256_file(tmp_path / "small") == sha(b"x" * ((1 << 20) - 1))
+        assert P.sha256_file(tmp_path / "large") == sha(b"x" * (1 << 20))
+    assert sha256_reads == ["small", "large", "small"]
+    assert [os.path.basename(k.rsplit("|", 5)[0]) for k in entries(tmp_path / "zsl-cache")] == ["large"]
+
+
+def test_where_the_cache_lives_and_a_broken_cache(tmp_path, monkeypatch, sha256_reads):
     f = tmp_path / "v.bin"
     f.write_bytes(b"xyz")
     monkeypatch.delenv("ZSL_CACHE")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    U.cached_sha256(f)
-    assert (tmp_path / "xdg" / "zsltool" / "sha256.json").is_file()
+    P.sha256_file(f)
+    assert (tmp_path / "xdg" / "zsltool" / "sha256-v2.json").is_file()
     monkeypatch.setenv("ZSL_CACHE", str(tmp_path / "zc"))
-    U.cached_sha256(f)
-    assert (tmp_path / "zc" / "sha256.json").is_file() and len(reads) == 2
+    P.sha256_file(f)
+    assert (tmp_path / "zc" / "sha256-v2.json").is_file() and len(sha256_reads) == 2
     for damaged in ("not json", "[1, 2]", '{"a": 3}'):
-        (tmp_path / "zc" / "sha256.json").write_text(damaged)
-        assert U.cached_sha256(f) == hashlib.sha256(b"xyz").hexdigest()
-    assert len(reads) == 5 and U.known_sha256(f)  # each damaged cache: hashed, then the cache is whole again
+        (tmp_path / "zc" / "sha256-v2.json").write_text(damaged)
+        assert P.sha256_file(f) == sha(b"xyz")
+    assert len(sha256_reads) == 5 and list(entries(tmp_path / "zc").values()) == [sha(b"xyz")]
     (tmp_path / "file").write_text("")
     monkeypatch.setenv("ZSL_CACHE", str(tmp_path / "file"))  # a cache folder that cannot be made
-    assert U.cached_sha256(f) == hashlib.sha256(b"xyz").hexdigest()
-    assert U.cached_sha256(f) == hashlib.sha256(b"xyz").hexdigest() and len(reads) == 7
+    assert P.sha256_file(f) == P.sha256_file(f) == sha(b"xyz") and len(sha256_reads) == 7
 
 
-def test_files_that_are_gone_are_dropped_and_the_cache_is_bounded(tmp_path, monkeypatch, reads):
-    monkeypatch.setattr(U, "SHA256_CACHE_ENTRIES", 3)
+def test_files_that_are_gone_are_dropped_and_the_cache_is_bounded(tmp_path, monkeypatch, sha256_reads):
+    monkeypatch.setattr(P, "SHA256_CACHE_ENTRIES", 3)
     files = []
     for k in range(5):
         files.append(tmp_path / f"f{k}")
         files[-1].write_bytes(bytes([k]))
-        U.cached_sha256(files[-1])
-    doc = json.loads((tmp_path / "zsl-cache" / "sha256.json").read_text())
-    assert [k.rsplit("|", 4)[0] for k in doc] == [str(p.resolve()) for p in files[2:]]
+        P.sha256_file(files[-1])
+    assert [k.rsplit("|", 5)[0] for k in entries(tmp_path / "zsl-cache")] == [str(p.resolve()) for p in files[2:]]
     files[3].unlink()
     (tmp_path / "new").write_bytes(b"n")
-    U.cached_sha256(tmp_path / "new")
-    doc = json.loads((tmp_path / "zsl-cache" / "sha256.json").read_text())
-    assert [os.path.basename(k.rsplit("|", 4)[0]) for k in doc] == ["f2", "f4", "new"]
+    P.sha256_file(tmp_path / "new")
+    assert [os.path.basename(k.rsplit("|", 5)[0]) for k in entries(tmp_path / "zsl-cache")] == ["f2", "f4", "new"]
 
 
-def test_no_background_hash_of_a_file_the_cache_knows(tmp_path, reads):
-    f = tmp_path / "w.pth"
-    f.write_bytes(b"abc" * 1000)
-    U.cached_sha256(f)
-    U.prefetch_sha256(f)
-    assert U._identity(f) not in U._PREFETCH and reads == ["w.pth"]
-
-
-def test_the_extractors_hash_their_weights_once(tmp_path, reads):
+def test_the_extractors_hash_their_weights_once(tmp_path, sha256_reads):
     """VGGish (zsltool.extract.weights.fetch_file) and zsl's own image / video networks (tvweights): a second
     build of the same weights reads no file to hash it; a touched file is hashed again."""
     import torch
 
     from zsltool.extract.audio import vggish as V
     from zsltool.extract.audio.vggish import VGGish
-    from zsltool.extract.video import build_video_model
+    from zsltool.extract.video import Small3D, build_video_model
 
     torch.manual_seed(0)
-    torch.save(VGGish(width=1 / 16).state_dict(), tmp_path / "vggish.pth")
-    digest = hashlib.sha256((tmp_path / "vggish.pth").read_bytes()).hexdigest()
-    assert V.build(weights=str(tmp_path / "vggish.pth")).meta()["weights_sha256"] == digest
-    assert V.build(weights=str(tmp_path / "vggish.pth")).meta()["weights_sha256"] == digest
-    assert reads == ["vggish.pth"]
-    st = os.stat(tmp_path / "vggish.pth")
-    os.utime(tmp_path / "vggish.pth", ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
-    assert V.build(weights=str(tmp_path / "vggish.pth")).meta()["weights_sha256"] == digest
-    assert reads == ["vggish.pth"] * 2
-
-    from zsltool.extract.video import Small3D
-
+    w = tmp_path / "vggish.pth"
+    torch.save(VGGish(width=1 / 16).state_dict(), w)
+    for _ in range(2):
+        assert V.build(weights=str(w)).meta()["weights_sha256"] == sha(w.read_bytes())
+    assert sha256_reads == ["vggish.pth"]
+    st = os.stat(w)
+    os.utime(w, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+    assert V.build(weights=str(w)).meta()["weights_sha256"] == sha(w.read_bytes())
+    assert sha256_reads == ["vggish.pth"] * 2
     torch.save(Small3D(3).state_dict(), tmp_path / "net.pth")
     infos = [build_video_model("small3d", str(tmp_path / "net.pth"))[2] for _ in range(2)]
-    assert infos[0]["weights_sha256"] == infos[1]["weights_sha256"] == \
-        hashlib.sha256((tmp_path / "net.pth").read_bytes()).hexdigest()
-    assert reads == ["vggish.pth"] * 2 + ["net.pth"]
+    assert infos[0]["weights_sha256"] == infos[1]["weights_sha256"] == sha((tmp_path / "net.pth").read_bytes())
+    assert sha256_reads == ["vggish.pth"] * 2 + ["net.pth"]

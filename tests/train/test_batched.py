@@ -79,21 +79,22 @@ def test_kernel_is_the_methods_own_sgd(syn, method, kw):
                 torch.testing.assert_close(sa[i][k], v, rtol=RTOL, atol=ATOL, msg=f"optimizer {i} {k}")
 
 
-def test_experiment_reads_and_hashes_each_input_once(syn, tmp_path, monkeypatch):
+def test_experiment_reads_and_hashes_each_input_once(syn, tmp_path, monkeypatch, sha256_reads):
+    """Each input is read once per run (zsltool.files.runcache) and hashed once while it is unchanged (the
+    sha256 cache; here every file counts as large and settled)."""
     import zsltool.store.reader as R
-    import zsltool.files.provenance as U
     from zsltool.evaluate.experiment import ExperimentSpec, run_experiment
 
-    reads, hashes = [], []
-    real_read, real_hash = R._read_embeddings, U._sha256_file
+    reads, hashes = [], sha256_reads
+    real_read = R._read_embeddings
     monkeypatch.setattr(R, "_read_embeddings", lambda p, v: reads.append(str(p)) or real_read(p, v))
-    monkeypatch.setattr(U, "_sha256_file", lambda p, c: hashes.append(str(p)) or real_hash(p, c))
     spec = ExperimentSpec(audio=str(syn.audio), splits=[str(syn.split)], out_dir=str(tmp_path / "x"),
                           text=str(syn.text), image=str(syn.image), methods=["projection", "sje"], epochs=2)
     doc = run_experiment(spec)
     assert doc["ran"] == 6  # 2 methods x text, image, hybrid
     assert sorted(reads) == sorted(set(reads)) and len(reads) == 3
     assert sorted(hashes) == sorted(set(hashes))
+    assert {p.name for p in (syn.audio, syn.text, syn.image, syn.split)} <= set(hashes)
 
 
 @pytest.mark.parametrize("method,kw,reduced", [("projection", {}, True), ("bilinear", {"momentum": 0.5}, True),

@@ -8,9 +8,9 @@ what it asks when some are found); those strings are collected, then the tokeniz
 file holds. Same tokens, same float32 values, same mean as ``extract-text`` (tested). Word2vec binary and text
 and GloVe files are streamed; gzip and gensim ``.kv`` files go through gensim.
 
-The vectors file's sha256 (checked against the training text file's record) is cached across runs
-(:func:`zsltool.files.provenance.cached_sha256`, as the audio network's weights are), so a multi-GB file is hashed
-once, not at every call.
+The vectors file's sha256 (checked against the training text file's record) is remembered across runs
+(:func:`zsltool.files.provenance.sha256_file`, as the audio network's weights' is), so a multi-GB file is
+hashed once, not at every call.
 
 :func:`label_rows` is the ``word2vec`` extractor's label embedder (its registration's ``labels``): how
 ``zsl classify`` embeds new labels as a word2vec text file's rows were made.
@@ -135,7 +135,7 @@ def label_rows(rec: dict, labels: list[str], *, vectors=None, allow_other_vector
     from zsltool.classify.labels import label_hint
     from zsltool.extract.text_tokenize import RULES_VERSION, dropped_words
     from zsltool.files.checks import relocated
-    from zsltool.files.provenance import cached_sha256
+    from zsltool.files.provenance import sha256_file
 
     em = rec.get("extractor_meta") or {}
     recorded = em.get("vectors")
@@ -151,7 +151,7 @@ def label_rows(rec: dict, labels: list[str], *, vectors=None, allow_other_vector
                        hint="pass --vectors PATH to the same vectors file (checked by sha256)")
     want, notes = _recorded_vectors_sha(rec), []
     if want:
-        got = cached_sha256(path)
+        got = sha256_file(path)
         if got != want:
             if not allow_other_vectors:
                 raise ZslError(f"{path} has sha256 {got[:12]}, but the model was trained with vectors of sha256 "

@@ -268,7 +268,7 @@ def run_experiment(spec: ExperimentSpec, progress=None) -> dict:
     """Run (or resume) every unit, then write results.json, trials.csv and the tables; returns the results doc.
 
     The output folder is locked for the run (one writer per output; see zsltool.files.safety.OutputLock); every
-    input is read and hashed once in this process (zsltool.files.runcache)."""
+    input is read once in this process (zsltool.files.runcache)."""
     from zsltool.files.runcache import run_cache
     from zsltool.files.checks import output_folder
     from zsltool.files.safety import OutputLock, remove_if_empty

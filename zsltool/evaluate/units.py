@@ -150,8 +150,8 @@ def run_units(units: list[Unit], batched: bool = True) -> list[dict]:
     """Train every unit (models of one method family as one batched computation, see
     ``zsltool.train.engine``), then evaluate each and write its trial file; returns the records in order.
     Two-stage units (``unit.two_stage``) train stage 1 with the others, then stage 2
-    (:func:`run_stage2`). Every input file is read and hashed once (``run_cache``). Runs
-    in-process or in a worker process."""
+    (:func:`run_stage2`). Every input file is read once (``run_cache``). Runs in-process or in a
+    worker process."""
     import torch
 
     from zsltool.files.runcache import run_cache

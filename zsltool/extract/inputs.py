@@ -25,17 +25,17 @@ IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".gif", ".tif", ".
 VIDEO_EXTENSIONS = (".mp4", ".mkv", ".webm", ".avi", ".mov", ".m4v", ".mpg", ".mpeg")
 
 
-def _labelled(rows, class_ids, resolve, what: str) -> tuple[list[Item], list[str]]:
-    """Rows ``(id, source, [class names], extra)`` -> items with class indices, and the class list."""
+def _labelled(rows, class_set, what: str) -> tuple[list[Item], list[str]]:
+    """Rows ``(id, source, [class names], extra)`` -> items with class indices, and the class list (the class
+    set's, else the classes the rows name, sorted)."""
     seen: dict[str, object] = {}
     for rid, src, _c, _x in rows:
         if rid in seen:
             raise ZslError(f"two inputs have the same id {rid!r} ({seen[rid]} and {src})",
                            hint="ids are paths under the folder, or file names without extension: rename one")
         seen[rid] = src
-    if class_ids is None:
-        class_ids = sorted({c for r in rows for c in r[2]})
-        resolve = None
+    class_ids = class_set.ids if class_set else sorted({c for r in rows for c in r[2]})
+    resolve = class_set.resolve if class_set else None
     index = {c: i for i, c in enumerate(class_ids)}
     items = []
     for rid, src, labels, extra in rows:
@@ -111,8 +111,7 @@ def collect_audio(inputs: Sequence[str], class_set=None, stdin=None):
     rows, records = audio_rows([str(i) for i in inputs], stdin)
     if class_set is None:  # no class set: the rows carry no labels (the file has no class list)
         rows = [(rid, src, [], extra) for rid, src, _c, extra in rows]
-    items, class_ids = _labelled(rows, class_set.ids if class_set else None,
-                                 class_set.resolve if class_set else None, "clip")
+    items, class_ids = _labelled(rows, class_set, "clip")
     return items, class_ids, records
 
 
@@ -141,8 +140,7 @@ def _collect_media(inputs, class_set, media: str, extensions: Sequence[str], uni
             rows.append((p.stem, (str(p), *no_span), [], {}))
     if not rows:
         raise ZslError("no inputs to embed")
-    items, class_ids = _labelled(rows, class_set.ids if class_set else None,
-                                 class_set.resolve if class_set else None, unit)
+    items, class_ids = _labelled(rows, class_set, unit)
     return items, class_ids, records
 
 

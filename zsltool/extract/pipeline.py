@@ -19,7 +19,7 @@ from typing import Sequence
 
 from zsltool.errors import ZslError
 from zsltool.files.checks import check_output
-from zsltool.files.provenance import command_line, input_record
+from zsltool.files.provenance import input_record
 
 log = logging.getLogger("zsltool.extract")
 
@@ -67,10 +67,6 @@ def extract(
         config = extractor.config if extractor is not None else spec.make_config(**options)
     elif options:
         raise ZslError("give the model's settings either as config or as options, not both")
-    if extractor is None and hasattr(config, "weights"):
-        from zsltool.extract.weights import prefetch_hash
-
-        prefetch_hash(spec, config.weights)  # hashed while torch is imported and the inputs are read
     if modality == "text":
         from zsltool.extract.text import extract_class_rows
 
@@ -149,16 +145,10 @@ def extract_video(inputs: Sequence[str | os.PathLike], out: str | os.PathLike, *
 
 def _run(ex, items, class_ids, records, out, cs, *, batch_size, workers, shard, overwrite, resume, progress) -> dict:
     from zsltool.extract.runner import run_extraction, select_items
-    from zsltool.store import EmbeddingWriter, StoreMeta
+    from zsltool.extract.record import store_meta
+    from zsltool.store import EmbeddingWriter
 
-    from zsltool.extract.record import ExtractorRecord
-
-    emeta = {**ExtractorRecord.of_extractor(ex).extractor_meta(), "dim": ex.dim}
-    if shard[1] > 1:
-        emeta["shard_of"] = shard[1]
-    meta = StoreMeta(kind="instance", modality=ex.modality, extractor=ex.name, extractor_meta=emeta,
-                     inputs=records + ex.input_records(), class_set_sha256=cs.sha256 if cs else "",
-                     command=command_line())
+    meta = store_meta(ex, "instance", records, cs, dim=ex.dim, **({"shard_of": shard[1]} if shard[1] > 1 else {}))
     frames = ex.dim if ex.keeps_frames else None
     with EmbeddingWriter(out, meta=meta, dim=ex.dim, classes=class_ids, overwrite=overwrite, resume=resume,
                          frame_dim=frames) as w:

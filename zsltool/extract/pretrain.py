@@ -30,7 +30,7 @@ from zsltool.errors import ZslError
 from zsltool.extract.epoch_checkpoint import (epoch_checkpoint, read_epoch_checkpoint, restore, rng_state,
                                              write_epoch_checkpoint)
 from zsltool.files.checks import atomic_write_bytes, atomic_write_json
-from zsltool.files.provenance import cached_sha256, command_line, input_record, sha256_json, utc_now
+from zsltool.files.provenance import command_line, input_record, sha256_file, sha256_json, utc_now
 
 log = logging.getLogger("zsltool.extract")
 
@@ -126,12 +126,6 @@ def train_and_save(modality: str, net, dataset, out: Path, tc: TrainingClasses, 
     return {"out": str(out), "sidecar": str(sidecar), **summary, "classes": len(tc.train_ids),
             **({} if bad is None else {"undecodable": len(bad)}), "final_loss": history[-1]["loss"],
             "final_train_top1": history[-1]["train_top1"], "seconds": meta["seconds"]}
-
-
-def optimise(opt, loss) -> None:
-    opt.zero_grad(set_to_none=True)
-    loss.backward()
-    opt.step()
 
 
 def _loss_and_correct(logits, y, multilabel: bool):
@@ -247,7 +241,9 @@ def _train_epoch(batches, bar, model, opt, dev, transform, gen, multilabel: bool
         if transform is not None:
             x = transform(x, gen)
         loss, correct = _loss_and_correct(model(x), y, multilabel)
-        optimise(opt, loss)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
         stats.add(loss, correct, x.shape[0])
     return stats
 
@@ -345,7 +341,7 @@ def save_pretrained(net, out: Path, fmt: str, fields: dict) -> tuple[Path, dict]
     torch.save(sd, buf)
     atomic_write_bytes(out, buf.getvalue())  # unique temp name, fsync, rename; no leftover on failure
     meta = {"format": fmt, "format_version": 1, "zsl_version": __version__, "created_utc": utc_now(),
-            "command": command_line(), "weights": str(out), "weights_sha256": cached_sha256(out), "processes": world,
+            "command": command_line(), "weights": str(out), "weights_sha256": sha256_file(out), "processes": world,
             **fields}
     atomic_write_json(sidecar, meta)
     epoch_checkpoint(out).unlink(missing_ok=True)  # the run is complete: its resume point is no longer needed

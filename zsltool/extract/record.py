@@ -82,3 +82,15 @@ class ExtractorRecord:
 
 def _fields(meta) -> tuple:
     return meta.modality, meta.extractor, meta.extractor_meta
+
+
+def store_meta(ex, kind: str, records: list[dict], cs, **extra) -> Any:
+    """The :class:`~zsltool.store.StoreMeta` of a file of ``ex``'s rows: its record (plus ``extra``) as
+    ``extractor_meta``, the inputs read (``records`` and the extractor's own), the class set and the command."""
+    from zsltool.files.provenance import command_line
+    from zsltool.store import StoreMeta
+
+    return StoreMeta(kind=kind, modality=ex.modality, extractor=ex.name,
+                     extractor_meta={**ExtractorRecord.of_extractor(ex).extractor_meta(), **extra},
+                     inputs=records + ex.input_records(), class_set_sha256=cs.sha256 if cs is not None else "",
+                     command=command_line())

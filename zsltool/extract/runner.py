@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import itertools
 import json
 import logging
 import time
@@ -98,14 +99,8 @@ def _as_is(sample):
 
 def _batches(samples, size: int):
     """Consecutive lists of ``size`` loaded samples (the last may be shorter)."""
-    batch = []
-    for s in samples:
-        batch.append(s)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
+    it = iter(samples)
+    return iter(lambda: list(itertools.islice(it, size)), [])
 
 
 def select_items(items: Sequence[Item], shard: tuple[int, int] = (0, 1)) -> list[Item]:

@@ -29,8 +29,8 @@ from zsltool.errors import ZslError
 from zsltool.extract.base import Extractor
 from zsltool.extract.text_tokenize import RULES_VERSION as TOKENIZER_RULES, label_tokens
 from zsltool.extract.wordvectors import VECTOR_FORMATS, detect_vector_format, load_keyed_vectors  # noqa: F401
-from zsltool.store import StoreMeta, write_embeddings
-from zsltool.files.provenance import command_line, input_record
+from zsltool.store import write_embeddings
+from zsltool.files.provenance import input_record
 
 log = logging.getLogger("zsltool.extract.text")
 
@@ -45,16 +45,22 @@ class TextEntry:
 
 
 # -- sources -----------------------------------------------------------------------------------------
-def read_names_file(path: str | os.PathLike) -> list[TextEntry]:
-    """A plain list of class names, one per line (``#`` comments and blank lines skipped); ids = names."""
+def _read(path: str | os.PathLike, what: str, hint: str, option: str) -> tuple[Path, str]:
+    """``(path, text)`` of the user's ``what`` file (``--option``), with one clear error when it is not there or
+    not text."""
     p = Path(path)
     if not p.is_file():
-        raise ZslError(f"names file not found: {p}", hint="one class name per line")
+        raise ZslError(f"{what} file not found: {p}", hint=hint)
     try:
-        names = [ln.strip() for ln in p.read_text(encoding="utf-8-sig").splitlines()]
+        return p, p.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError:
-        raise ZslError(f"{p} is not a text file", hint="--names needs one class name per line") from None
-    names = [n for n in names if n and not n.startswith("#")]
+        raise ZslError(f"{p} is not a text file", hint=f"{option} needs {hint}") from None
+
+
+def read_names_file(path: str | os.PathLike) -> list[TextEntry]:
+    """A plain list of class names, one per line (``#`` comments and blank lines skipped); ids = names."""
+    p, text = _read(path, "names", "one class name per line", "--names")
+    names = [n for n in (ln.strip() for ln in text.splitlines()) if n and not n.startswith("#")]
     if not names:
         raise ZslError(f"{p} lists no class names", hint="one class name per line (lines starting with # are "
                        "comments)")
@@ -66,14 +72,7 @@ def read_names_file(path: str | os.PathLike) -> list[TextEntry]:
 
 def read_descriptions(path: str | os.PathLike, resolve=None) -> dict[str, str]:
     """CSV with columns ``id`` (or ``name``) and ``description`` -> {class id: description}."""
-    p = Path(path)
-    if not p.is_file():
-        raise ZslError(f"descriptions file not found: {p}", hint="a CSV with columns id,description")
-    try:
-        text = p.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError:
-        raise ZslError(f"{p} is not a text file", hint="--descriptions needs a CSV with columns id,description") \
-            from None
+    p, text = _read(path, "descriptions", "a CSV with columns id,description", "--descriptions")
     reader = csv.DictReader(io.StringIO(text, newline=""))
     cols = [c.strip() for c in reader.fieldnames or []]
     key = "id" if "id" in cols else "name" if "name" in cols else None
@@ -115,25 +114,6 @@ def collect_entries(classes=None, names=None, descriptions=None) -> tuple[list[T
             by_id[cid].description = text
         records.append(input_record(descriptions))
     return entries, cs, records
-
-
-# -- word vectors (reading the files: zsltool.extract.wordvectors) -------------------------------------
-def word_vector_rows(kv, entries: Sequence[TextEntry], limit: int | None = None):
-    """Per entry: (vector or None, tokens). ``limit`` restricts look-ups to the first N words (``.kv`` too)."""
-    k2i = kv.key_to_index
-
-    def has(tok: str) -> bool:
-        i = k2i.get(tok)
-        return i is not None and (limit is None or i < limit)
-
-    out = []
-    for e in entries:
-        toks = label_tokens(e.name, has)
-        vec = None
-        if toks:
-            vec = np.mean(np.stack([np.asarray(kv[t], dtype=np.float64) for t in toks]), axis=0).astype(np.float32)
-        out.append((vec, toks))
-    return out
 
 
 # -- sentence-transformers ---------------------------------------------------------------------------
@@ -208,15 +188,21 @@ class Word2VecExtractor(TextExtractor):
             raise ZslError("word2vec embeds class labels only", hint="use --model sentence for descriptions")
         self.kv, self.fmt = load_keyed_vectors(config.vectors, config.fmt, config.limit,
                                                trust_pickle=config.trust_pickle)
-        self.vectors_record = input_record(config.vectors)
+        self.weight_records = [input_record(config.vectors)]  # the vectors file: an input of the output
         self.dim = int(self.kv.vector_size)
         self.tokens: dict = {}
 
-    def input_records(self) -> list[dict]:
-        return [self.vectors_record]
-
     def rows(self, entries):
-        out = word_vector_rows(self.kv, entries, self.config.limit)
+        k2i, limit, out = self.kv.key_to_index, self.config.limit, []
+
+        def has(tok: str) -> bool:  # ``limit``: only the first N words are looked up (``.kv`` too)
+            i = k2i.get(tok)
+            return i is not None and (limit is None or i < limit)
+
+        for e in entries:  # labels become tokens by the rules of text_tokenize
+            toks = label_tokens(e.name, has)
+            vecs = [np.asarray(self.kv[t], dtype=np.float64) for t in toks]
+            out.append((np.mean(np.stack(vecs), axis=0).astype(np.float32) if toks else None, toks))
         self.tokens = {e.id: toks for e, (_, toks) in zip(entries, out)}
         return out
 
@@ -225,7 +211,7 @@ class Word2VecExtractor(TextExtractor):
 
     def meta(self) -> dict:
         return {"model": "word2vec", "vectors": str(Path(self.config.vectors).resolve()),
-                "vectors_sha256": self.vectors_record["sha256"], "format": self.fmt, "limit": self.config.limit,
+                "vectors_sha256": self.weight_records[0]["sha256"], "format": self.fmt, "limit": self.config.limit,
                 "vocab": len(self.kv.key_to_index), "tokenizer": TOKENIZER_RULES, "tokens": self.tokens}
 
 
@@ -284,12 +270,9 @@ def extract_class_rows(spec, config, inputs, out, *, classes=None, batch_size: i
     X = np.stack([r[0] if r[0] is not None else np.zeros(ex.dim, np.float32) for _, r in keep])
     valid = np.array([r[0] is not None for _, r in keep], dtype=bool)
     reason_of = {e.id: why for e, why in missing}
-    from zsltool.extract.record import ExtractorRecord
+    from zsltool.extract.record import store_meta
 
-    meta_x = {**ExtractorRecord.of_extractor(ex).extractor_meta(), "text": config.text, "on_missing": on_missing}
-    meta = StoreMeta(kind="class", modality="text", extractor=ex.name, extractor_meta=meta_x,
-                     inputs=records + ex.input_records(), class_set_sha256=cs.sha256 if cs is not None else "",
-                     command=command_line())
+    meta = store_meta(ex, "class", records, cs, text=config.text, on_missing=on_missing)
     write_embeddings(out, meta=meta, ids=ids, X=X, classes=ids, valid=valid,
                      reasons=[reason_of.get(i, "") for i in ids], overwrite=overwrite)
     return {"out": str(out), "model": ex.name, "dim": ex.dim, "classes": len(entries), "written": len(ids),

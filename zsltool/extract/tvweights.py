@@ -19,7 +19,7 @@ import torch
 
 from zsltool.errors import ZslError
 from zsltool.extract.base import Extractor
-from zsltool.files.provenance import cached_sha256
+from zsltool.files.provenance import sha256_file
 
 log = logging.getLogger("zsltool.extract")
 
@@ -108,13 +108,13 @@ def build_torchvision_model(name: str, weights: str | None, *, module=None, num_
     if _looks_like_path(str(weights)):
         sd = load_state_dict_file(weights)
         model = torchvision.models.get_model(name, weights=None, **kwargs)
-        key = _last_linear_key(model)
+        key = f"{_last(model, torch.nn.Linear)[0]}.weight"  # the classification head's
         if num_classes is None and key in sd and sd[key].ndim == 2 \
                 and sd[key].shape[0] != model.state_dict()[key].shape[0]:
             # a fine-tuned head (another number of classes): build the model with that head
             model = torchvision.models.get_model(name, weights=None, num_classes=int(sd[key].shape[0]))
         apply_state_dict(model, sd, str(weights), name)
-        info.update(weights=str(weights), weights_sha256=cached_sha256(weights))
+        info.update(weights=str(weights), weights_sha256=sha256_file(weights))
         return model.eval(), None, info
     if enum is None:
         raise ZslError(f"torchvision model {name!r} has no pretrained weights", hint="pass --weights PATH")
@@ -139,24 +139,14 @@ def build_torchvision_model(name: str, weights: str | None, *, module=None, num_
     return model.eval(), w, info
 
 
-def _last_linear_key(model: torch.nn.Module) -> str | None:
-    last = None
-    for n, m in model.named_modules():
-        if isinstance(m, torch.nn.Linear):
-            last = n
-    return None if last is None else f"{last}.weight"
+def _last(model: torch.nn.Module, kinds) -> tuple[str | None, torch.nn.Module | None]:
+    """``(name, module)`` of the model's last submodule of ``kinds``, ``(None, None)`` when it has none."""
+    return next(((n, m) for n, m in reversed(list(model.named_modules())) if isinstance(m, kinds)), (None, None))
 
 
 def last_linear(model: torch.nn.Module) -> torch.nn.Module:
     """The model's classification layer: its last ``nn.Linear``, else its last convolution (s3d's head)."""
-    last = None
-    for m in model.modules():
-        if isinstance(m, torch.nn.Linear):
-            last = m
-    if last is None:
-        for m in model.modules():
-            if isinstance(m, (torch.nn.Conv2d, torch.nn.Conv3d)):
-                last = m
+    last = _last(model, torch.nn.Linear)[1] or _last(model, (torch.nn.Conv2d, torch.nn.Conv3d))[1]
     if last is None:
         raise ZslError("the model has no linear classification layer, so --layer penultimate is not available")
     return last
@@ -237,5 +227,5 @@ def build_small_network(cls, name: str, weights, num_classes: int | None, comman
     head = sd.get("fc.weight")
     model = cls(int(head.shape[0]) if head is not None and head.ndim == 2 else (num_classes or 10))
     apply_state_dict(model, sd, str(weights), name)
-    info.update(weights=str(weights), weights_sha256=cached_sha256(weights))
+    info.update(weights=str(weights), weights_sha256=sha256_file(weights))
     return model.eval(), None, info

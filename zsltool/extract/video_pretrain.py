@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 import time
+from functools import partial
 from typing import Sequence
 
 from zsltool.errors import ZslError
@@ -67,27 +68,21 @@ class _ClipDataset:
             yield (x - self.mean) / self.std, self.targets[idx]
 
 
-class _ShiftFlip:
+def _shift_flip(x, gen, shift: int):
     """Random shift (reflect-pad, random crop) and horizontal flip of a (B, C, T, H, W) batch."""
+    import torch
 
-    def __init__(self, shift: int):
-        self.shift = shift
-
-    def __call__(self, x, gen):
-        import torch
-
-        b, _, _, h, w = x.shape
-        shift = self.shift
-        out = torch.empty_like(x)
-        padded = torch.nn.functional.pad(x.flatten(1, 2), (shift, shift, shift, shift), mode="reflect").view(
-            b, x.shape[1], x.shape[2], h + 2 * shift, w + 2 * shift)
-        for i in range(b):
-            dy, dx = torch.randint(0, 2 * shift + 1, (2,), generator=gen).tolist()
-            v = padded[i, :, :, dy:dy + h, dx:dx + w]
-            if bool(torch.rand((), generator=gen) < 0.5):
-                v = v.flip(-1)
-            out[i] = v
-        return out
+    b, _, _, h, w = x.shape
+    out = torch.empty_like(x)
+    padded = torch.nn.functional.pad(x.flatten(1, 2), (shift, shift, shift, shift), mode="reflect").view(
+        b, x.shape[1], x.shape[2], h + 2 * shift, w + 2 * shift)
+    for i in range(b):
+        dy, dx = torch.randint(0, 2 * shift + 1, (2,), generator=gen).tolist()
+        v = padded[i, :, :, dy:dy + h, dx:dx + w]
+        if bool(torch.rand((), generator=gen) < 0.5):
+            v = v.flip(-1)
+        out[i] = v
+    return out
 
 
 def pretrain_video(inputs: Sequence[str | os.PathLike], out: str | os.PathLike, *, classes_path: str | os.PathLike,
@@ -128,7 +123,7 @@ def pretrain_video(inputs: Sequence[str | os.PathLike], out: str | os.PathLike, 
     res = train_and_save(
         "video", net, _ClipDataset(clips, targets, clip_len, augment), out, tc, epochs=epochs,
         batch_size=batch_size, lr=lr, device=device, seed=seed, progress=progress, resume=resume, t0=t0,
-        batch_transform=_ShiftFlip(max(1, frame_size // 16)) if augment else None, drop_single=True,
+        batch_transform=partial(_shift_flip, shift=max(1, frame_size // 16)) if augment else None, drop_single=True,
         run_key={"model": model, "frame_size": frame_size, "clip_len": clip_len, "augment": augment,
                  "inputs": records, "videos": [it.id for it in kept]},
         config={"augment": augment}, inputs=records, fields={

@@ -17,7 +17,7 @@ import re
 from pathlib import Path
 
 from zsltool.errors import ZslError
-from zsltool.files.provenance import cached_sha256
+from zsltool.files.provenance import sha256_file
 from zsltool.files.checks import require_file, torch_load
 
 log = logging.getLogger("zsltool.extract")
@@ -38,28 +38,6 @@ def cache_path(url: str) -> Path:
 
     name = os.path.basename(url.split("?")[0]).replace("%3D", "=")
     return Path(torch.hub.get_dir()) / "checkpoints" / name
-
-
-def prefetch_hash(spec, wid) -> None:
-    """Start hashing the local file that ``wid`` names (a path, or a registered/URL weights file already in the
-    download cache) in a background thread, before torch is imported (:func:`zsltool.files.provenance.prefetch_sha256`).
-    Reads no torch: the cache folder is torch hub's default (``$TORCH_HOME/hub/checkpoints``)."""
-    from zsltool.files.provenance import prefetch_sha256
-
-    if is_random(wid):
-        return
-    w = spec.get_weights(wid) if hasattr(spec, "get_weights") else None
-    url = w.url if w is not None else (str(wid) if wid is not None and is_url(str(wid)) else None)
-    if url is not None:
-        home = os.getenv("TORCH_HOME", os.path.join(os.getenv("XDG_CACHE_HOME", "~/.cache"), "torch"))
-        name = os.path.basename(url.split("?")[0]).replace("%3D", "=")
-        path = Path(os.path.expanduser(home)) / "hub" / "checkpoints" / name
-    elif wid is not None:
-        path = Path(str(wid)).expanduser()
-    else:
-        return
-    if path.is_file():
-        prefetch_sha256(path)
 
 
 def _check(digest: str, sha256: str | None, prefix: str | None, where: str, what: str) -> None:
@@ -83,13 +61,13 @@ def _md5(path: Path) -> str:
 
 def fetch_file(spec: str, what: str = "weights", sha256: str | None = None, md5: str | None = None
                ) -> tuple[Path, str]:
-    """``(local path, sha256)`` for ``spec`` (a local path, or a URL downloaded once). Hashed once here, and
-    not again while the file is unchanged (:func:`zsltool.files.provenance.cached_sha256`: a 275 MB VGGish file is
-    read once, not at every ``zsl classify``); ``md5``: the publisher's md5, checked as well where it is the
-    only published digest."""
+    """``(local path, sha256)`` for ``spec`` (a local path, or a URL downloaded once). Hashed here, and not
+    again while the file is unchanged (:func:`zsltool.files.provenance.sha256_file`: a 275 MB VGGish file is
+    read once, not at every ``zsl classify``); ``md5``: the publisher's md5, checked as well (at every call)
+    where it is the only published digest."""
     if not is_url(spec):
         path = require_file(Path(spec).expanduser(), f"{what} file")
-        digest = cached_sha256(path)
+        digest = sha256_file(path)
         _check(digest, sha256, None, str(path), what)
         return path, digest
     import torch
@@ -110,7 +88,7 @@ def fetch_file(spec: str, what: str = "weights", sha256: str | None = None, md5:
             raise ZslError(f"cannot download {what} from {spec} ({e})", hint=hint) from None
         except OSError as e:
             raise ZslError(f"cannot download {what} from {spec} (offline? {e})", hint=hint) from None
-    digest = cached_sha256(target)
+    digest = sha256_file(target)
     _check(digest, sha256, prefix, f"cached at {target}", what)
     if md5 and _md5(target) != md5.lower():
         raise ZslError(f"{what} cached at {target} do not match the published md5 {md5}",

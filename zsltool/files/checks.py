@@ -181,10 +181,7 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
                 os.fsync(fh.fileno())
             os.replace(tmp, p)
         except BaseException:
-            try:
-                os.unlink(tmp)
-            except FileNotFoundError:
-                pass
+            Path(tmp).unlink(missing_ok=True)
             raise
         finally:
             os.close(lock)

@@ -9,79 +9,46 @@ import math
 import os
 import shlex
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 
-_PREFETCH: dict[tuple, tuple[Any, dict]] = {}
-
-
-def _identity(path: str | os.PathLike) -> tuple:
-    st = os.stat(path)
-    return (os.path.abspath(path), st.st_size, st.st_mtime_ns)
-
-
-def prefetch_sha256(path: str | os.PathLike) -> None:
-    """Start hashing ``path`` in a background thread (hashlib and file reads release the GIL, so it overlaps
-    with importing torch); the next :func:`sha256_file` of the unchanged file takes the result instead of
-    reading the file again. Nothing is started when :func:`cached_sha256` already knows the file. A missing
-    file is left to the reader's own error."""
-    import threading
-
-    try:
-        key = _identity(path)
-    except OSError:
-        return
-    if key in _PREFETCH or known_sha256(path) is not None:
-        return
-    box: dict = {}
-
-    def work() -> None:
-        try:
-            box["digest"] = _sha256_file(path, 1 << 20)
-        except OSError:
-            pass
-
-    t = threading.Thread(target=work, name="zsl-sha256", daemon=True)
-    t.start()
-    _PREFETCH[key] = (t, box)
-
-
-def _prefetched(path: str | os.PathLike) -> str | None:
-    if not _PREFETCH:
-        return None
-    try:
-        key = _identity(path)
-    except OSError:
-        return None
-    entry = _PREFETCH.pop(key, None)
-    if entry is None:
-        return None
-    entry[0].join()
-    return entry[1].get("digest")
+# -- sha256 of files: one function, one cache (across runs, for the large files commands read again and again) --
+SHA256_CACHE_ENTRIES = 512  # files remembered (the most recently hashed); files that are gone are dropped
+SHA256_CACHE_FROM = 1 << 20  # bytes: a smaller file is hashed each time (quicker than reading the cache)
+SETTLED_NS = 2 * 10**9  # a file changed less than this before its hash began is hashed but not remembered
 
 
 def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
-    """Hex sha256 of a file's bytes (once per run inside ``zsltool.files.runcache.run_cache()``; taken from
-    :func:`prefetch_sha256` when that started it)."""
-    from zsltool.files.runcache import cached
-
-    return cached("sha256", path, lambda: _prefetched(path) or _sha256_file(path, chunk))
+    """Hex sha256 of a file's bytes. A file of ``SHA256_CACHE_FROM`` bytes or more is remembered in
+    ``cache_dir()/sha256-v2.json`` by (resolved path, device, inode, size, mtime_ns, ctime_ns), and only when
+    its ctime is ``SETTLED_NS`` older than the hash's start. The kernel sets ctime from its clock at every write,
+    truncation, rename or chmod, and nothing (``utime`` included) puts it back: a file changed after its digest
+    was remembered no longer matches the entry, even one rewritten with the same size and mtime within one
+    timestamp tick (the reason a just-changed file is not remembered). That holds on a local POSIX file system
+    while the clock does not go back (see docs/DESIGN.md). A read-only or damaged cache only costs the hashing."""
+    st = os.stat(path)
+    if st.st_size < SHA256_CACHE_FROM:
+        return _sha256_file(path, chunk)
+    p = Path(path).resolve()
+    key = f"{p}|{st.st_dev}|{st.st_ino}|{st.st_size}|{st.st_mtime_ns}|{st.st_ctime_ns}"
+    cache, start = _read_sha256_cache(), time.time_ns()
+    hit = cache.get(key)
+    if isinstance(hit, str) and len(hit) == 64:
+        return hit
+    digest = _sha256_file(p, chunk)
+    if st.st_ctime_ns < start - SETTLED_NS:
+        _remember(key, digest)
+    return digest
 
 
 def _sha256_file(path: str | os.PathLike, chunk: int) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as fh:
-        while True:
-            block = fh.read(chunk)
-            if not block:
-                break
+        for block in iter(lambda: fh.read(chunk), b""):
             h.update(block)
     return h.hexdigest()
-
-
-# -- the sha256 cache across runs (large files a command reads again and again: word vectors, weights) --------
-SHA256_CACHE_ENTRIES = 512  # files remembered (the most recently hashed); files that are gone are dropped
 
 
 def cache_dir() -> Path:
@@ -92,61 +59,28 @@ def cache_dir() -> Path:
     return Path(base) / "zsltool"
 
 
-def _sha256_cache_file() -> Path:
-    return cache_dir() / "sha256.json"
-
-
-def _sha256_key(path: str | os.PathLike) -> tuple[Path, str]:
-    p = Path(path).resolve()
-    st = p.stat()
-    return p, f"{p}|{st.st_size}|{st.st_mtime_ns}|{st.st_ctime_ns}|{st.st_ino}"
-
-
 def _read_sha256_cache() -> dict:
     try:
-        cache = json.loads(_sha256_cache_file().read_text())
+        cache = json.loads((cache_dir() / "sha256-v2.json").read_text())
     except (OSError, ValueError):
         return {}
     return cache if isinstance(cache, dict) else {}
 
 
-def known_sha256(path: str | os.PathLike) -> str | None:
-    """The cached sha256 of ``path`` when :func:`cached_sha256` has seen the file as it is now, else None (the
-    file is not read)."""
-    try:
-        _, key = _sha256_key(path)
-    except OSError:
-        return None
-    hit = _read_sha256_cache().get(key)
-    return hit if isinstance(hit, str) and len(hit) == 64 else None
-
-
-def cached_sha256(path: str | os.PathLike) -> str:
-    """sha256 of a file, remembered across runs in ``cache_dir()/sha256.json`` by (resolved path, size,
-    mtime_ns, ctime_ns, inode): a file that is rewritten, replaced, or touched (even with its old modification
-    time put back, which moves ctime) is hashed again. For the large files commands read at every call (word
-    vectors, network weights); a read-only or damaged cache only costs the hashing."""
+def _remember(key: str, digest: str) -> None:
+    """Add ``key`` to the cache (read again: another process may have added to it); drop the path's older
+    entries and the files that are gone; keep the newest ``SHA256_CACHE_ENTRIES``."""
     from zsltool.errors import ZslError
     from zsltool.files.checks import atomic_write_text
 
-    hit = known_sha256(path)
-    if hit is not None:
-        return hit
-    p, key = _sha256_key(path)
-    digest = sha256_file(p)
-    cache = {k: v for k, v in _read_sha256_cache().items() if not k.startswith(f"{p}|") and _still_there(k)}
+    path = key.rsplit("|", 5)[0]
+    cache = {k: v for k, v in _read_sha256_cache().items() if k.rsplit("|", 5)[0] != path and os.path.exists(k.rsplit("|", 5)[0])}
     cache[key] = digest
-    cache = dict(list(cache.items())[-SHA256_CACHE_ENTRIES:])
     try:
-        _sha256_cache_file().parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(_sha256_cache_file(), json.dumps(cache))
+        cache_dir().mkdir(parents=True, exist_ok=True)
+        atomic_write_text(cache_dir() / "sha256-v2.json", json.dumps(dict(list(cache.items())[-SHA256_CACHE_ENTRIES:])))
     except (OSError, ZslError):  # a read-only or full cache folder: no cache, still correct
         pass
-    return digest
-
-
-def _still_there(key: str) -> bool:
-    return os.path.exists(key.rsplit("|", 4)[0])
 
 
 def sha256_json(obj: Any) -> str:

@@ -1,7 +1,7 @@
-"""A run-scoped memo for reading and hashing input files: inside ``with run_cache():`` every file is read (or
-hashed) once; a file whose size or modification time changed is read again. Outside the block nothing is
-cached. ``zsl experiment`` wraps its run in it, so each input is read and hashed once per run however many
-trials use it.
+"""A run-scoped memo for reading input files: inside ``with run_cache():`` every embedding file is read once; a
+file whose size or modification time changed is read again. Outside the block nothing is cached. ``zsl
+experiment`` wraps its run in it, so each input is read once per run however many trials use it (hashes have
+their own cache across runs: ``zsltool.files.provenance.sha256_file``).
 
 Cached objects are shared: callers must treat what they get as read-only (the readers do).
 """
@@ -18,7 +18,7 @@ _STACK: list[dict] = []
 
 @contextlib.contextmanager
 def run_cache():
-    """Memoize file reads and hashes inside the block (nested blocks share the outer cache)."""
+    """Memoize file reads inside the block (nested blocks share the outer cache)."""
     if _STACK:
         yield _STACK[-1]
         return

@@ -65,7 +65,7 @@ def caches() -> dict[str, str]:
 
     return {"weights (torch hub: VGGish, PANNs, torchvision)": os.path.join(torch_home, "hub", "checkpoints"),
             "sentence models (Hugging Face)": hf,
-            "zsl's cache (class files, sha256 of weights and word vectors)": str(cache_dir())}
+            "zsl's cache (class files, sha256 of large files: weights, word vectors)": str(cache_dir())}
 
 
 def device_info() -> dict:

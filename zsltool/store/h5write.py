@@ -51,17 +51,13 @@ def write_h5(path: Path, meta: StoreMeta, dim: int, classes: Sequence[str], part
     except BaseException:
         if guard is not None:
             guard.close()
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
+        tmp.unlink(missing_ok=True)
         raise
     remove_stale_temps(path)
 
 
 def _create_datasets(f, meta: StoreMeta, dim: int, classes: Sequence[str]) -> dict:
-    """The file's attributes, its classes, and its empty row datasets (ids, embeddings, labels, valid,
-    invalid_reason), which grow as parts are written."""
+    """The file's attributes, its classes, and its empty row datasets, which grow as parts are written."""
     import h5py
 
     for k, v in meta.to_attrs().items():
@@ -70,15 +66,23 @@ def _create_datasets(f, meta: StoreMeta, dim: int, classes: Sequence[str]) -> di
     s = h5py.string_dtype("utf-8")
     C = len(classes)
     f.create_dataset("classes", data=np.array(list(classes), dtype=object), dtype=s)
-    return {
-        "ids": f.create_dataset("ids", shape=(0,), maxshape=(None,), dtype=s, chunks=(1024,)),
-        "embeddings": f.create_dataset("embeddings", shape=(0, dim), maxshape=(None, dim), dtype="f4",
-                                       chunks=(256, dim)),
-        "labels": f.create_dataset("labels", shape=(0, C), maxshape=(None, C), dtype="u1",
-                                   chunks=(1024, max(C, 1)) if C else None),
-        "valid": f.create_dataset("valid", shape=(0,), maxshape=(None,), dtype=bool, chunks=(1024,)),
-        "invalid_reason": f.create_dataset("invalid_reason", shape=(0,), maxshape=(None,), dtype=s, chunks=(1024,)),
-    }
+    return {"ids": _growing(f, "ids", (), s, (1024,)),
+            "embeddings": _growing(f, "embeddings", (dim,), "f4", (256, dim)),
+            "labels": _growing(f, "labels", (C,), "u1", (1024, max(C, 1)) if C else None),
+            "valid": _growing(f, "valid", (), bool, (1024,)),
+            "invalid_reason": _growing(f, "invalid_reason", (), s, (1024,))}
+
+
+def _growing(group, name: str, row: tuple, dtype, chunks):
+    """An empty dataset of rows of shape ``row``, resizable along its first axis."""
+    return group.create_dataset(name, shape=(0, *row), maxshape=(None, *row), dtype=dtype, chunks=chunks)
+
+
+def _append(d, rows) -> None:
+    start = d.shape[0]
+    d.resize(start + len(rows), axis=0)
+    if len(rows):
+        d[start:] = rows
 
 
 def _write_parts(f, ds: dict, parts: Iterable[dict], frame_dim: int | None) -> None:
@@ -86,30 +90,17 @@ def _write_parts(f, ds: dict, parts: Iterable[dict], frame_dim: int | None) -> N
     ``frame_dim``, every row's frames with their offsets."""
     counts_all: list[np.ndarray] = []
     if frame_dim:
-        fds = f.create_group("frames").create_dataset("embeddings", shape=(0, frame_dim), maxshape=(None, frame_dim),
-                                                      dtype="f4", chunks=(1024, frame_dim))
+        fds = _growing(f.create_group("frames"), "embeddings", (frame_dim,), "f4", (1024, frame_dim))
         offsets = [0]
-    n = 0
     for part in parts:
-        m = len(part["ids"])
         for name, key in (("ids", "ids"), ("embeddings", "embeddings"), ("labels", "labels"),
                           ("valid", "valid"), ("invalid_reason", "reasons")):
-            d = ds[name]
-            d.resize(n + m, axis=0)
-            data = part[key]
-            if name in ("ids", "invalid_reason"):
-                data = np.array(data.tolist(), dtype=object)
-            d[n:n + m] = data
+            text = name in ("ids", "invalid_reason")
+            _append(ds[name], np.array(part[key].tolist(), dtype=object) if text else part[key])
         counts_all.append(part["counts"])
         if frame_dim:
-            fr = part["frames"]
-            start = fds.shape[0]
-            fds.resize(start + fr.shape[0], axis=0)
-            if fr.shape[0]:
-                fds[start:] = fr
-            for L in part["frame_lengths"].tolist():
-                offsets.append(offsets[-1] + int(L))
-        n += m
+            _append(fds, part["frames"])
+            offsets += (offsets[-1] + np.cumsum(part["frame_lengths"], dtype=np.int64)).tolist()
     counts = np.concatenate(counts_all) if counts_all else np.zeros(0, np.int64)
     if counts.size and np.all(counts >= 0):
         f.create_dataset("counts", data=counts.astype(np.int64))

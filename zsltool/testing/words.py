@@ -50,12 +50,10 @@ def build_word_vectors(classes: list[SoundClass], *, dim: int = 64, seed: int = 
         mean = _unit(np.mean([vocab[w] for w in c.words], axis=0))
         vocab[c.name.replace(" ", "_")] = _unit(mean + phrase_noise * _unit(prng.standard_normal(dim)))
     names = {c.name for c in classes}
-    missing = [n for n in names if n.replace(" ", "_") not in vocab]
-    if missing:  # classes outside the design: average their known words
-        for n in missing:
-            known = [vocab[w.lower()] for w in n.split() if w.lower() in vocab]
-            if known:
-                vocab[n.replace(" ", "_")] = _unit(np.mean(known, axis=0))
+    for n in [n for n in names if n.replace(" ", "_") not in vocab]:  # outside the design: mean of known words
+        known = [vocab[w.lower()] for w in n.split() if w.lower() in vocab]
+        if known:
+            vocab[n.replace(" ", "_")] = _unit(np.mean(known, axis=0))
     return {w: (v * norm).astype(np.float32) for w, v in vocab.items()}
 
 

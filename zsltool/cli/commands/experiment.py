@@ -113,11 +113,14 @@ def experiment_cmd(
     json_out: bool = JsonOpt,
 ):
     """Run a paper protocol end to end (train + evaluate every trial) and print its table."""
-    options = dict(locals())  # every option as given: parsed into the experiment's spec
     from zsltool.evaluate.experiment import run_experiment
 
-    table_format, json_out = options.pop("table_format"), options.pop("json_out")
-    doc = run_experiment(_experiment_spec(**options, device=STATE.device))
+    doc = run_experiment(_experiment_spec(
+        audio=audio, split=split, out=out, video=video, text=text, image=image, audio_prototypes=audio_prototypes,
+        hybrid=hybrid, semantics=semantics, method=method, arg=arg, epochs=epochs, batch_size=batch_size, lr=lr,
+        optimizer=optimizer, patience=patience, grid=grid, preset=preset, strict=strict, modalities=modalities,
+        trials=trials, repeats=repeats, calibrate=calibrate, no_retrieval=no_retrieval, two_stage=two_stage,
+        transductive=transductive, refit=refit, jobs=jobs, threads=threads, seed=seed, device=STATE.device))
     _print_experiment(doc, out, table_format, json_out)
 
 
@@ -156,16 +159,12 @@ def _method_args(methods: list[str], arg: list[str]) -> dict:
 
     margs: dict = {}
     for a in arg:
-        head = a.split("=", 1)[0]
-        if ":" in head:
-            m, rest = a.split(":", 1)
-            if m not in methods:
-                raise typer.BadParameter(f"{a!r} names method {m!r}, which is not among --method "
-                                         f"({', '.join(methods)})", param_hint="--arg")
-            margs.setdefault(m, {}).update(parse_method_args([rest]))
-        else:
-            for m in methods:
-                margs.setdefault(m, {}).update(parse_method_args([a]))
+        m, rest = a.split(":", 1) if ":" in a.split("=", 1)[0] else (None, a)
+        if m is not None and m not in methods:
+            raise typer.BadParameter(f"{a!r} names method {m!r}, which is not among --method "
+                                     f"({', '.join(methods)})", param_hint="--arg")
+        for name in methods if m is None else [m]:
+            margs.setdefault(name, {}).update(parse_method_args([rest]))
     return margs
 
 
@@ -186,14 +185,11 @@ def _texts(text: list[str]) -> dict:
 def _print_experiment(doc: dict, out: str, table_format: str, json_out: bool) -> None:
     info(f"{count_of(doc['ran'], 'trial')} run, {doc['reused']} reused; wrote {out}/results.json, trials.csv, "
          "table.csv, table.md, table.tex")
-    if table_format != "table" and not json_out:
-        import sys
+    if table_format == "table" or json_out:
+        return emit(doc, json_out, table=_experiment_tables)
+    from zsltool.evaluate.tables import export_tables
 
-        from zsltool.evaluate.tables import export_tables
-
-        sys.stdout.write(export_tables(doc["tables"], table_format))
-        return
-    emit(doc, json_out, table=_experiment_tables)
+    print(export_tables(doc["tables"], table_format), end="")
 
 
 def compare_cmd(

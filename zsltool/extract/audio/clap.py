@@ -44,7 +44,7 @@ def load_clap(name: str | None, device: str = "cpu", part: str = "audio"):
         from transformers import AutoFeatureExtractor, AutoTokenizer, ClapModel
     except ImportError:
         raise ZslError("--model clap needs the transformers package", hint="pip install 'zsltool[clap]'") from None
-    from zsltool.files.provenance import cached_sha256
+    from zsltool.files.provenance import sha256_file
 
     name = name or DEFAULT_MODEL
     transformers.utils.logging.disable_progress_bar()  # progress and logs go through zsl's own
@@ -65,7 +65,7 @@ def load_clap(name: str | None, device: str = "cpu", part: str = "audio"):
             folder = None
     wfile = next((folder / n for n in ("model.safetensors", "pytorch_model.bin") if (folder / n).is_file()),
                  None) if folder else None
-    record = {"weights": str(name), "weights_sha256": cached_sha256(wfile) if wfile else "",
+    record = {"weights": str(name), "weights_sha256": sha256_file(wfile) if wfile else "",
               "transformers": transformers.__version__, "logit_scale": logit_scale(model)}
     if folder is not None and Path(name).is_dir():
         record["weights_path"] = str(wfile) if wfile else str(folder)

@@ -73,11 +73,8 @@ class _STFT(nn.Module):
         self.conv_real = nn.Conv1d(1, N_FFT // 2 + 1, N_FFT, stride=HOP, bias=False)
         self.conv_imag = nn.Conv1d(1, N_FFT // 2 + 1, N_FFT, stride=HOP, bias=False)
         real, imag = dft_kernels()
-        with torch.no_grad():
-            self.conv_real.weight.copy_(real)
-            self.conv_imag.weight.copy_(imag)
-        for p in self.parameters():
-            p.requires_grad = False
+        self.conv_real.weight = nn.Parameter(real, requires_grad=False)
+        self.conv_imag.weight = nn.Parameter(imag, requires_grad=False)
 
 
 class _Spectrogram(nn.Module):

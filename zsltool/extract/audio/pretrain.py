@@ -67,13 +67,11 @@ class _Collate:
         return torch.cat(xs), (y if self.multilabel else y.argmax(dim=1)), {"bad": bad}
 
 
-class _Classifier:
+def _classifier(body, dim: int, n_classes: int):
     """The audio network's embedding, ReLU, and a linear head over the training classes."""
+    import torch
 
-    def __new__(cls, body, dim: int, n_classes: int):
-        import torch
-
-        return torch.nn.Sequential(body, torch.nn.ReLU(), torch.nn.Linear(dim, n_classes))
+    return torch.nn.Sequential(body, torch.nn.ReLU(), torch.nn.Linear(dim, n_classes))
 
 
 def pretrain_audio(manifest: str | os.PathLike, out: str | os.PathLike, *, classes_path: str | os.PathLike,
@@ -121,7 +119,7 @@ def pretrain_audio(manifest: str | os.PathLike, out: str | os.PathLike, *, class
     body = ex.trainable()
     ds = _ClipDataset(kept, ex.loader(), C)
     return train_and_save(
-        "audio", _Classifier(body, ex.dim, C), ds, out, tc, epochs=epochs, batch_size=batch_size, lr=lr,
+        "audio", _classifier(body, ex.dim, C), ds, out, tc, epochs=epochs, batch_size=batch_size, lr=lr,
         device=device, seed=seed, progress=progress, resume=resume, multilabel=not single,
         collate=_Collate(C, not single), workers=workers, bad={}, saved=ex.model,
         run_key={"model": model, "width": width, "max_seconds": max_seconds, "manifest": input_record(manifest),
@@ -133,6 +131,7 @@ def pretrain_audio(manifest: str | os.PathLike, out: str | os.PathLike, *, class
             "clips": len(kept), "train_clips": sorted(it.id for it in kept),
             "excluded_mixed": excluded_mixed, "other_class_clips": other_only},
         summary={"clips": len(kept), "excluded_mixed": excluded_mixed, "other_class_clips": other_only})
+
 
 def _training_clips(items, tc, allowed) -> tuple[list, int, int]:
     """The labelled clips whose classes are all training classes (and whose id is ``allowed``, unless ``None``),
