@@ -18,6 +18,7 @@ from zsltool.classes.ontology import (Ontology, load_audio_labels, load_image_cl
                                       read_name_list)
 from zsltool.classes.presets import NAME_STYLES, paper_name
 from zsltool.errors import ZslError
+from zsltool.files.checks import check_output
 from zsltool.files.provenance import input_record
 
 log = logging.getLogger("zsltool.classes.build")
@@ -176,8 +177,6 @@ def build_from_list(path: str | os.PathLike, *, name_column: str | None = None, 
 def build_classes(out: str | os.PathLike, *, from_list: str | os.PathLike | None = None,
                   overwrite: bool = False, **kw) -> dict:
     """Build a class set (AudioSet/Open Images, or ``from_list``), write it to ``out``, return a summary."""
-    from zsltool.files.checks import check_output
-
     check_output(out, overwrite)  # fail before any download or parsing
     list_only = ("name_column", "id_column", "mid_column", "category_column", "split_column", "seen", "unseen")
     given = {k: v for k, v in kw.items() if v is not None}

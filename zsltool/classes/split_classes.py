@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Sequence
 
 from zsltool.classes.classset import ClassSet
+from zsltool.classes.presets import split_preset as preset_classes
 from zsltool.classes.splits import Split, Trial
 from zsltool.errors import ZslError
 
@@ -80,8 +81,6 @@ def split_random(cs: ClassSet, sizes: Sequence[int] | None = None, trials: int =
 def split_preset(cs: ClassSet, preset: str, seed: int = 0) -> Split:
     """One trial with the named preset's train/val/test classes (``paper-table1``: Table I of Dogan et al.),
     resolved in ``cs`` by name (paper, Open Images or AudioSet names all work)."""
-    from zsltool.classes.presets import split_preset as preset_classes
-
     train, val, test = preset_classes(preset, cs)
     return Split(trials=[Trial(train, val, test)], protocol="random", seed=seed, class_set_sha256=cs.sha256,
                  params={"preset": preset, "sizes": [len(train), len(val), len(test)], "trials": 1})

@@ -8,10 +8,14 @@ import sys
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
+import click
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+
+from zsltool.files.provenance import jsonable
+from zsltool.names import DEVICES
 
 # Everything that is not a result goes to stderr.
 console = Console(stderr=True, highlight=False)
@@ -55,8 +59,6 @@ def info(msg: str) -> None:
 
 def to_jsonable(obj: Any) -> Any:
     """numpy values and paths -> plain JSON values (NaN/Inf -> null); see zsltool.files.provenance.jsonable."""
-    from zsltool.files.provenance import jsonable
-
     return jsonable(obj)
 
 
@@ -124,10 +126,6 @@ OverwriteOpt = typer.Option(False, "--overwrite", help="Replace an existing outp
 # Options every extractor shares.
 def device_option(help: str = "auto, cpu or cuda (default: the global --device).") -> Any:
     """The one ``--device`` option of commands that run a network (None = the global --device)."""
-    import click
-
-    from zsltool.names import DEVICES
-
     return typer.Option(None, "--device", help=help, click_type=click.Choice(list(DEVICES)))
 
 

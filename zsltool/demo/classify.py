@@ -11,16 +11,16 @@ import shlex
 from pathlib import Path
 from typing import Sequence
 
+from zsltool.classes.classset import ClassSet
+from zsltool.classes.manifest import read_clip_manifest, resolve_manifest_path
+from zsltool.classify.run import classify_clips
+from zsltool.errors import ZslError
+
 
 def classify_unseen_clip(model: str | os.PathLike, audio_manifest: str | os.PathLike, classes: str | os.PathLike,
                          unseen: Sequence[str], *, top: int = 3) -> dict:
     """Classify the first manifest clip whose one label is an unseen class, with the unseen classes' names as
     the candidate labels; returns ``{"command", "clip", "true_label", "labels", "top", "temperature_source"}``."""
-    from zsltool.classes.classset import ClassSet
-    from zsltool.classes.manifest import read_clip_manifest, resolve_manifest_path
-    from zsltool.classify.run import classify_clips
-    from zsltool.errors import ZslError
-
     cs = ClassSet.load(classes)
     wanted = set(unseen)
     row = next((r for r in read_clip_manifest(audio_manifest) if len(r["labels"]) == 1 and r["labels"][0] in wanted),

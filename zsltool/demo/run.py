@@ -10,9 +10,16 @@ import os
 import time
 from pathlib import Path
 
-from zsltool.demo.data import NETWORKS, step
-from zsltool.demo.table3 import TRAINING
+from zsltool.demo.av import run_av
+from zsltool.demo.classify import classify_unseen_clip
+from zsltool.demo.data import NETWORKS, make_world, step
+from zsltool.demo.table3 import TRAINING, run_table3
 from zsltool.errors import ZslError
+from zsltool.evaluate.aggregate import summary_metrics
+from zsltool.evaluate.results import make_manifest, results_doc, write_results
+from zsltool.evaluate.tables import tidy_csv
+from zsltool.files.checks import atomic_write_text
+from zsltool.testing.synth import make_demo_dataset
 
 log = logging.getLogger("zsltool.demo")
 
@@ -34,16 +41,6 @@ def run_demo(out_dir: str | os.PathLike = "zsl-demo", *, seed: int = 0, small: b
     also Mazumder et al.'s audio-visual GZSL tables, ``demo.av``). Each Table III row is the mean over
     ``repeats`` training runs of the projection (default ``TRAINING["repeats"]``, seeds seed … seed+repeats-1)."""
     import torch
-
-    from zsltool.demo.av import run_av
-    from zsltool.demo.classify import classify_unseen_clip
-    from zsltool.demo.data import make_world
-    from zsltool.demo.table3 import run_table3
-    from zsltool.evaluate.aggregate import summary_metrics
-    from zsltool.evaluate.results import make_manifest, results_doc, write_results
-    from zsltool.evaluate.tables import tidy_csv
-    from zsltool.testing.synth import make_demo_dataset
-    from zsltool.files.checks import atomic_write_text
 
     out = Path(out_dir)
     results_path = out / "results.json"

@@ -16,6 +16,8 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
+from zsltool.extract.weights import is_random
+
 SEED_KEY = "weights_seed"
 
 
@@ -67,8 +69,6 @@ class ExtractorRecord:
     def of_extractor(cls, ex) -> "ExtractorRecord":
         """The record of a built extractor: its ``meta()``, config and, for random weights, the seed they were
         drawn with (``ex.weights_seed``, set where it was built)."""
-        from zsltool.extract.weights import is_random
-
         meta = {**ex.meta(), "config": ex.config.provenance()}
         seed = getattr(ex, "weights_seed", None)
         if seed is not None and is_random(getattr(ex.config, "weights", None)):

@@ -20,6 +20,7 @@ from typing import Sequence
 
 import torch
 
+from zsltool.classes.manifest import write_clip_manifest
 from zsltool.errors import ZslError
 from zsltool.extract.inputs import VIDEO_EXTENSIONS  # noqa: F401  (re-exported)
 from zsltool.extract.runner import InvalidInput, Item
@@ -190,8 +191,6 @@ class VideoExtractor(TappedExtractor):
 def _write_audio_manifest(manifest: Path, items: list[Item]) -> dict:
     """A clip manifest of the WAVs written so far for ``items`` (this shard's videos), with their ids and
     labels, next to the WAVs."""
-    from zsltool.classes.manifest import write_clip_manifest
-
     audio_dir = manifest.parent
     rows, missing = [], []
     for it in items:

@@ -13,6 +13,7 @@ import click
 import typer
 
 from zsltool.cli.common import STATE, info, to_jsonable
+from zsltool.errors import ZslError
 from zsltool.evaluate.transductive import REFINERS
 from zsltool.names import JOINT_MODELS, SCORE_MODALITIES
 
@@ -140,7 +141,6 @@ def _joint(joint, model, inputs, prompt, *, others: dict, **kw):
 
 def _checkpoint(model, inputs, **kw):
     from zsltool.classify.run import classify_clips
-    from zsltool.errors import ZslError
 
     if model is None:
         raise typer.BadParameter("give a checkpoint made by zsl train, or --model clap", param_hint="MODEL")

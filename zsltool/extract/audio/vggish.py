@@ -30,8 +30,10 @@ import torch
 from torch import nn
 
 from zsltool.errors import ZslError
+from zsltool.extract.audio import frontend
 from zsltool.extract.audio.extract import AudioExtractor
 from zsltool.extract.audio.frontend import MIN_SAMPLES, waveform_to_examples
+from zsltool.extract.registry import build_extractor
 from zsltool.extract.weights import fetch_file, is_random, load_weights_for, local_record
 from zsltool.files.checks import torch_load
 
@@ -252,8 +254,6 @@ class VGGishExtractor(AudioExtractor):
         return postprocess(raw, self.embedding, self.pca).float().cpu()
 
     def audio_meta(self) -> dict:
-        from zsltool.extract.audio import frontend
-
         m = {"embedding": self.embedding, "channels": list(self.channels), "hidden": self.hidden,
              "front_end": frontend.FRONTEND_META, **self.record}
         if self.embedding == "pca-quantized":
@@ -264,8 +264,6 @@ class VGGishExtractor(AudioExtractor):
 def build(*, width: float | None = None, seed: int = 0, device: str = "cpu", **options) -> VGGishExtractor:
     """The registered ``vggish`` extractor from config options; ``width`` (tests, benchmarks) builds a randomly
     initialised network of that width (seeded) instead of loading weights."""
-    from zsltool.extract.registry import build_extractor
-
     if width is None:
         return build_extractor("vggish", device=device, **options)
     with torch.random.fork_rng(devices=[]):
