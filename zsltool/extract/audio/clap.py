@@ -84,20 +84,6 @@ def _features(out) -> Any:
     return out if hasattr(out, "shape") else out.pooler_output
 
 
-class _ClapFrontEnd:
-    """Picklable worker step: 48 kHz waveform -> CLAP's input features (1, channels, frames, mel)."""
-
-    def __init__(self, feature_extractor, fusion: bool):
-        self.fe, self.truncation = feature_extractor, "fusion" if fusion else "rand_trunc"
-
-    def __call__(self, wave: np.ndarray) -> np.ndarray:
-        n = int(self.fe.max_length_s * self.fe.sampling_rate)  # no longer than that: no random crop
-        f = self.fe(np.asarray(wave[:n], dtype=np.float32), sampling_rate=self.fe.sampling_rate,
-                    truncation=self.truncation, return_tensors="np")
-        x = np.asarray(f["input_features"], dtype=np.float32)  # (1, channels, frames, mel)
-        return x
-
-
 class ClapAudioExtractor(AudioExtractor):
     """CLAP's audio tower and projection through the audio extractor contract."""
 
@@ -110,12 +96,16 @@ class ClapAudioExtractor(AudioExtractor):
         self.model, self.fe, self.record = load_clap(config.weights or self.spec.default_weights, device, "audio")
         self.sample_rate = int(self.fe.sampling_rate)
         self.fusion = bool(getattr(self.model.config.audio_config, "enable_fusion", False))
-        self.front = _ClapFrontEnd(self.fe, self.fusion)
         self.dim = int(self.model.config.projection_dim)
         self.weight_records = local_record(self.record)
 
     def examples(self, wave: np.ndarray) -> np.ndarray:
-        return self.front(wave)
+        """48 kHz waveform -> CLAP's input features (1, channels, frames, mel), in the workers."""
+        fe = self.fe
+        n = int(fe.max_length_s * fe.sampling_rate)  # no longer than that: no random crop
+        f = fe(np.asarray(wave[:n], dtype=np.float32), sampling_rate=fe.sampling_rate,
+               truncation="fusion" if self.fusion else "rand_trunc", return_tensors="np")
+        return np.asarray(f["input_features"], dtype=np.float32)
 
     def embed_examples(self, x) -> Any:
         import torch
