@@ -56,14 +56,15 @@ class ExtractorRecord:
         provenance entry (``{"modality", "extractor", "extractor_meta", "path"}``), or ``source`` itself."""
         if isinstance(source, cls):
             return source
-        if isinstance(source, (str, os.PathLike)):
-            from zsltool.store import read_meta
-
-            return cls.from_meta(*_fields(read_meta(source)), path=source)
         if isinstance(source, dict):
             return cls.from_meta(source.get("modality"), source.get("extractor"), source.get("extractor_meta"),
                                  path=source.get("path"))
-        return cls.from_meta(*_fields(source))
+        path = None
+        if isinstance(source, (str, os.PathLike)):
+            from zsltool.store import read_meta
+
+            source, path = read_meta(source), source
+        return cls.from_meta(source.modality, source.extractor, source.extractor_meta, path=path)
 
     @classmethod
     def of_extractor(cls, ex) -> "ExtractorRecord":
@@ -78,10 +79,6 @@ class ExtractorRecord:
     def extractor_meta(self) -> dict:
         """What the file stores as ``extractor_meta``."""
         return dict(self.meta)
-
-
-def _fields(meta) -> tuple:
-    return meta.modality, meta.extractor, meta.extractor_meta
 
 
 def store_meta(ex, kind: str, records: list[dict], cs, **extra) -> Any:

@@ -143,8 +143,7 @@ class Cnn14(nn.Module):
         x = F.dropout(x, p=0.5, training=self.training)
         return F.relu(self.fc1(x))
 
-    def forward(self, wave: torch.Tensor) -> torch.Tensor:
-        return self.embedding(wave)
+    forward = embedding
 
     @classmethod
     def from_state_dict(cls, sd: dict, source: str = "the weights") -> "Cnn14":
