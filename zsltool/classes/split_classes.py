@@ -12,6 +12,7 @@ trials are asked for, and the same seed gives the same split.
 
 from __future__ import annotations
 
+import csv
 import os
 from pathlib import Path
 from typing import Sequence
@@ -20,6 +21,7 @@ from zsltool.classes.classset import ClassSet
 from zsltool.classes.presets import split_preset as preset_classes
 from zsltool.classes.splits import Split, Trial
 from zsltool.errors import ZslError
+from zsltool.files.checks import require_file
 
 
 def trial_rng(seed: int, k: int):
@@ -112,10 +114,6 @@ def category_membership(cs: ClassSet, membership: str | os.PathLike = "ontology"
         if not isinstance(data, dict) or not all(isinstance(v, list) for v in data.values()):
             raise ZslError(f"{p}: expected a JSON object {{category: [class names or ids]}}")
         return {str(k): [cs.resolve(str(x)) for x in v] for k, v in data.items()}
-    import csv
-
-    from zsltool.files.checks import require_file
-
     try:
         text = require_file(p, "category membership file").read_text(encoding="utf-8-sig")
     except UnicodeDecodeError:

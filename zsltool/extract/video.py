@@ -27,6 +27,7 @@ from zsltool.extract.runner import InvalidInput, Item
 from zsltool.extract.tvweights import (PooledConvNet, TappedExtractor, apply_state_dict, build_small_network,
                                       build_torchvision_model, load_state_dict_file, weights_enum_for)
 from zsltool.extract.video_decode import decode_clips, extract_audio_track
+from zsltool.files.checks import ensure_writable_folder
 
 log = logging.getLogger("zsltool.extract.video")
 
@@ -171,8 +172,6 @@ class VideoExtractor(TappedExtractor):
     def before_run(self, items: list, shard: tuple[int, int], overwrite: bool) -> None:
         if self.config.extract_audio is None:
             return
-        from zsltool.files.checks import ensure_writable_folder
-
         folder = Path(self.config.extract_audio)
         ensure_writable_folder(folder)
         k, n = shard  # each shard lists only its own videos: clips.K-of-N.csv

@@ -27,6 +27,7 @@ from zsltool.errors import ZslError
 from zsltool.extract.audio.extract import AudioExtractor
 from zsltool.extract.text import TextExtractor
 from zsltool.extract.weights import local_record
+from zsltool.files.provenance import sha256_file
 
 log = logging.getLogger("zsltool.extract.audio")
 
@@ -44,8 +45,6 @@ def load_clap(name: str | None, device: str = "cpu", part: str = "audio"):
         from transformers import AutoFeatureExtractor, AutoTokenizer, ClapModel
     except ImportError:
         raise ZslError("--model clap needs the transformers package", hint="pip install 'zsltool[clap]'") from None
-    from zsltool.files.provenance import sha256_file
-
     name = name or DEFAULT_MODEL
     transformers.utils.logging.disable_progress_bar()  # progress and logs go through zsl's own
     try:
