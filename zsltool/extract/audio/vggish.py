@@ -21,7 +21,6 @@ The feature map is flattened channels-last (N, 6, 4, 512) -> 12288, the order of
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Any
 
@@ -36,8 +35,6 @@ from zsltool.extract.audio.frontend import MIN_SAMPLES, waveform_to_examples
 from zsltool.extract.registry import build_extractor
 from zsltool.extract.weights import fetch_file, is_random, load_weights_for, local_record
 from zsltool.files.checks import torch_load
-
-log = logging.getLogger("zsltool.extract.audio")
 
 RELEASE = "https://github.com/harritaylor/torchvggish/releases/download/v0.1/"
 VGGISH_URL = RELEASE + "vggish-10086976.pth"
