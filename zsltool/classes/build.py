@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+from collections import Counter
 from pathlib import Path
 
 from zsltool.classes.classset import ClassSet
@@ -100,9 +101,7 @@ def build_audioset_openimages(ontology: str | os.PathLike | None = None,
         classes.append({"id": m, "name": disp, "audioset_name": aname(m), "openimages_name": oi[m],
                         "merged_ids": list(pr["merged"].get(m, [])), "category": aname(cat) if cat else None,
                         "path": ont.path(m) if m in ont.nodes else [aname(m)]})
-    cats: dict[str, int] = {}
-    for c in classes:
-        cats[c["category"] or "none"] = cats.get(c["category"] or "none", 0) + 1
+    cats = dict(Counter(c["category"] or "none" for c in classes))
     report = {
         "counts": {"ontology_classes": len(ont.nodes), "audio_classes": len(audio) if audio is not None else None,
                    "image_classes": len(oi), "mutual": len(mutual), "dropped": len(pr["dropped"]),

@@ -21,7 +21,6 @@ is a GZSL validation, test-seen or val-unseen clip, and no unseen class ever sha
 
 from __future__ import annotations
 
-import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,7 +33,6 @@ from zsltool.extract.pipeline import extract_video
 from zsltool.extract.video_pretrain import pretrain_video
 from zsltool.store.reader import read_embeddings
 
-log = logging.getLogger("zsltool.demo")
 _AV = {"video_model": "small3d", "frame_size": 32, "clip_len": 16, "video_epochs": 20, "video_batch": 16,
        "video_lr": 3e-3, "unseen_val_fraction": UNSEEN_VAL_FRACTION}
 AV_SETTINGS = {False: _AV, True: {**_AV, "video_batch": 8}}  # by --small

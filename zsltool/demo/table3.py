@@ -89,22 +89,16 @@ class Table3:
         return f
 
 
-def experiment_spec(world: World, out_dir: Path, *, epochs: int, seed: int, threads: int | None,
-                    repeats: int = TRAINING["repeats"]):
-    """The ``zsl experiment`` of Table III on the world's files (``examples/demo.sh`` step 9)."""
-    return ExperimentSpec(audio=str(world.audio), splits=[str(world.split)], out_dir=str(out_dir),
-                          audio_prototypes=str(world.audio_prototypes), image=str(world.image_prototypes),
-                          text=str(world.text), hybrid=str(world.hybrid), semantics=list(SEMANTIC_SOURCES),
-                          methods=["projection"], epochs=epochs, optimizer=TRAINING["optimizer"],
-                          lr=TRAINING["lr"], seed=seed, threads=threads, repeats=repeats,
-                          refit=False)  # the paper's protocol: no refit after selection
-
-
 def run_table3(world: World, *, epochs: int = TRAINING["epochs"], seed: int = 0, threads: int | None = None,
                repeats: int = TRAINING["repeats"]) -> Table3:
     """Table III under ``world.out/table3`` (the experiment), ``results/`` (retrieval) and ``plots/<source>/``."""
     out = world.out
-    spec = experiment_spec(world, out / "table3", epochs=epochs, seed=seed, threads=threads, repeats=repeats)
+    # the zsl experiment of examples/demo.sh step 9 on the world's files; the paper's protocol: no refit
+    spec = ExperimentSpec(audio=str(world.audio), splits=[str(world.split)], out_dir=str(out / "table3"),
+                          audio_prototypes=str(world.audio_prototypes), image=str(world.image_prototypes),
+                          text=str(world.text), hybrid=str(world.hybrid), semantics=list(SEMANTIC_SOURCES),
+                          methods=["projection"], epochs=epochs, optimizer=TRAINING["optimizer"],
+                          lr=TRAINING["lr"], seed=seed, threads=threads, repeats=repeats, refit=False)
     doc = run_experiment(spec)
     sources = []
     for sem in dict.fromkeys(rec["semantic"] for rec in doc["trials"]):

@@ -47,14 +47,6 @@ def _ranked_rows(doc: dict, top: int) -> tuple[list[dict], str]:
     return rows, f"per class: average precision and the {top} best-ranked test instances"
 
 
-def _write(doc: dict, out: Optional[str], overwrite: bool) -> None:
-    if out:
-        from zsltool.evaluate.results import write_evaluation
-
-        for kind, path in write_evaluation(out, doc, overwrite=overwrite).items():
-            info(f"wrote {kind}: {path}")
-
-
 def evaluate_cmd(
     checkpoint: str = typer.Argument(..., help="Checkpoint made by zsl train."),
     audio: Optional[str] = typer.Option(None, "--audio", help="Instance-level audio file (default: the "
@@ -94,7 +86,11 @@ def evaluate_cmd(
                               modality=modality, beta=beta, calibrate=calibrate, seed=STATE.seed,
                               device=STATE.device, transductive=transductive,
                               allow_other_extractor=allow_other_extractor)
-    _write(doc, out, overwrite)
+    if out:
+        from zsltool.evaluate.results import write_evaluation
+
+        for kind, path in write_evaluation(out, doc, overwrite=overwrite).items():
+            info(f"wrote {kind}: {path}")
     emit(doc, json_out, table=_eval_tables)
 
 

@@ -20,7 +20,6 @@ file cannot be framed and is skipped (reported).
 
 from __future__ import annotations
 
-import logging
 import os
 import struct
 from dataclasses import dataclass
@@ -28,7 +27,6 @@ from typing import Iterator
 
 import numpy as np
 
-log = logging.getLogger("zsltool.extract.audio")
 
 # -- CRC-32C ---------------------------------------------------------------------------------------------------
 _POLY = 0x82F63B78

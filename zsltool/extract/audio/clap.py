@@ -29,8 +29,6 @@ from zsltool.extract.text import TextExtractor
 from zsltool.extract.weights import local_record
 from zsltool.files.provenance import sha256_file
 
-log = logging.getLogger("zsltool.extract.audio")
-
 DEFAULT_MODEL = "laion/clap-htsat-unfused"
 _LOADED: dict[tuple, tuple] = {}
 

@@ -17,7 +17,6 @@ A clip is one example: the row is the embedding of the whole clip (up to ``--max
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 import numpy as np
@@ -28,8 +27,6 @@ from torch.nn import functional as F
 from zsltool.errors import ZslError
 from zsltool.extract.audio.extract import AudioExtractor
 from zsltool.extract.weights import is_random, load_state_dict, load_weights_for, local_record
-
-log = logging.getLogger("zsltool.extract.audio")
 
 SAMPLE_RATE = 32000
 N_FFT = 1024

@@ -21,7 +21,6 @@ The feature map is flattened channels-last (N, 6, 4, 512) -> 12288, the order of
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Any
 
@@ -36,8 +35,6 @@ from zsltool.extract.audio.frontend import MIN_SAMPLES, waveform_to_examples
 from zsltool.extract.registry import build_extractor
 from zsltool.extract.weights import fetch_file, is_random, load_weights_for, local_record
 from zsltool.files.checks import torch_load
-
-log = logging.getLogger("zsltool.extract.audio")
 
 RELEASE = "https://github.com/harritaylor/torchvggish/releases/download/v0.1/"
 VGGISH_URL = RELEASE + "vggish-10086976.pth"
@@ -81,9 +78,9 @@ class VGGish(nn.Module):
         return self.embeddings(x)
 
     @classmethod
-    def from_state_dict(cls, sd: dict) -> "VGGish":
+    def from_state_dict(cls, sd: dict, source: str = "the weights") -> "VGGish":
         """Build the network whose sizes match ``sd`` (port layout) and load it strictly."""
-        check_state_dict(sd)
+        check_state_dict(sd, source)
         chans = tuple(int(sd[f"features.{k}.weight"].shape[0]) for k in CONV_KEYS)
         with torch.device("meta"):  # no random initialisation, no second copy: the loaded tensors are the model's
             model = cls(channels=chans, hidden=int(sd["embeddings.0.weight"].shape[0]))
@@ -137,15 +134,6 @@ def check_state_dict(sd: Any, source: str = "the weights") -> None:
 
 
 # -- weights -------------------------------------------------------------------------------------------------
-def load_weights(spec, wid: str | None) -> tuple[dict, dict]:
-    """(state dict, provenance {weights, weights_sha256}) for a weights id, URL or path (None: the default)."""
-    sd, record = load_weights_for(spec, wid, "VGGish weights",
-                                  hint="--weights needs a torch state dict (torchvggish layout, or made by zsl "
-                                       "pretrain-audio)")
-    check_state_dict(sd, f"weights {record['weights']}")
-    return sd, record
-
-
 def _read_pca_file(path: Path) -> dict:
     """The arrays of a PCA parameter file: the torchvggish release (a dict of numpy arrays saved with torch.save;
     numeric arrays only, nothing else is unpickled) or AudioSet's original ``vggish_pca_params.npz``
@@ -221,8 +209,9 @@ class VGGishExtractor(AudioExtractor):
         if model is None and is_random(config.weights):
             model, record = VGGish(width=config.width), {"weights": "random"}
         elif model is None:
-            sd, record = load_weights(self.spec, config.weights)
-            model = VGGish.from_state_dict(sd)
+            sd, record = load_weights_for(self.spec, config.weights, "VGGish weights", hint="--weights needs a "
+                                          "torch state dict (torchvggish layout, or made by zsl pretrain-audio)")
+            model = VGGish.from_state_dict(sd, f"weights {record['weights']}")
         self.record = record or {}
         self.weight_records = local_record(self.record)
         self.embedding = config.embedding
