@@ -32,14 +32,12 @@ from zsltool.errors import ZslError
 from zsltool.extract.audio import frontend
 from zsltool.extract.audio.extract import AudioExtractor
 from zsltool.extract.audio.frontend import MIN_SAMPLES, waveform_to_examples
+from zsltool.extract.catalog import VGGISH_EMBEDDINGS as EMBEDDINGS, VGGISH_WEIGHTS  # noqa: F401 (EMBEDDINGS)
 from zsltool.extract.registry import build_extractor
 from zsltool.extract.weights import fetch_file, is_random, load_weights_for, local_record
 from zsltool.files.checks import torch_load
 
-RELEASE = "https://github.com/harritaylor/torchvggish/releases/download/v0.1/"
-VGGISH_URL = RELEASE + "vggish-10086976.pth"
-PCA_URL = RELEASE + "vggish_pca_params-970ea276.pth"
-EMBEDDINGS = ("raw", "relu", "pca", "pca-quantized")
+VGGISH_URL, PCA_URL = VGGISH_WEIGHTS.url, VGGISH_WEIGHTS.meta["pca_params"]  # the registered release
 CONV_CHANNELS = (64, 128, 256, 256, 512, 512)
 POOL_AFTER = (0, 1, 3, 5)  # pool after these conv positions
 CONV_KEYS = (0, 3, 6, 8, 11, 13)
