@@ -29,11 +29,10 @@ from zsltool.extract.text import TextExtractor
 from zsltool.extract.weights import local_record
 from zsltool.files.provenance import sha256_file
 
-DEFAULT_MODEL = "laion/clap-htsat-unfused"
 _LOADED: dict[tuple, tuple] = {}
 
 
-def load_clap(name: str | None, device: str = "cpu", part: str = "audio"):
+def load_clap(name: str, device: str = "cpu", part: str = "audio"):
     """``(ClapModel in eval mode, feature extractor or tokenizer, provenance record)``; cached per process."""
     key = (name, device, part)
     if key in _LOADED:
@@ -43,7 +42,6 @@ def load_clap(name: str | None, device: str = "cpu", part: str = "audio"):
         from transformers import AutoFeatureExtractor, AutoTokenizer, ClapModel
     except ImportError:
         raise ZslError("--model clap needs the transformers package", hint="pip install 'zsltool[clap]'") from None
-    name = name or DEFAULT_MODEL
     transformers.utils.logging.disable_progress_bar()  # progress and logs go through zsl's own
     try:
         model = ClapModel.from_pretrained(name).to(device).eval()
