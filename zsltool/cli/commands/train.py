@@ -11,8 +11,7 @@ import click
 import typer
 
 from zsltool.cli.common import STATE, JsonOpt, OverwriteOpt, SeedOpt, emit, kv_table, noted, seed_or_global
-from zsltool.cli.types import float_option
-from zsltool.cli.choices import NamesChoice
+from zsltool.cli.types import NamesChoice, float_option
 from zsltool.methods import names as method_names
 from zsltool.methods.names import PRESETS
 from zsltool.names import SEMANTIC_SOURCES
