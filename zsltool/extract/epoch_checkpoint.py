@@ -15,7 +15,6 @@ from pathlib import Path
 
 from zsltool.errors import ZslError
 from zsltool.files.checks import atomic_write_bytes, torch_load
-from zsltool.files.safety import check_not_input
 
 log = logging.getLogger("zsltool.extract.pretrain")
 
@@ -66,7 +65,6 @@ def write_epoch_checkpoint(path, state: dict) -> None:
     """Atomically (temp file, fsync, rename): a kill during the write leaves the previous epoch's checkpoint."""
     import torch
 
-    check_not_input(Path(path))
     buf = io.BytesIO()
     torch.save(state, buf)
     atomic_write_bytes(Path(path), buf.getvalue())
