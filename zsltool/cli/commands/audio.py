@@ -9,8 +9,7 @@ import typer
 
 from zsltool.cli.commands.extract import run_extract, summary_table
 from zsltool.cli.common import JsonOpt, OverwriteOpt, emit, seed_option, seed_or_global
-from zsltool.cli.extractor_command import extract_command, kw
-from zsltool.cli.pretrain_command import pretrain_command
+from zsltool.cli.extractor_command import extract_command, kw, pretrain_command
 from zsltool.cli.types import check_choice, float_option
 from zsltool.extract.registry import list_extractors
 
