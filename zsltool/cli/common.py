@@ -57,11 +57,6 @@ def info(msg: str) -> None:
         console.print(msg)
 
 
-def to_jsonable(obj: Any) -> Any:
-    """numpy values and paths -> plain JSON values (NaN/Inf -> null); see zsltool.files.provenance.jsonable."""
-    return jsonable(obj)
-
-
 def noted(table: Table, warnings) -> Table:
     """``table`` with validity warnings (``{"code", "message"}`` issues or strings) as its caption."""
     if warnings:
@@ -77,7 +72,7 @@ def kv_table(d: dict, title: str | None = None) -> Table:
     t.add_column("value")
     for k, v in d.items():
         if isinstance(v, (dict, list)):
-            v = json.dumps(to_jsonable(v), ensure_ascii=False)
+            v = json.dumps(jsonable(v), ensure_ascii=False)
             if len(v) > 200:
                 v = v[:197] + "..."
         t.add_row(escape(str(k)), escape(str(v)))   # values are data, not rich markup ("zsltool[pandas]")
@@ -105,7 +100,7 @@ def _fmt(v: Any) -> str:
 def emit(result: Any, json_out: bool, table: Optional[Callable[[Any], Any]] = None) -> None:
     """Print a command's result to stdout: JSON with ``--json``, else a rich table (or tables)."""
     if json_out:
-        sys.stdout.write(json.dumps(to_jsonable(result), indent=2, ensure_ascii=False) + "\n")
+        sys.stdout.write(json.dumps(jsonable(result), indent=2, ensure_ascii=False) + "\n")
         sys.stdout.flush()
         return
     out = _stdout_console()

@@ -12,9 +12,10 @@ from typing import List, Optional
 import click
 import typer
 
-from zsltool.cli.common import STATE, info, to_jsonable
+from zsltool.cli.common import STATE, info
 from zsltool.errors import ZslError
 from zsltool.evaluate.transductive import REFINERS
+from zsltool.files.provenance import jsonable
 from zsltool.names import JOINT_MODELS, SCORE_MODALITIES
 
 
@@ -158,10 +159,10 @@ def _print(preds, top: int, json_out: bool, jsonl: bool, csv_out: bool) -> None:
          + (f" ({setting})" if setting != "inductive" else "")
          + f"; probabilities: temperature from {preds.info['temperature_source']}")
     if json_out:
-        sys.stdout.write(json.dumps(to_jsonable(preds.to_dict()), indent=2, ensure_ascii=False) + "\n")
+        sys.stdout.write(json.dumps(jsonable(preds.to_dict()), indent=2, ensure_ascii=False) + "\n")
     elif jsonl:
         for r in preds:
-            sys.stdout.write(json.dumps(to_jsonable(r), ensure_ascii=False) + "\n")
+            sys.stdout.write(json.dumps(jsonable(r), ensure_ascii=False) + "\n")
     elif csv_out:
         w = csv.writer(sys.stdout, lineterminator="\n")
         w.writerow(["clip", "rank", "label", "score", "probability", "reason"])

@@ -9,9 +9,10 @@ from typing import Optional
 import click
 import typer
 
-from zsltool.cli.common import STATE, JsonOpt, OverwriteOpt, emit, info, kv_table, noted, rows_table, to_jsonable
+from zsltool.cli.common import STATE, JsonOpt, OverwriteOpt, emit, info, kv_table, noted, rows_table
 from zsltool.cli.types import float_option
 from zsltool.evaluate.transductive import REFINERS
+from zsltool.files.provenance import jsonable
 from zsltool.names import SCORE_MODALITIES
 from zsltool.scores.metrics import GZSL_COLUMNS
 
@@ -128,7 +129,7 @@ def retrieve_cmd(
         write_results(out, doc, overwrite=overwrite)
         info(f"wrote {out}")
     if jsonl:
-        info("retrieval: " + json.dumps(to_jsonable(doc["metrics"])))
+        info("retrieval: " + json.dumps(jsonable(doc["metrics"])))
         for pc, rk in zip(doc["per_class"], doc["ranked"]):
             line = {"class": pc["class"], "ap": pc["ap"], "ids": [r["id"] for r in rk["ranked"]],
                     "scores": [r["score"] for r in rk["ranked"]]}
