@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+from collections import Counter
 from pathlib import Path
 
 from zsltool.classes.classset import ClassSet
@@ -18,6 +19,7 @@ from zsltool.classes.ontology import (Ontology, load_audio_labels, load_image_cl
                                       read_name_list)
 from zsltool.classes.presets import NAME_STYLES, paper_name
 from zsltool.errors import ZslError
+from zsltool.files.checks import check_output
 from zsltool.files.provenance import input_record
 
 log = logging.getLogger("zsltool.classes.build")
@@ -99,9 +101,7 @@ def build_audioset_openimages(ontology: str | os.PathLike | None = None,
         classes.append({"id": m, "name": disp, "audioset_name": aname(m), "openimages_name": oi[m],
                         "merged_ids": list(pr["merged"].get(m, [])), "category": aname(cat) if cat else None,
                         "path": ont.path(m) if m in ont.nodes else [aname(m)]})
-    cats: dict[str, int] = {}
-    for c in classes:
-        cats[c["category"] or "none"] = cats.get(c["category"] or "none", 0) + 1
+    cats = dict(Counter(c["category"] or "none" for c in classes))
     report = {
         "counts": {"ontology_classes": len(ont.nodes), "audio_classes": len(audio) if audio is not None else None,
                    "image_classes": len(oi), "mutual": len(mutual), "dropped": len(pr["dropped"]),
@@ -176,8 +176,6 @@ def build_from_list(path: str | os.PathLike, *, name_column: str | None = None, 
 def build_classes(out: str | os.PathLike, *, from_list: str | os.PathLike | None = None,
                   overwrite: bool = False, **kw) -> dict:
     """Build a class set (AudioSet/Open Images, or ``from_list``), write it to ``out``, return a summary."""
-    from zsltool.files.checks import check_output
-
     check_output(out, overwrite)  # fail before any download or parsing
     list_only = ("name_column", "id_column", "mid_column", "category_column", "split_column", "seen", "unseen")
     given = {k: v for k, v in kw.items() if v is not None}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -146,12 +147,9 @@ def _inspect(data: dict, path: Path) -> tuple[dict, list[str]]:
     problems = validate_classes(classes) if isinstance(classes, list) else ["classes is not a list"]
     if not problems and data.get("sha256") and data["sha256"] != classset_hash(classes):
         problems.append("the class list does not match its sha256")
-    cats: dict[str, int] = {}
-    for c in classes if isinstance(classes, list) else []:
-        if isinstance(c, dict):
-            k = c.get("category") or "none"
-            cats[k] = cats.get(k, 0) + 1
+    cats = Counter(c.get("category") or "none" for c in (classes if isinstance(classes, list) else [])
+                   if isinstance(c, dict))
     summary = {"type": "class set", "name": data.get("name"), "classes": len(classes), "sha256": data.get("sha256"),
-               "categories": cats,
+               "categories": dict(cats),
                "names": [c.get("name") or c.get("id") for c in classes if isinstance(c, dict)][:100]}
     return summary, problems

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from zsltool.errors import ZslError
 from zsltool.files.checks import atomic_write_bytes
-from zsltool.files.provenance import sha256_file
+from zsltool.files.provenance import cache_dir as zsl_cache, sha256_file
 
 log = logging.getLogger("zsltool.classes.download")
 
@@ -46,8 +46,6 @@ OFFICIAL = {
 def cache_dir() -> Path:
     """``classes/`` of zsl's cache folder (``zsltool.files.provenance.cache_dir``: ``$ZSL_CACHE``, else
     ``$XDG_CACHE_HOME/zsltool``, else ``~/.cache/zsltool``)."""
-    from zsltool.files.provenance import cache_dir as zsl_cache
-
     return zsl_cache() / "classes"
 
 

@@ -14,6 +14,8 @@ from zsltool.classes.classset import ClassSet
 from zsltool.classes.split_classes import split_across, split_folds, split_random, split_within
 from zsltool.classes.split_gzsl import split_gzsl
 from zsltool.errors import ZslError
+from zsltool.files.checks import check_output
+from zsltool.files.provenance import input_record
 
 
 @dataclass(frozen=True)
@@ -117,9 +119,6 @@ def make_split(classes: str | os.PathLike, protocol: str, out: str | os.PathLike
     whose ``sizes`` leave classes in no partition is warned about (``params.warnings``; with ``strict`` a
     ZslError), naming the classes.
     """
-    from zsltool.files.checks import check_output
-    from zsltool.files.provenance import input_record
-
     if protocol not in PROTOCOLS:
         raise ZslError(f"unknown protocol {protocol!r}", hint=f"use one of {', '.join(PROTOCOLS)}")
     given = {k: v for k, v in opts.items() if v is not None}

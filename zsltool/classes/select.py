@@ -11,6 +11,7 @@ import csv
 import logging
 import os
 import string
+from collections import Counter
 from typing import Sequence
 
 from zsltool.classes.classset import ClassSet
@@ -113,10 +114,7 @@ def _cap_select(items: list[dict], cap: int, seed: int) -> list[dict]:
 
 def _per_class(cs: ClassSet, rows: list[dict], key) -> dict:
     """The summary's ``empty_classes`` and ``counts`` (by class name) of the selected ``rows``."""
-    counts = {cid: 0 for cid in cs.ids}
-    for r in rows:
-        for c in key(r):
-            counts[c] += 1
+    counts = Counter(c for r in rows for c in key(r))
     return {"empty_classes": [cs.names[i] for i, c in enumerate(cs.ids) if counts[c] == 0],
             "counts": {cs.names[i]: counts[c] for i, c in enumerate(cs.ids)}}
 

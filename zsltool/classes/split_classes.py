@@ -12,13 +12,16 @@ trials are asked for, and the same seed gives the same split.
 
 from __future__ import annotations
 
+import csv
 import os
 from pathlib import Path
 from typing import Sequence
 
 from zsltool.classes.classset import ClassSet
+from zsltool.classes.presets import split_preset as preset_classes
 from zsltool.classes.splits import Split, Trial
 from zsltool.errors import ZslError
+from zsltool.files.checks import require_file
 
 
 def trial_rng(seed: int, k: int):
@@ -80,8 +83,6 @@ def split_random(cs: ClassSet, sizes: Sequence[int] | None = None, trials: int =
 def split_preset(cs: ClassSet, preset: str, seed: int = 0) -> Split:
     """One trial with the named preset's train/val/test classes (``paper-table1``: Table I of Dogan et al.),
     resolved in ``cs`` by name (paper, Open Images or AudioSet names all work)."""
-    from zsltool.classes.presets import split_preset as preset_classes
-
     train, val, test = preset_classes(preset, cs)
     return Split(trials=[Trial(train, val, test)], protocol="random", seed=seed, class_set_sha256=cs.sha256,
                  params={"preset": preset, "sizes": [len(train), len(val), len(test)], "trials": 1})
@@ -113,10 +114,6 @@ def category_membership(cs: ClassSet, membership: str | os.PathLike = "ontology"
         if not isinstance(data, dict) or not all(isinstance(v, list) for v in data.values()):
             raise ZslError(f"{p}: expected a JSON object {{category: [class names or ids]}}")
         return {str(k): [cs.resolve(str(x)) for x in v] for k, v in data.items()}
-    import csv
-
-    from zsltool.files.checks import require_file
-
     try:
         text = require_file(p, "category membership file").read_text(encoding="utf-8-sig")
     except UnicodeDecodeError:

@@ -8,10 +8,14 @@ import sys
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
+import click
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+
+from zsltool.files.provenance import jsonable
+from zsltool.names import DEVICES
 
 # Everything that is not a result goes to stderr.
 console = Console(stderr=True, highlight=False)
@@ -53,13 +57,6 @@ def info(msg: str) -> None:
         console.print(msg)
 
 
-def to_jsonable(obj: Any) -> Any:
-    """numpy values and paths -> plain JSON values (NaN/Inf -> null); see zsltool.files.provenance.jsonable."""
-    from zsltool.files.provenance import jsonable
-
-    return jsonable(obj)
-
-
 def noted(table: Table, warnings) -> Table:
     """``table`` with validity warnings (``{"code", "message"}`` issues or strings) as its caption."""
     if warnings:
@@ -75,7 +72,7 @@ def kv_table(d: dict, title: str | None = None) -> Table:
     t.add_column("value")
     for k, v in d.items():
         if isinstance(v, (dict, list)):
-            v = json.dumps(to_jsonable(v), ensure_ascii=False)
+            v = json.dumps(jsonable(v), ensure_ascii=False)
             if len(v) > 200:
                 v = v[:197] + "..."
         t.add_row(escape(str(k)), escape(str(v)))   # values are data, not rich markup ("zsltool[pandas]")
@@ -103,7 +100,7 @@ def _fmt(v: Any) -> str:
 def emit(result: Any, json_out: bool, table: Optional[Callable[[Any], Any]] = None) -> None:
     """Print a command's result to stdout: JSON with ``--json``, else a rich table (or tables)."""
     if json_out:
-        sys.stdout.write(json.dumps(to_jsonable(result), indent=2, ensure_ascii=False) + "\n")
+        sys.stdout.write(json.dumps(jsonable(result), indent=2, ensure_ascii=False) + "\n")
         sys.stdout.flush()
         return
     out = _stdout_console()
@@ -124,10 +121,6 @@ OverwriteOpt = typer.Option(False, "--overwrite", help="Replace an existing outp
 # Options every extractor shares.
 def device_option(help: str = "auto, cpu or cuda (default: the global --device).") -> Any:
     """The one ``--device`` option of commands that run a network (None = the global --device)."""
-    import click
-
-    from zsltool.names import DEVICES
-
     return typer.Option(None, "--device", help=help, click_type=click.Choice(list(DEVICES)))
 
 

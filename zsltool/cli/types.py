@@ -1,5 +1,6 @@
 """Shared option types: every float option of every command is a :class:`FiniteFloat` (NaN and Inf are never
-accepted: ``--max-seconds nan`` once removed the length cap), with its range written once where it is declared.
+accepted: ``--max-seconds nan`` once removed the length cap), with its range written once where it is declared;
+and the one check of a choice against a name list or registry (a usage error, exit 2).
 
     max_seconds: float = float_option(10.0, "--max-seconds", min=0, min_open=True, help="...")
 """
@@ -7,7 +8,7 @@ accepted: ``--max-seconds nan`` once removed the length cap), with its range wri
 from __future__ import annotations
 
 import math
-from typing import Any, Optional
+from typing import Any, Callable, Iterable, Optional
 
 import click
 import typer
@@ -51,3 +52,28 @@ def float_option(default: Any, *decls: str, min: Optional[float] = None, max: Op
                  min_open: bool = False, max_open: bool = False, **kwargs) -> Any:
     """A typer option of type :class:`FiniteFloat` (same keyword arguments as ``typer.Option``)."""
     return typer.Option(default, *decls, click_type=FiniteFloat(min, max, min_open, max_open), **kwargs)
+
+
+def check_choice(value: Optional[str], choices: Iterable[str], option: str) -> Optional[str]:
+    """``value`` when it is one of ``choices`` (or None); else a usage error listing them."""
+    choices = list(choices)
+    if value is not None and value not in choices:
+        raise typer.BadParameter(f"{value!r} is not one of {', '.join(choices)}", param_hint=option)
+    return value
+
+
+class NamesChoice(click.Choice):
+    """``click.Choice`` over a registry's name list read when the command runs, not when the CLI is imported
+    (``NamesChoice(lambda: names.METHOD_NAMES)``): a name added to the list is a choice at once."""
+
+    def __init__(self, names: Callable[[], Iterable[str]]):
+        self._names = names
+        super().__init__([])
+
+    @property
+    def choices(self):
+        return list(self._names())
+
+    @choices.setter
+    def choices(self, _value):  # click.Choice.__init__ assigns it
+        pass

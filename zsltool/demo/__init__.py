@@ -7,8 +7,8 @@ A client of the library, in the order ``examples/demo.sh`` runs the subcommands:
 * :mod:`zsltool.demo.table3` — Dogan et al.'s Table III through ``run_experiment`` (what ``zsl experiment``
   runs), with retrieval and figures from its checkpoints;
 * :mod:`zsltool.demo.av` — Mazumder et al.'s audio-visual GZSL tables through ``run_experiment``;
-* :mod:`zsltool.demo.classify` — last, ``zsl classify`` on one clip of an unseen class;
-* :mod:`zsltool.demo.run` — :func:`run_demo`, which strings them together and writes ``OUT/results.json``.
+* :mod:`zsltool.demo.run` — :func:`run_demo`, which strings them together, runs ``zsl classify`` on one clip
+  of an unseen class last (``classify_unseen_clip``) and writes ``OUT/results.json``.
 
 No network ever sees a validation or test class: the audio and image networks and the projection are trained
 on the training classes only; the unseen classes enter only through their side information.

@@ -21,14 +21,18 @@ is a GZSL validation, test-seen or val-unseen clip, and no unseen class ever sha
 
 from __future__ import annotations
 
-import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from zsltool.classes.splits import load_split
 from zsltool.demo.data import UNSEEN_VAL_FRACTION, World, step
+from zsltool.evaluate.aggregate import build_tables
+from zsltool.evaluate.experiment import ExperimentSpec, run_experiment
+from zsltool.extract.pipeline import extract_video
+from zsltool.extract.video_pretrain import pretrain_video
+from zsltool.store.reader import read_embeddings
 
-log = logging.getLogger("zsltool.demo")
 _AV = {"video_model": "small3d", "frame_size": 32, "clip_len": 16, "video_epochs": 20, "video_batch": 16,
        "video_lr": 3e-3, "unseen_val_fraction": UNSEEN_VAL_FRACTION}
 AV_SETTINGS = {False: _AV, True: {**_AV, "video_batch": 8}}  # by --small
@@ -41,9 +45,6 @@ AV_SEMANTIC = "text"  # Mazumder et al.'s class embeddings: word vectors of the 
 def retrieval_chance(split_path, audio_file) -> dict:
     """Random-ranking mAP of the GZSL retrieval pool (test-seen + test-unseen): AP of a random ranking is the
     share of relevant items, averaged over the seen (S) / unseen (U) classes; HM of the two."""
-    from zsltool.classes.splits import load_split
-    from zsltool.store.reader import read_embeddings
-
     t = load_split(split_path).trial(0)
     e = read_embeddings(audio_file, validate=False)
     ids, labels, classes = e.ids, e.labels.astype(bool), e.classes
@@ -100,11 +101,6 @@ def table_rows(records: list[dict]) -> list[dict]:
 def run_av(world: World, *, seed: int, threads: int | None, small: bool, progress: bool,
            video_epochs: int | None = None, av_epochs: int | None = None) -> AvPart:
     """Run the AV GZSL part under ``world.out`` on the world's audio, text and GZSL split."""
-    from zsltool.evaluate.aggregate import build_tables
-    from zsltool.evaluate.experiment import ExperimentSpec, run_experiment
-    from zsltool.extract.pipeline import extract_video
-    from zsltool.extract.video_pretrain import pretrain_video
-
     out, ds = world.out, world.ds
     cfg = dict(AV_SETTINGS[bool(small)])
     if video_epochs is not None:

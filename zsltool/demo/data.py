@@ -24,6 +24,15 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from zsltool.classes.build import build_classes
+from zsltool.classes.manifest import read_clip_manifest
+from zsltool.classes.protocols import make_split
+from zsltool.classes.splits import load_split
+from zsltool.extract.audio.pretrain import pretrain_audio
+from zsltool.extract.image_pretrain import pretrain_image
+from zsltool.extract.pipeline import extract_audio, extract_image, extract_text
+from zsltool.store.compose import combine, prototypes
+
 if TYPE_CHECKING:
     from zsltool.testing.synth import DemoDataset
 
@@ -86,10 +95,6 @@ def step(name: str, t0: float) -> float:
 def make_gzsl_split(ds, classes: Path, out: Path, seed: int) -> set[str]:
     """Write the GZSL split to ``out``; return the clip ids the audio network may train on: the Table III
     training classes' clips minus the GZSL split's val, test_seen and val_unseen clips."""
-    from zsltool.classes.manifest import read_clip_manifest
-    from zsltool.classes.protocols import make_split
-    from zsltool.classes.splits import load_split
-
     make_split(classes, "gzsl", out, seed=seed, overwrite=True, instances=ds.audio_manifest,
                unseen=ds.root / "unseen.txt", unseen_val_fraction=UNSEEN_VAL_FRACTION)
     inst = load_split(out).trial(0).instances
@@ -102,12 +107,6 @@ def make_gzsl_split(ds, classes: Path, out: Path, seed: int) -> set[str]:
 def make_world(out: Path, ds, cfg: dict, *, seed: int, progress: bool) -> World:
     """Class set, GZSL split, networks and embedding files of dataset ``ds`` under ``out`` (``cfg``: NETWORKS'
     keys)."""
-    from zsltool.classes.build import build_classes
-    from zsltool.store.compose import combine, prototypes
-    from zsltool.extract.audio.pretrain import pretrain_audio
-    from zsltool.extract.image_pretrain import pretrain_image
-    from zsltool.extract.pipeline import extract_audio, extract_image, extract_text
-
     t = time.perf_counter()
     for sub in ("features", "models"):
         (out / sub).mkdir(parents=True, exist_ok=True)

@@ -7,12 +7,23 @@ from __future__ import annotations
 
 import logging
 import os
+import shlex
 import time
 from pathlib import Path
+from typing import Sequence
 
-from zsltool.demo.data import NETWORKS, step
-from zsltool.demo.table3 import TRAINING
+from zsltool.classes.classset import ClassSet
+from zsltool.classes.manifest import read_clip_manifest, resolve_manifest_path
+from zsltool.classify.run import classify_clips
+from zsltool.demo.av import run_av
+from zsltool.demo.data import NETWORKS, make_world, step
+from zsltool.demo.table3 import TRAINING, run_table3
 from zsltool.errors import ZslError
+from zsltool.evaluate.aggregate import summary_metrics
+from zsltool.evaluate.results import make_manifest, results_doc, write_results
+from zsltool.evaluate.tables import tidy_csv
+from zsltool.files.checks import atomic_write_text
+from zsltool.testing.synth import make_demo_dataset
 
 log = logging.getLogger("zsltool.demo")
 
@@ -25,6 +36,29 @@ def demo_settings(small: bool, **overrides) -> dict:
     return cfg
 
 
+def classify_unseen_clip(model: str | os.PathLike, audio_manifest: str | os.PathLike, classes: str | os.PathLike,
+                         unseen: Sequence[str], *, top: int = 3) -> dict:
+    """The demo's last step, ``zsl classify`` on one clip of an unseen class: the first manifest clip whose one
+    label is an unseen class, with the unseen classes' names as the candidate labels. Returns the exact command
+    line (to run again on the demo's files, or on one's own clip) and the ranked labels with probabilities:
+    ``{"command", "clip", "true_label", "labels", "top", "temperature_source"}``."""
+    cs = ClassSet.load(classes)
+    wanted = set(unseen)
+    row = next((r for r in read_clip_manifest(audio_manifest) if len(r["labels"]) == 1 and r["labels"][0] in wanted),
+               None)
+    if row is None:
+        raise ZslError(f"{audio_manifest} has no clip of an unseen class")
+    clip = resolve_manifest_path(audio_manifest, row["path"])
+    labels = [cs.get(c).get("name") or c for c in unseen]
+    top = min(top, len(labels))
+    preds = classify_clips(model, clip, labels=labels, top=top)
+    cmd = ["zsl", "classify", str(model), str(clip), "--labels", ",".join(labels), "--top", str(top)]
+    return {"command": " ".join(shlex.quote(x) for x in cmd), "clip": str(Path(clip)),
+            "true_label": cs.get(row["labels"][0]).get("name") or row["labels"][0], "labels": labels,
+            "top": preds[0]["top"], "valid": preds[0]["valid"],
+            "temperature_source": preds.info["temperature_source"]}
+
+
 def run_demo(out_dir: str | os.PathLike = "zsl-demo", *, seed: int = 0, small: bool = False, video: bool = False,
              av: bool = True, overwrite: bool = False, pretrain_epochs: int | None = None,
              image_epochs: int | None = None, train_epochs: int | None = None, video_epochs: int | None = None,
@@ -34,16 +68,6 @@ def run_demo(out_dir: str | os.PathLike = "zsl-demo", *, seed: int = 0, small: b
     also Mazumder et al.'s audio-visual GZSL tables, ``demo.av``). Each Table III row is the mean over
     ``repeats`` training runs of the projection (default ``TRAINING["repeats"]``, seeds seed … seed+repeats-1)."""
     import torch
-
-    from zsltool.demo.av import run_av
-    from zsltool.demo.classify import classify_unseen_clip
-    from zsltool.demo.data import make_world
-    from zsltool.demo.table3 import run_table3
-    from zsltool.evaluate.aggregate import summary_metrics
-    from zsltool.evaluate.results import make_manifest, results_doc, write_results
-    from zsltool.evaluate.tables import tidy_csv
-    from zsltool.testing.synth import make_demo_dataset
-    from zsltool.files.checks import atomic_write_text
 
     out = Path(out_dir)
     results_path = out / "results.json"

@@ -15,7 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from zsltool.demo.data import World
+from zsltool.evaluate.evaluate import retrieve_checkpoint
+from zsltool.evaluate.experiment import ExperimentSpec, run_experiment
+from zsltool.evaluate.figures import make_plots
+from zsltool.evaluate.results import write_results
+from zsltool.evaluate.unit import trial_path
 from zsltool.names import SEMANTIC_SOURCES
+from zsltool.scores.stats import summarize as stat
 
 log = logging.getLogger("zsltool.demo")
 
@@ -46,8 +52,6 @@ class SourceRun:
 
     def row(self) -> dict:
         """Mean (and SD) over the repeats: top-1, mean per-class accuracy, mAP, the validation top-1."""
-        from zsltool.scores.stats import summarize as stat
-
         ms = [r["metrics"]["both"] for r in self.records]
         top1, mca = stat([m["top1"] for m in ms]), stat([m["mean_class_acc"] for m in ms])
         mAP = stat([x["mAP"] for x in self.retrievals])
@@ -85,30 +89,16 @@ class Table3:
         return f
 
 
-def experiment_spec(world: World, out_dir: Path, *, epochs: int, seed: int, threads: int | None,
-                    repeats: int = TRAINING["repeats"]):
-    """The ``zsl experiment`` of Table III on the world's files (``examples/demo.sh`` step 9)."""
-    from zsltool.evaluate.experiment import ExperimentSpec
-
-    return ExperimentSpec(audio=str(world.audio), splits=[str(world.split)], out_dir=str(out_dir),
-                          audio_prototypes=str(world.audio_prototypes), image=str(world.image_prototypes),
-                          text=str(world.text), hybrid=str(world.hybrid), semantics=list(SEMANTIC_SOURCES),
-                          methods=["projection"], epochs=epochs, optimizer=TRAINING["optimizer"],
-                          lr=TRAINING["lr"], seed=seed, threads=threads, repeats=repeats,
-                          refit=False)  # the paper's protocol: no refit after selection
-
-
 def run_table3(world: World, *, epochs: int = TRAINING["epochs"], seed: int = 0, threads: int | None = None,
                repeats: int = TRAINING["repeats"]) -> Table3:
     """Table III under ``world.out/table3`` (the experiment), ``results/`` (retrieval) and ``plots/<source>/``."""
-    from zsltool.evaluate.evaluate import retrieve_checkpoint
-    from zsltool.evaluate.experiment import run_experiment
-    from zsltool.evaluate.figures import make_plots
-    from zsltool.evaluate.results import write_results
-    from zsltool.evaluate.unit import trial_path
-
     out = world.out
-    spec = experiment_spec(world, out / "table3", epochs=epochs, seed=seed, threads=threads, repeats=repeats)
+    # the zsl experiment of examples/demo.sh step 9 on the world's files; the paper's protocol: no refit
+    spec = ExperimentSpec(audio=str(world.audio), splits=[str(world.split)], out_dir=str(out / "table3"),
+                          audio_prototypes=str(world.audio_prototypes), image=str(world.image_prototypes),
+                          text=str(world.text), hybrid=str(world.hybrid), semantics=list(SEMANTIC_SOURCES),
+                          methods=["projection"], epochs=epochs, optimizer=TRAINING["optimizer"],
+                          lr=TRAINING["lr"], seed=seed, threads=threads, repeats=repeats, refit=False)
     doc = run_experiment(spec)
     sources = []
     for sem in dict.fromkeys(rec["semantic"] for rec in doc["trials"]):

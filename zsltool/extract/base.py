@@ -90,9 +90,13 @@ class ExtractorConfig:
             if f.metadata.get("positive") and v is not None and not v > 0:
                 raise ZslError(f"{flag} must be positive, got {v}")
 
-    def provenance(self) -> dict:
+    @classmethod
+    def provenance_fields(cls) -> list[str]:
         """The fields that shape the embeddings (what a file records to rebuild its extractor)."""
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.metadata.get("provenance", True)}
+        return [f.name for f in dataclasses.fields(cls) if f.metadata.get("provenance", True)]
+
+    def provenance(self) -> dict:
+        return {k: getattr(self, k) for k in self.provenance_fields()}
 
 
 # -- the implementation's base class ---------------------------------------------------------------------------

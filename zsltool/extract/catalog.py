@@ -18,11 +18,14 @@ register = BUILTIN.append
 
 
 # -- audio ---------------------------------------------------------------------------------------------------
+VGGISH_EMBEDDINGS = ("raw", "relu", "pca", "pca-quantized")
+
+
 @dataclass
 class VGGishConfig(AudioConfig):
     embedding: str = option("raw", "raw: the 128-d layer (TF release); relu: its ReLU (torchvggish); pca: + PCA/"
                                    "whitening; pca-quantized: + 8-bit quantization (stored dequantized).",
-                            choices=("raw", "relu", "pca", "pca-quantized"))
+                            choices=VGGISH_EMBEDDINGS)
     pca_params: str | None = option(None, "PCA parameter file (path or URL) for --embedding pca*; default: the "
                                           "torchvggish release.")
     width: float = option(1.0, "Channel/hidden-unit multiplier of a randomly initialised VGGish (--weights random, "
@@ -31,12 +34,13 @@ class VGGishConfig(AudioConfig):
 
 
 _TORCHVGGISH = "https://github.com/harritaylor/torchvggish/releases/download/v0.1/"
+VGGISH_WEIGHTS = Weights("AUDIOSET_V1", _TORCHVGGISH + "vggish-10086976.pth",
+                         transforms={"sample_rate": 16000, "mel_bands": 64, "example_seconds": 0.96},
+                         meta={"trained_on": "YouTube-8M (the AudioSet VGGish release)",
+                               "pca_params": _TORCHVGGISH + "vggish_pca_params-970ea276.pth"})
 register(ExtractorSpec(
     "vggish", "audio", "zsltool.extract.audio.vggish:VGGishExtractor", config=VGGishConfig, dim=128,
-    weights=(Weights("AUDIOSET_V1", _TORCHVGGISH + "vggish-10086976.pth",
-                     transforms={"sample_rate": 16000, "mel_bands": 64, "example_seconds": 0.96},
-                     meta={"trained_on": "YouTube-8M (the AudioSet VGGish release)",
-                           "pca_params": _TORCHVGGISH + "vggish_pca_params-970ea276.pth"}),),
+    weights=(VGGISH_WEIGHTS,),
     default_weights="AUDIOSET_V1",
     description="VGGish (Hershey et al. 2017): 128-d per 0.96 s log-mel example, mean over a clip's examples",
     source="tensorflow/models research/audioset/vggish; torchvggish state-dict layout (harritaylor/torchvggish)"))

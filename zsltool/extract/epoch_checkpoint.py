@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 
 from zsltool.errors import ZslError
-from zsltool.files.checks import atomic_write_bytes
+from zsltool.files.checks import atomic_write_bytes, torch_load
 
 log = logging.getLogger("zsltool.extract.pretrain")
 
@@ -65,9 +65,6 @@ def write_epoch_checkpoint(path, state: dict) -> None:
     """Atomically (temp file, fsync, rename): a kill during the write leaves the previous epoch's checkpoint."""
     import torch
 
-    from zsltool.files.safety import check_not_input
-
-    check_not_input(Path(path))
     buf = io.BytesIO()
     torch.save(state, buf)
     atomic_write_bytes(Path(path), buf.getvalue())
@@ -86,8 +83,6 @@ def read_epoch_checkpoint(path, key: str, epochs: int, name: str) -> dict | None
     warning when a checkpoint of another run is there: it is replaced after the first epoch). A file that is not
     a checkpoint of ours, or one that is damaged (truncated, Python objects, keys missing or of the wrong type),
     is a ZslError and stays as it is."""
-    from zsltool.files.checks import torch_load
-
     path = Path(path)
     if not path.is_file():
         return None

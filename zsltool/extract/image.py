@@ -15,7 +15,6 @@ the short side to 232/256, centre-crop 224), applied to the crop.
 
 from __future__ import annotations
 
-import logging
 import os
 from typing import Sequence
 
@@ -25,8 +24,6 @@ import torch
 from zsltool.errors import ZslError
 from zsltool.extract.runner import InvalidInput, Item
 from zsltool.extract.tvweights import PooledConvNet, TappedExtractor, build_torchvision_model, weights_enum_for
-
-log = logging.getLogger("zsltool.extract.image")
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from zsltool.classes.classset import ClassSet
 from zsltool.errors import ZslError
 from zsltool.files.checks import read_text, require_file
 from zsltool.files.provenance import command_line, input_record
@@ -117,8 +118,6 @@ def import_embeddings(matrix: str | os.PathLike, out: str | os.PathLike, *, ids_
                       extractor: str = "imported", id_column: str = "id", labels_column: str | None = None,
                       label_sep: str = ";", key: str | None = None, overwrite: bool = False) -> dict:
     """Write ``matrix`` (+ ids and labels) as a zsl embedding file; see ``zsl import-embeddings --help``."""
-    from zsltool.classes.classset import ClassSet
-
     X = load_matrix(matrix, key)
     cs = ClassSet.load(classes) if classes else None
     labels = None

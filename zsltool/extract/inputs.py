@@ -17,6 +17,7 @@ from typing import Iterable, Sequence
 
 from zsltool.classes.manifest import read_clip_manifest, read_crop_manifest, resolve_manifest_path
 from zsltool.errors import ZslError
+from zsltool.extract.audio.io import AUDIO_EXTENSIONS
 from zsltool.extract.runner import Item
 from zsltool.files.provenance import input_record
 
@@ -65,8 +66,6 @@ def find_files(folder: str | os.PathLike, extensions: Sequence[str]) -> list[Pat
 
 # -- audio ---------------------------------------------------------------------------------------------------
 def audio_rows(inputs: Sequence[str], stdin=None) -> tuple[list[tuple], list[dict]]:
-    from zsltool.extract.audio.io import AUDIO_EXTENSIONS
-
     rows, records = [], []
     for raw in inputs:
         if str(raw) == "-":

@@ -16,6 +16,8 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
+from zsltool.extract.weights import is_random
+
 SEED_KEY = "weights_seed"
 
 
@@ -54,21 +56,20 @@ class ExtractorRecord:
         provenance entry (``{"modality", "extractor", "extractor_meta", "path"}``), or ``source`` itself."""
         if isinstance(source, cls):
             return source
-        if isinstance(source, (str, os.PathLike)):
-            from zsltool.store import read_meta
-
-            return cls.from_meta(*_fields(read_meta(source)), path=source)
         if isinstance(source, dict):
             return cls.from_meta(source.get("modality"), source.get("extractor"), source.get("extractor_meta"),
                                  path=source.get("path"))
-        return cls.from_meta(*_fields(source))
+        path = None
+        if isinstance(source, (str, os.PathLike)):
+            from zsltool.store import read_meta
+
+            source, path = read_meta(source), source
+        return cls.from_meta(source.modality, source.extractor, source.extractor_meta, path=path)
 
     @classmethod
     def of_extractor(cls, ex) -> "ExtractorRecord":
         """The record of a built extractor: its ``meta()``, config and, for random weights, the seed they were
         drawn with (``ex.weights_seed``, set where it was built)."""
-        from zsltool.extract.weights import is_random
-
         meta = {**ex.meta(), "config": ex.config.provenance()}
         seed = getattr(ex, "weights_seed", None)
         if seed is not None and is_random(getattr(ex.config, "weights", None)):
@@ -78,10 +79,6 @@ class ExtractorRecord:
     def extractor_meta(self) -> dict:
         """What the file stores as ``extractor_meta``."""
         return dict(self.meta)
-
-
-def _fields(meta) -> tuple:
-    return meta.modality, meta.extractor, meta.extractor_meta
 
 
 def store_meta(ex, kind: str, records: list[dict], cs, **extra) -> Any:

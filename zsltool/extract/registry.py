@@ -93,9 +93,9 @@ def extractor_from_provenance(source: Any, *, weights: str | os.PathLike | None 
     rec = ExtractorRecord.of(source)
     spec = get_extractor(rec.extractor, rec.modality or None)
     fields = {k: v for k, v in (rec.config or _legacy_config(spec, rec.meta)).items()
-              if k in _provenance_fields(spec)}
+              if k in spec.config.provenance_fields()}
     load = _weights_to_load(spec, rec, weights, anchor)
-    if load is not None and "weights" in {f for f in spec.config.__dataclass_fields__}:
+    if load is not None and "weights" in spec.config.__dataclass_fields__:
         fields["weights"] = str(load)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(rec.seed or 0)
@@ -111,15 +111,9 @@ def extractor_from_provenance(source: Any, *, weights: str | os.PathLike | None 
     return ex
 
 
-def _provenance_fields(spec: ExtractorSpec) -> set:
-    import dataclasses
-
-    return {f.name for f in dataclasses.fields(spec.config) if f.metadata.get("provenance", True)}
-
-
 def _legacy_config(spec: ExtractorSpec, emeta: dict) -> dict:
     """Config fields of a file from before ``extractor_meta["config"]``: its same-named keys."""
-    return {k: emeta[k] for k in _provenance_fields(spec) if k in emeta and k != "weights"}
+    return {k: emeta[k] for k in spec.config.provenance_fields() if k in emeta and k != "weights"}
 
 
 def _weights_to_load(spec: ExtractorSpec, rec, weights, anchor):

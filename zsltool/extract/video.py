@@ -20,12 +20,14 @@ from typing import Sequence
 
 import torch
 
+from zsltool.classes.manifest import write_clip_manifest
 from zsltool.errors import ZslError
 from zsltool.extract.inputs import VIDEO_EXTENSIONS  # noqa: F401  (re-exported)
 from zsltool.extract.runner import InvalidInput, Item
 from zsltool.extract.tvweights import (PooledConvNet, TappedExtractor, apply_state_dict, build_small_network,
                                       build_torchvision_model, load_state_dict_file, weights_enum_for)
 from zsltool.extract.video_decode import decode_clips, extract_audio_track
+from zsltool.files.checks import ensure_writable_folder
 
 log = logging.getLogger("zsltool.extract.video")
 
@@ -170,8 +172,6 @@ class VideoExtractor(TappedExtractor):
     def before_run(self, items: list, shard: tuple[int, int], overwrite: bool) -> None:
         if self.config.extract_audio is None:
             return
-        from zsltool.files.checks import ensure_writable_folder
-
         folder = Path(self.config.extract_audio)
         ensure_writable_folder(folder)
         k, n = shard  # each shard lists only its own videos: clips.K-of-N.csv
@@ -190,8 +190,6 @@ class VideoExtractor(TappedExtractor):
 def _write_audio_manifest(manifest: Path, items: list[Item]) -> dict:
     """A clip manifest of the WAVs written so far for ``items`` (this shard's videos), with their ids and
     labels, next to the WAVs."""
-    from zsltool.classes.manifest import write_clip_manifest
-
     audio_dir = manifest.parent
     rows, missing = [], []
     for it in items:

@@ -11,6 +11,7 @@ import numpy as np
 
 from zsltool.errors import ZslError
 from zsltool.extract.runner import InvalidInput
+from zsltool.files.checks import temp_path_for
 
 log = logging.getLogger("zsltool.extract.video")
 
@@ -39,7 +40,6 @@ def _open_video(path: str | os.PathLike):
         raise InvalidInput(f"video not found: {path}") from None
     except av.FFmpegError as e:
         raise InvalidInput(f"cannot open video {path}: {e}") from None
-
 
 
 def _rgb(reformatter, frame, size: tuple[int, int] | None) -> np.ndarray:
@@ -194,8 +194,6 @@ def extract_audio_track(path: str | os.PathLike, wav_path: str | os.PathLike, st
     """
     import av
     import soundfile as sf
-
-    from zsltool.files.checks import temp_path_for
 
     with av.open(str(path)) as container:
         if not container.streams.audio:

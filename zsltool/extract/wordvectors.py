@@ -12,6 +12,7 @@ import re
 from pathlib import Path
 
 from zsltool.errors import ZslError
+from zsltool.files.kinds import binary_kind
 
 log = logging.getLogger("zsltool.extract.text")
 
@@ -134,8 +135,6 @@ def load_keyed_vectors(path: str | os.PathLike, fmt: str = "auto", limit: int | 
                        hint="e.g. GoogleNews-vectors-negative300.bin (word2vec) or glove.6B.300d.txt")
     if fmt not in VECTOR_FORMATS:
         raise ZslError(f"unknown vector format {fmt!r}", hint=f"choose one of {', '.join(VECTOR_FORMATS)}")
-    from zsltool.files.kinds import binary_kind
-
     with open(p, "rb") as fh:
         kind = binary_kind(fh.read(8))
     if kind:

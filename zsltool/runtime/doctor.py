@@ -56,11 +56,9 @@ def extras() -> dict[str, dict]:
 
 def caches() -> dict[str, str]:
     """Where downloaded weights and files are kept (folders; they need not exist yet)."""
-    home = Path.home()
-    torch_home = os.environ.get("TORCH_HOME") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or str(home / ".cache"), "torch")
-    hf = os.environ.get("HF_HOME") or os.path.join(os.environ.get("XDG_CACHE_HOME") or str(home / ".cache"),
-                                                   "huggingface")
+    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    torch_home = os.environ.get("TORCH_HOME") or os.path.join(cache, "torch")
+    hf = os.environ.get("HF_HOME") or os.path.join(cache, "huggingface")
     from zsltool.files.provenance import cache_dir
 
     return {"weights (torch hub: VGGish, PANNs, torchvision)": os.path.join(torch_home, "hub", "checkpoints"),

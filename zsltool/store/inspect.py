@@ -8,6 +8,7 @@ from collections import Counter
 from pathlib import Path
 
 from zsltool.errors import ZslError
+from zsltool.files.checks import torch_load
 from zsltool.files.formats import INSPECTORS, load_json
 from zsltool.store.schema import HDF5_SIGNATURE, StoreMeta
 
@@ -90,8 +91,6 @@ def _inspect_h5(p: Path, check: bool) -> tuple[dict, list[str]]:
 
 
 def _inspect_checkpoint(p: Path) -> tuple[dict, list[str]]:
-    from zsltool.files.checks import torch_load
-
     ck = torch_load(p, "checkpoint", hint="zsl only loads its own checkpoints (tensors and plain data), "
                     "made by zsl train")
     if not isinstance(ck, dict) or ck.get("format") != "zsl.checkpoint":

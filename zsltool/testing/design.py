@@ -123,11 +123,7 @@ def shared_attributes(a: SoundClass, b: SoundClass) -> int:
 
 def covered(held_out: list[SoundClass], train: list[SoundClass], min_count: int = 2) -> bool:
     """True when every attribute value of every held-out class occurs in >= min_count training classes."""
-    for c in held_out:
-        for g in GROUPS:
-            if sum(t.attrs[g] == c.attrs[g] for t in train) < min_count:
-                return False
-    return True
+    return all(sum(t.attrs[g] == c.attrs[g] for t in train) >= min_count for c in held_out for g in GROUPS)
 
 
 def choose_split(classes: list[SoundClass], *, n_val: int, n_test: int, seed: int = 0,

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from zsltool.classes.manifest import write_crop_manifest
+
 COLOURS = {"low": (210, 50, 40), "mid": (40, 180, 60), "high": (40, 80, 220)}
 
 
@@ -123,8 +125,6 @@ def write_colour_crops(folder, colours: dict, per_class: int, size: int = 16, se
     from pathlib import Path
 
     from PIL import Image
-
-    from zsltool.classes.manifest import write_crop_manifest
 
     folder = Path(folder)
     rows = []

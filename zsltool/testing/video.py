@@ -8,6 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
+from zsltool.classes.manifest import write_clip_manifest
+from zsltool.testing.images import noisy_colours
+
 
 def rgb_to_yuv420p(img: np.ndarray) -> np.ndarray:
     """RGB uint8 (H x W x 3, even H, W) -> planar YUV 4:2:0 (3H/2 x W uint8), BT.601 limited range
@@ -90,9 +93,6 @@ def write_colour_clips(folder, colours: dict, per_class: int, frames: int = 8, s
                        noise: float = 8.0, manifest: str = "videos.csv") -> Path:
     """``per_class`` noisy single-colour MP4 clips per class (``zsltool.testing.images.noisy_colours``) and their
     clip manifest in ``folder``; returns the manifest's path."""
-    from zsltool.classes.manifest import write_clip_manifest
-    from zsltool.testing.images import noisy_colours
-
     folder = Path(folder)
     rows = []
     for cid, name, clip in noisy_colours(colours, per_class, (frames, size, size, 3), seed, noise):

@@ -14,7 +14,7 @@ import os
 
 import numpy as np
 
-from zsltool.testing.design import ATTRIBUTES, GROUPS, SoundClass
+from zsltool.testing.design import ATTRIBUTES, GROUPS, SoundClass, class_design
 
 FUNCTION_WORDS = ("a", "an", "the", "with", "in", "and", "that", "up", "down", "held", "sound", "of")
 N_FILLER = 200
@@ -43,8 +43,6 @@ def build_word_vectors(classes: list[SoundClass], *, dim: int = 64, seed: int = 
     for i in range(N_FILLER):
         vocab[f"word{i:03d}"] = _unit(rng.standard_normal(dim))
     # Phrases for every class of the full design, so the file does not depend on which subset is used.
-    from zsltool.testing.design import class_design
-
     for c in class_design(small=False):
         prng = np.random.default_rng([seed, 15485863, *[ord(ch) for ch in c.name]])
         mean = _unit(np.mean([vocab[w] for w in c.words], axis=0))

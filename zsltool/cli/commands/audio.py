@@ -9,9 +9,9 @@ import typer
 
 from zsltool.cli.commands.extract import run_extract, summary_table
 from zsltool.cli.common import JsonOpt, OverwriteOpt, emit, seed_option, seed_or_global
-from zsltool.cli.extractor_command import extract_command, kw
-from zsltool.cli.pretrain_command import pretrain_command
-from zsltool.cli.types import float_option
+from zsltool.cli.extractor_command import extract_command, kw, pretrain_command
+from zsltool.cli.types import check_choice, float_option
+from zsltool.extract.registry import list_extractors
 
 extract_audio_cmd = extract_command(
     "audio", default_model="vggish", run=run_extract("audio"), table=summary_table, batch_size=16, workers=2,
@@ -22,9 +22,7 @@ extract_audio_cmd = extract_command(
 
 
 def _pretrain_audio(*, manifest, out, classes, split, model, width, device, **kw) -> dict:
-    from zsltool.cli.choices import check_choice
     from zsltool.extract.audio.pretrain import pretrain_audio
-    from zsltool.extract.registry import list_extractors
 
     check_choice(model, list_extractors("audio"), "--model")
     return pretrain_audio(manifest, out, classes_path=classes, split_path=split, model=model, width=width,

@@ -12,8 +12,10 @@ from typing import List, Optional
 import click
 import typer
 
-from zsltool.cli.common import STATE, info, to_jsonable
+from zsltool.cli.common import STATE, info
+from zsltool.errors import ZslError
 from zsltool.evaluate.transductive import REFINERS
+from zsltool.files.provenance import jsonable
 from zsltool.names import JOINT_MODELS, SCORE_MODALITIES
 
 
@@ -140,7 +142,6 @@ def _joint(joint, model, inputs, prompt, *, others: dict, **kw):
 
 def _checkpoint(model, inputs, **kw):
     from zsltool.classify.run import classify_clips
-    from zsltool.errors import ZslError
 
     if model is None:
         raise typer.BadParameter("give a checkpoint made by zsl train, or --model clap", param_hint="MODEL")
@@ -158,10 +159,10 @@ def _print(preds, top: int, json_out: bool, jsonl: bool, csv_out: bool) -> None:
          + (f" ({setting})" if setting != "inductive" else "")
          + f"; probabilities: temperature from {preds.info['temperature_source']}")
     if json_out:
-        sys.stdout.write(json.dumps(to_jsonable(preds.to_dict()), indent=2, ensure_ascii=False) + "\n")
+        sys.stdout.write(json.dumps(jsonable(preds.to_dict()), indent=2, ensure_ascii=False) + "\n")
     elif jsonl:
         for r in preds:
-            sys.stdout.write(json.dumps(to_jsonable(r), ensure_ascii=False) + "\n")
+            sys.stdout.write(json.dumps(jsonable(r), ensure_ascii=False) + "\n")
     elif csv_out:
         w = csv.writer(sys.stdout, lineterminator="\n")
         w.writerow(["clip", "rank", "label", "score", "probability", "reason"])

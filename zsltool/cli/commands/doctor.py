@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import typer
-
 from zsltool.cli.common import JsonOpt, emit, kv_table, rows_table
 
 

@@ -9,9 +9,10 @@ from typing import Optional
 import click
 import typer
 
-from zsltool.cli.common import STATE, JsonOpt, OverwriteOpt, emit, info, kv_table, noted, rows_table, to_jsonable
+from zsltool.cli.common import STATE, JsonOpt, OverwriteOpt, emit, info, kv_table, noted, rows_table
 from zsltool.cli.types import float_option
 from zsltool.evaluate.transductive import REFINERS
+from zsltool.files.provenance import jsonable
 from zsltool.names import SCORE_MODALITIES
 from zsltool.scores.metrics import GZSL_COLUMNS
 
@@ -45,14 +46,6 @@ def _ranked_rows(doc: dict, top: int) -> tuple[list[dict], str]:
         row[f"top {top} (best first)"] = " ".join(x["id"] for x in ranked.get(pc["class"], []))
         rows.append(row)
     return rows, f"per class: average precision and the {top} best-ranked test instances"
-
-
-def _write(doc: dict, out: Optional[str], overwrite: bool) -> None:
-    if out:
-        from zsltool.evaluate.results import write_evaluation
-
-        for kind, path in write_evaluation(out, doc, overwrite=overwrite).items():
-            info(f"wrote {kind}: {path}")
 
 
 def evaluate_cmd(
@@ -94,7 +87,11 @@ def evaluate_cmd(
                               modality=modality, beta=beta, calibrate=calibrate, seed=STATE.seed,
                               device=STATE.device, transductive=transductive,
                               allow_other_extractor=allow_other_extractor)
-    _write(doc, out, overwrite)
+    if out:
+        from zsltool.evaluate.results import write_evaluation
+
+        for kind, path in write_evaluation(out, doc, overwrite=overwrite).items():
+            info(f"wrote {kind}: {path}")
     emit(doc, json_out, table=_eval_tables)
 
 
@@ -132,7 +129,7 @@ def retrieve_cmd(
         write_results(out, doc, overwrite=overwrite)
         info(f"wrote {out}")
     if jsonl:
-        info("retrieval: " + json.dumps(to_jsonable(doc["metrics"])))
+        info("retrieval: " + json.dumps(jsonable(doc["metrics"])))
         for pc, rk in zip(doc["per_class"], doc["ranked"]):
             line = {"class": pc["class"], "ap": pc["ap"], "ids": [r["id"] for r in rk["ranked"]],
                     "scores": [r["score"] for r in rk["ranked"]]}

@@ -128,7 +128,7 @@ def _experiment_spec(*, split, out, text, semantics, method, arg, modalities, tr
                      transductive, **same):
     """zsl experiment's options -> the library's ``ExperimentSpec`` (a malformed option is a usage error, exit 2);
     ``same``: the options that are the spec's fields as they are."""
-    from zsltool.cli.choices import check_choice
+    from zsltool.cli.types import check_choice
     from zsltool.evaluate.experiment import ExperimentSpec
     from zsltool.methods.names import METHOD_NAMES
     from zsltool.train.grid import parse_grid

@@ -9,10 +9,9 @@ from typing import List, Optional
 
 import typer
 
-from zsltool.cli.choices import check_choice
 from zsltool.cli.common import JsonOpt, emit, kv_table, rows_table
-from zsltool.cli.extractor_command import extract_command, kw, progress
-from zsltool.cli.pretrain_command import pretrain_command
+from zsltool.cli.extractor_command import extract_command, kw, pretrain_command, progress
+from zsltool.cli.types import check_choice
 from zsltool.extract.registry import get_extractor, list_extractors
 from zsltool.names import MODALITIES
 

@@ -11,6 +11,7 @@ import typer
 
 from zsltool.cli.common import OverwriteOpt, info
 from zsltool.evaluate.tables import TABLE_FORMATS
+from zsltool.files.provenance import jsonable
 
 
 def report_cmd(
@@ -38,10 +39,9 @@ def report_cmd(
     if json_out:
         import json
 
-        from zsltool.cli.common import to_jsonable
         from zsltool.evaluate.report import report_data
 
-        text = json.dumps(to_jsonable(report_data(results, classes=classes, trials=ks)), indent=2,
+        text = json.dumps(jsonable(report_data(results, classes=classes, trials=ks)), indent=2,
                           ensure_ascii=False) + "\n"
     else:
         text = report_text(results, fmt, classes=classes, trials=ks)

@@ -10,7 +10,7 @@ import click
 import typer
 
 from zsltool.classes.presets import SPLIT_PRESETS
-from zsltool.classes.protocols import protocol_help
+from zsltool.classes.protocols import make_split, protocol_help
 from zsltool.cli.common import JsonOpt, OverwriteOpt, SeedOpt, emit, info, kv_table, noted, rows_table, seed_or_global
 from zsltool.cli.types import float_option
 from zsltool.names import SPLIT_PROTOCOLS
@@ -70,8 +70,6 @@ def split(
     json_out: bool = JsonOpt,
 ):
     """Make a split file: seeded class partitions for a zero-shot protocol (and GZSL instance partitions)."""
-    from zsltool.classes.protocols import make_split
-
     opts = dict(sizes=_numbers(sizes, "--sizes", int), trials=trials, membership=membership, seen=seen, unseen=unseen,
                 instances=instances, fractions=_numbers(fractions, "--fractions"), val_folds=val_folds,
                 unseen_val_fraction=unseen_val_fraction, preset=preset,

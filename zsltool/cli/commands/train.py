@@ -11,12 +11,11 @@ import click
 import typer
 
 from zsltool.cli.common import STATE, JsonOpt, OverwriteOpt, SeedOpt, emit, kv_table, noted, seed_or_global
-from zsltool.cli.types import float_option
-from zsltool.cli.choices import NamesChoice
+from zsltool.cli.types import NamesChoice, float_option
 from zsltool.methods import names as method_names
 from zsltool.methods.names import PRESETS
 from zsltool.names import SEMANTIC_SOURCES
-from zsltool.train.config import OPTIMIZERS
+from zsltool.train.config import OPTIMIZERS, TrainConfig
 
 
 def parse_method_args(pairs: list[str]) -> dict:
@@ -87,7 +86,6 @@ def train_cmd(
     json_out: bool = JsonOpt,
 ):
     """Train a zero-shot model on a split trial and write a checkpoint."""
-    from zsltool.train.config import TrainConfig
     from zsltool.train.grid import parse_grid
     from zsltool.train.loop import train
 

@@ -20,7 +20,6 @@ file cannot be framed and is skipped (reported).
 
 from __future__ import annotations
 
-import logging
 import os
 import struct
 from dataclasses import dataclass
@@ -28,7 +27,6 @@ from typing import Iterator
 
 import numpy as np
 
-log = logging.getLogger("zsltool.extract.audio")
 
 # -- CRC-32C ---------------------------------------------------------------------------------------------------
 _POLY = 0x82F63B78
@@ -143,39 +141,36 @@ def _expect_bytes(wt: int, what: str) -> None:
         raise CorruptRecord(f"{what} has wire type {wt}, expected 2 (length-delimited)")
 
 
+FEATURE_KINDS = {1: "bytes", 2: "float", 3: "int64"}  # the value-list fields of a tf.train.Feature
+
+
 def parse_feature(buf: bytes) -> tuple[str, list]:
-    """A tf.train.Feature -> ("bytes"|"float"|"int64", values)."""
+    """A tf.train.Feature -> ("bytes"|"float"|"int64", values); float and int64 lists packed or not."""
     for num, wt, val in iter_fields(buf):
-        if num in (1, 2, 3):
-            _expect_bytes(wt, "a Feature's value list")
-        if num == 1:  # BytesList
-            out_b = []
-            for n, w, v in iter_fields(val):
-                if n == 1:
-                    _expect_bytes(w, "a BytesList value")
-                    out_b.append(v)
-            return "bytes", out_b
-        if num == 2:  # FloatList (packed or not)
-            out: list = []
-            for n, w, v in iter_fields(val):
-                if n == 1 and w == 2:
-                    if len(v) % 4:
-                        raise CorruptRecord(f"packed FloatList of {len(v)} bytes (not a multiple of 4)")
-                    out.extend(struct.unpack(f"<{len(v) // 4}f", v))
-                elif n == 1 and w == 5:
-                    out.append(struct.unpack("<f", v)[0])
-            return "float", out
-        if num == 3:  # Int64List (packed or not)
-            out = []
-            for n, w, v in iter_fields(val):
-                if n == 1 and w == 2:
-                    p = 0
-                    while p < len(v):
-                        x, p = _varint(v, p)
-                        out.append(_signed64(x))
-                elif n == 1 and w == 0:
-                    out.append(_signed64(v))
-            return "int64", out
+        if num not in FEATURE_KINDS:
+            continue
+        _expect_bytes(wt, "a Feature's value list")
+        out: list = []
+        for n, w, v in iter_fields(val):
+            if n != 1:
+                continue
+            if num == 1:  # BytesList
+                _expect_bytes(w, "a BytesList value")
+                out.append(v)
+            elif num == 2 and w == 2:  # packed FloatList
+                if len(v) % 4:
+                    raise CorruptRecord(f"packed FloatList of {len(v)} bytes (not a multiple of 4)")
+                out.extend(struct.unpack(f"<{len(v) // 4}f", v))
+            elif num == 2 and w == 5:
+                out.append(struct.unpack("<f", v)[0])
+            elif num == 3 and w == 2:  # packed Int64List
+                p = 0
+                while p < len(v):
+                    x, p = _varint(v, p)
+                    out.append(_signed64(x))
+            elif num == 3 and w == 0:
+                out.append(_signed64(v))
+        return FEATURE_KINDS[num], out
     return "empty", []
 
 

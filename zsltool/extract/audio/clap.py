@@ -27,14 +27,12 @@ from zsltool.errors import ZslError
 from zsltool.extract.audio.extract import AudioExtractor
 from zsltool.extract.text import TextExtractor
 from zsltool.extract.weights import local_record
+from zsltool.files.provenance import sha256_file
 
-log = logging.getLogger("zsltool.extract.audio")
-
-DEFAULT_MODEL = "laion/clap-htsat-unfused"
 _LOADED: dict[tuple, tuple] = {}
 
 
-def load_clap(name: str | None, device: str = "cpu", part: str = "audio"):
+def load_clap(name: str, device: str = "cpu", part: str = "audio"):
     """``(ClapModel in eval mode, feature extractor or tokenizer, provenance record)``; cached per process."""
     key = (name, device, part)
     if key in _LOADED:
@@ -44,9 +42,6 @@ def load_clap(name: str | None, device: str = "cpu", part: str = "audio"):
         from transformers import AutoFeatureExtractor, AutoTokenizer, ClapModel
     except ImportError:
         raise ZslError("--model clap needs the transformers package", hint="pip install 'zsltool[clap]'") from None
-    from zsltool.files.provenance import sha256_file
-
-    name = name or DEFAULT_MODEL
     transformers.utils.logging.disable_progress_bar()  # progress and logs go through zsl's own
     try:
         model = ClapModel.from_pretrained(name).to(device).eval()
@@ -84,20 +79,6 @@ def _features(out) -> Any:
     return out if hasattr(out, "shape") else out.pooler_output
 
 
-class _ClapFrontEnd:
-    """Picklable worker step: 48 kHz waveform -> CLAP's input features (1, channels, frames, mel)."""
-
-    def __init__(self, feature_extractor, fusion: bool):
-        self.fe, self.truncation = feature_extractor, "fusion" if fusion else "rand_trunc"
-
-    def __call__(self, wave: np.ndarray) -> np.ndarray:
-        n = int(self.fe.max_length_s * self.fe.sampling_rate)  # no longer than that: no random crop
-        f = self.fe(np.asarray(wave[:n], dtype=np.float32), sampling_rate=self.fe.sampling_rate,
-                    truncation=self.truncation, return_tensors="np")
-        x = np.asarray(f["input_features"], dtype=np.float32)  # (1, channels, frames, mel)
-        return x
-
-
 class ClapAudioExtractor(AudioExtractor):
     """CLAP's audio tower and projection through the audio extractor contract."""
 
@@ -110,12 +91,16 @@ class ClapAudioExtractor(AudioExtractor):
         self.model, self.fe, self.record = load_clap(config.weights or self.spec.default_weights, device, "audio")
         self.sample_rate = int(self.fe.sampling_rate)
         self.fusion = bool(getattr(self.model.config.audio_config, "enable_fusion", False))
-        self.front = _ClapFrontEnd(self.fe, self.fusion)
         self.dim = int(self.model.config.projection_dim)
         self.weight_records = local_record(self.record)
 
     def examples(self, wave: np.ndarray) -> np.ndarray:
-        return self.front(wave)
+        """48 kHz waveform -> CLAP's input features (1, channels, frames, mel), in the workers."""
+        fe = self.fe
+        n = int(fe.max_length_s * fe.sampling_rate)  # no longer than that: no random crop
+        f = fe(np.asarray(wave[:n], dtype=np.float32), sampling_rate=fe.sampling_rate,
+               truncation="fusion" if self.fusion else "rand_trunc", return_tensors="np")
+        return np.asarray(f["input_features"], dtype=np.float32)
 
     def embed_examples(self, x) -> Any:
         import torch

@@ -14,6 +14,8 @@ summary counts them.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 SAMPLE_RATE = 16000
@@ -51,16 +53,11 @@ def mel_matrix(n_mels: int = N_MELS, n_bins: int = FFT // 2 + 1, sample_rate: in
     return w
 
 
-_MEL = None
-
-
+@functools.cache
 def _mel_tensor():
-    global _MEL
-    if _MEL is None:
-        import torch
+    import torch
 
-        _MEL = torch.from_numpy(mel_matrix())
-    return _MEL
+    return torch.from_numpy(mel_matrix())
 
 
 def log_mel(wave) -> "torch.Tensor":  # noqa: F821

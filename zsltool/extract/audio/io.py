@@ -93,8 +93,6 @@ def load_waveform(path: str | os.PathLike, *, start: float | None = None, end: f
     if declared is not None and declared[0] > declared[1]:
         raise InvalidInput(f"truncated WAV file: the data chunk declares {declared[0]} bytes but only "
                            f"{declared[1]} are present")
-    if data.shape[0] == 0:
-        raise InvalidInput("empty audio (0 samples)")
     if not np.all(np.isfinite(data)):
         raise InvalidInput("audio contains NaN or Inf samples")
     if not np.any(data):

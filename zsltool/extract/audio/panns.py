@@ -17,7 +17,6 @@ A clip is one example: the row is the embedding of the whole clip (up to ``--max
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 import numpy as np
@@ -28,8 +27,6 @@ from torch.nn import functional as F
 from zsltool.errors import ZslError
 from zsltool.extract.audio.extract import AudioExtractor
 from zsltool.extract.weights import is_random, load_state_dict, load_weights_for, local_record
-
-log = logging.getLogger("zsltool.extract.audio")
 
 SAMPLE_RATE = 32000
 N_FFT = 1024
@@ -143,8 +140,7 @@ class Cnn14(nn.Module):
         x = F.dropout(x, p=0.5, training=self.training)
         return F.relu(self.fc1(x))
 
-    def forward(self, wave: torch.Tensor) -> torch.Tensor:
-        return self.embedding(wave)
+    forward = embedding
 
     @classmethod
     def from_state_dict(cls, sd: dict, source: str = "the weights") -> "Cnn14":

@@ -21,7 +21,6 @@ The feature map is flattened channels-last (N, 6, 4, 512) -> 12288, the order of
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Any
 
@@ -30,17 +29,15 @@ import torch
 from torch import nn
 
 from zsltool.errors import ZslError
+from zsltool.extract.audio import frontend
 from zsltool.extract.audio.extract import AudioExtractor
 from zsltool.extract.audio.frontend import MIN_SAMPLES, waveform_to_examples
+from zsltool.extract.catalog import VGGISH_EMBEDDINGS as EMBEDDINGS, VGGISH_WEIGHTS  # noqa: F401 (EMBEDDINGS)
+from zsltool.extract.registry import build_extractor
 from zsltool.extract.weights import fetch_file, is_random, load_weights_for, local_record
 from zsltool.files.checks import torch_load
 
-log = logging.getLogger("zsltool.extract.audio")
-
-RELEASE = "https://github.com/harritaylor/torchvggish/releases/download/v0.1/"
-VGGISH_URL = RELEASE + "vggish-10086976.pth"
-PCA_URL = RELEASE + "vggish_pca_params-970ea276.pth"
-EMBEDDINGS = ("raw", "relu", "pca", "pca-quantized")
+VGGISH_URL, PCA_URL = VGGISH_WEIGHTS.url, VGGISH_WEIGHTS.meta["pca_params"]  # the registered release
 CONV_CHANNELS = (64, 128, 256, 256, 512, 512)
 POOL_AFTER = (0, 1, 3, 5)  # pool after these conv positions
 CONV_KEYS = (0, 3, 6, 8, 11, 13)
@@ -79,9 +76,9 @@ class VGGish(nn.Module):
         return self.embeddings(x)
 
     @classmethod
-    def from_state_dict(cls, sd: dict) -> "VGGish":
+    def from_state_dict(cls, sd: dict, source: str = "the weights") -> "VGGish":
         """Build the network whose sizes match ``sd`` (port layout) and load it strictly."""
-        check_state_dict(sd)
+        check_state_dict(sd, source)
         chans = tuple(int(sd[f"features.{k}.weight"].shape[0]) for k in CONV_KEYS)
         with torch.device("meta"):  # no random initialisation, no second copy: the loaded tensors are the model's
             model = cls(channels=chans, hidden=int(sd["embeddings.0.weight"].shape[0]))
@@ -135,15 +132,6 @@ def check_state_dict(sd: Any, source: str = "the weights") -> None:
 
 
 # -- weights -------------------------------------------------------------------------------------------------
-def load_weights(spec, wid: str | None) -> tuple[dict, dict]:
-    """(state dict, provenance {weights, weights_sha256}) for a weights id, URL or path (None: the default)."""
-    sd, record = load_weights_for(spec, wid, "VGGish weights",
-                                  hint="--weights needs a torch state dict (torchvggish layout, or made by zsl "
-                                       "pretrain-audio)")
-    check_state_dict(sd, f"weights {record['weights']}")
-    return sd, record
-
-
 def _read_pca_file(path: Path) -> dict:
     """The arrays of a PCA parameter file: the torchvggish release (a dict of numpy arrays saved with torch.save;
     numeric arrays only, nothing else is unpickled) or AudioSet's original ``vggish_pca_params.npz``
@@ -219,8 +207,9 @@ class VGGishExtractor(AudioExtractor):
         if model is None and is_random(config.weights):
             model, record = VGGish(width=config.width), {"weights": "random"}
         elif model is None:
-            sd, record = load_weights(self.spec, config.weights)
-            model = VGGish.from_state_dict(sd)
+            sd, record = load_weights_for(self.spec, config.weights, "VGGish weights", hint="--weights needs a "
+                                          "torch state dict (torchvggish layout, or made by zsl pretrain-audio)")
+            model = VGGish.from_state_dict(sd, f"weights {record['weights']}")
         self.record = record or {}
         self.weight_records = local_record(self.record)
         self.embedding = config.embedding
@@ -252,8 +241,6 @@ class VGGishExtractor(AudioExtractor):
         return postprocess(raw, self.embedding, self.pca).float().cpu()
 
     def audio_meta(self) -> dict:
-        from zsltool.extract.audio import frontend
-
         m = {"embedding": self.embedding, "channels": list(self.channels), "hidden": self.hidden,
              "front_end": frontend.FRONTEND_META, **self.record}
         if self.embedding == "pca-quantized":
@@ -264,8 +251,6 @@ class VGGishExtractor(AudioExtractor):
 def build(*, width: float | None = None, seed: int = 0, device: str = "cpu", **options) -> VGGishExtractor:
     """The registered ``vggish`` extractor from config options; ``width`` (tests, benchmarks) builds a randomly
     initialised network of that width (seeded) instead of loading weights."""
-    from zsltool.extract.registry import build_extractor
-
     if width is None:
         return build_extractor("vggish", device=device, **options)
     with torch.random.fork_rng(devices=[]):
