@@ -26,6 +26,8 @@ strings.
 from __future__ import annotations
 
 import csv
+import io
+import json
 import math
 import os
 from pathlib import Path
@@ -168,9 +170,6 @@ def manifest_header(class_set_sha256: str, inputs: list, **extra) -> dict:
 
 
 def _write_manifest(path: str | os.PathLike, columns, rows: Iterable[list], header: dict | None) -> None:
-    import io
-    import json
-
     buf = io.StringIO()  # provenance first, as ``# key: value`` comment lines (the readers skip them)
     buf.writelines(f"# {k}: {v if isinstance(v, str) else json.dumps(v)}\n" for k, v in (header or {}).items())
     w = csv.writer(buf, lineterminator="\n")

@@ -24,13 +24,19 @@ class Protocol:
     the keywords of :func:`make_split` (the ``zsl split`` options) it takes; ``caption``: how tables and reports
     name a split of it; ``make(cs, seed, given, strict) -> (Split, [extra input paths])`` generates it from the
     options given; ``column(params)``: the experiment table's column of such a split (None: the split file's
-    stem, or "Accuracy" when it is the only split)."""
+    stem, or "Accuracy" when it is the only split); ``requires``: the option it cannot do without, and a hint."""
 
     help: str
     options: frozenset
     caption: str
     make: Callable[..., tuple]
     column: Callable[[dict], str | None] = lambda params: None
+    requires: tuple[str, str] | None = None
+
+
+def _plain(generator: Callable) -> Callable[..., tuple]:
+    """The ``make`` of a protocol whose generator takes the options as given and reads no other file."""
+    return lambda cs, seed, given, strict: (generator(cs, seed=seed, **given), [])
 
 
 def _random(cs, seed, given, strict):
@@ -49,22 +55,6 @@ def _random(cs, seed, given, strict):
     return s, []
 
 
-def _needs(option: str, protocol: str, hint: str) -> None:
-    raise ZslError(f"--protocol {protocol} needs --{option}", hint=hint)
-
-
-def _within(cs, seed, given, strict):
-    if "category" not in given:
-        _needs("category", "within", "e.g. --category Animal")
-    return split_within(cs, seed=seed, **given), []
-
-
-def _across(cs, seed, given, strict):
-    if "categories" not in given:
-        _needs("categories", "across", "e.g. --categories Animal,Vehicle")
-    return split_across(cs, seed=seed, **given), []
-
-
 def _gzsl(cs, seed, given, strict):
     if "instances" not in given:
         raise ZslError("--protocol gzsl needs --instances (a clip manifest .csv or an embedding file .h5)",
@@ -72,10 +62,6 @@ def _gzsl(cs, seed, given, strict):
     extra = [given["instances"]] + [given[k] for k in ("seen", "unseen")
                                     if isinstance(given.get(k), (str, os.PathLike))]
     return split_gzsl(cs, seed=seed, **given), extra
-
-
-def _folds(cs, seed, given, strict):
-    return split_folds(cs, seed=seed, **given), []
 
 
 def _accuracy(params: dict) -> str:
@@ -89,12 +75,14 @@ PROTOCOLS: dict[str, Protocol] = {
         frozenset({"sizes", "trials", "preset"}), "random class split", _random, _accuracy),
     "within": Protocol(
         "zero-shot inside one category (--category): 2 test classes, the rest split train/val (Table IV)",
-        frozenset({"category", "sizes", "trials", "membership"}), "within-category class split", _within,
-        lambda p: str(p["category"]) if p.get("category") else None),
+        frozenset({"category", "sizes", "trials", "membership"}), "within-category class split",
+        _plain(split_within), lambda p: str(p["category"]) if p.get("category") else None,
+        requires=("category", "e.g. --category Animal")),
     "across": Protocol(
         "2+ categories (--categories), the same number of train/val/test classes from each (Table V)",
-        frozenset({"categories", "sizes", "trials", "membership"}), "across-category class split", _across,
-        lambda p: " + ".join(str(c) for c in p["categories"]) if p.get("categories") else None),
+        frozenset({"categories", "sizes", "trials", "membership"}), "across-category class split",
+        _plain(split_across), lambda p: " + ".join(str(c) for c in p["categories"]) if p.get("categories") else None,
+        requires=("categories", "e.g. --categories Animal,Vehicle")),
     "gzsl": Protocol(
         "generalized zero-shot: seen/unseen classes, each seen class's clips split into train/val/test_seen "
         "(--instances; AVGZSLNet)",
@@ -102,7 +90,7 @@ PROTOCOLS: dict[str, Protocol] = {
         _gzsl),
     "folds": Protocol(
         "K class folds (--folds): trial k tests fold k, validates on the next fold, trains on the rest",
-        frozenset({"folds", "val_folds"}), "class-fold split", _folds, _accuracy),
+        frozenset({"folds", "val_folds"}), "class-fold split", _plain(split_folds), _accuracy),
 }
 
 
@@ -129,6 +117,9 @@ def make_split(classes: str | os.PathLike, protocol: str, out: str | os.PathLike
                        hint=f"{protocol} takes: {', '.join('--' + o.replace('_', '-') for o in sorted(takes))}")
     check_output(out, overwrite)
     cs = ClassSet.load(classes)
+    need = PROTOCOLS[protocol].requires
+    if need and need[0] not in given:
+        raise ZslError(f"--protocol {protocol} needs --{need[0]}", hint=need[1])
     s, extra = PROTOCOLS[protocol].make(cs, seed, given, strict)
     inputs = [input_record(classes)] + [input_record(p) for p in extra]
     if "membership" in given and Path(str(given["membership"])).exists():

@@ -18,10 +18,11 @@ from pathlib import Path
 from typing import Sequence
 
 from zsltool.classes.classset import ClassSet
-from zsltool.classes.presets import split_preset as preset_classes
+from zsltool.classes.presets import membership_preset, split_preset as preset_classes
 from zsltool.classes.splits import Split, Trial
 from zsltool.errors import ZslError
 from zsltool.files.checks import require_file
+from zsltool.files.formats import load_json
 
 
 def trial_rng(seed: int, k: int):
@@ -100,16 +101,12 @@ def category_membership(cs: ClassSet, membership: str | os.PathLike = "ontology"
                 out.setdefault(c["category"], []).append(c["id"])
         return out
     if str(membership) in ("paper",):
-        from zsltool.classes.presets import membership_preset
-
         return membership_preset(str(membership), cs)
     p = Path(membership)
     if not p.exists():
         raise ZslError(f"membership {str(membership)!r} is neither a preset nor a file",
                        hint="use --membership ontology, --membership paper or a JSON/CSV file")
     if p.suffix.lower() == ".json":
-        from zsltool.files.formats import load_json
-
         data = load_json(p, "category membership (JSON)")
         if not isinstance(data, dict) or not all(isinstance(v, list) for v in data.values()):
             raise ZslError(f"{p}: expected a JSON object {{category: [class names or ids]}}")

@@ -15,6 +15,7 @@ import os
 from pathlib import Path
 from typing import Sequence
 
+from zsltool.classes.classset import ClassSet
 from zsltool.errors import ZslError
 from zsltool.prepare.common import Prepared, need_folder, present_unique, read_csv, write_prepared
 
@@ -28,8 +29,6 @@ def load_audioset(segments: Sequence[str | os.PathLike], audio_dir: str | os.Pat
     inputs = [str(p) for p in segments]
     cs = None
     if classes is not None:
-        from zsltool.classes.classset import ClassSet
-
         cs = ClassSet.load(classes)
         inputs.append(str(classes))
     names: dict[str, str] = {}

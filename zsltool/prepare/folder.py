@@ -4,6 +4,7 @@ in ``DIR`` or deeper than one level are counted (deeper files belong to their to
 
 from __future__ import annotations
 
+import logging
 import os
 
 from zsltool.errors import ZslError
@@ -32,8 +33,6 @@ def prepare_folder(root: str | os.PathLike, out: str | os.PathLike, *, overwrite
     """Write ``classes.json`` (one class per sub-folder) and ``clips.csv``."""
     prep = load_folder(root)
     if prep.notes["loose_files_ignored"]:
-        import logging
-
         logging.getLogger("zsltool.prepare").warning(
             f"{prep.notes['loose_files_ignored']} audio files directly in {root} have no class folder and are left out")
     return write_prepared(prep, out, overwrite=overwrite)

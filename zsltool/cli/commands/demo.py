@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Optional
 
@@ -116,8 +117,6 @@ def demo(
         files = {k: str(Path(getattr(ds, k)).resolve()) for k in ("classes_json", "classes_csv", "descriptions_csv",
                                                   "word_vectors", "split", "audio_manifest",
                                                   "image_manifest", "video_manifest") if getattr(ds, k)}
-        import json
-
         counts = json.loads(ds.info.read_text(encoding="utf-8"))["counts"]  # classes, train, val, test, audio, ...
         result = {"data": str(Path(ds.root).resolve()), **counts, "chance_test": ds.chance_test, "seed": seed,
                   "files": files}

@@ -12,6 +12,7 @@ import typer
 from zsltool.cli.common import STATE, JsonOpt, OverwriteOpt, emit, info, kv_table, noted, rows_table
 from zsltool.cli.types import float_option
 from zsltool.evaluate.transductive import REFINERS
+from zsltool.files.checks import check_output
 from zsltool.files.provenance import jsonable
 from zsltool.names import SCORE_MODALITIES
 from zsltool.scores.metrics import GZSL_COLUMNS
@@ -80,8 +81,6 @@ def evaluate_cmd(
     if beta is not None and calibrate:
         raise typer.BadParameter("give either --beta or --calibrate, not both", param_hint="--beta")
     if out:
-        from zsltool.files.checks import check_output
-
         check_output(out, overwrite)
     doc = evaluate_checkpoint(checkpoint, audio=audio, video=video, split=split, trial=trial,
                               modality=modality, beta=beta, calibrate=calibrate, seed=STATE.seed,
@@ -117,8 +116,6 @@ def retrieve_cmd(
     if json_out and jsonl:
         raise typer.BadParameter("give either --json or --jsonl, not both", param_hint="--jsonl")
     if out:
-        from zsltool.files.checks import check_output
-
         check_output(out, overwrite)
     doc = retrieve_checkpoint(checkpoint, audio=audio, video=video, split=split, trial=trial,
                               modality=modality, top=top, seed=STATE.seed, device=STATE.device,

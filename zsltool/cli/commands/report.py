@@ -3,6 +3,7 @@ zsltool.evaluate.report)."""
 
 from __future__ import annotations
 
+import json
 import sys
 from typing import Optional
 
@@ -11,6 +12,7 @@ import typer
 
 from zsltool.cli.common import OverwriteOpt, info
 from zsltool.evaluate.tables import TABLE_FORMATS
+from zsltool.files.checks import atomic_write_text, check_output
 from zsltool.files.provenance import jsonable
 
 
@@ -37,8 +39,6 @@ def report_cmd(
     except ValueError:
         raise typer.BadParameter(f"{trials!r} is not a comma list of integers", param_hint="--trials") from None
     if json_out:
-        import json
-
         from zsltool.evaluate.report import report_data
 
         text = json.dumps(jsonable(report_data(results, classes=classes, trials=ks)), indent=2,
@@ -46,8 +46,6 @@ def report_cmd(
     else:
         text = report_text(results, fmt, classes=classes, trials=ks)
     if out:
-        from zsltool.files.checks import atomic_write_text, check_output
-
         atomic_write_text(check_output(out, overwrite), text)
         info(f"wrote {out}")
         return

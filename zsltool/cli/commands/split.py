@@ -70,14 +70,12 @@ def split(
     json_out: bool = JsonOpt,
 ):
     """Make a split file: seeded class partitions for a zero-shot protocol (and GZSL instance partitions)."""
-    opts = dict(sizes=_numbers(sizes, "--sizes", int), trials=trials, membership=membership, seen=seen, unseen=unseen,
-                instances=instances, fractions=_numbers(fractions, "--fractions"), val_folds=val_folds,
-                unseen_val_fraction=unseen_val_fraction, preset=preset,
-                category=category,
-                categories=[c.strip() for c in categories.split(",") if c.strip()] if categories else None)
-    opts["folds"] = folds
+    categories = [c.strip() for c in categories.split(",") if c.strip()] if categories else None
     result = make_split(classes, protocol, out, seed=seed_or_global(seed), overwrite=overwrite, strict=strict,
-                        **opts)
+                        sizes=_numbers(sizes, "--sizes", int), trials=trials, membership=membership, seen=seen,
+                        unseen=unseen, instances=instances, fractions=_numbers(fractions, "--fractions"),
+                        val_folds=val_folds, unseen_val_fraction=unseen_val_fraction, preset=preset,
+                        category=category, categories=categories, folds=folds)
     info(f"wrote {result['out']} ({count_of(len(result['trials']), 'trial')})")
 
     def table(r):

@@ -9,6 +9,7 @@ import click
 import typer
 
 from zsltool.cli.common import JsonOpt, OverwriteOpt, emit, info, kv_table
+from zsltool.errors import ZslError
 from zsltool.store.schema import KINDS
 
 
@@ -35,8 +36,6 @@ def inspect(
 
     emit(result, json_out, table)
     if result["violations"]:
-        from zsltool.errors import ZslError
-
         raise ZslError(f"{file}: {len(result['violations'])} violation(s): {result['violations'][0]}",
                        hint="the summary above says what the file holds; rebuild it with zsl, or import foreign "
                             "features with zsl import-embeddings")
