@@ -150,3 +150,19 @@ def test_the_extractors_hash_their_weights_once(tmp_path, sha256_reads):
     infos = [build_video_model("small3d", str(tmp_path / "net.pth"))[2] for _ in range(2)]
     assert infos[0]["weights_sha256"] == infos[1]["weights_sha256"] == sha((tmp_path / "net.pth").read_bytes())
     assert sha256_reads == ["vggish.pth"] * 2 + ["net.pth"]
+
+
+def test_the_run_cache_reads_a_replaced_file_again(tmp_path):
+    """zsltool.files.runcache (reads memoized for one run) keys on the same identity: another file moved into
+    place with the same size and times is read again."""
+    from zsltool.files.runcache import cached, run_cache
+
+    f, g = tmp_path / "a.bin", tmp_path / "b.bin"
+    f.write_bytes(b"abc")
+    g.write_bytes(b"abd")
+    st = os.stat(f)
+    os.utime(g, ns=(st.st_atime_ns, st.st_mtime_ns))
+    with run_cache():
+        assert cached("bytes", f, f.read_bytes) == b"abc" == cached("bytes", f, lambda: b"not read again")
+        os.replace(g, f)
+        assert cached("bytes", f, f.read_bytes) == b"abd"

@@ -1,5 +1,5 @@
 """A run-scoped memo for reading input files: inside ``with run_cache():`` every embedding file is read once; a
-file whose size or modification time changed is read again. Outside the block nothing is cached. ``zsl
+file whose size, inode, modification or change time changed is read again. Outside the block nothing is cached. ``zsl
 experiment`` wraps its run in it, so each input is read once per run however many trials use it (hashes have
 their own cache across runs: ``zsltool.files.provenance.sha256_file``).
 
@@ -42,7 +42,7 @@ def cached(kind: str, path: str | os.PathLike, make: Callable[[], Any], *extra) 
         st = p.stat()
     except OSError:
         return make()  # let the reader raise its own clear error
-    key = (kind, str(p.absolute()), st.st_size, st.st_mtime_ns, *extra)
+    key = (kind, str(p.absolute()), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, *extra)
     cache = _STACK[-1]
     if key not in cache:
         cache[key] = make()
