@@ -8,11 +8,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-from zsltool import __version__
 from zsltool.errors import ZslError
 from zsltool.files.formats import load_json_file, register_inspector
 from zsltool.files.checks import atomic_write_json, check_output
-from zsltool.files.provenance import command_line, sha256_json, utc_now
+from zsltool.files.provenance import sha256_json, stamp, stamp_of
 
 FORMAT = "zsl.classset"
 FORMAT_VERSION = 1
@@ -102,8 +101,7 @@ class ClassSet:
 
     def save(self, path: str | os.PathLike, overwrite: bool = False, inputs: list | None = None) -> Path:
         p = check_output(path, overwrite)
-        self.provenance = {"zsl_version": __version__, "created_utc": utc_now(), "command": command_line(),
-                           "inputs": inputs if inputs is not None else self.provenance.get("inputs", [])}
+        self.provenance = {**stamp(), "inputs": inputs if inputs is not None else self.provenance.get("inputs", [])}
         atomic_write_json(p, self.to_dict())
         self.path = p
         return p
@@ -121,9 +119,8 @@ class ClassSet:
         if stored and stored != classset_hash(classes):
             raise ZslError(f"{path}: the class list does not match its sha256 (the file was edited by hand?)",
                            hint="rebuild it with zsl build-classes")
-        prov = {k: data[k] for k in ("zsl_version", "created_utc", "command", "inputs") if k in data}
         return cls(classes=classes, name=data.get("name", "classes"), source=data.get("source", {}),
-                   report=data.get("report", {}), provenance=prov, path=Path(path))
+                   report=data.get("report", {}), provenance=stamp_of(data), path=Path(path))
 
 
 def validate_classes(classes: Sequence[Any]) -> list[str]:

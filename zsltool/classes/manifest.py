@@ -33,10 +33,9 @@ import os
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from zsltool import __version__
 from zsltool.errors import ZslError
 from zsltool.files.checks import atomic_write_text, read_text
-from zsltool.files.provenance import command_line, utc_now
+from zsltool.files.provenance import stamp
 
 CLIP_COLUMNS = ["id", "path", "labels", "start", "end"]
 CROP_COLUMNS = ["id", "image_id", "path", "class", "xmin", "xmax", "ymin", "ymax", "is_group_of",
@@ -165,8 +164,7 @@ def _fmt_num(v) -> str:
 def manifest_header(class_set_sha256: str, inputs: list, **extra) -> dict:
     """A manifest's provenance lines: what wrote it, when, from which class set and inputs (``extra``: e.g. the
     dataset of ``zsl prepare``)."""
-    return {"format": "zsl.manifest", "zsl_version": __version__, "created_utc": utc_now(),
-            "command": command_line(), **extra, "class_set_sha256": class_set_sha256, "inputs": inputs}
+    return {"format": "zsl.manifest", **stamp(), **extra, "class_set_sha256": class_set_sha256, "inputs": inputs}
 
 
 def _write_manifest(path: str | os.PathLike, columns, rows: Iterable[list], header: dict | None) -> None:

@@ -11,11 +11,10 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from zsltool import __version__
 from zsltool.errors import ZslError
 from zsltool.files.formats import load_json_file, register_inspector
 from zsltool.files.checks import atomic_write_json, check_output
-from zsltool.files.provenance import command_line, utc_now
+from zsltool.files.provenance import stamp, stamp_of
 from zsltool.names import SPLIT_PROTOCOLS
 from zsltool.runtime.progress import count_of
 
@@ -137,8 +136,7 @@ class Split:
         if problems:
             raise ZslError(f"refusing to write an invalid split: {problems[0]}")
         p = check_output(path, overwrite)
-        self.provenance = {"zsl_version": __version__, "created_utc": utc_now(), "command": command_line(),
-                           "inputs": inputs or []}
+        self.provenance = {**stamp(), "inputs": inputs or []}
         atomic_write_json(p, self.to_dict())
         self.path = p
         return p
@@ -165,9 +163,8 @@ def split_from_dict(data: dict, path: str | os.PathLike | None = None) -> Split:
     protocol, params = data.get("protocol", "custom"), data.get("params", {})
     if not isinstance(protocol, str) or not isinstance(params, dict):
         raise ZslError("'protocol' must be a string and 'params' a JSON object")
-    prov = {k: data[k] for k in ("zsl_version", "created_utc", "command", "inputs") if k in data}
     return Split(trials=parsed, protocol=protocol, params=params, seed=seed, class_set_sha256=cs_hash,
-                 provenance=prov, path=Path(path) if path is not None else None)
+                 provenance=stamp_of(data), path=Path(path) if path is not None else None)
 
 
 def load_split(path: str | os.PathLike) -> Split:

@@ -13,11 +13,10 @@ import os
 from pathlib import Path
 from typing import Sequence
 
-from zsltool import __version__
 from zsltool.errors import ZslError
 from zsltool.files.formats import load_json_file, register_inspector
 from zsltool.files.checks import atomic_write_json, atomic_write_text, check_output
-from zsltool.files.provenance import command_line, input_record, jsonable, utc_now
+from zsltool.files.provenance import input_record, jsonable, stamp
 
 FORMAT = "zsl.results"
 FORMAT_VERSION = 1
@@ -27,8 +26,7 @@ TASKS = ("zsl", "gzsl", "retrieval", "experiment", "compare")
 def make_manifest(config: dict, inputs: Sequence[str | os.PathLike | dict] = (), seed: int | None = None) -> dict:
     """The run manifest: zsl version, command line, config, input files with sha256, seed, time."""
     recs = [i if isinstance(i, dict) else input_record(i) for i in inputs if i is not None]
-    return {"zsl_version": __version__, "command": command_line(),
-            "config": jsonable(config), "inputs": recs, "seed": seed, "created_utc": utc_now()}
+    return {**stamp(), "config": jsonable(config), "inputs": recs, "seed": seed}
 
 
 def results_doc(task: str, manifest: dict, metrics: dict, **extra) -> dict:

@@ -25,12 +25,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from zsltool import __version__
 from zsltool.errors import ZslError
 from zsltool.extract.epoch_checkpoint import (epoch_checkpoint, read_epoch_checkpoint, restore, rng_state,
                                              write_epoch_checkpoint)
 from zsltool.files.checks import atomic_write_bytes, atomic_write_json
-from zsltool.files.provenance import command_line, input_record, sha256_file, sha256_json, utc_now
+from zsltool.files.provenance import input_record, sha256_file, sha256_json, stamp
 
 log = logging.getLogger("zsltool.extract")
 
@@ -340,9 +339,8 @@ def save_pretrained(net, out: Path, fmt: str, fields: dict) -> tuple[Path, dict]
     buf = io.BytesIO()
     torch.save(sd, buf)
     atomic_write_bytes(out, buf.getvalue())  # unique temp name, fsync, rename; no leftover on failure
-    meta = {"format": fmt, "format_version": 1, "zsl_version": __version__, "created_utc": utc_now(),
-            "command": command_line(), "weights": str(out), "weights_sha256": sha256_file(out), "processes": world,
-            **fields}
+    meta = {"format": fmt, "format_version": 1, **stamp(), "weights": str(out), "weights_sha256": sha256_file(out),
+            "processes": world, **fields}
     atomic_write_json(sidecar, meta)
     epoch_checkpoint(out).unlink(missing_ok=True)  # the run is complete: its resume point is no longer needed
     return sidecar, meta

@@ -74,13 +74,26 @@ def _remember(key: str, digest: str) -> None:
     from zsltool.files.checks import atomic_write_text
 
     path = key.rsplit("|", 5)[0]
-    cache = {k: v for k, v in _read_sha256_cache().items() if k.rsplit("|", 5)[0] != path and os.path.exists(k.rsplit("|", 5)[0])}
+    cache = {k: v for k, v in _read_sha256_cache().items()
+             if k.rsplit("|", 5)[0] != path and os.path.exists(k.rsplit("|", 5)[0])}
     cache[key] = digest
     try:
         cache_dir().mkdir(parents=True, exist_ok=True)
         atomic_write_text(cache_dir() / "sha256-v2.json", json.dumps(dict(list(cache.items())[-SHA256_CACHE_ENTRIES:])))
     except (OSError, ZslError):  # a read-only or full cache folder: no cache, still correct
         pass
+
+
+def stamp() -> dict:
+    """What every file zsl writes records about its making: ``zsl_version``, ``created_utc``, ``command``."""
+    from zsltool import __version__
+
+    return {"zsl_version": __version__, "created_utc": utc_now(), "command": command_line()}
+
+
+def stamp_of(data: dict) -> dict:
+    """The stamp and ``inputs`` a file recorded (those of the keys it has)."""
+    return {k: data[k] for k in ("zsl_version", "created_utc", "command", "inputs") if k in data}
 
 
 def sha256_json(obj: Any) -> str:

@@ -12,10 +12,9 @@ import io
 import os
 from pathlib import Path
 
-from zsltool import __version__
 from zsltool.errors import ZslError
 from zsltool.files.checks import atomic_write_bytes, missing_entries, torch_load
-from zsltool.files.provenance import command_line, utc_now
+from zsltool.files.provenance import stamp
 
 FORMAT = "zsl.checkpoint"
 FORMAT_VERSION = 1
@@ -24,8 +23,7 @@ REQUIRED = ("format", "format_version", "method", "method_args", "state_dict", "
 
 def new_checkpoint(**fields) -> dict:
     """A checkpoint dict with the format and provenance keys filled in."""
-    ckpt = {"format": FORMAT, "format_version": FORMAT_VERSION, "zsl_version": __version__,
-            "created_utc": utc_now(), "command": command_line(), "optimizer": None, "inputs": [],
+    ckpt = {"format": FORMAT, "format_version": FORMAT_VERSION, **stamp(), "optimizer": None, "inputs": [],
             "class_set_sha256": "", "best": None, "history": []}
     ckpt.update(fields)
     return ckpt
