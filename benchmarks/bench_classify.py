@@ -138,12 +138,12 @@ def main() -> None:
         cmd = (f"import sys; sys.argv = ['zsl', '-q', '--device', {args.device!r}, 'classify', "
                f"{str(tmp / 'model.pt')!r}, {str(one)!r}, '--labels', {','.join(LABELS)!r}, '--json']\n"
                "from zsltool.cli.app import main\ntry:\n    main()\nexcept SystemExit as e:\n    assert not e.code, e.code")
-        from zsltool.files.provenance import _sha256_file
+        from zsltool.files.provenance import _hash_file
 
         t0 = time.perf_counter()
-        _sha256_file(tmp / "vggish.pth", 1 << 20)
+        _hash_file(tmp / "vggish.pth", "sha256")
         res["weights_sha256_s"] = round(time.perf_counter() - t0, 3)
-        for old in (tmp / "zsl-cache").glob("sha256*.json"):  # sha256-v2.json (sha256.json: older trees)
+        for old in (tmp / "zsl-cache").glob("*.json"):  # digests.json (sha256.json: older trees)
             old.unlink()
         res["one_clip_cli_first_s"] = round(fresh(cmd), 3)  # hashes the weights and the vectors file
         res["one_clip_cli_s"] = round(statistics.median(fresh(cmd) for _ in range(args.repeats)), 3)
@@ -153,7 +153,7 @@ def main() -> None:
             base, this, base_cpu, this_cpu = [], [], [], []
             base_cold, this_cold, base_cold_cpu, this_cold_cpu = [], [], [], []
             for _ in range(args.repeats):
-                for f in (tmp / "zsl-cache").glob("sha256*.json"):  # cold: each tree hashes (and remembers)
+                for f in (tmp / "zsl-cache").glob("*.json"):  # cold: each tree hashes (and remembers)
                     f.unlink()
                 base_cold.append(fresh(cmd, env, args.baseline.resolve(), base_cold_cpu))
                 this_cold.append(fresh(cmd, env, cpu=this_cold_cpu))

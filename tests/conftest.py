@@ -189,14 +189,14 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture
 def sha256_reads(tmp_path, monkeypatch) -> list[str]:
-    """The names of the files ``zsltool.files.provenance.sha256_file`` reads to hash them, in order, with a
+    """The names of the files ``zsltool.files.provenance.file_digest`` reads to hash them, in order, with a
     cache folder of this test's own in which every file counts as large and settled (remembered at once)."""
     import zsltool.files.provenance as P
 
     monkeypatch.setenv("ZSL_CACHE", str(tmp_path / "zsl-cache"))
-    monkeypatch.setattr(P, "SHA256_CACHE_FROM", 0)
+    monkeypatch.setattr(P, "DIGEST_CACHE_FROM", 0)
     monkeypatch.setattr(P, "SETTLED_NS", -10**12)
     seen: list[str] = []
-    real = P._sha256_file
-    monkeypatch.setattr(P, "_sha256_file", lambda p, c: seen.append(os.path.basename(p)) or real(p, c))
+    real = P._hash_file
+    monkeypatch.setattr(P, "_hash_file", lambda p, a: seen.append(os.path.basename(p)) or real(p, a))
     return seen

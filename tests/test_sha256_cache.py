@@ -1,4 +1,4 @@
-"""sha256_file and its one cache (zsltool.files.provenance): a large file a command reads at every call (word
+"""file_digest (sha256_file) and its one cache (zsltool.files.provenance): a large file a command reads at every call (word
 vectors, network weights) is hashed once while it is unchanged, and again as soon as it changes, even when it
 is rewritten with the same size and times within one timestamp tick of the file system."""
 
@@ -20,7 +20,7 @@ def sha(data: bytes) -> str:
 
 
 def entries(folder) -> dict:
-    return json.loads((folder / "sha256-v2.json").read_text())
+    return json.loads((folder / "digests.json").read_text())
 
 
 def _ctime_moves(path, before_ns: int, mtime_ns: int) -> None:
@@ -53,7 +53,7 @@ def test_a_file_is_read_once_until_it_changes(tmp_path, sha256_reads):
     os.utime(g, ns=(st.st_atime_ns, st.st_mtime_ns))
     os.replace(g, f)
     assert P.sha256_file(f) == sha(b"abf") and len(sha256_reads) == 4
-    assert list(entries(tmp_path / "zsl-cache").values()) == [sha(b"abf")]  # one entry per path: the latest
+    assert list(entries(tmp_path / "zsl-cache").values()) == [{"sha256": sha(b"abf")}]  # one entry per path
 
 
 def test_a_file_rewritten_within_one_timestamp_tick_is_hashed_again(tmp_path, sha256_reads, monkeypatch):
@@ -80,11 +80,11 @@ def test_a_file_rewritten_within_one_timestamp_tick_is_hashed_again(tmp_path, sh
         assert P.sha256_file(f) == sha(b"abd") and sha256_reads == ["v.bin", "v.bin"]
     assert [getattr(after, n) for n in ("st_dev", "st_ino", "st_size", "st_mtime_ns", "st_ctime_ns")] == \
         [getattr(before, n) for n in ("st_dev", "st_ino", "st_size", "st_mtime_ns", "st_ctime_ns")]
-    assert not (tmp_path / "zsl-cache" / "sha256-v2.json").exists()
+    assert not (tmp_path / "zsl-cache" / "digests.json").exists()
 
 
 def test_small_files_are_hashed_each_time(tmp_path, sha256_reads, monkeypatch):
-    monkeypatch.setattr(P, "SHA256_CACHE_FROM", 1 << 20)
+    monkeypatch.setattr(P, "DIGEST_CACHE_FROM", 1 << 20)
     (tmp_path / "small").write_bytes(b"x" * ((1 << 20) - 1))
     (tmp_path / "large").write_bytes(b"x" * (1 << 20))
     for _ in range(2):
@@ -100,21 +100,21 @@ def test_where_the_cache_lives_and_a_broken_cache(tmp_path, monkeypatch, sha256_
     monkeypatch.delenv("ZSL_CACHE")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     P.sha256_file(f)
-    assert (tmp_path / "xdg" / "zsltool" / "sha256-v2.json").is_file()
+    assert (tmp_path / "xdg" / "zsltool" / "digests.json").is_file()
     monkeypatch.setenv("ZSL_CACHE", str(tmp_path / "zc"))
     P.sha256_file(f)
-    assert (tmp_path / "zc" / "sha256-v2.json").is_file() and len(sha256_reads) == 2
+    assert (tmp_path / "zc" / "digests.json").is_file() and len(sha256_reads) == 2
     for damaged in ("not json", "[1, 2]", '{"a": 3}'):
-        (tmp_path / "zc" / "sha256-v2.json").write_text(damaged)
+        (tmp_path / "zc" / "digests.json").write_text(damaged)
         assert P.sha256_file(f) == sha(b"xyz")
-    assert len(sha256_reads) == 5 and list(entries(tmp_path / "zc").values()) == [sha(b"xyz")]
+    assert len(sha256_reads) == 5 and list(entries(tmp_path / "zc").values()) == [{"sha256": sha(b"xyz")}]
     (tmp_path / "file").write_text("")
     monkeypatch.setenv("ZSL_CACHE", str(tmp_path / "file"))  # a cache folder that cannot be made
     assert P.sha256_file(f) == P.sha256_file(f) == sha(b"xyz") and len(sha256_reads) == 7
 
 
 def test_files_that_are_gone_are_dropped_and_the_cache_is_bounded(tmp_path, monkeypatch, sha256_reads):
-    monkeypatch.setattr(P, "SHA256_CACHE_ENTRIES", 3)
+    monkeypatch.setattr(P, "DIGEST_CACHE_ENTRIES", 3)
     files = []
     for k in range(5):
         files.append(tmp_path / f"f{k}")
@@ -150,6 +150,28 @@ def test_the_extractors_hash_their_weights_once(tmp_path, sha256_reads):
     infos = [build_video_model("small3d", str(tmp_path / "net.pth"))[2] for _ in range(2)]
     assert infos[0]["weights_sha256"] == infos[1]["weights_sha256"] == sha((tmp_path / "net.pth").read_bytes())
     assert sha256_reads == ["vggish.pth"] * 2 + ["net.pth"]
+
+
+def test_a_published_md5_is_checked_and_remembered_with_the_sha256(tmp_path, sha256_reads, monkeypatch):
+    """CNN14's weights have only a published md5 (zsltool.extract.weights.fetch_file): it goes through the same
+    cache, so a second use reads the file for neither digest; a wrong md5 is refused."""
+    import torch
+
+    from zsltool.errors import ZslError
+    from zsltool.extract.weights import fetch_file
+
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
+    f = tmp_path / "hub" / "checkpoints" / "net.pth"
+    f.parent.mkdir(parents=True)
+    f.write_bytes(b"weights")
+    for _ in range(2):
+        assert fetch_file("https://example.invalid/net.pth", md5=hashlib.md5(b"weights").hexdigest()) == \
+            (f, sha(b"weights"))
+    assert sha256_reads == ["net.pth", "net.pth"]  # sha256, then md5, at the first use only
+    assert list(entries(tmp_path / "zsl-cache").values()) == \
+        [{"sha256": sha(b"weights"), "md5": hashlib.md5(b"weights").hexdigest()}]
+    with pytest.raises(ZslError, match="do not match the published md5"):
+        fetch_file("https://example.invalid/net.pth", md5="0" * 32)
 
 
 def test_the_run_cache_reads_a_replaced_file_again(tmp_path):

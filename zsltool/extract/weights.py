@@ -17,7 +17,7 @@ import re
 from pathlib import Path
 
 from zsltool.errors import ZslError
-from zsltool.files.provenance import sha256_file
+from zsltool.files.provenance import file_digest, sha256_file
 from zsltool.files.checks import require_file, torch_load
 
 log = logging.getLogger("zsltool.extract")
@@ -49,22 +49,12 @@ def _check(digest: str, sha256: str | None, prefix: str | None, where: str, what
                        hint="delete the cached file so it is downloaded again")
 
 
-def _md5(path: Path) -> str:
-    import hashlib
-
-    h = hashlib.md5(usedforsecurity=False)
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def fetch_file(spec: str, what: str = "weights", sha256: str | None = None, md5: str | None = None
                ) -> tuple[Path, str]:
     """``(local path, sha256)`` for ``spec`` (a local path, or a URL downloaded once). Hashed here, and not
     again while the file is unchanged (:func:`zsltool.files.provenance.sha256_file`: a 275 MB VGGish file is
-    read once, not at every ``zsl classify``); ``md5``: the publisher's md5, checked as well (at every call)
-    where it is the only published digest."""
+    read once, not at every ``zsl classify``); ``md5``: the publisher's md5, checked as well (remembered the
+    same way) where it is the only published digest."""
     if not is_url(spec):
         path = require_file(Path(spec).expanduser(), f"{what} file")
         digest = sha256_file(path)
@@ -90,7 +80,7 @@ def fetch_file(spec: str, what: str = "weights", sha256: str | None = None, md5:
             raise ZslError(f"cannot download {what} from {spec} (offline? {e})", hint=hint) from None
     digest = sha256_file(target)
     _check(digest, sha256, prefix, f"cached at {target}", what)
-    if md5 and _md5(target) != md5.lower():
+    if md5 and file_digest(target, "md5") != md5.lower():
         raise ZslError(f"{what} cached at {target} do not match the published md5 {md5}",
                        hint="delete the file so it is downloaded again, or pass --weights PATH")
     return target, digest

@@ -14,39 +14,44 @@ from pathlib import Path
 from typing import Any
 
 
-# -- sha256 of files: one function, one cache (across runs, for the large files commands read again and again) --
-SHA256_CACHE_ENTRIES = 512  # files remembered (the most recently hashed); files that are gone are dropped
-SHA256_CACHE_FROM = 1 << 20  # bytes: a smaller file is hashed each time (quicker than reading the cache)
+# -- digests of files: one function, one cache (across runs, for the large files commands read again and again) --
+DIGEST_CACHE_ENTRIES = 512  # files remembered (the most recently hashed); files that are gone are dropped
+DIGEST_CACHE_FROM = 1 << 20  # bytes: a smaller file is hashed each time (quicker than reading the cache)
 SETTLED_NS = 2 * 10**9  # a file changed less than this before its hash began is hashed but not remembered
 
 
-def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
-    """Hex sha256 of a file's bytes. A file of ``SHA256_CACHE_FROM`` bytes or more is remembered in
-    ``cache_dir()/sha256-v2.json`` by (resolved path, device, inode, size, mtime_ns, ctime_ns), and only when
-    its ctime is ``SETTLED_NS`` older than the hash's start. The kernel sets ctime from its clock at every write,
-    truncation, rename or chmod, and nothing (``utime`` included) puts it back: a file changed after its digest
-    was remembered no longer matches the entry, even one rewritten with the same size and mtime within one
-    timestamp tick (the reason a just-changed file is not remembered). That holds on a local POSIX file system
-    while the clock does not go back (see docs/DESIGN.md). A read-only or damaged cache only costs the hashing."""
+def sha256_file(path: str | os.PathLike) -> str:
+    """Hex sha256 of a file's bytes (:func:`file_digest`)."""
+    return file_digest(path, "sha256")
+
+
+def file_digest(path: str | os.PathLike, algo: str = "sha256") -> str:
+    """Hex digest of a file's bytes (``algo``: a hashlib name). A file of ``DIGEST_CACHE_FROM`` bytes or more
+    is remembered in ``cache_dir()/digests.json`` by (resolved path, device, inode, size, mtime_ns, ctime_ns),
+    and only when its ctime is ``SETTLED_NS`` older than the hash's start. The kernel sets ctime from its clock
+    at every write, truncation, rename or chmod, and nothing (``utime`` included) puts it back: a file changed
+    after its digest was remembered no longer matches the entry, even one rewritten with the same size and mtime
+    within one timestamp tick (the reason a just-changed file is not remembered). That holds on a local POSIX
+    file system while the clock does not go back (docs/DESIGN.md). A read-only or damaged cache only costs the
+    hashing."""
     st = os.stat(path)
-    if st.st_size < SHA256_CACHE_FROM:
-        return _sha256_file(path, chunk)
+    if st.st_size < DIGEST_CACHE_FROM:
+        return _hash_file(path, algo)
     p = Path(path).resolve()
     key = f"{p}|{st.st_dev}|{st.st_ino}|{st.st_size}|{st.st_mtime_ns}|{st.st_ctime_ns}"
-    cache, start = _read_sha256_cache(), time.time_ns()
-    hit = cache.get(key)
-    if isinstance(hit, str) and len(hit) == 64:
-        return hit
-    digest = _sha256_file(p, chunk)
+    entry, start = _read_digest_cache().get(key), time.time_ns()
+    if isinstance(entry, dict) and isinstance(entry.get(algo), str):
+        return entry[algo]
+    digest = _hash_file(p, algo)
     if st.st_ctime_ns < start - SETTLED_NS:
-        _remember(key, digest)
+        _remember(key, algo, digest)
     return digest
 
 
-def _sha256_file(path: str | os.PathLike, chunk: int) -> str:
-    h = hashlib.sha256()
+def _hash_file(path: str | os.PathLike, algo: str) -> str:
+    h = hashlib.new(algo, usedforsecurity=False)  # md5: a publisher's checksum, not a security check
     with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(chunk), b""):
+        for block in iter(lambda: fh.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
 
@@ -59,27 +64,27 @@ def cache_dir() -> Path:
     return Path(base) / "zsltool"
 
 
-def _read_sha256_cache() -> dict:
+def _read_digest_cache() -> dict:
     try:
-        cache = json.loads((cache_dir() / "sha256-v2.json").read_text())
+        cache = json.loads((cache_dir() / "digests.json").read_text())
     except (OSError, ValueError):
         return {}
     return cache if isinstance(cache, dict) else {}
 
 
-def _remember(key: str, digest: str) -> None:
-    """Add ``key`` to the cache (read again: another process may have added to it); drop the path's older
-    entries and the files that are gone; keep the newest ``SHA256_CACHE_ENTRIES``."""
+def _remember(key: str, algo: str, digest: str) -> None:
+    """Add ``algo``'s digest to ``key``'s entry (the cache read again: another process may have added to it);
+    drop the path's entries of other identities and the files that are gone; keep the newest entries."""
     from zsltool.errors import ZslError
     from zsltool.files.checks import atomic_write_text
 
-    path = key.rsplit("|", 5)[0]
-    cache = {k: v for k, v in _read_sha256_cache().items()
-             if k.rsplit("|", 5)[0] != path and os.path.exists(k.rsplit("|", 5)[0])}
-    cache[key] = digest
+    cache, path = _read_digest_cache(), key.rsplit("|", 5)[0]
+    entry = cache.get(key) if isinstance(cache.get(key), dict) else {}
+    cache = {k: v for k, v in cache.items() if k.rsplit("|", 5)[0] != path and os.path.exists(k.rsplit("|", 5)[0])}
+    cache[key] = {**entry, algo: digest}
     try:
         cache_dir().mkdir(parents=True, exist_ok=True)
-        atomic_write_text(cache_dir() / "sha256-v2.json", json.dumps(dict(list(cache.items())[-SHA256_CACHE_ENTRIES:])))
+        atomic_write_text(cache_dir() / "digests.json", json.dumps(dict(list(cache.items())[-DIGEST_CACHE_ENTRIES:])))
     except (OSError, ZslError):  # a read-only or full cache folder: no cache, still correct
         pass
 

@@ -206,8 +206,8 @@ def test_weights_and_pca_params_are_hashed_once_per_run(tmp_path, monkeypatch):
     hashed = []
     import zsltool.files.provenance as U
 
-    real = U._sha256_file
-    monkeypatch.setattr(U, "_sha256_file", lambda p, c: hashed.append(Path(p).name) or real(p, c))
+    real = U._hash_file
+    monkeypatch.setattr(U, "_hash_file", lambda p, a: hashed.append(Path(p).name) or real(p, a))
     ext = V.build(weights=f"https://example.invalid/{cached.name}", embedding="pca", pca_params=str(pca))
     assert sorted(hashed) == sorted([cached.name, "pca.pth"])
     assert ext.meta()["weights_sha256"] == digest
