@@ -18,3 +18,12 @@ class ZslError(Exception):
 
     def __str__(self) -> str:  # pragma: no cover - trivial
         return self.message if not self.hint else f"{self.message} ({self.hint})"
+
+
+class UsageError(ZslError):
+    """A malformed option value found past the CLI's own parsing (e.g. ``--grid lr=1,,2``): the CLI reports it as a
+    usage error (the command's usage line, ``Error: Invalid value for 'OPTION': ...``, exit 2)."""
+
+    def __init__(self, message: str, hint: str | None = None, option: str | None = None):
+        super().__init__(message, hint)
+        self.option = option

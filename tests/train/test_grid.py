@@ -42,6 +42,9 @@ def test_parse_grid_strings_and_file(tmp_path):
         parse_grid(["nofile.json"])
     with pytest.raises(ZslError, match="lists a value twice"):
         parse_grid(["lr=0.1,0.1"])
+    for item, pos in (("lr=1,,2", 2), ("lr=1,2,", 3), ("lr=,1", 1), ("lr=1, ,2", 2)):
+        with pytest.raises(ZslError, match=f"value {pos} of 'lr' is empty"):  # was read as lr=1,2
+            parse_grid([item])
     from zsltool.methods.base import get_method
 
     proj, sae = get_method("projection"), get_method("sae")
@@ -182,3 +185,12 @@ def test_gzsl_with_unseen_validation_rows_selects_on_validation_hm(tmp_path):
     # without val_unseen the seen-class accuracy is used, as before
     r2 = train(cfg(syn, tmp_path / "gz2.pt", epochs=2))
     assert r2.best_metric == "val_seen_mca"
+
+
+@pytest.mark.parametrize("command", ["train", "experiment"])
+def test_cli_grid_with_an_empty_value_is_a_usage_error(cli, check_usage_error, tmp_path, command):
+    res = cli(command, "--audio", tmp_path / "a.h5", "--split", tmp_path / "s.json", "-o", tmp_path / "o",
+              "--grid", "lr=1,,2")
+    err = check_usage_error(res, "--grid", "'lr=1,,2'", "value 2 of 'lr' is empty", "hint:")
+    assert "Usage: zsl " + command in res.stderr, res.stderr
+    assert not (tmp_path / "o").exists(), err

@@ -23,7 +23,7 @@ from typer.core import TyperGroup
 
 from zsltool import __version__
 from zsltool.cli.common import STATE, setup_logging
-from zsltool.errors import ZslError
+from zsltool.errors import UsageError, ZslError
 from zsltool.names import DEVICES
 
 # Command modules under zsltool/cli/commands; each defines COMMANDS (name -> command function, or the typer app of
@@ -104,7 +104,7 @@ def hoist_global_options(args: list[str], command_params) -> tuple[list[str], li
     return moved, rest
 
 
-def _usage_fail(e: click.UsageError, ctx: Optional[click.Context] = None):
+def _usage_fail(e: click.UsageError, ctx: Optional[click.Context] = None, hint: Optional[str] = None):
     """A usage error: the command's usage line, then one ``Error:`` line with a hint; exit 2."""
     uctx = e.ctx or ctx
     usage, path = "", "zsl"
@@ -117,7 +117,7 @@ def _usage_fail(e: click.UsageError, ctx: Optional[click.Context] = None):
     if usage:
         sys.stderr.write(usage.strip().splitlines()[0] + "\n")
     msg = "; ".join(" ".join(line.split()) for line in e.format_message().splitlines() if line.strip())
-    _fail(msg, f"see `{path} --help`", code=2)
+    _fail(msg, hint or f"see `{path} --help`", code=2)
 
 
 def _help_hint(ctx: click.Context) -> str:
@@ -150,13 +150,16 @@ class ZslGroup(TyperGroup):
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
-        except click.UsageError as e:
+        except (click.UsageError, UsageError) as e:
+            hint = e.hint if isinstance(e, UsageError) else None
+            if isinstance(e, UsageError):  # raised by the library: a malformed option value
+                e = click.BadParameter(e.message, param_hint=e.option)
             sub = None
-            name = ctx.protected_args[0] if ctx.protected_args else None
+            name = ctx.protected_args[0] if ctx.protected_args else ctx.invoked_subcommand
             cmd = self.get_command(ctx, name) if name else None
             if e.ctx is None and cmd is not None:
                 sub = click.Context(cmd, info_name=name, parent=ctx)
-            _usage_fail(e, sub or ctx)
+            _usage_fail(e, sub or ctx, hint)
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
         except ZslError as e:

@@ -24,7 +24,7 @@ import itertools
 import json
 from pathlib import Path
 
-from zsltool.errors import ZslError
+from zsltool.errors import UsageError, ZslError
 
 TRAIN_KEYS = ("lr", "optimizer", "batch_size", "epochs", "weight_decay", "momentum")  # gradient training only
 
@@ -56,11 +56,14 @@ def parse_grid(items: list[str] | None) -> dict | None:
             for k, v in doc.items():
                 grid[str(k)] = list(v) if isinstance(v, list) else [v]
             continue
-        k, v = item.split("=", 1)
-        vals = [_value(x.strip()) for x in v.split(",") if x.strip()]
-        if not k.strip() or not vals:
-            raise ZslError(f"--grid {item!r} has no key or no values", hint="e.g. --grid lr=1e-3,1e-2")
-        grid[k.strip()] = vals
+        k, v = (s.strip() for s in item.split("=", 1))
+        if not k or not v:
+            raise UsageError(f"{item!r} has no key or no values", hint="e.g. --grid lr=1e-3,1e-2", option="--grid")
+        vals = [x.strip() for x in v.split(",")]
+        if "" in vals:
+            raise UsageError(f"{item!r}: value {vals.index('') + 1} of {k!r} is empty", option="--grid",
+                             hint=f"one comma between values, none at the ends: e.g. --grid {k}={EXAMPLES.get(k, 'A,B')}")
+        grid[k] = [_value(x) for x in vals]
     for k, vals in grid.items():
         if not vals:
             raise ZslError(f"grid key {k!r} has no values")
