@@ -19,7 +19,9 @@ def train(qa, cli, out):
 @pytest.mark.parametrize("opt,value,msg", [("--lr", "-1", "out of range (0 < x)"),
                                            ("--lr", "nan", "not a finite number"),
                                            ("--weight-decay", "-1", "out of range (0 <= x)"),
-                                           ("--momentum", "inf", "not a finite number")])
+                                           ("--momentum", "inf", "not a finite number"),
+                                           ("--momentum", "1", "out of range (0 <= x < 1)"),  # was: accepted,
+                                           ("--momentum", "2", "out of range (0 <= x < 1)")])  # never converges
 def test_optimiser_values(train, check_usage_error, out, opt, value, msg):
     # --lr -1 / --weight-decay -1 were internal ValueErrors from torch.optim; nan trained until it diverged.
     # Now the shared finite float option type refuses them as usage errors.

@@ -194,3 +194,17 @@ def test_cli_grid_with_an_empty_value_is_a_usage_error(cli, check_usage_error, t
     err = check_usage_error(res, "--grid", "'lr=1,,2'", "value 2 of 'lr' is empty", "hint:")
     assert "Usage: zsl " + command in res.stderr, res.stderr
     assert not (tmp_path / "o").exists(), err
+
+
+def test_momentum_of_one_or_more_is_refused_in_a_grid_and_in_the_library(syn, tmp_path):
+    # SGD momentum is in [0, 1) (torch.optim.SGD only refuses < 0): at 1 or above the velocity never decays
+    from zsltool.train.config import setting_problem
+    from zsltool.train.grid import check_grid
+
+    assert setting_problem("momentum", 0) is None and setting_problem("momentum", 0.99) is None
+    assert setting_problem("momentum", 1) == setting_problem("momentum", 2) == "must be at least 0 and below 1"
+    with pytest.raises(ZslError, match="grid key 'momentum': value 2 must be at least 0 and below 1"):
+        check_grid({"momentum": [0.9, 2]}, ["projection"])
+    with pytest.raises(ZslError, match="--momentum must be at least 0 and below 1, got 1"):
+        train(cfg(syn, tmp_path / "m.pt", momentum=1, optimizer="sgd"))
+    assert not (tmp_path / "m.pt").exists()

@@ -13,7 +13,8 @@ FLOAT_SETTINGS = {"lr": True, "weight_decay": False, "momentum": False}  # name 
 def setting_problem(key: str, value: Any) -> str | None:
     """Why ``value`` cannot be the training setting ``key`` (None when it can): epochs and batch size are whole
     numbers of at least 1 (1.5 epochs is refused, not truncated), the optimiser one of OPTIMIZERS, lr a finite
-    number above 0, weight decay and momentum finite numbers of at least 0."""
+    number above 0, weight decay a finite number of at least 0, momentum at least 0 and below 1 (torch.optim.SGD
+    takes any momentum of at least 0, but at 1 or more past gradients never decay: training never converges)."""
     import math
 
     if key in INTEGER_SETTINGS:
@@ -28,6 +29,8 @@ def setting_problem(key: str, value: Any) -> str | None:
             return "must be a number"
         if not math.isfinite(value) or value < 0 or (positive and value == 0):
             return f"must be a finite number {'above' if positive else 'of at least'} 0"
+        if key == "momentum" and value >= 1:
+            return "must be at least 0 and below 1"
     return None
 
 

@@ -66,7 +66,8 @@ def train_cmd(
     optimizer: Optional[str] = typer.Option(None, "--optimizer", click_type=click.Choice(list(OPTIMIZERS)),
                                             help="Optimiser (default: the method's)."),
     weight_decay: Optional[float] = float_option(None, "--weight-decay", min=0, help="Weight decay."),
-    momentum: Optional[float] = float_option(None, "--momentum", min=0, help="SGD momentum."),
+    momentum: Optional[float] = float_option(None, "--momentum", min=0, max=1, max_open=True,
+                                             help="SGD momentum, at least 0 and below 1."),
     patience: Optional[int] = typer.Option(None, "--patience", min=1,
                                            help="Early stopping: epochs without validation improvement."),
     grid: List[str] = typer.Option([], "--grid", help="Settings chosen on validation data: KEY=V1,V2 (lr, "
