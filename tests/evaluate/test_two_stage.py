@@ -161,6 +161,15 @@ def test_cli_two_stage_and_stage1_evaluation_hint(data, tmp_path, cli):
     (t,) = r.json()["trials"]
     assert t["protocol"] == "two-stage" and t["stage2"]["epochs"] == t["stage1"]["epoch"]
     assert "no validation instances" not in r.stderr
+    # --calibrate is what --two-stage does anyway (beta chosen on stage 1's validation rows): the same trial,
+    # reused from the folder, and said on stderr instead of silently
+    c = cli("experiment", "--audio", syn.audio, "--video", syn.video, "--text", syn.text, "--split", split,
+            "--two-stage", "--calibrate", "--method", "projection", "--epochs", "2", "--no-retrieval",
+            "-o", tmp_path / "o", "--json")
+    assert c.exit_code == 0, c.stderr
+    assert c.json()["trials"] == [t] and c.json()["reused"] == 1
+    assert "--two-stage always uses calibrated stacking" in c.stderr and "stage 1's validation rows" in c.stderr
+    assert "calibrated stacking" not in r.stderr
     r = cli("evaluate", t["stage1"]["checkpoint"])
     assert r.exit_code == 1 and "no GZSL test instances" in r.stderr and "--two-stage" in r.stderr
     r = cli("experiment", "--audio", syn.audio, "--text", syn.text, "--split", split, "--method", "projection",

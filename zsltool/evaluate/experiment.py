@@ -132,6 +132,9 @@ def plan(spec: ExperimentSpec) -> list[Unit]:
     if bad:
         raise ZslError(f"unknown method {bad[0]!r}", hint=f"choose from {', '.join(sorted(METHOD_NAMES))}")
     sems = _semantics(spec)
+    if spec.two_stage and spec.calibrate:  # the protocol's own beta: --calibrate asks for nothing more (eval_config)
+        log.info("--two-stage always uses calibrated stacking: beta is chosen on stage 1's validation rows (seen and "
+                 "unseen validation classes) and stage 2 is tested with it; --calibrate changes nothing")
     if spec.grid:
         from zsltool.train.grid import check_grid
 

@@ -87,7 +87,8 @@ def experiment_cmd(
     repeats: int = typer.Option(1, "--repeats", min=1, help="Train every trial N times, with seeds SEED ... "
                                 "SEED+N-1; the tables give mean ± SD over trials × repeats."),
     calibrate: bool = typer.Option(False, "--calibrate", help="GZSL: calibrated stacking, beta chosen on "
-                                   "validation data."),
+                                   "validation data; implied by --two-stage, and by refit where stage 1 "
+                                   "has unseen validation rows (beta from stage 1's validation rows)."),
     no_retrieval: bool = typer.Option(False, "--no-retrieval", help="GZSL: skip retrieval mAP."),
     two_stage: bool = typer.Option(False, "--two-stage", help="The two-stage GZSL protocol of the audio-visual "
                                    "benchmarks (a split with both stages, e.g. from prepare avgzsl-benchmark): "
