@@ -75,3 +75,22 @@ def test_extract_video_audio_folder_that_is_a_file(qa, cli, check_user_error, ou
               "--extract-audio", qa.empty, "--device", "cpu")
     check_user_error(res, "is a file, not a folder")
     assert not (out / "v.h5").exists()
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="the kernel shows no umask in /proc here")
+def test_the_file_mode_is_read_without_setting_the_umask(out, monkeypatch):
+    # was: os.umask(0) and back on every atomic write: the process's umask changed for other threads meanwhile
+    from zsltool.files.checks import _default_file_mode
+
+    mask = os.umask(0o027)
+    try:
+        def refused(_):
+            raise AssertionError("os.umask called")
+
+        monkeypatch.setattr(os, "umask", refused)
+        assert _default_file_mode() == 0o640
+        atomic_write_json(out / "y.json", {"a": 1})
+    finally:
+        monkeypatch.undo()
+        os.umask(mask)
+    assert stat.S_IMODE((out / "y.json").stat().st_mode) == 0o640

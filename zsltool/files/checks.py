@@ -153,9 +153,16 @@ def output_folder(path: str | os.PathLike, command: str) -> Path:
 
 
 def _default_file_mode() -> int:
-    """The mode a plain ``open(path, "w")`` would give (0o666 minus the umask); mkstemp gives 0o600."""
-    mask = os.umask(0)
-    os.umask(mask)
+    """The mode a plain ``open(path, "w")`` would give (0o666 minus the umask); mkstemp gives 0o600.
+
+    The umask is read from ``/proc/self/status`` where the kernel shows it (Linux 4.7+): setting it to read it
+    back would change it for every thread of the process for that moment. Elsewhere, that is the only way."""
+    try:
+        with open("/proc/self/status") as fh:
+            mask = next(int(line.split()[1], 8) for line in fh if line.startswith("Umask:"))
+    except (OSError, StopIteration, ValueError, IndexError):
+        mask = os.umask(0)
+        os.umask(mask)
     return 0o666 & ~mask
 
 
