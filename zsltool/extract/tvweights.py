@@ -172,7 +172,7 @@ class LayerTap:
         if self.head is not None:
             self.head.register_forward_hook(self._hook)
 
-    def _hook(self, module, inputs, output):
+    def _hook(self, _module, inputs, _output):
         self._captured = inputs[0]
 
     @property
